@@ -1,0 +1,58 @@
+// Every app setting the service reads, in one place: the infra cross-check test compares this
+// list with the settings the Bicep sets. Read once at start-up from process.env.
+
+/** Setting names the code reads (the platform's own, like AzureWebJobsStorage, are not listed). */
+export const SETTING_NAMES = [
+  'POSTURE_STORAGE_CONNECTION_STRING',
+  'POSTURE_TABLE_ENDPOINT',
+  'AZURE_CLIENT_ID',
+  'POSTURE_TABLE_PREFIX',
+  'POSTURE_INGEST_KEYS',
+  'POSTURE_READER_KEYS',
+  'POSTURE_ADMIN_KEYS',
+  'POSTURE_MAX_SNAPSHOT_BYTES',
+] as const;
+
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+export interface Settings {
+  /** Local/dev: a connection string (e.g. UseDevelopmentStorage=true). */
+  readonly storageConnectionString?: string;
+  /** Azure: https://<account>.table.core.windows.net, used with DefaultAzureCredential. */
+  readonly tableEndpoint?: string;
+  /** Client id of the user-assigned managed identity (read by DefaultAzureCredential). */
+  readonly managedIdentityClientId?: string;
+  /** Prefix for table names, so tests and environments can share one account. */
+  readonly tablePrefix: string;
+  readonly ingestKeys: readonly string[];
+  readonly readerKeys: readonly string[];
+  readonly adminKeys: readonly string[];
+  readonly maxSnapshotBytes: number;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(/[,;\s]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function positiveInt(name: SettingName, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`Setting ${name} must be a positive integer, not ${JSON.stringify(value)}.`);
+  return n;
+}
+
+export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
+  return {
+    storageConnectionString: env.POSTURE_STORAGE_CONNECTION_STRING || undefined,
+    tableEndpoint: env.POSTURE_TABLE_ENDPOINT || undefined,
+    managedIdentityClientId: env.AZURE_CLIENT_ID || undefined,
+    tablePrefix: env.POSTURE_TABLE_PREFIX ?? '',
+    ingestKeys: list(env.POSTURE_INGEST_KEYS),
+    readerKeys: list(env.POSTURE_READER_KEYS),
+    adminKeys: list(env.POSTURE_ADMIN_KEYS),
+    maxSnapshotBytes: positiveInt('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
+  };
+}

@@ -1,0 +1,52 @@
+// The `fleet-posture` command line: one small module per command, dispatched here.
+import { evaluateCommand, evaluateHelp } from './evaluate';
+import { EXIT, processIo, UsageError, type Io } from './io';
+import { manifestCommand, manifestHelp } from './manifest';
+import { schemaCommand, schemaHelp } from './schema';
+
+interface Command {
+  readonly run: (args: string[], io: Io) => Promise<number>;
+  readonly help: string;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  evaluate: { run: evaluateCommand, help: evaluateHelp },
+  manifest: { run: manifestCommand, help: manifestHelp },
+  schema: { run: schemaCommand, help: schemaHelp },
+};
+
+const USAGE = `Usage: fleet-posture <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.help.split('\n')[2] ?? ''}`)
+  .join('\n')}
+
+Run "fleet-posture <command> --help" for a command's options.`;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(USAGE + '\n');
+    return name ? EXIT.ok : EXIT.badInput;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`fleet-posture: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
+    return EXIT.badInput;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.help + '\n');
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`fleet-posture ${name}: ${(e as Error).message}\n${command.help}\n`);
+      return EXIT.badInput;
+    }
+    io.err(`fleet-posture ${name}: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,56 @@
+// The collection manifest: the union of what the loaded rules need, with a version hash over
+// its canonical JSON so collectors and the service can tell which one a snapshot answered.
+import { createHash } from 'node:crypto';
+import { MANIFEST_SCHEMA_ID, type Manifest, type ManifestFileEntry, type ManifestRegistryEntry } from '../snapshot/schema';
+import { RULES } from './registry';
+import type { Rule } from './types';
+
+/** JSON with object keys sorted, so equal content always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function byLowerPath<T extends { path: string }>(a: T, b: T): number {
+  const x = a.path.toLowerCase();
+  const y = b.path.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function buildManifest(rules: readonly Rule[] = RULES): Manifest {
+  const registry = new Map<string, ManifestRegistryEntry>();
+  const services = new Map<string, string>();
+  const files = new Map<string, ManifestFileEntry>();
+  for (const rule of rules) {
+    for (const r of rule.needs.registry) {
+      const id = r.path.toLowerCase();
+      const prev = registry.get(id);
+      // Two rules asking for one key: recurse if either does, as deep as the deeper one.
+      if (!prev) registry.set(id, { ...r });
+      else {
+        const recurse = prev.recurse || r.recurse;
+        const depth = Math.max(prev.maxDepth ?? 0, r.maxDepth ?? 0);
+        registry.set(id, recurse ? { path: prev.path, recurse, maxDepth: depth } : { path: prev.path, recurse });
+      }
+    }
+    for (const s of rule.needs.services) if (!services.has(s.toLowerCase())) services.set(s.toLowerCase(), s);
+    for (const f of rule.needs.files) {
+      const id = f.path.toLowerCase();
+      const prev = files.get(id);
+      files.set(id, { path: prev?.path ?? f.path, tailBytes: Math.max(prev?.tailBytes ?? 0, f.tailBytes) });
+    }
+  }
+  const lists = {
+    registry: [...registry.values()].sort(byLowerPath),
+    services: [...services.values()].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())),
+    files: [...files.values()].sort(byLowerPath),
+  };
+  const version = 'sha256:' + createHash('sha256').update(canonicalJson(lists)).digest('hex');
+  return { schema: MANIFEST_SCHEMA_ID, version, ...lists };
+}

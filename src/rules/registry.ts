@@ -1,0 +1,34 @@
+// The rules that are loaded, and evaluation of all of them against one snapshot.
+import { createHash } from 'node:crypto';
+import type { NormalisedSnapshot } from '../snapshot/normalise';
+import { mcafeePort25Blocked } from './mcafee-port25-blocked';
+import type { Rule, RuleResult } from './types';
+
+export const RULES: readonly Rule[] = [mcafeePort25Blocked];
+
+export function findRule(id: string, rules: readonly Rule[] = RULES): Rule | undefined {
+  const lower = id.toLowerCase();
+  return rules.find((r) => r.id === lower);
+}
+
+/** Identifies the loaded rule set: changes whenever a rule is added, removed or re-versioned. */
+export function ruleSetVersion(rules: readonly Rule[] = RULES): string {
+  const ids = rules.map((r) => `${r.id}@${r.version}`).sort();
+  return 'sha256:' + createHash('sha256').update(JSON.stringify(ids)).digest('hex');
+}
+
+export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot): RuleResult {
+  const outcome = rule.evaluate(snapshot);
+  return {
+    ...outcome,
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    title: rule.title,
+    severity: rule.severity,
+    references: rule.references,
+  };
+}
+
+export function evaluateAll(snapshot: NormalisedSnapshot, rules: readonly Rule[] = RULES): RuleResult[] {
+  return rules.map((rule) => evaluateRule(rule, snapshot));
+}

@@ -1,0 +1,79 @@
+// The rule interface. A rule is pure: a normalised snapshot in, a result out, no I/O. What it
+// needs collected is declared here and the collection manifest is derived from it.
+import type { NormalisedSnapshot } from '../snapshot/normalise';
+import type { ManifestFileEntry, ManifestRegistryEntry } from '../snapshot/schema';
+
+export const STATUSES = ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const LANGUAGES = ['en', 'ja'] as const;
+export type Lang = (typeof LANGUAGES)[number];
+
+/** Text in every language the product speaks. */
+export type Localised = Readonly<Record<Lang, string>>;
+
+export type Severity = 'Error' | 'Warning' | 'Info';
+
+export interface Reference {
+  readonly title: string;
+  readonly url?: string;
+}
+
+/** What a rule needs the collector to gather. */
+export interface CollectionNeeds {
+  readonly registry: readonly ManifestRegistryEntry[];
+  readonly services: readonly string[];
+  readonly files: readonly ManifestFileEntry[];
+}
+
+/** JSON-serialisable facts the verdict rests on. */
+export type Evidence = Readonly<Record<string, unknown>>;
+
+/** What `evaluate` returns. */
+export interface RuleOutcome {
+  readonly status: Status;
+  readonly reasonCode: string;
+  readonly message: Localised;
+  /** Empty when nothing needs doing. */
+  readonly remediation: readonly Localised[];
+  readonly evidence: Evidence;
+}
+
+export interface Rule {
+  readonly id: string;
+  /** Bumped whenever the logic or texts change; stored with every result. */
+  readonly version: string;
+  readonly title: Localised;
+  /** Why the check matters (Wazuh's "rationale"). */
+  readonly rationale: Localised;
+  /** The severity of the rule's worst finding. */
+  readonly severity: Severity;
+  readonly references: readonly Reference[];
+  /** Every reason code the rule can give, with the status it goes with. */
+  readonly reasonCodes: Readonly<Record<string, Status>>;
+  readonly needs: CollectionNeeds;
+  evaluate(snapshot: NormalisedSnapshot): RuleOutcome;
+}
+
+/** A rule's outcome with the rule's identity attached, as stored and served. */
+export interface RuleResult extends RuleOutcome {
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly title: Localised;
+  readonly severity: Severity;
+  readonly references: readonly Reference[];
+}
+
+/** A result in one language, the shape the CLI and the HTTP API print. */
+export interface LocalisedResult {
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly status: Status;
+  readonly reasonCode: string;
+  readonly message: string;
+  readonly remediation: readonly string[];
+  readonly references: readonly Reference[];
+  readonly evidence: Evidence;
+}
