@@ -260,7 +260,7 @@ export class Unknown {
 
 export type Value = string | number | boolean | null | Unknown | Value[] | { [key: string]: Value };
 
-export function isObject(v: Value | undefined): v is { [key: string]: Value } {
+export function isObject(v: unknown): v is { [key: string]: Value } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Unknown);
 }
 
@@ -461,8 +461,8 @@ export function resourceInstances(
 }
 
 /** Walks a value by property names; undefined when a step is missing or not an object. */
-export function dig(value: Value | undefined, ...keys: string[]): Value | undefined {
-  let v = value;
+export function dig(value: unknown, ...keys: string[]): Value | undefined {
+  let v = value as Value | undefined;
   for (const key of keys) {
     if (!isObject(v)) return undefined;
     v = v[key];
