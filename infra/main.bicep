@@ -99,7 +99,7 @@ param alertWebhookUrl string = ''
 param alertFrequencyMinutes int = 5
 
 @description('Upper bound of Flex Consumption instances.')
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 

@@ -2,11 +2,13 @@
 // each query must match a record name exactly, as formatLogRecord spells the message, and every
 // alert-worthy record must have a rule.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatLogRecord, LOG_RECORDS } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
 import type { BicepFile, Value } from './bicep';
-import { dig, isObject, loadBicepFiles, resourceInstances } from './bicep';
+import { dig, isObject, loadBicepFiles, REPO_ROOT, resourceInstances } from './bicep';
 
 /** Records that must raise an alert (issue 3: new warning/error; issue 6: stale server, waiver expiry). */
 const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired];
@@ -121,6 +123,16 @@ describe('alert rules', () => {
       expect(dig(props, 'evaluationFrequency'), rule.name).toEqual(dig(props, 'windowSize'));
       expect(String(dig(props, 'actions', 'actionGroups')), rule.name).toMatch(/actionGroup\.id/);
     }
+  });
+});
+
+describe('host.json', () => {
+  it('keeps traces out of Application Insights sampling, so no alert record is dropped', () => {
+    const host = JSON.parse(readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8')) as unknown;
+    const sampling = dig(host, 'logging', 'applicationInsights', 'samplingSettings');
+    if (dig(sampling, 'isEnabled') === false) return;
+    const excluded = String(dig(sampling, 'excludedTypes') ?? '').split(';').map((t) => t.trim());
+    expect(excluded).toContain('Trace');
   });
 });
 

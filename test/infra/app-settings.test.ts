@@ -71,13 +71,13 @@ describe('app settings: Bicep against src/app/settings.ts', () => {
 
   it('sets every setting the code reads (except the documented local-only ones)', () => {
     const missing = SETTING_NAMES.filter((name) => !(name in LOCAL_ONLY) && !settings.has(name));
-    expect(missing).toEqual([]);
+    expect(missing, 'add each to the appsettings resource in infra/modules/resources.bicep, or to LOCAL_ONLY here with the reason').toEqual([]);
   });
 
   it('reads every POSTURE_* setting the Bicep sets', () => {
     const read = new Set<string>(SETTING_NAMES);
     const unread = [...settings.keys()].filter((name) => name.startsWith('POSTURE_') && !read.has(name));
-    expect(unread).toEqual([]);
+    expect(unread, 'set by the Bicep but not in SETTING_NAMES (src/app/settings.ts): a typo, or a setting the code no longer reads').toEqual([]);
   });
 
   it('keeps the local-only list honest: each is read by the code and not set in Azure', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { BicepFile, ParamDecl } from './bicep';
-import { dig, Evaluator, INFRA_DIR, isObject, loadBicepFiles, params, REPO_ROOT, resourceInstances } from './bicep';
+import { dig, Evaluator, evaluators, INFRA_DIR, isObject, loadBicepFiles, params, REPO_ROOT, resourceInstances, resources } from './bicep';
 
 function readYaml(rel: string): unknown {
   return parseYaml(readFileSync(path.join(REPO_ROOT, rel), 'utf8'));
@@ -77,13 +77,27 @@ describe('azure.yaml', () => {
     const apps = resourceInstances(files, 'Microsoft.Web/sites').filter(({ value }) => String(value.kind).includes('functionapp'));
     expect(apps).toHaveLength(1);
     const app = apps[0]!.value;
-    expect(apps[0]!.file.text).toMatch(/'azd-service-name':\s*'api'/);
+    expect(dig(app, 'tags', 'azd-service-name')).toBe('api');
     expect(app.kind).toBe('functionapp,linux');
     expect(dig(app, 'properties', 'functionAppConfig', 'runtime')).toEqual({ name: 'node', version: '22' });
     expect(dig(app, 'properties', 'functionAppConfig', 'deployment', 'storage', 'authentication', 'type')).toBe('UserAssignedIdentity');
     expect(dig(app, 'identity', 'type')).toBe('UserAssigned');
     const plans = resourceInstances(files, 'Microsoft.Web/serverfarms');
     expect(plans.map((p) => dig(p.value, 'sku'))).toEqual([{ name: 'FC1', tier: 'FlexConsumption' }]);
+  });
+
+  it('tags every top-level resource with azd-env-name', () => {
+    const untagged: string[] = [];
+    for (const file of files) {
+      for (const resource of resources(file)) {
+        if (resource.existing) continue;
+        for (const value of evaluators(files).get(file.rel)!.instances(resource.body)) {
+          if (!isObject(value) || !('location' in value)) continue; // child resources and role assignments carry no tags
+          if (!String(dig(value, 'tags', 'azd-env-name')).includes('environmentName')) untagged.push(`${file.rel} ${resource.symbol}`);
+        }
+      }
+    }
+    expect(untagged).toEqual([]);
   });
 
   it('tags the resource group with azd-env-name', () => {

@@ -426,6 +426,9 @@ export class Evaluator {
           const [type, ...names] = args as string[];
           return `/subscriptions/{subscriptionId}/providers/${type}/${names.join('/')}`;
         }
+        if (callee === 'union' && args.length > 0 && args.every((a) => isObject(a))) {
+          return Object.assign({}, ...(args as { [key: string]: Value }[]));
+        }
         if (callee === 'string' && args.length === 1 && (typeof args[0] === 'number' || typeof args[0] === 'boolean')) return String(args[0]);
         return new Unknown(node.text);
       }
