@@ -47,7 +47,10 @@ export interface TextContext {
 }
 
 const q = (s: string): string => `"${s}"`;
-const jq = (s: string): string => `「${s}」`;
+// The built-in rule's name as the Japanese product shows it.
+const JA_NAMES: Readonly<Record<string, string>> = { 'prevent mass mailing worms from sending mail': 'マス メール型ワームによるメールの送信を防止する' };
+const jq = (s: string): string => `「${JA_NAMES[s.toLowerCase()] ?? s}」`;
+const JA_DIRECTIONS: Readonly<Record<string, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
 const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(', '));
 const jlist = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join('、'));
 
@@ -55,7 +58,7 @@ function culpritsEn(c: readonly Culprit[]): string {
   return c.map((x) => `${x.image} (service ${x.service}) is blocked by ${q(x.rule)} (ports ${x.ports}, ${x.direction})`).join('; ');
 }
 function culpritsJa(c: readonly Culprit[]): string {
-  return c.map((x) => `${x.image} (サービス ${x.service}) はルール${jq(x.rule)} (ポート ${x.ports}、${x.direction}) でブロックされます`).join('。');
+  return c.map((x) => `${x.image} (サービス ${x.service}) はルール${jq(x.rule)} (ポート ${x.ports}、${JA_DIRECTIONS[x.direction] ?? x.direction}) でブロックされます`).join('。');
 }
 
 export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> = {
