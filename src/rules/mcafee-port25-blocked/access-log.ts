@@ -60,25 +60,30 @@ function remotePortOf(target: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. */
-export function parseAccessLog(tail: string): PortBlockLine[] {
+/**
+ * Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. Only the
+ * action field is looked at before a line is split, and `wanted` filters on process and remote
+ * port before the time is read: together they keep a 64 KiB tail cheap.
+ */
+export function parseAccessLog(tail: string, wanted?: (process: string, remotePort: number | undefined) => boolean): PortBlockLine[] {
   const out: PortBlockLine[] = [];
-  for (const raw of tail.split(/\r?\n/)) {
-    if (raw.indexOf('\t') < 0) continue;
-    const f = raw.split('\t');
-    const action = f[2] ?? '';
+  for (const line of tail.split('\n')) {
+    const t1 = line.indexOf('\t');
+    const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
+    if (t2 < 0) continue;
+    const t3 = line.indexOf('\t', t2 + 1);
+    const action = line.slice(t2 + 1, t3 < 0 ? undefined : t3);
     const kind = ACTIONS.find((a) => a.re.test(action))?.kind;
     if (!kind) continue;
-    const target = (f[5] ?? '').trim();
-    out.push({
-      kind,
-      process: (f[3] ?? '').trim(),
-      rule: (f[4] ?? '').trim(),
-      target,
-      remotePort: remotePortOf(target),
-      localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''),
-      raw: raw.trimEnd(),
-    });
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
+    const t4 = t3 < 0 ? -1 : raw.indexOf('\t', t3 + 1);
+    const t5 = t4 < 0 ? -1 : raw.indexOf('\t', t4 + 1);
+    const process = t3 < 0 ? '' : raw.slice(t3 + 1, t4 < 0 ? undefined : t4).trim();
+    const target = t5 < 0 ? '' : raw.slice(t5 + 1).split('\t')[0]!.trim();
+    const remotePort = remotePortOf(target);
+    if (wanted && !wanted(process, remotePort)) continue;
+    const f = raw.split('\t');
+    out.push({ kind, process, rule: (f[4] ?? '').trim(), target, remotePort, localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''), raw: raw.trimEnd() });
   }
   return out;
 }

@@ -23,7 +23,8 @@ export interface LogFileEvidence {
   readonly path: string;
   readonly exists: boolean;
   readonly error: string | null;
-  readonly portBlockLines: number;
+  /** Port-block lines naming an Exchange SMTP process and remote port 25. */
+  readonly smtpPort25Lines: number;
 }
 
 export interface ObservedBlocks {
@@ -66,6 +67,7 @@ function push(list: LogLineEvidence[], e: LogLineEvidence): void {
 export function observedBlocks(s: NormalisedSnapshot, images: readonly string[], lastWriteMs: number | undefined): ObservedBlocks {
   const offset = s.host.utcOffsetMinutes;
   const wanted = new Set(images.map((i) => i.toLowerCase()));
+  const isSmtpOn25 = (process: string, port: number | undefined): boolean => port === SMTP_PORT && wanted.has(fileNameOf(process).toLowerCase());
   const out: ObservedBlocks = {
     files: [],
     proving: [],
@@ -77,10 +79,9 @@ export function observedBlocks(s: NormalisedSnapshot, images: readonly string[],
   };
   for (const f of s.files) {
     if (fileNameOf(f.path).toLowerCase() !== ACCESS_LOG_NAME) continue;
-    const lines = f.tail === undefined ? [] : parseAccessLog(f.tail);
-    out.files.push({ path: f.path, exists: f.exists, error: f.error?.code ?? null, portBlockLines: lines.length });
+    const lines = f.tail === undefined ? [] : parseAccessLog(f.tail, isSmtpOn25);
+    out.files.push({ path: f.path, exists: f.exists, error: f.error?.code ?? null, smtpPort25Lines: lines.length });
     for (const l of lines) {
-      if (l.remotePort !== SMTP_PORT || !wanted.has(fileNameOf(l.process).toLowerCase())) continue;
       const e = evidenceOf(f.path, l, offset);
       if (l.kind === 'wouldBlock') push(out.wouldBlock, e);
       else if (l.localMs === undefined) push(out.unread, e);
