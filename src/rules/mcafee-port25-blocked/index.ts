@@ -208,6 +208,13 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
       return { service: c.service, image: c.image, rule: c.rule, ports: rule ? formatPorts(rule.ports) : '', direction: rule?.direction ?? '' };
     });
   ctx.culprits = culprits;
+  // The evidence also names each culprit rule's lists, so a reader sees why the process is inside it.
+  const culpritEvidence = coverage
+    .filter((c) => c.applies)
+    .map((c, i) => {
+      const rule = blocking.find((r) => r.id === c.ruleId && r.name === c.rule);
+      return { ...culprits[i], ruleId: c.ruleId, include: rule?.include ?? [], exclude: rule?.exclude ?? [] };
+    });
   ctx.blockingRules = [...new Set(blocking.map((r) => r.name))];
 
   // Row 5: the log proves a block of an SMTP process on port 25.
@@ -219,7 +226,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   const proof = log.proving[0];
   if (proof) {
     ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: (proof.localTime ?? '').replace('T', ' ') };
-    ev.culprits = culprits;
+    ev.culprits = culpritEvidence;
     return done('BlockObserved', blockRemediation(ctx));
   }
 
@@ -234,7 +241,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
 
   // Rows 9 and 10: is every SMTP sender outside every blocking rule?
   ev.coverage = coverage;
-  ev.culprits = culprits;
+  ev.culprits = culpritEvidence;
   ctx.assumedDefaults = config.assumedDefaultState && culprits.some((c) => blocking.some((r) => r.name === c.rule && r.assumed.includes('enabled')));
   if (culprits.length === 0) return done('SmtpExcluded');
   return done('SmtpNotExcluded', blockRemediation(ctx));

@@ -129,7 +129,7 @@ export const TABLE: readonly Expectation[] = [
     assumptions: [DEF],
   },
   { file: 'vse88-block-ambiguous-time-no-offset.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { log: { proving: [], earlier: [{ localTime: '2026-11-27T11:00:00' }] } } },
-  { file: 'vse88-custom-rule-port-range-20-30-both.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ image: 'EdgeTransport.exe', rule: 'Block legacy ports 20-30', ports: '20-30', direction: 'Both' }, { image: 'MSExchangeFrontendTransport.exe', rule: 'Block legacy ports 20-30' }] } },
+  { file: 'vse88-custom-rule-port-range-20-30-both.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ image: 'EdgeTransport.exe', rule: 'Block legacy ports 20-30', ruleId: '#1', ports: '20-30', direction: 'Both', include: [], exclude: ['outlook.exe'] }, { image: 'MSExchangeFrontendTransport.exe', rule: 'Block legacy ports 20-30' }] } },
   { file: 'vse88-exchange2016-frontend-not-excluded.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ service: 'MSExchangeFrontEndTransport', image: 'MSExchangeFrontendTransport.exe', rule: AVO10 }] } },
   { file: 'vse88-x64-keys-in-native-64-view.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { product: { installedKey: { view: '64' } }, config: { key: { view: '64' } } } },
 ];
