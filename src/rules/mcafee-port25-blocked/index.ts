@@ -165,7 +165,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   ev.product = productEvidence(product);
   ctx.product = productLabel(product);
   if (product.generationFrom === 'settingsKey') {
-    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable; the generation was taken from which BehaviourBlocking key exists' });
+    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable; the generation was taken from which BehaviourBlocking key exists (8.8 when none does)' });
   }
 
   // Row 2: an Exchange SMTP service, whatever its state.

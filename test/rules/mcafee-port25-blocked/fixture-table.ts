@@ -108,6 +108,11 @@ export const TABLE: readonly Expectation[] = [
       ],
     },
   },
+  {
+    file: 'vse8x-version-unreadable-vscore-settings.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
+    evidence: { product: { version: null, generationFrom: 'settingsKey' }, config: { key: { path: BB85 } }, coverage: [{ image: 'EdgeTransport.exe', excludedBy: 'EdgeTransport.exe' }] },
+    assumptions: ['GenerationFromSettingsKey', DEF],
+  },
   { file: 'vse88-custom-rule-include-list-outlook-only.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9, evidence: { coverage: [{ image: 'EdgeTransport.exe', rule: 'Block mail client SMTP', notIncluded: true }, { image: 'MSExchangeFrontendTransport.exe', notIncluded: true }] } },
   {
     file: 'vse88-exchange2003-smtpsvc-pathname-null.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
