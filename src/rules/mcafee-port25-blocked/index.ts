@@ -14,7 +14,7 @@ import {
   SERVICES,
 } from './locations';
 import { observedBlocks, type ObservedBlocks } from './observed-blocks';
-import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, type PortRule } from './port-rules';
+import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, type Applicability, type PortRule } from './port-rules';
 import { detectProduct, productLabel, type Product } from './product';
 import { smtpServices, type SmtpService } from './smtp-services';
 import {
@@ -64,14 +64,10 @@ interface Assumption {
 }
 
 /** One (SMTP service × blocking rule) pair: does the rule apply to the service's sender? */
-interface Coverage {
-  readonly service: string;
-  readonly image: string;
-  readonly rule: string;
-  readonly ruleId: string;
-  readonly applies: boolean;
-  readonly excludedBy: string | null;
-  readonly notIncluded: boolean;
+interface Pair {
+  readonly svc: SmtpService;
+  readonly rule: PortRule;
+  readonly applies: Applicability;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -116,15 +112,17 @@ function productEvidence(p: Product): Record<string, unknown> {
   return { generation: p.generation, version: p.version, generationFrom: p.generationFrom, installedKey: p.installedKey, installedKeyError: p.installedKeyError, alsoFound: p.alsoFound };
 }
 
-function coverageOf(services: readonly SmtpService[], blocking: readonly PortRule[]): Coverage[] {
-  const out: Coverage[] = [];
-  for (const svc of services) {
-    for (const rule of blocking) {
-      const a = appliesTo(rule, svc.image);
-      out.push({ service: svc.name, image: svc.image, rule: rule.name, ruleId: rule.id, applies: a.applies, excludedBy: a.excludedBy ?? null, notIncluded: a.notIncluded === true });
-    }
-  }
-  return out;
+function pairsOf(services: readonly SmtpService[], blocking: readonly PortRule[]): Pair[] {
+  return services.flatMap((svc) => blocking.map((rule) => ({ svc, rule, applies: appliesTo(rule, svc.image) })));
+}
+
+function coverageEvidence(p: Pair): Record<string, unknown> {
+  return { service: p.svc.name, image: p.svc.image, rule: p.rule.name, ruleId: p.rule.id, applies: p.applies.applies, excludedBy: p.applies.excludedBy ?? null, notIncluded: p.applies.notIncluded === true };
+}
+
+/** A rule that blocks an SMTP sender, with its lists so a reader sees why the process is inside it. */
+function culpritEvidence(p: Pair): Culprit & Record<string, unknown> {
+  return { service: p.svc.name, image: p.svc.image, rule: p.rule.name, ruleId: p.rule.id, ports: formatPorts(p.rule.ports), direction: p.rule.direction, include: p.rule.include, exclude: p.rule.exclude };
 }
 
 function evaluate(s: NormalisedSnapshot): RuleOutcome {
@@ -200,21 +198,10 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   const reportOnly = config.rules.filter((r) => !r.enabled && r.report && coversOutbound25(r));
   ev.reportOnlyRules = reportOnly.map((r) => r.name);
   ctx.reportOnlyRules = reportOnly.map((r) => r.name);
-  const coverage = config.state === 'ok' ? coverageOf(smtp, blocking) : [];
-  const culprits: Culprit[] = coverage
-    .filter((c) => c.applies)
-    .map((c) => {
-      const rule = blocking.find((r) => r.id === c.ruleId && r.name === c.rule);
-      return { service: c.service, image: c.image, rule: c.rule, ports: rule ? formatPorts(rule.ports) : '', direction: rule?.direction ?? '' };
-    });
+  const pairs = config.state === 'ok' ? pairsOf(smtp, blocking) : [];
+  const coverage = pairs.map(coverageEvidence);
+  const culprits = pairs.filter((p) => p.applies.applies).map(culpritEvidence);
   ctx.culprits = culprits;
-  // The evidence also names each culprit rule's lists, so a reader sees why the process is inside it.
-  const culpritEvidence = coverage
-    .filter((c) => c.applies)
-    .map((c, i) => {
-      const rule = blocking.find((r) => r.id === c.ruleId && r.name === c.rule);
-      return { ...culprits[i], ruleId: c.ruleId, include: rule?.include ?? [], exclude: rule?.exclude ?? [] };
-    });
   ctx.blockingRules = [...new Set(blocking.map((r) => r.name))];
 
   // Row 5: the log proves a block of an SMTP process on port 25.
@@ -226,7 +213,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   const proof = log.proving[0];
   if (proof) {
     ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: (proof.localTime ?? '').replace('T', ' ') };
-    ev.culprits = culpritEvidence;
+    ev.culprits = culprits;
     return done('BlockObserved', blockRemediation(ctx));
   }
 
@@ -241,8 +228,8 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
 
   // Rows 9 and 10: is every SMTP sender outside every blocking rule?
   ev.coverage = coverage;
-  ev.culprits = culpritEvidence;
-  ctx.assumedDefaults = config.assumedDefaultState && culprits.some((c) => blocking.some((r) => r.name === c.rule && r.assumed.includes('enabled')));
+  ev.culprits = culprits;
+  ctx.assumedDefaults = pairs.some((p) => p.applies.applies && p.rule.assumed.includes('enabled'));
   if (culprits.length === 0) return done('SmtpExcluded');
   return done('SmtpNotExcluded', blockRemediation(ctx));
 }

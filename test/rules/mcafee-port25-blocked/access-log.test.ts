@@ -91,3 +91,19 @@ describe('row 5 on the ambiguous-time fixture', () => {
   it('gives Error when the offset puts the block after the last write', () => expect(run(-300).reasonCode).toBe('BlockObserved'));
   it('gives no Error when the offset puts it before', () => expect(run(840).reasonCode).toBe('SmtpNotExcluded'));
 });
+
+describe('row 5 when the settings key has no last write time', () => {
+  const doc = readFixture('vse88-x64-block-observed-no-offset-key-unreadable.json') as { collectedAt: string };
+  const run = (collectedAt: string) => {
+    const parsed = parseSnapshot({ ...doc, collectedAt }, { now: utc('2030-01-01T00:00:00Z') });
+    if (!parsed.ok) throw new Error('fixture invalid');
+    return mcafeePort25Blocked.evaluate(parsed.normalised);
+  };
+  it('counts a block within 24 h before collection under some offset', () => expect(run('2026-11-28T08:00:00.000Z').reasonCode).toBe('BlockObserved'));
+  it('does not count it once it is older than 24 h under every offset', () => {
+    // 09:15:44 local is at the latest 21:15:44Z (UTC-12); 24 h later it no longer proves anything.
+    const r = run('2026-11-28T21:16:00.000Z');
+    expect(r.reasonCode).toBe('ConfigUnreadable');
+    expect(r.evidence).toMatchObject({ log: { proving: [], earlier: [{ localTime: '2026-11-27T09:15:44' }] } });
+  });
+});
