@@ -14,7 +14,7 @@ import {
   SERVICES,
 } from './locations';
 import { observedBlocks, type ObservedBlocks } from './observed-blocks';
-import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, type Applicability, type PortRule } from './port-rules';
+import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, isMassMailingRule, type Applicability, type PortRule } from './port-rules';
 import { detectProduct, productLabel, type Product } from './product';
 import { smtpServices, type SmtpService } from './smtp-services';
 import {
@@ -76,6 +76,7 @@ function ruleEvidence(r: PortRule): Record<string, unknown> {
   return {
     name: r.name,
     id: r.id,
+    builtIn: isMassMailingRule(r),
     source: r.source,
     block: r.enabled,
     report: r.report,
