@@ -8,25 +8,37 @@ export function fileNameOf(entry: string): string {
   return cut >= 0 ? trimmed.slice(cut + 1) : trimmed;
 }
 
-const cache = new Map<string, RegExp>();
-
-function patternOf(entry: string): RegExp {
-  const name = fileNameOf(entry).toLowerCase();
-  let re = cache.get(name);
-  if (!re) {
-    const body = name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`, 's');
-    if (cache.size > 1000) cache.clear();
-    cache.set(name, re);
+/**
+ * `*`/`?` glob match without regular expressions: the greedy two-pointer algorithm is O(n·m) even
+ * for hostile patterns such as `a*a*a*a*b` read from a registry value.
+ */
+export function globMatch(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = n;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++mark;
+    } else return false;
   }
-  return re;
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /** Does the process (path or name) match the list entry? */
 export function processMatches(entry: string, process: string): boolean {
   const name = fileNameOf(process).toLowerCase();
-  if (name === '' || fileNameOf(entry) === '') return false;
-  return patternOf(entry).test(name);
+  const pattern = fileNameOf(entry).toLowerCase();
+  if (name === '' || pattern === '') return false;
+  return globMatch(pattern, name);
 }
 
 /** The first entry of `list` that matches `process`, if any. */

@@ -176,3 +176,11 @@ describe('SMTP service images and versions', () => {
     expect(generationFromVersion('garbage')).toBeUndefined();
   });
 });
+
+describe('glob matching cost', () => {
+  it('stays fast on a hostile pattern', () => {
+    const t0 = performance.now();
+    expect(processMatches(`${'a*'.repeat(40)}b`, `${'a'.repeat(250)}.exe`)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
