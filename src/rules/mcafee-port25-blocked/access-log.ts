@@ -60,6 +60,8 @@ function remotePortOf(target: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+export const MAX_LINE_CHARS = 4096;
+
 /**
  * Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. Only the
  * action field is looked at before a line is split, and `wanted` filters on process and remote
@@ -68,6 +70,8 @@ function remotePortOf(target: string): number | undefined {
 export function parseAccessLog(tail: string, wanted?: (process: string, remotePort: number | undefined) => boolean): PortBlockLine[] {
   const out: PortBlockLine[] = [];
   for (const line of tail.split('\n')) {
+    // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
+    if (line.length > MAX_LINE_CHARS) continue;
     const t1 = line.indexOf('\t');
     const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
     if (t2 < 0) continue;

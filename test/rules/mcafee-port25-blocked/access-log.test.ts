@@ -107,3 +107,11 @@ describe('row 5 when the settings key has no last write time', () => {
     expect(r.evidence).toMatchObject({ log: { proving: [], earlier: [{ localTime: '2026-11-27T09:15:44' }] } });
   });
 });
+
+describe('hostile log tails', () => {
+  it('skips over-long lines and still reads the next one', () => {
+    const long = `11/27/2026\t4:12:07 PM\tBlocked by port blocking rule ${'ポート ブロック'.repeat(2000)}\tX.EXE\tR\t1.2.3.4:25`;
+    const ok = '11/27/2026\t4:12:08 PM\tBlocked by port blocking rule \tC:\\X\\INETINFO.EXE\tR\t1.2.3.4:25';
+    expect(parseAccessLog(`${long}\r\n${ok}\r\n`).map((l) => l.process)).toEqual(['C:\\X\\INETINFO.EXE']);
+  });
+});
