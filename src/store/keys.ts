@@ -2,6 +2,7 @@
 // from the contract are already safe (DNS labels), but the store must never depend on that.
 // '%' escapes itself and '|' is escaped because we use it as a separator inside keys.
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const UNSAFE = /[%/\\#?|\u0000-\u001f\u007f-\u009f']/g;
 
 /** Encodes any string into a valid, order-preserving-enough table key component. */

@@ -22,7 +22,6 @@ import {
   rawToEntity,
   resultKeys,
   resultToEntity,
-  type Entity,
 } from './entities';
 import { ConcurrencyConflictError, guard, statusCodeOf } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
