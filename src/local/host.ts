@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
-import { FUNCTIONS } from './routes';
+import type { FunctionModule } from './routes';
 
 export type LogSink = (entry: { level: LogLevel; functionName: string; invocationId: string; message: string }) => void;
 
@@ -92,8 +92,27 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | Htt
   res.end(body);
 }
 
+/**
+ * Loads the function modules. Outside the Functions host, @azure/functions skips `app.http`
+ * registration with one warning per function; the local host registers routes itself, so those
+ * warnings are noise here and are filtered while the modules load.
+ */
+async function loadFunctions(): Promise<Readonly<Record<string, FunctionModule>>> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('because the "@azure/functions" package is in test mode')) return;
+    warn(...args);
+  };
+  try {
+    return (await import('./routes.js')).FUNCTIONS;
+  } finally {
+    console.warn = warn;
+  }
+}
+
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const { app } = options;
+  const FUNCTIONS = await loadFunctions();
   const sink = options.log ?? consoleSink;
   const routes: Route[] = Object.entries(FUNCTIONS).map(([name, mod]) => ({
     name,
