@@ -225,7 +225,8 @@ export class Ingest {
     for (const rec of records.values()) {
       if (!rec.eventPending) continue;
       const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
-      if (FINDING.has(rec.status) && !FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.newFinding, fields));
+      // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
+      if (FINDING.has(rec.status)) log.log(formatLogRecord(LOG_RECORDS.newFinding, fields));
       else if (!FINDING.has(rec.status) && FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
     }
 
