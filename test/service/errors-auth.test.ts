@@ -2,7 +2,7 @@
 // authorization rules (401 missing/wrong, 403 wrong kind, rotation, accepted headers).
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { get, post } from '../support/http';
+import { get, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
@@ -33,19 +33,19 @@ describe('contract errors write nothing', () => {
     expect((await post(stack, '')).body.error).toBe('invalid_json');
     const res = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: { 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error).toBe('invalid_json');
+    expect(((await res.json()) as Json).error).toBe('invalid_json');
     expect(stack.roundTrips.count).toBe(0);
   });
 
   it('400 invalid_snapshot with issues (path + message)', async () => {
     const doc = snapshot();
-    (doc.registry as any[])[0].values[0].type = 'REG_WHATEVER';
-    delete (doc as any).collector;
+    (doc.registry as Json[])[0].values[0].type = 'REG_WHATEVER';
+    delete (doc as Json).collector;
     const r = await post(stack, doc);
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_snapshot');
     expectOneSentence(r.body.message);
-    const paths = r.body.issues.map((i: any) => i.path);
+    const paths = r.body.issues.map((i: Json) => i.path);
     expect(paths).toContain('collector');
     expect(paths.some((p: string) => p.startsWith('registry[0].values[0]'))).toBe(true);
     for (const i of r.body.issues) expect(typeof i.message).toBe('string');
@@ -63,7 +63,7 @@ describe('contract errors write nothing', () => {
     for (const ct of ['text/plain', 'application/xml', 'application/json; charset=iso-8859-1', undefined]) {
       const res = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: ct ? { 'content-type': ct } : {}, body: ct ? body : new Blob([body]) });
       expect(res.status, String(ct)).toBe(415);
-      const j = (await res.json()) as any;
+      const j = (await res.json()) as Json;
       expect(j.error).toBe('unsupported_media_type');
       expectOneSentence(j.message);
     }
@@ -96,7 +96,7 @@ describe('contract errors write nothing', () => {
       duplex: 'half',
     } as RequestInit);
     expect(res.status).toBe(413);
-    expect(((await res.json()) as any).error).toBe('too_large');
+    expect(((await res.json()) as Json).error).toBe('too_large');
     expect(stack.roundTrips.count).toBe(0);
   });
 
@@ -123,7 +123,8 @@ describe('authorization', () => {
   const reads = ['results', 'summary', 'events', 'servers/exch01.corp.contoso.com'];
 
   it('401 without a key, with a wrong key, or with a malformed Authorization header', async () => {
-    for (const headers of [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: `Bearer ${TEST_KEYS.ingest}x` }]) {
+    const variants: Record<string, string>[] = [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: `Bearer ${TEST_KEYS.ingest}x` }];
+    for (const headers of variants) {
       const r = await post(stack, snapshot(), { key: null, headers });
       expect(r.status, JSON.stringify(headers)).toBe(401);
       expect(r.body.error).toBe('unauthorized');
@@ -160,7 +161,7 @@ describe('authorization', () => {
   });
 
   it('accepts the key as x-api-key, Authorization: Bearer or x-functions-key, and every key of a rotation list', async () => {
-    const headerSets = [
+    const headerSets: Record<string, string>[] = [
       { 'x-api-key': TEST_KEYS.ingest },
       { authorization: `Bearer ${TEST_KEYS.ingest}` },
       { 'x-functions-key': TEST_KEYS.ingest },

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_STRING_CHARS } from '../../src/store';
-import { alertRecords, get, getAll, post } from '../support/http';
+import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -26,7 +26,7 @@ describe('accepted', () => {
     const r = await post(stack, doc);
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ snapshotId: doc.snapshotId, server: serverOf(host), outcome: 'accepted' });
-    expect(r.body.results.map((x: any) => [x.ruleId, x.status])).toEqual([
+    expect(r.body.results.map((x: Json) => [x.ruleId, x.status])).toEqual([
       ['test-alpha', 'Warning'],
       ['test-beta', 'Pass'],
     ]);
@@ -36,7 +36,7 @@ describe('accepted', () => {
     const s = await get(stack, `servers/${serverOf(host)}`);
     expect(s.status).toBe(200);
     expect(s.body.lastSnapshotId).toBe(doc.snapshotId);
-    expect(s.body.results.map((x: any) => x.status)).toEqual(['Warning', 'Pass']);
+    expect(s.body.results.map((x: Json) => x.status)).toEqual(['Warning', 'Pass']);
     expect(s.body.host).toMatchObject({ name: host, collector: { version: '1.0.0' } });
   });
 
@@ -58,8 +58,8 @@ describe('idempotency and ordering', () => {
     expect(first.status).toBe(201);
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('duplicate');
-    expect(second.body.results.map((x: any) => [x.ruleId, x.status, x.reasonCode, x.message])).toEqual(
-      first.body.results.map((x: any) => [x.ruleId, x.status, x.reasonCode, x.message]),
+    expect(second.body.results.map((x: Json) => [x.ruleId, x.status, x.reasonCode, x.message])).toEqual(
+      first.body.results.map((x: Json) => [x.ruleId, x.status, x.reasonCode, x.message]),
     );
     expect(second.body.results[0].firstSeen).toBe(first.body.results[0].firstSeen);
     const events = await getAll(stack, `events?server=${serverOf(host)}`);
@@ -106,7 +106,7 @@ describe('status changes', () => {
     }
     const events = (await getAll(stack, `events?server=${server}&rule=test-alpha`)).items;
     // Newest first.
-    expect(events.map((e: any) => [e.fromStatus, e.toStatus, e.firstSeen])).toEqual([
+    expect(events.map((e: Json) => [e.fromStatus, e.toStatus, e.firstSeen])).toEqual([
       ['Error', 'Pass', new Date(times[4]!).toISOString()],
       ['Warning', 'Error', new Date(times[3]!).toISOString()],
       ['Pass', 'Warning', new Date(times[1]!).toISOString()],
@@ -133,7 +133,7 @@ describe('status changes', () => {
     await post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(2) }));
     const since = new Date(t0).toISOString();
     const r = await getAll(stack, `events?since=${since}&status=Warning&server=${serverOf(host)}`);
-    expect(r.items.map((e: any) => [e.fromStatus, e.toStatus])).toEqual([['Pass', 'Warning']]);
+    expect(r.items.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([['Pass', 'Warning']]);
   });
 });
 

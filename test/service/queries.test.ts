@@ -3,7 +3,7 @@
 // unknown routes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildManifest } from '../../src/rules/manifest';
-import { get, getAll, post } from '../support/http';
+import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -43,28 +43,28 @@ describe('GET /api/results', () => {
     const a = await getAll(stack, 'results?rule=test-alpha&status=Warning&status=Error');
     const b = await getAll(stack, 'results?rule=TEST-ALPHA&status=warning,error');
     const expected = FLEET.filter(([h, s]) => (s === 'Warning' || s === 'Error') && h !== 'Q07').map(([h]) => server(h)).sort();
-    expect(a.items.map((i: any) => i.server).sort()).toEqual(expected);
+    expect(a.items.map((i: Json) => i.server).sort()).toEqual(expected);
     expect(b.items).toEqual(a.items);
   });
 
   it('filters by status across every rule', async () => {
     const r = await getAll(stack, 'results?status=Pass');
     // beta passes everywhere; alpha passes on Q01 and Q07.
-    expect(r.items.filter((i: any) => i.ruleId === 'test-beta')).toHaveLength(FLEET.length);
-    expect(r.items.filter((i: any) => i.ruleId === 'test-alpha').map((i: any) => i.server).sort()).toEqual([server('Q01'), server('Q07')]);
+    expect(r.items.filter((i: Json) => i.ruleId === 'test-beta')).toHaveLength(FLEET.length);
+    expect(r.items.filter((i: Json) => i.ruleId === 'test-alpha').map((i: Json) => i.server).sort()).toEqual([server('Q01'), server('Q07')]);
   });
 
   it('filters by server, and by since (the current status began at or after)', async () => {
     const one = await getAll(stack, `results?server=${server('Q04')}`);
-    expect(one.items.map((i: any) => [i.ruleId, i.status])).toEqual([
+    expect(one.items.map((i: Json) => [i.ruleId, i.status])).toEqual([
       ['test-alpha', 'Error'],
       ['test-beta', 'Pass'],
     ]);
     const since = new Date(T0 + 15 * 60_000).toISOString();
     const recent = await getAll(stack, `results?since=${since}&rule=test-alpha`);
-    expect(recent.items.map((i: any) => [i.server, i.status, i.previousStatus])).toEqual([[server('Q07'), 'Pass', 'Error']]);
+    expect(recent.items.map((i: Json) => [i.server, i.status, i.previousStatus])).toEqual([[server('Q07'), 'Pass', 'Error']]);
     const recentAll = await getAll(stack, `results?since=${since}`);
-    expect(recentAll.items.map((i: any) => i.server)).toEqual([server('Q07')]);
+    expect(recentAll.items.map((i: Json) => i.server)).toEqual([server('Q07')]);
   });
 
   it('pages with top and an opaque continuation token, without loss or repetition', async () => {
@@ -72,7 +72,7 @@ describe('GET /api/results', () => {
       const paged = await getAll(stack, path);
       const whole = await getAll(stack, path.replace(/[?&]top=\d+/, '').replace(/^results&/, 'results?'));
       expect(paged.pages, path).toBeGreaterThan(1);
-      const key = (i: any) => `${i.server}/${i.ruleId}`;
+      const key = (i: Json) => `${i.server}/${i.ruleId}`;
       expect(paged.items.map(key).sort(), path).toEqual(whole.items.map(key).sort());
       expect(new Set(paged.items.map(key)).size).toBe(paged.items.length);
     }
@@ -139,25 +139,25 @@ describe('GET /api/summary', () => {
     expect(stack.roundTrips.count).toBe(TEST_RULES.length); // one point read per rule, never a scan
     expect(r.status).toBe(200);
     expect(r.body.hosts).toBe(FLEET.length);
-    const alpha = r.body.rules.find((x: any) => x.ruleId === 'test-alpha');
+    const alpha = r.body.rules.find((x: Json) => x.ruleId === 'test-alpha');
     expect(alpha.counts).toEqual({ Pass: 2, Warning: 3, Error: 1, NotApplicable: 0, Unknown: 1 });
-    expect(r.body.rules.find((x: any) => x.ruleId === 'test-beta').counts.Pass).toBe(FLEET.length);
+    expect(r.body.rules.find((x: Json) => x.ruleId === 'test-beta').counts.Pass).toBe(FLEET.length);
   });
 });
 
 describe('GET /api/events', () => {
   it('lists status changes newest first, with filters and paging', async () => {
     const all = await getAll(stack, 'events');
-    const times = all.items.map((e: any) => Date.parse(e.firstSeen));
+    const times = all.items.map((e: Json) => Date.parse(e.firstSeen));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     const q07 = await getAll(stack, `events?server=${server('Q07')}&rule=test-alpha`);
-    expect(q07.items.map((e: any) => [e.fromStatus, e.toStatus])).toEqual([
+    expect(q07.items.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([
       ['Error', 'Pass'],
       ['Pass', 'Error'],
       [null, 'Pass'],
     ]);
     const toError = await getAll(stack, 'events?status=Error');
-    expect(toError.items.map((e: any) => e.server).sort()).toEqual([server('Q04'), server('Q07')]);
+    expect(toError.items.map((e: Json) => e.server).sort()).toEqual([server('Q04'), server('Q07')]);
     const paged = await getAll(stack, 'events?top=2');
     expect(paged.pages).toBeGreaterThan(1);
     expect(paged.items).toEqual(all.items);
@@ -167,10 +167,10 @@ describe('GET /api/events', () => {
 describe('GET /api/rules and /api/manifest', () => {
   it('serves the catalogue in English or Japanese by Accept-Language', async () => {
     const en = await get(stack, 'rules');
-    expect(en.body.rules.map((r: any) => r.title)).toEqual(['Test alpha', 'Test beta']);
+    expect(en.body.rules.map((r: Json) => r.title)).toEqual(['Test alpha', 'Test beta']);
     const ja = await get(stack, 'rules', { headers: { 'accept-language': 'ja-JP,ja;q=0.9,en;q=0.8' } });
     expect(ja.headers.get('content-language')).toBe('ja');
-    expect(ja.body.rules.map((r: any) => r.title)).toEqual(['テスト アルファ', 'テスト ベータ']);
+    expect(ja.body.rules.map((r: Json) => r.title)).toEqual(['テスト アルファ', 'テスト ベータ']);
     expect(ja.body.rules[0].reasonCodes).toEqual([{ code: 'FromState', status: 'Pass' }]);
   });
 

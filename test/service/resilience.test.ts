@@ -4,7 +4,7 @@
 import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
-import { alertRecords, get, getAll, post } from '../support/http';
+import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -60,9 +60,9 @@ describe('concurrent posts of one server', () => {
     // One alert record per event that entered or left a finding, written by the committing post.
     const alerts = alertRecords(stack).filter((a) => a.fields.server === server(host) && a.fields.rule === 'test-alpha');
     const finding = (st: string | null) => st === 'Warning' || st === 'Error';
-    expect(alerts.filter((a) => a.name === 'FleetPosture.NewFinding')).toHaveLength(events.filter((e: any) => finding(e.toStatus)).length);
+    expect(alerts.filter((a) => a.name === 'FleetPosture.NewFinding')).toHaveLength(events.filter((e: Json) => finding(e.toStatus)).length);
     expect(alerts.filter((a) => a.name === 'FleetPosture.FindingResolved')).toHaveLength(
-      events.filter((e: any) => finding(e.fromStatus) && !finding(e.toStatus)).length,
+      events.filter((e: Json) => finding(e.fromStatus) && !finding(e.toStatus)).length,
     );
   });
 
@@ -80,7 +80,7 @@ describe('concurrent posts of one server', () => {
     const n = 12;
     await Promise.all(Array.from({ length: n }, (_, i) => post(stack, snapshot({ host: `MANY${i}`, testState: i % 3 === 0 ? 'Error' : 'Pass' }))));
     const after = (await get(stack, 'summary')).body;
-    const alpha = (b: any) => b.rules.find((r: any) => r.ruleId === 'test-alpha').counts;
+    const alpha = (b: Json) => b.rules.find((r: Json) => r.ruleId === 'test-alpha').counts;
     expect(alpha(after).Error - alpha(before).Error).toBe(4);
     expect(alpha(after).Pass - alpha(before).Pass).toBe(8);
     expect(after.hosts - before.hosts).toBe(n);
@@ -140,11 +140,11 @@ describe('storage failures', () => {
     expect(retry.status).toBe(200);
     expect(retry.body.outcome).toBe('duplicate');
     const events = (await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items;
-    expect(events.map((e: any) => [e.fromStatus, e.toStatus])).toEqual([
+    expect(events.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([
       ['Pass', 'Warning'],
       [null, 'Pass'],
     ]);
-    expect((await getAll(stack, `results?rule=test-alpha&status=Warning`)).items.map((i: any) => i.server)).toContain(server(host));
+    expect((await getAll(stack, `results?rule=test-alpha&status=Warning`)).items.map((i: Json) => i.server)).toContain(server(host));
     expect(alertRecords(stack).filter((a) => a.fields.server === server(host) && a.name === 'FleetPosture.NewFinding')).toHaveLength(1);
 
     // The outbox is empty again: the next unchanged snapshot is back to the steady-state cost.
@@ -161,7 +161,7 @@ describe('storage failures', () => {
     fault.when = undefined;
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(2) }))).status).toBe(201);
     const events = (await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items;
-    expect(events.map((e: any) => [e.fromStatus, e.toStatus])).toEqual([
+    expect(events.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([
       ['Error', 'Pass'],
       ['Pass', 'Error'],
       [null, 'Pass'],

@@ -1,11 +1,15 @@
 // Small helpers for end-to-end requests against a TestStack.
 import type { TEST_KEYS, TestStack } from './stack';
 
+/** Response JSON as tests read it: any property at any depth. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests index freely into response JSON
+export type Json = any;
+
 export async function post(
   stack: TestStack,
   doc: unknown,
   options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string>; lang?: string } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const res = await stack.request('snapshots', {
     method: 'POST',
     key: options.key === undefined ? 'ingest' : options.key,
@@ -22,8 +26,8 @@ export async function get(stack: TestStack, path: string, options: { key?: keyof
 }
 
 /** Every page of a paged listing, following continuation tokens. */
-export async function getAll(stack: TestStack, path: string): Promise<{ items: any[]; pages: number }> {
-  const items: any[] = [];
+export async function getAll(stack: TestStack, path: string): Promise<{ items: Json[]; pages: number }> {
+  const items: Json[] = [];
   let token: string | null = null;
   let pages = 0;
   do {
