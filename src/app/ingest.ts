@@ -36,7 +36,7 @@ export interface IngestDeps {
 
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
 export const HOST_REFRESH_MS = 60 * 60 * 1000;
-const COMMIT_ATTEMPTS = 6;
+const COMMIT_ATTEMPTS = 8;
 const FINDING = new Set(['Warning', 'Error']);
 
 const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
@@ -158,7 +158,9 @@ export class Ingest {
         };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        // Another snapshot of this server committed first: read again and decide anew.
+        // Another snapshot of this server committed first: read again and decide anew, after a
+        // short random pause so colliding writers spread out.
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
