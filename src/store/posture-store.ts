@@ -309,7 +309,12 @@ export class PostureStore {
     });
     const old = keys.sort().slice(RAW_KEEP);
     if (old.length > 0) {
-      await guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
+      try {
+        await guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
+      } catch (error) {
+        // A concurrent writer pruned the same rows first; the next write prunes what is left.
+        if (statusCodeOf(error) !== 404) throw error;
+      }
     }
   }
 
