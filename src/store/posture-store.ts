@@ -69,7 +69,10 @@ export class InvalidContinuationTokenError extends Error {
 const HOST_BUCKETS = 16;
 const RAW_KEEP = 2;
 const MAX_PAGE_FETCHES = 8;
-const SYNC_ATTEMPTS = 8;
+const SYNC_ATTEMPTS = 10;
+
+/** A short random pause between attempts, so writers that collided spread out. */
+const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
 interface Cursor {
   /** Which query the token belongs to (a token is only valid with the same filters). */
@@ -260,6 +263,7 @@ export class PostureStore {
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
+        await backOff(attempt);
       }
     }
     throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${SYNC_ATTEMPTS} attempts.`);
@@ -284,6 +288,7 @@ export class PostureStore {
       } catch (error) {
         const status = statusCodeOf(error);
         if (status !== 409 && status !== 412) throw error;
+        await backOff(attempt);
       }
     }
     throw new ConcurrencyConflictError(`The host row of ${host.server} stayed contended.`);
