@@ -58,6 +58,8 @@ export interface TableClientFactoryOptions {
   readonly policies?: readonly StoragePolicy[];
   /** Retries inside one request before we give up and answer 503 (default 2). */
   readonly maxRetries?: number;
+  /** Per-attempt timeout, so a storage account that hangs becomes a 503, not a hung function (default 10 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export type TableClients = Readonly<Record<TableKind, TableClient>>;
@@ -85,7 +87,19 @@ export function resolveConnectionString(connectionString: string): string {
 
 export function createTableClients(options: TableClientFactoryOptions): TableClients {
   const counter = options.counter;
-  const policies: TableServiceClientOptions['additionalPolicies'] = [];
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const policies: TableServiceClientOptions['additionalPolicies'] = [
+    {
+      position: 'perCall',
+      policy: {
+        name: 'fleetPostureRequestTimeout',
+        sendRequest: (request, next) => {
+          if (!request.timeout) request.timeout = timeout;
+          return next(request);
+        },
+      },
+    },
+  ];
   if (counter) {
     policies.push({
       position: 'perRetry',

@@ -55,8 +55,9 @@ export function isTransient(error: unknown): boolean {
     if (error.statusCode === undefined) return true;
     return TRANSIENT_STATUS.has(error.statusCode) || (error.code !== undefined && NETWORK_CODES.has(error.code));
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && NETWORK_CODES.has(code);
+  const e = error as { code?: unknown; name?: unknown } | null;
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return true;
+  return typeof e?.code === 'string' && NETWORK_CODES.has(e.code);
 }
 
 /** Wraps transient failures as StorageUnavailableError; rethrows anything else unchanged. */
