@@ -1,6 +1,6 @@
 // The service with the real rule registry (whatever its rules answer), and the store's key and
 // column encoding, which must hold for any server id and any evidence size.
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildManifest } from '../../src/rules/manifest';
@@ -71,7 +71,7 @@ describe('store encoding', () => {
 
 describe('store against storage that hangs', () => {
   it('gives up after the request timeout with StorageUnavailableError', async () => {
-    const sockets: import('node:net').Socket[] = [];
+    const sockets: Socket[] = [];
     const server = createServer((socket) => void sockets.push(socket)); // accepts, never answers
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
