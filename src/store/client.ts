@@ -22,7 +22,7 @@ export class RoundTripCounter {
   get count(): number {
     return this.#count;
   }
-  /** Requests per table name (batch requests count under the table they target). */
+  /** Requests per table name; entity-group transactions count under "$batch". */
   get byTable(): ReadonlyMap<string, number> {
     return this.#byTable;
   }
@@ -30,7 +30,7 @@ export class RoundTripCounter {
     this.#count++;
     const path = decodeURIComponent(new URL(url).pathname);
     const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|$)/.exec(path.replace(/^\/devstoreaccount1/, ''));
-    const table = m?.[1] ?? '?';
+    const table = path.endsWith('/$batch') ? '$batch' : (m?.[1] ?? '?');
     this.#byTable.set(table, (this.#byTable.get(table) ?? 0) + 1);
   }
   reset(): void {
