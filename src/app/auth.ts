@@ -1,0 +1,79 @@
+// Credentials: three kinds of keys from settings (comma-separated lists, so a key can be rotated by
+// adding the new one before removing the old). Every configured key is compared, in constant time
+// per key, so timing reveals neither which key matched nor how much of it.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiError } from './errors';
+import type { Settings } from './settings';
+
+export type CredentialKind = 'ingest' | 'reader' | 'admin';
+
+/** What a route needs: posting snapshots, reading fleet data, collector configuration, admin. */
+export type Access = 'ingest' | 'read' | 'collector' | 'admin';
+
+const ALLOWED: Readonly<Record<Access, readonly CredentialKind[]>> = {
+  ingest: ['ingest'],
+  read: ['reader', 'admin'],
+  // The manifest and the rule catalogue: collectors (ingest keys) need them, readers may see them.
+  collector: ['ingest', 'reader', 'admin'],
+  admin: ['admin'],
+};
+
+/** Headers that may carry a key, in order of preference. */
+export const KEY_HEADERS = ['x-api-key', 'authorization', 'x-functions-key'] as const;
+
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
+export function presentedKey(headers: HeaderSource): string | undefined {
+  const apiKey = headers.get('x-api-key')?.trim();
+  if (apiKey) return apiKey;
+  const auth = headers.get('authorization')?.trim();
+  if (auth) {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    return m?.[1];
+  }
+  const fnKey = headers.get('x-functions-key')?.trim();
+  return fnKey || undefined;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export class KeyRing {
+  readonly #keys: ReadonlyArray<{ kind: CredentialKind; digest: Buffer }>;
+  constructor(settings: Pick<Settings, 'ingestKeys' | 'readerKeys' | 'adminKeys'>) {
+    this.#keys = [
+      ...settings.ingestKeys.map((k) => ({ kind: 'ingest' as const, digest: digest(k) })),
+      ...settings.readerKeys.map((k) => ({ kind: 'reader' as const, digest: digest(k) })),
+      ...settings.adminKeys.map((k) => ({ kind: 'admin' as const, digest: digest(k) })),
+    ];
+  }
+
+  /** The kinds a key belongs to (normally one); empty when it matches none. */
+  kindsOf(key: string): Set<CredentialKind> {
+    const d = digest(key);
+    const kinds = new Set<CredentialKind>();
+    for (const k of this.#keys) if (timingSafeEqual(d, k.digest)) kinds.add(k.kind);
+    return kinds;
+  }
+
+  /** Throws 401 for a missing or unknown key, 403 for a key of the wrong kind. */
+  authorize(headers: HeaderSource, access: Access): CredentialKind {
+    const key = presentedKey(headers);
+    if (!key) {
+      throw new ApiError('unauthorized', 'A key is required: send it in the x-api-key header (or Authorization: Bearer, or x-functions-key).', undefined, {
+        'WWW-Authenticate': 'Bearer realm="fleet-posture"',
+      });
+    }
+    const kinds = this.kindsOf(key);
+    if (kinds.size === 0) {
+      throw new ApiError('unauthorized', 'The key is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token"' });
+    }
+    const allowed = ALLOWED[access].find((k) => kinds.has(k));
+    if (!allowed) {
+      const what = access === 'ingest' ? 'post snapshots' : access === 'admin' ? 'use admin functions' : 'read fleet data';
+      throw new ApiError('forbidden', `This key is a ${[...kinds].join('/')} key and cannot ${what}.`);
+    }
+    return allowed;
+  }
+}

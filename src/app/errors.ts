@@ -1,0 +1,52 @@
+// Errors the use cases answer with: each carries its HTTP status and the contract's error code, and
+// its message is one sentence a person can act on.
+import type { ContractIssue } from '../snapshot/parse';
+
+export type ApiErrorCode =
+  | 'invalid_json'
+  | 'invalid_snapshot'
+  | 'invalid_query'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'storage_unavailable'
+  | 'internal_error';
+
+const STATUS: Readonly<Record<ApiErrorCode, number>> = {
+  invalid_json: 400,
+  invalid_snapshot: 400,
+  invalid_query: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  too_large: 413,
+  unsupported_media_type: 415,
+  storage_unavailable: 503,
+  internal_error: 500,
+};
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly issues?: readonly ContractIssue[],
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.status = STATUS[code];
+  }
+}
+
+export interface ErrorBody {
+  readonly error: ApiErrorCode;
+  readonly message: string;
+  readonly issues?: readonly ContractIssue[];
+}
+
+export function errorBody(e: ApiError): ErrorBody {
+  return e.issues ? { error: e.code, message: e.message, issues: e.issues } : { error: e.code, message: e.message };
+}

@@ -1,0 +1,297 @@
+// Ingest: validate, evaluate every rule, and commit one server's new state in one transaction.
+// Outcomes: accepted (201), duplicate (200, the stored outcome, nothing written), stale (200,
+// evaluated but the newer stored state is kept). Status changes become events, index rows and
+// alert log records; those follow the commit from an outbox on the Results rows, so a failure
+// after the commit is repaired by the collector's retry (or by the server's next snapshot).
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../rules/manifest';
+import type { Lang, Rule, RuleResult } from '../rules/types';
+import type { NormalisedSnapshot } from '../snapshot/normalise';
+import type { Snapshot } from '../snapshot/schema';
+import { ConcurrencyConflictError, type EventRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { ApiError } from './errors';
+import { evaluateDocument } from './evaluate-document';
+import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { viewOfResult, viewOfStored, type ResultView } from './present';
+
+export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
+
+export interface IngestResponse {
+  readonly snapshotId: string;
+  readonly server: string;
+  readonly outcome: IngestOutcome;
+  readonly results: readonly ResultView[];
+}
+
+/** Where alert records go: the Functions InvocationContext logger in Azure. */
+export interface AlertLog {
+  log(message: string): void;
+}
+
+export interface IngestDeps {
+  readonly store: PostureStore;
+  readonly rules: readonly Rule[];
+  readonly clock: () => number;
+}
+
+/** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
+export const HOST_REFRESH_MS = 60 * 60 * 1000;
+const COMMIT_ATTEMPTS = 8;
+const FINDING = new Set(['Warning', 'Error']);
+
+const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
+
+/** Hash of what the host sent, without what differs on every post (id and time). */
+export function contentHashOf(s: Snapshot): string {
+  return sha256(canonicalJson({ ...s, snapshotId: undefined, collectedAt: undefined }));
+}
+
+export function hostHashOf(s: Snapshot): string {
+  return sha256(canonicalJson({ host: s.host, collector: s.collector }));
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message.replace(/\s+/g, ' ') : 'unparseable';
+    throw new ApiError('invalid_json', `The body is not valid JSON (${detail}).`);
+  }
+}
+
+/** (collectedAt, snapshotId) orders snapshots; the id breaks ties so "newer" is always defined. */
+function isOlder(a: { collectedAt: number; snapshotId: string }, b: { collectedAt: number; snapshotId: string }): boolean {
+  return a.collectedAt < b.collectedAt || (a.collectedAt === b.collectedAt && a.snapshotId < b.snapshotId);
+}
+
+function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
+  let head: StoredResult | undefined;
+  for (const r of rows) if (!head || isOlder(head, r)) head = r;
+  return head;
+}
+
+function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
+  return {
+    server: r.server,
+    ruleId: r.ruleId,
+    ruleVersion: r.ruleVersion,
+    fromStatus: r.previousStatus,
+    toStatus: r.status,
+    reasonCode: r.reasonCode,
+    severity: r.severity,
+    messageEn: r.messageEn,
+    messageJa: r.messageJa,
+    firstSeen: r.firstSeen,
+    previousFirstSeen: r.previousFirstSeen,
+    snapshotId: r.snapshotId,
+    recordedAt,
+  };
+}
+
+function indexOf(r: ResultRecord): IndexRecord {
+  return {
+    server: r.server,
+    ruleId: r.ruleId,
+    ruleVersion: r.ruleVersion,
+    status: r.status,
+    reasonCode: r.reasonCode,
+    severity: r.severity,
+    messageEn: r.messageEn,
+    messageJa: r.messageJa,
+    firstSeen: r.firstSeen,
+    previousStatus: r.previousStatus,
+    sourceSnapshotId: r.snapshotId,
+    sourceCollectedAt: r.collectedAt,
+  };
+}
+
+interface Parsed {
+  readonly snapshot: Snapshot;
+  readonly normalised: NormalisedSnapshot;
+  readonly results: RuleResult[];
+  readonly body: string;
+  readonly contentHash: string;
+  readonly hostHash: string;
+}
+
+export class Ingest {
+  constructor(private readonly deps: IngestDeps) {}
+
+  /** `body` is the request body as text (already size-checked and UTF-8 decoded). */
+  async run(body: string, lang: Lang, log: AlertLog): Promise<IngestResponse> {
+    const { rules, clock, store } = this.deps;
+    const doc = parseBody(body);
+    const evaluated = evaluateDocument(doc, { now: clock(), rules });
+    if (!evaluated.ok) {
+      const n = evaluated.issues.length;
+      throw new ApiError('invalid_snapshot', `The snapshot does not match the contract (${n} issue${n === 1 ? '' : 's'}; see issues).`, evaluated.issues);
+    }
+    const p: Parsed = {
+      snapshot: evaluated.snapshot,
+      normalised: evaluated.normalised,
+      results: evaluated.results,
+      body,
+      contentHash: contentHashOf(evaluated.snapshot),
+      hostHash: hostHashOf(evaluated.snapshot),
+    };
+    const server = p.normalised.serverId;
+    const snapshotId = p.normalised.snapshotId;
+    const me = { collectedAt: p.normalised.collectedAt, snapshotId };
+
+    for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+      const rows = await store.readServer(server);
+      const head = headOf(rows);
+      if (head && head.snapshotId === snapshotId) {
+        await this.#replay(rows, p);
+        return { snapshotId, server, outcome: 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
+      }
+      if (head && isOlder(me, head)) {
+        return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
+      }
+      try {
+        const written = await this.#commit(rows, p, log);
+        return {
+          snapshotId,
+          server,
+          outcome: 'accepted',
+          results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))),
+        };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        // Another snapshot of this server committed first: read again and decide anew, after a
+        // short random pause so colliding writers spread out.
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+      }
+    }
+    throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
+  }
+
+  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<Map<string, ResultRecord>> {
+    const { store, rules, clock } = this.deps;
+    const server = p.normalised.serverId;
+    const receivedAt = clock();
+    const byRule = new Map(rows.map((r) => [r.ruleId, r]));
+
+    // Events a previous commit could not write yet: write them before this commit replaces the
+    // rows that describe them (same keys, so a replay never doubles an event).
+    const pendingEvents = rows.filter((r) => r.eventPending).map((r) => eventOf(r, receivedAt));
+    if (pendingEvents.length > 0) await store.putEvents(pendingEvents);
+    const carriedSync = rows.some((r) => r.syncPending);
+
+    const anyPrev = rows[0];
+    const hostDue = !anyPrev || anyPrev.hostHash !== p.hostHash || receivedAt - anyPrev.hostSyncedAt >= HOST_REFRESH_MS || carriedSync;
+    const rawDue = !anyPrev || anyPrev.contentHash !== p.contentHash || carriedSync;
+
+    const put: { record: ResultRecord; etag?: string }[] = [];
+    const records = new Map<string, ResultRecord>();
+    for (const r of p.results) {
+      const prev = byRule.get(r.ruleId);
+      const changed = !prev || prev.status !== r.status;
+      const indexChanged =
+        changed || prev.reasonCode !== r.reasonCode || prev.ruleVersion !== r.ruleVersion || prev.messageEn !== r.message.en || prev.messageJa !== r.message.ja;
+      const record: ResultRecord = {
+        server,
+        ruleId: r.ruleId,
+        ruleVersion: r.ruleVersion,
+        status: r.status,
+        reasonCode: r.reasonCode,
+        severity: r.severity,
+        messageEn: r.message.en,
+        messageJa: r.message.ja,
+        remediationEn: r.remediation.map((t) => t.en),
+        remediationJa: r.remediation.map((t) => t.ja),
+        evidenceJson: JSON.stringify(r.evidence),
+        firstSeen: changed ? p.normalised.collectedAt : prev.firstSeen,
+        previousStatus: changed ? prev?.status : prev.previousStatus,
+        previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
+        snapshotId: p.normalised.snapshotId,
+        collectedAt: p.normalised.collectedAt,
+        lastSeen: receivedAt,
+        contentHash: p.contentHash,
+        hostHash: p.hostHash,
+        hostSyncedAt: hostDue ? receivedAt : (prev?.hostSyncedAt ?? receivedAt),
+        eventPending: changed,
+        indexPending: indexChanged || (prev?.indexPending ?? false),
+        syncPending: hostDue || rawDue,
+      };
+      records.set(r.ruleId, record);
+      put.push({ record, etag: prev?.etag });
+    }
+    const current = new Set(rules.map((r) => r.id));
+    const remove = rows.filter((r) => !current.has(r.ruleId)).map((r) => r.ruleId);
+
+    const etags = await store.commitServer(server, { put, remove });
+
+    // Committed: from here on this snapshot is the server's state. Alert records are written
+    // exactly once, by the writer whose commit made the change.
+    for (const rec of records.values()) {
+      if (!rec.eventPending) continue;
+      const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
+      // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
+      if (FINDING.has(rec.status)) log.log(formatLogRecord(LOG_RECORDS.newFinding, fields));
+      else if (!FINDING.has(rec.status) && FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
+    }
+
+    await this.#project([...records.values()], p, receivedAt, hostDue, rawDue);
+    await store.clearPending(
+      server,
+      [...records.values()].filter((r) => r.eventPending || r.indexPending || r.syncPending).flatMap((r) => {
+        const etag = etags.get(r.ruleId);
+        return etag ? [{ ruleId: r.ruleId, etag }] : [];
+      }),
+    );
+    return records;
+  }
+
+  /** A repeat of the current snapshot: finish whatever the first attempt left in the outbox. */
+  async #replay(rows: readonly StoredResult[], p: Parsed): Promise<void> {
+    const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending);
+    if (pending.length === 0) return;
+    const now = this.deps.clock();
+    const sync = rows.some((r) => r.syncPending);
+    await this.#project(pending, p, now, sync, sync);
+    await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
+  }
+
+  async #project(records: readonly ResultRecord[], p: Parsed, now: number, hostDue: boolean, rawDue: boolean): Promise<void> {
+    const { store } = this.deps;
+    const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, now));
+    if (events.length > 0) await store.putEvents(events);
+    for (const r of records) if (r.indexPending) await store.syncIndex(indexOf(r));
+    const s = p.snapshot;
+    const server = p.normalised.serverId;
+    if (hostDue) {
+      await store.putHost({
+        server,
+        hostName: s.host.name,
+        fqdn: s.host.fqdn,
+        osCaption: s.host.os?.caption,
+        osVersion: s.host.os?.version,
+        osArchitecture: s.host.os?.architecture,
+        utcOffsetMinutes: s.host.utcOffsetMinutes,
+        collectorName: s.collector.name,
+        collectorVersion: s.collector.version,
+        manifestVersion: s.collector.manifestVersion,
+        firstSeen: now,
+        lastSeen: now,
+        lastSnapshotId: p.normalised.snapshotId,
+        lastCollectedAt: p.normalised.collectedAt,
+        hostHash: p.hostHash,
+      });
+    }
+    if (rawDue) {
+      await store.putRawSnapshot({
+        server,
+        snapshotId: p.normalised.snapshotId,
+        collectedAt: p.normalised.collectedAt,
+        receivedAt: now,
+        contentHash: p.contentHash,
+        body: p.body,
+      });
+    }
+  }
+}
+
+function sortViews(views: ResultView[]): ResultView[] {
+  return views.sort((a, b) => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));
+}

@@ -1,0 +1,92 @@
+// The JSON shapes the API answers with, built from rule results or stored rows, in one language.
+import { findRule } from '../rules/registry';
+import { localiseResult } from '../rules/localise';
+import type { Lang, Reference, Rule, RuleResult, Severity, Status } from '../rules/types';
+import type { EventRecord, ResultSummary, StoredResult } from '../store';
+
+export interface ResultView {
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly status: Status;
+  readonly reasonCode: string;
+  readonly message: string;
+  readonly remediation: readonly string[];
+  readonly references: readonly Reference[];
+  readonly evidence: unknown;
+  /** When the current status began (absent for stale snapshots, which are not stored). */
+  readonly firstSeen?: string;
+  readonly previousStatus?: Status | null;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined || ms === 0 ? null : new Date(ms).toISOString());
+
+export function viewOfResult(r: RuleResult, lang: Lang, stored?: { firstSeen: number; previousStatus?: string }): ResultView {
+  const l = localiseResult(r, lang);
+  const base: ResultView = { ...l, evidence: l.evidence };
+  return stored ? { ...base, firstSeen: iso(stored.firstSeen) ?? undefined, previousStatus: (stored.previousStatus as Status | undefined) ?? null } : base;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { truncated: true };
+  }
+}
+
+function titleOf(ruleId: string, rules: readonly Rule[], lang: Lang): string {
+  return findRule(ruleId, rules)?.title[lang] ?? ruleId;
+}
+
+export function viewOfStored(r: StoredResult, lang: Lang, rules: readonly Rule[]): ResultView {
+  const rule = findRule(r.ruleId, rules);
+  return {
+    ruleId: r.ruleId,
+    ruleVersion: r.ruleVersion,
+    title: titleOf(r.ruleId, rules, lang),
+    severity: r.severity as Severity,
+    status: r.status as Status,
+    reasonCode: r.reasonCode,
+    message: lang === 'ja' ? r.messageJa : r.messageEn,
+    remediation: lang === 'ja' ? r.remediationJa : r.remediationEn,
+    references: rule?.references ?? [],
+    evidence: parseJson(r.evidenceJson),
+    firstSeen: iso(r.firstSeen) ?? undefined,
+    previousStatus: (r.previousStatus as Status | undefined) ?? null,
+  };
+}
+
+export function viewOfSummary(r: ResultSummary, lang: Lang) {
+  return {
+    server: r.server,
+    ruleId: r.ruleId,
+    ruleVersion: r.ruleVersion,
+    status: r.status,
+    reasonCode: r.reasonCode,
+    severity: r.severity,
+    message: lang === 'ja' ? r.messageJa : r.messageEn,
+    firstSeen: iso(r.firstSeen),
+    previousStatus: r.previousStatus ?? null,
+  };
+}
+
+export function viewOfEvent(e: EventRecord, lang: Lang) {
+  return {
+    server: e.server,
+    ruleId: e.ruleId,
+    ruleVersion: e.ruleVersion,
+    fromStatus: e.fromStatus ?? null,
+    toStatus: e.toStatus,
+    reasonCode: e.reasonCode,
+    severity: e.severity,
+    message: lang === 'ja' ? e.messageJa : e.messageEn,
+    firstSeen: iso(e.firstSeen),
+    previousFirstSeen: iso(e.previousFirstSeen),
+    snapshotId: e.snapshotId,
+    recordedAt: iso(e.recordedAt),
+  };
+}
+
+export { iso };

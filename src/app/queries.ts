@@ -1,0 +1,98 @@
+// Read use cases: results, one server, summary, events, the rule catalogue and the manifest.
+import { buildManifest } from '../rules/manifest';
+import { ruleSetVersion } from '../rules/registry';
+import { STATUSES, type Lang, type Rule } from '../rules/types';
+import type { Manifest } from '../snapshot/schema';
+import type { EventFilter, PostureStore, ResultFilter } from '../store';
+import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
+
+export interface QueryDeps {
+  readonly store: PostureStore;
+  readonly rules: readonly Rule[];
+  readonly clock: () => number;
+}
+
+export class Queries {
+  readonly #manifest: Manifest;
+  constructor(private readonly deps: QueryDeps) {
+    this.#manifest = buildManifest(deps.rules);
+  }
+
+  manifest(): Manifest {
+    return this.#manifest;
+  }
+
+  rules(lang: Lang) {
+    return {
+      ruleSetVersion: ruleSetVersion(this.deps.rules),
+      language: lang,
+      rules: this.deps.rules.map((r) => ({
+        id: r.id,
+        version: r.version,
+        title: r.title[lang],
+        rationale: r.rationale[lang],
+        severity: r.severity,
+        references: r.references,
+        reasonCodes: Object.entries(r.reasonCodes).map(([code, status]) => ({ code, status })),
+        needs: r.needs,
+      })),
+    };
+  }
+
+  async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
+    const page = await this.deps.store.listResults(filter, this.deps.rules.map((r) => r.id), top, token);
+    return { items: page.items.map((r) => viewOfSummary(r, lang)), continuationToken: page.continuationToken ?? null };
+  }
+
+  async events(filter: EventFilter, top: number, token: string | undefined, lang: Lang) {
+    const page = await this.deps.store.listEvents(filter, top, token);
+    return { items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
+  }
+
+  /** One server, or undefined when it never posted. */
+  async server(server: string, lang: Lang) {
+    const { store, rules } = this.deps;
+    const [rows, host, raw] = await Promise.all([store.listServerResults(server), store.getHost(server), store.getLatestRaw(server)]);
+    if (rows.length === 0 && !host) return undefined;
+    const latest = rows.reduce((a, r) => (r.collectedAt > a.collectedAt ? r : a), rows[0] ?? { collectedAt: 0, snapshotId: '', lastSeen: 0 });
+    const order = new Map(rules.map((r, i) => [r.id, i]));
+    return {
+      server,
+      lastSeen: iso(latest.lastSeen),
+      lastSnapshotId: latest.snapshotId || null,
+      lastCollectedAt: iso(latest.collectedAt),
+      host: host
+        ? {
+            name: host.hostName,
+            fqdn: host.fqdn ?? null,
+            os: { caption: host.osCaption ?? null, version: host.osVersion ?? null, architecture: host.osArchitecture ?? null },
+            utcOffsetMinutes: host.utcOffsetMinutes ?? null,
+            collector: { name: host.collectorName, version: host.collectorVersion, manifestVersion: host.manifestVersion ?? null },
+            firstSeen: iso(host.firstSeen),
+          }
+        : null,
+      rawSnapshot: raw ? { snapshotId: raw.snapshotId, collectedAt: iso(raw.collectedAt), bytes: raw.rawBytes, contentHash: raw.contentHash } : null,
+      results: rows
+        .map((r) => viewOfStored(r, lang, rules))
+        .sort((a, b) => (order.get(a.ruleId) ?? 1e9) - (order.get(b.ruleId) ?? 1e9) || (a.ruleId < b.ruleId ? -1 : 1)),
+    };
+  }
+
+  /** Counts per rule × status from the counters kept at write time; no result is scanned. */
+  async summary(lang: Lang) {
+    const { store, rules, clock } = this.deps;
+    const counts = await store.getRuleCounts(rules.map((r) => r.id));
+    const totals = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
+    let hosts = 0;
+    const perRule = rules.map((r) => {
+      const c = counts.get(r.id) ?? new Map<string, number>();
+      const row = Object.fromEntries(STATUSES.map((s) => [s, c.get(s) ?? 0])) as Record<string, number>;
+      const total = STATUSES.reduce((n, s) => n + (row[s] ?? 0), 0);
+      for (const s of STATUSES) totals[s] = (totals[s] ?? 0) + (row[s] ?? 0);
+      // Every server gets a result for every rule, so the largest rule total is the host count.
+      hosts = Math.max(hosts, total);
+      return { ruleId: r.id, title: r.title[lang], severity: r.severity, counts: row, total };
+    });
+    return { generatedAt: new Date(clock()).toISOString(), ruleSetVersion: ruleSetVersion(rules), hosts, statuses: STATUSES, rules: perRule, totals };
+  }
+}

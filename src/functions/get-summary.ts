@@ -1,0 +1,16 @@
+// GET /api/summary: counts per rule and status, and the host count, from write-time counters.
+import { app, type HttpFunctionOptions, type HttpHandler } from '@azure/functions';
+import { getDefaultApp, type PostureApp } from '../app/create-app';
+
+/** Route and auth level; keys are checked in code (see README, "Authorization"). */
+export const options = { methods: ['GET'], route: 'summary', authLevel: 'anonymous' } satisfies Omit<HttpFunctionOptions, 'handler'>;
+
+/** The handler bound to an app; the local host mounts the same handler with its own app. */
+export const createHandler =
+  (getApp: () => PostureApp): HttpHandler =>
+  (request, context) =>
+    getApp().http.getSummary(request, context);
+
+export const handler = createHandler(getDefaultApp);
+
+app.http('getSummary', { ...options, handler });

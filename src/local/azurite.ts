@@ -1,0 +1,106 @@
+// Starts Azurite's table service as a child process (in memory, or persisted in a folder) and
+// stops it again. Used by `npm start` and by the end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+export interface AzuriteOptions {
+  /** Port for the table service; 0 or undefined picks a free one. */
+  readonly port?: number;
+  /** A folder to persist data in; in-memory when absent. */
+  readonly location?: string;
+  /** Where Azurite's own output goes (default: discarded). */
+  readonly onOutput?: (line: string) => void;
+  /** How long to wait for start-up (default 20 s). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface AzuriteHandle {
+  readonly port: number;
+  readonly connectionString: string;
+  readonly pid: number | undefined;
+  /** Stops gracefully (Azurite saves a persisted database on SIGINT), then forcefully. */
+  stop(): Promise<void>;
+}
+
+/** The well-known development account key, public by design. */
+const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export function azuriteConnectionString(port: number): string {
+  return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${DEV_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function azuriteTableMain(): string {
+  // azurite is a devDependency: present after `npm ci`, the only install the local host needs.
+  const pkg = require.resolve('azurite/package.json');
+  return path.join(path.dirname(pkg), 'dist', 'src', 'table', 'main.js');
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
+  const port = options.port || (await freePort());
+  const args = [azuriteTableMain(), '--tableHost', '127.0.0.1', '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--loose'];
+  if (options.location) args.push('--location', options.location);
+  else args.push('--inMemoryPersistence');
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split(/\r?\n/)) {
+      if (!line) continue;
+      output.push(line);
+      if (output.length > 50) output.shift();
+      options.onOutput?.(line);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`Azurite did not start on port ${port} within ${options.startTimeoutMs ?? 20000} ms:\n${output.join('\n')}`));
+    }, options.startTimeoutMs ?? 20_000);
+    const check = (chunk: Buffer) => {
+      if (chunk.toString('utf8').includes('successfully started')) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with code ${code} before it started:\n${output.join('\n')}`));
+    });
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    connectionString: azuriteConnectionString(port),
+    pid: child.pid,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        child.kill('SIGINT');
+      });
+      return stopped;
+    },
+  };
+}

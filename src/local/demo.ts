@@ -1,0 +1,120 @@
+// `npm run demo`: posts every test fixture as one server each (a small fleet) to a running local
+// host, or to one it starts itself, then prints the summary table.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createApp } from '../app/create-app';
+import { startAzurite } from './azurite';
+import { startLocalHost } from './host';
+import { findFixtures } from './main';
+import { localSettings } from './settings-file';
+
+interface SummaryBody {
+  hosts: number;
+  statuses: string[];
+  rules: { ruleId: string; title: string; counts: Record<string, number> }[];
+}
+
+async function reachable(base: string): Promise<boolean> {
+  try {
+    await fetch(`${base}/api/manifest`, { signal: AbortSignal.timeout(1500) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A host label from a file name: letters, digits and hyphens, at most 63 characters. */
+function labelOf(file: string, i: number): string {
+  const base = path.basename(file, '.json').replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `demo${String(i + 1).padStart(2, '0')}-${base}`.slice(0, 63).replace(/-+$/, '');
+}
+
+function sampleFleet(): { name: string; doc: Record<string, unknown> }[] {
+  return ['EXCH01', 'EXCH02', 'EXCH03'].map((name) => ({
+    name,
+    doc: {
+      schema: 'fleet-posture/snapshot@1',
+      snapshotId: randomUUID(),
+      collectedAt: new Date().toISOString(),
+      collector: { name: 'npm-run-demo', version: '1.0.0' },
+      host: { name },
+      registry: [],
+      services: [{ name: 'SMTPSVC', state: 'Running', started: true }],
+      files: [],
+    },
+  }));
+}
+
+export async function runDemo(baseUrl: string, ingestKey: string, readerKey: string, out: (line: string) => void = console.log): Promise<number> {
+  const files = findFixtures();
+  const fleet = files.length
+    ? files.flatMap((file, i) => {
+        try {
+          const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+          const name = labelOf(file, i);
+          // Each fixture becomes its own server, collected just now.
+          const host = { ...(doc.host as Record<string, unknown> | undefined), name, fqdn: undefined };
+          return [{ name: file, doc: { ...doc, host, snapshotId: randomUUID(), collectedAt: new Date().toISOString() } }];
+        } catch {
+          out(`skip ${file}: not JSON`);
+          return [];
+        }
+      })
+    : sampleFleet();
+  if (!files.length) out('No test/fixtures/**/*.json found; posting three sample servers.');
+  let failures = 0;
+  for (const { name, doc } of fleet) {
+    const res = await fetch(`${baseUrl}/api/snapshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': ingestKey },
+      body: JSON.stringify(doc),
+    });
+    const body = (await res.json()) as { outcome?: string; results?: { ruleId: string; status: string }[]; error?: string; message?: string };
+    if (res.status >= 400) failures++;
+    const verdicts = body.results?.map((r) => `${r.ruleId}=${r.status}`).join(' ') ?? `${body.error}: ${body.message}`;
+    out(`${String(res.status).padEnd(4)}${name}  ${verdicts}`);
+  }
+  const res = await fetch(`${baseUrl}/api/summary`, { headers: { 'x-api-key': readerKey } });
+  const summary = (await res.json()) as SummaryBody;
+  out('');
+  out(`Summary: ${summary.hosts} hosts`);
+  const width = Math.max(4, ...summary.rules.map((r) => r.ruleId.length));
+  out(['rule'.padEnd(width), ...summary.statuses.map((s) => s.padStart(13))].join(' '));
+  for (const r of summary.rules) out([r.ruleId.padEnd(width), ...summary.statuses.map((s) => String(r.counts[s] ?? 0).padStart(13))].join(' '));
+  return failures;
+}
+
+async function main(): Promise<void> {
+  const base = (process.argv[2] ?? process.env.POSTURE_URL ?? 'http://localhost:7071').replace(/\/+$/, '');
+  const probe = localSettings('UseDevelopmentStorage=true');
+  const ingest = probe.settings.ingestKeys[0] ?? '';
+  const reader = probe.settings.readerKeys[0] ?? '';
+  if (await reachable(base)) {
+    console.log(`Posting to the running host at ${base}`);
+    await runDemo(base, ingest, reader);
+    return;
+  }
+  console.log(`No host at ${base}; starting Azurite and a local host for this demo (in memory).`);
+  const azurite = await startAzurite();
+  try {
+    const { settings } = localSettings(azurite.connectionString);
+    const app = createApp({ settings });
+    await app.store.ensureTables();
+    const host = await startLocalHost({ app, port: 0, log: () => undefined });
+    try {
+      await runDemo(host.baseUrl, settings.ingestKeys[0] ?? '', settings.readerKeys[0] ?? '');
+    } finally {
+      await host.close();
+    }
+  } finally {
+    await azurite.stop();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,120 @@
+// `npm start`: Azurite's table service plus the local host on http://localhost:7071/api/...
+// Ctrl-C stops both.
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { createApp } from '../app/create-app';
+import { startAzurite, freePort } from './azurite';
+import { startLocalHost } from './host';
+import { localSettings } from './settings-file';
+
+const USAGE = `Usage: npm start -- [--port N] [--storage-port N] [--persist [DIR]]
+
+  --port N          HTTP port of the API (default 7071, or PORT)
+  --storage-port N  Azurite table port (default 10002, or a free one when taken)
+  --persist [DIR]   keep data on disk in DIR (default .azurite/) instead of in memory`;
+
+interface Args {
+  port: number;
+  storagePort?: number;
+  persist?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { port: Number(process.env.PORT) || 7071 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = (name: string) => {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0 || v > 65535) throw new Error(`${name} needs a port number.`);
+      return v;
+    };
+    if (a === '--port') args.port = num('--port');
+    else if (a === '--storage-port') args.storagePort = num('--storage-port');
+    else if (a === '--persist') args.persist = argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i] : '.azurite';
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`Unknown option ${a}.\n${USAGE}`);
+  }
+  return args;
+}
+
+/** The first fixture file, to make the printed curl line work as is. */
+export function findFixtures(root = 'test/fixtures'): string[] {
+  if (!existsSync(root)) return [];
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.json')) out.push(p);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const storagePort = args.storagePort ?? ((await portIsFree(10002)) ? 10002 : await freePort());
+  if (args.persist) mkdirSync(args.persist, { recursive: true });
+  const azurite = await startAzurite({ port: storagePort, location: args.persist });
+  const stopAll: (() => Promise<void>)[] = [() => azurite.stop()];
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    for (const stop of stopAll.reverse()) await stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    const { settings, keySource } = localSettings(azurite.connectionString);
+    const app = createApp({ settings });
+    await app.store.ensureTables();
+    const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
+    stopAll.push(() => host.close());
+    const base = `http://localhost:${host.port}/api`;
+    const fixture = findFixtures()[0];
+    const ingest = settings.ingestKeys[0] ?? '<ingest key>';
+    const reader = settings.readerKeys[0] ?? '<reader key>';
+    const body = fixture
+      ? `--data-binary @${fixture.split(path.sep).join('/')}`
+      : `--data-binary @<snapshot.json>`;
+    console.log(`fleet-posture local host
+  Table Storage: Azurite on 127.0.0.1:${azurite.port} (${args.persist ? `persisted in ${args.persist}/` : 'in memory; --persist keeps data'})
+  API:           ${base}/
+    POST ${base}/snapshots          (ingest key)
+    GET  ${base}/manifest           (any key)
+    GET  ${base}/rules              (any key)
+    GET  ${base}/results?status=Warning,Error   (reader key)
+    GET  ${base}/servers/{server}   (reader key)
+    GET  ${base}/summary            (reader key)
+    GET  ${base}/events             (reader key)
+  Keys (${keySource}): ingest=${ingest} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
+
+Try:
+  curl -s -X POST ${base}/snapshots -H 'x-api-key: ${ingest}' -H 'Content-Type: application/json' ${body}
+  curl -s ${base}/summary -H 'x-api-key: ${reader}'
+  npm run demo     # posts every test fixture as a small fleet and prints the summary
+
+Ctrl-C stops the host and Azurite.`);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    await shutdown(1);
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,46 @@
+// Settings for the local host: local.settings.json's "Values" (what Core Tools reads), then the
+// environment, then built-in development keys so `npm start` works on a fresh clone.
+import { existsSync, readFileSync } from 'node:fs';
+import { loadSettings, type Settings } from '../app/settings';
+
+export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', admin: 'dev-admin-key' } as const;
+
+export interface LocalSettings {
+  readonly settings: Settings;
+  /** Where the keys came from, for the start-up banner. */
+  readonly keySource: string;
+}
+
+export function readLocalSettingsFile(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const values = (doc as { Values?: unknown } | null)?.Values;
+  if (!values || typeof values !== 'object') return {};
+  return Object.fromEntries(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** Settings for a local run against Azurite at `connectionString`. */
+export function localSettings(connectionString: string, file = 'local.settings.json', env: NodeJS.ProcessEnv = process.env): LocalSettings {
+  const fromFile = readLocalSettingsFile(file);
+  const merged: Record<string, string | undefined> = { ...fromFile, ...pick(env) };
+  const hasKeys = !!(merged.POSTURE_INGEST_KEYS || merged.POSTURE_READER_KEYS || merged.POSTURE_ADMIN_KEYS);
+  const keySource = hasKeys ? (Object.keys(fromFile).length > 0 ? file : 'the environment') : 'built-in development keys';
+  if (!hasKeys) {
+    merged.POSTURE_INGEST_KEYS = DEV_KEYS.ingest;
+    merged.POSTURE_READER_KEYS = DEV_KEYS.reader;
+    merged.POSTURE_ADMIN_KEYS = DEV_KEYS.admin;
+  }
+  // The local host always talks to the Azurite it started.
+  merged.POSTURE_STORAGE_CONNECTION_STRING = connectionString;
+  merged.POSTURE_TABLE_ENDPOINT = undefined;
+  return { settings: loadSettings(merged), keySource };
+}
+
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('POSTURE_') && typeof e[1] === 'string' && e[1] !== ''));
+}

@@ -1,0 +1,137 @@
+// Table clients: a connection string locally (UseDevelopmentStorage=true or an Azurite/account
+// string), the table endpoint with DefaultAzureCredential (managed identity) in Azure. Account keys
+// are never needed in Azure. Every request passes a counting policy so tests and benchmarks can
+// assert how many storage round trips an operation costs.
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+
+export const TABLES = {
+  results: 'Results',
+  events: 'Events',
+  hosts: 'Hosts',
+  snapshots: 'Snapshots',
+  ruleIndex: 'RuleIndex',
+} as const;
+
+export type TableKind = keyof typeof TABLES;
+
+/** Counts HTTP requests sent to storage (each retry counts: it is a round trip). */
+export class RoundTripCounter {
+  #count = 0;
+  #byTable = new Map<string, number>();
+  get count(): number {
+    return this.#count;
+  }
+  /** Requests per table name; entity-group transactions count under "$batch". */
+  get byTable(): ReadonlyMap<string, number> {
+    return this.#byTable;
+  }
+  record(url: string): void {
+    this.#count++;
+    const path = decodeURIComponent(new URL(url).pathname);
+    const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|$)/.exec(path.replace(/^\/devstoreaccount1/, ''));
+    const table = path.endsWith('/$batch') ? '$batch' : (m?.[1] ?? '?');
+    this.#byTable.set(table, (this.#byTable.get(table) ?? 0) + 1);
+  }
+  reset(): void {
+    this.#count = 0;
+    this.#byTable = new Map();
+  }
+}
+
+/** A pipeline step the caller may add, e.g. to inject faults in tests. */
+export type StoragePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
+
+export interface TableClientFactoryOptions {
+  /** Local: a connection string; `UseDevelopmentStorage=true` means Azurite on 127.0.0.1:10002. */
+  readonly connectionString?: string;
+  /** Azure: `https://<account>.table.core.windows.net`, used with a token credential. */
+  readonly tableEndpoint?: string;
+  /** User-assigned managed identity client id for DefaultAzureCredential. */
+  readonly managedIdentityClientId?: string;
+  /** Overrides DefaultAzureCredential (tests, other token sources). */
+  readonly credential?: TokenCredential;
+  /** Prefix for every table name (letters and digits only). */
+  readonly tablePrefix?: string;
+  readonly counter?: RoundTripCounter;
+  /** Extra pipeline policies, run on every attempt. */
+  readonly policies?: readonly StoragePolicy[];
+  /** Retries inside one request before we give up and answer 503 (default 2). */
+  readonly maxRetries?: number;
+  /** Per-attempt timeout, so a storage account that hangs becomes a 503, not a hung function (default 10 s). */
+  readonly requestTimeoutMs?: number;
+}
+
+export type TableClients = Readonly<Record<TableKind, TableClient>>;
+
+const PREFIX = /^[A-Za-z][A-Za-z0-9]{0,30}$/;
+
+export function tableNames(prefix = ''): Readonly<Record<TableKind, string>> {
+  if (prefix !== '' && !PREFIX.test(prefix)) {
+    throw new Error(`Table prefix ${JSON.stringify(prefix)} must start with a letter and hold only letters and digits (at most 31).`);
+  }
+  const out = {} as Record<TableKind, string>;
+  for (const [kind, name] of Object.entries(TABLES) as [TableKind, string][]) out[kind] = prefix + name;
+  return out;
+}
+
+/** Azurite's well-known development account, what UseDevelopmentStorage=true stands for. */
+const DEV_STORAGE =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;' +
+  'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;' +
+  'TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
+
+export function resolveConnectionString(connectionString: string): string {
+  return /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(connectionString) ? DEV_STORAGE : connectionString;
+}
+
+export function createTableClients(options: TableClientFactoryOptions): TableClients {
+  const counter = options.counter;
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const policies: TableServiceClientOptions['additionalPolicies'] = [
+    {
+      position: 'perCall',
+      policy: {
+        name: 'fleetPostureRequestTimeout',
+        sendRequest: (request, next) => {
+          if (!request.timeout) request.timeout = timeout;
+          return next(request);
+        },
+      },
+    },
+  ];
+  if (counter) {
+    policies.push({
+      position: 'perRetry',
+      policy: { name: 'fleetPostureRoundTripCounter', sendRequest: (request, next) => (counter.record(request.url), next(request)) },
+    });
+  }
+  for (const policy of options.policies ?? []) policies.push({ position: 'perRetry', policy });
+  const clientOptions: TableServiceClientOptions = {
+    additionalPolicies: policies,
+    retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+  };
+  const names = tableNames(options.tablePrefix);
+  const out = {} as Record<TableKind, TableClient>;
+
+  if (options.connectionString) {
+    const cs = resolveConnectionString(options.connectionString);
+    const insecure = /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\//i.test(cs);
+    for (const kind of Object.keys(names) as TableKind[]) {
+      out[kind] = TableClient.fromConnectionString(cs, names[kind], { ...clientOptions, allowInsecureConnection: insecure });
+    }
+    return out;
+  }
+  if (options.tableEndpoint) {
+    if (!/^https:\/\//i.test(options.tableEndpoint)) {
+      throw new Error(`The table endpoint must be https:// when a managed identity is used, not ${JSON.stringify(options.tableEndpoint)}.`);
+    }
+    const credential =
+      options.credential ?? new DefaultAzureCredential(options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {});
+    for (const kind of Object.keys(names) as TableKind[]) {
+      out[kind] = new TableClient(options.tableEndpoint, names[kind], credential, clientOptions);
+    }
+    return out;
+  }
+  throw new Error('No storage configured: set POSTURE_STORAGE_CONNECTION_STRING (local) or POSTURE_TABLE_ENDPOINT (Azure, managed identity).');
+}

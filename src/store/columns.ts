@@ -1,0 +1,73 @@
+// Typed column helpers. Every column is written with an explicit EDM type so that each column has
+// the same type on every entity (Power BI infers one type per column) and no number silently
+// becomes Int64 (which the SDK returns as bigint).
+
+export type EdmValue =
+  | string
+  | boolean
+  | Uint8Array
+  | { readonly value: string; readonly type: 'DateTime' | 'Int64' }
+  | { readonly value: number; readonly type: 'Int32' | 'Double' };
+
+export const dateTime = (ms: number): EdmValue => ({ value: new Date(ms).toISOString(), type: 'DateTime' });
+export const int32 = (n: number): EdmValue => ({ value: Math.trunc(n), type: 'Int32' });
+
+/** Azure Tables strings are at most 64 KiB of UTF-16: 32,768 code units. Stay a little below. */
+export const MAX_STRING_CHARS = 32_000;
+
+/** Cuts text to `max` UTF-16 units without splitting a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--;
+  return text.slice(0, end);
+}
+
+export const TRUNCATION_MARKER = '…[truncated]';
+
+/** A text column that never exceeds the string limit; longer text ends with a visible marker. */
+export function boundedText(text: string, max = MAX_STRING_CHARS): string {
+  return text.length <= max ? text : cutText(text, max - TRUNCATION_MARKER.length) + TRUNCATION_MARKER;
+}
+
+type Row = Readonly<Record<string, unknown>>;
+
+export function str(row: Row, name: string): string {
+  const v = row[name];
+  return typeof v === 'string' ? v : '';
+}
+
+export function optStr(row: Row, name: string): string | undefined {
+  const v = row[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+export function bool(row: Row, name: string): boolean {
+  return row[name] === true;
+}
+
+export function num(row: Row, name: string): number | undefined {
+  const v = row[name];
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v && typeof v === 'object' && 'value' in v) return Number((v as { value: unknown }).value);
+  return undefined;
+}
+
+/** DateTime columns come back as Date (or ISO strings with type conversion off). */
+export function ms(row: Row, name: string): number | undefined {
+  const v = row[name];
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  if (v && typeof v === 'object' && 'value' in v) return ms({ x: (v as { value: unknown }).value }, 'x');
+  return undefined;
+}
+
+export function bytes(row: Row, name: string): Uint8Array | undefined {
+  const v = row[name];
+  return v instanceof Uint8Array ? v : undefined;
+}

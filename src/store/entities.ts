@@ -1,0 +1,293 @@
+// Records ↔ table entities. Column names are chosen for Power BI users (flat, typed, the same on
+// every entity of a table); keys are encoded so any server id is a valid key.
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, MAX_STRING_CHARS, ms, num, optStr, str } from './columns';
+import { encodeKey, invertedTime } from './keys';
+import type { EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+
+export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
+type Row = Readonly<Record<string, unknown>>;
+
+const optional = (name: string, value: EdmValue | undefined): Record<string, EdmValue> => (value === undefined ? {} : { [name]: value });
+
+// ---- Results: PartitionKey = server, RowKey = rule id --------------------------------------------
+
+export const resultKeys = (server: string, ruleId: string) => ({ partitionKey: encodeKey(server), rowKey: encodeKey(ruleId) });
+
+/** Evidence JSON that fits one string column; bigger evidence becomes a marked preview. */
+export function fitEvidence(json: string): { text: string; truncated: boolean } {
+  if (json.length <= MAX_STRING_CHARS) return { text: json, truncated: false };
+  // The preview is itself JSON-escaped, which can grow it; shrink until the wrapper fits.
+  let keep = MAX_STRING_CHARS - 200;
+  for (;;) {
+    const text = JSON.stringify({ truncated: true, originalChars: json.length, preview: cutText(json, keep) });
+    if (text.length <= MAX_STRING_CHARS) return { text, truncated: true };
+    keep = Math.floor(keep * 0.8);
+  }
+}
+
+export function resultToEntity(r: ResultRecord): Entity {
+  const evidence = fitEvidence(r.evidenceJson);
+  return {
+    ...resultKeys(r.server, r.ruleId),
+    Server: r.server,
+    RuleId: r.ruleId,
+    RuleVersion: r.ruleVersion,
+    Status: r.status,
+    ReasonCode: r.reasonCode,
+    Severity: r.severity,
+    MessageEn: boundedText(r.messageEn),
+    MessageJa: boundedText(r.messageJa),
+    RemediationEnJson: boundedText(JSON.stringify(r.remediationEn)),
+    RemediationJaJson: boundedText(JSON.stringify(r.remediationJa)),
+    EvidenceJson: evidence.text,
+    EvidenceTruncated: evidence.truncated,
+    EvidenceChars: int32(r.evidenceJson.length),
+    FirstSeen: dateTime(r.firstSeen),
+    PreviousStatus: r.previousStatus ?? '',
+    ...optional('PreviousFirstSeen', r.previousFirstSeen === undefined ? undefined : dateTime(r.previousFirstSeen)),
+    SnapshotId: r.snapshotId,
+    CollectedAt: dateTime(r.collectedAt),
+    LastSeen: dateTime(r.lastSeen),
+    ContentHash: r.contentHash,
+    HostHash: r.hostHash,
+    HostSyncedAt: dateTime(r.hostSyncedAt),
+    EventPending: r.eventPending,
+    IndexPending: r.indexPending,
+    SyncPending: r.syncPending,
+  };
+}
+
+function jsonList(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [text];
+  }
+}
+
+export function entityToResult(e: Row): StoredResult {
+  return {
+    server: str(e, 'Server'),
+    ruleId: str(e, 'RuleId'),
+    ruleVersion: str(e, 'RuleVersion'),
+    status: str(e, 'Status'),
+    reasonCode: str(e, 'ReasonCode'),
+    severity: str(e, 'Severity'),
+    messageEn: str(e, 'MessageEn'),
+    messageJa: str(e, 'MessageJa'),
+    remediationEn: jsonList(str(e, 'RemediationEnJson') || '[]'),
+    remediationJa: jsonList(str(e, 'RemediationJaJson') || '[]'),
+    evidenceJson: str(e, 'EvidenceJson') || '{}',
+    evidenceTruncated: bool(e, 'EvidenceTruncated'),
+    firstSeen: ms(e, 'FirstSeen') ?? 0,
+    previousStatus: optStr(e, 'PreviousStatus'),
+    previousFirstSeen: ms(e, 'PreviousFirstSeen'),
+    snapshotId: str(e, 'SnapshotId'),
+    collectedAt: ms(e, 'CollectedAt') ?? 0,
+    lastSeen: ms(e, 'LastSeen') ?? 0,
+    contentHash: str(e, 'ContentHash'),
+    hostHash: str(e, 'HostHash'),
+    hostSyncedAt: ms(e, 'HostSyncedAt') ?? 0,
+    eventPending: bool(e, 'EventPending'),
+    indexPending: bool(e, 'IndexPending'),
+    syncPending: bool(e, 'SyncPending'),
+    etag: str(e, 'etag'),
+  };
+}
+
+// ---- Events: one partition, RowKey = inverted time so the newest comes first ---------------------
+
+export const EVENTS_PARTITION = 'events';
+
+/** Deterministic, so writing the same change twice (a retry, an outbox replay) is one row. */
+export function eventRowKey(e: Pick<EventRecord, 'firstSeen' | 'server' | 'ruleId' | 'snapshotId'>): string {
+  return `${invertedTime(e.firstSeen)}_${encodeKey(e.server)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}`;
+}
+
+export function eventToEntity(e: EventRecord): Entity {
+  return {
+    partitionKey: EVENTS_PARTITION,
+    rowKey: eventRowKey(e),
+    Server: e.server,
+    RuleId: e.ruleId,
+    RuleVersion: e.ruleVersion,
+    FromStatus: e.fromStatus ?? '',
+    ToStatus: e.toStatus,
+    ReasonCode: e.reasonCode,
+    Severity: e.severity,
+    MessageEn: boundedText(e.messageEn),
+    MessageJa: boundedText(e.messageJa),
+    FirstSeen: dateTime(e.firstSeen),
+    ...optional('PreviousFirstSeen', e.previousFirstSeen === undefined ? undefined : dateTime(e.previousFirstSeen)),
+    SnapshotId: e.snapshotId,
+    RecordedAt: dateTime(e.recordedAt),
+  };
+}
+
+export function entityToEvent(e: Row): EventRecord {
+  return {
+    server: str(e, 'Server'),
+    ruleId: str(e, 'RuleId'),
+    ruleVersion: str(e, 'RuleVersion'),
+    fromStatus: optStr(e, 'FromStatus'),
+    toStatus: str(e, 'ToStatus'),
+    reasonCode: str(e, 'ReasonCode'),
+    severity: str(e, 'Severity'),
+    messageEn: str(e, 'MessageEn'),
+    messageJa: str(e, 'MessageJa'),
+    firstSeen: ms(e, 'FirstSeen') ?? 0,
+    previousFirstSeen: ms(e, 'PreviousFirstSeen'),
+    snapshotId: str(e, 'SnapshotId'),
+    recordedAt: ms(e, 'RecordedAt') ?? 0,
+  };
+}
+
+// ---- RuleIndex: PartitionKey = rule id, RowKey = status|server, plus one counts row --------------
+
+export const COUNTS_ROW = '~counts';
+export const indexRowKey = (status: string, server: string) => `${encodeKey(status)}|${encodeKey(server)}`;
+
+export function indexToEntity(r: IndexRecord): Entity {
+  return {
+    partitionKey: encodeKey(r.ruleId),
+    rowKey: indexRowKey(r.status, r.server),
+    Server: r.server,
+    RuleId: r.ruleId,
+    RuleVersion: r.ruleVersion,
+    Status: r.status,
+    ReasonCode: r.reasonCode,
+    Severity: r.severity,
+    MessageEn: boundedText(r.messageEn),
+    MessageJa: boundedText(r.messageJa),
+    FirstSeen: dateTime(r.firstSeen),
+    PreviousStatus: r.previousStatus ?? '',
+    SourceSnapshotId: r.sourceSnapshotId,
+    SourceCollectedAt: dateTime(r.sourceCollectedAt),
+  };
+}
+
+export function entityToIndex(e: Row): IndexRecord {
+  return {
+    server: str(e, 'Server'),
+    ruleId: str(e, 'RuleId'),
+    ruleVersion: str(e, 'RuleVersion'),
+    status: str(e, 'Status'),
+    reasonCode: str(e, 'ReasonCode'),
+    severity: str(e, 'Severity'),
+    messageEn: str(e, 'MessageEn'),
+    messageJa: str(e, 'MessageJa'),
+    firstSeen: ms(e, 'FirstSeen') ?? 0,
+    previousStatus: optStr(e, 'PreviousStatus'),
+    sourceSnapshotId: str(e, 'SourceSnapshotId'),
+    sourceCollectedAt: ms(e, 'SourceCollectedAt') ?? 0,
+  };
+}
+
+/** Status names are identifiers (Pass, Warning…), so they can be column names directly. */
+export function countsToEntity(ruleId: string, counts: ReadonlyMap<string, number>): Entity {
+  const out: Entity = { partitionKey: encodeKey(ruleId), rowKey: COUNTS_ROW, RuleId: ruleId };
+  for (const [status, n] of counts) out[status] = int32(n);
+  return out;
+}
+
+export function entityToCounts(e: Row, statuses: readonly string[]): Map<string, number> {
+  return new Map(statuses.map((s) => [s, num(e, s) ?? 0]));
+}
+
+// ---- Hosts: PartitionKey = one of 16 buckets, RowKey = server ------------------------------------
+
+export function hostToEntity(h: HostRecord, partitionKey: string): Entity {
+  return {
+    partitionKey,
+    rowKey: encodeKey(h.server),
+    Server: h.server,
+    HostName: h.hostName,
+    Fqdn: h.fqdn ?? '',
+    OsCaption: h.osCaption ?? '',
+    OsVersion: h.osVersion ?? '',
+    OsArchitecture: h.osArchitecture ?? '',
+    ...optional('UtcOffsetMinutes', h.utcOffsetMinutes === undefined ? undefined : int32(h.utcOffsetMinutes)),
+    CollectorName: h.collectorName,
+    CollectorVersion: h.collectorVersion,
+    ManifestVersion: h.manifestVersion ?? '',
+    FirstSeen: dateTime(h.firstSeen),
+    LastSeen: dateTime(h.lastSeen),
+    LastSnapshotId: h.lastSnapshotId,
+    LastCollectedAt: dateTime(h.lastCollectedAt),
+    HostHash: h.hostHash,
+  };
+}
+
+export function entityToHost(e: Row): HostRecord {
+  return {
+    server: str(e, 'Server'),
+    hostName: str(e, 'HostName'),
+    fqdn: optStr(e, 'Fqdn'),
+    osCaption: optStr(e, 'OsCaption'),
+    osVersion: optStr(e, 'OsVersion'),
+    osArchitecture: optStr(e, 'OsArchitecture'),
+    utcOffsetMinutes: num(e, 'UtcOffsetMinutes'),
+    collectorName: str(e, 'CollectorName'),
+    collectorVersion: str(e, 'CollectorVersion'),
+    manifestVersion: optStr(e, 'ManifestVersion'),
+    firstSeen: ms(e, 'FirstSeen') ?? 0,
+    lastSeen: ms(e, 'LastSeen') ?? 0,
+    lastSnapshotId: str(e, 'LastSnapshotId'),
+    lastCollectedAt: ms(e, 'LastCollectedAt') ?? 0,
+    hostHash: str(e, 'HostHash'),
+  };
+}
+
+// ---- Snapshots: PartitionKey = server, RowKey = inverted collectedAt + snapshot id ---------------
+
+/** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
+const RAW_CHUNK_BYTES = 60 * 1024;
+const RAW_MAX_CHUNKS = 15;
+
+export function rawToEntity(r: RawSnapshotRecord): Entity {
+  const gz = gzipSync(Buffer.from(r.body, 'utf8'));
+  const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
+  const stored = chunks <= RAW_MAX_CHUNKS;
+  const out: Entity = {
+    partitionKey: encodeKey(r.server),
+    rowKey: `${invertedTime(r.collectedAt)}_${encodeKey(r.snapshotId)}`,
+    Server: r.server,
+    SnapshotId: r.snapshotId,
+    CollectedAt: dateTime(r.collectedAt),
+    ReceivedAt: dateTime(r.receivedAt),
+    ContentHash: r.contentHash,
+    RawBytes: int32(Buffer.byteLength(r.body, 'utf8')),
+    RawStored: stored,
+    RawChunks: int32(stored ? chunks : 0),
+  };
+  if (stored) {
+    for (let i = 0; i < chunks; i++) out[`RawGzip${String(i).padStart(2, '0')}`] = new Uint8Array(gz.subarray(i * RAW_CHUNK_BYTES, (i + 1) * RAW_CHUNK_BYTES));
+  }
+  return out;
+}
+
+export function entityToRawMeta(e: Row): RawSnapshotMeta {
+  return {
+    server: str(e, 'Server'),
+    snapshotId: str(e, 'SnapshotId'),
+    collectedAt: ms(e, 'CollectedAt') ?? 0,
+    receivedAt: ms(e, 'ReceivedAt') ?? 0,
+    contentHash: str(e, 'ContentHash'),
+    rawBytes: num(e, 'RawBytes') ?? 0,
+    rawStored: bool(e, 'RawStored'),
+  };
+}
+
+export function entityToRawBody(e: Row): string | undefined {
+  const n = num(e, 'RawChunks') ?? 0;
+  if (!bool(e, 'RawStored') || n === 0) return undefined;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = bytes(e, `RawGzip${String(i).padStart(2, '0')}`);
+    if (!b) return undefined;
+    parts.push(b);
+  }
+  return gunzipSync(Buffer.concat(parts)).toString('utf8');
+}

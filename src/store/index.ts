@@ -1,0 +1,16 @@
+// The store's public surface: the only module that knows tables, keys and columns.
+export { createTableClients, resolveConnectionString, RoundTripCounter, tableNames, TABLES, type StoragePolicy, type TableClientFactoryOptions } from './client';
+export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
+export { fitEvidence } from './entities';
+export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, isTransient, StorageUnavailableError } from './errors';
+export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
+export {
+  InvalidContinuationTokenError,
+  PostureStore,
+  type EventFilter,
+  type PostureStoreOptions,
+  type ResultFilter,
+  type ResultSummary,
+  type ServerCommit,
+} from './posture-store';
+export type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';

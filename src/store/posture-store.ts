@@ -1,0 +1,482 @@
+// The posture store: every table read and write the service makes. The Results partition of a
+// server is the commit point (one entity-group transaction, guarded by ETags); Events, RuleIndex,
+// Hosts and Snapshots are projections written after the commit from an outbox kept on the
+// Results rows, so they can be replayed idempotently when a write after the commit fails.
+import { odata, RestError, TableTransaction, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, type TableClients } from './client';
+import {
+  COUNTS_ROW,
+  countsToEntity,
+  entityToCounts,
+  entityToEvent,
+  entityToHost,
+  entityToIndex,
+  entityToRawBody,
+  entityToRawMeta,
+  entityToResult,
+  EVENTS_PARTITION,
+  eventToEntity,
+  hostToEntity,
+  indexRowKey,
+  indexToEntity,
+  rawToEntity,
+  resultKeys,
+  resultToEntity,
+} from './entities';
+import { ConcurrencyConflictError, guard, StorageUnavailableError, statusCodeOf } from './errors';
+import { bucketOf, encodeKey, invertedTime } from './keys';
+import type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+
+export interface PostureStoreOptions extends TableClientFactoryOptions {
+  /** Every status value, in display order; the index keeps one counter column per status. */
+  readonly statuses: readonly string[];
+}
+
+/** A change to one server's Results partition, applied as one transaction. */
+export interface ServerCommit {
+  /** Rows to write: with `etag` they must still be unchanged; without, they must not exist yet. */
+  readonly put: ReadonlyArray<{ readonly record: ResultRecord; readonly etag?: string }>;
+  /** Rules whose rows go (the rule was removed from the rule set). */
+  readonly remove: readonly string[];
+}
+
+export interface ResultFilter {
+  readonly server?: string;
+  readonly ruleId?: string;
+  readonly statuses?: readonly string[];
+  /** Only results whose current status began at or after this time (epoch ms). */
+  readonly since?: number;
+}
+
+export interface EventFilter {
+  readonly server?: string;
+  readonly ruleId?: string;
+  /** Matches the status an event changed to. */
+  readonly statuses?: readonly string[];
+  readonly since?: number;
+}
+
+/** A result without evidence: what fleet-wide listings return. */
+export type ResultSummary = Pick<
+  IndexRecord,
+  'server' | 'ruleId' | 'ruleVersion' | 'status' | 'reasonCode' | 'severity' | 'messageEn' | 'messageJa' | 'firstSeen' | 'previousStatus'
+>;
+
+export class InvalidContinuationTokenError extends Error {
+  override readonly name = 'InvalidContinuationTokenError';
+}
+
+const HOST_BUCKETS = 16;
+const RAW_KEEP = 2;
+const MAX_PAGE_FETCHES = 8;
+const SYNC_ATTEMPTS = 10;
+
+/** A short random pause between attempts, so writers that collided spread out. */
+const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
+
+interface Cursor {
+  /** Which query the token belongs to (a token is only valid with the same filters). */
+  readonly q: string;
+  /** Partition index for queries that walk several partitions. */
+  readonly i: number;
+  readonly t?: string;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
+}
+
+function decodeCursor(token: string | undefined, q: string): Cursor {
+  if (token === undefined) return { q, i: 0 };
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidContinuationTokenError('The continuation token is not one this service issued.');
+  }
+  const cur = c as Partial<Cursor> | null;
+  if (!cur || typeof cur.q !== 'string' || typeof cur.i !== 'number' || !Number.isInteger(cur.i) || cur.i < 0 || (cur.t !== undefined && typeof cur.t !== 'string')) {
+    throw new InvalidContinuationTokenError('The continuation token is not one this service issued.');
+  }
+  if (cur.q !== q) throw new InvalidContinuationTokenError('The continuation token belongs to a query with different filters.');
+  return { q: cur.q, i: cur.i, t: cur.t };
+}
+
+function queryId(kind: string, filter: object): string {
+  return kind + ':' + JSON.stringify(filter);
+}
+
+const and = (...parts: (string | undefined)[]): string => parts.filter((p): p is string => !!p).map((p) => `(${p})`).join(' and ');
+const or = (parts: string[]): string | undefined => (parts.length === 0 ? undefined : parts.map((p) => `(${p})`).join(' or '));
+
+export class PostureStore {
+  readonly counter: RoundTripCounter;
+  readonly statuses: readonly string[];
+  readonly #t: TableClients;
+  #ready: Promise<void> | undefined;
+
+  /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
+  async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await guard(what, fn);
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) this.#ready = undefined;
+      throw error;
+    }
+  }
+
+  constructor(options: PostureStoreOptions) {
+    this.counter = options.counter ?? new RoundTripCounter();
+    this.statuses = options.statuses;
+    this.#t = createTableClients({ ...options, counter: this.counter });
+  }
+
+  /** Creates the tables once per process (creating an existing table is a no-op). */
+  ensureTables(): Promise<void> {
+    this.#ready ??= this.#guard('creating tables', async () => {
+      await Promise.all(Object.values(this.#t).map((c) => c.createTable()));
+    }).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  // ---- ingest: the commit point ---------------------------------------------------------------
+
+  /** The server's current results (one partition query). */
+  async readServer(server: string): Promise<StoredResult[]> {
+    await this.ensureTables();
+    return this.#guard('reading server state', async () => {
+      const out: StoredResult[] = [];
+      const pk = encodeKey(server);
+      for await (const e of this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) out.push(entityToResult(e));
+      return out;
+    });
+  }
+
+  /**
+   * Writes one server's new state atomically. Throws ConcurrencyConflictError when another writer
+   * changed the partition since it was read; returns the new ETag per rule id.
+   */
+  async commitServer(server: string, commit: ServerCommit): Promise<Map<string, string>> {
+    const tx = new TableTransaction();
+    for (const { record, etag } of commit.put) {
+      if (record.server !== server) throw new Error(`A commit for ${server} cannot hold a row of ${record.server}.`);
+      const entity = resultToEntity(record);
+      if (etag) tx.updateEntity(entity, 'Replace', { etag });
+      else tx.createEntity(entity);
+    }
+    for (const ruleId of commit.remove) {
+      const k = resultKeys(server, ruleId);
+      tx.deleteEntity(k.partitionKey, k.rowKey);
+    }
+    if (tx.actions.length === 0) return new Map();
+    if (tx.actions.length > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${tx.actions.length} rows).`);
+    const response = await this.#submit(this.#t.results, tx.actions, 'committing server state');
+    const etags = new Map<string, string>();
+    for (const { record } of commit.put) {
+      const etag = response.getResponseForEntity(encodeKey(record.ruleId))?.etag;
+      if (etag) etags.set(record.ruleId, etag);
+    }
+    return etags;
+  }
+
+  /** Clears the outbox flags after the projections were written; a newer writer may have won. */
+  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>): Promise<boolean> {
+    if (rows.length === 0) return true;
+    const tx = new TableTransaction();
+    for (const { ruleId, etag } of rows) {
+      tx.updateEntity({ ...resultKeys(server, ruleId), EventPending: false, IndexPending: false, SyncPending: false }, 'Merge', { etag });
+    }
+    try {
+      await this.#submit(this.#t.results, tx.actions, 'clearing outbox flags');
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return false;
+      throw error;
+    }
+  }
+
+  async #submit(client: TableClient, actions: TransactionAction[], what: string) {
+    try {
+      return await this.#guard(what, () => client.submitTransaction(actions));
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 409 || status === 412 || status === 404) {
+        throw new ConcurrencyConflictError(`Another writer changed the data while ${what}.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  // ---- projections ----------------------------------------------------------------------------
+
+  /** Writes events; replaying the same events writes the same rows. */
+  async putEvents(events: readonly EventRecord[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 100) {
+      const tx = new TableTransaction();
+      const seen = new Set<string>();
+      for (const e of events.slice(i, i + 100)) {
+        const entity = eventToEntity(e);
+        if (seen.has(entity.rowKey)) continue;
+        seen.add(entity.rowKey);
+        tx.upsertEntity(entity, 'Replace');
+      }
+      await this.#guard('writing events', () => this.#t.events.submitTransaction(tx.actions));
+    }
+  }
+
+  /**
+   * Makes the rule index hold `record` as the server's row for its rule, unless it already holds a
+   * row from a newer snapshot. Membership and the rule's counters change in one transaction.
+   */
+  async syncIndex(record: IndexRecord): Promise<void> {
+    const pk = encodeKey(record.ruleId);
+    const keys = [COUNTS_ROW, ...this.statuses.map((s) => indexRowKey(s, record.server))];
+    const filter = and(odata`PartitionKey eq ${pk}`, or(keys.map((k) => odata`RowKey eq ${k}`)));
+    for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
+      const rows = await this.#guard('reading the rule index', async () => {
+        const out: Record<string, unknown>[] = [];
+        for await (const e of this.#t.ruleIndex.listEntities({ queryOptions: { filter } })) out.push(e);
+        return out;
+      });
+      const countsRow = rows.find((r) => r.rowKey === COUNTS_ROW);
+      const members = rows.filter((r) => r.rowKey !== COUNTS_ROW).map((r) => ({ rowKey: String(r.rowKey), rec: entityToIndex(r) }));
+      const newer = members.some(
+        (m) => m.rec.sourceCollectedAt > record.sourceCollectedAt || (m.rec.sourceCollectedAt === record.sourceCollectedAt && m.rec.sourceSnapshotId > record.sourceSnapshotId),
+      );
+      if (newer) return;
+      const target = indexToEntity(record);
+      const same = members.length === 1 && members[0]?.rowKey === target.rowKey && sameIndex(members[0].rec, record);
+      if (same) return;
+
+      const counts = countsRow ? entityToCounts(countsRow, this.statuses) : new Map(this.statuses.map((s) => [s, 0]));
+      const tx = new TableTransaction();
+      let moved = true;
+      for (const m of members) {
+        if (m.rowKey === target.rowKey) {
+          moved = false;
+          continue;
+        }
+        tx.deleteEntity(pk, m.rowKey);
+        counts.set(m.rec.status, Math.max(0, (counts.get(m.rec.status) ?? 0) - 1));
+      }
+      tx.upsertEntity(target, 'Replace');
+      if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+      const countsEntity = countsToEntity(record.ruleId, counts);
+      // The counts row's ETag serialises every membership change of this rule.
+      if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
+      else tx.createEntity(countsEntity);
+      try {
+        await this.#submit(this.#t.ruleIndex, tx.actions, 'updating the rule index');
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        await backOff(attempt);
+      }
+    }
+    throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${SYNC_ATTEMPTS} attempts.`);
+  }
+
+  /** Writes the host row unless it already reflects a newer snapshot; keeps the first-seen time. */
+  async putHost(host: HostRecord): Promise<void> {
+    const pk = bucketOf(host.server, HOST_BUCKETS);
+    const rk = encodeKey(host.server);
+    for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
+      const existing = await this.#getOrUndefined(this.#t.hosts, pk, rk, 'reading a host');
+      try {
+        if (!existing) {
+          await this.#guard('writing a host', () => this.#t.hosts.createEntity(hostToEntity(host, pk)));
+          return;
+        }
+        const prev = entityToHost(existing);
+        if (prev.lastCollectedAt > host.lastCollectedAt) return;
+        const merged = { ...host, firstSeen: Math.min(prev.firstSeen || host.firstSeen, host.firstSeen) };
+        await this.#guard('writing a host', () => this.#t.hosts.updateEntity(hostToEntity(merged, pk), 'Replace', { etag: String(existing.etag) }));
+        return;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        if (status !== 409 && status !== 412) throw error;
+        await backOff(attempt);
+      }
+    }
+    throw new ConcurrencyConflictError(`The host row of ${host.server} stayed contended.`);
+  }
+
+  async getHost(server: string): Promise<HostRecord | undefined> {
+    await this.ensureTables();
+    const e = await this.#getOrUndefined(this.#t.hosts, bucketOf(server, HOST_BUCKETS), encodeKey(server), 'reading a host');
+    return e ? entityToHost(e) : undefined;
+  }
+
+  /** Stores a raw snapshot and keeps only the newest few per server. */
+  async putRawSnapshot(raw: RawSnapshotRecord): Promise<void> {
+    const entity = rawToEntity(raw);
+    await this.#guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
+    const pk = entity.partitionKey;
+    const keys = await this.#guard('listing raw snapshots', async () => {
+      const out: string[] = [];
+      for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) {
+        out.push(String(e.rowKey));
+      }
+      return out;
+    });
+    const old = keys.sort().slice(RAW_KEEP);
+    if (old.length > 0) {
+      try {
+        await this.#guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
+      } catch (error) {
+        // A concurrent writer pruned the same rows first; the next write prunes what is left.
+        if (statusCodeOf(error) !== 404) throw error;
+      }
+    }
+  }
+
+  /** The newest stored raw snapshot of a server (metadata, and the body when `withBody`). */
+  async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
+    await this.ensureTables();
+    const pk = encodeKey(server);
+    return this.#guard('reading a raw snapshot', async () => {
+      const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
+      const pages = this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select } }).byPage({ maxPageSize: 1 });
+      for await (const page of pages) {
+        const e = page[0];
+        if (e) return { ...entityToRawMeta(e), ...(withBody ? { body: entityToRawBody(e) } : {}) };
+        if (!page.continuationToken) return undefined;
+      }
+      return undefined;
+    });
+  }
+
+  async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.#guard(what, () => client.getEntity(pk, rk));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  /**
+   * Current results, newest-agnostic order. With a server: that server's partition. With a rule or
+   * statuses: the rule index (only matching rows are read). With neither: the whole Results table.
+   * `ruleIds` lists the loaded rules, walked when statuses are given without a rule.
+   */
+  async listResults(filter: ResultFilter, ruleIds: readonly string[], top: number, token?: string): Promise<Page<ResultSummary>> {
+    await this.ensureTables();
+    const cursor = decodeCursor(token, queryId('results', { ...filter, ruleIds: filter.server ? undefined : ruleIds }));
+    const sinceFilter = filter.since === undefined ? undefined : `FirstSeen ge ${odataDate(filter.since)}`;
+    const statusFilter = filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`Status eq ${s}`)) : undefined;
+    const ruleFilter = filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined;
+
+    if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
+      const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
+      const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter);
+      return this.#pagedWalk(this.#t.results, [q || undefined], cursor, top, (e) => toSummary(entityToResult(e)));
+    }
+    const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
+    const statuses = filter.statuses && filter.statuses.length > 0 ? filter.statuses : this.statuses;
+    const ranges = or(statuses.map((s) => odata`RowKey ge ${encodeKey(s) + '|'} and RowKey lt ${encodeKey(s) + '}'}`));
+    const filters = rules.map((r) => and(odata`PartitionKey eq ${encodeKey(r)}`, ranges, sinceFilter));
+    return this.#pagedWalk(this.#t.ruleIndex, filters, cursor, top, (e) => toSummary(entityToIndex(e)));
+  }
+
+  /** Every current result of one server, with evidence. */
+  async listServerResults(server: string): Promise<StoredResult[]> {
+    return this.readServer(server);
+  }
+
+  /** Status changes, newest first. */
+  async listEvents(filter: EventFilter, top: number, token?: string): Promise<Page<EventRecord>> {
+    await this.ensureTables();
+    const cursor = decodeCursor(token, queryId('events', filter));
+    const q = and(
+      odata`PartitionKey eq ${EVENTS_PARTITION}`,
+      filter.since === undefined ? undefined : odata`RowKey lt ${invertedTime(filter.since) + '~'}`,
+      filter.server !== undefined ? odata`Server eq ${filter.server}` : undefined,
+      filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined,
+      filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
+    );
+    return this.#pagedWalk(this.#t.events, [q], cursor, top, entityToEvent);
+  }
+
+  /** Per-status counts of each rule, kept as results are written (one point read per rule). */
+  async getRuleCounts(ruleIds: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    await this.ensureTables();
+    const entries = await Promise.all(
+      ruleIds.map(async (id) => {
+        const e = await this.#getOrUndefined(this.#t.ruleIndex, encodeKey(id), COUNTS_ROW, 'reading rule counts');
+        return [id, e ? entityToCounts(e, this.statuses) : new Map(this.statuses.map((s) => [s, 0]))] as const;
+      }),
+    );
+    return new Map(entries);
+  }
+
+  /**
+   * Walks `filters` (one per partition or the whole table) in order, returning at most `top` items
+   * and a cursor that resumes exactly after the last item returned. Pages may come back empty with
+   * a continuation token; a bounded number of fetches keeps one request short.
+   */
+  async #pagedWalk<T>(client: TableClient, filters: (string | undefined)[], cursor: Cursor, top: number, map: (e: Record<string, unknown>) => T): Promise<Page<T>> {
+    const items: T[] = [];
+    let i = cursor.i;
+    let sdkToken = cursor.t;
+    let fetches = 0;
+    while (i < filters.length && items.length < top && fetches < MAX_PAGE_FETCHES) {
+      const f = filters[i];
+      const iterator = client.listEntities({ queryOptions: f ? { filter: f } : {} }).byPage({ maxPageSize: top - items.length, continuationToken: sdkToken });
+      const next = await this.#guard('querying', async () => {
+        try {
+          return await iterator.next();
+        } catch (error) {
+          if (error instanceof RestError && error.statusCode === 400 && sdkToken) {
+            throw new InvalidContinuationTokenError('The continuation token is not valid for this query.');
+          }
+          throw error;
+        }
+      });
+      fetches++;
+      const page = next.done ? undefined : next.value;
+      for (const e of page ?? []) items.push(map(e));
+      sdkToken = page?.continuationToken;
+      if (!sdkToken) i++;
+    }
+    const more = i < filters.length;
+    return { items, continuationToken: more ? encodeCursor({ q: cursor.q, i, t: sdkToken }) : undefined };
+  }
+}
+
+function odataDate(ms: number): string {
+  return `datetime'${new Date(ms).toISOString()}'`;
+}
+
+function toSummary(r: ResultSummary): ResultSummary {
+  return {
+    server: r.server,
+    ruleId: r.ruleId,
+    ruleVersion: r.ruleVersion,
+    status: r.status,
+    reasonCode: r.reasonCode,
+    severity: r.severity,
+    messageEn: r.messageEn,
+    messageJa: r.messageJa,
+    firstSeen: r.firstSeen,
+    previousStatus: r.previousStatus,
+  };
+}
+
+function sameIndex(a: IndexRecord, b: IndexRecord): boolean {
+  return (
+    a.status === b.status &&
+    a.reasonCode === b.reasonCode &&
+    a.ruleVersion === b.ruleVersion &&
+    a.messageEn === b.messageEn &&
+    a.messageJa === b.messageJa &&
+    a.firstSeen === b.firstSeen &&
+    a.sourceSnapshotId === b.sourceSnapshotId
+  );
+}
+

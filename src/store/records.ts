@@ -1,0 +1,125 @@
+// The records the store reads and writes, in application terms (epoch ms, plain strings). Table
+// and column names live in entities.ts; nothing outside src/store sees them.
+
+/** The current result of one rule on one server: one row of the Results table. */
+export interface ResultRecord {
+  readonly server: string;
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly status: string;
+  readonly reasonCode: string;
+  readonly severity: string;
+  readonly messageEn: string;
+  readonly messageJa: string;
+  readonly remediationEn: readonly string[];
+  readonly remediationJa: readonly string[];
+  /** The evidence as JSON text; the store truncates it (with a marker) past the string limit. */
+  readonly evidenceJson: string;
+  /** When the current status began (collectedAt of the snapshot that first showed it). */
+  readonly firstSeen: number;
+  readonly previousStatus?: string;
+  readonly previousFirstSeen?: number;
+  /** The newest snapshot this row reflects. */
+  readonly snapshotId: string;
+  readonly collectedAt: number;
+  /** When the service received that snapshot. */
+  readonly lastSeen: number;
+  /** Hash of the snapshot content without id and time: equal hashes mean "nothing changed". */
+  readonly contentHash: string;
+  /** Hash of the host facts last written to the Hosts table, and when. */
+  readonly hostHash: string;
+  readonly hostSyncedAt: number;
+  /** Outbox flags: work that must follow this commit (an event, an index row, host/raw rows). */
+  readonly eventPending: boolean;
+  readonly indexPending: boolean;
+  readonly syncPending: boolean;
+}
+
+export interface StoredResult extends ResultRecord {
+  readonly etag: string;
+  readonly evidenceTruncated: boolean;
+}
+
+/** A status change of one (server, rule): one row of the Events table. */
+export interface EventRecord {
+  readonly server: string;
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  /** Undefined for the first result a server ever had for the rule. */
+  readonly fromStatus?: string;
+  readonly toStatus: string;
+  readonly reasonCode: string;
+  readonly severity: string;
+  readonly messageEn: string;
+  readonly messageJa: string;
+  /** When the new status began: the collectedAt of the snapshot that showed it. */
+  readonly firstSeen: number;
+  /** When the previous status had begun. */
+  readonly previousFirstSeen?: number;
+  readonly snapshotId: string;
+  readonly recordedAt: number;
+}
+
+/** A row of the per-rule index: the current status of one server for one rule. */
+export interface IndexRecord {
+  readonly server: string;
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly status: string;
+  readonly reasonCode: string;
+  readonly severity: string;
+  readonly messageEn: string;
+  readonly messageJa: string;
+  readonly firstSeen: number;
+  readonly previousStatus?: string;
+  /** The snapshot that set this row; an index row is only replaced by a newer source. */
+  readonly sourceSnapshotId: string;
+  readonly sourceCollectedAt: number;
+}
+
+/** One row of the Hosts table. */
+export interface HostRecord {
+  readonly server: string;
+  readonly hostName: string;
+  readonly fqdn?: string;
+  readonly osCaption?: string;
+  readonly osVersion?: string;
+  readonly osArchitecture?: string;
+  readonly utcOffsetMinutes?: number;
+  readonly collectorName: string;
+  readonly collectorVersion: string;
+  readonly manifestVersion?: string;
+  readonly firstSeen: number;
+  /** Refreshed at most about hourly (exact last-seen is on the Results rows). */
+  readonly lastSeen: number;
+  readonly lastSnapshotId: string;
+  readonly lastCollectedAt: number;
+  readonly hostHash: string;
+}
+
+/** The raw snapshot as received, kept for audit and re-evaluation. */
+export interface RawSnapshotRecord {
+  readonly server: string;
+  readonly snapshotId: string;
+  readonly collectedAt: number;
+  readonly receivedAt: number;
+  readonly contentHash: string;
+  /** The request body (UTF-8 JSON text). */
+  readonly body: string;
+}
+
+export interface RawSnapshotMeta {
+  readonly server: string;
+  readonly snapshotId: string;
+  readonly collectedAt: number;
+  readonly receivedAt: number;
+  readonly contentHash: string;
+  readonly rawBytes: number;
+  readonly rawStored: boolean;
+}
+
+/** Opaque position of a paged query, as the SDK hands it out. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly continuationToken?: string;
+}

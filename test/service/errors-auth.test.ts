@@ -1,0 +1,172 @@
+// Every error code of the contract, over HTTP, and that none of them touches storage; the
+// authorization rules (401 missing/wrong, 403 wrong kind, rotation, accepted headers).
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { get, post, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+
+const LIMIT = 64 * 1024;
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_MAX_SNAPSHOT_BYTES: String(LIMIT) } });
+});
+afterAll(async () => stack?.stop());
+beforeEach(() => stack.roundTrips.reset());
+
+/** One sentence: starts with a capital (or quote), ends with a full stop, no line breaks. */
+function expectOneSentence(message: unknown) {
+  expect(typeof message).toBe('string');
+  expect(message as string).toMatch(/^["A-Z][^\n]*\.$/);
+}
+
+describe('contract errors write nothing', () => {
+  it('400 invalid_json for malformed JSON', async () => {
+    const r = await post(stack, '{"schema": ');
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('invalid_json');
+    expectOneSentence(r.body.message);
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('400 invalid_json for an empty body and for bytes that are not UTF-8', async () => {
+    expect((await post(stack, '')).body.error).toBe('invalid_json');
+    const res = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: { 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as Json).error).toBe('invalid_json');
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('400 invalid_snapshot with issues (path + message)', async () => {
+    const doc = snapshot();
+    (doc.registry as Json[])[0].values[0].type = 'REG_WHATEVER';
+    delete (doc as Json).collector;
+    const r = await post(stack, doc);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('invalid_snapshot');
+    expectOneSentence(r.body.message);
+    const paths = r.body.issues.map((i: Json) => i.path);
+    expect(paths).toContain('collector');
+    expect(paths.some((p: string) => p.startsWith('registry[0].values[0]'))).toBe(true);
+    for (const i of r.body.issues) expect(typeof i.message).toBe('string');
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('400 invalid_snapshot when collectedAt is more than 5 minutes in the future', async () => {
+    const r = await post(stack, snapshot({ collectedAt: Date.now() + 10 * 60_000 }));
+    expect(r.status).toBe(400);
+    expect(r.body.issues[0].path).toBe('collectedAt');
+  });
+
+  it('415 for another media type, a missing Content-Type, or a charset other than UTF-8', async () => {
+    const body = JSON.stringify(snapshot());
+    for (const ct of ['text/plain', 'application/xml', 'application/json; charset=iso-8859-1', undefined]) {
+      const res = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: ct ? { 'content-type': ct } : {}, body: ct ? body : new Blob([body]) });
+      expect(res.status, String(ct)).toBe(415);
+      const j = (await res.json()) as Json;
+      expect(j.error).toBe('unsupported_media_type');
+      expectOneSentence(j.message);
+    }
+    const ok = await post(stack, snapshot(), { headers: { 'content-type': 'Application/JSON; charset="UTF-8"' } });
+    expect(ok.status).toBe(201);
+  });
+
+  it('413 when Content-Length says too much', async () => {
+    const big = JSON.stringify(snapshot({ tail: 'x'.repeat(LIMIT) }));
+    const r = await post(stack, big);
+    expect(r.status).toBe(413);
+    expect(r.body.error).toBe('too_large');
+    expectOneSentence(r.body.message);
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('413 when a chunked body (no Content-Length) grows past the limit', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(16 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${stack.baseUrl}/api/snapshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEYS.ingest },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as Json).error).toBe('too_large');
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('a snapshot just under the limit is accepted', async () => {
+    const doc = snapshot({ tail: '' });
+    const overhead = JSON.stringify(doc).length;
+    const r = await post(stack, snapshot({ tail: 'y'.repeat(LIMIT - overhead - 200) }));
+    expect(r.status).toBe(201);
+  });
+
+  it('no input produces a 500 (random JSON values and strings)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.json(), fc.string(), fc.jsonValue().map((v) => JSON.stringify({ ...snapshot(), host: v }))), async (body) => {
+        const r = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: { 'content-type': 'application/json' }, body });
+        await r.text();
+        expect(r.status).toBeLessThan(500);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('authorization', () => {
+  const reads = ['results', 'summary', 'events', 'servers/exch01.corp.contoso.com'];
+
+  it('401 without a key, with a wrong key, or with a malformed Authorization header', async () => {
+    const variants: Record<string, string>[] = [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: `Bearer ${TEST_KEYS.ingest}x` }];
+    for (const headers of variants) {
+      const r = await post(stack, snapshot(), { key: null, headers });
+      expect(r.status, JSON.stringify(headers)).toBe(401);
+      expect(r.body.error).toBe('unauthorized');
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expectOneSentence(r.body.message);
+    }
+    for (const path of [...reads, 'manifest', 'rules']) expect((await get(stack, path, { key: null })).status).toBe(401);
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('403 for a key of the wrong kind: a reader cannot post, an ingest key cannot read the fleet', async () => {
+    const r = await post(stack, snapshot(), { key: 'reader' });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('forbidden');
+    expectOneSentence(r.body.message);
+    expect((await post(stack, snapshot(), { key: 'admin' })).status).toBe(403);
+    for (const path of reads) {
+      const g = await get(stack, path, { key: 'ingest' });
+      expect(g.status, path).toBe(403);
+      expect(g.body.error).toBe('forbidden');
+    }
+    expect(stack.roundTrips.count).toBe(0);
+  });
+
+  it('collectors (ingest keys) may read the manifest and the rule catalogue; readers and admins may read everything', async () => {
+    for (const key of ['ingest', 'reader', 'admin'] as const) {
+      expect((await get(stack, 'manifest', { key })).status).toBe(200);
+      expect((await get(stack, 'rules', { key })).status).toBe(200);
+    }
+    for (const path of ['results', 'summary', 'events']) {
+      expect((await get(stack, path, { key: 'reader' })).status).toBe(200);
+      expect((await get(stack, path, { key: 'admin' })).status).toBe(200);
+    }
+  });
+
+  it('accepts the key as x-api-key, Authorization: Bearer or x-functions-key, and every key of a rotation list', async () => {
+    const headerSets: Record<string, string>[] = [
+      { 'x-api-key': TEST_KEYS.ingest },
+      { authorization: `Bearer ${TEST_KEYS.ingest}` },
+      { 'x-functions-key': TEST_KEYS.ingest },
+      { 'x-api-key': TEST_KEYS.ingest2 },
+    ];
+    for (const headers of headerSets) expect((await post(stack, snapshot(), { key: null, headers })).status).toBe(201);
+  });
+});

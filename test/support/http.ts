@@ -1,0 +1,59 @@
+// Small helpers for end-to-end requests against a TestStack.
+import type { TEST_KEYS, TestStack } from './stack';
+
+/** Response JSON as tests read it: any property at any depth. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests index freely into response JSON
+export type Json = any;
+
+export async function post(
+  stack: TestStack,
+  doc: unknown,
+  options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string>; lang?: string } = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await stack.request('snapshots', {
+    method: 'POST',
+    key: options.key === undefined ? 'ingest' : options.key,
+    headers: { 'content-type': 'application/json', ...(options.lang ? { 'accept-language': options.lang } : {}), ...options.headers },
+    body: typeof doc === 'string' ? doc : JSON.stringify(doc),
+  });
+  noInternalErrors(stack, res.status);
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** A 500 is never a valid answer: fail with what the service logged, whatever the test expects. */
+function noInternalErrors(stack: TestStack, status: number): void {
+  if (status !== 500) return;
+  const logged = stack.logs.filter((l) => l.level === 'error').map((l) => l.message);
+  throw new Error(`The service answered 500; it logged:\n${logged.join('\n')}`);
+}
+
+export async function get(stack: TestStack, path: string, options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string> } = {}) {
+  const res = await stack.request(path, { key: options.key === undefined ? 'reader' : options.key, headers: options.headers });
+  noInternalErrors(stack, res.status);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+/** Every page of a paged listing, following continuation tokens. */
+export async function getAll(stack: TestStack, path: string): Promise<{ items: Json[]; pages: number }> {
+  const items: Json[] = [];
+  let token: string | null = null;
+  let pages = 0;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const r = await get(stack, token ? `${path}${sep}continuationToken=${encodeURIComponent(token)}` : path);
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    items.push(...r.body.items);
+    token = r.body.continuationToken;
+    pages++;
+  } while (token && pages < 100);
+  return { items, pages };
+}
+
+/** The alert records the stack logged, parsed. */
+export function alertRecords(stack: TestStack): { name: string; fields: Record<string, unknown> }[] {
+  return stack.logs.flatMap((l) => {
+    const m = /^(FleetPosture\.\w+) (\{.*\})$/.exec(l.message);
+    return m ? [{ name: m[1]!, fields: JSON.parse(m[2]!) as Record<string, unknown> }] : [];
+  });
+}
