@@ -2,7 +2,6 @@
 import type { TEST_KEYS, TestStack } from './stack';
 
 /** Response JSON as tests read it: any property at any depth. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests index freely into response JSON
 export type Json = any;
 
 export async function post(
