@@ -46,7 +46,7 @@
 
 .EXAMPLE
     .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key -WhatIf
-    Shows what would be installed without changing anything.
+    Shows what would be installed (task, folders) without changing anything.
 
 .EXAMPLE
     .\Install-PostureCollector.ps1 -Uninstall
@@ -83,8 +83,10 @@ if (-not $DataPath) { $DataPath = Get-PostureDataPath }
 
 try {
     if ($Uninstall) {
-        Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
-    } else {
+        if ($PSCmdlet.ShouldProcess(('task "{0}", {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Uninstall the fleet-posture collector')) {
+            Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
+        }
+    } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
         Register-PostureCollector -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes
     }
 } catch {

@@ -35,14 +35,14 @@ function Get-PostureAnsiEncoding {
     }
 }
 
-function ConvertFrom-PostureTailBytes {
+function ConvertFrom-PostureTailByte {
     <#
     .SYNOPSIS
         Decodes the tail of a file. Head holds the file's first bytes (for the BOM), Bytes the tail,
         Offset where the tail starts in the file. The text starts at a line start: unless the tail
         is the whole file, everything up to the first line feed is dropped.
     .EXAMPLE
-        ConvertFrom-PostureTailBytes -Head $head -Bytes $tail -Offset 1024
+        ConvertFrom-PostureTailByte -Head $head -Bytes $tail -Offset 1024
     #>
     [CmdletBinding()]
     [OutputType([string])]
@@ -137,7 +137,7 @@ function Read-PostureFileTail {
             [System.Array]::Copy($bytes, $short, $read)
             $bytes = $short
         }
-        $entry['tail'] = ConvertFrom-PostureTailBytes -Head $head -Bytes $bytes -Offset $offset
+        $entry['tail'] = ConvertFrom-PostureTailByte -Head $head -Bytes $bytes -Offset $offset
         Write-Verbose ("File {0}: {1} bytes, tail of {2} characters" -f $expanded, $length, $entry['tail'].Length)
     } catch {
         $entry['exists'] = $true

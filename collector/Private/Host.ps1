@@ -7,6 +7,7 @@ function Get-PostureOperatingSystem {
     .EXAMPLE
         Get-PostureOperatingSystem
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSAvoidUsingWMICmdlet', '', Justification = 'WMI is the fallback where CIM is missing (Windows PowerShell 2.0) or WinRM is off.')]
     [CmdletBinding()]
     param()
     if (Get-Command -Name Get-CimInstance -ErrorAction SilentlyContinue) {
@@ -64,6 +65,7 @@ function New-PostureSnapshot {
         $snapshot = New-PostureSnapshot -Manifest $manifest
         ConvertTo-PostureJson -InputObject $snapshot
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Builds an object in memory; changes nothing.')]
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]

@@ -25,6 +25,7 @@ function New-PostureTaskXml {
     .EXAMPLE
         New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Builds a string; changes nothing.')]
     [CmdletBinding()]
     [OutputType([string])]
     param(
@@ -82,12 +83,12 @@ function New-PostureTaskXml {
 "@
 }
 
-function Invoke-PostureSchtasks {
+function Invoke-PostureTaskCommand {
     <#
     .SYNOPSIS
         Runs schtasks.exe (Windows Server 2008/2008 R2, where the ScheduledTasks module is missing).
     .EXAMPLE
-        Invoke-PostureSchtasks -ArgumentList '/Query', '/TN', 'FleetPosture Collector'
+        Invoke-PostureTaskCommand -ArgumentList '/Query', '/TN', 'FleetPosture Collector'
     #>
     [CmdletBinding()]
     param(
@@ -120,7 +121,7 @@ function Register-PostureTask {
     $file = [System.IO.Path]::GetTempFileName()
     try {
         [System.IO.File]::WriteAllText($file, $Xml, [System.Text.Encoding]::Unicode)
-        $r = Invoke-PostureSchtasks -ArgumentList @('/Create', '/TN', $TaskName, '/XML', $file, '/F')
+        $r = Invoke-PostureTaskCommand -ArgumentList @('/Create', '/TN', $TaskName, '/XML', $file, '/F')
         if ($r.ExitCode -ne 0) { throw ('schtasks /Create failed: {0}' -f $r.Output) }
     } finally {
         Remove-Item -LiteralPath $file -Force -ErrorAction SilentlyContinue
@@ -146,9 +147,9 @@ function Unregister-PostureTask {
         }
         return
     }
-    $q = Invoke-PostureSchtasks -ArgumentList @('/Query', '/TN', $TaskName)
+    $q = Invoke-PostureTaskCommand -ArgumentList @('/Query', '/TN', $TaskName)
     if ($q.ExitCode -eq 0) {
-        $r = Invoke-PostureSchtasks -ArgumentList @('/Delete', '/TN', $TaskName, '/F')
+        $r = Invoke-PostureTaskCommand -ArgumentList @('/Delete', '/TN', $TaskName, '/F')
         if ($r.ExitCode -ne 0) { throw ('schtasks /Delete failed: {0}' -f $r.Output) }
     }
 }

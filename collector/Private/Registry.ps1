@@ -313,12 +313,13 @@ function Get-PostureReadErrorCode {
         [Parameter(Mandatory = $true)]
         [System.Exception]$Exception
     )
-    $e = $Exception
-    while ($e -is [System.Management.Automation.MethodInvocationException] -and $null -ne $e.InnerException) { $e = $e.InnerException }
-    if ($e -is [System.Security.SecurityException] -or $e -is [System.UnauthorizedAccessException]) { return 'AccessDenied' }
-    if ($e -is [System.IO.FileNotFoundException] -or $e -is [System.IO.DirectoryNotFoundException]) { return 'NotFound' }
-    if ($e -is [System.TimeoutException]) { return 'Timeout' }
-    if ($e -is [System.IO.IOException]) { return 'IoError' }
+    # Method calls wrap what .NET threw (MethodInvocationException, RuntimeException): look down the chain.
+    for ($e = $Exception; $null -ne $e; $e = $e.InnerException) {
+        if ($e -is [System.Security.SecurityException] -or $e -is [System.UnauthorizedAccessException]) { return 'AccessDenied' }
+        if ($e -is [System.IO.FileNotFoundException] -or $e -is [System.IO.DirectoryNotFoundException]) { return 'NotFound' }
+        if ($e -is [System.TimeoutException]) { return 'Timeout' }
+        if ($e -is [System.IO.IOException]) { return 'IoError' }
+    }
     return 'Other'
 }
 
@@ -329,15 +330,16 @@ function New-PostureReadError {
     .EXAMPLE
         New-PostureReadError -Exception $_.Exception
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Builds an object in memory; changes nothing.')]
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]
         [System.Exception]$Exception
     )
     $e = $Exception
-    while ($e -is [System.Management.Automation.MethodInvocationException] -and $null -ne $e.InnerException) { $e = $e.InnerException }
+    while (($e -is [System.Management.Automation.MethodInvocationException] -or $e.GetType() -eq [System.Management.Automation.RuntimeException]) -and $null -ne $e.InnerException) { $e = $e.InnerException }
     $err = New-Object System.Collections.Specialized.OrderedDictionary
-    $err['code'] = Get-PostureReadErrorCode -Exception $e
+    $err['code'] = Get-PostureReadErrorCode -Exception $Exception
     $message = [string]$e.Message
     if ($message.Length -gt 1000) { $message = $message.Substring(0, 1000) }
     $err['message'] = $message

@@ -8,6 +8,7 @@ function Get-PostureWin32Service {
     .EXAMPLE
         Get-PostureWin32Service -Filter "Name='McShield'"
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSAvoidUsingWMICmdlet', '', Justification = 'WMI is the fallback where CIM is missing (Windows PowerShell 2.0) or WinRM is off.')]
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]
