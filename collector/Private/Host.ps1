@@ -52,7 +52,13 @@ function Get-PostureHostFact {
     }
     $os['architecture'] = $arch
     $h['os'] = $os
-    $h['utcOffsetMinutes'] = [int][Math]::Round([System.TimeZone]::CurrentTimeZone.GetUtcOffset($At).TotalMinutes)
+    # TimeZoneInfo where .NET has it (3.5+), the older TimeZone class otherwise.
+    if ('System.TimeZoneInfo' -as [type]) {
+        $offset = [System.TimeZoneInfo]::Local.GetUtcOffset($At)
+    } else {
+        $offset = [System.TimeZone]::CurrentTimeZone.GetUtcOffset($At)
+    }
+    $h['utcOffsetMinutes'] = [int][Math]::Round($offset.TotalMinutes)
     return $h
 }
 

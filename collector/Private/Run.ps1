@@ -91,6 +91,9 @@ function Invoke-PostureSnapshot {
         [string]$CollectorVersion = '1.0.0'
     )
     $lines = New-Object System.Collections.Generic.List[string]
+    # .NET file calls resolve relative paths against the process directory, not the PowerShell location.
+    if ($OutFile) { $OutFile = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutFile) }
+    if ($ManifestPath) { $ManifestPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ManifestPath) }
     if (-not $DataPath) { $DataPath = Get-PostureDataPath }
     if (-not $ConfigPath) { $ConfigPath = Join-Path -Path $DataPath -ChildPath 'config.dat' }
     $spoolPath = Join-Path -Path $DataPath -ChildPath 'spool'

@@ -44,6 +44,7 @@ describe('the checker catches what it must', () => {
     ['-Encoding utf8NoBOM', 'Set-Content -Path x -Value y -Encoding utf8NoBOM\n', /-Encoding utf8nobom/],
     ['PS7-only cmdlet', 'Get-Error\n', /does not exist in Windows PowerShell 5.1/],
     ['PS6+ variable', 'if ($IsWindows) { 1 }\n', /\$IsWindows/],
+    ['`u{} escape', '$s = "caf`u{00E9}"\n', /`u\{\.\.\.\} escape/],
     ['clean block', 'function Get-A {\n    process { 1 }\n    clean { 2 }\n}\n', /clean|syntax error/],
     ['unclosed brace', 'function Get-A {\n    param()\n    if ($true) {\n        1\n}\n', /syntax error/],
     ['unclosed array', '$x = @(1, 2\n$y = 3\n', /syntax error/],

@@ -148,6 +148,9 @@ export function ps7Findings(file: string, tree: Node): Finding[] {
   walk(tree, (n) => {
     if (n.type === 'pipeline_chain_tail') out.push({ file, line: line(n), message: `pipeline chain operator ${JSON.stringify(n.children[0]?.text ?? '')} is PowerShell 7 only` });
     if (n.childCount === 0 && PS7_OPERATOR_TOKENS.has(n.text) && n.type !== 'comment') out.push({ file, line: line(n), message: `operator ${n.text} is PowerShell 7 only` });
+    if ((n.type === 'expandable_string_literal' || n.type === 'expandable_here_string_literal') && /`u\{/.test(n.text)) {
+      out.push({ file, line: line(n), message: 'the `u{...} escape is PowerShell 6+ only (Windows PowerShell 5.1 prints it as text)' });
+    }
     if (n.type === 'variable' && PS7_ONLY_VARIABLES.includes(n.text.toLowerCase())) out.push({ file, line: line(n), message: `automatic variable ${n.text} does not exist in Windows PowerShell 5.1` });
     if (n.type !== 'command') return;
     const raw = commandName(n);
@@ -237,7 +240,7 @@ export function listPs1(dir: string): string[] {
 export async function checkFile(root: string, full: string): Promise<Finding[]> {
   const file = relative(root, full).replace(/\\/g, '/');
   const bytes = readFileSync(full);
-  const kind = /\.Tests\.ps1$/i.test(file) ? 'test' : /^collector\/[^/]+\.ps1$/.test(file) ? 'entry' : 'private';
+  const kind = /\.Tests\.ps1$/i.test(file) || file.startsWith('collector/tests/') ? 'test' : /^collector\/[^/]+\.ps1$/.test(file) ? 'entry' : 'private';
   const text = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3).toString('utf8') : bytes.toString('utf8');
   return [...encodingFindings(file, bytes), ...(await checkSource(file, text, kind))];
 }
