@@ -120,7 +120,7 @@ function Invoke-PostureSnapshot {
     }
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { Set-PostureTls }
+    if ($needsNetwork) { Set-PostureTlsProtocol }
 
     # 1. The manifest.
     try {

@@ -1,12 +1,12 @@
 # HTTP: TLS 1.2+, one request wrapper (the only place that calls Invoke-WebRequest, so tests can
 # mock it), retries with exponential back-off and jitter, and the manifest with its last-good copy.
 
-function Set-PostureTls {
+function Set-PostureTlsProtocol {
     <#
     .SYNOPSIS
         Allows TLS 1.2 (and TLS 1.3 when already allowed) and nothing older for this process.
     .EXAMPLE
-        Set-PostureTls
+        Set-PostureTlsProtocol
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param()
@@ -122,13 +122,13 @@ function Wait-PostureRetry {
     Start-Sleep -Milliseconds ([int]($Seconds * 1000))
 }
 
-function Test-PostureRetryableStatus {
+function Test-PostureRetryableCode {
     <#
     .SYNOPSIS
         True for "try again" answers: no response, 408, 429 and 5xx. Other 4xx mean the request
         itself is wrong and repeating it cannot help.
     .EXAMPLE
-        Test-PostureRetryableStatus -StatusCode 503
+        Test-PostureRetryableCode -StatusCode 503
     #>
     [CmdletBinding()]
     [OutputType([bool])]
@@ -169,7 +169,7 @@ function Send-PostureDocument {
             Write-Verbose ("POST {0}: {1} on attempt {2}" -f $Uri, $code, $attempt)
             return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
         }
-        if (-not (Test-PostureRetryableStatus -StatusCode $code)) {
+        if (-not (Test-PostureRetryableCode -StatusCode $code)) {
             return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
         }
         $why = $last.Error

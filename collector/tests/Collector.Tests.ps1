@@ -208,8 +208,8 @@ Describe 'Sending: retries, back-off, refusals' {
         $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -MaxAttempts 3
         $r.Outcome | Should -Be 'Failed'
         Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
-        Test-PostureRetryableStatus -StatusCode 408 | Should -BeTrue
-        Test-PostureRetryableStatus -StatusCode 401 | Should -BeFalse
+        Test-PostureRetryableCode -StatusCode 408 | Should -BeTrue
+        Test-PostureRetryableCode -StatusCode 401 | Should -BeFalse
     }
     It 'backs off exponentially with jitter, capped' {
         foreach ($n in 1..8) {
@@ -231,7 +231,7 @@ Describe 'Sending: retries, back-off, refusals' {
         Should -Invoke Invoke-WebRequest -Times 1 -ParameterFilter { $UseBasicParsing -and $ContentType -like 'application/json*' -and $Headers['x-api-key'] -eq 'k' -and $Body -is [byte[]] }
     }
     It 'allows TLS 1.2' {
-        Set-PostureTls
+        Set-PostureTlsProtocol
         ([int][System.Net.ServicePointManager]::SecurityProtocol -band 3072) | Should -Be 3072
     }
 }
