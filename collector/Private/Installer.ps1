@@ -44,7 +44,6 @@ function New-PostureTaskXml {
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
     <Description>fleet-posture: sends this server's configuration snapshot every hour.</Description>
-    <URI>\FleetPosture Collector</URI>
   </RegistrationInfo>
   <Triggers>
     <TimeTrigger>

@@ -55,7 +55,6 @@ function ConvertTo-PostureJson {
     $inv = [System.Globalization.CultureInfo]::InvariantCulture
     $v = $InputObject
     if ($null -eq $v) { return 'null' }
-    if ($v -is [System.Management.Automation.PSObject] -and $v.BaseObject -isnot [System.Management.Automation.PSCustomObject]) { $v = $v.BaseObject }
     if ($v -is [string] -or $v -is [char]) { return (ConvertTo-PostureJsonString -Value ([string]$v)) }
     if ($v -is [bool]) { if ($v) { return 'true' } else { return 'false' } }
     if ($v -is [datetime]) { return (ConvertTo-PostureJsonString -Value ($v.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", $inv))) }
@@ -70,7 +69,7 @@ function ConvertTo-PostureJson {
         }
         return '{' + [string]::Join(',', $parts.ToArray()) + '}'
     }
-    if ($v -is [System.Management.Automation.PSCustomObject] -or ($v -is [System.Management.Automation.PSObject])) {
+    if ($v -is [System.Management.Automation.PSCustomObject]) {
         $parts = New-Object System.Collections.Generic.List[string]
         foreach ($p in $v.PSObject.Properties) {
             $parts.Add((ConvertTo-PostureJsonString -Value $p.Name) + ':' + (ConvertTo-PostureJson -InputObject $p.Value))

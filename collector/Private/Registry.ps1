@@ -492,9 +492,9 @@ function Get-PostureRegistrySnapshot {
         $recurse = [bool](Get-PostureMember -InputObject $item -Name 'recurse' -Default $false)
         $maxDepth = [int](Get-PostureMember -InputObject $item -Name 'maxDepth' -Default 8)
         foreach ($view in $views) {
-            foreach ($e in @(Read-PostureRegistryKey -Path $path -View $view -Recurse:$recurse -MaxDepth $maxDepth -Limit ($Limit - $all.Count))) {
-                [void]$all.Add($e)
-            }
+            # Read-PostureRegistryKey returns its array as one object (", $array"): no @() around it.
+            $entries = Read-PostureRegistryKey -Path $path -View $view -Recurse:$recurse -MaxDepth $maxDepth -Limit ($Limit - $all.Count)
+            foreach ($e in $entries) { [void]$all.Add($e) }
         }
     }
     return , $all.ToArray()

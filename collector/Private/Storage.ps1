@@ -111,9 +111,9 @@ function Get-PostureSpoolItem {
         [Parameter(Mandatory = $true)]
         [string]$SpoolPath
     )
-    if (-not [System.IO.Directory]::Exists($SpoolPath)) { return , @() }
-    $items = @(Get-ChildItem -LiteralPath $SpoolPath -Filter '*.json' | Where-Object { -not $_.PSIsContainer } | Sort-Object -Property Name)
-    return , $items
+    if (-not [System.IO.Directory]::Exists($SpoolPath)) { return }
+    # Written to the pipeline one by one: callers collect them with @().
+    Get-ChildItem -LiteralPath $SpoolPath -Filter '*.json' | Where-Object { -not $_.PSIsContainer } | Sort-Object -Property Name
 }
 
 function Limit-PostureSpool {

@@ -75,7 +75,9 @@ function Invoke-PostureHttpRequest {
             }
         } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers.RetryAfter) {
             # PowerShell 7: HttpResponseMessage.
-            if ($null -ne $response.Headers.RetryAfter.Delta) { $retryAfter = [string][int]$response.Headers.RetryAfter.Delta.Value.TotalSeconds }
+            # Delta is a Nullable[TimeSpan]; PowerShell unwraps it, so no .Value here.
+            $delta = $response.Headers.RetryAfter.Delta
+            if ($null -ne $delta) { $retryAfter = [string][int]$delta.TotalSeconds }
         }
         $seconds = 0
         if ($retryAfter -and [int]::TryParse([string]$retryAfter, [ref]$seconds)) { $result.RetryAfter = $seconds }

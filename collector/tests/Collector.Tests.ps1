@@ -127,7 +127,9 @@ Describe 'Services (CIM, falling back to WMI)' {
     It 'returns an empty list when neither answers' {
         Mock Get-CimInstance { throw 'no' }
         Mock Get-WmiObject { throw 'no' }
-        @(Get-PostureServiceSnapshot -Name 'McShield' -WarningAction SilentlyContinue).Count | Should -Be 0
+        $none = Get-PostureServiceSnapshot -Name 'McShield' -WarningAction SilentlyContinue
+        $none.Count | Should -Be 0
+        ConvertTo-PostureJson -InputObject $none | Should -Be '[]'
     }
 }
 
