@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSnapshot } from '../../src/snapshot/parse';
 import { manifestSchema, snapshotSchema } from '../../src/snapshot/schema';
 import { decodeText } from '../../src/cli/io';
+import { evaluateDocument } from '../../src/app/evaluate-document';
 
 const DIR = join(__dirname, '..', '..', 'collector', 'examples');
 const SNAPSHOTS = readdirSync(DIR).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
@@ -61,6 +62,22 @@ describe('collector/examples', () => {
       });
     });
   }
+
+  it('evaluate to the verdicts they were written to show', () => {
+    const expected: Record<string, string> = {
+      'win2003r2-x86-exchange2003-vse80i.json': 'Pass SmtpExcluded',
+      'win2008-x64-exchange2007-vse85i.json': 'Warning SmtpNotExcluded',
+      'win2008r2-x64-exchange2010-vse87i.json': 'Error BlockObserved',
+      'win2012r2-x64-exchange2016-vse88.json': 'Pass SmtpExcluded',
+      'win2019-x64-exchange2019-no-mcafee.json': 'NotApplicable NotInstalled',
+    };
+    for (const [file, verdict] of Object.entries(expected)) {
+      const r = evaluateDocument(load(file));
+      if (!r.ok) throw new Error(`${file}: ${JSON.stringify(r.issues)}`);
+      const port25 = r.results.find((x) => x.ruleId === 'mcafee-port25-blocked');
+      expect(`${port25?.status} ${port25?.reasonCode}`, file).toBe(verdict);
+    }
+  });
 
   it('the reference manifest validates against the manifest schema', () => {
     expect(manifest.registry.length).toBeGreaterThan(0);

@@ -1,31 +1,15 @@
 // The import-reg command end to end: .reg files + services CSV → a contract snapshot on stdout,
 // which `evaluate -` accepts.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Io } from '../../src/cli/io';
 import { hostFromFileName } from '../../src/cli/import-reg';
 import { main } from '../../src/cli/main';
 import { parseSnapshot } from '../../src/snapshot/parse';
+import { fakeIo } from './cli-io';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
 
-export function fakeIo(stdin = ''): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (t: string) => {
-      io.stdout += t;
-    },
-    err: (t: string) => {
-      io.stderr += t;
-    },
-    read: (p: string) => (p === '-' ? Promise.resolve(Buffer.from(stdin)) : readFile(p)),
-  };
-  return io;
-}
-
-export async function importReg(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function importReg(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const io = fakeIo();
   const code = await main(['import-reg', ...args], io);
   return { code, stdout: io.stdout, stderr: io.stderr };
@@ -89,4 +73,32 @@ describe('fleet-posture import-reg', () => {
     expect(hostFromFileName('C:\\exports\\EXCH01.reg')).toBe('EXCH01');
     expect(hostFromFileName('/tmp/mcafee export (1).reg')).toBe('mcafee-export-1');
   });
+});
+
+describe('realistic exports (test/fixtures/reg) give the verdicts shared/docs/port25-rule.md says', () => {
+  const cases: Array<[string, string, string, string, string]> = [
+    ['EXCH03-vse80i-excluded.reg', 'services-ex2003.csv', 'x86', 'Pass', 'SmtpExcluded'],
+    ['EXCH03-vse80i-not-excluded.reg', 'services-ex2003.csv', 'x86', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH03-vse80i-rule-disabled.reg', 'services-ex2003.csv', 'x86', 'Pass', 'RuleDisabled'],
+    ['EXCH10-vse87i-defaults.reg', 'services-ex2010.csv', 'x64', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH16-vse88-ap-off.reg', 'services-ex2016.csv', 'x64', 'Pass', 'AccessProtectionOff'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016.csv', 'x64', 'Pass', 'SmtpExcluded'],
+    ['EXCH16-vse88-no-behaviourblocking.reg', 'services-ex2016.csv', 'x64', 'Unknown', 'ConfigUnreadable'],
+    ['EXCH16-vse88-not-excluded.reg', 'services-ex2016.csv', 'x64', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH16-vse88-rule-disabled.reg', 'services-ex2016.csv', 'x64', 'Pass', 'RuleDisabled'],
+    ['EXCH19-agent-only.reg', 'services-ex2016.csv', 'x64', 'NotApplicable', 'NotInstalled'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016-mcshield-stopped.csv', 'x64', 'Pass', 'ScannerNotRunning'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016-no-mcshield.csv', 'x64', 'Unknown', 'ScannerStateUnknown'],
+    ['EXCH16-vse88-excluded.reg', 'services-no-smtp.csv', 'x64', 'NotApplicable', 'NoSmtpService'],
+  ];
+  for (const [reg, csv, arch, status, reasonCode] of cases) {
+    it(`${reg} + ${csv}: ${status} ${reasonCode}`, async () => {
+      const r = await importReg([join(FIX, reg), '--services', join(FIX, csv), '--arch', arch]);
+      expect(r.code, r.stderr).toBe(0);
+      const io = fakeIo(r.stdout);
+      expect(await main(['evaluate', '-'], io)).toBe(0);
+      const result = JSON.parse(io.stdout).results.find((x: { ruleId: string }) => x.ruleId === 'mcafee-port25-blocked');
+      expect({ status: result.status, reasonCode: result.reasonCode }).toEqual({ status, reasonCode });
+    });
+  }
 });
