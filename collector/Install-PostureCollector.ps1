@@ -16,7 +16,8 @@
     ScheduledTasks module is used where present, schtasks.exe /XML elsewhere).
 
 .PARAMETER Endpoint
-    Base URL of the service (https only), e.g. https://posture.contoso.net.
+    Base URL of the service (https only): API_BASE_URL from "azd env get-values", e.g.
+    https://func-posture-xxxx.azurewebsites.net/api (the site URL without /api works too).
 
 .PARAMETER ApiKey
     The ingest credential. It is stored encrypted; prefer passing it from a variable or a software

@@ -31,8 +31,9 @@
     no network; sending needs Windows PowerShell 3.0+ with .NET Framework 4.5+ for TLS 1.2.
 
 .PARAMETER Endpoint
-    Base URL of the service, e.g. https://posture.contoso.net. Default: from the configuration that
-    Install-PostureCollector.ps1 stored.
+    Base URL of the service: the site (https://posture.contoso.net) or its API base, as azd prints
+    it in API_BASE_URL (https://func-posture-xxxx.azurewebsites.net/api). Default: from the
+    configuration that Install-PostureCollector.ps1 stored.
 
 .PARAMETER ApiKey
     The ingest credential. Default: from the stored configuration.

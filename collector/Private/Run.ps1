@@ -149,7 +149,7 @@ function Invoke-PostureSnapshot {
     }
 
     # 4. Send: spooled snapshots first, oldest first; stop at the first that cannot be delivered.
-    $uri = $Endpoint.TrimEnd('/') + '/api/snapshots'
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
     $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
     Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
     $blocked = $false

@@ -22,6 +22,28 @@ function Set-PostureTlsProtocol {
     }
 }
 
+function Get-PostureApiUri {
+    <#
+    .SYNOPSIS
+        The URL of an API route. The endpoint may be the site (https://x.azurewebsites.net) or the
+        API base that azd prints as API_BASE_URL (https://x.azurewebsites.net/api).
+    .EXAMPLE
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api' -Route 'snapshots'
+        Returns https://x.azurewebsites.net/api/snapshots.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$Route
+    )
+    $base = $Endpoint.TrimEnd('/')
+    if ($base -notmatch '/api$') { $base = $base + '/api' }
+    return ($base + '/' + $Route)
+}
+
 function Invoke-PostureHttpRequest {
     <#
     .SYNOPSIS
@@ -221,7 +243,7 @@ function Get-PostureManifest {
         [string]$CachePath,
         [int]$TimeoutSec = 60
     )
-    $uri = $Endpoint.TrimEnd('/') + '/api/manifest'
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
     $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
     $problem = $null
     if ($r.StatusCode -eq 200) {

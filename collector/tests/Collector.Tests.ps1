@@ -232,6 +232,10 @@ Describe 'Sending: retries, back-off, refusals' {
         $r.Content | Should -Be '{"outcome":"accepted"}'
         Should -Invoke Invoke-WebRequest -Times 1 -ParameterFilter { $UseBasicParsing -and $ContentType -like 'application/json*' -and $Headers['x-api-key'] -eq 'k' -and $Body -is [byte[]] }
     }
+    It 'builds API URLs from the site or from API_BASE_URL' {
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net' -Route 'manifest' | Should -Be 'https://x.azurewebsites.net/api/manifest'
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api/' -Route 'snapshots' | Should -Be 'https://x.azurewebsites.net/api/snapshots'
+    }
     It 'allows TLS 1.2' {
         Set-PostureTlsProtocol
         ([int][System.Net.ServicePointManager]::SecurityProtocol -band 3072) | Should -Be 3072
