@@ -185,6 +185,9 @@ function Invoke-PostureSnapshot {
         $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
         $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
         Write-PostureTextFile -Path $rejectedPath -Text $json
+        # Keep the 20 newest copies only.
+        @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
+            Select-Object -Skip 20 | Remove-Item -Force
         Write-PostureLog -Level Error -Message ("Snapshot {0} refused, not retried: {1}. A copy is in {2}." -f $id, $why, $rejectedPath)
         $lines.Add(('Snapshot {0} refused by the service: {1}' -f $id, $why))
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
