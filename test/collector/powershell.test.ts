@@ -86,6 +86,9 @@ describe('the checker catches what it must', () => {
       'Invoke-WebRequest -Uri $u -UseBasicParsing -TimeoutSec 30 -ErrorAction Stop',
       'ConvertTo-Json -InputObject $o -Depth 10',
       'Get-Content -Path x -Encoding UTF8',
+      'Get-ChildItem -Path x | Select-Object -Skip 20 -First 3',
+      '$leaf = Split-Path -Leaf $p',
+      'Invoke-WebRequest -Uri $u -TimeoutSec 5 -UseBasicParsing',
       '$k = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry32)',
     ].join('\n');
     expect(formatFindings(await checkSource('ok.ps1', ok + '\n', 'test'))).toBe('');

@@ -60,6 +60,14 @@ export const PS7_ONLY_PARAMETERS: Readonly<Record<string, readonly string[]>> = 
   'wait-process': ['any', 'passthru'],
 };
 
+/** Windows PowerShell 5.1 parameters of the cmdlets above whose names share a prefix with a PowerShell 7-only one. */
+const PS51_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
+  'select-object': ['property', 'excludeproperty', 'expandproperty', 'unique', 'last', 'first', 'skip', 'skiplast', 'wait', 'index', 'inputobject'],
+  'split-path': ['path', 'literalpath', 'parent', 'leaf', 'qualifier', 'noqualifier', 'resolve', 'isabsolute', 'credential'],
+  'test-connection': ['computername', 'source', 'count', 'delay', 'quiet', 'buffersize', 'throttlelimit', 'timetolive', 'impersonation', 'authentication', 'credential', 'asjob', 'dcomauthentication', 'wsmanauthentication', 'protocol'],
+  'get-childitem': ['path', 'literalpath', 'filter', 'include', 'exclude', 'recurse', 'depth', 'force', 'name', 'attributes', 'directory', 'file', 'hidden', 'readonly', 'system'],
+};
+
 const CMDLET_ALIASES: Readonly<Record<string, string>> = {
   irm: 'invoke-restmethod',
   iwr: 'invoke-webrequest',
@@ -164,8 +172,10 @@ export function ps7Findings(file: string, tree: Node): Finding[] {
     const only = PS7_ONLY_PARAMETERS[name] ?? [];
     for (const p of params) {
       const written = p.text.replace(/^-/, '').replace(/:.*$/, '').toLowerCase();
-      // PowerShell accepts any unambiguous prefix of a parameter name.
-      const hit = only.find((o) => (o === written || (written.length >= 3 && o.startsWith(written))));
+      // PowerShell accepts any unambiguous prefix of a parameter name; a prefix that also starts a
+      // 5.1 parameter (Select-Object -Skip, Split-Path -Leaf) is that 5.1 parameter.
+      const known51 = (PS51_PARAMETERS[name] ?? []).some((k) => k.startsWith(written));
+      const hit = only.find((o) => o === written || (written.length >= 3 && !known51 && o.startsWith(written)));
       if (hit) out.push({ file, line: line(p), message: `${raw} -${hit} is PowerShell 7 only` });
     }
     const elements = n.children.find((c) => c.type === 'command_elements')?.children ?? [];
