@@ -1,5 +1,6 @@
 // The `fleet-posture` command line: one small module per command, dispatched here.
 import { evaluateCommand, evaluateHelp } from './evaluate';
+import { importRegCommand, importRegHelp } from './import-reg';
 import { EXIT, processIo, UsageError, type Io } from './io';
 import { manifestCommand, manifestHelp } from './manifest';
 import { schemaCommand, schemaHelp } from './schema';
@@ -11,6 +12,7 @@ interface Command {
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   evaluate: { run: evaluateCommand, help: evaluateHelp },
+  'import-reg': { run: importRegCommand, help: importRegHelp },
   manifest: { run: manifestCommand, help: manifestHelp },
   schema: { run: schemaCommand, help: schemaHelp },
 };

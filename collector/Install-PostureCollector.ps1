@@ -1,0 +1,97 @@
+<#
+.SYNOPSIS
+    Installs (or with -Uninstall removes) the fleet-posture collector on this server.
+
+.DESCRIPTION
+    Copies Send-PostureSnapshot.ps1 and its Private\ folder to -InstallPath, stores the endpoint
+    and the credential protected with DPAPI (machine scope) in <DataPath>\config.dat, restricts
+    <DataPath> to SYSTEM and Administrators, and registers the scheduled task "FleetPosture
+    Collector": runs as SYSTEM every hour with a random delay (so a fleet does not post in the
+    same second), never two runs at once, stopped after 30 minutes.
+
+    -Uninstall removes the task, the scripts, the configuration, the spool, the log and the
+    manifest cache.
+
+    Needs an elevated PowerShell. Windows Server 2008 and later (Task Scheduler 2.0; the
+    ScheduledTasks module is used where present, schtasks.exe /XML elsewhere).
+
+.PARAMETER Endpoint
+    Base URL of the service (https only): API_BASE_URL from "azd env get-values", e.g.
+    https://func-posture-xxxx.azurewebsites.net/api (the site URL without /api works too).
+
+.PARAMETER ApiKey
+    The ingest credential. It is stored encrypted; prefer passing it from a variable or a software
+    distribution secret rather than typing it on a shared console.
+
+.PARAMETER HeaderName
+    HTTP header carrying the credential. Default: x-api-key.
+
+.PARAMETER InstallPath
+    Where the scripts go. Default: %ProgramFiles%\FleetPosture.
+
+.PARAMETER DataPath
+    Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture.
+
+.PARAMETER TaskName
+    Name of the scheduled task. Default: FleetPosture Collector.
+
+.PARAMETER RandomDelayMinutes
+    Upper bound of the random delay added to each hourly run. Default: 50.
+
+.PARAMETER Uninstall
+    Remove everything the installation created.
+
+.EXAMPLE
+    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key
+    Installs with the defaults; the first run happens within the hour.
+
+.EXAMPLE
+    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key -WhatIf
+    Shows what would be installed (task, folders) without changing anything.
+
+.EXAMPLE
+    .\Install-PostureCollector.ps1 -Uninstall
+    Removes the task, the scripts and all collector data.
+#>
+[CmdletBinding(SupportsShouldProcess = $true, DefaultParameterSetName = 'Install')]
+param(
+    [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
+    [ValidatePattern('^https://')]
+    [string]$Endpoint,
+    [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
+    [ValidateNotNullOrEmpty()]
+    [string]$ApiKey,
+    [Parameter(ParameterSetName = 'Install')]
+    [string]$HeaderName = 'x-api-key',
+    [string]$InstallPath = (Join-Path -Path $env:ProgramFiles -ChildPath 'FleetPosture'),
+    [string]$DataPath,
+    [string]$TaskName = 'FleetPosture Collector',
+    [Parameter(ParameterSetName = 'Install')]
+    [ValidateRange(0, 59)]
+    [int]$RandomDelayMinutes = 50,
+    [Parameter(Mandatory = $true, ParameterSetName = 'Uninstall')]
+    [switch]$Uninstall
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$here = Split-Path -Parent $MyInvocation.MyCommand.Definition
+foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $here -ChildPath 'Private') -Filter '*.ps1' | Sort-Object -Property Name)) {
+    . $file.FullName
+}
+if (-not $DataPath) { $DataPath = Get-PostureDataPath }
+
+try {
+    if ($Uninstall) {
+        if ($PSCmdlet.ShouldProcess(('task "{0}", {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Uninstall the fleet-posture collector')) {
+            Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
+        }
+    } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
+        Register-PostureCollector -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes
+    }
+} catch {
+    Write-Error -Message $_.Exception.Message -ErrorAction Continue
+    exit 1
+}
+exit 0

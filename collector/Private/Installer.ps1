@@ -1,0 +1,259 @@
+# Installation: copy the scripts, store the endpoint and credential (DPAPI, machine scope) in a
+# folder only SYSTEM and Administrators can read, and register an hourly SYSTEM task with a random
+# delay so a fleet does not post in the same second.
+
+function Test-PostureAdministrator {
+    <#
+    .SYNOPSIS
+        True when this process runs elevated as a member of Administrators.
+    .EXAMPLE
+        if (-not (Test-PostureAdministrator)) { throw 'Run as Administrator.' }
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param()
+    $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+    $principal = New-Object System.Security.Principal.WindowsPrincipal($identity)
+    return $principal.IsInRole([System.Security.Principal.WindowsBuiltInRole]::Administrator)
+}
+
+function New-PostureTaskXml {
+    <#
+    .SYNOPSIS
+        The Task Scheduler 2.0 definition: SYSTEM, highest privileges, every hour with a random
+        delay, no overlapping runs, stopped after 30 minutes.
+    .EXAMPLE
+        New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Builds a string; changes nothing.')]
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$ScriptPath,
+        [ValidateRange(0, 59)]
+        [int]$RandomDelayMinutes = 50,
+        [datetime]$Start = (Get-Date).Date
+    )
+    $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+    $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptPath
+    $esc = { param($s) [System.Security.SecurityElement]::Escape($s) }
+    $startText = $Start.ToString("yyyy-MM-dd'T'HH:mm:ss", [System.Globalization.CultureInfo]::InvariantCulture)
+    return @"
+<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo>
+    <Description>fleet-posture: sends this server's configuration snapshot every hour.</Description>
+  </RegistrationInfo>
+  <Triggers>
+    <TimeTrigger>
+      <StartBoundary>$startText</StartBoundary>
+      <Enabled>true</Enabled>
+      <Repetition>
+        <Interval>PT1H</Interval>
+        <StopAtDurationEnd>false</StopAtDurationEnd>
+      </Repetition>
+      <RandomDelay>PT$($RandomDelayMinutes)M</RandomDelay>
+    </TimeTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="Author">
+      <UserId>S-1-5-18</UserId>
+      <RunLevel>HighestAvailable</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <StartWhenAvailable>true</StartWhenAvailable>
+    <RunOnlyIfNetworkAvailable>false</RunOnlyIfNetworkAvailable>
+    <ExecutionTimeLimit>PT30M</ExecutionTimeLimit>
+    <Enabled>true</Enabled>
+    <Priority>7</Priority>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>$(& $esc $powershell)</Command>
+      <Arguments>$(& $esc $arguments)</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"@
+}
+
+function Invoke-PostureTaskCommand {
+    <#
+    .SYNOPSIS
+        Runs schtasks.exe (Windows Server 2008/2008 R2, where the ScheduledTasks module is missing).
+    .EXAMPLE
+        Invoke-PostureTaskCommand -ArgumentList '/Query', '/TN', 'FleetPosture Collector'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string[]]$ArgumentList
+    )
+    $output = & schtasks.exe @ArgumentList 2>&1
+    return @{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
+}
+
+function Register-PostureTask {
+    <#
+    .SYNOPSIS
+        Registers (or replaces) the scheduled task from its XML definition.
+    .EXAMPLE
+        Register-PostureTask -TaskName 'FleetPosture Collector' -Xml $xml
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$TaskName,
+        [Parameter(Mandatory = $true)]
+        [string]$Xml
+    )
+    if (-not $PSCmdlet.ShouldProcess($TaskName, 'Register scheduled task')) { return }
+    if (Get-Command -Name Register-ScheduledTask -ErrorAction SilentlyContinue) {
+        [void](Register-ScheduledTask -TaskName $TaskName -Xml $Xml -Force)
+        return
+    }
+    $file = [System.IO.Path]::GetTempFileName()
+    try {
+        [System.IO.File]::WriteAllText($file, $Xml, [System.Text.Encoding]::Unicode)
+        $r = Invoke-PostureTaskCommand -ArgumentList @('/Create', '/TN', $TaskName, '/XML', $file, '/F')
+        if ($r.ExitCode -ne 0) { throw ('schtasks /Create failed: {0}' -f $r.Output) }
+    } finally {
+        Remove-Item -LiteralPath $file -Force -ErrorAction SilentlyContinue
+    }
+}
+
+function Unregister-PostureTask {
+    <#
+    .SYNOPSIS
+        Removes the scheduled task if it exists.
+    .EXAMPLE
+        Unregister-PostureTask -TaskName 'FleetPosture Collector'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$TaskName
+    )
+    if (-not $PSCmdlet.ShouldProcess($TaskName, 'Unregister scheduled task')) { return }
+    if (Get-Command -Name Unregister-ScheduledTask -ErrorAction SilentlyContinue) {
+        if (Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue) {
+            Unregister-ScheduledTask -TaskName $TaskName -Confirm:$false
+        }
+        return
+    }
+    $q = Invoke-PostureTaskCommand -ArgumentList @('/Query', '/TN', $TaskName)
+    if ($q.ExitCode -eq 0) {
+        $r = Invoke-PostureTaskCommand -ArgumentList @('/Delete', '/TN', $TaskName, '/F')
+        if ($r.ExitCode -ne 0) { throw ('schtasks /Delete failed: {0}' -f $r.Output) }
+    }
+}
+
+function Set-PostureRestrictedAcl {
+    <#
+    .SYNOPSIS
+        Replaces a folder's ACL: inheritance off, full control for SYSTEM and Administrators only,
+        inherited by everything inside (configuration, spool, log, manifest cache).
+    .EXAMPLE
+        Set-PostureRestrictedAcl -Path 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Restrict to SYSTEM and Administrators')) { return }
+    $acl = New-Object System.Security.AccessControl.DirectorySecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    $none = [System.Security.AccessControl.PropagationFlags]::None
+    $allow = [System.Security.AccessControl.AccessControlType]::Allow
+    $full = [System.Security.AccessControl.FileSystemRights]::FullControl
+    $administrators = New-Object System.Security.Principal.SecurityIdentifier('S-1-5-32-544')
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
+        $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, $full, $inherit, $none, $allow)))
+    }
+    $acl.SetOwner($administrators)
+    Set-Acl -LiteralPath $Path -AclObject $acl
+}
+
+function Register-PostureCollector {
+    <#
+    .SYNOPSIS
+        Installs the collector: scripts to InstallPath, protected configuration to DataPath (ACL'd
+        to SYSTEM and Administrators), and the hourly SYSTEM task.
+    .EXAMPLE
+        Register-PostureCollector -Endpoint https://posture.contoso.net -ApiKey $key -SourcePath .\collector
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$ApiKey,
+        [string]$HeaderName = 'x-api-key',
+        [Parameter(Mandatory = $true)]
+        [string]$SourcePath,
+        [Parameter(Mandatory = $true)]
+        [string]$InstallPath,
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath,
+        [string]$TaskName = 'FleetPosture Collector',
+        [int]$RandomDelayMinutes = 50
+    )
+    if (-not ($Endpoint -match '^https://')) { throw ('The endpoint must be an https:// URL, not {0}.' -f $Endpoint) }
+    if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
+
+    if ($PSCmdlet.ShouldProcess($InstallPath, 'Copy collector scripts')) {
+        [void](New-Item -ItemType Directory -Path (Join-Path -Path $InstallPath -ChildPath 'Private') -Force)
+        Copy-Item -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Send-PostureSnapshot.ps1') -Destination $InstallPath -Force
+        foreach ($f in @(Get-ChildItem -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Private') -Filter '*.ps1')) {
+            Copy-Item -LiteralPath $f.FullName -Destination (Join-Path -Path $InstallPath -ChildPath 'Private') -Force
+        }
+    }
+
+    if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
+        [void](New-Item -ItemType Directory -Path $DataPath -Force)
+        Set-PostureRestrictedAcl -Path $DataPath
+        $config = New-Object System.Collections.Specialized.OrderedDictionary
+        $config['endpoint'] = $Endpoint
+        $config['headerName'] = $HeaderName
+        $config['apiKey'] = $ApiKey
+        $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $DataPath -ChildPath 'config.dat'), $bytes)
+    }
+
+    $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
+    Register-PostureTask -TaskName $TaskName -Xml $xml
+    return ('Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath)
+}
+
+function Unregister-PostureCollector {
+    <#
+    .SYNOPSIS
+        Removes the task, the scripts, the configuration, the spool, the log and the manifest cache.
+    .EXAMPLE
+        Unregister-PostureCollector -InstallPath 'C:\Program Files\FleetPosture' -DataPath 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$InstallPath,
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath,
+        [string]$TaskName = 'FleetPosture Collector'
+    )
+    if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
+    Unregister-PostureTask -TaskName $TaskName
+    foreach ($p in @($InstallPath, $DataPath)) {
+        if ((Test-Path -LiteralPath $p) -and $PSCmdlet.ShouldProcess($p, 'Remove')) {
+            Remove-Item -LiteralPath $p -Recurse -Force
+        }
+    }
+    return ('Removed task "{0}", {1} and {2}.' -f $TaskName, $InstallPath, $DataPath)
+}

@@ -1,0 +1,202 @@
+# One run of the collector: manifest, collect, dry run or send (spool first, oldest first), print
+# the verdicts, choose the exit code.
+
+function Format-PostureVerdict {
+    <#
+    .SYNOPSIS
+        One line per rule verdict from the service's answer, e.g.
+        "Warning       mcafee-port25-blocked  SmtpNotExcluded  McAfee VirusScan may block ...".
+    .EXAMPLE
+        Format-PostureVerdict -Content $response.Content
+    #>
+    [CmdletBinding()]
+    [OutputType([string[]])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    $lines = New-Object System.Collections.Generic.List[string]
+    try {
+        $answer = ConvertFrom-PostureJson -Json $Content
+    } catch {
+        $lines.Add('The service answered without a readable verdict list.')
+        return , $lines.ToArray()
+    }
+    $lines.Add(('Snapshot {0} for {1}: {2}' -f (Get-PostureMember -InputObject $answer -Name 'snapshotId'), (Get-PostureMember -InputObject $answer -Name 'server'), (Get-PostureMember -InputObject $answer -Name 'outcome')))
+    foreach ($r in @(Get-PostureMember -InputObject $answer -Name 'results' -Default @())) {
+        $message = [string](Get-PostureMember -InputObject $r -Name 'message' -Default '')
+        $message = ($message -replace '\s+', ' ').Trim()
+        $lines.Add(('{0,-13} {1}  {2}  {3}' -f (Get-PostureMember -InputObject $r -Name 'status'), (Get-PostureMember -InputObject $r -Name 'ruleId'), (Get-PostureMember -InputObject $r -Name 'reasonCode'), $message))
+    }
+    return , $lines.ToArray()
+}
+
+function Format-PostureRejection {
+    <#
+    .SYNOPSIS
+        One line for a refused snapshot: status, error code, message and the first issues.
+    .EXAMPLE
+        Format-PostureRejection -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowEmptyString()]
+        [string]$Content = ''
+    )
+    $text = 'HTTP {0}' -f $StatusCode
+    try {
+        $e = ConvertFrom-PostureJson -Json $Content
+        $text = '{0} {1}: {2}' -f $text, (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message')
+        $issues = @(Get-PostureMember -InputObject $e -Name 'issues' -Default @())
+        $shown = 0
+        foreach ($i in $issues) {
+            if ($shown -ge 3) { $text += (' (+{0} more)' -f ($issues.Count - 3)); break }
+            $text += ('; {0}: {1}' -f (Get-PostureMember -InputObject $i -Name 'path'), (Get-PostureMember -InputObject $i -Name 'message'))
+            $shown++
+        }
+    } catch {
+        if ($Content) { $text += ': ' + $Content.Substring(0, [Math]::Min(200, $Content.Length)) }
+    }
+    return $text
+}
+
+function Invoke-PostureSnapshot {
+    <#
+    .SYNOPSIS
+        The whole collector run; Send-PostureSnapshot.ps1 calls it with its own parameters.
+        Returns @{ ExitCode; Lines } (Lines: what to print).
+    .EXAMPLE
+        $run = Invoke-PostureSnapshot -OutFile C:\Temp\snapshot.json -ManifestPath C:\Temp\manifest.json
+    #>
+    [CmdletBinding()]
+    param(
+        [string]$Endpoint,
+        [string]$ApiKey,
+        [string]$HeaderName = 'x-api-key',
+        [string]$OutFile,
+        [string]$ManifestPath,
+        [string]$DataPath,
+        [string]$ConfigPath,
+        [string]$Language = 'en',
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60,
+        [int]$MaxSpoolCount = 168,
+        [int]$MaxSpoolAgeDays = 7,
+        [int]$TimeoutSec = 60,
+        [string]$CollectorVersion = '1.0.0'
+    )
+    $lines = New-Object System.Collections.Generic.List[string]
+    # .NET file calls resolve relative paths against the process directory, not the PowerShell location.
+    if ($OutFile) { $OutFile = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutFile) }
+    if ($ManifestPath) { $ManifestPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ManifestPath) }
+    if (-not $DataPath) { $DataPath = Get-PostureDataPath }
+    if (-not $ConfigPath) { $ConfigPath = Join-Path -Path $DataPath -ChildPath 'config.dat' }
+    $spoolPath = Join-Path -Path $DataPath -ChildPath 'spool'
+    $cachePath = Join-Path -Path $DataPath -ChildPath 'manifest.json'
+    $dryRun = [bool]$OutFile
+    if (-not $dryRun) { $script:PostureLogPath = Join-Path -Path $DataPath -ChildPath 'collector.log' }
+
+    # Endpoint and credential: parameters first, else the installer's protected configuration.
+    if (-not $Endpoint -or -not $ApiKey) {
+        $config = $null
+        try { $config = Read-PostureConfig -Path $ConfigPath } catch {
+            Write-PostureLog -Level Error -Message ("The configuration {0} cannot be read: {1}" -f $ConfigPath, $_.Exception.Message)
+        }
+        if ($null -ne $config) {
+            if (-not $Endpoint) { $Endpoint = $config.Endpoint }
+            if (-not $ApiKey) { $ApiKey = $config.ApiKey }
+            if (-not $PSBoundParameters.ContainsKey('HeaderName') -and $config.HeaderName) { $HeaderName = $config.HeaderName }
+        }
+    }
+    $needsNetwork = -not ($dryRun -and $ManifestPath)
+    if ($needsNetwork -and -not $Endpoint) {
+        $lines.Add(('No endpoint: pass -Endpoint and -ApiKey, or run Install-PostureCollector.ps1 (looked for {0}).' -f $ConfigPath))
+        return @{ ExitCode = 2; Lines = $lines.ToArray() }
+    }
+    $headers = @{ 'Accept-Language' = $Language }
+    if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
+    if ($needsNetwork) { Set-PostureTlsProtocol }
+
+    # 1. The manifest.
+    try {
+        if ($ManifestPath) {
+            $manifest = ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($ManifestPath))
+            if (-not (Test-PostureManifest -Manifest $manifest)) { throw ('{0} is not a fleet-posture/manifest@1 document.' -f $ManifestPath) }
+        } else {
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec
+        }
+    } catch {
+        Write-PostureLog -Level Error -Message $_.Exception.Message
+        $lines.Add(('Nothing collected: {0}' -f $_.Exception.Message))
+        return @{ ExitCode = 1; Lines = $lines.ToArray() }
+    }
+
+    # 2. Collect.
+    $snapshot = New-PostureSnapshot -Manifest $manifest -CollectorVersion $CollectorVersion
+    $json = ConvertTo-PostureJson -InputObject $snapshot
+    $id = [string]$snapshot['snapshotId']
+
+    # 3. Dry run: write the file, post nothing.
+    if ($dryRun) {
+        Write-PostureTextFile -Path $OutFile -Text $json
+        $lines.Add(('Snapshot {0} written to {1} ({2} registry entries, {3} services, {4} files); nothing was sent.' -f $id, $OutFile, @($snapshot['registry']).Count, @($snapshot['services']).Count, @($snapshot['files']).Count))
+        return @{ ExitCode = 0; Lines = $lines.ToArray() }
+    }
+
+    # 4. Send: spooled snapshots first, oldest first; stop at the first that cannot be delivered.
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
+    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
+    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $blocked = $false
+    foreach ($item in @(Get-PostureSpoolItem -SpoolPath $spoolPath)) {
+        $spooled = [System.IO.File]::ReadAllText($item.FullName)
+        $r = Send-PostureDocument -Json $spooled @sendArgs
+        if ($r.Outcome -eq 'Sent') {
+            Remove-Item -LiteralPath $item.FullName -Force
+            Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1})." -f $item.Name, $r.StatusCode)
+        } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
+            Remove-Item -LiteralPath $item.FullName -Force
+            Write-PostureLog -Level Error -Message ("Spooled snapshot {0} refused and dropped: {1}" -f $item.Name, (Format-PostureRejection -StatusCode $r.StatusCode -Content $r.Content))
+        } else {
+            $blocked = $true
+            Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered (HTTP {1}); the spool is kept for the next run." -f $item.Name, $r.StatusCode)
+            break
+        }
+    }
+
+    if ($blocked) {
+        $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
+    } else {
+        $r = Send-PostureDocument -Json $json @sendArgs
+    }
+
+    if ($r.Outcome -eq 'Sent') {
+        Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1})." -f $id, $r.StatusCode)
+        foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
+        return @{ ExitCode = 0; Lines = $lines.ToArray() }
+    }
+    if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
+        # The snapshot is wrong, not the network: sending it again cannot help. Keep a copy for support.
+        $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
+        $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
+        Write-PostureTextFile -Path $rejectedPath -Text $json
+        # Keep the 20 newest copies only.
+        @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
+            Select-Object -Skip 20 | Remove-Item -Force
+        Write-PostureLog -Level Error -Message ("Snapshot {0} refused, not retried: {1}. A copy is in {2}." -f $id, $why, $rejectedPath)
+        $lines.Add(('Snapshot {0} refused by the service: {1}' -f $id, $why))
+        return @{ ExitCode = 2; Lines = $lines.ToArray() }
+    }
+    $path = Save-PostureSpoolItem -SpoolPath $spoolPath -SnapshotId $id -Json $json
+    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $why = $r.Error
+    if ($r.StatusCode -ne 0) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+    Write-PostureLog -Level Warning -Message ("Snapshot {0} not delivered ({1}); spooled to {2}." -f $id, $why, $path)
+    $lines.Add(('Snapshot {0} not delivered ({1}); spooled for the next run.' -f $id, $why))
+    return @{ ExitCode = 1; Lines = $lines.ToArray() }
+}

@@ -1,0 +1,220 @@
+# Local state under %ProgramData%\FleetPosture: the spool of unsent snapshots, the log, the last
+# good manifest, and the DPAPI-protected configuration written by Install-PostureCollector.ps1.
+
+$script:PostureLogPath = $null
+
+function Get-PostureDataPath {
+    <#
+    .SYNOPSIS
+        %ProgramData%\FleetPosture (CommonApplicationData, which is also right on Windows 2003).
+    .EXAMPLE
+        Get-PostureDataPath
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    return (Join-Path -Path ([System.Environment]::GetFolderPath('CommonApplicationData')) -ChildPath 'FleetPosture')
+}
+
+function Write-PostureTextFile {
+    <#
+    .SYNOPSIS
+        Writes UTF-8 text (no BOM) through a temporary file, so a reader never sees half a file.
+    .EXAMPLE
+        Write-PostureTextFile -Path 'C:\ProgramData\FleetPosture\manifest.json' -Text $json
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string]$Text
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }
+    $dir = Split-Path -Parent $Path
+    if ($dir -and -not [System.IO.Directory]::Exists($dir)) { [void][System.IO.Directory]::CreateDirectory($dir) }
+    $tmp = $Path + '.tmp'
+    [System.IO.File]::WriteAllText($tmp, $Text, (New-Object System.Text.UTF8Encoding($false)))
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
+    [System.IO.File]::Move($tmp, $Path)
+}
+
+function Write-PostureLog {
+    <#
+    .SYNOPSIS
+        Writes a line to the verbose or warning stream and appends it to the log file (kept under
+        1 MB: the previous log is kept as collector.log.old).
+    .EXAMPLE
+        Write-PostureLog -Level Warning -Message 'Service unreachable; snapshot spooled.'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Message,
+        [ValidateSet('Verbose', 'Info', 'Warning', 'Error')]
+        [string]$Level = 'Info'
+    )
+    if ($Level -eq 'Warning' -or $Level -eq 'Error') { Write-Warning $Message } else { Write-Verbose $Message }
+    if (-not $script:PostureLogPath) { return }
+    try {
+        $dir = Split-Path -Parent $script:PostureLogPath
+        if (-not [System.IO.Directory]::Exists($dir)) { [void][System.IO.Directory]::CreateDirectory($dir) }
+        if ([System.IO.File]::Exists($script:PostureLogPath) -and (New-Object System.IO.FileInfo($script:PostureLogPath)).Length -gt 1048576) {
+            $old = $script:PostureLogPath + '.old'
+            if ([System.IO.File]::Exists($old)) { [System.IO.File]::Delete($old) }
+            [System.IO.File]::Move($script:PostureLogPath, $old)
+        }
+        $line = '{0} {1,-7} {2}{3}' -f (Get-Date).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture), $Level.ToUpperInvariant(), $Message, [Environment]::NewLine
+        [System.IO.File]::AppendAllText($script:PostureLogPath, $line, (New-Object System.Text.UTF8Encoding($false)))
+    } catch {
+        Write-Verbose ("Log not written: {0}" -f $_.Exception.Message)
+    }
+}
+
+function Save-PostureSpoolItem {
+    <#
+    .SYNOPSIS
+        Keeps an unsent snapshot in the spool folder. File names start with the UTC time, so the
+        oldest sorts first.
+    .EXAMPLE
+        Save-PostureSpoolItem -SpoolPath 'C:\ProgramData\FleetPosture\spool' -SnapshotId $id -Json $json
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$SpoolPath,
+        [Parameter(Mandatory = $true)]
+        [string]$SnapshotId,
+        [Parameter(Mandatory = $true)]
+        [string]$Json,
+        [datetime]$Now = (Get-Date)
+    )
+    $name = '{0}_{1}.json' -f $Now.ToUniversalTime().ToString('yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture), $SnapshotId
+    $path = Join-Path -Path $SpoolPath -ChildPath $name
+    if ($PSCmdlet.ShouldProcess($path, 'Spool snapshot')) {
+        Write-PostureTextFile -Path $path -Text $Json
+    }
+    return $path
+}
+
+function Get-PostureSpoolItem {
+    <#
+    .SYNOPSIS
+        The spooled snapshots, oldest first.
+    .EXAMPLE
+        Get-PostureSpoolItem -SpoolPath 'C:\ProgramData\FleetPosture\spool'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$SpoolPath
+    )
+    if (-not [System.IO.Directory]::Exists($SpoolPath)) { return }
+    # Written to the pipeline one by one: callers collect them with @().
+    Get-ChildItem -LiteralPath $SpoolPath -Filter '*.json' | Where-Object { -not $_.PSIsContainer } | Sort-Object -Property Name
+}
+
+function Limit-PostureSpool {
+    <#
+    .SYNOPSIS
+        Deletes spooled snapshots older than MaxAgeDays, then the oldest beyond MaxCount.
+    .EXAMPLE
+        Limit-PostureSpool -SpoolPath 'C:\ProgramData\FleetPosture\spool' -MaxCount 168 -MaxAgeDays 7
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$SpoolPath,
+        [int]$MaxCount = 168,
+        [int]$MaxAgeDays = 7,
+        [datetime]$Now = (Get-Date)
+    )
+    $items = @(Get-PostureSpoolItem -SpoolPath $SpoolPath)
+    $cutoff = $Now.ToUniversalTime().AddDays(-$MaxAgeDays)
+    $kept = New-Object System.Collections.ArrayList
+    foreach ($item in $items) {
+        $when = $item.LastWriteTimeUtc
+        $stamp = [datetime]::MinValue
+        if ($item.Name.Length -ge 19 -and [datetime]::TryParseExact($item.Name.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) { $when = $stamp }
+        if ($when -lt $cutoff) {
+            if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove expired spooled snapshot')) {
+                Remove-Item -LiteralPath $item.FullName -Force
+                Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} is older than {1} days and was dropped." -f $item.Name, $MaxAgeDays)
+            }
+        } else {
+            [void]$kept.Add($item)
+        }
+    }
+    $excess = $kept.Count - $MaxCount
+    for ($i = 0; $i -lt $excess; $i++) {
+        $item = $kept[$i]
+        if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove spooled snapshot beyond the count limit')) {
+            Remove-Item -LiteralPath $item.FullName -Force
+            Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)
+        }
+    }
+}
+
+function Protect-PostureSecret {
+    <#
+    .SYNOPSIS
+        Encrypts text with DPAPI in machine scope (any account on this machine can decrypt it,
+        hence the file's ACL: SYSTEM and Administrators only).
+    .EXAMPLE
+        Protect-PostureSecret -Text '{"endpoint":"https://..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Text
+    )
+    Add-Type -AssemblyName System.Security
+    $entropy = [System.Text.Encoding]::UTF8.GetBytes('FleetPosture.Collector.v1')
+    $plain = [System.Text.Encoding]::UTF8.GetBytes($Text)
+    return , [System.Security.Cryptography.ProtectedData]::Protect($plain, $entropy, [System.Security.Cryptography.DataProtectionScope]::LocalMachine)
+}
+
+function Unprotect-PostureSecret {
+    <#
+    .SYNOPSIS
+        Decrypts what Protect-PostureSecret wrote.
+    .EXAMPLE
+        Unprotect-PostureSecret -Bytes ([System.IO.File]::ReadAllBytes($path))
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [byte[]]$Bytes
+    )
+    Add-Type -AssemblyName System.Security
+    $entropy = [System.Text.Encoding]::UTF8.GetBytes('FleetPosture.Collector.v1')
+    $plain = [System.Security.Cryptography.ProtectedData]::Unprotect($Bytes, $entropy, [System.Security.Cryptography.DataProtectionScope]::LocalMachine)
+    return [System.Text.Encoding]::UTF8.GetString($plain)
+}
+
+function Read-PostureConfig {
+    <#
+    .SYNOPSIS
+        The endpoint, credential header name and credential stored by Install-PostureCollector.ps1;
+        $null when the file does not exist.
+    .EXAMPLE
+        Read-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if (-not [System.IO.File]::Exists($Path)) { return $null }
+    $json = Unprotect-PostureSecret -Bytes ([System.IO.File]::ReadAllBytes($Path))
+    $c = ConvertFrom-PostureJson -Json $json
+    return @{
+        Endpoint   = [string](Get-PostureMember -InputObject $c -Name 'endpoint')
+        HeaderName = [string](Get-PostureMember -InputObject $c -Name 'headerName' -Default 'x-api-key')
+        ApiKey     = [string](Get-PostureMember -InputObject $c -Name 'apiKey')
+    }
+}

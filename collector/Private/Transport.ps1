@@ -1,0 +1,272 @@
+# HTTP: TLS 1.2+, one request wrapper (the only place that calls Invoke-WebRequest, so tests can
+# mock it), retries with exponential back-off and jitter, and the manifest with its last-good copy.
+
+function Set-PostureTlsProtocol {
+    <#
+    .SYNOPSIS
+        Allows TLS 1.2 (and TLS 1.3 when already allowed) and nothing older for this process.
+    .EXAMPLE
+        Set-PostureTlsProtocol
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param()
+    # 3072 = Tls12, 12288 = Tls13; numbers because .NET 4.0 does not name Tls12.
+    $current = [int][System.Net.ServicePointManager]::SecurityProtocol
+    $wanted = 3072 -bor ($current -band 12288)
+    if ($PSCmdlet.ShouldProcess('ServicePointManager.SecurityProtocol', 'Allow TLS 1.2+ only')) {
+        try {
+            [System.Net.ServicePointManager]::SecurityProtocol = [System.Net.SecurityProtocolType]$wanted
+        } catch {
+            Write-Warning ("TLS 1.2 is not available on this .NET Framework ({0}); install .NET 4.5 or later." -f $_.Exception.Message)
+        }
+    }
+}
+
+function Get-PostureApiUri {
+    <#
+    .SYNOPSIS
+        The URL of an API route. The endpoint may be the site (https://x.azurewebsites.net) or the
+        API base that azd prints as API_BASE_URL (https://x.azurewebsites.net/api).
+    .EXAMPLE
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api' -Route 'snapshots'
+        Returns https://x.azurewebsites.net/api/snapshots.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$Route
+    )
+    $base = $Endpoint.TrimEnd('/')
+    if ($base -notmatch '/api$') { $base = $base + '/api' }
+    return ($base + '/' + $Route)
+}
+
+function Invoke-PostureHttpRequest {
+    <#
+    .SYNOPSIS
+        One HTTP request. Never throws for an HTTP status: returns StatusCode (0 when no response
+        arrived), Content (the body as UTF-8 text), RetryAfter (seconds or $null) and Error.
+    .EXAMPLE
+        Invoke-PostureHttpRequest -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key }
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Get', 'Post')]
+        [string]$Method,
+        [Parameter(Mandatory = $true)]
+        [string]$Uri,
+        [hashtable]$Headers = @{},
+        [byte[]]$Body = $null,
+        [string]$ContentType = 'application/json; charset=utf-8',
+        [int]$TimeoutSec = 60
+    )
+    $result = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = $null }
+    $params = @{ Uri = $Uri; Method = $Method; Headers = $Headers; UseBasicParsing = $true; TimeoutSec = $TimeoutSec; ErrorAction = 'Stop' }
+    if ($null -ne $Body) { $params['Body'] = $Body; $params['ContentType'] = $ContentType }
+    try {
+        $response = Invoke-WebRequest @params
+        $result.StatusCode = [int]$response.StatusCode
+        $raw = $null
+        if ($null -ne $response.PSObject.Properties['RawContentStream'] -and $null -ne $response.RawContentStream) { $raw = $response.RawContentStream.ToArray() }
+        if ($null -ne $raw) { $result.Content = [System.Text.Encoding]::UTF8.GetString($raw) } else { $result.Content = [string]$response.Content }
+    } catch {
+        $ex = $_.Exception
+        $response = $null
+        if ($null -ne $ex.PSObject.Properties['Response']) { $response = $ex.Response }
+        if ($null -eq $response) {
+            $result.Error = $ex.Message
+            return $result
+        }
+        $result.StatusCode = [int]$response.StatusCode
+        if ($null -ne $_.ErrorDetails -and $_.ErrorDetails.Message) { $result.Content = [string]$_.ErrorDetails.Message }
+        $retryAfter = $null
+        if ($response -is [System.Net.WebResponse]) {
+            $retryAfter = $response.Headers['Retry-After']
+            if (-not $result.Content) {
+                try {
+                    $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
+                    $result.Content = $reader.ReadToEnd()
+                    $reader.Dispose()
+                } catch {
+                    Write-Verbose ("No error body: {0}" -f $_.Exception.Message)
+                }
+            }
+        } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers.RetryAfter) {
+            # PowerShell 7: HttpResponseMessage.
+            # Delta is a Nullable[TimeSpan]; PowerShell unwraps it, so no .Value here.
+            $delta = $response.Headers.RetryAfter.Delta
+            if ($null -ne $delta) { $retryAfter = [string][int]$delta.TotalSeconds }
+        }
+        $seconds = 0
+        if ($retryAfter -and [int]::TryParse([string]$retryAfter, [ref]$seconds)) { $result.RetryAfter = $seconds }
+        $result.Error = $ex.Message
+    }
+    return $result
+}
+
+function Get-PostureRetryDelay {
+    <#
+    .SYNOPSIS
+        Seconds to wait before attempt Attempt+1: exponential back-off (Base * 2^(Attempt-1), capped
+        at Max) with jitter (a random point in its upper half), or Retry-After when the server sent it.
+    .EXAMPLE
+        Get-PostureRetryDelay -Attempt 3 -BaseDelaySeconds 2 -MaxDelaySeconds 60
+    #>
+    [CmdletBinding()]
+    [OutputType([double])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$Attempt,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60,
+        $RetryAfter = $null
+    )
+    if ($null -ne $RetryAfter) { return [double][Math]::Min([double]$RetryAfter, $MaxDelaySeconds) }
+    $cap = [Math]::Min($MaxDelaySeconds, $BaseDelaySeconds * [Math]::Pow(2, $Attempt - 1))
+    $half = $cap / 2
+    return [double]($half + (Get-Random -Minimum 0.0 -Maximum ([Math]::Max($half, 0.001))))
+}
+
+function Wait-PostureRetry {
+    <#
+    .SYNOPSIS
+        Sleeps between attempts (a function of its own so tests can mock it).
+    .EXAMPLE
+        Wait-PostureRetry -Seconds 1.5
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [double]$Seconds
+    )
+    Start-Sleep -Milliseconds ([int]($Seconds * 1000))
+}
+
+function Test-PostureRetryableCode {
+    <#
+    .SYNOPSIS
+        True for "try again" answers: no response, 408, 429 and 5xx. Other 4xx mean the request
+        itself is wrong and repeating it cannot help.
+    .EXAMPLE
+        Test-PostureRetryableCode -StatusCode 503
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode
+    )
+    return ($StatusCode -eq 0 -or $StatusCode -eq 408 -or $StatusCode -eq 429 -or $StatusCode -ge 500)
+}
+
+function Send-PostureDocument {
+    <#
+    .SYNOPSIS
+        Posts one snapshot (JSON text) with retries. Returns Outcome 'Sent' (2xx), 'Rejected' (4xx
+        other than 408/429: not retried), or 'Failed' (every attempt failed), with StatusCode and
+        Content of the last answer.
+    .EXAMPLE
+        Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Uri,
+        [Parameter(Mandatory = $true)]
+        [string]$Json,
+        [hashtable]$Headers = @{},
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60,
+        [int]$TimeoutSec = 60
+    )
+    $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
+    $last = $null
+    for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
+        $last = Invoke-PostureHttpRequest -Method Post -Uri $Uri -Headers $Headers -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
+        $code = [int]$last.StatusCode
+        if ($code -ge 200 -and $code -lt 300) {
+            Write-Verbose ("POST {0}: {1} on attempt {2}" -f $Uri, $code, $attempt)
+            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+        }
+        if (-not (Test-PostureRetryableCode -StatusCode $code)) {
+            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+        }
+        $why = $last.Error
+        if ($code -ne 0) { $why = "HTTP $code" }
+        if ($attempt -lt $MaxAttempts) {
+            $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
+            Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; retrying in {4:N1} s" -f $Uri, $why, $attempt, $MaxAttempts, $delay)
+            Wait-PostureRetry -Seconds $delay
+        } else {
+            Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; giving up" -f $Uri, $why, $attempt, $MaxAttempts)
+        }
+    }
+    return @{ Outcome = 'Failed'; StatusCode = [int]$last.StatusCode; Content = $last.Content; Error = $last.Error; Attempts = $MaxAttempts }
+}
+
+function Test-PostureManifest {
+    <#
+    .SYNOPSIS
+        True when a parsed document looks like a collection manifest v1.
+    .EXAMPLE
+        Test-PostureManifest -Manifest (ConvertFrom-PostureJson -Json $text)
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [AllowNull()]
+        $Manifest
+    )
+    if ($null -eq $Manifest) { return $false }
+    return ((Get-PostureMember -InputObject $Manifest -Name 'schema') -eq 'fleet-posture/manifest@1')
+}
+
+function Get-PostureManifest {
+    <#
+    .SYNOPSIS
+        GET /api/manifest; on success the answer is also saved as the last good copy, on failure
+        that copy is used. Throws when there is neither.
+    .EXAMPLE
+        Get-PostureManifest -Endpoint 'https://posture.example.net' -Headers @{ 'x-api-key' = $key } -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [hashtable]$Headers = @{},
+        [Parameter(Mandatory = $true)]
+        [string]$CachePath,
+        [int]$TimeoutSec = 60
+    )
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
+    $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
+    $problem = $null
+    if ($r.StatusCode -eq 200) {
+        try {
+            $m = ConvertFrom-PostureJson -Json $r.Content
+            if (Test-PostureManifest -Manifest $m) {
+                Write-PostureTextFile -Path $CachePath -Text $r.Content
+                Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
+                return $m
+            }
+            $problem = 'the answer is not a fleet-posture/manifest@1 document'
+        } catch {
+            $problem = 'the answer is not JSON: ' + $_.Exception.Message
+        }
+    } elseif ($r.StatusCode -eq 0) {
+        $problem = [string]$r.Error
+    } else {
+        $problem = 'HTTP ' + $r.StatusCode
+    }
+    Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
+    if ([System.IO.File]::Exists($CachePath)) {
+        $cached = ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($CachePath))
+        if (Test-PostureManifest -Manifest $cached) { return $cached }
+    }
+    throw ("No manifest: {0} answered {1} and there is no last good copy at {2}." -f $uri, $problem, $CachePath)
+}

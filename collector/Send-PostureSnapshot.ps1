@@ -1,0 +1,147 @@
+<#
+.SYNOPSIS
+    Collects this Exchange server's posture snapshot (registry, services, log tails) and sends it to
+    the fleet-posture service.
+
+.DESCRIPTION
+    Send-PostureSnapshot asks the service what to collect (GET /api/manifest; the last good copy is
+    kept in %ProgramData%\FleetPosture\manifest.json and used when the service is unreachable),
+    reads it, and posts one JSON snapshot (POST /api/snapshots) over TLS 1.2 or later.
+
+    What it reads, and nothing else:
+      - each registry key of the manifest, in both registry views on 64-bit Windows ("64" and "32",
+        the latter being what 32-bit programs such as McAfee VirusScan see under Wow6432Node),
+        recursing as deep as the manifest says; a key it cannot read is reported as an error, not
+        skipped;
+      - the manifest's services from Win32_Service (CIM, else WMI);
+      - the last bytes of the manifest's log files (%VAR% expanded; UTF-16/UTF-8 BOMs detected,
+        else the ANSI code page).
+
+    Sending retries with exponential back-off and jitter. A snapshot that cannot be delivered is
+    kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run (at most
+    -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A refusal (HTTP 4xx other than 408/429)
+    is not retried: it is logged to %ProgramData%\FleetPosture\collector.log and a copy of the
+    snapshot is kept in %ProgramData%\FleetPosture\rejected.
+
+    Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
+    -OutFile), 1 not delivered (spooled) or nothing collected, 2 refused by the service or not
+    configured.
+
+    Runs on Windows PowerShell 5.1 (and PowerShell 7). Collection with -OutFile -ManifestPath needs
+    no network; sending needs Windows PowerShell 3.0+ with .NET Framework 4.5+ for TLS 1.2.
+
+.PARAMETER Endpoint
+    Base URL of the service: the site (https://posture.contoso.net) or its API base, as azd prints
+    it in API_BASE_URL (https://func-posture-xxxx.azurewebsites.net/api). Default: from the
+    configuration that Install-PostureCollector.ps1 stored.
+
+.PARAMETER ApiKey
+    The ingest credential. Default: from the stored configuration.
+
+.PARAMETER HeaderName
+    The HTTP header that carries the credential. Default: x-api-key.
+
+.PARAMETER OutFile
+    Dry run: write the snapshot to this file (UTF-8 JSON) and send nothing.
+
+.PARAMETER ManifestPath
+    Read the manifest from this file instead of the service (e.g. the output of
+    "npx fleet-posture manifest"). With -OutFile, the run needs no network at all.
+
+.PARAMETER DataPath
+    Folder for the spool, the log, the manifest cache and the configuration.
+    Default: %ProgramData%\FleetPosture.
+
+.PARAMETER ConfigPath
+    The DPAPI-protected configuration file. Default: <DataPath>\config.dat.
+
+.PARAMETER Language
+    Language of the verdict messages (Accept-Language): en or ja.
+
+.PARAMETER MaxAttempts
+    Attempts per snapshot before it is spooled. Default: 4.
+
+.PARAMETER BaseDelaySeconds
+    First back-off delay; it doubles with each attempt (with jitter). Default: 2.
+
+.PARAMETER MaxDelaySeconds
+    Upper bound of one back-off delay (also of a Retry-After the service asks for). Default: 60.
+
+.PARAMETER MaxSpoolCount
+    Most snapshots the spool keeps; the oldest are dropped first. Default: 168 (a week, hourly).
+
+.PARAMETER MaxSpoolAgeDays
+    Spooled snapshots older than this are dropped. Default: 7.
+
+.PARAMETER TimeoutSec
+    Timeout of one HTTP request. Default: 60.
+
+.EXAMPLE
+    .\Send-PostureSnapshot.ps1
+    The scheduled run: endpoint and credential from the stored configuration; prints the verdicts.
+
+.EXAMPLE
+    .\Send-PostureSnapshot.ps1 -OutFile C:\Temp\snapshot.json -Verbose
+    Dry run for a support case: fetch the manifest, collect, write the snapshot, send nothing, and
+    explain every key, service and file read.
+
+.EXAMPLE
+    .\Send-PostureSnapshot.ps1 -OutFile C:\Temp\snapshot.json -ManifestPath C:\Temp\manifest.json
+    Fully offline: no network at all. Evaluate the file elsewhere with
+    "npx fleet-posture evaluate snapshot.json".
+
+.EXAMPLE
+    .\Send-PostureSnapshot.ps1 -Endpoint https://posture.contoso.net -ApiKey $key -Language ja
+    A run by hand with an explicit endpoint and credential, verdicts in Japanese.
+
+.OUTPUTS
+    System.String. One line per rule verdict, e.g.
+    "Warning       mcafee-port25-blocked  SmtpNotExcluded  McAfee VirusScan ... blocks port 25 ..."
+
+.NOTES
+    Project: fleet-posture. Layout in the style of Microsoft CSS-Exchange HealthChecker: this
+    script only binds parameters; the functions live in Private\*.ps1, one concern per file.
+#>
+[CmdletBinding()]
+param(
+    [string]$Endpoint,
+    [string]$ApiKey,
+    [string]$HeaderName = 'x-api-key',
+    [string]$OutFile,
+    [string]$ManifestPath,
+    [string]$DataPath,
+    [string]$ConfigPath,
+    [ValidateSet('en', 'ja')]
+    [string]$Language = 'en',
+    [ValidateRange(1, 10)]
+    [int]$MaxAttempts = 4,
+    [ValidateRange(0, 600)]
+    [double]$BaseDelaySeconds = 2,
+    [ValidateRange(0, 3600)]
+    [double]$MaxDelaySeconds = 60,
+    [ValidateRange(1, 10000)]
+    [int]$MaxSpoolCount = 168,
+    [ValidateRange(1, 365)]
+    [int]$MaxSpoolAgeDays = 7,
+    [ValidateRange(1, 600)]
+    [int]$TimeoutSec = 60
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$collectorVersion = '1.0.0'
+$here = Split-Path -Parent $MyInvocation.MyCommand.Definition
+foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $here -ChildPath 'Private') -Filter '*.ps1' | Sort-Object -Property Name)) {
+    . $file.FullName
+}
+
+try {
+    $run = Invoke-PostureSnapshot @PSBoundParameters -CollectorVersion $collectorVersion
+} catch {
+    Write-PostureLog -Level Error -Message ('Collector failed: {0}' -f $_.Exception.Message)
+    Write-Output ('Collector failed: {0}' -f $_.Exception.Message)
+    exit 1
+}
+foreach ($line in $run.Lines) { Write-Output $line }
+exit $run.ExitCode

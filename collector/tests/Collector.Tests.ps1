@@ -1,0 +1,363 @@
+# Pester 5 tests of Send-PostureSnapshot.ps1 and its Private\ functions. The registry, CIM/WMI and
+# the web are mocked; nothing here needs McAfee, Exchange or a network.
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    $script:manifest = ConvertFrom-PostureJson -Json (Get-Content -Raw -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json'))
+}
+
+Describe 'ConvertTo-PostureRegistryValue (contract encodings)' {
+    It 'keeps REG_SZ and REG_EXPAND_SZ as strings' {
+        (ConvertTo-PostureRegistryValue -Name 'a' -Kind String -Data 'x')['type'] | Should -Be 'REG_SZ'
+        $v = ConvertTo-PostureRegistryValue -Name 'p' -Kind ExpandString -Data '%SystemRoot%\x'
+        $v['type'] | Should -Be 'REG_EXPAND_SZ'
+        $v['data'] | Should -Be '%SystemRoot%\x'
+    }
+    It 'writes REG_DWORD as 0..4294967295 (a .NET Int32 of -1 is 4294967295)' {
+        (ConvertTo-PostureRegistryValue -Name 'd' -Kind DWord -Data ([int]-1))['data'] | Should -Be ([uint32]4294967295)
+        (ConvertTo-PostureRegistryValue -Name 'd' -Kind DWord -Data 25)['data'] | Should -Be 25
+    }
+    It 'writes REG_QWORD as a decimal string without precision loss' {
+        (ConvertTo-PostureRegistryValue -Name 'q' -Kind QWord -Data ([long]-1))['data'] | Should -Be '18446744073709551615'
+        (ConvertTo-PostureRegistryValue -Name 'q' -Kind QWord -Data ([long]134089234870000000))['data'] | Should -Be '134089234870000000'
+    }
+    It 'writes REG_MULTI_SZ as an array, also with one or no item' {
+        $one = ConvertTo-PostureRegistryValue -Name 'm' -Kind MultiString -Data ([string[]]@('only'))
+        (ConvertTo-PostureJson -InputObject $one) | Should -Be '{"name":"m","type":"REG_MULTI_SZ","data":["only"]}'
+        $none = ConvertTo-PostureRegistryValue -Name 'm' -Kind MultiString -Data ([string[]]@())
+        (ConvertTo-PostureJson -InputObject $none) | Should -Be '{"name":"m","type":"REG_MULTI_SZ","data":[]}'
+    }
+    It 'writes binary, REG_NONE and rare types as base64' {
+        $b = ConvertTo-PostureRegistryValue -Name 'b' -Kind Binary -Data ([byte[]](0, 1, 254))
+        $b['type'] | Should -Be 'REG_BINARY'
+        $b['data'] | Should -Be 'AAH+'
+        (ConvertTo-PostureRegistryValue -Name 'n' -Kind Unknown -Data ([byte[]](1)))['type'] | Should -Be 'REG_NONE'
+        (ConvertTo-PostureRegistryValue -Name 'r' -Kind Unknown -Data ([byte[]](1)) -RawType 8)['type'] | Should -Be 'REG_RESOURCE_LIST'
+    }
+    It 'reads REG_EXPAND_SZ unexpanded (DoNotExpandEnvironmentNames)' {
+        $key = New-FakeRegistryKey -Values ([ordered]@{ Path = '%SystemRoot%\inetsrv' }) -Kinds @{ Path = 'ExpandString' } -Expanded @{ Path = 'C:\Windows\inetsrv' }
+        $values = Read-PostureRegistryValue -Key $key
+        $values[0]['data'] | Should -Be '%SystemRoot%\inetsrv'
+        [string]$key.Calls[0][1] | Should -Be 'DoNotExpandEnvironmentNames'
+    }
+}
+
+Describe 'Registry collection in both views' {
+    BeforeAll {
+        $script:dp = New-FakeRegistryKey -Values ([ordered]@{ szProductVer = '8.8.0.2024'; APEnabled = 1 }) -Kinds @{ szProductVer = 'String'; APEnabled = 'DWord' }
+        $script:view32 = New-FakeBranch -Segments 'SOFTWARE', 'McAfee', 'DesktopProtection' -Leaf $script:dp
+        $script:view64 = New-FakeRegistryKey -SubKeys @{ SOFTWARE = (New-FakeRegistryKey) }
+        Mock Open-PostureRegistryBaseKey { if ($View -eq '64') { $script:view64 } else { $script:view32 } }
+        Mock Get-PostureRegistryKeyLastWriteTime { [datetime]::SpecifyKind([datetime]'2026-10-01T08:12:00', 'Utc') }
+    }
+
+    It 'reads every manifest key in view 64 and view 32 on 64-bit Windows' {
+        Mock Test-PostureOs64Bit { $true }
+        $entries = Get-PostureRegistrySnapshot -Manifest $script:manifest
+        $entries.Count | Should -Be (2 * @($script:manifest.registry).Count)
+        $dp64 = $entries | Where-Object { $_['path'] -eq 'HKLM\SOFTWARE\McAfee\DesktopProtection' -and $_['view'] -eq '64' }
+        $dp32 = $entries | Where-Object { $_['path'] -eq 'HKLM\SOFTWARE\McAfee\DesktopProtection' -and $_['view'] -eq '32' }
+        $dp64['exists'] | Should -BeFalse
+        $dp32['exists'] | Should -BeTrue
+        $dp32['lastWriteTime'] | Should -Be '2026-10-01T08:12:00.000Z'
+        ($dp32['values'] | Where-Object { $_['name'] -eq 'szProductVer' })['data'] | Should -Be '8.8.0.2024'
+        Should -Invoke Open-PostureRegistryBaseKey -ParameterFilter { $View -eq '64' }
+        Should -Invoke Open-PostureRegistryBaseKey -ParameterFilter { $View -eq '32' }
+    }
+
+    It 'reads only view 32 on 32-bit Windows' {
+        Mock Test-PostureOs64Bit { $false }
+        $entries = Get-PostureRegistrySnapshot -Manifest $script:manifest
+        $entries.Count | Should -Be @($script:manifest.registry).Count
+        @($entries | Where-Object { $_['view'] -ne '32' }).Count | Should -Be 0
+        Should -Invoke Open-PostureRegistryBaseKey -Times 0 -ParameterFilter { $View -eq '64' }
+    }
+
+    It 'recurses to maxDepth, one flat entry per key with its full path' {
+        $leaf = New-FakeRegistryKey -Values @{ x = 'deep' } -Kinds @{ x = 'String' }
+        $child = New-FakeRegistryKey -Values @{ y = 1 } -Kinds @{ y = 'DWord' } -SubKeys @{ Grandchild = $leaf }
+        $root = New-FakeBranch -Segments 'SOFTWARE', 'Branch' -Leaf (New-FakeRegistryKey -SubKeys @{ Child = $child })
+        $script:root = $root
+        Mock Open-PostureRegistryBaseKey { $script:root }
+        $entries = Read-PostureRegistryKey -Path 'HKLM\SOFTWARE\Branch' -View 32 -Recurse -MaxDepth 1
+        @($entries | ForEach-Object { $_['path'] }) | Should -Be @('HKLM\SOFTWARE\Branch', 'HKLM\SOFTWARE\Branch\Child')
+        $deeper = Read-PostureRegistryKey -Path 'HKLM\SOFTWARE\Branch' -View 32 -Recurse -MaxDepth 2
+        @($deeper).Count | Should -Be 3
+        $flat = Read-PostureRegistryKey -Path 'HKLM\SOFTWARE\Branch' -View 32
+        @($flat).Count | Should -Be 1
+    }
+
+    It 'records an access error as data and keeps going' {
+        $root = New-FakeBranch -Segments 'SOFTWARE' -Leaf (New-FakeRegistryKey -SubKeys ([ordered]@{ Locked = 'denied'; Open = (New-FakeRegistryKey) }))
+        $script:root = $root
+        Mock Open-PostureRegistryBaseKey { $script:root }
+        $entries = Read-PostureRegistryKey -Path 'HKLM\SOFTWARE' -View 64 -Recurse -MaxDepth 1
+        $locked = $entries | Where-Object { $_['path'] -eq 'HKLM\SOFTWARE\Locked' }
+        $locked['exists'] | Should -BeTrue
+        $locked['error']['code'] | Should -Be 'AccessDenied'
+        ($entries | Where-Object { $_['path'] -eq 'HKLM\SOFTWARE\Open' })['exists'] | Should -BeTrue
+    }
+
+    It 'omits lastWriteTime when it cannot be read' {
+        Mock Get-PostureRegistryKeyLastWriteTime { $null }
+        Mock Test-PostureOs64Bit { $false }
+        $entries = Read-PostureRegistryKey -Path 'HKLM\SOFTWARE\McAfee\DesktopProtection' -View 32
+        $entries[0].Contains('lastWriteTime') | Should -BeFalse
+        $entries[0]['exists'] | Should -BeTrue
+    }
+}
+
+Describe 'Services (CIM, falling back to WMI)' {
+    It 'reads Win32_Service through CIM' {
+        Mock Get-CimInstance { @([pscustomobject]@{ Name = 'McShield'; DisplayName = 'McAfee McShield'; State = 'Running'; Started = $true; StartMode = 'Auto'; PathName = 'C:\m.exe'; ProcessId = 1432 }) }
+        $s = Get-PostureServiceSnapshot -Name 'McShield', 'SMTPSVC'
+        @($s).Count | Should -Be 1
+        $s[0]['started'] | Should -BeTrue
+        $s[0]['processId'] | Should -Be 1432
+        Should -Invoke Get-CimInstance -Times 1 -ParameterFilter { $Filter -eq "Name='McShield' OR Name='SMTPSVC'" }
+    }
+    It 'falls back to WMI when CIM fails' {
+        Mock Get-CimInstance { throw 'The WinRM client cannot process the request.' }
+        Mock Get-WmiObject { @([pscustomobject]@{ Name = 'SMTPSVC'; DisplayName = 'SMTP'; State = 'Stopped'; Started = $false; StartMode = 'Manual'; PathName = $null; ProcessId = 0 }) }
+        $s = Get-PostureServiceSnapshot -Name 'SMTPSVC'
+        $s[0]['state'] | Should -Be 'Stopped'
+        $s[0]['pathName'] | Should -BeNullOrEmpty
+        Should -Invoke Get-WmiObject -Times 1
+    }
+    It 'returns an empty list when neither answers' {
+        Mock Get-CimInstance { throw 'no' }
+        Mock Get-WmiObject { throw 'no' }
+        $none = Get-PostureServiceSnapshot -Name 'McShield' -WarningAction SilentlyContinue
+        $none.Count | Should -Be 0
+        ConvertTo-PostureJson -InputObject $none | Should -Be '[]'
+    }
+}
+
+Describe 'File tails' {
+    BeforeAll {
+        $script:lines = (1..200 | ForEach-Object { "11/27/2026`t10:02:{0:D2} PM`tBlocked by port blocking rule `tC:\x\EdgeTransport.exe`tAnti-virus Standard Protection:Prevent mass mailing worms from sending mail`t203.0.113.40:25" -f ($_ % 60) }) -join "`r`n"
+    }
+    It 'decodes UTF-16LE with BOM and cuts at a line start' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'u16.txt'
+        [System.IO.File]::WriteAllText($path, $script:lines + "`r`n", (New-Object System.Text.UnicodeEncoding($false, $true)))
+        $f = Read-PostureFileTail -Path $path -TailBytes 1001
+        $f['exists'] | Should -BeTrue
+        $f['tail'] | Should -Match '^11/27/2026\t'
+        $f['size'] | Should -Be (New-Object System.IO.FileInfo($path)).Length
+    }
+    It 'decodes UTF-16BE and UTF-8 with BOM' {
+        $be = Join-Path -Path $TestDrive -ChildPath 'u16be.txt'
+        [System.IO.File]::WriteAllText($be, $script:lines, (New-Object System.Text.UnicodeEncoding($true, $true)))
+        (Read-PostureFileTail -Path $be -TailBytes 600)['tail'] | Should -Match '^11/27/2026\t'
+        $u8 = Join-Path -Path $TestDrive -ChildPath 'u8.txt'
+        [System.IO.File]::WriteAllText($u8, "caf$([char]0xE9)`r`n" + $script:lines, (New-Object System.Text.UTF8Encoding($true)))
+        $whole = Read-PostureFileTail -Path $u8 -TailBytes 1000000
+        $whole['tail'].Substring(0, 4) | Should -Be "caf$([char]0xE9)"
+    }
+    It 'reads a file without BOM in the ANSI code page' {
+        $ansi = Join-Path -Path $TestDrive -ChildPath 'ansi.txt'
+        [System.IO.File]::WriteAllBytes($ansi, [byte[]](0x61, 0x0D, 0x0A, 0x62, 0x63))
+        (Read-PostureFileTail -Path $ansi -TailBytes 3)['tail'] | Should -Be 'bc'
+    }
+    It 'expands %VAR% and reports a missing file as exists=false' {
+        $env:FLEET_POSTURE_TEST = $TestDrive
+        $f = Read-PostureFileTail -Path '%FLEET_POSTURE_TEST%\missing.txt'
+        $f['path'] | Should -Be (Join-Path -Path $TestDrive -ChildPath 'missing.txt')
+        $f['exists'] | Should -BeFalse
+        $f.Contains('tail') | Should -BeFalse
+    }
+}
+
+Describe 'ConvertTo-PostureJson' {
+    It 'escapes quotes, backslashes, control characters and lone surrogates' {
+        ConvertTo-PostureJson -InputObject "a`"b\c`r`n$([char]1)" | Should -Be '"a\"b\\c\r\n\u0001"'
+        ConvertTo-PostureJson -InputObject ([string][char]0xD800) | Should -Be '"\ud800"'
+    }
+    It 'keeps key order, nests, and writes booleans, nulls and numbers' {
+        $o = New-Object System.Collections.Specialized.OrderedDictionary
+        $o['b'] = $true; $o['a'] = $null; $o['n'] = [uint32]4294967295; $o['list'] = @(1, 'x')
+        ConvertTo-PostureJson -InputObject $o | Should -Be '{"b":true,"a":null,"n":4294967295,"list":[1,"x"]}'
+    }
+}
+
+Describe 'Sending: retries, back-off, refusals' {
+    BeforeEach {
+        Mock Wait-PostureRetry { $null }
+        $script:attempt = 0
+    }
+    It 'retries 503 and network errors, then succeeds' {
+        Mock Invoke-PostureHttpRequest {
+            $script:attempt++
+            if ($script:attempt -eq 1) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
+            if ($script:attempt -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = 7; Error = $null } }
+            return @{ StatusCode = 201; Content = '{"results":[]}'; RetryAfter = $null; Error = $null }
+        }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -MaxAttempts 4
+        $r.Outcome | Should -Be 'Sent'
+        $r.Attempts | Should -Be 3
+        Should -Invoke Wait-PostureRetry -Times 2 -Exactly
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 7 }
+    }
+    It 'does not retry a 4xx other than 408/429' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_snapshot"}'; RetryAfter = $null; Error = $null } }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}'
+        $r.Outcome | Should -Be 'Rejected'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+    }
+    It 'retries 408 and 429, and gives up after MaxAttempts' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 429; Content = ''; RetryAfter = $null; Error = $null } }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -MaxAttempts 3
+        $r.Outcome | Should -Be 'Failed'
+        Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
+        Test-PostureRetryableCode -StatusCode 408 | Should -BeTrue
+        Test-PostureRetryableCode -StatusCode 401 | Should -BeFalse
+    }
+    It 'backs off exponentially with jitter, capped' {
+        foreach ($n in 1..8) {
+            $cap = [Math]::Min(60, 2 * [Math]::Pow(2, $n - 1))
+            $d = Get-PostureRetryDelay -Attempt $n -BaseDelaySeconds 2 -MaxDelaySeconds 60
+            $d | Should -BeGreaterOrEqual ($cap / 2)
+            $d | Should -BeLessOrEqual $cap
+        }
+        Get-PostureRetryDelay -Attempt 1 -RetryAfter 600 -MaxDelaySeconds 60 | Should -Be 60
+    }
+    It 'posts UTF-8 bytes as application/json through Invoke-WebRequest -UseBasicParsing' {
+        Mock Invoke-WebRequest {
+            $stream = New-Object System.IO.MemoryStream(, [System.Text.Encoding]::UTF8.GetBytes('{"outcome":"accepted"}'))
+            [pscustomobject]@{ StatusCode = 201; Content = ''; RawContentStream = $stream }
+        }
+        $r = Invoke-PostureHttpRequest -Method Post -Uri 'https://x/api/snapshots' -Headers @{ 'x-api-key' = 'k' } -Body ([System.Text.Encoding]::UTF8.GetBytes('{}'))
+        $r.StatusCode | Should -Be 201
+        $r.Content | Should -Be '{"outcome":"accepted"}'
+        Should -Invoke Invoke-WebRequest -Times 1 -ParameterFilter { $UseBasicParsing -and $ContentType -like 'application/json*' -and $Headers['x-api-key'] -eq 'k' -and $Body -is [byte[]] }
+    }
+    It 'builds API URLs from the site or from API_BASE_URL' {
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net' -Route 'manifest' | Should -Be 'https://x.azurewebsites.net/api/manifest'
+        Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api/' -Route 'snapshots' | Should -Be 'https://x.azurewebsites.net/api/snapshots'
+    }
+    It 'allows TLS 1.2' {
+        Set-PostureTlsProtocol
+        ([int][System.Net.ServicePointManager]::SecurityProtocol -band 3072) | Should -Be 3072
+    }
+}
+
+Describe 'Manifest with a last good copy' {
+    BeforeAll {
+        $script:manifestJson = Get-Content -Raw -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json')
+    }
+    It 'saves the manifest it fetched and uses it when the service is unreachable' {
+        $cache = Join-Path -Path $TestDrive -ChildPath 'cache\manifest.json'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $cache).schema | Should -Be 'fleet-posture/manifest@1'
+        Test-Path -LiteralPath $cache | Should -BeTrue
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $cache -WarningAction SilentlyContinue).version | Should -Match '^sha256:'
+    }
+    It 'fails when there is neither a manifest nor a copy' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath (Join-Path -Path $TestDrive -ChildPath 'none.json') -WarningAction SilentlyContinue } | Should -Throw '*no last good copy*'
+    }
+}
+
+Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:seq = 0
+        Mock Wait-PostureRetry { $null }
+        Mock Get-PostureManifest { $script:manifest }
+        Mock New-PostureSnapshot {
+            $script:seq++
+            $s = New-Object System.Collections.Specialized.OrderedDictionary
+            $s['schema'] = 'fleet-posture/snapshot@1'
+            $s['snapshotId'] = ('00000000-0000-4000-8000-{0:D12}' -f $script:seq)
+            $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
+            $s
+        }
+    }
+
+    It '-OutFile writes the snapshot and sends nothing' {
+        Mock Invoke-PostureHttpRequest { throw 'must not be called' }
+        $out = Join-Path -Path $TestDrive -ChildPath 'snapshot.json'
+        $manifestPath = Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json'
+        $run = Invoke-PostureSnapshot -OutFile $out -ManifestPath $manifestPath -DataPath $script:data
+        $run.ExitCode | Should -Be 0
+        (Get-Content -Raw -LiteralPath $out) | Should -Match '"schema":"fleet-posture/snapshot@1"'
+        Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly
+        Should -Invoke Get-PostureManifest -Times 0 -Exactly
+    }
+
+    It 'spools a snapshot it cannot deliver, exits non-zero, and sends the spool oldest first next time' {
+        Mock Send-PostureDocument { @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'Unable to connect' } }
+        (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 1
+        (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 1
+        $spool = Join-Path -Path $script:data -ChildPath 'spool'
+        @(Get-ChildItem -LiteralPath $spool -Filter '*.json').Count | Should -Be 2
+
+        $script:sent = New-Object System.Collections.ArrayList
+        Mock Send-PostureDocument {
+            [void]$script:sent.Add((ConvertFrom-PostureJson -Json $Json).snapshotId)
+            @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[{"ruleId":"mcafee-port25-blocked","status":"Warning","reasonCode":"SmtpNotExcluded","message":"blocks port 25"}]}' }
+        }
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data
+        $run.ExitCode | Should -Be 0
+        @($script:sent) | Should -Be @('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003')
+        @(Get-ChildItem -LiteralPath $spool -Filter '*.json').Count | Should -Be 0
+        ($run.Lines -join "`n") | Should -Match 'Warning\s+mcafee-port25-blocked\s+SmtpNotExcluded\s+blocks port 25'
+    }
+
+    It 'keeps the spool and spools the new snapshot when the oldest still cannot be sent' {
+        Mock Send-PostureDocument { @{ Outcome = 'Failed'; StatusCode = 503; Content = ''; Error = $null } }
+        [void](Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue)
+        [void](Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue)
+        # The second run tried the spooled one only: one send per run.
+        Should -Invoke Send-PostureDocument -Times 2 -Exactly
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 2
+    }
+
+    It 'does not retry or spool a refused snapshot, keeps a copy, exits 2' {
+        Mock Send-PostureDocument { @{ Outcome = 'Rejected'; StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad","issues":[{"path":"registry[0].values[0].type","message":"unknown"}]}' } }
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 2
+        ($run.Lines -join ' ') | Should -Match 'invalid_snapshot: bad; registry\[0\]\.values\[0\]\.type: unknown'
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool\*.json') | Should -BeFalse
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected')).Count | Should -Be 1
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'refused, not retried'
+    }
+
+    It 'exits 2 without an endpoint' {
+        (Invoke-PostureSnapshot -DataPath $script:data).ExitCode | Should -Be 2
+    }
+}
+
+Describe 'Limit-PostureSpool' {
+    It 'drops snapshots older than MaxAgeDays, then the oldest beyond MaxCount' {
+        $spool = Join-Path -Path $TestDrive -ChildPath 'limit'
+        $now = [datetime]::SpecifyKind([datetime]'2026-11-28T12:00:00', 'Utc')
+        foreach ($h in @(240, 5, 4, 3, 2, 1)) {
+            [void](Save-PostureSpoolItem -SpoolPath $spool -SnapshotId ('id{0}' -f $h) -Json '{}' -Now $now.AddHours(-$h))
+        }
+        Limit-PostureSpool -SpoolPath $spool -MaxCount 3 -MaxAgeDays 7 -Now $now -WarningAction SilentlyContinue
+        @(Get-PostureSpoolItem -SpoolPath $spool | ForEach-Object { $_.Name -replace '^.*_', '' }) | Should -Be @('id3.json', 'id2.json', 'id1.json')
+    }
+}
+
+Describe 'Send-PostureSnapshot.ps1 as a whole (real registry, services and host, -OutFile)' -Skip:(-not ($env:OS -eq 'Windows_NT')) {
+    It 'writes a contract snapshot with both views on 64-bit Windows and exits 0' {
+        $script = Join-Path -Path $PSScriptRoot -ChildPath '..\Send-PostureSnapshot.ps1'
+        $manifestPath = Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json'
+        $out = Join-Path -Path $TestDrive -ChildPath 'real.json'
+        $engine = (Get-Process -Id $PID).Path
+        $printed = & $engine -NoProfile -ExecutionPolicy Bypass -File $script -OutFile $out -ManifestPath $manifestPath
+        $LASTEXITCODE | Should -Be 0
+        ($printed -join ' ') | Should -Match 'nothing was sent'
+        $s = Get-Content -Raw -LiteralPath $out | ConvertFrom-Json
+        $s.schema | Should -Be 'fleet-posture/snapshot@1'
+        $s.snapshotId | Should -Match '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        $s.host.name | Should -Be $env:COMPUTERNAME
+        ($s.host.utcOffsetMinutes -is [int] -or $s.host.utcOffsetMinutes -is [long]) | Should -BeTrue
+        $views = @($s.registry | ForEach-Object { $_.view } | Sort-Object -Unique)
+        if (Test-PostureOs64Bit) { $views | Should -Be @('32', '64') } else { $views | Should -Be @('32') }
+        @($s.files).Count | Should -Be 3
+    }
+}

@@ -1,0 +1,110 @@
+# Pester 5 tests of Install-PostureCollector.ps1's functions: the task definition, the protected
+# configuration and its ACL, install and uninstall. Task registration and elevation are mocked.
+
+BeforeDiscovery {
+    # -Skip conditions are evaluated at discovery, before BeforeAll has loaded the functions.
+    $onWindows = $env:OS -eq 'Windows_NT'
+    $isAdmin = $false
+    if ($onWindows) {
+        $isAdmin = (New-Object System.Security.Principal.WindowsPrincipal([System.Security.Principal.WindowsIdentity]::GetCurrent())).IsInRole([System.Security.Principal.WindowsBuiltInRole]::Administrator)
+    }
+}
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    $script:source = Split-Path -Parent $PSScriptRoot
+}
+
+Describe 'New-PostureTaskXml' {
+    It 'runs the script as SYSTEM every hour with a random delay, one instance at a time' {
+        $xml = [xml](New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50)
+        $ns = New-Object System.Xml.XmlNamespaceManager($xml.NameTable)
+        $ns.AddNamespace('t', 'http://schemas.microsoft.com/windows/2004/02/mit/task')
+        $xml.SelectSingleNode('//t:Principal/t:UserId', $ns).InnerText | Should -Be 'S-1-5-18'
+        $xml.SelectSingleNode('//t:Principal/t:RunLevel', $ns).InnerText | Should -Be 'HighestAvailable'
+        $xml.SelectSingleNode('//t:TimeTrigger/t:Repetition/t:Interval', $ns).InnerText | Should -Be 'PT1H'
+        $xml.SelectSingleNode('//t:TimeTrigger/t:RandomDelay', $ns).InnerText | Should -Be 'PT50M'
+        $xml.SelectSingleNode('//t:Settings/t:MultipleInstancesPolicy', $ns).InnerText | Should -Be 'IgnoreNew'
+        $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'
+    }
+}
+
+Describe 'Register-PostureCollector' {
+    BeforeEach {
+        $script:install = Join-Path -Path $TestDrive -ChildPath 'Program Files\FleetPosture'
+        $script:data = Join-Path -Path $TestDrive -ChildPath 'ProgramData\FleetPosture'
+        Mock Test-PostureAdministrator { $true }
+        Mock Register-PostureTask { $null }
+        Mock Set-PostureRestrictedAcl { $null }
+        Mock Protect-PostureSecret { , [byte[]](1, 2, 3) }
+    }
+
+    It 'copies the scripts, stores the protected configuration and registers the task' {
+        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        $message | Should -Match 'hourly as SYSTEM'
+        Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') | Should -BeTrue
+        Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Private\Run.ps1') | Should -BeTrue
+        [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(1, 2, 3)
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"secret"}' }
+        Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data }
+        Should -Invoke Register-PostureTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'FleetPosture Collector' -and $Xml -match 'S-1-5-18' }
+    }
+
+    It 'refuses a non-https endpoint and a non-elevated session' {
+        { Register-PostureCollector -Endpoint 'http://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
+        Mock Test-PostureAdministrator { $false }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*elevated*'
+        Should -Invoke Register-PostureTask -Times 0 -Exactly
+    }
+
+    It 'changes nothing with -WhatIf' {
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
+        Test-Path -LiteralPath $script:install | Should -BeFalse
+        Test-Path -LiteralPath $script:data | Should -BeFalse
+    }
+}
+
+Describe 'Unregister-PostureCollector' {
+    It 'removes the task, the scripts, the configuration and the spool' {
+        $install = Join-Path -Path $TestDrive -ChildPath 'u\install'
+        $data = Join-Path -Path $TestDrive -ChildPath 'u\data'
+        [void](New-Item -ItemType Directory -Path (Join-Path -Path $data -ChildPath 'spool') -Force)
+        [void](New-Item -ItemType Directory -Path $install -Force)
+        Set-Content -LiteralPath (Join-Path -Path $data -ChildPath 'spool\x.json') -Value '{}'
+        Mock Test-PostureAdministrator { $true }
+        Mock Unregister-PostureTask { $null }
+        Unregister-PostureCollector -InstallPath $install -DataPath $data | Should -Match 'Removed task'
+        Test-Path -LiteralPath $install | Should -BeFalse
+        Test-Path -LiteralPath $data | Should -BeFalse
+        Should -Invoke Unregister-PostureTask -Times 1 -Exactly
+    }
+}
+
+Describe 'Register-PostureTask without the ScheduledTasks module (Windows 2008 R2)' {
+    It 'imports the XML with schtasks.exe /Create /XML' {
+        Mock Get-Command { $null } -ParameterFilter { $Name -eq 'Register-ScheduledTask' }
+        Mock Invoke-PostureTaskCommand { @{ ExitCode = 0; Output = 'SUCCESS' } }
+        Register-PostureTask -TaskName 'FleetPosture Collector' -Xml '<Task/>'
+        Should -Invoke Invoke-PostureTaskCommand -Times 1 -Exactly -ParameterFilter { $ArgumentList[0] -eq '/Create' -and $ArgumentList -contains '/XML' }
+    }
+}
+
+Describe 'DPAPI and the ACL (Windows only)' -Skip:(-not $onWindows) {
+    It 'round-trips the configuration through DPAPI machine scope' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'config.dat'
+        [System.IO.File]::WriteAllBytes($path, (Protect-PostureSecret -Text '{"endpoint":"https://x","headerName":"x-api-key","apiKey":"k"}'))
+        $c = Read-PostureConfig -Path $path
+        $c.Endpoint | Should -Be 'https://x'
+        $c.ApiKey | Should -Be 'k'
+        [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($path)) | Should -Not -Match 'https://x'
+    }
+    It 'leaves only SYSTEM and Administrators on the data folder' -Skip:(-not $isAdmin) {
+        $dir = Join-Path -Path $TestDrive -ChildPath 'acl'
+        [void](New-Item -ItemType Directory -Path $dir)
+        Set-PostureRestrictedAcl -Path $dir
+        $acl = Get-Acl -LiteralPath $dir
+        $acl.AreAccessRulesProtected | Should -BeTrue
+        $sids = @($acl.Access | ForEach-Object { $_.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value } | Sort-Object -Unique)
+        $sids | Should -Be @('S-1-5-18', 'S-1-5-32-544')
+    }
+}

@@ -1,0 +1,70 @@
+# Shared by the Pester tests: load the collector's functions and build fake registry keys.
+
+$collectorRoot = Split-Path -Parent $PSScriptRoot
+foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $collectorRoot -ChildPath 'Private') -Filter '*.ps1')) {
+    . $file.FullName
+}
+
+# PowerShell 7 has no Get-WmiObject; Pester can only mock a command that exists.
+if (-not (Get-Command -Name Get-WmiObject -ErrorAction SilentlyContinue)) {
+    function Get-WmiObject {
+        param($Class, $Filter, $ErrorAction)
+        throw 'Get-WmiObject is not available'
+    }
+}
+
+function New-FakeRegistryKey {
+    <#
+    .SYNOPSIS
+        An object that answers the RegistryKey methods the collector calls, from hashtables.
+    .EXAMPLE
+        New-FakeRegistryKey -Values @{ APEnabled = 1 } -Kinds @{ APEnabled = 'DWord' } -SubKeys @{ Child = (New-FakeRegistryKey) }
+    #>
+    param(
+        [System.Collections.IDictionary]$Values = @{},
+        [System.Collections.IDictionary]$Kinds = @{},
+        [System.Collections.IDictionary]$SubKeys = @{},
+        [System.Collections.IDictionary]$Expanded = @{}
+    )
+    $key = New-Object PSObject -Property @{ Values = $Values; Kinds = $Kinds; SubKeys = $SubKeys; Expanded = $Expanded; Calls = (New-Object System.Collections.ArrayList) }
+    $key | Add-Member -MemberType ScriptMethod -Name GetValueNames -Value { [string[]]@($this.Values.Keys) }
+    $key | Add-Member -MemberType ScriptMethod -Name GetValueKind -Value { param($name) [Microsoft.Win32.RegistryValueKind]$this.Kinds[$name] }
+    $key | Add-Member -MemberType ScriptMethod -Name GetValue -Value {
+        param($name, $default, $options)
+        [void]$this.Calls.Add(@($name, $options))
+        if ($null -eq $options -and $this.Expanded.Contains($name)) { return $this.Expanded[$name] }
+        return $this.Values[$name]
+    }
+    $key | Add-Member -MemberType ScriptMethod -Name GetSubKeyNames -Value { [string[]]@($this.SubKeys.Keys) }
+    $key | Add-Member -MemberType ScriptMethod -Name OpenSubKey -Value {
+        param($path, $writable)
+        $node = $this
+        foreach ($segment in ($path -split '\\')) {
+            if ($null -eq $node) { return $null }
+            $next = $null
+            foreach ($k in $node.SubKeys.Keys) { if ($k -eq $segment) { $next = $node.SubKeys[$k] } }
+            if ($next -is [string] -and $next -eq 'denied') { throw (New-Object System.Security.SecurityException('Requested registry access is not allowed.')) }
+            $node = $next
+        }
+        return $node
+    }
+    return $key
+}
+
+function New-FakeBranch {
+    <#
+    .SYNOPSIS
+        Nests a fake key under the path segments given (e.g. SOFTWARE, McAfee, DesktopProtection).
+    .EXAMPLE
+        New-FakeBranch -Segments 'SOFTWARE', 'X' -Leaf (New-FakeRegistryKey)
+    #>
+    param(
+        [string[]]$Segments,
+        $Leaf
+    )
+    $node = $Leaf
+    for ($i = $Segments.Count - 1; $i -ge 0; $i--) {
+        $node = New-FakeRegistryKey -SubKeys @{ $Segments[$i] = $node }
+    }
+    return $node
+}

@@ -1,0 +1,124 @@
+// `fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86]`:
+// turns `reg export` files (and a services CSV) into a contract snapshot on stdout, so that
+// `import-reg x.reg | fleet-posture evaluate -` is an offline analyzer. Parsing lives in
+// src/snapshot/reg-export.ts and services-csv.ts; this file reads files and prints.
+import { randomUUID } from 'node:crypto';
+import { basename, extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildManifest } from '../rules/manifest';
+import { parseSnapshot } from '../snapshot/parse';
+import { decodeRegBytes, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
+import { SNAPSHOT_SCHEMA_ID, type SnapshotInput } from '../snapshot/schema';
+import { parseServicesCsv, ServicesCsvError } from '../snapshot/services-csv';
+import { EXIT, UsageError, type Io } from './io';
+
+export const importRegHelp = `Usage: fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86]
+
+Turns reg export files (and a services CSV) into a snapshot on stdout, for "| fleet-posture evaluate -".
+  file.reg     written by "reg export <key> file.reg" or regedit (version 5.00 or REGEDIT4)
+  --services   written by: Get-CimInstance Win32_Service |
+               Select Name,DisplayName,State,Started,StartMode,PathName | Export-Csv services.csv
+  --host       the server's name (default: the first file's name without .reg)
+  --arch       x64 (default: paths without Wow6432Node are the 64-bit view) or x86 (32-bit Windows)
+Notes (skipped lines, assumptions) go to stderr. Exit codes: 0 written, 2 unreadable input (one line).`;
+
+const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** A host label from a file name: "EXCH01.reg" → "EXCH01"; other characters become "-". */
+export function hostFromFileName(file: string): string {
+  const base = basename(file.replace(/\\/g, '/'), extname(file));
+  return base
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^[-]+|[-]+$/g, '')
+    .slice(0, 63)
+    .replace(/[-]+$/g, '');
+}
+
+function readFailure(file: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${file}: no such file`;
+  if (code === 'EISDIR') return `${file}: is a directory`;
+  return `${file}: ${(e as Error).message}`;
+}
+
+export async function importRegCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { services: { type: 'string' }, host: { type: 'string' }, arch: { type: 'string', default: 'x64' } },
+  });
+  if (positionals.length === 0) throw new UsageError('import-reg needs at least one .reg file');
+  const arch = values.arch ?? 'x64';
+  if (arch !== 'x64' && arch !== 'x86') throw new UsageError(`--arch must be x64 or x86, not ${JSON.stringify(arch)}`);
+
+  const exports: RegExport[] = [];
+  for (const file of positionals) {
+    let bytes: Buffer;
+    try {
+      bytes = await io.read(file);
+    } catch (e) {
+      io.err(readFailure(file, e) + '\n');
+      return EXIT.badInput;
+    }
+    try {
+      const parsed = parseRegExport(decodeRegBytes(bytes));
+      for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
+      exports.push(parsed);
+    } catch (e) {
+      if (e instanceof RegExportError) {
+        io.err(`${file}: ${e.message}\n`);
+        return EXIT.badInput;
+      }
+      throw e;
+    }
+  }
+
+  let services: SnapshotInput['services'] = [];
+  if (values.services !== undefined) {
+    const file = values.services;
+    let bytes: Buffer;
+    try {
+      bytes = await io.read(file);
+    } catch (e) {
+      io.err(readFailure(file, e) + '\n');
+      return EXIT.badInput;
+    }
+    try {
+      services = parseServicesCsv(decodeRegBytes(bytes));
+    } catch (e) {
+      if (e instanceof ServicesCsvError) {
+        io.err(`${file}: ${e.message}\n`);
+        return EXIT.badInput;
+      }
+      throw e;
+    }
+  } else {
+    io.err('note: no --services file: the snapshot lists no services, so rules that need them (e.g. the SMTP service) see none\n');
+  }
+
+  const host = values.host ?? hostFromFileName(positionals[0] as string);
+  if (!HOST_LABEL.test(host)) {
+    io.err(`${values.host === undefined ? `cannot make a host name from ${JSON.stringify(positionals[0])}` : `--host ${JSON.stringify(host)} is not a host name`}: use --host with 1-63 letters, digits or hyphens\n`);
+    return EXIT.badInput;
+  }
+
+  const manifest = buildManifest();
+  const snapshot: SnapshotInput = {
+    schema: SNAPSHOT_SCHEMA_ID,
+    snapshotId: randomUUID(),
+    collectedAt: new Date().toISOString(),
+    collector: { name: 'import-reg', version: '1.0.0', manifestVersion: manifest.version },
+    host: { name: host, os: { architecture: arch === 'x64' ? '64-bit' : '32-bit' } },
+    registry: registryEntriesFromExports(exports, manifest.registry, { nativeView: arch === 'x64' ? '64' : '32' }),
+    services,
+    files: [],
+  };
+  const checked = parseSnapshot(snapshot);
+  if (!checked.ok) {
+    const first = checked.issues[0];
+    io.err(`the files do not make a valid snapshot: ${first?.path || '(document)'}: ${first?.message ?? ''}${checked.issues.length > 1 ? ` (and ${checked.issues.length - 1} more)` : ''}\n`);
+    return EXIT.badInput;
+  }
+  io.out(JSON.stringify(snapshot, null, 2) + '\n');
+  return EXIT.ok;
+}

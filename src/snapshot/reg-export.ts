@@ -1,0 +1,321 @@
+// Parser for `reg export` / regedit `.reg` files ("Windows Registry Editor Version 5.00", UTF-16LE
+// with BOM, or "REGEDIT4", ANSI) into the wire contract's registry entries. Pure: takes bytes or
+// text, never the file system.
+//
+// What a .reg file can and cannot say:
+// - It holds keys and values, never a key's last-write time, never a read error.
+// - A key present in the file exists (view "32" when its path spells out Wow6432Node, otherwise the
+//   native view: "64", or "32" when the caller says the export came from 32-bit Windows).
+// - `reg export` always writes a whole branch. So a manifest key that is absent from the file, but
+//   lies below a key the file holds, does not exist: it becomes an `exists: false` entry. A manifest
+//   key outside every exported branch is left out (the file says nothing about it).
+// - Deleted-key lines `[-HKEY_...]` and deleted values `"x"=-` are what a .reg file applies, not
+//   what a registry holds: they are skipped with a note.
+import { canonicalRegistryPath, registryKeyId, type RegistryView } from './normalise';
+import type { ManifestRegistryEntry, RegistryEntry, RegistryValue } from './schema';
+
+export class RegExportError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(line === undefined ? message : `line ${line}: ${message}`);
+  }
+}
+
+export interface RegExportOptions {
+  /** The view of paths without Wow6432Node: "64" (64-bit Windows, the default) or "32" (32-bit Windows). */
+  readonly nativeView?: RegistryView;
+}
+
+export interface RegExportKey {
+  /** The path as the file spells it, long hive name and all. */
+  readonly rawPath: string;
+  readonly line: number;
+  readonly values: RegistryValue[];
+}
+
+export interface RegExport {
+  readonly format: 'REGEDIT5' | 'REGEDIT4';
+  readonly keys: readonly RegExportKey[];
+  /** Things skipped or assumed, one sentence each, with the line. */
+  readonly notes: readonly string[];
+}
+
+/** Decodes a .reg file: UTF-16LE/BE with BOM (regedit 5), UTF-8 with or without BOM, else Windows-1252 (REGEDIT4). */
+export function decodeRegBytes(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return new TextDecoder('utf-8').decode(bytes.subarray(3));
+  // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
+  if (bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder('windows-1252').decode(bytes);
+  }
+}
+
+/** Physical lines joined where a line ends with a backslash (regedit wraps hex data at ~80 columns). */
+function logicalLines(text: string): Array<{ text: string; line: number }> {
+  const physical = text.split(/\r\n|\n|\r/);
+  const out: Array<{ text: string; line: number }> = [];
+  for (let i = 0; i < physical.length; i++) {
+    const start = i + 1;
+    let current = physical[i] ?? '';
+    while (/\\\s*$/.test(current) && !isQuotedValueLine(current) && i + 1 < physical.length) {
+      current = current.replace(/\\\s*$/, '') + (physical[++i] ?? '').trimStart();
+    }
+    out.push({ text: current, line: start });
+  }
+  return out;
+}
+
+/** A `"name"="string"` line ends with its closing quote, so a backslash there belongs to the string. */
+function isQuotedValueLine(line: string): boolean {
+  return /=\s*"/.test(line) && !/=\s*(hex(\([0-9a-fA-F]+\))?|dword):/i.test(line);
+}
+
+/** Reads a quoted string starting at `from` (which must be `"`): returns the unescaped text and the index after it. */
+function readQuoted(s: string, from: number, lineNo: number): { value: string; end: number } {
+  let out = '';
+  for (let i = from + 1; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') {
+      const next = s[i + 1];
+      if (next === undefined) throw new RegExportError('a string ends with a lone backslash', lineNo);
+      // regedit escapes only \\ and \"; keep any other pair as it is.
+      out += next === '\\' || next === '"' ? next : c + next;
+      i++;
+    } else if (c === '"') {
+      return { value: out, end: i + 1 };
+    } else out += c;
+  }
+  throw new RegExportError('a quoted string is not closed', lineNo);
+}
+
+function hexBytes(list: string, lineNo: number): Uint8Array {
+  const trimmed = list.replace(/\s+/g, '');
+  if (trimmed === '') return new Uint8Array(0);
+  const parts = trimmed.split(',').filter((p, i, all) => !(p === '' && i === all.length - 1));
+  const bytes = new Uint8Array(parts.length);
+  parts.forEach((p, i) => {
+    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new RegExportError(`"${p}" is not a hex byte`, lineNo);
+    bytes[i] = parseInt(p, 16);
+  });
+  return bytes;
+}
+
+function utf16(bytes: Uint8Array): string {
+  return new TextDecoder('utf-16le').decode(bytes.length % 2 === 0 ? bytes : bytes.subarray(0, bytes.length - 1));
+}
+
+/** String data of hex(1)/hex(2)/hex(7): UTF-16LE in regedit 5, ANSI in REGEDIT4. */
+function regString(bytes: Uint8Array, format: RegExport['format']): string {
+  return format === 'REGEDIT5' ? utf16(bytes) : new TextDecoder('windows-1252').decode(bytes);
+}
+
+function stripTrailingNul(s: string): string {
+  return s.replace(/\0+$/, '');
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+const HEX_TYPES: Readonly<Record<number, RegistryValue['type']>> = {
+  0x0: 'REG_NONE',
+  0x1: 'REG_SZ',
+  0x2: 'REG_EXPAND_SZ',
+  0x3: 'REG_BINARY',
+  0x4: 'REG_DWORD',
+  0x5: 'REG_DWORD_BIG_ENDIAN',
+  0x6: 'REG_LINK',
+  0x7: 'REG_MULTI_SZ',
+  0x8: 'REG_RESOURCE_LIST',
+  0x9: 'REG_FULL_RESOURCE_DESCRIPTOR',
+  0xa: 'REG_RESOURCE_REQUIREMENTS_LIST',
+  0xb: 'REG_QWORD',
+};
+
+function parseData(name: string, data: string, format: RegExport['format'], lineNo: number, notes: string[]): RegistryValue | undefined {
+  if (data.startsWith('"')) {
+    const { value, end } = readQuoted(data, 0, lineNo);
+    if (data.slice(end).trim() !== '') throw new RegExportError('unexpected text after a string value', lineNo);
+    return { name, type: 'REG_SZ', data: value };
+  }
+  const dword = /^dword:([0-9a-fA-F]{1,8})\s*$/i.exec(data);
+  if (dword) return { name, type: 'REG_DWORD', data: parseInt(dword[1] as string, 16) };
+  const hex = /^hex(?:\(([0-9a-fA-F]+)\))?:(.*)$/is.exec(data);
+  if (!hex) throw new RegExportError(`cannot read the data of value ${JSON.stringify(name)}: ${JSON.stringify(data.slice(0, 40))}`, lineNo);
+  const typeNumber = hex[1] === undefined ? 3 : parseInt(hex[1], 16);
+  const bytes = hexBytes(hex[2] ?? '', lineNo);
+  const type = HEX_TYPES[typeNumber];
+  switch (type) {
+    case 'REG_SZ':
+    case 'REG_EXPAND_SZ':
+      return { name, type, data: stripTrailingNul(regString(bytes, format)) };
+    case 'REG_MULTI_SZ': {
+      const items = regString(bytes, format).split('\0');
+      // The list ends with an empty string (the double NUL); drop the terminators only.
+      while (items.length > 0 && items[items.length - 1] === '') items.pop();
+      return { name, type, data: items };
+    }
+    case 'REG_DWORD':
+      if (bytes.length !== 4) {
+        notes.push(`line ${lineNo}: value ${JSON.stringify(name)} is hex(4) with ${bytes.length} bytes; kept as REG_BINARY`);
+        return { name, type: 'REG_BINARY', data: base64(bytes) };
+      }
+      return { name, type, data: Buffer.from(bytes).readUInt32LE(0) };
+    case 'REG_QWORD':
+      if (bytes.length !== 8) {
+        notes.push(`line ${lineNo}: value ${JSON.stringify(name)} is hex(b) with ${bytes.length} bytes; kept as REG_BINARY`);
+        return { name, type: 'REG_BINARY', data: base64(bytes) };
+      }
+      return { name, type, data: Buffer.from(bytes).readBigUInt64LE(0).toString() };
+    case undefined:
+      notes.push(`line ${lineNo}: value ${JSON.stringify(name)} has registry type ${typeNumber}, which the contract does not name; kept as REG_BINARY`);
+      return { name, type: 'REG_BINARY', data: base64(bytes) };
+    default:
+      return { name, type, data: base64(bytes) };
+  }
+}
+
+/** Parses the text of a .reg file into keys and values, in file order. */
+export function parseRegExport(text: string): RegExport {
+  const lines = logicalLines(text.replace(/^\uFEFF/, ''));
+  let index = 0;
+  while (index < lines.length && (lines[index]?.text.trim() ?? '') === '') index++;
+  const header = lines[index]?.text.trim() ?? '';
+  let format: RegExport['format'];
+  if (header === 'Windows Registry Editor Version 5.00') format = 'REGEDIT5';
+  else if (header === 'REGEDIT4') format = 'REGEDIT4';
+  else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', (lines[index]?.line ?? 1));
+
+  const keys: RegExportKey[] = [];
+  const notes: string[] = [];
+  let current: RegExportKey | undefined;
+  let skipping = false;
+  for (const { text: raw, line } of lines.slice(index + 1)) {
+    const s = raw.trim();
+    if (s === '' || s.startsWith(';')) continue;
+    if (s.startsWith('[')) {
+      if (!s.endsWith(']')) throw new RegExportError('a key line must end with "]"', line);
+      const inner = s.slice(1, -1);
+      if (inner.startsWith('-')) {
+        notes.push(`line ${line}: deleted-key line [${inner}] skipped (a .reg file deletes it on import; it says nothing about the registry)`);
+        current = undefined;
+        skipping = true;
+        continue;
+      }
+      if (inner === '' || inner.endsWith('\\') || inner.includes('\\\\')) throw new RegExportError(`malformed key path ${JSON.stringify(inner)}`, line);
+      current = { rawPath: inner, line, values: [] };
+      keys.push(current);
+      skipping = false;
+      continue;
+    }
+    if (skipping) continue;
+    if (!current) throw new RegExportError('a value line before any [key] line', line);
+    let name: string;
+    let rest: string;
+    if (s.startsWith('@')) {
+      name = '';
+      rest = s.slice(1).trimStart();
+    } else if (s.startsWith('"')) {
+      const q = readQuoted(s, 0, line);
+      name = q.value;
+      rest = s.slice(q.end).trimStart();
+    } else throw new RegExportError(`cannot read ${JSON.stringify(s.slice(0, 40))}: a value line starts with "name" or @`, line);
+    if (!rest.startsWith('=')) throw new RegExportError('expected "=" after the value name', line);
+    const data = rest.slice(1).trim();
+    if (data === '-') {
+      notes.push(`line ${line}: deleted value ${JSON.stringify(name)} in [${current.rawPath}] skipped`);
+      continue;
+    }
+    const value = parseData(name, data, format, line, notes);
+    if (value) {
+      const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
+      if (existing >= 0) {
+        notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);
+        current.values.splice(existing, 1);
+      }
+      current.values.push(value);
+    }
+  }
+  return { format, keys, notes };
+}
+
+const LONG_HIVE: Readonly<Record<string, string>> = {
+  hkey_local_machine: 'HKLM',
+  hkey_current_user: 'HKCU',
+  hkey_users: 'HKU',
+  hkey_classes_root: 'HKCR',
+  hkey_current_config: 'HKCC',
+};
+
+function shortHive(path: string): string {
+  const i = path.indexOf('\\');
+  const hive = i < 0 ? path : path.slice(0, i);
+  const short = LONG_HIVE[hive.toLowerCase()] ?? hive.toUpperCase();
+  return i < 0 ? short : short + path.slice(i);
+}
+
+/** Where a manifest key would sit in a 64-bit regedit export for the 32-bit view. */
+function wowSpelling(path: string): string | undefined {
+  const m = /^(HKLM\\SOFTWARE)(\\.*)?$/i.exec(shortHive(path));
+  if (!m) return undefined;
+  return `${m[1]}\\Wow6432Node${m[2] ?? ''}`;
+}
+
+function isSameOrBelow(path: string, ancestor: string): boolean {
+  const p = path.toLowerCase();
+  const a = ancestor.toLowerCase();
+  return p === a || p.startsWith(a + '\\');
+}
+
+/**
+ * The contract's registry entries for one or more parsed exports: every key of the files (merged
+ * when a key appears twice), then `exists: false` for each manifest key that lies inside an
+ * exported branch but is missing from it.
+ */
+export function registryEntriesFromExports(
+  exports: readonly RegExport[],
+  manifestKeys: readonly ManifestRegistryEntry[] = [],
+  options: RegExportOptions = {},
+): RegistryEntry[] {
+  const nativeView = options.nativeView ?? '64';
+  const entries = new Map<string, { path: string; view: RegistryView; values: RegistryValue[] }>();
+  const rawPaths: string[] = [];
+  for (const ex of exports) {
+    for (const key of ex.keys) {
+      const short = shortHive(key.rawPath);
+      rawPaths.push(short);
+      const c = canonicalRegistryPath(short, nativeView);
+      const id = registryKeyId(c.path, c.view);
+      const entry = entries.get(id) ?? { path: c.path, view: c.view, values: [] };
+      for (const v of key.values) {
+        const i = entry.values.findIndex((x) => x.name.toLowerCase() === v.name.toLowerCase());
+        if (i >= 0) entry.values.splice(i, 1);
+        entry.values.push(v);
+      }
+      entries.set(id, entry);
+    }
+  }
+  const out: RegistryEntry[] = [...entries.values()].map((e) => ({ path: e.path, view: e.view, exists: true, values: e.values }));
+
+  const views: RegistryView[] = nativeView === '64' ? ['64', '32'] : ['32'];
+  for (const m of manifestKeys) {
+    for (const view of views) {
+      const canonical = canonicalRegistryPath(shortHive(m.path), view);
+      if (entries.has(registryKeyId(canonical.path, canonical.view))) continue;
+      // How the key would be spelled in this export, for this view.
+      const spelled = view === nativeView ? shortHive(m.path) : wowSpelling(m.path);
+      if (spelled === undefined) continue;
+      if (!rawPaths.some((p) => isSameOrBelow(spelled, p))) continue;
+      const id = registryKeyId(canonical.path, canonical.view);
+      if (out.some((e) => registryKeyId(e.path, e.view) === id)) continue;
+      out.push({ path: canonical.path, view: canonical.view, exists: false });
+    }
+  }
+  return out;
+}

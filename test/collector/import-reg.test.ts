@@ -1,0 +1,104 @@
+// The import-reg command end to end: .reg files + services CSV → a contract snapshot on stdout,
+// which `evaluate -` accepts.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostFromFileName } from '../../src/cli/import-reg';
+import { main } from '../../src/cli/main';
+import { parseSnapshot } from '../../src/snapshot/parse';
+import { fakeIo } from './cli-io';
+
+const FIX = join(__dirname, '..', 'fixtures', 'reg');
+
+async function importReg(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = fakeIo();
+  const code = await main(['import-reg', ...args], io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+describe('fleet-posture import-reg', () => {
+  it('writes a valid snapshot: keys of the files, services of the CSV, host from the file name', async () => {
+    const r = await importReg([join(FIX, 'EXCH16-vse88-excluded.reg'), '--services', join(FIX, 'services-ex2016.csv')]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const parsed = parseSnapshot(doc);
+    expect(parsed.ok).toBe(true);
+    expect(doc.collector.name).toBe('import-reg');
+    expect(doc.host.name).toBe('EXCH16-vse88-excluded');
+    expect(doc.services.map((s: { name: string }) => s.name)).toEqual(['McShield', 'MSExchangeFrontEndTransport', 'MSExchangeTransport']);
+    const bb = doc.registry.find((e: { path: string }) => /SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking$/.test(e.path));
+    expect(bb).toMatchObject({ path: 'HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking', view: '32', exists: true });
+    expect(Buffer.from(bb.values.find((v: { name: string }) => v.name === 'AccessProtectionUserRules').data, 'base64').toString('latin1')).toContain('UserExclude AVO10 edgetransport.exe');
+  });
+
+  it('takes --host and --arch x86, and several files', async () => {
+    const r = await importReg([join(FIX, 'EXCH03-vse80i-excluded.reg'), join(FIX, 'encodings.reg'), '--host', 'EXCH03', '--arch', 'x86']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.host).toMatchObject({ name: 'EXCH03', os: { architecture: '32-bit' } });
+    expect(doc.registry.find((e: { path: string }) => e.path.endsWith('CurrentVersion')).view).toBe('32');
+    expect(r.stderr).toMatch(/note: no --services file/);
+    expect(r.stderr).toMatch(/deleted-key line/);
+  });
+
+  it('pipes into evaluate -', async () => {
+    const r = await importReg([join(FIX, 'EXCH10-vse87i-defaults.reg'), '--services', join(FIX, 'services-ex2010.csv')]);
+    const io = fakeIo(r.stdout);
+    expect(await main(['evaluate', '-'], io)).toBe(0);
+    expect(JSON.parse(io.stdout).results[0].ruleId).toBe('mcafee-port25-blocked');
+  });
+
+  it('fails with one clear line and exit 2 on bad input', async () => {
+    const missing = await importReg([join(FIX, 'nope.reg')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/nope\.reg: no such file/);
+
+    const notReg = await importReg([join(FIX, 'services-ex2016.csv')]);
+    expect(notReg.code).toBe(2);
+    expect(notReg.stderr).toMatch(/not a registry export/);
+
+    const badCsv = await importReg([join(FIX, 'EXCH16-vse88-excluded.reg'), '--services', join(FIX, 'encodings.reg')]);
+    expect(badCsv.code).toBe(2);
+    expect(badCsv.stderr).toMatch(/encodings\.reg: .*column/);
+
+    const badHost = await importReg([join(FIX, 'EXCH16-vse88-excluded.reg'), '--host', 'not a host', '--services', join(FIX, 'services-ex2016.csv')]);
+    expect(badHost.code).toBe(2);
+    expect(badHost.stderr).toMatch(/is not a host name/);
+
+    const usage = await importReg([]);
+    expect(usage.code).toBe(2);
+  });
+
+  it('derives a host name from the file name', () => {
+    expect(hostFromFileName('C:\\exports\\EXCH01.reg')).toBe('EXCH01');
+    expect(hostFromFileName('/tmp/mcafee export (1).reg')).toBe('mcafee-export-1');
+  });
+});
+
+describe('realistic exports (test/fixtures/reg) give the verdicts shared/docs/port25-rule.md says', () => {
+  const cases: Array<[string, string, string, string, string]> = [
+    ['EXCH03-vse80i-excluded.reg', 'services-ex2003.csv', 'x86', 'Pass', 'SmtpExcluded'],
+    ['EXCH03-vse80i-not-excluded.reg', 'services-ex2003.csv', 'x86', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH03-vse80i-rule-disabled.reg', 'services-ex2003.csv', 'x86', 'Pass', 'RuleDisabled'],
+    ['EXCH10-vse87i-defaults.reg', 'services-ex2010.csv', 'x64', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH16-vse88-ap-off.reg', 'services-ex2016.csv', 'x64', 'Pass', 'AccessProtectionOff'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016.csv', 'x64', 'Pass', 'SmtpExcluded'],
+    ['EXCH16-vse88-no-behaviourblocking.reg', 'services-ex2016.csv', 'x64', 'Unknown', 'ConfigUnreadable'],
+    ['EXCH16-vse88-not-excluded.reg', 'services-ex2016.csv', 'x64', 'Warning', 'SmtpNotExcluded'],
+    ['EXCH16-vse88-rule-disabled.reg', 'services-ex2016.csv', 'x64', 'Pass', 'RuleDisabled'],
+    ['EXCH19-agent-only.reg', 'services-ex2016.csv', 'x64', 'NotApplicable', 'NotInstalled'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016-mcshield-stopped.csv', 'x64', 'Pass', 'ScannerNotRunning'],
+    ['EXCH16-vse88-excluded.reg', 'services-ex2016-no-mcshield.csv', 'x64', 'Unknown', 'ScannerStateUnknown'],
+    ['EXCH16-vse88-excluded.reg', 'services-no-smtp.csv', 'x64', 'NotApplicable', 'NoSmtpService'],
+  ];
+  for (const [reg, csv, arch, status, reasonCode] of cases) {
+    it(`${reg} + ${csv}: ${status} ${reasonCode}`, async () => {
+      const r = await importReg([join(FIX, reg), '--services', join(FIX, csv), '--arch', arch]);
+      expect(r.code, r.stderr).toBe(0);
+      const io = fakeIo(r.stdout);
+      expect(await main(['evaluate', '-'], io)).toBe(0);
+      const result = JSON.parse(io.stdout).results.find((x: { ruleId: string }) => x.ruleId === 'mcafee-port25-blocked');
+      expect({ status: result.status, reasonCode: result.reasonCode }).toEqual({ status, reasonCode });
+    });
+  }
+});

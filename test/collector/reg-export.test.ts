@@ -1,0 +1,157 @@
+// The .reg parser and the services CSV parser on files written byte for byte as regedit / reg
+// export and Windows PowerShell 5.1 Export-Csv write them (test/fixtures/reg).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeRegBytes, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
+
+const FIX = join(__dirname, '..', 'fixtures', 'reg');
+const read = (name: string): Buffer => readFileSync(join(FIX, name));
+
+describe('decodeRegBytes', () => {
+  it('reads UTF-16LE with BOM (regedit 5.00), UTF-8 with and without BOM, and ANSI (REGEDIT4)', () => {
+    expect(decodeRegBytes(read('encodings.reg')).startsWith('Windows Registry Editor Version 5.00\r\n')).toBe(true);
+    expect(decodeRegBytes(Buffer.from('\uFEFFREGEDIT4\r\n', 'utf8'))).toBe('REGEDIT4\r\n');
+    expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="é"', 'utf8'))).toContain('é');
+    expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="\xe9"', 'latin1'))).toContain('é');
+  });
+});
+
+describe('parseRegExport on encodings.reg', () => {
+  const ex = parseRegExport(decodeRegBytes(read('encodings.reg')));
+  const key = ex.keys[0];
+  const value = (name: string) => key?.values.find((v) => v.name === name);
+
+  it('knows the format and the keys, skipping the deleted key with a note', () => {
+    expect(ex.format).toBe('REGEDIT5');
+    expect(ex.keys.map((k) => k.rawPath)).toEqual([
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\Encodings',
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Contoso\\Encodings',
+    ]);
+    expect(ex.notes.some((n) => /deleted-key line \[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\Old\]/.test(n))).toBe(true);
+    expect(ex.notes.some((n) => /deleted value "Removed"/.test(n))).toBe(true);
+    expect(value('Removed')).toBeUndefined();
+  });
+
+  it('decodes strings with \\\\ and \\" escapes, the default value, and non-ASCII text', () => {
+    expect(value('')).toEqual({ name: '', type: 'REG_SZ', data: 'default value' });
+    expect(value('Quoted')?.data).toBe('say "hi" from C:\\Temp\\');
+    expect(value('Japanese')?.data).toBe('マス メール型ワームによるメールの送信を防止する');
+  });
+
+  it('decodes dword:, hex:, hex(0), hex(2), hex(4), hex(7), hex(b), hex(8) and unknown hex(N)', () => {
+    expect(value('Zero')).toEqual({ name: 'Zero', type: 'REG_DWORD', data: 0 });
+    expect(value('Max')).toEqual({ name: 'Max', type: 'REG_DWORD', data: 4294967295 });
+    expect(value('Binary')).toEqual({ name: 'Binary', type: 'REG_BINARY', data: Buffer.from([0, 1, 2, 0xfe, 0xff]).toString('base64') });
+    expect(value('EmptyBinary')).toEqual({ name: 'EmptyBinary', type: 'REG_BINARY', data: '' });
+    expect(value('Expand')).toEqual({ name: 'Expand', type: 'REG_EXPAND_SZ', data: '%SystemRoot%\\System32\\inetsrv\\inetinfo.exe' });
+    expect(value('Multi')).toEqual({ name: 'Multi', type: 'REG_MULTI_SZ', data: ['alpha', 'beta gamma', 'δέλτα'] });
+    expect(value('EmptyMulti')).toEqual({ name: 'EmptyMulti', type: 'REG_MULTI_SZ', data: [] });
+    expect(value('Qword')).toEqual({ name: 'Qword', type: 'REG_QWORD', data: '18446744073709551615' });
+    expect(value('QwordSmall')).toEqual({ name: 'QwordSmall', type: 'REG_QWORD', data: '134089234870000000' });
+    expect(value('None')).toEqual({ name: 'None', type: 'REG_NONE', data: Buffer.from([0xde, 0xad]).toString('base64') });
+    expect(value('DwordAsHex')).toEqual({ name: 'DwordAsHex', type: 'REG_DWORD', data: 25 });
+    expect(value('ResourceList')?.type).toBe('REG_RESOURCE_LIST');
+    expect(value('Unknown')?.type).toBe('REG_BINARY');
+    expect(ex.notes.some((n) => /registry type 32/.test(n))).toBe(true);
+  });
+
+  it('joins continuation lines (",\\" + CRLF + two spaces)', () => {
+    expect(Buffer.from(value('Long')?.data as string, 'base64')).toEqual(Buffer.from(Array.from({ length: 100 }, (_, i) => i)));
+  });
+
+  it('turns Wow6432Node paths into view "32" and the rest into the native view', () => {
+    const entries = registryEntriesFromExports([ex]);
+    expect(entries.map((e) => [e.path, e.view])).toEqual([
+      ['HKLM\\SOFTWARE\\Contoso\\Encodings', '64'],
+      ['HKLM\\SOFTWARE\\Contoso\\Encodings', '32'],
+    ]);
+    expect(registryEntriesFromExports([ex], [], { nativeView: '32' })[0]?.view).toBe('32');
+  });
+});
+
+describe('parseRegExport edge cases', () => {
+  it('reads REGEDIT4 (ANSI) files', () => {
+    const ex = parseRegExport(decodeRegBytes(read('EXCH03-vse80i-not-excluded.reg')));
+    expect(ex.format).toBe('REGEDIT4');
+    expect(ex.keys.at(-1)?.values.find((v) => v.name === 'szProductVer')?.data).toBe('8.0.0.912');
+  });
+
+  it('reads hex(2) of REGEDIT4 as ANSI bytes', () => {
+    const ex = parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"p"=hex(2):25,54,45,4d,50,25,00\r\n');
+    expect(ex.keys[0]?.values[0]).toEqual({ name: 'p', type: 'REG_EXPAND_SZ', data: '%TEMP%' });
+  });
+
+  it('keeps a string that ends with an escaped backslash on its own line', () => {
+    const ex = parseRegExport('Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"dir"="C:\\\\Temp\\\\"\r\n"n"=dword:00000001\r\n');
+    expect(ex.keys[0]?.values).toEqual([
+      { name: 'dir', type: 'REG_SZ', data: 'C:\\Temp\\' },
+      { name: 'n', type: 'REG_DWORD', data: 1 },
+    ]);
+  });
+
+  it('fails with a line number on what it cannot read', () => {
+    expect(() => parseRegExport('hello\r\n')).toThrow(RegExportError);
+    expect(() => parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"a"=hex:zz\r\n')).toThrow(/line 4: "zz" is not a hex byte/);
+    expect(() => parseRegExport('REGEDIT4\r\n"a"="b"\r\n')).toThrow(/before any \[key\]/);
+    expect(() => parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"a"="open\r\n')).toThrow(/not closed/);
+  });
+});
+
+describe('registryEntriesFromExports and the manifest', () => {
+  const manifestKeys = [
+    { path: 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection', recurse: false },
+    { path: 'HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking', recurse: true, maxDepth: 3 },
+    { path: 'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion', recurse: false },
+  ];
+
+  it('marks manifest keys inside an exported branch but missing from it as exists:false; says nothing about others', () => {
+    const ex = parseRegExport(decodeRegBytes(read('EXCH16-vse88-no-behaviourblocking.reg')));
+    const entries = registryEntriesFromExports([ex], manifestKeys);
+    const find = (p: string, v: string) => entries.find((e) => e.path.toLowerCase() === p.toLowerCase() && e.view === v);
+    expect(find('HKLM\\SOFTWARE\\McAfee\\DesktopProtection', '32')?.exists).toBe(true);
+    // The export is of HKLM\SOFTWARE\Wow6432Node\McAfee: view "32" of McAfee keys is covered...
+    expect(find(manifestKeys[1]!.path, '32')).toEqual({ path: manifestKeys[1]!.path, view: '32', exists: false });
+    // ...view "64" and the Network Associates branch are not.
+    expect(find(manifestKeys[1]!.path, '64')).toBeUndefined();
+    expect(find(manifestKeys[2]!.path, '32')).toBeUndefined();
+  });
+
+  it('merges a key that appears in two files', () => {
+    const a = parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a"="1"\r\n"b"="1"\r\n');
+    const b = parseRegExport('REGEDIT4\r\n\r\n[HKLM\\software\\x]\r\n"B"="2"\r\n');
+    const entries = registryEntriesFromExports([a, b]);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.values).toEqual([
+      { name: 'a', type: 'REG_SZ', data: '1' },
+      { name: 'B', type: 'REG_SZ', data: '2' },
+    ]);
+  });
+});
+
+describe('parseServicesCsv', () => {
+  it('reads Export-Csv of Windows PowerShell 5.1 (#TYPE line, quoted fields, doubled quotes)', () => {
+    const services = parseServicesCsv(decodeRegBytes(read('services-ex2016.csv')));
+    expect(services).toEqual([
+      { name: 'McShield', displayName: 'McAfee McShield', state: 'Running', started: true, startMode: 'Auto', pathName: '"C:\\Program Files (x86)\\Common Files\\McAfee\\SystemCore\\mcshield.exe"' },
+      { name: 'MSExchangeFrontEndTransport', displayName: 'Microsoft Exchange Frontend Transport', state: 'Running', started: true, startMode: 'Auto', pathName: '"C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\MSExchangeFrontendTransport.exe"' },
+      { name: 'MSExchangeTransport', displayName: 'Microsoft Exchange Transport', state: 'Running', started: true, startMode: 'Auto', pathName: '"C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\MSExchangeTransport.exe"' },
+    ]);
+  });
+
+  it('reads PowerShell 7 output (no #TYPE, UTF-8 BOM, LF), empty cells as null, ProcessId when present', () => {
+    const text = '\uFEFF"Name","State","Started","PathName","ProcessId"\n"McShield","Stopped","False","","0"\n';
+    expect(parseServicesCsv(text)).toEqual([{ name: 'McShield', state: 'Stopped', started: false, pathName: null, processId: 0 }]);
+  });
+
+  it('keeps commas and line breaks inside quoted fields', () => {
+    expect(parseCsvRecords('"a,b","c\r\nd"\r\n"e",f\r\n').map((r) => r.fields)).toEqual([['a,b', 'c\r\nd'], ['e', 'f']]);
+  });
+
+  it('fails clearly on a CSV without the needed columns or with a bad Started', () => {
+    expect(() => parseServicesCsv('"Name","Status"\r\n"x","Running"\r\n')).toThrow(/no state column/);
+    expect(() => parseServicesCsv('"Name","State","Started"\r\n"x","Running","Yes"\r\n')).toThrow(ServicesCsvError);
+    expect(() => parseServicesCsv('"Name","State","Started"\r\n"x","Running"\r\n')).toThrow(/line 2: expected 3 fields/);
+  });
+});
