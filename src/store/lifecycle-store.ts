@@ -6,7 +6,7 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import type { TableClients } from './client';
 import { dateTime, int32, ms, num, optStr, str } from './columns';
-import { guard, statusCodeOf } from './errors';
+import { statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 
@@ -46,15 +46,6 @@ const REEVAL_KEYS = { partitionKey: 'reeval', rowKey: 'state' } as const;
 
 export const seenPartition = (t: number): string => 'seen-' + new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '');
 
-async function getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return await guard(what, () => client.getEntity(pk, rk));
-  } catch (error) {
-    if (error instanceof RestError && error.statusCode === 404) return undefined;
-    throw error;
-  }
-}
-
 const toMarker = (e: Record<string, unknown>): StaleMarker => ({
   server: str(e, 'Server'),
   lastSeen: ms(e, 'LastSeen') ?? 0,
@@ -74,7 +65,7 @@ export class LifecycleStore {
   async recordSeen(server: string, sync: number, previousSync: number | undefined): Promise<void> {
     const pk = seenPartition(sync);
     const rk = encodeKey(server);
-    await guard('writing the last-seen index', () => this.#t.lifecycle.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
+    await this.store.guarded('writing the last-seen index', () => this.#t.lifecycle.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
     if (previousSync !== undefined && seenPartition(previousSync) !== pk) await this.#deleteQuietly(seenPartition(previousSync), rk);
   }
 
@@ -82,7 +73,7 @@ export class LifecycleStore {
   async listSeenUpTo(before: number, max: number): Promise<SeenEntry[]> {
     await this.store.ensureTables();
     const filter = odata`PartitionKey ge ${'seen-'} and PartitionKey le ${seenPartition(before)}`;
-    return guard('reading the last-seen index', async () => {
+    return this.store.guarded('reading the last-seen index', async () => {
       const out: SeenEntry[] = [];
       for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter } })) {
         out.push({ server: str(e, 'Server'), sync: ms(e, 'Sync') ?? 0, partitionKey: String(e.partitionKey) });
@@ -99,7 +90,7 @@ export class LifecycleStore {
   /** The exact time the service last received a snapshot from the server (Results.LastSeen). */
   async lastSeenOf(server: string): Promise<{ lastSeen: number; snapshotId: string } | undefined> {
     const pk = encodeKey(server);
-    return guard('reading last seen', async () => {
+    return this.store.guarded('reading last seen', async () => {
       const pages = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId'] } }).byPage({ maxPageSize: 1 });
       for await (const page of pages) {
         const e = page[0];
@@ -115,7 +106,7 @@ export class LifecycleStore {
   /** Creates the marker; false when the server was already marked (another run did it). */
   async markStale(m: StaleMarker): Promise<boolean> {
     try {
-      await guard('marking a server stale', () =>
+      await this.store.guarded('marking a server stale', () =>
         this.#t.lifecycle.createEntity({
           partitionKey: STALE_PK,
           rowKey: encodeKey(m.server),
@@ -134,10 +125,10 @@ export class LifecycleStore {
 
   /** Removes the marker; returns it when this call removed it (exactly one caller does). */
   async clearStale(server: string): Promise<StaleMarker | undefined> {
-    const e = await getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
     if (!e) return undefined;
     try {
-      await guard('clearing a stale marker', () => this.#t.lifecycle.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
+      await this.store.guarded('clearing a stale marker', () => this.#t.lifecycle.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
       return toMarker(e);
     } catch (error) {
       const status = statusCodeOf(error);
@@ -148,14 +139,14 @@ export class LifecycleStore {
 
   async getStale(server: string): Promise<StaleMarker | undefined> {
     await this.store.ensureTables();
-    const e = await getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
     return e ? toMarker(e) : undefined;
   }
 
   /** Every stale server (the set is small next to the fleet: only silent servers). */
   async listStale(): Promise<StaleMarker[]> {
     await this.store.ensureTables();
-    return guard('listing stale servers', async () => {
+    return this.store.guarded('listing stale servers', async () => {
       const out: StaleMarker[] = [];
       for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${STALE_PK}` } })) out.push(toMarker(e));
       return out;
@@ -166,7 +157,7 @@ export class LifecycleStore {
 
   async getReevalState(): Promise<{ state: ReevalState; etag: string } | undefined> {
     await this.store.ensureTables();
-    const e = await getOrUndefined(this.#t.lifecycle, REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
+    const e = await this.#getOrUndefined(this.#t.lifecycle, REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
     if (!e) return undefined;
     return {
       etag: String(e.etag),
@@ -203,7 +194,7 @@ export class LifecycleStore {
       Unavailable: int32(s.unavailable),
     };
     try {
-      const r = await guard('writing the re-evaluation state', () =>
+      const r = await this.store.guarded('writing the re-evaluation state', () =>
         etag ? this.#t.lifecycle.updateEntity(entity, 'Replace', { etag }) : this.#t.lifecycle.createEntity(entity),
       );
       return r.etag ?? '';
@@ -217,7 +208,7 @@ export class LifecycleStore {
   /** One page of server ids from the Hosts table (keys only), for a pass over the fleet. */
   async listServersPage(max: number, token: string | undefined): Promise<{ servers: string[]; token?: string }> {
     await this.store.ensureTables();
-    return guard('listing servers', async () => {
+    return this.store.guarded('listing servers', async () => {
       const pages = this.#t.hosts.listEntities({ queryOptions: { select: ['Server'] } }).byPage({ maxPageSize: max, continuationToken: token || undefined });
       const next = await pages.next();
       const page = next.done ? [] : next.value;
@@ -225,9 +216,18 @@ export class LifecycleStore {
     });
   }
 
+  async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.store.guarded(what, () => client.getEntity(pk, rk));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
   async #deleteQuietly(pk: string, rk: string): Promise<void> {
     try {
-      await guard('deleting a lifecycle row', () => this.#t.lifecycle.deleteEntity(pk, rk));
+      await this.store.guarded('deleting a lifecycle row', () => this.#t.lifecycle.deleteEntity(pk, rk));
     } catch (error) {
       if (statusCodeOf(error) !== 404) throw error;
     }

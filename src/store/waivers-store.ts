@@ -3,7 +3,7 @@
 import { odata, RestError } from '@azure/data-tables';
 import type { TableClients } from './client';
 import { boundedText, dateTime, int32, ms, num, optStr, str } from './columns';
-import { ConcurrencyConflictError, guard, statusCodeOf } from './errors';
+import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 
@@ -80,7 +80,7 @@ export class WaiverStore {
   async list(state?: WaiverState): Promise<StoredWaiver[]> {
     await this.store.ensureTables();
     const filter = state ? odata`PartitionKey eq ${PK} and State eq ${state}` : odata`PartitionKey eq ${PK}`;
-    return guard('listing waivers', async () => {
+    return this.store.guarded('listing waivers', async () => {
       const out: StoredWaiver[] = [];
       for await (const e of this.#t.waivers.listEntities({ queryOptions: { filter } })) out.push(fromEntity(e));
       return out;
@@ -90,7 +90,7 @@ export class WaiverStore {
   async get(id: string): Promise<StoredWaiver | undefined> {
     await this.store.ensureTables();
     try {
-      return fromEntity(await guard('reading a waiver', () => this.#t.waivers.getEntity(PK, encodeKey(id))));
+      return fromEntity(await this.store.guarded('reading a waiver', () => this.#t.waivers.getEntity(PK, encodeKey(id))));
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -101,7 +101,7 @@ export class WaiverStore {
   async put(w: WaiverRecord, etag: string | undefined): Promise<void> {
     await this.store.ensureTables();
     try {
-      await guard('writing a waiver', () => (etag ? this.#t.waivers.updateEntity(toEntity(w), 'Replace', { etag }) : this.#t.waivers.createEntity(toEntity(w))));
+      await this.store.guarded('writing a waiver', () => (etag ? this.#t.waivers.updateEntity(toEntity(w), 'Replace', { etag }) : this.#t.waivers.createEntity(toEntity(w))));
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyConflictError(`Waiver ${w.id} was changed meanwhile.`, { cause: error });
