@@ -33,6 +33,8 @@ param tableNames array = [
   'Hosts'
   'Snapshots'
   'Waivers'
+  'Lifecycle'
+  'History'
 ]
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX); letters and digits only, empty for none.')
@@ -41,6 +43,20 @@ param tablePrefix string = ''
 @description('Largest snapshot body accepted, in bytes (POSTURE_MAX_SNAPSHOT_BYTES).')
 @minValue(1024)
 param maxSnapshotBytes int = 1048576
+
+@description('A server that has not posted for longer than this many minutes is marked stale (POSTURE_STALE_AFTER_MINUTES).')
+@minValue(15)
+param staleAfterMinutes int = 180
+
+@description('The longest a waiver may run, in days (POSTURE_WAIVER_MAX_DAYS).')
+@minValue(1)
+@maxValue(3650)
+param waiverMaxDays int = 180
+
+@description('Servers re-evaluated per batch after a rule change (POSTURE_REEVALUATE_BATCH_SIZE).')
+@minValue(1)
+@maxValue(500)
+param reevaluateBatchSize int = 50
 
 @description('Ingest keys (POSTURE_INGEST_KEYS): comma-separated; collectors send one in x-api-key. azd generates one on first provision and keeps it in the environment config.')
 @secure()
@@ -134,6 +150,9 @@ module resources 'modules/resources.bicep' = {
     tableNames: tableNames
     tablePrefix: tablePrefix
     maxSnapshotBytes: maxSnapshotBytes
+    staleAfterMinutes: staleAfterMinutes
+    waiverMaxDays: waiverMaxDays
+    reevaluateBatchSize: reevaluateBatchSize
     ingestKeys: ingestKeys
     readerKeys: readerKeys
     adminKeys: adminKeys

@@ -11,6 +11,9 @@ param tableReaderPrincipalIds array
 param tableNames array
 param tablePrefix string
 param maxSnapshotBytes int
+param staleAfterMinutes int
+param waiverMaxDays int
+param reevaluateBatchSize int
 @secure()
 param ingestKeys string
 @secure()
@@ -279,6 +282,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_CLIENT_ID: identity.properties.clientId
     POSTURE_TABLE_PREFIX: tablePrefix
     POSTURE_MAX_SNAPSHOT_BYTES: string(maxSnapshotBytes)
+    POSTURE_STALE_AFTER_MINUTES: string(staleAfterMinutes)
+    POSTURE_WAIVER_MAX_DAYS: string(waiverMaxDays)
+    POSTURE_REEVALUATE_BATCH_SIZE: string(reevaluateBatchSize)
     POSTURE_INGEST_KEYS: ingestKeys
     POSTURE_READER_KEYS: readerKeys
     POSTURE_ADMIN_KEYS: adminKeys

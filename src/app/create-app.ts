@@ -3,12 +3,16 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { PostureStore, type PostureStoreOptions } from '../store';
+import { LifecycleStore, PostureStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { KeyRing } from './auth';
 import { HttpApi } from './http-api';
 import { Ingest } from './ingest';
-import { Queries } from './queries';
+import { Jobs, LifecycleApi } from './lifecycle-api';
+import { LifecycleQueries } from './lifecycle-queries';
+import { Reevaluation } from './reevaluate';
 import { loadSettings, type Settings } from './settings';
+import { StaleHosts } from './stale-hosts';
+import { Waivers } from './waivers';
 
 export interface CreateAppOptions {
   /** Defaults to loadSettings(process.env). */
@@ -28,9 +32,14 @@ export interface PostureApp {
   readonly rules: readonly Rule[];
   readonly store: PostureStore;
   readonly ingest: Ingest;
-  readonly queries: Queries;
+  readonly queries: LifecycleQueries;
   readonly keys: KeyRing;
   readonly http: HttpApi;
+  readonly waivers: Waivers;
+  readonly staleHosts: StaleHosts;
+  readonly reevaluation: Reevaluation;
+  readonly jobs: Jobs;
+  readonly lifecycleHttp: LifecycleApi;
 }
 
 export function createApp(options: CreateAppOptions = {}): PostureApp {
@@ -47,11 +56,22 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       statuses: STATUSES,
       ...options.storeOptions,
     });
-  const ingest = new Ingest({ store, rules, clock });
-  const queries = new Queries({ store, rules, clock });
+  const lifecycle = new LifecycleStore(store);
+  const waivers = new Waivers({ store, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
+  const staleHosts = new StaleHosts({ store, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
+  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, waiverOf: (s, r) => waivers.waiverOf(s, r) });
+  const ingest = new Ingest({
+    store,
+    rules,
+    clock,
+    hooks: { hostSynced: (server, sync, log) => staleHosts.hostSynced(server, sync, log), waiverOf: (server, ruleId) => waivers.waiverOf(server, ruleId) },
+  });
+  const queries = new LifecycleQueries({ store, rules, clock, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes });
-  return { settings, rules, store, ingest, queries, keys, http };
+  const jobs = new Jobs({ staleHosts, waivers, reevaluation });
+  const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
+  return { settings, rules, store, ingest, queries, keys, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp };
 }
 
 let defaultApp: PostureApp | undefined;

@@ -6,6 +6,7 @@ export type ApiErrorCode =
   | 'invalid_json'
   | 'invalid_snapshot'
   | 'invalid_query'
+  | 'invalid_waiver'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
@@ -18,6 +19,7 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   invalid_json: 400,
   invalid_snapshot: 400,
   invalid_query: 400,
+  invalid_waiver: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -44,7 +44,7 @@ export interface HttpApiDeps {
 export const MAX_TOP = 1000;
 export const DEFAULT_TOP = 100;
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   status,
   headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
   jsonBody: body,
@@ -54,12 +54,12 @@ export function errorResponse(e: ApiError): ApiResponse {
   return json(e.status, errorBody(e), e.headers);
 }
 
-function invalidQuery(message: string): ApiError {
+export function invalidQuery(message: string): ApiError {
   return new ApiError('invalid_query', message);
 }
 
 /** Query parameters a route accepts; `code` is what the Functions host uses for function keys. */
-function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
+export function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
   for (const name of new Set(q.keys())) {
     if (name === 'code') continue;
     if (!allowed.includes(name)) {
@@ -70,7 +70,7 @@ function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
   }
 }
 
-function single(q: URLSearchParams, name: string): string | undefined {
+export function single(q: URLSearchParams, name: string): string | undefined {
   const all = q.getAll(name);
   if (all.length > 1) throw invalidQuery(`The query parameter "${name}" may be given only once.`);
   const v = all[0];
@@ -79,7 +79,7 @@ function single(q: URLSearchParams, name: string): string | undefined {
   return v.trim();
 }
 
-function parseTop(q: URLSearchParams): number {
+export function parseTop(q: URLSearchParams): number {
   const v = single(q, 'top');
   if (v === undefined) return DEFAULT_TOP;
   if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1 || Number(v) > MAX_TOP) throw invalidQuery(`"top" must be a whole number from 1 to ${MAX_TOP}, not "${v}".`);
@@ -111,7 +111,22 @@ function parseStatuses(q: URLSearchParams): Status[] | undefined {
   return [...out];
 }
 
-function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefined {
+export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted'] as const;
+
+/** `cause=rule-change` or `cause=stale,returned`. */
+function parseCauses(q: URLSearchParams): string[] | undefined {
+  const raw = q.getAll('cause');
+  if (raw.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const part of raw.flatMap((v) => v.split(','))) {
+    const c = part.trim().toLowerCase();
+    if (!(EVENT_CAUSES as readonly string[]).includes(c)) throw invalidQuery(`"cause" must be one or more of ${EVENT_CAUSES.join(', ')}, not "${part.trim()}".`);
+    out.add(c);
+  }
+  return [...out];
+}
+
+export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefined {
   const v = single(q, 'rule');
   if (v === undefined) return undefined;
   const rule = findRule(v, rules);
@@ -121,14 +136,14 @@ function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefin
 
 const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 
-function parseServer(v: string | undefined, what: string): string | undefined {
+export function parseServer(v: string | undefined, what: string): string | undefined {
   if (v === undefined) return undefined;
   const s = v.trim().toLowerCase().replace(/\.$/, '');
   if (!SERVER.test(s)) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not "${v.slice(0, 100)}".`);
   return s;
 }
 
-function parseToken(q: URLSearchParams): string | undefined {
+export function parseToken(q: URLSearchParams): string | undefined {
   const v = single(q, 'continuationToken');
   if (v !== undefined && (v.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(v))) throw invalidQuery('"continuationToken" must be a token returned by a previous page, unchanged.');
   return v;
@@ -162,7 +177,7 @@ async function readBody(req: ApiRequest, max: number): Promise<Uint8Array> {
   return out;
 }
 
-function checkJsonType(req: ApiRequest): void {
+export function checkJsonType(req: ApiRequest): void {
   const ct = req.headers.get('content-type');
   const m = ct ? /^\s*application\/json\s*(?:;(.*))?$/i.exec(ct) : null;
   const charset = m?.[1] ? /charset\s*=\s*"?([^";\s]+)/i.exec(m[1])?.[1] : undefined;
@@ -171,7 +186,7 @@ function checkJsonType(req: ApiRequest): void {
   }
 }
 
-function decodeUtf8(bytes: Uint8Array): string {
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -182,6 +197,11 @@ function decodeUtf8(bytes: Uint8Array): string {
 
 export class HttpApi {
   constructor(private readonly deps: HttpApiDeps) {}
+
+  /** Runs a route of another module (lifecycle, waivers) with the same auth, language and error mapping. */
+  handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang) => Promise<ApiResponse>): Promise<ApiResponse> {
+    return this.#handle(req, ctx, access, fn);
+  }
 
   async #handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang) => Promise<ApiResponse>): Promise<ApiResponse> {
     try {
@@ -260,16 +280,17 @@ export class HttpApi {
     });
   }
 
-  /** GET /api/events?since=&rule=&status=&server=&top=&continuationToken= (newest first) */
+  /** GET /api/events?since=&rule=&status=&server=&cause=&top=&continuationToken= (newest first) */
   getEvents(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
     return this.#handle(req, ctx, 'read', async (lang) => {
       const q = req.query;
-      checkParams(q, ['server', 'rule', 'status', 'since', 'top', 'continuationToken']);
+      checkParams(q, ['server', 'rule', 'status', 'since', 'cause', 'top', 'continuationToken']);
       const filter = {
         server: parseServer(single(q, 'server'), '"server"'),
         ruleId: parseRule(q, this.deps.rules),
         statuses: parseStatuses(q),
         since: parseSince(q),
+        causes: parseCauses(q),
       };
       return json(200, await this.deps.queries.events(filter, parseTop(q), parseToken(q), lang));
     });

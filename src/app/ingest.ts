@@ -28,16 +28,25 @@ export interface AlertLog {
   log(message: string): void;
 }
 
+/** What the lifecycle features (issue 6) add to ingest, kept out of the write path's core. */
+export interface IngestHooks {
+  /** The Hosts row was refreshed (at most hourly per server): keep the last-seen index, notice a stale server's return. */
+  hostSynced?(server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog): Promise<void>;
+  /** The active waiver covering (server, rule), read only when a new finding needs its alert. */
+  waiverOf?(server: string, ruleId: string): Promise<string | undefined>;
+}
+
 export interface IngestDeps {
   readonly store: PostureStore;
   readonly rules: readonly Rule[];
   readonly clock: () => number;
+  readonly hooks?: IngestHooks;
 }
 
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
 export const HOST_REFRESH_MS = 60 * 60 * 1000;
 const COMMIT_ATTEMPTS = 8;
-const FINDING = new Set(['Warning', 'Error']);
+export const FINDING = new Set(['Warning', 'Error']);
 
 const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
 
@@ -70,7 +79,7 @@ function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
   return head;
 }
 
-function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
+export function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
   return {
     server: r.server,
     ruleId: r.ruleId,
@@ -85,10 +94,11 @@ function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
     previousFirstSeen: r.previousFirstSeen,
     snapshotId: r.snapshotId,
     recordedAt,
+    cause: r.changeCause ?? 'snapshot',
   };
 }
 
-function indexOf(r: ResultRecord): IndexRecord {
+export function indexOf(r: ResultRecord): IndexRecord {
   return {
     server: r.server,
     ruleId: r.ruleId,
@@ -142,7 +152,7 @@ export class Ingest {
       const rows = await store.readServer(server);
       const head = headOf(rows);
       if (head && head.snapshotId === snapshotId) {
-        await this.#replay(rows, p);
+        await this.#replay(rows, p, log);
         return { snapshotId, server, outcome: 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
       if (head && isOlder(me, head)) {
@@ -213,6 +223,8 @@ export class Ingest {
         eventPending: changed,
         indexPending: indexChanged || (prev?.indexPending ?? false),
         syncPending: hostDue || rawDue,
+        // Same content, new rule version: the rule moved the verdict, not the server.
+        changeCause: changed ? (prev && prev.ruleVersion !== r.ruleVersion && prev.contentHash === p.contentHash ? 'rule-change' : 'snapshot') : prev.changeCause,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
@@ -228,11 +240,14 @@ export class Ingest {
       if (!rec.eventPending) continue;
       const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
       // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
-      if (FINDING.has(rec.status)) log.log(formatLogRecord(LOG_RECORDS.newFinding, fields));
-      else if (!FINDING.has(rec.status) && FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
+      if (FINDING.has(rec.status)) {
+        // Under a waiver the record still goes out, marked, and the alert rules filter it.
+        const waiverId = await this.#waiverOf(server, rec.ruleId);
+        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: rec.changeCause ?? 'snapshot' }));
+      } else if (!FINDING.has(rec.status) && FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
     }
 
-    await this.#project([...records.values()], p, receivedAt, hostDue, rawDue);
+    await this.#project([...records.values()], p, receivedAt, hostDue, rawDue, log, anyPrev?.hostSyncedAt);
     await store.clearPending(
       server,
       [...records.values()].filter((r) => r.eventPending || r.indexPending || r.syncPending).flatMap((r) => {
@@ -244,16 +259,33 @@ export class Ingest {
   }
 
   /** A repeat of the current snapshot: finish whatever the first attempt left in the outbox. */
-  async #replay(rows: readonly StoredResult[], p: Parsed): Promise<void> {
+  async #replay(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<void> {
     const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending);
     if (pending.length === 0) return;
     const now = this.deps.clock();
     const sync = rows.some((r) => r.syncPending);
-    await this.#project(pending, p, now, sync, sync);
+    await this.#project(pending, p, now, sync, sync, log);
     await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
   }
 
-  async #project(records: readonly ResultRecord[], p: Parsed, now: number, hostDue: boolean, rawDue: boolean): Promise<void> {
+  /** The waiver lookup must never cost the alert: on a storage failure the finding alerts unwaived. */
+  async #waiverOf(server: string, ruleId: string): Promise<string | undefined> {
+    try {
+      return await this.deps.hooks?.waiverOf?.(server, ruleId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #project(
+    records: readonly ResultRecord[],
+    p: Parsed,
+    now: number,
+    hostDue: boolean,
+    rawDue: boolean,
+    log: AlertLog,
+    previousSync?: number,
+  ): Promise<void> {
     const { store } = this.deps;
     const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, now));
     if (events.length > 0) await store.putEvents(events);
@@ -278,6 +310,8 @@ export class Ingest {
         lastCollectedAt: p.normalised.collectedAt,
         hostHash: p.hostHash,
       });
+      const hook = this.deps.hooks?.hostSynced;
+      if (hook) await hook(server, { previous: previousSync, now, snapshotId: p.normalised.snapshotId }, log);
     }
     if (rawDue) {
       await store.putRawSnapshot({

@@ -74,8 +74,8 @@ export function viewOfSummary(r: ResultSummary, lang: Lang) {
 
 export function viewOfEvent(e: EventRecord, lang: Lang) {
   return {
-    server: e.server,
-    ruleId: e.ruleId,
+    server: e.server || null,
+    ruleId: e.ruleId || null,
     ruleVersion: e.ruleVersion,
     fromStatus: e.fromStatus ?? null,
     toStatus: e.toStatus,
@@ -86,6 +86,8 @@ export function viewOfEvent(e: EventRecord, lang: Lang) {
     previousFirstSeen: iso(e.previousFirstSeen),
     snapshotId: e.snapshotId,
     recordedAt: iso(e.recordedAt),
+    cause: e.cause ?? 'snapshot',
+    ...(e.waiverId ? { waiverId: e.waiverId } : {}),
   };
 }
 

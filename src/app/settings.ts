@@ -11,6 +11,9 @@ export const SETTING_NAMES = [
   'POSTURE_READER_KEYS',
   'POSTURE_ADMIN_KEYS',
   'POSTURE_MAX_SNAPSHOT_BYTES',
+  'POSTURE_STALE_AFTER_MINUTES',
+  'POSTURE_WAIVER_MAX_DAYS',
+  'POSTURE_REEVALUATE_BATCH_SIZE',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -28,6 +31,12 @@ export interface Settings {
   readonly readerKeys: readonly string[];
   readonly adminKeys: readonly string[];
   readonly maxSnapshotBytes: number;
+  /** A server that has not posted for longer than this is marked stale (default 180). */
+  readonly staleAfterMinutes: number;
+  /** The longest a waiver may run, from now (default 180). */
+  readonly waiverMaxDays: number;
+  /** Servers re-evaluated per batch after a rule change (default 50). */
+  readonly reevaluateBatchSize: number;
 }
 
 function list(value: string | undefined): string[] {
@@ -54,5 +63,8 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     readerKeys: list(env.POSTURE_READER_KEYS),
     adminKeys: list(env.POSTURE_ADMIN_KEYS),
     maxSnapshotBytes: positiveInt('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
+    staleAfterMinutes: positiveInt('POSTURE_STALE_AFTER_MINUTES', env.POSTURE_STALE_AFTER_MINUTES, 180),
+    waiverMaxDays: positiveInt('POSTURE_WAIVER_MAX_DAYS', env.POSTURE_WAIVER_MAX_DAYS, 180),
+    reevaluateBatchSize: Math.min(500, positiveInt('POSTURE_REEVALUATE_BATCH_SIZE', env.POSTURE_REEVALUATE_BATCH_SIZE, 50)),
   };
 }

@@ -35,17 +35,16 @@ interface Route {
 
 function compile(route: string): { pattern: RegExp; params: string[] } {
   const params: string[] = [];
-  const source = route
-    .split('/')
-    .map((seg) => {
-      const m = /^\{([A-Za-z_][A-Za-z0-9_]*)\??\}$/.exec(seg);
-      if (m?.[1]) {
-        params.push(m[1]);
-        return '([^/]+)';
-      }
-      return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
+  let source = '';
+  route.split('/').forEach((seg, i) => {
+    const sep = i === 0 ? '' : '/';
+    const m = /^\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}$/.exec(seg);
+    if (m?.[1]) {
+      params.push(m[1]);
+      // An optional segment ({id?}) may be left out together with its slash, as in Azure.
+      source += m[2] ? `(?:${sep}([^/]+))?` : `${sep}([^/]+)`;
+    } else source += sep + seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });
   return { pattern: new RegExp(`^/api/${source}/?$`, 'i'), params };
 }
 

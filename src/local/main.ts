@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
+import { JOBS } from '../app/lifecycle-api';
 import { startAzurite, freePort } from './azurite';
 import { startLocalHost } from './host';
 import { localSettings } from './settings-file';
@@ -86,6 +87,11 @@ async function main(): Promise<void> {
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
     stopAll.push(() => host.close());
+    // The timers of Azure, on a short local interval (POST /api/jobs/{job}/run runs one now).
+    const timers = setInterval(() => {
+      for (const job of JOBS) void app.jobs.run(job, console, 30_000).catch((error: unknown) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`));
+    }, 60_000);
+    stopAll.push(async () => clearInterval(timers));
     const base = `http://localhost:${host.port}/api`;
     const fixture = findFixtures()[0];
     const ingest = settings.ingestKeys[0] ?? '<ingest key>';
@@ -103,6 +109,10 @@ async function main(): Promise<void> {
     GET  ${base}/servers/{server}   (reader key)
     GET  ${base}/summary            (reader key)
     GET  ${base}/events             (reader key)
+    GET  ${base}/servers?stale=true (reader key)
+    GET  ${base}/servers/{server}/history   (reader key)
+    GET|PUT|DELETE ${base}/waivers/{id}     (admin key)
+    POST ${base}/jobs/{stale-hosts|waiver-expiry|reevaluate}/run   (admin key; also every minute locally)
   Keys (${keySource}): ingest=${ingest} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:

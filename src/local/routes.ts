@@ -1,5 +1,5 @@
 // The functions the local host serves: the same modules Azure loads from src/functions.
-import type { HttpFunctionOptions, HttpHandler } from '@azure/functions';
+import type { HttpFunctionOptions, HttpHandler, TimerHandler } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
 import * as getEvents from '../functions/get-events';
 import * as getManifest from '../functions/get-manifest';
@@ -8,6 +8,13 @@ import * as getRules from '../functions/get-rules';
 import * as getServer from '../functions/get-server';
 import * as getSummary from '../functions/get-summary';
 import * as postSnapshot from '../functions/post-snapshot';
+import * as getHistory from '../functions/get-history';
+import * as listServers from '../functions/list-servers';
+import * as runJob from '../functions/run-job';
+import * as waivers from '../functions/waivers';
+import * as timerReevaluate from '../functions/timer-reevaluate';
+import * as timerStaleHosts from '../functions/timer-stale-hosts';
+import * as timerWaiverExpiry from '../functions/timer-waiver-expiry';
 
 export interface FunctionModule {
   readonly options: Pick<HttpFunctionOptions, 'methods' | 'route' | 'authLevel'>;
@@ -22,4 +29,20 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   getSummary,
   getEvents,
   getRules,
+  listServers,
+  getHistory,
+  waivers,
+  runJob,
+};
+
+export interface TimerModule {
+  readonly schedule: string;
+  readonly createHandler: (getApp: () => PostureApp) => TimerHandler;
+}
+
+/** Timer functions: the local host runs them on demand (POST /api/jobs/{job}/run) or on an interval. */
+export const TIMERS: Readonly<Record<string, TimerModule>> = {
+  staleHosts: timerStaleHosts,
+  waiverExpiry: timerWaiverExpiry,
+  reevaluate: timerReevaluate,
 };

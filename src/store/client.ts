@@ -11,6 +11,9 @@ export const TABLES = {
   hosts: 'Hosts',
   snapshots: 'Snapshots',
   ruleIndex: 'RuleIndex',
+  waivers: 'Waivers',
+  lifecycle: 'Lifecycle',
+  history: 'History',
 } as const;
 
 export type TableKind = keyof typeof TABLES;

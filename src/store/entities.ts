@@ -55,6 +55,7 @@ export function resultToEntity(r: ResultRecord): Entity {
     EventPending: r.eventPending,
     IndexPending: r.indexPending,
     SyncPending: r.syncPending,
+    ChangeCause: r.changeCause ?? 'snapshot',
   };
 }
 
@@ -93,6 +94,7 @@ export function entityToResult(e: Row): StoredResult {
     eventPending: bool(e, 'EventPending'),
     indexPending: bool(e, 'IndexPending'),
     syncPending: bool(e, 'SyncPending'),
+    changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
     etag: str(e, 'etag'),
   };
 }
@@ -123,6 +125,18 @@ export function eventToEntity(e: EventRecord): Entity {
     ...optional('PreviousFirstSeen', e.previousFirstSeen === undefined ? undefined : dateTime(e.previousFirstSeen)),
     SnapshotId: e.snapshotId,
     RecordedAt: dateTime(e.recordedAt),
+    Cause: e.cause ?? 'snapshot',
+    WaiverId: e.waiverId ?? '',
+    Detail: boundedText(e.detail ?? ''),
+  };
+}
+
+/** The same change in its server's History partition, newest first. */
+export function historyToEntity(e: EventRecord): Entity {
+  return {
+    ...eventToEntity(e),
+    partitionKey: encodeKey(e.server),
+    rowKey: `${invertedTime(e.firstSeen)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}`,
   };
 }
 
@@ -141,6 +155,9 @@ export function entityToEvent(e: Row): EventRecord {
     previousFirstSeen: ms(e, 'PreviousFirstSeen'),
     snapshotId: str(e, 'SnapshotId'),
     recordedAt: ms(e, 'RecordedAt') ?? 0,
+    cause: optStr(e, 'Cause') ?? 'snapshot',
+    waiverId: optStr(e, 'WaiverId'),
+    detail: optStr(e, 'Detail'),
   };
 }
 

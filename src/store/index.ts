@@ -14,3 +14,5 @@ export {
   type ServerCommit,
 } from './posture-store';
 export type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
+export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';

@@ -16,6 +16,7 @@ import {
   entityToResult,
   EVENTS_PARTITION,
   eventToEntity,
+  historyToEntity,
   hostToEntity,
   indexRowKey,
   indexToEntity,
@@ -54,7 +55,12 @@ export interface EventFilter {
   /** Matches the status an event changed to. */
   readonly statuses?: readonly string[];
   readonly since?: number;
+  /** Matches the event's cause (snapshot, rule-change, stale, returned, waiver-…). */
+  readonly causes?: readonly string[];
 }
+
+/** Causes that are status changes of a server, kept in its History partition too. */
+const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned']);
 
 /** A result without evidence: what fleet-wide listings return. */
 export type ResultSummary = Pick<
@@ -129,6 +135,16 @@ export class PostureStore {
     this.counter = options.counter ?? new RoundTripCounter();
     this.statuses = options.statuses;
     this.#t = createTableClients({ ...options, counter: this.counter });
+  }
+
+  /** Table clients for the store's other modules (lifecycle, waivers). */
+  get tables(): TableClients {
+    return this.#t;
+  }
+
+  /** The store's guard for those modules: after an outage the tables are checked again. */
+  guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.#guard(what, fn);
   }
 
   /** Creates the tables once per process (creating an existing table is a no-op). */
@@ -212,8 +228,33 @@ export class PostureStore {
 
   // ---- projections ----------------------------------------------------------------------------
 
-  /** Writes events; replaying the same events writes the same rows. */
+  /** Writes events, and each server's status changes to its History partition; replays write the same rows. */
   async putEvents(events: readonly EventRecord[]): Promise<void> {
+    await this.#putEventRows(events);
+    const byServer = new Map<string, EventRecord[]>();
+    for (const e of events) {
+      if (!e.server || !HISTORY_CAUSES.has(e.cause ?? 'snapshot')) continue;
+      byServer.set(e.server, [...(byServer.get(e.server) ?? []), e]);
+    }
+    for (const list of byServer.values()) {
+      for (let i = 0; i < list.length; i += 100) {
+        const rows = new Map(list.slice(i, i + 100).map((e) => historyToEntity(e)).map((x) => [x.rowKey, x]));
+        const tx = new TableTransaction();
+        for (const x of rows.values()) tx.upsertEntity(x, 'Replace');
+        await this.#guard('writing history', () => this.#t.history.submitTransaction(tx.actions));
+      }
+    }
+  }
+
+  /** One server's status changes, newest first. */
+  async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
+    await this.ensureTables();
+    const cursor = decodeCursor(token, queryId('history', { server, ruleId }));
+    const q = and(odata`PartitionKey eq ${encodeKey(server)}`, ruleId ? odata`RuleId eq ${ruleId}` : undefined);
+    return this.#pagedWalk(this.#t.history, [q], cursor, top, entityToEvent);
+  }
+
+  async #putEventRows(events: readonly EventRecord[]): Promise<void> {
     for (let i = 0; i < events.length; i += 100) {
       const tx = new TableTransaction();
       const seen = new Set<string>();
@@ -399,6 +440,7 @@ export class PostureStore {
       filter.server !== undefined ? odata`Server eq ${filter.server}` : undefined,
       filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined,
       filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
+      filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
     );
     return this.#pagedWalk(this.#t.events, [q], cursor, top, entityToEvent);
   }

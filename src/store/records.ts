@@ -33,6 +33,8 @@ export interface ResultRecord {
   readonly eventPending: boolean;
   readonly indexPending: boolean;
   readonly syncPending: boolean;
+  /** What made the current status begin: 'snapshot' (default) or 'rule-change'; events carry it. */
+  readonly changeCause?: string;
 }
 
 export interface StoredResult extends ResultRecord {
@@ -58,6 +60,11 @@ export interface EventRecord {
   readonly previousFirstSeen?: number;
   readonly snapshotId: string;
   readonly recordedAt: number;
+  /** snapshot (default), rule-change, stale, returned, waiver-created/-changed/-expired/-deleted. */
+  readonly cause?: string;
+  readonly waiverId?: string;
+  /** Extra facts as JSON text (waiver audit details). */
+  readonly detail?: string;
 }
 
 /** A row of the per-rule index: the current status of one server for one rule. */

@@ -1,0 +1,85 @@
+// The read use cases with the fleet's lifecycle on them: stale servers marked as such, waived
+// results flagged with their waiver, waived findings counted apart in the summary, and a server's
+// history. Stale markers and active waivers are small sets, read once per request.
+import type { Lang } from '../rules/types';
+import type { LifecycleStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
+import { iso, viewOfEvent } from './present';
+import { Queries, type QueryDeps } from './queries';
+import { coverOf, type Waivers } from './waivers';
+
+export interface LifecycleQueryDeps extends QueryDeps {
+  readonly lifecycle: LifecycleStore;
+  readonly waivers: Waivers;
+}
+
+const FAILING = ['Warning', 'Error'] as const;
+
+const staleView = (m: StaleMarker | undefined) => ({ stale: m !== undefined, staleSince: m ? iso(m.staleSince) : null });
+const waiverFlags = (w: StoredWaiver | undefined) => ({ waived: w !== undefined, waiverId: w?.id ?? null });
+
+export class LifecycleQueries extends Queries {
+  constructor(private readonly ld: LifecycleQueryDeps) {
+    super(ld);
+  }
+
+  async #context(): Promise<{ stale: Map<string, StaleMarker>; active: StoredWaiver[] }> {
+    const [stale, active] = await Promise.all([this.ld.lifecycle.listStale(), this.ld.waivers.active()]);
+    return { stale: new Map(stale.map((m) => [m.server, m])), active };
+  }
+
+  override async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
+    const [page, ctx] = await Promise.all([super.results(filter, top, token, lang), this.#context()]);
+    return {
+      ...page,
+      items: page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) })),
+    };
+  }
+
+  override async server(server: string, lang: Lang) {
+    const [view, marker, active] = await Promise.all([super.server(server, lang), this.ld.lifecycle.getStale(server), this.ld.waivers.active()]);
+    if (!view) return undefined;
+    return { ...view, ...staleView(marker), results: view.results.map((r) => ({ ...r, ...waiverFlags(coverOf(active, server, r.ruleId)) })) };
+  }
+
+  /** Adds stale hosts and, per rule, the Warning and Error results under an active waiver (still counted in `counts`). */
+  override async summary(lang: Lang) {
+    const [base, ctx] = await Promise.all([super.summary(lang), this.#context()]);
+    const ids = this.ld.rules.map((r) => r.id);
+    const waivedTotals: Record<string, number> = { Warning: 0, Error: 0 };
+    const rules = await Promise.all(
+      base.rules.map(async (r) => {
+        const waived: Record<string, number> = { Warning: 0, Error: 0 };
+        const relevant = ctx.active.filter((w) => w.ruleId === r.ruleId);
+        if (relevant.length > 0) {
+          // Only the failing rows of a waived rule are read, from the rule index.
+          let token: string | undefined;
+          for (let pages = 0; pages < 1000; pages++) {
+            const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: [...FAILING] }, ids, 1000, token);
+            for (const item of page.items) if (coverOf(relevant, item.server, item.ruleId)) waived[item.status] = (waived[item.status] ?? 0) + 1;
+            token = page.continuationToken;
+            if (!token) break;
+          }
+        }
+        for (const s of FAILING) waivedTotals[s] = (waivedTotals[s] ?? 0) + (waived[s] ?? 0);
+        return { ...r, waived };
+      }),
+    );
+    return { ...base, staleHosts: ctx.stale.size, activeWaivers: ctx.active.length, rules, waivedTotals };
+  }
+
+  /** Stale servers, longest silent first. */
+  async staleServers() {
+    const all = await this.ld.lifecycle.listStale();
+    return {
+      items: all
+        .sort((a, b) => a.lastSeen - b.lastSeen)
+        .map((m) => ({ server: m.server, stale: true, lastSeen: iso(m.lastSeen), staleSince: iso(m.staleSince), lastSnapshotId: m.lastSnapshotId || null })),
+    };
+  }
+
+  /** A server's status changes (per rule, and its stale/returned changes), newest first. */
+  async history(server: string, ruleId: string | undefined, top: number, token: string | undefined, lang: Lang) {
+    const page = await this.ld.store.listHistory(server, ruleId, top, token);
+    return { server, items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
+  }
+}

@@ -1,0 +1,253 @@
+// Re-evaluation after a rule change. When the loaded rule set differs from the one a pass last
+// finished with, a timer walks the Hosts table in batches (the cursor, a lease and counters live in
+// one ETag-guarded state row) and re-evaluates each server's newest stored snapshot. Each server is
+// committed like an ingest — one ETag-guarded transaction on its Results partition — and skipped
+// when its rows already carry the loaded versions, so a batch run twice, or by two instances at
+// once, re-evaluates a server once per rule-set version. Verdicts that move become events with
+// cause `rule-change`; seen-times (LastSeen, SnapshotId) stay as they were.
+import { randomUUID } from 'node:crypto';
+import { ruleSetVersion } from '../rules/registry';
+import type { Rule } from '../rules/types';
+import { ConcurrencyConflictError, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { evaluateDocument } from './evaluate-document';
+import { eventOf, FINDING, indexOf, type AlertLog } from './ingest';
+import { formatLogRecord, LOG_RECORDS } from './log-records';
+
+export interface ReevaluateDeps {
+  readonly store: PostureStore;
+  readonly lifecycle: LifecycleStore;
+  readonly rules: readonly Rule[];
+  readonly clock: () => number;
+  readonly batchSize: number;
+  readonly waiverOf: (server: string, ruleId: string) => Promise<string | undefined>;
+}
+
+export type ServerOutcome = 'current' | 'evaluated' | 'unavailable';
+
+export interface ReevalRun {
+  /** idle: nothing to do; busy: another instance holds the lease; superseded: a newer rule set runs elsewhere. */
+  readonly status: 'idle' | 'busy' | 'superseded' | 'progress' | 'done';
+  readonly targetVersion: string;
+  /** This batch: servers re-evaluated, already current, without a usable snapshot, and status changes. */
+  readonly evaluated: number;
+  readonly current: number;
+  readonly unavailable: number;
+  readonly changes: number;
+}
+
+const LEASE_MS = 5 * 60_000;
+const COMMIT_ATTEMPTS = 5;
+const PARALLEL = 4;
+
+const versionsOf = (rules: readonly Rule[]) => Object.fromEntries(rules.map((r) => [r.id, r.version]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+
+/** True when no rule of `mine` is older than in `theirs` (so this instance may lead the pass). */
+function dominates(mine: Readonly<Record<string, string>>, theirsJson: string): boolean {
+  let theirs: Record<string, unknown> = {};
+  try {
+    theirs = JSON.parse(theirsJson) as Record<string, unknown>;
+  } catch {
+    return true;
+  }
+  return Object.entries(mine).every(([id, v]) => typeof theirs[id] !== 'string' || compareVersions(v, theirs[id] as string) >= 0);
+}
+
+export function compareVersions(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function isOlder(a: { collectedAt: number; snapshotId: string }, b: { collectedAt: number; snapshotId: string }): boolean {
+  return a.collectedAt < b.collectedAt || (a.collectedAt === b.collectedAt && a.snapshotId < b.snapshotId);
+}
+
+export class Reevaluation {
+  readonly targetVersion: string;
+  readonly #versions: Readonly<Record<string, string>>;
+  constructor(private readonly deps: ReevaluateDeps) {
+    this.targetVersion = ruleSetVersion(deps.rules);
+    this.#versions = versionsOf(deps.rules);
+  }
+
+  /** One bounded batch of the pass, under a lease. */
+  async runBatch(log: AlertLog): Promise<ReevalRun> {
+    const { lifecycle, clock, batchSize } = this.deps;
+    const none = { targetVersion: this.targetVersion, evaluated: 0, current: 0, unavailable: 0, changes: 0 };
+    const now = clock();
+    const cur = await lifecycle.getReevalState();
+    const same = cur?.state.targetVersion === this.targetVersion;
+    if (same && cur.state.done) return { status: 'idle', ...none };
+    if (cur && !same && !dominates(this.#versions, cur.state.ruleVersionsJson)) return { status: 'superseded', ...none };
+    if (same && cur.state.leaseOwner && cur.state.leaseUntil > now) return { status: 'busy', ...none };
+
+    const base: ReevalState =
+      cur && same
+        ? cur.state
+        : {
+            targetVersion: this.targetVersion,
+            ruleVersionsJson: JSON.stringify(this.#versions),
+            cursor: '',
+            done: false,
+            leaseOwner: '',
+            leaseUntil: 0,
+            startedAt: now,
+            finishedAt: 0,
+            evaluated: 0,
+            changed: 0,
+            unavailable: 0,
+          };
+    const leased: ReevalState = { ...base, leaseOwner: randomUUID(), leaseUntil: now + LEASE_MS };
+    const etag = await lifecycle.putReevalState(leased, cur?.etag);
+    if (etag === undefined) return { status: 'busy', ...none };
+
+    const page = await lifecycle.listServersPage(batchSize, base.cursor || undefined);
+    const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
+    const work = [...page.servers];
+    const worker = async () => {
+      for (let s = work.shift(); s !== undefined; s = work.shift()) {
+        const r = await this.reevaluateServer(s, log);
+        counts[r.outcome]++;
+        counts.changes += r.changes;
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+
+    const done = !page.token;
+    const next: ReevalState = {
+      ...leased,
+      cursor: page.token ?? '',
+      done,
+      leaseOwner: '',
+      leaseUntil: 0,
+      finishedAt: done ? clock() : 0,
+      evaluated: leased.evaluated + counts.evaluated,
+      changed: leased.changed + counts.changes,
+      unavailable: leased.unavailable + counts.unavailable,
+    };
+    // Lost only when the lease lapsed and another instance took over; the work done is idempotent.
+    await lifecycle.putReevalState(next, etag);
+    return { status: done ? 'done' : 'progress', targetVersion: this.targetVersion, ...counts };
+  }
+
+  /** Runs batches until the pass is done, another instance leads it, or `budgetMs` is spent. */
+  async runAll(log: AlertLog, budgetMs: number, maxBatches = 10_000): Promise<ReevalRun> {
+    const started = Date.now();
+    const total = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
+    let last: ReevalRun = { status: 'idle', targetVersion: this.targetVersion, ...total };
+    for (let i = 0; i < maxBatches; i++) {
+      last = await this.runBatch(log);
+      total.evaluated += last.evaluated;
+      total.current += last.current;
+      total.unavailable += last.unavailable;
+      total.changes += last.changes;
+      if (last.status !== 'progress' || Date.now() - started > budgetMs) break;
+    }
+    return { ...last, ...total };
+  }
+
+  #current(rows: readonly StoredResult[]): boolean {
+    const ids = new Set(rows.map((r) => r.ruleId));
+    if (ids.size !== this.deps.rules.length || this.deps.rules.some((r) => !ids.has(r.id))) return false;
+    return rows.every((r) => this.#versions[r.ruleId] === r.ruleVersion);
+  }
+
+  /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */
+  async reevaluateServer(server: string, log: AlertLog): Promise<{ outcome: ServerOutcome; changes: number }> {
+    const { store, rules, clock } = this.deps;
+    for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+      const rows = await store.readServer(server);
+      if (rows.length === 0) return { outcome: 'unavailable', changes: 0 };
+      if (this.#current(rows)) return { outcome: 'current', changes: 0 };
+      // Never take a server back to older rule versions (an old instance during a deployment).
+      if (rows.some((r) => this.#versions[r.ruleId] !== undefined && compareVersions(r.ruleVersion, this.#versions[r.ruleId]!) > 0)) {
+        return { outcome: 'current', changes: 0 };
+      }
+      let head = rows[0]!;
+      for (const r of rows) if (isOlder(head, r)) head = r;
+      const raw = await store.getLatestRaw(server, true);
+      // The raw row holds the newest distinct content; the head may be a later post of the same content.
+      if (!raw?.body || raw.contentHash !== head.contentHash) return { outcome: 'unavailable', changes: 0 };
+      let doc: unknown;
+      try {
+        doc = { ...(JSON.parse(raw.body) as Record<string, unknown>), snapshotId: head.snapshotId, collectedAt: new Date(head.collectedAt).toISOString() };
+      } catch {
+        return { outcome: 'unavailable', changes: 0 };
+      }
+      const now = clock();
+      const evaluated = evaluateDocument(doc, { now: Math.max(now, head.collectedAt), rules });
+      if (!evaluated.ok) return { outcome: 'unavailable', changes: 0 };
+
+      const byRule = new Map(rows.map((r) => [r.ruleId, r]));
+      // Events an earlier commit has not written yet must not be overwritten unwritten.
+      const pendingEvents = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
+      if (pendingEvents.length > 0) await store.putEvents(pendingEvents);
+
+      const put: { record: ResultRecord; etag?: string }[] = [];
+      for (const r of evaluated.results) {
+        const prev = byRule.get(r.ruleId);
+        const seen = prev ?? head;
+        const changed = !prev || prev.status !== r.status;
+        put.push({
+          etag: prev?.etag,
+          record: {
+            server,
+            ruleId: r.ruleId,
+            ruleVersion: r.ruleVersion,
+            status: r.status,
+            reasonCode: r.reasonCode,
+            severity: r.severity,
+            messageEn: r.message.en,
+            messageJa: r.message.ja,
+            remediationEn: r.remediation.map((t) => t.en),
+            remediationJa: r.remediation.map((t) => t.ja),
+            evidenceJson: JSON.stringify(r.evidence),
+            // A verdict moved by the rule began when the rule changed, not when the host reported.
+            firstSeen: changed ? now : prev.firstSeen,
+            previousStatus: changed ? prev?.status : prev.previousStatus,
+            previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
+            snapshotId: seen.snapshotId,
+            collectedAt: seen.collectedAt,
+            lastSeen: seen.lastSeen,
+            contentHash: seen.contentHash,
+            hostHash: seen.hostHash,
+            hostSyncedAt: seen.hostSyncedAt,
+            eventPending: changed,
+            indexPending: true,
+            syncPending: prev?.syncPending ?? false,
+            changeCause: changed ? 'rule-change' : prev.changeCause,
+          },
+        });
+      }
+      const loaded = new Set(rules.map((r) => r.id));
+      const remove = rows.filter((r) => !loaded.has(r.ruleId)).map((r) => r.ruleId);
+      let etags: Map<string, string>;
+      try {
+        etags = await store.commitServer(server, { put, remove });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        continue; // a snapshot or another re-evaluation got there first: look again
+      }
+
+      const records = put.map((p) => p.record);
+      const moved = records.filter((r) => r.eventPending);
+      for (const rec of moved) {
+        const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
+        if (FINDING.has(rec.status)) {
+          const waiverId = await this.deps.waiverOf(server, rec.ruleId).catch(() => undefined);
+          log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: 'rule-change' }));
+        } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: 'rule-change' }));
+      }
+      if (moved.length > 0) await store.putEvents(moved.map((r) => eventOf(r, now)));
+      for (const r of records) await store.syncIndex(indexOf(r));
+      await store.clearPending(
+        server,
+        // Rows still owing host/raw projections keep their flags for the next snapshot to finish.
+        records.filter((r) => !r.syncPending).flatMap((r) => {
+          const etag = etags.get(r.ruleId);
+          return etag ? [{ ruleId: r.ruleId, etag }] : [];
+        }),
+      );
+      return { outcome: 'evaluated', changes: moved.length };
+    }
+    throw new ConcurrencyConflictError(`Re-evaluating ${server} kept colliding with other writers.`);
+  }
+}

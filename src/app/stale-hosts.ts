@@ -1,0 +1,102 @@
+// Silent servers. Ingest keeps a last-seen index by hour (moved when the Hosts row is refreshed, at
+// most hourly per server, so a steady post costs nothing extra). The timer reads only the index's
+// old hours — servers that may have gone quiet — confirms each against the exact Results.LastSeen,
+// and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
+// conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
+import type { EventRecord, LifecycleStore, PostureStore } from '../store';
+import type { AlertLog } from './ingest';
+import { formatLogRecord, LOG_RECORDS } from './log-records';
+
+export interface StaleHostsDeps {
+  readonly store: PostureStore;
+  readonly lifecycle: LifecycleStore;
+  readonly clock: () => number;
+  readonly staleAfterMinutes: number;
+}
+
+/** Index rows looked at per run; the rest wait for the next run (oldest first). */
+export const STALE_SCAN_LIMIT = 500;
+const PARALLEL = 8;
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export interface StaleRun {
+  readonly checked: number;
+  readonly markedStale: number;
+  readonly stillReporting: number;
+  readonly forgotten: number;
+}
+
+function serverEvent(server: string, to: 'Stale' | 'Reporting', at: number, snapshotId: string, recordedAt: number, previousFirstSeen?: number): EventRecord {
+  const stale = to === 'Stale';
+  return {
+    server,
+    ruleId: '',
+    ruleVersion: '',
+    fromStatus: stale ? 'Reporting' : 'Stale',
+    toStatus: to,
+    reasonCode: stale ? 'NotReporting' : 'Returned',
+    severity: stale ? 'Warning' : 'Info',
+    messageEn: stale ? `${server} stopped posting snapshots; its last verdicts may be out of date.` : `${server} posts snapshots again.`,
+    messageJa: stale ? `${server} からのスナップショットが途絶えました。最後の判定は古い可能性があります。` : `${server} からのスナップショットが再開しました。`,
+    firstSeen: at,
+    previousFirstSeen,
+    snapshotId,
+    recordedAt,
+    cause: stale ? 'stale' : 'returned',
+  };
+}
+
+export class StaleHosts {
+  readonly staleAfterMs: number;
+  constructor(private readonly deps: StaleHostsDeps) {
+    this.staleAfterMs = deps.staleAfterMinutes * 60_000;
+  }
+
+  /** Ingest hook: the Hosts row of `server` was just refreshed. */
+  async hostSynced(server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog): Promise<void> {
+    const { lifecycle, store, clock } = this.deps;
+    await lifecycle.recordSeen(server, sync.now, sync.previous);
+    const marker = await lifecycle.clearStale(server);
+    if (!marker) return;
+    await store.putEvents([serverEvent(server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)]);
+    log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server, lastSeen: iso(marker.lastSeen), staleSince: iso(marker.staleSince), returnedAt: iso(sync.now) }));
+  }
+
+  /** The timer: one bounded pass over the index's old hours. */
+  async run(log: AlertLog): Promise<StaleRun> {
+    const { lifecycle, store, clock } = this.deps;
+    const now = clock();
+    const threshold = now - this.staleAfterMs;
+    const entries = (await lifecycle.listSeenUpTo(threshold, STALE_SCAN_LIMIT)).filter((e) => e.sync <= threshold);
+    let markedStale = 0;
+    let stillReporting = 0;
+    let forgotten = 0;
+    const work = [...entries];
+    const worker = async () => {
+      for (let e = work.shift(); e; e = work.shift()) {
+        const seen = await lifecycle.lastSeenOf(e.server);
+        if (!seen) {
+          await lifecycle.deleteSeen(e); // no results any more: nothing to watch
+          forgotten++;
+          continue;
+        }
+        // Posted since the Hosts refresh (within the hour); its next refresh moves the index row.
+        if (seen.lastSeen > threshold) {
+          stillReporting++;
+          continue;
+        }
+        const staleSince = seen.lastSeen + this.staleAfterMs;
+        // The event first (same key on a rerun), then the marker decides who writes the record.
+        await store.putEvents([serverEvent(e.server, 'Stale', staleSince, seen.snapshotId, now)]);
+        if (await lifecycle.markStale({ server: e.server, lastSeen: seen.lastSeen, staleSince, lastSnapshotId: seen.snapshotId })) {
+          log.log(formatLogRecord(LOG_RECORDS.serverStale, { server: e.server, lastSeen: iso(seen.lastSeen), staleSince: iso(staleSince) }));
+          markedStale++;
+        }
+        await lifecycle.deleteSeen(e);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    return { checked: entries.length, markedStale, stillReporting, forgotten };
+  }
+}

@@ -1,0 +1,259 @@
+// Waivers: an accepted risk for one rule on one server or a server-name pattern, with a reason, who
+// granted it and an end date. A waived result keeps its real status; only its alert is held back.
+// When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
+// covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
+// single write however many servers a pattern covers.
+import { globMatch } from '../rules/mcafee-port25-blocked/process-match';
+import { findRule } from '../rules/registry';
+import type { Rule } from '../rules/types';
+import type { EventRecord, PostureStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
+import { ApiError } from './errors';
+import type { AlertLog } from './ingest';
+import { formatLogRecord, LOG_RECORDS } from './log-records';
+
+export interface WaiversDeps {
+  readonly store: PostureStore;
+  readonly waivers: WaiverStore;
+  readonly rules: readonly Rule[];
+  readonly clock: () => number;
+  readonly maxDays: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const FAILING = ['Warning', 'Error'];
+export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
+const PATTERN = /^[a-z0-9_.*?-]{1,253}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification', 'grantedBy', 'expiresAt']);
+
+const invalid = (message: string) => new ApiError('invalid_waiver', message);
+const iso = (t: number) => new Date(t).toISOString();
+
+export interface WaiverInput {
+  readonly ruleId: string;
+  readonly server?: string;
+  readonly serverPattern?: string;
+  readonly justification: string;
+  readonly grantedBy: string;
+  readonly expiresAt: number;
+}
+
+/** Does the waiver name this server (exactly, or by its `*`/`?` pattern, case-insensitive)? */
+export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>, server: string): boolean {
+  if (w.server !== undefined) return w.server === server;
+  return w.serverPattern !== undefined && globMatch(w.serverPattern, server.toLowerCase());
+}
+
+/** The waiver that covers (server, rule) among `active`: an exact one first, else the longest-running pattern. */
+export function coverOf<W extends WaiverRecord>(active: readonly W[], server: string, ruleId: string): W | undefined {
+  let best: W | undefined;
+  for (const w of active) {
+    if (w.ruleId !== ruleId || !waiverMatches(w, server)) continue;
+    if (!best || (w.server !== undefined && best.server === undefined) || ((w.server === undefined) === (best.server === undefined) && w.expiresAt > best.expiresAt)) best = w;
+  }
+  return best;
+}
+
+function text(body: Record<string, unknown>, name: string, max: number): string {
+  const v = body[name];
+  if (typeof v !== 'string' || v.trim() === '') throw invalid(`"${name}" is required and must be a non-empty string.`);
+  if (v.trim().length > max) throw invalid(`"${name}" must be at most ${max} characters.`);
+  return v.trim();
+}
+
+export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
+  const state: WaiverState = w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state;
+  return {
+    id: w.id,
+    rule: w.ruleId,
+    server: w.server ?? null,
+    serverPattern: w.serverPattern ?? null,
+    justification: w.justification,
+    grantedBy: w.grantedBy,
+    grantedAt: iso(w.grantedAt),
+    expiresAt: iso(w.expiresAt),
+    changedAt: iso(w.changedAt),
+    state,
+    endedAt: w.endedAt === undefined ? null : iso(w.endedAt),
+    revision: w.revision,
+  };
+}
+
+export class Waivers {
+  constructor(private readonly deps: WaiversDeps) {}
+
+  /** Checks a PUT body; every problem is one sentence naming the field. */
+  validate(id: string, doc: unknown): WaiverInput {
+    const { rules, clock, maxDays } = this.deps;
+    if (!WAIVER_ID.test(id)) throw invalid('The waiver id must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.');
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('The body must be one JSON object describing the waiver.');
+    const body = doc as Record<string, unknown>;
+    const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
+    if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a waiver has rule, server or serverPattern, justification, grantedBy and expiresAt.`);
+    if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
+    const ruleName = text(body, 'rule', 100);
+    const rule = findRule(ruleName, rules);
+    if (!rule) throw invalid(`Unknown rule "${ruleName}"; GET /api/rules lists the rules.`);
+    const hasServer = body.server !== undefined;
+    const hasPattern = body.serverPattern !== undefined;
+    if (hasServer === hasPattern) throw invalid('Give exactly one of "server" (a server id) and "serverPattern" (with * or ? wildcards).');
+    let server: string | undefined;
+    let serverPattern: string | undefined;
+    if (hasServer) {
+      server = text(body, 'server', 253).toLowerCase().replace(/\.$/, '');
+      if (!SERVER.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+    } else {
+      serverPattern = text(body, 'serverPattern', 253).toLowerCase();
+      if (!PATTERN.test(serverPattern)) throw invalid('"serverPattern" may hold only letters, digits, dots, dashes, underscores and the wildcards * and ?.');
+      if (!/[*?]/.test(serverPattern)) throw invalid('"serverPattern" has no wildcard; use "server" for one server.');
+      if (!/[a-z0-9_-]/.test(serverPattern)) throw invalid('"serverPattern" must name some servers, not the whole fleet; a waiver may not silence a rule for everyone.');
+    }
+    const justification = text(body, 'justification', 2000);
+    const grantedBy = text(body, 'grantedBy', 200);
+    const rawExpiry = body.expiresAt;
+    if (rawExpiry === undefined) throw invalid('"expiresAt" is required: every waiver needs an end date.');
+    const expiresAt = typeof rawExpiry === 'string' && ISO_TIME.test(rawExpiry.trim()) ? Date.parse(rawExpiry.trim()) : NaN;
+    if (Number.isNaN(expiresAt)) throw invalid('"expiresAt" must be an ISO 8601 date and time with a zone, such as 2027-03-31T00:00:00Z.');
+    const now = clock();
+    if (expiresAt <= now) throw invalid('"expiresAt" must be in the future.');
+    if (expiresAt > now + maxDays * DAY_MS) throw invalid(`"expiresAt" may be at most ${maxDays} days from now (POSTURE_WAIVER_MAX_DAYS).`);
+    return { ruleId: rule.id, server, serverPattern, justification, grantedBy, expiresAt };
+  }
+
+  /** Creates or changes a waiver; `created` tells 201 from 200. */
+  async put(id: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; waiver: WaiverRecord }> {
+    const input = this.validate(id, doc);
+    const now = this.deps.clock();
+    const existing = await this.deps.waivers.get(id);
+    const live = existing && existing.state === 'active' && existing.expiresAt > now;
+    const next: WaiverRecord = {
+      id,
+      ...input,
+      grantedAt: live ? existing.grantedAt : now,
+      changedAt: now,
+      state: 'active',
+      revision: (existing?.revision ?? 0) + 1,
+    };
+    await this.deps.waivers.put(next, existing?.etag);
+    await this.#audit(next, live ? 'waiver-changed' : 'waiver-created', now);
+    // A change that no longer covers some failing results hands their alerts back.
+    if (live) await this.#reRaise(existing, 'changed', log, now);
+    return { created: !live, waiver: next };
+  }
+
+  async get(id: string): Promise<StoredWaiver | undefined> {
+    return WAIVER_ID.test(id) ? this.deps.waivers.get(id) : undefined;
+  }
+
+  async list(state?: WaiverState): Promise<StoredWaiver[]> {
+    const now = this.deps.clock();
+    const all = await this.deps.waivers.list();
+    const effective = (w: StoredWaiver): WaiverState => (w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state);
+    return all.filter((w) => !state || effective(w) === state).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Ends a waiver now; undefined when there is no such active waiver. */
+  async remove(id: string, log: AlertLog): Promise<WaiverRecord | undefined> {
+    const existing = await this.get(id);
+    const now = this.deps.clock();
+    if (!existing || existing.state !== 'active') return undefined;
+    const ended: WaiverRecord = { ...existing, state: 'deleted', endedAt: now, changedAt: now, revision: existing.revision + 1 };
+    await this.deps.waivers.put(ended, existing.etag);
+    await this.#audit(ended, 'waiver-deleted', now);
+    await this.#reRaise(ended, 'deleted', log, now);
+    return ended;
+  }
+
+  /** Waivers in force now. */
+  async active(): Promise<StoredWaiver[]> {
+    const now = this.deps.clock();
+    return (await this.deps.waivers.list('active')).filter((w) => w.expiresAt > now);
+  }
+
+  /** The ingest hook: the waiver covering (server, rule), if any. */
+  async waiverOf(server: string, ruleId: string): Promise<string | undefined> {
+    return coverOf(await this.active(), server, ruleId)?.id;
+  }
+
+  /** The timer: ends waivers past their expiry and re-raises what they covered. Each is claimed by ETag, so one run acts on it. */
+  async expire(log: AlertLog): Promise<{ expired: number; reRaised: number }> {
+    const now = this.deps.clock();
+    const due = (await this.deps.waivers.list('active')).filter((w) => w.expiresAt <= now);
+    let expired = 0;
+    let reRaised = 0;
+    for (const w of due) {
+      const ended: WaiverRecord = { ...w, state: 'expired', endedAt: w.expiresAt, changedAt: now, revision: w.revision + 1 };
+      try {
+        await this.deps.waivers.put(ended, w.etag);
+      } catch {
+        continue; // another run claimed it, or it was changed meanwhile
+      }
+      expired++;
+      await this.#audit(ended, 'waiver-expired', w.expiresAt);
+      reRaised += await this.#reRaise(ended, 'expired', log, now);
+    }
+    return { expired, reRaised };
+  }
+
+  /** Failing results `w` covered that no other active waiver covers: WaiverExpired + NewFinding each. */
+  async #reRaise(w: WaiverRecord, reason: 'expired' | 'deleted' | 'changed', log: AlertLog, now: number): Promise<number> {
+    const others = (await this.active()).filter((o) => o.id !== w.id || reason === 'changed');
+    let n = 0;
+    for (const r of await this.#failing(w)) {
+      if (!waiverMatches(w, r.server) || coverOf(others, r.server, r.ruleId)) continue;
+      // A finding that began after the expiry alerted at ingest already (the waiver was no longer in force).
+      if (reason === 'expired' && r.firstSeen > w.expiresAt) continue;
+      log.log(formatLogRecord(LOG_RECORDS.waiverExpired, { server: r.server, rule: r.ruleId, waiverId: w.id, reason, status: r.status }));
+      log.log(
+        formatLogRecord(LOG_RECORDS.newFinding, {
+          server: r.server,
+          rule: r.ruleId,
+          status: r.status,
+          reasonCode: r.reasonCode,
+          previousStatus: r.previousStatus ?? null,
+          waived: false,
+          waiverId: null,
+          cause: `waiver-${reason}`,
+          endedAt: iso(now),
+        }),
+      );
+      n++;
+    }
+    return n;
+  }
+
+  /** Warning and Error results of the waiver's rule, from the rule index (or the one server's partition). */
+  async #failing(w: WaiverRecord): Promise<ResultSummary[]> {
+    const ids = this.deps.rules.map((r) => r.id);
+    const out: ResultSummary[] = [];
+    let token: string | undefined;
+    for (let pages = 0; pages < 1000; pages++) {
+      const page = await this.deps.store.listResults({ server: w.server, ruleId: w.ruleId, statuses: FAILING }, ids, 1000, token);
+      out.push(...page.items);
+      token = page.continuationToken;
+      if (!token) break;
+    }
+    return out;
+  }
+
+  async #audit(w: WaiverRecord, cause: string, at: number): Promise<void> {
+    const e: EventRecord = {
+      server: w.server ?? '',
+      ruleId: w.ruleId,
+      ruleVersion: '',
+      toStatus: '',
+      reasonCode: '',
+      severity: '',
+      messageEn: `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} by ${w.grantedBy}: ${w.justification}`,
+      messageJa: `免除 ${w.id} (${cause}) ${w.server ?? w.serverPattern ?? ''}: ${w.justification}`,
+      firstSeen: at,
+      snapshotId: `${w.id}.r${w.revision}`,
+      recordedAt: this.deps.clock(),
+      cause,
+      waiverId: w.id,
+      detail: JSON.stringify(waiverView(w, at)),
+    };
+    await this.deps.store.putEvents([e]);
+  }
+}

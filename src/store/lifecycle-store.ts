@@ -1,0 +1,236 @@
+// The Lifecycle table: what the timers need without scanning the fleet.
+//   PK 'seen-YYYYMMDDHH', RK server — a last-seen index by hour of the Hosts row's last refresh;
+//     a server has one row (the ingest moves it when the Hosts row is refreshed, at most hourly).
+//   PK 'stale', RK server            — present while a server is marked stale.
+//   PK 'reeval', RK 'state'          — the re-evaluation cursor and lease (ETag-guarded).
+import { odata, RestError, type TableClient } from '@azure/data-tables';
+import type { TableClients } from './client';
+import { dateTime, int32, ms, num, optStr, str } from './columns';
+import { statusCodeOf } from './errors';
+import { encodeKey } from './keys';
+import type { PostureStore } from './posture-store';
+
+export interface SeenEntry {
+  readonly server: string;
+  /** When the Hosts row was last refreshed (the server posted then). */
+  readonly sync: number;
+  readonly partitionKey: string;
+}
+
+export interface StaleMarker {
+  readonly server: string;
+  /** When the service last received a snapshot from the server. */
+  readonly lastSeen: number;
+  readonly staleSince: number;
+  readonly lastSnapshotId: string;
+}
+
+export interface ReevalState {
+  /** Rule-set version the pass works towards, and the rule versions it stands for (JSON id → version). */
+  readonly targetVersion: string;
+  readonly ruleVersionsJson: string;
+  /** SDK continuation token into the Hosts table; empty at the start of a pass. */
+  readonly cursor: string;
+  readonly done: boolean;
+  readonly leaseOwner: string;
+  readonly leaseUntil: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly evaluated: number;
+  readonly changed: number;
+  readonly unavailable: number;
+}
+
+const STALE_PK = 'stale';
+const REEVAL_KEYS = { partitionKey: 'reeval', rowKey: 'state' } as const;
+
+export const seenPartition = (t: number): string => 'seen-' + new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '');
+
+const toMarker = (e: Record<string, unknown>): StaleMarker => ({
+  server: str(e, 'Server'),
+  lastSeen: ms(e, 'LastSeen') ?? 0,
+  staleSince: ms(e, 'StaleSince') ?? 0,
+  lastSnapshotId: str(e, 'LastSnapshotId'),
+});
+
+export class LifecycleStore {
+  readonly #t: TableClients;
+  constructor(private readonly store: PostureStore) {
+    this.#t = store.tables;
+  }
+
+  // ---- last-seen index ------------------------------------------------------------------------
+
+  /** Moves the server's index row to the hour of `sync` (ingest calls this when it refreshes the Hosts row). */
+  async recordSeen(server: string, sync: number, previousSync: number | undefined): Promise<void> {
+    const pk = seenPartition(sync);
+    const rk = encodeKey(server);
+    await this.store.guarded('writing the last-seen index', () => this.#t.lifecycle.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
+    if (previousSync !== undefined && seenPartition(previousSync) !== pk) await this.#deleteQuietly(seenPartition(previousSync), rk);
+  }
+
+  /** Index rows whose hour began at or before `before`, oldest hours first, at most `max`. */
+  async listSeenUpTo(before: number, max: number): Promise<SeenEntry[]> {
+    await this.store.ensureTables();
+    const filter = odata`PartitionKey ge ${'seen-'} and PartitionKey le ${seenPartition(before)}`;
+    return this.store.guarded('reading the last-seen index', async () => {
+      const out: SeenEntry[] = [];
+      for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter } })) {
+        out.push({ server: str(e, 'Server'), sync: ms(e, 'Sync') ?? 0, partitionKey: String(e.partitionKey) });
+        if (out.length >= max) break;
+      }
+      return out;
+    });
+  }
+
+  async deleteSeen(entry: SeenEntry): Promise<void> {
+    await this.#deleteQuietly(entry.partitionKey, encodeKey(entry.server));
+  }
+
+  /** The exact time the service last received a snapshot from the server (Results.LastSeen). */
+  async lastSeenOf(server: string): Promise<{ lastSeen: number; snapshotId: string } | undefined> {
+    const pk = encodeKey(server);
+    return this.store.guarded('reading last seen', async () => {
+      const pages = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId'] } }).byPage({ maxPageSize: 1 });
+      for await (const page of pages) {
+        const e = page[0];
+        if (e) return { lastSeen: ms(e, 'LastSeen') ?? 0, snapshotId: str(e, 'SnapshotId') };
+        if (!page.continuationToken) return undefined;
+      }
+      return undefined;
+    });
+  }
+
+  // ---- stale markers --------------------------------------------------------------------------
+
+  /** Creates the marker; false when the server was already marked (another run did it). */
+  async markStale(m: StaleMarker): Promise<boolean> {
+    try {
+      await this.store.guarded('marking a server stale', () =>
+        this.#t.lifecycle.createEntity({
+          partitionKey: STALE_PK,
+          rowKey: encodeKey(m.server),
+          Server: m.server,
+          LastSeen: dateTime(m.lastSeen),
+          StaleSince: dateTime(m.staleSince),
+          LastSnapshotId: m.lastSnapshotId,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  /** Removes the marker; returns it when this call removed it (exactly one caller does). */
+  async clearStale(server: string): Promise<StaleMarker | undefined> {
+    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    if (!e) return undefined;
+    try {
+      await this.store.guarded('clearing a stale marker', () => this.#t.lifecycle.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
+      return toMarker(e);
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 404 || status === 412) return undefined;
+      throw error;
+    }
+  }
+
+  async getStale(server: string): Promise<StaleMarker | undefined> {
+    await this.store.ensureTables();
+    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    return e ? toMarker(e) : undefined;
+  }
+
+  /** Every stale server (the set is small next to the fleet: only silent servers). */
+  async listStale(): Promise<StaleMarker[]> {
+    await this.store.ensureTables();
+    return this.store.guarded('listing stale servers', async () => {
+      const out: StaleMarker[] = [];
+      for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${STALE_PK}` } })) out.push(toMarker(e));
+      return out;
+    });
+  }
+
+  // ---- re-evaluation state --------------------------------------------------------------------
+
+  async getReevalState(): Promise<{ state: ReevalState; etag: string } | undefined> {
+    await this.store.ensureTables();
+    const e = await this.#getOrUndefined(this.#t.lifecycle, REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
+    if (!e) return undefined;
+    return {
+      etag: String(e.etag),
+      state: {
+        targetVersion: str(e, 'TargetVersion'),
+        ruleVersionsJson: str(e, 'RuleVersionsJson') || '{}',
+        cursor: str(e, 'Cursor'),
+        done: e.Done === true,
+        leaseOwner: str(e, 'LeaseOwner'),
+        leaseUntil: ms(e, 'LeaseUntil') ?? 0,
+        startedAt: ms(e, 'StartedAt') ?? 0,
+        finishedAt: ms(e, 'FinishedAt') ?? 0,
+        evaluated: num(e, 'Evaluated') ?? 0,
+        changed: num(e, 'Changed') ?? 0,
+        unavailable: num(e, 'Unavailable') ?? 0,
+      },
+    };
+  }
+
+  /** Writes the state if it is still at `etag` (or absent when undefined); the new ETag, or undefined when another instance won. */
+  async putReevalState(s: ReevalState, etag: string | undefined): Promise<string | undefined> {
+    const entity = {
+      ...REEVAL_KEYS,
+      TargetVersion: s.targetVersion,
+      RuleVersionsJson: s.ruleVersionsJson,
+      Cursor: s.cursor,
+      Done: s.done,
+      LeaseOwner: s.leaseOwner,
+      LeaseUntil: dateTime(s.leaseUntil),
+      StartedAt: dateTime(s.startedAt),
+      FinishedAt: dateTime(s.finishedAt),
+      Evaluated: int32(s.evaluated),
+      Changed: int32(s.changed),
+      Unavailable: int32(s.unavailable),
+    };
+    try {
+      const r = await this.store.guarded('writing the re-evaluation state', () =>
+        etag ? this.#t.lifecycle.updateEntity(entity, 'Replace', { etag }) : this.#t.lifecycle.createEntity(entity),
+      );
+      return r.etag ?? '';
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 409 || status === 412 || status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** One page of server ids from the Hosts table (keys only), for a pass over the fleet. */
+  async listServersPage(max: number, token: string | undefined): Promise<{ servers: string[]; token?: string }> {
+    await this.store.ensureTables();
+    return this.store.guarded('listing servers', async () => {
+      const pages = this.#t.hosts.listEntities({ queryOptions: { select: ['Server'] } }).byPage({ maxPageSize: max, continuationToken: token || undefined });
+      const next = await pages.next();
+      const page = next.done ? [] : next.value;
+      return { servers: page.map((e) => optStr(e, 'Server')).filter((s): s is string => !!s), token: next.done ? undefined : next.value.continuationToken };
+    });
+  }
+
+  async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.store.guarded(what, () => client.getEntity(pk, rk));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async #deleteQuietly(pk: string, rk: string): Promise<void> {
+    try {
+      await this.store.guarded('deleting a lifecycle row', () => this.#t.lifecycle.deleteEntity(pk, rk));
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+}
+
