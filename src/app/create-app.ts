@@ -3,11 +3,13 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { PostureStore, type PostureStoreOptions } from '../store';
+import { PostureStore, ServerKeyStore, type PostureStoreOptions } from '../store';
 import { KeyRing } from './auth';
+import { Authorizer, Enrolment } from './enrolment';
 import { HttpApi } from './http-api';
 import { Ingest } from './ingest';
 import { Queries } from './queries';
+import { RateLimiter } from './rate-limit';
 import { loadSettings, type Settings } from './settings';
 
 export interface CreateAppOptions {
@@ -30,6 +32,8 @@ export interface PostureApp {
   readonly ingest: Ingest;
   readonly queries: Queries;
   readonly keys: KeyRing;
+  readonly keyStore: ServerKeyStore;
+  readonly enrolment: Enrolment;
   readonly http: HttpApi;
 }
 
@@ -50,8 +54,19 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const ingest = new Ingest({ store, rules, clock });
   const queries = new Queries({ store, rules, clock });
   const keys = new KeyRing(settings);
-  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes });
-  return { settings, rules, store, ingest, queries, keys, http };
+  const keyStore = new ServerKeyStore({
+    connectionString: settings.storageConnectionString,
+    tableEndpoint: settings.tableEndpoint,
+    managedIdentityClientId: settings.managedIdentityClientId,
+    tablePrefix: settings.tablePrefix,
+    ...options.storeOptions,
+    counter: undefined,
+  });
+  const enrolment = new Enrolment({ keyStore, clock });
+  const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
+  const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
+  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment });
+  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http };
 }
 
 let defaultApp: PostureApp | undefined;

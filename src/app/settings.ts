@@ -11,6 +11,11 @@ export const SETTING_NAMES = [
   'POSTURE_READER_KEYS',
   'POSTURE_ADMIN_KEYS',
   'POSTURE_MAX_SNAPSHOT_BYTES',
+  // Issue 8 (trust): enrolment, the shared-key migration switch, the per-server rate limit.
+  'POSTURE_ENROLMENT_SECRETS',
+  'POSTURE_ALLOW_SHARED_INGEST_KEYS',
+  'POSTURE_RATE_LIMIT_BURST',
+  'POSTURE_RATE_LIMIT_PER_MINUTE',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -28,6 +33,13 @@ export interface Settings {
   readonly readerKeys: readonly string[];
   readonly adminKeys: readonly string[];
   readonly maxSnapshotBytes: number;
+  /** Fleet enrolment secrets (a list, so a new one can be added before the old is removed). */
+  readonly enrolmentSecrets: readonly string[];
+  /** Migration only: shared ingest keys may post for any host. Default false (server keys only). */
+  readonly allowSharedIngestKeys: boolean;
+  /** Per-server token bucket: requests a server may make at once, and tokens refilled per minute. */
+  readonly rateLimitBurst: number;
+  readonly rateLimitPerMinute: number;
 }
 
 function list(value: string | undefined): string[] {
@@ -44,6 +56,13 @@ function positiveInt(name: SettingName, value: string | undefined, fallback: num
   return n;
 }
 
+function flag(name: SettingName, value: string | undefined): boolean {
+  if (value === undefined || value.trim() === '') return false;
+  if (/^(true|1|yes)$/i.test(value.trim())) return true;
+  if (/^(false|0|no)$/i.test(value.trim())) return false;
+  throw new Error(`Setting ${name} must be true or false, not ${JSON.stringify(value)}.`);
+}
+
 export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
   return {
     storageConnectionString: env.POSTURE_STORAGE_CONNECTION_STRING || undefined,
@@ -54,5 +73,9 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     readerKeys: list(env.POSTURE_READER_KEYS),
     adminKeys: list(env.POSTURE_ADMIN_KEYS),
     maxSnapshotBytes: positiveInt('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
+    enrolmentSecrets: list(env.POSTURE_ENROLMENT_SECRETS),
+    allowSharedIngestKeys: flag('POSTURE_ALLOW_SHARED_INGEST_KEYS', env.POSTURE_ALLOW_SHARED_INGEST_KEYS),
+    rateLimitBurst: positiveInt('POSTURE_RATE_LIMIT_BURST', env.POSTURE_RATE_LIMIT_BURST, 30),
+    rateLimitPerMinute: positiveInt('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
   };
 }

@@ -66,19 +66,33 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-/** Reads at most `cap` bytes of the body and discards the rest, so a huge post is never buffered. */
-function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
+/**
+ * Reads at most `cap` bytes of the body, counting while reading; past the cap it stops reading
+ * (the socket is paused, nothing more is buffered) and reports `overflow`, so the handler answers
+ * 413 and the connection is closed without draining the rest of an endless upload.
+ */
+function readCapped(req: IncomingMessage, cap: number): Promise<{ bytes: Buffer; overflow: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let kept = 0;
+    let settled = false;
+    const finish = (overflow: boolean) => {
+      if (settled) return;
+      settled = true;
+      resolve({ bytes: Buffer.concat(chunks), overflow });
+    };
     req.on('data', (chunk: Buffer) => {
-      if (kept >= cap) return;
+      if (settled) return;
       const part = chunk.subarray(0, cap - kept);
       chunks.push(part);
       kept += part.length;
+      if (kept >= cap) {
+        req.pause();
+        finish(true);
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => finish(false));
+    req.on('error', (error) => (settled ? undefined : ((settled = true), reject(error))));
   });
 }
 
@@ -160,7 +174,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       // The Functions host hands handlers a fully read body; do the same, capped.
       delete headers['transfer-encoding'];
       const hasBody = method !== 'GET' && method !== 'HEAD';
-      const bytes = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
+      const read = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
+      const bytes = read?.bytes;
+      // An upload cut off at the cap: answer, then close instead of reading the rest.
+      if (read?.overflow) res.shouldKeepAlive = false;
       const request = new HttpRequest({ method, url: url.toString(), headers, params, body: bytes ? { bytes } : undefined });
       const invocationId = randomUUID();
       const context = new InvocationContext({

@@ -8,6 +8,9 @@ import * as getRules from '../functions/get-rules';
 import * as getServer from '../functions/get-server';
 import * as getSummary from '../functions/get-summary';
 import * as postSnapshot from '../functions/post-snapshot';
+import * as enroll from '../functions/enroll';
+import * as revokeServerKey from '../functions/revoke-server-key';
+import * as rotateServerKey from '../functions/rotate-server-key';
 
 export interface FunctionModule {
   readonly options: Pick<HttpFunctionOptions, 'methods' | 'route' | 'authLevel'>;
@@ -22,4 +25,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   getSummary,
   getEvents,
   getRules,
+  enroll,
+  revokeServerKey,
+  rotateServerKey,
 };

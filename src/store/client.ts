@@ -11,6 +11,7 @@ export const TABLES = {
   hosts: 'Hosts',
   snapshots: 'Snapshots',
   ruleIndex: 'RuleIndex',
+  serverKeys: 'ServerKeys',
 } as const;
 
 export type TableKind = keyof typeof TABLES;

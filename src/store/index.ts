@@ -14,3 +14,4 @@ export {
   type ServerCommit,
 } from './posture-store';
 export type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+export { ServerKeyStore, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
