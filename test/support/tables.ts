@@ -1,0 +1,19 @@
+// Every row of every table of a test stack, for "a refused request changes no table": ETags and
+// timestamps are kept, so even a rewrite with the same content shows as a change.
+import { TableClient } from '@azure/data-tables';
+import { resolveConnectionString, tableNames } from '../../src/store';
+import type { TestStack } from './stack';
+
+export type TableDump = Record<string, string[]>;
+
+export async function dumpTables(stack: TestStack): Promise<TableDump> {
+  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
+  const out: TableDump = {};
+  for (const [kind, name] of Object.entries(tableNames(stack.settings.tablePrefix))) {
+    const client = TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
+    const rows: string[] = [];
+    for await (const e of client.listEntities()) rows.push(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+    out[kind] = rows.sort();
+  }
+  return out;
+}
