@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { hostSchema, collectorSchema } from '../snapshot/schema';
 import { serverIdOf } from '../snapshot/normalise';
 import type { ServerKeyStore } from '../store';
-import { KeyRing, presentedKey, type Access, type CredentialKind, type HeaderSource } from './auth';
+import { presentedKey, type Access, type CredentialKind, type HeaderSource, type KeyRing } from './auth';
 import { ApiError } from './errors';
 import type { AlertLog } from './ingest';
 import type { RateLimiter } from './rate-limit';

@@ -146,7 +146,7 @@ function mutate(doc: Json, m: Mutation): void {
       if (Array.isArray(parent)) parent.push(structuredClone(parent[Number(last)]));
       break;
     case 6: // wrong types
-      parent[last] = typeof parent[last] === 'number' ? String(parent[last]) : typeof parent[last] === 'string' ? 12345678901234567890 : null;
+      parent[last] = typeof parent[last] === 'number' ? String(parent[last]) : typeof parent[last] === 'string' ? 2 ** 64 : null;
       break;
     case 7:
       parent[last] = Array.from({ length: 600 }, () => m.value);
