@@ -96,6 +96,25 @@ function readCapped(req: IncomingMessage, cap: number): Promise<{ bytes: Buffer;
   });
 }
 
+const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+function lingerThenClose(req: IncomingMessage): void {
+  let discarded = 0;
+  const close = () => req.socket.destroy();
+  const timer = setTimeout(close, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) {
+      clearTimeout(timer);
+      close();
+    }
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.resume();
+}
+
 async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const headers: Record<string, string> = {};
@@ -176,8 +195,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const hasBody = method !== 'GET' && method !== 'HEAD';
       const read = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
       const bytes = read?.bytes;
-      // An upload cut off at the cap: answer, then close instead of reading the rest.
-      if (read?.overflow) res.shouldKeepAlive = false;
+
       const request = new HttpRequest({ method, url: url.toString(), headers, params, body: bytes ? { bytes } : undefined });
       const invocationId = randomUUID();
       const context = new InvocationContext({
@@ -187,6 +205,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       });
       const result = await hit.r.handler(request, context);
       await writeResponse(res, result ?? { status: 204 });
+      // An upload cut off at the cap: the answer (413) is out; discard a little more so the
+      // client can read it, then close instead of reading the rest of an endless body.
+      if (read?.overflow) lingerThenClose(req);
     })().catch((error: unknown) => {
       sink({ level: 'error', functionName: 'local-host', invocationId: '', message: format(['Local host failure', error]) });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'The local host failed; see its log.' });
