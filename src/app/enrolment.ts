@@ -90,7 +90,8 @@ export class Enrolment {
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const salt = randomBytes(16);
-    const { replaced } = await this.deps.keyStore.issue({
+    const out = await this.deps.keyStore.issue(
+      {
       server,
       keyId,
       salt: salt.toString('base64'),
@@ -100,16 +101,26 @@ export class Enrolment {
       issuedBy: issuedBy === 'enrolment' ? 'enrolment' : 'admin-rotation',
       hostName: facts.hostName,
       fqdn: facts.fqdn,
-    });
+      },
+      issuedBy === 'admin-rotation',
+    );
+    if ('blocked' in out) {
+      throw new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
+    }
+    const { replaced } = out;
     const reason = issuedBy === 'enrolment' ? (replaced.length > 0 ? 're-enrolment' : 'enrolment') : 'admin-rotation';
     audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, replaced: replaced.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
   }
 
-  /** Revokes the server's key; false when the server never enrolled. */
-  async revoke(server: string, log: AlertLog): Promise<{ revoked: readonly string[] } | undefined> {
-    const out = await this.deps.keyStore.revokeAll(server, this.deps.clock());
-    if (out) audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null });
+  /**
+   * Revokes the server's key; with `blockReenrolment`, the enrolment secret can no longer issue a
+   * key for it (a compromised or retired server) until an admin rotates its key. Undefined when
+   * the server never enrolled.
+   */
+  async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[] } | undefined> {
+    const out = await this.deps.keyStore.revokeAll(server, this.deps.clock(), blockReenrolment);
+    if (out) audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
     return out;
   }
 

@@ -330,14 +330,19 @@ export class HttpApi {
     });
   }
 
-  /** DELETE /api/servers/{server}/key — admin: the server's key stops working at once. */
+  /**
+   * DELETE /api/servers/{server}/key[?reenrol=deny] — admin: the server's key stops working at
+   * once; with reenrol=deny the enrolment secret cannot issue it a new one (until a rotation).
+   */
   revokeServerKey(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
     return this.#handle(req, ctx, 'admin', async () => {
-      checkParams(req.query, []);
+      checkParams(req.query, ['reenrol']);
+      const reenrol = single(req.query, 'reenrol') ?? 'allow';
+      if (reenrol !== 'allow' && reenrol !== 'deny') throw invalidQuery(`"reenrol" must be allow or deny, not "${reenrol.slice(0, 20)}".`);
       const server = adminServer(req);
-      const out = await this.deps.enrolment.revoke(server, ctx);
+      const out = await this.deps.enrolment.revoke(server, ctx, reenrol === 'deny');
       if (!out) throw new ApiError('not_found', `Server "${server}" has never enrolled.`);
-      return json(200, { server, revoked: out.revoked });
+      return json(200, { server, revoked: out.revoked, reenrol });
     });
   }
 

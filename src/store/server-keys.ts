@@ -111,16 +111,20 @@ export class ServerKeyStore {
 
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
-   * marks every other active key revoked ('replaced'). Returns the key ids it replaced.
+   * marks every other active key revoked ('replaced'). Returns the key ids it replaced, or
+   * `blocked` when an admin blocked re-enrolment and `overrideBlock` is not set (admin rotation
+   * sets it, and clears the block).
    */
-  async issue(record: ServerKeyRecord): Promise<{ replaced: string[] }> {
+  async issue(record: ServerKeyRecord, overrideBlock = false): Promise<{ replaced: string[] } | { blocked: true }> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = await this.#partition(record.server);
+      const head = rows.find((r) => r.rowKey === HEAD);
+      if (head?.ReenrolBlocked === true && !overrideBlock) return { blocked: true };
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
       const replaced = this.#revokeRows(tx, rows, record.issuedAt, 'replaced');
-      this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt);
+      this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
         return { replaced };
@@ -132,15 +136,18 @@ export class ServerKeyStore {
     throw new ConcurrencyConflictError(`Keys of ${record.server} stayed contended.`);
   }
 
-  /** Revokes every active key of a server; undefined when the server never enrolled. */
-  async revokeAll(server: string, at: number): Promise<{ revoked: string[] } | undefined> {
+  /**
+   * Revokes every active key of a server; with `block`, enrolment of this server is refused until
+   * an admin rotates its key. Undefined when the server never enrolled.
+   */
+  async revokeAll(server: string, at: number, block = false): Promise<{ revoked: string[] } | undefined> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = await this.#partition(server);
       if (!rows.some((r) => r.rowKey === HEAD)) return undefined;
       const tx = new TableTransaction();
       const revoked = this.#revokeRows(tx, rows, at, 'revoked');
-      this.#putHead(tx, rows, server, '', at);
+      this.#putHead(tx, rows, server, '', at, block);
       try {
         await this.#submit(tx.actions, 'revoking a server key');
         return { revoked };
@@ -180,9 +187,9 @@ export class ServerKeyStore {
     return active.map((r) => String(r.rowKey));
   }
 
-  #putHead(tx: TableTransaction, rows: readonly Row[], server: string, currentKeyId: string, at: number): void {
+  #putHead(tx: TableTransaction, rows: readonly Row[], server: string, currentKeyId: string, at: number, blocked: boolean): void {
     const head = rows.find((r) => r.rowKey === HEAD);
-    const entity = { partitionKey: encodeKey(server), rowKey: HEAD, Server: server, CurrentKeyId: currentKeyId, UpdatedAt: dateTime(at) };
+    const entity = { partitionKey: encodeKey(server), rowKey: HEAD, Server: server, CurrentKeyId: currentKeyId, UpdatedAt: dateTime(at), ReenrolBlocked: blocked };
     if (head) tx.updateEntity(entity, 'Replace', { etag: String(head.etag) });
     else tx.createEntity(entity);
   }

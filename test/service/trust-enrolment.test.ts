@@ -109,7 +109,7 @@ describe('enrolment', () => {
     expect((await postWith(e.body.key, snapshot({ host: 'REV01' }))).status).toBe(201);
     const revoke = await call('DELETE', `servers/${fqdn('REV01')}/key`, TEST_KEYS.admin);
     expect(revoke.status).toBe(200);
-    expect(revoke.body).toEqual({ server: fqdn('REV01'), revoked: [e.body.keyId] });
+    expect(revoke.body).toEqual({ server: fqdn('REV01'), revoked: [e.body.keyId], reenrol: 'allow' });
     const before = await dumpTables(stack);
     const r = await postWith(e.body.key, snapshot({ host: 'REV01' }));
     expect(r.status).toBe(401);
@@ -134,6 +134,22 @@ describe('enrolment', () => {
     expect((await postWith(second.body.key, snapshot({ host: 'REENR01' }))).status).toBe(201);
     const audit = stack.logs.filter((l) => l.message.startsWith(`${KEY_LOG_RECORDS.keyIssued} `) && l.message.includes(fqdn('REENR01')));
     expect(audit.map((l) => JSON.parse(l.message.slice(KEY_LOG_RECORDS.keyIssued.length + 1)).reason)).toEqual(['enrolment', 're-enrolment']);
+  });
+
+  it('revocation with reenrol=deny blocks the enrolment secret for that server until an admin rotation', async () => {
+    const e = await enrol('BLOCK01');
+    const revoke = await call('DELETE', `servers/${fqdn('BLOCK01')}/key?reenrol=deny`, TEST_KEYS.admin);
+    expect(revoke.body).toMatchObject({ reenrol: 'deny', revoked: [e.body.keyId] });
+    const before = await dumpTables(stack);
+    const again = await enrol('BLOCK01');
+    expect(again.status).toBe(403);
+    expect(again.body.error).toBe('forbidden');
+    expect(await dumpTables(stack)).toEqual(before);
+    expect((await call('DELETE', `servers/${fqdn('BLOCK01')}/key?reenrol=maybe`, TEST_KEYS.admin)).status).toBe(400);
+    const rot = await call('POST', `servers/${fqdn('BLOCK01')}/key/rotate`, TEST_KEYS.admin);
+    expect(rot.status).toBe(201);
+    expect((await postWith(rot.body.key, snapshot({ host: 'BLOCK01' }))).status).toBe(201);
+    expect((await enrol('BLOCK01')).status).toBe(201); // the rotation lifted the block
   });
 
   it('admin rotation issues a new key and revokes the old one at once', async () => {
