@@ -110,8 +110,8 @@ async function main(): Promise<void> {
   API:           ${base}/
     POST ${base}/enroll             (enrolment secret → a server key)
     POST ${base}/snapshots          (that server's key)
-    GET  ${base}/manifest           (any key)
-    GET  ${base}/rules              (any key)
+    GET  ${base}/manifest           (server, reader or admin key)
+    GET  ${base}/rules              (server, reader or admin key)
     GET  ${base}/results?status=Warning,Error   (reader key)
     GET  ${base}/servers/{server}   (reader key)
     GET  ${base}/summary            (reader key)
