@@ -35,6 +35,7 @@ param tableNames array = [
   'Waivers'
   'Lifecycle'
   'History'
+  'ServerKeys'
 ]
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX); letters and digits only, empty for none.')
@@ -97,6 +98,28 @@ param readerKeys string
 })
 param adminKeys string
 
+@description('Enrolment secrets (POSTURE_ENROLMENT_SECRETS): comma-separated; a collector\'s install script presents one to POST /api/enroll to get its server key. Add a new one, move installers, remove the old: enrolled servers keep working.')
+@secure()
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 40
+      noSpecial: true
+    }
+  }
+})
+param enrolmentSecrets string
+
+@description('Migration only (POSTURE_ALLOW_SHARED_INGEST_KEYS): shared ingest keys may post snapshots for any host. Keep false once collectors enrol.')
+param allowSharedIngestKeys bool = false
+
+@description('Per-server rate limit (POSTURE_RATE_LIMIT_BURST / _PER_MINUTE): requests at once, and refilled per minute, per instance.')
+@minValue(1)
+param rateLimitBurst int = 30
+@minValue(1)
+param rateLimitPerMinute int = 6
+
 @description('E-mail address that receives alerts; empty for none.')
 param alertEmailAddress string = ''
 
@@ -156,6 +179,10 @@ module resources 'modules/resources.bicep' = {
     ingestKeys: ingestKeys
     readerKeys: readerKeys
     adminKeys: adminKeys
+    enrolmentSecrets: enrolmentSecrets
+    allowSharedIngestKeys: allowSharedIngestKeys
+    rateLimitBurst: rateLimitBurst
+    rateLimitPerMinute: rateLimitPerMinute
     alertEmailAddress: alertEmailAddress
     alertWebhookUrl: alertWebhookUrl
     alertFrequencyMinutes: alertFrequencyMinutes
@@ -175,4 +202,4 @@ output POSTURE_TABLE_ENDPOINT string = resources.outputs.tableEndpoint
 output APPLICATIONINSIGHTS_NAME string = resources.outputs.applicationInsightsName
 output ALERT_RULE_NAMES array = resources.outputs.alertRuleNames
 @description('Where the API keys are: the function app settings named here (never the values).')
-output API_KEYS_COMMAND string = 'az functionapp config appsettings list --resource-group ${rg.name} --name ${resources.outputs.functionAppName} --query "[?ends_with(name, \'_KEYS\')].{name:name, value:value}" --output table'
+output API_KEYS_COMMAND string = 'az functionapp config appsettings list --resource-group ${rg.name} --name ${resources.outputs.functionAppName} --query "[?ends_with(name, \'_KEYS\') || ends_with(name, \'_SECRETS\')].{name:name, value:value}" --output table'

@@ -20,6 +20,11 @@ param ingestKeys string
 param readerKeys string
 @secure()
 param adminKeys string
+@secure()
+param enrolmentSecrets string
+param allowSharedIngestKeys bool
+param rateLimitBurst int
+param rateLimitPerMinute int
 param alertEmailAddress string
 @secure()
 param alertWebhookUrl string
@@ -185,9 +190,10 @@ resource deployerTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Analysts (Power BI / Fabric with an organisational account): read the app tables, nothing else.
+// Analysts (Power BI / Fabric with an organisational account): read the app tables, nothing else
+// (not ServerKeys: key hashes are no analyst's business).
 module tableReaders 'table-readers.bicep' = [
-  for (tableName, i) in tableNames: if (!empty(tableReaderPrincipalIds)) {
+  for (tableName, i) in tableNames: if (!empty(tableReaderPrincipalIds) && tableName != 'ServerKeys') {
     name: 'table-readers-${i}'
     params: {
       storageAccountName: storage.name
@@ -288,6 +294,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POSTURE_INGEST_KEYS: ingestKeys
     POSTURE_READER_KEYS: readerKeys
     POSTURE_ADMIN_KEYS: adminKeys
+    POSTURE_ENROLMENT_SECRETS: enrolmentSecrets
+    POSTURE_ALLOW_SHARED_INGEST_KEYS: string(allowSharedIngestKeys)
+    POSTURE_RATE_LIMIT_BURST: string(rateLimitBurst)
+    POSTURE_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
   }
   dependsOn: [
     blobOwnerAssignment

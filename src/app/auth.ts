@@ -5,10 +5,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors';
 import type { Settings } from './settings';
 
-export type CredentialKind = 'ingest' | 'reader' | 'admin';
+export type CredentialKind = 'ingest' | 'reader' | 'admin' | 'enrolment';
 
 /** What a route needs: posting snapshots, reading fleet data, collector configuration, admin. */
-export type Access = 'ingest' | 'read' | 'collector' | 'admin';
+export type Access = 'ingest' | 'read' | 'collector' | 'admin' | 'enrol';
 
 const ALLOWED: Readonly<Record<Access, readonly CredentialKind[]>> = {
   ingest: ['ingest'],
@@ -16,6 +16,8 @@ const ALLOWED: Readonly<Record<Access, readonly CredentialKind[]>> = {
   // The manifest and the rule catalogue: collectors (ingest keys) need them, readers may see them.
   collector: ['ingest', 'reader', 'admin'],
   admin: ['admin'],
+  // POST /api/enroll: only the fleet's enrolment secret (see enrolment.ts for server keys).
+  enrol: ['enrolment'],
 };
 
 /** Headers that may carry a key, in order of preference. */
@@ -41,11 +43,12 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 export class KeyRing {
   readonly #keys: ReadonlyArray<{ kind: CredentialKind; digest: Buffer }>;
-  constructor(settings: Pick<Settings, 'ingestKeys' | 'readerKeys' | 'adminKeys'>) {
+  constructor(settings: Pick<Settings, 'ingestKeys' | 'readerKeys' | 'adminKeys'> & Partial<Pick<Settings, 'enrolmentSecrets'>>) {
     this.#keys = [
       ...settings.ingestKeys.map((k) => ({ kind: 'ingest' as const, digest: digest(k) })),
       ...settings.readerKeys.map((k) => ({ kind: 'reader' as const, digest: digest(k) })),
       ...settings.adminKeys.map((k) => ({ kind: 'admin' as const, digest: digest(k) })),
+      ...(settings.enrolmentSecrets ?? []).map((k) => ({ kind: 'enrolment' as const, digest: digest(k) })),
     ];
   }
 
@@ -71,7 +74,7 @@ export class KeyRing {
     }
     const allowed = ALLOWED[access].find((k) => kinds.has(k));
     if (!allowed) {
-      const what = access === 'ingest' ? 'post snapshots' : access === 'admin' ? 'use admin functions' : 'read fleet data';
+      const what = access === 'ingest' ? 'post snapshots' : access === 'admin' ? 'use admin functions' : access === 'enrol' ? 'enrol servers' : 'read fleet data';
       throw new ApiError('forbidden', `This key is a ${[...kinds].join('/')} key and cannot ${what}.`);
     }
     return allowed;

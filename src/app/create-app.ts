@@ -3,12 +3,14 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { LifecycleStore, PostureStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { LifecycleStore, PostureStore, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { KeyRing } from './auth';
+import { Authorizer, Enrolment } from './enrolment';
 import { HttpApi } from './http-api';
 import { Ingest } from './ingest';
 import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
+import { RateLimiter } from './rate-limit';
 import { Reevaluation } from './reevaluate';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
@@ -34,6 +36,8 @@ export interface PostureApp {
   readonly ingest: Ingest;
   readonly queries: LifecycleQueries;
   readonly keys: KeyRing;
+  readonly keyStore: ServerKeyStore;
+  readonly enrolment: Enrolment;
   readonly http: HttpApi;
   readonly waivers: Waivers;
   readonly staleHosts: StaleHosts;
@@ -68,10 +72,21 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   });
   const queries = new LifecycleQueries({ store, rules, clock, lifecycle, waivers });
   const keys = new KeyRing(settings);
-  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes });
+  const keyStore = new ServerKeyStore({
+    connectionString: settings.storageConnectionString,
+    tableEndpoint: settings.tableEndpoint,
+    managedIdentityClientId: settings.managedIdentityClientId,
+    tablePrefix: settings.tablePrefix,
+    ...options.storeOptions,
+    counter: undefined,
+  });
+  const enrolment = new Enrolment({ keyStore, clock });
+  const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
+  const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
+  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation });
   const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
-  return { settings, rules, store, ingest, queries, keys, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp };
+  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp };
 }
 
 let defaultApp: PostureApp | undefined;

@@ -8,10 +8,12 @@ export type ApiErrorCode =
   | 'invalid_query'
   | 'invalid_waiver'
   | 'unauthorized'
+  | 'key_revoked'
   | 'forbidden'
   | 'not_found'
   | 'too_large'
   | 'unsupported_media_type'
+  | 'rate_limited'
   | 'storage_unavailable'
   | 'internal_error';
 
@@ -21,10 +23,12 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   invalid_query: 400,
   invalid_waiver: 400,
   unauthorized: 401,
+  key_revoked: 401,
   forbidden: 403,
   not_found: 404,
   too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   storage_unavailable: 503,
   internal_error: 500,
 };

@@ -7,6 +7,7 @@ import { findRule } from '../rules/registry';
 import { STATUSES, type Lang, type Status } from '../rules/types';
 import { ConcurrencyConflictError, InvalidContinuationTokenError, StorageUnavailableError } from '../store';
 import { type Access, type KeyRing } from './auth';
+import { enrolmentRequestSchema, SERVER_ID, serverOfFacts, type Authorizer, type Enrolment, type Principal } from './enrolment';
 import { ApiError, errorBody } from './errors';
 import type { AlertLog, Ingest } from './ingest';
 import type { Queries } from './queries';
@@ -39,7 +40,13 @@ export interface HttpApiDeps {
   readonly keys: KeyRing;
   readonly rules: readonly Rule[];
   readonly maxSnapshotBytes: number;
+  /** Server keys, the enrolment secret, shared keys and the per-server rate limit (issue 8). */
+  readonly auth: Authorizer;
+  readonly enrolment: Enrolment;
 }
+
+/** Largest enrolment request body (host facts only). */
+const MAX_ENROL_BYTES = 16 * 1024;
 
 export const MAX_TOP = 1000;
 export const DEFAULT_TOP = 100;
@@ -199,15 +206,15 @@ export class HttpApi {
   constructor(private readonly deps: HttpApiDeps) {}
 
   /** Runs a route of another module (lifecycle, waivers) with the same auth, language and error mapping. */
-  handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang) => Promise<ApiResponse>): Promise<ApiResponse> {
+  handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang, who: Principal) => Promise<ApiResponse>): Promise<ApiResponse> {
     return this.#handle(req, ctx, access, fn);
   }
 
-  async #handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang) => Promise<ApiResponse>): Promise<ApiResponse> {
+  async #handle(req: ApiRequest, ctx: ApiContext, access: Access, fn: (lang: Lang, who: Principal) => Promise<ApiResponse>): Promise<ApiResponse> {
     try {
-      this.deps.keys.authorize(req.headers, access);
+      const who = await this.deps.auth.authorize(req.headers, access);
       const lang = negotiateLanguage(req.headers.get('accept-language'));
-      const res = await fn(lang);
+      const res = await fn(lang, who);
       return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
     } catch (error) {
       return this.#failure(error, ctx);
@@ -232,12 +239,12 @@ export class HttpApi {
 
   /** POST /api/snapshots */
   postSnapshot(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
-    return this.#handle(req, ctx, 'ingest', async (lang) => {
+    return this.#handle(req, ctx, 'ingest', async (lang, who) => {
       checkParams(req.query, []);
       checkJsonType(req);
       const bytes = await readBody(req, this.deps.maxSnapshotBytes);
       if (bytes.byteLength === 0) throw new ApiError('invalid_json', 'The body is empty; send one snapshot as JSON.');
-      const result = await this.deps.ingest.run(decodeUtf8(bytes), lang, ctx);
+      const result = await this.deps.ingest.run(decodeUtf8(bytes), lang, ctx, who.kind === 'server' ? who.server : undefined);
       return json(result.outcome === 'accepted' ? 201 : 200, result);
     });
   }
@@ -314,4 +321,64 @@ export class HttpApi {
       return json(200, await this.deps.queries.summary(lang));
     });
   }
+
+  // ---- enrolment and server keys (issue 8) ------------------------------------------------------
+
+  /** POST /api/enroll — enrolment secret + host facts → this server's key (201). */
+  enroll(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
+    return this.#handle(req, ctx, 'enrol', async () => {
+      checkParams(req.query, []);
+      checkJsonType(req);
+      const text = decodeUtf8(await readBody(req, MAX_ENROL_BYTES));
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new ApiError('invalid_json', 'The body is not valid JSON; send {"host": {"name": ..., "fqdn": ...}}.');
+      }
+      const parsed = enrolmentRequestSchema.safeParse(doc);
+      if (!parsed.success) {
+        throw new ApiError(
+          'invalid_snapshot',
+          'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.',
+          parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+        );
+      }
+      const server = serverOfFacts(parsed.data.host);
+      this.deps.auth.limit(`enrol:${server}`);
+      const issued = await this.deps.enrolment.issue(server, { hostName: parsed.data.host.name, fqdn: parsed.data.host.fqdn }, 'enrolment', ctx);
+      return json(201, issued);
+    });
+  }
+
+  /**
+   * DELETE /api/servers/{server}/key[?reenrol=deny] — admin: the server's key stops working at
+   * once; with reenrol=deny the enrolment secret cannot issue it a new one (until a rotation).
+   */
+  revokeServerKey(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
+    return this.#handle(req, ctx, 'admin', async () => {
+      checkParams(req.query, ['reenrol']);
+      const reenrol = single(req.query, 'reenrol') ?? 'allow';
+      if (reenrol !== 'allow' && reenrol !== 'deny') throw invalidQuery(`"reenrol" must be allow or deny, not "${reenrol.slice(0, 20)}".`);
+      const server = adminServer(req);
+      const out = await this.deps.enrolment.revoke(server, ctx, reenrol === 'deny');
+      if (!out) throw new ApiError('not_found', `Server "${server}" has never enrolled.`);
+      return json(200, { server, revoked: out.revoked, reenrol });
+    });
+  }
+
+  /** POST /api/servers/{server}/key/rotate — admin: a new key (shown once), the old one revoked. */
+  rotateServerKey(req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
+    return this.#handle(req, ctx, 'admin', async () => {
+      checkParams(req.query, []);
+      const server = adminServer(req);
+      return json(201, await this.deps.enrolment.issue(server, {}, 'admin-rotation', ctx));
+    });
+  }
+}
+
+function adminServer(req: ApiRequest): string {
+  const raw = (req.params.server ?? '').trim().toLowerCase().replace(/\.$/, '');
+  if (!SERVER_ID.test(raw)) throw invalidQuery(`The server in the path must be a server id (a host name or fqdn), not "${(req.params.server ?? '').slice(0, 100)}".`);
+  return raw;
 }

@@ -127,8 +127,12 @@ interface Parsed {
 export class Ingest {
   constructor(private readonly deps: IngestDeps) {}
 
-  /** `body` is the request body as text (already size-checked and UTF-8 decoded). */
-  async run(body: string, lang: Lang, log: AlertLog): Promise<IngestResponse> {
+  /**
+   * `body` is the request body as text (already size-checked and UTF-8 decoded). `boundServer`:
+   * the server the credential belongs to (a server key); a snapshot of another host is refused
+   * with 403 before anything is read or written.
+   */
+  async run(body: string, lang: Lang, log: AlertLog, boundServer?: string): Promise<IngestResponse> {
     const { rules, clock, store } = this.deps;
     const doc = parseBody(body);
     const evaluated = evaluateDocument(doc, { now: clock(), rules });
@@ -145,6 +149,9 @@ export class Ingest {
       hostHash: hostHashOf(evaluated.snapshot),
     };
     const server = p.normalised.serverId;
+    if (boundServer !== undefined && server !== boundServer) {
+      throw new ApiError('forbidden', `This server key belongs to ${boundServer} and cannot post a snapshot of ${server}.`);
+    }
     const snapshotId = p.normalised.snapshotId;
     const me = { collectedAt: p.normalised.collectedAt, snapshotId };
 

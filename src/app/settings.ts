@@ -14,6 +14,11 @@ export const SETTING_NAMES = [
   'POSTURE_STALE_AFTER_MINUTES',
   'POSTURE_WAIVER_MAX_DAYS',
   'POSTURE_REEVALUATE_BATCH_SIZE',
+  // Issue 8 (trust): enrolment, the shared-key migration switch, the per-server rate limit.
+  'POSTURE_ENROLMENT_SECRETS',
+  'POSTURE_ALLOW_SHARED_INGEST_KEYS',
+  'POSTURE_RATE_LIMIT_BURST',
+  'POSTURE_RATE_LIMIT_PER_MINUTE',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -37,6 +42,13 @@ export interface Settings {
   readonly waiverMaxDays: number;
   /** Servers re-evaluated per batch after a rule change (default 50). */
   readonly reevaluateBatchSize: number;
+  /** Fleet enrolment secrets (a list, so a new one can be added before the old is removed). */
+  readonly enrolmentSecrets: readonly string[];
+  /** Migration only: shared ingest keys may post for any host. Default false (server keys only). */
+  readonly allowSharedIngestKeys: boolean;
+  /** Per-server token bucket: requests a server may make at once, and tokens refilled per minute. */
+  readonly rateLimitBurst: number;
+  readonly rateLimitPerMinute: number;
 }
 
 function list(value: string | undefined): string[] {
@@ -53,6 +65,13 @@ function positiveInt(name: SettingName, value: string | undefined, fallback: num
   return n;
 }
 
+function flag(name: SettingName, value: string | undefined): boolean {
+  if (value === undefined || value.trim() === '') return false;
+  if (/^(true|1|yes)$/i.test(value.trim())) return true;
+  if (/^(false|0|no)$/i.test(value.trim())) return false;
+  throw new Error(`Setting ${name} must be true or false, not ${JSON.stringify(value)}.`);
+}
+
 export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
   return {
     storageConnectionString: env.POSTURE_STORAGE_CONNECTION_STRING || undefined,
@@ -66,5 +85,9 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     staleAfterMinutes: positiveInt('POSTURE_STALE_AFTER_MINUTES', env.POSTURE_STALE_AFTER_MINUTES, 180),
     waiverMaxDays: positiveInt('POSTURE_WAIVER_MAX_DAYS', env.POSTURE_WAIVER_MAX_DAYS, 180),
     reevaluateBatchSize: Math.min(500, positiveInt('POSTURE_REEVALUATE_BATCH_SIZE', env.POSTURE_REEVALUATE_BATCH_SIZE, 50)),
+    enrolmentSecrets: list(env.POSTURE_ENROLMENT_SECRETS),
+    allowSharedIngestKeys: flag('POSTURE_ALLOW_SHARED_INGEST_KEYS', env.POSTURE_ALLOW_SHARED_INGEST_KEYS),
+    rateLimitBurst: positiveInt('POSTURE_RATE_LIMIT_BURST', env.POSTURE_RATE_LIMIT_BURST, 30),
+    rateLimitPerMinute: positiveInt('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
   };
 }

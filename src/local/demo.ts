@@ -46,7 +46,18 @@ function sampleFleet(): { name: string; doc: Record<string, unknown> }[] {
   }));
 }
 
-export async function runDemo(baseUrl: string, ingestKey: string, readerKey: string, out: (line: string) => void = console.log): Promise<number> {
+/** Enrols a demo server (as its collector's install script would) and returns its server key. */
+async function enrol(baseUrl: string, enrolmentSecret: string, host: unknown): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': enrolmentSecret },
+    body: JSON.stringify({ host }),
+  });
+  const body = (await res.json()) as { key?: string };
+  return body.key ?? '';
+}
+
+export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKey: string, out: (line: string) => void = console.log): Promise<number> {
   const files = findFixtures();
   const fleet = files.length
     ? files.flatMap((file, i) => {
@@ -67,7 +78,7 @@ export async function runDemo(baseUrl: string, ingestKey: string, readerKey: str
   for (const { name, doc } of fleet) {
     const res = await fetch(`${baseUrl}/api/snapshots`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': ingestKey },
+      headers: { 'content-type': 'application/json', 'x-api-key': await enrol(baseUrl, enrolmentSecret, (doc as { host?: unknown }).host) },
       body: JSON.stringify(doc),
     });
     const body = (await res.json()) as { outcome?: string; results?: { ruleId: string; status: string }[]; error?: string; message?: string };
@@ -88,7 +99,7 @@ export async function runDemo(baseUrl: string, ingestKey: string, readerKey: str
 async function main(): Promise<void> {
   const base = (process.argv[2] ?? process.env.POSTURE_URL ?? 'http://localhost:7071').replace(/\/+$/, '');
   const probe = localSettings('UseDevelopmentStorage=true');
-  const ingest = probe.settings.ingestKeys[0] ?? '';
+  const ingest = probe.settings.enrolmentSecrets[0] ?? '';
   const reader = probe.settings.readerKeys[0] ?? '';
   if (await reachable(base)) {
     console.log(`Posting to the running host at ${base}`);
@@ -103,7 +114,7 @@ async function main(): Promise<void> {
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: 0, log: () => undefined });
     try {
-      await runDemo(host.baseUrl, settings.ingestKeys[0] ?? '', settings.readerKeys[0] ?? '');
+      await runDemo(host.baseUrl, settings.enrolmentSecrets[0] ?? '', settings.readerKeys[0] ?? '');
     } finally {
       await host.close();
     }

@@ -65,20 +65,53 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-/** Reads at most `cap` bytes of the body and discards the rest, so a huge post is never buffered. */
-function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
+/**
+ * Reads at most `cap` bytes of the body, counting while reading; past the cap it stops reading
+ * (the socket is paused, nothing more is buffered) and reports `overflow`, so the handler answers
+ * 413 and the connection is closed without draining the rest of an endless upload.
+ */
+function readCapped(req: IncomingMessage, cap: number): Promise<{ bytes: Buffer; overflow: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let kept = 0;
+    let settled = false;
+    const finish = (overflow: boolean) => {
+      if (settled) return;
+      settled = true;
+      resolve({ bytes: Buffer.concat(chunks), overflow });
+    };
     req.on('data', (chunk: Buffer) => {
-      if (kept >= cap) return;
+      if (settled) return;
       const part = chunk.subarray(0, cap - kept);
       chunks.push(part);
       kept += part.length;
+      if (kept >= cap) {
+        req.pause();
+        finish(true);
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => finish(false));
+    req.on('error', (error) => (settled ? undefined : ((settled = true), reject(error))));
   });
+}
+
+const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+function lingerThenClose(req: IncomingMessage): void {
+  let discarded = 0;
+  const close = () => req.socket.destroy();
+  const timer = setTimeout(close, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) {
+      clearTimeout(timer);
+      close();
+    }
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.resume();
 }
 
 async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
@@ -159,7 +192,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       // The Functions host hands handlers a fully read body; do the same, capped.
       delete headers['transfer-encoding'];
       const hasBody = method !== 'GET' && method !== 'HEAD';
-      const bytes = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
+      const read = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
+      const bytes = read?.bytes;
+
       const request = new HttpRequest({ method, url: url.toString(), headers, params, body: bytes ? { bytes } : undefined });
       const invocationId = randomUUID();
       const context = new InvocationContext({
@@ -169,6 +204,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       });
       const result = await hit.r.handler(request, context);
       await writeResponse(res, result ?? { status: 204 });
+      // An upload cut off at the cap: the answer (413) is out; discard a little more so the
+      // client can read it, then close instead of reading the rest of an endless body.
+      if (read?.overflow) lingerThenClose(req);
     })().catch((error: unknown) => {
       sink({ level: 'error', functionName: 'local-host', invocationId: '', message: format(['Local host failure', error]) });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'The local host failed; see its log.' });

@@ -1,6 +1,6 @@
 // `npm start`: Azurite's table service plus the local host on http://localhost:7071/api/...
 // Ctrl-C stops both.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
 import { JOBS } from '../app/lifecycle-api';
@@ -55,6 +55,17 @@ export function findFixtures(root = 'test/fixtures'): string[] {
   return out;
 }
 
+/** The host facts of a fixture (what its collector would enrol with). */
+function fixtureHost(file: string | undefined): { name: string; fqdn?: string } {
+  try {
+    const host = (JSON.parse(readFileSync(file ?? '', 'utf8')) as { host?: { name?: unknown; fqdn?: unknown } }).host;
+    if (typeof host?.name === 'string') return { name: host.name, ...(typeof host.fqdn === 'string' ? { fqdn: host.fqdn } : {}) };
+  } catch {
+    // no fixture: the placeholder below
+  }
+  return { name: 'EXCH01', fqdn: 'exch01.corp.contoso.com' };
+}
+
 async function portIsFree(port: number): Promise<boolean> {
   const { createServer } = await import('node:net');
   return new Promise((resolve) => {
@@ -94,17 +105,19 @@ async function main(): Promise<void> {
     stopAll.push(async () => clearInterval(timers));
     const base = `http://localhost:${host.port}/api`;
     const fixture = findFixtures()[0];
-    const ingest = settings.ingestKeys[0] ?? '<ingest key>';
+    const enrolment = settings.enrolmentSecrets[0] ?? '<enrolment secret>';
     const reader = settings.readerKeys[0] ?? '<reader key>';
+    const enrolBody = JSON.stringify({ host: fixtureHost(fixture) });
     const body = fixture
       ? `--data-binary @${fixture.split(path.sep).join('/')}`
       : `--data-binary @<snapshot.json>`;
     console.log(`fleet-posture local host
   Table Storage: Azurite on 127.0.0.1:${azurite.port} (${args.persist ? `persisted in ${args.persist}/` : 'in memory; --persist keeps data'})
   API:           ${base}/
-    POST ${base}/snapshots          (ingest key)
-    GET  ${base}/manifest           (any key)
-    GET  ${base}/rules              (any key)
+    POST ${base}/enroll             (enrolment secret → a server key)
+    POST ${base}/snapshots          (that server's key)
+    GET  ${base}/manifest           (server, reader or admin key)
+    GET  ${base}/rules              (server, reader or admin key)
     GET  ${base}/results?status=Warning,Error   (reader key)
     GET  ${base}/servers/{server}   (reader key)
     GET  ${base}/summary            (reader key)
@@ -113,10 +126,11 @@ async function main(): Promise<void> {
     GET  ${base}/servers/{server}/history   (reader key)
     GET|PUT|DELETE ${base}/waivers/{id}     (admin key)
     POST ${base}/jobs/{stale-hosts|waiver-expiry|reevaluate}/run   (admin key; also every minute locally)
-  Keys (${keySource}): ingest=${ingest} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
+  Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:
-  curl -s -X POST ${base}/snapshots -H 'x-api-key: ${ingest}' -H 'Content-Type: application/json' ${body}
+  KEY=$(curl -s -X POST ${base}/enroll -H 'x-api-key: ${enrolment}' -H 'Content-Type: application/json' -d '${enrolBody}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
+  curl -s -X POST ${base}/snapshots -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
   curl -s ${base}/summary -H 'x-api-key: ${reader}'
   npm run demo     # posts every test fixture as a small fleet and prints the summary
 

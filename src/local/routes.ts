@@ -8,6 +8,9 @@ import * as getRules from '../functions/get-rules';
 import * as getServer from '../functions/get-server';
 import * as getSummary from '../functions/get-summary';
 import * as postSnapshot from '../functions/post-snapshot';
+import * as enroll from '../functions/enroll';
+import * as revokeServerKey from '../functions/revoke-server-key';
+import * as rotateServerKey from '../functions/rotate-server-key';
 import * as getHistory from '../functions/get-history';
 import * as listServers from '../functions/list-servers';
 import * as runJob from '../functions/run-job';
@@ -33,6 +36,9 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   getHistory,
   waivers,
   runJob,
+  enroll,
+  revokeServerKey,
+  rotateServerKey,
 };
 
 export interface TimerModule {

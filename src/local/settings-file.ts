@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { loadSettings, type Settings } from '../app/settings';
 
-export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', admin: 'dev-admin-key' } as const;
+export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', admin: 'dev-admin-key', enrolment: 'dev-enrolment-secret' } as const;
 
 export interface LocalSettings {
   readonly settings: Settings;
@@ -35,6 +35,8 @@ export function localSettings(connectionString: string, file = 'local.settings.j
     merged.POSTURE_READER_KEYS = DEV_KEYS.reader;
     merged.POSTURE_ADMIN_KEYS = DEV_KEYS.admin;
   }
+  // Collectors enrol (POST /api/enroll) for their server key; locally with the development secret.
+  merged.POSTURE_ENROLMENT_SECRETS ||= DEV_KEYS.enrolment;
   // The local host always talks to the Azurite it started.
   merged.POSTURE_STORAGE_CONNECTION_STRING = connectionString;
   merged.POSTURE_TABLE_ENDPOINT = undefined;

@@ -14,6 +14,7 @@ export const TABLES = {
   waivers: 'Waivers',
   lifecycle: 'Lifecycle',
   history: 'History',
+  serverKeys: 'ServerKeys',
 } as const;
 
 export type TableKind = keyof typeof TABLES;

@@ -106,7 +106,7 @@ describe('app settings: Bicep against src/app/settings.ts', () => {
   });
 
   it('gives the keys from secure parameters, not literals', () => {
-    for (const name of ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS']) {
+    for (const name of ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS', 'POSTURE_ENROLMENT_SECRETS']) {
       const v = settings.get(name);
       expect(typeof v, `${name} must not be a literal`).not.toBe('string');
     }

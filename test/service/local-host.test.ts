@@ -29,6 +29,7 @@ describe('local settings', () => {
     expect(settings.ingestKeys).toEqual([DEV_KEYS.ingest]);
     expect(settings.readerKeys).toEqual([DEV_KEYS.reader]);
     expect(settings.adminKeys).toEqual([DEV_KEYS.admin]);
+    expect(settings.enrolmentSecrets).toEqual([DEV_KEYS.enrolment]);
     expect(keySource).toBe('built-in development keys');
   });
 });
@@ -42,7 +43,9 @@ describe('npm run demo', () => {
 
   it('posts a small fleet and prints the summary table', async () => {
     const lines: string[] = [];
-    await runDemo(stack.baseUrl, TEST_KEYS.ingest, TEST_KEYS.reader, (l) => lines.push(l));
+    // The demo enrols each server with the enrolment secret, as a collector's installer would.
+    await runDemo(stack.baseUrl, TEST_KEYS.enrolment, TEST_KEYS.reader, (l) => lines.push(l));
+    expect(lines.filter((l) => /^20[01] /.test(l)).length).toBeGreaterThan(0);
     const summary = lines.findIndex((l) => l.startsWith('Summary: '));
     expect(summary).toBeGreaterThan(0);
     expect(Number(/Summary: (\d+) hosts/.exec(lines[summary]!)?.[1])).toBeGreaterThan(0);

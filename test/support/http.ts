@@ -1,4 +1,6 @@
 // Small helpers for end-to-end requests against a TestStack.
+import { serverIdOf } from '../../src/snapshot/normalise';
+import { SERVER_ID } from '../../src/app/enrolment';
 import type { TEST_KEYS, TestStack } from './stack';
 
 /** Response JSON as tests read it: any property at any depth. */
@@ -9,14 +11,39 @@ export async function post(
   doc: unknown,
   options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string>; lang?: string } = {},
 ): Promise<{ status: number; body: Json; headers: Headers }> {
+  const key = options.key === undefined ? 'ingest' : options.key;
+  // The ingest credential is the posting host's own server key (enrolled on first use).
+  const server = key === 'ingest' ? serverOfDoc(doc) : undefined;
   const res = await stack.request('snapshots', {
     method: 'POST',
-    key: options.key === undefined ? 'ingest' : options.key,
-    headers: { 'content-type': 'application/json', ...(options.lang ? { 'accept-language': options.lang } : {}), ...options.headers },
+    key: server ? null : key,
+    headers: {
+      'content-type': 'application/json',
+      ...(server ? { 'x-api-key': await stack.serverKey(server) } : {}),
+      ...(options.lang ? { 'accept-language': options.lang } : {}),
+      ...options.headers,
+    },
     body: typeof doc === 'string' ? doc : JSON.stringify(doc),
   });
   noInternalErrors(stack, res.status);
   return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** The server id a snapshot document claims, when it is well-formed enough to have one. */
+export function serverOfDoc(doc: unknown): string | undefined {
+  if (typeof doc === 'string') {
+    try {
+      return serverOfDoc(JSON.parse(doc));
+    } catch {
+      return undefined;
+    }
+  }
+  const host = typeof doc === 'object' && doc !== null ? (doc as { host?: unknown }).host : undefined;
+  if (typeof host !== 'object' || host === null) return undefined;
+  const { name, fqdn } = host as { name?: unknown; fqdn?: unknown };
+  if (typeof name !== 'string' || (fqdn !== undefined && typeof fqdn !== 'string')) return undefined;
+  const id = serverIdOf({ name, fqdn: fqdn as string | undefined });
+  return SERVER_ID.test(id) ? id : undefined;
 }
 
 /** A 500 is never a valid answer: fail with what the service logged, whatever the test expects. */

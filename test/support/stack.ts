@@ -12,11 +12,20 @@ import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy } from '../../src/store';
 
 export const TEST_KEYS = {
+  /**
+   * The shared ingest key (a migration path, off by default). `request(..., { key: 'ingest' })`
+   * does not send it: it sends the server key of DEFAULT_SERVER, the credential collectors use.
+   */
   ingest: 'test-ingest-key-1',
   ingest2: 'test-ingest-key-2',
   reader: 'test-reader-key-1',
   admin: 'test-admin-key-1',
+  enrolment: 'test-enrolment-secret-1',
+  enrolment2: 'test-enrolment-secret-2',
 } as const;
+
+/** The server id of snapshot()'s default host; enrolled when the stack starts. */
+export const DEFAULT_SERVER = 'exch01.corp.contoso.com';
 
 export interface LogEntry {
   readonly level: LogLevel;
@@ -42,7 +51,9 @@ export interface TestStack {
   readonly logs: LogEntry[];
   /** Requests sent to storage (reset it before the part you measure). */
   readonly roundTrips: PostureApp['store']['counter'];
-  /** fetch with the path relative to /api and a key kind (or none). */
+  /** The server key of `server` (enrolled on first use, then cached). */
+  serverKey(server: string): Promise<string>;
+  /** fetch with the path relative to /api and a key kind (or none); 'ingest' sends DEFAULT_SERVER's key. */
   request(pathAndQuery: string, init?: RequestInit & { key?: keyof typeof TEST_KEYS | null }): Promise<Response>;
   /** Stops Azurite (an outage); the host keeps running. */
   stopStorage(): Promise<void>;
@@ -60,10 +71,27 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     POSTURE_INGEST_KEYS: `${TEST_KEYS.ingest},${TEST_KEYS.ingest2}`,
     POSTURE_READER_KEYS: TEST_KEYS.reader,
     POSTURE_ADMIN_KEYS: TEST_KEYS.admin,
+    POSTURE_ENROLMENT_SECRETS: `${TEST_KEYS.enrolment},${TEST_KEYS.enrolment2}`,
+    // Tests post in bursts; the rate-limit tests set their own numbers.
+    POSTURE_RATE_LIMIT_BURST: '100000',
+    POSTURE_RATE_LIMIT_PER_MINUTE: '100000',
     ...options.settings,
   });
   const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1 } });
   await app.store.ensureTables();
+  await app.keyStore.ensureTable();
+  const serverKeys = new Map<string, Promise<string>>();
+  const quiet = { log: () => undefined };
+  const serverKey = (server: string): Promise<string> => {
+    let k = serverKeys.get(server);
+    if (!k) {
+      k = app.enrolment.issue(server, {}, 'enrolment', quiet).then((i) => i.key);
+      k.catch(() => serverKeys.delete(server));
+      serverKeys.set(server, k);
+    }
+    return k;
+  };
+  await serverKey(DEFAULT_SERVER);
   const logs: LogEntry[] = [];
   let host: LocalHost;
   try {
@@ -79,10 +107,11 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     settings,
     logs,
     roundTrips: app.store.counter,
-    request(pathAndQuery, init = {}) {
+    serverKey,
+    async request(pathAndQuery, init = {}) {
       const { key = 'reader', ...rest } = init;
       const headers = new Headers(rest.headers);
-      if (key) headers.set('x-api-key', TEST_KEYS[key]);
+      if (key) headers.set('x-api-key', key === 'ingest' ? await serverKey(DEFAULT_SERVER) : TEST_KEYS[key]);
       return fetch(`${baseUrl}/api/${pathAndQuery.replace(/^\//, '')}`, { ...rest, headers });
     },
     stopStorage: () => azurite.stop(),

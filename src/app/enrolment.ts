@@ -1,0 +1,198 @@
+// Enrolment, in the manner of osquery/Fleet's enroll secret → node key: a server presents the
+// fleet's enrolment secret and its host facts and receives its own key, bound to its server id.
+// Server keys look like `fp1.<base64url server id>.<key id>.<secret>`: the server id and key id
+// make the check one point read, the secret (32 random bytes) is stored only as
+// HMAC-SHA256(salt, secret) with a per-key random salt and compared in constant time.
+//
+// A slow KDF (scrypt) buys nothing for 256-bit random secrets (there is no dictionary to guess
+// from) and would cost tens of milliseconds of CPU on every post; see SECURITY.md.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { hostSchema, collectorSchema } from '../snapshot/schema';
+import { serverIdOf } from '../snapshot/normalise';
+import type { ServerKeyStore } from '../store';
+import { presentedKey, type Access, type CredentialKind, type HeaderSource, type KeyRing } from './auth';
+import { ApiError } from './errors';
+import type { AlertLog } from './ingest';
+import type { RateLimiter } from './rate-limit';
+
+export const SERVER_KEY_PREFIX = 'fp1.';
+const SECRET_BYTES = 32;
+const KEY_ID_BYTES = 12;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+/** What parseServer in http-api accepts: a lower-cased host name or fqdn. */
+export const SERVER_ID = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
+
+/** Audit records (structured log lines, like the alert records): who got or lost a key. */
+export const KEY_LOG_RECORDS = {
+  keyIssued: 'FleetPosture.ServerKeyIssued',
+  keyRevoked: 'FleetPosture.ServerKeyRevoked',
+} as const;
+
+function audit(log: AlertLog, name: string, fields: Record<string, string | number | boolean | null>): void {
+  log.log(`${name} ${JSON.stringify(fields)}`);
+}
+
+export interface ParsedServerKey {
+  readonly server: string;
+  readonly keyId: string;
+  readonly secret: string;
+}
+
+export function formatServerKey(k: ParsedServerKey): string {
+  return `${SERVER_KEY_PREFIX}${Buffer.from(k.server, 'utf8').toString('base64url')}.${k.keyId}.${k.secret}`;
+}
+
+/** Undefined for anything that is not a well-formed server key (never throws). */
+export function parseServerKey(key: string): ParsedServerKey | undefined {
+  if (!key.startsWith(SERVER_KEY_PREFIX) || key.length > 600) return undefined;
+  const parts = key.slice(SERVER_KEY_PREFIX.length).split('.');
+  if (parts.length !== 3) return undefined;
+  const [serverPart, keyId, secret] = parts as [string, string, string];
+  if (!B64URL.test(serverPart) || !B64URL.test(keyId) || keyId.length !== 16 || !B64URL.test(secret) || secret.length !== 43) return undefined;
+  const server = Buffer.from(serverPart, 'base64url').toString('utf8');
+  if (!SERVER_ID.test(server) || Buffer.from(server, 'utf8').toString('base64url') !== serverPart) return undefined;
+  return { server, keyId, secret };
+}
+
+export function hashSecret(salt: Buffer, secret: string): Buffer {
+  return createHmac('sha256', salt).update(secret, 'utf8').digest();
+}
+
+/** What a request was authenticated as. */
+export type Principal = { readonly kind: CredentialKind } | { readonly kind: 'server'; readonly server: string };
+
+export const enrolmentRequestSchema = z.object({
+  host: hostSchema.pick({ name: true, fqdn: true }),
+  collector: collectorSchema.partial().optional(),
+});
+
+export interface IssuedKey {
+  readonly server: string;
+  readonly keyId: string;
+  readonly key: string;
+  readonly issuedAt: string;
+  /** Key ids this one replaced (re-enrolment or rotation): they answer 401 key_revoked now. */
+  readonly replaced: readonly string[];
+}
+
+export interface EnrolmentDeps {
+  readonly keyStore: ServerKeyStore;
+  readonly clock: () => number;
+}
+
+export class Enrolment {
+  constructor(private readonly deps: EnrolmentDeps) {}
+
+  /** Issues a new key for `server`; any key it had stops working in the same transaction. */
+  async issue(server: string, facts: { hostName?: string; fqdn?: string }, issuedBy: 'enrolment' | 'admin-rotation', log: AlertLog): Promise<IssuedKey> {
+    const now = this.deps.clock();
+    const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
+    const secret = randomBytes(SECRET_BYTES).toString('base64url');
+    const salt = randomBytes(16);
+    const out = await this.deps.keyStore.issue(
+      {
+      server,
+      keyId,
+      salt: salt.toString('base64'),
+      hash: hashSecret(salt, secret).toString('base64'),
+      status: 'active',
+      issuedAt: now,
+      issuedBy: issuedBy === 'enrolment' ? 'enrolment' : 'admin-rotation',
+      hostName: facts.hostName,
+      fqdn: facts.fqdn,
+      },
+      issuedBy === 'admin-rotation',
+    );
+    if ('blocked' in out) {
+      throw new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
+    }
+    const { replaced } = out;
+    const reason = issuedBy === 'enrolment' ? (replaced.length > 0 ? 're-enrolment' : 'enrolment') : 'admin-rotation';
+    audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, replaced: replaced.join(',') || null });
+    return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
+  }
+
+  /**
+   * Revokes the server's key; with `blockReenrolment`, the enrolment secret can no longer issue a
+   * key for it (a compromised or retired server) until an admin rotates its key. Undefined when
+   * the server never enrolled.
+   */
+  async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[] } | undefined> {
+    const out = await this.deps.keyStore.revokeAll(server, this.deps.clock(), blockReenrolment);
+    if (out) audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
+    return out;
+  }
+
+  /** The server a key belongs to; 401 for an unknown or wrong key, 401 key_revoked for a revoked one. */
+  async verify(key: ParsedServerKey): Promise<string> {
+    const row = await this.deps.keyStore.getKey(key.server, key.keyId);
+    const expected = row ? Buffer.from(row.hash, 'base64') : Buffer.alloc(32);
+    const actual = hashSecret(row ? Buffer.from(row.salt, 'base64') : Buffer.alloc(16), key.secret);
+    const match = expected.length === actual.length && timingSafeEqual(expected, actual);
+    if (!row || !match || row.server !== key.server) throw invalidKey();
+    if (row.status !== 'active') {
+      throw new ApiError(
+        'key_revoked',
+        `This server key was ${row.revokedReason === 'replaced' ? 'replaced by a newer one' : 'revoked'}; enrol again with the enrolment secret.`,
+        undefined,
+        { 'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token", error_description="key_revoked"' },
+      );
+    }
+    return row.server;
+  }
+}
+
+const invalidKey = () => new ApiError('unauthorized', 'The key is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token"' });
+
+/** What a server key may do: post its own snapshots and fetch what a collector needs. */
+const SERVER_ACCESS: ReadonlySet<Access> = new Set<Access>(['ingest', 'collector']);
+
+export interface AuthorizerDeps {
+  readonly keys: KeyRing;
+  readonly enrolment: Enrolment;
+  readonly limiter: RateLimiter;
+  /** Migration only: shared ingest keys may post (for any host). */
+  readonly allowSharedIngestKeys: boolean;
+}
+
+export class Authorizer {
+  constructor(private readonly deps: AuthorizerDeps) {}
+
+  /**
+   * Checks the presented credential against what the route needs: 401 missing/unknown/revoked,
+   * 403 wrong kind, 429 when a server key exceeds its rate (checked before any other work).
+   */
+  async authorize(headers: HeaderSource, access: Access): Promise<Principal> {
+    const key = presentedKey(headers);
+    const serverKey = key === undefined ? undefined : parseServerKey(key);
+    if (serverKey) {
+      const server = await this.deps.enrolment.verify(serverKey);
+      if (!SERVER_ACCESS.has(access)) {
+        throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
+      }
+      if (access === 'ingest') this.limit(`server:${server}`);
+      return { kind: 'server', server };
+    }
+    const kind = this.deps.keys.authorize(headers, access);
+    if (access === 'ingest' && kind === 'ingest' && !this.deps.allowSharedIngestKeys) {
+      throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots; enrol the server (POST /api/enroll) and post with its server key.');
+    }
+    return { kind };
+  }
+
+  /** Takes a token from the bucket `bucket`, or answers 429 with Retry-After. */
+  limit(bucket: string): void {
+    const d = this.deps.limiter.take(bucket);
+    if (!d.ok) {
+      throw new ApiError('rate_limited', `Too many requests for this server; retry after ${d.retryAfterSeconds} seconds.`, undefined, {
+        'Retry-After': String(d.retryAfterSeconds),
+      });
+    }
+  }
+}
+
+/** The server id of enrolment host facts, as a snapshot of that host would have it. */
+export function serverOfFacts(host: { name: string; fqdn?: string }): string {
+  return serverIdOf(host);
+}
