@@ -26,6 +26,8 @@ export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly jsonBody?: unknown;
+  /** A text body (CSV export); JSON routes use jsonBody. */
+  readonly body?: string;
 }
 
 /** The logging part of an InvocationContext. */

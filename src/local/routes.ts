@@ -8,6 +8,7 @@ import * as getRules from '../functions/get-rules';
 import * as getServer from '../functions/get-server';
 import * as getSummary from '../functions/get-summary';
 import * as postSnapshot from '../functions/post-snapshot';
+import * as exportResultsCsv from '../functions/export-results-csv';
 import * as enroll from '../functions/enroll';
 import * as revokeServerKey from '../functions/revoke-server-key';
 import * as rotateServerKey from '../functions/rotate-server-key';
@@ -39,6 +40,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   enroll,
   revokeServerKey,
   rotateServerKey,
+  exportResultsCsv,
 };
 
 export interface TimerModule {

@@ -425,6 +425,12 @@ export class PostureStore {
     return this.#pagedWalk(this.#t.ruleIndex, filters, cursor, top, (e) => toSummary(entityToIndex(e)));
   }
 
+  /** Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan by design). */
+  async listAllResults(top: number, token?: string): Promise<Page<StoredResult>> {
+    await this.ensureTables();
+    return this.#pagedWalk(this.#t.results, [undefined], decodeCursor(token, queryId('results-all', {})), top, entityToResult);
+  }
+
   /** Every current result of one server, with evidence. */
   async listServerResults(server: string): Promise<StoredResult[]> {
     return this.readServer(server);

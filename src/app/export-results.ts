@@ -1,0 +1,91 @@
+// GET /api/export/results.csv: the whole Results table as one CSV for Power BI and Excel, the
+// key-free way in when shared-key access to storage is off. Column names are the Results table's
+// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived.
+import type { StoredResult } from '../store';
+import type { PostureApp } from './create-app';
+import { csvLine, type CsvValue } from './csv';
+import { ApiError } from './errors';
+import { checkParams, single, type ApiContext, type ApiRequest, type ApiResponse } from './http-api';
+import { iso } from './present';
+import { coverOf } from './waivers';
+
+export const RESULT_CSV_COLUMNS = [
+  'Server',
+  'RuleId',
+  'RuleVersion',
+  'Status',
+  'ReasonCode',
+  'Severity',
+  'MessageEn',
+  'MessageJa',
+  'FirstSeen',
+  'LastSeen',
+  'CollectedAt',
+  'SnapshotId',
+  'EvidenceJson',
+  'Stale',
+  'Waived',
+  'WaiverId',
+] as const;
+
+/** The export reads the fleet page by page; this bounds one response (10,000 servers × 10 rules). */
+export const MAX_EXPORT_ROWS = 100_000;
+const PAGE = 1000;
+
+function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evidence: boolean): CsvValue[] {
+  return [
+    r.server,
+    r.ruleId,
+    r.ruleVersion,
+    r.status,
+    r.reasonCode,
+    r.severity,
+    r.messageEn,
+    r.messageJa,
+    iso(r.firstSeen),
+    iso(r.lastSeen),
+    iso(r.collectedAt),
+    r.snapshotId,
+    evidence ? r.evidenceJson : '',
+    stale,
+    waiverId !== undefined,
+    waiverId ?? '',
+  ];
+}
+
+function parseEvidence(q: URLSearchParams): boolean {
+  const v = single(q, 'evidence');
+  if (v === undefined || v === 'true') return true;
+  if (v === 'false') return false;
+  throw new ApiError('invalid_query', `The query parameter "evidence" must be true or false, not "${v}".`);
+}
+
+export function exportResultsCsv(app: PostureApp, req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
+  return app.http.handle(req, ctx, 'read', async () => {
+    checkParams(req.query, ['evidence']);
+    const evidence = parseEvidence(req.query);
+    const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
+    const parts: string[] = [csvLine(RESULT_CSV_COLUMNS)];
+    let rows = 0;
+    let token: string | undefined;
+    do {
+      const page = await app.store.listAllResults(PAGE, token);
+      for (const r of page.items) parts.push(csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence)));
+      rows += page.items.length;
+      token = page.continuationToken;
+    } while (token && rows < MAX_EXPORT_ROWS);
+    const headers: Record<string, string> = {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': 'attachment; filename="results.csv"',
+      'Cache-Control': 'no-store',
+    };
+    // Cut at the bound rather than fail: the header says so, and the JSON API pages the rest.
+    if (token) headers['X-Export-Truncated'] = `true; rows=${rows}`;
+    return { status: 200, headers, body: parts.join('') };
+  });
+}
+
+async function listStaleServers(app: PostureApp): Promise<Set<string>> {
+  const markers = await app.queries.staleServers();
+  return new Set(markers.items.map((m) => m.server));
+}

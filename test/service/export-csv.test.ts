@@ -1,0 +1,136 @@
+// GET /api/export/results.csv end to end: the Results table as CSV with the Power BI column names,
+// reader key only, waived and stale flags, and RFC 4180 quoting of messages and evidence.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvField } from '../../src/app/csv';
+import { RESULT_CSV_COLUMNS } from '../../src/app/export-results';
+import { post } from '../support/http';
+import { startTestStack, type TestStack } from '../support/stack';
+
+const fixture = (name: string) => JSON.parse(readFileSync(`test/fixtures/port25/${name}.json`, 'utf8'));
+const FIXTURES = {
+  warning: fixture('vse88-x64-transport-not-excluded'),
+  pass: fixture('vse87-apenabled-off'),
+  notInstalled: fixture('no-virusscan-exchange2010'),
+};
+
+/** A strict RFC 4180 reader, so the test checks the quoting rather than trusting it. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  const endField = () => {
+    row.push(field);
+    field = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') endField();
+    else if (c === '\r' && text[i + 1] === '\n') {
+      endField();
+      rows.push(row);
+      row = [];
+      i++;
+    } else field += c;
+  }
+  expect(field).toBe('');
+  expect(row).toEqual([]);
+  return rows;
+}
+
+async function exportCsv(query = '', key: 'reader' | 'admin' | 'ingest' | null = 'reader') {
+  const res = await stack.request(`export/results.csv${query}`, { key });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+let stack: TestStack;
+const servers: Record<string, string> = {};
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  for (const [name, doc] of Object.entries(FIXTURES)) {
+    const r = await post(stack, doc);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    servers[name] = r.body.server;
+  }
+});
+afterAll(async () => stack?.stop());
+
+describe('GET /api/export/results.csv', () => {
+  it('answers every current result with the Results column names and real verdicts', async () => {
+    const r = await exportCsv();
+    expect(r.status).toBe(200);
+    expect(r.type).toMatch(/^text\/csv; charset=utf-8/);
+    const [header, ...rows] = parseCsv(r.text);
+    expect(header).toEqual([...RESULT_CSV_COLUMNS]);
+    const col = (name: (typeof RESULT_CSV_COLUMNS)[number]) => header!.indexOf(name);
+    const byServer = new Map(rows.map((row) => [row[col('Server')], row]));
+    expect(rows).toHaveLength(3);
+    expect(byServer.get(servers.warning!)?.[col('Status')]).toBe('Warning');
+    expect(byServer.get(servers.warning!)?.[col('ReasonCode')]).toBe('SmtpNotExcluded');
+    expect(byServer.get(servers.pass!)?.[col('ReasonCode')]).toBe('AccessProtectionOff');
+    expect(byServer.get(servers.notInstalled!)?.[col('Status')]).toBe('NotApplicable');
+    const warning = byServer.get(servers.warning!)!;
+    // Messages hold commas and quotes: they must survive the round trip whole.
+    expect(warning[col('MessageEn')]).toContain('"Prevent mass mailing worms from sending mail"');
+    expect(JSON.parse(warning[col('EvidenceJson')]!).decidedBy).toBe(10);
+    expect(new Date(warning[col('CollectedAt')]!).toISOString()).toBe(FIXTURES.warning.collectedAt);
+    expect(warning[col('Waived')]).toBe('false');
+    expect(warning[col('Stale')]).toBe('false');
+  });
+
+  it('flags a result under an active waiver', async () => {
+    const put = await stack.request('waivers/csv-test', {
+      method: 'PUT',
+      key: 'admin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        rule: 'mcafee-port25-blocked',
+        server: servers.warning,
+        justification: 'Decommissioned next quarter.',
+        grantedBy: 'it-ops',
+        expiresAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      }),
+    });
+    expect(put.status).toBe(201);
+    const [header, ...rows] = parseCsv((await exportCsv()).text);
+    const row = rows.find((x) => x[header!.indexOf('Server')] === servers.warning)!;
+    expect(row[header!.indexOf('Waived')]).toBe('true');
+    expect(row[header!.indexOf('WaiverId')]).toBe('csv-test');
+    expect(row[header!.indexOf('Status')]).toBe('Warning');
+  });
+
+  it('leaves evidence out with evidence=false', async () => {
+    const [header, ...rows] = parseCsv((await exportCsv('?evidence=false')).text);
+    for (const row of rows) expect(row[header!.indexOf('EvidenceJson')]).toBe('');
+  });
+
+  it('refuses bad parameters and keys of the wrong kind', async () => {
+    expect((await exportCsv('?evidence=maybe')).status).toBe(400);
+    expect((await exportCsv('?top=5')).status).toBe(400);
+    expect((await exportCsv('', 'ingest')).status).toBe(403);
+    expect((await exportCsv('', null)).status).toBe(401);
+    expect((await exportCsv('', 'admin')).status).toBe(200);
+  });
+});
+
+describe('csvField', () => {
+  it('quotes separators and defuses spreadsheet formulas', () => {
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('line\r\nbreak')).toBe('"line\r\nbreak"');
+    expect(csvField('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvField('-1')).toBe("'-1");
+    expect(csvField(null)).toBe('');
+    expect(csvField(true)).toBe('true');
+    expect(csvField(3)).toBe('3');
+  });
+});
