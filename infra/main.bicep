@@ -1,0 +1,159 @@
+// fleet-posture on Azure: entry point for `azd up` (and `az deployment sub create`).
+// Subscription scope so that an empty subscription needs nothing made by hand: this file creates
+// the resource group and hands everything else to modules/resources.bicep.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(48)
+@description('azd environment name; names the resource group and seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource. It must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create; empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the person or pipeline running the deployment (azd sets AZURE_PRINCIPAL_ID). Gets read access to the tables for checking the data; empty skips it.')
+param principalId string = ''
+
+@description('Object ids (users or groups) that read the tables with Entra ID, e.g. Power BI / Fabric analysts: Storage Table Data Reader on the app tables only.')
+param tableReaderPrincipalIds array = []
+
+@description('Tables the service uses, created at deploy time.')
+param tableNames array = [
+  'Results'
+  'Events'
+  'Hosts'
+  'Snapshots'
+  'Waivers'
+]
+
+@description('Prefix for every table name (POSTURE_TABLE_PREFIX); letters and digits only, empty for none.')
+param tablePrefix string = ''
+
+@description('Largest snapshot body accepted, in bytes (POSTURE_MAX_SNAPSHOT_BYTES).')
+@minValue(1024)
+param maxSnapshotBytes int = 1048576
+
+@description('Ingest keys (POSTURE_INGEST_KEYS): comma-separated; collectors send one in x-api-key. azd generates one on first provision and keeps it in the environment config.')
+@secure()
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 40
+      noSpecial: true
+    }
+  }
+})
+param ingestKeys string
+
+@description('Reader keys (POSTURE_READER_KEYS): comma-separated; query API and Power BI send one in x-api-key.')
+@secure()
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 40
+      noSpecial: true
+    }
+  }
+})
+param readerKeys string
+
+@description('Admin keys (POSTURE_ADMIN_KEYS): comma-separated; waivers and other admin calls.')
+@secure()
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 40
+      noSpecial: true
+    }
+  }
+})
+param adminKeys string
+
+@description('E-mail address that receives alerts; empty for none.')
+param alertEmailAddress string = ''
+
+@description('Webhook (https) that receives alerts in the common alert schema; empty for none.')
+@secure()
+param alertWebhookUrl string = ''
+
+@description('How often the alert rules run, in minutes; each looks back over the same span.')
+@allowed([
+  5
+  10
+  15
+  30
+  60
+])
+param alertFrequencyMinutes int = 5
+
+@description('Upper bound of Flex Consumption instances.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory per Flex Consumption instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+var tags = {
+  'azd-env-name': environmentName
+  application: 'fleet-posture'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module resources 'modules/resources.bicep' = {
+  name: 'fleet-posture-resources'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: toLower(uniqueString(subscription().id, environmentName, location))
+    principalId: principalId
+    tableReaderPrincipalIds: tableReaderPrincipalIds
+    tableNames: tableNames
+    tablePrefix: tablePrefix
+    maxSnapshotBytes: maxSnapshotBytes
+    ingestKeys: ingestKeys
+    readerKeys: readerKeys
+    adminKeys: adminKeys
+    alertEmailAddress: alertEmailAddress
+    alertWebhookUrl: alertWebhookUrl
+    alertFrequencyMinutes: alertFrequencyMinutes
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+// azd writes these to .azure/<env>/.env; the README's commands read them from there.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
+output API_BASE_URL string = resources.outputs.apiBaseUrl
+output STORAGE_ACCOUNT_NAME string = resources.outputs.storageAccountName
+output POSTURE_TABLE_ENDPOINT string = resources.outputs.tableEndpoint
+output APPLICATIONINSIGHTS_NAME string = resources.outputs.applicationInsightsName
+output ALERT_RULE_NAMES array = resources.outputs.alertRuleNames
+@description('Where the API keys are: the function app settings named here (never the values).')
+output API_KEYS_COMMAND string = 'az functionapp config appsettings list --resource-group ${rg.name} --name ${resources.outputs.functionAppName} --query "[?ends_with(name, \'_KEYS\')].{name:name, value:value}" --output table'

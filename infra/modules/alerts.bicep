@@ -1,0 +1,195 @@
+// Alert rules on the structured log records the service writes (src/app/log-records.ts):
+// "<RecordName> <json>" in the message of an Application Insights trace.
+//
+// The rules are scoped to the Application Insights component and query its `traces` table
+// (columns `message`, `timestamp`), not the workspace's `AppTraces` table: scoped to the component,
+// a rule sees only this app's telemetry even when the Log Analytics workspace is shared, and the
+// same query runs unchanged in the portal's Application Insights "Logs" blade and in the KQL
+// comment of log-records.ts. The infra tests check every record name below against LOG_RECORDS.
+//
+// host.json excludes Trace from sampling, so every record reaches the table.
+
+param location string
+param tags object
+param resourceToken string
+@description('Resource id of the Application Insights component the rules query.')
+param applicationInsightsId string
+param alertEmailAddress string
+@secure()
+param alertWebhookUrl string
+@description('Evaluation frequency and look-back window of every rule, in minutes.')
+param alertFrequencyMinutes int
+
+// A status entered Error. Waived results raise no alert (issue 6): the record says waived: true.
+var newErrorQuery = '''
+traces
+| where message startswith "FleetPosture.NewFinding "
+| extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
+| extend Server = tostring(record.server), RuleId = tostring(record.rule), Status = tostring(record.status), ReasonCode = tostring(record.reasonCode)
+| where Status == "Error" and tostring(record.waived) != "true"
+| project timestamp, Server, RuleId, Status, ReasonCode
+'''
+
+// A status entered Warning.
+var newWarningQuery = '''
+traces
+| where message startswith "FleetPosture.NewFinding "
+| extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
+| extend Server = tostring(record.server), RuleId = tostring(record.rule), Status = tostring(record.status), ReasonCode = tostring(record.reasonCode)
+| where Status == "Warning" and tostring(record.waived) != "true"
+| project timestamp, Server, RuleId, Status, ReasonCode
+'''
+
+// A server has not posted for longer than the stale interval.
+var serverStaleQuery = '''
+traces
+| where message startswith "FleetPosture.ServerStale "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerStale ")))
+| extend Server = tostring(record.server), LastSeen = tostring(record.lastSeen)
+| project timestamp, Server, LastSeen
+'''
+
+// A waiver expired while its result still fails: the finding is live again.
+var waiverExpiredQuery = '''
+traces
+| where message startswith "FleetPosture.WaiverExpired "
+| extend record = parse_json(substring(message, strlen("FleetPosture.WaiverExpired ")))
+| extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId)
+| project timestamp, Server, RuleId, WaiverId
+'''
+
+var alertRules = [
+  {
+    key: 'new-error'
+    displayName: 'Fleet posture: new error'
+    description: 'A server/rule status entered Error (FleetPosture.NewFinding). One alert per server, rule and reason.'
+    severity: 1
+    query: newErrorQuery
+    dimensions: [
+      'Server'
+      'RuleId'
+      'ReasonCode'
+    ]
+  }
+  {
+    key: 'new-warning'
+    displayName: 'Fleet posture: new warning'
+    description: 'A server/rule status entered Warning (FleetPosture.NewFinding). One alert per server, rule and reason.'
+    severity: 2
+    query: newWarningQuery
+    dimensions: [
+      'Server'
+      'RuleId'
+      'ReasonCode'
+    ]
+  }
+  {
+    key: 'server-stale'
+    displayName: 'Fleet posture: server stopped reporting'
+    description: 'A server has not posted a snapshot for longer than the stale interval (FleetPosture.ServerStale).'
+    severity: 2
+    query: serverStaleQuery
+    dimensions: [
+      'Server'
+    ]
+  }
+  {
+    key: 'waiver-expired'
+    displayName: 'Fleet posture: waiver expired on a failing result'
+    description: 'A waiver reached its expiry date while the result still fails (FleetPosture.WaiverExpired).'
+    severity: 3
+    query: waiverExpiredQuery
+    dimensions: [
+      'Server'
+      'RuleId'
+      'WaiverId'
+    ]
+  }
+]
+
+var emailReceivers = empty(alertEmailAddress) ? [] : [
+  {
+    name: 'operator-email'
+    emailAddress: alertEmailAddress
+    useCommonAlertSchema: true
+  }
+]
+
+var webhookReceivers = empty(alertWebhookUrl) ? [] : [
+  {
+    name: 'operator-webhook'
+    serviceUri: alertWebhookUrl
+    useCommonAlertSchema: true
+  }
+]
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: 'ag-posture-${resourceToken}'
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'fleetpost'
+    enabled: true
+    emailReceivers: emailReceivers
+    webhookReceivers: webhookReceivers
+  }
+}
+
+resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for rule in alertRules: {
+    name: 'alert-posture-${rule.key}-${resourceToken}'
+    location: location
+    tags: tags
+    kind: 'LogAlert'
+    properties: {
+      displayName: rule.displayName
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [
+        applicationInsightsId
+      ]
+      targetResourceTypes: [
+        'microsoft.insights/components'
+      ]
+      evaluationFrequency: 'PT${alertFrequencyMinutes}M'
+      windowSize: 'PT${alertFrequencyMinutes}M'
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Count'
+            operator: 'GreaterThan'
+            threshold: 0
+            dimensions: [
+              for dimension in rule.dimensions: {
+                name: dimension
+                operator: 'Include'
+                values: [
+                  '*'
+                ]
+              }
+            ]
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      // Every record is one event: notify each time, nothing to resolve automatically.
+      autoMitigate: false
+      actions: {
+        actionGroups: [
+          actionGroup.id
+        ]
+        customProperties: {
+          application: 'fleet-posture'
+        }
+      }
+    }
+  }
+]
+
+output actionGroupId string = actionGroup.id
+output ruleNames array = [for (rule, i) in alertRules: rules[i].name]

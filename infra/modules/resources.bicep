@@ -1,0 +1,314 @@
+// Everything fleet-posture runs on, inside one resource group: storage (tables + the Flex
+// deployment container), the user-assigned identity and its roles, Log Analytics + Application
+// Insights, the Flex Consumption plan and function app, and the alert rules (alerts.bicep).
+
+param location string
+param tags object
+@description('Short unique suffix for globally unique names.')
+param resourceToken string
+param principalId string
+param tableReaderPrincipalIds array
+param tableNames array
+param tablePrefix string
+param maxSnapshotBytes int
+@secure()
+param ingestKeys string
+@secure()
+param readerKeys string
+@secure()
+param adminKeys string
+param alertEmailAddress string
+@secure()
+param alertWebhookUrl string
+param alertFrequencyMinutes int
+param maximumInstanceCount int
+param instanceMemoryMB int
+
+// Built-in role definition ids, from Microsoft's "Azure built-in roles" reference. The infra tests
+// compare each with the documented id, so a typo fails `npm test`, not a deployment.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+var deploymentContainerName = 'app-package'
+var functionAppName = 'func-posture-${resourceToken}'
+var tableEndpoint = 'https://${storage.name}.table.${environment().suffixes.storage}'
+
+// ---------------------------------------------------------------- identity
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-posture-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- storage
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'stposture${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: '${tablePrefix}${tableName}'
+  }
+]
+
+// ---------------------------------------------------------------- monitoring
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-posture-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-posture-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    // Telemetry only with an Entra token (Monitoring Metrics Publisher below), never the key alone.
+    DisableLocalAuth: true
+  }
+}
+
+// ---------------------------------------------------------------- role assignments (app identity)
+
+// Blob: Flex deployment package container and the host's blob leases (AzureWebJobsStorage).
+resource blobOwnerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Queue: used by the Functions host through AzureWebJobsStorage__queueServiceUri.
+resource queueContributorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Table: the service's tables. Account scope, because the service may create a table it adds
+// later (createTable at start) and the host's table client shares the account.
+resource tableContributorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Application Insights with local auth off: the identity publishes telemetry with a token.
+resource metricsPublisherAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------- role assignments (people)
+
+// The deployer may look at the tables (az storage entity query --auth-mode login).
+resource deployerTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
+  name: guid(storage.id, principalId, roles.storageTableDataReader)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
+    principalId: principalId
+  }
+}
+
+// Analysts (Power BI / Fabric with an organisational account): read the app tables, nothing else.
+module tableReaders 'table-readers.bicep' = [
+  for (tableName, i) in tableNames: if (!empty(tableReaderPrincipalIds)) {
+    name: 'table-readers-${i}'
+    params: {
+      storageAccountName: storage.name
+      tableName: tables[i].name
+      principalIds: tableReaderPrincipalIds
+      roleDefinitionGuid: roles.storageTableDataReader
+    }
+  }
+]
+
+// ---------------------------------------------------------------- Flex Consumption plan + app
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-posture-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+  dependsOn: [
+    deploymentContainer
+  ]
+}
+
+// Every app setting in one place. The infra tests compare the POSTURE_* names here with
+// SETTING_NAMES in src/app/settings.ts. Flex Consumption rejects the old platform settings
+// (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, ...):
+// runtime and deployment live in functionAppConfig above.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: {
+    // Host storage through the managed identity: no account key anywhere.
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identity.properties.clientId
+    AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+    // Telemetry with an Entra token (local auth is off on the component).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    // Read by the service (src/app/settings.ts).
+    POSTURE_TABLE_ENDPOINT: tableEndpoint
+    AZURE_CLIENT_ID: identity.properties.clientId
+    POSTURE_TABLE_PREFIX: tablePrefix
+    POSTURE_MAX_SNAPSHOT_BYTES: string(maxSnapshotBytes)
+    POSTURE_INGEST_KEYS: ingestKeys
+    POSTURE_READER_KEYS: readerKeys
+    POSTURE_ADMIN_KEYS: adminKeys
+  }
+  dependsOn: [
+    blobOwnerAssignment
+    queueContributorAssignment
+    tableContributorAssignment
+    metricsPublisherAssignment
+  ]
+}
+
+// ---------------------------------------------------------------- alerts
+
+module alerts 'alerts.bicep' = {
+  name: 'fleet-posture-alerts'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    applicationInsightsId: appInsights.id
+    alertEmailAddress: alertEmailAddress
+    alertWebhookUrl: alertWebhookUrl
+    alertFrequencyMinutes: alertFrequencyMinutes
+  }
+}
+
+output functionAppName string = functionApp.name
+output apiBaseUrl string = 'https://${functionApp.properties.defaultHostName}/api'
+output storageAccountName string = storage.name
+output tableEndpoint string = tableEndpoint
+output applicationInsightsName string = appInsights.name
+output alertRuleNames array = alerts.outputs.ruleNames

@@ -1,0 +1,120 @@
+// The app settings the Bicep gives the function app against the ones the code reads
+// (SETTING_NAMES in src/app/settings.ts), in both directions, plus the platform settings a Flex
+// Consumption app with identity-based storage needs and the ones Flex rejects.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SETTING_NAMES } from '../../src/app/settings';
+import type { BicepFile, Value } from './bicep';
+import { dig, isObject, loadBicepFiles, resourceInstances, Unknown } from './bicep';
+
+/**
+ * Settings the code reads that Azure must NOT set, each with the reason. Every entry must still be
+ * in SETTING_NAMES (a stale exception fails the test) and must be absent from the Bicep.
+ */
+const LOCAL_ONLY: Readonly<Record<string, string>> = {
+  POSTURE_STORAGE_CONNECTION_STRING:
+    'A connection string carries an account key; in Azure shared-key access is off and the app uses POSTURE_TABLE_ENDPOINT with its managed identity.',
+};
+
+/** Platform settings: identity-based host storage and Entra-authenticated Application Insights. */
+const REQUIRED_PLATFORM = [
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+];
+
+/** Settings Flex Consumption rejects or ignores (runtime and deployment live in functionAppConfig). */
+const FLEX_DEPRECATED = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'ENABLE_ORYX_BUILD',
+  'AzureWebJobsStorage', // the key-based connection string form
+];
+
+let files: BicepFile[];
+/** name → evaluated value, from sites/config 'appsettings' and siteConfig.appSettings arrays. */
+let settings: Map<string, Value>;
+
+function collectSettings(): Map<string, Value> {
+  const found = new Map<string, Value>();
+  for (const { value } of resourceInstances(files, 'Microsoft.Web/sites/config')) {
+    if (value.name !== 'appsettings') continue;
+    const props = value.properties;
+    if (isObject(props)) for (const [name, v] of Object.entries(props)) found.set(name, v);
+  }
+  for (const { value } of resourceInstances(files, 'Microsoft.Web/sites')) {
+    const list = dig(value, 'properties', 'siteConfig', 'appSettings');
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) if (isObject(entry) && typeof entry.name === 'string') found.set(entry.name, entry.value ?? null);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  files = await loadBicepFiles();
+  settings = collectSettings();
+});
+
+describe('app settings: Bicep against src/app/settings.ts', () => {
+  it('finds the app settings resource', () => {
+    expect(settings.size).toBeGreaterThan(5);
+  });
+
+  it('sets every setting the code reads (except the documented local-only ones)', () => {
+    const missing = SETTING_NAMES.filter((name) => !(name in LOCAL_ONLY) && !settings.has(name));
+    expect(missing, 'add each to the appsettings resource in infra/modules/resources.bicep, or to LOCAL_ONLY here with the reason').toEqual([]);
+  });
+
+  it('reads every POSTURE_* setting the Bicep sets', () => {
+    const read = new Set<string>(SETTING_NAMES);
+    const unread = [...settings.keys()].filter((name) => name.startsWith('POSTURE_') && !read.has(name));
+    expect(unread, 'set by the Bicep but not in SETTING_NAMES (src/app/settings.ts): a typo, or a setting the code no longer reads').toEqual([]);
+  });
+
+  it('keeps the local-only list honest: each is read by the code and not set in Azure', () => {
+    const read = new Set<string>(SETTING_NAMES);
+    for (const name of Object.keys(LOCAL_ONLY)) {
+      expect(read.has(name), `${name} is no longer in SETTING_NAMES`).toBe(true);
+      expect(settings.has(name), `${name} must not be set in Azure`).toBe(false);
+    }
+  });
+
+  it('sets the identity-based platform settings', () => {
+    expect(REQUIRED_PLATFORM.filter((name) => !settings.has(name))).toEqual([]);
+    expect(settings.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
+  });
+
+  it('sets none of the settings Flex Consumption rejects', () => {
+    expect(FLEX_DEPRECATED.filter((name) => settings.has(name))).toEqual([]);
+  });
+
+  it('uses the same user-assigned identity for the SDK, the host storage and App Insights', () => {
+    const clientId = settings.get('AZURE_CLIENT_ID');
+    expect(clientId).toBeInstanceOf(Unknown);
+    expect(String(clientId)).toMatch(/identity\.properties\.clientId/);
+    expect(String(settings.get('AzureWebJobsStorage__clientId'))).toBe(String(clientId));
+    expect(String(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'))).toMatch(/ClientId=\$\{identity\.properties\.clientId\};Authorization=AAD/);
+  });
+
+  it('gives the keys from secure parameters, not literals', () => {
+    for (const name of ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS']) {
+      const v = settings.get(name);
+      expect(typeof v, `${name} must not be a literal`).not.toBe('string');
+    }
+  });
+
+  it('contains no account key or connection string anywhere in the Bicep', () => {
+    for (const file of files) {
+      expect(file.text, file.rel).not.toMatch(/listKeys\s*\(|AccountKey=|DefaultEndpointsProtocol=/);
+    }
+  });
+});

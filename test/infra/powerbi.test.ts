@@ -1,0 +1,118 @@
+// reports/fleet-posture.pq: balanced brackets and strings (a cheap syntax check, since no M engine
+// runs here), a typed column list per table that matches the documented columns, and the three
+// ways in (Table Storage connector, query API with paging, CSV export).
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './bicep';
+
+const PQ = readFileSync(path.join(REPO_ROOT, 'reports', 'fleet-posture.pq'), 'utf8');
+
+/** Removes M comments and string contents, keeping line structure; throws on an unterminated string or comment. */
+function stripMText(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const two = text.slice(i, i + 2);
+    if (two === '//') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (two === '/*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) throw new Error('unterminated /* comment');
+      out += text.slice(i, end + 2).replace(/[^\n]/g, ' ');
+      i = end + 2;
+    } else if (text[i] === '"') {
+      let j = i + 1;
+      for (;;) {
+        if (j >= text.length) throw new Error(`unterminated string at offset ${i}`);
+        if (text[j] === '"' && text[j + 1] === '"') j += 2;
+        else if (text[j] === '"') break;
+        else j++;
+      }
+      out += '""';
+      i = j + 1;
+    } else {
+      out += text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
+function unbalanced(code: string): string[] {
+  const pairs: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
+  const stack: { ch: string; line: number }[] = [];
+  const problems: string[] = [];
+  code.split('\n').forEach((lineText, index) => {
+    for (const ch of lineText) {
+      if ('([{'.includes(ch)) stack.push({ ch, line: index + 1 });
+      else if (ch in pairs) {
+        const open = stack.pop();
+        if (open?.ch !== pairs[ch]) problems.push(`line ${index + 1}: ${ch} closes ${open ? open.ch + ' of line ' + open.line : 'nothing'}`);
+      }
+    }
+  });
+  for (const open of stack) problems.push(`line ${open.line}: ${open.ch} never closed`);
+  return problems;
+}
+
+/** `{"Name", type text}` entries of `<Table>Schema = { ... }`. */
+function schema(table: string): [string, string][] {
+  const block = new RegExp(`${table}Schema = \\{([\\s\\S]*?)\\n    \\},`).exec(PQ);
+  if (!block) throw new Error(`${table}Schema not found`);
+  return [...block[1]!.matchAll(/\{"(\w+)", type (\w+)\}/g)].map((m) => [m[1]!, m[2]!]);
+}
+
+const DATETIME = 'datetime';
+const EXPECTED: Record<string, [string, string][]> = {
+  Results: [
+    ['Server', 'text'], ['HostName', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'],
+    ['ReasonCode', 'text'], ['Severity', 'text'], ['MessageEn', 'text'], ['MessageJa', 'text'],
+    ['FirstSeen', DATETIME], ['LastSeen', DATETIME], ['CollectedAt', DATETIME], ['SnapshotId', 'text'],
+    ['EvidenceJson', 'text'], ['Stale', 'logical'], ['Waived', 'logical'],
+  ],
+  Events: [
+    ['Server', 'text'], ['RuleId', 'text'], ['FromStatus', 'text'], ['ToStatus', 'text'], ['ReasonCode', 'text'],
+    ['At', DATETIME], ['FirstSeen', DATETIME], ['Cause', 'text'], ['SnapshotId', 'text'],
+  ],
+  Hosts: [
+    ['Server', 'text'], ['HostName', 'text'], ['Fqdn', 'text'], ['OsCaption', 'text'], ['OsVersion', 'text'],
+    ['CollectorVersion', 'text'], ['LastSeen', DATETIME], ['LastSnapshotId', 'text'], ['Stale', 'logical'],
+  ],
+};
+
+describe('Power BI script reports/fleet-posture.pq', () => {
+  it('has balanced brackets and terminated strings and comments', () => {
+    expect(unbalanced(stripMText(PQ))).toEqual([]);
+  });
+
+  it('catches an unbalanced bracket (the check works)', () => {
+    expect(unbalanced(stripMText('let a = {1, (2} in a'))).not.toEqual([]);
+    expect(() => stripMText('let a = "open in a')).toThrow(/unterminated string/);
+  });
+
+  for (const table of Object.keys(EXPECTED)) {
+    it(`types every ${table} column`, () => {
+      expect(schema(table)).toEqual(EXPECTED[table]);
+    });
+  }
+
+  it('offers the Table Storage connector, the paged query API and the CSV export', () => {
+    expect(PQ).toMatch(/AzureStorage\.Tables\(StorageAccount\)/);
+    expect(PQ).toMatch(/FromApi\("api\/results", ResultsSchema\)/);
+    expect(PQ).toMatch(/FromCsv\("api\/export\/results\.csv", ResultsSchema\)/);
+    expect(PQ).toMatch(/#"x-api-key" = ReaderKey/);
+    expect(PQ).toMatch(/List\.Generate\(/);
+    // A fixed base URL with RelativePath/Query keeps the source refreshable in the Power BI service.
+    expect(PQ).not.toMatch(/Web\.Contents\(ApiBaseUrl &/);
+  });
+
+  it('the README names every column the script types', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'reports', 'README.md'), 'utf8');
+    for (const [table, columns] of Object.entries(EXPECTED)) {
+      const section = new RegExp(`\\*\\*${table}\\*\\* — ([\\s\\S]*?)\\n\\n`).exec(readme)?.[1] ?? '';
+      for (const [name] of columns) expect(section, `${table}.${name}`).toMatch(new RegExp(`\\b${name}\\b`));
+    }
+  });
+});
