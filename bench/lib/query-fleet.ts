@@ -1,0 +1,85 @@
+// Loads the query fleet (10,000 servers × the loaded rules) with direct, batched table writes in
+// the store's own layout (Results, RuleIndex with its counts row, Hosts) — ingesting 10,000
+// snapshots over HTTP would spend minutes on what the query benchmark does not measure.
+import { TableTransaction, type TransactionAction } from '@azure/data-tables';
+import { randomUUID } from 'node:crypto';
+import { STATUSES, type Rule } from '../../src/rules/types';
+import { bucketOf } from '../../src/store';
+import { createTableClients } from '../../src/store/client';
+import { countsToEntity, hostToEntity, indexToEntity, resultToEntity, type Entity } from '../../src/store/entities';
+import { serverId, serverName, type Template } from './fleet';
+import { runConcurrent } from './measure';
+import { evaluateTemplate, hostRecord, indexRecord, resultRecords } from './records';
+
+const HOST_BUCKETS = 16; // as in src/store/posture-store.ts
+
+export interface QueryFleet {
+  readonly servers: number;
+  readonly entitiesWritten: number;
+  readonly transactions: number;
+  readonly loadMs: number;
+  /** rule id → status → servers */
+  readonly counts: Record<string, Record<string, number>>;
+}
+
+export async function loadQueryFleet(connectionString: string, prefix: string, pool: readonly Template[], rules: readonly Rule[], servers: number): Promise<QueryFleet> {
+  const t0 = performance.now();
+  const t = createTableClients({ connectionString, tablePrefix: prefix });
+  await Promise.all(Object.values(t).map((c) => c.createTable()));
+  const evaluated = pool.map((p) => evaluateTemplate(p.doc, rules));
+  const now = Date.now();
+  const collectedAt = now - 3_600_000;
+
+  const results: Entity[][] = [];
+  const index = new Map<string, Entity[]>();
+  const hosts = new Map<string, Entity[]>();
+  const counts = new Map<string, Map<string, number>>(rules.map((r) => [r.id, new Map(STATUSES.map((s) => [s, 0]))]));
+  for (let i = 0; i < servers; i++) {
+    const ev = evaluated[i % evaluated.length]!;
+    const server = serverId(i);
+    const snapshotId = randomUUID();
+    const records = resultRecords(ev, server, snapshotId, collectedAt, now);
+    results.push(records.map(resultToEntity));
+    for (const r of records) {
+      const list = index.get(r.ruleId) ?? [];
+      list.push(indexToEntity(indexRecord(r)));
+      index.set(r.ruleId, list);
+      const c = counts.get(r.ruleId)!;
+      c.set(r.status, (c.get(r.status) ?? 0) + 1);
+    }
+    const pk = bucketOf(server, HOST_BUCKETS);
+    const h = hosts.get(pk) ?? [];
+    h.push(hostToEntity(hostRecord(ev, server, serverName(i), snapshotId, collectedAt, now), pk));
+    hosts.set(pk, h);
+  }
+  // Batches of ≤ 100 entities of one partition.
+  const batches: { table: keyof typeof t; actions: TransactionAction[] }[] = [];
+  for (const rows of results) {
+    const tx = new TableTransaction();
+    for (const e of rows) tx.createEntity(e);
+    batches.push({ table: 'results', actions: tx.actions });
+  }
+  const chunked = (table: keyof typeof t, rows: Entity[]) => {
+    for (let i = 0; i < rows.length; i += 100) {
+      const tx = new TableTransaction();
+      for (const e of rows.slice(i, i + 100)) tx.createEntity(e);
+      batches.push({ table, actions: tx.actions });
+    }
+  };
+  for (const rows of index.values()) chunked('ruleIndex', rows);
+  for (const rows of hosts.values()) chunked('hosts', rows);
+  for (const [ruleId, c] of counts) batches.push({ table: 'ruleIndex', actions: [['create', countsToEntity(ruleId, c)]] });
+
+  const run = await runConcurrent(batches.length, 16, async (i) => {
+    const b = batches[i]!;
+    await t[b.table].submitTransaction(b.actions);
+  });
+  if (run.errors > 0) throw new Error(`Loading the query fleet failed ${run.errors} times: ${run.errorSamples.join('; ')}`);
+  return {
+    servers,
+    entitiesWritten: batches.reduce((n, b) => n + b.actions.length, 0),
+    transactions: batches.length,
+    loadMs: performance.now() - t0,
+    counts: Object.fromEntries([...counts].map(([id, c]) => [id, Object.fromEntries(c)])),
+  };
+}
