@@ -161,11 +161,13 @@ export class PostureStore {
     if (tx.actions.length === 0) return new Map();
     if (tx.actions.length > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${tx.actions.length} rows).`);
     const response = await this.#submit(this.#t.results, tx.actions, 'committing server state');
+    // Sub-responses come back in the order of the operations, and the puts come first. An update's
+    // sub-response (204) carries an ETag but no Location, so it cannot be found by row key.
     const etags = new Map<string, string>();
-    for (const { record } of commit.put) {
-      const etag = response.getResponseForEntity(encodeKey(record.ruleId))?.etag;
+    commit.put.forEach(({ record }, i) => {
+      const etag = response.getResponseForEntity(encodeKey(record.ruleId))?.etag ?? response.subResponses[i]?.etag;
       if (etag) etags.set(record.ruleId, etag);
-    }
+    });
     return etags;
   }
 
