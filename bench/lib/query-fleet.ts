@@ -6,12 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { STATUSES, type Rule } from '../../src/rules/types';
 import { bucketOf } from '../../src/store';
 import { createTableClients } from '../../src/store/client';
-import { countsToEntity, hostToEntity, indexToEntity, resultToEntity, type Entity } from '../../src/store/entities';
+import { countsRowKey, countsToEntity, hostToEntity, indexToEntity, resultToEntity, type Entity } from '../../src/store/entities';
 import { serverId, serverName, type Template } from './fleet';
 import { runConcurrent } from './measure';
 import { evaluateTemplate, hostRecord, indexRecord, resultRecords } from './records';
 
 const HOST_BUCKETS = 16; // as in src/store/posture-store.ts
+const COUNT_SHARDS = 16; // as in src/store/posture-store.ts
 
 export interface QueryFleet {
   readonly servers: number;
@@ -34,6 +35,8 @@ export async function loadQueryFleet(connectionString: string, prefix: string, p
   const index = new Map<string, Entity[]>();
   const hosts = new Map<string, Entity[]>();
   const counts = new Map<string, Map<string, number>>(rules.map((r) => [r.id, new Map(STATUSES.map((s) => [s, 0]))]));
+  /** rule id → counts row key → status → servers, as the store's syncIndex keeps them */
+  const shards = new Map<string, Map<string, Map<string, number>>>(rules.map((r) => [r.id, new Map()]));
   for (let i = 0; i < servers; i++) {
     const ev = evaluated[i % evaluated.length]!;
     const server = serverId(i);
@@ -46,6 +49,11 @@ export async function loadQueryFleet(connectionString: string, prefix: string, p
       index.set(r.ruleId, list);
       const c = counts.get(r.ruleId)!;
       c.set(r.status, (c.get(r.status) ?? 0) + 1);
+      const byShard = shards.get(r.ruleId)!;
+      const key = countsRowKey(bucketOf(server, COUNT_SHARDS));
+      const sc = byShard.get(key) ?? new Map(STATUSES.map((st) => [st, 0]));
+      sc.set(r.status, (sc.get(r.status) ?? 0) + 1);
+      byShard.set(key, sc);
     }
     const pk = bucketOf(server, HOST_BUCKETS);
     const h = hosts.get(pk) ?? [];
@@ -68,7 +76,11 @@ export async function loadQueryFleet(connectionString: string, prefix: string, p
   };
   for (const rows of index.values()) chunked('ruleIndex', rows);
   for (const rows of hosts.values()) chunked('hosts', rows);
-  for (const [ruleId, c] of counts) batches.push({ table: 'ruleIndex', actions: [['create', countsToEntity(ruleId, c)]] });
+  for (const [ruleId, byShard] of shards) {
+    const tx = new TableTransaction();
+    for (const [key, c] of byShard) tx.createEntity(countsToEntity(ruleId, c, key));
+    batches.push({ table: 'ruleIndex', actions: tx.actions });
+  }
 
   const run = await runConcurrent(batches.length, 16, async (i) => {
     const b = batches[i]!;
