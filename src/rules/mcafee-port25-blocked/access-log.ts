@@ -1,0 +1,119 @@
+// The tail of AccessProtectionLog.txt: port-block lines and their local times. A line is
+//   <date>\t<time>\tBlocked by port blocking rule \t<PROCESS PATH>\t<category>:<rule name>\t<ip>:<port>
+// Times are the server's local time with no zone; dates follow the server's locale.
+
+export type BlockKind = 'blocked' | 'wouldBlock';
+
+export interface PortBlockLine {
+  readonly kind: BlockKind;
+  readonly process: string;
+  readonly rule: string;
+  readonly target: string;
+  readonly remotePort?: number;
+  /** The local wall-clock time read as if it were UTC (epoch ms); undefined when unreadable. */
+  readonly localMs?: number;
+  readonly raw: string;
+}
+
+// "Would be" first: its text contains the plain one. The Japanese forms are reconstructions.
+const ACTIONS: readonly { re: RegExp; kind: BlockKind }[] = [
+  { re: /would be blocked by port blocking rule|rule is currently not enforced/i, kind: 'wouldBlock' },
+  { re: /ポート\s*ブロック.*(適用されていません|強制されていません)/, kind: 'wouldBlock' },
+  { re: /blocked by port blocking rule/i, kind: 'blocked' },
+  { re: /ポート\s*ブロック\s*ルールによってブロック/, kind: 'blocked' },
+];
+
+const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+const JA_DATE = /^(\d{4})\/(\d{1,2})\/(\d{1,2})$/;
+const TIME = /^(\d{1,2}):(\d{2}):(\d{2})(?:\s*(AM|PM|午前|午後))?$/i;
+
+/** Local time of a log line as epoch ms "as if UTC": US `M/D/YYYY h:mm:ss AM/PM` or Japanese `YYYY/MM/DD H:mm:ss`. */
+export function parseLocalTime(date: string, time: string): number | undefined {
+  const d = date.trim();
+  const us = US_DATE.exec(d);
+  const ja = us ? undefined : JA_DATE.exec(d);
+  let year: number, month: number, day: number;
+  if (us) [month, day, year] = [Number(us[1]), Number(us[2]), Number(us[3])];
+  else if (ja) [year, month, day] = [Number(ja[1]), Number(ja[2]), Number(ja[3])];
+  else return undefined;
+  const t = TIME.exec(time.trim());
+  if (!t) return undefined;
+  let hour = Number(t[1]);
+  const minute = Number(t[2]);
+  const second = Number(t[3]);
+  const half = t[4]?.toUpperCase();
+  if (half) {
+    if (hour < 1 || hour > 12) return undefined;
+    const pm = half === 'PM' || half === '午後';
+    hour = (hour % 12) + (pm ? 12 : 0);
+  }
+  if (hour > 23 || minute > 59 || second > 59 || month < 1 || month > 12 || day < 1) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Reject 2/30 and the like: the date must survive the round trip.
+  const back = new Date(ms);
+  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day) return undefined;
+  return ms;
+}
+
+function remotePortOf(target: string): number | undefined {
+  const m = /:(\d{1,5})\s*$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
+
+export const MAX_LINE_CHARS = 4096;
+
+/**
+ * Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. Only the
+ * action field is looked at before a line is split, and `wanted` filters on process and remote
+ * port before the time is read: together they keep a 64 KiB tail cheap.
+ */
+export function parseAccessLog(tail: string, wanted?: (process: string, remotePort: number | undefined) => boolean): PortBlockLine[] {
+  const out: PortBlockLine[] = [];
+  for (const line of tail.split('\n')) {
+    // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
+    if (line.length > MAX_LINE_CHARS) continue;
+    const t1 = line.indexOf('\t');
+    const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
+    if (t2 < 0) continue;
+    const t3 = line.indexOf('\t', t2 + 1);
+    const action = line.slice(t2 + 1, t3 < 0 ? undefined : t3);
+    const kind = ACTIONS.find((a) => a.re.test(action))?.kind;
+    if (!kind) continue;
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
+    const t4 = t3 < 0 ? -1 : raw.indexOf('\t', t3 + 1);
+    const t5 = t4 < 0 ? -1 : raw.indexOf('\t', t4 + 1);
+    const process = t3 < 0 ? '' : raw.slice(t3 + 1, t4 < 0 ? undefined : t4).trim();
+    const target = t5 < 0 ? '' : raw.slice(t5 + 1).split('\t')[0]!.trim();
+    const remotePort = remotePortOf(target);
+    if (wanted && !wanted(process, remotePort)) continue;
+    const f = raw.split('\t');
+    out.push({ kind, process, rule: (f[4] ?? '').trim(), target, remotePort, localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''), raw: raw.trimEnd() });
+  }
+  return out;
+}
+
+/** Offsets a server can have, in minutes: UTC−12 to UTC+14. */
+export const MIN_OFFSET_MINUTES = -720;
+export const MAX_OFFSET_MINUTES = 840;
+const MINUTE = 60_000;
+export const RECENT_WINDOW_MS = 24 * 60 * MINUTE;
+
+/** The UTC instants a local time can stand for: exact with a known offset, else a span. */
+export function utcSpan(localMs: number, utcOffsetMinutes: number | undefined): { earliest: number; latest: number } {
+  if (utcOffsetMinutes !== undefined) {
+    const t = localMs - utcOffsetMinutes * MINUTE;
+    return { earliest: t, latest: t };
+  }
+  return { earliest: localMs - MAX_OFFSET_MINUTES * MINUTE, latest: localMs - MIN_OFFSET_MINUTES * MINUTE };
+}
+
+/** Newer than `lastWriteMs` under every possible offset (so a guessed zone never makes an Error). */
+export function isNewerThan(localMs: number, lastWriteMs: number, utcOffsetMinutes: number | undefined): boolean {
+  return utcSpan(localMs, utcOffsetMinutes).earliest > lastWriteMs;
+}
+
+/** In the 24 h before `collectedAt` under some possible offset. */
+export function isRecent(localMs: number, collectedAtMs: number, utcOffsetMinutes: number | undefined): boolean {
+  const span = utcSpan(localMs, utcOffsetMinutes);
+  return span.earliest <= collectedAtMs && span.latest >= collectedAtMs - RECENT_WINDOW_MS;
+}

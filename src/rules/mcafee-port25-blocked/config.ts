@@ -1,0 +1,100 @@
+// Reading the BehaviourBlocking branch of the installed generation into port rules.
+import { getKey, getValue, keysBelow, type NormalisedSnapshot, type RegistryKeyState, type RegistryView } from '../../snapshot/normalise';
+import { decodeReferenceLayout, type RuleProblem } from './decode-reference-layout';
+import { builtInMassMailingRule, decodeUserRules, USER_RULES_VALUE, type UserRules } from './decode-user-rules';
+import { BEHAVIOUR_BLOCKING_KEYS, VIEWS, type Generation } from './locations';
+import { isMassMailingRule, type PortRule } from './port-rules';
+import { keyIsThere } from './product';
+import { readFlag } from './registry-values';
+
+export type ConfigState = 'ok' | 'missing' | 'unreadable' | 'unrecognised';
+
+export interface ConfigRead {
+  readonly state: ConfigState;
+  /** The key read (or the first place looked when nothing was found). */
+  readonly path: string;
+  readonly view: RegistryView | null;
+  readonly lastWriteMs?: number;
+  readonly problems: readonly string[];
+  readonly apEnabled: boolean | null;
+  readonly userRules: UserRules | null;
+  readonly rules: readonly PortRule[];
+  readonly malformed: readonly RuleProblem[];
+  /** The 8.5+ built-in rule came from product defaults (no UserEnforce AVO10 line). */
+  readonly assumedDefaultState: boolean;
+}
+
+function viewsFrom(first: RegistryView): RegistryView[] {
+  return [first, ...VIEWS.filter((v) => v !== first)];
+}
+
+/** The BehaviourBlocking key of a generation, preferring the installed key's view. */
+export function findSettingsKey(s: NormalisedSnapshot, generation: Generation, firstView: RegistryView): RegistryKeyState | undefined {
+  const keys = viewsFrom(firstView).map((v) => getKey(s, BEHAVIOUR_BLOCKING_KEYS[generation], v));
+  return keys.find((k) => k?.exists === true) ?? keys.find(keyIsThere);
+}
+
+/** For 8.5+ when the version is unreadable: which settings key exists (8.8 first). */
+export function generationBySettings(s: NormalisedSnapshot, firstView: RegistryView): Generation | undefined {
+  return (['VSE88', 'VSE85-87'] as const).find((g) => findSettingsKey(s, g, firstView) !== undefined);
+}
+
+const empty = { apEnabled: null, userRules: null, rules: [], malformed: [], assumedDefaultState: false } as const;
+
+export function readConfig(s: NormalisedSnapshot, generation: Generation, firstView: RegistryView): ConfigRead {
+  let key = findSettingsKey(s, generation, firstView);
+  const problems: string[] = [];
+  if (!key && generation !== 'VSE80i') {
+    // 8.5/8.7 and 8.8 share the installed key: fall back to the other family member's branch.
+    const other: Generation = generation === 'VSE88' ? 'VSE85-87' : 'VSE88';
+    key = findSettingsKey(s, other, firstView);
+    if (key) problems.push(`settings found at ${key.path}, not where ${generation} keeps them`);
+  }
+  if (!key) {
+    return { ...empty, state: 'missing', path: BEHAVIOUR_BLOCKING_KEYS[generation], view: null, problems: ['the BehaviourBlocking key is not in the snapshot or does not exist'] };
+  }
+  const where = { path: key.path, view: key.view, lastWriteMs: key.lastWriteTime };
+  if (!key.exists || key.error) {
+    return { ...empty, ...where, state: 'unreadable', problems: [`the collector could not read the key (${key.error?.code ?? 'no data'})`] };
+  }
+  const below = keysBelow(s, key.path, key.view);
+  const unreadableBelow = below.filter((k) => k.error);
+  if (unreadableBelow.length > 0) {
+    return { ...empty, ...where, state: 'unreadable', problems: unreadableBelow.map((k) => `the collector could not read ${k.path} (${k.error?.code})`) };
+  }
+
+  const ap = getValue(key, 'APEnabled');
+  const apRead = ap ? readFlag(ap) : undefined;
+  if (apRead && !apRead.ok) problems.push(apRead.problem);
+  const apEnabled = apRead?.ok ? apRead.value : null;
+
+  const ref = decodeReferenceLayout([key, ...below.filter((k) => k.exists)], key.path);
+  const rules = [...ref.rules];
+  let userRules: UserRules | null = null;
+  let assumedDefaultState = false;
+  let recognised = ref.rules.length + ref.malformed.length > 0;
+
+  if (generation !== 'VSE80i') {
+    const raw = getValue(key, USER_RULES_VALUE);
+    if (raw) {
+      const decoded = decodeUserRules(raw);
+      if (!decoded.ok) return { ...empty, ...where, state: 'unrecognised', problems: [...problems, decoded.problem] };
+      userRules = decoded;
+      recognised = true;
+    }
+    // A reference-layout copy of the built-in rule takes precedence over defaults.
+    if (recognised && !ref.rules.some(isMassMailingRule)) {
+      rules.push(builtInMassMailingRule(userRules ?? undefined));
+      assumedDefaultState = userRules?.enforce === undefined;
+    }
+  }
+
+  if (!recognised) {
+    return { ...empty, ...where, apEnabled, state: 'unrecognised', problems: [...problems, 'the key holds neither port-blocking rule values nor AccessProtectionUserRules'] };
+  }
+  if (ref.malformed.length > 0) {
+    const detail = ref.malformed.map((m) => `rule ${m.id}: ${m.problems.join(', ')}`);
+    return { ...empty, ...where, apEnabled, userRules, rules, malformed: ref.malformed, state: 'unrecognised', problems: [...problems, ...detail] };
+  }
+  return { ...where, state: 'ok', problems, apEnabled, userRules, rules, malformed: [], assumedDefaultState };
+}

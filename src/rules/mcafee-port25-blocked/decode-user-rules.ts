@@ -1,0 +1,112 @@
+// VSE 8.5–8.8 keep changes to built-in Access Protection rules in `AccessProtectionUserRules`:
+// REG_BINARY holding ASCII text, sometimes NUL-terminated. The untouched default is
+// `AccessProtection {\r\n}\r\n`. `UserEnforce`/`UserReport` lines are verified; `UserExclude`
+// is the project's reference form (how real exclusions are stored was not found).
+import type { RegistryValue } from '../../snapshot/schema';
+import { MASS_MAILING_ID, type PortRule } from './port-rules';
+
+export const USER_RULES_VALUE = 'AccessProtectionUserRules';
+
+/** Default exclusions of the mass-mailing rule (McAfee Japan FAQ VE04090101). */
+export const DEFAULT_MASS_MAILING_EXCLUSIONS: readonly string[] = [
+  'agent.exe', 'amgrsrvc.exe', 'eudora.exe', 'inetinfo.exe', 'msimn.exe', 'mozilla.exe', 'netscp.exe',
+  'nlnotes.exe', 'ntaskldr.exe', 'nsmtp.exe', 'nrouter.exe', 'outlook.exe', 'opera.exe', 'pine.exe',
+  'poco.exe', 'thebat.exe', 'thunderbird.exe', 'tomcat.exe', 'winpm-32.exe',
+];
+
+export const MASS_MAILING_NAME = 'Prevent mass mailing worms from sending mail';
+
+export interface UserRules {
+  /** The value decoded as text and recognised. */
+  readonly ok: true;
+  readonly trailingNul: boolean;
+  readonly encoding: 'ascii' | 'utf-16le' | 'text';
+  /** Last `UserEnforce AVO10` setting, when there is one. */
+  readonly enforce?: boolean;
+  readonly report?: boolean;
+  readonly userExclusions: readonly string[];
+  /** Lines for other rules or not understood (kept for evidence, ignored by the decision). */
+  readonly otherLines: number;
+}
+
+export type UserRulesResult = UserRules | { readonly ok: false; readonly problem: string };
+
+function bytesToText(v: RegistryValue): { text: string; encoding: UserRules['encoding'] } | undefined {
+  if (v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ') return { text: v.data, encoding: 'text' };
+  if (v.type === 'REG_MULTI_SZ') return { text: v.data.join('\r\n'), encoding: 'text' };
+  if (v.type !== 'REG_BINARY' && v.type !== 'REG_NONE') return undefined;
+  const bytes = Buffer.from(v.data, 'base64');
+  // UTF-16LE text has a zero high byte after every ASCII character.
+  const looksUtf16 = bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0;
+  return looksUtf16 ? { text: bytes.toString('utf16le'), encoding: 'utf-16le' } : { text: bytes.toString('latin1'), encoding: 'ascii' };
+}
+
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true;
+  }
+  return false;
+}
+
+const LINE = /^(UserEnforce|UserReport|UserExclude)\s+(\S+)\s+(.+)$/i;
+
+export function decodeUserRules(v: RegistryValue): UserRulesResult {
+  const decoded = bytesToText(v);
+  if (!decoded) return { ok: false, problem: `${USER_RULES_VALUE} is ${v.type}, not text or binary` };
+  const trailingNul = /\0+$/.test(decoded.text);
+  const text = decoded.text.replace(/\0+$/, '');
+  // Anything else non-printable means this is not the text format we know.
+  if (hasControlCharacters(text)) return { ok: false, problem: `${USER_RULES_VALUE} holds binary data, not Access Protection text` };
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  let enforce: boolean | undefined;
+  let report: boolean | undefined;
+  const userExclusions: string[] = [];
+  let otherLines = 0;
+  let known = 0;
+  for (const line of lines) {
+    if (/^AccessProtection\s*\{?$/i.test(line) || line === '{' || line === '}') {
+      known++;
+      continue;
+    }
+    const m = LINE.exec(line);
+    if (!m || (m[2] ?? '').toUpperCase() !== MASS_MAILING_ID) {
+      if (m) known++;
+      otherLines++;
+      continue;
+    }
+    known++;
+    const verb = (m[1] ?? '').toLowerCase();
+    const arg = (m[3] ?? '').trim();
+    if (verb === 'userexclude') userExclusions.push(arg);
+    else if (/^[01]$/.test(arg)) {
+      if (verb === 'userenforce') enforce = arg === '1';
+      else report = arg === '1';
+    } else otherLines++;
+  }
+  if (known === 0) return { ok: false, problem: `${USER_RULES_VALUE} does not hold Access Protection rule text` };
+  return { ok: true, trailingNul, encoding: decoded.encoding, enforce, report, userExclusions, otherLines };
+}
+
+/**
+ * The built-in mass-mailing rule of VSE 8.5–8.8: product defaults (Block on, ports 25 and 587
+ * outbound, the default exclusion list) overlaid with what `AccessProtectionUserRules` says.
+ */
+export function builtInMassMailingRule(user: UserRules | undefined): PortRule {
+  const assumed: string[] = [];
+  if (user?.enforce === undefined) assumed.push('enabled');
+  if (user?.report === undefined) assumed.push('report');
+  assumed.push('ports', 'direction', 'defaultExclusions');
+  return {
+    name: MASS_MAILING_NAME,
+    id: MASS_MAILING_ID,
+    enabled: user?.enforce ?? true,
+    report: user?.report ?? true,
+    ports: [{ from: 25, to: 25 }, { from: 587, to: 587 }],
+    direction: 'Outbound',
+    include: [],
+    exclude: [...DEFAULT_MASS_MAILING_EXCLUSIONS, ...(user?.userExclusions ?? [])],
+    source: user ? USER_RULES_VALUE : 'product-default',
+    assumed,
+  };
+}

@@ -1,0 +1,63 @@
+// The Exchange SMTP services a snapshot holds, and the process image that actually opens the
+// outbound port-25 connections for each (which is what Access Protection sees and blocks).
+import { getService, type NormalisedSnapshot } from '../../snapshot/normalise';
+import { SERVICES } from './locations';
+import { fileNameOf } from './process-match';
+
+export type ImageSource = 'pathName' | 'assumedDefault' | 'knownWorker';
+
+export interface SmtpService {
+  readonly name: string;
+  readonly state: string;
+  readonly started: boolean;
+  readonly pathName: string | null;
+  /** The sending process's file name, e.g. EdgeTransport.exe. */
+  readonly image: string;
+  /** pathName: read from PathName; knownWorker: fixed by Exchange's design; assumedDefault: PathName missing. */
+  readonly imageSource: ImageSource;
+  readonly assumed: boolean;
+}
+
+const KNOWN_WORKERS: Readonly<Record<string, string>> = {
+  // MSExchangeTransport.exe only controls the worker; EdgeTransport.exe speaks SMTP.
+  msexchangetransport: 'EdgeTransport.exe',
+  msexchangefrontendtransport: 'MSExchangeFrontendTransport.exe',
+};
+
+/** The executable named by a Win32_Service PathName (quoted or not, with arguments or not). */
+export function imageOfPathName(pathName: string | null | undefined): string | undefined {
+  const p = (pathName ?? '').trim();
+  if (p === '') return undefined;
+  let exe: string;
+  if (p.startsWith('"')) {
+    const end = p.indexOf('"', 1);
+    exe = end > 0 ? p.slice(1, end) : p.slice(1);
+  } else {
+    const m = /^(.*?\.exe)(?:\s|$)/i.exec(p);
+    exe = m?.[1] ?? p.split(/\s+/)[0] ?? '';
+  }
+  const name = fileNameOf(exe);
+  return name === '' ? undefined : name;
+}
+
+export function smtpServices(s: NormalisedSnapshot): SmtpService[] {
+  const out: SmtpService[] = [];
+  for (const wanted of SERVICES.smtp) {
+    const svc = getService(s, wanted);
+    if (!svc) continue;
+    const worker = KNOWN_WORKERS[svc.nameLower];
+    const fromPath = worker ? undefined : imageOfPathName(svc.pathName);
+    const image = worker ?? fromPath ?? 'inetinfo.exe';
+    const imageSource: ImageSource = worker ? 'knownWorker' : fromPath ? 'pathName' : 'assumedDefault';
+    out.push({
+      name: svc.name,
+      state: svc.state,
+      started: svc.started,
+      pathName: svc.pathName ?? null,
+      image,
+      imageSource,
+      assumed: imageSource === 'assumedDefault',
+    });
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+// Everything the rule says, in English and Japanese (the seed's language). Messages name the
+// server's specifics: product, processes, services and rules.
+import type { Localised, Reference } from '../types';
+
+export const TITLE: Localised = { en: 'Port 25 is blocked', ja: 'ポート 25 がブロックされている' };
+
+export const RATIONALE: Localised = {
+  en:
+    'McAfee VirusScan Enterprise can block outbound TCP port 25 for every process not on an exclusion list ' +
+    '(the access-protection rule "Prevent mass mailing worms from sending mail", or any custom port-blocking rule). ' +
+    'If the Exchange SMTP process is not excluded, Exchange cannot deliver mail to other servers.',
+  ja:
+    'McAfee VirusScan Enterprise は、除外リストにないすべてのプロセスについて送信方向の TCP ポート 25 をブロックできます' +
+    ' (アクセス保護ルール「マス メール型ワームによるメールの送信を防止する」、または独自のポート ブロック ルール)。' +
+    'Exchange の SMTP プロセスが除外されていないと、Exchange は他のサーバーへメールを配送できません。',
+};
+
+export const REFERENCES: readonly Reference[] = [
+  { title: 'Exchange Server Analyzer: Port 25 is blocked (TechNet bb219030)' },
+  { title: 'Microsoft KB 823166: Overview of Exchange Server 2003 and antivirus software', url: 'https://support.microsoft.com/kb/823166' },
+  { title: 'Microsoft KB 328841: Exchange and antivirus software (Exchange 2000)', url: 'https://support.microsoft.com/kb/328841' },
+  { title: 'Microsoft white paper: hardening Exchange against e-mail-borne viruses and worms', url: 'https://go.microsoft.com/fwlink/?LinkId=30732' },
+  { title: 'McAfee (Trellix) knowledge base', url: 'https://knowledge.mcafee.com' },
+];
+
+/** One SMTP process that a rule blocks. */
+export interface Culprit {
+  readonly service: string;
+  readonly image: string;
+  readonly rule: string;
+  readonly ports: string;
+  readonly direction: string;
+}
+
+export interface TextContext {
+  readonly product: string;
+  readonly services: readonly string[];
+  readonly images: readonly string[];
+  readonly culprits: readonly Culprit[];
+  readonly blockingRules: readonly string[];
+  readonly reportOnlyRules: readonly string[];
+  readonly problems: readonly string[];
+  readonly configKey: string;
+  readonly blockLine?: { readonly process: string; readonly rule: string; readonly target: string; readonly time: string };
+  readonly scannerState: string;
+  readonly assumedDefaults: boolean;
+}
+
+const q = (s: string): string => `"${s}"`;
+// The built-in rule's name as the Japanese product shows it.
+const JA_NAMES: Readonly<Record<string, string>> = { 'prevent mass mailing worms from sending mail': 'マス メール型ワームによるメールの送信を防止する' };
+const jq = (s: string): string => `「${JA_NAMES[s.toLowerCase()] ?? s}」`;
+const JA_DIRECTIONS: Readonly<Record<string, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
+const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(', '));
+const jlist = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join('、'));
+
+function culpritsEn(c: readonly Culprit[]): string {
+  return c.map((x) => `${x.image} (service ${x.service}) is blocked by ${q(x.rule)} (ports ${x.ports}, ${x.direction})`).join('; ');
+}
+function culpritsJa(c: readonly Culprit[]): string {
+  return c.map((x) => `${x.image} (サービス ${x.service}) はルール${jq(x.rule)} (ポート ${x.ports}、${JA_DIRECTIONS[x.direction] ?? x.direction}) でブロックされます`).join('。');
+}
+
+export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> = {
+  NotInstalled: () => ({
+    en: 'McAfee VirusScan Enterprise is not installed on this server (no product key in either registry view).',
+    ja: 'このサーバーには McAfee VirusScan Enterprise がインストールされていません (どちらのレジストリ ビューにも製品キーがありません)。',
+  }),
+  NoSmtpService: (c) => ({
+    en: `${c.product} is installed, but no Exchange SMTP service (SMTPSVC, MSExchangeTransport, MSExchangeFrontEndTransport) exists on this server.`,
+    ja: `${c.product} はインストールされていますが、このサーバーには Exchange の SMTP サービス (SMTPSVC、MSExchangeTransport、MSExchangeFrontEndTransport) がありません。`,
+  }),
+  ScannerStateUnknown: (c) => ({
+    en: `${c.product} is installed, but the snapshot does not hold the McShield service, so it cannot be told whether the on-access scanner runs.`,
+    ja: `${c.product} はインストールされていますが、スナップショットに McShield サービスがないため、オンアクセス スキャナーが動作しているか判断できません。`,
+  }),
+  ScannerNotRunning: (c) => ({
+    en: `The McAfee on-access scanner (McShield) is not running (state ${c.scannerState}), so Access Protection blocks nothing now. It will if the service starts again.`,
+    ja: `McAfee オンアクセス スキャナー (McShield) は動作していません (状態 ${c.scannerState})。現在アクセス保護は何もブロックしませんが、サービスが再開すればブロックします。`,
+  }),
+  BlockObserved: (c) => ({
+    en: `The access-protection log shows VirusScan blocking Exchange mail: at ${c.blockLine?.time ?? '?'} (server time) ${c.blockLine?.process ?? '?'} was blocked connecting to ${c.blockLine?.target ?? '?'} by ${q(c.blockLine?.rule ?? '?')}. Mail flow is broken now.`,
+    ja: `アクセス保護ログに Exchange のメール送信がブロックされた記録があります: ${c.blockLine?.time ?? '?'} (サーバー時刻) に ${c.blockLine?.process ?? '?'} から ${c.blockLine?.target ?? '?'} への接続がルール${jq(c.blockLine?.rule ?? '?')}によりブロックされました。現在メール フローが止まっています。`,
+  }),
+  ConfigUnreadable: (c) => ({
+    en: `The Access Protection settings of ${c.product} (${c.configKey}) could not be read or were in a layout no decoder recognises: ${list(c.problems)}. It cannot be told whether port 25 is blocked.`,
+    ja: `${c.product} のアクセス保護の設定 (${c.configKey}) を読み取れないか、認識できない形式でした: ${jlist(c.problems)}。ポート 25 がブロックされているか判断できません。`,
+  }),
+  AccessProtectionOff: (c) => ({
+    en: `Access Protection of ${c.product} is turned off as a whole (APEnabled = 0), so no port-blocking rule is in force.`,
+    ja: `${c.product} のアクセス保護全体が無効です (APEnabled = 0)。ポート ブロック ルールは適用されません。`,
+  }),
+  RuleDisabled: (c) => ({
+    en:
+      `No port-blocking rule of ${c.product} blocks outbound port 25.` +
+      (c.reportOnlyRules.length > 0 ? ` Report-only (not blocking): ${c.reportOnlyRules.map(q).join(', ')}.` : ''),
+    ja:
+      `${c.product} には送信方向のポート 25 をブロックするルールがありません。` +
+      (c.reportOnlyRules.length > 0 ? `レポートのみ (ブロックしない): ${c.reportOnlyRules.map(jq).join('、')}。` : ''),
+  }),
+  SmtpExcluded: (c) => ({
+    en: `Outbound port 25 is blocked by ${c.blockingRules.map(q).join(', ')}, but the Exchange SMTP process${c.images.length > 1 ? 'es' : ''} ${list(c.images)} ${c.images.length > 1 ? 'are' : 'is'} excluded from ${c.blockingRules.length > 1 ? 'them' : 'it'}.`,
+    ja: `送信方向のポート 25 は ${c.blockingRules.map(jq).join('、')} でブロックされますが、Exchange の SMTP プロセス ${jlist(c.images)} は除外されています。`,
+  }),
+  SmtpNotExcluded: (c) => ({
+    en:
+      `${c.product} may block Exchange mail on port 25: ${culpritsEn(c.culprits)}.` +
+      (c.assumedDefaults ? ' (The rule state is assumed from product defaults: no change to it is recorded.)' : ''),
+    ja:
+      `${c.product} が Exchange のポート 25 の通信をブロックする可能性があります: ${culpritsJa(c.culprits)}。` +
+      (c.assumedDefaults ? ' (ルールの状態は変更の記録がないため製品の既定値とみなしました。)' : ''),
+  }),
+};
+
+/** Both options of the seed, naming the rules and processes concerned. */
+export function blockRemediation(c: TextContext): Localised[] {
+  const rules = [...new Set(c.culprits.map((x) => x.rule))];
+  const images = [...new Set(c.culprits.map((x) => x.image))];
+  const r = rules.length > 0 ? rules : c.blockLine ? [c.blockLine.rule] : ['Prevent mass mailing worms from sending mail'];
+  const p = images.length > 0 ? images : c.images;
+  return [
+    {
+      en: `Consider disabling the port-blocking rule ${r.map(q).join(', ')} in the VirusScan Console (Access Protection properties), or clear its Block setting.`,
+      ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール ${r.map(jq).join('、')} を無効にするか、ブロックの設定を解除することを検討してください。`,
+    },
+    {
+      en: `Add the Exchange SMTP process ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')}.`,
+      ja: `Exchange の SMTP プロセス ${jlist(p)} を ${r.map(jq).join('、')} の「除外するプロセス」に追加してください。`,
+    },
+  ];
+}
+
+export function unreadableRemediation(c: TextContext): Localised[] {
+  return [
+    {
+      en: `Let the collector read ${c.configKey} (run it as LocalSystem or an administrator) and collect again; if the key holds a layout this rule does not know, report it with a .reg export.`,
+      ja: `収集スクリプトが ${c.configKey} を読み取れるようにして (LocalSystem または管理者として実行) 再収集してください。このルールが知らない形式の場合は .reg ファイルのエクスポートを添えて報告してください。`,
+    },
+  ];
+}
+
+export const SCANNER_UNKNOWN_REMEDIATION: Localised = {
+  en: 'Collect again with the McShield service in the collection manifest (fleet-posture manifest lists it).',
+  ja: '収集マニフェストに McShield サービスを含めて再収集してください (fleet-posture manifest に記載があります)。',
+};
