@@ -22,7 +22,7 @@ export class RoundTripCounter {
   get count(): number {
     return this.#count;
   }
-  /** Requests per table name (batch requests count under the table they target). */
+  /** Requests per table name; entity-group transactions count under "$batch". */
   get byTable(): ReadonlyMap<string, number> {
     return this.#byTable;
   }
@@ -30,7 +30,7 @@ export class RoundTripCounter {
     this.#count++;
     const path = decodeURIComponent(new URL(url).pathname);
     const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|$)/.exec(path.replace(/^\/devstoreaccount1/, ''));
-    const table = m?.[1] ?? '?';
+    const table = path.endsWith('/$batch') ? '$batch' : (m?.[1] ?? '?');
     this.#byTable.set(table, (this.#byTable.get(table) ?? 0) + 1);
   }
   reset(): void {
@@ -58,6 +58,8 @@ export interface TableClientFactoryOptions {
   readonly policies?: readonly StoragePolicy[];
   /** Retries inside one request before we give up and answer 503 (default 2). */
   readonly maxRetries?: number;
+  /** Per-attempt timeout, so a storage account that hangs becomes a 503, not a hung function (default 10 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export type TableClients = Readonly<Record<TableKind, TableClient>>;
@@ -85,7 +87,19 @@ export function resolveConnectionString(connectionString: string): string {
 
 export function createTableClients(options: TableClientFactoryOptions): TableClients {
   const counter = options.counter;
-  const policies: TableServiceClientOptions['additionalPolicies'] = [];
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const policies: TableServiceClientOptions['additionalPolicies'] = [
+    {
+      position: 'perCall',
+      policy: {
+        name: 'fleetPostureRequestTimeout',
+        sendRequest: (request, next) => {
+          if (!request.timeout) request.timeout = timeout;
+          return next(request);
+        },
+      },
+    },
+  ];
   if (counter) {
     policies.push({
       position: 'perRetry',

@@ -55,13 +55,19 @@ export function isTransient(error: unknown): boolean {
     if (error.statusCode === undefined) return true;
     return TRANSIENT_STATUS.has(error.statusCode) || (error.code !== undefined && NETWORK_CODES.has(error.code));
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && NETWORK_CODES.has(code);
+  const e = error as { code?: unknown; name?: unknown } | null;
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return true;
+  return typeof e?.code === 'string' && NETWORK_CODES.has(e.code);
 }
 
 /** Wraps transient failures as StorageUnavailableError; rethrows anything else unchanged. */
 export function toStorageError(error: unknown, what: string): unknown {
   if (error instanceof StorageUnavailableError || error instanceof ConcurrencyConflictError) return error;
+  // A table that vanished (a restarted in-memory emulator, a deleted table) is recreated on the
+  // next request; until then the caller should retry, like any outage.
+  if (error instanceof RestError && (error.code === 'TableNotFound' || /TableNotFound/.test(error.message))) {
+    return new StorageUnavailableError(`A table is missing (${what}); it will be recreated.`, { retryAfterSeconds: 1, cause: error });
+  }
   if (isTransient(error)) {
     const retryAfterSeconds = error instanceof RestError ? retryAfterOf(error) : undefined;
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);

@@ -24,7 +24,7 @@ import {
   resultKeys,
   resultToEntity,
 } from './entities';
-import { ConcurrencyConflictError, guard, statusCodeOf } from './errors';
+import { ConcurrencyConflictError, guard, StorageUnavailableError, statusCodeOf } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
 import type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
@@ -75,7 +75,10 @@ const HOST_BUCKETS = 16;
 const COUNT_SHARDS = 16;
 const RAW_KEEP = 2;
 const MAX_PAGE_FETCHES = 8;
-const SYNC_ATTEMPTS = 8;
+const SYNC_ATTEMPTS = 10;
+
+/** A short random pause between attempts, so writers that collided spread out. */
+const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
 interface Cursor {
   /** Which query the token belongs to (a token is only valid with the same filters). */
@@ -118,6 +121,16 @@ export class PostureStore {
   readonly #t: TableClients;
   #ready: Promise<void> | undefined;
 
+  /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
+  async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await guard(what, fn);
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) this.#ready = undefined;
+      throw error;
+    }
+  }
+
   constructor(options: PostureStoreOptions) {
     this.counter = options.counter ?? new RoundTripCounter();
     this.statuses = options.statuses;
@@ -126,7 +139,7 @@ export class PostureStore {
 
   /** Creates the tables once per process (creating an existing table is a no-op). */
   ensureTables(): Promise<void> {
-    this.#ready ??= guard('creating tables', async () => {
+    this.#ready ??= this.#guard('creating tables', async () => {
       await Promise.all(Object.values(this.#t).map((c) => c.createTable()));
     }).catch((error: unknown) => {
       this.#ready = undefined;
@@ -140,7 +153,7 @@ export class PostureStore {
   /** The server's current results (one partition query). */
   async readServer(server: string): Promise<StoredResult[]> {
     await this.ensureTables();
-    return guard('reading server state', async () => {
+    return this.#guard('reading server state', async () => {
       const out: StoredResult[] = [];
       const pk = encodeKey(server);
       for await (const e of this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) out.push(entityToResult(e));
@@ -195,7 +208,7 @@ export class PostureStore {
 
   async #submit(client: TableClient, actions: TransactionAction[], what: string) {
     try {
-      return await guard(what, () => client.submitTransaction(actions));
+      return await this.#guard(what, () => client.submitTransaction(actions));
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) {
@@ -218,7 +231,7 @@ export class PostureStore {
         seen.add(entity.rowKey);
         tx.upsertEntity(entity, 'Replace');
       }
-      await guard('writing events', () => this.#t.events.submitTransaction(tx.actions));
+      await this.#guard('writing events', () => this.#t.events.submitTransaction(tx.actions));
     }
   }
 
@@ -232,7 +245,7 @@ export class PostureStore {
     const keys = [countsKey, ...this.statuses.map((s) => indexRowKey(s, record.server))];
     const filter = and(odata`PartitionKey eq ${pk}`, or(keys.map((k) => odata`RowKey eq ${k}`)));
     for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
-      const rows = await guard('reading the rule index', async () => {
+      const rows = await this.#guard('reading the rule index', async () => {
         const out: Record<string, unknown>[] = [];
         for await (const e of this.#t.ruleIndex.listEntities({ queryOptions: { filter } })) out.push(e);
         return out;
@@ -269,8 +282,7 @@ export class PostureStore {
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        // Spread colliding writers of the same counts row apart.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
+        await backOff(attempt);
       }
     }
     throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${SYNC_ATTEMPTS} attempts.`);
@@ -284,17 +296,18 @@ export class PostureStore {
       const existing = await this.#getOrUndefined(this.#t.hosts, pk, rk, 'reading a host');
       try {
         if (!existing) {
-          await guard('writing a host', () => this.#t.hosts.createEntity(hostToEntity(host, pk)));
+          await this.#guard('writing a host', () => this.#t.hosts.createEntity(hostToEntity(host, pk)));
           return;
         }
         const prev = entityToHost(existing);
         if (prev.lastCollectedAt > host.lastCollectedAt) return;
         const merged = { ...host, firstSeen: Math.min(prev.firstSeen || host.firstSeen, host.firstSeen) };
-        await guard('writing a host', () => this.#t.hosts.updateEntity(hostToEntity(merged, pk), 'Replace', { etag: String(existing.etag) }));
+        await this.#guard('writing a host', () => this.#t.hosts.updateEntity(hostToEntity(merged, pk), 'Replace', { etag: String(existing.etag) }));
         return;
       } catch (error) {
         const status = statusCodeOf(error);
         if (status !== 409 && status !== 412) throw error;
+        await backOff(attempt);
       }
     }
     throw new ConcurrencyConflictError(`The host row of ${host.server} stayed contended.`);
@@ -309,9 +322,9 @@ export class PostureStore {
   /** Stores a raw snapshot and keeps only the newest few per server. */
   async putRawSnapshot(raw: RawSnapshotRecord): Promise<void> {
     const entity = rawToEntity(raw);
-    await guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
+    await this.#guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
     const pk = entity.partitionKey;
-    const keys = await guard('listing raw snapshots', async () => {
+    const keys = await this.#guard('listing raw snapshots', async () => {
       const out: string[] = [];
       for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) {
         out.push(String(e.rowKey));
@@ -320,7 +333,12 @@ export class PostureStore {
     });
     const old = keys.sort().slice(RAW_KEEP);
     if (old.length > 0) {
-      await guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
+      try {
+        await this.#guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
+      } catch (error) {
+        // A concurrent writer pruned the same rows first; the next write prunes what is left.
+        if (statusCodeOf(error) !== 404) throw error;
+      }
     }
   }
 
@@ -328,7 +346,7 @@ export class PostureStore {
   async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
     await this.ensureTables();
     const pk = encodeKey(server);
-    return guard('reading a raw snapshot', async () => {
+    return this.#guard('reading a raw snapshot', async () => {
       const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
       const pages = this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select } }).byPage({ maxPageSize: 1 });
       for await (const page of pages) {
@@ -342,7 +360,7 @@ export class PostureStore {
 
   async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
     try {
-      return await guard(what, () => client.getEntity(pk, rk));
+      return await this.#guard(what, () => client.getEntity(pk, rk));
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -401,7 +419,7 @@ export class PostureStore {
       ruleIds.map(async (id) => {
         const filter = odata`PartitionKey eq ${encodeKey(id)} and RowKey ge ${COUNTS_RANGE.from} and RowKey lt ${COUNTS_RANGE.to}`;
         const total = new Map(this.statuses.map((s) => [s, 0]));
-        await guard('reading rule counts', async () => {
+        await this.#guard('reading rule counts', async () => {
           for await (const e of this.#t.ruleIndex.listEntities({ queryOptions: { filter } })) {
             for (const [s, n] of entityToCounts(e, this.statuses)) total.set(s, (total.get(s) ?? 0) + n);
           }
@@ -425,7 +443,7 @@ export class PostureStore {
     while (i < filters.length && items.length < top && fetches < MAX_PAGE_FETCHES) {
       const f = filters[i];
       const iterator = client.listEntities({ queryOptions: f ? { filter: f } : {} }).byPage({ maxPageSize: top - items.length, continuationToken: sdkToken });
-      const next = await guard('querying', async () => {
+      const next = await this.#guard('querying', async () => {
         try {
           return await iterator.next();
         } catch (error) {

@@ -1,11 +1,13 @@
 // The service with the real rule registry (whatever its rules answer), and the store's key and
 // column encoding, which must hold for any server id and any evidence size.
+import { createServer, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildManifest } from '../../src/rules/manifest';
 import { RULES } from '../../src/rules/registry';
 import { STATUSES } from '../../src/rules/types';
-import { decodeKey, encodeKey, fitEvidence, invertedTime, MAX_STRING_CHARS } from '../../src/store';
+import { azuriteConnectionString } from '../../src/local/azurite';
+import { decodeKey, encodeKey, fitEvidence, invertedTime, MAX_STRING_CHARS, PostureStore, StorageUnavailableError } from '../../src/store';
 import { get, post, type Json } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -64,5 +66,23 @@ describe('store encoding', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('store against storage that hangs', () => {
+  it('gives up after the request timeout with StorageUnavailableError', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => void sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const store = new PostureStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
+      const started = Date.now();
+      await expect(store.readServer('x')).rejects.toBeInstanceOf(StorageUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Concurrency and outages: concurrent posts of one server (the newest wins, no event lost or
 // doubled), storage failing before, during and after the commit (503 + Retry-After, nothing a
 // reader sees half-written, the retry completes the work), and Azurite stopped and restarted.
-import { RestError } from '@azure/data-tables';
+import { RestError, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { alertRecords, get, getAll, post, type Json } from '../support/http';
@@ -195,5 +195,19 @@ describe('storage failures', () => {
     const after = (await getAll(stack, `events?server=${server(host)}`)).items;
     expect(after).toHaveLength(eventsBefore.length + 1);
     expect(after[0]).toMatchObject({ fromStatus: 'Warning', toStatus: 'Error' });
+  });
+
+  it('a table that vanished answers 503 once and is recreated', async () => {
+    const cs = stack.settings.storageConnectionString!;
+    for (const table of ['Results', 'Events', 'RuleIndex']) {
+      await TableClient.fromConnectionString(cs, table, { allowInsecureConnection: true }).deleteTable();
+      const r = await post(stack, snapshot({ host: `GONE${table}`, testState: 'Warning' }));
+      expect([201, 503], table).toContain(r.status);
+      if (r.status === 503) {
+        expect(r.headers.get('retry-after')).toBeTruthy();
+        expect((await post(stack, snapshot({ host: `GONE${table}`, testState: 'Warning' }))).status).toBe(201);
+      }
+      expect((await get(stack, `results?rule=test-alpha&status=Warning`)).status).toBe(200);
+    }
   });
 });

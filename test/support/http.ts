@@ -16,11 +16,20 @@ export async function post(
     headers: { 'content-type': 'application/json', ...(options.lang ? { 'accept-language': options.lang } : {}), ...options.headers },
     body: typeof doc === 'string' ? doc : JSON.stringify(doc),
   });
+  noInternalErrors(stack, res.status);
   return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** A 500 is never a valid answer: fail with what the service logged, whatever the test expects. */
+function noInternalErrors(stack: TestStack, status: number): void {
+  if (status !== 500) return;
+  const logged = stack.logs.filter((l) => l.level === 'error').map((l) => l.message);
+  throw new Error(`The service answered 500; it logged:\n${logged.join('\n')}`);
 }
 
 export async function get(stack: TestStack, path: string, options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string> } = {}) {
   const res = await stack.request(path, { key: options.key === undefined ? 'reader' : options.key, headers: options.headers });
+  noInternalErrors(stack, res.status);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
