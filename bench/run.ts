@@ -14,16 +14,17 @@ import { startService, type ServiceProcess } from './lib/child';
 import { buildFleet, docFor, ROOT, serverId, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
 import { cpuSeconds, mb, round, runConcurrent, sampleRss, type RunStats } from './lib/measure';
-import { loadQueryFleet } from './lib/query-fleet';
+import { loadFleet } from './lib/fleet-loader';
 import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
 import type { ResultRecord } from '../src/store';
-import { measureRules } from './lib/rule-timing';
+import { measureRuleEvaluation } from './rule-eval';
 
 const INGEST_SERVERS = Number(process.env.BENCH_INGEST_SERVERS) || 2000;
+/** Servers that change status in each status-change run (a burst within the 2,000). */
+const CHANGE_SERVERS = Math.min(INGEST_SERVERS, Number(process.env.BENCH_CHANGE_SERVERS) || 400);
 const QUERY_SERVERS = Number(process.env.BENCH_QUERY_SERVERS) || 10_000;
 const CONCURRENCY = [1, 8, 32] as const;
-const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS) || 100;
-const RULE_RUNS = Number(process.env.BENCH_RULE_RUNS) || 20_000;
+const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS) || 50;
 const OUT = path.join(ROOT, 'bench', 'results', 'latest.json');
 
 const TARGETS = {
@@ -37,6 +38,7 @@ const TARGETS = {
 } as const;
 
 const started = Date.now();
+const loadAtStart = os.loadavg().map((x) => round(x, 2));
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
 const say = (s: string) => console.log(`[bench ${elapsed()}] ${s}`);
 
@@ -80,6 +82,8 @@ async function main(): Promise<void> {
   const notes: string[] = [
     'The service runs in a child process (the local host: node:http in front of the same function handlers Azure runs); the load generator and the baseline run in the bench process; Azurite (in memory) in a third process. All three share the machine.',
     `Snapshots come from ${fleet.source === 'fixtures' ? 'test/fixtures/port25' : 'synthetic documents written from the contract (no fixtures in the tree)'}.`,
+    `Ingest: ${INGEST_SERVERS} servers are pre-loaded with direct batched writes in the store's layout (as after each server's first snapshot), for the service and for the baseline. Each status-change run posts ${CHANGE_SERVERS} of them (every post changes that server's status); each steady-state run posts all ${INGEST_SERVERS} with new snapshot ids and a later collectedAt.`,
+    'Azurite evaluates every table query by scanning the whole table in JavaScript (Azure uses the partition index), so any query costs more here as tables grow; point reads and batch writes use its index.',
     `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts), not ingested over HTTP; its status mix is the snapshot pool taken round-robin.`,
   ];
   if (fleet.withDriver) {
@@ -89,8 +93,7 @@ async function main(): Promise<void> {
 
   // 1. Rule evaluation (before anything else runs, on a quiet machine).
   say('rule evaluation…');
-  const registered = fleet.rules.filter((r) => r.id !== 'bench-status-driver');
-  const ruleEval = measureRules(fleet.classes, registered, RULE_RUNS);
+  const ruleEval = measureRuleEvaluation();
 
   // 4. Payload.
   const payload = payloadSizes(fleet);
@@ -99,11 +102,10 @@ async function main(): Promise<void> {
   let azurite: AzuriteHandle | undefined;
   const services: ServiceProcess[] = [];
   const ingestRuns: IngestRun[] = [];
-  let queryResult: unknown;
-  let queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; itemsReturned: number }[] = [];
+  const queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; itemsReturned: number }[] = [];
   let fullWalk: { pages: number; items: number; entities: number; ms: number } | undefined;
   let queryHostRssMb: number | null = null;
-  let queryFleetInfo: Awaited<ReturnType<typeof loadQueryFleet>> | undefined;
+  let queryFleetInfo: Awaited<ReturnType<typeof loadFleet>> | undefined;
   let warningsRule = '';
   const stopAll = async () => {
     for (const s of services.splice(0)) await s.stop().catch(() => undefined);
@@ -126,20 +128,20 @@ async function main(): Promise<void> {
 
     const t0 = Date.now() - 2 * 3_600_000;
     let round = 0;
-    const bodies = (template: Doc) => {
+    const bodies = (template: (i: number) => Doc, servers: number) => {
       round++;
       const at = t0 + round * 1000;
-      return Array.from({ length: INGEST_SERVERS }, (_, i) => JSON.stringify(docFor(template, i, randomUUID(), at)));
+      return Array.from({ length: servers }, (_, i) => JSON.stringify(docFor(template(i), i, randomUUID(), at)));
     };
     let baseRound = 0;
-    const baseRecords = (ev: Evaluated) => {
+    const baseRecords = (ev: (i: number) => Evaluated, servers: number) => {
       baseRound++;
       const at = t0 + baseRound * 1000;
-      return Array.from({ length: INGEST_SERVERS }, (_, i) => resultRecords(ev, serverId(i), randomUUID(), at, Date.now()));
+      return Array.from({ length: servers }, (_, i) => resultRecords(ev(i), serverId(i), randomUUID(), at, Date.now()));
     };
 
-    const serviceRun = async (scenario: IngestRun['scenario'], concurrency: number, template: Doc): Promise<IngestRun> => {
-      const docs = bodies(template);
+    const serviceRun = async (scenario: IngestRun['scenario'], concurrency: number, template: (i: number) => Doc, servers: number): Promise<IngestRun> => {
+      const docs = bodies(template, servers);
       await svc.reset();
       const cpu0 = cpuSeconds(svc.pid);
       const az0 = cpuSeconds(azurite?.pid);
@@ -167,8 +169,8 @@ async function main(): Promise<void> {
       ingestRuns.push(run);
       return run;
     };
-    const baselineRun = async (scenario: IngestRun['scenario'], concurrency: number, ev: Evaluated): Promise<IngestRun> => {
-      const records: ResultRecord[][] = baseRecords(ev);
+    const baselineRun = async (scenario: IngestRun['scenario'], concurrency: number, ev: (i: number) => Evaluated, servers: number): Promise<IngestRun> => {
+      const records: ResultRecord[][] = baseRecords(ev, servers);
       baseline.counter.reset();
       const cpu0 = process.cpuUsage();
       const az0 = cpuSeconds(azurite?.pid);
@@ -193,21 +195,25 @@ async function main(): Promise<void> {
       return run;
     };
 
-    say(`ingest: pre-loading ${INGEST_SERVERS} servers (service and baseline)…`);
-    await serviceRun('first', 8, fleet.typical.doc);
-    await baselineRun('first', 8, typical);
+    say(`ingest: pre-loading ${INGEST_SERVERS} servers (direct batched writes, service and baseline tables)…`);
+    const pre = await loadFleet(azurite.connectionString, 'Ing', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, exact: true, collectedAt: t0 });
+    await loadFleet(azurite.connectionString, 'Base', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, collectedAt: t0 });
+    say(`pre-loaded: ${pre.entitiesWritten} entities per fleet in ${(pre.loadMs / 1000).toFixed(1)} s`);
     // Every server changes status in each of these rounds (typical → changed → typical → changed).
     let flip = false;
     for (const c of CONCURRENCY) {
       flip = !flip;
-      await serviceRun('change', c, flip ? fleet.changed.doc : fleet.typical.doc);
-      await baselineRun('change', c, flip ? changed : typical);
+      const [doc, ev] = flip ? [fleet.changed.doc, changed] : [fleet.typical.doc, typical];
+      await serviceRun('change', c, () => doc, CHANGE_SERVERS);
+      await baselineRun('change', c, () => ev, CHANGE_SERVERS);
     }
     // Steady state after the changes: what an hourly post of an unchanged server costs once the
     // outbox of the last change has been cleared.
     for (const c of CONCURRENCY) {
-      await serviceRun('steady', c, fleet.changed.doc);
-      await baselineRun('steady', c, changed);
+      // The first CHANGE_SERVERS servers are in the state of the last change run, the rest as pre-loaded.
+      const [lastDoc, lastEv] = flip ? [fleet.changed.doc, changed] : [fleet.typical.doc, typical];
+      await serviceRun('steady', c, (i) => (i < CHANGE_SERVERS ? lastDoc : fleet.typical.doc), INGEST_SERVERS);
+      await baselineRun('steady', c, (i) => (i < CHANGE_SERVERS ? lastEv : typical), INGEST_SERVERS);
     }
     http.close();
     await svc.stop();
@@ -215,7 +221,7 @@ async function main(): Promise<void> {
 
     // 3. Queries on a fleet of QUERY_SERVERS.
     say(`queries: loading ${QUERY_SERVERS} servers × ${fleet.rules.length} rules…`);
-    queryFleetInfo = await loadQueryFleet(azurite.connectionString, 'Qry', fleet.pool, fleet.rules, QUERY_SERVERS);
+    queryFleetInfo = await loadFleet(azurite.connectionString, 'Qry', fleet.rules, QUERY_SERVERS, { templateOf: (i) => fleet.pool[i % fleet.pool.length]! });
     say(`query fleet loaded: ${queryFleetInfo.entitiesWritten} entities in ${queryFleetInfo.transactions} transactions, ${(queryFleetInfo.loadMs / 1000).toFixed(1)} s`);
     const q = await startService({ ...env, BENCH_TABLE_PREFIX: 'Qry' });
     services.push(q);
@@ -314,7 +320,7 @@ async function main(): Promise<void> {
     if (r.errors > 0) targets.push({ target: `ingest ${r.scenario} c=${r.concurrency}: every post accepted`, limit: '0 failed', measured: `${r.errors} failed`, pass: false });
   }
 
-  queryResult = {
+  const queryResult = {
     servers: QUERY_SERVERS,
     fleet: queryFleetInfo,
     warningsRule,
@@ -331,16 +337,19 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? '?',
       memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
       rules: fleet.rules.map((r) => `${r.id}@${r.version}`),
       snapshotSource: fleet.source,
       typicalSnapshot: fleet.typical.name,
       changedSnapshot: fleet.changed.name,
       notes,
     },
-    ruleEvaluation: ruleEval.map((r) => ({ ...r, evaluateMedianUs: round(r.evaluateMedianUs, 2), evaluateP99Us: round(r.evaluateP99Us, 2), parseAndEvaluateMedianUs: round(r.parseAndEvaluateMedianUs, 1) })),
+    ruleEvaluation: ruleEval.map((r) => ({ ...r, evaluateMedianUs: round(r.evaluateMedianUs, 1), evaluateP99Us: round(r.evaluateP99Us, 1), parseAndEvaluateMedianUs: round(r.parseAndEvaluateMedianUs, 1) })),
     payload,
     ingest: {
       servers: INGEST_SERVERS,
+      changeServers: CHANGE_SERVERS,
       runs: ingestRuns.map((r) => ({
         ...r,
         perSecond: round(r.perSecond, 1),
@@ -372,12 +381,12 @@ function table(headers: string[], rows: (string | number | null)[][]): void {
 
 function printTables(r: any): void {
   console.log(`\n== fleet-posture benchmark — ${r.meta.startedAt}, Node ${r.meta.node}, ${r.meta.cpus} × ${r.meta.cpuModel}`);
-  console.log(`rules: ${r.meta.rules.join(', ')}; snapshots: ${r.meta.snapshotSource}`);
-  console.log('\n-- rule evaluation (all registered rules, one snapshot)');
-  table(['class', 'median µs', 'p99 µs', 'parse+eval µs', 'verdicts'], r.ruleEvaluation.map((x: any) => [x.class, x.evaluateMedianUs, x.evaluateP99Us, x.parseAndEvaluateMedianUs, x.verdicts.join(' ')]));
+  console.log(`rules: ${r.meta.rules.join(', ')}; snapshots: ${r.meta.snapshotSource}; load average at start ${r.meta.loadAverageAtStart.join(' ')}, at end ${r.meta.loadAverageAtEnd.join(' ')}`);
+  console.log('\n-- rule evaluation (bench/rule-eval.ts: the port-25 rule on one normalised snapshot)');
+  table(['class', 'median µs', 'p99 µs', 'parse+eval µs', 'reason code'], r.ruleEvaluation.map((x: any) => [x.class, x.evaluateMedianUs, x.evaluateP99Us, x.parseAndEvaluateMedianUs, x.reasonCode]));
   console.log('\n-- payload (typical snapshot per generation)');
   table(['generation', 'raw bytes', 'gzip bytes', 'snapshots', 'max raw', 'typical'], r.payload.map((x: any) => [x.generation, x.rawBytes, x.gzipBytes, x.snapshots, x.rawBytesMax, x.typical]));
-  console.log(`\n-- ingest, ${r.ingest.servers} servers (service over HTTP vs storage-only baseline)`);
+  console.log(`\n-- ingest, ${r.ingest.servers} servers, ${r.ingest.changeServers} of them per status-change run (service over HTTP vs storage-only baseline)`);
   table(
     ['scenario', 'target', 'c', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'errors'],
     r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.errors]),

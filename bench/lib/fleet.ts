@@ -3,11 +3,11 @@
 // set the benchmark loads, and the "status change" pair of documents.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { RULES } from '../../src/rules/registry';
-import { evaluateAll } from '../../src/rules/registry';
+import { evaluateAll, RULES } from '../../src/rules/registry';
 import type { Rule, Status } from '../../src/rules/types';
 import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 import { parseSnapshot } from '../../src/snapshot/parse';
+import { bigTail } from '../rule-eval';
 
 export type Doc = Record<string, unknown>;
 
@@ -139,8 +139,6 @@ export interface Fleet {
   readonly source: 'fixtures' | 'synthetic';
   readonly rules: readonly Rule[];
   readonly withDriver: boolean;
-  /** Rule evaluation classes: 8.0i, 8.8, 8.8 with a 64 KiB log tail. */
-  readonly classes: readonly { readonly name: string; readonly doc: Doc }[];
   /** The typical snapshot every ingest server posts (8.8). */
   readonly typical: Template;
   /** Same host facts, different verdict: posted alternately with `typical` for status changes. */
@@ -157,28 +155,9 @@ function setService(doc: Doc, name: string, state: string): Doc {
   return d;
 }
 
-/** An AccessProtectionLog.txt tail of 64 KiB: ordinary blocks of other processes, then one SMTP line. */
-export function bigLogTail(): string {
-  const lines: string[] = [];
-  let size = 0;
-  for (let i = 0; size < 64 * 1024 - 400; i++) {
-    const m = String(i % 60).padStart(2, '0');
-    const line =
-      i % 3 === 0
-        ? `11/2${i % 7}/2026\t${(i % 12) + 1}:${m}:0${i % 10} PM\tBlocked by Access Protection rule \tNT AUTHORITY\\SYSTEM\tC:\\WINDOWS\\system32\\svchost.exe\tCommon Standard Protection:Prevent modification of McAfee files and settings\tC:\\Program Files (x86)\\McAfee\\VirusScan Enterprise\\mcshield.exe\tAction blocked : Terminate`
-        : `11/2${i % 7}/2026\t${(i % 12) + 1}:${m}:1${i % 10} AM\tBlocked by port blocking rule \tC:\\USERS\\JSMITH\\APPDATA\\LOCAL\\TEMP\\MAILER${i}.EXE\tAnti-virus Standard Protection:Prevent mass mailing worms from sending mail\t198.51.100.${i % 250}:25`;
-    lines.push(line);
-    size += line.length + 2;
-  }
-  lines.push(
-    '11/27/2026\t9:15:44 AM\tWould be blocked by port blocking rule  (rule is currently not enforced) \tC:\\PROGRAM FILES\\MICROSOFT\\EXCHANGE SERVER\\V14\\BIN\\EDGETRANSPORT.EXE\tAnti-virus Standard Protection:Prevent mass mailing worms from sending mail\t192.0.2.25:25',
-  );
-  return lines.join('\r\n') + '\r\n';
-}
-
 export function withLogTail(doc: Doc): Doc {
   const d = clone(doc);
-  d.files = [{ path: 'C:\\ProgramData\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', exists: true, size: 1_048_576, tail: bigLogTail() }];
+  d.files = [{ path: 'C:\\ProgramData\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', exists: true, size: 1_048_576, tail: bigTail() }];
   return d;
 }
 
@@ -213,11 +192,6 @@ export function buildFleet(): Fleet {
       source: 'fixtures',
       rules,
       withDriver,
-      classes: [
-        { name: `VSE 8.0i (${f80.name})`, doc: f80.doc },
-        { name: `VSE 8.8 (${f88.name})`, doc: f88.doc },
-        { name: 'VSE 8.8 + 64 KiB AccessProtectionLog tail', doc: withLogTail(f88.doc) },
-      ],
       typical,
       changed,
       pool,
@@ -234,11 +208,6 @@ export function buildFleet(): Fleet {
     source: 'synthetic',
     rules: rulesFor(withDriver),
     withDriver,
-    classes: [
-      { name: 'VSE 8.0i (synthetic)', doc: s80.doc },
-      { name: 'VSE 8.8 (synthetic)', doc: s88.doc },
-      { name: 'VSE 8.8 + 64 KiB AccessProtectionLog tail', doc: withLogTail(s88.doc) },
-    ],
     typical,
     changed,
     pool: [s80, typical, changed, typical, typical],

@@ -1,20 +1,23 @@
-// Loads the query fleet (10,000 servers × the loaded rules) with direct, batched table writes in
-// the store's own layout (Results, RuleIndex with its counts row, Hosts) — ingesting 10,000
-// snapshots over HTTP would spend minutes on what the query benchmark does not measure.
+// Loads a fleet with direct, batched table writes in the store's own layout (Results, RuleIndex
+// with its counts rows, Hosts, and optionally Snapshots): the state ingest would have left after
+// each server's first snapshot. Ingesting 10,000 first snapshots over HTTP would spend minutes on
+// what the benchmark does not measure (and on Azurite, whose queries scan whole tables).
 import { TableTransaction, type TransactionAction } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { STATUSES, type Rule } from '../../src/rules/types';
 import { bucketOf } from '../../src/store';
 import { createTableClients } from '../../src/store/client';
-import { countsRowKey, countsToEntity, hostToEntity, indexToEntity, resultToEntity, type Entity } from '../../src/store/entities';
-import { serverId, serverName, type Template } from './fleet';
+import { contentHashOf, hostHashOf } from '../../src/app/ingest';
+import { parseSnapshot } from '../../src/snapshot/parse';
+import { countsRowKey, countsToEntity, hostToEntity, indexToEntity, rawToEntity, resultToEntity, type Entity } from '../../src/store/entities';
+import { docFor, serverId, serverName, type Template } from './fleet';
 import { runConcurrent } from './measure';
 import { evaluateTemplate, hostRecord, indexRecord, resultRecords } from './records';
 
 const HOST_BUCKETS = 16; // as in src/store/posture-store.ts
 const COUNT_SHARDS = 16; // as in src/store/posture-store.ts
 
-export interface QueryFleet {
+export interface LoadedFleet {
   readonly servers: number;
   readonly entitiesWritten: number;
   readonly transactions: number;
@@ -23,13 +26,25 @@ export interface QueryFleet {
   readonly counts: Record<string, Record<string, number>>;
 }
 
-export async function loadQueryFleet(connectionString: string, prefix: string, pool: readonly Template[], rules: readonly Rule[], servers: number): Promise<QueryFleet> {
+export interface LoadOptions {
+  /** Template of server i. */
+  readonly templateOf: (i: number) => Template;
+  /**
+   * Hashes and raw snapshot per server exactly as ingest computes them (parses every document), so
+   * the next post of an unchanged server is a steady-state one. Off for the query fleet.
+   */
+  readonly exact?: boolean;
+  readonly collectedAt?: number;
+}
+
+export async function loadFleet(connectionString: string, prefix: string, rules: readonly Rule[], servers: number, o: LoadOptions): Promise<LoadedFleet> {
   const t0 = performance.now();
   const t = createTableClients({ connectionString, tablePrefix: prefix });
   await Promise.all(Object.values(t).map((c) => c.createTable()));
-  const evaluated = pool.map((p) => evaluateTemplate(p.doc, rules));
+  const evaluated = new Map<Template, ReturnType<typeof evaluateTemplate>>();
   const now = Date.now();
-  const collectedAt = now - 3_600_000;
+  const collectedAt = o.collectedAt ?? now - 3 * 3_600_000;
+  const raws: Entity[] = [];
 
   const results: Entity[][] = [];
   const index = new Map<string, Entity[]>();
@@ -38,9 +53,18 @@ export async function loadQueryFleet(connectionString: string, prefix: string, p
   /** rule id → counts row key → status → servers, as the store's syncIndex keeps them */
   const shards = new Map<string, Map<string, Map<string, number>>>(rules.map((r) => [r.id, new Map()]));
   for (let i = 0; i < servers; i++) {
-    const ev = evaluated[i % evaluated.length]!;
+    const template = o.templateOf(i);
+    if (!evaluated.has(template)) evaluated.set(template, evaluateTemplate(template.doc, rules));
+    let ev = evaluated.get(template)!;
     const server = serverId(i);
     const snapshotId = randomUUID();
+    if (o.exact) {
+      const body = JSON.stringify(docFor(template.doc, i, snapshotId, collectedAt));
+      const parsed = parseSnapshot(JSON.parse(body), { now });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues.slice(0, 3)));
+      ev = { ...ev, snapshot: parsed.snapshot, contentHash: contentHashOf(parsed.snapshot), hostHash: hostHashOf(parsed.snapshot) };
+      raws.push(rawToEntity({ server, snapshotId, collectedAt, receivedAt: now, contentHash: ev.contentHash, body }));
+    }
     const records = resultRecords(ev, server, snapshotId, collectedAt, now);
     results.push(records.map(resultToEntity));
     for (const r of records) {
@@ -76,6 +100,7 @@ export async function loadQueryFleet(connectionString: string, prefix: string, p
   };
   for (const rows of index.values()) chunked('ruleIndex', rows);
   for (const rows of hosts.values()) chunked('hosts', rows);
+  for (const e of raws) batches.push({ table: 'snapshots', actions: [['create', e]] });
   for (const [ruleId, byShard] of shards) {
     const tx = new TableTransaction();
     for (const [key, c] of byShard) tx.createEntity(countsToEntity(ruleId, c, key));
