@@ -1,5 +1,6 @@
 // Micro-benchmark of the port-25 rule: median microseconds per evaluation for three fixture
-// classes. Run with `npm run bench:rules`; it is never part of `npm test` and writes no files.
+// classes. Run with `npm run bench:rules` (prints only), or through `npm run bench`, which calls
+// measureRuleEvaluation() and records the figures; never part of `npm test`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { mcafeePort25Blocked } from '../src/rules/mcafee-port25-blocked';
@@ -16,7 +17,7 @@ function load(file: string): Record<string, unknown> {
 }
 
 /** A 64 KiB AccessProtectionLog.txt tail: ordinary blocks of other processes, then SMTP lines. */
-function bigTail(): string {
+export function bigTail(): string {
   const lines: string[] = [];
   let size = 0;
   for (let i = 0; size < 64 * 1024 - 400; i++) {
@@ -55,21 +56,42 @@ function measure(fn: () => unknown): { median: number; p99: number } {
   return { median: median(sorted), p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN };
 }
 
-const withLog = load('vse88-x64-transport-not-excluded.json');
-withLog.files = [{ path: 'C:\\ProgramData\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', exists: true, size: 1_048_576, tail: bigTail() }];
+export interface RuleEvalRow {
+  readonly class: string;
+  readonly reasonCode: string;
+  readonly runs: number;
+  readonly evaluateMedianUs: number;
+  readonly evaluateP99Us: number;
+  readonly parseAndEvaluateMedianUs: number;
+}
 
-const classes: [string, Record<string, unknown>][] = [
-  ['VSE 8.0i (reference layout, Exchange 2003)', load('vse80i-exchange2003-inetinfo-removed-from-list.json')],
-  ['VSE 8.8 (AccessProtectionUserRules, Exchange 2010)', load('vse88-x64-transport-not-excluded.json')],
-  ['VSE 8.8 + 64 KiB AccessProtectionLog tail', withLog],
-];
+export function ruleEvalClasses(): [string, Record<string, unknown>][] {
+  const withLog = load('vse88-x64-transport-not-excluded.json');
+  withLog.files = [{ path: 'C:\\ProgramData\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', exists: true, size: 1_048_576, tail: bigTail() }];
+  return [
+    ['VSE 8.0i (reference layout, Exchange 2003)', load('vse80i-exchange2003-inetinfo-removed-from-list.json')],
+    ['VSE 8.8 (AccessProtectionUserRules, Exchange 2010)', load('vse88-x64-transport-not-excluded.json')],
+    ['VSE 8.8 + 64 KiB AccessProtectionLog tail', withLog],
+  ];
+}
 
-console.log(`mcafee-port25-blocked ${mcafeePort25Blocked.version}: ${RUNS} runs per class after ${WARMUP} warm-up, Node ${process.version}`);
-console.log(['class'.padEnd(70), 'evaluate µs (median)', '   p99', 'parse+evaluate µs (median)'].join('  '));
-for (const [name, doc] of classes) {
-  const snap = normalised(doc);
-  const verdict = mcafeePort25Blocked.evaluate(snap).reasonCode;
-  const e = measure(() => mcafeePort25Blocked.evaluate(snap));
-  const pe = measure(() => mcafeePort25Blocked.evaluate(normalised(doc)));
-  console.log([`${name} [${verdict}]`.padEnd(70), e.median.toFixed(1).padStart(20), e.p99.toFixed(1).padStart(6), pe.median.toFixed(1).padStart(26)].join('  '));
+/** Median and p99 µs of one evaluation per class (and parse + normalise + evaluate). */
+export function measureRuleEvaluation(onRow?: (row: RuleEvalRow) => void): RuleEvalRow[] {
+  return ruleEvalClasses().map(([name, doc]) => {
+    const snap = normalised(doc);
+    const verdict = mcafeePort25Blocked.evaluate(snap).reasonCode;
+    const e = measure(() => mcafeePort25Blocked.evaluate(snap));
+    const pe = measure(() => mcafeePort25Blocked.evaluate(normalised(doc)));
+    const row = { class: name, reasonCode: verdict, runs: RUNS, evaluateMedianUs: e.median, evaluateP99Us: e.p99, parseAndEvaluateMedianUs: pe.median };
+    onRow?.(row);
+    return row;
+  });
+}
+
+if (require.main === module) {
+  console.log(`mcafee-port25-blocked ${mcafeePort25Blocked.version}: ${RUNS} runs per class after ${WARMUP} warm-up, Node ${process.version}`);
+  console.log(['class'.padEnd(70), 'evaluate µs (median)', '   p99', 'parse+evaluate µs (median)'].join('  '));
+  measureRuleEvaluation((r) =>
+    console.log([`${r.class} [${r.reasonCode}]`.padEnd(70), r.evaluateMedianUs.toFixed(1).padStart(20), r.evaluateP99Us.toFixed(1).padStart(6), r.parseAndEvaluateMedianUs.toFixed(1).padStart(26)].join('  ')),
+  );
 }

@@ -164,6 +164,10 @@ export function entityToEvent(e: Row): EventRecord {
 // ---- RuleIndex: PartitionKey = rule id, RowKey = status|server, plus one counts row --------------
 
 export const COUNTS_ROW = '~counts';
+/** The counters of a rule are split over a few rows (one per server bucket) so concurrent status changes rarely meet. */
+export const countsRowKey = (shard: string) => `${COUNTS_ROW}|${shard}`;
+/** RowKey range holding every counts row of a rule (and a legacy unsharded one). */
+export const COUNTS_RANGE = { from: COUNTS_ROW, to: `${COUNTS_ROW}}` } as const;
 export const indexRowKey = (status: string, server: string) => `${encodeKey(status)}|${encodeKey(server)}`;
 
 export function indexToEntity(r: IndexRecord): Entity {
@@ -203,8 +207,8 @@ export function entityToIndex(e: Row): IndexRecord {
 }
 
 /** Status names are identifiers (Pass, Warning…), so they can be column names directly. */
-export function countsToEntity(ruleId: string, counts: ReadonlyMap<string, number>): Entity {
-  const out: Entity = { partitionKey: encodeKey(ruleId), rowKey: COUNTS_ROW, RuleId: ruleId };
+export function countsToEntity(ruleId: string, counts: ReadonlyMap<string, number>, rowKey: string = COUNTS_ROW): Entity {
+  const out: Entity = { partitionKey: encodeKey(ruleId), rowKey, RuleId: ruleId };
   for (const [status, n] of counts) out[status] = int32(n);
   return out;
 }

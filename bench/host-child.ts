@@ -1,0 +1,101 @@
+// The service under test, in its own process: the local host (the same function handlers Azure
+// runs) on 127.0.0.1 with a store that counts storage round trips and, when asked, the entities
+// storage returned. The benchmark talks to it over IPC for counters; RSS and CPU are read from
+// /proc by the parent, so they are this process's alone.
+import { createApp } from '../src/app/create-app';
+import { loadSettings } from '../src/app/settings';
+import { startLocalHost } from '../src/local/host';
+import type { StoragePolicy } from '../src/store';
+import { rulesFor } from './lib/fleet';
+
+export const BENCH_KEYS = { ingest: 'bench-ingest-key', reader: 'bench-reader-key' } as const;
+
+export type ChildRequest = { type: 'stats' } | { type: 'reset' } | { type: 'countEntities'; on: boolean } | { type: 'stop' };
+export interface ChildStats {
+  readonly type: 'stats';
+  readonly roundTrips: number;
+  readonly byTable: Record<string, number>;
+  readonly entities: number;
+  readonly entitiesByTable: Record<string, number>;
+  readonly logLines: number;
+  readonly rss: number;
+}
+
+let countEntities = false;
+let entities = 0;
+let entitiesByTable = new Map<string, number>();
+let logLines = 0;
+
+function tableOf(url: string): string {
+  const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|\?|$)/.exec(new URL(url).pathname.replace(/^\/devstoreaccount1/, ''));
+  return m?.[1] ?? '?';
+}
+
+/** Counts entities in query and point-read responses (only while switched on: it parses bodies). */
+const entityCounter: StoragePolicy = {
+  name: 'benchEntityCounter',
+  async sendRequest(request, next) {
+    const response = await next(request);
+    if (countEntities && request.method === 'GET' && response.status === 200 && response.bodyAsText) {
+      let n = 0;
+      try {
+        const body = JSON.parse(response.bodyAsText) as { value?: unknown[]; PartitionKey?: unknown };
+        n = Array.isArray(body.value) ? body.value.length : body.PartitionKey !== undefined ? 1 : 0;
+      } catch {
+        n = 0;
+      }
+      entities += n;
+      const t = tableOf(request.url);
+      entitiesByTable.set(t, (entitiesByTable.get(t) ?? 0) + n);
+    }
+    return response;
+  },
+};
+
+async function main(): Promise<void> {
+  const connectionString = process.env.BENCH_STORAGE ?? '';
+  const settings = loadSettings({
+    POSTURE_STORAGE_CONNECTION_STRING: connectionString,
+    POSTURE_TABLE_PREFIX: process.env.BENCH_TABLE_PREFIX ?? '',
+    POSTURE_INGEST_KEYS: BENCH_KEYS.ingest,
+    POSTURE_READER_KEYS: BENCH_KEYS.reader,
+  });
+  const app = createApp({ settings, rules: rulesFor(process.env.BENCH_WITH_DRIVER === '1'), storeOptions: { policies: [entityCounter] } });
+  await app.store.ensureTables();
+  const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: () => void logLines++ });
+  const send = (m: unknown) => process.send?.(m);
+  process.on('message', (m: ChildRequest) => {
+    if (m.type === 'stats') {
+      const stats: ChildStats = {
+        type: 'stats',
+        roundTrips: app.store.counter.count,
+        byTable: Object.fromEntries(app.store.counter.byTable),
+        entities,
+        entitiesByTable: Object.fromEntries(entitiesByTable),
+        logLines,
+        rss: process.memoryUsage().rss,
+      };
+      send(stats);
+    } else if (m.type === 'reset') {
+      app.store.counter.reset();
+      entities = 0;
+      entitiesByTable = new Map();
+      logLines = 0;
+      send({ type: 'reset' });
+    } else if (m.type === 'countEntities') {
+      countEntities = m.on;
+      send({ type: 'countEntities' });
+    } else if (m.type === 'stop') {
+      void host.close().then(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => void host.close().then(() => process.exit(0)));
+  send({ type: 'ready', port: host.port });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

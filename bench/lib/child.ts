@@ -1,0 +1,54 @@
+// Starts the service (bench/host-child) as a child process and talks to it over IPC.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { ChildRequest, ChildStats } from '../host-child';
+
+export interface ServiceProcess {
+  readonly pid: number | undefined;
+  readonly port: number;
+  stats(): Promise<ChildStats>;
+  reset(): Promise<void>;
+  countEntities(on: boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+  const child: ChildProcess = fork(path.join(__dirname, '..', 'host-child.js'), [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiters: ((m: { type: string }) => void)[] = [];
+  child.on('message', (m: { type: string }) => waiters.shift()?.(m));
+  const next = <T>(): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`The service process exited (code ${code}).`));
+      child.once('exit', onExit);
+      waiters.push((m) => {
+        child.off('exit', onExit);
+        resolve(m as T);
+      });
+    });
+  const ask = <T>(m: ChildRequest): Promise<T> => {
+    const p = next<T>();
+    child.send(m);
+    return p;
+  };
+  const ready = await next<{ type: 'ready'; port: number }>();
+  return {
+    pid: child.pid,
+    port: ready.port,
+    stats: () => ask<ChildStats>({ type: 'stats' }),
+    reset: async () => void (await ask({ type: 'reset' })),
+    countEntities: async (on) => void (await ask({ type: 'countEntities', on })),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        child.send({ type: 'stop' } satisfies ChildRequest);
+      }),
+  };
+}

@@ -1,0 +1,98 @@
+// Small measuring tools: percentiles, a bounded concurrency runner, /proc sampling of a process's
+// RSS and CPU time (Linux; elsewhere the figures are reported as null).
+import { readFileSync } from 'node:fs';
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+export function median(xs: readonly number[]): number {
+  return percentile([...xs].sort((a, b) => a - b), 50);
+}
+
+export const round = (x: number, digits = 1): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+
+export interface RunStats {
+  readonly n: number;
+  readonly errors: number;
+  readonly errorSamples: string[];
+  readonly wallMs: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * Runs `jobs` operations with `concurrency` workers; each worker takes the next index. Latency is
+ * measured around each operation; an operation that throws counts as an error.
+ */
+export async function runConcurrent(jobs: number, concurrency: number, op: (i: number) => Promise<void>): Promise<RunStats> {
+  const lat: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const errorSamples: string[] = [];
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= jobs) return;
+      const s = performance.now();
+      try {
+        await op(i);
+        lat.push(performance.now() - s);
+      } catch (error) {
+        errors++;
+        if (errorSamples.length < 3) errorSamples.push(error instanceof Error ? error.message.slice(0, 300) : String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs) }, worker));
+  const wallMs = performance.now() - t0;
+  lat.sort((a, b) => a - b);
+  return { n: jobs, errors, errorSamples, wallMs, perSecond: ((jobs - errors) / wallMs) * 1000, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+}
+
+const TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used, or undefined off Linux. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+export function rssBytes(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
+export function sampleRss(pid: number | undefined, everyMs = 100): { stop(): number | undefined } {
+  let peak: number | undefined = rssBytes(pid);
+  const timer = setInterval(() => {
+    const r = rssBytes(pid);
+    if (r !== undefined && (peak === undefined || r > peak)) peak = r;
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const r = rssBytes(pid);
+      if (r !== undefined && (peak === undefined || r > peak)) peak = r;
+      return peak;
+    },
+  };
+}
+
+export const mb = (bytes: number | undefined): number | null => (bytes === undefined ? null : round(bytes / 1024 / 1024, 1));

@@ -1,0 +1,406 @@
+// `npm run bench`: rule evaluation, payload sizes, ingest over HTTP against the storage-only
+// baseline, and fleet-wide queries, in one run. Starts Azurite and the service (a child process,
+// so its RSS and CPU are its own) on 127.0.0.1, stops both, prints a table and writes the same
+// figures to bench/results/latest.json. Never part of `npm test`.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { startAzurite, type AzuriteHandle } from '../src/local/azurite';
+import { BENCH_KEYS } from './host-child';
+import { Baseline } from './lib/baseline';
+import { startService, type ServiceProcess } from './lib/child';
+import { buildFleet, docFor, ROOT, serverId, withLogTail, type Doc, type Fleet } from './lib/fleet';
+import { HttpClient } from './lib/http';
+import { cpuSeconds, mb, round, runConcurrent, sampleRss, type RunStats } from './lib/measure';
+import { loadFleet } from './lib/fleet-loader';
+import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
+import type { ResultRecord } from '../src/store';
+import { measureRuleEvaluation } from './rule-eval';
+
+const INGEST_SERVERS = Number(process.env.BENCH_INGEST_SERVERS) || 2000;
+/** Servers that change status in each status-change run (a burst within the 2,000). */
+const CHANGE_SERVERS = Math.min(INGEST_SERVERS, Number(process.env.BENCH_CHANGE_SERVERS) || 400);
+const QUERY_SERVERS = Number(process.env.BENCH_QUERY_SERVERS) || 10_000;
+const CONCURRENCY = [1, 8, 32] as const;
+const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS) || 50;
+const OUT = path.join(ROOT, 'bench', 'results', 'latest.json');
+
+const TARGETS = {
+  throughputRatio: 0.7,
+  p99Ratio: 2,
+  steadyRoundTrips: 2,
+  ruleEvalUs: 100,
+  queryEntities: 1000,
+  queryP50Ms: 150,
+  ingestRssMb: 200,
+} as const;
+
+const started = Date.now();
+const loadAtStart = os.loadavg().map((x) => round(x, 2));
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
+const say = (s: string) => console.log(`[bench ${elapsed()}] ${s}`);
+
+interface IngestRun extends Omit<RunStats, 'errorSamples'> {
+  readonly scenario: 'first' | 'steady' | 'change';
+  readonly target: 'service' | 'baseline';
+  readonly concurrency: number;
+  readonly errorSamples: string[];
+  readonly roundTripsPerSnapshot: number;
+  readonly roundTripsByTable: Record<string, number>;
+  /** Peak RSS of the process that served the requests (the service child; the bench process for the baseline). */
+  readonly rssPeakMb: number | null;
+  readonly serviceCpuMsPerSnapshot: number | null;
+  readonly azuriteCpuMsPerSnapshot: number | null;
+}
+
+function payloadSizes(fleet: Fleet) {
+  const sized = (doc: Doc) => {
+    const text = JSON.stringify(docFor(doc, 1, randomUUID(), Date.parse('2026-11-27T23:00:00Z')));
+    return { rawBytes: Buffer.byteLength(text), gzipBytes: gzipSync(text).length };
+  };
+  const groups = new Map<string, { name: string; rawBytes: number; gzipBytes: number }[]>();
+  for (const t of fleet.pool) {
+    const list = groups.get(t.generation) ?? [];
+    if (!list.some((x) => x.name === t.name)) list.push({ name: t.name, ...sized(t.doc) });
+    groups.set(t.generation, list);
+  }
+  const rows = [...groups].map(([generation, list]) => {
+    const sorted = [...list].sort((a, b) => a.rawBytes - b.rawBytes);
+    const typical = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    return { generation, typical: typical.name, snapshots: list.length, rawBytes: typical.rawBytes, gzipBytes: typical.gzipBytes, rawBytesMax: sorted[sorted.length - 1]!.rawBytes };
+  });
+  const tail = sized(withLogTail(fleet.typical.doc));
+  rows.push({ generation: 'VSE 8.8 + 64 KiB log tail', typical: `${fleet.typical.name}+tail`, snapshots: 1, rawBytes: tail.rawBytes, gzipBytes: tail.gzipBytes, rawBytesMax: tail.rawBytes });
+  return rows;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(path.dirname(OUT), { recursive: true });
+  const fleet = buildFleet();
+  const notes: string[] = [
+    'The service runs in a child process (the local host: node:http in front of the same function handlers Azure runs); the load generator and the baseline run in the bench process; Azurite (in memory) in a third process. All three share the machine.',
+    `Snapshots come from ${fleet.source === 'fixtures' ? 'test/fixtures/port25' : 'synthetic documents written from the contract (no fixtures in the tree)'}.`,
+    `Ingest: ${INGEST_SERVERS} servers are pre-loaded with direct batched writes in the store's layout (as after each server's first snapshot), for the service and for the baseline. Each status-change run posts ${CHANGE_SERVERS} of them (every post changes that server's status); each steady-state run posts all ${INGEST_SERVERS} with new snapshot ids and a later collectedAt.`,
+    'Azurite evaluates every table query by scanning the whole table in JavaScript (Azure uses the partition index), so any query costs more here as tables grow; point reads and batch writes use its index.',
+    `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts), not ingested over HTTP; its status mix is the snapshot pool taken round-robin.`,
+  ];
+  if (fleet.withDriver) {
+    notes.push('The registered rules give every snapshot the same verdict (placeholder rule), so a benchmark-only rule "bench-status-driver" is loaded next to them to make status changes measurable.');
+  }
+  say(`rules: ${fleet.rules.map((r) => `${r.id}@${r.version}`).join(', ')}; snapshots from ${fleet.source}`);
+
+  // 1. Rule evaluation (before anything else runs, on a quiet machine).
+  say('rule evaluation…');
+  const ruleEval = measureRuleEvaluation();
+
+  // 4. Payload.
+  const payload = payloadSizes(fleet);
+
+  // 2. Ingest.
+  let azurite: AzuriteHandle | undefined;
+  const services: ServiceProcess[] = [];
+  const ingestRuns: IngestRun[] = [];
+  const queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; itemsReturned: number }[] = [];
+  let fullWalk: { pages: number; items: number; entities: number; ms: number } | undefined;
+  let queryHostRssMb: number | null = null;
+  let queryFleetInfo: Awaited<ReturnType<typeof loadFleet>> | undefined;
+  let warningsRule = '';
+  const stopAll = async () => {
+    for (const s of services.splice(0)) await s.stop().catch(() => undefined);
+    await azurite?.stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+  try {
+    azurite = await startAzurite();
+    say(`Azurite on 127.0.0.1:${azurite.port} (pid ${azurite.pid})`);
+    const env = { BENCH_STORAGE: azurite.connectionString, BENCH_WITH_DRIVER: fleet.withDriver ? '1' : '0' };
+    const svc = await startService({ ...env, BENCH_TABLE_PREFIX: 'Ing' });
+    services.push(svc);
+    const http = new HttpClient(svc.port, Math.max(...CONCURRENCY));
+    const baseline = new Baseline(azurite.connectionString, 'Base');
+    await baseline.init();
+    const typical = evaluateTemplate(fleet.typical.doc, fleet.rules);
+    const changed = evaluateTemplate(fleet.changed.doc, fleet.rules);
+    say(`typical: ${fleet.typical.name} [${typical.results.map((r) => r.status).join(',')}], changed: ${fleet.changed.name} [${changed.results.map((r) => r.status).join(',')}]`);
+
+    const t0 = Date.now() - 2 * 3_600_000;
+    let round = 0;
+    const bodies = (template: (i: number) => Doc, servers: number) => {
+      round++;
+      const at = t0 + round * 1000;
+      return Array.from({ length: servers }, (_, i) => JSON.stringify(docFor(template(i), i, randomUUID(), at)));
+    };
+    let baseRound = 0;
+    const baseRecords = (ev: (i: number) => Evaluated, servers: number) => {
+      baseRound++;
+      const at = t0 + baseRound * 1000;
+      return Array.from({ length: servers }, (_, i) => resultRecords(ev(i), serverId(i), randomUUID(), at, Date.now()));
+    };
+
+    const serviceRun = async (scenario: IngestRun['scenario'], concurrency: number, template: (i: number) => Doc, servers: number): Promise<IngestRun> => {
+      const docs = bodies(template, servers);
+      await svc.reset();
+      const cpu0 = cpuSeconds(svc.pid);
+      const az0 = cpuSeconds(azurite?.pid);
+      const rss = sampleRss(svc.pid);
+      const stats = await runConcurrent(docs.length, concurrency, async (i) => {
+        const res = await http.send('POST', '/api/snapshots', BENCH_KEYS.ingest, docs[i]);
+        if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+      });
+      const rssPeak = rss.stop();
+      const s = await svc.stats();
+      const cpu1 = cpuSeconds(svc.pid);
+      const az1 = cpuSeconds(azurite?.pid);
+      const run: IngestRun = {
+        scenario,
+        target: 'service',
+        concurrency,
+        ...stats,
+        roundTripsPerSnapshot: s.roundTrips / docs.length,
+        roundTripsByTable: s.byTable,
+        rssPeakMb: mb(rssPeak ?? s.rss),
+        serviceCpuMsPerSnapshot: cpu0 === undefined || cpu1 === undefined ? null : ((cpu1 - cpu0) * 1000) / docs.length,
+        azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / docs.length,
+      };
+      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot, RSS ${run.rssPeakMb} MB, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}`);
+      ingestRuns.push(run);
+      return run;
+    };
+    const baselineRun = async (scenario: IngestRun['scenario'], concurrency: number, ev: (i: number) => Evaluated, servers: number): Promise<IngestRun> => {
+      const records: ResultRecord[][] = baseRecords(ev, servers);
+      baseline.counter.reset();
+      const cpu0 = process.cpuUsage();
+      const az0 = cpuSeconds(azurite?.pid);
+      const rss = sampleRss(process.pid);
+      const stats = await runConcurrent(records.length, concurrency, (i) => baseline.ingest(serverId(i), records[i]!));
+      const rssPeak = rss.stop();
+      const cpu = process.cpuUsage(cpu0);
+      const az1 = cpuSeconds(azurite?.pid);
+      const run: IngestRun = {
+        scenario,
+        target: 'baseline',
+        concurrency,
+        ...stats,
+        roundTripsPerSnapshot: baseline.counter.count / records.length,
+        roundTripsByTable: Object.fromEntries(baseline.counter.byTable),
+        rssPeakMb: mb(rssPeak),
+        serviceCpuMsPerSnapshot: (cpu.user + cpu.system) / 1000 / records.length,
+        azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / records.length,
+      };
+      say(`baseline ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}`);
+      ingestRuns.push(run);
+      return run;
+    };
+
+    say(`ingest: pre-loading ${INGEST_SERVERS} servers (direct batched writes, service and baseline tables)…`);
+    const pre = await loadFleet(azurite.connectionString, 'Ing', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, exact: true, collectedAt: t0 });
+    await loadFleet(azurite.connectionString, 'Base', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, collectedAt: t0 });
+    say(`pre-loaded: ${pre.entitiesWritten} entities per fleet in ${(pre.loadMs / 1000).toFixed(1)} s`);
+    // Every server changes status in each of these rounds (typical → changed → typical → changed).
+    let flip = false;
+    for (const c of CONCURRENCY) {
+      flip = !flip;
+      const [doc, ev] = flip ? [fleet.changed.doc, changed] : [fleet.typical.doc, typical];
+      await serviceRun('change', c, () => doc, CHANGE_SERVERS);
+      await baselineRun('change', c, () => ev, CHANGE_SERVERS);
+    }
+    // Steady state after the changes: what an hourly post of an unchanged server costs once the
+    // outbox of the last change has been cleared.
+    for (const c of CONCURRENCY) {
+      // The first CHANGE_SERVERS servers are in the state of the last change run, the rest as pre-loaded.
+      const [lastDoc, lastEv] = flip ? [fleet.changed.doc, changed] : [fleet.typical.doc, typical];
+      await serviceRun('steady', c, (i) => (i < CHANGE_SERVERS ? lastDoc : fleet.typical.doc), INGEST_SERVERS);
+      await baselineRun('steady', c, (i) => (i < CHANGE_SERVERS ? lastEv : typical), INGEST_SERVERS);
+    }
+    http.close();
+    await svc.stop();
+    services.splice(services.indexOf(svc), 1);
+
+    // 3. Queries on a fleet of QUERY_SERVERS.
+    say(`queries: loading ${QUERY_SERVERS} servers × ${fleet.rules.length} rules…`);
+    queryFleetInfo = await loadFleet(azurite.connectionString, 'Qry', fleet.rules, QUERY_SERVERS, { templateOf: (i) => fleet.pool[i % fleet.pool.length]! });
+    say(`query fleet loaded: ${queryFleetInfo.entitiesWritten} entities in ${queryFleetInfo.transactions} transactions, ${(queryFleetInfo.loadMs / 1000).toFixed(1)} s`);
+    const q = await startService({ ...env, BENCH_TABLE_PREFIX: 'Qry' });
+    services.push(q);
+    const qhttp = new HttpClient(q.port, 1);
+    warningsRule = Object.entries(queryFleetInfo.counts).sort((a, b) => (b[1].Warning ?? 0) - (a[1].Warning ?? 0))[0]?.[0] ?? fleet.rules[0]!.id;
+    const specs = [
+      { name: 'summary', path: '/api/summary' },
+      { name: 'warnings for one rule (default page, top=100)', path: `/api/results?rule=${encodeURIComponent(warningsRule)}&status=Warning` },
+      { name: 'warnings for one rule (top=1000)', path: `/api/results?rule=${encodeURIComponent(warningsRule)}&status=Warning&top=1000` },
+    ];
+    for (const spec of specs) for (let i = 0; i < 5; i++) await qhttp.send('GET', spec.path, BENCH_KEYS.reader);
+    await q.countEntities(true);
+    const qrss = sampleRss(q.pid);
+    for (const spec of specs) {
+      await q.reset();
+      let items = 0;
+      const stats = await runConcurrent(QUERY_RUNS, 1, async () => {
+        const res = await qhttp.send('GET', spec.path, BENCH_KEYS.reader);
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+        const body = JSON.parse(res.body) as { items?: unknown[]; rules?: unknown[] };
+        items = body.items?.length ?? body.rules?.length ?? 0;
+      });
+      const s = await q.stats();
+      const run = {
+        name: spec.name,
+        path: spec.path,
+        n: stats.n,
+        errors: stats.errors,
+        p50Ms: stats.p50Ms,
+        p99Ms: stats.p99Ms,
+        entitiesPerRequest: s.entities / stats.n,
+        entitiesByTable: s.entitiesByTable,
+        roundTripsPerRequest: s.roundTrips / stats.n,
+        itemsReturned: items,
+      };
+      say(`query ${spec.name}: p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.entitiesPerRequest} entities, ${run.roundTripsPerRequest} RT per request, ${items} items${stats.errors ? `, errors ${stats.errors}: ${stats.errorSamples[0]}` : ''}`);
+      queryRuns.push(run);
+    }
+    // Every current warning of the rule, page by page (what a client listing all of them reads).
+    {
+      await q.reset();
+      const w0 = performance.now();
+      let token: string | null = null;
+      let pages = 0;
+      let items = 0;
+      do {
+        const p: string = `${specs[2]!.path}${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+        const res = await qhttp.send('GET', p, BENCH_KEYS.reader);
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+        const body = JSON.parse(res.body) as { items: unknown[]; continuationToken: string | null };
+        items += body.items.length;
+        token = body.continuationToken;
+        pages++;
+      } while (token && pages < 100);
+      const s = await q.stats();
+      fullWalk = { pages, items, entities: s.entities, ms: performance.now() - w0 };
+      say(`all warnings of ${warningsRule}: ${items} items in ${pages} pages, ${s.entities} entities read, ${fullWalk.ms.toFixed(0)} ms`);
+    }
+    queryHostRssMb = mb(qrss.stop());
+    qhttp.close();
+  } finally {
+    await stopAll();
+  }
+
+  // Ratios and targets.
+  const find = (scenario: string, target: string, c: number) => ingestRuns.find((r) => r.scenario === scenario && r.target === target && r.concurrency === c);
+  const ratios = (['steady', 'change'] as const).flatMap((scenario) =>
+    CONCURRENCY.map((c) => {
+      const s = find(scenario, 'service', c);
+      const b = find(scenario, 'baseline', c);
+      return { scenario, concurrency: c, throughputRatio: s && b ? s.perSecond / b.perSecond : NaN, p99Ratio: s && b ? s.p99Ms / b.p99Ms : NaN };
+    }),
+  );
+  const targets: { target: string; limit: string; measured: string; pass: boolean }[] = [];
+  for (const r of ratios) {
+    targets.push({ target: `ingest ${r.scenario} c=${r.concurrency}: throughput vs baseline`, limit: `≥ ${TARGETS.throughputRatio}×`, measured: `${r.throughputRatio.toFixed(2)}×`, pass: r.throughputRatio >= TARGETS.throughputRatio });
+    targets.push({ target: `ingest ${r.scenario} c=${r.concurrency}: p99 vs baseline p99`, limit: `≤ ${TARGETS.p99Ratio}×`, measured: `${r.p99Ratio.toFixed(2)}×`, pass: r.p99Ratio <= TARGETS.p99Ratio });
+  }
+  for (const c of CONCURRENCY) {
+    const s = find('steady', 'service', c);
+    const rt = s?.roundTripsPerSnapshot ?? NaN;
+    targets.push({ target: `storage round trips per steady-state snapshot, c=${c}`, limit: `≤ ${TARGETS.steadyRoundTrips}`, measured: rt.toFixed(2), pass: rt <= TARGETS.steadyRoundTrips });
+  }
+  for (const r of ruleEval) {
+    targets.push({ target: `rule evaluation: ${r.class}`, limit: `≤ ${TARGETS.ruleEvalUs} µs`, measured: `${r.evaluateMedianUs.toFixed(1)} µs`, pass: r.evaluateMedianUs <= TARGETS.ruleEvalUs });
+  }
+  for (const r of queryRuns) {
+    targets.push({ target: `query ${r.name}: entities read`, limit: `≤ ${TARGETS.queryEntities}`, measured: String(round(r.entitiesPerRequest, 1)), pass: r.entitiesPerRequest <= TARGETS.queryEntities });
+    targets.push({ target: `query ${r.name}: p50`, limit: `≤ ${TARGETS.queryP50Ms} ms`, measured: `${r.p50Ms.toFixed(1)} ms`, pass: r.p50Ms <= TARGETS.queryP50Ms && r.errors === 0 });
+  }
+  for (const scenario of ['steady', 'change'] as const) {
+    const s = find(scenario, 'service', 32);
+    targets.push({ target: `service RSS, ingest ${scenario} c=32`, limit: `≤ ${TARGETS.ingestRssMb} MB`, measured: `${s?.rssPeakMb ?? '?'} MB`, pass: (s?.rssPeakMb ?? Infinity) <= TARGETS.ingestRssMb });
+  }
+  for (const r of ingestRuns.filter((x) => x.target === 'service' && x.scenario !== 'first')) {
+    if (r.errors > 0) targets.push({ target: `ingest ${r.scenario} c=${r.concurrency}: every post accepted`, limit: '0 failed', measured: `${r.errors} failed`, pass: false });
+  }
+
+  const queryResult = {
+    servers: QUERY_SERVERS,
+    fleet: queryFleetInfo,
+    warningsRule,
+    hostRssMb: queryHostRssMb,
+    runs: queryRuns.map((r) => ({ ...r, p50Ms: round(r.p50Ms, 2), p99Ms: round(r.p99Ms, 2) })),
+    allWarningsWalk: fullWalk,
+  };
+  const result = {
+    meta: {
+      startedAt: new Date(started).toISOString(),
+      durationS: round((Date.now() - started) / 1000, 0),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '?',
+      memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
+      rules: fleet.rules.map((r) => `${r.id}@${r.version}`),
+      snapshotSource: fleet.source,
+      typicalSnapshot: fleet.typical.name,
+      changedSnapshot: fleet.changed.name,
+      notes,
+    },
+    ruleEvaluation: ruleEval.map((r) => ({ ...r, evaluateMedianUs: round(r.evaluateMedianUs, 1), evaluateP99Us: round(r.evaluateP99Us, 1), parseAndEvaluateMedianUs: round(r.parseAndEvaluateMedianUs, 1) })),
+    payload,
+    ingest: {
+      servers: INGEST_SERVERS,
+      changeServers: CHANGE_SERVERS,
+      runs: ingestRuns.map((r) => ({
+        ...r,
+        perSecond: round(r.perSecond, 1),
+        p50Ms: round(r.p50Ms, 2),
+        p99Ms: round(r.p99Ms, 2),
+        wallMs: round(r.wallMs, 0),
+        roundTripsPerSnapshot: round(r.roundTripsPerSnapshot, 3),
+        serviceCpuMsPerSnapshot: r.serviceCpuMsPerSnapshot === null ? null : round(r.serviceCpuMsPerSnapshot, 3),
+        azuriteCpuMsPerSnapshot: r.azuriteCpuMsPerSnapshot === null ? null : round(r.azuriteCpuMsPerSnapshot, 3),
+      })),
+      ratios: ratios.map((r) => ({ ...r, throughputRatio: round(r.throughputRatio, 2), p99Ratio: round(r.p99Ratio, 2) })),
+    },
+    query: queryResult,
+    targets,
+  };
+  writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+  printTables(result);
+  console.log(`\nWrote ${path.relative(process.cwd(), OUT)} (${elapsed()} in all).`);
+}
+
+function table(headers: string[], rows: (string | number | null)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(cells[0]!));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+function printTables(r: any): void {
+  console.log(`\n== fleet-posture benchmark — ${r.meta.startedAt}, Node ${r.meta.node}, ${r.meta.cpus} × ${r.meta.cpuModel}`);
+  console.log(`rules: ${r.meta.rules.join(', ')}; snapshots: ${r.meta.snapshotSource}; load average at start ${r.meta.loadAverageAtStart.join(' ')}, at end ${r.meta.loadAverageAtEnd.join(' ')}`);
+  console.log('\n-- rule evaluation (bench/rule-eval.ts: the port-25 rule on one normalised snapshot)');
+  table(['class', 'median µs', 'p99 µs', 'parse+eval µs', 'reason code'], r.ruleEvaluation.map((x: any) => [x.class, x.evaluateMedianUs, x.evaluateP99Us, x.parseAndEvaluateMedianUs, x.reasonCode]));
+  console.log('\n-- payload (typical snapshot per generation)');
+  table(['generation', 'raw bytes', 'gzip bytes', 'snapshots', 'max raw', 'typical'], r.payload.map((x: any) => [x.generation, x.rawBytes, x.gzipBytes, x.snapshots, x.rawBytesMax, x.typical]));
+  console.log(`\n-- ingest, ${r.ingest.servers} servers, ${r.ingest.changeServers} of them per status-change run (service over HTTP vs storage-only baseline)`);
+  table(
+    ['scenario', 'target', 'c', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'errors'],
+    r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.errors]),
+  );
+  console.log('\n-- ingest / baseline');
+  table(['scenario', 'c', 'throughput ratio', 'p99 ratio'], r.ingest.ratios.map((x: any) => [x.scenario, x.concurrency, x.throughputRatio, x.p99Ratio]));
+  console.log(`\n-- queries, ${r.query.servers} servers (rule for warnings: ${r.query.warningsRule}; host RSS ${r.query.hostRssMb} MB)`);
+  table(['query', 'p50 ms', 'p99 ms', 'entities read', 'RT', 'items'], r.query.runs.map((x: any) => [x.name, x.p50Ms, x.p99Ms, x.entitiesPerRequest, x.roundTripsPerRequest, x.itemsReturned]));
+  if (r.query.allWarningsWalk) console.log(`all warnings of the rule: ${r.query.allWarningsWalk.items} in ${r.query.allWarningsWalk.pages} pages, ${r.query.allWarningsWalk.entities} entities read`);
+  console.log('\n-- targets (issue 7)');
+  table(['target', 'limit', 'measured', ''], r.targets.map((t: any) => [t.target, t.limit, t.measured, t.pass ? 'PASS' : 'MISS']));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
