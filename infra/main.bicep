@@ -32,6 +32,7 @@ param tableNames array = [
   'Events'
   'Hosts'
   'Snapshots'
+  'RuleIndex'
   'Waivers'
   'Lifecycle'
   'History'
