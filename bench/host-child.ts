@@ -8,7 +8,7 @@ import { startLocalHost } from '../src/local/host';
 import type { StoragePolicy } from '../src/store';
 import { rulesFor } from './lib/fleet';
 
-export const BENCH_KEYS = { ingest: 'bench-ingest-key', reader: 'bench-reader-key' } as const;
+export const BENCH_KEYS = { ingest: 'bench-ingest-key', reader: 'bench-reader-key', enrolment: 'bench-enrolment-secret' } as const;
 
 export type ChildRequest = { type: 'stats' } | { type: 'reset' } | { type: 'countEntities'; on: boolean } | { type: 'stop' };
 export interface ChildStats {
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     POSTURE_TABLE_PREFIX: process.env.BENCH_TABLE_PREFIX ?? '',
     POSTURE_INGEST_KEYS: BENCH_KEYS.ingest,
     POSTURE_READER_KEYS: BENCH_KEYS.reader,
+    POSTURE_ENROLMENT_SECRETS: BENCH_KEYS.enrolment,
   });
   const app = createApp({ settings, rules: rulesFor(process.env.BENCH_WITH_DRIVER === '1'), storeOptions: { policies: [entityCounter] } });
   await app.store.ensureTables();

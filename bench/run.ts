@@ -11,7 +11,7 @@ import { startAzurite, type AzuriteHandle } from '../src/local/azurite';
 import { BENCH_KEYS } from './host-child';
 import { Baseline } from './lib/baseline';
 import { startService, type ServiceProcess } from './lib/child';
-import { buildFleet, docFor, ROOT, serverId, withLogTail, type Doc, type Fleet } from './lib/fleet';
+import { buildFleet, docFor, ROOT, serverId, serverName, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
 import { cpuSeconds, mb, round, runConcurrent, sampleRss, type RunStats } from './lib/measure';
 import { loadFleet } from './lib/fleet-loader';
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       const az0 = cpuSeconds(azurite?.pid);
       const rss = sampleRss(svc.pid);
       const stats = await runConcurrent(docs.length, concurrency, async (i) => {
-        const res = await http.send('POST', '/api/snapshots', BENCH_KEYS.ingest, docs[i]);
+        const res = await http.send('POST', '/api/snapshots', serverKeys[i]!, docs[i]);
         if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
       });
       const rssPeak = rss.stop();
@@ -199,6 +199,16 @@ async function main(): Promise<void> {
     const pre = await loadFleet(azurite.connectionString, 'Ing', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, exact: true, collectedAt: t0 });
     await loadFleet(azurite.connectionString, 'Base', fleet.rules, INGEST_SERVERS, { templateOf: () => fleet.typical, collectedAt: t0 });
     say(`pre-loaded: ${pre.entitiesWritten} entities per fleet in ${(pre.loadMs / 1000).toFixed(1)} s`);
+    // Each server posts with its own key, as collectors do (the key check is one point read of
+    // ServerKeys per post; the service does not count it in its round trips, see README).
+    const serverKeys: string[] = new Array(INGEST_SERVERS);
+    await runConcurrent(INGEST_SERVERS, 8, async (i) => {
+      const body = JSON.stringify({ host: { name: serverName(i), fqdn: serverId(i) } });
+      const res = await http.send('POST', '/api/enroll', BENCH_KEYS.enrolment, body);
+      if (res.status !== 201) throw new Error(`enrol HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+      serverKeys[i] = (JSON.parse(res.body) as { key: string }).key;
+    });
+    say(`enrolled ${INGEST_SERVERS} servers`);
     // Every server changes status in each of these rounds (typical → changed → typical → changed).
     let flip = false;
     for (const c of CONCURRENCY) {
