@@ -214,13 +214,13 @@ function Register-PostureCollector {
 
     # Enrol first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
-    if ($EnrolmentSecret) {
+    if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
         Set-PostureTlsProtocol
         $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName
         $ApiKey = $enrolment.Key
         $keyId = $enrolment.KeyId
         Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
-    } else {
+    } elseif (-not $EnrolmentSecret) {
         Write-Warning 'Installing with a shared ingest key (-ApiKey): migration only. The service refuses snapshots posted with shared ingest keys once migration ends; reinstall with -EnrolmentSecret.'
     }
 
