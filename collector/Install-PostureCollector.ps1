@@ -19,9 +19,15 @@
     Base URL of the service (https only): API_BASE_URL from "azd env get-values", e.g.
     https://func-posture-xxxx.azurewebsites.net/api (the site URL without /api works too).
 
+.PARAMETER EnrolmentSecret
+    The fleet's enrolment secret. The installer enrols this server (POST /api/enroll with its name
+    and fqdn) and stores the returned server key and the secret, encrypted, so the collector can
+    enrol again by itself when its key is revoked or replaced. Prefer passing it from a variable or
+    a software distribution secret rather than typing it on a shared console.
+
 .PARAMETER ApiKey
-    The ingest credential. It is stored encrypted; prefer passing it from a variable or a software
-    distribution secret rather than typing it on a shared console.
+    Legacy, for migration only: a shared ingest key, stored instead of a server key (no
+    enrolment). Use -EnrolmentSecret for new installations.
 
 .PARAMETER HeaderName
     HTTP header carrying the credential. Default: x-api-key.
@@ -42,11 +48,15 @@
     Remove everything the installation created.
 
 .EXAMPLE
-    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key
-    Installs with the defaults; the first run happens within the hour.
+    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -EnrolmentSecret $secret
+    Enrols this server and installs with the defaults; the first run happens within the hour.
 
 .EXAMPLE
-    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key -WhatIf
+    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -ApiKey $key
+    Legacy shared-key installation, for migration only.
+
+.EXAMPLE
+    .\Install-PostureCollector.ps1 -Endpoint https://posture.contoso.net -EnrolmentSecret $secret -WhatIf
     Shows what would be installed (task, folders) without changing anything.
 
 .EXAMPLE
@@ -56,17 +66,23 @@
 [CmdletBinding(SupportsShouldProcess = $true, DefaultParameterSetName = 'Install')]
 param(
     [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
+    [Parameter(Mandatory = $true, ParameterSetName = 'Legacy')]
     [ValidatePattern('^https://')]
     [string]$Endpoint,
     [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
     [ValidateNotNullOrEmpty()]
+    [string]$EnrolmentSecret,
+    [Parameter(Mandatory = $true, ParameterSetName = 'Legacy')]
+    [ValidateNotNullOrEmpty()]
     [string]$ApiKey,
     [Parameter(ParameterSetName = 'Install')]
+    [Parameter(ParameterSetName = 'Legacy')]
     [string]$HeaderName = 'x-api-key',
     [string]$InstallPath = (Join-Path -Path $env:ProgramFiles -ChildPath 'FleetPosture'),
     [string]$DataPath,
     [string]$TaskName = 'FleetPosture Collector',
     [Parameter(ParameterSetName = 'Install')]
+    [Parameter(ParameterSetName = 'Legacy')]
     [ValidateRange(0, 59)]
     [int]$RandomDelayMinutes = 50,
     [Parameter(Mandatory = $true, ParameterSetName = 'Uninstall')]
@@ -88,7 +104,8 @@ try {
             Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
         }
     } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
-        Register-PostureCollector -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes
+        if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret } } else { $credential = @{ ApiKey = $ApiKey } }
+        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes
     }
 } catch {
     Write-Error -Message $_.Exception.Message -ErrorAction Continue

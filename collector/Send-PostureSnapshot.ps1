@@ -36,7 +36,10 @@
     configuration that Install-PostureCollector.ps1 stored.
 
 .PARAMETER ApiKey
-    The ingest credential. Default: from the stored configuration.
+    The credential: this server's key from enrolment (or, migration only, a shared ingest key).
+    Default: from the stored configuration. Only with the stored key does the collector enrol
+    again by itself (once per run, with the stored enrolment secret) when the service answers
+    401 key_revoked.
 
 .PARAMETER HeaderName
     The HTTP header that carries the credential. Default: x-api-key.

@@ -188,14 +188,16 @@ function Register-PostureCollector {
         Installs the collector: scripts to InstallPath, protected configuration to DataPath (ACL'd
         to SYSTEM and Administrators), and the hourly SYSTEM task.
     .EXAMPLE
-        Register-PostureCollector -Endpoint https://posture.contoso.net -ApiKey $key -SourcePath .\collector
+        Register-PostureCollector -Endpoint https://posture.contoso.net -EnrolmentSecret $secret -SourcePath .\collector
+        Enrols this server (POST /api/enroll) and stores its server key and the enrolment secret.
+        -ApiKey (a shared ingest key) is the legacy path, for migration only.
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
         [Parameter(Mandatory = $true)]
         [string]$Endpoint,
-        [Parameter(Mandatory = $true)]
-        [string]$ApiKey,
+        [string]$ApiKey = '',
+        [string]$EnrolmentSecret = '',
         [string]$HeaderName = 'x-api-key',
         [Parameter(Mandatory = $true)]
         [string]$SourcePath,
@@ -208,6 +210,19 @@ function Register-PostureCollector {
     )
     if (-not ($Endpoint -match '^https://')) { throw ('The endpoint must be an https:// URL, not {0}.' -f $Endpoint) }
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
+    if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
+
+    # Enrol first: a wrong secret must fail the installation before anything is copied.
+    $keyId = ''
+    if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
+        Set-PostureTlsProtocol
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName
+        $ApiKey = $enrolment.Key
+        $keyId = $enrolment.KeyId
+        Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
+    } elseif (-not $EnrolmentSecret) {
+        Write-Warning 'Installing with a shared ingest key (-ApiKey): migration only. The service refuses snapshots posted with shared ingest keys once migration ends; reinstall with -EnrolmentSecret.'
+    }
 
     if ($PSCmdlet.ShouldProcess($InstallPath, 'Copy collector scripts')) {
         [void](New-Item -ItemType Directory -Path (Join-Path -Path $InstallPath -ChildPath 'Private') -Force)
@@ -220,12 +235,7 @@ function Register-PostureCollector {
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
         Set-PostureRestrictedAcl -Path $DataPath
-        $config = New-Object System.Collections.Specialized.OrderedDictionary
-        $config['endpoint'] = $Endpoint
-        $config['headerName'] = $HeaderName
-        $config['apiKey'] = $ApiKey
-        $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
-        [System.IO.File]::WriteAllBytes((Join-Path -Path $DataPath -ChildPath 'config.dat'), $bytes)
+        Save-PostureConfig -Path (Join-Path -Path $DataPath -ChildPath 'config.dat') -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes

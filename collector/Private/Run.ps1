@@ -64,6 +64,58 @@ function Format-PostureRejection {
     return $text
 }
 
+function Send-PostureDocumentEnrolled {
+    <#
+    .SYNOPSIS
+        Send-PostureDocument, plus one recovery: when the answer is 401 key_revoked and the
+        configuration holds the enrolment secret, enrol again ONCE per run, store the new key, put
+        it in the headers and retry the request once. Any other 401, or a second key_revoked,
+        is returned as it is (the caller spools the snapshot).
+    .EXAMPLE
+        Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Json,
+        [Parameter(Mandatory = $true)]
+        [hashtable]$SendArgs,
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Enrolment
+    )
+    $r = Send-PostureDocument -Json $Json @SendArgs
+    if ($r.Outcome -ne 'Rejected' -or -not (Test-PostureKeyRevoked -StatusCode $r.StatusCode -Content ([string]$r.Content))) { return $r }
+    if (-not $Enrolment.Secret) {
+        Write-PostureLog -Level Error -Message 'The server key was revoked or replaced (HTTP 401 key_revoked) and no enrolment secret is stored; reinstall with -EnrolmentSecret.'
+        return $r
+    }
+    if ($Enrolment.Tried) {
+        Write-PostureLog -Level Error -Message 'The server key was refused as revoked again after enrolling again in this run; not enrolling a second time.'
+        return $r
+    }
+    $Enrolment.Tried = $true
+    Write-PostureLog -Level Warning -Message 'The server key was revoked or replaced (HTTP 401 key_revoked); enrolling again with the stored enrolment secret.'
+    try {
+        $new = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -TimeoutSec $SendArgs['TimeoutSec']
+    } catch {
+        Write-PostureLog -Level Error -Message ('Enrolling again failed: {0}' -f $_.Exception.Message)
+        return $r
+    }
+    try {
+        Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $new.Key -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $new.KeyId
+    } catch {
+        Write-PostureLog -Level Error -Message ('The new server key could not be stored in {0}: {1}' -f $Enrolment.ConfigPath, $_.Exception.Message)
+    }
+    Write-PostureLog -Message ('Enrolled again as {0} (key id {1}); retrying once.' -f $new.Server, $new.KeyId)
+    $SendArgs['Headers'][$Enrolment.HeaderName] = $new.Key
+    $Enrolment.Renewed = $true
+    $r = Send-PostureDocument -Json $Json @SendArgs
+    if ($r.Outcome -ne 'Sent') {
+        Write-PostureLog -Level Error -Message ('The retry with the new server key failed too (HTTP {0}).' -f $r.StatusCode)
+    }
+    return $r
+}
+
 function Invoke-PostureSnapshot {
     <#
     .SYNOPSIS
@@ -102,6 +154,8 @@ function Invoke-PostureSnapshot {
     if (-not $dryRun) { $script:PostureLogPath = Join-Path -Path $DataPath -ChildPath 'collector.log' }
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
+    # The enrolment secret only ever comes from the configuration, and is used only with its key.
+    $enrolmentSecret = ''
     if (-not $Endpoint -or -not $ApiKey) {
         $config = $null
         try { $config = Read-PostureConfig -Path $ConfigPath } catch {
@@ -109,7 +163,10 @@ function Invoke-PostureSnapshot {
         }
         if ($null -ne $config) {
             if (-not $Endpoint) { $Endpoint = $config.Endpoint }
-            if (-not $ApiKey) { $ApiKey = $config.ApiKey }
+            if (-not $ApiKey) {
+                $ApiKey = $config.ApiKey
+                if (-not $PSBoundParameters.ContainsKey('Endpoint') -or $Endpoint -eq $config.Endpoint) { $enrolmentSecret = $config.EnrolmentSecret }
+            }
             if (-not $PSBoundParameters.ContainsKey('HeaderName') -and $config.HeaderName) { $HeaderName = $config.HeaderName }
         }
     }
@@ -151,11 +208,12 @@ function Invoke-PostureSnapshot {
     # 4. Send: spooled snapshots first, oldest first; stop at the first that cannot be delivered.
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
     $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
+    $enrolment = @{ Secret = $enrolmentSecret; Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Tried = $false; Renewed = $false }
     Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
     $blocked = $false
     foreach ($item in @(Get-PostureSpoolItem -SpoolPath $spoolPath)) {
         $spooled = [System.IO.File]::ReadAllText($item.FullName)
-        $r = Send-PostureDocument -Json $spooled @sendArgs
+        $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
             Remove-Item -LiteralPath $item.FullName -Force
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1})." -f $item.Name, $r.StatusCode)
@@ -172,7 +230,7 @@ function Invoke-PostureSnapshot {
     if ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
     } else {
-        $r = Send-PostureDocument -Json $json @sendArgs
+        $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
     }
 
     if ($r.Outcome -eq 'Sent') {

@@ -216,5 +216,42 @@ function Read-PostureConfig {
         Endpoint   = [string](Get-PostureMember -InputObject $c -Name 'endpoint')
         HeaderName = [string](Get-PostureMember -InputObject $c -Name 'headerName' -Default 'x-api-key')
         ApiKey     = [string](Get-PostureMember -InputObject $c -Name 'apiKey')
+        EnrolmentSecret = [string](Get-PostureMember -InputObject $c -Name 'enrolmentSecret' -Default '')
+        KeyId      = [string](Get-PostureMember -InputObject $c -Name 'keyId' -Default '')
     }
+}
+
+function Save-PostureConfig {
+    <#
+    .SYNOPSIS
+        Writes the protected configuration (DPAPI, machine scope): endpoint, header name, the key
+        (the server key from enrolment, or the legacy shared key), its id and the enrolment secret.
+        The folder's ACL (SYSTEM and Administrators only) is set by the installer.
+    .EXAMPLE
+        Save-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint $uri -ApiKey $key -EnrolmentSecret $secret
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$ApiKey,
+        [string]$HeaderName = 'x-api-key',
+        [string]$EnrolmentSecret = '',
+        [string]$KeyId = ''
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Store the protected configuration')) { return }
+    $config = New-Object System.Collections.Specialized.OrderedDictionary
+    $config['endpoint'] = $Endpoint
+    $config['headerName'] = $HeaderName
+    $config['apiKey'] = $ApiKey
+    if ($KeyId) { $config['keyId'] = $KeyId }
+    if ($EnrolmentSecret) { $config['enrolmentSecret'] = $EnrolmentSecret }
+    $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
+    $tmp = $Path + '.tmp'
+    [System.IO.File]::WriteAllBytes($tmp, $bytes)
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
+    [System.IO.File]::Move($tmp, $Path)
 }

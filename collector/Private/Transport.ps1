@@ -209,6 +209,133 @@ function Send-PostureDocument {
     return @{ Outcome = 'Failed'; StatusCode = [int]$last.StatusCode; Content = $last.Content; Error = $last.Error; Attempts = $MaxAttempts }
 }
 
+function Get-PostureErrorCode {
+    <#
+    .SYNOPSIS
+        The "error" member of a JSON error answer (e.g. key_revoked), or '' when there is none.
+    .EXAMPLE
+        Get-PostureErrorCode -Content '{"error":"key_revoked","message":"..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    if (-not $Content) { return '' }
+    try {
+        $e = ConvertFrom-PostureJson -Json $Content
+        return [string](Get-PostureMember -InputObject $e -Name 'error' -Default '')
+    } catch {
+        return ''
+    }
+}
+
+function Test-PostureKeyRevoked {
+    <#
+    .SYNOPSIS
+        True when an answer is 401 with error "key_revoked": the server key was revoked or
+        replaced, and enrolling again with the enrolment secret gives a new one.
+    .EXAMPLE
+        Test-PostureKeyRevoked -StatusCode 401 -Content '{"error":"key_revoked"}'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    return ($StatusCode -eq 401 -and (Get-PostureErrorCode -Content $Content) -eq 'key_revoked')
+}
+
+function Invoke-PostureEnrolment {
+    <#
+    .SYNOPSIS
+        POST /api/enroll with the enrolment secret and this host's name and fqdn. Returns
+        @{ Server; KeyId; Key; IssuedAt; Replaced }; throws a clear error otherwise (401 wrong
+        secret, 403 re-enrolment blocked by an admin, 429/503, no network).
+    .EXAMPLE
+        Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$EnrolmentSecret,
+        [string]$HeaderName = 'x-api-key',
+        [hashtable]$HostFacts = $null,
+        [int]$TimeoutSec = 60
+    )
+    if ($null -eq $HostFacts) {
+        $facts = Get-PostureHostFact
+        $HostFacts = @{ name = [string]$facts['name'] }
+        if ($facts.Contains('fqdn') -and $facts['fqdn']) { $HostFacts['fqdn'] = [string]$facts['fqdn'] }
+    }
+    $hostObject = New-Object System.Collections.Specialized.OrderedDictionary
+    $hostObject['name'] = [string]$HostFacts['name']
+    if ($HostFacts.ContainsKey('fqdn') -and $HostFacts['fqdn']) { $hostObject['fqdn'] = [string]$HostFacts['fqdn'] }
+    $request = New-Object System.Collections.Specialized.OrderedDictionary
+    $request['host'] = $hostObject
+    $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes((ConvertTo-PostureJson -InputObject $request))
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'enroll'
+    $r = Invoke-PostureHttpRequest -Method Post -Uri $uri -Headers @{ $HeaderName = $EnrolmentSecret } -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
+    $code = [int]$r.StatusCode
+    if ($code -eq 200 -or $code -eq 201) {
+        $a = $null
+        try { $a = ConvertFrom-PostureJson -Json ([string]$r.Content) } catch { $a = $null }
+        $key = ''
+        if ($null -ne $a) { $key = [string](Get-PostureMember -InputObject $a -Name 'key' -Default '') }
+        if (-not $key) { throw ('Enrolment at {0} answered HTTP {1} without a key.' -f $uri, $code) }
+        return @{
+            Server   = [string](Get-PostureMember -InputObject $a -Name 'server' -Default '')
+            KeyId    = [string](Get-PostureMember -InputObject $a -Name 'keyId' -Default '')
+            Key      = $key
+            IssuedAt = [string](Get-PostureMember -InputObject $a -Name 'issuedAt' -Default '')
+            Replaced = @(Get-PostureMember -InputObject $a -Name 'replaced' -Default @())
+        }
+    }
+    $detail = ''
+    if ($code -ne 0) { $detail = Format-PostureEnrolmentError -StatusCode $code -Content ([string]$r.Content) }
+    if ($code -eq 0) { throw ('Enrolment failed: {0} cannot be reached ({1}).' -f $uri, $r.Error) }
+    if ($code -eq 401) { throw ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail) }
+    if ($code -eq 403) { throw ('Enrolment refused (HTTP 403): an admin blocked the re-enrolment of this server; ask for a key rotation. {0}' -f $detail) }
+    if ($code -eq 429 -or $code -eq 503) {
+        $after = 'later'
+        if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
+        throw ('Enrolment not possible now (HTTP {0}); try again {1}. {2}' -f $code, $after, $detail)
+    }
+    throw ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail)
+}
+
+function Format-PostureEnrolmentError {
+    <#
+    .SYNOPSIS
+        The error code and message of an enrolment refusal, for the installer's and the log's text.
+    .EXAMPLE
+        Format-PostureEnrolmentError -StatusCode 401 -Content '{"error":"unauthorized","message":"..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    try {
+        $e = ConvertFrom-PostureJson -Json $Content
+        return ('Service said: {0}: {1}' -f (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message'))
+    } catch {
+        return ('Service said: HTTP {0}' -f $StatusCode)
+    }
+}
+
 function Test-PostureManifest {
     <#
     .SYNOPSIS

@@ -330,6 +330,72 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
     }
 }
 
+Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:keysSent = New-Object System.Collections.ArrayList
+        Mock Wait-PostureRetry { $null }
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
+        Mock New-PostureSnapshot {
+            $s = New-Object System.Collections.Specialized.OrderedDictionary
+            $s['schema'] = 'fleet-posture/snapshot@1'
+            $s['snapshotId'] = '00000000-0000-4000-8000-000000000001'
+            $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
+            $s
+        }
+        Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1' } }
+        Mock Save-PostureConfig { $null }
+        Mock Invoke-PostureEnrolment { @{ Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
+    }
+
+    It 'enrols again once on 401 key_revoked, stores the new key and retries with it' {
+        Mock Send-PostureDocument {
+            [void]$script:keysSent.Add($Headers['x-api-key'])
+            if ($Headers['x-api-key'] -eq 'old-key') { return @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' } }
+            @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+        }
+        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 0
+        @($script:keysSent) | Should -Be @('old-key', 'new-key')
+        Should -Invoke Invoke-PostureEnrolment -Times 1 -Exactly -ParameterFilter { $EnrolmentSecret -eq 'enrol-secret' -and $Endpoint -eq 'https://x/api' }
+        Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and $EnrolmentSecret -eq 'enrol-secret' -and $KeyId -eq 'k2' }
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json' -ErrorAction SilentlyContinue).Count | Should -Be 0
+    }
+
+    It 'does not loop: a second key_revoked after enrolling again spools the snapshot and exits non-zero' {
+        Mock Send-PostureDocument {
+            [void]$script:keysSent.Add($Headers['x-api-key'])
+            @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' }
+        }
+        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 1
+        @($script:keysSent) | Should -Be @('old-key', 'new-key')
+        Should -Invoke Invoke-PostureEnrolment -Times 1 -Exactly
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'key_revoked'
+    }
+
+    It 'does not enrol again on any other 401' {
+        Mock Send-PostureDocument { @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}' } }
+        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 1
+        Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
+        Should -Invoke Save-PostureConfig -Times 0 -Exactly
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
+    }
+
+    It 'keeps the snapshot spooled when enrolling again fails' {
+        Mock Send-PostureDocument { @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"revoked"}' } }
+        Mock Invoke-PostureEnrolment { throw 'Enrolment refused (HTTP 403): blocked' }
+        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 1
+        Should -Invoke Send-PostureDocument -Times 1 -Exactly
+        Should -Invoke Save-PostureConfig -Times 0 -Exactly
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
+    }
+}
+
 Describe 'Limit-PostureSpool' {
     It 'drops snapshots older than MaxAgeDays, then the oldest beyond MaxCount' {
         $spool = Join-Path -Path $TestDrive -ChildPath 'limit'

@@ -39,8 +39,8 @@ Describe 'Register-PostureCollector' {
         Mock Protect-PostureSecret { , [byte[]](1, 2, 3) }
     }
 
-    It 'copies the scripts, stores the protected configuration and registers the task' {
-        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+    It 'copies the scripts, stores the protected configuration and registers the task (legacy -ApiKey)' {
+        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
         $message | Should -Match 'hourly as SYSTEM'
         Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') | Should -BeTrue
         Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Private\Run.ps1') | Should -BeTrue
@@ -48,6 +48,34 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"secret"}' }
         Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data }
         Should -Invoke Register-PostureTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'FleetPosture Collector' -and $Xml -match 'S-1-5-18' }
+    }
+
+    It 'enrols with -EnrolmentSecret and stores the server key and the secret' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = 'exch01.contoso.com'; $h }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01.contoso.com","keyId":"k1","key":"fpk_server_key","issuedAt":"2026-11-28T00:00:00.000Z","replaced":[]}'; RetryAfter = $null; Error = $null } }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter {
+            $Method -eq 'Post' -and $Uri -eq 'https://posture.contoso.net/api/enroll' -and $Headers['x-api-key'] -eq 'enrol-secret' -and
+            [System.Text.Encoding]::UTF8.GetString($Body) -eq '{"host":{"name":"EXCH01","fqdn":"exch01.contoso.com"}}'
+        }
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fpk_server_key","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data }
+        [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(1, 2, 3)
+    }
+
+    It 'fails clearly, before copying anything, when enrolment is refused or the service is unreachable' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"blocked"}'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*blocked the re-enrolment*'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+        Test-Path -LiteralPath $script:install | Should -BeFalse
+        Should -Invoke Protect-PostureSecret -Times 0 -Exactly
+        Should -Invoke Register-PostureTask -Times 0 -Exactly
     }
 
     It 'refuses a non-https endpoint and a non-elevated session' {
