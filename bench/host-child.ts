@@ -15,6 +15,8 @@ export interface ChildStats {
   readonly type: 'stats';
   readonly roundTrips: number;
   readonly byTable: Record<string, number>;
+  /** Round trips of the server-key check (ServerKeys), counted apart from the posture tables. */
+  readonly keyRoundTrips: number;
   readonly entities: number;
   readonly entitiesByTable: Record<string, number>;
   readonly logLines: number;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
         type: 'stats',
         roundTrips: app.store.counter.count,
         byTable: Object.fromEntries(app.store.counter.byTable),
+        keyRoundTrips: app.keyStore.counter.count,
         entities,
         entitiesByTable: Object.fromEntries(entitiesByTable),
         logLines,
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
       send(stats);
     } else if (m.type === 'reset') {
       app.store.counter.reset();
+      app.keyStore.counter.reset();
       entities = 0;
       entitiesByTable = new Map();
       logLines = 0;

@@ -15,6 +15,8 @@ export interface ServiceProcess {
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
   const child: ChildProcess = fork(path.join(__dirname, '..', 'host-child.js'), [], {
     env: { ...process.env, ...env },
+    // BENCH_PROFILE=<dir>: a V8 CPU profile of the service, written when it stops.
+    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiters: ((m: { type: string }) => void)[] = [];

@@ -63,7 +63,7 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
       const parsed = parseSnapshot(JSON.parse(body), { now });
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues.slice(0, 3)));
       ev = { ...ev, snapshot: parsed.snapshot, contentHash: contentHashOf(parsed.snapshot), hostHash: hostHashOf(parsed.snapshot) };
-      raws.push(rawToEntity({ server, snapshotId, collectedAt, receivedAt: now, contentHash: ev.contentHash, body }));
+      raws.push(rawToEntity({ server, snapshotId, collectedAt, receivedAt: now, contentHash: ev.contentHash, body }, 0));
     }
     const records = resultRecords(ev, server, snapshotId, collectedAt, now);
     results.push(records.map(resultToEntity));

@@ -46,6 +46,7 @@ export function resultRecords(ev: Evaluated, server: string, snapshotId: string,
     eventPending: false,
     indexPending: false,
     syncPending: false,
+    rawSlot: 0,
   }));
 }
 

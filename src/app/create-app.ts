@@ -80,7 +80,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     ...options.storeOptions,
     counter: undefined,
   });
-  const enrolment = new Enrolment({ keyStore, clock });
+  const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment });

@@ -6,7 +6,7 @@
 //
 // A slow KDF (scrypt) buys nothing for 256-bit random secrets (there is no dictionary to guess
 // from) and would cost tens of milliseconds of CPU on every post; see SECURITY.md.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { hostSchema, collectorSchema } from '../snapshot/schema';
 import { serverIdOf } from '../snapshot/normalise';
@@ -55,12 +55,31 @@ export function parseServerKey(key: string): ParsedServerKey | undefined {
   return { server, keyId, secret };
 }
 
+/**
+ * The tag a verified key leaves on its server's Results rows: SHA-256 of the whole key. The key
+ * holds 256 random bits, so the tag (readable by anyone who reads Results) cannot be reversed.
+ */
+export function serverKeyTag(k: ParsedServerKey): string {
+  return createHash('sha256').update(formatServerKey(k), 'utf8').digest('base64url');
+}
+
+function sameTag(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 export function hashSecret(salt: Buffer, secret: string): Buffer {
   return createHmac('sha256', salt).update(secret, 'utf8').digest();
 }
 
 /** What a request was authenticated as. */
-export type Principal = { readonly kind: CredentialKind } | { readonly kind: 'server'; readonly server: string };
+export type Principal = { readonly kind: CredentialKind } | { readonly kind: 'server'; readonly server: string; readonly keyTag: string };
+
+/** Where verified-key tags live and how they are forgotten (the posture store's Results rows). */
+export interface KeyTags {
+  clearKeyTags(server: string): Promise<void>;
+}
 
 export const enrolmentRequestSchema = z.object({
   host: hostSchema.pick({ name: true, fqdn: true }),
@@ -78,6 +97,7 @@ export interface IssuedKey {
 
 export interface EnrolmentDeps {
   readonly keyStore: ServerKeyStore;
+  readonly keyTags: KeyTags;
   readonly clock: () => number;
 }
 
@@ -108,6 +128,8 @@ export class Enrolment {
       throw new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
     }
     const { replaced } = out;
+    // Replaced keys must stop working at once: they may be tagged as verified on the Results rows.
+    if (replaced.length > 0) await this.deps.keyTags.clearKeyTags(server);
     const reason = issuedBy === 'enrolment' ? (replaced.length > 0 ? 're-enrolment' : 'enrolment') : 'admin-rotation';
     audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, replaced: replaced.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
@@ -120,6 +142,8 @@ export class Enrolment {
    */
   async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[] } | undefined> {
     const out = await this.deps.keyStore.revokeAll(server, this.deps.clock(), blockReenrolment);
+    // After ServerKeys says revoked (not before: a post in between would tag the key again).
+    if (out) await this.deps.keyTags.clearKeyTags(server);
     if (out) audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
     return out;
   }
@@ -163,16 +187,20 @@ export class Authorizer {
    * Checks the presented credential against what the route needs: 401 missing/unknown/revoked,
    * 403 wrong kind, 429 when a server key exceeds its rate (checked before any other work).
    */
-  async authorize(headers: HeaderSource, access: Access): Promise<Principal> {
+  async authorize(headers: HeaderSource, access: Access, knownTag?: (server: string) => Promise<string | undefined>): Promise<Principal> {
     const key = presentedKey(headers);
     const serverKey = key === undefined ? undefined : parseServerKey(key);
     if (serverKey) {
-      const server = await this.deps.enrolment.verify(serverKey);
+      const keyTag = serverKeyTag(serverKey);
+      // A post may prove its key with the tag its server's rows carry (read anyway to ingest):
+      // no ServerKeys read. Otherwise, or on any doubt, ServerKeys decides.
+      const tag = access === 'ingest' && knownTag ? await knownTag(serverKey.server) : undefined;
+      const server = tag !== undefined && sameTag(tag, keyTag) ? serverKey.server : await this.deps.enrolment.verify(serverKey);
       if (!SERVER_ACCESS.has(access)) {
         throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
       }
       if (access === 'ingest') this.limit(`server:${server}`);
-      return { kind: 'server', server };
+      return { kind: 'server', server, keyTag };
     }
     const kind = this.deps.keys.authorize(headers, access);
     if (access === 'ingest' && kind === 'ingest' && !this.deps.allowSharedIngestKeys) {

@@ -16,6 +16,19 @@ import { viewOfResult, viewOfStored, type ResultView } from './present';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
 
+/** The server key a post was made with: its server, its tag, and the rows read to check it. */
+export interface BoundKey {
+  readonly server: string;
+  readonly keyTag?: string;
+  readonly rows?: readonly StoredResult[];
+}
+
+/** The verified-key tag of a server's rows: only when every row carries the same one. */
+export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
+  const tag = rows[0]?.keyTag;
+  return tag !== undefined && rows.every((r) => r.keyTag === tag) ? tag : undefined;
+}
+
 export interface IngestResponse {
   readonly snapshotId: string;
   readonly server: string;
@@ -132,7 +145,7 @@ export class Ingest {
    * the server the credential belongs to (a server key); a snapshot of another host is refused
    * with 403 before anything is read or written.
    */
-  async run(body: string, lang: Lang, log: AlertLog, boundServer?: string): Promise<IngestResponse> {
+  async run(body: string, lang: Lang, log: AlertLog, bound?: BoundKey): Promise<IngestResponse> {
     const { rules, clock, store } = this.deps;
     const doc = parseBody(body);
     const evaluated = evaluateDocument(doc, { now: clock(), rules });
@@ -149,14 +162,16 @@ export class Ingest {
       hostHash: hostHashOf(evaluated.snapshot),
     };
     const server = p.normalised.serverId;
-    if (boundServer !== undefined && server !== boundServer) {
-      throw new ApiError('forbidden', `This server key belongs to ${boundServer} and cannot post a snapshot of ${server}.`);
+    if (bound !== undefined && server !== bound.server) {
+      throw new ApiError('forbidden', `This server key belongs to ${bound.server} and cannot post a snapshot of ${server}.`);
     }
     const snapshotId = p.normalised.snapshotId;
     const me = { collectedAt: p.normalised.collectedAt, snapshotId };
 
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
-      const rows = await store.readServer(server);
+      // The first attempt uses the rows the key check read (the commit's ETags keep that safe).
+      const checked = attempt === 0 && bound?.rows !== undefined;
+      const rows = checked ? bound.rows! : await store.readServer(server);
       const head = headOf(rows);
       if (head && head.snapshotId === snapshotId) {
         await this.#replay(rows, p, log);
@@ -166,7 +181,9 @@ export class Ingest {
         return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
       try {
-        const written = await this.#commit(rows, p, log);
+        // Rows read again after a conflict were not the ones the key was checked against (a
+        // revocation may be what changed them): the key is not tagged from those.
+        const written = await this.#commit(rows, p, log, checked ? bound?.keyTag : undefined);
         return {
           snapshotId,
           server,
@@ -183,7 +200,12 @@ export class Ingest {
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
   }
 
-  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<Map<string, ResultRecord>> {
+  /** The server's partition (what the key check reads, then hands to run()). */
+  readServer(server: string): Promise<StoredResult[]> {
+    return this.deps.store.readServer(server);
+  }
+
+  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog, keyTag?: string): Promise<Map<string, ResultRecord>> {
     const { store, rules, clock } = this.deps;
     const server = p.normalised.serverId;
     const receivedAt = clock();
@@ -198,6 +220,11 @@ export class Ingest {
     const anyPrev = rows[0];
     const hostDue = !anyPrev || anyPrev.hostHash !== p.hostHash || receivedAt - anyPrev.hostSyncedAt >= HOST_REFRESH_MS || carriedSync;
     const rawDue = !anyPrev || anyPrev.contentHash !== p.contentHash || carriedSync;
+    // New content goes to the other of the server's two raw slots, so the previous one is kept.
+    const rawSlot = rawDue ? (anyPrev?.rawSlot === 0 ? 1 : 0) : (anyPrev?.rawSlot ?? 0);
+    // Tag the key only over rows that existed when it was checked: their ETags make this commit
+    // fail if a revocation cleared the tags since (a first post's new rows would have none).
+    const tag = rows.length > 0 ? keyTag : undefined;
 
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
@@ -232,6 +259,8 @@ export class Ingest {
         syncPending: hostDue || rawDue,
         // Same content, new rule version: the rule moved the verdict, not the server.
         changeCause: changed ? (prev && prev.ruleVersion !== r.ruleVersion && prev.contentHash === p.contentHash ? 'rule-change' : 'snapshot') : prev.changeCause,
+        rawSlot,
+        keyTag: tag,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
@@ -241,20 +270,12 @@ export class Ingest {
 
     const etags = await store.commitServer(server, { put, remove });
 
-    // Committed: from here on this snapshot is the server's state. Alert records are written
-    // exactly once, by the writer whose commit made the change.
-    for (const rec of records.values()) {
-      if (!rec.eventPending) continue;
-      const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
-      // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
-      if (FINDING.has(rec.status)) {
-        // Under a waiver the record still goes out, marked, and the alert rules filter it.
-        const waiverId = await this.#waiverOf(server, rec.ruleId);
-        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: rec.changeCause ?? 'snapshot' }));
-      } else if (!FINDING.has(rec.status) && FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
-    }
-
-    await this.#project([...records.values()], p, receivedAt, hostDue, rawDue, log, anyPrev?.hostSyncedAt);
+    // Committed: from here on this snapshot is the server's state. Alert records (written exactly
+    // once, by the writer whose commit made the change) and the projections go side by side.
+    await settleAll([
+      this.#alert([...records.values()], server, log),
+      this.#project([...records.values()], p, { now: receivedAt, hostDue, rawDue, rawSlot, previousSync: anyPrev?.hostSyncedAt }, log),
+    ]);
     await store.clearPending(
       server,
       [...records.values()].filter((r) => r.eventPending || r.indexPending || r.syncPending).flatMap((r) => {
@@ -265,13 +286,27 @@ export class Ingest {
     return records;
   }
 
+  /** Alert records for the changes a commit made; never fails (the waiver lookup cannot cost an alert). */
+  async #alert(records: readonly ResultRecord[], server: string, log: AlertLog): Promise<void> {
+    for (const rec of records) {
+      if (!rec.eventPending) continue;
+      const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
+      // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
+      if (FINDING.has(rec.status)) {
+        // Under a waiver the record still goes out, marked, and the alert rules filter it.
+        const waiverId = await this.#waiverOf(server, rec.ruleId);
+        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: rec.changeCause ?? 'snapshot' }));
+      } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
+    }
+  }
+
   /** A repeat of the current snapshot: finish whatever the first attempt left in the outbox. */
   async #replay(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<void> {
     const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending);
     if (pending.length === 0) return;
     const now = this.deps.clock();
     const sync = rows.some((r) => r.syncPending);
-    await this.#project(pending, p, now, sync, sync, log);
+    await this.#project(pending, p, { now, hostDue: sync, rawDue: sync, rawSlot: rows[0]?.rawSlot ?? 0 }, log);
     await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
   }
 
@@ -284,53 +319,66 @@ export class Ingest {
     }
   }
 
-  async #project(
-    records: readonly ResultRecord[],
-    p: Parsed,
-    now: number,
-    hostDue: boolean,
-    rawDue: boolean,
-    log: AlertLog,
-    previousSync?: number,
-  ): Promise<void> {
+  /**
+   * The projections of a commit, written side by side: they go to different tables and partitions
+   * and are idempotent, so their order does not matter, only that all are done before the outbox
+   * is cleared (a failure leaves the flags set for a replay).
+   */
+  async #project(records: readonly ResultRecord[], p: Parsed, o: ProjectOptions, log: AlertLog): Promise<void> {
     const { store } = this.deps;
-    const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, now));
-    if (events.length > 0) await store.putEvents(events);
-    for (const r of records) if (r.indexPending) await store.syncIndex(indexOf(r));
     const s = p.snapshot;
     const server = p.normalised.serverId;
-    if (hostDue) {
-      await store.putHost({
-        server,
-        hostName: s.host.name,
-        fqdn: s.host.fqdn,
-        osCaption: s.host.os?.caption,
-        osVersion: s.host.os?.version,
-        osArchitecture: s.host.os?.architecture,
-        utcOffsetMinutes: s.host.utcOffsetMinutes,
-        collectorName: s.collector.name,
-        collectorVersion: s.collector.version,
-        manifestVersion: s.collector.manifestVersion,
-        firstSeen: now,
-        lastSeen: now,
-        lastSnapshotId: p.normalised.snapshotId,
-        lastCollectedAt: p.normalised.collectedAt,
-        hostHash: p.hostHash,
-      });
-      const hook = this.deps.hooks?.hostSynced;
-      if (hook) await hook(server, { previous: previousSync, now, snapshotId: p.normalised.snapshotId }, log);
+    const tasks: Promise<void>[] = [];
+    const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, o.now));
+    if (events.length > 0) tasks.push(store.putEvents(events));
+    // The index row is where the last projected status left it: before this change, the previous status.
+    for (const r of records) if (r.indexPending) tasks.push(store.syncIndex(indexOf(r), r.eventPending ? r.previousStatus : r.status));
+    if (o.hostDue) {
+      tasks.push(
+        (async () => {
+          await store.putHost({
+            server,
+            hostName: s.host.name,
+            fqdn: s.host.fqdn,
+            osCaption: s.host.os?.caption,
+            osVersion: s.host.os?.version,
+            osArchitecture: s.host.os?.architecture,
+            utcOffsetMinutes: s.host.utcOffsetMinutes,
+            collectorName: s.collector.name,
+            collectorVersion: s.collector.version,
+            manifestVersion: s.collector.manifestVersion,
+            firstSeen: o.now,
+            lastSeen: o.now,
+            lastSnapshotId: p.normalised.snapshotId,
+            lastCollectedAt: p.normalised.collectedAt,
+            hostHash: p.hostHash,
+          });
+          const hook = this.deps.hooks?.hostSynced;
+          if (hook) await hook(server, { previous: o.previousSync, now: o.now, snapshotId: p.normalised.snapshotId }, log);
+        })(),
+      );
     }
-    if (rawDue) {
-      await store.putRawSnapshot({
-        server,
-        snapshotId: p.normalised.snapshotId,
-        collectedAt: p.normalised.collectedAt,
-        receivedAt: now,
-        contentHash: p.contentHash,
-        body: p.body,
-      });
+    if (o.rawDue) {
+      const raw = { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, receivedAt: o.now, contentHash: p.contentHash, body: p.body };
+      tasks.push(store.putRawSnapshot(raw, o.rawSlot));
     }
+    await settleAll(tasks);
   }
+}
+
+interface ProjectOptions {
+  readonly now: number;
+  readonly hostDue: boolean;
+  readonly rawDue: boolean;
+  readonly rawSlot: number;
+  readonly previousSync?: number;
+}
+
+/** Waits for every task (none is left running unobserved), then throws the first failure. */
+export async function settleAll(tasks: readonly Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function sortViews(views: ResultView[]): ResultView[] {

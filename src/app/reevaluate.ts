@@ -214,6 +214,9 @@ export class Reevaluation {
             indexPending: true,
             syncPending: prev?.syncPending ?? false,
             changeCause: changed ? 'rule-change' : prev.changeCause,
+            rawSlot: seen.rawSlot,
+            // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
+            keyTag: seen.keyTag,
           },
         });
       }

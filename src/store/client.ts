@@ -22,16 +22,22 @@ export type TableKind = keyof typeof TABLES;
 /** Counts HTTP requests sent to storage (each retry counts: it is a round trip). */
 export class RoundTripCounter {
   #count = 0;
+  #writes = 0;
   #byTable = new Map<string, number>();
   get count(): number {
     return this.#count;
+  }
+  /** Requests that may change data (anything but GET: inserts, updates, deletes, batches). */
+  get writes(): number {
+    return this.#writes;
   }
   /** Requests per table name; entity-group transactions count under "$batch". */
   get byTable(): ReadonlyMap<string, number> {
     return this.#byTable;
   }
-  record(url: string): void {
+  record(url: string, method = 'GET'): void {
     this.#count++;
+    if (method !== 'GET') this.#writes++;
     const path = decodeURIComponent(new URL(url).pathname);
     const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|$)/.exec(path.replace(/^\/devstoreaccount1/, ''));
     const table = path.endsWith('/$batch') ? '$batch' : (m?.[1] ?? '?');
@@ -39,6 +45,7 @@ export class RoundTripCounter {
   }
   reset(): void {
     this.#count = 0;
+    this.#writes = 0;
     this.#byTable = new Map();
   }
 }
@@ -107,7 +114,7 @@ export function createTableClients(options: TableClientFactoryOptions): TableCli
   if (counter) {
     policies.push({
       position: 'perRetry',
-      policy: { name: 'fleetPostureRoundTripCounter', sendRequest: (request, next) => (counter.record(request.url), next(request)) },
+      policy: { name: 'fleetPostureRoundTripCounter', sendRequest: (request, next) => (counter.record(request.url, request.method), next(request)) },
     });
   }
   for (const policy of options.policies ?? []) policies.push({ position: 'perRetry', policy });

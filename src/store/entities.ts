@@ -56,6 +56,8 @@ export function resultToEntity(r: ResultRecord): Entity {
     IndexPending: r.indexPending,
     SyncPending: r.syncPending,
     ChangeCause: r.changeCause ?? 'snapshot',
+    ...optional('RawSlot', r.rawSlot === undefined ? undefined : int32(r.rawSlot)),
+    KeyTag: r.keyTag ?? '',
   };
 }
 
@@ -95,6 +97,8 @@ export function entityToResult(e: Row): StoredResult {
     indexPending: bool(e, 'IndexPending'),
     syncPending: bool(e, 'SyncPending'),
     changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
+    rawSlot: num(e, 'RawSlot'),
+    keyTag: optStr(e, 'KeyTag'),
     etag: str(e, 'etag'),
   };
 }
@@ -261,19 +265,24 @@ export function entityToHost(e: Row): HostRecord {
   };
 }
 
-// ---- Snapshots: PartitionKey = server, RowKey = inverted collectedAt + snapshot id ---------------
+// ---- Snapshots: PartitionKey = server, RowKey = slot0 | slot1 -----------------------------------
+// Two fixed rows per server, written alternately (the Results rows say which is newest), so keeping
+// the newest two contents is one blind upsert: no listing, no pruning. Deployments from before the
+// slots may still hold rows keyed by inverted time; readers take the newest row whatever its key.
+
+export const rawSlotKey = (slot: number): string => `slot${slot === 1 ? 1 : 0}`;
 
 /** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
 const RAW_CHUNK_BYTES = 60 * 1024;
 const RAW_MAX_CHUNKS = 15;
 
-export function rawToEntity(r: RawSnapshotRecord): Entity {
+export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
   const gz = gzipSync(Buffer.from(r.body, 'utf8'));
   const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
   const stored = chunks <= RAW_MAX_CHUNKS;
   const out: Entity = {
     partitionKey: encodeKey(r.server),
-    rowKey: `${invertedTime(r.collectedAt)}_${encodeKey(r.snapshotId)}`,
+    rowKey: rawSlotKey(slot),
     Server: r.server,
     SnapshotId: r.snapshotId,
     CollectedAt: dateTime(r.collectedAt),

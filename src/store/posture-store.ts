@@ -79,7 +79,6 @@ const HOST_BUCKETS = 16;
  * changes the benchmark measured 10 snapshots/s and 38% of posts failing after 8 attempts.
  */
 const COUNT_SHARDS = 16;
-const RAW_KEEP = 2;
 const MAX_PAGE_FETCHES = 8;
 const SYNC_ATTEMPTS = 10;
 
@@ -222,6 +221,28 @@ export class PostureStore {
     }
   }
 
+  /**
+   * Makes every row of the server forget its verified-key tag, so the next post with any key reads
+   * ServerKeys. Every row is rewritten, tagged or not: that changes each ETag, so an ingest that read
+   * the partition before this (and checked its key before the revocation) fails its commit and
+   * checks the key again. Call after ServerKeys says the key is revoked or replaced.
+   */
+  async clearKeyTags(server: string): Promise<void> {
+    await this.ensureTables();
+    const pk = encodeKey(server);
+    const rowKeys = await this.#guard('reading server state', async () => {
+      const out: string[] = [];
+      for await (const e of this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) out.push(String(e.rowKey));
+      return out;
+    });
+    for (let i = 0; i < rowKeys.length; i += 100) {
+      const tx = new TableTransaction();
+      // No ETag: unconditional, so a concurrent commit cannot make the clear fail.
+      for (const rowKey of rowKeys.slice(i, i + 100)) tx.updateEntity({ partitionKey: pk, rowKey, KeyTag: '' }, 'Merge');
+      await this.#guard('clearing key tags', () => this.#t.results.submitTransaction(tx.actions));
+    }
+  }
+
   async #submit(client: TableClient, actions: TransactionAction[], what: string) {
     try {
       return await this.#guard(what, () => client.submitTransaction(actions));
@@ -238,20 +259,23 @@ export class PostureStore {
 
   /** Writes events, and each server's status changes to its History partition; replays write the same rows. */
   async putEvents(events: readonly EventRecord[]): Promise<void> {
-    await this.#putEventRows(events);
     const byServer = new Map<string, EventRecord[]>();
     for (const e of events) {
       if (!e.server || !HISTORY_CAUSES.has(e.cause ?? 'snapshot')) continue;
       byServer.set(e.server, [...(byServer.get(e.server) ?? []), e]);
     }
-    for (const list of byServer.values()) {
+    const writeHistory = async (list: readonly EventRecord[]) => {
       for (let i = 0; i < list.length; i += 100) {
         const rows = new Map(list.slice(i, i + 100).map((e) => historyToEntity(e)).map((x) => [x.rowKey, x]));
         const tx = new TableTransaction();
         for (const x of rows.values()) tx.upsertEntity(x, 'Replace');
         await this.#guard('writing history', () => this.#t.history.submitTransaction(tx.actions));
       }
-    }
+    };
+    // Different tables: written side by side; all settle before a failure is reported.
+    const settled = await Promise.allSettled([this.#putEventRows(events), ...[...byServer.values()].map(writeHistory)]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** One server's status changes, newest first. */
@@ -280,17 +304,11 @@ export class PostureStore {
    * Makes the rule index hold `record` as the server's row for its rule, unless it already holds a
    * row from a newer snapshot. Membership and the rule's counters change in one transaction.
    */
-  async syncIndex(record: IndexRecord): Promise<void> {
+  async syncIndex(record: IndexRecord, expectedStatus?: string): Promise<void> {
     const pk = encodeKey(record.ruleId);
     const countsKey = countsRowKey(bucketOf(record.server, COUNT_SHARDS));
-    const keys = [countsKey, ...this.statuses.map((s) => indexRowKey(s, record.server))];
-    const filter = and(odata`PartitionKey eq ${pk}`, or(keys.map((k) => odata`RowKey eq ${k}`)));
     for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
-      const rows = await this.#guard('reading the rule index', async () => {
-        const out: Record<string, unknown>[] = [];
-        for await (const e of this.#t.ruleIndex.listEntities({ queryOptions: { filter } })) out.push(e);
-        return out;
-      });
+      const rows = await this.#readIndexRows(pk, countsKey, record, attempt === 0 ? expectedStatus : undefined);
       const countsRow = rows.find((r) => r.rowKey === countsKey);
       const members = rows.filter((r) => r.rowKey !== countsKey).map((r) => ({ rowKey: String(r.rowKey), rec: entityToIndex(r) }));
       const newer = members.some(
@@ -329,6 +347,28 @@ export class PostureStore {
     throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${SYNC_ATTEMPTS} attempts.`);
   }
 
+  /**
+   * The rule's counts row for the server's shard and the server's member rows. When the caller
+   * knows where the server's row should be (`expectedStatus`), two point reads find it; otherwise,
+   * or when it is not there (a new server, an index that lags), one query reads every status.
+   */
+  async #readIndexRows(pk: string, countsKey: string, record: IndexRecord, expectedStatus?: string): Promise<Record<string, unknown>[]> {
+    if (expectedStatus !== undefined) {
+      const read = (rk: string) => this.#getOrUndefined(this.#t.ruleIndex, pk, rk, 'reading the rule index');
+      const [counts, member] = await Promise.all([read(countsKey), read(indexRowKey(expectedStatus, record.server))]);
+      // Every membership change rewrites the shard's counts row under its ETag and leaves one
+      // member row per server, so the row found is the server's only one.
+      if (member) return counts ? [counts, member] : [member];
+    }
+    const keys = [countsKey, ...this.statuses.map((s) => indexRowKey(s, record.server))];
+    const filter = and(odata`PartitionKey eq ${pk}`, or(keys.map((k) => odata`RowKey eq ${k}`)));
+    return this.#guard('reading the rule index', async () => {
+      const out: Record<string, unknown>[] = [];
+      for await (const e of this.#t.ruleIndex.listEntities({ queryOptions: { filter } })) out.push(e);
+      return out;
+    });
+  }
+
   /** Writes the host row unless it already reflects a newer snapshot; keeps the first-seen time. */
   async putHost(host: HostRecord): Promise<void> {
     const pk = bucketOf(host.server, HOST_BUCKETS);
@@ -360,27 +400,13 @@ export class PostureStore {
     return e ? entityToHost(e) : undefined;
   }
 
-  /** Stores a raw snapshot and keeps only the newest few per server. */
-  async putRawSnapshot(raw: RawSnapshotRecord): Promise<void> {
-    const entity = rawToEntity(raw);
+  /**
+   * Stores a raw snapshot in one of the server's two slots (one upsert). The caller alternates
+   * slots (ResultRecord.rawSlot), so the newest two distinct contents are kept without a listing.
+   */
+  async putRawSnapshot(raw: RawSnapshotRecord, slot: number): Promise<void> {
+    const entity = rawToEntity(raw, slot);
     await this.#guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
-    const pk = entity.partitionKey;
-    const keys = await this.#guard('listing raw snapshots', async () => {
-      const out: string[] = [];
-      for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) {
-        out.push(String(e.rowKey));
-      }
-      return out;
-    });
-    const old = keys.sort().slice(RAW_KEEP);
-    if (old.length > 0) {
-      try {
-        await this.#guard('pruning raw snapshots', () => this.#t.snapshots.submitTransaction(old.slice(0, 100).map((rk) => ['delete', { partitionKey: pk, rowKey: rk }] as TransactionAction)));
-      } catch (error) {
-        // A concurrent writer pruned the same rows first; the next write prunes what is left.
-        if (statusCodeOf(error) !== 404) throw error;
-      }
-    }
   }
 
   /** The newest stored raw snapshot of a server (metadata, and the body when `withBody`). */
@@ -388,14 +414,17 @@ export class PostureStore {
     await this.ensureTables();
     const pk = encodeKey(server);
     return this.#guard('reading a raw snapshot', async () => {
+      // Two slot rows (and, after an upgrade, rows of the older time-keyed layout): the newest wins.
       const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
-      const pages = this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select } }).byPage({ maxPageSize: 1 });
-      for await (const page of pages) {
-        const e = page[0];
-        if (e) return { ...entityToRawMeta(e), ...(withBody ? { body: entityToRawBody(e) } : {}) };
-        if (!page.continuationToken) return undefined;
+      let newest: { meta: RawSnapshotMeta; entity: Record<string, unknown> } | undefined;
+      for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select } })) {
+        const meta = entityToRawMeta(e);
+        if (!newest || meta.collectedAt > newest.meta.collectedAt || (meta.collectedAt === newest.meta.collectedAt && meta.snapshotId > newest.meta.snapshotId)) {
+          newest = { meta, entity: e };
+        }
       }
-      return undefined;
+      if (!newest) return undefined;
+      return { ...newest.meta, ...(withBody ? { body: entityToRawBody(newest.entity) } : {}) };
     });
   }
 

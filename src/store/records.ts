@@ -35,6 +35,14 @@ export interface ResultRecord {
   readonly syncPending: boolean;
   /** What made the current status begin: 'snapshot' (default) or 'rule-change'; events carry it. */
   readonly changeCause?: string;
+  /** Which of the server's two Snapshots rows (0 or 1) holds the newest raw body; the next new content goes to the other. */
+  readonly rawSlot?: number;
+  /**
+   * SHA-256 tag of the server key that posted this state, after it was verified against ServerKeys:
+   * while every row of the server carries it, that key is accepted without reading ServerKeys.
+   * Revocation and rotation clear it (PostureStore.clearKeyTags).
+   */
+  readonly keyTag?: string;
 }
 
 export interface StoredResult extends ResultRecord {

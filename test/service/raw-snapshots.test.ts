@@ -1,0 +1,71 @@
+// The Snapshots table keeps each server's newest two distinct contents in two fixed slots, written
+// alternately with one upsert (no listing, no pruning); readers take the newest row, also next to
+// rows of the older time-keyed layout.
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeKey, invertedTime } from '../../src/store/keys';
+import { resolveConnectionString, tableNames } from '../../src/store';
+import { rawToEntity } from '../../src/store/entities';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { post } from '../support/http';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+let table: TableClient;
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES });
+  table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).snapshots, {
+    allowInsecureConnection: true,
+  });
+});
+afterAll(async () => stack?.stop());
+
+const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+const at = (m: number) => Date.now() - (600 - m) * 60_000;
+
+async function rowsOf(server: string): Promise<{ rowKey: string; snapshotId: string }[]> {
+  const out: { rowKey: string; snapshotId: string }[] = [];
+  for await (const e of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(server)}'`, select: ['RowKey', 'SnapshotId'] } })) {
+    out.push({ rowKey: String(e.rowKey), snapshotId: String(e.SnapshotId) });
+  }
+  return out.sort((a, b) => a.rowKey.localeCompare(b.rowKey));
+}
+
+describe('raw snapshots', () => {
+  it('keeps the newest two distinct contents in slot0/slot1; an unchanged content writes no row', async () => {
+    const host = 'RAW01';
+    const ids: string[] = [];
+    for (const [i, tail] of ['one', 'two', 'three'].entries()) {
+      const doc = snapshot({ host, tail, collectedAt: at(i) });
+      ids.push(String(doc.snapshotId).toLowerCase());
+      expect((await post(stack, doc)).status).toBe(201);
+    }
+    // one → slot0, two → slot1, three → slot0 again.
+    expect(await rowsOf(fqdn(host))).toEqual([
+      { rowKey: 'slot0', snapshotId: ids[2] },
+      { rowKey: 'slot1', snapshotId: ids[1] },
+    ]);
+    const latest = await stack.app.store.getLatestRaw(fqdn(host), true);
+    expect(latest?.snapshotId).toBe(ids[2]);
+    expect(JSON.parse(latest!.body!).files[0].tail).toBe('three');
+
+    // Same content again: the Results rows move on, the raw rows stay as they were.
+    const same = snapshot({ host, tail: 'three', collectedAt: at(3) });
+    expect((await post(stack, same)).status).toBe(201);
+    expect((await rowsOf(fqdn(host))).map((r) => r.snapshotId)).toEqual([ids[2], ids[1]]);
+  });
+
+  it('reads the newest row whatever its key, next to rows of the time-keyed layout', async () => {
+    const server = fqdn('RAW02');
+    const base = { server, receivedAt: Date.now(), contentHash: 'sha256:x' };
+    const legacy = { ...base, snapshotId: 'legacy-newest', collectedAt: at(50), body: '{"v":"legacy"}' };
+    const legacyEntity = { ...rawToEntity(legacy, 0), rowKey: `${invertedTime(legacy.collectedAt)}_${encodeKey(legacy.snapshotId)}` };
+    await table.createEntity(legacyEntity);
+    await stack.app.store.putRawSnapshot({ ...base, snapshotId: 'slot-older', collectedAt: at(40), body: '{"v":"older"}' }, 1);
+    expect((await stack.app.store.getLatestRaw(server, true))?.body).toBe('{"v":"legacy"}');
+    await stack.app.store.putRawSnapshot({ ...base, snapshotId: 'slot-newer', collectedAt: at(60), body: '{"v":"newer"}' }, 0);
+    const latest = await stack.app.store.getLatestRaw(server);
+    expect(latest?.snapshotId).toBe('slot-newer');
+    expect(latest && 'body' in latest ? latest.body : undefined).toBeUndefined();
+  });
+});
