@@ -308,7 +308,7 @@ export class PostureStore {
     const pk = encodeKey(record.ruleId);
     const countsKey = countsRowKey(bucketOf(record.server, COUNT_SHARDS));
     for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
-      const rows = await this.#readIndexRows(pk, countsKey, record, attempt === 0 ? expectedStatus : undefined);
+      const rows = await this.#readIndexRows(pk, countsKey, record, expectedStatus);
       const countsRow = rows.find((r) => r.rowKey === countsKey);
       const members = rows.filter((r) => r.rowKey !== countsKey).map((r) => ({ rowKey: String(r.rowKey), rec: entityToIndex(r) }));
       const newer = members.some(
