@@ -65,10 +65,24 @@ export function canonicalRegistryPath(path: string, view: RegistryView): { path:
   return { path: [hive, ...kept].join('\\'), view: kept.length !== rest.length ? '32' : view };
 }
 
+// Rules ask for the same few constant paths on every evaluation, and snapshots from a fleet hold
+// the same keys: remember their ids (bounded, so odd input cannot grow it without limit).
+const KEY_IDS: Readonly<Record<RegistryView, Map<string, string>>> = { '64': new Map(), '32': new Map() };
+const MAX_KEY_IDS = 1024;
+
 /** The look-up id of a key: view and lower-case canonical path. */
 export function registryKeyId(path: string, view: RegistryView): string {
-  const c = canonicalRegistryPath(path, view);
-  return `${c.view}:${c.path.toLowerCase()}`;
+  const ids = view === '64' || view === '32' ? KEY_IDS[view] : undefined;
+  let id = ids?.get(path);
+  if (id === undefined) {
+    const c = canonicalRegistryPath(path, view);
+    id = `${c.view}:${c.path.toLowerCase()}`;
+    if (ids) {
+      if (ids.size >= MAX_KEY_IDS) ids.clear();
+      ids.set(path, id);
+    }
+  }
+  return id;
 }
 
 export function serverIdOf(host: { name: string; fqdn?: string }): string {

@@ -18,6 +18,19 @@ describe('normalisation', () => {
     expect(registryKeyId('HKLM\\SOFTWARE\\WOW6432NODE\\McAfee', '64')).toBe(registryKeyId('hklm\\software\\mcafee', '32'));
   });
 
+  it('gives the same ids when asked again, also after more paths than it remembers', () => {
+    const plain = (path: string, view: '64' | '32'): string => {
+      const c = canonicalRegistryPath(path, view);
+      return `${c.view}:${c.path.toLowerCase()}`;
+    };
+    const paths = Array.from({ length: 3000 }, (_, i) => `HKEY_LOCAL_MACHINE\\SOFTWARE\\${i % 3 === 0 ? 'Wow6432Node\\' : ''}K${i % 1500}`);
+    for (const round of [1, 2]) {
+      for (const p of paths) {
+        for (const view of ['64', '32'] as const) expect(registryKeyId(p, view), `${p} ${view} round ${round}`).toBe(plain(p, view));
+      }
+    }
+  });
+
   it('looks keys, values and services up case-insensitively', () => {
     const r = parseSnapshot(sampleSnapshot(), { now: Date.parse('2026-11-28T02:00:00Z') });
     if (!r.ok) throw new Error('sample must parse');

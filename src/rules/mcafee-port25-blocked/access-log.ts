@@ -62,32 +62,45 @@ function remotePortOf(target: string): number | undefined {
 
 export const MAX_LINE_CHARS = 4096;
 
+/** Filters a port-block line on its process (as written) and remote port before its time is read. */
+export type LineFilter = (process: string, remotePort: number | undefined) => boolean;
+
 /**
- * Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. Only the
- * action field is looked at before a line is split, and `wanted` filters on process and remote
- * port before the time is read: together they keep a 64 KiB tail cheap.
+ * One line of the log (split on '\n', a trailing '\r' allowed) as a port-block line; undefined
+ * for every other line (file blocks, garbage, over-long) and for lines `wanted` rejects. Only the
+ * action field is looked at before the line is split.
  */
-export function parseAccessLog(tail: string, wanted?: (process: string, remotePort: number | undefined) => boolean): PortBlockLine[] {
+export function parseAccessLogLine(line: string, wanted?: LineFilter): PortBlockLine | undefined {
+  // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
+  if (line.length > MAX_LINE_CHARS) return undefined;
+  const t1 = line.indexOf('\t');
+  const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
+  if (t2 < 0) return undefined;
+  const t3 = line.indexOf('\t', t2 + 1);
+  const action = line.slice(t2 + 1, t3 < 0 ? undefined : t3);
+  const kind = ACTIONS.find((a) => a.re.test(action))?.kind;
+  if (!kind) return undefined;
+  const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
+  const t4 = t3 < 0 ? -1 : raw.indexOf('\t', t3 + 1);
+  const t5 = t4 < 0 ? -1 : raw.indexOf('\t', t4 + 1);
+  const process = t3 < 0 ? '' : raw.slice(t3 + 1, t4 < 0 ? undefined : t4).trim();
+  const target = t5 < 0 ? '' : raw.slice(t5 + 1).split('\t')[0]!.trim();
+  const remotePort = remotePortOf(target);
+  if (wanted && !wanted(process, remotePort)) return undefined;
+  const f = raw.split('\t');
+  return { kind, process, rule: (f[4] ?? '').trim(), target, remotePort, localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''), raw: raw.trimEnd() };
+}
+
+/**
+ * Port-block lines of a log tail; every other line (file blocks, garbage) is skipped. `wanted`
+ * filters on process and remote port before the time is read. When only a few process names
+ * matter, parseAccessLogNaming (access-log-naming.ts) skips the other lines without parsing them.
+ */
+export function parseAccessLog(tail: string, wanted?: LineFilter): PortBlockLine[] {
   const out: PortBlockLine[] = [];
   for (const line of tail.split('\n')) {
-    // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
-    if (line.length > MAX_LINE_CHARS) continue;
-    const t1 = line.indexOf('\t');
-    const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
-    if (t2 < 0) continue;
-    const t3 = line.indexOf('\t', t2 + 1);
-    const action = line.slice(t2 + 1, t3 < 0 ? undefined : t3);
-    const kind = ACTIONS.find((a) => a.re.test(action))?.kind;
-    if (!kind) continue;
-    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
-    const t4 = t3 < 0 ? -1 : raw.indexOf('\t', t3 + 1);
-    const t5 = t4 < 0 ? -1 : raw.indexOf('\t', t4 + 1);
-    const process = t3 < 0 ? '' : raw.slice(t3 + 1, t4 < 0 ? undefined : t4).trim();
-    const target = t5 < 0 ? '' : raw.slice(t5 + 1).split('\t')[0]!.trim();
-    const remotePort = remotePortOf(target);
-    if (wanted && !wanted(process, remotePort)) continue;
-    const f = raw.split('\t');
-    out.push({ kind, process, rule: (f[4] ?? '').trim(), target, remotePort, localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''), raw: raw.trimEnd() });
+    const l = parseAccessLogLine(line, wanted);
+    if (l) out.push(l);
   }
   return out;
 }

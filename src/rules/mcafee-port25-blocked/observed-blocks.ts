@@ -1,7 +1,8 @@
 // Finding proof in AccessProtectionLog.txt that an Exchange SMTP process was blocked on port 25
 // after the settings last changed (or, when that time is unknown, in the last 24 hours).
 import type { NormalisedSnapshot } from '../../snapshot/normalise';
-import { isNewerThan, isRecent, parseAccessLog, utcSpan, type PortBlockLine } from './access-log';
+import { isNewerThan, isRecent, utcSpan, type PortBlockLine } from './access-log';
+import { parseAccessLogNaming } from './access-log-naming';
 import { ACCESS_LOG_NAME } from './locations';
 import { SMTP_PORT } from './port-rules';
 import { fileNameOf } from './process-match';
@@ -66,8 +67,8 @@ function push(list: LogLineEvidence[], e: LogLineEvidence): void {
 
 export function observedBlocks(s: NormalisedSnapshot, images: readonly string[], lastWriteMs: number | undefined): ObservedBlocks {
   const offset = s.host.utcOffsetMinutes;
-  const wanted = new Set(images.map((i) => i.toLowerCase()));
-  const isSmtpOn25 = (process: string, port: number | undefined): boolean => port === SMTP_PORT && wanted.has(fileNameOf(process).toLowerCase());
+  const smtpImages = new Set(images.map((i) => i.toLowerCase()));
+  const on25 = (_process: string, port: number | undefined): boolean => port === SMTP_PORT;
   const out: ObservedBlocks = {
     files: [],
     proving: [],
@@ -79,7 +80,7 @@ export function observedBlocks(s: NormalisedSnapshot, images: readonly string[],
   };
   for (const f of s.files) {
     if (fileNameOf(f.path).toLowerCase() !== ACCESS_LOG_NAME) continue;
-    const lines = f.tail === undefined ? [] : parseAccessLog(f.tail, isSmtpOn25);
+    const lines = f.tail === undefined ? [] : parseAccessLogNaming(f.tail, smtpImages, on25);
     out.files.push({ path: f.path, exists: f.exists, error: f.error?.code ?? null, smtpPort25Lines: lines.length });
     for (const l of lines) {
       const e = evidenceOf(f.path, l, offset);

@@ -1,6 +1,6 @@
 // The port-blocking rule model shared by every decoder, and the two questions the decision
 // table asks of a rule: does it block outbound TCP 25, and does it apply to a given process?
-import { firstMatch, processMatches } from './process-match';
+import { firstMatch } from './process-match';
 
 export type Direction = 'Outbound' | 'Inbound' | 'Both';
 
@@ -93,7 +93,7 @@ export interface Applicability {
 
 /** A rule applies when the process is in its include list (empty or `*` = all) and in no exclusion. */
 export function appliesTo(rule: Pick<PortRule, 'include' | 'exclude'>, process: string): Applicability {
-  const included = rule.include.length === 0 || rule.include.some((e) => processMatches(e, process));
+  const included = rule.include.length === 0 || firstMatch(rule.include, process) !== undefined;
   if (!included) return { applies: false, notIncluded: true };
   const excludedBy = firstMatch(rule.exclude, process);
   return excludedBy === undefined ? { applies: true } : { applies: false, excludedBy };

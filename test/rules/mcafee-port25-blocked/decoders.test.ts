@@ -1,5 +1,6 @@
 // Unit tests of the rule's building blocks: process matching, port lists, the two registry
 // decoders, SMTP service images.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeReferenceLayout } from '../../../src/rules/mcafee-port25-blocked/decode-reference-layout';
 import { builtInMassMailingRule, decodeUserRules } from '../../../src/rules/mcafee-port25-blocked/decode-user-rules';
@@ -39,6 +40,18 @@ describe('process matching', () => {
   it('takes the file name of paths with either slash', () => {
     expect(fileNameOf('C:/x/y/Z.exe')).toBe('Z.exe');
     expect(fileNameOf('  "C:\\a\\b.exe" ')).toBe('b.exe');
+  });
+
+  it('takes the same file name as the plain definition (trim, strip quotes, trim, cut at the last slash)', () => {
+    const plain = (e: string): string => {
+      const t = e.trim().replace(/^"+|"+$/g, '').trim();
+      const cut = Math.max(t.lastIndexOf('\\'), t.lastIndexOf('/'));
+      return cut >= 0 ? t.slice(cut + 1) : t;
+    };
+    const entry = fc.string({ unit: fc.constantFrom('a', 'E', '.', '"', ' ', '\t', '\u00a0', '\ufeff', '\\', '/', ':'), maxLength: 12 });
+    fc.assert(fc.property(entry, (e) => {
+      expect(fileNameOf(e)).toBe(plain(e));
+    }), { numRuns: 2000, seed: 20261129 });
   });
 
   it('splits REG_SZ lists on , and ; and takes REG_MULTI_SZ items', () => {
