@@ -21,6 +21,9 @@ export interface ChildStats {
   readonly entitiesByTable: Record<string, number>;
   readonly logLines: number;
   readonly rss: number;
+  /** V8 heap (total reserved, used) when the stats were taken: how much of RSS is live data. */
+  readonly heapTotal: number;
+  readonly heapUsed: number;
 }
 
 let countEntities = false;
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
         entitiesByTable: Object.fromEntries(entitiesByTable),
         logLines,
         rss: process.memoryUsage().rss,
+        heapTotal: process.memoryUsage().heapTotal,
+        heapUsed: process.memoryUsage().heapUsed,
       };
       send(stats);
     } else if (m.type === 'reset') {

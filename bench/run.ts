@@ -169,7 +169,7 @@ async function main(): Promise<void> {
         serviceCpuMsPerSnapshot: cpu0 === undefined || cpu1 === undefined ? null : ((cpu1 - cpu0) * 1000) / docs.length,
         azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / docs.length,
       };
-      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check, RSS ${run.rssPeakMb} MB, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}`);
+      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check, RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}`);
       ingestRuns.push(run);
       return run;
     };
