@@ -2,7 +2,7 @@
 // these entities and the query fleet is loaded from them. Entity mapping is the store's own
 // (src/store/entities), so columns and keys are exactly what ingest writes.
 import { randomUUID } from 'node:crypto';
-import { contentHashOf, hostHashOf } from '../../src/app/ingest';
+import { contentHashOf, hostHashOf, hostRecordOf } from '../../src/app/ingest';
 import { evaluateAll } from '../../src/rules/registry';
 import type { Rule, RuleResult } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
@@ -68,22 +68,6 @@ export function indexRecord(r: ResultRecord): IndexRecord {
 }
 
 export function hostRecord(ev: Evaluated, server: string, name: string, snapshotId: string, collectedAt: number, now: number): HostRecord {
-  const s = ev.snapshot;
-  return {
-    server,
-    hostName: name,
-    fqdn: server,
-    osCaption: s.host.os?.caption,
-    osVersion: s.host.os?.version,
-    osArchitecture: s.host.os?.architecture,
-    utcOffsetMinutes: s.host.utcOffsetMinutes,
-    collectorName: s.collector.name,
-    collectorVersion: s.collector.version,
-    manifestVersion: s.collector.manifestVersion,
-    firstSeen: now,
-    lastSeen: now,
-    lastSnapshotId: snapshotId,
-    lastCollectedAt: collectedAt,
-    hostHash: ev.hostHash,
-  };
+  // The template's host facts, under this server's name.
+  return { ...hostRecordOf(ev.snapshot, { server, snapshotId, collectedAt, hostHash: ev.hostHash, now }), hostName: name, fqdn: server };
 }

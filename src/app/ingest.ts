@@ -8,7 +8,7 @@ import { canonicalJson } from '../rules/manifest';
 import type { Lang, Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, type EventRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -141,9 +141,9 @@ export class Ingest {
   constructor(private readonly deps: IngestDeps) {}
 
   /**
-   * `body` is the request body as text (already size-checked and UTF-8 decoded). `boundServer`:
-   * the server the credential belongs to (a server key); a snapshot of another host is refused
-   * with 403 before anything is read or written.
+   * `body` is the request body as text (already size-checked and UTF-8 decoded). `bound`: the
+   * server key it came with — its server (a snapshot of another host is refused with 403 before
+   * anything is written), its tag, and the partition rows its check read.
    */
   async run(body: string, lang: Lang, log: AlertLog, bound?: BoundKey): Promise<IngestResponse> {
     const { rules, clock, store } = this.deps;
@@ -336,23 +336,7 @@ export class Ingest {
     if (o.hostDue) {
       tasks.push(
         (async () => {
-          await store.putHost({
-            server,
-            hostName: s.host.name,
-            fqdn: s.host.fqdn,
-            osCaption: s.host.os?.caption,
-            osVersion: s.host.os?.version,
-            osArchitecture: s.host.os?.architecture,
-            utcOffsetMinutes: s.host.utcOffsetMinutes,
-            collectorName: s.collector.name,
-            collectorVersion: s.collector.version,
-            manifestVersion: s.collector.manifestVersion,
-            firstSeen: o.now,
-            lastSeen: o.now,
-            lastSnapshotId: p.normalised.snapshotId,
-            lastCollectedAt: p.normalised.collectedAt,
-            hostHash: p.hostHash,
-          });
+          await store.putHost(hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: o.now }));
           const hook = this.deps.hooks?.hostSynced;
           if (hook) await hook(server, { previous: o.previousSync, now: o.now, snapshotId: p.normalised.snapshotId }, log);
         })(),
@@ -364,6 +348,27 @@ export class Ingest {
     }
     await settleAll(tasks);
   }
+}
+
+/** The Hosts row a snapshot makes (seen now). */
+export function hostRecordOf(s: Snapshot, at: { server: string; snapshotId: string; collectedAt: number; hostHash: string; now: number }): HostRecord {
+  return {
+    server: at.server,
+    hostName: s.host.name,
+    fqdn: s.host.fqdn,
+    osCaption: s.host.os?.caption,
+    osVersion: s.host.os?.version,
+    osArchitecture: s.host.os?.architecture,
+    utcOffsetMinutes: s.host.utcOffsetMinutes,
+    collectorName: s.collector.name,
+    collectorVersion: s.collector.version,
+    manifestVersion: s.collector.manifestVersion,
+    firstSeen: at.now,
+    lastSeen: at.now,
+    lastSnapshotId: at.snapshotId,
+    lastCollectedAt: at.collectedAt,
+    hostHash: at.hostHash,
+  };
 }
 
 interface ProjectOptions {
