@@ -142,9 +142,11 @@ export class Enrolment {
    */
   async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[] } | undefined> {
     const out = await this.deps.keyStore.revokeAll(server, this.deps.clock(), blockReenrolment);
-    // After ServerKeys says revoked (not before: a post in between would tag the key again).
-    if (out) await this.deps.keyTags.clearKeyTags(server);
-    if (out) audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
+    if (out) {
+      // After ServerKeys says revoked (not before: a post in between would tag the key again).
+      await this.deps.keyTags.clearKeyTags(server);
+      audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
+    }
     return out;
   }
 

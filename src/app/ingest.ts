@@ -8,7 +8,7 @@ import { canonicalJson } from '../rules/manifest';
 import type { Lang, Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, settleAll, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -126,6 +126,11 @@ export function indexOf(r: ResultRecord): IndexRecord {
     sourceSnapshotId: r.snapshotId,
     sourceCollectedAt: r.collectedAt,
   };
+}
+
+/** Where the rule index holds the server's row before this record is projected: a change not yet projected left it at the previous status. */
+export function indexedStatusOf(r: ResultRecord): string | undefined {
+  return r.eventPending ? r.previousStatus : r.status;
 }
 
 interface Parsed {
@@ -331,8 +336,7 @@ export class Ingest {
     const tasks: Promise<void>[] = [];
     const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, o.now));
     if (events.length > 0) tasks.push(store.putEvents(events));
-    // The index row is where the last projected status left it: before this change, the previous status.
-    for (const r of records) if (r.indexPending) tasks.push(store.syncIndex(indexOf(r), r.eventPending ? r.previousStatus : r.status));
+    for (const r of records) if (r.indexPending) tasks.push(store.syncIndex(indexOf(r), indexedStatusOf(r)));
     if (o.hostDue) {
       tasks.push(
         (async () => {
@@ -379,12 +383,6 @@ interface ProjectOptions {
   readonly previousSync?: number;
 }
 
-/** Waits for every task (none is left running unobserved), then throws the first failure. */
-export async function settleAll(tasks: readonly Promise<unknown>[]): Promise<void> {
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
 
 function sortViews(views: ResultView[]): ResultView[] {
   return views.sort((a, b) => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));

@@ -10,7 +10,7 @@ import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
 import { ConcurrencyConflictError, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { evaluateDocument } from './evaluate-document';
-import { eventOf, FINDING, indexOf, type AlertLog } from './ingest';
+import { eventOf, FINDING, indexedStatusOf, indexOf, type AlertLog } from './ingest';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface ReevaluateDeps {
@@ -240,7 +240,7 @@ export class Reevaluation {
         } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: 'rule-change' }));
       }
       if (moved.length > 0) await store.putEvents(moved.map((r) => eventOf(r, now)));
-      for (const r of records) await store.syncIndex(indexOf(r));
+      for (const r of records) await store.syncIndex(indexOf(r), indexedStatusOf(r));
       await store.clearPending(
         server,
         // Rows still owing host/raw projections keep their flags for the next snapshot to finish.

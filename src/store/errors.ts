@@ -76,6 +76,13 @@ export function toStorageError(error: unknown, what: string): unknown {
   return error;
 }
 
+/** Waits for every call (none is left running unobserved), then throws the first failure. */
+export async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Runs a storage call and converts transient failures. */
 export async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {

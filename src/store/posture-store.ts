@@ -25,7 +25,7 @@ import {
   resultKeys,
   resultToEntity,
 } from './entities';
-import { ConcurrencyConflictError, guard, StorageUnavailableError, statusCodeOf } from './errors';
+import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
 import type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
@@ -273,9 +273,7 @@ export class PostureStore {
       }
     };
     // Different tables: written side by side; all settle before a failure is reported.
-    const settled = await Promise.allSettled([this.#putEventRows(events), ...[...byServer.values()].map(writeHistory)]);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settleAll([this.#putEventRows(events), ...[...byServer.values()].map(writeHistory)]);
   }
 
   /** One server's status changes, newest first. */
