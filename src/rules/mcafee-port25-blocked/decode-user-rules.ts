@@ -16,6 +16,16 @@ export const DEFAULT_MASS_MAILING_EXCLUSIONS: readonly string[] = [
 
 export const MASS_MAILING_NAME = 'Prevent mass mailing worms from sending mail';
 
+/** A user-defined rule found in the value: its settings are not decoded (the encoding is not public). */
+export interface UserDefinedRule {
+  readonly id: string;
+  /** `UserEnforce <id> 0|1`, when present. */
+  readonly block: boolean | null;
+  readonly report: boolean | null;
+  /** How many lines name it. */
+  readonly lines: number;
+}
+
 export interface UserRules {
   /** The value decoded as text and recognised. */
   readonly ok: true;
@@ -23,9 +33,12 @@ export interface UserRules {
   readonly encoding: 'ascii' | 'utf-16le' | 'text';
   /** Last `UserEnforce AVO10` setting, when there is one. */
   readonly enforce?: boolean;
+  /** Last `UserReport AVO10` setting, when there is one. */
   readonly report?: boolean;
   readonly userExclusions: readonly string[];
-  /** Lines for other rules or not understood (kept for evidence, ignored by the decision). */
+  /** User-defined rules (`UR<n>` ids and `UserString` lines), in order of first appearance. */
+  readonly userDefined: readonly UserDefinedRule[];
+  /** Lines for other built-in rules or not understood (kept for evidence, ignored by the decision). */
   readonly otherLines: number;
 }
 
@@ -49,7 +62,17 @@ function hasControlCharacters(text: string): boolean {
   return false;
 }
 
-const LINE = /^(UserEnforce|UserReport|UserExclude)\s+(\S+)\s+(.+)$/i;
+// `<verb> <rule id> [<argument>]`, e.g. `UserEnforce AVO10 1`, `UserEnforce UR1 1`, `UserString UR1 ...`.
+const LINE = /^(User[A-Za-z]+)\s+(\S+)(?:\s+(.*))?$/i;
+const USER_DEFINED_ID = /^UR\d+$/i;
+const FLAG = /^[01]$/;
+
+interface Draft {
+  id: string;
+  block: boolean | null;
+  report: boolean | null;
+  lines: number;
+}
 
 export function decodeUserRules(v: RegistryValue): UserRulesResult {
   const decoded = bytesToText(v);
@@ -62,6 +85,7 @@ export function decodeUserRules(v: RegistryValue): UserRulesResult {
   let enforce: boolean | undefined;
   let report: boolean | undefined;
   const userExclusions: string[] = [];
+  const userDefined = new Map<string, Draft>();
   let otherLines = 0;
   let known = 0;
   for (const line of lines) {
@@ -70,22 +94,37 @@ export function decodeUserRules(v: RegistryValue): UserRulesResult {
       continue;
     }
     const m = LINE.exec(line);
-    if (!m || (m[2] ?? '').toUpperCase() !== MASS_MAILING_ID) {
-      if (m) known++;
+    if (!m) {
       otherLines++;
       continue;
     }
     known++;
     const verb = (m[1] ?? '').toLowerCase();
+    const id = m[2] ?? '';
     const arg = (m[3] ?? '').trim();
-    if (verb === 'userexclude') userExclusions.push(arg);
-    else if (/^[01]$/.test(arg)) {
+    if (USER_DEFINED_ID.test(id) || verb === 'userstring') {
+      const key = id.toUpperCase();
+      const d = userDefined.get(key) ?? { id, block: null, report: null, lines: 0 };
+      d.lines++;
+      if (verb === 'userenforce' && FLAG.test(arg)) d.block = arg === '1';
+      if (verb === 'userreport' && FLAG.test(arg)) d.report = arg === '1';
+      userDefined.set(key, d);
+      continue;
+    }
+    if (id.toUpperCase() !== MASS_MAILING_ID) {
+      otherLines++;
+      continue;
+    }
+    if (verb === 'userexclude' && arg !== '') userExclusions.push(arg);
+    else if (verb === 'userenforce' || verb === 'userreport') {
+      // The line that decides the verdict: a setting other than 0/1 is not guessed at.
+      if (!FLAG.test(arg)) return { ok: false, problem: `${USER_RULES_VALUE} sets ${m[1]} ${MASS_MAILING_ID} to ${JSON.stringify(arg)}, not 0 or 1` };
       if (verb === 'userenforce') enforce = arg === '1';
       else report = arg === '1';
     } else otherLines++;
   }
   if (known === 0) return { ok: false, problem: `${USER_RULES_VALUE} does not hold Access Protection rule text` };
-  return { ok: true, trailingNul, encoding: decoded.encoding, enforce, report, userExclusions, otherLines };
+  return { ok: true, trailingNul, encoding: decoded.encoding, enforce, report, userExclusions, userDefined: [...userDefined.values()], otherLines };
 }
 
 /**

@@ -39,6 +39,12 @@ export interface TextContext {
   readonly culprits: readonly Culprit[];
   readonly blockingRules: readonly string[];
   readonly reportOnlyRules: readonly string[];
+  /** Report-only rules whose Report setting was assumed from the product default, not read. */
+  readonly reportAssumedRules: readonly string[];
+  /** Ids of user-defined rules that were found but not assessed. */
+  readonly userDefinedRules: readonly string[];
+  /** The values that turned Access Protection off (`APInstalled`, `APEnabled`). */
+  readonly offBy: readonly string[];
   readonly problems: readonly string[];
   readonly configKey: string;
   readonly blockLine?: { readonly process: string; readonly rule: string; readonly target: string; readonly time: string };
@@ -53,6 +59,43 @@ const jq = (s: string): string => `「${JA_NAMES[s.toLowerCase()] ?? s}」`;
 const JA_DIRECTIONS: Readonly<Record<string, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
 const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(', '));
 const jlist = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join('、'));
+
+/** The sentence every Pass or Warning about the settings carries when user-defined rules were skipped. */
+function notAssessedEn(ids: readonly string[]): string {
+  if (ids.length === 0) return '';
+  const n = ids.length;
+  return ` ${n} user-defined rule${n === 1 ? ' was' : 's were'} not assessed (${list(ids)}): how AccessProtectionUserRules stores them is not public, so whether ${n === 1 ? 'it blocks' : 'they block'} port 25 is unknown.`;
+}
+function notAssessedJa(ids: readonly string[]): string {
+  if (ids.length === 0) return '';
+  return `ユーザー定義ルール ${ids.length} 件 (${jlist(ids)}) は評価していません。AccessProtectionUserRules での保存形式が公開されていないため、ポート 25 をブロックするかどうか判断できません。`;
+}
+
+function reportOnlyEn(c: TextContext): string {
+  if (c.reportOnlyRules.length === 0) return '';
+  const assumed = c.reportAssumedRules.length > 0 ? ` (Report assumed from the product default for ${c.reportAssumedRules.map(q).join(', ')}: no UserReport line records it)` : '';
+  return ` Report-only (not blocking): ${c.reportOnlyRules.map(q).join(', ')}${assumed}.`;
+}
+function reportOnlyJa(c: TextContext): string {
+  if (c.reportOnlyRules.length === 0) return '';
+  const assumed = c.reportAssumedRules.length > 0 ? ` (${c.reportAssumedRules.map(jq).join('、')}のレポート設定は UserReport 行がないため製品の既定値とみなしました)` : '';
+  return `レポートのみ (ブロックしない): ${c.reportOnlyRules.map(jq).join('、')}${assumed}。`;
+}
+
+function offEn(c: TextContext): string {
+  const values = c.offBy.map((v) => `${v} = 0`).join(', ');
+  const installed = c.offBy.includes('APInstalled');
+  const enabled = c.offBy.includes('APEnabled');
+  const what = installed && enabled ? 'is not installed and turned off' : installed ? 'is not installed' : 'is turned off as a whole';
+  return `Access Protection of ${c.product} ${what} (${values}), so no port-blocking rule is in force.`;
+}
+function offJa(c: TextContext): string {
+  const values = c.offBy.map((v) => `${v} = 0`).join('、');
+  const installed = c.offBy.includes('APInstalled');
+  const enabled = c.offBy.includes('APEnabled');
+  const what = installed && enabled ? 'インストールされておらず、無効です' : installed ? 'インストールされていません' : '全体が無効です';
+  return `${c.product} のアクセス保護は${what} (${values})。ポート ブロック ルールは適用されません。`;
+}
 
 function culpritsEn(c: readonly Culprit[]): string {
   return c.map((x) => `${x.image} (service ${x.service}) is blocked by ${q(x.rule)} (ports ${x.ports}, ${x.direction})`).join('; ');
@@ -86,29 +129,26 @@ export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> =
     en: `The Access Protection settings of ${c.product} (${c.configKey}) could not be read or were in a layout no decoder recognises: ${list(c.problems)}. It cannot be told whether port 25 is blocked.`,
     ja: `${c.product} のアクセス保護の設定 (${c.configKey}) を読み取れないか、認識できない形式でした: ${jlist(c.problems)}。ポート 25 がブロックされているか判断できません。`,
   }),
-  AccessProtectionOff: (c) => ({
-    en: `Access Protection of ${c.product} is turned off as a whole (APEnabled = 0), so no port-blocking rule is in force.`,
-    ja: `${c.product} のアクセス保護全体が無効です (APEnabled = 0)。ポート ブロック ルールは適用されません。`,
-  }),
+  AccessProtectionOff: (c) => ({ en: offEn(c), ja: offJa(c) }),
   RuleDisabled: (c) => ({
-    en:
-      `No port-blocking rule of ${c.product} blocks outbound port 25.` +
-      (c.reportOnlyRules.length > 0 ? ` Report-only (not blocking): ${c.reportOnlyRules.map(q).join(', ')}.` : ''),
-    ja:
-      `${c.product} には送信方向のポート 25 をブロックするルールがありません。` +
-      (c.reportOnlyRules.length > 0 ? `レポートのみ (ブロックしない): ${c.reportOnlyRules.map(jq).join('、')}。` : ''),
+    en: `No port-blocking rule of ${c.product} blocks outbound port 25.` + reportOnlyEn(c) + notAssessedEn(c.userDefinedRules),
+    ja: `${c.product} には送信方向のポート 25 をブロックするルールがありません。` + reportOnlyJa(c) + notAssessedJa(c.userDefinedRules),
   }),
   SmtpExcluded: (c) => ({
-    en: `Outbound port 25 is blocked by ${c.blockingRules.map(q).join(', ')}, but the Exchange SMTP process${c.images.length > 1 ? 'es' : ''} ${list(c.images)} ${c.images.length > 1 ? 'are' : 'is'} excluded from ${c.blockingRules.length > 1 ? 'them' : 'it'}.`,
-    ja: `送信方向のポート 25 は ${c.blockingRules.map(jq).join('、')} でブロックされますが、Exchange の SMTP プロセス ${jlist(c.images)} は除外されています。`,
+    en:
+      `Outbound port 25 is blocked by ${c.blockingRules.map(q).join(', ')}, but the Exchange SMTP process${c.images.length > 1 ? 'es' : ''} ${list(c.images)} ${c.images.length > 1 ? 'are' : 'is'} excluded from ${c.blockingRules.length > 1 ? 'them' : 'it'}.` +
+      notAssessedEn(c.userDefinedRules),
+    ja: `送信方向のポート 25 は ${c.blockingRules.map(jq).join('、')} でブロックされますが、Exchange の SMTP プロセス ${jlist(c.images)} は除外されています。` + notAssessedJa(c.userDefinedRules),
   }),
   SmtpNotExcluded: (c) => ({
     en:
       `${c.product} may block Exchange mail on port 25: ${culpritsEn(c.culprits)}.` +
-      (c.assumedDefaults ? ' (The rule state is assumed from product defaults: no change to it is recorded.)' : ''),
+      (c.assumedDefaults ? ' (The rule state is assumed from product defaults: no change to it is recorded.)' : '') +
+      notAssessedEn(c.userDefinedRules),
     ja:
       `${c.product} が Exchange のポート 25 の通信をブロックする可能性があります: ${culpritsJa(c.culprits)}。` +
-      (c.assumedDefaults ? ' (ルールの状態は変更の記録がないため製品の既定値とみなしました。)' : ''),
+      (c.assumedDefaults ? '(ルールの状態は変更の記録がないため製品の既定値とみなしました。)' : '') +
+      notAssessedJa(c.userDefinedRules),
   }),
 };
 

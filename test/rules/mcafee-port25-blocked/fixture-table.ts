@@ -1,5 +1,5 @@
-// Every port-25 fixture with the verdict the spec (shared/docs/port25-rule.md) gives it, written
-// by hand from the fixture's data and the decision table, never computed by the rule.
+// Every port-25 fixture with the verdict the decision table (docs/rules/mcafee-port25-blocked.md)
+// gives it, written by hand from the fixture's data and the table, never computed by the rule.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -31,6 +31,7 @@ const FRONT = { name: 'MSExchangeFrontEndTransport', image: 'MSExchangeFrontendT
 const INETINFO = { name: 'SMTPSVC', image: 'inetinfo.exe', imageSource: 'pathName', assumed: false };
 const DEF = 'BuiltInRuleDefinitionFromDefaults';
 const STATE = 'BuiltInRuleStateFromDefaults';
+const REPORT = 'BuiltInRuleReportFromDefaults';
 
 export const TABLE: readonly Expectation[] = [
   // Row 1: not installed.
@@ -65,7 +66,7 @@ export const TABLE: readonly Expectation[] = [
   {
     file: 'vse85-block-observed-in-log-jst.json', generation: 'VSE85-87', status: 'Error', reasonCode: 'BlockObserved', row: 5,
     evidence: { log: { proving: [{ rule: 'ウイルス対策標準保護:マス メール型ワームによるメールの送信を防止する', localTime: '2026-11-28T07:41:03', utcEarliest: '2026-11-27T22:41:03.000Z' }] } },
-    assumptions: [STATE, DEF],
+    assumptions: [STATE, REPORT, DEF],
   },
   {
     file: 'vse88-x64-block-observed-no-offset-key-unreadable.json', generation: 'VSE88', status: 'Error', reasonCode: 'BlockObserved', row: 5,
@@ -111,19 +112,19 @@ export const TABLE: readonly Expectation[] = [
   {
     file: 'vse8x-version-unreadable-vscore-settings.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
     evidence: { product: { version: null, generationFrom: 'settingsKey' }, config: { key: { path: BB85 } }, coverage: [{ image: 'EdgeTransport.exe', excludedBy: 'EdgeTransport.exe' }] },
-    assumptions: ['GenerationFromSettingsKey', DEF],
+    assumptions: ['GenerationFromSettingsKey', REPORT, DEF],
   },
   { file: 'vse88-custom-rule-include-list-outlook-only.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9, evidence: { coverage: [{ image: 'EdgeTransport.exe', rule: 'Block mail client SMTP', notIncluded: true }, { image: 'MSExchangeFrontendTransport.exe', notIncluded: true }] } },
   {
     file: 'vse88-exchange2003-smtpsvc-pathname-null.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
     evidence: { smtpServices: [{ name: 'SMTPSVC', image: 'inetinfo.exe', imageSource: 'assumedDefault', assumed: true }], coverage: [{ excludedBy: 'inetinfo.exe' }] },
-    assumptions: ['SmtpImageAssumed', STATE, DEF],
+    assumptions: ['SmtpImageAssumed', STATE, REPORT, DEF],
   },
   // Row 10: an SMTP sender is inside a blocking rule.
   {
     file: 'vse88-x64-transport-not-excluded.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
-    evidence: { config: { key: { path: BB88, view: '32' }, userRules: { userEnforce: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
-    assumptions: [STATE, DEF],
+    evidence: { config: { key: { path: BB88, view: '32' }, userRules: { userEnforce: null, userReport: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
+    assumptions: [STATE, REPORT, DEF],
   },
   { file: 'vse80i-exchange2003-inetinfo-removed-from-list.json', generation: 'VSE80i', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ service: 'SMTPSVC', image: 'inetinfo.exe', rule: AVO10, ports: '25' }] }, assumptions: [] },
   { file: 'vse80i-custom-rule-japanese-name.json', generation: 'VSE80i', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ image: 'inetinfo.exe', rule: 'マス メール型ワームによるメールの送信を防止する' }] } },
