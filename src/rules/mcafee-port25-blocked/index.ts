@@ -159,6 +159,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
     configKey: '',
     scannerState: '',
     assumedDefaults: false,
+    blockLine: { process: '', rule: '', target: '', time: '' },
   };
   const done = (code: ReasonCode, remediation: Localised[] = []): RuleOutcome => {
     ev.decidedBy = ROW_OF[code];

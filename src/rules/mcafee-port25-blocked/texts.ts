@@ -47,15 +47,25 @@ export interface TextContext {
   readonly offBy: readonly string[];
   readonly problems: readonly string[];
   readonly configKey: string;
-  readonly blockLine?: { readonly process: string; readonly rule: string; readonly target: string; readonly time: string };
+  /** The log line that proved a block (row 5); empty fields before one is found. */
+  readonly blockLine: { readonly process: string; readonly rule: string; readonly target: string; readonly time: string };
   readonly scannerState: string;
   readonly assumedDefaults: boolean;
 }
 
 const q = (s: string): string => `"${s}"`;
-// The built-in rule's name as the Japanese product shows it.
-const JA_NAMES: Readonly<Record<string, string>> = { 'prevent mass mailing worms from sending mail': 'マス メール型ワームによるメールの送信を防止する' };
-const jq = (s: string): string => `「${JA_NAMES[s.toLowerCase()] ?? s}」`;
+// The built-in rule's name and category as the Japanese product shows them; a log names a rule as
+// "<category>:<name>".
+const JA_NAMES: Readonly<Record<string, string>> = {
+  'prevent mass mailing worms from sending mail': 'マス メール型ワームによるメールの送信を防止する',
+  'anti-virus standard protection': 'ウイルス対策標準保護',
+};
+const ja = (s: string): string => JA_NAMES[s.toLowerCase()] ?? s;
+function jaRuleName(s: string): string {
+  const colon = s.indexOf(':');
+  return colon < 0 ? ja(s) : `${ja(s.slice(0, colon))}:${ja(s.slice(colon + 1))}`;
+}
+const jq = (s: string): string => `「${jaRuleName(s)}」`;
 const JA_DIRECTIONS: Readonly<Record<string, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
 const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(', '));
 const jlist = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join('、'));
@@ -73,13 +83,13 @@ function notAssessedJa(ids: readonly string[]): string {
 
 function reportOnlyEn(c: TextContext): string {
   if (c.reportOnlyRules.length === 0) return '';
-  const assumed = c.reportAssumedRules.length > 0 ? ` (Report assumed from the product default for ${c.reportAssumedRules.map(q).join(', ')}: no UserReport line records it)` : '';
-  return ` Report-only (not blocking): ${c.reportOnlyRules.map(q).join(', ')}${assumed}.`;
+  const named = c.reportOnlyRules.map((r) => q(r) + (c.reportAssumedRules.includes(r) ? ' (its Report setting is assumed from the product default: no UserReport line records it)' : ''));
+  return ` Report-only (not blocking): ${named.join(', ')}.`;
 }
 function reportOnlyJa(c: TextContext): string {
   if (c.reportOnlyRules.length === 0) return '';
-  const assumed = c.reportAssumedRules.length > 0 ? ` (${c.reportAssumedRules.map(jq).join('、')}のレポート設定は UserReport 行がないため製品の既定値とみなしました)` : '';
-  return `レポートのみ (ブロックしない): ${c.reportOnlyRules.map(jq).join('、')}${assumed}。`;
+  const named = c.reportOnlyRules.map((r) => jq(r) + (c.reportAssumedRules.includes(r) ? ' (UserReport 行がないため、レポート設定は製品の既定値とみなしました)' : ''));
+  return `レポートのみ (ブロックしない): ${named.join('、')}。`;
 }
 
 function offEn(c: TextContext): string {
@@ -122,8 +132,8 @@ export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> =
     ja: `McAfee オンアクセス スキャナー (McShield) は動作していません (状態 ${c.scannerState})。現在アクセス保護は何もブロックしませんが、サービスが再開すればブロックします。`,
   }),
   BlockObserved: (c) => ({
-    en: `The access-protection log shows VirusScan blocking Exchange mail: at ${c.blockLine?.time ?? '?'} (server time) ${c.blockLine?.process ?? '?'} was blocked connecting to ${c.blockLine?.target ?? '?'} by ${q(c.blockLine?.rule ?? '?')}. Mail flow is broken now.`,
-    ja: `アクセス保護ログに Exchange のメール送信がブロックされた記録があります: ${c.blockLine?.time ?? '?'} (サーバー時刻) に ${c.blockLine?.process ?? '?'} から ${c.blockLine?.target ?? '?'} への接続がルール${jq(c.blockLine?.rule ?? '?')}によりブロックされました。現在メール フローが止まっています。`,
+    en: `The access-protection log shows VirusScan blocking Exchange mail: at ${c.blockLine.time} (server time) ${c.blockLine.process} was blocked connecting to ${c.blockLine.target} by ${q(c.blockLine.rule)}. Mail flow is broken now.`,
+    ja: `アクセス保護ログに Exchange のメール送信がブロックされた記録があります: ${c.blockLine.time} (サーバー時刻) に ${c.blockLine.process} から ${c.blockLine.target} への接続がルール${jq(c.blockLine.rule)}によりブロックされました。現在メール フローが止まっています。`,
   }),
   ConfigUnreadable: (c) => ({
     en: `The Access Protection settings of ${c.product} (${c.configKey}) could not be read or were in a layout no decoder recognises: ${list(c.problems)}. It cannot be told whether port 25 is blocked.`,
@@ -138,7 +148,7 @@ export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> =
     en:
       `Outbound port 25 is blocked by ${c.blockingRules.map(q).join(', ')}, but the Exchange SMTP process${c.images.length > 1 ? 'es' : ''} ${list(c.images)} ${c.images.length > 1 ? 'are' : 'is'} excluded from ${c.blockingRules.length > 1 ? 'them' : 'it'}.` +
       notAssessedEn(c.userDefinedRules),
-    ja: `送信方向のポート 25 は ${c.blockingRules.map(jq).join('、')} でブロックされますが、Exchange の SMTP プロセス ${jlist(c.images)} は除外されています。` + notAssessedJa(c.userDefinedRules),
+    ja: `送信方向のポート 25 は${c.blockingRules.map(jq).join('、')}でブロックされますが、Exchange の SMTP プロセス ${jlist(c.images)} は除外されています。` + notAssessedJa(c.userDefinedRules),
   }),
   SmtpNotExcluded: (c) => ({
     en:
@@ -156,16 +166,17 @@ export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> =
 export function blockRemediation(c: TextContext): Localised[] {
   const rules = [...new Set(c.culprits.map((x) => x.rule))];
   const images = [...new Set(c.culprits.map((x) => x.image))];
-  const r = rules.length > 0 ? rules : c.blockLine ? [c.blockLine.rule] : ['Prevent mass mailing worms from sending mail'];
+  // Without a culprit (row 5 with unreadable settings) the log line names the rule, after its category.
+  const r = rules.length > 0 ? rules : [c.blockLine.rule.slice(c.blockLine.rule.indexOf(':') + 1)];
   const p = images.length > 0 ? images : c.images;
   return [
     {
       en: `Consider disabling the port-blocking rule ${r.map(q).join(', ')} in the VirusScan Console (Access Protection properties), or clear its Block setting.`,
-      ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール ${r.map(jq).join('、')} を無効にするか、ブロックの設定を解除することを検討してください。`,
+      ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール${r.map(jq).join('、')}を無効にするか、ブロックの設定を解除することを検討してください。`,
     },
     {
       en: `Add the Exchange SMTP process ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')}.`,
-      ja: `Exchange の SMTP プロセス ${jlist(p)} を ${r.map(jq).join('、')} の「除外するプロセス」に追加してください。`,
+      ja: `Exchange の SMTP プロセス ${jlist(p)} を${r.map(jq).join('、')}の「除外するプロセス」に追加してください。`,
     },
   ];
 }
