@@ -39,12 +39,13 @@ function mergePathFrom(a: readonly ManifestPathSource[] | undefined, b: readonly
 function addRegistry(registry: Map<string, ManifestRegistryEntry>, r: ManifestRegistryEntry): void {
   const id = r.path.toLowerCase();
   const prev = registry.get(id);
-  // Two rules asking for one key: recurse if either does, as deep as the deeper one.
+  // Two rules asking for one key: recurse if either does, as deep as the deeper one. Only recursing
+  // entries have a depth; none given leaves it to the collector.
   if (!prev) registry.set(id, { ...r });
   else {
-    const recurse = prev.recurse || r.recurse;
-    const depth = Math.max(prev.maxDepth ?? 0, r.maxDepth ?? 0);
-    registry.set(id, recurse ? { path: prev.path, recurse, maxDepth: depth } : { path: prev.path, recurse });
+    const depths = [prev, r].filter((e) => e.recurse && e.maxDepth !== undefined).map((e) => e.maxDepth as number);
+    if (!prev.recurse && !r.recurse) registry.set(id, { path: prev.path, recurse: false });
+    else registry.set(id, depths.length > 0 ? { path: prev.path, recurse: true, maxDepth: Math.max(...depths) } : { path: prev.path, recurse: true });
   }
 }
 

@@ -1,6 +1,7 @@
 // Everything the rule says, in English and Japanese (the seed's language). Messages name the
 // server's specifics: product, processes, services and rules.
 import type { Localised, Reference } from '../types';
+import type { Direction } from './port-rules';
 
 export const TITLE: Localised = { en: 'Port 25 is blocked', ja: 'ポート 25 がブロックされている' };
 
@@ -29,7 +30,7 @@ export interface Culprit {
   readonly image: string;
   readonly rule: string;
   readonly ports: string;
-  readonly direction: string;
+  readonly direction: Direction;
 }
 
 export interface TextContext {
@@ -66,7 +67,7 @@ function jaRuleName(s: string): string {
   return colon < 0 ? ja(s) : `${ja(s.slice(0, colon))}:${ja(s.slice(colon + 1))}`;
 }
 const jq = (s: string): string => `「${jaRuleName(s)}」`;
-const JA_DIRECTIONS: Readonly<Record<string, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
+const JA_DIRECTIONS: Readonly<Record<Direction, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
 const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(', '));
 const jlist = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join('、'));
 
@@ -111,7 +112,7 @@ function culpritsEn(c: readonly Culprit[]): string {
   return c.map((x) => `${x.image} (service ${x.service}) is blocked by ${q(x.rule)} (ports ${x.ports}, ${x.direction})`).join('; ');
 }
 function culpritsJa(c: readonly Culprit[]): string {
-  return c.map((x) => `${x.image} (サービス ${x.service}) はルール${jq(x.rule)} (ポート ${x.ports}、${JA_DIRECTIONS[x.direction] ?? x.direction}) でブロックされます`).join('。');
+  return c.map((x) => `${x.image} (サービス ${x.service}) はルール${jq(x.rule)} (ポート ${x.ports}、${JA_DIRECTIONS[x.direction]}) でブロックされます`).join('。');
 }
 
 export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> = {
@@ -175,7 +176,7 @@ export function blockRemediation(c: TextContext): Localised[] {
       ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール${r.map(jq).join('、')}を無効にするか、ブロックの設定を解除することを検討してください。`,
     },
     {
-      en: `Add the Exchange SMTP process ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')}.`,
+      en: `Add the Exchange SMTP process${p.length > 1 ? 'es' : ''} ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')}.`,
       ja: `Exchange の SMTP プロセス ${jlist(p)} を${r.map(jq).join('、')}の「除外するプロセス」に追加してください。`,
     },
   ];
