@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { MAX_LINE_CHARS, parseAccessLog, type LineFilter } from '../../../src/rules/mcafee-port25-blocked/access-log';
 import { candidateLineStarts, parseAccessLogNaming } from '../../../src/rules/mcafee-port25-blocked/access-log-naming';
 import { fileNameOf } from '../../../src/rules/mcafee-port25-blocked/process-match';
+import { propertyRuns } from '../../support/property-runs';
 
-const RUNS = { numRuns: 500, seed: 20261129 } as const;
+const RUNS = { numRuns: propertyRuns(500), seed: 20261129 } as const;
 
 /** What observed-blocks used to pass to the full scan. */
 const reference = (names: ReadonlySet<string>, wanted?: LineFilter): LineFilter => (p, port) => names.has(fileNameOf(p).toLowerCase()) && (wanted === undefined || wanted(p, port));

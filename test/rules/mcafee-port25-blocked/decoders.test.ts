@@ -10,6 +10,7 @@ import { fileNameOf, firstMatch, processMatches, splitProcessList } from '../../
 import { imageOfPathName } from '../../../src/rules/mcafee-port25-blocked/smtp-services';
 import type { RegistryKeyState } from '../../../src/snapshot/normalise';
 import type { RegistryValue } from '../../../src/snapshot/schema';
+import { propertyRuns } from '../../support/property-runs';
 
 const b64 = (text: string): string => Buffer.from(text, 'latin1').toString('base64');
 const bin = (text: string): RegistryValue => ({ name: 'AccessProtectionUserRules', type: 'REG_BINARY', data: b64(text) });
@@ -52,7 +53,7 @@ describe('process matching', () => {
     const entry = fc.string({ unit: fc.constantFrom('a', 'E', '.', '"', ' ', '\t', '\u00a0', '\ufeff', '\\', '/', ':'), maxLength: 12 });
     fc.assert(fc.property(entry, (e) => {
       expect(fileNameOf(e)).toBe(plain(e));
-    }), { numRuns: 2000, seed: 20261129 });
+    }), { numRuns: propertyRuns(2000), seed: 20261129 });
   });
 
   it('splits REG_SZ lists on , and ; and takes REG_MULTI_SZ items', () => {

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { mcafeePort25Blocked } from '../../../src/rules/mcafee-port25-blocked';
 import { STATUSES } from '../../../src/rules/types';
 import { parseSnapshot } from '../../../src/snapshot/parse';
+import { propertyRuns } from '../../support/property-runs';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
-const RUNS = { numRuns: 300, seed: 20261128 } as const;
+const RUNS = { numRuns: propertyRuns(300), seed: 20261128 } as const;
 
 const KEYS = [
   'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion',
@@ -212,7 +213,7 @@ describe('mcafee-port25-blocked properties', () => {
         const r = evaluate({ ...doc, services });
         expect(['Warning', 'Error']).not.toContain(r.status);
       }),
-      { ...RUNS, numRuns: 150 },
+      { ...RUNS, numRuns: propertyRuns(150) },
     );
   });
 });
