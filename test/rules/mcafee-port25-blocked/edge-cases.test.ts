@@ -8,6 +8,7 @@ import { readFixture } from './fixture-table';
 type Doc = { registry: Record<string, unknown>[]; services: Record<string, unknown>[] };
 
 const BB88 = 'HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking';
+const BB85 = 'HKLM\\SOFTWARE\\McAfee\\VSCore\\On Access Scanner\\BehaviourBlocking';
 
 function evaluate(doc: unknown) {
   const parsed = parseSnapshot(doc, { now: Date.parse('2030-01-01T00:00:00Z') });
@@ -96,5 +97,26 @@ describe('port-25 rule edge cases', () => {
     expect(r.reasonCode).toBe('SmtpExcluded');
     expect((r.evidence.config as { rules: unknown[] }).rules).toHaveLength(1);
     expect(r.evidence).toMatchObject({ config: { rules: [{ builtIn: true, source: 'reference-layout' }] }, assumptions: [] });
+  });
+});
+
+describe('product versions under McAfee\\DesktopProtection', () => {
+  const withVersion = (version: string, settingsKey = BB88) => {
+    const doc = readFixture('vse88-x64-transport-not-excluded.json') as Doc;
+    const dp = doc.registry.find((e) => e.path === 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection' && e.view === '32') as { values: { name: string; data: unknown }[] };
+    dp.values[0]!.data = version;
+    const bb = doc.registry.find((e) => e.path === BB88 && e.view === '32')!;
+    bb.path = settingsKey;
+    doc.registry = doc.registry.filter((e) => e === bb || !(String(e.path) === settingsKey && e.view === '32'));
+    return evaluate(doc).evidence.product;
+  };
+  it.each([
+    ['7.1.0.123', BB88, 'VSE88', 'settingsKey'],
+    ['8.3.0.1', BB85, 'VSE85-87', 'settingsKey'],
+    ['8.0.0.912', BB85, 'VSE85-87', 'settingsKey'],
+    ['9.0.0.1', BB88, 'VSE88', 'version'],
+    ['8.7.0.570', BB85, 'VSE85-87', 'version'],
+  ])('%s with the settings at %s: %s from %s', (version, key, generation, from) => {
+    expect(withVersion(version, key)).toMatchObject({ version, generation, generationFrom: from });
   });
 });
