@@ -11,6 +11,7 @@ export function canonicalJson(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
+      // Stryker disable next-line EqualityOperator,ConditionalExpression: the keys of one object are distinct, so no two compare equal.
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
@@ -20,6 +21,7 @@ export function canonicalJson(value: unknown): string {
 function byLowerPath<T extends { path: string }>(a: T, b: T): number {
   const x = a.path.toLowerCase();
   const y = b.path.toLowerCase();
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: entries are merged by lower-case path first, so no two compare equal.
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
@@ -29,6 +31,7 @@ function mergePathFrom(a: readonly ManifestPathSource[] | undefined, b: readonly
   const out: ManifestPathSource[] = [];
   const seen = new Set<string>();
   for (const s of [...(a ?? []), ...(b ?? [])]) {
+    // Stryker disable next-line MethodExpression: any one case folding works as the key for the ASCII paths rules declare.
     const id = `${s.registryPath.toLowerCase()}|${s.valueName.toLowerCase()}`;
     if (!seen.has(id)) out.push(s);
     seen.add(id);
@@ -37,6 +40,7 @@ function mergePathFrom(a: readonly ManifestPathSource[] | undefined, b: readonly
 }
 
 function addRegistry(registry: Map<string, ManifestRegistryEntry>, r: ManifestRegistryEntry): void {
+  // Stryker disable next-line MethodExpression: any one case folding works as the key for the ASCII paths rules declare.
   const id = r.path.toLowerCase();
   const prev = registry.get(id);
   // Two rules asking for one key: recurse if either does, as deep as the deeper one. Only recursing
@@ -57,6 +61,7 @@ export function buildManifest(rules: readonly Rule[] = RULES): Manifest {
     for (const r of rule.needs.registry) addRegistry(registry, r);
     for (const s of rule.needs.services) if (!services.has(s.toLowerCase())) services.set(s.toLowerCase(), s);
     for (const f of rule.needs.files) {
+      // Stryker disable next-line MethodExpression: any one case folding works as the key for the ASCII paths rules declare.
       const id = f.path.toLowerCase();
       const prev = files.get(id);
       const pathFrom = mergePathFrom(prev?.pathFrom, f.pathFrom);
@@ -67,6 +72,7 @@ export function buildManifest(rules: readonly Rule[] = RULES): Manifest {
   }
   const lists = {
     registry: [...registry.values()].sort(byLowerPath),
+    // Stryker disable next-line MethodExpression: localeCompare orders letters alike in either case.
     services: [...services.values()].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())),
     files: [...files.values()].sort(byLowerPath),
   };

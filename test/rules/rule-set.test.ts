@@ -83,6 +83,10 @@ describe('the collection manifest', () => {
       { path: 'C:\\Plain.txt', tailBytes: 7 },
     ]);
     expect('pathFrom' in m.files[1]!).toBe(false);
+    // Sources only in the second rule's entry, or only in the first's, are kept.
+    const plain = rule('p', { files: [{ path: 'C:\\Log.txt', tailBytes: 1 }] });
+    expect(buildManifest([plain, a]).files).toEqual([{ path: 'C:\\Log.txt', tailBytes: 10, pathFrom: [{ registryPath: 'HKLM\\SOFTWARE\\A', valueName: 'Log' }] }]);
+    expect(buildManifest([a, plain]).files).toEqual([{ path: 'C:\\Log.txt', tailBytes: 10, pathFrom: [{ registryPath: 'HKLM\\SOFTWARE\\A', valueName: 'Log' }] }]);
   });
 
   it('merges one key asked for by two rules: recursing if either does, as deep as the deeper', () => {
@@ -140,6 +144,14 @@ describe('the rule set', () => {
   });
 });
 
+describe('the port-25 rule\'s version', () => {
+  it('is the one its documentation describes', () => {
+    const doc = readFileSync(path.resolve(__dirname, '../../docs/rules/mcafee-port25-blocked.md'), 'utf8');
+    expect(doc).toContain(`Version **${mcafeePort25Blocked.version}**`);
+    expect(doc).toContain(`- **${mcafeePort25Blocked.version}** —`);
+  });
+});
+
 describe('languages', () => {
   it.each([
     [undefined, 'en'],
@@ -156,6 +168,9 @@ describe('languages', () => {
     ['de, fr', 'en'],
     [' ja ; q=1 ', 'ja'],
     ['ja;level=1;q=0.9, en;q=0.8', 'ja'],
+    ['ja; q=0.5, en;q=0.9', 'en'],
+    ['ja;q=0', 'en'],
+    ['ja-JP;q=0.0', 'en'],
   ])('Accept-Language %j → %s', (header, lang) => {
     expect(negotiateLanguage(header)).toBe(lang);
   });

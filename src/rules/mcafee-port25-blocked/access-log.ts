@@ -51,16 +51,17 @@ export function parseLocalTime(date: string, time: string): number | undefined {
     const pm = half === 'PM' || half === '午後';
     hour = (hour % 12) + (pm ? 12 : 0);
   }
-  if (hour > 23 || minute > 59 || second > 59 || month < 1 || month > 12 || day < 1) return undefined;
+  // Out-of-range parts (2/30, 13th month, 24:00, 10:60) roll over in Date.UTC: the time is read
+  // only when it comes back as written.
+  const written = `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  // Reject 2/30 and the like: the date must survive the round trip.
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day) return undefined;
-  return ms;
+  return new Date(ms).toISOString().startsWith(written) ? ms : undefined;
 }
 
+const two = (n: number): string => String(n).padStart(2, '0');
+
 function remotePortOf(target: string): number | undefined {
-  const m = /:(\d{1,5})\s*$/.exec(target);
+  const m = /:(\d{1,5})$/.exec(target);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -72,6 +73,8 @@ export type LineFilter = (process: string, remotePort: number | undefined) => bo
 /** The field of a port-block line holding its action: third after date and time, earlier when they are missing. */
 const ACTION_FIELD_MAX = 2;
 
+const kindOf = (field: string): BlockKind | undefined => ACTIONS.find((a) => a.re.test(field))?.kind;
+
 /**
  * One line of the log (split on '\n', a trailing '\r' allowed) as a port-block line; undefined
  * for every other line (file blocks, garbage, over-long) and for lines `wanted` rejects. A block
@@ -80,21 +83,16 @@ const ACTION_FIELD_MAX = 2;
 export function parseAccessLogLine(line: string, wanted?: LineFilter): PortBlockLine | undefined {
   // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
   if (line.length > MAX_LINE_CHARS) return undefined;
-  const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
-  const f = raw.split('\t');
-  let at = -1;
-  let kind: BlockKind | undefined;
-  for (let i = Math.min(ACTION_FIELD_MAX, f.length - 1); i >= 0 && !kind; i--) {
-    kind = ACTIONS.find((a) => a.re.test(f[i]!))?.kind;
-    at = i;
-  }
-  if (!kind) return undefined;
-  const process = (f[at + 1] ?? '').trim();
-  const target = (f[at + 3] ?? '').trim();
+  // Fields are trimmed, so a CRLF line's '\r' goes with the blanks.
+  const f = line.split('\t').map((x) => x.trim());
+  const action = f.slice(0, ACTION_FIELD_MAX + 1).map((text, at) => ({ at, kind: kindOf(text) })).find((a) => a.kind !== undefined);
+  if (!action?.kind) return undefined;
+  const { at, kind } = action;
+  const [process = '', rule = '', target = ''] = f.slice(at + 1, at + 4);
   const remotePort = remotePortOf(target);
   if (wanted && !wanted(process, remotePort)) return undefined;
   const localMs = at === ACTION_FIELD_MAX ? parseLocalTime(f[0]!, f[1]!) : undefined;
-  return { kind, process, rule: (f[at + 2] ?? '').trim(), target, remotePort, localMs, raw: raw.trimEnd() };
+  return { kind, process, rule, target, remotePort, localMs, raw: line.trimEnd() };
 }
 
 /**

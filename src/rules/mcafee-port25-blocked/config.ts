@@ -1,6 +1,6 @@
 // Reading the BehaviourBlocking branch of the installed generation into port rules.
 import { getKey, getValue, keysBelow, type NormalisedSnapshot, type RegistryKeyState, type RegistryView } from '../../snapshot/normalise';
-import { decodeReferenceLayout, type RuleProblem } from './decode-reference-layout';
+import { decodeReferenceLayout } from './decode-reference-layout';
 import { builtInMassMailingRule, decodeUserRules, USER_RULES_VALUE, type UserRules } from './decode-user-rules';
 import { BEHAVIOUR_BLOCKING_KEYS, GENERATIONS, LOG_PATH_VALUES, VIEWS, type Generation } from './locations';
 import { isMassMailingRule, type PortRule } from './port-rules';
@@ -38,13 +38,12 @@ export interface ConfigRead {
   readonly logPathSettings: readonly LogPathSetting[];
   readonly userRules: UserRules | null;
   readonly rules: readonly PortRule[];
-  readonly malformed: readonly RuleProblem[];
   /** The 8.5+ built-in rule came from product defaults (no UserEnforce AVO10 line). */
   readonly assumedDefaultState: boolean;
 }
 
 function viewsFrom(first: RegistryView): RegistryView[] {
-  return [first, ...VIEWS.filter((v) => v !== first)];
+  return first === '32' ? ['32', '64'] : ['64', '32'];
 }
 
 /** The BehaviourBlocking key of a generation, preferring the installed key's view. */
@@ -58,7 +57,7 @@ export function generationBySettings(s: NormalisedSnapshot, firstView: RegistryV
   return (['VSE88', 'VSE85-87'] as const).find((g) => findSettingsKey(s, g, firstView) !== undefined);
 }
 
-const empty = { apEnabled: null, apInstalled: null, olderLayoutValues: [], logPathSettings: [], userRules: null, rules: [], malformed: [], assumedDefaultState: false } as const;
+const empty = { apEnabled: null, apInstalled: null, olderLayoutValues: [], logPathSettings: [], userRules: null, rules: [], assumedDefaultState: false } as const;
 
 /** Every BehaviourBlocking key that exists in the snapshot other than the one that decides. */
 function leftoversOf(s: NormalisedSnapshot, deciding: RegistryKeyState | undefined): Leftover[] {
@@ -105,21 +104,19 @@ export function readConfig(s: NormalisedSnapshot, generation: Generation, firstV
     return { ...empty, leftovers, state: 'missing', path: BEHAVIOUR_BLOCKING_KEYS[generation], view: null, problems: ['the BehaviourBlocking key is not in the snapshot or does not exist'] };
   }
   const where = { path: key.path, view: key.view, lastWriteMs: key.lastWriteTime, leftovers };
-  if (!key.exists || key.error) {
-    return { ...empty, ...where, state: 'unreadable', problems: [`the collector could not read the key (${key.error?.code ?? 'no data'})`] };
-  }
+  // A settings key is found only when it exists or could not be read, so one that does not exist has an error.
+  if (key.error) return { ...empty, ...where, state: 'unreadable', problems: [`the collector could not read the key (${key.error.code})`] };
   const below = keysBelow(s, key.path, key.view);
-  const unreadableBelow = below.filter((k) => k.error);
-  if (unreadableBelow.length > 0) {
-    return { ...empty, ...where, state: 'unreadable', problems: unreadableBelow.map((k) => `the collector could not read ${k.path} (${k.error?.code})`) };
-  }
+  const unreadableBelow = below.flatMap((k) => (k.error ? [`the collector could not read ${k.path} (${k.error.code})`] : []));
+  if (unreadableBelow.length > 0) return { ...empty, ...where, state: 'unreadable', problems: unreadableBelow };
 
   const apEnabled = flag(key, 'APEnabled', problems);
   const apInstalled = flag(key, 'APInstalled', problems);
   const olderLayoutValues = generation === 'VSE80i' ? [] : [...key.values.values()].map((v) => v.name).filter((n) => OLDER_LAYOUT_VALUE.test(n));
   const read = { apEnabled, apInstalled, olderLayoutValues, logPathSettings: logPathSettings(key) };
 
-  const ref = decodeReferenceLayout([key, ...below.filter((k) => k.exists)], key.path);
+  // Keys below that do not exist hold no values, so they add nothing.
+  const ref = decodeReferenceLayout([key, ...below], key.path);
   const rules = [...ref.rules];
   let userRules: UserRules | null = null;
   let assumedDefaultState = false;
@@ -145,7 +142,7 @@ export function readConfig(s: NormalisedSnapshot, generation: Generation, firstV
   }
   if (ref.malformed.length > 0) {
     const detail = ref.malformed.map((m) => `rule ${m.id}: ${m.problems.join(', ')}`);
-    return { ...empty, ...where, ...read, userRules, rules, malformed: ref.malformed, state: 'unrecognised', problems: [...problems, ...detail] };
+    return { ...empty, ...where, ...read, userRules, rules, state: 'unrecognised', problems: [...problems, ...detail] };
   }
   // Spelled out, not `...where`: this spread was the costliest line of an evaluation.
   return {
@@ -161,7 +158,6 @@ export function readConfig(s: NormalisedSnapshot, generation: Generation, firstV
     logPathSettings: read.logPathSettings,
     userRules,
     rules,
-    malformed: [],
     assumedDefaultState,
   };
 }

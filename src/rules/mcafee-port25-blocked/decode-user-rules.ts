@@ -54,16 +54,12 @@ function bytesToText(v: RegistryValue): { text: string; encoding: UserRules['enc
   return looksUtf16 ? { text: bytes.toString('utf16le'), encoding: 'utf-16le' } : { text: bytes.toString('latin1'), encoding: 'ascii' };
 }
 
-function hasControlCharacters(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true;
-  }
-  return false;
-}
+/** Control characters other than tab, LF and CR: not text. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 // `<verb> <rule id> [<argument>]`, e.g. `UserEnforce AVO10 1`, `UserEnforce UR1 1`, `UserString UR1 ...`.
-const LINE = /^(User[A-Za-z]+)\s+(\S+)(?:\s+(.*))?$/i;
+const LINE = /^(User[A-Za-z]+)\s+(\S+)(?:\s+(.*))?/i;
 const USER_DEFINED_ID = /^UR\d+$/i;
 const FLAG = /^[01]$/;
 
@@ -77,10 +73,10 @@ interface Draft {
 export function decodeUserRules(v: RegistryValue): UserRulesResult {
   const decoded = bytesToText(v);
   if (!decoded) return { ok: false, problem: `${USER_RULES_VALUE} is ${v.type}, not text or binary` };
-  const trailingNul = /\0+$/.test(decoded.text);
   const text = decoded.text.replace(/\0+$/, '');
+  const trailingNul = text.length < decoded.text.length;
   // Anything else non-printable means this is not the text format we know.
-  if (hasControlCharacters(text)) return { ok: false, problem: `${USER_RULES_VALUE} holds binary data, not Access Protection text` };
+  if (CONTROL.test(text)) return { ok: false, problem: `${USER_RULES_VALUE} holds binary data, not Access Protection text` };
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   let enforce: boolean | undefined;
   let report: boolean | undefined;
@@ -99,10 +95,12 @@ export function decodeUserRules(v: RegistryValue): UserRulesResult {
       continue;
     }
     known++;
-    const verb = (m[1] ?? '').toLowerCase();
-    const id = m[2] ?? '';
-    const arg = (m[3] ?? '').trim();
+    const verb = m[1]!.toLowerCase();
+    const id = m[2]!;
+    // Lines are trimmed and the pattern takes the blanks before it.
+    const arg = m[3] ?? '';
     if (USER_DEFINED_ID.test(id) || verb === 'userstring') {
+      // Stryker disable next-line MethodExpression: any one case folding works as the grouping key.
       const key = id.toUpperCase();
       const d = userDefined.get(key) ?? { id, block: null, report: null, lines: 0 };
       d.lines++;

@@ -22,6 +22,7 @@ import {
   RATIONALE,
   REFERENCES,
   SCANNER_UNKNOWN_REMEDIATION,
+  textContext,
   TITLE,
   unreadableRemediation,
   type Culprit,
@@ -145,22 +146,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
     log: null,
     assumptions,
   };
-  const ctx: { -readonly [K in keyof TextContext]: TextContext[K] } = {
-    product: 'McAfee VirusScan Enterprise',
-    services: [],
-    images: [],
-    culprits: [],
-    blockingRules: [],
-    reportOnlyRules: [],
-    reportAssumedRules: [],
-    userDefinedRules: [],
-    offBy: [],
-    problems: [],
-    configKey: '',
-    scannerState: '',
-    assumedDefaults: false,
-    blockLine: { process: '', rule: '', target: '', time: '' },
-  };
+  const ctx: { -readonly [K in keyof TextContext]: TextContext[K] } = textContext();
   const done = (code: ReasonCode, remediation: Localised[] = []): RuleOutcome => {
     ev.decidedBy = ROW_OF[code];
     return { status: REASON_CODES[code], reasonCode: code, message: MESSAGES[code]!(ctx), remediation, evidence: ev };
@@ -172,13 +158,12 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   ev.product = productEvidence(product);
   ctx.product = productLabel(product);
   if (product.generationFrom === 'settingsKey') {
-    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable; the generation was taken from which BehaviourBlocking key exists (8.8 when none does)' });
+    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable or names no known 8.x version; the generation was taken from which BehaviourBlocking key exists (8.8 when none does)' });
   }
 
   // Row 2: an Exchange SMTP service, whatever its state.
   const smtp = smtpServices(s);
   ev.smtpServices = smtp;
-  ctx.services = smtp.map((x) => x.name);
   ctx.images = [...new Set(smtp.map((x) => x.image))];
   for (const x of smtp.filter((x) => x.assumed)) {
     assumptions.push({ code: 'SmtpImageAssumed', detail: `${x.name} has no PathName; its sending process is assumed to be ${x.image}` });
@@ -233,7 +218,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   }
   const proof = log.proving[0];
   if (proof) {
-    ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: (proof.localTime ?? '').replace('T', ' ') };
+    ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: proof.localTime.replace('T', ' ') };
     ev.culprits = culprits;
     return done('BlockObserved', blockRemediation(ctx));
   }

@@ -34,8 +34,8 @@ export interface LogFileEvidence {
 
 export interface ObservedBlocks {
   readonly files: LogFileEvidence[];
-  /** Blocks of an SMTP process on port 25 that prove mail is blocked now. */
-  readonly proving: LogLineEvidence[];
+  /** Blocks of an SMTP process on port 25 that prove mail is blocked now (their time was read). */
+  readonly proving: (LogLineEvidence & { readonly localTime: string })[];
   /** Blocks of an SMTP process on port 25 that may predate the last settings change. */
   readonly earlier: LogLineEvidence[];
   /** Report-only ("Would be blocked") lines for an SMTP process on port 25. */
@@ -68,7 +68,7 @@ function evidenceOf(file: string, l: PortBlockLine, offset: number | undefined):
   const span = l.localMs === undefined ? undefined : utcSpan(l.localMs, offset);
   return {
     file,
-    line: l.raw.length > 500 ? l.raw.slice(0, 500) : l.raw,
+    line: l.raw.slice(0, 500),
     process: l.process,
     rule: l.rule,
     target: l.target,

@@ -35,7 +35,6 @@ export interface Culprit {
 
 export interface TextContext {
   readonly product: string;
-  readonly services: readonly string[];
   readonly images: readonly string[];
   readonly culprits: readonly Culprit[];
   readonly blockingRules: readonly string[];
@@ -54,6 +53,25 @@ export interface TextContext {
   readonly assumedDefaults: boolean;
 }
 
+/** What the texts say before the snapshot has told anything: the product without its version, nothing found. */
+export function textContext(): TextContext {
+  return {
+    product: 'McAfee VirusScan Enterprise',
+    images: [],
+    culprits: [],
+    blockingRules: [],
+    reportOnlyRules: [],
+    reportAssumedRules: [],
+    userDefinedRules: [],
+    offBy: [],
+    problems: [],
+    configKey: '',
+    scannerState: '',
+    assumedDefaults: false,
+    blockLine: { process: '', rule: '', target: '', time: '' },
+  };
+}
+
 const q = (s: string): string => `"${s}"`;
 // The built-in rule's name and category as the Japanese product shows them; a log names a rule as
 // "<category>:<name>".
@@ -64,7 +82,7 @@ const JA_NAMES: Readonly<Record<string, string>> = {
 const ja = (s: string): string => JA_NAMES[s.toLowerCase()] ?? s;
 function jaRuleName(s: string): string {
   const colon = s.indexOf(':');
-  return colon < 0 ? ja(s) : `${ja(s.slice(0, colon))}:${ja(s.slice(colon + 1))}`;
+  return colon === -1 ? ja(s) : `${ja(s.slice(0, colon))}:${ja(s.slice(colon + 1))}`;
 }
 const jq = (s: string): string => `「${jaRuleName(s)}」`;
 const JA_DIRECTIONS: Readonly<Record<Direction, string>> = { Outbound: '送信', Inbound: '受信', Both: '送受信' };
@@ -116,9 +134,9 @@ function culpritsJa(c: readonly Culprit[]): string {
 }
 
 export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> = {
-  NotInstalled: () => ({
-    en: 'McAfee VirusScan Enterprise is not installed on this server (no product key in either registry view).',
-    ja: 'このサーバーには McAfee VirusScan Enterprise がインストールされていません (どちらのレジストリ ビューにも製品キーがありません)。',
+  NotInstalled: (c) => ({
+    en: `${c.product} is not installed on this server (no product key in either registry view).`,
+    ja: `このサーバーには ${c.product} がインストールされていません (どちらのレジストリ ビューにも製品キーがありません)。`,
   }),
   NoSmtpService: (c) => ({
     en: `${c.product} is installed, but no Exchange SMTP service (SMTPSVC, MSExchangeTransport, MSExchangeFrontEndTransport) exists on this server.`,

@@ -244,3 +244,22 @@ describe('offsets at the edges', () => {
     expect([MIN_OFFSET_MINUTES, MAX_OFFSET_MINUTES, RECENT_WINDOW_MS, MAX_LINE_CHARS]).toEqual([-720, 840, 24 * H, 4096]);
   });
 });
+
+describe('date, time and action forms, exactly', () => {
+  it.each([
+    ['111/27/2026', '4:12:07 PM'],
+    ['11/27/20260', '4:12:07 PM'],
+    ['12026/11/27', '16:12:07'],
+    ['2026/11/271', '16:12:07'],
+    ['2026/11/27', '116:12:07'],
+  ])('does not read %j %j', (date, time) => {
+    expect(parseLocalTime(date, time)).toBeUndefined();
+  });
+  it('reads a Japanese action written without blanks', () => {
+    expect(parseAccessLogLine('2026/11/26\t15:42:10\tポートブロックルールによってブロックされました\tC:\\X\\EdgeTransport.exe\tR\tx:25')?.kind).toBe('blocked');
+  });
+  it('trims the rule and target fields, and the end of the raw line', () => {
+    const l = parseAccessLogLine('2026/11/26\t15:42:10\tBlocked by port blocking rule \t C:\\X\\EdgeTransport.exe \t  My rule  \t 198.51.100.25:25 \t \r');
+    expect(l).toMatchObject({ process: 'C:\\X\\EdgeTransport.exe', rule: 'My rule', target: '198.51.100.25:25', remotePort: 25, raw: '2026/11/26\t15:42:10\tBlocked by port blocking rule \t C:\\X\\EdgeTransport.exe \t  My rule  \t 198.51.100.25:25' });
+  });
+});

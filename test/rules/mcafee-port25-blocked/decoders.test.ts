@@ -7,6 +7,7 @@ import { builtInMassMailingRule, decodeUserRules } from '../../../src/rules/mcaf
 import { generationFromVersion } from '../../../src/rules/mcafee-port25-blocked/locations';
 import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, isMassMailingRule, parseDirection, parsePortList } from '../../../src/rules/mcafee-port25-blocked/port-rules';
 import { fileNameOf, firstMatch, processMatches, splitProcessList } from '../../../src/rules/mcafee-port25-blocked/process-match';
+import { readFlag, readList, readText } from '../../../src/rules/mcafee-port25-blocked/registry-values';
 import { imageOfPathName } from '../../../src/rules/mcafee-port25-blocked/smtp-services';
 import type { RegistryKeyState } from '../../../src/snapshot/normalise';
 import type { RegistryValue } from '../../../src/snapshot/schema';
@@ -484,5 +485,76 @@ describe('SMTP service images, edge forms', () => {
     ['C:\\tools\\mail relay\\run.bat arg', 'mail'],
   ])('%j → %s', (pathName, image) => {
     expect(imageOfPathName(pathName)).toBe(image);
+  });
+});
+
+describe('edges that only a careful reader would send', () => {
+  it('a version whose major is not 8 is not 8.8 just because its minor is 8 or more', () => {
+    expect(generationFromVersion('7.8.0.1')).toBeUndefined();
+    expect(generationFromVersion('7.9')).toBeUndefined();
+  });
+  it('port lists: a token with anything before or after its digits is not a port', () => {
+    for (const text of ['x25', '25x', '25-30x', 'x25-30', '25--30']) expect(parsePortList(text), text).toBeUndefined();
+  });
+  it('the built-in rule\'s English name with several blanks between the words', () => {
+    expect(isMassMailingRule({ id: '#1', name: 'mass mailing   worms' })).toBe(true);
+  });
+  it('flags: only REG_SZ or REG_EXPAND_SZ digits are text flags; a REG_QWORD is on when any digit is not 0', () => {
+    const v = (type: string, data: unknown) => readFlag({ name: 'F', type, data } as RegistryValue);
+    expect(v('REG_EXPAND_SZ', '1')).toEqual({ ok: true, value: true });
+    expect(v('REG_SZ', '0000000000')).toEqual({ ok: true, value: false });
+    expect(v('REG_SZ', '12345678901')).toEqual({ ok: false, problem: 'F is REG_SZ, not a 0/1 flag' });
+    expect(v('REG_SZ', 'a1')).toEqual({ ok: false, problem: 'F is REG_SZ, not a 0/1 flag' });
+    expect(v('REG_SZ', '1a')).toEqual({ ok: false, problem: 'F is REG_SZ, not a 0/1 flag' });
+    expect(v('REG_SZ', '')).toEqual({ ok: false, problem: 'F is REG_SZ, not a 0/1 flag' });
+    expect(v('REG_MULTI_SZ', ['1'])).toEqual({ ok: false, problem: 'F is REG_MULTI_SZ, not a 0/1 flag' });
+    expect(v('REG_QWORD', '100')).toEqual({ ok: true, value: true });
+    expect(v('REG_QWORD', '000')).toEqual({ ok: true, value: false });
+    expect(v('REG_DWORD', 2)).toEqual({ ok: true, value: true });
+  });
+  it('text and lists: which types are read', () => {
+    expect(readText({ name: 'T', type: 'REG_DWORD', data: 25 })).toEqual({ ok: true, value: '25' });
+    expect(readText({ name: 'T', type: 'REG_EXPAND_SZ', data: '%X%' })).toEqual({ ok: true, value: '%X%' });
+    expect(readText({ name: 'T', type: 'REG_QWORD', data: '25' })).toEqual({ ok: false, problem: 'T is REG_QWORD, not text' });
+    expect(readList({ name: 'L', type: 'REG_EXPAND_SZ', data: 'a.exe' })).toEqual({ ok: true, value: 'a.exe' });
+    expect(readList({ name: 'L', type: 'REG_MULTI_SZ', data: ['a.exe'] })).toEqual({ ok: true, value: ['a.exe'] });
+    expect(readList({ name: 'L', type: 'REG_DWORD', data: 1 })).toEqual({ ok: false, problem: 'L is REG_DWORD, not a process list' });
+  });
+  it('an empty process name matches no entry, not even *', () => {
+    expect(processMatches('*', '')).toBe(false);
+    expect(processMatches('*', 'C:\\dir\\')).toBe(false);
+    expect(processMatches('', '')).toBe(false);
+  });
+  it('a value name with text after its number is not a rule value', () => {
+    const key = keyWith([{ name: 'PortBlockEnabled_3x', type: 'REG_DWORD', data: 1 }, { name: 'PortBlockEnabled_4', type: 'REG_DWORD', data: 0 }]);
+    expect(decodeReferenceLayout([key], key.path).rules.map((r) => r.id)).toEqual(['#4']);
+  });
+  it('UTF-16LE is told from bytes by the zero high bytes of the first two characters and a non-zero first byte', () => {
+    const raw = (bytes: number[]): RegistryValue => ({ name: 'AccessProtectionUserRules', type: 'REG_BINARY', data: Buffer.from(bytes).toString('base64') });
+    const binary = { ok: false, problem: 'AccessProtectionUserRules holds binary data, not Access Protection text' };
+    const notRules = { ok: false, problem: 'AccessProtectionUserRules does not hold Access Protection rule text' };
+    // 'A', 0, 'B', 'C': the second high byte is not zero, so these are single bytes (with a NUL: binary).
+    expect(decodeUserRules(raw([0x41, 0, 0x42, 0x43]))).toEqual(binary);
+    // 'A', 'B', 'C', 0, 'D': the first high byte is not zero.
+    expect(decodeUserRules(raw([0x41, 0x42, 0x43, 0, 0x44]))).toEqual(binary);
+    // Exactly four bytes of UTF-16LE ("{}") are read as UTF-16LE: text, but not rule text.
+    expect(decodeUserRules(raw([0x7b, 0, 0x7d, 0]))).toEqual(notRules);
+  });
+  it('reads user lines with any blanks between their parts, and only at the start of a line', () => {
+    expect(decodeUserRules(bin('AccessProtection {\r\nUserEnforce \t AVO10   0\r\n}'))).toMatchObject({ ok: true, enforce: false });
+    expect(decodeUserRules(bin('AccessProtection {\r\nxUserEnforce AVO10 0\r\n}'))).toMatchObject({ ok: true, enforce: undefined, otherLines: 1 });
+    expect(decodeUserRules(bin('xAccessProtection {\r\n'))).toEqual({ ok: false, problem: 'AccessProtectionUserRules does not hold Access Protection rule text' });
+  });
+  it('user-defined rule ids are UR and digits only; Block and Report come only from their own 0/1 lines', () => {
+    const d = decodeUserRules(bin('AccessProtection {\r\nUserEnforce UR12 1\r\nUserEnforce XUR1 1\r\nUserEnforce UR1X 1\r\nUserEnforce UR3 1\r\nUserReport UR4 x\r\nUserReport UR4 1\r\nUserReport UR4 y\r\n}'));
+    expect(d).toMatchObject({
+      ok: true,
+      userDefined: [
+        { id: 'UR12', block: true, report: null, lines: 1 },
+        { id: 'UR3', block: true, report: null, lines: 1 },
+        { id: 'UR4', block: null, report: true, lines: 3 },
+      ],
+      otherLines: 2,
+    });
   });
 });

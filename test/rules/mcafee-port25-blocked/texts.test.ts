@@ -8,6 +8,7 @@ import {
   RATIONALE,
   REFERENCES,
   SCANNER_UNKNOWN_REMEDIATION,
+  textContext,
   TITLE,
   unreadableRemediation,
   type Culprit,
@@ -18,22 +19,7 @@ const AVO10 = 'Prevent mass mailing worms from sending mail';
 const AVO10_JA = 'マス メール型ワームによるメールの送信を防止する';
 const BB = 'HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking (view 32)';
 
-const base: TextContext = {
-  product: 'McAfee VirusScan Enterprise 8.8 (8.8.0.1804)',
-  services: ['MSExchangeTransport'],
-  images: ['EdgeTransport.exe'],
-  culprits: [],
-  blockingRules: [],
-  reportOnlyRules: [],
-  reportAssumedRules: [],
-  userDefinedRules: [],
-  offBy: [],
-  problems: [],
-  configKey: BB,
-  scannerState: 'Stopped',
-  assumedDefaults: false,
-  blockLine: { process: '', rule: '', target: '', time: '' },
-};
+const base: TextContext = { ...textContext(), product: 'McAfee VirusScan Enterprise 8.8 (8.8.0.1804)', images: ['EdgeTransport.exe'], configKey: BB, scannerState: 'Stopped' };
 const ctx = (over: Partial<TextContext>): TextContext => ({ ...base, ...over });
 const message = (code: string, over: Partial<TextContext> = {}) => MESSAGES[code]!(ctx(over));
 
@@ -70,8 +56,27 @@ describe('the rule\'s fixed texts', () => {
 });
 
 describe('messages per reason code', () => {
+  it('start from a context that names the product without a version and holds nothing found', () => {
+    expect(textContext()).toEqual({
+      product: 'McAfee VirusScan Enterprise',
+      images: [],
+      culprits: [],
+      blockingRules: [],
+      reportOnlyRules: [],
+      reportAssumedRules: [],
+      userDefinedRules: [],
+      offBy: [],
+      problems: [],
+      configKey: '',
+      scannerState: '',
+      assumedDefaults: false,
+      blockLine: { process: '', rule: '', target: '', time: '' },
+    });
+    expect(textContext()).not.toBe(textContext());
+  });
+
   it('NotInstalled', () => {
-    expect(message('NotInstalled')).toEqual({
+    expect(MESSAGES.NotInstalled!(textContext())).toEqual({
       en: 'McAfee VirusScan Enterprise is not installed on this server (no product key in either registry view).',
       ja: 'このサーバーには McAfee VirusScan Enterprise がインストールされていません (どちらのレジストリ ビューにも製品キーがありません)。',
     });
@@ -226,6 +231,8 @@ describe('remediation', () => {
 
   it('names several rules', () => {
     const [disable, exclude] = blockRemediation(ctx({ culprits: [edge, front] }));
+    expect(disable?.ja).toBe(`VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」、「Block legacy ports 20-30」を無効にするか、ブロックの設定を解除することを検討してください。`);
+    expect(exclude?.en).toBe(`Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}", "Block legacy ports 20-30".`);
     expect(disable?.en).toBe(`Consider disabling the port-blocking rule "${AVO10}", "Block legacy ports 20-30" in the VirusScan Console (Access Protection properties), or clear its Block setting.`);
     expect(exclude?.ja).toBe(`Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」、「Block legacy ports 20-30」の「除外するプロセス」に追加してください。`);
   });
