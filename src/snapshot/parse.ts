@@ -98,6 +98,7 @@ export function parseSnapshot(input: unknown, options: ParseOptions = {}): Parse
     } else seenKeys.set(id, i);
     const names = new Set<string>();
     entry.values?.forEach((v, j) => {
+      // Stryker disable next-line MethodExpression: any one case folding works as the key.
       const lower = v.name.toLowerCase();
       if (names.has(lower)) issues.push({ path: `registry[${i}].values[${j}].name`, message: 'a value name may appear only once per key (names compare case-insensitively)' });
       names.add(lower);
@@ -106,6 +107,7 @@ export function parseSnapshot(input: unknown, options: ParseOptions = {}): Parse
 
   const services = new Set<string>();
   snapshot.services.forEach((svc, i) => {
+    // Stryker disable next-line MethodExpression: any one case folding works as the key.
     const lower = svc.name.toLowerCase();
     if (services.has(lower)) issues.push({ path: `services[${i}].name`, message: 'a service may appear only once (names compare case-insensitively)' });
     services.add(lower);

@@ -52,7 +52,8 @@ export const registryValueSchema = z.discriminatedUnion('type', [
     type: z.literal('REG_QWORD'),
     data: z
       .string()
-      .regex(/^[0-9]{1,20}$/, { message: 'REG_QWORD data must be a string of decimal digits' })
+      // abort: the bound below reads the digits with BigInt, which throws on anything else.
+      .regex(/^[0-9]{1,20}$/, { message: 'REG_QWORD data must be a string of decimal digits', abort: true })
       .refine((d) => BigInt(d) <= UINT64_MAX, { message: 'REG_QWORD data must not exceed 18446744073709551615' }),
   }),
   z.object({

@@ -1,6 +1,7 @@
 // The words a sender reads when a snapshot is refused: one sentence per problem, at its path.
 import { describe, expect, it } from 'vitest';
-import { formatIssuePath, MAX_FUTURE_MS, parseSnapshot } from '../../src/snapshot/parse';
+import { z } from 'zod';
+import { describeIssue, formatIssuePath, MAX_FUTURE_MS, parseSnapshot } from '../../src/snapshot/parse';
 import { sampleSnapshot } from './sample';
 
 const NOW = Date.parse('2026-11-28T01:02:00.000Z');
@@ -11,6 +12,30 @@ function issuesOf(mutate: (s: Record<string, any>) => void, options = { now: NOW
   const r = parseSnapshot(s, options);
   return r.ok ? [] : [...r.issues];
 }
+
+describe('issues the contract never raises itself, in words all the same', () => {
+  const first = (schema: z.ZodType, value: unknown) => {
+    const r = schema.safeParse(value);
+    if (r.success) throw new Error('expected a failure');
+    return describeIssue(r.error.issues[0]!);
+  };
+  it('names exclusive and inclusive bounds of numbers, and leaves other kinds to zod', () => {
+    expect(first(z.number().gt(5), 5)).toBe('must be greater than 5');
+    expect(first(z.number().lt(5), 5)).toBe('must be less than 5');
+    expect(first(z.int().max(3), 4)).toBe('must be at most 3');
+    expect(first(z.string().min(2), 'a')).toBe('must be at least 2 characters long');
+    expect(first(z.array(z.string()).min(1), [])).toBe('must have at least 1 item');
+    const date = z.date().min(new Date(0));
+    const r = date.safeParse(new Date(-1));
+    expect(first(date, new Date(-1))).toBe(r.success ? '' : r.error.issues[0]!.message);
+  });
+  it('a union without a discriminator keeps zod\'s words', () => {
+    const union = z.union([z.string(), z.number()]);
+    const r = union.safeParse(true);
+    expect(first(union, true)).toBe(r.success ? '' : r.error.issues[0]!.message);
+    expect(first(union, true)).not.toBe('unknown value: expected one of the types the contract lists');
+  });
+});
 
 describe('contract issues, word for word', () => {
   it.each([
@@ -38,6 +63,10 @@ describe('contract issues, word for word', () => {
     ['a host name with a dot', (s: any) => (s.host.name = 'exch01.corp'), 'host.name', 'host name must be 1-63 letters, digits, hyphens or underscores, not starting or ending with a hyphen'],
     ['values on a key that does not exist', (s: any) => (s.registry[0].exists = false), 'registry[0].values', 'a key that does not exist cannot carry values'],
     ['a tail on a file that does not exist', (s: any) => (s.files[0].exists = false), 'files[0].tail', 'a file that does not exist cannot carry a tail'],
+    ['a REG_QWORD that is not digits', (s: any) => (s.registry[0].values[0] = { name: 'x', type: 'REG_QWORD', data: 'abc' }), 'registry[0].values[0].data', 'REG_QWORD data must be a string of decimal digits'],
+    ['a REG_QWORD in exponent form', (s: any) => (s.registry[0].values[0] = { name: 'x', type: 'REG_QWORD', data: '1e5' }), 'registry[0].values[0].data', 'REG_QWORD data must be a string of decimal digits'],
+    ['an fqdn with an empty label', (s: any) => (s.host.fqdn = 'exch01..contoso.com'), 'host.fqdn', 'fqdn must be dot-separated host labels, at most 253 characters'],
+    ['a registry path that does not start with its hive', (s: any) => (s.registry[0].path = 'XHKLM\\SOFTWARE'), 'registry[0].path', 'registry path must start with a hive (HKLM, HKCU, HKU, HKCR, HKCC or its long name) and have no empty segments'],
     ['a REG_QWORD above 64 bits', (s: any) => (s.registry[0].values[0] = { name: 'x', type: 'REG_QWORD', data: '18446744073709551616' }), 'registry[0].values[0].data', 'REG_QWORD data must not exceed 18446744073709551615'],
     ['a path source outside the registry', (s: any) => (s.files[0].pathFrom = { registryPath: 'C:\\x', view: '64', valueName: 'szLogFileName' }), 'files[0].pathFrom.registryPath', 'registry path must start with a hive (HKLM, HKCU, HKU, HKCR, HKCC or its long name) and have no empty segments'],
     ['a path source in a third view', (s: any) => (s.files[0].pathFrom = { registryPath: 'HKLM\\SOFTWARE\\X', view: '16', valueName: 'szLogFileName' }), 'files[0].pathFrom.view', 'must be one of "32", "64"'],

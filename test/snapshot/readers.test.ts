@@ -231,3 +231,141 @@ describe('services CSV', () => {
     }
   });
 });
+
+describe('reader edges a mutation run found unpinned', () => {
+  it('takes a BOM only as a whole: half of one is text', () => {
+    expect(decodeRegBytes(Buffer.from([0x41, 0xff]))).toBe('Aÿ');
+    expect(decodeRegBytes(Buffer.from([0xfe, 0x41]))).toBe('þA');
+    expect(decodeRegBytes(Buffer.from([0xff, 0x41]))).toBe('ÿA');
+    expect(decodeRegBytes(Buffer.from([0x41, 0xfe]))).toBe('Aþ');
+    expect(decodeRegBytes(Buffer.from([0xef, 0xbb, 0x41]))).toBe('ï»A');
+    expect(decodeRegBytes(Buffer.from([0xef, 0x41, 0xbf]))).toBe('ïA¿');
+    expect(decodeRegBytes(Buffer.from([0x41, 0xbb, 0xbf]))).toBe('A»¿');
+    expect(decodeRegBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x41]))).toBe('A');
+  });
+
+  it('takes UTF-16LE without a BOM only when the first two characters have zero high bytes and the first is not NUL', () => {
+    expect(decodeRegBytes(Buffer.from([0x41, 0, 0x42, 0]))).toBe('AB');
+    expect(decodeRegBytes(Buffer.from([0x41, 0, 0x42]))).toBe('A\0B');
+    expect(decodeRegBytes(Buffer.from([0x41, 0x42, 0x43, 0]))).toBe('ABC\0');
+    expect(decodeRegBytes(Buffer.from([0x41, 0, 0x42, 0x43]))).toBe('A\0BC');
+    expect(decodeRegBytes(Buffer.from([0, 0, 0x42, 0]))).toBe('\0\0B\0');
+  });
+
+  it('removes a BOM only at the very start', () => {
+    const ex = parseRegExport('\uFEFFREGEDIT4\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"v"="a\uFEFFb"\r\n');
+    expect(ex.keys[0]?.values[0]?.data).toBe('a\uFEFFb');
+    expect(parseServicesCsv('\uFEFFName,State,Started\r\nx\uFEFF,Running,True\r\n')[0]?.name).toBe('x\uFEFF');
+  });
+
+  it('reads hex lists with blanks inside, a final comma, and a wrapped line with blanks after its backslash', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\X]\r\n"a"=hex:01, 02 ,03,\r\n"b\\\\c"=hex:04,\\  \r\n   05\r\n');
+    expect(ex.keys[0]?.values).toEqual([
+      { name: 'a', type: 'REG_BINARY', data: Buffer.from([1, 2, 3]).toString('base64') },
+      { name: 'b\\c', type: 'REG_BINARY', data: Buffer.from([4, 5]).toString('base64') },
+    ]);
+  });
+
+  it('strips every trailing NUL of a string, and only trailing ones', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\X]\r\n"s"=hex(1):41,00,00,00,42,00,00,00,00,00\r\n"t"=hex(2):41,00,00,00\r\n');
+    expect(ex.keys[0]?.values.map((v) => v.data)).toEqual(['A\0B', 'A']);
+  });
+
+  it('names the registry types 5 and 9', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\X]\r\n"be"=hex(5):00,00,00,19\r\n"full"=hex(9):01\r\n');
+    expect(ex.keys[0]?.values.map((v) => v.type)).toEqual(['REG_DWORD_BIG_ENDIAN', 'REG_FULL_RESOURCE_DESCRIPTOR']);
+  });
+
+  it('reads indented lines, @ with blanks around "=", and refuses data that only contains a known form', () => {
+    const ex = reg('  [HKEY_LOCAL_MACHINE\\X]  \r\n  @ = "d"  \r\n\t"n"=dword:00000002 \r\n');
+    expect(ex.keys[0]?.values).toEqual([
+      { name: '', type: 'REG_SZ', data: 'd' },
+      { name: 'n', type: 'REG_DWORD', data: 2 },
+    ]);
+    expect(() => reg('[HKEY_LOCAL_MACHINE\\X]\r\n"a"=xdword:00000001\r\n')).toThrow('line 4: cannot read the data of value "a": "xdword:00000001"');
+    expect(() => reg('[HKEY_LOCAL_MACHINE\\X]\r\n"a"=xhex:01\r\n')).toThrow('line 4: cannot read the data of value "a": "xhex:01"');
+  });
+
+  it('quotes at most 40 characters of what it cannot read', () => {
+    const long = 'x'.repeat(60);
+    expect(() => reg(`[HKEY_LOCAL_MACHINE\\X]\r\n"a"=${long}\r\n`)).toThrow(`line 4: cannot read the data of value "a": "${'x'.repeat(40)}"`);
+    expect(() => reg(`[HKEY_LOCAL_MACHINE\\X]\r\n${long}\r\n`)).toThrow(`line 4: cannot read "${'x'.repeat(40)}": a value line starts with "name" or @`);
+  });
+
+  it('an error without a line number is the bare message', () => {
+    expect(new RegExportError('bad').message).toBe('bad');
+    expect(new RegExportError('bad', 3)).toMatchObject({ message: 'line 3: bad', line: 3 });
+    expect(new ServicesCsvError('bad').message).toBe('bad');
+  });
+});
+
+describe('manifest keys under every hive', () => {
+  it.each([
+    ['HKEY_USERS\\S-1-5-18\\Software', 'HKU\\S-1-5-18\\Software\\X'],
+    ['HKEY_CLASSES_ROOT\\CLSID', 'HKCR\\CLSID\\X'],
+    ['HKEY_CURRENT_CONFIG\\System', 'HKCC\\System\\X'],
+    ['HKEY_CURRENT_USER\\Software', 'HKCU\\Software\\X'],
+    ['hku\\S-1-5-18', 'HKU\\S-1-5-18\\X'],
+  ])('a key missing below [%s] is said not to exist', (exported, manifestKey) => {
+    const entries = registryEntriesFromExports([reg(`[${exported}]\r\n`)], [{ path: manifestKey, recurse: false }]);
+    expect(entries.filter((e) => !e.exists)).toEqual([{ path: manifestKey, view: '64', exists: false }]);
+  });
+
+  it('a hive alone is a key too, and its export holds both views of HKLM\\SOFTWARE', () => {
+    expect(registryEntriesFromExports([reg('[HKEY_LOCAL_MACHINE]\r\n')], [{ path: 'HKLM\\SOFTWARE', recurse: false }])).toEqual([
+      { path: 'HKLM', view: '64', exists: true, values: [] },
+      { path: 'HKLM\\SOFTWARE', view: '64', exists: false },
+      { path: 'HKLM\\SOFTWARE', view: '32', exists: false },
+    ]);
+  });
+
+  it('HKLM\\SOFTWARE itself has a 32-bit spelling; a key that only contains that text has none', () => {
+    const wow = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\X]\r\n');
+    expect(registryEntriesFromExports([reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Y]\r\n')], [{ path: 'HKLM\\SOFTWARE', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
+    expect(registryEntriesFromExports([wow], [{ path: 'HKLM\\SOFTWARE\\X\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWARE\\X\\Y', view: '32', exists: false }]);
+    const odd = reg('[HKEY_CURRENT_USER\\Software\\HKLM\\SOFTWARE\\Wow6432Node\\Z]\r\n');
+    expect(registryEntriesFromExports([odd], [{ path: 'HKCU\\Software\\HKLM\\SOFTWARE\\Z\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
+  });
+
+  it('a key whose name only begins like an exported key is not below it', () => {
+    expect(registryEntriesFromExports([reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAf]\r\n')], [{ path: 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
+  });
+
+  it('a 32-bit export says nothing about a 64-bit view, even when it spells Wow6432Node', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]\r\n');
+    expect(registryEntriesFromExports([ex], [{ path: 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection', recurse: false }], { nativeView: '32' }).filter((e) => !e.exists)).toEqual([]);
+  });
+
+  it('lists a manifest key given twice in two spellings once', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]\r\n');
+    const entries = registryEntriesFromExports([ex], [{ path: 'HKLM\\SOFTWARE\\McAfee\\X', recurse: false }, { path: 'HKEY_LOCAL_MACHINE\\software\\mcafee\\x', recurse: true }]);
+    expect(entries.filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWARE\\McAfee\\X', view: '64', exists: false }]);
+  });
+});
+
+describe('services CSV edges', () => {
+  it('counts lines across LF pairs and keeps a last record that starts with an empty field', () => {
+    expect(parseCsvRecords('a\n\nb')).toEqual([
+      { fields: ['a'], line: 1 },
+      { fields: ['b'], line: 3 },
+    ]);
+    expect(parseCsvRecords('a\n,x')).toEqual([
+      { fields: ['a'], line: 1 },
+      { fields: ['', 'x'], line: 2 },
+    ]);
+  });
+
+  it('leaves out absent columns and turns empty ones into null', () => {
+    expect(parseServicesCsv('Name,State,Started\r\nx,Running,True\r\n')).toStrictEqual([{ name: 'x', state: 'Running', started: true }]);
+    expect(parseServicesCsv('Name,State,Started,DisplayName,StartMode,PathName,ProcessId\r\nx,Running,True,,,,\r\n')).toStrictEqual([
+      { name: 'x', state: 'Running', started: true, displayName: null, startMode: null, pathName: null },
+    ]);
+    expect(parseServicesCsv('Name,State,Started,DisplayName,StartMode,PathName,ProcessId\r\nx,Running,True,X,Auto,C:\\x.exe,1234\r\n')).toStrictEqual([
+      { name: 'x', state: 'Running', started: true, displayName: 'X', startMode: 'Auto', pathName: 'C:\\x.exe', processId: 1234 },
+    ]);
+  });
+
+  it('refuses a ProcessId with anything but digits', () => {
+    expect(() => parseServicesCsv('Name,State,Started,ProcessId\r\nx,Running,True,a12\r\n')).toThrow('line 2: ProcessId must be a number, not "a12"');
+  });
+});
