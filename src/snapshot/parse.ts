@@ -58,7 +58,8 @@ const FORMATS: Readonly<Record<string, string>> = {
 export function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_union':
-      return 'note' in issue && issue.note === 'No matching discriminator' ? 'unknown value: expected one of the types the contract lists' : issue.message;
+      // zod notes a discriminated union whose discriminator matched no option (not in its issue type).
+      return (issue as { note?: unknown }).note === 'No matching discriminator' ? 'unknown value: expected one of the types the contract lists' : issue.message;
     case 'invalid_type':
       return issue.message.endsWith('received undefined') ? `is required (${typeName(issue.expected)}) but missing` : `must be ${typeName(issue.expected)}`;
     case 'invalid_value':

@@ -48,7 +48,7 @@ export function decodeRegBytes(bytes: Uint8Array): string {
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return new TextDecoder('utf-8').decode(bytes.subarray(3));
   // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -242,9 +242,8 @@ export function parseRegExport(text: string): RegExport {
 
 /** Where a manifest key would sit in a 64-bit regedit export for the 32-bit view. */
 function wowSpelling(path: string): string | undefined {
-  const m = /^(HKLM\\SOFTWARE)(\\.*)?/i.exec(shortHive(path));
-  if (!m) return undefined;
-  return `${m[1]}\\Wow6432Node${m[2] ?? ''}`;
+  const m = /^(HKLM\\SOFTWARE)((?:\\.*)?)$/i.exec(shortHive(path));
+  return m ? `${m[1]}\\Wow6432Node${m[2]}` : undefined;
 }
 
 /** Strictly below: a manifest key the file holds itself is in its entries already. */

@@ -77,6 +77,7 @@ describe('normalisation, every hive and look-up', () => {
     ['hkcr\\X', 'HKCR\\X'],
     ['hkcc\\X', 'HKCC\\X'],
     ['HKEY_LOCAL_MACHINE', 'HKLM'],
+    ['hkxx\\Y', 'HKXX\\Y'],
   ])('%s → %s', (path, short) => {
     expect(shortHive(path)).toBe(short);
     expect(canonicalRegistryPath(path, '64')).toEqual({ path: short, view: '64' });

@@ -23,6 +23,8 @@ describe('issues the contract never raises itself, in words all the same', () =>
     expect(first(z.number().gt(5), 5)).toBe('must be greater than 5');
     expect(first(z.number().lt(5), 5)).toBe('must be less than 5');
     expect(first(z.int().max(3), 4)).toBe('must be at most 3');
+    expect(first(z.int(), 2 ** 60)).toBe(`must be at most ${Number.MAX_SAFE_INTEGER}`);
+    expect(first(z.int(), -(2 ** 60))).toBe(`must be at least ${Number.MIN_SAFE_INTEGER}`);
     expect(first(z.string().min(2), 'a')).toBe('must be at least 2 characters long');
     expect(first(z.array(z.string()).min(1), [])).toBe('must have at least 1 item');
     const date = z.date().min(new Date(0));

@@ -107,7 +107,8 @@ describe('.reg data forms', () => {
     ]);
   });
 
-  it('finds the header after blank lines and a BOM', () => {
+  it('finds the header after blank lines, lines of blanks and a BOM', () => {
+    expect(parseRegExport('   \r\n\t\r\nREGEDIT4\r\n').format).toBe('REGEDIT4');
     expect(parseRegExport('\uFEFF\r\n\r\nREGEDIT4\r\n[HKEY_LOCAL_MACHINE\\X]\r\n').format).toBe('REGEDIT4');
     expect(parseRegExport('  Windows Registry Editor Version 5.00  \n').format).toBe('REGEDIT5');
   });
@@ -242,6 +243,8 @@ describe('reader edges a mutation run found unpinned', () => {
     expect(decodeRegBytes(Buffer.from([0xef, 0x41, 0xbf]))).toBe('ïA¿');
     expect(decodeRegBytes(Buffer.from([0x41, 0xbb, 0xbf]))).toBe('A»¿');
     expect(decodeRegBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x41]))).toBe('A');
+    // After a UTF-8 BOM, bytes that are not UTF-8 are still read as UTF-8 (replaced), not as ANSI.
+    expect(decodeRegBytes(Buffer.from([0xef, 0xbb, 0xbf, 0xff]))).toBe('\uFFFD');
   });
 
   it('takes UTF-16LE without a BOM only when the first two characters have zero high bytes and the first is not NUL', () => {
@@ -253,9 +256,11 @@ describe('reader edges a mutation run found unpinned', () => {
   });
 
   it('removes a BOM only at the very start', () => {
-    const ex = parseRegExport('\uFEFFREGEDIT4\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"v"="a\uFEFFb"\r\n');
-    expect(ex.keys[0]?.values[0]?.data).toBe('a\uFEFFb');
-    expect(parseServicesCsv('\uFEFFName,State,Started\r\nx\uFEFF,Running,True\r\n')[0]?.name).toBe('x\uFEFF');
+    for (const bom of ['\uFEFF', '']) {
+      const ex = parseRegExport(`${bom}REGEDIT4\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"v"="a\uFEFFb"\r\n`);
+      expect(ex.keys[0]?.values[0]?.data).toBe('a\uFEFFb');
+      expect(parseServicesCsv(`${bom}Name,State,Started\r\nx\uFEFF,Running,True\r\n`)[0]?.name).toBe('x\uFEFF');
+    }
   });
 
   it('reads hex lists with blanks inside, a final comma, and a wrapped line with blanks after its backslash', () => {
@@ -323,8 +328,12 @@ describe('manifest keys under every hive', () => {
     const wow = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\X]\r\n');
     expect(registryEntriesFromExports([reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Y]\r\n')], [{ path: 'HKLM\\SOFTWARE', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
     expect(registryEntriesFromExports([wow], [{ path: 'HKLM\\SOFTWARE\\X\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWARE\\X\\Y', view: '32', exists: false }]);
-    const odd = reg('[HKEY_CURRENT_USER\\Software\\HKLM\\SOFTWARE\\Wow6432Node\\Z]\r\n');
-    expect(registryEntriesFromExports([odd], [{ path: 'HKCU\\Software\\HKLM\\SOFTWARE\\Z\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
+    // Only a path that starts with HKLM\SOFTWARE, and is it or below it, has a Wow6432Node spelling.
+    const wowZ = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Z]\r\n');
+    expect(registryEntriesFromExports([wowZ], [{ path: 'HKCU\\Software\\HKLM\\SOFTWARE\\Z\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
+    const wowRoot = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n');
+    expect(registryEntriesFromExports([reg('[HKEY_LOCAL_MACHINE]\r\n')], [{ path: 'HKLM\\SOFTWAREX\\Y', recurse: false }]).filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWAREX\\Y', view: '64', exists: false }]);
+    expect(registryEntriesFromExports([wowRoot], [{ path: 'HKLM\\SOFTWAREX', recurse: false }]).filter((e) => !e.exists)).toEqual([]);
   });
 
   it('a key whose name only begins like an exported key is not below it', () => {

@@ -65,6 +65,7 @@ export function candidateLineStarts(tail: string, names: ReadonlySet<string>): n
   // Stryker disable next-line ConditionalExpression,EqualityOperator: one name's hits are already ascending and distinct; sorting them changes nothing.
   if (names.size > 1) {
     starts.sort((a, b) => a - b);
+    // Stryker disable next-line ArithmeticOperator: comparing with the next start instead keeps the last of each run of equal starts, the same set.
     return starts.filter((s, k) => s !== starts[k - 1]);
   }
   return starts;

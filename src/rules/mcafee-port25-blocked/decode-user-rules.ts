@@ -49,8 +49,8 @@ function bytesToText(v: RegistryValue): { text: string; encoding: UserRules['enc
   if (v.type === 'REG_MULTI_SZ') return { text: v.data.join('\r\n'), encoding: 'text' };
   if (v.type !== 'REG_BINARY' && v.type !== 'REG_NONE') return undefined;
   const bytes = Buffer.from(v.data, 'base64');
-  // UTF-16LE text has a zero high byte after every ASCII character.
-  const looksUtf16 = bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0;
+  // UTF-16LE text has a zero high byte after every ASCII character (bytes[3] is undefined below 4 bytes).
+  const looksUtf16 = bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0;
   return looksUtf16 ? { text: bytes.toString('utf16le'), encoding: 'utf-16le' } : { text: bytes.toString('latin1'), encoding: 'ascii' };
 }
 

@@ -58,7 +58,7 @@ export const ACCESS_LOG_NAME = 'accessprotectionlog.txt';
 
 /** Generation of a VSE 8.5+ install from its `szProductVer` (e.g. "8.8.0.1804"). */
 export function generationFromVersion(version: string | undefined): Generation | undefined {
-  const m = /^\s*(\d+)\.(\d+)/.exec(version ?? '');
+  const m = /^\s*(\d+)\.(\d+)/.exec(String(version));
   if (!m) return undefined;
   const major = Number(m[1]);
   const minor = Number(m[2]);

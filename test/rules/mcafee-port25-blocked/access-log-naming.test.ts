@@ -134,8 +134,9 @@ describe('parseAccessLogNaming', () => {
 
 describe('short names', () => {
   it('a one-letter name found at the end of a line goes on with the next line', () => {
-    const line = (proc: string) => `2026/11/26\t15:42:10\tBlocked by port blocking rule \t${proc}\tR\t1.2.3.4:25`;
-    const tail = `${line('C:\\X\\x')}\n${line('C:\\Y\\x')}\nx`;
-    expect(parseAccessLogNaming(tail, new Set(['x'])).map((l) => l.process)).toEqual(['C:\\X\\x', 'C:\\Y\\x']);
+    // Lines cut short after the process, so the name is the last character before the line break.
+    const line = (proc: string) => `2026/11/26\t15:42:10\tBlocked by port blocking rule \t${proc}`;
+    const tail = `${line('C:\\Y\\x')}\n${line('C:\\Z\\x')}\nx`;
+    expect(parseAccessLogNaming(tail, new Set(['x'])).map((l) => l.process)).toEqual(['C:\\Y\\x', 'C:\\Z\\x']);
   });
 });

@@ -527,7 +527,9 @@ describe('edges that only a careful reader would send', () => {
   });
   it('a value name with text after its number is not a rule value', () => {
     const key = keyWith([{ name: 'PortBlockEnabled_3x', type: 'REG_DWORD', data: 1 }, { name: 'PortBlockEnabled_4', type: 'REG_DWORD', data: 0 }]);
-    expect(decodeReferenceLayout([key], key.path).rules.map((r) => r.id)).toEqual(['#4']);
+    const r = decodeReferenceLayout([key], key.path);
+    expect(r.rules.map((x) => x.id)).toEqual(['#4']);
+    expect(r.malformed).toEqual([]);
   });
   it('UTF-16LE is told from bytes by the zero high bytes of the first two characters and a non-zero first byte', () => {
     const raw = (bytes: number[]): RegistryValue => ({ name: 'AccessProtectionUserRules', type: 'REG_BINARY', data: Buffer.from(bytes).toString('base64') });

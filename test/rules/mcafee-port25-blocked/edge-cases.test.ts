@@ -174,12 +174,14 @@ describe('which settings key decides', () => {
   });
 
   it('8.0i has no other family member: its missing key stays missing', () => {
-    const doc = readFixture('vse80i-exchange2003-inetinfo-removed-from-list.json') as Doc;
-    key(doc, BB80).path = BB85;
-    doc.registry = doc.registry.filter((e) => !(e.path === BB85 && e.exists === false));
-    const r = evaluate(doc);
-    expect(r.reasonCode).toBe('ConfigUnreadable');
-    expect(config(r)).toMatchObject({ read: 'missing', key: { path: BB80, view: null, lastWriteTime: null }, leftovers: [{ path: BB85, view: '32', generation: 'VSE85-87' }] });
+    for (const other of [BB85, BB88]) {
+      const doc = readFixture('vse80i-exchange2003-inetinfo-removed-from-list.json') as Doc;
+      key(doc, BB80).path = other;
+      doc.registry = doc.registry.filter((e) => !(e.path === other && e.exists === false));
+      const r = evaluate(doc);
+      expect(r.reasonCode).toBe('ConfigUnreadable');
+      expect(config(r)).toMatchObject({ read: 'missing', key: { path: BB80, view: null, lastWriteTime: null }, leftovers: [{ path: other, view: '32' }] });
+    }
   });
 
   it('without any settings key and an unknown version, takes 8.8 and finds its key missing', () => {
@@ -231,7 +233,7 @@ describe('which settings key decides', () => {
 
   it('says which subkey could not be read, with its error', () => {
     const doc = withKey('vse88-x64-exchange2013-wildcard-and-full-path-exclusions.json', `${BB88}\\User`, '32', { exists: true, error: { code: 'IoError' } });
-    expect(config(evaluate(doc)).problems).toEqual([`the collector could not read ${BB88}\\User (IoError)`]);
+    expect(config(evaluate(doc))).toMatchObject({ read: 'unreadable', problems: [`the collector could not read ${BB88}\\User (IoError)`] });
   });
 
   it('a key below the branch that does not exist adds nothing', () => {
@@ -282,6 +284,20 @@ describe('decisions that need two rules, or a log and a broken key', () => {
       { service: 'SMTPSVC', image: 'inetinfo.exe', rule: 'Block SMTP', ruleId: '#1', applies: true, excludedBy: null, notIncluded: false },
       { service: 'SMTPSVC', image: 'inetinfo.exe', rule: 'Prevent mass mailing worms from sending mail', ruleId: 'AVO10', applies: false, excludedBy: 'inetinfo.exe', notIncluded: false },
     ]);
+  });
+
+  it('the "state assumed" note appears when an assumed rule blocks, even if another rule excludes the process', () => {
+    const doc = readFixture('vse88-x64-transport-not-excluded.json') as Doc;
+    key(doc, BB88).values.push(
+      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block SMTP' },
+      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
+      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '25' },
+      { name: 'PortBlockExcludedProcesses_1', type: 'REG_SZ', data: 'EdgeTransport.exe' },
+    );
+    const r = evaluate(doc);
+    expect(r.reasonCode).toBe('SmtpNotExcluded');
+    expect(r.message.en).toContain('(The rule state is assumed from product defaults: no change to it is recorded.)');
+    expect(r.evidence.coverage).toMatchObject([{ rule: 'Block SMTP', applies: false }, { ruleId: 'AVO10', applies: true }]);
   });
 
   it('a block in the log with settings in an unknown layout: Error, with no culprit from the rules that could be read', () => {

@@ -214,7 +214,7 @@ export const TABLE: readonly Expectation[] = [
   },
   {
     file: 'vse88-x64-transport-not-excluded.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
-    evidence: { config: { key: { path: BB88, view: '32' }, userRules: { userEnforce: null, userReport: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
+    evidence: { config: { key: { path: BB88, view: '32', lastWriteTime: '2025-01-10T09:01:00.000Z' }, userRules: { userEnforce: null, userReport: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
     assumptions: [STATE, REPORT, DEF],
   },
   { file: 'vse80i-exchange2003-inetinfo-removed-from-list.json', generation: 'VSE80i', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ service: 'SMTPSVC', image: 'inetinfo.exe', rule: AVO10, ports: '25' }] }, assumptions: [] },
