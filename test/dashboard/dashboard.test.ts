@@ -6,7 +6,8 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM } from '../support/chromium';
+import { browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../support/chromium';
+import { dashboardUrl } from '../../src/local/main';
 import { get, getAll } from '../support/http';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt, PUBLIC_DIR, ROOT } from './build';
@@ -64,6 +65,10 @@ describe('GET /api/dashboard over HTTP', () => {
     const imports = names.filter((n) => n.endsWith('.js')).flatMap((n) => [...readFileSync(path.join(PUBLIC_DIR, n), 'utf8').matchAll(/\bfrom '\.\/([\w.-]+)'/g)].map((m) => m[1]!));
     expect(imports.length).toBeGreaterThan(0);
     for (const m of imports) expect(names).toContain(m);
+    // The page names every module up front (modulepreload), so they load at once, not one import level at a time.
+    const page = readFileSync(path.join(PUBLIC_DIR, 'index.html'), 'utf8');
+    const named = [...page.matchAll(/<(?:link rel="modulepreload"|script type="module") (?:href|src)="dashboard\/([\w.-]+\.js)"/g)].map((m) => m[1]);
+    expect(named.sort()).toEqual(names.filter((n) => n.endsWith('.js')).sort());
     expect(gzipped).toBeLessThan(ASSET_BUDGET_GZIP);
   });
 });
@@ -96,12 +101,13 @@ describe('the dashboard in Chromium', () => {
   }, 60_000);
   afterAll(async () => browser?.close());
 
-  async function open(hash: string): Promise<Session> {
+  /** A fresh browser context on the dashboard: a full URL, or the fragment to open it with. */
+  async function open(target: string): Promise<Session> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     await context.addInitScript(() => {
-      const w = window as unknown as { __violations: string[] };
+      const w = globalThis as unknown as PageGlobals;
       w.__violations = [];
-      document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      w.document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
     });
     const page = await context.newPage();
     const requests: Session['requests'] = [];
@@ -109,26 +115,38 @@ describe('the dashboard in Chromium', () => {
     page.on('request', (r) => requests.push({ url: r.url(), headers: r.headers() }));
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
-    await page.goto(`${stack.baseUrl}/api/dashboard${hash}`);
+    await page.goto(target.startsWith('http') ? target : `${stack.baseUrl}/api/dashboard${target}`);
     return {
       page,
       requests,
       errors,
-      violations: () => page.evaluate(() => (window as unknown as { __violations: string[] }).__violations),
+      violations: () => page.evaluate(() => (globalThis as unknown as PageGlobals).__violations),
       close: () => context.close(),
     };
   }
 
+  /** Runs `fn` on a fresh session, closed afterwards whatever happens. */
+  async function inSession(target: string, fn: (s: Session) => Promise<void>): Promise<void> {
+    const s = await open(target);
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  }
+
   /** Moves to a view the way a link does. */
   async function go(page: Page, hash: string): Promise<void> {
-    await page.evaluate((h) => (location.hash = h), hash);
+    await page.evaluate((h) => ((globalThis as unknown as PageGlobals).location.hash = h), hash);
   }
 
   const digits = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''));
 
   it('shows the numbers of /api/summary, after taking the key out of the address bar', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    // The link the local host's banner prints.
+    const url = dashboardUrl(`${stack.baseUrl}/api`, TEST_KEYS.reader);
+    expect(url).toMatch(/\/api\/dashboard#key=/);
+    await inSession(url, async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       const shown = new Map(await s.page.$$eval('[data-metric]', (els) => els.map((e) => [e.getAttribute('data-metric')!, e.textContent ?? ''] as [string, string])));
       const summary = (await get(stack, 'summary')).body;
@@ -145,7 +163,7 @@ describe('the dashboard in Chromium', () => {
       expect(segments).toEqual(summary.statuses.filter((st: string) => rule.counts[st] > 0).map((st: string) => expect.stringContaining(`: ${rule.counts[st]}`)));
 
       expect(s.page.url()).toBe(`${stack.baseUrl}/api/dashboard`);
-      expect(await s.page.evaluate(() => sessionStorage.getItem('posture.readerKey'))).toBe(TEST_KEYS.reader);
+      expect(await s.page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.getItem('posture.readerKey'))).toBe(TEST_KEYS.reader);
       const api = s.requests.filter((r) => r.url.includes('/api/') && !r.url.includes('/api/dashboard'));
       expect(api.length).toBeGreaterThan(0);
       for (const r of api) {
@@ -158,16 +176,18 @@ describe('the dashboard in Chromium', () => {
       mkdirSync(RESULTS_DIR, { recursive: true });
       const png = await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-fleet.png'), fullPage: true });
       expect(png.subarray(1, 4).toString()).toBe('PNG');
-      // The README's picture: rewritten on request, so a test run leaves the tree clean.
-      if (process.env.POSTURE_UPDATE_SCREENSHOTS === '1') writeFileSync(path.join(ROOT, 'docs', 'dashboard.png'), png);
-    } finally {
-      await s.close();
-    }
+      // The README's picture (the page down to the end of the Fleet view): rewritten on request,
+      // so an ordinary test run leaves the tree clean.
+      if (process.env.POSTURE_UPDATE_SCREENSHOTS === '1') {
+        const box = await s.page.locator('.fleet').boundingBox();
+        const height = Math.ceil((box?.y ?? 0) + (box?.height ?? 600) + 24);
+        writeFileSync(path.join(ROOT, 'docs', 'dashboard.png'), await s.page.screenshot({ clip: { x: 0, y: 0, width: 1280, height } }));
+      }
+    });
   });
 
   it('opens a Warning from the fleet chart as a server with its remediation', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator(`[data-metric="${RULE}:Warning"]`).click();
       const rows = s.page.locator('table.findings tbody tr');
       await rows.first().waitFor();
@@ -198,14 +218,11 @@ describe('the dashboard in Chromium', () => {
       expect(JSON.parse((await raw.locator('pre').textContent())!)).toEqual({ ...result, waived: false, waiverId: null });
       expect(s.errors).toEqual([]);
       await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-server.png'), fullPage: true });
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   it('switches to Japanese: its own labels and the API\'s texts (Accept-Language: ja)', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       expect(await s.page.locator('nav a[data-view="fleet"]').textContent()).toBe('Fleet');
       const before = s.requests.length;
@@ -227,19 +244,17 @@ describe('the dashboard in Chromium', () => {
       const ja = (await get(stack, `servers/${CHANGED_SERVER}`, { headers: { 'accept-language': 'ja' } })).body.results[0];
       expect(await card.locator('ol.remediation li').allTextContents()).toEqual(ja.remediation);
       expect(await card.locator('h4').first().textContent()).toBe('対処方法');
+      await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-server-ja.png'), fullPage: true });
 
       await s.page.selectOption('select[data-control="lang"]', 'en');
       await s.page.locator('nav a[data-view="fleet"]', { hasText: 'Fleet' }).waitFor();
       await s.page.locator('article.result h4', { hasText: 'What to do' }).first().waitFor();
       expect(s.errors).toEqual([]);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   it('shows HTML and script from a snapshot as text and runs none of it', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       await go(s.page, `#/server/${encodeURIComponent(fleet.hostileServer)}`);
       const card = s.page.locator(`article.result[data-rule="${RULE}"]`);
@@ -257,35 +272,29 @@ describe('the dashboard in Chromium', () => {
       await s.page.locator(`table.findings tr[data-server="${fleet.hostileServer}"] td.message`, { hasText: script }).waitFor();
 
       expect(await s.page.$$eval('main img, main script, main iframe', (els) => els.length)).toBe(0);
-      expect(await s.page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+      expect(await s.page.evaluate(() => (globalThis as unknown as PageGlobals).__pwned)).toBeUndefined();
       expect(s.requests.filter((r) => /\/x$/.test(r.url))).toEqual([]);
       expect(await s.violations()).toEqual([]);
       expect(s.errors).toEqual([]);
-    } finally {
-      await s.close();
-    }
+    });
 
     // The same evidence parsed as HTML (a page without our CSP) does run and does fetch: the
     // checks above would have seen an injection.
-    const control = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (control) => {
       const line = JSON.parse(readFileSync(path.join(__dirname, 'fixtures', 'hostile-evidence.json'), 'utf8')).files[0].tail as string;
       await control.page.route(`${stack.baseUrl}/control`, (r) => r.fulfill({ contentType: 'text/html', body: `<!doctype html><p>${line}</p>` }));
       await control.page.goto(`${stack.baseUrl}/control`);
-      await control.page.waitForFunction(() => (window as unknown as { __pwned?: string }).__pwned === 'img');
+      await control.page.waitForFunction(() => (globalThis as unknown as PageGlobals).__pwned === 'img');
       expect(control.requests.some((r) => r.url === `${stack.baseUrl}/x`)).toBe(true);
-    } finally {
-      await control.close();
-    }
+    });
   });
 
   it('refuses a wrong, a revoked and a server key with a clear message, and takes another', async () => {
-    const s = await open(keyFragment('not-a-key'));
-    try {
+    await inSession(keyFragment('not-a-key'), async (s) => {
       const note = s.page.locator('form.key-form .error');
       await note.waitFor();
       expect(await note.textContent()).toBe('The key was refused (unauthorized): The key is not valid. Enter another key.');
-      expect(await s.page.evaluate(() => sessionStorage.getItem('posture.readerKey'))).toBeNull();
+      expect(await s.page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.getItem('posture.readerKey'))).toBeNull();
       await s.page.fill('#key', TEST_KEYS.reader);
       await s.page.click('form.key-form button[type="submit"]');
       await s.page.locator('[data-metric="hosts"]').waitFor();
@@ -308,14 +317,11 @@ describe('the dashboard in Chromium', () => {
       await s.page.click('form.key-form button[type="submit"]');
       await s.page.locator('[data-metric="hosts"]').waitFor();
       expect(s.errors.filter((e) => !/status of 40[13]/.test(e))).toEqual([]);
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   it('lists changes since a time (new failures first) and the servers not reporting', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       await s.page.locator('[data-metric="stale"]').click();
       const stale = s.page.locator('[data-list="stale"] li');
@@ -333,14 +339,12 @@ describe('the dashboard in Chromium', () => {
       expect(await change.locator('.badge').allTextContents()).toEqual(['Pass', 'Error']);
       // The silent server changed two days ago: not in the last 24 hours.
       expect(shown.some((x) => x.startsWith(SILENT_SERVER))).toBe(false);
-    } finally {
-      await s.close();
-    }
+      await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-changes.png'), fullPage: true });
+    });
   });
 
   it('filters and pages the findings with the API\'s continuation tokens', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       await go(s.page, '#/findings?top=5');
       const rows = s.page.locator('table.findings tbody tr');
@@ -355,6 +359,7 @@ describe('the dashboard in Chromium', () => {
       } while (token && pages.length < 3);
       expect(pages.length).toBeGreaterThan(1);
       expect(await serversOf()).toEqual(pages[0]);
+      await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-findings.png'), fullPage: true });
       await s.page.click('[data-action="next-page"]');
       await s.page.locator('.pager', { hasText: 'Page 2' }).waitFor();
       expect(await serversOf()).toEqual(pages[1]);
@@ -370,14 +375,11 @@ describe('the dashboard in Chromium', () => {
       expect(await serversOf()).toEqual([`${CHANGED_SERVER} Error`]);
       expect(s.page.url()).toContain(`server=${encodeURIComponent(CHANGED_SERVER)}`);
       expect(s.page.url()).toContain('status=Error');
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   it('draws a server\'s history as a timeline', async () => {
-    const s = await open(keyFragment(TEST_KEYS.reader));
-    try {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       await go(s.page, `#/server/${CHANGED_SERVER}`);
       const entries = s.page.locator('ol.timeline li.event');
@@ -386,8 +388,6 @@ describe('the dashboard in Chromium', () => {
       expect(history.length).toBe(2);
       expect(await entries.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-to')))).toEqual(history.map((e: any) => e.toStatus));
       expect(await entries.first().locator('.message').textContent()).toBe(history[0].message);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });

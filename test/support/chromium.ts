@@ -31,3 +31,24 @@ export const MISSING_CHROMIUM = `Browser tests not run: no Chromium at ${CHROMIU
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
 }
+
+/**
+ * The browser globals that page callbacks (page.evaluate, addInitScript) use: the tests' TypeScript
+ * config has Node's types, not the DOM's. Use as `(globalThis as unknown as PageGlobals)`.
+ */
+export interface PageGlobals {
+  readonly location: { hash: string };
+  readonly sessionStorage: { getItem(key: string): string | null };
+  readonly document: {
+    addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+    querySelector(selector: string): { textContent: string | null } | null;
+  };
+  readonly performance: {
+    getEntriesByName(name: string): { startTime: number }[];
+    getEntriesByType(type: 'resource'): { name: string; duration: number }[];
+  };
+  /** Set by the hostile fixture's payload, were it ever run. */
+  __pwned?: string;
+  /** CSP violations the page reported (collected by an init script). */
+  __violations: string[];
+}

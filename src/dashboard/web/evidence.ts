@@ -4,7 +4,7 @@ import { h, type Child } from './dom.js';
 import { t } from './i18n.js';
 
 /** Deeper than this, objects start folded. */
-const OPEN_DEPTH = 3;
+const OPEN_DEPTH = 4;
 
 /** `smtpPort25Lines` → "smtp port25 lines", `apEnabled` → "ap enabled". */
 export function spellOut(key: string): string {
