@@ -34,6 +34,8 @@ async function mustPost(stack: TestStack, doc: Doc): Promise<Doc> {
 
 export interface SeededFleet {
   readonly hostileServer: string;
+  /** A server whose Warning is under an active waiver. */
+  readonly waivedServer: string;
 }
 
 /**
@@ -56,9 +58,25 @@ export async function seedFleet(stack: TestStack, shift: { ms: number }): Promis
 
   const hostile = await mustPost(stack, { ...readDoc(HOSTILE_FIXTURE), snapshotId: randomUUID(), collectedAt: new Date(now - 30_000).toISOString() });
 
+  // An accepted risk: the first Warning of the rule, waived for a week.
+  const warning = (await get(stack, 'results?rule=mcafee-port25-blocked&status=Warning&top=1')).body.items[0];
+  const waiver = await stack.request('waivers/demo-waiver', {
+    method: 'PUT',
+    key: 'admin',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      rule: 'mcafee-port25-blocked',
+      server: warning.server,
+      justification: 'The SMTP relay moves to another host next week.',
+      grantedBy: 'messaging-lead@contoso.com',
+      expiresAt: new Date(now + 7 * DAY).toISOString(),
+    }),
+  });
+  if (waiver.status !== 201) throw new Error(`The waiver was refused: ${waiver.status} ${await waiver.text()}`);
+
   const job = await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' });
   if (job.status !== 200) throw new Error(`The stale-hosts job failed: ${job.status} ${await job.text()}`);
   const stale = await get(stack, 'servers?stale=true');
   if (!stale.body.items.some((s: { server: string }) => s.server === SILENT_SERVER)) throw new Error(`${SILENT_SERVER} was not marked stale: ${JSON.stringify(stale.body)}`);
-  return { hostileServer: hostile.server as string };
+  return { hostileServer: hostile.server as string, waivedServer: warning.server as string };
 }
