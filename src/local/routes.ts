@@ -1,6 +1,7 @@
 // The functions the local host serves: the same modules Azure loads from src/functions.
 import type { HttpFunctionOptions, HttpHandler, TimerHandler } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
+import * as getDashboard from '../functions/get-dashboard';
 import * as getEvents from '../functions/get-events';
 import * as getManifest from '../functions/get-manifest';
 import * as getResults from '../functions/get-results';
@@ -41,6 +42,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   revokeServerKey,
   rotateServerKey,
   exportResultsCsv,
+  getDashboard,
 };
 
 export interface TimerModule {
