@@ -35,7 +35,8 @@ function New-PostureTaskXml {
         [int]$RandomDelayMinutes = 50,
         [datetime]$Start = (Get-Date).Date
     )
-    $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+    # A Windows path built as text: Join-Path would use this machine's separator and refuse a null root.
+    $powershell = '{0}\System32\WindowsPowerShell\v1.0\powershell.exe' -f $env:SystemRoot
     $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptPath
     $esc = { param($s) [System.Security.SecurityElement]::Escape($s) }
     $startText = $Start.ToString("yyyy-MM-dd'T'HH:mm:ss", [System.Globalization.CultureInfo]::InvariantCulture)
@@ -215,7 +216,7 @@ function Register-PostureCollector {
     # Enrol first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
     if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
-        Set-PostureTlsProtocol
+        $null = Set-PostureTlsProtocol
         $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName
         $ApiKey = $enrolment.Key
         $keyId = $enrolment.KeyId
@@ -234,12 +235,12 @@ function Register-PostureCollector {
 
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
-        Set-PostureRestrictedAcl -Path $DataPath
-        Save-PostureConfig -Path (Join-Path -Path $DataPath -ChildPath 'config.dat') -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId
+        $null = Set-PostureRestrictedAcl -Path $DataPath
+        $null = Save-PostureConfig -Path (Join-Path -Path $DataPath -ChildPath 'config.dat') -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
-    Register-PostureTask -TaskName $TaskName -Xml $xml
+    $null = Register-PostureTask -TaskName $TaskName -Xml $xml
     return ('Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath)
 }
 
@@ -259,7 +260,7 @@ function Unregister-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
-    Unregister-PostureTask -TaskName $TaskName
+    $null = Unregister-PostureTask -TaskName $TaskName
     foreach ($p in @($InstallPath, $DataPath)) {
         if ((Test-Path -LiteralPath $p) -and $PSCmdlet.ShouldProcess($p, 'Remove')) {
             Remove-Item -LiteralPath $p -Recurse -Force

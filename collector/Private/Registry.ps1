@@ -403,6 +403,7 @@ function Read-PostureRegistryBranch {
         [string]$View,
         [int]$Depth = 0,
         [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
         [System.Collections.ArrayList]$Entries,
         [int]$Limit = 4000
     )

@@ -13,6 +13,13 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     $script:source = Split-Path -Parent $PSScriptRoot
+    # The task runs Windows PowerShell from %SystemRoot%; give machines without it a Windows value.
+    $script:systemRoot = $env:SystemRoot
+    if (-not $env:SystemRoot) { $env:SystemRoot = 'C:\Windows' }
+}
+
+AfterAll {
+    $env:SystemRoot = $script:systemRoot
 }
 
 Describe 'New-PostureTaskXml' {
@@ -25,14 +32,17 @@ Describe 'New-PostureTaskXml' {
         $xml.SelectSingleNode('//t:TimeTrigger/t:Repetition/t:Interval', $ns).InnerText | Should -Be 'PT1H'
         $xml.SelectSingleNode('//t:TimeTrigger/t:RandomDelay', $ns).InnerText | Should -Be 'PT50M'
         $xml.SelectSingleNode('//t:Settings/t:MultipleInstancesPolicy', $ns).InnerText | Should -Be 'IgnoreNew'
+        $xml.SelectSingleNode('//t:Exec/t:Command', $ns).InnerText | Should -Be ($env:SystemRoot + '\System32\WindowsPowerShell\v1.0\powershell.exe')
         $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'
     }
 }
 
 Describe 'Register-PostureCollector' {
     BeforeEach {
-        $script:install = Join-Path -Path $TestDrive -ChildPath 'Program Files\FleetPosture'
-        $script:data = Join-Path -Path $TestDrive -ChildPath 'ProgramData\FleetPosture'
+        # TestDrive lives as long as the Describe: a folder of its own per test.
+        $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:install = Join-Path -Path $root -ChildPath 'Program Files\FleetPosture'
+        $script:data = Join-Path -Path $root -ChildPath 'ProgramData\FleetPosture'
         Mock Test-PostureAdministrator { $true }
         Mock Register-PostureTask { $null }
         Mock Set-PostureRestrictedAcl { $null }

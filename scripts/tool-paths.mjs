@@ -1,0 +1,52 @@
+// Where `npm run tools` puts PowerShell, Pester and the Bicep CLI (.tools/, ignored by git), and
+// how the test runners find them. One place, so the installer and every consumer agree.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const TOOLS_DIR = path.join(ROOT, '.tools');
+
+export const VERSIONS = { pwsh: '7.6.9', pester: '5.7.1', bicep: '0.49.2' };
+
+/** NuGet runtime id of the Bicep CLI package for this machine (Azure.Bicep.CommandLine.<rid>). */
+export function bicepRid(platform = process.platform, arch = process.arch) {
+  const os = platform === 'win32' ? 'win' : platform === 'darwin' ? 'osx' : 'linux';
+  return `${os}-${arch === 'arm64' ? 'arm64' : 'x64'}`;
+}
+
+const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
+
+/** The expected location of each tool, whether or not it is installed. */
+export function toolLocations(toolsDir = TOOLS_DIR) {
+  const nuget = path.join(toolsDir, 'nuget');
+  return {
+    pwsh: path.join(toolsDir, 'pwsh', exe('pwsh')),
+    pester: path.join(nuget, 'pester', VERSIONS.pester, 'tools', 'Pester.psd1'),
+    bicep: path.join(nuget, `azure.bicep.commandline.${bicepRid()}`, VERSIONS.bicep, 'tools', exe('bicep')),
+  };
+}
+
+/**
+ * The tools that are installed: each path, or null when the file is missing. `npm run tools`
+ * records the versions it verified in .tools/tools.json; a tool counts only when that record
+ * names the pinned version (so a half-finished or outdated install is reported as missing).
+ */
+export function installedTools(toolsDir = TOOLS_DIR) {
+  const at = toolLocations(toolsDir);
+  let verified = {};
+  try {
+    verified = JSON.parse(readFileSync(path.join(toolsDir, 'tools.json'), 'utf8'));
+  } catch {
+    verified = {};
+  }
+  const pick = (name) => (existsSync(at[name]) && verified[name] === VERSIONS[name] ? at[name] : null);
+  return { pwsh: pick('pwsh'), pester: pick('pester'), bicep: pick('bicep') };
+}
+
+/** True where CI (or the developer) asked for a run that fails when a tool is missing. */
+export function toolsRequired(env = process.env) {
+  return env.POSTURE_REQUIRE_TOOLS === '1';
+}
+
+export const HOW_TO_GET_TOOLS = 'run `npm run tools` (needs the .NET SDK; installs into .tools/)';
