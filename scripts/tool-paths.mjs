@@ -50,3 +50,27 @@ export function toolsRequired(env = process.env) {
 }
 
 export const HOW_TO_GET_TOOLS = 'run `npm run tools` (needs the .NET SDK; installs into .tools/)';
+
+/** Test files that need a tool, and what they are called in the one line printed when it is missing. */
+const TOOL_GATED_TESTS = [
+  { what: 'the collector tests (Pester suite, end to end under pwsh)', need: ['pwsh', 'pester'], files: ['test/collector/pester.test.ts', 'test/collector/end-to-end*.test.ts'] },
+  { what: 'the infra tests (compiled Bicep)', need: ['bicep'], files: ['test/infra/**/*.test.ts'] },
+];
+
+/**
+ * The test files to leave out because a tool they need is missing, after printing one line per
+ * group saying so. With POSTURE_REQUIRE_TOOLS=1 (CI) a missing tool is an error instead.
+ */
+export function testsWithoutTools(env = process.env, log = console.warn) {
+  const tools = installedTools();
+  const excluded = [];
+  for (const group of TOOL_GATED_TESTS) {
+    const missing = group.need.filter((name) => !tools[name]);
+    if (missing.length === 0) continue;
+    const line = `${group.what} did not run: ${missing.join(' and ')} not installed; ${HOW_TO_GET_TOOLS}.`;
+    if (toolsRequired(env)) throw new Error(`${line} (POSTURE_REQUIRE_TOOLS=1)`);
+    log(line);
+    excluded.push(...group.files);
+  }
+  return excluded;
+}
