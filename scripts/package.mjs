@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run package`: the deployment package of the function app, built here (not by a remote
-// build on Azure): the project files that .funcignore does not exclude, plus the production
-// dependencies only (package-lock.json entries not marked dev), staged in .deploy/api (the folder
+// build on Azure): the project files and the production dependencies only (package-lock.json
+// entries not marked dev), less what .funcignore excludes, staged in .deploy/api (the folder
 // azure.yaml gives azd as the service's `dist`) and zipped to .deploy/api.zip.
 import { copyFileSync, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -50,8 +50,13 @@ export function stagePackage(stage = STAGE, root = ROOT) {
   for (const pkg of productionPackagePaths(root)) {
     const from = path.join(root, pkg);
     if (!existsSync(from)) continue; // an optional dependency for another platform
-    // Nested node_modules are entries of their own in the lockfile, copied (or not) on their own.
-    copyTree(from, path.join(stage, pkg), (p) => path.basename(p) === 'node_modules' || path.basename(p) === '.bin');
+    // Nested node_modules are entries of their own in the lockfile, copied (or not) on their own;
+    // .funcignore's file patterns (*.ts, *.map, *.md) apply here too, as azd applies them.
+    copyTree(from, path.join(stage, pkg), (p) => {
+      if (path.basename(p) === 'node_modules' || path.basename(p) === '.bin') return true;
+      const r = rel(p);
+      return ig.ignores(lstatSync(p).isDirectory() ? `${r}/` : r);
+    });
   }
   return listFiles(stage);
 }
