@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import { testsWithoutTools } from './scripts/tool-paths.mjs';
+import { testsWithoutTools } from './scripts/tool-paths.cjs';
 
 export default defineConfig({
   test: {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCollectorTests } from '../../scripts/test-collector.mjs';
+import { runCollectorTests } from '../../scripts/test-collector.cjs';
 
 interface PesterRecord {
   readonly name: string;

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatLogRecord, LOG_RECORDS } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
-import { dig, isObject, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
+import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
 /** Records that must raise an alert (issue 3: new warning/error; issue 6: stale server, waiver expiry). */
 const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired];

@@ -1,10 +1,10 @@
 // The infra tests read the ARM template the real Bicep CLI compiles from infra/main.bicep
-// (scripts/infra-build.mjs): the root template and every nested module deployment, with the
+// (scripts/infra-build.cjs): the root template and every nested module deployment, with the
 // values each module is given. Expressions stay ARM expression strings ("[parameters('x')]").
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { compiledTemplate } from '../../scripts/infra-build.mjs';
-import { ROOT, installedTools } from '../../scripts/tool-paths.mjs';
+import { compiledTemplate } from '../../scripts/infra-build.cjs';
+import { ROOT, installedTools } from '../../scripts/tool-paths.cjs';
 
 export const REPO_ROOT = ROOT;
 
@@ -130,4 +130,12 @@ export function referencesIn(scope: TemplateScope, expression: Json | undefined)
     const resource = byName[m[1]!];
     return resource ? [{ resource, property: m[2]! }] : [];
   });
+}
+
+/** Runs the Bicep CLI with arguments; returns everything it printed. */
+export function bicepRun(args: readonly string[]): string {
+  const { bicep } = installedTools();
+  if (!bicep) throw new Error('the Bicep CLI is not installed (npm run tools)');
+  const r = spawnSync(bicep, [...args], { cwd: ROOT, encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`;
 }

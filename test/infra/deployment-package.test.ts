@@ -11,7 +11,7 @@ import ignore from 'ignore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import yauzl from 'yauzl';
-import { STAGE, listFiles, stagePackage, zipFolder } from '../../scripts/package.mjs';
+import { STAGE, listFiles, stagePackage, zipFolder } from '../../scripts/package.cjs';
 import { dig, REPO_ROOT } from './arm';
 
 const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -120,7 +120,7 @@ describe('azd deploys that package', () => {
     expect(api).toMatchObject({ project: '.', language: 'ts', host: 'function', remoteBuild: false });
     expect(path.resolve(REPO_ROOT, String(dig(api, 'dist')))).toBe(STAGE);
     for (const os of ['posix', 'windows']) expect(dig(api, 'hooks', 'postbuild', os, 'run')).toBe('npm run package');
-    expect(pkg.scripts.package).toMatch(/npm run build && node scripts\/package\.mjs$/);
+    expect(pkg.scripts.package).toMatch(/npm run build && node scripts\/package\.cjs$/);
   });
 
   it('.funcignore, which azd also applies, never drops the dependencies the package carries', () => {

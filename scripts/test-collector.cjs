@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm run test:collector`: the collector's whole Pester suite under PowerShell 7, ending with
 // "collector: N passed, N failed, N skipped". Fails when pwsh or Pester is not installed.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { HOW_TO_GET_TOOLS, ROOT, installedTools } from './tool-paths.mjs';
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const { HOW_TO_GET_TOOLS, ROOT, installedTools } = require('./tool-paths.cjs');
 
 /** Runs the suite; returns the exit code (1 when the tools are missing). */
-export function runCollectorTests({ resultPath, stdio = 'inherit' } = {}) {
+function runCollectorTests({ resultPath, stdio = 'inherit' } = {}) {
   const tools = installedTools();
   if (!tools.pwsh || !tools.pester) {
     return { status: null, missing: true, output: '' };
@@ -17,7 +18,9 @@ export function runCollectorTests({ resultPath, stdio = 'inherit' } = {}) {
   return { status: r.status, missing: false, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+module.exports = { runCollectorTests };
+
+if (require.main === module) {
   const r = runCollectorTests();
   if (r.missing) {
     console.log(`collector: tests did not run: PowerShell and Pester are not installed; ${HOW_TO_GET_TOOLS}.`);

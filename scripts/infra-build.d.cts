@@ -1,4 +1,4 @@
-// Types of infra-build.mjs for the TypeScript tests.
+// Types of infra-build.cjs for the TypeScript tests.
 export declare const MAIN_BICEP: string;
 export declare const BUILD_OUT: string;
 export declare function compileInfra(outFile?: string): { outFile: string; lintDiagnostics: number; buildDiagnostics: number };

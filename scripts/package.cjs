@@ -3,17 +3,18 @@
 // build on Azure): the project files and the production dependencies only (package-lock.json
 // entries not marked dev), less what .funcignore excludes, staged in .deploy/api (the folder
 // azure.yaml gives azd as the service's `dist`) and zipped to .deploy/api.zip.
-import { copyFileSync, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import ignore from 'ignore';
-import yazl from 'yazl';
-import { ROOT } from './tool-paths.mjs';
+'use strict';
+const { copyFileSync, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const path = require('node:path');
+const ignore = require('ignore');
+const yazl = require('yazl');
+const { ROOT } = require('./tool-paths.cjs');
 
-export const STAGE = path.join(ROOT, '.deploy', 'api');
-export const ZIP = path.join(ROOT, '.deploy', 'api.zip');
+const STAGE = path.join(ROOT, '.deploy', 'api');
+const ZIP = path.join(ROOT, '.deploy', 'api.zip');
 
 /** package-lock.json paths (node_modules/...) of the packages production needs. */
-export function productionPackagePaths(root = ROOT) {
+function productionPackagePaths(root = ROOT) {
   const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
   return Object.entries(lock.packages ?? {})
     .filter(([p, meta]) => p.startsWith('node_modules/') && !meta.dev && !meta.devOptional && !meta.link)
@@ -36,7 +37,7 @@ function copyTree(from, to, skip) {
 }
 
 /** Stages the package in `stage` and returns the staged files, relative, with / separators. */
-export function stagePackage(stage = STAGE, root = ROOT) {
+function stagePackage(stage = STAGE, root = ROOT) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   const ig = ignore().add(readFileSync(path.join(root, '.funcignore'), 'utf8'));
@@ -61,7 +62,7 @@ export function stagePackage(stage = STAGE, root = ROOT) {
   return listFiles(stage);
 }
 
-export function listFiles(dir, base = dir) {
+function listFiles(dir, base = dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = path.join(dir, e.name);
     return e.isDirectory() ? listFiles(full, base) : [path.relative(base, full).split(path.sep).join('/')];
@@ -69,7 +70,7 @@ export function listFiles(dir, base = dir) {
 }
 
 /** Zips the staged folder (its contents at the zip root, as azd zips `dist`). */
-export function zipFolder(folder = STAGE, zipPath = ZIP) {
+function zipFolder(folder = STAGE, zipPath = ZIP) {
   const zip = new yazl.ZipFile();
   for (const file of listFiles(folder).sort()) zip.addFile(path.join(folder, file), file, { mtime: new Date(0) });
   zip.end();
@@ -81,7 +82,9 @@ export function zipFolder(folder = STAGE, zipPath = ZIP) {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+module.exports = { STAGE, ZIP, productionPackagePaths, stagePackage, listFiles, zipFolder };
+
+async function main() {
   const stage = process.argv[2] ? path.resolve(process.argv[2]) : STAGE;
   const zipPath = process.argv[3] ? path.resolve(process.argv[3]) : ZIP;
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'index.js'))) {
@@ -92,4 +95,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     await zipFolder(stage, zipPath);
     console.log(`package: ${files.length} files staged in ${path.relative(ROOT, stage)} and zipped to ${path.relative(ROOT, zipPath)}.`);
   }
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(`package failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  });
 }

@@ -1,4 +1,4 @@
-// Types of package.mjs for the TypeScript tests.
+// Types of package.cjs for the TypeScript tests.
 export declare const STAGE: string;
 export declare const ZIP: string;
 export declare function productionPackagePaths(root?: string): string[];

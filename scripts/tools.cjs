@@ -2,10 +2,11 @@
 // `npm run tools`: PowerShell (a .NET tool), Pester and the Bicep CLI (NuGet packages) into
 // .tools/, nothing global. Idempotent: a tool already there at its pinned version is not fetched
 // again. Prints one line per tool and exits 1 when any could not be installed.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import path from 'node:path';
-import { TOOLS_DIR, VERSIONS, bicepRid, toolLocations } from './tool-paths.mjs';
+'use strict';
+const { spawnSync } = require('node:child_process');
+const { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } = require('node:fs');
+const path = require('node:path');
+const { TOOLS_DIR, VERSIONS, bicepRid, toolLocations } = require('./tool-paths.cjs');
 
 const env = { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1', DOTNET_SKIP_FIRST_TIME_EXPERIENCE: '1' };
 const at = toolLocations();

@@ -1,4 +1,4 @@
-// Types of test-collector.mjs for the TypeScript tests.
+// Types of test-collector.cjs for the TypeScript tests.
 export interface CollectorTestRun {
   /** pwsh's exit code; null when it did not run. */
   readonly status: number | null;

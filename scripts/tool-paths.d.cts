@@ -1,4 +1,4 @@
-// Types of tool-paths.mjs for the TypeScript tests and the vitest config.
+// Types of tool-paths.cjs for the TypeScript tests and the vitest config.
 export declare const ROOT: string;
 export declare const TOOLS_DIR: string;
 export declare const VERSIONS: { readonly pwsh: string; readonly pester: string; readonly bicep: string };

@@ -2,14 +2,15 @@
 // `npm run infra:build`: lints infra/main.bicep (and the modules it uses) with the pinned Bicep
 // CLI under bicepconfig.json, where every lint rule is an error, and compiles it to
 // dist/infra/main.json. Any diagnostic, warning or error, fails the build.
-import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
-import path from 'node:path';
-import { HOW_TO_GET_TOOLS, ROOT, installedTools } from './tool-paths.mjs';
+'use strict';
+const { createHash } = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+const { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } = require('node:fs');
+const path = require('node:path');
+const { HOW_TO_GET_TOOLS, ROOT, installedTools } = require('./tool-paths.cjs');
 
-export const MAIN_BICEP = path.join(ROOT, 'infra', 'main.bicep');
-export const BUILD_OUT = path.join(ROOT, 'dist', 'infra', 'main.json');
+const MAIN_BICEP = path.join(ROOT, 'infra', 'main.bicep');
+const BUILD_OUT = path.join(ROOT, 'dist', 'infra', 'main.json');
 const DIAGNOSTIC = /\((\d+),(\d+)\) : (Error|Warning|Info) (\S+): /;
 
 function bicepFiles(dir = path.join(ROOT, 'infra')) {
@@ -29,7 +30,7 @@ function bicep(args) {
 }
 
 /** Lints, then compiles to outFile. Throws with every diagnostic when there is any. */
-export function compileInfra(outFile = BUILD_OUT) {
+function compileInfra(outFile = BUILD_OUT) {
   mkdirSync(path.dirname(outFile), { recursive: true });
   const lint = bicep(['lint', MAIN_BICEP]);
   const tmp = `${outFile}.${process.pid}.tmp`;
@@ -46,7 +47,7 @@ export function compileInfra(outFile = BUILD_OUT) {
  * The compiled template for the current sources, compiled once per content: tests share
  * dist/infra/cache/<hash of the .bicep files and bicepconfig.json>.json.
  */
-export function compiledTemplate() {
+function compiledTemplate() {
   const hash = createHash('sha256');
   for (const file of [...bicepFiles().sort(), path.join(ROOT, 'bicepconfig.json')]) {
     hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
@@ -56,7 +57,9 @@ export function compiledTemplate() {
   return JSON.parse(readFileSync(cached, 'utf8'));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+module.exports = { MAIN_BICEP, BUILD_OUT, compileInfra, compiledTemplate };
+
+if (require.main === module) {
   try {
     const r = compileInfra();
     console.log(`infra:build: ${path.relative(ROOT, MAIN_BICEP)} linted (every rule an error) and compiled to ${path.relative(ROOT, r.outFile)}: 0 warnings, 0 errors.`);

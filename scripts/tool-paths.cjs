@@ -1,16 +1,16 @@
 // Where `npm run tools` puts PowerShell, Pester and the Bicep CLI (.tools/, ignored by git), and
 // how the test runners find them. One place, so the installer and every consumer agree.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+'use strict';
+const { existsSync, readFileSync } = require('node:fs');
+const path = require('node:path');
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const TOOLS_DIR = path.join(ROOT, '.tools');
+const ROOT = path.resolve(__dirname, '..');
+const TOOLS_DIR = path.join(ROOT, '.tools');
 
-export const VERSIONS = { pwsh: '7.6.9', pester: '5.7.1', bicep: '0.49.2' };
+const VERSIONS = { pwsh: '7.6.9', pester: '5.7.1', bicep: '0.49.2' };
 
 /** NuGet runtime id of the Bicep CLI package for this machine (Azure.Bicep.CommandLine.<rid>). */
-export function bicepRid(platform = process.platform, arch = process.arch) {
+function bicepRid(platform = process.platform, arch = process.arch) {
   const os = platform === 'win32' ? 'win' : platform === 'darwin' ? 'osx' : 'linux';
   return `${os}-${arch === 'arm64' ? 'arm64' : 'x64'}`;
 }
@@ -18,7 +18,7 @@ export function bicepRid(platform = process.platform, arch = process.arch) {
 const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
 
 /** The expected location of each tool, whether or not it is installed. */
-export function toolLocations(toolsDir = TOOLS_DIR) {
+function toolLocations(toolsDir = TOOLS_DIR) {
   const nuget = path.join(toolsDir, 'nuget');
   return {
     pwsh: path.join(toolsDir, 'pwsh', exe('pwsh')),
@@ -32,7 +32,7 @@ export function toolLocations(toolsDir = TOOLS_DIR) {
  * records the versions it verified in .tools/tools.json; a tool counts only when that record
  * names the pinned version (so a half-finished or outdated install is reported as missing).
  */
-export function installedTools(toolsDir = TOOLS_DIR) {
+function installedTools(toolsDir = TOOLS_DIR) {
   const at = toolLocations(toolsDir);
   let verified = {};
   try {
@@ -45,11 +45,11 @@ export function installedTools(toolsDir = TOOLS_DIR) {
 }
 
 /** True where CI (or the developer) asked for a run that fails when a tool is missing. */
-export function toolsRequired(env = process.env) {
+function toolsRequired(env = process.env) {
   return env.POSTURE_REQUIRE_TOOLS === '1';
 }
 
-export const HOW_TO_GET_TOOLS = 'run `npm run tools` (needs the .NET SDK; installs into .tools/)';
+const HOW_TO_GET_TOOLS = 'run `npm run tools` (needs the .NET SDK; installs into .tools/)';
 
 /** Test files that need a tool, and what they are called in the one line printed when it is missing. */
 const TOOL_GATED_TESTS = [
@@ -61,7 +61,7 @@ const TOOL_GATED_TESTS = [
  * The test files to leave out because a tool they need is missing, after printing one line per
  * group saying so. With POSTURE_REQUIRE_TOOLS=1 (CI) a missing tool is an error instead.
  */
-export function testsWithoutTools(env = process.env, log = console.warn) {
+function testsWithoutTools(env = process.env, log = console.warn) {
   const tools = installedTools();
   const excluded = [];
   for (const group of TOOL_GATED_TESTS) {
@@ -74,3 +74,5 @@ export function testsWithoutTools(env = process.env, log = console.warn) {
   }
   return excluded;
 }
+
+module.exports = { ROOT, TOOLS_DIR, VERSIONS, HOW_TO_GET_TOOLS, bicepRid, toolLocations, installedTools, toolsRequired, testsWithoutTools };
