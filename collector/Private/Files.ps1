@@ -106,18 +106,22 @@ function Read-PostureFileTail {
     $expanded = Expand-PosturePath -Path $Path
     $entry = New-Object System.Collections.Specialized.OrderedDictionary
     $entry['path'] = $expanded
+    # Where the bytes come from: the file itself, or its stand-in when a fixture answers the reads.
+    $source = $expanded
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) { $source = Resolve-PostureFixtureFile -Fixture $fixture -Path $expanded }
     $stream = $null
     try {
-        if (-not [System.IO.File]::Exists($expanded)) {
+        if (-not [System.IO.File]::Exists($source)) {
             $entry['exists'] = $false
             Write-Verbose ("File {0}: not present" -f $expanded)
             return $entry
         }
         $entry['exists'] = $true
-        $info = New-Object System.IO.FileInfo($expanded)
+        $info = New-Object System.IO.FileInfo($source)
         $entry['lastWriteTime'] = $info.LastWriteTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
         $share = [System.IO.FileShare]::ReadWrite -bor [System.IO.FileShare]::Delete
-        $stream = New-Object System.IO.FileStream($expanded, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share)
+        $stream = New-Object System.IO.FileStream($source, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share)
         $length = $stream.Length
         $entry['size'] = $length
         $head = New-Object byte[] ([int][Math]::Min(3, $length))
