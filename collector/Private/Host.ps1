@@ -101,7 +101,8 @@ function New-PostureSnapshot {
     $s['registry'] = Get-PostureRegistrySnapshot -Manifest $Manifest
     $serviceNames = [string[]]@(Get-PostureMember -InputObject $Manifest -Name 'services' -Default @())
     $s['services'] = Get-PostureServiceSnapshot -Name $serviceNames
-    $s['files'] = Get-PostureFileSnapshot -Manifest $Manifest
+    # After the registry: a file's path may come from a registry value read just now.
+    $s['files'] = Get-PostureFileSnapshot -Manifest $Manifest -Registry @($s['registry'])
     Write-Verbose ("Snapshot {0}: {1} registry entries, {2} services, {3} files" -f $s['snapshotId'], @($s['registry']).Count, @($s['services']).Count, @($s['files']).Count)
     return $s
 }

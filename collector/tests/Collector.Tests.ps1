@@ -7,6 +7,9 @@ BeforeAll {
 }
 
 Describe 'ConvertTo-PostureRegistryValue (contract encodings)' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'keeps REG_SZ and REG_EXPAND_SZ as strings' {
         (ConvertTo-PostureRegistryValue -Name 'a' -Kind String -Data 'x')['type'] | Should -Be 'REG_SZ'
         $v = ConvertTo-PostureRegistryValue -Name 'p' -Kind ExpandString -Data '%SystemRoot%\x'

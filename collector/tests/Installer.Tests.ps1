@@ -23,6 +23,9 @@ AfterAll {
 }
 
 Describe 'New-PostureTaskXml' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'runs the script as SYSTEM every hour with a random delay, one instance at a time' {
         $xml = [xml](New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50)
         $ns = New-Object System.Xml.XmlNamespaceManager($xml.NameTable)
