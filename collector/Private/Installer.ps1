@@ -183,6 +183,28 @@ function Set-PostureRestrictedAcl {
     Set-Acl -LiteralPath $Path -AclObject $acl
 }
 
+function Test-PostureEndpoint {
+    <#
+    .SYNOPSIS
+        True when the installer may store this endpoint: https://, or with -AllowLoopbackHttp an
+        http:// URL of this machine (localhost, 127.0.0.0/8, ::1), for trying the collector against
+        a local service. Keys never cross a network in the clear.
+    .EXAMPLE
+        Test-PostureEndpoint -Endpoint 'http://127.0.0.1:7071/api' -AllowLoopbackHttp
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [switch]$AllowLoopbackHttp
+    )
+    $uri = $null
+    if (-not [System.Uri]::TryCreate($Endpoint, [System.UriKind]::Absolute, [ref]$uri)) { return $false }
+    if ($uri.Scheme -eq 'https') { return $true }
+    return ($AllowLoopbackHttp -and $uri.Scheme -eq 'http' -and $uri.IsLoopback)
+}
+
 function Register-PostureCollector {
     <#
     .SYNOPSIS
@@ -207,9 +229,12 @@ function Register-PostureCollector {
         [Parameter(Mandatory = $true)]
         [string]$DataPath,
         [string]$TaskName = 'FleetPosture Collector',
-        [int]$RandomDelayMinutes = 50
+        [int]$RandomDelayMinutes = 50,
+        [switch]$AllowLoopbackHttp
     )
-    if (-not ($Endpoint -match '^https://')) { throw ('The endpoint must be an https:// URL, not {0}.' -f $Endpoint) }
+    if (-not (Test-PostureEndpoint -Endpoint $Endpoint -AllowLoopbackHttp:$AllowLoopbackHttp)) {
+        throw ('The endpoint must be an https:// URL, not {0} (http:// is allowed only for this machine, with -AllowLoopbackHttp).' -f $Endpoint)
+    }
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
     if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
 

@@ -98,6 +98,23 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 0 -Exactly
     }
 
+    It 'accepts http:// only for this machine and only with -AllowLoopbackHttp' {
+        Test-PostureEndpoint -Endpoint 'https://posture.contoso.net/api' | Should -BeTrue
+        Test-PostureEndpoint -Endpoint 'http://127.0.0.1:7071/api' | Should -BeFalse
+        foreach ($local in @('http://127.0.0.1:7071/api', 'http://localhost:7071', 'http://127.10.0.1/api', 'http://[::1]:7071/api')) {
+            Test-PostureEndpoint -Endpoint $local -AllowLoopbackHttp | Should -BeTrue -Because $local
+        }
+        foreach ($remote in @('http://posture.contoso.net/api', 'http://192.0.2.5:7071', 'http://127.0.0.1.example.com/', 'ftp://127.0.0.1/', 'not a url')) {
+            Test-PostureEndpoint -Endpoint $remote -AllowLoopbackHttp | Should -BeFalse -Because $remote
+        }
+    }
+
+    It 'installs against the local service with -AllowLoopbackHttp, and refuses a remote http:// endpoint even then' {
+        Register-PostureCollector -Endpoint 'http://127.0.0.1:7071/api' -ApiKey 'k' -AllowLoopbackHttp -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -like '{"endpoint":"http://127.0.0.1:7071/api"*' }
+        { Register-PostureCollector -Endpoint 'http://posture.contoso.net/api' -ApiKey 'k' -AllowLoopbackHttp -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
+    }
+
     It 'changes nothing with -WhatIf' {
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
         Test-Path -LiteralPath $script:install | Should -BeFalse
