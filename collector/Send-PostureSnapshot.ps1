@@ -15,7 +15,8 @@
         skipped;
       - the manifest's services from Win32_Service (CIM, else WMI);
       - the last bytes of the manifest's log files (%VAR% expanded; UTF-16/UTF-8 BOMs detected,
-        else the ANSI code page).
+        else the ANSI code page), each where the registry value the manifest names says (e.g.
+        VirusScan's szLogFileName, view 64 before 32), else at its default path.
 
     Sending retries with exponential back-off and jitter. A snapshot that cannot be delivered is
     kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run (at most

@@ -102,7 +102,7 @@ function Send-PostureDocumentEnrolled {
         return $r
     }
     try {
-        Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $new.Key -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $new.KeyId
+        $null = Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $new.Key -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $new.KeyId
     } catch {
         Write-PostureLog -Level Error -Message ('The new server key could not be stored in {0}: {1}' -f $Enrolment.ConfigPath, $_.Exception.Message)
     }
@@ -177,7 +177,7 @@ function Invoke-PostureSnapshot {
     }
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { Set-PostureTlsProtocol }
+    if ($needsNetwork) { $null = Set-PostureTlsProtocol }
 
     # 1. The manifest.
     try {
@@ -200,7 +200,7 @@ function Invoke-PostureSnapshot {
 
     # 3. Dry run: write the file, post nothing.
     if ($dryRun) {
-        Write-PostureTextFile -Path $OutFile -Text $json
+        $null = Write-PostureTextFile -Path $OutFile -Text $json
         $lines.Add(('Snapshot {0} written to {1} ({2} registry entries, {3} services, {4} files); nothing was sent.' -f $id, $OutFile, @($snapshot['registry']).Count, @($snapshot['services']).Count, @($snapshot['files']).Count))
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
     }
@@ -209,7 +209,7 @@ function Invoke-PostureSnapshot {
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
     $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
     $enrolment = @{ Secret = $enrolmentSecret; Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Tried = $false; Renewed = $false }
-    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
     $blocked = $false
     foreach ($item in @(Get-PostureSpoolItem -SpoolPath $spoolPath)) {
         $spooled = [System.IO.File]::ReadAllText($item.FullName)
@@ -242,7 +242,7 @@ function Invoke-PostureSnapshot {
         # The snapshot is wrong, not the network: sending it again cannot help. Keep a copy for support.
         $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
         $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
-        Write-PostureTextFile -Path $rejectedPath -Text $json
+        $null = Write-PostureTextFile -Path $rejectedPath -Text $json
         # Keep the 20 newest copies only.
         @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
             Select-Object -Skip 20 | Remove-Item -Force
@@ -251,8 +251,8 @@ function Invoke-PostureSnapshot {
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     $path = Save-PostureSpoolItem -SpoolPath $spoolPath -SnapshotId $id -Json $json
-    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
-    $why = $r.Error
+    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $why = [string]$r['Error']
     if ($r.StatusCode -ne 0) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
     Write-PostureLog -Level Warning -Message ("Snapshot {0} not delivered ({1}); spooled to {2}." -f $id, $why, $path)
     $lines.Add(('Snapshot {0} not delivered ({1}); spooled for the next run.' -f $id, $why))

@@ -191,17 +191,17 @@ function Send-PostureDocument {
         $code = [int]$last.StatusCode
         if ($code -ge 200 -and $code -lt 300) {
             Write-Verbose ("POST {0}: {1} on attempt {2}" -f $Uri, $code, $attempt)
-            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Error = $null; Attempts = $attempt }
         }
         if (-not (Test-PostureRetryableCode -StatusCode $code)) {
-            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Error = $last.Error; Attempts = $attempt }
         }
         $why = $last.Error
         if ($code -ne 0) { $why = "HTTP $code" }
         if ($attempt -lt $MaxAttempts) {
             $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
             Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; retrying in {4:N1} s" -f $Uri, $why, $attempt, $MaxAttempts, $delay)
-            Wait-PostureRetry -Seconds $delay
+            $null = Wait-PostureRetry -Seconds $delay
         } else {
             Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; giving up" -f $Uri, $why, $attempt, $MaxAttempts)
         }
@@ -377,7 +377,7 @@ function Get-PostureManifest {
         try {
             $m = ConvertFrom-PostureJson -Json $r.Content
             if (Test-PostureManifest -Manifest $m) {
-                Write-PostureTextFile -Path $CachePath -Text $r.Content
+                $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
                 Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
                 return $m
             }

@@ -7,6 +7,9 @@ BeforeAll {
 }
 
 Describe 'ConvertTo-PostureRegistryValue (contract encodings)' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'keeps REG_SZ and REG_EXPAND_SZ as strings' {
         (ConvertTo-PostureRegistryValue -Name 'a' -Kind String -Data 'x')['type'] | Should -Be 'REG_SZ'
         $v = ConvertTo-PostureRegistryValue -Name 'p' -Kind ExpandString -Data '%SystemRoot%\x'
@@ -162,7 +165,8 @@ Describe 'File tails' {
     It 'expands %VAR% and reports a missing file as exists=false' {
         $env:FLEET_POSTURE_TEST = $TestDrive
         $f = Read-PostureFileTail -Path '%FLEET_POSTURE_TEST%\missing.txt'
-        $f['path'] | Should -Be (Join-Path -Path $TestDrive -ChildPath 'missing.txt')
+        # Only the reference is replaced: the rest of the path is kept as written.
+        $f['path'] | Should -Be ($TestDrive + '\missing.txt')
         $f['exists'] | Should -BeFalse
         $f.Contains('tail') | Should -BeFalse
     }

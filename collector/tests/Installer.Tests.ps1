@@ -13,9 +13,19 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     $script:source = Split-Path -Parent $PSScriptRoot
+    # The task runs Windows PowerShell from %SystemRoot%; give machines without it a Windows value.
+    $script:systemRoot = $env:SystemRoot
+    if (-not $env:SystemRoot) { $env:SystemRoot = 'C:\Windows' }
+}
+
+AfterAll {
+    $env:SystemRoot = $script:systemRoot
 }
 
 Describe 'New-PostureTaskXml' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'runs the script as SYSTEM every hour with a random delay, one instance at a time' {
         $xml = [xml](New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50)
         $ns = New-Object System.Xml.XmlNamespaceManager($xml.NameTable)
@@ -25,14 +35,17 @@ Describe 'New-PostureTaskXml' {
         $xml.SelectSingleNode('//t:TimeTrigger/t:Repetition/t:Interval', $ns).InnerText | Should -Be 'PT1H'
         $xml.SelectSingleNode('//t:TimeTrigger/t:RandomDelay', $ns).InnerText | Should -Be 'PT50M'
         $xml.SelectSingleNode('//t:Settings/t:MultipleInstancesPolicy', $ns).InnerText | Should -Be 'IgnoreNew'
+        $xml.SelectSingleNode('//t:Exec/t:Command', $ns).InnerText | Should -Be ($env:SystemRoot + '\System32\WindowsPowerShell\v1.0\powershell.exe')
         $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'
     }
 }
 
 Describe 'Register-PostureCollector' {
     BeforeEach {
-        $script:install = Join-Path -Path $TestDrive -ChildPath 'Program Files\FleetPosture'
-        $script:data = Join-Path -Path $TestDrive -ChildPath 'ProgramData\FleetPosture'
+        # TestDrive lives as long as the Describe: a folder of its own per test.
+        $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:install = Join-Path -Path $root -ChildPath 'Program Files\FleetPosture'
+        $script:data = Join-Path -Path $root -ChildPath 'ProgramData\FleetPosture'
         Mock Test-PostureAdministrator { $true }
         Mock Register-PostureTask { $null }
         Mock Set-PostureRestrictedAcl { $null }
@@ -83,6 +96,23 @@ Describe 'Register-PostureCollector' {
         Mock Test-PostureAdministrator { $false }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*elevated*'
         Should -Invoke Register-PostureTask -Times 0 -Exactly
+    }
+
+    It 'accepts http:// only for this machine and only with -AllowLoopbackHttp' {
+        Test-PostureEndpoint -Endpoint 'https://posture.contoso.net/api' | Should -BeTrue
+        Test-PostureEndpoint -Endpoint 'http://127.0.0.1:7071/api' | Should -BeFalse
+        foreach ($local in @('http://127.0.0.1:7071/api', 'http://localhost:7071', 'http://127.10.0.1/api', 'http://[::1]:7071/api')) {
+            Test-PostureEndpoint -Endpoint $local -AllowLoopbackHttp | Should -BeTrue -Because $local
+        }
+        foreach ($remote in @('http://posture.contoso.net/api', 'http://192.0.2.5:7071', 'http://127.0.0.1.example.com/', 'ftp://127.0.0.1/', 'not a url')) {
+            Test-PostureEndpoint -Endpoint $remote -AllowLoopbackHttp | Should -BeFalse -Because $remote
+        }
+    }
+
+    It 'installs against the local service with -AllowLoopbackHttp, and refuses a remote http:// endpoint even then' {
+        Register-PostureCollector -Endpoint 'http://127.0.0.1:7071/api' -ApiKey 'k' -AllowLoopbackHttp -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -like '{"endpoint":"http://127.0.0.1:7071/api"*' }
+        { Register-PostureCollector -Endpoint 'http://posture.contoso.net/api' -ApiKey 'k' -AllowLoopbackHttp -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
     }
 
     It 'changes nothing with -WhatIf' {

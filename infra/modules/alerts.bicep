@@ -8,17 +8,38 @@
 // comment of log-records.ts. The infra tests check every record name below against LOG_RECORDS.
 //
 // host.json excludes Trace from sampling, so every record reaches the table.
+//
+// Late records: a record reaches the table minutes after its timestamp (ingestion delay). A rule
+// that looked back over exactly its frequency would miss a record stamped just before one run
+// and ingested just after it. So each rule looks back over alertWindowByFrequency (at least 30
+// minutes more than it runs), and a record is counted at every run while it is in that window.
+// Alerts are stateful (autoMitigate): an alert per dimension combination (server, rule, reason)
+// fires when the first run sees a record, stays fired while later runs still see one, and is
+// resolved once none is left in the window. So a late record raises its alert, and the same record
+// seen by several overlapping runs raises it once; a second record for the same server, rule and
+// reason while the alert is still fired adds no second notification (it is the same finding).
+
+import { resourceTags } from 'types.bicep'
 
 param location string
-param tags object
+param tags resourceTags
 param resourceToken string
 @description('Resource id of the Application Insights component the rules query.')
 param applicationInsightsId string
 param alertEmailAddress string
 @secure()
 param alertWebhookUrl string
-@description('Evaluation frequency and look-back window of every rule, in minutes.')
+@description('Evaluation frequency of every rule, in minutes (a key of alertWindowByFrequency).')
 param alertFrequencyMinutes int
+
+// Look-back window per frequency: the frequency plus at least 30 minutes for ingestion delay.
+var alertWindowByFrequency = {
+  '5': 'PT1H'
+  '10': 'PT1H'
+  '15': 'PT1H'
+  '30': 'PT1H'
+  '60': 'PT2H'
+}
 
 // A status entered Error. Waived results raise no alert (issue 6): the record says waived: true.
 var newErrorQuery = '''
@@ -135,7 +156,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+resource rules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
   for rule in alertRules: {
     name: 'alert-posture-${rule.key}-${resourceToken}'
     location: location
@@ -153,7 +174,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
         'microsoft.insights/components'
       ]
       evaluationFrequency: 'PT${alertFrequencyMinutes}M'
-      windowSize: 'PT${alertFrequencyMinutes}M'
+      windowSize: alertWindowByFrequency[string(alertFrequencyMinutes)]
       criteria: {
         allOf: [
           {
@@ -177,8 +198,8 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
           }
         ]
       }
-      // Every record is one event: notify each time, nothing to resolve automatically.
-      autoMitigate: false
+      // Stateful: one notification per server/rule/reason while its records are in the window.
+      autoMitigate: true
       actions: {
         actionGroups: [
           actionGroup.id
@@ -192,4 +213,4 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
 ]
 
 output actionGroupId string = actionGroup.id
-output ruleNames array = [for (rule, i) in alertRules: rules[i].name]
+output ruleNames string[] = [for (rule, i) in alertRules: rules[i].name]
