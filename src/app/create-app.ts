@@ -58,6 +58,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       managedIdentityClientId: settings.managedIdentityClientId,
       tablePrefix: settings.tablePrefix,
       statuses: STATUSES,
+      continuationTokenSecret: settings.continuationTokenSecret,
       ...options.storeOptions,
     });
   const lifecycle = new LifecycleStore(store);

@@ -9,6 +9,7 @@ import { ConcurrencyConflictError, InvalidContinuationTokenError, StorageUnavail
 import { type Access, type KeyRing } from './auth';
 import { enrolmentRequestSchema, SERVER_ID, serverOfFacts, type Authorizer, type Enrolment, type Principal } from './enrolment';
 import { ApiError, errorBody } from './errors';
+import { parseIsoInstant } from './iso-time';
 import { keyTagOf, type AlertLog, type Ingest } from './ingest';
 import type { Queries } from './queries';
 import type { Rule } from '../rules/types';
@@ -95,13 +96,11 @@ export function parseTop(q: URLSearchParams): number {
   return Number(v);
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
 function parseSince(q: URLSearchParams): number | undefined {
   const v = single(q, 'since');
   if (v === undefined) return undefined;
-  const t = ISO.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(t)) throw invalidQuery(`"since" must be an ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v}".`);
+  const t = parseIsoInstant(v);
+  if (t === undefined) throw invalidQuery(`"since" must be an existing ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
   return t;
 }
 

@@ -4,8 +4,8 @@ export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
 export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, isTransient, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
+export { CursorCodec, InvalidContinuationTokenError } from './cursor';
 export {
-  InvalidContinuationTokenError,
   PostureStore,
   type EventFilter,
   type PostureStoreOptions,
