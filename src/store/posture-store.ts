@@ -178,12 +178,16 @@ export class PostureStore {
     return etags;
   }
 
-  /** Clears the outbox flags after the projections were written; a newer writer may have won. */
-  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>): Promise<boolean> {
+  /**
+   * Clears the outbox flags after the projections were written; false when another writer changed
+   * a row first. `answered`: the caller answers the snapshot's commit (201), so AcceptPending goes too.
+   */
+  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>, answered = true): Promise<boolean> {
     if (rows.length === 0) return true;
     const tx = new TableTransaction();
     for (const { ruleId, etag } of rows) {
-      tx.updateEntity({ ...resultKeys(server, ruleId), EventPending: false, IndexPending: false, SyncPending: false }, 'Merge', { etag });
+      const flags = { EventPending: false, IndexPending: false, SyncPending: false, ...(answered ? { AcceptPending: false } : {}) };
+      tx.updateEntity({ ...resultKeys(server, ruleId), ...flags }, 'Merge', { etag });
     }
     try {
       await this.#submit(this.#t.results, tx.actions, 'clearing outbox flags');
