@@ -157,9 +157,12 @@ export function parseToken(q: URLSearchParams): string | undefined {
   return v;
 }
 
-/** Reads the body, refusing (without buffering) anything past `max` bytes. */
-async function readBody(req: ApiRequest, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new ApiError('too_large', `The snapshot exceeds the limit of ${max} bytes.`);
+/**
+ * Reads the body, refusing anything past `max` bytes: a declared Content-Length over it before a
+ * byte is read, an undeclared (chunked) one as soon as the count passes it.
+ */
+export async function readBody(req: ApiRequest, max: number, what = 'The snapshot'): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError('too_large', `${what} exceeds the limit of ${max} bytes.`);
   const declared = req.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > max) throw tooLarge();
   if (!req.body) return new Uint8Array();
@@ -350,7 +353,7 @@ export class HttpApi {
     return this.#handle(req, ctx, 'enrol', async () => {
       checkParams(req.query, []);
       checkJsonType(req);
-      const text = decodeUtf8(await readBody(req, MAX_ENROL_BYTES));
+      const text = decodeUtf8(await readBody(req, MAX_ENROL_BYTES, 'The enrolment request'));
       let doc: unknown;
       try {
         doc = JSON.parse(text);
