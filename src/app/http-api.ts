@@ -8,6 +8,7 @@ import { STATUSES, type Lang, type Status } from '../rules/types';
 import { ConcurrencyConflictError, InvalidContinuationTokenError, StorageUnavailableError, type StoredResult } from '../store';
 import { type Access, type KeyRing } from './auth';
 import { enrolmentRequestSchema, SERVER_ID, serverOfFacts, type Authorizer, type Enrolment, type Principal } from './enrolment';
+import type { Reenrolment } from './reenrolment';
 import { ApiError, errorBody } from './errors';
 import { parseIsoInstant } from './iso-time';
 import { keyTagOf, type AlertLog, type Ingest } from './ingest';
@@ -46,6 +47,8 @@ export interface HttpApiDeps {
   /** Server keys, the enrolment secret, shared keys and the per-server rate limit (issue 8). */
   readonly auth: Authorizer;
   readonly enrolment: Enrolment;
+  /** POST /api/enroll under the re-enrolment policy. */
+  readonly reenrolment: Reenrolment;
 }
 
 /** Largest enrolment request body (host facts only). */
@@ -222,7 +225,7 @@ export class HttpApi {
     knownTag?: (server: string) => Promise<string | undefined>,
   ): Promise<ApiResponse> {
     try {
-      const who = await this.deps.auth.authorize(req.headers, access, knownTag);
+      const who = await this.deps.auth.authorize(req.headers, access, knownTag, ctx);
       const lang = negotiateLanguage(req.headers.get('accept-language'));
       const res = await fn(lang, who);
       return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
@@ -370,8 +373,16 @@ export class HttpApi {
       }
       const server = serverOfFacts(parsed.data.host);
       this.deps.auth.limit(`enrol:${server}`);
-      const issued = await this.deps.enrolment.issue(server, { hostName: parsed.data.host.name, fqdn: parsed.data.host.fqdn }, 'enrolment', ctx);
-      return json(201, issued);
+      const { host, collector } = parsed.data;
+      const facts = {
+        hostName: host.name,
+        fqdn: host.fqdn,
+        collector: collector?.name ? `${collector.name} ${collector.version ?? ''}`.trim() : undefined,
+        source: req.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || undefined,
+      };
+      const proofs = { currentKey: req.headers.get('x-server-key')?.trim() || undefined, claim: req.headers.get('x-enrolment-claim')?.trim() || undefined };
+      const answer = await this.deps.reenrolment.enrol(server, facts, proofs, ctx);
+      return json(answer.status, answer.body);
     });
   }
 
@@ -401,7 +412,7 @@ export class HttpApi {
   }
 }
 
-function adminServer(req: ApiRequest): string {
+export function adminServer(req: ApiRequest): string {
   const raw = (req.params.server ?? '').trim().toLowerCase().replace(/\.$/, '');
   if (!SERVER_ID.test(raw)) throw invalidQuery(`The server in the path must be a server id (a host name or fqdn), not "${(req.params.server ?? '').slice(0, 100)}".`);
   return raw;
