@@ -270,6 +270,18 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   );
   server.timeout = ms(timeouts.idleSeconds);
   server.keepAliveTimeout = ms(timeouts.keepAliveSeconds);
+  // Requests Node's parser refuses (broken framing) or gives up on (a timeout) get a JSON answer
+  // like every other refusal, then the connection closes.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const text = JSON.stringify(
+      timedOut
+        ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
+        : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
+    );
+    socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
