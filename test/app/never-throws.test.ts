@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateDocument } from '../../src/app/evaluate-document';
 import { main } from '../../src/cli/main';
 import { parseSnapshot } from '../../src/snapshot/parse';
-import { snapshotSchema } from '../../src/snapshot/schema';
+import { registryValueSchema, snapshotSchema } from '../../src/snapshot/schema';
 import { sampleSnapshot } from '../snapshot/sample';
 
 const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
@@ -17,20 +17,8 @@ export const SCHEMA_RUNS = 3000 * SCALE;
 
 const NOW = Date.parse('2026-11-28T01:02:00.000Z');
 
-const VALUE_TYPES = [
-  'REG_SZ',
-  'REG_EXPAND_SZ',
-  'REG_MULTI_SZ',
-  'REG_DWORD',
-  'REG_QWORD',
-  'REG_BINARY',
-  'REG_NONE',
-  'REG_DWORD_BIG_ENDIAN',
-  'REG_LINK',
-  'REG_RESOURCE_LIST',
-  'REG_FULL_RESOURCE_DESCRIPTOR',
-  'REG_RESOURCE_REQUIREMENTS_LIST',
-];
+/** Every registry value type of the contract, read from the schema itself. */
+const VALUE_TYPES = registryValueSchema.options.flatMap((o) => [...o.shape.type.values]);
 
 /** Strings that look like numbers, dates, ids or paths: what a refinement may try to convert. */
 const numberish = fc.oneof(
@@ -95,8 +83,18 @@ const mutatedSample = fc.tuple(fc.nat(), fc.oneof(field, registryValue, registry
   const doc = sampleSnapshot() as unknown as Record<string, unknown>;
   const slots: [Record<string, unknown> | unknown[], string | number][] = [];
   const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach((x, i) => (slots.push([v, i]), walk(x)));
-    else if (v && typeof v === 'object') for (const k of Object.keys(v)) slots.push([v as Record<string, unknown>, k]), walk((v as Record<string, unknown>)[k]);
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        slots.push([v, i]);
+        walk(x);
+      });
+    }
+    else if (v && typeof v === 'object') {
+      for (const k of Object.keys(v)) {
+        slots.push([v as Record<string, unknown>, k]);
+        walk((v as Record<string, unknown>)[k]);
+      }
+    }
   };
   walk(doc);
   const [parent, key] = slots[pick % slots.length]!;
