@@ -311,17 +311,18 @@ export class Ingest {
   /**
    * Clears the outbox of this post's own commit. When another writer changed the rows first, they
    * are read again: a repeat of this snapshot that already cleared them gave the 201 (false); a
-   * newer snapshot, a revocation or a re-evaluation did not, so the flags are cleared anew.
+   * newer snapshot, a revocation or a re-evaluation did not, so AcceptPending is cleared anew (the
+   * rest of the flags may be that writer's, and a replay of them is harmless).
    */
   async #closeOutbox(server: string, snapshotId: string, flagged: ReadonlyArray<{ ruleId: string; etag: string }>): Promise<boolean> {
     const { store } = this.deps;
-    let rows = flagged;
+    if (await store.clearPending(server, flagged)) return true;
     for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
-      if (await store.clearPending(server, rows)) return true;
       const now = await store.readServer(server);
       if (headOf(now)?.snapshotId !== snapshotId) return true; // superseded: its outbox went with the newer commit
-      rows = now.filter((r) => r.acceptPending).map((r) => ({ ruleId: r.ruleId, etag: r.etag }));
+      const rows = now.filter((r) => r.acceptPending).map((r) => ({ ruleId: r.ruleId, etag: r.etag }));
       if (rows.length === 0) return false;
+      if (await store.clearPending(server, rows, 'accept')) return true;
     }
     return true;
   }

@@ -251,7 +251,7 @@ export class Reevaluation {
           const etag = etags.get(r.ruleId);
           return etag ? [{ ruleId: r.ruleId, etag }] : [];
         }),
-        false,
+        'outbox',
       );
       return { outcome: 'evaluated', changes: moved.length };
     }

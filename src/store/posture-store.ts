@@ -179,16 +179,17 @@ export class PostureStore {
   }
 
   /**
-   * Clears the outbox flags after the projections were written; false when another writer changed
-   * a row first. `answered`: the caller answers the snapshot's commit (201), so AcceptPending goes too.
+   * Clears flags after the projections were written; false when another writer changed a row
+   * first. 'all': the outbox and AcceptPending (the caller answers the snapshot's commit with its
+   * 201); 'outbox': the outbox only (re-evaluation answers no post); 'accept': AcceptPending only
+   * (rows another writer changed since, whose outbox may be that writer's).
    */
-  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>, answered = true): Promise<boolean> {
+  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>, what: 'all' | 'outbox' | 'accept' = 'all'): Promise<boolean> {
     if (rows.length === 0) return true;
     const tx = new TableTransaction();
-    for (const { ruleId, etag } of rows) {
-      const flags = { EventPending: false, IndexPending: false, SyncPending: false, ...(answered ? { AcceptPending: false } : {}) };
-      tx.updateEntity({ ...resultKeys(server, ruleId), ...flags }, 'Merge', { etag });
-    }
+    const outbox = what === 'accept' ? {} : { EventPending: false, IndexPending: false, SyncPending: false };
+    const accept = what === 'outbox' ? {} : { AcceptPending: false };
+    for (const { ruleId, etag } of rows) tx.updateEntity({ ...resultKeys(server, ruleId), ...outbox, ...accept }, 'Merge', { etag });
     try {
       await this.#submit(this.#t.results, tx.actions, 'clearing outbox flags');
       return true;
