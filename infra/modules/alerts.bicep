@@ -79,6 +79,37 @@ traces
 | project timestamp, Server, RuleId, WaiverId
 '''
 
+// A server's collector was refused: a revoked or replaced key, an enrolment an admin blocked or
+// denied. Not 'unknown' keys: anyone can make one up, and such a collector enrols again (or, if it
+// cannot, goes stale and raises that alert).
+var keyRefusedQuery = '''
+traces
+| where message startswith "FleetPosture.ServerKeyRefused "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyRefused ")))
+| extend Server = tostring(record.server), Reason = tostring(record.reason)
+| where Reason != "unknown"
+| project timestamp, Server, Reason
+'''
+
+// A server's key was replaced by a re-enrolment: expected after a reinstall, a take-over otherwise.
+var reenrolmentQuery = '''
+traces
+| where message startswith "FleetPosture.ServerKeyIssued "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyIssued ")))
+| extend Server = tostring(record.server), Reason = tostring(record.reason), Grant = tostring(record.grant)
+| where Reason == "re-enrolment"
+| project timestamp, Server, Grant
+'''
+
+// A re-enrolment waits for an admin (POSTURE_REENROLMENT=approval): GET /api/enrolments.
+var reenrolmentRequestQuery = '''
+traces
+| where message startswith "FleetPosture.ReenrolmentRequested "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ReenrolmentRequested ")))
+| extend Server = tostring(record.server), RequestId = tostring(record.requestId)
+| project timestamp, Server, RequestId
+'''
+
 var alertRules = [
   {
     key: 'new-error'
@@ -124,6 +155,39 @@ var alertRules = [
       'Server'
       'RuleId'
       'WaiverId'
+    ]
+  }
+  {
+    key: 'key-refused'
+    displayName: 'Fleet posture: a collector was refused'
+    description: 'A server key was refused as revoked or replaced, or an enrolment as blocked or denied (FleetPosture.ServerKeyRefused); GET /api/refused-servers lists such servers.'
+    severity: 2
+    query: keyRefusedQuery
+    dimensions: [
+      'Server'
+      'Reason'
+    ]
+  }
+  {
+    key: 're-enrolment'
+    displayName: 'Fleet posture: server key replaced by a re-enrolment'
+    description: 'A re-enrolment replaced a server\'s key (FleetPosture.ServerKeyIssued, reason re-enrolment): a reinstall, or someone holding the enrolment secret taking the server over.'
+    severity: 2
+    query: reenrolmentQuery
+    dimensions: [
+      'Server'
+      'Grant'
+    ]
+  }
+  {
+    key: 'reenrolment-request'
+    displayName: 'Fleet posture: re-enrolment waits for approval'
+    description: 'A re-enrolment request waits for an admin (FleetPosture.ReenrolmentRequested); approve or deny it with POST /api/servers/{server}/enrolments/{request}/approve|deny.'
+    severity: 3
+    query: reenrolmentRequestQuery
+    dimensions: [
+      'Server'
+      'RequestId'
     ]
   }
 ]

@@ -28,6 +28,15 @@ param enrolmentSecrets string
 param allowSharedIngestKeys bool
 param rateLimitBurst int
 param rateLimitPerMinute int
+@description('HMAC key that seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET). Generated on each deployment: tokens are short-lived, so a redeploy only makes clients restart a listing.')
+@secure()
+param continuationTokenSecret string = newGuid()
+@description('Re-enrolment of an enrolled server (POSTURE_REENROLMENT): open (the enrolment secret suffices) or approval (its current key, or an admin\'s approval).')
+@allowed([
+  'open'
+  'approval'
+])
+param reenrolment string = 'open'
 param alertEmailAddress string
 @secure()
 param alertWebhookUrl string
@@ -302,6 +311,8 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     POSTURE_ALLOW_SHARED_INGEST_KEYS: string(allowSharedIngestKeys)
     POSTURE_RATE_LIMIT_BURST: string(rateLimitBurst)
     POSTURE_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
+    POSTURE_CONTINUATION_TOKEN_SECRET: continuationTokenSecret
+    POSTURE_REENROLMENT: reenrolment
   }
   dependsOn: [
     blobOwnerAssignment

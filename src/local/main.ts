@@ -136,6 +136,8 @@ async function main(): Promise<void> {
     GET  ${base}/servers/{server}/history   (reader key)
     GET|PUT|DELETE ${base}/waivers/{id}     (admin key)
     POST ${base}/jobs/{stale-hosts|waiver-expiry|reevaluate}/run   (admin key; also every minute locally)
+    GET  ${base}/refused-servers    (admin key; collectors refused or unable to post)
+    GET  ${base}/enrolments         (admin key; re-enrolments waiting for approval)
   Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:

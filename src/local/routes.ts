@@ -17,6 +17,9 @@ import * as getHistory from '../functions/get-history';
 import * as listServers from '../functions/list-servers';
 import * as runJob from '../functions/run-job';
 import * as waivers from '../functions/waivers';
+import * as listRefusedServers from '../functions/list-refused-servers';
+import * as listEnrolments from '../functions/list-enrolments';
+import * as decideEnrolment from '../functions/decide-enrolment';
 import * as timerReevaluate from '../functions/timer-reevaluate';
 import * as timerStaleHosts from '../functions/timer-stale-hosts';
 import * as timerWaiverExpiry from '../functions/timer-waiver-expiry';
@@ -43,6 +46,9 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   rotateServerKey,
   exportResultsCsv,
   getDashboard,
+  listRefusedServers,
+  listEnrolments,
+  decideEnrolment,
 };
 
 export interface TimerModule {

@@ -52,7 +52,7 @@ export const registryValueSchema = z.discriminatedUnion('type', [
     data: z
       .string()
       .regex(/^[0-9]{1,20}$/, { message: 'REG_QWORD data must be a string of decimal digits' })
-      .refine((d) => BigInt(d) <= UINT64_MAX, { message: 'REG_QWORD data must not exceed 18446744073709551615' }),
+      .refine((d) => !/^[0-9]{1,20}$/.test(d) || BigInt(d) <= UINT64_MAX, { message: 'REG_QWORD data must not exceed 18446744073709551615' }),
   }),
   z.object({
     name: valueName,
