@@ -58,8 +58,9 @@ let entries: string[];
 let host: HostRun;
 
 beforeAll(async () => {
-  const tsc = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+  // The whole build, as `npm run package` runs it: the service and the dashboard's page files.
+  const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  expect(build.status, build.stdout + build.stderr).toBe(0);
   stagePackage(stage);
   entries = await zipEntries(await zipFolder(stage, path.join(work, 'api.zip')));
   const globModule = createRequire(path.join(REPO_ROOT, 'package.json')).resolve('glob');
@@ -75,6 +76,16 @@ describe('the deployment package (npm run package)', () => {
     expect(entries).toEqual(expect.arrayContaining(['host.json', 'package.json', 'dist/src/index.js']));
     for (const f of FUNCTION_SOURCES) expect(entries, f).toContain(`dist/src/functions/${f.replace(/\.ts$/, '.js')}`);
     expect(entries.sort()).toEqual(listFiles(stage).sort());
+  });
+
+  it("holds the dashboard's page: every static file and every compiled browser module", () => {
+    const dir = path.join(REPO_ROOT, 'src', 'dashboard');
+    const expected = [
+      ...readdirSync(path.join(dir, 'static')),
+      ...readdirSync(path.join(dir, 'web')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.replace(/\.ts$/, '.js')),
+    ];
+    expect(expected.length).toBeGreaterThan(3);
+    for (const f of expected) expect(entries, f).toContain(`dist/src/dashboard/public/${f}`);
   });
 
   it('holds every production dependency and no devDependency', () => {
