@@ -348,9 +348,9 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
             $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
             $s
         }
-        Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1' } }
+        Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = '' } }
         Mock Save-PostureConfig { $null }
-        Mock Invoke-PostureEnrolment { @{ Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
+        Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
     }
 
     It 'enrols again once on 401 key_revoked, stores the new key and retries with it' {

@@ -82,8 +82,8 @@ Describe 'Register-PostureCollector' {
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"blocked"}'; RetryAfter = $null; Error = $null } }
-        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*blocked the re-enrolment*'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*Service said: forbidden: An admin blocked the enrolment of exch01.'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
         Test-Path -LiteralPath $script:install | Should -BeFalse
