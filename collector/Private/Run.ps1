@@ -150,7 +150,9 @@ function Invoke-PostureSnapshot {
         } elseif (-not (Test-PostureServerKeyUsable -Enrolment $enrolment)) {
             $manifest = Read-PostureCachedManifest -CachePath $cachePath -Why (Format-PostureEnrolmentState -Enrolment $enrolment)
         } else {
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -Enrolment $enrolment
+            $recovery = @{}
+            if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message
