@@ -90,14 +90,7 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
         Mock Wait-PostureRetry { $null }
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
-        Mock New-PostureSnapshot {
-            $script:seq++
-            $s = New-Object System.Collections.Specialized.OrderedDictionary
-            $s['schema'] = 'fleet-posture/snapshot@1'
-            $s['snapshotId'] = ('00000000-0000-4000-8000-{0:D12}' -f $script:seq)
-            $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
-            $s
-        }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
         if ($env:OS -ne 'Windows_NT') {
             # DPAPI exists only on Windows; there the real one is used.
             Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
