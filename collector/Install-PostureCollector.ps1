@@ -24,6 +24,10 @@
     and fqdn) and stores the returned server key and the secret, encrypted, so the collector can
     enrol again by itself when its key is revoked or replaced. Prefer passing it from a variable or
     a software distribution secret rather than typing it on a shared console.
+    Run again over an installation for the same endpoint, it proves the server with the stored key
+    (x-server-key) and follows up a waiting re-enrolment request with its claim. Where the service
+    keeps the re-enrolment for an admin's approval (HTTP 202), it installs with the claim and no
+    key and says so; the scheduled runs collect the key once the request is approved.
 
 .PARAMETER ApiKey
     Legacy, for migration only: a shared ingest key, stored instead of a server key (no

@@ -243,3 +243,58 @@ function Resolve-PostureFixtureFile {
     }
     return (Join-Path -Path (Split-Path -Parent $script:PostureFixturePath) -ChildPath ('absent-' + [guid]::NewGuid().ToString()))
 }
+
+# DPAPI is Windows only. Off Windows, with a fixture set, the configuration is kept in a marked,
+# unprotected form so the end-to-end test can run the collector's own storage code; on Windows the
+# real DPAPI is used, fixture or not.
+$script:PostureFixtureProtectionMark = 'fleet-posture fixture, NOT protected:'
+
+function Test-PostureFixtureProtection {
+    <#
+    .SYNOPSIS
+        True when the fixture stands in for DPAPI: FLEET_POSTURE_FIXTURE is set and this is not
+        Windows (which alone has DPAPI).
+    .EXAMPLE
+        if (Test-PostureFixtureProtection) { 'the configuration is not encrypted here' }
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param()
+    return ([System.Environment]::OSVersion.Platform -ne [System.PlatformID]::Win32NT -and $null -ne (Get-PostureFixture))
+}
+
+function Protect-PostureFixtureSecret {
+    <#
+    .SYNOPSIS
+        The fixture's stand-in for DPAPI: the text, UTF-8, after a mark saying it is not protected.
+    .EXAMPLE
+        Protect-PostureFixtureSecret -Text '{"endpoint":"http://127.0.0.1:7071/api"}'
+    #>
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Text
+    )
+    return , [System.Text.Encoding]::UTF8.GetBytes($script:PostureFixtureProtectionMark + $Text)
+}
+
+function Unprotect-PostureFixtureSecret {
+    <#
+    .SYNOPSIS
+        Reads what Protect-PostureFixtureSecret wrote; throws for anything else (a real DPAPI blob).
+    .EXAMPLE
+        Unprotect-PostureFixtureSecret -Bytes ([System.IO.File]::ReadAllBytes($path))
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [byte[]]$Bytes
+    )
+    $text = [System.Text.Encoding]::UTF8.GetString($Bytes)
+    if (-not $text.StartsWith($script:PostureFixtureProtectionMark, [System.StringComparison]::Ordinal)) {
+        throw 'This configuration was not written under a fixture; it can only be read with DPAPI on Windows.'
+    }
+    return $text.Substring($script:PostureFixtureProtectionMark.Length)
+}

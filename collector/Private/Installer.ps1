@@ -240,12 +240,25 @@ function Register-PostureCollector {
 
     # Enrol first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
+    $claim = ''
+    $pending = $null
+    $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
     if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
         $null = Set-PostureTlsProtocol
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName
-        $ApiKey = $enrolment.Key
-        $keyId = $enrolment.KeyId
-        Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
+        # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
+        # and a request already waiting is followed up with its claim rather than a second request.
+        $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim
+        if ($enrolment.Status -eq 'Pending') {
+            $pending = $enrolment
+            $ApiKey = ''
+            $claim = $enrolment.Claim
+            Write-Warning ('The service keeps the re-enrolment of {0} waiting for an admin''s approval (request {1}); the collector collects its key at the first run after the approval.' -f $enrolment.Server, $enrolment.RequestId)
+        } else {
+            $ApiKey = $enrolment.Key
+            $keyId = $enrolment.KeyId
+            Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
+        }
     } elseif (-not $EnrolmentSecret) {
         Write-Warning 'Installing with a shared ingest key (-ApiKey): migration only. The service refuses snapshots posted with shared ingest keys once migration ends; reinstall with -EnrolmentSecret.'
     }
@@ -261,12 +274,44 @@ function Register-PostureCollector {
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
         $null = Set-PostureRestrictedAcl -Path $DataPath
-        $null = Save-PostureConfig -Path (Join-Path -Path $DataPath -ChildPath 'config.dat') -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId
+        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
     $null = Register-PostureTask -TaskName $TaskName -Xml $xml
-    return ('Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath)
+    $done = 'Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath
+    if ($null -ne $pending) {
+        $done += (' The server key waits for an admin''s approval of re-enrolment request {0} (POST /api/servers/{1}/enrolments/{0}/approve); until then each run spools its snapshot and exits 3.' -f $pending.RequestId, $pending.Server)
+    }
+    return $done
+}
+
+function Read-PosturePreviousEnrolment {
+    <#
+    .SYNOPSIS
+        What an earlier installation for the same endpoint left to prove this server's identity:
+        its server key (a legacy shared key is no proof) and the claim of a re-enrolment request
+        waiting for approval. Empty strings when there is none or it cannot be read.
+    .EXAMPLE
+        Read-PosturePreviousEnrolment -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint 'https://posture.contoso.net/api'
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint
+    )
+    $previous = @{ ApiKey = ''; EnrolmentClaim = '' }
+    $config = $null
+    try { $config = Read-PostureConfig -Path $Path } catch {
+        Write-Verbose ('The earlier configuration {0} cannot be read ({1}); enrolling without it.' -f $Path, $_.Exception.Message)
+    }
+    if ($null -eq $config -or $config.Endpoint -ne $Endpoint) { return $previous }
+    if ($config.ApiKey -like 'fp1.*') { $previous.ApiKey = $config.ApiKey }
+    $previous.EnrolmentClaim = $config.EnrolmentClaim
+    return $previous
 }
 
 function Unregister-PostureCollector {

@@ -82,13 +82,38 @@ Describe 'Register-PostureCollector' {
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"blocked"}'; RetryAfter = $null; Error = $null } }
-        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*blocked the re-enrolment*'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*Service said: forbidden: An admin blocked the enrolment of exch01.'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
         Test-Path -LiteralPath $script:install | Should -BeFalse
         Should -Invoke Protect-PostureSecret -Times 0 -Exactly
         Should -Invoke Register-PostureTask -Times 0 -Exactly
+    }
+
+    It 'reinstalling proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        [void](New-Item -ItemType Directory -Path $script:data -Force)
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
+        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.renewed","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' -and $Headers['x-enrolment-claim'] -eq 'R1.c' -and $Headers['x-api-key'] -eq 'enrol-secret' }
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.renewed","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
+        # Another endpoint's key proves nothing here: not sent.
+        Register-PostureCollector -Endpoint 'https://other.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Uri -like 'https://other.*' -and -not $Headers.ContainsKey('x-server-key') -and -not $Headers.ContainsKey('x-enrolment-claim') }
+    }
+
+    It 'a re-enrolment waiting for approval (202) installs with the claim and no key, and says so' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 202; Content = '{"server":"exch01","status":"pending","requestId":"R7","claim":"R7.secret","requestedAt":"2026-11-28T00:00:00.000Z","message":"waits"}'; RetryAfter = $null; Error = $null } }
+        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        $message | Should -Match 'waits for an admin''s approval of re-enrolment request R7 \(POST /api/servers/exch01/enrolments/R7/approve\).*exits 3'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R7.secret"}' }
+        Should -Invoke Register-PostureTask -Times 1 -Exactly
     }
 
     It 'refuses a non-https endpoint and a non-elevated session' {

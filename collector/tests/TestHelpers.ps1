@@ -78,3 +78,19 @@ function New-FakeBranch {
     }
     return $node
 }
+
+function New-FakeSnapshot {
+    <#
+    .SYNOPSIS
+        A minimal contract snapshot whose id ends in Sequence: what a mocked New-PostureSnapshot
+        returns when a test is about sending, not collecting.
+    .EXAMPLE
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+    #>
+    param([int]$Sequence = 1)
+    $s = New-Object System.Collections.Specialized.OrderedDictionary
+    $s['schema'] = 'fleet-posture/snapshot@1'
+    $s['snapshotId'] = ('00000000-0000-4000-8000-{0:D12}' -f $Sequence)
+    $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
+    return $s
+}

@@ -159,7 +159,10 @@ export class Enrolment {
     const { replaced } = out;
     // Replaced keys must stop working at once: they may be tagged as verified on the Results rows.
     if (replaced.length > 0) await this.deps.keyTags.clearKeyTags(server);
-    const reason = issuedBy === 'enrolment' ? (replaced.length > 0 ? 're-enrolment' : 'enrolment') : 'admin-rotation';
+    // A server enrolled before (its head row, or what the caller granted) is re-enrolled even when
+    // its key was revoked first and so replaces nothing: the re-enrolment alert must see it.
+    const reenrolled = replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined;
+    const reason = issuedBy === 'enrolment' ? (reenrolled ? 're-enrolment' : 'enrolment') : 'admin-rotation';
     const grant = reason === 're-enrolment' ? (options.grant ?? 'open') : null;
     audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };

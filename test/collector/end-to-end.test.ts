@@ -3,80 +3,27 @@
 // answered from a fixture built from each machine in collector/examples/. It enrols, posts, and
 // the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
 // the spool: host down, the snapshot is spooled; host up, it is delivered exactly once.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateCommand } from '../../src/cli/evaluate';
-import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { installedTools } from '../../scripts/tool-paths.cjs';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import type { LocalHost } from '../../src/local/host';
+import { startTestStack, type TestStack } from '../support/stack';
 import { fakeIo } from './cli-io';
+import { COLLECTOR, enrolWithCollector, freePort, runCollector, startObservedHost } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
-const ROOT = path.join(__dirname, '..', '..');
-const COLLECTOR = path.join(ROOT, 'collector');
 const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
-const pwsh = installedTools().pwsh!;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** pwsh with only the given environment (plus PATH/HOME): no Windows variable leaks in from here. */
-function runPwsh(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pwsh, ['-NoProfile', '-NonInteractive', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), DOTNET_CLI_TELEMETRY_OPTOUT: '1', NO_COLOR: '1', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Enrols the machine with the collector's own enrolment function (what the installer calls). */
-async function enrol(baseUrl: string, env: Record<string, string>): Promise<{ key: string; server: string }> {
-  const script = [
-    "$ErrorActionPreference = 'Stop'",
-    'Set-StrictMode -Version Latest',
-    `foreach ($f in Get-ChildItem -LiteralPath '${path.join(COLLECTOR, 'Private')}' -Filter '*.ps1') { . $f.FullName }`,
-    `$r = Invoke-PostureEnrolment -Endpoint '${baseUrl}/api' -EnrolmentSecret '${TEST_KEYS.enrolment}'`,
-    "ConvertTo-PostureJson -InputObject @{ key = $r.Key; server = $r.Server }",
-  ].join('; ');
-  const r = await runPwsh(['-Command', script], env);
-  expect(r.code, r.stderr + r.stdout).toBe(0);
-  return JSON.parse(r.stdout) as { key: string; server: string };
-}
-
-function send(endpoint: string, key: string, dataPath: string, env: Record<string, string>): Promise<Run> {
-  const script = path.join(COLLECTOR, 'Send-PostureSnapshot.ps1');
-  return runPwsh(['-File', script, '-Endpoint', `${endpoint}/api`, '-ApiKey', key, '-DataPath', dataPath, '-MaxAttempts', '1', '-BaseDelaySeconds', '0', '-TimeoutSec', '20'], env);
+function send(endpoint: string, key: string, dataPath: string, env: Record<string, string>) {
+  return runCollector(dataPath, env, ['-Endpoint', `${endpoint}/api`, '-ApiKey', key]);
 }
 
 async function evaluateExample(file: string): Promise<{ server: string; results: Record<string, unknown>[] }> {
   const io = fakeIo();
   expect(await evaluateCommand([file], io), io.stderr).toBe(0);
   return JSON.parse(io.stdout) as { server: string; results: Record<string, unknown>[] };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 let stack: TestStack;
@@ -98,7 +45,7 @@ describe('Send-PostureSnapshot.ps1 under pwsh against the local host', () => {
       const machine = fixtureMachine(JSON.parse(readFileSync(file, 'utf8')) as ExampleSnapshot, dir);
       const expected = await evaluateExample(file);
 
-      const { key, server } = await enrol(stack.baseUrl, machine.env);
+      const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
       expect(server).toBe(expected.server);
       const run = await send(stack.baseUrl, key, path.join(dir, 'data'), machine.env);
       expect(run.code, run.stdout + run.stderr).toBe(0);
@@ -124,27 +71,22 @@ describe('the spool over real HTTP', () => {
     const example = path.join(COLLECTOR, 'examples', 'win2008r2-x64-exchange2010-vse87i.json');
     const dir = mkdtempSync(path.join(work, 'spool-'));
     const machine = fixtureMachine(JSON.parse(readFileSync(example, 'utf8')) as ExampleSnapshot, dir);
-    const { key, server } = await enrol(stack.baseUrl, machine.env);
+    const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
     const dataPath = path.join(dir, 'data');
     const spool = path.join(dataPath, 'spool');
 
     // The collector's endpoint: a host of the same service (app and storage) on a port of its own.
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
-    const posts: number[] = [];
-    const hostUp = async (): Promise<LocalHost> => {
-      const h = await startLocalHost({ app: stack.app, port, hostname: '127.0.0.1', log: () => undefined });
-      h.server.on('request', (req, res) => {
-        if (req.method === 'POST' && req.url === '/api/snapshots') res.on('finish', () => posts.push(res.statusCode));
-      });
-      return h;
-    };
+    const calls: string[] = [];
+    const posts = () => calls.filter((c) => c.startsWith('POST /api/snapshots '));
+    const hostUp = () => startObservedHost(stack, port, calls);
 
     // A first run with the host up: delivered, and the manifest kept as the last good copy.
     host = await hostUp();
     const first = await send(endpoint, key, dataPath, machine.env);
     expect(first.code, first.stdout + first.stderr).toBe(0);
-    expect(posts).toHaveLength(1);
+    expect(posts()).toHaveLength(1);
 
     // Host down: the run collects with the last good manifest and spools its snapshot.
     await host.close();
@@ -161,8 +103,8 @@ describe('the spool over real HTTP', () => {
     host = await hostUp();
     const up = await send(endpoint, key, dataPath, machine.env);
     expect(up.code, up.stdout + up.stderr).toBe(0);
-    expect(posts).toHaveLength(3);
-    expect(posts.every((s) => s >= 200 && s < 300), String(posts)).toBe(true);
+    expect(posts()).toHaveLength(3);
+    expect(posts().every((c) => / 2\d\d$/.test(c)), String(posts())).toBe(true);
     expect(readdirSync(spool)).toEqual([]);
     const log = readFileSync(path.join(dataPath, 'collector.log'), 'utf8');
     expect(log.split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
@@ -175,7 +117,7 @@ describe('the spool over real HTTP', () => {
     // The next run sends only its own snapshot: the spooled one is not delivered again.
     const again = await send(endpoint, key, dataPath, machine.env);
     expect(again.code, again.stdout + again.stderr).toBe(0);
-    expect(posts).toHaveLength(4);
+    expect(posts()).toHaveLength(4);
     expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8').split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
     expect(existsSync(spool) ? readdirSync(spool) : []).toEqual([]);
   }, 180_000);

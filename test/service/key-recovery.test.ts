@@ -40,6 +40,12 @@ function client(stack: TestStack) {
   };
 }
 
+/** [reason, grant] of each FleetPosture.ServerKeyIssued record of `server`. */
+const keysIssued = (stack: TestStack, server: string) =>
+  alertRecords(stack)
+    .filter((r) => r.name === 'FleetPosture.ServerKeyIssued' && r.fields.server === server)
+    .map((r) => [r.fields.reason, r.fields.grant]);
+
 const refusals = (stack: TestStack, server: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerKeyRefused' && r.fields.server === server);
 
 function serverKeysTable(stack: TestStack): TableClient {
@@ -125,6 +131,16 @@ describe('stranded servers (open re-enrolment)', () => {
     expect(revoked.status).toBe(201);
   });
 
+  it('a key issued after a revocation is audited as a re-enrolment (the re-enrolment alert sees it), not as a first enrolment', async () => {
+    await c.enrol('REVOKED6');
+    expect((await c.call('DELETE', `servers/${fqdn('REVOKED6')}/key`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('REVOKED6')).status).toBe(201);
+    expect(keysIssued(stack, fqdn('REVOKED6'))).toEqual([
+      ['enrolment', null],
+      ['re-enrolment', 'open'],
+    ]);
+  });
+
   it('the admin routes refuse every other key and write nothing', async () => {
     const before = await dumpTables(stack, { light: true });
     for (const key of [TEST_KEYS.reader, TEST_KEYS.enrolment, TEST_KEYS.ingest, null]) {
@@ -201,6 +217,19 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
     expect(r.body.message).toContain(asked.body.requestId);
     expect((await c.refused()).find((i) => i.server === fqdn('GOV2'))?.reasons).toEqual(['enrolment-denied']);
     expect(refusals(stack, fqdn('GOV2')).map((x) => x.fields.reason)).toContain('enrolment-denied');
+  });
+
+  it('a key issued after a revocation is audited as a re-enrolment by admin approval', async () => {
+    await c.enrol('GOV6');
+    expect((await c.call('DELETE', `servers/${fqdn('GOV6')}/key`, TEST_KEYS.admin)).status).toBe(200);
+    const asked = await c.enrol('GOV6');
+    expect(asked.status).toBe(202);
+    expect((await c.call('POST', `servers/${fqdn('GOV6')}/enrolments/${asked.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('GOV6', { 'x-enrolment-claim': asked.body.claim })).status).toBe(201);
+    expect(keysIssued(stack, fqdn('GOV6'))).toEqual([
+      ['enrolment', null],
+      ['re-enrolment', 'admin-approval'],
+    ]);
   });
 
   it('the current key renews itself without an admin; another server\'s key or a stale one does not', async () => {
