@@ -16,7 +16,7 @@
     ScheduledTasks module is used where present, schtasks.exe /XML elsewhere).
 
 .PARAMETER Endpoint
-    Base URL of the service (https only): API_BASE_URL from "azd env get-values", e.g.
+    Base URL of the service (https only; see -AllowLoopbackHttp): API_BASE_URL from "azd env get-values", e.g.
     https://func-posture-xxxx.azurewebsites.net/api (the site URL without /api works too).
 
 .PARAMETER EnrolmentSecret
@@ -24,6 +24,10 @@
     and fqdn) and stores the returned server key and the secret, encrypted, so the collector can
     enrol again by itself when its key is revoked or replaced. Prefer passing it from a variable or
     a software distribution secret rather than typing it on a shared console.
+    Run again over an installation for the same endpoint, it proves the server with the stored key
+    (x-server-key) and follows up a waiting re-enrolment request with its claim. Where the service
+    keeps the re-enrolment for an admin's approval (HTTP 202), it installs with the claim and no
+    key and says so; the scheduled runs collect the key once the request is approved.
 
 .PARAMETER ApiKey
     Legacy, for migration only: a shared ingest key, stored instead of a server key (no
@@ -43,6 +47,11 @@
 
 .PARAMETER RandomDelayMinutes
     Upper bound of the random delay added to each hourly run. Default: 50.
+
+.PARAMETER AllowLoopbackHttp
+    Accept an http:// endpoint on this machine only (localhost, 127.0.0.0/8, ::1), e.g. the local
+    service that `npm start` runs, for trying the collector out. Any other http:// endpoint is
+    still refused: the keys must not cross a network in the clear.
 
 .PARAMETER Uninstall
     Remove everything the installation created.
@@ -67,7 +76,6 @@
 param(
     [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
     [Parameter(Mandatory = $true, ParameterSetName = 'Legacy')]
-    [ValidatePattern('^https://')]
     [string]$Endpoint,
     [Parameter(Mandatory = $true, ParameterSetName = 'Install')]
     [ValidateNotNullOrEmpty()]
@@ -85,6 +93,9 @@ param(
     [Parameter(ParameterSetName = 'Legacy')]
     [ValidateRange(0, 59)]
     [int]$RandomDelayMinutes = 50,
+    [Parameter(ParameterSetName = 'Install')]
+    [Parameter(ParameterSetName = 'Legacy')]
+    [switch]$AllowLoopbackHttp,
     [Parameter(Mandatory = $true, ParameterSetName = 'Uninstall')]
     [switch]$Uninstall
 )
@@ -105,7 +116,7 @@ try {
         }
     } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
         if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret } } else { $credential = @{ ApiKey = $ApiKey } }
-        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes
+        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp
     }
 } catch {
     Write-Error -Message $_.Exception.Message -ErrorAction Continue

@@ -15,17 +15,27 @@
         skipped;
       - the manifest's services from Win32_Service (CIM, else WMI);
       - the last bytes of the manifest's log files (%VAR% expanded; UTF-16/UTF-8 BOMs detected,
-        else the ANSI code page).
+        else the ANSI code page), each where the registry value the manifest names says (e.g.
+        VirusScan's szLogFileName, view 64 before 32), else at its default path.
 
     Sending retries with exponential back-off and jitter. A snapshot that cannot be delivered is
     kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run (at most
-    -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A refusal (HTTP 4xx other than 408/429)
-    is not retried: it is logged to %ProgramData%\FleetPosture\collector.log and a copy of the
-    snapshot is kept in %ProgramData%\FleetPosture\rejected.
+    -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A snapshot the service refuses (HTTP
+    4xx other than 401/403/408/429) is not retried: it is logged to
+    %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected.
+
+    When the service answers 401 key_revoked to any call (manifest or post), the collector enrols
+    again once per run with the stored enrolment secret, stores the new key and retries that call
+    once. Where re-enrolment needs an admin's approval (the service answers 202 with a claim), it
+    stores the claim with the configuration, spools the snapshot and exits 3; each later run asks
+    again with the claim (x-enrolment-claim), collects the key once approved and sends the spool;
+    a denial (403) is logged and clears the claim.
 
     Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
-    -OutFile), 1 not delivered (spooled) or nothing collected, 2 refused by the service or not
-    configured.
+    -OutFile); 1 not delivered (spooled, a later run sends it) or nothing collected; 2 refused (the
+    snapshot, kept in rejected\; or this server's re-enrolment: wrong enrolment secret, blocked,
+    denied) or not configured; 3 waiting for an admin's approval of this server's re-enrolment
+    (spooled).
 
     Runs on Windows PowerShell 5.1 (and PowerShell 7). Collection with -OutFile -ManifestPath needs
     no network; sending needs Windows PowerShell 3.0+ with .NET Framework 4.5+ for TLS 1.2.
@@ -39,7 +49,7 @@
     The credential: this server's key from enrolment (or, migration only, a shared ingest key).
     Default: from the stored configuration. Only with the stored key does the collector enrol
     again by itself (once per run, with the stored enrolment secret) when the service answers
-    401 key_revoked.
+    401 key_revoked, and follow up a re-enrolment request waiting for approval.
 
 .PARAMETER HeaderName
     The HTTP header that carries the credential. Default: x-api-key.

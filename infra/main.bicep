@@ -3,6 +3,8 @@
 // the resource group and hands everything else to modules/resources.bicep.
 targetScope = 'subscription'
 
+import { principal, tablePrefixProblem } from 'modules/types.bicep'
+
 @minLength(1)
 @maxLength(48)
 @description('azd environment name; names the resource group and seeds every resource name.')
@@ -23,11 +25,14 @@ param resourceGroupName string = ''
 @description('Object id of the person or pipeline running the deployment (azd sets AZURE_PRINCIPAL_ID). Gets read access to the tables for checking the data; empty skips it.')
 param principalId string = ''
 
-@description('Object ids (users or groups) that read the tables with Entra ID, e.g. Power BI / Fabric analysts: Storage Table Data Reader on the app tables only.')
-param tableReaderPrincipalIds array = []
+@description('What principalId is (azd sets AZURE_PRINCIPAL_TYPE): User, or ServicePrincipal for a pipeline.')
+param principalType 'User' | 'ServicePrincipal' = 'User'
+
+@description('Users or groups that read the tables with Entra ID, e.g. Power BI / Fabric analysts: Storage Table Data Reader on the app tables only. Each: { id: object id, type: \'User\' | \'Group\' | \'ServicePrincipal\' }.')
+param tableReaders principal[] = []
 
 @description('Tables the service uses, created at deploy time.')
-param tableNames array = [
+param tableNames string[] = [
   'Results'
   'Events'
   'Hosts'
@@ -39,7 +44,8 @@ param tableNames array = [
   'ServerKeys'
 ]
 
-@description('Prefix for every table name (POSTURE_TABLE_PREFIX); letters and digits only, empty for none.')
+@description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')
+@maxLength(31)
 param tablePrefix string = ''
 
 @description('Largest snapshot body accepted, in bytes (POSTURE_MAX_SNAPSHOT_BYTES).')
@@ -128,7 +134,7 @@ param alertEmailAddress string = ''
 @secure()
 param alertWebhookUrl string = ''
 
-@description('How often the alert rules run, in minutes; each looks back over the same span.')
+@description('How often the alert rules run, in minutes. Each looks back further than that (see modules/alerts.bicep), so a record that reaches Application Insights late still raises its alert, once.')
 @allowed([
   5
   10
@@ -151,12 +157,15 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+// The service refuses any other prefix at start-up; refuse it at deployment, before anything is made.
+var tablePrefixError = tablePrefixProblem(tablePrefix)
+
 var tags = {
   'azd-env-name': environmentName
   application: 'fleet-posture'
 }
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
   location: location
   tags: tags
@@ -170,9 +179,10 @@ module resources 'modules/resources.bicep' = {
     tags: tags
     resourceToken: toLower(uniqueString(subscription().id, environmentName, location))
     principalId: principalId
-    tableReaderPrincipalIds: tableReaderPrincipalIds
+    principalType: principalType
+    tableReaders: tableReaders
     tableNames: tableNames
-    tablePrefix: tablePrefix
+    tablePrefix: empty(tablePrefixError) ? tablePrefix : fail(tablePrefixError)
     maxSnapshotBytes: maxSnapshotBytes
     staleAfterMinutes: staleAfterMinutes
     waiverMaxDays: waiverMaxDays
@@ -201,6 +211,6 @@ output API_BASE_URL string = resources.outputs.apiBaseUrl
 output STORAGE_ACCOUNT_NAME string = resources.outputs.storageAccountName
 output POSTURE_TABLE_ENDPOINT string = resources.outputs.tableEndpoint
 output APPLICATIONINSIGHTS_NAME string = resources.outputs.applicationInsightsName
-output ALERT_RULE_NAMES array = resources.outputs.alertRuleNames
+output ALERT_RULE_NAMES string[] = resources.outputs.alertRuleNames
 @description('Where the API keys are: the function app settings named here (never the values).')
 output API_KEYS_COMMAND string = 'az functionapp config appsettings list --resource-group ${rg.name} --name ${resources.outputs.functionAppName} --query "[?ends_with(name, \'_KEYS\') || ends_with(name, \'_SECRETS\')].{name:name, value:value}" --output table'

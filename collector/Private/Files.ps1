@@ -1,5 +1,7 @@
 # File tails: the last tailBytes of each manifest file, decoded by its byte-order mark (UTF-16LE,
-# UTF-16BE, UTF-8), else the system ANSI code page, and cut at the start of a line.
+# UTF-16BE, UTF-8), else the system ANSI code page, and cut at the start of a line. A file entry
+# with pathFrom is read where a registry value names it (VirusScan's szLogFileName), else at its
+# default path.
 
 function Expand-PosturePath {
     <#
@@ -106,18 +108,22 @@ function Read-PostureFileTail {
     $expanded = Expand-PosturePath -Path $Path
     $entry = New-Object System.Collections.Specialized.OrderedDictionary
     $entry['path'] = $expanded
+    # Where the bytes come from: the file itself, or its stand-in when a fixture answers the reads.
+    $source = $expanded
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) { $source = Resolve-PostureFixtureFile -Fixture $fixture -Path $expanded }
     $stream = $null
     try {
-        if (-not [System.IO.File]::Exists($expanded)) {
+        if (-not [System.IO.File]::Exists($source)) {
             $entry['exists'] = $false
             Write-Verbose ("File {0}: not present" -f $expanded)
             return $entry
         }
         $entry['exists'] = $true
-        $info = New-Object System.IO.FileInfo($expanded)
+        $info = New-Object System.IO.FileInfo($source)
         $entry['lastWriteTime'] = $info.LastWriteTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
         $share = [System.IO.FileShare]::ReadWrite -bor [System.IO.FileShare]::Delete
-        $stream = New-Object System.IO.FileStream($expanded, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share)
+        $stream = New-Object System.IO.FileStream($source, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share)
         $length = $stream.Length
         $entry['size'] = $length
         $head = New-Object byte[] ([int][Math]::Min(3, $length))
@@ -151,23 +157,106 @@ function Read-PostureFileTail {
     return $entry
 }
 
-function Get-PostureFileSnapshot {
+function Find-PostureRegistryValue {
     <#
     .SYNOPSIS
-        Reads the tail of every file of the manifest.
+        A value of a key in one view, from registry entries already collected (the snapshot's
+        registry[]): the value object, or $null when the key or the value is not there. Key paths
+        compare as Windows does (HKLM = HKEY_LOCAL_MACHINE, any case); value names any case.
     .EXAMPLE
-        Get-PostureFileSnapshot -Manifest $manifest
+        Find-PostureRegistryValue -Registry $snapshot['registry'] -Path 'HKLM\SOFTWARE\x' -View 64 -Name 'szLogFileName'
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$Registry = @(),
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$View,
+        [Parameter(Mandatory = $true)]
+        [string]$Name
+    )
+    $hive, $sub = Split-PostureRegistryPath -Path $Path
+    foreach ($e in $Registry) {
+        if ([string](Get-PostureMember -InputObject $e -Name 'view') -ne $View) { continue }
+        if (-not [bool](Get-PostureMember -InputObject $e -Name 'exists' -Default $false)) { continue }
+        $h, $s = Split-PostureRegistryPath -Path ([string](Get-PostureMember -InputObject $e -Name 'path'))
+        if ($h -ne $hive -or -not [string]::Equals($s, $sub, [System.StringComparison]::OrdinalIgnoreCase)) { continue }
+        foreach ($v in @(Get-PostureMember -InputObject $e -Name 'values' -Default @())) {
+            if ([string]::Equals([string](Get-PostureMember -InputObject $v -Name 'name'), $Name, [System.StringComparison]::OrdinalIgnoreCase)) { return $v }
+        }
+    }
+    return $null
+}
+
+function Resolve-PostureFilePath {
+    <#
+    .SYNOPSIS
+        Which file a manifest files[] entry names. Its pathFrom items are tried in order, each in
+        view "64" then "32" (only "32" on 32-bit Windows): the first value that exists as a
+        non-empty REG_SZ or REG_EXPAND_SZ names the file. Else the entry's own path. Returns
+        @{ Path = <unexpanded path>; From = <pathFrom record, or $null> }.
+    .EXAMPLE
+        Resolve-PostureFilePath -File $manifest.files[0] -Registry $snapshot['registry']
     #>
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]
-        $Manifest
+        $File,
+        [AllowEmptyCollection()]
+        [object[]]$Registry = @()
+    )
+    $views = @(Get-PostureRegistryView)
+    foreach ($item in @(Get-PostureMember -InputObject $File -Name 'pathFrom' -Default @())) {
+        $registryPath = [string](Get-PostureMember -InputObject $item -Name 'registryPath')
+        $valueName = [string](Get-PostureMember -InputObject $item -Name 'valueName')
+        if (-not $registryPath -or -not $valueName) { continue }
+        foreach ($view in $views) {
+            $v = Find-PostureRegistryValue -Registry $Registry -Path $registryPath -View $view -Name $valueName
+            if ($null -eq $v) { continue }
+            $type = [string](Get-PostureMember -InputObject $v -Name 'type')
+            $data = Get-PostureMember -InputObject $v -Name 'data'
+            if (($type -ne 'REG_SZ' -and $type -ne 'REG_EXPAND_SZ') -or $data -isnot [string] -or $data -eq '') { continue }
+            $from = New-Object System.Collections.Specialized.OrderedDictionary
+            $from['registryPath'] = $registryPath
+            $from['view'] = $view
+            $from['valueName'] = $valueName
+            Write-Verbose ('File path from {0} (view {1}) {2}: {3}' -f $registryPath, $view, $valueName, $data)
+            return @{ Path = $data; From = $from }
+        }
+    }
+    return @{ Path = [string](Get-PostureMember -InputObject $File -Name 'path'); From = $null }
+}
+
+function Get-PostureFileSnapshot {
+    <#
+    .SYNOPSIS
+        Reads the tail of every file of the manifest, each at the path its pathFrom registry values
+        name (from the registry entries already collected), else at its default path. Two entries
+        that come to the same file (any case) are read once: the first wins.
+    .EXAMPLE
+        Get-PostureFileSnapshot -Manifest $manifest -Registry $snapshot['registry']
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        $Manifest,
+        [AllowEmptyCollection()]
+        [object[]]$Registry = @()
     )
     $out = New-Object System.Collections.ArrayList
+    $seen = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
     foreach ($f in @(Get-PostureMember -InputObject $Manifest -Name 'files' -Default @())) {
-        $path = [string](Get-PostureMember -InputObject $f -Name 'path')
         $tailBytes = [int](Get-PostureMember -InputObject $f -Name 'tailBytes' -Default 65536)
-        [void]$out.Add((Read-PostureFileTail -Path $path -TailBytes $tailBytes))
+        $resolved = Resolve-PostureFilePath -File $f -Registry $Registry
+        if (-not $seen.Add((Expand-PosturePath -Path $resolved.Path))) {
+            Write-Verbose ('File {0}: named by an earlier entry too; read once.' -f $resolved.Path)
+            continue
+        }
+        $entry = Read-PostureFileTail -Path $resolved.Path -TailBytes $tailBytes
+        if ($null -ne $resolved.From) { $entry.Insert(1, 'pathFrom', $resolved.From) }
+        [void]$out.Add($entry)
     }
     return , $out.ToArray()
 }

@@ -10,6 +10,8 @@ function Get-PostureOperatingSystem {
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSAvoidUsingWMICmdlet', '', Justification = 'WMI is the fallback where CIM is missing (Windows PowerShell 2.0) or WinRM is off.')]
     [CmdletBinding()]
     param()
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) { return (Get-PostureFixtureOperatingSystem -Fixture $fixture) }
     if (Get-Command -Name Get-CimInstance -ErrorAction SilentlyContinue) {
         try { return (Get-CimInstance -ClassName Win32_OperatingSystem -ErrorAction Stop | Select-Object -First 1) } catch { Write-Verbose ("CIM: {0}" -f $_.Exception.Message) }
     }
@@ -31,11 +33,17 @@ function Get-PostureHostFact {
     )
     $h = New-Object System.Collections.Specialized.OrderedDictionary
     $h['name'] = [string]$env:COMPUTERNAME
-    try {
-        $ip = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties()
-        if ($ip.DomainName) { $h['fqdn'] = ('{0}.{1}' -f $ip.HostName, $ip.DomainName).ToLowerInvariant() }
-    } catch {
-        Write-Verbose ("No DNS domain: {0}" -f $_.Exception.Message)
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) {
+        $fqdn = Get-PostureMember -InputObject (Get-PostureMember -InputObject $fixture -Name 'host') -Name 'fqdn'
+        if ($fqdn) { $h['fqdn'] = [string]$fqdn }
+    } else {
+        try {
+            $ip = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties()
+            if ($ip.DomainName) { $h['fqdn'] = ('{0}.{1}' -f $ip.HostName, $ip.DomainName).ToLowerInvariant() }
+        } catch {
+            Write-Verbose ("No DNS domain: {0}" -f $_.Exception.Message)
+        }
     }
     $os = New-Object System.Collections.Specialized.OrderedDictionary
     $w = Get-PostureOperatingSystem
@@ -93,7 +101,8 @@ function New-PostureSnapshot {
     $s['registry'] = Get-PostureRegistrySnapshot -Manifest $Manifest
     $serviceNames = [string[]]@(Get-PostureMember -InputObject $Manifest -Name 'services' -Default @())
     $s['services'] = Get-PostureServiceSnapshot -Name $serviceNames
-    $s['files'] = Get-PostureFileSnapshot -Manifest $Manifest
+    # After the registry: a file's path may come from a registry value read just now.
+    $s['files'] = Get-PostureFileSnapshot -Manifest $Manifest -Registry @($s['registry'])
     Write-Verbose ("Snapshot {0}: {1} registry entries, {2} services, {3} files" -f $s['snapshotId'], @($s['registry']).Count, @($s['services']).Count, @($s['files']).Count)
     return $s
 }

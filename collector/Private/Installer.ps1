@@ -35,7 +35,8 @@ function New-PostureTaskXml {
         [int]$RandomDelayMinutes = 50,
         [datetime]$Start = (Get-Date).Date
     )
-    $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+    # A Windows path built as text: Join-Path would use this machine's separator and refuse a null root.
+    $powershell = '{0}\System32\WindowsPowerShell\v1.0\powershell.exe' -f $env:SystemRoot
     $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptPath
     $esc = { param($s) [System.Security.SecurityElement]::Escape($s) }
     $startText = $Start.ToString("yyyy-MM-dd'T'HH:mm:ss", [System.Globalization.CultureInfo]::InvariantCulture)
@@ -182,6 +183,28 @@ function Set-PostureRestrictedAcl {
     Set-Acl -LiteralPath $Path -AclObject $acl
 }
 
+function Test-PostureEndpoint {
+    <#
+    .SYNOPSIS
+        True when the installer may store this endpoint: https://, or with -AllowLoopbackHttp an
+        http:// URL of this machine (localhost, 127.0.0.0/8, ::1), for trying the collector against
+        a local service. Keys never cross a network in the clear.
+    .EXAMPLE
+        Test-PostureEndpoint -Endpoint 'http://127.0.0.1:7071/api' -AllowLoopbackHttp
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [switch]$AllowLoopbackHttp
+    )
+    $uri = $null
+    if (-not [System.Uri]::TryCreate($Endpoint, [System.UriKind]::Absolute, [ref]$uri)) { return $false }
+    if ($uri.Scheme -eq 'https') { return $true }
+    return ($AllowLoopbackHttp -and $uri.Scheme -eq 'http' -and $uri.IsLoopback)
+}
+
 function Register-PostureCollector {
     <#
     .SYNOPSIS
@@ -206,20 +229,36 @@ function Register-PostureCollector {
         [Parameter(Mandatory = $true)]
         [string]$DataPath,
         [string]$TaskName = 'FleetPosture Collector',
-        [int]$RandomDelayMinutes = 50
+        [int]$RandomDelayMinutes = 50,
+        [switch]$AllowLoopbackHttp
     )
-    if (-not ($Endpoint -match '^https://')) { throw ('The endpoint must be an https:// URL, not {0}.' -f $Endpoint) }
+    if (-not (Test-PostureEndpoint -Endpoint $Endpoint -AllowLoopbackHttp:$AllowLoopbackHttp)) {
+        throw ('The endpoint must be an https:// URL, not {0} (http:// is allowed only for this machine, with -AllowLoopbackHttp).' -f $Endpoint)
+    }
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
     if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
 
     # Enrol first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
+    $claim = ''
+    $pending = $null
+    $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
     if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
-        Set-PostureTlsProtocol
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName
-        $ApiKey = $enrolment.Key
-        $keyId = $enrolment.KeyId
-        Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
+        $null = Set-PostureTlsProtocol
+        # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
+        # and a request already waiting is followed up with its claim rather than a second request.
+        $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim
+        if ($enrolment.Status -eq 'Pending') {
+            $pending = $enrolment
+            $ApiKey = ''
+            $claim = $enrolment.Claim
+            Write-Warning ('The service keeps the re-enrolment of {0} waiting for an admin''s approval (request {1}); the collector collects its key at the first run after the approval.' -f $enrolment.Server, $enrolment.RequestId)
+        } else {
+            $ApiKey = $enrolment.Key
+            $keyId = $enrolment.KeyId
+            Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
+        }
     } elseif (-not $EnrolmentSecret) {
         Write-Warning 'Installing with a shared ingest key (-ApiKey): migration only. The service refuses snapshots posted with shared ingest keys once migration ends; reinstall with -EnrolmentSecret.'
     }
@@ -234,13 +273,45 @@ function Register-PostureCollector {
 
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
-        Set-PostureRestrictedAcl -Path $DataPath
-        Save-PostureConfig -Path (Join-Path -Path $DataPath -ChildPath 'config.dat') -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId
+        $null = Set-PostureRestrictedAcl -Path $DataPath
+        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
-    Register-PostureTask -TaskName $TaskName -Xml $xml
-    return ('Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath)
+    $null = Register-PostureTask -TaskName $TaskName -Xml $xml
+    $done = 'Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath
+    if ($null -ne $pending) {
+        $done += (' The server key waits for an admin''s approval of re-enrolment request {0} (POST /api/servers/{1}/enrolments/{0}/approve); until then each run spools its snapshot and exits 3.' -f $pending.RequestId, $pending.Server)
+    }
+    return $done
+}
+
+function Read-PosturePreviousEnrolment {
+    <#
+    .SYNOPSIS
+        What an earlier installation for the same endpoint left to prove this server's identity:
+        its server key (a legacy shared key is no proof) and the claim of a re-enrolment request
+        waiting for approval. Empty strings when there is none or it cannot be read.
+    .EXAMPLE
+        Read-PosturePreviousEnrolment -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint 'https://posture.contoso.net/api'
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint
+    )
+    $previous = @{ ApiKey = ''; EnrolmentClaim = '' }
+    $config = $null
+    try { $config = Read-PostureConfig -Path $Path } catch {
+        Write-Verbose ('The earlier configuration {0} cannot be read ({1}); enrolling without it.' -f $Path, $_.Exception.Message)
+    }
+    if ($null -eq $config -or $config.Endpoint -ne $Endpoint) { return $previous }
+    if ($config.ApiKey -like 'fp1.*') { $previous.ApiKey = $config.ApiKey }
+    $previous.EnrolmentClaim = $config.EnrolmentClaim
+    return $previous
 }
 
 function Unregister-PostureCollector {
@@ -259,7 +330,7 @@ function Unregister-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
-    Unregister-PostureTask -TaskName $TaskName
+    $null = Unregister-PostureTask -TaskName $TaskName
     foreach ($p in @($InstallPath, $DataPath)) {
         if ((Test-Path -LiteralPath $p) -and $PSCmdlet.ShouldProcess($p, 'Remove')) {
             Remove-Item -LiteralPath $p -Recurse -Force

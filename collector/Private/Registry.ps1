@@ -130,6 +130,8 @@ function Get-PostureRegistryKeyLastWriteTime {
         [Parameter(Mandatory = $true)]
         $Key
     )
+    # A fixture key (Fixture.ps1) knows its own time.
+    if ($Key -isnot [Microsoft.Win32.RegistryKey] -and $null -ne $Key.PSObject.Properties['LastWriteTimeUtc']) { return $Key.LastWriteTimeUtc }
     if (-not (Import-PostureNativeRegistry)) { return $null }
     $handle = Get-PostureRegistryKeyHandle -Key $Key
     if ($handle -eq [IntPtr]::Zero) { return $null }
@@ -158,6 +160,8 @@ function Open-PostureRegistryBaseKey {
         [ValidateSet('64', '32')]
         [string]$View
     )
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) { return (New-PostureFixtureRegistryKey -Fixture $fixture -Hive $Hive -View $View) }
     $hiveName = @{ HKLM = 'LocalMachine'; HKCU = 'CurrentUser'; HKU = 'Users'; HKCR = 'ClassesRoot'; HKCC = 'CurrentConfig' }[$Hive]
     if ($null -ne [Microsoft.Win32.RegistryKey].GetMethod('OpenBaseKey')) {
         $viewEnum = 'Registry32'
@@ -403,6 +407,7 @@ function Read-PostureRegistryBranch {
         [string]$View,
         [int]$Depth = 0,
         [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
         [System.Collections.ArrayList]$Entries,
         [int]$Limit = 4000
     )

@@ -64,58 +64,6 @@ function Format-PostureRejection {
     return $text
 }
 
-function Send-PostureDocumentEnrolled {
-    <#
-    .SYNOPSIS
-        Send-PostureDocument, plus one recovery: when the answer is 401 key_revoked and the
-        configuration holds the enrolment secret, enrol again ONCE per run, store the new key, put
-        it in the headers and retry the request once. Any other 401, or a second key_revoked,
-        is returned as it is (the caller spools the snapshot).
-    .EXAMPLE
-        Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
-    #>
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string]$Json,
-        [Parameter(Mandatory = $true)]
-        [hashtable]$SendArgs,
-        [Parameter(Mandatory = $true)]
-        [hashtable]$Enrolment
-    )
-    $r = Send-PostureDocument -Json $Json @SendArgs
-    if ($r.Outcome -ne 'Rejected' -or -not (Test-PostureKeyRevoked -StatusCode $r.StatusCode -Content ([string]$r.Content))) { return $r }
-    if (-not $Enrolment.Secret) {
-        Write-PostureLog -Level Error -Message 'The server key was revoked or replaced (HTTP 401 key_revoked) and no enrolment secret is stored; reinstall with -EnrolmentSecret.'
-        return $r
-    }
-    if ($Enrolment.Tried) {
-        Write-PostureLog -Level Error -Message 'The server key was refused as revoked again after enrolling again in this run; not enrolling a second time.'
-        return $r
-    }
-    $Enrolment.Tried = $true
-    Write-PostureLog -Level Warning -Message 'The server key was revoked or replaced (HTTP 401 key_revoked); enrolling again with the stored enrolment secret.'
-    try {
-        $new = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -TimeoutSec $SendArgs['TimeoutSec']
-    } catch {
-        Write-PostureLog -Level Error -Message ('Enrolling again failed: {0}' -f $_.Exception.Message)
-        return $r
-    }
-    try {
-        Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $new.Key -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $new.KeyId
-    } catch {
-        Write-PostureLog -Level Error -Message ('The new server key could not be stored in {0}: {1}' -f $Enrolment.ConfigPath, $_.Exception.Message)
-    }
-    Write-PostureLog -Message ('Enrolled again as {0} (key id {1}); retrying once.' -f $new.Server, $new.KeyId)
-    $SendArgs['Headers'][$Enrolment.HeaderName] = $new.Key
-    $Enrolment.Renewed = $true
-    $r = Send-PostureDocument -Json $Json @SendArgs
-    if ($r.Outcome -ne 'Sent') {
-        Write-PostureLog -Level Error -Message ('The retry with the new server key failed too (HTTP {0}).' -f $r.StatusCode)
-    }
-    return $r
-}
-
 function Invoke-PostureSnapshot {
     <#
     .SYNOPSIS
@@ -154,8 +102,11 @@ function Invoke-PostureSnapshot {
     if (-not $dryRun) { $script:PostureLogPath = Join-Path -Path $DataPath -ChildPath 'collector.log' }
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
-    # The enrolment secret only ever comes from the configuration, and is used only with its key.
+    # The enrolment secret (and a re-enrolment request's claim) only ever come from the
+    # configuration, and are used only with its key. A dry run sends nothing, so never enrols.
     $enrolmentSecret = ''
+    $enrolmentClaim = ''
+    $keyId = ''
     if (-not $Endpoint -or -not $ApiKey) {
         $config = $null
         try { $config = Read-PostureConfig -Path $ConfigPath } catch {
@@ -165,7 +116,11 @@ function Invoke-PostureSnapshot {
             if (-not $Endpoint) { $Endpoint = $config.Endpoint }
             if (-not $ApiKey) {
                 $ApiKey = $config.ApiKey
-                if (-not $PSBoundParameters.ContainsKey('Endpoint') -or $Endpoint -eq $config.Endpoint) { $enrolmentSecret = $config.EnrolmentSecret }
+                if (-not $dryRun -and (-not $PSBoundParameters.ContainsKey('Endpoint') -or $Endpoint -eq $config.Endpoint)) {
+                    $enrolmentSecret = $config.EnrolmentSecret
+                    $enrolmentClaim = $config.EnrolmentClaim
+                    $keyId = $config.KeyId
+                }
             }
             if (-not $PSBoundParameters.ContainsKey('HeaderName') -and $config.HeaderName) { $HeaderName = $config.HeaderName }
         }
@@ -175,22 +130,34 @@ function Invoke-PostureSnapshot {
         $lines.Add(('No endpoint: pass -Endpoint and -ApiKey, or run Install-PostureCollector.ps1 (looked for {0}).' -f $ConfigPath))
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
+    # One headers table for every request: a key issued on the way (re-enrolment) is used from then on.
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { Set-PostureTlsProtocol }
+    if ($needsNetwork) { $null = Set-PostureTlsProtocol }
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec
 
-    # 1. The manifest.
+    # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
+    # key means the first one does. Either way, ask for the key before anything needs it.
+    if ($enrolment.Secret -and ($enrolment.Claim -or -not $ApiKey)) {
+        $null = Request-PostureServerKey -Enrolment $enrolment -Headers $headers
+    }
+
+    # 1. The manifest. Without a usable key, only the last good copy (the key would be refused).
     try {
         if ($ManifestPath) {
             $manifest = ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($ManifestPath))
             if (-not (Test-PostureManifest -Manifest $manifest)) { throw ('{0} is not a fleet-posture/manifest@1 document.' -f $ManifestPath) }
+        } elseif (-not (Test-PostureServerKeyUsable -Enrolment $enrolment)) {
+            $manifest = Read-PostureCachedManifest -CachePath $cachePath -Why (Format-PostureEnrolmentState -Enrolment $enrolment)
         } else {
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec
+            $recovery = @{}
+            if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message
         $lines.Add(('Nothing collected: {0}' -f $_.Exception.Message))
-        return @{ ExitCode = 1; Lines = $lines.ToArray() }
+        return @{ ExitCode = (Get-PostureEnrolmentExitCode -Enrolment $enrolment); Lines = $lines.ToArray() }
     }
 
     # 2. Collect.
@@ -200,18 +167,20 @@ function Invoke-PostureSnapshot {
 
     # 3. Dry run: write the file, post nothing.
     if ($dryRun) {
-        Write-PostureTextFile -Path $OutFile -Text $json
+        $null = Write-PostureTextFile -Path $OutFile -Text $json
         $lines.Add(('Snapshot {0} written to {1} ({2} registry entries, {3} services, {4} files); nothing was sent.' -f $id, $OutFile, @($snapshot['registry']).Count, @($snapshot['services']).Count, @($snapshot['files']).Count))
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
     }
 
     # 4. Send: spooled snapshots first, oldest first; stop at the first that cannot be delivered.
+    # Without a usable key nothing is sent: the snapshot joins the spool.
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
     $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
-    $enrolment = @{ Secret = $enrolmentSecret; Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Tried = $false; Renewed = $false }
-    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
-    $blocked = $false
-    foreach ($item in @(Get-PostureSpoolItem -SpoolPath $spoolPath)) {
+    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $blocked = -not (Test-PostureServerKeyUsable -Enrolment $enrolment)
+    $queue = @()
+    if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath) }
+    foreach ($item in $queue) {
         $spooled = [System.IO.File]::ReadAllText($item.FullName)
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
@@ -242,7 +211,7 @@ function Invoke-PostureSnapshot {
         # The snapshot is wrong, not the network: sending it again cannot help. Keep a copy for support.
         $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
         $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
-        Write-PostureTextFile -Path $rejectedPath -Text $json
+        $null = Write-PostureTextFile -Path $rejectedPath -Text $json
         # Keep the 20 newest copies only.
         @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
             Select-Object -Skip 20 | Remove-Item -Force
@@ -251,10 +220,13 @@ function Invoke-PostureSnapshot {
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     $path = Save-PostureSpoolItem -SpoolPath $spoolPath -SnapshotId $id -Json $json
-    Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
-    $why = $r.Error
-    if ($r.StatusCode -ne 0) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $why = Format-PostureEnrolmentState -Enrolment $enrolment
+    if (-not $why) {
+        $why = [string]$r['Error']
+        if ($r.StatusCode -ne 0) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+    }
     Write-PostureLog -Level Warning -Message ("Snapshot {0} not delivered ({1}); spooled to {2}." -f $id, $why, $path)
     $lines.Add(('Snapshot {0} not delivered ({1}); spooled for the next run.' -f $id, $why))
-    return @{ ExitCode = 1; Lines = $lines.ToArray() }
+    return @{ ExitCode = (Get-PostureEnrolmentExitCode -Enrolment $enrolment); Lines = $lines.ToArray() }
 }

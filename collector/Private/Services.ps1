@@ -14,6 +14,8 @@ function Get-PostureWin32Service {
         [Parameter(Mandatory = $true)]
         [string]$Filter
     )
+    $fixture = Get-PostureFixture
+    if ($null -ne $fixture) { return (Get-PostureFixtureService -Fixture $fixture -Filter $Filter) }
     if (Get-Command -Name Get-CimInstance -ErrorAction SilentlyContinue) {
         try {
             return @(Get-CimInstance -ClassName Win32_Service -Filter $Filter -ErrorAction Stop)

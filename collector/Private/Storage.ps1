@@ -171,6 +171,7 @@ function Protect-PostureSecret {
         [Parameter(Mandatory = $true)]
         [string]$Text
     )
+    if (Test-PostureFixtureProtection) { return , (Protect-PostureFixtureSecret -Text $Text) }
     Add-Type -AssemblyName System.Security
     $entropy = [System.Text.Encoding]::UTF8.GetBytes('FleetPosture.Collector.v1')
     $plain = [System.Text.Encoding]::UTF8.GetBytes($Text)
@@ -190,6 +191,7 @@ function Unprotect-PostureSecret {
         [Parameter(Mandatory = $true)]
         [byte[]]$Bytes
     )
+    if (Test-PostureFixtureProtection) { return (Unprotect-PostureFixtureSecret -Bytes $Bytes) }
     Add-Type -AssemblyName System.Security
     $entropy = [System.Text.Encoding]::UTF8.GetBytes('FleetPosture.Collector.v1')
     $plain = [System.Security.Cryptography.ProtectedData]::Unprotect($Bytes, $entropy, [System.Security.Cryptography.DataProtectionScope]::LocalMachine)
@@ -199,8 +201,9 @@ function Unprotect-PostureSecret {
 function Read-PostureConfig {
     <#
     .SYNOPSIS
-        The endpoint, credential header name and credential stored by Install-PostureCollector.ps1;
-        $null when the file does not exist.
+        The endpoint, credential header name and credential stored by Install-PostureCollector.ps1
+        (and by runs that enrolled again), the enrolment secret, and the claim of a re-enrolment
+        request waiting for approval; $null when the file does not exist.
     .EXAMPLE
         Read-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat'
     #>
@@ -218,6 +221,7 @@ function Read-PostureConfig {
         ApiKey     = [string](Get-PostureMember -InputObject $c -Name 'apiKey')
         EnrolmentSecret = [string](Get-PostureMember -InputObject $c -Name 'enrolmentSecret' -Default '')
         KeyId      = [string](Get-PostureMember -InputObject $c -Name 'keyId' -Default '')
+        EnrolmentClaim = [string](Get-PostureMember -InputObject $c -Name 'enrolmentClaim' -Default '')
     }
 }
 
@@ -225,7 +229,9 @@ function Save-PostureConfig {
     <#
     .SYNOPSIS
         Writes the protected configuration (DPAPI, machine scope): endpoint, header name, the key
-        (the server key from enrolment, or the legacy shared key), its id and the enrolment secret.
+        (the server key from enrolment, or the legacy shared key; empty while a first key waits
+        for approval), its id, the enrolment secret, and the claim of a re-enrolment request
+        waiting for an admin's approval (it collects the key, so it is as secret as the key).
         The folder's ACL (SYSTEM and Administrators only) is set by the installer.
     .EXAMPLE
         Save-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint $uri -ApiKey $key -EnrolmentSecret $secret
@@ -237,10 +243,12 @@ function Save-PostureConfig {
         [Parameter(Mandatory = $true)]
         [string]$Endpoint,
         [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
         [string]$ApiKey,
         [string]$HeaderName = 'x-api-key',
         [string]$EnrolmentSecret = '',
-        [string]$KeyId = ''
+        [string]$KeyId = '',
+        [string]$EnrolmentClaim = ''
     )
     if (-not $PSCmdlet.ShouldProcess($Path, 'Store the protected configuration')) { return }
     $config = New-Object System.Collections.Specialized.OrderedDictionary
@@ -249,6 +257,7 @@ function Save-PostureConfig {
     $config['apiKey'] = $ApiKey
     if ($KeyId) { $config['keyId'] = $KeyId }
     if ($EnrolmentSecret) { $config['enrolmentSecret'] = $EnrolmentSecret }
+    if ($EnrolmentClaim) { $config['enrolmentClaim'] = $EnrolmentClaim }
     $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
     $tmp = $Path + '.tmp'
     [System.IO.File]::WriteAllBytes($tmp, $bytes)

@@ -191,17 +191,17 @@ function Send-PostureDocument {
         $code = [int]$last.StatusCode
         if ($code -ge 200 -and $code -lt 300) {
             Write-Verbose ("POST {0}: {1} on attempt {2}" -f $Uri, $code, $attempt)
-            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Error = $null; Attempts = $attempt }
         }
         if (-not (Test-PostureRetryableCode -StatusCode $code)) {
-            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Attempts = $attempt }
+            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Error = $last.Error; Attempts = $attempt }
         }
         $why = $last.Error
         if ($code -ne 0) { $why = "HTTP $code" }
         if ($attempt -lt $MaxAttempts) {
             $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
             Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; retrying in {4:N1} s" -f $Uri, $why, $attempt, $MaxAttempts, $delay)
-            Wait-PostureRetry -Seconds $delay
+            $null = Wait-PostureRetry -Seconds $delay
         } else {
             Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; giving up" -f $Uri, $why, $attempt, $MaxAttempts)
         }
@@ -232,110 +232,6 @@ function Get-PostureErrorCode {
     }
 }
 
-function Test-PostureKeyRevoked {
-    <#
-    .SYNOPSIS
-        True when an answer is 401 with error "key_revoked": the server key was revoked or
-        replaced, and enrolling again with the enrolment secret gives a new one.
-    .EXAMPLE
-        Test-PostureKeyRevoked -StatusCode 401 -Content '{"error":"key_revoked"}'
-    #>
-    [CmdletBinding()]
-    [OutputType([bool])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [int]$StatusCode,
-        [AllowNull()]
-        [AllowEmptyString()]
-        [string]$Content
-    )
-    return ($StatusCode -eq 401 -and (Get-PostureErrorCode -Content $Content) -eq 'key_revoked')
-}
-
-function Invoke-PostureEnrolment {
-    <#
-    .SYNOPSIS
-        POST /api/enroll with the enrolment secret and this host's name and fqdn. Returns
-        @{ Server; KeyId; Key; IssuedAt; Replaced }; throws a clear error otherwise (401 wrong
-        secret, 403 re-enrolment blocked by an admin, 429/503, no network).
-    .EXAMPLE
-        Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
-    #>
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory = $true)]
-        [string]$Endpoint,
-        [Parameter(Mandatory = $true)]
-        [string]$EnrolmentSecret,
-        [string]$HeaderName = 'x-api-key',
-        [hashtable]$HostFacts = $null,
-        [int]$TimeoutSec = 60
-    )
-    if ($null -eq $HostFacts) {
-        $facts = Get-PostureHostFact
-        $HostFacts = @{ name = [string]$facts['name'] }
-        if ($facts.Contains('fqdn') -and $facts['fqdn']) { $HostFacts['fqdn'] = [string]$facts['fqdn'] }
-    }
-    $hostObject = New-Object System.Collections.Specialized.OrderedDictionary
-    $hostObject['name'] = [string]$HostFacts['name']
-    if ($HostFacts.ContainsKey('fqdn') -and $HostFacts['fqdn']) { $hostObject['fqdn'] = [string]$HostFacts['fqdn'] }
-    $request = New-Object System.Collections.Specialized.OrderedDictionary
-    $request['host'] = $hostObject
-    $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes((ConvertTo-PostureJson -InputObject $request))
-    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'enroll'
-    $r = Invoke-PostureHttpRequest -Method Post -Uri $uri -Headers @{ $HeaderName = $EnrolmentSecret } -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
-    $code = [int]$r.StatusCode
-    if ($code -eq 200 -or $code -eq 201) {
-        $a = $null
-        try { $a = ConvertFrom-PostureJson -Json ([string]$r.Content) } catch { $a = $null }
-        $key = ''
-        if ($null -ne $a) { $key = [string](Get-PostureMember -InputObject $a -Name 'key' -Default '') }
-        if (-not $key) { throw ('Enrolment at {0} answered HTTP {1} without a key.' -f $uri, $code) }
-        return @{
-            Server   = [string](Get-PostureMember -InputObject $a -Name 'server' -Default '')
-            KeyId    = [string](Get-PostureMember -InputObject $a -Name 'keyId' -Default '')
-            Key      = $key
-            IssuedAt = [string](Get-PostureMember -InputObject $a -Name 'issuedAt' -Default '')
-            Replaced = @(Get-PostureMember -InputObject $a -Name 'replaced' -Default @())
-        }
-    }
-    $detail = ''
-    if ($code -ne 0) { $detail = Format-PostureEnrolmentError -StatusCode $code -Content ([string]$r.Content) }
-    if ($code -eq 0) { throw ('Enrolment failed: {0} cannot be reached ({1}).' -f $uri, $r.Error) }
-    if ($code -eq 401) { throw ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail) }
-    if ($code -eq 403) { throw ('Enrolment refused (HTTP 403): an admin blocked the re-enrolment of this server; ask for a key rotation. {0}' -f $detail) }
-    if ($code -eq 429 -or $code -eq 503) {
-        $after = 'later'
-        if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
-        throw ('Enrolment not possible now (HTTP {0}); try again {1}. {2}' -f $code, $after, $detail)
-    }
-    throw ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail)
-}
-
-function Format-PostureEnrolmentError {
-    <#
-    .SYNOPSIS
-        The error code and message of an enrolment refusal, for the installer's and the log's text.
-    .EXAMPLE
-        Format-PostureEnrolmentError -StatusCode 401 -Content '{"error":"unauthorized","message":"..."}'
-    #>
-    [CmdletBinding()]
-    [OutputType([string])]
-    param(
-        [Parameter(Mandatory = $true)]
-        [int]$StatusCode,
-        [AllowNull()]
-        [AllowEmptyString()]
-        [string]$Content
-    )
-    try {
-        $e = ConvertFrom-PostureJson -Json $Content
-        return ('Service said: {0}: {1}' -f (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message'))
-    } catch {
-        return ('Service said: HTTP {0}' -f $StatusCode)
-    }
-}
-
 function Test-PostureManifest {
     <#
     .SYNOPSIS
@@ -357,7 +253,9 @@ function Get-PostureManifest {
     <#
     .SYNOPSIS
         GET /api/manifest; on success the answer is also saved as the last good copy, on failure
-        that copy is used. Throws when there is neither.
+        that copy is used. Throws when there is neither. With -Enrolment, an answer of 401
+        key_revoked first gets the run's one re-enrolment (Restore-PostureServerKey) and, when
+        that gave a new key, the fetch is tried once more with it.
     .EXAMPLE
         Get-PostureManifest -Endpoint 'https://posture.example.net' -Headers @{ 'x-api-key' = $key } -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
     #>
@@ -368,16 +266,20 @@ function Get-PostureManifest {
         [hashtable]$Headers = @{},
         [Parameter(Mandatory = $true)]
         [string]$CachePath,
-        [int]$TimeoutSec = 60
+        [int]$TimeoutSec = 60,
+        [hashtable]$Enrolment = $null
     )
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
     $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
+    if ($null -ne $Enrolment -and (Restore-PostureServerKey -Enrolment $Enrolment -StatusCode $r.StatusCode -Content ([string]$r.Content) -Headers $Headers)) {
+        $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
+    }
     $problem = $null
     if ($r.StatusCode -eq 200) {
         try {
             $m = ConvertFrom-PostureJson -Json $r.Content
             if (Test-PostureManifest -Manifest $m) {
-                Write-PostureTextFile -Path $CachePath -Text $r.Content
+                $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
                 Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
                 return $m
             }
@@ -391,9 +293,27 @@ function Get-PostureManifest {
         $problem = 'HTTP ' + $r.StatusCode
     }
     Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
+    return (Read-PostureCachedManifest -CachePath $CachePath -Why ('{0} answered {1}' -f $uri, $problem))
+}
+
+function Read-PostureCachedManifest {
+    <#
+    .SYNOPSIS
+        The last good manifest (what Get-PostureManifest saved); throws, saying Why there is no
+        fresh one, when there is no usable copy.
+    .EXAMPLE
+        Read-PostureCachedManifest -CachePath 'C:\ProgramData\FleetPosture\manifest.json' -Why 'the service is unreachable'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$CachePath,
+        [Parameter(Mandatory = $true)]
+        [string]$Why
+    )
     if ([System.IO.File]::Exists($CachePath)) {
         $cached = ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($CachePath))
         if (Test-PostureManifest -Manifest $cached) { return $cached }
     }
-    throw ("No manifest: {0} answered {1} and there is no last good copy at {2}." -f $uri, $problem, $CachePath)
+    throw ("No manifest: {0} and there is no last good copy at {1}." -f $Why, $CachePath)
 }

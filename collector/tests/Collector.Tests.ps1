@@ -7,6 +7,9 @@ BeforeAll {
 }
 
 Describe 'ConvertTo-PostureRegistryValue (contract encodings)' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'keeps REG_SZ and REG_EXPAND_SZ as strings' {
         (ConvertTo-PostureRegistryValue -Name 'a' -Kind String -Data 'x')['type'] | Should -Be 'REG_SZ'
         $v = ConvertTo-PostureRegistryValue -Name 'p' -Kind ExpandString -Data '%SystemRoot%\x'
@@ -162,7 +165,8 @@ Describe 'File tails' {
     It 'expands %VAR% and reports a missing file as exists=false' {
         $env:FLEET_POSTURE_TEST = $TestDrive
         $f = Read-PostureFileTail -Path '%FLEET_POSTURE_TEST%\missing.txt'
-        $f['path'] | Should -Be (Join-Path -Path $TestDrive -ChildPath 'missing.txt')
+        # Only the reference is replaced: the rest of the path is kept as written.
+        $f['path'] | Should -Be ($TestDrive + '\missing.txt')
         $f['exists'] | Should -BeFalse
         $f.Contains('tail') | Should -BeFalse
     }
@@ -266,14 +270,7 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
         $script:seq = 0
         Mock Wait-PostureRetry { $null }
         Mock Get-PostureManifest { $script:manifest }
-        Mock New-PostureSnapshot {
-            $script:seq++
-            $s = New-Object System.Collections.Specialized.OrderedDictionary
-            $s['schema'] = 'fleet-posture/snapshot@1'
-            $s['snapshotId'] = ('00000000-0000-4000-8000-{0:D12}' -f $script:seq)
-            $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
-            $s
-        }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
     }
 
     It '-OutFile writes the snapshot and sends nothing' {
@@ -337,16 +334,10 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
         Mock Wait-PostureRetry { $null }
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
-        Mock New-PostureSnapshot {
-            $s = New-Object System.Collections.Specialized.OrderedDictionary
-            $s['schema'] = 'fleet-posture/snapshot@1'
-            $s['snapshotId'] = '00000000-0000-4000-8000-000000000001'
-            $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
-            $s
-        }
-        Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1' } }
+        Mock New-PostureSnapshot { New-FakeSnapshot }
+        Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = '' } }
         Mock Save-PostureConfig { $null }
-        Mock Invoke-PostureEnrolment { @{ Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
+        Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
     }
 
     It 'enrols again once on 401 key_revoked, stores the new key and retries with it' {

@@ -13,9 +13,19 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     $script:source = Split-Path -Parent $PSScriptRoot
+    # The task runs Windows PowerShell from %SystemRoot%; give machines without it a Windows value.
+    $script:systemRoot = $env:SystemRoot
+    if (-not $env:SystemRoot) { $env:SystemRoot = 'C:\Windows' }
+}
+
+AfterAll {
+    $env:SystemRoot = $script:systemRoot
 }
 
 Describe 'New-PostureTaskXml' {
+    It 'runs under Set-StrictMode -Version Latest' {
+        { $null = $script:thisVariableDoesNotExist } | Should -Throw
+    }
     It 'runs the script as SYSTEM every hour with a random delay, one instance at a time' {
         $xml = [xml](New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50)
         $ns = New-Object System.Xml.XmlNamespaceManager($xml.NameTable)
@@ -25,14 +35,17 @@ Describe 'New-PostureTaskXml' {
         $xml.SelectSingleNode('//t:TimeTrigger/t:Repetition/t:Interval', $ns).InnerText | Should -Be 'PT1H'
         $xml.SelectSingleNode('//t:TimeTrigger/t:RandomDelay', $ns).InnerText | Should -Be 'PT50M'
         $xml.SelectSingleNode('//t:Settings/t:MultipleInstancesPolicy', $ns).InnerText | Should -Be 'IgnoreNew'
+        $xml.SelectSingleNode('//t:Exec/t:Command', $ns).InnerText | Should -Be ($env:SystemRoot + '\System32\WindowsPowerShell\v1.0\powershell.exe')
         $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'
     }
 }
 
 Describe 'Register-PostureCollector' {
     BeforeEach {
-        $script:install = Join-Path -Path $TestDrive -ChildPath 'Program Files\FleetPosture'
-        $script:data = Join-Path -Path $TestDrive -ChildPath 'ProgramData\FleetPosture'
+        # TestDrive lives as long as the Describe: a folder of its own per test.
+        $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:install = Join-Path -Path $root -ChildPath 'Program Files\FleetPosture'
+        $script:data = Join-Path -Path $root -ChildPath 'ProgramData\FleetPosture'
         Mock Test-PostureAdministrator { $true }
         Mock Register-PostureTask { $null }
         Mock Set-PostureRestrictedAcl { $null }
@@ -69,8 +82,8 @@ Describe 'Register-PostureCollector' {
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"blocked"}'; RetryAfter = $null; Error = $null } }
-        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*blocked the re-enrolment*'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*Service said: forbidden: An admin blocked the enrolment of exch01.'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
         Test-Path -LiteralPath $script:install | Should -BeFalse
@@ -78,11 +91,53 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 0 -Exactly
     }
 
+    It 'reinstalling proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        [void](New-Item -ItemType Directory -Path $script:data -Force)
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
+        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.renewed","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' -and $Headers['x-enrolment-claim'] -eq 'R1.c' -and $Headers['x-api-key'] -eq 'enrol-secret' }
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.renewed","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
+        # Another endpoint's key proves nothing here: not sent.
+        Register-PostureCollector -Endpoint 'https://other.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Uri -like 'https://other.*' -and -not $Headers.ContainsKey('x-server-key') -and -not $Headers.ContainsKey('x-enrolment-claim') }
+    }
+
+    It 'a re-enrolment waiting for approval (202) installs with the claim and no key, and says so' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 202; Content = '{"server":"exch01","status":"pending","requestId":"R7","claim":"R7.secret","requestedAt":"2026-11-28T00:00:00.000Z","message":"waits"}'; RetryAfter = $null; Error = $null } }
+        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        $message | Should -Match 'waits for an admin''s approval of re-enrolment request R7 \(POST /api/servers/exch01/enrolments/R7/approve\).*exits 3'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R7.secret"}' }
+        Should -Invoke Register-PostureTask -Times 1 -Exactly
+    }
+
     It 'refuses a non-https endpoint and a non-elevated session' {
         { Register-PostureCollector -Endpoint 'http://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
         Mock Test-PostureAdministrator { $false }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*elevated*'
         Should -Invoke Register-PostureTask -Times 0 -Exactly
+    }
+
+    It 'accepts http:// only for this machine and only with -AllowLoopbackHttp' {
+        Test-PostureEndpoint -Endpoint 'https://posture.contoso.net/api' | Should -BeTrue
+        Test-PostureEndpoint -Endpoint 'http://127.0.0.1:7071/api' | Should -BeFalse
+        foreach ($local in @('http://127.0.0.1:7071/api', 'http://localhost:7071', 'http://127.10.0.1/api', 'http://[::1]:7071/api')) {
+            Test-PostureEndpoint -Endpoint $local -AllowLoopbackHttp | Should -BeTrue -Because $local
+        }
+        foreach ($remote in @('http://posture.contoso.net/api', 'http://192.0.2.5:7071', 'http://127.0.0.1.example.com/', 'ftp://127.0.0.1/', 'not a url')) {
+            Test-PostureEndpoint -Endpoint $remote -AllowLoopbackHttp | Should -BeFalse -Because $remote
+        }
+    }
+
+    It 'installs against the local service with -AllowLoopbackHttp, and refuses a remote http:// endpoint even then' {
+        Register-PostureCollector -Endpoint 'http://127.0.0.1:7071/api' -ApiKey 'k' -AllowLoopbackHttp -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -like '{"endpoint":"http://127.0.0.1:7071/api"*' }
+        { Register-PostureCollector -Endpoint 'http://posture.contoso.net/api' -ApiKey 'k' -AllowLoopbackHttp -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
     }
 
     It 'changes nothing with -WhatIf' {

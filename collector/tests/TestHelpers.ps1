@@ -1,15 +1,25 @@
 # Shared by the Pester tests: load the collector's functions and build fake registry keys.
+# The tests run under strict mode, as the collector's own entry scripts do.
+Set-StrictMode -Version Latest
 
 $collectorRoot = Split-Path -Parent $PSScriptRoot
 foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $collectorRoot -ChildPath 'Private') -Filter '*.ps1')) {
     . $file.FullName
 }
 
-# PowerShell 7 has no Get-WmiObject; Pester can only mock a command that exists.
+# PowerShell 7 has no Get-WmiObject, and off Windows no Get-CimInstance either; Pester can only
+# mock a command that exists. Defined in the global scope so the collector's own Get-Command
+# checks see them as the commands Windows has.
 if (-not (Get-Command -Name Get-WmiObject -ErrorAction SilentlyContinue)) {
-    function Get-WmiObject {
+    function global:Get-WmiObject {
         param($Class, $Filter, $ErrorAction)
         throw 'Get-WmiObject is not available'
+    }
+}
+if (-not (Get-Command -Name Get-CimInstance -ErrorAction SilentlyContinue)) {
+    function global:Get-CimInstance {
+        param($ClassName, $Filter, $ErrorAction)
+        throw 'Get-CimInstance is not available'
     }
 }
 
@@ -67,4 +77,20 @@ function New-FakeBranch {
         $node = New-FakeRegistryKey -SubKeys @{ $Segments[$i] = $node }
     }
     return $node
+}
+
+function New-FakeSnapshot {
+    <#
+    .SYNOPSIS
+        A minimal contract snapshot whose id ends in Sequence: what a mocked New-PostureSnapshot
+        returns when a test is about sending, not collecting.
+    .EXAMPLE
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+    #>
+    param([int]$Sequence = 1)
+    $s = New-Object System.Collections.Specialized.OrderedDictionary
+    $s['schema'] = 'fleet-posture/snapshot@1'
+    $s['snapshotId'] = ('00000000-0000-4000-8000-{0:D12}' -f $Sequence)
+    $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
+    return $s
 }

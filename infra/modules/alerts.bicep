@@ -8,17 +8,38 @@
 // comment of log-records.ts. The infra tests check every record name below against LOG_RECORDS.
 //
 // host.json excludes Trace from sampling, so every record reaches the table.
+//
+// Late records: a record reaches the table minutes after its timestamp (ingestion delay). A rule
+// that looked back over exactly its frequency would miss a record stamped just before one run
+// and ingested just after it. So each rule looks back over alertWindowByFrequency (at least 30
+// minutes more than it runs), and a record is counted at every run while it is in that window.
+// Alerts are stateful (autoMitigate): an alert per dimension combination (server, rule, reason)
+// fires when the first run sees a record, stays fired while later runs still see one, and is
+// resolved once none is left in the window. So a late record raises its alert, and the same record
+// seen by several overlapping runs raises it once; a second record for the same server, rule and
+// reason while the alert is still fired adds no second notification (it is the same finding).
+
+import { resourceTags } from 'types.bicep'
 
 param location string
-param tags object
+param tags resourceTags
 param resourceToken string
 @description('Resource id of the Application Insights component the rules query.')
 param applicationInsightsId string
 param alertEmailAddress string
 @secure()
 param alertWebhookUrl string
-@description('Evaluation frequency and look-back window of every rule, in minutes.')
+@description('Evaluation frequency of every rule, in minutes (a key of alertWindowByFrequency).')
 param alertFrequencyMinutes int
+
+// Look-back window per frequency: the frequency plus at least 30 minutes for ingestion delay.
+var alertWindowByFrequency = {
+  '5': 'PT1H'
+  '10': 'PT1H'
+  '15': 'PT1H'
+  '30': 'PT1H'
+  '60': 'PT2H'
+}
 
 // A status entered Error. Waived results raise no alert (issue 6): the record says waived: true.
 var newErrorQuery = '''
@@ -56,6 +77,37 @@ traces
 | extend record = parse_json(substring(message, strlen("FleetPosture.WaiverExpired ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId)
 | project timestamp, Server, RuleId, WaiverId
+'''
+
+// A server's collector was refused: a revoked or replaced key, an enrolment an admin blocked or
+// denied. Not 'unknown' keys: anyone can make one up, and such a collector enrols again (or, if it
+// cannot, goes stale and raises that alert).
+var keyRefusedQuery = '''
+traces
+| where message startswith "FleetPosture.ServerKeyRefused "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyRefused ")))
+| extend Server = tostring(record.server), Reason = tostring(record.reason)
+| where Reason != "unknown"
+| project timestamp, Server, Reason
+'''
+
+// A server's key was replaced by a re-enrolment: expected after a reinstall, a take-over otherwise.
+var reenrolmentQuery = '''
+traces
+| where message startswith "FleetPosture.ServerKeyIssued "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyIssued ")))
+| extend Server = tostring(record.server), Reason = tostring(record.reason), Grant = tostring(record.grant)
+| where Reason == "re-enrolment"
+| project timestamp, Server, Grant
+'''
+
+// A re-enrolment waits for an admin (POSTURE_REENROLMENT=approval): GET /api/enrolments.
+var reenrolmentRequestQuery = '''
+traces
+| where message startswith "FleetPosture.ReenrolmentRequested "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ReenrolmentRequested ")))
+| extend Server = tostring(record.server), RequestId = tostring(record.requestId)
+| project timestamp, Server, RequestId
 '''
 
 var alertRules = [
@@ -105,6 +157,39 @@ var alertRules = [
       'WaiverId'
     ]
   }
+  {
+    key: 'key-refused'
+    displayName: 'Fleet posture: a collector was refused'
+    description: 'A server key was refused as revoked or replaced, or an enrolment as blocked or denied (FleetPosture.ServerKeyRefused); GET /api/refused-servers lists such servers.'
+    severity: 2
+    query: keyRefusedQuery
+    dimensions: [
+      'Server'
+      'Reason'
+    ]
+  }
+  {
+    key: 're-enrolment'
+    displayName: 'Fleet posture: server key replaced by a re-enrolment'
+    description: 'A re-enrolment replaced a server\'s key (FleetPosture.ServerKeyIssued, reason re-enrolment): a reinstall, or someone holding the enrolment secret taking the server over.'
+    severity: 2
+    query: reenrolmentQuery
+    dimensions: [
+      'Server'
+      'Grant'
+    ]
+  }
+  {
+    key: 'reenrolment-request'
+    displayName: 'Fleet posture: re-enrolment waits for approval'
+    description: 'A re-enrolment request waits for an admin (FleetPosture.ReenrolmentRequested); approve or deny it with POST /api/servers/{server}/enrolments/{request}/approve|deny.'
+    severity: 3
+    query: reenrolmentRequestQuery
+    dimensions: [
+      'Server'
+      'RequestId'
+    ]
+  }
 ]
 
 var emailReceivers = empty(alertEmailAddress) ? [] : [
@@ -135,7 +220,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+resource rules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
   for rule in alertRules: {
     name: 'alert-posture-${rule.key}-${resourceToken}'
     location: location
@@ -153,7 +238,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
         'microsoft.insights/components'
       ]
       evaluationFrequency: 'PT${alertFrequencyMinutes}M'
-      windowSize: 'PT${alertFrequencyMinutes}M'
+      windowSize: alertWindowByFrequency[string(alertFrequencyMinutes)]
       criteria: {
         allOf: [
           {
@@ -177,8 +262,8 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
           }
         ]
       }
-      // Every record is one event: notify each time, nothing to resolve automatically.
-      autoMitigate: false
+      // Stateful: one notification per server/rule/reason while its records are in the window.
+      autoMitigate: true
       actions: {
         actionGroups: [
           actionGroup.id
@@ -192,4 +277,4 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
 ]
 
 output actionGroupId string = actionGroup.id
-output ruleNames array = [for (rule, i) in alertRules: rules[i].name]
+output ruleNames string[] = [for (rule, i) in alertRules: rules[i].name]

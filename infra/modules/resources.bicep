@@ -2,13 +2,16 @@
 // deployment container), the user-assigned identity and its roles, Log Analytics + Application
 // Insights, the Flex Consumption plan and function app, and the alert rules (alerts.bicep).
 
+import { principal, resourceTags } from 'types.bicep'
+
 param location string
-param tags object
+param tags resourceTags
 @description('Short unique suffix for globally unique names.')
 param resourceToken string
 param principalId string
-param tableReaderPrincipalIds array
-param tableNames array
+param principalType 'User' | 'ServicePrincipal'
+param tableReaders principal[]
+param tableNames string[]
 param tablePrefix string
 param maxSnapshotBytes int
 param staleAfterMinutes int
@@ -25,6 +28,15 @@ param enrolmentSecrets string
 param allowSharedIngestKeys bool
 param rateLimitBurst int
 param rateLimitPerMinute int
+@description('HMAC key that seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET). Generated on each deployment: tokens are short-lived, so a redeploy only makes clients restart a listing.')
+@secure()
+param continuationTokenSecret string = newGuid()
+@description('Re-enrolment of an enrolled server (POSTURE_REENROLMENT): open (the enrolment secret suffices) or approval (its current key, or an admin\'s approval).')
+@allowed([
+  'open'
+  'approval'
+])
+param reenrolment string = 'open'
 param alertEmailAddress string
 @secure()
 param alertWebhookUrl string
@@ -48,7 +60,7 @@ var tableEndpoint = 'https://${storage.name}.table.${environment().suffixes.stor
 
 // ---------------------------------------------------------------- identity
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-posture-${resourceToken}'
   location: location
   tags: tags
@@ -56,7 +68,7 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 
 // ---------------------------------------------------------------- storage
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   name: 'stposture${resourceToken}'
   location: location
   tags: tags
@@ -79,12 +91,12 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = {
   parent: blobService
   name: deploymentContainerName
   properties: {
@@ -92,12 +104,12 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' = [
   for tableName in tableNames: {
     parent: tableService
     name: '${tablePrefix}${tableName}'
@@ -106,7 +118,7 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 
 // ---------------------------------------------------------------- monitoring
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: 'log-posture-${resourceToken}'
   location: location
   tags: tags
@@ -187,18 +199,19 @@ resource deployerTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
     principalId: principalId
+    principalType: principalType
   }
 }
 
 // Analysts (Power BI / Fabric with an organisational account): read the app tables, nothing else
 // (not ServerKeys: key hashes are no analyst's business).
-module tableReaders 'table-readers.bicep' = [
-  for (tableName, i) in tableNames: if (!empty(tableReaderPrincipalIds) && tableName != 'ServerKeys') {
+module tableReaderGrants 'table-readers.bicep' = [
+  for (tableName, i) in tableNames: if (!empty(tableReaders) && tableName != 'ServerKeys') {
     name: 'table-readers-${i}'
     params: {
       storageAccountName: storage.name
       tableName: tables[i].name
-      principalIds: tableReaderPrincipalIds
+      readers: tableReaders
       roleDefinitionGuid: roles.storageTableDataReader
     }
   }
@@ -206,7 +219,7 @@ module tableReaders 'table-readers.bicep' = [
 
 // ---------------------------------------------------------------- Flex Consumption plan + app
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: 'plan-posture-${resourceToken}'
   location: location
   tags: tags
@@ -220,7 +233,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: functionAppName
   location: location
   tags: union(tags, {
@@ -270,7 +283,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 // SETTING_NAMES in src/app/settings.ts. Flex Consumption rejects the old platform settings
 // (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, ...):
 // runtime and deployment live in functionAppConfig above.
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
@@ -298,6 +311,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POSTURE_ALLOW_SHARED_INGEST_KEYS: string(allowSharedIngestKeys)
     POSTURE_RATE_LIMIT_BURST: string(rateLimitBurst)
     POSTURE_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
+    POSTURE_CONTINUATION_TOKEN_SECRET: continuationTokenSecret
+    POSTURE_REENROLMENT: reenrolment
   }
   dependsOn: [
     blobOwnerAssignment
@@ -327,4 +342,4 @@ output apiBaseUrl string = 'https://${functionApp.properties.defaultHostName}/ap
 output storageAccountName string = storage.name
 output tableEndpoint string = tableEndpoint
 output applicationInsightsName string = appInsights.name
-output alertRuleNames array = alerts.outputs.ruleNames
+output alertRuleNames string[] = alerts.outputs.ruleNames

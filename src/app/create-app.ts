@@ -10,7 +10,9 @@ import { HttpApi } from './http-api';
 import { Ingest } from './ingest';
 import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
+import { KeysApi } from './keys-api';
 import { RateLimiter } from './rate-limit';
+import { Reenrolment } from './reenrolment';
 import { Reevaluation } from './reevaluate';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
@@ -44,6 +46,8 @@ export interface PostureApp {
   readonly reevaluation: Reevaluation;
   readonly jobs: Jobs;
   readonly lifecycleHttp: LifecycleApi;
+  readonly reenrolment: Reenrolment;
+  readonly keysHttp: KeysApi;
 }
 
 export function createApp(options: CreateAppOptions = {}): PostureApp {
@@ -58,6 +62,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       managedIdentityClientId: settings.managedIdentityClientId,
       tablePrefix: settings.tablePrefix,
       statuses: STATUSES,
+      continuationTokenSecret: settings.continuationTokenSecret,
       ...options.storeOptions,
     });
   const lifecycle = new LifecycleStore(store);
@@ -81,12 +86,20 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     counter: undefined,
   });
   const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
+  const reenrolment = new Reenrolment({
+    enrolment,
+    keyStore,
+    policy: settings.reenrolment,
+    hasPosted: async (server) => (await store.getHost(server)) !== undefined,
+    clock,
+  });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
-  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment });
+  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation });
   const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
-  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp };
+  const keysHttp = new KeysApi({ http, reenrolment });
+  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
 }
 
 let defaultApp: PostureApp | undefined;

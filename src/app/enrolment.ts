@@ -10,10 +10,11 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { z } from 'zod';
 import { hostSchema, collectorSchema } from '../snapshot/schema';
 import { serverIdOf } from '../snapshot/normalise';
-import type { ServerKeyStore } from '../store';
+import type { KeyPartition, ServerKeyStore } from '../store';
 import { presentedKey, type Access, type CredentialKind, type HeaderSource, type KeyRing } from './auth';
 import { ApiError } from './errors';
 import type { AlertLog } from './ingest';
+import { formatLogRecord, LOG_RECORDS, type LogRecordName } from './log-records';
 import type { RateLimiter } from './rate-limit';
 
 export const SERVER_KEY_PREFIX = 'fp1.';
@@ -23,15 +24,23 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 /** What parseServer in http-api accepts: a lower-cased host name or fqdn. */
 export const SERVER_ID = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 
-/** Audit records (structured log lines, like the alert records): who got or lost a key. */
+/** Audit records (structured log lines, like the alert records): who got, lost or was refused a key. */
 export const KEY_LOG_RECORDS = {
-  keyIssued: 'FleetPosture.ServerKeyIssued',
-  keyRevoked: 'FleetPosture.ServerKeyRevoked',
+  keyIssued: LOG_RECORDS.serverKeyIssued,
+  keyRevoked: LOG_RECORDS.serverKeyRevoked,
+  keyRefused: LOG_RECORDS.serverKeyRefused,
 } as const;
 
-function audit(log: AlertLog, name: string, fields: Record<string, string | number | boolean | null>): void {
-  log.log(`${name} ${JSON.stringify(fields)}`);
+export function audit(log: AlertLog, name: LogRecordName, fields: Record<string, string | number | boolean | null>): void {
+  log.log(formatLogRecord(name, fields));
 }
+
+/** Why a server's collector was refused (the `reason` of FleetPosture.ServerKeyRefused). */
+export type RefusalReason = 'replaced' | 'revoked' | 'unknown' | 'enrolment-blocked' | 'enrolment-denied';
+
+/** A refused revoked key is recorded in ServerKeys at most this often per server and instance. */
+const REFUSAL_RECORD_INTERVAL_MS = 10 * 60_000;
+const REFUSAL_MEMORY = 10_000;
 
 export interface ParsedServerKey {
   readonly server: string;
@@ -95,17 +104,36 @@ export interface IssuedKey {
   readonly replaced: readonly string[];
 }
 
+/** What allowed a re-enrolment: the open policy, the server's current key, or an admin's approval. */
+export type ReenrolmentGrant = 'open' | 'current-key' | 'admin-approval';
+
 export interface EnrolmentDeps {
   readonly keyStore: ServerKeyStore;
   readonly keyTags: KeyTags;
   readonly clock: () => number;
 }
 
+/** A FleetPosture.ServerKeyRefused record for `server`. */
+export function logRefusal(log: AlertLog, server: string, reason: RefusalReason, fields: Record<string, string | null> = {}): void {
+  audit(log, LOG_RECORDS.serverKeyRefused, { server, reason, ...fields });
+}
+
 export class Enrolment {
+  readonly #refusalsRecorded = new Map<string, number>();
   constructor(private readonly deps: EnrolmentDeps) {}
 
-  /** Issues a new key for `server`; any key it had stops working in the same transaction. */
-  async issue(server: string, facts: { hostName?: string; fqdn?: string }, issuedBy: 'enrolment' | 'admin-rotation', log: AlertLog): Promise<IssuedKey> {
+  /**
+   * Issues a new key for `server`; any key it had stops working in the same transaction. With
+   * `basis` (the partition the caller decided on), a concurrent change throws
+   * ConcurrencyConflictError instead of being retried, so the caller can decide again.
+   */
+  async issue(
+    server: string,
+    facts: { hostName?: string; fqdn?: string },
+    issuedBy: 'enrolment' | 'admin-rotation',
+    log: AlertLog,
+    options: { basis?: KeyPartition; grant?: ReenrolmentGrant } = {},
+  ): Promise<IssuedKey> {
     const now = this.deps.clock();
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
@@ -122,16 +150,21 @@ export class Enrolment {
       hostName: facts.hostName,
       fqdn: facts.fqdn,
       },
-      issuedBy === 'admin-rotation',
+      { overrideBlock: issuedBy === 'admin-rotation', basis: options.basis },
     );
     if ('blocked' in out) {
-      throw new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
+      logRefusal(log, server, 'enrolment-blocked');
+      throw blockedError(server);
     }
     const { replaced } = out;
     // Replaced keys must stop working at once: they may be tagged as verified on the Results rows.
     if (replaced.length > 0) await this.deps.keyTags.clearKeyTags(server);
-    const reason = issuedBy === 'enrolment' ? (replaced.length > 0 ? 're-enrolment' : 'enrolment') : 'admin-rotation';
-    audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, replaced: replaced.join(',') || null });
+    // A server enrolled before (its head row, or what the caller granted) is re-enrolled even when
+    // its key was revoked first and so replaces nothing: the re-enrolment alert must see it.
+    const reenrolled = replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined;
+    const reason = issuedBy === 'enrolment' ? (reenrolled ? 're-enrolment' : 'enrolment') : 'admin-rotation';
+    const grant = reason === 're-enrolment' ? (options.grant ?? 'open') : null;
+    audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
   }
 
@@ -150,26 +183,60 @@ export class Enrolment {
     return out;
   }
 
-  /** The server a key belongs to; 401 for an unknown or wrong key, 401 key_revoked for a revoked one. */
-  async verify(key: ParsedServerKey): Promise<string> {
+  /**
+   * The server a key belongs to. A key id on record with another secret is forged or damaged: 401.
+   * A revoked or replaced key, and a key id not on record (a revoked key pruned long ago, or a
+   * record storage lost), answer 401 key_revoked: the collector's cue to enrol again, so none is
+   * left refused for good. Each is a FleetPosture.ServerKeyRefused record; a genuine revoked key
+   * is also recorded in its server's ServerKeys partition for GET /api/refused-servers.
+   */
+  async verify(key: ParsedServerKey, refusal?: { readonly log: AlertLog; readonly access: Access }): Promise<string> {
     const row = await this.deps.keyStore.getKey(key.server, key.keyId);
     const expected = row ? Buffer.from(row.hash, 'base64') : Buffer.alloc(32);
     const actual = hashSecret(row ? Buffer.from(row.salt, 'base64') : Buffer.alloc(16), key.secret);
     const match = expected.length === actual.length && timingSafeEqual(expected, actual);
-    if (!row || !match || row.server !== key.server) throw invalidKey();
+    if (row && (!match || row.server !== key.server)) throw invalidKey();
+    if (!row) {
+      if (refusal) logRefusal(refusal.log, key.server, 'unknown', { keyId: key.keyId, access: refusal.access });
+      throw keyRevoked('unknown');
+    }
     if (row.status !== 'active') {
-      throw new ApiError(
-        'key_revoked',
-        `This server key was ${row.revokedReason === 'replaced' ? 'replaced by a newer one' : 'revoked'}; enrol again with the enrolment secret.`,
-        undefined,
-        { 'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token", error_description="key_revoked"' },
-      );
+      const reason = row.revokedReason === 'replaced' ? 'replaced' : 'revoked';
+      if (refusal) {
+        logRefusal(refusal.log, key.server, reason, { keyId: key.keyId, access: refusal.access });
+        await this.#recordRefusal(key.server, key.keyId, reason);
+      }
+      throw keyRevoked(reason);
     }
     return row.server;
+  }
+
+  /** The ServerKeys record of a refused genuine key, at most every few minutes per server; never fails the answer. */
+  async #recordRefusal(server: string, keyId: string, reason: string): Promise<void> {
+    const now = this.deps.clock();
+    const last = this.#refusalsRecorded.get(server);
+    if (last !== undefined && now - last < REFUSAL_RECORD_INTERVAL_MS) return;
+    if (this.#refusalsRecorded.size >= REFUSAL_MEMORY) this.#refusalsRecorded.clear();
+    this.#refusalsRecorded.set(server, now);
+    await this.deps.keyStore.recordRefusal({ server, keyId, reason, refusedAt: now }).catch(() => this.#refusalsRecorded.delete(server));
   }
 }
 
 const invalidKey = () => new ApiError('unauthorized', 'The key is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token"' });
+
+const REVOKED_WHY: Readonly<Record<'replaced' | 'revoked' | 'unknown', string>> = {
+  replaced: 'This server key was replaced by a newer one; enrol again with the enrolment secret.',
+  revoked: 'This server key was revoked; enrol again with the enrolment secret.',
+  unknown: 'This server key is not on record (replaced long ago, or its record was lost); enrol again with the enrolment secret.',
+};
+
+const keyRevoked = (why: 'replaced' | 'revoked' | 'unknown') =>
+  new ApiError('key_revoked', REVOKED_WHY[why], undefined, {
+    'WWW-Authenticate': 'Bearer realm="fleet-posture", error="invalid_token", error_description="key_revoked"',
+  });
+
+export const blockedError = (server: string) =>
+  new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
 
 /** What a server key may do: post its own snapshots and fetch what a collector needs. */
 const SERVER_ACCESS: ReadonlySet<Access> = new Set<Access>(['ingest', 'collector']);
@@ -189,7 +256,7 @@ export class Authorizer {
    * Checks the presented credential against what the route needs: 401 missing/unknown/revoked,
    * 403 wrong kind, 429 when a server key exceeds its rate (checked before any other work).
    */
-  async authorize(headers: HeaderSource, access: Access, knownTag?: (server: string) => Promise<string | undefined>): Promise<Principal> {
+  async authorize(headers: HeaderSource, access: Access, knownTag?: (server: string) => Promise<string | undefined>, log?: AlertLog): Promise<Principal> {
     const key = presentedKey(headers);
     const serverKey = key === undefined ? undefined : parseServerKey(key);
     if (serverKey) {
@@ -197,7 +264,7 @@ export class Authorizer {
       // A post may prove its key with the tag its server's rows carry (read anyway to ingest):
       // no ServerKeys read. Otherwise, or on any doubt, ServerKeys decides.
       const tag = access === 'ingest' && knownTag ? await knownTag(serverKey.server) : undefined;
-      const server = tag !== undefined && sameTag(tag, keyTag) ? serverKey.server : await this.deps.enrolment.verify(serverKey);
+      const server = tag !== undefined && sameTag(tag, keyTag) ? serverKey.server : await this.deps.enrolment.verify(serverKey, log && { log, access });
       if (!SERVER_ACCESS.has(access)) {
         throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
       }

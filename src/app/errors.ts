@@ -33,6 +33,14 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   internal_error: 500,
 };
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach a message
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Messages quote what the client sent; its line breaks and control characters are shown escaped, so a message stays one line. */
+export function oneLine(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
@@ -42,7 +50,7 @@ export class ApiError extends Error {
     readonly issues?: readonly ContractIssue[],
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    super(oneLine(message));
     this.status = STATUS[code];
   }
 }

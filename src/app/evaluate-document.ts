@@ -3,15 +3,29 @@
 import { evaluateAll } from '../rules/registry';
 import type { Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
-import { parseSnapshot, type ContractIssue, type ParseOptions } from '../snapshot/parse';
+import { parseSnapshot, type ContractIssue, type ParseOptions, type ParseResult } from '../snapshot/parse';
 import type { Snapshot } from '../snapshot/schema';
 
 export type EvaluateDocumentResult =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly normalised: NormalisedSnapshot; readonly results: RuleResult[] }
   | { readonly ok: false; readonly issues: readonly ContractIssue[] };
 
+/**
+ * Validation must answer every input with issues, never an exception (a property test holds the
+ * schema to that). Should a future check still throw, the document is refused as invalid (400,
+ * CLI exit 2) rather than failing the service: whatever made the validator throw is not a snapshot.
+ */
+function parseSafely(document: unknown, options: ParseOptions): ParseResult {
+  try {
+    return parseSnapshot(document, options);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { ok: false, issues: [{ path: '', message: `the document could not be validated (${detail})` }] };
+  }
+}
+
 export function evaluateDocument(document: unknown, options: ParseOptions & { rules?: readonly Rule[] } = {}): EvaluateDocumentResult {
-  const parsed = parseSnapshot(document, options);
+  const parsed = parseSafely(document, options);
   if (!parsed.ok) return parsed;
   return { ok: true, snapshot: parsed.snapshot, normalised: parsed.normalised, results: evaluateAll(parsed.normalised, options.rules) };
 }

@@ -8,7 +8,9 @@ import { STATUSES, type Lang, type Status } from '../rules/types';
 import { ConcurrencyConflictError, InvalidContinuationTokenError, StorageUnavailableError, type StoredResult } from '../store';
 import { type Access, type KeyRing } from './auth';
 import { enrolmentRequestSchema, SERVER_ID, serverOfFacts, type Authorizer, type Enrolment, type Principal } from './enrolment';
+import type { Reenrolment } from './reenrolment';
 import { ApiError, errorBody } from './errors';
+import { parseIsoInstant } from './iso-time';
 import { keyTagOf, type AlertLog, type Ingest } from './ingest';
 import type { Queries } from './queries';
 import type { Rule } from '../rules/types';
@@ -45,6 +47,8 @@ export interface HttpApiDeps {
   /** Server keys, the enrolment secret, shared keys and the per-server rate limit (issue 8). */
   readonly auth: Authorizer;
   readonly enrolment: Enrolment;
+  /** POST /api/enroll under the re-enrolment policy. */
+  readonly reenrolment: Reenrolment;
 }
 
 /** Largest enrolment request body (host facts only). */
@@ -95,13 +99,11 @@ export function parseTop(q: URLSearchParams): number {
   return Number(v);
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
 function parseSince(q: URLSearchParams): number | undefined {
   const v = single(q, 'since');
   if (v === undefined) return undefined;
-  const t = ISO.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(t)) throw invalidQuery(`"since" must be an ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v}".`);
+  const t = parseIsoInstant(v);
+  if (t === undefined) throw invalidQuery(`"since" must be an existing ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
   return t;
 }
 
@@ -158,9 +160,12 @@ export function parseToken(q: URLSearchParams): string | undefined {
   return v;
 }
 
-/** Reads the body, refusing (without buffering) anything past `max` bytes. */
-async function readBody(req: ApiRequest, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new ApiError('too_large', `The snapshot exceeds the limit of ${max} bytes.`);
+/**
+ * Reads the body, refusing anything past `max` bytes: a declared Content-Length over it before a
+ * byte is read, an undeclared (chunked) one as soon as the count passes it.
+ */
+export async function readBody(req: ApiRequest, max: number, what = 'The snapshot'): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError('too_large', `${what} exceeds the limit of ${max} bytes.`);
   const declared = req.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > max) throw tooLarge();
   if (!req.body) return new Uint8Array();
@@ -220,7 +225,7 @@ export class HttpApi {
     knownTag?: (server: string) => Promise<string | undefined>,
   ): Promise<ApiResponse> {
     try {
-      const who = await this.deps.auth.authorize(req.headers, access, knownTag);
+      const who = await this.deps.auth.authorize(req.headers, access, knownTag, ctx);
       const lang = negotiateLanguage(req.headers.get('accept-language'));
       const res = await fn(lang, who);
       return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
@@ -351,7 +356,7 @@ export class HttpApi {
     return this.#handle(req, ctx, 'enrol', async () => {
       checkParams(req.query, []);
       checkJsonType(req);
-      const text = decodeUtf8(await readBody(req, MAX_ENROL_BYTES));
+      const text = decodeUtf8(await readBody(req, MAX_ENROL_BYTES, 'The enrolment request'));
       let doc: unknown;
       try {
         doc = JSON.parse(text);
@@ -368,8 +373,16 @@ export class HttpApi {
       }
       const server = serverOfFacts(parsed.data.host);
       this.deps.auth.limit(`enrol:${server}`);
-      const issued = await this.deps.enrolment.issue(server, { hostName: parsed.data.host.name, fqdn: parsed.data.host.fqdn }, 'enrolment', ctx);
-      return json(201, issued);
+      const { host, collector } = parsed.data;
+      const facts = {
+        hostName: host.name,
+        fqdn: host.fqdn,
+        collector: collector?.name ? `${collector.name} ${collector.version ?? ''}`.trim() : undefined,
+        source: req.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || undefined,
+      };
+      const proofs = { currentKey: req.headers.get('x-server-key')?.trim() || undefined, claim: req.headers.get('x-enrolment-claim')?.trim() || undefined };
+      const answer = await this.deps.reenrolment.enrol(server, facts, proofs, ctx);
+      return json(answer.status, answer.body);
     });
   }
 
@@ -399,7 +412,7 @@ export class HttpApi {
   }
 }
 
-function adminServer(req: ApiRequest): string {
+export function adminServer(req: ApiRequest): string {
   const raw = (req.params.server ?? '').trim().toLowerCase().replace(/\.$/, '');
   if (!SERVER_ID.test(raw)) throw invalidQuery(`The server in the path must be a server id (a host name or fqdn), not "${(req.params.server ?? '').slice(0, 100)}".`);
   return raw;

@@ -59,6 +59,10 @@ export interface IngestDeps {
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
 export const HOST_REFRESH_MS = 60 * 60 * 1000;
 const COMMIT_ATTEMPTS = 8;
+/** Accepted snapshot ids remembered per server: a repeat of one of them is a duplicate, not stale. */
+export const RECENT_SNAPSHOT_IDS = 16;
+/** Times the committing post tries to close its own outbox when other writers keep changing the rows. */
+const CLOSE_ATTEMPTS = 3;
 export const FINDING = new Set(['Warning', 'Error']);
 
 const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
@@ -179,20 +183,25 @@ export class Ingest {
       const rows = checked ? bound.rows! : await store.readServer(server);
       const head = headOf(rows);
       if (head && head.snapshotId === snapshotId) {
-        await this.#replay(rows, p, log);
-        return { snapshotId, server, outcome: 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
+        // The retry of a post that failed after its commit finishes the outbox and gives the
+        // answer that commit never delivered; any other repeat is a duplicate.
+        const answered = await this.#replay(rows, p, log);
+        return { snapshotId, server, outcome: answered ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
       if (head && isOlder(me, head)) {
-        return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
+        // An older snapshot: a duplicate when it was accepted before (its own verdicts, evaluated
+        // again from the same content), else stale. Nothing is written either way.
+        const known = head.recentSnapshotIds?.includes(snapshotId) ?? false;
+        return { snapshotId, server, outcome: known ? 'duplicate' : 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those.
-        const written = await this.#commit(rows, p, log, checked ? bound?.keyTag : undefined);
+        const { written, answered } = await this.#commit(rows, p, log, checked ? bound?.keyTag : undefined);
         return {
           snapshotId,
           server,
-          outcome: 'accepted',
+          outcome: answered ? 'accepted' : 'duplicate',
           results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))),
         };
       } catch (error) {
@@ -210,7 +219,11 @@ export class Ingest {
     return this.deps.store.readServer(server);
   }
 
-  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog, keyTag?: string): Promise<Map<string, ResultRecord>> {
+  /**
+   * Commits the snapshot and writes its projections. `answered` is false only when a repeat of the
+   * same snapshot finished the outbox first and so gave the 201 (one 201 per snapshot).
+   */
+  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog, keyTag?: string): Promise<{ written: Map<string, ResultRecord>; answered: boolean }> {
     const { store, rules, clock } = this.deps;
     const server = p.normalised.serverId;
     const receivedAt = clock();
@@ -230,6 +243,8 @@ export class Ingest {
     // Tag the key only over rows that existed when it was checked: their ETags make this commit
     // fail if a revocation cleared the tags since (a first post's new rows would have none).
     const tag = rows.length > 0 ? keyTag : undefined;
+    const head = headOf(rows);
+    const recentSnapshotIds = [p.normalised.snapshotId, ...(head?.recentSnapshotIds ?? []).filter((id) => id !== p.normalised.snapshotId)].slice(0, RECENT_SNAPSHOT_IDS);
 
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
@@ -238,6 +253,9 @@ export class Ingest {
       const changed = !prev || prev.status !== r.status;
       const indexChanged =
         changed || prev.reasonCode !== r.reasonCode || prev.ruleVersion !== r.ruleVersion || prev.messageEn !== r.message.en || prev.messageJa !== r.message.ja;
+      const eventPending = changed;
+      const indexPending = indexChanged || (prev?.indexPending ?? false);
+      const syncPending = hostDue || rawDue;
       const record: ResultRecord = {
         server,
         ruleId: r.ruleId,
@@ -259,13 +277,15 @@ export class Ingest {
         contentHash: p.contentHash,
         hostHash: p.hostHash,
         hostSyncedAt: hostDue ? receivedAt : (prev?.hostSyncedAt ?? receivedAt),
-        eventPending: changed,
-        indexPending: indexChanged || (prev?.indexPending ?? false),
-        syncPending: hostDue || rawDue,
+        eventPending,
+        indexPending,
+        syncPending,
         // Same content, new rule version: the rule moved the verdict, not the server.
         changeCause: changed ? (prev && prev.ruleVersion !== r.ruleVersion && prev.contentHash === p.contentHash ? 'rule-change' : 'snapshot') : prev.changeCause,
         rawSlot,
         keyTag: tag,
+        acceptPending: eventPending || indexPending || syncPending,
+        recentSnapshotIds,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
@@ -281,14 +301,30 @@ export class Ingest {
       this.#alert([...records.values()], server, log),
       this.#project([...records.values()], p, { now: receivedAt, hostDue, rawDue, rawSlot, previousSync: anyPrev?.hostSyncedAt }, log),
     ]);
-    await store.clearPending(
-      server,
-      [...records.values()].filter((r) => r.eventPending || r.indexPending || r.syncPending).flatMap((r) => {
-        const etag = etags.get(r.ruleId);
-        return etag ? [{ ruleId: r.ruleId, etag }] : [];
-      }),
-    );
-    return records;
+    const flagged = [...records.values()].filter((r) => r.acceptPending).flatMap((r) => {
+      const etag = etags.get(r.ruleId);
+      return etag ? [{ ruleId: r.ruleId, etag }] : [];
+    });
+    return { written: records, answered: await this.#closeOutbox(server, p.normalised.snapshotId, flagged) };
+  }
+
+  /**
+   * Clears the outbox of this post's own commit. When another writer changed the rows first, they
+   * are read again: a repeat of this snapshot that already cleared them gave the 201 (false); a
+   * newer snapshot, a revocation or a re-evaluation did not, so AcceptPending is cleared anew (the
+   * rest of the flags may be that writer's, and a replay of them is harmless).
+   */
+  async #closeOutbox(server: string, snapshotId: string, flagged: ReadonlyArray<{ ruleId: string; etag: string }>): Promise<boolean> {
+    const { store } = this.deps;
+    if (await store.clearPending(server, flagged)) return true;
+    for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
+      const now = await store.readServer(server);
+      if (headOf(now)?.snapshotId !== snapshotId) return true; // superseded: its outbox went with the newer commit
+      const rows = now.filter((r) => r.acceptPending).map((r) => ({ ruleId: r.ruleId, etag: r.etag }));
+      if (rows.length === 0) return false;
+      if (await store.clearPending(server, rows, 'accept')) return true;
+    }
+    return true;
   }
 
   /** Alert records for the changes a commit made; never fails (the waiver lookup cannot cost an alert). */
@@ -305,14 +341,18 @@ export class Ingest {
     }
   }
 
-  /** A repeat of the current snapshot: finish whatever the first attempt left in the outbox. */
-  async #replay(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<void> {
-    const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending);
-    if (pending.length === 0) return;
+  /**
+   * A repeat of the current snapshot: finish whatever the first attempt left in the outbox. True
+   * when this request closed the outbox of the snapshot's commit, so it answers for that commit.
+   */
+  async #replay(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<boolean> {
+    const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending || r.acceptPending);
+    if (pending.length === 0) return false;
     const now = this.deps.clock();
     const sync = rows.some((r) => r.syncPending);
     await this.#project(pending, p, { now, hostDue: sync, rawDue: sync, rawSlot: rows[0]?.rawSlot ?? 0 }, log);
-    await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
+    const cleared = await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
+    return cleared && pending.some((r) => r.acceptPending);
   }
 
   /** The waiver lookup must never cost the alert: on a storage failure the finding alerts unwaived. */

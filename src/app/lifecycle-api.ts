@@ -15,6 +15,7 @@ import {
   parseServer,
   parseToken,
   parseTop,
+  readBody,
   single,
   type ApiContext,
   type ApiRequest,
@@ -53,22 +54,7 @@ const MAX_WAIVER_BYTES = 64 * 1024;
 
 async function readJson(req: ApiRequest): Promise<unknown> {
   checkJsonType(req);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_WAIVER_BYTES) {
-        await reader.cancel().catch(() => undefined);
-        throw new ApiError('too_large', `A waiver is at most ${MAX_WAIVER_BYTES} bytes of JSON.`);
-      }
-      chunks.push(value);
-    }
-  }
-  const text = decodeUtf8(Buffer.concat(chunks));
+  const text = decodeUtf8(await readBody(req, MAX_WAIVER_BYTES, 'A waiver'));
   if (text.trim() === '') throw new ApiError('invalid_waiver', 'The body is empty; send the waiver as one JSON object.');
   try {
     return JSON.parse(text);

@@ -15,6 +15,19 @@ export const LOG_RECORDS = {
   serverReturned: 'FleetPosture.ServerReturned',
   /** A waiver reached its expiry date while its result still fails. */
   waiverExpired: 'FleetPosture.WaiverExpired',
+  /** A server key was issued: `reason` enrolment, re-enrolment or admin-rotation (audit; re-enrolments alert). */
+  serverKeyIssued: 'FleetPosture.ServerKeyIssued',
+  /** An admin revoked a server's key (audit). */
+  serverKeyRevoked: 'FleetPosture.ServerKeyRevoked',
+  /**
+   * A server's collector was refused: a revoked, replaced or unknown server key, or an enrolment an
+   * admin blocked or denied. Alerts (all but `unknown`, which anyone can provoke with a made-up key).
+   */
+  serverKeyRefused: 'FleetPosture.ServerKeyRefused',
+  /** A re-enrolment waits for an admin's approval (POSTURE_REENROLMENT=approval); alerts. */
+  reenrolmentRequested: 'FleetPosture.ReenrolmentRequested',
+  /** An admin approved or denied a re-enrolment request (audit). */
+  reenrolmentDecided: 'FleetPosture.ReenrolmentDecided',
 } as const;
 
 export type LogRecordName = (typeof LOG_RECORDS)[keyof typeof LOG_RECORDS];

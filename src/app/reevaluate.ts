@@ -217,6 +217,9 @@ export class Reevaluation {
             rawSlot: seen.rawSlot,
             // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
             keyTag: seen.keyTag,
+            // A post whose outbox is still open keeps its claim to the 201 (see Ingest).
+            acceptPending: prev?.acceptPending ?? false,
+            recentSnapshotIds: seen.recentSnapshotIds,
           },
         });
       }
@@ -248,6 +251,7 @@ export class Reevaluation {
           const etag = etags.get(r.ruleId);
           return etag ? [{ ruleId: r.ruleId, etag }] : [];
         }),
+        'outbox',
       );
       return { outcome: 'evaluated', changes: moved.length };
     }

@@ -19,6 +19,9 @@ export const SETTING_NAMES = [
   'POSTURE_ALLOW_SHARED_INGEST_KEYS',
   'POSTURE_RATE_LIMIT_BURST',
   'POSTURE_RATE_LIMIT_PER_MINUTE',
+  // Hostile input and recovery: sealed continuation tokens, re-enrolment governance.
+  'POSTURE_CONTINUATION_TOKEN_SECRET',
+  'POSTURE_REENROLMENT',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -49,7 +52,23 @@ export interface Settings {
   /** Per-server token bucket: requests a server may make at once, and tokens refilled per minute. */
   readonly rateLimitBurst: number;
   readonly rateLimitPerMinute: number;
+  /**
+   * HMAC key that seals continuation tokens, shared by every instance (a token from one page is
+   * valid on any instance). Unset: a random key per instance, fine for one local process only.
+   */
+  readonly continuationTokenSecret?: string;
+  /**
+   * Re-enrolment of a server that already has a key: 'open' (the enrolment secret suffices, the
+   * default) or 'approval' (it also needs the server's current key, or an admin's approval).
+   */
+  readonly reenrolment: ReenrolmentPolicy;
 }
+
+export const REENROLMENT_POLICIES = ['open', 'approval'] as const;
+export type ReenrolmentPolicy = (typeof REENROLMENT_POLICIES)[number];
+
+/** The shortest continuation-token secret accepted (a GUID has 36 characters). */
+export const MIN_TOKEN_SECRET_CHARS = 32;
 
 function list(value: string | undefined): string[] {
   return (value ?? '')
@@ -72,6 +91,20 @@ function flag(name: SettingName, value: string | undefined): boolean {
   throw new Error(`Setting ${name} must be true or false, not ${JSON.stringify(value)}.`);
 }
 
+function secret(name: SettingName, value: string | undefined, min: number): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (v.length < min) throw new Error(`Setting ${name} must be at least ${min} characters long.`);
+  return v;
+}
+
+function oneOf<T extends string>(name: SettingName, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  const v = value?.trim().toLowerCase();
+  if (!v) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`Setting ${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}.`);
+  return v as T;
+}
+
 export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
   return {
     storageConnectionString: env.POSTURE_STORAGE_CONNECTION_STRING || undefined,
@@ -89,5 +122,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     allowSharedIngestKeys: flag('POSTURE_ALLOW_SHARED_INGEST_KEYS', env.POSTURE_ALLOW_SHARED_INGEST_KEYS),
     rateLimitBurst: positiveInt('POSTURE_RATE_LIMIT_BURST', env.POSTURE_RATE_LIMIT_BURST, 30),
     rateLimitPerMinute: positiveInt('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
+    continuationTokenSecret: secret('POSTURE_CONTINUATION_TOKEN_SECRET', env.POSTURE_CONTINUATION_TOKEN_SECRET, MIN_TOKEN_SECRET_CHARS),
+    reenrolment: oneOf('POSTURE_REENROLMENT', env.POSTURE_REENROLMENT, REENROLMENT_POLICIES, 'open'),
   };
 }

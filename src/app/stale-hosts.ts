@@ -3,6 +3,7 @@
 // old hours — servers that may have gone quiet — confirms each against the exact Results.LastSeen,
 // and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
 // conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
+// Index rows that are not a server's current one (left by a move that failed half-way) are pruned.
 import type { EventRecord, LifecycleStore, PostureStore } from '../store';
 import type { AlertLog } from './ingest';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -25,6 +26,8 @@ export interface StaleRun {
   readonly markedStale: number;
   readonly stillReporting: number;
   readonly forgotten: number;
+  /** Index rows left in an old hour by a move that failed half-way (the server's current row is elsewhere). */
+  readonly pruned: number;
 }
 
 function serverEvent(server: string, to: 'Stale' | 'Reporting', at: number, snapshotId: string, recordedAt: number, previousFirstSeen?: number): EventRecord {
@@ -72,6 +75,7 @@ export class StaleHosts {
     let markedStale = 0;
     let stillReporting = 0;
     let forgotten = 0;
+    let pruned = 0;
     const work = [...entries];
     const worker = async () => {
       for (let e = work.shift(); e; e = work.shift()) {
@@ -81,8 +85,15 @@ export class StaleHosts {
           forgotten++;
           continue;
         }
-        // Posted since the Hosts refresh (within the hour); its next refresh moves the index row.
         if (seen.lastSeen > threshold) {
+          // Not the current row (a move whose delete failed, or a retry that could not know the
+          // old hour): it would come up in every run and crowd real candidates out of the scan.
+          if (!seen.seenPartitions.has(e.partitionKey)) {
+            await lifecycle.deleteSeen(e);
+            pruned++;
+            continue;
+          }
+          // Posted since the Hosts refresh (within the hour); its next refresh moves the index row.
           stillReporting++;
           continue;
         }
@@ -97,6 +108,6 @@ export class StaleHosts {
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
-    return { checked: entries.length, markedStale, stillReporting, forgotten };
+    return { checked: entries.length, markedStale, stillReporting, forgotten, pruned };
   }
 }

@@ -9,6 +9,7 @@ import type { Rule } from '../rules/types';
 import type { EventRecord, PostureStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './ingest';
+import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface WaiversDeps {
@@ -24,7 +25,6 @@ const FAILING = ['Warning', 'Error'];
 export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 const PATTERN = /^[a-z0-9_.*?-]{1,253}$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification', 'grantedBy', 'expiresAt']);
 
 const invalid = (message: string) => new ApiError('invalid_waiver', message);
@@ -113,8 +113,8 @@ export class Waivers {
     const grantedBy = text(body, 'grantedBy', 200);
     const rawExpiry = body.expiresAt;
     if (rawExpiry === undefined) throw invalid('"expiresAt" is required: every waiver needs an end date.');
-    const expiresAt = typeof rawExpiry === 'string' && ISO_TIME.test(rawExpiry.trim()) ? Date.parse(rawExpiry.trim()) : NaN;
-    if (Number.isNaN(expiresAt)) throw invalid('"expiresAt" must be an ISO 8601 date and time with a zone, such as 2027-03-31T00:00:00Z.');
+    const expiresAt = typeof rawExpiry === 'string' ? parseIsoInstant(rawExpiry.trim(), { requireTime: true, requireZone: true }) : undefined;
+    if (expiresAt === undefined) throw invalid('"expiresAt" must be an existing ISO 8601 date and time with a zone, such as 2027-03-31T00:00:00Z.');
     const now = clock();
     if (expiresAt <= now) throw invalid('"expiresAt" must be in the future.');
     if (expiresAt > now + maxDays * DAY_MS) throw invalid(`"expiresAt" may be at most ${maxDays} days from now (POSTURE_WAIVER_MAX_DAYS).`);

@@ -1,9 +1,11 @@
 // The local host: Node's http server in front of the same function handlers Azure runs, with the
 // Functions host's routing (/api/<route>, {param} segments) and HttpRequest/InvocationContext
-// objects built by @azure/functions' own constructors.
+// objects built by @azure/functions' own constructors. Bodies are streamed to the handler, as in
+// Azure with HTTP streaming on: the handler checks the key and the declared size before it reads
+// a byte, so no client holds a connection by sending (or promising) a body nobody asked for.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpResponseInit, type LogLevel } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
 import type { FunctionModule } from './routes';
 
@@ -16,7 +18,23 @@ export interface LocalHostOptions {
   readonly hostname?: string;
   /** Where InvocationContext logs go (default: console). */
   readonly log?: LogSink;
+  /** Connection limits, in seconds (defaults: LOCAL_HOST_TIMEOUTS). */
+  readonly timeouts?: Partial<LocalHostTimeouts>;
 }
+
+/** How long a client may take, in seconds; SECURITY.md lists them. */
+export interface LocalHostTimeouts {
+  /** From connecting (or the previous answer) to the end of the request headers. */
+  readonly headersSeconds: number;
+  /** To receive the whole request, headers and body. */
+  readonly requestSeconds: number;
+  /** Silence from a client in the middle of a request (headers or body) before its socket is closed. */
+  readonly idleSeconds: number;
+  /** An open keep-alive connection waiting for its next request. */
+  readonly keepAliveSeconds: number;
+}
+
+export const LOCAL_HOST_TIMEOUTS: LocalHostTimeouts = { headersSeconds: 10, requestSeconds: 30, idleSeconds: 15, keepAliveSeconds: 5 };
 
 export interface LocalHost {
   readonly port: number;
@@ -66,38 +84,49 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /**
- * Reads at most `cap` bytes of the body, counting while reading; past the cap it stops reading
- * (the socket is paused, nothing more is buffered) and reports `overflow`, so the handler answers
- * 413 and the connection is closed without draining the rest of an endless upload.
+ * The request body as a web stream, read only as fast as the handler pulls (the socket is paused
+ * in between), the way the Functions host hands it over with HTTP streaming. Cancelling it (the
+ * handler saw enough: too large, refused) only pauses the socket, so the answer can still be sent;
+ * `detach` stops it taking data, so the rest can be discarded or the connection closed.
  */
-function readCapped(req: IncomingMessage, cap: number): Promise<{ bytes: Buffer; overflow: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let settled = false;
-    const finish = (overflow: boolean) => {
-      if (settled) return;
-      settled = true;
-      resolve({ bytes: Buffer.concat(chunks), overflow });
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      const part = chunk.subarray(0, cap - kept);
-      chunks.push(part);
-      kept += part.length;
-      if (kept >= cap) {
+function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; detach: () => void } {
+  let open = true;
+  const detach = () => {
+    open = false;
+    req.pause();
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on('data', (chunk: Buffer) => {
+          if (!open) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.on('end', () => open && ((open = false), controller.close()));
+        req.on('error', (error) => open && ((open = false), controller.error(error)));
         req.pause();
-        finish(true);
-      }
-    });
-    req.on('end', () => finish(false));
-    req.on('error', (error) => (settled ? undefined : ((settled = true), reject(error))));
-  });
+      },
+      pull() {
+        if (open) req.resume();
+      },
+      cancel() {
+        detach();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
+  return { stream, detach };
 }
 
 const LINGER_BYTES = 4 * 1024 * 1024;
 const LINGER_MS = 2000;
 
+/**
+ * After an answer given before the body was read to its end (refused, too large, no body wanted):
+ * discard a little more so the client can read the answer, then close instead of reading the rest
+ * of a body that may be endless or never come.
+ */
 function lingerThenClose(req: IncomingMessage): void {
   let discarded = 0;
   const close = () => req.socket.destroy();
@@ -122,6 +151,23 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | Htt
   if (body.length > 0 && !headers['content-type']) headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(response.status, { ...headers, 'content-length': String(body.length) });
   res.end(body);
+}
+
+/** Before an answer: a request whose body was not read to its end will close its connection. */
+function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+}
+
+/** After an answer: a request whose body was not read to its end closes its connection. */
+function finish(req: IncomingMessage): void {
+  if (!req.complete) lingerThenClose(req);
+}
+
+/** An answer of the host itself (no such route, method, path), before any handler ran. */
+function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  closeIfUnread(req, res);
+  sendJson(res, status, body, headers);
+  finish(req);
 }
 
 /**
@@ -152,11 +198,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     ...compile(mod.options.route ?? name),
     handler: mod.createHandler(() => app),
   }));
-  // One byte past the limit is enough for the handler to see the body is too large.
-  const bodyCap = app.settings.maxSnapshotBytes + 1;
   const hostname = options.hostname ?? '127.0.0.1';
+  const timeouts = { ...LOCAL_HOST_TIMEOUTS, ...options.timeouts };
+  const ms = (seconds: number) => Math.round(seconds * 1000);
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A client silent mid-request is cut off; a handler still working (the client waits for its
+    // answer) keeps the socket.
+    res.on('timeout', () => {
+      if (!req.complete) req.socket.destroy();
+    });
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);
       const method = (req.method ?? 'GET').toUpperCase();
@@ -165,14 +216,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         return m ? [{ r, m }] : [];
       });
       if (matches.length === 0) {
-        req.resume();
-        return sendJson(res, 404, { error: 'not_found', message: `No function is served at ${url.pathname}.` });
+        return answer(req, res, 404, { error: 'not_found', message: `No function is served at ${url.pathname}.` });
       }
       const hit = matches.find(({ r }) => r.methods.includes(method));
       if (!hit) {
-        req.resume();
         const allow = [...new Set(matches.flatMap(({ r }) => r.methods))].join(', ');
-        return sendJson(res, 405, { error: 'method_not_allowed', message: `${url.pathname} accepts ${allow}, not ${method}.` }, { Allow: allow });
+        return answer(req, res, 405, { error: 'method_not_allowed', message: `${url.pathname} accepts ${allow}, not ${method}.` }, { Allow: allow });
       }
       const params: Record<string, string> = {};
       let badParam = false;
@@ -184,18 +233,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         }
       });
       if (badParam) {
-        req.resume();
-        return sendJson(res, 400, { error: 'invalid_query', message: 'The path holds an invalid percent-encoding.' });
+        return answer(req, res, 400, { error: 'invalid_query', message: 'The path holds an invalid percent-encoding.' });
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      // The Functions host hands handlers a fully read body; do the same, capped.
-      delete headers['transfer-encoding'];
-      const hasBody = method !== 'GET' && method !== 'HEAD';
-      const read = hasBody ? await readCapped(req, bodyCap) : (req.resume(), undefined);
-      const bytes = read?.bytes;
-
-      const request = new HttpRequest({ method, url: url.toString(), headers, params, body: bytes ? { bytes } : undefined });
+      const body = method !== 'GET' && method !== 'HEAD' ? bodyStream(req) : undefined;
+      // The request as @azure/functions builds it for a streamed body (its createStreamRequest):
+      // a web Request around the incoming stream, which its public init type does not offer.
+      const nativeRequest = new Request(url.toString(), { method, headers, body: body?.stream, duplex: 'half' } as RequestInit);
+      const request = new HttpRequest({ nativeRequest, params } as unknown as HttpRequestInit);
       const invocationId = randomUUID();
       const context = new InvocationContext({
         invocationId,
@@ -203,17 +249,39 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         logHandler: (level, ...args) => sink({ level, functionName: hit.r.name, invocationId, message: format(args) }),
       });
       const result = await hit.r.handler(request, context);
+      body?.detach();
+      closeIfUnread(req, res);
       await writeResponse(res, result ?? { status: 204 });
-      // An upload cut off at the cap: the answer (413) is out; discard a little more so the
-      // client can read it, then close instead of reading the rest of an endless body.
-      if (read?.overflow) lingerThenClose(req);
+      finish(req);
     })().catch((error: unknown) => {
       sink({ level: 'error', functionName: 'local-host', invocationId: '', message: format(['Local host failure', error]) });
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'The local host failed; see its log.' });
+      if (!res.headersSent) answer(req, res, 500, { error: 'internal_error', message: 'The local host failed; see its log.' });
       else res.destroy();
     });
+  };
+  const server = createServer(
+    {
+      headersTimeout: ms(timeouts.headersSeconds),
+      requestTimeout: ms(timeouts.requestSeconds),
+      // How often those two are checked: often enough that they hold to about a second.
+      connectionsCheckingInterval: Math.min(1000, ms(timeouts.headersSeconds) / 2),
+    },
+    onRequest,
+  );
+  server.timeout = ms(timeouts.idleSeconds);
+  server.keepAliveTimeout = ms(timeouts.keepAliveSeconds);
+  // Requests Node's parser refuses (broken framing) or gives up on (a timeout) get a JSON answer
+  // like every other refusal, then the connection closes.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const text = JSON.stringify(
+      timedOut
+        ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
+        : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
+    );
+    socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
   });
-  server.keepAliveTimeout = 5000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

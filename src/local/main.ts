@@ -66,6 +66,14 @@ function fixtureHost(file: string | undefined): { name: string; fqdn?: string } 
   return { name: 'EXCH01', fqdn: 'exch01.corp.contoso.com' };
 }
 
+/**
+ * The dashboard with the reader key in the fragment, which never reaches the server: the page
+ * moves it to the tab's session storage and clears it from the address bar.
+ */
+export function dashboardUrl(apiBase: string, readerKey: string | undefined): string {
+  return `${apiBase}/dashboard${readerKey ? `#key=${encodeURIComponent(readerKey)}` : ''}`;
+}
+
 async function portIsFree(port: number): Promise<boolean> {
   const { createServer } = await import('node:net');
   return new Promise((resolve) => {
@@ -107,12 +115,14 @@ async function main(): Promise<void> {
     const fixture = findFixtures()[0];
     const enrolment = settings.enrolmentSecrets[0] ?? '<enrolment secret>';
     const reader = settings.readerKeys[0] ?? '<reader key>';
+    const dashboard = dashboardUrl(base, settings.readerKeys[0]);
     const enrolBody = JSON.stringify({ host: fixtureHost(fixture) });
     const body = fixture
       ? `--data-binary @${fixture.split(path.sep).join('/')}`
       : `--data-binary @<snapshot.json>`;
     console.log(`fleet-posture local host
   Table Storage: Azurite on 127.0.0.1:${azurite.port} (${args.persist ? `persisted in ${args.persist}/` : 'in memory; --persist keeps data'})
+  Dashboard:     ${dashboard}
   API:           ${base}/
     POST ${base}/enroll             (enrolment secret → a server key)
     POST ${base}/snapshots          (that server's key)
@@ -126,6 +136,8 @@ async function main(): Promise<void> {
     GET  ${base}/servers/{server}/history   (reader key)
     GET|PUT|DELETE ${base}/waivers/{id}     (admin key)
     POST ${base}/jobs/{stale-hosts|waiver-expiry|reevaluate}/run   (admin key; also every minute locally)
+    GET  ${base}/refused-servers    (admin key; collectors refused or unable to post)
+    GET  ${base}/enrolments         (admin key; re-enrolments waiting for approval)
   Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:

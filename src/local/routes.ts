@@ -1,6 +1,7 @@
 // The functions the local host serves: the same modules Azure loads from src/functions.
 import type { HttpFunctionOptions, HttpHandler, TimerHandler } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
+import * as getDashboard from '../functions/get-dashboard';
 import * as getEvents from '../functions/get-events';
 import * as getManifest from '../functions/get-manifest';
 import * as getResults from '../functions/get-results';
@@ -16,6 +17,9 @@ import * as getHistory from '../functions/get-history';
 import * as listServers from '../functions/list-servers';
 import * as runJob from '../functions/run-job';
 import * as waivers from '../functions/waivers';
+import * as listRefusedServers from '../functions/list-refused-servers';
+import * as listEnrolments from '../functions/list-enrolments';
+import * as decideEnrolment from '../functions/decide-enrolment';
 import * as timerReevaluate from '../functions/timer-reevaluate';
 import * as timerStaleHosts from '../functions/timer-stale-hosts';
 import * as timerWaiverExpiry from '../functions/timer-waiver-expiry';
@@ -41,6 +45,10 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   revokeServerKey,
   rotateServerKey,
   exportResultsCsv,
+  getDashboard,
+  listRefusedServers,
+  listEnrolments,
+  decideEnrolment,
 };
 
 export interface TimerModule {

@@ -1,5 +1,6 @@
 // Settings for the local host: local.settings.json's "Values" (what Core Tools reads), then the
 // environment, then built-in development keys so `npm start` works on a fresh clone.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadSettings, type Settings } from '../app/settings';
 
@@ -37,6 +38,8 @@ export function localSettings(connectionString: string, file = 'local.settings.j
   }
   // Collectors enrol (POST /api/enroll) for their server key; locally with the development secret.
   merged.POSTURE_ENROLMENT_SECRETS ||= DEV_KEYS.enrolment;
+  // Continuation tokens are sealed with a secret; locally a fresh one per start (no secret in the repo).
+  merged.POSTURE_CONTINUATION_TOKEN_SECRET ||= randomBytes(32).toString('base64url');
   // The local host always talks to the Azurite it started.
   merged.POSTURE_STORAGE_CONNECTION_STRING = connectionString;
   merged.POSTURE_TABLE_ENDPOINT = undefined;

@@ -52,9 +52,8 @@ export const registryValueSchema = z.discriminatedUnion('type', [
     type: z.literal('REG_QWORD'),
     data: z
       .string()
-      // abort: the bound below reads the digits with BigInt, which throws on anything else.
-      .regex(/^[0-9]{1,20}$/, { message: 'REG_QWORD data must be a string of decimal digits', abort: true })
-      .refine((d) => BigInt(d) <= UINT64_MAX, { message: 'REG_QWORD data must not exceed 18446744073709551615' }),
+      .regex(/^[0-9]{1,20}$/, { message: 'REG_QWORD data must be a string of decimal digits' })
+      .refine((d) => !/^[0-9]{1,20}$/.test(d) || BigInt(d) <= UINT64_MAX, { message: 'REG_QWORD data must not exceed 18446744073709551615' }),
   }),
   z.object({
     name: valueName,

@@ -58,6 +58,8 @@ export function resultToEntity(r: ResultRecord): Entity {
     ChangeCause: r.changeCause ?? 'snapshot',
     ...optional('RawSlot', r.rawSlot === undefined ? undefined : int32(r.rawSlot)),
     KeyTag: r.keyTag ?? '',
+    AcceptPending: r.acceptPending ?? false,
+    RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
   };
 }
 
@@ -99,6 +101,8 @@ export function entityToResult(e: Row): StoredResult {
     changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
     rawSlot: num(e, 'RawSlot'),
     keyTag: optStr(e, 'KeyTag'),
+    acceptPending: bool(e, 'AcceptPending'),
+    recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
     etag: str(e, 'etag'),
   };
 }

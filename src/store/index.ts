@@ -4,8 +4,8 @@ export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
 export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, isTransient, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
+export { CursorCodec, InvalidContinuationTokenError } from './cursor';
 export {
-  InvalidContinuationTokenError,
   PostureStore,
   type EventFilter,
   type PostureStoreOptions,
@@ -16,4 +16,5 @@ export {
 export type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
-export { ServerKeyStore, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
+export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
+export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, RequestState } from './key-partition';

@@ -87,17 +87,24 @@ export class LifecycleStore {
     await this.#deleteQuietly(entry.partitionKey, encodeKey(entry.server));
   }
 
-  /** The exact time the service last received a snapshot from the server (Results.LastSeen). */
-  async lastSeenOf(server: string): Promise<{ lastSeen: number; snapshotId: string } | undefined> {
+  /**
+   * The exact time the service last received a snapshot from the server (Results.LastSeen), and
+   * the index partitions its current row may be in (the hours of the rows' last Hosts refresh).
+   */
+  async lastSeenOf(server: string): Promise<{ lastSeen: number; snapshotId: string; seenPartitions: ReadonlySet<string> } | undefined> {
     const pk = encodeKey(server);
     return this.store.guarded('reading last seen', async () => {
-      const pages = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId'] } }).byPage({ maxPageSize: 1 });
-      for await (const page of pages) {
-        const e = page[0];
-        if (e) return { lastSeen: ms(e, 'LastSeen') ?? 0, snapshotId: str(e, 'SnapshotId') };
-        if (!page.continuationToken) return undefined;
+      let newest: { lastSeen: number; snapshotId: string } | undefined;
+      const seenPartitions = new Set<string>();
+      // One row per rule: a handful, read with three columns.
+      const rows = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId', 'HostSyncedAt'] } });
+      for await (const e of rows) {
+        const lastSeen = ms(e, 'LastSeen') ?? 0;
+        if (!newest || lastSeen > newest.lastSeen) newest = { lastSeen, snapshotId: str(e, 'SnapshotId') };
+        const synced = ms(e, 'HostSyncedAt');
+        if (synced !== undefined) seenPartitions.add(seenPartition(synced));
       }
-      return undefined;
+      return newest && { ...newest, seenPartitions };
     });
   }
 

@@ -25,13 +25,16 @@ import {
   resultKeys,
   resultToEntity,
 } from './entities';
-import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf } from './errors';
+import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
+import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
 import type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
 export interface PostureStoreOptions extends TableClientFactoryOptions {
   /** Every status value, in display order; the index keeps one counter column per status. */
   readonly statuses: readonly string[];
+  /** Seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET); random per instance when absent. */
+  readonly continuationTokenSecret?: string;
 }
 
 /** A change to one server's Results partition, applied as one transaction. */
@@ -69,10 +72,6 @@ export type ResultSummary = Pick<
   'server' | 'ruleId' | 'ruleVersion' | 'status' | 'reasonCode' | 'severity' | 'messageEn' | 'messageJa' | 'firstSeen' | 'previousStatus'
 >;
 
-export class InvalidContinuationTokenError extends Error {
-  override readonly name = 'InvalidContinuationTokenError';
-}
-
 const HOST_BUCKETS = 16;
 /**
  * Counts rows per rule. One row serialised every status change of a rule: at 32 concurrent
@@ -85,34 +84,6 @@ const SYNC_ATTEMPTS = 10;
 /** A short random pause between attempts, so writers that collided spread out. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
-interface Cursor {
-  /** Which query the token belongs to (a token is only valid with the same filters). */
-  readonly q: string;
-  /** Partition index for queries that walk several partitions. */
-  readonly i: number;
-  readonly t?: string;
-}
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
-}
-
-function decodeCursor(token: string | undefined, q: string): Cursor {
-  if (token === undefined) return { q, i: 0 };
-  let c: unknown;
-  try {
-    c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidContinuationTokenError('The continuation token is not one this service issued.');
-  }
-  const cur = c as Partial<Cursor> | null;
-  if (!cur || typeof cur.q !== 'string' || typeof cur.i !== 'number' || !Number.isInteger(cur.i) || cur.i < 0 || (cur.t !== undefined && typeof cur.t !== 'string')) {
-    throw new InvalidContinuationTokenError('The continuation token is not one this service issued.');
-  }
-  if (cur.q !== q) throw new InvalidContinuationTokenError('The continuation token belongs to a query with different filters.');
-  return { q: cur.q, i: cur.i, t: cur.t };
-}
-
 function queryId(kind: string, filter: object): string {
   return kind + ':' + JSON.stringify(filter);
 }
@@ -124,6 +95,7 @@ export class PostureStore {
   readonly counter: RoundTripCounter;
   readonly statuses: readonly string[];
   readonly #t: TableClients;
+  readonly #cursors: CursorCodec;
   #ready: Promise<void> | undefined;
 
   /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
@@ -140,6 +112,7 @@ export class PostureStore {
     this.counter = options.counter ?? new RoundTripCounter();
     this.statuses = options.statuses;
     this.#t = createTableClients({ ...options, counter: this.counter });
+    this.#cursors = new CursorCodec(options.continuationTokenSecret);
   }
 
   /** Table clients for the store's other modules (lifecycle, waivers). */
@@ -205,13 +178,18 @@ export class PostureStore {
     return etags;
   }
 
-  /** Clears the outbox flags after the projections were written; a newer writer may have won. */
-  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>): Promise<boolean> {
+  /**
+   * Clears flags after the projections were written; false when another writer changed a row
+   * first. 'all': the outbox and AcceptPending (the caller answers the snapshot's commit with its
+   * 201); 'outbox': the outbox only (re-evaluation answers no post); 'accept': AcceptPending only
+   * (rows another writer changed since, whose outbox may be that writer's).
+   */
+  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>, what: 'all' | 'outbox' | 'accept' = 'all'): Promise<boolean> {
     if (rows.length === 0) return true;
     const tx = new TableTransaction();
-    for (const { ruleId, etag } of rows) {
-      tx.updateEntity({ ...resultKeys(server, ruleId), EventPending: false, IndexPending: false, SyncPending: false }, 'Merge', { etag });
-    }
+    const outbox = what === 'accept' ? {} : { EventPending: false, IndexPending: false, SyncPending: false };
+    const accept = what === 'outbox' ? {} : { AcceptPending: false };
+    for (const { ruleId, etag } of rows) tx.updateEntity({ ...resultKeys(server, ruleId), ...outbox, ...accept }, 'Merge', { etag });
     try {
       await this.#submit(this.#t.results, tx.actions, 'clearing outbox flags');
       return true;
@@ -279,9 +257,9 @@ export class PostureStore {
   /** One server's status changes, newest first. */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.ensureTables();
-    const cursor = decodeCursor(token, queryId('history', { server, ruleId }));
+    const query = queryId('history', { server, ruleId });
     const q = and(odata`PartitionKey eq ${encodeKey(server)}`, ruleId ? odata`RuleId eq ${ruleId}` : undefined);
-    return this.#pagedWalk(this.#t.history, [q], cursor, top, entityToEvent);
+    return this.#pagedWalk(this.#t.history, [q], query, token, top, entityToEvent);
   }
 
   async #putEventRows(events: readonly EventRecord[]): Promise<void> {
@@ -444,7 +422,7 @@ export class PostureStore {
    */
   async listResults(filter: ResultFilter, ruleIds: readonly string[], top: number, token?: string): Promise<Page<ResultSummary>> {
     await this.ensureTables();
-    const cursor = decodeCursor(token, queryId('results', { ...filter, ruleIds: filter.server ? undefined : ruleIds }));
+    const query = queryId('results', { ...filter, ruleIds: filter.server ? undefined : ruleIds });
     const sinceFilter = filter.since === undefined ? undefined : `FirstSeen ge ${odataDate(filter.since)}`;
     const statusFilter = filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`Status eq ${s}`)) : undefined;
     const ruleFilter = filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined;
@@ -452,19 +430,19 @@ export class PostureStore {
     if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
       const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
       const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter);
-      return this.#pagedWalk(this.#t.results, [q || undefined], cursor, top, (e) => toSummary(entityToResult(e)));
+      return this.#pagedWalk(this.#t.results, [q || undefined], query, token, top, (e) => toSummary(entityToResult(e)));
     }
     const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
     const statuses = filter.statuses && filter.statuses.length > 0 ? filter.statuses : this.statuses;
     const ranges = or(statuses.map((s) => odata`RowKey ge ${encodeKey(s) + '|'} and RowKey lt ${encodeKey(s) + '}'}`));
     const filters = rules.map((r) => and(odata`PartitionKey eq ${encodeKey(r)}`, ranges, sinceFilter));
-    return this.#pagedWalk(this.#t.ruleIndex, filters, cursor, top, (e) => toSummary(entityToIndex(e)));
+    return this.#pagedWalk(this.#t.ruleIndex, filters, query, token, top, (e) => toSummary(entityToIndex(e)));
   }
 
   /** Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan by design). */
   async listAllResults(top: number, token?: string): Promise<Page<StoredResult>> {
     await this.ensureTables();
-    return this.#pagedWalk(this.#t.results, [undefined], decodeCursor(token, queryId('results-all', {})), top, entityToResult);
+    return this.#pagedWalk(this.#t.results, [undefined], queryId('results-all', {}), token, top, entityToResult);
   }
 
   /** Every current result of one server, with evidence. */
@@ -475,7 +453,7 @@ export class PostureStore {
   /** Status changes, newest first. */
   async listEvents(filter: EventFilter, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.ensureTables();
-    const cursor = decodeCursor(token, queryId('events', filter));
+    const query = queryId('events', filter);
     const q = and(
       odata`PartitionKey eq ${EVENTS_PARTITION}`,
       filter.since === undefined ? undefined : odata`RowKey lt ${invertedTime(filter.since) + '~'}`,
@@ -484,7 +462,7 @@ export class PostureStore {
       filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
       filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
     );
-    return this.#pagedWalk(this.#t.events, [q], cursor, top, entityToEvent);
+    return this.#pagedWalk(this.#t.events, [q], query, token, top, entityToEvent);
   }
 
   /** Per-status counts of each rule, kept as results are written (one range query per rule over its counts rows). */
@@ -507,24 +485,34 @@ export class PostureStore {
 
   /**
    * Walks `filters` (one per partition or the whole table) in order, returning at most `top` items
-   * and a cursor that resumes exactly after the last item returned. Pages may come back empty with
-   * a continuation token; a bounded number of fetches keeps one request short.
+   * and a sealed token that resumes exactly after the last item returned. Pages may come back empty
+   * with a token; a bounded number of fetches keeps one request short. `token` must be one this
+   * store sealed for the same `query`, else InvalidContinuationTokenError (400) before any read.
    */
-  async #pagedWalk<T>(client: TableClient, filters: (string | undefined)[], cursor: Cursor, top: number, map: (e: Record<string, unknown>) => T): Promise<Page<T>> {
+  async #pagedWalk<T>(
+    client: TableClient,
+    filters: (string | undefined)[],
+    query: string,
+    token: string | undefined,
+    top: number,
+    map: (e: Record<string, unknown>) => T,
+  ): Promise<Page<T>> {
+    const cursor: Cursor = this.#cursors.open(token, query);
     const items: T[] = [];
     let i = cursor.i;
     let sdkToken = cursor.t;
     let fetches = 0;
     while (i < filters.length && items.length < top && fetches < MAX_PAGE_FETCHES) {
       const f = filters[i];
-      const iterator = client.listEntities({ queryOptions: f ? { filter: f } : {} }).byPage({ maxPageSize: top - items.length, continuationToken: sdkToken });
+      const resumeFrom = sdkToken;
       const next = await this.#guard('querying', async () => {
         try {
-          return await iterator.next();
+          // Building the iterator decodes the SDK token, so it stays inside the try.
+          return await client.listEntities({ queryOptions: f ? { filter: f } : {} }).byPage({ maxPageSize: top - items.length, continuationToken: resumeFrom }).next();
         } catch (error) {
-          if (error instanceof RestError && error.statusCode === 400 && sdkToken) {
-            throw new InvalidContinuationTokenError('The continuation token is not valid for this query.');
-          }
+          // A sealed token's inner position that storage cannot use (the data moved on): the
+          // client's token, not the service, is at fault. Outages stay 503.
+          if (resumeFrom !== undefined && !(toStorageError(error, 'querying') instanceof StorageUnavailableError)) throw new InvalidContinuationTokenError('The continuation token no longer fits the data; repeat the query without it.');
           throw error;
         }
       });
@@ -535,7 +523,7 @@ export class PostureStore {
       if (!sdkToken) i++;
     }
     const more = i < filters.length;
-    return { items, continuationToken: more ? encodeCursor({ q: cursor.q, i, t: sdkToken }) : undefined };
+    return { items, continuationToken: more ? this.#cursors.seal(query, { i, t: sdkToken }) : undefined };
   }
 }
 

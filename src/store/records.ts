@@ -43,6 +43,13 @@ export interface ResultRecord {
    * Revocation and rotation clear it (PostureStore.clearKeyTags).
    */
   readonly keyTag?: string;
+  /**
+   * Set with the outbox flags by the commit of a new snapshot, cleared with them by whoever
+   * finishes that outbox: that request answers 201 accepted, any other repeat 200 duplicate.
+   */
+  readonly acceptPending?: boolean;
+  /** The ids of the server's latest accepted snapshots, newest first: a repeat of one is a duplicate. */
+  readonly recentSnapshotIds?: readonly string[];
 }
 
 export interface StoredResult extends ResultRecord {

@@ -1,12 +1,32 @@
 // The ServerKeys table: per-server credentials issued by enrolment, stored only as a salted hash.
 // PartitionKey = server id (encoded), so every change of one server's keys is one entity-group
 // transaction: RowKey = key id for each key issued (active or revoked; the newest few revoked are
-// kept so an old key is answered "revoked", not "unknown"), plus one '~head' row whose ETag
-// serialises concurrent enrolments of the same server (exactly one active key at any time).
+// kept so an old key's holder learns why it is refused), plus the special rows of key-partition.ts
+// ('~head', whose ETag serialises concurrent enrolments of the same server, so there is exactly
+// one active key at any time; re-enrolment requests; the last refusal of a revoked key).
 import { odata, RestError, TableTransaction, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions } from './client';
 import { dateTime, ms, str } from './columns';
 import { ConcurrencyConflictError, guard, statusCodeOf } from './errors';
+import {
+  entityToHead,
+  entityToRefusal,
+  entityToRequest,
+  HEAD_ROW,
+  isKeyRow,
+  keyPartitionOf,
+  REFUSED_ROW,
+  refusalToEntity,
+  REQUEST_PREFIX,
+  requestToEntity,
+  SPECIAL_ROWS_FROM,
+  type EnrolmentRequest,
+  type KeyHead,
+  type KeyPartition,
+  type KeyRefusal,
+  type RequestState,
+  type Row,
+} from './key-partition';
 import { encodeKey } from './keys';
 
 export type ServerKeyStatus = 'active' | 'revoked';
@@ -28,12 +48,21 @@ export interface ServerKeyRecord {
   readonly fqdn?: string;
 }
 
-const HEAD = '~head';
-/** Revoked keys kept per server, so their holders get "key_revoked" (and re-enrol). */
+const HEAD = HEAD_ROW;
+/** Revoked keys kept per server, so their holders' refusals can be recorded (older ones are "unknown"). */
 const KEEP_REVOKED = 5;
 const ATTEMPTS = 6;
+/** Open re-enrolment requests kept per server; the oldest goes when another arrives. */
+export const MAX_REQUESTS_PER_SERVER = 5;
 
-type Row = Record<string, unknown>;
+/** A server that needs an admin's look, as the special rows of its partition say. */
+export interface KeyAttention {
+  readonly server: string;
+  /** Present when the server has no active key, or an admin blocked its enrolment. */
+  readonly head?: KeyHead;
+  readonly requests: readonly EnrolmentRequest[];
+  readonly refusal?: KeyRefusal;
+}
 
 function toEntity(r: ServerKeyRecord) {
   return {
@@ -103,37 +132,140 @@ export class ServerKeyStore {
     }
   }
 
-  /** Every key row of a server (head row excluded), newest first. */
+  /** Every key row of a server (special rows excluded), newest first. */
   async listKeys(server: string): Promise<ServerKeyRecord[]> {
     const rows = await this.#partition(server);
-    return rows.filter((r) => r.rowKey !== HEAD).map(fromEntity).sort((a, b) => b.issuedAt - a.issuedAt);
+    return rows.filter(isKeyRow).map(fromEntity).sort((a, b) => b.issuedAt - a.issuedAt);
+  }
+
+  /** The server's whole partition, read once: head, keys, requests and last refusal. */
+  async keyPartition(server: string): Promise<KeyPartition> {
+    return keyPartitionOf(server, await this.#partition(server));
   }
 
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
-   * marks every other active key revoked ('replaced'). Returns the key ids it replaced, or
+   * marks every other active key revoked ('replaced') and settles the server's re-enrolment
+   * requests and refusal record (a new key answers them). Returns the key ids it replaced, or
    * `blocked` when an admin blocked re-enrolment and `overrideBlock` is not set (admin rotation
-   * sets it, and clears the block).
+   * sets it, and clears the block). With `basis`, the partition the caller decided on: the
+   * transaction then requires its head unchanged (by ETag) and a change throws
+   * ConcurrencyConflictError for the caller to decide again; without, it retries by itself.
    */
-  async issue(record: ServerKeyRecord, overrideBlock = false): Promise<{ replaced: string[] } | { blocked: true }> {
+  async issue(record: ServerKeyRecord, options: { overrideBlock?: boolean; basis?: KeyPartition } = {}): Promise<{ replaced: string[] } | { blocked: true }> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const rows = await this.#partition(record.server);
+      const rows = options.basis?.rows ?? (await this.#partition(record.server));
       const head = rows.find((r) => r.rowKey === HEAD);
-      if (head?.ReenrolBlocked === true && !overrideBlock) return { blocked: true };
+      if (head?.ReenrolBlocked === true && !options.overrideBlock) return { blocked: true };
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
       const replaced = this.#revokeRows(tx, rows, record.issuedAt, 'replaced');
+      for (const r of rows) {
+        const rk = String(r.rowKey);
+        if (rk.startsWith(REQUEST_PREFIX) || rk === REFUSED_ROW) tx.deleteEntity(String(r.partitionKey), rk);
+      }
       this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
         return { replaced };
       } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        if (!(error instanceof ConcurrencyConflictError) || options.basis) throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
     throw new ConcurrencyConflictError(`Keys of ${record.server} stayed contended.`);
+  }
+
+  /** Adds a re-enrolment request; beyond MAX_REQUESTS_PER_SERVER open ones, the oldest goes. */
+  async addRequest(request: EnrolmentRequest, basis: KeyPartition): Promise<void> {
+    const tx = new TableTransaction();
+    tx.createEntity(requestToEntity(request));
+    const open = [...basis.requests].sort((a, b) => b.requestedAt - a.requestedAt).slice(MAX_REQUESTS_PER_SERVER - 1);
+    for (const r of open) tx.deleteEntity(encodeKey(r.server), REQUEST_PREFIX + r.requestId);
+    await this.#submit(tx.actions, 'recording a re-enrolment request');
+  }
+
+  /** One request, or undefined. */
+  async getRequest(server: string, requestId: string): Promise<EnrolmentRequest | undefined> {
+    const e = await this.#get(server, REQUEST_PREFIX + requestId);
+    return e ? entityToRequest(e) : undefined;
+  }
+
+  /** Approves or denies a pending request (ETag-guarded); the request as it stands after, or undefined when there is none. */
+  async decideRequest(server: string, requestId: string, decision: Exclude<RequestState, 'pending'>, at: number): Promise<EnrolmentRequest | undefined> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const current = await this.getRequest(server, requestId);
+      if (!current || current.state !== 'pending') return current;
+      const next: EnrolmentRequest = { ...current, state: decision, decidedAt: at };
+      try {
+        await guard('deciding a re-enrolment request', () => this.#t.updateEntity(requestToEntity(next), 'Replace', { etag: current.etag ?? '*' }));
+        return next;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        if (status !== 412 && status !== 404) throw error;
+      }
+    }
+    throw new ConcurrencyConflictError(`The request ${requestId} of ${server} stayed contended.`);
+  }
+
+  /** Records that a genuine but revoked key of the server was refused (one row per server, the latest). */
+  async recordRefusal(refusal: KeyRefusal): Promise<void> {
+    await this.ensureTable();
+    await guard('recording a refused key', () => this.#t.upsertEntity(refusalToEntity(refusal), 'Replace'));
+  }
+
+  /**
+   * Servers whose partition asks for attention: no active key, enrolment blocked, re-enrolment
+   * requests, or a refused revoked key. One query over the special rows only (key rows and the
+   * heads of servers in good standing are filtered out by the table), at most `max` rows.
+   */
+  async listAttention(max: number): Promise<{ servers: KeyAttention[]; truncated: boolean }> {
+    await this.ensureTable();
+    const filter = odata`(RowKey gt ${HEAD} and RowKey ge ${SPECIAL_ROWS_FROM}) or (RowKey eq ${HEAD} and (CurrentKeyId eq ${''} or ReenrolBlocked eq ${true}))`;
+    return guard('listing servers that need attention', async () => {
+      const byServer = new Map<string, { head?: KeyHead; requests: EnrolmentRequest[]; refusal?: KeyRefusal }>();
+      let rows = 0;
+      let truncated = false;
+      for await (const e of this.#t.listEntities({ queryOptions: { filter } })) {
+        if (rows++ >= max) {
+          truncated = true;
+          break;
+        }
+        const server = str(e, 'Server');
+        const entry = byServer.get(server) ?? { requests: [] };
+        byServer.set(server, entry);
+        const rk = String(e.rowKey);
+        if (rk === HEAD) entry.head = entityToHead(e);
+        else if (rk === REFUSED_ROW) entry.refusal = entityToRefusal(e);
+        else if (rk.startsWith(REQUEST_PREFIX)) entry.requests.push(entityToRequest(e));
+      }
+      return { servers: [...byServer].map(([server, v]) => ({ server, ...v })), truncated };
+    });
+  }
+
+  /** Re-enrolment requests of the whole fleet in `state`, at most `max`. */
+  async listRequests(state: RequestState, max: number): Promise<{ requests: EnrolmentRequest[]; truncated: boolean }> {
+    await this.ensureTable();
+    const filter = odata`RowKey ge ${REQUEST_PREFIX} and RowKey lt ${REQUEST_PREFIX.slice(0, -1) + '/'} and State eq ${state}`;
+    return guard('listing re-enrolment requests', async () => {
+      const requests: EnrolmentRequest[] = [];
+      for await (const e of this.#t.listEntities({ queryOptions: { filter } })) {
+        if (requests.length >= max) return { requests, truncated: true };
+        requests.push(entityToRequest(e));
+      }
+      return { requests, truncated: false };
+    });
+  }
+
+  async #get(server: string, rowKey: string): Promise<Row | undefined> {
+    await this.ensureTable();
+    try {
+      return await guard('reading server keys', () => this.#t.getEntity(encodeKey(server), rowKey));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -170,7 +302,7 @@ export class ServerKeyStore {
 
   /** Adds to `tx`: active keys → revoked (ETag-guarded); revoked keys beyond the kept few → deleted. */
   #revokeRows(tx: TableTransaction, rows: readonly Row[], at: number, reason: string): string[] {
-    const keys = rows.filter((r) => r.rowKey !== HEAD);
+    const keys = rows.filter(isKeyRow);
     const active = keys.filter((r) => str(r, 'Status') === 'active');
     for (const r of active) {
       tx.updateEntity(

@@ -1,14 +1,14 @@
-// The alert rules against the structured log records the code writes (src/app/log-records.ts):
-// each query must match a record name exactly, as formatLogRecord spells the message, and every
-// alert-worthy record must have a rule.
+// The compiled alert rules against the structured log records the code writes
+// (src/app/log-records.ts): each query must match a record name exactly, as formatLogRecord spells
+// the message, every alert-worthy record must have a rule, and a late record must still alert once.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatLogRecord, LOG_RECORDS } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
-import type { BicepFile, Value } from './bicep';
-import { dig, isObject, loadBicepFiles, REPO_ROOT, resourceInstances } from './bicep';
+import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
+import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
 /** Records that must raise an alert (issue 3: new warning/error; issue 6: stale server, waiver expiry). */
 const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired];
@@ -16,14 +16,45 @@ const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 
 interface Rule {
   readonly name: string;
-  readonly apiVersion: string;
-  readonly value: { [key: string]: Value };
   readonly query: string;
   readonly dimensions: string[];
 }
 
-let files: BicepFile[];
+/** The one scheduled query rule resource (a loop over the alertRules variable) and its template. */
+let resource: ArmResource;
+let scope: TemplateScope;
+let props: JsonObject;
 let rules: Rule[];
+
+/** `[variables('alertRules')[copyIndex()].x]` must read field x of the loop's item. */
+function loopField(value: Json | undefined): string | undefined {
+  return typeof value === 'string' ? /^\[variables\('alertRules'\)\[copyIndex\(\)\]\.(\w+)\]$/.exec(value)?.[1] : undefined;
+}
+
+/** ISO 8601 duration PTnM / PTnH → minutes. */
+function minutes(duration: Json | undefined): number {
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(String(duration));
+  if (!m) throw new Error(`not a PTnHnM duration: ${String(duration)}`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+}
+
+beforeAll(() => {
+  const found = resourcesOfType('Microsoft.Insights/scheduledQueryRules');
+  expect(found, 'one scheduledQueryRules resource (a loop)').toHaveLength(1);
+  ({ resource, scope } = found[0]!);
+  props = resource.properties as JsonObject;
+  const criterion = dig(props, 'criteria', 'allOf');
+  const first = Array.isArray(criterion) ? criterion[0] : undefined;
+  expect(loopField(dig(first, 'query'))).toBe('query');
+  expect(loopField(dig(props, 'displayName'))).toBe('displayName');
+  const list = scope.template.variables?.alertRules;
+  expect(Array.isArray(list)).toBe(true);
+  rules = (list as JsonObject[]).map((r) => ({
+    name: String(r.displayName),
+    query: String(resolveVariable(scope, r.query) ?? ''),
+    dimensions: Array.isArray(r.dimensions) ? r.dimensions.map(String) : [],
+  }));
+});
 
 /** `"FleetPosture.X "` in `where message startswith "FleetPosture.X "` → `FleetPosture.X`. */
 function startsWithNames(query: string): string[] {
@@ -37,32 +68,13 @@ function projected(query: string): string[] {
   return last ? last[1]!.split(',').map((c) => c.trim().split(/\s*=\s*/)[0]!) : [];
 }
 
-beforeAll(async () => {
-  files = await loadBicepFiles();
-  rules = resourceInstances(files, 'Microsoft.Insights/scheduledQueryRules').map(({ resource, value }) => {
-    const allOf = dig(value, 'properties', 'criteria', 'allOf');
-    const criterion = Array.isArray(allOf) ? allOf[0] : undefined;
-    const query = dig(criterion, 'query');
-    const dims = dig(criterion, 'dimensions');
-    return {
-      name: String(dig(value, 'properties', 'displayName')),
-      apiVersion: resource.apiVersion,
-      value,
-      query: typeof query === 'string' ? query : '',
-      dimensions: Array.isArray(dims) ? dims.map((d) => String(dig(d, 'name'))) : [],
-    };
-  });
-});
-
 describe('alert rules', () => {
-  it('exist as LogAlert scheduled query rules of API 2023-12-01 with a resolvable query', () => {
+  it('are LogAlert scheduled query rules, one per entry of alertRules, each with one criterion and a query', () => {
     expect(rules.length).toBeGreaterThanOrEqual(3);
-    for (const rule of rules) {
-      expect(rule.value.kind, rule.name).toBe('LogAlert');
-      expect(rule.apiVersion, rule.name).toBe('2023-12-01');
-      expect(rule.query, `${rule.name}: query must be a literal string or var`).not.toBe('');
-      expect(dig(rule.value, 'properties', 'criteria', 'allOf'), rule.name).toHaveLength(1);
-    }
+    expect(resource.kind).toBe('LogAlert');
+    expect(resource.copy).toMatchObject({ count: "[length(variables('alertRules'))]" });
+    expect(dig(props, 'criteria', 'allOf')).toHaveLength(1);
+    for (const rule of rules) expect(rule.query, `${rule.name}: query`).toMatch(/^traces\n/);
   });
 
   it('each names exactly one record, spelled as in LOG_RECORDS and followed by a space', () => {
@@ -100,12 +112,10 @@ describe('alert rules', () => {
   });
 
   it('query the Application Insights `traces` table of the component they are scoped to', () => {
-    for (const rule of rules) {
-      expect(rule.query.trim().split(/\s/)[0], rule.name).toBe('traces');
-      expect(rule.query, rule.name).not.toMatch(/\bAppTraces\b/);
-      expect(dig(rule.value, 'properties', 'targetResourceTypes'), rule.name).toEqual(['microsoft.insights/components']);
-      expect(String(dig(rule.value, 'properties', 'scopes')), rule.name).toMatch(/appInsights\.id/);
-    }
+    for (const rule of rules) expect(rule.query, rule.name).not.toMatch(/\bAppTraces\b/);
+    expect(dig(props, 'targetResourceTypes')).toEqual(['microsoft.insights/components']);
+    expect(dig(props, 'scopes')).toEqual(["[parameters('applicationInsightsId')]"]);
+    expect(String(scope.passed.applicationInsightsId)).toMatch(/^\[resourceId\('Microsoft\.Insights\/components'/);
   });
 
   it('split by columns the query projects', () => {
@@ -116,13 +126,25 @@ describe('alert rules', () => {
     }
   });
 
-  it('run as often as the window they look back over, and notify the action group', () => {
-    for (const rule of rules) {
-      const props = rule.value.properties;
-      expect(isObject(props)).toBe(true);
-      expect(dig(props, 'evaluationFrequency'), rule.name).toEqual(dig(props, 'windowSize'));
-      expect(String(dig(props, 'actions', 'actionGroups')), rule.name).toMatch(/actionGroup\.id/);
+  it('look back at least 30 minutes further than they run, for every frequency the deployment allows', () => {
+    expect(dig(props, 'evaluationFrequency')).toBe("[format('PT{0}M', parameters('alertFrequencyMinutes'))]");
+    expect(dig(props, 'windowSize')).toBe("[variables('alertWindowByFrequency')[string(parameters('alertFrequencyMinutes'))]]");
+    const windows = scope.template.variables?.alertWindowByFrequency;
+    const allowed = mainTemplate().parameters?.alertFrequencyMinutes?.allowedValues;
+    expect(Array.isArray(allowed) && allowed.length > 0).toBe(true);
+    for (const frequency of allowed as number[]) {
+      const window = minutes(dig(windows, String(frequency)));
+      expect(window - frequency, `frequency ${frequency} min, window ${window} min`).toBeGreaterThanOrEqual(30);
     }
+  });
+
+  it('alert once per server/rule/reason while records stay in the window (stateful), and notify the action group', () => {
+    // A record is seen by every run while it is in the window; a stateful alert fires on the first
+    // and stays fired (no second notification) until no record is left.
+    expect(dig(props, 'autoMitigate')).toBe(true);
+    const criteria = dig(props, 'criteria', 'allOf') as Json[];
+    expect(dig(criteria[0], 'failingPeriods')).toEqual({ numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 });
+    expect(String(dig(props, 'actions', 'actionGroups'))).toMatch(/Microsoft\.Insights\/actionGroups/);
   });
 });
 
@@ -137,14 +159,15 @@ describe('host.json', () => {
 });
 
 describe('action group', () => {
-  it('sends to the e-mail address and webhook given as parameters', () => {
-    const groups = resourceInstances(files, 'Microsoft.Insights/actionGroups');
+  it('sends to the e-mail address and webhook given as parameters, the webhook kept secure', () => {
+    const groups = resourcesOfType('Microsoft.Insights/actionGroups');
     expect(groups).toHaveLength(1);
-    const file = files.find((f) => f.rel === groups[0]!.file.rel)!;
-    expect(file.text).toMatch(/emailAddress:\s*alertEmailAddress/);
-    expect(file.text).toMatch(/serviceUri:\s*alertWebhookUrl/);
-    const main = files.find((f) => f.rel === 'infra/main.bicep')!;
-    expect(main.text).toMatch(/param alertEmailAddress string/);
-    expect(main.text).toMatch(/@secure\(\)\s*\nparam alertWebhookUrl string/);
+    const { scope: groupScope, resource: group } = groups[0]!;
+    const email = resolveVariable(groupScope, dig(group, 'properties', 'emailReceivers'));
+    const webhook = resolveVariable(groupScope, dig(group, 'properties', 'webhookReceivers'));
+    expect(String(email)).toMatch(/createObject\('name', 'operator-email', 'emailAddress', parameters\('alertEmailAddress'\)/);
+    expect(String(webhook)).toMatch(/createObject\('name', 'operator-webhook', 'serviceUri', parameters\('alertWebhookUrl'\)/);
+    expect(groupScope.template.parameters?.alertWebhookUrl?.type).toBe('securestring');
+    expect(mainTemplate().parameters?.alertWebhookUrl?.type).toBe('securestring');
   });
 });

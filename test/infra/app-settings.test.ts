@@ -1,11 +1,13 @@
-// The app settings the Bicep gives the function app against the ones the code reads
+// The app settings the compiled template gives the function app against the ones the code reads
 // (SETTING_NAMES in src/app/settings.ts), in both directions, plus the platform settings a Flex
 // Consumption app with identity-based storage needs and the ones Flex rejects.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTING_NAMES } from '../../src/app/settings';
-import type { BicepFile, Value } from './bicep';
-import { dig, isObject, loadBicepFiles, resourceInstances, Unknown } from './bicep';
+import type { Json, TemplateScope } from './arm';
+import { dig, isObject, mainTemplate, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
 
 /**
  * Settings the code reads that Azure must NOT set, each with the reason. Every entry must still be
@@ -40,31 +42,38 @@ const FLEX_DEPRECATED = [
   'AzureWebJobsStorage', // the key-based connection string form
 ];
 
-let files: BicepFile[];
-/** name → evaluated value, from sites/config 'appsettings' and siteConfig.appSettings arrays. */
-let settings: Map<string, Value>;
+/** name → value (literal or ARM expression), from sites/config 'appsettings' and siteConfig.appSettings. */
+let settings: Map<string, Json>;
+let settingsScope: TemplateScope;
 
-function collectSettings(): Map<string, Value> {
-  const found = new Map<string, Value>();
-  for (const { value } of resourceInstances(files, 'Microsoft.Web/sites/config')) {
-    if (value.name !== 'appsettings') continue;
-    const props = value.properties;
+function collectSettings(): Map<string, Json> {
+  const found = new Map<string, Json>();
+  for (const { scope, resource } of resourcesOfType('Microsoft.Web/sites/config')) {
+    if (!resource.name.includes('appsettings')) continue;
+    settingsScope = scope;
+    const props = resource.properties;
     if (isObject(props)) for (const [name, v] of Object.entries(props)) found.set(name, v);
   }
-  for (const { value } of resourceInstances(files, 'Microsoft.Web/sites')) {
-    const list = dig(value, 'properties', 'siteConfig', 'appSettings');
+  for (const { resource } of resourcesOfType('Microsoft.Web/sites')) {
+    const list = dig(resource, 'properties', 'siteConfig', 'appSettings');
     if (!Array.isArray(list)) continue;
     for (const entry of list) if (isObject(entry) && typeof entry.name === 'string') found.set(entry.name, entry.value ?? null);
   }
   return found;
 }
 
-beforeAll(async () => {
-  files = await loadBicepFiles();
+/** The name of the user-assigned identity whose clientId an expression reads, or undefined. */
+function identityClientId(value: Json | undefined): string | undefined {
+  const ref = referencesIn(settingsScope, value).find((r) => r.property === 'clientId');
+  return ref?.resource.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' ? ref.resource.name : undefined;
+}
+
+beforeAll(() => {
+  mainTemplate();
   settings = collectSettings();
 });
 
-describe('app settings: Bicep against src/app/settings.ts', () => {
+describe('app settings: compiled template against src/app/settings.ts', () => {
   it('finds the app settings resource', () => {
     expect(settings.size).toBeGreaterThan(5);
   });
@@ -74,7 +83,7 @@ describe('app settings: Bicep against src/app/settings.ts', () => {
     expect(missing, 'add each to the appsettings resource in infra/modules/resources.bicep, or to LOCAL_ONLY here with the reason').toEqual([]);
   });
 
-  it('reads every POSTURE_* setting the Bicep sets', () => {
+  it('reads every POSTURE_* setting the template sets', () => {
     const read = new Set<string>(SETTING_NAMES);
     const unread = [...settings.keys()].filter((name) => name.startsWith('POSTURE_') && !read.has(name));
     expect(unread, 'set by the Bicep but not in SETTING_NAMES (src/app/settings.ts): a typo, or a setting the code no longer reads').toEqual([]);
@@ -98,23 +107,26 @@ describe('app settings: Bicep against src/app/settings.ts', () => {
   });
 
   it('uses the same user-assigned identity for the SDK, the host storage and App Insights', () => {
-    const clientId = settings.get('AZURE_CLIENT_ID');
-    expect(clientId).toBeInstanceOf(Unknown);
-    expect(String(clientId)).toMatch(/identity\.properties\.clientId/);
-    expect(String(settings.get('AzureWebJobsStorage__clientId'))).toBe(String(clientId));
-    expect(String(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'))).toMatch(/ClientId=\$\{identity\.properties\.clientId\};Authorization=AAD/);
+    const clientId = identityClientId(settings.get('AZURE_CLIENT_ID'));
+    expect(clientId, 'AZURE_CLIENT_ID is the user-assigned identity\'s clientId').toBeDefined();
+    expect(identityClientId(settings.get('AzureWebJobsStorage__clientId'))).toBe(clientId);
+    const auth = String(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'));
+    expect(auth).toMatch(/^\[format\('ClientId=\{0\};Authorization=AAD', /);
+    expect(identityClientId(auth)).toBe(clientId);
   });
 
   it('gives the keys from secure parameters, not literals', () => {
     for (const name of ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS', 'POSTURE_ENROLMENT_SECRETS']) {
-      const v = settings.get(name);
-      expect(typeof v, `${name} must not be a literal`).not.toBe('string');
+      const param = /^\[parameters\('(\w+)'\)\]$/.exec(String(settings.get(name)))?.[1];
+      expect(param, `${name} must come from a parameter`).toBeDefined();
+      expect(settingsScope.template.parameters?.[param!]?.type, `${name}: ${param} must be @secure()`).toBe('securestring');
     }
   });
 
-  it('contains no account key or connection string anywhere in the Bicep', () => {
-    for (const file of files) {
-      expect(file.text, file.rel).not.toMatch(/listKeys\s*\(|AccountKey=|DefaultEndpointsProtocol=/);
+  it('contains no account key or connection string anywhere in the template or the Bicep', () => {
+    expect(JSON.stringify(mainTemplate())).not.toMatch(/listKeys\(|AccountKey=|DefaultEndpointsProtocol=/);
+    for (const rel of ['infra/main.bicep', 'infra/modules/resources.bicep']) {
+      expect(readFileSync(path.join(REPO_ROOT, rel), 'utf8'), rel).not.toMatch(/listKeys\s*\(|AccountKey=|DefaultEndpointsProtocol=/);
     }
   });
 });

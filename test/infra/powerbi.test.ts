@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './bicep';
+import { REPO_ROOT } from './arm';
 
 const PQ = readFileSync(path.join(REPO_ROOT, 'reports', 'fleet-posture.pq'), 'utf8');
 

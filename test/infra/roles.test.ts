@@ -1,9 +1,11 @@
-// Role definition ids in the Bicep against the documented built-in role ids, and the grants the
-// function app's identity needs.
+// Role definition ids in the compiled template against the documented built-in role ids, the
+// grants the function app's identity needs, and a principal type on every assignment.
 
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BicepFile } from './bicep';
-import { dig, isObject, loadBicepFiles, resourceTemplates, variables, Evaluator } from './bicep';
+import type { ArmParameter, ArmResource, Json, TemplateScope } from './arm';
+import { dig, isObject, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
 
 /**
  * Built-in roles used here, name → id, as documented in Microsoft's "Azure built-in roles"
@@ -20,9 +22,10 @@ const DOCUMENTED_ROLES: Readonly<Record<string, string>> = {
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
 };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ROLE_DEFINITION_ID = /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-f-]{36})$/i;
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const documentedIds = new Map(Object.entries(DOCUMENTED_ROLES).map(([name, id]) => [id, name]));
+/** The kinds of principal a role assignment may name. */
+const PRINCIPAL_TYPES = new Set(['User', 'Group', 'ServicePrincipal', 'ForeignGroup', 'Device']);
 
 /** 'Storage Blob Data Owner' → 'storageBlobDataOwner', the key used in the Bicep `roles` var. */
 function camel(name: string): string {
@@ -30,32 +33,55 @@ function camel(name: string): string {
   return words.map((w, i) => (i === 0 ? w.toLowerCase() : w[0]!.toUpperCase() + w.slice(1))).join('');
 }
 
-let files: BicepFile[];
-let assignments: { where: string; roleId: string | undefined; principal: string; scope: string; principalType: unknown }[];
+interface Assignment {
+  readonly where: string;
+  readonly scope: TemplateScope;
+  readonly resource: ArmResource;
+  readonly roleId: string | undefined;
+}
 
-beforeAll(async () => {
-  files = await loadBicepFiles();
-  assignments = resourceTemplates(files, 'Microsoft.Authorization/roleAssignments').map(({ file, resource, value }) => {
-    const id = dig(value, 'properties', 'roleDefinitionId');
-    return {
-      where: `${file.rel} ${resource.symbol}`,
-      roleId: typeof id === 'string' ? ROLE_DEFINITION_ID.exec(id)?.[1]?.toLowerCase() : undefined,
-      principal: String(dig(value, 'properties', 'principalId')),
-      scope: String(value.scope),
-      principalType: dig(value, 'properties', 'principalType'),
-    };
-  });
+/** The role id an expression names: `variables('roles').x`, or a parameter the caller fills with one. */
+function roleIdOf(scope: TemplateScope, expression: Json | undefined): string | undefined {
+  if (typeof expression !== 'string') return undefined;
+  const viaVar = /variables\('roles'\)\.(\w+)/.exec(expression);
+  if (viaVar) return String(dig(scope.template.variables, 'roles', viaVar[1]!));
+  const viaParam = /parameters\('(\w+)'\)/.exec(expression);
+  if (viaParam && scope.parent) return roleIdOf(scope.parent, scope.passed[viaParam[1]!]);
+  return undefined;
+}
+
+/** The principal types an assignment can end up with: a literal, or a parameter's allowed values. */
+function principalTypesOf(scope: TemplateScope, value: Json | undefined): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (!value.startsWith('[')) return [value];
+  const m = /^\[parameters\('(\w+)'\)(\[copyIndex\(\)\]\.(\w+))?\]$/.exec(value);
+  const param: ArmParameter | undefined = m ? scope.template.parameters?.[m[1]!] : undefined;
+  if (!param) return undefined;
+  if (!m![2]) return param.allowedValues?.map(String);
+  // An array of a user-defined type: the allowed values of that property of the item type.
+  const ref = String(dig(param, 'items', '$ref') ?? '').replace('#/definitions/', '');
+  const allowed = dig((scope.template as unknown as { definitions?: Json }).definitions, ref, 'properties', m![3]!, 'allowedValues');
+  return Array.isArray(allowed) ? allowed.map(String) : undefined;
+}
+
+let assignments: Assignment[];
+
+beforeAll(() => {
+  assignments = resourcesOfType('Microsoft.Authorization/roleAssignments').map(({ scope, resource }) => ({
+    where: `${scope.path} ${resource.name}`,
+    scope,
+    resource,
+    roleId: roleIdOf(scope, dig(resource, 'properties', 'roleDefinitionId'))?.toLowerCase(),
+  }));
 });
 
 describe('role definition ids', () => {
   it('names each role in the Bicep `roles` table after its documented id', () => {
-    const file = files.find((f) => f.rel === 'infra/modules/resources.bicep')!;
-    const rolesNode = variables(file).get('roles');
-    expect(rolesNode, 'resources.bicep declares var roles').toBeDefined();
-    const roles = new Evaluator(file, files).evaluate(rolesNode!);
-    expect(isObject(roles)).toBe(true);
+    const { scope } = assignments[0]!;
+    const roles = scope.template.variables?.roles;
+    expect(isObject(roles), 'resources.bicep declares var roles').toBe(true);
     const wrong: string[] = [];
-    for (const [key, id] of Object.entries(roles as Record<string, unknown>)) {
+    for (const [key, id] of Object.entries(roles as Record<string, Json>)) {
       const name = Object.keys(DOCUMENTED_ROLES).find((n) => camel(n) === key);
       if (!name) wrong.push(`${key}: not in the documented table`);
       else if (DOCUMENTED_ROLES[name] !== id) wrong.push(`${key}: ${String(id)} is not the documented ${DOCUMENTED_ROLES[name]}`);
@@ -64,45 +90,55 @@ describe('role definition ids', () => {
   });
 
   it('uses no GUID in any Bicep file other than a documented role id', () => {
-    const stray: string[] = [];
-    for (const file of files) {
-      for (const node of file.root.descendantsOfType('string_content')) {
-        const text = node.text.trim();
-        if (GUID.test(text) && !documentedIds.has(text.toLowerCase())) stray.push(`${file.rel}:${node.startPosition.row + 1} ${text}`);
-      }
-    }
+    const dir = path.join(REPO_ROOT, 'infra');
+    const files = ['main.bicep', ...readdirSync(path.join(dir, 'modules')).map((f) => path.join('modules', f))].filter((f) => f.endsWith('.bicep'));
+    const stray = files.flatMap((f) =>
+      [...readFileSync(path.join(dir, f), 'utf8').matchAll(GUID)].map((m) => m[0].toLowerCase()).filter((id) => !documentedIds.has(id)).map((id) => `${f}: ${id}`),
+    );
     expect(stray).toEqual([]);
   });
 
   it('resolves every role assignment to a documented role id', () => {
-    expect(assignments.length).toBeGreaterThanOrEqual(4);
+    expect(assignments.length).toBeGreaterThanOrEqual(6);
     const unresolved = assignments.filter((a) => !a.roleId || !documentedIds.has(a.roleId)).map((a) => `${a.where}: ${a.roleId ?? 'unresolved'}`);
     expect(unresolved).toEqual([]);
+  });
+
+  it('names the principal type on every assignment, so a principal that is still replicating resolves', () => {
+    const problems: string[] = [];
+    for (const a of assignments) {
+      const types = principalTypesOf(a.scope, dig(a.resource, 'properties', 'principalType'));
+      if (!types || types.length === 0) problems.push(`${a.where}: no principalType`);
+      else for (const t of types) if (!PRINCIPAL_TYPES.has(t)) problems.push(`${a.where}: ${t} is not a principal type`);
+    }
+    expect(problems).toEqual([]);
   });
 });
 
 describe('grants to the function app identity', () => {
-  const appIdentity = 'identity.properties.principalId';
-  const expected: [role: string, scope: string][] = [
-    ['Storage Blob Data Owner', 'storage'],
-    ['Storage Queue Data Contributor', 'storage'],
-    ['Storage Table Data Contributor', 'storage'],
-    ['Monitoring Metrics Publisher', 'appInsights'],
+  const expected: [role: string, scopeType: string][] = [
+    ['Storage Blob Data Owner', 'Microsoft.Storage/storageAccounts'],
+    ['Storage Queue Data Contributor', 'Microsoft.Storage/storageAccounts'],
+    ['Storage Table Data Contributor', 'Microsoft.Storage/storageAccounts'],
+    ['Monitoring Metrics Publisher', 'Microsoft.Insights/components'],
   ];
 
-  for (const [role, scope] of expected) {
-    it(`${role} on ${scope}`, () => {
+  for (const [role, scopeType] of expected) {
+    it(`${role} on the ${scopeType.split('/').pop()} resource, as a service principal`, () => {
       const match = assignments.find(
-        (a) => a.roleId === DOCUMENTED_ROLES[role] && a.principal === `<${appIdentity}>` && a.scope === `<${scope}>`,
+        (a) =>
+          a.roleId === DOCUMENTED_ROLES[role] &&
+          referencesIn(a.scope, dig(a.resource, 'properties', 'principalId')).some(
+            (r) => r.resource.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' && r.property === 'principalId',
+          ) &&
+          String(a.resource.scope).startsWith(`[resourceId('${scopeType}'`),
       );
-      expect(match, `${role} for the app identity on ${scope}`).toBeDefined();
-      expect(match!.principalType).toBe('ServicePrincipal');
+      expect(match, `${role} for the app identity on ${scopeType}`).toBeDefined();
+      expect(dig(match!.resource, 'properties', 'principalType')).toBe('ServicePrincipal');
     });
   }
 
   it('names every assignment with guid(...) so a redeploy finds the same one', () => {
-    for (const { resource, value } of resourceTemplates(files, 'Microsoft.Authorization/roleAssignments')) {
-      expect(String(value.name), resource.symbol).toMatch(/^<guid\(/);
-    }
+    for (const a of assignments) expect(a.resource.name, a.where).toMatch(/^\[guid\(/);
   });
 });

@@ -136,9 +136,10 @@ describe('storage failures', () => {
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBeTruthy();
 
+    // The retry answers what the first commit was (the 201 the failed attempt could not give).
     const retry = await post(stack, doc);
-    expect(retry.status).toBe(200);
-    expect(retry.body.outcome).toBe('duplicate');
+    expect(retry.status).toBe(201);
+    expect(retry.body.outcome).toBe('accepted');
     const events = (await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items;
     expect(events.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([
       ['Pass', 'Warning'],

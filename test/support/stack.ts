@@ -75,6 +75,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     // Tests post in bursts; the rate-limit tests set their own numbers.
     POSTURE_RATE_LIMIT_BURST: '100000',
     POSTURE_RATE_LIMIT_PER_MINUTE: '100000',
+    // Shared by every app a test builds over the same storage, as instances share it in Azure.
+    POSTURE_CONTINUATION_TOKEN_SECRET: 'test-continuation-token-secret-0123456789',
     ...options.settings,
   });
   const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1 } });

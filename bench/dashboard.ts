@@ -1,0 +1,107 @@
+// `npm run bench:dashboard`: how long the dashboard takes to show a 10,000-server fleet in
+// Chromium. Azurite (in memory) gets the fleet by direct batched writes (bench/lib/fleet-loader),
+// the local host serves the API and the page on 127.0.0.1, and each run opens the page in a fresh
+// browser context (empty cache) and reads the page's own mark "posture:fleet-rendered": time from
+// navigation start to the Fleet view in the DOM, summary request included. Also the page's
+// weight. Prints a table and writes bench/results/dashboard-latest.json. Never part of `npm test`.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createApp } from '../src/app/create-app';
+import { loadSettings } from '../src/app/settings';
+import { publicDir } from '../src/dashboard/assets';
+import { startAzurite } from '../src/local/azurite';
+import { startLocalHost } from '../src/local/host';
+import { dashboardUrl } from '../src/local/main';
+import { chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../test/support/chromium';
+import { buildFleet, ROOT } from './lib/fleet';
+import { loadFleet } from './lib/fleet-loader';
+import { round } from './lib/measure';
+
+const SERVERS = Number(process.env.BENCH_DASHBOARD_SERVERS) || 10_000;
+const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS) || 20;
+const TARGET_MS = 1000;
+const BUDGET_GZIP = 150 * 1024;
+const READER = 'bench-reader-key';
+const OUT = path.join(ROOT, 'bench', 'results', 'dashboard-latest.json');
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+function weight(): { files: number; bytes: number; gzipBytes: number } {
+  const dir = publicDir();
+  const names = readdirSync(dir);
+  const bodies = names.map((n) => readFileSync(path.join(dir, n)));
+  return { files: names.length, bytes: bodies.reduce((n, b) => n + b.length, 0), gzipBytes: bodies.reduce((n, b) => n + gzipSync(b, { level: 9 }).length, 0) };
+}
+
+async function main(): Promise<void> {
+  if (!chromiumPresent()) throw new Error(MISSING_CHROMIUM);
+  const azurite = await startAzurite();
+  try {
+    const fleet = buildFleet();
+    const loaded = await loadFleet(azurite.connectionString, 'Dash', fleet.rules, SERVERS, { templateOf: (i) => fleet.pool[i % fleet.pool.length]! });
+    console.log(`loaded ${loaded.servers} servers (${loaded.entitiesWritten} entities) in ${round(loaded.loadMs / 1000, 1)} s`);
+    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: azurite.connectionString, POSTURE_TABLE_PREFIX: 'Dash', POSTURE_READER_KEYS: READER });
+    const app = createApp({ settings, rules: fleet.rules });
+    const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: () => undefined });
+    const browser = await launchChromium();
+    try {
+      const url = dashboardUrl(`${host.baseUrl}/api`, READER);
+      const firstRender: number[] = [];
+      const summaryMs: number[] = [];
+      let hostsShown = '';
+      for (let i = 0; i < RUNS; i++) {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        const page = await context.newPage();
+        await page.goto(url);
+        await page.locator('[data-metric="hosts"]').waitFor();
+        const m = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          return {
+            rendered: g.performance.getEntriesByName('posture:fleet-rendered')[0]?.startTime ?? NaN,
+            summary: g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/summary'))?.duration ?? NaN,
+            hosts: g.document.querySelector('[data-metric="hosts"]')?.textContent ?? '',
+          };
+        });
+        firstRender.push(m.rendered);
+        summaryMs.push(m.summary);
+        hostsShown = m.hosts;
+        await context.close();
+      }
+      const sorted = [...firstRender].sort((a, b) => a - b);
+      const sortedSummary = [...summaryMs].sort((a, b) => a - b);
+      const w = weight();
+      const result = {
+        at: new Date().toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        loadAverage: os.loadavg().map((x) => round(x, 2)),
+        servers: SERVERS,
+        hostsShown,
+        runs: RUNS,
+        firstRenderMs: { median: round(quantile(sorted, 0.5), 1), p95: round(quantile(sorted, 0.95), 1), max: round(sorted[sorted.length - 1] ?? NaN, 1), target: TARGET_MS },
+        summaryRequestMs: { median: round(quantile(sortedSummary, 0.5), 1), p95: round(quantile(sortedSummary, 0.95), 1) },
+        assets: { ...w, budgetGzipBytes: BUDGET_GZIP },
+      };
+      mkdirSync(path.dirname(OUT), { recursive: true });
+      writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
+      console.log(`
+dashboard, ${SERVERS} servers (page shows ${hostsShown}), ${RUNS} cold loads, ${os.cpus().length} cores, load ${result.loadAverage.join(' ')}
+  first render (navigation start → Fleet view in the DOM)  median ${result.firstRenderMs.median} ms  p95 ${result.firstRenderMs.p95} ms  max ${result.firstRenderMs.max} ms  (target < ${TARGET_MS} ms)
+  GET /api/summary                                         median ${result.summaryRequestMs.median} ms  p95 ${result.summaryRequestMs.p95} ms
+  page files                                               ${w.files} files, ${w.bytes} bytes, ${w.gzipBytes} bytes gzipped (budget ${BUDGET_GZIP})
+written to ${path.relative(ROOT, OUT)}`);
+    } finally {
+      await browser.close();
+      await host.close();
+    }
+  } finally {
+    await azurite.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,291 @@
+# Pester 5 tests of the server key's recovery and of re-enrolment in approval mode. Only the edges
+# are replaced: the web (Invoke-PostureHttpRequest answers as the service's enrolment and key
+# routes do), DPAPI off Windows, and collection (New-PostureSnapshot). Configuration storage,
+# the spool, the manifest cache, enrolment and the run are the collector's own code.
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    $script:manifestJson = Get-Content -Raw -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json')
+    $script:secret = 'enrol-secret'
+    $script:server = 'exch01.contoso.com'
+
+    function New-FakeAnswer {
+        param([int]$Status, $Body)
+        $content = ''
+        if ($null -ne $Body) { $content = ConvertTo-PostureJson -InputObject $Body }
+        return @{ StatusCode = $Status; Content = $content; RetryAfter = $null; Error = $null }
+    }
+
+    function New-FakeService {
+        # What the service holds: keys (active or revoked), its re-enrolment policy, one request.
+        param([string]$Mode = 'open', [hashtable]$Keys = @{ 'old-key' = 'revoked' })
+        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
+    }
+
+    function Invoke-FakeEnrol {
+        # POST /api/enroll as src/app/reenrolment.ts answers it.
+        param([hashtable]$Svc, [hashtable]$Headers)
+        if ($Headers['x-api-key'] -ne $script:secret) { return (New-FakeAnswer 401 @{ error = 'unauthorized'; message = 'The key is not valid.' }) }
+        $issue = {
+            $Svc.Issued++
+            $replaced = @($Svc.Keys.Keys | Where-Object { $Svc.Keys[$_] -eq 'active' })
+            foreach ($k in $replaced) { $Svc.Keys[$k] = 'revoked' }
+            $key = 'key-{0}' -f $Svc.Issued
+            $Svc.Keys[$key] = 'active'
+            $Svc.Request = $null
+            New-FakeAnswer 201 ([ordered]@{ server = $script:server; keyId = ('k{0}' -f $Svc.Issued); key = $key; issuedAt = '2026-11-28T00:00:00.000Z'; replaced = $replaced })
+        }
+        if ($Svc.Mode -eq 'open') { return (& $issue) }
+        $current = $Headers['x-server-key']
+        if ($current) {
+            if ($Svc.Keys[$current] -eq 'active') { return (& $issue) }
+            return (New-FakeAnswer 403 @{ error = 'forbidden'; message = "The key in x-server-key is not the current key of $script:server; without it an admin must approve the re-enrolment." })
+        }
+        $claim = $Headers['x-enrolment-claim']
+        if ($claim -and $null -ne $Svc.Request -and $claim -eq $Svc.Request.Claim) {
+            switch ($Svc.Request.State) {
+                'approved' { return (& $issue) }
+                'denied' { return (New-FakeAnswer 403 @{ error = 'forbidden'; message = ('An admin denied the re-enrolment request {0} of {1}; ask an admin to approve a new one or rotate its key.' -f $Svc.Request.Id, $script:server) }) }
+                default { return (New-FakeAnswer 202 ([ordered]@{ server = $script:server; status = 'pending'; requestId = $Svc.Request.Id; requestedAt = '2026-11-28T00:00:00.000Z'; message = 'waits' })) }
+            }
+        }
+        if ($claim) { return (New-FakeAnswer 403 @{ error = 'forbidden'; message = 'The claim does not belong to this request.' }) }
+        $Svc.Requests++
+        $id = 'R{0}' -f $Svc.Requests
+        $Svc.Request = @{ Id = $id; Claim = ('{0}.claim{1}' -f $id, $Svc.Requests); State = 'pending' }
+        return (New-FakeAnswer 202 ([ordered]@{ server = $script:server; status = 'pending'; requestId = $id; claim = $Svc.Request.Claim; requestedAt = '2026-11-28T00:00:00.000Z'; message = ('The re-enrolment of {0} waits for an admin''s approval (request {1}).' -f $script:server, $id) }))
+    }
+
+    function Invoke-FakeService {
+        # Records every call, then answers as the service would.
+        param([hashtable]$Svc, [string]$Method, [string]$Uri, [hashtable]$Headers, [byte[]]$Body)
+        $route = $Uri -replace '^.*/api/', ''
+        [void]$Svc.Calls.Add(@{ Call = ('{0} {1}' -f $Method.ToUpperInvariant(), $route); Key = [string]$Headers['x-api-key']; Claim = [string]$Headers['x-enrolment-claim']; ServerKey = [string]$Headers['x-server-key'] })
+        if ($route -eq 'enroll') { return (Invoke-FakeEnrol -Svc $Svc -Headers $Headers) }
+        $key = [string]$Headers['x-api-key']
+        if ($route -eq 'snapshots' -and $Svc.RevokeOnPost -and $Svc.Keys[$key] -eq 'active') {
+            # An admin revokes the key between the manifest fetch and the first post.
+            $Svc.Keys[$key] = 'revoked'
+            $Svc.RevokeOnPost = $false
+        }
+        if ($Svc.Keys[$key] -eq 'revoked') { return (New-FakeAnswer 401 @{ error = 'key_revoked'; message = 'This server key was revoked; enrol again with the enrolment secret.' }) }
+        if ($Svc.Keys[$key] -ne 'active') { return (New-FakeAnswer 401 @{ error = 'unauthorized'; message = 'The key is not valid.' }) }
+        if ($route -eq 'manifest') { return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        $id = (ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId
+        [void]$Svc.Posted.Add(@{ Id = $id; Key = $key })
+        return (New-FakeAnswer 201 ([ordered]@{ snapshotId = $id; server = $script:server; outcome = 'accepted'; results = @() }))
+    }
+}
+
+Describe 'Recovery from 401 key_revoked and approval mode, against a fake service at the HTTP edge' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        [void](New-Item -ItemType Directory -Path $script:data)
+        $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
+        $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
+        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $script:seq = 0
+        $script:svc = New-FakeService
+        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        Mock Wait-PostureRetry { $null }
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+        if ($env:OS -ne 'Windows_NT') {
+            # DPAPI exists only on Windows; there the real one is used.
+            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
+            Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
+        }
+        $script:saveConfig = {
+            param([string]$Key = 'old-key', [string]$Claim = '')
+            Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $script:secret -KeyId 'k0' -EnrolmentClaim $Claim
+        }
+        $script:run = { Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue }
+        $script:callList = { @($script:svc.Calls | ForEach-Object { '{0} {1}{2}' -f $_.Call, $_.Key, $(if ($_.Claim) { ' claim=' + $_.Claim } else { '' }) }) }
+        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
+        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+    }
+
+    Context 'open re-enrolment: every authenticated call recovers' {
+        It 'a manifest fetch answered key_revoked, without a cached manifest: enrols again, fetches again, then sends the spool and the new snapshot with the new key' {
+            & $script:saveConfig
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'spooled-1' -Json '{"snapshotId":"spooled-1"}' -Now (Get-Date).AddHours(-1))
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret', 'GET manifest key-1', 'POST snapshots key-1', 'POST snapshots key-1')
+            @($script:svc.Posted | ForEach-Object { $_.Id }) | Should -Be @('spooled-1', '00000000-0000-4000-8000-000000000001')
+            $c = Read-PostureConfig -Path $script:config
+            $c.ApiKey | Should -Be 'key-1'
+            $c.KeyId | Should -Be 'k1'
+            $c.EnrolmentSecret | Should -Be $script:secret
+            Test-Path -LiteralPath $script:cache | Should -BeTrue
+            & $script:spooled | Should -Be @()
+        }
+
+        It 'a post answered key_revoked (the manifest still worked): enrols again once and retries that post' {
+            $script:svc.Keys = @{ 'old-key' = 'active' }
+            $script:svc.RevokeOnPost = $true
+            & $script:saveConfig
+            (& $script:run).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST snapshots old-key', 'POST enroll enrol-secret', 'POST snapshots key-1')
+        }
+
+        It 'a dry run (-OutFile) never enrols: the refused key falls back to the cached manifest' {
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            $out = Join-Path -Path $script:data -ChildPath 'dry.json'
+            (Invoke-PostureSnapshot -DataPath $script:data -OutFile $out -WarningAction SilentlyContinue).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key')
+            (Read-PostureConfig -Path $script:config).ApiKey | Should -Be 'old-key'
+        }
+    }
+
+    Context 'approval mode (POSTURE_REENROLMENT=approval)' {
+        BeforeEach {
+            $script:svc.Mode = 'approval'
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+        }
+
+        It 'key_revoked, then 202: the claim is stored protected with the configuration, nothing is sent with the refused key, the snapshot is spooled, exit 3' {
+            & $script:saveConfig
+            $r = & $script:run
+            $r.ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
+            ($r.Lines -join "`n") | Should -Match 'waits for an admin''s approval \(request R1\)\); spooled for the next run'
+            $c = Read-PostureConfig -Path $script:config
+            $c.EnrolmentClaim | Should -Be 'R1.claim1'
+            $c.ApiKey | Should -Be 'old-key'
+            [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($script:config)) | Should -Not -Match '^\{'
+            & $script:spooled | Should -Be @('00000000-0000-4000-8000-000000000001')
+            & $script:log | Should -Match 'Re-enrolment request R1 filed.*waits for an admin.s approval'
+        }
+
+        It 'while the request is pending, each later run asks with the claim first and keeps it; still exit 3, every snapshot spooled' {
+            & $script:saveConfig
+            [void](& $script:run)
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 3
+            (& $script:run).ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1', 'POST enroll enrol-secret claim=R1.claim1')
+            $script:svc.Requests | Should -Be 1
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R1.claim1'
+            @(& $script:spooled).Count | Should -Be 3
+        }
+
+        It 'approved: the next run collects the key with the claim, stores it, clears the claim and delivers the spool oldest first, then its own snapshot, each once' {
+            & $script:saveConfig
+            [void](& $script:run)
+            [void](& $script:run)
+            $script:svc.Request.State = 'approved'
+            $script:svc.Calls.Clear()
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1', 'GET manifest key-1', 'POST snapshots key-1', 'POST snapshots key-1', 'POST snapshots key-1')
+            @($script:svc.Posted | ForEach-Object { $_.Id }) | Should -Be @('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003')
+            $c = Read-PostureConfig -Path $script:config
+            $c.ApiKey | Should -Be 'key-1'
+            $c.EnrolmentClaim | Should -Be ''
+            & $script:spooled | Should -Be @()
+            # The next run posts only its own snapshot, with the stored key.
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest key-1', 'POST snapshots key-1')
+        }
+
+        It 'denied: the service''s message is logged, the claim cleared, the snapshot spooled, exit 2; the run after files a new request' {
+            & $script:saveConfig
+            [void](& $script:run)
+            $script:svc.Request.State = 'denied'
+            $script:svc.Calls.Clear()
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1')
+            & $script:log | Should -Match 'HTTP 403.*Service said: forbidden: An admin denied the re-enrolment request R1 of exch01\.contoso\.com'
+            & $script:log | Should -Match 'claim of re-enrolment request R1 was cleared'
+            ($r.Lines -join "`n") | Should -Match 'refused to enrol this server again'
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be ''
+            @(& $script:spooled).Count | Should -Be 2
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
+            @(& $script:spooled).Count | Should -Be 3
+        }
+
+        It 'pending without a cached manifest: nothing collected, exit 3, the claim kept for the next run' {
+            Remove-Item -LiteralPath $script:cache
+            & $script:saveConfig
+            $r = & $script:run
+            $r.ExitCode | Should -Be 3
+            ($r.Lines -join "`n") | Should -Match '^Nothing collected: .*no last good copy'
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R1.claim1'
+        }
+
+        It 'a post answered key_revoked that goes pending keeps the spooled snapshot and spools the new one; exit 3' {
+            $script:svc.Keys = @{ 'old-key' = 'active' }
+            $script:svc.RevokeOnPost = $true
+            & $script:saveConfig
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'spooled-1' -Json '{"snapshotId":"spooled-1"}' -Now (Get-Date).AddHours(-1))
+            (& $script:run).ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST snapshots old-key', 'POST enroll enrol-secret')
+            & $script:spooled | Should -Be @('spooled-1', '00000000-0000-4000-8000-000000000001')
+        }
+
+        It 'no stored key (the installer''s own request waits): the run asks first, with the claim or, once it was cleared, without' {
+            & $script:saveConfig -Key '' -Claim 'R1.claim1'
+            $script:svc.Request = @{ Id = 'R1'; Claim = 'R1.claim1'; State = 'approved' }
+            (& $script:run).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1', 'GET manifest key-1', 'POST snapshots key-1')
+            $script:svc.Calls.Clear()
+            & $script:saveConfig -Key ''
+            $script:svc.Keys['key-1'] = 'revoked'
+            (& $script:run).ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('POST enroll enrol-secret')
+        }
+    }
+}
+
+Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
+    BeforeEach {
+        $script:svc = New-FakeService -Mode 'approval' -Keys @{ 'fp1.old' = 'revoked'; 'fp1.current' = 'active' }
+        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        $script:facts = @{ name = 'EXCH01'; fqdn = $script:server }
+    }
+
+    It 'answers Pending with the request id and the claim; asked again with the claim, the claim it sent' {
+        $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts
+        $a.Status | Should -Be 'Pending'
+        $a.RequestId | Should -Be 'R1'
+        $a.Claim | Should -Be 'R1.claim1'
+        $a.Server | Should -Be $script:server
+        $again = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -Claim $a.Claim
+        $again.Status | Should -Be 'Pending'
+        $again.Claim | Should -Be 'R1.claim1'
+        $script:svc.Calls[1].Claim | Should -Be 'R1.claim1'
+    }
+
+    It 'sends the current key in x-server-key (a key at once); a key that is not current is dropped after the 403 and a request filed' {
+        $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.current'
+        $a.Status | Should -Be 'Issued'
+        $a.Replaced | Should -Be @('fp1.current')
+        $script:svc.Calls[0].ServerKey | Should -Be 'fp1.current'
+        $script:svc.Calls.Clear()
+        $p = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.old'
+        $p.Status | Should -Be 'Pending'
+        @($script:svc.Calls | ForEach-Object { $_.ServerKey }) | Should -Be @('fp1.old', '')
+    }
+
+    It 'throws with the HTTP status: 403 with the service''s message, 401, no answer, and a 202 without a claim' {
+        $script:svc.Request = @{ Id = 'R9'; Claim = 'R9.x'; State = 'denied' }
+        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -Claim 'R9.x' } | Should -Throw -PassThru
+        $e.Exception.Data['StatusCode'] | Should -Be 403
+        $e.Exception.Message | Should -Match 'Service said: forbidden: An admin denied the re-enrolment request R9'
+        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret 'wrong' -HostFacts $script:facts } | Should -Throw -PassThru
+        $e.Exception.Data['StatusCode'] | Should -Be 401
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
+        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts } | Should -Throw -PassThru '*cannot be reached*'
+        $e.Exception.Data['StatusCode'] | Should -Be 0
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 202; Content = '{"status":"pending","requestId":"R1"}'; RetryAfter = $null; Error = $null } }
+        { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts } | Should -Throw '*202 without a pending request and its claim*'
+    }
+}

@@ -1,0 +1,225 @@
+// POST /api/enroll under the re-enrolment policy (POSTURE_REENROLMENT), and what an admin needs to
+// keep every collector reachable: the requests waiting for approval, and the servers refused.
+//
+// 'open' (default): the enrolment secret issues a key for any server, replacing the one it had.
+// 'approval': for a server already enrolled (or that has posted before), the secret alone only
+// files a request (202) with a claim for its requester; the key comes once an admin approves it
+// and the requester comes back with the claim, or at once when the request carries the server's
+// current key (a collector renewing its own key). A first enrolment needs nothing more.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConcurrencyConflictError, type EnrolmentRequest, type KeyAttention, type KeyPartition, type ServerKeyStore } from '../store';
+import type { ReenrolmentPolicy } from './settings';
+import { audit, blockedError, hashSecret, logRefusal, parseServerKey, type Enrolment, type IssuedKey } from './enrolment';
+import { ApiError } from './errors';
+import type { AlertLog } from './ingest';
+import { LOG_RECORDS } from './log-records';
+
+/** A request not claimed within this time is void; the collector files a new one. */
+export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Most rows one admin listing reads. */
+export const MAX_LISTED = 5000;
+const ATTEMPTS = 6;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface EnrolmentFacts {
+  readonly hostName: string;
+  readonly fqdn?: string;
+  /** "<name> <version>" of the collector, when it said. */
+  readonly collector?: string;
+  /** The client address the front end reported (X-Forwarded-For), for the admin who decides. */
+  readonly source?: string;
+}
+
+/** Proofs a re-enrolment may carry besides the enrolment secret. */
+export interface EnrolmentProofs {
+  /** The server's current key (header x-server-key). */
+  readonly currentKey?: string;
+  /** The claim a 202 answer handed out (header x-enrolment-claim). */
+  readonly claim?: string;
+}
+
+export interface PendingEnrolment {
+  readonly server: string;
+  readonly status: 'pending';
+  readonly requestId: string;
+  /** Only in the answer that filed the request: what the requester sends back to collect its key. */
+  readonly claim?: string;
+  readonly requestedAt: string;
+  readonly message: string;
+}
+
+export type EnrolmentAnswer = { readonly status: 201; readonly body: IssuedKey } | { readonly status: 202; readonly body: PendingEnrolment };
+
+export interface ReenrolmentDeps {
+  readonly enrolment: Enrolment;
+  readonly keyStore: ServerKeyStore;
+  readonly policy: ReenrolmentPolicy;
+  /** Whether the server has posted before (its Hosts row): storage that lost a key must not make it look new. */
+  readonly hasPosted: (server: string) => Promise<boolean>;
+  readonly clock: () => number;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function requestView(r: EnrolmentRequest, now: number) {
+  return {
+    server: r.server,
+    requestId: r.requestId,
+    state: now - r.requestedAt > REQUEST_TTL_MS ? 'expired' : r.state,
+    requestedAt: iso(r.requestedAt),
+    decidedAt: r.decidedAt === undefined ? null : iso(r.decidedAt),
+    hostName: r.hostName ?? null,
+    fqdn: r.fqdn ?? null,
+    collector: r.collector ?? null,
+    source: r.source ?? null,
+  };
+}
+
+export class Reenrolment {
+  constructor(private readonly deps: ReenrolmentDeps) {}
+
+  /** Enrols `server` under the policy: a key (201), or a request waiting for an admin (202). */
+  async enrol(server: string, facts: EnrolmentFacts, proofs: EnrolmentProofs, log: AlertLog): Promise<EnrolmentAnswer> {
+    const { enrolment, keyStore, policy } = this.deps;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const basis = await keyStore.keyPartition(server);
+      if (basis.head?.blocked) {
+        logRefusal(log, server, 'enrolment-blocked');
+        throw blockedError(server);
+      }
+      try {
+        const issue = async (grant?: 'current-key' | 'admin-approval'): Promise<EnrolmentAnswer> => ({
+          status: 201,
+          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant }),
+        });
+        const enrolled = basis.head !== undefined || (policy === 'approval' && (await this.deps.hasPosted(server)));
+        if (!enrolled || policy === 'open') return await issue();
+        if (proofs.currentKey !== undefined) {
+          this.#checkCurrentKey(basis, proofs.currentKey);
+          return await issue('current-key');
+        }
+        const claimed = proofs.claim === undefined ? undefined : this.#claimed(basis, proofs.claim);
+        if (claimed?.state === 'approved') return await issue('admin-approval');
+        if (claimed?.state === 'denied') {
+          logRefusal(log, server, 'enrolment-denied', { requestId: claimed.requestId });
+          throw new ApiError('forbidden', `An admin denied the re-enrolment request ${claimed.requestId} of ${server}; ask an admin to approve a new one or rotate its key.`);
+        }
+        if (claimed) return { status: 202, body: pending(claimed) };
+        return { status: 202, body: await this.#request(server, facts, basis, log) };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        // Another enrolment of this server changed its keys: decide again on what is there now.
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+      }
+    }
+    throw new ConcurrencyConflictError(`Keys of ${server} stayed contended.`);
+  }
+
+  /** The key in x-server-key must be this server's active key, as the partition read shows. */
+  #checkCurrentKey(basis: KeyPartition, presented: string): void {
+    const refuse = () => new ApiError('forbidden', `The key in x-server-key is not the current key of ${basis.server}; without it an admin must approve the re-enrolment.`);
+    const key = parseServerKey(presented);
+    if (!key || key.server !== basis.server || key.keyId !== basis.head?.currentKeyId) throw refuse();
+    const row = basis.rows.find((r) => r.rowKey === key.keyId);
+    const salt = typeof row?.Salt === 'string' ? row.Salt : '';
+    const hash = typeof row?.Hash === 'string' ? Buffer.from(row.Hash, 'base64') : Buffer.alloc(0);
+    const actual = hashSecret(Buffer.from(salt, 'base64'), key.secret);
+    if (row?.Status !== 'active' || hash.length !== actual.length || !timingSafeEqual(hash, actual)) throw refuse();
+  }
+
+  /** The live request a claim names, after checking its secret; undefined when it is gone or expired (a new one is filed). */
+  #claimed(basis: KeyPartition, claim: string): EnrolmentRequest | undefined {
+    const [requestId, secret, extra] = claim.split('.');
+    if (!requestId || !secret || extra !== undefined || !B64URL.test(requestId) || !B64URL.test(secret)) {
+      throw new ApiError('invalid_query', 'The x-enrolment-claim header must be the claim a 202 answer of POST /api/enroll handed out, unchanged.');
+    }
+    const request = basis.requests.find((r) => r.requestId === requestId);
+    if (!request || this.deps.clock() - request.requestedAt > REQUEST_TTL_MS) return undefined;
+    const expected = Buffer.from(request.claimHash, 'base64');
+    const actual = hashSecret(Buffer.from(request.claimSalt, 'base64'), secret);
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+      throw new ApiError('forbidden', `The claim does not belong to re-enrolment request ${requestId} of ${basis.server}.`);
+    }
+    return request;
+  }
+
+  async #request(server: string, facts: EnrolmentFacts, basis: KeyPartition, log: AlertLog): Promise<PendingEnrolment> {
+    const requestId = randomBytes(12).toString('base64url');
+    const secret = randomBytes(32).toString('base64url');
+    const salt = randomBytes(16);
+    const request: EnrolmentRequest = {
+      server,
+      requestId,
+      claimSalt: salt.toString('base64'),
+      claimHash: createHmac('sha256', salt).update(secret, 'utf8').digest('base64'),
+      state: 'pending',
+      requestedAt: this.deps.clock(),
+      hostName: facts.hostName,
+      fqdn: facts.fqdn,
+      collector: facts.collector,
+      source: facts.source,
+    };
+    await this.deps.keyStore.addRequest(request, basis);
+    audit(log, LOG_RECORDS.reenrolmentRequested, { server, requestId, hostName: facts.hostName, fqdn: facts.fqdn ?? null, collector: facts.collector ?? null, source: facts.source ?? null });
+    return { ...pending(request), claim: `${requestId}.${secret}` };
+  }
+
+  /** An admin's decision on a request; undefined when there is no such request. */
+  async decide(server: string, requestId: string, decision: 'approved' | 'denied', log: AlertLog) {
+    const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock());
+    if (!decided) return undefined;
+    audit(log, LOG_RECORDS.reenrolmentDecided, { server, requestId, decision: decided.state });
+    return requestView(decided, this.deps.clock());
+  }
+
+  /** Re-enrolment requests of the fleet in one state, newest first. */
+  async requests(state: 'pending' | 'approved' | 'denied') {
+    const now = this.deps.clock();
+    const { requests, truncated } = await this.deps.keyStore.listRequests(state, MAX_LISTED);
+    const live = requests.filter((r) => now - r.requestedAt <= REQUEST_TTL_MS).sort((a, b) => b.requestedAt - a.requestedAt);
+    return { items: live.map((r) => requestView(r, now)), truncated };
+  }
+
+  /**
+   * Servers whose collector cannot post now, or was refused: no active key (revoked, not enrolled
+   * again), enrolment blocked, re-enrolment waiting for approval, a revoked key refused since the
+   * current key was issued. Collectors refused with a key the service has no record of, and
+   * collectors that stopped trying, show as stale servers (GET /api/servers?stale=true).
+   */
+  async refusedServers() {
+    const now = this.deps.clock();
+    const { servers, truncated } = await this.deps.keyStore.listAttention(MAX_LISTED);
+    const items = servers
+      .map((s) => refusedView(s, now))
+      .filter((s) => s.reasons.length > 0)
+      .sort((a, b) => (a.server < b.server ? -1 : 1));
+    return { items, truncated };
+  }
+}
+
+function pending(r: EnrolmentRequest): PendingEnrolment {
+  return {
+    server: r.server,
+    status: 'pending',
+    requestId: r.requestId,
+    requestedAt: iso(r.requestedAt),
+    message: `The re-enrolment of ${r.server} waits for an admin's approval (request ${r.requestId}); enrol again with the claim in x-enrolment-claim to collect the key once approved.`,
+  };
+}
+
+function refusedView(s: KeyAttention, now: number) {
+  const live = s.requests.filter((r) => now - r.requestedAt <= REQUEST_TTL_MS);
+  const reasons: string[] = [];
+  if (s.head && s.head.currentKeyId === '') reasons.push('no-active-key');
+  if (s.head?.blocked) reasons.push('enrolment-blocked');
+  if (live.some((r) => r.state === 'pending')) reasons.push('approval-pending');
+  if (live.some((r) => r.state === 'denied')) reasons.push('enrolment-denied');
+  if (s.refusal) reasons.push(`key-${s.refusal.reason}`);
+  return {
+    server: s.server,
+    reasons,
+    keyRevokedAt: s.head && s.head.currentKeyId === '' ? iso(s.head.updatedAt) : null,
+    lastRefusal: s.refusal ? { at: iso(s.refusal.refusedAt), reason: s.refusal.reason, keyId: s.refusal.keyId } : null,
+    requests: live.map((r) => requestView(r, now)),
+  };
+}

@@ -1,0 +1,204 @@
+// The API as the page calls it: same origin, the reader key in x-api-key, the page's language in
+// Accept-Language. The key lives in sessionStorage (this tab only), never in a URL.
+import { lang } from './i18n.js';
+
+const KEY_ITEM = 'posture.readerKey';
+
+/** Where the API lives: the page is served at <api>/dashboard. */
+const API_BASE = new URL('.', location.href).pathname.replace(/\/$/, '');
+
+export function storedKey(): string | null {
+  return sessionStorage.getItem(KEY_ITEM);
+}
+
+export function storeKey(key: string): void {
+  sessionStorage.setItem(KEY_ITEM, key);
+}
+
+export function forgetKey(): void {
+  sessionStorage.removeItem(KEY_ITEM);
+}
+
+/**
+ * A `#key=…` fragment (the local host's banner prints such a link) becomes the tab's key, and the
+ * fragment is removed from the address bar and the history at once.
+ */
+export function takeKeyFromFragment(): void {
+  const m = /^#key=([^&]*)/.exec(location.hash);
+  if (!m) return;
+  let key = '';
+  try {
+    key = decodeURIComponent(m[1] ?? '').trim();
+  } catch {
+    key = '';
+  }
+  if (key) storeKey(key);
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+}
+
+/** A failed call: the HTTP status and the API's error body, or status 0 when nothing answered. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+
+  /** The key is wrong, revoked or of the wrong kind: the page asks for another. */
+  get isKeyProblem(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
+}
+
+export type Query = Readonly<Record<string, string | undefined | null>>;
+
+export function apiUrl(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') params.set(k, v);
+  const qs = params.toString();
+  return `${API_BASE}/${path}${qs ? `?${qs}` : ''}`;
+}
+
+export async function apiGet<T>(path: string, query: Query = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path, query), {
+      headers: { 'x-api-key': storedKey() ?? '', 'accept-language': lang(), accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (error) {
+    throw new ApiFailure(0, 'network', error instanceof Error ? error.message : String(error));
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const e = (body ?? {}) as { error?: unknown; message?: unknown };
+    const retry = Number(res.headers.get('retry-after'));
+    throw new ApiFailure(
+      res.status,
+      typeof e.error === 'string' ? e.error : 'http_error',
+      typeof e.message === 'string' ? e.message : res.statusText,
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    );
+  }
+  return body as T;
+}
+
+// ---- response shapes (see README "HTTP API") ------------------------------------------------------
+
+export type Counts = Readonly<Record<string, number>>;
+
+export interface Summary {
+  readonly generatedAt: string;
+  readonly hosts: number;
+  readonly statuses: readonly string[];
+  readonly staleHosts?: number;
+  readonly activeWaivers?: number;
+  readonly rules: readonly { ruleId: string; title: string; severity: string; counts: Counts; total: number; waived?: Counts }[];
+  readonly totals: Counts;
+  readonly waivedTotals?: Counts;
+}
+
+export interface RuleInfo {
+  readonly id: string;
+  readonly title: string;
+  readonly severity: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly continuationToken: string | null;
+}
+
+export interface ResultItem {
+  readonly server: string;
+  readonly ruleId: string;
+  readonly status: string;
+  readonly reasonCode: string;
+  readonly message: string;
+  readonly firstSeen: string | null;
+  readonly previousStatus: string | null;
+  readonly stale?: boolean;
+  readonly waived?: boolean;
+}
+
+export interface EventItem {
+  readonly server: string | null;
+  readonly ruleId: string | null;
+  readonly fromStatus: string | null;
+  readonly toStatus: string;
+  readonly reasonCode: string;
+  readonly message: string;
+  readonly firstSeen: string | null;
+  readonly recordedAt: string | null;
+  readonly cause: string;
+  readonly waiverId?: string;
+}
+
+export interface Reference {
+  readonly title: string;
+  readonly url?: string;
+}
+
+export interface ServerResult {
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly title: string;
+  readonly severity: string;
+  readonly status: string;
+  readonly reasonCode: string;
+  readonly message: string;
+  readonly remediation: readonly string[];
+  readonly references: readonly Reference[];
+  readonly evidence: unknown;
+  readonly firstSeen?: string;
+  readonly previousStatus?: string | null;
+  readonly waived?: boolean;
+  readonly waiverId?: string | null;
+}
+
+export interface ServerView {
+  readonly server: string;
+  readonly lastSeen: string | null;
+  readonly lastSnapshotId: string | null;
+  readonly lastCollectedAt: string | null;
+  readonly stale?: boolean;
+  readonly staleSince?: string | null;
+  readonly host: {
+    readonly name: string;
+    readonly fqdn: string | null;
+    readonly os: { readonly caption: string | null; readonly version: string | null; readonly architecture: string | null };
+    readonly utcOffsetMinutes: number | null;
+    readonly collector: { readonly name: string; readonly version: string; readonly manifestVersion: string | null };
+    readonly firstSeen: string | null;
+  } | null;
+  readonly rawSnapshot: { readonly snapshotId: string; readonly collectedAt: string | null; readonly bytes: number; readonly contentHash: string } | null;
+  readonly results: readonly ServerResult[];
+}
+
+export interface StaleServer {
+  readonly server: string;
+  readonly lastSeen: string | null;
+  readonly staleSince: string | null;
+}
+
+let rulesCache: { lang: string; rules: Promise<readonly RuleInfo[]> } | undefined;
+
+/** The rule catalogue in the page's language, fetched once per language. */
+export function rules(): Promise<readonly RuleInfo[]> {
+  if (rulesCache?.lang !== lang()) {
+    const p = apiGet<{ rules: RuleInfo[] }>('rules').then((r) => r.rules);
+    p.catch(() => (rulesCache = undefined));
+    rulesCache = { lang: lang(), rules: p };
+  }
+  return rulesCache.rules;
+}

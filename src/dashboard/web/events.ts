@@ -1,0 +1,28 @@
+// One status change (GET /api/events, /api/servers/{server}/history) as a timeline entry.
+import type { EventItem } from './api.js';
+import { h, link } from './dom.js';
+import { causeText, t } from './i18n.js';
+import { serverHref } from './router.js';
+import { badge, time } from './widgets.js';
+
+/** `titles` maps rule ids to titles; server events (stale, returned) have no rule. */
+export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMap<string, string> = new Map()): HTMLLIElement {
+  const what = e.ruleId ? (titles.get(e.ruleId) ?? e.ruleId) : t('serverEvent');
+  return h(
+    'li',
+    { class: `event to-${e.toStatus}`, 'data-server': e.server ?? '', 'data-to': e.toStatus },
+    h('div', { class: 'when' }, time(e.firstSeen ?? e.recordedAt)),
+    h(
+      'div',
+      { class: 'what' },
+      showServer && e.server ? [link(serverHref(e.server), { class: 'server-link' }, e.server), ' · '] : null,
+      h('span', { class: 'rule-title' }, what),
+      ' ',
+      e.fromStatus ? [badge(e.fromStatus), ' → '] : null,
+      badge(e.toStatus),
+      ' ',
+      h('span', { class: 'cause muted' }, causeText(e.cause)),
+      h('p', { class: 'message' }, e.message),
+    ),
+  );
+}

@@ -1,0 +1,273 @@
+// The page's own texts in English and Japanese. Rule titles, messages and remediation come from
+// the API in the chosen language (Accept-Language); these are the labels around them.
+
+export type Lang = 'en' | 'ja';
+
+const en = {
+  appTitle: 'Fleet posture',
+  navFleet: 'Fleet',
+  navFindings: 'Findings',
+  navChanges: 'Changes',
+  openServer: 'Server id',
+  open: 'Open',
+  changeKey: 'Change key',
+  language: 'Language',
+  loading: 'Loading…',
+  keyTitle: 'Enter a reader key',
+  keyHelp:
+    'The dashboard reads the fleet with a reader key (POSTURE_READER_KEYS) or an admin key. The key stays in this browser tab (session storage) and is sent in the x-api-key header, never in a URL.',
+  keyLabel: 'Key',
+  keySubmit: 'Open the dashboard',
+  keyEmpty: 'Enter a key.',
+  keyRefused: 'The key was refused ({code}): {message} Enter another key.',
+  keyForbidden: 'This key cannot read fleet data: {message} Enter a reader or admin key.',
+  errorBusy: 'The service or its storage is busy or unavailable; try again in {seconds} seconds.',
+  errorNetwork: 'The service could not be reached: {message}',
+  errorGeneric: 'The request failed ({status} {code}): {message}',
+  retry: 'Try again',
+  hosts: 'Servers',
+  stale: 'Not reporting',
+  waived: 'Waived findings',
+  activeWaivers: 'Active waivers',
+  warnings: 'Warnings',
+  errors: 'Errors',
+  asOf: 'Counts as of {time}',
+  fleetEmpty: 'No server has posted a snapshot yet.',
+  perStatus: 'Servers per status',
+  Pass: 'Pass',
+  Warning: 'Warning',
+  Error: 'Error',
+  NotApplicable: 'Not applicable',
+  Unknown: 'Unknown',
+  findingsTitle: 'Warnings and errors',
+  rule: 'Rule',
+  allRules: 'All rules',
+  status: 'Status',
+  warningAndError: 'Warning and Error',
+  server: 'Server',
+  since: 'Since',
+  apply: 'Apply',
+  clear: 'Clear',
+  reason: 'Reason',
+  message: 'Message',
+  notes: 'Notes',
+  staleBadge: 'not reporting',
+  waivedBadge: 'waived',
+  noFindings: 'No warnings or errors match.',
+  previousPage: 'Previous page',
+  nextPage: 'Next page',
+  page: 'Page {n}',
+  host: 'Host',
+  name: 'Name',
+  fqdn: 'FQDN',
+  os: 'Operating system',
+  utcOffset: 'UTC offset',
+  collector: 'Collector',
+  manifestVersion: 'Manifest version',
+  firstSeen: 'First seen',
+  lastSeen: 'Last seen',
+  lastSnapshot: 'Last snapshot',
+  collectedAt: 'collected {time}',
+  rawSnapshot: 'Stored raw snapshot',
+  bytes: '{n} bytes',
+  results: 'Results',
+  remediation: 'What to do',
+  noRemediation: 'Nothing to do.',
+  references: 'References',
+  evidence: 'Evidence',
+  rawJson: 'Raw JSON',
+  rawServerJson: 'Raw JSON of this server',
+  reasonCode: 'Reason code',
+  statusSince: 'In this status since {time}',
+  previously: 'before: {status}',
+  waiver: 'Waiver {id}',
+  history: 'History',
+  noHistory: 'No status change recorded.',
+  loadMore: 'Load more',
+  changesSince: 'Changes since',
+  last24h: 'Last 24 hours',
+  last7d: 'Last 7 days',
+  newFailing: 'New warnings and errors',
+  allChanges: 'All status changes',
+  noChanges: 'No change.',
+  staleTitle: 'Servers not reporting',
+  noStale: 'Every server is reporting.',
+  staleSince: 'not reporting since {time}',
+  yes: 'yes',
+  no: 'no',
+  none: 'none',
+  causeSnapshot: 'snapshot',
+  'causeRule-change': 'rule change',
+  causeStale: 'stopped reporting',
+  causeReturned: 'reporting again',
+  'causeWaiver-created': 'waiver created',
+  'causeWaiver-changed': 'waiver changed',
+  'causeWaiver-expired': 'waiver expired',
+  'causeWaiver-deleted': 'waiver deleted',
+  serverEvent: 'server',
+};
+
+export type TextKey = keyof typeof en;
+
+const ja: Record<TextKey, string> = {
+  appTitle: 'フリートの構成状況',
+  navFleet: 'フリート',
+  navFindings: '検出結果',
+  navChanges: '変更',
+  openServer: 'サーバー ID',
+  open: '開く',
+  changeKey: 'キーを変更',
+  language: '言語',
+  loading: '読み込み中…',
+  keyTitle: '閲覧キーを入力してください',
+  keyHelp:
+    'ダッシュボードは閲覧キー (POSTURE_READER_KEYS) または管理キーでフリートを読み取ります。キーはこのブラウザー タブ (セッション ストレージ) にだけ保持され、URL ではなく x-api-key ヘッダーで送信されます。',
+  keyLabel: 'キー',
+  keySubmit: 'ダッシュボードを開く',
+  keyEmpty: 'キーを入力してください。',
+  keyRefused: 'キーが拒否されました ({code}): {message} 別のキーを入力してください。',
+  keyForbidden: 'このキーではフリートのデータを読めません: {message} 閲覧キーか管理キーを入力してください。',
+  errorBusy: 'サービスまたはストレージが混雑しているか利用できません。{seconds} 秒後にもう一度お試しください。',
+  errorNetwork: 'サービスに接続できませんでした: {message}',
+  errorGeneric: '要求が失敗しました ({status} {code}): {message}',
+  retry: '再試行',
+  hosts: 'サーバー',
+  stale: '報告なし',
+  waived: '免除中の検出',
+  activeWaivers: '有効な免除',
+  warnings: '警告',
+  errors: 'エラー',
+  asOf: '{time} 時点の件数',
+  fleetEmpty: 'まだどのサーバーからもスナップショットが届いていません。',
+  perStatus: '状態ごとのサーバー数',
+  Pass: '合格',
+  Warning: '警告',
+  Error: 'エラー',
+  NotApplicable: '対象外',
+  Unknown: '不明',
+  findingsTitle: '警告とエラー',
+  rule: 'ルール',
+  allRules: 'すべてのルール',
+  status: '状態',
+  warningAndError: '警告とエラー',
+  server: 'サーバー',
+  since: '開始日時',
+  apply: '適用',
+  clear: 'クリア',
+  reason: '理由',
+  message: 'メッセージ',
+  notes: '備考',
+  staleBadge: '報告なし',
+  waivedBadge: '免除',
+  noFindings: '該当する警告・エラーはありません。',
+  previousPage: '前のページ',
+  nextPage: '次のページ',
+  page: '{n} ページ目',
+  host: 'ホスト',
+  name: '名前',
+  fqdn: 'FQDN',
+  os: 'オペレーティング システム',
+  utcOffset: 'UTC オフセット',
+  collector: 'コレクター',
+  manifestVersion: 'マニフェストのバージョン',
+  firstSeen: '初回受信',
+  lastSeen: '最終受信',
+  lastSnapshot: '最新のスナップショット',
+  collectedAt: '{time} に収集',
+  rawSnapshot: '保存された生のスナップショット',
+  bytes: '{n} バイト',
+  results: '結果',
+  remediation: '対処方法',
+  noRemediation: '対処は不要です。',
+  references: '参考資料',
+  evidence: '根拠',
+  rawJson: '生の JSON',
+  rawServerJson: 'このサーバーの生の JSON',
+  reasonCode: '理由コード',
+  statusSince: '{time} からこの状態',
+  previously: '以前: {status}',
+  waiver: '免除 {id}',
+  history: '履歴',
+  noHistory: '状態の変化はまだ記録されていません。',
+  loadMore: 'さらに読み込む',
+  changesSince: '次の日時以降の変更',
+  last24h: '過去 24 時間',
+  last7d: '過去 7 日間',
+  newFailing: '新しい警告とエラー',
+  allChanges: 'すべての状態の変化',
+  noChanges: '変更はありません。',
+  staleTitle: '報告が途絶えたサーバー',
+  noStale: 'すべてのサーバーが報告しています。',
+  staleSince: '{time} から報告なし',
+  yes: 'はい',
+  no: 'いいえ',
+  none: 'なし',
+  causeSnapshot: 'スナップショット',
+  'causeRule-change': 'ルールの変更',
+  causeStale: '報告が途絶えた',
+  causeReturned: '報告が再開した',
+  'causeWaiver-created': '免除の作成',
+  'causeWaiver-changed': '免除の変更',
+  'causeWaiver-expired': '免除の期限切れ',
+  'causeWaiver-deleted': '免除の削除',
+  serverEvent: 'サーバー',
+};
+
+const TEXTS: Record<Lang, Record<TextKey, string>> = { en, ja };
+
+const LANG_KEY = 'posture.lang';
+
+let current: Lang = 'en';
+
+export function lang(): Lang {
+  return current;
+}
+
+/** The saved choice, else the browser's language. */
+export function initialLang(): Lang {
+  const saved = localStorage.getItem(LANG_KEY);
+  if (saved === 'en' || saved === 'ja') return saved;
+  return navigator.language.toLowerCase().startsWith('ja') ? 'ja' : 'en';
+}
+
+export function setLang(l: Lang): void {
+  current = l;
+  localStorage.setItem(LANG_KEY, l);
+  document.documentElement.lang = l;
+}
+
+/** A text with {name} placeholders filled in. */
+export function t(key: TextKey, vars: Readonly<Record<string, string | number>> = {}): string {
+  return TEXTS[current][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+}
+
+/** A status name for people; the API's own name when it is one the page does not know. */
+export function statusText(status: string): string {
+  return status in en ? t(status as TextKey) : status;
+}
+
+export function causeText(cause: string): string {
+  const key = `cause${cause.charAt(0).toUpperCase()}${cause.slice(1)}`;
+  return key in en ? t(key as TextKey) : cause;
+}
+
+/** Dates in the page's language and the browser's time zone. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(current === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+export function formatNumber(n: number): string {
+  return new Intl.NumberFormat(current === 'ja' ? 'ja-JP' : 'en-US').format(n);
+}
+
+/** A text whose placeholders are filled with elements (a <time>, a badge), in the language's word order. */
+export function phrase<T>(key: TextKey, vars: Readonly<Record<string, T>>): (string | T)[] {
+  return TEXTS[current][key].split(/(\{\w+\})/).flatMap((part): (string | T)[] => {
+    const name = /^\{(\w+)\}$/.exec(part)?.[1];
+    if (name !== undefined && name in vars) return [vars[name] as T];
+    return part ? [part] : [];
+  });
+}

@@ -1,0 +1,101 @@
+// The dashboard's shell: header (views, server box, language, key), the key form when needed, and
+// the current view from the fragment. A render that finishes after the user moved on is dropped.
+import { ApiFailure, forgetKey, storedKey, takeKeyFromFragment } from './api.js';
+import { h, replace } from './dom.js';
+import { initialLang, lang, setLang, t, type Lang } from './i18n.js';
+import { href, parseRoute, serverHref, type ViewName } from './router.js';
+import { renderChanges } from './view-changes.js';
+import { renderFindings } from './view-findings.js';
+import { renderFleet } from './view-fleet.js';
+import { renderKeyForm } from './view-key.js';
+import { renderServer } from './view-server.js';
+import { errorBox } from './widgets.js';
+
+const root = document.getElementById('app') ?? document.body;
+const header = h('header', { class: 'top' });
+const main = h('main', { id: 'view', 'aria-live': 'polite' });
+let generation = 0;
+
+function renderHeader(current: ViewName | 'key'): void {
+  const nav = h(
+    'nav',
+    null,
+    (['fleet', 'findings', 'changes'] as const).map((v) =>
+      h('a', { href: href(v), 'data-view': v, 'aria-current': v === current ? 'page' : null }, t(v === 'fleet' ? 'navFleet' : v === 'findings' ? 'navFindings' : 'navChanges')),
+    ),
+  );
+  const serverBox = h('input', { type: 'search', name: 'server', placeholder: t('openServer'), 'aria-label': t('openServer'), autocomplete: 'off', spellcheck: 'false' });
+  const goto = h('form', { class: 'goto' }, serverBox, h('button', { type: 'submit' }, t('open')));
+  goto.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const s = serverBox.value.trim();
+    if (s) location.hash = serverHref(s);
+  });
+  const langSelect = h(
+    'select',
+    { name: 'lang', 'aria-label': t('language'), 'data-control': 'lang' },
+    h('option', { value: 'en', selected: lang() === 'en' }, 'English'),
+    h('option', { value: 'ja', selected: lang() === 'ja' }, '日本語'),
+  );
+  langSelect.addEventListener('change', () => {
+    setLang(langSelect.value as Lang);
+    show();
+  });
+  const keyButton = h('button', { type: 'button', 'data-action': 'change-key' }, t('changeKey'));
+  keyButton.addEventListener('click', () => {
+    forgetKey();
+    askForKey(undefined);
+  });
+  replace(header, h('a', { class: 'brand', href: href('fleet') }, t('appTitle')), current === 'key' ? null : [nav, goto], langSelect, current === 'key' ? null : keyButton);
+}
+
+function askForKey(problem: ApiFailure | undefined): void {
+  generation++;
+  document.title = t('appTitle');
+  renderHeader('key');
+  replace(main, renderKeyForm(problem, show));
+}
+
+/** A key problem anywhere (also in a later page of a list) sends the user back to the key form. */
+function fail(error: unknown): void {
+  if (error instanceof ApiFailure && error.isKeyProblem) {
+    if (error.status === 401) forgetKey();
+    askForKey(error);
+  }
+}
+
+function show(): void {
+  if (!storedKey()) return askForKey(undefined);
+  const route = parseRoute(location.hash);
+  const mine = ++generation;
+  renderHeader(route.view);
+  document.title = `${t(route.view === 'findings' ? 'navFindings' : route.view === 'changes' ? 'navChanges' : 'navFleet')} · ${t('appTitle')}`;
+  replace(main, h('p', { class: 'muted loading' }, t('loading')));
+  const view =
+    route.view === 'findings'
+      ? renderFindings(route, fail)
+      : route.view === 'changes'
+        ? renderChanges(route, fail)
+        : route.view === 'server' && route.arg
+          ? renderServer(route.arg, fail)
+          : renderFleet();
+  view.then(
+    (node) => {
+      if (mine !== generation) return;
+      replace(main, node);
+      if (route.view === 'server') document.title = `${route.arg} · ${t('appTitle')}`;
+      performance.mark(`posture:${route.view}-rendered`);
+    },
+    (error: unknown) => {
+      if (mine !== generation) return;
+      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+      replace(main, errorBox(error, show));
+    },
+  );
+}
+
+setLang(initialLang());
+takeKeyFromFragment();
+replace(root, header, main);
+window.addEventListener('hashchange', show);
+show();

@@ -1,0 +1,125 @@
+// Findings: the current Warning and Error results, filtered by rule, status, server and "since"
+// (the filters live in the fragment), one page of GET /api/results at a time. The continuation
+// tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
+import { ApiFailure, apiGet, rules, type Page, type ResultItem } from './api.js';
+import { h, link, replace } from './dom.js';
+import { t } from './i18n.js';
+import { href, serverHref, type Route } from './router.js';
+import { badge, button, errorBox, time, type Fail } from './widgets.js';
+
+/** Rows per page; `top` in the fragment overrides it (1–1000, as the API allows). */
+const PAGE_SIZE = 50;
+
+/** `datetime-local` value (local time) ⇄ ISO 8601 in UTC. */
+export function toLocalInput(iso: string | null): string {
+  const d = iso ? new Date(iso) : undefined;
+  if (!d || Number.isNaN(d.getTime())) return '';
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+export function fromLocalInput(value: string): string | undefined {
+  const d = value ? new Date(value) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;
+}
+
+function option(value: string, label: string, selected: boolean): HTMLOptionElement {
+  return h('option', { value, selected }, label);
+}
+
+export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
+  const p = route.params;
+  const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: p.get('since') ?? '' };
+  const top = Number(p.get('top'));
+  const pageSize = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : PAGE_SIZE;
+  const catalogue = await rules();
+  const titles = new Map(catalogue.map((r) => [r.id, r.title]));
+
+  const ruleSelect = h('select', { name: 'rule' }, option('', t('allRules'), !filter.rule), catalogue.map((r) => option(r.id, r.title, r.id === filter.rule)));
+  const statusSelect = h(
+    'select',
+    { name: 'status' },
+    option('', t('warningAndError'), !filter.status),
+    option('Warning', t('Warning'), filter.status === 'Warning'),
+    option('Error', t('Error'), filter.status === 'Error'),
+  );
+  const serverInput = h('input', { name: 'server', type: 'search', value: filter.server, autocomplete: 'off', spellcheck: 'false' });
+  const sinceInput = h('input', { name: 'since', type: 'datetime-local', value: toLocalInput(filter.since) });
+  const form = h(
+    'form',
+    { class: 'filters' },
+    h('label', null, t('rule'), ruleSelect),
+    h('label', null, t('status'), statusSelect),
+    h('label', null, t('server'), serverInput),
+    h('label', null, t('since'), sinceInput),
+    h('button', { type: 'submit' }, t('apply')),
+    link(href('findings'), { class: 'button-link' }, t('clear')),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = href('findings', {
+      rule: ruleSelect.value,
+      status: statusSelect.value,
+      server: serverInput.value.trim(),
+      since: fromLocalInput(sinceInput.value),
+      top: pageSize === PAGE_SIZE ? undefined : String(pageSize),
+    });
+  });
+
+  const body = h('tbody');
+  const pager = h('div', { class: 'pager' });
+  const table = h(
+    'table',
+    { class: 'findings' },
+    h('thead', null, h('tr', null, [t('server'), t('rule'), t('status'), t('reason'), t('message'), t('since'), t('notes')].map((c) => h('th', { scope: 'col' }, c)))),
+    body,
+  );
+  const status = h('div', { class: 'table-status' });
+
+  const tokens: (string | undefined)[] = [undefined];
+  const show = async (pageIndex: number) => {
+    replace(status, h('p', { class: 'muted' }, t('loading')));
+    let page: Page<ResultItem>;
+    try {
+      page = await apiGet<Page<ResultItem>>('results', {
+        status: filter.status || 'Warning,Error',
+        rule: filter.rule,
+        server: filter.server,
+        since: filter.since,
+        top: String(pageSize),
+        continuationToken: tokens[pageIndex],
+      });
+    } catch (error) {
+      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+      replace(status, errorBox(error, () => void show(pageIndex)));
+      return;
+    }
+    tokens.length = pageIndex + 1;
+    if (page.continuationToken) tokens.push(page.continuationToken);
+    replace(
+      body,
+      page.items.map((r) =>
+        h(
+          'tr',
+          { 'data-server': r.server, 'data-rule': r.ruleId, 'data-status': r.status },
+          h('td', null, link(serverHref(r.server), { class: 'server-link' }, r.server)),
+          h('td', null, titles.get(r.ruleId) ?? r.ruleId),
+          h('td', null, badge(r.status)),
+          h('td', null, h('code', null, r.reasonCode)),
+          h('td', { class: 'message' }, r.message),
+          h('td', null, time(r.firstSeen)),
+          h('td', null, r.stale ? h('span', { class: 'flag' }, t('staleBadge')) : null, r.waived ? h('span', { class: 'flag' }, t('waivedBadge')) : null),
+        ),
+      ),
+    );
+    replace(status, page.items.length === 0 && pageIndex === 0 ? h('p', { class: 'muted' }, t('noFindings')) : null);
+    replace(
+      pager,
+      pageIndex > 0 ? button(t('previousPage'), () => void show(pageIndex - 1)) : null,
+      h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 })),
+      page.continuationToken ? button(t('nextPage'), () => void show(pageIndex + 1), { 'data-action': 'next-page' }) : null,
+    );
+  };
+  await show(0);
+  return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), form, table, status, pager);
+}

@@ -1,0 +1,78 @@
+// Fleet: the host count, servers not reporting, waived findings, and per rule the servers in each
+// status as a stacked bar with the counts beside it. Everything comes from GET /api/summary, one
+// small document kept by counters, so this view costs the same for 10 or 10,000 servers.
+import { apiGet, type Summary } from './api.js';
+import { h, link, svg } from './dom.js';
+import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
+import { href } from './router.js';
+
+/** Statuses that have a findings list (GET /api/results?status=…). */
+const FINDING = new Set(['Warning', 'Error']);
+
+function metric(label: TextKey, value: number, name: string, target?: string): HTMLElement {
+  const number = h('span', { class: 'value', 'data-metric': name }, formatNumber(value));
+  return h('div', { class: 'metric' }, target ? link(target, null, number) : number, h('span', { class: 'label' }, t(label)));
+}
+
+/** One bar: a rectangle per status, widths in a 0..100 view box. */
+function bar(counts: Readonly<Record<string, number>>, statuses: readonly string[], total: number): SVGSVGElement {
+  const chart = svg('svg', { class: 'bar', viewBox: '0 0 100 6', preserveAspectRatio: 'none', role: 'img', 'aria-label': t('perStatus') });
+  let x = 0;
+  for (const s of statuses) {
+    const n = counts[s] ?? 0;
+    if (n === 0 || total === 0) continue;
+    const w = (n / total) * 100;
+    chart.appendChild(
+      svg('rect', { class: `fill-${s}`, x: x.toFixed(3), y: 0, width: w.toFixed(3), height: 6 }, svg('title', null, `${statusText(s)}: ${formatNumber(n)}`)),
+    );
+    x += w;
+  }
+  return chart;
+}
+
+export async function renderFleet(): Promise<Node> {
+  const s = await apiGet<Summary>('summary');
+  const waived = (s.waivedTotals?.Warning ?? 0) + (s.waivedTotals?.Error ?? 0);
+  const metrics = h(
+    'div',
+    { class: 'metrics' },
+    metric('hosts', s.hosts, 'hosts'),
+    metric('stale', s.staleHosts ?? 0, 'stale', href('changes')),
+    metric('warnings', s.totals.Warning ?? 0, 'warnings', href('findings', { status: 'Warning' })),
+    metric('errors', s.totals.Error ?? 0, 'errors', href('findings', { status: 'Error' })),
+    metric('waived', waived, 'waived'),
+    metric('activeWaivers', s.activeWaivers ?? 0, 'activeWaivers'),
+  );
+  const rules = s.rules.map((r) =>
+    h(
+      'section',
+      { class: 'panel rule', 'data-rule': r.ruleId },
+      h('h2', null, r.title, ' ', h('code', { class: 'rule-id' }, r.ruleId)),
+      bar(r.counts, s.statuses, r.total),
+      h(
+        'ul',
+        { class: 'counts' },
+        s.statuses.map((st) => {
+          const n = r.counts[st] ?? 0;
+          const value = h('span', { class: 'value', 'data-metric': `${r.ruleId}:${st}` }, formatNumber(n));
+          const label = [h('span', { class: `swatch fill-${st}` }), h('span', { class: 'status-name' }, statusText(st))];
+          const w = r.waived?.[st] ?? 0;
+          return h(
+            'li',
+            { class: `count status-${st}` },
+            FINDING.has(st) && n > 0 ? link(href('findings', { rule: r.ruleId, status: st }), { class: 'count-link' }, label, value) : [label, value],
+            w > 0 ? h('span', { class: 'muted' }, ` (${t('waivedBadge')} ${formatNumber(w)})`) : null,
+          );
+        }),
+      ),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'fleet' },
+    metrics,
+    s.hosts === 0 ? h('p', { class: 'muted' }, t('fleetEmpty')) : null,
+    rules,
+    h('p', { class: 'muted generated' }, t('asOf', { time: formatTime(s.generatedAt) })),
+  );
+}

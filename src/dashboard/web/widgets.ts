@@ -1,0 +1,74 @@
+// Small pieces the views share: status badges, times, error boxes, "load more" lists.
+import { ApiFailure, type Page } from './api.js';
+import { h, replace, type Child } from './dom.js';
+import { formatTime, statusText, t } from './i18n.js';
+
+const KNOWN_STATUS = /^(Pass|Warning|Error|NotApplicable|Unknown|Stale|Reporting)$/;
+
+export function badge(status: string | null | undefined): HTMLElement {
+  const s = status ?? '—';
+  return h('span', { class: `badge status-${KNOWN_STATUS.test(s) ? s : 'other'}`, 'data-status': s }, statusText(s));
+}
+
+export function time(iso: string | null | undefined): HTMLElement {
+  return iso ? h('time', { datetime: iso, title: iso }, formatTime(iso)) : h('span', { class: 'muted' }, '—');
+}
+
+/** The sentence for a failed call (the key problems are handled by the shell). */
+export function failureText(error: unknown): string {
+  if (!(error instanceof ApiFailure)) return error instanceof Error ? error.message : String(error);
+  if (error.status === 0) return t('errorNetwork', { message: error.message });
+  if (error.status === 503 || error.status === 429) return t('errorBusy', { seconds: error.retryAfter ?? 5 });
+  return t('errorGeneric', { status: error.status, code: error.code, message: error.message });
+}
+
+export function errorBox(error: unknown, retry?: () => void): HTMLElement {
+  return h('div', { class: 'error', role: 'alert' }, h('p', null, failureText(error)), retry ? button(t('retry'), retry) : null);
+}
+
+export function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLButtonElement {
+  const b = h('button', { type: 'button', ...attrs }, label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+export function section(title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'panel' }, h('h2', null, title), ...children);
+}
+
+export type Fail = (error: unknown) => void;
+
+/**
+ * A list that fetches page after page with the API's continuation tokens: the first page now,
+ * the next on "Load more". `row` builds one entry.
+ */
+export function pagedList<T>(
+  load: (token: string | undefined) => Promise<Page<T>>,
+  row: (item: T) => Node,
+  empty: string,
+  fail: Fail,
+  attrs: Record<string, string> = {},
+): HTMLElement {
+  const list = h('ol', { class: 'events', ...attrs });
+  const more = h('div', { class: 'more' });
+  const box = h('div', null, list, more);
+  const next = (token: string | undefined) => {
+    replace(more, h('p', { class: 'muted' }, t('loading')));
+    load(token).then(
+      (page) => {
+        for (const item of page.items) list.appendChild(row(item));
+        if (!token && page.items.length === 0) replace(more, h('p', { class: 'muted' }, empty));
+        else if (page.continuationToken) {
+          const tok = page.continuationToken;
+          replace(more, button(t('loadMore'), () => next(tok)));
+        } else replace(more);
+      },
+      (error: unknown) => {
+        if (error instanceof ApiFailure && error.isKeyProblem) fail(error);
+        else replace(more, errorBox(error, () => next(token)));
+      },
+    );
+  };
+  next(undefined);
+  return box;
+}

@@ -1,0 +1,121 @@
+// The rows of one server's ServerKeys partition besides its keys, and the partition as read:
+//   '~head'            the current key id, whether an admin blocked enrolment; its ETag serialises
+//                      every change of the server's keys
+//   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval
+//   '~refused'         the last time a genuine but revoked key of the server was refused
+// Key rows have base64url row keys, which all sort below '~': one range holds the special rows.
+import { dateTime, ms, str } from './columns';
+import { encodeKey } from './keys';
+
+export const HEAD_ROW = '~head';
+export const REFUSED_ROW = '~refused';
+export const REQUEST_PREFIX = '~request.';
+/** Row keys at or above this are special rows, not keys. */
+export const SPECIAL_ROWS_FROM = '~';
+
+export type Row = Record<string, unknown>;
+
+export const isKeyRow = (r: Row): boolean => !String(r.rowKey).startsWith(SPECIAL_ROWS_FROM);
+
+export type RequestState = 'pending' | 'approved' | 'denied';
+
+export interface EnrolmentRequest {
+  readonly server: string;
+  readonly requestId: string;
+  /** base64 salt and HMAC-SHA256(salt, claim secret): the requester proves with the secret that it is the requester. */
+  readonly claimSalt: string;
+  readonly claimHash: string;
+  readonly state: RequestState;
+  readonly requestedAt: number;
+  readonly decidedAt?: number;
+  readonly hostName?: string;
+  readonly fqdn?: string;
+  readonly collector?: string;
+  /** The client address the request came from, as the front end reported it (X-Forwarded-For). */
+  readonly source?: string;
+  readonly etag?: string;
+}
+
+export interface KeyRefusal {
+  readonly server: string;
+  readonly keyId: string;
+  /** 'replaced' or 'revoked' (the key's own revocation reason). */
+  readonly reason: string;
+  readonly refusedAt: number;
+}
+
+export interface KeyHead {
+  readonly currentKeyId: string;
+  readonly blocked: boolean;
+  readonly updatedAt: number;
+  readonly etag: string;
+}
+
+export function requestToEntity(r: EnrolmentRequest) {
+  return {
+    partitionKey: encodeKey(r.server),
+    rowKey: REQUEST_PREFIX + r.requestId,
+    Server: r.server,
+    RequestId: r.requestId,
+    ClaimSalt: r.claimSalt,
+    ClaimHash: r.claimHash,
+    State: r.state,
+    RequestedAt: dateTime(r.requestedAt),
+    HostName: r.hostName ?? '',
+    Fqdn: r.fqdn ?? '',
+    Collector: r.collector ?? '',
+    Source: r.source ?? '',
+    ...(r.decidedAt === undefined ? {} : { DecidedAt: dateTime(r.decidedAt) }),
+  };
+}
+
+export function entityToRequest(e: Row): EnrolmentRequest {
+  const state = str(e, 'State');
+  return {
+    server: str(e, 'Server'),
+    requestId: str(e, 'RequestId'),
+    claimSalt: str(e, 'ClaimSalt'),
+    claimHash: str(e, 'ClaimHash'),
+    state: state === 'approved' || state === 'denied' ? state : 'pending',
+    requestedAt: ms(e, 'RequestedAt') ?? 0,
+    decidedAt: ms(e, 'DecidedAt'),
+    hostName: str(e, 'HostName') || undefined,
+    fqdn: str(e, 'Fqdn') || undefined,
+    collector: str(e, 'Collector') || undefined,
+    source: str(e, 'Source') || undefined,
+    etag: typeof e.etag === 'string' ? e.etag : undefined,
+  };
+}
+
+export function refusalToEntity(r: KeyRefusal) {
+  return { partitionKey: encodeKey(r.server), rowKey: REFUSED_ROW, Server: r.server, KeyId: r.keyId, Reason: r.reason, RefusedAt: dateTime(r.refusedAt) };
+}
+
+export function entityToRefusal(e: Row): KeyRefusal {
+  return { server: str(e, 'Server'), keyId: str(e, 'KeyId'), reason: str(e, 'Reason'), refusedAt: ms(e, 'RefusedAt') ?? 0 };
+}
+
+export function entityToHead(e: Row): KeyHead {
+  return { currentKeyId: str(e, 'CurrentKeyId'), blocked: e.ReenrolBlocked === true, updatedAt: ms(e, 'UpdatedAt') ?? 0, etag: String(e.etag) };
+}
+
+/** One server's partition as read in one query: what an enrolment decides on. */
+export interface KeyPartition {
+  readonly server: string;
+  readonly rows: readonly Row[];
+  readonly head?: KeyHead;
+  readonly requests: readonly EnrolmentRequest[];
+  readonly refusal?: KeyRefusal;
+}
+
+export function keyPartitionOf(server: string, rows: readonly Row[]): KeyPartition {
+  const head = rows.find((r) => r.rowKey === HEAD_ROW);
+  const refused = rows.find((r) => r.rowKey === REFUSED_ROW);
+  return {
+    server,
+    rows,
+    head: head ? entityToHead(head) : undefined,
+    requests: rows.filter((r) => String(r.rowKey).startsWith(REQUEST_PREFIX)).map(entityToRequest),
+    refusal: refused ? entityToRefusal(refused) : undefined,
+  };
+}

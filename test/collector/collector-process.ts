@@ -1,0 +1,111 @@
+// The real collector as a process: pwsh running collector/*.ps1 against a local host, and what the
+// end-to-end tests need around it (a host of the same service on a port of its own whose calls are
+// recorded, the configuration the collector stored).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
+import { installedTools } from '../../scripts/tool-paths.cjs';
+import { TEST_KEYS, type TestStack } from '../support/stack';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const COLLECTOR = path.join(ROOT, 'collector');
+const pwsh = installedTools().pwsh!;
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** pwsh with only the given environment (plus PATH/HOME): no Windows variable leaks in from here. */
+export function runPwsh(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(pwsh, ['-NoProfile', '-NonInteractive', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), DOTNET_CLI_TELEMETRY_OPTOUT: '1', NO_COLOR: '1', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface Enrolled {
+  readonly status: 'Issued' | 'Pending';
+  readonly server: string;
+  readonly key: string;
+  readonly keyId: string;
+  readonly requestId: string;
+  readonly replaced: string[];
+}
+
+/**
+ * Enrols the machine with the collector's own Invoke-PostureEnrolment (what the installer calls);
+ * with `configDir`, also stores the configuration as the installer does (Save-PostureConfig: key,
+ * key id, enrolment secret), so that runs without -Endpoint/-ApiKey use it and can re-enrol.
+ */
+export async function enrolWithCollector(endpoint: string, env: Record<string, string>, options: { configDir?: string; currentKey?: string } = {}): Promise<Enrolled> {
+  const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const script = [
+    "$ErrorActionPreference = 'Stop'",
+    'Set-StrictMode -Version Latest',
+    `foreach ($f in Get-ChildItem -LiteralPath ${q(path.join(COLLECTOR, 'Private'))} -Filter '*.ps1') { . $f.FullName }`,
+    `$r = Invoke-PostureEnrolment -Endpoint ${q(`${endpoint}/api`)} -EnrolmentSecret ${q(TEST_KEYS.enrolment)} -CurrentKey ${q(options.currentKey ?? '')}`,
+    "$key = ''; $keyId = ''; $requestId = ''; $replaced = @()",
+    "if ($r.Status -eq 'Issued') { $key = $r.Key; $keyId = $r.KeyId; $replaced = $r.Replaced } else { $requestId = $r.RequestId }",
+    ...(options.configDir
+      ? [
+          `[void][System.IO.Directory]::CreateDirectory(${q(options.configDir)})`,
+          `Save-PostureConfig -Path ${q(path.join(options.configDir, 'config.dat'))} -Endpoint ${q(`${endpoint}/api`)} -ApiKey $key -EnrolmentSecret ${q(TEST_KEYS.enrolment)} -KeyId $keyId`,
+        ]
+      : []),
+    'ConvertTo-PostureJson -InputObject @{ status = $r.Status; server = $r.Server; key = $key; keyId = $keyId; requestId = $requestId; replaced = @($replaced) }',
+  ].join('; ');
+  const r = await runPwsh(['-Command', script], env);
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  return JSON.parse(r.stdout) as Enrolled;
+}
+
+/** One run of Send-PostureSnapshot.ps1 (one attempt per request, no back-off); extra arguments as given. */
+export function runCollector(dataPath: string, env: Record<string, string>, args: string[] = []): Promise<Run> {
+  const script = path.join(COLLECTOR, 'Send-PostureSnapshot.ps1');
+  return runPwsh(['-File', script, '-DataPath', dataPath, '-MaxAttempts', '1', '-BaseDelaySeconds', '0', '-TimeoutSec', '20', ...args], env);
+}
+
+/** What the fixture's stand-in for DPAPI (collector/Private/Fixture.ps1) writes before the configuration. */
+const FIXTURE_PROTECTION_MARK = 'fleet-posture fixture, NOT protected:';
+
+/** The configuration the collector stored in `dataPath` (written under the fixture, so readable here). */
+export function storedConfig(dataPath: string): Record<string, string> {
+  const text = readFileSync(path.join(dataPath, 'config.dat'), 'utf8');
+  expect(text.startsWith(FIXTURE_PROTECTION_MARK)).toBe(true);
+  return JSON.parse(text.slice(FIXTURE_PROTECTION_MARK.length)) as Record<string, string>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * A host of the same service (app and storage) on `port`, recording every call it answers as
+ * "METHOD /path status" in `calls`; its log records go to the stack's logs.
+ */
+export async function startObservedHost(stack: TestStack, port: number, calls: string[]): Promise<LocalHost> {
+  const h = await startLocalHost({ app: stack.app, port, hostname: '127.0.0.1', log: (e) => stack.logs.push(e) });
+  h.server.on('request', (req, res) => res.on('finish', () => calls.push(`${req.method} ${req.url} ${res.statusCode}`)));
+  return h;
+}

@@ -1,0 +1,124 @@
+// The real collector, end to end: collector/Send-PostureSnapshot.ps1 under pwsh against the local
+// host over real HTTP, with only its edge reads (registry, services, OS, DNS name, log files)
+// answered from a fixture built from each machine in collector/examples/. It enrols, posts, and
+// the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
+// the spool: host down, the snapshot is spooled; host up, it is delivered exactly once.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateCommand } from '../../src/cli/evaluate';
+import type { LocalHost } from '../../src/local/host';
+import { startTestStack, type TestStack } from '../support/stack';
+import { fakeIo } from './cli-io';
+import { COLLECTOR, enrolWithCollector, freePort, runCollector, startObservedHost } from './collector-process';
+import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
+
+const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
+
+function send(endpoint: string, key: string, dataPath: string, env: Record<string, string>) {
+  return runCollector(dataPath, env, ['-Endpoint', `${endpoint}/api`, '-ApiKey', key]);
+}
+
+async function evaluateExample(file: string): Promise<{ server: string; results: Record<string, unknown>[] }> {
+  const io = fakeIo();
+  expect(await evaluateCommand([file], io), io.stderr).toBe(0);
+  return JSON.parse(io.stdout) as { server: string; results: Record<string, unknown>[] };
+}
+
+let stack: TestStack;
+const work = mkdtempSync(path.join(tmpdir(), 'posture-e2e-'));
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('Send-PostureSnapshot.ps1 under pwsh against the local host', () => {
+  for (const example of EXAMPLES) {
+    it(`${example}: enrols, posts over HTTP, and the stored verdicts equal fleet-posture evaluate`, async () => {
+      const file = path.join(COLLECTOR, 'examples', example);
+      const dir = mkdtempSync(path.join(work, 'machine-'));
+      const machine = fixtureMachine(JSON.parse(readFileSync(file, 'utf8')) as ExampleSnapshot, dir);
+      const expected = await evaluateExample(file);
+
+      const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
+      expect(server).toBe(expected.server);
+      const run = await send(stack.baseUrl, key, path.join(dir, 'data'), machine.env);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^Snapshot [0-9a-f-]{36} for ${server.replace(/\./g, '\\.')}: accepted`, 'm'));
+
+      const stored = await stack.request(`servers/${encodeURIComponent(server)}`);
+      expect(stored.status).toBe(200);
+      const body = (await stored.json()) as { results: Record<string, unknown>[] };
+      const pick = (r: Record<string, unknown>) => ({ ruleId: r.ruleId, status: r.status, reasonCode: r.reasonCode, message: r.message, evidence: r.evidence });
+      const byRule = (a: { ruleId: unknown }, b: { ruleId: unknown }) => String(a.ruleId).localeCompare(String(b.ruleId));
+      expect(body.results.map(pick).sort(byRule)).toEqual(expected.results.map(pick).sort(byRule));
+      // The collector printed one line per verdict, as the service answered.
+      for (const r of expected.results) expect(run.stdout).toMatch(new RegExp(`^${String(r.status)}\\s+${String(r.ruleId)}\\s+${String(r.reasonCode)}\\s`, 'm'));
+    }, 120_000);
+  }
+});
+
+describe('the spool over real HTTP', () => {
+  let host: LocalHost | undefined;
+  afterAll(async () => host?.close());
+
+  it('host down: spooled, exit 1; host up: the spooled snapshot and the new one delivered, each exactly once', async () => {
+    const example = path.join(COLLECTOR, 'examples', 'win2008r2-x64-exchange2010-vse87i.json');
+    const dir = mkdtempSync(path.join(work, 'spool-'));
+    const machine = fixtureMachine(JSON.parse(readFileSync(example, 'utf8')) as ExampleSnapshot, dir);
+    const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
+    const dataPath = path.join(dir, 'data');
+    const spool = path.join(dataPath, 'spool');
+
+    // The collector's endpoint: a host of the same service (app and storage) on a port of its own.
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    const calls: string[] = [];
+    const posts = () => calls.filter((c) => c.startsWith('POST /api/snapshots '));
+    const hostUp = () => startObservedHost(stack, port, calls);
+
+    // A first run with the host up: delivered, and the manifest kept as the last good copy.
+    host = await hostUp();
+    const first = await send(endpoint, key, dataPath, machine.env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(posts()).toHaveLength(1);
+
+    // Host down: the run collects with the last good manifest and spools its snapshot.
+    await host.close();
+    host = undefined;
+    const down = await send(endpoint, key, dataPath, machine.env);
+    expect(down.code, down.stdout + down.stderr).toBe(1);
+    expect(down.stdout).toMatch(/not delivered .*spooled for the next run/);
+    const spooled = readdirSync(spool);
+    expect(spooled).toHaveLength(1);
+    const spooledId = /_([0-9a-f-]{36})\.json$/.exec(spooled[0]!)?.[1];
+    expect(spooledId).toBeDefined();
+
+    // Host up again: the spooled snapshot first, then the new one; each accepted once.
+    host = await hostUp();
+    const up = await send(endpoint, key, dataPath, machine.env);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(posts()).toHaveLength(3);
+    expect(posts().every((c) => / 2\d\d$/.test(c)), String(posts())).toBe(true);
+    expect(readdirSync(spool)).toEqual([]);
+    const log = readFileSync(path.join(dataPath, 'collector.log'), 'utf8');
+    expect(log.split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
+    const newId = /^Snapshot ([0-9a-f-]{36}) for /m.exec(up.stdout)?.[1];
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(spooledId);
+    const stored = await (await stack.request(`servers/${encodeURIComponent(server)}`)).text();
+    expect(stored).toContain(newId!);
+
+    // The next run sends only its own snapshot: the spooled one is not delivered again.
+    const again = await send(endpoint, key, dataPath, machine.env);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(posts()).toHaveLength(4);
+    expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8').split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
+    expect(existsSync(spool) ? readdirSync(spool) : []).toEqual([]);
+  }, 180_000);
+});

@@ -1,0 +1,141 @@
+// The infra tests read the ARM template the real Bicep CLI compiles from infra/main.bicep
+// (scripts/infra-build.cjs): the root template and every nested module deployment, with the
+// values each module is given. Expressions stay ARM expression strings ("[parameters('x')]").
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { compiledTemplate } from '../../scripts/infra-build.cjs';
+import { ROOT, installedTools } from '../../scripts/tool-paths.cjs';
+
+export const REPO_ROOT = ROOT;
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface ArmParameter {
+  readonly type: string;
+  readonly defaultValue?: Json;
+  readonly allowedValues?: Json[];
+  readonly maxLength?: number;
+  readonly minLength?: number;
+  readonly metadata?: JsonObject;
+}
+
+export interface ArmResource extends JsonObject {
+  type: string;
+  apiVersion: string;
+  name: string;
+}
+
+export interface ArmTemplate {
+  readonly parameters?: Record<string, ArmParameter>;
+  readonly variables?: JsonObject;
+  readonly resources: ArmResource[] | Record<string, ArmResource>;
+  readonly outputs?: JsonObject;
+  readonly functions?: Json;
+}
+
+/** One template: the root, or a module's nested template with what its caller passes. */
+export interface TemplateScope {
+  /** 'main', then 'main > fleet-posture-resources > ...'. */
+  readonly path: string;
+  readonly template: ArmTemplate;
+  /** The parameter values the caller passes (the deployment's properties.parameters), by name. */
+  readonly passed: Readonly<Record<string, Json>>;
+  readonly parent?: TemplateScope;
+}
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function dig(v: unknown, ...keys: string[]): Json | undefined {
+  let cur: unknown = v;
+  for (const k of keys) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[k];
+  }
+  return cur as Json | undefined;
+}
+
+export function resourceList(template: ArmTemplate): ArmResource[] {
+  return Array.isArray(template.resources) ? template.resources : Object.values(template.resources);
+}
+
+let root: ArmTemplate | undefined;
+
+/** The compiled root template (compiled once per content of infra/ and bicepconfig.json). */
+export function mainTemplate(): ArmTemplate {
+  root ??= compiledTemplate() as ArmTemplate;
+  return root;
+}
+
+/** The root and every nested deployment template, depth first. */
+export function templateScopes(): TemplateScope[] {
+  const out: TemplateScope[] = [];
+  const visit = (scope: TemplateScope): void => {
+    out.push(scope);
+    for (const r of resourceList(scope.template)) {
+      if (r.type !== 'Microsoft.Resources/deployments') continue;
+      const nested = dig(r, 'properties', 'template');
+      if (!isObject(nested)) continue;
+      const passed: Record<string, Json> = {};
+      const params = dig(r, 'properties', 'parameters');
+      if (isObject(params)) for (const [name, p] of Object.entries(params)) passed[name] = dig(p, 'value') ?? null;
+      visit({ path: `${scope.path} > ${r.name}`, template: nested as unknown as ArmTemplate, passed, parent: scope });
+    }
+  };
+  visit({ path: 'main', template: mainTemplate(), passed: {} });
+  return out;
+}
+
+/** Every resource of a type (not the `existing` references), with the template it is in. */
+export function resourcesOfType(type: string): { scope: TemplateScope; resource: ArmResource }[] {
+  return templateScopes().flatMap((scope) =>
+    resourceList(scope.template)
+      .filter((r) => r.type.toLowerCase() === type.toLowerCase() && r.existing !== true)
+      .map((resource) => ({ scope, resource })),
+  );
+}
+
+/** The scope whose template declares a variable or resource type, e.g. the alerts module. */
+export function scopeWith(predicate: (t: ArmTemplate) => boolean): TemplateScope {
+  const found = templateScopes().find((s) => predicate(s.template));
+  if (!found) throw new Error('no template matches');
+  return found;
+}
+
+/** `[variables('x')]` → the variable's value in that template; anything else unchanged. */
+export function resolveVariable(scope: TemplateScope, value: Json | undefined): Json | undefined {
+  const m = typeof value === 'string' ? /^\[variables\('([^']+)'\)\]$/.exec(value) : null;
+  return m ? scope.template.variables?.[m[1]!] : value;
+}
+
+/** The Bicep CLI's console: each line a declaration or an expression; one printed value per expression. */
+export function bicepConsole(lines: readonly string[]): string[] {
+  const { bicep } = installedTools();
+  if (!bicep) throw new Error('the Bicep CLI is not installed (npm run tools)');
+  const r = spawnSync(bicep, ['console'], { cwd: path.join(ROOT, 'infra'), input: lines.join('\n') + '\n', encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bicep console failed: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * The resource a `reference(...)` in an expression points at, and the property read from it:
+ * `reference('identity').clientId` (symbolic name, languageVersion 2.0) → the identity resource.
+ */
+export function referencesIn(scope: TemplateScope, expression: Json | undefined): { resource: ArmResource; property: string }[] {
+  if (typeof expression !== 'string' || Array.isArray(scope.template.resources)) return [];
+  const byName = scope.template.resources;
+  return [...expression.matchAll(/reference\('(\w+)'(?:,[^)]*)?\)\.([\w.]+)/g)].flatMap((m) => {
+    const resource = byName[m[1]!];
+    return resource ? [{ resource, property: m[2]! }] : [];
+  });
+}
+
+/** Runs the Bicep CLI with arguments; returns everything it printed. */
+export function bicepRun(args: readonly string[]): string {
+  const { bicep } = installedTools();
+  if (!bicep) throw new Error('the Bicep CLI is not installed (npm run tools)');
+  const r = spawnSync(bicep, [...args], { cwd: ROOT, encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`;
+}

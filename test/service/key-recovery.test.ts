@@ -1,0 +1,265 @@
+// No collector is refused for good without an admin seeing it. Keys lost to concurrent enrolments
+// or to storage answer key_revoked (the collector's cue to enrol again), every refusal is an
+// alertable FleetPosture.ServerKeyRefused record, and GET /api/refused-servers lists the servers
+// whose collector cannot post. Then re-enrolment governance: with POSTURE_REENROLMENT=approval an
+// enrolled server's key is replaced only with its current key or an admin's approval.
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServerKey } from '../../src/app/enrolment';
+import { encodeKey, resolveConnectionString, tableNames } from '../../src/store';
+import { alertRecords, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { dumpTables } from '../support/tables';
+
+const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+
+function client(stack: TestStack) {
+  const base = stack.baseUrl;
+  const call = async (method: string, path: string, key: string | null, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}/api/${path}`, {
+      method,
+      headers: { ...(key ? { 'x-api-key': key } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    expect(res.status, `${method} ${path}: ${text.slice(0, 300)}`).toBeLessThan(500);
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+  };
+  return {
+    call,
+    enrol: (host: string, headers: Record<string, string> = {}) =>
+      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, collector: { name: 'Send-PostureSnapshot', version: '1.0.0' } }, headers),
+    post: (key: string, host: string) => call('POST', 'snapshots', key, snapshot({ host })),
+    manifest: (key: string) => call('GET', 'manifest', key),
+    refused: async () => {
+      const r = await call('GET', 'refused-servers', TEST_KEYS.admin);
+      expect(r.status).toBe(200);
+      return r.body.items as Json[];
+    },
+  };
+}
+
+/** [reason, grant] of each FleetPosture.ServerKeyIssued record of `server`. */
+const keysIssued = (stack: TestStack, server: string) =>
+  alertRecords(stack)
+    .filter((r) => r.name === 'FleetPosture.ServerKeyIssued' && r.fields.server === server)
+    .map((r) => [r.fields.reason, r.fields.grant]);
+
+const refusals = (stack: TestStack, server: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerKeyRefused' && r.fields.server === server);
+
+function serverKeysTable(stack: TestStack): TableClient {
+  return TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).serverKeys, {
+    allowInsecureConnection: true,
+  });
+}
+
+describe('stranded servers (open re-enrolment)', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof client>;
+  beforeAll(async () => {
+    stack = await startTestStack({ rules: TEST_RULES });
+    c = client(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  it('eight enrolments of one server at once: one key works, every other one answers key_revoked, and each recovers by enrolling again', async () => {
+    const all = await Promise.all(Array.from({ length: 8 }, () => c.enrol('RACE8')));
+    for (const r of all) expect(r.status).toBe(201);
+    const keys: string[] = all.map((r) => r.body.key);
+    const answers = await Promise.all(keys.map((k) => c.manifest(k)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 401 && a.body.error === 'key_revoked')).toHaveLength(7);
+    const posts = await Promise.all(keys.map((k) => c.post(k, 'RACE8')));
+    expect(posts.filter((p) => p.status === 401).every((p) => p.body.error === 'key_revoked')).toBe(true);
+    expect(refusals(stack, fqdn('RACE8')).length).toBeGreaterThanOrEqual(14);
+    // What a refused collector does: enrol again, post with the new key.
+    const again = await c.enrol('RACE8');
+    expect((await c.post(again.body.key, 'RACE8')).status).toBe(201);
+  });
+
+  it('storage lost the key row (or the whole partition): key_revoked, a record, and enrolling again restores posting', async () => {
+    for (const [host, loseAll] of [
+      ['LOST1', false],
+      ['LOST2', true],
+    ] as const) {
+      const e = await c.enrol(host);
+      expect((await c.post(e.body.key, host)).status).toBe(201);
+      const table = serverKeysTable(stack);
+      const pk = encodeKey(fqdn(host));
+      if (loseAll) {
+        for await (const row of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) await table.deleteEntity(pk, String(row.rowKey));
+      } else await table.deleteEntity(pk, parseServerKey(e.body.key)!.keyId);
+      // The post checks the key against ServerKeys (its tag on the rows is only trusted for a known key).
+      await stack.app.store.clearKeyTags(fqdn(host));
+      for (const r of [await c.manifest(e.body.key), await c.post(e.body.key, host)]) {
+        expect(r.status, host).toBe(401);
+        expect(r.body.error, host).toBe('key_revoked');
+      }
+      expect(refusals(stack, fqdn(host)).map((r) => r.fields.reason)).toContain('unknown');
+      const again = await c.enrol(host);
+      expect(again.status).toBe(201);
+      expect((await c.post(again.body.key, host)).status).toBe(201);
+    }
+  });
+
+  it('GET /api/refused-servers lists a server with no active key, a refused replaced key, a blocked enrolment; until it has a key again', async () => {
+    const revoked = await c.enrol('NOKEY1');
+    expect((await c.call('DELETE', `servers/${fqdn('NOKEY1')}/key`, TEST_KEYS.admin)).status).toBe(200);
+    const old = await c.enrol('REPL1');
+    await c.enrol('REPL1'); // someone else re-enrolled: the collector's key is replaced
+    expect((await c.manifest(old.body.key)).body.error).toBe('key_revoked');
+    await c.enrol('BLOCK1');
+    expect((await c.call('DELETE', `servers/${fqdn('BLOCK1')}/key?reenrol=deny`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('BLOCK1')).status).toBe(403);
+
+    const byServer = Object.fromEntries((await c.refused()).map((i) => [i.server, i]));
+    expect(byServer[fqdn('NOKEY1')]).toMatchObject({ reasons: ['no-active-key'], lastRefusal: null });
+    expect(typeof byServer[fqdn('NOKEY1')].keyRevokedAt).toBe('string');
+    expect(byServer[fqdn('REPL1')]).toMatchObject({ reasons: ['key-replaced'], lastRefusal: { reason: 'replaced', keyId: old.body.keyId } });
+    expect(byServer[fqdn('BLOCK1')].reasons).toEqual(expect.arrayContaining(['no-active-key', 'enrolment-blocked']));
+    expect(refusals(stack, fqdn('BLOCK1')).map((r) => r.fields.reason)).toContain('enrolment-blocked');
+    // A server in good standing is not listed.
+    expect(byServer[fqdn('LOST1')]).toBeUndefined();
+
+    // Each leaves the list once it has a key again.
+    expect((await c.post((await c.enrol('NOKEY1')).body.key, 'NOKEY1')).status).toBe(201);
+    expect((await c.enrol('REPL1')).status).toBe(201);
+    expect((await c.call('POST', `servers/${fqdn('BLOCK1')}/key/rotate`, TEST_KEYS.admin)).status).toBe(201);
+    const after = (await c.refused()).map((i) => i.server);
+    for (const h of ['NOKEY1', 'REPL1', 'BLOCK1']) expect(after).not.toContain(fqdn(h));
+    expect(revoked.status).toBe(201);
+  });
+
+  it('a key issued after a revocation is audited as a re-enrolment (the re-enrolment alert sees it), not as a first enrolment', async () => {
+    await c.enrol('REVOKED6');
+    expect((await c.call('DELETE', `servers/${fqdn('REVOKED6')}/key`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('REVOKED6')).status).toBe(201);
+    expect(keysIssued(stack, fqdn('REVOKED6'))).toEqual([
+      ['enrolment', null],
+      ['re-enrolment', 'open'],
+    ]);
+  });
+
+  it('the admin routes refuse every other key and write nothing', async () => {
+    const before = await dumpTables(stack, { light: true });
+    for (const key of [TEST_KEYS.reader, TEST_KEYS.enrolment, TEST_KEYS.ingest, null]) {
+      for (const [method, path] of [
+        ['GET', 'refused-servers'],
+        ['GET', 'enrolments'],
+        ['POST', `servers/${fqdn('REPL1')}/enrolments/abc/approve`],
+      ] as const) {
+        const r = await c.call(method, path, key);
+        expect(r.status, `${method} ${path} as ${key}`).toBe(key ? 403 : 401);
+      }
+    }
+    expect(await dumpTables(stack, { light: true })).toEqual(before);
+  });
+});
+
+describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof client>;
+  beforeAll(async () => {
+    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' } });
+    c = client(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  it('a first enrolment is issued at once; a re-enrolment with the secret alone waits for an admin (202 and a claim), changing no key', async () => {
+    const first = await c.enrol('GOV1');
+    expect(first.status).toBe(201);
+    const asked = await c.enrol('GOV1');
+    expect(asked.status).toBe(202);
+    expect(asked.body).toMatchObject({ server: fqdn('GOV1'), status: 'pending' });
+    expect(asked.body.key).toBeUndefined();
+    expect(asked.body.claim).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(asked.body.message).toMatch(/^[A-Z][^\n]*\.$/);
+    // The current key still works: nobody took the server over.
+    expect((await c.post(first.body.key, 'GOV1')).status).toBe(201);
+    expect(alertRecords(stack).some((r) => r.name === 'FleetPosture.ReenrolmentRequested' && r.fields.server === fqdn('GOV1'))).toBe(true);
+
+    const list = await c.call('GET', 'enrolments', TEST_KEYS.admin);
+    expect(list.body.items).toContainEqual(expect.objectContaining({ server: fqdn('GOV1'), requestId: asked.body.requestId, state: 'pending', hostName: 'GOV1' }));
+    expect((await c.refused()).find((i) => i.server === fqdn('GOV1'))?.reasons).toEqual(['approval-pending']);
+
+    // Asking again with the claim while pending: still 202, no second request.
+    const still = await c.enrol('GOV1', { 'x-enrolment-claim': asked.body.claim });
+    expect(still.status).toBe(202);
+    expect(still.body.requestId).toBe(asked.body.requestId);
+    expect((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items.filter((i: Json) => i.server === fqdn('GOV1'))).toHaveLength(1);
+
+    // Approved: the claim collects the key; the old one is replaced.
+    const approve = await c.call('POST', `servers/${fqdn('GOV1')}/enrolments/${asked.body.requestId}/approve`, TEST_KEYS.admin);
+    expect(approve.status).toBe(200);
+    expect(approve.body.state).toBe('approved');
+    const stranger = await c.enrol('GOV1', { 'x-enrolment-claim': `${asked.body.requestId}.${'A'.repeat(43)}` });
+    expect(stranger.status).toBe(403);
+    const collected = await c.enrol('GOV1', { 'x-enrolment-claim': asked.body.claim });
+    expect(collected.status).toBe(201);
+    expect(collected.body.replaced).toEqual([first.body.keyId]);
+    expect((await c.manifest(first.body.key)).body.error).toBe('key_revoked');
+    expect((await c.post(collected.body.key, 'GOV1')).status).toBe(201);
+    const issued = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerKeyIssued' && r.fields.server === fqdn('GOV1'));
+    expect(issued.map((r) => [r.fields.reason, r.fields.grant])).toEqual([
+      ['enrolment', null],
+      ['re-enrolment', 'admin-approval'],
+    ]);
+    expect((await c.call('GET', 'enrolments?state=approved', TEST_KEYS.admin)).body.items.map((i: Json) => i.server)).not.toContain(fqdn('GOV1'));
+  });
+
+  it('denied: the claim is refused (403) and the server is listed as refused', async () => {
+    await c.enrol('GOV2');
+    const asked = await c.enrol('GOV2');
+    expect((await c.call('POST', `servers/${fqdn('GOV2')}/enrolments/${asked.body.requestId}/deny`, TEST_KEYS.admin)).body.state).toBe('denied');
+    const r = await c.enrol('GOV2', { 'x-enrolment-claim': asked.body.claim });
+    expect(r.status).toBe(403);
+    expect(r.body.message).toContain(asked.body.requestId);
+    expect((await c.refused()).find((i) => i.server === fqdn('GOV2'))?.reasons).toEqual(['enrolment-denied']);
+    expect(refusals(stack, fqdn('GOV2')).map((x) => x.fields.reason)).toContain('enrolment-denied');
+  });
+
+  it('a key issued after a revocation is audited as a re-enrolment by admin approval', async () => {
+    await c.enrol('GOV6');
+    expect((await c.call('DELETE', `servers/${fqdn('GOV6')}/key`, TEST_KEYS.admin)).status).toBe(200);
+    const asked = await c.enrol('GOV6');
+    expect(asked.status).toBe(202);
+    expect((await c.call('POST', `servers/${fqdn('GOV6')}/enrolments/${asked.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('GOV6', { 'x-enrolment-claim': asked.body.claim })).status).toBe(201);
+    expect(keysIssued(stack, fqdn('GOV6'))).toEqual([
+      ['enrolment', null],
+      ['re-enrolment', 'admin-approval'],
+    ]);
+  });
+
+  it('the current key renews itself without an admin; another server\'s key or a stale one does not', async () => {
+    const first = await c.enrol('GOV3');
+    const other = await c.enrol('GOV4');
+    expect((await c.enrol('GOV3', { 'x-server-key': other.body.key })).status).toBe(403);
+    const renewed = await c.enrol('GOV3', { 'x-server-key': first.body.key });
+    expect(renewed.status).toBe(201);
+    expect(renewed.body.replaced).toEqual([first.body.keyId]);
+    expect((await c.enrol('GOV3', { 'x-server-key': first.body.key })).status).toBe(403);
+    const issued = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerKeyIssued' && r.fields.server === fqdn('GOV3'));
+    expect(issued.at(-1)!.fields).toMatchObject({ reason: 're-enrolment', grant: 'current-key' });
+  });
+
+  it('a server that has posted but whose keys storage lost is not open to a silent take-over', async () => {
+    const e = await c.enrol('GOV5');
+    expect((await c.post(e.body.key, 'GOV5')).status).toBe(201);
+    const table = serverKeysTable(stack);
+    const pk = encodeKey(fqdn('GOV5'));
+    for await (const row of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) await table.deleteEntity(pk, String(row.rowKey));
+    const again = await c.enrol('GOV5');
+    expect(again.status).toBe(202);
+    expect((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items.map((i: Json) => i.server)).toContain(fqdn('GOV5'));
+  });
+
+  it('decisions on what does not exist: 404; malformed paths and claims: 400', async () => {
+    expect((await c.call('POST', `servers/${fqdn('GOV1')}/enrolments/nosuchrequest/approve`, TEST_KEYS.admin)).status).toBe(404);
+    expect((await c.call('POST', `servers/${fqdn('GOV1')}/enrolments/abc/maybe`, TEST_KEYS.admin)).status).toBe(404);
+    expect((await c.call('POST', `servers/a%27b/enrolments/abc/approve`, TEST_KEYS.admin)).status).toBe(400);
+    expect((await c.call('GET', 'enrolments?state=everything', TEST_KEYS.admin)).status).toBe(400);
+    expect((await c.enrol('GOV1', { 'x-enrolment-claim': 'not a claim' })).status).toBe(400);
+  });
+});

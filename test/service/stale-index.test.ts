@@ -1,0 +1,88 @@
+// The last-seen index (Lifecycle 'seen-<hour>' rows) holds one current row per server. A failure
+// while moving a row (the delete of the old hour) leaves the old row behind; the stale-hosts job
+// prunes such rows once the server's current row is elsewhere, and never prunes a current row.
+import { RestError } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seenPartition, type StoragePolicy } from '../../src/store';
+import { post } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+import { dumpTables } from '../support/tables';
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-11-28T00:05:00.000Z');
+let now = T0;
+let stack: TestStack;
+const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+
+/** Fails deletes of last-seen index rows while on. */
+let failSeenDeletes = false;
+const faultPolicy: StoragePolicy = {
+  name: 'seenDeleteFault',
+  sendRequest(request, next) {
+    if (failSeenDeletes && request.method === 'DELETE' && /Lifecycle\(PartitionKey='seen-/.test(decodeURIComponent(request.url))) {
+      const headers = { get: () => undefined, has: () => false } as never;
+      throw new RestError('Injected storage fault', { statusCode: 503, request, response: { status: 503, headers, request } as never });
+    }
+    return next(request);
+  },
+};
+
+const postAt = (host: string) => post(stack, snapshot({ host, collectedAt: now - MIN }));
+const runStaleHosts = async () => {
+  const r = await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { result: Record<string, number> }).result;
+};
+/** The index rows of a server: their partitions (hours), sorted. */
+const seenRows = async (id: string) =>
+  (await dumpTables(stack)).lifecycle!.map((r) => JSON.parse(r) as { partitionKey: string; Server?: string }).filter((r) => r.partitionKey.startsWith('seen-') && r.Server === id).map((r) => r.partitionKey).sort();
+
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [faultPolicy] });
+});
+afterAll(async () => stack?.stop());
+
+describe('last-seen index clean-up', () => {
+  it('a row left behind by a failed move is pruned by the job; the current row stays', async () => {
+    expect((await postAt('ORPHAN1')).status).toBe(201);
+    expect(await seenRows(server('ORPHAN1'))).toEqual([seenPartition(T0)]);
+
+    // An hour later the Hosts row is refreshed and the index row moves, but deleting the old one fails.
+    now = T0 + 61 * MIN;
+    const doc = snapshot({ host: 'ORPHAN1', collectedAt: now - MIN });
+    failSeenDeletes = true;
+    const failed = await post(stack, doc);
+    failSeenDeletes = false;
+    expect(failed.status).toBe(503);
+    // The collector's retry finishes the projections; the old hour's row is still there.
+    expect((await post(stack, doc)).status).toBeLessThan(300);
+    const rows = await seenRows(server('ORPHAN1'));
+    expect(rows).toContain(seenPartition(T0));
+    expect(rows).toContain(seenPartition(now));
+
+    // The server keeps posting; the old row comes up in the job's scan and goes.
+    now = T0 + 3 * 60 * MIN + 10 * MIN;
+    expect((await postAt('ORPHAN1')).status).toBe(201);
+    const run = await runStaleHosts();
+    expect(run).toMatchObject({ markedStale: 0, pruned: 1 });
+    expect(await seenRows(server('ORPHAN1'))).not.toContain(seenPartition(T0));
+    expect((await seenRows(server('ORPHAN1'))).length).toBe(1);
+  });
+
+  it('a current row in an old hour (posting within the hour of its refresh) is kept and later marks the server stale', async () => {
+    now = T0 + 5 * 60 * MIN;
+    expect((await postAt('STEADY1')).status).toBe(201);
+    const refreshed = now;
+    now += 15 * MIN; // posts again within the hour: no refresh, the row stays at its hour
+    expect((await postAt('STEADY1')).status).toBe(201);
+    now = refreshed + 3 * 60 * MIN + 10 * MIN; // past the interval since the refresh, not since the last post
+    const staleServers = async () => ((await stack.request('servers?stale=true').then((r) => r.json())) as { items: { server: string }[] }).items.map((i) => i.server);
+    await runStaleHosts();
+    expect(await staleServers()).not.toContain(server('STEADY1'));
+    expect(await seenRows(server('STEADY1'))).toEqual([seenPartition(refreshed)]);
+    now = refreshed + 3 * 60 * MIN + 20 * MIN;
+    await runStaleHosts();
+    expect(await staleServers()).toContain(server('STEADY1'));
+  });
+});
