@@ -126,6 +126,13 @@ const BB80 = 'HKLM\\SOFTWARE\\Network Associates\\TVD\\Shared Components\\On Acc
 const DP = 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection';
 const key = (doc: Doc, path: string, view = '32') => doc.registry.find((e) => e.path === path && e.view === view) as { values: Value[]; exists: boolean } & Record<string, unknown>;
 const config = (r: ReturnType<typeof evaluate>) => r.evidence.config as Record<string, unknown>;
+/** Reference-layout values of an enabled port rule #1. */
+const portRule = (name: string, ports: string, exclude?: string): Value[] => [
+  { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: name },
+  { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
+  { name: 'PortBlockPorts_1', type: 'REG_SZ', data: ports },
+  ...(exclude === undefined ? [] : [{ name: 'PortBlockExcludedProcesses_1', type: 'REG_SZ', data: exclude }]),
+];
 const EDGE_LOG = '11/27/2026\t2:20:31 PM\tBlocked by port blocking rule \tC:\\X\\EDGETRANSPORT.EXE\tAnti-virus Standard Protection:Prevent mass mailing worms from sending mail\t192.0.2.25:25\r\n';
 const INETINFO_LOG = EDGE_LOG.replace('EDGETRANSPORT.EXE', 'INETINFO.EXE');
 
@@ -215,9 +222,7 @@ describe('which settings key decides', () => {
     const doc = readFixture('vse88-x64-transport-not-excluded.json') as Doc;
     key(doc, BB88).values = [
       { name: 'APEnabled', type: 'REG_DWORD', data: 1 },
-      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block IRC' },
-      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
-      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '6667' },
+      ...portRule('Block IRC', '6667'),
     ];
     const r = evaluate(doc);
     expect(r.reasonCode).toBe('SmtpNotExcluded');
@@ -272,11 +277,7 @@ describe('decisions that need two rules, or a log and a broken key', () => {
   it('the "state assumed" note appears only when a culprit rule\'s state was assumed', () => {
     // inetinfo.exe is on the built-in rule's default list (state assumed), but a read custom rule blocks it.
     const doc = readFixture('vse88-exchange2003-smtpsvc-pathname-null.json') as Doc;
-    key(doc, BB88).values.push(
-      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block SMTP' },
-      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
-      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '25' },
-    );
+    key(doc, BB88).values.push(...portRule('Block SMTP', '25'));
     const r = evaluate(doc);
     expect(r.reasonCode).toBe('SmtpNotExcluded');
     expect(r.message.en).toBe('McAfee VirusScan Enterprise 8.8 (8.8.0.1804) may block Exchange mail on port 25: inetinfo.exe (service SMTPSVC) is blocked by "Block SMTP" (ports 25, Outbound).');
@@ -288,12 +289,7 @@ describe('decisions that need two rules, or a log and a broken key', () => {
 
   it('the "state assumed" note appears when an assumed rule blocks, even if another rule excludes the process', () => {
     const doc = readFixture('vse88-x64-transport-not-excluded.json') as Doc;
-    key(doc, BB88).values.push(
-      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block SMTP' },
-      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
-      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '25' },
-      { name: 'PortBlockExcludedProcesses_1', type: 'REG_SZ', data: 'EdgeTransport.exe' },
-    );
+    key(doc, BB88).values.push(...portRule('Block SMTP', '25', 'EdgeTransport.exe'));
     const r = evaluate(doc);
     expect(r.reasonCode).toBe('SmtpNotExcluded');
     expect(r.message.en).toContain('(The rule state is assumed from product defaults: no change to it is recorded.)');
@@ -302,11 +298,7 @@ describe('decisions that need two rules, or a log and a broken key', () => {
 
   it('a block in the log with settings in an unknown layout: Error, with no culprit from the rules that could be read', () => {
     const doc = readFixture('vse80i-port-rule-malformed-enabled-flag.json') as Doc & { files: unknown[]; host: Record<string, unknown> };
-    key(doc, BB80).values.push(
-      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block SMTP' },
-      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
-      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '25' },
-    );
+    key(doc, BB80).values.push(...portRule('Block SMTP', '25'));
     doc.host.utcOffsetMinutes = 0;
     doc.files = [{ path: 'C:\\Documents and Settings\\All Users\\Application Data\\Network Associates\\VirusScan\\AccessProtectionLog.txt', exists: true, tail: INETINFO_LOG }];
     const r = evaluate(doc);
