@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', 'bench/results/**', '.tools/**', '.deploy/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', 'bench/results/**', '.tools/**', '.deploy/**', '.stryker-tmp/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -58,11 +58,15 @@ const LONG_HIVES: Record<string, string> = {
  * spelled-out `Wow6432Node` segment (as in a .reg export) is removed and means view "32".
  */
 export function canonicalRegistryPath(path: string, view: RegistryView): { path: string; view: RegistryView } {
-  const segments = path.split('\\');
-  const hive = LONG_HIVES[(segments[0] ?? '').toLowerCase()] ?? (segments[0] ?? '').toUpperCase();
-  const rest = segments.slice(1);
+  const [hive, ...rest] = shortHive(path).split('\\');
   const kept = rest.filter((s) => s.toLowerCase() !== 'wow6432node');
   return { path: [hive, ...kept].join('\\'), view: kept.length !== rest.length ? '32' : view };
+}
+
+/** The path with its hive in the short upper-case form (`HKEY_LOCAL_MACHINE` → `HKLM`), the rest as it is. */
+export function shortHive(path: string): string {
+  const [hive, ...rest] = path.split('\\');
+  return [LONG_HIVES[hive!.toLowerCase()] ?? hive!.toUpperCase(), ...rest].join('\\');
 }
 
 // Rules ask for the same few constant paths on every evaluation, and snapshots from a fleet hold
@@ -72,15 +76,15 @@ const MAX_KEY_IDS = 1024;
 
 /** The look-up id of a key: view and lower-case canonical path. */
 export function registryKeyId(path: string, view: RegistryView): string {
-  const ids = view === '64' || view === '32' ? KEY_IDS[view] : undefined;
-  let id = ids?.get(path);
+  const ids = KEY_IDS[view];
+  let id = ids.get(path);
+  // Stryker disable next-line ConditionalExpression: a cache; computing the id again gives the same id.
   if (id === undefined) {
     const c = canonicalRegistryPath(path, view);
     id = `${c.view}:${c.path.toLowerCase()}`;
-    if (ids) {
-      if (ids.size >= MAX_KEY_IDS) ids.clear();
-      ids.set(path, id);
-    }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: forgetting sooner or later only costs a recomputation.
+    if (ids.size >= MAX_KEY_IDS) ids.clear();
+    ids.set(path, id);
   }
   return id;
 }

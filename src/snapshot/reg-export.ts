@@ -11,7 +11,7 @@
 //   key outside every exported branch is left out (the file says nothing about it).
 // - Deleted-key lines `[-HKEY_...]` and deleted values `"x"=-` are what a .reg file applies, not
 //   what a registry holds: they are skipped with a note.
-import { canonicalRegistryPath, registryKeyId, type RegistryView } from './normalise';
+import { canonicalRegistryPath, registryKeyId, shortHive, type RegistryView } from './normalise';
 import type { ManifestRegistryEntry, RegistryEntry, RegistryValue } from './schema';
 
 export class RegExportError extends Error {
@@ -48,7 +48,7 @@ export function decodeRegBytes(bytes: Uint8Array): string {
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return new TextDecoder('utf-8').decode(bytes.subarray(3));
   // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -60,25 +60,22 @@ export function decodeRegBytes(bytes: Uint8Array): string {
 function logicalLines(text: string): Array<{ text: string; line: number }> {
   const physical = text.split(/\r\n|\n|\r/);
   const out: Array<{ text: string; line: number }> = [];
+  // Stryker disable next-line EqualityOperator: one more blank line at the end is skipped like any blank line.
   for (let i = 0; i < physical.length; i++) {
     const start = i + 1;
-    let current = physical[i] ?? '';
-    while (/\\\s*$/.test(current) && !isQuotedValueLine(current) && i + 1 < physical.length) {
-      current = current.replace(/\\\s*$/, '') + (physical[++i] ?? '').trimStart();
-    }
+    let current = physical[i]!;
+    // Only wrapped hex data ends in a backslash (a string value ends with its closing quote); the
+    // indent of the next line goes with the other blanks hexBytes drops.
+    while (/\\\s*$/.test(current) && i + 1 < physical.length) current = current.replace(/\\\s*$/, '') + physical[++i]!;
     out.push({ text: current, line: start });
   }
   return out;
 }
 
-/** A `"name"="string"` line ends with its closing quote, so a backslash there belongs to the string. */
-function isQuotedValueLine(line: string): boolean {
-  return /=\s*"/.test(line) && !/=\s*(hex(\([0-9a-fA-F]+\))?|dword):/i.test(line);
-}
-
 /** Reads a quoted string starting at `from` (which must be `"`): returns the unescaped text and the index after it. */
 function readQuoted(s: string, from: number, lineNo: number): { value: string; end: number } {
   let out = '';
+  // Stryker disable next-line EqualityOperator: one step past the end reads undefined and ends the same way, unclosed.
   for (let i = from + 1; i < s.length; i++) {
     const c = s[i];
     if (c === '\\') {
@@ -95,9 +92,8 @@ function readQuoted(s: string, from: number, lineNo: number): { value: string; e
 }
 
 function hexBytes(list: string, lineNo: number): Uint8Array {
-  const trimmed = list.replace(/\s+/g, '');
-  if (trimmed === '') return new Uint8Array(0);
-  const parts = trimmed.split(',').filter((p, i, all) => !(p === '' && i === all.length - 1));
+  // regedit ends a wrapped list with a comma before the line break: drop that last empty item only.
+  const parts = list.replace(/\s/g, '').split(',').filter((p, i, all) => !(p === '' && i === all.length - 1));
   const bytes = new Uint8Array(parts.length);
   parts.forEach((p, i) => {
     if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new RegExportError(`"${p}" is not a hex byte`, lineNo);
@@ -138,18 +134,19 @@ const HEX_TYPES: Readonly<Record<number, RegistryValue['type']>> = {
   0xb: 'REG_QWORD',
 };
 
-function parseData(name: string, data: string, format: RegExport['format'], lineNo: number, notes: string[]): RegistryValue | undefined {
+function parseData(name: string, data: string, format: RegExport['format'], lineNo: number, notes: string[]): RegistryValue {
   if (data.startsWith('"')) {
     const { value, end } = readQuoted(data, 0, lineNo);
-    if (data.slice(end).trim() !== '') throw new RegExportError('unexpected text after a string value', lineNo);
+    // `data` is trimmed, so anything after the closing quote is text.
+    if (data.slice(end) !== '') throw new RegExportError('unexpected text after a string value', lineNo);
     return { name, type: 'REG_SZ', data: value };
   }
   const dword = /^dword:([0-9a-fA-F]{1,8})\s*$/i.exec(data);
   if (dword) return { name, type: 'REG_DWORD', data: parseInt(dword[1] as string, 16) };
-  const hex = /^hex(?:\(([0-9a-fA-F]+)\))?:(.*)$/is.exec(data);
+  const hex = /^hex(?:\(([0-9a-fA-F]+)\))?:(.*)/is.exec(data);
   if (!hex) throw new RegExportError(`cannot read the data of value ${JSON.stringify(name)}: ${JSON.stringify(data.slice(0, 40))}`, lineNo);
   const typeNumber = hex[1] === undefined ? 3 : parseInt(hex[1], 16);
-  const bytes = hexBytes(hex[2] ?? '', lineNo);
+  const bytes = hexBytes(hex[2]!, lineNo);
   const type = HEX_TYPES[typeNumber];
   switch (type) {
     case 'REG_SZ':
@@ -158,7 +155,7 @@ function parseData(name: string, data: string, format: RegExport['format'], line
     case 'REG_MULTI_SZ': {
       const items = regString(bytes, format).split('\0');
       // The list ends with an empty string (the double NUL); drop the terminators only.
-      while (items.length > 0 && items[items.length - 1] === '') items.pop();
+      while (items[items.length - 1] === '') items.pop();
       return { name, type, data: items };
     }
     case 'REG_DWORD':
@@ -184,13 +181,12 @@ function parseData(name: string, data: string, format: RegExport['format'], line
 /** Parses the text of a .reg file into keys and values, in file order. */
 export function parseRegExport(text: string): RegExport {
   const lines = logicalLines(text.replace(/^\uFEFF/, ''));
-  let index = 0;
-  while (index < lines.length && (lines[index]?.text.trim() ?? '') === '') index++;
-  const header = lines[index]?.text.trim() ?? '';
+  const index = lines.findIndex((l) => l.text.trim() !== '');
+  const header = lines[index]?.text.trim();
   let format: RegExport['format'];
   if (header === 'Windows Registry Editor Version 5.00') format = 'REGEDIT5';
   else if (header === 'REGEDIT4') format = 'REGEDIT4';
-  else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', (lines[index]?.line ?? 1));
+  else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', lines[index]?.line ?? 1);
 
   const keys: RegExportKey[] = [];
   const notes: string[] = [];
@@ -233,44 +229,26 @@ export function parseRegExport(text: string): RegExport {
       continue;
     }
     const value = parseData(name, data, format, line, notes);
-    if (value) {
-      const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
-      if (existing >= 0) {
-        notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);
-        current.values.splice(existing, 1);
-      }
-      current.values.push(value);
+    const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
+    if (existing >= 0) {
+      notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);
+      current.values.splice(existing, 1);
     }
+    current.values.push(value);
   }
   return { format, keys, notes };
 }
 
-const LONG_HIVE: Readonly<Record<string, string>> = {
-  hkey_local_machine: 'HKLM',
-  hkey_current_user: 'HKCU',
-  hkey_users: 'HKU',
-  hkey_classes_root: 'HKCR',
-  hkey_current_config: 'HKCC',
-};
-
-function shortHive(path: string): string {
-  const i = path.indexOf('\\');
-  const hive = i < 0 ? path : path.slice(0, i);
-  const short = LONG_HIVE[hive.toLowerCase()] ?? hive.toUpperCase();
-  return i < 0 ? short : short + path.slice(i);
-}
 
 /** Where a manifest key would sit in a 64-bit regedit export for the 32-bit view. */
 function wowSpelling(path: string): string | undefined {
-  const m = /^(HKLM\\SOFTWARE)(\\.*)?$/i.exec(shortHive(path));
-  if (!m) return undefined;
-  return `${m[1]}\\Wow6432Node${m[2] ?? ''}`;
+  const m = /^(HKLM\\SOFTWARE)((?:\\.*)?)$/i.exec(shortHive(path));
+  return m ? `${m[1]}\\Wow6432Node${m[2]}` : undefined;
 }
 
-function isSameOrBelow(path: string, ancestor: string): boolean {
-  const p = path.toLowerCase();
-  const a = ancestor.toLowerCase();
-  return p === a || p.startsWith(a + '\\');
+/** Strictly below: a manifest key the file holds itself is in its entries already. */
+function isBelow(path: string, ancestor: string): boolean {
+  return path.toLowerCase().startsWith(ancestor.toLowerCase() + '\\');
 }
 
 /**
@@ -285,11 +263,10 @@ export function registryEntriesFromExports(
 ): RegistryEntry[] {
   const nativeView = options.nativeView ?? '64';
   const entries = new Map<string, { path: string; view: RegistryView; values: RegistryValue[] }>();
-  const rawPaths: string[] = [];
+  const rawPaths = exports.flatMap((ex) => ex.keys.map((k) => shortHive(k.rawPath)));
   for (const ex of exports) {
     for (const key of ex.keys) {
       const short = shortHive(key.rawPath);
-      rawPaths.push(short);
       const c = canonicalRegistryPath(short, nativeView);
       const id = registryKeyId(c.path, c.view);
       const entry = entries.get(id) ?? { path: c.path, view: c.view, values: [] };
@@ -307,11 +284,11 @@ export function registryEntriesFromExports(
   for (const m of manifestKeys) {
     for (const view of views) {
       const canonical = canonicalRegistryPath(shortHive(m.path), view);
-      if (entries.has(registryKeyId(canonical.path, canonical.view))) continue;
       // How the key would be spelled in this export, for this view.
       const spelled = view === nativeView ? shortHive(m.path) : wowSpelling(m.path);
       if (spelled === undefined) continue;
-      if (!rawPaths.some((p) => isSameOrBelow(spelled, p))) continue;
+      if (!rawPaths.some((p) => isBelow(spelled, p))) continue;
+      // Held by the file (exists), or already added for another spelling of the same key.
       const id = registryKeyId(canonical.path, canonical.view);
       if (out.some((e) => registryKeyId(e.path, e.view) === id)) continue;
       out.push({ path: canonical.path, view: canonical.view, exists: false });

@@ -17,6 +17,7 @@ export const LIMITS = {
   textChars: 32_767,
   valueNameChars: 16_383,
   pathChars: 2048,
+  pathSources: 16,
 } as const;
 
 const HIVE_PATTERN =
@@ -93,9 +94,17 @@ export const serviceSchema = z.object({
   processId: z.int().min(0).max(4294967295).nullable().optional(),
 });
 
+/** The registry value a file's path was read from (present only when it came from one). */
+export const filePathSourceSchema = z.object({
+  registryPath: registryPathSchema,
+  view: z.enum(['64', '32']),
+  valueName: valueName,
+});
+
 export const fileSchema = z
   .object({
     path: z.string().min(1).max(LIMITS.pathChars),
+    pathFrom: filePathSourceSchema.optional(),
     exists: z.boolean(),
     size: z.int().min(0).optional(),
     lastWriteTime: isoDateTime.optional(),
@@ -158,9 +167,17 @@ export const manifestRegistryEntrySchema = z.object({
   maxDepth: z.int().min(0).max(16).optional(),
 });
 
+/** A registry value that may name a file's path; the collector tries them in order, view "64" then "32". */
+export const manifestPathSourceSchema = z.object({
+  registryPath: registryPathSchema,
+  valueName: valueName,
+});
+
 export const manifestFileEntrySchema = z.object({
+  /** The default path, read when no `pathFrom` value names one. */
   path: z.string().min(1).max(LIMITS.pathChars),
   tailBytes: z.int().min(0).max(LIMITS.tailChars),
+  pathFrom: z.array(manifestPathSourceSchema).max(LIMITS.pathSources).optional(),
 });
 
 export const manifestSchema = z.object({
@@ -174,3 +191,5 @@ export const manifestSchema = z.object({
 export type Manifest = z.output<typeof manifestSchema>;
 export type ManifestRegistryEntry = z.output<typeof manifestRegistryEntrySchema>;
 export type ManifestFileEntry = z.output<typeof manifestFileEntrySchema>;
+export type ManifestPathSource = z.output<typeof manifestPathSourceSchema>;
+export type FilePathSource = z.output<typeof filePathSourceSchema>;

@@ -38,9 +38,10 @@ export function parseCsvRecords(text: string): Array<{ fields: string[]; line: n
       }
       continue;
     }
+    // After the closing quote the next quote would have been read as an escaped one, so
+    // atFieldStart can stay as it was until the next character.
     if (c === '"' && atFieldStart) {
       quoted = true;
-      atFieldStart = false;
     } else if (c === ',') {
       fields.push(field);
       field = '';
@@ -78,7 +79,7 @@ function parseBool(text: string, line: number, column: string): boolean {
 export function parseServicesCsv(text: string): ServiceEntry[] {
   const records = parseCsvRecords(text.replace(/^\uFEFF/, ''));
   let i = 0;
-  if (records[0]?.fields[0]?.startsWith('#TYPE')) i++;
+  if (records[0]?.fields[0]!.startsWith('#TYPE')) i++;
   const header = records[i];
   if (!header) throw new ServicesCsvError('the services CSV is empty');
   const columns = header.fields.map((f) => f.trim().toLowerCase());
@@ -90,22 +91,21 @@ export function parseServicesCsv(text: string): ServiceEntry[] {
       );
     }
   }
-  const col = (fields: string[], name: string): string | undefined => {
-    const at = columns.indexOf(name);
-    return at < 0 ? undefined : fields[at];
-  };
-  const nullable = (v: string | undefined): string | null | undefined => (v === undefined ? undefined : v === '' ? null : v);
+  // A missing column reads as index -1, which holds undefined.
+  const col = (fields: string[], name: string): string | undefined => fields[columns.indexOf(name)];
+  const nullable = (v: string | undefined): string | null | undefined => (v === '' ? null : v);
   const out: ServiceEntry[] = [];
   for (const record of records.slice(i + 1)) {
     if (record.fields.length !== columns.length) {
       throw new ServicesCsvError(`expected ${columns.length} fields, found ${record.fields.length}`, record.line);
     }
-    const name = col(record.fields, 'name') ?? '';
+    // Name, State and Started are required columns and every record has every column.
+    const name = col(record.fields, 'name')!;
     if (name === '') throw new ServicesCsvError('a service without a Name', record.line);
     const entry: ServiceEntry = {
       name,
-      state: col(record.fields, 'state') ?? '',
-      started: parseBool(col(record.fields, 'started') ?? '', record.line, 'Started'),
+      state: col(record.fields, 'state')!,
+      started: parseBool(col(record.fields, 'started')!, record.line, 'Started'),
     };
     const displayName = nullable(col(record.fields, 'displayname'));
     if (displayName !== undefined) entry.displayName = displayName;

@@ -75,7 +75,7 @@ describe('fleet-posture import-reg', () => {
   });
 });
 
-describe('realistic exports (test/fixtures/reg) give the verdicts shared/docs/port25-rule.md says', () => {
+describe('realistic exports (test/fixtures/reg) give the verdicts of the decision table', () => {
   const cases: Array<[string, string, string, string, string]> = [
     ['EXCH03-vse80i-excluded.reg', 'services-ex2003.csv', 'x86', 'Pass', 'SmtpExcluded'],
     ['EXCH03-vse80i-not-excluded.reg', 'services-ex2003.csv', 'x86', 'Warning', 'SmtpNotExcluded'],

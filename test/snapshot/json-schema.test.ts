@@ -8,6 +8,19 @@ describe('published JSON Schema', () => {
     expect(committed).toBe(jsonSchemaText(name));
   });
 
+  it('publishes the snapshot and the manifest schema under schema/', () => {
+    expect(JSON_SCHEMA_FILES).toEqual({ snapshot: 'schema/snapshot-v1.schema.json', manifest: 'schema/manifest-v1.schema.json' });
+  });
+
+  it('describes the optional path sources of file entries', () => {
+    const snapshot = JSON.parse(jsonSchemaText('snapshot'));
+    const manifest = JSON.parse(jsonSchemaText('manifest'));
+    expect(snapshot.properties.files.items.properties.pathFrom.required).toEqual(['registryPath', 'view', 'valueName']);
+    expect(snapshot.properties.files.items.required).toEqual(['path', 'exists']);
+    expect(manifest.properties.files.items.properties.pathFrom.maxItems).toBe(16);
+    expect(manifest.properties.files.items.required).toEqual(['path', 'tailBytes']);
+  });
+
   it('describes the registry value encodings', () => {
     const doc = JSON.parse(jsonSchemaText('snapshot'));
     const text = JSON.stringify(doc);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalRegistryPath, getKey, getService, getValue, keysBelow, registryKeyId, serverIdOf } from '../../src/snapshot/normalise';
+import { canonicalRegistryPath, getKey, getService, getValue, keysBelow, registryKeyId, serverIdOf, shortHive } from '../../src/snapshot/normalise';
 import { parseSnapshot } from '../../src/snapshot/parse';
 import { sampleSnapshot } from './sample';
 
@@ -61,5 +61,37 @@ describe('normalisation', () => {
   it('derives the server id from fqdn, else name, lower-cased', () => {
     expect(serverIdOf({ name: 'EXCH01', fqdn: 'Exch01.Corp.Contoso.com.' })).toBe('exch01.corp.contoso.com');
     expect(serverIdOf({ name: 'EXCH01' })).toBe('exch01');
+  });
+});
+
+describe('normalisation, every hive and look-up', () => {
+  it.each([
+    ['HKEY_LOCAL_MACHINE\\X', 'HKLM\\X'],
+    ['hkey_current_user\\X', 'HKCU\\X'],
+    ['HKEY_USERS\\X', 'HKU\\X'],
+    ['HKEY_CLASSES_ROOT\\X', 'HKCR\\X'],
+    ['HKEY_CURRENT_CONFIG\\X', 'HKCC\\X'],
+    ['hklm\\X', 'HKLM\\X'],
+    ['hkcu\\X', 'HKCU\\X'],
+    ['hku\\X', 'HKU\\X'],
+    ['hkcr\\X', 'HKCR\\X'],
+    ['hkcc\\X', 'HKCC\\X'],
+    ['HKEY_LOCAL_MACHINE', 'HKLM'],
+    ['hkxx\\Y', 'HKXX\\Y'],
+  ])('%s → %s', (path, short) => {
+    expect(shortHive(path)).toBe(short);
+    expect(canonicalRegistryPath(path, '64')).toEqual({ path: short, view: '64' });
+  });
+
+  it('keeps the case of everything but the hive, and reads a snapshot id in lower case', () => {
+    expect(shortHive('hklm\\Software\\McAfee')).toBe('HKLM\\Software\\McAfee');
+    const s = sampleSnapshot();
+    const r = parseSnapshot({ ...s, snapshotId: '0B6F3A2E-6A55-4F0E-9D47-2F7CFB7F4C11' }, { now: Date.parse('2026-11-28T02:00:00Z') });
+    if (!r.ok) throw new Error('sample must parse');
+    expect(r.normalised.snapshotId).toBe('0b6f3a2e-6a55-4f0e-9d47-2f7cfb7f4c11');
+  });
+
+  it('has no value to give for a key that is not there', () => {
+    expect(getValue(undefined, 'x')).toBeUndefined();
   });
 });

@@ -27,36 +27,41 @@ const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 const JA_DATE = /^(\d{4})\/(\d{1,2})\/(\d{1,2})$/;
 const TIME = /^(\d{1,2}):(\d{2}):(\d{2})(?:\s*(AM|PM|午前|午後))?$/i;
 
-/** Local time of a log line as epoch ms "as if UTC": US `M/D/YYYY h:mm:ss AM/PM` or Japanese `YYYY/MM/DD H:mm:ss`. */
+/**
+ * Local time of a log line as epoch ms "as if UTC": US `M/D/YYYY h:mm:ss AM/PM` or Japanese
+ * `YYYY/MM/DD H:mm:ss`. A slash date ending in the year with a 24-hour clock is not read: day-first
+ * locales write `11/05/2026 15:14:07` too, and guessing the month could invent a recent block.
+ */
 export function parseLocalTime(date: string, time: string): number | undefined {
   const d = date.trim();
-  const us = US_DATE.exec(d);
+  const t = TIME.exec(time.trim());
+  if (!t) return undefined;
+  const half = t[4]?.toUpperCase();
+  const us = half ? US_DATE.exec(d) : undefined;
   const ja = us ? undefined : JA_DATE.exec(d);
   let year: number, month: number, day: number;
   if (us) [month, day, year] = [Number(us[1]), Number(us[2]), Number(us[3])];
   else if (ja) [year, month, day] = [Number(ja[1]), Number(ja[2]), Number(ja[3])];
   else return undefined;
-  const t = TIME.exec(time.trim());
-  if (!t) return undefined;
   let hour = Number(t[1]);
   const minute = Number(t[2]);
   const second = Number(t[3]);
-  const half = t[4]?.toUpperCase();
   if (half) {
     if (hour < 1 || hour > 12) return undefined;
     const pm = half === 'PM' || half === '午後';
     hour = (hour % 12) + (pm ? 12 : 0);
   }
-  if (hour > 23 || minute > 59 || second > 59 || month < 1 || month > 12 || day < 1) return undefined;
+  // Out-of-range parts (2/30, 13th month, 24:00, 10:60) roll over in Date.UTC: the time is read
+  // only when it comes back as written.
+  const written = `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  // Reject 2/30 and the like: the date must survive the round trip.
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day) return undefined;
-  return ms;
+  return new Date(ms).toISOString().startsWith(written) ? ms : undefined;
 }
 
+const two = (n: number): string => String(n).padStart(2, '0');
+
 function remotePortOf(target: string): number | undefined {
-  const m = /:(\d{1,5})\s*$/.exec(target);
+  const m = /:(\d{1,5})$/.exec(target);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -65,30 +70,29 @@ export const MAX_LINE_CHARS = 4096;
 /** Filters a port-block line on its process (as written) and remote port before its time is read. */
 export type LineFilter = (process: string, remotePort: number | undefined) => boolean;
 
+/** The field of a port-block line holding its action: third after date and time, earlier when they are missing. */
+const ACTION_FIELD_MAX = 2;
+
+const kindOf = (field: string): BlockKind | undefined => ACTIONS.find((a) => a.re.test(field))?.kind;
+
 /**
  * One line of the log (split on '\n', a trailing '\r' allowed) as a port-block line; undefined
- * for every other line (file blocks, garbage, over-long) and for lines `wanted` rejects. Only the
- * action field is looked at before the line is split.
+ * for every other line (file blocks, garbage, over-long) and for lines `wanted` rejects. A block
+ * line that lacks its date or time columns is kept, with no time: it proves nothing, but is listed.
  */
 export function parseAccessLogLine(line: string, wanted?: LineFilter): PortBlockLine | undefined {
   // Real lines are a few hundred characters; a huge one is garbage and must not cost more.
   if (line.length > MAX_LINE_CHARS) return undefined;
-  const t1 = line.indexOf('\t');
-  const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
-  if (t2 < 0) return undefined;
-  const t3 = line.indexOf('\t', t2 + 1);
-  const action = line.slice(t2 + 1, t3 < 0 ? undefined : t3);
-  const kind = ACTIONS.find((a) => a.re.test(action))?.kind;
-  if (!kind) return undefined;
-  const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
-  const t4 = t3 < 0 ? -1 : raw.indexOf('\t', t3 + 1);
-  const t5 = t4 < 0 ? -1 : raw.indexOf('\t', t4 + 1);
-  const process = t3 < 0 ? '' : raw.slice(t3 + 1, t4 < 0 ? undefined : t4).trim();
-  const target = t5 < 0 ? '' : raw.slice(t5 + 1).split('\t')[0]!.trim();
+  // Fields are trimmed, so a CRLF line's '\r' goes with the blanks.
+  const f = line.split('\t').map((x) => x.trim());
+  const action = f.slice(0, ACTION_FIELD_MAX + 1).map((text, at) => ({ at, kind: kindOf(text) })).find((a) => a.kind !== undefined);
+  if (!action?.kind) return undefined;
+  const { at, kind } = action;
+  const [process = '', rule = '', target = ''] = f.slice(at + 1, at + 4);
   const remotePort = remotePortOf(target);
   if (wanted && !wanted(process, remotePort)) return undefined;
-  const f = raw.split('\t');
-  return { kind, process, rule: (f[4] ?? '').trim(), target, remotePort, localMs: parseLocalTime(f[0] ?? '', f[1] ?? ''), raw: raw.trimEnd() };
+  const localMs = at === ACTION_FIELD_MAX ? parseLocalTime(f[0]!, f[1]!) : undefined;
+  return { kind, process, rule, target, remotePort, localMs, raw: line.trimEnd() };
 }
 
 /**

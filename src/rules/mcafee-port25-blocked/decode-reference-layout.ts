@@ -35,13 +35,14 @@ export interface ReferenceLayoutResult {
   readonly malformed: RuleProblem[];
 }
 
-const SUFFIXED = /^(.+)_(\d+)$/;
+// `<base>_<number>`; the base is everything before the last underscore.
+const SUFFIXED = /(.+)_(\d+)$/;
 
 function groupsOf(key: RegistryKeyState): Map<string, Partial<Record<Field, RegistryValue>>> {
   const groups = new Map<string, Partial<Record<Field, RegistryValue>>>();
   for (const value of key.values.values()) {
     const m = SUFFIXED.exec(value.name);
-    const field = m ? FIELD_BY_BASE.get((m[1] ?? '').toLowerCase()) : undefined;
+    const field = m ? FIELD_BY_BASE.get(m[1]!.toLowerCase()) : undefined;
     if (!m || !field) continue;
     const n = String(Number(m[2]));
     const group = groups.get(n) ?? {};
@@ -49,6 +50,23 @@ function groupsOf(key: RegistryKeyState): Map<string, Partial<Record<Field, Regi
     groups.set(n, group);
   }
   return groups;
+}
+
+type Problem = { readonly problem: string };
+
+function readPorts(v: RegistryValue | undefined): PortRange[] | Problem {
+  if (!v) return { problem: `${REFERENCE_LAYOUT.ports} is missing` };
+  const text = readText(v);
+  if (!text.ok) return { problem: text.problem };
+  return parsePortList(text.value) ?? { problem: `${v.name} "${text.value}" is not a list of ports` };
+}
+
+/** Outbound when absent. */
+function readDirection(v: RegistryValue | undefined): Direction | Problem {
+  if (!v) return 'Outbound';
+  const text = readText(v);
+  if (!text.ok) return { problem: text.problem };
+  return parseDirection(text.value) ?? { problem: `${v.name} is not Outbound, Inbound or Both` };
 }
 
 function decodeGroup(id: string, g: Partial<Record<Field, RegistryValue>>): PortRule | RuleProblem {
@@ -61,19 +79,11 @@ function decodeGroup(id: string, g: Partial<Record<Field, RegistryValue>>): Port
   const report = g.report ? readFlag(g.report) : undefined;
   if (report && !report.ok) problems.push(report.problem);
 
-  let ports: PortRange[] = [];
-  const portsText = g.ports ? readText(g.ports) : undefined;
-  if (portsText?.ok) {
-    const parsed = parsePortList(portsText.value);
-    if (parsed) ports = parsed;
-    else if (isOn) problems.push(`${g.ports?.name} "${portsText.value}" is not a list of ports`);
-  } else if (isOn) problems.push(portsText ? portsText.problem : `${REFERENCE_LAYOUT.ports} is missing`);
-
-  let direction: Direction = 'Outbound';
-  const dirText = g.direction ? readText(g.direction) : undefined;
-  const dir = dirText?.ok ? parseDirection(dirText.value) : dirText ? undefined : 'Outbound';
-  if (dir) direction = dir;
-  else if (isOn) problems.push(dirText && !dirText.ok ? dirText.problem : `${g.direction?.name} is not Outbound, Inbound or Both`);
+  // Ports, direction and lists matter only for a rule that blocks: a disabled one may hold anything.
+  const ports = readPorts(g.ports);
+  if (isOn && !Array.isArray(ports)) problems.push(ports.problem);
+  const direction = readDirection(g.direction);
+  if (isOn && typeof direction !== 'string') problems.push(direction.problem);
 
   const lists: Record<'include' | 'exclude', string[]> = { include: [], exclude: [] };
   for (const which of ['include', 'exclude'] as const) {
@@ -91,8 +101,8 @@ function decodeGroup(id: string, g: Partial<Record<Field, RegistryValue>>): Port
     id,
     enabled: isOn,
     report: report?.ok === true && report.value,
-    ports,
-    direction,
+    ports: Array.isArray(ports) ? ports : [],
+    direction: typeof direction === 'string' ? direction : 'Outbound',
     include: lists.include,
     exclude: lists.exclude,
     source: 'reference-layout',

@@ -16,6 +16,16 @@ export const DEFAULT_MASS_MAILING_EXCLUSIONS: readonly string[] = [
 
 export const MASS_MAILING_NAME = 'Prevent mass mailing worms from sending mail';
 
+/** A user-defined rule found in the value: its settings are not decoded (the encoding is not public). */
+export interface UserDefinedRule {
+  readonly id: string;
+  /** `UserEnforce <id> 0|1`, when present. */
+  readonly block: boolean | null;
+  readonly report: boolean | null;
+  /** How many lines name it. */
+  readonly lines: number;
+}
+
 export interface UserRules {
   /** The value decoded as text and recognised. */
   readonly ok: true;
@@ -23,9 +33,12 @@ export interface UserRules {
   readonly encoding: 'ascii' | 'utf-16le' | 'text';
   /** Last `UserEnforce AVO10` setting, when there is one. */
   readonly enforce?: boolean;
+  /** Last `UserReport AVO10` setting, when there is one. */
   readonly report?: boolean;
   readonly userExclusions: readonly string[];
-  /** Lines for other rules or not understood (kept for evidence, ignored by the decision). */
+  /** User-defined rules (`UR<n>` ids and `UserString` lines), in order of first appearance. */
+  readonly userDefined: readonly UserDefinedRule[];
+  /** Lines for other built-in rules or not understood (kept for evidence, ignored by the decision). */
   readonly otherLines: number;
 }
 
@@ -36,32 +49,39 @@ function bytesToText(v: RegistryValue): { text: string; encoding: UserRules['enc
   if (v.type === 'REG_MULTI_SZ') return { text: v.data.join('\r\n'), encoding: 'text' };
   if (v.type !== 'REG_BINARY' && v.type !== 'REG_NONE') return undefined;
   const bytes = Buffer.from(v.data, 'base64');
-  // UTF-16LE text has a zero high byte after every ASCII character.
-  const looksUtf16 = bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0;
+  // UTF-16LE text has a zero high byte after every ASCII character (bytes[3] is undefined below 4 bytes).
+  const looksUtf16 = bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0;
   return looksUtf16 ? { text: bytes.toString('utf16le'), encoding: 'utf-16le' } : { text: bytes.toString('latin1'), encoding: 'ascii' };
 }
 
-function hasControlCharacters(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true;
-  }
-  return false;
-}
+/** Control characters other than tab, LF and CR: not text. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
-const LINE = /^(UserEnforce|UserReport|UserExclude)\s+(\S+)\s+(.+)$/i;
+// `<verb> <rule id> [<argument>]`, e.g. `UserEnforce AVO10 1`, `UserEnforce UR1 1`, `UserString UR1 ...`.
+const LINE = /^(User[A-Za-z]+)\s+(\S+)(?:\s+(.*))?/i;
+const USER_DEFINED_ID = /^UR\d+$/i;
+const FLAG = /^[01]$/;
+
+interface Draft {
+  id: string;
+  block: boolean | null;
+  report: boolean | null;
+  lines: number;
+}
 
 export function decodeUserRules(v: RegistryValue): UserRulesResult {
   const decoded = bytesToText(v);
   if (!decoded) return { ok: false, problem: `${USER_RULES_VALUE} is ${v.type}, not text or binary` };
-  const trailingNul = /\0+$/.test(decoded.text);
   const text = decoded.text.replace(/\0+$/, '');
+  const trailingNul = text.length < decoded.text.length;
   // Anything else non-printable means this is not the text format we know.
-  if (hasControlCharacters(text)) return { ok: false, problem: `${USER_RULES_VALUE} holds binary data, not Access Protection text` };
+  if (CONTROL.test(text)) return { ok: false, problem: `${USER_RULES_VALUE} holds binary data, not Access Protection text` };
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   let enforce: boolean | undefined;
   let report: boolean | undefined;
   const userExclusions: string[] = [];
+  const userDefined = new Map<string, Draft>();
   let otherLines = 0;
   let known = 0;
   for (const line of lines) {
@@ -70,22 +90,39 @@ export function decodeUserRules(v: RegistryValue): UserRulesResult {
       continue;
     }
     const m = LINE.exec(line);
-    if (!m || (m[2] ?? '').toUpperCase() !== MASS_MAILING_ID) {
-      if (m) known++;
+    if (!m) {
       otherLines++;
       continue;
     }
     known++;
-    const verb = (m[1] ?? '').toLowerCase();
-    const arg = (m[3] ?? '').trim();
-    if (verb === 'userexclude') userExclusions.push(arg);
-    else if (/^[01]$/.test(arg)) {
+    const verb = m[1]!.toLowerCase();
+    const id = m[2]!;
+    // Lines are trimmed and the pattern takes the blanks before it.
+    const arg = m[3] ?? '';
+    if (USER_DEFINED_ID.test(id) || verb === 'userstring') {
+      // Stryker disable next-line MethodExpression: any one case folding works as the grouping key.
+      const key = id.toUpperCase();
+      const d = userDefined.get(key) ?? { id, block: null, report: null, lines: 0 };
+      d.lines++;
+      if (verb === 'userenforce' && FLAG.test(arg)) d.block = arg === '1';
+      if (verb === 'userreport' && FLAG.test(arg)) d.report = arg === '1';
+      userDefined.set(key, d);
+      continue;
+    }
+    if (id.toUpperCase() !== MASS_MAILING_ID) {
+      otherLines++;
+      continue;
+    }
+    if (verb === 'userexclude' && arg !== '') userExclusions.push(arg);
+    else if (verb === 'userenforce' || verb === 'userreport') {
+      // The line that decides the verdict: a setting other than 0/1 is not guessed at.
+      if (!FLAG.test(arg)) return { ok: false, problem: `${USER_RULES_VALUE} sets ${m[1]} ${MASS_MAILING_ID} to ${JSON.stringify(arg)}, not 0 or 1` };
       if (verb === 'userenforce') enforce = arg === '1';
       else report = arg === '1';
     } else otherLines++;
   }
   if (known === 0) return { ok: false, problem: `${USER_RULES_VALUE} does not hold Access Protection rule text` };
-  return { ok: true, trailingNul, encoding: decoded.encoding, enforce, report, userExclusions, otherLines };
+  return { ok: true, trailingNul, encoding: decoded.encoding, enforce, report, userExclusions, userDefined: [...userDefined.values()], otherLines };
 }
 
 /**

@@ -1,12 +1,11 @@
 // The rule "Port 25 is blocked" (McAfee VirusScan vs. Exchange SMTP): the decision table of
-// shared/docs/port25-rule.md, read top-down, first matching row decides.
+// docs/rules/mcafee-port25-blocked.md, read top-down, first matching row decides.
 import { getService, type NormalisedSnapshot } from '../../snapshot/normalise';
 import type { Localised, Rule, RuleOutcome, Status } from '../types';
 import { readConfig, generationBySettings, type ConfigRead } from './config';
-import { DEFAULT_MASS_MAILING_EXCLUSIONS } from './decode-user-rules';
+import { DEFAULT_MASS_MAILING_EXCLUSIONS, USER_RULES_VALUE } from './decode-user-rules';
 import {
   ACCESS_LOG_FILES,
-  ACCESS_LOG_TAIL_BYTES,
   BEHAVIOUR_BLOCKING_DEPTH,
   BEHAVIOUR_BLOCKING_KEYS,
   GENERATIONS,
@@ -23,6 +22,7 @@ import {
   RATIONALE,
   REFERENCES,
   SCANNER_UNKNOWN_REMEDIATION,
+  textContext,
   TITLE,
   unreadableRemediation,
   type Culprit,
@@ -95,6 +95,10 @@ function configEvidence(c: ConfigRead): Record<string, unknown> {
     read: c.state,
     problems: c.problems,
     apEnabled: c.apEnabled,
+    apInstalled: c.apInstalled,
+    leftovers: c.leftovers,
+    olderLayoutValues: c.olderLayoutValues,
+    logPathSettings: c.logPathSettings,
     userRules: c.userRules
       ? {
           encoding: c.userRules.encoding,
@@ -102,6 +106,7 @@ function configEvidence(c: ConfigRead): Record<string, unknown> {
           userEnforce: c.userRules.enforce ?? null,
           userReport: c.userRules.report ?? null,
           userExclusions: c.userRules.userExclusions,
+          userDefinedRules: c.userRules.userDefined,
           otherLines: c.userRules.otherLines,
         }
       : null,
@@ -141,18 +146,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
     log: null,
     assumptions,
   };
-  const ctx: { -readonly [K in keyof TextContext]: TextContext[K] } = {
-    product: 'McAfee VirusScan Enterprise',
-    services: [],
-    images: [],
-    culprits: [],
-    blockingRules: [],
-    reportOnlyRules: [],
-    problems: [],
-    configKey: '',
-    scannerState: '',
-    assumedDefaults: false,
-  };
+  const ctx: { -readonly [K in keyof TextContext]: TextContext[K] } = textContext();
   const done = (code: ReasonCode, remediation: Localised[] = []): RuleOutcome => {
     ev.decidedBy = ROW_OF[code];
     return { status: REASON_CODES[code], reasonCode: code, message: MESSAGES[code]!(ctx), remediation, evidence: ev };
@@ -164,13 +158,12 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   ev.product = productEvidence(product);
   ctx.product = productLabel(product);
   if (product.generationFrom === 'settingsKey') {
-    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable; the generation was taken from which BehaviourBlocking key exists (8.8 when none does)' });
+    assumptions.push({ code: 'GenerationFromSettingsKey', detail: 'szProductVer was not readable or names no known 8.x version; the generation was taken from which BehaviourBlocking key exists (8.8 when none does)' });
   }
 
   // Row 2: an Exchange SMTP service, whatever its state.
   const smtp = smtpServices(s);
   ev.smtpServices = smtp;
-  ctx.services = smtp.map((x) => x.name);
   ctx.images = [...new Set(smtp.map((x) => x.image))];
   for (const x of smtp.filter((x) => x.assumed)) {
     assumptions.push({ code: 'SmtpImageAssumed', detail: `${x.name} has no PathName; its sending process is assumed to be ${x.image}` });
@@ -192,13 +185,25 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   if (config.assumedDefaultState) {
     assumptions.push({ code: 'BuiltInRuleStateFromDefaults', detail: 'no "UserEnforce AVO10" line: the mass-mailing rule is assumed to keep its product default (Block on)' });
   }
+  if (config.rules.some((r) => r.assumed.includes('report'))) {
+    assumptions.push({ code: 'BuiltInRuleReportFromDefaults', detail: 'no "UserReport AVO10" line: the Report setting of the mass-mailing rule was not read; it is assumed to keep its product default (Report on)' });
+  }
   if (config.rules.some((r) => r.source !== 'reference-layout')) {
     assumptions.push({ code: 'BuiltInRuleDefinitionFromDefaults', detail: `the mass-mailing rule is taken to cover ports 25 and 587 outbound with the default exclusions (${DEFAULT_MASS_MAILING_EXCLUSIONS.length} processes) plus any UserExclude lines` });
+  }
+  const userDefined = config.userRules?.userDefined ?? [];
+  if (userDefined.length > 0) {
+    ctx.userDefinedRules = userDefined.map((u) => u.id);
+    assumptions.push({
+      code: 'UserDefinedRulesNotAssessed',
+      detail: `${userDefined.length} user-defined rule(s) in ${USER_RULES_VALUE} (${ctx.userDefinedRules.join(', ')}) were not assessed: their encoding is not public, so the verdict is about the built-in rule only`,
+    });
   }
   const blocking = config.rules.filter(blocksOutbound25);
   const reportOnly = config.rules.filter((r) => !r.enabled && r.report && coversOutbound25(r));
   ev.reportOnlyRules = reportOnly.map((r) => r.name);
   ctx.reportOnlyRules = reportOnly.map((r) => r.name);
+  ctx.reportAssumedRules = reportOnly.filter((r) => r.assumed.includes('report')).map((r) => r.name);
   const pairs = config.state === 'ok' ? pairsOf(smtp, blocking) : [];
   const coverage = pairs.map(coverageEvidence);
   const culprits = pairs.filter((p) => p.applies.applies).map(culpritEvidence);
@@ -213,7 +218,7 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   }
   const proof = log.proving[0];
   if (proof) {
-    ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: (proof.localTime ?? '').replace('T', ' ') };
+    ctx.blockLine = { process: proof.process, rule: proof.rule, target: proof.target, time: proof.localTime.replace('T', ' ') };
     ev.culprits = culprits;
     return done('BlockObserved', blockRemediation(ctx));
   }
@@ -221,8 +226,13 @@ function evaluate(s: NormalisedSnapshot): RuleOutcome {
   // Row 6: settings missing, unreadable or in an unknown layout.
   if (config.state !== 'ok') return done('ConfigUnreadable', unreadableRemediation(ctx));
 
-  // Row 7: Access Protection off as a whole.
-  if (config.apEnabled === false) return done('AccessProtectionOff');
+  // Row 7: Access Protection off as a whole: not installed, or not enabled.
+  const offBy = [...(config.apInstalled === false ? ['APInstalled'] : []), ...(config.apEnabled === false ? ['APEnabled'] : [])];
+  if (offBy.length > 0) {
+    ev.accessProtectionOffBy = offBy;
+    ctx.offBy = offBy;
+    return done('AccessProtectionOff');
+  }
 
   // Row 8: nothing blocks outbound 25.
   if (blocking.length === 0) return done('RuleDisabled');
@@ -239,7 +249,7 @@ const bbNeeds = GENERATIONS.map((g) => ({ path: BEHAVIOUR_BLOCKING_KEYS[g], recu
 
 export const mcafeePort25Blocked: Rule = {
   id: 'mcafee-port25-blocked',
-  version: '1.0.0',
+  version: '1.1.0',
   title: TITLE,
   rationale: RATIONALE,
   severity: 'Warning',
@@ -252,7 +262,7 @@ export const mcafeePort25Blocked: Rule = {
       ...bbNeeds,
     ],
     services: [SERVICES.scanner, ...SERVICES.smtp],
-    files: ACCESS_LOG_FILES.map((path) => ({ path, tailBytes: ACCESS_LOG_TAIL_BYTES })),
+    files: ACCESS_LOG_FILES,
   },
   evaluate,
 };

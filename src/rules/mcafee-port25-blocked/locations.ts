@@ -2,6 +2,7 @@
 // BehaviourBlocking (Access Protection) branch. Both registry views are searched: VSE is a
 // 32-bit product, so on 64-bit Windows its keys normally sit in view "32" (Wow6432Node).
 import type { RegistryView } from '../../snapshot/normalise';
+import type { ManifestFileEntry } from '../../snapshot/schema';
 
 export type Generation = 'VSE80i' | 'VSE85-87' | 'VSE88';
 
@@ -31,19 +32,33 @@ export const SERVICES = {
   smtp: ['SMTPSVC', 'MSExchangeTransport', 'MSExchangeFrontEndTransport'],
 } as const;
 
-/** AccessProtectionLog.txt: 8.0i and 8.5+ folders, pre-2008 and 2008+ profile roots. */
-export const ACCESS_LOG_FILES: readonly string[] = [
-  '%ALLUSERSPROFILE%\\Application Data\\Network Associates\\VirusScan\\AccessProtectionLog.txt',
-  '%ALLUSERSPROFILE%\\Application Data\\McAfee\\DesktopProtection\\AccessProtectionLog.txt',
-  '%ProgramData%\\McAfee\\DesktopProtection\\AccessProtectionLog.txt',
+/**
+ * Values of a BehaviourBlocking key that name the access-protection log (environment variables
+ * allowed, e.g. `%DEFLOGDIR%\AccessProtectionLog.txt`). Every generation has them; the order is
+ * the order the collector tries them in.
+ */
+export const LOG_PATH_VALUES: readonly string[] = ['szLogFileName', 'szLogFileName_Ent'];
+
+export const ACCESS_LOG_TAIL_BYTES = 65536;
+
+const logPathFrom = (...generations: Generation[]) =>
+  generations.flatMap((g) => LOG_PATH_VALUES.map((valueName) => ({ registryPath: BEHAVIOUR_BLOCKING_KEYS[g], valueName })));
+
+/**
+ * AccessProtectionLog.txt at its default paths (8.0i and 8.5+ folders, pre-2008 and 2008+ profile
+ * roots), each read from the path its generation's settings name when they name one.
+ */
+export const ACCESS_LOG_FILES: readonly ManifestFileEntry[] = [
+  { path: '%ALLUSERSPROFILE%\\Application Data\\Network Associates\\VirusScan\\AccessProtectionLog.txt', tailBytes: ACCESS_LOG_TAIL_BYTES, pathFrom: logPathFrom('VSE80i') },
+  { path: '%ALLUSERSPROFILE%\\Application Data\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', tailBytes: ACCESS_LOG_TAIL_BYTES, pathFrom: logPathFrom('VSE88', 'VSE85-87') },
+  { path: '%ProgramData%\\McAfee\\DesktopProtection\\AccessProtectionLog.txt', tailBytes: ACCESS_LOG_TAIL_BYTES, pathFrom: logPathFrom('VSE88', 'VSE85-87') },
 ];
 
 export const ACCESS_LOG_NAME = 'accessprotectionlog.txt';
-export const ACCESS_LOG_TAIL_BYTES = 65536;
 
 /** Generation of a VSE 8.5+ install from its `szProductVer` (e.g. "8.8.0.1804"). */
 export function generationFromVersion(version: string | undefined): Generation | undefined {
-  const m = /^\s*(\d+)\.(\d+)/.exec(version ?? '');
+  const m = /^\s*(\d+)\.(\d+)/.exec(String(version));
   if (!m) return undefined;
   const major = Number(m[1]);
   const minor = Number(m[2]);

@@ -1,9 +1,10 @@
 // Finding proof in AccessProtectionLog.txt that an Exchange SMTP process was blocked on port 25
 // after the settings last changed (or, when that time is unknown, in the last 24 hours).
-import type { NormalisedSnapshot } from '../../snapshot/normalise';
+import { registryKeyId, type FileState, type NormalisedSnapshot } from '../../snapshot/normalise';
+import type { FilePathSource } from '../../snapshot/schema';
 import { isNewerThan, isRecent, utcSpan, type PortBlockLine } from './access-log';
 import { parseAccessLogNaming } from './access-log-naming';
-import { ACCESS_LOG_NAME } from './locations';
+import { ACCESS_LOG_NAME, BEHAVIOUR_BLOCKING_KEYS, GENERATIONS, LOG_PATH_VALUES } from './locations';
 import { SMTP_PORT } from './port-rules';
 import { fileNameOf } from './process-match';
 
@@ -22,6 +23,9 @@ export interface LogLineEvidence {
 
 export interface LogFileEvidence {
   readonly path: string;
+  /** configured: the path came from a settings value (named in `configuredBy`); default: the product's default path. */
+  readonly source: 'configured' | 'default';
+  readonly configuredBy: FilePathSource | null;
   readonly exists: boolean;
   readonly error: string | null;
   /** Port-block lines naming an Exchange SMTP process and remote port 25. */
@@ -30,8 +34,8 @@ export interface LogFileEvidence {
 
 export interface ObservedBlocks {
   readonly files: LogFileEvidence[];
-  /** Blocks of an SMTP process on port 25 that prove mail is blocked now. */
-  readonly proving: LogLineEvidence[];
+  /** Blocks of an SMTP process on port 25 that prove mail is blocked now (their time was read). */
+  readonly proving: (LogLineEvidence & { readonly localTime: string })[];
   /** Blocks of an SMTP process on port 25 that may predate the last settings change. */
   readonly earlier: LogLineEvidence[];
   /** Report-only ("Would be blocked") lines for an SMTP process on port 25. */
@@ -47,11 +51,24 @@ export const MAX_LINES = 10;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+const SETTINGS_KEY_IDS = new Set(GENERATIONS.map((g) => registryKeyId(BEHAVIOUR_BLOCKING_KEYS[g], '64').slice(3)));
+const LOG_VALUE_NAMES = new Set(LOG_PATH_VALUES.map((v) => v.toLowerCase()));
+
+/** The path came from a log-path value of a BehaviourBlocking key (the key compared without its view). */
+function isConfiguredLog(from: FilePathSource | undefined): from is FilePathSource {
+  return from !== undefined && LOG_VALUE_NAMES.has(from.valueName.toLowerCase()) && SETTINGS_KEY_IDS.has(registryKeyId(from.registryPath, from.view).slice(3));
+}
+
+/** An access-protection log: read from the path the settings name, or a file called AccessProtectionLog.txt. */
+function isAccessLog(f: FileState): boolean {
+  return isConfiguredLog(f.pathFrom) || fileNameOf(f.path).toLowerCase() === ACCESS_LOG_NAME;
+}
+
 function evidenceOf(file: string, l: PortBlockLine, offset: number | undefined): LogLineEvidence {
   const span = l.localMs === undefined ? undefined : utcSpan(l.localMs, offset);
   return {
     file,
-    line: l.raw.length > 500 ? l.raw.slice(0, 500) : l.raw,
+    line: l.raw.slice(0, 500),
     process: l.process,
     rule: l.rule,
     target: l.target,
@@ -79,9 +96,17 @@ export function observedBlocks(s: NormalisedSnapshot, images: readonly string[],
     window: lastWriteMs === undefined ? 'last24h' : 'sinceLastWrite',
   };
   for (const f of s.files) {
-    if (fileNameOf(f.path).toLowerCase() !== ACCESS_LOG_NAME) continue;
+    if (!isAccessLog(f)) continue;
     const lines = f.tail === undefined ? [] : parseAccessLogNaming(f.tail, smtpImages, on25);
-    out.files.push({ path: f.path, exists: f.exists, error: f.error?.code ?? null, smtpPort25Lines: lines.length });
+    const from = isConfiguredLog(f.pathFrom) ? f.pathFrom : undefined;
+    out.files.push({
+      path: f.path,
+      source: from ? 'configured' : 'default',
+      configuredBy: from ? { registryPath: from.registryPath, view: from.view, valueName: from.valueName } : null,
+      exists: f.exists,
+      error: f.error?.code ?? null,
+      smtpPort25Lines: lines.length,
+    });
     for (const l of lines) {
       const e = evidenceOf(f.path, l, offset);
       if (l.kind === 'wouldBlock') push(out.wouldBlock, e);

@@ -43,7 +43,7 @@ export function isMassMailingRule(rule: Pick<PortRule, 'id' | 'name'>): boolean 
  * Returns undefined when any token is not a port or a range of ports.
  */
 export function parsePortList(text: string): PortRange[] | undefined {
-  const tokens = text.split(/[,;\s]+/).filter((t) => t !== '');
+  const tokens = text.split(/[,;\s]/).filter((t) => t !== '');
   if (tokens.length === 0) return undefined;
   const out: PortRange[] = [];
   for (const token of tokens) {

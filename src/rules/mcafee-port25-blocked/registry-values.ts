@@ -11,7 +11,7 @@ const bad = <T>(problem: string): Read<T> => ({ ok: false, problem });
 export function readFlag(v: RegistryValue): Read<boolean> {
   if (v.type === 'REG_DWORD') return ok(v.data !== 0);
   if ((v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ') && /^\s*\d{1,10}\s*$/.test(v.data)) return ok(Number(v.data) !== 0);
-  if (v.type === 'REG_QWORD') return ok(v.data.replace(/^0+/, '') !== '');
+  if (v.type === 'REG_QWORD') return ok(/[1-9]/.test(v.data));
   return bad(`${v.name} is ${v.type}, not a 0/1 flag`);
 }
 

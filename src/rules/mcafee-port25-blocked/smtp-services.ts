@@ -27,14 +27,16 @@ const KNOWN_WORKERS: Readonly<Record<string, string>> = {
 /** The executable named by a Win32_Service PathName (quoted or not, with arguments or not). */
 export function imageOfPathName(pathName: string | null | undefined): string | undefined {
   const p = (pathName ?? '').trim();
-  if (p === '') return undefined;
   let exe: string;
   if (p.startsWith('"')) {
+    // An unclosed quote: fileNameOf drops it.
     const end = p.indexOf('"', 1);
-    exe = end > 0 ? p.slice(1, end) : p.slice(1);
+    exe = end === -1 ? p : p.slice(1, end);
   } else {
-    const m = /^(.*?\.exe)(?:\s|$)/i.exec(p);
-    exe = m?.[1] ?? p.split(/\s+/)[0] ?? '';
+    // Unquoted: up to the first ".exe" followed by a blank or the end, else up to the first blank.
+    const m = /(.*?\.exe)(?:\s|$)/i.exec(p);
+    const blank = p.search(/\s/);
+    exe = m?.[1] ?? (blank === -1 ? p : p.slice(0, blank));
   }
   const name = fileNameOf(exe);
   return name === '' ? undefined : name;

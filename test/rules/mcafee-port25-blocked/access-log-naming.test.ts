@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { MAX_LINE_CHARS, parseAccessLog, type LineFilter } from '../../../src/rules/mcafee-port25-blocked/access-log';
 import { candidateLineStarts, parseAccessLogNaming } from '../../../src/rules/mcafee-port25-blocked/access-log-naming';
 import { fileNameOf } from '../../../src/rules/mcafee-port25-blocked/process-match';
+import { propertyRuns } from '../../support/property-runs';
 
-const RUNS = { numRuns: 500, seed: 20261129 } as const;
+const RUNS = { numRuns: propertyRuns(500), seed: 20261129 } as const;
 
 /** What observed-blocks used to pass to the full scan. */
 const reference = (names: ReadonlySet<string>, wanted?: LineFilter): LineFilter => (p, port) => names.has(fileNameOf(p).toLowerCase()) && (wanted === undefined || wanted(p, port));
@@ -128,5 +129,14 @@ describe('parseAccessLogNaming', () => {
     // The generator is only useful if it takes the fast path and finds lines often.
     expect(fast).toBeGreaterThan(RUNS.numRuns / 4);
     expect(kept).toBeGreaterThan(RUNS.numRuns / 4);
+  });
+});
+
+describe('short names', () => {
+  it('a one-letter name found at the end of a line goes on with the next line', () => {
+    // Lines cut short after the process, so the name is the last character before the line break.
+    const line = (proc: string) => `2026/11/26\t15:42:10\tBlocked by port blocking rule \t${proc}`;
+    const tail = `${line('C:\\Y\\x')}\n${line('C:\\Z\\x')}\nx`;
+    expect(parseAccessLogNaming(tail, new Set(['x'])).map((l) => l.process)).toEqual(['C:\\Y\\x', 'C:\\Z\\x']);
   });
 });

@@ -1,6 +1,6 @@
 // AccessProtectionLog.txt parsing and the local-time reasoning of row 5.
 import { describe, expect, it } from 'vitest';
-import { isNewerThan, isRecent, parseAccessLog, parseLocalTime, utcSpan } from '../../../src/rules/mcafee-port25-blocked/access-log';
+import { isNewerThan, isRecent, MAX_LINE_CHARS, MAX_OFFSET_MINUTES, MIN_OFFSET_MINUTES, parseAccessLog, parseAccessLogLine, parseLocalTime, RECENT_WINDOW_MS, utcSpan } from '../../../src/rules/mcafee-port25-blocked/access-log';
 import { mcafeePort25Blocked } from '../../../src/rules/mcafee-port25-blocked';
 import { parseSnapshot } from '../../../src/snapshot/parse';
 import { readFixture } from './fixture-table';
@@ -113,5 +113,153 @@ describe('hostile log tails', () => {
     const long = `11/27/2026\t4:12:07 PM\tBlocked by port blocking rule ${'ポート ブロック'.repeat(2000)}\tX.EXE\tR\t1.2.3.4:25`;
     const ok = '11/27/2026\t4:12:08 PM\tBlocked by port blocking rule \tC:\\X\\INETINFO.EXE\tR\t1.2.3.4:25';
     expect(parseAccessLog(`${long}\r\n${ok}\r\n`).map((l) => l.process)).toEqual(['C:\\X\\INETINFO.EXE']);
+  });
+});
+
+describe('log times that are not read', () => {
+  it.each([
+    ['11/27/2026', '10:60:00 AM'],
+    ['2026/11/27', '10:60:00'],
+    ['2026/11/27', '10:59:60'],
+    ['2026/11/27', '24:00:00'],
+    ['11/27/2026', '0:30:00 AM'],
+    ['11/27/2026', '13:00:00 PM'],
+    ['2026/0/27', '10:00:00'],
+    ['2026/11/0', '10:00:00'],
+    ['2026/2/29', '10:00:00'],
+    ['11/27/26', '4:12:07 PM'],
+    ['2026/11/27', '10:00'],
+    ['2026/11/27', '10:00:00 XM'],
+  ])('%j %j', (date, time) => {
+    expect(parseLocalTime(date, time)).toBeUndefined();
+  });
+
+  // Day-first locales write the same shape: 11/05/2026 may be 5 November or 11 May.
+  it.each([
+    ['11/05/2026', '15:14:07'],
+    ['11/05/2026', '09:14:07'],
+    ['27/11/2026', '15:14:07'],
+    ['1/2/2026', '0:00:00'],
+  ])('a slash date ending in the year with a 24-hour clock is ambiguous: %j %j', (date, time) => {
+    expect(parseLocalTime(date, time)).toBeUndefined();
+  });
+
+  it('reads the same date with AM/PM (US) and a year-first date with a 24-hour clock (Japanese)', () => {
+    expect(parseLocalTime('11/05/2026', '3:14:07 PM')).toBe(utc('2026-11-05T15:14:07Z'));
+    expect(parseLocalTime('2026/11/05', '15:14:07')).toBe(utc('2026-11-05T15:14:07Z'));
+    expect(parseLocalTime(' 2026/11/05 ', ' 0:00:00 ')).toBe(utc('2026-11-05T00:00:00Z'));
+    expect(parseLocalTime('2026/11/05', '11:59:59 午前')).toBe(utc('2026-11-05T11:59:59Z'));
+    expect(parseLocalTime('2026/11/05', '12:00:00 午前')).toBe(utc('2026-11-05T00:00:00Z'));
+    expect(parseLocalTime('11/05/2026', '12:30:00 pm')).toBe(utc('2026-11-05T12:30:00Z'));
+    expect(parseLocalTime('2/28/2026', '11:59:59 PM')).toBe(utc('2026-02-28T23:59:59Z'));
+    expect(parseLocalTime('2/29/2028', '1:00:00 AM')).toBe(utc('2028-02-29T01:00:00Z'));
+    expect(parseLocalTime('12/31/2026', '1:00:00AM')).toBe(utc('2026-12-31T01:00:00Z'));
+  });
+});
+
+describe('log lines, field by field', () => {
+  const RULE = 'Anti-virus Standard Protection:Prevent mass mailing worms from sending mail';
+  const EDGE = 'C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\EdgeTransport.exe';
+
+  it('reads the real report-only text, two blanks and all', () => {
+    const line = `11/26/2026\t3:41:30 PM\tWould be blocked by port blocking rule  (rule is currently not enforced) \t${EDGE}\t${RULE}\t203.0.113.80:25`;
+    expect(parseAccessLogLine(line)).toEqual({ kind: 'wouldBlock', process: EDGE, rule: RULE, target: '203.0.113.80:25', remotePort: 25, localMs: utc('2026-11-26T15:41:30Z'), raw: line });
+  });
+
+  it('keeps a block line without its date or time columns, with no time', () => {
+    const noDate = `3:42:10 PM\tBlocked by port blocking rule \t${EDGE}\t${RULE}\t198.51.100.25:25`;
+    const neither = `Blocked by port blocking rule \t${EDGE}\t${RULE}\t198.51.100.25:25\r`;
+    expect(parseAccessLogLine(noDate)).toEqual({ kind: 'blocked', process: EDGE, rule: RULE, target: '198.51.100.25:25', remotePort: 25, localMs: undefined, raw: noDate });
+    expect(parseAccessLogLine(neither)).toEqual({ kind: 'blocked', process: EDGE, rule: RULE, target: '198.51.100.25:25', remotePort: 25, localMs: undefined, raw: neither.slice(0, -1) });
+  });
+
+  it('keeps a block line cut short, with what it has', () => {
+    expect(parseAccessLogLine('11/26/2026\t3:42:10 PM\tBlocked by port blocking rule ')).toMatchObject({ kind: 'blocked', process: '', rule: '', target: '', remotePort: undefined, localMs: utc('2026-11-26T15:42:10Z') });
+    expect(parseAccessLogLine(`11/26/2026\t3:42:10 PM\tBlocked by port blocking rule \t${EDGE}`)).toMatchObject({ process: EDGE, rule: '', target: '' });
+  });
+
+  it('does not take an action from the process, rule or target fields', () => {
+    expect(parseAccessLogLine(`11/26/2026\t3:42:10 PM\tSomething else\tBlocked by port blocking rule \t${RULE}\tx:25`)).toBeUndefined();
+    expect(parseAccessLogLine('no tabs at all, Blocked by port blocking rule')).toMatchObject({ kind: 'blocked', process: '' });
+    expect(parseAccessLogLine('')).toBeUndefined();
+  });
+
+  it('reads the remote port only from the end of the target', () => {
+    const port = (target: string) => parseAccessLogLine(`2026/11/26\t15:42:10\tBlocked by port blocking rule \t${EDGE}\t${RULE}\t${target}`)?.remotePort;
+    expect(port('198.51.100.25:25')).toBe(25);
+    expect(port('[2001:db8::1]:25 ')).toBe(25);
+    expect(port('198.51.100.25:587')).toBe(587);
+    expect(port('198.51.100.25')).toBeUndefined();
+    expect(port('198.51.100.25:123456')).toBeUndefined();
+    expect(port('198.51.100.25:25x')).toBeUndefined();
+  });
+
+  it('asks the filter with the process as written and the port, before reading the time', () => {
+    const seen: [string, number | undefined][] = [];
+    const line = `2026/11/26\t15:42:10\tBlocked by port blocking rule \t ${EDGE} \t${RULE}\t198.51.100.25:587`;
+    expect(parseAccessLogLine(line, (p, port) => (seen.push([p, port]), false))).toBeUndefined();
+    expect(seen).toEqual([[EDGE, 587]]);
+    expect(parseAccessLogLine(line, () => true)?.remotePort).toBe(587);
+  });
+
+  it('reads Japanese action texts', () => {
+    expect(parseAccessLogLine(`2026/11/26\t15:42:10\tポート ブロック ルールによってブロックされました\t${EDGE}\tR\tx:25`)?.kind).toBe('blocked');
+    expect(parseAccessLogLine(`2026/11/26\t15:42:10\tポート ブロック ルールによってブロックされます (ルールは現在適用されていません)\t${EDGE}\tR\tx:25`)?.kind).toBe('wouldBlock');
+    expect(parseAccessLogLine(`2026/11/26\t15:42:10\tポートブロック (強制されていません)\t${EDGE}\tR\tx:25`)?.kind).toBe('wouldBlock');
+  });
+
+  it('takes a line of exactly the longest length, not one more', () => {
+    const head = `2026/11/26\t15:42:10\tBlocked by port blocking rule \t${EDGE}\t${RULE}\t198.51.100.25:25`;
+    const pad = (n: number) => head.replace('\t198', `${' '.repeat(n - head.length)}\t198`);
+    expect(parseAccessLogLine(pad(MAX_LINE_CHARS))).toBeDefined();
+    expect(parseAccessLogLine(pad(MAX_LINE_CHARS + 1))).toBeUndefined();
+  });
+
+  it('splits a tail on LF and CRLF alike', () => {
+    const l = `2026/11/26\t15:42:10\tBlocked by port blocking rule \t${EDGE}\t${RULE}\t198.51.100.25:25`;
+    expect(parseAccessLog(`${l}\n${l}\r\n${l}`).map((x) => x.raw)).toEqual([l, l, l]);
+  });
+});
+
+describe('offsets at the edges', () => {
+  const lastWrite = utc('2026-11-27T10:00:00Z');
+  it('is newer only when strictly after the last write', () => {
+    expect(isNewerThan(lastWrite, lastWrite, 0)).toBe(false);
+    expect(isNewerThan(lastWrite + 1000, lastWrite, 0)).toBe(true);
+    expect(isNewerThan(lastWrite + 14 * H, lastWrite, undefined)).toBe(false);
+  });
+  it('is recent from exactly 24 h before collection up to collection', () => {
+    const collected = utc('2026-11-28T00:00:00Z');
+    expect(isRecent(collected, collected, 0)).toBe(true);
+    expect(isRecent(collected + 1000, collected, 0)).toBe(false);
+    expect(isRecent(collected - 24 * H, collected, 0)).toBe(true);
+    expect(isRecent(collected - 24 * H - 1000, collected, 0)).toBe(false);
+    // Unknown offset: local time up to 14 h ahead of UTC, or 12 h behind.
+    expect(isRecent(collected + 14 * H, collected, undefined)).toBe(true);
+    expect(isRecent(collected + 14 * H + 1000, collected, undefined)).toBe(false);
+    expect(isRecent(collected - 36 * H, collected, undefined)).toBe(true);
+    expect(isRecent(collected - 36 * H - 1000, collected, undefined)).toBe(false);
+  });
+  it('exposes the bounds it assumes', () => {
+    expect([MIN_OFFSET_MINUTES, MAX_OFFSET_MINUTES, RECENT_WINDOW_MS, MAX_LINE_CHARS]).toEqual([-720, 840, 24 * H, 4096]);
+  });
+});
+
+describe('date, time and action forms, exactly', () => {
+  it.each([
+    ['111/27/2026', '4:12:07 PM'],
+    ['11/27/20260', '4:12:07 PM'],
+    ['12026/11/27', '16:12:07'],
+    ['2026/11/271', '16:12:07'],
+    ['2026/11/27', '116:12:07'],
+  ])('does not read %j %j', (date, time) => {
+    expect(parseLocalTime(date, time)).toBeUndefined();
+  });
+  it('reads a Japanese action written without blanks', () => {
+    expect(parseAccessLogLine('2026/11/26\t15:42:10\tポートブロックルールによってブロックされました\tC:\\X\\EdgeTransport.exe\tR\tx:25')?.kind).toBe('blocked');
+  });
+  it('trims the rule and target fields, and the end of the raw line', () => {
+    const l = parseAccessLogLine('2026/11/26\t15:42:10\tBlocked by port blocking rule \t C:\\X\\EdgeTransport.exe \t  My rule  \t 198.51.100.25:25 \t \r');
+    expect(l).toMatchObject({ process: 'C:\\X\\EdgeTransport.exe', rule: 'My rule', target: '198.51.100.25:25', remotePort: 25, raw: '2026/11/26\t15:42:10\tBlocked by port blocking rule \t C:\\X\\EdgeTransport.exe \t  My rule  \t 198.51.100.25:25' });
   });
 });

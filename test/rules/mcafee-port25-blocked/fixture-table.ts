@@ -1,5 +1,5 @@
-// Every port-25 fixture with the verdict the spec (shared/docs/port25-rule.md) gives it, written
-// by hand from the fixture's data and the decision table, never computed by the rule.
+// Every port-25 fixture with the verdict the decision table (docs/rules/mcafee-port25-blocked.md)
+// gives it, written by hand from the fixture's data and the table, never computed by the rule.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -31,6 +31,7 @@ const FRONT = { name: 'MSExchangeFrontEndTransport', image: 'MSExchangeFrontendT
 const INETINFO = { name: 'SMTPSVC', image: 'inetinfo.exe', imageSource: 'pathName', assumed: false };
 const DEF = 'BuiltInRuleDefinitionFromDefaults';
 const STATE = 'BuiltInRuleStateFromDefaults';
+const REPORT = 'BuiltInRuleReportFromDefaults';
 
 export const TABLE: readonly Expectation[] = [
   // Row 1: not installed.
@@ -65,7 +66,24 @@ export const TABLE: readonly Expectation[] = [
   {
     file: 'vse85-block-observed-in-log-jst.json', generation: 'VSE85-87', status: 'Error', reasonCode: 'BlockObserved', row: 5,
     evidence: { log: { proving: [{ rule: 'ウイルス対策標準保護:マス メール型ワームによるメールの送信を防止する', localTime: '2026-11-28T07:41:03', utcEarliest: '2026-11-27T22:41:03.000Z' }] } },
-    assumptions: [STATE, DEF],
+    assumptions: [STATE, REPORT, DEF],
+  },
+  // The log read where szLogFileName says (another name, another drive); a block on :587 is not proof, the one on :25 is.
+  {
+    file: 'vse88-x64-log-at-configured-path.json', generation: 'VSE88', status: 'Error', reasonCode: 'BlockObserved', row: 5,
+    evidence: {
+      config: { logPathSettings: [{ valueName: 'szLogFileName', value: 'D:\\Logs\\VirusScan\\AccessProtection.log' }, { valueName: 'szLogFileName_Ent', value: '%DEFLOGDIR%\\AccessProtectionLog.txt' }] },
+      log: {
+        files: [
+          { path: 'D:\\Logs\\VirusScan\\AccessProtection.log', source: 'configured', configuredBy: { registryPath: BB88, view: '32', valueName: 'szLogFileName' }, exists: true, smtpPort25Lines: 1 },
+          { path: 'C:\\ProgramData\\Application Data\\Network Associates\\VirusScan\\AccessProtectionLog.txt', source: 'default', configuredBy: null, exists: false, smtpPort25Lines: 0 },
+        ],
+        proving: [{ target: '198.51.100.25:25', localTime: '2026-11-26T15:42:10', utcEarliest: '2026-11-26T14:42:10.000Z' }],
+        wouldBlock: [], unread: [], earlier: [],
+      },
+      culprits: [{ image: 'EdgeTransport.exe' }, { image: 'MSExchangeFrontendTransport.exe' }],
+    },
+    assumptions: [STATE, REPORT, DEF],
   },
   {
     file: 'vse88-x64-block-observed-no-offset-key-unreadable.json', generation: 'VSE88', status: 'Error', reasonCode: 'BlockObserved', row: 5,
@@ -77,20 +95,64 @@ export const TABLE: readonly Expectation[] = [
   { file: 'vse80i-port-rule-malformed-enabled-flag.json', generation: 'VSE80i', status: 'Unknown', reasonCode: 'ConfigUnreadable', row: 6, evidence: { config: { read: 'unrecognised', problems: ['rule #3: PortBlockEnabled_3 is REG_BINARY, not a 0/1 flag'] } } },
   { file: 'vse85-behaviourblocking-missing.json', generation: 'VSE85-87', status: 'Unknown', reasonCode: 'ConfigUnreadable', row: 6, evidence: { config: { read: 'missing', key: { path: BB85, view: null } } } },
   { file: 'vse87-userrules-not-text.json', generation: 'VSE85-87', status: 'Unknown', reasonCode: 'ConfigUnreadable', row: 6, evidence: { config: { read: 'unrecognised', key: { path: BB85 } } } },
+  // The values public tools read on 8.0i, without the reconstructed port-rule values: not decodable.
+  {
+    file: 'vse80i-public-values-only.json', generation: 'VSE80i', status: 'Unknown', reasonCode: 'ConfigUnreadable', row: 6,
+    evidence: {
+      config: {
+        read: 'unrecognised', apEnabled: true, problems: ['the key holds neither port-blocking rule values nor AccessProtectionUserRules'],
+        logPathSettings: [{ valueName: 'szLogFileName', value: '%ALLUSERSPROFILE%\\Application Data\\Network Associates\\VirusScan\\AccessProtectionLog.txt' }, { valueName: 'szLogFileName_Ent' }],
+      },
+    },
+  },
   { file: 'vse88-x64-behaviourblocking-no-recognisable-values.json', generation: 'VSE88', status: 'Unknown', reasonCode: 'ConfigUnreadable', row: 6, evidence: { config: { read: 'unrecognised', apEnabled: true, key: { path: BB88, view: '32' } } } },
   // Row 7: Access Protection off.
   { file: 'vse80i-apenabled-off.json', generation: 'VSE80i', status: 'Pass', reasonCode: 'AccessProtectionOff', row: 7, evidence: { config: { read: 'ok', apEnabled: false } } },
   { file: 'vse87-apenabled-off.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'AccessProtectionOff', row: 7, evidence: { config: { apEnabled: false, userRules: { userEnforce: true } } } },
-  { file: 'vse88-x64-apenabled-off.json', generation: 'VSE88', status: 'Pass', reasonCode: 'AccessProtectionOff', row: 7, evidence: { config: { apEnabled: false } } },
+  { file: 'vse88-x64-apenabled-off.json', generation: 'VSE88', status: 'Pass', reasonCode: 'AccessProtectionOff', row: 7, evidence: { accessProtectionOffBy: ['APEnabled'], config: { apEnabled: false } } },
+  { file: 'vse88-x64-apinstalled-off.json', generation: 'VSE88', status: 'Pass', reasonCode: 'AccessProtectionOff', row: 7, evidence: { accessProtectionOffBy: ['APInstalled'], config: { apEnabled: true, apInstalled: false } } },
   // Row 8: no Block-on rule covers outbound 25.
   { file: 'vse80i-mass-mailing-rule-disabled.json', generation: 'VSE80i', status: 'Pass', reasonCode: 'RuleDisabled', row: 8, evidence: { reportOnlyRules: [AVO10], config: { rules: [{ id: '#1' }, { id: '#2' }, { id: '#3', name: AVO10, block: false, report: true, ports: '25' }] } } },
-  { file: 'vse85-userenforce-off.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'RuleDisabled', row: 8, evidence: { config: { userRules: { userEnforce: false, trailingNul: true }, rules: [{ id: 'AVO10', block: false }] } } },
+  // No UserReport line: the built-in rule is listed as report-only on an assumed Report setting, and says so.
+  {
+    file: 'vse85-userenforce-off.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'RuleDisabled', row: 8,
+    evidence: { reportOnlyRules: [AVO10], config: { userRules: { userEnforce: false, userReport: null, trailingNul: true }, rules: [{ id: 'AVO10', block: false, report: true, assumed: ['report', 'ports', 'direction', 'defaultExclusions'] }] } },
+    assumptions: [REPORT, DEF],
+  },
+  // UserReport AVO10 0 read: nothing is report-only; another built-in rule's line (CO14) is counted, not used.
+  {
+    file: 'vse88-x64-userenforce-off-report-off-co14.json', generation: 'VSE88', status: 'Pass', reasonCode: 'RuleDisabled', row: 8,
+    evidence: { reportOnlyRules: [], config: { userRules: { userEnforce: false, userReport: false, otherLines: 1, userDefinedRules: [] }, rules: [{ id: 'AVO10', block: false, report: false }] } },
+    assumptions: [DEF],
+  },
   {
     file: 'vse88-x64-report-only.json', generation: 'VSE88', status: 'Pass', reasonCode: 'RuleDisabled', row: 8,
     evidence: { reportOnlyRules: [AVO10], config: { userRules: { userEnforce: false, userReport: true } }, log: { proving: [], wouldBlock: [{ process: 'C:\\PROGRAM FILES\\MICROSOFT\\EXCHANGE SERVER\\V15\\BIN\\EDGETRANSPORT.EXE' }] } },
   },
   { file: 'vse88-custom-rule-inbound-25-only.json', generation: 'VSE88', status: 'Pass', reasonCode: 'RuleDisabled', row: 8, evidence: { config: { rules: [{ name: 'Block inbound SMTP from the internet', block: true, direction: 'Inbound', coversOutbound25: false }, { id: 'AVO10', block: false }] } } },
+  // An 8.0i to 8.5 upgrade: the 8.5 key decides (its leftover FileBlockEnabled_27 values are listed), the 8.0i keys are leftovers.
+  {
+    file: 'vse85-upgraded-from-vse80i-leftovers.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'RuleDisabled', row: 8,
+    evidence: {
+      product: { version: '8.5.0.781', installedKey: VMC, alsoFound: [V80] },
+      config: { key: { path: BB85, view: '32' }, leftovers: [{ path: BB80, view: '32', generation: 'VSE80i' }], olderLayoutValues: ['FileBlockEnabled_27', 'FileBlockEnabled_28'], rules: [{ id: 'AVO10', block: false }] },
+    },
+    assumptions: [REPORT, DEF],
+  },
   // Row 9: every SMTP sender outside every blocking rule.
+  {
+    file: 'vse88-x64-user-defined-rules-not-assessed.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
+    evidence: {
+      config: {
+        userRules: {
+          userEnforce: true, userReport: true, trailingNul: true, otherLines: 0, userExclusions: ['EdgeTransport.exe', 'MSExchangeFrontendTransport.exe'],
+          userDefinedRules: [{ id: 'UR1', block: true, report: true, lines: 3 }, { id: 'UR2', block: false, report: true, lines: 3 }],
+        },
+      },
+      coverage: [{ image: 'EdgeTransport.exe', excludedBy: 'EdgeTransport.exe' }, { image: 'MSExchangeFrontendTransport.exe', excludedBy: 'MSExchangeFrontendTransport.exe' }],
+    },
+    assumptions: [DEF, 'UserDefinedRulesNotAssessed'],
+  },
   { file: 'vse80i-exchange2003-inetinfo-default-excluded.json', generation: 'VSE80i', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9, evidence: { coverage: [{ image: 'inetinfo.exe', rule: AVO10, applies: false, excludedBy: 'inetinfo.exe' }], culprits: [] }, assumptions: [] },
   { file: 'vse85-exchange2007-edgetransport-userexclude.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9, evidence: { config: { userRules: { trailingNul: false, userExclusions: ['EdgeTransport.exe'] } }, coverage: [{ image: 'EdgeTransport.exe', excludedBy: 'EdgeTransport.exe' }] } },
   {
@@ -111,19 +173,49 @@ export const TABLE: readonly Expectation[] = [
   {
     file: 'vse8x-version-unreadable-vscore-settings.json', generation: 'VSE85-87', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
     evidence: { product: { version: null, generationFrom: 'settingsKey' }, config: { key: { path: BB85 } }, coverage: [{ image: 'EdgeTransport.exe', excludedBy: 'EdgeTransport.exe' }] },
-    assumptions: ['GenerationFromSettingsKey', DEF],
+    assumptions: ['GenerationFromSettingsKey', REPORT, DEF],
   },
   { file: 'vse88-custom-rule-include-list-outlook-only.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9, evidence: { coverage: [{ image: 'EdgeTransport.exe', rule: 'Block mail client SMTP', notIncluded: true }, { image: 'MSExchangeFrontendTransport.exe', notIncluded: true }] } },
   {
     file: 'vse88-exchange2003-smtpsvc-pathname-null.json', generation: 'VSE88', status: 'Pass', reasonCode: 'SmtpExcluded', row: 9,
     evidence: { smtpServices: [{ name: 'SMTPSVC', image: 'inetinfo.exe', imageSource: 'assumedDefault', assumed: true }], coverage: [{ excludedBy: 'inetinfo.exe' }] },
-    assumptions: ['SmtpImageAssumed', STATE, DEF],
+    assumptions: ['SmtpImageAssumed', STATE, REPORT, DEF],
   },
   // Row 10: an SMTP sender is inside a blocking rule.
+  // The untouched default text, exactly as written (no trailing NUL): product defaults throughout.
+  {
+    file: 'vse88-x64-userrules-untouched-no-nul.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
+    evidence: {
+      config: { apEnabled: true, apInstalled: true, leftovers: [], userRules: { encoding: 'ascii', trailingNul: false, userEnforce: null, userReport: null, userExclusions: [], userDefinedRules: [], otherLines: 0 } },
+      culprits: [{ image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587' }, { image: 'MSExchangeFrontendTransport.exe', rule: AVO10 }],
+    },
+    assumptions: [STATE, REPORT, DEF],
+  },
+  // An 8.7 to 8.8 upgrade: 8.8's key (defaults) decides; the 8.7 key, whose rule is off, is only listed.
+  {
+    file: 'vse88-x64-upgraded-from-vse87-leftover-key.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
+    evidence: { config: { key: { path: BB88, view: '32' }, leftovers: [{ path: BB85, view: '32', generation: 'VSE85-87' }], userRules: { userEnforce: null } }, culprits: [{ image: 'EdgeTransport.exe' }, { image: 'MSExchangeFrontendTransport.exe' }] },
+    assumptions: [STATE, REPORT, DEF],
+  },
+  // A day-first date with a 24-hour clock, and a block line without date and time: neither is read, neither proves.
+  {
+    file: 'vse88-x64-block-day-first-date-unread.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
+    evidence: {
+      log: {
+        proving: [], earlier: [],
+        unread: [
+          { localTime: null, target: '198.51.100.25:25', line: '11/05/2026\t15:14:07\tBlocked by port blocking rule \tC:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\EdgeTransport.exe\tAnti-virus Standard Protection:Prevent mass mailing worms from sending mail\t198.51.100.25:25' },
+          { localTime: null, target: '198.51.100.26:25', process: 'C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\EdgeTransport.exe', rule: 'Anti-virus Standard Protection:Prevent mass mailing worms from sending mail' },
+          { localTime: null, target: '198.51.100.25:25' },
+          { localTime: null, target: '198.51.100.26:25' },
+        ],
+      },
+    },
+  },
   {
     file: 'vse88-x64-transport-not-excluded.json', generation: 'VSE88', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10,
-    evidence: { config: { key: { path: BB88, view: '32' }, userRules: { userEnforce: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
-    assumptions: [STATE, DEF],
+    evidence: { config: { key: { path: BB88, view: '32', lastWriteTime: '2025-01-10T09:01:00.000Z' }, userRules: { userEnforce: null, userReport: null, trailingNul: true } }, culprits: [{ service: 'MSExchangeTransport', image: 'EdgeTransport.exe', rule: AVO10, ports: '25,587', direction: 'Outbound' }] },
+    assumptions: [STATE, REPORT, DEF],
   },
   { file: 'vse80i-exchange2003-inetinfo-removed-from-list.json', generation: 'VSE80i', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ service: 'SMTPSVC', image: 'inetinfo.exe', rule: AVO10, ports: '25' }] }, assumptions: [] },
   { file: 'vse80i-custom-rule-japanese-name.json', generation: 'VSE80i', status: 'Warning', reasonCode: 'SmtpNotExcluded', row: 10, evidence: { culprits: [{ image: 'inetinfo.exe', rule: 'マス メール型ワームによるメールの送信を防止する' }] } },

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { mcafeePort25Blocked } from '../../../src/rules/mcafee-port25-blocked';
 import { STATUSES } from '../../../src/rules/types';
 import { parseSnapshot } from '../../../src/snapshot/parse';
+import { propertyRuns } from '../../support/property-runs';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
-const RUNS = { numRuns: 300, seed: 20261128 } as const;
+const RUNS = { numRuns: propertyRuns(300), seed: 20261128 } as const;
 
 const KEYS = [
   'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion',
@@ -67,13 +68,13 @@ const logLine = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc
     .record({
-      date: fc.constantFrom('11/27/2026', '2026/11/27', '27.11.2026', '2/30/2026', ''),
-      time: fc.constantFrom('4:12:07 PM', '16:12:07', '99:00:00', ''),
+      // Readable pairs of each locale, the ambiguous day-first form, and unreadable ones.
+      when: fc.constantFrom(['11/27/2026', '4:12:07 PM'], ['2026/11/27', '16:12:07'], ['11/05/2026', '15:14:07'], ['27.11.2026', '16:12:07'], ['2/30/2026', '1:00:00 PM'], ['11/27/2026', '99:00:00'], ['', '']),
       action: fc.constantFrom('Blocked by port blocking rule ', 'Would be blocked by port blocking rule  (rule is currently not enforced) ', 'Blocked by Access Protection rule '),
       proc: fc.constantFrom(...PROCS),
       target: fc.constantFrom('192.0.2.1:25', '192.0.2.1:587', '[::1]:25', 'x'),
     })
-    .map((l) => [l.date, l.time, l.action, l.proc, 'Anti-virus Standard Protection:Prevent mass mailing worms from sending mail', l.target].join('\t')),
+    .map((l) => [...l.when, l.action, l.proc, 'Anti-virus Standard Protection:Prevent mass mailing worms from sending mail', l.target].join('\t')),
 );
 
 const file = fc.record({
@@ -93,6 +94,70 @@ const snapshot = fc.record({
   files: fc.array(file, { maxLength: 2 }),
 });
 
+// A structured 8.8 or 8.0i scenario, so that rows 9 and 10 are reached often.
+const scenario = fc.record({
+  gen: fc.constantFrom('80i', '88'),
+  view: fc.constantFrom('64' as const, '32' as const),
+  userLines: fc.array(fc.constantFrom('UserEnforce AVO10 1', 'UserEnforce AVO10 0', 'UserExclude AVO10 inetinfo.exe', 'UserExclude AVO10 outlook.exe'), { maxLength: 3 }),
+  rules: fc.array(
+    fc.record({
+      enabled: fc.constantFrom(0, 1),
+      ports: fc.constantFrom('25', '25,587', '20-30', '110', '1-1024'),
+      direction: fc.constantFrom('Outbound', 'Inbound', 'Both'),
+      exclude: fc.option(fc.array(fc.constantFrom(...PROCS), { maxLength: 3 }), { nil: undefined }),
+      include: fc.option(fc.array(fc.constantFrom(...PROCS), { maxLength: 2 }), { nil: undefined }),
+    }),
+    { maxLength: 3 },
+  ),
+  services: fc.uniqueArray(fc.constantFrom('SMTPSVC', 'MSExchangeTransport', 'MSExchangeFrontEndTransport'), { minLength: 1, maxLength: 3 }),
+  /** Which rule gets the extra exclusion: -1 = the built-in via UserExclude. */
+  target: fc.integer({ min: -1, max: 2 }),
+});
+
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+function render(s: Scenario, addExclusion: boolean): unknown {
+  const is80 = s.gen === '80i';
+  const installed = is80 ? KEYS[0]! : KEYS[2]!;
+  const bb = is80 ? KEYS[1]! : KEYS[4]!;
+  const ruleValues = s.rules.flatMap((r, i) => {
+    const n = i + 1;
+    const exclude = [...(r.exclude ?? []), ...(addExclusion && s.target === i ? ['EdgeTransport.exe'] : [])];
+    return [
+      { name: `PortBlockRuleName_${n}`, type: 'REG_SZ', data: `Custom rule ${n}` },
+      { name: `PortBlockEnabled_${n}`, type: 'REG_DWORD', data: r.enabled },
+      { name: `PortBlockPorts_${n}`, type: 'REG_SZ', data: r.ports },
+      { name: `PortBlockDirection_${n}`, type: 'REG_SZ', data: r.direction },
+      ...(exclude.length > 0 || r.exclude ? [{ name: `PortBlockExcludedProcesses_${n}`, type: 'REG_MULTI_SZ', data: exclude }] : []),
+      ...(r.include ? [{ name: `PortBlockIncludedProcesses_${n}`, type: 'REG_SZ', data: r.include.join(';') }] : []),
+    ];
+  });
+  const lines = [...s.userLines, ...(addExclusion && s.target === -1 ? ['UserExclude AVO10 EdgeTransport.exe'] : [])];
+  const apur = is80 ? [] : [{ name: 'AccessProtectionUserRules', type: 'REG_BINARY', data: b64(`AccessProtection {\r\n${lines.map((l) => l + '\r\n').join('')}}\r\n\0`) }];
+  return {
+    schema: 'fleet-posture/snapshot@1',
+    snapshotId: '0b6f3a2e-6a55-4f0e-9d47-2f7cfb7f4c11',
+    collectedAt: '2026-11-27T23:00:00.000Z',
+    collector: { name: 'prop', version: '1' },
+    host: { name: 'EXCH01' },
+    registry: [
+      { path: installed, view: s.view, exists: true, values: [{ name: 'szProductVer', type: 'REG_SZ', data: is80 ? '8.0.0.912' : '8.8.0.1804' }] },
+      { path: bb, view: s.view, exists: true, values: [{ name: 'APEnabled', type: 'REG_DWORD', data: 1 }, ...apur, ...ruleValues] },
+    ],
+    services: [
+      { name: 'McShield', state: 'Running', started: true },
+      ...s.services.map((name) => ({ name, state: 'Running', started: true, pathName: 'C:\\WINDOWS\\System32\\inetsrv\\inetinfo.exe' })),
+    ],
+    files: [],
+  };
+}
+
+/** A structured scenario with log files and an offset: gets past the first rows often. */
+const structured = fc.tuple(scenario, fc.array(file, { maxLength: 2 }), fc.option(fc.integer({ min: -720, max: 840 }), { nil: undefined })).map(([s, files, offset]) => {
+  const doc = render(s, false) as Record<string, unknown>;
+  return { ...doc, host: { name: 'EXCH01', ...(offset === undefined ? {} : { utcOffsetMinutes: offset }) }, files };
+});
+
 function evaluate(doc: unknown) {
   const parsed = parseSnapshot(JSON.parse(JSON.stringify(doc)), { now: NOW });
   if (!parsed.ok) throw new Error(`generator made an invalid snapshot: ${JSON.stringify(parsed.issues)}`);
@@ -103,7 +168,7 @@ describe('mcafee-port25-blocked properties', () => {
   it('never throws on a snapshot the schema accepts, and answers with a declared status and reason code', () => {
     const reached = new Set<string>();
     fc.assert(
-      fc.property(snapshot, (doc) => {
+      fc.property(fc.oneof(snapshot, structured), (doc) => {
         const r = evaluate(doc);
         reached.add(r.reasonCode);
         expect(STATUSES).toContain(r.status);
@@ -114,67 +179,9 @@ describe('mcafee-port25-blocked properties', () => {
       }),
       RUNS,
     );
-    // The generator is only useful if it gets past the first rows.
-    expect(reached.size).toBeGreaterThanOrEqual(6);
+    // The generators are only useful if they get past the first rows.
+    expect(reached.size).toBeGreaterThanOrEqual(8);
   });
-
-  // A structured 8.8 or 8.0i scenario, so that rows 9 and 10 are reached often.
-  const scenario = fc.record({
-    gen: fc.constantFrom('80i', '88'),
-    view: fc.constantFrom('64' as const, '32' as const),
-    userLines: fc.array(fc.constantFrom('UserEnforce AVO10 1', 'UserEnforce AVO10 0', 'UserExclude AVO10 inetinfo.exe', 'UserExclude AVO10 outlook.exe'), { maxLength: 3 }),
-    rules: fc.array(
-      fc.record({
-        enabled: fc.constantFrom(0, 1),
-        ports: fc.constantFrom('25', '25,587', '20-30', '110', '1-1024'),
-        direction: fc.constantFrom('Outbound', 'Inbound', 'Both'),
-        exclude: fc.option(fc.array(fc.constantFrom(...PROCS), { maxLength: 3 }), { nil: undefined }),
-        include: fc.option(fc.array(fc.constantFrom(...PROCS), { maxLength: 2 }), { nil: undefined }),
-      }),
-      { maxLength: 3 },
-    ),
-    services: fc.uniqueArray(fc.constantFrom('SMTPSVC', 'MSExchangeTransport', 'MSExchangeFrontEndTransport'), { minLength: 1, maxLength: 3 }),
-    /** Which rule gets the extra exclusion: -1 = the built-in via UserExclude. */
-    target: fc.integer({ min: -1, max: 2 }),
-  });
-
-  type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
-
-  function render(s: Scenario, addExclusion: boolean): unknown {
-    const is80 = s.gen === '80i';
-    const installed = is80 ? KEYS[0]! : KEYS[2]!;
-    const bb = is80 ? KEYS[1]! : KEYS[4]!;
-    const ruleValues = s.rules.flatMap((r, i) => {
-      const n = i + 1;
-      const exclude = [...(r.exclude ?? []), ...(addExclusion && s.target === i ? ['EdgeTransport.exe'] : [])];
-      return [
-        { name: `PortBlockRuleName_${n}`, type: 'REG_SZ', data: `Custom rule ${n}` },
-        { name: `PortBlockEnabled_${n}`, type: 'REG_DWORD', data: r.enabled },
-        { name: `PortBlockPorts_${n}`, type: 'REG_SZ', data: r.ports },
-        { name: `PortBlockDirection_${n}`, type: 'REG_SZ', data: r.direction },
-        ...(exclude.length > 0 || r.exclude ? [{ name: `PortBlockExcludedProcesses_${n}`, type: 'REG_MULTI_SZ', data: exclude }] : []),
-        ...(r.include ? [{ name: `PortBlockIncludedProcesses_${n}`, type: 'REG_SZ', data: r.include.join(';') }] : []),
-      ];
-    });
-    const lines = [...s.userLines, ...(addExclusion && s.target === -1 ? ['UserExclude AVO10 EdgeTransport.exe'] : [])];
-    const apur = is80 ? [] : [{ name: 'AccessProtectionUserRules', type: 'REG_BINARY', data: b64(`AccessProtection {\r\n${lines.map((l) => l + '\r\n').join('')}}\r\n\0`) }];
-    return {
-      schema: 'fleet-posture/snapshot@1',
-      snapshotId: '0b6f3a2e-6a55-4f0e-9d47-2f7cfb7f4c11',
-      collectedAt: '2026-11-27T23:00:00.000Z',
-      collector: { name: 'prop', version: '1' },
-      host: { name: 'EXCH01' },
-      registry: [
-        { path: installed, view: s.view, exists: true, values: [{ name: 'szProductVer', type: 'REG_SZ', data: is80 ? '8.0.0.912' : '8.8.0.1804' }] },
-        { path: bb, view: s.view, exists: true, values: [{ name: 'APEnabled', type: 'REG_DWORD', data: 1 }, ...apur, ...ruleValues] },
-      ],
-      services: [
-        { name: 'McShield', state: 'Running', started: true },
-        ...s.services.map((name) => ({ name, state: 'Running', started: true, pathName: 'C:\\WINDOWS\\System32\\inetsrv\\inetinfo.exe' })),
-      ],
-      files: [],
-    };
-  }
 
   it('adding an exclusion for EdgeTransport.exe never turns a Pass into a Warning', () => {
     let pairs = 0;
@@ -206,7 +213,7 @@ describe('mcafee-port25-blocked properties', () => {
         const r = evaluate({ ...doc, services });
         expect(['Warning', 'Error']).not.toContain(r.status);
       }),
-      { ...RUNS, numRuns: 150 },
+      { ...RUNS, numRuns: propertyRuns(150) },
     );
   });
 });

@@ -1,0 +1,19 @@
+// Mutation testing of the rule core and the snapshot contract against their own tests
+// (`npm run mutation`; not part of `npm test` or CI: it takes about 20 minutes on 2 cores).
+// The report goes to test-results/mutation/ (ignored by git).
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.mts', related: false },
+  mutate: ['src/rules/**/*.ts', 'src/snapshot/**/*.ts'],
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  timeoutMS: 60_000,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'test-results/mutation/index.html' },
+  jsonReporter: { fileName: 'test-results/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, reportTests: false, reportMutants: false },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  thresholds: { high: 90, low: 80, break: null },
+};

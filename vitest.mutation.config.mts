@@ -1,0 +1,12 @@
+// The tests `npm run mutation` runs against mutants of src/rules and src/snapshot: those that
+// exercise them in-process. Not the service tests (Azurite, HTTP) and not the built-CLI test,
+// which runs dist/ and so never sees a mutant.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/rules/**/*.test.ts', 'test/snapshot/**/*.test.ts', 'test/collector/{reg-export,import-reg,import-reg-parity,examples}.test.ts'],
+    exclude: ['test/rules/mcafee-port25-blocked/cli.test.ts'],
+    testTimeout: 30_000,
+  },
+});
