@@ -1,4 +1,5 @@
 // The JSON shapes the API answers with, built from rule results or stored rows, in one language.
+import { referencesFor } from '../rules/guide';
 import { findRule } from '../rules/registry';
 import { localiseResult } from '../rules/localise';
 import type { Lang, Reference, Rule, RuleResult, Severity, Status } from '../rules/types';
@@ -51,7 +52,7 @@ export function viewOfStored(r: StoredResult, lang: Lang, rules: readonly Rule[]
     reasonCode: r.reasonCode,
     message: lang === 'ja' ? r.messageJa : r.messageEn,
     remediation: lang === 'ja' ? r.remediationJa : r.remediationEn,
-    references: rule?.references ?? [],
+    references: rule ? referencesFor(rule, r.reasonCode) : [],
     evidence: parseJson(r.evidenceJson),
     firstSeen: iso(r.firstSeen) ?? undefined,
     previousStatus: (r.previousStatus as Status | undefined) ?? null,

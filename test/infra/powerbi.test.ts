@@ -109,7 +109,7 @@ describe('Power BI script reports/fleet-posture.pq', () => {
   });
 
   it('the README names every column the script types', () => {
-    const readme = readFileSync(path.join(REPO_ROOT, 'reports', 'README.md'), 'utf8');
+    const readme = readFileSync(path.join(REPO_ROOT, 'docs', 'power-bi.md'), 'utf8');
     for (const [table, columns] of Object.entries(EXPECTED)) {
       const section = new RegExp(`\\*\\*${table}\\*\\* — ([\\s\\S]*?)\\n\\n`).exec(readme)?.[1] ?? '';
       for (const [name] of columns) expect(section, `${table}.${name}`).toMatch(new RegExp(`\\b${name}\\b`));

@@ -1,0 +1,91 @@
+// The documentation stands alone: no file points outside the repository, every relative link in a
+// Markdown file reaches a file (and, for a Markdown target with an anchor, a heading) that exists,
+// the README stays a first screen, and the deploy guide names every table the store uses.
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { globSync } from 'glob';
+import { describe, expect, it } from 'vitest';
+import { TABLES } from '../../src/store';
+import { anchorsOf, markdownLinks } from '../../scripts/markdown.cjs';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const IGNORE = ['node_modules/**', 'dist/**', '.tools/**', '.azurite/**', '.azure/**', 'coverage/**', 'test-results/**', '.stryker-tmp/**', 'reports/mutation/**', '.git/**'];
+const TEXT_FILES = globSync('**/*.{md,ts,mts,cts,js,cjs,mjs,ps1,psd1,pq,json,yml,yaml,bicep,html,css}', { cwd: ROOT, dot: true, ignore: [...IGNORE, 'package-lock.json'] });
+const MARKDOWN = TEXT_FILES.filter((f) => f.endsWith('.md'));
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+
+/** Pointers to documents that live outside this repository. */
+const OUTSIDE = [/shared\/docs/i, /\.\.\/shared\b/i, /\/work\/shared/i];
+
+describe('the repository stands alone', () => {
+  it('finds the documentation to check', () => {
+    expect(MARKDOWN).toEqual(expect.arrayContaining(['README.md', 'docs/api.md', 'docs/rules/mcafee-port25-blocked.md', 'collector/README.md']));
+  });
+
+  it('no file refers to documents outside the repository', () => {
+    const offenders = TEXT_FILES.filter((f) => f !== 'test/docs/repository-docs.test.ts').flatMap((f) => {
+      const text = read(f);
+      return OUTSIDE.filter((re) => re.test(text)).map((re) => `${f}: ${re.source}`);
+    });
+    expect(offenders).toEqual([]);
+  });
+
+  it('every relative link in a Markdown file resolves, anchors included', () => {
+    const broken: string[] = [];
+    for (const file of MARKDOWN) {
+      for (const href of markdownLinks(read(file))) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // http:, https:, mailto:
+        const [target = '', anchor] = href.split('#');
+        const resolved = target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURIComponent(target)));
+        const full = path.join(ROOT, resolved);
+        if (resolved.startsWith('..') || !existsSync(full)) {
+          broken.push(`${file}: ${href} (no such file)`);
+          continue;
+        }
+        if (anchor && resolved.endsWith('.md') && statSync(full).isFile() && !anchorsOf(read(resolved)).has(anchor)) {
+          broken.push(`${file}: ${href} (no such heading in ${resolved})`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it('the link check finds a broken link and a broken anchor (the check works)', () => {
+    expect(markdownLinks('see [a](docs/a.md#b) and ![p](x.png "t") and `[not](code)`')).toEqual(['docs/a.md#b', 'x.png']);
+    expect(anchorsOf('# Title\n## What to do, per reason code\n### `SmtpNotExcluded`\n## Title\n```\n# not a heading\n```\n').has('what-to-do-per-reason-code')).toBe(true);
+    const anchors = anchorsOf('# Title\n### `SmtpNotExcluded`\n## Title\n```\n# not a heading\n```\n');
+    expect([...anchors]).toEqual(['title', 'smtpnotexcluded', 'title-1']);
+  });
+});
+
+describe('the README is a first screen', () => {
+  const readme = read('README.md');
+
+  it('is at most 15 KB', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(15 * 1024);
+  });
+
+  it('keeps the set-up commands, the test command and a picture', () => {
+    expect(readme).toMatch(/^npm ci\b/m);
+    expect(readme).toMatch(/^npm start\b/m);
+    expect(readme).toMatch(/`npm test`/);
+    expect(readme).toMatch(/!\[[^\]]+\]\(docs\/dashboard\.png\)/);
+  });
+
+  it('explains every status and the difference between status and severity', () => {
+    for (const status of ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown']) expect(readme).toContain(`| \`${status}\` |`);
+    expect(readme).toMatch(/Severity is not status/);
+  });
+
+  it('maps every document in docs/', () => {
+    const docs = MARKDOWN.filter((f) => f.startsWith('docs/') && !f.startsWith('docs/rules/'));
+    for (const doc of docs) expect(readme, doc).toContain(`](${doc})`);
+  });
+});
+
+describe('the deploy guide', () => {
+  it('names every table the store uses', () => {
+    const deploy = read('docs/deploy.md');
+    for (const table of Object.values(TABLES)) expect(deploy, table).toMatch(new RegExp(`\\b${table}\\b`));
+  });
+});
