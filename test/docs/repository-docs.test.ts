@@ -14,8 +14,8 @@ const TEXT_FILES = globSync('**/*.{md,ts,mts,cts,js,cjs,mjs,ps1,psd1,pq,json,yml
 const MARKDOWN = TEXT_FILES.filter((f) => f.endsWith('.md'));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
-/** Pointers to documents that live outside this repository. */
-const OUTSIDE = [/shared\/docs/i, /\.\.\/shared\b/i, /\/work\/shared/i];
+/** Pointers to documents that live outside this repository (spelt in pieces so this file holds none). */
+const OUTSIDE = [['shared', 'docs'], ['..', 'shared'], ['', 'work', 'shared']].map((parts) => parts.join('/'));
 
 describe('the repository stands alone', () => {
   it('finds the documentation to check', () => {
@@ -23,9 +23,9 @@ describe('the repository stands alone', () => {
   });
 
   it('no file refers to documents outside the repository', () => {
-    const offenders = TEXT_FILES.filter((f) => f !== 'test/docs/repository-docs.test.ts').flatMap((f) => {
-      const text = read(f);
-      return OUTSIDE.filter((re) => re.test(text)).map((re) => `${f}: ${re.source}`);
+    const offenders = TEXT_FILES.flatMap((f) => {
+      const text = read(f).toLowerCase();
+      return OUTSIDE.filter((pointer) => text.includes(pointer)).map((pointer) => `${f}: ${pointer}`);
     });
     expect(offenders).toEqual([]);
   });
