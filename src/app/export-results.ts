@@ -1,6 +1,7 @@
 // GET /api/export/results.csv: the whole Results table as one CSV for Power BI and Excel, the
 // key-free way in when shared-key access to storage is off. Column names are the Results table's
-// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived.
+// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived; the
+// file starts with a UTF-8 byte-order mark for Excel.
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
@@ -27,6 +28,8 @@ export const RESULT_CSV_COLUMNS = [
   'Waived',
   'WaiverId',
 ] as const;
+
+export const UTF8_BOM = '\uFEFF';
 
 /** The export reads the fleet page by page; this bounds one response (10,000 servers × 10 rules). */
 export const MAX_EXPORT_ROWS = 100_000;
@@ -65,7 +68,9 @@ export function exportResultsCsv(app: PostureApp, req: ApiRequest, ctx: ApiConte
     checkParams(req.query, ['evidence']);
     const evidence = parseEvidence(req.query);
     const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
-    const parts: string[] = [csvLine(RESULT_CSV_COLUMNS)];
+    // The UTF-8 byte-order mark makes Excel read the file as UTF-8 (else MessageJa is garbled);
+    // Power BI and RFC 4180 readers skip it.
+    const parts: string[] = [UTF8_BOM, csvLine(RESULT_CSV_COLUMNS)];
     let rows = 0;
     let token: string | undefined;
     do {
