@@ -93,7 +93,7 @@ export async function apiGet<T>(path: string, query: Query = {}): Promise<T> {
   return body as T;
 }
 
-// ---- response shapes (see README "HTTP API") ------------------------------------------------------
+// ---- response shapes (see docs/api.md) ------------------------------------------------------------
 
 export type Counts = Readonly<Record<string, number>>;
 
