@@ -89,3 +89,30 @@ describe('the deploy guide', () => {
     for (const table of Object.values(TABLES)) expect(deploy, table).toMatch(new RegExp(`\\b${table}\\b`));
   });
 });
+
+describe('the collector README', () => {
+  const readme = read('collector/README.md');
+
+  it('lists exactly the exit codes the scripts use', () => {
+    const table = readme.slice(readme.indexOf('## Exit codes'));
+    const documented = new Set([...table.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1])));
+    const scripts = ['collector/Send-PostureSnapshot.ps1', 'collector/Private/Run.ps1', 'collector/Private/Enrolment.ps1'].map(read).join('\n');
+    const used = new Set([
+      ...[...scripts.matchAll(/\bexit (\d+)/g)].map((m) => Number(m[1])),
+      ...[...scripts.matchAll(/ExitCode = (\d+)/g)].map((m) => Number(m[1])),
+      // Get-PostureEnrolmentExitCode returns the codes of runs that did not deliver.
+      ...[...scripts.slice(scripts.indexOf('function Get-PostureEnrolmentExitCode')).slice(0, 1200).matchAll(/return (\d+)/g)].map((m) => Number(m[1])),
+    ]);
+    expect([...documented].sort()).toEqual([...used].sort());
+  });
+
+  it('covers what a Windows admin needs', () => {
+    for (const heading of ['Before you start: endpoint and enrolment secret', 'Install on one server', 'Roll out to a fleet', 'Proxy', 'Check that the first post arrived', 'Uninstall']) {
+      expect(readme).toContain(`## ${heading}`);
+    }
+    expect(readme).toMatch(/https only/);
+    expect(readme).toMatch(/-AllowLoopbackHttp/);
+    expect(readme).toMatch(/POSTURE_ENROLMENT_SECRETS/);
+  });
+});
+
