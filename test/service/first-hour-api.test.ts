@@ -2,6 +2,8 @@
 // (or a 404 that names the id to use), a paged list of every server with its host facts, results
 // filtered by waiver, events that tell status changes from waiver records, a Stale filter on
 // events, and a key-free health check that names the service.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -184,7 +186,8 @@ describe('GET /api/health', () => {
     const r = await stack.request('health', { key: null });
     expect(r.status).toBe(200);
     const body = (await r.json()) as Json;
-    expect(body).toEqual({ service: 'fleet-posture', version: expect.stringMatching(/^\d+\.\d+\.\d+/), ruleSetVersion: expect.stringMatching(/^sha256:/) });
+    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(body).toEqual({ service: 'fleet-posture', version: pkg.version, ruleSetVersion: expect.stringMatching(/^sha256:/) });
     expect(stack.roundTrips.count).toBe(0);
   });
 });
