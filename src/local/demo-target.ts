@@ -3,6 +3,8 @@
 // merely answers on the port is not one: the demo checks GET /api/health, which needs no key and
 // names the service, before it sends anything.
 
+import { routeUrl } from '../app/routes';
+
 export const DEMO_USAGE = `Usage: npm run demo -- [--url URL | --port N] [--enrolment-secret S] [--reader-key K]
 
 Posts every test fixture as one server each (a small fleet) and prints the summary table.
@@ -72,7 +74,7 @@ export type Probe =
 export async function probeHost(base: string, timeoutMs = 1500): Promise<Probe> {
   let res: Response;
   try {
-    res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    res = await fetch(routeUrl(`${base}/api`, 'getHealth'), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return { kind: 'none', detail: cause ?? (error instanceof Error ? error.message : String(error)) };

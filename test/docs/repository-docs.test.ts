@@ -5,6 +5,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'glob';
 import { describe, expect, it } from 'vitest';
+import { ROUTES } from '../../src/app/routes';
 import { TABLES } from '../../src/store';
 import { anchorsOf, markdownLinks } from '../../scripts/markdown.cjs';
 
@@ -113,6 +114,14 @@ describe('the collector README', () => {
     expect(readme).toMatch(/https only/);
     expect(readme).toMatch(/-AllowLoopbackHttp/);
     expect(readme).toMatch(/POSTURE_ENROLMENT_SECRETS/);
+  });
+});
+
+describe('docs/api.md', () => {
+  it('lists every route exactly as the route table has it, and no other', () => {
+    const api = read('docs/api.md');
+    const rows = [...api.matchAll(/^\| ((?:`[A-Z]+`(?:, )?)+) \| `\/api\/([^`]+)` \|/gm)].map((m) => `${[...m[1]!.matchAll(/`([A-Z]+)`/g)].map((x) => x[1]).join('|')} ${m[2]}`);
+    expect(rows.sort()).toEqual(ROUTES.map((r) => `${r.methods.join('|')} ${r.route}`).sort());
   });
 });
 

@@ -133,15 +133,17 @@ export interface ResultItem {
 
 export interface EventItem {
   readonly server: string | null;
+  /** A status change, or a waiver's audit record (no status: toStatus is null). */
+  readonly kind?: 'status' | 'waiver';
   readonly ruleId: string | null;
   readonly fromStatus: string | null;
-  readonly toStatus: string;
+  readonly toStatus: string | null;
   readonly reasonCode: string;
   readonly message: string;
   readonly firstSeen: string | null;
   readonly recordedAt: string | null;
   readonly cause: string;
-  readonly waiverId?: string;
+  readonly waiverId?: string | null;
 }
 
 export interface Reference {
