@@ -1,4 +1,4 @@
-// GET /api/health: a key-free answer that names the service, so a tool (the demo, a load
+// The health route (getHealth in the route table): a key-free answer that names the service, so a tool (the demo, a load
 // balancer, a person with curl) can tell a fleet-posture host from any other program on the port
 // before it sends anything. It reads no storage and reveals nothing a collector cannot see.
 import { ruleSetVersion } from '../rules/registry';

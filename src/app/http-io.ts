@@ -116,7 +116,7 @@ export function parseStatuses(q: URLSearchParams): Status[] | undefined {
 export const SERVER_STATUSES = ['Stale', 'Reporting'] as const;
 const EVENT_STATUS_BY_LOWER = new Map([...STATUSES, ...SERVER_STATUSES].map((s) => [s.toLowerCase(), s]));
 
-/** The `status` of /api/events: a verdict's status, or Stale / Reporting for a server's. */
+/** The `status` filter of the events route: a verdict's status, or Stale / Reporting for a server's. */
 export function parseEventStatuses(q: URLSearchParams): string[] | undefined {
   const raw = q.getAll('status');
   if (raw.length === 0) return undefined;

@@ -1,6 +1,6 @@
 // Where `npm run demo` posts: the host named on the command line (--url, --port, a URL argument or
 // POSTURE_URL), else the default local host, and only ever a fleet-posture host. A program that
-// merely answers on the port is not one: the demo checks GET /api/health, which needs no key and
+// merely answers on the port is not one: the demo asks the health route, which needs no key and
 // names the service, before it sends anything.
 
 import { routeUrl } from '../app/routes';
@@ -88,7 +88,7 @@ export async function probeHost(base: string, timeoutMs = 1500): Promise<Probe> 
       // not JSON: some other program
     }
   }
-  return { kind: 'other', detail: `GET /api/health answered ${res.status}${res.headers.get('server') ? ` (server: ${res.headers.get('server')})` : ''}` };
+  return { kind: 'other', detail: `GET ${routeUrl('/api', 'getHealth')} answered ${res.status}${res.headers.get('server') ? ` (server: ${res.headers.get('server')})` : ''}` };
 }
 
 export type DemoPlan = { readonly post: string; readonly note: string } | { readonly startOwnHost: true; readonly note: string } | { readonly refuse: string };
