@@ -3,7 +3,7 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { globMatch } from '../rules/mcafee-port25-blocked/process-match';
+import { globMatch } from '../rules/shared/glob';
 import { findRule } from '../rules/registry';
 import type { Rule } from '../rules/types';
 import { SERVER_ID } from '../snapshot/normalise';
@@ -93,7 +93,7 @@ export class Waivers {
     if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a waiver has rule, server or serverPattern, justification, grantedBy and expiresAt.`);
     if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
     const ruleName = text(body, 'rule', 100);
-    const rule = findRule(ruleName, rules);
+    const rule = findRule(ruleName.toLowerCase(), rules);
     if (!rule) throw invalid(`Unknown rule "${ruleName}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
     const hasServer = body.server !== undefined;
     const hasPattern = body.serverPattern !== undefined;
