@@ -5,19 +5,16 @@
 // single write however many servers a pattern covers.
 import { globMatch } from '../rules/shared/glob';
 import { findRule } from '../rules/registry';
-import type { Rule } from '../rules/types';
 import { SERVER_ID } from '../snapshot/normalise';
-import type { EventRecord, PostureStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
+import type { EventRecord, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import type { UseCaseDeps } from './use-case-deps';
 
-export interface WaiversDeps {
-  readonly store: PostureStore;
+export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
-  readonly rules: readonly Rule[];
-  readonly clock: () => number;
   readonly maxDays: number;
 }
 
