@@ -7,9 +7,9 @@ import type { Rule, RuleResult } from './types';
 
 export const RULES: readonly Rule[] = [mcafeePort25Blocked];
 
+/** The rule with exactly this id (ids are lower case; callers normalise what users type). */
 export function findRule(id: string, rules: readonly Rule[] = RULES): Rule | undefined {
-  const lower = id.toLowerCase();
-  return rules.find((r) => r.id === lower);
+  return rules.find((r) => r.id === id);
 }
 
 /** Identifies the loaded rule set: changes whenever a rule is added, removed or re-versioned. */
