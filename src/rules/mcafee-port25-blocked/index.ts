@@ -254,6 +254,7 @@ export const mcafeePort25Blocked: Rule = {
   rationale: RATIONALE,
   severity: 'Warning',
   references: REFERENCES,
+  guide: true,
   reasonCodes: REASON_CODES,
   needs: {
     registry: [
