@@ -1,6 +1,7 @@
 // The documentation stands alone: no file points outside the repository, every relative link in a
 // Markdown file reaches a file (and, for a Markdown target with an anchor, a heading) that exists,
 // the README stays a first screen, and the deploy guide names every table the store uses.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'glob';
@@ -33,6 +34,14 @@ describe('the repository stands alone', () => {
       return OUTSIDE.filter((pointer) => text.includes(pointer)).map((pointer) => `${f}: ${pointer}`);
     });
     expect(offenders).toEqual([]);
+  });
+
+  it('tracks no symbolic link (a link to a folder outside, such as .tools, would replace that folder on checkout)', () => {
+    const links = execFileSync('git', ['ls-files', '-s'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.startsWith('120000 '))
+      .map((line) => line.split('\t')[1]);
+    expect(links).toEqual([]);
   });
 
   it('every relative link in a Markdown file resolves, anchors included', () => {
