@@ -118,20 +118,26 @@ export class MassFlipProbe {
     let alertTimes: Record<string, number> = {};
     let polls = 0;
     const since = () => Math.max(0, Date.now() - lastResponseAt);
+    // The four probes run side by side; a record counts as visible at the end of the probe that saw it.
+    const probeTable = async (table: 'events' | 'history') => {
+      if (!Number.isNaN(done[table])) return;
+      const rows = await this.#rows(table, snapshots);
+      const at = since();
+      for (const k of rows.keys()) if (expectedKeys.has(k) && !seen[table].has(k)) seen[table].set(k, at);
+      if ([...expectedKeys].every((k) => rows.has(k))) done[table] = at;
+    };
+    const probeAlerts = async () => {
+      if (!Number.isNaN(done.alerts)) return;
+      const a = await service.alerts();
+      alertTimes = a.firstSeen;
+      if ([...expectedAlerts].every((k) => a.firstSeen[k] !== undefined)) done.alerts = since();
+    };
+    const probeCounts = async () => {
+      if (Number.isNaN(done.counts) && sameCounts(await this.counts(), truth).length === 0) done.counts = since();
+    };
     while (Date.now() - lastResponseAt < budgetMs) {
       polls++;
-      for (const table of ['events', 'history'] as const) {
-        if (!Number.isNaN(done[table])) continue;
-        const rows = await this.#rows(table, snapshots);
-        for (const k of rows.keys()) if (expectedKeys.has(k) && !seen[table].has(k)) seen[table].set(k, since());
-        if ([...expectedKeys].every((k) => rows.has(k))) done[table] = since();
-      }
-      if (Number.isNaN(done.alerts)) {
-        const a = await service.alerts();
-        alertTimes = a.firstSeen;
-        if ([...expectedAlerts].every((k) => a.firstSeen[k] !== undefined)) done.alerts = since();
-      }
-      if (Number.isNaN(done.counts) && sameCounts(await this.counts(), truth).length === 0) done.counts = since();
+      await Promise.all([probeTable('events'), probeTable('history'), probeAlerts(), probeCounts()]);
       if (Object.values(done).every((v) => !Number.isNaN(v))) break;
       await new Promise((r) => setTimeout(r, 100));
     }

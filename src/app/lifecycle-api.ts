@@ -23,21 +23,22 @@ import {
   type HttpApi,
 } from './http-api';
 import type { LifecycleQueries } from './lifecycle-queries';
+import type { Projector } from './projector';
 import type { Reevaluation } from './reevaluate';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
-export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate'] as const;
+export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector'] as const;
 export type JobName = (typeof JOBS)[number];
 
 /** What the timers run; the timer functions and POST /api/jobs/{job}/run share it. */
 export class Jobs {
   constructor(
-    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation },
+    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation; readonly projector: Projector },
   ) {}
 
-  /** `budgetMs` bounds a re-evaluation run (batches until done or spent); 0 runs one batch. */
+  /** `budgetMs` bounds a re-evaluation or projector run (batches until done or spent); 0: one re-evaluation batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
     switch (job) {
       case 'stale-hosts':
@@ -46,6 +47,8 @@ export class Jobs {
         return this.deps.waivers.expire(log);
       case 'reevaluate':
         return budgetMs > 0 ? this.deps.reevaluation.runAll(log, budgetMs) : this.deps.reevaluation.runBatch(log);
+      case 'projector':
+        return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
     }
   }
 }

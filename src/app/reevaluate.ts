@@ -4,14 +4,16 @@
 // committed like an ingest — one ETag-guarded transaction on its Results partition — and skipped
 // when its rows already carry the loaded versions, so a batch run twice, or by two instances at
 // once, re-evaluates a server once per rule-set version. Verdicts that move become events with
-// cause `rule-change`; seen-times (LastSeen, SnapshotId) stay as they were.
+// cause `rule-change` (written, like every projection, by the projector from the outbox entry the
+// commit comes with); seen-times (LastSeen, SnapshotId) stay as they were.
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, type IndexMove, type LifecycleStore, type OutboxStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { evaluateDocument } from './evaluate-document';
-import { eventOf, FINDING, indexedStatusOf, indexOf, type AlertLog } from './ingest';
-import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { RECENT_COMMITS, type AlertLog } from './ingest';
+import { alertOf, encodeWork, eventOf, indexedStatusOf, indexOf, type AlertWork, type ProjectionWork } from './projection-work';
+import type { Projector } from './projector';
 
 export interface ReevaluateDeps {
   readonly store: PostureStore;
@@ -19,7 +21,8 @@ export interface ReevaluateDeps {
   readonly rules: readonly Rule[];
   readonly clock: () => number;
   readonly batchSize: number;
-  readonly waiverOf: (server: string, ruleId: string) => Promise<string | undefined>;
+  readonly outbox: OutboxStore;
+  readonly projector: Pick<Projector, 'committed' | 'kick'>;
 }
 
 export type ServerOutcome = 'current' | 'evaluated' | 'unavailable';
@@ -177,83 +180,76 @@ export class Reevaluation {
       if (!evaluated.ok) return { outcome: 'unavailable', changes: 0 };
 
       const byRule = new Map(rows.map((r) => [r.ruleId, r]));
-      // Events an earlier commit has not written yet must not be overwritten unwritten.
-      const pendingEvents = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
-      if (pendingEvents.length > 0) await store.putEvents(pendingEvents);
+      const commitId = randomUUID();
+      // Events an earlier commit still owed (rows of an older version) go with this commit's entry.
+      const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
+      const alerts: AlertWork[] = [];
+      const index: IndexMove[] = [];
+      const recentCommits = [{ id: commitId, at: now }, ...(head.recentCommits ?? [])].slice(0, RECENT_COMMITS);
 
       const put: { record: ResultRecord; etag?: string }[] = [];
+      let changes = 0;
       for (const r of evaluated.results) {
         const prev = byRule.get(r.ruleId);
         const seen = prev ?? head;
         const changed = !prev || prev.status !== r.status;
-        put.push({
-          etag: prev?.etag,
-          record: {
-            server,
-            ruleId: r.ruleId,
-            ruleVersion: r.ruleVersion,
-            status: r.status,
-            reasonCode: r.reasonCode,
-            severity: r.severity,
-            messageEn: r.message.en,
-            messageJa: r.message.ja,
-            remediationEn: r.remediation.map((t) => t.en),
-            remediationJa: r.remediation.map((t) => t.ja),
-            evidenceJson: JSON.stringify(r.evidence),
-            // A verdict moved by the rule began when the rule changed, not when the host reported.
-            firstSeen: changed ? now : prev.firstSeen,
-            previousStatus: changed ? prev?.status : prev.previousStatus,
-            previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
-            snapshotId: seen.snapshotId,
-            collectedAt: seen.collectedAt,
-            lastSeen: seen.lastSeen,
-            contentHash: seen.contentHash,
-            hostHash: seen.hostHash,
-            hostSyncedAt: seen.hostSyncedAt,
-            eventPending: changed,
-            indexPending: true,
-            syncPending: prev?.syncPending ?? false,
-            changeCause: changed ? 'rule-change' : prev.changeCause,
-            rawSlot: seen.rawSlot,
-            // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
-            keyTag: seen.keyTag,
-            // A post whose outbox is still open keeps its claim to the 201 (see Ingest).
-            acceptPending: prev?.acceptPending ?? false,
-            recentSnapshotIds: seen.recentSnapshotIds,
-          },
-        });
+        const record: ResultRecord = {
+          server,
+          ruleId: r.ruleId,
+          ruleVersion: r.ruleVersion,
+          status: r.status,
+          reasonCode: r.reasonCode,
+          severity: r.severity,
+          messageEn: r.message.en,
+          messageJa: r.message.ja,
+          remediationEn: r.remediation.map((t) => t.en),
+          remediationJa: r.remediation.map((t) => t.ja),
+          evidenceJson: JSON.stringify(r.evidence),
+          // A verdict moved by the rule began when the rule changed, not when the host reported.
+          firstSeen: changed ? now : prev.firstSeen,
+          previousStatus: changed ? prev?.status : prev.previousStatus,
+          previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
+          snapshotId: seen.snapshotId,
+          collectedAt: seen.collectedAt,
+          lastSeen: seen.lastSeen,
+          contentHash: seen.contentHash,
+          hostHash: seen.hostHash,
+          hostSyncedAt: seen.hostSyncedAt,
+          eventPending: false,
+          indexPending: false,
+          // Host and raw rows an older version still owed stay flagged for the next snapshot.
+          syncPending: prev?.syncPending ?? false,
+          changeCause: changed ? 'rule-change' : prev.changeCause,
+          rawSlot: seen.rawSlot,
+          // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
+          keyTag: seen.keyTag,
+          acceptPending: prev?.acceptPending ?? false,
+          recentSnapshotIds: seen.recentSnapshotIds,
+          recentCommits,
+        };
+        put.push({ etag: prev?.etag, record });
+        if (changed) {
+          changes++;
+          events.push(eventOf(record, now));
+          const alert = alertOf(record);
+          if (alert) alerts.push(alert);
+        }
+        index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
       }
       const loaded = new Set(rules.map((r) => r.id));
       const remove = rows.filter((r) => !loaded.has(r.ruleId)).map((r) => r.ruleId);
-      let etags: Map<string, string>;
+      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index };
+      await this.deps.outbox.put({ server, commitId, writtenAt: now, payload: encodeWork(work) });
       try {
-        etags = await store.commitServer(server, { put, remove });
+        await store.commitServer(server, { put, remove });
       } catch (error) {
+        await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
         if (!(error instanceof ConcurrencyConflictError)) throw error;
         continue; // a snapshot or another re-evaluation got there first: look again
       }
-
-      const records = put.map((p) => p.record);
-      const moved = records.filter((r) => r.eventPending);
-      for (const rec of moved) {
-        const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
-        if (FINDING.has(rec.status)) {
-          const waiverId = await this.deps.waiverOf(server, rec.ruleId).catch(() => undefined);
-          log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: 'rule-change' }));
-        } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: 'rule-change' }));
-      }
-      if (moved.length > 0) await store.putEvents(moved.map((r) => eventOf(r, now)));
-      for (const r of records) await store.syncIndex(indexOf(r), indexedStatusOf(r));
-      await store.clearPending(
-        server,
-        // Rows still owing host/raw projections keep their flags for the next snapshot to finish.
-        records.filter((r) => !r.syncPending).flatMap((r) => {
-          const etag = etags.get(r.ruleId);
-          return etag ? [{ ruleId: r.ruleId, etag }] : [];
-        }),
-        'outbox',
-      );
-      return { outcome: 'evaluated', changes: moved.length };
+      this.deps.projector.committed(commitId);
+      this.deps.projector.kick();
+      return { outcome: 'evaluated', changes };
     }
     throw new ConcurrencyConflictError(`Re-evaluating ${server} kept colliding with other writers.`);
   }

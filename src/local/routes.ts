@@ -23,6 +23,7 @@ import * as decideEnrolment from '../functions/decide-enrolment';
 import * as timerReevaluate from '../functions/timer-reevaluate';
 import * as timerStaleHosts from '../functions/timer-stale-hosts';
 import * as timerWaiverExpiry from '../functions/timer-waiver-expiry';
+import * as timerProjector from '../functions/timer-projector';
 
 export interface FunctionModule {
   readonly options: Pick<HttpFunctionOptions, 'methods' | 'route' | 'authLevel'>;
@@ -61,4 +62,5 @@ export const TIMERS: Readonly<Record<string, TimerModule>> = {
   staleHosts: timerStaleHosts,
   waiverExpiry: timerWaiverExpiry,
   reevaluate: timerReevaluate,
+  projector: timerProjector,
 };

@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, MAX_STRING_CHARS, ms, num, optStr, str } from './columns';
 import { encodeKey, invertedTime } from './keys';
-import type { EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
 export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
 type Row = Readonly<Record<string, unknown>>;
@@ -60,7 +60,18 @@ export function resultToEntity(r: ResultRecord): Entity {
     KeyTag: r.keyTag ?? '',
     AcceptPending: r.acceptPending ?? false,
     RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
+    RecentCommits: (r.recentCommits ?? []).map((c) => `${c.at}:${c.id}`).join(' '),
   };
+}
+
+function commitMarks(text: string): CommitMark[] {
+  return text
+    .split(' ')
+    .map((part) => {
+      const i = part.indexOf(':');
+      return { at: Number(part.slice(0, i)), id: part.slice(i + 1) };
+    })
+    .filter((c) => c.id !== '' && Number.isFinite(c.at));
 }
 
 function jsonList(text: string): string[] {
@@ -103,6 +114,7 @@ export function entityToResult(e: Row): StoredResult {
     keyTag: optStr(e, 'KeyTag'),
     acceptPending: bool(e, 'AcceptPending'),
     recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
+    recentCommits: commitMarks(str(e, 'RecentCommits')),
     etag: str(e, 'etag'),
   };
 }
