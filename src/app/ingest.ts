@@ -145,14 +145,15 @@ export class Ingest {
     }
     const snapshotId = p.normalised.snapshotId;
     const me = { collectedAt: p.normalised.collectedAt, snapshotId };
-    // One id for every attempt of this request: its outbox entry is rewritten, not multiplied.
-    const commitId = randomUUID();
+    // Each attempt has its own commit id, so an outbox entry describes exactly one attempt's
+    // commit; an attempt that does not commit removes its entry (and should that fail, the
+    // projector finds no commit for it and drops it).
+    const attempts: string[] = [];
+    let entry: string | undefined;
     const started = Date.now();
-    let wroteEntry = false;
-    // An attempt that will not commit removes its outbox entry (if that fails, the projector
-    // finds no commit for it and drops it after its grace).
     const abandon = async () => {
-      if (wroteEntry) await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
+      if (entry !== undefined) await this.deps.outbox.deleteOne(server, entry).catch(() => undefined);
+      entry = undefined;
     };
 
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
@@ -162,7 +163,7 @@ export class Ingest {
       const head = headOf(rows);
       if (head && head.snapshotId === snapshotId) {
         // This request's own commit, whose answer was lost on the way (the retry found it): accepted.
-        const mine = head.recentCommits?.[0]?.id === commitId;
+        const mine = attempts.includes(head.recentCommits?.[0]?.id ?? '');
         if (!mine) await abandon();
         // Rows an older version left owing projections are handed to the projector by this repeat.
         const handed = !mine && (await this.#handOver(rows, p, checked ? bound?.keyTag : undefined));
@@ -178,10 +179,13 @@ export class Ingest {
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those.
-        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (wroteEntry = true));
+        const commitId = randomUUID();
+        attempts.push(commitId);
+        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (entry = commitId));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
+        await abandon();
         // Past this, an outbox entry written now could meet a projector that already gave up on it.
         if (Date.now() - started > MAX_COMMIT_MS) break;
         // Another snapshot of this server committed first: read again and decide anew, after a

@@ -215,16 +215,17 @@ export class Projector {
     const drop: StoredOutboxEntry[] = [];
     let waiting = 0;
     for (const [server, list] of byServer) {
-      for (let i = 0; i < list.length; i++) {
-        const entry = list[i]!;
-        const work = decodeWork(entry.payload);
+      const decoded = list.map((entry) => ({ entry, work: decodeWork(entry.payload) }));
+      const verdicts = decoded.map(({ entry }): Verdict => (this.#committed.has(entry.commitId) ? 'committed' : verdictOf(entry, proofs.get(server), now, graceMs, this.remembered)));
+      // A proven commit ends every earlier attempt's chance: its ETags predate that commit.
+      const lastCommitted = verdicts.lastIndexOf('committed');
+      for (let i = 0; i < decoded.length; i++) {
+        const { entry, work } = decoded[i]!;
+        const verdict = verdicts[i] === 'wait' && i < lastCommitted ? 'never' : verdicts[i]!;
         if (!work) {
           log.log(`projector: an outbox entry of ${server} (${entry.commitId}) cannot be read by this version; removed unprojected.`);
           drop.push(entry);
-          continue;
-        }
-        const verdict: Verdict = this.#committed.has(entry.commitId) ? 'committed' : verdictOf(entry, proofs.get(server), now, graceMs, this.remembered);
-        if (verdict === 'committed') ready.push({ entry, work });
+        } else if (verdict === 'committed') ready.push({ entry, work });
         else if (verdict === 'never') drop.push(entry);
         else if (verdict === 'unknown') {
           log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
@@ -263,18 +264,29 @@ export class Projector {
     };
   }
 
-  /** Per rule, each server's first `from` and last record: one move per (rule, server) for the whole batch. */
+  /**
+   * Per rule, one move per server for the whole batch. A server with one change moves as its entry
+   * says (a replay finds the row gone or there already, and falls back to a read). A server with
+   * several changes in the batch is put straight where its last one says, after reading where it
+   * is: an earlier run may have moved it part of the way.
+   */
   async #index(works: readonly ProjectionWork[]): Promise<void> {
-    const byRule = new Map<string, Map<string, IndexMove>>();
+    const byRule = new Map<string, Map<string, IndexMove[]>>();
     for (const w of works) {
       for (const m of w.index) {
-        const moves = byRule.get(m.record.ruleId) ?? new Map<string, IndexMove>();
-        const first = moves.get(m.record.server);
-        moves.set(m.record.server, { record: m.record, from: first ? first.from : m.from });
-        byRule.set(m.record.ruleId, moves);
+        const perServer = byRule.get(m.record.ruleId) ?? new Map<string, IndexMove[]>();
+        perServer.set(m.record.server, [...(perServer.get(m.record.server) ?? []), m]);
+        byRule.set(m.record.ruleId, perServer);
       }
     }
-    await settleAll([...byRule].map(([ruleId, moves]) => this.deps.store.applyIndexMoves(ruleId, [...moves.values()])));
+    await settleAll(
+      [...byRule].map(([ruleId, perServer]) =>
+        this.deps.store.applyIndexMoves(
+          ruleId,
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { record: list[list.length - 1]!.record, reread: true })),
+        ),
+      ),
+    );
   }
 
   /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */

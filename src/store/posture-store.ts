@@ -41,6 +41,8 @@ export interface PostureStoreOptions extends TableClientFactoryOptions {
 export interface IndexMove {
   readonly record: IndexRecord;
   readonly from?: string;
+  /** Where the server's row is now is not known: read it first (syncIndex). */
+  readonly reread?: boolean;
 }
 
 /** Servers per index transaction: a delete and an upsert each, plus the shard's counts row, within 100 operations. */
@@ -350,7 +352,9 @@ export class PostureStore {
     await this.ensureTables();
     const pk = encodeKey(ruleId);
     const byShard = new Map<string, IndexMove[]>();
+    const reread = moves.filter((m) => m.reread);
     for (const m of moves) {
+      if (m.reread) continue;
       const key = countsRowKey(bucketOf(m.record.server, COUNT_SHARDS));
       byShard.set(key, [...(byShard.get(key) ?? []), m]);
     }
@@ -394,7 +398,7 @@ export class PostureStore {
         if (!done) for (const m of chunk) await this.syncIndex(m.record, m.from);
       }
     };
-    await settleAll([...byShard].map(([key, list]) => shard(key, list)));
+    await settleAll([...[...byShard].map(([key, list]) => shard(key, list)), ...reread.map((m) => this.syncIndex(m.record))]);
   }
 
   /**

@@ -42,6 +42,8 @@ export interface TestStackOptions {
   readonly persist?: boolean;
   /** Extra storage pipeline policies (fault injection). */
   readonly storagePolicies?: readonly StoragePolicy[];
+  /** The local host's projector interval in ms (default 1000); 0: only when the test drains (projected()). */
+  readonly projectorIntervalMs?: number;
 }
 
 export interface TestStack {
@@ -99,7 +101,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const logs: LogEntry[] = [];
   let host: LocalHost;
   try {
-    host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e) });
+    host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e), projectorIntervalMs: options.projectorIntervalMs });
   } catch (error) {
     await azurite.stop();
     throw error;
