@@ -107,7 +107,7 @@ export class Reevaluation {
     const work = [...page.servers];
     const worker = async () => {
       for (let s = work.shift(); s !== undefined; s = work.shift()) {
-        const r = await this.reevaluateServer(s, log);
+        const r = await this.reevaluateServer(s);
         counts[r.outcome]++;
         counts.changes += r.changes;
       }
@@ -154,7 +154,7 @@ export class Reevaluation {
   }
 
   /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */
-  async reevaluateServer(server: string, log: AlertLog): Promise<{ outcome: ServerOutcome; changes: number }> {
+  async reevaluateServer(server: string): Promise<{ outcome: ServerOutcome; changes: number }> {
     const { store, rules, clock } = this.deps;
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       const rows = await store.readServer(server);
