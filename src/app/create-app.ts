@@ -103,7 +103,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     enrolment,
     keyStore,
     policy: settings.reenrolment,
-    hasPosted: async (server) => (await store.getHost(server)) !== undefined,
+    // The server's own rows, not its Hosts row: that one follows the post by the projection lag.
+    hasPosted: async (server) => (await store.readServer(server)).length > 0,
     clock,
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
