@@ -46,7 +46,8 @@ export class Jobs {
       case 'waiver-expiry':
         return this.deps.waivers.expire(log);
       case 'reevaluate':
-        return budgetMs > 0 ? this.deps.reevaluation.runAll(log, budgetMs) : this.deps.reevaluation.runBatch(log);
+        // Its alert records are logged by the projector, from the outbox entries of its commits.
+        return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();
       case 'projector':
         return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
     }

@@ -11,7 +11,7 @@ import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
 import { ConcurrencyConflictError, type IndexMove, type LifecycleStore, type OutboxStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { evaluateDocument } from './evaluate-document';
-import { RECENT_COMMITS, type AlertLog } from './ingest';
+import { RECENT_COMMITS } from './ingest';
 import { alertOf, encodeWork, eventOf, indexedStatusOf, indexOf, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
 
@@ -72,7 +72,7 @@ export class Reevaluation {
   }
 
   /** One bounded batch of the pass, under a lease. */
-  async runBatch(log: AlertLog): Promise<ReevalRun> {
+  async runBatch(): Promise<ReevalRun> {
     const { lifecycle, clock, batchSize } = this.deps;
     const none = { targetVersion: this.targetVersion, evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     const now = clock();
@@ -132,12 +132,12 @@ export class Reevaluation {
   }
 
   /** Runs batches until the pass is done, another instance leads it, or `budgetMs` is spent. */
-  async runAll(log: AlertLog, budgetMs: number, maxBatches = 10_000): Promise<ReevalRun> {
+  async runAll(budgetMs: number, maxBatches = 10_000): Promise<ReevalRun> {
     const started = Date.now();
     const total = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     let last: ReevalRun = { status: 'idle', targetVersion: this.targetVersion, ...total };
     for (let i = 0; i < maxBatches; i++) {
-      last = await this.runBatch(log);
+      last = await this.runBatch();
       total.evaluated += last.evaluated;
       total.current += last.current;
       total.unavailable += last.unavailable;
