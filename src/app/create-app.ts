@@ -10,6 +10,7 @@ import { HttpApi } from './http-api';
 import { Ingest, RECENT_COMMITS } from './ingest';
 import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
+import { Queries } from './queries';
 import { KeysApi } from './keys-api';
 import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
@@ -44,6 +45,8 @@ export interface PostureApp {
   readonly keys: KeyRing;
   readonly keyStore: ServerKeyStore;
   readonly enrolment: Enrolment;
+  /** Checks every route's key (serve-route.ts). */
+  readonly auth: Authorizer;
   readonly http: HttpApi;
   readonly waivers: Waivers;
   readonly staleHosts: StaleHosts;
@@ -88,7 +91,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const outbox = new OutboxStore(store);
   const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
   const ingest = new Ingest({ store, outbox, projector, rules, clock });
-  const queries = new LifecycleQueries({ store, rules, clock, lifecycle, waivers });
+  const queries = new LifecycleQueries({ plain: new Queries({ store, rules, clock }), store, rules, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,
@@ -109,11 +112,11 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
-  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
+  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector });
-  const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
-  const keysHttp = new KeysApi({ http, reenrolment });
-  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
+  const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
+  const keysHttp = new KeysApi({ reenrolment });
+  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
 }
 
 let defaultApp: PostureApp | undefined;

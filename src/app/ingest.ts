@@ -20,10 +20,12 @@ import {
   type ResultRecord,
   type StoredResult,
 } from '../store';
+import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
+import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
-import { alertOf, encodeWork, eventOf, hasWork, indexedStatusOf, indexOf, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertOf, encodeWork, hasWork, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
@@ -35,22 +37,11 @@ export interface BoundKey {
   readonly rows?: readonly StoredResult[];
 }
 
-/** The verified-key tag of a server's rows: only when every row carries the same one. */
-export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
-  const tag = rows[0]?.keyTag;
-  return tag !== undefined && rows.every((r) => r.keyTag === tag) ? tag : undefined;
-}
-
 export interface IngestResponse {
   readonly snapshotId: string;
   readonly server: string;
   readonly outcome: IngestOutcome;
   readonly results: readonly ResultView[];
-}
-
-/** Where alert records go: the Functions InvocationContext logger in Azure. */
-export interface AlertLog {
-  log(message: string): void;
 }
 
 export interface IngestDeps {
@@ -197,11 +188,6 @@ export class Ingest {
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
   }
 
-  /** The server's partition (what the key check reads, then hands to run()). */
-  readServer(server: string): Promise<StoredResult[]> {
-    return this.deps.store.readServer(server);
-  }
-
   /**
    * Writes the outbox entry of what the commit owes the fleet-wide tables (when it owes anything),
    * then commits the server's rows, which remember the commit's id (the projector's proof that it
@@ -234,21 +220,12 @@ export class Ingest {
     const alerts: AlertWork[] = [];
     for (const r of p.results) {
       const prev = byRule.get(r.ruleId);
+      const verdict = verdictOf(r);
       const changed = !prev || prev.status !== r.status;
-      const indexChanged =
-        changed || prev.reasonCode !== r.reasonCode || prev.ruleVersion !== r.ruleVersion || prev.messageEn !== r.message.en || prev.messageJa !== r.message.ja || prev.indexPending;
+      const indexChanged = changed || verdictMoved(prev, verdict) || prev.indexPending;
       const record: ResultRecord = {
+        ...verdict,
         server,
-        ruleId: r.ruleId,
-        ruleVersion: r.ruleVersion,
-        status: r.status,
-        reasonCode: r.reasonCode,
-        severity: r.severity,
-        messageEn: r.message.en,
-        messageJa: r.message.ja,
-        remediationEn: r.remediation.map((t) => t.en),
-        remediationJa: r.remediation.map((t) => t.ja),
-        evidenceJson: JSON.stringify(r.evidence),
         firstSeen: changed ? p.normalised.collectedAt : prev.firstSeen,
         previousStatus: changed ? prev?.status : prev.previousStatus,
         previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,

@@ -3,7 +3,7 @@
 // the alert records, the Hosts row and the raw snapshot. Everything here is derived from the rows
 // the commit writes and the rows it replaces, so a projector that runs it twice writes the same
 // rows (events and history by deterministic keys, index rows by server) and the same record ids.
-import type { EventRecord, HostRecord, IndexMove, IndexRecord, RawSnapshotRecord, ResultRecord } from '../store';
+import type { EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
 /** A status change that owes an alert record (NewFinding or FindingResolved). */
 export interface AlertWork {
@@ -75,45 +75,3 @@ export function decodeWork(payload: string): ProjectionWork | undefined {
   }
 }
 
-// ---- one Results row → the records projected from it -------------------------------------------
-
-export function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    fromStatus: r.previousStatus,
-    toStatus: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousFirstSeen: r.previousFirstSeen,
-    snapshotId: r.snapshotId,
-    recordedAt,
-    cause: r.changeCause ?? 'snapshot',
-  };
-}
-
-export function indexOf(r: ResultRecord): IndexRecord {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    status: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousStatus: r.previousStatus,
-    sourceSnapshotId: r.snapshotId,
-    sourceCollectedAt: r.collectedAt,
-  };
-}
-
-/** Where the rule index holds the server's row before this record is projected: a change not yet projected left it at the previous status. */
-export function indexedStatusOf(r: ResultRecord): string | undefined {
-  return r.eventPending ? r.previousStatus : r.status;
-}

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll } from '../store';
-import type { AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
 

@@ -12,8 +12,9 @@ import type { Rule } from '../rules/types';
 import { ConcurrencyConflictError, type IndexMove, type LifecycleStore, type OutboxStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
-import { alertOf, encodeWork, eventOf, indexedStatusOf, indexOf, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertOf, encodeWork, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
+import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 
 export interface ReevaluateDeps {
   readonly store: PostureStore;
@@ -102,7 +103,7 @@ export class Reevaluation {
     const etag = await lifecycle.putReevalState(leased, cur?.etag);
     if (etag === undefined) return { status: 'busy', ...none };
 
-    const page = await lifecycle.listServersPage(batchSize, base.cursor || undefined);
+    const page = await this.deps.store.listServersPage(batchSize, base.cursor || undefined);
     const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     const work = [...page.servers];
     const worker = async () => {
@@ -194,17 +195,8 @@ export class Reevaluation {
         const seen = prev ?? head;
         const changed = !prev || prev.status !== r.status;
         const record: ResultRecord = {
+          ...verdictOf(r),
           server,
-          ruleId: r.ruleId,
-          ruleVersion: r.ruleVersion,
-          status: r.status,
-          reasonCode: r.reasonCode,
-          severity: r.severity,
-          messageEn: r.message.en,
-          messageJa: r.message.ja,
-          remediationEn: r.remediation.map((t) => t.en),
-          remediationJa: r.remediation.map((t) => t.ja),
-          evidenceJson: JSON.stringify(r.evidence),
           // A verdict moved by the rule began when the rule changed, not when the host reported.
           firstSeen: changed ? now : prev.firstSeen,
           previousStatus: changed ? prev?.status : prev.previousStatus,

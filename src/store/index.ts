@@ -10,11 +10,11 @@ export {
   type EventFilter,
   type PostureStoreOptions,
   type ResultFilter,
-  type ResultSummary,
   type IndexMove,
   type ServerCommit,
 } from './posture-store';
-export type { CommitMark, EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+export { keyTagOf, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
+export type { CommitMark } from './records';
 export { OutboxEntryTooLargeError, OutboxStore, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';

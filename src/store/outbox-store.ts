@@ -7,12 +7,12 @@
 //   PK '~lease', RK 'projector' — who drains now, until when (ETag-guarded), so two instances do
 //     not project (and log alert records) side by side.
 // The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
-import { odata, RestError, TableTransaction, type TableClient } from '@azure/data-tables';
+import { odata, RestError, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { bytes, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import { bucketOf, encodeKey } from './keys';
-import type { PostureStore } from './posture-store';
+import type { PostureStore, SiblingTable } from './posture-store';
 
 export interface OutboxEntry {
   readonly server: string;
@@ -44,10 +44,9 @@ const chunkName = (i: number) => `PayloadGzip${String(i).padStart(2, '0')}`;
 export const outboxKeys = (server: string, commitId: string) => ({ partitionKey: bucketOf(server, OUTBOX_BUCKETS), rowKey: `${encodeKey(server)}|${encodeKey(commitId)}` });
 
 export class OutboxStore {
-  constructor(private readonly store: PostureStore) {}
-
-  get #t(): TableClient {
-    return this.store.tables.outbox;
+  readonly #table: SiblingTable;
+  constructor(store: PostureStore) {
+    this.#table = store.siblingTable('outbox');
   }
 
   /** Writes (or rewrites) one entry: one upsert. */
@@ -63,14 +62,14 @@ export class OutboxStore {
       PayloadChunks: int32(chunks),
     };
     for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
-    await this.store.guarded('writing the outbox', () => this.#t.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'));
+    await this.#table.call('writing the outbox', (t) => t.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'));
   }
 
   /** Removes one entry, whatever its state (an attempt that will not commit cleans up after itself). */
   async deleteOne(server: string, commitId: string): Promise<void> {
     const k = outboxKeys(server, commitId);
     try {
-      await this.store.guarded('clearing the outbox', () => this.#t.deleteEntity(k.partitionKey, k.rowKey));
+      await this.#table.call('clearing the outbox', (t) => t.deleteEntity(k.partitionKey, k.rowKey));
     } catch (error) {
       if (statusCodeOf(error) !== 404) throw error;
     }
@@ -78,11 +77,11 @@ export class OutboxStore {
 
   /** Up to `max` entries, every bucket, in key order (so one server's entries come together). */
   async list(max: number): Promise<StoredOutboxEntry[]> {
-    await this.store.ensureTables();
-    return this.store.guarded('reading the outbox', async () => {
+    await this.#table.ready();
+    return this.#table.call('reading the outbox', async (t) => {
       const out: StoredOutboxEntry[] = [];
       const filter = odata`PartitionKey lt ${'~'}`;
-      for await (const page of this.#t.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, max) })) {
+      for await (const page of t.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, max) })) {
         for (const e of page) out.push(toEntry(e));
         if (out.length >= max) break;
       }
@@ -104,7 +103,7 @@ export class OutboxStore {
     let removed = 0;
     const one = async (pk: string, rk: string) => {
       try {
-        await this.store.guarded('clearing the outbox', () => this.#t.deleteEntity(pk, rk));
+        await this.#table.call('clearing the outbox', (t) => t.deleteEntity(pk, rk));
         removed++;
       } catch (error) {
         if (statusCodeOf(error) !== 404) throw error;
@@ -117,7 +116,7 @@ export class OutboxStore {
           const tx = new TableTransaction();
           for (const rk of chunk) tx.deleteEntity(pk, rk);
           try {
-            await this.store.guarded('clearing the outbox', () => this.#t.submitTransaction(tx.actions));
+            await this.#table.call('clearing the outbox', (t) => t.submitTransaction(tx.actions));
             removed += chunk.length;
           } catch (error) {
             if (statusCodeOf(error) !== 404) throw error;
@@ -135,18 +134,18 @@ export class OutboxStore {
    * unexpired one. The ETag makes two takers of a free lease race for it: one wins.
    */
   async takeLease(owner: string, now: number, until: number): Promise<boolean> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     let current: Record<string, unknown> | undefined;
     try {
-      current = await this.store.guarded('reading the projector lease', () => this.#t.getEntity(LEASE.partitionKey, LEASE.rowKey));
+      current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
     } catch (error) {
       if (!(error instanceof RestError && error.statusCode === 404) && statusCodeOf(error) !== 404) throw error;
     }
     if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return false;
     const entity = { ...LEASE, Owner: owner, Until: dateTime(until) };
     try {
-      if (current) await this.store.guarded('taking the projector lease', () => this.#t.updateEntity(entity, 'Replace', { etag: String(current.etag) }));
-      else await this.store.guarded('taking the projector lease', () => this.#t.createEntity(entity));
+      if (current) await this.#table.call('taking the projector lease', (t) => t.updateEntity(entity, 'Replace', { etag: String(current.etag) }));
+      else await this.#table.call('taking the projector lease', (t) => t.createEntity(entity));
       return true;
     } catch (error) {
       const status = statusCodeOf(error);
@@ -158,9 +157,9 @@ export class OutboxStore {
   /** Gives the lease back early (only if still ours), so another instance need not wait for it to lapse. */
   async releaseLease(owner: string): Promise<void> {
     try {
-      const current = await this.store.guarded('reading the projector lease', () => this.#t.getEntity(LEASE.partitionKey, LEASE.rowKey));
+      const current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
       if (str(current, 'Owner') !== owner) return;
-      await this.store.guarded('releasing the projector lease', () => this.#t.updateEntity({ ...LEASE, Owner: '', Until: dateTime(0) }, 'Replace', { etag: String(current.etag) }));
+      await this.#table.call('releasing the projector lease', (t) => t.updateEntity({ ...LEASE, Owner: '', Until: dateTime(0) }, 'Replace', { etag: String(current.etag) }));
     } catch {
       // It lapses on its own.
     }
