@@ -140,8 +140,8 @@ describe('storage failures', () => {
     expect(alertRecords(stack).filter((a) => a.fields.server === server(host) && a.name === 'FleetPosture.NewFinding')).toHaveLength(0);
     fault.when = undefined;
 
-    const run = await stack.projected();
-    expect(run.projected).toBeGreaterThanOrEqual(1);
+    // This run, or the local host's own on its interval, finishes it.
+    await stack.projected();
     const events = (await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items;
     expect(events.map((e: Json) => [e.fromStatus, e.toStatus])).toEqual([
       ['Pass', 'Warning'],
