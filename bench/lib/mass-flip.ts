@@ -77,6 +77,27 @@ export class MassFlipProbe {
     return out;
   }
 
+  /** Outbox entries waiting (the lease row aside). */
+  async outboxSize(): Promise<number> {
+    let n = 0;
+    try {
+      for await (const e of this.#t.outbox.listEntities({ queryOptions: { select: ['PartitionKey'] } })) if (!String(e.partitionKey).startsWith('~')) n++;
+    } catch {
+      return 0; // no Outbox table yet: nothing waits
+    }
+    return n;
+  }
+
+  /** Waits until the projector has drained the outbox; how long that took (ms), NaN past the budget. */
+  async drained(budgetMs: number): Promise<number> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < budgetMs) {
+      if ((await this.outboxSize()) === 0) return Date.now() - t0;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return NaN;
+  }
+
   /** rule → status → servers, summed over the rule's counts rows (what /api/summary reads). */
   async counts(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();

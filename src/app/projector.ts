@@ -26,11 +26,11 @@ export interface ProjectorDeps {
   readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
   /** The Hosts row was refreshed: the stale-host bookkeeping. */
   readonly hostSynced?: (server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog) => Promise<void>;
-  /** Entries per batch (default 1000). */
+  /** Entries per batch (default 250: the batch's work is held in memory and done between requests). */
   readonly batchSize?: number;
   /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
   readonly graceMs?: number;
-  /** Storage calls in flight at once for per-server work (default 16). */
+  /** Storage calls in flight at once for per-server work (default 8). */
   readonly parallel?: number;
 }
 
@@ -114,17 +114,24 @@ export class Projector {
   }
 
   /**
-   * Lets commits start a drain in this process (the local host, and any long-lived host): after
-   * `quietMs` without a new commit, and at most `maxDelayMs` after the first one waiting, so a burst
-   * is projected in batches while it lasts, not one drain per post.
+   * Lets commits start a drain in this process (the local host, and any long-lived host): once no
+   * commit has come for `quietMs`, or at the latest `maxDelayMs` after the first one waiting. A
+   * burst is served first and projected right after it (the requests and the projector share one
+   * process and one storage account); a steady stream of changes is still projected every
+   * `maxDelayMs`.
    */
-  attach(log: AlertLog, quietMs = 200, maxDelayMs = 1000): void {
+  attach(log: AlertLog, quietMs = 300, maxDelayMs = 15_000): void {
     this.#kick = { log, quietMs, maxDelayMs };
   }
 
   detach(): void {
     if (this.#kick?.timer) clearTimeout(this.#kick.timer);
     this.#kick = undefined;
+  }
+
+  /** A kicked drain is waiting for the commits to pause: an interval drain now would only compete with them. */
+  get kickPending(): boolean {
+    return this.#kick?.timer !== undefined;
   }
 
   /** A commit wrote an outbox entry: drain soon, if a host attached itself. */
@@ -138,7 +145,7 @@ export class Projector {
     k.timer = setTimeout(() => {
       k.timer = undefined;
       k.firstAt = undefined;
-      void this.drain(k.log, 30_000).catch((error: unknown) => k.log.log(`projector: ${error instanceof Error ? error.message : String(error)}`));
+      void this.drain(k.log, 60_000).catch((error: unknown) => k.log.log(`projector: ${error instanceof Error ? error.message : String(error)}`));
     }, wait);
     k.timer.unref?.();
   }
@@ -192,9 +199,9 @@ export class Projector {
 
   async #batch(log: AlertLog): Promise<ProjectorRun> {
     const { outbox, store } = this.deps;
-    const batchSize = this.deps.batchSize ?? 1000;
+    const batchSize = this.deps.batchSize ?? 250;
     const graceMs = this.deps.graceMs ?? 300_000;
-    const parallel = this.deps.parallel ?? 16;
+    const parallel = this.deps.parallel ?? 8;
     const now = Date.now();
     if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
     const entries = await outbox.list(batchSize);

@@ -298,7 +298,11 @@ function startProjector(app: PostureApp, sink: LogSink, intervalMs: number): () 
   const log = { log: (message: string) => sink({ level: 'information', functionName: 'projector', invocationId, message }) };
   const report = (error: unknown) => sink({ level: 'warning', functionName: 'projector', invocationId, message: format(['Projector run failed; the outbox keeps its entries for the next run:', error]) });
   app.projector.attach(log);
-  const timer = setInterval(() => void app.projector.drain(log, 30_000).catch(report), intervalMs);
+  // The interval catches what no commit of this process announced (other processes, earlier runs);
+  // while a kicked drain waits for commits to pause, it waits too.
+  const timer = setInterval(() => {
+    if (!app.projector.kickPending) void app.projector.drain(log, 30_000).catch(report);
+  }, intervalMs);
   timer.unref();
   return async () => {
     clearInterval(timer);
