@@ -26,11 +26,11 @@ export interface ProjectorDeps {
   readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
   /** The Hosts row was refreshed: the stale-host bookkeeping. */
   readonly hostSynced?: (server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog) => Promise<void>;
-  /** Entries per batch (default 250: the batch's work is held in memory and done between requests). */
+  /** Entries per batch (default 500: the batch's work is held in memory). */
   readonly batchSize?: number;
   /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
   readonly graceMs?: number;
-  /** Storage calls in flight at once for per-server work (default 8). */
+  /** Storage calls in flight at once for per-server work (default 16). */
   readonly parallel?: number;
 }
 
@@ -120,7 +120,7 @@ export class Projector {
    * process and one storage account); a steady stream of changes is still projected every
    * `maxDelayMs`.
    */
-  attach(log: AlertLog, quietMs = 300, maxDelayMs = 15_000): void {
+  attach(log: AlertLog, quietMs = 300, maxDelayMs = 30_000): void {
     this.#kick = { log, quietMs, maxDelayMs };
   }
 
@@ -199,9 +199,9 @@ export class Projector {
 
   async #batch(log: AlertLog): Promise<ProjectorRun> {
     const { outbox, store } = this.deps;
-    const batchSize = this.deps.batchSize ?? 250;
+    const batchSize = this.deps.batchSize ?? 500;
     const graceMs = this.deps.graceMs ?? 300_000;
-    const parallel = this.deps.parallel ?? 8;
+    const parallel = this.deps.parallel ?? 16;
     const now = Date.now();
     if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
     const entries = await outbox.list(batchSize);
