@@ -152,10 +152,18 @@ export class Ingest {
       const checked = attempt === 0 && bound?.rows !== undefined;
       const rows = checked ? bound.rows! : await store.readServer(server);
       const head = headOf(rows);
+      // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
+      // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
+      if (entry !== undefined) {
+        if (head?.recentCommits?.some((c) => c.id === entry)) {
+          this.deps.projector.committed(entry);
+          this.deps.projector.kick();
+          entry = undefined;
+        } else await abandon();
+      }
       if (head && head.snapshotId === snapshotId) {
         // This request's own commit, whose answer was lost on the way (the retry found it): accepted.
         const mine = attempts.includes(head.recentCommits?.[0]?.id ?? '');
-        if (!mine) await abandon();
         // Rows an older version left owing projections are handed to the projector by this repeat.
         const handed = !mine && (await this.#handOver(rows, p, checked ? bound?.keyTag : undefined));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
@@ -163,7 +171,6 @@ export class Ingest {
       if (head && isOlder(me, head)) {
         // An older snapshot: a duplicate when it was accepted before (its own verdicts, evaluated
         // again from the same content), else stale. Nothing is written either way.
-        await abandon();
         const known = head.recentSnapshotIds?.includes(snapshotId) ?? false;
         return { snapshotId, server, outcome: known ? 'duplicate' : 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
@@ -176,7 +183,6 @@ export class Ingest {
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        await abandon();
         // Past this, an outbox entry written now could meet a projector that already gave up on it.
         if (Date.now() - started > MAX_COMMIT_MS) break;
         // Another snapshot of this server committed first: read again and decide anew, after a
@@ -184,7 +190,7 @@ export class Ingest {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
-    await abandon();
+    // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
   }
 
