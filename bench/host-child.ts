@@ -10,7 +10,15 @@ import { rulesFor } from './lib/fleet';
 
 export const BENCH_KEYS = { ingest: 'bench-ingest-key', reader: 'bench-reader-key', enrolment: 'bench-enrolment-secret' } as const;
 
-export type ChildRequest = { type: 'stats' } | { type: 'reset' } | { type: 'countEntities'; on: boolean } | { type: 'stop' };
+export type ChildRequest = { type: 'stats' } | { type: 'reset' } | { type: 'countEntities'; on: boolean } | { type: 'alerts' } | { type: 'stop' };
+
+/** Alert records the service logged (NewFinding, FindingResolved): when each was first seen, and how many lines in all. */
+export interface ChildAlerts {
+  readonly type: 'alerts';
+  /** `<record name>|<server>|<rule>|<snapshot id>` → first seen (epoch ms). */
+  readonly firstSeen: Record<string, number>;
+  readonly lines: number;
+}
 export interface ChildStats {
   readonly type: 'stats';
   readonly roundTrips: number;
@@ -30,6 +38,20 @@ let countEntities = false;
 let entities = 0;
 let entitiesByTable = new Map<string, number>();
 let logLines = 0;
+let alertFirstSeen = new Map<string, number>();
+let alertLines = 0;
+const ALERT_RECORD = /^(FleetPosture\.(?:NewFinding|FindingResolved)) (\{.*\})$/s;
+
+/** Counts the alert records of status changes, keyed by what makes one change unique. */
+function noteLog(message: string): void {
+  logLines++;
+  const m = ALERT_RECORD.exec(message);
+  if (!m) return;
+  alertLines++;
+  const d = JSON.parse(m[2]!) as { server?: string; rule?: string; snapshotId?: string };
+  const key = `${m[1]}|${d.server}|${d.rule}|${d.snapshotId}`;
+  if (!alertFirstSeen.has(key)) alertFirstSeen.set(key, Date.now());
+}
 
 function tableOf(url: string): string {
   const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|\?|$)/.exec(new URL(url).pathname.replace(/^\/devstoreaccount1/, ''));
@@ -68,7 +90,7 @@ async function main(): Promise<void> {
   });
   const app = createApp({ settings, rules: rulesFor(process.env.BENCH_WITH_DRIVER === '1'), storeOptions: { policies: [entityCounter] } });
   await app.store.ensureTables();
-  const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: () => void logLines++ });
+  const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: (e) => noteLog(e.message) });
   const send = (m: unknown) => process.send?.(m);
   process.on('message', (m: ChildRequest) => {
     if (m.type === 'stats') {
@@ -91,7 +113,12 @@ async function main(): Promise<void> {
       entities = 0;
       entitiesByTable = new Map();
       logLines = 0;
+      alertFirstSeen = new Map();
+      alertLines = 0;
       send({ type: 'reset' });
+    } else if (m.type === 'alerts') {
+      const alerts: ChildAlerts = { type: 'alerts', firstSeen: Object.fromEntries(alertFirstSeen), lines: alertLines };
+      send(alerts);
     } else if (m.type === 'countEntities') {
       countEntities = m.on;
       send({ type: 'countEntities' });

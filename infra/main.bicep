@@ -42,6 +42,7 @@ param tableNames string[] = [
   'Lifecycle'
   'History'
   'ServerKeys'
+  'Outbox'
 ]
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')
@@ -65,6 +66,10 @@ param waiverMaxDays int = 180
 @minValue(1)
 @maxValue(500)
 param reevaluateBatchSize int = 50
+
+@description('When the projector drains the outbox into events, history, rule index and counts, hosts, raw snapshots and alert records (POSTURE_PROJECTOR_SCHEDULE): an NCRONTAB schedule of six fields, seconds first. Every 5 s keeps the projection lag of a fleet-wide burst to seconds.')
+@minLength(11)
+param projectorSchedule string = '*/5 * * * * *'
 
 @description('Ingest keys (POSTURE_INGEST_KEYS): comma-separated; collectors send one in x-api-key. azd generates one on first provision and keeps it in the environment config.')
 @secure()
@@ -187,6 +192,7 @@ module resources 'modules/resources.bicep' = {
     staleAfterMinutes: staleAfterMinutes
     waiverMaxDays: waiverMaxDays
     reevaluateBatchSize: reevaluateBatchSize
+    projectorSchedule: projectorSchedule
     ingestKeys: ingestKeys
     readerKeys: readerKeys
     adminKeys: adminKeys

@@ -1,7 +1,7 @@
 // Starts the service (bench/host-child) as a child process and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { ChildRequest, ChildStats } from '../host-child';
+import type { ChildAlerts, ChildRequest, ChildStats } from '../host-child';
 
 export interface ServiceProcess {
   readonly pid: number | undefined;
@@ -9,6 +9,8 @@ export interface ServiceProcess {
   stats(): Promise<ChildStats>;
   reset(): Promise<void>;
   countEntities(on: boolean): Promise<void>;
+  /** Alert records logged since the last reset. */
+  alerts(): Promise<ChildAlerts>;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startService(env: Record<string, string>): Promise<Service
     stats: () => ask<ChildStats>({ type: 'stats' }),
     reset: async () => void (await ask({ type: 'reset' })),
     countEntities: async (on) => void (await ask({ type: 'countEntities', on })),
+    alerts: () => ask<ChildAlerts>({ type: 'alerts' }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -110,7 +110,17 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
 
   const run = await runConcurrent(batches.length, 16, async (i) => {
     const b = batches[i]!;
-    await t[b.table].submitTransaction(b.actions);
+    // A shared machine can stall one batch past the client's timeout: try it again (creates that
+    // landed the first time make the retry fail with 409, which means it is there).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await t[b.table].submitTransaction(b.actions);
+        return;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 409 && attempt > 0) return;
+        if (attempt >= 2) throw error;
+      }
+    }
   });
   if (run.errors > 0) throw new Error(`Loading the query fleet failed ${run.errors} times: ${run.errorSamples.join('; ')}`);
   return {

@@ -8,7 +8,9 @@ export class HttpClient {
     private readonly port: number,
     concurrency: number,
   ) {
-    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+    // Idle sockets are closed here after 4 s, before the local host closes them (keep-alive 5 s):
+    // a request written to a socket the server is closing fails with "socket hang up".
+    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency, timeout: 4000 });
   }
 
   send(method: 'GET' | 'POST', path: string, key: string, body?: string): Promise<{ status: number; body: string }> {

@@ -41,13 +41,21 @@ var alertWindowByFrequency = {
   '60': 'PT2H'
 }
 
-// A status entered Error. Waived results raise no alert (issue 6): the record says waived: true.
+// One status change can be logged twice: the projector logs its records after the projections
+// and before it clears the outbox, so a process that stops in between leaves them for the next run
+// (which cannot know they went out). Each copy carries the change's recordId; the finding queries
+// keep the first record per id. Records written before recordId existed fall back to the change's
+// own fields (server, rule, snapshot, status).
+//
+// A status entered Error. Waived results raise no alert: the record says waived: true.
 var newErrorQuery = '''
 traces
 | where message startswith "FleetPosture.NewFinding "
 | extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), Status = tostring(record.status), ReasonCode = tostring(record.reasonCode)
 | where Status == "Error" and tostring(record.waived) != "true"
+| extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
+| summarize arg_min(timestamp, *) by RecordId
 | project timestamp, Server, RuleId, Status, ReasonCode
 '''
 
@@ -58,6 +66,8 @@ traces
 | extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), Status = tostring(record.status), ReasonCode = tostring(record.reasonCode)
 | where Status == "Warning" and tostring(record.waived) != "true"
+| extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
+| summarize arg_min(timestamp, *) by RecordId
 | project timestamp, Server, RuleId, Status, ReasonCode
 '''
 

@@ -17,6 +17,8 @@ param maxSnapshotBytes int
 param staleAfterMinutes int
 param waiverMaxDays int
 param reevaluateBatchSize int
+@description('NCRONTAB schedule of the projector timer.')
+param projectorSchedule string
 @secure()
 param ingestKeys string
 @secure()
@@ -304,6 +306,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     POSTURE_STALE_AFTER_MINUTES: string(staleAfterMinutes)
     POSTURE_WAIVER_MAX_DAYS: string(waiverMaxDays)
     POSTURE_REEVALUATE_BATCH_SIZE: string(reevaluateBatchSize)
+    POSTURE_PROJECTOR_SCHEDULE: projectorSchedule
     POSTURE_INGEST_KEYS: ingestKeys
     POSTURE_READER_KEYS: readerKeys
     POSTURE_ADMIN_KEYS: adminKeys

@@ -3,17 +3,18 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { LifecycleStore, PostureStore, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { KeyRing } from './auth';
 import { Authorizer, Enrolment } from './enrolment';
 import { HttpApi } from './http-api';
-import { Ingest } from './ingest';
+import { Ingest, RECENT_COMMITS } from './ingest';
 import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
 import { Queries } from './queries';
 import { KeysApi } from './keys-api';
 import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
+import { Projector } from './projector';
 import { Reevaluation } from './reevaluate';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
@@ -37,6 +38,9 @@ export interface PostureApp {
   readonly rules: readonly Rule[];
   readonly store: PostureStore;
   readonly ingest: Ingest;
+  /** Drains the outbox into the fleet-wide tables (its own store and round-trip counter). */
+  readonly projector: Projector;
+  readonly projectorStore: PostureStore;
   readonly queries: LifecycleQueries;
   readonly keys: KeyRing;
   readonly keyStore: ServerKeyStore;
@@ -57,27 +61,36 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const settings = options.settings ?? loadSettings();
   const rules = options.rules ?? RULES;
   const clock = options.clock ?? Date.now;
-  const store =
-    options.store ??
-    new PostureStore({
-      connectionString: settings.storageConnectionString,
-      tableEndpoint: settings.tableEndpoint,
-      managedIdentityClientId: settings.managedIdentityClientId,
-      tablePrefix: settings.tablePrefix,
-      statuses: STATUSES,
-      continuationTokenSecret: settings.continuationTokenSecret,
-      ...options.storeOptions,
-    });
+  const storeOptions: PostureStoreOptions = {
+    connectionString: settings.storageConnectionString,
+    tableEndpoint: settings.tableEndpoint,
+    managedIdentityClientId: settings.managedIdentityClientId,
+    tablePrefix: settings.tablePrefix,
+    statuses: STATUSES,
+    continuationTokenSecret: settings.continuationTokenSecret,
+    ...options.storeOptions,
+  };
+  const store = options.store ?? new PostureStore(storeOptions);
+  // The projector's storage calls are counted apart from the requests'.
+  const projectorStore = new PostureStore({ ...storeOptions, counter: new RoundTripCounter() });
   const lifecycle = new LifecycleStore(store);
   const waivers = new Waivers({ store, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
   const staleHosts = new StaleHosts({ store, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
-  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, waiverOf: (s, r) => waivers.waiverOf(s, r) });
-  const ingest = new Ingest({
-    store,
-    rules,
-    clock,
-    hooks: { hostSynced: (server, sync, log) => staleHosts.hostSynced(server, sync, log), waiverOf: (server, ruleId) => waivers.waiverOf(server, ruleId) },
-  });
+  // What the projector reads and writes besides the projections goes through its store too.
+  const projectorWaivers = new Waivers({ store: projectorStore, waivers: new WaiverStore(projectorStore), rules, clock, maxDays: settings.waiverMaxDays });
+  const projectorHosts = new StaleHosts({ store: projectorStore, lifecycle: new LifecycleStore(projectorStore), clock, staleAfterMinutes: settings.staleAfterMinutes });
+  const projector = new Projector(
+    {
+      store: projectorStore,
+      outbox: new OutboxStore(projectorStore),
+      waivers: () => projectorWaivers.coverage(),
+      hostSynced: (server, sync, log) => projectorHosts.hostSynced(server, sync, log),
+    },
+    RECENT_COMMITS,
+  );
+  const outbox = new OutboxStore(store);
+  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
+  const ingest = new Ingest({ store, outbox, projector, rules, clock });
   const queries = new LifecycleQueries({ plain: new Queries({ store, rules, clock }), store, rules, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
@@ -93,16 +106,17 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     enrolment,
     keyStore,
     policy: settings.reenrolment,
-    hasPosted: async (server) => (await store.getHost(server)) !== undefined,
+    // The server's own rows, not its Hosts row: that one follows the post by the projection lag.
+    hasPosted: async (server) => (await store.readServer(server)).length > 0,
     clock,
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
-  const jobs = new Jobs({ staleHosts, waivers, reevaluation });
+  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
-  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
+  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
 }
 
 let defaultApp: PostureApp | undefined;

@@ -1,21 +1,32 @@
 // Ingest: validate, evaluate every rule, and commit one server's new state in one transaction.
 // Outcomes: accepted (201), duplicate (200, the stored outcome, nothing written), stale (200,
-// evaluated but the newer stored state is kept). Status changes become events, index rows and
-// alert log records; those follow the commit from an outbox on the Results rows, so a failure
-// after the commit is repaired by the collector's retry (or by the server's next snapshot).
-import { createHash } from 'node:crypto';
+// evaluated but the newer stored state is kept). What a commit owes the fleet-wide tables (events,
+// history, rule index and counts, hosts, raw snapshot, alert records) is written as one outbox
+// entry just before the commit and projected in batches by the projector (projector.ts), so a
+// status change costs the request three round trips: the read, the entry, the commit.
+import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, settleAll, type HostRecord, type ResultRecord, type StoredResult } from '../store';
+import {
+  ConcurrencyConflictError,
+  OutboxEntryTooLargeError,
+  type CommitMark,
+  type HostRecord,
+  type IndexMove,
+  type OutboxStore,
+  type ResultRecord,
+  type StoredResult,
+} from '../store';
 import type { AlertLog } from './alert-log';
 import type { UseCaseDeps } from './use-case-deps';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
-import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
+import { alertOf, encodeWork, hasWork, type AlertWork, type ProjectionWork } from './projection-work';
+import type { Projector } from './projector';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
 
@@ -33,16 +44,10 @@ export interface IngestResponse {
   readonly results: readonly ResultView[];
 }
 
-/** What the lifecycle features add to ingest, kept out of the write path's core. */
-export interface IngestHooks {
-  /** The Hosts row was refreshed (at most hourly per server): keep the last-seen index, notice a stale server's return. */
-  hostSynced?(server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog): Promise<void>;
-  /** The active waiver covering (server, rule), read only when a new finding needs its alert. */
-  waiverOf?(server: string, ruleId: string): Promise<string | undefined>;
-}
-
 export interface IngestDeps extends UseCaseDeps {
-  readonly hooks?: IngestHooks;
+  readonly outbox: OutboxStore;
+  /** Told of each commit that wrote an outbox entry (proof without a read, and a drain soon). */
+  readonly projector: Pick<Projector, 'committed' | 'kick'>;
 }
 
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
@@ -50,9 +55,13 @@ export const HOST_REFRESH_MS = 60 * 60 * 1000;
 const COMMIT_ATTEMPTS = 8;
 /** Accepted snapshot ids remembered per server: a repeat of one of them is a duplicate, not stale. */
 export const RECENT_SNAPSHOT_IDS = 16;
-/** Times the committing post tries to close its own outbox when other writers keep changing the rows. */
-const CLOSE_ATTEMPTS = 3;
-export const FINDING = new Set(['Warning', 'Error']);
+/** Commits remembered on the rows: the projector's proof that an outbox entry's commit happened. */
+export const RECENT_COMMITS = 16;
+/**
+ * How long one request keeps trying to commit after a conflict. Well inside the projector's grace
+ * for an unproven entry (projector.ts), so no entry is dropped while its request may still commit.
+ */
+const MAX_COMMIT_MS = 60_000;
 
 const sha256 = (text: string): string => 'sha256:' + createHash('sha256').update(text).digest('hex');
 
@@ -124,17 +133,37 @@ export class Ingest {
     }
     const snapshotId = p.normalised.snapshotId;
     const me = { collectedAt: p.normalised.collectedAt, snapshotId };
+    // Each attempt has its own commit id, so an outbox entry describes exactly one attempt's
+    // commit; an attempt that does not commit removes its entry (and should that fail, the
+    // projector finds no commit for it and drops it).
+    const attempts: string[] = [];
+    let entry: string | undefined;
+    const started = Date.now();
+    const abandon = async () => {
+      if (entry !== undefined) await this.deps.outbox.deleteOne(server, entry).catch(() => undefined);
+      entry = undefined;
+    };
 
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       // The first attempt uses the rows the key check read (the commit's ETags keep that safe).
       const checked = attempt === 0 && bound?.rows !== undefined;
       const rows = checked ? bound.rows! : await store.readServer(server);
       const head = headOf(rows);
+      // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
+      // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
+      if (entry !== undefined) {
+        if (head?.recentCommits?.some((c) => c.id === entry)) {
+          this.deps.projector.committed(entry);
+          this.deps.projector.kick();
+          entry = undefined;
+        } else await abandon();
+      }
       if (head && head.snapshotId === snapshotId) {
-        // The retry of a post that failed after its commit finishes the outbox and gives the
-        // answer that commit never delivered; any other repeat is a duplicate.
-        const answered = await this.#replay(rows, p, log);
-        return { snapshotId, server, outcome: answered ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
+        // This request's own commit, whose answer was lost on the way (the retry found it): accepted.
+        const mine = attempts.includes(head.recentCommits?.[0]?.id ?? '');
+        // Rows an older version left owing projections are handed to the projector by this repeat.
+        const handed = !mine && (await this.#handOver(rows, p, checked ? bound?.keyTag : undefined));
+        return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
       if (head && isOlder(me, head)) {
         // An older snapshot: a duplicate when it was accepted before (its own verdicts, evaluated
@@ -145,37 +174,34 @@ export class Ingest {
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those.
-        const { written, answered } = await this.#commit(rows, p, log, checked ? bound?.keyTag : undefined);
-        return {
-          snapshotId,
-          server,
-          outcome: answered ? 'accepted' : 'duplicate',
-          results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))),
-        };
+        const commitId = randomUUID();
+        attempts.push(commitId);
+        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (entry = commitId));
+        return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
+        // Past this, an outbox entry written now could meet a projector that already gave up on it.
+        if (Date.now() - started > MAX_COMMIT_MS) break;
         // Another snapshot of this server committed first: read again and decide anew, after a
         // short random pause so colliding writers spread out.
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
+    // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
   }
 
   /**
-   * Commits the snapshot and writes its projections. `answered` is false only when a repeat of the
-   * same snapshot finished the outbox first and so gave the 201 (one 201 per snapshot).
+   * Writes the outbox entry of what the commit owes the fleet-wide tables (when it owes anything),
+   * then commits the server's rows, which remember the commit's id (the projector's proof that it
+   * happened). Three round trips with the read; an unchanged snapshot writes no entry (two).
    */
-  async #commit(rows: readonly StoredResult[], p: Parsed, log: AlertLog, keyTag?: string): Promise<{ written: Map<string, ResultRecord>; answered: boolean }> {
+  async #commit(rows: readonly StoredResult[], p: Parsed, commitId: string, keyTag: string | undefined, onEntry: () => void): Promise<Map<string, ResultRecord>> {
     const { store, rules, clock } = this.deps;
     const server = p.normalised.serverId;
     const receivedAt = clock();
     const byRule = new Map(rows.map((r) => [r.ruleId, r]));
-
-    // Events a previous commit could not write yet: write them before this commit replaces the
-    // rows that describe them (same keys, so a replay never doubles an event).
-    const pendingEvents = rows.filter((r) => r.eventPending).map((r) => eventOf(r, receivedAt));
-    if (pendingEvents.length > 0) await store.putEvents(pendingEvents);
+    // Rows an older version committed with projections still owed: this commit takes them over.
     const carriedSync = rows.some((r) => r.syncPending);
 
     const anyPrev = rows[0];
@@ -188,17 +214,18 @@ export class Ingest {
     const tag = rows.length > 0 ? keyTag : undefined;
     const head = headOf(rows);
     const recentSnapshotIds = [p.normalised.snapshotId, ...(head?.recentSnapshotIds ?? []).filter((id) => id !== p.normalised.snapshotId)].slice(0, RECENT_SNAPSHOT_IDS);
+    const recentCommits = nextCommits(head, commitId, receivedAt);
 
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
+    const index: IndexMove[] = [];
+    const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, receivedAt));
+    const alerts: AlertWork[] = [];
     for (const r of p.results) {
       const prev = byRule.get(r.ruleId);
       const verdict = verdictOf(r);
       const changed = !prev || prev.status !== r.status;
-      const indexChanged = changed || verdictMoved(prev, verdict);
-      const eventPending = changed;
-      const indexPending = indexChanged || (prev?.indexPending ?? false);
-      const syncPending = hostDue || rawDue;
+      const indexChanged = changed || verdictMoved(prev, verdict) || prev.indexPending;
       const record: ResultRecord = {
         ...verdict,
         server,
@@ -211,121 +238,114 @@ export class Ingest {
         contentHash: p.contentHash,
         hostHash: p.hostHash,
         hostSyncedAt: hostDue ? receivedAt : (prev?.hostSyncedAt ?? receivedAt),
-        eventPending,
-        indexPending,
-        syncPending,
+        // The outbox entry carries what these flags once marked on the rows.
+        eventPending: false,
+        indexPending: false,
+        syncPending: false,
         // Same content, new rule version: the rule moved the verdict, not the server.
         changeCause: changed ? (prev && prev.ruleVersion !== r.ruleVersion && prev.contentHash === p.contentHash ? 'rule-change' : 'snapshot') : prev.changeCause,
         rawSlot,
         keyTag: tag,
-        acceptPending: eventPending || indexPending || syncPending,
+        acceptPending: false,
         recentSnapshotIds,
+        recentCommits,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
+      if (changed) {
+        events.push(eventOf(record, receivedAt));
+        const alert = alertOf(record);
+        if (alert) alerts.push(alert);
+      }
+      if (indexChanged) index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
     }
     const current = new Set(rules.map((r) => r.id));
     const remove = rows.filter((r) => !current.has(r.ruleId)).map((r) => r.ruleId);
 
-    const etags = await store.commitServer(server, { put, remove });
-
-    // Committed: from here on this snapshot is the server's state. Alert records (written exactly
-    // once, by the writer whose commit made the change) and the projections go side by side.
-    await settleAll([
-      this.#alert([...records.values()], server, log),
-      this.#project([...records.values()], p, { now: receivedAt, hostDue, rawDue, rawSlot, previousSync: anyPrev?.hostSyncedAt }, log),
-    ]);
-    const flagged = [...records.values()].filter((r) => r.acceptPending).flatMap((r) => {
-      const etag = etags.get(r.ruleId);
-      return etag ? [{ ruleId: r.ruleId, etag }] : [];
-    });
-    return { written: records, answered: await this.#closeOutbox(server, p.normalised.snapshotId, flagged) };
-  }
-
-  /**
-   * Clears the outbox of this post's own commit. When another writer changed the rows first, they
-   * are read again: a repeat of this snapshot that already cleared them gave the 201 (false); a
-   * newer snapshot, a revocation or a re-evaluation did not, so AcceptPending is cleared anew (the
-   * rest of the flags may be that writer's, and a replay of them is harmless).
-   */
-  async #closeOutbox(server: string, snapshotId: string, flagged: ReadonlyArray<{ ruleId: string; etag: string }>): Promise<boolean> {
-    const { store } = this.deps;
-    if (await store.clearPending(server, flagged)) return true;
-    for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
-      const now = await store.readServer(server);
-      if (headOf(now)?.snapshotId !== snapshotId) return true; // superseded: its outbox went with the newer commit
-      const rows = now.filter((r) => r.acceptPending).map((r) => ({ ruleId: r.ruleId, etag: r.etag }));
-      if (rows.length === 0) return false;
-      if (await store.clearPending(server, rows, 'accept')) return true;
-    }
-    return true;
-  }
-
-  /** Alert records for the changes a commit made; never fails (the waiver lookup cannot cost an alert). */
-  async #alert(records: readonly ResultRecord[], server: string, log: AlertLog): Promise<void> {
-    for (const rec of records) {
-      if (!rec.eventPending) continue;
-      const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
-      // Entering Warning or Error, also from the other of the two (an escalation is a new finding).
-      if (FINDING.has(rec.status)) {
-        // Under a waiver the record still goes out, marked, and the alert rules filter it.
-        const waiverId = await this.#waiverOf(server, rec.ruleId);
-        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: rec.changeCause ?? 'snapshot' }));
-      } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, fields));
-    }
-  }
-
-  /**
-   * A repeat of the current snapshot: finish whatever the first attempt left in the outbox. True
-   * when this request closed the outbox of the snapshot's commit, so it answers for that commit.
-   */
-  async #replay(rows: readonly StoredResult[], p: Parsed, log: AlertLog): Promise<boolean> {
-    const pending = rows.filter((r) => r.eventPending || r.indexPending || r.syncPending || r.acceptPending);
-    if (pending.length === 0) return false;
-    const now = this.deps.clock();
-    const sync = rows.some((r) => r.syncPending);
-    await this.#project(pending, p, { now, hostDue: sync, rawDue: sync, rawSlot: rows[0]?.rawSlot ?? 0 }, log);
-    const cleared = await this.deps.store.clearPending(p.normalised.serverId, pending.map((r) => ({ ruleId: r.ruleId, etag: r.etag })));
-    return cleared && pending.some((r) => r.acceptPending);
-  }
-
-  /** The waiver lookup must never cost the alert: on a storage failure the finding alerts unwaived. */
-  async #waiverOf(server: string, ruleId: string): Promise<string | undefined> {
-    try {
-      return await this.deps.hooks?.waiverOf?.(server, ruleId);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * The projections of a commit, written side by side: they go to different tables and partitions
-   * and are idempotent, so their order does not matter, only that all are done before the outbox
-   * is cleared (a failure leaves the flags set for a replay).
-   */
-  async #project(records: readonly ResultRecord[], p: Parsed, o: ProjectOptions, log: AlertLog): Promise<void> {
-    const { store } = this.deps;
     const s = p.snapshot;
-    const server = p.normalised.serverId;
-    const tasks: Promise<void>[] = [];
-    const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, o.now));
-    if (events.length > 0) tasks.push(store.putEvents(events));
-    for (const r of records) if (r.indexPending) tasks.push(store.syncIndex(indexOf(r), indexedStatusOf(r)));
-    if (o.hostDue) {
-      tasks.push(
-        (async () => {
-          await store.putHost(hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: o.now }));
-          const hook = this.deps.hooks?.hostSynced;
-          if (hook) await hook(server, { previous: o.previousSync, now: o.now, snapshotId: p.normalised.snapshotId }, log);
-        })(),
-      );
+    const work: ProjectionWork = {
+      v: 1,
+      server,
+      commitId,
+      proofRule: put[0]?.record.ruleId ?? '',
+      events,
+      alerts,
+      index,
+      host: hostDue
+        ? { record: hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: receivedAt }), previousSync: anyPrev?.hostSyncedAt, now: receivedAt, snapshotId: p.normalised.snapshotId }
+        : undefined,
+      raw: rawDue ? { record: { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, receivedAt, contentHash: p.contentHash, body: p.body }, slot: rawSlot } : undefined,
+    };
+    const owes = hasWork(work);
+    if (owes) await this.#writeEntry(work, receivedAt, onEntry);
+
+    await store.commitServer(server, { put, remove });
+    if (owes) {
+      this.deps.projector.committed(commitId);
+      this.deps.projector.kick();
     }
-    if (o.rawDue) {
-      const raw = { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, receivedAt: o.now, contentHash: p.contentHash, body: p.body };
-      tasks.push(store.putRawSnapshot(raw, o.rawSlot));
-    }
-    await settleAll(tasks);
+    return records;
   }
+
+  /** The outbox entry; a raw body too large for it is written to its slot here (one more round trip, rare). */
+  async #writeEntry(work: ProjectionWork, writtenAt: number, onEntry: () => void): Promise<void> {
+    const { outbox, store } = this.deps;
+    const entry = (w: ProjectionWork) => ({ server: w.server, commitId: w.commitId, writtenAt, payload: encodeWork(w) });
+    try {
+      await outbox.put(entry(work));
+    } catch (error) {
+      if (!(error instanceof OutboxEntryTooLargeError) || !work.raw) throw error;
+      await store.putRawSnapshot(work.raw.record, work.raw.slot);
+      await outbox.put(entry({ ...work, raw: undefined }));
+    }
+    onEntry();
+  }
+
+  /**
+   * A repeat of the current snapshot over rows an older version committed with projections still
+   * owed (EventPending, IndexPending, SyncPending): writes their outbox entry and commits the rows
+   * without the flags. True when those rows also owed the snapshot's 201 (AcceptPending).
+   */
+  async #handOver(rows: readonly StoredResult[], p: Parsed, keyTag: string | undefined): Promise<boolean> {
+    if (!rows.some((r) => r.eventPending || r.indexPending || r.syncPending || r.acceptPending)) return false;
+    const { store, clock } = this.deps;
+    const server = p.normalised.serverId;
+    const now = clock();
+    const commitId = randomUUID();
+    const head = headOf(rows)!;
+    const sync = rows.some((r) => r.syncPending);
+    const work: ProjectionWork = {
+      v: 1,
+      server,
+      commitId,
+      proofRule: rows[0]!.ruleId,
+      events: rows.filter((r) => r.eventPending).map((r) => eventOf(r, now)),
+      alerts: [],
+      index: rows.filter((r) => r.indexPending || r.eventPending).map((r) => ({ record: indexOf(r), from: indexedStatusOf(r) })),
+      host: sync ? { record: hostRecordOf(p.snapshot, { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, hostHash: p.hostHash, now }), now, snapshotId: head.snapshotId } : undefined,
+      raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: head.rawSlot ?? 0 } : undefined,
+    };
+    if (hasWork(work)) await this.#writeEntry(work, now, () => undefined);
+    const recentCommits = nextCommits(head, commitId, now);
+    const put = rows.map((r) => ({
+      etag: r.etag,
+      record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits },
+    }));
+    try {
+      await store.commitServer(server, { put, remove: [] });
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return false; // another writer took them over
+      throw error;
+    }
+    this.deps.projector.committed(commitId);
+    this.deps.projector.kick();
+    return rows.some((r) => r.acceptPending);
+  }
+}
+
+/** The commit ids the rows remember after a commit: this one first. */
+function nextCommits(head: StoredResult | undefined, commitId: string, at: number): CommitMark[] {
+  return [{ id: commitId, at }, ...(head?.recentCommits ?? []).filter((c) => c.id !== commitId)].slice(0, RECENT_COMMITS);
 }
 
 /** The Hosts row a snapshot makes (seen now). */
@@ -349,13 +369,6 @@ export function hostRecordOf(s: Snapshot, at: { server: string; snapshotId: stri
   };
 }
 
-interface ProjectOptions {
-  readonly now: number;
-  readonly hostDue: boolean;
-  readonly rawDue: boolean;
-  readonly rawSlot: number;
-  readonly previousSync?: number;
-}
 
 
 function sortViews(views: ResultView[]): ResultView[] {

@@ -4,21 +4,22 @@ import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
 import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
+import type { Projector } from './projector';
 import type { Reevaluation } from './reevaluate';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
-export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate'] as const;
+export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector'] as const;
 export type JobName = (typeof JOBS)[number];
 
 /** What the timers run; the timer functions and the run-a-job route share it. */
 export class Jobs {
   constructor(
-    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation },
+    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation; readonly projector: Projector },
   ) {}
 
-  /** `budgetMs` bounds a re-evaluation run (batches until done or spent); 0 runs one batch. */
+  /** `budgetMs` bounds a re-evaluation or projector run (batches until done or spent); 0: one re-evaluation batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
     switch (job) {
       case 'stale-hosts':
@@ -26,7 +27,10 @@ export class Jobs {
       case 'waiver-expiry':
         return this.deps.waivers.expire(log);
       case 'reevaluate':
-        return budgetMs > 0 ? this.deps.reevaluation.runAll(log, budgetMs) : this.deps.reevaluation.runBatch(log);
+        // Its alert records are logged by the projector, from the outbox entries of its commits.
+        return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();
+      case 'projector':
+        return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
     }
   }
 }

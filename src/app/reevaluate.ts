@@ -4,22 +4,24 @@
 // committed like an ingest — one ETag-guarded transaction on its Results partition — and skipped
 // when its rows already carry the loaded versions, so a batch run twice, or by two instances at
 // once, re-evaluates a server once per rule-set version. Verdicts that move become events with
-// cause `rule-change`; seen-times (LastSeen, SnapshotId) stay as they were.
+// cause `rule-change` (written, like every projection, by the projector from the outbox entry the
+// commit comes with); seen-times (LastSeen, SnapshotId) stay as they were.
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type LifecycleStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { evaluateDocument } from './evaluate-document';
-import type { AlertLog } from './alert-log';
-import { FINDING } from './ingest';
+import { RECENT_COMMITS } from './ingest';
+import { alertOf, encodeWork, type AlertWork, type ProjectionWork } from './projection-work';
+import type { Projector } from './projector';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 import type { UseCaseDeps } from './use-case-deps';
-import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface ReevaluateDeps extends UseCaseDeps {
   readonly lifecycle: LifecycleStore;
   readonly batchSize: number;
-  readonly waiverOf: (server: string, ruleId: string) => Promise<string | undefined>;
+  readonly outbox: OutboxStore;
+  readonly projector: Pick<Projector, 'committed' | 'kick'>;
 }
 
 export type ServerOutcome = 'current' | 'evaluated' | 'unavailable';
@@ -69,7 +71,7 @@ export class Reevaluation {
   }
 
   /** One bounded batch of the pass, under a lease. */
-  async runBatch(log: AlertLog): Promise<ReevalRun> {
+  async runBatch(): Promise<ReevalRun> {
     const { lifecycle, clock, batchSize } = this.deps;
     const none = { targetVersion: this.targetVersion, evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     const now = clock();
@@ -104,7 +106,7 @@ export class Reevaluation {
     const work = [...page.servers];
     const worker = async () => {
       for (let s = work.shift(); s !== undefined; s = work.shift()) {
-        const r = await this.reevaluateServer(s, log);
+        const r = await this.reevaluateServer(s);
         counts[r.outcome]++;
         counts.changes += r.changes;
       }
@@ -129,12 +131,12 @@ export class Reevaluation {
   }
 
   /** Runs batches until the pass is done, another instance leads it, or `budgetMs` is spent. */
-  async runAll(log: AlertLog, budgetMs: number, maxBatches = 10_000): Promise<ReevalRun> {
+  async runAll(budgetMs: number, maxBatches = 10_000): Promise<ReevalRun> {
     const started = Date.now();
     const total = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     let last: ReevalRun = { status: 'idle', targetVersion: this.targetVersion, ...total };
     for (let i = 0; i < maxBatches; i++) {
-      last = await this.runBatch(log);
+      last = await this.runBatch();
       total.evaluated += last.evaluated;
       total.current += last.current;
       total.unavailable += last.unavailable;
@@ -151,7 +153,7 @@ export class Reevaluation {
   }
 
   /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */
-  async reevaluateServer(server: string, log: AlertLog): Promise<{ outcome: ServerOutcome; changes: number }> {
+  async reevaluateServer(server: string): Promise<{ outcome: ServerOutcome; changes: number }> {
     const { store, rules, clock } = this.deps;
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       const rows = await store.readServer(server);
@@ -177,74 +179,67 @@ export class Reevaluation {
       if (!evaluated.ok) return { outcome: 'unavailable', changes: 0 };
 
       const byRule = new Map(rows.map((r) => [r.ruleId, r]));
-      // Events an earlier commit has not written yet must not be overwritten unwritten.
-      const pendingEvents = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
-      if (pendingEvents.length > 0) await store.putEvents(pendingEvents);
+      const commitId = randomUUID();
+      // Events an earlier commit still owed (rows of an older version) go with this commit's entry.
+      const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
+      const alerts: AlertWork[] = [];
+      const index: IndexMove[] = [];
+      const recentCommits = [{ id: commitId, at: now }, ...(head.recentCommits ?? [])].slice(0, RECENT_COMMITS);
 
       const put: { record: ResultRecord; etag?: string }[] = [];
+      let changes = 0;
       for (const r of evaluated.results) {
         const prev = byRule.get(r.ruleId);
         const seen = prev ?? head;
         const changed = !prev || prev.status !== r.status;
-        put.push({
-          etag: prev?.etag,
-          record: {
-            ...verdictOf(r),
-            server,
-            // A verdict moved by the rule began when the rule changed, not when the host reported.
-            firstSeen: changed ? now : prev.firstSeen,
-            previousStatus: changed ? prev?.status : prev.previousStatus,
-            previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
-            snapshotId: seen.snapshotId,
-            collectedAt: seen.collectedAt,
-            lastSeen: seen.lastSeen,
-            contentHash: seen.contentHash,
-            hostHash: seen.hostHash,
-            hostSyncedAt: seen.hostSyncedAt,
-            eventPending: changed,
-            indexPending: true,
-            syncPending: prev?.syncPending ?? false,
-            changeCause: changed ? 'rule-change' : prev.changeCause,
-            rawSlot: seen.rawSlot,
-            // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
-            keyTag: seen.keyTag,
-            // A post whose outbox is still open keeps its claim to the 201 (see Ingest).
-            acceptPending: prev?.acceptPending ?? false,
-            recentSnapshotIds: seen.recentSnapshotIds,
-          },
-        });
+        const record: ResultRecord = {
+          ...verdictOf(r),
+          server,
+          // A verdict moved by the rule began when the rule changed, not when the host reported.
+          firstSeen: changed ? now : prev.firstSeen,
+          previousStatus: changed ? prev?.status : prev.previousStatus,
+          previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
+          snapshotId: seen.snapshotId,
+          collectedAt: seen.collectedAt,
+          lastSeen: seen.lastSeen,
+          contentHash: seen.contentHash,
+          hostHash: seen.hostHash,
+          hostSyncedAt: seen.hostSyncedAt,
+          eventPending: false,
+          indexPending: false,
+          // Host and raw rows an older version still owed stay flagged for the next snapshot.
+          syncPending: prev?.syncPending ?? false,
+          changeCause: changed ? 'rule-change' : prev.changeCause,
+          rawSlot: seen.rawSlot,
+          // Kept as read: a revocation that cleared it since makes this commit's ETags fail.
+          keyTag: seen.keyTag,
+          acceptPending: prev?.acceptPending ?? false,
+          recentSnapshotIds: seen.recentSnapshotIds,
+          recentCommits,
+        };
+        put.push({ etag: prev?.etag, record });
+        if (changed) {
+          changes++;
+          events.push(eventOf(record, now));
+          const alert = alertOf(record);
+          if (alert) alerts.push(alert);
+        }
+        index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
       }
       const loaded = new Set(rules.map((r) => r.id));
       const remove = rows.filter((r) => !loaded.has(r.ruleId)).map((r) => r.ruleId);
-      let etags: Map<string, string>;
+      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index };
+      await this.deps.outbox.put({ server, commitId, writtenAt: now, payload: encodeWork(work) });
       try {
-        etags = await store.commitServer(server, { put, remove });
+        await store.commitServer(server, { put, remove });
       } catch (error) {
+        await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
         if (!(error instanceof ConcurrencyConflictError)) throw error;
         continue; // a snapshot or another re-evaluation got there first: look again
       }
-
-      const records = put.map((p) => p.record);
-      const moved = records.filter((r) => r.eventPending);
-      for (const rec of moved) {
-        const fields = { server, rule: rec.ruleId, status: rec.status, reasonCode: rec.reasonCode, previousStatus: rec.previousStatus ?? null, snapshotId: rec.snapshotId };
-        if (FINDING.has(rec.status)) {
-          const waiverId = await this.deps.waiverOf(server, rec.ruleId).catch(() => undefined);
-          log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: 'rule-change' }));
-        } else if (FINDING.has(rec.previousStatus ?? '')) log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: 'rule-change' }));
-      }
-      if (moved.length > 0) await store.putEvents(moved.map((r) => eventOf(r, now)));
-      for (const r of records) await store.syncIndex(indexOf(r), indexedStatusOf(r));
-      await store.clearPending(
-        server,
-        // Rows still owing host/raw projections keep their flags for the next snapshot to finish.
-        records.filter((r) => !r.syncPending).flatMap((r) => {
-          const etag = etags.get(r.ruleId);
-          return etag ? [{ ruleId: r.ruleId, etag }] : [];
-        }),
-        'outbox',
-      );
-      return { outcome: 'evaluated', changes: moved.length };
+      this.deps.projector.committed(commitId);
+      this.deps.projector.kick();
+      return { outcome: 'evaluated', changes };
     }
     throw new ConcurrencyConflictError(`Re-evaluating ${server} kept colliding with other writers.`);
   }

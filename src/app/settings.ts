@@ -22,6 +22,8 @@ export const SETTING_NAMES = [
   // Hostile input and recovery: sealed continuation tokens, re-enrolment governance.
   'POSTURE_CONTINUATION_TOKEN_SECRET',
   'POSTURE_REENROLMENT',
+  // The projector timer's NCRONTAB schedule (the Functions host reads it as %POSTURE_PROJECTOR_SCHEDULE%).
+  'POSTURE_PROJECTOR_SCHEDULE',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -49,6 +51,8 @@ export interface Settings {
   readonly enrolmentSecrets: readonly string[];
   /** Migration only: shared ingest keys may post for any host. Default false (server keys only). */
   readonly allowSharedIngestKeys: boolean;
+  /** The projector timer's schedule: six NCRONTAB fields, seconds first (default every 5 s). */
+  readonly projectorSchedule: string;
   /** Per-server token bucket: requests a server may make at once, and tokens refilled per minute. */
   readonly rateLimitBurst: number;
   readonly rateLimitPerMinute: number;
@@ -105,6 +109,16 @@ function oneOf<T extends string>(name: SettingName, value: string | undefined, a
   return v as T;
 }
 
+/** Six space-separated NCRONTAB fields (seconds, minutes, hours, day, month, weekday). */
+function ncrontab(name: SettingName, value: string | undefined, fallback: string): string {
+  if (value === undefined || value.trim() === '') return fallback;
+  const fields = value.trim().split(/\s+/);
+  if (fields.length !== 6 || !fields.every((f) => /^[0-9*/,-]+$|^[A-Za-z]{3}(?:-[A-Za-z]{3})?$/.test(f))) {
+    throw new Error(`Setting ${name} must be an NCRONTAB schedule of six fields, seconds first (e.g. "*/5 * * * * *"), not ${JSON.stringify(value)}.`);
+  }
+  return fields.join(' ');
+}
+
 export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
   return {
     storageConnectionString: env.POSTURE_STORAGE_CONNECTION_STRING || undefined,
@@ -124,5 +138,6 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     rateLimitPerMinute: positiveInt('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
     continuationTokenSecret: secret('POSTURE_CONTINUATION_TOKEN_SECRET', env.POSTURE_CONTINUATION_TOKEN_SECRET, MIN_TOKEN_SECRET_CHARS),
     reenrolment: oneOf('POSTURE_REENROLMENT', env.POSTURE_REENROLMENT, REENROLMENT_POLICIES, 'open'),
+    projectorSchedule: ncrontab('POSTURE_PROJECTOR_SCHEDULE', env.POSTURE_PROJECTOR_SCHEDULE, '*/5 * * * * *'),
   };
 }

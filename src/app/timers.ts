@@ -10,6 +10,8 @@ export interface Timer {
   readonly job: JobName;
   /** How long one run may take; none runs one bounded step. */
   readonly budgetMs?: number;
+  /** Log the run only when it did something (a timer every few seconds would fill the log). */
+  readonly quietWhenIdle?: boolean;
 }
 
 export const TIMERS: readonly Timer[] = [
@@ -20,4 +22,8 @@ export const TIMERS: readonly Timer[] = [
   // After a rule change, re-evaluates stored snapshots in leased batches until done; the budget
   // stays well inside the Functions timeout and shorter than the next run's interval.
   { name: 'reevaluate', schedule: '0 */5 * * * *', job: 'reevaluate', budgetMs: 4 * 60_000 },
+  // Drains the outbox into events, history, rule index and counts, hosts, raw snapshots and alert
+  // records. The schedule is an app setting (every 5 s in the Bicep), so the projection lag can be
+  // tuned without a build; the local host drains every second and after each commit instead.
+  { name: 'projector', schedule: '%POSTURE_PROJECTOR_SCHEDULE%', job: 'projector', budgetMs: 4 * 60_000, quietWhenIdle: true },
 ];

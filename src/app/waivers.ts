@@ -168,7 +168,13 @@ export class Waivers {
     return (await this.deps.waivers.list('active')).filter((w) => w.expiresAt > now);
   }
 
-  /** The ingest hook: the waiver covering (server, rule), if any. */
+  /** The waivers in force now as a lookup (server, rule) → covering waiver id: one read for many alert records. */
+  async coverage(): Promise<(server: string, ruleId: string) => string | undefined> {
+    const active = await this.active();
+    return (server, ruleId) => coverOf(active, server, ruleId)?.id;
+  }
+
+  /** The waiver covering (server, rule), if any. */
   async waiverOf(server: string, ruleId: string): Promise<string | undefined> {
     return coverOf(await this.active(), server, ruleId)?.id;
   }

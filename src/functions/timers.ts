@@ -7,7 +7,9 @@ for (const timer of TIMERS) {
   app.timer(timer.name, {
     schedule: timer.schedule,
     handler: async (_timer, context) => {
-      context.log(`${timer.job}: ${JSON.stringify(await getDefaultApp().jobs.run(timer.job, context, timer.budgetMs))}`);
+      const run = await getDefaultApp().jobs.run(timer.job, context, timer.budgetMs);
+      if (timer.quietWhenIdle && !(run as { entries?: number }).entries) return;
+      context.log(`${timer.job}: ${JSON.stringify(run)}`);
     },
   });
 }

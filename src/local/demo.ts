@@ -80,8 +80,16 @@ export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKe
     const verdicts = body.results?.map((r) => `${r.ruleId}=${r.status}`).join(' ') ?? `${body.error}: ${body.message}`;
     out(`${String(res.status).padEnd(4)}${name}  ${verdicts}`);
   }
-  const res = await fetch(routeUrl(`${baseUrl}/api`, 'getSummary'), { headers: { 'x-api-key': readerKey } });
-  const summary = (await res.json()) as SummaryBody;
+  // The summary's counts come from the projector, a moment after the posts: wait for them.
+  const accepted = fleet.length - failures;
+  let summary: SummaryBody;
+  for (let waited = 0; ; waited += 250) {
+    const res = await fetch(routeUrl(`${baseUrl}/api`, 'getSummary'), { headers: { 'x-api-key': readerKey } });
+    summary = (await res.json()) as SummaryBody;
+    const counted = Math.max(0, ...summary.rules.map((r) => Object.values(r.counts).reduce((a, b) => a + b, 0)));
+    if (counted >= accepted || waited >= 30_000) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   out('');
   out(`Summary: ${summary.hosts} hosts`);
   const width = Math.max(4, ...summary.rules.map((r) => r.ruleId.length));

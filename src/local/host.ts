@@ -21,6 +21,11 @@ export interface LocalHostOptions {
   readonly log?: LogSink;
   /** Connection limits, in seconds (defaults: LOCAL_HOST_TIMEOUTS). */
   readonly timeouts?: Partial<LocalHostTimeouts>;
+  /**
+   * The projector's trigger here, as the timer function is in Azure: a drain every this many ms
+   * (default 1000; 0: none), and soon after each commit that wrote an outbox entry.
+   */
+  readonly projectorIntervalMs?: number;
 }
 
 /** How long a client may take, in seconds; SECURITY.md lists them. */
@@ -281,16 +286,39 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options.port ?? 7071, hostname)));
     server.listen(options.port ?? 7071, hostname, () => resolve());
   });
+  const stopProjector = startProjector(app, sink, options.projectorIntervalMs ?? 1000);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 7071);
   return {
     port,
     baseUrl: `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await stopProjector();
+    },
+  };
+}
+
+/** The projector on an interval and after commits, logging to the host's sink; returns its stop. */
+function startProjector(app: PostureApp, sink: LogSink, intervalMs: number): () => Promise<void> {
+  if (intervalMs <= 0) return async () => undefined;
+  const invocationId = randomUUID();
+  const log = { log: (message: string) => sink({ level: 'information', functionName: 'projector', invocationId, message }) };
+  const report = (error: unknown) => sink({ level: 'warning', functionName: 'projector', invocationId, message: format(['Projector run failed; the outbox keeps its entries for the next run:', error]) });
+  app.projector.attach(log);
+  // The interval catches what no commit of this process announced (other processes, earlier runs);
+  // while a kicked drain waits for commits to pause, it waits too.
+  const timer = setInterval(() => {
+    if (!app.projector.kickPending) void app.projector.drain(log, 30_000).catch(report);
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    app.projector.detach();
+    await app.projector.idle();
   };
 }

@@ -15,6 +15,7 @@ export const TABLES = {
   lifecycle: 'Lifecycle',
   history: 'History',
   serverKeys: 'ServerKeys',
+  outbox: 'Outbox',
 } as const;
 
 export type TableKind = keyof typeof TABLES;

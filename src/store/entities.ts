@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { encodeKey, invertedTime } from './keys';
-import type { EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
 export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
 type Row = Readonly<Record<string, unknown>>;
@@ -87,7 +87,18 @@ export function resultToEntity(r: ResultRecord): Entity {
     ...writeColumns(r, RESULT_STATE_COLUMNS),
     ChangeCause: r.changeCause ?? 'snapshot',
     RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
+    RecentCommits: (r.recentCommits ?? []).map((c) => `${c.at}:${c.id}`).join(' '),
   };
+}
+
+function commitMarks(text: string): CommitMark[] {
+  return text
+    .split(' ')
+    .map((part) => {
+      const i = part.indexOf(':');
+      return { at: Number(part.slice(0, i)), id: part.slice(i + 1) };
+    })
+    .filter((c) => c.id !== '' && Number.isFinite(c.at));
 }
 
 function jsonList(text: string): string[] {
@@ -109,6 +120,7 @@ export function entityToResult(e: Row): StoredResult {
     ...readColumns<ResultRecord, keyof typeof RESULT_STATE_COLUMNS>(e, RESULT_STATE_COLUMNS),
     changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
     recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
+    recentCommits: commitMarks(str(e, 'RecentCommits')),
     etag: str(e, 'etag'),
   };
 }

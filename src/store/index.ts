@@ -10,9 +10,12 @@ export {
   type EventFilter,
   type PostureStoreOptions,
   type ResultFilter,
+  type IndexMove,
   type ServerCommit,
 } from './posture-store';
 export { keyTagOf, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
+export type { CommitMark } from './records';
+export { OutboxEntryTooLargeError, OutboxStore, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
 export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';

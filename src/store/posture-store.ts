@@ -39,6 +39,16 @@ export interface PostureStoreOptions extends TableClientFactoryOptions {
   readonly continuationTokenSecret?: string;
 }
 
+/** The rule index must hold `record` for its server; `from` is the status of the server's row there now (none: no row). */
+export interface IndexMove {
+  readonly record: IndexRecord;
+  readonly from?: string;
+  /** Where the server's row is now is not known: read it first (syncIndex). */
+  readonly reread?: boolean;
+}
+
+/** Servers per index transaction: a delete and an upsert each, plus the shard's counts row, within 100 operations. */
+const MOVES_PER_TRANSACTION = 49;
 /** A sibling module's own table, as the posture store hands it out. */
 export interface SiblingTable {
   /** Creates the tables once per process. */
@@ -129,7 +139,7 @@ export class PostureStore {
    * The table of one of the store's sibling modules (lifecycle, waivers): created with the others,
    * each call under the store's guard (after an outage the tables are checked again).
    */
-  siblingTable(kind: 'lifecycle' | 'waivers'): SiblingTable {
+  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox'): SiblingTable {
     const client = this.#t[kind];
     return { ready: () => this.ensureTables(), call: (what, fn) => this.#guard(what, () => fn(client)) };
   }
@@ -156,6 +166,14 @@ export class PostureStore {
       for await (const e of this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) out.push(entityToResult(e));
       return out;
     });
+  }
+
+  /** One Results row (a point read), or undefined. */
+  async readResultRow(server: string, ruleId: string): Promise<StoredResult | undefined> {
+    await this.ensureTables();
+    const k = resultKeys(server, ruleId);
+    const e = await this.#getOrUndefined(this.#t.results, k.partitionKey, k.rowKey, 'reading server state');
+    return e ? entityToResult(e) : undefined;
   }
 
   /**
@@ -330,6 +348,65 @@ export class PostureStore {
       }
     }
     throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${SYNC_ATTEMPTS} attempts.`);
+  }
+
+  /**
+   * Moves many servers' rows of one rule at once: per counts shard, transactions of up to 49
+   * servers (delete the row at `from`, write the new one) with the shard's counts row under its
+   * ETag. When a transaction finds the index not where the moves say (a row missing, or already
+   * there: a move replayed), its servers go one by one through syncIndex, which reads and compares.
+   */
+  async applyIndexMoves(ruleId: string, moves: readonly IndexMove[]): Promise<void> {
+    await this.ensureTables();
+    const pk = encodeKey(ruleId);
+    const byShard = new Map<string, IndexMove[]>();
+    const reread = moves.filter((m) => m.reread);
+    for (const m of moves) {
+      if (m.reread) continue;
+      const key = countsRowKey(bucketOf(m.record.server, COUNT_SHARDS));
+      byShard.set(key, [...(byShard.get(key) ?? []), m]);
+    }
+    const shard = async (countsKey: string, list: readonly IndexMove[]) => {
+      for (let i = 0; i < list.length; i += MOVES_PER_TRANSACTION) {
+        const chunk = list.slice(i, i + MOVES_PER_TRANSACTION);
+        let done = false;
+        for (let attempt = 0; attempt < 3 && !done; attempt++) {
+          const countsRow = await this.#getOrUndefined(this.#t.ruleIndex, pk, countsKey, 'reading the rule index');
+          const counts = countsRow ? entityToCounts(countsRow, this.statuses) : new Map(this.statuses.map((s) => [s, 0]));
+          const tx = new TableTransaction();
+          for (const m of chunk) {
+            const target = indexToEntity(m.record);
+            if (m.from === undefined) {
+              // A first row: created, so a replay that finds it fails here instead of counting it twice.
+              tx.createEntity(target);
+              counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
+            } else {
+              const fromKey = indexRowKey(m.from, m.record.server);
+              if (fromKey !== target.rowKey) {
+                tx.deleteEntity(pk, fromKey);
+                counts.set(m.from, Math.max(0, (counts.get(m.from) ?? 0) - 1));
+                counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
+              }
+              tx.upsertEntity(target, 'Replace');
+            }
+          }
+          const countsEntity = countsToEntity(ruleId, counts, countsKey);
+          if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
+          else tx.createEntity(countsEntity);
+          try {
+            await this.#submit(this.#t.ruleIndex, tx.actions, 'updating the rule index');
+            done = true;
+          } catch (error) {
+            if (!(error instanceof ConcurrencyConflictError)) throw error;
+            // 412 on the counts row: another writer of the shard; retry. Anything else: the members.
+            if (statusCodeOf(error.cause) !== 412) break;
+            await backOff(attempt);
+          }
+        }
+        if (!done) for (const m of chunk) await this.syncIndex(m.record, m.from);
+      }
+    };
+    await settleAll([...[...byShard].map(([key, list]) => shard(key, list)), ...reread.map((m) => this.syncIndex(m.record))]);
   }
 
   /**

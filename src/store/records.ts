@@ -51,6 +51,16 @@ export interface ResultRecord {
   readonly acceptPending?: boolean;
   /** The ids of the server's latest accepted snapshots, newest first: a repeat of one is a duplicate. */
   readonly recentSnapshotIds?: readonly string[];
+  /**
+   * The server's latest commits (id, and when the committing request began), newest first: the
+   * projector's proof that the commit an outbox entry describes happened.
+   */
+  readonly recentCommits?: readonly CommitMark[];
+}
+
+export interface CommitMark {
+  readonly id: string;
+  readonly at: number;
 }
 
 export interface StoredResult extends ResultRecord {

@@ -111,6 +111,17 @@ describe('alert rules', () => {
     for (const rule of finding) expect(rule.query, rule.name).toMatch(/waived/);
   });
 
+  it('count a finding once per record id, so a record the projector logged again (after a restart) alerts once', () => {
+    const finding = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.newFinding);
+    expect(finding.length).toBeGreaterThan(0);
+    for (const rule of finding) {
+      expect(rule.query, rule.name).toMatch(/extend RecordId = coalesce\(tostring\(record\.recordId\),/);
+      expect(rule.query, rule.name).toMatch(/\| summarize arg_min\(timestamp, \*\) by RecordId\n/);
+      // Deduplicated before the last projection, so the dimensions still come from the record.
+      expect(rule.query.indexOf('summarize'), rule.name).toBeLessThan(rule.query.lastIndexOf('| project'));
+    }
+  });
+
   it('query the Application Insights `traces` table of the component they are scoped to', () => {
     for (const rule of rules) expect(rule.query, rule.name).not.toMatch(/\bAppTraces\b/);
     expect(dig(props, 'targetResourceTypes')).toEqual(['microsoft.insights/components']);

@@ -1,10 +1,11 @@
 // What a post answers when its snapshot id is already known: the contract says 200 duplicate (the
-// stored outcome, nothing written) for any known id, and the answer a retry gets after the first
-// attempt failed past its commit is what that commit was: 201 accepted, given once per snapshot.
+// stored outcome, nothing written) for any known id. A post that fails before its commit stores
+// nothing, so its retry is the first time: 201, once. A commit whose answer is lost on the way is
+// found again by the same request (the rows remember its commit id), which then answers 201.
 import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
-import { getAll, post, type Json } from '../support/http';
+import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -21,11 +22,24 @@ const faultPolicy: StoragePolicy = {
     return next(request);
   },
 };
-const batchFor = (table: string) => (url: string, body: string) => url.endsWith('$batch') && body.includes(`/${table}`);
+/** Requests matching `when` reach storage, but their answer is replaced by a 503 (once, then `when` clears). */
+const lostAnswer: { when?: (url: string, body: string) => boolean } = {};
+const lostAnswerPolicy: StoragePolicy = {
+  name: 'outcomeLostAnswers',
+  async sendRequest(request, next) {
+    const body = typeof request.body === 'string' ? request.body : '';
+    const hit = lostAnswer.when?.(request.url, body);
+    const response = await next(request);
+    if (!hit) return response;
+    lostAnswer.when = undefined;
+    const headers = { get: () => undefined, has: () => false } as never;
+    throw new RestError('Injected lost answer', { statusCode: 503, request, response: { status: 503, headers, request } as never });
+  },
+};
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy] });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy, lostAnswerPolicy] });
 });
 afterAll(async () => stack?.stop());
 
@@ -62,16 +76,17 @@ describe('a repeat of a known snapshot id', () => {
   });
 });
 
-describe('the retry of a post that failed after its commit', () => {
-  it('after a rule-index conflict: the retry answers 201 accepted, once; a later repeat 200 duplicate', async () => {
-    const host = 'IDXCONF';
+describe('a post that failed around its commit', () => {
+  it('an outage at its outbox entry: 503 and nothing stored; the retry answers 201 accepted, once; a later repeat 200 duplicate', async () => {
+    const host = 'OBXFAIL';
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
     const doc = snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) });
-    fault.when = batchFor('RuleIndex');
-    fault.status = 412;
+    fault.when = (url) => url.includes('/Outbox(');
+    fault.status = 503;
     const first = await post(stack, doc);
     fault.when = undefined;
     expect(first.status).toBe(503);
+    expect((await get(stack, `servers/${server(host)}`)).body.results[0].status).toBe('Pass');
 
     const retry = await post(stack, doc);
     expect(retry.status).toBe(201);
@@ -81,13 +96,14 @@ describe('the retry of a post that failed after its commit', () => {
     expect(repeat.status).toBe(200);
     expect(repeat.body.outcome).toBe('duplicate');
     expect((await getAll(stack, `results?rule=test-alpha&status=Warning`)).items.map((i: Json) => i.server)).toContain(server(host));
+    expect((await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items.map((e: Json) => e.toStatus)).toEqual(['Warning', 'Pass']);
   });
 
-  it('after an events outage: the same, and concurrent retries share one 201', async () => {
-    const host = 'EVFAIL';
+  it('concurrent retries after such an outage share one 201', async () => {
+    const host = 'OBXCONC';
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
     const doc = snapshot({ host, testState: 'Error', collectedAt: minutesAgo(5) });
-    fault.when = batchFor('Events');
+    fault.when = (url) => url.includes('/Outbox(');
     fault.status = 503;
     expect((await post(stack, doc)).status).toBe(503);
     fault.when = undefined;
@@ -96,5 +112,21 @@ describe('the retry of a post that failed after its commit', () => {
     expect(retries.filter((r) => r.status === 200 && r.body.outcome === 'duplicate')).toHaveLength(3);
     const events = (await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items;
     expect(events.map((e: Json) => e.toStatus)).toEqual(['Error', 'Pass']);
+  });
+
+  it('a commit whose answer was lost: the request finds its own commit and answers 201; a repeat is 200 duplicate; one event', async () => {
+    const host = 'LOSTANS';
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
+    const doc = snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) });
+    // The commit reaches storage; its answer does not (once).
+    lostAnswer.when = (url, body) => url.endsWith('$batch') && body.includes('/Results(');
+    const first = await post(stack, doc);
+    expect(lostAnswer.when).toBeUndefined(); // it fired
+    expect(first.status).toBe(201);
+    expect(first.body.outcome).toBe('accepted');
+    const repeat = await post(stack, doc);
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.outcome).toBe('duplicate');
+    expect((await getAll(stack, `events?server=${server(host)}&rule=test-alpha`)).items.map((e: Json) => e.toStatus)).toEqual(['Warning', 'Pass']);
   });
 });

@@ -1,9 +1,12 @@
-// What a status change costs in storage: the one partition read and the commit, then each
-// projection by point operations only (no table query: a query is a partition scan on Azure and a
-// table scan on Azurite), and no ServerKeys read once the key is tagged.
+// What a status change costs in storage. The request: the server's partition (one query, which
+// also checks the server key), the outbox entry (one upsert) and the commit (one transaction) —
+// three round trips, with no ServerKeys read once the key is tagged. The projector then writes the
+// fleet-wide tables for many servers at once: one Events transaction for the whole batch, the rule
+// index by counts shard, and per server only its own History transaction and raw snapshot.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
-import { post } from '../support/http';
+import { bucketOf } from '../../src/store';
+import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -13,7 +16,7 @@ const recorder: StoragePolicy = {
   sendRequest(request, next) {
     const url = new URL(request.url);
     const path = decodeURIComponent(url.pathname).replace(/^\/devstoreaccount1/, '');
-    // A query is `Table()` (with or without $filter); a point read names its keys.
+    // A query is `Table()` (with or without $filter); a point operation names its keys.
     seen.push({ method: request.method, path, query: request.method === 'GET' && /^\/[A-Za-z0-9]+\(\)$/.test(path) });
     return next(request);
   },
@@ -21,30 +24,79 @@ const recorder: StoragePolicy = {
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [recorder] });
+  // The projector runs only when the test drains it, so what each side costs is measured apart.
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [recorder], projectorIntervalMs: 0 });
 });
 afterAll(async () => stack?.stop());
 
 const minutesAgo = (m: number) => Date.now() - m * 60_000;
 
+/** Posts without draining the projector (the post helper drains). */
+async function postOnly(doc: Record<string, unknown>): Promise<number> {
+  const host = (doc.host as { fqdn: string }).fqdn;
+  const res = await stack.request('snapshots', {
+    method: 'POST',
+    key: null,
+    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(host) },
+    body: JSON.stringify(doc),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
 describe('storage cost of a status change', () => {
-  it('one partition query, the commit, and point operations for events, history, index, raw and outbox', async () => {
+  it('the request: one partition query, one outbox upsert, one commit transaction', async () => {
     const host = 'COST01';
     for (const [i, state] of ['Pass', 'Pass'].entries()) expect((await post(stack, snapshot({ host, testState: state, collectedAt: minutesAgo(30 - i) }))).status).toBe(201);
-    seen.length = 0;
+    stack.roundTrips.reset();
     stack.app.keyStore.counter.reset();
-    const r = await post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10) }));
-    expect(r.status).toBe(201);
-    expect(r.body.results.find((x: { ruleId: string }) => x.ruleId === 'test-alpha')?.status).toBe('Warning');
+    expect(await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10) }))).toBe(201);
 
-    // The server's partition, and the active waivers (one small partition) for the new finding's alert.
-    const queries = seen.filter((s) => s.query).map((s) => s.path);
-    expect(queries.sort()).toEqual(['/Results()', '/Waivers()']);
+    expect(stack.roundTrips.count).toBe(3);
+    expect(Object.fromEntries(stack.roundTrips.byTable)).toEqual({ Results: 1, Outbox: 1, $batch: 1 });
     expect(stack.app.keyStore.counter.count).toBe(0);
-    const batches = seen.filter((s) => s.path.endsWith('$batch')).length;
-    // commit, events, history, rule index, outbox clear
-    expect(batches).toBe(5);
-    // the two queries, two index point reads (counts row, the server's row), the raw upsert
-    expect(seen.length).toBe(batches + 5);
+    // Nothing fleet-wide yet: the change's event appears when the projector runs.
+    const warnings = async () =>
+      ((await (await stack.request('events?server=cost01.corp.contoso.com&rule=test-alpha&status=Warning')).json()) as { items: { toStatus: string }[] }).items;
+    expect(await warnings()).toHaveLength(0);
+    await stack.projected();
+    expect(await warnings()).toHaveLength(1);
+  });
+
+  it('an unchanged snapshot: two round trips, no outbox entry', async () => {
+    const host = 'COST02';
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    stack.roundTrips.reset();
+    expect(await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).toBe(201);
+    expect(stack.roundTrips.count).toBe(2);
+    expect(stack.roundTrips.byTable.get('Outbox')).toBeUndefined();
+  });
+
+  it('the projector: one Events transaction and a few index transactions for a burst of servers; per server only its History and raw rows', async () => {
+    const hosts = Array.from({ length: 24 }, (_, i) => `BURST${String(i).padStart(2, '0')}`);
+    for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    // The burst: every server changes status; nothing is projected yet.
+    for (const host of hosts) expect(await postOnly(snapshot({ host, testState: 'Error', collectedAt: minutesAgo(5) }))).toBe(201);
+    const counter = stack.app.projectorStore.counter;
+    counter.reset();
+    seen.length = 0;
+    const run = await stack.projected();
+    expect(run).toMatchObject({ status: 'done', projected: hosts.length, dropped: 0, waiting: 0, events: hosts.length, alertRecords: hosts.length });
+
+    const writes = seen.filter((s) => s.method !== 'GET');
+    // Per-table writes: raw snapshots are one upsert per server (new content), everything else batched.
+    expect(writes.filter((s) => s.path.startsWith('/Snapshots(')).length).toBe(hosts.length);
+    const batches = writes.filter((s) => s.path === '/$batch').length;
+    const shards = new Set(hosts.map((h) => bucketOf(`${h.toLowerCase()}.corp.contoso.com`, 16))).size;
+    // events (1) + history (one per server) + rule index (one per counts shard of test-alpha) + outbox removal (one per outbox bucket)
+    expect(batches).toBeLessThanOrEqual(1 + hosts.length + shards + shards);
+    // No proof reads (this process saw the commits), one outbox listing, no Results reads at all.
+    expect(seen.filter((s) => s.path.startsWith('/Results')).length).toBe(0);
+    // A look whether anything waits (an idle tick stops there), then the batch's listing.
+    expect(seen.filter((s) => s.query && s.path === '/Outbox()').length).toBe(2);
+    // Every change's alert record, once.
+    const records = alertRecords(stack).filter((a) => String(a.fields.server).startsWith('burst') && a.name === 'FleetPosture.NewFinding');
+    expect(records).toHaveLength(hosts.length);
+    expect(new Set(records.map((r) => r.fields.recordId)).size).toBe(hosts.length);
   });
 });

@@ -42,6 +42,8 @@ export interface TestStackOptions {
   readonly persist?: boolean;
   /** Extra storage pipeline policies (fault injection). */
   readonly storagePolicies?: readonly StoragePolicy[];
+  /** The local host's projector interval in ms (default 1000); 0: only when the test drains (projected()). */
+  readonly projectorIntervalMs?: number;
 }
 
 export interface TestStack {
@@ -55,6 +57,8 @@ export interface TestStack {
   serverKey(server: string): Promise<string>;
   /** fetch with the path relative to /api and a key kind (or none); 'ingest' sends DEFAULT_SERVER's key. */
   request(pathAndQuery: string, init?: RequestInit & { key?: keyof typeof TEST_KEYS | null }): Promise<Response>;
+  /** Runs the projector until the outbox holds nothing ready (its alert records go to `logs`, from 'projector'). */
+  projected(): Promise<Awaited<ReturnType<PostureApp['projector']['drain']>>>;
   /** Stops Azurite (an outage); the host keeps running. */
   stopStorage(): Promise<void>;
   /** Starts Azurite again on the same port (and folder, when persisted). */
@@ -97,7 +101,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const logs: LogEntry[] = [];
   let host: LocalHost;
   try {
-    host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e) });
+    host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e), projectorIntervalMs: options.projectorIntervalMs });
   } catch (error) {
     await azurite.stop();
     throw error;
@@ -116,6 +120,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       if (key) headers.set('x-api-key', key === 'ingest' ? await serverKey(DEFAULT_SERVER) : TEST_KEYS[key]);
       return fetch(`${baseUrl}/api/${pathAndQuery.replace(/^\//, '')}`, { ...rest, headers });
     },
+    projected: () => app.projector.drain({ log: (message) => logs.push({ level: 'information', functionName: 'projector', message }) }),
     stopStorage: () => azurite.stop(),
     async startStorage() {
       azurite = await startAzurite({ port, location });

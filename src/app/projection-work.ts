@@ -1,0 +1,77 @@
+// What a commit owes the fleet-wide tables, as the outbox entry the committing request writes just
+// before its commit: the events (and so History rows), the rule-index moves (and so the counts),
+// the alert records, the Hosts row and the raw snapshot. Everything here is derived from the rows
+// the commit writes and the rows it replaces, so a projector that runs it twice writes the same
+// rows (events and history by deterministic keys, index rows by server) and the same record ids.
+import type { EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
+
+/** A status change that owes an alert record (NewFinding or FindingResolved). */
+export interface AlertWork {
+  readonly server: string;
+  readonly ruleId: string;
+  readonly status: string;
+  readonly reasonCode: string;
+  readonly previousStatus?: string;
+  readonly snapshotId: string;
+  readonly firstSeen: number;
+  readonly cause: string;
+}
+
+export interface ProjectionWork {
+  readonly v: 1;
+  readonly server: string;
+  readonly commitId: string;
+  /** A rule whose Results row carries the commit ids: reading it proves the commit happened. */
+  readonly proofRule: string;
+  readonly events: readonly EventRecord[];
+  readonly alerts: readonly AlertWork[];
+  readonly index: readonly IndexMove[];
+  /** The Hosts row to write, with what the stale-host bookkeeping needs. */
+  readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
+  /** The raw snapshot for one of the server's two slots (absent when the body did not fit: the request wrote it). */
+  readonly raw?: { readonly record: RawSnapshotRecord; readonly slot: number };
+}
+
+export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'host' | 'raw'>): boolean =>
+  w.events.length > 0 || w.alerts.length > 0 || w.index.length > 0 || w.host !== undefined || w.raw !== undefined;
+
+export const FINDING = new Set(['Warning', 'Error']);
+
+/** The alert record a status change owes, if any: entering Warning or Error (also from the other), or leaving them. */
+export function alertOf(r: ResultRecord): AlertWork | undefined {
+  if (!FINDING.has(r.status) && !FINDING.has(r.previousStatus ?? '')) return undefined;
+  return {
+    server: r.server,
+    ruleId: r.ruleId,
+    status: r.status,
+    reasonCode: r.reasonCode,
+    previousStatus: r.previousStatus,
+    snapshotId: r.snapshotId,
+    firstSeen: r.firstSeen,
+    cause: r.changeCause ?? 'snapshot',
+  };
+}
+
+/**
+ * The id every copy of one alert record carries: one status change of one (server, rule). The
+ * projector logs a record once per id while it runs; should it log one again after a restart (it
+ * stopped between logging and clearing the outbox), the alert queries keep the first per id.
+ */
+export const alertRecordId = (a: Pick<AlertWork, 'server' | 'ruleId' | 'snapshotId' | 'firstSeen' | 'status'>): string =>
+  `${a.server}|${a.ruleId}|${a.snapshotId}|${a.firstSeen}|${a.status}`;
+
+export function encodeWork(w: ProjectionWork): string {
+  return JSON.stringify(w);
+}
+
+/** The work of an outbox entry; undefined for text this version cannot read (logged, kept out of the projection). */
+export function decodeWork(payload: string): ProjectionWork | undefined {
+  try {
+    const w = JSON.parse(payload) as Partial<ProjectionWork>;
+    if (w.v !== 1 || typeof w.server !== 'string' || typeof w.commitId !== 'string' || !Array.isArray(w.events) || !Array.isArray(w.alerts) || !Array.isArray(w.index)) return undefined;
+    return w as ProjectionWork;
+  } catch {
+    return undefined;
+  }
+}
+

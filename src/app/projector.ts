@@ -1,0 +1,329 @@
+// The projector: drains the outbox in batches across servers. A commit's request writes an outbox
+// entry and commits (its only writes); everything fleet-wide happens here — events in transactions
+// of 100, each server's History rows, the rule index with its counts (one transaction per rule,
+// shard and ~50 servers), Hosts and raw snapshots, then the alert records, then the entries go.
+//
+// Safe to run twice, or after a crash at any point: every write is keyed by the change it records
+// (events, history, raw slots, index rows by server), index moves that find the index already moved
+// fall back to a read-and-compare, and an entry is removed only after all of it was written. Only
+// the log is not a table: an alert record is logged after the writes and before the entry goes, so
+// a crash in between logs it again on the next run; the record carries an id (one per change) the
+// alert queries count once, and a running projector never logs an id twice.
+//
+// One drains at a time (a lease in the Outbox table); a process serialises its own drains.
+import { randomUUID } from 'node:crypto';
+import type { EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
+import { settleAll } from '../store';
+import type { AlertLog } from './alert-log';
+import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
+
+export interface ProjectorDeps {
+  /** The projector's own store (its own round-trip counter: requests are measured without it). */
+  readonly store: PostureStore;
+  readonly outbox: OutboxStore;
+  /** Waivers in force now, as a lookup (read once per batch that logs a new finding). */
+  readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
+  /** The Hosts row was refreshed: the stale-host bookkeeping. */
+  readonly hostSynced?: (server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog) => Promise<void>;
+  /** Entries per batch (default 500: the batch's work is held in memory). */
+  readonly batchSize?: number;
+  /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
+  readonly graceMs?: number;
+  /** Storage calls in flight at once for per-server work (default 16). */
+  readonly parallel?: number;
+}
+
+export interface ProjectorRun {
+  /** busy: another instance holds the lease; done: the outbox held nothing more that is ready. */
+  readonly status: 'busy' | 'done' | 'progress';
+  readonly entries: number;
+  readonly projected: number;
+  /** Entries whose commit is not visible yet (kept for the next run). */
+  readonly waiting: number;
+  /** Entries of attempts that never committed, or unreadable (removed without projecting). */
+  readonly dropped: number;
+  readonly events: number;
+  readonly alertRecords: number;
+}
+
+const LEASE_MS = 60_000;
+/** How many commit ids the Results rows remember (RECENT_COMMITS in ingest): proof of a commit. */
+const ZERO: Omit<ProjectorRun, 'status'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, events: 0, alertRecords: 0 };
+
+/** A set that forgets its oldest members past `max`. */
+class RecentSet {
+  readonly #items = new Set<string>();
+  constructor(private readonly max: number) {}
+  has(x: string): boolean {
+    return this.#items.has(x);
+  }
+  add(x: string): void {
+    this.#items.delete(x);
+    this.#items.add(x);
+    if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value!);
+  }
+}
+
+async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const failures: unknown[] = [];
+  const worker = async () => {
+    for (let x = queue.shift(); x !== undefined; x = queue.shift()) {
+      try {
+        await fn(x);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
+}
+
+type Verdict = 'committed' | 'wait' | 'never' | 'unknown';
+
+/** Whether the commit of an outbox entry happened, from a Results row of its server (which remembers its latest commits). */
+export function verdictOf(entry: Pick<StoredOutboxEntry, 'commitId' | 'writtenAt' | 'storedAt'>, row: StoredResult | undefined, now: number, graceMs: number, remembered: number): Verdict {
+  const commits = row?.recentCommits ?? [];
+  if (commits.some((c) => c.id === entry.commitId)) return 'committed';
+  // The commit follows the entry within one request (seconds): until the grace has passed it may still land.
+  if (now - entry.storedAt < graceMs) return 'wait';
+  // Rows that remember every commit since the entry was written, without this one: it never landed.
+  const oldest = commits.length === 0 ? Infinity : Math.min(...commits.map((c) => c.at));
+  if (commits.length < remembered || oldest <= entry.writtenAt - graceMs) return 'never';
+  return 'unknown';
+}
+
+export class Projector {
+  readonly #owner = randomUUID();
+  readonly #committed = new RecentSet(50_000);
+  readonly #emitted = new RecentSet(100_000);
+  #running: Promise<ProjectorRun> | undefined;
+  #queued: Promise<ProjectorRun> | undefined;
+  #kick: { log: AlertLog; quietMs: number; maxDelayMs: number; timer?: NodeJS.Timeout; firstAt?: number } | undefined;
+
+  constructor(
+    private readonly deps: ProjectorDeps,
+    private readonly remembered: number,
+  ) {}
+
+  /** This process saw the commit of `commitId` succeed: its entry needs no proof read. */
+  committed(commitId: string): void {
+    this.#committed.add(commitId);
+  }
+
+  /**
+   * Lets commits start a drain in this process (the local host, and any long-lived host): once no
+   * commit has come for `quietMs`, or at the latest `maxDelayMs` after the first one waiting. A
+   * burst is served first and projected right after it (the requests and the projector share one
+   * process and one storage account); a steady stream of changes is still projected every
+   * `maxDelayMs`.
+   */
+  attach(log: AlertLog, quietMs = 300, maxDelayMs = 30_000): void {
+    this.#kick = { log, quietMs, maxDelayMs };
+  }
+
+  detach(): void {
+    if (this.#kick?.timer) clearTimeout(this.#kick.timer);
+    this.#kick = undefined;
+  }
+
+  /** A kicked drain is waiting for the commits to pause: an interval drain now would only compete with them. */
+  get kickPending(): boolean {
+    return this.#kick?.timer !== undefined;
+  }
+
+  /** A commit wrote an outbox entry: drain soon, if a host attached itself. */
+  kick(): void {
+    const k = this.#kick;
+    if (!k) return;
+    const now = Date.now();
+    k.firstAt ??= now;
+    if (k.timer) clearTimeout(k.timer);
+    const wait = Math.max(0, Math.min(k.quietMs, k.firstAt + k.maxDelayMs - now));
+    k.timer = setTimeout(() => {
+      k.timer = undefined;
+      k.firstAt = undefined;
+      void this.drain(k.log, 60_000).catch((error: unknown) => k.log.log(`projector: ${error instanceof Error ? error.message : String(error)}`));
+    }, wait);
+    k.timer.unref?.();
+  }
+
+  /** Resolves when no drain of this process is running (a host waits for it before it stops). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running.catch(() => undefined);
+  }
+
+  /**
+   * Batches until nothing ready is left or `budgetMs` is spent. Drains of one process run one after
+   * another; a drain asked for while one runs starts after it (so it sees entries written meanwhile).
+   */
+  async drain(log: AlertLog, budgetMs = 60_000): Promise<ProjectorRun> {
+    // One waiting is enough: it will see whatever was written before it starts.
+    if (this.#queued) return this.#queued;
+    const previous = this.#running;
+    const self: { run?: Promise<ProjectorRun> } = {};
+    const run = (async () => {
+      await previous?.catch(() => undefined);
+      if (this.#queued === self.run) this.#queued = undefined;
+      return this.#drain(log, budgetMs);
+    })();
+    self.run = run;
+    if (previous) this.#queued = run;
+    this.#running = run;
+    try {
+      return await run;
+    } finally {
+      if (this.#running === run) this.#running = undefined;
+    }
+  }
+
+  async #drain(log: AlertLog, budgetMs: number): Promise<ProjectorRun> {
+    // An empty outbox costs one query and writes nothing (no lease taken): the usual tick.
+    if ((await this.deps.outbox.list(1)).length === 0) return { status: 'done', ...ZERO };
+    const started = Date.now();
+    const total = { ...ZERO };
+    let last: ProjectorRun = { status: 'done', ...ZERO };
+    try {
+      for (;;) {
+        last = await this.#batch(log);
+        for (const k of Object.keys(ZERO) as (keyof typeof ZERO)[]) total[k] += last[k];
+        if (last.status !== 'progress' || Date.now() - started > budgetMs) break;
+      }
+    } finally {
+      if (last.status !== 'busy') await this.deps.outbox.releaseLease(this.#owner);
+    }
+    return { ...total, status: last.status };
+  }
+
+  async #batch(log: AlertLog): Promise<ProjectorRun> {
+    const { outbox, store } = this.deps;
+    const batchSize = this.deps.batchSize ?? 500;
+    const graceMs = this.deps.graceMs ?? 300_000;
+    const parallel = this.deps.parallel ?? 16;
+    const now = Date.now();
+    if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
+    const entries = await outbox.list(batchSize);
+    if (entries.length === 0) return { status: 'done', ...ZERO };
+
+    // One server's entries in the order they were written (its commits are serialised by ETags).
+    const byServer = new Map<string, StoredOutboxEntry[]>();
+    for (const e of entries) byServer.set(e.server, [...(byServer.get(e.server) ?? []), e]);
+    for (const list of byServer.values()) list.sort((a, b) => a.storedAt - b.storedAt || a.writtenAt - b.writtenAt);
+
+    // Proof that each commit happened: this process saw it, or the server's rows remember it.
+    const proofs = new Map<string, StoredResult | undefined>();
+    const needProof = [...byServer.entries()].filter(([, list]) => list.some((e) => !this.#committed.has(e.commitId)));
+    await inParallel(needProof, parallel, async ([server, list]) => {
+      const rule = list.map((e) => decodeWork(e.payload)?.proofRule).find((r) => r !== undefined);
+      proofs.set(server, rule === undefined ? undefined : await store.readResultRow(server, rule));
+    });
+
+    const ready: { entry: StoredOutboxEntry; work: ProjectionWork }[] = [];
+    const drop: StoredOutboxEntry[] = [];
+    let waiting = 0;
+    for (const [server, list] of byServer) {
+      const decoded = list.map((entry) => ({ entry, work: decodeWork(entry.payload) }));
+      const verdicts = decoded.map(({ entry }): Verdict => (this.#committed.has(entry.commitId) ? 'committed' : verdictOf(entry, proofs.get(server), now, graceMs, this.remembered)));
+      // A proven commit ends every earlier attempt's chance: its ETags predate that commit.
+      const lastCommitted = verdicts.lastIndexOf('committed');
+      for (let i = 0; i < decoded.length; i++) {
+        const { entry, work } = decoded[i]!;
+        const verdict = verdicts[i] === 'wait' && i < lastCommitted ? 'never' : verdicts[i]!;
+        if (!work) {
+          log.log(`projector: an outbox entry of ${server} (${entry.commitId}) cannot be read by this version; removed unprojected.`);
+          drop.push(entry);
+        } else if (verdict === 'committed') ready.push({ entry, work });
+        else if (verdict === 'never') drop.push(entry);
+        else if (verdict === 'unknown') {
+          log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
+          drop.push(entry);
+        } else {
+          // Later entries of the server wait with it, so its changes are projected in order.
+          waiting += list.length - i;
+          break;
+        }
+      }
+    }
+
+    const works = ready.map((r) => r.work);
+    const events: EventRecord[] = works.flatMap((w) => w.events);
+    await settleAll([
+      events.length > 0 ? store.putEvents(events) : Promise.resolve(),
+      this.#index(works),
+      inParallel(
+        works.filter((w) => w.raw),
+        parallel,
+        (w) => store.putRawSnapshot(w.raw!.record, w.raw!.slot),
+      ),
+      this.#hosts(works, log, parallel),
+    ]);
+    const alertRecords = await this.#alerts(works, log);
+    await outbox.remove([...ready.map((r) => r.entry), ...drop]);
+    for (const r of ready) this.#committed.add(r.entry.commitId);
+    return {
+      status: entries.length >= batchSize && ready.length + drop.length > 0 ? 'progress' : 'done',
+      entries: entries.length,
+      projected: ready.length,
+      waiting,
+      dropped: drop.length,
+      events: events.length,
+      alertRecords,
+    };
+  }
+
+  /**
+   * Per rule, one move per server for the whole batch. A server with one change moves as its entry
+   * says (a replay finds the row gone or there already, and falls back to a read). A server with
+   * several changes in the batch is put straight where its last one says, after reading where it
+   * is: an earlier run may have moved it part of the way.
+   */
+  async #index(works: readonly ProjectionWork[]): Promise<void> {
+    const byRule = new Map<string, Map<string, IndexMove[]>>();
+    for (const w of works) {
+      for (const m of w.index) {
+        const perServer = byRule.get(m.record.ruleId) ?? new Map<string, IndexMove[]>();
+        perServer.set(m.record.server, [...(perServer.get(m.record.server) ?? []), m]);
+        byRule.set(m.record.ruleId, perServer);
+      }
+    }
+    await settleAll(
+      [...byRule].map(([ruleId, perServer]) =>
+        this.deps.store.applyIndexMoves(
+          ruleId,
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { record: list[list.length - 1]!.record, reread: true })),
+        ),
+      ),
+    );
+  }
+
+  /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */
+  async #hosts(works: readonly ProjectionWork[], log: AlertLog, parallel: number): Promise<void> {
+    const newest = new Map<string, NonNullable<ProjectionWork['host']>>();
+    for (const w of works) if (w.host) newest.set(w.server, w.host);
+    await inParallel([...newest.values()], parallel, async (h) => {
+      await this.deps.store.putHost(h.record);
+      await this.deps.hostSynced?.(h.record.server, { previous: h.previousSync, now: h.now, snapshotId: h.snapshotId }, log);
+    });
+  }
+
+  /** Logs each change's alert record once per id; a failed waiver read cannot cost an alert (it goes out unwaived). */
+  async #alerts(works: readonly ProjectionWork[], log: AlertLog): Promise<number> {
+    const due = works.flatMap((w) => w.alerts).filter((a) => !this.#emitted.has(alertRecordId(a)));
+    if (due.length === 0) return 0;
+    let waiverOf: (server: string, ruleId: string) => string | undefined = () => undefined;
+    if (due.some((a) => FINDING.has(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);
+    for (const a of due) {
+      const recordId = alertRecordId(a);
+      const fields = { server: a.server, rule: a.ruleId, status: a.status, reasonCode: a.reasonCode, previousStatus: a.previousStatus ?? null, snapshotId: a.snapshotId, recordId };
+      if (FINDING.has(a.status)) {
+        // Under a waiver the record still goes out, marked, and the alert rules filter it.
+        const waiverId = waiverOf(a.server, a.ruleId);
+        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: a.cause }));
+      } else log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
+      this.#emitted.add(recordId);
+    }
+    return due.length;
+  }
+}

@@ -1,0 +1,185 @@
+// The Outbox table: work a commit owes the fleet-wide tables (events, history, rule index and
+// counts, hosts, raw snapshots, alert records), written by the committing request just before its
+// commit and drained in batches across servers by the projector.
+//   PK = server bucket (b00…b0f), RK = server|commit id — one entry per commit attempt; an
+//     attempt that never commits leaves an entry the projector recognises (the commit id is not
+//     on the server's rows) and drops.
+//   PK '~lease', RK 'projector' — who drains now, until when (ETag-guarded), so two instances do
+//     not project (and log alert records) side by side.
+// The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
+import { odata, RestError, TableTransaction } from '@azure/data-tables';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { bytes, dateTime, int32, ms, num, str } from './columns';
+import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
+import { bucketOf, encodeKey } from './keys';
+import type { PostureStore, SiblingTable } from './posture-store';
+
+export interface OutboxEntry {
+  readonly server: string;
+  /** Unique per commit attempt; the commit writes it on the server's rows. */
+  readonly commitId: string;
+  /** When the request wrote the entry (its clock). */
+  readonly writtenAt: number;
+  /** The projector's JSON. */
+  readonly payload: string;
+}
+
+export interface StoredOutboxEntry extends OutboxEntry {
+  readonly etag: string;
+  /** When storage last wrote the entry (its Timestamp): orders one server's entries, and dates an unconfirmed one. */
+  readonly storedAt: number;
+}
+
+/** The payload does not fit one entity (1 MiB); the caller stores less and writes the rest itself. */
+export class OutboxEntryTooLargeError extends Error {
+  override readonly name = 'OutboxEntryTooLargeError';
+}
+
+const OUTBOX_BUCKETS = 16;
+const CHUNK_BYTES = 60 * 1024;
+const MAX_CHUNKS = 15;
+const LEASE = { partitionKey: '~lease', rowKey: 'projector' } as const;
+
+const chunkName = (i: number) => `PayloadGzip${String(i).padStart(2, '0')}`;
+export const outboxKeys = (server: string, commitId: string) => ({ partitionKey: bucketOf(server, OUTBOX_BUCKETS), rowKey: `${encodeKey(server)}|${encodeKey(commitId)}` });
+
+export class OutboxStore {
+  readonly #table: SiblingTable;
+  constructor(store: PostureStore) {
+    this.#table = store.siblingTable('outbox');
+  }
+
+  /** Writes (or rewrites) one entry: one upsert. */
+  async put(entry: OutboxEntry): Promise<void> {
+    const gz = gzipSync(Buffer.from(entry.payload, 'utf8'));
+    const chunks = Math.ceil(gz.length / CHUNK_BYTES);
+    if (chunks > MAX_CHUNKS) throw new OutboxEntryTooLargeError(`An outbox entry of ${gz.length} gzip bytes does not fit one entity.`);
+    const entity: Record<string, unknown> = {
+      ...outboxKeys(entry.server, entry.commitId),
+      Server: entry.server,
+      CommitId: entry.commitId,
+      WrittenAt: dateTime(entry.writtenAt),
+      PayloadChunks: int32(chunks),
+    };
+    for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+    await this.#table.call('writing the outbox', (t) => t.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'));
+  }
+
+  /** Removes one entry, whatever its state (an attempt that will not commit cleans up after itself). */
+  async deleteOne(server: string, commitId: string): Promise<void> {
+    const k = outboxKeys(server, commitId);
+    try {
+      await this.#table.call('clearing the outbox', (t) => t.deleteEntity(k.partitionKey, k.rowKey));
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+
+  /** Up to `max` entries, every bucket, in key order (so one server's entries come together). */
+  async list(max: number): Promise<StoredOutboxEntry[]> {
+    await this.#table.ready();
+    return this.#table.call('reading the outbox', async (t) => {
+      const out: StoredOutboxEntry[] = [];
+      const filter = odata`PartitionKey lt ${'~'}`;
+      for await (const page of t.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, max) })) {
+        for (const e of page) out.push(toEntry(e));
+        if (out.length >= max) break;
+      }
+      return out.slice(0, max);
+    });
+  }
+
+  /**
+   * Removes entries the projector has finished: one transaction per bucket and 100 entries. An
+   * entry is final once its commit is proven (its request never writes it again) or once it is
+   * past the grace an attempt has to commit, so no ETag is needed. Returns how many went.
+   */
+  async remove(entries: ReadonlyArray<Pick<OutboxEntry, 'server' | 'commitId'>>): Promise<number> {
+    const byBucket = new Map<string, string[]>();
+    for (const e of entries) {
+      const k = outboxKeys(e.server, e.commitId);
+      byBucket.set(k.partitionKey, [...(byBucket.get(k.partitionKey) ?? []), k.rowKey]);
+    }
+    let removed = 0;
+    const one = async (pk: string, rk: string) => {
+      try {
+        await this.#table.call('clearing the outbox', (t) => t.deleteEntity(pk, rk));
+        removed++;
+      } catch (error) {
+        if (statusCodeOf(error) !== 404) throw error;
+      }
+    };
+    await settleAll(
+      [...byBucket].map(async ([pk, rowKeys]) => {
+        for (let i = 0; i < rowKeys.length; i += 100) {
+          const chunk = rowKeys.slice(i, i + 100);
+          const tx = new TableTransaction();
+          for (const rk of chunk) tx.deleteEntity(pk, rk);
+          try {
+            await this.#table.call('clearing the outbox', (t) => t.submitTransaction(tx.actions));
+            removed += chunk.length;
+          } catch (error) {
+            if (statusCodeOf(error) !== 404) throw error;
+            // One of them went meanwhile (a run that stopped after removing it): the rest one by one.
+            for (const rk of chunk) await one(pk, rk);
+          }
+        }
+      }),
+    );
+    return removed;
+  }
+
+  /**
+   * Takes (or renews) the projector's lease until `until`; false while another owner holds an
+   * unexpired one. The ETag makes two takers of a free lease race for it: one wins.
+   */
+  async takeLease(owner: string, now: number, until: number): Promise<boolean> {
+    await this.#table.ready();
+    let current: Record<string, unknown> | undefined;
+    try {
+      current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 404) && statusCodeOf(error) !== 404) throw error;
+    }
+    if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return false;
+    const entity = { ...LEASE, Owner: owner, Until: dateTime(until) };
+    try {
+      if (current) await this.#table.call('taking the projector lease', (t) => t.updateEntity(entity, 'Replace', { etag: String(current.etag) }));
+      else await this.#table.call('taking the projector lease', (t) => t.createEntity(entity));
+      return true;
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 409 || status === 412 || error instanceof ConcurrencyConflictError) return false;
+      throw error;
+    }
+  }
+
+  /** Gives the lease back early (only if still ours), so another instance need not wait for it to lapse. */
+  async releaseLease(owner: string): Promise<void> {
+    try {
+      const current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
+      if (str(current, 'Owner') !== owner) return;
+      await this.#table.call('releasing the projector lease', (t) => t.updateEntity({ ...LEASE, Owner: '', Until: dateTime(0) }, 'Replace', { etag: String(current.etag) }));
+    } catch {
+      // It lapses on its own.
+    }
+  }
+}
+
+function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
+  const n = num(e, 'PayloadChunks') ?? 0;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = bytes(e, chunkName(i));
+    if (b) parts.push(b);
+  }
+  const stamp = e.timestamp ?? e.Timestamp;
+  return {
+    server: str(e, 'Server'),
+    commitId: str(e, 'CommitId'),
+    writtenAt: ms(e, 'WrittenAt') ?? 0,
+    payload: parts.length === n && n > 0 ? gunzipSync(Buffer.concat(parts)).toString('utf8') : '',
+    etag: String(e.etag ?? ''),
+    storedAt: typeof stamp === 'string' ? Date.parse(stamp) : stamp instanceof Date ? stamp.getTime() : (ms(e, 'WrittenAt') ?? 0),
+  };
+}

@@ -1,0 +1,135 @@
+// The projector on its own: it projects only entries whose commit happened (proven by the rows'
+// remembered commit ids when another process wrote them), drops attempts that never committed once
+// their grace is over, keeps one server's changes in order, runs one at a time across processes
+// (the lease), and is triggered by the local host without anyone asking (interval and commit kick).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app/create-app';
+import { RECENT_COMMITS } from '../../src/app/ingest';
+import { Projector, verdictOf } from '../../src/app/projector';
+import { encodeWork, type ProjectionWork } from '../../src/app/projection-work';
+import { OutboxStore, type StoredResult } from '../../src/store';
+import { alertRecords, getAll, post, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, projectorIntervalMs: 0 });
+});
+afterAll(async () => stack?.stop());
+
+const minutesAgo = (m: number) => Date.now() - m * 60_000;
+const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+const quiet = { log: () => undefined };
+
+async function postOnly(doc: Record<string, unknown>): Promise<void> {
+  const host = (doc.host as { fqdn: string }).fqdn;
+  const res = await stack.request('snapshots', { method: 'POST', key: null, headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(host) }, body: JSON.stringify(doc) });
+  expect(res.status).toBe(201);
+  await res.arrayBuffer();
+}
+
+describe('whether an entry\'s commit happened', () => {
+  const row = (commits: { id: string; at: number }[]) => ({ recentCommits: commits }) as unknown as StoredResult;
+  const now = Date.parse('2026-12-01T10:00:00Z');
+  const entry = { commitId: 'c1', writtenAt: now - 10 * 60_000, storedAt: now - 10 * 60_000 };
+
+  it('committed when the rows remember it; waiting within the grace; never when the rows remember every commit since', () => {
+    expect(verdictOf(entry, row([{ id: 'c2', at: now - 60_000 }, { id: 'c1', at: entry.writtenAt }]), now, 300_000, 16)).toBe('committed');
+    expect(verdictOf({ ...entry, storedAt: now - 1000 }, row([]), now, 300_000, 16)).toBe('wait');
+    expect(verdictOf(entry, row([{ id: 'c2', at: now - 60_000 }]), now, 300_000, 16)).toBe('never');
+    expect(verdictOf(entry, undefined, now, 300_000, 16)).toBe('never');
+  });
+
+  it('unknown when the rows\' memory is full of commits younger than the entry', () => {
+    const full = Array.from({ length: 16 }, (_, i) => ({ id: `x${i}`, at: now - i * 1000 }));
+    expect(verdictOf(entry, row(full), now, 300_000, 16)).toBe('unknown');
+    const old = [...full.slice(0, 15), { id: 'x15', at: entry.writtenAt - 400_000 }];
+    expect(verdictOf(entry, row(old), now, 300_000, 16)).toBe('never');
+  });
+});
+
+describe('the projector', () => {
+  it('projects another process\'s entries after reading the commit off the rows, and drops attempts that never committed', async () => {
+    const host = 'PROOF01';
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).status).toBe(201);
+    const other = createApp({ settings: stack.settings, rules: TEST_RULES });
+    const outbox = new OutboxStore(other.store);
+    // Attempts whose commit never came (their request failed at the commit): one before a real change, one after.
+    const phantom = (commitId: string): ProjectionWork => ({ v: 1, server: serverOf(host), commitId, proofRule: 'test-alpha', events: [], alerts: [], index: [] });
+    await outbox.put({ server: serverOf(host), commitId: 'never-1', writtenAt: minutesAgo(15), payload: encodeWork(phantom('never-1')) });
+    await postOnly(snapshot({ host, testState: 'Error', collectedAt: minutesAgo(10) }));
+    await outbox.put({ server: serverOf(host), commitId: 'never-2', writtenAt: Date.now(), payload: encodeWork(phantom('never-2')) });
+
+    // Another process did not see the commit: it reads one Results row of the server.
+    other.projectorStore.counter.reset();
+    const run = await other.projector.drain(quiet);
+    // The real change is proven and projected; the attempt before it can no longer commit (its
+    // ETags predate that commit) and goes; the one after may still commit within its grace.
+    expect(run).toMatchObject({ projected: 1, dropped: 1, waiting: 1 });
+    expect(other.projectorStore.counter.byTable.get('Results')).toBe(1);
+    const events = (await getAll(stack, `events?server=${serverOf(host)}&rule=test-alpha`)).items;
+    expect(events.map((e: Json) => e.toStatus)).toEqual(['Error', 'Pass']);
+
+    // Once its grace is over, nothing can commit it any more: dropped, nothing projected.
+    const impatient = new Projector({ store: other.projectorStore, outbox: new OutboxStore(other.projectorStore), waivers: async () => () => undefined, graceMs: 0 }, RECENT_COMMITS);
+    expect(await impatient.drain(quiet)).toMatchObject({ projected: 0, dropped: 1, waiting: 0 });
+  });
+
+  it('runs one at a time across processes: a second one finds the lease taken', async () => {
+    const outbox = new OutboxStore(stack.app.projectorStore);
+    expect(await outbox.takeLease('someone-else', Date.now(), Date.now() + 60_000)).toBe(true);
+    await postOnly(snapshot({ host: 'LEASE01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+    expect(await stack.projected()).toMatchObject({ status: 'busy', projected: 0 });
+    await outbox.releaseLease('someone-else');
+    expect(await stack.projected()).toMatchObject({ status: 'done', projected: 1 });
+  });
+
+  it('two drains of the same entries side by side write each change once', async () => {
+    const hosts = Array.from({ length: 6 }, (_, i) => `TWICE${i}`);
+    for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).status).toBe(201);
+    for (const host of hosts) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    const other = createApp({ settings: stack.settings, rules: TEST_RULES });
+    const lines: string[] = [];
+    const both = await Promise.all([stack.projected(), other.projector.drain({ log: (m) => lines.push(m) })]);
+    expect(both.map((r) => r.projected).reduce((a, b) => a + b, 0)).toBe(hosts.length);
+    if (both.some((r) => r.status === 'busy')) expect(both.filter((r) => r.projected > 0)).toHaveLength(1);
+    for (const host of hosts) {
+      const events = (await getAll(stack, `events?server=${serverOf(host)}&rule=test-alpha`)).items;
+      expect(events.map((e: Json) => e.toStatus)).toEqual(['Warning', 'Pass']);
+    }
+    const logged = [...alertRecords(stack), ...lines.map((l) => ({ fields: JSON.parse(l.slice(l.indexOf(' ') + 1)) as Record<string, unknown> }))].filter((a) =>
+      hosts.some((h) => a.fields.server === serverOf(h) && a.fields.status === 'Warning'),
+    );
+    expect(logged).toHaveLength(hosts.length);
+  });
+});
+
+describe('the local host triggers it', () => {
+  it('a status change becomes visible without anyone draining: the commit kicks a drain, the interval catches the rest', async () => {
+    const live = await startTestStack({ rules: TEST_RULES });
+    try {
+      const host = 'KICK01';
+      const key = await live.serverKey(serverOf(host));
+      const send = async (state: string, at: number) => {
+        const res = await live.request('snapshots', { method: 'POST', key: null, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(snapshot({ host, testState: state, collectedAt: at })) });
+        expect(res.status).toBe(201);
+        await res.arrayBuffer();
+      };
+      await send('Pass', minutesAgo(20));
+      await send('Error', minutesAgo(10));
+      const deadline = Date.now() + 10_000;
+      let seen: string[] = [];
+      const alerts = () => alertRecords(live).filter((a) => a.fields.server === serverOf(host) && a.name === 'FleetPosture.NewFinding');
+      while (Date.now() < deadline) {
+        seen = ((await (await live.request(`events?server=${serverOf(host)}&rule=test-alpha`)).json()) as { items: { toStatus: string }[] }).items.map((e) => e.toStatus);
+        if (seen.length === 2 && alerts().length > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen).toEqual(['Error', 'Pass']);
+      expect(alerts()).toHaveLength(1);
+    } finally {
+      await live.stop();
+    }
+  });
+});
