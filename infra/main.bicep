@@ -42,6 +42,7 @@ param tableNames string[] = [
   'Lifecycle'
   'History'
   'ServerKeys'
+  'Drift'
 ]
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')

@@ -15,6 +15,7 @@ export const TABLES = {
   lifecycle: 'Lifecycle',
   history: 'History',
   serverKeys: 'ServerKeys',
+  drift: 'Drift',
 } as const;
 
 export type TableKind = keyof typeof TABLES;
