@@ -3,7 +3,10 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { LifecycleStore, PostureStore, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, LifecycleStore, PostureStore, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { Baselines } from './baselines';
+import { DriftApi } from './drift-api';
+import { DriftQueries } from './drift-queries';
 import { KeyRing } from './auth';
 import { Authorizer, Enrolment } from './enrolment';
 import { HttpApi } from './http-api';
@@ -48,6 +51,9 @@ export interface PostureApp {
   readonly lifecycleHttp: LifecycleApi;
   readonly reenrolment: Reenrolment;
   readonly keysHttp: KeysApi;
+  readonly drift: DriftQueries;
+  readonly baselines: Baselines;
+  readonly driftHttp: DriftApi;
 }
 
 export function createApp(options: CreateAppOptions = {}): PostureApp {
@@ -66,14 +72,16 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       ...options.storeOptions,
     });
   const lifecycle = new LifecycleStore(store);
+  const driftStore = new DriftStore(store);
   const waivers = new Waivers({ store, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
   const staleHosts = new StaleHosts({ store, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
-  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, waiverOf: (s, r) => waivers.waiverOf(s, r) });
+  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, waiverOf: (s, r) => waivers.waiverOf(s, r), drift: driftStore });
   const ingest = new Ingest({
     store,
     rules,
     clock,
     hooks: { hostSynced: (server, sync, log) => staleHosts.hostSynced(server, sync, log), waiverOf: (server, ruleId) => waivers.waiverOf(server, ruleId) },
+    drift: driftStore,
   });
   const queries = new LifecycleQueries({ store, rules, clock, lifecycle, waivers });
   const keys = new KeyRing(settings);
@@ -99,7 +107,10 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const jobs = new Jobs({ staleHosts, waivers, reevaluation });
   const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ http, reenrolment });
-  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
+  const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
+  const baselines = new Baselines({ drift: driftStore, store, rules, clock });
+  const driftHttp = new DriftApi({ http, queries: drift, baselines, rules });
+  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 
 let defaultApp: PostureApp | undefined;

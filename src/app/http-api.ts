@@ -122,7 +122,7 @@ function parseStatuses(q: URLSearchParams): Status[] | undefined {
   return [...out];
 }
 
-export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted'] as const;
+export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
 
 /** `cause=rule-change` or `cause=stale,returned`. */
 function parseCauses(q: URLSearchParams): string[] | undefined {

@@ -8,7 +8,8 @@ import { canonicalJson } from '../rules/manifest';
 import type { Lang, Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, settleAll, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, settleAll, type DriftStore, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { fingerprintColumns, projectDrift } from './drift-projection';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -54,6 +55,8 @@ export interface IngestDeps {
   readonly rules: readonly Rule[];
   readonly clock: () => number;
   readonly hooks?: IngestHooks;
+  /** Where configuration fingerprints are counted (fleet drift); none in tests that leave it out. */
+  readonly drift?: DriftStore;
 }
 
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
@@ -251,8 +254,15 @@ export class Ingest {
     for (const r of p.results) {
       const prev = byRule.get(r.ruleId);
       const changed = !prev || prev.status !== r.status;
+      const fingerprint = fingerprintColumns(r);
+      // A new configuration moves the server's drift counters, which ride on the index outbox.
       const indexChanged =
-        changed || prev.reasonCode !== r.reasonCode || prev.ruleVersion !== r.ruleVersion || prev.messageEn !== r.message.en || prev.messageJa !== r.message.ja;
+        changed ||
+        prev.reasonCode !== r.reasonCode ||
+        prev.ruleVersion !== r.ruleVersion ||
+        prev.messageEn !== r.message.en ||
+        prev.messageJa !== r.message.ja ||
+        prev.fingerprint !== fingerprint.fingerprint;
       const eventPending = changed;
       const indexPending = indexChanged || (prev?.indexPending ?? false);
       const syncPending = hostDue || rawDue;
@@ -286,6 +296,7 @@ export class Ingest {
         keyTag: tag,
         acceptPending: eventPending || indexPending || syncPending,
         recentSnapshotIds,
+        ...fingerprint,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
@@ -377,6 +388,7 @@ export class Ingest {
     const events = records.filter((r) => r.eventPending).map((r) => eventOf(r, o.now));
     if (events.length > 0) tasks.push(store.putEvents(events));
     for (const r of records) if (r.indexPending) tasks.push(store.syncIndex(indexOf(r), indexedStatusOf(r)));
+    if (this.deps.drift) tasks.push(projectDrift(this.deps.drift, records));
     if (o.hostDue) {
       tasks.push(
         (async () => {

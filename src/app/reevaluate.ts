@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, type DriftStore, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { fingerprintColumns, projectDrift } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { eventOf, FINDING, indexedStatusOf, indexOf, type AlertLog } from './ingest';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -20,6 +21,7 @@ export interface ReevaluateDeps {
   readonly clock: () => number;
   readonly batchSize: number;
   readonly waiverOf: (server: string, ruleId: string) => Promise<string | undefined>;
+  readonly drift?: DriftStore;
 }
 
 export type ServerOutcome = 'current' | 'evaluated' | 'unavailable';
@@ -220,6 +222,7 @@ export class Reevaluation {
             // A post whose outbox is still open keeps its claim to the 201 (see Ingest).
             acceptPending: prev?.acceptPending ?? false,
             recentSnapshotIds: seen.recentSnapshotIds,
+            ...fingerprintColumns(r),
           },
         });
       }
@@ -244,6 +247,7 @@ export class Reevaluation {
       }
       if (moved.length > 0) await store.putEvents(moved.map((r) => eventOf(r, now)));
       for (const r of records) await store.syncIndex(indexOf(r), indexedStatusOf(r));
+      if (this.deps.drift) await projectDrift(this.deps.drift, records);
       await store.clearPending(
         server,
         // Rows still owing host/raw projections keep their flags for the next snapshot to finish.

@@ -20,6 +20,9 @@ import * as waivers from '../functions/waivers';
 import * as listRefusedServers from '../functions/list-refused-servers';
 import * as listEnrolments from '../functions/list-enrolments';
 import * as decideEnrolment from '../functions/decide-enrolment';
+import * as getDrift from '../functions/get-drift';
+import * as getServerDrift from '../functions/get-server-drift';
+import * as baselines from '../functions/baselines';
 import * as timerReevaluate from '../functions/timer-reevaluate';
 import * as timerStaleHosts from '../functions/timer-stale-hosts';
 import * as timerWaiverExpiry from '../functions/timer-waiver-expiry';
@@ -49,6 +52,9 @@ export const FUNCTIONS: Readonly<Record<string, FunctionModule>> = {
   listRefusedServers,
   listEnrolments,
   decideEnrolment,
+  getDrift,
+  getServerDrift,
+  baselines,
 };
 
 export interface TimerModule {

@@ -11,6 +11,7 @@ import { odata, RestError, TableTransaction } from '@azure/data-tables';
 import type { TableClients } from './client';
 import { boundedText, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
+import type { Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 
@@ -58,7 +59,32 @@ const COUNTS_FROM = 'c|';
 const COUNTS_TO = 'c}';
 
 const memberKey = (server: string) => `m|${encodeKey(server)}`;
-const countsKey = (fingerprint: string, shard: string) => `c|${encodeKey(fingerprint)}|${shard}`;
+/** The row key of a configuration's counters in a shard. */
+export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encodeKey(fingerprint)}|${shard}`;
+/** The shard a server's counts go to. */
+export const driftShardOf = (server: string) => bucketOf(server, DRIFT_SHARDS);
+const countsKey = driftCountsKey;
+
+/** The member row of a server (exported for loaders that write the table's layout directly). */
+export function driftMemberEntity(m: DriftMember): Entity {
+  return {
+    partitionKey: encodeKey(m.ruleId),
+    rowKey: memberKey(m.server),
+    Server: m.server,
+    Fingerprint: m.fingerprint,
+    FactsJson: boundedText(m.factsJson),
+    Status: m.status,
+    SourceSnapshotId: m.sourceSnapshotId,
+    SourceCollectedAt: dateTime(m.sourceCollectedAt),
+  };
+}
+
+/** A counter row: servers per status, the configuration's facts and a few of its servers. */
+export function driftCountsEntity(ruleId: string, rowKey: string, fingerprint: string, counts: Readonly<Record<string, number>>, factsJson: string, sample: readonly string[]): Entity {
+  const out: Entity = { partitionKey: encodeKey(ruleId), rowKey, Fingerprint: fingerprint, FactsJson: boundedText(factsJson), Sample: sample.join(' ') };
+  for (const [status, n] of Object.entries(counts)) out[status] = int32(n);
+  return out;
+}
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
 type Row = Record<string, unknown>;
@@ -106,7 +132,7 @@ export class DriftStore {
    */
   async syncMember(m: DriftMember): Promise<void> {
     const pk = encodeKey(m.ruleId);
-    const shard = bucketOf(m.server, DRIFT_SHARDS);
+    const shard = driftShardOf(m.server);
     const statuses = this.store.statuses;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const memberRow = await this.#get(pk, memberKey(m.server), 'reading drift');
@@ -122,16 +148,7 @@ export class DriftStore {
       ]);
 
       const tx = new TableTransaction();
-      const member = {
-        partitionKey: pk,
-        rowKey: memberKey(m.server),
-        Server: m.server,
-        Fingerprint: m.fingerprint,
-        FactsJson: boundedText(m.factsJson),
-        Status: m.status,
-        SourceSnapshotId: m.sourceSnapshotId,
-        SourceCollectedAt: dateTime(m.sourceCollectedAt),
-      };
+      const member = driftMemberEntity(m);
       // The member's own ETag too: two first posts of one server cannot both count it.
       if (memberRow) tx.updateEntity(member, 'Replace', { etag: String(memberRow.etag) });
       else tx.createEntity(member);
@@ -149,12 +166,12 @@ export class DriftStore {
           // A transaction cannot delete under an ETag, so an emptied row is written as zeros and deleted after.
           emptied = Object.values(leaveCounts).every((n) => n === 0) ? leaveKey : undefined;
           const sample = sampleOf(leaveRow).filter((s) => s !== m.server);
-          tx.updateEntity(this.#countsEntity(pk, leaveKey, prev.fingerprint, leaveCounts, str(leaveRow, 'FactsJson'), sample), 'Replace', { etag: String(leaveRow.etag) });
+          tx.updateEntity(driftCountsEntity(m.ruleId, leaveKey, prev.fingerprint, leaveCounts, str(leaveRow, 'FactsJson'), sample), 'Replace', { etag: String(leaveRow.etag) });
         }
       }
       joinCounts[m.status] = (joinCounts[m.status] ?? 0) + 1;
       if (!joinSample.includes(m.server) && joinSample.length < SAMPLE_PER_ROW) joinSample = [...joinSample, m.server];
-      const joinEntity = this.#countsEntity(pk, joinKey, m.fingerprint, joinCounts, joinRow ? str(joinRow, 'FactsJson') : m.factsJson, joinSample);
+      const joinEntity = driftCountsEntity(m.ruleId, joinKey, m.fingerprint, joinCounts, joinRow ? str(joinRow, 'FactsJson') : m.factsJson, joinSample);
       if (joinRow) tx.updateEntity(joinEntity, 'Replace', { etag: String(joinRow.etag) });
       else tx.createEntity(joinEntity);
 
@@ -179,12 +196,6 @@ export class DriftStore {
    */
   async #deleteIfUnchanged(pk: string, rk: string, etag: string): Promise<void> {
     await this.#t.drift.deleteEntity(pk, rk, { etag }).catch(() => undefined);
-  }
-
-  #countsEntity(pk: string, rowKey: string, fingerprint: string, counts: Readonly<Record<string, number>>, factsJson: string, sample: readonly string[]) {
-    const out: Record<string, unknown> = { partitionKey: pk, rowKey, Fingerprint: fingerprint, FactsJson: boundedText(factsJson), Sample: sample.join(' ') };
-    for (const [status, n] of Object.entries(counts)) out[status] = int32(n);
-    return out as { partitionKey: string; rowKey: string };
   }
 
   /** Every counter row of the rule (one range query), and how many entities that read. */

@@ -60,6 +60,8 @@ export function resultToEntity(r: ResultRecord): Entity {
     KeyTag: r.keyTag ?? '',
     AcceptPending: r.acceptPending ?? false,
     RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
+    Fingerprint: r.fingerprint ?? '',
+    FingerprintFactsJson: boundedText(r.fingerprintFactsJson ?? ''),
   };
 }
 
@@ -103,6 +105,8 @@ export function entityToResult(e: Row): StoredResult {
     keyTag: optStr(e, 'KeyTag'),
     acceptPending: bool(e, 'AcceptPending'),
     recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
+    fingerprint: optStr(e, 'Fingerprint'),
+    fingerprintFactsJson: optStr(e, 'FingerprintFactsJson'),
     etag: str(e, 'etag'),
   };
 }

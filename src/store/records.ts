@@ -50,6 +50,10 @@ export interface ResultRecord {
   readonly acceptPending?: boolean;
   /** The ids of the server's latest accepted snapshots, newest first: a repeat of one is a duplicate. */
   readonly recentSnapshotIds?: readonly string[];
+  /** The configuration fingerprint (`sha256:`…) of a rule that declares configuration facts. */
+  readonly fingerprint?: string;
+  /** Those facts as canonical JSON text. */
+  readonly fingerprintFactsJson?: string;
 }
 
 export interface StoredResult extends ResultRecord {
