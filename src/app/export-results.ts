@@ -1,6 +1,7 @@
 // GET /api/export/results.csv: the whole Results table as one CSV for Power BI and Excel, the
 // key-free way in when shared-key access to storage is off. Column names are the Results table's
-// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived.
+// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
+// configuration fingerprint that fleet drift groups servers by.
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
@@ -26,6 +27,8 @@ export const RESULT_CSV_COLUMNS = [
   'Stale',
   'Waived',
   'WaiverId',
+  // The configuration fingerprint (fleet drift), empty for rules without configuration facts.
+  'Fingerprint',
 ] as const;
 
 /** The export reads the fleet page by page; this bounds one response (10,000 servers × 10 rules). */
@@ -50,6 +53,7 @@ function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evid
     stale,
     waiverId !== undefined,
     waiverId ?? '',
+    r.fingerprint ?? '',
   ];
 }
 
