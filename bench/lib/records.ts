@@ -2,6 +2,7 @@
 // these entities and the query fleet is loaded from them. Entity mapping is the store's own
 // (src/store/entities), so columns and keys are exactly what ingest writes.
 import { randomUUID } from 'node:crypto';
+import { fingerprintColumns } from '../../src/app/drift-projection';
 import { contentHashOf, hostHashOf, hostRecordOf } from '../../src/app/ingest';
 import { evaluateAll } from '../../src/rules/registry';
 import type { Rule, RuleResult } from '../../src/rules/types';
@@ -47,6 +48,7 @@ export function resultRecords(ev: Evaluated, server: string, snapshotId: string,
     indexPending: false,
     syncPending: false,
     rawSlot: 0,
+    ...fingerprintColumns(r),
   }));
 }
 

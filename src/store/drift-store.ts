@@ -49,8 +49,8 @@ export interface StoredBaseline extends DriftBaseline {
   readonly etag: string;
 }
 
-/** Shards of each configuration's counters: concurrent joins (a fleet enrolling) rarely meet on one row. */
-export const DRIFT_SHARDS = 8;
+/** Shards of each configuration's counters (as many as the rule counts have): a fleet changing at once rarely meets on one row. */
+export const DRIFT_SHARDS = 16;
 /** Servers each counter row names. */
 export const SAMPLE_PER_ROW = 5;
 const ATTEMPTS = 10;
@@ -135,17 +135,15 @@ export class DriftStore {
     const shard = driftShardOf(m.server);
     const statuses = this.store.statuses;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const memberRow = await this.#get(pk, memberKey(m.server), 'reading drift');
+      // The member and the row it joins side by side: the projection runs when something changed,
+      // so the join row is nearly always needed; only a move to another configuration reads a third.
+      const joinKey = countsKey(m.fingerprint, shard);
+      const [memberRow, joinRow] = await Promise.all([this.#get(pk, memberKey(m.server), 'reading drift'), this.#get(pk, joinKey, 'reading drift')]);
       const prev = memberRow ? toMember(m.ruleId, memberRow) : undefined;
       if (prev && isNewer(prev, m)) return;
       if (prev && prev.fingerprint === m.fingerprint && prev.status === m.status) return;
-
-      const joinKey = countsKey(m.fingerprint, shard);
       const leaveKey = prev ? countsKey(prev.fingerprint, shard) : undefined;
-      const [joinRow, leaveRow] = await Promise.all([
-        this.#get(pk, joinKey, 'reading drift'),
-        leaveKey && leaveKey !== joinKey ? this.#get(pk, leaveKey, 'reading drift') : Promise.resolve(undefined),
-      ]);
+      const leaveRow = leaveKey && leaveKey !== joinKey ? await this.#get(pk, leaveKey, 'reading drift') : undefined;
 
       const tx = new TableTransaction();
       const member = driftMemberEntity(m);
