@@ -436,7 +436,7 @@ function printTables(r: any): void {
   console.log(`\n-- queries, ${r.query.servers} servers (rule for warnings: ${r.query.warningsRule}; host RSS ${r.query.hostRssMb} MB)`);
   table(['query', 'p50 ms', 'p99 ms', 'entities read', 'RT', 'items'], r.query.runs.map((x: any) => [x.name, x.p50Ms, x.p99Ms, x.entitiesPerRequest, x.roundTripsPerRequest, x.itemsReturned]));
   if (r.query.allWarningsWalk) console.log(`all warnings of the rule: ${r.query.allWarningsWalk.items} in ${r.query.allWarningsWalk.pages} pages, ${r.query.allWarningsWalk.entities} entities read`);
-  console.log('\n-- targets (issue 7)');
+  console.log('\n-- targets');
   table(['target', 'limit', 'measured', ''], r.targets.map((t: any) => [t.target, t.limit, t.measured, t.pass ? 'PASS' : 'MISS']));
 }
 

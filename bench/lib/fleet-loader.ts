@@ -13,7 +13,8 @@ import { parseSnapshot } from '../../src/snapshot/parse';
 import { countsRowKey, countsToEntity, hostToEntity, indexToEntity, rawToEntity, resultToEntity, type Entity } from '../../src/store/entities';
 import { docFor, serverId, serverName, type Template } from './fleet';
 import { runConcurrent } from './measure';
-import { evaluateTemplate, hostRecord, indexRecord, resultRecords } from './records';
+import { indexOf } from '../../src/app/result-records';
+import { evaluateTemplate, hostRecord, resultRecords } from './records';
 
 const HOST_BUCKETS = 16; // as in src/store/posture-store.ts
 const COUNT_SHARDS = 16; // as in src/store/posture-store.ts
@@ -75,7 +76,7 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
     results.push(records.map(resultToEntity));
     for (const r of records) {
       const list = index.get(r.ruleId) ?? [];
-      list.push(indexToEntity(indexRecord(r)));
+      list.push(indexToEntity(indexOf(r)));
       index.set(r.ruleId, list);
       const c = counts.get(r.ruleId)!;
       c.set(r.status, (c.get(r.status) ?? 0) + 1);

@@ -1,14 +1,15 @@
 // What the service would store for a snapshot, built without the service: the baseline writes
-// these entities and the query fleet is loaded from them. Entity mapping is the store's own
-// (src/store/entities), so columns and keys are exactly what ingest writes.
+// these entities and the query fleet is loaded from them. Records come from the service's own
+// mapping (app/result-records) and entities from the store's (store/entities), so columns and
+// keys are exactly what ingest writes.
 import { randomUUID } from 'node:crypto';
-import { fingerprintColumns } from '../../src/app/drift-projection';
 import { contentHashOf, hostHashOf, hostRecordOf } from '../../src/app/ingest';
+import { verdictOf } from '../../src/app/result-records';
 import { evaluateAll } from '../../src/rules/registry';
 import type { Rule, RuleResult } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
 import { parseSnapshot } from '../../src/snapshot/parse';
-import type { HostRecord, IndexRecord, ResultRecord } from '../../src/store';
+import type { HostRecord, ResultRecord } from '../../src/store';
 import { docFor, type Doc } from './fleet';
 
 export interface Evaluated {
@@ -26,17 +27,8 @@ export function evaluateTemplate(doc: Doc, rules: readonly Rule[]): Evaluated {
 
 export function resultRecords(ev: Evaluated, server: string, snapshotId: string, collectedAt: number, now: number): ResultRecord[] {
   return ev.results.map((r) => ({
+    ...verdictOf(r),
     server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    status: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.message.en,
-    messageJa: r.message.ja,
-    remediationEn: r.remediation.map((t) => t.en),
-    remediationJa: r.remediation.map((t) => t.ja),
-    evidenceJson: JSON.stringify(r.evidence),
     firstSeen: collectedAt,
     snapshotId,
     collectedAt,
@@ -48,25 +40,7 @@ export function resultRecords(ev: Evaluated, server: string, snapshotId: string,
     indexPending: false,
     syncPending: false,
     rawSlot: 0,
-    ...fingerprintColumns(r),
   }));
-}
-
-export function indexRecord(r: ResultRecord): IndexRecord {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    status: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousStatus: r.previousStatus,
-    sourceSnapshotId: r.snapshotId,
-    sourceCollectedAt: r.collectedAt,
-  };
 }
 
 export function hostRecord(ev: Evaluated, server: string, name: string, snapshotId: string, collectedAt: number, now: number): HostRecord {

@@ -16,7 +16,7 @@ const ALLOWED: Readonly<Record<Access, readonly CredentialKind[]>> = {
   // The manifest and the rule catalogue: collectors (ingest keys) need them, readers may see them.
   collector: ['ingest', 'reader', 'admin'],
   admin: ['admin'],
-  // POST /api/enroll: only the fleet's enrolment secret (see enrolment.ts for server keys).
+  // Enrolment: only the fleet's enrolment secret (see enrolment.ts for server keys).
   enrol: ['enrolment'],
 };
 

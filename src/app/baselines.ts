@@ -28,6 +28,11 @@ export function baselineView(b: StoredBaseline) {
   return { rule: b.ruleId, server: b.server === '' ? null : b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision };
 }
 
+/** A rule with no baseline named (yet, or any more): drift is measured against its largest cluster. */
+export function noBaselineView(ruleId: string, revision = 0) {
+  return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
+}
+
 export class Baselines {
   constructor(private readonly deps: BaselinesDeps) {}
 
@@ -35,7 +40,7 @@ export class Baselines {
   rule(ruleId: string): Rule {
     const lower = ruleId.toLowerCase();
     const rule = this.deps.rules.find((r) => r.id === lower);
-    if (!rule) throw new ApiError('not_found', `There is no rule "${ruleId.slice(0, 100)}"; GET /api/rules lists the rules.`);
+    if (!rule) throw new ApiError('not_found', `There is no rule "${ruleId.slice(0, 100)}"; the rules are ${this.deps.rules.map((r) => r.id).join(', ')}.`);
     if (!rule.configurationFacts) throw invalid(`The rule "${rule.id}" declares no configuration facts, so it can have no baseline.`);
     return rule;
   }
@@ -57,10 +62,9 @@ export class Baselines {
     return { server, setBy: text('setBy', 200) };
   }
 
-  /** The rule's baseline, undefined when none is named. */
+  /** The rule's baseline row: server '' when cleared, undefined when none was ever named. */
   async get(ruleId: string): Promise<StoredBaseline | undefined> {
-    const b = await this.deps.drift.getBaseline(this.rule(ruleId).id);
-    return b && b.server !== '' ? b : undefined;
+    return this.deps.drift.getBaseline(this.rule(ruleId).id);
   }
 
   /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
@@ -100,8 +104,7 @@ export class Baselines {
       toStatus: '',
       reasonCode: '',
       severity: '',
-      messageEn: `Drift baseline for ${b.ruleId} ${what} by ${b.setBy}.`,
-      messageJa: `${b.ruleId} のドリフト基準を${whatJa} (${b.setBy})。`,
+      message: { en: `Drift baseline for ${b.ruleId} ${what} by ${b.setBy}.`, ja: `${b.ruleId} のドリフト基準を${whatJa} (${b.setBy})。` },
       firstSeen: b.setAt,
       snapshotId: `baseline.r${b.revision}`,
       recordedAt: this.deps.clock(),

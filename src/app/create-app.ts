@@ -13,6 +13,7 @@ import { HttpApi } from './http-api';
 import { Ingest } from './ingest';
 import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
+import { Queries } from './queries';
 import { KeysApi } from './keys-api';
 import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
@@ -43,6 +44,8 @@ export interface PostureApp {
   readonly keys: KeyRing;
   readonly keyStore: ServerKeyStore;
   readonly enrolment: Enrolment;
+  /** Checks every route's key (serve-route.ts). */
+  readonly auth: Authorizer;
   readonly http: HttpApi;
   readonly waivers: Waivers;
   readonly staleHosts: StaleHosts;
@@ -83,7 +86,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     hooks: { hostSynced: (server, sync, log) => staleHosts.hostSynced(server, sync, log), waiverOf: (server, ruleId) => waivers.waiverOf(server, ruleId) },
     drift: driftStore,
   });
-  const queries = new LifecycleQueries({ store, rules, clock, lifecycle, waivers });
+  const queries = new LifecycleQueries({ plain: new Queries({ store, rules, clock }), store, rules, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,
@@ -103,14 +106,14 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
-  const http = new HttpApi({ ingest, queries, keys, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
+  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation });
-  const lifecycleHttp = new LifecycleApi({ http, queries, waivers, jobs, rules, clock });
-  const keysHttp = new KeysApi({ http, reenrolment });
+  const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
+  const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
   const baselines = new Baselines({ drift: driftStore, store, rules, clock });
-  const driftHttp = new DriftApi({ http, queries: drift, baselines, rules });
-  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
+  const driftHttp = new DriftApi({ queries: drift, baselines, rules });
+  return { settings, rules, store, ingest, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 
 let defaultApp: PostureApp | undefined;

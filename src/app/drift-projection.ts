@@ -2,14 +2,7 @@
 // its server to its configuration and status in the Drift table. It rides on the Results rows'
 // index outbox flag (set when the status or the fingerprint changed), so a projection lost to a
 // failure after the commit is replayed like the rule index; a replay changes nothing twice.
-import type { RuleResult } from '../rules/types';
-import { canonicalJson } from '../rules/canonical-json';
 import { settleAll, type DriftMember, type DriftStore, type ResultRecord } from '../store';
-
-/** The fingerprint columns of a result's row. */
-export function fingerprintColumns(r: Pick<RuleResult, 'fingerprint'>): Pick<ResultRecord, 'fingerprint' | 'fingerprintFactsJson'> {
-  return r.fingerprint ? { fingerprint: r.fingerprint.hash, fingerprintFactsJson: canonicalJson(r.fingerprint.facts) } : {};
-}
 
 /** The server's place in its rule's drift, for a row that has a fingerprint. */
 export function driftMemberOf(r: ResultRecord): DriftMember | undefined {

@@ -45,7 +45,7 @@ export class DriftQueries {
     return { clusters: mergeClusters(rows.map((r: DriftCounts) => ({ ...r, facts: parseFacts(r.factsJson) }))), entitiesRead };
   }
 
-  /** GET /api/drift?rule= — clusters largest first, `top` at a time. */
+  /** The rule's configurations as clusters, largest first, `top` at a time. */
   async fleet(ruleId: string, top: number, token: string | undefined) {
     this.ruleWithFacts(ruleId);
     const query = `drift:${ruleId}`;
@@ -66,7 +66,7 @@ export class DriftQueries {
     };
   }
 
-  /** GET /api/servers/{server}/drift?rule= — undefined when the server has no configuration recorded for the rule. */
+  /** One server against its reference; undefined when the server has no configuration recorded for the rule. */
   async server(server: string, ruleId: string) {
     this.ruleWithFacts(ruleId);
     const { drift } = this.deps;

@@ -9,11 +9,11 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { hostSchema, collectorSchema } from '../snapshot/schema';
-import { serverIdOf } from '../snapshot/normalise';
+import { SERVER_ID, serverIdOf } from '../snapshot/normalise';
 import type { KeyPartition, ServerKeyStore } from '../store';
 import { presentedKey, type Access, type CredentialKind, type HeaderSource, type KeyRing } from './auth';
 import { ApiError } from './errors';
-import type { AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS, type LogRecordName } from './log-records';
 import type { RateLimiter } from './rate-limit';
 
@@ -21,8 +21,6 @@ export const SERVER_KEY_PREFIX = 'fp1.';
 const SECRET_BYTES = 32;
 const KEY_ID_BYTES = 12;
 const B64URL = /^[A-Za-z0-9_-]+$/;
-/** What parseServer in http-api accepts: a lower-cased host name or fqdn. */
-export const SERVER_ID = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 
 /** Audit records (structured log lines, like the alert records): who got, lost or was refused a key. */
 export const KEY_LOG_RECORDS = {
@@ -188,7 +186,7 @@ export class Enrolment {
    * A revoked or replaced key, and a key id not on record (a revoked key pruned long ago, or a
    * record storage lost), answer 401 key_revoked: the collector's cue to enrol again, so none is
    * left refused for good. Each is a FleetPosture.ServerKeyRefused record; a genuine revoked key
-   * is also recorded in its server's ServerKeys partition for GET /api/refused-servers.
+   * is also recorded in its server's ServerKeys partition for the admins' list of refused servers.
    */
   async verify(key: ParsedServerKey, refusal?: { readonly log: AlertLog; readonly access: Access }): Promise<string> {
     const row = await this.deps.keyStore.getKey(key.server, key.keyId);
@@ -236,7 +234,7 @@ const keyRevoked = (why: 'replaced' | 'revoked' | 'unknown') =>
   });
 
 export const blockedError = (server: string) =>
-  new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin key rotation (POST /api/servers/${server}/key/rotate) can issue its key now.`);
+  new ApiError('forbidden', `An admin blocked the enrolment of ${server}; only an admin's rotation of its key can issue it a key now.`);
 
 /** What a server key may do: post its own snapshots and fetch what a collector needs. */
 const SERVER_ACCESS: ReadonlySet<Access> = new Set<Access>(['ingest', 'collector']);
@@ -252,19 +250,25 @@ export interface AuthorizerDeps {
 export class Authorizer {
   constructor(private readonly deps: AuthorizerDeps) {}
 
+  /** The server a presented server key names, before anything is verified (undefined for other keys). */
+  claimedServer(headers: HeaderSource): string | undefined {
+    const key = presentedKey(headers);
+    return key === undefined ? undefined : parseServerKey(key)?.server;
+  }
+
   /**
    * Checks the presented credential against what the route needs: 401 missing/unknown/revoked,
    * 403 wrong kind, 429 when a server key exceeds its rate (checked before any other work).
+   * `rowsTag`: for a post, the verified-key tag its server's rows carry; a server key matching it
+   * is accepted without reading ServerKeys. Otherwise, or on any doubt, ServerKeys decides.
    */
-  async authorize(headers: HeaderSource, access: Access, knownTag?: (server: string) => Promise<string | undefined>, log?: AlertLog): Promise<Principal> {
+  async authorize(headers: HeaderSource, access: Access, log?: AlertLog, rowsTag?: string): Promise<Principal> {
     const key = presentedKey(headers);
     const serverKey = key === undefined ? undefined : parseServerKey(key);
     if (serverKey) {
       const keyTag = serverKeyTag(serverKey);
-      // A post may prove its key with the tag its server's rows carry (read anyway to ingest):
-      // no ServerKeys read. Otherwise, or on any doubt, ServerKeys decides.
-      const tag = access === 'ingest' && knownTag ? await knownTag(serverKey.server) : undefined;
-      const server = tag !== undefined && sameTag(tag, keyTag) ? serverKey.server : await this.deps.enrolment.verify(serverKey, log && { log, access });
+      const vouched = access === 'ingest' && rowsTag !== undefined && sameTag(rowsTag, keyTag);
+      const server = vouched ? serverKey.server : await this.deps.enrolment.verify(serverKey, log && { log, access });
       if (!SERVER_ACCESS.has(access)) {
         throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
       }
@@ -273,7 +277,7 @@ export class Authorizer {
     }
     const kind = this.deps.keys.authorize(headers, access);
     if (access === 'ingest' && kind === 'ingest' && !this.deps.allowSharedIngestKeys) {
-      throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots; enrol the server (POST /api/enroll) and post with its server key.');
+      throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots; enrol the server for its own key and post with that.');
     }
     return { kind };
   }

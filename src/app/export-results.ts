@@ -1,12 +1,13 @@
-// GET /api/export/results.csv: the whole Results table as one CSV for Power BI and Excel, the
+// The CSV export: the whole Results table as one CSV for Power BI and Excel, the
 // key-free way in when shared-key access to storage is off. Column names are the Results table's
 // (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
 // configuration fingerprint that fleet drift groups servers by.
+import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
 import { ApiError } from './errors';
-import { checkParams, single, type ApiContext, type ApiRequest, type ApiResponse } from './http-api';
+import { checkParams, single, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
 import { coverOf } from './waivers';
 
@@ -17,8 +18,7 @@ export const RESULT_CSV_COLUMNS = [
   'Status',
   'ReasonCode',
   'Severity',
-  'MessageEn',
-  'MessageJa',
+  ...LANGUAGES.map((lang) => `Message${lang.charAt(0).toUpperCase()}${lang.slice(1)}`),
   'FirstSeen',
   'LastSeen',
   'CollectedAt',
@@ -43,8 +43,7 @@ function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evid
     r.status,
     r.reasonCode,
     r.severity,
-    r.messageEn,
-    r.messageJa,
+    ...LANGUAGES.map((lang) => r.message[lang]),
     iso(r.firstSeen),
     iso(r.lastSeen),
     iso(r.collectedAt),
@@ -64,29 +63,27 @@ function parseEvidence(q: URLSearchParams): boolean {
   throw new ApiError('invalid_query', `The query parameter "evidence" must be true or false, not "${v}".`);
 }
 
-export function exportResultsCsv(app: PostureApp, req: ApiRequest, ctx: ApiContext): Promise<ApiResponse> {
-  return app.http.handle(req, ctx, 'read', async () => {
-    checkParams(req.query, ['evidence']);
-    const evidence = parseEvidence(req.query);
-    const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
-    const parts: string[] = [csvLine(RESULT_CSV_COLUMNS)];
-    let rows = 0;
-    let token: string | undefined;
-    do {
-      const page = await app.store.listAllResults(PAGE, token);
-      for (const r of page.items) parts.push(csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence)));
-      rows += page.items.length;
-      token = page.continuationToken;
-    } while (token && rows < MAX_EXPORT_ROWS);
-    const headers: Record<string, string> = {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': 'attachment; filename="results.csv"',
-      'Cache-Control': 'no-store',
-    };
-    // Cut at the bound rather than fail: the header says so, and the JSON API pages the rest.
-    if (token) headers['X-Export-Truncated'] = `true; rows=${rows}`;
-    return { status: 200, headers, body: parts.join('') };
-  });
+export async function exportResultsCsv(app: PostureApp, { req }: RouteCall): Promise<ApiResponse> {
+  checkParams(req.query, ['evidence']);
+  const evidence = parseEvidence(req.query);
+  const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
+  const parts: string[] = [csvLine(RESULT_CSV_COLUMNS)];
+  let rows = 0;
+  let token: string | undefined;
+  do {
+    const page = await app.store.listAllResults(PAGE, token);
+    for (const r of page.items) parts.push(csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence)));
+    rows += page.items.length;
+    token = page.continuationToken;
+  } while (token && rows < MAX_EXPORT_ROWS);
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': 'attachment; filename="results.csv"',
+    'Cache-Control': 'no-store',
+  };
+  // Cut at the bound rather than fail: the header says so, and the JSON API pages the rest.
+  if (token) headers['X-Export-Truncated'] = `true; rows=${rows}`;
+  return { status: 200, headers, body: parts.join('') };
 }
 
 async function listStaleServers(app: PostureApp): Promise<Set<string>> {

@@ -8,11 +8,13 @@ import { canonicalJson } from '../rules/manifest';
 import type { Lang, Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, settleAll, type DriftStore, type EventRecord, type HostRecord, type IndexRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
-import { fingerprintColumns, projectDrift } from './drift-projection';
+import { ConcurrencyConflictError, settleAll, type DriftStore, type HostRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import type { AlertLog } from './alert-log';
+import { projectDrift } from './drift-projection';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
@@ -24,12 +26,6 @@ export interface BoundKey {
   readonly rows?: readonly StoredResult[];
 }
 
-/** The verified-key tag of a server's rows: only when every row carries the same one. */
-export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
-  const tag = rows[0]?.keyTag;
-  return tag !== undefined && rows.every((r) => r.keyTag === tag) ? tag : undefined;
-}
-
 export interface IngestResponse {
   readonly snapshotId: string;
   readonly server: string;
@@ -37,12 +33,7 @@ export interface IngestResponse {
   readonly results: readonly ResultView[];
 }
 
-/** Where alert records go: the Functions InvocationContext logger in Azure. */
-export interface AlertLog {
-  log(message: string): void;
-}
-
-/** What the lifecycle features (issue 6) add to ingest, kept out of the write path's core. */
+/** What the lifecycle features add to ingest, kept out of the write path's core. */
 export interface IngestHooks {
   /** The Hosts row was refreshed (at most hourly per server): keep the last-seen index, notice a stale server's return. */
   hostSynced?(server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog): Promise<void>;
@@ -97,47 +88,6 @@ function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
   let head: StoredResult | undefined;
   for (const r of rows) if (!head || isOlder(head, r)) head = r;
   return head;
-}
-
-export function eventOf(r: ResultRecord, recordedAt: number): EventRecord {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    fromStatus: r.previousStatus,
-    toStatus: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousFirstSeen: r.previousFirstSeen,
-    snapshotId: r.snapshotId,
-    recordedAt,
-    cause: r.changeCause ?? 'snapshot',
-  };
-}
-
-export function indexOf(r: ResultRecord): IndexRecord {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    status: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousStatus: r.previousStatus,
-    sourceSnapshotId: r.snapshotId,
-    sourceCollectedAt: r.collectedAt,
-  };
-}
-
-/** Where the rule index holds the server's row before this record is projected: a change not yet projected left it at the previous status. */
-export function indexedStatusOf(r: ResultRecord): string | undefined {
-  return r.eventPending ? r.previousStatus : r.status;
 }
 
 interface Parsed {
@@ -217,11 +167,6 @@ export class Ingest {
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
   }
 
-  /** The server's partition (what the key check reads, then hands to run()). */
-  readServer(server: string): Promise<StoredResult[]> {
-    return this.deps.store.readServer(server);
-  }
-
   /**
    * Commits the snapshot and writes its projections. `answered` is false only when a repeat of the
    * same snapshot finished the outbox first and so gave the 201 (one 201 per snapshot).
@@ -253,31 +198,16 @@ export class Ingest {
     const records = new Map<string, ResultRecord>();
     for (const r of p.results) {
       const prev = byRule.get(r.ruleId);
+      const verdict = verdictOf(r);
       const changed = !prev || prev.status !== r.status;
-      const fingerprint = fingerprintColumns(r);
       // A new configuration moves the server's drift counters, which ride on the index outbox.
-      const indexChanged =
-        changed ||
-        prev.reasonCode !== r.reasonCode ||
-        prev.ruleVersion !== r.ruleVersion ||
-        prev.messageEn !== r.message.en ||
-        prev.messageJa !== r.message.ja ||
-        prev.fingerprint !== fingerprint.fingerprint;
+      const indexChanged = changed || verdictMoved(prev, verdict) || prev.fingerprint !== verdict.fingerprint;
       const eventPending = changed;
       const indexPending = indexChanged || (prev?.indexPending ?? false);
       const syncPending = hostDue || rawDue;
       const record: ResultRecord = {
+        ...verdict,
         server,
-        ruleId: r.ruleId,
-        ruleVersion: r.ruleVersion,
-        status: r.status,
-        reasonCode: r.reasonCode,
-        severity: r.severity,
-        messageEn: r.message.en,
-        messageJa: r.message.ja,
-        remediationEn: r.remediation.map((t) => t.en),
-        remediationJa: r.remediation.map((t) => t.ja),
-        evidenceJson: JSON.stringify(r.evidence),
         firstSeen: changed ? p.normalised.collectedAt : prev.firstSeen,
         previousStatus: changed ? prev?.status : prev.previousStatus,
         previousFirstSeen: changed ? prev?.firstSeen : prev.previousFirstSeen,
@@ -296,7 +226,6 @@ export class Ingest {
         keyTag: tag,
         acceptPending: eventPending || indexPending || syncPending,
         recentSnapshotIds,
-        ...fingerprint,
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });

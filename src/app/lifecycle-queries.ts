@@ -1,13 +1,19 @@
-// The read use cases with the fleet's lifecycle on them: stale servers marked as such, waived
-// results flagged with their waiver, waived findings counted apart in the summary, and a server's
-// history. Stale markers and active waivers are small sets, read once per request.
-import type { Lang } from '../rules/types';
-import type { LifecycleStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
+// The read use cases the API serves: the plain reads (queries.ts) with the fleet's lifecycle on
+// them: stale servers marked as such, waived results flagged with their waiver, waived findings
+// counted apart in the summary, and a server's history. Stale markers and active waivers are small
+// sets, read once per request.
+import type { Manifest } from '../snapshot/schema';
+import type { Lang, Rule } from '../rules/types';
+import type { EventFilter, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
 import { iso, viewOfEvent } from './present';
-import { Queries, type QueryDeps } from './queries';
+import type { Queries } from './queries';
 import { coverOf, type Waivers } from './waivers';
 
-export interface LifecycleQueryDeps extends QueryDeps {
+export interface LifecycleQueryDeps {
+  /** The plain reads these add the lifecycle to. */
+  readonly plain: Queries;
+  readonly store: PostureStore;
+  readonly rules: readonly Rule[];
   readonly lifecycle: LifecycleStore;
   readonly waivers: Waivers;
 }
@@ -17,9 +23,20 @@ const FAILING = ['Warning', 'Error'] as const;
 const staleView = (m: StaleMarker | undefined) => ({ stale: m !== undefined, staleSince: m ? iso(m.staleSince) : null });
 const waiverFlags = (w: StoredWaiver | undefined) => ({ waived: w !== undefined, waiverId: w?.id ?? null });
 
-export class LifecycleQueries extends Queries {
-  constructor(private readonly ld: LifecycleQueryDeps) {
-    super(ld);
+export class LifecycleQueries {
+  constructor(private readonly ld: LifecycleQueryDeps) {}
+
+  /** Unchanged by the lifecycle: the manifest, the rule catalogue and the events. */
+  manifest(): Manifest {
+    return this.ld.plain.manifest();
+  }
+
+  rules(lang: Lang) {
+    return this.ld.plain.rules(lang);
+  }
+
+  events(filter: EventFilter, top: number, token: string | undefined, lang: Lang) {
+    return this.ld.plain.events(filter, top, token, lang);
   }
 
   async #context(): Promise<{ stale: Map<string, StaleMarker>; active: StoredWaiver[] }> {
@@ -27,23 +44,23 @@ export class LifecycleQueries extends Queries {
     return { stale: new Map(stale.map((m) => [m.server, m])), active };
   }
 
-  override async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
-    const [page, ctx] = await Promise.all([super.results(filter, top, token, lang), this.#context()]);
+  async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
+    const [page, ctx] = await Promise.all([this.ld.plain.results(filter, top, token, lang), this.#context()]);
     return {
       ...page,
       items: page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) })),
     };
   }
 
-  override async server(server: string, lang: Lang) {
-    const [view, marker, active] = await Promise.all([super.server(server, lang), this.ld.lifecycle.getStale(server), this.ld.waivers.active()]);
+  async server(server: string, lang: Lang) {
+    const [view, marker, active] = await Promise.all([this.ld.plain.server(server, lang), this.ld.lifecycle.getStale(server), this.ld.waivers.active()]);
     if (!view) return undefined;
     return { ...view, ...staleView(marker), results: view.results.map((r) => ({ ...r, ...waiverFlags(coverOf(active, server, r.ruleId)) })) };
   }
 
   /** Adds stale hosts and, per rule, the Warning and Error results under an active waiver (still counted in `counts`). */
-  override async summary(lang: Lang) {
-    const [base, ctx] = await Promise.all([super.summary(lang), this.#context()]);
+  async summary(lang: Lang) {
+    const [base, ctx] = await Promise.all([this.ld.plain.summary(lang), this.#context()]);
     const ids = this.ld.rules.map((r) => r.id);
     const waivedTotals: Record<string, number> = { Warning: 0, Error: 0 };
     const rules = await Promise.all(

@@ -1,24 +1,18 @@
 // The JSON shapes the API answers with, built from rule results or stored rows, in one language.
 import { findRule } from '../rules/registry';
 import { localiseResult } from '../rules/localise';
-import type { Lang, Reference, Rule, RuleResult, Severity, Status } from '../rules/types';
+import type { Lang, LocalisedResult, Rule, RuleResult, Severity, Status } from '../rules/types';
 import type { EventRecord, ResultSummary, StoredResult } from '../store';
 
-export interface ResultView {
-  readonly ruleId: string;
-  readonly ruleVersion: string;
-  readonly title: string;
+/** A result as the API answers it: the localised result, with when its status began once stored. */
+export type ResultView = Omit<LocalisedResult, 'evidence' | 'status' | 'severity'> & {
   readonly severity: Severity;
   readonly status: Status;
-  readonly reasonCode: string;
-  readonly message: string;
-  readonly remediation: readonly string[];
-  readonly references: readonly Reference[];
   readonly evidence: unknown;
   /** When the current status began (absent for stale snapshots, which are not stored). */
   readonly firstSeen?: string;
   readonly previousStatus?: Status | null;
-}
+};
 
 const iso = (ms: number | undefined): string | null => (ms === undefined || ms === 0 ? null : new Date(ms).toISOString());
 
@@ -49,8 +43,8 @@ export function viewOfStored(r: StoredResult, lang: Lang, rules: readonly Rule[]
     severity: r.severity as Severity,
     status: r.status as Status,
     reasonCode: r.reasonCode,
-    message: lang === 'ja' ? r.messageJa : r.messageEn,
-    remediation: lang === 'ja' ? r.remediationJa : r.remediationEn,
+    message: r.message[lang],
+    remediation: r.remediation[lang],
     references: rule?.references ?? [],
     evidence: parseJson(r.evidenceJson),
     firstSeen: iso(r.firstSeen) ?? undefined,
@@ -66,7 +60,7 @@ export function viewOfSummary(r: ResultSummary, lang: Lang) {
     status: r.status,
     reasonCode: r.reasonCode,
     severity: r.severity,
-    message: lang === 'ja' ? r.messageJa : r.messageEn,
+    message: r.message[lang],
     firstSeen: iso(r.firstSeen),
     previousStatus: r.previousStatus ?? null,
   };
@@ -81,7 +75,7 @@ export function viewOfEvent(e: EventRecord, lang: Lang) {
     toStatus: e.toStatus,
     reasonCode: e.reasonCode,
     severity: e.severity,
-    message: lang === 'ja' ? e.messageJa : e.messageEn,
+    message: e.message[lang],
     firstSeen: iso(e.firstSeen),
     previousFirstSeen: iso(e.previousFirstSeen),
     snapshotId: e.snapshotId,

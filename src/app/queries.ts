@@ -1,4 +1,6 @@
-// Read use cases: results, one server, summary, events, the rule catalogue and the manifest.
+// The plain read use cases: results, one server, summary, events, the rule catalogue and the
+// manifest, as the store holds them. The API serves them through LifecycleQueries, which adds
+// stale and waiver flags.
 import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang, type Rule } from '../rules/types';
@@ -78,7 +80,7 @@ export class Queries {
     };
   }
 
-  /** Counts per rule × status from the counters kept at write time; no result is scanned. */
+  /** Counts per rule × status from the counters kept at write time (the lifecycle's waived counts read more). */
   async summary(lang: Lang) {
     const { store, rules, clock } = this.deps;
     const counts = await store.getRuleCounts(rules.map((r) => r.id));

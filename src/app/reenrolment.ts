@@ -1,4 +1,4 @@
-// POST /api/enroll under the re-enrolment policy (POSTURE_REENROLMENT), and what an admin needs to
+// Enrolment under the re-enrolment policy (POSTURE_REENROLMENT), and what an admin needs to
 // keep every collector reachable: the requests waiting for approval, and the servers refused.
 //
 // 'open' (default): the enrolment secret issues a key for any server, replacing the one it had.
@@ -11,7 +11,7 @@ import { ConcurrencyConflictError, type EnrolmentRequest, type KeyAttention, typ
 import type { ReenrolmentPolicy } from './settings';
 import { audit, blockedError, hashSecret, logRefusal, parseServerKey, type Enrolment, type IssuedKey } from './enrolment';
 import { ApiError } from './errors';
-import type { AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
 
 /** A request not claimed within this time is void; the collector files a new one. */
@@ -131,7 +131,7 @@ export class Reenrolment {
   #claimed(basis: KeyPartition, claim: string): EnrolmentRequest | undefined {
     const [requestId, secret, extra] = claim.split('.');
     if (!requestId || !secret || extra !== undefined || !B64URL.test(requestId) || !B64URL.test(secret)) {
-      throw new ApiError('invalid_query', 'The x-enrolment-claim header must be the claim a 202 answer of POST /api/enroll handed out, unchanged.');
+      throw new ApiError('invalid_query', 'The x-enrolment-claim header must be the claim a 202 answer of enrolment handed out, unchanged.');
     }
     const request = basis.requests.find((r) => r.requestId === requestId);
     if (!request || this.deps.clock() - request.requestedAt > REQUEST_TTL_MS) return undefined;
@@ -184,7 +184,7 @@ export class Reenrolment {
    * Servers whose collector cannot post now, or was refused: no active key (revoked, not enrolled
    * again), enrolment blocked, re-enrolment waiting for approval, a revoked key refused since the
    * current key was issued. Collectors refused with a key the service has no record of, and
-   * collectors that stopped trying, show as stale servers (GET /api/servers?stale=true).
+   * collectors that stopped trying, show as stale servers.
    */
   async refusedServers() {
     const now = this.deps.clock();

@@ -9,9 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
 import { ConcurrencyConflictError, type DriftStore, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
-import { fingerprintColumns, projectDrift } from './drift-projection';
+import { projectDrift } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
-import { eventOf, FINDING, indexedStatusOf, indexOf, type AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
+import { FINDING } from './ingest';
+import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface ReevaluateDeps {
@@ -101,7 +103,7 @@ export class Reevaluation {
     const etag = await lifecycle.putReevalState(leased, cur?.etag);
     if (etag === undefined) return { status: 'busy', ...none };
 
-    const page = await lifecycle.listServersPage(batchSize, base.cursor || undefined);
+    const page = await this.deps.store.listServersPage(batchSize, base.cursor || undefined);
     const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     const work = [...page.servers];
     const worker = async () => {
@@ -191,17 +193,8 @@ export class Reevaluation {
         put.push({
           etag: prev?.etag,
           record: {
+            ...verdictOf(r),
             server,
-            ruleId: r.ruleId,
-            ruleVersion: r.ruleVersion,
-            status: r.status,
-            reasonCode: r.reasonCode,
-            severity: r.severity,
-            messageEn: r.message.en,
-            messageJa: r.message.ja,
-            remediationEn: r.remediation.map((t) => t.en),
-            remediationJa: r.remediation.map((t) => t.ja),
-            evidenceJson: JSON.stringify(r.evidence),
             // A verdict moved by the rule began when the rule changed, not when the host reported.
             firstSeen: changed ? now : prev.firstSeen,
             previousStatus: changed ? prev?.status : prev.previousStatus,
@@ -222,7 +215,6 @@ export class Reevaluation {
             // A post whose outbox is still open keeps its claim to the 201 (see Ingest).
             acceptPending: prev?.acceptPending ?? false,
             recentSnapshotIds: seen.recentSnapshotIds,
-            ...fingerprintColumns(r),
           },
         });
       }

@@ -14,7 +14,7 @@ export const SETTING_NAMES = [
   'POSTURE_STALE_AFTER_MINUTES',
   'POSTURE_WAIVER_MAX_DAYS',
   'POSTURE_REEVALUATE_BATCH_SIZE',
-  // Issue 8 (trust): enrolment, the shared-key migration switch, the per-server rate limit.
+  // Trust: enrolment, the shared-key migration switch, the per-server rate limit.
   'POSTURE_ENROLMENT_SECRETS',
   'POSTURE_ALLOW_SHARED_INGEST_KEYS',
   'POSTURE_RATE_LIMIT_BURST',

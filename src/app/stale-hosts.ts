@@ -5,7 +5,7 @@
 // conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
 // Index rows that are not a server's current one (left by a move that failed half-way) are pruned.
 import type { EventRecord, LifecycleStore, PostureStore } from '../store';
-import type { AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface StaleHostsDeps {
@@ -40,8 +40,9 @@ function serverEvent(server: string, to: 'Stale' | 'Reporting', at: number, snap
     toStatus: to,
     reasonCode: stale ? 'NotReporting' : 'Returned',
     severity: stale ? 'Warning' : 'Info',
-    messageEn: stale ? `${server} stopped posting snapshots; its last verdicts may be out of date.` : `${server} posts snapshots again.`,
-    messageJa: stale ? `${server} からのスナップショットが途絶えました。最後の判定は古い可能性があります。` : `${server} からのスナップショットが再開しました。`,
+    message: stale
+      ? { en: `${server} stopped posting snapshots; its last verdicts may be out of date.`, ja: `${server} からのスナップショットが途絶えました。最後の判定は古い可能性があります。` }
+      : { en: `${server} posts snapshots again.`, ja: `${server} からのスナップショットが再開しました。` },
     firstSeen: at,
     previousFirstSeen,
     snapshotId,

@@ -6,9 +6,10 @@
 import { globMatch } from '../rules/mcafee-port25-blocked/process-match';
 import { findRule } from '../rules/registry';
 import type { Rule } from '../rules/types';
+import { SERVER_ID } from '../snapshot/normalise';
 import type { EventRecord, PostureStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
 import { ApiError } from './errors';
-import type { AlertLog } from './ingest';
+import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
@@ -23,7 +24,6 @@ export interface WaiversDeps {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const FAILING = ['Warning', 'Error'];
 export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 const PATTERN = /^[a-z0-9_.*?-]{1,253}$/;
 const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification', 'grantedBy', 'expiresAt']);
 
@@ -94,7 +94,7 @@ export class Waivers {
     if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
     const ruleName = text(body, 'rule', 100);
     const rule = findRule(ruleName, rules);
-    if (!rule) throw invalid(`Unknown rule "${ruleName}"; GET /api/rules lists the rules.`);
+    if (!rule) throw invalid(`Unknown rule "${ruleName}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
     const hasServer = body.server !== undefined;
     const hasPattern = body.serverPattern !== undefined;
     if (hasServer === hasPattern) throw invalid('Give exactly one of "server" (a server id) and "serverPattern" (with * or ? wildcards).');
@@ -102,7 +102,7 @@ export class Waivers {
     let serverPattern: string | undefined;
     if (hasServer) {
       server = text(body, 'server', 253).toLowerCase().replace(/\.$/, '');
-      if (!SERVER.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+      if (!SERVER_ID.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
     } else {
       serverPattern = text(body, 'serverPattern', 253).toLowerCase();
       if (!PATTERN.test(serverPattern)) throw invalid('"serverPattern" may hold only letters, digits, dots, dashes, underscores and the wildcards * and ?.');
@@ -245,8 +245,10 @@ export class Waivers {
       toStatus: '',
       reasonCode: '',
       severity: '',
-      messageEn: `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} by ${w.grantedBy}: ${w.justification}`,
-      messageJa: `免除 ${w.id} (${cause}) ${w.server ?? w.serverPattern ?? ''}: ${w.justification}`,
+      message: {
+        en: `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} by ${w.grantedBy}: ${w.justification}`,
+        ja: `免除 ${w.id} (${cause}) ${w.server ?? w.serverPattern ?? ''}: ${w.justification}`,
+      },
       firstSeen: at,
       snapshotId: `${w.id}.r${w.revision}`,
       recordedAt: this.deps.clock(),

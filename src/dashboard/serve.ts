@@ -1,4 +1,4 @@
-// GET /api/dashboard and /api/dashboard/{asset}: the dashboard page and its files, with the
+// The dashboard route: the page and its files, with the
 // headers that make it safe to open: a strict Content-Security-Policy (own scripts and styles only,
 // no inline code, Trusted Types so no string can reach innerHTML, no framing), nosniff and no
 // referrer. The files hold no secret; the data behind them needs a reader key on every call.
@@ -62,7 +62,7 @@ export class DashboardFiles {
   serve(req: DashboardRequest): DashboardResponse {
     const name = req.params.asset;
     if (!name) {
-      // The page refers to its files as dashboard/<file>: that only resolves from /api/dashboard.
+      // The page refers to its files as dashboard/<file>: that only resolves from …/dashboard.
       if (new URL(req.url, 'http://localhost').pathname.endsWith('/')) {
         return { status: 308, headers: { ...SECURITY_HEADERS, Location: '../dashboard', 'Cache-Control': 'no-store' } };
       }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
+import { routeUrl } from '../app/routes';
 import { startAzurite } from './azurite';
 import { startLocalHost } from './host';
 import { findFixtures } from './main';
@@ -17,7 +18,7 @@ interface SummaryBody {
 
 async function reachable(base: string): Promise<boolean> {
   try {
-    await fetch(`${base}/api/manifest`, { signal: AbortSignal.timeout(1500) });
+    await fetch(routeUrl(`${base}/api`, 'getManifest'), { signal: AbortSignal.timeout(1500) });
     return true;
   } catch {
     return false;
@@ -48,7 +49,7 @@ function sampleFleet(): { name: string; doc: Record<string, unknown> }[] {
 
 /** Enrols a demo server (as its collector's install script would) and returns its server key. */
 async function enrol(baseUrl: string, enrolmentSecret: string, host: unknown): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/enroll`, {
+  const res = await fetch(routeUrl(`${baseUrl}/api`, 'enroll'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': enrolmentSecret },
     body: JSON.stringify({ host }),
@@ -76,7 +77,7 @@ export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKe
   if (!files.length) out('No test/fixtures/**/*.json found; posting three sample servers.');
   let failures = 0;
   for (const { name, doc } of fleet) {
-    const res = await fetch(`${baseUrl}/api/snapshots`, {
+    const res = await fetch(routeUrl(`${baseUrl}/api`, 'postSnapshot'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': await enrol(baseUrl, enrolmentSecret, (doc as { host?: unknown }).host) },
       body: JSON.stringify(doc),
@@ -86,7 +87,7 @@ export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKe
     const verdicts = body.results?.map((r) => `${r.ruleId}=${r.status}`).join(' ') ?? `${body.error}: ${body.message}`;
     out(`${String(res.status).padEnd(4)}${name}  ${verdicts}`);
   }
-  const res = await fetch(`${baseUrl}/api/summary`, { headers: { 'x-api-key': readerKey } });
+  const res = await fetch(routeUrl(`${baseUrl}/api`, 'getSummary'), { headers: { 'x-api-key': readerKey } });
   const summary = (await res.json()) as SummaryBody;
   out('');
   out(`Summary: ${summary.hosts} hosts`);

@@ -1,4 +1,4 @@
-// The local host: Node's http server in front of the same function handlers Azure runs, with the
+// The local host: Node's http server in front of the route table Azure registers, with the
 // Functions host's routing (/api/<route>, {param} segments) and HttpRequest/InvocationContext
 // objects built by @azure/functions' own constructors. Bodies are streamed to the handler, as in
 // Azure with HTTP streaming on: the handler checks the key and the declared size before it reads
@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
-import type { FunctionModule } from './routes';
+import { ROUTES } from '../app/routes';
+import { serveRoute } from '../app/serve-route';
 
 export type LogSink = (entry: { level: LogLevel; functionName: string; invocationId: string; message: string }) => void;
 
@@ -170,33 +171,14 @@ function answer(req: IncomingMessage, res: ServerResponse, status: number, body:
   finish(req);
 }
 
-/**
- * Loads the function modules. Outside the Functions host, @azure/functions skips `app.http`
- * registration with one warning per function; the local host registers routes itself, so those
- * warnings are noise here and are filtered while the modules load.
- */
-async function loadFunctions(): Promise<Readonly<Record<string, FunctionModule>>> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('because the "@azure/functions" package is in test mode')) return;
-    warn(...args);
-  };
-  try {
-    return (await import('./routes.js')).FUNCTIONS;
-  } finally {
-    console.warn = warn;
-  }
-}
-
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const { app } = options;
-  const FUNCTIONS = await loadFunctions();
   const sink = options.log ?? consoleSink;
-  const routes: Route[] = Object.entries(FUNCTIONS).map(([name, mod]) => ({
-    name,
-    methods: (mod.options.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
-    ...compile(mod.options.route ?? name),
-    handler: mod.createHandler(() => app),
+  const routes: Route[] = ROUTES.map((route) => ({
+    name: route.name,
+    methods: route.methods,
+    ...compile(route.route),
+    handler: (request, context) => serveRoute(app, route, request, context),
   }));
   const hostname = options.hostname ?? '127.0.0.1';
   const timeouts = { ...LOCAL_HOST_TIMEOUTS, ...options.timeouts };

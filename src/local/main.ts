@@ -1,9 +1,10 @@
-// `npm start`: Azurite's table service plus the local host on http://localhost:7071/api/...
+// `npm start`: Azurite's table service plus the local host on http://localhost:7071, every route of the route table.
 // Ctrl-C stops both.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
 import { JOBS } from '../app/lifecycle-api';
+import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort } from './azurite';
 import { startLocalHost } from './host';
 import { localSettings } from './settings-file';
@@ -71,7 +72,21 @@ function fixtureHost(file: string | undefined): { name: string; fqdn?: string } 
  * moves it to the tab's session storage and clears it from the address bar.
  */
 export function dashboardUrl(apiBase: string, readerKey: string | undefined): string {
-  return `${apiBase}/dashboard${readerKey ? `#key=${encodeURIComponent(readerKey)}` : ''}`;
+  return `${routeUrl(apiBase, 'getDashboard')}${readerKey ? `#key=${encodeURIComponent(readerKey)}` : ''}`;
+}
+
+const WHO: Readonly<Record<RouteAccess, string>> = {
+  enrol: 'enrolment secret',
+  ingest: "that server's key",
+  collector: 'server, reader or admin key',
+  read: 'reader key',
+  admin: 'admin key',
+  public: 'no key',
+};
+
+/** One line per route of the route table: methods, URL and the key it needs. */
+function apiLines(base: string): string {
+  return ROUTES.map((r) => `    ${r.methods.join('|').padEnd(14)} ${base}/${r.route}`.padEnd(70) + `  (${WHO[r.access]})`).join('\n');
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -106,7 +121,7 @@ async function main(): Promise<void> {
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
     stopAll.push(() => host.close());
-    // The timers of Azure, on a short local interval (POST /api/jobs/{job}/run runs one now).
+    // The timers of Azure, on a short local interval (the run-a-job route runs one now).
     const timers = setInterval(() => {
       for (const job of JOBS) void app.jobs.run(job, console, 30_000).catch((error: unknown) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`));
     }, 60_000);
@@ -124,26 +139,13 @@ async function main(): Promise<void> {
   Table Storage: Azurite on 127.0.0.1:${azurite.port} (${args.persist ? `persisted in ${args.persist}/` : 'in memory; --persist keeps data'})
   Dashboard:     ${dashboard}
   API:           ${base}/
-    POST ${base}/enroll             (enrolment secret → a server key)
-    POST ${base}/snapshots          (that server's key)
-    GET  ${base}/manifest           (server, reader or admin key)
-    GET  ${base}/rules              (server, reader or admin key)
-    GET  ${base}/results?status=Warning,Error   (reader key)
-    GET  ${base}/servers/{server}   (reader key)
-    GET  ${base}/summary            (reader key)
-    GET  ${base}/events             (reader key)
-    GET  ${base}/servers?stale=true (reader key)
-    GET  ${base}/servers/{server}/history   (reader key)
-    GET|PUT|DELETE ${base}/waivers/{id}     (admin key)
-    POST ${base}/jobs/{stale-hosts|waiver-expiry|reevaluate}/run   (admin key; also every minute locally)
-    GET  ${base}/refused-servers    (admin key; collectors refused or unable to post)
-    GET  ${base}/enrolments         (admin key; re-enrolments waiting for approval)
+${apiLines(base)}
   Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:
-  KEY=$(curl -s -X POST ${base}/enroll -H 'x-api-key: ${enrolment}' -H 'Content-Type: application/json' -d '${enrolBody}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
-  curl -s -X POST ${base}/snapshots -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
-  curl -s ${base}/summary -H 'x-api-key: ${reader}'
+  KEY=$(curl -s -X POST ${routeUrl(base, 'enroll')} -H 'x-api-key: ${enrolment}' -H 'Content-Type: application/json' -d '${enrolBody}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
+  curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
+  curl -s ${routeUrl(base, 'getSummary')} -H 'x-api-key: ${reader}'
   npm run demo     # posts every test fixture as a small fleet and prints the summary
 
 Ctrl-C stops the host and Azurite.`);

@@ -36,7 +36,7 @@ export function localSettings(connectionString: string, file = 'local.settings.j
     merged.POSTURE_READER_KEYS = DEV_KEYS.reader;
     merged.POSTURE_ADMIN_KEYS = DEV_KEYS.admin;
   }
-  // Collectors enrol (POST /api/enroll) for their server key; locally with the development secret.
+  // Collectors enrol for their server key; locally with the development secret.
   merged.POSTURE_ENROLMENT_SECRETS ||= DEV_KEYS.enrolment;
   // Continuation tokens are sealed with a secret; locally a fresh one per start (no secret in the repo).
   merged.POSTURE_CONTINUATION_TOKEN_SECRET ||= randomBytes(32).toString('base64url');

@@ -89,6 +89,9 @@ export function registryKeyId(path: string, view: RegistryView): string {
   return id;
 }
 
+/** A server id as the service keys it: a lower-cased host name or fqdn without the final dot. */
+export const SERVER_ID = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
+
 export function serverIdOf(host: { name: string; fqdn?: string }): string {
   return (host.fqdn ?? host.name).replace(/\.$/, '').toLowerCase();
 }

@@ -1,6 +1,7 @@
 // Typed column helpers. Every column is written with an explicit EDM type so that each column has
 // the same type on every entity (Power BI infers one type per column) and no number silently
 // becomes Int64 (which the SDK returns as bigint).
+import { LANGUAGES, type Lang } from '../rules/types';
 
 export type EdmValue =
   | string
@@ -32,6 +33,19 @@ export function boundedText(text: string, max = MAX_STRING_CHARS): string {
 }
 
 type Row = Readonly<Record<string, unknown>>;
+
+/** The column of one language's text: MessageEn, MessageJa, RemediationEnJson… */
+export const languageColumn = (prefix: string, lang: Lang, suffix = ''): string => `${prefix}${lang.charAt(0).toUpperCase()}${lang.slice(1)}${suffix}`;
+
+/** One bounded text column per language of LANGUAGES. */
+export function textColumns(prefix: string, texts: Readonly<Record<Lang, string>>, suffix = ''): Record<string, EdmValue> {
+  return Object.fromEntries(LANGUAGES.map((lang) => [languageColumn(prefix, lang, suffix), boundedText(texts[lang])]));
+}
+
+/** The texts of those columns, read back (missing columns read as empty). */
+export function readTexts(row: Row, prefix: string, suffix = ''): Record<Lang, string> {
+  return Object.fromEntries(LANGUAGES.map((lang) => [lang, str(row, languageColumn(prefix, lang, suffix))])) as Record<Lang, string>;
+}
 
 export function str(row: Row, name: string): string {
   const v = row[name];

@@ -8,12 +8,11 @@
 // transaction with the counters it leaves and joins, guarded by ETags, so a replay or a concurrent
 // writer can never count a server twice.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
-import type { TableClients } from './client';
 import { boundedText, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
-import type { PostureStore } from './posture-store';
+import type { PostureStore, SiblingTable } from './posture-store';
 
 /** A server's place in its rule's drift, as the projection writes it. */
 export interface DriftMember {
@@ -112,14 +111,16 @@ function sampleOf(e: Row | undefined): string[] {
 const isNewer = (a: DriftMember, b: DriftMember) => a.sourceCollectedAt > b.sourceCollectedAt || (a.sourceCollectedAt === b.sourceCollectedAt && a.sourceSnapshotId > b.sourceSnapshotId);
 
 export class DriftStore {
-  readonly #t: TableClients;
-  constructor(private readonly store: PostureStore) {
-    this.#t = store.tables;
+  readonly #table: SiblingTable;
+  readonly #statuses: readonly string[];
+  constructor(store: PostureStore) {
+    this.#table = store.siblingTable('drift');
+    this.#statuses = store.statuses;
   }
 
   async #get(pk: string, rk: string, what: string): Promise<Row | undefined> {
     try {
-      return await this.store.guarded(what, () => this.#t.drift.getEntity(pk, rk));
+      return await this.#table.call(what, (t) => t.getEntity(pk, rk));
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -133,7 +134,7 @@ export class DriftStore {
   async syncMember(m: DriftMember): Promise<void> {
     const pk = encodeKey(m.ruleId);
     const shard = driftShardOf(m.server);
-    const statuses = this.store.statuses;
+    const statuses = this.#statuses;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       // The member and the row it joins side by side: the projection runs when something changed,
       // so the join row is nearly always needed; only a move to another configuration reads a third.
@@ -174,7 +175,7 @@ export class DriftStore {
       else tx.createEntity(joinEntity);
 
       try {
-        const response = await this.store.guarded('updating drift', () => this.#t.drift.submitTransaction(tx.actions));
+        const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
         // The leave row is the second operation; deleted only while still at the zeros just written.
         const etag = response.subResponses[1]?.etag;
         if (emptied && etag) await this.#deleteIfUnchanged(pk, emptied, etag);
@@ -193,17 +194,17 @@ export class DriftStore {
    * effort: a row of zeros left behind is skipped by readers, so a failure here fails nothing.
    */
   async #deleteIfUnchanged(pk: string, rk: string, etag: string): Promise<void> {
-    await this.#t.drift.deleteEntity(pk, rk, { etag }).catch(() => undefined);
+    await this.#table.call('pruning drift', (t) => t.deleteEntity(pk, rk, { etag })).catch(() => undefined);
   }
 
   /** Every counter row of the rule (one range query), and how many entities that read. */
   async listCounts(ruleId: string): Promise<{ rows: DriftCounts[]; entitiesRead: number }> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const filter = odata`PartitionKey eq ${encodeKey(ruleId)} and RowKey ge ${COUNTS_FROM} and RowKey lt ${COUNTS_TO}`;
-    const statuses = this.store.statuses;
-    return this.store.guarded('reading drift', async () => {
+    const statuses = this.#statuses;
+    return this.#table.call('reading drift', async (t) => {
       const rows: DriftCounts[] = [];
-      for await (const e of this.#t.drift.listEntities({ queryOptions: { filter } })) {
+      for await (const e of t.listEntities({ queryOptions: { filter } })) {
         rows.push({ fingerprint: str(e, 'Fingerprint'), counts: countsOf(e, statuses), factsJson: str(e, 'FactsJson') || '{}', sample: sampleOf(e) });
       }
       return { rows, entitiesRead: rows.length };
@@ -212,14 +213,14 @@ export class DriftStore {
 
   /** The server's place in the rule's drift (one point read). */
   async getMember(ruleId: string, server: string): Promise<DriftMember | undefined> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const e = await this.#get(encodeKey(ruleId), memberKey(server), 'reading drift');
     return e ? toMember(ruleId, e) : undefined;
   }
 
   /** The rule's baseline row (server '' when cleared), undefined when none was ever named. */
   async getBaseline(ruleId: string): Promise<StoredBaseline | undefined> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const e = await this.#get(encodeKey(ruleId), BASELINE_ROW, 'reading a baseline');
     if (!e) return undefined;
     return { ruleId, server: str(e, 'Server'), setBy: str(e, 'SetBy'), setAt: ms(e, 'SetAt') ?? 0, revision: num(e, 'Revision') ?? 0, etag: String(e.etag ?? '') };
@@ -230,7 +231,7 @@ export class DriftStore {
    * made meanwhile by another admin fails with ConcurrencyConflictError instead of being lost.
    */
   async putBaseline(b: DriftBaseline, etag: string | undefined): Promise<void> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const entity = {
       partitionKey: encodeKey(b.ruleId),
       rowKey: BASELINE_ROW,
@@ -241,7 +242,7 @@ export class DriftStore {
       Revision: int32(b.revision),
     };
     try {
-      await this.store.guarded('writing a baseline', () => (etag ? this.#t.drift.updateEntity(entity, 'Replace', { etag }) : this.#t.drift.createEntity(entity)));
+      await this.#table.call('writing a baseline', (t) => (etag ? t.updateEntity(entity, 'Replace', { etag }) : t.createEntity(entity)));
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyConflictError(`The baseline of ${b.ruleId} was changed meanwhile.`, { cause: error });

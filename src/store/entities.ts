@@ -1,7 +1,8 @@
 // Records ↔ table entities. Column names are chosen for Power BI users (flat, typed, the same on
 // every entity of a table); keys are encoded so any server id is a valid key.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, MAX_STRING_CHARS, ms, num, optStr, str } from './columns';
+import { LANGUAGES, type Lang } from '../rules/types';
+import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readTexts, str, textColumns } from './columns';
 import { encodeKey, invertedTime } from './keys';
 import type { EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
@@ -9,6 +10,34 @@ export type Entity = { partitionKey: string; rowKey: string } & Record<string, E
 type Row = Readonly<Record<string, unknown>>;
 
 const optional = (name: string, value: EdmValue | undefined): Record<string, EdmValue> => (value === undefined ? {} : { [name]: value });
+const optionalTime = (name: string, ms: number | undefined) => optional(name, ms === undefined ? undefined : dateTime(ms));
+
+/** The columns every verdict-carrying row has (Results, Events, RuleIndex), texts one column per language. */
+type VerdictFields = Pick<ResultRecord, 'server' | 'ruleId' | 'ruleVersion' | 'reasonCode' | 'severity' | 'message' | 'firstSeen'>;
+
+function verdictColumns(r: VerdictFields): Record<string, EdmValue> {
+  return {
+    Server: r.server,
+    RuleId: r.ruleId,
+    RuleVersion: r.ruleVersion,
+    ReasonCode: r.reasonCode,
+    Severity: r.severity,
+    ...textColumns('Message', r.message),
+    FirstSeen: dateTime(r.firstSeen),
+  };
+}
+
+function readVerdict(e: Row): VerdictFields {
+  return {
+    server: str(e, 'Server'),
+    ruleId: str(e, 'RuleId'),
+    ruleVersion: str(e, 'RuleVersion'),
+    reasonCode: str(e, 'ReasonCode'),
+    severity: str(e, 'Severity'),
+    message: readTexts(e, 'Message'),
+    firstSeen: ms(e, 'FirstSeen') ?? 0,
+  };
+}
 
 // ---- Results: PartitionKey = server, RowKey = rule id --------------------------------------------
 
@@ -28,24 +57,17 @@ export function fitEvidence(json: string): { text: string; truncated: boolean } 
 
 export function resultToEntity(r: ResultRecord): Entity {
   const evidence = fitEvidence(r.evidenceJson);
+  const remediation = Object.fromEntries(LANGUAGES.map((lang) => [lang, JSON.stringify(r.remediation[lang])])) as Record<Lang, string>;
   return {
     ...resultKeys(r.server, r.ruleId),
-    Server: r.server,
-    RuleId: r.ruleId,
-    RuleVersion: r.ruleVersion,
+    ...verdictColumns(r),
     Status: r.status,
-    ReasonCode: r.reasonCode,
-    Severity: r.severity,
-    MessageEn: boundedText(r.messageEn),
-    MessageJa: boundedText(r.messageJa),
-    RemediationEnJson: boundedText(JSON.stringify(r.remediationEn)),
-    RemediationJaJson: boundedText(JSON.stringify(r.remediationJa)),
+    ...textColumns('Remediation', remediation, 'Json'),
     EvidenceJson: evidence.text,
     EvidenceTruncated: evidence.truncated,
     EvidenceChars: int32(r.evidenceJson.length),
-    FirstSeen: dateTime(r.firstSeen),
     PreviousStatus: r.previousStatus ?? '',
-    ...optional('PreviousFirstSeen', r.previousFirstSeen === undefined ? undefined : dateTime(r.previousFirstSeen)),
+    ...optionalTime('PreviousFirstSeen', r.previousFirstSeen),
     SnapshotId: r.snapshotId,
     CollectedAt: dateTime(r.collectedAt),
     LastSeen: dateTime(r.lastSeen),
@@ -76,19 +98,11 @@ function jsonList(text: string): string[] {
 
 export function entityToResult(e: Row): StoredResult {
   return {
-    server: str(e, 'Server'),
-    ruleId: str(e, 'RuleId'),
-    ruleVersion: str(e, 'RuleVersion'),
+    ...readVerdict(e),
     status: str(e, 'Status'),
-    reasonCode: str(e, 'ReasonCode'),
-    severity: str(e, 'Severity'),
-    messageEn: str(e, 'MessageEn'),
-    messageJa: str(e, 'MessageJa'),
-    remediationEn: jsonList(str(e, 'RemediationEnJson') || '[]'),
-    remediationJa: jsonList(str(e, 'RemediationJaJson') || '[]'),
+    remediation: Object.fromEntries(LANGUAGES.map((lang) => [lang, jsonList(str(e, languageColumn('Remediation', lang, 'Json')) || '[]')])) as Record<Lang, string[]>,
     evidenceJson: str(e, 'EvidenceJson') || '{}',
     evidenceTruncated: bool(e, 'EvidenceTruncated'),
-    firstSeen: ms(e, 'FirstSeen') ?? 0,
     previousStatus: optStr(e, 'PreviousStatus'),
     previousFirstSeen: ms(e, 'PreviousFirstSeen'),
     snapshotId: str(e, 'SnapshotId'),
@@ -124,17 +138,10 @@ export function eventToEntity(e: EventRecord): Entity {
   return {
     partitionKey: EVENTS_PARTITION,
     rowKey: eventRowKey(e),
-    Server: e.server,
-    RuleId: e.ruleId,
-    RuleVersion: e.ruleVersion,
+    ...verdictColumns(e),
     FromStatus: e.fromStatus ?? '',
     ToStatus: e.toStatus,
-    ReasonCode: e.reasonCode,
-    Severity: e.severity,
-    MessageEn: boundedText(e.messageEn),
-    MessageJa: boundedText(e.messageJa),
-    FirstSeen: dateTime(e.firstSeen),
-    ...optional('PreviousFirstSeen', e.previousFirstSeen === undefined ? undefined : dateTime(e.previousFirstSeen)),
+    ...optionalTime('PreviousFirstSeen', e.previousFirstSeen),
     SnapshotId: e.snapshotId,
     RecordedAt: dateTime(e.recordedAt),
     Cause: e.cause ?? 'snapshot',
@@ -154,16 +161,9 @@ export function historyToEntity(e: EventRecord): Entity {
 
 export function entityToEvent(e: Row): EventRecord {
   return {
-    server: str(e, 'Server'),
-    ruleId: str(e, 'RuleId'),
-    ruleVersion: str(e, 'RuleVersion'),
+    ...readVerdict(e),
     fromStatus: optStr(e, 'FromStatus'),
     toStatus: str(e, 'ToStatus'),
-    reasonCode: str(e, 'ReasonCode'),
-    severity: str(e, 'Severity'),
-    messageEn: str(e, 'MessageEn'),
-    messageJa: str(e, 'MessageJa'),
-    firstSeen: ms(e, 'FirstSeen') ?? 0,
     previousFirstSeen: ms(e, 'PreviousFirstSeen'),
     snapshotId: str(e, 'SnapshotId'),
     recordedAt: ms(e, 'RecordedAt') ?? 0,
@@ -186,15 +186,8 @@ export function indexToEntity(r: IndexRecord): Entity {
   return {
     partitionKey: encodeKey(r.ruleId),
     rowKey: indexRowKey(r.status, r.server),
-    Server: r.server,
-    RuleId: r.ruleId,
-    RuleVersion: r.ruleVersion,
+    ...verdictColumns(r),
     Status: r.status,
-    ReasonCode: r.reasonCode,
-    Severity: r.severity,
-    MessageEn: boundedText(r.messageEn),
-    MessageJa: boundedText(r.messageJa),
-    FirstSeen: dateTime(r.firstSeen),
     PreviousStatus: r.previousStatus ?? '',
     SourceSnapshotId: r.sourceSnapshotId,
     SourceCollectedAt: dateTime(r.sourceCollectedAt),
@@ -203,15 +196,8 @@ export function indexToEntity(r: IndexRecord): Entity {
 
 export function entityToIndex(e: Row): IndexRecord {
   return {
-    server: str(e, 'Server'),
-    ruleId: str(e, 'RuleId'),
-    ruleVersion: str(e, 'RuleVersion'),
+    ...readVerdict(e),
     status: str(e, 'Status'),
-    reasonCode: str(e, 'ReasonCode'),
-    severity: str(e, 'Severity'),
-    messageEn: str(e, 'MessageEn'),
-    messageJa: str(e, 'MessageJa'),
-    firstSeen: ms(e, 'FirstSeen') ?? 0,
     previousStatus: optStr(e, 'PreviousStatus'),
     sourceSnapshotId: str(e, 'SourceSnapshotId'),
     sourceCollectedAt: ms(e, 'SourceCollectedAt') ?? 0,

@@ -10,10 +10,9 @@ export {
   type EventFilter,
   type PostureStoreOptions,
   type ResultFilter,
-  type ResultSummary,
   type ServerCommit,
 } from './posture-store';
-export type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+export { keyTagOf, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, SAMPLE_PER_ROW, type DriftBaseline, type DriftCounts, type DriftMember, type StoredBaseline } from './drift-store';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';

@@ -3,12 +3,11 @@
 //     a server has one row (the ingest moves it when the Hosts row is refreshed, at most hourly).
 //   PK 'stale', RK server            — present while a server is marked stale.
 //   PK 'reeval', RK 'state'          — the re-evaluation cursor and lease (ETag-guarded).
-import { odata, RestError, type TableClient } from '@azure/data-tables';
-import type { TableClients } from './client';
-import { dateTime, int32, ms, num, optStr, str } from './columns';
+import { odata, RestError } from '@azure/data-tables';
+import { dateTime, int32, ms, num, str } from './columns';
 import { statusCodeOf } from './errors';
 import { encodeKey } from './keys';
-import type { PostureStore } from './posture-store';
+import type { PostureStore, SiblingTable } from './posture-store';
 
 export interface SeenEntry {
   readonly server: string;
@@ -54,9 +53,9 @@ const toMarker = (e: Record<string, unknown>): StaleMarker => ({
 });
 
 export class LifecycleStore {
-  readonly #t: TableClients;
+  readonly #table: SiblingTable;
   constructor(private readonly store: PostureStore) {
-    this.#t = store.tables;
+    this.#table = store.siblingTable('lifecycle');
   }
 
   // ---- last-seen index ------------------------------------------------------------------------
@@ -65,17 +64,17 @@ export class LifecycleStore {
   async recordSeen(server: string, sync: number, previousSync: number | undefined): Promise<void> {
     const pk = seenPartition(sync);
     const rk = encodeKey(server);
-    await this.store.guarded('writing the last-seen index', () => this.#t.lifecycle.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
+    await this.#table.call('writing the last-seen index', (t) => t.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
     if (previousSync !== undefined && seenPartition(previousSync) !== pk) await this.#deleteQuietly(seenPartition(previousSync), rk);
   }
 
   /** Index rows whose hour began at or before `before`, oldest hours first, at most `max`. */
   async listSeenUpTo(before: number, max: number): Promise<SeenEntry[]> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const filter = odata`PartitionKey ge ${'seen-'} and PartitionKey le ${seenPartition(before)}`;
-    return this.store.guarded('reading the last-seen index', async () => {
+    return this.#table.call('reading the last-seen index', async (t) => {
       const out: SeenEntry[] = [];
-      for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter } })) {
+      for await (const e of t.listEntities({ queryOptions: { filter } })) {
         out.push({ server: str(e, 'Server'), sync: ms(e, 'Sync') ?? 0, partitionKey: String(e.partitionKey) });
         if (out.length >= max) break;
       }
@@ -92,20 +91,13 @@ export class LifecycleStore {
    * the index partitions its current row may be in (the hours of the rows' last Hosts refresh).
    */
   async lastSeenOf(server: string): Promise<{ lastSeen: number; snapshotId: string; seenPartitions: ReadonlySet<string> } | undefined> {
-    const pk = encodeKey(server);
-    return this.store.guarded('reading last seen', async () => {
-      let newest: { lastSeen: number; snapshotId: string } | undefined;
-      const seenPartitions = new Set<string>();
-      // One row per rule: a handful, read with three columns.
-      const rows = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId', 'HostSyncedAt'] } });
-      for await (const e of rows) {
-        const lastSeen = ms(e, 'LastSeen') ?? 0;
-        if (!newest || lastSeen > newest.lastSeen) newest = { lastSeen, snapshotId: str(e, 'SnapshotId') };
-        const synced = ms(e, 'HostSyncedAt');
-        if (synced !== undefined) seenPartitions.add(seenPartition(synced));
-      }
-      return newest && { ...newest, seenPartitions };
-    });
+    let newest: { lastSeen: number; snapshotId: string } | undefined;
+    const seenPartitions = new Set<string>();
+    for (const row of await this.store.seenRows(server)) {
+      if (!newest || row.lastSeen > newest.lastSeen) newest = { lastSeen: row.lastSeen, snapshotId: row.snapshotId };
+      if (row.hostSyncedAt !== undefined) seenPartitions.add(seenPartition(row.hostSyncedAt));
+    }
+    return newest && { ...newest, seenPartitions };
   }
 
   // ---- stale markers --------------------------------------------------------------------------
@@ -113,8 +105,8 @@ export class LifecycleStore {
   /** Creates the marker; false when the server was already marked (another run did it). */
   async markStale(m: StaleMarker): Promise<boolean> {
     try {
-      await this.store.guarded('marking a server stale', () =>
-        this.#t.lifecycle.createEntity({
+      await this.#table.call('marking a server stale', (t) =>
+        t.createEntity({
           partitionKey: STALE_PK,
           rowKey: encodeKey(m.server),
           Server: m.server,
@@ -132,10 +124,10 @@ export class LifecycleStore {
 
   /** Removes the marker; returns it when this call removed it (exactly one caller does). */
   async clearStale(server: string): Promise<StaleMarker | undefined> {
-    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    const e = await this.#getOrUndefined(STALE_PK, encodeKey(server), 'reading a stale marker');
     if (!e) return undefined;
     try {
-      await this.store.guarded('clearing a stale marker', () => this.#t.lifecycle.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
+      await this.#table.call('clearing a stale marker', (t) => t.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
       return toMarker(e);
     } catch (error) {
       const status = statusCodeOf(error);
@@ -145,17 +137,17 @@ export class LifecycleStore {
   }
 
   async getStale(server: string): Promise<StaleMarker | undefined> {
-    await this.store.ensureTables();
-    const e = await this.#getOrUndefined(this.#t.lifecycle, STALE_PK, encodeKey(server), 'reading a stale marker');
+    await this.#table.ready();
+    const e = await this.#getOrUndefined(STALE_PK, encodeKey(server), 'reading a stale marker');
     return e ? toMarker(e) : undefined;
   }
 
   /** Every stale server (the set is small next to the fleet: only silent servers). */
   async listStale(): Promise<StaleMarker[]> {
-    await this.store.ensureTables();
-    return this.store.guarded('listing stale servers', async () => {
+    await this.#table.ready();
+    return this.#table.call('listing stale servers', async (t) => {
       const out: StaleMarker[] = [];
-      for await (const e of this.#t.lifecycle.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${STALE_PK}` } })) out.push(toMarker(e));
+      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${STALE_PK}` } })) out.push(toMarker(e));
       return out;
     });
   }
@@ -163,8 +155,8 @@ export class LifecycleStore {
   // ---- re-evaluation state --------------------------------------------------------------------
 
   async getReevalState(): Promise<{ state: ReevalState; etag: string } | undefined> {
-    await this.store.ensureTables();
-    const e = await this.#getOrUndefined(this.#t.lifecycle, REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
+    await this.#table.ready();
+    const e = await this.#getOrUndefined(REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
     if (!e) return undefined;
     return {
       etag: String(e.etag),
@@ -201,8 +193,8 @@ export class LifecycleStore {
       Unavailable: int32(s.unavailable),
     };
     try {
-      const r = await this.store.guarded('writing the re-evaluation state', () =>
-        etag ? this.#t.lifecycle.updateEntity(entity, 'Replace', { etag }) : this.#t.lifecycle.createEntity(entity),
+      const r = await this.#table.call('writing the re-evaluation state', (t) =>
+        etag ? t.updateEntity(entity, 'Replace', { etag }) : t.createEntity(entity),
       );
       return r.etag ?? '';
     } catch (error) {
@@ -212,20 +204,9 @@ export class LifecycleStore {
     }
   }
 
-  /** One page of server ids from the Hosts table (keys only), for a pass over the fleet. */
-  async listServersPage(max: number, token: string | undefined): Promise<{ servers: string[]; token?: string }> {
-    await this.store.ensureTables();
-    return this.store.guarded('listing servers', async () => {
-      const pages = this.#t.hosts.listEntities({ queryOptions: { select: ['Server'] } }).byPage({ maxPageSize: max, continuationToken: token || undefined });
-      const next = await pages.next();
-      const page = next.done ? [] : next.value;
-      return { servers: page.map((e) => optStr(e, 'Server')).filter((s): s is string => !!s), token: next.done ? undefined : next.value.continuationToken };
-    });
-  }
-
-  async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
+  async #getOrUndefined(pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
     try {
-      return await this.store.guarded(what, () => client.getEntity(pk, rk));
+      return await this.#table.call(what, (t) => t.getEntity(pk, rk));
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -234,7 +215,7 @@ export class LifecycleStore {
 
   async #deleteQuietly(pk: string, rk: string): Promise<void> {
     try {
-      await this.store.guarded('deleting a lifecycle row', () => this.#t.lifecycle.deleteEntity(pk, rk));
+      await this.#table.call('deleting a lifecycle row', (t) => t.deleteEntity(pk, rk));
     } catch (error) {
       if (statusCodeOf(error) !== 404) throw error;
     }

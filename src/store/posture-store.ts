@@ -25,16 +25,32 @@ import {
   resultKeys,
   resultToEntity,
 } from './entities';
+import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
-import type { EventRecord, HostRecord, IndexRecord, Page, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
+import { LANGUAGES } from '../rules/types';
+import { SUMMARY_FIELDS, type EventRecord, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 
 export interface PostureStoreOptions extends TableClientFactoryOptions {
   /** Every status value, in display order; the index keeps one counter column per status. */
   readonly statuses: readonly string[];
   /** Seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET); random per instance when absent. */
   readonly continuationTokenSecret?: string;
+}
+
+/** A sibling module's own table, as the posture store hands it out. */
+export interface SiblingTable {
+  /** Creates the tables once per process. */
+  ready(): Promise<void>;
+  call<T>(what: string, fn: (table: TableClient) => Promise<T>): Promise<T>;
+}
+
+/** When a server's rows say it last posted (one entry per rule row). */
+export interface SeenRow {
+  readonly lastSeen: number;
+  readonly snapshotId: string;
+  readonly hostSyncedAt?: number;
 }
 
 /** A change to one server's Results partition, applied as one transaction. */
@@ -65,12 +81,6 @@ export interface EventFilter {
 
 /** Causes that are status changes of a server, kept in its History partition too. */
 const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned']);
-
-/** A result without evidence: what fleet-wide listings return. */
-export type ResultSummary = Pick<
-  IndexRecord,
-  'server' | 'ruleId' | 'ruleVersion' | 'status' | 'reasonCode' | 'severity' | 'messageEn' | 'messageJa' | 'firstSeen' | 'previousStatus'
->;
 
 const HOST_BUCKETS = 16;
 /**
@@ -115,14 +125,13 @@ export class PostureStore {
     this.#cursors = new CursorCodec(options.continuationTokenSecret);
   }
 
-  /** Table clients for the store's other modules (lifecycle, waivers). */
-  get tables(): TableClients {
-    return this.#t;
-  }
-
-  /** The store's guard for those modules: after an outage the tables are checked again. */
-  guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.#guard(what, fn);
+  /**
+   * The table of one of the store's sibling modules (lifecycle, waivers): created with the others,
+   * each call under the store's guard (after an outage the tables are checked again).
+   */
+  siblingTable(kind: 'lifecycle' | 'waivers' | 'drift'): SiblingTable {
+    const client = this.#t[kind];
+    return { ready: () => this.ensureTables(), call: (what, fn) => this.#guard(what, () => fn(client)) };
   }
 
   /** Creates the tables once per process (creating an existing table is a no-op). */
@@ -370,6 +379,28 @@ export class PostureStore {
     throw new ConcurrencyConflictError(`The host row of ${host.server} stayed contended.`);
   }
 
+  /** When the server's rows say it last posted: three columns of its handful of rows. */
+  async seenRows(server: string): Promise<SeenRow[]> {
+    const pk = encodeKey(server);
+    return this.#guard('reading last seen', async () => {
+      const out: SeenRow[] = [];
+      const rows = this.#t.results.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId', 'HostSyncedAt'] } });
+      for await (const e of rows) out.push({ lastSeen: ms(e, 'LastSeen') ?? 0, snapshotId: str(e, 'SnapshotId'), hostSyncedAt: ms(e, 'HostSyncedAt') });
+      return out;
+    });
+  }
+
+  /** One page of server ids from the Hosts table (keys only), for a pass over the fleet. */
+  async listServersPage(max: number, token: string | undefined): Promise<{ servers: string[]; token?: string }> {
+    await this.ensureTables();
+    return this.#guard('listing servers', async () => {
+      const pages = this.#t.hosts.listEntities({ queryOptions: { select: ['Server'] } }).byPage({ maxPageSize: max, continuationToken: token || undefined });
+      const next = await pages.next();
+      const page = next.done ? [] : next.value;
+      return { servers: page.map((e) => optStr(e, 'Server')).filter((s): s is string => !!s), token: next.done ? undefined : next.value.continuationToken };
+    });
+  }
+
   async getHost(server: string): Promise<HostRecord | undefined> {
     await this.ensureTables();
     const e = await this.#getOrUndefined(this.#t.hosts, bucketOf(server, HOST_BUCKETS), encodeKey(server), 'reading a host');
@@ -531,19 +562,9 @@ function odataDate(ms: number): string {
   return `datetime'${new Date(ms).toISOString()}'`;
 }
 
+/** Only the summary's fields (a Results or index row carries more). */
 function toSummary(r: ResultSummary): ResultSummary {
-  return {
-    server: r.server,
-    ruleId: r.ruleId,
-    ruleVersion: r.ruleVersion,
-    status: r.status,
-    reasonCode: r.reasonCode,
-    severity: r.severity,
-    messageEn: r.messageEn,
-    messageJa: r.messageJa,
-    firstSeen: r.firstSeen,
-    previousStatus: r.previousStatus,
-  };
+  return Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, r[f]])) as unknown as ResultSummary;
 }
 
 function sameIndex(a: IndexRecord, b: IndexRecord): boolean {
@@ -551,10 +572,8 @@ function sameIndex(a: IndexRecord, b: IndexRecord): boolean {
     a.status === b.status &&
     a.reasonCode === b.reasonCode &&
     a.ruleVersion === b.ruleVersion &&
-    a.messageEn === b.messageEn &&
-    a.messageJa === b.messageJa &&
+    LANGUAGES.every((lang) => a.message[lang] === b.message[lang]) &&
     a.firstSeen === b.firstSeen &&
     a.sourceSnapshotId === b.sourceSnapshotId
   );
 }
-

@@ -1,5 +1,7 @@
-// The records the store reads and writes, in application terms (epoch ms, plain strings). Table
-// and column names live in entities.ts; nothing outside src/store sees them.
+// The records the store reads and writes, in application terms (epoch ms, plain strings, texts as
+// one map per language). Table and column names live in entities.ts; nothing outside src/store
+// sees them. The Results row is the full record; events and index rows are picks of it.
+import type { Lang, Localised } from '../rules/types';
 
 /** The current result of one rule on one server: one row of the Results table. */
 export interface ResultRecord {
@@ -9,10 +11,9 @@ export interface ResultRecord {
   readonly status: string;
   readonly reasonCode: string;
   readonly severity: string;
-  readonly messageEn: string;
-  readonly messageJa: string;
-  readonly remediationEn: readonly string[];
-  readonly remediationJa: readonly string[];
+  /** One text per language; the store writes a column per language (MessageEn, MessageJa…). */
+  readonly message: Localised;
+  readonly remediation: Readonly<Record<Lang, readonly string[]>>;
   /** The evidence as JSON text; the store truncates it (with a marker) past the string limit. */
   readonly evidenceJson: string;
   /** When the current status began (collectedAt of the snapshot that first showed it). */
@@ -61,47 +62,35 @@ export interface StoredResult extends ResultRecord {
   readonly evidenceTruncated: boolean;
 }
 
+/** The verified-key tag of a server's rows: only when every row carries the same one. */
+export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
+  const tag = rows[0]?.keyTag;
+  return tag !== undefined && rows.every((r) => r.keyTag === tag) ? tag : undefined;
+}
+
 /** A status change of one (server, rule): one row of the Events table. */
-export interface EventRecord {
-  readonly server: string;
-  readonly ruleId: string;
-  readonly ruleVersion: string;
+export type EventRecord = Pick<ResultRecord, 'server' | 'ruleId' | 'ruleVersion' | 'reasonCode' | 'severity' | 'message' | 'firstSeen' | 'previousFirstSeen' | 'snapshotId'> & {
   /** Undefined for the first result a server ever had for the rule. */
   readonly fromStatus?: string;
   readonly toStatus: string;
-  readonly reasonCode: string;
-  readonly severity: string;
-  readonly messageEn: string;
-  readonly messageJa: string;
-  /** When the new status began: the collectedAt of the snapshot that showed it. */
-  readonly firstSeen: number;
-  /** When the previous status had begun. */
-  readonly previousFirstSeen?: number;
-  readonly snapshotId: string;
   readonly recordedAt: number;
   /** snapshot (default), rule-change, stale, returned, waiver-created/-changed/-expired/-deleted. */
   readonly cause?: string;
   readonly waiverId?: string;
   /** Extra facts as JSON text (waiver audit details). */
   readonly detail?: string;
-}
+};
+
+/** What fleet-wide listings return of a result: no evidence, no remediation. */
+export const SUMMARY_FIELDS = ['server', 'ruleId', 'ruleVersion', 'status', 'reasonCode', 'severity', 'message', 'firstSeen', 'previousStatus'] as const;
+export type ResultSummary = Pick<ResultRecord, (typeof SUMMARY_FIELDS)[number]>;
 
 /** A row of the per-rule index: the current status of one server for one rule. */
-export interface IndexRecord {
-  readonly server: string;
-  readonly ruleId: string;
-  readonly ruleVersion: string;
-  readonly status: string;
-  readonly reasonCode: string;
-  readonly severity: string;
-  readonly messageEn: string;
-  readonly messageJa: string;
-  readonly firstSeen: number;
-  readonly previousStatus?: string;
+export type IndexRecord = ResultSummary & {
   /** The snapshot that set this row; an index row is only replaced by a newer source. */
   readonly sourceSnapshotId: string;
   readonly sourceCollectedAt: number;
-}
+};
 
 /** One row of the Hosts table. */
 export interface HostRecord {

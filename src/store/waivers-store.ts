@@ -1,11 +1,10 @@
 // The Waivers table: PK 'waivers', RK waiver id. A waiver is never physically deleted: it ends
 // (State expired or deleted) and stays for audit. The whole set is one partition, small by nature.
 import { odata, RestError } from '@azure/data-tables';
-import type { TableClients } from './client';
 import { boundedText, dateTime, int32, ms, num, optStr, str } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
-import type { PostureStore } from './posture-store';
+import type { PostureStore, SiblingTable } from './posture-store';
 
 export type WaiverState = 'active' | 'expired' | 'deleted';
 
@@ -71,26 +70,26 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
 }
 
 export class WaiverStore {
-  readonly #t: TableClients;
-  constructor(private readonly store: PostureStore) {
-    this.#t = store.tables;
+  readonly #table: SiblingTable;
+  constructor(store: PostureStore) {
+    this.#table = store.siblingTable('waivers');
   }
 
   /** Every waiver, or only those in `state`. */
   async list(state?: WaiverState): Promise<StoredWaiver[]> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     const filter = state ? odata`PartitionKey eq ${PK} and State eq ${state}` : odata`PartitionKey eq ${PK}`;
-    return this.store.guarded('listing waivers', async () => {
+    return this.#table.call('listing waivers', async (t) => {
       const out: StoredWaiver[] = [];
-      for await (const e of this.#t.waivers.listEntities({ queryOptions: { filter } })) out.push(fromEntity(e));
+      for await (const e of t.listEntities({ queryOptions: { filter } })) out.push(fromEntity(e));
       return out;
     });
   }
 
   async get(id: string): Promise<StoredWaiver | undefined> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     try {
-      return fromEntity(await this.store.guarded('reading a waiver', () => this.#t.waivers.getEntity(PK, encodeKey(id))));
+      return fromEntity(await this.#table.call('reading a waiver', (t) => t.getEntity(PK, encodeKey(id))));
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -99,9 +98,9 @@ export class WaiverStore {
 
   /** Creates (no etag) or replaces a waiver still at `etag`; ConcurrencyConflictError when it moved. */
   async put(w: WaiverRecord, etag: string | undefined): Promise<void> {
-    await this.store.ensureTables();
+    await this.#table.ready();
     try {
-      await this.store.guarded('writing a waiver', () => (etag ? this.#t.waivers.updateEntity(toEntity(w), 'Replace', { etag }) : this.#t.waivers.createEntity(toEntity(w))));
+      await this.#table.call('writing a waiver', (t) => (etag ? t.updateEntity(toEntity(w), 'Replace', { etag }) : t.createEntity(toEntity(w))));
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyConflictError(`Waiver ${w.id} was changed meanwhile.`, { cause: error });

@@ -113,7 +113,9 @@ describe('baselines', () => {
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as { error: string }).error).toBe('invalid_baseline');
     expect((await admin(`baselines/${RULE}`, 'PUT', { server: id('EXCH05'), setBy: 'alice', extra: 1 })).status).toBe(400);
-    expect((await admin(`baselines/${RULE}`, 'GET')).status).toBe(404);
+    const none = await admin(`baselines/${RULE}`, 'GET');
+    expect(none.status).toBe(200);
+    expect(await none.json()).toEqual({ rule: RULE, server: null, setBy: null, setAt: null, revision: 0 });
 
     const set = await admin(`baselines/${RULE}`, 'PUT', { server: id('EXCH05'), setBy: 'alice' });
     expect(set.status).toBe(201);
@@ -133,6 +135,7 @@ describe('baselines', () => {
     const cleared = await admin(`baselines/${RULE}`, 'DELETE');
     expect(cleared.status).toBe(200);
     expect((await admin(`baselines/${RULE}`, 'DELETE')).status).toBe(404);
+    expect(await (await admin(`baselines/${RULE}`, 'GET')).json()).toMatchObject({ server: null, revision: 3 });
     expect((await get(stack, `servers/${id('EXCH05')}/drift?rule=${RULE}`)).body.reference.kind).toBe('largest-cluster');
 
     const events = await get(stack, 'events?cause=baseline-set,baseline-changed,baseline-deleted');

@@ -6,6 +6,8 @@ import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { HttpRequest, InvocationContext, type HttpRequestInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeNamed } from '../../src/app/routes';
+import { serveRoute } from '../../src/app/serve-route';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { DEFAULT_SERVER, startTestStack, type TestStack } from '../support/stack';
@@ -196,7 +198,7 @@ describe('the Azure path: an HttpRequest around a streamed body', () => {
   it('an endless body with a valid key: 413 after about the limit, not the whole stream', async () => {
     const key = await stack.serverKey(DEFAULT_SERVER);
     const body = endless();
-    const res = await stack.app.http.postSnapshot(streamed({ 'content-type': 'application/json', 'x-api-key': key }, body.stream), context());
+    const res = await serveRoute(stack.app, routeNamed('postSnapshot'), streamed({ 'content-type': 'application/json', 'x-api-key': key }, body.stream), context());
     expect(res.status).toBe(413);
     expect(body.pulled()).toBeGreaterThan(limit());
     expect(body.pulled()).toBeLessThan(limit() + 1024 * 1024);
@@ -210,7 +212,7 @@ describe('the Azure path: an HttpRequest around a streamed body', () => {
       [{ 'content-type': 'application/json', 'x-api-key': key, 'content-length': String(limit() + 1) }, 413],
     ] as const) {
       const body = endless();
-      const res = await stack.app.http.postSnapshot(streamed(headers, body.stream), context());
+      const res = await serveRoute(stack.app, routeNamed('postSnapshot'), streamed(headers, body.stream), context());
       expect(res.status, JSON.stringify(headers)).toBe(status);
       // At most what a stream buffers ahead on its own, never the body.
       expect(body.pulled(), JSON.stringify(headers)).toBeLessThanOrEqual(64 * 1024);

@@ -188,8 +188,8 @@ describe('enrolment', () => {
     expect(await rotated.enrolment.verify(parseServerKey(viaFirst.body.key)!)).toBe(fqdn('SEC01'));
     expect(await rotated.enrolment.verify(parseServerKey(viaSecond.body.key)!)).toBe(fqdn('SEC02'));
     const hdr = (k: string) => ({ get: (n: string) => (n === 'x-api-key' ? k : null) });
-    await expect(rotated.http['deps'].auth.authorize(hdr(TEST_KEYS.enrolment), 'enrol')).rejects.toMatchObject({ status: 401 });
-    await expect(rotated.http['deps'].auth.authorize(hdr('a-brand-new-secret'), 'enrol')).resolves.toEqual({ kind: 'enrolment' });
+    await expect(rotated.auth.authorize(hdr(TEST_KEYS.enrolment), 'enrol')).rejects.toMatchObject({ status: 401 });
+    await expect(rotated.auth.authorize(hdr('a-brand-new-secret'), 'enrol')).resolves.toEqual({ kind: 'enrolment' });
   });
 
   it('bad enrolment requests are 4xx and write nothing', async () => {

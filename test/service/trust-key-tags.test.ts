@@ -3,8 +3,7 @@
 // the next post — also when it lands between a post's key check and its commit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerKey, serverKeyTag } from '../../src/app/enrolment';
-import { keyTagOf } from '../../src/app/ingest';
-import type { StoragePolicy, StoredResult } from '../../src/store';
+import { keyTagOf, type StoragePolicy, type StoredResult } from '../../src/store';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 

@@ -1,6 +1,5 @@
 // Small helpers for end-to-end requests against a TestStack.
-import { serverIdOf } from '../../src/snapshot/normalise';
-import { SERVER_ID } from '../../src/app/enrolment';
+import { SERVER_ID, serverIdOf } from '../../src/snapshot/normalise';
 import type { TEST_KEYS, TestStack } from './stack';
 
 /** Response JSON as tests read it: any property at any depth. */

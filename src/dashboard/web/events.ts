@@ -1,4 +1,4 @@
-// One status change (GET /api/events, /api/servers/{server}/history) as a timeline entry.
+// One status change (an event, or a server's history entry) as a timeline entry.
 import type { EventItem } from './api.js';
 import { h, link } from './dom.js';
 import { causeText, t } from './i18n.js';

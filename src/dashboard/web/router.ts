@@ -1,4 +1,4 @@
-// Views live in the fragment (#/findings?rule=…), so the page is one document at /api/dashboard,
+// Views live in the fragment (#/findings?rule=…), so the page is one document at …/dashboard,
 // links can be bookmarked, and the back button works. The key is never part of a route.
 
 export type ViewName = 'fleet' | 'findings' | 'server' | 'changes' | 'drift';

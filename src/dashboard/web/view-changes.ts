@@ -1,5 +1,5 @@
 // Changes since a chosen time (default: the last 24 hours): new warnings and errors, every status
-// change, and the servers that stopped reporting (GET /api/events, /api/servers?stale=true).
+// change, and the servers that stopped reporting (events, and the stale servers).
 import { apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
 import { h, link } from './dom.js';
 import { eventEntry } from './events.js';

@@ -1,7 +1,8 @@
 // Drift of one rule: the fleet's configurations as clusters, largest first, each with its servers
 // per status, a few of its servers, and the facts in which it differs from the reference (the
 // baseline server's configuration when one is named, else the largest cluster). One call to
-// GET /api/drift, which reads counters kept at write time: the same cost for 10 or 10,000 servers.
+// one call to the drift route, which reads counters kept at write time: the same cost for 10 or
+// 10,000 servers.
 import { apiGet, type Counts, type Query } from './api.js';
 import { h, link, replace } from './dom.js';
 import { formatNumber, formatTime, statusText, t } from './i18n.js';

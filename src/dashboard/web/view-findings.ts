@@ -1,5 +1,5 @@
 // Findings: the current Warning and Error results, filtered by rule, status, server and "since"
-// (the filters live in the fragment), one page of GET /api/results at a time. The continuation
+// (the filters live in the fragment), one page of results at a time. The continuation
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
 import { ApiFailure, apiGet, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';

@@ -1,12 +1,12 @@
 // Fleet: the host count, servers not reporting, waived findings, and per rule the servers in each
-// status as a stacked bar with the counts beside it. Everything comes from GET /api/summary, one
+// status as a stacked bar with the counts beside it. Everything comes from the summary, one
 // small document kept by counters, so this view costs the same for 10 or 10,000 servers.
 import { apiGet, type Summary } from './api.js';
 import { h, link, svg } from './dom.js';
 import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
 import { href } from './router.js';
 
-/** Statuses that have a findings list (GET /api/results?status=…). */
+/** Statuses that have a findings list (results filtered by status). */
 const FINDING = new Set(['Warning', 'Error']);
 
 function metric(label: TextKey, value: number, name: string, target?: string): HTMLElement {

@@ -1,6 +1,6 @@
 // A server: host facts, the last snapshot and when it was seen, every rule's result with its
 // message, remediation steps and evidence (readable, the raw JSON one click away), and the
-// server's history of status changes as a timeline (GET /api/servers/{server}[/history]).
+// server's history of status changes as a timeline (the server and history routes).
 import { apiGet, type EventItem, type Page, type ServerResult, type ServerView } from './api.js';
 import { externalLink, h, type Child } from './dom.js';
 import { renderEvidence } from './evidence.js';

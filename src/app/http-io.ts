@@ -1,0 +1,239 @@
+// The HTTP edge shared by every route, independent of the hosting (Azure Functions or the local
+// host): the request and response shapes, JSON answers, query parameters and the one body reader.
+import { findRule } from '../rules/registry';
+import { STATUSES, type Lang, type Rule, type Status } from '../rules/types';
+import { SERVER_ID } from '../snapshot/normalise';
+import type { StoredResult } from '../store';
+import type { AlertLog } from './alert-log';
+import type { Principal } from './enrolment';
+import { ApiError, errorBody } from './errors';
+import { parseIsoInstant } from './iso-time';
+
+export interface ApiRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  readonly query: URLSearchParams;
+  readonly params: Readonly<Record<string, string | undefined>>;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+/** Shaped like @azure/functions' HttpResponseInit. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly jsonBody?: unknown;
+  /** A text or binary body (the CSV export, the dashboard's files); JSON routes use jsonBody. */
+  readonly body?: string | Uint8Array;
+}
+
+/** The logging part of an InvocationContext. */
+export interface ApiContext extends AlertLog {
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** One request as a route's handler sees it, after the key check and the language choice. */
+export interface RouteCall {
+  readonly req: ApiRequest;
+  readonly log: ApiContext;
+  readonly lang: Lang;
+  /** Who called (undefined on a public route). */
+  readonly who?: Principal;
+  /** A post's server rows, read to verify its key and handed on to ingest. */
+  readonly rows?: readonly StoredResult[];
+}
+
+export const MAX_TOP = 1000;
+export const DEFAULT_TOP = 100;
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+  status,
+  headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+  jsonBody: body,
+});
+
+export function errorResponse(e: ApiError): ApiResponse {
+  return json(e.status, errorBody(e), e.headers);
+}
+
+export function invalidQuery(message: string): ApiError {
+  return new ApiError('invalid_query', message);
+}
+
+/** Query parameters a route accepts; `code` is what the Functions host uses for function keys. */
+export function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
+  for (const name of new Set(q.keys())) {
+    if (name === 'code') continue;
+    if (!allowed.includes(name)) {
+      throw invalidQuery(
+        allowed.length === 0 ? `This route takes no query parameters, but got "${name}".` : `Unknown query parameter "${name}"; this route accepts ${allowed.join(', ')}.`,
+      );
+    }
+  }
+}
+
+export function single(q: URLSearchParams, name: string): string | undefined {
+  const all = q.getAll(name);
+  if (all.length > 1) throw invalidQuery(`The query parameter "${name}" may be given only once.`);
+  const v = all[0];
+  if (v === undefined) return undefined;
+  if (v.trim() === '') throw invalidQuery(`The query parameter "${name}" must not be empty.`);
+  return v.trim();
+}
+
+export function parseTop(q: URLSearchParams): number {
+  const v = single(q, 'top');
+  if (v === undefined) return DEFAULT_TOP;
+  if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1 || Number(v) > MAX_TOP) throw invalidQuery(`"top" must be a whole number from 1 to ${MAX_TOP}, not "${v}".`);
+  return Number(v);
+}
+
+export function parseSince(q: URLSearchParams): number | undefined {
+  const v = single(q, 'since');
+  if (v === undefined) return undefined;
+  const t = parseIsoInstant(v);
+  if (t === undefined) throw invalidQuery(`"since" must be an existing ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
+  return t;
+}
+
+const STATUS_BY_LOWER = new Map(STATUSES.map((s) => [s.toLowerCase(), s]));
+
+/** `status=Warning&status=Error` or `status=Warning,Error`, any case. */
+export function parseStatuses(q: URLSearchParams): Status[] | undefined {
+  const raw = q.getAll('status');
+  if (raw.length === 0) return undefined;
+  const out = new Set<Status>();
+  for (const part of raw.flatMap((v) => v.split(','))) {
+    const s = STATUS_BY_LOWER.get(part.trim().toLowerCase());
+    if (!s) throw invalidQuery(`"status" must be one or more of ${STATUSES.join(', ')}, not "${part.trim()}".`);
+    out.add(s);
+  }
+  return [...out];
+}
+
+export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
+
+/** `cause=rule-change` or `cause=stale,returned`. */
+export function parseCauses(q: URLSearchParams): string[] | undefined {
+  const raw = q.getAll('cause');
+  if (raw.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const part of raw.flatMap((v) => v.split(','))) {
+    const c = part.trim().toLowerCase();
+    if (!(EVENT_CAUSES as readonly string[]).includes(c)) throw invalidQuery(`"cause" must be one or more of ${EVENT_CAUSES.join(', ')}, not "${part.trim()}".`);
+    out.add(c);
+  }
+  return [...out];
+}
+
+export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefined {
+  const v = single(q, 'rule');
+  if (v === undefined) return undefined;
+  const rule = findRule(v, rules);
+  if (!rule) throw invalidQuery(`Unknown rule "${v}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
+  return rule.id;
+}
+
+export function parseServer(v: string | undefined, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  const s = v.trim().toLowerCase().replace(/\.$/, '');
+  if (!SERVER_ID.test(s)) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not "${v.slice(0, 100)}".`);
+  return s;
+}
+
+/** The {server} of a route's path, as a server id. */
+export function pathServer(params: ApiRequest['params']): string {
+  return parseServer(params.server ?? '', 'The server in the path') ?? '';
+}
+
+export function parseToken(q: URLSearchParams): string | undefined {
+  const v = single(q, 'continuationToken');
+  if (v !== undefined && (v.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(v))) throw invalidQuery('"continuationToken" must be a token returned by a previous page, unchanged.');
+  return v;
+}
+
+/**
+ * Reads the body, refusing anything past `max` bytes: a declared Content-Length over it before a
+ * byte is read, an undeclared (chunked) one as soon as the count passes it.
+ */
+export async function readBody(req: ApiRequest, max: number, what = 'The snapshot'): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError('too_large', `${what} exceeds the limit of ${max} bytes.`);
+  const declared = req.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > max) throw tooLarge();
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+export function checkJsonType(req: ApiRequest): void {
+  const ct = req.headers.get('content-type');
+  const m = ct ? /^\s*application\/json\s*(?:;(.*))?$/i.exec(ct) : null;
+  const charset = m?.[1] ? /charset\s*=\s*"?([^";\s]+)/i.exec(m[1])?.[1] : undefined;
+  if (!m || (charset !== undefined && !/^utf-?8$/i.test(charset))) {
+    throw new ApiError('unsupported_media_type', `Send the snapshot as Content-Type: application/json (UTF-8), not ${ct ? JSON.stringify(ct) : 'without a Content-Type'}.`);
+  }
+}
+
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch {
+    throw new ApiError('invalid_json', 'The body is not valid UTF-8 text.');
+  }
+}
+
+/** What a route reads: its size limit, how messages name it, and what to send instead. */
+export interface BodySpec {
+  readonly max: number;
+  /** "The snapshot", "A waiver": the subject of the too-large message. */
+  readonly what: string;
+  /** What to send, appended to refusals ("send one snapshot as JSON"). */
+  readonly hint: string;
+  /** The error code of an empty body (default invalid_json). */
+  readonly emptyCode?: 'invalid_json' | 'invalid_waiver';
+}
+
+/**
+ * The one body reader: a JSON body (Content-Type checked, at most `max` bytes, UTF-8) as text.
+ * Snapshots keep the text (it is stored as sent); other routes parse it with readJsonBody.
+ */
+export async function readJsonText(req: ApiRequest, spec: BodySpec): Promise<string> {
+  checkJsonType(req);
+  const text = decodeUtf8(await readBody(req, spec.max, spec.what));
+  if (text.trim() === '') throw new ApiError(spec.emptyCode ?? 'invalid_json', `The body is empty; ${spec.hint}.`);
+  return text;
+}
+
+export async function readJsonBody(req: ApiRequest, spec: BodySpec): Promise<unknown> {
+  return parseJsonText(await readJsonText(req, spec), spec.hint);
+}
+
+/** JSON text → value; the parser's own words say where it broke. */
+export function parseJsonText(text: string, hint: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message.replace(/\s+/g, ' ') : 'unparseable';
+    throw new ApiError('invalid_json', `The body is not valid JSON (${detail}); ${hint}.`);
+  }
+}

@@ -1,0 +1,83 @@
+// Every HTTP route of the service, in one table: Azure Functions registers it (src/functions) and
+// the local host serves it (src/local), so both answer the same routes with the same handlers.
+// Adding a route is one entry here and its handler; `access` is checked before the handler runs.
+import { getDashboardFiles } from '../dashboard/serve';
+import type { Access } from './auth';
+import type { PostureApp } from './create-app';
+import { exportResultsCsv } from './export-results';
+import type { ApiResponse, RouteCall } from './http-io';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Who may call a route: a key of the given access, or anyone (the dashboard's static files). */
+export type RouteAccess = Access | 'public';
+
+export interface Route {
+  /** The function name in Azure (and in the local host's logs). */
+  readonly name: string;
+  readonly methods: readonly HttpMethod[];
+  /** Below /api/, in the Functions host's syntax: {param} segments, {param?} optional. */
+  readonly route: string;
+  readonly access: RouteAccess;
+  readonly handler: (app: PostureApp, call: RouteCall) => Promise<ApiResponse>;
+}
+
+export const ROUTES: readonly Route[] = [
+  // Collectors
+  { name: 'enroll', methods: ['POST'], route: 'enroll', access: 'enrol', handler: (app, c) => app.http.enroll(c) },
+  { name: 'postSnapshot', methods: ['POST'], route: 'snapshots', access: 'ingest', handler: (app, c) => app.http.postSnapshot(c) },
+  { name: 'getManifest', methods: ['GET'], route: 'manifest', access: 'collector', handler: (app, c) => app.http.getManifest(c) },
+  { name: 'getRules', methods: ['GET'], route: 'rules', access: 'collector', handler: (app, c) => app.http.getRules(c) },
+  // Readers
+  { name: 'getResults', methods: ['GET'], route: 'results', access: 'read', handler: (app, c) => app.http.getResults(c) },
+  { name: 'getServer', methods: ['GET'], route: 'servers/{server}', access: 'read', handler: (app, c) => app.http.getServer(c) },
+  { name: 'getSummary', methods: ['GET'], route: 'summary', access: 'read', handler: (app, c) => app.http.getSummary(c) },
+  { name: 'getEvents', methods: ['GET'], route: 'events', access: 'read', handler: (app, c) => app.http.getEvents(c) },
+  { name: 'listServers', methods: ['GET'], route: 'servers', access: 'read', handler: (app, c) => app.lifecycleHttp.listServers(c) },
+  { name: 'getHistory', methods: ['GET'], route: 'servers/{server}/history', access: 'read', handler: (app, c) => app.lifecycleHttp.history(c) },
+  { name: 'exportResultsCsv', methods: ['GET'], route: 'export/results.csv', access: 'read', handler: (app, c) => exportResultsCsv(app, c) },
+  { name: 'getDrift', methods: ['GET'], route: 'drift', access: 'read', handler: (app, c) => app.driftHttp.fleet(c) },
+  { name: 'getServerDrift', methods: ['GET'], route: 'servers/{server}/drift', access: 'read', handler: (app, c) => app.driftHttp.server(c) },
+  // Admins
+  { name: 'waivers', methods: ['GET', 'PUT', 'DELETE'], route: 'waivers/{id?}', access: 'admin', handler: (app, c) => app.lifecycleHttp.waivers(c) },
+  { name: 'baselines', methods: ['GET', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
+  { name: 'runJob', methods: ['POST'], route: 'jobs/{job}/run', access: 'admin', handler: (app, c) => app.lifecycleHttp.runJob(c) },
+  { name: 'revokeServerKey', methods: ['DELETE'], route: 'servers/{server}/key', access: 'admin', handler: (app, c) => app.http.revokeServerKey(c) },
+  { name: 'rotateServerKey', methods: ['POST'], route: 'servers/{server}/key/rotate', access: 'admin', handler: (app, c) => app.http.rotateServerKey(c) },
+  { name: 'listRefusedServers', methods: ['GET'], route: 'refused-servers', access: 'admin', handler: (app, c) => app.keysHttp.refusedServers(c) },
+  { name: 'listEnrolments', methods: ['GET'], route: 'enrolments', access: 'admin', handler: (app, c) => app.keysHttp.enrolments(c) },
+  {
+    name: 'decideEnrolment',
+    methods: ['POST'],
+    route: 'servers/{server}/enrolments/{request}/{decision}',
+    access: 'admin',
+    handler: (app, c) => app.keysHttp.decide(c),
+  },
+  // The dashboard's page and files hold no data; every call the page makes needs a reader key.
+  { name: 'getDashboard', methods: ['GET'], route: 'dashboard/{asset?}', access: 'public', handler: async (_app, c) => getDashboardFiles().serve(c.req) },
+];
+
+/**
+ * The URL of a route below `apiBase` (…/api), its {params} filled in (encoded) and optional ones
+ * left out when not given.
+ */
+export function routeUrl(apiBase: string, name: string, params: Readonly<Record<string, string>> = {}): string {
+  const path = routeNamed(name)
+    .route.split('/')
+    .flatMap((segment) => {
+      const m = /^\{(\w+)(\??)\}$/.exec(segment);
+      if (!m) return [segment];
+      const value = params[m[1]!];
+      if (value === undefined && m[2]) return [];
+      if (value === undefined) throw new Error(`The route ${name} needs {${m[1]}}.`);
+      return [encodeURIComponent(value)];
+    });
+  return `${apiBase}/${path.join('/')}`;
+}
+
+/** The route of that name (a programming error when there is none). */
+export function routeNamed(name: string): Route {
+  const route = ROUTES.find((r) => r.name === name);
+  if (!route) throw new Error(`No route is named ${name}.`);
+  return route;
+}

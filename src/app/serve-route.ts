@@ -1,0 +1,54 @@
+// How every route of the table is served, by both hosts: the key is checked against the route's
+// access, the language chosen, the handler run, and any failure mapped to its answer. No input
+// yields a 500: everything a client can send maps to a 4xx, and storage trouble to 503 with
+// Retry-After.
+import { negotiateLanguage } from '../rules/localise';
+import { ConcurrencyConflictError, InvalidContinuationTokenError, keyTagOf, StorageUnavailableError, type StoredResult } from '../store';
+import type { Access } from './auth';
+import type { PostureApp } from './create-app';
+import type { Principal } from './enrolment';
+import { ApiError } from './errors';
+import { errorResponse, invalidQuery, type ApiContext, type ApiRequest, type ApiResponse } from './http-io';
+import type { Route } from './routes';
+
+export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest, log: ApiContext): Promise<ApiResponse> {
+  const lang = negotiateLanguage(req.headers.get('accept-language'));
+  // A public route answers for itself, in its own format.
+  if (route.access === 'public') return route.handler(app, { req, log, lang });
+  try {
+    const { who, rows } = await admit(app, route.access, req, log);
+    const res = await route.handler(app, { req, log, lang, who, rows });
+    return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
+  } catch (error) {
+    return failure(error, log);
+  }
+}
+
+/**
+ * Who is calling, checked against what the route needs. A post's server key is checked against
+ * the verified-key tag on its server's rows, which ingest reads anyway: the rows are read first,
+ * then the key is verified (ServerKeys is read only when the tag does not vouch for it), and the
+ * rows go on to ingest, so a steady post reads them once.
+ */
+async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiContext): Promise<{ who: Principal; rows?: readonly StoredResult[] }> {
+  const claimed = access === 'ingest' ? app.auth.claimedServer(req.headers) : undefined;
+  const rows = claimed === undefined ? undefined : await app.store.readServer(claimed);
+  const who = await app.auth.authorize(req.headers, access, log, rows && keyTagOf(rows));
+  return { who, rows: who.kind === 'server' && who.server === claimed ? rows : undefined };
+}
+
+function failure(error: unknown, log: ApiContext): ApiResponse {
+  if (error instanceof ApiError) return errorResponse(error);
+  if (error instanceof InvalidContinuationTokenError) return errorResponse(invalidQuery(error.message));
+  if (error instanceof StorageUnavailableError || error instanceof ConcurrencyConflictError) {
+    const retry = error instanceof StorageUnavailableError ? error.retryAfterSeconds : 1;
+    log.warn(`storage_unavailable: ${error.message}`);
+    return errorResponse(
+      new ApiError('storage_unavailable', `Storage is unavailable or busy right now; nothing was stored, retry after ${retry} seconds.`, undefined, {
+        'Retry-After': String(retry),
+      }),
+    );
+  }
+  log.error('Unexpected failure', error);
+  return errorResponse(new ApiError('internal_error', 'The service failed unexpectedly; the failure was logged.'));
+}
