@@ -2,6 +2,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Rules and the contract stay pure: no storage, no Azure, no HTTP.
+const PURE = {
+  group: ['@azure/*', '**/store', '**/store/**', '**/app', '**/app/**', '**/functions/**', '**/local/**', 'node:fs', 'fs', 'node:http', 'http'],
+  message: 'Rules and the snapshot contract are pure: no storage, Azure, HTTP or file access.',
+};
+const INTERNALS_MESSAGE = "A rule's files are its own: import the rule from its folder (the registry does), shared helpers from src/rules/shared.";
+/** From src/ outside src/rules: a file below a rule's folder (the folder itself, its index, is fine). */
+const RULE_INTERNALS = { regex: '(^|/)rules/(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
+/** From src/rules/*.ts (the registry, the manifest): the same, one level down. */
+const RULE_INTERNALS_HERE = { regex: '^\\./(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
+/** From tests and benchmarks outside a rule's own tests. */
+const RULE_INTERNALS_SRC = { regex: '(^|/)src/rules/(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
+/** From inside a rule's folder (or rules/shared): another rule; rules/shared, rules/types and what lies outside rules/ are fine. */
+const OTHER_RULE = {
+  regex: '^\\.\\./(?!shared(/|$)|types$|\\.\\./)',
+  message: "One rule never uses another rule's files: move what both need to src/rules/shared.",
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', 'bench/results/**', '.tools/**', '.deploy/**', '.stryker-tmp/**', 'test-results/**'] },
   js.configs.recommended,
@@ -15,19 +33,35 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/rules/**/*.ts', 'src/snapshot/**/*.ts'],
-    rules: {
-      // Rules and the contract stay pure: no storage, no Azure, no HTTP.
-      'no-restricted-imports': ['error', { patterns: ['@azure/*', '**/store/**', '**/app/**', '**/functions/**', '**/local/**', 'node:fs', 'fs', 'node:http', 'http'] }],
-    },
+    // Outside a rule's folder a rule is its folder's index; its other files are its own. Its tests
+    // (test/rules/<rule>/) may reach inside.
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [RULE_INTERNALS] }] },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['test/rules/*/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [RULE_INTERNALS_SRC] }] },
+  },
+  {
+    files: ['src/snapshot/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [PURE, RULE_INTERNALS] }] },
+  },
+  {
+    files: ['src/rules/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [PURE, RULE_INTERNALS_HERE] }] },
+  },
+  {
+    files: ['src/rules/*/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [PURE, OTHER_RULE] }] },
   },
   {
     files: ['src/store/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['**/app/**', '**/functions/**', '**/local/**'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/app/**', '**/functions/**', '**/local/**'], message: 'The store depends on nothing above it.' }, RULE_INTERNALS] }] },
   },
   {
     files: ['src/app/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['**/functions/**', '**/local/**'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/functions/**', '**/local/**'], message: 'The app depends on no host.' }, RULE_INTERNALS] }] },
   },
   {
     // Tests build broken inputs on purpose; loose types there are the point.

@@ -130,7 +130,7 @@ export function parseCauses(q: URLSearchParams): string[] | undefined {
 export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefined {
   const v = single(q, 'rule');
   if (v === undefined) return undefined;
-  const rule = findRule(v, rules);
+  const rule = findRule(v.toLowerCase(), rules);
   if (!rule) throw invalidQuery(`Unknown rule "${v}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
   return rule.id;
 }

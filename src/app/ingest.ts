@@ -5,12 +5,13 @@
 // after the commit is repaired by the collector's retry (or by the server's next snapshot).
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
-import type { Lang, Rule, RuleResult } from '../rules/types';
+import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
-import { ConcurrencyConflictError, settleAll, type DriftStore, type HostRecord, type PostureStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, settleAll, type DriftStore, type HostRecord, type ResultRecord, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import { projectDrift } from './drift-projection';
+import type { UseCaseDeps } from './use-case-deps';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -41,10 +42,7 @@ export interface IngestHooks {
   waiverOf?(server: string, ruleId: string): Promise<string | undefined>;
 }
 
-export interface IngestDeps {
-  readonly store: PostureStore;
-  readonly rules: readonly Rule[];
-  readonly clock: () => number;
+export interface IngestDeps extends UseCaseDeps {
   readonly hooks?: IngestHooks;
   /** Where configuration fingerprints are counted (fleet drift); none in tests that leave it out. */
   readonly drift?: DriftStore;

@@ -3,20 +3,15 @@
 // stale and waiver flags.
 import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
-import { STATUSES, type Lang, type Rule } from '../rules/types';
+import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import type { EventFilter, PostureStore, ResultFilter } from '../store';
+import type { EventFilter, ResultFilter } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
-
-export interface QueryDeps {
-  readonly store: PostureStore;
-  readonly rules: readonly Rule[];
-  readonly clock: () => number;
-}
+import type { UseCaseDeps } from './use-case-deps';
 
 export class Queries {
   readonly #manifest: Manifest;
-  constructor(private readonly deps: QueryDeps) {
+  constructor(private readonly deps: UseCaseDeps) {
     this.#manifest = buildManifest(deps.rules);
   }
 

@@ -8,19 +8,17 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type DriftStore, type LifecycleStore, type PostureStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, type DriftStore, type LifecycleStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { projectDrift } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import type { AlertLog } from './alert-log';
 import { FINDING } from './ingest';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
+import type { UseCaseDeps } from './use-case-deps';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
-export interface ReevaluateDeps {
-  readonly store: PostureStore;
+export interface ReevaluateDeps extends UseCaseDeps {
   readonly lifecycle: LifecycleStore;
-  readonly rules: readonly Rule[];
-  readonly clock: () => number;
   readonly batchSize: number;
   readonly waiverOf: (server: string, ruleId: string) => Promise<string | undefined>;
   readonly drift?: DriftStore;

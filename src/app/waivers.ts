@@ -3,21 +3,18 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { globMatch } from '../rules/mcafee-port25-blocked/process-match';
+import { globMatch } from '../rules/shared/glob';
 import { findRule } from '../rules/registry';
-import type { Rule } from '../rules/types';
 import { SERVER_ID } from '../snapshot/normalise';
-import type { EventRecord, PostureStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
+import type { EventRecord, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import type { UseCaseDeps } from './use-case-deps';
 
-export interface WaiversDeps {
-  readonly store: PostureStore;
+export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
-  readonly rules: readonly Rule[];
-  readonly clock: () => number;
   readonly maxDays: number;
 }
 
@@ -93,7 +90,7 @@ export class Waivers {
     if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a waiver has rule, server or serverPattern, justification, grantedBy and expiresAt.`);
     if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
     const ruleName = text(body, 'rule', 100);
-    const rule = findRule(ruleName, rules);
+    const rule = findRule(ruleName.toLowerCase(), rules);
     if (!rule) throw invalid(`Unknown rule "${ruleName}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
     const hasServer = body.server !== undefined;
     const hasPattern = body.serverPattern !== undefined;

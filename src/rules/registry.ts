@@ -1,15 +1,15 @@
 // The rules that are loaded, and evaluation of all of them against one snapshot.
 import { createHash } from 'node:crypto';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
-import { fingerprintOf } from './fingerprint';
+import { fingerprintOf } from './shared/fingerprint';
 import { mcafeePort25Blocked } from './mcafee-port25-blocked';
 import type { Rule, RuleResult } from './types';
 
 export const RULES: readonly Rule[] = [mcafeePort25Blocked];
 
+/** The rule with exactly this id (ids are lower case; callers normalise what users type). */
 export function findRule(id: string, rules: readonly Rule[] = RULES): Rule | undefined {
-  const lower = id.toLowerCase();
-  return rules.find((r) => r.id === lower);
+  return rules.find((r) => r.id === id);
 }
 
 /** Identifies the loaded rule set: changes whenever a rule is added, removed or re-versioned. */

@@ -86,16 +86,9 @@ export interface RuleResult extends RuleOutcome {
   readonly fingerprint?: Fingerprint;
 }
 
-/** A result in one language, the shape the CLI and the HTTP API print. */
-export interface LocalisedResult {
-  readonly ruleId: string;
-  readonly ruleVersion: string;
+/** A result in one language (its texts picked out), the shape the CLI and the HTTP API print. */
+export type LocalisedResult = Omit<RuleResult, 'title' | 'message' | 'remediation'> & {
   readonly title: string;
-  readonly severity: Severity;
-  readonly status: Status;
-  readonly reasonCode: string;
   readonly message: string;
   readonly remediation: readonly string[];
-  readonly references: readonly Reference[];
-  readonly evidence: Evidence;
-}
+};

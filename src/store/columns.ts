@@ -85,3 +85,36 @@ export function bytes(row: Row, name: string): Uint8Array | undefined {
   const v = row[name];
   return v instanceof Uint8Array ? v : undefined;
 }
+
+/** How a record field is kept in the column named like it (first letter upper case). */
+export type ColumnKind = 'text' | 'optText' | 'time' | 'optTime' | 'bool' | 'optInt';
+export type ColumnKinds<T> = { readonly [K in keyof T]?: ColumnKind };
+
+const columnOf = (field: string): string => field.charAt(0).toUpperCase() + field.slice(1);
+
+/**
+ * The columns of `kinds`' fields: texts as they are (an absent optional one empty), times as
+ * DateTime, flags as booleans; an absent optional time or number leaves its column out.
+ */
+export function writeColumns<T extends object>(record: T, kinds: ColumnKinds<T>): Record<string, EdmValue> {
+  const out: Record<string, EdmValue> = {};
+  for (const [field, kind] of Object.entries(kinds) as [string, ColumnKind][]) {
+    const v = (record as Record<string, unknown>)[field];
+    const column = columnOf(field);
+    if (kind === 'text' || kind === 'optText') out[column] = v === undefined ? '' : String(v);
+    else if (kind === 'bool') out[column] = v === true;
+    else if (v !== undefined) out[column] = kind === 'optInt' ? int32(v as number) : dateTime(v as number);
+  }
+  return out;
+}
+
+/** Those fields read back: an empty optional text, a missing optional time or number, is undefined; a missing time is 0. */
+export function readColumns<T extends object, K extends keyof T>(row: Row, kinds: { readonly [F in K]: ColumnKind }): Pick<T, K> {
+  const out: Record<string, unknown> = {};
+  for (const [field, kind] of Object.entries(kinds) as [string, ColumnKind][]) {
+    const column = columnOf(field);
+    out[field] =
+      kind === 'text' ? str(row, column) : kind === 'optText' ? optStr(row, column) : kind === 'bool' ? bool(row, column) : kind === 'optInt' ? num(row, column) : kind === 'time' ? (ms(row, column) ?? 0) : ms(row, column);
+  }
+  return out as Pick<T, K>;
+}

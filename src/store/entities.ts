@@ -2,7 +2,7 @@
 // every entity of a table); keys are encoded so any server id is a valid key.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
-import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readTexts, str, textColumns } from './columns';
+import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { encodeKey, invertedTime } from './keys';
 import type { EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
@@ -55,6 +55,24 @@ export function fitEvidence(json: string): { text: string; truncated: boolean } 
   }
 }
 
+/** The Results row's state columns, named like the record's fields. */
+const RESULT_STATE_COLUMNS = {
+  previousStatus: 'optText',
+  previousFirstSeen: 'optTime',
+  snapshotId: 'text',
+  collectedAt: 'time',
+  lastSeen: 'time',
+  contentHash: 'text',
+  hostHash: 'text',
+  hostSyncedAt: 'time',
+  eventPending: 'bool',
+  indexPending: 'bool',
+  syncPending: 'bool',
+  rawSlot: 'optInt',
+  keyTag: 'optText',
+  acceptPending: 'bool',
+} as const satisfies ColumnKinds<ResultRecord>;
+
 export function resultToEntity(r: ResultRecord): Entity {
   const evidence = fitEvidence(r.evidenceJson);
   const remediation = Object.fromEntries(LANGUAGES.map((lang) => [lang, JSON.stringify(r.remediation[lang])])) as Record<Lang, string>;
@@ -66,21 +84,8 @@ export function resultToEntity(r: ResultRecord): Entity {
     EvidenceJson: evidence.text,
     EvidenceTruncated: evidence.truncated,
     EvidenceChars: int32(r.evidenceJson.length),
-    PreviousStatus: r.previousStatus ?? '',
-    ...optionalTime('PreviousFirstSeen', r.previousFirstSeen),
-    SnapshotId: r.snapshotId,
-    CollectedAt: dateTime(r.collectedAt),
-    LastSeen: dateTime(r.lastSeen),
-    ContentHash: r.contentHash,
-    HostHash: r.hostHash,
-    HostSyncedAt: dateTime(r.hostSyncedAt),
-    EventPending: r.eventPending,
-    IndexPending: r.indexPending,
-    SyncPending: r.syncPending,
+    ...writeColumns(r, RESULT_STATE_COLUMNS),
     ChangeCause: r.changeCause ?? 'snapshot',
-    ...optional('RawSlot', r.rawSlot === undefined ? undefined : int32(r.rawSlot)),
-    KeyTag: r.keyTag ?? '',
-    AcceptPending: r.acceptPending ?? false,
     RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
     Fingerprint: r.fingerprint ?? '',
     FingerprintFactsJson: boundedText(r.fingerprintFactsJson ?? ''),
@@ -103,21 +108,8 @@ export function entityToResult(e: Row): StoredResult {
     remediation: Object.fromEntries(LANGUAGES.map((lang) => [lang, jsonList(str(e, languageColumn('Remediation', lang, 'Json')) || '[]')])) as Record<Lang, string[]>,
     evidenceJson: str(e, 'EvidenceJson') || '{}',
     evidenceTruncated: bool(e, 'EvidenceTruncated'),
-    previousStatus: optStr(e, 'PreviousStatus'),
-    previousFirstSeen: ms(e, 'PreviousFirstSeen'),
-    snapshotId: str(e, 'SnapshotId'),
-    collectedAt: ms(e, 'CollectedAt') ?? 0,
-    lastSeen: ms(e, 'LastSeen') ?? 0,
-    contentHash: str(e, 'ContentHash'),
-    hostHash: str(e, 'HostHash'),
-    hostSyncedAt: ms(e, 'HostSyncedAt') ?? 0,
-    eventPending: bool(e, 'EventPending'),
-    indexPending: bool(e, 'IndexPending'),
-    syncPending: bool(e, 'SyncPending'),
+    ...readColumns<ResultRecord, keyof typeof RESULT_STATE_COLUMNS>(e, RESULT_STATE_COLUMNS),
     changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
-    rawSlot: num(e, 'RawSlot'),
-    keyTag: optStr(e, 'KeyTag'),
-    acceptPending: bool(e, 'AcceptPending'),
     recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
     fingerprint: optStr(e, 'Fingerprint'),
     fingerprintFactsJson: optStr(e, 'FingerprintFactsJson'),
@@ -217,46 +209,31 @@ export function entityToCounts(e: Row, statuses: readonly string[]): Map<string,
 
 // ---- Hosts: PartitionKey = one of 16 buckets, RowKey = server ------------------------------------
 
+/** The Hosts row's columns, named like the record's fields. */
+const HOST_COLUMNS = {
+  server: 'text',
+  hostName: 'text',
+  fqdn: 'optText',
+  osCaption: 'optText',
+  osVersion: 'optText',
+  osArchitecture: 'optText',
+  utcOffsetMinutes: 'optInt',
+  collectorName: 'text',
+  collectorVersion: 'text',
+  manifestVersion: 'optText',
+  firstSeen: 'time',
+  lastSeen: 'time',
+  lastSnapshotId: 'text',
+  lastCollectedAt: 'time',
+  hostHash: 'text',
+} as const satisfies Required<ColumnKinds<HostRecord>>;
+
 export function hostToEntity(h: HostRecord, partitionKey: string): Entity {
-  return {
-    partitionKey,
-    rowKey: encodeKey(h.server),
-    Server: h.server,
-    HostName: h.hostName,
-    Fqdn: h.fqdn ?? '',
-    OsCaption: h.osCaption ?? '',
-    OsVersion: h.osVersion ?? '',
-    OsArchitecture: h.osArchitecture ?? '',
-    ...optional('UtcOffsetMinutes', h.utcOffsetMinutes === undefined ? undefined : int32(h.utcOffsetMinutes)),
-    CollectorName: h.collectorName,
-    CollectorVersion: h.collectorVersion,
-    ManifestVersion: h.manifestVersion ?? '',
-    FirstSeen: dateTime(h.firstSeen),
-    LastSeen: dateTime(h.lastSeen),
-    LastSnapshotId: h.lastSnapshotId,
-    LastCollectedAt: dateTime(h.lastCollectedAt),
-    HostHash: h.hostHash,
-  };
+  return { partitionKey, rowKey: encodeKey(h.server), ...writeColumns(h, HOST_COLUMNS) };
 }
 
 export function entityToHost(e: Row): HostRecord {
-  return {
-    server: str(e, 'Server'),
-    hostName: str(e, 'HostName'),
-    fqdn: optStr(e, 'Fqdn'),
-    osCaption: optStr(e, 'OsCaption'),
-    osVersion: optStr(e, 'OsVersion'),
-    osArchitecture: optStr(e, 'OsArchitecture'),
-    utcOffsetMinutes: num(e, 'UtcOffsetMinutes'),
-    collectorName: str(e, 'CollectorName'),
-    collectorVersion: str(e, 'CollectorVersion'),
-    manifestVersion: optStr(e, 'ManifestVersion'),
-    firstSeen: ms(e, 'FirstSeen') ?? 0,
-    lastSeen: ms(e, 'LastSeen') ?? 0,
-    lastSnapshotId: str(e, 'LastSnapshotId'),
-    lastCollectedAt: ms(e, 'LastCollectedAt') ?? 0,
-    hostHash: str(e, 'HostHash'),
-  };
+  return readColumns<HostRecord, keyof typeof HOST_COLUMNS>(e, HOST_COLUMNS);
 }
 
 // ---- Snapshots: PartitionKey = server, RowKey = slot0 | slot1 -----------------------------------

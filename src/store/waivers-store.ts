@@ -1,7 +1,7 @@
 // The Waivers table: PK 'waivers', RK waiver id. A waiver is never physically deleted: it ends
 // (State expired or deleted) and stays for audit. The whole set is one partition, small by nature.
 import { odata, RestError } from '@azure/data-tables';
-import { boundedText, dateTime, int32, ms, num, optStr, str } from './columns';
+import { boundedText, int32, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore, SiblingTable } from './posture-store';
@@ -31,21 +31,26 @@ export interface StoredWaiver extends WaiverRecord {
 
 const PK = 'waivers';
 
+/** The columns named like the record's fields (the id is WaiverId, the justification bounded). */
+const WAIVER_COLUMNS = {
+  ruleId: 'text',
+  server: 'optText',
+  serverPattern: 'optText',
+  grantedBy: 'text',
+  grantedAt: 'time',
+  expiresAt: 'time',
+  changedAt: 'time',
+  endedAt: 'optTime',
+} as const satisfies ColumnKinds<WaiverRecord>;
+
 function toEntity(w: WaiverRecord) {
   return {
     partitionKey: PK,
     rowKey: encodeKey(w.id),
     WaiverId: w.id,
-    RuleId: w.ruleId,
-    Server: w.server ?? '',
-    ServerPattern: w.serverPattern ?? '',
+    ...writeColumns(w, WAIVER_COLUMNS),
     Justification: boundedText(w.justification),
-    GrantedBy: w.grantedBy,
-    GrantedAt: dateTime(w.grantedAt),
-    ExpiresAt: dateTime(w.expiresAt),
-    ChangedAt: dateTime(w.changedAt),
     State: w.state,
-    ...(w.endedAt === undefined ? {} : { EndedAt: dateTime(w.endedAt) }),
     Revision: int32(w.revision),
   };
 }
@@ -54,16 +59,9 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
   const state = str(e, 'State');
   return {
     id: str(e, 'WaiverId'),
-    ruleId: str(e, 'RuleId'),
-    server: optStr(e, 'Server'),
-    serverPattern: optStr(e, 'ServerPattern'),
+    ...readColumns<WaiverRecord, keyof typeof WAIVER_COLUMNS>(e, WAIVER_COLUMNS),
     justification: str(e, 'Justification'),
-    grantedBy: str(e, 'GrantedBy'),
-    grantedAt: ms(e, 'GrantedAt') ?? 0,
-    expiresAt: ms(e, 'ExpiresAt') ?? 0,
-    changedAt: ms(e, 'ChangedAt') ?? 0,
     state: state === 'expired' || state === 'deleted' ? state : 'active',
-    endedAt: ms(e, 'EndedAt'),
     revision: num(e, 'Revision') ?? 0,
     etag: String(e.etag ?? ''),
   };

@@ -1,4 +1,4 @@
-// Issue 8, without storage: the shared-ingest-key migration switch, the server-key format, and
+// Trust, without storage: the shared-ingest-key migration switch, the server-key format, and
 // the token bucket.
 import { describe, expect, it } from 'vitest';
 import { KeyRing, type HeaderSource } from '../../src/app/auth';

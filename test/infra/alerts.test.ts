@@ -10,7 +10,7 @@ import type { LogRecordName } from '../../src/app/log-records';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
 import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
-/** Records that must raise an alert (issue 3: new warning/error; issue 6: stale server, waiver expiry). */
+/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry. */
 const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired];
 const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 

@@ -6,6 +6,7 @@ import { csvField } from '../../src/app/csv';
 import { RESULT_CSV_COLUMNS } from '../../src/app/export-results';
 import { post } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
+import { RULES } from '../../src/rules/registry';
 
 const fixture = (name: string) => JSON.parse(readFileSync(`test/fixtures/port25/${name}.json`, 'utf8'));
 const FIXTURES = {
@@ -72,8 +73,11 @@ describe('GET /api/export/results.csv', () => {
     const [header, ...rows] = parseCsv(r.text);
     expect(header).toEqual([...RESULT_CSV_COLUMNS]);
     const col = (name: (typeof RESULT_CSV_COLUMNS)[number]) => header!.indexOf(name);
-    const byServer = new Map(rows.map((row) => [row[col('Server')], row]));
-    expect(rows).toHaveLength(3);
+    // One row per server and loaded rule; the port-25 rule's rows are the ones checked here.
+    expect(rows).toHaveLength(3 * RULES.length);
+    const port25 = rows.filter((row) => row[col('RuleId')] === 'mcafee-port25-blocked');
+    const byServer = new Map(port25.map((row) => [row[col('Server')], row]));
+    expect(port25).toHaveLength(3);
     expect(byServer.get(servers.warning!)?.[col('Status')]).toBe('Warning');
     expect(byServer.get(servers.warning!)?.[col('ReasonCode')]).toBe('SmtpNotExcluded');
     expect(byServer.get(servers.pass!)?.[col('ReasonCode')]).toBe('AccessProtectionOff');
@@ -102,7 +106,7 @@ describe('GET /api/export/results.csv', () => {
     });
     expect(put.status).toBe(201);
     const [header, ...rows] = parseCsv((await exportCsv()).text);
-    const row = rows.find((x) => x[header!.indexOf('Server')] === servers.warning)!;
+    const row = rows.find((x) => x[header!.indexOf('Server')] === servers.warning && x[header!.indexOf('RuleId')] === 'mcafee-port25-blocked')!;
     expect(row[header!.indexOf('Waived')]).toBe('true');
     expect(row[header!.indexOf('WaiverId')]).toBe('csv-test');
     expect(row[header!.indexOf('Status')]).toBe('Warning');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
+import { RULES } from '../../src/rules/registry';
 import type { Rule } from '../../src/rules/types';
 import { get, getAll, post, type Json } from '../support/http';
 import { startTestStack, TEST_KEYS, type LogEntry, type TestStack } from '../support/stack';
@@ -36,7 +37,9 @@ interface Instance {
 const instances: Instance[] = [];
 
 async function instance(): Promise<Instance> {
-  const app = createApp({ settings: stack.settings, rules: [port25v2], clock: () => now, storeOptions: { maxRetries: 1 } });
+  // The loaded rule set with the port-25 rule changed, whatever else it holds.
+  const rules = RULES.map((r) => (r.id === RULE ? port25v2 : r));
+  const app = createApp({ settings: stack.settings, rules, clock: () => now, storeOptions: { maxRetries: 1 } });
   const logs: LogEntry[] = [];
   const host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e) });
   const i = { app, host, logs };
@@ -136,7 +139,8 @@ describe('re-evaluation after a rule change', () => {
     expect(events.items.map((e: Json) => e.server).sort()).toEqual(moved.sort());
     for (const e of events.items) expect(e).toMatchObject({ ruleId: RULE, ruleVersion: '2.0.0', fromStatus: 'Warning', toStatus: 'Error', cause: 'rule-change' });
     // No other event was written by the pass: the snapshot events are one per server, as before.
-    expect((await getAll(stack, 'events?cause=snapshot')).items).toHaveLength(fleet.length);
+    expect((await getAll(stack, `events?cause=snapshot&rule=${RULE}`)).items).toHaveLength(fleet.length);
+    expect((await getAll(stack, 'events?cause=snapshot')).items).toHaveLength(fleet.length * RULES.length);
 
     const alerts = instances.flatMap((i) => findingRecords(i.logs));
     expect(alerts.map((r) => r.server).sort()).toEqual(moved.sort());
@@ -145,13 +149,14 @@ describe('re-evaluation after a rule change', () => {
     const history = await get(stack, `servers/${moved[0]}/history?rule=${RULE}`);
     expect(history.body.items.map((e: Json) => e.cause)).toEqual(['rule-change', 'snapshot']);
     const summary = (await get(stack, 'summary')).body;
-    expect(summary.rules[0].counts.Warning).toBe(0);
+    const port25 = summary.rules.find((r: Json) => r.ruleId === RULE);
+    expect(port25.counts.Warning).toBe(0);
     // The drift counters follow the moved verdicts too: every server counted once, none as Warning.
     const drift = (await get(stack, `drift?rule=${RULE}`)).body;
     const total = (s: string) => drift.clusters.reduce((n: number, c: Json) => n + c.counts[s], 0);
     expect(drift.servers).toBe(fleet.length);
     expect(total('Warning')).toBe(0);
-    expect(total('Error')).toBe(summary.rules[0].counts.Error);
+    expect(total('Error')).toBe(port25.counts.Error);
   });
 
   it('is left alone by an instance still on the old rule (no downgrade)', async () => {

@@ -1,4 +1,4 @@
-// Issue 8: enrolment (enrolment secret → per-server key), the binding of a key to its server,
+// Trust: enrolment (enrolment secret → per-server key), the binding of a key to its server,
 // revocation, rotation and re-enrolment, the least-privilege matrix of every credential kind
 // against every route, and the per-server rate limit. Refused requests change no table.
 import { createHash } from 'node:crypto';

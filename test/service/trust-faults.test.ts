@@ -1,4 +1,4 @@
-// Issue 8: faults under load. Servers post snapshot sequences concurrently while (1) Azurite is
+// Trust: faults under load. Servers post snapshot sequences concurrently while (1) Azurite is
 // killed and restarted, and (2) a seeded share of storage requests fails at random (before, during
 // or after the commit). Every answer is 2xx or 503 with Retry-After; every accepted snapshot is
 // stored; no event is lost or doubled; a duplicate racing its first copy yields one result set.

@@ -1,4 +1,4 @@
-// Issue 8: hostile input, over real HTTP against the local host and Azurite, with the real rules.
+// Trust: hostile input, over real HTTP against the local host and Azurite, with the real rules.
 // Every response is 2xx/4xx (never 5xx) and every refused request changes no table (ETags and
 // timestamps of every row compared before/after). Counts are quoted in SECURITY.md: keep them in
 // step when you change them.

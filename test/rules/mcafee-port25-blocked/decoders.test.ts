@@ -6,9 +6,10 @@ import { decodeReferenceLayout } from '../../../src/rules/mcafee-port25-blocked/
 import { builtInMassMailingRule, decodeUserRules } from '../../../src/rules/mcafee-port25-blocked/decode-user-rules';
 import { generationFromVersion } from '../../../src/rules/mcafee-port25-blocked/locations';
 import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, isMassMailingRule, parseDirection, parsePortList } from '../../../src/rules/mcafee-port25-blocked/port-rules';
-import { fileNameOf, firstMatch, processMatches, splitProcessList } from '../../../src/rules/mcafee-port25-blocked/process-match';
+import { firstMatch, processMatches, splitProcessList } from '../../../src/rules/mcafee-port25-blocked/process-match';
+import { fileNameOf } from '../../../src/rules/shared/glob';
 import { readFlag, readList, readText } from '../../../src/rules/mcafee-port25-blocked/registry-values';
-import { imageOfPathName } from '../../../src/rules/mcafee-port25-blocked/smtp-services';
+import { imageOfPathName } from '../../../src/rules/shared/smtp-services';
 import type { RegistryKeyState } from '../../../src/snapshot/normalise';
 import type { RegistryValue } from '../../../src/snapshot/schema';
 import { propertyRuns } from '../../support/property-runs';

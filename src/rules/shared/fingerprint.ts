@@ -2,7 +2,7 @@
 // normalise them, so that two servers configured alike hash alike.
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
-import type { Facts, Fingerprint } from './types';
+import type { Facts, Fingerprint } from '../types';
 
 /** `sha256:` + hex of the facts' canonical JSON: stable across key order, processes and releases. */
 export function fingerprintHash(facts: Facts): string {

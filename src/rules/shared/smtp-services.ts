@@ -1,8 +1,10 @@
 // The Exchange SMTP services a snapshot holds, and the process image that actually opens the
-// outbound port-25 connections for each (which is what Access Protection sees and blocks).
+// outbound port-25 connections for each: what a rule about mail flow on an Exchange server asks.
 import { getService, type NormalisedSnapshot } from '../../snapshot/normalise';
-import { SERVICES } from './locations';
-import { fileNameOf } from './process-match';
+import { fileNameOf } from './glob';
+
+/** The services that send SMTP on an Exchange server: IIS SMTP (2003), Transport and Front End Transport (2007+). */
+export const SMTP_SERVICES = ['SMTPSVC', 'MSExchangeTransport', 'MSExchangeFrontEndTransport'] as const;
 
 export type ImageSource = 'pathName' | 'assumedDefault' | 'knownWorker';
 
@@ -42,9 +44,10 @@ export function imageOfPathName(pathName: string | null | undefined): string | u
   return name === '' ? undefined : name;
 }
 
+/** Every SMTP service the snapshot holds, with the image that sends for it. */
 export function smtpServices(s: NormalisedSnapshot): SmtpService[] {
   const out: SmtpService[] = [];
-  for (const wanted of SERVICES.smtp) {
+  for (const wanted of SMTP_SERVICES) {
     const svc = getService(s, wanted);
     if (!svc) continue;
     const worker = KNOWN_WORKERS[svc.nameLower];
