@@ -1,7 +1,8 @@
 // The CSV export: the whole Results table as one CSV for Power BI and Excel, the
 // key-free way in when shared-key access to storage is off. Column names are the Results table's
 // (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
-// configuration fingerprint that fleet drift groups servers by.
+// configuration fingerprint that fleet drift groups servers by; the file starts with a UTF-8
+// byte-order mark for Excel.
 import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
@@ -30,6 +31,8 @@ export const RESULT_CSV_COLUMNS = [
   // The configuration fingerprint (fleet drift), empty for rules without configuration facts.
   'Fingerprint',
 ] as const;
+
+export const UTF8_BOM = '\uFEFF';
 
 /** The export reads the fleet page by page; this bounds one response (10,000 servers × 10 rules). */
 export const MAX_EXPORT_ROWS = 100_000;
@@ -67,7 +70,9 @@ export async function exportResultsCsv(app: PostureApp, { req }: RouteCall): Pro
   checkParams(req.query, ['evidence']);
   const evidence = parseEvidence(req.query);
   const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
-  const parts: string[] = [csvLine(RESULT_CSV_COLUMNS)];
+  // The UTF-8 byte-order mark makes Excel read the file as UTF-8 (else MessageJa is garbled);
+  // Power BI and RFC 4180 readers skip it.
+  const parts: string[] = [UTF8_BOM, csvLine(RESULT_CSV_COLUMNS)];
   let rows = 0;
   let token: string | undefined;
   do {

@@ -9,7 +9,9 @@ import {
   checkParams,
   invalidQuery,
   json,
-  parseCauses,
+  parseEventStatuses,
+  parseFlag,
+  parseKindAndCauses,
   parseRule,
   parseServer,
   pathServer,
@@ -76,37 +78,42 @@ export class HttpApi {
     return json(200, this.deps.queries.rules(lang));
   }
 
-  /** Current results: server, rule, status, since, top, continuationToken. */
+  /** Current results: server, rule, status, waived, since, top, continuationToken. */
   async getResults({ req, lang }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
-    checkParams(q, ['server', 'rule', 'status', 'since', 'top', 'continuationToken']);
+    checkParams(q, ['server', 'rule', 'status', 'waived', 'since', 'top', 'continuationToken']);
     const filter = {
       server: parseServer(single(q, 'server'), '"server"'),
       ruleId: parseRule(q, this.deps.rules),
       statuses: parseStatuses(q),
       since: parseSince(q),
     };
-    return json(200, await this.deps.queries.results(filter, parseTop(q), parseToken(q), lang));
+    return json(200, await this.deps.queries.results(filter, parseTop(q), parseToken(q), lang, parseFlag(q, 'waived')));
   }
 
-  /** Status changes, newest first: since, rule, status, server, cause, top, continuationToken. */
+  /** Status changes and waiver records, newest first: kind, since, rule, status, server, cause, top, continuationToken. */
   async getEvents({ req, lang }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
-    checkParams(q, ['server', 'rule', 'status', 'since', 'cause', 'top', 'continuationToken']);
+    checkParams(q, ['server', 'rule', 'status', 'since', 'cause', 'kind', 'top', 'continuationToken']);
+    const causes = parseKindAndCauses(q);
     const filter = {
       server: parseServer(single(q, 'server'), '"server"'),
       ruleId: parseRule(q, this.deps.rules),
-      statuses: parseStatuses(q),
+      statuses: parseEventStatuses(q),
       since: parseSince(q),
-      causes: parseCauses(q),
+      causes,
     };
-    return json(200, await this.deps.queries.events(filter, parseTop(q), parseToken(q), lang));
+    const top = parseTop(q);
+    const token = parseToken(q);
+    // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing.
+    if (causes?.length === 0) return json(200, { items: [], continuationToken: null });
+    return json(200, await this.deps.queries.events(filter, top, token, lang));
   }
 
-  /** One server: host facts and every rule's result with evidence. */
+  /** One server, by its id or the host name people know: host facts and every rule's result with evidence. */
   async getServer({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    const server = pathServer(req.params);
+    const server = await this.deps.queries.resolveServer(pathServer(req.params));
     const view = await this.deps.queries.server(server, lang);
     if (!view) throw new ApiError('not_found', `No snapshot from server "${server}" has been stored.`);
     return json(200, view);

@@ -112,6 +112,32 @@ export function parseStatuses(q: URLSearchParams): Status[] | undefined {
   return [...out];
 }
 
+/** Event statuses beyond the verdicts: a server that stopped posting, and one that resumed. */
+export const SERVER_STATUSES = ['Stale', 'Reporting'] as const;
+const EVENT_STATUS_BY_LOWER = new Map([...STATUSES, ...SERVER_STATUSES].map((s) => [s.toLowerCase(), s]));
+
+/** The `status` filter of the events route: a verdict's status, or Stale / Reporting for a server's. */
+export function parseEventStatuses(q: URLSearchParams): string[] | undefined {
+  const raw = q.getAll('status');
+  if (raw.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const part of raw.flatMap((v) => v.split(','))) {
+    const s = EVENT_STATUS_BY_LOWER.get(part.trim().toLowerCase());
+    if (!s) throw invalidQuery(`"status" must be one or more of ${[...STATUSES, ...SERVER_STATUSES].join(', ')}, not "${part.trim()}".`);
+    out.add(s);
+  }
+  return [...out];
+}
+
+/** A true/false query parameter (`waived`, `stale`), or undefined when absent. */
+export function parseFlag(q: URLSearchParams, name: string): boolean | undefined {
+  const v = single(q, name);
+  if (v === undefined) return undefined;
+  if (v.toLowerCase() === 'true') return true;
+  if (v.toLowerCase() === 'false') return false;
+  throw invalidQuery(`The query parameter "${name}" must be true or false, not "${v.slice(0, 100)}".`);
+}
+
 export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
 
 /** `cause=rule-change` or `cause=stale,returned`. */
@@ -125,6 +151,21 @@ export function parseCauses(q: URLSearchParams): string[] | undefined {
     out.add(c);
   }
   return [...out];
+}
+
+/** Which causes an event `kind` stands for: waiver records or status changes. */
+export function causesOfKind(kind: 'status' | 'waiver'): string[] {
+  return EVENT_CAUSES.filter((c) => c.startsWith('waiver-') === (kind === 'waiver'));
+}
+
+/** `kind=status` or `kind=waiver`: the causes it allows, intersected with `cause` when both are given. */
+export function parseKindAndCauses(q: URLSearchParams): string[] | undefined {
+  const causes = parseCauses(q);
+  const kind = single(q, 'kind')?.toLowerCase();
+  if (kind === undefined) return causes;
+  if (kind !== 'status' && kind !== 'waiver') throw invalidQuery(`"kind" must be status or waiver, not "${single(q, 'kind')!.slice(0, 100)}".`);
+  const ofKind = causesOfKind(kind);
+  return causes ? causes.filter((c) => ofKind.includes(c)) : ofKind;
 }
 
 export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | undefined {

@@ -2,7 +2,7 @@
 // demand (admin: ops, the local host, tests). Keys and language are the route table's wrapper's.
 import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
-import { checkParams, json, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
+import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reevaluation } from './reevaluate';
 import type { StaleHosts } from './stale-hosts';
@@ -44,18 +44,23 @@ export interface LifecycleApiDeps {
 export class LifecycleApi {
   constructor(private readonly deps: LifecycleApiDeps) {}
 
-  /** The stale servers (stale=true), longest silent first. */
+  /** Every server with its host facts, paged; stale=true: only the stale ones, longest silent first. */
   async listServers({ req }: RouteCall): Promise<ApiResponse> {
-    checkParams(req.query, ['stale']);
-    const stale = single(req.query, 'stale');
-    if (stale?.toLowerCase() !== 'true') throw new ApiError('invalid_query', 'Listing servers needs "stale=true" (the stale servers); the results route lists every result.');
-    return json(200, await this.deps.queries.staleServers());
+    const q = req.query;
+    checkParams(q, ['stale', 'top', 'continuationToken']);
+    const stale = parseFlag(q, 'stale');
+    if (stale === false) throw new ApiError('invalid_query', '"stale" may only be true (the stale servers); leave it out for every server.');
+    if (stale) {
+      if (q.has('top') || q.has('continuationToken')) throw new ApiError('invalid_query', 'The stale servers come in one answer: "top" and "continuationToken" do not apply to stale=true.');
+      return json(200, await this.deps.queries.staleServers());
+    }
+    return json(200, await this.deps.queries.servers(parseTop(q), parseToken(q)));
   }
 
-  /** A server's status changes, newest first: rule, top, continuationToken. */
+  /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name. */
   async history({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
-    const server = pathServer(req.params);
+    const server = await this.deps.queries.resolveServer(pathServer(req.params));
     return json(200, await this.deps.queries.history(server, parseRule(req.query, this.deps.rules), parseTop(req.query), parseToken(req.query), lang));
   }
 

@@ -5,7 +5,8 @@
 import type { Manifest } from '../snapshot/schema';
 import type { Lang, Rule } from '../rules/types';
 import type { EventFilter, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
-import { iso, viewOfEvent } from './present';
+import { ApiError } from './errors';
+import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import { coverOf, type Waivers } from './waivers';
 
@@ -19,6 +20,8 @@ export interface LifecycleQueryDeps {
 }
 
 const FAILING = ['Warning', 'Error'] as const;
+/** Servers whose id begins with a host name that a 404 names at most. */
+const MAX_CANDIDATES = 20;
 
 const staleView = (m: StaleMarker | undefined) => ({ stale: m !== undefined, staleSince: m ? iso(m.staleSince) : null });
 const waiverFlags = (w: StoredWaiver | undefined) => ({ waived: w !== undefined, waiverId: w?.id ?? null });
@@ -44,12 +47,38 @@ export class LifecycleQueries {
     return { stale: new Map(stale.map((m) => [m.server, m])), active };
   }
 
-  async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
+  /**
+   * Current results with stale and waiver flags; `waived` keeps only those under an active waiver
+   * (true) or not (false). Waivers are read, not stored on rows, so that filter applies to each
+   * page as read: a page may hold fewer than `top` items while its token goes on.
+   */
+  async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang, waived?: boolean) {
     const [page, ctx] = await Promise.all([this.ld.plain.results(filter, top, token, lang), this.#context()]);
-    return {
-      ...page,
-      items: page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) })),
-    };
+    const items = page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) }));
+    return { ...page, items: waived === undefined ? items : items.filter((i) => i.waived === waived) };
+  }
+
+  /**
+   * The server a path names: its id, or the host name people know — the one server whose id
+   * (its FQDN) begins with that name and a dot. Unknown or ambiguous: 404 naming the candidates.
+   */
+  async resolveServer(name: string): Promise<string> {
+    const ids = await this.ld.store.serversWithPrefix(name, MAX_CANDIDATES);
+    if (ids.includes(name)) return name;
+    const candidates = ids.filter((id) => id.startsWith(`${name}.`));
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) {
+      throw new ApiError('not_found', `No server "${name}" is known: no server has that id (its FQDN, lower case) or a host name that begins one.`);
+    }
+    const named = candidates.length > 2 ? `${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : candidates.join(' or ');
+    throw new ApiError('not_found', `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
+  }
+
+  /** Every server with its host facts and whether it is stale, a page at a time. */
+  async servers(top: number, token: string | undefined) {
+    const [page, stale] = await Promise.all([this.ld.store.listHosts(top, token), this.ld.lifecycle.listStale()]);
+    const markers = new Map(stale.map((m) => [m.server, m]));
+    return { items: page.items.map((h) => ({ ...viewOfHost(h), ...staleView(markers.get(h.server)) })), continuationToken: page.continuationToken ?? null };
   }
 
   async server(server: string, lang: Lang) {

@@ -1,8 +1,9 @@
 // The JSON shapes the API answers with, built from rule results or stored rows, in one language.
+import { referencesFor } from '../rules/guide';
 import { findRule } from '../rules/registry';
 import { localiseResult } from '../rules/localise';
 import type { Lang, LocalisedResult, Rule, RuleResult, Severity, Status } from '../rules/types';
-import type { EventRecord, ResultSummary, StoredResult } from '../store';
+import type { EventRecord, HostRecord, ResultSummary, StoredResult } from '../store';
 
 /** A result as the API answers it: the localised result, with when its status began once stored. */
 export type ResultView = Omit<LocalisedResult, 'evidence' | 'status' | 'severity'> & {
@@ -45,7 +46,7 @@ export function viewOfStored(r: StoredResult, lang: Lang, rules: readonly Rule[]
     reasonCode: r.reasonCode,
     message: r.message[lang],
     remediation: r.remediation[lang],
-    references: rule?.references ?? [],
+    references: rule ? referencesFor(rule, r.reasonCode) : [],
     evidence: parseJson(r.evidenceJson),
     firstSeen: iso(r.firstSeen) ?? undefined,
     previousStatus: (r.previousStatus as Status | undefined) ?? null,
@@ -66,22 +67,54 @@ export function viewOfSummary(r: ResultSummary, lang: Lang) {
   };
 }
 
+/** What an event is: a change of status (a verdict, or a server's reporting), or a waiver's audit record. */
+export type EventKind = 'status' | 'waiver';
+export const EVENT_KINDS: readonly EventKind[] = ['status', 'waiver'];
+
+export function eventKindOf(cause: string | undefined): EventKind {
+  return cause?.startsWith('waiver-') ? 'waiver' : 'status';
+}
+
 export function viewOfEvent(e: EventRecord, lang: Lang) {
+  const kind = eventKindOf(e.cause);
+  // A waiver record changes no status: its status fields are stored empty and answered null.
+  const status = (v: string | undefined) => (kind === 'waiver' || !v ? null : v);
   return {
     server: e.server || null,
+    kind,
     ruleId: e.ruleId || null,
     ruleVersion: e.ruleVersion,
-    fromStatus: e.fromStatus ?? null,
-    toStatus: e.toStatus,
+    fromStatus: status(e.fromStatus),
+    toStatus: status(e.toStatus),
     reasonCode: e.reasonCode,
-    severity: e.severity,
+    severity: status(e.severity),
     message: e.message[lang],
     firstSeen: iso(e.firstSeen),
     previousFirstSeen: iso(e.previousFirstSeen),
     snapshotId: e.snapshotId,
     recordedAt: iso(e.recordedAt),
     cause: e.cause ?? 'snapshot',
-    ...(e.waiverId ? { waiverId: e.waiverId } : {}),
+    waiverId: e.waiverId || null,
+  };
+}
+
+/** One server's host facts as the server list answers them (flat, one column each for Power BI). */
+export function viewOfHost(h: HostRecord) {
+  return {
+    server: h.server,
+    hostName: h.hostName,
+    fqdn: h.fqdn ?? null,
+    osCaption: h.osCaption ?? null,
+    osVersion: h.osVersion ?? null,
+    osArchitecture: h.osArchitecture ?? null,
+    utcOffsetMinutes: h.utcOffsetMinutes ?? null,
+    collectorName: h.collectorName || null,
+    collectorVersion: h.collectorVersion || null,
+    manifestVersion: h.manifestVersion || null,
+    firstSeen: iso(h.firstSeen),
+    lastSeen: iso(h.lastSeen),
+    lastSnapshotId: h.lastSnapshotId || null,
+    lastCollectedAt: iso(h.lastCollectedAt),
   };
 }
 

@@ -5,6 +5,7 @@ import { getDashboardFiles } from '../dashboard/serve';
 import type { Access } from './auth';
 import type { PostureApp } from './create-app';
 import { exportResultsCsv } from './export-results';
+import { health } from './health';
 import type { ApiResponse, RouteCall } from './http-io';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -23,6 +24,8 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
+  // Anyone: which service answers here (no storage, no key).
+  { name: 'getHealth', methods: ['GET'], route: 'health', access: 'public', handler: async (app) => health(app) },
   // Collectors
   { name: 'enroll', methods: ['POST'], route: 'enroll', access: 'enrol', handler: (app, c) => app.http.enroll(c) },
   { name: 'postSnapshot', methods: ['POST'], route: 'snapshots', access: 'ingest', handler: (app, c) => app.http.postSnapshot(c) },

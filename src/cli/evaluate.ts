@@ -3,19 +3,22 @@
 import { parseArgs } from 'node:util';
 import { evaluateDocument } from '../app/evaluate-document';
 import { isLang, localiseResult } from '../rules/localise';
-import { decodeText, EXIT, UsageError, type Io } from './io';
+import { RULES } from '../rules/registry';
+import { EXIT, readSnapshotDocument, UsageError, type Io } from './io';
 import { textReport } from './report';
 
-export const evaluateHelp = `Usage: fleet-posture evaluate <snapshot.json | -> [--lang en|ja] [--format json|text]
+export const evaluateHelp = `Usage: fleet-posture evaluate <snapshot.json | -> [--lang en|ja] [--format json|text] [--evidence]
 
 Validates a snapshot against the wire contract and prints every rule's verdict.
+  --format text   a report for a person: verdict, message, what to do, the guide section
+  --evidence      with --format text, also every result's evidence in full (JSON always has it)
 Exit codes: 0 evaluated, 2 invalid snapshot or usage (one line per problem on stderr).`;
 
 export async function evaluateCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { lang: { type: 'string', default: 'en' }, format: { type: 'string', default: 'json' } },
+    options: { lang: { type: 'string', default: 'en' }, format: { type: 'string', default: 'json' }, evidence: { type: 'boolean', default: false } },
   });
   const lang = values.lang ?? 'en';
   const format = values.format ?? 'json';
@@ -24,14 +27,12 @@ export async function evaluateCommand(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('evaluate takes exactly one snapshot file (or - for standard input)');
   const file = positionals[0] as string;
 
-  let document: unknown;
-  try {
-    document = JSON.parse(decodeText(await io.read(file)));
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`;
-    io.err(`${file}: ${reason}\n`);
+  const read = await readSnapshotDocument(file, io);
+  if (!read.ok) {
+    io.err(`${file}: ${read.problem}\n`);
     return EXIT.badInput;
   }
+  const document = read.document;
 
   const evaluated = evaluateDocument(document);
   if (!evaluated.ok) {
@@ -45,7 +46,7 @@ export async function evaluateCommand(args: string[], io: Io): Promise<number> {
       textReport(
         { server, hostName: evaluated.snapshot.host.name, snapshotId: evaluated.snapshot.snapshotId, collectedAt: evaluated.snapshot.collectedAt },
         results,
-        lang,
+        { lang, evidence: values.evidence === true, guides: new Set(RULES.filter((rule) => rule.guide).map((rule) => rule.id)) },
       ),
     );
   } else {

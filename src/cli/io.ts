@@ -32,3 +32,29 @@ export function decodeText(bytes: Buffer): string {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.subarray(3).toString('utf8');
   return bytes.toString('utf8');
 }
+
+/**
+ * A JSON document from a file or standard input, or the one problem that stopped it, worded like
+ * the contract's problems ("<source>: <problem>"). Empty standard input usually means the command
+ * piped into this one failed, which its own message (just above) explains.
+ */
+export async function readSnapshotDocument(file: string, io: Io): Promise<{ ok: true; document: unknown } | { ok: false; problem: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await io.read(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { ok: false, problem: 'no such file' };
+    if (code === 'EISDIR') return { ok: false, problem: 'is a folder, not a snapshot file' };
+    return { ok: false, problem: `cannot be read (${(e as Error).message})` };
+  }
+  const text = decodeText(bytes);
+  if (text.trim() === '') {
+    return { ok: false, problem: file === '-' ? 'standard input is empty: no snapshot arrived (if it was piped from another command, that command failed; see its message above)' : 'the file is empty: no snapshot in it' };
+  }
+  try {
+    return { ok: true, document: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, problem: `is not JSON: ${(e as Error).message}` };
+  }
+}

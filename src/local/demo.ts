@@ -1,11 +1,13 @@
-// `npm run demo`: posts every test fixture as one server each (a small fleet) to a running local
-// host, or to one it starts itself, then prints the summary table.
+// `npm run demo`: posts every test fixture as one server each (a small fleet) to a running
+// fleet-posture host (--url, --port, or the one on :7071), or to one it starts itself, then prints
+// the summary table.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
 import { routeUrl } from '../app/routes';
 import { startAzurite } from './azurite';
+import { DEFAULT_DEMO_URL, DEMO_USAGE, DemoUsageError, parseDemoArgs, planDemo, probeHost, type DemoArgs } from './demo-target';
 import { startLocalHost } from './host';
 import { findFixtures } from './main';
 import { localSettings } from './settings-file';
@@ -14,15 +16,6 @@ interface SummaryBody {
   hosts: number;
   statuses: string[];
   rules: { ruleId: string; title: string; counts: Record<string, number> }[];
-}
-
-async function reachable(base: string): Promise<boolean> {
-  try {
-    await fetch(routeUrl(`${base}/api`, 'getManifest'), { signal: AbortSignal.timeout(1500) });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A host label from a file name: letters, digits and hyphens, at most 63 characters. */
@@ -97,17 +90,34 @@ export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKe
   return failures;
 }
 
-async function main(): Promise<void> {
-  const base = (process.argv[2] ?? process.env.POSTURE_URL ?? 'http://localhost:7071').replace(/\/+$/, '');
-  const probe = localSettings('UseDevelopmentStorage=true');
-  const ingest = probe.settings.enrolmentSecrets[0] ?? '';
-  const reader = probe.settings.readerKeys[0] ?? '';
-  if (await reachable(base)) {
-    console.log(`Posting to the running host at ${base}`);
-    await runDemo(base, ingest, reader);
-    return;
+/**
+ * `npm run demo [-- --url URL | --port N]`: posts to the named fleet-posture host, or to the one on
+ * :7071, or else to a throwaway host of its own; never to another program. Returns the exit code.
+ */
+export async function demoMain(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  let args: DemoArgs;
+  try {
+    args = parseDemoArgs(argv, env);
+  } catch (error) {
+    if (!(error instanceof DemoUsageError)) throw error;
+    err(`${error.message}\n${DEMO_USAGE}`);
+    return 2;
   }
-  console.log(`No host at ${base}; starting Azurite and a local host for this demo (in memory).`);
+  if (args.help) {
+    out(DEMO_USAGE);
+    return 0;
+  }
+  const keys = localSettings('UseDevelopmentStorage=true').settings;
+  const enrolment = args.enrolmentSecret ?? keys.enrolmentSecrets[0] ?? '';
+  const reader = args.readerKey ?? keys.readerKeys[0] ?? '';
+  const target = args.url ?? DEFAULT_DEMO_URL;
+  const plan = planDemo(args.url, await probeHost(target), target);
+  if ('refuse' in plan) {
+    err(plan.refuse);
+    return 1;
+  }
+  out(plan.note);
+  if ('post' in plan) return (await runDemo(plan.post, enrolment, reader, out)) > 0 ? 1 : 0;
   const azurite = await startAzurite();
   try {
     const { settings } = localSettings(azurite.connectionString);
@@ -115,7 +125,7 @@ async function main(): Promise<void> {
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: 0, log: () => undefined });
     try {
-      await runDemo(host.baseUrl, settings.enrolmentSecrets[0] ?? '', settings.readerKeys[0] ?? '');
+      return (await runDemo(host.baseUrl, settings.enrolmentSecrets[0] ?? '', settings.readerKeys[0] ?? '', out)) > 0 ? 1 : 0;
     } finally {
       await host.close();
     }
@@ -125,8 +135,11 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
+  demoMain(process.argv.slice(2), process.env, console.log, console.error).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
 }

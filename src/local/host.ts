@@ -171,6 +171,18 @@ function answer(req: IncomingMessage, res: ServerResponse, status: number, body:
   finish(req);
 }
 
+/** Why the host could not listen, in a sentence that says what to do; the cause stays attached. */
+export function listenError(error: NodeJS.ErrnoException, port: number, hostname: string): Error {
+  const where = `${hostname}:${port}`;
+  const message =
+    error.code === 'EADDRINUSE'
+      ? `Port ${port} is already in use on ${hostname}, by another program (a second "npm start", or "func start"?). Stop it, or start on another port: npm start -- --port ${port === 7071 ? 7072 : port + 1}.`
+      : error.code === 'EACCES'
+        ? `Not allowed to listen on ${where} (ports below 1024 need privileges); start on another port: npm start -- --port 7071.`
+        : `Cannot listen on ${where}: ${error.message}`;
+  return new Error(message, { cause: error });
+}
+
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const { app } = options;
   const sink = options.log ?? consoleSink;
@@ -266,7 +278,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options.port ?? 7071, hostname)));
     server.listen(options.port ?? 7071, hostname, () => resolve());
   });
   const address = server.address();

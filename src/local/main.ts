@@ -56,6 +56,16 @@ export function findFixtures(root = 'test/fixtures'): string[] {
   return out;
 }
 
+/**
+ * The snapshot the banner's curl lines post: a transport server with VirusScan 8.8 at its defaults,
+ * so a newcomer's first result is a Warning with what to do (any fixture when that one is missing).
+ */
+export const SAMPLE_FIXTURE = 'test/fixtures/port25/vse88-x64-transport-not-excluded.json';
+
+export function sampleFixture(): string | undefined {
+  return existsSync(SAMPLE_FIXTURE) ? SAMPLE_FIXTURE : findFixtures()[0];
+}
+
 /** The host facts of a fixture (what its collector would enrol with). */
 function fixtureHost(file: string | undefined): { name: string; fqdn?: string } {
   try {
@@ -127,7 +137,7 @@ async function main(): Promise<void> {
     }, 60_000);
     stopAll.push(async () => clearInterval(timers));
     const base = `http://localhost:${host.port}/api`;
-    const fixture = findFixtures()[0];
+    const fixture = sampleFixture();
     const enrolment = settings.enrolmentSecrets[0] ?? '<enrolment secret>';
     const reader = settings.readerKeys[0] ?? '<reader key>';
     const dashboard = dashboardUrl(base, settings.readerKeys[0]);
@@ -145,8 +155,9 @@ ${apiLines(base)}
 Try:
   KEY=$(curl -s -X POST ${routeUrl(base, 'enroll')} -H 'x-api-key: ${enrolment}' -H 'Content-Type: application/json' -d '${enrolBody}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
   curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
+    # → a Warning (SmtpNotExcluded), what to do, and the guide: ${routeUrl(base, 'getDashboard', { asset: 'guide-mcafee-port25-blocked.html' })}#smtpnotexcluded
   curl -s ${routeUrl(base, 'getSummary')} -H 'x-api-key: ${reader}'
-  npm run demo     # posts every test fixture as a small fleet and prints the summary
+  npm run demo${host.port === 7071 ? '' : ` -- --port ${host.port}`}     # posts every test fixture to this host as a small fleet and prints the summary
 
 Ctrl-C stops the host and Azurite.`);
   } catch (error) {

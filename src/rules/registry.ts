@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { fingerprintOf } from './shared/fingerprint';
 import { mcafeePort25Blocked } from './mcafee-port25-blocked';
+import { referencesFor } from './guide';
 import type { Rule, RuleResult } from './types';
 
 export const RULES: readonly Rule[] = [mcafeePort25Blocked];
@@ -26,7 +27,7 @@ export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot): RuleResu
     ruleVersion: rule.version,
     title: rule.title,
     severity: rule.severity,
-    references: rule.references,
+    references: referencesFor(rule, outcome.reasonCode),
     ...(rule.configurationFacts ? { fingerprint: fingerprintOf(rule.configurationFacts(snapshot)) } : {}),
   };
 }

@@ -64,6 +64,11 @@ export interface Rule {
   /** The severity of the rule's worst finding. */
   readonly severity: Severity;
   readonly references: readonly Reference[];
+  /**
+   * The rule has a guide, docs/rules/<id>.md, with a section per reason code (what it means, what
+   * to do); each result then links to its section first.
+   */
+  readonly guide?: boolean;
   /** Every reason code the rule can give, with the status it goes with. */
   readonly reasonCodes: Readonly<Record<string, Status>>;
   readonly needs: CollectionNeeds;

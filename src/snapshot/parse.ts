@@ -54,6 +54,15 @@ const FORMATS: Readonly<Record<string, string>> = {
   base64: 'must be base64',
 };
 
+/**
+ * A field left out, told the same way whatever the field's own message says. Parsed with
+ * `reportInput`, an issue carries the input it met (undefined: absent); without it, zod's default
+ * message is the only sign.
+ */
+function isMissing(issue: z.core.$ZodIssue): boolean {
+  return 'input' in issue ? issue.input === undefined : issue.message.endsWith('received undefined');
+}
+
 /** One sentence per issue, in the contract's words rather than zod's. */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
@@ -61,9 +70,11 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
       // zod notes a discriminated union whose discriminator matched no option (not in its issue type).
       return (issue as { note?: unknown }).note === 'No matching discriminator' ? 'unknown value: expected one of the types the contract lists' : issue.message;
     case 'invalid_type':
-      return issue.message.endsWith('received undefined') ? `is required (${typeName(issue.expected)}) but missing` : `must be ${typeName(issue.expected)}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      return isMissing(issue) ? `is required (${typeName(issue.expected)}) but missing` : `must be ${typeName(issue.expected)}`;
+    case 'invalid_value': {
+      const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
+      return isMissing(issue) ? `is required (one of ${values}) but missing` : `must be one of ${values}`;
+    }
     case 'too_small':
       return bound(issue.origin, issue.minimum, issue.inclusive, true) ?? issue.message;
     case 'too_big':
@@ -76,7 +87,7 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 export function parseSnapshot(input: unknown, options: ParseOptions = {}): ParseResult {
-  const parsed = snapshotSchema.safeParse(input);
+  const parsed = snapshotSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, issues: fromZod(parsed.error) };
   const snapshot = parsed.data;
   const issues: ContractIssue[] = [];

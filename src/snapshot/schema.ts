@@ -1,4 +1,4 @@
-// The wire contract v1 (shared/docs/snapshot-contract.md) as zod schemas. Every field rule of the
+// The wire contract v1 (docs/snapshot.md) as zod schemas. Every field rule of the
 // contract is a validation rule here; checks that need the receiver's clock or the whole snapshot
 // (future collectedAt, duplicate keys after normalisation) live in parse.ts.
 import { z } from 'zod';

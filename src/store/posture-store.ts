@@ -401,6 +401,33 @@ export class PostureStore {
     });
   }
 
+  /** Every server's host facts, a page at a time, in bucket and server order. */
+  async listHosts(top: number, token?: string): Promise<Page<HostRecord>> {
+    await this.ensureTables();
+    return this.#pagedWalk(this.#t.hosts, [undefined], queryId('hosts-all', {}), token, top, entityToHost);
+  }
+
+  /**
+   * The ids of servers whose id begins with `prefix` (at most `max`): one range query over the
+   * Results partitions, reading only their keys. Finds `exch19.corp.contoso.com` for "exch19.".
+   */
+  async serversWithPrefix(prefix: string, max: number): Promise<string[]> {
+    await this.ensureTables();
+    const from = encodeKey(prefix);
+    // The first key after every key that begins with `from`.
+    const to = from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1);
+    const filter = odata`PartitionKey ge ${from} and PartitionKey lt ${to}`;
+    return this.#guard('finding servers', async () => {
+      const found = new Set<string>();
+      for await (const e of this.#t.results.listEntities({ queryOptions: { filter, select: ['Server'] } })) {
+        const server = optStr(e, 'Server');
+        if (server) found.add(server);
+        if (found.size >= max) break;
+      }
+      return [...found].sort();
+    });
+  }
+
   async getHost(server: string): Promise<HostRecord | undefined> {
     await this.ensureTables();
     const e = await this.#getOrUndefined(this.#t.hosts, bucketOf(server, HOST_BUCKETS), encodeKey(server), 'reading a host');

@@ -78,10 +78,12 @@ describe('the deployment package (npm run package)', () => {
     expect(entries.sort()).toEqual(listFiles(stage).sort());
   });
 
-  it("holds the dashboard's page: every static file and every compiled browser module", () => {
+  it("holds the dashboard's page: every static file, every compiled browser module and every rule guide", () => {
     const dir = path.join(REPO_ROOT, 'src', 'dashboard');
     const expected = [
       ...readdirSync(path.join(dir, 'static')),
+      // The guides results link to, rendered from docs/rules at build time (the app must work offline).
+      ...readdirSync(path.join(REPO_ROOT, 'docs', 'rules')).map((f) => `guide-${f.replace(/\.md$/, '.html')}`),
       ...readdirSync(path.join(dir, 'web')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.replace(/\.ts$/, '.js')),
     ];
     expect(expected.length).toBeGreaterThan(3);

@@ -1,6 +1,6 @@
 // reports/fleet-posture.pq: balanced brackets and strings (a cheap syntax check, since no M engine
-// runs here), a typed column list per table that matches the documented columns, and the three
-// ways in (Table Storage connector, query API with paging, CSV export).
+// runs here), a typed column list per table that matches the documented columns, and its one way
+// in (the query API: CSV export and paged JSON, reader key in a header, a fixed base URL).
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,18 +67,19 @@ function schema(table: string): [string, string][] {
 const DATETIME = 'datetime';
 const EXPECTED: Record<string, [string, string][]> = {
   Results: [
-    ['Server', 'text'], ['HostName', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'],
-    ['ReasonCode', 'text'], ['Severity', 'text'], ['MessageEn', 'text'], ['MessageJa', 'text'],
-    ['FirstSeen', DATETIME], ['LastSeen', DATETIME], ['CollectedAt', DATETIME], ['SnapshotId', 'text'],
-    ['EvidenceJson', 'text'], ['Stale', 'logical'], ['Waived', 'logical'],
+    ['Server', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'], ['ReasonCode', 'text'],
+    ['Severity', 'text'], ['MessageEn', 'text'], ['MessageJa', 'text'], ['FirstSeen', DATETIME], ['LastSeen', DATETIME],
+    ['CollectedAt', DATETIME], ['SnapshotId', 'text'], ['EvidenceJson', 'text'], ['Stale', 'logical'], ['Waived', 'logical'], ['WaiverId', 'text'],
   ],
   Events: [
-    ['Server', 'text'], ['RuleId', 'text'], ['FromStatus', 'text'], ['ToStatus', 'text'], ['ReasonCode', 'text'],
-    ['At', DATETIME], ['FirstSeen', DATETIME], ['Cause', 'text'], ['SnapshotId', 'text'],
+    ['Server', 'text'], ['Kind', 'text'], ['Cause', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['FromStatus', 'text'],
+    ['ToStatus', 'text'], ['ReasonCode', 'text'], ['Severity', 'text'], ['Message', 'text'], ['FirstSeen', DATETIME],
+    ['PreviousFirstSeen', DATETIME], ['RecordedAt', DATETIME], ['SnapshotId', 'text'], ['WaiverId', 'text'],
   ],
   Hosts: [
-    ['Server', 'text'], ['HostName', 'text'], ['Fqdn', 'text'], ['OsCaption', 'text'], ['OsVersion', 'text'],
-    ['CollectorVersion', 'text'], ['LastSeen', DATETIME], ['LastSnapshotId', 'text'], ['Stale', 'logical'],
+    ['Server', 'text'], ['HostName', 'text'], ['Fqdn', 'text'], ['OsCaption', 'text'], ['OsVersion', 'text'], ['OsArchitecture', 'text'],
+    ['UtcOffsetMinutes', 'number'], ['CollectorName', 'text'], ['CollectorVersion', 'text'], ['FirstSeen', DATETIME], ['LastSeen', DATETIME],
+    ['LastSnapshotId', 'text'], ['LastCollectedAt', DATETIME], ['Stale', 'logical'], ['StaleSince', DATETIME],
   ],
 };
 
@@ -98,18 +99,20 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     });
   }
 
-  it('offers the Table Storage connector, the paged query API and the CSV export', () => {
-    expect(PQ).toMatch(/AzureStorage\.Tables\(StorageAccount\)/);
-    expect(PQ).toMatch(/FromApi\("api\/results", ResultsSchema\)/);
-    expect(PQ).toMatch(/FromCsv\("api\/export\/results\.csv", ResultsSchema\)/);
+  it('has one way in: the query API (CSV export and paged JSON) with the reader key in a header', () => {
+    // The Table Storage connector needs account keys, which are off on the account.
+    expect(PQ).not.toMatch(/AzureStorage\./);
+    expect(PQ).toMatch(/Results = FromCsv\("api\/export\/results\.csv", ResultsSchema\)/);
+    expect(PQ).toMatch(/Events = FromApi\("api\/events", EventsSchema\)/);
+    expect(PQ).toMatch(/Hosts = FromApi\("api\/servers", HostsSchema\)/);
     expect(PQ).toMatch(/#"x-api-key" = ReaderKey/);
     expect(PQ).toMatch(/List\.Generate\(/);
     // A fixed base URL with RelativePath/Query keeps the source refreshable in the Power BI service.
     expect(PQ).not.toMatch(/Web\.Contents\(ApiBaseUrl &/);
   });
 
-  it('the README names every column the script types', () => {
-    const readme = readFileSync(path.join(REPO_ROOT, 'reports', 'README.md'), 'utf8');
+  it('docs/power-bi.md names every column the script types', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'docs', 'power-bi.md'), 'utf8');
     for (const [table, columns] of Object.entries(EXPECTED)) {
       const section = new RegExp(`\\*\\*${table}\\*\\* — ([\\s\\S]*?)\\n\\n`).exec(readme)?.[1] ?? '';
       for (const [name] of columns) expect(section, `${table}.${name}`).toMatch(new RegExp(`\\b${name}\\b`));

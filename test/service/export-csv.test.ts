@@ -91,6 +91,18 @@ describe('GET /api/export/results.csv', () => {
     expect(warning[col('Stale')]).toBe('false');
   });
 
+  it('starts with a UTF-8 byte-order mark, so Excel reads the Japanese messages as written', async () => {
+    const res = await stack.request('export/results.csv', { key: 'reader' });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(bytes.subarray(3, 3 + 'Server,'.length).toString('utf8')).toBe('Server,');
+    // Only one mark, at the very start.
+    expect(bytes.indexOf(Buffer.from([0xef, 0xbb, 0xbf]), 3)).toBe(-1);
+    const [header, ...rows] = parseCsv(bytes.subarray(3).toString('utf8'));
+    const warning = rows.find((row) => row[header!.indexOf('Server')] === servers.warning)!;
+    expect(warning[header!.indexOf('MessageJa')]).toContain('マス メール型ワームによるメールの送信を防止する');
+  });
+
   it('flags a result under an active waiver', async () => {
     const put = await stack.request('waivers/csv-test', {
       method: 'PUT',

@@ -115,13 +115,15 @@ describe('GET /api/servers/{server}/history', () => {
     expect(s1.items.filter((e: Json) => e.ruleId === null).map((e: Json) => e.cause)).toEqual(['stale', 'returned', 'stale']);
   });
 
-  it('answers 400 for bad parameters and an empty list for an unknown server', async () => {
+  it('answers 400 for bad parameters and 404 for an unknown server', async () => {
     for (const path of [`servers/${server('H1')}/history?top=0`, `servers/${server('H1')}/history?rule=nope`, 'servers/bad%2Fname/history', `servers/${server('H1')}/history?x=1`]) {
       const r = await get(stack, path);
       expect(r.status, path).toBe(400);
       expect(r.body.message, path).toMatch(/^["A-Z][^\n]*\.$/);
     }
     const none = await get(stack, 'servers/nobody.example/history');
-    expect(none.body).toEqual({ server: 'nobody.example', items: [], continuationToken: null });
+    // An unknown server is a 404 that says so, as for the server itself (not an empty history).
+    expect(none.status).toBe(404);
+    expect(none.body).toEqual({ error: 'not_found', message: 'No server "nobody.example" is known: no server has that id (its FQDN, lower case) or a host name that begins one.' });
   });
 });

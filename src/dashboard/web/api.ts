@@ -93,7 +93,7 @@ export async function apiGet<T>(path: string, query: Query = {}): Promise<T> {
   return body as T;
 }
 
-// ---- response shapes (see README "HTTP API") ------------------------------------------------------
+// ---- response shapes (see docs/api.md) ------------------------------------------------------------
 
 export type Counts = Readonly<Record<string, number>>;
 
@@ -133,15 +133,17 @@ export interface ResultItem {
 
 export interface EventItem {
   readonly server: string | null;
+  /** A status change, or a waiver's audit record (no status: toStatus is null). */
+  readonly kind?: 'status' | 'waiver';
   readonly ruleId: string | null;
   readonly fromStatus: string | null;
-  readonly toStatus: string;
+  readonly toStatus: string | null;
   readonly reasonCode: string;
   readonly message: string;
   readonly firstSeen: string | null;
   readonly recordedAt: string | null;
   readonly cause: string;
-  readonly waiverId?: string;
+  readonly waiverId?: string | null;
 }
 
 export interface Reference {

@@ -55,6 +55,8 @@ export function link(href: string, attrs: Attrs | null, ...children: Child[]): H
 
 /** An outside link: only http(s), opened without referrer or opener. */
 export function externalLink(url: string | undefined, text: string): Node {
+  // A rule guide the service itself serves (a reason code's section) is the one same-origin link.
+  if (url && /^\/api\/dashboard\/guide-[a-z0-9-]+\.html#[a-z0-9-]*$/.test(url)) return h('a', { href: url, target: '_blank', rel: 'noopener' }, text);
   if (!url || !/^https?:\/\//i.test(url)) return document.createTextNode(text);
   return h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, text);
 }

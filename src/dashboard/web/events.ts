@@ -10,7 +10,7 @@ export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMa
   const what = e.ruleId ? (titles.get(e.ruleId) ?? e.ruleId) : t('serverEvent');
   return h(
     'li',
-    { class: `event to-${e.toStatus}`, 'data-server': e.server ?? '', 'data-to': e.toStatus },
+    { class: `event to-${e.toStatus ?? e.kind ?? 'none'}`, 'data-server': e.server ?? '', 'data-to': e.toStatus ?? '' },
     h('div', { class: 'when' }, time(e.firstSeen ?? e.recordedAt)),
     h(
       'div',
@@ -19,7 +19,7 @@ export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMa
       h('span', { class: 'rule-title' }, what),
       ' ',
       e.fromStatus ? [badge(e.fromStatus), ' → '] : null,
-      badge(e.toStatus),
+      e.toStatus ? badge(e.toStatus) : null,
       ' ',
       h('span', { class: 'cause muted' }, causeText(e.cause)),
       h('p', { class: 'message' }, e.message),

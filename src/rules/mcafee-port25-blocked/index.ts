@@ -255,6 +255,7 @@ export const mcafeePort25Blocked: Rule = {
   rationale: RATIONALE,
   severity: 'Warning',
   references: REFERENCES,
+  guide: true,
   reasonCodes: REASON_CODES,
   needs: {
     registry: [

@@ -26,12 +26,13 @@ interface Run {
   readonly stderr: string;
 }
 
-function cli(args: string[]): Promise<Run> {
+function cli(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(stdin ?? '');
   });
 }
 
@@ -88,7 +89,42 @@ describe('fleet-posture evaluate (built CLI)', () => {
     expect(r.stdout).toContain('inetinfo.exe (service SMTPSVC)');
     expect(r.stdout).toContain('What to do:');
     expect(r.stdout).toContain('KB 823166');
+    expect(r.stdout).toContain('Guide: docs/rules/mcafee-port25-blocked.md#smtpnotexcluded');
     expect(() => JSON.parse(r.stdout)).toThrow();
+    // For a person: no raw evidence unless asked for, so one result fits a screen.
+    expect(r.stdout).not.toContain('"evidenceVersion"');
+    expect(r.stdout).toContain('--evidence prints it in full');
+    expect(r.stdout.trim().split('\n').length).toBeLessThanOrEqual(20);
+  });
+
+  it('prints the full evidence with --format text --evidence', async () => {
+    const file = path.join(FIXTURE_DIR, 'vse80i-exchange2003-inetinfo-removed-from-list.json');
+    const [text, json] = await Promise.all([cli(['evaluate', '--format', 'text', '--evidence', file]), cli(['evaluate', file])]);
+    expect(text.code).toBe(0);
+    const evidence = (JSON.parse(json.stdout) as { results: { evidence: unknown }[] }).results[0]!.evidence;
+    expect(text.stdout).toContain('  Evidence:\n');
+    // The evidence block is the JSON evidence, indented.
+    const block = text.stdout.slice(text.stdout.indexOf('  Evidence:\n') + 12).replace(/^ {4}/gm, '');
+    expect(JSON.parse(block)).toEqual(evidence);
+  });
+
+  it('words a missing field the same way whatever the field, and says so once per problem', async () => {
+    const r = await cli(['evaluate', '-'], '{}');
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toContain('-: snapshotId: is required (a string) but missing');
+    expect(lines).toContain('-: collectedAt: is required (a string) but missing');
+    expect(lines).toContain('-: schema: is required (one of "fleet-posture/snapshot@1") but missing');
+    for (const line of lines) expect(line).toMatch(/^-: [\w.[\]]+: is required \(.+\) but missing$/);
+  });
+
+  it('explains empty standard input (a failed command piped in) instead of a JSON parser error', async () => {
+    const r = await cli(['evaluate', '-'], '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('-: standard input is empty: no snapshot arrived (if it was piped from another command, that command failed; see its message above)\n');
+    const garbage = await cli(['evaluate', '-'], 'not json');
+    expect(garbage.stderr).toMatch(/^-: is not JSON: /);
+    expect(garbage.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('exits 2 with one line per problem for an invalid snapshot', async () => {
