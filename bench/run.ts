@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     `Ingest: ${INGEST_SERVERS} servers are pre-loaded with direct batched writes in the store's layout (as after each server's first snapshot), for the service and for the baseline. Each status-change run posts ${CHANGE_SERVERS} of them (every post changes that server's status); each steady-state run posts all ${INGEST_SERVERS} with new snapshot ids and a later collectedAt.`,
     'Every server enrols and then posts once, untimed, before the timed runs (as a collector does after enrolling): that post checks the new key in ServerKeys and leaves its tag on the server\'s Results rows; later posts are checked against the tag. keyRoundTripsPerSnapshot counts ServerKeys reads apart from the posture tables.',
     'Azurite evaluates every table query by scanning the whole table in JavaScript (Azure uses the partition index), so any query costs more here as tables grow; point reads and batch writes use its index.',
-    `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts), not ingested over HTTP; its status mix is the snapshot pool taken round-robin.`,
+    `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts, Drift members and counters), not ingested over HTTP; its status and configuration mix is the snapshot pool taken round-robin.`,
+    'Drift queries read the Drift table only: the drift of a rule reads its counter rows (at most one per configuration and shard), one server\'s drift reads its member row, the baseline row and, without a baseline, the counter rows.',
   ];
   if (fleet.withDriver) {
     notes.push('The registered rules give every snapshot the same verdict (placeholder rule), so a benchmark-only rule "bench-status-driver" is loaded next to them to make status changes measurable.');
@@ -315,11 +316,19 @@ async function main(): Promise<void> {
     const q = await startService({ ...env, BENCH_TABLE_PREFIX: 'Qry' });
     services.push(q);
     const qhttp = new HttpClient(q.port, 1);
+    const driftRule = fleet.rules.find((r) => r.configurationFacts)?.id;
     warningsRule = Object.entries(queryFleetInfo.counts).sort((a, b) => (b[1].Warning ?? 0) - (a[1].Warning ?? 0))[0]?.[0] ?? fleet.rules[0]!.id;
     const specs = [
       { name: 'summary', path: '/api/summary' },
       { name: 'warnings for one rule (default page, top=100)', path: `/api/results?rule=${encodeURIComponent(warningsRule)}&status=Warning` },
       { name: 'warnings for one rule (top=1000)', path: `/api/results?rule=${encodeURIComponent(warningsRule)}&status=Warning&top=1000` },
+      // Fleet drift: the configurations of every server from the counters, and one server against the largest cluster.
+      ...(driftRule
+        ? [
+            { name: 'drift for one rule (every cluster, top=1000)', path: `/api/drift?rule=${encodeURIComponent(driftRule)}&top=1000` },
+            { name: 'one server against the largest cluster', path: `/api/servers/${encodeURIComponent(serverId(1))}/drift?rule=${encodeURIComponent(driftRule)}` },
+          ]
+        : []),
     ];
     for (const spec of specs) for (let i = 0; i < 5; i++) await qhttp.send('GET', spec.path, BENCH_KEYS.reader);
     await q.countEntities(true);
@@ -330,8 +339,8 @@ async function main(): Promise<void> {
       const stats = await runConcurrent(QUERY_RUNS, 1, async () => {
         const res = await qhttp.send('GET', spec.path, BENCH_KEYS.reader);
         if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
-        const body = JSON.parse(res.body) as { items?: unknown[]; rules?: unknown[] };
-        items = body.items?.length ?? body.rules?.length ?? 0;
+        const body = JSON.parse(res.body) as { items?: unknown[]; rules?: unknown[]; clusters?: unknown[]; differences?: unknown[] };
+        items = body.items?.length ?? body.rules?.length ?? body.clusters?.length ?? body.differences?.length ?? 0;
       });
       const s = await q.stats();
       const run = {

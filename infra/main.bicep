@@ -43,6 +43,7 @@ param tableNames string[] = [
   'History'
   'ServerKeys'
   'Outbox'
+  'Drift'
 ]
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')

@@ -1,11 +1,12 @@
 // Loads a fleet with direct, batched table writes in the store's own layout (Results, RuleIndex
-// with its counts rows, Hosts, and optionally Snapshots): the state ingest would have left after
+// with its counts rows, Hosts, Drift members and counters, and optionally Snapshots): the state ingest would have left after
 // each server's first snapshot. Ingesting 10,000 first snapshots over HTTP would spend minutes on
 // what the benchmark does not measure (and on Azurite, whose queries scan whole tables).
 import { TableTransaction, type TransactionAction } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { STATUSES, type Rule } from '../../src/rules/types';
-import { bucketOf } from '../../src/store';
+import { driftMemberOf } from '../../src/app/drift-projection';
+import { bucketOf, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, SAMPLE_PER_ROW } from '../../src/store';
 import { createTableClients } from '../../src/store/client';
 import { contentHashOf, hostHashOf } from '../../src/app/ingest';
 import { parseSnapshot } from '../../src/snapshot/parse';
@@ -40,7 +41,9 @@ export interface LoadOptions {
 
 export async function loadFleet(connectionString: string, prefix: string, rules: readonly Rule[], servers: number, o: LoadOptions): Promise<LoadedFleet> {
   const t0 = performance.now();
-  const t = createTableClients({ connectionString, tablePrefix: prefix });
+  // A long timeout: a batch of 100 drift members with their facts is slow on a busy Azurite, and a
+  // create cannot be retried blindly.
+  const t = createTableClients({ connectionString, tablePrefix: prefix, requestTimeoutMs: 120_000 });
   await Promise.all(Object.values(t).map((c) => c.createTable()));
   const evaluated = new Map<Template, ReturnType<typeof evaluateTemplate>>();
   const now = Date.now();
@@ -53,6 +56,9 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
   const counts = new Map<string, Map<string, number>>(rules.map((r) => [r.id, new Map(STATUSES.map((s) => [s, 0]))]));
   /** rule id → counts row key → status → servers, as the store's syncIndex keeps them */
   const shards = new Map<string, Map<string, Map<string, number>>>(rules.map((r) => [r.id, new Map()]));
+  /** Drift: rule id → member rows, and rule id → counts row key → counters, as DriftStore.syncMember keeps them */
+  const driftMembers = new Map<string, Entity[]>();
+  const driftCounts = new Map<string, Map<string, { fingerprint: string; factsJson: string; counts: Record<string, number>; sample: string[] }>>();
   for (let i = 0; i < servers; i++) {
     const template = o.templateOf(i);
     if (!evaluated.has(template)) evaluated.set(template, evaluateTemplate(template.doc, rules));
@@ -79,6 +85,19 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
       const sc = byShard.get(key) ?? new Map(STATUSES.map((st) => [st, 0]));
       sc.set(r.status, (sc.get(r.status) ?? 0) + 1);
       byShard.set(key, sc);
+      const m = driftMemberOf(r);
+      if (m) {
+        const list = driftMembers.get(r.ruleId) ?? [];
+        list.push(driftMemberEntity(m));
+        driftMembers.set(r.ruleId, list);
+        const rows = driftCounts.get(r.ruleId) ?? new Map();
+        const dk = driftCountsKey(m.fingerprint, driftShardOf(server));
+        const row = rows.get(dk) ?? { fingerprint: m.fingerprint, factsJson: m.factsJson, counts: Object.fromEntries(STATUSES.map((st) => [st, 0])), sample: [] };
+        row.counts[m.status] = (row.counts[m.status] ?? 0) + 1;
+        if (row.sample.length < SAMPLE_PER_ROW) row.sample.push(server);
+        rows.set(dk, row);
+        driftCounts.set(r.ruleId, rows);
+      }
     }
     const pk = bucketOf(server, HOST_BUCKETS);
     const h = hosts.get(pk) ?? [];
@@ -101,6 +120,10 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
   };
   for (const rows of index.values()) chunked('ruleIndex', rows);
   for (const rows of hosts.values()) chunked('hosts', rows);
+  for (const rows of driftMembers.values()) chunked('drift', rows);
+  for (const [ruleId, rows] of driftCounts) {
+    chunked('drift', [...rows].map(([key, c]) => driftCountsEntity(ruleId, key, c.fingerprint, c.counts, c.factsJson, c.sample)));
+  }
   for (const e of raws) batches.push({ table: 'snapshots', actions: [['create', e]] });
   for (const [ruleId, byShard] of shards) {
     const tx = new TableTransaction();

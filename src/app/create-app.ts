@@ -3,7 +3,10 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { Baselines } from './baselines';
+import { DriftApi } from './drift-api';
+import { DriftQueries } from './drift-queries';
 import { KeyRing } from './auth';
 import { Authorizer, Enrolment } from './enrolment';
 import { HttpApi } from './http-api';
@@ -55,6 +58,9 @@ export interface PostureApp {
   readonly lifecycleHttp: LifecycleApi;
   readonly reenrolment: Reenrolment;
   readonly keysHttp: KeysApi;
+  readonly drift: DriftQueries;
+  readonly baselines: Baselines;
+  readonly driftHttp: DriftApi;
 }
 
 export function createApp(options: CreateAppOptions = {}): PostureApp {
@@ -74,6 +80,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // The projector's storage calls are counted apart from the requests'.
   const projectorStore = new PostureStore({ ...storeOptions, counter: new RoundTripCounter() });
   const lifecycle = new LifecycleStore(store);
+  const driftStore = new DriftStore(store);
   const waivers = new Waivers({ store, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
   const staleHosts = new StaleHosts({ store, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
@@ -83,6 +90,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     {
       store: projectorStore,
       outbox: new OutboxStore(projectorStore),
+      drift: new DriftStore(projectorStore),
       waivers: () => projectorWaivers.coverage(),
       hostSynced: (server, sync, log) => projectorHosts.hostSynced(server, sync, log),
     },
@@ -116,7 +124,10 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
-  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp };
+  const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
+  const baselines = new Baselines({ drift: driftStore, store, rules, clock });
+  const driftHttp = new DriftApi({ queries: drift, baselines, rules });
+  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 
 let defaultApp: PostureApp | undefined;

@@ -7,6 +7,7 @@ export type ApiErrorCode =
   | 'invalid_snapshot'
   | 'invalid_query'
   | 'invalid_waiver'
+  | 'invalid_baseline'
   | 'unauthorized'
   | 'key_revoked'
   | 'forbidden'
@@ -22,6 +23,7 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   invalid_snapshot: 400,
   invalid_query: 400,
   invalid_waiver: 400,
+  invalid_baseline: 400,
   unauthorized: 401,
   key_revoked: 401,
   forbidden: 403,

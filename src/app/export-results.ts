@@ -1,7 +1,8 @@
 // The CSV export: the whole Results table as one CSV for Power BI and Excel, the
 // key-free way in when shared-key access to storage is off. Column names are the Results table's
-// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived; the
-// file starts with a UTF-8 byte-order mark for Excel.
+// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
+// configuration fingerprint that fleet drift groups servers by; the file starts with a UTF-8
+// byte-order mark for Excel.
 import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
@@ -27,6 +28,8 @@ export const RESULT_CSV_COLUMNS = [
   'Stale',
   'Waived',
   'WaiverId',
+  // The configuration fingerprint (fleet drift), empty for rules without configuration facts.
+  'Fingerprint',
 ] as const;
 
 export const UTF8_BOM = '\uFEFF';
@@ -52,6 +55,7 @@ function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evid
     stale,
     waiverId !== undefined,
     waiverId ?? '',
+    r.fingerprint ?? '',
   ];
 }
 

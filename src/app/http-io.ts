@@ -138,7 +138,7 @@ export function parseFlag(q: URLSearchParams, name: string): boolean | undefined
   throw invalidQuery(`The query parameter "${name}" must be true or false, not "${v.slice(0, 100)}".`);
 }
 
-export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted'] as const;
+export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
 
 /** `cause=rule-change` or `cause=stale,returned`. */
 export function parseCauses(q: URLSearchParams): string[] | undefined {

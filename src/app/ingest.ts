@@ -13,6 +13,7 @@ import {
   ConcurrencyConflictError,
   OutboxEntryTooLargeError,
   type CommitMark,
+  type DriftMember,
   type HostRecord,
   type IndexMove,
   type OutboxStore,
@@ -20,6 +21,7 @@ import {
   type StoredResult,
 } from '../store';
 import type { AlertLog } from './alert-log';
+import { driftMemberOf } from './drift-projection';
 import type { UseCaseDeps } from './use-case-deps';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
@@ -219,6 +221,7 @@ export class Ingest {
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
     const index: IndexMove[] = [];
+    const drift: DriftMember[] = [];
     const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, receivedAt));
     const alerts: AlertWork[] = [];
     for (const r of p.results) {
@@ -226,6 +229,8 @@ export class Ingest {
       const verdict = verdictOf(r);
       const changed = !prev || prev.status !== r.status;
       const indexChanged = changed || verdictMoved(prev, verdict) || prev.indexPending;
+      // A new configuration (or a first one) moves the server in its rule's drift counts.
+      const driftMoved = changed || prev.fingerprint !== verdict.fingerprint || prev.indexPending;
       const record: ResultRecord = {
         ...verdict,
         server,
@@ -258,6 +263,8 @@ export class Ingest {
         if (alert) alerts.push(alert);
       }
       if (indexChanged) index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
+      const member = driftMoved ? driftMemberOf(record) : undefined;
+      if (member) drift.push(member);
     }
     const current = new Set(rules.map((r) => r.id));
     const remove = rows.filter((r) => !current.has(r.ruleId)).map((r) => r.ruleId);
@@ -271,6 +278,7 @@ export class Ingest {
       events,
       alerts,
       index,
+      drift,
       host: hostDue
         ? { record: hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: receivedAt }), previousSync: anyPrev?.hostSyncedAt, now: receivedAt, snapshotId: p.normalised.snapshotId }
         : undefined,
@@ -322,6 +330,7 @@ export class Ingest {
       events: rows.filter((r) => r.eventPending).map((r) => eventOf(r, now)),
       alerts: [],
       index: rows.filter((r) => r.indexPending || r.eventPending).map((r) => ({ record: indexOf(r), from: indexedStatusOf(r) })),
+      drift: rows.filter((r) => r.indexPending || r.eventPending).flatMap((r) => driftMemberOf(r) ?? []),
       host: sync ? { record: hostRecordOf(p.snapshot, { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, hostHash: p.hostHash, now }), now, snapshotId: head.snapshotId } : undefined,
       raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: head.rawSlot ?? 0 } : undefined,
     };

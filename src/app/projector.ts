@@ -1,7 +1,8 @@
 // The projector: drains the outbox in batches across servers. A commit's request writes an outbox
 // entry and commits (its only writes); everything fleet-wide happens here — events in transactions
 // of 100, each server's History rows, the rule index with its counts (one transaction per rule,
-// shard and ~50 servers), Hosts and raw snapshots, then the alert records, then the entries go.
+// shard and ~50 servers), the fleet-drift counts, Hosts and raw snapshots, then the alert records,
+// then the entries go.
 //
 // Safe to run twice, or after a crash at any point: every write is keyed by the change it records
 // (events, history, raw slots, index rows by server), index moves that find the index already moved
@@ -12,7 +13,7 @@
 //
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
-import type { EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
+import type { DriftMember, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -22,6 +23,8 @@ export interface ProjectorDeps {
   /** The projector's own store (its own round-trip counter: requests are measured without it). */
   readonly store: PostureStore;
   readonly outbox: OutboxStore;
+  /** Where configuration fingerprints are counted (fleet drift); left out, drift is not projected. */
+  readonly drift?: DriftStore;
   /** Waivers in force now, as a lookup (read once per batch that logs a new finding). */
   readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
   /** The Hosts row was refreshed: the stale-host bookkeeping. */
@@ -252,6 +255,7 @@ export class Projector {
     await settleAll([
       events.length > 0 ? store.putEvents(events) : Promise.resolve(),
       this.#index(works),
+      this.#drift(works, parallel),
       inParallel(
         works.filter((w) => w.raw),
         parallel,
@@ -296,6 +300,18 @@ export class Projector {
         ),
       ),
     );
+  }
+
+  /**
+   * Each server's place in its rules' drift counts, as its newest entry of the batch says (works are
+   * in commit order per server). A member move is guarded by ETags and finds a replay already done.
+   */
+  async #drift(works: readonly ProjectionWork[], parallel: number): Promise<void> {
+    const drift = this.deps.drift;
+    if (!drift) return;
+    const last = new Map<string, DriftMember>();
+    for (const w of works) for (const m of w.drift ?? []) last.set(`${m.ruleId}\n${m.server}`, m);
+    await inParallel([...last.values()], parallel, (m) => drift.syncMember(m));
   }
 
   /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */

@@ -1,11 +1,12 @@
 // The one mapping from a rule result to what the store keeps. Ingest, re-evaluation and the
 // benchmark's fleet loader build Results rows from `verdictOf`; events and index rows are picks of
 // a Results row. Texts stay maps per language; the store splits them into columns.
+import { canonicalJson } from '../rules/shared/canonical-json';
 import { LANGUAGES, type Lang, type RuleResult } from '../rules/types';
 import type { EventRecord, IndexRecord, ResultRecord } from '../store';
 
 /** What a rule result puts on its Results row; the rest of the row is the server's state. */
-export type Verdict = Pick<ResultRecord, 'ruleId' | 'ruleVersion' | 'status' | 'reasonCode' | 'severity' | 'message' | 'remediation' | 'evidenceJson'>;
+export type Verdict = Pick<ResultRecord, 'ruleId' | 'ruleVersion' | 'status' | 'reasonCode' | 'severity' | 'message' | 'remediation' | 'evidenceJson' | 'fingerprint' | 'fingerprintFactsJson'>;
 
 export function verdictOf(r: RuleResult): Verdict {
   return {
@@ -17,6 +18,8 @@ export function verdictOf(r: RuleResult): Verdict {
     message: r.message,
     remediation: Object.fromEntries(LANGUAGES.map((lang) => [lang, r.remediation.map((t) => t[lang])])) as Record<Lang, string[]>,
     evidenceJson: JSON.stringify(r.evidence),
+    // The configuration fingerprint (fleet drift), for rules that declare configuration facts.
+    ...(r.fingerprint ? { fingerprint: r.fingerprint.hash, fingerprintFactsJson: canonicalJson(r.fingerprint.facts) } : {}),
   };
 }
 

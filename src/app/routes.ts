@@ -39,8 +39,11 @@ export const ROUTES: readonly Route[] = [
   { name: 'listServers', methods: ['GET'], route: 'servers', access: 'read', handler: (app, c) => app.lifecycleHttp.listServers(c) },
   { name: 'getHistory', methods: ['GET'], route: 'servers/{server}/history', access: 'read', handler: (app, c) => app.lifecycleHttp.history(c) },
   { name: 'exportResultsCsv', methods: ['GET'], route: 'export/results.csv', access: 'read', handler: (app, c) => exportResultsCsv(app, c) },
+  { name: 'getDrift', methods: ['GET'], route: 'drift', access: 'read', handler: (app, c) => app.driftHttp.fleet(c) },
+  { name: 'getServerDrift', methods: ['GET'], route: 'servers/{server}/drift', access: 'read', handler: (app, c) => app.driftHttp.server(c) },
   // Admins
   { name: 'waivers', methods: ['GET', 'PUT', 'DELETE'], route: 'waivers/{id?}', access: 'admin', handler: (app, c) => app.lifecycleHttp.waivers(c) },
+  { name: 'baselines', methods: ['GET', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
   { name: 'runJob', methods: ['POST'], route: 'jobs/{job}/run', access: 'admin', handler: (app, c) => app.lifecycleHttp.runJob(c) },
   { name: 'revokeServerKey', methods: ['DELETE'], route: 'servers/{server}/key', access: 'admin', handler: (app, c) => app.http.revokeServerKey(c) },
   { name: 'rotateServerKey', methods: ['POST'], route: 'servers/{server}/key/rotate', access: 'admin', handler: (app, c) => app.http.rotateServerKey(c) },

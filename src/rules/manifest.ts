@@ -2,19 +2,11 @@
 // its canonical JSON so collectors and the service can tell which one a snapshot answered.
 import { createHash } from 'node:crypto';
 import { MANIFEST_SCHEMA_ID, type Manifest, type ManifestFileEntry, type ManifestPathSource, type ManifestRegistryEntry } from '../snapshot/schema';
+import { canonicalJson } from './shared/canonical-json';
 import { RULES } from './registry';
 import type { Rule } from './types';
 
-/** JSON with object keys sorted, so equal content always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    // Stryker disable next-line EqualityOperator,ConditionalExpression: the keys of one object are distinct, so no two compare equal.
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson };
 
 function byLowerPath<T extends { path: string }>(a: T, b: T): number {
   const x = a.path.toLowerCase();

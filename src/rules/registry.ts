@@ -1,6 +1,7 @@
 // The rules that are loaded, and evaluation of all of them against one snapshot.
 import { createHash } from 'node:crypto';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
+import { fingerprintOf } from './shared/fingerprint';
 import { mcafeePort25Blocked } from './mcafee-port25-blocked';
 import { referencesFor } from './guide';
 import type { Rule, RuleResult } from './types';
@@ -27,6 +28,7 @@ export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot): RuleResu
     title: rule.title,
     severity: rule.severity,
     references: referencesFor(rule, outcome.reasonCode),
+    ...(rule.configurationFacts ? { fingerprint: fingerprintOf(rule.configurationFacts(snapshot)) } : {}),
   };
 }
 

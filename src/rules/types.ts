@@ -29,6 +29,21 @@ export interface CollectionNeeds {
 /** JSON-serialisable facts the verdict rests on. */
 export type Evidence = Readonly<Record<string, unknown>>;
 
+/** One normalised configuration fact: a JSON scalar, or a sorted list of text. */
+export type FactValue = string | number | boolean | null | readonly string[];
+
+/**
+ * The normalised configuration a rule's verdict rests on, one field per fact (flat, so two
+ * servers can be compared field by field). Equal configurations give equal facts.
+ */
+export type Facts = Readonly<Record<string, FactValue>>;
+
+/** A configuration fingerprint: the facts and the hash that names them (`sha256:` + hex of their canonical JSON). */
+export interface Fingerprint {
+  readonly hash: string;
+  readonly facts: Facts;
+}
+
 /** What `evaluate` returns. */
 export interface RuleOutcome {
   readonly status: Status;
@@ -58,6 +73,11 @@ export interface Rule {
   readonly reasonCodes: Readonly<Record<string, Status>>;
   readonly needs: CollectionNeeds;
   evaluate(snapshot: NormalisedSnapshot): RuleOutcome;
+  /**
+   * Optional: the configuration facts the verdict rests on, for fleet drift. Pure like
+   * `evaluate`, and never throws for a snapshot the contract accepts.
+   */
+  configurationFacts?(snapshot: NormalisedSnapshot): Facts;
 }
 
 /** A rule's outcome with the rule's identity attached, as stored and served. */
@@ -67,6 +87,8 @@ export interface RuleResult extends RuleOutcome {
   readonly title: Localised;
   readonly severity: Severity;
   readonly references: readonly Reference[];
+  /** Present when the rule declares configuration facts. */
+  readonly fingerprint?: Fingerprint;
 }
 
 /** A result in one language (its texts picked out), the shape the CLI and the HTTP API print. */

@@ -16,6 +16,7 @@ export const TABLES = {
   history: 'History',
   serverKeys: 'ServerKeys',
   outbox: 'Outbox',
+  drift: 'Drift',
 } as const;
 
 export type TableKind = keyof typeof TABLES;

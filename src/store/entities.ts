@@ -88,6 +88,8 @@ export function resultToEntity(r: ResultRecord): Entity {
     ChangeCause: r.changeCause ?? 'snapshot',
     RecentSnapshotIds: (r.recentSnapshotIds ?? []).join(' '),
     RecentCommits: (r.recentCommits ?? []).map((c) => `${c.at}:${c.id}`).join(' '),
+    Fingerprint: r.fingerprint ?? '',
+    FingerprintFactsJson: boundedText(r.fingerprintFactsJson ?? ''),
   };
 }
 
@@ -121,6 +123,8 @@ export function entityToResult(e: Row): StoredResult {
     changeCause: optStr(e, 'ChangeCause') ?? 'snapshot',
     recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
     recentCommits: commitMarks(str(e, 'RecentCommits')),
+    fingerprint: optStr(e, 'Fingerprint'),
+    fingerprintFactsJson: optStr(e, 'FingerprintFactsJson'),
     etag: str(e, 'etag'),
   };
 }

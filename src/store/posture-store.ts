@@ -139,7 +139,7 @@ export class PostureStore {
    * The table of one of the store's sibling modules (lifecycle, waivers): created with the others,
    * each call under the store's guard (after an outage the tables are checked again).
    */
-  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox'): SiblingTable {
+  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox' | 'drift'): SiblingTable {
     const client = this.#t[kind];
     return { ready: () => this.ensureTables(), call: (what, fn) => this.#guard(what, () => fn(client)) };
   }

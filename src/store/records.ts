@@ -51,6 +51,10 @@ export interface ResultRecord {
   readonly acceptPending?: boolean;
   /** The ids of the server's latest accepted snapshots, newest first: a repeat of one is a duplicate. */
   readonly recentSnapshotIds?: readonly string[];
+  /** The configuration fingerprint (`sha256:`…) of a rule that declares configuration facts. */
+  readonly fingerprint?: string;
+  /** Those facts as canonical JSON text. */
+  readonly fingerprintFactsJson?: string;
   /**
    * The server's latest commits (id, and when the committing request began), newest first: the
    * projector's proof that the commit an outbox entry describes happened.

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../support/chromium';
 import { dashboardUrl } from '../../src/local/main';
+import { diffFacts } from '../../src/app/drift';
 import { get, getAll } from '../support/http';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt, PUBLIC_DIR, ROOT } from './build';
@@ -380,6 +381,47 @@ describe('the dashboard in Chromium', () => {
       expect(await serversOf()).toEqual([`${CHANGED_SERVER} Error`]);
       expect(s.page.url()).toContain(`server=${encodeURIComponent(CHANGED_SERVER)}`);
       expect(s.page.url()).toContain('status=Error');
+    });
+  });
+
+  it('shows the configurations of a rule as the drift API counts them, against the largest or a baseline', async () => {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
+      await s.page.locator(`[data-rule="${RULE}"] a[data-action="drift"]`).click();
+      const panels = s.page.locator('section.cluster');
+      await panels.first().waitFor();
+      const api = (await get(stack, `drift?rule=${RULE}`)).body;
+      expect(api.configurations).toBeGreaterThan(5);
+      expect(await panels.count()).toBe(api.clusters.length);
+      const shown = await panels.evaluateAll((els) => els.map((e) => ({ fp: e.getAttribute('data-fingerprint'), servers: e.querySelector('[data-metric$=":servers"]')?.textContent, sample: [...e.querySelectorAll('a.server-link')].map((a) => a.getAttribute('data-server')) })));
+      expect(shown).toEqual(api.clusters.map((c: any) => ({ fp: c.fingerprint, servers: String(c.servers), sample: c.sample })));
+      // The largest is the reference; every other cluster lists exactly the facts in which it differs from it.
+      expect(await panels.first().getAttribute('class')).toContain('reference');
+      for (const [i, c] of api.clusters.entries()) {
+        if (i === 0) continue;
+        const fields = await panels.nth(i).locator('table.facts-diff tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-field')));
+        expect(fields).toEqual(diffFacts(c.facts, api.clusters[0].facts).map((d) => d.field));
+      }
+      expect(await s.page.locator('.drift-summary').textContent()).toContain(`${api.servers} servers in ${api.configurations} configurations`);
+      await s.page.screenshot({ path: path.join(RESULTS_DIR, 'dashboard-drift.png'), fullPage: true });
+
+      // A baseline named by an admin becomes the reference.
+      const odd = api.clusters[api.clusters.length - 1];
+      const put = await stack.request(`baselines/${RULE}`, { method: 'PUT', key: 'admin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ server: odd.sample[0], setBy: 'dashboard-test' }) });
+      expect(put.status).toBe(201);
+      try {
+        await s.page.reload();
+        await s.page.locator(`.against[data-baseline="${odd.sample[0]}"]`).waitFor();
+        const reference = s.page.locator('section.cluster.reference');
+        expect(await reference.count()).toBe(1);
+        expect(await reference.getAttribute('data-fingerprint')).toBe(odd.fingerprint);
+        expect(await reference.locator('.reference-badge').textContent()).toBe('baseline');
+        const firstFields = await panels.first().locator('table.facts-diff tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-field')));
+        expect(firstFields).toEqual(diffFacts(api.clusters[0].facts, odd.facts).map((d) => d.field));
+      } finally {
+        expect((await stack.request(`baselines/${RULE}`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
+      }
+      expect(s.errors).toEqual([]);
+      expect(await s.violations()).toEqual([]);
     });
   });
 

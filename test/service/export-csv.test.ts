@@ -124,6 +124,16 @@ describe('GET /api/export/results.csv', () => {
     expect(row[header!.indexOf('Status')]).toBe('Warning');
   });
 
+  it('names the configuration fingerprint of each result, the one fleet drift counts it under', async () => {
+    const [header, ...rows] = parseCsv((await exportCsv()).text);
+    const fingerprints = rows.map((row) => row[header!.indexOf('Fingerprint')]);
+    for (const f of fingerprints) expect(f).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Three servers, three configurations (8.8 defaults, 8.7 with Access Protection off, no VirusScan).
+    expect(new Set(fingerprints).size).toBe(3);
+    const drift = (await (await stack.request('drift?rule=mcafee-port25-blocked', { key: 'reader' })).json()) as { clusters: { fingerprint: string }[] };
+    expect(drift.clusters.map((c) => c.fingerprint).sort()).toEqual([...fingerprints].sort());
+  });
+
   it('leaves evidence out with evidence=false', async () => {
     const [header, ...rows] = parseCsv((await exportCsv('?evidence=false')).text);
     for (const row of rows) expect(row[header!.indexOf('EvidenceJson')]).toBe('');

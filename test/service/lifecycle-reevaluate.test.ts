@@ -152,7 +152,14 @@ describe('re-evaluation after a rule change', () => {
     const history = await get(stack, `servers/${moved[0]}/history?rule=${RULE}`);
     expect(history.body.items.map((e: Json) => e.cause)).toEqual(['rule-change', 'snapshot']);
     const summary = (await get(stack, 'summary')).body;
-    expect(summary.rules.find((r: Json) => r.ruleId === RULE).counts.Warning).toBe(0);
+    const port25 = summary.rules.find((r: Json) => r.ruleId === RULE);
+    expect(port25.counts.Warning).toBe(0);
+    // The drift counters follow the moved verdicts too: every server counted once, none as Warning.
+    const drift = (await get(stack, `drift?rule=${RULE}`)).body;
+    const total = (s: string) => drift.clusters.reduce((n: number, c: Json) => n + c.counts[s], 0);
+    expect(drift.servers).toBe(fleet.length);
+    expect(total('Warning')).toBe(0);
+    expect(total('Error')).toBe(port25.counts.Error);
   });
 
   it('is left alone by an instance still on the old rule (no downgrade)', async () => {

@@ -5,6 +5,7 @@ import { h, replace } from './dom.js';
 import { initialLang, lang, setLang, t, type Lang } from './i18n.js';
 import { href, parseRoute, serverHref, type ViewName } from './router.js';
 import { renderChanges } from './view-changes.js';
+import { renderDrift } from './view-drift.js';
 import { renderFindings } from './view-findings.js';
 import { renderFleet } from './view-fleet.js';
 import { renderKeyForm } from './view-key.js';
@@ -69,13 +70,15 @@ function show(): void {
   const route = parseRoute(location.hash);
   const mine = ++generation;
   renderHeader(route.view);
-  document.title = `${t(route.view === 'findings' ? 'navFindings' : route.view === 'changes' ? 'navChanges' : 'navFleet')} · ${t('appTitle')}`;
+  document.title = `${t(route.view === 'findings' ? 'navFindings' : route.view === 'changes' ? 'navChanges' : route.view === 'drift' ? 'driftTitle' : 'navFleet')} · ${t('appTitle')}`;
   replace(main, h('p', { class: 'muted loading' }, t('loading')));
   const view =
     route.view === 'findings'
       ? renderFindings(route, fail)
       : route.view === 'changes'
         ? renderChanges(route, fail)
+        : route.view === 'drift'
+          ? renderDrift(route, fail)
         : route.view === 'server' && route.arg
           ? renderServer(route.arg, fail)
           : renderFleet();

@@ -1,7 +1,7 @@
 // Views live in the fragment (#/findings?rule=…), so the page is one document at …/dashboard,
 // links can be bookmarked, and the back button works. The key is never part of a route.
 
-export type ViewName = 'fleet' | 'findings' | 'server' | 'changes';
+export type ViewName = 'fleet' | 'findings' | 'server' | 'changes' | 'drift';
 
 export interface Route {
   readonly view: ViewName;
@@ -10,7 +10,7 @@ export interface Route {
   readonly params: URLSearchParams;
 }
 
-const VIEWS: readonly ViewName[] = ['fleet', 'findings', 'server', 'changes'];
+const VIEWS: readonly ViewName[] = ['fleet', 'findings', 'server', 'changes', 'drift'];
 
 export function parseRoute(hash: string): Route {
   const m = /^#\/([a-z]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(hash);

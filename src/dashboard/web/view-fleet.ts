@@ -14,8 +14,8 @@ function metric(label: TextKey, value: number, name: string, target?: string): H
   return h('div', { class: 'metric' }, target ? link(target, null, number) : number, h('span', { class: 'label' }, t(label)));
 }
 
-/** One bar: a rectangle per status, widths in a 0..100 view box. */
-function bar(counts: Readonly<Record<string, number>>, statuses: readonly string[], total: number): SVGSVGElement {
+/** One bar: a rectangle per status, widths in a 0..100 view box (the drift view draws its clusters with it too). */
+export function statusBar(counts: Readonly<Record<string, number>>, statuses: readonly string[], total: number): SVGSVGElement {
   const chart = svg('svg', { class: 'bar', viewBox: '0 0 100 6', preserveAspectRatio: 'none', role: 'img', 'aria-label': t('perStatus') });
   let x = 0;
   for (const s of statuses) {
@@ -47,8 +47,8 @@ export async function renderFleet(): Promise<Node> {
     h(
       'section',
       { class: 'panel rule', 'data-rule': r.ruleId },
-      h('h2', null, r.title, ' ', h('code', { class: 'rule-id' }, r.ruleId)),
-      bar(r.counts, s.statuses, r.total),
+      h('h2', null, r.title, ' ', h('code', { class: 'rule-id' }, r.ruleId), ' ', link(href('drift', { rule: r.ruleId }), { class: 'drift-link', 'data-action': 'drift' }, t('driftLink'))),
+      statusBar(r.counts, s.statuses, r.total),
       h(
         'ul',
         { class: 'counts' },

@@ -4,6 +4,7 @@ import { getService, type NormalisedSnapshot } from '../../snapshot/normalise';
 import type { Localised, Rule, RuleOutcome, Status } from '../types';
 import { readConfig, generationBySettings, type ConfigRead } from './config';
 import { DEFAULT_MASS_MAILING_EXCLUSIONS, USER_RULES_VALUE } from './decode-user-rules';
+import { configurationFacts } from './fingerprint';
 import {
   ACCESS_LOG_FILES,
   BEHAVIOUR_BLOCKING_DEPTH,
@@ -266,4 +267,5 @@ export const mcafeePort25Blocked: Rule = {
     files: ACCESS_LOG_FILES,
   },
   evaluate,
+  configurationFacts,
 };

@@ -1,0 +1,116 @@
+// Baselines: an admin names one server whose configuration the rest of the fleet is measured
+// against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
+// is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
+import type { Rule } from '../rules/types';
+import type { DriftStore, EventRecord, PostureStore, StoredBaseline } from '../store';
+import { ApiError } from './errors';
+import { iso } from './present';
+
+export interface BaselinesDeps {
+  readonly drift: DriftStore;
+  readonly store: PostureStore;
+  readonly rules: readonly Rule[];
+  readonly clock: () => number;
+}
+
+export interface BaselineInput {
+  readonly server: string;
+  readonly setBy: string;
+}
+
+const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
+const FIELDS = new Set(['server', 'setBy']);
+const invalid = (message: string) => new ApiError('invalid_baseline', message);
+
+export const BASELINE_CAUSES = ['baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
+
+export function baselineView(b: StoredBaseline) {
+  return { rule: b.ruleId, server: b.server === '' ? null : b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision };
+}
+
+/** A rule with no baseline named (yet, or any more): drift is measured against its largest cluster. */
+export function noBaselineView(ruleId: string, revision = 0) {
+  return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
+}
+
+export class Baselines {
+  constructor(private readonly deps: BaselinesDeps) {}
+
+  /** The rule from the path, when it declares configuration facts. */
+  rule(ruleId: string): Rule {
+    const lower = ruleId.toLowerCase();
+    const rule = this.deps.rules.find((r) => r.id === lower);
+    if (!rule) throw new ApiError('not_found', `There is no rule "${ruleId.slice(0, 100)}"; the rules are ${this.deps.rules.map((r) => r.id).join(', ')}.`);
+    if (!rule.configurationFacts) throw invalid(`The rule "${rule.id}" declares no configuration facts, so it can have no baseline.`);
+    return rule;
+  }
+
+  /** Checks a PUT body; every problem is one sentence naming the field. */
+  validate(doc: unknown): BaselineInput {
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('The body must be one JSON object: {"server": "<server id>", "setBy": "<who>"}.');
+    const body = doc as Record<string, unknown>;
+    const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
+    if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a baseline has server and setBy.`);
+    const text = (name: string, max: number): string => {
+      const v = body[name];
+      if (typeof v !== 'string' || v.trim() === '') throw invalid(`"${name}" is required and must be a non-empty string.`);
+      if (v.trim().length > max) throw invalid(`"${name}" must be at most ${max} characters.`);
+      return v.trim();
+    };
+    const server = text('server', 253).toLowerCase().replace(/\.$/, '');
+    if (!SERVER.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+    return { server, setBy: text('setBy', 200) };
+  }
+
+  /** The rule's baseline row: server '' when cleared, undefined when none was ever named. */
+  async get(ruleId: string): Promise<StoredBaseline | undefined> {
+    return this.deps.drift.getBaseline(this.rule(ruleId).id);
+  }
+
+  /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
+  async put(ruleId: string, doc: unknown): Promise<{ created: boolean; baseline: StoredBaseline }> {
+    const rule = this.rule(ruleId);
+    const input = this.validate(doc);
+    const [existing, member] = await Promise.all([this.deps.drift.getBaseline(rule.id), this.deps.drift.getMember(rule.id, input.server)]);
+    if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);
+    const live = existing !== undefined && existing.server !== '';
+    if (live && existing.server === input.server) return { created: false, baseline: existing };
+    const now = this.deps.clock();
+    const next = { ruleId: rule.id, server: input.server, setBy: input.setBy, setAt: now, revision: (existing?.revision ?? 0) + 1 };
+    await this.deps.drift.putBaseline(next, existing?.etag);
+    await this.#audit(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint);
+    return { created: !live, baseline: { ...next, etag: '' } };
+  }
+
+  /** Clears the baseline (drift is measured against the largest cluster again); undefined when none was named. */
+  async remove(ruleId: string): Promise<StoredBaseline | undefined> {
+    const rule = this.rule(ruleId);
+    const existing = await this.deps.drift.getBaseline(rule.id);
+    if (!existing || existing.server === '') return undefined;
+    const now = this.deps.clock();
+    const cleared = { ruleId: rule.id, server: '', setBy: existing.setBy, setAt: now, revision: existing.revision + 1 };
+    await this.deps.drift.putBaseline(cleared, existing.etag);
+    await this.#audit('baseline-deleted', { ...cleared, server: existing.server }, undefined, undefined);
+    return { ...existing, revision: cleared.revision };
+  }
+
+  async #audit(cause: (typeof BASELINE_CAUSES)[number], b: { ruleId: string; server: string; setBy: string; setAt: number; revision: number }, previous: string | undefined, fingerprint: string | undefined): Promise<void> {
+    const what = cause === 'baseline-deleted' ? `cleared (was ${b.server})` : previous ? `changed from ${previous} to ${b.server}` : `set to ${b.server}`;
+    const whatJa = cause === 'baseline-deleted' ? `解除 (${b.server})` : previous ? `${previous} から ${b.server} へ変更` : `${b.server} に設定`;
+    const e: EventRecord = {
+      server: b.server,
+      ruleId: b.ruleId,
+      ruleVersion: '',
+      toStatus: '',
+      reasonCode: '',
+      severity: '',
+      message: { en: `Drift baseline for ${b.ruleId} ${what} by ${b.setBy}.`, ja: `${b.ruleId} のドリフト基準を${whatJa} (${b.setBy})。` },
+      firstSeen: b.setAt,
+      snapshotId: `baseline.r${b.revision}`,
+      recordedAt: this.deps.clock(),
+      cause,
+      detail: JSON.stringify({ rule: b.ruleId, server: cause === 'baseline-deleted' ? null : b.server, previousServer: cause === 'baseline-deleted' ? b.server : (previous ?? null), setBy: b.setBy, revision: b.revision, fingerprint: fingerprint ?? null }),
+    };
+    await this.deps.store.putEvents([e]);
+  }
+}

@@ -1,0 +1,70 @@
+// The fleet drift routes (keys and language are the route table's wrapper's):
+//   drift?rule=&top=&continuationToken=      reader   configurations as clusters, largest first
+//   servers/{server}/drift?rule=             reader   one server against the baseline or the largest cluster
+//   baselines/{rule}  GET|PUT|DELETE         admin    the rule's baseline server (audited)
+import type { Rule } from '../rules/types';
+import { baselineView, noBaselineView, type Baselines } from './baselines';
+import type { DriftQueries } from './drift-queries';
+import { ApiError } from './errors';
+import { checkParams, json, parseRule, parseToken, parseTop, pathServer, readJsonBody, type ApiResponse, type RouteCall } from './http-io';
+
+export interface DriftApiDeps {
+  readonly queries: DriftQueries;
+  readonly baselines: Baselines;
+  readonly rules: readonly Rule[];
+}
+
+const BASELINE_BODY = { max: 4 * 1024, what: 'A baseline', hint: 'send {"server": "<server id>", "setBy": "<who>"}' } as const;
+
+function requiredRule(q: URLSearchParams, rules: readonly Rule[]): string {
+  const rule = parseRule(q, rules);
+  if (rule === undefined) throw new ApiError('invalid_query', 'Drift is per rule: give "rule", e.g. ?rule=mcafee-port25-blocked.');
+  return rule;
+}
+
+export class DriftApi {
+  constructor(private readonly deps: DriftApiDeps) {}
+
+  /** The rule's configurations as clusters: rule, top, continuationToken. */
+  async fleet({ req }: RouteCall): Promise<ApiResponse> {
+    checkParams(req.query, ['rule', 'top', 'continuationToken']);
+    const rule = requiredRule(req.query, this.deps.rules);
+    const { entitiesRead, ...body } = await this.deps.queries.fleet(rule, parseTop(req.query), parseToken(req.query));
+    // What the answer cost in storage, for operators watching a large fleet.
+    return json(200, body, { 'X-Entities-Read': String(entitiesRead) });
+  }
+
+  /** One server's configuration against its reference: rule. */
+  async server({ req }: RouteCall): Promise<ApiResponse> {
+    checkParams(req.query, ['rule']);
+    const server = pathServer(req.params);
+    const rule = requiredRule(req.query, this.deps.rules);
+    const view = await this.deps.queries.server(server, rule);
+    if (!view) throw new ApiError('not_found', `No configuration of server "${server}" is recorded for ${rule}.`);
+    return json(200, view);
+  }
+
+  /** GET reads the rule's baseline; PUT names it; DELETE clears it. */
+  async baselines({ req }: RouteCall): Promise<ApiResponse> {
+    checkParams(req.query, []);
+    const method = req.method.toUpperCase();
+    const ruleId = (req.params.rule ?? '').trim();
+    const { baselines } = this.deps;
+    if (method === 'GET') {
+      // No baseline is an answer too (server null): the rule's drift is then measured against its largest cluster.
+      const b = await baselines.get(ruleId);
+      return json(200, b && b.server !== '' ? baselineView(b) : noBaselineView(baselines.rule(ruleId).id, b?.revision));
+    }
+    if (method === 'PUT') {
+      baselines.rule(ruleId);
+      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY));
+      return json(created ? 201 : 200, baselineView(baseline));
+    }
+    if (method === 'DELETE') {
+      const ended = await baselines.remove(ruleId);
+      if (!ended) throw new ApiError('not_found', `No baseline is named for ${baselines.rule(ruleId).id}.`);
+      return json(200, { ...baselineView(ended), cleared: true });
+    }
+    throw new ApiError('invalid_query', `The baselines route accepts GET, PUT and DELETE, not ${method}.`);
+  }
+}

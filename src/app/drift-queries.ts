@@ -1,0 +1,100 @@
+// Reading drift: a rule's configurations as clusters (from the counters kept as snapshots arrive,
+// never from the results), and one server's differences from the baseline or the largest cluster.
+import { CursorCodec, type DriftCounts, type DriftStore, type StoredBaseline } from '../store';
+import type { Facts, Rule } from '../rules/types';
+import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
+import { ApiError } from './errors';
+import { iso } from './present';
+
+export interface DriftQueryDeps {
+  readonly drift: DriftStore;
+  readonly rules: readonly Rule[];
+  /** Seals continuation tokens (the same secret as the store's). */
+  readonly continuationTokenSecret?: string;
+}
+
+/** Facts as stored; text a reader cannot parse (cut at the column limit) is shown as that, not hidden. */
+export function parseFacts(json: string): Facts {
+  try {
+    const v: unknown = JSON.parse(json);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Facts;
+  } catch {
+    // fall through
+  }
+  return { unreadable: json.slice(0, 200) };
+}
+
+const baselineView = (b: StoredBaseline | undefined) =>
+  b && b.server !== '' ? { server: b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision } : null;
+
+export class DriftQueries {
+  readonly #cursors: CursorCodec;
+  constructor(private readonly deps: DriftQueryDeps) {
+    this.#cursors = new CursorCodec(deps.continuationTokenSecret);
+  }
+
+  /** The rule, when it declares configuration facts; otherwise a 400 naming why. */
+  ruleWithFacts(ruleId: string): Rule {
+    const rule = this.deps.rules.find((r) => r.id === ruleId);
+    if (!rule?.configurationFacts) throw new ApiError('invalid_query', `The rule "${ruleId}" declares no configuration facts, so it has no drift.`);
+    return rule;
+  }
+
+  async #clusters(ruleId: string): Promise<{ clusters: Cluster[]; entitiesRead: number }> {
+    const { rows, entitiesRead } = await this.deps.drift.listCounts(ruleId);
+    return { clusters: mergeClusters(rows.map((r: DriftCounts) => ({ ...r, facts: parseFacts(r.factsJson) }))), entitiesRead };
+  }
+
+  /** The rule's configurations as clusters, largest first, `top` at a time. */
+  async fleet(ruleId: string, top: number, token: string | undefined) {
+    this.ruleWithFacts(ruleId);
+    const query = `drift:${ruleId}`;
+    // Opened before any read: a foreign or altered token is a 400 that costs no storage.
+    const start = this.#cursors.open(token, query).i;
+    const [{ clusters, entitiesRead }, baseline] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId)]);
+    const member = baseline && baseline.server !== '' ? await this.deps.drift.getMember(ruleId, baseline.server) : undefined;
+    const end = start + top;
+    return {
+      ruleId,
+      servers: clusters.reduce((n, c) => n + c.servers, 0),
+      configurations: clusters.length,
+      baseline: baselineView(baseline) && { ...baselineView(baseline)!, fingerprint: member?.fingerprint ?? null },
+      clusters: clusters.slice(start, end),
+      // Pages are positions in the ranking at the time of each read; the counters move as snapshots arrive.
+      continuationToken: end < clusters.length ? this.#cursors.seal(query, { i: end }) : null,
+      entitiesRead,
+    };
+  }
+
+  /** One server against its reference; undefined when the server has no configuration recorded for the rule. */
+  async server(server: string, ruleId: string) {
+    this.ruleWithFacts(ruleId);
+    const { drift } = this.deps;
+    const [member, baseline] = await Promise.all([drift.getMember(ruleId, server), drift.getBaseline(ruleId)]);
+    if (!member) return undefined;
+    const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? member : await drift.getMember(ruleId, baseline.server)) : undefined;
+    // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
+    const clusters = baseMember ? [] : (await this.#clusters(ruleId)).clusters;
+    const reference: DriftReference | undefined = chooseReference(
+      baseMember ? { server: baseMember.server, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
+      clusters,
+    );
+    const facts = parseFacts(member.factsJson);
+    const d = serverDrift({ fingerprint: member.fingerprint, facts }, reference);
+    return {
+      server,
+      ruleId,
+      fingerprint: member.fingerprint,
+      status: member.status,
+      collectedAt: iso(member.sourceCollectedAt),
+      facts,
+      reference: reference
+        ? reference.kind === 'baseline'
+          ? { kind: reference.kind, server: reference.server, fingerprint: reference.fingerprint }
+          : { kind: reference.kind, fingerprint: reference.fingerprint, servers: reference.servers }
+        : null,
+      matches: d.matches,
+      differences: d.differences,
+    };
+  }
+}

@@ -1,0 +1,136 @@
+// Drift of one rule: the fleet's configurations as clusters, largest first, each with its servers
+// per status, a few of its servers, and the facts in which it differs from the reference (the
+// baseline server's configuration when one is named, else the largest cluster). One call to
+// one call to the drift route, which reads counters kept at write time: the same cost for 10 or
+// 10,000 servers.
+import { apiGet, type Counts, type Query } from './api.js';
+import { h, link, replace } from './dom.js';
+import { formatNumber, formatTime, statusText, t } from './i18n.js';
+import type { Route } from './router.js';
+import { serverHref } from './router.js';
+import { statusBar } from './view-fleet.js';
+import { button, errorBox, type Fail } from './widgets.js';
+
+type FactValue = string | number | boolean | null | readonly string[];
+type Facts = Readonly<Record<string, FactValue>>;
+
+interface Cluster {
+  readonly fingerprint: string;
+  readonly servers: number;
+  readonly counts: Counts;
+  readonly facts: Facts;
+  readonly sample: readonly string[];
+}
+
+interface Drift {
+  readonly ruleId: string;
+  readonly servers: number;
+  readonly configurations: number;
+  readonly baseline: { readonly server: string; readonly setBy: string; readonly setAt: string | null; readonly fingerprint: string | null } | null;
+  readonly clusters: readonly Cluster[];
+  readonly continuationToken: string | null;
+}
+
+const STATUSES = ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown'];
+
+const show = (v: FactValue | undefined): string => (v === undefined || v === null ? '—' : Array.isArray(v) ? (v.length === 0 ? '[]' : v.join(', ')) : String(v));
+const same = (a: FactValue | undefined, b: FactValue | undefined): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null) && (a === undefined) === (b === undefined);
+
+/** The fields in which `facts` differ from `reference`, in field order. */
+function differing(facts: Facts, reference: Facts): string[] {
+  return [...new Set([...Object.keys(facts), ...Object.keys(reference)])].filter((k) => !same(facts[k], reference[k])).sort();
+}
+
+function factTable(facts: Facts, reference: Facts | undefined, fields: readonly string[]): HTMLElement {
+  return h(
+    'table',
+    { class: 'facts-diff' },
+    h('thead', null, h('tr', null, h('th', null, t('driftField')), h('th', null, t('driftThis')), reference ? h('th', null, t('driftReference')) : null)),
+    h(
+      'tbody',
+      null,
+      fields.map((f) => h('tr', { 'data-field': f }, h('td', null, h('code', null, f)), h('td', { class: 'this' }, show(facts[f])), reference ? h('td', { class: 'ref' }, show(reference[f])) : null)),
+    ),
+  );
+}
+
+function clusterPanel(c: Cluster, rank: number, reference: Cluster | undefined, baselineServer: string | undefined): HTMLElement {
+  const isReference = reference?.fingerprint === c.fingerprint;
+  const fields = reference && !isReference ? differing(c.facts, reference.facts) : [];
+  return h(
+    'section',
+    { class: `panel cluster${isReference ? ' reference' : ''}`, 'data-fingerprint': c.fingerprint, 'data-rank': rank },
+    h(
+      'h2',
+      null,
+      h('span', { class: 'value', 'data-metric': `cluster:${rank}:servers` }, formatNumber(c.servers)),
+      ' ',
+      t('driftServers'),
+      isReference ? h('span', { class: 'badge reference-badge' }, baselineServer ? t('driftBaselineBadge') : t('driftLargestBadge')) : null,
+    ),
+    statusBar(c.counts, STATUSES, c.servers),
+    h(
+      'ul',
+      { class: 'counts' },
+      STATUSES.filter((s) => (c.counts[s] ?? 0) > 0).map((s) =>
+        h('li', { class: `count status-${s}` }, h('span', { class: `swatch fill-${s}` }), h('span', { class: 'status-name' }, statusText(s)), h('span', { class: 'value', 'data-metric': `cluster:${rank}:${s}` }, formatNumber(c.counts[s] ?? 0))),
+      ),
+    ),
+    h('p', { class: 'sample' }, t('driftSample'), ' ', c.sample.map((s, i) => [i > 0 ? ', ' : '', link(serverHref(s), { class: 'server-link', 'data-server': s }, s)]), c.servers > c.sample.length ? ' …' : ''),
+    isReference || !reference
+      ? h('details', { class: 'all-facts' }, h('summary', null, t('driftAllFacts')), factTable(c.facts, undefined, Object.keys(c.facts).sort()))
+      : [h('h3', null, t('driftDiffers')), factTable(c.facts, reference.facts, fields)],
+    h('p', { class: 'muted fingerprint' }, h('code', null, c.fingerprint)),
+  );
+}
+
+export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
+  const rule = route.params.get('rule') ?? '';
+  const query: Query = { rule, top: '100' };
+  const first = await apiGet<Drift>('drift', query);
+  const clusters: Cluster[] = [...first.clusters];
+  const baselineCluster = first.baseline?.fingerprint ? clusters.find((c) => c.fingerprint === first.baseline?.fingerprint) : undefined;
+  const reference = baselineCluster ?? clusters[0];
+  const list = h('div', { class: 'clusters' });
+  const more = h('div', { class: 'more' });
+  const add = (items: readonly Cluster[], from: number) => items.forEach((c, i) => list.appendChild(clusterPanel(c, from + i + 1, reference, baselineCluster ? first.baseline?.server : undefined)));
+  const next = (token: string | null, shown: number) => {
+    if (!token) return replace(more);
+    replace(
+      more,
+      button(t('loadMore'), () => {
+        replace(more, h('p', { class: 'muted' }, t('loading')));
+        apiGet<Drift>('drift', { ...query, continuationToken: token }).then(
+          (page) => {
+            add(page.clusters, shown);
+            next(page.continuationToken, shown + page.clusters.length);
+          },
+          (error: unknown) => {
+            fail(error);
+            replace(more, errorBox(error));
+          },
+        );
+      }),
+    );
+  };
+  add(clusters, 0);
+  next(first.continuationToken, clusters.length);
+  const against = first.baseline
+    ? t('driftAgainstBaseline', { server: first.baseline.server, setBy: first.baseline.setBy, time: first.baseline.setAt ? formatTime(first.baseline.setAt) : '—' })
+    : t('driftAgainstLargest');
+  return h(
+    'div',
+    { class: 'drift', 'data-rule': first.ruleId },
+    h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)),
+    h(
+      'p',
+      { class: 'drift-summary' },
+      t('driftSummary', { servers: formatNumber(first.servers), configurations: formatNumber(first.configurations) }),
+      ' ',
+      h('span', { class: 'against', 'data-baseline': first.baseline?.server ?? '' }, against),
+    ),
+    first.servers === 0 ? h('p', { class: 'muted' }, t('driftEmpty')) : null,
+    list,
+    more,
+  );
+}
