@@ -14,26 +14,35 @@ import { startTestStack, type TestStack } from '../support/stack';
  * Stops storage at the n-th request matching `when` (once): before it is sent, or right after its
  * answer (so that one, at least, was written).
  */
-const killer: { when?: (url: string, body: string) => boolean; after: number; seen: number; fired: boolean; answered: boolean } = { after: 0, seen: 0, fired: false, answered: false };
+const killer: { when?: (url: string, body: string) => boolean; after: number; seen: number; fired: boolean; answered: boolean; down: boolean } = { after: 0, seen: 0, fired: false, answered: false, down: false };
 let stack: TestStack;
 const killPolicy: StoragePolicy = {
   name: 'testKillStorage',
   async sendRequest(request, next) {
+    // Once storage is going down, nothing sent after that point reaches it (stopping takes a moment
+    // in which a fast batch could otherwise finish every call).
+    if (killer.down) throw new Error('storage is stopped (test)');
     const body = typeof request.body === 'string' ? request.body : '';
     if (killer.fired || !killer.when?.(request.url, body) || ++killer.seen <= killer.after) return next(request);
     killer.fired = true;
     if (!killer.answered) {
+      killer.down = true;
       await stack.stopStorage();
       return next(request);
     }
     const response = await next(request);
+    killer.down = true;
     await stack.stopStorage();
     return response;
   },
 };
-const arm = (when: (url: string, body: string) => boolean, after: number, answered = false) => Object.assign(killer, { when, after, seen: 0, fired: false, answered });
+const arm = (when: (url: string, body: string) => boolean, after: number, answered = false) => Object.assign(killer, { when, after, seen: 0, fired: false, answered, down: false });
 
 let tables: ReturnType<typeof createTableClients>;
+const restart = async () => {
+  await stack.startStorage();
+  killer.down = false;
+};
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, persist: true, storagePolicies: [killPolicy], projectorIntervalMs: 0 });
   tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
@@ -109,7 +118,7 @@ describe('storage stopped in the middle of a projection batch', () => {
     arm((url, body) => url.endsWith('$batch') && body.includes('/History('), 9, true);
     await expect(stack.projected()).rejects.toThrow();
     expect(killer.fired).toBe(true);
-    await stack.startStorage();
+    await restart();
     // Half-written before: some History rows are there, not all, and no alert record went out.
     const partial = await rowsBySnapshot('history');
     const written = [...ids].filter(([s, id]) => partial.has(`${s}|${id}`)).length;
@@ -134,7 +143,7 @@ describe('storage stopped in the middle of a projection batch', () => {
     arm((url, body) => url.endsWith('$batch') && /DELETE [^\n]*\/Outbox\(/.test(body), 0);
     await expect(stack.projected()).rejects.toThrow();
     expect(killer.fired).toBe(true);
-    await stack.startStorage();
+    await restart();
     expect(await outboxSize()).toBeGreaterThan(0);
 
     await stack.projected();
@@ -148,7 +157,7 @@ describe('storage stopped in the middle of a projection batch', () => {
     const ids = await burst(hosts);
     arm((url, body) => url.endsWith('$batch') && /DELETE [^\n]*\/Outbox\(/.test(body), 0);
     await expect(stack.projected()).rejects.toThrow();
-    await stack.startStorage();
+    await restart();
     const first = alertRecords(stack).filter((a) => ids.get(String(a.fields.server)) === a.fields.snapshotId);
     expect(first).toHaveLength(hosts.length);
 
