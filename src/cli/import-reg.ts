@@ -41,6 +41,27 @@ function readFailure(file: string, e: unknown): string {
   return `${file}: ${(e as Error).message}`;
 }
 
+/**
+ * Reads and parses one input file. An unreadable file or a parse error of the expected kind is one
+ * line on stderr and undefined (the command exits 2); anything else is a bug and is thrown.
+ */
+async function readInput<T>(io: Io, file: string, parse: (text: string) => T, expected: new (...args: never[]) => Error): Promise<T | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await io.read(file);
+  } catch (e) {
+    io.err(readFailure(file, e) + '\n');
+    return undefined;
+  }
+  try {
+    return parse(decodeRegBytes(bytes));
+  } catch (e) {
+    if (!(e instanceof expected)) throw e;
+    io.err(`${file}: ${e.message}\n`);
+    return undefined;
+  }
+}
+
 export async function importRegCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -53,45 +74,17 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
 
   const exports: RegExport[] = [];
   for (const file of positionals) {
-    let bytes: Buffer;
-    try {
-      bytes = await io.read(file);
-    } catch (e) {
-      io.err(readFailure(file, e) + '\n');
-      return EXIT.badInput;
-    }
-    try {
-      const parsed = parseRegExport(decodeRegBytes(bytes));
-      for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
-      exports.push(parsed);
-    } catch (e) {
-      if (e instanceof RegExportError) {
-        io.err(`${file}: ${e.message}\n`);
-        return EXIT.badInput;
-      }
-      throw e;
-    }
+    const parsed = await readInput(io, file, (text) => parseRegExport(text), RegExportError);
+    if (parsed === undefined) return EXIT.badInput;
+    for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
+    exports.push(parsed);
   }
 
   let services: SnapshotInput['services'] = [];
   if (values.services !== undefined) {
-    const file = values.services;
-    let bytes: Buffer;
-    try {
-      bytes = await io.read(file);
-    } catch (e) {
-      io.err(readFailure(file, e) + '\n');
-      return EXIT.badInput;
-    }
-    try {
-      services = parseServicesCsv(decodeRegBytes(bytes));
-    } catch (e) {
-      if (e instanceof ServicesCsvError) {
-        io.err(`${file}: ${e.message}\n`);
-        return EXIT.badInput;
-      }
-      throw e;
-    }
+    const parsed = await readInput(io, values.services, (text) => parseServicesCsv(text), ServicesCsvError);
+    if (parsed === undefined) return EXIT.badInput;
+    services = parsed;
   } else {
     io.err('note: no --services file: the snapshot lists no services, so rules that need them (e.g. the SMTP service) see none\n');
   }
