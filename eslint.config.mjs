@@ -7,17 +7,17 @@ const PURE = {
   group: ['@azure/*', '**/store', '**/store/**', '**/app', '**/app/**', '**/functions/**', '**/local/**', 'node:fs', 'fs', 'node:http', 'http'],
   message: 'Rules and the snapshot contract are pure: no storage, Azure, HTTP or file access.',
 };
-const INTERNALS_MESSAGE = "A rule's files are its own: import the rule from its folder (the registry does), shared helpers from src/rules/shared.";
+const INTERNALS_MESSAGE = "A rule's files are its own: import the rule from its folder (the registry does), shared helpers from src/rules/common.";
 /** From src/ outside src/rules: a file below a rule's folder (the folder itself, its index, is fine). */
-const RULE_INTERNALS = { regex: '(^|/)rules/(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
+const RULE_INTERNALS = { regex: '(^|/)rules/(?!common/)[^/]+/', message: INTERNALS_MESSAGE };
 /** From src/rules/*.ts (the registry, the manifest): the same, one level down. */
-const RULE_INTERNALS_HERE = { regex: '^\\./(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
+const RULE_INTERNALS_HERE = { regex: '^\\./(?!common/)[^/]+/', message: INTERNALS_MESSAGE };
 /** From tests and benchmarks outside a rule's own tests. */
-const RULE_INTERNALS_SRC = { regex: '(^|/)src/rules/(?!shared/)[^/]+/', message: INTERNALS_MESSAGE };
-/** From inside a rule's folder (or rules/shared): another rule; rules/shared, rules/types and what lies outside rules/ are fine. */
+const RULE_INTERNALS_SRC = { regex: '(^|/)src/rules/(?!common/)[^/]+/', message: INTERNALS_MESSAGE };
+/** From inside a rule's folder (or rules/common): another rule; rules/common, rules/types and what lies outside rules/ are fine. */
 const OTHER_RULE = {
-  regex: '^\\.\\./(?!shared(/|$)|types$|\\.\\./)',
-  message: "One rule never uses another rule's files: move what both need to src/rules/shared.",
+  regex: '^\\.\\./(?!common(/|$)|types$|\\.\\./)',
+  message: "One rule never uses another rule's files: move what both need to src/rules/common.",
 };
 
 export default tseslint.config(

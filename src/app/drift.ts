@@ -1,7 +1,7 @@
 // Fleet drift, pure: the configurations of a fleet as clusters (largest first), and how one
 // server's configuration differs, field by field, from the largest cluster or from a baseline.
 // No I/O: the store hands over counted rows, this module ranks and compares them.
-import { canonicalJson } from '../rules/shared/canonical-json';
+import { canonicalJson } from '../rules/common/canonical-json';
 import { STATUSES, type Facts, type FactValue } from '../rules/types';
 
 /** Servers named per cluster: enough to find the odd ones out, few enough to stay one small row. */

@@ -1,7 +1,7 @@
 // The one mapping from a rule result to what the store keeps. Ingest, re-evaluation and the
 // benchmark's fleet loader build Results rows from `verdictOf`; events and index rows are picks of
 // a Results row. Texts stay maps per language; the store splits them into columns.
-import { canonicalJson } from '../rules/shared/canonical-json';
+import { canonicalJson } from '../rules/common/canonical-json';
 import { LANGUAGES, type Lang, type RuleResult } from '../rules/types';
 import type { EventRecord, IndexRecord, ResultRecord } from '../store';
 

@@ -3,7 +3,7 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { globMatch } from '../rules/shared/glob';
+import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
 import type { EventRecord, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';

@@ -2,7 +2,7 @@
 // its canonical JSON so collectors and the service can tell which one a snapshot answered.
 import { createHash } from 'node:crypto';
 import { MANIFEST_SCHEMA_ID, type Manifest, type ManifestFileEntry, type ManifestPathSource, type ManifestRegistryEntry } from '../snapshot/schema';
-import { canonicalJson } from './shared/canonical-json';
+import { canonicalJson } from './common/canonical-json';
 import { RULES } from './registry';
 import type { Rule } from './types';
 

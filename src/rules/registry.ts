@@ -1,7 +1,7 @@
 // The rules that are loaded, and evaluation of all of them against one snapshot.
 import { createHash } from 'node:crypto';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
-import { fingerprintOf } from './shared/fingerprint';
+import { fingerprintOf } from './common/fingerprint';
 import { mcafeePort25Blocked } from './mcafee-port25-blocked';
 import { referencesFor } from './guide';
 import type { Rule, RuleResult } from './types';

@@ -18,7 +18,7 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 /**
  * Pointers to the specification folder that lives outside this repository (spelt in pieces so
- * this file holds none). src/rules/shared is the repository's own; a relative link that leaves
+ * this file holds none). src/rules/common is the repository's own; a relative link that leaves
  * the repository is caught by the link check below.
  */
 const OUTSIDE = [['shared', 'docs'], ['', 'work', 'shared']].map((parts) => parts.join('/'));

@@ -24,7 +24,7 @@ describe("a rule's files are its own", () => {
     ['src/rules/probe.ts', './mcafee-port25-blocked/config'],
     ['src/rules/another-rule/index.ts', '../mcafee-port25-blocked/process-match'],
     ['src/rules/another-rule/index.ts', '../mcafee-port25-blocked'],
-    ['src/rules/shared/probe.ts', '../mcafee-port25-blocked/product'],
+    ['src/rules/common/probe.ts', '../mcafee-port25-blocked/product'],
     ['test/service/probe.test.ts', '../../src/rules/mcafee-port25-blocked/access-log'],
     ['bench/probe.ts', '../src/rules/mcafee-port25-blocked/observed-blocks'],
   ])('%s may not import %s', async (file, from) => {
@@ -33,23 +33,23 @@ describe("a rule's files are its own", () => {
   });
 
   it.each([
-    ['src/app/probe.ts', '../rules/shared/glob'],
+    ['src/app/probe.ts', '../rules/common/glob'],
     ['src/app/probe.ts', '../rules/registry'],
     ['src/app/probe.ts', '../rules/types'],
     ['src/rules/probe.ts', './mcafee-port25-blocked'],
-    ['src/rules/probe.ts', './shared/smtp-services'],
-    ['src/rules/another-rule/index.ts', '../shared/glob'],
+    ['src/rules/probe.ts', './common/smtp-services'],
+    ['src/rules/another-rule/index.ts', '../common/glob'],
     ['src/rules/another-rule/index.ts', '../types'],
     ['src/rules/another-rule/index.ts', '../../snapshot/normalise'],
     ['src/rules/another-rule/index.ts', './own-helper'],
     ['test/rules/mcafee-port25-blocked/probe.test.ts', '../../../src/rules/mcafee-port25-blocked/access-log'],
-    ['test/rules/probe.test.ts', '../../src/rules/shared/glob'],
+    ['test/rules/probe.test.ts', '../../src/rules/common/glob'],
   ])('%s may import %s', async (file, from) => {
     expect(await refusals(file, use(from))).toEqual([]);
   });
 
   it('rules stay pure: no storage, Azure or HTTP', async () => {
     expect((await refusals('src/rules/another-rule/index.ts', use('../../store'))).join(' ')).toMatch(/pure/);
-    expect((await refusals('src/rules/shared/probe.ts', use('@azure/data-tables'))).join(' ')).toMatch(/pure/);
+    expect((await refusals('src/rules/common/probe.ts', use('@azure/data-tables'))).join(' ')).toMatch(/pure/);
   });
 });

@@ -2,7 +2,7 @@
 // name an Exchange SMTP image can matter, so those are found with one case-insensitive search
 // per image and only they are parsed. The result is exactly what the full scan gives.
 import { parseAccessLog, parseAccessLogLine, type LineFilter, type PortBlockLine } from './access-log';
-import { fileNameOf } from '../shared/glob';
+import { fileNameOf } from '../common/glob';
 
 /**
  * parseAccessLog(tail, (p, port) => names.has(fileNameOf(p).toLowerCase()) && (wanted?.(p, port) ?? true)),

@@ -3,12 +3,12 @@
 // Block, Report, ports, direction and process lists. Spelling that matching ignores (case, full
 // paths, list order, repeats, equivalent wildcards) is folded away, so only differences that could
 // change a verdict — now or after the next change of a service or a rule — separate two servers.
-import { sortedSet } from '../shared/fingerprint';
+import { sortedSet } from '../common/fingerprint';
 import type { FactValue, Facts } from '../types';
 import type { NormalisedSnapshot } from '../../snapshot/normalise';
 import { generationBySettings, readConfig } from './config';
 import { formatPorts, isMassMailingRule, type PortRange, type PortRule } from './port-rules';
-import { fileNameOf } from '../shared/glob';
+import { fileNameOf } from '../common/glob';
 import { detectProduct } from './product';
 
 /** The key of the built-in mass-mailing rule, whatever its id, layout or display language. */

@@ -16,7 +16,7 @@ import {
 import { observedBlocks, type ObservedBlocks } from './observed-blocks';
 import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, isMassMailingRule, type Applicability, type PortRule } from './port-rules';
 import { detectProduct, productLabel, type Product } from './product';
-import { smtpServices, type SmtpService } from '../shared/smtp-services';
+import { smtpServices, type SmtpService } from '../common/smtp-services';
 import {
   blockRemediation,
   MESSAGES,

@@ -3,7 +3,7 @@
 // 32-bit product, so on 64-bit Windows its keys normally sit in view "32" (Wow6432Node).
 import type { RegistryView } from '../../snapshot/normalise';
 import type { ManifestFileEntry } from '../../snapshot/schema';
-import { SMTP_SERVICES } from '../shared/smtp-services';
+import { SMTP_SERVICES } from '../common/smtp-services';
 
 export type Generation = 'VSE80i' | 'VSE85-87' | 'VSE88';
 

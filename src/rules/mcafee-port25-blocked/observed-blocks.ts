@@ -6,7 +6,7 @@ import { isNewerThan, isRecent, utcSpan, type PortBlockLine } from './access-log
 import { parseAccessLogNaming } from './access-log-naming';
 import { ACCESS_LOG_NAME, BEHAVIOUR_BLOCKING_KEYS, GENERATIONS, LOG_PATH_VALUES } from './locations';
 import { SMTP_PORT } from './port-rules';
-import { fileNameOf } from '../shared/glob';
+import { fileNameOf } from '../common/glob';
 
 export interface LogLineEvidence {
   readonly file: string;

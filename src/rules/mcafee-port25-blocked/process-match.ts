@@ -1,6 +1,6 @@
 // Matching process names against Access Protection include/exclude entries: case-insensitive,
 // on the file name (a full-path entry matches its file name), with `*` and `?` wildcards.
-import { fileNameOf, globMatch } from '../shared/glob';
+import { fileNameOf, globMatch } from '../common/glob';
 
 /** Does the list entry match a process's lower-case file name? */
 function entryMatches(entry: string, name: string): boolean {

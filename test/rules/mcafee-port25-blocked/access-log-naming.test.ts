@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_LINE_CHARS, parseAccessLog, type LineFilter } from '../../../src/rules/mcafee-port25-blocked/access-log';
 import { candidateLineStarts, parseAccessLogNaming } from '../../../src/rules/mcafee-port25-blocked/access-log-naming';
-import { fileNameOf } from '../../../src/rules/shared/glob';
+import { fileNameOf } from '../../../src/rules/common/glob';
 import { propertyRuns } from '../../support/property-runs';
 
 const RUNS = { numRuns: propertyRuns(500), seed: 20261129 } as const;

@@ -7,9 +7,9 @@ import { builtInMassMailingRule, decodeUserRules } from '../../../src/rules/mcaf
 import { generationFromVersion } from '../../../src/rules/mcafee-port25-blocked/locations';
 import { appliesTo, blocksOutbound25, coversOutbound25, formatPorts, isMassMailingRule, parseDirection, parsePortList } from '../../../src/rules/mcafee-port25-blocked/port-rules';
 import { firstMatch, processMatches, splitProcessList } from '../../../src/rules/mcafee-port25-blocked/process-match';
-import { fileNameOf } from '../../../src/rules/shared/glob';
+import { fileNameOf } from '../../../src/rules/common/glob';
 import { readFlag, readList, readText } from '../../../src/rules/mcafee-port25-blocked/registry-values';
-import { imageOfPathName } from '../../../src/rules/shared/smtp-services';
+import { imageOfPathName } from '../../../src/rules/common/smtp-services';
 import type { RegistryKeyState } from '../../../src/snapshot/normalise';
 import type { RegistryValue } from '../../../src/snapshot/schema';
 import { propertyRuns } from '../../support/property-runs';

@@ -5,7 +5,7 @@
 // services get the same verdict, so the facts hold what the verdict rests on.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fingerprintHash } from '../../../src/rules/shared/fingerprint';
+import { fingerprintHash } from '../../../src/rules/common/fingerprint';
 import { mcafeePort25Blocked } from '../../../src/rules/mcafee-port25-blocked';
 import { configurationFacts } from '../../../src/rules/mcafee-port25-blocked/fingerprint';
 import { parseSnapshot } from '../../../src/snapshot/parse';

@@ -3,7 +3,7 @@
 // in which field), and the normalisation helpers one by one.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { fingerprintHash } from '../../../src/rules/shared/fingerprint';
+import { fingerprintHash } from '../../../src/rules/common/fingerprint';
 import { mcafeePort25Blocked } from '../../../src/rules/mcafee-port25-blocked';
 import { configurationFacts, normaliseExclusions, normaliseInclusions, normalisePorts } from '../../../src/rules/mcafee-port25-blocked/fingerprint';
 import { evaluateRule } from '../../../src/rules/registry';
