@@ -17,14 +17,9 @@ export interface ClusterPart {
   readonly sample: readonly string[];
 }
 
-export interface Cluster {
-  readonly fingerprint: string;
+/** A whole cluster: its parts merged, every status counted (zero included, in display order), the first servers by name in its sample (at most SAMPLE_SIZE). */
+export interface Cluster extends ClusterPart {
   readonly servers: number;
-  /** Every status, zero included, in display order. */
-  readonly counts: Readonly<Record<string, number>>;
-  readonly facts: Facts;
-  /** The first servers by name, at most SAMPLE_SIZE. */
-  readonly sample: readonly string[];
 }
 
 /** One server's current configuration for a rule. */
