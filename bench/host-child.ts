@@ -27,6 +27,7 @@ export interface ChildStats {
   readonly keyRoundTrips: number;
   readonly entities: number;
   readonly entitiesByTable: Record<string, number>;
+  readonly bytesByTable: Record<string, { sent: number; received: number }>;
   readonly logLines: number;
   readonly rss: number;
   /** V8 heap (total reserved, used) when the stats were taken: how much of RSS is live data. */
@@ -58,11 +59,20 @@ function tableOf(url: string): string {
   return m?.[1] ?? '?';
 }
 
+/** Request and response bytes per table (what Azurite parses and writes for the service). */
+let bytesByTable = new Map<string, { sent: number; received: number }>();
+const byteLength = (x: unknown) => (typeof x === 'string' ? Buffer.byteLength(x) : 0);
+
 /** Counts entities in query and point-read responses (only while switched on: it parses bodies). */
 const entityCounter: StoragePolicy = {
   name: 'benchEntityCounter',
   async sendRequest(request, next) {
     const response = await next(request);
+    const table = tableOf(request.url);
+    const b = bytesByTable.get(table) ?? { sent: 0, received: 0 };
+    b.sent += byteLength(request.body);
+    b.received += byteLength(response.bodyAsText);
+    bytesByTable.set(table, b);
     if (countEntities && request.method === 'GET' && response.status === 200 && response.bodyAsText) {
       let n = 0;
       try {
@@ -101,6 +111,7 @@ async function main(): Promise<void> {
         keyRoundTrips: app.keyStore.counter.count,
         entities,
         entitiesByTable: Object.fromEntries(entitiesByTable),
+        bytesByTable: Object.fromEntries(bytesByTable),
         logLines,
         rss: process.memoryUsage().rss,
         heapTotal: process.memoryUsage().heapTotal,
@@ -112,6 +123,7 @@ async function main(): Promise<void> {
       app.keyStore.counter.reset();
       entities = 0;
       entitiesByTable = new Map();
+      bytesByTable = new Map();
       logLines = 0;
       alertFirstSeen = new Map();
       alertLines = 0;
