@@ -65,14 +65,19 @@ export class MassFlipProbe {
     this.#t = createTableClients({ connectionString, tablePrefix: prefix });
   }
 
-  /** Event keys (server|rule|snapshot) of the burst's snapshots, with how often each occurs. */
-  async #rows(table: 'events' | 'history', snapshots: ReadonlySet<string>): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for await (const e of this.#t[table].listEntities({ queryOptions: { select: ['Server', 'RuleId', 'SnapshotId'] } })) {
+  /**
+   * Event keys (server|rule|snapshot) of the burst's snapshots: how often each occurs, and when
+   * storage wrote the first copy (its Timestamp, epoch ms: when the row became visible).
+   */
+  async #rows(table: 'events' | 'history', snapshots: ReadonlySet<string>): Promise<Map<string, { n: number; at: number }>> {
+    const out = new Map<string, { n: number; at: number }>();
+    for await (const e of this.#t[table].listEntities({ queryOptions: { select: ['Server', 'RuleId', 'SnapshotId', 'Timestamp'] } })) {
       const s = String(e.SnapshotId ?? '');
       if (!snapshots.has(s)) continue;
       const k = key(String(e.Server), String(e.RuleId), s);
-      out.set(k, (out.get(k) ?? 0) + 1);
+      const at = Date.parse(String(e.timestamp ?? ''));
+      const prev = out.get(k);
+      out.set(k, { n: (prev?.n ?? 0) + 1, at: Math.min(prev?.at ?? Infinity, Number.isNaN(at) ? Infinity : at) });
     }
     return out;
   }
@@ -125,46 +130,53 @@ export class MassFlipProbe {
   }
 
   /**
-   * Polls until every expected event, history row, alert record and the expected counts are
+   * Waits until every expected event, history row, alert record and the expected counts are
    * visible (or `budgetMs` passes). `lastResponseAt` is Date.now() at the burst's last response.
+   * While the projector works, only the cheap signs are polled every 100 ms — the counts rows (16
+   * per rule), the alert records (over IPC) and whether the outbox is empty — so the probe does not
+   * compete with the projector for Azurite; events and History rows are then read once, each
+   * dated by its storage Timestamp (Azurite runs on this machine's clock).
    */
   async waitForProjections(service: ServiceProcess, changes: readonly ExpectedChange[], lastResponseAt: number, budgetMs: number): Promise<LagResult> {
     const snapshots = new Set(changes.map((c) => c.snapshotId));
     const expectedKeys = new Set(changes.map((c) => key(c.server, c.ruleId, c.snapshotId)));
     const expectedAlerts = new Set(changes.flatMap((c) => (alertNameOf(c) ? [`${alertNameOf(c)}|${c.server}|${c.ruleId}|${c.snapshotId}`] : [])));
     const truth = await this.countsFromResults();
-    const seen = { events: new Map<string, number>(), history: new Map<string, number>() };
     const done = { events: NaN, history: NaN, alerts: NaN, counts: NaN };
     const lag: number[] = [];
     let alertTimes: Record<string, number> = {};
     let polls = 0;
     const since = () => Math.max(0, Date.now() - lastResponseAt);
-    // The four probes run side by side; a record counts as visible at the end of the probe that saw it.
-    const probeTable = async (table: 'events' | 'history') => {
-      if (!Number.isNaN(done[table])) return;
-      const rows = await this.#rows(table, snapshots);
-      const at = since();
-      for (const k of rows.keys()) if (expectedKeys.has(k) && !seen[table].has(k)) seen[table].set(k, at);
-      if ([...expectedKeys].every((k) => rows.has(k))) done[table] = at;
-    };
     const probeAlerts = async () => {
       if (!Number.isNaN(done.alerts)) return;
       const a = await service.alerts();
       alertTimes = a.firstSeen;
-      if ([...expectedAlerts].every((k) => a.firstSeen[k] !== undefined)) done.alerts = since();
+      if ([...expectedAlerts].every((k) => a.firstSeen[k] !== undefined)) done.alerts = Math.max(0, ...[...expectedAlerts].map((k) => a.firstSeen[k]! - lastResponseAt));
     };
     const probeCounts = async () => {
       if (Number.isNaN(done.counts) && sameCounts(await this.counts(), truth).length === 0) done.counts = since();
     };
+    // Events and History: read once the outbox is empty (the projector writes them before it
+    // removes an entry), and again on later polls only if something is still missing.
+    const probeTable = async (table: 'events' | 'history') => {
+      if (!Number.isNaN(done[table])) return;
+      const rows = await this.#rows(table, snapshots);
+      if (![...expectedKeys].every((k) => rows.has(k))) return;
+      const at = [...expectedKeys].map((k) => Math.max(0, rows.get(k)!.at - lastResponseAt));
+      lag.push(...at);
+      done[table] = Math.max(0, ...at);
+    };
     while (Date.now() - lastResponseAt < budgetMs) {
       polls++;
-      await Promise.all([probeTable('events'), probeTable('history'), probeAlerts(), probeCounts()]);
+      await Promise.all([probeAlerts(), probeCounts()]);
+      if (!Number.isNaN(done.alerts) && !Number.isNaN(done.counts) && (await this.outboxSize()) === 0) {
+        await Promise.all([probeTable('events'), probeTable('history')]);
+      }
       if (Object.values(done).every((v) => !Number.isNaN(v))) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const table of ['events', 'history'] as const) for (const v of seen[table].values()) lag.push(v);
     for (const k of expectedAlerts) if (alertTimes[k] !== undefined) lag.push(Math.max(0, alertTimes[k]! - lastResponseAt));
-    lag.sort((a, b) => a - b);
+    lag.sort((x, y) => x - y);
     const complete = Object.values(done).every((v) => !Number.isNaN(v));
     return {
       complete,
@@ -185,11 +197,11 @@ export class MassFlipProbe {
     const summaryDiff = sameCounts(fromSummary, truth);
     const snapshots = new Set(changes.map((c) => c.snapshotId));
     const expected = new Set(changes.map((c) => key(c.server, c.ruleId, c.snapshotId)));
-    const exactly = (rows: Map<string, number>) => {
+    const exactly = (rows: Map<string, { n: number }>) => {
       let missing = 0;
       let doubled = 0;
       for (const k of expected) {
-        const n = rows.get(k) ?? 0;
+        const n = rows.get(k)?.n ?? 0;
         if (n === 0) missing++;
         else if (n > 1) doubled++;
       }
