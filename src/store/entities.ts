@@ -169,6 +169,8 @@ export function serverRange(server: string): { readonly from: string; readonly t
 }
 
 export const historyPartition = (server: string): string => `h|${bucketOf(server, SERVER_BUCKETS)}`;
+/** PartitionKeys of every History bucket (and of nothing of the older layout): ge `from`, lt `to`. */
+export const HISTORY_BUCKETS_RANGE = { from: 'h|', to: 'h}' } as const;
 export const snapshotPartition = (server: string): string => `s|${bucketOf(server, SERVER_BUCKETS)}`;
 /** Where rows of the older layouts live: one partition per server (PartitionKey = the server). */
 export const legacyServerPartition = (server: string): string => encodeKey(server);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
 import { bucketOf, encodeKey, invertedTime, PostureStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
-import { eventToEntity, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
+import { eventToEntity, HISTORY_BUCKETS_RANGE, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
 import { MAX_TRANSACTION_BYTES, requestBytes, transactionChunks } from '../../src/store/transactions';
 
 /** The size of every transaction's request body the store sends. */
@@ -121,7 +121,7 @@ describe('History and Snapshots by bucket of servers', () => {
       ]);
       expect((await store.getLatestRaw(s, true))?.body).toBe(JSON.stringify({ server: s, minutes: 10 }));
     }
-    const historyRows = await keysOf(history, "PartitionKey ge 'h|' and PartitionKey lt 'h}'");
+    const historyRows = await keysOf(history, `PartitionKey ge '${HISTORY_BUCKETS_RANGE.from}' and PartitionKey lt '${HISTORY_BUCKETS_RANGE.to}'`);
     expect(historyRows).toHaveLength(events.length);
     expect(new Set(historyRows.map((k) => k.split('/')[0])).size).toBe(SERVER_BUCKETS);
     expect(await keysOf(snapshots, "PartitionKey ge 's|' and PartitionKey lt 's}'")).toHaveLength(servers.length);
