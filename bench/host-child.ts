@@ -100,7 +100,12 @@ async function main(): Promise<void> {
   });
   const app = createApp({ settings, rules: rulesFor(process.env.BENCH_WITH_DRIVER === '1'), storeOptions: { policies: [entityCounter] } });
   await app.store.ensureTables();
-  const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: (e) => noteLog(e.message) });
+  const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: (e) => {
+      noteLog(e.message);
+      // BENCH_TRACE=1: the projector's run lines on the bench's console (where its time went).
+      if (process.env.BENCH_TRACE === '1' && e.message.startsWith('projector:')) process.stderr.write(`[service] ${e.message}\n`);
+    },
+  });
   const send = (m: unknown) => process.send?.(m);
   process.on('message', (m: ChildRequest) => {
     if (m.type === 'stats') {
