@@ -76,6 +76,23 @@ describe('the projector', () => {
     expect(await impatient.drain(quiet)).toMatchObject({ projected: 0, dropped: 1, waiting: 0 });
   });
 
+  it('a drain that projected says so in one log line: how many entries, events and alert records, and the time per phase', async () => {
+    await postOnly(snapshot({ host: 'TALLY01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+    const lines: string[] = [];
+    const run = await stack.app.projector.drain({ log: (m) => lines.push(m) });
+    // A first post: an event per rule, an alert record for the Warning.
+    expect(run).toMatchObject({ projected: 1, alertRecords: 1 });
+    expect(run.events).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(run.phaseMs ?? {}).sort()).toEqual(['alerts', 'clear', 'drift', 'events', 'hosts', 'index', 'raw', 'read']);
+    const tally = lines.filter((l) => l.startsWith('projector: '));
+    expect(tally).toHaveLength(1);
+    expect(tally[0]).toMatch(new RegExp(`^projector: projected 1 outbox entries \\(${run.events} events, 1 alert records, 0 dropped, 0 waiting\\) in \\d+ ms \\(ms per phase: read \\d+, .*clear \\d+\\)\\.$`));
+    // Nothing to do: no line (the timer ticks every few seconds).
+    lines.length = 0;
+    expect(await stack.app.projector.drain({ log: (m) => lines.push(m) })).toMatchObject({ projected: 0 });
+    expect(lines).toEqual([]);
+  });
+
   it('runs one at a time across processes: a second one finds the lease taken', async () => {
     const outbox = new OutboxStore(stack.app.projectorStore);
     expect(await outbox.takeLease('someone-else', Date.now(), Date.now() + 60_000)).toBe(true);
@@ -98,7 +115,7 @@ describe('the projector', () => {
       const events = (await getAll(stack, `events?server=${serverOf(host)}&rule=test-alpha`)).items;
       expect(events.map((e: Json) => e.toStatus)).toEqual(['Warning', 'Pass']);
     }
-    const logged = [...alertRecords(stack), ...lines.map((l) => ({ fields: JSON.parse(l.slice(l.indexOf(' ') + 1)) as Record<string, unknown> }))].filter((a) =>
+    const logged = [...alertRecords(stack), ...lines.filter((l) => l.startsWith('FleetPosture.')).map((l) => ({ fields: JSON.parse(l.slice(l.indexOf(' ') + 1)) as Record<string, unknown> }))].filter((a) =>
       hosts.some((h) => a.fields.server === serverOf(h) && a.fields.status === 'Warning'),
     );
     expect(logged).toHaveLength(hosts.length);
