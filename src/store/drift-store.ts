@@ -88,12 +88,15 @@ export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encod
 export const driftShardOf = (server: string) => bucketOf(server, DRIFT_SHARDS);
 const countsKey = driftCountsKey;
 /**
- * A shard's join row: every transaction that counts a server with no member row yet writes it under
- * its ETag. Moves of a counted server share the member row they delete; first joins share nothing
- * else (their members and counters are keyed by where they go), so two first joins of one server
- * would otherwise both land.
+ * A server's anchor row, created when it is first counted and kept. Moves of a counted server meet
+ * on the member row they delete; a first join deletes nothing, so it creates the anchor instead: a
+ * second first join of the server (a replay, one projected after a later move, or a concurrent
+ * one) then fails, and is read and compared.
  */
-const joinGuardKey = (shard: string) => `j|${shard}`;
+const anchorKey = (server: string) => `s|${encodeKey(server)}`;
+const anchorEntity = (pk: string, server: string): Entity => ({ partitionKey: pk, rowKey: anchorKey(server), Server: server });
+/** A server's anchor row in a rule (exported for loaders that write the table's layout directly). */
+export const driftAnchorEntity = (ruleId: string, server: string): Entity => anchorEntity(encodeKey(ruleId), server);
 
 /** The member row of a server (exported for loaders that write the table's layout directly). */
 export function driftMemberEntity(m: DriftMember): Entity {
@@ -205,32 +208,24 @@ class CounterEdit {
   }
 }
 
-/** The shared rows a move writes: the counter row it joins, the one it leaves when that is another, or the join row for a first. */
-function sharedRowsOf(m: DriftMove, shard: string): string[] {
+/** The counter rows a move writes: the one it joins, and the one it leaves when that is another. */
+function countersOf(m: DriftMove, shard: string): string[] {
   const join = countsKey(m.fingerprint, shard);
-  if (!m.from) return [join, joinGuardKey(shard)];
-  const leave = countsKey(m.from.fingerprint, shard);
+  const leave = m.from ? countsKey(m.from.fingerprint, shard) : join;
   return leave === join ? [join] : [join, leave];
 }
 
-/** Writes the shard's join row under the ETag it was read with (created when there is none). */
-function guardJoin(tx: TableTransaction, pk: string, shard: string, row: Row | undefined): void {
-  const entity = { partitionKey: pk, rowKey: joinGuardKey(shard), JoinedAt: dateTime(Date.now()) };
-  if (row) tx.updateEntity(entity, 'Replace', { etag: String(row.etag) });
-  else tx.createEntity(entity);
-}
+/** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create). */
+const memberOps = (m: DriftMove) => (m.from && samePlace(m.from, m) ? 1 : 2);
 
-/** Member operations of a move: a check when it stays put, a create when it is new, else a delete and a create. */
-const memberOps = (m: DriftMove) => (!m.from || samePlace(m.from, m) ? 1 : 2);
-
-/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the shared rows). */
+/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows). */
 function chunksOf(moves: readonly DriftMove[], shard: string): DriftMove[][] {
   const out: DriftMove[][] = [];
   let chunk: DriftMove[] = [];
   let keys = new Set<string>();
   let ops = 0;
   for (const m of moves) {
-    const fresh = sharedRowsOf(m, shard).filter((k) => !keys.has(k));
+    const fresh = countersOf(m, shard).filter((k) => !keys.has(k));
     if (chunk.length > 0 && ops + memberOps(m) + keys.size + fresh.length > MAX_OPERATIONS) {
       out.push(chunk);
       chunk = [];
@@ -238,7 +233,7 @@ function chunksOf(moves: readonly DriftMove[], shard: string): DriftMove[][] {
       ops = 0;
     }
     chunk.push(m);
-    for (const k of sharedRowsOf(m, shard)) keys.add(k);
+    for (const k of countersOf(m, shard)) keys.add(k);
     ops += memberOps(m);
   }
   if (chunk.length > 0) out.push(chunk);
@@ -316,13 +311,12 @@ export class DriftStore {
   /** One transaction of moves of one shard; false when a member was not where its move said. */
   async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftMove[]): Promise<boolean> {
     const pk = encodeKey(ruleId);
-    const guard = joinGuardKey(shard);
-    const keys = [...new Set(chunk.flatMap((m) => sharedRowsOf(m, shard)))];
+    const keys = [...new Set(chunk.flatMap((m) => countersOf(m, shard)))];
     for (let attempt = 0; attempt < CHUNK_ATTEMPTS; attempt++) {
       const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(ruleId, this.#statuses);
+      keys.forEach((k, i) => edit.load(k, rows[i]));
       const tx = new TableTransaction();
-      keys.forEach((k, i) => (k === guard ? guardJoin(tx, pk, shard, rows[i]) : edit.load(k, rows[i])));
       for (const m of chunk) {
         const join = countsKey(m.fingerprint, shard);
         if (m.from && samePlace(m.from, m)) {
@@ -333,7 +327,7 @@ export class DriftStore {
         if (m.from) {
           tx.deleteEntity(pk, memberKey(m.server, m.from));
           edit.leave(countsKey(m.from.fingerprint, shard), m.server, m.from.status);
-        }
+        } else tx.createEntity(anchorEntity(pk, m.server));
         tx.createEntity(driftMemberEntity(m));
         edit.join(join, m);
       }
@@ -345,7 +339,7 @@ export class DriftStore {
       } catch (error) {
         const status = statusCodeOf(error);
         // 412: a counter row changed since it was read; read it again. 404/409: a member was not
-        // where the move said (or already where it goes): these servers are read one by one.
+        // where the move said, or a first join met the server counted: read these one by one.
         if (status === 412) await backOff(attempt);
         else if (status === 404 || status === 409) return false;
         else throw error;
@@ -381,14 +375,18 @@ export class DriftStore {
       if (members.some((x) => isNewer(x.member, m))) return;
       if (members.length === 1 && members[0]!.rowKey === target) return;
       const leaveKeys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))].filter((k) => k !== joinKey);
-      // A first join reads the shard's join row instead (there is nothing to leave).
-      const [guardRow, ...leaveRows] = await Promise.all([members.length === 0 ? this.#get(pk, joinGuardKey(shard), 'reading drift') : undefined, ...leaveKeys.map((k) => this.#get(pk, k, 'reading drift'))]);
+      // A first join reads the server's anchor instead (there is nothing to leave).
+      const [anchor, ...leaveRows] = await Promise.all([members.length === 0 ? this.#get(pk, anchorKey(m.server), 'reading drift') : undefined, ...leaveKeys.map((k) => this.#get(pk, k, 'reading drift'))]);
       const edit = new CounterEdit(m.ruleId, this.#statuses);
       edit.load(joinKey, joinRow);
       leaveKeys.forEach((k, i) => edit.load(k, leaveRows[i]));
 
       const tx = new TableTransaction();
-      if (members.length === 0) guardJoin(tx, pk, shard, guardRow);
+      // With no member to delete, the anchor under its ETag is what two first joins meet on.
+      if (members.length === 0) {
+        if (anchor) tx.updateEntity(anchorEntity(pk, m.server), 'Replace', { etag: String(anchor.etag) });
+        else tx.createEntity(anchorEntity(pk, m.server));
+      }
       let present = false;
       for (const x of members) {
         if (x.rowKey === target && !present) {
@@ -397,6 +395,8 @@ export class DriftStore {
         }
         // Unconditional inside a transaction; the counter rows' ETags guard the move.
         tx.deleteEntity(pk, x.rowKey);
+        // An old-layout member had no anchor: from now on a first join of the server meets one.
+        if (x.rowKey === legacyMemberKey(m.server)) tx.upsertEntity(anchorEntity(pk, m.server), 'Replace');
         edit.leave(countsKey(x.member.fingerprint, shard), m.server, x.member.status);
       }
       if (!present) {
