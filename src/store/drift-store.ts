@@ -371,12 +371,19 @@ export class DriftStore {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       // The members and the row it joins side by side: the projection runs when something changed,
       // so the join row is nearly always needed; only a move to another configuration reads more.
-      const [members, joinRow] = await Promise.all([this.#members(m.ruleId, m.server), this.#get(pk, joinKey, 'reading drift')]);
+      const [read, joinRow] = await Promise.all([this.#members(m.ruleId, m.server), this.#get(pk, joinKey, 'reading drift')]);
+      let members = read;
+      let anchor: Row | undefined;
+      if (members.length === 0) {
+        // A first join: the anchor first, then the members again. A first join that lands after
+        // the anchor is read changes its ETag; one that landed before is among the members.
+        anchor = await this.#get(pk, anchorKey(m.server), 'reading drift');
+        members = await this.#members(m.ruleId, m.server);
+      }
       if (members.some((x) => isNewer(x.member, m))) return;
       if (members.length === 1 && members[0]!.rowKey === target) return;
       const leaveKeys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))].filter((k) => k !== joinKey);
-      // A first join reads the server's anchor instead (there is nothing to leave).
-      const [anchor, ...leaveRows] = await Promise.all([members.length === 0 ? this.#get(pk, anchorKey(m.server), 'reading drift') : undefined, ...leaveKeys.map((k) => this.#get(pk, k, 'reading drift'))]);
+      const leaveRows = await Promise.all(leaveKeys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(m.ruleId, this.#statuses);
       edit.load(joinKey, joinRow);
       leaveKeys.forEach((k, i) => edit.load(k, leaveRows[i]));
