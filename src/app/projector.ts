@@ -13,7 +13,7 @@
 //
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
-import type { DriftMember, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
+import type { DriftMove, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -255,7 +255,7 @@ export class Projector {
     await settleAll([
       events.length > 0 ? store.putEvents(events) : Promise.resolve(),
       this.#index(works),
-      this.#drift(works, parallel),
+      this.#drift(works),
       store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : []))),
       this.#hosts(works, log, parallel),
     ]);
@@ -299,15 +299,31 @@ export class Projector {
   }
 
   /**
-   * Each server's place in its rules' drift counts, as its newest entry of the batch says (works are
-   * in commit order per server). A member move is guarded by ETags and finds a replay already done.
+   * Each server's place in its rules' drift counts: one batched call per rule. A server with one
+   * move in the batch moves from where its entry says it was (a replay finds its member gone or
+   * already there, and falls back to a read); a server with several is put where its newest says,
+   * after reading where it is: an earlier run may have moved it part of the way.
    */
-  async #drift(works: readonly ProjectionWork[], parallel: number): Promise<void> {
+  async #drift(works: readonly ProjectionWork[]): Promise<void> {
     const drift = this.deps.drift;
     if (!drift) return;
-    const last = new Map<string, DriftMember>();
-    for (const w of works) for (const m of w.drift ?? []) last.set(`${m.ruleId}\n${m.server}`, m);
-    await inParallel([...last.values()], parallel, (m) => drift.syncMember(m));
+    const byRule = new Map<string, Map<string, DriftMove[]>>();
+    for (const w of works) {
+      for (const m of w.drift ?? []) {
+        const perServer = byRule.get(m.ruleId) ?? new Map<string, DriftMove[]>();
+        perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
+        byRule.set(m.ruleId, perServer);
+      }
+    }
+    await settleAll(
+      [...byRule].map(([ruleId, perServer]) =>
+        drift.applyMoves(
+          ruleId,
+          // Works are in commit order per server: the last move is the newest; without `from` it is read first.
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { ...list[list.length - 1]!, from: undefined })),
+        ),
+      ),
+    );
   }
 
   /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */
