@@ -6,7 +6,7 @@ import { TableTransaction, type TransactionAction } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { STATUSES, type Rule } from '../../src/rules/types';
 import { driftMemberOf } from '../../src/app/drift-projection';
-import { bucketOf, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, SAMPLE_PER_ROW } from '../../src/store';
+import { bucketOf, driftAnchorEntity, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, SAMPLE_PER_ROW } from '../../src/store';
 import { createTableClients } from '../../src/store/client';
 import { contentHashOf, hostHashOf } from '../../src/app/ingest';
 import { parseSnapshot } from '../../src/snapshot/parse';
@@ -57,7 +57,7 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
   const counts = new Map<string, Map<string, number>>(rules.map((r) => [r.id, new Map(STATUSES.map((s) => [s, 0]))]));
   /** rule id → counts row key → status → servers, as the store's syncIndex keeps them */
   const shards = new Map<string, Map<string, Map<string, number>>>(rules.map((r) => [r.id, new Map()]));
-  /** Drift: rule id → member rows, and rule id → counts row key → counters, as DriftStore.syncMember keeps them */
+  /** Drift: rule id → member rows, and rule id → counts row key → counters, as DriftStore keeps them */
   const driftMembers = new Map<string, Entity[]>();
   const driftCounts = new Map<string, Map<string, { fingerprint: string; factsJson: string; counts: Record<string, number>; sample: string[] }>>();
   for (let i = 0; i < servers; i++) {
@@ -89,7 +89,7 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
       const m = driftMemberOf(r);
       if (m) {
         const list = driftMembers.get(r.ruleId) ?? [];
-        list.push(driftMemberEntity(m));
+        list.push(driftMemberEntity(m), driftAnchorEntity(m.ruleId, server));
         driftMembers.set(r.ruleId, list);
         const rows = driftCounts.get(r.ruleId) ?? new Map();
         const dk = driftCountsKey(m.fingerprint, driftShardOf(server));

@@ -1,8 +1,9 @@
 // The drift projection's unit: after a commit, each result whose rule declares configuration facts
 // moves its server to its configuration and status in the Drift table. The committing request puts
-// these members in its outbox entry (when the status or the fingerprint changed) and the projector
-// applies them, so a projection lost to a failure is replayed; a replay changes nothing twice.
-import type { DriftMember, ResultRecord } from '../store';
+// these moves in its outbox entry (when the status or the fingerprint changed), each with where the
+// server was counted before (from the row it replaces), and the projector applies them in batches,
+// so a projection lost to a failure is replayed; a replay changes nothing twice.
+import type { DriftMember, DriftMove, DriftPlace, ResultRecord } from '../store';
 
 /** The server's place in its rule's drift, for a row that has a fingerprint. */
 export function driftMemberOf(r: ResultRecord): DriftMember | undefined {
@@ -16,4 +17,23 @@ export function driftMemberOf(r: ResultRecord): DriftMember | undefined {
     sourceSnapshotId: r.snapshotId,
     sourceCollectedAt: r.collectedAt,
   };
+}
+
+/**
+ * Where the drift counts a server before `prev` is replaced: null when it has no Results row for
+ * the rule (never counted), undefined when the row cannot tell — written before fingerprints, or
+ * by an older version with projections still owed — so the projector reads the member instead.
+ */
+export function driftPlaceBefore(prev: ResultRecord | undefined): DriftPlace | null | undefined {
+  if (!prev) return null;
+  if (!prev.fingerprint || prev.indexPending || prev.eventPending) return undefined;
+  return { fingerprint: prev.fingerprint, status: prev.status };
+}
+
+/** The move of a row's server in its rule's drift, from where its previous row left it. */
+export function driftMoveOf(r: ResultRecord, prev: ResultRecord | undefined): DriftMove | undefined {
+  const member = driftMemberOf(r);
+  if (!member) return undefined;
+  const from = driftPlaceBefore(prev);
+  return from === undefined ? member : { ...member, from };
 }

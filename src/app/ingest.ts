@@ -13,7 +13,7 @@ import {
   ConcurrencyConflictError,
   OutboxEntryTooLargeError,
   type CommitMark,
-  type DriftMember,
+  type DriftMove,
   type HostRecord,
   type IndexMove,
   type OutboxStore,
@@ -21,7 +21,7 @@ import {
   type StoredResult,
 } from '../store';
 import type { AlertLog } from './alert-log';
-import { driftMemberOf } from './drift-projection';
+import { driftMemberOf, driftMoveOf } from './drift-projection';
 import type { UseCaseDeps } from './use-case-deps';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
@@ -221,7 +221,7 @@ export class Ingest {
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
     const index: IndexMove[] = [];
-    const drift: DriftMember[] = [];
+    const drift: DriftMove[] = [];
     const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, receivedAt));
     const alerts: AlertWork[] = [];
     for (const r of p.results) {
@@ -263,8 +263,8 @@ export class Ingest {
         if (alert) alerts.push(alert);
       }
       if (indexChanged) index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
-      const member = driftMoved ? driftMemberOf(record) : undefined;
-      if (member) drift.push(member);
+      const move = driftMoved ? driftMoveOf(record, prev) : undefined;
+      if (move) drift.push(move);
     }
     const current = new Set(rules.map((r) => r.id));
     const remove = rows.filter((r) => !current.has(r.ruleId)).map((r) => r.ruleId);

@@ -3,7 +3,7 @@
 // the alert records, the Hosts row and the raw snapshot. Everything here is derived from the rows
 // the commit writes and the rows it replaces, so a projector that runs it twice writes the same
 // rows (events and history by deterministic keys, index rows by server) and the same record ids.
-import type { DriftMember, EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
+import type { DriftMove, EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
 /** A status change that owes an alert record (NewFinding or FindingResolved). */
 export interface AlertWork {
@@ -27,7 +27,7 @@ export interface ProjectionWork {
   readonly alerts: readonly AlertWork[];
   readonly index: readonly IndexMove[];
   /** Servers whose configuration or status moved, for the rules that declare configuration facts (fleet drift). */
-  readonly drift?: readonly DriftMember[];
+  readonly drift?: readonly DriftMove[];
   /** The Hosts row to write, with what the stale-host bookkeeping needs. */
   readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
   /** The raw snapshot for one of the server's two slots (absent when the body did not fit: the request wrote it). */

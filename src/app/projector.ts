@@ -13,8 +13,8 @@
 //
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
-import type { DriftMember, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
-import { settleAll } from '../store';
+import type { DriftMove, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
+import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
@@ -72,22 +72,6 @@ class RecentSet {
     this.#items.add(x);
     if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value!);
   }
-}
-
-async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  const failures: unknown[] = [];
-  const worker = async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) {
-      try {
-        await fn(x);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failures.length > 0) throw failures[0];
 }
 
 type Verdict = 'committed' | 'wait' | 'never' | 'unknown';
@@ -277,7 +261,7 @@ export class Projector {
     await settleAll([
       timed('events', events.length > 0 ? store.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works)),
-      timed('drift', this.#drift(works, parallel)),
+      timed('drift', this.#drift(works)),
       timed('raw', store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : [])))),
       timed('hosts', this.#hosts(works, log, parallel)),
     ]);
@@ -325,15 +309,31 @@ export class Projector {
   }
 
   /**
-   * Each server's place in its rules' drift counts, as its newest entry of the batch says (works are
-   * in commit order per server). A member move is guarded by ETags and finds a replay already done.
+   * Each server's place in its rules' drift counts: one batched call per rule. A server with one
+   * move in the batch moves from where its entry says it was (a replay finds its member gone or
+   * already there, and falls back to a read); a server with several is put where its newest says,
+   * after reading where it is: an earlier run may have moved it part of the way.
    */
-  async #drift(works: readonly ProjectionWork[], parallel: number): Promise<void> {
+  async #drift(works: readonly ProjectionWork[]): Promise<void> {
     const drift = this.deps.drift;
     if (!drift) return;
-    const last = new Map<string, DriftMember>();
-    for (const w of works) for (const m of w.drift ?? []) last.set(`${m.ruleId}\n${m.server}`, m);
-    await inParallel([...last.values()], parallel, (m) => drift.syncMember(m));
+    const byRule = new Map<string, Map<string, DriftMove[]>>();
+    for (const w of works) {
+      for (const m of w.drift ?? []) {
+        const perServer = byRule.get(m.ruleId) ?? new Map<string, DriftMove[]>();
+        perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
+        byRule.set(m.ruleId, perServer);
+      }
+    }
+    await settleAll(
+      [...byRule].map(([ruleId, perServer]) =>
+        drift.applyMoves(
+          ruleId,
+          // Works are in commit order per server: the last move is the newest; without `from` it is read first.
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { ...list[list.length - 1]!, from: undefined })),
+        ),
+      ),
+    );
   }
 
   /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */

@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type DriftMember, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
-import { driftMemberOf } from './drift-projection';
+import { ConcurrencyConflictError, type DriftMove, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
 import { alertOf, encodeWork, type AlertWork, type ProjectionWork } from './projection-work';
@@ -185,7 +185,7 @@ export class Reevaluation {
       const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
       const alerts: AlertWork[] = [];
       const index: IndexMove[] = [];
-      const drift: DriftMember[] = [];
+      const drift: DriftMove[] = [];
       const recentCommits = [{ id: commitId, at: now }, ...(head.recentCommits ?? [])].slice(0, RECENT_COMMITS);
 
       const put: { record: ResultRecord; etag?: string }[] = [];
@@ -228,8 +228,8 @@ export class Reevaluation {
         }
         index.push({ record: indexOf(record), from: prev ? indexedStatusOf(prev) : undefined });
         // A rule change may move the configuration facts as well as the verdict.
-        const member = driftMemberOf(record);
-        if (member) drift.push(member);
+        const move = driftMoveOf(record, prev);
+        if (move) drift.push(move);
       }
       const loaded = new Set(rules.map((r) => r.id));
       const remove = rows.filter((r) => !loaded.has(r.ruleId)).map((r) => r.ruleId);

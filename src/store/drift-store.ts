@@ -1,15 +1,20 @@
 // The Drift table: per rule, which configuration (fingerprint) and status each server is counted
 // under, the counters of each configuration, and the rule's baseline server.
-//   PK rule id, RK 'm|<server>'             — member: the server's fingerprint, facts and status
-//   PK rule id, RK 'c|<fingerprint>|<shard>' — counters per status, the facts, a few servers
-//   PK rule id, RK 'baseline'                — the server an admin named as the rule's baseline
+//   PK rule id, RK 'm|<server>|<fingerprint>|<status>' — member: the server's facts and the snapshot
+//                                               that set them, keyed by the place it is counted in
+//   PK rule id, RK 'm|<server>'                 — a member as written before members were keyed by
+//                                               place; found and moved like the others
+//   PK rule id, RK 'c|<fingerprint>|<shard>'    — counters per status, the facts, a few servers
+//   PK rule id, RK 'baseline'                   — the server an admin named as the rule's baseline
 // Reading a rule's drift reads its counter rows only (one range query): at most one row per
-// configuration and shard, however many servers there are. A member moves in one entity-group
-// transaction with the counters it leaves and joins, guarded by ETags, so a replay or a concurrent
-// writer can never count a server twice.
+// configuration and shard, however many servers there are. A move deletes the member row the server
+// leaves and creates the one it joins, in one entity-group transaction with the counter rows under
+// their ETags: a replayed or stale move finds the row it would delete gone (or the one it would
+// create there) and fails whole, so no server is ever counted twice. That lets many servers of one
+// shard move in one transaction without reading their members first.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
 import { boundedText, dateTime, int32, ms, num, str } from './columns';
-import { ConcurrencyConflictError, statusCodeOf } from './errors';
+import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore, SiblingTable } from './posture-store';
@@ -25,6 +30,18 @@ export interface DriftMember {
   /** The snapshot that set it: a member is only replaced from a newer source. */
   readonly sourceSnapshotId: string;
   readonly sourceCollectedAt: number;
+}
+
+/** Where a server is counted: its configuration and status. */
+export interface DriftPlace {
+  readonly fingerprint: string;
+  readonly status: string;
+}
+
+/** A member to write, with where the server was counted before it (as its previous Results row says). */
+export interface DriftMove extends DriftMember {
+  /** null: the server had no member; absent: not known, so its member is read first. */
+  readonly from?: DriftPlace | null;
 }
 
 /** One configuration's counters in one shard. */
@@ -53,22 +70,39 @@ export const DRIFT_SHARDS = 16;
 /** Servers each counter row names. */
 export const SAMPLE_PER_ROW = 5;
 const ATTEMPTS = 10;
+/** Tries of a batched transaction when only a counter row's ETag changed under it. */
+const CHUNK_ATTEMPTS = 3;
+/** Operations in one entity-group transaction. */
+const MAX_OPERATIONS = 100;
 const BASELINE_ROW = 'baseline';
 const COUNTS_FROM = 'c|';
 const COUNTS_TO = 'c}';
 
-const memberKey = (server: string) => `m|${encodeKey(server)}`;
+/** The member row of a server counted at a place. */
+const memberKey = (server: string, place: DriftPlace) => `m|${encodeKey(server)}|${encodeKey(place.fingerprint)}|${encodeKey(place.status)}`;
+/** The member row as written before members were keyed by place. */
+const legacyMemberKey = (server: string) => `m|${encodeKey(server)}`;
 /** The row key of a configuration's counters in a shard. */
 export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encodeKey(fingerprint)}|${shard}`;
 /** The shard a server's counts go to. */
 export const driftShardOf = (server: string) => bucketOf(server, DRIFT_SHARDS);
 const countsKey = driftCountsKey;
+/**
+ * A server's anchor row, created when it is first counted and kept. Moves of a counted server meet
+ * on the member row they delete; a first join deletes nothing, so it creates the anchor instead: a
+ * second first join of the server (a replay, one projected after a later move, or a concurrent
+ * one) then fails, and is read and compared.
+ */
+const anchorKey = (server: string) => `s|${encodeKey(server)}`;
+const anchorEntity = (pk: string, server: string): Entity => ({ partitionKey: pk, rowKey: anchorKey(server), Server: server });
+/** A server's anchor row in a rule (exported for loaders that write the table's layout directly). */
+export const driftAnchorEntity = (ruleId: string, server: string): Entity => anchorEntity(encodeKey(ruleId), server);
 
 /** The member row of a server (exported for loaders that write the table's layout directly). */
 export function driftMemberEntity(m: DriftMember): Entity {
   return {
     partitionKey: encodeKey(m.ruleId),
-    rowKey: memberKey(m.server),
+    rowKey: memberKey(m.server, m),
     Server: m.server,
     Fingerprint: m.fingerprint,
     FactsJson: boundedText(m.factsJson),
@@ -109,6 +143,102 @@ function sampleOf(e: Row | undefined): string[] {
 }
 
 const isNewer = (a: DriftMember, b: DriftMember) => a.sourceCollectedAt > b.sourceCollectedAt || (a.sourceCollectedAt === b.sourceCollectedAt && a.sourceSnapshotId > b.sourceSnapshotId);
+const samePlace = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status;
+
+/** A member row as read: where it is counted, and its key and ETag. */
+interface StoredMember {
+  readonly rowKey: string;
+  readonly etag: string;
+  readonly member: DriftMember;
+}
+
+/**
+ * The counter rows one transaction changes: read first (with their ETags), then servers leave and
+ * join them, then each changed row is written under its ETag (or created).
+ */
+class CounterEdit {
+  readonly #rows = new Map<string, { row?: Row; fingerprint: string; factsJson: string; counts: Record<string, number>; sample: string[]; changed: boolean }>();
+  constructor(
+    private readonly ruleId: string,
+    private readonly statuses: readonly string[],
+  ) {}
+
+  /** A row as read (undefined: it does not exist yet). */
+  load(key: string, row: Row | undefined): void {
+    this.#rows.set(key, { row, fingerprint: row ? str(row, 'Fingerprint') : '', factsJson: row ? str(row, 'FactsJson') : '', counts: countsOf(row, this.statuses), sample: sampleOf(row), changed: false });
+  }
+
+  leave(key: string, server: string, status: string): void {
+    const r = this.#rows.get(key);
+    // A row that is not there has nothing to take the server from.
+    if (!r?.row) return;
+    r.counts[status] = Math.max(0, (r.counts[status] ?? 0) - 1);
+    r.sample = r.sample.filter((s) => s !== server);
+    r.changed = true;
+  }
+
+  join(key: string, m: DriftMember): void {
+    const r = this.#rows.get(key)!;
+    r.counts[m.status] = (r.counts[m.status] ?? 0) + 1;
+    if (!r.sample.includes(m.server) && r.sample.length < SAMPLE_PER_ROW) r.sample.push(m.server);
+    if (!r.row) {
+      r.fingerprint = m.fingerprint;
+      r.factsJson ||= m.factsJson;
+    }
+    r.changed = true;
+  }
+
+  /**
+   * Adds the writes to `tx`; returns the rows left at zero, with the index of their operation. A
+   * transaction cannot delete under an ETag, so an emptied row is written as zeros and deleted
+   * after, only while still unchanged.
+   */
+  write(tx: TableTransaction): { key: string; op: number }[] {
+    const emptied: { key: string; op: number }[] = [];
+    for (const [key, r] of this.#rows) {
+      if (!r.changed) continue;
+      const entity = driftCountsEntity(this.ruleId, key, r.fingerprint, r.counts, r.factsJson, r.sample);
+      const op = tx.actions.length;
+      if (r.row) {
+        tx.updateEntity(entity, 'Replace', { etag: String(r.row.etag) });
+        if (Object.values(r.counts).every((n) => n === 0)) emptied.push({ key, op });
+      } else tx.createEntity(entity);
+    }
+    return emptied;
+  }
+}
+
+/** The counter rows a move writes: the one it joins, and the one it leaves when that is another. */
+function countersOf(m: DriftMove, shard: string): string[] {
+  const join = countsKey(m.fingerprint, shard);
+  const leave = m.from ? countsKey(m.from.fingerprint, shard) : join;
+  return leave === join ? [join] : [join, leave];
+}
+
+/** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create). */
+const memberOps = (m: DriftMove) => (m.from && samePlace(m.from, m) ? 1 : 2);
+
+/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows). */
+function chunksOf(moves: readonly DriftMove[], shard: string): DriftMove[][] {
+  const out: DriftMove[][] = [];
+  let chunk: DriftMove[] = [];
+  let keys = new Set<string>();
+  let ops = 0;
+  for (const m of moves) {
+    const fresh = countersOf(m, shard).filter((k) => !keys.has(k));
+    if (chunk.length > 0 && ops + memberOps(m) + keys.size + fresh.length > MAX_OPERATIONS) {
+      out.push(chunk);
+      chunk = [];
+      keys = new Set();
+      ops = 0;
+    }
+    chunk.push(m);
+    for (const k of countersOf(m, shard)) keys.add(k);
+    ops += memberOps(m);
+  }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
+}
 
 export class DriftStore {
   readonly #table: SiblingTable;
@@ -127,58 +257,164 @@ export class DriftStore {
     }
   }
 
+  /** Every member row of the server in the rule: its range of keyed rows and its old-layout row, side by side. */
+  async #members(ruleId: string, server: string): Promise<StoredMember[]> {
+    const pk = encodeKey(ruleId);
+    const from = `m|${encodeKey(server)}|`;
+    // '}' follows '|': every key that starts with `from` sorts below `to`, and nothing else does.
+    const to = `m|${encodeKey(server)}}`;
+    const filter = odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${to}`;
+    const [legacy, keyed] = await Promise.all([
+      this.#get(pk, legacyMemberKey(server), 'reading drift'),
+      this.#table.call('reading drift', async (t) => {
+        const rows: Row[] = [];
+        for await (const e of t.listEntities({ queryOptions: { filter } })) rows.push(e);
+        return rows;
+      }),
+    ]);
+    return [...(legacy ? [legacy] : []), ...keyed].map((e) => ({ rowKey: String(e.rowKey), etag: String(e.etag), member: toMember(ruleId, e) }));
+  }
+
   /**
-   * Makes the rule's drift count `m` as the server's place, unless it already holds a newer one.
-   * Idempotent: the same member twice changes nothing the second time.
+   * Moves many servers of one rule at once. Per counter shard, transactions of up to 100
+   * operations: each server's member row leaves its `from` place and is created at its new one,
+   * with the counter rows it leaves and joins under their ETags — no member is read. A transaction
+   * that finds a member not where its move says (a replayed or stale move, an old-layout member)
+   * fails whole, and only its servers go one by one through syncMember, which reads and compares.
+   * So do a server with no known `from` and a server moved more than once in the call (its newest
+   * move counts).
+   */
+  async applyMoves(ruleId: string, moves: readonly DriftMove[]): Promise<void> {
+    await this.#table.ready();
+    const perServer = new Map<string, DriftMove[]>();
+    for (const m of moves) perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
+    const byShard = new Map<string, { fast: DriftMove[]; reread: DriftMember[] }>();
+    for (const [server, list] of perServer) {
+      const shard = driftShardOf(server);
+      const work = byShard.get(shard) ?? { fast: [], reread: [] };
+      byShard.set(shard, work);
+      const m = list.reduce((a, b) => (isNewer(b, a) ? b : a));
+      if (list.length === 1 && m.from !== undefined) work.fast.push(m);
+      else work.reread.push(m);
+    }
+    // Shards side by side; within a shard one transaction at a time, as they share counter rows.
+    await settleAll(
+      [...byShard].map(async ([shard, { fast, reread }]) => {
+        for (const chunk of chunksOf(fast, shard)) {
+          if (!(await this.#moveChunk(ruleId, shard, chunk))) reread.push(...chunk);
+        }
+        for (const m of reread) await this.syncMember(m);
+      }),
+    );
+  }
+
+  /** One transaction of moves of one shard; false when a member was not where its move said. */
+  async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftMove[]): Promise<boolean> {
+    const pk = encodeKey(ruleId);
+    const keys = [...new Set(chunk.flatMap((m) => countersOf(m, shard)))];
+    for (let attempt = 0; attempt < CHUNK_ATTEMPTS; attempt++) {
+      const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
+      const edit = new CounterEdit(ruleId, this.#statuses);
+      keys.forEach((k, i) => edit.load(k, rows[i]));
+      const tx = new TableTransaction();
+      for (const m of chunk) {
+        const join = countsKey(m.fingerprint, shard);
+        if (m.from && samePlace(m.from, m)) {
+          // Counted where it already is: a merge of no properties only checks the member is there.
+          tx.updateEntity({ partitionKey: pk, rowKey: memberKey(m.server, m) }, 'Merge');
+          continue;
+        }
+        if (m.from) {
+          tx.deleteEntity(pk, memberKey(m.server, m.from));
+          edit.leave(countsKey(m.from.fingerprint, shard), m.server, m.from.status);
+        } else tx.createEntity(anchorEntity(pk, m.server));
+        tx.createEntity(driftMemberEntity(m));
+        edit.join(join, m);
+      }
+      const emptied = edit.write(tx);
+      try {
+        const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
+        await this.#prune(pk, emptied, response.subResponses);
+        return true;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        // 412: a counter row changed since it was read; read it again. 404/409: a member was not
+        // where the move said, or a first join met the server counted: read these one by one.
+        if (status === 412) await backOff(attempt);
+        else if (status === 404 || status === 409) return false;
+        else throw error;
+      }
+    }
+    return false;
+  }
+
+  /** Deletes the rows a transaction left at zero, each only while still at the ETag it got. */
+  async #prune(pk: string, emptied: readonly { key: string; op: number }[], subResponses: readonly { etag?: string }[]): Promise<void> {
+    await Promise.all(
+      emptied.map(async ({ key, op }) => {
+        const etag = subResponses[op]?.etag;
+        if (etag) await this.#deleteIfUnchanged(pk, key, etag);
+      }),
+    );
+  }
+
+  /**
+   * Makes the rule's drift count `m` as the server's place, unless it already holds a newer one:
+   * reads the server's member rows (either layout) and the counter rows, then moves it in one
+   * transaction under their ETags. Idempotent: the same member twice changes nothing the second time.
    */
   async syncMember(m: DriftMember): Promise<void> {
     const pk = encodeKey(m.ruleId);
     const shard = driftShardOf(m.server);
-    const statuses = this.#statuses;
+    const target = memberKey(m.server, m);
+    const joinKey = countsKey(m.fingerprint, shard);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      // The member and the row it joins side by side: the projection runs when something changed,
-      // so the join row is nearly always needed; only a move to another configuration reads a third.
-      const joinKey = countsKey(m.fingerprint, shard);
-      const [memberRow, joinRow] = await Promise.all([this.#get(pk, memberKey(m.server), 'reading drift'), this.#get(pk, joinKey, 'reading drift')]);
-      const prev = memberRow ? toMember(m.ruleId, memberRow) : undefined;
-      if (prev && isNewer(prev, m)) return;
-      if (prev && prev.fingerprint === m.fingerprint && prev.status === m.status) return;
-      const leaveKey = prev ? countsKey(prev.fingerprint, shard) : undefined;
-      const leaveRow = leaveKey && leaveKey !== joinKey ? await this.#get(pk, leaveKey, 'reading drift') : undefined;
+      // The members and the row it joins side by side: the projection runs when something changed,
+      // so the join row is nearly always needed; only a move to another configuration reads more.
+      const [read, joinRow] = await Promise.all([this.#members(m.ruleId, m.server), this.#get(pk, joinKey, 'reading drift')]);
+      let members = read;
+      let anchor: Row | undefined;
+      if (members.length === 0) {
+        // A first join: the anchor first, then the members again. A first join that lands after
+        // the anchor is read changes its ETag; one that landed before is among the members.
+        anchor = await this.#get(pk, anchorKey(m.server), 'reading drift');
+        members = await this.#members(m.ruleId, m.server);
+      }
+      if (members.some((x) => isNewer(x.member, m))) return;
+      if (members.length === 1 && members[0]!.rowKey === target) return;
+      const leaveKeys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))].filter((k) => k !== joinKey);
+      const leaveRows = await Promise.all(leaveKeys.map((k) => this.#get(pk, k, 'reading drift')));
+      const edit = new CounterEdit(m.ruleId, this.#statuses);
+      edit.load(joinKey, joinRow);
+      leaveKeys.forEach((k, i) => edit.load(k, leaveRows[i]));
 
       const tx = new TableTransaction();
-      const member = driftMemberEntity(m);
-      // The member's own ETag too: two first posts of one server cannot both count it.
-      if (memberRow) tx.updateEntity(member, 'Replace', { etag: String(memberRow.etag) });
-      else tx.createEntity(member);
-
-      let emptied: string | undefined;
-      const joinCounts = countsOf(joinRow, statuses);
-      let joinSample = sampleOf(joinRow);
-      if (prev && leaveKey === joinKey) {
-        // Same configuration, new status: one row, the server stays in its sample.
-        joinCounts[prev.status] = Math.max(0, (joinCounts[prev.status] ?? 0) - 1);
-      } else if (prev && leaveKey) {
-        const leaveCounts = countsOf(leaveRow, statuses);
-        leaveCounts[prev.status] = Math.max(0, (leaveCounts[prev.status] ?? 0) - 1);
-        if (leaveRow) {
-          // A transaction cannot delete under an ETag, so an emptied row is written as zeros and deleted after.
-          emptied = Object.values(leaveCounts).every((n) => n === 0) ? leaveKey : undefined;
-          const sample = sampleOf(leaveRow).filter((s) => s !== m.server);
-          tx.updateEntity(driftCountsEntity(m.ruleId, leaveKey, prev.fingerprint, leaveCounts, str(leaveRow, 'FactsJson'), sample), 'Replace', { etag: String(leaveRow.etag) });
-        }
+      // With no member to delete, the anchor under its ETag is what two first joins meet on.
+      if (members.length === 0) {
+        if (anchor) tx.updateEntity(anchorEntity(pk, m.server), 'Replace', { etag: String(anchor.etag) });
+        else tx.createEntity(anchorEntity(pk, m.server));
       }
-      joinCounts[m.status] = (joinCounts[m.status] ?? 0) + 1;
-      if (!joinSample.includes(m.server) && joinSample.length < SAMPLE_PER_ROW) joinSample = [...joinSample, m.server];
-      const joinEntity = driftCountsEntity(m.ruleId, joinKey, m.fingerprint, joinCounts, joinRow ? str(joinRow, 'FactsJson') : m.factsJson, joinSample);
-      if (joinRow) tx.updateEntity(joinEntity, 'Replace', { etag: String(joinRow.etag) });
-      else tx.createEntity(joinEntity);
-
+      let present = false;
+      for (const x of members) {
+        if (x.rowKey === target && !present) {
+          present = true;
+          continue;
+        }
+        // Unconditional inside a transaction; the counter rows' ETags guard the move.
+        tx.deleteEntity(pk, x.rowKey);
+        // An old-layout member had no anchor: from now on a first join of the server meets one.
+        if (x.rowKey === legacyMemberKey(m.server)) tx.upsertEntity(anchorEntity(pk, m.server), 'Replace');
+        edit.leave(countsKey(x.member.fingerprint, shard), m.server, x.member.status);
+      }
+      if (!present) {
+        // Created, not upserted: two first moves of one server cannot both count it.
+        tx.createEntity(driftMemberEntity(m));
+        edit.join(joinKey, m);
+      }
+      const emptied = edit.write(tx);
       try {
         const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
-        // The leave row is the second operation; deleted only while still at the zeros just written.
-        const etag = response.subResponses[1]?.etag;
-        if (emptied && etag) await this.#deleteIfUnchanged(pk, emptied, etag);
+        await this.#prune(pk, emptied, response.subResponses);
         return;
       } catch (error) {
         const status = statusCodeOf(error);
@@ -211,11 +447,12 @@ export class DriftStore {
     });
   }
 
-  /** The server's place in the rule's drift (one point read). */
+  /** The server's place in the rule's drift: a range read of its member rows and a point read of its old-layout row, side by side. */
   async getMember(ruleId: string, server: string): Promise<DriftMember | undefined> {
     await this.#table.ready();
-    const e = await this.#get(encodeKey(ruleId), memberKey(server), 'reading drift');
-    return e ? toMember(ruleId, e) : undefined;
+    const members = await this.#members(ruleId, server);
+    // One row per server; should a failed move ever leave two, the newest source is the server's place.
+    return members.map((x) => x.member).reduce<DriftMember | undefined>((a, b) => (a && !isNewer(b, a) ? a : b), undefined);
   }
 
   /** The rule's baseline row (server '' when cleared), undefined when none was ever named. */

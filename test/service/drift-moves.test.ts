@@ -1,0 +1,346 @@
+// Batched drift moves against real Azurite (DriftStore.applyMoves): many servers of a shard move in
+// one transaction without reading their members; a replayed, stale or reordered move makes its
+// transaction fail and its servers are read and compared one by one; members written in the old
+// layout (one row per server, `m|<server>`) are found and moved; whatever order the projector
+// applies its batches in, the counter rows equal the counts of the member rows, one member per server.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUSES } from '../../src/rules/types';
+import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
+import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, DriftStore, encodeKey, PostureStore, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
+import { propertyRuns } from '../support/property-runs';
+
+let azurite: AzuriteHandle;
+let store: PostureStore;
+let drift: DriftStore;
+
+beforeAll(async () => {
+  azurite = await startAzurite({});
+  store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
+  drift = new DriftStore(store);
+  await store.ensureTables();
+});
+afterAll(async () => azurite?.stop());
+
+const T0 = Date.parse('2026-12-01T00:00:00.000Z');
+const facts = (fingerprint: string) => JSON.stringify({ fp: fingerprint });
+
+/** A move of `server` to `to`, from a snapshot `minutes` after T0. */
+function move(rule: string, server: string, to: DriftPlace, minutes: number, from?: DriftPlace | null): DriftMove {
+  const m: DriftMember = { ruleId: rule, server, ...to, factsJson: facts(to.fingerprint), sourceSnapshotId: `snap-${String(minutes).padStart(6, '0')}`, sourceCollectedAt: T0 + minutes * 60_000 };
+  return from === undefined ? m : { ...m, from };
+}
+const place = (fingerprint: string, status: string): DriftPlace => ({ fingerprint, status });
+
+type Row = Record<string, unknown>;
+const tableOf = () => store.siblingTable('drift');
+
+/** Every row of the rule's partition. */
+async function rowsOf(rule: string): Promise<Row[]> {
+  return tableOf().call('test', async (t) => {
+    const out: Row[] = [];
+    for await (const e of t.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(rule)}'` } })) out.push(e);
+    return out;
+  });
+}
+
+/** The rule's drift as stored: members per server, and counter rows checked against them. */
+async function stateOf(rule: string) {
+  const rows = await rowsOf(rule);
+  const members = rows.filter((r) => String(r.rowKey).startsWith('m|'));
+  const perServer = new Map<string, { fingerprint: string; status: string; source: string; rowKey: string }[]>();
+  for (const m of members) {
+    const server = String(m.Server);
+    perServer.set(server, [...(perServer.get(server) ?? []), { fingerprint: String(m.Fingerprint), status: String(m.Status), source: String(m.SourceSnapshotId), rowKey: String(m.rowKey) }]);
+  }
+  // The counts the member rows make, per counter row key and status.
+  const expected = new Map<string, Record<string, number>>();
+  for (const [server, list] of perServer) {
+    for (const m of list) {
+      const key = driftCountsKey(m.fingerprint, driftShardOf(server));
+      const c = expected.get(key) ?? {};
+      c[m.status] = (c[m.status] ?? 0) + 1;
+      expected.set(key, c);
+    }
+  }
+  const counted = new Map<string, Record<string, number>>();
+  for (const r of rows.filter((x) => String(x.rowKey).startsWith('c|'))) {
+    const c = Object.fromEntries(STATUSES.map((s) => [s, Number(r[s] ?? 0)]).filter(([, n]) => n !== 0));
+    // A row left at zeros (its prune lost a race) counts nothing.
+    if (Object.keys(c).length > 0) counted.set(String(r.rowKey), c);
+  }
+  return { rows, perServer, expected, counted };
+}
+
+/** Counters equal the member rows' counts, and every server has exactly one member row. */
+async function expectConsistent(rule: string, servers?: readonly string[]) {
+  const s = await stateOf(rule);
+  expect(Object.fromEntries(s.counted)).toEqual(Object.fromEntries(s.expected));
+  for (const [server, list] of s.perServer) expect(list, server).toHaveLength(1);
+  if (servers) expect([...s.perServer.keys()].sort()).toEqual([...servers].sort());
+  return s;
+}
+
+/** Where each server is counted, as `fingerprint/status`. */
+async function placesOf(rule: string): Promise<Record<string, string>> {
+  const s = await stateOf(rule);
+  return Object.fromEntries([...s.perServer].map(([server, [m]]) => [server, `${m!.fingerprint}/${m!.status}`]));
+}
+
+/** Rows without their ETags and timestamps, for comparing two states of the table. */
+async function snapshotOf(rule: string) {
+  const rows = await rowsOf(rule);
+  return rows.map(({ etag: _e, timestamp: _t, ...rest }) => rest).sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
+}
+
+const servers = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}.corp.contoso.com`);
+
+describe('batched drift moves', () => {
+  it('move 500 servers in a few calls per shard, not one per server, and keep the counts exact', async () => {
+    const rule = 'batch-rule';
+    const names = servers('b', 500);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-b', 'Warning');
+
+    store.counter.reset();
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, a, 1, null)));
+    const firsts = { calls: store.counter.count, writes: store.counter.writes };
+    await expectConsistent(rule, names);
+
+    store.counter.reset();
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, b, 2, a)));
+    const moves = { calls: store.counter.count, writes: store.counter.writes };
+    const s = await expectConsistent(rule, names);
+    expect([...s.perServer.values()].every(([m]) => m!.fingerprint === 'fp-b' && m!.status === 'Warning')).toBe(true);
+    // fp-a emptied in every shard: its rows were pruned, not left at zeros.
+    expect(s.rows.filter((r) => String(r.rowKey).startsWith(`c|fp-a|`))).toEqual([]);
+
+    // Per shard (about 31 servers here): first joins read the counter row and write one
+    // transaction; moves read the two counter rows, write one transaction and prune the emptied row.
+    expect(firsts.calls).toBeLessThanOrEqual(2 * DRIFT_SHARDS);
+    expect(firsts.writes).toBeLessThanOrEqual(DRIFT_SHARDS);
+    expect(moves.calls).toBeLessThanOrEqual(4 * DRIFT_SHARDS);
+    expect(moves.writes).toBeLessThanOrEqual(2 * DRIFT_SHARDS);
+    // The read-and-compare path costs at least four calls per server (members, old-layout row,
+    // counter row, transaction): the batch is far below one.
+    expect(moves.calls).toBeLessThan(names.length / 5);
+  });
+
+  it('a replayed batch changes nothing', async () => {
+    const rule = 'replay-batch-rule';
+    const names = servers('r', 40);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-a', 'Warning');
+    const c = place('fp-c', 'Warning');
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, a, 1, null)));
+    const batch = names.map((s, i) => (i % 2 === 0 ? move(rule, s, b, 2, a) : move(rule, s, c, 2, a)));
+    await drift.applyMoves(rule, batch);
+    const before = await snapshotOf(rule);
+    await expectConsistent(rule, names);
+
+    store.counter.reset();
+    await drift.applyMoves(rule, batch);
+    // One refused transaction per shard (every chunk met a member not where its move said), then
+    // its servers were read and found in place: nothing else written.
+    expect(store.counter.writes).toBe(new Set(names.map(driftShardOf)).size);
+    expect(await snapshotOf(rule)).toEqual(before);
+
+    // The first joins replayed too: their anchors exist, so they fail and are read.
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, a, 1, null)));
+    expect(await snapshotOf(rule)).toEqual(before);
+  });
+
+  it('a chunk that meets a stale move falls back, and every server of it ends right', async () => {
+    const rule = 'stale-rule';
+    // Servers of one shard, so they share one transaction.
+    const shard = driftShardOf('s0000.corp.contoso.com');
+    const names = servers('s', 400)
+      .filter((s) => driftShardOf(s) === shard)
+      .slice(0, 12);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-b', 'Pass');
+    const c = place('fp-c', 'Error');
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, a, 1, null)));
+    // names[0] moved to c already (a later snapshot); names[1] moved to c by a snapshot the batch's is newer than.
+    await drift.applyMoves(rule, [move(rule, names[0]!, c, 9, a), move(rule, names[1]!, c, 2, a)]);
+
+    store.counter.reset();
+    // The batch believes every server is still at a; names[0]'s move is older than where it is.
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, b, 5, a)));
+    // One transaction refused, then the read-and-compare path for the chunk's servers.
+    expect(store.counter.count).toBeGreaterThan(3 * names.length);
+    const places = await placesOf(rule);
+    expect(places[names[0]!]).toBe('fp-c/Error');
+    expect(places[names[1]!]).toBe('fp-b/Pass');
+    for (const s of names.slice(2)) expect(places[s]).toBe('fp-b/Pass');
+    await expectConsistent(rule, names);
+  });
+
+  it('a first join projected after a later move of its server does not count it twice', async () => {
+    const rule = 'reorder-rule';
+    const [s] = servers('o', 1);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-b', 'Warning');
+    // The later commit first: its member is not at a yet, so it is read, and joins b.
+    await drift.applyMoves(rule, [move(rule, s!, b, 2, a)]);
+    await drift.applyMoves(rule, [move(rule, s!, a, 1, null)]);
+    expect(await placesOf(rule)).toEqual({ [s!]: 'fp-b/Warning' });
+    await expectConsistent(rule, [s!]);
+  });
+
+  it('a move that stays in place changes no count, and a missing member is found by the fallback', async () => {
+    const rule = 'stay-rule';
+    const [s1, s2] = servers('t', 2);
+    const a = place('fp-a', 'Pass');
+    await drift.applyMoves(rule, [move(rule, s1!, a, 1, null)]);
+    // s2 was never counted, though its move says it is at a (a projection lost before this version).
+    await drift.applyMoves(rule, [move(rule, s1!, a, 2, a), move(rule, s2!, a, 2, a)]);
+    expect(await placesOf(rule)).toEqual({ [s1!]: 'fp-a/Pass', [s2!]: 'fp-a/Pass' });
+    await expectConsistent(rule, [s1!, s2!]);
+  });
+
+  it('several moves of one server in one call: its newest counts, after a read', async () => {
+    const rule = 'multi-rule';
+    const [s] = servers('u', 1);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-b', 'Pass');
+    const c = place('fp-c', 'Error');
+    await drift.applyMoves(rule, [move(rule, s!, c, 3, b), move(rule, s!, a, 1, null), move(rule, s!, b, 2, a)]);
+    expect(await placesOf(rule)).toEqual({ [s!]: 'fp-c/Error' });
+    await expectConsistent(rule, [s!]);
+  });
+});
+
+describe('members written in the old layout', () => {
+  /** Writes a member and its counter row as the store wrote them before members were keyed by place. */
+  async function writeOld(rule: string, server: string, at: DriftPlace, minutes: number) {
+    const pk = encodeKey(rule);
+    const key = driftCountsKey(at.fingerprint, driftShardOf(server));
+    await tableOf().call('test', async (t) => {
+      await t.createEntity({
+        partitionKey: pk,
+        rowKey: `m|${encodeKey(server)}`,
+        Server: server,
+        Fingerprint: at.fingerprint,
+        FactsJson: facts(at.fingerprint),
+        Status: at.status,
+        SourceSnapshotId: `snap-${String(minutes).padStart(6, '0')}`,
+        SourceCollectedAt: new Date(T0 + minutes * 60_000),
+      });
+      const counts = Object.fromEntries(STATUSES.map((s) => [s, s === at.status ? 1 : 0]));
+      await t.upsertEntity(driftCountsEntity(rule, key, at.fingerprint, counts, facts(at.fingerprint), [server]), 'Replace');
+    });
+  }
+
+  it('are read by getMember, moved by a batch (through the fallback) and rewritten in the new layout', async () => {
+    const rule = 'legacy-rule';
+    const [s1, s2, s3] = servers('l', 3);
+    const a = place('fp-a', 'Pass');
+    // Three servers in three shards or fewer; each counter row made for one server.
+    for (const [i, s] of [s1!, s2!, s3!].entries()) await writeOld(rule, s, place(`fp-${i}`, 'Pass'), 1);
+    expect(await drift.getMember(rule, s1!)).toMatchObject({ fingerprint: 'fp-0', status: 'Pass', sourceSnapshotId: 'snap-000001' });
+
+    await drift.applyMoves(rule, [
+      move(rule, s1!, a, 2, place('fp-0', 'Pass')),
+      // A move whose `from` is not known (an entry of an older version) finds it too.
+      move(rule, s2!, place('fp-1', 'Warning'), 2),
+      // Counted where it already is: rewritten in the new layout.
+      move(rule, s3!, place('fp-2', 'Pass'), 2, place('fp-2', 'Pass')),
+    ]);
+    const s = await expectConsistent(rule, [s1!, s2!, s3!]);
+    expect(Object.fromEntries([...s.perServer].map(([server, [m]]) => [server, m!.rowKey]))).toEqual({
+      [s1!]: `m|${s1}|fp-a|Pass`,
+      [s2!]: `m|${s2}|fp-1|Warning`,
+      [s3!]: `m|${s3}|fp-2|Pass`,
+    });
+    expect(await drift.getMember(rule, s2!)).toMatchObject({ fingerprint: 'fp-1', status: 'Warning', sourceSnapshotId: 'snap-000002' });
+    // A replayed first join of a moved old-layout server meets its anchor.
+    await drift.applyMoves(rule, [move(rule, s1!, a, 0, null)]);
+    await expectConsistent(rule, [s1!, s2!, s3!]);
+  });
+
+  it('an older move never replaces an old-layout member from a newer snapshot', async () => {
+    const rule = 'legacy-newer-rule';
+    const [s] = servers('n', 1);
+    await writeOld(rule, s!, place('fp-new', 'Pass'), 10);
+    await drift.applyMoves(rule, [move(rule, s!, place('fp-old', 'Warning'), 5, place('fp-new', 'Pass'))]);
+    expect(await placesOf(rule)).toEqual({ [s!]: 'fp-new/Pass' });
+    expect(await drift.getMember(rule, s!)).toMatchObject({ sourceSnapshotId: 'snap-000010' });
+  });
+});
+
+describe('any order the projector could apply batches in', () => {
+  const FPS = ['fp-a', 'fp-b'];
+  const STATES = ['Pass', 'Warning', 'Error'];
+  // Two servers of one shard (they share transactions and counter rows) and one of another.
+  const pool = servers('p', 200);
+  const first = pool[0]!;
+  const sameShard = pool.find((s) => s !== first && driftShardOf(s) === driftShardOf(first))!;
+  const otherShard = pool.find((s) => driftShardOf(s) !== driftShardOf(first))!;
+  const SERVERS = [first, sameShard, otherShard];
+
+  const commitArb = fc.record({ server: fc.integer({ min: 0, max: SERVERS.length - 1 }), fp: fc.constantFrom(...FPS), status: fc.constantFrom(...STATES) });
+  const caseArb = fc.record({
+    commits: fc.array(commitArb, { minLength: 1, maxLength: 12 }),
+    cuts: fc.array(fc.integer({ min: 1, max: 11 }), { maxLength: 4 }),
+  });
+
+  /**
+   * The commits of the case as the requests write them (each move names where its server's
+   * previous commit put it), cut into batches; within a batch a server moved more than once
+   * becomes its newest move without `from`, as the projector hands it over.
+   */
+  function batchesOf(rule: string, c: { commits: { server: number; fp: string; status: string }[]; cuts: number[] }) {
+    const last = new Map<string, DriftPlace>();
+    const moves = c.commits.map((x, i) => {
+      const server = SERVERS[x.server]!;
+      const m = move(rule, server, place(x.fp, x.status), i + 1, last.get(server) ?? null);
+      last.set(server, place(x.fp, x.status));
+      return m;
+    });
+    const cuts = [...new Set(c.cuts.filter((n) => n < moves.length))].sort((a, b) => a - b);
+    const batches: DriftMove[][] = [];
+    let start = 0;
+    for (const end of [...cuts, moves.length]) {
+      const slice = moves.slice(start, end);
+      start = end;
+      const perServer = new Map<string, DriftMove[]>();
+      for (const m of slice) perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
+      batches.push([...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { ...list[list.length - 1]!, from: undefined })));
+    }
+    return { batches, last };
+  }
+
+  let runs = 0;
+  it('batches in order, each replayed any number of times: counts exact, each server where its newest move put it', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 12, maxLength: 12 }), async (c, replays) => {
+        const rule = `prop-order-${runs++}`;
+        const { batches, last } = batchesOf(rule, c);
+        for (const [i, batch] of batches.entries()) for (let k = 0; k <= replays[i]!; k++) await drift.applyMoves(rule, batch);
+        await expectConsistent(rule, [...last.keys()]);
+        expect(await placesOf(rule)).toEqual(Object.fromEntries([...last].map(([s, p]) => [s, `${p.fingerprint}/${p.status}`])));
+      }),
+      { numRuns: propertyRuns(25), seed: 20261216 },
+    );
+  });
+
+  it('whole batches reordered and replayed: counts equal the member rows, one member per server', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, fc.array(fc.nat(), { minLength: 1, maxLength: 10 }), async (c, picks) => {
+        const rule = `prop-any-${runs++}`;
+        const { batches, last } = batchesOf(rule, c);
+        // Every batch at least once, in an order the picks shuffle, plus replays the picks choose.
+        const order = batches.map((_, i) => i);
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = (picks[i % picks.length] ?? 0) % (i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        const schedule = [...order, ...picks.slice(0, 4).map((p) => p % batches.length)];
+        for (const i of schedule) await drift.applyMoves(rule, batches[i]!);
+        await expectConsistent(rule, [...last.keys()]);
+      }),
+      { numRuns: propertyRuns(25), seed: 20261217 },
+    );
+  });
+});

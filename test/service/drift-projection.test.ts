@@ -1,0 +1,120 @@
+// The drift projection end to end: the request names in its outbox entry where each server was
+// counted (from its previous Results row), and the projector moves a burst of servers per rule
+// and counter shard in a few transactions, reading counter rows only — real port-25 fixtures
+// posted over HTTP, Azurite, the local host, the projector drained by the test.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWork } from '../../src/app/projection-work';
+import { driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
+import { get } from '../support/http';
+import { startTestStack, type TestStack } from '../support/stack';
+import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
+
+const RULE = 'mcafee-port25-blocked';
+const DEFAULT_LIST = 'vse80i-exchange2003-inetinfo-default-excluded.json';
+const REMOVED = 'vse80i-exchange2003-inetinfo-removed-from-list.json';
+
+let stack: TestStack;
+let minute = 0;
+const id = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+
+// Ten servers in two counter shards: the batched path costs per shard, the fallback per server.
+const candidates = Array.from({ length: 400 }, (_, i) => `FLIP${String(i).padStart(3, '0')}`);
+const shards = [...new Set(candidates.map((h) => driftShardOf(id(h))))].slice(0, 2);
+const HOSTS = shards.flatMap((s) => candidates.filter((h) => driftShardOf(id(h)) === s).slice(0, 5));
+
+/** Posts a fixture as `host` without draining the projector. */
+async function postOnly(host: string, fixture: string): Promise<void> {
+  const doc = readFixture(fixture) as Record<string, unknown>;
+  const body = {
+    ...doc,
+    snapshotId: randomUUID(),
+    collectedAt: new Date(Date.now() - 60 * 60_000 + minute++ * 60_000).toISOString(),
+    host: { ...(doc.host as object), name: host, fqdn: id(host) },
+  };
+  const res = await stack.request('snapshots', {
+    method: 'POST',
+    key: null,
+    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(id(host)) },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.text()).toBe(201);
+}
+
+/** The drift moves the outbox holds for the rule, per server. */
+async function pendingMoves(): Promise<Map<string, DriftMove[]>> {
+  const entries = await new OutboxStore(stack.app.store).list(1000);
+  const out = new Map<string, DriftMove[]>();
+  for (const e of entries) for (const m of decodeWork(e.payload)?.drift ?? []) if (m.ruleId === RULE) out.set(m.server, [...(out.get(m.server) ?? []), m]);
+  return out;
+}
+
+/** The projector's Drift table reads and all its storage calls while it drains. */
+async function drainCounted(): Promise<{ driftReads: number; calls: number }> {
+  const counter = stack.app.projectorStore.counter;
+  counter.reset();
+  const run = await stack.projected();
+  expect(run).toMatchObject({ status: 'done', dropped: 0, waiting: 0 });
+  const driftReads = [...counter.byTable].filter(([table]) => table.endsWith('Drift')).reduce((n, [, c]) => n + c, 0);
+  return { driftReads, calls: counter.count };
+}
+
+beforeAll(async () => {
+  stack = await startTestStack({ projectorIntervalMs: 0 });
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+describe('the drift projection of a burst', () => {
+  it('first posts: the entries say the servers were not counted, and they join in a transaction per shard', async () => {
+    for (const h of HOSTS) await postOnly(h, DEFAULT_LIST);
+    const moves = await pendingMoves();
+    expect([...moves.keys()].sort()).toEqual(HOSTS.map(id).sort());
+    for (const [, list] of moves) expect(list.map((m) => m.from)).toEqual([null]);
+
+    const { driftReads } = await drainCounted();
+    // One counter row read per shard; the read-and-compare path would read three rows per server.
+    expect(driftReads).toBeLessThanOrEqual(shards.length);
+    const r = await get(stack, `drift?rule=${RULE}`);
+    expect(r.body).toMatchObject({ servers: HOSTS.length, configurations: 1 });
+  });
+
+  it('a configuration change: the entries name the place each server leaves, and the projector moves them without reading a member', async () => {
+    const before = (await get(stack, `drift?rule=${RULE}`)).body.clusters[0];
+    for (const h of HOSTS) await postOnly(h, REMOVED);
+    const moves = await pendingMoves();
+    for (const [, list] of moves) {
+      expect(list).toHaveLength(1);
+      expect(list[0]!.from).toEqual({ fingerprint: before.fingerprint, status: 'Pass' });
+      expect(list[0]).toMatchObject({ status: 'Warning' });
+      expect(list[0]!.fingerprint).not.toBe(before.fingerprint);
+    }
+
+    const { driftReads, calls } = await drainCounted();
+    // Two counter rows per shard (the one left, the one joined), and the emptied ones deleted.
+    expect(driftReads).toBeLessThanOrEqual(2 * shards.length + shards.length);
+    expect(driftReads).toBeLessThan(HOSTS.length);
+    expect(calls).toBeGreaterThan(0);
+    const r = await get(stack, `drift?rule=${RULE}`);
+    expect(r.body).toMatchObject({ servers: HOSTS.length, configurations: 1 });
+    expect(r.body.clusters[0]).toMatchObject({ servers: HOSTS.length, counts: { Warning: HOSTS.length, Pass: 0 } });
+
+    // One server's drift reads its member where the move put it.
+    const one = await get(stack, `servers/${id(HOSTS[0]!)}/drift?rule=${RULE}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ fingerprint: r.body.clusters[0].fingerprint, status: 'Warning', matches: true });
+  });
+
+  it('two changes of a server in one batch: it lands where the newest says', async () => {
+    const [h] = HOSTS;
+    await postOnly(h!, DEFAULT_LIST);
+    await postOnly(h!, REMOVED);
+    await postOnly(h!, DEFAULT_LIST);
+    expect((await pendingMoves()).get(id(h!))).toHaveLength(3);
+    await stack.projected();
+    const r = await get(stack, `drift?rule=${RULE}`);
+    expect(r.body.servers).toBe(HOSTS.length);
+    const one = await get(stack, `servers/${id(h!)}/drift?rule=${RULE}`);
+    expect(one.body).toMatchObject({ status: 'Pass', matches: false });
+    expect(r.body.clusters.map((c: { servers: number }) => c.servers)).toEqual([HOSTS.length - 1, 1]);
+  });
+});
