@@ -11,6 +11,7 @@ import { createTableClients } from '../../src/store/client';
 import { contentHashOf, hostHashOf } from '../../src/app/ingest';
 import { parseSnapshot } from '../../src/snapshot/parse';
 import { countsRowKey, countsToEntity, hostToEntity, indexToEntity, rawToEntity, resultToEntity, type Entity } from '../../src/store/entities';
+import { transactionChunks } from '../../src/store/transactions';
 import { docFor, serverId, serverName, type Template } from './fleet';
 import { runConcurrent } from './measure';
 import { indexOf } from '../../src/app/result-records';
@@ -124,7 +125,8 @@ export async function loadFleet(connectionString: string, prefix: string, rules:
   for (const [ruleId, rows] of driftCounts) {
     chunked('drift', [...rows].map(([key, c]) => driftCountsEntity(ruleId, key, c.fingerprint, c.counts, c.factsJson, c.sample)));
   }
-  for (const e of raws) batches.push({ table: 'snapshots', actions: [['create', e]] });
+  // Raw bodies in their bucket partitions, split as the projector splits them (100 rows, 4 MiB).
+  for (const rows of transactionChunks(raws)) batches.push({ table: 'snapshots', actions: rows.map((e): TransactionAction => ['create', e]) });
   for (const [ruleId, byShard] of shards) {
     const tx = new TableTransaction();
     for (const [key, c] of byShard) tx.createEntity(countsToEntity(ruleId, c, key));

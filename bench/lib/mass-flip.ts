@@ -6,7 +6,7 @@
 // records over IPC.
 import { odata } from '@azure/data-tables';
 import { createTableClients, type TableClients } from '../../src/store/client';
-import { COUNTS_RANGE } from '../../src/store/entities';
+import { COUNTS_RANGE, HISTORY_BUCKETS_RANGE } from '../../src/store/entities';
 import { STATUSES } from '../../src/rules/types';
 import type { ServiceProcess } from './child';
 import { percentile } from './measure';
@@ -65,10 +65,14 @@ export class MassFlipProbe {
     this.#t = createTableClients({ connectionString, tablePrefix: prefix });
   }
 
-  /** Event keys (server|rule|snapshot) of the burst's snapshots, with how often each occurs. */
+  /**
+   * Event keys (server|rule|snapshot) of the burst's snapshots, with how often each occurs. History
+   * is read in its bucket partitions only: a row written anywhere else counts as missing.
+   */
   async #rows(table: 'events' | 'history', snapshots: ReadonlySet<string>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for await (const e of this.#t[table].listEntities({ queryOptions: { select: ['Server', 'RuleId', 'SnapshotId'] } })) {
+    const filter = table === 'history' ? odata`PartitionKey ge ${HISTORY_BUCKETS_RANGE.from} and PartitionKey lt ${HISTORY_BUCKETS_RANGE.to}` : undefined;
+    for await (const e of this.#t[table].listEntities({ queryOptions: { filter, select: ['Server', 'RuleId', 'SnapshotId'] } })) {
       const s = String(e.SnapshotId ?? '');
       if (!snapshots.has(s)) continue;
       const k = key(String(e.Server), String(e.RuleId), s);

@@ -1,8 +1,8 @@
 // The projector: drains the outbox in batches across servers. A commit's request writes an outbox
 // entry and commits (its only writes); everything fleet-wide happens here — events in transactions
-// of 100, each server's History rows, the rule index with its counts (one transaction per rule,
-// shard and ~50 servers), the fleet-drift counts, Hosts and raw snapshots, then the alert records,
-// then the entries go.
+// of 100, History rows and raw snapshots in transactions per bucket of servers, the rule index with
+// its counts (one transaction per rule, shard and ~50 servers), the fleet-drift counts, Hosts, then
+// the alert records, then the entries go.
 //
 // Safe to run twice, or after a crash at any point: every write is keyed by the change it records
 // (events, history, raw slots, index rows by server), index moves that find the index already moved
@@ -256,11 +256,7 @@ export class Projector {
       events.length > 0 ? store.putEvents(events) : Promise.resolve(),
       this.#index(works),
       this.#drift(works),
-      inParallel(
-        works.filter((w) => w.raw),
-        parallel,
-        (w) => store.putRawSnapshot(w.raw!.record, w.raw!.slot),
-      ),
+      store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : []))),
       this.#hosts(works, log, parallel),
     ]);
     const alertRecords = await this.#alerts(works, log);

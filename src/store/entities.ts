@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
-import { encodeKey, invertedTime } from './keys';
+import { bucketOf, encodeKey, invertedTime } from './keys';
 import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
 export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
@@ -154,12 +154,33 @@ export function eventToEntity(e: EventRecord): Entity {
   };
 }
 
-/** The same change in its server's History partition, newest first. */
+// ---- Tables keyed by server bucket: History and Snapshots ----------------------------------------
+// Many servers share a partition (16 buckets), so the projector writes a burst of servers' rows in
+// one transaction per bucket instead of one call per server. A server's rows are the RowKey range
+// `<server>|…` inside its bucket: encodeKey escapes `|`, so no other server's rows fall in it, and
+// no encoded server id (the older layout's PartitionKey) can equal a bucket partition.
+
+export const SERVER_BUCKETS = 16;
+
+/** RowKeys of one server's rows inside its bucket partition: ge `from`, lt `to`. */
+export function serverRange(server: string): { readonly from: string; readonly to: string } {
+  const k = encodeKey(server);
+  return { from: `${k}|`, to: `${k}}` };
+}
+
+export const historyPartition = (server: string): string => `h|${bucketOf(server, SERVER_BUCKETS)}`;
+/** PartitionKeys of every History bucket (and of nothing of the older layout): ge `from`, lt `to`. */
+export const HISTORY_BUCKETS_RANGE = { from: 'h|', to: 'h}' } as const;
+export const snapshotPartition = (server: string): string => `s|${bucketOf(server, SERVER_BUCKETS)}`;
+/** Where rows of the older layouts live: one partition per server (PartitionKey = the server). */
+export const legacyServerPartition = (server: string): string => encodeKey(server);
+
+/** The same change among its server's History rows, newest first within the server's range. */
 export function historyToEntity(e: EventRecord): Entity {
   return {
     ...eventToEntity(e),
-    partitionKey: encodeKey(e.server),
-    rowKey: `${invertedTime(e.firstSeen)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}`,
+    partitionKey: historyPartition(e.server),
+    rowKey: `${serverRange(e.server).from}${invertedTime(e.firstSeen)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}`,
   };
 }
 
@@ -248,10 +269,11 @@ export function entityToHost(e: Row): HostRecord {
   return readColumns<HostRecord, keyof typeof HOST_COLUMNS>(e, HOST_COLUMNS);
 }
 
-// ---- Snapshots: PartitionKey = server, RowKey = slot0 | slot1 -----------------------------------
+// ---- Snapshots: PartitionKey = s|<bucket>, RowKey = <server>|slot0 | <server>|slot1 ---------------
 // Two fixed rows per server, written alternately (the Results rows say which is newest), so keeping
-// the newest two contents is one blind upsert: no listing, no pruning. Deployments from before the
-// slots may still hold rows keyed by inverted time; readers take the newest row whatever its key.
+// the newest two contents is a blind upsert: no listing, no pruning. Older deployments hold rows in
+// a partition per server (RowKey slot0/slot1, or inverted time before the slots); readers take the
+// newest row of either layout.
 
 export const rawSlotKey = (slot: number): string => `slot${slot === 1 ? 1 : 0}`;
 
@@ -264,8 +286,8 @@ export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
   const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
   const stored = chunks <= RAW_MAX_CHUNKS;
   const out: Entity = {
-    partitionKey: encodeKey(r.server),
-    rowKey: rawSlotKey(slot),
+    partitionKey: snapshotPartition(r.server),
+    rowKey: serverRange(r.server).from + rawSlotKey(slot),
     Server: r.server,
     SnapshotId: r.snapshotId,
     CollectedAt: dateTime(r.collectedAt),

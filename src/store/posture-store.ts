@@ -17,18 +17,24 @@ import {
   entityToResult,
   EVENTS_PARTITION,
   eventToEntity,
+  historyPartition,
   historyToEntity,
   hostToEntity,
   indexRowKey,
   indexToEntity,
+  legacyServerPartition,
   rawToEntity,
   resultKeys,
   resultToEntity,
+  serverRange,
+  snapshotPartition,
+  type Entity,
 } from './entities';
 import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
+import { settleBounded, transactionChunks } from './transactions';
 import { LANGUAGES } from '../rules/types';
 import { SUMMARY_FIELDS, type EventRecord, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 
@@ -99,6 +105,8 @@ const HOST_BUCKETS = 16;
  */
 const COUNT_SHARDS = 16;
 const MAX_PAGE_FETCHES = 8;
+/** Transactions of one bulk write in flight at once: enough to overlap round trips, without a burst of hundreds. */
+const WRITE_PARALLEL = 8;
 const SYNC_ATTEMPTS = 10;
 
 /** A short random pause between attempts, so writers that collided spread out. */
@@ -262,31 +270,41 @@ export class PostureStore {
 
   // ---- projections ----------------------------------------------------------------------------
 
-  /** Writes events, and each server's status changes to its History partition; replays write the same rows. */
+  /**
+   * Writes events, and the servers' status changes to History: one transaction per bucket of
+   * servers (≤ 100 rows), a few at a time. Replays write the same rows.
+   */
   async putEvents(events: readonly EventRecord[]): Promise<void> {
-    const byServer = new Map<string, EventRecord[]>();
-    for (const e of events) {
-      if (!e.server || !HISTORY_CAUSES.has(e.cause ?? 'snapshot')) continue;
-      byServer.set(e.server, [...(byServer.get(e.server) ?? []), e]);
-    }
-    const writeHistory = async (list: readonly EventRecord[]) => {
-      for (let i = 0; i < list.length; i += 100) {
-        const rows = new Map(list.slice(i, i + 100).map((e) => historyToEntity(e)).map((x) => [x.rowKey, x]));
-        const tx = new TableTransaction();
-        for (const x of rows.values()) tx.upsertEntity(x, 'Replace');
-        await this.#guard('writing history', () => this.#t.history.submitTransaction(tx.actions));
-      }
-    };
+    const history = events.filter((e) => e.server && HISTORY_CAUSES.has(e.cause ?? 'snapshot')).map(historyToEntity);
     // Different tables: written side by side; all settle before a failure is reported.
-    await settleAll([this.#putEventRows(events), ...[...byServer.values()].map(writeHistory)]);
+    await settleAll([this.#putEventRows(events), this.#upsertRows(this.#t.history, history, 'writing history')]);
   }
 
-  /** One server's status changes, newest first. */
+  /**
+   * One server's status changes, newest first: its range of its bucket's History partition, then
+   * the partition of the older layout (rows written before the buckets, all older).
+   */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.ensureTables();
-    const query = queryId('history', { server, ruleId });
-    const q = and(odata`PartitionKey eq ${encodeKey(server)}`, ruleId ? odata`RuleId eq ${ruleId}` : undefined);
-    return this.#pagedWalk(this.#t.history, [q], query, token, top, entityToEvent);
+    // Not the older layout's query id: a token of that walk cannot resume this one.
+    const query = queryId('history-buckets', { server, ruleId });
+    const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
+    const range = serverRange(server);
+    const filters = [
+      and(odata`PartitionKey eq ${historyPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`, rule),
+      and(odata`PartitionKey eq ${legacyServerPartition(server)}`, rule),
+    ];
+    return this.#pagedWalk(this.#t.history, filters, query, token, top, entityToEvent);
+  }
+
+  /** Upserts rows in transactions by partition (≤ 100 rows, bounded bytes), WRITE_PARALLEL at a time. */
+  async #upsertRows(client: TableClient, entities: readonly Entity[], what: string): Promise<void> {
+    const chunks = transactionChunks(entities);
+    await settleBounded(chunks, WRITE_PARALLEL, async (rows) => {
+      const tx = new TableTransaction();
+      for (const e of rows) tx.upsertEntity(e, 'Replace');
+      await this.#guard(what, () => client.submitTransaction(tx.actions));
+    });
   }
 
   async #putEventRows(events: readonly EventRecord[]): Promise<void> {
@@ -520,23 +538,49 @@ export class PostureStore {
     await this.#guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
   }
 
-  /** The newest stored raw snapshot of a server (metadata, and the body when `withBody`). */
+  /**
+   * Stores many servers' raw snapshots in their slots: one transaction per bucket of servers,
+   * split at 100 rows and by bytes (bodies are up to ~900 KiB each). In list order, so when one
+   * slot of a server comes twice the later write wins.
+   */
+  async putRawSnapshots(list: ReadonlyArray<{ readonly record: RawSnapshotRecord; readonly slot: number }>): Promise<void> {
+    await this.#upsertRows(
+      this.#t.snapshots,
+      list.map((r) => rawToEntity(r.record, r.slot)),
+      'writing raw snapshots',
+    );
+  }
+
+  /**
+   * The newest stored raw snapshot of a server (metadata, and the body when `withBody`): its two
+   * slot rows in its bucket, and side by side the partition of the older layouts; the newest wins.
+   */
   async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
     await this.ensureTables();
-    const pk = encodeKey(server);
-    return this.#guard('reading a raw snapshot', async () => {
-      // Two slot rows (and, after an upgrade, rows of the older time-keyed layout): the newest wins.
-      const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
-      let newest: { meta: RawSnapshotMeta; entity: Record<string, unknown> } | undefined;
-      for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select } })) {
-        const meta = entityToRawMeta(e);
-        if (!newest || meta.collectedAt > newest.meta.collectedAt || (meta.collectedAt === newest.meta.collectedAt && meta.snapshotId > newest.meta.snapshotId)) {
-          newest = { meta, entity: e };
-        }
+    const range = serverRange(server);
+    const filters = [
+      odata`PartitionKey eq ${snapshotPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`,
+      odata`PartitionKey eq ${legacyServerPartition(server)}`,
+    ];
+    const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
+    const rows = await Promise.all(
+      filters.map((filter) =>
+        this.#guard('reading a raw snapshot', async () => {
+          const out: Record<string, unknown>[] = [];
+          for await (const e of this.#t.snapshots.listEntities({ queryOptions: { filter, select } })) out.push(e);
+          return out;
+        }),
+      ),
+    );
+    let newest: { meta: RawSnapshotMeta; entity: Record<string, unknown> } | undefined;
+    for (const e of rows.flat()) {
+      const meta = entityToRawMeta(e);
+      if (!newest || meta.collectedAt > newest.meta.collectedAt || (meta.collectedAt === newest.meta.collectedAt && meta.snapshotId > newest.meta.snapshotId)) {
+        newest = { meta, entity: e };
       }
-      if (!newest) return undefined;
-      return { ...newest.meta, ...(withBody ? { body: entityToRawBody(newest.entity) } : {}) };
-    });
+    }
+    if (!newest) return undefined;
+    return { ...newest.meta, ...(withBody ? { body: entityToRawBody(newest.entity) } : {}) };
   }
 
   async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {

@@ -1,9 +1,9 @@
-// The Snapshots table keeps each server's newest two distinct contents in two fixed slots, written
-// alternately with one upsert (no listing, no pruning); readers take the newest row, also next to
-// rows of the older time-keyed layout.
+// The Snapshots table keeps each server's newest two distinct contents in two fixed slots (rows of
+// its bucket's partition), written alternately (no listing, no pruning); readers take the newest
+// row, also next to rows of the older layouts in the server's own partition.
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeKey, invertedTime } from '../../src/store/keys';
+import { bucketOf, encodeKey, invertedTime } from '../../src/store/keys';
 import { resolveConnectionString, tableNames } from '../../src/store';
 import { rawToEntity } from '../../src/store/entities';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -23,10 +23,13 @@ afterAll(async () => stack?.stop());
 const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const at = (m: number) => Date.now() - (600 - m) * 60_000;
 
+/** The server's rows: its range of its bucket's partition, RowKey `<server>|slot…`. */
 async function rowsOf(server: string): Promise<{ rowKey: string; snapshotId: string }[]> {
   const out: { rowKey: string; snapshotId: string }[] = [];
-  for await (const e of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(server)}'`, select: ['RowKey', 'SnapshotId'] } })) {
-    out.push({ rowKey: String(e.rowKey), snapshotId: String(e.SnapshotId) });
+  const k = encodeKey(server);
+  const filter = `PartitionKey eq 's|${bucketOf(server, 16)}' and RowKey ge '${k}|' and RowKey lt '${k}}'`;
+  for await (const e of table.listEntities({ queryOptions: { filter, select: ['RowKey', 'SnapshotId'] } })) {
+    out.push({ rowKey: String(e.rowKey).slice(k.length + 1), snapshotId: String(e.SnapshotId) });
   }
   return out.sort((a, b) => a.rowKey.localeCompare(b.rowKey));
 }
@@ -59,7 +62,8 @@ describe('raw snapshots', () => {
     const server = fqdn('RAW02');
     const base = { server, receivedAt: Date.now(), contentHash: 'sha256:x' };
     const legacy = { ...base, snapshotId: 'legacy-newest', collectedAt: at(50), body: '{"v":"legacy"}' };
-    const legacyEntity = { ...rawToEntity(legacy, 0), rowKey: `${invertedTime(legacy.collectedAt)}_${encodeKey(legacy.snapshotId)}` };
+    // The oldest layout: the server's own partition, RowKey inverted time + snapshot id.
+    const legacyEntity = { ...rawToEntity(legacy, 0), partitionKey: encodeKey(server), rowKey: `${invertedTime(legacy.collectedAt)}_${encodeKey(legacy.snapshotId)}` };
     await table.createEntity(legacyEntity);
     await stack.app.store.putRawSnapshot({ ...base, snapshotId: 'slot-older', collectedAt: at(40), body: '{"v":"older"}' }, 1);
     expect((await stack.app.store.getLatestRaw(server, true))?.body).toBe('{"v":"legacy"}');

@@ -1,8 +1,8 @@
 // What a status change costs in storage. The request: the server's partition (one query, which
 // also checks the server key), the outbox entry (one upsert) and the commit (one transaction) —
 // three round trips, with no ServerKeys read once the key is tagged. The projector then writes the
-// fleet-wide tables for many servers at once: one Events transaction for the whole batch, the rule
-// index by counts shard, and per server only its own History transaction and raw snapshot.
+// fleet-wide tables for many servers at once: one Events transaction for the whole batch, and the
+// rule index, History and raw snapshots one transaction per bucket of servers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { bucketOf } from '../../src/store';
@@ -10,14 +10,16 @@ import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
-const seen: { method: string; path: string; query: boolean }[] = [];
+const seen: { method: string; path: string; query: boolean; table?: string }[] = [];
 const recorder: StoragePolicy = {
   name: 'testRecordRequests',
   sendRequest(request, next) {
     const url = new URL(request.url);
     const path = decodeURIComponent(url.pathname).replace(/^\/devstoreaccount1/, '');
     // A query is `Table()` (with or without $filter); a point operation names its keys.
-    seen.push({ method: request.method, path, query: request.method === 'GET' && /^\/[A-Za-z0-9]+\(\)$/.test(path) });
+    // A transaction names its table in each operation's request line.
+    const table = path === '/$batch' && typeof request.body === 'string' ? /\/([A-Za-z0-9]+)\(/.exec(request.body)?.[1] : undefined;
+    seen.push({ method: request.method, path, query: request.method === 'GET' && /^\/[A-Za-z0-9]+\(\)$/.test(path), table });
     return next(request);
   },
 };
@@ -72,7 +74,7 @@ describe('storage cost of a status change', () => {
     expect(stack.roundTrips.byTable.get('Outbox')).toBeUndefined();
   });
 
-  it('the projector: one Events transaction and a few index transactions for a burst of servers; per server only its History and raw rows', async () => {
+  it('the projector: one Events transaction, and index, History and raw transactions per bucket of servers, for a burst', async () => {
     const hosts = Array.from({ length: 24 }, (_, i) => `BURST${String(i).padStart(2, '0')}`);
     for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
     // The burst: every server changes status; nothing is projected yet.
@@ -84,12 +86,18 @@ describe('storage cost of a status change', () => {
     expect(run).toMatchObject({ status: 'done', projected: hosts.length, dropped: 0, waiting: 0, events: hosts.length, alertRecords: hosts.length });
 
     const writes = seen.filter((s) => s.method !== 'GET');
-    // Per-table writes: raw snapshots are one upsert per server (new content), everything else batched.
-    expect(writes.filter((s) => s.path.startsWith('/Snapshots(')).length).toBe(hosts.length);
+    // No History or raw row costs a call of its own: both go in transactions by bucket.
+    expect(writes.filter((s) => s.path.startsWith('/Snapshots(') || s.path.startsWith('/History(')).length).toBe(0);
     const batches = writes.filter((s) => s.path === '/$batch').length;
-    const shards = new Set(hosts.map((h) => bucketOf(`${h.toLowerCase()}.corp.contoso.com`, 16))).size;
-    // events (1) + history (one per server) + rule index (one per counts shard of test-alpha) + outbox removal (one per outbox bucket)
-    expect(batches).toBeLessThanOrEqual(1 + hosts.length + shards + shards);
+    const buckets = new Set(hosts.map((h) => bucketOf(`${h.toLowerCase()}.corp.contoso.com`, 16))).size;
+    expect(buckets).toBeLessThan(hosts.length);
+    // events (1) + History and raw snapshots (one per bucket of servers each) + rule index (one per
+    // counts shard of test-alpha) + outbox removal (one per outbox bucket): all by bucket, none per server.
+    expect(batches).toBeLessThanOrEqual(1 + buckets + buckets + buckets + buckets);
+    const batchesOf = (table: string) => writes.filter((s) => s.path === '/$batch' && s.table === table).length;
+    expect(batchesOf('History')).toBe(buckets);
+    expect(batchesOf('Snapshots')).toBe(buckets);
+    expect(batchesOf('Events')).toBe(1);
     // No proof reads (this process saw the commits), one outbox listing, no Results reads at all.
     expect(seen.filter((s) => s.path.startsWith('/Results')).length).toBe(0);
     // A look whether anything waits (an idle tick stops there), then the batch's listing.
