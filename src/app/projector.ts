@@ -14,7 +14,7 @@
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
 import type { DriftMove, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
-import { settleAll } from '../store';
+import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
@@ -66,22 +66,6 @@ class RecentSet {
     this.#items.add(x);
     if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value!);
   }
-}
-
-async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  const failures: unknown[] = [];
-  const worker = async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) {
-      try {
-        await fn(x);
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failures.length > 0) throw failures[0];
 }
 
 type Verdict = 'committed' | 'wait' | 'never' | 'unknown';

@@ -18,6 +18,7 @@ export type { CommitMark } from './records';
 export { OutboxEntryTooLargeError, OutboxStore, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, SAMPLE_PER_ROW, type DriftBaseline, type DriftCounts, type DriftMember, type DriftMove, type DriftPlace, type StoredBaseline } from './drift-store';
+export { settleBounded } from './transactions';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
 export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, RequestState } from './key-partition';
