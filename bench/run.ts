@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     'Every server enrols and then posts once, untimed, before the timed runs (as a collector does after enrolling): that post checks the new key in ServerKeys and leaves its tag on the server\'s Results rows; later posts are checked against the tag. keyRoundTripsPerSnapshot counts ServerKeys reads apart from the posture tables.',
     'Azurite evaluates every table query by scanning the whole table in JavaScript (Azure uses the partition index), so any query costs more here as tables grow; point reads and batch writes use its index.',
     `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts, Drift members and counters), not ingested over HTTP; its status and configuration mix is the snapshot pool taken round-robin.`,
-    'Drift queries read the Drift table only: the drift of a rule reads its counter rows (at most one per configuration and shard), one server\'s drift reads its member row, the baseline row and, without a baseline, the counter rows.',
+    'Drift queries read the Drift table only: the drift of a rule reads its counter rows (at most one per configuration and shard), one server\'s drift reads its member rows (a range read, and a point read of the old layout), the baseline row and, without a baseline, the counter rows.',
   ];
   if (fleet.withDriver) {
     notes.push('The registered rules give every snapshot the same verdict (placeholder rule), so a benchmark-only rule "bench-status-driver" is loaded next to them to make status changes measurable.');
