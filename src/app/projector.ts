@@ -210,8 +210,15 @@ export class Projector {
       mark = t;
     };
     if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
-    const entries = await outbox.list(batchSize);
-    if (entries.length === 0) return { status: 'done', ...ZERO };
+    const listed = await outbox.list(batchSize);
+    if (listed.length === 0) return { status: 'done', ...ZERO };
+    // The listing is in key order, so one server's entries come together, but the cut of a full
+    // listing can fall among them: the server listed last may have more entries (their commit ids
+    // sort at random), and projecting a later change before an earlier one would leave its index
+    // and drift at the earlier one. That server waits for the next batch, unless it is alone.
+    const full = listed.length >= batchSize;
+    const edge = listed[listed.length - 1]!.server;
+    const entries = full && listed.some((e) => e.server !== edge) ? listed.filter((e) => e.server !== edge) : listed;
 
     // One server's entries in the order they were written (its commits are serialised by ETags).
     const byServer = new Map<string, StoredOutboxEntry[]>();
@@ -272,7 +279,7 @@ export class Projector {
     phase('clear');
     for (const r of ready) this.#committed.add(r.entry.commitId);
     return {
-      status: entries.length >= batchSize && ready.length + drop.length > 0 ? 'progress' : 'done',
+      status: full && ready.length + drop.length > 0 ? 'progress' : 'done',
       entries: entries.length,
       projected: ready.length,
       waiting,

@@ -93,6 +93,35 @@ describe('the projector', () => {
     expect(lines).toEqual([]);
   });
 
+  it('a full batch leaves the server it was cut through for the next batch, so that server\'s changes are never projected out of order', async () => {
+    const hosts = Array.from({ length: 4 }, (_, i) => `CUT${i}`);
+    for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    // Two changes per server, not projected yet: Pass → Warning → Pass.
+    for (const host of hosts) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(20) }));
+    for (const host of hosts) await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }));
+    const outbox = new OutboxStore(stack.app.projectorStore);
+    const listed = await outbox.list(100);
+    expect(listed).toHaveLength(hosts.length * 2);
+    // A batch that ends with the first entry of the second server listed.
+    const second = listed.findIndex((e) => e.server !== listed[0]!.server);
+    const batchSize = second + 1;
+    const cut = listed[second]!.server;
+    const projector = new Projector({ store: stack.app.projectorStore, outbox, waivers: async () => () => undefined, batchSize }, RECENT_COMMITS);
+    // A budget already spent: one batch.
+    const run = await projector.drain(quiet, -1);
+    expect(run.projected).toBe(second);
+    expect((await outbox.list(100)).filter((e) => e.server === cut)).toHaveLength(2);
+    // Then everything, a few entries at a time: every server ends where its last change put it.
+    await projector.drain(quiet);
+    expect(await outbox.list(100)).toEqual([]);
+    for (const host of hosts) {
+      const events = (await getAll(stack, `events?server=${serverOf(host)}&rule=test-alpha`)).items;
+      expect(events.map((e: Json) => e.toStatus)).toEqual(['Pass', 'Warning', 'Pass']);
+      const current = (await getAll(stack, `results?rule=test-alpha&status=Pass`)).items.filter((r: Json) => r.server === serverOf(host));
+      expect(current).toHaveLength(1);
+    }
+  });
+
   it('runs one at a time across processes: a second one finds the lease taken', async () => {
     const outbox = new OutboxStore(stack.app.projectorStore);
     expect(await outbox.takeLease('someone-else', Date.now(), Date.now() + 60_000)).toBe(true);
