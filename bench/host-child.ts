@@ -61,7 +61,8 @@ function tableOf(url: string): string {
 
 /** Request and response bytes per table (what Azurite parses and writes for the service). */
 let bytesByTable = new Map<string, { sent: number; received: number }>();
-const byteLength = (x: unknown) => (typeof x === 'string' ? Buffer.byteLength(x) : 0);
+// Characters, not bytes: the bodies are ASCII JSON (and this stays O(1) on the hot path).
+const byteLength = (x: unknown) => (typeof x === 'string' ? x.length : 0);
 
 /** Counts entities in query and point-read responses (only while switched on: it parses bodies). */
 const entityCounter: StoragePolicy = {
