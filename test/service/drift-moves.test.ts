@@ -4,23 +4,16 @@
 // layout (one row per server, `m|<server>`) are found and moved; whatever order the projector
 // applies its batches in, the counter rows equal the counts of the member rows, one member per server.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../../src/rules/types';
-import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, DriftStore, encodeKey, PostureStore, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
+import { onDriftStore } from '../support/drift';
+import type { DriftStore, PostureStore} from '../../src/store';
+import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, encodeKey, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
 import { propertyRuns } from '../support/property-runs';
 
-let azurite: AzuriteHandle;
 let store: PostureStore;
 let drift: DriftStore;
-
-beforeAll(async () => {
-  azurite = await startAzurite({});
-  store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
-  drift = new DriftStore(store);
-  await store.ensureTables();
-});
-afterAll(async () => azurite?.stop());
+onDriftStore((s) => ({ store, drift } = s));
 
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
 const facts = (fingerprint: string) => JSON.stringify({ fp: fingerprint });

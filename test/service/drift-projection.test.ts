@@ -2,21 +2,19 @@
 // counted (from its previous Results row), and the projector moves a burst of servers per rule
 // and counter shard in a few transactions, reading counter rows only — real port-25 fixtures
 // posted over HTTP, Azurite, the local host, the projector drained by the test.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork } from '../../src/app/projection-work';
 import { driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
 import { get } from '../support/http';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
-const RULE = 'mcafee-port25-blocked';
-const DEFAULT_LIST = 'vse80i-exchange2003-inetinfo-default-excluded.json';
-const REMOVED = 'vse80i-exchange2003-inetinfo-removed-from-list.json';
+const RULE = DRIFT_RULE;
 
 let stack: TestStack;
 let minute = 0;
-const id = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+const id = serverIdOf;
 
 // Ten servers in two counter shards: the batched path costs per shard, the fallback per server.
 const candidates = Array.from({ length: 400 }, (_, i) => `FLIP${String(i).padStart(3, '0')}`);
@@ -25,13 +23,7 @@ const HOSTS = shards.flatMap((s) => candidates.filter((h) => driftShardOf(id(h))
 
 /** Posts a fixture as `host` without draining the projector. */
 async function postOnly(host: string, fixture: string): Promise<void> {
-  const doc = readFixture(fixture) as Record<string, unknown>;
-  const body = {
-    ...doc,
-    snapshotId: randomUUID(),
-    collectedAt: new Date(Date.now() - 60 * 60_000 + minute++ * 60_000).toISOString(),
-    host: { ...(doc.host as object), name: host, fqdn: id(host) },
-  };
+  const body = fixtureAs(readFixture(fixture) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000);
   const res = await stack.request('snapshots', {
     method: 'POST',
     key: null,

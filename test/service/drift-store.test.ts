@@ -2,23 +2,15 @@
 // their counters in one transaction; replays, older snapshots and concurrent writers never count
 // a server twice; emptied counter rows go; reading a rule's drift reads counter rows only; the
 // baseline row is guarded by its ETag.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mergeClusters } from '../../src/app/drift';
-import { STATUSES } from '../../src/rules/types';
-import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { ConcurrencyConflictError, DRIFT_SHARDS, DriftStore, PostureStore, type DriftMember } from '../../src/store';
+import { onDriftStore } from '../support/drift';
+import type { DriftStore, PostureStore} from '../../src/store';
+import { ConcurrencyConflictError, DRIFT_SHARDS, type DriftMember } from '../../src/store';
 
-let azurite: AzuriteHandle;
 let store: PostureStore;
 let drift: DriftStore;
-
-beforeAll(async () => {
-  azurite = await startAzurite({});
-  store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
-  drift = new DriftStore(store);
-  await store.ensureTables();
-});
-afterAll(async () => azurite?.stop());
+onDriftStore((s) => ({ store, drift } = s));
 
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
 let seq = 0;

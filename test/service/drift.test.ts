@@ -1,31 +1,23 @@
 // Fleet drift end to end: real port-25 fixtures posted over HTTP as a small fleet, then the drift
 // of the rule, one server's differences, a configuration that changes, and a baseline named and
 // cleared by an admin (audited as events), against Azurite and the local host.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRIFT_SHARDS } from '../../src/store';
 import { get, post } from '../support/http';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
-const RULE = 'mcafee-port25-blocked';
-const DEFAULT_LIST = 'vse80i-exchange2003-inetinfo-default-excluded.json';
-const REMOVED = 'vse80i-exchange2003-inetinfo-removed-from-list.json';
+const RULE = DRIFT_RULE;
 const FILE_SERVER = 'vse80i-no-smtp-service-file-server.json';
 
 let stack: TestStack;
 let minute = 0;
-const id = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+const id = serverIdOf;
 
 /** Posts a fixture as `host`, each post a new snapshot a minute after the last. */
 async function postAs(host: string, fixture: string): Promise<void> {
-  const doc = readFixture(fixture) as Record<string, unknown>;
-  const body = {
-    ...doc,
-    snapshotId: randomUUID(),
-    collectedAt: new Date(Date.now() - 60 * 60_000 + minute++ * 60_000).toISOString(),
-    host: { ...(doc.host as object), name: host, fqdn: id(host) },
-  };
+  const body = fixtureAs(readFixture(fixture) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000);
   const r = await post(stack, body);
   expect(r.status, JSON.stringify(r.body)).toBe(201);
 }

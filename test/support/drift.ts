@@ -1,0 +1,31 @@
+// What the drift tests share: a store and its Drift table on a fresh Azurite, and the port-25
+// fixtures whose configurations differ.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
+import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
+import { STATUSES } from '../../src/rules/types';
+import { DriftStore, PostureStore } from '../../src/store';
+
+/** For the file: a PostureStore and a DriftStore over their tables on a new in-memory Azurite, handed to `use` before the tests and stopped after them. */
+export function onDriftStore(use: (s: { store: PostureStore; drift: DriftStore }) => void): void {
+  let azurite: AzuriteHandle | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite({});
+    const store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
+    await store.ensureTables();
+    use({ store, drift: new DriftStore(store) });
+  });
+  afterAll(async () => azurite?.stop());
+}
+
+export const DRIFT_RULE = 'mcafee-port25-blocked';
+/** VSE 8.0i with the default exclusion list (inetinfo.exe excluded). */
+export const DEFAULT_LIST = 'vse80i-exchange2003-inetinfo-default-excluded.json';
+/** The same with inetinfo.exe removed from the list: another configuration. */
+export const REMOVED = 'vse80i-exchange2003-inetinfo-removed-from-list.json';
+export const serverIdOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+
+/** A fixture posted as `host` (its name and FQDN), with a new snapshot id. */
+export function fixtureAs(fixture: Record<string, unknown>, host: string, collectedAt: number): Record<string, unknown> {
+  return { ...fixture, snapshotId: randomUUID(), collectedAt: new Date(collectedAt).toISOString(), host: { ...(fixture.host as object), name: host, fqdn: serverIdOf(host) } };
+}
