@@ -2,25 +2,16 @@
 // banner lists every route of the route table, prints no unexplained runtime warning, and its
 // "Try" lines work as printed — the sample post answers a Warning whose guide link resolves. A
 // second start on the same port stops with a sentence, not a bare EADDRINUSE.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/app/routes';
 import { freePort } from '../../src/local/azurite';
 import { ensureDashboardBuilt } from '../dashboard/build';
+import { ensureServiceBuilt } from '../support/built';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'local', 'main.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 interface Started {
   readonly child: ChildProcess;
@@ -51,9 +42,7 @@ let host: Started;
 let port: number;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureServiceBuilt(MAIN);
   ensureDashboardBuilt();
   port = await freePort();
   host = start(['--port', String(port), '--storage-port', String(await freePort())]);

@@ -1,24 +1,16 @@
 // The built CLI gives the same verdicts as the rule for every fixture, speaks Japanese with
 // --lang ja, prints a readable report with --format text, and rejects an invalid snapshot.
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureServiceBuilt } from '../../support/built';
 import { FIXTURE_DIR, readFixture, TABLE } from './fixture-table';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = path.join(ROOT, 'bin', 'fleet-posture.js');
 const BUILT = path.join(ROOT, 'dist', 'src', 'rules', 'mcafee-port25-blocked', 'index.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 interface Run {
   readonly code: number;
@@ -52,9 +44,7 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => P
 
 beforeAll(() => {
   // Build when dist/ is missing or older than the sources, so the test runs what the code says.
-  if (!existsSync(BUILT) || statSync(BUILT).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureServiceBuilt(BUILT);
   expect(existsSync(BUILT)).toBe(true);
 }, 120_000);
 
