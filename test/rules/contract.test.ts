@@ -8,6 +8,7 @@ import { evaluateRule, RULES } from '../../src/rules/registry';
 import { LANGUAGES, STATUSES, type Rule } from '../../src/rules/types';
 import { parseSnapshot } from '../../src/snapshot/parse';
 import { propertyRuns } from '../support/property-runs';
+import { registryValueOf } from '../support/registry-arbitraries';
 import { alphaRule } from '../support/snapshots';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
@@ -19,14 +20,7 @@ const text = fc.oneof(fc.string({ maxLength: 24 }), fc.constantFrom('0', '1', '2
 const b64 = fc.uint8Array({ maxLength: 24 }).map((u) => Buffer.from(u).toString('base64'));
 
 /** A value of any registry type under `name`. */
-const registryValue = (name: string) =>
-  fc.oneof(
-    fc.record({ name: fc.constant(name), type: fc.constantFrom('REG_SZ' as const, 'REG_EXPAND_SZ' as const), data: text }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_MULTI_SZ' as const), data: fc.array(text, { maxLength: 3 }) }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_DWORD' as const), data: fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 4294967295 })) }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_QWORD' as const), data: fc.bigInt({ min: 0n, max: 18446744073709551615n }).map(String) }),
-    fc.record({ name: fc.constant(name), type: fc.constantFrom('REG_BINARY' as const, 'REG_NONE' as const), data: b64 }),
-  );
+const registryValue = registryValueOf(text, b64);
 
 /** Arbitrary snapshots around what `rule` needs: its keys (and keys below the recursed ones), services and files, each present or not. */
 function snapshotsFor(rule: Rule) {

@@ -1,6 +1,7 @@
 // Snapshot generators for the port-25 rule's property tests: any document the schema accepts, and
 // structured 8.0i/8.8 scenarios that reach the rows about port rules and exclusions often.
 import fc from 'fast-check';
+import { registryValueOf } from '../../support/registry-arbitraries';
 
 export const KEYS = [
   'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion',
@@ -24,18 +25,11 @@ const userRulesText = fc
   .array(fc.constantFrom('UserEnforce AVO10 1', 'UserEnforce AVO10 0', 'UserReport AVO10 1', 'UserExclude AVO10 EdgeTransport.exe', 'UserExclude AVO10 inetinfo.exe', 'UserEnforce AVO5 1', '???', '\u0001'), { maxLength: 4 })
   .chain((lines) => fc.boolean().map((nul) => `AccessProtection {\r\n${lines.map((l) => l + '\r\n').join('')}}\r\n${nul ? '\0' : ''}`));
 
-const registryValue = (name: string) =>
-  fc.oneof(
-    fc.record({ name: fc.constant(name), type: fc.constantFrom('REG_SZ' as const, 'REG_EXPAND_SZ' as const), data: text }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_MULTI_SZ' as const), data: fc.array(text, { maxLength: 3 }) }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_DWORD' as const), data: fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 4294967295 })) }),
-    fc.record({ name: fc.constant(name), type: fc.constant('REG_QWORD' as const), data: fc.bigInt({ min: 0n, max: 18446744073709551615n }).map(String) }),
-    fc.record({
-      name: fc.constant(name),
-      type: fc.constantFrom('REG_BINARY' as const, 'REG_NONE' as const, 'REG_DWORD_BIG_ENDIAN' as const),
-      data: fc.oneof(userRulesText.map(b64), fc.uint8Array({ maxLength: 16 }).map((u) => Buffer.from(u).toString('base64'))),
-    }),
-  );
+const registryValue = registryValueOf(
+  text,
+  fc.oneof(userRulesText.map(b64), fc.uint8Array({ maxLength: 16 }).map((u) => Buffer.from(u).toString('base64'))),
+  ['REG_BINARY', 'REG_NONE', 'REG_DWORD_BIG_ENDIAN'],
+);
 
 const values = fc.uniqueArray(fc.constantFrom(...VALUE_NAMES), { maxLength: 8 }).chain((names) => fc.tuple(...names.map(registryValue)));
 
