@@ -36,6 +36,16 @@ function copyTree(from, to, skip) {
   }
 }
 
+/**
+ * Compiled service code whose TypeScript source is gone (deleted or renamed since dist/ was last
+ * built): tsc never removes it, and the Functions host would load it as part of the app. The
+ * dashboard's page files are built from other sources and are kept.
+ */
+function staleOutput(root, r) {
+  if (!/^dist\/src\/.+\.js$/.test(r) || r.startsWith('dist/src/dashboard/public/')) return false;
+  return !existsSync(path.join(root, 'src', r.slice('dist/src/'.length, -'.js'.length) + '.ts'));
+}
+
 /** Stages the package in `stage` and returns the staged files, relative, with / separators. */
 function stagePackage(stage = STAGE, root = ROOT) {
   rmSync(stage, { recursive: true, force: true });
@@ -46,6 +56,10 @@ function stagePackage(stage = STAGE, root = ROOT) {
   copyTree(root, stage, (p) => {
     const r = rel(p);
     if (r === 'node_modules') return true;
+    if (staleOutput(root, r)) {
+      console.warn(`package: left out ${r}: its source src/${r.slice('dist/src/'.length, -'.js'.length)}.ts no longer exists (run npm run build on a clean dist/).`);
+      return true;
+    }
     return ig.ignores(lstatSync(p).isDirectory() ? `${r}/` : r);
   });
   for (const pkg of productionPackagePaths(root)) {

@@ -3,7 +3,7 @@
 // dist/src/index.js, every function the code registers registered; and nothing a server does not
 // need (no devDependencies, no sources, no tests).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,6 +103,30 @@ describe('the deployment package (npm run package)', () => {
     const stray = entries.filter((e) => !e.startsWith('node_modules/') && (/\.ts$|\.map$/.test(e) || /^(src|test|collector|infra|scripts|bench|docs|bin|\.tools|\.deploy)\//.test(e)));
     expect(stray).toEqual([]);
     expect(entries.filter((e) => e.startsWith('dist/') && !e.startsWith('dist/src/'))).toEqual([]);
+  });
+});
+
+describe('compiled code whose source is gone', () => {
+  it('is left out of the package (tsc never deletes it, and the host would register it), and the rest is kept', () => {
+    // A small project as an old checkout leaves it: a function deleted from src/ still in dist/.
+    const root = mkdtempSync(path.join(tmpdir(), 'posture-stale-'));
+    const put = (rel: string, text = '') => {
+      mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      writeFileSync(path.join(root, rel), text);
+    };
+    put('.funcignore', '*.ts\n/src/\n.funcignore\n');
+    put('package-lock.json', JSON.stringify({ packages: {} }));
+    put('package.json', '{}');
+    put('src/functions/http.ts');
+    put('dist/src/functions/http.js');
+    put('dist/src/functions/deleted-long-ago.js');
+    put('dist/src/dashboard/public/main.js');
+    try {
+      const staged = stagePackage(path.join(work, 'stale-stage'), root);
+      expect(staged.sort()).toEqual(['dist/src/dashboard/public/main.js', 'dist/src/functions/http.js', 'package-lock.json', 'package.json']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
