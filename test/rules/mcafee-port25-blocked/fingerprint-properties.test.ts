@@ -122,7 +122,8 @@ describe('port-25 configuration facts: properties', () => {
       }),
       RUNS,
     );
-    expect(rulesSeen).toBeGreaterThan(100);
+    // A third of the cases hold rules (so the respelling met real rule lines), however many run.
+    expect(rulesSeen).toBeGreaterThan(RUNS.numRuns / 3);
   });
 
   it('ignore what is not configuration: services, the scanner, logs and the host', () => {
@@ -149,7 +150,7 @@ describe('port-25 configuration facts: properties', () => {
       }),
       RUNS,
     );
-    // Otherwise the property would hold vacuously.
-    expect(moved).toBeGreaterThan(10);
+    // Otherwise the property would hold vacuously (one case in 30 at least, however many run).
+    expect(moved).toBeGreaterThan(RUNS.numRuns / 30);
   });
 });
