@@ -70,6 +70,7 @@ const EXPECTED: Record<string, [string, string][]> = {
     ['Server', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'], ['ReasonCode', 'text'],
     ['Severity', 'text'], ['MessageEn', 'text'], ['MessageJa', 'text'], ['FirstSeen', DATETIME], ['LastSeen', DATETIME],
     ['CollectedAt', DATETIME], ['SnapshotId', 'text'], ['EvidenceJson', 'text'], ['Stale', 'logical'], ['Waived', 'logical'], ['WaiverId', 'text'],
+    ['Fingerprint', 'text'],
   ],
   Events: [
     ['Server', 'text'], ['Kind', 'text'], ['Cause', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['FromStatus', 'text'],

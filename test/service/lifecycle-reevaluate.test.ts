@@ -124,8 +124,15 @@ describe('re-evaluation after a rule change', () => {
   });
 
   it('moves exactly the verdicts the new logic changes, with rule-change events and alerts', async () => {
-    // The pass's commits are projected by the instances' projectors (one at a time, by lease).
-    for (const i of instances) await i.app.projector.drain(logTo(i));
+    // The pass's commits are projected by the instances' projectors, one at a time by lease: a
+    // drain that finds the lease taken answers busy at once, so drain until one finds the outbox
+    // empty (entries leave it only once projected).
+    for (let round = 0; round < 100; round++) {
+      const runs = [];
+      for (const i of instances) runs.push(await i.app.projector.drain(logTo(i)));
+      if (runs.some((r) => r.status === 'done' && r.entries === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const after = await verdicts();
     const moved: string[] = [];
     for (const [server, [status, reason, version]] of after) {
