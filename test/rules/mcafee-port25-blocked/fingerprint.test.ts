@@ -167,6 +167,8 @@ describe('normalisation helpers', () => {
     expect(normaliseExclusions(['C:\\dir\\', 'a.exe'])).toEqual(['a.exe']);
     expect(normaliseExclusions(['a.exe', '**'])).toEqual(['*']);
     expect(normaliseExclusions(['a*'])).toEqual(['a*']);
+    // Only an entry of nothing but stars is everything: a wildcard pattern keeps its name.
+    expect(normaliseExclusions(['*.exe', 'b.exe'])).toEqual(['*.exe', 'b.exe']);
   });
 
   it('inclusions: empty and * both mean every process; a list of only empty entries includes none', () => {
