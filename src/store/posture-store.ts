@@ -201,6 +201,14 @@ export class PostureStore {
       tx.deleteEntity(k.partitionKey, k.rowKey);
     }
     if (tx.actions.length === 0) return new Map();
+    // One row (a server under a one-rule set, the usual case): a single conditional write is the
+    // same atomic, ETag-guarded change as a one-operation transaction, without the multipart batch
+    // that costs both ends about twice a plain request.
+    const [only] = commit.put;
+    if (tx.actions.length === 1 && only) {
+      const etag = await this.#writeOne(resultToEntity(only.record), only.etag, 'committing server state');
+      return etag ? new Map([[only.record.ruleId, etag]]) : new Map();
+    }
     if (tx.actions.length > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${tx.actions.length} rows).`);
     const response = await this.#submit(this.#t.results, tx.actions, 'committing server state');
     // Sub-responses come back in the order of the operations, and the puts come first. An update's
@@ -256,15 +264,21 @@ export class PostureStore {
     }
   }
 
+  /** Creates the row (no ETag) or replaces it under its ETag; a conflict is ConcurrencyConflictError. Returns the new ETag. */
+  async #writeOne(entity: Entity, etag: string | undefined, what: string): Promise<string | undefined> {
+    try {
+      const response = await this.#guard(what, () => (etag ? this.#t.results.updateEntity(entity, 'Replace', { etag }) : this.#t.results.createEntity(entity)));
+      return response.etag;
+    } catch (error) {
+      throw asConflict(error, what);
+    }
+  }
+
   async #submit(client: TableClient, actions: TransactionAction[], what: string) {
     try {
       return await this.#guard(what, () => client.submitTransaction(actions));
     } catch (error) {
-      const status = statusCodeOf(error);
-      if (status === 409 || status === 412 || status === 404) {
-        throw new ConcurrencyConflictError(`Another writer changed the data while ${what}.`, { cause: error });
-      }
-      throw error;
+      throw asConflict(error, what);
     }
   }
 
@@ -704,6 +718,13 @@ export class PostureStore {
     const more = i < filters.length;
     return { items, continuationToken: more ? this.#cursors.seal(query, { i, t: sdkToken }) : undefined };
   }
+}
+
+/** A refused conditional write (the row changed, exists already, or went) as ConcurrencyConflictError; anything else as it was. */
+function asConflict(error: unknown, what: string): unknown {
+  const status = statusCodeOf(error);
+  if (status === 409 || status === 412 || status === 404) return new ConcurrencyConflictError(`Another writer changed the data while ${what}.`, { cause: error });
+  return error;
 }
 
 function odataDate(ms: number): string {
