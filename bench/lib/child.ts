@@ -17,8 +17,9 @@ export interface ServiceProcess {
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
   const child: ChildProcess = fork(path.join(__dirname, '..', 'host-child.js'), [], {
     env: { ...process.env, ...env },
-    // BENCH_PROFILE=<dir>: a V8 CPU profile of the service, written when it stops.
-    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+    // BENCH_PROFILE=<dir>: a V8 CPU profile of the service, written when it stops. BENCH_NODE_ARGS:
+    // Node flags for the service (investigating memory: heap and GC flags).
+    execArgv: [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiters: ((m: { type: string }) => void)[] = [];
