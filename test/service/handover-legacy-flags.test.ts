@@ -28,18 +28,6 @@ const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const minutesAgo = (m: number) => Date.now() - m * 60_000;
 const FLAGS = ['EventPending', 'IndexPending', 'SyncPending', 'AcceptPending'] as const;
 
-/** Posts without draining the projector (the post helper drains). */
-async function postOnly(doc: Record<string, unknown>): Promise<{ status: number; body: Json }> {
-  const host = (doc.host as { fqdn: string }).fqdn;
-  const res = await stack.request('snapshots', {
-    method: 'POST',
-    key: null,
-    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(host) },
-    body: JSON.stringify(doc),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
 async function rowsOf(id: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for await (const e of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(id)}'` } })) out.push(e);
@@ -60,11 +48,11 @@ describe('rows an earlier version left owing projections', () => {
     const id = server(host);
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).status).toBe(201);
     const changed = snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10), collectorVersion: '9.9.9' });
-    expect((await postOnly(changed)).status).toBe(201);
+    expect((await post(stack, changed, { drain: false })).status).toBe(201);
     await leaveAsEarlierVersion(id);
     expect((await stack.projected()).projected).toBe(0);
 
-    const retry = await postOnly(changed);
+    const retry = await post(stack, changed, { drain: false });
     expect(retry.status).toBe(201);
     expect(retry.body.outcome).toBe('accepted');
     for (const row of await rowsOf(id)) for (const f of FLAGS) expect(row[f], `${f} on ${String(row.rowKey)}`).toBe(false);
@@ -79,7 +67,7 @@ describe('rows an earlier version left owing projections', () => {
     expect(view.rawSnapshot.snapshotId).toBe(changed.snapshotId);
 
     // Handed over once: a further repeat is a plain duplicate and owes nothing.
-    const again = await postOnly(changed);
+    const again = await post(stack, changed, { drain: false });
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('duplicate');
     expect((await stack.projected()).projected).toBe(0);
