@@ -4,7 +4,7 @@
 // history, rule index and counts, hosts, raw snapshot, alert records) is written as one outbox
 // entry just before the commit and projected in batches by the projector (projector.ts), so a
 // status change costs the request three round trips: the read, the entry, the commit.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
@@ -27,7 +27,7 @@ import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
-import { alertOf, encodeWork, hasWork, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertOf, encodeWork, hasWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
@@ -176,7 +176,7 @@ export class Ingest {
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those.
-        const commitId = randomUUID();
+        const commitId = newCommitId(Date.now());
         attempts.push(commitId);
         const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (entry = commitId));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
@@ -319,7 +319,7 @@ export class Ingest {
     const { store, clock } = this.deps;
     const server = p.normalised.serverId;
     const now = clock();
-    const commitId = randomUUID();
+    const commitId = newCommitId(Date.now());
     const head = headOf(rows)!;
     const sync = rows.some((r) => r.syncPending);
     const work: ProjectionWork = {
