@@ -1,0 +1,137 @@
+// A raw body too large to travel in its outbox entry is written by the request itself. Older
+// entries of the same server still waiting for the projector carry older bodies: projecting them
+// later must not replace the newer body the request wrote (nothing accepted is lost).
+import { randomBytes } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConnectionString, tableNames } from '../../src/store';
+import { bucketOf, encodeKey } from '../../src/store/keys';
+import type { Rule, Status } from '../../src/rules/types';
+import { get } from '../support/http';
+import { snapshot } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+
+/**
+ * Rules whose status follows the PostureTest service and whose messages quote their own part of
+ * the file tail. A status change carries each message twice in its outbox entry (the event and the
+ * rule index row), besides the raw body: with a tail of ~800 KiB of random text the entry is too
+ * large for one entity while the body alone still fits a Snapshots row. (Gzip finds no repeats
+ * further apart than 32 KiB, so the copies cost as much as the text.)
+ */
+const PART = 30_000;
+const tailRules: Rule[] = Array.from({ length: 5 }, (_, n) => ({
+  id: `test-tail-${n}`,
+  version: '1.0.0',
+  title: { en: `Test tail ${n}`, ja: `テスト テール ${n}` },
+  rationale: { en: 'Quotes the file tail.', ja: '引用。' },
+  severity: 'Warning',
+  references: [],
+  reasonCodes: { FromState: 'Pass' },
+  needs: { registry: [], services: ['PostureTest'], files: [{ path: 'C:\\logs\\test.txt', tailBytes: 1024 * 1024 }] },
+  evaluate(s) {
+    const state = s.services.get('posturetest')?.state ?? 'Pass';
+    const status = (['Pass', 'Warning', 'Error'].includes(state) ? state : 'Unknown') as Status;
+    const tail = s.files[0]?.tail ?? '';
+    const part = (i: number) => tail.slice((2 * n + i) * PART, (2 * n + i + 1) * PART);
+    return { status, reasonCode: `State${status}`, message: { en: `${status} ${part(0)}`, ja: `${status} ${part(1)}` }, remediation: [], evidence: { state } };
+  },
+}));
+
+let stack: TestStack;
+beforeAll(async () => {
+  // The projector runs only when the test drains it: older entries wait while newer commits land.
+  stack = await startTestStack({ rules: tailRules, projectorIntervalMs: 0 });
+});
+afterAll(async () => stack?.stop());
+
+const at = (m: number) => Date.now() - (600 - m) * 60_000;
+
+/** Posts without draining the projector (the post helper drains). */
+async function postOnly(doc: Record<string, unknown>): Promise<number> {
+  const host = (doc.host as { fqdn: string }).fqdn;
+  const res = await stack.request('snapshots', {
+    method: 'POST',
+    key: null,
+    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(host) },
+    body: JSON.stringify(doc),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { files?: { tail?: string }[] }).files?.[0]?.tail;
+/** 800 KiB of random text (about 610 KiB gzip): a body that fits a Snapshots row, not an outbox entry. */
+const bigTail = () => randomBytes(600 * 1024).toString('base64');
+
+/** The snapshot ids of every raw row stored for the server, whatever its slot. */
+async function storedIds(server: string): Promise<string[]> {
+  const table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).snapshots, {
+    allowInsecureConnection: true,
+  });
+  const k = encodeKey(server);
+  const filter = `PartitionKey eq 's|${bucketOf(server, 16)}' and RowKey ge '${k}|' and RowKey lt '${k}}'`;
+  const out: string[] = [];
+  for await (const e of table.listEntities({ queryOptions: { filter, select: ['SnapshotId'] } })) out.push(String(e.SnapshotId));
+  return out;
+}
+
+describe('a raw body the request writes itself', () => {
+  it('survives the projection of older entries that are still waiting; the newest snapshot is served', async () => {
+    const host = 'RAWD01';
+    const server = `${host.toLowerCase()}.corp.contoso.com`;
+    const big = bigTail();
+    const docs = [
+      snapshot({ host, tail: 'one', testState: 'Pass', collectedAt: at(1) }),
+      snapshot({ host, tail: 'two', testState: 'Warning', collectedAt: at(2) }),
+      snapshot({ host, tail: big, testState: 'Error', collectedAt: at(3) }),
+    ];
+    const ids = docs.map((d) => String(d.snapshotId).toLowerCase());
+    for (const doc of docs) expect(await postOnly(doc)).toBe(201);
+
+    // The third body went past the outbox: it is stored before any projection ran.
+    const before = await stack.app.store.getLatestRaw(server, true);
+    expect(before?.snapshotId).toBe(ids[2]);
+    expect(tailOf(before?.body)).toBe(big);
+
+    const run = await stack.projected();
+    expect(run.projected).toBe(3);
+    const after = await stack.app.store.getLatestRaw(server, true);
+    expect(after?.snapshotId).toBe(ids[2]);
+    expect(tailOf(after?.body)).toBe(big);
+    const res = await get(stack, `servers/${server}`);
+    expect(res.status).toBe(200);
+    expect(res.body.rawSnapshot.snapshotId).toBe(ids[2]);
+    // The newest two distinct contents are both kept.
+    expect(await storedIds(server)).toEqual(expect.arrayContaining([ids[2], ids[1]]));
+  });
+
+  it('keeps the newest two distinct contents when bodies go both ways, the projector held back', async () => {
+    const host = 'RAWD02';
+    const server = `${host.toLowerCase()}.corp.contoso.com`;
+    const steps: { tail: string; state: string }[] = [
+      { tail: 'a', state: 'Pass' },
+      { tail: bigTail(), state: 'Warning' },
+      { tail: 'c', state: 'Pass' },
+      { tail: bigTail(), state: 'Error' },
+      { tail: bigTail(), state: 'Warning' },
+    ];
+    const ids: string[] = [];
+    for (const [i, s] of steps.entries()) {
+      const doc = snapshot({ host, tail: s.tail, testState: s.state, collectedAt: at(10 + i) });
+      ids.push(String(doc.snapshotId).toLowerCase());
+      expect(await postOnly(doc)).toBe(201);
+    }
+    expect((await stack.projected()).projected).toBe(5);
+    const latest = await stack.app.store.getLatestRaw(server, true);
+    expect(latest?.snapshotId).toBe(ids[4]);
+    expect(tailOf(latest?.body)).toBe(steps[4]!.tail);
+    expect(await storedIds(server)).toEqual(expect.arrayContaining([ids[4], ids[3]]));
+
+    // A small one after them goes through the projector again; the big one before it stays.
+    const last = snapshot({ host, tail: 'f', testState: 'Pass', collectedAt: at(20) });
+    expect(await postOnly(last)).toBe(201);
+    await stack.projected();
+    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(String(last.snapshotId).toLowerCase());
+    expect(await storedIds(server)).toEqual(expect.arrayContaining([String(last.snapshotId).toLowerCase(), ids[4]]));
+  });
+});
