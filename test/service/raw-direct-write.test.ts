@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConnectionString, tableNames } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import type { Rule, Status } from '../../src/rules/types';
-import { get } from '../support/http';
+import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -46,18 +46,8 @@ afterAll(async () => stack?.stop());
 
 const at = (m: number) => Date.now() - (600 - m) * 60_000;
 
-/** Posts without draining the projector (the post helper drains). */
-async function postOnly(doc: Record<string, unknown>): Promise<number> {
-  const host = (doc.host as { fqdn: string }).fqdn;
-  const res = await stack.request('snapshots', {
-    method: 'POST',
-    key: null,
-    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(host) },
-    body: JSON.stringify(doc),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+/** Posts without draining the projector: the entries wait until the test drains them. */
+const postOnly = async (doc: Record<string, unknown>): Promise<number> => (await post(stack, doc, { drain: false })).status;
 
 const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { files?: { tail?: string }[] }).files?.[0]?.tail;
 /** 800 KiB of random text (about 610 KiB gzip): a body that fits a Snapshots row, not an outbox entry. */
