@@ -53,17 +53,26 @@ const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { file
 /** 800 KiB of random text (about 610 KiB gzip): a body that fits a Snapshots row, not an outbox entry. */
 const bigTail = () => randomBytes(600 * 1024).toString('base64');
 
-/** The snapshot ids of every raw row stored for the server, whatever its slot. */
-async function storedIds(server: string): Promise<string[]> {
-  const table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).snapshots, {
-    allowInsecureConnection: true,
-  });
+const tables = () => {
+  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
+  const names = tableNames(stack.settings.tablePrefix);
+  const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
+  return { snapshots: open(names.snapshots), results: open(names.results), outbox: open(names.outbox) };
+};
+
+/** The server's raw rows, whatever their slot: RowKey after `<server>|`, and SnapshotId. */
+async function rawRows(server: string): Promise<{ slot: string; snapshotId: string }[]> {
   const k = encodeKey(server);
   const filter = `PartitionKey eq 's|${bucketOf(server, 16)}' and RowKey ge '${k}|' and RowKey lt '${k}}'`;
-  const out: string[] = [];
-  for await (const e of table.listEntities({ queryOptions: { filter, select: ['SnapshotId'] } })) out.push(String(e.SnapshotId));
+  const out: { slot: string; snapshotId: string }[] = [];
+  for await (const e of tables().snapshots.listEntities({ queryOptions: { filter, select: ['RowKey', 'SnapshotId'] } })) {
+    out.push({ slot: String(e.rowKey).slice(k.length + 1), snapshotId: String(e.SnapshotId) });
+  }
   return out;
 }
+
+/** The snapshot ids of every raw row stored for the server, whatever its slot. */
+const storedIds = async (server: string): Promise<string[]> => (await rawRows(server)).map((r) => r.snapshotId);
 
 describe('a raw body the request writes itself', () => {
   it('survives the projection of older entries that are still waiting; the newest snapshot is served', async () => {
@@ -123,5 +132,40 @@ describe('a raw body the request writes itself', () => {
     await stack.projected();
     expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(String(last.snapshotId).toLowerCase());
     expect(await storedIds(server)).toEqual(expect.arrayContaining([String(last.snapshotId).toLowerCase(), ids[4]]));
+  });
+
+  it('a repeat that hands over rows an earlier version left owing the raw snapshot writes the body to a slot of its own, and the rows say so', async () => {
+    const host = 'RAWD03';
+    const server = `${host.toLowerCase()}.corp.contoso.com`;
+    const { results, outbox, snapshots } = tables();
+    expect(await postOnly(snapshot({ host, tail: 'a', testState: 'Pass', collectedAt: at(30) }))).toBe(201);
+    await stack.projected();
+    const big = snapshot({ host, tail: bigTail(), testState: 'Warning', collectedAt: at(31) });
+    const bigId = String(big.snapshotId).toLowerCase();
+    expect(await postOnly(big)).toBe(201);
+    // What an earlier version left: its rows flag what it still owed (it knew only slots 0 and 1),
+    // no outbox entry, and the body never written.
+    for await (const e of outbox.listEntities({ queryOptions: { filter: `Server eq '${server}'` } })) await outbox.deleteEntity(String(e.partitionKey), String(e.rowKey));
+    for await (const row of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(server)}'` } })) {
+      const flags = { EventPending: true, IndexPending: true, SyncPending: true, AcceptPending: true, RawSlot: 1 };
+      await results.updateEntity({ partitionKey: String(row.partitionKey), rowKey: String(row.rowKey), ...flags }, 'Merge');
+    }
+    for (const r of await rawRows(server)) if (r.snapshotId === bigId) await snapshots.deleteEntity(`s|${bucketOf(server, 16)}`, `${encodeKey(server)}|${r.slot}`);
+    expect(await storedIds(server)).not.toContain(bigId);
+
+    // The collector's retry hands the rows over; the body is too large for the entry.
+    expect(await postOnly(big)).toBe(201);
+    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(bigId);
+    const slots = new Set<unknown>();
+    for await (const row of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(server)}'`, select: ['RawSlot'] } })) slots.add(row.RawSlot);
+    expect([...slots]).toEqual([2]);
+    await stack.projected();
+
+    // The next large body goes to the other slot of that pair: the handed-over one stays.
+    const next = snapshot({ host, tail: bigTail(), testState: 'Error', collectedAt: at(32) });
+    expect(await postOnly(next)).toBe(201);
+    await stack.projected();
+    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(String(next.snapshotId).toLowerCase());
+    expect(await storedIds(server)).toEqual(expect.arrayContaining([String(next.snapshotId).toLowerCase(), bigId]));
   });
 });
