@@ -293,9 +293,9 @@ export class Ingest {
     const direct = owes ? await this.#writeEntry(work, receivedAt, onEntry, nextRawSlot(DIRECT_RAW_SLOTS, anyPrev?.rawSlot)) : undefined;
     if (direct !== undefined) {
       // The body went to a slot of the request's own: the rows say so (the next content avoids it).
-      for (const p of put) {
-        p.record = { ...p.record, rawSlot: direct };
-        records.set(p.record.ruleId, p.record);
+      for (const row of put) {
+        row.record = { ...row.record, rawSlot: direct };
+        records.set(row.record.ruleId, row.record);
       }
     }
 
