@@ -31,7 +31,7 @@ export interface ProjectionWork {
   readonly drift?: readonly DriftMove[];
   /** The Hosts row to write, with what the stale-host bookkeeping needs. */
   readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
-  /** The raw snapshot for one of the server's two slots (absent when the body did not fit: the request wrote it). */
+  /** The raw snapshot for one of the projector's two slots (absent when the body did not fit: the request wrote it to a slot of its own). */
   readonly raw?: { readonly record: RawSnapshotRecord; readonly slot: number };
 }
 
