@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { ChildAlerts, ChildRequest, ChildStats } from '../host-child';
+import { SERVICE_NODE_OPTIONS } from '../../src/local/node-options';
 
 export interface ServiceProcess {
   readonly pid: number | undefined;
@@ -17,9 +18,10 @@ export interface ServiceProcess {
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
   const child: ChildProcess = fork(path.join(__dirname, '..', 'host-child.js'), [], {
     env: { ...process.env, ...env },
-    // BENCH_PROFILE=<dir>: a V8 CPU profile of the service, written when it stops. BENCH_NODE_ARGS:
-    // Node flags for the service (investigating memory: heap and GC flags).
-    execArgv: [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [])],
+    // The service runs with the heap settings it is deployed with. BENCH_PROFILE=<dir>: a V8 CPU
+    // profile of the service, written when it stops. BENCH_NODE_ARGS: other Node flags instead of
+    // the deployed ones (investigating memory; empty for V8's defaults).
+    execArgv: [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...(process.env.BENCH_NODE_ARGS !== undefined ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [...SERVICE_NODE_OPTIONS])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiters: ((m: { type: string }) => void)[] = [];

@@ -298,6 +298,9 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     // Telemetry with an Entra token (local auth is off on the component).
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    // The Node worker's heap settings (src/local/node-options.ts says why): without a limit V8 lets
+    // the heap grow to several times the live data, and RSS with it.
+    NODE_OPTIONS: '--max-old-space-size=512 --max-semi-space-size=8'
     // Read by the service (src/app/settings.ts).
     POSTURE_TABLE_ENDPOINT: tableEndpoint
     AZURE_CLIENT_ID: identity.properties.clientId

@@ -2,10 +2,12 @@
 // (SETTING_NAMES in src/app/settings.ts), in both directions, plus the platform settings a Flex
 // Consumption app with identity-based storage needs and the ones Flex rejects.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTING_NAMES } from '../../src/app/settings';
+import { SERVICE_NODE_OPTIONS } from '../../src/local/node-options';
 import type { Json, TemplateScope } from './arm';
 import { dig, isObject, mainTemplate, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
 
@@ -128,5 +130,28 @@ describe('app settings: compiled template against src/app/settings.ts', () => {
     for (const rel of ['infra/main.bicep', 'infra/modules/resources.bicep']) {
       expect(readFileSync(path.join(REPO_ROOT, rel), 'utf8'), rel).not.toMatch(/listKeys\s*\(|AccountKey=|DefaultEndpointsProtocol=/);
     }
+  });
+});
+
+describe('the Node worker heap settings', () => {
+  it('are set in Azure as NODE_OPTIONS, the same flags as src/local/node-options.ts', () => {
+    expect(settings.get('NODE_OPTIONS')).toBe(SERVICE_NODE_OPTIONS.join(' '));
+  });
+
+  it('are the flags `npm start` runs the local host with', () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toContain(`node ${SERVICE_NODE_OPTIONS.join(' ')} dist/src/local/main.js`);
+  });
+
+  it('are accepted by Node in NODE_OPTIONS and cap the heap', () => {
+    const probe = "process.stdout.write(JSON.stringify({ limit: require('node:v8').getHeapStatistics().heap_size_limit }))";
+    const run = spawnSync(process.execPath, ['-e', probe], { env: { ...process.env, NODE_OPTIONS: SERVICE_NODE_OPTIONS.join(' ') }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const capped = JSON.parse(run.stdout) as { limit: number };
+    const plain = JSON.parse(spawnSync(process.execPath, ['-e', probe], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' }).stdout) as { limit: number };
+    // The old generation's 512 MB plus the young generation, well under the default on this machine.
+    expect(capped.limit).toBeGreaterThanOrEqual(512 * 1024 * 1024);
+    expect(capped.limit).toBeLessThan(640 * 1024 * 1024);
+    expect(plain.limit).toBeGreaterThan(capped.limit);
   });
 });
