@@ -1,4 +1,4 @@
-// Ingest: validate, evaluate every rule, and commit one server's new state in one transaction.
+// Ingest: validate, evaluate every rule, and commit one server's new state in one atomic write.
 // Outcomes: accepted (201), duplicate (200, the stored outcome, nothing written), stale (200,
 // evaluated but the newer stored state is kept). What a commit owes the fleet-wide tables (events,
 // history, rule index and counts, hosts, raw snapshot, alert records) is written as one outbox

@@ -70,7 +70,7 @@ export interface SeenRow {
   readonly hostSyncedAt?: number;
 }
 
-/** A change to one server's Results partition, applied as one transaction. */
+/** A change to one server's Results partition, applied atomically (one transaction, or one conditional write of a single row). */
 export interface ServerCommit {
   /** Rows to write: with `etag` they must still be unchanged; without, they must not exist yet. */
   readonly put: ReadonlyArray<{ readonly record: ResultRecord; readonly etag?: string }>;

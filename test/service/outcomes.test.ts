@@ -2,9 +2,9 @@
 // stored outcome, nothing written) for any known id. A post that fails before its commit stores
 // nothing, so its retry is the first time: 201, once. A commit whose answer is lost on the way is
 // found again by the same request (the rows remember its commit id), which then answers 201.
-import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
+import { injectedError, lostAnswers } from '../support/faults';
 import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -16,30 +16,16 @@ const faultPolicy: StoragePolicy = {
   sendRequest(request, next) {
     const body = typeof request.body === 'string' ? request.body : '';
     if (fault.when?.(request.url, body)) {
-      const headers = { get: () => undefined, has: () => false } as never;
-      throw new RestError('Injected storage fault', { statusCode: fault.status, request, response: { status: fault.status, headers, request } as never });
+      throw injectedError(request, fault.status);
     }
     return next(request);
   },
 };
-/** Requests matching `when` reach storage, but their answer is replaced by a 503 (once, then `when` clears). */
-const lostAnswer: { when?: (url: string, body: string) => boolean } = {};
-const lostAnswerPolicy: StoragePolicy = {
-  name: 'outcomeLostAnswers',
-  async sendRequest(request, next) {
-    const body = typeof request.body === 'string' ? request.body : '';
-    const hit = lostAnswer.when?.(request.url, body);
-    const response = await next(request);
-    if (!hit) return response;
-    lostAnswer.when = undefined;
-    const headers = { get: () => undefined, has: () => false } as never;
-    throw new RestError('Injected lost answer', { statusCode: 503, request, response: { status: 503, headers, request } as never });
-  },
-};
+const lostAnswer = lostAnswers('outcomeLostAnswers');
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy, lostAnswerPolicy] });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy, lostAnswer.policy] });
 });
 afterAll(async () => stack?.stop());
 
@@ -119,7 +105,7 @@ describe('a post that failed around its commit', () => {
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
     const doc = snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) });
     // The commit reaches storage; its answer does not (once).
-    lostAnswer.when = (url, body) => url.endsWith('$batch') && body.includes('/Results(');
+    lostAnswer.when = ({ url, body }) => url.endsWith('$batch') && body.includes('/Results(');
     const first = await post(stack, doc);
     expect(lostAnswer.when).toBeUndefined(); // it fired
     expect(first.status).toBe(201);

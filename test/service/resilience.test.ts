@@ -2,9 +2,10 @@
 // doubled), storage failing at the commit (503 + Retry-After, nothing a reader sees half-written)
 // and in the projector (the outbox keeps the work until a run succeeds), Azurite stopped and
 // restarted.
-import { RestError, TableClient } from '@azure/data-tables';
+import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
+import { injectedError } from '../support/faults';
 import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -16,8 +17,7 @@ const faultPolicy: StoragePolicy = {
   sendRequest(request, next) {
     const body = typeof request.body === 'string' ? request.body : '';
     if (fault.when?.(request.url, body)) {
-      const headers = { get: (n: string) => (n.toLowerCase() === 'retry-after' ? fault.retryAfter : undefined), has: () => false } as never;
-      throw new RestError('Injected storage fault', { statusCode: fault.status, request, response: { status: fault.status, headers, request } as never });
+      throw injectedError(request, fault.status, undefined, (n) => (n.toLowerCase() === 'retry-after' ? fault.retryAfter : undefined));
     }
     return next(request);
   },

@@ -2,34 +2,28 @@
 // (create, or replace under the row's ETag) rather than a one-operation transaction. It must keep
 // everything the transaction gave: atomicity, conflicts detected and retried, a lost answer found
 // again by the request that sent it.
-import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
+import { lostAnswers } from '../support/faults';
 import { getAll, post, type Json } from '../support/http';
 import { alphaRule, snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const isCommit = (method: string, url: string) => (method === 'PUT' || method === 'POST') && /\/Results(\(|$|\?)/.test(new URL(url).pathname.replace(/^\/devstoreaccount1/, ''));
 const writes: { method: string; path: string; ifMatch?: string }[] = [];
-/** When set, the next commit reaches storage but its answer is replaced by a 503. */
-const lose: { next?: boolean } = {};
-const policy: StoragePolicy = {
-  name: 'testSingleRowCommit',
-  async sendRequest(request, next) {
+const recorder: StoragePolicy = {
+  name: 'testRecordWrites',
+  sendRequest(request, next) {
     const path = decodeURIComponent(new URL(request.url).pathname).replace(/^\/devstoreaccount1/, '');
     if (request.method !== 'GET') writes.push({ method: request.method, path, ifMatch: request.headers.get('if-match') });
-    const hit = lose.next === true && isCommit(request.method, request.url);
-    const response = await next(request);
-    if (!hit) return response;
-    lose.next = undefined;
-    const headers = { get: () => undefined, has: () => false } as never;
-    throw new RestError('Injected lost answer', { statusCode: 503, request, response: { status: 503, headers, request } as never });
+    return next(request);
   },
 };
+const lose = lostAnswers('testLoseCommitAnswer');
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [policy] });
+  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder, lose.policy] });
 });
 afterAll(async () => stack?.stop());
 
@@ -58,9 +52,9 @@ describe('a one-rule commit', () => {
     const host = 'ONEROW2';
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
     const doc = snapshot({ host, testState: 'Error', collectedAt: minutesAgo(5) });
-    lose.next = true;
+    lose.when = ({ method, url }) => isCommit(method, url);
     const first = await post(stack, doc);
-    expect(lose.next).toBeUndefined(); // it fired
+    expect(lose.when).toBeUndefined(); // it fired
     expect(first.status).toBe(201);
     expect(first.body.outcome).toBe('accepted');
     const repeat = await post(stack, doc);

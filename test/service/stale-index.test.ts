@@ -2,9 +2,9 @@
 // projector moves a server's row when its Hosts row is refreshed; a failed delete of the old hour
 // keeps the outbox entry, so the next run finishes the move. A row left behind all the same is
 // pruned by the stale-hosts job once the server's current row is elsewhere; a current row never.
-import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleStore, seenPartition, type StoragePolicy } from '../../src/store';
+import { injectedError } from '../support/faults';
 import { post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -22,8 +22,7 @@ const faultPolicy: StoragePolicy = {
   name: 'seenDeleteFault',
   sendRequest(request, next) {
     if (failSeenDeletes && request.method === 'DELETE' && /Lifecycle\(PartitionKey='seen-/.test(decodeURIComponent(request.url))) {
-      const headers = { get: () => undefined, has: () => false } as never;
-      throw new RestError('Injected storage fault', { statusCode: 503, request, response: { status: 503, headers, request } as never });
+      throw injectedError(request, 503);
     }
     return next(request);
   },

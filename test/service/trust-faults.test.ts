@@ -3,9 +3,9 @@
 // or after the commit). Every answer is 2xx or 503 with Retry-After; every accepted snapshot is
 // stored; no event is lost or doubled; a duplicate racing its first copy yields one result set.
 // Counts are quoted in SECURITY.md.
-import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
+import { injectedError } from '../support/faults';
 import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -29,8 +29,7 @@ const faultPolicy: StoragePolicy = {
   name: 'randomFaults',
   sendRequest(request, next) {
     if (fault.rate > 0 && random() < fault.rate) {
-      const headers = { get: () => undefined, has: () => false } as never;
-      throw new RestError('Injected storage fault', { statusCode: 503, request, response: { status: 503, headers, request } as never });
+      throw injectedError(request, 503);
     }
     return next(request);
   },

@@ -8,7 +8,7 @@ export type Json = any;
 export async function post(
   stack: TestStack,
   doc: unknown,
-  options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string>; lang?: string } = {},
+  options: { key?: keyof typeof TEST_KEYS | null; headers?: Record<string, string>; lang?: string; drain?: boolean } = {},
 ): Promise<{ status: number; body: Json; headers: Headers }> {
   const key = options.key === undefined ? 'ingest' : options.key;
   // The ingest credential is the posting host's own server key (enrolled on first use).
@@ -28,8 +28,9 @@ export async function post(
   const body: Json = await res.json();
   // What the post owes the fleet-wide tables is projected before the test reads them (the local
   // host's projector would get there within a second on its own). Storage may be down on purpose:
-  // the entries then wait for a later drain, which a test of projections asserts on.
-  await stack.projected().catch(() => undefined);
+  // the entries then wait for a later drain, which a test of projections asserts on. `drain: false`
+  // leaves them for the test to drain (what a request costs, or what waits, measured apart).
+  if (options.drain !== false) await stack.projected().catch(() => undefined);
   return { status: res.status, body, headers: res.headers };
 }
 

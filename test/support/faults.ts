@@ -1,0 +1,34 @@
+// Storage faults made up by test pipeline policies: the error a refused or lost request surfaces
+// as, and a policy that lets a request land but loses its answer (the case a retry must recognise).
+import { RestError } from '@azure/data-tables';
+import type { StoragePolicy } from '../../src/store';
+
+type Request = Parameters<StoragePolicy['sendRequest']>[0];
+
+/** What the SDK throws when storage answers `status` (headers from `header`, none by default). */
+export function injectedError(request: Request, status: number, message = 'Injected storage fault', header: (name: string) => string | undefined = () => undefined): RestError {
+  const headers = { get: header, has: (name: string) => header(name) !== undefined } as never;
+  return new RestError(message, { statusCode: status, request, response: { status, headers, request } as never });
+}
+
+export interface LostAnswers {
+  /** The next request this matches reaches storage, then its answer is replaced by a 503; `when` clears itself. */
+  when?: (request: { readonly url: string; readonly method: string; readonly body: string }) => boolean;
+  readonly policy: StoragePolicy;
+}
+
+export function lostAnswers(name: string): LostAnswers {
+  const self: LostAnswers = {
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        const hit = self.when?.({ url: request.url, method: request.method, body: typeof request.body === 'string' ? request.body : '' });
+        const response = await next(request);
+        if (!hit) return response;
+        self.when = undefined;
+        throw injectedError(request, 503, 'Injected lost answer');
+      },
+    },
+  };
+  return self;
+}
