@@ -4,14 +4,18 @@
 // history, rule index and counts, hosts, raw snapshot, alert records) is written as one outbox
 // entry just before the commit and projected in batches by the projector (projector.ts), so a
 // status change costs the request three round trips: the read, the entry, the commit.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
+  DIRECT_RAW_SLOTS,
+  nextRawSlot,
   OutboxEntryTooLargeError,
+  PROJECTED_RAW_SLOTS,
+  rawSlotOf,
   type CommitMark,
   type DriftMove,
   type HostRecord,
@@ -27,7 +31,7 @@ import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
-import { alertOf, encodeWork, hasWork, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertOf, encodeWork, hasWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
@@ -176,7 +180,7 @@ export class Ingest {
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those.
-        const commitId = randomUUID();
+        const commitId = newCommitId(Date.now());
         attempts.push(commitId);
         const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (entry = commitId));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
@@ -209,8 +213,9 @@ export class Ingest {
     const anyPrev = rows[0];
     const hostDue = !anyPrev || anyPrev.hostHash !== p.hostHash || receivedAt - anyPrev.hostSyncedAt >= HOST_REFRESH_MS || carriedSync;
     const rawDue = !anyPrev || anyPrev.contentHash !== p.contentHash || carriedSync;
-    // New content goes to the other of the server's two raw slots, so the previous one is kept.
-    const rawSlot = rawDue ? (anyPrev?.rawSlot === 0 ? 1 : 0) : (anyPrev?.rawSlot ?? 0);
+    // New content goes to a slot that does not hold the previous content, so that one is kept: a
+    // projector's slot, unless the entry turns out too large and the body is written here (below).
+    const rawSlot = rawDue ? nextRawSlot(PROJECTED_RAW_SLOTS, anyPrev?.rawSlot) : (anyPrev?.rawSlot ?? 0);
     // Tag the key only over rows that existed when it was checked: their ETags make this commit
     // fail if a revocation cleared the tags since (a first post's new rows would have none).
     const tag = rows.length > 0 ? keyTag : undefined;
@@ -285,7 +290,14 @@ export class Ingest {
       raw: rawDue ? { record: { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, receivedAt, contentHash: p.contentHash, body: p.body }, slot: rawSlot } : undefined,
     };
     const owes = hasWork(work);
-    if (owes) await this.#writeEntry(work, receivedAt, onEntry);
+    const direct = owes ? await this.#writeEntry(work, receivedAt, onEntry, nextRawSlot(DIRECT_RAW_SLOTS, anyPrev?.rawSlot)) : undefined;
+    if (direct !== undefined) {
+      // The body went to a slot of the request's own: the rows say so (the next content avoids it).
+      for (const row of put) {
+        row.record = { ...row.record, rawSlot: direct };
+        records.set(row.record.ruleId, row.record);
+      }
+    }
 
     await store.commitServer(server, { put, remove });
     if (owes) {
@@ -295,18 +307,25 @@ export class Ingest {
     return records;
   }
 
-  /** The outbox entry; a raw body too large for it is written to its slot here (one more round trip, rare). */
-  async #writeEntry(work: ProjectionWork, writtenAt: number, onEntry: () => void): Promise<void> {
+  /**
+   * The outbox entry. A raw body too large for it is written here instead (one more round trip,
+   * rare), to `directSlot`: one of the request's own slots, which the projector never writes, so an
+   * older entry of the server still waiting cannot replace it. Returns that slot, if it was used.
+   */
+  async #writeEntry(work: ProjectionWork, writtenAt: number, onEntry: () => void, directSlot: number): Promise<number | undefined> {
     const { outbox, store } = this.deps;
     const entry = (w: ProjectionWork) => ({ server: w.server, commitId: w.commitId, writtenAt, payload: encodeWork(w) });
+    let direct: number | undefined;
     try {
       await outbox.put(entry(work));
     } catch (error) {
       if (!(error instanceof OutboxEntryTooLargeError) || !work.raw) throw error;
-      await store.putRawSnapshot(work.raw.record, work.raw.slot);
+      await store.putRawSnapshot(work.raw.record, directSlot);
       await outbox.put(entry({ ...work, raw: undefined }));
+      direct = directSlot;
     }
     onEntry();
+    return direct;
   }
 
   /**
@@ -319,7 +338,7 @@ export class Ingest {
     const { store, clock } = this.deps;
     const server = p.normalised.serverId;
     const now = clock();
-    const commitId = randomUUID();
+    const commitId = newCommitId(Date.now());
     const head = headOf(rows)!;
     const sync = rows.some((r) => r.syncPending);
     const work: ProjectionWork = {
@@ -332,13 +351,14 @@ export class Ingest {
       index: rows.filter((r) => r.indexPending || r.eventPending).map((r) => ({ record: indexOf(r), from: indexedStatusOf(r) })),
       drift: rows.filter((r) => r.indexPending || r.eventPending).flatMap((r) => driftMemberOf(r) ?? []),
       host: sync ? { record: hostRecordOf(p.snapshot, { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, hostHash: p.hostHash, now }), now, snapshotId: head.snapshotId } : undefined,
-      raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: head.rawSlot ?? 0 } : undefined,
+      // Rows flagged SyncPending were written by a version that knew only the projector's slots.
+      raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: rawSlotOf(head.rawSlot) } : undefined,
     };
-    if (hasWork(work)) await this.#writeEntry(work, now, () => undefined);
+    const direct = hasWork(work) ? await this.#writeEntry(work, now, () => undefined, nextRawSlot(DIRECT_RAW_SLOTS, head.rawSlot)) : undefined;
     const recentCommits = nextCommits(head, commitId, now);
     const put = rows.map((r) => ({
       etag: r.etag,
-      record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits },
+      record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits, rawSlot: direct ?? r.rawSlot },
     }));
     try {
       await store.commitServer(server, { put, remove: [] });

@@ -3,6 +3,7 @@
 // the alert records, the Hosts row and the raw snapshot. Everything here is derived from the rows
 // the commit writes and the rows it replaces, so a projector that runs it twice writes the same
 // rows (events and history by deterministic keys, index rows by server) and the same record ids.
+import { randomUUID } from 'node:crypto';
 import type { DriftMove, EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
 /** A status change that owes an alert record (NewFinding or FindingResolved). */
@@ -30,7 +31,7 @@ export interface ProjectionWork {
   readonly drift?: readonly DriftMove[];
   /** The Hosts row to write, with what the stale-host bookkeeping needs. */
   readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
-  /** The raw snapshot for one of the server's two slots (absent when the body did not fit: the request wrote it). */
+  /** The raw snapshot for one of the projector's two slots (absent when the body did not fit: the request wrote it to a slot of its own). */
   readonly raw?: { readonly record: RawSnapshotRecord; readonly slot: number };
 }
 
@@ -61,6 +62,15 @@ export function alertOf(r: ResultRecord): AlertWork | undefined {
  */
 export const alertRecordId = (a: Pick<AlertWork, 'server' | 'ruleId' | 'snapshotId' | 'firstSeen' | 'status'>): string =>
   `${a.server}|${a.ruleId}|${a.snapshotId}|${a.firstSeen}|${a.status}`;
+
+/**
+ * A new commit id: the time in fixed-width base 36, then a random UUID. The outbox lists one
+ * server's entries by commit id, so a batch cut through a server's entries (by count or by bytes)
+ * holds its earliest ones, and the rest follow in the next batch — its changes stay in order.
+ */
+export function newCommitId(now: number): string {
+  return `${Math.max(0, Math.floor(now)).toString(36).padStart(10, '0')}-${randomUUID()}`;
+}
 
 export function encodeWork(w: ProjectionWork): string {
   return JSON.stringify(w);

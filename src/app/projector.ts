@@ -32,6 +32,11 @@ export interface ProjectorDeps {
   readonly hostsSynced?: (syncs: readonly HostSync[], log: AlertLog) => Promise<void>;
   /** Entries per batch (default 500: the batch's work is held in memory). */
   readonly batchSize?: number;
+  /**
+   * Payload characters per batch (default 16 Mi): a batch of entries that each carry a large raw
+   * body (up to the 1 MiB snapshot limit) is cut short, so the projector's memory stays bounded.
+   */
+  readonly batchBytes?: number;
   /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
   readonly graceMs?: number;
   /** Storage calls in flight at once for per-server work (default 16). */
@@ -211,13 +216,15 @@ export class Projector {
       mark = t;
     };
     if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
-    const listed = await outbox.list(batchSize);
+    const batchBytes = this.deps.batchBytes ?? 16 * 1024 * 1024;
+    const listed = await outbox.list(batchSize, batchBytes);
     if (listed.length === 0) return { status: 'done', ...ZERO };
-    // The listing is in key order, so one server's entries come together, but the cut of a full
-    // listing can fall among them: the server listed last may have more entries (their commit ids
-    // sort at random), and projecting a later change before an earlier one would leave its index
-    // and drift at the earlier one. That server waits for the next batch, unless it is alone.
-    const full = listed.length >= batchSize;
+    // The listing is in key order, so one server's entries come together, earliest first (commit
+    // ids begin with their time), but the cut of a full listing can fall among them. Entries of an
+    // older version sort at random, and projecting a later change before an earlier one would leave
+    // its index and drift at the earlier one: the server listed last waits for the next batch,
+    // unless it is alone (then its earliest entries go first).
+    const full = listed.length >= batchSize || listed.reduce((n, e) => n + e.payload.length, 0) >= batchBytes;
     const edge = listed[listed.length - 1]!.server;
     const entries = full && listed.some((e) => e.server !== edge) ? listed.filter((e) => e.server !== edge) : listed;
 

@@ -13,7 +13,7 @@ import { ConcurrencyConflictError, type DriftMove, type IndexMove, type Lifecycl
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
-import { alertOf, encodeWork, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertOf, encodeWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 import type { UseCaseDeps } from './use-case-deps';
@@ -180,7 +180,7 @@ export class Reevaluation {
       if (!evaluated.ok) return { outcome: 'unavailable', changes: 0 };
 
       const byRule = new Map(rows.map((r) => [r.ruleId, r]));
-      const commitId = randomUUID();
+      const commitId = newCommitId(Date.now());
       // Events an earlier commit still owed (rows of an older version) go with this commit's entry.
       const events = rows.filter((r) => r.eventPending).map((r) => eventOf(r, now));
       const alerts: AlertWork[] = [];

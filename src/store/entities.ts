@@ -4,6 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { bucketOf, encodeKey, invertedTime } from './keys';
+import { rawSlotOf } from './raw-slots';
 import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
 export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
@@ -269,13 +270,14 @@ export function entityToHost(e: Row): HostRecord {
   return readColumns<HostRecord, keyof typeof HOST_COLUMNS>(e, HOST_COLUMNS);
 }
 
-// ---- Snapshots: PartitionKey = s|<bucket>, RowKey = <server>|slot0 | <server>|slot1 ---------------
-// Two fixed rows per server, written alternately (the Results rows say which is newest), so keeping
-// the newest two contents is a blind upsert: no listing, no pruning. Older deployments hold rows in
-// a partition per server (RowKey slot0/slot1, or inverted time before the slots); readers take the
-// newest row of either layout.
+// ---- Snapshots: PartitionKey = s|<bucket>, RowKey = <server>|slot0 … <server>|slot3 ---------------
+// Fixed rows per server: slot0/slot1 written by the projector, slot2/slot3 by a request whose body
+// was too large for its outbox entry; each pair alternates (the Results rows name the newest slot,
+// raw-slots.ts), so keeping the newest two contents is a blind upsert: no listing, no pruning.
+// Older deployments hold rows in a partition per server (RowKey slot0/slot1, or inverted time
+// before the slots); readers take the newest row of every slot and layout.
 
-export const rawSlotKey = (slot: number): string => `slot${slot === 1 ? 1 : 0}`;
+export const rawSlotKey = (slot: number): string => `slot${rawSlotOf(slot)}`;
 
 /** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
 const RAW_CHUNK_BYTES = 60 * 1024;

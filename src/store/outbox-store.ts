@@ -75,17 +75,27 @@ export class OutboxStore {
     }
   }
 
-  /** Up to `max` entries, every bucket, in key order (so one server's entries come together). */
-  async list(max: number): Promise<StoredOutboxEntry[]> {
+  /**
+   * Up to `max` entries, every bucket, in key order (so one server's entries come together), and
+   * no more once their payloads reach `maxBytes` (characters; at least one entry): a batch is held
+   * in memory, and entries carry raw bodies of up to a megabyte.
+   */
+  async list(max: number, maxBytes = Infinity): Promise<StoredOutboxEntry[]> {
     await this.#table.ready();
     return this.#table.call('reading the outbox', async (t) => {
       const out: StoredOutboxEntry[] = [];
+      let bytes = 0;
       const filter = odata`PartitionKey lt ${'~'}`;
       for await (const page of t.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(1000, max) })) {
-        for (const e of page) out.push(toEntry(e));
-        if (out.length >= max) break;
+        for (const e of page) {
+          if (out.length >= max || (out.length > 0 && bytes >= maxBytes)) return out;
+          const entry = toEntry(e);
+          out.push(entry);
+          bytes += entry.payload.length;
+        }
+        if (out.length >= max || bytes >= maxBytes) break;
       }
-      return out.slice(0, max);
+      return out;
     });
   }
 

@@ -606,8 +606,9 @@ export class PostureStore {
   }
 
   /**
-   * Stores a raw snapshot in one of the server's two slots (one upsert). The caller alternates
-   * slots (ResultRecord.rawSlot), so the newest two distinct contents are kept without a listing.
+   * Stores a raw snapshot in one of the server's slots (one upsert). The caller picks the slot
+   * (raw-slots.ts: its writer's pair, alternating), so the newest two distinct contents are kept
+   * without a listing.
    */
   async putRawSnapshot(raw: RawSnapshotRecord, slot: number): Promise<void> {
     const entity = rawToEntity(raw, slot);
@@ -628,8 +629,9 @@ export class PostureStore {
   }
 
   /**
-   * The newest stored raw snapshot of a server (metadata, and the body when `withBody`): its two
-   * slot rows in its bucket, and side by side the partition of the older layouts; the newest wins.
+   * The newest stored raw snapshot of a server (metadata, and the body when `withBody`): every slot
+   * row of its range in its bucket (the projector's and the request's own), and side by side the
+   * partition of the older layouts; the newest (CollectedAt, then SnapshotId) wins.
    */
   async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
     await this.ensureTables();

@@ -36,7 +36,10 @@ export interface ResultRecord {
   readonly syncPending: boolean;
   /** What made the current status begin: 'snapshot' (default) or 'rule-change'; events carry it. */
   readonly changeCause?: string;
-  /** Which of the server's two Snapshots rows (0 or 1) holds the newest raw body; the next new content goes to the other. */
+  /**
+   * Which of the server's Snapshots slots holds its newest raw body: 0 or 1 (written by the
+   * projector) or 2 or 3 (written by the request itself); the next new content avoids it (raw-slots.ts).
+   */
   readonly rawSlot?: number;
   /**
    * SHA-256 tag of the server key that posted this state, after it was verified against ServerKeys:

@@ -119,6 +119,35 @@ describe('the projector', () => {
     }
   });
 
+  it('a batch cut short by bytes holds a server\'s earliest changes, and the rest follow in order', async () => {
+    const host = 'BYTES01';
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    // Six changes back and forth, each with a body of about 20 KB, none projected yet.
+    const states = ['Warning', 'Pass', 'Warning', 'Pass', 'Warning', 'Pass'];
+    for (const [i, testState] of states.entries()) await postOnly(snapshot({ host, testState, collectedAt: minutesAgo(20 - i), tail: `line ${i}\n`.repeat(2_500) }));
+    const outbox = new OutboxStore(stack.app.projectorStore);
+    const mine = (await outbox.list(100)).filter((e) => e.server === serverOf(host));
+    expect(mine).toHaveLength(states.length);
+    // Listed in the order they were written, so any cut holds the earliest.
+    expect(mine.map((e) => e.storedAt)).toEqual([...mine.map((e) => e.storedAt)].sort((a, b) => a - b));
+    expect(new Set(mine.map((e) => e.storedAt)).size).toBe(states.length);
+    expect(Math.min(...mine.map((e) => e.payload.length))).toBeGreaterThan(20_000);
+    // Every batch holds one entry: the byte limit is below one entry's payload.
+    expect(await outbox.list(100, 1)).toHaveLength(1);
+    expect(await outbox.list(100, 2 * 20_000)).toHaveLength(2);
+    const projector = new Projector({ store: stack.app.projectorStore, outbox, waivers: async () => () => undefined, batchBytes: 1 }, RECENT_COMMITS);
+    const run = await projector.drain(quiet);
+    expect(run.projected).toBe(states.length);
+    expect(await outbox.list(100)).toEqual([]);
+    const events = (await getAll(stack, `events?server=${serverOf(host)}&rule=test-alpha`)).items;
+    expect(events.map((e: Json) => e.toStatus)).toEqual(['Pass', ...states].reverse());
+    // The index ends where the last change put the server, once.
+    for (const status of ['Pass', 'Warning']) {
+      const rows = (await getAll(stack, `results?rule=test-alpha&status=${status}`)).items.filter((r: Json) => r.server === serverOf(host));
+      expect(rows, status).toHaveLength(status === 'Pass' ? 1 : 0);
+    }
+  });
+
   it('runs one at a time across processes: a second one finds the lease taken', async () => {
     const outbox = new OutboxStore(stack.app.projectorStore);
     expect(await outbox.takeLease('someone-else', Date.now(), Date.now() + 60_000)).toBe(true);
