@@ -92,7 +92,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       outbox: new OutboxStore(projectorStore),
       drift: new DriftStore(projectorStore),
       waivers: () => projectorWaivers.coverage(),
-      hostSynced: (server, sync, log) => projectorHosts.hostSynced(server, sync, log),
+      hostsSynced: (syncs, log) => projectorHosts.hostsSynced(syncs, log),
     },
     RECENT_COMMITS,
   );

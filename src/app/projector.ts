@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { DriftMove, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
+import type { HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
 
@@ -27,8 +28,8 @@ export interface ProjectorDeps {
   readonly drift?: DriftStore;
   /** Waivers in force now, as a lookup (read once per batch that logs a new finding). */
   readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
-  /** The Hosts row was refreshed: the stale-host bookkeeping. */
-  readonly hostSynced?: (server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog) => Promise<void>;
+  /** The Hosts rows of a batch were refreshed: the stale-host bookkeeping, for all of them at once. */
+  readonly hostsSynced?: (syncs: readonly HostSync[], log: AlertLog) => Promise<void>;
   /** Entries per batch (default 500: the batch's work is held in memory). */
   readonly batchSize?: number;
   /**
@@ -277,7 +278,7 @@ export class Projector {
       timed('index', this.#index(works)),
       timed('drift', this.#drift(works)),
       timed('raw', store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : [])))),
-      timed('hosts', this.#hosts(works, log, parallel)),
+      timed('hosts', this.#hosts(works, log)),
     ]);
     mark = Date.now();
     const alertRecords = await this.#alerts(works, log);
@@ -350,14 +351,20 @@ export class Projector {
     );
   }
 
-  /** The newest Hosts row per server, and the stale-host bookkeeping of each refresh. */
-  async #hosts(works: readonly ProjectionWork[], log: AlertLog, parallel: number): Promise<void> {
+  /**
+   * The newest Hosts row per server, written per bucket (a read and a transaction per 100 rows,
+   * not two calls per server: a collector upgrade or a patch wave changes every server's facts at
+   * once), then the stale-host bookkeeping of those refreshes, batched too.
+   */
+  async #hosts(works: readonly ProjectionWork[], log: AlertLog): Promise<void> {
     const newest = new Map<string, NonNullable<ProjectionWork['host']>>();
     for (const w of works) if (w.host) newest.set(w.server, w.host);
-    await inParallel([...newest.values()], parallel, async (h) => {
-      await this.deps.store.putHost(h.record);
-      await this.deps.hostSynced?.(h.record.server, { previous: h.previousSync, now: h.now, snapshotId: h.snapshotId }, log);
-    });
+    if (newest.size === 0) return;
+    await this.deps.store.putHosts([...newest.values()].map((h) => h.record));
+    await this.deps.hostsSynced?.(
+      [...newest.values()].map((h) => ({ server: h.record.server, previous: h.previousSync, now: h.now, snapshotId: h.snapshotId })),
+      log,
+    );
   }
 
   /** Logs each change's alert record once per id; a failed waiver read cannot cost an alert (it goes out unwaived). */

@@ -21,6 +21,14 @@ const PARALLEL = 8;
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/** A server's Hosts row was refreshed at `now` (the previous refresh at `previous`) from `snapshotId`. */
+export interface HostSync {
+  readonly server: string;
+  readonly previous?: number;
+  readonly now: number;
+  readonly snapshotId: string;
+}
+
 export interface StaleRun {
   readonly checked: number;
   readonly markedStale: number;
@@ -57,14 +65,23 @@ export class StaleHosts {
     this.staleAfterMs = deps.staleAfterMinutes * 60_000;
   }
 
-  /** Ingest hook: the Hosts row of `server` was just refreshed. */
-  async hostSynced(server: string, sync: { previous?: number; now: number; snapshotId: string }, log: AlertLog): Promise<void> {
+  /**
+   * Projector hook: the Hosts rows of these servers were just refreshed. Their last-seen index rows
+   * move in transactions per hour, one read finds which of them were marked stale, and only those
+   * cost a call each (the marker's delete) plus one batch of Returned events.
+   */
+  async hostsSynced(syncs: readonly HostSync[], log: AlertLog): Promise<void> {
+    if (syncs.length === 0) return;
     const { lifecycle, store, clock } = this.deps;
-    await lifecycle.recordSeen(server, sync.now, sync.previous);
-    const marker = await lifecycle.clearStale(server);
-    if (!marker) return;
-    await store.putEvents([serverEvent(server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)]);
-    log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server, lastSeen: iso(marker.lastSeen), staleSince: iso(marker.staleSince), returnedAt: iso(sync.now) }));
+    await lifecycle.recordSeenMany(syncs.map((s) => ({ server: s.server, sync: s.now, previousSync: s.previous })));
+    const markers = await lifecycle.clearStaleMany(syncs.map((s) => s.server));
+    if (markers.length === 0) return;
+    const syncOf = new Map(syncs.map((s) => [s.server, s]));
+    const returned = markers.map((marker) => ({ marker, sync: syncOf.get(marker.server)! }));
+    await store.putEvents(returned.map(({ marker, sync }) => serverEvent(marker.server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)));
+    for (const { marker, sync } of returned) {
+      log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server: marker.server, lastSeen: iso(marker.lastSeen), staleSince: iso(marker.staleSince), returnedAt: iso(sync.now) }));
+    }
   }
 
   /** The timer: one bounded pass over the index's old hours. */

@@ -6,7 +6,9 @@
 import { odata, RestError } from '@azure/data-tables';
 import { dateTime, int32, ms, num, str } from './columns';
 import { statusCodeOf } from './errors';
+import type { Entity } from './entities';
 import { encodeKey } from './keys';
+import { settleBounded, transactionChunks } from './transactions';
 import type { PostureStore, SiblingTable } from './posture-store';
 
 export interface SeenEntry {
@@ -41,6 +43,8 @@ export interface ReevalState {
 }
 
 const STALE_PK = 'stale';
+/** Index transactions in flight at once. */
+const PARALLEL = 8;
 const REEVAL_KEYS = { partitionKey: 'reeval', rowKey: 'state' } as const;
 
 export const seenPartition = (t: number): string => 'seen-' + new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '');
@@ -66,6 +70,29 @@ export class LifecycleStore {
     const rk = encodeKey(server);
     await this.#table.call('writing the last-seen index', (t) => t.upsertEntity({ partitionKey: pk, rowKey: rk, Server: server, Sync: dateTime(sync) }, 'Replace'));
     if (previousSync !== undefined && seenPartition(previousSync) !== pk) await this.#deleteQuietly(seenPartition(previousSync), rk);
+  }
+
+  /**
+   * recordSeen for many servers: the index rows in transactions per hour partition (≤ 100 rows),
+   * then the rows they replace deleted in transactions per old hour. A delete transaction that
+   * meets a row already gone fails whole (nothing deleted); its rows are then deleted one by one.
+   */
+  async recordSeenMany(list: ReadonlyArray<{ readonly server: string; readonly sync: number; readonly previousSync?: number }>): Promise<void> {
+    const rows: Entity[] = list.map((s) => ({ partitionKey: seenPartition(s.sync), rowKey: encodeKey(s.server), Server: s.server, Sync: dateTime(s.sync) }));
+    await settleBounded(transactionChunks(rows), PARALLEL, async (chunk) => {
+      const [only] = chunk;
+      if (chunk.length === 1 && only) await this.#table.call('writing the last-seen index', (t) => t.upsertEntity(only, 'Replace'));
+      else await this.#table.call('writing the last-seen index', (t) => t.submitTransaction(chunk.map((e) => ['upsert', e, 'Replace'] as const)));
+    });
+    const gone: Entity[] = list.flatMap((s) => (s.previousSync !== undefined && seenPartition(s.previousSync) !== seenPartition(s.sync) ? [{ partitionKey: seenPartition(s.previousSync), rowKey: encodeKey(s.server) }] : []));
+    await settleBounded(transactionChunks(gone), PARALLEL, async (chunk) => {
+      try {
+        if (chunk.length > 1) return void (await this.#table.call('deleting last-seen rows', (t) => t.submitTransaction(chunk.map((e) => ['delete', e] as const))));
+      } catch (error) {
+        if (statusCodeOf(error) !== 404) throw error;
+      }
+      for (const e of chunk) await this.#deleteQuietly(e.partitionKey, e.rowKey);
+    });
   }
 
   /** Index rows whose hour began at or before `before`, oldest hours first, at most `max`. */
@@ -122,16 +149,38 @@ export class LifecycleStore {
     }
   }
 
-  /** Removes the marker; returns it when this call removed it (exactly one caller does). */
-  async clearStale(server: string): Promise<StaleMarker | undefined> {
-    const e = await this.#getOrUndefined(STALE_PK, encodeKey(server), 'reading a stale marker');
-    if (!e) return undefined;
+  /**
+   * Removes the markers of those of `servers` that have one; returns the markers this call removed
+   * (exactly one caller removes each). One range read of the stale partition between the first and
+   * last server (markers are few: only silent servers), then a delete per marker found.
+   */
+  async clearStaleMany(servers: readonly string[]): Promise<StaleMarker[]> {
+    if (servers.length === 0) return [];
+    const wanted = new Set(servers.map(encodeKey));
+    const sorted = [...wanted].sort();
+    const filter = odata`PartitionKey eq ${STALE_PK} and RowKey ge ${sorted[0]!} and RowKey le ${sorted[sorted.length - 1]!}`;
+    const found = await this.#table.call('reading stale markers', async (t) => {
+      const out: Record<string, unknown>[] = [];
+      for await (const e of t.listEntities({ queryOptions: { filter } })) if (wanted.has(String(e.rowKey))) out.push(e);
+      return out;
+    });
+    // Each under its marker's ETag: a transaction's delete cannot carry one, and markers to clear
+    // are rare (servers back from silence).
+    const cleared: StaleMarker[] = [];
+    await settleBounded(found, PARALLEL, async (e) => {
+      if (await this.#deleteMarker(e)) cleared.push(toMarker(e));
+    });
+    return cleared;
+  }
+
+  /** Deletes the marker while it is still at the ETag it was read with; false when another caller changed or removed it first. */
+  async #deleteMarker(e: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.#table.call('clearing a stale marker', (t) => t.deleteEntity(STALE_PK, encodeKey(server), { etag: String(e.etag) }));
-      return toMarker(e);
+      await this.#table.call('clearing a stale marker', (t) => t.deleteEntity(STALE_PK, String(e.rowKey), { etag: String(e.etag) }));
+      return true;
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status === 404 || status === 412) return undefined;
+      if (status === 404 || status === 412) return false;
       throw error;
     }
   }

@@ -35,6 +35,7 @@ import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './curso
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
 import { settleBounded, transactionChunks } from './transactions';
+import { hostState, hostWrite, newestPerServer, type HostRowState, type HostWrite } from './host-rows';
 import { LANGUAGES } from '../rules/types';
 import { SUMMARY_FIELDS, type EventRecord, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 
@@ -469,23 +470,84 @@ export class PostureStore {
     const rk = encodeKey(host.server);
     for (let attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
       const existing = await this.#getOrUndefined(this.#t.hosts, pk, rk, 'reading a host');
+      const write = hostWrite(host, existing && hostState(existing));
+      if (!write) return;
       try {
-        if (!existing) {
-          await this.#guard('writing a host', () => this.#t.hosts.createEntity(hostToEntity(host, pk)));
-          return;
-        }
-        const prev = entityToHost(existing);
-        if (prev.lastCollectedAt > host.lastCollectedAt) return;
-        const merged = { ...host, firstSeen: Math.min(prev.firstSeen || host.firstSeen, host.firstSeen) };
-        await this.#guard('writing a host', () => this.#t.hosts.updateEntity(hostToEntity(merged, pk), 'Replace', { etag: String(existing.etag) }));
+        await this.#writeHost(pk, write);
         return;
       } catch (error) {
-        const status = statusCodeOf(error);
-        if (status !== 409 && status !== 412) throw error;
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
         await backOff(attempt);
       }
     }
     throw new ConcurrencyConflictError(`The host row of ${host.server} stayed contended.`);
+  }
+
+  /**
+   * Many servers' host rows under putHost's rules, per bucket: one range read of the bucket's rows
+   * between the batch's first and last server (three columns; the projector's batches come in
+   * server order, so the range holds little else), then the writes in ETag-guarded transactions
+   * (≤ 100 rows, bounded bytes). A transaction refused because another writer got there first
+   * leaves nothing written; only its servers take the one-server path.
+   */
+  async putHosts(hosts: readonly HostRecord[]): Promise<void> {
+    const byBucket = new Map<string, HostRecord[]>();
+    for (const h of newestPerServer(hosts)) {
+      const pk = bucketOf(h.server, HOST_BUCKETS);
+      byBucket.set(pk, [...(byBucket.get(pk) ?? []), h]);
+    }
+    if (byBucket.size === 0) return;
+    await this.ensureTables();
+    await settleBounded([...byBucket], WRITE_PARALLEL, async ([pk, list]) => {
+      const now = await this.#hostStates(pk, list.map((h) => encodeKey(h.server)));
+      const writes = new Map<string, HostWrite>();
+      for (const h of list) {
+        const write = hostWrite(h, now.get(encodeKey(h.server)));
+        if (write) writes.set(encodeKey(h.server), write);
+      }
+      for (const chunk of transactionChunks([...writes.values()].map((w) => hostToEntity(w.record, pk)))) {
+        const inChunk = chunk.map((e) => writes.get(e.rowKey)!);
+        try {
+          if (inChunk.length === 1) await this.#writeHost(pk, inChunk[0]!);
+          else {
+            const tx = new TableTransaction();
+            for (const w of inChunk) {
+              if (w.etag) tx.updateEntity(hostToEntity(w.record, pk), 'Replace', { etag: w.etag });
+              else tx.createEntity(hostToEntity(w.record, pk));
+            }
+            await this.#submit(this.#t.hosts, tx.actions, 'writing hosts');
+          }
+        } catch (error) {
+          if (!(error instanceof ConcurrencyConflictError)) throw error;
+          for (const w of inChunk) await this.putHost(w.record);
+        }
+      }
+    });
+  }
+
+  /** Creates the host row or replaces it under its ETag; a refusal (it changed, exists, or went) is ConcurrencyConflictError. */
+  async #writeHost(pk: string, write: HostWrite): Promise<void> {
+    const entity = hostToEntity(write.record, pk);
+    const etag = write.etag;
+    try {
+      await this.#guard('writing a host', () => (etag ? this.#t.hosts.updateEntity(entity, 'Replace', { etag }) : this.#t.hosts.createEntity(entity)));
+    } catch (error) {
+      throw asConflict(error, 'writing a host');
+    }
+  }
+
+  /** What the writes need of the rows of `rowKeys` in the bucket: one range query (a page per 1,000 rows in range). */
+  async #hostStates(pk: string, rowKeys: readonly string[]): Promise<Map<string, HostRowState>> {
+    const wanted = new Set(rowKeys);
+    const sorted = [...wanted].sort();
+    const filter = odata`PartitionKey eq ${pk} and RowKey ge ${sorted[0]!} and RowKey le ${sorted[sorted.length - 1]!}`;
+    return this.#guard('reading hosts', async () => {
+      const out = new Map<string, HostRowState>();
+      for await (const e of this.#t.hosts.listEntities({ queryOptions: { filter, select: ['RowKey', 'FirstSeen', 'LastCollectedAt'] } })) {
+        if (wanted.has(String(e.rowKey))) out.set(String(e.rowKey), hostState(e));
+      }
+      return out;
+    });
   }
 
   /** When the server's rows say it last posted: three columns of its handful of rows. */

@@ -2,11 +2,11 @@
 // also checks the server key), the outbox entry (one upsert) and the commit (one transaction) —
 // three round trips, with no ServerKeys read once the key is tagged. The projector then writes the
 // fleet-wide tables for many servers at once: one Events transaction for the whole batch, and the
-// rule index, History and raw snapshots one transaction per bucket of servers.
+// rule index, History, raw snapshots and Hosts one transaction per bucket of servers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { bucketOf } from '../../src/store';
-import { alertRecords, post } from '../support/http';
+import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -96,5 +96,40 @@ describe('storage cost of a status change', () => {
     const records = alertRecords(stack).filter((a) => String(a.fields.server).startsWith('burst') && a.name === 'FleetPosture.NewFinding');
     expect(records).toHaveLength(hosts.length);
     expect(new Set(records.map((r) => r.fields.recordId)).size).toBe(hosts.length);
+  });
+  it('a collector upgrade across the fleet: one drain shows every server\'s new version, Hosts and the last-seen index written per bucket', async () => {
+    const hosts = Array.from({ length: 40 }, (_, i) => `UPGRADE${String(i).padStart(2, '0')}`);
+    const serverOf = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+    for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    // The Hosts data as the API pages through it (Power BI's Hosts table).
+    const fleet = async () => new Map((await getAll(stack, 'servers')).items.filter((i: Json) => String(i.server).startsWith('upgrade')).map((i: Json) => [i.server as string, i]));
+    const before = await fleet();
+    expect(before.size).toBe(hosts.length);
+    for (const host of hosts) expect(before.get(serverOf(host))?.collectorVersion).toBe('1.0.0');
+    // The rollout: every server posts with the new collector (its host facts change; no status does).
+    for (const host of hosts) expect(await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(5), collectorVersion: '1.1.0' }))).toBe(201);
+    seen.length = 0;
+    const run = await stack.projected();
+    expect(run).toMatchObject({ status: 'done', projected: hosts.length, dropped: 0, waiting: 0 });
+    const drained = [...seen];
+
+    const after = await fleet();
+    expect(after.size).toBe(hosts.length);
+    for (const host of hosts) {
+      expect(after.get(serverOf(host))?.collectorVersion, host).toBe('1.1.0');
+      expect(after.get(serverOf(host))?.firstSeen, host).toBe(before.get(serverOf(host))?.firstSeen);
+    }
+    const buckets = new Set(hosts.map((h) => bucketOf(serverOf(h), 16))).size;
+    const onTable = (table: string) => drained.filter((s) => s.path.startsWith(`/${table}(`) || (s.path === '/$batch' && s.table === table));
+    // Hosts: a range read and one write (a transaction, or a single write for a lone server) per bucket, no read per server.
+    const hostCalls = onTable('Hosts');
+    expect(hostCalls.filter((s) => s.query)).toHaveLength(buckets);
+    expect(hostCalls.filter((s) => s.method === 'GET' && !s.query)).toHaveLength(0);
+    expect(hostCalls.length).toBeLessThanOrEqual(2 * buckets);
+    // The last-seen index: upserts by hour (40 rows: one transaction, two if the hour turned since
+    // the first posts, and the old hour's deletes), and one read of the stale markers.
+    const lifecycleCalls = onTable('Lifecycle');
+    expect(lifecycleCalls.filter((s) => s.query)).toHaveLength(1);
+    expect(lifecycleCalls.length).toBeLessThanOrEqual(3);
   });
 });
