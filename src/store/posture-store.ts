@@ -187,39 +187,18 @@ export class PostureStore {
 
   /**
    * Writes one server's new state atomically. Throws ConcurrencyConflictError when another writer
-   * changed the partition since it was read; returns the new ETag per rule id.
+   * changed the partition since it was read.
    */
-  async commitServer(server: string, commit: ServerCommit): Promise<Map<string, string>> {
-    const tx = new TableTransaction();
-    for (const { record, etag } of commit.put) {
-      if (record.server !== server) throw new Error(`A commit for ${server} cannot hold a row of ${record.server}.`);
-      const entity = resultToEntity(record);
-      if (etag) tx.updateEntity(entity, 'Replace', { etag });
-      else tx.createEntity(entity);
-    }
-    for (const ruleId of commit.remove) {
-      const k = resultKeys(server, ruleId);
-      tx.deleteEntity(k.partitionKey, k.rowKey);
-    }
-    if (tx.actions.length === 0) return new Map();
-    // One row (a server under a one-rule set, the usual case): a single conditional write is the
-    // same atomic, ETag-guarded change as a one-operation transaction, without the multipart batch
-    // that costs both ends about twice a plain request.
-    const [only] = commit.put;
-    if (tx.actions.length === 1 && only) {
-      const etag = await this.#writeOne(resultToEntity(only.record), only.etag, 'committing server state');
-      return etag ? new Map([[only.record.ruleId, etag]]) : new Map();
-    }
-    if (tx.actions.length > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${tx.actions.length} rows).`);
-    const response = await this.#submit(this.#t.results, tx.actions, 'committing server state');
-    // Sub-responses come back in the order of the operations, and the puts come first. An update's
-    // sub-response (204) carries an ETag but no Location, so it cannot be found by row key.
-    const etags = new Map<string, string>();
-    commit.put.forEach(({ record }, i) => {
-      const etag = response.getResponseForEntity(encodeKey(record.ruleId))?.etag ?? response.subResponses[i]?.etag;
-      if (etag) etags.set(record.ruleId, etag);
-    });
-    return etags;
+  async commitServer(server: string, commit: ServerCommit): Promise<void> {
+    for (const { record } of commit.put) if (record.server !== server) throw new Error(`A commit for ${server} cannot hold a row of ${record.server}.`);
+    const size = commit.put.length + commit.remove.length;
+    if (size > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${size} rows).`);
+    await this.#writeAtomically(
+      this.#t.results,
+      commit.put.map(({ record, etag }) => ({ entity: resultToEntity(record), etag })),
+      commit.remove.map((ruleId) => resultKeys(server, ruleId)),
+      'committing server state',
+    );
   }
 
   /**
@@ -265,14 +244,35 @@ export class PostureStore {
     }
   }
 
-  /** Creates the row (no ETag) or replaces it under its ETag; a conflict is ConcurrencyConflictError. Returns the new ETag. */
-  async #writeOne(entity: Entity, etag: string | undefined, what: string): Promise<string | undefined> {
-    try {
-      const response = await this.#guard(what, () => (etag ? this.#t.results.updateEntity(entity, 'Replace', { etag }) : this.#t.results.createEntity(entity)));
-      return response.etag;
-    } catch (error) {
-      throw asConflict(error, what);
+  /**
+   * Rows of one partition written atomically: each created (no ETag) or replaced under its ETag,
+   * and `remove` deleted. One row alone goes as a plain request — the same atomic, ETag-guarded
+   * change as a one-operation transaction, without the multipart batch that costs both ends about
+   * twice as much; more go as one transaction. A refusal is ConcurrencyConflictError.
+   */
+  async #writeAtomically(
+    client: TableClient,
+    rows: ReadonlyArray<{ readonly entity: Entity; readonly etag?: string }>,
+    remove: ReadonlyArray<{ readonly partitionKey: string; readonly rowKey: string }>,
+    what: string,
+  ): Promise<void> {
+    const [only] = rows;
+    if (only && rows.length === 1 && remove.length === 0) {
+      try {
+        await this.#guard(what, () => (only.etag ? client.updateEntity(only.entity, 'Replace', { etag: only.etag }) : client.createEntity(only.entity)));
+        return;
+      } catch (error) {
+        throw asConflict(error, what);
+      }
     }
+    if (rows.length + remove.length === 0) return;
+    const tx = new TableTransaction();
+    for (const { entity, etag } of rows) {
+      if (etag) tx.updateEntity(entity, 'Replace', { etag });
+      else tx.createEntity(entity);
+    }
+    for (const k of remove) tx.deleteEntity(k.partitionKey, k.rowKey);
+    await this.#submit(client, tx.actions, what);
   }
 
   async #submit(client: TableClient, actions: TransactionAction[], what: string) {
@@ -473,7 +473,7 @@ export class PostureStore {
       const write = hostWrite(host, existing && hostState(existing));
       if (!write) return;
       try {
-        await this.#writeHost(pk, write);
+        await this.#writeAtomically(this.#t.hosts, [{ entity: hostToEntity(write.record, pk), etag: write.etag }], [], 'writing a host');
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
@@ -506,34 +506,15 @@ export class PostureStore {
         if (write) writes.set(encodeKey(h.server), write);
       }
       for (const chunk of transactionChunks([...writes.values()].map((w) => hostToEntity(w.record, pk)))) {
-        const inChunk = chunk.map((e) => writes.get(e.rowKey)!);
+        const inChunk = chunk.map((entity) => ({ entity, write: writes.get(entity.rowKey)! }));
         try {
-          if (inChunk.length === 1) await this.#writeHost(pk, inChunk[0]!);
-          else {
-            const tx = new TableTransaction();
-            for (const w of inChunk) {
-              if (w.etag) tx.updateEntity(hostToEntity(w.record, pk), 'Replace', { etag: w.etag });
-              else tx.createEntity(hostToEntity(w.record, pk));
-            }
-            await this.#submit(this.#t.hosts, tx.actions, 'writing hosts');
-          }
+          await this.#writeAtomically(this.#t.hosts, inChunk.map(({ entity, write }) => ({ entity, etag: write.etag })), [], 'writing hosts');
         } catch (error) {
           if (!(error instanceof ConcurrencyConflictError)) throw error;
-          for (const w of inChunk) await this.putHost(w.record);
+          for (const { write } of inChunk) await this.putHost(write.record);
         }
       }
     });
-  }
-
-  /** Creates the host row or replaces it under its ETag; a refusal (it changed, exists, or went) is ConcurrencyConflictError. */
-  async #writeHost(pk: string, write: HostWrite): Promise<void> {
-    const entity = hostToEntity(write.record, pk);
-    const etag = write.etag;
-    try {
-      await this.#guard('writing a host', () => (etag ? this.#t.hosts.updateEntity(entity, 'Replace', { etag }) : this.#t.hosts.createEntity(entity)));
-    } catch (error) {
-      throw asConflict(error, 'writing a host');
-    }
   }
 
   /** What the writes need of the rows of `rowKeys` in the bucket: one range query (a page per 1,000 rows in range). */
