@@ -163,6 +163,10 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('HTTP requests one instance runs at once (Flex Consumption perInstanceConcurrency); more scale out to further instances. Sized for the Node worker\'s 512 MB heap: keep it equal to HTTP_PER_INSTANCE_CONCURRENCY in src/local/http-concurrency.ts, which the local host uses and a test compares.')
+@minValue(1)
+param httpPerInstanceConcurrency int = 16
+
 // The service refuses any other prefix at start-up; refuse it at deployment, before anything is made.
 var tablePrefixError = tablePrefixProblem(tablePrefix)
 
@@ -206,6 +210,7 @@ module resources 'modules/resources.bicep' = {
     alertFrequencyMinutes: alertFrequencyMinutes
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
   }
 }
 

@@ -45,6 +45,7 @@ param alertWebhookUrl string
 param alertFrequencyMinutes int
 param maximumInstanceCount int
 param instanceMemoryMB int
+param httpPerInstanceConcurrency int
 
 // Built-in role definition ids, from Microsoft's "Azure built-in roles" reference. The infra tests
 // compare each with the documented id, so a typo fails `npm test`, not a deployment.
@@ -269,6 +270,13 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // Set, not left to the platform's default (which follows instanceMemoryMB): the number is
+        // sized for the worker's heap, not the instance's memory (src/local/http-concurrency.ts).
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'node'

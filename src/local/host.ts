@@ -9,6 +9,8 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type Ht
 import type { PostureApp } from '../app/create-app';
 import { ROUTES } from '../app/routes';
 import { serveRoute } from '../app/serve-route';
+import { Admission } from './admission';
+import { HTTP_PER_INSTANCE_CONCURRENCY, LOCAL_HOST_QUEUE_LIMIT } from './http-concurrency';
 
 export type LogSink = (entry: { level: LogLevel; functionName: string; invocationId: string; message: string }) => void;
 
@@ -26,6 +28,16 @@ export interface LocalHostOptions {
    * (default 1000; 0: none), and soon after each commit that wrote an outbox entry.
    */
   readonly projectorIntervalMs?: number;
+  /**
+   * Requests in handlers at once (default HTTP_PER_INSTANCE_CONCURRENCY, as in Azure) and how many
+   * may wait for a place beyond those (default LOCAL_HOST_QUEUE_LIMIT; past it: 429).
+   */
+  readonly concurrency?: Partial<LocalHostConcurrency>;
+}
+
+export interface LocalHostConcurrency {
+  readonly limit: number;
+  readonly queue: number;
 }
 
 /** How long a client may take, in seconds; SECURITY.md lists them. */
@@ -46,6 +58,8 @@ export interface LocalHost {
   readonly port: number;
   readonly baseUrl: string;
   readonly server: Server;
+  /** Requests in handlers now, and waiting for a place. */
+  readonly load: { readonly running: number; readonly waiting: number };
   close(): Promise<void>;
 }
 
@@ -125,6 +139,9 @@ function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>;
   return { stream, detach };
 }
 
+/** What a request refused for a full queue is told to wait: the queue moves at the handlers' pace, tens of milliseconds a request. */
+const BUSY_RETRY_SECONDS = 1;
+
 const LINGER_BYTES = 4 * 1024 * 1024;
 const LINGER_MS = 2000;
 
@@ -201,11 +218,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const timeouts = { ...LOCAL_HOST_TIMEOUTS, ...options.timeouts };
   const ms = (seconds: number) => Math.round(seconds * 1000);
 
+  const admission = new Admission(options.concurrency?.limit ?? HTTP_PER_INSTANCE_CONCURRENCY, options.concurrency?.queue ?? LOCAL_HOST_QUEUE_LIMIT);
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    let queued = false;
     // A client silent mid-request is cut off; a handler still working (the client waits for its
-    // answer) keeps the socket.
+    // answer) keeps the socket, and so does a request waiting for a place (its body is not read
+    // yet, so the silence is the host's).
     res.on('timeout', () => {
-      if (!req.complete) req.socket.destroy();
+      if (!req.complete && !queued) req.socket.destroy();
     });
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);
@@ -234,29 +255,56 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       if (badParam) {
         return answer(req, res, 400, { error: 'invalid_query', message: 'The path holds an invalid percent-encoding.' });
       }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      const body = method !== 'GET' && method !== 'HEAD' ? bodyStream(req) : undefined;
-      // The request as @azure/functions builds it for a streamed body (its createStreamRequest):
-      // a web Request around the incoming stream, which its public init type does not offer.
-      const nativeRequest = new Request(url.toString(), { method, headers, body: body?.stream, duplex: 'half' } as RequestInit);
-      const request = new HttpRequest({ nativeRequest, params } as unknown as HttpRequestInit);
-      const invocationId = randomUUID();
-      const context = new InvocationContext({
-        invocationId,
-        functionName: hit.r.name,
-        logHandler: (level, ...args) => sink({ level, functionName: hit.r.name, invocationId, message: format(args) }),
-      });
-      const result = await hit.r.handler(request, context);
-      body?.detach();
-      closeIfUnread(req, res);
-      await writeResponse(res, result ?? { status: 204 });
-      finish(req);
+      const ticket = admission.enter();
+      if (!ticket) {
+        return answer(
+          req,
+          res,
+          429,
+          { error: 'host_busy', message: `The host is busy (${admission.running} requests running, ${admission.waiting} waiting); retry after ${BUSY_RETRY_SECONDS} second.` },
+          { 'Retry-After': String(BUSY_RETRY_SECONDS) },
+        );
+      }
+      // A client that leaves while its request waits takes the request with it: it never runs.
+      queued = true;
+      const withdraw = () => ticket.withdraw();
+      res.once('close', withdraw);
+      const release = await ticket.admitted;
+      res.off('close', withdraw);
+      queued = false;
+      if (!release || req.socket.destroyed) return release?.();
+      try {
+        await runHandler(req, res, url, method, hit.r, params);
+      } finally {
+        release();
+      }
     })().catch((error: unknown) => {
       sink({ level: 'error', functionName: 'local-host', invocationId: '', message: format(['Local host failure', error]) });
       if (!res.headersSent) answer(req, res, 500, { error: 'internal_error', message: 'The local host failed; see its log.' });
       else res.destroy();
     });
+  };
+
+  /** Runs the route's handler with the request as the Functions host builds it, and writes its answer. */
+  const runHandler = async (req: IncomingMessage, res: ServerResponse, url: URL, method: string, route: Route, params: Record<string, string>): Promise<void> => {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const body = method !== 'GET' && method !== 'HEAD' ? bodyStream(req) : undefined;
+    // The request as @azure/functions builds it for a streamed body (its createStreamRequest):
+    // a web Request around the incoming stream, which its public init type does not offer.
+    const nativeRequest = new Request(url.toString(), { method, headers, body: body?.stream, duplex: 'half' } as RequestInit);
+    const request = new HttpRequest({ nativeRequest, params } as unknown as HttpRequestInit);
+    const invocationId = randomUUID();
+    const context = new InvocationContext({
+      invocationId,
+      functionName: route.name,
+      logHandler: (level, ...args) => sink({ level, functionName: route.name, invocationId, message: format(args) }),
+    });
+    const result = await route.handler(request, context);
+    body?.detach();
+    closeIfUnread(req, res);
+    await writeResponse(res, result ?? { status: 204 });
+    finish(req);
   };
   const server = createServer(
     {
@@ -293,6 +341,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     port,
     baseUrl: `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${port}`,
     server,
+    load: {
+      get running() {
+        return admission.running;
+      },
+      get waiting() {
+        return admission.waiting;
+      },
+    },
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
