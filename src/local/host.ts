@@ -265,14 +265,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           { 'Retry-After': String(BUSY_RETRY_SECONDS) },
         );
       }
-      // A client that leaves while its request waits takes the request with it: it never runs.
+      // A request whose connection ends while it waits (the client left, or the host gave up on a
+      // body that did not arrive in time: 408) leaves the queue and never runs.
       queued = true;
+      const socket = req.socket;
       const withdraw = () => ticket.withdraw();
-      res.once('close', withdraw);
+      socket.once('close', withdraw).once('finish', withdraw);
       const release = await ticket.admitted;
-      res.off('close', withdraw);
+      socket.off('close', withdraw).off('finish', withdraw);
       queued = false;
-      if (!release || req.socket.destroyed) return release?.();
+      if (!release || socket.destroyed || socket.writableEnded) return release?.();
       try {
         await runHandler(req, res, url, method, hit.r, params);
       } finally {

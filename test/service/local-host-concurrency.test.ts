@@ -165,4 +165,27 @@ describe('the local host admits at most its limit of requests into handlers', ()
     expect((await first).status).toBe(200);
     expect((await post).status).toBe(201);
   });
+
+  it('a large post still waiting when the request limit runs out: 408, and it never runs', async () => {
+    const held = heldApp(stack.app);
+    const h = await host(held.app, { concurrency: { limit: 1, queue: 1 }, timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const first = summary(h, 'first');
+    await until(() => held.started.length === 1, 'the first to run');
+    const key = await stack.serverKey('late.corp.contoso.com');
+    const big = JSON.stringify(snapshot({ host: 'late', tail: 'x'.repeat(900 * 1024) }));
+    const post = fetch(`${h.baseUrl}/api/snapshots`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json', 'x-test-id': 'late' }, body: big }).then(
+      async (r) => ({ status: r.status, body: await r.text() }),
+      (error: unknown) => ({ status: 0, body: String(error) }),
+    );
+    await until(() => h.load.waiting === 1, 'the post to wait');
+    // The host gives up on the body after 2 s; the post leaves the queue.
+    await until(() => h.load.waiting === 0, 'the post to leave the queue');
+    held.releaseAll();
+    expect((await first).status).toBe(200);
+    const late = await post;
+    expect([0, 408]).toContain(late.status);
+    if (late.status === 408) expect(JSON.parse(late.body)).toMatchObject({ error: 'request_timeout' });
+    await until(() => h.load.running === 0, 'the host to be idle');
+    expect(held.started).toEqual(['first']);
+  });
 });
