@@ -63,6 +63,8 @@ export interface ProjectorRun {
 }
 
 const LEASE_MS = 60_000;
+/** Staged raw bodies (up to 1 MiB each) read and copied at once. */
+const STAGED_PARALLEL = 2;
 /** How many commit ids the Results rows remember (RECENT_COMMITS in ingest): proof of a commit. */
 const ZERO: Omit<ProjectorRun, 'status' | 'phaseMs'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, events: 0, alertRecords: 0 };
 
@@ -277,7 +279,7 @@ export class Projector {
       timed('events', events.length > 0 ? store.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works)),
       timed('drift', this.#drift(works)),
-      timed('raw', store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : [])))),
+      timed('raw', this.#raw(works, drop)),
       timed('hosts', this.#hosts(works, log)),
     ]);
     mark = Date.now();
@@ -296,6 +298,34 @@ export class Projector {
       alertRecords,
       phaseMs,
     };
+  }
+
+  /**
+   * The raw bodies of the batch, in their slots: per server and slot only the last write counts
+   * (entries are in commit order per server). Bodies carried by entries go in transactions per
+   * bucket; staged ones are copied one at a time, STAGED_PARALLEL at once, so however many a
+   * batch holds only that many (up to 1 MiB each) are in memory. Then the staging rows go: those
+   * of the batch's commits, copied or overtaken, and those of dropped entries (never committed, or
+   * no longer provable). A rerun after a crash before that copies again what is left.
+   */
+  async #raw(works: readonly ProjectionWork[], dropped: readonly StoredOutboxEntry[]): Promise<void> {
+    const { store } = this.deps;
+    const last = new Map<string, ProjectionWork>();
+    for (const w of works) {
+      const slot = w.raw?.slot ?? w.staged?.slot;
+      if (slot !== undefined) last.set(`${w.server}|${slot}`, w);
+    }
+    const final = [...last.values()];
+    await settleAll([
+      store.putRawSnapshots(final.flatMap((w) => (w.raw ? [w.raw] : []))),
+      inParallel(
+        final.filter((w) => w.staged),
+        STAGED_PARALLEL,
+        async (w) => void (await store.copyStagedRaw(w.server, w.commitId, w.staged!.slot)),
+      ),
+    ]);
+    const stagedDrops = dropped.filter((e) => decodeWork(e.payload)?.staged);
+    await store.deleteStagedRaw([...works.filter((w) => w.staged), ...stagedDrops].map((w) => ({ server: w.server, commitId: w.commitId })));
   }
 
   /**
