@@ -2,7 +2,8 @@
 // entry and commits (its only writes); everything fleet-wide happens here — events in transactions
 // of 100, History rows and raw snapshots in transactions per bucket of servers, the rule index with
 // its counts (one transaction per rule, shard and ~50 servers), the fleet-drift counts, Hosts, then
-// the alert records, then the entries go.
+// the alert records, then the entries go. A raw body too large for its entry was staged by its
+// request in a Snapshots row of its own; the projector copies it into its slot and removes it.
 //
 // Safe to run twice, or after a crash at any point: every write is keyed by the change it records
 // (events, history, raw slots, index rows by server), index moves that find the index already moved

@@ -43,13 +43,15 @@ const tailRules: Rule[] = Array.from({ length: 5 }, (_, n) => ({
 /**
  * Storage faults of this file, armed by the tests: `hold` stops the first write of a Snapshots row
  * that carries snapshot `id` (its body) until `until` settles; the `fail…` switches refuse, while
- * on, a commit of Results rows, the removal of a staging row, the projector's clearing of the outbox.
+ * on, a commit of Results rows, the removal of a staging row, the projector's clearing of the outbox;
+ * `stagedReads` counts reads of staging rows in flight (each made to take 50 ms).
  */
 const faults: {
   hold?: { id: string; until: Promise<void>; reached: () => void };
   failCommits?: boolean;
   failStageDeletes?: boolean;
   failOutboxClear?: boolean;
+  stagedReads?: { now: number; max: number; total: number };
 } = {};
 const faultPolicy: StoragePolicy = {
   name: 'testRawBodyFaults',
@@ -66,6 +68,17 @@ const faultPolicy: StoragePolicy = {
     if (faults.failCommits && batch && body.includes('Results(')) throw injectedError(request, 503);
     if (faults.failStageDeletes && request.method === 'DELETE' && url.includes('Snapshots(') && url.includes('|stage|')) throw injectedError(request, 503);
     if (faults.failOutboxClear && batch && body.includes('Outbox(') && body.includes('DELETE ')) throw injectedError(request, 503);
+    const reads = faults.stagedReads;
+    if (reads && request.method === 'GET' && url.includes('Snapshots(') && url.includes('|stage|')) {
+      reads.total++;
+      reads.max = Math.max(reads.max, ++reads.now);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return await next(request);
+      } finally {
+        reads.now--;
+      }
+    }
     return next(request);
   },
 };
@@ -322,5 +335,27 @@ describe('a raw body too large for its outbox entry', () => {
     expect(tailOf(latest?.body)).toBe(sentTail(two));
     expect(await storedIds(server)).toEqual(expect.arrayContaining([idOf(two), idOf(one)]));
     expect(await waitingEntries(server)).toBe(0);
+  });
+
+  it('a batch of many staged bodies holds only a few of them at once', async () => {
+    const docs = Array.from({ length: 6 }, (_, i) => snapshot({ host: `RAWM0${i}`, tail: bigTail(), testState: 'Warning', collectedAt: at(70) }));
+    for (const doc of docs) expect(await postOnly(doc)).toBe(201);
+    faults.stagedReads = { now: 0, max: 0, total: 0 };
+    try {
+      await stack.projected();
+      // Read one by one as they are copied (two at a time), not all six with the batch.
+      expect(faults.stagedReads.total).toBe(6);
+      expect(faults.stagedReads.max).toBeGreaterThan(0);
+      expect(faults.stagedReads.max).toBeLessThanOrEqual(2);
+    } finally {
+      faults.stagedReads = undefined;
+    }
+    for (const doc of docs) {
+      const server = serverOf((doc.host as { name: string }).name);
+      const latest = await stack.app.store.getLatestRaw(server, true);
+      expect(latest?.snapshotId).toBe(idOf(doc));
+      expect(tailOf(latest?.body)).toBe(sentTail(doc));
+      expect(await stagedIds(server)).toEqual([]);
+    }
   });
 });
