@@ -389,7 +389,14 @@ export class Projector {
    */
   async #hosts(works: readonly ProjectionWork[], log: AlertLog): Promise<void> {
     const newest = new Map<string, NonNullable<ProjectionWork['host']>>();
-    for (const w of works) if (w.host) newest.set(w.server, w.host);
+    for (const w of works) {
+      if (!w.host) continue;
+      // Several refreshes of one server in this batch: the newest row is written, and its
+      // last-seen index row moves from the hour stored before the earliest of them (the later
+      // ones' previous hours were never written).
+      const earlier = newest.get(w.server);
+      newest.set(w.server, earlier ? { ...w.host, previousSync: earlier.previousSync } : w.host);
+    }
     if (newest.size === 0) return;
     await this.deps.store.putHosts([...newest.values()].map((h) => h.record));
     await this.deps.hostsSynced?.(

@@ -8,7 +8,7 @@ import { exportResultsCsv } from './export-results';
 import { health } from './health';
 import type { ApiResponse, RouteCall } from './http-io';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
 /** Who may call a route: a key of the given access, or anyone (the dashboard's static files). */
 export type RouteAccess = Access | 'public';
@@ -25,7 +25,7 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [
   // Anyone: which service answers here (no storage, no key).
-  { name: 'getHealth', methods: ['GET'], route: 'health', access: 'public', handler: async (app) => health(app) },
+  { name: 'getHealth', methods: ['GET', 'HEAD'], route: 'health', access: 'public', handler: async (app) => health(app) },
   // Collectors
   { name: 'enroll', methods: ['POST'], route: 'enroll', access: 'enrol', handler: (app, c) => app.http.enroll(c) },
   { name: 'postSnapshot', methods: ['POST'], route: 'snapshots', access: 'ingest', handler: (app, c) => app.http.postSnapshot(c) },
@@ -57,7 +57,7 @@ export const ROUTES: readonly Route[] = [
     handler: (app, c) => app.keysHttp.decide(c),
   },
   // The dashboard's page and files hold no data; every call the page makes needs a reader key.
-  { name: 'getDashboard', methods: ['GET'], route: 'dashboard/{asset?}', access: 'public', handler: async (_app, c) => getDashboardFiles().serve(c.req) },
+  { name: 'getDashboard', methods: ['GET', 'HEAD'], route: 'dashboard/{asset?}', access: 'public', handler: async (_app, c) => getDashboardFiles().serve(c.req) },
 ];
 
 /**

@@ -191,3 +191,23 @@ describe('GET /api/health', () => {
     expect(stack.roundTrips.count).toBe(0);
   });
 });
+
+describe('HEAD on the key-free routes', () => {
+  it('the health check and the dashboard answer HEAD like GET, without a body; other methods are refused with both named', async () => {
+    for (const route of ['health', 'dashboard']) {
+      const got = await stack.request(route, { key: null });
+      expect(Number(got.headers.get('content-length')), route).toBeGreaterThan(0);
+      const head = await stack.request(route, { key: null, method: 'HEAD' });
+      expect(head.status, route).toBe(got.status);
+      expect(head.headers.get('content-type'), route).toBe(got.headers.get('content-type'));
+      // The length and encoding GET would send (the dashboard gzips for clients that accept it).
+      expect(head.headers.get('content-length'), route).toBe(got.headers.get('content-length'));
+      expect(head.headers.get('content-encoding'), route).toBe(got.headers.get('content-encoding'));
+      expect(head.headers.get('etag'), route).toBe(got.headers.get('etag'));
+      expect((await head.arrayBuffer()).byteLength, route).toBe(0);
+      const post = await stack.request(route, { key: null, method: 'POST' });
+      expect(post.status, route).toBe(405);
+      expect(post.headers.get('allow'), route).toBe('GET, HEAD');
+    }
+  });
+});

@@ -2,6 +2,7 @@
 // projector moves a server's row when its Hosts row is refreshed; a failed delete of the old hour
 // keeps the outbox entry, so the next run finishes the move. A row left behind all the same is
 // pruned by the stale-hosts job once the server's current row is elsewhere; a current row never.
+// Several refreshes of one server projected together move its row once, from the stored hour.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleStore, seenPartition, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
@@ -84,5 +85,20 @@ describe('last-seen index clean-up', () => {
     now = refreshed + 3 * 60 * MIN + 20 * MIN;
     await runStaleHosts();
     expect(await staleServers()).toContain(server('STEADY1'));
+  });
+
+  it('two refreshes of one server projected in one batch move its row once: from the stored hour to the newest', async () => {
+    now = T0 + 10 * 60 * MIN;
+    expect((await postAt('TWICE1')).status).toBe(201);
+    const stored = now;
+    expect(await seenRows(server('TWICE1'))).toEqual([seenPartition(stored)]);
+    // Two hourly refreshes before the projector runs: the second entry's previous sync is the
+    // first's, whose index row was never written; the row to move is the one of the stored hour.
+    now = stored + 61 * MIN;
+    expect((await post(stack, snapshot({ host: 'TWICE1', collectedAt: now - MIN }), { drain: false })).status).toBe(201);
+    now = stored + 122 * MIN;
+    expect((await post(stack, snapshot({ host: 'TWICE1', collectedAt: now - MIN }), { drain: false })).status).toBe(201);
+    await stack.projected();
+    expect(await seenRows(server('TWICE1'))).toEqual([seenPartition(now)]);
   });
 });
