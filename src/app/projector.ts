@@ -36,6 +36,8 @@ export interface ProjectorDeps {
   /**
    * Payload characters per batch (default 16 Mi): a batch of entries that each carry a large raw
    * body (up to the 1 MiB snapshot limit) is cut short, so the projector's memory stays bounded.
+   * Bodies too large for their entry are not in it: they are read from their staging rows two at
+   * a time while they are copied.
    */
   readonly batchBytes?: number;
   /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
