@@ -65,6 +65,11 @@ interface IngestRun extends Omit<RunStats, 'errorSamples'> {
   readonly rssPeakMb: number | null;
   readonly serviceCpuMsPerSnapshot: number | null;
   readonly azuriteCpuMsPerSnapshot: number | null;
+  /**
+   * Service runs: the load generator's own CPU (this process: HTTP client, response reading). With
+   * the service's and Azurite's it is what a post costs the machine, against the baseline's two.
+   */
+  readonly clientCpuMsPerSnapshot?: number | null;
   /** After a service run: how long until the projector had drained what the run left (ms). */
   readonly projectionDrainMs?: number | null;
 }
@@ -168,6 +173,7 @@ async function main(): Promise<void> {
       await svc.reset();
       const cpu0 = cpuSeconds(svc.pid);
       const az0 = cpuSeconds(azurite?.pid);
+      const client0 = process.cpuUsage();
       const rss = sampleRss(svc.pid);
       lastFailed = new Set<number>();
       const stats = await runConcurrent(docs.length, concurrency, async (i) => {
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
       const s = await svc.stats();
       const cpu1 = cpuSeconds(svc.pid);
       const az1 = cpuSeconds(azurite?.pid);
+      const client = process.cpuUsage(client0);
       const run: IngestRun = {
         scenario,
         target: 'service',
@@ -197,6 +204,7 @@ async function main(): Promise<void> {
         rssPeakMb: mb(rssPeak ?? s.rss),
         serviceCpuMsPerSnapshot: cpu0 === undefined || cpu1 === undefined ? null : ((cpu1 - cpu0) * 1000) / docs.length,
         azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / docs.length,
+        clientCpuMsPerSnapshot: (client.user + client.system) / 1000 / docs.length,
       };
       // The projector finishes what the run left before anything else runs (the mass flip measures
       // this as its projection lag instead), so no run is measured while it works for an earlier one.
@@ -483,6 +491,7 @@ async function main(): Promise<void> {
         keyRoundTripsPerSnapshot: round(r.keyRoundTripsPerSnapshot, 3),
         serviceCpuMsPerSnapshot: r.serviceCpuMsPerSnapshot === null ? null : round(r.serviceCpuMsPerSnapshot, 3),
         azuriteCpuMsPerSnapshot: r.azuriteCpuMsPerSnapshot === null ? null : round(r.azuriteCpuMsPerSnapshot, 3),
+        clientCpuMsPerSnapshot: r.clientCpuMsPerSnapshot == null ? null : round(r.clientCpuMsPerSnapshot, 3),
         projectionDrainMs: r.projectionDrainMs ?? null,
       })),
       ratios: ratios.map((r) => ({ ...r, throughputRatio: round(r.throughputRatio, 2), p99Ratio: round(r.p99Ratio, 2) })),
@@ -514,8 +523,8 @@ function printTables(r: any): void {
   table(['generation', 'raw bytes', 'gzip bytes', 'snapshots', 'max raw', 'typical'], r.payload.map((x: any) => [x.generation, x.rawBytes, x.gzipBytes, x.snapshots, x.rawBytesMax, x.typical]));
   console.log(`\n-- ingest, ${r.ingest.servers} servers, ${r.ingest.changeServers} of them per status-change run (service over HTTP vs storage-only baseline)`);
   table(
-    ['scenario', 'target', 'c', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'key RT', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'projected after ms', 'errors'],
-    r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.keyRoundTripsPerSnapshot, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.projectionDrainMs ?? null, x.errors]),
+    ['scenario', 'target', 'c', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'key RT', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'client CPU ms/snap', 'projected after ms', 'errors'],
+    r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.keyRoundTripsPerSnapshot, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.clientCpuMsPerSnapshot ?? null, x.projectionDrainMs ?? null, x.errors]),
   );
   if (r.massFlip) {
     const m = r.massFlip;
