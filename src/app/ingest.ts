@@ -11,7 +11,6 @@ import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
-  DIRECT_RAW_SLOTS,
   nextRawSlot,
   OutboxEntryTooLargeError,
   PROJECTED_RAW_SLOTS,
@@ -139,15 +138,23 @@ export class Ingest {
     }
     const snapshotId = p.normalised.snapshotId;
     const me = { collectedAt: p.normalised.collectedAt, snapshotId };
-    // Each attempt has its own commit id, so an outbox entry describes exactly one attempt's
-    // commit; an attempt that does not commit removes its entry (and should that fail, the
-    // projector finds no commit for it and drops it).
+    // Each attempt has its own commit id, so an outbox entry (and a staged raw body) describes
+    // exactly one attempt's commit; an attempt that does not commit removes them (and should that
+    // fail, the projector finds no commit for the entry and drops both).
     const attempts: string[] = [];
-    let entry: string | undefined;
+    let entry: { commitId: string; staged: boolean } | undefined;
     const started = Date.now();
     const abandon = async () => {
-      if (entry !== undefined) await this.deps.outbox.deleteOne(server, entry).catch(() => undefined);
+      const e = entry;
       entry = undefined;
+      if (e === undefined) return;
+      try {
+        // The staging row first: while it may be left, so is the entry that leads the projector to it.
+        if (e.staged) await this.deps.store.deleteStagedRaw([{ server, commitId: e.commitId }]);
+        await this.deps.outbox.deleteOne(server, e.commitId);
+      } catch {
+        // Left to the projector, which finds no commit for the entry.
+      }
     };
 
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
@@ -158,8 +165,8 @@ export class Ingest {
       // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
       // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
       if (entry !== undefined) {
-        if (head?.recentCommits?.some((c) => c.id === entry)) {
-          this.deps.projector.committed(entry);
+        if (head?.recentCommits?.some((c) => c.id === entry?.commitId)) {
+          this.deps.projector.committed(entry.commitId);
           this.deps.projector.kick();
           entry = undefined;
         } else await abandon();
@@ -182,7 +189,7 @@ export class Ingest {
         // revocation may be what changed them): the key is not tagged from those.
         const commitId = newCommitId(Date.now());
         attempts.push(commitId);
-        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, () => (entry = commitId));
+        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, (staged) => (entry = { commitId, staged }));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
@@ -201,8 +208,9 @@ export class Ingest {
    * Writes the outbox entry of what the commit owes the fleet-wide tables (when it owes anything),
    * then commits the server's rows, which remember the commit's id (the projector's proof that it
    * happened). Three round trips with the read; an unchanged snapshot writes no entry (two).
+   * `onEntry` is told once the entry is written, and whether a raw body was staged with it.
    */
-  async #commit(rows: readonly StoredResult[], p: Parsed, commitId: string, keyTag: string | undefined, onEntry: () => void): Promise<Map<string, ResultRecord>> {
+  async #commit(rows: readonly StoredResult[], p: Parsed, commitId: string, keyTag: string | undefined, onEntry: (staged: boolean) => void): Promise<Map<string, ResultRecord>> {
     const { store, rules, clock } = this.deps;
     const server = p.normalised.serverId;
     const receivedAt = clock();
@@ -213,8 +221,8 @@ export class Ingest {
     const anyPrev = rows[0];
     const hostDue = !anyPrev || anyPrev.hostHash !== p.hostHash || receivedAt - anyPrev.hostSyncedAt >= HOST_REFRESH_MS || carriedSync;
     const rawDue = !anyPrev || anyPrev.contentHash !== p.contentHash || carriedSync;
-    // New content goes to a slot that does not hold the previous content, so that one is kept: a
-    // projector's slot, unless the entry turns out too large and the body is written here (below).
+    // New content goes to a slot that does not hold the previous content, so that one is kept. The
+    // projector writes it there, from the entry or, for a body too large for it, from its staging row.
     const rawSlot = rawDue ? nextRawSlot(PROJECTED_RAW_SLOTS, anyPrev?.rawSlot) : (anyPrev?.rawSlot ?? 0);
     // Tag the key only over rows that existed when it was checked: their ETags make this commit
     // fail if a revocation cleared the tags since (a first post's new rows would have none).
@@ -290,14 +298,7 @@ export class Ingest {
       raw: rawDue ? { record: { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, receivedAt, contentHash: p.contentHash, body: p.body }, slot: rawSlot } : undefined,
     };
     const owes = hasWork(work);
-    const direct = owes ? await this.#writeEntry(work, receivedAt, onEntry, nextRawSlot(DIRECT_RAW_SLOTS, anyPrev?.rawSlot)) : undefined;
-    if (direct !== undefined) {
-      // The body went to a slot of the request's own: the rows say so (the next content avoids it).
-      for (const row of put) {
-        row.record = { ...row.record, rawSlot: direct };
-        records.set(row.record.ruleId, row.record);
-      }
-    }
+    if (owes) onEntry(await this.#writeEntry(work, receivedAt));
 
     await store.commitServer(server, { put, remove });
     if (owes) {
@@ -308,24 +309,24 @@ export class Ingest {
   }
 
   /**
-   * The outbox entry. A raw body too large for it is written here instead (one more round trip,
-   * rare), to `directSlot`: one of the request's own slots, which the projector never writes, so an
-   * older entry of the server still waiting cannot replace it. Returns that slot, if it was used.
+   * The outbox entry. A raw body too large for it is staged instead, in a Snapshots row of this
+   * commit attempt (one more round trip, rare), and the entry says so: no other attempt writes that
+   * row, so an attempt refused at its commit cannot replace an accepted body, and only a commit
+   * that landed is copied into its slot by the projector. The entry goes first, so a staging row
+   * is never left without the entry that leads the projector to it. True when the body was staged.
    */
-  async #writeEntry(work: ProjectionWork, writtenAt: number, onEntry: () => void, directSlot: number): Promise<number | undefined> {
+  async #writeEntry(work: ProjectionWork, writtenAt: number): Promise<boolean> {
     const { outbox, store } = this.deps;
     const entry = (w: ProjectionWork) => ({ server: w.server, commitId: w.commitId, writtenAt, payload: encodeWork(w) });
-    let direct: number | undefined;
     try {
       await outbox.put(entry(work));
+      return false;
     } catch (error) {
       if (!(error instanceof OutboxEntryTooLargeError) || !work.raw) throw error;
-      await store.putRawSnapshot(work.raw.record, directSlot);
-      await outbox.put(entry({ ...work, raw: undefined }));
-      direct = directSlot;
+      await outbox.put(entry({ ...work, raw: undefined, staged: { slot: work.raw.slot } }));
+      await store.putStagedRaw(work.raw.record, work.commitId);
+      return true;
     }
-    onEntry();
-    return direct;
   }
 
   /**
@@ -354,11 +355,11 @@ export class Ingest {
       // Rows flagged SyncPending were written by a version that knew only the projector's slots.
       raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: rawSlotOf(head.rawSlot) } : undefined,
     };
-    const direct = hasWork(work) ? await this.#writeEntry(work, now, () => undefined, nextRawSlot(DIRECT_RAW_SLOTS, head.rawSlot)) : undefined;
+    if (hasWork(work)) await this.#writeEntry(work, now);
     const recentCommits = nextCommits(head, commitId, now);
     const put = rows.map((r) => ({
       etag: r.etag,
-      record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits, rawSlot: direct ?? r.rawSlot },
+      record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits },
     }));
     try {
       await store.commitServer(server, { put, remove: [] });

@@ -31,12 +31,17 @@ export interface ProjectionWork {
   readonly drift?: readonly DriftMove[];
   /** The Hosts row to write, with what the stale-host bookkeeping needs. */
   readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
-  /** The raw snapshot for one of the projector's two slots (absent when the body did not fit: the request wrote it to a slot of its own). */
+  /** The raw snapshot for one of the projector's two slots (absent when the body did not fit: see `staged`). */
   readonly raw?: { readonly record: RawSnapshotRecord; readonly slot: number };
+  /**
+   * The raw body was too large for the entry: the request staged it under this entry's commit id
+   * (a Snapshots row of its own), and the projector copies it into `slot`, then removes it.
+   */
+  readonly staged?: { readonly slot: number };
 }
 
-export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'host' | 'raw'>): boolean =>
-  w.events.length > 0 || w.alerts.length > 0 || w.index.length > 0 || (w.drift?.length ?? 0) > 0 || w.host !== undefined || w.raw !== undefined;
+export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'host' | 'raw' | 'staged'>): boolean =>
+  w.events.length > 0 || w.alerts.length > 0 || w.index.length > 0 || (w.drift?.length ?? 0) > 0 || w.host !== undefined || w.raw !== undefined || w.staged !== undefined;
 
 export const FINDING = new Set(['Warning', 'Error']);
 

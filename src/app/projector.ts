@@ -2,7 +2,8 @@
 // entry and commits (its only writes); everything fleet-wide happens here — events in transactions
 // of 100, History rows and raw snapshots in transactions per bucket of servers, the rule index with
 // its counts (one transaction per rule, shard and ~50 servers), the fleet-drift counts, Hosts, then
-// the alert records, then the entries go.
+// the alert records, then the entries go. A raw body too large for its entry was staged by its
+// request in a Snapshots row of its own; the projector copies it into its slot and removes it.
 //
 // Safe to run twice, or after a crash at any point: every write is keyed by the change it records
 // (events, history, raw slots, index rows by server), index moves that find the index already moved
@@ -35,6 +36,8 @@ export interface ProjectorDeps {
   /**
    * Payload characters per batch (default 16 Mi): a batch of entries that each carry a large raw
    * body (up to the 1 MiB snapshot limit) is cut short, so the projector's memory stays bounded.
+   * Bodies too large for their entry are not in it: they are read from their staging rows two at
+   * a time while they are copied.
    */
   readonly batchBytes?: number;
   /** How long an entry whose commit is not visible yet may still be waiting for it (default 5 min). */
@@ -63,6 +66,8 @@ export interface ProjectorRun {
 }
 
 const LEASE_MS = 60_000;
+/** Staged raw bodies (up to 1 MiB each) read and copied at once. */
+const STAGED_PARALLEL = 2;
 /** How many commit ids the Results rows remember (RECENT_COMMITS in ingest): proof of a commit. */
 const ZERO: Omit<ProjectorRun, 'status' | 'phaseMs'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, events: 0, alertRecords: 0 };
 
@@ -277,7 +282,7 @@ export class Projector {
       timed('events', events.length > 0 ? store.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works)),
       timed('drift', this.#drift(works)),
-      timed('raw', store.putRawSnapshots(works.flatMap((w) => (w.raw ? [w.raw] : [])))),
+      timed('raw', this.#raw(works, drop)),
       timed('hosts', this.#hosts(works, log)),
     ]);
     mark = Date.now();
@@ -296,6 +301,34 @@ export class Projector {
       alertRecords,
       phaseMs,
     };
+  }
+
+  /**
+   * The raw bodies of the batch, in their slots: per server and slot only the last write counts
+   * (entries are in commit order per server). Bodies carried by entries go in transactions per
+   * bucket; staged ones are copied one at a time, STAGED_PARALLEL at once, so however many a
+   * batch holds only that many (up to 1 MiB each) are in memory. Then the staging rows go: those
+   * of the batch's commits, copied or overtaken, and those of dropped entries (never committed, or
+   * no longer provable). A rerun after a crash before that copies again what is left.
+   */
+  async #raw(works: readonly ProjectionWork[], dropped: readonly StoredOutboxEntry[]): Promise<void> {
+    const { store } = this.deps;
+    const last = new Map<string, ProjectionWork>();
+    for (const w of works) {
+      const slot = w.raw?.slot ?? w.staged?.slot;
+      if (slot !== undefined) last.set(`${w.server}|${slot}`, w);
+    }
+    const final = [...last.values()];
+    await settleAll([
+      store.putRawSnapshots(final.flatMap((w) => (w.raw ? [w.raw] : []))),
+      inParallel(
+        final.filter((w) => w.staged),
+        STAGED_PARALLEL,
+        async (w) => void (await store.copyStagedRaw(w.server, w.commitId, w.staged!.slot)),
+      ),
+    ]);
+    const stagedDrops = dropped.filter((e) => decodeWork(e.payload)?.staged);
+    await store.deleteStagedRaw([...works.filter((w) => w.staged), ...stagedDrops].map((w) => ({ server: w.server, commitId: w.commitId })));
   }
 
   /**

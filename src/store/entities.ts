@@ -271,25 +271,47 @@ export function entityToHost(e: Row): HostRecord {
 }
 
 // ---- Snapshots: PartitionKey = s|<bucket>, RowKey = <server>|slot0 … <server>|slot3 ---------------
-// Fixed rows per server: slot0/slot1 written by the projector, slot2/slot3 by a request whose body
-// was too large for its outbox entry; each pair alternates (the Results rows name the newest slot,
-// raw-slots.ts), so keeping the newest two contents is a blind upsert: no listing, no pruning.
-// Older deployments hold rows in a partition per server (RowKey slot0/slot1, or inverted time
-// before the slots); readers take the newest row of every slot and layout.
+// Fixed rows per server, written only by the projector, in commit order per server, each new
+// content to the slot its commit chose (the Results rows name it, raw-slots.ts), so keeping the
+// newest two contents is a blind upsert: no listing, no pruning. slot2/slot3 were written by
+// requests of older deployments and are still read. A body too large for its outbox entry waits
+// in a staging row of its commit attempt, `<server>|stage|<commit id>`, until the projector
+// copies it into its slot; readers of slots read only the `slot…` keys. Older deployments hold
+// rows in a partition per server (RowKey slot0/slot1, or inverted time before the slots); readers
+// take the newest row of every slot and layout.
 
 export const rawSlotKey = (slot: number): string => `slot${rawSlotOf(slot)}`;
+
+/** RowKeys of a server's slot rows in its bucket (ge `from`, lt `to`): no staging row falls in it. */
+export function rawSlotRange(server: string): { readonly from: string; readonly to: string } {
+  const base = serverRange(server).from;
+  return { from: `${base}slot`, to: `${base}slot~` };
+}
+
+/** The staging row of one commit attempt's body: only that attempt writes it. */
+export const rawStageKey = (server: string, commitId: string): string => `${serverRange(server).from}stage|${encodeKey(commitId)}`;
 
 /** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
 const RAW_CHUNK_BYTES = 60 * 1024;
 const RAW_MAX_CHUNKS = 15;
+const rawChunkName = (i: number): string => `RawGzip${String(i).padStart(2, '0')}`;
 
 export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
+  return rawEntity(r, serverRange(r.server).from + rawSlotKey(slot));
+}
+
+/** A body too large for its outbox entry, staged under its commit attempt until the projector copies it. */
+export function stagedRawToEntity(r: RawSnapshotRecord, commitId: string): Entity {
+  return rawEntity(r, rawStageKey(r.server, commitId));
+}
+
+function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {
   const gz = gzipSync(Buffer.from(r.body, 'utf8'));
   const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
   const stored = chunks <= RAW_MAX_CHUNKS;
   const out: Entity = {
     partitionKey: snapshotPartition(r.server),
-    rowKey: serverRange(r.server).from + rawSlotKey(slot),
+    rowKey,
     Server: r.server,
     SnapshotId: r.snapshotId,
     CollectedAt: dateTime(r.collectedAt),
@@ -300,7 +322,34 @@ export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
     RawChunks: int32(stored ? chunks : 0),
   };
   if (stored) {
-    for (let i = 0; i < chunks; i++) out[`RawGzip${String(i).padStart(2, '0')}`] = new Uint8Array(gz.subarray(i * RAW_CHUNK_BYTES, (i + 1) * RAW_CHUNK_BYTES));
+    for (let i = 0; i < chunks; i++) out[rawChunkName(i)] = new Uint8Array(gz.subarray(i * RAW_CHUNK_BYTES, (i + 1) * RAW_CHUNK_BYTES));
+  }
+  return out;
+}
+
+/**
+ * A staging row as the slot row of `server`: the same columns, the gzip copied as it is (no
+ * unzipping a megabyte to zip it again).
+ */
+export function stagedToSlotEntity(e: Row, server: string, slot: number): Entity {
+  const meta = entityToRawMeta(e);
+  const chunks = meta.rawStored ? (num(e, 'RawChunks') ?? 0) : 0;
+  const out: Entity = {
+    partitionKey: snapshotPartition(server),
+    rowKey: serverRange(server).from + rawSlotKey(slot),
+    Server: meta.server,
+    SnapshotId: meta.snapshotId,
+    CollectedAt: dateTime(meta.collectedAt),
+    ReceivedAt: dateTime(meta.receivedAt),
+    ContentHash: meta.contentHash,
+    RawBytes: int32(meta.rawBytes),
+    RawStored: meta.rawStored,
+    RawChunks: int32(chunks),
+  };
+  for (let i = 0; i < chunks; i++) {
+    const b = bytes(e, rawChunkName(i));
+    if (!b) throw new Error(`The staged raw snapshot ${String(e.rowKey)} lacks ${rawChunkName(i)}.`);
+    out[rawChunkName(i)] = b;
   }
   return out;
 }
@@ -322,7 +371,7 @@ export function entityToRawBody(e: Row): string | undefined {
   if (!bool(e, 'RawStored') || n === 0) return undefined;
   const parts: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    const b = bytes(e, `RawGzip${String(i).padStart(2, '0')}`);
+    const b = bytes(e, rawChunkName(i));
     if (!b) return undefined;
     parts.push(b);
   }

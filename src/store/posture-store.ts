@@ -23,11 +23,15 @@ import {
   indexRowKey,
   indexToEntity,
   legacyServerPartition,
+  rawSlotRange,
+  rawStageKey,
   rawToEntity,
   resultKeys,
   resultToEntity,
   serverRange,
   snapshotPartition,
+  stagedRawToEntity,
+  stagedToSlotEntity,
   type Entity,
 } from './entities';
 import { ms, optStr, str } from './columns';
@@ -587,13 +591,37 @@ export class PostureStore {
   }
 
   /**
-   * Stores a raw snapshot in one of the server's slots (one upsert). The caller picks the slot
-   * (raw-slots.ts: its writer's pair, alternating), so the newest two distinct contents are kept
-   * without a listing.
+   * Stages a raw body too large for its outbox entry under its commit attempt (one upsert). No
+   * other attempt writes this row, so an attempt that is then refused cannot replace a body that
+   * was accepted; the projector copies it into the slot its commit chose (copyStagedRaw).
    */
-  async putRawSnapshot(raw: RawSnapshotRecord, slot: number): Promise<void> {
-    const entity = rawToEntity(raw, slot);
+  async putStagedRaw(raw: RawSnapshotRecord, commitId: string): Promise<void> {
+    const entity = stagedRawToEntity(raw, commitId);
+    await this.#guard('staging a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
+  }
+
+  /**
+   * Copies the staged body of `commitId` into the server's `slot` (a read and an upsert, one body
+   * in memory). False when no staging row is left: an earlier run copied it, and later entries
+   * of the batch that removed it wrote that slot or newer content, so there is nothing to redo.
+   */
+  async copyStagedRaw(server: string, commitId: string, slot: number): Promise<boolean> {
+    const staged = await this.#getOrUndefined(this.#t.snapshots, snapshotPartition(server), rawStageKey(server, commitId), 'reading a staged raw snapshot');
+    if (!staged) return false;
+    const entity = stagedToSlotEntity(staged, server, slot);
     await this.#guard('writing a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
+    return true;
+  }
+
+  /** Removes staging rows (a delete each, WRITE_PARALLEL at a time; one already gone is fine). */
+  async deleteStagedRaw(list: ReadonlyArray<{ readonly server: string; readonly commitId: string }>): Promise<void> {
+    await settleBounded(list, WRITE_PARALLEL, async ({ server, commitId }) => {
+      try {
+        await this.#guard('removing a staged raw snapshot', () => this.#t.snapshots.deleteEntity(snapshotPartition(server), rawStageKey(server, commitId)));
+      } catch (error) {
+        if (statusCodeOf(error) !== 404) throw error;
+      }
+    });
   }
 
   /**
@@ -611,12 +639,13 @@ export class PostureStore {
 
   /**
    * The newest stored raw snapshot of a server (metadata, and the body when `withBody`): every slot
-   * row of its range in its bucket (the projector's and the request's own), and side by side the
-   * partition of the older layouts; the newest (CollectedAt, then SnapshotId) wins.
+   * row of its range in its bucket (staging rows are not slots: their commit may not have landed),
+   * and side by side the partition of the older layouts; the newest (CollectedAt, then SnapshotId)
+   * wins.
    */
   async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
     await this.ensureTables();
-    const range = serverRange(server);
+    const range = rawSlotRange(server);
     const filters = [
       odata`PartitionKey eq ${snapshotPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`,
       odata`PartitionKey eq ${legacyServerPartition(server)}`,

@@ -1,12 +1,14 @@
-// Which of a server's raw-snapshot slots (Snapshots rows) new content goes to. Two writers fill
-// them: the projector writes bodies that travel in outbox entries, in commit order per server; a
-// request writes a body too large for its entry itself, at once. Each has its own pair of slots, so
-// a projection of an older entry still waiting can never replace a newer body a request wrote, and
-// readers take the newest row of all four.
+// Which of a server's raw-snapshot slots (Snapshots rows) new content goes to. The projector
+// writes every body, in commit order per server: one that travels in its outbox entry, and one too
+// large for it that its request staged in a row of its own commit attempt (only a commit that
+// landed is copied into its slot). So a slot is never written by an attempt that was refused, nor
+// by an older entry after a newer one. Slots 2 and 3 were written by requests of older deployments
+// (at once, before their commit): they are read, never written, and new content avoids the one
+// the Results rows name.
 
-/** Slots of bodies the projector writes (from outbox entries). */
+/** Slots of the bodies the projector writes (from outbox entries and staging rows). */
 export const PROJECTED_RAW_SLOTS = [0, 1] as const;
-/** Slots of bodies a request writes itself (too large for an outbox entry). */
+/** Slots older deployments' requests wrote themselves (bodies too large for an outbox entry); read only. */
 export const DIRECT_RAW_SLOTS = [2, 3] as const;
 
 export type RawSlotPair = typeof PROJECTED_RAW_SLOTS | typeof DIRECT_RAW_SLOTS;

@@ -37,8 +37,9 @@ export interface ResultRecord {
   /** What made the current status begin: 'snapshot' (default) or 'rule-change'; events carry it. */
   readonly changeCause?: string;
   /**
-   * Which of the server's Snapshots slots holds its newest raw body: 0 or 1 (written by the
-   * projector) or 2 or 3 (written by the request itself); the next new content avoids it (raw-slots.ts).
+   * Which of the server's Snapshots slots holds its newest raw body, or will once the projector has
+   * caught up: 0 or 1 (written by the projector), or 2 or 3 (written by a request of an older
+   * deployment); the next new content avoids it (raw-slots.ts).
    */
   readonly rawSlot?: number;
   /**
