@@ -12,6 +12,7 @@ export type ApiErrorCode =
   | 'key_revoked'
   | 'forbidden'
   | 'not_found'
+  | 'already_decided'
   | 'too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
@@ -28,6 +29,7 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   key_revoked: 401,
   forbidden: 403,
   not_found: 404,
+  already_decided: 409,
   too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -37,8 +37,15 @@ export class KeysApi {
     if (!REQUEST_ID.test(requestId)) throw invalidQuery(`The request in the path must be the id of a re-enrolment request, not "${requestId.slice(0, 64)}".`);
     const decision = (req.params.decision ?? '').toLowerCase();
     if (!(decision in DECISIONS)) throw new ApiError('not_found', `There is no action "${decision.slice(0, 20)}"; use approve or deny.`);
-    const decided = await this.deps.reenrolment.decide(server, requestId, DECISIONS[decision as keyof typeof DECISIONS], log);
+    const wanted = DECISIONS[decision as keyof typeof DECISIONS];
+    const decided = await this.deps.reenrolment.decide(server, requestId, wanted, log);
     if (!decided) throw new ApiError('not_found', `There is no re-enrolment request "${requestId}" of ${server}.`);
+    // The first decision stands. Deciding it the same way again is harmless (200); the other way
+    // would read as done when it is not: a deny after an approval must not look like a block.
+    if (decided.state !== wanted) {
+      const then = decided.state === 'approved' ? `to shut the server out, revoke its key: DELETE /api/servers/${server}/key?reenrol=deny` : 'the requester can file a new request';
+      throw new ApiError('already_decided', `The re-enrolment request "${requestId}" of ${server} was already ${decided.state} at ${decided.decidedAt ?? 'an earlier time'} and cannot be ${wanted} now; ${then}.`);
+    }
     return json(200, decided);
   }
 }

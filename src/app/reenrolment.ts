@@ -164,12 +164,15 @@ export class Reenrolment {
     return { ...pending(request), claim: `${requestId}.${secret}` };
   }
 
-  /** An admin's decision on a request; undefined when there is no such request. */
+  /**
+   * An admin's decision on a request: the request as it stands (an earlier decision stands), or
+   * undefined when there is no such request. Only the decision that changed it is audited.
+   */
   async decide(server: string, requestId: string, decision: 'approved' | 'denied', log: AlertLog) {
     const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock());
     if (!decided) return undefined;
-    audit(log, LOG_RECORDS.reenrolmentDecided, { server, requestId, decision: decided.state });
-    return requestView(decided, this.deps.clock());
+    if (decided.decidedNow) audit(log, LOG_RECORDS.reenrolmentDecided, { server, requestId, decision: decided.request.state });
+    return requestView(decided.request, this.deps.clock());
   }
 
   /** Re-enrolment requests of the fleet in one state, newest first. */

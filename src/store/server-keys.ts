@@ -192,15 +192,19 @@ export class ServerKeyStore {
     return e ? entityToRequest(e) : undefined;
   }
 
-  /** Approves or denies a pending request (ETag-guarded); the request as it stands after, or undefined when there is none. */
-  async decideRequest(server: string, requestId: string, decision: Exclude<RequestState, 'pending'>, at: number): Promise<EnrolmentRequest | undefined> {
+  /**
+   * Approves or denies a pending request (ETag-guarded): the request as it stands after, and whether
+   * this call decided it (a request decided before keeps its decision); undefined when there is none.
+   */
+  async decideRequest(server: string, requestId: string, decision: Exclude<RequestState, 'pending'>, at: number): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await this.getRequest(server, requestId);
-      if (!current || current.state !== 'pending') return current;
+      if (!current) return undefined;
+      if (current.state !== 'pending') return { request: current, decidedNow: false };
       const next: EnrolmentRequest = { ...current, state: decision, decidedAt: at };
       try {
         await guard('deciding a re-enrolment request', () => this.#t.updateEntity(requestToEntity(next), 'Replace', { etag: current.etag ?? '*' }));
-        return next;
+        return { request: next, decidedNow: true };
       } catch (error) {
         const status = statusCodeOf(error);
         if (status !== 412 && status !== 404) throw error;

@@ -219,6 +219,36 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
     expect(refusals(stack, fqdn('GOV2')).map((x) => x.fields.reason)).toContain('enrolment-denied');
   });
 
+  it('a decided request keeps its decision: the same decision again is 200, the other one 409 saying what to do instead, audited once', async () => {
+    await c.enrol('GOV7');
+    const approvedReq = await c.enrol('GOV7');
+    const approveUrl = `servers/${fqdn('GOV7')}/enrolments/${approvedReq.body.requestId}/approve`;
+    expect((await c.call('POST', approveUrl, TEST_KEYS.admin)).body.state).toBe('approved');
+    expect((await c.call('POST', approveUrl, TEST_KEYS.admin)).body.state).toBe('approved');
+    // A deny after the approval does not block anything: it must not answer as if it did.
+    const late = await c.call('POST', `servers/${fqdn('GOV7')}/enrolments/${approvedReq.body.requestId}/deny`, TEST_KEYS.admin);
+    expect(late.status).toBe(409);
+    expect(late.body.error).toBe('already_decided');
+    expect(late.body.message).toMatch(/already approved at \d{4}-.*revoke its key: DELETE \/api\/servers\/gov7\.[^ ]+\/key\?reenrol=deny\.$/);
+    // The approval stands: the claim still collects the key.
+    expect((await c.enrol('GOV7', { 'x-enrolment-claim': approvedReq.body.claim })).status).toBe(201);
+
+    await c.enrol('GOV8');
+    const deniedReq = await c.enrol('GOV8');
+    const denyUrl = `servers/${fqdn('GOV8')}/enrolments/${deniedReq.body.requestId}/deny`;
+    expect((await c.call('POST', denyUrl, TEST_KEYS.admin)).body.state).toBe('denied');
+    const approveLate = await c.call('POST', `servers/${fqdn('GOV8')}/enrolments/${deniedReq.body.requestId}/approve`, TEST_KEYS.admin);
+    expect(approveLate.status).toBe(409);
+    expect(approveLate.body.message).toMatch(/already denied .* cannot be approved now; the requester can file a new request\.$/);
+    expect((await c.enrol('GOV8', { 'x-enrolment-claim': deniedReq.body.claim })).status).toBe(403);
+
+    const decided = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ReenrolmentDecided' && (r.fields.server === fqdn('GOV7') || r.fields.server === fqdn('GOV8')));
+    expect(decided.map((r) => [r.fields.server, r.fields.decision])).toEqual([
+      [fqdn('GOV7'), 'approved'],
+      [fqdn('GOV8'), 'denied'],
+    ]);
+  });
+
   it('a key issued after a revocation is audited as a re-enrolment by admin approval', async () => {
     await c.enrol('GOV6');
     expect((await c.call('DELETE', `servers/${fqdn('GOV6')}/key`, TEST_KEYS.admin)).status).toBe(200);
