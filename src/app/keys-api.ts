@@ -43,7 +43,7 @@ export class KeysApi {
     // The first decision stands. Deciding it the same way again is harmless (200); the other way
     // would read as done when it is not: a deny after an approval must not look like a block.
     if (decided.state !== wanted) {
-      const then = decided.state === 'approved' ? `to shut the server out, revoke its key: DELETE /api/servers/${server}/key?reenrol=deny` : 'the requester can file a new request';
+      const then = decided.state === 'approved' ? 'to shut the server out, revoke its key with reenrol=deny' : 'the requester can file a new request';
       throw new ApiError('already_decided', `The re-enrolment request "${requestId}" of ${server} was already ${decided.state} at ${decided.decidedAt ?? 'an earlier time'} and cannot be ${wanted} now; ${then}.`);
     }
     return json(200, decided);

@@ -229,7 +229,7 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
     const late = await c.call('POST', `servers/${fqdn('GOV7')}/enrolments/${approvedReq.body.requestId}/deny`, TEST_KEYS.admin);
     expect(late.status).toBe(409);
     expect(late.body.error).toBe('already_decided');
-    expect(late.body.message).toMatch(/already approved at \d{4}-.*revoke its key: DELETE \/api\/servers\/gov7\.[^ ]+\/key\?reenrol=deny\.$/);
+    expect(late.body.message).toMatch(/already approved at \d{4}-.* cannot be denied now; to shut the server out, revoke its key with reenrol=deny\.$/);
     // The approval stands: the claim still collects the key.
     expect((await c.enrol('GOV7', { 'x-enrolment-claim': approvedReq.body.claim })).status).toBe(201);
 
