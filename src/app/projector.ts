@@ -248,6 +248,8 @@ export class Projector {
 
     const ready: { entry: StoredOutboxEntry; work: ProjectionWork }[] = [];
     const drop: StoredOutboxEntry[] = [];
+    /** Dropped entries whose body was staged: their staging rows go too. */
+    const droppedStaged: ProjectionWork[] = [];
     let waiting = 0;
     for (const [server, list] of byServer) {
       const decoded = list.map((entry) => ({ entry, work: decodeWork(entry.payload) }));
@@ -261,10 +263,10 @@ export class Projector {
           log.log(`projector: an outbox entry of ${server} (${entry.commitId}) cannot be read by this version; removed unprojected.`);
           drop.push(entry);
         } else if (verdict === 'committed') ready.push({ entry, work });
-        else if (verdict === 'never') drop.push(entry);
-        else if (verdict === 'unknown') {
-          log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
+        else if (verdict === 'never' || verdict === 'unknown') {
+          if (verdict === 'unknown') log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
           drop.push(entry);
+          if (work.staged) droppedStaged.push(work);
         } else {
           // Later entries of the server wait with it, so its changes are projected in order.
           waiting += list.length - i;
@@ -282,7 +284,7 @@ export class Projector {
       timed('events', events.length > 0 ? store.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works)),
       timed('drift', this.#drift(works)),
-      timed('raw', this.#raw(works, drop)),
+      timed('raw', this.#raw(works, droppedStaged)),
       timed('hosts', this.#hosts(works, log)),
     ]);
     mark = Date.now();
@@ -311,7 +313,7 @@ export class Projector {
    * of the batch's commits, copied or overtaken, and those of dropped entries (never committed, or
    * no longer provable). A rerun after a crash before that copies again what is left.
    */
-  async #raw(works: readonly ProjectionWork[], dropped: readonly StoredOutboxEntry[]): Promise<void> {
+  async #raw(works: readonly ProjectionWork[], droppedStaged: readonly ProjectionWork[]): Promise<void> {
     const { store } = this.deps;
     const last = new Map<string, ProjectionWork>();
     for (const w of works) {
@@ -327,8 +329,7 @@ export class Projector {
         async (w) => void (await store.copyStagedRaw(w.server, w.commitId, w.staged!.slot)),
       ),
     ]);
-    const stagedDrops = dropped.filter((e) => decodeWork(e.payload)?.staged);
-    await store.deleteStagedRaw([...works.filter((w) => w.staged), ...stagedDrops].map((w) => ({ server: w.server, commitId: w.commitId })));
+    await store.deleteStagedRaw([...works, ...droppedStaged].filter((w) => w.staged).map((w) => ({ server: w.server, commitId: w.commitId })));
   }
 
   /**
