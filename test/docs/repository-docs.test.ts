@@ -241,3 +241,11 @@ describe('the app settings table in docs/deploy.md', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('commands the docs give', () => {
+  it('every `npm run <script>` names a script of package.json', () => {
+    const scripts = new Set(Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts));
+    const unknown = MARKDOWN.flatMap((f) => [...read(f).matchAll(/\bnpm run ([a-z][\w:-]*)/g)].map((m) => m[1]!).filter((s) => !scripts.has(s)).map((s) => `${f}: npm run ${s}`));
+    expect(unknown).toEqual([]);
+  });
+});
