@@ -7,7 +7,7 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork, encodeWork } from '../../src/app/projection-work';
-import { OutboxStore, resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
+import { OutboxStore, resolveConnectionString, StagedRawStore, tableNames, type StoragePolicy } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { injectedError } from '../support/faults';
 import { get, post } from '../support/http';
@@ -288,5 +288,36 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     await stack.projected();
     expect(await stagedIds(server)).toEqual([]);
     expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(big));
+  });
+
+  it('finds staging rows by their keys with their age, and copies one into a slot only while the slot is as it was read', async () => {
+    const server = serverOf('SWEEP07');
+    const { store } = stack.app;
+    const staged = new StagedRawStore(store);
+    const base = { server, receivedAt: Date.now() };
+    const raw = (id: string, minute: number) => ({ ...base, snapshotId: id, contentHash: `sha256:${id}`, collectedAt: at(minute), body: `{"v":"${id}"}` });
+    await store.putStagedRaw(raw('staged', 60), 'commit-7', 0);
+    const found = (await staged.listStaged()).find((k) => k.server === server);
+    expect(found?.commitId).toBe('commit-7');
+    expect(Math.abs(Date.now() - found!.stagedAt)).toBeLessThan(60_000);
+    expect(await staged.readStagedMeta(server, 'commit-7')).toMatchObject({ snapshotId: 'staged', commitId: 'commit-7', slot: 0, contentHash: 'sha256:staged' });
+
+    // Empty when read, written before the copy (the projector, with newer content): no copy.
+    expect(await staged.readSlot(server, 0)).toBeUndefined();
+    await store.putRawSnapshots([{ record: raw('newer', 61), slot: 0 }]);
+    expect(await staged.copyIfUnchanged(server, 'commit-7', 0, undefined)).toBe('conflict');
+    // Read, then written again before the copy: no copy either.
+    const read = await staged.readSlot(server, 0);
+    expect(read?.meta.snapshotId).toBe('newer');
+    await store.putRawSnapshots([{ record: raw('newest', 62), slot: 0 }]);
+    expect(await staged.copyIfUnchanged(server, 'commit-7', 0, read!.etag)).toBe('conflict');
+    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"newest"}');
+    // Unchanged since it was read: copied.
+    const now = await staged.readSlot(server, 0);
+    expect(await staged.copyIfUnchanged(server, 'commit-7', 0, now!.etag)).toBe('copied');
+    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"staged"}');
+    await store.deleteStagedRaw([{ server, commitId: 'commit-7' }]);
+    expect(await staged.copyIfUnchanged(server, 'commit-7', 0, undefined)).toBe('gone');
+    expect((await staged.listStaged()).some((k) => k.server === server)).toBe(false);
   });
 });
