@@ -242,6 +242,30 @@ describe('the app settings table in docs/deploy.md', () => {
   });
 });
 
+describe('files the docs name', () => {
+  it('every repository path in backticks exists, or is an output git ignores', () => {
+    const missing = MARKDOWN.flatMap((f) =>
+      [...read(f).matchAll(/`((?:src|test|infra|scripts|collector|bench|reports|schema|\.ci|\.github)\/[^`\s]*)`/g)]
+        .map((m) => m[1]!)
+        .filter((p) => !/[*<{…]/.test(p))
+        .map((p) => p.replace(/\/$/, ''))
+        .filter((p) => !existsSync(path.join(ROOT, p)) && !ignored(p))
+        .map((p) => `${f}: ${p}`),
+    );
+    expect(missing).toEqual([]);
+  });
+});
+
+/** True when git ignores the path (a file a tool writes, such as a benchmark's results). */
+function ignored(file: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '-q', file], { cwd: ROOT });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('commands the docs give', () => {
   it('every `npm run <script>` names a script of package.json', () => {
     const scripts = new Set(Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts));
