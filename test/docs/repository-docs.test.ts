@@ -42,6 +42,16 @@ describe('the repository stands alone', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('no file points at a tracker issue by number (comments and docs say why in words)', () => {
+    // An issue number, with or without "#"; not the verb ("issues 32 random bytes"). The samples
+    // are put together at run time so this file holds none.
+    const samples = [['see issue', '12'], ['issues', '#3'], ['Issue', '#7']].map((parts) => parts.join(' '));
+    expect(samples.every((t) => /\bissue #?\d+\b|\bissues #\d+/i.test(t))).toBe(true);
+    expect(/\bissue #?\d+\b|\bissues #\d+/i.test(['issues', '32 random bytes'].join(' '))).toBe(false);
+    const offenders = TEXT_FILES.filter((f) => /\bissue #?\d+\b|\bissues #\d+/i.test(read(f)));
+    expect(offenders).toEqual([]);
+  });
+
   it('tracks no symbolic link (a link to a folder outside, such as .tools, would replace that folder on checkout)', () => {
     const links = execFileSync('git', ['ls-files', '-s'], { cwd: ROOT, encoding: 'utf8' })
       .split('\n')
