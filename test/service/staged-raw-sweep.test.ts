@@ -17,9 +17,10 @@ import { bigTail, tailRules } from '../support/tail-rules';
 
 /**
  * `holdStage` stops the write of the staging row of snapshot `id` until `until` settles;
- * `failStageDeletes` refuses, while on, every removal of a staging row.
+ * `failStageDeletes` refuses, while on, every removal of a staging row; `bodyReads` counts reads
+ * of whole staging rows (a read of a few columns names them in `$select`).
  */
-const faults: { holdStage?: { id: string; until: Promise<void>; reached: () => void }; failStageDeletes?: boolean } = {};
+const faults: { holdStage?: { id: string; until: Promise<void>; reached: () => void }; failStageDeletes?: boolean; bodyReads: number } = { bodyReads: 0 };
 const faultPolicy: StoragePolicy = {
   name: 'testStagedRawSweepFaults',
   async sendRequest(request, next) {
@@ -33,6 +34,7 @@ const faultPolicy: StoragePolicy = {
       await hold.until;
     }
     if (faults.failStageDeletes && staging && request.method === 'DELETE') throw injectedError(request, 503);
+    if (staging && request.method === 'GET' && !url.includes('$select')) faults.bodyReads++;
     return next(request);
   },
 };
@@ -152,7 +154,10 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     expect(young.waiting).toBeGreaterThanOrEqual(1);
     expect(await stagedIds(server)).toEqual([idOf(big)]);
 
+    faults.bodyReads = 0;
     expect(await sweep()).toMatchObject({ copied: 1, removed: 1, retried: 0 });
+    // The body is read once, to copy it; the rest of the sweep reads keys and a few columns.
+    expect(faults.bodyReads).toBe(1);
     expect(await stagedIds(server)).toEqual([]);
     const latest = await stack.app.store.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(big));
@@ -216,7 +221,9 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     expect(await stagedIds(server)).toEqual([idOf(stalled)]);
     const slots = await slotRows(server);
 
+    faults.bodyReads = 0;
     expect(await sweep()).toMatchObject({ copied: 0, removed: 1, retried: 0 });
+    expect(faults.bodyReads).toBe(0);
     expect(await stagedIds(server)).toEqual([]);
     expect(await slotRows(server)).toEqual(slots);
     expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(newer));
@@ -319,5 +326,12 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     await store.deleteStagedRaw([{ server, commitId: 'commit-7' }]);
     expect(await staged.copyIfUnchanged(server, 'commit-7', 0, undefined)).toBe('gone');
     expect((await staged.listStaged()).some((k) => k.server === server)).toBe(false);
+  });
+
+  it('with no staging row left, a run costs one listing of the Snapshots keys', async () => {
+    expect((await sweep()).staged).toBe(0);
+    stack.app.projectorStore.counter.reset();
+    expect(await sweep()).toEqual({ staged: 0, waiting: 0, copied: 0, removed: 0, retried: 0 });
+    expect(Object.fromEntries(stack.app.projectorStore.counter.byTable)).toEqual({ Snapshots: 1 });
   });
 });
