@@ -13,7 +13,7 @@ import { Baseline } from './lib/baseline';
 import { startService, type ServiceProcess } from './lib/child';
 import { buildFleet, docFor, ROOT, serverId, serverName, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
-import { cpuSeconds, mb, round, runConcurrent, sampleRss, type RunStats } from './lib/measure';
+import { cpuSeconds, mb, round, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
 import { loadFleet } from './lib/fleet-loader';
 import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
 import type { ResultRecord } from '../src/store';
@@ -26,6 +26,8 @@ const CHANGE_SERVERS = Math.min(INGEST_SERVERS, Number(process.env.BENCH_CHANGE_
 const QUERY_SERVERS = Number(process.env.BENCH_QUERY_SERVERS) || 10_000;
 const CONCURRENCY = [1, 8, 32] as const;
 const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS) || 50;
+/** Longest wait for a quiet machine before each timed run (BENCH_SETTLE_MS=0: none, to compare). */
+const SETTLE_MS = process.env.BENCH_SETTLE_MS !== undefined ? Number(process.env.BENCH_SETTLE_MS) : 20_000;
 const ALL_SCENARIOS = 'change,steady,massflip,queries';
 /** Which parts run (BENCH_SCENARIOS=change,massflip, …; all by default): a partial run is for investigating, never a reference, so it writes partial.json. */
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS).split(',').map((s) => s.trim()));
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
       const docs = bodies(template, servers);
       lastDocs = docs;
       await svc.reset();
+      const settled = await settle([svc.pid, azurite?.pid, process.pid], SETTLE_MS);
       const cpu0 = cpuSeconds(svc.pid);
       const az0 = cpuSeconds(azurite?.pid);
       const client0 = process.cpuUsage();
@@ -216,13 +219,14 @@ async function main(): Promise<void> {
         if (peak !== null && (run.rssPeakMb === null || peak > run.rssPeakMb)) Object.assign(run, { rssPeakMb: peak });
       }
       Object.assign(run, { projectionDrainMs: drainMs });
-      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check, RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''}`);
+      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check, RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''} (started after ${settled} ms settling)`);
       ingestRuns.push(run);
       return run;
     };
     const baselineRun = async (scenario: IngestRun['scenario'], concurrency: number, ev: (i: number) => Evaluated, servers: number): Promise<IngestRun> => {
       const records: ResultRecord[][] = baseRecords(ev, servers);
       baseline.counter.reset();
+      const settled = await settle([svc.pid, azurite?.pid, process.pid], SETTLE_MS);
       const cpu0 = process.cpuUsage();
       const az0 = cpuSeconds(azurite?.pid);
       const rss = sampleRss(process.pid);
@@ -242,7 +246,7 @@ async function main(): Promise<void> {
         serviceCpuMsPerSnapshot: (cpu.user + cpu.system) / 1000 / records.length,
         azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / records.length,
       };
-      say(`baseline ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}`);
+      say(`baseline ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''} (started after ${settled} ms settling)`);
       ingestRuns.push(run);
       return run;
     };

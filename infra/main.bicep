@@ -133,6 +133,13 @@ param rateLimitBurst int = 30
 @minValue(1)
 param rateLimitPerMinute int = 6
 
+@description('Re-enrolment of an enrolled server (POSTURE_REENROLMENT): open (the enrolment secret suffices) or approval (its current key, or an admin\'s approval). See SECURITY.md.')
+@allowed([
+  'open'
+  'approval'
+])
+param reenrolment string = 'open'
+
 @description('E-mail address that receives alerts; empty for none.')
 param alertEmailAddress string = ''
 
@@ -205,6 +212,7 @@ module resources 'modules/resources.bicep' = {
     allowSharedIngestKeys: allowSharedIngestKeys
     rateLimitBurst: rateLimitBurst
     rateLimitPerMinute: rateLimitPerMinute
+    reenrolment: reenrolment
     alertEmailAddress: alertEmailAddress
     alertWebhookUrl: alertWebhookUrl
     alertFrequencyMinutes: alertFrequencyMinutes

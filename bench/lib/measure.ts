@@ -68,6 +68,23 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Waits until every process in `pids` has used less than `share` of one core over `windowMs`, at
+ * most `maxMs`; returns how long it waited. Each timed run starts from a quiet machine: work a
+ * process is still doing for the previous run (Azurite's garbage collection after a burst, a
+ * projector drain) would otherwise be charged to whichever run comes next.
+ */
+export async function settle(pids: readonly (number | undefined)[], maxMs: number, share = 0.05, windowMs = 500): Promise<number> {
+  const t0 = performance.now();
+  const used = (): number => pids.reduce<number>((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+  while (performance.now() - t0 < maxMs) {
+    const before = used();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    if (used() - before < (share * windowMs) / 1000) break;
+  }
+  return Math.round(performance.now() - t0);
+}
+
 export function rssBytes(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   try {

@@ -3,7 +3,7 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { DriftStore, LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { Baselines } from './baselines';
 import { DriftApi } from './drift-api';
 import { DriftQueries } from './drift-queries';
@@ -19,6 +19,7 @@ import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
 import { Projector } from './projector';
 import { Reevaluation } from './reevaluate';
+import { StagedRawSweep } from './staged-raw-sweep';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
 import { Waivers } from './waivers';
@@ -121,7 +122,9 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
-  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector });
+  // Background work like the projector's, so it goes through the projector's store.
+  const stagedRawSweep = new StagedRawSweep({ staged: new StagedRawStore(projectorStore), store: projectorStore, outbox: new OutboxStore(projectorStore), clock });
+  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });

@@ -2,24 +2,8 @@
 // its message is one sentence a person can act on.
 import type { ContractIssue } from '../snapshot/parse';
 
-export type ApiErrorCode =
-  | 'invalid_json'
-  | 'invalid_snapshot'
-  | 'invalid_query'
-  | 'invalid_waiver'
-  | 'invalid_baseline'
-  | 'unauthorized'
-  | 'key_revoked'
-  | 'forbidden'
-  | 'not_found'
-  | 'already_decided'
-  | 'too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'storage_unavailable'
-  | 'internal_error';
-
-const STATUS: Readonly<Record<ApiErrorCode, number>> = {
+/** Every error code of the contract with its HTTP status (docs/api.md lists each; a test holds them equal). */
+export const API_ERROR_STATUS = {
   invalid_json: 400,
   invalid_snapshot: 400,
   invalid_query: 400,
@@ -35,7 +19,9 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   rate_limited: 429,
   storage_unavailable: 503,
   internal_error: 500,
-};
+} as const satisfies Readonly<Record<string, number>>;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach a message
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
@@ -55,7 +41,7 @@ export class ApiError extends Error {
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(oneLine(message));
-    this.status = STATUS[code];
+    this.status = API_ERROR_STATUS[code];
   }
 }
 

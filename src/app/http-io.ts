@@ -8,6 +8,7 @@ import type { AlertLog } from './alert-log';
 import type { Principal } from './enrolment';
 import { ApiError, errorBody } from './errors';
 import { parseIsoInstant } from './iso-time';
+import { EVENT_KINDS, eventKindOf, type EventKind } from './present';
 
 export interface ApiRequest {
   readonly method: string;
@@ -153,9 +154,9 @@ export function parseCauses(q: URLSearchParams): string[] | undefined {
   return [...out];
 }
 
-/** Which causes an event `kind` stands for: waiver records or status changes. */
-export function causesOfKind(kind: 'status' | 'waiver'): string[] {
-  return EVENT_CAUSES.filter((c) => c.startsWith('waiver-') === (kind === 'waiver'));
+/** Which causes an event `kind` stands for: status changes, waiver records or baseline records. */
+export function causesOfKind(kind: EventKind): string[] {
+  return EVENT_CAUSES.filter((c) => eventKindOf(c) === kind);
 }
 
 /** `kind=status` or `kind=waiver`: the causes it allows, intersected with `cause` when both are given. */
@@ -163,8 +164,9 @@ export function parseKindAndCauses(q: URLSearchParams): string[] | undefined {
   const causes = parseCauses(q);
   const kind = single(q, 'kind')?.toLowerCase();
   if (kind === undefined) return causes;
-  if (kind !== 'status' && kind !== 'waiver') throw invalidQuery(`"kind" must be status or waiver, not "${single(q, 'kind')!.slice(0, 100)}".`);
-  const ofKind = causesOfKind(kind);
+  const known = EVENT_KINDS.find((k) => k === kind);
+  if (!known) throw invalidQuery(`"kind" must be ${EVENT_KINDS.join(', ')}, not "${single(q, 'kind')!.slice(0, 100)}".`);
+  const ofKind = causesOfKind(known);
   return causes ? causes.filter((c) => ofKind.includes(c)) : ofKind;
 }
 

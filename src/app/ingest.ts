@@ -324,7 +324,7 @@ export class Ingest {
     } catch (error) {
       if (!(error instanceof OutboxEntryTooLargeError) || !work.raw) throw error;
       await outbox.put(entry({ ...work, raw: undefined, staged: { slot: work.raw.slot } }));
-      await store.putStagedRaw(work.raw.record, work.commitId);
+      await store.putStagedRaw(work.raw.record, work.commitId, work.raw.slot);
       return true;
     }
   }

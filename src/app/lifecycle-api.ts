@@ -6,17 +6,18 @@ import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseT
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
 import type { Reevaluation } from './reevaluate';
+import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
-export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector'] as const;
+export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'staged-raw-sweep'] as const;
 export type JobName = (typeof JOBS)[number];
 
 /** What the timers run; the timer functions and the run-a-job route share it. */
 export class Jobs {
   constructor(
-    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation; readonly projector: Projector },
+    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation; readonly projector: Projector; readonly stagedRawSweep: StagedRawSweep },
   ) {}
 
   /** `budgetMs` bounds a re-evaluation or projector run (batches until done or spent); 0: one re-evaluation batch, a one-minute drain. */
@@ -31,6 +32,8 @@ export class Jobs {
         return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();
       case 'projector':
         return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
+      case 'staged-raw-sweep':
+        return this.deps.stagedRawSweep.run(log);
     }
   }
 }

@@ -67,18 +67,24 @@ export function viewOfSummary(r: ResultSummary, lang: Lang) {
   };
 }
 
-/** What an event is: a change of status (a verdict, or a server's reporting), or a waiver's audit record. */
-export type EventKind = 'status' | 'waiver';
-export const EVENT_KINDS: readonly EventKind[] = ['status', 'waiver'];
+/**
+ * What an event is: a change of status (a verdict, or a server's reporting), or an audit record of
+ * a waiver or of a drift baseline. Audit records change no status, so a reader asking for status
+ * changes (kind=status) must not get them.
+ */
+export type EventKind = 'status' | 'waiver' | 'baseline';
+export const EVENT_KINDS: readonly EventKind[] = ['status', 'waiver', 'baseline'];
 
 export function eventKindOf(cause: string | undefined): EventKind {
-  return cause?.startsWith('waiver-') ? 'waiver' : 'status';
+  if (cause?.startsWith('waiver-')) return 'waiver';
+  if (cause?.startsWith('baseline-')) return 'baseline';
+  return 'status';
 }
 
 export function viewOfEvent(e: EventRecord, lang: Lang) {
   const kind = eventKindOf(e.cause);
-  // A waiver record changes no status: its status fields are stored empty and answered null.
-  const status = (v: string | undefined) => (kind === 'waiver' || !v ? null : v);
+  // An audit record changes no status: its status fields are stored empty and answered null.
+  const status = (v: string | undefined) => (kind !== 'status' || !v ? null : v);
   return {
     server: e.server || null,
     kind,

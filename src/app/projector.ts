@@ -66,6 +66,8 @@ export interface ProjectorRun {
 }
 
 const LEASE_MS = 60_000;
+/** How long an entry whose commit is not visible yet may still be waiting for it, unless told otherwise. */
+export const PROJECTOR_GRACE_MS = 5 * 60_000;
 /** Staged raw bodies (up to 1 MiB each) read and copied at once. */
 const STAGED_PARALLEL = 2;
 /** How many commit ids the Results rows remember (RECENT_COMMITS in ingest): proof of a commit. */
@@ -210,7 +212,7 @@ export class Projector {
   async #batch(log: AlertLog): Promise<ProjectorRun> {
     const { outbox, store } = this.deps;
     const batchSize = this.deps.batchSize ?? 500;
-    const graceMs = this.deps.graceMs ?? 300_000;
+    const graceMs = this.deps.graceMs ?? PROJECTOR_GRACE_MS;
     const parallel = this.deps.parallel ?? 16;
     const now = Date.now();
     const phaseMs: Record<string, number> = {};

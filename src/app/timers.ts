@@ -26,4 +26,8 @@ export const TIMERS: readonly Timer[] = [
   // records. The schedule is an app setting (every 5 s in the Bicep), so the projection lag can be
   // tuned without a build; the local host drains every second and after each commit instead.
   { name: 'projector', schedule: '%POSTURE_PROJECTOR_SCHEDULE%', job: 'projector', budgetMs: 4 * 60_000, quietWhenIdle: true },
+  // Puts raw bodies whose staging row outlived its outbox entry (projected by an earlier version,
+  // or given up on while its request stalled) into their slot, and removes such rows. They are
+  // rare (an upgrade, a crash), so hourly; a run reads the Snapshots keys, bodies only to copy.
+  { name: 'stagedRawSweep', schedule: '0 40 * * * *', job: 'staged-raw-sweep' },
 ];

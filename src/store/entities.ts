@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
-import { bucketOf, encodeKey, invertedTime } from './keys';
+import { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 import { rawSlotOf } from './raw-slots';
 import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, StoredResult } from './records';
 
@@ -94,7 +94,8 @@ export function resultToEntity(r: ResultRecord): Entity {
   };
 }
 
-function commitMarks(text: string): CommitMark[] {
+/** The RecentCommits column as marks (`<at>:<id>` separated by spaces). */
+export function commitMarks(text: string): CommitMark[] {
   return text
     .split(' ')
     .map((part) => {
@@ -291,6 +292,17 @@ export function rawSlotRange(server: string): { readonly from: string; readonly 
 /** The staging row of one commit attempt's body: only that attempt writes it. */
 export const rawStageKey = (server: string, commitId: string): string => `${serverRange(server).from}stage|${encodeKey(commitId)}`;
 
+/** The server and commit attempt a staging row's RowKey names; undefined for any other row (a slot). */
+export function parseRawStageKey(rowKey: string): { readonly server: string; readonly commitId: string } | undefined {
+  // encodeKey escapes `|`, so a staging key splits into exactly its three parts.
+  const parts = rowKey.split('|');
+  if (parts.length !== 3 || parts[1] !== 'stage') return undefined;
+  return { server: decodeKey(parts[0]!), commitId: decodeKey(parts[2]!) };
+}
+
+/** PartitionKeys of every Snapshots bucket (and of no partition of the older layouts): ge `from`, lt `to`. */
+export const SNAPSHOT_BUCKETS_RANGE = { from: 's|', to: 's}' } as const;
+
 /** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
 const RAW_CHUNK_BYTES = 60 * 1024;
 const RAW_MAX_CHUNKS = 15;
@@ -300,9 +312,13 @@ export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
   return rawEntity(r, serverRange(r.server).from + rawSlotKey(slot));
 }
 
-/** A body too large for its outbox entry, staged under its commit attempt until the projector copies it. */
-export function stagedRawToEntity(r: RawSnapshotRecord, commitId: string): Entity {
-  return rawEntity(r, rawStageKey(r.server, commitId));
+/**
+ * A body too large for its outbox entry, staged under its commit attempt until the projector copies
+ * it. It names its commit and the slot the commit chose, for the sweep that finds rows whose entry
+ * went without them (rows staged before these columns have neither).
+ */
+export function stagedRawToEntity(r: RawSnapshotRecord, commitId: string, slot: number): Entity {
+  return { ...rawEntity(r, rawStageKey(r.server, commitId)), CommitId: commitId, StagedSlot: int32(slot) };
 }
 
 function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {

@@ -65,6 +65,19 @@ export class OutboxStore {
     await this.#table.call('writing the outbox', (t) => t.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'));
   }
 
+  /** Whether the entry of one commit attempt is still waiting (a point read of its keys only, not its payload). */
+  async has(server: string, commitId: string): Promise<boolean> {
+    await this.#table.ready();
+    const k = outboxKeys(server, commitId);
+    try {
+      await this.#table.call('reading the outbox', (t) => t.getEntity(k.partitionKey, k.rowKey, { queryOptions: { select: ['RowKey'] } }));
+      return true;
+    } catch (error) {
+      if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
   /** Removes one entry, whatever its state (an attempt that will not commit cleans up after itself). */
   async deleteOne(server: string, commitId: string): Promise<void> {
     const k = outboxKeys(server, commitId);

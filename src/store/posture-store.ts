@@ -152,7 +152,7 @@ export class PostureStore {
    * The table of one of the store's sibling modules (lifecycle, waivers): created with the others,
    * each call under the store's guard (after an outage the tables are checked again).
    */
-  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox' | 'drift'): SiblingTable {
+  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox' | 'drift' | 'snapshots' | 'results'): SiblingTable {
     const client = this.#t[kind];
     return { ready: () => this.ensureTables(), call: (what, fn) => this.#guard(what, () => fn(client)) };
   }
@@ -595,8 +595,8 @@ export class PostureStore {
    * other attempt writes this row, so an attempt that is then refused cannot replace a body that
    * was accepted; the projector copies it into the slot its commit chose (copyStagedRaw).
    */
-  async putStagedRaw(raw: RawSnapshotRecord, commitId: string): Promise<void> {
-    const entity = stagedRawToEntity(raw, commitId);
+  async putStagedRaw(raw: RawSnapshotRecord, commitId: string, slot: number): Promise<void> {
+    const entity = stagedRawToEntity(raw, commitId, slot);
     await this.#guard('staging a raw snapshot', () => this.#t.snapshots.upsertEntity(entity, 'Replace'));
   }
 

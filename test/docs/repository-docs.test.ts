@@ -1,12 +1,18 @@
 // The documentation stands alone: no file points outside the repository, every relative link in a
 // Markdown file reaches a file (and, for a Markdown target with an anchor, a heading) that exists,
-// the README stays a first screen, and the deploy guide names every table the store uses.
+// the README stays a first screen, and what the docs list (tables, settings and their defaults,
+// error codes, jobs, timers, rule versions in examples) is what the code has.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'glob';
 import { describe, expect, it } from 'vitest';
+import { API_ERROR_STATUS } from '../../src/app/errors';
+import { JOBS } from '../../src/app/lifecycle-api';
 import { ROUTES } from '../../src/app/routes';
+import { loadSettings, SETTING_NAMES, type SettingName, type Settings } from '../../src/app/settings';
+import { TIMERS } from '../../src/app/timers';
+import { RULES } from '../../src/rules/registry';
 import { TABLES } from '../../src/store';
 import { anchorsOf, markdownLinks } from '../../scripts/markdown.cjs';
 
@@ -33,6 +39,16 @@ describe('the repository stands alone', () => {
       const text = read(f).toLowerCase();
       return OUTSIDE.filter((pointer) => text.includes(pointer)).map((pointer) => `${f}: ${pointer}`);
     });
+    expect(offenders).toEqual([]);
+  });
+
+  it('no file points at a tracker issue by number (comments and docs say why in words)', () => {
+    // An issue number, with or without "#"; not the verb ("issues 32 random bytes"). The samples
+    // are put together at run time so this file holds none.
+    const samples = [['see issue', '12'], ['issues', '#3'], ['Issue', '#7']].map((parts) => parts.join(' '));
+    expect(samples.every((t) => /\bissue #?\d+\b|\bissues #\d+/i.test(t))).toBe(true);
+    expect(/\bissue #?\d+\b|\bissues #\d+/i.test(['issues', '32 random bytes'].join(' '))).toBe(false);
+    const offenders = TEXT_FILES.filter((f) => /\bissue #?\d+\b|\bissues #\d+/i.test(read(f)));
     expect(offenders).toEqual([]);
   });
 
@@ -138,3 +154,132 @@ describe('docs/api.md', () => {
   });
 });
 
+
+describe('docs/api.md, against the code', () => {
+  const api = read('docs/api.md');
+
+  it('lists every error code with its HTTP status', () => {
+    const missing = Object.entries(API_ERROR_STATUS)
+      .map(([code, status]) => `${status} ${code}`)
+      .filter((entry) => !api.includes(`\`${entry}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('lists every error code the local host answers itself, with a status', () => {
+    const own = new Set([...read('src/local/host.ts').matchAll(/error: '([a-z_]+)'/g)].map((m) => m[1]!));
+    expect(own.size).toBeGreaterThan(3);
+    expect([...own].filter((code) => !new RegExp(`\`\\d{3} ${code}\``).test(api))).toEqual([]);
+  });
+
+  it('names exactly the jobs the run-a-job route runs', () => {
+    const row = api.split('\n').find((line) => line.includes('`/api/jobs/{job}/run`')) ?? '';
+    const named = [...row.slice(row.lastIndexOf('|', row.length - 2)).matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+    expect(named.sort()).toEqual([...JOBS].sort());
+  });
+});
+
+describe('docs/lifecycle.md', () => {
+  it('has a row for every timer the service registers', () => {
+    const lifecycle = read('docs/lifecycle.md');
+    expect(TIMERS.map((t) => t.name).filter((name) => !lifecycle.includes(`| \`${name}\` |`))).toEqual([]);
+  });
+});
+
+describe('examples show the rule versions the service answers', () => {
+  it('every "ruleVersion":"x.y.z" in the README and docs is a loaded rule\'s version', () => {
+    const versions = new Set(RULES.map((r) => r.version));
+    const stale = MARKDOWN.flatMap((f) => [...read(f).matchAll(/"ruleVersion":\s*"(\d+\.\d+\.\d+)"/g)].map((m) => m[1]!).filter((v) => !versions.has(v)).map((v) => `${f}: ${v}`));
+    // History examples may show a later version on purpose (a rule change); only the ingest and read examples are checked.
+    expect(stale.filter((entry) => !entry.startsWith('docs/lifecycle.md'))).toEqual([]);
+  });
+});
+
+describe('the app settings table in docs/deploy.md', () => {
+  const deploy = read('docs/deploy.md');
+  const section = deploy.slice(deploy.indexOf('## App settings'), deploy.indexOf('\n## ', deploy.indexOf('## App settings') + 1));
+  const rows = new Map(
+    [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => [m[1]!, { defaultText: m[2]!.trim(), bicep: m[3]!.trim() }]),
+  );
+  /** Which field of Settings each setting fills. */
+  const FIELD: Readonly<Record<SettingName, keyof Settings>> = {
+    POSTURE_STORAGE_CONNECTION_STRING: 'storageConnectionString',
+    POSTURE_TABLE_ENDPOINT: 'tableEndpoint',
+    AZURE_CLIENT_ID: 'managedIdentityClientId',
+    POSTURE_TABLE_PREFIX: 'tablePrefix',
+    POSTURE_INGEST_KEYS: 'ingestKeys',
+    POSTURE_READER_KEYS: 'readerKeys',
+    POSTURE_ADMIN_KEYS: 'adminKeys',
+    POSTURE_MAX_SNAPSHOT_BYTES: 'maxSnapshotBytes',
+    POSTURE_STALE_AFTER_MINUTES: 'staleAfterMinutes',
+    POSTURE_WAIVER_MAX_DAYS: 'waiverMaxDays',
+    POSTURE_REEVALUATE_BATCH_SIZE: 'reevaluateBatchSize',
+    POSTURE_ENROLMENT_SECRETS: 'enrolmentSecrets',
+    POSTURE_ALLOW_SHARED_INGEST_KEYS: 'allowSharedIngestKeys',
+    POSTURE_RATE_LIMIT_BURST: 'rateLimitBurst',
+    POSTURE_RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
+    POSTURE_CONTINUATION_TOKEN_SECRET: 'continuationTokenSecret',
+    POSTURE_REENROLMENT: 'reenrolment',
+    POSTURE_PROJECTOR_SCHEDULE: 'projectorSchedule',
+  };
+  /** A default as the table writes it: — for nothing (unset, empty, an empty list), else the value in backticks. */
+  const shown = (value: unknown): string => (value === undefined || value === '' || (Array.isArray(value) && value.length === 0) ? '—' : `\`${String(value)}\``);
+
+  it('lists every setting the code reads, and no other', () => {
+    expect([...rows.keys()].sort()).toEqual([...SETTING_NAMES].sort());
+  });
+
+  it('gives each the default the code uses when it is absent', () => {
+    const defaults = loadSettings({});
+    const wrong = SETTING_NAMES.filter((name) => rows.get(name)?.defaultText !== shown(defaults[FIELD[name]])).map((name) => `${name}: doc ${rows.get(name)?.defaultText}, code ${shown(defaults[FIELD[name]])}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('names Bicep parameters that infra/main.bicep declares, with the same default', () => {
+    const main = read('infra/main.bicep');
+    const problems: string[] = [];
+    for (const [name, { defaultText, bicep }] of rows) {
+      const param = /^`(\w+)`$/.exec(bicep)?.[1];
+      if (!param) continue;
+      const decl = new RegExp(`^param ${param} \\w+(?: = (.+))?$`, 'm').exec(main);
+      if (!decl) {
+        problems.push(`${name}: no parameter ${param}`);
+        continue;
+      }
+      const literal = decl[1]?.trim().replace(/^'(.*)'$/, '$1');
+      if (literal !== undefined && defaultText !== '—' && `\`${literal}\`` !== defaultText) problems.push(`${name}: ${param} defaults to ${literal}, the doc to ${defaultText}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('files the docs name', () => {
+  it('every repository path in backticks exists, or is an output git ignores', () => {
+    const missing = MARKDOWN.flatMap((f) =>
+      [...read(f).matchAll(/`((?:src|test|infra|scripts|collector|bench|reports|schema|\.ci|\.github)\/[^`\s]*)`/g)]
+        .map((m) => m[1]!)
+        .filter((p) => !/[*<{…]/.test(p))
+        .map((p) => p.replace(/\/$/, ''))
+        .filter((p) => !existsSync(path.join(ROOT, p)) && !ignored(p))
+        .map((p) => `${f}: ${p}`),
+    );
+    expect(missing).toEqual([]);
+  });
+});
+
+/** True when git ignores the path (a file a tool writes, such as a benchmark's results). */
+function ignored(file: string): boolean {
+  try {
+    execFileSync('git', ['check-ignore', '-q', file], { cwd: ROOT });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('commands the docs give', () => {
+  it('every `npm run <script>` names a script of package.json', () => {
+    const scripts = new Set(Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts));
+    const unknown = MARKDOWN.flatMap((f) => [...read(f).matchAll(/\bnpm run ([a-z][\w:-]*)/g)].map((m) => m[1]!).filter((s) => !scripts.has(s)).map((s) => `${f}: npm run ${s}`));
+    expect(unknown).toEqual([]);
+  });
+});

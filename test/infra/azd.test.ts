@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { loadSettings, REENROLMENT_POLICIES } from '../../src/app/settings';
 import type { ArmParameter, ArmTemplate } from './arm';
 import { dig, isObject, mainTemplate, REPO_ROOT, resourcesOfType, templateScopes, resourceList } from './arm';
 
@@ -83,6 +84,21 @@ describe('tablePrefix at deployment', () => {
     expect(dig(deployment!.resource, 'properties', 'parameters', 'tablePrefix')).toBe(
       "[if(empty(variables('tablePrefixError')), createObject('value', parameters('tablePrefix')), createObject('value', fail(variables('tablePrefixError'))))]",
     );
+  });
+});
+
+describe('the re-enrolment policy at deployment', () => {
+  // SECURITY.md offers approval mode as the way to close the open re-enrolment gap; an operator
+  // must be able to choose it with azd, not only by editing a module.
+  it('is a parameter of main.bicep with exactly the policies the service accepts, open by default', () => {
+    expect(mainParams.reenrolment?.allowedValues).toEqual([...REENROLMENT_POLICIES]);
+    expect(mainParams.reenrolment?.defaultValue).toBe(loadSettings({}).reenrolment);
+  });
+
+  it('reaches the resources module unchanged, and azd env set POSTURE_REENROLMENT sets it', () => {
+    const [deployment] = resourcesOfType('Microsoft.Resources/deployments').filter(({ scope }) => scope.path === 'main');
+    expect(dig(deployment!.resource, 'properties', 'parameters', 'reenrolment')).toEqual({ value: "[parameters('reenrolment')]" });
+    expect(dig(parameterValues.reenrolment, 'value')).toBe('${POSTURE_REENROLMENT=open}');
   });
 });
 

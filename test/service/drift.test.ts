@@ -134,6 +134,12 @@ describe('baselines', () => {
     const causes = events.body.items.map((e: { cause: string }) => e.cause);
     expect(causes.sort()).toEqual(['baseline-changed', 'baseline-deleted', 'baseline-set']);
     expect(JSON.stringify(events.body.items)).toContain('bob');
+    // Audit records, not status changes: no status, and kind=status leaves them out.
+    for (const e of events.body.items) expect(e).toMatchObject({ kind: 'baseline', fromStatus: null, toStatus: null, severity: null });
+    const statusKind = await get(stack, 'events?kind=status&top=1000');
+    expect(statusKind.body.items.filter((e: { cause: string }) => e.cause.startsWith('baseline-'))).toEqual([]);
+    const baselineKind = await get(stack, 'events?kind=baseline');
+    expect(baselineKind.body.items.map((e: { cause: string }) => e.cause).sort()).toEqual(['baseline-changed', 'baseline-deleted', 'baseline-set']);
   });
 });
 

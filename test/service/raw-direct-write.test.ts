@@ -3,42 +3,15 @@
 // entries of the same server still waiting must not replace it (nothing accepted is lost); an
 // attempt refused at its commit must not replace the accepted body either, nor leave its staging
 // row behind; a projection cut short between the copy and the clean-up is simply run again.
-import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
-import type { Rule, Status } from '../../src/rules/types';
 import { injectedError } from '../support/faults';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
-
-/**
- * Rules whose status follows the PostureTest service and whose messages quote their own part of
- * the file tail. A status change carries each message twice in its outbox entry (the event and the
- * rule index row), besides the raw body: with a tail of ~800 KiB of random text the entry is too
- * large for one entity while the body alone still fits a Snapshots row. (Gzip finds no repeats
- * further apart than 32 KiB, so the copies cost as much as the text.)
- */
-const PART = 30_000;
-const tailRules: Rule[] = Array.from({ length: 5 }, (_, n) => ({
-  id: `test-tail-${n}`,
-  version: '1.0.0',
-  title: { en: `Test tail ${n}`, ja: `テスト テール ${n}` },
-  rationale: { en: 'Quotes the file tail.', ja: '引用。' },
-  severity: 'Warning',
-  references: [],
-  reasonCodes: { FromState: 'Pass' },
-  needs: { registry: [], services: ['PostureTest'], files: [{ path: 'C:\\logs\\test.txt', tailBytes: 1024 * 1024 }] },
-  evaluate(s) {
-    const state = s.services.get('posturetest')?.state ?? 'Pass';
-    const status = (['Pass', 'Warning', 'Error'].includes(state) ? state : 'Unknown') as Status;
-    const tail = s.files[0]?.tail ?? '';
-    const part = (i: number) => tail.slice((2 * n + i) * PART, (2 * n + i + 1) * PART);
-    return { status, reasonCode: `State${status}`, message: { en: `${status} ${part(0)}`, ja: `${status} ${part(1)}` }, remediation: [], evidence: { state } };
-  },
-}));
+import { bigTail, tailRules } from '../support/tail-rules';
 
 /**
  * Storage faults of this file, armed by the tests: `hold` stops the first write of a Snapshots row
@@ -96,8 +69,6 @@ const at = (m: number) => Date.now() - (600 - m) * 60_000;
 const postOnly = async (doc: Record<string, unknown>): Promise<number> => (await post(stack, doc, { drain: false })).status;
 
 const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { files?: { tail?: string }[] }).files?.[0]?.tail;
-/** 800 KiB of random text (about 610 KiB gzip): a body that fits a Snapshots row, not an outbox entry. */
-const bigTail = () => randomBytes(600 * 1024).toString('base64');
 
 const tables = () => {
   const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');

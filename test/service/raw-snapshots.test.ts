@@ -77,7 +77,7 @@ describe('raw snapshots', () => {
     const server = fqdn('RAW03');
     const base = { server, receivedAt: Date.now(), contentHash: 'sha256:y' };
     await stack.app.store.putRawSnapshots([{ record: { ...base, snapshotId: 'in-slot', collectedAt: at(70), body: '{"v":"slot"}' }, slot: 0 }]);
-    await stack.app.store.putStagedRaw({ ...base, snapshotId: 'staged-newer', collectedAt: at(80), body: '{"v":"staged"}' }, 'commit-1');
+    await stack.app.store.putStagedRaw({ ...base, snapshotId: 'staged-newer', collectedAt: at(80), body: '{"v":"staged"}' }, 'commit-1', 1);
     expect((await rowsOf(server)).map((r) => r.rowKey)).toEqual(['slot0', 'stage|commit-1']);
     expect((await stack.app.store.getLatestRaw(server, true))?.body).toBe('{"v":"slot"}');
 

@@ -133,8 +133,8 @@ export interface ResultItem {
 
 export interface EventItem {
   readonly server: string | null;
-  /** A status change, or a waiver's audit record (no status: toStatus is null). */
-  readonly kind?: 'status' | 'waiver';
+  /** A status change, or a waiver's or a drift baseline's audit record (no status: toStatus is null). */
+  readonly kind?: 'status' | 'waiver' | 'baseline';
   readonly ruleId: string | null;
   readonly fromStatus: string | null;
   readonly toStatus: string | null;

@@ -1,0 +1,145 @@
+// What the sweep of staging rows reads and writes: staging rows found by their keys alone, the few
+// columns that say which content a staging row, a slot and a server's Results rows hold, and a
+// copy into a slot that happens only if the slot is still as it was read. The staging rows
+// themselves are written, copied by the projector and deleted by PostureStore (putStagedRaw,
+// copyStagedRaw, deleteStagedRaw).
+import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { commitMarks, entityToRawMeta, parseRawStageKey, rawSlotKey, rawStageKey, serverRange, SNAPSHOT_BUCKETS_RANGE, snapshotPartition, stagedToSlotEntity } from './entities';
+import { ms, num, str } from './columns';
+import { statusCodeOf } from './errors';
+import { encodeKey } from './keys';
+import type { PostureStore, SiblingTable } from './posture-store';
+import type { CommitMark, RawSnapshotMeta } from './records';
+
+/** A staging row as the key scan finds it. */
+export interface StagedRawKey {
+  readonly server: string;
+  readonly commitId: string;
+  /** When storage last wrote the row (its Timestamp). */
+  readonly stagedAt: number;
+}
+
+/** A staging row's content, without its body. */
+export interface StagedRawMeta extends RawSnapshotMeta {
+  readonly commitId: string;
+  /** The slot its commit chose; absent on rows staged before the column was written. */
+  readonly slot?: number;
+}
+
+/** A slot row's content, without its body, and its ETag (a copy replaces it only if unchanged). */
+export interface RawSlotState {
+  readonly meta: RawSnapshotMeta;
+  readonly etag: string;
+}
+
+/** What a server's Results rows say of its raw content: the newest commit's. */
+export interface RawHead {
+  readonly snapshotId: string;
+  readonly collectedAt: number;
+  readonly contentHash: string;
+  readonly rawSlot?: number;
+  readonly recentSnapshotIds: readonly string[];
+  readonly recentCommits: readonly CommitMark[];
+}
+
+/** The meta columns of a raw row: enough to compare contents, no body. */
+const META_COLUMNS = ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
+const HEAD_COLUMNS = ['SnapshotId', 'CollectedAt', 'ContentHash', 'RawSlot', 'RecentSnapshotIds', 'RecentCommits'];
+
+export class StagedRawStore {
+  readonly #snapshots: SiblingTable;
+  readonly #results: SiblingTable;
+
+  constructor(store: PostureStore) {
+    this.#snapshots = store.siblingTable('snapshots');
+    this.#results = store.siblingTable('results');
+  }
+
+  /**
+   * Every staging row of every Snapshots bucket, read by key and Timestamp only. A staging key has
+   * its marker in the middle of the RowKey, which no range can pick out, so the slot rows (two per
+   * server) are listed too, each as its keys: about 100 bytes a row, a page per 1000 rows.
+   */
+  async listStaged(): Promise<StagedRawKey[]> {
+    await this.#snapshots.ready();
+    const filter = odata`PartitionKey ge ${SNAPSHOT_BUCKETS_RANGE.from} and PartitionKey lt ${SNAPSHOT_BUCKETS_RANGE.to}`;
+    return this.#snapshots.call('listing staged raw snapshots', async (t) => {
+      const out: StagedRawKey[] = [];
+      for await (const e of t.listEntities({ queryOptions: { filter, select: ['RowKey', 'Timestamp'] } })) {
+        const key = parseRawStageKey(String(e.rowKey));
+        if (key) out.push({ ...key, stagedAt: stampOf(e) });
+      }
+      return out;
+    });
+  }
+
+  /** A staging row's content without its body, or undefined when it is gone. */
+  async readStagedMeta(server: string, commitId: string): Promise<StagedRawMeta | undefined> {
+    const e = await this.#point(this.#snapshots, snapshotPartition(server), rawStageKey(server, commitId), [...META_COLUMNS, 'StagedSlot'], 'reading a staged raw snapshot');
+    if (!e) return undefined;
+    return { ...entityToRawMeta(e), commitId, slot: num(e, 'StagedSlot') };
+  }
+
+  /** What one of the server's slots holds now (no body), or undefined when the slot was never written. */
+  async readSlot(server: string, slot: number): Promise<RawSlotState | undefined> {
+    const e = await this.#point(this.#snapshots, snapshotPartition(server), serverRange(server).from + rawSlotKey(slot), META_COLUMNS, 'reading a raw snapshot');
+    return e ? { meta: entityToRawMeta(e), etag: String(e.etag) } : undefined;
+  }
+
+  /**
+   * Copies a staging row into the server's `slot` only if the slot is as it was read: under its
+   * ETag, or created when it did not exist (`etag` undefined). 'conflict': someone wrote the slot
+   * meanwhile (the projector, with newer content); 'gone': the staging row was removed meanwhile.
+   */
+  async copyIfUnchanged(server: string, commitId: string, slot: number, etag: string | undefined): Promise<'copied' | 'conflict' | 'gone'> {
+    const staged = await this.#point(this.#snapshots, snapshotPartition(server), rawStageKey(server, commitId), undefined, 'reading a staged raw snapshot');
+    if (!staged) return 'gone';
+    const entity = stagedToSlotEntity(staged, server, slot);
+    try {
+      await this.#snapshots.call('writing a raw snapshot', (t) => (etag === undefined ? t.createEntity(entity) : t.updateEntity(entity, 'Replace', { etag })));
+      return 'copied';
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 409 || status === 412 || status === 404) return 'conflict';
+      throw error;
+    }
+  }
+
+  /** The newest commit's raw columns among the server's Results rows (one partition query, a few columns), or undefined without rows. */
+  async readHead(server: string): Promise<RawHead | undefined> {
+    await this.#results.ready();
+    const filter = odata`PartitionKey eq ${encodeKey(server)}`;
+    return this.#results.call('reading server state', async (t) => {
+      let head: RawHead | undefined;
+      for await (const e of t.listEntities({ queryOptions: { filter, select: HEAD_COLUMNS } })) {
+        const row: RawHead = {
+          snapshotId: str(e, 'SnapshotId'),
+          collectedAt: ms(e, 'CollectedAt') ?? 0,
+          contentHash: str(e, 'ContentHash'),
+          rawSlot: num(e, 'RawSlot'),
+          recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
+          recentCommits: commitMarks(str(e, 'RecentCommits')),
+        };
+        if (!head || row.collectedAt > head.collectedAt || (row.collectedAt === head.collectedAt && row.snapshotId > head.snapshotId)) head = row;
+      }
+      return head;
+    });
+  }
+
+  async #point(table: SiblingTable, pk: string, rk: string, select: string[] | undefined, what: string): Promise<Record<string, unknown> | undefined> {
+    await table.ready();
+    try {
+      return await table.call(what, (t: TableClient) => t.getEntity<Record<string, unknown>>(pk, rk, select ? { queryOptions: { select } } : {}));
+    } catch (error) {
+      if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** A row's Timestamp in epoch ms (the SDK hands it over as an ISO string); NaN when missing, which no age test passes. */
+function stampOf(e: Record<string, unknown>): number {
+  const stamp = e.timestamp ?? e.Timestamp;
+  if (stamp instanceof Date) return stamp.getTime();
+  return typeof stamp === 'string' ? Date.parse(stamp) : NaN;
+}
