@@ -33,6 +33,8 @@ export interface LocalHostOptions {
    * may wait for a place beyond those (default LOCAL_HOST_QUEUE_LIMIT; past it: 429).
    */
   readonly concurrency?: Partial<LocalHostConcurrency>;
+  /** Milliseconds for the pace a full queue's Retry-After is derived from (default performance.now). */
+  readonly clock?: () => number;
 }
 
 export interface LocalHostConcurrency {
@@ -139,9 +141,6 @@ function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>;
   return { stream, detach };
 }
 
-/** What a request refused for a full queue is told to wait: the queue moves at the handlers' pace, tens of milliseconds a request. */
-const BUSY_RETRY_SECONDS = 1;
-
 const LINGER_BYTES = 4 * 1024 * 1024;
 const LINGER_MS = 2000;
 
@@ -218,7 +217,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const timeouts = { ...LOCAL_HOST_TIMEOUTS, ...options.timeouts };
   const ms = (seconds: number) => Math.round(seconds * 1000);
 
-  const admission = new Admission(options.concurrency?.limit ?? HTTP_PER_INSTANCE_CONCURRENCY, options.concurrency?.queue ?? LOCAL_HOST_QUEUE_LIMIT);
+  const admission = new Admission(options.concurrency?.limit ?? HTTP_PER_INSTANCE_CONCURRENCY, options.concurrency?.queue ?? LOCAL_HOST_QUEUE_LIMIT, options.clock);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     let queued = false;
@@ -257,12 +256,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       }
       const ticket = admission.enter();
       if (!ticket) {
+        const wait = admission.clearSeconds;
         return answer(
           req,
           res,
           429,
-          { error: 'host_busy', message: `The host is busy (${admission.running} requests running, ${admission.waiting} waiting); retry after ${BUSY_RETRY_SECONDS} second.` },
-          { 'Retry-After': String(BUSY_RETRY_SECONDS) },
+          { error: 'host_busy', message: `The host is busy (${admission.running} requests running, ${admission.waiting} waiting); retry after ${wait} second${wait === 1 ? '' : 's'}.` },
+          { 'Retry-After': String(wait) },
         );
       }
       // A request whose connection ends while it waits (the client left, or the host gave up on a

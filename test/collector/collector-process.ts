@@ -73,10 +73,46 @@ export async function enrolWithCollector(endpoint: string, env: Record<string, s
   return JSON.parse(r.stdout) as Enrolled;
 }
 
-/** One run of Send-PostureSnapshot.ps1 (one attempt per request, no back-off); extra arguments as given. */
+/**
+ * What one pwsh run (start-up, then the script's work) may take in a test: about 5 s on an idle
+ * 2-core machine, but .NET's start-up is CPU-bound and was measured at 35-60 s a run with the load
+ * average at 15-17. A test's timeout is this times the pwsh runs it makes, so a loaded CI machine
+ * slows the test without failing it.
+ */
+export const PWSH_RUN_MS = 60_000;
+
+/** The timeout of a test that makes `runs` pwsh runs, plus `extraMs` of its own work. */
+export const pwshTimeout = (runs: number, extraMs = 10_000): number => runs * PWSH_RUN_MS + extraMs;
+
+/**
+ * The collector sends as deployed: a request the service asks to be repeated (no answer, 408,
+ * 429, 5xx, after its Retry-After) is repeated, here at most twice and never after more than
+ * 10 s, so a storage hiccup on a loaded machine (503 storage_unavailable) is retried, as the
+ * contract says, instead of spooling the snapshot. The HTTP timeout is the collector's default.
+ */
+const SEND_ARGS = ['-MaxAttempts', '3', '-BaseDelaySeconds', '1', '-MaxDelaySeconds', '10', '-TimeoutSec', '60'];
+
+/** One run of Send-PostureSnapshot.ps1 (sending with retries, SEND_ARGS); extra arguments as given. */
 export function runCollector(dataPath: string, env: Record<string, string>, args: string[] = []): Promise<Run> {
   const script = path.join(COLLECTOR, 'Send-PostureSnapshot.ps1');
-  return runPwsh(['-File', script, '-DataPath', dataPath, '-MaxAttempts', '1', '-BaseDelaySeconds', '0', '-TimeoutSec', '20', ...args], env);
+  return runPwsh(['-File', script, '-DataPath', dataPath, ...SEND_ARGS, ...args], env);
+}
+
+/** Answers the collector repeats the request after (the service's "try again"). */
+const RETRIED = / (?:408|429|5\d\d)$/;
+
+/**
+ * The calls as a run settled them: answers that made the collector repeat the request (a 503 of
+ * storage under load, a 429) are left out, so a test states what was delivered, however many
+ * tries it took. Each left-out answer must be followed by a call of the same request.
+ */
+export function settled(calls: readonly string[]): string[] {
+  calls.forEach((c, i) => {
+    if (!RETRIED.test(c)) return;
+    const request = c.replace(/ \d+$/, ' ');
+    expect(calls.slice(i + 1).some((n) => n.startsWith(request)), `${c} was not tried again: ${calls.join(', ')}`).toBe(true);
+  });
+  return calls.filter((c) => !RETRIED.test(c));
 }
 
 /** What the fixture's stand-in for DPAPI (collector/Private/Fixture.ps1) writes before the configuration. */

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { alertRecords, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
-import { COLLECTOR, enrolWithCollector, freePort, runCollector, startObservedHost, storedConfig, type Run } from './collector-process';
+import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost, storedConfig, type Run } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const work = mkdtempSync(path.join(tmpdir(), 'posture-e2e-recovery-'));
@@ -38,16 +38,16 @@ async function installedMachine(stack: TestStack, example: string) {
     host,
     spool,
     log: () => readFileSync(path.join(dataPath, 'collector.log'), 'utf8'),
-    /** One scheduled run; returns it with the calls it made. */
-    async run(): Promise<Run & { calls: string[] }> {
+    /** One scheduled run; returns it with the calls it made, as settled (retried answers left out), and all of them. */
+    async run(): Promise<Run & { calls: string[]; made: string[] }> {
       calls.length = 0;
       const r = await runCollector(dataPath, machine.env);
-      return { ...r, calls: [...calls] };
+      return { ...r, calls: settled(calls), made: [...calls] };
     },
   };
 }
 
-const show = (r: Run & { calls: string[] }) => `${r.stdout}\n${r.stderr}\n${r.calls.join('\n')}`;
+const show = (r: Run & { made: string[] }) => `${r.stdout}\n${r.stderr}\n${r.made.join('\n')}`;
 
 async function admin(stack: TestStack, method: string, pathAndQuery: string): Promise<{ status: number; body: Json }> {
   const res = await stack.request(pathAndQuery, { method, key: 'admin' });
@@ -86,7 +86,7 @@ describe('open re-enrolment: a revoked key recovers from the manifest fetch', ()
     const again = await m.run();
     expect(again.code, show(again)).toBe(0);
     expect(again.calls).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 201']);
-  }, 120_000);
+  }, pwshTimeout(3));
 });
 
 describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
@@ -151,7 +151,7 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(next.code, show(next)).toBe(0);
     expect(next.calls).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 201']);
     expect(m.log().split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
-  }, 240_000);
+  }, pwshTimeout(6));
 
   it('denied: the run logs the service\'s message, clears the claim and keeps the snapshot spooled (exit 2); the run after files a new request', async () => {
     const m = await installedMachine(stack, 'win2008-x64-exchange2007-vse85i.json');
@@ -177,7 +177,7 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(newRequest).not.toBe(requestId);
     expect((await requestsOf(m.server, 'pending')).map((r) => r.requestId)).toEqual([newRequest]);
     expect(m.spool()).toHaveLength(3);
-  }, 240_000);
+  }, pwshTimeout(6));
 
   it('a reinstall proves the server with its current key (x-server-key): renewed at once; a key that is no longer current files a request', async () => {
     const m = await installedMachine(stack, 'win2019-x64-exchange2019-no-mcafee.json');
@@ -191,5 +191,5 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     const stale = await enrolWithCollector(endpoint, m.env, { currentKey: m.firstKey });
     expect(stale.status).toBe('Pending');
     expect((await requestsOf(m.server, 'pending')).map((r) => r.requestId)).toEqual([stale.requestId]);
-  }, 120_000);
+  }, pwshTimeout(3));
 });

@@ -2,16 +2,20 @@
 // host over real HTTP, with only its edge reads (registry, services, OS, DNS name, log files)
 // answered from a fixture built from each machine in collector/examples/. It enrols, posts, and
 // the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
-// the spool: host down, the snapshot is spooled; host up, it is delivered exactly once.
+// the spool: host down, the snapshot is spooled; host up, it is delivered exactly once. And a busy
+// storage account: the service answers 503 with Retry-After, the collector waits that long and
+// delivers the snapshot once.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateCommand } from '../../src/cli/evaluate';
 import type { LocalHost } from '../../src/local/host';
+import type { StoragePolicy } from '../../src/store';
+import { injectedError } from '../support/faults';
 import { startTestStack, type TestStack } from '../support/stack';
 import { fakeIo } from './cli-io';
-import { COLLECTOR, enrolWithCollector, freePort, runCollector, startObservedHost } from './collector-process';
+import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
@@ -29,8 +33,23 @@ async function evaluateExample(file: string): Promise<{ server: string; results:
 let stack: TestStack;
 const work = mkdtempSync(path.join(tmpdir(), 'posture-e2e-'));
 
+/** Outbox entries storage refuses next (503 with Retry-After: 2, as a throttling account answers); each attempt counts. */
+const busy = { refusals: 0 };
+const BUSY_RETRY_AFTER_SECONDS = 2;
+const busyStorage: StoragePolicy = {
+  name: 'busy-outbox',
+  async sendRequest(request, next) {
+    // A post's outbox entry is an upsert (PUT without If-Match); the projector's lease carries one.
+    if (busy.refusals > 0 && request.method === 'PUT' && /\/Outbox\(/.test(request.url) && !request.headers.has('If-Match')) {
+      busy.refusals--;
+      throw injectedError(request, 503, 'Injected busy storage', (name) => (name.toLowerCase() === 'retry-after' ? String(BUSY_RETRY_AFTER_SECONDS) : undefined));
+    }
+    return next(request);
+  },
+};
+
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ storagePolicies: [busyStorage] });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -59,7 +78,7 @@ describe('Send-PostureSnapshot.ps1 under pwsh against the local host', () => {
       expect(body.results.map(pick).sort(byRule)).toEqual(expected.results.map(pick).sort(byRule));
       // The collector printed one line per verdict, as the service answered.
       for (const r of expected.results) expect(run.stdout).toMatch(new RegExp(`^${String(r.status)}\\s+${String(r.ruleId)}\\s+${String(r.reasonCode)}\\s`, 'm'));
-    }, 120_000);
+    }, pwshTimeout(2));
   }
 });
 
@@ -79,7 +98,8 @@ describe('the spool over real HTTP', () => {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     const calls: string[] = [];
-    const posts = () => calls.filter((c) => c.startsWith('POST /api/snapshots '));
+    // The posts as delivered: an answer the collector retried (a 503 under load) is left out.
+    const posts = () => settled(calls).filter((c) => c.startsWith('POST /api/snapshots '));
     const hostUp = () => startObservedHost(stack, port, calls);
 
     // A first run with the host up: delivered, and the manifest kept as the last good copy.
@@ -120,5 +140,39 @@ describe('the spool over real HTTP', () => {
     expect(posts()).toHaveLength(4);
     expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8').split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
     expect(existsSync(spool) ? readdirSync(spool) : []).toEqual([]);
-  }, 180_000);
+  }, pwshTimeout(5));
+});
+
+describe('a busy storage account over real HTTP', () => {
+  let host: LocalHost | undefined;
+  afterAll(async () => host?.close());
+
+  it('503 storage_unavailable with Retry-After: the collector waits that long, posts again, and the snapshot is accepted once', async () => {
+    const example = JSON.parse(readFileSync(path.join(COLLECTOR, 'examples', 'win2012r2-x64-exchange2016-vse88.json'), 'utf8')) as ExampleSnapshot;
+    const dir = mkdtempSync(path.join(work, 'busy-'));
+    // A server of its own, so its first post owes the fleet-wide tables an outbox entry.
+    const machine = fixtureMachine({ ...example, host: { ...example.host, name: 'BUSY01', fqdn: 'busy01.corp.contoso.com' } }, dir);
+    const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
+    expect(server).toBe('busy01.corp.contoso.com');
+
+    const port = await freePort();
+    const calls: string[] = [];
+    host = await startObservedHost(stack, port, calls);
+    const answeredAt: number[] = [];
+    host.server.on('request', (req, res) => res.on('finish', () => req.url === '/api/snapshots' && answeredAt.push(Date.now())));
+    // The SDK's own retry inside the request meets the refusal too: the service gives up and answers 503.
+    busy.refusals = 2;
+    const run = await send(`http://127.0.0.1:${port}`, key, path.join(dir, 'data'), machine.env);
+    expect(busy.refusals).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(calls).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 503', 'POST /api/snapshots 201']);
+    expect(settled(calls)).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 201']);
+    // The second post came after the Retry-After the 503 carried (its answer is later still).
+    expect(answeredAt).toHaveLength(2);
+    expect(answeredAt[1]! - answeredAt[0]!).toBeGreaterThanOrEqual(BUSY_RETRY_AFTER_SECONDS * 1000);
+    const id = /^Snapshot ([0-9a-f-]{36}) for busy01\.corp\.contoso\.com: accepted/m.exec(run.stdout)?.[1];
+    expect(id).toBeDefined();
+    const stored = await (await stack.request(`servers/${encodeURIComponent(server)}`)).json() as { lastSnapshotId: string };
+    expect(stored.lastSnapshotId).toBe(id);
+  }, pwshTimeout(2));
 });

@@ -4,9 +4,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../support/chromium';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_TIMEOUTS, browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../support/chromium';
 import { dashboardUrl } from '../../src/local/main';
 import { diffFacts } from '../../src/app/drift';
 import { get, getAll } from '../support/http';
@@ -86,7 +86,7 @@ interface Session {
 
 const keyFragment = (key: string) => `#key=${encodeURIComponent(key)}`;
 
-describe('the dashboard in Chromium', () => {
+describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
   if (!chromiumPresent()) {
     it('needs Chromium', (ctx) => {
       if (browserRequired()) throw new Error(MISSING_CHROMIUM);
@@ -99,12 +99,22 @@ describe('the dashboard in Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium();
-  }, 60_000);
+  }, BROWSER_TIMEOUTS.launchMs + 10_000);
   afterAll(async () => browser?.close());
+
+  // A test that timed out leaves its page open and waiting in the shared browser; closing it here
+  // ends those waits, so the next test does not share a loaded machine with it.
+  const contexts = new Set<BrowserContext>();
+  afterEach(async () => {
+    await Promise.all([...contexts].map((c) => c.close().catch(() => undefined)));
+    contexts.clear();
+  });
 
   /** A fresh browser context on the dashboard: a full URL, or the fragment to open it with. */
   async function open(target: string): Promise<Session> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+    contexts.add(context);
+    context.setDefaultTimeout(BROWSER_TIMEOUTS.stepMs);
     await context.addInitScript(() => {
       const w = globalThis as unknown as PageGlobals;
       w.__violations = [];
@@ -122,7 +132,10 @@ describe('the dashboard in Chromium', () => {
       requests,
       errors,
       violations: () => page.evaluate(() => (globalThis as unknown as PageGlobals).__violations),
-      close: () => context.close(),
+      close: async () => {
+        contexts.delete(context);
+        await context.close();
+      },
     };
   }
 

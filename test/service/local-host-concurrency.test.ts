@@ -105,7 +105,9 @@ describe('the local host admits at most its limit of requests into handlers', ()
 
   it('a full queue: 429 with Retry-After and a JSON error at once; the admitted ones still run', async () => {
     const held = heldApp(stack.app);
-    const h = await host(held.app, { concurrency: { limit: 1, queue: 1 } });
+    // The host's clock stands still: no request has finished, none has run for any time, so the
+    // wait is the least there is.
+    const h = await host(held.app, { concurrency: { limit: 1, queue: 1 }, clock: () => 0 });
     const first = summary(h, 'first');
     await until(() => held.started.length === 1, 'the first to run');
     const second = summary(h, 'second');
@@ -122,6 +124,51 @@ describe('the local host admits at most its limit of requests into handlers', ()
     held.releaseAll();
     expect([(await first).status, (await second).status]).toEqual([200, 200]);
     expect(held.started).toEqual(['first', 'second']);
+  });
+
+  it('Retry-After: how long the queue ahead takes to clear at the pace requests finished, 1 to 30 s', async () => {
+    const held = heldApp(stack.app);
+    const clock = { ms: 0 };
+    const h = await host(held.app, { concurrency: { limit: 1, queue: 2 }, clock: () => clock.ms });
+    const busy = async (id: string) => {
+      const r = await summary(h, id);
+      return { status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as { error: string; message: string } };
+    };
+    const answers = [summary(h, 'a')];
+    await until(() => held.started.length === 1, 'a to run');
+    answers.push(summary(h, 'b'));
+    await until(() => h.load.waiting === 1, 'b to wait');
+    answers.push(summary(h, 'c'));
+    await until(() => h.load.waiting === 2, 'c to wait');
+    // a and b each take 3 s of the host's clock: the queue moves one request every 3 s.
+    clock.ms = 3000;
+    held.releaseOne();
+    await until(() => held.started.length === 2, 'b to run');
+    clock.ms = 6000;
+    held.releaseOne();
+    await until(() => held.started.length === 3, 'c to run');
+    answers.push(summary(h, 'd'), summary(h, 'e'));
+    await until(() => h.load.waiting === 2, 'd and e to wait');
+
+    // Two waiting, one every 3 s: 6 s.
+    const paced = await busy('paced');
+    expect(paced.status).toBe(429);
+    expect(paced.retryAfter).toBe('6');
+    expect(paced.body).toMatchObject({ error: 'host_busy', message: 'The host is busy (1 requests running, 2 waiting); retry after 6 seconds.' });
+    // Nothing finished for 13.5 s since: the handlers are slower than before, and the wait says so.
+    clock.ms = 19_500;
+    expect((await busy('stalled')).retryAfter).toBe('27');
+    // Never more than 30 s.
+    clock.ms = 60_000;
+    expect((await busy('stuck')).retryAfter).toBe('30');
+
+    held.releaseAll();
+    await until(() => held.started.length === 4, 'd to run');
+    held.releaseAll();
+    await until(() => held.started.length === 5, 'e to run');
+    held.releaseAll();
+    expect(await Promise.all(answers.map(async (r) => (await r).status))).toEqual([200, 200, 200, 200, 200]);
+    expect(held.started).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
   it('a waiting request whose client went away never runs; the one after it does', async () => {

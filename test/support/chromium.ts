@@ -27,9 +27,23 @@ export function browserRequired(env: NodeJS.ProcessEnv = process.env): boolean {
 
 export const MISSING_CHROMIUM = `Browser tests not run: no Chromium at ${CHROMIUM_PATH} (install it with "apt-get install -y chromium", or set POSTURE_CHROMIUM).`;
 
+/**
+ * How long browser tests may take, in one place. On an idle 2-core machine a dashboard test takes
+ * 2-6 s; with the load average at 12-17 (a full suite beside other work) the slowest took 17-20 s,
+ * two thirds of the 30 s every test had, so a little more load failed them. A step (a navigation,
+ * a wait for an element, a click) may take BROWSER_STEP_MS, so a step that never completes fails
+ * with Playwright's own message naming what it waited for, well before the test's BROWSER_TEST_MS.
+ */
+export const BROWSER_TIMEOUTS = {
+  /** Starting Chromium (measured 2-2.5 s with the load average at 16). */
+  launchMs: 60_000,
+  stepMs: 30_000,
+  testMs: 120_000,
+} as const;
+
 /** A fresh browser (playwright gives each launch its own temporary profile). */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS], timeout: BROWSER_TIMEOUTS.launchMs });
 }
 
 /**
