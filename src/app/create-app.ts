@@ -129,7 +129,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
   const baselines = new Baselines({ drift: driftStore, store, rules, clock });
-  const driftHttp = new DriftApi({ queries: drift, baselines, rules });
+  const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveServer(name) });
   return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 

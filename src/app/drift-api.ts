@@ -12,6 +12,8 @@ export interface DriftApiDeps {
   readonly queries: DriftQueries;
   readonly baselines: Baselines;
   readonly rules: readonly Rule[];
+  /** The server a path names: its id, or the host name people know (as the other server routes take it). */
+  readonly resolveServer: (name: string) => Promise<string>;
 }
 
 const BASELINE_BODY = { max: 4 * 1024, what: 'A baseline', hint: 'send {"server": "<server id>", "setBy": "<who>"}' } as const;
@@ -37,8 +39,8 @@ export class DriftApi {
   /** One server's configuration against its reference: rule. */
   async server({ req }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule']);
-    const server = pathServer(req.params);
     const rule = requiredRule(req.query, this.deps.rules);
+    const server = await this.deps.resolveServer(pathServer(req.params));
     const view = await this.deps.queries.server(server, rule);
     if (!view) throw new ApiError('not_found', `No configuration of server "${server}" is recorded for ${rule}.`);
     return json(200, view);

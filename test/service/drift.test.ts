@@ -96,6 +96,17 @@ describe('GET /api/servers/{server}/drift', () => {
     expect((await get(stack, `servers/nobody.example/drift?rule=${RULE}`)).status).toBe(404);
     expect((await get(stack, `servers/${id('FS01')}/drift`)).status).toBe(400);
   });
+
+  it('takes the host name people know, as the other server routes do', async () => {
+    const byName = await get(stack, `servers/exch05/drift?rule=${RULE}`);
+    expect(byName.status, JSON.stringify(byName.body)).toBe(200);
+    expect(byName.body).toMatchObject({ server: id('EXCH05'), matches: false });
+    expect((await get(stack, `servers/EXCH05/drift?rule=${RULE}`)).body.server).toBe(id('EXCH05'));
+    // A name that begins no server id is 404, saying so in one sentence.
+    const unknown = await get(stack, `servers/exch99/drift?rule=${RULE}`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toMatch(/^No server "exch99" is known/);
+  });
 });
 
 describe('baselines', () => {
