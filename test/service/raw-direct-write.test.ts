@@ -3,14 +3,14 @@
 // entries of the same server still waiting must not replace it (nothing accepted is lost); an
 // attempt refused at its commit must not replace the accepted body either, nor leave its staging
 // row behind; a projection cut short between the copy and the clean-up is simply run again.
-import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
+import type { StoragePolicy } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { injectedError } from '../support/faults';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
+import { idOf, rawTables, sentTail, serverOf, tailOf } from '../support/raw-rows';
 import { bigTail, tailRules } from '../support/tail-rules';
 
 /**
@@ -68,41 +68,12 @@ const at = (m: number) => Date.now() - (600 - m) * 60_000;
 /** Posts without draining the projector: the entries wait until the test drains them. */
 const postOnly = async (doc: Record<string, unknown>): Promise<number> => (await post(stack, doc, { drain: false })).status;
 
-const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { files?: { tail?: string }[] }).files?.[0]?.tail;
-
-const tables = () => {
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const names = tableNames(stack.settings.tablePrefix);
-  const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
-  return { snapshots: open(names.snapshots), results: open(names.results), outbox: open(names.outbox) };
-};
-
-/** The server's raw rows, slots and staging rows alike: RowKey after `<server>|`, and SnapshotId. */
-async function rawRows(server: string): Promise<{ slot: string; snapshotId: string }[]> {
-  const k = encodeKey(server);
-  const filter = `PartitionKey eq 's|${bucketOf(server, 16)}' and RowKey ge '${k}|' and RowKey lt '${k}}'`;
-  const out: { slot: string; snapshotId: string }[] = [];
-  for await (const e of tables().snapshots.listEntities({ queryOptions: { filter, select: ['RowKey', 'SnapshotId'] } })) {
-    out.push({ slot: String(e.rowKey).slice(k.length + 1), snapshotId: String(e.SnapshotId) });
-  }
-  return out;
-}
-
-/** The snapshot ids of the server's slot rows. */
-const storedIds = async (server: string): Promise<string[]> => (await rawRows(server)).filter((r) => r.slot.startsWith('slot')).map((r) => r.snapshotId);
-/** The snapshot ids of the server's staging rows (bodies waiting for the projector). */
-const stagedIds = async (server: string): Promise<string[]> => (await rawRows(server)).filter((r) => r.slot.startsWith('stage|')).map((r) => r.snapshotId);
-
-/** How many outbox entries of the server wait. */
-async function waitingEntries(server: string): Promise<number> {
-  let n = 0;
-  for await (const e of tables().outbox.listEntities({ queryOptions: { filter: `Server eq '${server}'`, select: ['RowKey'] } })) n += e.rowKey ? 1 : 0;
-  return n;
-}
-
-const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
-const idOf = (doc: Record<string, unknown>) => String(doc.snapshotId).toLowerCase();
-const sentTail = (doc: Record<string, unknown>) => (doc.files as { tail: string }[])[0]!.tail;
+/** The tables read directly (set once the stack runs). */
+const raw = () => rawTables(stack);
+const rawRows = (server: string) => raw().rawRows(server);
+const storedIds = (server: string) => raw().storedIds(server);
+const stagedIds = (server: string) => raw().stagedIds(server);
+const waitingEntries = (server: string) => raw().waitingEntries(server);
 
 describe('a raw body too large for its outbox entry', () => {
   it('survives the projection of older entries that are still waiting; the newest snapshot is served', async () => {
@@ -173,7 +144,7 @@ describe('a raw body too large for its outbox entry', () => {
   it('a repeat that hands over rows an earlier version left owing the raw snapshot stages the body for the slot the rows name', async () => {
     const host = 'RAWD03';
     const server = serverOf(host);
-    const { results, outbox, snapshots } = tables();
+    const { results, outbox, snapshots } = raw();
     expect(await postOnly(snapshot({ host, tail: 'a', testState: 'Pass', collectedAt: at(30) }))).toBe(201);
     await stack.projected();
     const big = snapshot({ host, tail: bigTail(), testState: 'Warning', collectedAt: at(31) });

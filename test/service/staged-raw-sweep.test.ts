@@ -4,15 +4,15 @@
 // the projector's grace can write its staging row after its entry was dropped: the sweep puts such
 // a body in the slot its content belongs in, never over newer content, and removes the row; a row
 // whose entry still waits is the projector's, and a second run finds nothing to do.
-import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork, encodeWork } from '../../src/app/projection-work';
-import { OutboxStore, resolveConnectionString, StagedRawStore, tableNames, type StoragePolicy } from '../../src/store';
+import { OutboxStore, StagedRawStore, type StoragePolicy } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { injectedError } from '../support/faults';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
+import { idOf, rawTables, sentTail, serverOf, tailOf } from '../support/raw-rows';
 import { bigTail, tailRules } from '../support/tail-rules';
 
 /**
@@ -48,10 +48,6 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const at = (m: number) => Date.now() - (600 - m) * 60_000;
-const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
-const idOf = (doc: Record<string, unknown>) => String(doc.snapshotId).toLowerCase();
-const sentTail = (doc: Record<string, unknown>) => (doc.files as { tail: string }[])[0]!.tail;
-const tailOf = (body: string | undefined) => (JSON.parse(body ?? '{}') as { files?: { tail?: string }[] }).files?.[0]?.tail;
 const postOnly = async (doc: Record<string, unknown>): Promise<number> => (await post(stack, doc, { drain: false })).status;
 
 interface SweepRun {
@@ -74,31 +70,11 @@ async function sweep(aged = true): Promise<SweepRun> {
   }
 }
 
-const tables = () => {
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const names = tableNames(stack.settings.tablePrefix);
-  const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
-  return { snapshots: open(names.snapshots), outbox: open(names.outbox) };
-};
-
-/** The server's raw rows, slots and staging rows alike: RowKey after `<server>|`, and SnapshotId. */
-async function rawRows(server: string): Promise<{ slot: string; snapshotId: string }[]> {
-  const k = encodeKey(server);
-  const filter = `PartitionKey eq 's|${bucketOf(server, 16)}' and RowKey ge '${k}|' and RowKey lt '${k}}'`;
-  const out: { slot: string; snapshotId: string }[] = [];
-  for await (const e of tables().snapshots.listEntities({ queryOptions: { filter, select: ['RowKey', 'SnapshotId'] } })) {
-    out.push({ slot: String(e.rowKey).slice(k.length + 1), snapshotId: String(e.SnapshotId) });
-  }
-  return out.sort((a, b) => a.slot.localeCompare(b.slot));
-}
-const slotRows = async (server: string) => (await rawRows(server)).filter((r) => r.slot.startsWith('slot'));
-const stagedIds = async (server: string) => (await rawRows(server)).filter((r) => r.slot.startsWith('stage|')).map((r) => r.snapshotId);
-
-async function waitingEntries(server: string): Promise<number> {
-  let n = 0;
-  for await (const e of tables().outbox.listEntities({ queryOptions: { filter: `Server eq '${server}'`, select: ['RowKey'] } })) n += e.rowKey ? 1 : 0;
-  return n;
-}
+/** The tables read directly (set once the stack runs). */
+const tables = () => rawTables(stack);
+const slotRows = (server: string) => tables().slotRows(server);
+const stagedIds = (server: string) => tables().stagedIds(server);
+const waitingEntries = (server: string) => tables().waitingEntries(server);
 
 /**
  * Projects the server's waiting entries as the previous version's projector did: it reads no
