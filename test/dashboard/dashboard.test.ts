@@ -10,7 +10,9 @@ import { BROWSER_TIMEOUTS, browserRequired, chromiumPresent, launchChromium, MIS
 import { dashboardUrl } from '../../src/local/main';
 import { diffFacts } from '../../src/app/drift';
 import { get, getAll } from '../support/http';
+import { injectedError } from '../support/faults';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import type { StoragePolicy } from '../../src/store';
 import { ensureDashboardBuilt, PUBLIC_DIR, ROOT } from './build';
 import { CHANGED_SERVER, seedFleet, SILENT_SERVER, type SeededFleet } from './demo-fleet';
 
@@ -19,12 +21,25 @@ const ASSET_BUDGET_GZIP = 150 * 1024;
 const RESULTS_DIR = path.join(ROOT, 'test-results');
 
 const shift = { ms: 0 };
+/** While above zero, each read of the rule index answers 503 with Retry-After: 1 and counts down: storage busy for a moment. */
+const busy = { ruleIndexReads: 0, refused: 0 };
+const busyPolicy: StoragePolicy = {
+  name: 'testDashboardBusy',
+  async sendRequest(request, next) {
+    if (busy.ruleIndexReads > 0 && request.method === 'GET' && decodeURIComponent(request.url).includes('RuleIndex')) {
+      busy.ruleIndexReads--;
+      busy.refused++;
+      throw injectedError(request, 503, 'Injected storage fault', (name) => (name.toLowerCase() === 'retry-after' ? '1' : undefined));
+    }
+    return next(request);
+  },
+};
 let stack: TestStack;
 let fleet: SeededFleet;
 
 beforeAll(async () => {
   ensureDashboardBuilt();
-  stack = await startTestStack({ clock: () => Date.now() + shift.ms });
+  stack = await startTestStack({ clock: () => Date.now() + shift.ms, storagePolicies: [busyPolicy] });
   fleet = await seedFleet(stack, shift);
 }, 180_000);
 
@@ -200,6 +215,23 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
         const height = Math.ceil((box?.y ?? 0) + (box?.height ?? 600) + 24);
         writeFileSync(path.join(ROOT, 'docs', 'dashboard.png'), await s.page.screenshot({ clip: { x: 0, y: 0, width: 1280, height } }));
       }
+    });
+  });
+
+  it('asks again by itself when storage is busy for a moment, and then shows the numbers', async () => {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
+      await s.page.locator('[data-metric="hosts"]').waitFor();
+      const answers: number[] = [];
+      s.page.on('response', (r) => (r.url().endsWith('/api/summary') ? answers.push(r.status()) : undefined));
+      // The store retries once itself, so two refused reads make the summary answer 503 once.
+      busy.refused = 0;
+      busy.ruleIndexReads = 2;
+      await s.page.reload();
+      await s.page.locator('[data-metric="hosts"]').waitFor();
+      expect(busy.refused).toBe(2);
+      expect(answers).toEqual([503, 200]);
+      expect(digits(await s.page.locator('[data-metric="hosts"]').textContent())).toBe((await get(stack, 'summary')).body.hosts);
+      expect(await s.page.locator('.error').count()).toBe(0);
     });
   });
 

@@ -51,7 +51,19 @@ export class ApiFailure extends Error {
   get isKeyProblem(): boolean {
     return this.status === 401 || this.status === 403;
   }
+
+  /** The service or its storage is busy for a moment (503, 429): asking again later may succeed. */
+  get isBusy(): boolean {
+    return this.status === 503 || this.status === 429;
+  }
 }
+
+/**
+ * A busy answer is asked again after its Retry-After, at most this often and only for short
+ * waits, before the page shows it: a storage hiccup should not leave a wall display on an error.
+ */
+const BUSY_RETRIES = 2;
+const BUSY_WAIT_MAX_SECONDS = 10;
 
 export type Query = Readonly<Record<string, string | undefined | null>>;
 
@@ -63,6 +75,18 @@ export function apiUrl(path: string, query: Query = {}): string {
 }
 
 export async function apiGet<T>(path: string, query: Query = {}): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await getOnce<T>(path, query);
+    } catch (error) {
+      const wait = error instanceof ApiFailure && error.isBusy ? (error.retryAfter ?? 1) : undefined;
+      if (wait === undefined || wait > BUSY_WAIT_MAX_SECONDS || attempt >= BUSY_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+  }
+}
+
+async function getOnce<T>(path: string, query: Query): Promise<T> {
   let res: Response;
   try {
     res = await fetch(apiUrl(path, query), {
