@@ -11,6 +11,7 @@ import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
+  isNewerSnapshot,
   nextRawSlot,
   OutboxEntryTooLargeError,
   PROJECTED_RAW_SLOTS,
@@ -88,14 +89,9 @@ function parseBody(text: string): unknown {
   }
 }
 
-/** (collectedAt, snapshotId) orders snapshots; the id breaks ties so "newer" is always defined. */
-function isOlder(a: { collectedAt: number; snapshotId: string }, b: { collectedAt: number; snapshotId: string }): boolean {
-  return a.collectedAt < b.collectedAt || (a.collectedAt === b.collectedAt && a.snapshotId < b.snapshotId);
-}
-
 function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
   let head: StoredResult | undefined;
-  for (const r of rows) if (!head || isOlder(head, r)) head = r;
+  for (const r of rows) if (!head || isNewerSnapshot(r, head)) head = r;
   return head;
 }
 
@@ -178,7 +174,7 @@ export class Ingest {
         const handed = !mine && (await this.#handOver(rows, p, checked ? bound?.keyTag : undefined));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
-      if (head && isOlder(me, head)) {
+      if (head && isNewerSnapshot(head, me)) {
         // An older snapshot: a duplicate when it was accepted before (its own verdicts, evaluated
         // again from the same content), else stale. Nothing is written either way.
         const known = head.recentSnapshotIds?.includes(snapshotId) ?? false;

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type DriftMove, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
@@ -57,10 +57,6 @@ function dominates(mine: Readonly<Record<string, string>>, theirsJson: string): 
 
 export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
-}
-
-function isOlder(a: { collectedAt: number; snapshotId: string }, b: { collectedAt: number; snapshotId: string }): boolean {
-  return a.collectedAt < b.collectedAt || (a.collectedAt === b.collectedAt && a.snapshotId < b.snapshotId);
 }
 
 export class Reevaluation {
@@ -165,7 +161,7 @@ export class Reevaluation {
         return { outcome: 'current', changes: 0 };
       }
       let head = rows[0]!;
-      for (const r of rows) if (isOlder(head, r)) head = r;
+      for (const r of rows) if (isNewerSnapshot(r, head)) head = r;
       const raw = await store.getLatestRaw(server, true);
       // The raw row holds the newest distinct content; the head may be a later post of the same content.
       if (!raw?.body || raw.contentHash !== head.contentHash) return { outcome: 'unavailable', changes: 0 };

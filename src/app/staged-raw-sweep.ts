@@ -7,7 +7,7 @@
 // the server's Results rows say its content belongs, if that slot lacks it and holds nothing newer,
 // and removes the row. Safe to run twice and beside the projector: a copy replaces a slot only
 // under the ETag it was read with, so content written meanwhile is never replaced.
-import { PROJECTED_RAW_SLOTS, rawSlotOf, settleBounded, type OutboxStore, type PostureStore, type RawHead, type RawSnapshotMeta, type StagedRawKey, type StagedRawMeta, type StagedRawStore } from '../store';
+import { isNewerSnapshot, PROJECTED_RAW_SLOTS, rawSlotOf, settleBounded, type OutboxStore, type PostureStore, type RawHead, type RawSnapshotMeta, type StagedRawKey, type StagedRawMeta, type StagedRawStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { PROJECTOR_GRACE_MS } from './projector';
 
@@ -35,10 +35,6 @@ export interface StagedRawSweepRun {
   readonly retried: number;
 }
 
-/** (CollectedAt, SnapshotId) orders raw contents, as the readers of the slots order them. */
-const newer = (a: Pick<RawSnapshotMeta, 'collectedAt' | 'snapshotId'>, b: Pick<RawSnapshotMeta, 'collectedAt' | 'snapshotId'>): boolean =>
-  a.collectedAt > b.collectedAt || (a.collectedAt === b.collectedAt && a.snapshotId > b.snapshotId);
-
 const projectedSlot = (slot: number): boolean => (PROJECTED_RAW_SLOTS as readonly number[]).includes(slot);
 
 /**
@@ -52,7 +48,7 @@ const projectedSlot = (slot: number): boolean => (PROJECTED_RAW_SLOTS as readonl
 export function slotForStaged(staged: StagedRawMeta, head: RawHead | undefined): number | undefined {
   if (!head) return undefined;
   const headSlot = rawSlotOf(head.rawSlot);
-  if (staged.contentHash === head.contentHash) return !newer(staged, head) && projectedSlot(headSlot) ? headSlot : undefined;
+  if (staged.contentHash === head.contentHash) return !isNewerSnapshot(staged, head) && projectedSlot(headSlot) ? headSlot : undefined;
   const landed = head.recentCommits.some((c) => c.id === staged.commitId);
   if (landed && staged.slot !== undefined && projectedSlot(staged.slot) && staged.slot !== headSlot) return staged.slot;
   return undefined;
@@ -61,7 +57,7 @@ export function slotForStaged(staged: StagedRawMeta, head: RawHead | undefined):
 /** Whether a slot holding `current` should take `staged`: it lacks that content, and holds nothing newer. */
 export function slotWants(staged: RawSnapshotMeta, current: RawSnapshotMeta | undefined): boolean {
   if (!current) return true;
-  return current.contentHash !== staged.contentHash && newer(staged, current);
+  return current.contentHash !== staged.contentHash && isNewerSnapshot(staged, current);
 }
 
 export class StagedRawSweep {
@@ -100,7 +96,7 @@ export class StagedRawSweep {
     const out = { copied: 0, removed: 0, retried: 0 };
     const head = await staged.readHead(server);
     const metas = (await Promise.all(list.map((k) => staged.readStagedMeta(server, k.commitId)))).filter((m): m is StagedRawMeta => m !== undefined);
-    metas.sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));
+    metas.sort((a, b) => (isNewerSnapshot(a, b) ? -1 : isNewerSnapshot(b, a) ? 1 : 0));
     for (const m of metas) {
       const slot = slotForStaged(m, head);
       if (slot !== undefined) {

@@ -23,4 +23,5 @@ export { settleBounded } from './transactions';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
 export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, RequestState } from './key-partition';
+export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';
 export { StagedRawStore, type RawHead, type RawSlotState, type StagedRawKey, type StagedRawMeta } from './staged-raw-store';

@@ -38,6 +38,7 @@ import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
+import { isNewerSnapshot } from './snapshot-order';
 import { settleBounded, transactionChunks } from './transactions';
 import { hostState, hostWrite, newestPerServer, type HostRowState, type HostWrite } from './host-rows';
 import { LANGUAGES } from '../rules/types';
@@ -663,7 +664,7 @@ export class PostureStore {
     let newest: { meta: RawSnapshotMeta; entity: Record<string, unknown> } | undefined;
     for (const e of rows.flat()) {
       const meta = entityToRawMeta(e);
-      if (!newest || meta.collectedAt > newest.meta.collectedAt || (meta.collectedAt === newest.meta.collectedAt && meta.snapshotId > newest.meta.snapshotId)) {
+      if (!newest || isNewerSnapshot(meta, newest.meta)) {
         newest = { meta, entity: e };
       }
     }

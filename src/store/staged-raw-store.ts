@@ -8,6 +8,7 @@ import { commitMarks, entityToRawMeta, parseRawStageKey, rawSlotKey, rawStageKey
 import { ms, num, str } from './columns';
 import { statusCodeOf } from './errors';
 import { encodeKey } from './keys';
+import { isNewerSnapshot } from './snapshot-order';
 import type { PostureStore, SiblingTable } from './posture-store';
 import type { CommitMark, RawSnapshotMeta } from './records';
 
@@ -38,13 +39,12 @@ export interface RawHead {
   readonly collectedAt: number;
   readonly contentHash: string;
   readonly rawSlot?: number;
-  readonly recentSnapshotIds: readonly string[];
   readonly recentCommits: readonly CommitMark[];
 }
 
 /** The meta columns of a raw row: enough to compare contents, no body. */
 const META_COLUMNS = ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
-const HEAD_COLUMNS = ['SnapshotId', 'CollectedAt', 'ContentHash', 'RawSlot', 'RecentSnapshotIds', 'RecentCommits'];
+const HEAD_COLUMNS = ['SnapshotId', 'CollectedAt', 'ContentHash', 'RawSlot', 'RecentCommits'];
 
 export class StagedRawStore {
   readonly #snapshots: SiblingTable;
@@ -117,10 +117,9 @@ export class StagedRawStore {
           collectedAt: ms(e, 'CollectedAt') ?? 0,
           contentHash: str(e, 'ContentHash'),
           rawSlot: num(e, 'RawSlot'),
-          recentSnapshotIds: str(e, 'RecentSnapshotIds').split(' ').filter((id) => id !== ''),
           recentCommits: commitMarks(str(e, 'RecentCommits')),
         };
-        if (!head || row.collectedAt > head.collectedAt || (row.collectedAt === head.collectedAt && row.snapshotId > head.snapshotId)) head = row;
+        if (!head || isNewerSnapshot(row, head)) head = row;
       }
       return head;
     });

@@ -23,7 +23,6 @@ const head = (over: Partial<RawHead> = {}): RawHead => ({
   collectedAt: 2000,
   contentHash: 'sha256:two',
   rawSlot: 1,
-  recentSnapshotIds: ['s2', 's1'],
   recentCommits: [
     { id: 'c2', at: 2001 },
     { id: 'c1', at: 1001 },
