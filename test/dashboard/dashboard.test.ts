@@ -394,6 +394,112 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
     });
   });
 
+  /**
+   * The Changes view's whole event list (every page, through "Load more") as `<server> <toStatus>
+   * <cause>` lines; with `kind`, once the list of that kind is shown.
+   */
+  async function changesShown(page: Page, kind?: string): Promise<string[]> {
+    const list = page.locator(kind ? `[data-list="all-changes"][data-kind="${kind}"]` : '[data-list="all-changes"]');
+    const entries = list.locator('li.event');
+    await entries.first().waitFor();
+    const more = page.locator('[data-list="all-changes"] + .more button');
+    for (let pages = 1; (await more.count()) > 0 && pages < 20; pages++) {
+      await more.click();
+      await page.locator('[data-list="all-changes"] + .more', { hasNotText: 'Loading' }).waitFor({ state: 'attached' });
+    }
+    return entries.evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-server')} ${li.getAttribute('data-to')} ${li.querySelector('.cause')?.textContent}`));
+  }
+
+  /** The `since` the page asked `/api/events` for (the page computes "the last 24 hours" itself). */
+  function sinceAsked(s: Session): string {
+    const call = s.requests.map((r) => new URL(r.url)).filter((u) => u.pathname.endsWith('/api/events') && !u.searchParams.has('status')).pop();
+    expect(call, 'the page asked for events').toBeDefined();
+    return call!.searchParams.get('since')!;
+  }
+
+  const eventLines = async (query: string) =>
+    ((await getAll(stack, `events?${query}&top=50`)).items as any[]).map((e) => `${e.server} ${e.toStatus ?? ''} ${causeLabel[e.cause as string] ?? e.cause}`);
+  /** The page's English words for the API's causes. */
+  const causeLabel: Record<string, string> = {
+    snapshot: 'snapshot',
+    'rule-change': 'rule change',
+    stale: 'stopped reporting',
+    returned: 'reporting again',
+    'waiver-created': 'waiver created',
+    'waiver-changed': 'waiver changed',
+    'waiver-expired': 'waiver expired',
+    'waiver-deleted': 'waiver deleted',
+    'baseline-set': 'baseline set',
+    'baseline-changed': 'baseline changed',
+    'baseline-deleted': 'baseline cleared',
+  };
+
+  it('lists status changes on the Changes view by default, without the waiver and baseline audit records', async () => {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
+      await s.page.locator('[data-metric="hosts"]').waitFor();
+      await go(s.page, '#/changes');
+      const shown = await changesShown(s.page);
+      const since = encodeURIComponent(sinceAsked(s));
+      // The fleet holds an audit record in the same window: the waiver the seed created through the API.
+      const audit = await eventLines(`since=${since}&kind=waiver`);
+      expect(audit).toContain(`${fleet.waivedServer}  waiver created`);
+
+      expect(shown).toEqual(await eventLines(`since=${since}&kind=status`));
+      expect(shown).toContain(`${CHANGED_SERVER} Error snapshot`);
+      expect(shown.filter((l) => / (waiver|baseline) /.test(l))).toEqual([]);
+      expect(await s.page.locator('[data-list="all-changes"] li.event[data-kind="status"]').count()).toBe(shown.length);
+      expect(await s.page.locator('section.panel h2').allTextContents()).toContain('Status changes');
+      expect(await s.page.inputValue('select[data-control="kind"]')).toBe('status');
+      expect(s.errors).toEqual([]);
+    });
+  });
+
+  it('shows the audit records when the Changes filter asks for them, and keeps the filter in the address', async () => {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
+      await s.page.locator('[data-metric="hosts"]').waitFor();
+      const since = new Date(Date.now() - 6 * 3_600_000).toISOString();
+      await go(s.page, `#/changes?since=${encodeURIComponent(since)}`);
+      await changesShown(s.page, 'status');
+      await s.page.selectOption('select[data-control="kind"]', 'waiver');
+      const waivers = await changesShown(s.page, 'waiver');
+      expect(waivers).toEqual(await eventLines(`since=${encodeURIComponent(since)}&kind=waiver`));
+      expect(waivers).toContain(`${fleet.waivedServer}  waiver created`);
+      expect(waivers.some((l) => / snapshot$/.test(l))).toBe(false);
+      // The fragment holds the filter beside the time, so a reload (or a bookmark) shows the same.
+      const url = new URL(s.page.url());
+      const params = new URLSearchParams(url.hash.replace(/^#\/changes\?/, ''));
+      expect(params.get('kind')).toBe('waiver');
+      expect(params.get('since')).toBe(since);
+      await s.page.reload();
+      expect(await changesShown(s.page, 'waiver')).toEqual(waivers);
+      expect(await s.page.inputValue('select[data-control="kind"]')).toBe('waiver');
+      expect(await s.page.locator('section.panel h2').allTextContents()).toContain('Waiver records (audit)');
+
+      // "All events" puts both kinds in one list, as the API answers without a kind.
+      await s.page.selectOption('select[data-control="kind"]', 'all');
+      const all = await changesShown(s.page, 'all');
+      expect(all).toEqual(await eventLines(`since=${encodeURIComponent(since)}`));
+      expect(all).toEqual(expect.arrayContaining([`${CHANGED_SERVER} Error snapshot`, `${fleet.waivedServer}  waiver created`]));
+      expect(s.errors).toEqual([]);
+    });
+  });
+
+  it('says which kind of event the Changes view found none of', async () => {
+    await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
+      await s.page.locator('[data-metric="hosts"]').waitFor();
+      // A time nothing can have happened after yet.
+      const later = new Date(Date.now() + 24 * 3_600_000).toISOString();
+      await go(s.page, `#/changes?since=${encodeURIComponent(later)}`);
+      const empty = s.page.locator('[data-list="all-changes"] + .more p');
+      await empty.filter({ hasNotText: 'Loading' }).waitFor();
+      expect(await empty.textContent()).toMatch(/^No status changes since .+\.$/);
+      expect(await s.page.locator('[data-list="new-failing"] + .more p').textContent()).toMatch(/^No new warnings or errors since .+\.$/);
+      await go(s.page, `#/changes?since=${encodeURIComponent(later)}&kind=waiver`);
+      await s.page.locator('[data-list="all-changes"][data-kind="waiver"] + .more p', { hasNotText: 'Loading' }).waitFor();
+      expect(await s.page.locator('[data-list="all-changes"] + .more p').textContent()).toMatch(/^No waiver records since .+\.$/);
+    });
+  });
+
   it('filters and pages the findings with the API\'s continuation tokens', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();

@@ -10,7 +10,7 @@ export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMa
   const what = e.ruleId ? (titles.get(e.ruleId) ?? e.ruleId) : t('serverEvent');
   return h(
     'li',
-    { class: `event to-${e.toStatus ?? e.kind ?? 'none'}`, 'data-server': e.server ?? '', 'data-to': e.toStatus ?? '' },
+    { class: `event to-${e.toStatus ?? e.kind ?? 'none'}`, 'data-server': e.server ?? '', 'data-to': e.toStatus ?? '', 'data-kind': e.kind ?? 'status' },
     h('div', { class: 'when' }, time(e.firstSeen ?? e.recordedAt)),
     h(
       'div',

@@ -1,43 +1,80 @@
-// Changes since a chosen time (default: the last 24 hours): new warnings and errors, every status
-// change, and the servers that stopped reporting (events, and the stale servers).
+// Changes since a chosen time (default: the last 24 hours): new warnings and errors, the servers
+// that stopped reporting, and the events of one kind. Status changes are what "what changed on my
+// fleet" means, so they are the default; waiver and baseline audit records change no status and
+// are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
 import { apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
 import { h, link } from './dom.js';
 import { eventEntry } from './events.js';
-import { phrase, t } from './i18n.js';
+import { formatTime, phrase, t, type TextKey } from './i18n.js';
 import { href, serverHref, type Route } from './router.js';
 import { fromLocalInput, toLocalInput } from './view-findings.js';
 import { pagedList, section, time, type Fail } from './widgets.js';
 
 const HOUR = 3_600_000;
 
+/** The event kinds of `GET /api/events` (its `kind` parameter), and `all` for no `kind` at all. */
+export const CHANGE_KINDS = ['status', 'waiver', 'baseline', 'all'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+/** The fragment's `kind`; anything else (absent, misspelt) is the default, status changes. */
+export function changeKindOf(value: string | null): ChangeKind {
+  return CHANGE_KINDS.find((k) => k === value) ?? 'status';
+}
+
+/** Per kind: the filter's label, the list's title and its empty sentence ({time}: since when). */
+const KIND_TEXTS: Record<ChangeKind, { option: TextKey; title: TextKey; empty: TextKey }> = {
+  status: { option: 'kindStatus', title: 'statusChanges', empty: 'noStatusChanges' },
+  waiver: { option: 'kindWaiver', title: 'waiverRecords', empty: 'noWaiverRecords' },
+  baseline: { option: 'kindBaseline', title: 'baselineRecords', empty: 'noBaselineRecords' },
+  all: { option: 'kindAll', title: 'allEvents', empty: 'noEvents' },
+};
+
 export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const given = route.params.get('since');
   const since = given && !Number.isNaN(Date.parse(given)) ? new Date(given).toISOString() : new Date(Date.now() - 24 * HOUR).toISOString();
+  const givenSince = given && !Number.isNaN(Date.parse(given)) ? since : undefined;
+  const kind = changeKindOf(route.params.get('kind'));
+  // The default is left out of the fragment, so the view's plain link and a bookmark of it agree.
+  const kindParam = (k: ChangeKind) => (k === 'status' ? undefined : k);
   const [catalogue, stale] = await Promise.all([rules(), apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' })]);
   const titles = new Map(catalogue.map((r) => [r.id, r.title]));
 
   const input = h('input', { type: 'datetime-local', name: 'since', value: toLocalInput(since) });
+  const kindSelect = h(
+    'select',
+    { name: 'kind', 'data-control': 'kind' },
+    CHANGE_KINDS.map((k) => h('option', { value: k, selected: k === kind }, t(KIND_TEXTS[k].option))),
+  );
+  const go = (sinceIso: string | undefined) => {
+    location.hash = href('changes', { since: sinceIso, kind: kindParam(changeKindOf(kindSelect.value)) });
+  };
   const form = h(
     'form',
     { class: 'filters' },
     h('label', null, t('changesSince'), input),
+    h('label', null, t('showKind'), kindSelect),
     h('button', { type: 'submit' }, t('apply')),
-    link(href('changes', { since: new Date(Date.now() - 24 * HOUR).toISOString() }), { class: 'button-link' }, t('last24h')),
-    link(href('changes', { since: new Date(Date.now() - 7 * 24 * HOUR).toISOString() }), { class: 'button-link' }, t('last7d')),
+    link(href('changes', { since: new Date(Date.now() - 24 * HOUR).toISOString(), kind: kindParam(kind) }), { class: 'button-link' }, t('last24h')),
+    link(href('changes', { since: new Date(Date.now() - 7 * 24 * HOUR).toISOString(), kind: kindParam(kind) }), { class: 'button-link' }, t('last7d')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    location.hash = href('changes', { since: fromLocalInput(input.value) });
+    go(fromLocalInput(input.value));
   });
+  // Choosing a kind shows it at once, for the time already applied (not a half-typed one).
+  kindSelect.addEventListener('change', () => go(givenSince));
 
-  const events = (status?: string) => (token: string | undefined) => apiGet<Page<EventItem>>('events', { since, status, top: '50', continuationToken: token });
+  const events = (query: { kind?: string; status?: string }) => (token: string | undefined) =>
+    apiGet<Page<EventItem>>('events', { since, ...query, top: '50', continuationToken: token });
   const row = (e: EventItem) => eventEntry(e, true, titles);
+  const when = formatTime(since);
+  const texts = KIND_TEXTS[kind];
   return h(
     'div',
-    { class: 'changes-view' },
+    { class: 'changes-view', 'data-kind': kind },
     h('h1', null, t('navChanges')),
     form,
-    section(t('newFailing'), pagedList(events('Warning,Error'), row, t('noChanges'), fail, { 'data-list': 'new-failing' })),
+    section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, t('noNewFailing', { time: when }), fail, { 'data-list': 'new-failing' })),
     section(
       t('staleTitle'),
       stale.items.length === 0
@@ -50,6 +87,9 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
             ),
           ),
     ),
-    section(t('allChanges'), pagedList(events(), row, t('noChanges'), fail, { 'data-list': 'all-changes' })),
+    section(
+      t(texts.title),
+      pagedList(events({ kind: kind === 'all' ? undefined : kind }), row, t(texts.empty, { time: when }), fail, { 'data-list': 'all-changes', 'data-kind': kind }),
+    ),
   );
 }
