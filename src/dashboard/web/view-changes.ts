@@ -12,7 +12,7 @@ import { pagedList, section, time, type Fail } from './widgets.js';
 
 const HOUR = 3_600_000;
 
-/** The event kinds of `GET /api/events` (its `kind` parameter), and `all` for no `kind` at all. */
+/** The kinds the events route takes (its `kind` parameter), and `all` for no `kind` at all. */
 export const CHANGE_KINDS = ['status', 'waiver', 'baseline', 'all'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
