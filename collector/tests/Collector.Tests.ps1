@@ -217,6 +217,19 @@ Describe 'Sending: retries, back-off, refusals' {
         Test-PostureRetryableCode -StatusCode 408 | Should -BeTrue
         Test-PostureRetryableCode -StatusCode 401 | Should -BeFalse
     }
+    It 'Invoke-PostureHttpRequestWithRetry: the last answer with its Attempts; MaxAttempts 1 asks once and never waits' {
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = 'busy'; RetryAfter = 3; Error = $null } }
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 1
+        $r.StatusCode | Should -Be 503
+        $r.Attempts | Should -Be 1
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 404; Content = '{"error":"not_found"}'; RetryAfter = $null; Error = $null } }
+        $script:attempt = 0
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 4
+        $r.StatusCode | Should -Be 404
+        $r.Attempts | Should -Be 1
+        $script:attempt | Should -Be 1
+    }
     It 'backs off exponentially with jitter, capped' {
         foreach ($n in 1..8) {
             $cap = [Math]::Min(60, 2 * [Math]::Pow(2, $n - 1))
