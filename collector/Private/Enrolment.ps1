@@ -60,9 +60,11 @@ function Invoke-PostureEnrolment {
         once an admin approved the request. -CurrentKey sends this server's key (header
         x-server-key), with which a service in approval mode renews the key at once; when the
         service does not take it as the server's current key (HTTP 403), the request is sent once
-        more without it. Throws a clear error otherwise (401 wrong secret, 403 enrolment blocked
-        or re-enrolment denied, 429/503, no network), with the HTTP status in
-        Exception.Data['StatusCode'].
+        more without it. A busy service (no answer, 408, 429, 5xx) is asked again, up to
+        MaxAttempts attempts with the post's back-off (Invoke-PostureHttpRequestWithRetry); a
+        refusal never is. Throws a clear error otherwise (401 wrong secret, 403 enrolment blocked
+        or re-enrolment denied, still busy after the last attempt, no network), with the HTTP
+        status in Exception.Data['StatusCode'].
     .EXAMPLE
         Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
     .EXAMPLE
@@ -194,7 +196,8 @@ function New-PostureEnrolmentState {
         where the configuration is stored), the stored key and claim, and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
-        answer, 429, 5xx). Without a Secret the run never enrols.
+        answer, 408, 429, 5xx on every attempt; MaxAttempts, BaseDelaySeconds and MaxDelaySeconds
+        are the run's, as for a post). Without a Secret the run never enrols.
     .EXAMPLE
         $enrolment = New-PostureEnrolmentState -Endpoint $endpoint -ConfigPath $configPath -Secret $config.EnrolmentSecret -ApiKey $config.ApiKey -Claim $config.EnrolmentClaim
     #>
