@@ -55,10 +55,11 @@ export const REMAINING_COUNT_LIMIT = 1000;
  * rows of the older layout keep their number (the server's Results rows name the slot of the
  * newest content by it, and the projector writes the other one next); rows keyed by time (before
  * the slots) go to slot 0 first, as nothing names a slot for them. A row whose content a slot
- * holds already (as new or newer) is only removed. Otherwise it goes to its slot when that is
- * empty or holds older content, else to the other projected slot on the same terms, and is
- * removed without a copy when both hold newer content: the slots keep the newest two contents,
- * the newest where the Results rows say, and nothing newer is ever replaced.
+ * holds already (as new or newer) is only removed; one holding it as an older snapshot takes the
+ * row. Otherwise it goes to its slot when that is empty, else to the other projected slot when
+ * that is; with neither free, it replaces the older of the two contents if that is older than the
+ * row, and is removed without a copy when both hold newer content. So the slots keep the newest two contents, the newest where the Results rows say,
+ * and nothing newer is ever replaced.
  */
 export function planOlderRaw(rows: readonly OlderRaw[], slots: ReadonlyMap<number, RawSnapshotMeta>): RawStep[] {
   const held = new Map(slots);
@@ -72,12 +73,17 @@ export function planOlderRaw(rows: readonly OlderRaw[], slots: ReadonlyMap<numbe
     }
     const own = row.rowKey === 'slot1' ? 1 : 0;
     const candidates = [own, ...PROJECTED_RAW_SLOTS.filter((s) => s !== own)];
-    const takes = (slot: number): boolean => {
+    const olderThanRow = (slot: number): boolean => {
       const m = held.get(slot);
-      return !m || (m.contentHash !== row.meta.contentHash && isNewerSnapshot(row.meta, m));
+      return m !== undefined && isNewerSnapshot(row.meta, m);
     };
-    // An empty slot first, so no content of the newest two is given up while one is free.
-    const slot = candidates.find((s) => !held.has(s)) ?? candidates.find(takes);
+    // The slot holding this content as an older snapshot, so it stays one content; else an empty
+    // slot, so no content of the newest two is given up while one is free; else the one holding
+    // the oldest content, if that is older than the row.
+    const same = candidates.find((s) => held.get(s)?.contentHash === row.meta.contentHash && olderThanRow(s));
+    const free = candidates.find((s) => !held.has(s));
+    const oldest = candidates.filter(olderThanRow).sort((a, b) => (isNewerSnapshot(held.get(a)!, held.get(b)!) ? 1 : -1))[0];
+    const slot = same ?? free ?? oldest;
     if (slot === undefined) {
       steps.push({ rowKey: row.rowKey });
       continue;
