@@ -101,13 +101,22 @@ export function verdictOf(entry: Pick<StoredOutboxEntry, 'commitId' | 'writtenAt
   return 'unknown';
 }
 
+interface Kick {
+  readonly log: AlertLog;
+  readonly quietMs: number;
+  readonly maxDelayMs: number;
+  timer?: NodeJS.Timeout;
+  firstAt?: number;
+}
+
 export class Projector {
   readonly #owner = randomUUID();
   readonly #committed = new RecentSet(50_000);
   readonly #emitted = new RecentSet(100_000);
   #running: Promise<ProjectorRun> | undefined;
   #queued: Promise<ProjectorRun> | undefined;
-  #kick: { log: AlertLog; quietMs: number; maxDelayMs: number; timer?: NodeJS.Timeout; firstAt?: number } | undefined;
+  /** Hosts attached to this app's commits, latest last: the latest one's log and delays are used. */
+  readonly #kicks: Kick[] = [];
 
   constructor(
     private readonly deps: ProjectorDeps,
@@ -124,25 +133,33 @@ export class Projector {
    * commit has come for `quietMs`, or at the latest `maxDelayMs` after the first one waiting. A
    * burst is served first and projected right after it (the requests and the projector share one
    * process and one storage account); a steady stream of changes is still projected every
-   * `maxDelayMs`.
+   * `maxDelayMs`. Returns the host's release (when it stops).
    */
-  attach(log: AlertLog, quietMs = 300, maxDelayMs = 30_000): void {
-    this.#kick = { log, quietMs, maxDelayMs };
-  }
-
-  detach(): void {
-    if (this.#kick?.timer) clearTimeout(this.#kick.timer);
-    this.#kick = undefined;
+  attach(log: AlertLog, quietMs = 300, maxDelayMs = 30_000): () => void {
+    // Two hosts may serve one app (tests, a host restarted in place): each release takes away only
+    // its own attachment, so closing one host leaves the other's commits still starting drains.
+    const own: Kick = { log, quietMs, maxDelayMs };
+    this.#kicks.push(own);
+    return () => {
+      const at = this.#kicks.indexOf(own);
+      if (at < 0) return;
+      this.#kicks.splice(at, 1);
+      if (own.timer === undefined) return;
+      clearTimeout(own.timer);
+      own.timer = undefined;
+      // Entries this host's commits announced still get their drain, from the host left if any.
+      this.kick();
+    };
   }
 
   /** A kicked drain is waiting for the commits to pause: an interval drain now would only compete with them. */
   get kickPending(): boolean {
-    return this.#kick?.timer !== undefined;
+    return this.#kicks.some((k) => k.timer !== undefined);
   }
 
   /** A commit wrote an outbox entry: drain soon, if a host attached itself. */
   kick(): void {
-    const k = this.#kick;
+    const k = this.#kicks.at(-1);
     if (!k) return;
     const now = Date.now();
     k.firstAt ??= now;

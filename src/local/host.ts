@@ -367,7 +367,7 @@ function startProjector(app: PostureApp, sink: LogSink, intervalMs: number): () 
   const invocationId = randomUUID();
   const log = { log: (message: string) => sink({ level: 'information', functionName: 'projector', invocationId, message }) };
   const report = (error: unknown) => sink({ level: 'warning', functionName: 'projector', invocationId, message: format(['Projector run failed; the outbox keeps its entries for the next run:', error]) });
-  app.projector.attach(log);
+  const release = app.projector.attach(log);
   // The interval catches what no commit of this process announced (other processes, earlier runs);
   // while a kicked drain waits for commits to pause, it waits too.
   const timer = setInterval(() => {
@@ -376,7 +376,7 @@ function startProjector(app: PostureApp, sink: LogSink, intervalMs: number): () 
   timer.unref();
   return async () => {
     clearInterval(timer);
-    app.projector.detach();
+    release();
     await app.projector.idle();
   };
 }

@@ -205,3 +205,47 @@ describe('the local host triggers it', () => {
     }
   });
 });
+
+describe('hosts attached to one app', () => {
+  const lines = () => {
+    const seen: string[] = [];
+    return { seen, log: { log: (m: string) => seen.push(m) } };
+  };
+  const projectedBy = async (sink: { seen: string[] }) => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !sink.seen.some((l) => /projected 1 outbox entr/.test(l))) await new Promise((r) => setTimeout(r, 50));
+    return sink.seen;
+  };
+
+  it('a host that stops takes away only its own attachment: the other host\'s commits still start drains', async () => {
+    const first = lines();
+    const second = lines();
+    const releaseFirst = stack.app.projector.attach(first.log, 0, 1000);
+    const releaseSecond = stack.app.projector.attach(second.log, 0, 1000);
+    try {
+      releaseSecond();
+      await postOnly(snapshot({ host: 'ATTACH01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+      expect(await projectedBy(first)).toContainEqual(expect.stringMatching(/projected 1 outbox entr/));
+      expect(second.seen).toEqual([]);
+    } finally {
+      releaseFirst();
+    }
+  });
+
+  it('a drain a stopping host had scheduled is started by the host left', async () => {
+    const staying = lines();
+    const leaving = lines();
+    const releaseStaying = stack.app.projector.attach(staying.log, 0, 1000);
+    // The leaving host waits long for commits to pause, so its drain is still pending when it stops.
+    const releaseLeaving = stack.app.projector.attach(leaving.log, 60_000, 60_000);
+    try {
+      await postOnly(snapshot({ host: 'ATTACH02', testState: 'Error', collectedAt: minutesAgo(5) }));
+      expect(stack.app.projector.kickPending).toBe(true);
+      releaseLeaving();
+      expect(await projectedBy(staying)).toContainEqual(expect.stringMatching(/projected 1 outbox entr/));
+      expect(leaving.seen).toEqual([]);
+    } finally {
+      releaseStaying();
+    }
+  });
+});
