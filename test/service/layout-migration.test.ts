@@ -350,7 +350,13 @@ describe('the layout migration', () => {
     expect([calls(seenBefore, names.history), calls(seenBefore, names.snapshots), calls(seenBefore, names.lifecycle)]).toEqual([2, 2, 0]);
 
     // A new process reads the record once, then asks the buckets alone.
-    const fresh = new PostureStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, maxRetries: 1 });
+    const fresh = new PostureStore({
+      connectionString: stack.settings.storageConnectionString,
+      tablePrefix: stack.settings.tablePrefix,
+      statuses: STATUSES,
+      maxRetries: 1,
+      continuationTokenSecret: stack.settings.continuationTokenSecret,
+    });
     await fresh.ensureTables();
     fresh.counter.reset();
     expect((await fresh.listHistory(server, undefined, 50)).items).toEqual(walked.items);
@@ -363,5 +369,14 @@ describe('the layout migration', () => {
     }
     // Three walks and three raw reads: a request each, where the other store pays two.
     expect([calls(fresh, names.history), calls(fresh, names.snapshots), calls(fresh, names.lifecycle)]).toEqual([3, 3, 0]);
+
+    // A token the other store issued standing at the older partition ends the walk there.
+    const atOlder = await seenBefore.listHistory(server, undefined, walked.items.length);
+    expect(atOlder.items).toEqual(walked.items);
+    expect(atOlder.continuationToken).toBeDefined();
+    expect(await seenBefore.listHistory(server, undefined, walked.items.length, atOlder.continuationToken)).toEqual({ items: [], continuationToken: undefined });
+    fresh.counter.reset();
+    expect(await fresh.listHistory(server, undefined, walked.items.length, atOlder.continuationToken)).toEqual({ items: [], continuationToken: undefined });
+    expect(fresh.counter.count).toBe(0);
   });
 });
