@@ -18,9 +18,13 @@
         else the ANSI code page), each where the registry value the manifest names says (e.g.
         VirusScan's szLogFileName, view 64 before 32), else at its default path.
 
-    Sending retries with exponential back-off and jitter. A snapshot that cannot be delivered is
-    kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run (at most
-    -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A snapshot the service refuses (HTTP
+    A busy service (no answer, 408, 429, 5xx) is asked again with exponential back-off and jitter,
+    or after the Retry-After it sent: each snapshot post, enrolment, and the manifest fetch, up to
+    -MaxAttempts attempts (the manifest only twice, 10 s apart at most, when a last good copy is
+    there to fall back on). A run that gets no manifest and has no copy collects nothing (exit 1);
+    an enrolment that stays busy leaves the snapshot spooled (exit 1). A snapshot that cannot be
+    delivered is kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run
+    (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A snapshot the service refuses (HTTP
     4xx other than 401/403/408/429) is not retried: it is logged to
     %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected.
 
@@ -72,7 +76,8 @@
     Language of the verdict messages (Accept-Language): en or ja.
 
 .PARAMETER MaxAttempts
-    Attempts per snapshot before it is spooled. Default: 4.
+    Attempts per request while the service is busy: per snapshot before it is spooled, per
+    enrolment, and for the manifest when there is no last good copy. Default: 4.
 
 .PARAMETER BaseDelaySeconds
     First back-off delay; it doubles with each attempt (with jitter). Default: 2.

@@ -60,9 +60,11 @@ function Invoke-PostureEnrolment {
         once an admin approved the request. -CurrentKey sends this server's key (header
         x-server-key), with which a service in approval mode renews the key at once; when the
         service does not take it as the server's current key (HTTP 403), the request is sent once
-        more without it. Throws a clear error otherwise (401 wrong secret, 403 enrolment blocked
-        or re-enrolment denied, 429/503, no network), with the HTTP status in
-        Exception.Data['StatusCode'].
+        more without it. A busy service (no answer, 408, 429, 5xx) is asked again, up to
+        MaxAttempts attempts with the post's back-off (Invoke-PostureHttpRequestWithRetry); a
+        refusal never is. Throws a clear error otherwise (401 wrong secret, 403 enrolment blocked
+        or re-enrolment denied, still busy after the last attempt, no network), with the HTTP
+        status in Exception.Data['StatusCode'].
     .EXAMPLE
         Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
     .EXAMPLE
@@ -78,7 +80,10 @@ function Invoke-PostureEnrolment {
         [hashtable]$HostFacts = $null,
         [string]$Claim = '',
         [string]$CurrentKey = '',
-        [int]$TimeoutSec = 60
+        [int]$TimeoutSec = 60,
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60
     )
     if ($null -eq $HostFacts) {
         $facts = Get-PostureHostFact
@@ -95,12 +100,14 @@ function Invoke-PostureEnrolment {
     $headers = @{ $HeaderName = $EnrolmentSecret }
     if ($Claim) { $headers['x-enrolment-claim'] = $Claim }
     if ($CurrentKey) { $headers['x-server-key'] = $CurrentKey }
-    $r = Invoke-PostureHttpRequest -Method Post -Uri $uri -Headers $headers -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
+    # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
+    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds }
+    $r = Invoke-PostureHttpRequestWithRetry @request
     if ([int]$r.StatusCode -eq 403 -and $CurrentKey) {
         # A key that is no longer current (revoked, replaced) is no proof: ask without it.
         Write-Verbose ('The service did not take the stored key as this server''s current key ({0}); enrolling without it.' -f (Format-PostureEnrolmentError -StatusCode 403 -Content ([string]$r.Content)))
         $headers.Remove('x-server-key')
-        $r = Invoke-PostureHttpRequest -Method Post -Uri $uri -Headers $headers -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
+        $r = Invoke-PostureHttpRequestWithRetry @request
     }
     $code = [int]$r.StatusCode
     $a = $null
@@ -145,13 +152,15 @@ function Invoke-PostureEnrolment {
     }
     $detail = ''
     if ($code -ne 0) { $detail = Format-PostureEnrolmentError -StatusCode $code -Content ([string]$r.Content) }
-    if ($code -eq 0) { throw (New-PostureEnrolmentError -StatusCode 0 -Message ('Enrolment failed: {0} cannot be reached ({1}).' -f $uri, $r.Error)) }
+    $tries = ''
+    if ($r.Attempts -gt 1) { $tries = ' on each of {0} attempts' -f $r.Attempts }
+    if ($code -eq 0) { throw (New-PostureEnrolmentError -StatusCode 0 -Message ('Enrolment failed: {0} cannot be reached ({1}){2}.' -f $uri, $r.Error, $tries)) }
     if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
     if ($code -eq 403) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }
-    if ($code -eq 429 -or $code -eq 503) {
+    if (Test-PostureRetryableCode -StatusCode $code) {
         $after = 'later'
         if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
-        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment not possible now (HTTP {0}); try again {1}. {2}' -f $code, $after, $detail))
+        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment not possible now (HTTP {0}{1}); try again {2}. {3}' -f $code, $tries, $after, $detail))
     }
     throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail))
 }
@@ -187,7 +196,8 @@ function New-PostureEnrolmentState {
         where the configuration is stored), the stored key and claim, and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
-        answer, 429, 5xx). Without a Secret the run never enrols.
+        answer, 408, 429, 5xx on every attempt; MaxAttempts, BaseDelaySeconds and MaxDelaySeconds
+        are the run's, as for a post). Without a Secret the run never enrols.
     .EXAMPLE
         $enrolment = New-PostureEnrolmentState -Endpoint $endpoint -ConfigPath $configPath -Secret $config.EnrolmentSecret -ApiKey $config.ApiKey -Claim $config.EnrolmentClaim
     #>
@@ -203,11 +213,15 @@ function New-PostureEnrolmentState {
         [string]$ApiKey = '',
         [string]$KeyId = '',
         [string]$Claim = '',
-        [int]$TimeoutSec = 60
+        [int]$TimeoutSec = 60,
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60
     )
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
         ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; TimeoutSec = $TimeoutSec
+        MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds
         Tried = $false; State = 'None'; RequestId = ''
     }
 }
@@ -275,7 +289,7 @@ function Request-PostureServerKey {
     $Enrolment.Tried = $true
     $claim = [string]$Enrolment.Claim
     try {
-        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec
+        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds
     } catch {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }

@@ -134,7 +134,7 @@ function Invoke-PostureSnapshot {
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
     if ($needsNetwork) { $null = Set-PostureTlsProtocol }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.
@@ -152,7 +152,7 @@ function Invoke-PostureSnapshot {
         } else {
             $recovery = @{}
             if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec @recovery
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message

@@ -163,12 +163,65 @@ function Test-PostureRetryableCode {
     return ($StatusCode -eq 0 -or $StatusCode -eq 408 -or $StatusCode -eq 429 -or $StatusCode -ge 500)
 }
 
+function Invoke-PostureHttpRequestWithRetry {
+    <#
+    .SYNOPSIS
+        One request of a run, repeated while the service says "try again" (no answer, 408, 429,
+        5xx): up to MaxAttempts attempts, waiting Get-PostureRetryDelay between them (back-off
+        with jitter, or the Retry-After the service sent, never more than MaxDelaySeconds). Any
+        other answer ends it at once. Returns the last answer of Invoke-PostureHttpRequest
+        (StatusCode, Content, RetryAfter, Error) with Attempts, the number of requests made.
+    .EXAMPLE
+        Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key } -MaxAttempts 2 -MaxDelaySeconds 10
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Get', 'Post')]
+        [string]$Method,
+        [Parameter(Mandatory = $true)]
+        [string]$Uri,
+        [hashtable]$Headers = @{},
+        [byte[]]$Body = $null,
+        [string]$ContentType = 'application/json; charset=utf-8',
+        [int]$TimeoutSec = 60,
+        [ValidateRange(1, 100)]
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60
+    )
+    $request = @{ Method = $Method; Uri = $Uri; Headers = $Headers; ContentType = $ContentType; TimeoutSec = $TimeoutSec }
+    if ($null -ne $Body) { $request['Body'] = $Body }
+    $verb = $Method.ToUpperInvariant()
+    $last = $null
+    for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
+        $last = Invoke-PostureHttpRequest @request
+        $code = [int]$last.StatusCode
+        $last['Attempts'] = $attempt
+        if (-not (Test-PostureRetryableCode -StatusCode $code)) {
+            Write-Verbose ("{0} {1}: {2} on attempt {3}" -f $verb, $Uri, $code, $attempt)
+            return $last
+        }
+        $why = $last.Error
+        if ($code -ne 0) { $why = "HTTP $code" }
+        if ($attempt -lt $MaxAttempts) {
+            $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
+            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; retrying in {5:N1} s" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $delay)
+            $null = Wait-PostureRetry -Seconds $delay
+        } else {
+            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts)
+        }
+    }
+    return $last
+}
+
 function Send-PostureDocument {
     <#
     .SYNOPSIS
-        Posts one snapshot (JSON text) with retries. Returns Outcome 'Sent' (2xx), 'Rejected' (4xx
-        other than 408/429: not retried), or 'Failed' (every attempt failed), with StatusCode and
-        Content of the last answer.
+        Posts one snapshot (JSON text) with retries (Invoke-PostureHttpRequestWithRetry). Returns
+        Outcome 'Sent' (2xx), 'Rejected' (4xx other than 408/429: not retried), or 'Failed' (every
+        attempt failed), with StatusCode and Content of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -185,28 +238,14 @@ function Send-PostureDocument {
         [int]$TimeoutSec = 60
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
-    $last = $null
-    for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
-        $last = Invoke-PostureHttpRequest -Method Post -Uri $Uri -Headers $Headers -Body $body -ContentType 'application/json; charset=utf-8' -TimeoutSec $TimeoutSec
-        $code = [int]$last.StatusCode
-        if ($code -ge 200 -and $code -lt 300) {
-            Write-Verbose ("POST {0}: {1} on attempt {2}" -f $Uri, $code, $attempt)
-            return @{ Outcome = 'Sent'; StatusCode = $code; Content = $last.Content; Error = $null; Attempts = $attempt }
-        }
-        if (-not (Test-PostureRetryableCode -StatusCode $code)) {
-            return @{ Outcome = 'Rejected'; StatusCode = $code; Content = $last.Content; Error = $last.Error; Attempts = $attempt }
-        }
-        $why = $last.Error
-        if ($code -ne 0) { $why = "HTTP $code" }
-        if ($attempt -lt $MaxAttempts) {
-            $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
-            Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; retrying in {4:N1} s" -f $Uri, $why, $attempt, $MaxAttempts, $delay)
-            $null = Wait-PostureRetry -Seconds $delay
-        } else {
-            Write-Verbose ("POST {0}: {1} on attempt {2} of {3}; giving up" -f $Uri, $why, $attempt, $MaxAttempts)
-        }
-    }
-    return @{ Outcome = 'Failed'; StatusCode = [int]$last.StatusCode; Content = $last.Content; Error = $last.Error; Attempts = $MaxAttempts }
+    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds
+    $code = [int]$last.StatusCode
+    $outcome = 'Failed'
+    if ($code -ge 200 -and $code -lt 300) { $outcome = 'Sent' }
+    elseif (-not (Test-PostureRetryableCode -StatusCode $code)) { $outcome = 'Rejected' }
+    $errorText = $last.Error
+    if ($outcome -eq 'Sent') { $errorText = $null }
+    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts }
 }
 
 function Get-PostureErrorCode {
@@ -253,9 +292,13 @@ function Get-PostureManifest {
     <#
     .SYNOPSIS
         GET /api/manifest; on success the answer is also saved as the last good copy, on failure
-        that copy is used. Throws when there is neither. With -Enrolment, an answer of 401
-        key_revoked first gets the run's one re-enrolment (Restore-PostureServerKey) and, when
-        that gave a new key, the fetch is tried once more with it.
+        that copy is used. Throws when there is neither. A busy service (no answer, 408, 429, 5xx)
+        is asked again (Invoke-PostureHttpRequestWithRetry): with a last good copy at most
+        CachedMaxAttempts times, no wait longer than CachedMaxDelaySeconds (the copy is good
+        enough, the run need not wait for a fresh one); without one as a post is (MaxAttempts,
+        BaseDelaySeconds, MaxDelaySeconds), since without a manifest nothing is collected.
+        With -Enrolment, an answer of 401 key_revoked first gets the run's one re-enrolment
+        (Restore-PostureServerKey) and, when that gave a new key, the fetch is tried again with it.
     .EXAMPLE
         Get-PostureManifest -Endpoint 'https://posture.example.net' -Headers @{ 'x-api-key' = $key } -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
     #>
@@ -267,12 +310,22 @@ function Get-PostureManifest {
         [Parameter(Mandatory = $true)]
         [string]$CachePath,
         [int]$TimeoutSec = 60,
-        [hashtable]$Enrolment = $null
+        [hashtable]$Enrolment = $null,
+        [int]$MaxAttempts = 4,
+        [double]$BaseDelaySeconds = 2,
+        [double]$MaxDelaySeconds = 60,
+        [int]$CachedMaxAttempts = 2,
+        [double]$CachedMaxDelaySeconds = 10
     )
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
-    $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
+    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds }
+    if (Test-PostureCachedManifest -CachePath $CachePath) {
+        $request['MaxAttempts'] = [Math]::Min($MaxAttempts, $CachedMaxAttempts)
+        $request['MaxDelaySeconds'] = [Math]::Min($MaxDelaySeconds, $CachedMaxDelaySeconds)
+    }
+    $r = Invoke-PostureHttpRequestWithRetry @request
     if ($null -ne $Enrolment -and (Restore-PostureServerKey -Enrolment $Enrolment -StatusCode $r.StatusCode -Content ([string]$r.Content) -Headers $Headers)) {
-        $r = Invoke-PostureHttpRequest -Method Get -Uri $uri -Headers $Headers -TimeoutSec $TimeoutSec
+        $r = Invoke-PostureHttpRequestWithRetry @request
     }
     $problem = $null
     if ($r.StatusCode -eq 200) {
@@ -287,13 +340,34 @@ function Get-PostureManifest {
         } catch {
             $problem = 'the answer is not JSON: ' + $_.Exception.Message
         }
-    } elseif ($r.StatusCode -eq 0) {
-        $problem = [string]$r.Error
     } else {
-        $problem = 'HTTP ' + $r.StatusCode
+        if ($r.StatusCode -eq 0) { $problem = [string]$r.Error } else { $problem = 'HTTP ' + $r.StatusCode }
+        if ($r.Attempts -gt 1) { $problem += (' on each of {0} attempts' -f $r.Attempts) }
     }
     Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
     return (Read-PostureCachedManifest -CachePath $CachePath -Why ('{0} answered {1}' -f $uri, $problem))
+}
+
+function Test-PostureCachedManifest {
+    <#
+    .SYNOPSIS
+        True when the last good copy exists and is a manifest Read-PostureCachedManifest can use.
+    .EXAMPLE
+        Test-PostureCachedManifest -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$CachePath
+    )
+    if (-not [System.IO.File]::Exists($CachePath)) { return $false }
+    try {
+        return (Test-PostureManifest -Manifest (ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($CachePath))))
+    } catch {
+        Write-Verbose ("The last good copy {0} cannot be read: {1}" -f $CachePath, $_.Exception.Message)
+        return $false
+    }
 }
 
 function Read-PostureCachedManifest {
@@ -311,9 +385,8 @@ function Read-PostureCachedManifest {
         [Parameter(Mandatory = $true)]
         [string]$Why
     )
-    if ([System.IO.File]::Exists($CachePath)) {
-        $cached = ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($CachePath))
-        if (Test-PostureManifest -Manifest $cached) { return $cached }
+    if (Test-PostureCachedManifest -CachePath $CachePath) {
+        return (ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($CachePath)))
     }
     throw ("No manifest: {0} and there is no last good copy at {1}." -f $Why, $CachePath)
 }

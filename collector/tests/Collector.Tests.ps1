@@ -217,6 +217,19 @@ Describe 'Sending: retries, back-off, refusals' {
         Test-PostureRetryableCode -StatusCode 408 | Should -BeTrue
         Test-PostureRetryableCode -StatusCode 401 | Should -BeFalse
     }
+    It 'Invoke-PostureHttpRequestWithRetry: the last answer with its Attempts; MaxAttempts 1 asks once and never waits' {
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = 'busy'; RetryAfter = 3; Error = $null } }
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 1
+        $r.StatusCode | Should -Be 503
+        $r.Attempts | Should -Be 1
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 404; Content = '{"error":"not_found"}'; RetryAfter = $null; Error = $null } }
+        $script:attempt = 0
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 4
+        $r.StatusCode | Should -Be 404
+        $r.Attempts | Should -Be 1
+        $script:attempt | Should -Be 1
+    }
     It 'backs off exponentially with jitter, capped' {
         foreach ($n in 1..8) {
             $cap = [Math]::Min(60, 2 * [Math]::Pow(2, $n - 1))
@@ -250,17 +263,81 @@ Describe 'Manifest with a last good copy' {
     BeforeAll {
         $script:manifestJson = Get-Content -Raw -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '..\examples\manifest.reference.json')
     }
-    It 'saves the manifest it fetched and uses it when the service is unreachable' {
-        $cache = Join-Path -Path $TestDrive -ChildPath 'cache\manifest.json'
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
-        (Get-PostureManifest -Endpoint 'https://x' -CachePath $cache).schema | Should -Be 'fleet-posture/manifest@1'
-        Test-Path -LiteralPath $cache | Should -BeTrue
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
-        (Get-PostureManifest -Endpoint 'https://x' -CachePath $cache -WarningAction SilentlyContinue).version | Should -Match '^sha256:'
+    BeforeEach {
+        Mock Wait-PostureRetry { $null }
+        $script:attempt = 0
+        $script:cache = Join-Path -Path $TestDrive -ChildPath ('{0}\manifest.json' -f [guid]::NewGuid())
     }
-    It 'fails when there is neither a manifest nor a copy' {
+    It 'saves the manifest it fetched and uses it when the service is unreachable' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache).schema | Should -Be 'fleet-posture/manifest@1'
+        Test-Path -LiteralPath $script:cache | Should -BeTrue
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningAction SilentlyContinue).version | Should -Match '^sha256:'
+    }
+    It 'fails when there is neither a manifest nor a copy, after as many attempts as a post makes' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
-        { Get-PostureManifest -Endpoint 'https://x' -CachePath (Join-Path -Path $TestDrive -ChildPath 'none.json') -WarningAction SilentlyContinue } | Should -Throw '*no last good copy*'
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 3 -WarningAction SilentlyContinue } | Should -Throw '*HTTP 503 on each of 3 attempts and there is no last good copy*'
+        Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
+        Should -Invoke Wait-PostureRetry -Times 2 -Exactly
+    }
+    It 'without a copy: a 503 with Retry-After, then 200, is fetched after waiting that long, and saved' {
+        Mock Invoke-PostureHttpRequest {
+            $script:attempt++
+            if ($script:attempt -eq 1) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = 7; Error = $null } }
+            return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
+        }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache).schema | Should -Be 'fleet-posture/manifest@1'
+        Should -Invoke Invoke-PostureHttpRequest -Times 2 -Exactly -ParameterFilter { $Method -eq 'Get' -and $Uri -eq 'https://x/api/manifest' }
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 7 }
+        Test-Path -LiteralPath $script:cache | Should -BeTrue
+    }
+    It 'without a copy: 429 host_busy and no answer are retried too; the Retry-After wait is capped at MaxDelaySeconds' {
+        Mock Invoke-PostureHttpRequest {
+            $script:attempt++
+            if ($script:attempt -eq 1) { return @{ StatusCode = 429; Content = '{"error":"host_busy"}'; RetryAfter = 600; Error = $null } }
+            if ($script:attempt -eq 2) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
+            return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
+        }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxDelaySeconds 30).schema | Should -Be 'fleet-posture/manifest@1'
+        Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 30 }
+        Should -Invoke Wait-PostureRetry -Times 2 -Exactly
+    }
+    It 'does not retry a 4xx other than 408/429 (a 400 or 401 cannot change by asking again)' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_query"}'; RetryAfter = $null; Error = $null } }
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningAction SilentlyContinue } | Should -Throw '*answered HTTP 400 and there is no last good copy*'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+    }
+    It 'with a copy: asks at most twice, waits no longer than 10 s, then uses the copy' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = 45; Error = $null } }
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -MaxDelaySeconds 60 -WarningAction SilentlyContinue
+        $m.schema | Should -Be 'fleet-posture/manifest@1'
+        $script:attempt | Should -Be 2
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 10 }
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+    }
+    It 'with a copy: a busy answer then 200 gives the fresh manifest, which replaces the copy' {
+        Set-Content -LiteralPath (New-Item -ItemType File -Path $script:cache -Force).FullName -Value ($script:manifestJson -replace '"version":\s*"sha256:[0-9a-f]+"', '"version":"sha256:old"')
+        (Read-PostureCachedManifest -CachePath $script:cache -Why 'test').version | Should -Be 'sha256:old'
+        Mock Invoke-PostureHttpRequest {
+            $script:attempt++
+            if ($script:attempt -eq 1) { return @{ StatusCode = 429; Content = ''; RetryAfter = 1; Error = $null } }
+            return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
+        }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache).version | Should -Not -Be 'sha256:old'
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 1 }
+        (Read-PostureCachedManifest -CachePath $script:cache -Why 'test').version | Should -Not -Be 'sha256:old'
+    }
+    It 'an unreadable copy counts as none: the full bound applies and the error says there is no copy' {
+        Set-Content -LiteralPath (New-Item -ItemType File -Path $script:cache -Force).FullName -Value '{ not json'
+        (Test-PostureCachedManifest -CachePath $script:cache) | Should -BeFalse
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -WarningAction SilentlyContinue } | Should -Throw '*Unable to connect on each of 4 attempts and there is no last good copy*'
+        Should -Invoke Invoke-PostureHttpRequest -Times 4 -Exactly
     }
 }
 

@@ -19,7 +19,8 @@ BeforeAll {
     function New-FakeService {
         # What the service holds: keys (active or revoked), its re-enrolment policy, one request.
         param([string]$Mode = 'open', [hashtable]$Keys = @{ 'old-key' = 'revoked' })
-        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
+        # Busy: per route ('enroll', 'manifest', 'snapshots'), answers given before the service answers itself.
+        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Busy = @{}; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
     }
 
     function Invoke-FakeEnrol {
@@ -61,6 +62,11 @@ BeforeAll {
         param([hashtable]$Svc, [string]$Method, [string]$Uri, [hashtable]$Headers, [byte[]]$Body)
         $route = $Uri -replace '^.*/api/', ''
         [void]$Svc.Calls.Add(@{ Call = ('{0} {1}' -f $Method.ToUpperInvariant(), $route); Key = [string]$Headers['x-api-key']; Claim = [string]$Headers['x-enrolment-claim']; ServerKey = [string]$Headers['x-server-key'] })
+        if ($Svc.Busy.ContainsKey($route) -and $Svc.Busy[$route].Count -gt 0) {
+            $busy = $Svc.Busy[$route][0]
+            $Svc.Busy[$route].RemoveAt(0)
+            return $busy
+        }
         if ($route -eq 'enroll') { return (Invoke-FakeEnrol -Svc $Svc -Headers $Headers) }
         $key = [string]$Headers['x-api-key']
         if ($route -eq 'snapshots' -and $Svc.RevokeOnPost -and $Svc.Keys[$key] -eq 'active') {
@@ -249,6 +255,7 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
     BeforeEach {
         $script:svc = New-FakeService -Mode 'approval' -Keys @{ 'fp1.old' = 'revoked'; 'fp1.current' = 'active' }
         Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        Mock Wait-PostureRetry { $null }
         $script:facts = @{ name = 'EXCH01'; fqdn = $script:server }
     }
 
@@ -283,9 +290,150 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
         $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret 'wrong' -HostFacts $script:facts } | Should -Throw -PassThru
         $e.Exception.Data['StatusCode'] | Should -Be 401
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
-        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts } | Should -Throw -PassThru '*cannot be reached*'
+        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts } | Should -Throw -PassThru '*cannot be reached (Unable to connect) on each of 4 attempts*'
         $e.Exception.Data['StatusCode'] | Should -Be 0
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 202; Content = '{"status":"pending","requestId":"R1"}'; RetryAfter = $null; Error = $null } }
         { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts } | Should -Throw '*202 without a pending request and its claim*'
+    }
+}
+
+Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment are asked again, refusals never' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        [void](New-Item -ItemType Directory -Path $script:data)
+        $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
+        $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
+        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $script:seq = 0
+        $script:svc = New-FakeService -Keys @{ 'old-key' = 'active' }
+        $script:waits = New-Object System.Collections.ArrayList
+        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        Mock Wait-PostureRetry { [void]$script:waits.Add($Seconds) }
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+        if ($env:OS -ne 'Windows_NT') {
+            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
+            Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
+        }
+        $script:saveConfig = {
+            param([string]$Key = 'old-key', [string]$Secret = $script:secret)
+            Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $Secret -KeyId 'k0'
+        }
+        $script:busy = {
+            param([string]$Route, [int]$Status, $RetryAfter = $null, [int]$Times = 1)
+            $list = New-Object System.Collections.ArrayList
+            foreach ($i in 1..$Times) {
+                $why = $null
+                if ($Status -eq 0) { $why = 'Unable to connect to the remote server' }
+                [void]$list.Add(@{ StatusCode = $Status; Content = $(if ($Status -eq 0) { '' } else { '{"error":"busy","message":"busy"}' }); RetryAfter = $RetryAfter; Error = $why })
+            }
+            $script:svc.Busy[$Route] = $list
+        }
+        $script:run = { Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue }
+        $script:callList = { @($script:svc.Calls | ForEach-Object { '{0} {1}' -f $_.Call, $_.Key }) }
+        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
+        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+    }
+
+    Context 'the manifest' {
+        It 'a first run (no last good copy): 503 with Retry-After, then 200; waits that long, collects, posts once, keeps the copy' {
+            & $script:saveConfig
+            & $script:busy -Route 'manifest' -Status 503 -RetryAfter 3
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'GET manifest old-key', 'POST snapshots old-key')
+            @($script:waits) | Should -Be @(3)
+            @($script:svc.Posted | ForEach-Object { $_.Id }) | Should -Be @('00000000-0000-4000-8000-000000000001')
+            Test-PostureCachedManifest -CachePath $script:cache | Should -BeTrue
+        }
+
+        It 'a first run the service stays busy through: as many attempts as a post (-MaxAttempts), then nothing collected, exit 1, the log says why' {
+            & $script:saveConfig
+            & $script:busy -Route 'manifest' -Status 429 -Times 10
+            $r = Invoke-PostureSnapshot -DataPath $script:data -MaxAttempts 3 -WarningAction SilentlyContinue
+            $r.ExitCode | Should -Be 1
+            & $script:callList | Should -Be @('GET manifest old-key', 'GET manifest old-key', 'GET manifest old-key')
+            $script:waits.Count | Should -Be 2
+            ($r.Lines -join "`n") | Should -Match '^Nothing collected: No manifest: https://x/api/manifest answered HTTP 429 on each of 3 attempts and there is no last good copy'
+            & $script:log | Should -Match 'HTTP 429 on each of 3 attempts'
+        }
+
+        It 'with a last good copy: asked twice at most, a wait of 10 s at most, then the copy; the snapshot still goes out' {
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:busy -Route 'manifest' -Status 503 -RetryAfter 120 -Times 10
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'GET manifest old-key', 'POST snapshots old-key')
+            @($script:waits) | Should -Be @(10)
+            & $script:log | Should -Match 'Manifest not fetched .*HTTP 503 on each of 2 attempts.*using the last good copy'
+        }
+
+        It 'a 400 is not asked again' {
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:busy -Route 'manifest' -Status 400
+            (& $script:run).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST snapshots old-key')
+            $script:waits.Count | Should -Be 0
+        }
+    }
+
+    Context 'enrolment' {
+        It 'the first key (none stored): 429 with Retry-After, then 201; the key is stored and used the same run' {
+            & $script:saveConfig -Key ''
+            & $script:busy -Route 'enroll' -Status 429 -RetryAfter 5
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('POST enroll enrol-secret', 'POST enroll enrol-secret', 'GET manifest key-1', 'POST snapshots key-1')
+            @($script:waits) | Should -Be @(5)
+            (Read-PostureConfig -Path $script:config).ApiKey | Should -Be 'key-1'
+        }
+
+        It 're-enrolment after key_revoked: no answer, then 201; the manifest is fetched with the new key' {
+            $script:svc.Keys = @{ 'old-key' = 'revoked' }
+            & $script:saveConfig
+            & $script:busy -Route 'enroll' -Status 0
+            (& $script:run).ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret', 'POST enroll enrol-secret', 'GET manifest key-1', 'POST snapshots key-1')
+            $script:waits.Count | Should -Be 1
+        }
+
+        It 'a refused enrolment (401: wrong enrolment secret) is asked once: state Refused, exit 2, no wait' {
+            & $script:saveConfig -Key '' -Secret 'wrong-secret'
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            & $script:callList | Should -Be @('POST enroll wrong-secret')
+            $script:waits.Count | Should -Be 0
+            & $script:log | Should -Match 'Enrolment refused \(HTTP 401\)'
+        }
+
+        It 'busy through the whole bound: -MaxAttempts requests, then state Failed, the snapshot spooled, exit 1' {
+            $script:svc.Keys = @{ 'old-key' = 'revoked' }
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:busy -Route 'enroll' -Status 503 -RetryAfter 2 -Times 10
+            $r = Invoke-PostureSnapshot -DataPath $script:data -MaxAttempts 3 -WarningAction SilentlyContinue
+            $r.ExitCode | Should -Be 1
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret', 'POST enroll enrol-secret', 'POST enroll enrol-secret')
+            @($script:waits) | Should -Be @(2, 2)
+            & $script:log | Should -Match 'Enrolment not possible now \(HTTP 503 on each of 3 attempts\); try again in 2 seconds'
+            @(& $script:spooled).Count | Should -Be 1
+        }
+
+        It 'the installer''s call (Invoke-PostureEnrolment): 429 then 201 gives the key; a 403 is not asked again' {
+            & $script:busy -Route 'enroll' -Status 429 -RetryAfter 4
+            $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts @{ name = 'EXCH01' }
+            $a.Status | Should -Be 'Issued'
+            $a.Key | Should -Be 'key-1'
+            @($script:waits) | Should -Be @(4)
+            $script:svc.Calls.Clear()
+            $script:svc.Mode = 'approval'
+            $script:svc.Request = @{ Id = 'R9'; Claim = 'R9.x'; State = 'denied' }
+            { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts @{ name = 'EXCH01' } -Claim 'R9.x' } | Should -Throw '*HTTP 403*'
+            & $script:callList | Should -Be @('POST enroll enrol-secret')
+            $script:waits.Count | Should -Be 1
+        }
     }
 }

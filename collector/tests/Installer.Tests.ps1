@@ -79,13 +79,17 @@ Describe 'Register-PostureCollector' {
 
     It 'fails clearly, before copying anything, when enrolment is refused or the service is unreachable' {
         Mock Set-PostureTlsProtocol { $null }
+        Mock Wait-PostureRetry { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*Service said: forbidden: An admin blocked the enrolment of exch01.'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
-        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+        # A refusal is asked once; no answer is asked again, as a post is, before the installer gives up.
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*on each of 4 attempts*'
+        Should -Invoke Wait-PostureRetry -Times 3 -Exactly
         Test-Path -LiteralPath $script:install | Should -BeFalse
         Should -Invoke Protect-PostureSecret -Times 0 -Exactly
         Should -Invoke Register-PostureTask -Times 0 -Exactly

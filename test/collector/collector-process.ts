@@ -2,7 +2,7 @@
 // end-to-end tests need around it (a host of the same service on a port of its own whose calls are
 // recorded, the configuration the collector stored).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -123,6 +123,18 @@ export function storedConfig(dataPath: string): Record<string, string> {
   const text = readFileSync(path.join(dataPath, 'config.dat'), 'utf8');
   expect(text.startsWith(FIXTURE_PROTECTION_MARK)).toBe(true);
   return JSON.parse(text.slice(FIXTURE_PROTECTION_MARK.length)) as Record<string, string>;
+}
+
+/**
+ * Stores a configuration in `dataPath` as Save-PostureConfig writes it under the fixture: the
+ * endpoint and the enrolment secret, no key yet (what an installer whose enrolment is still to
+ * come leaves), so the first run enrols. Returns what storedConfig reads back.
+ */
+export function storeConfig(endpoint: string, dataPath: string): Record<string, string> {
+  mkdirSync(dataPath, { recursive: true });
+  const config = { endpoint: `${endpoint}/api`, headerName: 'x-api-key', apiKey: '', enrolmentSecret: TEST_KEYS.enrolment };
+  writeFileSync(path.join(dataPath, 'config.dat'), FIXTURE_PROTECTION_MARK + JSON.stringify(config), 'utf8');
+  return storedConfig(dataPath);
 }
 
 export async function freePort(): Promise<number> {

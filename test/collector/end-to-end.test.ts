@@ -4,18 +4,19 @@
 // the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
 // the spool: host down, the snapshot is spooled; host up, it is delivered exactly once. And a busy
 // storage account: the service answers 503 with Retry-After, the collector waits that long and
-// delivers the snapshot once.
+// delivers the snapshot once; the same for the manifest and enrolment of a first run, which has no
+// last good copy to fall back on.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateCommand } from '../../src/cli/evaluate';
-import type { LocalHost } from '../../src/local/host';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
-import { startTestStack, type TestStack } from '../support/stack';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { fakeIo } from './cli-io';
-import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost } from './collector-process';
+import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost, storeConfig, storedConfig } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
@@ -48,8 +49,38 @@ const busyStorage: StoragePolicy = {
   },
 };
 
+/**
+ * Storage refuses every ServerKeys call (503 with Retry-After: 1) until the host has answered
+ * `route` ("METHOD /api/...") with 503: both the manifest and enrolment read that table first, so
+ * the request fails as a throttled account makes it fail, whatever the SDK's own retries.
+ */
+const busyKeys: { route?: string } = {};
+const BUSY_KEYS_RETRY_AFTER_SECONDS = 1;
+const busyKeysStorage: StoragePolicy = {
+  name: 'busy-server-keys',
+  async sendRequest(request, next) {
+    if (busyKeys.route !== undefined && /ServerKeys\(/.test(request.url)) {
+      throw injectedError(request, 503, 'Injected busy storage', (name) => (name.toLowerCase() === 'retry-after' ? String(BUSY_KEYS_RETRY_AFTER_SECONDS) : undefined));
+    }
+    return next(request);
+  },
+};
+
+/** Each answer of `host` as "METHOD /path status", with when it finished; disarms busyKeys once its route answered 503. */
+function observeAnswers(host: LocalHost): { call: string; at: number }[] {
+  const answers: { call: string; at: number }[] = [];
+  host.server.on('request', (req, res) =>
+    res.on('finish', () => {
+      const call = `${req.method} ${req.url}`;
+      answers.push({ call: `${call} ${res.statusCode}`, at: Date.now() });
+      if (call === busyKeys.route && res.statusCode === 503) busyKeys.route = undefined;
+    }),
+  );
+  return answers;
+}
+
 beforeAll(async () => {
-  stack = await startTestStack({ storagePolicies: [busyStorage] });
+  stack = await startTestStack({ storagePolicies: [busyStorage, busyKeysStorage] });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -174,5 +205,76 @@ describe('a busy storage account over real HTTP', () => {
     expect(id).toBeDefined();
     const stored = await (await stack.request(`servers/${encodeURIComponent(server)}`)).json() as { lastSnapshotId: string };
     expect(stored.lastSnapshotId).toBe(id);
+  }, pwshTimeout(2));
+});
+
+describe('a busy service on a first run over real HTTP (no last good manifest)', () => {
+  let host: LocalHost | undefined;
+  afterAll(async () => {
+    busyKeys.route = undefined;
+    await host?.close();
+  });
+
+  function busyMachine(name: string) {
+    const example = JSON.parse(readFileSync(path.join(COLLECTOR, 'examples', 'win2019-x64-exchange2019-no-mcafee.json'), 'utf8')) as ExampleSnapshot;
+    const dir = mkdtempSync(path.join(work, `${name.toLowerCase()}-`));
+    const fqdn = `${name.toLowerCase()}.corp.contoso.com`;
+    return { dir, fqdn, machine: fixtureMachine({ ...example, host: { ...example.host, name, fqdn } }, dir) };
+  }
+
+  async function acceptedOnce(stdout: string, fqdn: string): Promise<void> {
+    const id = new RegExp(`^Snapshot ([0-9a-f-]{36}) for ${fqdn.replace(/\./g, '\\.')}: accepted`, 'm').exec(stdout)?.[1];
+    expect(id, stdout).toBeDefined();
+    const stored = (await (await stack.request(`servers/${encodeURIComponent(fqdn)}`)).json()) as { lastSnapshotId: string };
+    expect(stored.lastSnapshotId).toBe(id);
+  }
+
+  it('the manifest answers 503 with Retry-After: 1 once: the collector waits, fetches it again, and its snapshot is accepted once', async () => {
+    const { dir, fqdn, machine } = busyMachine('BUSYMAN01');
+    const { key, server } = await enrolWithCollector(stack.baseUrl, machine.env);
+    expect(server).toBe(fqdn);
+    const dataPath = path.join(dir, 'data');
+    expect(existsSync(path.join(dataPath, 'manifest.json'))).toBe(false);
+
+    const port = await freePort();
+    host = await startLocalHost({ app: stack.app, port, hostname: '127.0.0.1', log: (e) => stack.logs.push(e) });
+    const answers = observeAnswers(host);
+    busyKeys.route = 'GET /api/manifest';
+    const run = await runCollector(dataPath, machine.env, ['-Endpoint', `http://127.0.0.1:${port}/api`, '-ApiKey', key, '-Verbose']);
+    expect(busyKeys.route).toBeUndefined();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(answers.map((a) => a.call)).toEqual(['GET /api/manifest 503', 'GET /api/manifest 200', 'POST /api/snapshots 201']);
+    // The collector read the 503's Retry-After (its back-off alone would be a random 0.5-1 s) and
+    // fetched again no sooner (the second answer is later still).
+    expect(run.stdout).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/api\/manifest: HTTP 503 on attempt 1 of 3; retrying in 1\.0 s/);
+    expect(answers[1]!.at - answers[0]!.at).toBeGreaterThanOrEqual(BUSY_KEYS_RETRY_AFTER_SECONDS * 1000);
+    await acceptedOnce(run.stdout, fqdn);
+    // The manifest fetched on the second attempt became the last good copy.
+    expect(JSON.parse(readFileSync(path.join(dataPath, 'manifest.json'), 'utf8'))).toMatchObject({ schema: 'fleet-posture/manifest@1' });
+    await host.close();
+    host = undefined;
+  }, pwshTimeout(2));
+
+  it('enrolment answers 503 with Retry-After: 1 once: the run enrols on its second attempt, stores the key and delivers', async () => {
+    const { dir, fqdn, machine } = busyMachine('BUSYENR01');
+    const dataPath = path.join(dir, 'data');
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    // As the installer leaves a server whose enrolment is still to come: the secret stored, no key.
+    expect(storeConfig(endpoint, dataPath)).toMatchObject({ apiKey: '', enrolmentSecret: TEST_KEYS.enrolment });
+
+    host = await startLocalHost({ app: stack.app, port, hostname: '127.0.0.1', log: (e) => stack.logs.push(e) });
+    const answers = observeAnswers(host);
+    busyKeys.route = 'POST /api/enroll';
+    const run = await runCollector(dataPath, machine.env, ['-Verbose']);
+    expect(busyKeys.route).toBeUndefined();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(answers.map((a) => a.call)).toEqual(['POST /api/enroll 503', 'POST /api/enroll 201', 'GET /api/manifest 200', 'POST /api/snapshots 201']);
+    expect(run.stdout).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/api\/enroll: HTTP 503 on attempt 1 of 3; retrying in 1\.0 s/);
+    expect(answers[1]!.at - answers[0]!.at).toBeGreaterThanOrEqual(BUSY_KEYS_RETRY_AFTER_SECONDS * 1000);
+    await acceptedOnce(run.stdout, fqdn);
+    expect(storedConfig(dataPath).apiKey).toMatch(/^fp1\./);
+    await host.close();
+    host = undefined;
   }, pwshTimeout(2));
 });
