@@ -3,7 +3,7 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { DriftStore, LifecycleStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, LifecycleStore, OlderLayoutStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { Baselines } from './baselines';
 import { DriftApi } from './drift-api';
 import { DriftQueries } from './drift-queries';
@@ -15,6 +15,7 @@ import { Jobs, LifecycleApi } from './lifecycle-api';
 import { LifecycleQueries } from './lifecycle-queries';
 import { Queries } from './queries';
 import { KeysApi } from './keys-api';
+import { LayoutMigration } from './layout-migration';
 import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
 import { Projector } from './projector';
@@ -124,7 +125,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: new StagedRawStore(projectorStore), store: projectorStore, outbox: new OutboxStore(projectorStore), clock });
-  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep });
+  const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), clock });
+  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });

@@ -2,6 +2,7 @@
 // demand (admin: ops, the local host, tests). Keys and language are the route table's wrapper's.
 import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
+import type { LayoutMigration } from './layout-migration';
 import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
@@ -11,16 +12,23 @@ import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
-export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'staged-raw-sweep'] as const;
+export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'staged-raw-sweep', 'layout-migration'] as const;
 export type JobName = (typeof JOBS)[number];
 
 /** What the timers run; the timer functions and the run-a-job route share it. */
 export class Jobs {
   constructor(
-    private readonly deps: { readonly staleHosts: StaleHosts; readonly waivers: Waivers; readonly reevaluation: Reevaluation; readonly projector: Projector; readonly stagedRawSweep: StagedRawSweep },
+    private readonly deps: {
+      readonly staleHosts: StaleHosts;
+      readonly waivers: Waivers;
+      readonly reevaluation: Reevaluation;
+      readonly projector: Projector;
+      readonly stagedRawSweep: StagedRawSweep;
+      readonly layoutMigration: LayoutMigration;
+    },
   ) {}
 
-  /** `budgetMs` bounds a re-evaluation or projector run (batches until done or spent); 0: one re-evaluation batch, a one-minute drain. */
+  /** `budgetMs` bounds a re-evaluation, projector or layout migration run (batches until done or spent); 0: one batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
     switch (job) {
       case 'stale-hosts':
@@ -34,6 +42,8 @@ export class Jobs {
         return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
       case 'staged-raw-sweep':
         return this.deps.stagedRawSweep.run(log);
+      case 'layout-migration':
+        return this.deps.layoutMigration.run(log, budgetMs);
     }
   }
 }

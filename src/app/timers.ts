@@ -30,4 +30,9 @@ export const TIMERS: readonly Timer[] = [
   // or given up on while its request stalled) into their slot, and removes such rows. They are
   // rare (an upgrade, a crash), so hourly; a run reads the Snapshots keys, bodies only to copy.
   { name: 'stagedRawSweep', schedule: '0 40 * * * *', job: 'staged-raw-sweep' },
+  // Moves History rows and raw snapshots of the layouts before the buckets into the buckets, so the
+  // readers can stop asking the older partitions. A timer, not an operator's chore: nobody has to
+  // know when it is done, and rows an instance of such a deployment writes late are moved too. A
+  // run takes up to ~4 min of batches; once nothing is left it costs a few empty range reads.
+  { name: 'layoutMigration', schedule: '0 50 * * * *', job: 'layout-migration', budgetMs: 4 * 60_000 },
 ];

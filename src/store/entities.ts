@@ -177,6 +177,29 @@ export const snapshotPartition = (server: string): string => `s|${bucketOf(serve
 /** Where rows of the older layouts live: one partition per server (PartitionKey = the server). */
 export const legacyServerPartition = (server: string): string => encodeKey(server);
 
+/**
+ * PartitionKey ranges of History and Snapshots that hold only partitions of the older layouts:
+ * every key below the buckets' range and every key above it (ge `from`, lt `to`; no encoded server
+ * id falls inside the buckets' range, as it would need an unescaped `|`).
+ */
+export const OLDER_LAYOUT_RANGES = {
+  history: [{ to: 'h|' }, { from: 'h}' }],
+  snapshots: [{ to: 's|' }, { from: 's}' }],
+} as const satisfies Record<string, ReadonlyArray<{ readonly from?: string; readonly to?: string }>>;
+
+/** The Lifecycle row recording the migration of the older layouts (its cursor, and when none was left). */
+export const OLDER_LAYOUTS_STATE_KEYS = { partitionKey: 'layout', rowKey: 'older-layouts' } as const;
+
+/**
+ * The keys an older-layout History row takes in the buckets: its server's range of the server's
+ * bucket, with the old RowKey as the rest, so it keeps its place among the server's rows (the walk
+ * goes by RowKey, newest first, in both layouts).
+ */
+export function bucketHistoryKeys(legacyPartitionKey: string, legacyRowKey: string): { partitionKey: string; rowKey: string } {
+  const server = decodeKey(legacyPartitionKey);
+  return { partitionKey: historyPartition(server), rowKey: serverRange(server).from + legacyRowKey };
+}
+
 /** The same change among its server's History rows, newest first within the server's range. */
 export function historyToEntity(e: EventRecord): Entity {
   return {

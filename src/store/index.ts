@@ -25,3 +25,4 @@ export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type Server
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, RequestState } from './key-partition';
 export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';
 export { StagedRawStore, type RawHead, type RawSlotState, type StagedRawKey, type StagedRawMeta } from './staged-raw-store';
+export { olderRawMeta, OlderLayoutStore, type KeyPosition, type OlderLayoutsState, type OlderLayoutTable, type OlderRow, type RowToDelete, type SlotContent } from './older-layouts';

@@ -38,6 +38,7 @@ import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
+import { readStateRow } from './older-layouts';
 import { isNewerSnapshot } from './snapshot-order';
 import { settleBounded, transactionChunks } from './transactions';
 import { hostState, hostWrite, newestPerServer, type HostRowState, type HostWrite } from './host-rows';
@@ -114,6 +115,11 @@ const MAX_PAGE_FETCHES = 8;
 /** Transactions of one bulk write in flight at once: enough to overlap round trips, without a burst of hundreds. */
 const WRITE_PARALLEL = 8;
 const SYNC_ATTEMPTS = 10;
+/**
+ * How long a process believes the older layouts still hold rows before it reads the migration's
+ * record again: a read per quarter hour, against a second request on every history walk and raw read.
+ */
+const OLDER_LAYOUTS_RECHECK_MS = 15 * 60_000;
 
 /** A short random pause between attempts, so writers that collided spread out. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
@@ -131,6 +137,8 @@ export class PostureStore {
   readonly #t: TableClients;
   readonly #cursors: CursorCodec;
   #ready: Promise<void> | undefined;
+  /** The layout migration's record as last read: gone (for good), or rows may remain (until `until`). */
+  #olderLayouts: { readonly gone: boolean; readonly until: number; readonly read?: Promise<boolean> } = { gone: false, until: 0 };
 
   /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
   async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -153,7 +161,7 @@ export class PostureStore {
    * The table of one of the store's sibling modules (lifecycle, waivers): created with the others,
    * each call under the store's guard (after an outage the tables are checked again).
    */
-  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox' | 'drift' | 'snapshots' | 'results'): SiblingTable {
+  siblingTable(kind: 'lifecycle' | 'waivers' | 'outbox' | 'drift' | 'snapshots' | 'results' | 'history'): SiblingTable {
     const client = this.#t[kind];
     return { ready: () => this.ensureTables(), call: (what, fn) => this.#guard(what, () => fn(client)) };
   }
@@ -302,7 +310,8 @@ export class PostureStore {
 
   /**
    * One server's status changes, newest first: its range of its bucket's History partition, then
-   * the partition of the older layout (rows written before the buckets, all older).
+   * the partition of the older layout (rows written before the buckets, all older) until the layout
+   * migration has recorded that layout empty.
    */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.ensureTables();
@@ -310,10 +319,10 @@ export class PostureStore {
     const query = queryId('history-buckets', { server, ruleId });
     const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
     const range = serverRange(server);
-    const filters = [
-      and(odata`PartitionKey eq ${historyPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`, rule),
-      and(odata`PartitionKey eq ${legacyServerPartition(server)}`, rule),
-    ];
+    // Once the older layout is recorded empty, its partition is not asked. A token issued while it
+    // was still asked may stand at that second filter: it then ends the walk, which has nothing more.
+    const filters = [and(odata`PartitionKey eq ${historyPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`, rule)];
+    if (!(await this.#olderLayoutsGone())) filters.push(and(odata`PartitionKey eq ${legacyServerPartition(server)}`, rule));
     return this.#pagedWalk(this.#t.history, filters, query, token, top, entityToEvent);
   }
 
@@ -641,16 +650,14 @@ export class PostureStore {
   /**
    * The newest stored raw snapshot of a server (metadata, and the body when `withBody`): every slot
    * row of its range in its bucket (staging rows are not slots: their commit may not have landed),
-   * and side by side the partition of the older layouts; the newest (CollectedAt, then SnapshotId)
-   * wins.
+   * and side by side the partition of the older layouts (until the layout migration has recorded
+   * them empty); the newest (CollectedAt, then SnapshotId) wins.
    */
   async getLatestRaw(server: string, withBody = false): Promise<(RawSnapshotMeta & { body?: string }) | undefined> {
     await this.ensureTables();
     const range = rawSlotRange(server);
-    const filters = [
-      odata`PartitionKey eq ${snapshotPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`,
-      odata`PartitionKey eq ${legacyServerPartition(server)}`,
-    ];
+    const filters = [odata`PartitionKey eq ${snapshotPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`];
+    if (!(await this.#olderLayoutsGone())) filters.push(odata`PartitionKey eq ${legacyServerPartition(server)}`);
     const select = withBody ? undefined : ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
     const rows = await Promise.all(
       filters.map((filter) =>
@@ -670,6 +677,28 @@ export class PostureStore {
     }
     if (!newest) return undefined;
     return { ...newest.meta, ...(withBody ? { body: entityToRawBody(newest.entity) } : {}) };
+  }
+
+  /**
+   * Whether the layout migration recorded the older layouts empty. Read once and kept for good when
+   * they are; while they are not, read again after OLDER_LAYOUTS_RECHECK_MS. A process that has not
+   * seen the record asks both layouts, which is still right. A record that cannot be read counts as
+   * not there.
+   */
+  async #olderLayoutsGone(): Promise<boolean> {
+    const known = this.#olderLayouts;
+    if (known.gone) return true;
+    if (known.read) return known.read;
+    if (Date.now() < known.until) return false;
+    const read = readStateRow(this.siblingTable('lifecycle'))
+      .then((e) => e !== undefined && ms(e, 'EmptyAt') !== undefined)
+      .catch(() => false)
+      .then((gone) => {
+        this.#olderLayouts = { gone, until: Date.now() + OLDER_LAYOUTS_RECHECK_MS };
+        return gone;
+      });
+    this.#olderLayouts = { ...known, read };
+    return read;
   }
 
   async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
