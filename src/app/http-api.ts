@@ -91,7 +91,7 @@ export class HttpApi {
     return json(200, await this.deps.queries.results(filter, parseTop(q), parseToken(q), lang, parseFlag(q, 'waived')));
   }
 
-  /** Status changes and waiver records, newest first: kind, since, rule, status, server, cause, top, continuationToken. */
+  /** Status changes, waiver records and baseline records, newest first: kind, since, rule, status, server, cause, top, continuationToken. */
   async getEvents({ req, lang }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
     checkParams(q, ['server', 'rule', 'status', 'since', 'cause', 'kind', 'top', 'continuationToken']);
