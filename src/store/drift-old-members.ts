@@ -11,7 +11,7 @@
 import { odata, TableTransaction } from '@azure/data-tables';
 import { decodeKey } from './keys';
 import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
-import { statusCodeOf } from './errors';
+import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { afterFilter, type KeyPosition } from './older-layouts';
 import type { PostureStore, SiblingTable } from './posture-store';
 import { settleBounded } from './transactions';
@@ -101,7 +101,14 @@ export class OlderDriftMembers {
     const counters = new Map<string, Map<string, string | null>>();
     for (const pk of new Set([...groups.values()].map((g) => g.partitionKey))) counters.set(pk, await this.#counterEtags(pk));
     await settleBounded([...groups.values()], parallel, async ({ partitionKey, servers }) => {
-      for (const server of servers) outcomes[await this.#moveOne(partitionKey, server, counters.get(partitionKey)!)]++;
+      for (const server of servers) {
+        const outcome = await this.#moveOne(partitionKey, server, counters.get(partitionKey)!).catch((error: unknown) => {
+          // The read-and-compare path gave up on a contended counter row: a later run tries again.
+          if (error instanceof ConcurrencyConflictError) return 'left' as const;
+          throw error;
+        });
+        outcomes[outcome]++;
+      }
     });
     return outcomes;
   }
