@@ -3,7 +3,7 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { DriftStore, LifecycleStore, OlderLayoutStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, LifecycleStore, OlderDriftMembers, OlderLayoutStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { Baselines } from './baselines';
 import { DriftApi } from './drift-api';
 import { DriftQueries } from './drift-queries';
@@ -125,7 +125,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: new StagedRawStore(projectorStore), store: projectorStore, outbox: new OutboxStore(projectorStore), clock });
-  const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), clock });
+  const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });

@@ -4,35 +4,44 @@
 // and recorded the older layouts empty. Every step copies before it deletes and never replaces
 // newer content, so a run cut short anywhere leaves every row readable (at worst a History row in
 // both layouts at once), and the next run finishes it; two runs side by side, or beside the
-// projector, change nothing more than one.
-import { decodeKey, isNewerSnapshot, olderRawMeta, PROJECTED_RAW_SLOTS, settleBounded, type KeyPosition, type OlderLayoutsState, type OlderLayoutStore, type OlderRow, type RawSnapshotMeta } from '../store';
+// projector, change nothing more than one. Drift's members written before they were keyed by place
+// go the same way, last in each pass: each moves in one transaction that changes no count.
+import { decodeKey, isNewerSnapshot, olderRawMeta, oldLayoutMemberServer, PROJECTED_RAW_SLOTS, settleBounded, type KeyPosition, type OlderDriftMembers, type OlderLayoutsState, type OlderLayoutStore, type OlderRow, type RawSnapshotMeta } from '../store';
 import type { AlertLog } from './alert-log';
 
 export interface LayoutMigrationDeps {
   readonly older: OlderLayoutStore;
+  readonly drift: OlderDriftMembers;
   readonly clock: () => number;
   /** History rows per batch (default 500). */
   readonly historyBatch?: number;
   /** Servers' raw partitions per batch (default 50), worked `parallel` at a time (default 4: background work). */
   readonly serverBatch?: number;
   readonly parallel?: number;
+  /** Drift member keys listed per batch (default 1000, a page), of which at most `driftMemberBatch` old-layout members are moved (default 200). */
+  readonly driftKeysBatch?: number;
+  readonly driftMemberBatch?: number;
 }
 
 export interface LayoutMigrationRun {
-  /** Rows copied into the buckets and then removed from the older layout. */
-  readonly moved: { readonly history: number; readonly snapshots: number };
+  /** Rows copied into the buckets and then removed from the older layout; drift members moved into the keyed layout. */
+  readonly moved: { readonly history: number; readonly snapshots: number; readonly driftMembers: number };
   /** Raw rows removed without a copy: the bucket slots already held their content, or newer content in both. */
   readonly deleted: number;
   /** Rows left for a later run: a slot (or the row) was written while the run looked at it. */
   readonly left: number;
-  /** Rows still in the older layouts after the run, counted by key up to REMAINING_COUNT_LIMIT. */
+  /** Rows still in the older layouts after the run (drift members included), each part counted by key up to REMAINING_COUNT_LIMIT. */
   readonly remaining: number;
-  /** `remaining` reached the limit: there may be more. */
+  /** Of `remaining`, drift members of the old layout. */
+  readonly remainingDriftMembers: number;
+  /** A part of `remaining` reached the limit: there may be more. */
   readonly remainingAtLeast: boolean;
   /** Where the next run goes on (table and last key passed); null when this run ended a pass. */
   readonly continuation: NonNullable<OlderLayoutsState['cursor']> | null;
-  /** When a run found nothing left in the older layouts (ISO time); null while rows remain. */
+  /** When a run found nothing left in the older layouts of History and Snapshots (ISO time); null while rows remain. */
   readonly emptyAt: string | null;
+  /** When a run found no drift member of the old layout left (ISO time); null while any remains. */
+  readonly driftEmptyAt: string | null;
 }
 
 /** A raw row of the older layout, as planned: its key and content. */
@@ -94,7 +103,10 @@ export function planOlderRaw(rows: readonly OlderRaw[], slots: ReadonlyMap<numbe
   return steps;
 }
 
-type Counts = { history: number; snapshots: number; deleted: number; left: number };
+type Counts = { history: number; snapshots: number; driftMembers: number; deleted: number; left: number };
+
+/** The tables of a pass, in order. */
+const PASS = ['history', 'snapshots', 'drift'] as const;
 
 export class LayoutMigration {
   constructor(private readonly deps: LayoutMigrationDeps) {}
@@ -108,40 +120,67 @@ export class LayoutMigration {
     const started = clock();
     const state = await older.readState();
     let cursor = state.cursor;
-    const counts: Counts = { history: 0, snapshots: 0, deleted: 0, left: 0 };
+    const counts: Counts = { history: 0, snapshots: 0, driftMembers: 0, deleted: 0, left: 0 };
     do {
       cursor = await this.#batch(cursor, counts);
     } while (cursor && budgetMs > 0 && clock() - started < budgetMs);
-    const remaining = await older.count(REMAINING_COUNT_LIMIT);
-    const emptyAt = remaining === 0 ? (state.emptyAt ?? clock()) : undefined;
-    await older.writeState({ cursor, emptyAt }, clock());
-    if (counts.history + counts.snapshots + counts.deleted + counts.left > 0 || (emptyAt !== undefined && state.emptyAt === undefined)) {
+    const [remainingRows, remainingDrift] = await Promise.all([older.count(REMAINING_COUNT_LIMIT), this.deps.drift.count(REMAINING_COUNT_LIMIT)]);
+    const emptyAt = remainingRows === 0 ? (state.emptyAt ?? clock()) : undefined;
+    const driftEmptyAt = remainingDrift === 0 ? (state.driftEmptyAt ?? clock()) : undefined;
+    await older.writeState({ cursor, emptyAt, driftEmptyAt }, clock());
+    const remaining = remainingRows + remainingDrift;
+    const atLeast = remainingRows >= REMAINING_COUNT_LIMIT || remainingDrift >= REMAINING_COUNT_LIMIT;
+    const newlyEmpty = (emptyAt !== undefined && state.emptyAt === undefined) || (driftEmptyAt !== undefined && state.driftEmptyAt === undefined);
+    if (counts.history + counts.snapshots + counts.driftMembers + counts.deleted + counts.left > 0 || newlyEmpty) {
       log.log(
-        `layout migration: ${counts.history} history rows and ${counts.snapshots} raw snapshots moved into the buckets, ${counts.deleted} older raw snapshots removed, ${counts.left} rows left for the next run; ${remaining === 0 ? 'nothing is left in the older layouts' : `${remaining}${remaining >= REMAINING_COUNT_LIMIT ? '+' : ''} rows left in the older layouts`}.`,
+        `layout migration: ${counts.history} history rows and ${counts.snapshots} raw snapshots moved into the buckets, ${counts.deleted} older raw snapshots removed, ${counts.driftMembers} drift members moved into the keyed layout, ${counts.left} rows left for the next run; ${remaining === 0 ? 'nothing is left in the older layouts' : `${remaining}${atLeast ? '+' : ''} rows left in the older layouts (${remainingDrift}${remainingDrift >= REMAINING_COUNT_LIMIT ? '+' : ''} of them drift members)`}.`,
       );
     }
+    const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
     return {
-      moved: { history: counts.history, snapshots: counts.snapshots },
+      moved: { history: counts.history, snapshots: counts.snapshots, driftMembers: counts.driftMembers },
       deleted: counts.deleted,
       left: counts.left,
       remaining,
-      remainingAtLeast: remaining >= REMAINING_COUNT_LIMIT,
+      remainingDriftMembers: remainingDrift,
+      remainingAtLeast: atLeast,
       continuation: cursor ?? null,
-      emptyAt: emptyAt === undefined ? null : new Date(emptyAt).toISOString(),
+      emptyAt: iso(emptyAt),
+      driftEmptyAt: iso(driftEmptyAt),
     };
   }
 
-  /** One batch of the table the cursor is in (History first, then Snapshots); a table with nothing left passes to the next. The cursor after it. */
+  /** One batch of the table the cursor is in (History, then Snapshots, then drift); a table with nothing left passes to the next. The cursor after it. */
   async #batch(cursor: OlderLayoutsState['cursor'], counts: Counts): Promise<OlderLayoutsState['cursor']> {
-    let at = cursor ?? { table: 'history' as const };
+    let at: NonNullable<OlderLayoutsState['cursor']> = cursor ?? { table: PASS[0] };
     for (;;) {
-      const step = at.table === 'history' ? await this.#historyBatch(at.after, counts) : await this.#snapshotsBatch(at.after, counts);
+      const step = at.table === 'history' ? await this.#historyBatch(at.after, counts) : at.table === 'snapshots' ? await this.#snapshotsBatch(at.after, counts) : await this.#driftBatch(at.after, counts);
       if (step.next) return { table: at.table, after: step.next };
-      if (at.table === 'snapshots') return undefined;
-      at = { table: 'snapshots' };
-      // Something was done: the batch ends here, the Snapshots start the next one.
+      const following = PASS[PASS.indexOf(at.table) + 1];
+      if (following === undefined) return undefined;
+      at = { table: following };
+      // Something was done: the batch ends here, the next table starts the next one.
       if (step.worked) return at;
     }
+  }
+
+  /**
+   * Lists a page of drift member keys (both layouts share the range) and moves the old-layout
+   * members among them, at most `driftMemberBatch`; the next batch starts after the last one moved,
+   * or after the page.
+   */
+  async #driftBatch(after: KeyPosition | undefined, counts: Counts): Promise<{ next?: KeyPosition; worked: boolean }> {
+    const { drift } = this.deps;
+    const { keys, more } = await drift.listMemberKeys(after, this.deps.driftKeysBatch ?? 1000);
+    const old = keys.filter((k) => oldLayoutMemberServer(k.rowKey) !== undefined);
+    const taken = old.slice(0, this.deps.driftMemberBatch ?? 200);
+    if (taken.length > 0) {
+      const done = await drift.move(taken, this.deps.parallel ?? 4);
+      counts.driftMembers += done.moved + done.resolved;
+      counts.left += done.left;
+    }
+    const next = taken.length < old.length ? taken[taken.length - 1] : more ? keys[keys.length - 1] : undefined;
+    return { next, worked: taken.length > 0 };
   }
 
   /** Copies a batch of History rows to their bucket keys, then removes them from the older layout. */

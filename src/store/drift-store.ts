@@ -3,7 +3,8 @@
 //   PK rule id, RK 'm|<server>|<fingerprint>|<status>' — member: the server's facts and the snapshot
 //                                               that set them, keyed by the place it is counted in
 //   PK rule id, RK 'm|<server>'                 — a member as written before members were keyed by
-//                                               place; found and moved like the others
+//                                               place; found and moved like the others, and moved
+//                                               into the keyed layout by the layout migration
 //   PK rule id, RK 'c|<fingerprint>|<shard>'    — counters per status, the facts, a few servers
 //   PK rule id, RK 'baseline'                   — the server an admin named as the rule's baseline
 // Reading a rule's drift reads its counter rows only (one range query): at most one row per
@@ -16,8 +17,9 @@ import { odata, RestError, TableTransaction } from '@azure/data-tables';
 import { boundedText, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
-import { bucketOf, encodeKey } from './keys';
+import { bucketOf, decodeKey, encodeKey } from './keys';
 import type { PostureStore, SiblingTable } from './posture-store';
+import { RecordedEmpty } from './recorded-empty';
 
 /** A server's place in its rule's drift, as the projection writes it. */
 export interface DriftMember {
@@ -75,13 +77,20 @@ const CHUNK_ATTEMPTS = 3;
 /** Operations in one entity-group transaction. */
 const MAX_OPERATIONS = 100;
 const BASELINE_ROW = 'baseline';
-const COUNTS_FROM = 'c|';
-const COUNTS_TO = 'c}';
+/** Counter rows of a rule sort in [from, to). */
+export const DRIFT_COUNTER_KEYS = { from: 'c|', to: 'c}' } as const;
 
 /** The member row of a server counted at a place. */
 const memberKey = (server: string, place: DriftPlace) => `m|${encodeKey(server)}|${encodeKey(place.fingerprint)}|${encodeKey(place.status)}`;
 /** The member row as written before members were keyed by place. */
 const legacyMemberKey = (server: string) => `m|${encodeKey(server)}`;
+/** Member rows of every server sort in [from, to): each key starts with 'm|', and '}' follows '|'. */
+export const DRIFT_MEMBER_KEYS = { from: 'm|', to: 'm}' } as const;
+/** The server of a member row written before members were keyed by place, or undefined for any other key (an encoded server holds no `|`). */
+export function oldLayoutMemberServer(rowKey: string): string | undefined {
+  const parts = rowKey.split('|');
+  return parts.length === 2 && parts[0] === 'm' && parts[1] !== '' ? decodeKey(parts[1]!) : undefined;
+}
 /** The row key of a configuration's counters in a shard. */
 export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encodeKey(fingerprint)}|${shard}`;
 /** The shard a server's counts go to. */
@@ -146,7 +155,7 @@ const isNewer = (a: DriftMember, b: DriftMember) => a.sourceCollectedAt > b.sour
 const samePlace = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status;
 
 /** A member row as read: where it is counted, and its key and ETag. */
-interface StoredMember {
+export interface StoredDriftMember {
   readonly rowKey: string;
   readonly etag: string;
   readonly member: DriftMember;
@@ -240,12 +249,24 @@ function chunksOf(moves: readonly DriftMove[], shard: string): DriftMove[][] {
   return out;
 }
 
+export interface DriftStoreOptions {
+  /**
+   * Whether a server's old-layout member row is read: until the layout migration records none
+   * left (the default: then one request instead of two), or always (the migration itself, which
+   * must see rows written late by an instance of an older version).
+   */
+  readonly oldLayoutMembers?: 'until-recorded-empty' | 'always';
+}
+
 export class DriftStore {
   readonly #table: SiblingTable;
   readonly #statuses: readonly string[];
-  constructor(store: PostureStore) {
+  /** Whether the layout migration recorded the old-layout members gone, as this process last read it; undefined: always read them. */
+  readonly #oldMembers: RecordedEmpty | undefined;
+  constructor(store: PostureStore, options: DriftStoreOptions = {}) {
     this.#table = store.siblingTable('drift');
     this.#statuses = store.statuses;
+    this.#oldMembers = options.oldLayoutMembers === 'always' ? undefined : new RecordedEmpty(store.siblingTable('lifecycle'), 'DriftEmptyAt');
   }
 
   async #get(pk: string, rk: string, what: string): Promise<Row | undefined> {
@@ -257,15 +278,19 @@ export class DriftStore {
     }
   }
 
-  /** Every member row of the server in the rule: its range of keyed rows and its old-layout row, side by side. */
-  async #members(ruleId: string, server: string): Promise<StoredMember[]> {
+  /**
+   * Every member row of the server in the rule: its range of keyed rows and, side by side, its
+   * old-layout row until the layout migration has recorded those gone (then one request).
+   */
+  async #members(ruleId: string, server: string): Promise<StoredDriftMember[]> {
     const pk = encodeKey(ruleId);
     const from = `m|${encodeKey(server)}|`;
     // '}' follows '|': every key that starts with `from` sorts below `to`, and nothing else does.
     const to = `m|${encodeKey(server)}}`;
     const filter = odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${to}`;
+    const oldMembers = this.#oldMembers;
     const [legacy, keyed] = await Promise.all([
-      this.#get(pk, legacyMemberKey(server), 'reading drift'),
+      (async () => ((await oldMembers?.gone()) ? undefined : this.#get(pk, legacyMemberKey(server), 'reading drift')))(),
       this.#table.call('reading drift', async (t) => {
         const rows: Row[] = [];
         for await (const e of t.listEntities({ queryOptions: { filter } })) rows.push(e);
@@ -436,7 +461,7 @@ export class DriftStore {
   /** Every counter row of the rule (one range query), and how many entities that read. */
   async listCounts(ruleId: string): Promise<{ rows: DriftCounts[]; entitiesRead: number }> {
     await this.#table.ready();
-    const filter = odata`PartitionKey eq ${encodeKey(ruleId)} and RowKey ge ${COUNTS_FROM} and RowKey lt ${COUNTS_TO}`;
+    const filter = odata`PartitionKey eq ${encodeKey(ruleId)} and RowKey ge ${DRIFT_COUNTER_KEYS.from} and RowKey lt ${DRIFT_COUNTER_KEYS.to}`;
     const statuses = this.#statuses;
     return this.#table.call('reading drift', async (t) => {
       const rows: DriftCounts[] = [];
@@ -447,7 +472,13 @@ export class DriftStore {
     });
   }
 
-  /** The server's place in the rule's drift: a range read of its member rows and a point read of its old-layout row, side by side. */
+  /** Every member row of the server in the rule, in either layout (see #members). */
+  async readMembers(ruleId: string, server: string): Promise<StoredDriftMember[]> {
+    await this.#table.ready();
+    return this.#members(ruleId, server);
+  }
+
+  /** The server's place in the rule's drift: a range read of its member rows (and a point read of its old-layout row, side by side, until those are recorded gone). */
   async getMember(ruleId: string, server: string): Promise<DriftMember | undefined> {
     await this.#table.ready();
     const members = await this.#members(ruleId, server);

@@ -11,6 +11,8 @@ import type { RawSnapshotMeta } from './records';
 import { MAX_TRANSACTION_ROWS, settleBounded, transactionChunks } from './transactions';
 
 export type OlderLayoutTable = keyof typeof OLDER_LAYOUT_RANGES;
+/** What a pass of the migration walks, in this order: History, Snapshots, then drift's old-layout members. */
+export type LayoutMigrationTable = OlderLayoutTable | 'drift';
 
 /** A place in a table's key order: after this row, or after the whole partition when `rowKey` is absent. */
 export interface KeyPosition {
@@ -45,9 +47,11 @@ export interface SlotContent {
 /** What the Lifecycle row records. */
 export interface OlderLayoutsState {
   /** Where the next run goes on; absent at the start of a pass. */
-  readonly cursor?: { readonly table: OlderLayoutTable; readonly after?: KeyPosition };
-  /** When a run last found no row of the older layouts; absent while any is left. */
+  readonly cursor?: { readonly table: LayoutMigrationTable; readonly after?: KeyPosition };
+  /** When a run last found no row of the older layouts of History and Snapshots; absent while any is left. */
   readonly emptyAt?: number;
+  /** When a run last found no drift member of the old layout; absent while any is left. */
+  readonly driftEmptyAt?: number;
 }
 
 const RAW_META_COLUMNS = ['Server', 'SnapshotId', 'CollectedAt', 'ReceivedAt', 'ContentHash', 'RawBytes', 'RawStored'];
@@ -225,7 +229,7 @@ export class OlderLayoutStore {
     } catch {
       // An unreadable cursor starts a new pass: the rows moved so far are gone from the older layouts.
     }
-    return { cursor, emptyAt: ms(e, 'EmptyAt') };
+    return { cursor, emptyAt: ms(e, 'EmptyAt'), driftEmptyAt: ms(e, 'DriftEmptyAt') };
   }
 
   /** Records the run (no ETag: a later run's record is as good as this one's). */
@@ -236,6 +240,7 @@ export class OlderLayoutStore {
       Cursor: state.cursor ? JSON.stringify(state.cursor) : '',
       UpdatedAt: dateTime(now),
       ...(state.emptyAt === undefined ? {} : { EmptyAt: dateTime(state.emptyAt) }),
+      ...(state.driftEmptyAt === undefined ? {} : { DriftEmptyAt: dateTime(state.driftEmptyAt) }),
     };
     await this.#lifecycle.call('recording the layout migration', (client) => client.upsertEntity(entity, 'Replace'));
   }
@@ -264,7 +269,8 @@ function rangeFilter(range: { readonly from?: string; readonly to?: string }): s
   return [range.from === undefined ? undefined : odata`PartitionKey ge ${range.from}`, range.to === undefined ? undefined : odata`PartitionKey lt ${range.to}`].filter((f): f is string => !!f).join(' and ');
 }
 
-function afterFilter(after: KeyPosition): string {
+/** Rows after a position in key order, as a filter. */
+export function afterFilter(after: KeyPosition): string {
   if (after.rowKey === undefined) return odata`PartitionKey gt ${after.partitionKey}`;
   return `(${odata`PartitionKey gt ${after.partitionKey}`} or (${odata`PartitionKey eq ${after.partitionKey} and RowKey gt ${after.rowKey}`}))`;
 }
@@ -272,7 +278,7 @@ function afterFilter(after: KeyPosition): string {
 function isCursor(v: unknown): v is NonNullable<OlderLayoutsState['cursor']> {
   if (!v || typeof v !== 'object') return false;
   const c = v as { table?: unknown; after?: { partitionKey?: unknown; rowKey?: unknown } };
-  if (c.table !== 'history' && c.table !== 'snapshots') return false;
+  if (c.table !== 'history' && c.table !== 'snapshots' && c.table !== 'drift') return false;
   return c.after === undefined || (typeof c.after.partitionKey === 'string' && (c.after.rowKey === undefined || typeof c.after.rowKey === 'string'));
 }
 

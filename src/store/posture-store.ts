@@ -38,7 +38,7 @@ import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
-import { readStateRow } from './older-layouts';
+import { RecordedEmpty } from './recorded-empty';
 import { isNewerSnapshot } from './snapshot-order';
 import { settleBounded, transactionChunks } from './transactions';
 import { hostState, hostWrite, newestPerServer, type HostRowState, type HostWrite } from './host-rows';
@@ -115,11 +115,6 @@ const MAX_PAGE_FETCHES = 8;
 /** Transactions of one bulk write in flight at once: enough to overlap round trips, without a burst of hundreds. */
 const WRITE_PARALLEL = 8;
 const SYNC_ATTEMPTS = 10;
-/**
- * How long a process believes the older layouts still hold rows before it reads the migration's
- * record again: a read per quarter hour, against a second request on every history walk and raw read.
- */
-const OLDER_LAYOUTS_RECHECK_MS = 15 * 60_000;
 
 /** A short random pause between attempts, so writers that collided spread out. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
@@ -137,8 +132,8 @@ export class PostureStore {
   readonly #t: TableClients;
   readonly #cursors: CursorCodec;
   #ready: Promise<void> | undefined;
-  /** The layout migration's record as last read: gone (for good), or rows may remain (until `until`). */
-  #olderLayouts: { readonly gone: boolean; readonly until: number; readonly read?: Promise<boolean> } = { gone: false, until: 0 };
+  /** Whether the layout migration recorded History's and Snapshots' older layouts empty, as this process last read it. */
+  readonly #olderLayouts: RecordedEmpty;
 
   /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
   async #guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -154,6 +149,7 @@ export class PostureStore {
     this.counter = options.counter ?? new RoundTripCounter();
     this.statuses = options.statuses;
     this.#t = createTableClients({ ...options, counter: this.counter });
+    this.#olderLayouts = new RecordedEmpty(this.siblingTable('lifecycle'), 'EmptyAt');
     this.#cursors = new CursorCodec(options.continuationTokenSecret);
   }
 
@@ -680,25 +676,12 @@ export class PostureStore {
   }
 
   /**
-   * Whether the layout migration recorded the older layouts empty. Read once and kept for good when
-   * they are; while they are not, read again after OLDER_LAYOUTS_RECHECK_MS. A process that has not
-   * seen the record asks both layouts, which is still right. A record that cannot be read counts as
-   * not there.
+   * Whether the layout migration recorded the older layouts empty (read once and kept when they
+   * are; see RecordedEmpty). A process that has not seen the record asks both layouts, which is
+   * still right.
    */
-  async #olderLayoutsGone(): Promise<boolean> {
-    const known = this.#olderLayouts;
-    if (known.gone) return true;
-    if (known.read) return known.read;
-    if (Date.now() < known.until) return false;
-    const read = readStateRow(this.siblingTable('lifecycle'))
-      .then((e) => e !== undefined && ms(e, 'EmptyAt') !== undefined)
-      .catch(() => false)
-      .then((gone) => {
-        this.#olderLayouts = { gone, until: Date.now() + OLDER_LAYOUTS_RECHECK_MS };
-        return gone;
-      });
-    this.#olderLayouts = { ...known, read };
-    return read;
+  #olderLayoutsGone(): Promise<boolean> {
+    return this.#olderLayouts.gone();
   }
 
   async #getOrUndefined(client: TableClient, pk: string, rk: string, what: string): Promise<Record<string, unknown> | undefined> {
