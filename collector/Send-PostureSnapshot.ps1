@@ -22,9 +22,12 @@
     or after the Retry-After it sent: each snapshot post, enrolment, and the manifest fetch, up to
     -MaxAttempts attempts (the manifest only twice, 10 s apart at most, when a last good copy is
     there to fall back on). A run that gets no manifest and has no copy collects nothing (exit 1);
-    an enrolment that stays busy leaves the snapshot spooled (exit 1). A snapshot that cannot be
-    delivered is kept in %ProgramData%\FleetPosture\spool and sent, oldest first, on the next run
-    (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays). A snapshot the service refuses (HTTP
+    an enrolment that stays busy leaves the snapshot spooled (exit 1). Every snapshot is written to
+    %ProgramData%\FleetPosture\spool before anything is sent, and the run then sends the spool oldest
+    first, its own snapshot last, deleting each file only once the service has answered for it:
+    a run that is stopped (the task's time limit, a reboot) loses nothing, and what it did not send
+    goes at the next run (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays; the run's
+    own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses (HTTP
     4xx other than 401/403/408/429) is not retried: it is logged to
     %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected.
 
@@ -94,6 +97,11 @@
 .PARAMETER TimeoutSec
     Timeout of one HTTP request. Default: 60.
 
+.PARAMETER RunBudgetSeconds
+    Time the run may spend, counted from its start: no request or retry starts, and no request
+    outlasts it, once it is spent; what was not sent stays in the spool for the next run. Default:
+    1500 (25 minutes, under the scheduled task's 30-minute limit). A dry run (-OutFile) has none.
+
 .EXAMPLE
     .\Send-PostureSnapshot.ps1
     The scheduled run: endpoint and credential from the stored configuration; prints the verdicts.
@@ -142,7 +150,9 @@ param(
     [ValidateRange(1, 365)]
     [int]$MaxSpoolAgeDays = 7,
     [ValidateRange(1, 600)]
-    [int]$TimeoutSec = 60
+    [int]$TimeoutSec = 60,
+    [ValidateRange(1, 86400)]
+    [int]$RunBudgetSeconds = 1500
 )
 
 Set-StrictMode -Version Latest

@@ -61,10 +61,10 @@ function Invoke-PostureEnrolment {
         x-server-key), with which a service in approval mode renews the key at once; when the
         service does not take it as the server's current key (HTTP 403), the request is sent once
         more without it. A busy service (no answer, 408, 429, 5xx) is asked again, up to
-        MaxAttempts attempts with the post's back-off (Invoke-PostureHttpRequestWithRetry); a
-        refusal never is. Throws a clear error otherwise (401 wrong secret, 403 enrolment blocked
-        or re-enrolment denied, still busy after the last attempt, no network), with the HTTP
-        status in Exception.Data['StatusCode'].
+        MaxAttempts attempts with the post's back-off (Invoke-PostureHttpRequestWithRetry, which
+        -Deadline bounds); a refusal never is. Throws a clear error otherwise (401 wrong secret,
+        403 enrolment blocked or re-enrolment denied, still busy after the last attempt or out of
+        time, no network), with the HTTP status in Exception.Data['StatusCode'].
     .EXAMPLE
         Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
     .EXAMPLE
@@ -83,7 +83,8 @@ function Invoke-PostureEnrolment {
         [int]$TimeoutSec = 60,
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60
+        [double]$MaxDelaySeconds = 60,
+        [Nullable[datetime]]$Deadline = $null
     )
     if ($null -eq $HostFacts) {
         $facts = Get-PostureHostFact
@@ -101,7 +102,7 @@ function Invoke-PostureEnrolment {
     if ($Claim) { $headers['x-enrolment-claim'] = $Claim }
     if ($CurrentKey) { $headers['x-server-key'] = $CurrentKey }
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
-    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds }
+    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; Deadline = $Deadline }
     $r = Invoke-PostureHttpRequestWithRetry @request
     if ([int]$r.StatusCode -eq 403 -and $CurrentKey) {
         # A key that is no longer current (revoked, replaced) is no proof: ask without it.
@@ -197,7 +198,8 @@ function New-PostureEnrolmentState {
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
         answer, 408, 429, 5xx on every attempt; MaxAttempts, BaseDelaySeconds and MaxDelaySeconds
-        are the run's, as for a post). Without a Secret the run never enrols.
+        are the run's, as for a post, and so is Deadline, the end of its time budget). Without a
+        Secret the run never enrols.
     .EXAMPLE
         $enrolment = New-PostureEnrolmentState -Endpoint $endpoint -ConfigPath $configPath -Secret $config.EnrolmentSecret -ApiKey $config.ApiKey -Claim $config.EnrolmentClaim
     #>
@@ -216,13 +218,14 @@ function New-PostureEnrolmentState {
         [int]$TimeoutSec = 60,
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60
+        [double]$MaxDelaySeconds = 60,
+        [Nullable[datetime]]$Deadline = $null
     )
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
         ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; TimeoutSec = $TimeoutSec
         MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds
-        Tried = $false; State = 'None'; RequestId = ''
+        Deadline = $Deadline; Tried = $false; State = 'None'; RequestId = ''
     }
 }
 
@@ -289,7 +292,7 @@ function Request-PostureServerKey {
     $Enrolment.Tried = $true
     $claim = [string]$Enrolment.Claim
     try {
-        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds
+        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds -Deadline $Enrolment['Deadline']
     } catch {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }

@@ -1,5 +1,5 @@
-# One run of the collector: manifest, collect, dry run or send (spool first, oldest first), print
-# the verdicts, choose the exit code.
+# One run of the collector: manifest, collect, dry run or spool and send (the spool oldest first,
+# the new snapshot last, within the run's time budget), print the verdicts, choose the exit code.
 
 function Format-PostureVerdict {
     <#
@@ -88,6 +88,7 @@ function Invoke-PostureSnapshot {
         [int]$MaxSpoolCount = 168,
         [int]$MaxSpoolAgeDays = 7,
         [int]$TimeoutSec = 60,
+        [int]$RunBudgetSeconds = 1500,
         [string]$CollectorVersion = '1.0.0'
     )
     $lines = New-Object System.Collections.Generic.List[string]
@@ -100,6 +101,10 @@ function Invoke-PostureSnapshot {
     $cachePath = Join-Path -Path $DataPath -ChildPath 'manifest.json'
     $dryRun = [bool]$OutFile
     if (-not $dryRun) { $script:PostureLogPath = Join-Path -Path $DataPath -ChildPath 'collector.log' }
+    # The scheduled task is stopped after 30 minutes; the budget ends the run's requests before
+    # that. A dry run is started by hand and has none.
+    $deadline = $null
+    if (-not $dryRun) { $deadline = (Get-PostureUtcNow).AddSeconds($RunBudgetSeconds) }
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
     # The enrolment secret (and a re-enrolment request's claim) only ever come from the
@@ -134,7 +139,7 @@ function Invoke-PostureSnapshot {
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
     if ($needsNetwork) { $null = Set-PostureTlsProtocol }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $deadline
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.
@@ -152,7 +157,7 @@ function Invoke-PostureSnapshot {
         } else {
             $recovery = @{}
             if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds @recovery
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $deadline @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message
@@ -172,14 +177,28 @@ function Invoke-PostureSnapshot {
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
     }
 
-    # 4. Send: spooled snapshots first, oldest first; stop at the first that cannot be delivered.
-    # Without a usable key nothing is sent: the snapshot joins the spool.
+    # 4. Send. The new snapshot is written to the spool before any request, so a run stopped at any
+    # point (Task Scheduler's time limit, a reboot) leaves it there; a file leaves the spool only
+    # once the service answered for it (a snapshot sent twice is answered "duplicate"). The spool
+    # goes oldest first, the new snapshot last; the first that cannot be delivered stops the run.
+    # Without a usable key nothing is sent.
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
-    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec }
-    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec; Deadline = $deadline }
+    # A spool that cannot be written (disk full, permissions) must not stop the send as well.
+    $path = $null
+    $newName = ''
+    try {
+        $path = Save-PostureSpoolItem -SpoolPath $spoolPath -SnapshotId $id -Json $json
+        $newName = Split-Path -Leaf $path
+    } catch {
+        Write-PostureLog -Level Error -Message ("Snapshot {0} could not be written to the spool {1}: {2}" -f $id, $spoolPath, $_.Exception.Message)
+    }
+    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays -KeepName $newName
     $blocked = -not (Test-PostureServerKeyUsable -Enrolment $enrolment)
+    $outOfTime = $false
     $queue = @()
-    if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath) }
+    # The new snapshot last, whatever the clock said when the older files were named.
+    if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath | Where-Object { $_.Name -ne $newName }) }
     foreach ($item in $queue) {
         $spooled = [System.IO.File]::ReadAllText($item.FullName)
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
@@ -191,18 +210,23 @@ function Invoke-PostureSnapshot {
             Write-PostureLog -Level Error -Message ("Spooled snapshot {0} refused and dropped: {1}" -f $item.Name, (Format-PostureRejection -StatusCode $r.StatusCode -Content $r.Content))
         } else {
             $blocked = $true
+            $outOfTime = [bool]$r['OutOfTime']
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered (HTTP {1}); the spool is kept for the next run." -f $item.Name, $r.StatusCode)
             break
         }
     }
 
-    if ($blocked) {
+    if ($outOfTime) {
+        $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = ('the run''s time budget of {0} s was spent on earlier spooled snapshots' -f $RunBudgetSeconds); OutOfTime = $true }
+    } elseif ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
     } else {
         $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
+        if ($r['OutOfTime']) { $r['Error'] = ('the run''s time budget of {0} s was spent' -f $RunBudgetSeconds) }
     }
 
     if ($r.Outcome -eq 'Sent') {
+        if ($path) { Remove-Item -LiteralPath $path -Force }
         Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1})." -f $id, $r.StatusCode)
         foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
@@ -212,6 +236,7 @@ function Invoke-PostureSnapshot {
         $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
         $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
         $null = Write-PostureTextFile -Path $rejectedPath -Text $json
+        if ($path) { Remove-Item -LiteralPath $path -Force }
         # Keep the 20 newest copies only.
         @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
             Select-Object -Skip 20 | Remove-Item -Force
@@ -219,12 +244,20 @@ function Invoke-PostureSnapshot {
         $lines.Add(('Snapshot {0} refused by the service: {1}' -f $id, $why))
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
-    $path = Save-PostureSpoolItem -SpoolPath $spoolPath -SnapshotId $id -Json $json
-    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays
+    if ($r['OutOfTime']) {
+        $left = @(Get-PostureSpoolItem -SpoolPath $spoolPath).Count
+        Write-PostureLog -Level Warning -Message ("The run's time budget of {0} s is spent: no further request started; {1} snapshot(s) stay in the spool for the next run." -f $RunBudgetSeconds, $left)
+        $lines.Add(('Time budget of {0} s spent: {1} snapshot(s) stay in the spool for the next run.' -f $RunBudgetSeconds, $left))
+    }
     $why = Format-PostureEnrolmentState -Enrolment $enrolment
     if (-not $why) {
         $why = [string]$r['Error']
-        if ($r.StatusCode -ne 0) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime']) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+    }
+    if (-not $path) {
+        Write-PostureLog -Level Error -Message ("Snapshot {0} not delivered ({1}) and not spooled: it is lost." -f $id, $why)
+        $lines.Add(('Snapshot {0} not delivered ({1}) and the spool could not be written: see {2}.' -f $id, $why, $script:PostureLogPath))
+        return @{ ExitCode = 1; Lines = $lines.ToArray() }
     }
     Write-PostureLog -Level Warning -Message ("Snapshot {0} not delivered ({1}); spooled to {2}." -f $id, $why, $path)
     $lines.Add(('Snapshot {0} not delivered ({1}); spooled for the next run.' -f $id, $why))

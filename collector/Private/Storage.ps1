@@ -119,9 +119,11 @@ function Get-PostureSpoolItem {
 function Limit-PostureSpool {
     <#
     .SYNOPSIS
-        Deletes spooled snapshots older than MaxAgeDays, then the oldest beyond MaxCount.
+        Deletes spooled snapshots older than MaxAgeDays, then the oldest beyond MaxCount. The files
+        named in KeepName (the run's own new snapshot) are never deleted but count toward MaxCount:
+        the limit drops older ones in their place.
     .EXAMPLE
-        Limit-PostureSpool -SpoolPath 'C:\ProgramData\FleetPosture\spool' -MaxCount 168 -MaxAgeDays 7
+        Limit-PostureSpool -SpoolPath 'C:\ProgramData\FleetPosture\spool' -MaxCount 168 -MaxAgeDays 7 -KeepName $newName
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
@@ -129,7 +131,8 @@ function Limit-PostureSpool {
         [string]$SpoolPath,
         [int]$MaxCount = 168,
         [int]$MaxAgeDays = 7,
-        [datetime]$Now = (Get-Date)
+        [datetime]$Now = (Get-Date),
+        [string[]]$KeepName = @()
     )
     $items = @(Get-PostureSpoolItem -SpoolPath $SpoolPath)
     $cutoff = $Now.ToUniversalTime().AddDays(-$MaxAgeDays)
@@ -138,7 +141,9 @@ function Limit-PostureSpool {
         $when = $item.LastWriteTimeUtc
         $stamp = [datetime]::MinValue
         if ($item.Name.Length -ge 19 -and [datetime]::TryParseExact($item.Name.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) { $when = $stamp }
-        if ($when -lt $cutoff) {
+        if ($KeepName -contains $item.Name) {
+            [void]$kept.Add($item)
+        } elseif ($when -lt $cutoff) {
             if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove expired spooled snapshot')) {
                 Remove-Item -LiteralPath $item.FullName -Force
                 Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} is older than {1} days and was dropped." -f $item.Name, $MaxAgeDays)
@@ -148,8 +153,10 @@ function Limit-PostureSpool {
         }
     }
     $excess = $kept.Count - $MaxCount
-    for ($i = 0; $i -lt $excess; $i++) {
-        $item = $kept[$i]
+    foreach ($item in @($kept)) {
+        if ($excess -le 0) { break }
+        if ($KeepName -contains $item.Name) { continue }
+        $excess--
         if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove spooled snapshot beyond the count limit')) {
             Remove-Item -LiteralPath $item.FullName -Force
             Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)

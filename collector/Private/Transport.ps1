@@ -131,6 +131,20 @@ function Get-PostureRetryDelay {
     return [double]($half + (Get-Random -Minimum 0.0 -Maximum ([Math]::Max($half, 0.001))))
 }
 
+function Get-PostureUtcNow {
+    <#
+    .SYNOPSIS
+        The current UTC time: the run's clock for its budget (a function of its own so tests can
+        mock it).
+    .EXAMPLE
+        Get-PostureUtcNow
+    #>
+    [CmdletBinding()]
+    [OutputType([datetime])]
+    param()
+    return [datetime]::UtcNow
+}
+
 function Wait-PostureRetry {
     <#
     .SYNOPSIS
@@ -169,8 +183,11 @@ function Invoke-PostureHttpRequestWithRetry {
         One request of a run, repeated while the service says "try again" (no answer, 408, 429,
         5xx): up to MaxAttempts attempts, waiting Get-PostureRetryDelay between them (back-off
         with jitter, or the Retry-After the service sent, never more than MaxDelaySeconds). Any
-        other answer ends it at once. Returns the last answer of Invoke-PostureHttpRequest
-        (StatusCode, Content, RetryAfter, Error) with Attempts, the number of requests made.
+        other answer ends it at once. With -Deadline (UTC, the end of the run's budget) no request
+        starts within a second of it, a request's timeout never reaches past it, and a retry whose
+        wait would reach it is not made: the answer then has OutOfTime set. Returns the last answer
+        of Invoke-PostureHttpRequest (StatusCode, Content, RetryAfter, Error) with Attempts, the
+        number of requests made (0 when the budget was spent before the first), and OutOfTime.
     .EXAMPLE
         Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key } -MaxAttempts 2 -MaxDelaySeconds 10
     #>
@@ -189,16 +206,28 @@ function Invoke-PostureHttpRequestWithRetry {
         [ValidateRange(1, 100)]
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60
+        [double]$MaxDelaySeconds = 60,
+        [Nullable[datetime]]$Deadline = $null
     )
     $request = @{ Method = $Method; Uri = $Uri; Headers = $Headers; ContentType = $ContentType; TimeoutSec = $TimeoutSec }
     if ($null -ne $Body) { $request['Body'] = $Body }
     $verb = $Method.ToUpperInvariant()
-    $last = $null
+    $last = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'the run''s time budget is spent'; Attempts = 0; OutOfTime = $true }
     for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
+        if ($null -ne $Deadline) {
+            # Task Scheduler kills a run at its time limit: a request must end before the budget does.
+            $left = ($Deadline - (Get-PostureUtcNow)).TotalSeconds
+            if ($left -lt 1) {
+                Write-Verbose ("{0} {1}: not attempted, the run's time budget is spent" -f $verb, $Uri)
+                $last['OutOfTime'] = $true
+                return $last
+            }
+            $request['TimeoutSec'] = [int][Math]::Min($TimeoutSec, [Math]::Floor($left))
+        }
         $last = Invoke-PostureHttpRequest @request
         $code = [int]$last.StatusCode
         $last['Attempts'] = $attempt
+        $last['OutOfTime'] = $false
         if (-not (Test-PostureRetryableCode -StatusCode $code)) {
             Write-Verbose ("{0} {1}: {2} on attempt {3}" -f $verb, $Uri, $code, $attempt)
             return $last
@@ -207,6 +236,12 @@ function Invoke-PostureHttpRequestWithRetry {
         if ($code -ne 0) { $why = "HTTP $code" }
         if ($attempt -lt $MaxAttempts) {
             $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
+            # Waiting into the last second of the budget would leave no time for the next attempt.
+            if ($null -ne $Deadline -and (Get-PostureUtcNow).AddSeconds($delay + 1) -ge $Deadline) {
+                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; a retry in {5:N1} s would pass the run's time budget, giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $delay)
+                $last['OutOfTime'] = $true
+                return $last
+            }
             Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; retrying in {5:N1} s" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $delay)
             $null = Wait-PostureRetry -Seconds $delay
         } else {
@@ -221,7 +256,8 @@ function Send-PostureDocument {
     .SYNOPSIS
         Posts one snapshot (JSON text) with retries (Invoke-PostureHttpRequestWithRetry). Returns
         Outcome 'Sent' (2xx), 'Rejected' (4xx other than 408/429: not retried), or 'Failed' (every
-        attempt failed), with StatusCode and Content of the last answer.
+        attempt failed, or -Deadline stopped the attempts: OutOfTime), with StatusCode and Content
+        of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -235,17 +271,18 @@ function Send-PostureDocument {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
-        [int]$TimeoutSec = 60
+        [int]$TimeoutSec = 60,
+        [Nullable[datetime]]$Deadline = $null
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
-    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds
+    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $Deadline
     $code = [int]$last.StatusCode
     $outcome = 'Failed'
     if ($code -ge 200 -and $code -lt 300) { $outcome = 'Sent' }
     elseif (-not (Test-PostureRetryableCode -StatusCode $code)) { $outcome = 'Rejected' }
     $errorText = $last.Error
     if ($outcome -eq 'Sent') { $errorText = $null }
-    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts }
+    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime'] }
 }
 
 function Get-PostureErrorCode {
@@ -299,6 +336,7 @@ function Get-PostureManifest {
         BaseDelaySeconds, MaxDelaySeconds), since without a manifest nothing is collected.
         With -Enrolment, an answer of 401 key_revoked first gets the run's one re-enrolment
         (Restore-PostureServerKey) and, when that gave a new key, the fetch is tried again with it.
+        -Deadline bounds every attempt as in Invoke-PostureHttpRequestWithRetry.
     .EXAMPLE
         Get-PostureManifest -Endpoint 'https://posture.example.net' -Headers @{ 'x-api-key' = $key } -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
     #>
@@ -315,10 +353,11 @@ function Get-PostureManifest {
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
         [int]$CachedMaxAttempts = 2,
-        [double]$CachedMaxDelaySeconds = 10
+        [double]$CachedMaxDelaySeconds = 10,
+        [Nullable[datetime]]$Deadline = $null
     )
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
-    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds }
+    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; Deadline = $Deadline }
     if (Test-PostureCachedManifest -CachePath $CachePath) {
         $request['MaxAttempts'] = [Math]::Min($MaxAttempts, $CachedMaxAttempts)
         $request['MaxDelaySeconds'] = [Math]::Min($MaxDelaySeconds, $CachedMaxDelaySeconds)
