@@ -1,0 +1,199 @@
+# Pester 5 tests of a run's durability: the new snapshot is in the spool before any request, a run
+# stopped at any point loses nothing, and the run's time budget ends its requests. The web, the
+# wait between attempts and the clock are mocked (a simulated clock that requests and waits move).
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+}
+
+Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $script:seq = 0
+        $script:posted = New-Object System.Collections.ArrayList
+        $script:spoolAtPost = New-Object System.Collections.ArrayList
+        $script:clock = [datetime]::SpecifyKind([datetime]'2026-12-01T01:00:00', 'Utc')
+        $script:start = $script:clock
+        Mock Get-PostureUtcNow { $script:clock }
+        Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+        # What the service saw (snapshot ids, in order) and what the spool held at each post.
+        $script:record = {
+            param([byte[]]$Body)
+            [void]$script:posted.Add((ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId)
+            [void]$script:spoolAtPost.Add(@(& $script:spooled))
+        }
+        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
+        $script:accepted = @{ StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null }
+        $script:busy = @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $null; Error = $null }
+        $script:run = {
+            param([hashtable]$Extra = @{})
+            Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue @Extra
+        }
+        $script:id = { param([int]$n) '00000000-0000-4000-8000-{0:D12}' -f $n }
+    }
+
+    It 'the new snapshot is on disk in the spool before the first request, and leaves it once accepted' {
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        $r = & $script:run
+        $r.ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @((& $script:id 1))
+        @($script:spoolAtPost[0]) | Should -Be @((& $script:id 1))
+        @(& $script:spooled).Count | Should -Be 0
+    }
+
+    It 'sends the spool oldest first and the new snapshot last, even when an older file carries a later time' {
+        # A clock set back since: the older file's name sorts after the new one's.
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddYears(1))
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @('older-a', 'older-b', (& $script:id 1))
+        @(& $script:spooled).Count | Should -Be 0
+    }
+
+    It 'a run whose sends all fail keeps its snapshot in the spool exactly once, and the next run sends it once' {
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:busy }
+        (& $script:run).ExitCode | Should -Be 1
+        @(& $script:spooled) | Should -Be @((& $script:id 1))
+        @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1), (& $script:id 1), (& $script:id 1))
+        (& $script:run).ExitCode | Should -Be 1
+        # The second run tried only the oldest; both snapshots are kept, each once.
+        @(& $script:spooled) | Should -Be @((& $script:id 1), (& $script:id 2))
+
+        $script:posted.Clear()
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 2), (& $script:id 3))
+        @(& $script:spooled).Count | Should -Be 0
+    }
+
+    It 'a run stopped during its first request leaves its snapshot in the spool, whole; the next run delivers it once' {
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; throw 'The process was stopped.' }
+        { & $script:run } | Should -Throw '*stopped*'
+        @(& $script:spooled) | Should -Be @((& $script:id 1))
+        $file = @(Get-PostureSpoolItem -SpoolPath $script:spool)[0].FullName
+        (ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($file))).schema | Should -Be 'fleet-posture/snapshot@1'
+
+        $script:posted.Clear()
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 2))
+        @(& $script:spooled).Count | Should -Be 0
+    }
+
+    It 'a run stopped between two spooled snapshots keeps what the service has not accepted, and drops what it has' {
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
+        Mock Invoke-PostureHttpRequest {
+            & $script:record $Body
+            if ($script:posted.Count -eq 1) { return $script:accepted }
+            throw 'The process was stopped.'
+        }
+        { & $script:run } | Should -Throw '*stopped*'
+        @(& $script:spooled) | Should -Be @('older-b', (& $script:id 1))
+    }
+
+    It 'the spool count limit drops an older snapshot, never the run''s own, even when the own one sorts first' {
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddYears(1))
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:busy }
+        (& $script:run @{ MaxSpoolCount = 1; MaxAttempts = 1 }).ExitCode | Should -Be 1
+        @(& $script:spooled) | Should -Be @((& $script:id 1))
+        # Nothing older was left to send first: the run's own snapshot was tried.
+        @($script:posted) | Should -Be @((& $script:id 1))
+    }
+
+    It 'Limit-PostureSpool keeps the named file even past the age limit, and counts it toward the count limit' {
+        $now = [datetime]::SpecifyKind([datetime]'2026-11-28T12:00:00', 'Utc')
+        $old = Split-Path -Leaf (Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'own' -Json '{}' -Now $now.AddDays(-30))
+        foreach ($h in @(3, 2, 1)) { [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId ('id{0}' -f $h) -Json '{}' -Now $now.AddHours(-$h)) }
+        Limit-PostureSpool -SpoolPath $script:spool -MaxCount 2 -MaxAgeDays 7 -Now $now -KeepName $old -WarningAction SilentlyContinue
+        @(& $script:spooled) | Should -Be @('own', 'id1')
+    }
+
+    It 'a refused new snapshot leaves the spool for rejected\, exit 2' {
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null } }
+        (& $script:run).ExitCode | Should -Be 2
+        @(& $script:spooled).Count | Should -Be 0
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath ('rejected\{0}.json' -f (& $script:id 1))) | Should -BeTrue
+    }
+
+    Context 'the run''s time budget' {
+        It 'stops retrying before the budget is passed, never lets a request outlast it, and leaves the rest spooled' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
+            $script:timeouts = New-Object System.Collections.ArrayList
+            # Each request takes its whole timeout and is answered 503 with Retry-After: 60.
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                [void]$script:timeouts.Add($TimeoutSec)
+                $script:clock = $script:clock.AddSeconds($TimeoutSec)
+                @{ StatusCode = 503; Content = ''; RetryAfter = 60; Error = $null }
+            }
+            $r = & $script:run @{ RunBudgetSeconds = 280; TimeoutSec = 60 }
+            $r.ExitCode | Should -Be 1
+            # 0-60 request, 60-120 wait, 120-180 request, 180-240 wait, 240-280 request cut to 40 s;
+            # a fourth attempt would need another wait: not made.
+            @($script:timeouts) | Should -Be @(60, 60, 40)
+            @($script:posted) | Should -Be @('older-a', 'older-a', 'older-a')
+            Should -Invoke Wait-PostureRetry -Times 2 -Exactly
+            ($script:clock - $script:start).TotalSeconds | Should -BeLessOrEqual 280
+            @(& $script:spooled) | Should -Be @('older-a', 'older-b', (& $script:id 1))
+            ($r.Lines -join "`n") | Should -Match 'Time budget of 280 s spent: 3 snapshot\(s\) stay in the spool'
+            ($r.Lines -join "`n") | Should -Match ('Snapshot {0} not delivered \(the run''s time budget of 280 s was spent on earlier spooled snapshots\)' -f (& $script:id 1))
+            Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'time budget of 280 s is spent'
+        }
+
+        It 'sends what fits in the budget and starts no request after it; the next run sends the rest' {
+            foreach ($n in @('a', 'b', 'c')) {
+                [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId ('older-' + $n) -Json ('{"snapshotId":"older-' + $n + '"}') -Now (Get-Date).AddHours(-5).AddMinutes([int][char]$n))
+            }
+            # A slow service: each post takes 100 s and is accepted; a shorter timeout cuts it off.
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($TimeoutSec -lt 100) {
+                    $script:clock = $script:clock.AddSeconds($TimeoutSec)
+                    return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The operation has timed out.' }
+                }
+                $script:clock = $script:clock.AddSeconds(100)
+                $script:accepted
+            }
+            $r = & $script:run @{ RunBudgetSeconds = 250; TimeoutSec = 120 }
+            $r.ExitCode | Should -Be 1
+            # a 0-100, b 100-200, c 200-250 cut off at the budget's end; no retry, no further post.
+            @($script:posted) | Should -Be @('older-a', 'older-b', 'older-c')
+            @(& $script:spooled) | Should -Be @('older-c', (& $script:id 1))
+            Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+            ($script:clock - $script:start).TotalSeconds | Should -Be 250
+
+            $script:posted.Clear()
+            (& $script:run @{ RunBudgetSeconds = 1500; TimeoutSec = 120 }).ExitCode | Should -Be 0
+            @($script:posted) | Should -Be @('older-c', (& $script:id 1), (& $script:id 2))
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'Invoke-PostureHttpRequestWithRetry with a spent deadline asks nothing: Attempts 0, OutOfTime' {
+            Mock Invoke-PostureHttpRequest { $script:accepted }
+            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -Deadline $script:clock.AddMilliseconds(500)
+            $r.Attempts | Should -Be 0
+            $r.OutOfTime | Should -BeTrue
+            Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly
+            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -Deadline $script:clock.AddSeconds(30) -TimeoutSec 60
+            $r.StatusCode | Should -Be 201
+            $r.OutOfTime | Should -BeFalse
+            Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $TimeoutSec -eq 30 }
+        }
+
+        It 'a dry run (-OutFile) has no budget and sends nothing' {
+            Mock Invoke-PostureHttpRequest { throw 'must not be called' }
+            $out = Join-Path -Path $TestDrive -ChildPath 'dry.json'
+            $r = Invoke-PostureSnapshot -OutFile $out -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -RunBudgetSeconds 1
+            $r.ExitCode | Should -Be 0
+            Should -Invoke Get-PostureManifest -Times 1 -Exactly -ParameterFilter { $null -eq $Deadline }
+            @(& $script:spooled).Count | Should -Be 0
+        }
+    }
+}
