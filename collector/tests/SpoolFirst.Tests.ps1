@@ -148,9 +148,9 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
 
         It 'sends what fits in the budget and starts no request after it; the next run sends the rest' {
-            foreach ($n in @('a', 'b', 'c')) {
-                [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId ('older-' + $n) -Json ('{"snapshotId":"older-' + $n + '"}') -Now (Get-Date).AddHours(-5).AddMinutes([int][char]$n))
-            }
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-3))
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-2))
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-c' -Json '{"snapshotId":"older-c"}' -Now (Get-Date).AddHours(-1))
             # A slow service: each post takes 100 s and is accepted; a shorter timeout cuts it off.
             Mock Invoke-PostureHttpRequest {
                 & $script:record $Body
