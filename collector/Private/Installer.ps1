@@ -40,6 +40,8 @@ function New-PostureTaskXml {
     $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptPath
     $esc = { param($s) [System.Security.SecurityElement]::Escape($s) }
     $startText = $Start.ToString("yyyy-MM-dd'T'HH:mm:ss", [System.Globalization.CultureInfo]::InvariantCulture)
+    # ExecutionTimeLimit PT30M: the collector's own time budget (-RunBudgetSeconds, 25 minutes)
+    # ends its requests first, and its snapshot is spooled before any of them, so a stop loses nothing.
     return @"
 <?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
