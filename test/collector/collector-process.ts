@@ -1,7 +1,7 @@
 // The real collector as a process: pwsh running collector/*.ps1 against a local host, and what the
 // end-to-end tests need around it (a host of the same service on a port of its own whose calls are
 // recorded, the configuration the collector stored).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,13 +21,24 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** pwsh with only the given environment (plus PATH/HOME): no Windows variable leaks in from here. */
-export function runPwsh(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pwsh, ['-NoProfile', '-NonInteractive', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), DOTNET_CLI_TELEMETRY_OPTOUT: '1', NO_COLOR: '1', ...env },
-    });
+/** A pwsh process started, and the run it ends as (a test may stop it first, as Task Scheduler does). */
+export interface Started {
+  readonly child: ChildProcess;
+  readonly done: Promise<Run>;
+}
+
+/**
+ * pwsh with only the given environment (plus PATH/HOME): no Windows variable leaks in from here.
+ * With `ownGroup` it leads a process group of its own, so that stopProcessGroup can end it whole:
+ * the installed pwsh is a launcher that runs PowerShell as its child.
+ */
+export function startPwsh(args: string[], env: Record<string, string>, options: { ownGroup?: boolean } = {}): Started {
+  const child = spawn(pwsh, ['-NoProfile', '-NonInteractive', ...args], {
+    cwd: ROOT,
+    detached: options.ownGroup ?? false,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), DOTNET_CLI_TELEMETRY_OPTOUT: '1', NO_COLOR: '1', ...env },
+  });
+  const done = new Promise<Run>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -35,6 +46,16 @@ export function runPwsh(args: string[], env: Record<string, string>): Promise<Ru
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
+}
+
+/** Kills a process started with `ownGroup` and everything it started, as Task Scheduler ends a task. */
+export function stopProcessGroup(started: Started): void {
+  if (started.child.pid !== undefined) process.kill(-started.child.pid, 'SIGKILL');
+}
+
+export function runPwsh(args: string[], env: Record<string, string>): Promise<Run> {
+  return startPwsh(args, env).done;
 }
 
 export interface Enrolled {
