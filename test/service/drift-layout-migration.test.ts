@@ -9,7 +9,7 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeClusters } from '../../src/app/drift';
-import { LayoutMigration, type LayoutMigrationRun } from '../../src/app/layout-migration';
+import { LayoutMigration } from '../../src/app/layout-migration';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
 import {
@@ -27,6 +27,7 @@ import {
   type StoragePolicy,
 } from '../../src/store';
 import { injectedError } from '../support/faults';
+import { untilEmpty } from '../support/layout-migration';
 
 /** Runs once before the migration store's next drift transaction that deletes a row, then lets it go (or fails it, while `failBatches`). */
 const hooks: { beforeBatch?: () => Promise<void>; failBatches: boolean } = { failBatches: false };
@@ -138,17 +139,6 @@ async function driftView(t: Awaited<ReturnType<typeof tables>>, rule: string, na
 }
 
 const oldKeysOf = async (table: TableClient, rule: string) => (await rowsOf(table, rule)).map((r) => String(r.rowKey)).filter((k) => k.split('|').length === 2 && k.startsWith('m|'));
-
-async function untilEmpty(m: LayoutMigration, check: () => Promise<void> = async () => undefined): Promise<LayoutMigrationRun[]> {
-  const runs: LayoutMigrationRun[] = [];
-  for (let i = 0; i < 100; i++) {
-    const run = await m.run(quiet);
-    runs.push(run);
-    await check();
-    if (run.continuation === null && run.remaining === 0) return runs;
-  }
-  throw new Error('The layout migration did not finish in 100 batches.');
-}
 
 describe("drift's old-layout members in the layout migration", () => {
   it('are moved a few at a time into the keyed layout; the drift reads the same before, between batches and after; a run that dies changes nothing; a rerun moves nothing', async () => {

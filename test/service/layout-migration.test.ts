@@ -13,6 +13,7 @@ import { STATUSES } from '../../src/rules/types';
 import { bucketOf, encodeKey, invertedTime, OlderDriftMembers, OlderLayoutStore, PostureStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { eventToEntity, rawToEntity, type Entity } from '../../src/store/entities';
 import { injectedError } from '../support/faults';
+import { untilEmpty } from '../support/layout-migration';
 import { post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -142,17 +143,6 @@ async function runJob(): Promise<LayoutMigrationRun> {
 }
 
 /** Runs single batches until a pass ends with nothing left; `check` after each. */
-async function untilEmpty(m: LayoutMigration, check: () => Promise<void> = async () => undefined): Promise<LayoutMigrationRun[]> {
-  const runs: LayoutMigrationRun[] = [];
-  for (let i = 0; i < 100; i++) {
-    const run = await m.run(quiet);
-    runs.push(run);
-    await check();
-    if (run.continuation === null && run.remaining === 0) return runs;
-  }
-  throw new Error('The layout migration did not finish in 100 batches.');
-}
-
 const sum = (runs: readonly LayoutMigrationRun[]) => ({
   history: runs.reduce((n, r) => n + r.moved.history, 0),
   snapshots: runs.reduce((n, r) => n + r.moved.snapshots, 0),
