@@ -9,6 +9,31 @@ BeforeAll {
     $script:secret = 'enrol-secret'
     $script:server = 'exch01.contoso.com'
 
+    function Initialize-FakeRun {
+        # A run's own data folder and the edges replaced (the web by the fake service, waits
+        # recorded in $script:waits, TLS, host facts, collection, DPAPI off Windows); called by
+        # each Describe's BeforeEach, so the mocks belong to that block.
+        param([hashtable]$Service)
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        [void](New-Item -ItemType Directory -Path $script:data)
+        $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
+        $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
+        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $script:seq = 0
+        $script:svc = $Service
+        $script:waits = New-Object System.Collections.ArrayList
+        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        Mock Wait-PostureRetry { [void]$script:waits.Add($Seconds) }
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
+        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+        if ($env:OS -ne 'Windows_NT') {
+            # DPAPI exists only on Windows; there the real one is used.
+            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
+            Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
+        }
+    }
+
     function New-FakeAnswer {
         param([int]$Status, $Body)
         $content = ''
@@ -85,23 +110,7 @@ BeforeAll {
 
 Describe 'Recovery from 401 key_revoked and approval mode, against a fake service at the HTTP edge' {
     BeforeEach {
-        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
-        [void](New-Item -ItemType Directory -Path $script:data)
-        $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
-        $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
-        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
-        $script:seq = 0
-        $script:svc = New-FakeService
-        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
-        Mock Wait-PostureRetry { $null }
-        Mock Set-PostureTlsProtocol { $null }
-        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
-        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
-        if ($env:OS -ne 'Windows_NT') {
-            # DPAPI exists only on Windows; there the real one is used.
-            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
-            Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
-        }
+        Initialize-FakeRun -Service (New-FakeService)
         $script:saveConfig = {
             param([string]$Key = 'old-key', [string]$Claim = '')
             Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $script:secret -KeyId 'k0' -EnrolmentClaim $Claim
@@ -299,23 +308,7 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
 
 Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment are asked again, refusals never' {
     BeforeEach {
-        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
-        [void](New-Item -ItemType Directory -Path $script:data)
-        $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
-        $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
-        $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
-        $script:seq = 0
-        $script:svc = New-FakeService -Keys @{ 'old-key' = 'active' }
-        $script:waits = New-Object System.Collections.ArrayList
-        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
-        Mock Wait-PostureRetry { [void]$script:waits.Add($Seconds) }
-        Mock Set-PostureTlsProtocol { $null }
-        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
-        Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
-        if ($env:OS -ne 'Windows_NT') {
-            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
-            Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
-        }
+        Initialize-FakeRun -Service (New-FakeService -Keys @{ 'old-key' = 'active' })
         $script:saveConfig = {
             param([string]$Key = 'old-key', [string]$Secret = $script:secret)
             Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $Secret -KeyId 'k0'
