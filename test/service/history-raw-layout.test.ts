@@ -8,9 +8,10 @@ import { TableClient, TableTransaction } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, invertedTime, PostureStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
-import { eventToEntity, HISTORY_BUCKETS_RANGE, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
+import { bucketOf, encodeKey, PostureStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { HISTORY_BUCKETS_RANGE, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
 import { MAX_TRANSACTION_BYTES, requestBytes, transactionChunks } from '../../src/store/transactions';
+import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
 
 /** The size of every transaction's request body the store sends. */
 const batchBytes: number[] = [];
@@ -39,30 +40,10 @@ afterAll(async () => azurite?.stop());
 
 const T0 = Date.parse('2026-11-01T00:00:00.000Z');
 
-function change(server: string, minutes: number, ruleId = 'rule-a', toStatus = 'Warning'): EventRecord {
-  return {
-    server,
-    ruleId,
-    ruleVersion: '1.0.0',
-    reasonCode: 'R',
-    severity: 'Medium',
-    message: { en: `${server} is ${toStatus}`, ja: `${server} は ${toStatus}` },
-    firstSeen: T0 + minutes * 60_000,
-    fromStatus: 'Pass',
-    toStatus,
-    snapshotId: `snap-${server}-${minutes}`,
-    recordedAt: T0 + minutes * 60_000 + 1000,
-    cause: 'snapshot',
-  };
-}
+const change = changeAt(T0);
 
 function raw(server: string, minutes: number, body = JSON.stringify({ server, minutes })): RawSnapshotRecord {
   return { server, snapshotId: `snap-${server}-${minutes}`, collectedAt: T0 + minutes * 60_000, receivedAt: T0 + minutes * 60_000 + 500, contentHash: `sha256:${server}-${minutes}`, body };
-}
-
-/** The row as the older layout kept it: the server's own partition. */
-function legacyHistory(e: EventRecord): Entity {
-  return { ...eventToEntity(e), partitionKey: encodeKey(e.server), rowKey: `${invertedTime(e.firstSeen)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}` };
 }
 
 async function keysOf(table: TableClient, filter?: string): Promise<string[]> {
@@ -204,11 +185,10 @@ describe('History and Snapshots by bucket of servers', () => {
 
   it('the newest raw snapshot wins across layouts, with or without the body', async () => {
     const server = 'mixed-raw.corp.example';
-    const legacy = (r: RawSnapshotRecord, rowKey: string): Entity => ({ ...rawToEntity(r, 0), partitionKey: encodeKey(server), rowKey });
     // The older layouts: a time-keyed row and a slot row in the server's own partition.
     const timeKeyed = raw(server, 50, '{"v":"time-keyed"}');
-    await snapshots.createEntity(legacy(timeKeyed, `${invertedTime(timeKeyed.collectedAt)}_${encodeKey(timeKeyed.snapshotId)}`));
-    await snapshots.createEntity(legacy(raw(server, 55, '{"v":"old-slot"}'), 'slot1'));
+    await snapshots.createEntity(legacyRaw(timeKeyed, legacyRawTimeKey(timeKeyed)));
+    await snapshots.createEntity(legacyRaw(raw(server, 55, '{"v":"old-slot"}'), 'slot1'));
     await store.putRawSnapshots([{ record: raw(server, 40, '{"v":"bucket-older"}'), slot: 0 }]);
     expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"old-slot"}');
 

@@ -10,10 +10,10 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LayoutMigration, type LayoutMigrationRun } from '../../src/app/layout-migration';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, invertedTime, OlderDriftMembers, OlderLayoutStore, PostureStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
-import { eventToEntity, rawToEntity, type Entity } from '../../src/store/entities';
+import { bucketOf, encodeKey, OlderDriftMembers, OlderLayoutStore, PostureStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { untilEmpty } from '../support/layout-migration';
+import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
 import { post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -53,33 +53,11 @@ afterAll(async () => stack?.stop());
 const T0 = Date.parse('2025-06-01T00:00:00.000Z');
 const quiet = { log: () => undefined };
 
-function change(server: string, minutes: number, ruleId = 'rule-a', toStatus = 'Warning'): EventRecord {
-  return {
-    server,
-    ruleId,
-    ruleVersion: '1.0.0',
-    reasonCode: 'R',
-    severity: 'Medium',
-    message: { en: `${server} is ${toStatus} (${minutes})`, ja: `${server} は ${toStatus}` },
-    firstSeen: T0 + minutes * 60_000,
-    fromStatus: 'Pass',
-    toStatus,
-    snapshotId: `snap-${server}-${minutes}`,
-    recordedAt: T0 + minutes * 60_000 + 1000,
-    cause: 'snapshot',
-  };
-}
-
-/** A History row as the older layout wrote it: the server's own partition, keyed by time, rule and snapshot. */
-const legacyHistory = (e: EventRecord): Entity => ({ ...eventToEntity(e), partitionKey: encodeKey(e.server), rowKey: `${invertedTime(e.firstSeen)}_${encodeKey(e.ruleId)}_${encodeKey(e.snapshotId)}` });
+const change = changeAt(T0);
 
 function raw(server: string, minutes: number, content: string): RawSnapshotRecord {
   return { server, snapshotId: `snap-${server}-${minutes}`, collectedAt: T0 + minutes * 60_000, receivedAt: T0 + minutes * 60_000 + 500, contentHash: `sha256:${content}`, body: JSON.stringify({ server, content }) };
 }
-
-/** A raw snapshot as the older layouts wrote it: the server's own partition, a slot key (`slot0`) or a time key. */
-const legacyRaw = (r: RawSnapshotRecord, rowKey: string): Entity => ({ ...rawToEntity(r, 0), partitionKey: encodeKey(r.server), rowKey });
-const timeKey = (r: RawSnapshotRecord): string => `${invertedTime(r.collectedAt)}_${encodeKey(r.snapshotId)}`;
 
 async function seedHistory(events: readonly EventRecord[]): Promise<void> {
   for (const e of events) await history.createEntity(legacyHistory(e));
@@ -165,7 +143,7 @@ describe('the layout migration', () => {
     const [r1, r2, r3, r4, r5] = ['r1', 'r2', 'r3', 'r4', 'r5'].map((n) => `legacy-${n}.corp.example`) as [string, string, string, string, string];
     await snapshots.createEntity(legacyRaw(raw(r1, 1, 'r1-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(r1, 2, 'r1-b'), 'slot1'));
-    for (const m of [1, 2, 3]) await snapshots.createEntity(legacyRaw(raw(r2, m, `r2-${m}`), timeKey(raw(r2, m, ''))));
+    for (const m of [1, 2, 3]) await snapshots.createEntity(legacyRaw(raw(r2, m, `r2-${m}`), legacyRawTimeKey(raw(r2, m, ''))));
     await stack.app.store.putRawSnapshots([{ record: raw(r3, 10, 'r3-new'), slot: 0 }]);
     await snapshots.createEntity(legacyRaw(raw(r3, 3, 'r3-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(r3, 4, 'r3-b'), 'slot1'));
