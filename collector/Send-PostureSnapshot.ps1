@@ -29,7 +29,8 @@
     goes at the next run (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays; the run's
     own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses (HTTP
     4xx other than 401/403/408/429) is not retried: it is logged to
-    %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected.
+    %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected
+    (the 20 newest), whether it was this run's snapshot or a spooled one.
 
     When the service answers 401 key_revoked to any call (manifest or post), the collector enrols
     again once per run with the stored enrolment secret, stores the new key and retries that call

@@ -206,8 +206,8 @@ function Invoke-PostureSnapshot {
             Remove-Item -LiteralPath $item.FullName -Force
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1})." -f $item.Name, $r.StatusCode)
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-            Remove-Item -LiteralPath $item.FullName -Force
-            Write-PostureLog -Level Error -Message ("Spooled snapshot {0} refused and dropped: {1}" -f $item.Name, (Format-PostureRejection -StatusCode $r.StatusCode -Content $r.Content))
+            $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
+            $lines.Add($line)
         } else {
             $blocked = $true
             $outOfTime = [bool]$r['OutOfTime']
@@ -232,16 +232,9 @@ function Invoke-PostureSnapshot {
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
     }
     if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-        # The snapshot is wrong, not the network: sending it again cannot help. Keep a copy for support.
-        $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
-        $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
-        $null = Write-PostureTextFile -Path $rejectedPath -Text $json
-        if ($path) { Remove-Item -LiteralPath $path -Force }
-        # Keep the 20 newest copies only.
-        @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
-            Select-Object -Skip 20 | Remove-Item -Force
-        Write-PostureLog -Level Error -Message ("Snapshot {0} refused, not retried: {1}. A copy is in {2}." -f $id, $why, $rejectedPath)
-        $lines.Add(('Snapshot {0} refused by the service: {1}' -f $id, $why))
+        # The snapshot is wrong, not the network: sending it again cannot help.
+        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Snapshot'
+        $lines.Add($line)
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     if ($r['OutOfTime']) {
