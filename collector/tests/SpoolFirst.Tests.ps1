@@ -190,6 +190,65 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
     }
 
+    Context 'Retry-After: waited in full, within a cap and the run''s budget' {
+        BeforeEach {
+            $script:busyFor = { param([double]$Seconds) @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $Seconds; Error = $null } }
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        }
+
+        It 'a Retry-After of 120 s is waited in full, not cut to -MaxDelaySeconds (60); the snapshot is delivered once' {
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted.Count -eq 1) { return (& $script:busyFor 120) }
+                $script:accepted
+            }
+            (& $script:run).ExitCode | Should -Be 0
+            @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1))
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
+            ($script:clock - $script:start).TotalSeconds | Should -Be 120
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a Retry-After longer than -MaxRetryAfterSeconds (300 by default) is neither waited for nor answered sooner: spooled, exit 1, the output and log say how long' {
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; & $script:busyFor 400 }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            @($script:posted) | Should -Be @((& $script:id 1))
+            Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+            @(& $script:spooled) | Should -Be @((& $script:id 1))
+            $said = 'not delivered \(the service asked to wait 400 s \(HTTP 503\), longer than the 300 s a retry may wait \(-MaxRetryAfterSeconds\)\)'
+            ($r.Lines -join "`n") | Should -Match ('Snapshot {0} {1}; spooled for the next run\.' -f (& $script:id 1), $said)
+            & $script:log | Should -Match $said
+
+            # A higher cap: the next run waits the 400 s and delivers both, each once.
+            $script:posted.Clear()
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted.Count -eq 1) { return (& $script:busyFor 400) }
+                $script:accepted
+            }
+            (& $script:run @{ MaxRetryAfterSeconds = 600 }).ExitCode | Should -Be 0
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 400 }
+            @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1), (& $script:id 2))
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a Retry-After longer than the time left of the budget is not waited for: the spooled snapshot and the new one wait for the next run, and the output says so' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            # Each request takes 10 s: 190 s of the 200 s budget are left when 250 s are asked for.
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:clock = $script:clock.AddSeconds(10); & $script:busyFor 250 }
+            $r = & $script:run @{ RunBudgetSeconds = 200 }
+            $r.ExitCode | Should -Be 1
+            @($script:posted) | Should -Be @('older-a')
+            Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+            @(& $script:spooled) | Should -Be @('older-a', (& $script:id 1))
+            $said = 'the service asked to wait 250 s \(HTTP 503\), longer than the 190 s left of the run''s time budget'
+            ($r.Lines -join "`n") | Should -Match ('Snapshot {0} not delivered \(earlier spooled snapshots could not be delivered: {1}\); spooled for the next run\.' -f (& $script:id 1), $said)
+            & $script:log | Should -Match ('Spooled snapshot \S*older-a\.json not delivered \({0}\)' -f $said)
+        }
+    }
+
     Context 'the run''s time budget' {
         It 'stops retrying before the budget is passed, never lets a request outlast it, and leaves the rest spooled' {
             [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))
