@@ -42,8 +42,8 @@
 
     Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
     -OutFile); 1 not delivered (spooled, a later run sends it) or nothing collected; 2 refused (the
-    snapshot, kept in rejected\; or this server's re-enrolment: wrong enrolment secret, blocked,
-    denied) or not configured; 3 waiting for an admin's approval of this server's re-enrolment
+    snapshot, or an older spooled one, kept in rejected\; or this server's re-enrolment: wrong
+    enrolment secret, blocked, denied) or not configured; 3 waiting for an admin's approval of this server's re-enrolment
     (spooled).
 
     Runs on Windows PowerShell 5.1 (and PowerShell 7). Collection with -OutFile -ManifestPath needs

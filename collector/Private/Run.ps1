@@ -200,6 +200,9 @@ function Invoke-PostureSnapshot {
     $outOfTime = $false
     # Set when the service asked for a wait this run will not make: the output says how long.
     $waitNote = ''
+    # A spooled snapshot refused for good makes the run exit 2 even when its own is delivered:
+    # monitoring that watches the task's result must see that a snapshot was lost to a refusal.
+    $refusedSpooled = 0
     $queue = @()
     # The new snapshot last, whatever the clock said when the older files were named.
     if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath | Where-Object { $_.Name -ne $newName }) }
@@ -212,6 +215,7 @@ function Invoke-PostureSnapshot {
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
             $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
             $lines.Add($line)
+            $refusedSpooled++
         } else {
             $blocked = $true
             $outOfTime = [bool]$r['OutOfTime']
@@ -237,7 +241,9 @@ function Invoke-PostureSnapshot {
         if ($path) { Remove-Item -LiteralPath $path -Force }
         Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1})." -f $id, $r.StatusCode)
         foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
-        return @{ ExitCode = 0; Lines = $lines.ToArray() }
+        $code = 0
+        if ($refusedSpooled -gt 0) { $code = 2 }
+        return @{ ExitCode = $code; Lines = $lines.ToArray() }
     }
     if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
         # The snapshot is wrong, not the network: sending it again cannot help.

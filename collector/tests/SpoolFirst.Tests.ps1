@@ -136,8 +136,8 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                 $script:accepted
             }
             $r = & $script:run
-            # The run's own snapshot was delivered after it.
-            $r.ExitCode | Should -Be 0
+            # The run's own snapshot was delivered after it; the refusal still shows in the exit code.
+            $r.ExitCode | Should -Be 2
             @($script:posted) | Should -Be @('older-a', (& $script:id 1))
             @(& $script:spooled).Count | Should -Be 0
             $copy = Join-Path -Path $script:rejected -ChildPath 'older-a.json'
@@ -183,7 +183,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                 $script:accepted
             }
             $r = & $script:run
-            $r.ExitCode | Should -Be 0
+            $r.ExitCode | Should -Be 2
             @(& $script:spooled) | Should -Be @('older-a')
             ($r.Lines -join "`n") | Should -Match 'Spooled snapshot older-a refused by the service: .*No copy could be written to .*rejected; it stays in the spool\.'
             & $script:log | Should -Match 'not enough space on the disk'
