@@ -19,9 +19,10 @@
         VirusScan's szLogFileName, view 64 before 32), else at its default path.
 
     A busy service (no answer, 408, 429, 5xx) is asked again with exponential back-off and jitter,
-    or after the Retry-After it sent: each snapshot post, enrolment, and the manifest fetch, up to
-    -MaxAttempts attempts (the manifest only twice, 10 s apart at most, when a last good copy is
-    there to fall back on). A run that gets no manifest and has no copy collects nothing (exit 1);
+    or after the Retry-After it sent (in full, up to -MaxRetryAfterSeconds and the time budget
+    left; a longer one is not waited for and the request ends there): each snapshot post,
+    enrolment, and the manifest fetch, up to -MaxAttempts attempts (the manifest only twice, 10 s
+    apart at most, when a last good copy is there to fall back on). A run that gets no manifest and has no copy collects nothing (exit 1);
     an enrolment that stays busy leaves the snapshot spooled (exit 1). Every snapshot is written to
     %ProgramData%\FleetPosture\spool before anything is sent, and the run then sends the spool oldest
     first, its own snapshot last, deleting each file only once the service has answered for it:
@@ -29,7 +30,8 @@
     goes at the next run (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays; the run's
     own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses (HTTP
     4xx other than 401/403/408/429) is not retried: it is logged to
-    %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected.
+    %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected
+    (the 20 newest), whether it was this run's snapshot or a spooled one.
 
     When the service answers 401 key_revoked to any call (manifest or post), the collector enrols
     again once per run with the stored enrolment secret, stores the new key and retries that call
@@ -86,7 +88,13 @@
     First back-off delay; it doubles with each attempt (with jitter). Default: 2.
 
 .PARAMETER MaxDelaySeconds
-    Upper bound of one back-off delay (also of a Retry-After the service asks for). Default: 60.
+    Upper bound of one back-off delay, when the service sent no Retry-After. Default: 60.
+
+.PARAMETER MaxRetryAfterSeconds
+    Longest Retry-After (of a 429/503) the run waits for before asking again; it waits what the
+    service asked, in full, never less. A longer one, or one that would pass -RunBudgetSeconds,
+    is not waited for: the snapshot stays spooled for the next run and the output says how long
+    the service asked to wait. Default: 300.
 
 .PARAMETER MaxSpoolCount
     Most snapshots the spool keeps; the oldest are dropped first. Default: 168 (a week, hourly).
@@ -145,6 +153,8 @@ param(
     [double]$BaseDelaySeconds = 2,
     [ValidateRange(0, 3600)]
     [double]$MaxDelaySeconds = 60,
+    [ValidateRange(0, 86400)]
+    [double]$MaxRetryAfterSeconds = 300,
     [ValidateRange(1, 10000)]
     [int]$MaxSpoolCount = 168,
     [ValidateRange(1, 365)]

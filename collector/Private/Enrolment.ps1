@@ -84,6 +84,7 @@ function Invoke-PostureEnrolment {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
+        [double]$MaxRetryAfterSeconds = 300,
         [Nullable[datetime]]$Deadline = $null
     )
     if ($null -eq $HostFacts) {
@@ -102,7 +103,7 @@ function Invoke-PostureEnrolment {
     if ($Claim) { $headers['x-enrolment-claim'] = $Claim }
     if ($CurrentKey) { $headers['x-server-key'] = $CurrentKey }
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
-    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; Deadline = $Deadline }
+    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline }
     $r = Invoke-PostureHttpRequestWithRetry @request
     if ([int]$r.StatusCode -eq 403 -and $CurrentKey) {
         # A key that is no longer current (revoked, replaced) is no proof: ask without it.
@@ -197,9 +198,10 @@ function New-PostureEnrolmentState {
         where the configuration is stored), the stored key and claim, and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
-        answer, 408, 429, 5xx on every attempt; MaxAttempts, BaseDelaySeconds and MaxDelaySeconds
-        are the run's, as for a post, and so is Deadline, the end of its time budget). Without a
-        Secret the run never enrols.
+        answer, 408, 429, 5xx on every attempt, or a Retry-After too long to wait for;
+        MaxAttempts, BaseDelaySeconds, MaxDelaySeconds and MaxRetryAfterSeconds are the run's, as
+        for a post, and so is Deadline, the end of its time budget). Without a Secret the run
+        never enrols.
     .EXAMPLE
         $enrolment = New-PostureEnrolmentState -Endpoint $endpoint -ConfigPath $configPath -Secret $config.EnrolmentSecret -ApiKey $config.ApiKey -Claim $config.EnrolmentClaim
     #>
@@ -219,13 +221,14 @@ function New-PostureEnrolmentState {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
+        [double]$MaxRetryAfterSeconds = 300,
         [Nullable[datetime]]$Deadline = $null
     )
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
         ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; TimeoutSec = $TimeoutSec
         MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds
-        Deadline = $Deadline; Tried = $false; State = 'None'; RequestId = ''
+        MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline; Tried = $false; State = 'None'; RequestId = ''
     }
 }
 
@@ -292,7 +295,7 @@ function Request-PostureServerKey {
     $Enrolment.Tried = $true
     $claim = [string]$Enrolment.Claim
     try {
-        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds -Deadline $Enrolment['Deadline']
+        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds -MaxRetryAfterSeconds $Enrolment.MaxRetryAfterSeconds -Deadline $Enrolment['Deadline']
     } catch {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }

@@ -85,6 +85,8 @@ function Invoke-PostureSnapshot {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
+        [ValidateRange(0, 86400)]
+        [double]$MaxRetryAfterSeconds = 300,
         [int]$MaxSpoolCount = 168,
         [int]$MaxSpoolAgeDays = 7,
         [int]$TimeoutSec = 60,
@@ -139,7 +141,7 @@ function Invoke-PostureSnapshot {
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
     if ($needsNetwork) { $null = Set-PostureTlsProtocol }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $deadline
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.
@@ -157,7 +159,7 @@ function Invoke-PostureSnapshot {
         } else {
             $recovery = @{}
             if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $deadline @recovery
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message
@@ -183,7 +185,7 @@ function Invoke-PostureSnapshot {
     # goes oldest first, the new snapshot last; the first that cannot be delivered stops the run.
     # Without a usable key nothing is sent.
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
-    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; TimeoutSec = $TimeoutSec; Deadline = $deadline }
+    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; TimeoutSec = $TimeoutSec; Deadline = $deadline }
     # A spool that cannot be written (disk full, permissions) must not stop the send as well.
     $path = $null
     $newName = ''
@@ -196,6 +198,8 @@ function Invoke-PostureSnapshot {
     $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays -KeepName $newName
     $blocked = -not (Test-PostureServerKeyUsable -Enrolment $enrolment)
     $outOfTime = $false
+    # Set when the service asked for a wait this run will not make: the output says how long.
+    $waitNote = ''
     $queue = @()
     # The new snapshot last, whatever the clock said when the older files were named.
     if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath | Where-Object { $_.Name -ne $newName }) }
@@ -206,12 +210,15 @@ function Invoke-PostureSnapshot {
             Remove-Item -LiteralPath $item.FullName -Force
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1})." -f $item.Name, $r.StatusCode)
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-            Remove-Item -LiteralPath $item.FullName -Force
-            Write-PostureLog -Level Error -Message ("Spooled snapshot {0} refused and dropped: {1}" -f $item.Name, (Format-PostureRejection -StatusCode $r.StatusCode -Content $r.Content))
+            $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
+            $lines.Add($line)
         } else {
             $blocked = $true
             $outOfTime = [bool]$r['OutOfTime']
-            Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered (HTTP {1}); the spool is kept for the next run." -f $item.Name, $r.StatusCode)
+            $waitNote = [string]$r['WaitNote']
+            $what = 'HTTP {0}' -f $r.StatusCode
+            if ($waitNote) { $what = $waitNote }
+            Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1}); the spool is kept for the next run." -f $item.Name, $what)
             break
         }
     }
@@ -220,6 +227,7 @@ function Invoke-PostureSnapshot {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = ('the run''s time budget of {0} s was spent on earlier spooled snapshots' -f $RunBudgetSeconds); OutOfTime = $true }
     } elseif ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
+        if ($waitNote) { $r['Error'] += ': ' + $waitNote }
     } else {
         $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
         if ($r['OutOfTime']) { $r['Error'] = ('the run''s time budget of {0} s was spent' -f $RunBudgetSeconds) }
@@ -232,16 +240,9 @@ function Invoke-PostureSnapshot {
         return @{ ExitCode = 0; Lines = $lines.ToArray() }
     }
     if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-        # The snapshot is wrong, not the network: sending it again cannot help. Keep a copy for support.
-        $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)
-        $rejectedPath = Join-Path -Path (Join-Path -Path $DataPath -ChildPath 'rejected') -ChildPath ($id + '.json')
-        $null = Write-PostureTextFile -Path $rejectedPath -Text $json
-        if ($path) { Remove-Item -LiteralPath $path -Force }
-        # Keep the 20 newest copies only.
-        @(Get-ChildItem -LiteralPath (Split-Path -Parent $rejectedPath) -Filter '*.json' | Sort-Object -Property LastWriteTimeUtc -Descending) |
-            Select-Object -Skip 20 | Remove-Item -Force
-        Write-PostureLog -Level Error -Message ("Snapshot {0} refused, not retried: {1}. A copy is in {2}." -f $id, $why, $rejectedPath)
-        $lines.Add(('Snapshot {0} refused by the service: {1}' -f $id, $why))
+        # The snapshot is wrong, not the network: sending it again cannot help.
+        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Snapshot'
+        $lines.Add($line)
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     if ($r['OutOfTime']) {
@@ -253,6 +254,7 @@ function Invoke-PostureSnapshot {
     if (-not $why) {
         $why = [string]$r['Error']
         if ($r.StatusCode -ne 0 -and -not $r['OutOfTime']) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+        if ($r['WaitNote']) { $why = [string]$r['WaitNote'] }
     }
     if (-not $path) {
         Write-PostureLog -Level Error -Message ("Snapshot {0} not delivered ({1}) and not spooled: it is lost." -f $id, $why)

@@ -1,5 +1,6 @@
-# Local state under %ProgramData%\FleetPosture: the spool of unsent snapshots, the log, the last
-# good manifest, and the DPAPI-protected configuration written by Install-PostureCollector.ps1.
+# Local state under %ProgramData%\FleetPosture: the spool of unsent snapshots, the copies of
+# refused ones, the log, the last good manifest, and the DPAPI-protected configuration written by
+# Install-PostureCollector.ps1.
 
 $script:PostureLogPath = $null
 
@@ -162,6 +163,72 @@ function Limit-PostureSpool {
             Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)
         }
     }
+}
+
+function Move-PostureRejectedSnapshot {
+    <#
+    .SYNOPSIS
+        What a run does with a snapshot the service refused for good (4xx other than 401/403),
+        spooled or its own: keeps a copy as <DataPath>\rejected\<SnapshotId>.json for a support case
+        (only the MaxCount newest copies are kept), deletes its spool file, and logs one line.
+        Returns the line for the run's output; both name the copy. When the copy cannot be written
+        the spool file stays, so the next run offers it again rather than losing it unseen.
+    .EXAMPLE
+        Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile $path -Why 'HTTP 400 invalid_snapshot: ...'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath,
+        [Parameter(Mandatory = $true)]
+        [string]$SnapshotId,
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string]$Json,
+        [AllowEmptyString()]
+        [string]$SpoolFile = '',
+        [Parameter(Mandatory = $true)]
+        [string]$Why,
+        [ValidateSet('Snapshot', 'Spooled snapshot')]
+        [string]$What = 'Snapshot',
+        [int]$MaxCount = 20
+    )
+    $folder = Join-Path -Path $DataPath -ChildPath 'rejected'
+    $copy = Join-Path -Path $folder -ChildPath ($SnapshotId + '.json')
+    if (-not $PSCmdlet.ShouldProcess($copy, 'Keep refused snapshot')) { return '' }
+    try {
+        Write-PostureTextFile -Path $copy -Text $Json
+    } catch {
+        $kept = 'it stays in the spool'
+        if (-not $SpoolFile) { $kept = 'it was not spooled either and is lost' }
+        Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. No copy could be written to {3} ({4}); {5}." -f $What, $SnapshotId, $Why, $folder, $_.Exception.Message, $kept)
+        return ('{0} {1} refused by the service: {2}. No copy could be written to {3}; {4}.' -f $What, $SnapshotId, $Why, $folder, $kept)
+    }
+    if ($SpoolFile -and [System.IO.File]::Exists($SpoolFile)) { Remove-Item -LiteralPath $SpoolFile -Force }
+    # Newest first; the name breaks a tie, so copies written in the same instant sort the same way each time.
+    @(Get-ChildItem -LiteralPath $folder -Filter '*.json' | Where-Object { -not $_.PSIsContainer } |
+            Sort-Object -Property @{ Expression = 'LastWriteTimeUtc'; Descending = $true }, @{ Expression = 'Name'; Descending = $true }) |
+        Select-Object -Skip $MaxCount | Remove-Item -Force
+    Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. A copy is in {3}." -f $What, $SnapshotId, $Why, $copy)
+    return ('{0} {1} refused by the service: {2}. A copy is in {3}.' -f $What, $SnapshotId, $Why, $copy)
+}
+
+function Get-PostureSpoolSnapshotId {
+    <#
+    .SYNOPSIS
+        The snapshot id in a spool file's name (<UTC time>_<snapshotId>.json), read from the name
+        because a refused file's JSON may be what is wrong with it.
+    .EXAMPLE
+        Get-PostureSpoolSnapshotId -Name '20261201T010000000Z_0b6f....json'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Name
+    )
+    return (($Name -replace '\.json$', '') -replace '^\d{8}T\d{9}Z_', '')
 }
 
 function Protect-PostureSecret {

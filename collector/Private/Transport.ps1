@@ -112,7 +112,9 @@ function Get-PostureRetryDelay {
     <#
     .SYNOPSIS
         Seconds to wait before attempt Attempt+1: exponential back-off (Base * 2^(Attempt-1), capped
-        at Max) with jitter (a random point in its upper half), or Retry-After when the server sent it.
+        at Max) with jitter (a random point in its upper half), or, when the server sent Retry-After,
+        that many seconds in full (waiting less would ask sooner than the service said; whether to
+        wait that long at all is Invoke-PostureHttpRequestWithRetry's decision).
     .EXAMPLE
         Get-PostureRetryDelay -Attempt 3 -BaseDelaySeconds 2 -MaxDelaySeconds 60
     #>
@@ -125,10 +127,44 @@ function Get-PostureRetryDelay {
         [double]$MaxDelaySeconds = 60,
         $RetryAfter = $null
     )
-    if ($null -ne $RetryAfter) { return [double][Math]::Min([double]$RetryAfter, $MaxDelaySeconds) }
+    if ($null -ne $RetryAfter) { return [double][Math]::Max([double]$RetryAfter, 0) }
     $cap = [Math]::Min($MaxDelaySeconds, $BaseDelaySeconds * [Math]::Pow(2, $Attempt - 1))
     $half = $cap / 2
     return [double]($half + (Get-Random -Minimum 0.0 -Maximum ([Math]::Max($half, 0.001))))
+}
+
+function Get-PostureRetryAfterRefusal {
+    <#
+    .SYNOPSIS
+        Why a Retry-After is not waited for, in a sentence for the run's output and log: it is
+        longer than MaxRetryAfterSeconds, or than the time left before Deadline (less the second a
+        request needs). '' when there is no Retry-After, when it fits, or when the budget is spent
+        anyway (then the run says its budget is spent, whatever the service asked).
+    .EXAMPLE
+        Get-PostureRetryAfterRefusal -RetryAfter 400 -StatusCode 503 -MaxRetryAfterSeconds 300
+        Returns "the service asked to wait 400 s (HTTP 503), longer than the 300 s a retry may wait (-MaxRetryAfterSeconds)".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        $RetryAfter = $null,
+        [int]$StatusCode = 0,
+        [double]$MaxRetryAfterSeconds = 300,
+        [Nullable[datetime]]$Deadline = $null
+    )
+    if ($null -eq $RetryAfter) { return '' }
+    $asked = [double]$RetryAfter
+    $what = 'the service asked to wait {0} s (HTTP {1})' -f $asked, $StatusCode
+    if ($asked -gt $MaxRetryAfterSeconds) {
+        return ('{0}, longer than the {1} s a retry may wait (-MaxRetryAfterSeconds)' -f $what, $MaxRetryAfterSeconds)
+    }
+    if ($null -ne $Deadline) {
+        $left = ($Deadline - (Get-PostureUtcNow)).TotalSeconds
+        if ($left -ge 1 -and (Get-PostureUtcNow).AddSeconds($asked + 1) -ge $Deadline) {
+            return ('{0}, longer than the {1} s left of the run''s time budget' -f $what, [int][Math]::Floor($left))
+        }
+    }
+    return ''
 }
 
 function Get-PostureUtcNow {
@@ -182,12 +218,16 @@ function Invoke-PostureHttpRequestWithRetry {
     .SYNOPSIS
         One request of a run, repeated while the service says "try again" (no answer, 408, 429,
         5xx): up to MaxAttempts attempts, waiting Get-PostureRetryDelay between them (back-off
-        with jitter, or the Retry-After the service sent, never more than MaxDelaySeconds). Any
+        with jitter capped at MaxDelaySeconds, or the Retry-After the service sent, in full). Any
         other answer ends it at once. With -Deadline (UTC, the end of the run's budget) no request
-        starts within a second of it, a request's timeout never reaches past it, and a retry whose
-        wait would reach it is not made: the answer then has OutOfTime set. Returns the last answer
-        of Invoke-PostureHttpRequest (StatusCode, Content, RetryAfter, Error) with Attempts, the
-        number of requests made (0 when the budget was spent before the first), and OutOfTime.
+        starts within a second of it, a request's timeout never reaches past it, and a back-off
+        whose wait would reach it is not made: the answer then has OutOfTime set. A Retry-After
+        longer than MaxRetryAfterSeconds, or than the time left before -Deadline, is not waited
+        for and not answered sooner either: the request ends there, with WaitAsked (the seconds
+        the service asked for) and WaitNote (a sentence saying so). Returns the last answer of
+        Invoke-PostureHttpRequest (StatusCode, Content, RetryAfter, Error) with Attempts, the
+        number of requests made (0 when the budget was spent before the first), OutOfTime,
+        WaitAsked and WaitNote.
     .EXAMPLE
         Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key } -MaxAttempts 2 -MaxDelaySeconds 10
     #>
@@ -207,12 +247,13 @@ function Invoke-PostureHttpRequestWithRetry {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
+        [double]$MaxRetryAfterSeconds = 300,
         [Nullable[datetime]]$Deadline = $null
     )
     $request = @{ Method = $Method; Uri = $Uri; Headers = $Headers; ContentType = $ContentType; TimeoutSec = $TimeoutSec }
     if ($null -ne $Body) { $request['Body'] = $Body }
     $verb = $Method.ToUpperInvariant()
-    $last = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'the run''s time budget is spent'; Attempts = 0; OutOfTime = $true }
+    $last = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'the run''s time budget is spent'; Attempts = 0; OutOfTime = $true; WaitAsked = $null; WaitNote = '' }
     for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
         if ($null -ne $Deadline) {
             # Task Scheduler kills a run at its time limit: a request must end before the budget does.
@@ -228,6 +269,8 @@ function Invoke-PostureHttpRequestWithRetry {
         $code = [int]$last.StatusCode
         $last['Attempts'] = $attempt
         $last['OutOfTime'] = $false
+        $last['WaitAsked'] = $null
+        $last['WaitNote'] = ''
         if (-not (Test-PostureRetryableCode -StatusCode $code)) {
             Write-Verbose ("{0} {1}: {2} on attempt {3}" -f $verb, $Uri, $code, $attempt)
             return $last
@@ -235,6 +278,15 @@ function Invoke-PostureHttpRequestWithRetry {
         $why = $last.Error
         if ($code -ne 0) { $why = "HTTP $code" }
         if ($attempt -lt $MaxAttempts) {
+            $note = Get-PostureRetryAfterRefusal -RetryAfter $last.RetryAfter -StatusCode $code -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $Deadline
+            if ($note) {
+                # Asking sooner than the service said would be impolite, and waiting that long is
+                # more than this request may take: it ends here, and the caller keeps what it sends.
+                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; {5}, giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $note)
+                $last['WaitAsked'] = [double]$last.RetryAfter
+                $last['WaitNote'] = $note
+                return $last
+            }
             $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
             # Waiting into the last second of the budget would leave no time for the next attempt.
             if ($null -ne $Deadline -and (Get-PostureUtcNow).AddSeconds($delay + 1) -ge $Deadline) {
@@ -256,8 +308,9 @@ function Send-PostureDocument {
     .SYNOPSIS
         Posts one snapshot (JSON text) with retries (Invoke-PostureHttpRequestWithRetry). Returns
         Outcome 'Sent' (2xx), 'Rejected' (4xx other than 408/429: not retried), or 'Failed' (every
-        attempt failed, or -Deadline stopped the attempts: OutOfTime), with StatusCode and Content
-        of the last answer.
+        attempt failed, -Deadline stopped the attempts: OutOfTime, or the service asked to wait
+        longer than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote), with StatusCode
+        and Content of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -271,18 +324,19 @@ function Send-PostureDocument {
         [int]$MaxAttempts = 4,
         [double]$BaseDelaySeconds = 2,
         [double]$MaxDelaySeconds = 60,
+        [double]$MaxRetryAfterSeconds = 300,
         [int]$TimeoutSec = 60,
         [Nullable[datetime]]$Deadline = $null
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
-    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -Deadline $Deadline
+    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $Deadline
     $code = [int]$last.StatusCode
     $outcome = 'Failed'
     if ($code -ge 200 -and $code -lt 300) { $outcome = 'Sent' }
     elseif (-not (Test-PostureRetryableCode -StatusCode $code)) { $outcome = 'Rejected' }
     $errorText = $last.Error
     if ($outcome -eq 'Sent') { $errorText = $null }
-    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime'] }
+    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote'] }
 }
 
 function Get-PostureErrorCode {
@@ -332,8 +386,9 @@ function Get-PostureManifest {
         that copy is used. Throws when there is neither. A busy service (no answer, 408, 429, 5xx)
         is asked again (Invoke-PostureHttpRequestWithRetry): with a last good copy at most
         CachedMaxAttempts times, no wait longer than CachedMaxDelaySeconds (the copy is good
-        enough, the run need not wait for a fresh one); without one as a post is (MaxAttempts,
-        BaseDelaySeconds, MaxDelaySeconds), since without a manifest nothing is collected.
+        enough, the run need not wait for a fresh one; a Retry-After longer than that is not
+        waited for either); without one as a post is (MaxAttempts, BaseDelaySeconds,
+        MaxDelaySeconds, MaxRetryAfterSeconds), since without a manifest nothing is collected.
         With -Enrolment, an answer of 401 key_revoked first gets the run's one re-enrolment
         (Restore-PostureServerKey) and, when that gave a new key, the fetch is tried again with it.
         -Deadline bounds every attempt as in Invoke-PostureHttpRequestWithRetry.
@@ -354,13 +409,15 @@ function Get-PostureManifest {
         [double]$MaxDelaySeconds = 60,
         [int]$CachedMaxAttempts = 2,
         [double]$CachedMaxDelaySeconds = 10,
+        [double]$MaxRetryAfterSeconds = 300,
         [Nullable[datetime]]$Deadline = $null
     )
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
-    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; Deadline = $Deadline }
+    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline }
     if (Test-PostureCachedManifest -CachePath $CachePath) {
         $request['MaxAttempts'] = [Math]::Min($MaxAttempts, $CachedMaxAttempts)
         $request['MaxDelaySeconds'] = [Math]::Min($MaxDelaySeconds, $CachedMaxDelaySeconds)
+        $request['MaxRetryAfterSeconds'] = [Math]::Min($MaxRetryAfterSeconds, $CachedMaxDelaySeconds)
     }
     $r = Invoke-PostureHttpRequestWithRetry @request
     if ($null -ne $Enrolment -and (Restore-PostureServerKey -Enrolment $Enrolment -StatusCode $r.StatusCode -Content ([string]$r.Content) -Headers $Headers)) {
@@ -382,6 +439,7 @@ function Get-PostureManifest {
     } else {
         if ($r.StatusCode -eq 0) { $problem = [string]$r.Error } else { $problem = 'HTTP ' + $r.StatusCode }
         if ($r.Attempts -gt 1) { $problem += (' on each of {0} attempts' -f $r.Attempts) }
+        if ($r['WaitNote']) { $problem += (' ({0})' -f $r['WaitNote']) }
     }
     Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
     return (Read-PostureCachedManifest -CachePath $CachePath -Why ('{0} answered {1}' -f $uri, $problem))

@@ -230,14 +230,14 @@ Describe 'Sending: retries, back-off, refusals' {
         $r.Attempts | Should -Be 1
         $script:attempt | Should -Be 1
     }
-    It 'backs off exponentially with jitter, capped' {
+    It 'backs off exponentially with jitter, capped; a Retry-After is waited in full, not capped by MaxDelaySeconds' {
         foreach ($n in 1..8) {
             $cap = [Math]::Min(60, 2 * [Math]::Pow(2, $n - 1))
             $d = Get-PostureRetryDelay -Attempt $n -BaseDelaySeconds 2 -MaxDelaySeconds 60
             $d | Should -BeGreaterOrEqual ($cap / 2)
             $d | Should -BeLessOrEqual $cap
         }
-        Get-PostureRetryDelay -Attempt 1 -RetryAfter 600 -MaxDelaySeconds 60 | Should -Be 60
+        Get-PostureRetryDelay -Attempt 1 -RetryAfter 120 -MaxDelaySeconds 60 | Should -Be 120
     }
     It 'posts UTF-8 bytes as application/json through Invoke-WebRequest -UseBasicParsing' {
         Mock Invoke-WebRequest {
@@ -292,17 +292,24 @@ Describe 'Manifest with a last good copy' {
         Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 7 }
         Test-Path -LiteralPath $script:cache | Should -BeTrue
     }
-    It 'without a copy: 429 host_busy and no answer are retried too; the Retry-After wait is capped at MaxDelaySeconds' {
+    It 'without a copy: 429 host_busy and no answer are retried too; a Retry-After past MaxDelaySeconds is still waited in full' {
         Mock Invoke-PostureHttpRequest {
             $script:attempt++
-            if ($script:attempt -eq 1) { return @{ StatusCode = 429; Content = '{"error":"host_busy"}'; RetryAfter = 600; Error = $null } }
+            if ($script:attempt -eq 1) { return @{ StatusCode = 429; Content = '{"error":"host_busy"}'; RetryAfter = 45; Error = $null } }
             if ($script:attempt -eq 2) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
             return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
         }
         (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxDelaySeconds 30).schema | Should -Be 'fleet-posture/manifest@1'
         Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 30 }
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 45 }
         Should -Invoke Wait-PostureRetry -Times 2 -Exactly
+    }
+    It 'without a copy: a Retry-After longer than MaxRetryAfterSeconds is not waited for, nor asked again sooner; the error says how long' {
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 429; Content = '{"error":"host_busy"}'; RetryAfter = 600; Error = $null } }
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxRetryAfterSeconds 300 -WarningAction SilentlyContinue } |
+            Should -Throw '*answered HTTP 429 (the service asked to wait 600 s (HTTP 429), longer than the 300 s a retry may wait (-MaxRetryAfterSeconds)) and there is no last good copy*'
+        $script:attempt | Should -Be 1
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
     }
     It 'does not retry a 4xx other than 408/429 (a 400 or 401 cannot change by asking again)' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_query"}'; RetryAfter = $null; Error = $null } }
@@ -313,12 +320,22 @@ Describe 'Manifest with a last good copy' {
     It 'with a copy: asks at most twice, waits no longer than 10 s, then uses the copy' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
         $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
-        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = 45; Error = $null } }
-        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -MaxDelaySeconds 60 -WarningAction SilentlyContinue
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -BaseDelaySeconds 30 -MaxDelaySeconds 60 -WarningAction SilentlyContinue
         $m.schema | Should -Be 'fleet-posture/manifest@1'
         $script:attempt | Should -Be 2
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 10 }
+        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -le 10 }
         Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+    }
+    It 'with a copy: a Retry-After longer than 10 s is not waited for, nor asked again sooner: the copy is used at once' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
+        Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = 45; Error = $null } }
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -MaxDelaySeconds 60 -WarningAction SilentlyContinue -WarningVariable warned
+        $m.schema | Should -Be 'fleet-posture/manifest@1'
+        $script:attempt | Should -Be 1
+        Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+        ($warned -join "`n") | Should -Match 'the service asked to wait 45 s \(HTTP 503\), longer than the 10 s a retry may wait'
     }
     It 'with a copy: a busy answer then 200 gives the fresh manifest, which replaces the copy' {
         Set-Content -LiteralPath (New-Item -ItemType File -Path $script:cache -Force).FullName -Value ($script:manifestJson -replace '"version":\s*"sha256:[0-9a-f]+"', '"version":"sha256:old"')

@@ -355,12 +355,23 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
         It 'with a last good copy: asked twice at most, a wait of 10 s at most, then the copy; the snapshot still goes out' {
             & $script:saveConfig
             Set-Content -LiteralPath $script:cache -Value $script:manifestJson
-            & $script:busy -Route 'manifest' -Status 503 -RetryAfter 120 -Times 10
+            & $script:busy -Route 'manifest' -Status 503 -RetryAfter 8 -Times 10
             $r = & $script:run
             $r.ExitCode | Should -Be 0
             & $script:callList | Should -Be @('GET manifest old-key', 'GET manifest old-key', 'POST snapshots old-key')
-            @($script:waits) | Should -Be @(10)
+            @($script:waits) | Should -Be @(8)
             & $script:log | Should -Match 'Manifest not fetched .*HTTP 503 on each of 2 attempts.*using the last good copy'
+        }
+
+        It 'with a last good copy: a Retry-After of 120 s is not waited for, nor asked again sooner; the copy is used and the log says why' {
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:busy -Route 'manifest' -Status 503 -RetryAfter 120 -Times 10
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST snapshots old-key')
+            $script:waits.Count | Should -Be 0
+            & $script:log | Should -Match 'Manifest not fetched .*HTTP 503 \(the service asked to wait 120 s \(HTTP 503\), longer than the 10 s.*using the last good copy'
         }
 
         It 'a 400 is not asked again' {
@@ -412,6 +423,19 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
             & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret', 'POST enroll enrol-secret', 'POST enroll enrol-secret')
             @($script:waits) | Should -Be @(2, 2)
             & $script:log | Should -Match 'Enrolment not possible now \(HTTP 503 on each of 3 attempts\); try again in 2 seconds'
+            @(& $script:spooled).Count | Should -Be 1
+        }
+
+        It 'a Retry-After longer than -MaxRetryAfterSeconds: asked once, no wait, state Failed, the snapshot spooled, exit 1' {
+            $script:svc.Keys = @{ 'old-key' = 'revoked' }
+            & $script:saveConfig
+            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:busy -Route 'enroll' -Status 429 -RetryAfter 400 -Times 10
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
+            $script:waits.Count | Should -Be 0
+            & $script:log | Should -Match 'Enrolment not possible now \(HTTP 429\); try again in 400 seconds'
             @(& $script:spooled).Count | Should -Be 1
         }
 

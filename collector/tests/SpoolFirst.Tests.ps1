@@ -121,6 +121,134 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath ('rejected\{0}.json' -f (& $script:id 1))) | Should -BeTrue
     }
 
+    Context 'a snapshot refused for good, spooled or the run''s own' {
+        BeforeEach {
+            $script:refused = @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null }
+            $script:rejected = Join-Path -Path $script:data -ChildPath 'rejected'
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        }
+
+        It 'a refused spooled snapshot is kept in rejected\ as the run''s own would be; the log and the output name the copy' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a","bad":true}' -Now (Get-Date).AddHours(-1))
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted[-1] -eq 'older-a') { return $script:refused }
+                $script:accepted
+            }
+            $r = & $script:run
+            # The run's own snapshot was delivered after it.
+            $r.ExitCode | Should -Be 0
+            @($script:posted) | Should -Be @('older-a', (& $script:id 1))
+            @(& $script:spooled).Count | Should -Be 0
+            $copy = Join-Path -Path $script:rejected -ChildPath 'older-a.json'
+            [System.IO.File]::ReadAllText($copy) | Should -Be '{"snapshotId":"older-a","bad":true}'
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape(('Spooled snapshot older-a refused by the service: HTTP 400 invalid_snapshot: bad. A copy is in {0}.' -f $copy)))
+            & $script:log | Should -Match ([regex]::Escape(('Spooled snapshot older-a refused, not retried: HTTP 400 invalid_snapshot: bad. A copy is in {0}.' -f $copy)))
+        }
+
+        It 'the run''s own refused snapshot: the output names the copy too, exit 2' {
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:refused }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            $copy = Join-Path -Path $script:rejected -ChildPath ('{0}.json' -f (& $script:id 1))
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape(('refused by the service: HTTP 400 invalid_snapshot: bad. A copy is in {0}.' -f $copy)))
+        }
+
+        It 'rejected\ keeps the 20 newest copies, whichever path wrote them' {
+            $null = New-Item -ItemType Directory -Path $script:rejected
+            foreach ($n in 1..20) {
+                $old = Join-Path -Path $script:rejected -ChildPath ('old{0:D2}.json' -f $n)
+                [System.IO.File]::WriteAllText($old, '{}')
+                [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
+            }
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:refused }
+            (& $script:run).ExitCode | Should -Be 2
+            $names = @(Get-ChildItem -LiteralPath $script:rejected -Filter '*.json' | ForEach-Object { $_.Name } | Sort-Object)
+            $names.Count | Should -Be 20
+            # The two oldest copies made room for the spooled one and the run's own.
+            $names | Should -Not -Contain 'old01.json'
+            $names | Should -Not -Contain 'old02.json'
+            $names | Should -Contain 'old03.json'
+            $names | Should -Contain 'older-a.json'
+            $names | Should -Contain ('{0}.json' -f (& $script:id 1))
+        }
+
+        It 'a refused spooled snapshot whose copy cannot be written stays in the spool, and the output says so' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            Mock Write-PostureTextFile { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted[-1] -eq 'older-a') { return $script:refused }
+                $script:accepted
+            }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 0
+            @(& $script:spooled) | Should -Be @('older-a')
+            ($r.Lines -join "`n") | Should -Match 'Spooled snapshot older-a refused by the service: .*No copy could be written to .*rejected; it stays in the spool\.'
+            & $script:log | Should -Match 'not enough space on the disk'
+        }
+    }
+
+    Context 'Retry-After: waited in full, within a cap and the run''s budget' {
+        BeforeEach {
+            $script:busyFor = { param([double]$Seconds) @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $Seconds; Error = $null } }
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        }
+
+        It 'a Retry-After of 120 s is waited in full, not cut to -MaxDelaySeconds (60); the snapshot is delivered once' {
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted.Count -eq 1) { return (& $script:busyFor 120) }
+                $script:accepted
+            }
+            (& $script:run).ExitCode | Should -Be 0
+            @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1))
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
+            ($script:clock - $script:start).TotalSeconds | Should -Be 120
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a Retry-After longer than -MaxRetryAfterSeconds (300 by default) is neither waited for nor answered sooner: spooled, exit 1, the output and log say how long' {
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; & $script:busyFor 400 }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            @($script:posted) | Should -Be @((& $script:id 1))
+            Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+            @(& $script:spooled) | Should -Be @((& $script:id 1))
+            $said = 'not delivered \(the service asked to wait 400 s \(HTTP 503\), longer than the 300 s a retry may wait \(-MaxRetryAfterSeconds\)\)'
+            ($r.Lines -join "`n") | Should -Match ('Snapshot {0} {1}; spooled for the next run\.' -f (& $script:id 1), $said)
+            & $script:log | Should -Match $said
+
+            # A higher cap: the next run waits the 400 s and delivers both, each once.
+            $script:posted.Clear()
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted.Count -eq 1) { return (& $script:busyFor 400) }
+                $script:accepted
+            }
+            (& $script:run @{ MaxRetryAfterSeconds = 600 }).ExitCode | Should -Be 0
+            Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 400 }
+            @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1), (& $script:id 2))
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a Retry-After longer than the time left of the budget is not waited for: the spooled snapshot and the new one wait for the next run, and the output says so' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            # Each request takes 10 s: 190 s of the 200 s budget are left when 250 s are asked for.
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:clock = $script:clock.AddSeconds(10); & $script:busyFor 250 }
+            $r = & $script:run @{ RunBudgetSeconds = 200 }
+            $r.ExitCode | Should -Be 1
+            @($script:posted) | Should -Be @('older-a')
+            Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+            @(& $script:spooled) | Should -Be @('older-a', (& $script:id 1))
+            $said = 'the service asked to wait 250 s \(HTTP 503\), longer than the 190 s left of the run''s time budget'
+            ($r.Lines -join "`n") | Should -Match ('Snapshot {0} not delivered \(earlier spooled snapshots could not be delivered: {1}\); spooled for the next run\.' -f (& $script:id 1), $said)
+            & $script:log | Should -Match ('Spooled snapshot \S*older-a\.json not delivered \({0}\)' -f $said)
+        }
+    }
+
     Context 'the run''s time budget' {
         It 'stops retrying before the budget is passed, never lets a request outlast it, and leaves the rest spooled' {
             [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))

@@ -61,6 +61,10 @@ export interface ReenrolmentDeps {
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/** Whether a request came from a requester the admin cannot tell from `facts`: every fact shown to the admin is the same. */
+const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts) =>
+  r.hostName === facts.hostName && r.fqdn === facts.fqdn && r.collector === facts.collector && r.source === facts.source;
+
 export function requestView(r: EnrolmentRequest, now: number) {
   return {
     server: r.server,
@@ -159,8 +163,20 @@ export class Reenrolment {
       collector: facts.collector,
       source: facts.source,
     };
-    await this.deps.keyStore.addRequest(request, basis);
-    audit(log, LOG_RECORDS.reenrolmentRequested, { server, requestId, hostName: facts.hostName, fqdn: facts.fqdn ?? null, collector: facts.collector ?? null, source: facts.source ?? null });
+    // A requester whose answer was lost (a timeout) asks again without a claim. Its earlier pending
+    // request is one the admin could not tell from the new one, and one whose claim nobody holds:
+    // approving it would strand the requester. The new request takes its place.
+    const repeats = basis.requests.filter((r) => r.state === 'pending' && sameRequester(r, facts));
+    await this.deps.keyStore.addRequest(request, basis, repeats);
+    audit(log, LOG_RECORDS.reenrolmentRequested, {
+      server,
+      requestId,
+      hostName: facts.hostName,
+      fqdn: facts.fqdn ?? null,
+      collector: facts.collector ?? null,
+      source: facts.source ?? null,
+      replaces: repeats.map((r) => r.requestId).join(',') || null,
+    });
     return { ...pending(request), claim: `${requestId}.${secret}` };
   }
 

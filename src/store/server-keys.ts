@@ -177,12 +177,17 @@ export class ServerKeyStore {
     throw new ConcurrencyConflictError(`Keys of ${record.server} stayed contended.`);
   }
 
-  /** Adds a re-enrolment request; beyond MAX_REQUESTS_PER_SERVER open ones, the oldest goes. */
-  async addRequest(request: EnrolmentRequest, basis: KeyPartition): Promise<void> {
+  /**
+   * Adds a re-enrolment request in place of the requests in `replaces` (of the same partition);
+   * beyond MAX_REQUESTS_PER_SERVER open ones, the oldest goes.
+   */
+  async addRequest(request: EnrolmentRequest, basis: KeyPartition, replaces: readonly EnrolmentRequest[] = []): Promise<void> {
     const tx = new TableTransaction();
     tx.createEntity(requestToEntity(request));
-    const open = [...basis.requests].sort((a, b) => b.requestedAt - a.requestedAt).slice(MAX_REQUESTS_PER_SERVER - 1);
-    for (const r of open) tx.deleteEntity(encodeKey(r.server), REQUEST_PREFIX + r.requestId);
+    const gone = new Set(replaces.map((r) => r.requestId));
+    const kept = basis.requests.filter((r) => !gone.has(r.requestId));
+    for (const r of [...kept].sort((a, b) => b.requestedAt - a.requestedAt).slice(MAX_REQUESTS_PER_SERVER - 1)) gone.add(r.requestId);
+    for (const requestId of gone) tx.deleteEntity(encodeKey(request.server), REQUEST_PREFIX + requestId);
     await this.#submit(tx.actions, 'recording a re-enrolment request');
   }
 

@@ -107,9 +107,10 @@ export const pwshTimeout = (runs: number, extraMs = 10_000): number => runs * PW
 
 /**
  * The collector sends as deployed: a request the service asks to be repeated (no answer, 408,
- * 429, 5xx, after its Retry-After) is repeated, here at most twice and never after more than
- * 10 s, so a storage hiccup on a loaded machine (503 storage_unavailable) is retried, as the
- * contract says, instead of spooling the snapshot. The HTTP timeout is the collector's default.
+ * 429, 5xx, after its Retry-After) is repeated, here at most twice, after a back-off of at most
+ * 10 s or the Retry-After in full (the local service's are a few seconds), so a storage hiccup on
+ * a loaded machine (503 storage_unavailable) is retried, as the contract says, instead of
+ * spooling the snapshot. The HTTP timeout is the collector's default.
  */
 const SEND_ARGS = ['-MaxAttempts', '3', '-BaseDelaySeconds', '1', '-MaxDelaySeconds', '10', '-TimeoutSec', '60'];
 

@@ -83,9 +83,9 @@ describe('a collector run killed while it waits to post again', () => {
     const { key, server } = await enrolWithCollector(endpoint.replace(/\/api$/, ''), machine.env);
     expect(server).toBe('stop01.corp.contoso.com');
 
-    // The first run: its post is answered 503 with Retry-After: 120, which it honours (up to
-    // -MaxDelaySeconds 120); it is killed during that wait.
-    const args = ['-File', path.join(COLLECTOR, 'Send-PostureSnapshot.ps1'), '-DataPath', dataPath, '-Endpoint', endpoint, '-ApiKey', key, '-MaxAttempts', '3', '-BaseDelaySeconds', '1', '-MaxDelaySeconds', String(RETRY_AFTER_SECONDS)];
+    // The first run: its post is answered 503 with Retry-After: 120, which it waits in full (it is
+    // under -MaxRetryAfterSeconds, 300 by default, and the run's budget); it is killed during that wait.
+    const args = ['-File', path.join(COLLECTOR, 'Send-PostureSnapshot.ps1'), '-DataPath', dataPath, '-Endpoint', endpoint, '-ApiKey', key, '-MaxAttempts', '3', '-BaseDelaySeconds', '1'];
     const first = startPwsh(args, machine.env, { ownGroup: true });
     await until('the first post', () => posts.length > 0, PWSH_RUN_MS);
     await new Promise((r) => setTimeout(r, 1000));

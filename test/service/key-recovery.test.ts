@@ -208,6 +208,36 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
     expect((await c.call('GET', 'enrolments?state=approved', TEST_KEYS.admin)).body.items.map((i: Json) => i.server)).not.toContain(fqdn('GOV1'));
   });
 
+  it('a request repeated after its answer was lost (no claim) leaves one pending request: the newest, whose claim the requester holds; a requester the admin can tell apart keeps its own', async () => {
+    const pendingOf = async (server: string) =>
+      ((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items as Json[]).filter((i) => i.server === server).map((i) => i.requestId as string);
+    expect((await c.enrol('GOV9')).status).toBe(201);
+    // The collector's first request reached the service but its answer did not reach the collector
+    // (a timeout): it asks again with the secret alone, as it does after no answer.
+    const lost = await c.enrol('GOV9');
+    expect(lost.status).toBe(202);
+    const again = await c.enrol('GOV9');
+    expect(again.status).toBe(202);
+    expect(again.body.requestId).not.toBe(lost.body.requestId);
+    expect(await pendingOf(fqdn('GOV9'))).toEqual([again.body.requestId]);
+    expect((await c.refused()).find((i) => i.server === fqdn('GOV9'))?.reasons).toEqual(['approval-pending']);
+    const requested = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ReenrolmentRequested' && r.fields.server === fqdn('GOV9'));
+    expect(requested.map((r) => [r.fields.requestId, r.fields.replaces])).toEqual([
+      [lost.body.requestId, null],
+      [again.body.requestId, lost.body.requestId],
+    ]);
+
+    // Another requester for the same name, from another address, is a request of its own: the
+    // admin sees both and decides on each.
+    const other = await c.enrol('GOV9', { 'x-forwarded-for': '203.0.113.7' });
+    expect(other.status).toBe(202);
+    expect((await pendingOf(fqdn('GOV9'))).sort()).toEqual([again.body.requestId, other.body.requestId].sort());
+
+    // The approval of the one left is collected with the claim the requester holds.
+    expect((await c.call('POST', `servers/${fqdn('GOV9')}/enrolments/${again.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('GOV9', { 'x-enrolment-claim': again.body.claim })).status).toBe(201);
+  });
+
   it('denied: the claim is refused (403) and the server is listed as refused', async () => {
     await c.enrol('GOV2');
     const asked = await c.enrol('GOV2');
