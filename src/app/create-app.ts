@@ -101,7 +101,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const outbox = new OutboxStore(store);
   const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
   const ingest = new Ingest({ store, outbox, projector, rules, clock });
-  const queries = new LifecycleQueries({ plain: new Queries({ store, rules, clock }), store, rules, lifecycle, waivers });
+  const queries = new LifecycleQueries({ plain: new Queries({ store, outbox, rules, clock }), store, rules, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,

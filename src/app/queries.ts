@@ -5,13 +5,18 @@ import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import type { EventFilter, ResultFilter } from '../store';
+import type { EventFilter, OutboxStore, ResultFilter } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
 import type { UseCaseDeps } from './use-case-deps';
 
+export interface QueryDeps extends UseCaseDeps {
+  /** Asked whether accepted changes are still waiting for the projector (the summary says so). */
+  readonly outbox: OutboxStore;
+}
+
 export class Queries {
   readonly #manifest: Manifest;
-  constructor(private readonly deps: UseCaseDeps) {
+  constructor(private readonly deps: QueryDeps) {
     this.#manifest = buildManifest(deps.rules);
   }
 
@@ -75,9 +80,16 @@ export class Queries {
     };
   }
 
-  /** Counts per rule × status from the counters kept at write time (the lifecycle's waived counts read more). */
+  /**
+   * Counts per rule × status from the counters the projector keeps (the lifecycle's waived counts
+   * read more), and whether accepted changes are still waiting to be counted.
+   */
   async summary(lang: Lang) {
-    const { store, rules, clock } = this.deps;
+    const { store, outbox, rules, clock } = this.deps;
+    // The outbox first, then the counters: the projector writes counts before it removes an entry,
+    // so an empty outbox means the counters read next hold every change accepted before it.
+    // Read side by side, a drain finishing in between would answer old counts as complete.
+    const countsPending = await outbox.changesWaiting();
     const counts = await store.getRuleCounts(rules.map((r) => r.id));
     const totals = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
     let hosts = 0;
@@ -90,6 +102,6 @@ export class Queries {
       hosts = Math.max(hosts, total);
       return { ruleId: r.id, title: r.title[lang], severity: r.severity, counts: row, total };
     });
-    return { generatedAt: new Date(clock()).toISOString(), ruleSetVersion: ruleSetVersion(rules), hosts, statuses: STATUSES, rules: perRule, totals };
+    return { generatedAt: new Date(clock()).toISOString(), ruleSetVersion: ruleSetVersion(rules), countsPending, hosts, statuses: STATUSES, rules: perRule, totals };
   }
 }

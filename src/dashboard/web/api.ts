@@ -123,6 +123,8 @@ export type Counts = Readonly<Record<string, number>>;
 
 export interface Summary {
   readonly generatedAt: string;
+  /** Accepted changes are still waiting to be counted: the counts will change in a moment. */
+  readonly countsPending?: boolean;
   readonly hosts: number;
   readonly statuses: readonly string[];
   readonly staleHosts?: number;

@@ -81,7 +81,7 @@ function show(): void {
           ? renderDrift(route, fail)
         : route.view === 'server' && route.arg
           ? renderServer(route.arg, fail)
-          : renderFleet();
+          : renderFleet(fail);
   view.then(
     (node) => {
       if (mine !== generation) return;
