@@ -4,7 +4,8 @@
 // walk returns the same records in the same order and the newest raw body stays the newest; a
 // second run moves nothing; a run cut short between its copies and its deletes is finished by the
 // next; a slot holding newer content is never replaced, with the projector and ingest writing
-// meanwhile and two runs side by side. Once it records the older layouts empty, a reader that has
+// meanwhile and two runs side by side; resumed after any row, it asks a query per partition range
+// (never one joined by `or`) and copies each row once. Once it records the older layouts empty, a reader that has
 // read the record asks one partition instead of two.
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,12 +36,28 @@ const faultPolicy: StoragePolicy = {
   },
 };
 
+/** While on, what the store asks of History and Snapshots: each query's filter, and each row a transaction writes. */
+const seen = { on: false, filters: [] as string[], writes: [] as string[] };
+const capturePolicy: StoragePolicy = {
+  name: 'testLayoutMigrationCapture',
+  sendRequest(request, next) {
+    if (seen.on) {
+      const url = new URL(request.url);
+      const filter = url.searchParams.get('$filter');
+      if (request.method === 'GET' && /\/(?:\w*History|\w*Snapshots)\(\)$/.test(url.pathname) && filter !== null) seen.filters.push(filter);
+      const body = typeof request.body === 'string' ? request.body : '';
+      if (url.pathname.endsWith('$batch')) for (const m of body.matchAll(/^(?:PUT|PATCH|MERGE) \S*History\((PartitionKey='[^']*',RowKey='[^']*')\)/gm)) seen.writes.push(decodeURIComponent(m[1]!));
+    }
+    return next(request);
+  },
+};
+
 let stack: TestStack;
 let history: TableClient;
 let snapshots: TableClient;
 let lifecycle: TableClient;
 beforeAll(async () => {
-  stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [faultPolicy] });
+  stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [faultPolicy, capturePolicy] });
   const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
   const names = tableNames(stack.settings.tablePrefix);
   const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
@@ -304,6 +321,44 @@ describe('the layout migration', () => {
     const postedSlots = [...(await slotsOf(posted)).values()].map((v) => v.snapshotId);
     expect(postedSlots).toContain(String(doc.snapshotId).toLowerCase());
     expect(postedSlots).toContain(`snap-${posted}-2`);
+  });
+
+  it('resumes with a query per partition range, never one joined by `or`: resumed after every row, or mid-partition, every row moves exactly once', async () => {
+    // Servers below the buckets' partitions (`a…`, `g…`, `h…`) and above them (`m…`), a partition of
+    // each size from one row to four, so batches end inside partitions, at their ends and across ranges.
+    const sizes = { 'a-res.example': 4, 'g-res.example': 1, 'h0-res.example': 3, 'm-res.example': 2, 'mz-res.example': 4 };
+    for (const [batch, serverBatch] of [
+      [1, 1],
+      [3, 2],
+    ] as const) {
+      const servers = Object.keys(sizes).map((s) => `b${batch}${s}`);
+      const events = servers.flatMap((s, i) => Array.from({ length: Object.values(sizes)[i]! }, (_, m) => change(s, m + 1, m % 2 ? 'rule-a' : 'rule-b')));
+      await seedHistory(events);
+      for (const s of servers) {
+        await snapshots.createEntity(legacyRaw(raw(s, 1, `${s}-a`), 'slot0'));
+        await snapshots.createEntity(legacyRaw(raw(s, 2, `${s}-b`), 'slot1'));
+      }
+      const before = new Map(await Promise.all(servers.map(async (s) => [s, await walk(stack.app.store, s)] as const)));
+      seen.filters = [];
+      seen.writes = [];
+      seen.on = true;
+      let runs: LayoutMigrationRun[];
+      try {
+        runs = await untilEmpty(migration({ historyBatch: batch, serverBatch }));
+      } finally {
+        seen.on = false;
+      }
+      expect(await olderKeys()).toEqual([]);
+      expect(sum(runs)).toEqual({ history: events.length, snapshots: servers.length * 2, deleted: 0, left: 0 });
+      // Each History row copied once: no batch read a row again, none skipped one.
+      const expected = events.map((e) => `PartitionKey='h|${bucketOf(e.server, 16)}',RowKey='${encodeKey(e.server)}|${legacyHistory(e).rowKey}'`);
+      expect(seen.writes.filter((w) => servers.some((s) => w.includes(`RowKey='${encodeKey(s)}|`))).sort()).toEqual(expected.sort());
+      // Resumed inside a partition and after one, each as its own query; no filter joins partitions by `or`.
+      expect(seen.filters.some((f) => /^PartitionKey eq '[^']*' and RowKey gt '/.test(f))).toBe(true);
+      expect(seen.filters.some((f) => /PartitionKey gt '/.test(f))).toBe(true);
+      expect(seen.filters.filter((f) => / or /i.test(f))).toEqual([]);
+      for (const s of servers) expect(await walk(stack.app.store, s), s).toEqual(before.get(s));
+    }
   });
 
   it('once recorded empty, a reader that has read the record asks one partition; one that has not still asks both, with the same answers', async () => {
