@@ -322,6 +322,7 @@ export class PostureStore {
     // Once the older layout is recorded empty, its partition is not asked, whatever a token says of it.
     const older = (await this.#olderLayoutsGone()) ? undefined : this.#historyLayout(odata`PartitionKey eq ${legacyServerPartition(server)}`, '', undefined, rule);
     const page = await walkPage([bucket, older], at, top);
+    // One walk, not a list of partitions: its position is the cursor's text.
     return { items: page.rows.map(entityToEvent), continuationToken: page.next ? this.#cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
   }
 
