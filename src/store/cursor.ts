@@ -7,7 +7,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 export interface Cursor {
   /** Partition index for queries that walk several partitions. */
   readonly i: number;
-  /** The table SDK's continuation token within that partition. */
+  /** The table SDK's continuation token within that partition; for the History walk, its own position (history-walk). */
   readonly t?: string;
 }
 

@@ -12,7 +12,7 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { decodeKey } from './keys';
 import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
-import { afterFilter, type KeyPosition } from './older-layouts';
+import { afterFilters, type KeyPosition } from './older-layouts';
 import type { PostureStore, SiblingTable } from './posture-store';
 import { settleBounded } from './transactions';
 
@@ -52,22 +52,28 @@ export class OlderDriftMembers {
   /**
    * Up to `max` member row keys (either layout) after `after`, every rule's partition in key order,
    * keys only: no range picks out the old layout, whose key is a prefix of the server's keyed rows.
+   * The rest of the position's partition first, then the partitions after it.
    */
   async listMemberKeys(after: KeyPosition | undefined, max: number): Promise<{ keys: RowKeys[]; more: boolean }> {
     await this.#table.ready();
-    const filter = [odata`RowKey ge ${DRIFT_MEMBER_KEYS.from} and RowKey lt ${DRIFT_MEMBER_KEYS.to}`, after ? afterFilter(after) : undefined].filter((f): f is string => !!f).join(' and ');
+    const members = odata`RowKey ge ${DRIFT_MEMBER_KEYS.from} and RowKey lt ${DRIFT_MEMBER_KEYS.to}`;
+    const { rest, later } = afterFilters(after);
+    const filters = [...(rest === undefined ? [] : [`${rest} and ${odata`RowKey lt ${DRIFT_MEMBER_KEYS.to}`}`]), later === undefined ? members : `${later} and ${members}`];
     const keys: RowKeys[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.#table.call('listing drift members', async (client) => {
-        const pages = client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({ maxPageSize: Math.min(PAGE, max - keys.length), continuationToken: token });
-        const next = await pages.next();
-        return next.done ? undefined : next.value;
-      });
-      for (const e of page ?? []) keys.push({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) });
-      token = page?.continuationToken;
-    } while (token && keys.length < max);
-    return { keys, more: token !== undefined };
+    for (const [i, filter] of filters.entries()) {
+      let token: string | undefined;
+      do {
+        const page = await this.#table.call('listing drift members', async (client) => {
+          const pages = client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({ maxPageSize: Math.min(PAGE, max - keys.length), continuationToken: token });
+          const next = await pages.next();
+          return next.done ? undefined : next.value;
+        });
+        for (const e of page ?? []) keys.push({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey) });
+        token = page?.continuationToken;
+      } while (token && keys.length < max);
+      if (keys.length >= max) return { keys: keys.slice(0, max), more: token !== undefined || i < filters.length - 1 };
+    }
+    return { keys, more: false };
   }
 
   /** Old-layout members left, counted up to `max` (every member key is listed: a page per 1,000). */

@@ -68,18 +68,24 @@ export class OlderLayoutStore {
   }
 
   /**
-   * Up to `max` rows of the older layout of `table` after `after`, in key order (a range query
-   * below the buckets' partitions, then one above). `more`: rows may follow.
+   * Up to `max` rows of the older layout of `table` after `after`, in key order: the rest of the
+   * position's partition, then the partitions after it, below the buckets' partitions and above
+   * them. `more`: rows may follow.
    */
   async listRows(table: OlderLayoutTable, after: KeyPosition | undefined, max: number, keysOnly = false): Promise<{ rows: OlderRow[]; more: boolean }> {
     const t = this.#tables[table];
     await t.ready();
-    const rows: OlderRow[] = [];
+    const { rest, later } = afterFilters(after);
     const ranges = OLDER_LAYOUT_RANGES[table];
-    for (const [i, range] of ranges.entries()) {
+    // The rest of the position's partition, when it is one of the older layout (always, unless the cursor was altered).
+    const inRange = after !== undefined && ranges.some((range) => !('from' in range && after.partitionKey < range.from) && !('to' in range && after.partitionKey >= range.to));
+    const filters = [
+      ...(rest !== undefined && inRange ? [rest] : []),
       // A range wholly before the position holds nothing to read.
-      if (after && 'to' in range && range.to <= after.partitionKey) continue;
-      const filter = [rangeFilter(range), after ? afterFilter(after) : undefined].filter((f): f is string => !!f).join(' and ');
+      ...ranges.filter((range) => !(after && 'to' in range && range.to <= after.partitionKey)).map((range) => [rangeFilter(range), later].filter((f): f is string => !!f).join(' and ')),
+    ];
+    const rows: OlderRow[] = [];
+    for (const [i, filter] of filters.entries()) {
       let token: string | undefined;
       do {
         const page = await t.call(`listing ${table} rows of the older layout`, async (client) => {
@@ -92,7 +98,7 @@ export class OlderLayoutStore {
         for (const e of page ?? []) rows.push(olderRow(e as Record<string, unknown>));
         token = page?.continuationToken;
       } while (token && rows.length < max);
-      if (rows.length >= max) return { rows: rows.slice(0, max), more: token !== undefined || i < ranges.length - 1 };
+      if (rows.length >= max) return { rows: rows.slice(0, max), more: token !== undefined || i < filters.length - 1 };
     }
     return { rows, more: false };
   }
@@ -269,10 +275,17 @@ function rangeFilter(range: { readonly from?: string; readonly to?: string }): s
   return [range.from === undefined ? undefined : odata`PartitionKey ge ${range.from}`, range.to === undefined ? undefined : odata`PartitionKey lt ${range.to}`].filter((f): f is string => !!f).join(' and ');
 }
 
-/** Rows after a position in key order, as a filter. */
-export function afterFilter(after: KeyPosition): string {
-  if (after.rowKey === undefined) return odata`PartitionKey gt ${after.partitionKey}`;
-  return `(${odata`PartitionKey gt ${after.partitionKey}`} or (${odata`PartitionKey eq ${after.partitionKey} and RowKey gt ${after.rowKey}`}))`;
+/**
+ * Rows after a position in key order, as two filters each of which storage serves from its index:
+ * `rest`, the rest of the position's partition (none when the position is after a whole
+ * partition), and `later`, the partitions after it. One filter joining them with `or` spans
+ * partitions, which storage may serve by scanning the table for every page.
+ */
+export function afterFilters(after: KeyPosition | undefined): { rest?: string; later?: string } {
+  if (after === undefined) return {};
+  const later = odata`PartitionKey gt ${after.partitionKey}`;
+  if (after.rowKey === undefined) return { later };
+  return { rest: odata`PartitionKey eq ${after.partitionKey} and RowKey gt ${after.rowKey}`, later };
 }
 
 function isCursor(v: unknown): v is NonNullable<OlderLayoutsState['cursor']> {

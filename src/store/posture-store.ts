@@ -38,6 +38,7 @@ import { ms, optStr, str } from './columns';
 import { CursorCodec, InvalidContinuationTokenError, type Cursor } from './cursor';
 import { ConcurrencyConflictError, guard, settleAll, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
 import { bucketOf, encodeKey, invertedTime } from './keys';
+import { decodePosition, encodePosition, walkPage, walkStart, type HistoryLayout, type WalkRow } from './history-walk';
 import { RecordedEmpty } from './recorded-empty';
 import { isNewerSnapshot } from './snapshot-order';
 import { settleBounded, transactionChunks } from './transactions';
@@ -305,21 +306,55 @@ export class PostureStore {
   }
 
   /**
-   * One server's status changes, newest first: its range of its bucket's History partition, then
-   * the partition of the older layout (rows written before the buckets, all older) until the layout
-   * migration has recorded that layout empty.
+   * One server's status changes, newest first: its range of its bucket's History partition merged
+   * by key with its partition of the older layout (rows written before the buckets), until the
+   * layout migration has recorded that layout empty. A change in both (copied, not yet deleted) is
+   * returned once (see history-walk).
    */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.ensureTables();
-    // Not the older layout's query id: a token of that walk cannot resume this one.
-    const query = queryId('history-buckets', { server, ruleId });
+    // Not the query id of the walks before the merge: their tokens hold no key to resume after.
+    const query = queryId('history-merged', { server, ruleId });
+    const at = token === undefined ? walkStart(2) : decodePosition(this.#cursors.open(token, query).t, 2);
     const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
     const range = serverRange(server);
-    // Once the older layout is recorded empty, its partition is not asked. A token issued while it
-    // was still asked may stand at that second filter: it then ends the walk, which has nothing more.
-    const filters = [and(odata`PartitionKey eq ${historyPartition(server)} and RowKey ge ${range.from} and RowKey lt ${range.to}`, rule)];
-    if (!(await this.#olderLayoutsGone())) filters.push(and(odata`PartitionKey eq ${legacyServerPartition(server)}`, rule));
-    return this.#pagedWalk(this.#t.history, filters, query, token, top, entityToEvent);
+    const bucket = this.#historyLayout(odata`PartitionKey eq ${historyPartition(server)}`, range.from, range.to, rule);
+    // Once the older layout is recorded empty, its partition is not asked, whatever a token says of it.
+    const older = (await this.#olderLayoutsGone()) ? undefined : this.#historyLayout(odata`PartitionKey eq ${legacyServerPartition(server)}`, '', undefined, rule);
+    const page = await walkPage([bucket, older], at, top);
+    // One walk, not a list of partitions: its position is the cursor's text.
+    return { items: page.rows.map(entityToEvent), continuationToken: page.next ? this.#cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
+  }
+
+  /**
+   * One layout of a server's History for the walk: the rows of `partition` whose RowKey is `prefix`
+   * and a key (below `to`), read a few pages at most per call so a request stays short.
+   */
+  #historyLayout(partition: string, prefix: string, to: string | undefined, rule: string | undefined): HistoryLayout {
+    return {
+      read: async (after, max, token) => {
+        const filter = and(partition, after === undefined ? (prefix ? odata`RowKey ge ${prefix}` : undefined) : odata`RowKey gt ${prefix + after}`, to === undefined ? undefined : odata`RowKey lt ${to}`, rule);
+        const rows: WalkRow[] = [];
+        let next = token;
+        for (let fetches = 0; fetches < MAX_PAGE_FETCHES / 2 && rows.length < max; fetches++) {
+          const resumeFrom = next;
+          const page = await this.#guard('reading history', async () => {
+            try {
+              return await this.#t.history.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: max - rows.length, continuationToken: resumeFrom }).next();
+            } catch (error) {
+              // As in #pagedWalk: a resumed query storage cannot continue is the token's fault.
+              if (resumeFrom !== undefined && !(toStorageError(error, 'querying') instanceof StorageUnavailableError)) throw new InvalidContinuationTokenError('The continuation token no longer fits the data; repeat the query without it.');
+              throw error;
+            }
+          });
+          const value = page.done ? undefined : page.value;
+          for (const e of value ?? []) rows.push({ key: String(e.rowKey).slice(prefix.length), entity: e });
+          next = value?.continuationToken;
+          if (!next) break;
+        }
+        return { rows, ...(next ? { token: next } : {}) };
+      },
+    };
   }
 
   /** Upserts rows in transactions by partition (≤ 100 rows, bounded bytes), WRITE_PARALLEL at a time. */

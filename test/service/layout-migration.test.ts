@@ -4,7 +4,8 @@
 // walk returns the same records in the same order and the newest raw body stays the newest; a
 // second run moves nothing; a run cut short between its copies and its deletes is finished by the
 // next; a slot holding newer content is never replaced, with the projector and ingest writing
-// meanwhile and two runs side by side. Once it records the older layouts empty, a reader that has
+// meanwhile and two runs side by side; resumed after any row, it asks a query per partition range
+// (never one joined by `or`) and copies each row once. Once it records the older layouts empty, a reader that has
 // read the record asks one partition instead of two.
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,12 +36,28 @@ const faultPolicy: StoragePolicy = {
   },
 };
 
+/** While on, what the store asks of History and Snapshots: each query's filter, and each row a transaction writes. */
+const seen = { on: false, filters: [] as string[], writes: [] as string[] };
+const capturePolicy: StoragePolicy = {
+  name: 'testLayoutMigrationCapture',
+  sendRequest(request, next) {
+    if (seen.on) {
+      const url = new URL(request.url);
+      const filter = url.searchParams.get('$filter');
+      if (request.method === 'GET' && /\/(?:\w*History|\w*Snapshots)\(\)$/.test(url.pathname) && filter !== null) seen.filters.push(filter);
+      const body = typeof request.body === 'string' ? request.body : '';
+      if (url.pathname.endsWith('$batch')) for (const m of body.matchAll(/^(?:PUT|PATCH|MERGE) \S*History\((PartitionKey='[^']*',RowKey='[^']*')\)/gm)) seen.writes.push(decodeURIComponent(m[1]!));
+    }
+    return next(request);
+  },
+};
+
 let stack: TestStack;
 let history: TableClient;
 let snapshots: TableClient;
 let lifecycle: TableClient;
 beforeAll(async () => {
-  stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [faultPolicy] });
+  stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [faultPolicy, capturePolicy] });
   const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
   const names = tableNames(stack.settings.tablePrefix);
   const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
@@ -223,9 +240,8 @@ describe('the layout migration', () => {
       await expect(m.run(quiet)).rejects.toThrow();
       expect(await bucketRows()).toBe(4);
       expect((await olderKeys()).filter((k) => k.includes(server))).toHaveLength(6);
-      // In both layouts at once the walk shows each change twice, nothing lost; the body is the same.
-      const during = await walk(stack.app.store, server);
-      expect(new Set(during.map((e) => JSON.stringify(e)))).toEqual(new Set(before.map((e) => JSON.stringify(e))));
+      // In both layouts at once the walk shows each change once, in order, at any page size; the body is the same.
+      for (const top of [1, 2, 3, 4, 5, 50]) expect(await walk(stack.app.store, server, top), `top ${top}`).toEqual(before);
       expect(await bodyOf(server)).toBe(body);
     } finally {
       faults.failOlderDeletes = false;
@@ -306,6 +322,100 @@ describe('the layout migration', () => {
     expect(postedSlots).toContain(`snap-${posted}-2`);
   });
 
+  it('a change in both layouts at once (copied, not yet deleted) is walked once, in order, at every page size, and with a rule', async () => {
+    const server = 'legacy-both.corp.example';
+    // Six older changes over two rules, and two newer ones written to the bucket.
+    await seedHistory([1, 2, 3, 4, 5, 6].map((m) => change(server, m, m % 2 ? 'rule-a' : 'rule-b')));
+    await stack.app.store.putEvents([change(server, 20), change(server, 21, 'rule-b', 'Error')]);
+    const store = stack.app.store;
+    const before = await walk(store, server, 100);
+    const beforeA = (await store.listHistory(server, 'rule-a', 100)).items;
+    expect(before).toHaveLength(8);
+    expect(beforeA).toHaveLength(4);
+
+    // The state a crash leaves: some older rows copied into the bucket and not deleted (not a
+    // prefix, as copies of one batch go in parallel), the others not copied yet.
+    const older = new OlderLayoutStore(stack.app.projectorStore);
+    const rows = (await older.listRows('history', undefined, 1000)).rows.filter((r) => r.partitionKey === server);
+    expect(rows).toHaveLength(6);
+    await older.copyHistoryRows([rows[0]!, rows[2]!, rows[3]!, rows[5]!]);
+    expect((await storedColumns(history, `PartitionKey eq 'h|${bucketOf(server, 16)}' and RowKey ge '${server}|' and RowKey lt '${server}}'`)).length).toBe(6);
+
+    for (const top of [1, 2, 3, 4, 5, 7, 8, 9, 100]) {
+      expect(await walk(store, server, top), `top ${top}`).toEqual(before);
+      const byRule: EventRecord[] = [];
+      let token: string | undefined;
+      do {
+        const page = await store.listHistory(server, 'rule-a', top, token);
+        byRule.push(...page.items);
+        token = page.continuationToken;
+      } while (token);
+      expect(byRule, `rule-a, top ${top}`).toEqual(beforeA);
+    }
+
+    // Through the bucket's newer rows, a page costs one request: the older partition is asked on
+    // the first page and again only where its rows come next.
+    const names = tableNames(stack.settings.tablePrefix);
+    await untilEmpty(migration());
+    await stack.app.store.putEvents([22, 23, 24, 25, 26, 27].map((m) => change(server, m)));
+    await seedHistory([7, 8].map((m) => change('legacy-both2.corp.example', m)));
+    await stack.app.store.putEvents([30, 31, 32, 33, 34, 35].map((m) => change('legacy-both2.corp.example', m)));
+    store.counter.reset();
+    let pages = 0;
+    let token: string | undefined;
+    const all: EventRecord[] = [];
+    do {
+      const page = await store.listHistory('legacy-both2.corp.example', undefined, 2, token);
+      all.push(...page.items);
+      token = page.continuationToken;
+      pages++;
+    } while (token);
+    expect(all.map((e) => e.firstSeen)).toEqual([35, 34, 33, 32, 31, 30, 8, 7].map((m) => T0 + m * 60_000));
+    expect(pages).toBe(4);
+    // Both on the first page, the bucket alone on the next two, the older partition alone on the last.
+    expect(store.counter.byTable.get(names.history)).toBe(pages + 1);
+    await untilEmpty(migration());
+    expect(await walk(store, server, 3)).toEqual(await walk(store, server, 100));
+  });
+
+  it('resumes with a query per partition range, never one joined by `or`: resumed after every row, or mid-partition, every row moves exactly once', async () => {
+    // Servers below the buckets' partitions (`a…`, `g…`, `h…`) and above them (`m…`), a partition of
+    // each size from one row to four, so batches end inside partitions, at their ends and across ranges.
+    const sizes = { 'a-res.example': 4, 'g-res.example': 1, 'h0-res.example': 3, 'm-res.example': 2, 'mz-res.example': 4 };
+    for (const [batch, serverBatch] of [
+      [1, 1],
+      [3, 2],
+    ] as const) {
+      const servers = Object.keys(sizes).map((s) => `b${batch}${s}`);
+      const events = servers.flatMap((s, i) => Array.from({ length: Object.values(sizes)[i]! }, (_, m) => change(s, m + 1, m % 2 ? 'rule-a' : 'rule-b')));
+      await seedHistory(events);
+      for (const s of servers) {
+        await snapshots.createEntity(legacyRaw(raw(s, 1, `${s}-a`), 'slot0'));
+        await snapshots.createEntity(legacyRaw(raw(s, 2, `${s}-b`), 'slot1'));
+      }
+      const before = new Map(await Promise.all(servers.map(async (s) => [s, await walk(stack.app.store, s)] as const)));
+      seen.filters = [];
+      seen.writes = [];
+      seen.on = true;
+      let runs: LayoutMigrationRun[];
+      try {
+        runs = await untilEmpty(migration({ historyBatch: batch, serverBatch }));
+      } finally {
+        seen.on = false;
+      }
+      expect(await olderKeys()).toEqual([]);
+      expect(sum(runs)).toEqual({ history: events.length, snapshots: servers.length * 2, deleted: 0, left: 0 });
+      // Each History row copied once: no batch read a row again, none skipped one.
+      const expected = events.map((e) => `PartitionKey='h|${bucketOf(e.server, 16)}',RowKey='${encodeKey(e.server)}|${legacyHistory(e).rowKey}'`);
+      expect(seen.writes.filter((w) => servers.some((s) => w.includes(`RowKey='${encodeKey(s)}|`))).sort()).toEqual(expected.sort());
+      // Resumed inside a partition and after one, each as its own query; no filter joins partitions by `or`.
+      expect(seen.filters.some((f) => /^PartitionKey eq '[^']*' and RowKey gt '/.test(f))).toBe(true);
+      expect(seen.filters.some((f) => /PartitionKey gt '/.test(f))).toBe(true);
+      expect(seen.filters.filter((f) => / or /i.test(f))).toEqual([]);
+      for (const s of servers) expect(await walk(stack.app.store, s), s).toEqual(before.get(s));
+    }
+  });
+
   it('once recorded empty, a reader that has read the record asks one partition; one that has not still asks both, with the same answers', async () => {
     const server = 'legacy-h1.corp.example';
     const rawServer = 'legacy-r1.corp.example';
@@ -343,13 +453,12 @@ describe('the layout migration', () => {
     // Three walks and three raw reads: a request each, where the other store pays two.
     expect([calls(fresh, names.history), calls(fresh, names.snapshots), calls(fresh, names.lifecycle)]).toEqual([3, 3, 0]);
 
-    // A token the other store issued standing at the older partition ends the walk there.
-    const atOlder = await seenBefore.listHistory(server, undefined, walked.items.length);
-    expect(atOlder.items).toEqual(walked.items);
-    expect(atOlder.continuationToken).toBeDefined();
-    expect(await seenBefore.listHistory(server, undefined, walked.items.length, atOlder.continuationToken)).toEqual({ items: [], continuationToken: undefined });
+    // A token the other store issued mid-walk, asking both, goes on at the store that asks the
+    // buckets alone: the same changes follow, one request.
+    const first = await seenBefore.listHistory(server, undefined, 4);
+    expect(first.items).toEqual(walked.items.slice(0, 4));
     fresh.counter.reset();
-    expect(await fresh.listHistory(server, undefined, walked.items.length, atOlder.continuationToken)).toEqual({ items: [], continuationToken: undefined });
-    expect(fresh.counter.count).toBe(0);
+    expect(await fresh.listHistory(server, undefined, 50, first.continuationToken)).toEqual({ items: walked.items.slice(4), continuationToken: undefined });
+    expect(calls(fresh, names.history)).toBe(1);
   });
 });

@@ -1,0 +1,124 @@
+// A server's History walk across its layouts (its range of its bucket, and its partition of the
+// older layout until the layout migration records that empty), merged by key so that a change in
+// both layouts at once (copied by the migration, not yet deleted) is returned once, the bucket's
+// row kept. Both layouts key a change the same way past the server's prefix (inverted time, rule,
+// snapshot id), newest first, so the merge is a walk in key order and a page ends at a key: the
+// next page asks for rows after it, and neither repeats nor loses a change at the boundary.
+//
+// What the walk learnt of each layout beyond that key travels in the continuation token, so a page
+// asks only the layouts that can hold its rows: a layout whose next row lies past a full page of
+// the other is not asked, nor one found to hold nothing more. A walk through the bucket's rows of a
+// server whose older rows are all older costs a request a page, as a walk of one layout does.
+import { InvalidContinuationTokenError } from './cursor';
+
+/** One row of a layout: its key past the server's prefix, and the row. */
+export interface WalkRow {
+  readonly key: string;
+  readonly entity: Record<string, unknown>;
+}
+
+/** What one query of a layout returned: rows in key order, and its continuation when more may follow. */
+export interface LayoutRead {
+  readonly rows: readonly WalkRow[];
+  readonly token?: string;
+}
+
+/** A layout of a server's History, as the walk reads it. */
+export interface HistoryLayout {
+  /** Up to `max` rows with keys after `after` (all when undefined), in key order; `token` resumes that query. */
+  read(after: string | undefined, max: number, token: string | undefined): Promise<LayoutRead>;
+}
+
+/**
+ * What the walk knows of a layout after the position: `null` nothing yet (ask it); `'done'` no row
+ * after it; `{ n }` its next row is `n` (nothing between); `{ t }` its query from the position
+ * stopped before reaching a row (storage's page came back empty), to be resumed with this token.
+ */
+export type LayoutState = null | 'done' | { readonly n: string } | { readonly t: string };
+
+/** Where a walk stands: after the change keyed `a` (absent at the start), and what it knows of each layout, in order. */
+export interface HistoryPosition {
+  readonly a?: string;
+  readonly l: readonly LayoutState[];
+}
+
+/** The start of a walk of `layouts` layouts. */
+export const walkStart = (layouts: number): HistoryPosition => ({ l: Array.from({ length: layouts }, () => null) });
+
+/**
+ * One page of at most `top` changes from `at`, and the position after it (undefined: the walk is
+ * over). `layouts` in order of preference: of two rows with one key, the earlier layout's is kept;
+ * an undefined layout is not asked (recorded empty), whatever the position says of it.
+ */
+export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], at: HistoryPosition, top: number): Promise<{ rows: Record<string, unknown>[]; next?: HistoryPosition }> {
+  const after = at.a;
+  const states: LayoutState[] = layouts.map((layout, i) => (layout ? (at.l[i] ?? null) : 'done'));
+  const reads: (LayoutRead | undefined)[] = layouts.map(() => undefined);
+  const ask = async (i: number) => {
+    const state = states[i];
+    reads[i] = await layouts[i]!.read(after, top, state !== null && typeof state === 'object' && 't' in state ? state.t : undefined);
+  };
+  await Promise.all(states.map((s, i) => (s === null || (typeof s === 'object' && 't' in s) ? ask(i) : undefined)));
+  // A layout whose next row is known is asked only when the rows read do not fill the page before it.
+  const known = states.flatMap((s, i) => (s !== null && typeof s === 'object' && 'n' in s ? [{ i, n: s.n }] : [])).sort((x, y) => (x.n < y.n ? -1 : 1));
+  for (const { i, n } of known) {
+    if (mergeRows(reads, states, top).filter((r) => r.key < n).length < top) await ask(i);
+  }
+  const page = mergeRows(reads, states, top);
+  const last = page.length > 0 ? page[page.length - 1]!.key : after;
+  const next: LayoutState[] = states.map((s, i) => {
+    const read = reads[i];
+    if (!read) return s;
+    const rest = read.rows.find((r) => last === undefined || r.key > last);
+    if (rest) return { n: rest.key };
+    if (read.token === undefined) return 'done';
+    // Nothing of it returned yet: resume its query, so the next page gets further.
+    return read.rows.length === 0 ? { t: read.token } : null;
+  });
+  return { rows: page.map((r) => r.entity), next: next.every((s) => s === 'done') ? undefined : { ...(last === undefined ? {} : { a: last }), l: next } };
+}
+
+/**
+ * The first `top` rows of the layouts read, in key order, one per key (the earlier layout's), up to
+ * where every layout is known: a layout whose query stopped early is known up to its last row; one
+ * not read, up to (not including) its next row.
+ */
+function mergeRows(reads: readonly (LayoutRead | undefined)[], states: readonly LayoutState[], top: number): WalkRow[] {
+  const bounds = reads.map((read, i): { key: string; inclusive: boolean } | undefined => {
+    const s = states[i];
+    if (!read) return s !== null && typeof s === 'object' && 'n' in s ? { key: s.n, inclusive: false } : undefined;
+    if (read.token === undefined) return undefined;
+    // An empty read with more to come knows nothing past the position: no row is certain.
+    return read.rows.length > 0 ? { key: read.rows[read.rows.length - 1]!.key, inclusive: true } : { key: '', inclusive: false };
+  });
+  const within = (key: string) => bounds.every((b) => b === undefined || key < b.key || (b.inclusive && key === b.key));
+  const byKey = new Map<string, WalkRow>();
+  for (const read of reads) for (const r of read?.rows ?? []) if (!byKey.has(r.key) && within(r.key)) byKey.set(r.key, r);
+  return [...byKey.values()].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).slice(0, top);
+}
+
+/** The position as a cursor's text. */
+export const encodePosition = (p: HistoryPosition): string => JSON.stringify(p);
+
+/** The position a cursor's text holds; refused when it is not one (a token of another walk). */
+export function decodePosition(text: string | undefined, layouts: number): HistoryPosition {
+  let p: unknown;
+  try {
+    p = JSON.parse(text ?? '');
+  } catch {
+    p = undefined;
+  }
+  const v = p as { a?: unknown; l?: unknown } | null | undefined;
+  if (!v || typeof v !== 'object' || (v.a !== undefined && typeof v.a !== 'string') || !Array.isArray(v.l) || v.l.length !== layouts || !v.l.every(isState)) {
+    throw new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
+  }
+  return { ...(v.a === undefined ? {} : { a: v.a }), l: v.l as LayoutState[] };
+}
+
+function isState(s: unknown): s is LayoutState {
+  if (s === null || s === 'done') return true;
+  if (!s || typeof s !== 'object') return false;
+  const o = s as Record<string, unknown>;
+  const keys = Object.keys(o);
+  return keys.length === 1 && ((keys[0] === 'n' && typeof o.n === 'string') || (keys[0] === 't' && typeof o.t === 'string'));
+}
