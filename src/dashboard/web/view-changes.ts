@@ -2,13 +2,16 @@
 // that stopped reporting, and the events of one kind. Status changes are what "what changed on my
 // fleet" means, so they are the default; waiver and baseline audit records change no status and
 // are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
-import { apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
-import { h, link } from './dom.js';
+// Events and the stale list follow a post by a moment: while the summary says so, a line says it
+// and the lists are read again once the wait is over.
+import { ApiFailure, apiGet, rules, type EventItem, type Page, type StaleServer, type Summary } from './api.js';
+import { h, link, replace } from './dom.js';
 import { eventEntry } from './events.js';
 import { formatTime, phrase, t, type TextKey } from './i18n.js';
+import { pendingLine } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { fromLocalInput, toLocalInput } from './view-findings.js';
-import { pagedList, section, time, type Fail } from './widgets.js';
+import { errorBox, pagedList, section, time, type Fail } from './widgets.js';
 
 const HOUR = 3_600_000;
 
@@ -36,7 +39,8 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const kind = changeKindOf(route.params.get('kind'));
   // The default is left out of the fragment, so the view's plain link and a bookmark of it agree.
   const kindParam = (k: ChangeKind) => (k === 'status' ? undefined : k);
-  const [catalogue, stale] = await Promise.all([rules(), apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' })]);
+  // The summary is read before the lists, so one that says nothing is waiting vouches for them.
+  const [catalogue, summary] = await Promise.all([rules(), apiGet<Summary>('summary')]);
   const titles = new Map(catalogue.map((r) => [r.id, r.title]));
 
   const input = h('input', { type: 'datetime-local', name: 'since', value: toLocalInput(since) });
@@ -69,27 +73,37 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const row = (e: EventItem) => eventEntry(e, true, titles);
   const when = formatTime(since);
   const texts = KIND_TEXTS[kind];
-  return h(
-    'div',
-    { class: 'changes-view', 'data-kind': kind },
-    h('h1', null, t('navChanges')),
-    form,
-    section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, t('noNewFailing', { time: when }), fail, { 'data-list': 'new-failing' })),
-    section(
-      t('staleTitle'),
-      stale.items.length === 0
-        ? h('p', { class: 'muted' }, t('noStale'))
-        : h(
-            'ul',
-            { class: 'stale-list', 'data-list': 'stale' },
-            stale.items.map((s) =>
-              h('li', { 'data-server': s.server }, link(serverHref(s.server), { class: 'server-link' }, s.server), ' · ', t('lastSeen'), ' ', time(s.lastSeen), ' · ', phrase('staleSince', { time: time(s.staleSince) })),
+  const lists = h('div', { class: 'change-lists' });
+  const fill = async () => {
+    const stale = await apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' });
+    replace(
+      lists,
+      section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, t('noNewFailing', { time: when }), fail, { 'data-list': 'new-failing' })),
+      section(
+        t('staleTitle'),
+        stale.items.length === 0
+          ? h('p', { class: 'muted' }, t('noStale'))
+          : h(
+              'ul',
+              { class: 'stale-list', 'data-list': 'stale' },
+              stale.items.map((s) =>
+                h('li', { 'data-server': s.server }, link(serverHref(s.server), { class: 'server-link' }, s.server), ' · ', t('lastSeen'), ' ', time(s.lastSeen), ' · ', phrase('staleSince', { time: time(s.staleSince) })),
+              ),
             ),
-          ),
-    ),
-    section(
-      t(texts.title),
-      pagedList(events({ kind: kind === 'all' ? undefined : kind }), row, t(texts.empty, { time: when }), fail, { 'data-list': 'all-changes', 'data-kind': kind }),
-    ),
-  );
+      ),
+      section(
+        t(texts.title),
+        pagedList(events({ kind: kind === 'all' ? undefined : kind }), row, t(texts.empty, { time: when }), fail, { 'data-list': 'all-changes', 'data-kind': kind }),
+      ),
+    );
+  };
+  // Read again after the wait: the lists shown stay if that fails, under the error and its retry.
+  const refill = () =>
+    void fill().catch((error: unknown) => {
+      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+      lists.prepend(errorBox(error, refill));
+    });
+  await fill();
+  const line = pendingLine(summary, fail, refill);
+  return h('div', { class: 'changes-view', 'data-kind': kind }, h('h1', null, t('navChanges')), line, form, lists);
 }

@@ -1,9 +1,12 @@
 // Findings: the current Warning and Error results, filtered by rule, status, server and "since"
 // (the filters live in the fragment), one page of results at a time. The continuation
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
-import { ApiFailure, apiGet, rules, type Page, type ResultItem } from './api.js';
+// The rule index follows a post by a moment: while the summary says so, a line says it and the
+// page shown is read again once the wait is over.
+import { ApiFailure, apiGet, rules, type Page, type ResultItem, type Summary } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
+import { pendingLine } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { badge, button, errorBox, time, type Fail } from './widgets.js';
 
@@ -32,7 +35,8 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: p.get('since') ?? '' };
   const top = Number(p.get('top'));
   const pageSize = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : PAGE_SIZE;
-  const catalogue = await rules();
+  // The summary is read before the results, so one that says nothing is waiting vouches for them.
+  const [catalogue, summary] = await Promise.all([rules(), apiGet<Summary>('summary')]);
   const titles = new Map(catalogue.map((r) => [r.id, r.title]));
 
   const ruleSelect = h('select', { name: 'rule' }, option('', t('allRules'), !filter.rule), catalogue.map((r) => option(r.id, r.title, r.id === filter.rule)));
@@ -77,7 +81,9 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const status = h('div', { class: 'table-status' });
 
   const tokens: (string | undefined)[] = [undefined];
+  let shown = 0;
   const show = async (pageIndex: number) => {
+    shown = pageIndex;
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
@@ -121,5 +127,6 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     );
   };
   await show(0);
-  return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), form, table, status, pager);
+  const line = pendingLine(summary, fail, () => void show(shown));
+  return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
 }

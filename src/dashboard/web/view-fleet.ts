@@ -3,10 +3,10 @@
 // small document kept by counters, so this view costs the same for 10 or 10,000 servers.
 // The counters follow a post by a moment (the projector writes them): while the summary says
 // changes are still waiting, the view says so and asks again by itself.
-import { ApiFailure, apiGet, type Summary } from './api.js';
-import { PENDING_RELOAD_MS, PENDING_RELOADS } from './counts-pending.js';
+import { apiGet, type Summary } from './api.js';
 import { h, link, replace, svg, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
+import { followPending } from './pending-line.js';
 import { href } from './router.js';
 import type { Fail } from './widgets.js';
 
@@ -36,30 +36,8 @@ export function statusBar(counts: Readonly<Record<string, number>>, statuses: re
 
 export async function renderFleet(fail: Fail): Promise<Node> {
   const view = h('div', { class: 'fleet' });
-  show(view, await apiGet<Summary>('summary'), PENDING_RELOADS, fail);
+  followPending(view, await apiGet<Summary>('summary'), fail, (s, line) => replace(view, content(s, line)));
   return view;
-}
-
-/** Fills the view with one summary; while it says pending, asks again later (while the view is on the page). */
-function show(view: HTMLElement, s: Summary, reloadsLeft: number, fail: Fail): void {
-  const pending = s.countsPending === true;
-  const notice = pending ? h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, t(reloadsLeft > 0 ? 'countsPending' : 'countsPendingStopped')) : null;
-  replace(view, content(s, notice));
-  if (!pending || reloadsLeft <= 0) return;
-  setTimeout(() => {
-    // The user moved on (or this render was dropped): nothing to update.
-    if (!view.isConnected) return;
-    apiGet<Summary>('summary').then(
-      (next) => {
-        if (view.isConnected) show(view, next, reloadsLeft - 1, fail);
-      },
-      (error: unknown) => {
-        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-        // The counts shown stay; the line no longer promises an update.
-        if (view.isConnected) show(view, s, 0, fail);
-      },
-    );
-  }, PENDING_RELOAD_MS);
 }
 
 function content(s: Summary, notice: Node | null): Child[] {

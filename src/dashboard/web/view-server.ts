@@ -1,11 +1,15 @@
 // A server: host facts, the last snapshot and when it was seen, every rule's result with its
 // message, remediation steps and evidence (readable, the raw JSON one click away), and the
 // server's history of status changes as a timeline (the server and history routes).
-import { apiGet, type EventItem, type Page, type ServerResult, type ServerView } from './api.js';
-import { externalLink, h, type Child } from './dom.js';
+// A post writes the server's results itself; its host facts, raw snapshot and history follow a
+// moment later (the projector): while the summary says so, a line says it and the view is read
+// again once the wait is over.
+import { ApiFailure, apiGet, type EventItem, type Page, type ServerResult, type ServerView, type Summary } from './api.js';
+import { externalLink, h, replace, type Child } from './dom.js';
 import { renderEvidence } from './evidence.js';
 import { formatNumber, phrase, t, type TextKey } from './i18n.js';
-import { badge, pagedList, section, time, type Fail } from './widgets.js';
+import { pendingLine } from './pending-line.js';
+import { badge, errorBox, pagedList, section, time, type Fail } from './widgets.js';
 import { eventEntry } from './events.js';
 
 function fact(label: TextKey, ...value: Child[]): Node[] {
@@ -66,7 +70,31 @@ function resultCard(r: ServerResult): HTMLElement {
 }
 
 export async function renderServer(server: string, fail: Fail): Promise<Node> {
-  const v = await apiGet<ServerView>(`servers/${encodeURIComponent(server)}`);
+  const path = `servers/${encodeURIComponent(server)}`;
+  // The summary is read before the server, so one that says nothing is waiting vouches for it.
+  const summary = await apiGet<Summary>('summary');
+  const v = await apiGet<ServerView>(path);
+  const body = h('div', null, content(v, fail));
+  // Read again after the wait: what is shown stays if that fails, under the error and its retry.
+  const reload = () =>
+    void apiGet<ServerView>(path).then(
+      (next) => replace(body, content(next, fail)),
+      (error: unknown) => {
+        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+        body.prepend(errorBox(error, reload));
+      },
+    );
+  const line = pendingLine(summary, fail, reload);
+  return h(
+    'div',
+    { class: 'server-view', 'data-server': v.server },
+    h('h1', null, v.server, v.stale ? [' ', h('span', { class: 'flag' }, t('staleBadge'))] : null),
+    line,
+    body,
+  );
+}
+
+function content(v: ServerView, fail: Fail): Child[] {
   const titles = new Map(v.results.map((r) => [r.ruleId, r.title]));
   const history = pagedList<EventItem>(
     (token) => apiGet<Page<EventItem>>(`servers/${encodeURIComponent(v.server)}/history`, { top: '50', continuationToken: token }),
@@ -75,13 +103,10 @@ export async function renderServer(server: string, fail: Fail): Promise<Node> {
     fail,
     { class: 'events timeline' },
   );
-  return h(
-    'div',
-    { class: 'server-view', 'data-server': v.server },
-    h('h1', null, v.server, v.stale ? [' ', h('span', { class: 'flag' }, t('staleBadge'))] : null),
+  return [
     section(t('host'), facts(v)),
     section(t('results'), v.results.map(resultCard)),
     section(t('history'), history),
     h('details', { class: 'raw' }, h('summary', null, t('rawServerJson')), h('pre', null, JSON.stringify(v, null, 2))),
-  );
+  ];
 }
