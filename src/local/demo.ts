@@ -57,7 +57,14 @@ async function enrol(baseUrl: string, enrolmentSecret: string, host: unknown): P
   return body.key ?? '';
 }
 
-export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKey: string, out: (line: string) => void = console.log): Promise<number> {
+/** `waitMs`: how long to wait for the summary to count the posts (tests shorten it). */
+export async function runDemo(
+  baseUrl: string,
+  enrolmentSecret: string,
+  readerKey: string,
+  out: (line: string) => void = console.log,
+  { waitMs = DEMO_WAIT_MS }: { waitMs?: number } = {},
+): Promise<number> {
   const files = findFixtures();
   const fleet = files.length
     ? files.flatMap((file, i) => {
@@ -96,8 +103,8 @@ export async function runDemo(baseUrl: string, enrolmentSecret: string, readerKe
     summary = (await res.json()) as SummaryBody;
     const counted = Math.max(0, ...summary.rules.map((r) => Object.values(r.counts).reduce((a, b) => a + b, 0)));
     if (!(summary.countsPending ?? counted < accepted)) break;
-    if (waited >= DEMO_WAIT_MS) {
-      out(`The summary still says recent changes are being counted after ${DEMO_WAIT_MS / 1000} s; the table below may miss some of them (ask GET /api/summary again later).`);
+    if (waited >= waitMs) {
+      out(`The summary still says recent changes are being counted after ${waitMs / 1000} s; the table below may miss some of them (ask GET /api/summary again later).`);
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, DEMO_POLL_MS));

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFixtures } from '../../src/local/main';
-import { demoMain } from '../../src/local/demo';
+import { demoMain, runDemo } from '../../src/local/demo';
 import { get } from '../support/http';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
@@ -45,7 +45,9 @@ describe('npm run demo', () => {
     // Every fixture is a server of the host the user named.
     const summary = await get(stack, 'summary');
     expect(summary.body.hosts).toBe(fixtures);
+    expect(summary.body.countsPending).toBe(false);
     expect(r.out).toContain(`Summary: ${fixtures} hosts`);
+    expect(r.out.filter((l) => l.startsWith('The summary still says'))).toEqual([]);
   }, 120_000);
 
   it('--port names the host the same way', async () => {
@@ -70,4 +72,27 @@ describe('npm run demo', () => {
     expect(bad.code).toBe(2);
     expect(bad.err[0]).toMatch(/^--port needs a port number \(1-65535\), not "x"\.\n/);
   });
+});
+
+describe('npm run demo while the projector has not come round', () => {
+  let held: TestStack;
+  beforeAll(async () => {
+    held = await startTestStack({ projectorIntervalMs: 0 });
+  }, 120_000);
+  afterAll(async () => held?.stop());
+
+  it('waits on countsPending a bounded time, says it gave up, and still prints the table', async () => {
+    const out: string[] = [];
+    const failures = await runDemo(held.baseUrl, TEST_KEYS.enrolment, TEST_KEYS.reader, (l) => out.push(l), { waitMs: 1000 });
+    expect(failures).toBe(0);
+    expect(out).toContain('The summary still says recent changes are being counted after 1 s; the table below may miss some of them (ask GET /api/summary again later).');
+    // The table is what was counted then: nothing yet.
+    expect(out).toContain('Summary: 0 hosts');
+    expect((await get(held, 'summary')).body.countsPending).toBe(true);
+    // Nothing accepted was lost: once drained, every post is counted.
+    await held.projected();
+    const summary = await get(held, 'summary');
+    expect(summary.body.countsPending).toBe(false);
+    expect(summary.body.hosts).toBe(findFixtures().length);
+  }, 120_000);
 });
