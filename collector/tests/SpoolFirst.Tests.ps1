@@ -126,15 +126,19 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             $script:refused = @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null }
             $script:rejected = Join-Path -Path $script:data -ChildPath 'rejected'
             $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
-        }
-
-        It 'a refused spooled snapshot is kept in rejected\ as the run''s own would be; the log and the output name the copy' {
-            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a","bad":true}' -Now (Get-Date).AddHours(-1))
-            Mock Invoke-PostureHttpRequest {
+            # An older snapshot in the spool, and a service that refuses it and accepts the rest.
+            $script:spoolOlderA = { param([string]$Json) [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json $Json -Now (Get-Date).AddHours(-1)) }
+            $script:refusingOlderA = {
+                param($Body)
                 & $script:record $Body
                 if ($script:posted[-1] -eq 'older-a') { return $script:refused }
                 $script:accepted
             }
+        }
+
+        It 'a refused spooled snapshot is kept in rejected\ as the run''s own would be; the log and the output name the copy' {
+            & $script:spoolOlderA '{"snapshotId":"older-a","bad":true}'
+            Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
             $r = & $script:run
             # The run's own snapshot was delivered after it; the refusal still shows in the exit code.
             $r.ExitCode | Should -Be 2
@@ -161,7 +165,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                 [System.IO.File]::WriteAllText($old, '{}')
                 [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
             }
-            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            & $script:spoolOlderA '{"snapshotId":"older-a"}'
             Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:refused }
             (& $script:run).ExitCode | Should -Be 2
             $names = @(Get-ChildItem -LiteralPath $script:rejected -Filter '*.json' | ForEach-Object { $_.Name } | Sort-Object)
@@ -175,13 +179,9 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
 
         It 'a refused spooled snapshot whose copy cannot be written stays in the spool, and the output says so' {
-            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            & $script:spoolOlderA '{"snapshotId":"older-a"}'
             Mock Write-PostureTextFile { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
-            Mock Invoke-PostureHttpRequest {
-                & $script:record $Body
-                if ($script:posted[-1] -eq 'older-a') { return $script:refused }
-                $script:accepted
-            }
+            Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
             $r = & $script:run
             $r.ExitCode | Should -Be 2
             @(& $script:spooled) | Should -Be @('older-a')
