@@ -104,7 +104,7 @@ export async function runDemo(
     const counted = Math.max(0, ...summary.rules.map((r) => Object.values(r.counts).reduce((a, b) => a + b, 0)));
     if (!(summary.countsPending ?? counted < accepted)) break;
     if (waited >= waitMs) {
-      out(`The summary still says recent changes are being counted after ${waitMs / 1000} s; the table below may miss some of them (ask GET /api/summary again later).`);
+      out(`The summary still says recent changes are being counted after ${waitMs / 1000} s; the table below may miss some of them (read the summary again later).`);
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, DEMO_POLL_MS));

@@ -85,7 +85,7 @@ describe('npm run demo while the projector has not come round', () => {
     const out: string[] = [];
     const failures = await runDemo(held.baseUrl, TEST_KEYS.enrolment, TEST_KEYS.reader, (l) => out.push(l), { waitMs: 1000 });
     expect(failures).toBe(0);
-    expect(out).toContain('The summary still says recent changes are being counted after 1 s; the table below may miss some of them (ask GET /api/summary again later).');
+    expect(out).toContain('The summary still says recent changes are being counted after 1 s; the table below may miss some of them (read the summary again later).');
     // The table is what was counted then: nothing yet.
     expect(out).toContain('Summary: 0 hosts');
     expect((await get(held, 'summary')).body.countsPending).toBe(true);
