@@ -4,9 +4,10 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_TIMEOUTS, browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../support/chromium';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
+import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
 import { dashboardUrl } from '../../src/local/main';
 import { diffFacts } from '../../src/app/drift';
 import { get, getAll } from '../support/http';
@@ -102,55 +103,27 @@ interface Session {
 const keyFragment = (key: string) => `#key=${encodeURIComponent(key)}`;
 
 describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
-  if (!chromiumPresent()) {
-    it('needs Chromium', (ctx) => {
-      if (browserRequired()) throw new Error(MISSING_CHROMIUM);
-      console.warn(MISSING_CHROMIUM);
-      ctx.skip(MISSING_CHROMIUM);
-    });
-    return;
-  }
-
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  }, BROWSER_TIMEOUTS.launchMs + 10_000);
-  afterAll(async () => browser?.close());
-
-  // A test that timed out leaves its page open and waiting in the shared browser; closing it here
-  // ends those waits, so the next test does not share a loaded machine with it.
-  const contexts = new Set<BrowserContext>();
-  afterEach(async () => {
-    await Promise.all([...contexts].map((c) => c.close().catch(() => undefined)));
-    contexts.clear();
-  });
+  const suite = chromiumSuite();
+  if (!suite) return;
+  const chromium: ChromiumSuite = suite;
 
   /** A fresh browser context on the dashboard: a full URL, or the fragment to open it with. */
   async function open(target: string): Promise<Session> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-    contexts.add(context);
-    context.setDefaultTimeout(BROWSER_TIMEOUTS.stepMs);
-    await context.addInitScript(() => {
+    const { page, errors, close } = await chromium.open('en-GB');
+    await page.addInitScript(() => {
       const w = globalThis as unknown as PageGlobals;
       w.__violations = [];
       w.document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
     });
-    const page = await context.newPage();
     const requests: Session['requests'] = [];
-    const errors: string[] = [];
     page.on('request', (r) => requests.push({ url: r.url(), headers: r.headers() }));
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
     await page.goto(target.startsWith('http') ? target : `${stack.baseUrl}/api/dashboard${target}`);
     return {
       page,
       requests,
       errors,
       violations: () => page.evaluate(() => (globalThis as unknown as PageGlobals).__violations),
-      close: async () => {
-        contexts.delete(context);
-        await context.close();
-      },
+      close,
     };
   }
 

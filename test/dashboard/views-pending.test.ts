@@ -3,72 +3,36 @@
 // show what the projector has written so far (nothing of the post), and once it has drained read
 // their lists again by themselves and drop the line. The projector runs only when a test drains
 // (projectorIntervalMs: 0), as if the timer had not come round yet.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
-import { BROWSER_TIMEOUTS, browserRequired, chromiumPresent, launchChromium, MISSING_CHROMIUM } from '../support/chromium';
-import { get, post } from '../support/http';
-import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
-import { ensureDashboardBuilt } from './build';
+import { BROWSER_TIMEOUTS } from '../support/chromium';
+import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { post } from '../support/http';
+import { snapshot } from '../support/snapshots';
+import { TEST_KEYS } from '../support/stack';
+import { heldBackStack, PENDING_LINE } from './held-back-stack';
 
-const LINE = '[data-notice="counts-pending"]';
 const EN_LINE = 'Recent changes are still being counted; this view updates by itself in a moment.';
 const JA_LINE = '最近の変更をまだ集計しています。この画面はまもなく自動で更新されます。';
 
-let stack: TestStack;
-beforeAll(async () => {
-  ensureDashboardBuilt();
-  stack = await startTestStack({ rules: TEST_RULES, projectorIntervalMs: 0 });
-}, 180_000);
-afterAll(async () => stack?.stop());
-
-/** A post the projector has not drained yet; returns the server id. */
-async function postWaiting(host: string, testState: string): Promise<string> {
-  const res = await post(stack, snapshot({ host, testState, collectedAt: Date.now() - 60_000 }), { drain: false });
-  expect(res.status).toBe(201);
-  expect((await get(stack, 'summary')).body.countsPending).toBe(true);
-  return `${host.toLowerCase()}.corp.contoso.com`;
-}
+const { stack: heldStack, postWaiting } = heldBackStack();
 
 describe('the list views while changes are still being counted, in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
-  if (!chromiumPresent()) {
-    it('needs Chromium', (ctx) => {
-      if (browserRequired()) throw new Error(MISSING_CHROMIUM);
-      console.warn(MISSING_CHROMIUM);
-      ctx.skip(MISSING_CHROMIUM);
-    });
-    return;
-  }
-
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  }, BROWSER_TIMEOUTS.launchMs + 10_000);
-  afterAll(async () => browser?.close());
-  const contexts = new Set<BrowserContext>();
-  afterEach(async () => {
-    await Promise.all([...contexts].map((c) => c.close().catch(() => undefined)));
-    contexts.clear();
-    // Whatever a test left waiting is counted before the next one starts.
-    await stack.projected();
-  });
+  // Whatever a test left waiting is counted before the next one starts.
+  const suite = chromiumSuite(() => heldStack().projected());
+  if (!suite) return;
+  const chromium: ChromiumSuite = suite;
 
   /** A view with the reader key; `apiCalls` lists the API paths the page asked, in order. */
   async function openView(fragment: string, locale: string): Promise<{ page: Page; apiCalls: string[]; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale });
-    contexts.add(context);
-    context.setDefaultTimeout(BROWSER_TIMEOUTS.stepMs);
-    const page = await context.newPage();
+    const { page, errors } = await chromium.open(locale);
     const apiCalls: string[] = [];
-    const errors: string[] = [];
     page.on('request', (r) => {
       const p = new URL(r.url()).pathname;
       if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
     });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.goto(`${heldStack().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
     // The page opens on the fleet view; the calls counted are the chosen view's.
     await page.locator('.fleet').waitFor();
     apiCalls.length = 0;
@@ -81,7 +45,7 @@ describe('the list views while changes are still being counted, in Chromium', { 
   it('Findings: says the index is catching up over an empty list, then shows the post\'s finding and drops the line', async () => {
     const server = await postWaiting('WAITF1', 'Warning');
     const { page, apiCalls, errors } = await openView('#/findings', 'en-GB');
-    const line = page.locator(`.findings-view ${LINE}`);
+    const line = page.locator(`.findings-view ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
     expect(await page.locator('table.findings tbody tr').count()).toBe(0);
@@ -90,7 +54,7 @@ describe('the list views while changes are still being counted, in Chromium', { 
     expect(summaries(apiCalls)).toBe(1);
     expect(apiCalls.indexOf('summary')).toBeLessThan(apiCalls.indexOf('results'));
 
-    await stack.projected();
+    await heldStack().projected();
     await line.waitFor({ state: 'detached' });
     const row = page.locator(`table.findings tbody tr[data-server="${server}"]`);
     await row.waitFor();
@@ -110,17 +74,17 @@ describe('the list views while changes are still being counted, in Chromium', { 
 
   it('Changes: says so in Japanese over what is counted so far, then shows the post\'s change and drops the line', async () => {
     // A server counted before, so the list's first page is known to have loaded.
-    expect((await post(stack, snapshot({ host: 'WAITC0', testState: 'Warning' }))).status).toBe(201);
+    expect((await post(heldStack(), snapshot({ host: 'WAITC0', testState: 'Warning' }))).status).toBe(201);
     const server = await postWaiting('WAITC1', 'Error');
     const { page, errors } = await openView('#/changes', 'ja-JP');
-    const line = page.locator(`.changes-view ${LINE}`);
+    const line = page.locator(`.changes-view ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(JA_LINE);
     const newFailing = page.locator('[data-list="new-failing"]');
     await newFailing.locator('li.event[data-server="waitc0.corp.contoso.com"]').waitFor();
     expect(await newFailing.locator(`li.event[data-server="${server}"]`).count()).toBe(0);
 
-    await stack.projected();
+    await heldStack().projected();
     await line.waitFor({ state: 'detached' });
     const change = newFailing.locator(`li.event[data-server="${server}"]`);
     await change.waitFor();
@@ -132,7 +96,7 @@ describe('the list views while changes are still being counted, in Chromium', { 
   it('Server: its own verdict shows at once; its history says it is catching up, then shows the change', async () => {
     const server = await postWaiting('WAITS1', 'Warning');
     const { page, errors } = await openView(`#/server/${encodeURIComponent(server)}`, 'en-GB');
-    const line = page.locator(`.server-view ${LINE}`);
+    const line = page.locator(`.server-view ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
     // The post wrote the verdict itself: no wait for it.
@@ -140,7 +104,7 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await page.locator('.server-view .more p.muted').waitFor();
     expect(await page.locator('ol.timeline li.event').count()).toBe(0);
 
-    await stack.projected();
+    await heldStack().projected();
     await line.waitFor({ state: 'detached' });
     const entry = page.locator('ol.timeline li.event[data-to="Warning"]');
     await entry.waitFor();
