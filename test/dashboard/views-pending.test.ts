@@ -6,12 +6,17 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
-import { BROWSER_TIMEOUTS } from '../support/chromium';
+import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
-import { post } from '../support/http';
+import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { TEST_KEYS } from '../support/stack';
 import { heldBackStack, PENDING_LINE } from './held-back-stack';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs } from '../support/drift';
+import { RULES } from '../../src/rules/registry';
+import { readFileSync } from 'node:fs';
+
+const fixture = JSON.parse(readFileSync(`test/fixtures/port25/${DEFAULT_LIST}`, 'utf8')) as Record<string, unknown>;
 
 const EN_LINE = 'Recent changes are still being counted; this view updates by itself in a moment.';
 const JA_LINE = '最近の変更をまだ集計しています。この画面はまもなく自動で更新されます。';
@@ -110,6 +115,47 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await entry.waitFor();
     expect(await entry.count()).toBe(1);
     expect(await entry.textContent()).toContain('Test alpha');
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the Configurations view while drift is being counted, in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
+  // Drift needs a rule with configuration facts: this stack runs the real rule set.
+  const { stack: driftStack, postWaitingBody } = heldBackStack(RULES);
+  const suite = chromiumSuite(() => driftStack().projected());
+  if (!suite) return;
+  const chromium: ChromiumSuite = suite;
+
+  it('says the drift counts are catching up, then counts the post\'s server and drops the line', async () => {
+    const servers = async () => (await get(driftStack(), `drift?rule=${DRIFT_RULE}`)).body.servers as number;
+    // One server counted before, so the view has clusters to show while it waits.
+    expect((await post(driftStack(), fixtureAs(fixture, 'WAITD0', Date.now() - 120_000))).status).toBe(201);
+    expect(await servers()).toBe(1);
+    await postWaitingBody(fixtureAs(fixture, 'WAITD1', Date.now() - 60_000));
+
+    const { page, errors } = await chromium.open('en-GB');
+    const apiCalls: string[] = [];
+    page.on('request', (r) => {
+      const p = new URL(r.url()).pathname;
+      if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
+    });
+    await page.goto(`${driftStack().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.locator('.fleet').waitFor();
+    apiCalls.length = 0;
+    await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), `#/drift?rule=${DRIFT_RULE}`);
+    const line = page.locator(`.drift ${PENDING_LINE}`);
+    await line.waitFor();
+    expect(await line.textContent()).toBe(EN_LINE);
+    const counted = page.locator('.drift-summary');
+    expect(await counted.textContent()).toContain('1 server');
+    expect(apiCalls.indexOf('summary')).toBeLessThan(apiCalls.indexOf('drift'));
+
+    await driftStack().projected();
+    await line.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('.drift-summary')?.textContent ?? '').includes('2 servers'));
+    // Read again once, after the summary that said the wait was over.
+    expect(apiCalls.filter((c) => c === 'drift')).toHaveLength(2);
+    expect(apiCalls.lastIndexOf('summary')).toBeLessThan(apiCalls.lastIndexOf('drift'));
     expect(errors).toEqual([]);
   });
 });

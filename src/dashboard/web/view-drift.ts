@@ -1,13 +1,15 @@
 // Drift of one rule: the fleet's configurations as clusters, largest first, each with its servers
 // per status, a few of its servers, and the facts in which it differs from the reference (the
 // baseline server's configuration when one is named, else the largest cluster). One call to
-// one call to the drift route, which reads counters kept at write time: the same cost for 10 or
-// 10,000 servers.
-import { apiGet, type Counts, type Query } from './api.js';
-import { h, link, replace } from './dom.js';
+// the drift route, which reads the counters the projector keeps: the same cost for 10 or 10,000
+// servers. Those follow a post by a moment: while the summary says so, a line says it and the
+// view reads the drift again once the wait is over.
+import { ApiFailure, apiGet, type Counts, type Query, type Summary } from './api.js';
+import { h, link, replace, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t } from './i18n.js';
 import type { Route } from './router.js';
 import { serverHref } from './router.js';
+import { pendingLine } from './pending-line.js';
 import { statusBar } from './view-fleet.js';
 import { button, errorBox, type Fail } from './widgets.js';
 
@@ -85,9 +87,26 @@ function clusterPanel(c: Cluster, rank: number, reference: Cluster | undefined, 
 }
 
 export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
-  const rule = route.params.get('rule') ?? '';
-  const query: Query = { rule, top: '100' };
+  const query: Query = { rule: route.params.get('rule') ?? '', top: '100' };
+  // The summary is read before the drift, so one that says nothing is waiting vouches for it.
+  const summary = await apiGet<Summary>('summary');
   const first = await apiGet<Drift>('drift', query);
+  const body = h('div', null, content(first, query, fail));
+  // Read again after the wait: what is shown stays if that fails, under the error and its retry.
+  const reload = () =>
+    void apiGet<Drift>('drift', query).then(
+      (next) => replace(body, content(next, query, fail)),
+      (error: unknown) => {
+        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+        body.prepend(errorBox(error, reload));
+      },
+    );
+  const line = pendingLine(summary, fail, reload);
+  return h('div', { class: 'drift', 'data-rule': first.ruleId }, h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)), line, body);
+}
+
+/** The drift's counts, clusters and paging. */
+function content(first: Drift, query: Query, fail: Fail): Child[] {
   const clusters: Cluster[] = [...first.clusters];
   const baselineCluster = first.baseline?.fingerprint ? clusters.find((c) => c.fingerprint === first.baseline?.fingerprint) : undefined;
   const reference = baselineCluster ?? clusters[0];
@@ -118,10 +137,7 @@ export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
   const against = first.baseline
     ? t('driftAgainstBaseline', { server: first.baseline.server, setBy: first.baseline.setBy, time: first.baseline.setAt ? formatTime(first.baseline.setAt) : '—' })
     : t('driftAgainstLargest');
-  return h(
-    'div',
-    { class: 'drift', 'data-rule': first.ruleId },
-    h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)),
+  return [
     h(
       'p',
       { class: 'drift-summary' },
@@ -132,5 +148,5 @@ export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
     first.servers === 0 ? h('p', { class: 'muted' }, t('driftEmpty')) : null,
     list,
     more,
-  );
+  ];
 }
