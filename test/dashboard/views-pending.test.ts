@@ -10,7 +10,7 @@ import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { TEST_KEYS } from '../support/stack';
+import { TEST_KEYS, type TestStack } from '../support/stack';
 import { heldBackStack, PENDING_LINE } from './held-back-stack';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs } from '../support/drift';
 import { RULES } from '../../src/rules/registry';
@@ -23,27 +23,29 @@ const JA_LINE = '最近の変更をまだ集計しています。この画面は
 
 const { stack: heldStack, postWaiting } = heldBackStack();
 
+/** A view of `stack` with the reader key; `apiCalls` lists the API paths the page asked, in order. */
+async function openViewOf(chromium: ChromiumSuite, stack: TestStack, fragment: string, locale: string): Promise<{ page: Page; apiCalls: string[]; errors: string[] }> {
+  const { page, errors } = await chromium.open(locale);
+  const apiCalls: string[] = [];
+  page.on('request', (r) => {
+    const p = new URL(r.url()).pathname;
+    if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
+  });
+  await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+  // The page opens on the fleet view; the calls counted are the chosen view's.
+  await page.locator('.fleet').waitFor();
+  apiCalls.length = 0;
+  await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), fragment);
+  return { page, apiCalls, errors };
+}
+
 describe('the list views while changes are still being counted, in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
   // Whatever a test left waiting is counted before the next one starts.
   const suite = chromiumSuite(() => heldStack().projected());
   if (!suite) return;
   const chromium: ChromiumSuite = suite;
 
-  /** A view with the reader key; `apiCalls` lists the API paths the page asked, in order. */
-  async function openView(fragment: string, locale: string): Promise<{ page: Page; apiCalls: string[]; errors: string[] }> {
-    const { page, errors } = await chromium.open(locale);
-    const apiCalls: string[] = [];
-    page.on('request', (r) => {
-      const p = new URL(r.url()).pathname;
-      if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
-    });
-    await page.goto(`${heldStack().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    // The page opens on the fleet view; the calls counted are the chosen view's.
-    await page.locator('.fleet').waitFor();
-    apiCalls.length = 0;
-    await page.evaluate((hash) => ((globalThis as unknown as { location: { hash: string } }).location.hash = hash), fragment);
-    return { page, apiCalls, errors };
-  }
+  const openView = (fragment: string, locale: string) => openViewOf(chromium, heldStack(), fragment, locale);
 
   const summaries = (calls: readonly string[]) => calls.filter((c) => c === 'summary').length;
 
@@ -133,16 +135,7 @@ describe('the Configurations view while drift is being counted, in Chromium', { 
     expect(await servers()).toBe(1);
     await postWaitingBody(fixtureAs(fixture, 'WAITD1', Date.now() - 60_000));
 
-    const { page, errors } = await chromium.open('en-GB');
-    const apiCalls: string[] = [];
-    page.on('request', (r) => {
-      const p = new URL(r.url()).pathname;
-      if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
-    });
-    await page.goto(`${driftStack().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('.fleet').waitFor();
-    apiCalls.length = 0;
-    await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), `#/drift?rule=${DRIFT_RULE}`);
+    const { page, apiCalls, errors } = await openViewOf(chromium, driftStack(), `#/drift?rule=${DRIFT_RULE}`, 'en-GB');
     const line = page.locator(`.drift ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
