@@ -2,13 +2,13 @@
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
 import type { Rule } from '../rules/types';
-import type { DriftStore, EventRecord, PostureStore, StoredBaseline } from '../store';
+import type { DriftStore, EventRecord, EventStore, StoredBaseline } from '../store';
 import { ApiError } from './errors';
 import { iso } from './present';
 
 export interface BaselinesDeps {
   readonly drift: DriftStore;
-  readonly store: PostureStore;
+  readonly events: EventStore;
   readonly rules: readonly Rule[];
   readonly clock: () => number;
 }
@@ -111,6 +111,6 @@ export class Baselines {
       cause,
       detail: JSON.stringify({ rule: b.ruleId, server: cause === 'baseline-deleted' ? null : b.server, previousServer: cause === 'baseline-deleted' ? b.server : (previous ?? null), setBy: b.setBy, revision: b.revision, fingerprint: fingerprint ?? null }),
     };
-    await this.deps.store.putEvents([e]);
+    await this.deps.events.putEvents([e]);
   }
 }

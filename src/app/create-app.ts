@@ -3,7 +3,7 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { DriftStore, LifecycleStore, OlderDriftMembers, OlderLayoutStore, OutboxStore, PostureStore, RoundTripCounter, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, EventStore, HostStore, LifecycleStore, OlderDriftMembers, OlderLayoutStore, OutboxStore, PostureStore, RawSnapshotStore, RoundTripCounter, RuleIndexStore, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { Baselines } from './baselines';
 import { DriftApi } from './drift-api';
 import { DriftQueries } from './drift-queries';
@@ -18,7 +18,7 @@ import { KeysApi } from './keys-api';
 import { LayoutMigration } from './layout-migration';
 import { RateLimiter } from './rate-limit';
 import { Reenrolment } from './reenrolment';
-import { Projector } from './projector';
+import { Projector, type ProjectionStores } from './projector';
 import { Reevaluation } from './reevaluate';
 import { StagedRawSweep } from './staged-raw-sweep';
 import { loadSettings, type Settings } from './settings';
@@ -42,6 +42,11 @@ export interface PostureApp {
   readonly settings: Settings;
   readonly rules: readonly Rule[];
   readonly store: PostureStore;
+  /** The request side's stores of the other tables (built on `store`). */
+  readonly events: EventStore;
+  readonly hosts: HostStore;
+  readonly rawSnapshots: RawSnapshotStore;
+  readonly staged: StagedRawStore;
   readonly ingest: Ingest;
   /** Drains the outbox into the fleet-wide tables (its own store and round-trip counter). */
   readonly projector: Projector;
@@ -81,16 +86,19 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const store = options.store ?? new PostureStore(storeOptions);
   // The projector's storage calls are counted apart from the requests'.
   const projectorStore = new PostureStore({ ...storeOptions, counter: new RoundTripCounter() });
+  const { events, hosts, rawSnapshots, staged, ruleIndex } = projectionStores(store);
   const lifecycle = new LifecycleStore(store);
   const driftStore = new DriftStore(store);
-  const waivers = new Waivers({ store, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
-  const staleHosts = new StaleHosts({ store, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
+  const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
+  const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
-  const projectorWaivers = new Waivers({ store: projectorStore, waivers: new WaiverStore(projectorStore), rules, clock, maxDays: settings.waiverMaxDays });
-  const projectorHosts = new StaleHosts({ store: projectorStore, lifecycle: new LifecycleStore(projectorStore), clock, staleAfterMinutes: settings.staleAfterMinutes });
+  const projection = projectionStores(projectorStore);
+  const projectorWaivers = new Waivers({ store: projectorStore, events: projection.events, waivers: new WaiverStore(projectorStore), rules, clock, maxDays: settings.waiverMaxDays });
+  const projectorHosts = new StaleHosts({ events: projection.events, lifecycle: new LifecycleStore(projectorStore), clock, staleAfterMinutes: settings.staleAfterMinutes });
   const projector = new Projector(
     {
       store: projectorStore,
+      ...projection,
       outbox: new OutboxStore(projectorStore),
       drift: new DriftStore(projectorStore),
       waivers: () => projectorWaivers.coverage(),
@@ -99,9 +107,10 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     RECENT_COMMITS,
   );
   const outbox = new OutboxStore(store);
-  const reevaluation = new Reevaluation({ store, lifecycle, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
-  const ingest = new Ingest({ store, outbox, projector, rules, clock });
-  const queries = new LifecycleQueries({ plain: new Queries({ store, outbox, rules, clock }), store, rules, lifecycle, waivers });
+  const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
+  const ingest = new Ingest({ store, outbox, staged, projector, rules, clock });
+  const plain = new Queries({ store, outbox, events, hosts, rawSnapshots, ruleIndex, rules, clock });
+  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,
@@ -124,15 +133,20 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
   // Background work like the projector's, so it goes through the projector's store.
-  const stagedRawSweep = new StagedRawSweep({ staged: new StagedRawStore(projectorStore), store: projectorStore, outbox: new OutboxStore(projectorStore), clock });
+  const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
-  const baselines = new Baselines({ drift: driftStore, store, rules, clock });
+  const baselines = new Baselines({ drift: driftStore, events, rules, clock });
   const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveServer(name) });
-  return { settings, rules, store, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
+  return { settings, rules, store, events, hosts, rawSnapshots, staged, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
+}
+
+/** The stores of the fleet-wide tables, each built on `store` (sharing its clients, guard and token codec). */
+export function projectionStores(store: PostureStore): ProjectionStores {
+  return { events: new EventStore(store), ruleIndex: new RuleIndexStore(store), hosts: new HostStore(store), rawSnapshots: new RawSnapshotStore(store), staged: new StagedRawStore(store) };
 }
 
 let defaultApp: PostureApp | undefined;

@@ -22,6 +22,7 @@ import {
   type IndexMove,
   type OutboxStore,
   type ResultRecord,
+  type StagedRawStore,
   type StoredResult,
 } from '../store';
 import type { AlertLog } from './alert-log';
@@ -52,6 +53,8 @@ export interface IngestResponse {
 
 export interface IngestDeps extends UseCaseDeps {
   readonly outbox: OutboxStore;
+  /** Where a raw body too large for its outbox entry is staged. */
+  readonly staged: StagedRawStore;
   /** Told of each commit that wrote an outbox entry (proof without a read, and a drain soon). */
   readonly projector: Pick<Projector, 'committed' | 'kick'>;
 }
@@ -146,7 +149,7 @@ export class Ingest {
       if (e === undefined) return;
       try {
         // The staging row first: while it may be left, so is the entry that leads the projector to it.
-        if (e.staged) await this.deps.store.deleteStagedRaw([{ server, commitId: e.commitId }]);
+        if (e.staged) await this.deps.staged.deleteStagedRaw([{ server, commitId: e.commitId }]);
         await this.deps.outbox.deleteOne(server, e.commitId);
       } catch {
         // Left to the projector, which finds no commit for the entry.
@@ -312,7 +315,7 @@ export class Ingest {
    * is never left without the entry that leads the projector to it. True when the body was staged.
    */
   async #writeEntry(work: ProjectionWork, writtenAt: number): Promise<boolean> {
-    const { outbox, store } = this.deps;
+    const { outbox, staged } = this.deps;
     const entry = (w: ProjectionWork) => ({ server: w.server, commitId: w.commitId, writtenAt, payload: encodeWork(w) });
     try {
       await outbox.put(entry(work));
@@ -320,7 +323,7 @@ export class Ingest {
     } catch (error) {
       if (!(error instanceof OutboxEntryTooLargeError) || !work.raw) throw error;
       await outbox.put(entry({ ...work, raw: undefined, staged: { slot: work.raw.slot } }));
-      await store.putStagedRaw(work.raw.record, work.commitId, work.raw.slot);
+      await staged.putStagedRaw(work.raw.record, work.commitId, work.raw.slot);
       return true;
     }
   }

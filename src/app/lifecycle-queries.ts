@@ -4,7 +4,7 @@
 // sets, read once per request.
 import type { Manifest } from '../snapshot/schema';
 import type { Lang, Rule } from '../rules/types';
-import type { EventFilter, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
+import type { EventFilter, EventStore, HostStore, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
 import { ApiError } from './errors';
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
@@ -14,6 +14,9 @@ export interface LifecycleQueryDeps {
   /** The plain reads these add the lifecycle to. */
   readonly plain: Queries;
   readonly store: PostureStore;
+  readonly hosts: HostStore;
+  /** Where a server's history is read. */
+  readonly events: EventStore;
   readonly rules: readonly Rule[];
   readonly lifecycle: LifecycleStore;
   readonly waivers: Waivers;
@@ -76,7 +79,7 @@ export class LifecycleQueries {
 
   /** Every server with its host facts and whether it is stale, a page at a time. */
   async servers(top: number, token: string | undefined) {
-    const [page, stale] = await Promise.all([this.ld.store.listHosts(top, token), this.ld.lifecycle.listStale()]);
+    const [page, stale] = await Promise.all([this.ld.hosts.listHosts(top, token), this.ld.lifecycle.listStale()]);
     const markers = new Map(stale.map((m) => [m.server, m]));
     return { items: page.items.map((h) => ({ ...viewOfHost(h), ...staleView(markers.get(h.server)) })), continuationToken: page.continuationToken ?? null };
   }
@@ -125,7 +128,7 @@ export class LifecycleQueries {
 
   /** A server's status changes (per rule, and its stale/returned changes), newest first. */
   async history(server: string, ruleId: string | undefined, top: number, token: string | undefined, lang: Lang) {
-    const page = await this.ld.store.listHistory(server, ruleId, top, token);
+    const page = await this.ld.events.listHistory(server, ruleId, top, token);
     return { server, items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
   }
 }

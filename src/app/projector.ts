@@ -14,15 +14,28 @@
 //
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
-import type { DriftMove, DriftStore, EventRecord, IndexMove, OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
+import type { DriftMove, DriftStore, EventRecord, EventStore, HostStore, IndexMove, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
 
-export interface ProjectorDeps {
-  /** The projector's own store (its own round-trip counter: requests are measured without it). */
+/** The fleet-wide tables the projector writes, each through its own store. */
+export interface ProjectionStores {
+  readonly events: EventStore;
+  readonly ruleIndex: RuleIndexStore;
+  readonly hosts: HostStore;
+  readonly rawSnapshots: RawSnapshotStore;
+  /** Bodies too large for their entry, copied into their slot and removed. */
+  readonly staged: StagedRawStore;
+}
+
+export interface ProjectorDeps extends ProjectionStores {
+  /**
+   * The projector's own store, where it reads the proof of a commit (its own round-trip counter:
+   * requests are measured without it); the projection stores are built on it too.
+   */
   readonly store: PostureStore;
   readonly outbox: OutboxStore;
   /** Where configuration fingerprints are counted (fleet drift); left out, drift is not projected. */
@@ -300,7 +313,7 @@ export class Projector {
     const started = mark;
     const timed = (name: string, p: Promise<void>) => p.finally(() => (phaseMs[name] = Date.now() - started));
     await settleAll([
-      timed('events', events.length > 0 ? store.putEvents(events) : Promise.resolve()),
+      timed('events', events.length > 0 ? this.deps.events.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works)),
       timed('drift', this.#drift(works)),
       timed('raw', this.#raw(works, droppedStaged)),
@@ -333,7 +346,7 @@ export class Projector {
    * no longer provable). A rerun after a crash before that copies again what is left.
    */
   async #raw(works: readonly ProjectionWork[], droppedStaged: readonly ProjectionWork[]): Promise<void> {
-    const { store } = this.deps;
+    const { rawSnapshots, staged } = this.deps;
     const last = new Map<string, ProjectionWork>();
     for (const w of works) {
       const slot = w.raw?.slot ?? w.staged?.slot;
@@ -341,14 +354,14 @@ export class Projector {
     }
     const final = [...last.values()];
     await settleAll([
-      store.putRawSnapshots(final.flatMap((w) => (w.raw ? [w.raw] : []))),
+      rawSnapshots.putRawSnapshots(final.flatMap((w) => (w.raw ? [w.raw] : []))),
       inParallel(
         final.filter((w) => w.staged),
         STAGED_PARALLEL,
-        async (w) => void (await store.copyStagedRaw(w.server, w.commitId, w.staged!.slot)),
+        async (w) => void (await staged.copyStagedRaw(w.server, w.commitId, w.staged!.slot)),
       ),
     ]);
-    await store.deleteStagedRaw([...works, ...droppedStaged].filter((w) => w.staged).map((w) => ({ server: w.server, commitId: w.commitId })));
+    await staged.deleteStagedRaw([...works, ...droppedStaged].filter((w) => w.staged).map((w) => ({ server: w.server, commitId: w.commitId })));
   }
 
   /**
@@ -368,7 +381,7 @@ export class Projector {
     }
     await settleAll(
       [...byRule].map(([ruleId, perServer]) =>
-        this.deps.store.applyIndexMoves(
+        this.deps.ruleIndex.applyIndexMoves(
           ruleId,
           [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { record: list[list.length - 1]!.record, reread: true })),
         ),
@@ -420,7 +433,7 @@ export class Projector {
       newest.set(w.server, earlier ? { ...w.host, previousSync: earlier.previousSync } : w.host);
     }
     if (newest.size === 0) return;
-    await this.deps.store.putHosts([...newest.values()].map((h) => h.record));
+    await this.deps.hosts.putHosts([...newest.values()].map((h) => h.record));
     await this.deps.hostsSynced?.(
       [...newest.values()].map((h) => ({ server: h.record.server, previous: h.previousSync, now: h.now, snapshotId: h.snapshotId })),
       log,

@@ -5,13 +5,18 @@ import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import type { EventFilter, OutboxStore, ResultFilter } from '../store';
+import type { EventFilter, EventStore, HostStore, OutboxStore, RawSnapshotStore, ResultFilter, RuleIndexStore } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
 import type { UseCaseDeps } from './use-case-deps';
 
 export interface QueryDeps extends UseCaseDeps {
   /** Asked whether accepted changes are still waiting for the projector (the summary says so). */
   readonly outbox: OutboxStore;
+  readonly events: EventStore;
+  readonly hosts: HostStore;
+  readonly rawSnapshots: RawSnapshotStore;
+  /** The per-rule counters the summary reads. */
+  readonly ruleIndex: RuleIndexStore;
 }
 
 export class Queries {
@@ -47,14 +52,14 @@ export class Queries {
   }
 
   async events(filter: EventFilter, top: number, token: string | undefined, lang: Lang) {
-    const page = await this.deps.store.listEvents(filter, top, token);
+    const page = await this.deps.events.listEvents(filter, top, token);
     return { items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
   }
 
   /** One server, or undefined when it never posted. */
   async server(server: string, lang: Lang) {
-    const { store, rules } = this.deps;
-    const [rows, host, raw] = await Promise.all([store.listServerResults(server), store.getHost(server), store.getLatestRaw(server)]);
+    const { store, hosts, rawSnapshots, rules } = this.deps;
+    const [rows, host, raw] = await Promise.all([store.readServer(server), hosts.getHost(server), rawSnapshots.getLatestRaw(server)]);
     if (rows.length === 0 && !host) return undefined;
     const latest = rows.reduce((a, r) => (r.collectedAt > a.collectedAt ? r : a), rows[0] ?? { collectedAt: 0, snapshotId: '', lastSeen: 0 });
     const order = new Map(rules.map((r, i) => [r.id, i]));
@@ -85,12 +90,12 @@ export class Queries {
    * read more), and whether accepted changes are still waiting to be counted.
    */
   async summary(lang: Lang) {
-    const { store, outbox, rules, clock } = this.deps;
+    const { ruleIndex, outbox, rules, clock } = this.deps;
     // The outbox first, then the counters: the projector writes counts before it removes an entry,
     // so an empty outbox means the counters read next hold every change accepted before it.
     // Read side by side, a drain finishing in between would answer old counts as complete.
     const countsPending = await outbox.changesWaiting();
-    const counts = await store.getRuleCounts(rules.map((r) => r.id));
+    const counts = await ruleIndex.getRuleCounts(rules.map((r) => r.id));
     const totals = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
     let hosts = 0;
     const perRule = rules.map((r) => {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type IndexMove, type LifecycleStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
@@ -20,6 +20,9 @@ import type { UseCaseDeps } from './use-case-deps';
 
 export interface ReevaluateDeps extends UseCaseDeps {
   readonly lifecycle: LifecycleStore;
+  /** The pass walks the fleet by its Hosts rows. */
+  readonly hosts: HostStore;
+  readonly rawSnapshots: RawSnapshotStore;
   readonly batchSize: number;
   readonly outbox: OutboxStore;
   readonly projector: Pick<Projector, 'committed' | 'kick'>;
@@ -98,7 +101,7 @@ export class Reevaluation {
     const etag = await lifecycle.putReevalState(leased, cur?.etag);
     if (etag === undefined) return { status: 'busy', ...none };
 
-    const page = await this.deps.store.listServersPage(batchSize, base.cursor || undefined);
+    const page = await this.deps.hosts.listServersPage(batchSize, base.cursor || undefined);
     const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
     const work = [...page.servers];
     const worker = async () => {
@@ -162,7 +165,7 @@ export class Reevaluation {
       }
       let head = rows[0]!;
       for (const r of rows) if (isNewerSnapshot(r, head)) head = r;
-      const raw = await store.getLatestRaw(server, true);
+      const raw = await this.deps.rawSnapshots.getLatestRaw(server, true);
       // The raw row holds the newest distinct content; the head may be a later post of the same content.
       if (!raw?.body || raw.contentHash !== head.contentHash) return { outcome: 'unavailable', changes: 0 };
       let doc: unknown;

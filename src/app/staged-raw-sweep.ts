@@ -7,13 +7,12 @@
 // the server's Results rows say its content belongs, if that slot lacks it and holds nothing newer,
 // and removes the row. Safe to run twice and beside the projector: a copy replaces a slot only
 // under the ETag it was read with, so content written meanwhile is never replaced.
-import { isNewerSnapshot, PROJECTED_RAW_SLOTS, rawSlotOf, settleBounded, type OutboxStore, type PostureStore, type RawHead, type RawSnapshotMeta, type StagedRawKey, type StagedRawMeta, type StagedRawStore } from '../store';
+import { isNewerSnapshot, PROJECTED_RAW_SLOTS, rawSlotOf, settleBounded, type OutboxStore, type RawHead, type RawSnapshotMeta, type StagedRawKey, type StagedRawMeta, type StagedRawStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { PROJECTOR_GRACE_MS } from './projector';
 
 export interface StagedRawSweepDeps {
   readonly staged: StagedRawStore;
-  readonly store: Pick<PostureStore, 'deleteStagedRaw'>;
   readonly outbox: Pick<OutboxStore, 'has'>;
   readonly clock: () => number;
   /** Staging rows younger than this are left alone: their request may still be on its way to its commit (default: the projector's grace). */
@@ -92,7 +91,7 @@ export class StagedRawSweep {
 
   /** One server's staging rows without an entry, newest first: a newer body takes its slot before an older one is weighed against it. */
   async #server(server: string, list: readonly StagedRawKey[], log: AlertLog): Promise<{ copied: number; removed: number; retried: number }> {
-    const { staged, store } = this.deps;
+    const { staged } = this.deps;
     const out = { copied: 0, removed: 0, retried: 0 };
     const head = await staged.readHead(server);
     const metas = (await Promise.all(list.map((k) => staged.readStagedMeta(server, k.commitId)))).filter((m): m is StagedRawMeta => m !== undefined);
@@ -113,7 +112,7 @@ export class StagedRawSweep {
           }
         }
       }
-      await store.deleteStagedRaw([{ server, commitId: m.commitId }]);
+      await staged.deleteStagedRaw([{ server, commitId: m.commitId }]);
       out.removed++;
     }
     return out;

@@ -4,12 +4,12 @@
 // and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
 // conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
 // Index rows that are not a server's current one (left by a move that failed half-way) are pruned.
-import type { EventRecord, LifecycleStore, PostureStore } from '../store';
+import type { EventRecord, EventStore, LifecycleStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 export interface StaleHostsDeps {
-  readonly store: PostureStore;
+  readonly events: EventStore;
   readonly lifecycle: LifecycleStore;
   readonly clock: () => number;
   readonly staleAfterMinutes: number;
@@ -72,13 +72,13 @@ export class StaleHosts {
    */
   async hostsSynced(syncs: readonly HostSync[], log: AlertLog): Promise<void> {
     if (syncs.length === 0) return;
-    const { lifecycle, store, clock } = this.deps;
+    const { lifecycle, events, clock } = this.deps;
     await lifecycle.recordSeenMany(syncs.map((s) => ({ server: s.server, sync: s.now, previousSync: s.previous })));
     const markers = await lifecycle.clearStaleMany(syncs.map((s) => s.server));
     if (markers.length === 0) return;
     const syncOf = new Map(syncs.map((s) => [s.server, s]));
     const returned = markers.map((marker) => ({ marker, sync: syncOf.get(marker.server)! }));
-    await store.putEvents(returned.map(({ marker, sync }) => serverEvent(marker.server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)));
+    await events.putEvents(returned.map(({ marker, sync }) => serverEvent(marker.server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)));
     for (const { marker, sync } of returned) {
       log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server: marker.server, lastSeen: iso(marker.lastSeen), staleSince: iso(marker.staleSince), returnedAt: iso(sync.now) }));
     }
@@ -86,7 +86,7 @@ export class StaleHosts {
 
   /** The timer: one bounded pass over the index's old hours. */
   async run(log: AlertLog): Promise<StaleRun> {
-    const { lifecycle, store, clock } = this.deps;
+    const { lifecycle, events, clock } = this.deps;
     const now = clock();
     const threshold = now - this.staleAfterMs;
     const entries = (await lifecycle.listSeenUpTo(threshold, STALE_SCAN_LIMIT)).filter((e) => e.sync <= threshold);
@@ -117,7 +117,7 @@ export class StaleHosts {
         }
         const staleSince = seen.lastSeen + this.staleAfterMs;
         // The event first (same key on a rerun), then the marker decides who writes the record.
-        await store.putEvents([serverEvent(e.server, 'Stale', staleSince, seen.snapshotId, now)]);
+        await events.putEvents([serverEvent(e.server, 'Stale', staleSince, seen.snapshotId, now)]);
         if (await lifecycle.markStale({ server: e.server, lastSeen: seen.lastSeen, staleSince, lastSnapshotId: seen.snapshotId })) {
           log.log(formatLogRecord(LOG_RECORDS.serverStale, { server: e.server, lastSeen: iso(seen.lastSeen), staleSince: iso(staleSince) }));
           markedStale++;

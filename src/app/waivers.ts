@@ -6,7 +6,7 @@
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
-import type { EventRecord, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
+import type { EventRecord, EventStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
@@ -15,6 +15,7 @@ import type { UseCaseDeps } from './use-case-deps';
 
 export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
+  readonly events: EventStore;
   readonly maxDays: number;
 }
 
@@ -259,6 +260,6 @@ export class Waivers {
       waiverId: w.id,
       detail: JSON.stringify(waiverView(w, at)),
     };
-    await this.deps.store.putEvents([e]);
+    await this.deps.events.putEvents([e]);
   }
 }

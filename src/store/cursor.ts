@@ -15,6 +15,11 @@ export class InvalidContinuationTokenError extends Error {
   override readonly name = 'InvalidContinuationTokenError';
 }
 
+/** A query's identity for its tokens: its kind and its filters. */
+export function queryId(kind: string, filter: object): string {
+  return kind + ':' + JSON.stringify(filter);
+}
+
 const MAC_BYTES = 32;
 const refused = () => new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
 

@@ -13,7 +13,8 @@ import { decodeKey } from './keys';
 import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { afterFilters, type KeyPosition } from './older-layouts';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 import { settleBounded } from './transactions';
 
 /** A row's keys. */

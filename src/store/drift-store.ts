@@ -18,7 +18,8 @@ import { boundedText, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { bucketOf, decodeKey, encodeKey } from './keys';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 import { RecordedEmpty } from './recorded-empty';
 
 /** A server's place in its rule's drift, as the projection writes it. */

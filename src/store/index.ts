@@ -5,14 +5,11 @@ export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, isTransient, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 export { CursorCodec, InvalidContinuationTokenError } from './cursor';
-export {
-  PostureStore,
-  type EventFilter,
-  type PostureStoreOptions,
-  type ResultFilter,
-  type IndexMove,
-  type ServerCommit,
-} from './posture-store';
+export { PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';
+export { EventStore, type EventFilter } from './events-store';
+export { RuleIndexStore, type IndexMove } from './rule-index-store';
+export { HostStore } from './hosts-store';
+export { RawSnapshotStore } from './raw-snapshots-store';
 export { keyTagOf, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
 export type { CommitMark } from './records';
 export { DIRECT_RAW_SLOTS, nextRawSlot, PROJECTED_RAW_SLOTS, rawSlotOf } from './raw-slots';

@@ -11,7 +11,8 @@ import { statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { encodeKey } from './keys';
 import { settleBounded, transactionChunks } from './transactions';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 
 export interface SeenEntry {
   readonly server: string;

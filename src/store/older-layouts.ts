@@ -6,7 +6,8 @@ import { odata, RestError, TableTransaction, type TableClient } from '@azure/dat
 import { dateTime, ms, str } from './columns';
 import { bucketHistoryKeys, entityToRawMeta, OLDER_LAYOUT_RANGES, OLDER_LAYOUTS_STATE_KEYS, rawSlotKey, rawSlotRange, serverRange, snapshotPartition, type Entity } from './entities';
 import { statusCodeOf } from './errors';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 import type { RawSnapshotMeta } from './records';
 import { MAX_TRANSACTION_ROWS, settleBounded, transactionChunks } from './transactions';
 

@@ -12,7 +12,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { bytes, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import { bucketOf, encodeKey } from './keys';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 
 export interface OutboxEntry {
   readonly server: string;

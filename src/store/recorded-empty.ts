@@ -5,7 +5,7 @@
 // always right, only dearer.
 import { ms } from './columns';
 import { readStateRow } from './older-layouts';
-import type { SiblingTable } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 
 /**
  * How long a process believes an older layout still holds rows before it reads the record again:

@@ -1,16 +1,19 @@
-// What the sweep of staging rows reads and writes: staging rows found by their keys alone, the few
-// columns that say which content a staging row, a slot and a server's Results rows hold, and a
-// copy into a slot that happens only if the slot is still as it was read. The staging rows
-// themselves are written, copied by the projector and deleted by PostureStore (putStagedRaw,
-// copyStagedRaw, deleteStagedRaw).
-import { odata, RestError, type TableClient } from '@azure/data-tables';
-import { commitMarks, entityToRawMeta, parseRawStageKey, rawSlotKey, rawStageKey, serverRange, SNAPSHOT_BUCKETS_RANGE, snapshotPartition, stagedToSlotEntity } from './entities';
+// The Snapshots table's staging rows: a raw body too large for its outbox entry, staged by its
+// request under its commit attempt (PK = s|<server bucket>, RK = <server>|stage|<commit id>),
+// copied into its slot by the projector and then removed. And what the hourly sweep of staging
+// rows reads and writes: staging rows found by their keys alone, the few columns that say which
+// content a staging row, a slot and a server's Results rows hold, and a copy into a slot that
+// happens only if the slot is still as it was read.
+import { odata } from '@azure/data-tables';
+import { commitMarks, entityToRawMeta, parseRawStageKey, rawSlotKey, rawStageKey, serverRange, SNAPSHOT_BUCKETS_RANGE, snapshotPartition, stagedRawToEntity, stagedToSlotEntity } from './entities';
 import { ms, num, str } from './columns';
 import { statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import { isNewerSnapshot } from './snapshot-order';
-import type { PostureStore, SiblingTable } from './posture-store';
-import type { CommitMark, RawSnapshotMeta } from './records';
+import type { PostureStore } from './posture-store';
+import type { CommitMark, RawSnapshotMeta, RawSnapshotRecord } from './records';
+import { WRITE_PARALLEL, type SiblingTable } from './sibling-table';
+import { settleBounded } from './transactions';
 
 /** A staging row as the key scan finds it. */
 export interface StagedRawKey {
@@ -53,6 +56,40 @@ export class StagedRawStore {
   constructor(store: PostureStore) {
     this.#snapshots = store.siblingTable('snapshots');
     this.#results = store.siblingTable('results');
+  }
+
+  /**
+   * Stages a raw body too large for its outbox entry under its commit attempt (one upsert). No
+   * other attempt writes this row, so an attempt that is then refused cannot replace a body that
+   * was accepted; the projector copies it into the slot its commit chose (copyStagedRaw).
+   */
+  async putStagedRaw(raw: RawSnapshotRecord, commitId: string, slot: number): Promise<void> {
+    const entity = stagedRawToEntity(raw, commitId, slot);
+    await this.#snapshots.call('staging a raw snapshot', (t) => t.upsertEntity(entity, 'Replace'));
+  }
+
+  /**
+   * Copies the staged body of `commitId` into the server's `slot` (a read and an upsert, one body
+   * in memory). False when no staging row is left: an earlier run copied it, and later entries
+   * of the batch that removed it wrote that slot or newer content, so there is nothing to redo.
+   */
+  async copyStagedRaw(server: string, commitId: string, slot: number): Promise<boolean> {
+    const staged = await this.#snapshots.get(snapshotPartition(server), rawStageKey(server, commitId), 'reading a staged raw snapshot');
+    if (!staged) return false;
+    const entity = stagedToSlotEntity(staged, server, slot);
+    await this.#snapshots.call('writing a raw snapshot', (t) => t.upsertEntity(entity, 'Replace'));
+    return true;
+  }
+
+  /** Removes staging rows (a delete each, WRITE_PARALLEL at a time; one already gone is fine). */
+  async deleteStagedRaw(list: ReadonlyArray<{ readonly server: string; readonly commitId: string }>): Promise<void> {
+    await settleBounded(list, WRITE_PARALLEL, async ({ server, commitId }) => {
+      try {
+        await this.#snapshots.call('removing a staged raw snapshot', (t) => t.deleteEntity(snapshotPartition(server), rawStageKey(server, commitId)));
+      } catch (error) {
+        if (statusCodeOf(error) !== 404) throw error;
+      }
+    });
   }
 
   /**
@@ -127,12 +164,7 @@ export class StagedRawStore {
 
   async #point(table: SiblingTable, pk: string, rk: string, select: string[] | undefined, what: string): Promise<Record<string, unknown> | undefined> {
     await table.ready();
-    try {
-      return await table.call(what, (t: TableClient) => t.getEntity<Record<string, unknown>>(pk, rk, select ? { queryOptions: { select } } : {}));
-    } catch (error) {
-      if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return undefined;
-      throw error;
-    }
+    return table.get(pk, rk, what, select);
   }
 }
 

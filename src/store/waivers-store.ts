@@ -4,7 +4,8 @@ import { odata, RestError } from '@azure/data-tables';
 import { boundedText, int32, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
-import type { PostureStore, SiblingTable } from './posture-store';
+import type { PostureStore } from './posture-store';
+import type { SiblingTable } from './sibling-table';
 
 export type WaiverState = 'active' | 'expired' | 'deleted';
 

@@ -8,7 +8,7 @@ import { TableClient, TableTransaction } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, PostureStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, PostureStore, RawSnapshotStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { HISTORY_BUCKETS_RANGE, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
 import { MAX_TRANSACTION_BYTES, requestBytes, transactionChunks } from '../../src/store/transactions';
 import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
@@ -25,6 +25,8 @@ const measure: StoragePolicy = {
 
 let azurite: AzuriteHandle;
 let store: PostureStore;
+let eventStore: EventStore;
+let rawSnapshots: RawSnapshotStore;
 let history: TableClient;
 let snapshots: TableClient;
 
@@ -32,6 +34,8 @@ beforeAll(async () => {
   azurite = await startAzurite({});
   store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [measure] });
   await store.ensureTables();
+  eventStore = new EventStore(store);
+  rawSnapshots = new RawSnapshotStore(store);
   const names = tableNames();
   history = TableClient.fromConnectionString(azurite.connectionString, names.history, { allowInsecureConnection: true });
   snapshots = TableClient.fromConnectionString(azurite.connectionString, names.snapshots, { allowInsecureConnection: true });
@@ -58,7 +62,7 @@ async function allHistory(server: string, top: number, ruleId?: string): Promise
   let token: string | undefined;
   let pages = 0;
   do {
-    const page = await store.listHistory(server, ruleId, top, token);
+    const page = await eventStore.listHistory(server, ruleId, top, token);
     items.push(...page.items);
     token = page.continuationToken;
     pages++;
@@ -79,7 +83,7 @@ describe('History and Snapshots by bucket of servers', () => {
     const servers = Array.from({ length: 300 }, (_, i) => `burst-${String(i).padStart(3, '0')}.corp.example`);
     const events = servers.flatMap((s) => [change(s, 10), change(s, 11, 'rule-b', 'Error')]);
     store.counter.reset();
-    await store.putEvents(events);
+    await eventStore.putEvents(events);
     // 600 events: 6 Events transactions; 600 History rows over 16 buckets: ≤ 100 rows each.
     const eventsCalls = Math.ceil(events.length / 100);
     const historyCalls = store.counter.count - eventsCalls;
@@ -88,7 +92,7 @@ describe('History and Snapshots by bucket of servers', () => {
     expect(store.counter.count).toBe(store.counter.writes);
 
     store.counter.reset();
-    await store.putRawSnapshots(servers.map((s) => ({ record: raw(s, 10), slot: 1 })));
+    await rawSnapshots.putRawSnapshots(servers.map((s) => ({ record: raw(s, 10), slot: 1 })));
     // 300 small bodies: ≤ 100 rows per transaction, at most one partial transaction per bucket.
     expect(store.counter.count).toBeGreaterThanOrEqual(SERVER_BUCKETS);
     expect(store.counter.count).toBeLessThanOrEqual(SERVER_BUCKETS + Math.ceil(servers.length / 100));
@@ -100,7 +104,7 @@ describe('History and Snapshots by bucket of servers', () => {
         ['rule-b', 'Error', `snap-${s}-11`],
         ['rule-a', 'Warning', `snap-${s}-10`],
       ]);
-      expect((await store.getLatestRaw(s, true))?.body).toBe(JSON.stringify({ server: s, minutes: 10 }));
+      expect((await rawSnapshots.getLatestRaw(s, true))?.body).toBe(JSON.stringify({ server: s, minutes: 10 }));
     }
     const historyRows = await keysOf(history, `PartitionKey ge '${HISTORY_BUCKETS_RANGE.from}' and PartitionKey lt '${HISTORY_BUCKETS_RANGE.to}'`);
     expect(historyRows).toHaveLength(events.length);
@@ -111,13 +115,13 @@ describe('History and Snapshots by bucket of servers', () => {
   it('a replay writes the same rows; one key twice in a batch is one row, the later write', async () => {
     const servers = ['replay-1.example', 'replay-2.example'];
     const events = servers.map((s) => change(s, 20));
-    await store.putEvents(events);
-    await store.putRawSnapshots(servers.map((s) => ({ record: raw(s, 20), slot: 0 })));
+    await eventStore.putEvents(events);
+    await rawSnapshots.putRawSnapshots(servers.map((s) => ({ record: raw(s, 20), slot: 0 })));
     const filter = (s: string) => `RowKey ge '${encodeKey(s)}|' and RowKey lt '${encodeKey(s)}}'`;
     const before = await Promise.all(servers.map(async (s) => [await keysOf(history, filter(s)), await keysOf(snapshots, filter(s))]));
 
-    await store.putEvents([...events, ...events]);
-    await store.putRawSnapshots(servers.map((s) => ({ record: raw(s, 20), slot: 0 })));
+    await eventStore.putEvents([...events, ...events]);
+    await rawSnapshots.putRawSnapshots(servers.map((s) => ({ record: raw(s, 20), slot: 0 })));
     const after = await Promise.all(servers.map(async (s) => [await keysOf(history, filter(s)), await keysOf(snapshots, filter(s))]));
     expect(after).toEqual(before);
     expect(before.map(([h, r]) => [h!.length, r!.length])).toEqual([
@@ -126,11 +130,11 @@ describe('History and Snapshots by bucket of servers', () => {
     ]);
 
     // The same slot twice in one batch: the later content is what stays.
-    await store.putRawSnapshots([
+    await rawSnapshots.putRawSnapshots([
       { record: raw('replay-1.example', 30, '{"v":"first"}'), slot: 1 },
       { record: raw('replay-1.example', 31, '{"v":"second"}'), slot: 1 },
     ]);
-    expect((await store.getLatestRaw('replay-1.example', true))?.body).toBe('{"v":"second"}');
+    expect((await rawSnapshots.getLatestRaw('replay-1.example', true))?.body).toBe('{"v":"second"}');
   });
 
   it('raw bodies above 4 MiB in one bucket are split by bytes, and every body lands', async () => {
@@ -147,18 +151,18 @@ describe('History and Snapshots by bucket of servers', () => {
     const tx = new TableTransaction();
     for (const e of entities) tx.upsertEntity(e, 'Replace');
     await expect(snapshots.submitTransaction(tx.actions)).rejects.toThrow(/413|too large|exceed/i);
-    expect(await store.getLatestRaw(servers[0]!)).toBeUndefined();
+    expect(await rawSnapshots.getLatestRaw(servers[0]!)).toBeUndefined();
 
     store.counter.reset();
     batchBytes.length = 0;
-    await store.putRawSnapshots(list);
+    await rawSnapshots.putRawSnapshots(list);
     // The estimate holds against what was sent: every request under 4 MiB.
     expect(batchBytes.length).toBe(store.counter.count);
     for (const n of batchBytes) expect(n).toBeGreaterThan(0);
     for (const n of batchBytes) expect(n).toBeLessThanOrEqual(4 * 1024 * 1024);
     expect(store.counter.count).toBeGreaterThanOrEqual(Math.ceil(total / MAX_TRANSACTION_BYTES));
     expect(store.counter.count).toBeLessThan(servers.length);
-    for (const [i, s] of servers.entries()) expect((await store.getLatestRaw(s, true))?.body, s).toBe(bodies[i]);
+    for (const [i, s] of servers.entries()) expect((await rawSnapshots.getLatestRaw(s, true))?.body, s).toBe(bodies[i]);
   });
 
   it('one server’s history pages across both layouts with one token, newest first, filtered by rule', async () => {
@@ -168,9 +172,9 @@ describe('History and Snapshots by bucket of servers', () => {
     for (const e of old) await history.createEntity(legacyHistory(e));
     // A neighbour in the old layout, and one whose id begins with this one's, must not show.
     await history.createEntity(legacyHistory(change('mixed-02.corp.example', 4)));
-    await store.putEvents([change(`${server}.x`, 9)]);
+    await eventStore.putEvents([change(`${server}.x`, 9)]);
     // Written since: three more, in the bucket.
-    await store.putEvents([change(server, 5), change(server, 6, 'rule-b'), change(server, 7)]);
+    await eventStore.putEvents([change(server, 5), change(server, 6, 'rule-b'), change(server, 7)]);
 
     const { items, pages } = await allHistory(server, 2);
     expect(items.map((e) => e.firstSeen)).toEqual([7, 6, 5, 3, 2, 1].map((m) => T0 + m * 60_000));
@@ -179,8 +183,8 @@ describe('History and Snapshots by bucket of servers', () => {
     const ruleB = await allHistory(server, 1, 'rule-b');
     expect(ruleB.items.map((e) => e.snapshotId)).toEqual([`snap-${server}-6`, `snap-${server}-2`]);
     // A token of one query does not resume another.
-    const first = await store.listHistory(server, undefined, 2);
-    await expect(store.listHistory(server, 'rule-b', 2, first.continuationToken)).rejects.toThrow(/continuation token/);
+    const first = await eventStore.listHistory(server, undefined, 2);
+    await expect(eventStore.listHistory(server, 'rule-b', 2, first.continuationToken)).rejects.toThrow(/continuation token/);
   });
 
   it('the newest raw snapshot wins across layouts, with or without the body', async () => {
@@ -189,14 +193,14 @@ describe('History and Snapshots by bucket of servers', () => {
     const timeKeyed = raw(server, 50, '{"v":"time-keyed"}');
     await snapshots.createEntity(legacyRaw(timeKeyed, legacyRawTimeKey(timeKeyed)));
     await snapshots.createEntity(legacyRaw(raw(server, 55, '{"v":"old-slot"}'), 'slot1'));
-    await store.putRawSnapshots([{ record: raw(server, 40, '{"v":"bucket-older"}'), slot: 0 }]);
-    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"old-slot"}');
+    await rawSnapshots.putRawSnapshots([{ record: raw(server, 40, '{"v":"bucket-older"}'), slot: 0 }]);
+    expect((await rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"old-slot"}');
 
-    await store.putRawSnapshots([{ record: raw(server, 60, '{"v":"bucket-newer"}'), slot: 1 }]);
-    const latest = await store.getLatestRaw(server);
+    await rawSnapshots.putRawSnapshots([{ record: raw(server, 60, '{"v":"bucket-newer"}'), slot: 1 }]);
+    const latest = await rawSnapshots.getLatestRaw(server);
     expect(latest?.snapshotId).toBe(`snap-${server}-60`);
     expect(latest && 'body' in latest ? latest.body : undefined).toBeUndefined();
-    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"bucket-newer"}');
+    expect((await rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"bucket-newer"}');
     // The bucket row sits in its server's range; the older rows stay where they were.
     expect(await keysOf(snapshots, `PartitionKey eq 's|${bucketOf(server, SERVER_BUCKETS)}' and RowKey ge '${server}|' and RowKey lt '${server}}'`)).toEqual([
       `s|${bucketOf(server, SERVER_BUCKETS)}/${server}|slot0`,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, LifecycleStore, PostureStore, seenPartition, tableNames, type HostRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, HostStore, LifecycleStore, PostureStore, seenPartition, tableNames, type HostRecord, type StoragePolicy } from '../../src/store';
 import { hostToEntity } from '../../src/store/entities';
 
 const HOST_BUCKETS = 16;
@@ -30,6 +30,8 @@ const interleave: StoragePolicy = {
 
 let azurite: AzuriteHandle;
 let store: PostureStore;
+let hostStore: HostStore;
+let eventStore: EventStore;
 let hosts: TableClient;
 let lifecycleTable: TableClient;
 
@@ -37,6 +39,8 @@ beforeAll(async () => {
   azurite = await startAzurite({});
   store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [interleave] });
   await store.ensureTables();
+  hostStore = new HostStore(store);
+  eventStore = new EventStore(store);
   const names = tableNames();
   hosts = TableClient.fromConnectionString(azurite.connectionString, names.hosts, { allowInsecureConnection: true });
   lifecycleTable = TableClient.fromConnectionString(azurite.connectionString, names.lifecycle, { allowInsecureConnection: true });
@@ -79,7 +83,7 @@ describe('Hosts rows for many servers', () => {
     const bound = 2 * HOST_BUCKETS + Math.ceil(servers.length / 100);
 
     store.counter.reset();
-    await store.putHosts(servers.map((s) => host(s, 1)));
+    await hostStore.putHosts(servers.map((s) => host(s, 1)));
     const firstReads = store.counter.count - store.counter.writes;
     expect(firstReads).toBe(HOST_BUCKETS);
     expect(store.counter.writes).toBeGreaterThanOrEqual(HOST_BUCKETS);
@@ -88,12 +92,12 @@ describe('Hosts rows for many servers', () => {
 
     // Every server's collector changes at once (a rollout): the same bound, not two calls per server.
     store.counter.reset();
-    await store.putHosts(servers.map((s) => host(s, 2, '1.1.0', 2)));
+    await hostStore.putHosts(servers.map((s) => host(s, 2, '1.1.0', 2)));
     expect(store.counter.count - store.counter.writes).toBe(HOST_BUCKETS);
     expect(store.counter.count).toBeLessThanOrEqual(bound);
 
     for (const s of [servers[0]!, servers[151]!, servers[299]!]) {
-      const row = await store.getHost(s);
+      const row = await hostStore.getHost(s);
       expect(row?.collectorVersion, s).toBe('1.1.0');
       expect(row?.lastCollectedAt, s).toBe(T0 + 2 * HOUR);
       // First seen is the first write's, not the upgrade's.
@@ -101,7 +105,7 @@ describe('Hosts rows for many servers', () => {
     }
     const all: HostRecord[] = [];
     for (let token: string | undefined, first = true; first || token; first = false) {
-      const page = await store.listHosts(1000, token);
+      const page = await hostStore.listHosts(1000, token);
       all.push(...page.items.filter((h) => h.server.startsWith('up')));
       token = page.continuationToken;
     }
@@ -114,37 +118,37 @@ describe('Hosts rows for many servers', () => {
     const servers = fleet('one', 4000).filter((s) => bucketOf(s, HOST_BUCKETS) === 'b03').slice(0, 250);
     expect(servers).toHaveLength(250);
     store.counter.reset();
-    await store.putHosts(servers.map((s) => host(s, 1)));
+    await hostStore.putHosts(servers.map((s) => host(s, 1)));
     expect(store.counter.count - store.counter.writes).toBe(1);
     expect(store.counter.writes).toBe(3);
-    expect((await store.getHost(servers[249]!))?.lastCollectedAt).toBe(T0 + HOUR);
+    expect((await hostStore.getHost(servers[249]!))?.lastCollectedAt).toBe(T0 + HOUR);
   });
 
   it('an older snapshot does not replace a newer row; first seen is the earliest; a server twice in a list counts once', async () => {
     const servers = fleet('order', 40);
-    await store.putHosts(servers.map((s) => host(s, 5, '2.0.0')));
+    await hostStore.putHosts(servers.map((s) => host(s, 5, '2.0.0')));
     // Half of them get an older snapshot's facts (a late replay), the other half a newer one that
     // claims a later first-seen time; one server comes twice, the older entry last.
     const older = servers.slice(0, 20).map((s) => host(s, 3, '1.0.0', 0));
     const newer = servers.slice(20).map((s) => host(s, 6, '2.1.0', 6));
     const twice = servers[39]!;
-    await store.putHosts([...older, ...newer, host(twice, 4, '1.9.0', 4)]);
+    await hostStore.putHosts([...older, ...newer, host(twice, 4, '1.9.0', 4)]);
     for (const s of servers.slice(0, 20)) {
-      const row = await store.getHost(s);
+      const row = await hostStore.getHost(s);
       expect([row?.collectorVersion, row?.lastCollectedAt, row?.firstSeen], s).toEqual(['2.0.0', T0 + 5 * HOUR, T0 + 5 * HOUR]);
     }
     for (const s of servers.slice(20, 39)) {
-      const row = await store.getHost(s);
+      const row = await hostStore.getHost(s);
       expect([row?.collectorVersion, row?.lastCollectedAt, row?.firstSeen], s).toEqual(['2.1.0', T0 + 6 * HOUR, T0 + 5 * HOUR]);
     }
     // The newer entry's facts, the older entry's earlier first-seen time.
-    const row = await store.getHost(twice);
+    const row = await hostStore.getHost(twice);
     expect([row?.collectorVersion, row?.lastCollectedAt, row?.firstSeen]).toEqual(['2.1.0', T0 + 6 * HOUR, T0 + 4 * HOUR]);
   });
 
   it('a transaction that meets another writer falls back for its servers only; the end state is the newest of both', async () => {
     const servers = fleet('race', 200);
-    await store.putHosts(servers.map((s) => host(s, 1)));
+    await hostStore.putHosts(servers.map((s) => host(s, 1)));
     // The concurrent writer changes one row of the first transaction sent, after the batch read it:
     // a newer snapshot's facts, which must survive; and creates a row for a new server of that
     // transaction, with an earlier first-seen time, which must be kept.
@@ -161,7 +165,7 @@ describe('Hosts rows for many servers', () => {
       await hosts.createEntity(hostToEntity(host(created, 1, 'other-writer', 0), bucketOf(created, HOST_BUCKETS)));
     };
     store.counter.reset();
-    await store.putHosts([...servers.map((s) => host(s, 2, '3.0.0', 2)), ...fresh.map((s) => host(s, 2, '3.0.0', 2))]);
+    await hostStore.putHosts([...servers.map((s) => host(s, 2, '3.0.0', 2)), ...fresh.map((s) => host(s, 2, '3.0.0', 2))]);
     const calls = store.counter.count;
     expect(touched).toBeDefined();
     expect(beforeNextHostsBatch).toBeUndefined();
@@ -169,10 +173,10 @@ describe('Hosts rows for many servers', () => {
     expect(bucketOf(created, HOST_BUCKETS)).toBe(bucket);
 
     // The other writer's newer row stands; the created row carries this batch's facts with the other writer's earlier first seen.
-    expect(await store.getHost(changed)).toMatchObject({ collectorVersion: 'other-writer', lastCollectedAt: T0 + 9 * HOUR });
-    expect(await store.getHost(created)).toMatchObject({ collectorVersion: '3.0.0', lastCollectedAt: T0 + 2 * HOUR, firstSeen: T0 });
+    expect(await hostStore.getHost(changed)).toMatchObject({ collectorVersion: 'other-writer', lastCollectedAt: T0 + 9 * HOUR });
+    expect(await hostStore.getHost(created)).toMatchObject({ collectorVersion: '3.0.0', lastCollectedAt: T0 + 2 * HOUR, firstSeen: T0 });
     for (const s of [...servers, ...fresh].filter((x) => x !== changed)) {
-      const row = await store.getHost(s);
+      const row = await hostStore.getHost(s);
       expect(row?.collectorVersion, s).toBe('3.0.0');
       expect(row?.firstSeen, s).toBe(s === created ? T0 : servers.includes(s) ? T0 + HOUR : T0 + 2 * HOUR);
     }
@@ -198,7 +202,7 @@ describe('the stale-host bookkeeping of many refreshes', () => {
     expect(await lifecycle.markStale({ server: 'other.corp.example', lastSeen: T0, staleSince: T0 + HOUR, lastSnapshotId: 'snap-other' })).toBe(true);
 
     const lines: string[] = [];
-    const stale = new StaleHosts({ store, lifecycle, clock: () => sync2 + 1000, staleAfterMinutes: 60 });
+    const stale = new StaleHosts({ events: eventStore, lifecycle, clock: () => sync2 + 1000, staleAfterMinutes: 60 });
     store.counter.reset();
     await stale.hostsSynced(
       servers.map((server) => ({ server, previous: sync1, now: sync2, snapshotId: `snap-${server}-2` })),
@@ -221,7 +225,7 @@ describe('the stale-host bookkeeping of many refreshes', () => {
     const returned = lines.filter((l) => l.includes('FleetPosture.ServerReturned'));
     expect(returned).toHaveLength(back.length);
     for (const s of back) expect(returned.some((l) => l.includes(s))).toBe(true);
-    const events = await store.listEvents({ causes: ['returned'] }, 100);
+    const events = await eventStore.listEvents({ causes: ['returned'] }, 100);
     expect(events.items.map((e) => e.server).sort()).toEqual([...back].sort());
 
     // Again (a replay of the same batch): the rows stay, no marker to clear, nothing reported twice.

@@ -9,9 +9,10 @@
 // read the record asks one partition instead of two.
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionStores } from '../../src/app/create-app';
 import { LayoutMigration, type LayoutMigrationRun } from '../../src/app/layout-migration';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, OlderDriftMembers, OlderLayoutStore, PostureStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, OlderDriftMembers, OlderLayoutStore, PostureStore, RawSnapshotStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { untilEmpty } from '../support/layout-migration';
 import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
@@ -81,18 +82,18 @@ async function seedHistory(events: readonly EventRecord[]): Promise<void> {
 }
 
 /** Every page of one server's history, as the route walks it. */
-async function walk(store: PostureStore, server: string, top = 2): Promise<EventRecord[]> {
+async function walk(events: EventStore, server: string, top = 2): Promise<EventRecord[]> {
   const items: EventRecord[] = [];
   let token: string | undefined;
   do {
-    const page = await store.listHistory(server, undefined, top, token);
+    const page = await events.listHistory(server, undefined, top, token);
     items.push(...page.items);
     token = page.continuationToken;
   } while (token);
   return items;
 }
 
-const bodyOf = async (server: string) => (await stack.app.store.getLatestRaw(server, true))?.body;
+const bodyOf = async (server: string) => (await stack.app.rawSnapshots.getLatestRaw(server, true))?.body;
 
 /** Keys of every row left in the older layouts of both tables. */
 async function olderKeys(): Promise<string[]> {
@@ -151,7 +152,7 @@ describe('the layout migration', () => {
     const h2 = 'legacy-h2.corp.example';
     // Seven older changes of h1 over two rules, two newer ones in the buckets; three of h2.
     await seedHistory([1, 2, 3, 4, 5, 6, 7].map((m) => change(h1, m, m % 2 ? 'rule-a' : 'rule-b', m % 3 ? 'Warning' : 'Pass')));
-    await stack.app.store.putEvents([change(h1, 20), change(h1, 21, 'rule-b', 'Error')]);
+    await stack.app.events.putEvents([change(h1, 20), change(h1, 21, 'rule-b', 'Error')]);
     await seedHistory([1, 2, 3].map((m) => change(h2, m)));
     const h1Columns = await storedColumns(history, `PartitionKey eq '${h1}'`);
 
@@ -161,21 +162,21 @@ describe('the layout migration', () => {
     await snapshots.createEntity(legacyRaw(raw(r1, 1, 'r1-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(r1, 2, 'r1-b'), 'slot1'));
     for (const m of [1, 2, 3]) await snapshots.createEntity(legacyRaw(raw(r2, m, `r2-${m}`), legacyRawTimeKey(raw(r2, m, ''))));
-    await stack.app.store.putRawSnapshots([{ record: raw(r3, 10, 'r3-new'), slot: 0 }]);
+    await stack.app.rawSnapshots.putRawSnapshots([{ record: raw(r3, 10, 'r3-new'), slot: 0 }]);
     await snapshots.createEntity(legacyRaw(raw(r3, 3, 'r3-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(r3, 4, 'r3-b'), 'slot1'));
-    await stack.app.store.putRawSnapshots([
+    await stack.app.rawSnapshots.putRawSnapshots([
       { record: raw(r4, 10, 'r4-new0'), slot: 0 },
       { record: raw(r4, 11, 'r4-new1'), slot: 1 },
     ]);
     await snapshots.createEntity(legacyRaw(raw(r4, 3, 'r4-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(r4, 4, 'r4-b'), 'slot1'));
-    await stack.app.store.putRawSnapshots([{ record: raw(r5, 10, 'r5-same'), slot: 1 }]);
+    await stack.app.rawSnapshots.putRawSnapshots([{ record: raw(r5, 10, 'r5-same'), slot: 1 }]);
     await snapshots.createEntity(legacyRaw(raw(r5, 2, 'r5-same'), 'slot0'));
 
     const servers = [h1, h2];
     const raws = [r1, r2, r3, r4, r5];
-    const walks = await Promise.all(servers.map((s) => walk(stack.app.store, s)));
+    const walks = await Promise.all(servers.map((s) => walk(stack.app.events, s)));
     expect(walks.map((w) => w.length)).toEqual([9, 3]);
     expect(walks[0]!.map((e) => e.firstSeen)).toEqual([21, 20, 7, 6, 5, 4, 3, 2, 1].map((m) => T0 + m * 60_000));
     const bodies = await Promise.all(raws.map(bodyOf));
@@ -185,7 +186,7 @@ describe('the layout migration', () => {
 
     // A batch at a time, small batches: after each, every reader answers as before.
     const runs = await untilEmpty(migration({ historyBatch: 3, serverBatch: 2 }), async () => {
-      expect(await Promise.all(servers.map((s) => walk(stack.app.store, s)))).toEqual(walks);
+      expect(await Promise.all(servers.map((s) => walk(stack.app.events, s)))).toEqual(walks);
       expect(await Promise.all(raws.map(bodyOf))).toEqual(bodies);
     });
     expect(runs.length).toBeGreaterThanOrEqual(6);
@@ -219,7 +220,7 @@ describe('the layout migration', () => {
     expect(new Date(record.EmptyAt as Date).toISOString()).toBe(last.emptyAt);
     const again = await runJob();
     expect(again).toMatchObject({ moved: { history: 0, snapshots: 0 }, deleted: 0, left: 0, remaining: 0, remainingAtLeast: false, emptyAt: last.emptyAt });
-    expect(await Promise.all(servers.map((s) => walk(stack.app.store, s)))).toEqual(walks);
+    expect(await Promise.all(servers.map((s) => walk(stack.app.events, s)))).toEqual(walks);
     expect(await Promise.all(raws.map(bodyOf))).toEqual(bodies);
   });
 
@@ -228,7 +229,7 @@ describe('the layout migration', () => {
     await seedHistory([1, 2, 3, 4].map((m) => change(server, m)));
     await snapshots.createEntity(legacyRaw(raw(server, 1, 'crash-a'), 'slot0'));
     await snapshots.createEntity(legacyRaw(raw(server, 2, 'crash-b'), 'slot1'));
-    const before = await walk(stack.app.store, server);
+    const before = await walk(stack.app.events, server);
     const body = await bodyOf(server);
     expect(JSON.parse(body ?? '{}').content).toBe('crash-b');
     const m = migration();
@@ -241,14 +242,14 @@ describe('the layout migration', () => {
       expect(await bucketRows()).toBe(4);
       expect((await olderKeys()).filter((k) => k.includes(server))).toHaveLength(6);
       // In both layouts at once the walk shows each change once, in order, at any page size; the body is the same.
-      for (const top of [1, 2, 3, 4, 5, 50]) expect(await walk(stack.app.store, server, top), `top ${top}`).toEqual(before);
+      for (const top of [1, 2, 3, 4, 5, 50]) expect(await walk(stack.app.events, server, top), `top ${top}`).toEqual(before);
       expect(await bodyOf(server)).toBe(body);
     } finally {
       faults.failOlderDeletes = false;
     }
     const finished = await m.run(quiet);
     expect(finished.moved.history).toBe(4);
-    expect(await walk(stack.app.store, server)).toEqual(before);
+    expect(await walk(stack.app.events, server)).toEqual(before);
     expect(finished.continuation).toEqual({ table: 'snapshots' });
 
     // Then the raw rows: copied into the slots, and the run dies before removing them.
@@ -268,7 +269,7 @@ describe('the layout migration', () => {
     expect(await slotsOf(server)).toEqual(slotsBefore);
     expect(await olderKeys()).toEqual([]);
     expect(await bodyOf(server)).toBe(body);
-    expect(await walk(stack.app.store, server)).toEqual(before);
+    expect(await walk(stack.app.events, server)).toEqual(before);
   });
 
   it('two runs side by side, with the projector and ingest writing meanwhile: nothing lost, nothing newer replaced', async () => {
@@ -280,7 +281,7 @@ describe('the layout migration', () => {
       await snapshots.createEntity(legacyRaw(raw(s, 1, `${s}-a`), 'slot0'));
       await snapshots.createEntity(legacyRaw(raw(s, 2, `${s}-b`), 'slot1'));
     }
-    const older = new Map(await Promise.all([...servers, posted].map(async (s) => [s, await walk(stack.app.store, s)] as const)));
+    const older = new Map(await Promise.all([...servers, posted].map(async (s) => [s, await walk(stack.app.events, s)] as const)));
     const p2 = servers[1]!;
 
     const doc = snapshot({ host: 'LEGACY9', testState: 'Warning', collectedAt: Date.now() - 60_000 });
@@ -289,9 +290,10 @@ describe('the layout migration', () => {
       migration({ historyBatch: 3, serverBatch: 2 }).run(quiet, 60_000),
       // The projector writes p2 newer content in both slots, and newer changes.
       (async () => {
-        await stack.app.projectorStore.putRawSnapshots([{ record: raw(p2, 30, 'p2-new0'), slot: 0 }]);
-        await stack.app.projectorStore.putEvents([change(p2, 30)]);
-        await stack.app.projectorStore.putRawSnapshots([{ record: raw(p2, 31, 'p2-new1'), slot: 1 }]);
+        const projector = projectionStores(stack.app.projectorStore);
+        await projector.rawSnapshots.putRawSnapshots([{ record: raw(p2, 30, 'p2-new0'), slot: 0 }]);
+        await projector.events.putEvents([change(p2, 30)]);
+        await projector.rawSnapshots.putRawSnapshots([{ record: raw(p2, 31, 'p2-new1'), slot: 1 }]);
       })(),
       // A post of the server whose rows are being moved, projected at once.
       post(stack, doc).then((r) => expect(r.status).toBe(201)),
@@ -305,18 +307,18 @@ describe('the layout migration', () => {
     expect(await olderKeys()).toEqual([]);
 
     for (const s of servers.filter((x) => x !== p2)) {
-      expect(await walk(stack.app.store, s), s).toEqual(older.get(s));
+      expect(await walk(stack.app.events, s), s).toEqual(older.get(s));
       expect(JSON.parse((await bodyOf(s)) ?? '{}').content, s).toBe(`${s}-b`);
     }
     // p2: its newer change first, then the older ones in order; its slots hold only the newer content.
-    expect(await walk(stack.app.store, p2)).toEqual([change(p2, 30), ...older.get(p2)!]);
+    expect(await walk(stack.app.events, p2)).toEqual([change(p2, 30), ...older.get(p2)!]);
     expect(Object.fromEntries([...(await slotsOf(p2))].map(([slot, v]) => [slot, v.snapshotId]))).toEqual({ slot0: `snap-${p2}-30`, slot1: `snap-${p2}-31` });
     // The posting server: its new changes and body are the newest; every older change follows them.
-    const postedWalk = await walk(stack.app.store, posted);
+    const postedWalk = await walk(stack.app.events, posted);
     const changes = postedWalk.filter((e) => e.snapshotId === String(doc.snapshotId).toLowerCase());
     expect(changes.length).toBeGreaterThan(0);
     expect(postedWalk).toEqual([...changes, ...older.get(posted)!]);
-    expect((await stack.app.store.getLatestRaw(posted))?.snapshotId).toBe(String(doc.snapshotId).toLowerCase());
+    expect((await stack.app.rawSnapshots.getLatestRaw(posted))?.snapshotId).toBe(String(doc.snapshotId).toLowerCase());
     const postedSlots = [...(await slotsOf(posted)).values()].map((v) => v.snapshotId);
     expect(postedSlots).toContain(String(doc.snapshotId).toLowerCase());
     expect(postedSlots).toContain(`snap-${posted}-2`);
@@ -326,10 +328,11 @@ describe('the layout migration', () => {
     const server = 'legacy-both.corp.example';
     // Six older changes over two rules, and two newer ones written to the bucket.
     await seedHistory([1, 2, 3, 4, 5, 6].map((m) => change(server, m, m % 2 ? 'rule-a' : 'rule-b')));
-    await stack.app.store.putEvents([change(server, 20), change(server, 21, 'rule-b', 'Error')]);
+    await stack.app.events.putEvents([change(server, 20), change(server, 21, 'rule-b', 'Error')]);
     const store = stack.app.store;
-    const before = await walk(store, server, 100);
-    const beforeA = (await store.listHistory(server, 'rule-a', 100)).items;
+    const events = stack.app.events;
+    const before = await walk(events, server, 100);
+    const beforeA = (await events.listHistory(server, 'rule-a', 100)).items;
     expect(before).toHaveLength(8);
     expect(beforeA).toHaveLength(4);
 
@@ -342,11 +345,11 @@ describe('the layout migration', () => {
     expect((await storedColumns(history, `PartitionKey eq 'h|${bucketOf(server, 16)}' and RowKey ge '${server}|' and RowKey lt '${server}}'`)).length).toBe(6);
 
     for (const top of [1, 2, 3, 4, 5, 7, 8, 9, 100]) {
-      expect(await walk(store, server, top), `top ${top}`).toEqual(before);
+      expect(await walk(events, server, top), `top ${top}`).toEqual(before);
       const byRule: EventRecord[] = [];
       let token: string | undefined;
       do {
-        const page = await store.listHistory(server, 'rule-a', top, token);
+        const page = await events.listHistory(server, 'rule-a', top, token);
         byRule.push(...page.items);
         token = page.continuationToken;
       } while (token);
@@ -357,15 +360,15 @@ describe('the layout migration', () => {
     // the first page and again only where its rows come next.
     const names = tableNames(stack.settings.tablePrefix);
     await untilEmpty(migration());
-    await stack.app.store.putEvents([22, 23, 24, 25, 26, 27].map((m) => change(server, m)));
+    await stack.app.events.putEvents([22, 23, 24, 25, 26, 27].map((m) => change(server, m)));
     await seedHistory([7, 8].map((m) => change('legacy-both2.corp.example', m)));
-    await stack.app.store.putEvents([30, 31, 32, 33, 34, 35].map((m) => change('legacy-both2.corp.example', m)));
+    await stack.app.events.putEvents([30, 31, 32, 33, 34, 35].map((m) => change('legacy-both2.corp.example', m)));
     store.counter.reset();
     let pages = 0;
     let token: string | undefined;
     const all: EventRecord[] = [];
     do {
-      const page = await store.listHistory('legacy-both2.corp.example', undefined, 2, token);
+      const page = await events.listHistory('legacy-both2.corp.example', undefined, 2, token);
       all.push(...page.items);
       token = page.continuationToken;
       pages++;
@@ -375,7 +378,7 @@ describe('the layout migration', () => {
     // Both on the first page, the bucket alone on the next two, the older partition alone on the last.
     expect(store.counter.byTable.get(names.history)).toBe(pages + 1);
     await untilEmpty(migration());
-    expect(await walk(store, server, 3)).toEqual(await walk(store, server, 100));
+    expect(await walk(events, server, 3)).toEqual(await walk(events, server, 100));
   });
 
   it('resumes with a query per partition range, never one joined by `or`: resumed after every row, or mid-partition, every row moves exactly once', async () => {
@@ -393,7 +396,7 @@ describe('the layout migration', () => {
         await snapshots.createEntity(legacyRaw(raw(s, 1, `${s}-a`), 'slot0'));
         await snapshots.createEntity(legacyRaw(raw(s, 2, `${s}-b`), 'slot1'));
       }
-      const before = new Map(await Promise.all(servers.map(async (s) => [s, await walk(stack.app.store, s)] as const)));
+      const before = new Map(await Promise.all(servers.map(async (s) => [s, await walk(stack.app.events, s)] as const)));
       seen.filters = [];
       seen.writes = [];
       seen.on = true;
@@ -412,7 +415,7 @@ describe('the layout migration', () => {
       expect(seen.filters.some((f) => /^PartitionKey eq '[^']*' and RowKey gt '/.test(f))).toBe(true);
       expect(seen.filters.some((f) => /PartitionKey gt '/.test(f))).toBe(true);
       expect(seen.filters.filter((f) => / or /i.test(f))).toEqual([]);
-      for (const s of servers) expect(await walk(stack.app.store, s), s).toEqual(before.get(s));
+      for (const s of servers) expect(await walk(stack.app.events, s), s).toEqual(before.get(s));
     }
   });
 
@@ -428,8 +431,8 @@ describe('the layout migration', () => {
     // The stack's store read the record before the migration finished: it still asks both.
     const seenBefore = stack.app.store;
     seenBefore.counter.reset();
-    const walked = await seenBefore.listHistory(server, undefined, 50);
-    const latest = await seenBefore.getLatestRaw(rawServer, true);
+    const walked = await stack.app.events.listHistory(server, undefined, 50);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(rawServer, true);
     expect([calls(seenBefore, names.history), calls(seenBefore, names.snapshots), calls(seenBefore, names.lifecycle)]).toEqual([2, 2, 0]);
 
     // A new process reads the record once, then asks the buckets alone.
@@ -441,24 +444,26 @@ describe('the layout migration', () => {
       continuationTokenSecret: stack.settings.continuationTokenSecret,
     });
     await fresh.ensureTables();
+    const freshEvents = new EventStore(fresh);
+    const freshRaw = new RawSnapshotStore(fresh);
     fresh.counter.reset();
-    expect((await fresh.listHistory(server, undefined, 50)).items).toEqual(walked.items);
-    expect(await fresh.getLatestRaw(rawServer, true)).toEqual(latest);
+    expect((await freshEvents.listHistory(server, undefined, 50)).items).toEqual(walked.items);
+    expect(await freshRaw.getLatestRaw(rawServer, true)).toEqual(latest);
     expect([calls(fresh, names.history), calls(fresh, names.snapshots), calls(fresh, names.lifecycle)]).toEqual([1, 1, 1]);
     fresh.counter.reset();
     for (let i = 0; i < 3; i++) {
-      await fresh.listHistory(server, undefined, 50);
-      await fresh.getLatestRaw(rawServer, true);
+      await freshEvents.listHistory(server, undefined, 50);
+      await freshRaw.getLatestRaw(rawServer, true);
     }
     // Three walks and three raw reads: a request each, where the other store pays two.
     expect([calls(fresh, names.history), calls(fresh, names.snapshots), calls(fresh, names.lifecycle)]).toEqual([3, 3, 0]);
 
     // A token the other store issued mid-walk, asking both, goes on at the store that asks the
     // buckets alone: the same changes follow, one request.
-    const first = await seenBefore.listHistory(server, undefined, 4);
+    const first = await stack.app.events.listHistory(server, undefined, 4);
     expect(first.items).toEqual(walked.items.slice(0, 4));
     fresh.counter.reset();
-    expect(await fresh.listHistory(server, undefined, 50, first.continuationToken)).toEqual({ items: walked.items.slice(4), continuationToken: undefined });
+    expect(await freshEvents.listHistory(server, undefined, 50, first.continuationToken)).toEqual({ items: walked.items.slice(4), continuationToken: undefined });
     expect(calls(fresh, names.history)).toBe(1);
   });
 });

@@ -3,7 +3,7 @@
 // their grace is over, keeps one server's changes in order, runs one at a time across processes
 // (the lease), and is triggered by the local host without anyone asking (interval and commit kick).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
+import { createApp, projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector, verdictOf } from '../../src/app/projector';
 import { encodeWork, type ProjectionWork } from '../../src/app/projection-work';
@@ -69,7 +69,7 @@ describe('the projector', () => {
     expect(events.map((e: Json) => e.toStatus)).toEqual(['Error', 'Pass']);
 
     // Once its grace is over, nothing can commit it any more: dropped, nothing projected.
-    const impatient = new Projector({ store: other.projectorStore, outbox: new OutboxStore(other.projectorStore), waivers: async () => () => undefined, graceMs: 0 }, RECENT_COMMITS);
+    const impatient = new Projector({ store: other.projectorStore, ...projectionStores(other.projectorStore), outbox: new OutboxStore(other.projectorStore), waivers: async () => () => undefined, graceMs: 0 }, RECENT_COMMITS);
     expect(await impatient.drain(quiet)).toMatchObject({ projected: 0, dropped: 1, waiting: 0 });
   });
 
@@ -103,7 +103,7 @@ describe('the projector', () => {
     const second = listed.findIndex((e) => e.server !== listed[0]!.server);
     const batchSize = second + 1;
     const cut = listed[second]!.server;
-    const projector = new Projector({ store: stack.app.projectorStore, outbox, waivers: async () => () => undefined, batchSize }, RECENT_COMMITS);
+    const projector = new Projector({ store: stack.app.projectorStore, ...projectionStores(stack.app.projectorStore), outbox, waivers: async () => () => undefined, batchSize }, RECENT_COMMITS);
     // A budget already spent: one batch.
     const run = await projector.drain(quiet, -1);
     expect(run.projected).toBe(second);
@@ -135,7 +135,7 @@ describe('the projector', () => {
     // Every batch holds one entry: the byte limit is below one entry's payload.
     expect(await outbox.list(100, 1)).toHaveLength(1);
     expect(await outbox.list(100, 2 * 20_000)).toHaveLength(2);
-    const projector = new Projector({ store: stack.app.projectorStore, outbox, waivers: async () => () => undefined, batchBytes: 1 }, RECENT_COMMITS);
+    const projector = new Projector({ store: stack.app.projectorStore, ...projectionStores(stack.app.projectorStore), outbox, waivers: async () => () => undefined, batchBytes: 1 }, RECENT_COMMITS);
     const run = await projector.drain(quiet);
     expect(run.projected).toBe(states.length);
     expect(await outbox.list(100)).toEqual([]);

@@ -94,11 +94,11 @@ describe('a raw body too large for its outbox entry', () => {
 
     // The third body waits in its staging row, which no reader takes for a slot.
     expect(await stagedIds(server)).toEqual([ids[2]]);
-    expect(await stack.app.store.getLatestRaw(server)).toBeUndefined();
+    expect(await stack.app.rawSnapshots.getLatestRaw(server)).toBeUndefined();
 
     const run = await stack.projected();
     expect(run.projected).toBe(3);
-    const after = await stack.app.store.getLatestRaw(server, true);
+    const after = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(after?.snapshotId).toBe(ids[2]);
     expect(tailOf(after?.body)).toBe(big);
     const res = await get(stack, `servers/${server}`);
@@ -127,7 +127,7 @@ describe('a raw body too large for its outbox entry', () => {
     }
     expect(await stagedIds(server)).toEqual(expect.arrayContaining([ids[1], ids[3], ids[4]]));
     expect((await stack.projected()).projected).toBe(5);
-    const latest = await stack.app.store.getLatestRaw(server, true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(ids[4]);
     expect(tailOf(latest?.body)).toBe(steps[4]!.tail);
     expect(await storedIds(server)).toEqual(expect.arrayContaining([ids[4], ids[3]]));
@@ -137,7 +137,7 @@ describe('a raw body too large for its outbox entry', () => {
     const last = snapshot({ host, tail: 'f', testState: 'Pass', collectedAt: at(20) });
     expect(await postOnly(last)).toBe(201);
     await stack.projected();
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(last));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(last));
     expect(await storedIds(server)).toEqual(expect.arrayContaining([idOf(last), ids[4]]));
   });
 
@@ -168,7 +168,7 @@ describe('a raw body too large for its outbox entry', () => {
     for await (const row of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(server)}'`, select: ['RawSlot'] } })) slots.add(row.RawSlot);
     expect([...slots]).toEqual([1]);
     await stack.projected();
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(bigId);
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(bigId);
     expect(await rawRows(server)).toEqual(expect.arrayContaining([{ slot: 'slot1', snapshotId: bigId }]));
     expect(await stagedIds(server)).toEqual([]);
 
@@ -176,7 +176,7 @@ describe('a raw body too large for its outbox entry', () => {
     const next = snapshot({ host, tail: bigTail(), testState: 'Error', collectedAt: at(32) });
     expect(await postOnly(next)).toBe(201);
     await stack.projected();
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(next));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(next));
     expect(await storedIds(server)).toEqual(expect.arrayContaining([idOf(next), bigId]));
   });
 
@@ -206,7 +206,7 @@ describe('a raw body too large for its outbox entry', () => {
     // The refused attempt took its staging row with it; the accepted one waits for the projector.
     expect(await stagedIds(server)).toEqual([idOf(newer)]);
     await stack.projected();
-    const latest = await stack.app.store.getLatestRaw(server, true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(newer));
     expect(tailOf(latest?.body)).toBe(sentTail(newer));
     expect((await get(stack, `servers/${server}`)).body.rawSnapshot.snapshotId).toBe(idOf(newer));
@@ -235,7 +235,7 @@ describe('a raw body too large for its outbox entry', () => {
     expect(run.dropped).toBe(1);
     expect(await stagedIds(server)).toEqual([]);
     expect(await waitingEntries(server)).toBe(0);
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(later));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(later));
     expect(await storedIds(server)).not.toContain(idOf(lost));
   });
 
@@ -254,11 +254,11 @@ describe('a raw body too large for its outbox entry', () => {
     } finally {
       faults.failStageDeletes = false;
     }
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(one));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(one));
     expect(await stagedIds(server)).toEqual([idOf(one)]);
     expect(await waitingEntries(server)).toBe(1);
     expect((await stack.projected()).projected).toBe(1);
-    let latest = await stack.app.store.getLatestRaw(server, true);
+    let latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(one));
     expect(tailOf(latest?.body)).toBe(sentTail(one));
     expect(await stagedIds(server)).toEqual([]);
@@ -276,7 +276,7 @@ describe('a raw body too large for its outbox entry', () => {
     expect(await stagedIds(server)).toEqual([]);
     expect(await waitingEntries(server)).toBe(1);
     expect((await stack.projected()).projected).toBe(1);
-    latest = await stack.app.store.getLatestRaw(server, true);
+    latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(two));
     expect(tailOf(latest?.body)).toBe(sentTail(two));
     expect(await storedIds(server)).toEqual(expect.arrayContaining([idOf(two), idOf(one)]));
@@ -298,7 +298,7 @@ describe('a raw body too large for its outbox entry', () => {
     }
     for (const doc of docs) {
       const server = serverOf((doc.host as { name: string }).name);
-      const latest = await stack.app.store.getLatestRaw(server, true);
+      const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
       expect(latest?.snapshotId).toBe(idOf(doc));
       expect(tailOf(latest?.body)).toBe(sentTail(doc));
       expect(await stagedIds(server)).toEqual([]);

@@ -48,7 +48,7 @@ describe('raw snapshots', () => {
       { rowKey: 'slot0', snapshotId: ids[2] },
       { rowKey: 'slot1', snapshotId: ids[1] },
     ]);
-    const latest = await stack.app.store.getLatestRaw(fqdn(host), true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(fqdn(host), true);
     expect(latest?.snapshotId).toBe(ids[2]);
     expect(JSON.parse(latest!.body!).files[0].tail).toBe('three');
 
@@ -65,10 +65,10 @@ describe('raw snapshots', () => {
     // The oldest layout: the server's own partition, RowKey inverted time + snapshot id.
     const legacyEntity = { ...rawToEntity(legacy, 0), partitionKey: encodeKey(server), rowKey: `${invertedTime(legacy.collectedAt)}_${encodeKey(legacy.snapshotId)}` };
     await table.createEntity(legacyEntity);
-    await stack.app.store.putRawSnapshots([{ record: { ...base, snapshotId: 'slot-older', collectedAt: at(40), body: '{"v":"older"}' }, slot: 1 }]);
-    expect((await stack.app.store.getLatestRaw(server, true))?.body).toBe('{"v":"legacy"}');
-    await stack.app.store.putRawSnapshots([{ record: { ...base, snapshotId: 'slot-newer', collectedAt: at(60), body: '{"v":"newer"}' }, slot: 0 }]);
-    const latest = await stack.app.store.getLatestRaw(server);
+    await stack.app.rawSnapshots.putRawSnapshots([{ record: { ...base, snapshotId: 'slot-older', collectedAt: at(40), body: '{"v":"older"}' }, slot: 1 }]);
+    expect((await stack.app.rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"legacy"}');
+    await stack.app.rawSnapshots.putRawSnapshots([{ record: { ...base, snapshotId: 'slot-newer', collectedAt: at(60), body: '{"v":"newer"}' }, slot: 0 }]);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server);
     expect(latest?.snapshotId).toBe('slot-newer');
     expect(latest && 'body' in latest ? latest.body : undefined).toBeUndefined();
   });
@@ -76,19 +76,19 @@ describe('raw snapshots', () => {
   it('never serves a staging row: its attempt may yet be refused; once copied into its slot it is served', async () => {
     const server = fqdn('RAW03');
     const base = { server, receivedAt: Date.now(), contentHash: 'sha256:y' };
-    await stack.app.store.putRawSnapshots([{ record: { ...base, snapshotId: 'in-slot', collectedAt: at(70), body: '{"v":"slot"}' }, slot: 0 }]);
-    await stack.app.store.putStagedRaw({ ...base, snapshotId: 'staged-newer', collectedAt: at(80), body: '{"v":"staged"}' }, 'commit-1', 1);
+    await stack.app.rawSnapshots.putRawSnapshots([{ record: { ...base, snapshotId: 'in-slot', collectedAt: at(70), body: '{"v":"slot"}' }, slot: 0 }]);
+    await stack.app.staged.putStagedRaw({ ...base, snapshotId: 'staged-newer', collectedAt: at(80), body: '{"v":"staged"}' }, 'commit-1', 1);
     expect((await rowsOf(server)).map((r) => r.rowKey)).toEqual(['slot0', 'stage|commit-1']);
-    expect((await stack.app.store.getLatestRaw(server, true))?.body).toBe('{"v":"slot"}');
+    expect((await stack.app.rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"slot"}');
 
-    expect(await stack.app.store.copyStagedRaw(server, 'commit-1', 1)).toBe(true);
-    const latest = await stack.app.store.getLatestRaw(server, true);
+    expect(await stack.app.staged.copyStagedRaw(server, 'commit-1', 1)).toBe(true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest).toMatchObject({ snapshotId: 'staged-newer', body: '{"v":"staged"}', rawBytes: 14, rawStored: true });
-    await stack.app.store.deleteStagedRaw([{ server, commitId: 'commit-1' }]);
+    await stack.app.staged.deleteStagedRaw([{ server, commitId: 'commit-1' }]);
     expect((await rowsOf(server)).map((r) => r.rowKey)).toEqual(['slot0', 'slot1']);
     // Copied and removed already (a rerun): nothing left to copy, and removing it again is fine.
-    expect(await stack.app.store.copyStagedRaw(server, 'commit-1', 1)).toBe(false);
-    await stack.app.store.deleteStagedRaw([{ server, commitId: 'commit-1' }]);
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe('staged-newer');
+    expect(await stack.app.staged.copyStagedRaw(server, 'commit-1', 1)).toBe(false);
+    await stack.app.staged.deleteStagedRaw([{ server, commitId: 'commit-1' }]);
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe('staged-newer');
   });
 });

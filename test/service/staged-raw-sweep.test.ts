@@ -6,7 +6,7 @@
 // whose entry still waits is the projector's, and a second run finds nothing to do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork, encodeWork } from '../../src/app/projection-work';
-import { OutboxStore, StagedRawStore, type StoragePolicy } from '../../src/store';
+import { OutboxStore, type StoragePolicy } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { injectedError } from '../support/faults';
 import { get, post } from '../support/http';
@@ -135,7 +135,7 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     // The body is read once, to copy it; the rest of the sweep reads keys and a few columns.
     expect(faults.bodyReads).toBe(1);
     expect(await stagedIds(server)).toEqual([]);
-    const latest = await stack.app.store.getLatestRaw(server, true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(big));
     expect(tailOf(latest?.body)).toBe(sentTail(big));
     expect((await get(stack, `servers/${server}`)).body.rawSnapshot.snapshotId).toBe(idOf(big));
@@ -163,7 +163,7 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     // A sweep that lost the race to the slot left the row for a later run, which removes it.
     await sweep();
     expect(await stagedIds(server)).toEqual([]);
-    const latest = await stack.app.store.getLatestRaw(server, true);
+    const latest = await stack.app.rawSnapshots.getLatestRaw(server, true);
     expect(latest?.snapshotId).toBe(idOf(big));
     expect(tailOf(latest?.body)).toBe(sentTail(big));
   });
@@ -202,7 +202,7 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     expect(faults.bodyReads).toBe(0);
     expect(await stagedIds(server)).toEqual([]);
     expect(await slotRows(server)).toEqual(slots);
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(newer));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(newer));
   });
 
   it('puts a body a later commit superseded back in its own slot, beside the newer content', async () => {
@@ -221,7 +221,7 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     // The newest two distinct contents are kept again; the newest is still served.
     expect(await sweep()).toMatchObject({ copied: 1, removed: 1 });
     expect((await slotRows(server)).map((r) => r.snapshotId).sort()).toEqual([idOf(big), idOf(newer)].sort());
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(newer));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(newer));
     expect(await stagedIds(server)).toEqual([]);
   });
 
@@ -249,7 +249,7 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
     expect(await sweep()).toMatchObject({ copied: 0, removed: 1 });
     expect(await slotRows(server)).toEqual(slots);
     expect(await stagedIds(server)).toEqual([]);
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(later[2]!));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(later[2]!));
   });
 
   it('leaves a staging row whose outbox entry still waits to the projector', async () => {
@@ -270,16 +270,15 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
 
     await stack.projected();
     expect(await stagedIds(server)).toEqual([]);
-    expect((await stack.app.store.getLatestRaw(server))?.snapshotId).toBe(idOf(big));
+    expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe(idOf(big));
   });
 
   it('finds staging rows by their keys with their age, and copies one into a slot only while the slot is as it was read', async () => {
     const server = serverOf('SWEEP07');
-    const { store } = stack.app;
-    const staged = new StagedRawStore(store);
+    const { rawSnapshots, staged } = stack.app;
     const base = { server, receivedAt: Date.now() };
     const raw = (id: string, minute: number) => ({ ...base, snapshotId: id, contentHash: `sha256:${id}`, collectedAt: at(minute), body: `{"v":"${id}"}` });
-    await store.putStagedRaw(raw('staged', 60), 'commit-7', 0);
+    await staged.putStagedRaw(raw('staged', 60), 'commit-7', 0);
     const found = (await staged.listStaged()).find((k) => k.server === server);
     expect(found?.commitId).toBe('commit-7');
     expect(Math.abs(Date.now() - found!.stagedAt)).toBeLessThan(60_000);
@@ -287,19 +286,19 @@ describe('the sweep of staging rows whose outbox entry is gone', () => {
 
     // Empty when read, written before the copy (the projector, with newer content): no copy.
     expect(await staged.readSlot(server, 0)).toBeUndefined();
-    await store.putRawSnapshots([{ record: raw('newer', 61), slot: 0 }]);
+    await rawSnapshots.putRawSnapshots([{ record: raw('newer', 61), slot: 0 }]);
     expect(await staged.copyIfUnchanged(server, 'commit-7', 0, undefined)).toBe('conflict');
     // Read, then written again before the copy: no copy either.
     const read = await staged.readSlot(server, 0);
     expect(read?.meta.snapshotId).toBe('newer');
-    await store.putRawSnapshots([{ record: raw('newest', 62), slot: 0 }]);
+    await rawSnapshots.putRawSnapshots([{ record: raw('newest', 62), slot: 0 }]);
     expect(await staged.copyIfUnchanged(server, 'commit-7', 0, read!.etag)).toBe('conflict');
-    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"newest"}');
+    expect((await rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"newest"}');
     // Unchanged since it was read: copied.
     const now = await staged.readSlot(server, 0);
     expect(await staged.copyIfUnchanged(server, 'commit-7', 0, now!.etag)).toBe('copied');
-    expect((await store.getLatestRaw(server, true))?.body).toBe('{"v":"staged"}');
-    await store.deleteStagedRaw([{ server, commitId: 'commit-7' }]);
+    expect((await rawSnapshots.getLatestRaw(server, true))?.body).toBe('{"v":"staged"}');
+    await staged.deleteStagedRaw([{ server, commitId: 'commit-7' }]);
     expect(await staged.copyIfUnchanged(server, 'commit-7', 0, undefined)).toBe('gone');
     expect((await staged.listStaged()).some((k) => k.server === server)).toBe(false);
   });

@@ -1,0 +1,126 @@
+// The Events and History tables: status changes, written by the projector (and by the jobs that
+// record a change of their own: stale servers, waivers, baselines) after the commit.
+//   Events: one partition, RK = inverted time and the change — the fleet's changes, newest first.
+//   History: PK = server bucket, RK = server and inverted time — one server's status changes,
+//     kept apart so a server's history is a range read however large the fleet; rows written
+//     before the buckets sit in the server's own partition until the layout migration moves them.
+// Replays write the same rows (every row is keyed by the change it records).
+import { odata, TableTransaction } from '@azure/data-tables';
+import { queryId } from './cursor';
+import { entityToEvent, EVENTS_PARTITION, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, serverRange } from './entities';
+import { settleAll } from './errors';
+import { and, or } from './filters';
+import { decodePosition, encodePosition, walkPage, walkStart, type HistoryLayout, type WalkRow } from './history-walk';
+import { invertedTime } from './keys';
+import type { PostureStore } from './posture-store';
+import type { RecordedEmpty } from './recorded-empty';
+import type { EventRecord, Page } from './records';
+import { MAX_PAGE_FETCHES, type SiblingTable } from './sibling-table';
+
+export interface EventFilter {
+  readonly server?: string;
+  readonly ruleId?: string;
+  /** Matches the status an event changed to. */
+  readonly statuses?: readonly string[];
+  readonly since?: number;
+  /** Matches the event's cause (snapshot, rule-change, stale, returned, waiver-…). */
+  readonly causes?: readonly string[];
+}
+
+/** Causes that are status changes of a server, kept in its History partition too. */
+const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned']);
+
+export class EventStore {
+  readonly #events: SiblingTable;
+  readonly #history: SiblingTable;
+  /** Whether History's older layout is recorded empty (the store's one belief, shared with the raw snapshots). */
+  readonly #olderLayouts: RecordedEmpty;
+
+  constructor(store: PostureStore) {
+    this.#events = store.siblingTable('events');
+    this.#history = store.siblingTable('history');
+    this.#olderLayouts = store.olderLayouts;
+  }
+
+  /**
+   * Writes events, and the servers' status changes to History: one transaction per bucket of
+   * servers (≤ 100 rows), a few at a time. Replays write the same rows.
+   */
+  async putEvents(events: readonly EventRecord[]): Promise<void> {
+    const history = events.filter((e) => e.server && HISTORY_CAUSES.has(e.cause ?? 'snapshot')).map(historyToEntity);
+    // Different tables: written side by side; all settle before a failure is reported.
+    await settleAll([this.#putEventRows(events), this.#history.upsertRows(history, 'writing history')]);
+  }
+
+  /**
+   * One server's status changes, newest first: its range of its bucket's History partition merged
+   * by key with its partition of the older layout (rows written before the buckets), until the
+   * layout migration has recorded that layout empty. A change in both (copied, not yet deleted) is
+   * returned once (see history-walk).
+   */
+  async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
+    await this.#events.ready();
+    // Not the query id of the walks before the merge: their tokens hold no key to resume after.
+    const query = queryId('history-merged', { server, ruleId });
+    const at = token === undefined ? walkStart(2) : decodePosition(this.#history.cursors.open(token, query).t, 2);
+    const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
+    const range = serverRange(server);
+    const bucket = this.#historyLayout(odata`PartitionKey eq ${historyPartition(server)}`, range.from, range.to, rule);
+    // Once the older layout is recorded empty, its partition is not asked, whatever a token says of it.
+    const older = (await this.#olderLayouts.gone()) ? undefined : this.#historyLayout(odata`PartitionKey eq ${legacyServerPartition(server)}`, '', undefined, rule);
+    const page = await walkPage([bucket, older], at, top);
+    // One walk, not a list of partitions: its position is the cursor's text.
+    return { items: page.rows.map(entityToEvent), continuationToken: page.next ? this.#history.cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
+  }
+
+  /**
+   * One layout of a server's History for the walk: the rows of `partition` whose RowKey is `prefix`
+   * and a key (below `to`), read a few pages at most per call so a request stays short.
+   */
+  #historyLayout(partition: string, prefix: string, to: string | undefined, rule: string | undefined): HistoryLayout {
+    return {
+      read: async (after, max, token) => {
+        const filter = and(partition, after === undefined ? (prefix ? odata`RowKey ge ${prefix}` : undefined) : odata`RowKey gt ${prefix + after}`, to === undefined ? undefined : odata`RowKey lt ${to}`, rule);
+        const rows: WalkRow[] = [];
+        let next = token;
+        for (let fetches = 0; fetches < MAX_PAGE_FETCHES / 2 && rows.length < max; fetches++) {
+          const page = await this.#history.page('reading history', { filter }, max - rows.length, next);
+          const value = page.done ? undefined : page.value;
+          for (const e of value ?? []) rows.push({ key: String(e.rowKey).slice(prefix.length), entity: e });
+          next = value?.continuationToken;
+          if (!next) break;
+        }
+        return { rows, ...(next ? { token: next } : {}) };
+      },
+    };
+  }
+
+  async #putEventRows(events: readonly EventRecord[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 100) {
+      const tx = new TableTransaction();
+      const seen = new Set<string>();
+      for (const e of events.slice(i, i + 100)) {
+        const entity = eventToEntity(e);
+        if (seen.has(entity.rowKey)) continue;
+        seen.add(entity.rowKey);
+        tx.upsertEntity(entity, 'Replace');
+      }
+      await this.#events.call('writing events', (t) => t.submitTransaction(tx.actions));
+    }
+  }
+
+  /** Status changes, newest first. */
+  async listEvents(filter: EventFilter, top: number, token?: string): Promise<Page<EventRecord>> {
+    await this.#events.ready();
+    const query = queryId('events', filter);
+    const q = and(
+      odata`PartitionKey eq ${EVENTS_PARTITION}`,
+      filter.since === undefined ? undefined : odata`RowKey lt ${invertedTime(filter.since) + '~'}`,
+      filter.server !== undefined ? odata`Server eq ${filter.server}` : undefined,
+      filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined,
+      filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
+      filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
+    );
+    return this.#events.walk([q], query, token, top, entityToEvent);
+  }
+}
