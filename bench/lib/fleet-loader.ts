@@ -6,7 +6,7 @@ import { TableTransaction, type TransactionAction } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { STATUSES, type Rule } from '../../src/rules/types';
 import { driftMemberOf } from '../../src/app/drift-projection';
-import { bucketOf, driftAnchorEntity, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, SAMPLE_PER_ROW } from '../../src/store';
+import { bucketOf, COUNT_SHARDS, driftAnchorEntity, driftCountsEntity, driftCountsKey, driftMemberEntity, driftShardOf, HOST_BUCKETS, SAMPLE_PER_ROW } from '../../src/store';
 import { createTableClients } from '../../src/store/client';
 import { contentHashOf, hostHashOf } from '../../src/app/ingest';
 import { parseSnapshot } from '../../src/snapshot/parse';
@@ -16,9 +16,6 @@ import { docFor, serverId, serverName, type Template } from './fleet';
 import { runConcurrent } from './measure';
 import { indexOf } from '../../src/app/result-records';
 import { evaluateTemplate, hostRecord, resultRecords } from './records';
-
-const HOST_BUCKETS = 16; // as in src/store/posture-store.ts
-const COUNT_SHARDS = 16; // as in src/store/posture-store.ts
 
 export interface LoadedFleet {
   readonly servers: number;

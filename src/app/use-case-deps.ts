@@ -1,5 +1,6 @@
-// What every use case is built with (create-app.ts wires them): the posture store, the loaded
-// rules and the clock. Use cases add what only they need.
+// What every use case is built with (create-app.ts wires them): the posture store (the Results
+// table), the loaded rules and the clock. Use cases add what only they need, among them the
+// stores of the other tables (events, hosts, raw snapshots, the rule index, the outbox).
 import type { Rule } from '../rules/types';
 import type { PostureStore } from '../store';
 

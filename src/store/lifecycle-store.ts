@@ -4,7 +4,7 @@
 //   PK 'stale', RK server            — present while a server is marked stale.
 //   PK 'reeval', RK 'state'          — the re-evaluation cursor and lease (ETag-guarded).
 //   PK 'layout', RK 'older-layouts'  — the layout migration's cursor and when it found nothing
-//     left in the older layouts (older-layouts.ts writes it, the posture store's readers read it).
+//     left in the older layouts (older-layouts.ts writes it, the History and raw-snapshot readers read it).
 import { odata, RestError } from '@azure/data-tables';
 import { dateTime, int32, ms, num, str } from './columns';
 import { statusCodeOf } from './errors';

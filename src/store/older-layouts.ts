@@ -253,7 +253,7 @@ export class OlderLayoutStore {
   }
 }
 
-/** The Lifecycle row of the migration, or undefined (also what PostureStore reads for its marker). */
+/** The Lifecycle row of the migration, or undefined (also what the History and raw-snapshot readers read for their marker, through RecordedEmpty). */
 export async function readStateRow(lifecycle: SiblingTable): Promise<Record<string, unknown> | undefined> {
   await lifecycle.ready();
   try {
