@@ -183,10 +183,10 @@ export class ServerKeyStore {
    * Adds a re-enrolment request in place of the requests in `replaces` (of the same partition);
    * beyond MAX_REQUESTS_PER_SERVER open ones, the oldest not approved goes (an approved one waits
    * only for its requester; it goes last). A request it takes the place of is marked replaced
-   * under the ETag `basis` read it with, not deleted: the SDK's delete in a transaction sends no ETag, and an
-   * admin's decision landing meanwhile must fail this transaction (ConcurrencyConflictError, for
-   * the caller to decide again) rather than vanish with the row. Rows marked replaced by an
-   * earlier request are deleted here; nothing changes them any more.
+   * under the ETag `basis` read it with, not deleted: the SDK's delete in a transaction sends no
+   * ETag, and an admin's decision landing meanwhile must fail this transaction
+   * (ConcurrencyConflictError, for the caller to decide again) rather than vanish with the row.
+   * Rows marked replaced by an earlier request are deleted here; nothing changes them any more.
    */
   async addRequest(request: EnrolmentRequest, basis: KeyPartition, replaces: readonly EnrolmentRequest[] = []): Promise<void> {
     const tx = new TableTransaction();
