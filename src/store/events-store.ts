@@ -59,7 +59,7 @@ export class EventStore {
    * returned once (see history-walk).
    */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
-    await this.#events.ready();
+    await this.#history.ready();
     // Not the query id of the walks before the merge: their tokens hold no key to resume after.
     const query = queryId('history-merged', { server, ruleId });
     const at = token === undefined ? walkStart(2) : decodePosition(this.#history.cursors.open(token, query).t, 2);
