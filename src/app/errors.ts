@@ -14,6 +14,7 @@ export const API_ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   already_decided: 409,
+  request_replaced: 409,
   too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

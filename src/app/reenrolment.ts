@@ -7,7 +7,15 @@
 // and the requester comes back with the claim, or at once when the request carries the server's
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConcurrencyConflictError, type EnrolmentRequest, type KeyAttention, type KeyPartition, type ServerKeyStore } from '../store';
+import {
+  ConcurrencyConflictError,
+  MAX_REQUESTS_PER_SERVER,
+  type EnrolmentRequest,
+  type KeyAttention,
+  type KeyPartition,
+  type RequestDecision,
+  type ServerKeyStore,
+} from '../store';
 import type { ReenrolmentPolicy } from './settings';
 import { audit, blockedError, hashSecret, logRefusal, parseServerKey, type Enrolment, type IssuedKey } from './enrolment';
 import { ApiError } from './errors';
@@ -182,17 +190,27 @@ export class Reenrolment {
 
   /**
    * An admin's decision on a request: the request as it stands (an earlier decision stands), or
-   * undefined when there is no such request. Only the decision that changed it is audited.
+   * undefined when there is no such request. Only the decision that changed it is audited. A
+   * request a newer one replaced (also while this decision was on its way) is a conflict: the
+   * decision would be on a request nobody can collect any more.
    */
-  async decide(server: string, requestId: string, decision: 'approved' | 'denied', log: AlertLog) {
+  async decide(server: string, requestId: string, decision: RequestDecision, log: AlertLog) {
     const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock());
     if (!decided) return undefined;
+    const replaced = decided.request.replaced;
+    if (replaced) {
+      const instead =
+        replaced.reason === 'repeat'
+          ? `was replaced by the newer request "${replaced.by}" of the same requester before this decision took effect, so nothing was decided; decide on the newer one`
+          : `gave way to the newer request "${replaced.by}" (a server keeps at most ${MAX_REQUESTS_PER_SERVER} open requests) before this decision took effect, so nothing was decided; the requester can file a new request`;
+      throw new ApiError('request_replaced', `The re-enrolment request "${requestId}" of ${server} ${instead}.`);
+    }
     if (decided.decidedNow) audit(log, LOG_RECORDS.reenrolmentDecided, { server, requestId, decision: decided.request.state });
     return requestView(decided.request, this.deps.clock());
   }
 
   /** Re-enrolment requests of the fleet in one state, newest first. */
-  async requests(state: 'pending' | 'approved' | 'denied') {
+  async requests(state: 'pending' | RequestDecision) {
     const now = this.deps.clock();
     const { requests, truncated } = await this.deps.keyStore.listRequests(state, MAX_LISTED);
     const live = requests.filter((r) => now - r.requestedAt <= REQUEST_TTL_MS).sort((a, b) => b.requestedAt - a.requestedAt);

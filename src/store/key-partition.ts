@@ -1,7 +1,9 @@
 // The rows of one server's ServerKeys partition besides its keys, and the partition as read:
 //   '~head'            the current key id, whether an admin blocked enrolment; its ETag serialises
 //                      every change of the server's keys
-//   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval
+//   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval, or
+//                      one a newer request replaced (kept until the next change of the requests,
+//                      so an admin deciding on it meanwhile learns what happened)
 //   '~refused'         the last time a genuine but revoked key of the server was refused
 // Key rows have base64url row keys, which all sort below '~': one range holds the special rows.
 import { dateTime, ms, str } from './columns';
@@ -17,7 +19,11 @@ export type Row = Record<string, unknown>;
 
 export const isKeyRow = (r: Row): boolean => !String(r.rowKey).startsWith(SPECIAL_ROWS_FROM);
 
-export type RequestState = 'pending' | 'approved' | 'denied';
+export type RequestState = 'pending' | 'approved' | 'denied' | 'replaced';
+/** An admin's decision on a pending request. */
+export type RequestDecision = 'approved' | 'denied';
+/** Why a newer request replaced one: the same requester asked again, or the server had too many open. */
+export type ReplacedReason = 'repeat' | 'limit';
 
 export interface EnrolmentRequest {
   readonly server: string;
@@ -33,6 +39,8 @@ export interface EnrolmentRequest {
   readonly collector?: string;
   /** The client address the request came from, as the front end reported it (X-Forwarded-For). */
   readonly source?: string;
+  /** Set when state is 'replaced': the request that took its place, and why. */
+  readonly replaced?: { readonly by: string; readonly reason: ReplacedReason };
   readonly etag?: string;
 }
 
@@ -66,23 +74,35 @@ export function requestToEntity(r: EnrolmentRequest) {
     Collector: r.collector ?? '',
     Source: r.source ?? '',
     ...(r.decidedAt === undefined ? {} : { DecidedAt: dateTime(r.decidedAt) }),
+    ...(r.replaced === undefined ? {} : replacedColumns(r.replaced.by, r.replaced.reason)),
   };
 }
 
+const replacedColumns = (by: string, reason: ReplacedReason) => ({ ReplacedBy: by, ReplacedReason: reason });
+
+/** The merge that marks request `r` replaced by `by` (for an update under the ETag `r` was read with). */
+export function replacedMark(r: EnrolmentRequest, by: string, reason: ReplacedReason) {
+  return { partitionKey: encodeKey(r.server), rowKey: REQUEST_PREFIX + r.requestId, State: 'replaced', ...replacedColumns(by, reason) };
+}
+
+const STATES: readonly string[] = ['pending', 'approved', 'denied', 'replaced'] satisfies RequestState[];
+
 export function entityToRequest(e: Row): EnrolmentRequest {
   const state = str(e, 'State');
+  const reason = str(e, 'ReplacedReason') === 'limit' ? 'limit' : 'repeat';
   return {
     server: str(e, 'Server'),
     requestId: str(e, 'RequestId'),
     claimSalt: str(e, 'ClaimSalt'),
     claimHash: str(e, 'ClaimHash'),
-    state: state === 'approved' || state === 'denied' ? state : 'pending',
+    state: STATES.includes(state) ? (state as RequestState) : 'pending',
     requestedAt: ms(e, 'RequestedAt') ?? 0,
     decidedAt: ms(e, 'DecidedAt'),
     hostName: str(e, 'HostName') || undefined,
     fqdn: str(e, 'Fqdn') || undefined,
     collector: str(e, 'Collector') || undefined,
     source: str(e, 'Source') || undefined,
+    replaced: state === 'replaced' ? { by: str(e, 'ReplacedBy'), reason } : undefined,
     etag: typeof e.etag === 'string' ? e.etag : undefined,
   };
 }
@@ -104,18 +124,22 @@ export interface KeyPartition {
   readonly server: string;
   readonly rows: readonly Row[];
   readonly head?: KeyHead;
+  /** The requests in force (pending or decided); those replaced are apart, only to be cleaned up. */
   readonly requests: readonly EnrolmentRequest[];
+  readonly replaced: readonly EnrolmentRequest[];
   readonly refusal?: KeyRefusal;
 }
 
 export function keyPartitionOf(server: string, rows: readonly Row[]): KeyPartition {
   const head = rows.find((r) => r.rowKey === HEAD_ROW);
   const refused = rows.find((r) => r.rowKey === REFUSED_ROW);
+  const requests = rows.filter((r) => String(r.rowKey).startsWith(REQUEST_PREFIX)).map(entityToRequest);
   return {
     server,
     rows,
     head: head ? entityToHead(head) : undefined,
-    requests: rows.filter((r) => String(r.rowKey).startsWith(REQUEST_PREFIX)).map(entityToRequest),
+    requests: requests.filter((r) => r.state !== 'replaced'),
+    replaced: requests.filter((r) => r.state === 'replaced'),
     refusal: refused ? entityToRefusal(refused) : undefined,
   };
 }

@@ -17,6 +17,7 @@ import {
   keyPartitionOf,
   REFUSED_ROW,
   refusalToEntity,
+  replacedMark,
   REQUEST_PREFIX,
   requestToEntity,
   SPECIAL_ROWS_FROM,
@@ -24,6 +25,7 @@ import {
   type KeyHead,
   type KeyPartition,
   type KeyRefusal,
+  type RequestDecision,
   type RequestState,
   type Row,
 } from './key-partition';
@@ -52,7 +54,7 @@ const HEAD = HEAD_ROW;
 /** Revoked keys kept per server, so their holders' refusals can be recorded (older ones are "unknown"). */
 const KEEP_REVOKED = 5;
 const ATTEMPTS = 6;
-/** Open re-enrolment requests kept per server; the oldest goes when another arrives. */
+/** Open re-enrolment requests kept per server; the oldest not approved goes when another arrives. */
 export const MAX_REQUESTS_PER_SERVER = 5;
 
 /** A server that needs an admin's look, as the special rows of its partition say. */
@@ -179,15 +181,25 @@ export class ServerKeyStore {
 
   /**
    * Adds a re-enrolment request in place of the requests in `replaces` (of the same partition);
-   * beyond MAX_REQUESTS_PER_SERVER open ones, the oldest goes.
+   * beyond MAX_REQUESTS_PER_SERVER open ones, the oldest not approved goes (an approved one waits
+   * only for its requester; it goes last). A request it takes the place of is marked replaced
+   * under the ETag `basis` read it with, not deleted: the SDK's delete in a transaction sends no
+   * ETag, and an admin's decision landing meanwhile must fail this transaction
+   * (ConcurrencyConflictError, for the caller to decide again) rather than vanish with the row.
+   * Rows marked replaced by an earlier request are deleted here; nothing changes them any more.
    */
   async addRequest(request: EnrolmentRequest, basis: KeyPartition, replaces: readonly EnrolmentRequest[] = []): Promise<void> {
     const tx = new TableTransaction();
     tx.createEntity(requestToEntity(request));
-    const gone = new Set(replaces.map((r) => r.requestId));
-    const kept = basis.requests.filter((r) => !gone.has(r.requestId));
-    for (const r of [...kept].sort((a, b) => b.requestedAt - a.requestedAt).slice(MAX_REQUESTS_PER_SERVER - 1)) gone.add(r.requestId);
-    for (const requestId of gone) tx.deleteEntity(encodeKey(request.server), REQUEST_PREFIX + requestId);
+    const repeats = new Set(replaces.map((r) => r.requestId));
+    const kept = basis.requests.filter((r) => !repeats.has(r.requestId));
+    const keptFirst = (a: EnrolmentRequest, b: EnrolmentRequest) => Number(b.state === 'approved') - Number(a.state === 'approved') || b.requestedAt - a.requestedAt;
+    const overLimit = new Set([...kept].sort(keptFirst).slice(MAX_REQUESTS_PER_SERVER - 1).map((r) => r.requestId));
+    for (const r of basis.requests) {
+      const reason = repeats.has(r.requestId) ? 'repeat' : overLimit.has(r.requestId) ? 'limit' : undefined;
+      if (reason) tx.updateEntity(replacedMark(r, request.requestId, reason), 'Merge', { etag: String(r.etag) });
+    }
+    for (const r of basis.replaced) tx.deleteEntity(encodeKey(r.server), REQUEST_PREFIX + r.requestId);
     await this.#submit(tx.actions, 'recording a re-enrolment request');
   }
 
@@ -199,9 +211,10 @@ export class ServerKeyStore {
 
   /**
    * Approves or denies a pending request (ETag-guarded): the request as it stands after, and whether
-   * this call decided it (a request decided before keeps its decision); undefined when there is none.
+   * this call decided it (a request decided or replaced before keeps that state); undefined when
+   * there is none.
    */
-  async decideRequest(server: string, requestId: string, decision: Exclude<RequestState, 'pending'>, at: number): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
+  async decideRequest(server: string, requestId: string, decision: RequestDecision, at: number): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await this.getRequest(server, requestId);
       if (!current) return undefined;
@@ -247,14 +260,17 @@ export class ServerKeyStore {
         const rk = String(e.rowKey);
         if (rk === HEAD) entry.head = entityToHead(e);
         else if (rk === REFUSED_ROW) entry.refusal = entityToRefusal(e);
-        else if (rk.startsWith(REQUEST_PREFIX)) entry.requests.push(entityToRequest(e));
+        else if (rk.startsWith(REQUEST_PREFIX)) {
+          const request = entityToRequest(e);
+          if (request.state !== 'replaced') entry.requests.push(request);
+        }
       }
       return { servers: [...byServer].map(([server, v]) => ({ server, ...v })), truncated };
     });
   }
 
   /** Re-enrolment requests of the whole fleet in `state`, at most `max`. */
-  async listRequests(state: RequestState, max: number): Promise<{ requests: EnrolmentRequest[]; truncated: boolean }> {
+  async listRequests(state: Exclude<RequestState, 'replaced'>, max: number): Promise<{ requests: EnrolmentRequest[]; truncated: boolean }> {
     await this.ensureTable();
     const filter = odata`RowKey ge ${REQUEST_PREFIX} and RowKey lt ${REQUEST_PREFIX.slice(0, -1) + '/'} and State eq ${state}`;
     return guard('listing re-enrolment requests', async () => {

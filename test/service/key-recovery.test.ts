@@ -6,13 +6,27 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerKey } from '../../src/app/enrolment';
-import { encodeKey, resolveConnectionString, tableNames } from '../../src/store';
+import { encodeKey, resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
 import { alertRecords, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 
 const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+
+/** When armed, the next storage request `when` matches waits for `during` to finish first (one write, paused). */
+const pause: { when?: (method: string, url: string, body: string) => boolean; during?: () => Promise<void> } = {};
+const pausePolicy: StoragePolicy = {
+  name: 'testPauseWrite',
+  async sendRequest(request, next) {
+    const { when, during } = pause;
+    if (when && during && when(request.method, decodeURIComponent(request.url), typeof request.body === 'string' ? request.body : '')) {
+      pause.when = pause.during = undefined;
+      await during();
+    }
+    return next(request);
+  },
+};
 
 function client(stack: TestStack) {
   const base = stack.baseUrl;
@@ -161,7 +175,7 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
   let stack: TestStack;
   let c: ReturnType<typeof client>;
   beforeAll(async () => {
-    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' } });
+    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' }, storagePolicies: [pausePolicy] });
     c = client(stack);
   });
   afterAll(async () => stack?.stop());
@@ -227,15 +241,130 @@ describe('re-enrolment governance (POSTURE_REENROLMENT=approval)', () => {
       [again.body.requestId, lost.body.requestId],
     ]);
 
+    // The request replaced stays, marked, until the next change of the server's requests removes it.
+    const requestRows = async () => {
+      const table = serverKeysTable(stack);
+      const pk = encodeKey(fqdn('GOV9'));
+      const rows: [string, string, string][] = [];
+      for await (const e of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) {
+        if (String(e.rowKey).startsWith('~request.')) rows.push([String(e.RequestId), String(e.State), String(e.ReplacedBy ?? '')]);
+      }
+      return rows.sort();
+    };
+    expect(await requestRows()).toEqual(
+      [
+        [lost.body.requestId, 'replaced', again.body.requestId],
+        [again.body.requestId, 'pending', ''],
+      ].sort(),
+    );
+
     // Another requester for the same name, from another address, is a request of its own: the
     // admin sees both and decides on each.
     const other = await c.enrol('GOV9', { 'x-forwarded-for': '203.0.113.7' });
     expect(other.status).toBe(202);
     expect((await pendingOf(fqdn('GOV9'))).sort()).toEqual([again.body.requestId, other.body.requestId].sort());
+    expect(await requestRows()).toEqual(
+      [
+        [again.body.requestId, 'pending', ''],
+        [other.body.requestId, 'pending', ''],
+      ].sort(),
+    );
 
     // The approval of the one left is collected with the claim the requester holds.
     expect((await c.call('POST', `servers/${fqdn('GOV9')}/enrolments/${again.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
     expect((await c.enrol('GOV9', { 'x-enrolment-claim': again.body.claim })).status).toBe(201);
+  });
+
+  it('an approval that lands while a repeat is replacing the request stands: the repeat files a request of its own, and the approved claim collects the key', async () => {
+    expect((await c.enrol('GOV10')).status).toBe(201);
+    const lost = await c.enrol('GOV10');
+    expect(lost.status).toBe(202);
+    // The repeat has read the partition; its transaction waits while the admin approves the request
+    // it is about to replace.
+    let approved: Awaited<ReturnType<typeof c.call>> | undefined;
+    pause.when = (method, url, body) => url.endsWith('$batch') && body.includes(`~request.`);
+    pause.during = async () => {
+      approved = await c.call('POST', `servers/${fqdn('GOV10')}/enrolments/${lost.body.requestId}/approve`, TEST_KEYS.admin);
+    };
+    const again = await c.enrol('GOV10');
+    expect(pause.during).toBeUndefined(); // it fired
+    expect(approved?.status).toBe(200);
+    expect(approved?.body.state).toBe('approved');
+    expect(again.status).toBe(202);
+    expect(again.body.requestId).not.toBe(lost.body.requestId);
+
+    // What the admin approved is still there, approved; the repeat waits beside it.
+    const listed = async (state: string) =>
+      ((await c.call('GET', `enrolments?state=${state}`, TEST_KEYS.admin)).body.items as Json[]).filter((i) => i.server === fqdn('GOV10')).map((i) => i.requestId as string);
+    expect(await listed('approved')).toEqual([lost.body.requestId]);
+    expect(await listed('pending')).toEqual([again.body.requestId]);
+    const requested = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ReenrolmentRequested' && r.fields.server === fqdn('GOV10'));
+    expect(requested.map((r) => [r.fields.requestId, r.fields.replaces])).toEqual([
+      [lost.body.requestId, null],
+      [again.body.requestId, null],
+    ]);
+    expect((await c.enrol('GOV10', { 'x-enrolment-claim': lost.body.claim })).status).toBe(201);
+  });
+
+  it('an approval that loses the race to a repeat replacing its request answers 409 request_replaced and decides nothing', async () => {
+    expect((await c.enrol('GOV11')).status).toBe(201);
+    const lost = await c.enrol('GOV11');
+    const approveUrl = `servers/${fqdn('GOV11')}/enrolments/${lost.body.requestId}/approve`;
+    // The approval has read the pending request; its write waits while the repeat replaces it.
+    let again: Awaited<ReturnType<typeof c.call>> | undefined;
+    pause.when = (method, url) => method === 'PUT' && url.includes(`RowKey='~request.${lost.body.requestId}'`);
+    pause.during = async () => {
+      again = await c.enrol('GOV11');
+    };
+    const approve = await c.call('POST', approveUrl, TEST_KEYS.admin);
+    expect(pause.during).toBeUndefined(); // it fired
+    expect(again?.status).toBe(202);
+    const newer = again?.body.requestId as string;
+    expect(approve.status).toBe(409);
+    expect(approve.body.error).toBe('request_replaced');
+    expect(approve.body.message).toBe(
+      `The re-enrolment request "${lost.body.requestId}" of ${fqdn('GOV11')} was replaced by the newer request "${newer}" of the same requester before this decision took effect, so nothing was decided; decide on the newer one.`,
+    );
+    // Nothing was decided: no approved request, no decision audited, and asking again says the same.
+    expect(((await c.call('GET', 'enrolments?state=approved', TEST_KEYS.admin)).body.items as Json[]).map((i) => i.server)).not.toContain(fqdn('GOV11'));
+    expect(alertRecords(stack).filter((r) => r.name === 'FleetPosture.ReenrolmentDecided' && r.fields.server === fqdn('GOV11'))).toEqual([]);
+    expect((await c.call('POST', approveUrl, TEST_KEYS.admin)).body.error).toBe('request_replaced');
+    expect((await c.refused()).find((i) => i.server === fqdn('GOV11'))?.requests.map((r: Json) => r.requestId)).toEqual([newer]);
+    // The newer request is the one to decide, and its claim collects the key.
+    expect((await c.call('POST', `servers/${fqdn('GOV11')}/enrolments/${newer}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('GOV11', { 'x-enrolment-claim': again?.body.claim })).status).toBe(201);
+  });
+
+  it('beyond five open requests the oldest not approved gives way, also when an approval lands meanwhile; a decision on it answers 409 request_replaced', async () => {
+    expect((await c.enrol('GOV12')).status).toBe(201);
+    const from = (i: number) => ({ 'x-forwarded-for': `203.0.113.${20 + i}` });
+    const asked: Awaited<ReturnType<typeof c.call>>[] = [];
+    for (let i = 0; i < 5; i++) asked.push(await c.enrol('GOV12', from(i)));
+    expect(asked.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = asked.map((a) => a.body.requestId as string);
+    // The sixth request has read the partition (the oldest, ids[0], still pending, is the one to go);
+    // its transaction waits while the admin approves that oldest request.
+    let approved: Awaited<ReturnType<typeof c.call>> | undefined;
+    pause.when = (method, url, body) => url.endsWith('$batch') && body.includes(`~request.`);
+    pause.during = async () => {
+      approved = await c.call('POST', `servers/${fqdn('GOV12')}/enrolments/${ids[0]}/approve`, TEST_KEYS.admin);
+    };
+    const sixth = await c.enrol('GOV12', from(5));
+    expect(pause.during).toBeUndefined(); // it fired
+    expect(approved?.status).toBe(200);
+    expect(sixth.status).toBe(202);
+    const listed = async (state: string) =>
+      ((await c.call('GET', `enrolments?state=${state}`, TEST_KEYS.admin)).body.items as Json[]).filter((i) => i.server === fqdn('GOV12')).map((i) => i.requestId as string);
+    // The approval stands; the oldest request still pending gave way instead.
+    expect(await listed('approved')).toEqual([ids[0]]);
+    expect((await listed('pending')).sort()).toEqual([...ids.slice(2), sixth.body.requestId].sort());
+    const late = await c.call('POST', `servers/${fqdn('GOV12')}/enrolments/${ids[1]}/approve`, TEST_KEYS.admin);
+    expect(late.status).toBe(409);
+    expect(late.body).toEqual({
+      error: 'request_replaced',
+      message: `The re-enrolment request "${ids[1]}" of ${fqdn('GOV12')} gave way to the newer request "${sixth.body.requestId}" (a server keeps at most 5 open requests) before this decision took effect, so nothing was decided; the requester can file a new request.`,
+    });
+    expect((await c.enrol('GOV12', { ...from(0), 'x-enrolment-claim': asked[0]!.body.claim })).status).toBe(201);
   });
 
   it('denied: the claim is refused (403) and the server is listed as refused', async () => {
