@@ -60,9 +60,9 @@ function Invoke-PostureEnrolment {
         once an admin approved the request. -CurrentKey sends this server's key (header
         x-server-key), with which a service in approval mode renews the key at once; when the
         service does not take it as the server's current key (HTTP 403), the request is sent once
-        more without it. A busy service (no answer, 408, 429, 5xx) is asked again, up to
-        MaxAttempts attempts with the post's back-off (Invoke-PostureHttpRequestWithRetry, which
-        -Deadline bounds); a refusal never is. Throws a clear error otherwise (401 wrong secret,
+        more without it. A busy service (no answer, 408, 429, 5xx) is asked again as -RetryPolicy
+        says (the run's, as for a post: Invoke-PostureHttpRequestWithRetry, which its Deadline
+        bounds); a refusal never is. Throws a clear error otherwise (401 wrong secret,
         403 enrolment blocked or re-enrolment denied, still busy after the last attempt or out of
         time, no network), with the HTTP status in Exception.Data['StatusCode'].
     .EXAMPLE
@@ -80,12 +80,7 @@ function Invoke-PostureEnrolment {
         [hashtable]$HostFacts = $null,
         [string]$Claim = '',
         [string]$CurrentKey = '',
-        [int]$TimeoutSec = 60,
-        [int]$MaxAttempts = 4,
-        [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60,
-        [double]$MaxRetryAfterSeconds = 300,
-        [Nullable[datetime]]$Deadline = $null
+        [psobject]$RetryPolicy = $null
     )
     if ($null -eq $HostFacts) {
         $facts = Get-PostureHostFact
@@ -103,7 +98,7 @@ function Invoke-PostureEnrolment {
     if ($Claim) { $headers['x-enrolment-claim'] = $Claim }
     if ($CurrentKey) { $headers['x-server-key'] = $CurrentKey }
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
-    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline }
+    $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; RetryPolicy = $RetryPolicy }
     $r = Invoke-PostureHttpRequestWithRetry @request
     if ([int]$r.StatusCode -eq 403 -and $CurrentKey) {
         # A key that is no longer current (revoked, replaced) is no proof: ask without it.
@@ -198,10 +193,9 @@ function New-PostureEnrolmentState {
         where the configuration is stored), the stored key and claim, and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
-        answer, 408, 429, 5xx on every attempt, or a Retry-After too long to wait for;
-        MaxAttempts, BaseDelaySeconds, MaxDelaySeconds and MaxRetryAfterSeconds are the run's, as
-        for a post, and so is Deadline, the end of its time budget). Without a Secret the run
-        never enrols.
+        answer, 408, 429, 5xx on every attempt, or a Retry-After too long to wait for, under
+        RetryPolicy: the run's, as for a post, with the end of its time budget). Without a Secret
+        the run never enrols.
     .EXAMPLE
         $enrolment = New-PostureEnrolmentState -Endpoint $endpoint -ConfigPath $configPath -Secret $config.EnrolmentSecret -ApiKey $config.ApiKey -Claim $config.EnrolmentClaim
     #>
@@ -217,18 +211,13 @@ function New-PostureEnrolmentState {
         [string]$ApiKey = '',
         [string]$KeyId = '',
         [string]$Claim = '',
-        [int]$TimeoutSec = 60,
-        [int]$MaxAttempts = 4,
-        [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60,
-        [double]$MaxRetryAfterSeconds = 300,
-        [Nullable[datetime]]$Deadline = $null
+        [psobject]$RetryPolicy = $null
     )
+    if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
-        ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; TimeoutSec = $TimeoutSec
-        MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds
-        MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline; Tried = $false; State = 'None'; RequestId = ''
+        ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; RetryPolicy = $RetryPolicy
+        Tried = $false; State = 'None'; RequestId = ''
     }
 }
 
@@ -295,7 +284,7 @@ function Request-PostureServerKey {
     $Enrolment.Tried = $true
     $claim = [string]$Enrolment.Claim
     try {
-        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -TimeoutSec $Enrolment.TimeoutSec -MaxAttempts $Enrolment.MaxAttempts -BaseDelaySeconds $Enrolment.BaseDelaySeconds -MaxDelaySeconds $Enrolment.MaxDelaySeconds -MaxRetryAfterSeconds $Enrolment.MaxRetryAfterSeconds -Deadline $Enrolment['Deadline']
+        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -RetryPolicy $Enrolment['RetryPolicy']
     } catch {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }

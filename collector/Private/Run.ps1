@@ -107,6 +107,8 @@ function Invoke-PostureSnapshot {
     # that. A dry run is started by hand and has none.
     $deadline = $null
     if (-not $dryRun) { $deadline = (Get-PostureUtcNow).AddSeconds($RunBudgetSeconds) }
+    # Every request of the run (enrolment, manifest, posts) follows this one policy.
+    $retryPolicy = New-PostureRetryPolicy -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
     # The enrolment secret (and a re-enrolment request's claim) only ever come from the
@@ -141,7 +143,7 @@ function Invoke-PostureSnapshot {
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
     if ($needsNetwork) { $null = Set-PostureTlsProtocol }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -RetryPolicy $retryPolicy
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.
@@ -159,7 +161,7 @@ function Invoke-PostureSnapshot {
         } else {
             $recovery = @{}
             if (-not $dryRun) { $recovery['Enrolment'] = $enrolment }
-            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline @recovery
+            $manifest = Get-PostureManifest -Endpoint $Endpoint -Headers $headers -CachePath $cachePath -RetryPolicy $retryPolicy @recovery
         }
     } catch {
         Write-PostureLog -Level Error -Message $_.Exception.Message
@@ -185,7 +187,7 @@ function Invoke-PostureSnapshot {
     # goes oldest first, the new snapshot last; the first that cannot be delivered stops the run.
     # Without a usable key nothing is sent.
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'snapshots'
-    $sendArgs = @{ Uri = $uri; Headers = $headers; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; TimeoutSec = $TimeoutSec; Deadline = $deadline }
+    $sendArgs = @{ Uri = $uri; Headers = $headers; RetryPolicy = $retryPolicy }
     # A spool that cannot be written (disk full, permissions) must not stop the send as well.
     $path = $null
     $newName = ''

@@ -48,7 +48,8 @@ function Invoke-PostureHttpRequest {
     <#
     .SYNOPSIS
         One HTTP request. Never throws for an HTTP status: returns StatusCode (0 when no response
-        arrived), Content (the body as UTF-8 text), RetryAfter (seconds or $null) and Error.
+        arrived), Content (the body as UTF-8 text), RetryAfter (seconds to wait, from either form
+        of the header - ConvertFrom-PostureRetryAfter - or $null) and Error.
     .EXAMPLE
         Invoke-PostureHttpRequest -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key }
     #>
@@ -95,17 +96,50 @@ function Invoke-PostureHttpRequest {
                     Write-Verbose ("No error body: {0}" -f $_.Exception.Message)
                 }
             }
-        } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers.RetryAfter) {
-            # PowerShell 7: HttpResponseMessage.
-            # Delta is a Nullable[TimeSpan]; PowerShell unwraps it, so no .Value here.
-            $delta = $response.Headers.RetryAfter.Delta
-            if ($null -ne $delta) { $retryAfter = [string][int]$delta.TotalSeconds }
+        } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) {
+            # PowerShell 7: HttpResponseMessage. The header as sent, not .NET's parsed RetryAfter,
+            # so both forms (seconds, HTTP date) go through the one parser below.
+            $values = $null
+            if ($response.Headers.TryGetValues('Retry-After', [ref]$values)) { $retryAfter = @($values)[0] }
         }
-        $seconds = 0
-        if ($retryAfter -and [int]::TryParse([string]$retryAfter, [ref]$seconds)) { $result.RetryAfter = $seconds }
+        $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter)
         $result.Error = $ex.Message
     }
     return $result
+}
+
+function ConvertFrom-PostureRetryAfter {
+    <#
+    .SYNOPSIS
+        Seconds to wait from a Retry-After header: its delay in seconds ("120"), or an HTTP date
+        ("Wed, 21 Oct 2026 07:28:00 GMT"; RFC 9110 also allows the obsolete RFC 850 and asctime
+        forms) less Now, rounded up and never below 0. $null for no value or one that is neither,
+        so the caller backs off as if none came.
+    .EXAMPLE
+        ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:28:00 GMT' -Now ([datetime]'2026-10-21T07:26:30Z').ToUniversalTime()
+        Returns 90.
+    #>
+    [CmdletBinding()]
+    [OutputType([int])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Value,
+        [Nullable[datetime]]$Now = $null
+    )
+    if (-not $Value) { return $null }
+    $text = $Value.Trim()
+    $seconds = 0
+    if ([int]::TryParse($text, [System.Globalization.NumberStyles]::AllowLeadingSign, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$seconds)) { return $seconds }
+    # IMF-fixdate, RFC 850 and asctime, all in GMT (RFC 9110 section 5.6.7); English names whatever
+    # the machine's culture.
+    $formats = [string[]]@('ddd, dd MMM yyyy HH:mm:ss \G\M\T', 'dddd, dd-MMM-yy HH:mm:ss \G\M\T', 'ddd MMM d HH:mm:ss yyyy')
+    $styles = [System.Globalization.DateTimeStyles]::AllowWhiteSpaces -bor [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
+    $date = [datetime]::MinValue
+    if (-not [datetime]::TryParseExact($text, $formats, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$date)) { return $null }
+    if ($null -eq $Now) { $Now = Get-PostureUtcNow }
+    $left = [Math]::Ceiling(($date - [datetime]$Now).TotalSeconds)
+    return [int][Math]::Min([int]::MaxValue, [Math]::Max(0, $left))
 }
 
 function Get-PostureRetryDelay {
@@ -217,19 +251,21 @@ function Invoke-PostureHttpRequestWithRetry {
     <#
     .SYNOPSIS
         One request of a run, repeated while the service says "try again" (no answer, 408, 429,
-        5xx): up to MaxAttempts attempts, waiting Get-PostureRetryDelay between them (back-off
-        with jitter capped at MaxDelaySeconds, or the Retry-After the service sent, in full). Any
-        other answer ends it at once. With -Deadline (UTC, the end of the run's budget) no request
-        starts within a second of it, a request's timeout never reaches past it, and a back-off
-        whose wait would reach it is not made: the answer then has OutOfTime set. A Retry-After
-        longer than MaxRetryAfterSeconds, or than the time left before -Deadline, is not waited
-        for and not answered sooner either: the request ends there, with WaitAsked (the seconds
-        the service asked for) and WaitNote (a sentence saying so). Returns the last answer of
+        5xx) as -RetryPolicy says (New-PostureRetryPolicy; its defaults when none is given): up to
+        MaxAttempts attempts of at most TimeoutSec each, waiting Get-PostureRetryDelay between them
+        (back-off with jitter capped at MaxDelaySeconds, or the Retry-After the service sent, in
+        full). Any other answer ends it at once. With a Deadline (UTC, the end of the run's
+        budget) no request starts within a second of it, a request's timeout never reaches past
+        it, and a back-off whose wait would reach it is not made: the answer then has OutOfTime
+        set. A Retry-After longer than MaxRetryAfterSeconds, or than the time left before the
+        Deadline, is not waited for and not answered sooner either: the request ends there, with
+        WaitAsked (the seconds the service asked for) and WaitNote (a sentence saying so).
+        Returns the last answer of
         Invoke-PostureHttpRequest (StatusCode, Content, RetryAfter, Error) with Attempts, the
         number of requests made (0 when the budget was spent before the first), OutOfTime,
         WaitAsked and WaitNote.
     .EXAMPLE
-        Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key } -MaxAttempts 2 -MaxDelaySeconds 10
+        Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key } -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 2 -MaxDelaySeconds 10)
     #>
     [CmdletBinding()]
     [OutputType([hashtable])]
@@ -242,28 +278,26 @@ function Invoke-PostureHttpRequestWithRetry {
         [hashtable]$Headers = @{},
         [byte[]]$Body = $null,
         [string]$ContentType = 'application/json; charset=utf-8',
-        [int]$TimeoutSec = 60,
-        [ValidateRange(1, 100)]
-        [int]$MaxAttempts = 4,
-        [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60,
-        [double]$MaxRetryAfterSeconds = 300,
-        [Nullable[datetime]]$Deadline = $null
+        [psobject]$RetryPolicy = $null
     )
-    $request = @{ Method = $Method; Uri = $Uri; Headers = $Headers; ContentType = $ContentType; TimeoutSec = $TimeoutSec }
+    if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
+    $timeoutSec = [int]$RetryPolicy.TimeoutSec
+    $maxAttempts = [int]$RetryPolicy.MaxAttempts
+    $deadline = $RetryPolicy.Deadline
+    $request = @{ Method = $Method; Uri = $Uri; Headers = $Headers; ContentType = $ContentType; TimeoutSec = $timeoutSec }
     if ($null -ne $Body) { $request['Body'] = $Body }
     $verb = $Method.ToUpperInvariant()
     $last = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'the run''s time budget is spent'; Attempts = 0; OutOfTime = $true; WaitAsked = $null; WaitNote = '' }
-    for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
-        if ($null -ne $Deadline) {
+    for ($attempt = 1; $attempt -le $maxAttempts; $attempt++) {
+        if ($null -ne $deadline) {
             # Task Scheduler kills a run at its time limit: a request must end before the budget does.
-            $left = ($Deadline - (Get-PostureUtcNow)).TotalSeconds
+            $left = ($deadline - (Get-PostureUtcNow)).TotalSeconds
             if ($left -lt 1) {
                 Write-Verbose ("{0} {1}: not attempted, the run's time budget is spent" -f $verb, $Uri)
                 $last['OutOfTime'] = $true
                 return $last
             }
-            $request['TimeoutSec'] = [int][Math]::Min($TimeoutSec, [Math]::Floor($left))
+            $request['TimeoutSec'] = [int][Math]::Min($timeoutSec, [Math]::Floor($left))
         }
         $last = Invoke-PostureHttpRequest @request
         $code = [int]$last.StatusCode
@@ -277,27 +311,27 @@ function Invoke-PostureHttpRequestWithRetry {
         }
         $why = $last.Error
         if ($code -ne 0) { $why = "HTTP $code" }
-        if ($attempt -lt $MaxAttempts) {
-            $note = Get-PostureRetryAfterRefusal -RetryAfter $last.RetryAfter -StatusCode $code -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $Deadline
+        if ($attempt -lt $maxAttempts) {
+            $note = Get-PostureRetryAfterRefusal -RetryAfter $last.RetryAfter -StatusCode $code -MaxRetryAfterSeconds $RetryPolicy.MaxRetryAfterSeconds -Deadline $deadline
             if ($note) {
                 # Asking sooner than the service said would be impolite, and waiting that long is
                 # more than this request may take: it ends here, and the caller keeps what it sends.
-                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; {5}, giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $note)
+                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; {5}, giving up" -f $verb, $Uri, $why, $attempt, $maxAttempts, $note)
                 $last['WaitAsked'] = [double]$last.RetryAfter
                 $last['WaitNote'] = $note
                 return $last
             }
-            $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -RetryAfter $last.RetryAfter
+            $delay = Get-PostureRetryDelay -Attempt $attempt -BaseDelaySeconds $RetryPolicy.BaseDelaySeconds -MaxDelaySeconds $RetryPolicy.MaxDelaySeconds -RetryAfter $last.RetryAfter
             # Waiting into the last second of the budget would leave no time for the next attempt.
-            if ($null -ne $Deadline -and (Get-PostureUtcNow).AddSeconds($delay + 1) -ge $Deadline) {
-                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; a retry in {5:N1} s would pass the run's time budget, giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $delay)
+            if ($null -ne $deadline -and (Get-PostureUtcNow).AddSeconds($delay + 1) -ge $deadline) {
+                Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; a retry in {5:N1} s would pass the run's time budget, giving up" -f $verb, $Uri, $why, $attempt, $maxAttempts, $delay)
                 $last['OutOfTime'] = $true
                 return $last
             }
-            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; retrying in {5:N1} s" -f $verb, $Uri, $why, $attempt, $MaxAttempts, $delay)
+            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; retrying in {5:N1} s" -f $verb, $Uri, $why, $attempt, $maxAttempts, $delay)
             $null = Wait-PostureRetry -Seconds $delay
         } else {
-            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; giving up" -f $verb, $Uri, $why, $attempt, $MaxAttempts)
+            Write-Verbose ("{0} {1}: {2} on attempt {3} of {4}; giving up" -f $verb, $Uri, $why, $attempt, $maxAttempts)
         }
     }
     return $last
@@ -306,11 +340,12 @@ function Invoke-PostureHttpRequestWithRetry {
 function Send-PostureDocument {
     <#
     .SYNOPSIS
-        Posts one snapshot (JSON text) with retries (Invoke-PostureHttpRequestWithRetry). Returns
-        Outcome 'Sent' (2xx), 'Rejected' (4xx other than 408/429: not retried), or 'Failed' (every
-        attempt failed, -Deadline stopped the attempts: OutOfTime, or the service asked to wait
-        longer than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote), with StatusCode
-        and Content of the last answer.
+        Posts one snapshot (JSON text) with retries as -RetryPolicy says
+        (Invoke-PostureHttpRequestWithRetry). Returns Outcome 'Sent' (2xx), 'Rejected' (4xx other
+        than 408/429: not retried), or 'Failed' (every attempt failed, the policy's Deadline
+        stopped the attempts: OutOfTime, or the service asked to wait longer than
+        MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote), with StatusCode and Content
+        of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -321,15 +356,10 @@ function Send-PostureDocument {
         [Parameter(Mandatory = $true)]
         [string]$Json,
         [hashtable]$Headers = @{},
-        [int]$MaxAttempts = 4,
-        [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60,
-        [double]$MaxRetryAfterSeconds = 300,
-        [int]$TimeoutSec = 60,
-        [Nullable[datetime]]$Deadline = $null
+        [psobject]$RetryPolicy = $null
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
-    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $Deadline
+    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -RetryPolicy $RetryPolicy
     $code = [int]$last.StatusCode
     $outcome = 'Failed'
     if ($code -ge 200 -and $code -lt 300) { $outcome = 'Sent' }
@@ -387,11 +417,11 @@ function Get-PostureManifest {
         is asked again (Invoke-PostureHttpRequestWithRetry): with a last good copy at most
         CachedMaxAttempts times, no wait longer than CachedMaxDelaySeconds (the copy is good
         enough, the run need not wait for a fresh one; a Retry-After longer than that is not
-        waited for either); without one as a post is (MaxAttempts, BaseDelaySeconds,
-        MaxDelaySeconds, MaxRetryAfterSeconds), since without a manifest nothing is collected.
-        With -Enrolment, an answer of 401 key_revoked first gets the run's one re-enrolment
-        (Restore-PostureServerKey) and, when that gave a new key, the fetch is tried again with it.
-        -Deadline bounds every attempt as in Invoke-PostureHttpRequestWithRetry.
+        waited for either); without one as a post is (-RetryPolicy, the run's), since without a
+        manifest nothing is collected. With -Enrolment, an answer of 401 key_revoked first gets the
+        run's one re-enrolment (Restore-PostureServerKey) and, when that gave a new key, the fetch
+        is tried again with it. The policy's Deadline bounds every attempt as in
+        Invoke-PostureHttpRequestWithRetry.
     .EXAMPLE
         Get-PostureManifest -Endpoint 'https://posture.example.net' -Headers @{ 'x-api-key' = $key } -CachePath 'C:\ProgramData\FleetPosture\manifest.json'
     #>
@@ -402,23 +432,19 @@ function Get-PostureManifest {
         [hashtable]$Headers = @{},
         [Parameter(Mandatory = $true)]
         [string]$CachePath,
-        [int]$TimeoutSec = 60,
         [hashtable]$Enrolment = $null,
-        [int]$MaxAttempts = 4,
-        [double]$BaseDelaySeconds = 2,
-        [double]$MaxDelaySeconds = 60,
+        [psobject]$RetryPolicy = $null,
         [int]$CachedMaxAttempts = 2,
-        [double]$CachedMaxDelaySeconds = 10,
-        [double]$MaxRetryAfterSeconds = 300,
-        [Nullable[datetime]]$Deadline = $null
+        [double]$CachedMaxDelaySeconds = 10
     )
+    if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
-    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; TimeoutSec = $TimeoutSec; MaxAttempts = $MaxAttempts; BaseDelaySeconds = $BaseDelaySeconds; MaxDelaySeconds = $MaxDelaySeconds; MaxRetryAfterSeconds = $MaxRetryAfterSeconds; Deadline = $Deadline }
+    $policy = $RetryPolicy
     if (Test-PostureCachedManifest -CachePath $CachePath) {
-        $request['MaxAttempts'] = [Math]::Min($MaxAttempts, $CachedMaxAttempts)
-        $request['MaxDelaySeconds'] = [Math]::Min($MaxDelaySeconds, $CachedMaxDelaySeconds)
-        $request['MaxRetryAfterSeconds'] = [Math]::Min($MaxRetryAfterSeconds, $CachedMaxDelaySeconds)
+        # A copy of the run's policy, shortened: the run's own stays as it is for the posts.
+        $policy = New-PostureRetryPolicy -TimeoutSec $RetryPolicy.TimeoutSec -MaxAttempts ([Math]::Min($RetryPolicy.MaxAttempts, $CachedMaxAttempts)) -BaseDelaySeconds $RetryPolicy.BaseDelaySeconds -MaxDelaySeconds ([Math]::Min($RetryPolicy.MaxDelaySeconds, $CachedMaxDelaySeconds)) -MaxRetryAfterSeconds ([Math]::Min($RetryPolicy.MaxRetryAfterSeconds, $CachedMaxDelaySeconds)) -Deadline $RetryPolicy.Deadline
     }
+    $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; RetryPolicy = $policy }
     $r = Invoke-PostureHttpRequestWithRetry @request
     if ($null -ne $Enrolment -and (Restore-PostureServerKey -Enrolment $Enrolment -StatusCode $r.StatusCode -Content ([string]$r.Content) -Headers $Headers)) {
         $r = Invoke-PostureHttpRequestWithRetry @request

@@ -196,7 +196,7 @@ Describe 'Sending: retries, back-off, refusals' {
             if ($script:attempt -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = 7; Error = $null } }
             return @{ StatusCode = 201; Content = '{"results":[]}'; RetryAfter = $null; Error = $null }
         }
-        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -MaxAttempts 4
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4)
         $r.Outcome | Should -Be 'Sent'
         $r.Attempts | Should -Be 3
         Should -Invoke Wait-PostureRetry -Times 2 -Exactly
@@ -211,7 +211,7 @@ Describe 'Sending: retries, back-off, refusals' {
     }
     It 'retries 408 and 429, and gives up after MaxAttempts' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 429; Content = ''; RetryAfter = $null; Error = $null } }
-        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -MaxAttempts 3
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 3)
         $r.Outcome | Should -Be 'Failed'
         Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
         Test-PostureRetryableCode -StatusCode 408 | Should -BeTrue
@@ -219,13 +219,13 @@ Describe 'Sending: retries, back-off, refusals' {
     }
     It 'Invoke-PostureHttpRequestWithRetry: the last answer with its Attempts; MaxAttempts 1 asks once and never waits' {
         Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = 'busy'; RetryAfter = 3; Error = $null } }
-        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 1
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 1)
         $r.StatusCode | Should -Be 503
         $r.Attempts | Should -Be 1
         Should -Invoke Wait-PostureRetry -Times 0 -Exactly
         Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 404; Content = '{"error":"not_found"}'; RetryAfter = $null; Error = $null } }
         $script:attempt = 0
-        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -MaxAttempts 4
+        $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4)
         $r.StatusCode | Should -Be 404
         $r.Attempts | Should -Be 1
         $script:attempt | Should -Be 1
@@ -277,7 +277,7 @@ Describe 'Manifest with a last good copy' {
     }
     It 'fails when there is neither a manifest nor a copy, after as many attempts as a post makes' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
-        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 3 -WarningAction SilentlyContinue } | Should -Throw '*HTTP 503 on each of 3 attempts and there is no last good copy*'
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 3) -WarningAction SilentlyContinue } | Should -Throw '*HTTP 503 on each of 3 attempts and there is no last good copy*'
         Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
         Should -Invoke Wait-PostureRetry -Times 2 -Exactly
     }
@@ -299,14 +299,14 @@ Describe 'Manifest with a last good copy' {
             if ($script:attempt -eq 2) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
             return @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
         }
-        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxDelaySeconds 30).schema | Should -Be 'fleet-posture/manifest@1'
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxDelaySeconds 30)).schema | Should -Be 'fleet-posture/manifest@1'
         Should -Invoke Invoke-PostureHttpRequest -Times 3 -Exactly
         Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 45 }
         Should -Invoke Wait-PostureRetry -Times 2 -Exactly
     }
     It 'without a copy: a Retry-After longer than MaxRetryAfterSeconds is not waited for, nor asked again sooner; the error says how long' {
         Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 429; Content = '{"error":"host_busy"}'; RetryAfter = 600; Error = $null } }
-        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxRetryAfterSeconds 300 -WarningAction SilentlyContinue } |
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxRetryAfterSeconds 300) -WarningAction SilentlyContinue } |
             Should -Throw '*answered HTTP 429 (the service asked to wait 600 s (HTTP 429), longer than the 300 s a retry may wait (-MaxRetryAfterSeconds)) and there is no last good copy*'
         $script:attempt | Should -Be 1
         Should -Invoke Wait-PostureRetry -Times 0 -Exactly
@@ -321,7 +321,7 @@ Describe 'Manifest with a last good copy' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
         $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
         Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
-        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -BaseDelaySeconds 30 -MaxDelaySeconds 60 -WarningAction SilentlyContinue
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4 -BaseDelaySeconds 30 -MaxDelaySeconds 60) -WarningAction SilentlyContinue
         $m.schema | Should -Be 'fleet-posture/manifest@1'
         $script:attempt | Should -Be 2
         Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -le 10 }
@@ -331,7 +331,7 @@ Describe 'Manifest with a last good copy' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
         $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
         Mock Invoke-PostureHttpRequest { $script:attempt++; @{ StatusCode = 503; Content = ''; RetryAfter = 45; Error = $null } }
-        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -MaxDelaySeconds 60 -WarningAction SilentlyContinue -WarningVariable warned
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4 -MaxDelaySeconds 60) -WarningAction SilentlyContinue -WarningVariable warned
         $m.schema | Should -Be 'fleet-posture/manifest@1'
         $script:attempt | Should -Be 1
         Should -Invoke Wait-PostureRetry -Times 0 -Exactly
@@ -353,7 +353,7 @@ Describe 'Manifest with a last good copy' {
         Set-Content -LiteralPath (New-Item -ItemType File -Path $script:cache -Force).FullName -Value '{ not json'
         (Test-PostureCachedManifest -CachePath $script:cache) | Should -BeFalse
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
-        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -MaxAttempts 4 -WarningAction SilentlyContinue } | Should -Throw '*Unable to connect on each of 4 attempts and there is no last good copy*'
+        { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4) -WarningAction SilentlyContinue } | Should -Throw '*Unable to connect on each of 4 attempts and there is no last good copy*'
         Should -Invoke Invoke-PostureHttpRequest -Times 4 -Exactly
     }
 }

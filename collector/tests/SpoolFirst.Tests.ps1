@@ -305,11 +305,11 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
 
         It 'Invoke-PostureHttpRequestWithRetry with a spent deadline asks nothing: Attempts 0, OutOfTime' {
             Mock Invoke-PostureHttpRequest { $script:accepted }
-            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -Deadline $script:clock.AddMilliseconds(500)
+            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -RetryPolicy (New-PostureRetryPolicy -Deadline $script:clock.AddMilliseconds(500))
             $r.Attempts | Should -Be 0
             $r.OutOfTime | Should -BeTrue
             Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly
-            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -Deadline $script:clock.AddSeconds(30) -TimeoutSec 60
+            $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -RetryPolicy (New-PostureRetryPolicy -Deadline $script:clock.AddSeconds(30) -TimeoutSec 60)
             $r.StatusCode | Should -Be 201
             $r.OutOfTime | Should -BeFalse
             Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $TimeoutSec -eq 30 }
@@ -320,7 +320,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             $out = Join-Path -Path $TestDrive -ChildPath 'dry.json'
             $r = Invoke-PostureSnapshot -OutFile $out -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -RunBudgetSeconds 1
             $r.ExitCode | Should -Be 0
-            Should -Invoke Get-PostureManifest -Times 1 -Exactly -ParameterFilter { $null -eq $Deadline }
+            Should -Invoke Get-PostureManifest -Times 1 -Exactly -ParameterFilter { $null -eq $RetryPolicy.Deadline }
             @(& $script:spooled).Count | Should -Be 0
         }
     }

@@ -119,9 +119,16 @@ export class HttpApi {
     return json(200, view);
   }
 
+  /**
+   * The counts, or with `only=countsPending` just whether changes are still waiting to be counted:
+   * the views that list what the projector writes ask that alone, for one storage round trip.
+   */
   async getSummary({ req, lang }: RouteCall): Promise<ApiResponse> {
-    checkParams(req.query, []);
-    return json(200, await this.deps.queries.summary(lang));
+    checkParams(req.query, ['only']);
+    const only = single(req.query, 'only');
+    if (only === undefined) return json(200, await this.deps.queries.summary(lang));
+    if (only === 'countsPending') return json(200, await this.deps.queries.countsPending());
+    throw invalidQuery(`The query parameter "only" must be countsPending, not "${only.slice(0, 100)}".`);
   }
 
   /** The enrolment secret and host facts → this server's key (201), or a request for approval (202). */

@@ -90,6 +90,11 @@ export class LifecycleQueries {
     return { ...view, ...staleView(marker), results: view.results.map((r) => ({ ...r, ...waiverFlags(coverOf(active, server, r.ruleId)) })) };
   }
 
+  /** Unchanged by the lifecycle: waivers and stale markers do not wait for the projector. */
+  countsPending() {
+    return this.ld.plain.countsPending();
+  }
+
   /** Adds stale hosts and, per rule, the Warning and Error results under an active waiver (still counted in `counts`). */
   async summary(lang: Lang) {
     const [base, ctx] = await Promise.all([this.ld.plain.summary(lang), this.#context()]);

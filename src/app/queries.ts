@@ -85,6 +85,11 @@ export class Queries {
     };
   }
 
+  /** Only whether accepted changes are still waiting to be counted: one listing of the Outbox, nothing else. */
+  async countsPending() {
+    return { countsPending: await this.deps.outbox.changesWaiting() };
+  }
+
   /**
    * Counts per rule × status from the counters the projector keeps (the lifecycle's waived counts
    * read more), and whether accepted changes are still waiting to be counted.

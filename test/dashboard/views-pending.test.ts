@@ -1,8 +1,10 @@
 // The list views while a post is still waiting to be counted, in Chromium against the local host
-// and Azurite: Findings, Changes and a server's history say so in the same line as the Fleet view,
-// show what the projector has written so far (nothing of the post), and once it has drained read
-// their lists again by themselves and drop the line. The projector runs only when a test drains
-// (projectorIntervalMs: 0), as if the timer had not come round yet.
+// and Azurite: Findings, Changes, a server's history and Configurations say so in the same line as
+// the Fleet view, show what the projector has written so far (nothing of the post) without saying
+// a list is empty, and once it has drained read their lists again by themselves, drop the line and
+// say so of a list that really is empty. They ask only summary?only=countsPending, never the full
+// summary. The projector runs only when a test drains (projectorIntervalMs: 0), as if the timer
+// had not come round yet.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
@@ -23,20 +25,44 @@ const JA_LINE = '最近の変更をまだ集計しています。この画面は
 
 const { stack: heldStack, postWaiting } = heldBackStack();
 
-/** A view of `stack` with the reader key; `apiCalls` lists the API paths the page asked, in order. */
-async function openViewOf(chromium: ChromiumSuite, stack: TestStack, fragment: string, locale: string): Promise<{ page: Page; apiCalls: string[]; errors: string[] }> {
-  const { page, errors } = await chromium.open(locale);
+/** What the list views ask instead of the full summary (which the Fleet view reads). */
+const PENDING_ASK = 'summary?only=countsPending';
+const asks = (calls: readonly string[]) => calls.filter((c) => c === PENDING_ASK).length;
+const fullSummaries = (calls: readonly string[]) => calls.filter((c) => c === 'summary').length;
+
+/** The page's DOM as these callbacks use it (the tests' TypeScript config has Node's types). */
+interface PageDom {
+  readonly document: { querySelectorAll(selector: string): { length: number } };
+}
+
+/** Waits until every paged list in `scope` has loaded its first page (none is busy) and there are `lists` of them. */
+async function listsLoaded(page: Page, scope: string, lists: number): Promise<void> {
+  await page.waitForFunction(
+    ([sel, n]) => {
+      const d = (globalThis as unknown as PageDom).document;
+      return d.querySelectorAll(`${sel} ol.events`).length === n && d.querySelectorAll(`${sel} [aria-busy]`).length === 0;
+    },
+    [scope, lists] as const,
+  );
+}
+
+/**
+ * A view of `stack` with the reader key; `apiCalls` lists the API paths the page asked, in order,
+ * the summary's with its query (which tells the full summary from the countsPending ask).
+ */
+async function openViewOf(chromium: ChromiumSuite, stack: TestStack, fragment: string, locale: string): Promise<{ page: Page; apiCalls: string[]; errors: string[]; close: () => Promise<void> }> {
+  const { page, errors, close } = await chromium.open(locale);
   const apiCalls: string[] = [];
   page.on('request', (r) => {
     const p = new URL(r.url()).pathname;
-    if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length));
+    if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length) + (p === '/api/summary' ? new URL(r.url()).search : ''));
   });
   await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
   // The page opens on the fleet view; the calls counted are the chosen view's.
   await page.locator('.fleet').waitFor();
   apiCalls.length = 0;
   await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), fragment);
-  return { page, apiCalls, errors };
+  return { page, apiCalls, errors, close };
 }
 
 describe('the list views while changes are still being counted, in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
@@ -47,7 +73,6 @@ describe('the list views while changes are still being counted, in Chromium', { 
 
   const openView = (fragment: string, locale: string) => openViewOf(chromium, heldStack(), fragment, locale);
 
-  const summaries = (calls: readonly string[]) => calls.filter((c) => c === 'summary').length;
 
   it('Findings: says the index is catching up over an empty list, then shows the post\'s finding and drops the line', async () => {
     const server = await postWaiting('WAITF1', 'Warning');
@@ -56,10 +81,11 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
     expect(await page.locator('table.findings tbody tr').count()).toBe(0);
-    expect(await page.locator('.findings-view .table-status').textContent()).toBe('No warnings or errors match.');
-    // One summary, asked before the list it vouches for.
-    expect(summaries(apiCalls)).toBe(1);
-    expect(apiCalls.indexOf('summary')).toBeLessThan(apiCalls.indexOf('results'));
+    // The line says why the list is empty; "nothing matches" would contradict it.
+    expect(await page.locator('.findings-view .table-status').textContent()).toBe('');
+    // One ask, before the list it vouches for, and not the full summary.
+    expect(asks(apiCalls)).toBe(1);
+    expect(apiCalls.indexOf(PENDING_ASK)).toBeLessThan(apiCalls.indexOf('results'));
 
     await heldStack().projected();
     await line.waitFor({ state: 'detached' });
@@ -68,14 +94,15 @@ describe('the list views while changes are still being counted, in Chromium', { 
     expect(await row.getAttribute('data-status')).toBe('Warning');
     expect(await row.getAttribute('data-rule')).toBe('test-alpha');
 
-    // Caught up: it stops asking; one summary per try, never more.
-    const asked = summaries(apiCalls);
+    // Caught up: it stops asking; one ask per try, never more, and never the full summary.
+    const asked = asks(apiCalls);
     expect(asked).toBeGreaterThanOrEqual(2);
-    // The list is read again once, after the summary that said the wait was over.
+    // The list is read again once, after the ask that said the wait was over.
     expect(apiCalls.filter((c) => c === 'results')).toHaveLength(2);
-    expect(apiCalls.lastIndexOf('summary')).toBeLessThan(apiCalls.lastIndexOf('results'));
+    expect(apiCalls.lastIndexOf(PENDING_ASK)).toBeLessThan(apiCalls.lastIndexOf('results'));
     await page.waitForTimeout(PENDING_RELOAD_MS + 1000);
-    expect(summaries(apiCalls)).toBe(asked);
+    expect(asks(apiCalls)).toBe(asked);
+    expect(fullSummaries(apiCalls)).toBe(0);
     expect(errors).toEqual([]);
   });
 
@@ -83,7 +110,7 @@ describe('the list views while changes are still being counted, in Chromium', { 
     // A server counted before, so the list's first page is known to have loaded.
     expect((await post(heldStack(), snapshot({ host: 'WAITC0', testState: 'Warning' }))).status).toBe(201);
     const server = await postWaiting('WAITC1', 'Error');
-    const { page, errors } = await openView('#/changes', 'ja-JP');
+    const { page, apiCalls, errors } = await openView('#/changes', 'ja-JP');
     const line = page.locator(`.changes-view ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(JA_LINE);
@@ -97,19 +124,24 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await change.waitFor();
     expect(await change.getAttribute('data-to')).toBe('Error');
     expect(await page.locator(`[data-list="all-changes"] li.event[data-server="${server}"][data-to="Error"]`).count()).toBe(1);
+    expect(asks(apiCalls)).toBeGreaterThanOrEqual(2);
+    expect(fullSummaries(apiCalls)).toBe(0);
     expect(errors).toEqual([]);
   });
 
   it('Server: its own verdict shows at once; its history says it is catching up, then shows the change', async () => {
     const server = await postWaiting('WAITS1', 'Warning');
-    const { page, errors } = await openView(`#/server/${encodeURIComponent(server)}`, 'en-GB');
+    const { page, apiCalls, errors } = await openView(`#/server/${encodeURIComponent(server)}`, 'en-GB');
     const line = page.locator(`.server-view ${PENDING_LINE}`);
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
     // The post wrote the verdict itself: no wait for it.
     expect(await page.locator('article.result[data-rule="test-alpha"]').getAttribute('data-status')).toBe('Warning');
-    await page.locator('.server-view .more p.muted').waitFor();
+    // The history's first page has loaded, empty, and says nothing of it under the line (a
+    // server's first post always gives it history, so "nothing recorded" would be wrong).
+    await listsLoaded(page, '.server-view', 1);
     expect(await page.locator('ol.timeline li.event').count()).toBe(0);
+    expect(await page.locator('div:has(> ol.timeline) > .more').textContent()).toBe('');
 
     await heldStack().projected();
     await line.waitFor({ state: 'detached' });
@@ -117,6 +149,43 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await entry.waitFor();
     expect(await entry.count()).toBe(1);
     expect(await entry.textContent()).toContain('Test alpha');
+    expect(asks(apiCalls)).toBeGreaterThanOrEqual(2);
+    expect(fullSummaries(apiCalls)).toBe(0);
+    expect(errors).toEqual([]);
+  });
+  it('Findings: says nothing matches only once the line has gone, not under it', async () => {
+    const server = await postWaiting('EMPTYF1', 'Pass');
+    const { page, errors } = await openView(`#/findings?server=${encodeURIComponent(server)}`, 'en-GB');
+    const line = page.locator(`.findings-view ${PENDING_LINE}`);
+    await line.waitFor();
+    const status = page.locator('.findings-view .table-status');
+    expect(await page.locator('table.findings tbody tr').count()).toBe(0);
+    expect(await status.textContent()).toBe('');
+
+    await heldStack().projected();
+    await line.waitFor({ state: 'detached' });
+    // The post passed: the list is really empty now, and says so.
+    await page.locator('.findings-view .table-status p', { hasText: 'No warnings or errors match.' }).waitFor();
+    expect(await page.locator('table.findings tbody tr').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('Changes: its empty lists say nothing under the line, then each says it is empty once the line has gone', async () => {
+    await postWaiting('EMPTYC1', 'Error');
+    // Nothing can have changed since a time to come: every list of changes is really empty.
+    const since = new Date(Date.now() + 3_600_000).toISOString();
+    const { page, errors } = await openView(`#/changes?since=${encodeURIComponent(since)}`, 'en-GB');
+    const line = page.locator(`.changes-view ${PENDING_LINE}`);
+    await line.waitFor();
+    await listsLoaded(page, '.change-lists', 2);
+    expect(await page.locator('.change-lists li').count()).toBe(0);
+    expect(await page.locator('.change-lists p').allTextContents()).toEqual([]);
+
+    await heldStack().projected();
+    await line.waitFor({ state: 'detached' });
+    await listsLoaded(page, '.change-lists', 2);
+    const said = await page.locator('.change-lists p.muted').allTextContents();
+    expect(said).toEqual([expect.stringMatching(/^No new warnings or errors since /), 'Every server is reporting.', expect.stringMatching(/^No status changes since /)]);
     expect(errors).toEqual([]);
   });
 });
@@ -128,11 +197,35 @@ describe('the Configurations view while drift is being counted, in Chromium', { 
   if (!suite) return;
   const chromium: ChromiumSuite = suite;
 
+  const servers = async () => (await get(driftStack(), `drift?rule=${DRIFT_RULE}`)).body.servers as number;
+  const emptySentence = 'No configuration is recorded for this rule yet';
+
+  it('says no configuration is recorded only without the line: not while the first post is being counted', async () => {
+    // Nothing posted, nothing waiting: the rule really has no configuration yet, and says so.
+    expect(await servers()).toBe(0);
+    const fresh = await openViewOf(chromium, driftStack(), `#/drift?rule=${DRIFT_RULE}`, 'en-GB');
+    await fresh.page.locator('.drift p.muted', { hasText: emptySentence }).waitFor();
+    expect(await fresh.page.locator(`.drift ${PENDING_LINE}`).count()).toBe(0);
+    await fresh.close();
+
+    await postWaitingBody(fixtureAs(fixture, 'WAITD9', Date.now() - 180_000));
+    const { page, errors } = await openViewOf(chromium, driftStack(), `#/drift?rule=${DRIFT_RULE}`, 'en-GB');
+    const line = page.locator(`.drift ${PENDING_LINE}`);
+    await line.waitFor();
+    expect(await page.locator('.drift-summary').textContent()).toContain('0 servers');
+    expect(await page.locator('.drift p.muted', { hasText: emptySentence }).count()).toBe(0);
+
+    await driftStack().projected();
+    await line.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('.drift-summary')?.textContent ?? '').includes('1 server'));
+    expect(await page.locator('.drift p.muted', { hasText: emptySentence }).count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it('says the drift counts are catching up, then counts the post\'s server and drops the line', async () => {
-    const servers = async () => (await get(driftStack(), `drift?rule=${DRIFT_RULE}`)).body.servers as number;
-    // One server counted before, so the view has clusters to show while it waits.
+    // A server counted before (and the one of the test before), so the view has clusters to show while it waits.
     expect((await post(driftStack(), fixtureAs(fixture, 'WAITD0', Date.now() - 120_000))).status).toBe(201);
-    expect(await servers()).toBe(1);
+    expect(await servers()).toBe(2);
     await postWaitingBody(fixtureAs(fixture, 'WAITD1', Date.now() - 60_000));
 
     const { page, apiCalls, errors } = await openViewOf(chromium, driftStack(), `#/drift?rule=${DRIFT_RULE}`, 'en-GB');
@@ -140,15 +233,16 @@ describe('the Configurations view while drift is being counted, in Chromium', { 
     await line.waitFor();
     expect(await line.textContent()).toBe(EN_LINE);
     const counted = page.locator('.drift-summary');
-    expect(await counted.textContent()).toContain('1 server');
-    expect(apiCalls.indexOf('summary')).toBeLessThan(apiCalls.indexOf('drift'));
+    expect(await counted.textContent()).toContain('2 servers');
+    expect(apiCalls.indexOf(PENDING_ASK)).toBeLessThan(apiCalls.indexOf('drift'));
 
     await driftStack().projected();
     await line.waitFor({ state: 'detached' });
-    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('.drift-summary')?.textContent ?? '').includes('2 servers'));
-    // Read again once, after the summary that said the wait was over.
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('.drift-summary')?.textContent ?? '').includes('3 servers'));
+    // Read again once, after the ask that said the wait was over; never the full summary.
     expect(apiCalls.filter((c) => c === 'drift')).toHaveLength(2);
-    expect(apiCalls.lastIndexOf('summary')).toBeLessThan(apiCalls.lastIndexOf('drift'));
+    expect(apiCalls.lastIndexOf(PENDING_ASK)).toBeLessThan(apiCalls.lastIndexOf('drift'));
+    expect(fullSummaries(apiCalls)).toBe(0);
     expect(errors).toEqual([]);
   });
 });

@@ -121,10 +121,18 @@ async function getOnce<T>(path: string, query: Query): Promise<T> {
 
 export type Counts = Readonly<Record<string, number>>;
 
-export interface Summary {
-  readonly generatedAt: string;
-  /** Accepted changes are still waiting to be counted: the counts will change in a moment. */
+/** Accepted changes are still waiting to be counted: the counts (and events, history, drift) will change in a moment. */
+export interface CountsPending {
   readonly countsPending?: boolean;
+}
+
+/** The summary's countsPending alone: one storage read, for the views that do not show the counts. */
+export function countsPendingNow(): Promise<CountsPending> {
+  return apiGet<CountsPending>('summary', { only: 'countsPending' });
+}
+
+export interface Summary extends CountsPending {
+  readonly generatedAt: string;
   readonly hosts: number;
   readonly statuses: readonly string[];
   readonly staleHosts?: number;

@@ -1,27 +1,28 @@
-// The line a view shows while the summary says accepted changes are still waiting to be counted
-// (countsPending), and the bounded re-asking behind it. The fleet view redraws from every summary;
-// the list views (findings, changes, a server's history) reload their own lists once it says the
-// wait is over. One summary call per load and one per re-ask, never more.
-import { ApiFailure, apiGet, type Summary } from './api.js';
+// The line a view shows while accepted changes are still waiting to be counted (countsPending),
+// and the bounded re-asking behind it. The fleet view redraws from every full summary; the list
+// views (findings, changes, a server, configurations) ask only `summary?only=countsPending` (one
+// storage read, where the full summary reads the counters and waivers too) and reload their own
+// lists once it says the wait is over. One call per load and one per re-ask, never more.
+import { ApiFailure, countsPendingNow, type CountsPending } from './api.js';
 import { PENDING_RELOAD_MS, PENDING_RELOADS } from './counts-pending.js';
 import { h, replace } from './dom.js';
 import { t } from './i18n.js';
 import type { Fail } from './widgets.js';
 
 /**
- * Calls `show` with `first` now and, while a summary says pending, with a new one every
+ * Calls `show` with `first` now and, while an answer says pending, with a new one from `ask` every
  * PENDING_RELOAD_MS, at most PENDING_RELOADS times, as long as `anchor` is on the page. The line
- * is null once a summary is not pending; after the last try (or a failed one) it says to reload.
+ * is null once an answer is not pending; after the last try (or a failed one) it says to reload.
  */
-export function followPending(anchor: Node, first: Summary, fail: Fail, show: (s: Summary, line: HTMLElement | null) => void): void {
-  const step = (s: Summary, reloadsLeft: number) => {
+export function followPending<T extends CountsPending>(anchor: Node, first: T, ask: () => Promise<T>, fail: Fail, show: (s: T, line: HTMLElement | null) => void): void {
+  const step = (s: T, reloadsLeft: number) => {
     const pending = s.countsPending === true;
     show(s, pending ? h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, t(reloadsLeft > 0 ? 'countsPending' : 'countsPendingStopped')) : null);
     if (!pending || reloadsLeft <= 0) return;
     setTimeout(() => {
       // The user moved on (or this render was dropped): nothing to update.
       if (!anchor.isConnected) return;
-      apiGet<Summary>('summary').then(
+      ask().then(
         (next) => {
           if (anchor.isConnected) step(next, reloadsLeft - 1);
         },
@@ -37,17 +38,42 @@ export function followPending(anchor: Node, first: Summary, fail: Fail, show: (s
 }
 
 /**
- * For a view of lists the projector writes: a slot holding the line while `first` (read before
- * the lists) says pending; `reload` runs once a later summary says the wait is over, so the lists
- * it reads then hold every change accepted before. Put the slot in the view as it is returned.
+ * What a view of lists the projector writes needs while it waits: read `countsPending` first,
+ * before the lists, so an answer that says nothing is waiting vouches for them; while the line
+ * shows, an empty list says nothing (what it lists may still come: the line says so).
  */
-export function pendingLine(first: Summary, fail: Fail, reload: () => void): HTMLElement {
-  const slot = h('div', { class: 'pending-line' });
-  let waited = false;
-  followPending(slot, first, fail, (s, line) => {
-    replace(slot, line);
-    if (s.countsPending === true) waited = true;
-    else if (waited) reload();
-  });
-  return slot;
+export class PendingWait {
+  #showing: boolean;
+
+  private constructor(private readonly first: CountsPending) {
+    this.#showing = first.countsPending === true;
+  }
+
+  /** Asks the service whether changes are still waiting to be counted. */
+  static async ask(): Promise<PendingWait> {
+    return new PendingWait(await countsPendingNow());
+  }
+
+  /** An empty list's sentence, or none while the line shows. */
+  empty<S>(sentence: S): S | undefined {
+    return this.#showing ? undefined : sentence;
+  }
+
+  /**
+   * A slot holding the line while pending; `reload` runs once a later answer says the wait is over
+   * (empty lists then say so again), so the lists it reads hold every change accepted before. Put
+   * the slot in the view as it is returned: the re-asking stops while it is off the page.
+   */
+  line(fail: Fail, reload: () => void): HTMLElement {
+    const slot = h('div', { class: 'pending-line' });
+    followPending(slot, this.first, countsPendingNow, fail, (s, line) => {
+      replace(slot, line);
+      if (s.countsPending === true) return;
+      if (this.#showing) {
+        this.#showing = false;
+        reload();
+      }
+    });
+    return slot;
+  }
 }

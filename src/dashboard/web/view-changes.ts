@@ -2,13 +2,13 @@
 // that stopped reporting, and the events of one kind. Status changes are what "what changed on my
 // fleet" means, so they are the default; waiver and baseline audit records change no status and
 // are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
-// Events and the stale list follow a post by a moment: while the summary says so, a line says it
-// and the lists are read again once the wait is over.
-import { ApiFailure, apiGet, rules, type EventItem, type Page, type StaleServer, type Summary } from './api.js';
+// Events and the stale list follow a post by a moment: while the service says so (countsPending),
+// a line says it, empty lists say nothing more, and the lists are read again once the wait is over.
+import { ApiFailure, apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
 import { h, link, replace } from './dom.js';
 import { eventEntry } from './events.js';
 import { formatTime, phrase, t, type TextKey } from './i18n.js';
-import { pendingLine } from './pending-line.js';
+import { PendingWait } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { fromLocalInput, toLocalInput } from './view-findings.js';
 import { errorBox, pagedList, section, time, type Fail } from './widgets.js';
@@ -39,8 +39,7 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const kind = changeKindOf(route.params.get('kind'));
   // The default is left out of the fragment, so the view's plain link and a bookmark of it agree.
   const kindParam = (k: ChangeKind) => (k === 'status' ? undefined : k);
-  // The summary is read before the lists, so one that says nothing is waiting vouches for them.
-  const [catalogue, summary] = await Promise.all([rules(), apiGet<Summary>('summary')]);
+  const [catalogue, pending] = await Promise.all([rules(), PendingWait.ask()]);
   const titles = new Map(catalogue.map((r) => [r.id, r.title]));
 
   const input = h('input', { type: 'datetime-local', name: 'since', value: toLocalInput(since) });
@@ -78,11 +77,11 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
     const stale = await apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' });
     replace(
       lists,
-      section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, t('noNewFailing', { time: when }), fail, { 'data-list': 'new-failing' })),
+      section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, pending.empty(t('noNewFailing', { time: when })), fail, { 'data-list': 'new-failing' })),
       section(
         t('staleTitle'),
         stale.items.length === 0
-          ? h('p', { class: 'muted' }, t('noStale'))
+          ? pending.empty(h('p', { class: 'muted' }, t('noStale')))
           : h(
               'ul',
               { class: 'stale-list', 'data-list': 'stale' },
@@ -93,7 +92,7 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
       ),
       section(
         t(texts.title),
-        pagedList(events({ kind: kind === 'all' ? undefined : kind }), row, t(texts.empty, { time: when }), fail, { 'data-list': 'all-changes', 'data-kind': kind }),
+        pagedList(events({ kind: kind === 'all' ? undefined : kind }), row, pending.empty(t(texts.empty, { time: when })), fail, { 'data-list': 'all-changes', 'data-kind': kind }),
       ),
     );
   };
@@ -104,6 +103,6 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
       lists.prepend(errorBox(error, refill));
     });
   await fill();
-  const line = pendingLine(summary, fail, refill);
+  const line = pending.line(fail, refill);
   return h('div', { class: 'changes-view', 'data-kind': kind }, h('h1', null, t('navChanges')), line, form, lists);
 }

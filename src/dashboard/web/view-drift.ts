@@ -2,14 +2,14 @@
 // per status, a few of its servers, and the facts in which it differs from the reference (the
 // baseline server's configuration when one is named, else the largest cluster). One call to
 // the drift route, which reads the counters the projector keeps: the same cost for 10 or 10,000
-// servers. Those follow a post by a moment: while the summary says so, a line says it and the
-// view reads the drift again once the wait is over.
-import { ApiFailure, apiGet, type Counts, type Query, type Summary } from './api.js';
+// servers. Those follow a post by a moment: while the service says so (countsPending), a line says
+// it, an empty drift says nothing more, and the view reads the drift again once the wait is over.
+import { ApiFailure, apiGet, type Counts, type Query } from './api.js';
 import { h, link, replace, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t } from './i18n.js';
 import type { Route } from './router.js';
 import { serverHref } from './router.js';
-import { pendingLine } from './pending-line.js';
+import { PendingWait } from './pending-line.js';
 import { statusBar } from './view-fleet.js';
 import { button, errorBox, type Fail } from './widgets.js';
 
@@ -88,25 +88,24 @@ function clusterPanel(c: Cluster, rank: number, reference: Cluster | undefined, 
 
 export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
   const query: Query = { rule: route.params.get('rule') ?? '', top: '100' };
-  // The summary is read before the drift, so one that says nothing is waiting vouches for it.
-  const summary = await apiGet<Summary>('summary');
+  const pending = await PendingWait.ask();
   const first = await apiGet<Drift>('drift', query);
-  const body = h('div', null, content(first, query, fail));
+  const body = h('div', null, content(first, query, pending, fail));
   // Read again after the wait: what is shown stays if that fails, under the error and its retry.
   const reload = () =>
     void apiGet<Drift>('drift', query).then(
-      (next) => replace(body, content(next, query, fail)),
+      (next) => replace(body, content(next, query, pending, fail)),
       (error: unknown) => {
         if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
         body.prepend(errorBox(error, reload));
       },
     );
-  const line = pendingLine(summary, fail, reload);
+  const line = pending.line(fail, reload);
   return h('div', { class: 'drift', 'data-rule': first.ruleId }, h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)), line, body);
 }
 
 /** The drift's counts, clusters and paging. */
-function content(first: Drift, query: Query, fail: Fail): Child[] {
+function content(first: Drift, query: Query, pending: PendingWait, fail: Fail): Child[] {
   const clusters: Cluster[] = [...first.clusters];
   const baselineCluster = first.baseline?.fingerprint ? clusters.find((c) => c.fingerprint === first.baseline?.fingerprint) : undefined;
   const reference = baselineCluster ?? clusters[0];
@@ -145,7 +144,7 @@ function content(first: Drift, query: Query, fail: Fail): Child[] {
       ' ',
       h('span', { class: 'against', 'data-baseline': first.baseline?.server ?? '' }, against),
     ),
-    first.servers === 0 ? h('p', { class: 'muted' }, t('driftEmpty')) : null,
+    first.servers === 0 ? pending.empty(h('p', { class: 'muted' }, t('driftEmpty'))) : null,
     list,
     more,
   ];

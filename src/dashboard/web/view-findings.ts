@@ -1,12 +1,12 @@
 // Findings: the current Warning and Error results, filtered by rule, status, server and "since"
 // (the filters live in the fragment), one page of results at a time. The continuation
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
-// The rule index follows a post by a moment: while the summary says so, a line says it and the
-// page shown is read again once the wait is over.
-import { ApiFailure, apiGet, rules, type Page, type ResultItem, type Summary } from './api.js';
+// The rule index follows a post by a moment: while the service says so (countsPending), a line
+// says it, an empty page says nothing more, and the page shown is read again once the wait is over.
+import { ApiFailure, apiGet, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
-import { pendingLine } from './pending-line.js';
+import { PendingWait } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { badge, button, errorBox, time, type Fail } from './widgets.js';
 
@@ -35,8 +35,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: p.get('since') ?? '' };
   const top = Number(p.get('top'));
   const pageSize = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : PAGE_SIZE;
-  // The summary is read before the results, so one that says nothing is waiting vouches for them.
-  const [catalogue, summary] = await Promise.all([rules(), apiGet<Summary>('summary')]);
+  const [catalogue, pending] = await Promise.all([rules(), PendingWait.ask()]);
   const titles = new Map(catalogue.map((r) => [r.id, r.title]));
 
   const ruleSelect = h('select', { name: 'rule' }, option('', t('allRules'), !filter.rule), catalogue.map((r) => option(r.id, r.title, r.id === filter.rule)));
@@ -118,7 +117,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
         ),
       ),
     );
-    replace(status, page.items.length === 0 && pageIndex === 0 ? h('p', { class: 'muted' }, t('noFindings')) : null);
+    replace(status, page.items.length === 0 && pageIndex === 0 ? pending.empty(h('p', { class: 'muted' }, t('noFindings'))) : null);
     replace(
       pager,
       pageIndex > 0 ? button(t('previousPage'), () => void show(pageIndex - 1)) : null,
@@ -127,6 +126,6 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     );
   };
   await show(0);
-  const line = pendingLine(summary, fail, () => void show(shown));
+  const line = pending.line(fail, () => void show(shown));
   return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
 }

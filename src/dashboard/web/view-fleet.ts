@@ -36,7 +36,8 @@ export function statusBar(counts: Readonly<Record<string, number>>, statuses: re
 
 export async function renderFleet(fail: Fail): Promise<Node> {
   const view = h('div', { class: 'fleet' });
-  followPending(view, await apiGet<Summary>('summary'), fail, (s, line) => replace(view, content(s, line)));
+  const ask = () => apiGet<Summary>('summary');
+  followPending(view, await ask(), ask, fail, (s, line) => replace(view, content(s, line)));
   return view;
 }
 

@@ -2,13 +2,13 @@
 // message, remediation steps and evidence (readable, the raw JSON one click away), and the
 // server's history of status changes as a timeline (the server and history routes).
 // A post writes the server's results itself; its host facts, raw snapshot and history follow a
-// moment later (the projector): while the summary says so, a line says it and the view is read
-// again once the wait is over.
-import { ApiFailure, apiGet, type EventItem, type Page, type ServerResult, type ServerView, type Summary } from './api.js';
+// moment later (the projector): while the service says so (countsPending), a line says it, an
+// empty history says nothing more, and the view is read again once the wait is over.
+import { ApiFailure, apiGet, type EventItem, type Page, type ServerResult, type ServerView } from './api.js';
 import { externalLink, h, replace, type Child } from './dom.js';
 import { renderEvidence } from './evidence.js';
 import { formatNumber, phrase, t, type TextKey } from './i18n.js';
-import { pendingLine } from './pending-line.js';
+import { PendingWait } from './pending-line.js';
 import { badge, errorBox, pagedList, section, time, type Fail } from './widgets.js';
 import { eventEntry } from './events.js';
 
@@ -71,20 +71,19 @@ function resultCard(r: ServerResult): HTMLElement {
 
 export async function renderServer(server: string, fail: Fail): Promise<Node> {
   const path = `servers/${encodeURIComponent(server)}`;
-  // The summary is read before the server, so one that says nothing is waiting vouches for it.
-  const summary = await apiGet<Summary>('summary');
+  const pending = await PendingWait.ask();
   const v = await apiGet<ServerView>(path);
-  const body = h('div', null, content(v, fail));
+  const body = h('div', null, content(v, pending, fail));
   // Read again after the wait: what is shown stays if that fails, under the error and its retry.
   const reload = () =>
     void apiGet<ServerView>(path).then(
-      (next) => replace(body, content(next, fail)),
+      (next) => replace(body, content(next, pending, fail)),
       (error: unknown) => {
         if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
         body.prepend(errorBox(error, reload));
       },
     );
-  const line = pendingLine(summary, fail, reload);
+  const line = pending.line(fail, reload);
   return h(
     'div',
     { class: 'server-view', 'data-server': v.server },
@@ -94,12 +93,12 @@ export async function renderServer(server: string, fail: Fail): Promise<Node> {
   );
 }
 
-function content(v: ServerView, fail: Fail): Child[] {
+function content(v: ServerView, pending: PendingWait, fail: Fail): Child[] {
   const titles = new Map(v.results.map((r) => [r.ruleId, r.title]));
   const history = pagedList<EventItem>(
     (token) => apiGet<Page<EventItem>>(`servers/${encodeURIComponent(v.server)}/history`, { top: '50', continuationToken: token }),
     (e) => eventEntry(e, false, titles),
-    t('noHistory'),
+    pending.empty(t('noHistory')),
     fail,
     { class: 'events timeline' },
   );

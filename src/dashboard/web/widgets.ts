@@ -40,12 +40,13 @@ export type Fail = (error: unknown) => void;
 
 /**
  * A list that fetches page after page with the API's continuation tokens: the first page now,
- * the next on "Load more". `row` builds one entry.
+ * the next on "Load more". `row` builds one entry; `empty` is said when there is none (nothing
+ * when undefined).
  */
 export function pagedList<T>(
   load: (token: string | undefined) => Promise<Page<T>>,
   row: (item: T) => Node,
-  empty: string,
+  empty: string | undefined,
   fail: Fail,
   attrs: Record<string, string> = {},
 ): HTMLElement {
@@ -54,16 +55,19 @@ export function pagedList<T>(
   const box = h('div', null, list, more);
   const next = (token: string | undefined) => {
     replace(more, h('p', { class: 'muted' }, t('loading')));
+    box.setAttribute('aria-busy', 'true');
     load(token).then(
       (page) => {
+        box.removeAttribute('aria-busy');
         for (const item of page.items) list.appendChild(row(item));
-        if (!token && page.items.length === 0) replace(more, h('p', { class: 'muted' }, empty));
+        if (!token && page.items.length === 0) replace(more, empty === undefined ? null : h('p', { class: 'muted' }, empty));
         else if (page.continuationToken) {
           const tok = page.continuationToken;
           replace(more, button(t('loadMore'), () => next(tok)));
         } else replace(more);
       },
       (error: unknown) => {
+        box.removeAttribute('aria-busy');
         if (error instanceof ApiFailure && error.isKeyProblem) fail(error);
         else replace(more, errorBox(error, () => next(token)));
       },
