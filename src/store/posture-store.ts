@@ -10,7 +10,7 @@ import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, t
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
 import { entityToIndex, entityToResult, resultKeys, resultToEntity } from './entities';
-import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
+import { guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
 import { encodeKey } from './keys';
 import { RecordedEmpty } from './recorded-empty';
@@ -132,27 +132,6 @@ export class PostureStore {
       commit.remove.map((ruleId) => resultKeys(server, ruleId)),
       'committing server state',
     );
-  }
-
-  /**
-   * Clears flags after the projections were written; false when another writer changed a row
-   * first. 'all': the outbox and AcceptPending (the caller answers the snapshot's commit with its
-   * 201); 'outbox': the outbox only (re-evaluation answers no post); 'accept': AcceptPending only
-   * (rows another writer changed since, whose outbox may be that writer's).
-   */
-  async clearPending(server: string, rows: ReadonlyArray<{ readonly ruleId: string; readonly etag: string }>, what: 'all' | 'outbox' | 'accept' = 'all'): Promise<boolean> {
-    if (rows.length === 0) return true;
-    const tx = new TableTransaction();
-    const outbox = what === 'accept' ? {} : { EventPending: false, IndexPending: false, SyncPending: false };
-    const accept = what === 'outbox' ? {} : { AcceptPending: false };
-    for (const { ruleId, etag } of rows) tx.updateEntity({ ...resultKeys(server, ruleId), ...outbox, ...accept }, 'Merge', { etag });
-    try {
-      await this.#results.submit(tx.actions, 'clearing outbox flags');
-      return true;
-    } catch (error) {
-      if (error instanceof ConcurrencyConflictError) return false;
-      throw error;
-    }
   }
 
   /**
