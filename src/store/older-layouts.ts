@@ -2,7 +2,7 @@
 // the layout migration reads, copies and deletes them, and the Lifecycle row that records the
 // migration. Rows are read with their column types as stored, so a copy is the same entity under
 // new keys: no column is dropped or retyped, whatever version wrote it.
-import { odata, RestError, TableTransaction, type TableClient } from '@azure/data-tables';
+import { odata, TableTransaction } from '@azure/data-tables';
 import { dateTime, ms, str } from './columns';
 import { bucketHistoryKeys, entityToRawMeta, OLDER_LAYOUT_RANGES, OLDER_LAYOUTS_STATE_KEYS, rawSlotKey, rawSlotRange, serverRange, snapshotPartition, type Entity } from './entities';
 import { statusCodeOf } from './errors';
@@ -256,12 +256,7 @@ export class OlderLayoutStore {
 /** The Lifecycle row of the migration, or undefined (also what the History and raw-snapshot readers read for their marker, through RecordedEmpty). */
 export async function readStateRow(lifecycle: SiblingTable): Promise<Record<string, unknown> | undefined> {
   await lifecycle.ready();
-  try {
-    return await lifecycle.call('reading the layout migration record', (client: TableClient) => client.getEntity<Record<string, unknown>>(OLDER_LAYOUTS_STATE_KEYS.partitionKey, OLDER_LAYOUTS_STATE_KEYS.rowKey));
-  } catch (error) {
-    if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return undefined;
-    throw error;
-  }
+  return lifecycle.get(OLDER_LAYOUTS_STATE_KEYS.partitionKey, OLDER_LAYOUTS_STATE_KEYS.rowKey, 'reading the layout migration record');
 }
 
 /** A raw row of the older layout: which content it holds. */

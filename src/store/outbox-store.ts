@@ -7,7 +7,7 @@
 //   PK '~lease', RK 'projector' — who drains now, until when (ETag-guarded), so two instances do
 //     not project (and log alert records) side by side.
 // The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
-import { odata, RestError, TableTransaction } from '@azure/data-tables';
+import { odata, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { bytes, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
@@ -70,13 +70,7 @@ export class OutboxStore {
   async has(server: string, commitId: string): Promise<boolean> {
     await this.#table.ready();
     const k = outboxKeys(server, commitId);
-    try {
-      await this.#table.call('reading the outbox', (t) => t.getEntity(k.partitionKey, k.rowKey, { queryOptions: { select: ['RowKey'] } }));
-      return true;
-    } catch (error) {
-      if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return false;
-      throw error;
-    }
+    return (await this.#table.get(k.partitionKey, k.rowKey, 'reading the outbox', ['RowKey'])) !== undefined;
   }
 
   /**
@@ -176,12 +170,7 @@ export class OutboxStore {
    */
   async takeLease(owner: string, now: number, until: number): Promise<boolean> {
     await this.#table.ready();
-    let current: Record<string, unknown> | undefined;
-    try {
-      current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
-    } catch (error) {
-      if (!(error instanceof RestError && error.statusCode === 404) && statusCodeOf(error) !== 404) throw error;
-    }
+    const current = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
     if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return false;
     const entity = { ...LEASE, Owner: owner, Until: dateTime(until) };
     try {

@@ -47,7 +47,7 @@ export class SiblingTable {
     try {
       return await this.call(what, (t) => t.getEntity(pk, rk, select ? { queryOptions: { select } } : {}));
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if ((error instanceof RestError && error.statusCode === 404) || statusCodeOf(error) === 404) return undefined;
       throw error;
     }
   }
