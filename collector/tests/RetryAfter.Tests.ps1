@@ -85,10 +85,7 @@ Describe 'A run honours a Retry-After date as it does seconds: waited in full, w
     BeforeEach {
         $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
         $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
-        $script:clock = [datetime]::SpecifyKind([datetime]'2026-12-01T01:00:00', 'Utc')
-        $script:start = $script:clock
-        Mock Get-PostureUtcNow { $script:clock }
-        Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
+        Use-SimulatedClock
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
         Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }

@@ -13,10 +13,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         $script:seq = 0
         $script:posted = New-Object System.Collections.ArrayList
         $script:spoolAtPost = New-Object System.Collections.ArrayList
-        $script:clock = [datetime]::SpecifyKind([datetime]'2026-12-01T01:00:00', 'Utc')
-        $script:start = $script:clock
-        Mock Get-PostureUtcNow { $script:clock }
-        Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
+        Use-SimulatedClock
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
         Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }

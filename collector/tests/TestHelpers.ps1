@@ -94,3 +94,15 @@ function New-FakeSnapshot {
     $s['registry'] = @(); $s['services'] = @(); $s['files'] = @()
     return $s
 }
+
+function Use-SimulatedClock {
+    <#
+    .SYNOPSIS
+        Starts a simulated clock ($script:clock, from $script:start) that only the mocked wait
+        between attempts moves, so a run's budget and an HTTP date are exact. Call it in BeforeEach.
+    #>
+    $script:clock = [datetime]::SpecifyKind([datetime]'2026-12-01T01:00:00', 'Utc')
+    $script:start = $script:clock
+    Mock Get-PostureUtcNow { $script:clock }
+    Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
+}
