@@ -3,56 +3,16 @@
 // alertable FleetPosture.ServerKeyRefused record, and GET /api/refused-servers lists the servers
 // whose collector cannot post. Then re-enrolment governance: with POSTURE_REENROLMENT=approval an
 // enrolled server's key is replaced only with its current key or an admin's approval.
-import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerKey } from '../../src/app/enrolment';
-import { encodeKey, resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
+import { encodeKey } from '../../src/store';
+import { enrolmentClient as client, fqdn, pausedWrites, serverKeysTable } from '../support/enrolment-client';
 import { alertRecords, type Json } from '../support/http';
-import { snapshot, TEST_RULES } from '../support/snapshots';
+import { TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 
-const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
-
-/** When armed, the next storage request `when` matches waits for `during` to finish first (one write, paused). */
-const pause: { when?: (method: string, url: string, body: string) => boolean; during?: () => Promise<void> } = {};
-const pausePolicy: StoragePolicy = {
-  name: 'testPauseWrite',
-  async sendRequest(request, next) {
-    const { when, during } = pause;
-    if (when && during && when(request.method, decodeURIComponent(request.url), typeof request.body === 'string' ? request.body : '')) {
-      pause.when = pause.during = undefined;
-      await during();
-    }
-    return next(request);
-  },
-};
-
-function client(stack: TestStack) {
-  const base = stack.baseUrl;
-  const call = async (method: string, path: string, key: string | null, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${base}/api/${path}`, {
-      method,
-      headers: { ...(key ? { 'x-api-key': key } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    expect(res.status, `${method} ${path}: ${text.slice(0, 300)}`).toBeLessThan(500);
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-  };
-  return {
-    call,
-    enrol: (host: string, headers: Record<string, string> = {}) =>
-      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, collector: { name: 'Send-PostureSnapshot', version: '1.0.0' } }, headers),
-    post: (key: string, host: string) => call('POST', 'snapshots', key, snapshot({ host })),
-    manifest: (key: string) => call('GET', 'manifest', key),
-    refused: async () => {
-      const r = await call('GET', 'refused-servers', TEST_KEYS.admin);
-      expect(r.status).toBe(200);
-      return r.body.items as Json[];
-    },
-  };
-}
+const { pause, policy: pausePolicy } = pausedWrites();
 
 /** [reason, grant] of each FleetPosture.ServerKeyIssued record of `server`. */
 const keysIssued = (stack: TestStack, server: string) =>
@@ -61,12 +21,6 @@ const keysIssued = (stack: TestStack, server: string) =>
     .map((r) => [r.fields.reason, r.fields.grant]);
 
 const refusals = (stack: TestStack, server: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerKeyRefused' && r.fields.server === server);
-
-function serverKeysTable(stack: TestStack): TableClient {
-  return TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).serverKeys, {
-    allowInsecureConnection: true,
-  });
-}
 
 describe('stranded servers (open re-enrolment)', () => {
   let stack: TestStack;
