@@ -13,6 +13,7 @@ import {
   type EnrolmentRequest,
   type KeyAttention,
   type KeyPartition,
+  type ReplacedReason,
   type RequestDecision,
   type ServerKeyStore,
 } from '../store';
@@ -139,19 +140,24 @@ export class Reenrolment {
     if (row?.Status !== 'active' || hash.length !== actual.length || !timingSafeEqual(hash, actual)) throw refuse();
   }
 
-  /** The live request a claim names, after checking its secret; undefined when it is gone or expired (a new one is filed). */
+  /**
+   * The live request a claim names, after checking its secret; undefined when it is gone or expired
+   * (a new one is filed). A request in a state this version does not know is refused (409), so the
+   * requester keeps its claim and asks again, perhaps of an instance that knows the state.
+   */
   #claimed(basis: KeyPartition, claim: string): EnrolmentRequest | undefined {
     const [requestId, secret, extra] = claim.split('.');
     if (!requestId || !secret || extra !== undefined || !B64URL.test(requestId) || !B64URL.test(secret)) {
       throw new ApiError('invalid_query', 'The x-enrolment-claim header must be the claim a 202 answer of enrolment handed out, unchanged.');
     }
-    const request = basis.requests.find((r) => r.requestId === requestId);
+    const request = [...basis.requests, ...basis.unknown].find((r) => r.requestId === requestId);
     if (!request || this.deps.clock() - request.requestedAt > REQUEST_TTL_MS) return undefined;
     const expected = Buffer.from(request.claimHash, 'base64');
     const actual = hashSecret(Buffer.from(request.claimSalt, 'base64'), secret);
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
       throw new ApiError('forbidden', `The claim does not belong to re-enrolment request ${requestId} of ${basis.server}.`);
     }
+    if (request.state === 'unknown') throw unknownState(request, 'collected');
     return request;
   }
 
@@ -191,20 +197,16 @@ export class Reenrolment {
   /**
    * An admin's decision on a request: the request as it stands (an earlier decision stands), or
    * undefined when there is no such request. Only the decision that changed it is audited. A
-   * request a newer one replaced (also while this decision was on its way) is a conflict: the
-   * decision would be on a request nobody can collect any more.
+   * request a newer one or a new key replaced (also while this decision was on its way) is a
+   * conflict: the decision would be on a request nobody can collect any more. So is a request in
+   * a state this version does not know: what deciding it would mean is not known here.
    */
   async decide(server: string, requestId: string, decision: RequestDecision, log: AlertLog) {
     const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock());
     if (!decided) return undefined;
+    if (decided.request.state === 'unknown') throw unknownState(decided.request, decision);
     const replaced = decided.request.replaced;
-    if (replaced) {
-      const instead =
-        replaced.reason === 'repeat'
-          ? `was replaced by the newer request "${replaced.by}" of the same requester before this decision took effect, so nothing was decided; decide on the newer one`
-          : `gave way to the newer request "${replaced.by}" (a server keeps at most ${MAX_REQUESTS_PER_SERVER} open requests) before this decision took effect, so nothing was decided; the requester can file a new request`;
-      throw new ApiError('request_replaced', `The re-enrolment request "${requestId}" of ${server} ${instead}.`);
-    }
+    if (replaced) throw new ApiError('request_replaced', `The re-enrolment request "${requestId}" of ${server} ${REPLACED_WHY[replaced.reason](replaced.by)}.`);
     if (decided.decidedNow) audit(log, LOG_RECORDS.reenrolmentDecided, { server, requestId, decision: decided.request.state });
     return requestView(decided.request, this.deps.clock());
   }
@@ -233,6 +235,21 @@ export class Reenrolment {
     return { items, truncated };
   }
 }
+
+/** Why a decision on a replaced request decides nothing, and what to do instead (the end of one sentence). */
+const REPLACED_WHY: Readonly<Record<ReplacedReason, (by: string) => string>> = {
+  repeat: (by) => `was replaced by the newer request "${by}" of the same requester before this decision took effect, so nothing was decided; decide on the newer one`,
+  limit: (by) =>
+    `gave way to the newer request "${by}" (a server keeps at most ${MAX_REQUESTS_PER_SERVER} open requests) before this decision took effect, so nothing was decided; the requester can file a new request`,
+  key: (by) => `was settled by the key "${by}" issued to the server before this decision took effect, so nothing was decided; the requester can file a new request`,
+};
+
+/** A request in a state this version does not know (a newer version wrote it): nobody here acts on it. */
+const unknownState = (r: EnrolmentRequest, action: RequestDecision | 'collected') =>
+  new ApiError(
+    'unknown_request_state',
+    `The re-enrolment request "${r.requestId}" of ${r.server} is in the state "${(r.unknownState ?? '').slice(0, 40)}", which this version of the service does not know, so it cannot be ${action} here and nothing was changed.`,
+  );
 
 function pending(r: EnrolmentRequest): PendingEnrolment {
   return {

@@ -19,7 +19,7 @@ export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, dri
 export { settleBounded } from './transactions';
 export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
 export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
-export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, RequestDecision, RequestState } from './key-partition';
+export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, ReplacedReason, RequestDecision, RequestState } from './key-partition';
 export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';
 export { StagedRawStore, type RawHead, type RawSlotState, type StagedRawKey, type StagedRawMeta } from './staged-raw-store';
 export { OlderDriftMembers, type OldMemberOutcome, type RowKeys } from './drift-old-members';

@@ -2,8 +2,8 @@
 //   '~head'            the current key id, whether an admin blocked enrolment; its ETag serialises
 //                      every change of the server's keys
 //   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval, or
-//                      one a newer request replaced (kept until the next change of the requests,
-//                      so an admin deciding on it meanwhile learns what happened)
+//                      one a newer request or a new key replaced (kept until the next change of
+//                      the requests, so an admin deciding on it meanwhile learns what happened)
 //   '~refused'         the last time a genuine but revoked key of the server was refused
 // Key rows have base64url row keys, which all sort below '~': one range holds the special rows.
 import { dateTime, ms, str } from './columns';
@@ -19,11 +19,18 @@ export type Row = Record<string, unknown>;
 
 export const isKeyRow = (r: Row): boolean => !String(r.rowKey).startsWith(SPECIAL_ROWS_FROM);
 
+/**
+ * The states this version knows. A row may hold another, written by a newer version (during a
+ * rolling deploy, or after a downgrade): it reads as 'unknown' and is acted on by no one here.
+ */
 export type RequestState = 'pending' | 'approved' | 'denied' | 'replaced';
 /** An admin's decision on a pending request. */
 export type RequestDecision = 'approved' | 'denied';
-/** Why a newer request replaced one: the same requester asked again, or the server had too many open. */
-export type ReplacedReason = 'repeat' | 'limit';
+/**
+ * Why a request was replaced: the same requester asked again, the server had too many open, or a
+ * new key was issued to the server (which settles every request it had).
+ */
+export type ReplacedReason = 'repeat' | 'limit' | 'key';
 
 export interface EnrolmentRequest {
   readonly server: string;
@@ -31,7 +38,9 @@ export interface EnrolmentRequest {
   /** base64 salt and HMAC-SHA256(salt, claim secret): the requester proves with the secret that it is the requester. */
   readonly claimSalt: string;
   readonly claimHash: string;
-  readonly state: RequestState;
+  readonly state: RequestState | 'unknown';
+  /** Set when state is 'unknown': the State column as stored. */
+  readonly unknownState?: string;
   readonly requestedAt: number;
   readonly decidedAt?: number;
   readonly hostName?: string;
@@ -39,7 +48,7 @@ export interface EnrolmentRequest {
   readonly collector?: string;
   /** The client address the request came from, as the front end reported it (X-Forwarded-For). */
   readonly source?: string;
-  /** Set when state is 'replaced': the request that took its place, and why. */
+  /** Set when state is 'replaced': the request (or, for reason 'key', the key id) that took its place, and why. */
   readonly replaced?: { readonly by: string; readonly reason: ReplacedReason };
   readonly etag?: string;
 }
@@ -67,7 +76,7 @@ export function requestToEntity(r: EnrolmentRequest) {
     RequestId: r.requestId,
     ClaimSalt: r.claimSalt,
     ClaimHash: r.claimHash,
-    State: r.state,
+    State: r.state === 'unknown' ? (r.unknownState ?? '') : r.state,
     RequestedAt: dateTime(r.requestedAt),
     HostName: r.hostName ?? '',
     Fqdn: r.fqdn ?? '',
@@ -86,16 +95,22 @@ export function replacedMark(r: EnrolmentRequest, by: string, reason: ReplacedRe
 }
 
 const STATES: readonly string[] = ['pending', 'approved', 'denied', 'replaced'] satisfies RequestState[];
+const REASONS: readonly string[] = ['repeat', 'limit', 'key'] satisfies ReplacedReason[];
 
 export function entityToRequest(e: Row): EnrolmentRequest {
   const state = str(e, 'State');
-  const reason = str(e, 'ReplacedReason') === 'limit' ? 'limit' : 'repeat';
+  const known = STATES.includes(state);
+  const reasonColumn = str(e, 'ReplacedReason');
+  const reason = REASONS.includes(reasonColumn) ? (reasonColumn as ReplacedReason) : 'repeat';
   return {
     server: str(e, 'Server'),
     requestId: str(e, 'RequestId'),
     claimSalt: str(e, 'ClaimSalt'),
     claimHash: str(e, 'ClaimHash'),
-    state: STATES.includes(state) ? (state as RequestState) : 'pending',
+    // Never 'pending' by default: a state this version does not know may mean anything, and acting
+    // on it as pending would approve, list or collect what a newer version settled.
+    state: known ? (state as RequestState) : 'unknown',
+    ...(known ? {} : { unknownState: state }),
     requestedAt: ms(e, 'RequestedAt') ?? 0,
     decidedAt: ms(e, 'DecidedAt'),
     hostName: str(e, 'HostName') || undefined,
@@ -119,6 +134,9 @@ export function entityToHead(e: Row): KeyHead {
   return { currentKeyId: str(e, 'CurrentKeyId'), blocked: e.ReenrolBlocked === true, updatedAt: ms(e, 'UpdatedAt') ?? 0, etag: String(e.etag) };
 }
 
+/** Whether a request is pending or decided, as this version knows those states. */
+export const isInForce = (r: EnrolmentRequest): boolean => r.state === 'pending' || r.state === 'approved' || r.state === 'denied';
+
 /** One server's partition as read in one query: what an enrolment decides on. */
 export interface KeyPartition {
   readonly server: string;
@@ -127,6 +145,8 @@ export interface KeyPartition {
   /** The requests in force (pending or decided); those replaced are apart, only to be cleaned up. */
   readonly requests: readonly EnrolmentRequest[];
   readonly replaced: readonly EnrolmentRequest[];
+  /** Requests in a state this version does not know: acted on by no one here, counted like decided ones. */
+  readonly unknown: readonly EnrolmentRequest[];
   readonly refusal?: KeyRefusal;
 }
 
@@ -138,8 +158,9 @@ export function keyPartitionOf(server: string, rows: readonly Row[]): KeyPartiti
     server,
     rows,
     head: head ? entityToHead(head) : undefined,
-    requests: requests.filter((r) => r.state !== 'replaced'),
+    requests: requests.filter(isInForce),
     replaced: requests.filter((r) => r.state === 'replaced'),
+    unknown: requests.filter((r) => r.state === 'unknown'),
     refusal: refused ? entityToRefusal(refused) : undefined,
   };
 }

@@ -13,6 +13,7 @@ import {
   entityToRefusal,
   entityToRequest,
   HEAD_ROW,
+  isInForce,
   isKeyRow,
   keyPartitionOf,
   REFUSED_ROW,
@@ -148,7 +149,7 @@ export class ServerKeyStore {
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
    * marks every other active key revoked ('replaced') and settles the server's re-enrolment
-   * requests and refusal record (a new key answers them). Returns the key ids it replaced, or
+   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key ids it replaced, or
    * `blocked` when an admin blocked re-enrolment and `overrideBlock` is not set (admin rotation
    * sets it, and clears the block). With `basis`, the partition the caller decided on: the
    * transaction then requires its head unchanged (by ETag) and a change throws
@@ -163,10 +164,9 @@ export class ServerKeyStore {
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
       const replaced = this.#revokeRows(tx, rows, record.issuedAt, 'replaced');
-      for (const r of rows) {
-        const rk = String(r.rowKey);
-        if (rk.startsWith(REQUEST_PREFIX) || rk === REFUSED_ROW) tx.deleteEntity(String(r.partitionKey), rk);
-      }
+      this.#settleRequests(tx, rows, record.keyId);
+      const refused = rows.find((r) => r.rowKey === REFUSED_ROW);
+      if (refused) tx.deleteEntity(String(refused.partitionKey), REFUSED_ROW);
       this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
@@ -192,10 +192,12 @@ export class ServerKeyStore {
     const tx = new TableTransaction();
     tx.createEntity(requestToEntity(request));
     const repeats = new Set(replaces.map((r) => r.requestId));
-    const kept = basis.requests.filter((r) => !repeats.has(r.requestId));
+    // A request in a state this version does not know counts, and gives way, like a decided one.
+    const open = [...basis.requests, ...basis.unknown];
+    const kept = open.filter((r) => !repeats.has(r.requestId));
     const keptFirst = (a: EnrolmentRequest, b: EnrolmentRequest) => Number(b.state === 'approved') - Number(a.state === 'approved') || b.requestedAt - a.requestedAt;
     const overLimit = new Set([...kept].sort(keptFirst).slice(MAX_REQUESTS_PER_SERVER - 1).map((r) => r.requestId));
-    for (const r of basis.requests) {
+    for (const r of open) {
       const reason = repeats.has(r.requestId) ? 'repeat' : overLimit.has(r.requestId) ? 'limit' : undefined;
       if (reason) tx.updateEntity(replacedMark(r, request.requestId, reason), 'Merge', { etag: String(r.etag) });
     }
@@ -211,8 +213,8 @@ export class ServerKeyStore {
 
   /**
    * Approves or denies a pending request (ETag-guarded): the request as it stands after, and whether
-   * this call decided it (a request decided or replaced before keeps that state); undefined when
-   * there is none.
+   * this call decided it (a request decided or replaced before, or in a state this version does not
+   * know, keeps that state); undefined when there is none.
    */
   async decideRequest(server: string, requestId: string, decision: RequestDecision, at: number): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -262,7 +264,7 @@ export class ServerKeyStore {
         else if (rk === REFUSED_ROW) entry.refusal = entityToRefusal(e);
         else if (rk.startsWith(REQUEST_PREFIX)) {
           const request = entityToRequest(e);
-          if (request.state !== 'replaced') entry.requests.push(request);
+          if (isInForce(request)) entry.requests.push(request);
         }
       }
       return { servers: [...byServer].map(([server, v]) => ({ server, ...v })), truncated };
@@ -342,6 +344,22 @@ export class ServerKeyStore {
       .slice(Math.max(0, KEEP_REVOKED - active.length));
     for (const r of oldRevoked) tx.deleteEntity(String(r.partitionKey), String(r.rowKey));
     return active.map((r) => String(r.rowKey));
+  }
+
+  /**
+   * Adds to `tx`: the server's requests settled by the new key `keyId`. Each one not yet replaced is
+   * marked replaced (reason 'key') under the ETag it was read with, not deleted: the SDK's delete in
+   * a transaction sends no ETag, and an admin's decision landing meanwhile must fail this
+   * transaction (for the caller to decide again on what is there now) rather than vanish with the
+   * row. Rows already marked replaced are deleted; nothing changes them any more.
+   */
+  #settleRequests(tx: TableTransaction, rows: readonly Row[], keyId: string): void {
+    for (const row of rows) {
+      if (!String(row.rowKey).startsWith(REQUEST_PREFIX)) continue;
+      const request = entityToRequest(row);
+      if (request.state === 'replaced') tx.deleteEntity(String(row.partitionKey), String(row.rowKey));
+      else tx.updateEntity(replacedMark(request, keyId, 'key'), 'Merge', { etag: String(row.etag) });
+    }
   }
 
   #putHead(tx: TableTransaction, rows: readonly Row[], server: string, currentKeyId: string, at: number, blocked: boolean): void {
