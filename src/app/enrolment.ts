@@ -154,7 +154,7 @@ export class Enrolment {
       logRefusal(log, server, 'enrolment-blocked');
       throw blockedError(server);
     }
-    const { replaced } = out;
+    const { replaced, settled } = out;
     // Replaced keys must stop working at once: they may be tagged as verified on the Results rows.
     if (replaced.length > 0) await this.deps.keyTags.clearKeyTags(server);
     // A server enrolled before (its head row, or what the caller granted) is re-enrolled even when
@@ -162,7 +162,8 @@ export class Enrolment {
     const reenrolled = replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined;
     const reason = issuedBy === 'enrolment' ? (reenrolled ? 're-enrolment' : 'enrolment') : 'admin-rotation';
     const grant = reason === 're-enrolment' ? (options.grant ?? 'open') : null;
-    audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null });
+    // `settled`: the re-enrolment requests this key answered (an approved one among them can no longer be collected).
+    audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null, settled: settled.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
   }
 

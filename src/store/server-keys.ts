@@ -149,13 +149,17 @@ export class ServerKeyStore {
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
    * marks every other active key revoked ('replaced') and settles the server's re-enrolment
-   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key ids it replaced, or
+   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key ids it
+   * replaced and the ids of the requests it settled, or
    * `blocked` when an admin blocked re-enrolment and `overrideBlock` is not set (admin rotation
    * sets it, and clears the block). With `basis`, the partition the caller decided on: the
    * transaction then requires its head unchanged (by ETag) and a change throws
    * ConcurrencyConflictError for the caller to decide again; without, it retries by itself.
    */
-  async issue(record: ServerKeyRecord, options: { overrideBlock?: boolean; basis?: KeyPartition } = {}): Promise<{ replaced: string[] } | { blocked: true }> {
+  async issue(
+    record: ServerKeyRecord,
+    options: { overrideBlock?: boolean; basis?: KeyPartition } = {},
+  ): Promise<{ replaced: string[]; settled: string[] } | { blocked: true }> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = options.basis?.rows ?? (await this.#partition(record.server));
@@ -164,13 +168,13 @@ export class ServerKeyStore {
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
       const replaced = this.#revokeRows(tx, rows, record.issuedAt, 'replaced');
-      this.#settleRequests(tx, rows, record.keyId);
+      const settled = this.#settleRequests(tx, rows, record.keyId);
       const refused = rows.find((r) => r.rowKey === REFUSED_ROW);
       if (refused) tx.deleteEntity(String(refused.partitionKey), REFUSED_ROW);
       this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
-        return { replaced };
+        return { replaced, settled };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError) || options.basis) throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
@@ -351,15 +355,21 @@ export class ServerKeyStore {
    * marked replaced (reason 'key') under the ETag it was read with, not deleted: the SDK's delete in
    * a transaction sends no ETag, and an admin's decision landing meanwhile must fail this
    * transaction (for the caller to decide again on what is there now) rather than vanish with the
-   * row. Rows already marked replaced are deleted; nothing changes them any more.
+   * row. Rows already marked replaced are deleted; nothing changes them any more. Returns the ids
+   * of the requests it marks.
    */
-  #settleRequests(tx: TableTransaction, rows: readonly Row[], keyId: string): void {
+  #settleRequests(tx: TableTransaction, rows: readonly Row[], keyId: string): string[] {
+    const settled: string[] = [];
     for (const row of rows) {
       if (!String(row.rowKey).startsWith(REQUEST_PREFIX)) continue;
       const request = entityToRequest(row);
       if (request.state === 'replaced') tx.deleteEntity(String(row.partitionKey), String(row.rowKey));
-      else tx.updateEntity(replacedMark(request, keyId, 'key'), 'Merge', { etag: String(row.etag) });
+      else {
+        tx.updateEntity(replacedMark(request, keyId, 'key'), 'Merge', { etag: String(row.etag) });
+        settled.push(request.requestId);
+      }
     }
+    return settled;
   }
 
   #putHead(tx: TableTransaction, rows: readonly Row[], server: string, currentKeyId: string, at: number, blocked: boolean): void {

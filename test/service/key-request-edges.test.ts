@@ -94,6 +94,7 @@ describe('re-enrolment requests: unknown states and the issue/decision race', ()
     const renewed = await c.enrol('UNK3', { 'x-server-key': first.body.key });
     expect(renewed.status).toBe(201);
     expect(await requestRow('UNK3', asked.body.requestId)).toMatchObject({ State: 'replaced', ReplacedReason: 'key', ReplacedBy: renewed.body.keyId });
+    expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('UNK3')).at(-1)?.fields).toMatchObject({ keyId: renewed.body.keyId, settled: asked.body.requestId });
   });
 
   /** A new key for `host` the way `how` says: the collector renewing with its current key, or an admin's rotation. */
@@ -122,7 +123,11 @@ describe('re-enrolment requests: unknown states and the issue/decision race', ()
       // marked the approved request settled by the new key instead of deleting it unseen.
       expect(await requestRow(host, asked.body.requestId)).toMatchObject({ State: 'replaced', ReplacedReason: 'key', ReplacedBy: issued.body.keyId });
       expect(recordsOf(stack, 'FleetPosture.ReenrolmentDecided', fqdn(host)).map((r) => r.fields.decision)).toEqual(['approved']);
-      expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn(host))).toHaveLength(2);
+      // The new key's record names the approved request it settled: the audit trail says what became of the approval.
+      expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn(host)).map((r) => [r.fields.keyId, r.fields.settled])).toEqual([
+        [first.body.keyId, null],
+        [issued.body.keyId, asked.body.requestId],
+      ]);
       expect((await c.post(issued.body.key, host)).status).toBe(201);
 
       // Asking about the approved request now tells what became of it; its claim files a new request.
@@ -161,6 +166,7 @@ describe('re-enrolment requests: unknown states and the issue/decision race', ()
     });
     // Nothing decided, nothing audited, nothing listed; the renewed key posts.
     expect(recordsOf(stack, 'FleetPosture.ReenrolmentDecided', fqdn('RACE3'))).toEqual([]);
+    expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('RACE3')).at(-1)?.fields.settled).toBe(asked.body.requestId);
     expect(await listed('RACE3', 'approved')).toEqual([]);
     expect((await c.refused()).map((s) => s.server)).not.toContain(fqdn('RACE3'));
     expect(await requestRow('RACE3', asked.body.requestId)).toMatchObject({ State: 'replaced', ReplacedReason: 'key', ReplacedBy: renewed?.body.keyId });
