@@ -149,10 +149,9 @@ export class ServerKeyStore {
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
    * marks every other active key revoked ('replaced') and settles the server's re-enrolment
-   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key ids it
-   * replaced and the ids of the requests it settled, or
-   * `blocked` when an admin blocked re-enrolment and `overrideBlock` is not set (admin rotation
-   * sets it, and clears the block). With `basis`, the partition the caller decided on: the
+   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key
+   * ids it replaced and the ids of the requests it settled, or `blocked` when an admin blocked
+   * re-enrolment and `overrideBlock` is not set (admin rotation sets it, and clears the block). With `basis`, the partition the caller decided on: the
    * transaction then requires its head unchanged (by ETag) and a change throws
    * ConcurrencyConflictError for the caller to decide again; without, it retries by itself.
    */
