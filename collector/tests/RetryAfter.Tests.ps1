@@ -62,7 +62,7 @@ Describe 'ConvertFrom-PostureRetryAfter: the seconds to wait from either form' {
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:38:00 GMT' -ServerDate 'Wednesday, 21-Oct-26 07:36:30 GMT' -Now $script:now | Should -Be 90
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:38:00 GMT' -ServerDate 'Wed Oct 21 07:36:30 2026' -Now $script:now | Should -Be 90
     }
-    It 'against the server''s Date, part of a second is rounded up and a date at or before it is no wait, never less' {
+    It 'against the server''s Date, a date one second after it is one second, and one at or before it no wait, never less' {
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:38:00 GMT' -ServerDate 'Wed, 21 Oct 2026 07:37:59 GMT' -Now $script:now | Should -Be 1
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:38:00 GMT' -ServerDate 'Wed, 21 Oct 2026 07:38:00 GMT' -Now $script:now | Should -Be 0
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:38:00 GMT' -ServerDate 'Wed, 21 Oct 2026 07:40:00 GMT' -Now $script:now | Should -Be 0
