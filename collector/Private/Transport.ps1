@@ -173,7 +173,8 @@ function ConvertFrom-PostureRetryAfter {
     $date = ConvertFrom-PostureHttpDate -Value $text
     if ($null -eq $date) { return $null }
     # The service meant its own clock: against the host's, any skew would lengthen or shorten the
-    # wait by as much (RFC 9110 section 10.1.1.2 gives the Date header for this).
+    # wait by as much. The answer's Date header is that clock when it answered (RFC 9110 section
+    # 6.6.1); a missing or malformed one leaves the host's clock as the only one there is.
     $answered = ConvertFrom-PostureHttpDate -Value $ServerDate
     if ($null -eq $answered) { $answered = $Now }
     if ($null -eq $answered) { $answered = Get-PostureUtcNow }
