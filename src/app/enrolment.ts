@@ -168,16 +168,23 @@ export class Enrolment {
   }
 
   /**
-   * Revokes the server's key; with `blockReenrolment`, the enrolment secret can no longer issue a
-   * key for it (a compromised or retired server) until an admin rotates its key. Undefined when
-   * the server never enrolled.
+   * Revokes the server's key and closes its re-enrolment requests (an approved one yields no key
+   * after this); with `blockReenrolment`, the enrolment secret can no longer issue a key for it (a
+   * compromised or retired server) until an admin rotates its key. Undefined when the server never
+   * enrolled.
    */
-  async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[] } | undefined> {
+  async revoke(server: string, log: AlertLog, blockReenrolment = false): Promise<{ revoked: readonly string[]; settled: readonly string[] } | undefined> {
     const out = await this.deps.keyStore.revokeAll(server, this.deps.clock(), blockReenrolment);
     if (out) {
       // After ServerKeys says revoked (not before: a post in between would tag the key again).
       await this.deps.keyTags.clearKeyTags(server);
-      audit(log, KEY_LOG_RECORDS.keyRevoked, { server, revoked: out.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
+      // `settled`: the re-enrolment requests the revocation closed (an approved one among them can no longer be collected).
+      audit(log, KEY_LOG_RECORDS.keyRevoked, {
+        server,
+        revoked: out.revoked.join(',') || null,
+        settled: out.settled.join(',') || null,
+        reenrolment: blockReenrolment ? 'blocked' : 'allowed',
+      });
     }
     return out;
   }

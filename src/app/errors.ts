@@ -15,6 +15,7 @@ export const API_ERROR_STATUS = {
   not_found: 404,
   already_decided: 409,
   request_replaced: 409,
+  request_closed: 409,
   unknown_request_state: 409,
   too_large: 413,
   unsupported_media_type: 415,

@@ -159,8 +159,8 @@ export class HttpApi {
   }
 
   /**
-   * The server's key stops working at once; with reenrol=deny the enrolment secret cannot issue it
-   * a new one (until a rotation).
+   * The server's key stops working at once and its re-enrolment requests are closed; with
+   * reenrol=deny the enrolment secret cannot issue it a new one (until a rotation).
    */
   async revokeServerKey({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['reenrol']);
@@ -169,7 +169,8 @@ export class HttpApi {
     const server = pathServer(req.params);
     const out = await this.deps.enrolment.revoke(server, log, reenrol === 'deny');
     if (!out) throw new ApiError('not_found', `Server "${server}" has never enrolled.`);
-    return json(200, { server, revoked: out.revoked, reenrol });
+    // `settled`: the re-enrolment requests the revocation closed (none of them yields a key now).
+    return json(200, { server, revoked: out.revoked, settled: out.settled, reenrol });
   }
 
   /** A new key (shown once); the old one is revoked. */

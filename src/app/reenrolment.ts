@@ -150,7 +150,10 @@ export class Reenrolment {
     if (!requestId || !secret || extra !== undefined || !B64URL.test(requestId) || !B64URL.test(secret)) {
       throw new ApiError('invalid_query', 'The x-enrolment-claim header must be the claim a 202 answer of enrolment handed out, unchanged.');
     }
-    const request = [...basis.requests, ...basis.unknown].find((r) => r.requestId === requestId);
+    // A request a revocation closed is told as such (409), not silently re-filed: the requester
+    // learns that an admin revoked the server's keys after it asked.
+    const closed = basis.replaced.filter((r) => r.replaced?.reason === 'revoked');
+    const request = [...basis.requests, ...basis.unknown, ...closed].find((r) => r.requestId === requestId);
     if (!request || this.deps.clock() - request.requestedAt > REQUEST_TTL_MS) return undefined;
     const expected = Buffer.from(request.claimHash, 'base64');
     const actual = hashSecret(Buffer.from(request.claimSalt, 'base64'), secret);
@@ -158,6 +161,7 @@ export class Reenrolment {
       throw new ApiError('forbidden', `The claim does not belong to re-enrolment request ${requestId} of ${basis.server}.`);
     }
     if (request.state === 'unknown') throw unknownState(request, 'collected');
+    if (request.state === 'replaced') throw closedByRevocation(request);
     return request;
   }
 
@@ -242,7 +246,15 @@ const REPLACED_WHY: Readonly<Record<ReplacedReason, (by: string) => string>> = {
   limit: (by) =>
     `gave way to the newer request "${by}" (a server keeps at most ${MAX_REQUESTS_PER_SERVER} open requests) before this decision took effect, so nothing was decided; the requester can file a new request`,
   key: (by) => `was settled by the key "${by}" issued to the server before this decision took effect, so nothing was decided; the requester can file a new request`,
+  revoked: (at) => `was closed when an admin revoked the keys of the server at ${at}, before this decision took effect, so nothing was decided; the requester can file a new request`,
 };
+
+/** A claim of a request a revocation closed: it yields no key, and the requester may ask anew. */
+const closedByRevocation = (r: EnrolmentRequest) =>
+  new ApiError(
+    'request_closed',
+    `The re-enrolment request "${r.requestId}" of ${r.server} was closed when an admin revoked the keys of the server at ${r.replaced?.by ?? 'an earlier time'}, so it yields no key; enrol again without the claim to file a new request.`,
+  );
 
 /** A request in a state this version does not know (a newer version wrote it): nobody here acts on it. */
 const unknownState = (r: EnrolmentRequest, action: RequestDecision | 'collected') =>

@@ -4,7 +4,9 @@
 //   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval, or
 //                      one a newer request or a new key replaced (kept until the next change of
 //                      the requests, so an admin deciding on it meanwhile learns what happened)
-//   '~refused'         the last time a genuine but revoked key of the server was refused
+//   '~refused'         the last time a genuine but revoked key of the server was refused, or,
+//                      once a new key answered it, marked cleared (kept, never deleted: a delete
+//                      in a transaction sends no ETag, and would lose a refusal recorded meanwhile)
 // Key rows have base64url row keys, which all sort below '~': one range holds the special rows.
 import { dateTime, ms, str } from './columns';
 import { encodeKey } from './keys';
@@ -27,10 +29,11 @@ export type RequestState = 'pending' | 'approved' | 'denied' | 'replaced';
 /** An admin's decision on a pending request. */
 export type RequestDecision = 'approved' | 'denied';
 /**
- * Why a request was replaced: the same requester asked again, the server had too many open, or a
- * new key was issued to the server (which settles every request it had).
+ * Why a request was replaced: the same requester asked again, the server had too many open, a new
+ * key was issued to the server (which settles every request it had), or an admin revoked the
+ * server's keys (which closes every request it had, so none yields a key after the revocation).
  */
-export type ReplacedReason = 'repeat' | 'limit' | 'key';
+export type ReplacedReason = 'repeat' | 'limit' | 'key' | 'revoked';
 
 export interface EnrolmentRequest {
   readonly server: string;
@@ -48,7 +51,10 @@ export interface EnrolmentRequest {
   readonly collector?: string;
   /** The client address the request came from, as the front end reported it (X-Forwarded-For). */
   readonly source?: string;
-  /** Set when state is 'replaced': the request (or, for reason 'key', the key id) that took its place, and why. */
+  /**
+   * Set when state is 'replaced': the request that took its place (for reason 'key', the key id;
+   * for 'revoked', the time of the revocation as an ISO date), and why.
+   */
   readonly replaced?: { readonly by: string; readonly reason: ReplacedReason };
   readonly etag?: string;
 }
@@ -95,7 +101,7 @@ export function replacedMark(r: EnrolmentRequest, by: string, reason: ReplacedRe
 }
 
 const STATES: readonly string[] = ['pending', 'approved', 'denied', 'replaced'] satisfies RequestState[];
-const REASONS: readonly string[] = ['repeat', 'limit', 'key'] satisfies ReplacedReason[];
+const REASONS: readonly string[] = ['repeat', 'limit', 'key', 'revoked'] satisfies ReplacedReason[];
 
 export function entityToRequest(e: Row): EnrolmentRequest {
   const state = str(e, 'State');
@@ -121,6 +127,17 @@ export function entityToRequest(e: Row): EnrolmentRequest {
     etag: typeof e.etag === 'string' ? e.etag : undefined,
   };
 }
+
+/** The Reason of a '~refused' row a new key answered: it records no refusal any more. */
+export const REFUSAL_CLEARED = 'cleared';
+
+/** The merge that marks the '~refused' row cleared by the key `keyId` (for an update under the ETag it was read with). */
+export function refusalClearedMark(server: string, keyId: string) {
+  return { partitionKey: encodeKey(server), rowKey: REFUSED_ROW, Reason: REFUSAL_CLEARED, ClearedBy: keyId };
+}
+
+/** Whether a '~refused' row records a refusal (not cleared by a new key since). */
+export const isRefusal = (e: Row): boolean => str(e, 'Reason') !== REFUSAL_CLEARED;
 
 export function refusalToEntity(r: KeyRefusal) {
   return { partitionKey: encodeKey(r.server), rowKey: REFUSED_ROW, Server: r.server, KeyId: r.keyId, Reason: r.reason, RefusedAt: dateTime(r.refusedAt) };
@@ -161,6 +178,6 @@ export function keyPartitionOf(server: string, rows: readonly Row[]): KeyPartiti
     requests: requests.filter(isInForce),
     replaced: requests.filter((r) => r.state === 'replaced'),
     unknown: requests.filter((r) => r.state === 'unknown'),
-    refusal: refused ? entityToRefusal(refused) : undefined,
+    refusal: refused && isRefusal(refused) ? entityToRefusal(refused) : undefined,
   };
 }

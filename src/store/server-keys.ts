@@ -15,13 +15,15 @@ import {
   HEAD_ROW,
   isInForce,
   isKeyRow,
+  isRefusal,
   keyPartitionOf,
   REFUSED_ROW,
+  REFUSAL_CLEARED,
+  refusalClearedMark,
   refusalToEntity,
   replacedMark,
   REQUEST_PREFIX,
   requestToEntity,
-  SPECIAL_ROWS_FROM,
   type EnrolmentRequest,
   type KeyHead,
   type KeyPartition,
@@ -52,6 +54,8 @@ export interface ServerKeyRecord {
 }
 
 const HEAD = HEAD_ROW;
+/** The row key just past every request row ('.' + 1 is '/'). */
+const REQUEST_RANGE_END = REQUEST_PREFIX.slice(0, -1) + '/';
 /** Revoked keys kept per server, so their holders' refusals can be recorded (older ones are "unknown"). */
 const KEEP_REVOKED = 5;
 const ATTEMPTS = 6;
@@ -149,7 +153,7 @@ export class ServerKeyStore {
   /**
    * Makes `record` (status active) the server's only active key, in one transaction that also
    * marks every other active key revoked ('replaced') and settles the server's re-enrolment
-   * requests and refusal record (a new key answers them; see #settleRequests). Returns the key
+   * requests and clears its refusal record (a new key answers them; see #settleRequests). Returns the key
    * ids it replaced and the ids of the requests it settled, or `blocked` when an admin blocked
    * re-enrolment and `overrideBlock` is not set (admin rotation sets it, and clears the block). With `basis`, the partition the caller decided on: the
    * transaction then requires its head unchanged (by ETag) and a change throws
@@ -167,9 +171,12 @@ export class ServerKeyStore {
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
       const replaced = this.#revokeRows(tx, rows, record.issuedAt, 'replaced');
-      const settled = this.#settleRequests(tx, rows, record.keyId);
+      const settled = this.#settleRequests(tx, rows, record.keyId, 'key');
+      // The new key answers the last refusal: marked cleared under the ETag it was read with, so a
+      // refusal recorded meanwhile fails this transaction (and is decided on again) instead of
+      // vanishing with the row. A row cleared before is left as it is: nothing here rewrites it.
       const refused = rows.find((r) => r.rowKey === REFUSED_ROW);
-      if (refused) tx.deleteEntity(String(refused.partitionKey), REFUSED_ROW);
+      if (refused && isRefusal(refused)) tx.updateEntity(refusalClearedMark(record.server, record.keyId), 'Merge', { etag: String(refused.etag) });
       this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
@@ -244,12 +251,18 @@ export class ServerKeyStore {
 
   /**
    * Servers whose partition asks for attention: no active key, enrolment blocked, re-enrolment
-   * requests, or a refused revoked key. One query over the special rows only (key rows and the
-   * heads of servers in good standing are filtered out by the table), at most `max` rows.
+   * requests, or a refused revoked key. One query over the special rows only, at most `max` rows:
+   * the table filters out key rows, the heads of servers in good standing, requests marked
+   * replaced and refusals a new key cleared, so none of those spends the limit. (State and Reason
+   * are written on every request and refusal row, so the comparisons never meet a missing column,
+   * which the table would count as a mismatch.)
    */
   async listAttention(max: number): Promise<{ servers: KeyAttention[]; truncated: boolean }> {
     await this.ensureTable();
-    const filter = odata`(RowKey gt ${HEAD} and RowKey ge ${SPECIAL_ROWS_FROM}) or (RowKey eq ${HEAD} and (CurrentKeyId eq ${''} or ReenrolBlocked eq ${true}))`;
+    const filter =
+      odata`(RowKey eq ${HEAD} and (CurrentKeyId eq ${''} or ReenrolBlocked eq ${true}))` +
+      odata` or (RowKey eq ${REFUSED_ROW} and Reason ne ${REFUSAL_CLEARED})` +
+      odata` or (RowKey ge ${REQUEST_PREFIX} and RowKey lt ${REQUEST_RANGE_END} and State ne ${'replaced'})`;
     return guard('listing servers that need attention', async () => {
       const byServer = new Map<string, { head?: KeyHead; requests: EnrolmentRequest[]; refusal?: KeyRefusal }>();
       let rows = 0;
@@ -264,7 +277,7 @@ export class ServerKeyStore {
         byServer.set(server, entry);
         const rk = String(e.rowKey);
         if (rk === HEAD) entry.head = entityToHead(e);
-        else if (rk === REFUSED_ROW) entry.refusal = entityToRefusal(e);
+        else if (rk === REFUSED_ROW) entry.refusal = isRefusal(e) ? entityToRefusal(e) : undefined;
         else if (rk.startsWith(REQUEST_PREFIX)) {
           const request = entityToRequest(e);
           if (isInForce(request)) entry.requests.push(request);
@@ -277,7 +290,7 @@ export class ServerKeyStore {
   /** Re-enrolment requests of the whole fleet in `state`, at most `max`. */
   async listRequests(state: Exclude<RequestState, 'replaced'>, max: number): Promise<{ requests: EnrolmentRequest[]; truncated: boolean }> {
     await this.ensureTable();
-    const filter = odata`RowKey ge ${REQUEST_PREFIX} and RowKey lt ${REQUEST_PREFIX.slice(0, -1) + '/'} and State eq ${state}`;
+    const filter = odata`RowKey ge ${REQUEST_PREFIX} and RowKey lt ${REQUEST_RANGE_END} and State eq ${state}`;
     return guard('listing re-enrolment requests', async () => {
       const requests: EnrolmentRequest[] = [];
       for await (const e of this.#t.listEntities({ queryOptions: { filter } })) {
@@ -299,20 +312,26 @@ export class ServerKeyStore {
   }
 
   /**
-   * Revokes every active key of a server; with `block`, enrolment of this server is refused until
-   * an admin rotates its key. Undefined when the server never enrolled.
+   * Revokes every active key of a server and closes its re-enrolment requests (pending or approved,
+   * not collected: an approved one must not yield a key after the revocation), in one transaction
+   * under the ETags read; with `block`, enrolment of this server is refused until an admin rotates
+   * its key. A decision landing meanwhile fails the transaction, which is decided again on fresh
+   * rows (and so closes the decided request too). Returns the key ids revoked and the request ids
+   * closed; undefined when the server never enrolled (no head row and no requests).
    */
-  async revokeAll(server: string, at: number, block = false): Promise<{ revoked: string[] } | undefined> {
+  async revokeAll(server: string, at: number, block = false): Promise<{ revoked: string[]; settled: string[] } | undefined> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = await this.#partition(server);
-      if (!rows.some((r) => r.rowKey === HEAD)) return undefined;
+      const requests = rows.some((r) => String(r.rowKey).startsWith(REQUEST_PREFIX));
+      if (!rows.some((r) => r.rowKey === HEAD) && !requests) return undefined;
       const tx = new TableTransaction();
       const revoked = this.#revokeRows(tx, rows, at, 'revoked');
+      const settled = this.#settleRequests(tx, rows, new Date(at).toISOString(), 'revoked');
       this.#putHead(tx, rows, server, '', at, block);
       try {
         await this.#submit(tx.actions, 'revoking a server key');
-        return { revoked };
+        return { revoked, settled };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
       }
@@ -350,21 +369,23 @@ export class ServerKeyStore {
   }
 
   /**
-   * Adds to `tx`: the server's requests settled by the new key `keyId`. Each one not yet replaced is
-   * marked replaced (reason 'key') under the ETag it was read with, not deleted: the SDK's delete in
-   * a transaction sends no ETag, and an admin's decision landing meanwhile must fail this
-   * transaction (for the caller to decide again on what is there now) rather than vanish with the
-   * row. Rows already marked replaced are deleted; nothing changes them any more. Returns the ids
-   * of the requests it marks.
+   * Adds to `tx`: the server's requests settled by the new key `by` (reason 'key') or closed by a
+   * revocation at `by` (reason 'revoked'). Each one not yet replaced is marked replaced under the
+   * ETag it was read with, not deleted: the SDK's delete in a transaction sends no ETag, and an
+   * admin's decision landing meanwhile must fail this transaction (for the caller to decide again
+   * on what is there now) rather than vanish with the row. Rows already marked replaced are
+   * deleted, except those a revocation closed while no key replaced it: their claim still learns
+   * why it yields nothing. Returns the ids of the requests it marks.
    */
-  #settleRequests(tx: TableTransaction, rows: readonly Row[], keyId: string): string[] {
+  #settleRequests(tx: TableTransaction, rows: readonly Row[], by: string, reason: 'key' | 'revoked'): string[] {
     const settled: string[] = [];
     for (const row of rows) {
       if (!String(row.rowKey).startsWith(REQUEST_PREFIX)) continue;
       const request = entityToRequest(row);
-      if (request.state === 'replaced') tx.deleteEntity(String(row.partitionKey), String(row.rowKey));
-      else {
-        tx.updateEntity(replacedMark(request, keyId, 'key'), 'Merge', { etag: String(row.etag) });
+      if (request.state === 'replaced') {
+        if (reason === 'key' || request.replaced?.reason !== 'revoked') tx.deleteEntity(String(row.partitionKey), String(row.rowKey));
+      } else {
+        tx.updateEntity(replacedMark(request, by, reason), 'Merge', { etag: String(row.etag) });
         settled.push(request.requestId);
       }
     }

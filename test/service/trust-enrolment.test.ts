@@ -113,7 +113,7 @@ describe('enrolment', () => {
     expect((await postWith(e.body.key, snapshot({ host: 'REV01' }))).status).toBe(201);
     const revoke = await call('DELETE', `servers/${fqdn('REV01')}/key`, TEST_KEYS.admin);
     expect(revoke.status).toBe(200);
-    expect(revoke.body).toEqual({ server: fqdn('REV01'), revoked: [e.body.keyId], reenrol: 'allow' });
+    expect(revoke.body).toEqual({ server: fqdn('REV01'), revoked: [e.body.keyId], settled: [], reenrol: 'allow' });
     const before = await dumpTables(stack);
     const r = await postWith(e.body.key, snapshot({ host: 'REV01' }));
     expect(r.status).toBe(401);
