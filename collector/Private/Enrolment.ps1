@@ -30,9 +30,9 @@ function Test-PostureKeyRevoked {
 function New-PostureEnrolmentError {
     <#
     .SYNOPSIS
-        The exception Invoke-PostureEnrolment throws: the message, and the HTTP status in
+        The exception Invoke-PostureEnrolment throws: the message, the HTTP status in
         Exception.Data['StatusCode'] (0 when no answer arrived), so a caller can tell a refusal
-        from an outage.
+        from an outage, and the service's error code in Exception.Data['Error'] ('' when none).
     .EXAMPLE
         throw (New-PostureEnrolmentError -StatusCode 403 -Message 'Enrolment refused (HTTP 403).')
     #>
@@ -42,10 +42,12 @@ function New-PostureEnrolmentError {
         [Parameter(Mandatory = $true)]
         [int]$StatusCode,
         [Parameter(Mandatory = $true)]
-        [string]$Message
+        [string]$Message,
+        [string]$ErrorCode = ''
     )
     $e = New-Object System.InvalidOperationException($Message)
     $e.Data['StatusCode'] = $StatusCode
+    $e.Data['Error'] = $ErrorCode
     return $e
 }
 
@@ -159,7 +161,9 @@ function Invoke-PostureEnrolment {
         if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
         throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment not possible now (HTTP {0}{1}); try again {2}. {3}' -f $code, $tries, $after, $detail))
     }
-    throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail))
+    $errorCode = ''
+    try { $errorCode = [string](Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json ([string]$r.Content)) -Name 'error' -Default '') } catch { $errorCode = '' }
+    throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail) -ErrorCode $errorCode)
 }
 
 function Format-PostureEnrolmentError {
@@ -267,8 +271,10 @@ function Request-PostureServerKey {
         Enrols again with the stored enrolment secret (and the stored claim, if a request waits for
         approval) - once per run. On a key (201): stores it, clears the claim, puts the key in
         Headers. On 202: stores the claim a new request hands out (DPAPI, with the configuration).
-        On 400/403 after sending a claim (the request was denied, or the claim is not valid): logs
-        the service's message and clears the claim, so the next run files a new request. Returns
+        On 400/403 after sending a claim (the request was denied, or the claim is not valid), and
+        on 409 request_closed (an admin revoked the server's keys, which closed the request): logs
+        the service's message and clears the claim, so the next run files a new request. Any other
+        409 (a request state this version of the service does not know) keeps the claim. Returns
         the new State: Issued, Pending, Refused or Failed.
     .EXAMPLE
         Request-PostureServerKey -Enrolment $enrolment -Headers $headers
@@ -289,7 +295,8 @@ function Request-PostureServerKey {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
         Write-PostureLog -Level Error -Message ('Enrolling again failed: {0}' -f $_.Exception.Message)
-        if ($claim -and ($code -eq 400 -or $code -eq 403)) {
+        $closed = $code -eq 409 -and $_.Exception.Data['Error'] -eq 'request_closed'
+        if ($claim -and ($code -eq 400 -or $code -eq 403 -or $closed)) {
             $Enrolment.Claim = ''
             if (Save-PostureEnrolmentState -Enrolment $Enrolment) {
                 Write-PostureLog -Level Warning -Message ('The claim of re-enrolment request {0} was cleared; the next run files a new request.' -f ($claim -split '\.')[0])

@@ -96,6 +96,8 @@ BeforeAll {
             switch ($Svc.Request.State) {
                 'approved' { return (& $issue) }
                 'denied' { return (New-FakeAnswer 403 @{ error = 'forbidden'; message = ('An admin denied the re-enrolment request {0} of {1}; ask an admin to approve a new one or rotate its key.' -f $Svc.Request.Id, $script:server) }) }
+                'closed' { return (New-FakeAnswer 409 @{ error = 'request_closed'; message = ('The re-enrolment request "{0}" of {1} was closed when an admin revoked the keys of the server at 2026-11-28T01:00:00.000Z, so it yields no key; enrol again without the claim to file a new request.' -f $Svc.Request.Id, $script:server) }) }
+                'collected' { return (New-FakeAnswer 409 @{ error = 'unknown_request_state'; message = ('The re-enrolment request "{0}" of {1} is in the state "collected", which this version of the service does not know, so it cannot be collected here and nothing was changed.' -f $Svc.Request.Id, $script:server) }) }
                 default { return (New-FakeAnswer 202 ([ordered]@{ server = $script:server; status = 'pending'; requestId = $Svc.Request.Id; requestedAt = '2026-11-28T00:00:00.000Z'; message = 'waits' })) }
             }
         }
@@ -240,6 +242,37 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
             @(& $script:spooled).Count | Should -Be 3
+        }
+
+        It 'closed by a revocation (409 request_closed): the service''s message is logged, the claim cleared, the snapshot spooled, exit 2; the run after files a new request' {
+            & $script:saveConfig
+            [void](& $script:run)
+            $script:svc.Request.State = 'closed'
+            $script:svc.Calls.Clear()
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1')
+            & $script:log | Should -Match 'HTTP 409.*Service said: request_closed: The re-enrolment request "R1" of exch01\.contoso\.com was closed when an admin revoked'
+            & $script:log | Should -Match 'claim of re-enrolment request R1 was cleared'
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be ''
+            @(& $script:spooled).Count | Should -Be 2
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 3
+            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
+        }
+
+        It 'a request state the service does not know (409 unknown_request_state): the claim is kept, exit 2; the next run asks again with it' {
+            & $script:saveConfig
+            [void](& $script:run)
+            $script:svc.Request.State = 'collected'
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 2
+            (& $script:run).ExitCode | Should -Be 2
+            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1', 'POST enroll enrol-secret claim=R1.claim1')
+            & $script:log | Should -Not -Match 'was cleared'
+            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R1.claim1'
+            $script:svc.Requests | Should -Be 1
         }
 
         It 'pending without a cached manifest: nothing collected, exit 3, the claim kept for the next run' {
