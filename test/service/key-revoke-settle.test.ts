@@ -172,6 +172,27 @@ describe('revoking a server key closes its re-enrolment requests', () => {
     expect(refiled.body.requestId).not.toBe(ask.body.requestId);
   });
 
+  it('a server whose keys storage lost, with only an approved request left, can still be revoked: the request is closed, not collectable', async () => {
+    const { c } = s;
+    const e = await c.enrol('LOST1');
+    expect((await c.post(e.body.key, 'LOST1')).status).toBe(201);
+    const table = serverKeysTable(s.stack);
+    const pk = encodeKey(fqdn('LOST1'));
+    for (const rk of Object.keys(await partition('LOST1'))) await table.deleteEntity(pk, rk);
+    const ask = await c.enrol('LOST1');
+    expect(ask.status).toBe(202);
+    expect((await decide('LOST1', ask.body.requestId, 'approve')).status).toBe(200);
+    expect(Object.keys(await partition('LOST1'))).toEqual([`~request.${ask.body.requestId}`]);
+
+    const revoked = await revoke('LOST1', 'deny');
+    expect(revoked).toEqual({ status: 200, body: { server: fqdn('LOST1'), revoked: [], settled: [ask.body.requestId], reenrol: 'deny' } });
+    // The head it writes carries the block; the approved claim yields no key.
+    expect((await partition('LOST1'))['~head']).toMatchObject({ CurrentKeyId: '', ReenrolBlocked: true });
+    expect((await c.enrol('LOST1', { 'x-enrolment-claim': ask.body.claim })).status).toBe(403);
+    // A server with no rows at all still never enrolled.
+    expect((await revoke('NEVER1')).status).toBe(404);
+  });
+
   it('a refusal recorded while a new key is being issued is not deleted unseen: the issue decides again and marks the fresh refusal cleared', async () => {
     const { c } = s;
     const first = await c.enrol('RFS1');
