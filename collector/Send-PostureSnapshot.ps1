@@ -19,7 +19,7 @@
         VirusScan's szLogFileName, view 64 before 32), else at its default path.
 
     A busy service (no answer, 408, 429, 5xx) is asked again with exponential back-off and jitter,
-    or after the Retry-After it sent (seconds or an HTTP date; in full, up to -MaxRetryAfterSeconds
+    or after the Retry-After it sent (seconds, or an HTTP date counted from the answer's Date; in full, up to -MaxRetryAfterSeconds
     and the time budget left; a longer one is not waited for and the request ends there): each snapshot post,
     enrolment, and the manifest fetch, up to -MaxAttempts attempts (the manifest only twice, 10 s
     apart at most, when a last good copy is there to fall back on). A run that gets no manifest and has no copy collects nothing (exit 1);
@@ -91,7 +91,8 @@
     Upper bound of one back-off delay, when the service sent no Retry-After. Default: 60.
 
 .PARAMETER MaxRetryAfterSeconds
-    Longest Retry-After (of a 429/503; a delay in seconds, or an HTTP date counted from now) the
+    Longest Retry-After (of a 429/503; a delay in seconds, or an HTTP date counted from the
+    answer's Date header, the service's clock, or from now when it has none) the
     run waits for before asking again; it waits what the service asked, in full, never less. A longer one, or one that would pass -RunBudgetSeconds,
     is not waited for: the snapshot stays spooled for the next run and the output says how long
     the service asked to wait. Default: 300.

@@ -49,7 +49,8 @@ function Invoke-PostureHttpRequest {
     .SYNOPSIS
         One HTTP request. Never throws for an HTTP status: returns StatusCode (0 when no response
         arrived), Content (the body as UTF-8 text), RetryAfter (seconds to wait, from either form
-        of the header - ConvertFrom-PostureRetryAfter - or $null) and Error.
+        of the header, a date counted from the answer's own Date header - ConvertFrom-PostureRetryAfter -
+        or $null) and Error.
     .EXAMPLE
         Invoke-PostureHttpRequest -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key }
     #>
@@ -85,8 +86,10 @@ function Invoke-PostureHttpRequest {
         $result.StatusCode = [int]$response.StatusCode
         if ($null -ne $_.ErrorDetails -and $_.ErrorDetails.Message) { $result.Content = [string]$_.ErrorDetails.Message }
         $retryAfter = $null
+        $serverDate = $null
         if ($response -is [System.Net.WebResponse]) {
             $retryAfter = $response.Headers['Retry-After']
+            $serverDate = $response.Headers['Date']
             if (-not $result.Content) {
                 try {
                     $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
@@ -97,15 +100,42 @@ function Invoke-PostureHttpRequest {
                 }
             }
         } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) {
-            # PowerShell 7: HttpResponseMessage. The header as sent, not .NET's parsed RetryAfter,
-            # so both forms (seconds, HTTP date) go through the one parser below.
+            # PowerShell 7: HttpResponseMessage. The headers as sent, not .NET's parsed RetryAfter
+            # and Date, so both editions go through the one parser below.
             $values = $null
             if ($response.Headers.TryGetValues('Retry-After', [ref]$values)) { $retryAfter = @($values)[0] }
+            $values = $null
+            if ($response.Headers.TryGetValues('Date', [ref]$values)) { $serverDate = @($values)[0] }
         }
-        $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter)
+        $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter) -ServerDate ([string]$serverDate)
         $result.Error = $ex.Message
     }
     return $result
+}
+
+function ConvertFrom-PostureHttpDate {
+    <#
+    .SYNOPSIS
+        The UTC time of an HTTP date (IMF-fixdate "Wed, 21 Oct 2026 07:28:00 GMT", or the obsolete
+        RFC 850 and asctime forms RFC 9110 also lets a recipient accept), or $null for no value or
+        one that is none of them.
+    .EXAMPLE
+        ConvertFrom-PostureHttpDate -Value 'Wed, 21 Oct 2026 07:28:00 GMT'
+    #>
+    [CmdletBinding()]
+    [OutputType([datetime])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Value
+    )
+    if (-not $Value) { return $null }
+    # All three in GMT (RFC 9110 section 5.6.7); English names whatever the machine's culture.
+    $formats = [string[]]@('ddd, dd MMM yyyy HH:mm:ss \G\M\T', 'dddd, dd-MMM-yy HH:mm:ss \G\M\T', 'ddd MMM d HH:mm:ss yyyy')
+    $styles = [System.Globalization.DateTimeStyles]::AllowWhiteSpaces -bor [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
+    $date = [datetime]::MinValue
+    if (-not [datetime]::TryParseExact($Value.Trim(), $formats, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$date)) { return $null }
+    return $date
 }
 
 function ConvertFrom-PostureRetryAfter {
@@ -113,8 +143,14 @@ function ConvertFrom-PostureRetryAfter {
     .SYNOPSIS
         Seconds to wait from a Retry-After header: its delay in seconds ("120"), or an HTTP date
         ("Wed, 21 Oct 2026 07:28:00 GMT"; RFC 9110 also allows the obsolete RFC 850 and asctime
-        forms) less Now, rounded up and never below 0. $null for no value or one that is neither,
-        so the caller backs off as if none came.
+        forms) less the time the server answered, rounded up and never below 0. The time the
+        server answered is its Date header (ServerDate) when that is a valid HTTP date, so a host
+        whose clock is off by minutes still waits what the service meant; else Now (the run's
+        clock). $null for no value or one that is neither form, so the caller backs off as if none
+        came.
+    .EXAMPLE
+        ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:28:00 GMT' -ServerDate 'Wed, 21 Oct 2026 07:26:30 GMT'
+        Returns 90, whatever this host's clock says.
     .EXAMPLE
         ConvertFrom-PostureRetryAfter -Value 'Wed, 21 Oct 2026 07:28:00 GMT' -Now ([datetime]'2026-10-21T07:26:30Z').ToUniversalTime()
         Returns 90.
@@ -125,20 +161,24 @@ function ConvertFrom-PostureRetryAfter {
         [AllowNull()]
         [AllowEmptyString()]
         [string]$Value,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$ServerDate = $null,
         [Nullable[datetime]]$Now = $null
     )
     if (-not $Value) { return $null }
     $text = $Value.Trim()
     $seconds = 0
     if ([int]::TryParse($text, [System.Globalization.NumberStyles]::AllowLeadingSign, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$seconds)) { return $seconds }
-    # IMF-fixdate, RFC 850 and asctime, all in GMT (RFC 9110 section 5.6.7); English names whatever
-    # the machine's culture.
-    $formats = [string[]]@('ddd, dd MMM yyyy HH:mm:ss \G\M\T', 'dddd, dd-MMM-yy HH:mm:ss \G\M\T', 'ddd MMM d HH:mm:ss yyyy')
-    $styles = [System.Globalization.DateTimeStyles]::AllowWhiteSpaces -bor [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
-    $date = [datetime]::MinValue
-    if (-not [datetime]::TryParseExact($text, $formats, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$date)) { return $null }
-    if ($null -eq $Now) { $Now = Get-PostureUtcNow }
-    $left = [Math]::Ceiling(($date - [datetime]$Now).TotalSeconds)
+    $date = ConvertFrom-PostureHttpDate -Value $text
+    if ($null -eq $date) { return $null }
+    # The service meant its own clock: against the host's, any skew would lengthen or shorten the
+    # wait by as much. The answer's Date header is that clock when it answered (RFC 9110 section
+    # 6.6.1); a missing or malformed one leaves the host's clock as the only one there is.
+    $answered = ConvertFrom-PostureHttpDate -Value $ServerDate
+    if ($null -eq $answered) { $answered = $Now }
+    if ($null -eq $answered) { $answered = Get-PostureUtcNow }
+    $left = [Math]::Ceiling(([datetime]$date - [datetime]$answered).TotalSeconds)
     return [int][Math]::Min([int]::MaxValue, [Math]::Max(0, $left))
 }
 

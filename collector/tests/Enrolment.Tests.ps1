@@ -9,21 +9,36 @@ BeforeAll {
     $script:secret = 'enrol-secret'
     $script:server = 'exch01.contoso.com'
 
-    function Initialize-FakeRun {
-        # A run's own data folder and the edges replaced (the web by the fake service, waits
-        # recorded in $script:waits, TLS, host facts, collection, DPAPI off Windows); called by
-        # each Describe's BeforeEach, so the mocks belong to that block.
+    function Use-FakeService {
+        # The web replaced by the fake service (every call recorded in it) and the waits between
+        # attempts recorded in $script:waits instead of slept. Called from a BeforeEach, directly
+        # or through Initialize-FakeRun, so the mocks belong to that block.
         param([hashtable]$Service)
+        $script:svc = $Service
+        $script:waits = New-Object System.Collections.ArrayList
+        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
+        Mock Wait-PostureRetry { [void]$script:waits.Add($Seconds) }
+    }
+
+    function Initialize-FakeRun {
+        # A run's own data folder, the fake service (Use-FakeService) and the other edges replaced
+        # (TLS, host facts, collection, DPAPI off Windows), and what the tests of a run share:
+        #   & $script:saveConfig [-Key k] [-Claim c] [-Secret s] [-WithLastGoodCopy]: the stored
+        #     configuration (key 'old-key' and the enrolment secret unless given), and the last good
+        #     manifest beside it when asked;
+        #   & $script:run: one run; & $script:callList: the calls the service got, 'GET manifest
+        #     <key>', with ' claim=<claim>' after those that sent one under -ShowClaims;
+        #   & $script:spooled: the ids in the spool; & $script:log: collector.log.
+        # Called by each Describe's BeforeEach, so the mocks belong to that block.
+        param([hashtable]$Service, [switch]$ShowClaims)
         $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
         [void](New-Item -ItemType Directory -Path $script:data)
         $script:config = Join-Path -Path $script:data -ChildPath 'config.dat'
         $script:cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
         $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
         $script:seq = 0
-        $script:svc = $Service
-        $script:waits = New-Object System.Collections.ArrayList
-        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
-        Mock Wait-PostureRetry { [void]$script:waits.Add($Seconds) }
+        $script:showClaims = [bool]$ShowClaims
+        Use-FakeService -Service $Service
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = $script:server; $h }
         Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
@@ -32,6 +47,15 @@ BeforeAll {
             Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
             Mock Unprotect-PostureSecret { [System.Text.Encoding]::UTF8.GetString($Bytes).Substring(6) }
         }
+        $script:saveConfig = {
+            param([string]$Key = 'old-key', [string]$Claim = '', [string]$Secret = $script:secret, [switch]$WithLastGoodCopy)
+            Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $Secret -KeyId 'k0' -EnrolmentClaim $Claim
+            if ($WithLastGoodCopy) { Set-Content -LiteralPath $script:cache -Value $script:manifestJson }
+        }
+        $script:run = { Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue }
+        $script:callList = { @($script:svc.Calls | ForEach-Object { '{0} {1}{2}' -f $_.Call, $_.Key, $(if ($script:showClaims -and $_.Claim) { ' claim=' + $_.Claim } else { '' }) }) }
+        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
+        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
     }
 
     function New-FakeAnswer {
@@ -110,15 +134,7 @@ BeforeAll {
 
 Describe 'Recovery from 401 key_revoked and approval mode, against a fake service at the HTTP edge' {
     BeforeEach {
-        Initialize-FakeRun -Service (New-FakeService)
-        $script:saveConfig = {
-            param([string]$Key = 'old-key', [string]$Claim = '')
-            Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $script:secret -KeyId 'k0' -EnrolmentClaim $Claim
-        }
-        $script:run = { Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue }
-        $script:callList = { @($script:svc.Calls | ForEach-Object { '{0} {1}{2}' -f $_.Call, $_.Key, $(if ($_.Claim) { ' claim=' + $_.Claim } else { '' }) }) }
-        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
-        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        Initialize-FakeRun -Service (New-FakeService) -ShowClaims
     }
 
     Context 'open re-enrolment: every authenticated call recovers' {
@@ -146,8 +162,7 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
         }
 
         It 'a dry run (-OutFile) never enrols: the refused key falls back to the cached manifest' {
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             $out = Join-Path -Path $script:data -ChildPath 'dry.json'
             (Invoke-PostureSnapshot -DataPath $script:data -OutFile $out -WarningAction SilentlyContinue).ExitCode | Should -Be 0
             & $script:callList | Should -Be @('GET manifest old-key')
@@ -262,9 +277,7 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
 
 Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
     BeforeEach {
-        $script:svc = New-FakeService -Mode 'approval' -Keys @{ 'fp1.old' = 'revoked'; 'fp1.current' = 'active' }
-        Mock Invoke-PostureHttpRequest { Invoke-FakeService -Svc $script:svc -Method $Method -Uri $Uri -Headers $Headers -Body $Body }
-        Mock Wait-PostureRetry { $null }
+        Use-FakeService -Service (New-FakeService -Mode 'approval' -Keys @{ 'fp1.old' = 'revoked'; 'fp1.current' = 'active' })
         $script:facts = @{ name = 'EXCH01'; fqdn = $script:server }
     }
 
@@ -309,10 +322,6 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
 Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment are asked again, refusals never' {
     BeforeEach {
         Initialize-FakeRun -Service (New-FakeService -Keys @{ 'old-key' = 'active' })
-        $script:saveConfig = {
-            param([string]$Key = 'old-key', [string]$Secret = $script:secret)
-            Save-PostureConfig -Path $script:config -Endpoint 'https://x/api' -ApiKey $Key -EnrolmentSecret $Secret -KeyId 'k0'
-        }
         $script:busy = {
             param([string]$Route, [int]$Status, $RetryAfter = $null, [int]$Times = 1)
             $list = New-Object System.Collections.ArrayList
@@ -323,10 +332,6 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
             }
             $script:svc.Busy[$Route] = $list
         }
-        $script:run = { Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue }
-        $script:callList = { @($script:svc.Calls | ForEach-Object { '{0} {1}' -f $_.Call, $_.Key }) }
-        $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
-        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
     }
 
     Context 'the manifest' {
@@ -353,8 +358,7 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
         }
 
         It 'with a last good copy: asked twice at most, a wait of 10 s at most, then the copy; the snapshot still goes out' {
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             & $script:busy -Route 'manifest' -Status 503 -RetryAfter 8 -Times 10
             $r = & $script:run
             $r.ExitCode | Should -Be 0
@@ -364,8 +368,7 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
         }
 
         It 'with a last good copy: a Retry-After of 120 s is not waited for, nor asked again sooner; the copy is used and the log says why' {
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             & $script:busy -Route 'manifest' -Status 503 -RetryAfter 120 -Times 10
             $r = & $script:run
             $r.ExitCode | Should -Be 0
@@ -375,8 +378,7 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
         }
 
         It 'a 400 is not asked again' {
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             & $script:busy -Route 'manifest' -Status 400
             (& $script:run).ExitCode | Should -Be 0
             & $script:callList | Should -Be @('GET manifest old-key', 'POST snapshots old-key')
@@ -415,8 +417,7 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
 
         It 'busy through the whole bound: -MaxAttempts requests, then state Failed, the snapshot spooled, exit 1' {
             $script:svc.Keys = @{ 'old-key' = 'revoked' }
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             & $script:busy -Route 'enroll' -Status 503 -RetryAfter 2 -Times 10
             $r = Invoke-PostureSnapshot -DataPath $script:data -MaxAttempts 3 -WarningAction SilentlyContinue
             $r.ExitCode | Should -Be 1
@@ -428,8 +429,7 @@ Describe 'A busy service (no answer, 408, 429, 5xx): the manifest and enrolment 
 
         It 'a Retry-After longer than -MaxRetryAfterSeconds: asked once, no wait, state Failed, the snapshot spooled, exit 1' {
             $script:svc.Keys = @{ 'old-key' = 'revoked' }
-            & $script:saveConfig
-            Set-Content -LiteralPath $script:cache -Value $script:manifestJson
+            & $script:saveConfig -WithLastGoodCopy
             & $script:busy -Route 'enroll' -Status 429 -RetryAfter 400 -Times 10
             $r = & $script:run
             $r.ExitCode | Should -Be 1
