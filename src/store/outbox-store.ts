@@ -1,9 +1,15 @@
 // The Outbox table: work a commit owes the fleet-wide tables (events, history, rule index and
 // counts, hosts, raw snapshots, alert records), written by the committing request just before its
 // commit and drained in batches across servers by the projector.
-//   PK = server bucket (b00…b0f), RK = server|commit id — one entry per commit attempt; an
-//     attempt that never commits leaves an entry the projector recognises (the commit id is not
-//     on the server's rows) and drops.
+//   PK 'entries', RK = server bucket|server|commit id — one entry per commit attempt; an attempt
+//     that never commits leaves an entry the projector recognises (the commit id is not on the
+//     server's rows) and drops. One partition, so the entries of concurrent requests are written
+//     together (one transaction for a burst's waiting entries; storage takes 2,000 rows a second
+//     per partition, far above a fleet's burst). The row key keeps one server's entries together,
+//     earliest commit first (the projector relies on that), and a batch's servers in few of the
+//     buckets the projector writes History, raw snapshots and Hosts by. Older versions wrote the
+//     bucket as the partition (b00…b0f, RK = server|commit id): those sort first, so they are
+//     listed and projected before any later entry of their server.
 //   PK '~lease', RK 'projector' — who drains now, until when (ETag-guarded), so two instances do
 //     not project (and log alert records) side by side.
 // The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
@@ -11,8 +17,10 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { bytes, dateTime, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
+import { SERVER_BUCKETS, type Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
+import { SharedTransaction } from './shared-transaction';
 import type { SiblingTable } from './sibling-table';
 
 export interface OutboxEntry {
@@ -29,6 +37,9 @@ export interface StoredOutboxEntry extends OutboxEntry {
   readonly etag: string;
   /** When storage last wrote the entry (its Timestamp): orders one server's entries, and dates an unconfirmed one. */
   readonly storedAt: number;
+  /** Its keys as stored (an older version's entries are keyed otherwise). */
+  readonly partitionKey: string;
+  readonly rowKey: string;
 }
 
 /** The payload does not fit one entity (1 MiB); the caller stores less and writes the rest itself. */
@@ -36,21 +47,32 @@ export class OutboxEntryTooLargeError extends Error {
   override readonly name = 'OutboxEntryTooLargeError';
 }
 
-const OUTBOX_BUCKETS = 16;
+/** The entries' partition; older versions used OLDER_BUCKETS buckets of servers, which sort before it. */
+const ENTRIES = 'entries';
+const OLDER_BUCKETS = 16;
 const CHUNK_BYTES = 60 * 1024;
 const MAX_CHUNKS = 15;
 const LEASE = { partitionKey: '~lease', rowKey: 'projector' } as const;
 
 const chunkName = (i: number) => `PayloadGzip${String(i).padStart(2, '0')}`;
-export const outboxKeys = (server: string, commitId: string) => ({ partitionKey: bucketOf(server, OUTBOX_BUCKETS), rowKey: `${encodeKey(server)}|${encodeKey(commitId)}` });
+const rowKeyOf = (server: string, commitId: string) => `${encodeKey(server)}|${encodeKey(commitId)}`;
+export const outboxKeys = (server: string, commitId: string) => ({ partitionKey: ENTRIES, rowKey: `${bucketOf(server, SERVER_BUCKETS)}|${rowKeyOf(server, commitId)}` });
+/** Where an older version wrote the entry. */
+const olderKeys = (server: string, commitId: string) => ({ partitionKey: bucketOf(server, OLDER_BUCKETS), rowKey: rowKeyOf(server, commitId) });
 
 export class OutboxStore {
   readonly #table: SiblingTable;
+  readonly #entries: SharedTransaction;
   constructor(store: PostureStore) {
-    this.#table = store.siblingTable('outbox');
+    const table = store.siblingTable('outbox');
+    this.#table = table;
+    this.#entries = new SharedTransaction({
+      one: (entity) => table.call('writing the outbox', (t) => t.upsertEntity(entity, 'Replace')).then(() => undefined),
+      many: (actions) => table.call('writing the outbox', (t) => t.submitTransaction(actions)).then(() => undefined),
+    });
   }
 
-  /** Writes (or rewrites) one entry: one upsert. */
+  /** Writes (or rewrites) one entry: one upsert, shared with the entries other requests write meanwhile. */
   async put(entry: OutboxEntry): Promise<void> {
     const gz = gzipSync(Buffer.from(entry.payload, 'utf8'));
     const chunks = Math.ceil(gz.length / CHUNK_BYTES);
@@ -63,14 +85,16 @@ export class OutboxStore {
       PayloadChunks: int32(chunks),
     };
     for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
-    await this.#table.call('writing the outbox', (t) => t.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace'));
+    await this.#entries.upsert(entity as Entity);
   }
 
   /** Whether the entry of one commit attempt is still waiting (a point read of its keys only, not its payload). */
   async has(server: string, commitId: string): Promise<boolean> {
     await this.#table.ready();
-    const k = outboxKeys(server, commitId);
-    return (await this.#table.get(k.partitionKey, k.rowKey, 'reading the outbox', ['RowKey'])) !== undefined;
+    for (const k of [outboxKeys(server, commitId), olderKeys(server, commitId)]) {
+      if ((await this.#table.get(k.partitionKey, k.rowKey, 'reading the outbox', ['RowKey'])) !== undefined) return true;
+    }
+    return false;
   }
 
   /**
@@ -129,10 +153,10 @@ export class OutboxStore {
    * entry is final once its commit is proven (its request never writes it again) or once it is
    * past the grace an attempt has to commit, so no ETag is needed. Returns how many went.
    */
-  async remove(entries: ReadonlyArray<Pick<OutboxEntry, 'server' | 'commitId'>>): Promise<number> {
+  async remove(entries: ReadonlyArray<Pick<OutboxEntry, 'server' | 'commitId'> & Partial<Pick<StoredOutboxEntry, 'partitionKey' | 'rowKey'>>>): Promise<number> {
     const byBucket = new Map<string, string[]>();
     for (const e of entries) {
-      const k = outboxKeys(e.server, e.commitId);
+      const k = e.partitionKey !== undefined && e.rowKey !== undefined ? { partitionKey: e.partitionKey, rowKey: e.rowKey } : outboxKeys(e.server, e.commitId);
       byBucket.set(k.partitionKey, [...(byBucket.get(k.partitionKey) ?? []), k.rowKey]);
     }
     let removed = 0;
@@ -211,5 +235,7 @@ function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
     payload: parts.length === n && n > 0 ? gunzipSync(Buffer.concat(parts)).toString('utf8') : '',
     etag: String(e.etag ?? ''),
     storedAt: typeof stamp === 'string' ? Date.parse(stamp) : stamp instanceof Date ? stamp.getTime() : (ms(e, 'WrittenAt') ?? 0),
+    partitionKey: str(e, 'partitionKey'),
+    rowKey: str(e, 'rowKey'),
   };
 }

@@ -84,7 +84,7 @@ describe('storage cost of a status change', { timeout: loadedTimeout(4_700) }, (
     const buckets = new Set(hosts.map((h) => bucketOf(`${h.toLowerCase()}.corp.contoso.com`, 16))).size;
     expect(buckets).toBeLessThan(hosts.length);
     // events (1) + History and raw snapshots (one per bucket of servers each) + rule index (one per
-    // counts shard of test-alpha) + outbox removal (one per outbox bucket): all by bucket, none per server.
+    // counts shard of test-alpha) + outbox removal (one per 100 entries): all by bucket, none per server.
     expect(batches).toBeLessThanOrEqual(1 + buckets + buckets + buckets + buckets);
     const batchesOf = (table: string) => writes.filter((s) => s.path === '/$batch' && s.table === table).length;
     expect(batchesOf('History')).toBe(buckets);
