@@ -150,10 +150,7 @@ Describe 'A run honours a Retry-After date as it does seconds: waited in full, w
         $r = & $script:run @((& $script:busyWith (& $script:httpDate 120)), $script:acceptedResponse)
         $r.ExitCode | Should -Be 0
         @($script:server.Requests) | Should -Be @('POST /api/snapshots HTTP/1.1', 'POST /api/snapshots HTTP/1.1')
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
-        ($script:clock - $script:start).TotalSeconds | Should -Be 120
-        @(& $script:spooled).Count | Should -Be 0
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
     }
 
     It 'a date already past is no wait at all, not a back-off' {
@@ -185,11 +182,8 @@ Describe 'A run honours a Retry-After date as it does seconds: waited in full, w
     It 'this host 10 minutes behind the service: a date 120 s after the answer''s Date is waited 120 s, not 720 s (which the cap would refuse)' {
         $r = & $script:run @((& $script:busyWith (& $script:httpDate 720) (& $script:httpDate 600)), $script:acceptedResponse)
         $r.ExitCode | Should -Be 0
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
-        ($script:clock - $script:start).TotalSeconds | Should -Be 120
         @($script:server.Requests).Count | Should -Be 2
-        @(& $script:spooled).Count | Should -Be 0
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
     }
 
     It 'this host 10 minutes ahead of the service: a date 120 s after the answer''s Date is still waited 120 s, not asked again at once' {

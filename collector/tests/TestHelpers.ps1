@@ -106,3 +106,36 @@ function Use-SimulatedClock {
     Mock Get-PostureUtcNow { $script:clock }
     Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
 }
+
+function Assert-WaitedOnceInFull {
+    <#
+    .SYNOPSIS
+        A run that waited once, WaitSeconds in full (the simulated clock moved as much), and
+        delivered everything: the spool is empty. Spooled is the test's own spool listing.
+    .EXAMPLE
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
+    #>
+    param(
+        [double]$WaitSeconds,
+        [scriptblock]$Spooled
+    )
+    Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+    Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq $WaitSeconds }
+    ($script:clock - $script:start).TotalSeconds | Should -Be $WaitSeconds
+    @(& $Spooled).Count | Should -Be 0
+}
+
+function Invoke-UndeliveredRun {
+    <#
+    .SYNOPSIS
+        A run (data in DataPath) that must end undelivered: exit 1, its snapshot the one file in
+        the spool. Returns the run for the test's own checks.
+    .EXAMPLE
+        $run = Invoke-UndeliveredRun -DataPath $script:data
+    #>
+    param([string]$DataPath)
+    $run = Invoke-PostureSnapshot -DataPath $DataPath -WarningAction SilentlyContinue
+    $run.ExitCode | Should -Be 1
+    @(Get-ChildItem -LiteralPath (Join-Path -Path $DataPath -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
+    return $run
+}
