@@ -78,18 +78,9 @@ Describe 'Invoke-PostureHttpRequest reads the Date of a real HTTP answer' {
 
 Describe 'A run warns once when this host''s clock is off from the service''s' {
     BeforeEach {
-        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
-        Use-SimulatedClock
-        Mock Set-PostureTlsProtocol { $null }
-        Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
-        $script:server = $null
-        # A run against the real server: the manifest fetch, then the post, each answered with the
-        # Date given (the service's clock), or none.
-        $script:run = {
-            param([string[]]$Responses, [hashtable]$Extra = @{})
-            $script:server = Start-TestHttpServer -Responses $Responses
-            Invoke-PostureSnapshot -Endpoint $script:server.Uri -ApiKey 'k' -DataPath $script:data -TimeoutSec 10 -WarningAction SilentlyContinue @Extra
-        }
+        Use-TestServerRun
+        # The manifest fetch, then the post, each answered with the Date given (the service's
+        # clock), or none.
         $script:answers = {
             param([string]$ManifestDate, [string]$PostDate)
             @((& $script:withDate 200 $script:manifestBody $ManifestDate), (& $script:withDate 201 $script:acceptedBody $PostDate))

@@ -127,18 +127,9 @@ Describe 'Invoke-PostureHttpRequest reads Retry-After from a real HTTP answer' {
 
 Describe 'A run honours a Retry-After date as it does seconds: waited in full, within the cap and the budget' {
     BeforeEach {
-        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        Use-TestServerRun
         $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
-        Use-SimulatedClock
-        Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
-        Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
-        $script:server = $null
-        $script:run = {
-            param([string[]]$Responses, [hashtable]$Extra = @{})
-            $script:server = Start-TestHttpServer -Responses $Responses
-            Invoke-PostureSnapshot -Endpoint $script:server.Uri -ApiKey 'k' -DataPath $script:data -TimeoutSec 10 -WarningAction SilentlyContinue @Extra
-        }
         $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool) }
         $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
     }

@@ -139,3 +139,25 @@ function Invoke-UndeliveredRun {
     @(Get-ChildItem -LiteralPath (Join-Path -Path $DataPath -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
     return $run
 }
+
+function Use-TestServerRun {
+    <#
+    .SYNOPSIS
+        BeforeEach of the tests that run the collector against the loopback server of
+        TestHttpServer.ps1: a fresh data folder ($script:data), the simulated clock, no TLS change,
+        a fake snapshot, and $script:run, which starts $script:server with the responses given and
+        runs the collector against it (Extra: more parameters). The test's AfterEach stops the server.
+    .EXAMPLE
+        $r = & $script:run @($accepted) @{ RunBudgetSeconds = 200 }
+    #>
+    $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+    Use-SimulatedClock
+    Mock Set-PostureTlsProtocol { $null }
+    Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
+    $script:server = $null
+    $script:run = {
+        param([string[]]$Responses, [hashtable]$Extra = @{})
+        $script:server = Start-TestHttpServer -Responses $Responses
+        Invoke-PostureSnapshot -Endpoint $script:server.Uri -ApiKey 'k' -DataPath $script:data -TimeoutSec 10 -WarningAction SilentlyContinue @Extra
+    }
+}
