@@ -40,6 +40,11 @@
     again with the claim (x-enrolment-claim), collects the key once approved and sends the spool;
     a denial (403) is logged and clears the claim.
 
+    Every answer of the service carries its clock (the Date header). When this host's clock is
+    off from it by more than -MaxClockSkewSeconds, the run writes one warning to its output and
+    the log saying how far, which way and what to do (w32tm /resync): a snapshot dated too far
+    ahead is refused, and one dated behind makes the server look stale. Nothing else changes.
+
     Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
     -OutFile); 1 not delivered (spooled, a later run sends it) or nothing collected; 2 refused (the
     snapshot, or an older spooled one, kept in rejected\; or this server's re-enrolment: wrong
