@@ -118,7 +118,7 @@
 
 .PARAMETER MaxClockSkewSeconds
     Largest difference between this host's clock and the service's (the Date header of each
-    answer, less the time the request took) that passes without a word. Past it the run writes
+    answer, allowing for the time the request took) that passes without a word. Past it the run writes
     one warning to its output and collector.log, e.g. "This host's clock is 600 s (10 min) ahead
     of the service's (the Date of its answer): the service refuses a snapshot dated more than 5
     minutes ahead of its own clock. Fix this host's time sync (w32tm /resync; ...)": a
