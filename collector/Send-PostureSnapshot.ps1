@@ -40,6 +40,11 @@
     again with the claim (x-enrolment-claim), collects the key once approved and sends the spool;
     a denial (403) is logged and clears the claim.
 
+    Every answer of the service carries its clock (the Date header). When this host's clock is
+    off from it by more than -MaxClockSkewSeconds, the run writes one warning to its output and
+    the log saying how far, which way and what to do (w32tm /resync): a snapshot dated too far
+    ahead is refused, and one dated behind makes the server look stale. Nothing else changes.
+
     Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
     -OutFile); 1 not delivered (spooled, a later run sends it) or nothing collected; 2 refused (the
     snapshot, or an older spooled one, kept in rejected\; or this server's re-enrolment: wrong
@@ -111,6 +116,16 @@
     outlasts it, once it is spent; what was not sent stays in the spool for the next run. Default:
     1500 (25 minutes, under the scheduled task's 30-minute limit). A dry run (-OutFile) has none.
 
+.PARAMETER MaxClockSkewSeconds
+    Largest difference between this host's clock and the service's (the Date header of each
+    answer, allowing for the time the request took) that passes without a word. Past it the run writes
+    one warning to its output and collector.log, e.g. "This host's clock is 600 s (10 min) ahead
+    of the service's (the Date of its answer): the service refuses a snapshot dated more than 5
+    minutes ahead of its own clock. Fix this host's time sync (w32tm /resync; ...)": a
+    snapshot's collectedAt is this host's clock, so one ahead is refused and one behind looks old
+    (the server may be reported stale). Once per run; what is sent is unchanged. Default: 120
+    (2 minutes, inside the 5 minutes the service allows ahead).
+
 .EXAMPLE
     .\Send-PostureSnapshot.ps1
     The scheduled run: endpoint and credential from the stored configuration; prints the verdicts.
@@ -163,7 +178,12 @@ param(
     [ValidateRange(1, 600)]
     [int]$TimeoutSec = 60,
     [ValidateRange(1, 86400)]
-    [int]$RunBudgetSeconds = 1500
+    [int]$RunBudgetSeconds = 1500,
+    # The service refuses a snapshot dated more than 5 minutes (300 s) ahead of its clock: 2 minutes
+    # warns while a drifting host's snapshots are still accepted, and is far above the second an
+    # HTTP Date is rounded to (the time a request takes is allowed for separately).
+    [ValidateRange(1, 86400)]
+    [double]$MaxClockSkewSeconds = 120
 )
 
 Set-StrictMode -Version Latest

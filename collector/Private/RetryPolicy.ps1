@@ -9,7 +9,8 @@ function New-PostureRetryPolicy {
         One retry policy: TimeoutSec (one request), MaxAttempts (per request while the service is
         busy), BaseDelaySeconds and MaxDelaySeconds (the back-off when no Retry-After came),
         MaxRetryAfterSeconds (the longest Retry-After waited for) and Deadline (UTC end of the
-        run's time budget, $null for none). The defaults are the collector's.
+        run's time budget, $null for none), and ClockCheck (New-PostureClockCheck: the run's one
+        warning about this host's clock, $null for none). The defaults are the collector's.
     .EXAMPLE
         $policy = New-PostureRetryPolicy -MaxAttempts 3 -Deadline ([datetime]::UtcNow.AddSeconds(1500))
     #>
@@ -27,7 +28,8 @@ function New-PostureRetryPolicy {
         [double]$MaxDelaySeconds = 60,
         [ValidateRange(0, 86400)]
         [double]$MaxRetryAfterSeconds = 300,
-        [Nullable[datetime]]$Deadline = $null
+        [Nullable[datetime]]$Deadline = $null,
+        [psobject]$ClockCheck = $null
     )
     return [pscustomobject]@{
         TimeoutSec           = $TimeoutSec
@@ -36,5 +38,6 @@ function New-PostureRetryPolicy {
         MaxDelaySeconds      = $MaxDelaySeconds
         MaxRetryAfterSeconds = $MaxRetryAfterSeconds
         Deadline             = $Deadline
+        ClockCheck           = $ClockCheck
     }
 }

@@ -91,6 +91,8 @@ function Invoke-PostureSnapshot {
         [int]$MaxSpoolAgeDays = 7,
         [int]$TimeoutSec = 60,
         [int]$RunBudgetSeconds = 1500,
+        [ValidateRange(1, 86400)]
+        [double]$MaxClockSkewSeconds = 120,
         [string]$CollectorVersion = '1.0.0'
     )
     $lines = New-Object System.Collections.Generic.List[string]
@@ -107,8 +109,11 @@ function Invoke-PostureSnapshot {
     # that. A dry run is started by hand and has none.
     $deadline = $null
     if (-not $dryRun) { $deadline = (Get-PostureUtcNow).AddSeconds($RunBudgetSeconds) }
+    # Every answer of the run carries the service's clock; the first that is off by more than
+    # -MaxClockSkewSeconds says so in the log and the output, once.
+    $clockCheck = New-PostureClockCheck -MaxSkewSeconds $MaxClockSkewSeconds -Lines $lines
     # Every request of the run (enrolment, manifest, posts) follows this one policy.
-    $retryPolicy = New-PostureRetryPolicy -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline
+    $retryPolicy = New-PostureRetryPolicy -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline -ClockCheck $clockCheck
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
     # The enrolment secret (and a re-enrolment request's claim) only ever come from the

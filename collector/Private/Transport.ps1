@@ -50,7 +50,9 @@ function Invoke-PostureHttpRequest {
         One HTTP request. Never throws for an HTTP status: returns StatusCode (0 when no response
         arrived), Content (the body as UTF-8 text), RetryAfter (seconds to wait, from either form
         of the header, a date counted from the answer's own Date header - ConvertFrom-PostureRetryAfter -
-        or $null) and Error.
+        or $null), Error, ServerDate (the answer's Date header as UTC, the service's clock; $null
+        when there is none or it is no HTTP date), and SentAt and ReceivedAt (this host's clock,
+        Get-PostureUtcNow, before the request and once it ended).
     .EXAMPLE
         Invoke-PostureHttpRequest -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key }
     #>
@@ -66,16 +68,20 @@ function Invoke-PostureHttpRequest {
         [string]$ContentType = 'application/json; charset=utf-8',
         [int]$TimeoutSec = 60
     )
-    $result = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = $null }
+    $result = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = $null; ServerDate = $null; SentAt = (Get-PostureUtcNow); ReceivedAt = $null }
     $params = @{ Uri = $Uri; Method = $Method; Headers = $Headers; UseBasicParsing = $true; TimeoutSec = $TimeoutSec; ErrorAction = 'Stop' }
     if ($null -ne $Body) { $params['Body'] = $Body; $params['ContentType'] = $ContentType }
     try {
         $response = Invoke-WebRequest @params
+        $result.ReceivedAt = Get-PostureUtcNow
         $result.StatusCode = [int]$response.StatusCode
+        # Windows PowerShell gives each header as a string, PowerShell 7 as a list of them.
+        if ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) { $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]@($response.Headers['Date'])[0]) }
         $raw = $null
         if ($null -ne $response.PSObject.Properties['RawContentStream'] -and $null -ne $response.RawContentStream) { $raw = $response.RawContentStream.ToArray() }
         if ($null -ne $raw) { $result.Content = [System.Text.Encoding]::UTF8.GetString($raw) } else { $result.Content = [string]$response.Content }
     } catch {
+        $result.ReceivedAt = Get-PostureUtcNow
         $ex = $_.Exception
         $response = $null
         if ($null -ne $ex.PSObject.Properties['Response']) { $response = $ex.Response }
@@ -108,6 +114,7 @@ function Invoke-PostureHttpRequest {
             if ($response.Headers.TryGetValues('Date', [ref]$values)) { $serverDate = @($values)[0] }
         }
         $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter) -ServerDate ([string]$serverDate)
+        $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]$serverDate)
         $result.Error = $ex.Message
     }
     return $result
@@ -340,6 +347,9 @@ function Invoke-PostureHttpRequestWithRetry {
             $request['TimeoutSec'] = [int][Math]::Min($timeoutSec, [Math]::Floor($left))
         }
         $last = Invoke-PostureHttpRequest @request
+        $clockCheck = $null
+        if ($null -ne $RetryPolicy.PSObject.Properties['ClockCheck']) { $clockCheck = $RetryPolicy.ClockCheck }
+        Write-PostureClockSkewWarning -ClockCheck $clockCheck -Answer $last
         $code = [int]$last.StatusCode
         $last['Attempts'] = $attempt
         $last['OutOfTime'] = $false
@@ -482,7 +492,7 @@ function Get-PostureManifest {
     $policy = $RetryPolicy
     if (Test-PostureCachedManifest -CachePath $CachePath) {
         # A copy of the run's policy, shortened: the run's own stays as it is for the posts.
-        $policy = New-PostureRetryPolicy -TimeoutSec $RetryPolicy.TimeoutSec -MaxAttempts ([Math]::Min($RetryPolicy.MaxAttempts, $CachedMaxAttempts)) -BaseDelaySeconds $RetryPolicy.BaseDelaySeconds -MaxDelaySeconds ([Math]::Min($RetryPolicy.MaxDelaySeconds, $CachedMaxDelaySeconds)) -MaxRetryAfterSeconds ([Math]::Min($RetryPolicy.MaxRetryAfterSeconds, $CachedMaxDelaySeconds)) -Deadline $RetryPolicy.Deadline
+        $policy = New-PostureRetryPolicy -TimeoutSec $RetryPolicy.TimeoutSec -MaxAttempts ([Math]::Min($RetryPolicy.MaxAttempts, $CachedMaxAttempts)) -BaseDelaySeconds $RetryPolicy.BaseDelaySeconds -MaxDelaySeconds ([Math]::Min($RetryPolicy.MaxDelaySeconds, $CachedMaxDelaySeconds)) -MaxRetryAfterSeconds ([Math]::Min($RetryPolicy.MaxRetryAfterSeconds, $CachedMaxDelaySeconds)) -Deadline $RetryPolicy.Deadline -ClockCheck $RetryPolicy.ClockCheck
     }
     $request = @{ Method = 'Get'; Uri = $uri; Headers = $Headers; RetryPolicy = $policy }
     $r = Invoke-PostureHttpRequestWithRetry @request

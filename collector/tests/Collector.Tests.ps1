@@ -453,31 +453,25 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
             [void]$script:keysSent.Add($Headers['x-api-key'])
             @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' }
         }
-        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
-        $run.ExitCode | Should -Be 1
+        $null = Invoke-UndeliveredRun -DataPath $script:data
         @($script:keysSent) | Should -Be @('old-key', 'new-key')
         Should -Invoke Invoke-PostureEnrolment -Times 1 -Exactly
-        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
         Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'key_revoked'
     }
 
     It 'does not enrol again on any other 401' {
         Mock Send-PostureDocument { @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}' } }
-        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
-        $run.ExitCode | Should -Be 1
+        $null = Invoke-UndeliveredRun -DataPath $script:data
         Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
         Should -Invoke Save-PostureConfig -Times 0 -Exactly
-        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
     }
 
     It 'keeps the snapshot spooled when enrolling again fails' {
         Mock Send-PostureDocument { @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"revoked"}' } }
         Mock Invoke-PostureEnrolment { throw 'Enrolment refused (HTTP 403): blocked' }
-        $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
-        $run.ExitCode | Should -Be 1
+        $null = Invoke-UndeliveredRun -DataPath $script:data
         Should -Invoke Send-PostureDocument -Times 1 -Exactly
         Should -Invoke Save-PostureConfig -Times 0 -Exactly
-        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
     }
 }
 

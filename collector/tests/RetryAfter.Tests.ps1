@@ -127,18 +127,9 @@ Describe 'Invoke-PostureHttpRequest reads Retry-After from a real HTTP answer' {
 
 Describe 'A run honours a Retry-After date as it does seconds: waited in full, within the cap and the budget' {
     BeforeEach {
-        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        Use-TestServerRun
         $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
-        Use-SimulatedClock
-        Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureManifest { [pscustomobject]@{ schema = 'fleet-posture/manifest@1' } }
-        Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
-        $script:server = $null
-        $script:run = {
-            param([string[]]$Responses, [hashtable]$Extra = @{})
-            $script:server = Start-TestHttpServer -Responses $Responses
-            Invoke-PostureSnapshot -Endpoint $script:server.Uri -ApiKey 'k' -DataPath $script:data -TimeoutSec 10 -WarningAction SilentlyContinue @Extra
-        }
         $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool) }
         $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
     }
@@ -150,10 +141,7 @@ Describe 'A run honours a Retry-After date as it does seconds: waited in full, w
         $r = & $script:run @((& $script:busyWith (& $script:httpDate 120)), $script:acceptedResponse)
         $r.ExitCode | Should -Be 0
         @($script:server.Requests) | Should -Be @('POST /api/snapshots HTTP/1.1', 'POST /api/snapshots HTTP/1.1')
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
-        ($script:clock - $script:start).TotalSeconds | Should -Be 120
-        @(& $script:spooled).Count | Should -Be 0
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
     }
 
     It 'a date already past is no wait at all, not a back-off' {
@@ -185,11 +173,8 @@ Describe 'A run honours a Retry-After date as it does seconds: waited in full, w
     It 'this host 10 minutes behind the service: a date 120 s after the answer''s Date is waited 120 s, not 720 s (which the cap would refuse)' {
         $r = & $script:run @((& $script:busyWith (& $script:httpDate 720) (& $script:httpDate 600)), $script:acceptedResponse)
         $r.ExitCode | Should -Be 0
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly
-        Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
-        ($script:clock - $script:start).TotalSeconds | Should -Be 120
         @($script:server.Requests).Count | Should -Be 2
-        @(& $script:spooled).Count | Should -Be 0
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
     }
 
     It 'this host 10 minutes ahead of the service: a date 120 s after the answer''s Date is still waited 120 s, not asked again at once' {

@@ -201,10 +201,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             }
             (& $script:run).ExitCode | Should -Be 0
             @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1))
-            Should -Invoke Wait-PostureRetry -Times 1 -Exactly
-            Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 120 }
-            ($script:clock - $script:start).TotalSeconds | Should -Be 120
-            @(& $script:spooled).Count | Should -Be 0
+            Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
         }
 
         It 'a Retry-After longer than -MaxRetryAfterSeconds (300 by default) is neither waited for nor answered sooner: spooled, exit 1, the output and log say how long' {

@@ -106,3 +106,58 @@ function Use-SimulatedClock {
     Mock Get-PostureUtcNow { $script:clock }
     Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
 }
+
+function Assert-WaitedOnceInFull {
+    <#
+    .SYNOPSIS
+        A run that waited once, WaitSeconds in full (the simulated clock moved as much), and
+        delivered everything: the spool is empty. Spooled is the test's own spool listing.
+    .EXAMPLE
+        Assert-WaitedOnceInFull -WaitSeconds 120 -Spooled $script:spooled
+    #>
+    param(
+        [double]$WaitSeconds,
+        [scriptblock]$Spooled
+    )
+    Should -Invoke Wait-PostureRetry -Times 1 -Exactly
+    Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq $WaitSeconds }
+    ($script:clock - $script:start).TotalSeconds | Should -Be $WaitSeconds
+    @(& $Spooled).Count | Should -Be 0
+}
+
+function Invoke-UndeliveredRun {
+    <#
+    .SYNOPSIS
+        A run (data in DataPath) that must end undelivered: exit 1, its snapshot the one file in
+        the spool. Returns the run for the test's own checks.
+    .EXAMPLE
+        $run = Invoke-UndeliveredRun -DataPath $script:data
+    #>
+    param([string]$DataPath)
+    $run = Invoke-PostureSnapshot -DataPath $DataPath -WarningAction SilentlyContinue
+    $run.ExitCode | Should -Be 1
+    @(Get-ChildItem -LiteralPath (Join-Path -Path $DataPath -ChildPath 'spool') -Filter '*.json').Count | Should -Be 1
+    return $run
+}
+
+function Use-TestServerRun {
+    <#
+    .SYNOPSIS
+        BeforeEach of the tests that run the collector against the loopback server of
+        TestHttpServer.ps1: a fresh data folder ($script:data), the simulated clock, no TLS change,
+        a fake snapshot, and $script:run, which starts $script:server with the responses given and
+        runs the collector against it (Extra: more parameters). The test's AfterEach stops the server.
+    .EXAMPLE
+        $r = & $script:run @($accepted) @{ RunBudgetSeconds = 200 }
+    #>
+    $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+    Use-SimulatedClock
+    Mock Set-PostureTlsProtocol { $null }
+    Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
+    $script:server = $null
+    $script:run = {
+        param([string[]]$Responses, [hashtable]$Extra = @{})
+        $script:server = Start-TestHttpServer -Responses $Responses
+        Invoke-PostureSnapshot -Endpoint $script:server.Uri -ApiKey 'k' -DataPath $script:data -TimeoutSec 10 -WarningAction SilentlyContinue @Extra
+    }
+}

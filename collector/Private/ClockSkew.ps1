@@ -1,0 +1,108 @@
+# This host's clock against the service's: a snapshot's collectedAt is this host's clock, and the
+# service refuses one dated too far ahead of its own and reports a server stale by it. Every answer
+# carries the service's clock (its Date header), so a run can say when this host's is off, once.
+
+function New-PostureClockCheck {
+    <#
+    .SYNOPSIS
+        The run's clock check: the largest difference between this host's clock and the service's
+        that passes without a word (MaxSkewSeconds), the run's output Lines the warning is added
+        to, and Warning, the warning once given ('' until then). Handed to every request of the run
+        through its retry policy (New-PostureRetryPolicy -ClockCheck).
+    .EXAMPLE
+        $check = New-PostureClockCheck -MaxSkewSeconds 120 -Lines $lines
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Builds an object in memory; changes nothing.')]
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param(
+        [ValidateRange(1, 86400)]
+        [double]$MaxSkewSeconds = 120,
+        [System.Collections.Generic.List[string]]$Lines = $null
+    )
+    if ($null -eq $Lines) { $Lines = New-Object System.Collections.Generic.List[string] }
+    return [pscustomobject]@{ MaxSkewSeconds = $MaxSkewSeconds; Lines = $Lines; Warning = '' }
+}
+
+function Get-PostureClockOffset {
+    <#
+    .SYNOPSIS
+        Seconds the service's clock is ahead of this host's (negative: this host is ahead), from
+        the service's Date header (ServerDate, UTC) and this host's clock when the request was sent
+        (SentAt) and its answer arrived (ReceivedAt). 0 when the Date falls between the two (to the
+        whole second a Date is given in): the clocks agree as far as one answer can tell.
+    .EXAMPLE
+        Get-PostureClockOffset -ServerDate $date -SentAt $sent -ReceivedAt $received
+    #>
+    [CmdletBinding()]
+    [OutputType([double])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [datetime]$ServerDate,
+        [Parameter(Mandatory = $true)]
+        [datetime]$SentAt,
+        [Parameter(Mandatory = $true)]
+        [datetime]$ReceivedAt
+    )
+    # The service stamped its Date somewhere during the request, truncated to the second: only a
+    # Date outside that window is a difference of clocks rather than of network time.
+    if ($ServerDate -gt $ReceivedAt) { return [double]($ServerDate - $ReceivedAt).TotalSeconds }
+    if ($ServerDate.AddSeconds(1) -lt $SentAt) { return [double]($ServerDate - $SentAt).TotalSeconds }
+    return [double]0
+}
+
+function Format-PostureClockSkewWarning {
+    <#
+    .SYNOPSIS
+        The warning for a host whose clock is OffsetSeconds behind the service's (negative: ahead):
+        how far, which way, what it does to its snapshots, and what to do about it.
+    .EXAMPLE
+        Format-PostureClockSkewWarning -OffsetSeconds -600
+        Returns "This host's clock is 600 s (10 min) ahead of the service's: ...".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [double]$OffsetSeconds
+    )
+    $seconds = [long][Math]::Round([Math]::Abs($OffsetSeconds))
+    $how = '{0} s' -f $seconds
+    if ($seconds -ge 120) { $how += (' ({0} min)' -f [long][Math]::Round($seconds / 60.0, [MidpointRounding]::AwayFromZero)) }
+    if ($OffsetSeconds -lt 0) {
+        $way = 'ahead of'
+        $effect = 'the service refuses a snapshot dated more than 5 minutes ahead of its own clock'
+    } else {
+        $way = 'behind'
+        $effect = 'its snapshots look older than they are, and the service may report this server stale'
+    }
+    return ('This host''s clock is {0} {1} the service''s (the Date of its answer): {2}. Fix this host''s time sync (w32tm /resync; w32tm /query /status shows its time source).' -f $how, $way, $effect)
+}
+
+function Write-PostureClockSkewWarning {
+    <#
+    .SYNOPSIS
+        Compares one answer of Invoke-PostureHttpRequest (its ServerDate, SentAt and ReceivedAt)
+        with this host's clock and, when they differ by more than the ClockCheck's MaxSkewSeconds,
+        writes the warning (Format-PostureClockSkewWarning) to the log and the run's output Lines:
+        once per run, whatever later answers say. An answer without a valid Date, or no
+        ClockCheck, changes nothing. Never touches what is sent.
+    .EXAMPLE
+        Write-PostureClockSkewWarning -ClockCheck $check -Answer $answer
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowNull()]
+        [psobject]$ClockCheck,
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Answer
+    )
+    if ($null -eq $ClockCheck -or $ClockCheck.Warning) { return }
+    $date = $Answer['ServerDate']
+    if ($null -eq $date -or $null -eq $Answer['SentAt'] -or $null -eq $Answer['ReceivedAt']) { return }
+    $offset = Get-PostureClockOffset -ServerDate $date -SentAt $Answer['SentAt'] -ReceivedAt $Answer['ReceivedAt']
+    if ([Math]::Abs($offset) -le $ClockCheck.MaxSkewSeconds) { return }
+    $ClockCheck.Warning = Format-PostureClockSkewWarning -OffsetSeconds $offset
+    Write-PostureLog -Level Warning -Message $ClockCheck.Warning
+    $ClockCheck.Lines.Add($ClockCheck.Warning)
+}

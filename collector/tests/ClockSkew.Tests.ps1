@@ -1,0 +1,156 @@
+# Pester 5 tests of the clock skew warning: a run compares this host's clock with the Date header of
+# the service's answers and says once when they differ by more than -MaxClockSkewSeconds. The
+# service is a real HTTP server on the loopback interface, so the Date header goes through the
+# collector's request wrapper and the PowerShell edition's own web stack; only this host's clock
+# (a simulated one) and the wait between attempts are mocked.
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHttpServer.ps1')
+    # The service's clock Seconds away from this host's, as its Date header says it.
+    $script:dateAt = { param([double]$Seconds) $script:clock.AddSeconds($Seconds).ToString('r', [System.Globalization.CultureInfo]::InvariantCulture) }
+    $script:withDate = {
+        param([int]$StatusCode, [string]$Body, [string]$Date)
+        $headers = @{}
+        if ($Date) { $headers['Date'] = $Date }
+        New-TestHttpResponse -StatusCode $StatusCode -Headers $headers -Body $Body
+    }
+    $script:manifestBody = '{"schema":"fleet-posture/manifest@1","version":"2026-12-01"}'
+    $script:acceptedBody = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'
+    $script:busyBody = '{"error":"storage_unavailable","message":"busy"}'
+    $script:skewPattern = 'This host''s clock is .* the service''s'
+}
+
+Describe 'Get-PostureClockOffset and Format-PostureClockSkewWarning' {
+    BeforeEach {
+        $script:t = [datetime]::SpecifyKind([datetime]'2026-12-01T01:00:00', 'Utc')
+    }
+    It 'a Date between sending and receiving (to the second a Date is given in) is no offset, whatever the request took' {
+        Get-PostureClockOffset -ServerDate $script:t.AddSeconds(20) -SentAt $script:t -ReceivedAt $script:t.AddSeconds(30) | Should -Be 0
+        Get-PostureClockOffset -ServerDate $script:t -SentAt $script:t.AddMilliseconds(700) -ReceivedAt $script:t.AddSeconds(1) | Should -Be 0
+    }
+    It 'a Date after the answer arrived is the service ahead (this host behind) by as much; one before the request was sent, this host ahead' {
+        Get-PostureClockOffset -ServerDate $script:t.AddSeconds(630) -SentAt $script:t -ReceivedAt $script:t.AddSeconds(30) | Should -Be 600
+        Get-PostureClockOffset -ServerDate $script:t.AddSeconds(-600) -SentAt $script:t -ReceivedAt $script:t.AddSeconds(30) | Should -Be -600
+    }
+    It 'the warning says how far, which way, and what to do' {
+        $ahead = Format-PostureClockSkewWarning -OffsetSeconds -600
+        $ahead | Should -Match '^This host''s clock is 600 s \(10 min\) ahead of the service''s'
+        $ahead | Should -Match 'refuses a snapshot dated more than 5 minutes ahead'
+        $ahead | Should -Match 'w32tm /resync'
+        $behind = Format-PostureClockSkewWarning -OffsetSeconds 150.4
+        $behind | Should -Match '^This host''s clock is 150 s \(3 min\) behind the service''s'
+        $behind | Should -Match 'stale'
+        $behind | Should -Match 'w32tm /resync'
+        Format-PostureClockSkewWarning -OffsetSeconds -90 | Should -Match '^This host''s clock is 90 s ahead of'
+    }
+}
+
+Describe 'Invoke-PostureHttpRequest reads the Date of a real HTTP answer' {
+    BeforeEach {
+        Use-SimulatedClock
+        $script:server = $null
+    }
+    AfterEach {
+        if ($null -ne $script:server) { Stop-TestHttpServer -Server $script:server }
+    }
+    It 'of a success and of a busy answer, as UTC; none when it is missing or no HTTP date' {
+        $script:server = Start-TestHttpServer -Responses @(
+            (& $script:withDate 200 $script:manifestBody (& $script:dateAt 600)),
+            (& $script:withDate 503 $script:busyBody (& $script:dateAt -600)),
+            (& $script:withDate 200 $script:manifestBody 'Mon, 99 Foo 2026 99:99:99 GMT'),
+            (& $script:withDate 200 $script:manifestBody ''))
+        $uri = $script:server.Uri + '/api/manifest'
+        $ok = Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10
+        $ok.StatusCode | Should -Be 200
+        $ok.ServerDate | Should -Be $script:clock.AddSeconds(600)
+        $ok.ServerDate.Kind | Should -Be 'Utc'
+        $ok.SentAt | Should -Be $script:clock
+        $ok.ReceivedAt | Should -Be $script:clock
+        $busy = Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10
+        $busy.StatusCode | Should -Be 503
+        $busy.ServerDate | Should -Be $script:clock.AddSeconds(-600)
+        (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).ServerDate | Should -BeNullOrEmpty
+        (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).ServerDate | Should -BeNullOrEmpty
+        @($script:server.Requests).Count | Should -Be 4
+    }
+}
+
+Describe 'A run warns once when this host''s clock is off from the service''s' {
+    BeforeEach {
+        Use-TestServerRun
+        # The manifest fetch, then the post, each answered with the Date given (the service's
+        # clock), or none.
+        $script:answers = {
+            param([string]$ManifestDate, [string]$PostDate)
+            @((& $script:withDate 200 $script:manifestBody $ManifestDate), (& $script:withDate 201 $script:acceptedBody $PostDate))
+        }
+        $script:logLines = {
+            $path = Join-Path -Path $script:data -ChildPath 'collector.log'
+            if (-not (Test-Path -LiteralPath $path)) { return @() }
+            @(Get-Content -LiteralPath $path)
+        }
+        $script:warnings = { param($Run) @(@($Run.Lines) | Where-Object { $_ -match $script:skewPattern }) }
+    }
+    AfterEach {
+        if ($null -ne $script:server) { Stop-TestHttpServer -Server $script:server }
+    }
+
+    It 'this host 10 minutes ahead: one warning in the output and one WARNING line in the log, naming the offset and the fix; the snapshot is sent as ever' {
+        $r = & $script:run (& $script:answers (& $script:dateAt -600) (& $script:dateAt -600))
+        $r.ExitCode | Should -Be 0
+        @($script:server.Requests) | Should -Be @('GET /api/manifest HTTP/1.1', 'POST /api/snapshots HTTP/1.1')
+        $said = @(& $script:warnings $r)
+        $said.Count | Should -Be 1
+        $said[0] | Should -Match 'This host''s clock is 600 s \(10 min\) ahead of the service''s'
+        $said[0] | Should -Match 'w32tm /resync'
+        $logged = @(& $script:logLines | Where-Object { $_ -match $script:skewPattern })
+        $logged.Count | Should -Be 1
+        $logged[0] | Should -Match '^\S+ WARNING +This host''s clock is 600 s \(10 min\) ahead'
+        ($r.Lines -join "`n") | Should -Match 'Snapshot x for exch01: accepted'
+        @(Get-PostureSpoolItem -SpoolPath (Join-Path -Path $script:data -ChildPath 'spool')).Count | Should -Be 0
+    }
+
+    It 'this host 10 minutes behind: the warning says behind' {
+        $r = & $script:run (& $script:answers (& $script:dateAt 600) (& $script:dateAt 600))
+        $r.ExitCode | Should -Be 0
+        $said = @(& $script:warnings $r)
+        $said.Count | Should -Be 1
+        $said[0] | Should -Match 'This host''s clock is 600 s \(10 min\) behind the service''s'
+    }
+
+    It 'a skew seen only on a busy answer counts too, and once: a later answer off the other way adds nothing' {
+        $responses = @(
+            (& $script:withDate 200 $script:manifestBody (& $script:dateAt 0)),
+            (& $script:withDate 503 $script:busyBody (& $script:dateAt -400)),
+            (& $script:withDate 201 $script:acceptedBody (& $script:dateAt 900)))
+        $r = & $script:run $responses @{ BaseDelaySeconds = 0 }
+        $r.ExitCode | Should -Be 0
+        @($script:server.Requests).Count | Should -Be 3
+        $said = @(& $script:warnings $r)
+        $said.Count | Should -Be 1
+        $said[0] | Should -Match '400 s \(7 min\) ahead'
+        @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be 1
+    }
+
+    It 'within -MaxClockSkewSeconds (120 s by default) either way: no warning' {
+        $r = & $script:run (& $script:answers (& $script:dateAt 120) (& $script:dateAt -120))
+        $r.ExitCode | Should -Be 0
+        @(& $script:warnings $r).Count | Should -Be 0
+        @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be 0
+    }
+
+    It '-MaxClockSkewSeconds sets where the warning starts' {
+        $r = & $script:run (& $script:answers (& $script:dateAt 90) (& $script:dateAt 90)) @{ MaxClockSkewSeconds = 60 }
+        @(& $script:warnings $r).Count | Should -Be 1
+        @(& $script:warnings $r)[0] | Should -Match '90 s behind'
+    }
+
+    It 'a Date that is missing or no HTTP date: no warning' {
+        $r = & $script:run (& $script:answers '' 'Mon, 99 Foo 2026 99:99:99 GMT')
+        $r.ExitCode | Should -Be 0
+        @($script:server.Requests).Count | Should -Be 2
+        @(& $script:warnings $r).Count | Should -Be 0
+        @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be 0
+    }
+}
