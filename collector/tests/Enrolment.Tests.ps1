@@ -224,17 +224,21 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             & $script:callList | Should -Be @('GET manifest key-1', 'POST snapshots key-1')
         }
 
-        It 'denied: the service''s message is logged, the claim cleared, the snapshot spooled, exit 2; the run after files a new request' {
+        # An admin's refusal of the request, and a revocation that closed it: the same handling.
+        It '<Case>: the service''s message is logged, the claim cleared, the snapshot spooled, exit 2; the run after files a new request' -ForEach @(
+            @{ Case = 'denied'; State = 'denied'; Said = 'HTTP 403.*Service said: forbidden: An admin denied the re-enrolment request R1 of exch01\.contoso\.com'; Output = 'refused to enrol this server again' }
+            @{ Case = 'closed by a revocation (409 request_closed)'; State = 'closed'; Said = 'HTTP 409.*Service said: request_closed: The re-enrolment request "R1" of exch01\.contoso\.com was closed when an admin revoked'; Output = $null }
+        ) {
             & $script:saveConfig
             [void](& $script:run)
-            $script:svc.Request.State = 'denied'
+            $script:svc.Request.State = $State
             $script:svc.Calls.Clear()
             $r = & $script:run
             $r.ExitCode | Should -Be 2
             & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1')
-            & $script:log | Should -Match 'HTTP 403.*Service said: forbidden: An admin denied the re-enrolment request R1 of exch01\.contoso\.com'
+            & $script:log | Should -Match $Said
             & $script:log | Should -Match 'claim of re-enrolment request R1 was cleared'
-            ($r.Lines -join "`n") | Should -Match 'refused to enrol this server again'
+            if ($Output) { ($r.Lines -join "`n") | Should -Match $Output }
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be ''
             @(& $script:spooled).Count | Should -Be 2
             $script:svc.Calls.Clear()
@@ -242,24 +246,6 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
             @(& $script:spooled).Count | Should -Be 3
-        }
-
-        It 'closed by a revocation (409 request_closed): the service''s message is logged, the claim cleared, the snapshot spooled, exit 2; the run after files a new request' {
-            & $script:saveConfig
-            [void](& $script:run)
-            $script:svc.Request.State = 'closed'
-            $script:svc.Calls.Clear()
-            $r = & $script:run
-            $r.ExitCode | Should -Be 2
-            & $script:callList | Should -Be @('POST enroll enrol-secret claim=R1.claim1')
-            & $script:log | Should -Match 'HTTP 409.*Service said: request_closed: The re-enrolment request "R1" of exch01\.contoso\.com was closed when an admin revoked'
-            & $script:log | Should -Match 'claim of re-enrolment request R1 was cleared'
-            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be ''
-            @(& $script:spooled).Count | Should -Be 2
-            $script:svc.Calls.Clear()
-            (& $script:run).ExitCode | Should -Be 3
-            & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
-            (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
         }
 
         It 'a request state the service does not know (409 unknown_request_state): the claim is kept, exit 2; the next run asks again with it' {
