@@ -149,15 +149,15 @@ export class OutboxStore {
   }
 
   /**
-   * Removes entries the projector has finished: one transaction per bucket and 100 entries. An
+   * Removes entries the projector has finished: one transaction per partition and 100 entries. An
    * entry is final once its commit is proven (its request never writes it again) or once it is
    * past the grace an attempt has to commit, so no ETag is needed. Returns how many went.
    */
   async remove(entries: ReadonlyArray<Pick<OutboxEntry, 'server' | 'commitId'> & Partial<Pick<StoredOutboxEntry, 'partitionKey' | 'rowKey'>>>): Promise<number> {
-    const byBucket = new Map<string, string[]>();
+    const byPartition = new Map<string, string[]>();
     for (const e of entries) {
       const k = e.partitionKey !== undefined && e.rowKey !== undefined ? { partitionKey: e.partitionKey, rowKey: e.rowKey } : outboxKeys(e.server, e.commitId);
-      byBucket.set(k.partitionKey, [...(byBucket.get(k.partitionKey) ?? []), k.rowKey]);
+      byPartition.set(k.partitionKey, [...(byPartition.get(k.partitionKey) ?? []), k.rowKey]);
     }
     let removed = 0;
     const one = async (pk: string, rk: string) => {
@@ -169,7 +169,7 @@ export class OutboxStore {
       }
     };
     await settleAll(
-      [...byBucket].map(async ([pk, rowKeys]) => {
+      [...byPartition].map(async ([pk, rowKeys]) => {
         for (let i = 0; i < rowKeys.length; i += 100) {
           const chunk = rowKeys.slice(i, i + 100);
           const tx = new TableTransaction();
