@@ -68,6 +68,46 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/** Busy CPU seconds of the whole machine, every core together (idle and I/O wait left out), or undefined off Linux. */
+export function machineCpuSeconds(): number | undefined {
+  try {
+    const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = first.trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq + steal) / TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Measures, from now until stopped, how many cores processes other than `pids` kept busy (steal
+ * time included: another VM on the host is load too). A run the machine shared with other work is
+ * not comparable with its pair, so each run reports it and the bench flags runs above a threshold.
+ */
+export function otherLoad(pids: readonly (number | undefined)[]): { stop(): number | null } {
+  const ours = (): number | undefined => {
+    let sum = 0;
+    for (const pid of pids) {
+      const s = cpuSeconds(pid);
+      if (s === undefined) return undefined;
+      sum += s;
+    }
+    return sum;
+  };
+  const m0 = machineCpuSeconds();
+  const o0 = ours();
+  const t0 = performance.now();
+  return {
+    stop() {
+      const m1 = machineCpuSeconds();
+      const o1 = ours();
+      const seconds = (performance.now() - t0) / 1000;
+      if (m0 === undefined || m1 === undefined || o0 === undefined || o1 === undefined || seconds <= 0) return null;
+      return round(Math.max(0, m1 - m0 - (o1 - o0)) / seconds, 2);
+    },
+  };
+}
+
 /**
  * Waits until every process in `pids` has used less than `share` of one core over `windowMs`, at
  * most `maxMs`; returns how long it waited. Each timed run starts from a quiet machine: work a
