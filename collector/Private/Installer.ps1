@@ -250,7 +250,11 @@ function Register-PostureCollector {
         # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
         # and a request already waiting is followed up with its claim rather than a second request.
         $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim
+        # The admin installing is the one person watching: the enrolment's answers carry the
+        # service's clock, so they go through a run's clock check, which warns once, on the
+        # console (the installer keeps no log). The other retry rules stay a run's defaults.
+        $policy = New-PostureRetryPolicy -ClockCheck (New-PostureClockCheck)
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RetryPolicy $policy
         if ($enrolment.Status -eq 'Pending') {
             $pending = $enrolment
             $ApiKey = ''
