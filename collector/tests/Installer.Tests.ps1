@@ -227,6 +227,34 @@ Describe 'Register-PostureCollector' {
     }
 }
 
+Describe 'Install-PostureCollector.ps1 as the admin runs it, against a service whose clock is off' {
+    It 'shows the clock warning once in its output, and installs (exit 0)' {
+        # The script loads its own copy of the functions: this host's clock is the real one here,
+        # and the service's Date 10 minutes behind it.
+        Mock Test-PostureAdministrator { $true }
+        Mock Register-PostureTask { $null }
+        Mock Set-PostureRestrictedAcl { $null }
+        Mock Protect-PostureSecret { , [byte[]](1, 2, 3) }
+        Mock Set-PostureTlsProtocol { $null }
+        $date = [datetime]::UtcNow.AddSeconds(-600).ToString('r', [System.Globalization.CultureInfo]::InvariantCulture)
+        $server = Start-TestHttpServer -Responses @((New-TestHttpResponse -StatusCode 201 -Headers @{ Date = $date } -Body '{"server":"exch01","keyId":"k1","key":"fp1.key"}'))
+        try {
+            $root = Join-Path -Path $TestDrive -ChildPath 'script'
+            $installer = Join-Path -Path $script:source -ChildPath 'Install-PostureCollector.ps1'
+            $output = @(& $installer -Endpoint ($server.Uri + '/api') -EnrolmentSecret 'enrol-secret' -AllowLoopbackHttp -InstallPath (Join-Path -Path $root -ChildPath 'install') -DataPath (Join-Path -Path $root -ChildPath 'data') 3>&1 2>&1)
+            $exit = $LASTEXITCODE
+        } finally {
+            Stop-TestHttpServer -Server $server
+        }
+        $warnings = @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
+        @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
+        $exit | Should -Be 0
+        $warnings.Count | Should -Be 1
+        $warnings[0] | Should -Match '^This host''s clock is 60\d s \(10 min\) ahead of the service''s.*w32tm /resync'
+        Should -Invoke Register-PostureTask -Times 1 -Exactly
+    }
+}
+
 Describe 'Unregister-PostureCollector' {
     It 'removes the task, the scripts, the configuration and the spool' {
         $install = Join-Path -Path $TestDrive -ChildPath 'u\install'
