@@ -211,7 +211,9 @@ function Register-PostureCollector {
     <#
     .SYNOPSIS
         Installs the collector: scripts to InstallPath, protected configuration to DataPath (ACL'd
-        to SYSTEM and Administrators), and the hourly SYSTEM task.
+        to SYSTEM and Administrators), and the hourly SYSTEM task. When the enrolment's answers
+        show this host's clock off from the service's, writes the collector's clock warning once
+        (New-PostureClockCheck, its default threshold); what is installed stays the same.
     .EXAMPLE
         Register-PostureCollector -Endpoint https://posture.contoso.net -EnrolmentSecret $secret -SourcePath .\collector
         Enrols this server (POST /api/enroll) and stores its server key and the enrolment secret.
