@@ -9,6 +9,13 @@
     Collector": runs as SYSTEM every hour with a random delay (so a fleet does not post in the
     same second), never two runs at once, stopped after 30 minutes.
 
+    Every answer of the service carries its clock (the Date header). When the enrolment's answers
+    show this host's clock off from it by more than 120 s (the scheduled runs' default
+    -MaxClockSkewSeconds), the installer writes one warning, the collector's own, saying how far,
+    which way and what to do (w32tm /resync): a snapshot dated too far ahead is refused, and one
+    dated behind makes the server look stale. It installs as it would without it. -ApiKey does not
+    enrol, so that installation makes no request and cannot tell.
+
     -Uninstall removes the task, the scripts, the configuration, the spool, the log and the
     manifest cache.
 

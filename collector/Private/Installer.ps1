@@ -211,7 +211,9 @@ function Register-PostureCollector {
     <#
     .SYNOPSIS
         Installs the collector: scripts to InstallPath, protected configuration to DataPath (ACL'd
-        to SYSTEM and Administrators), and the hourly SYSTEM task.
+        to SYSTEM and Administrators), and the hourly SYSTEM task. When the enrolment's answers
+        show this host's clock off from the service's, writes the collector's clock warning once
+        (New-PostureClockCheck, its default threshold); what is installed stays the same.
     .EXAMPLE
         Register-PostureCollector -Endpoint https://posture.contoso.net -EnrolmentSecret $secret -SourcePath .\collector
         Enrols this server (POST /api/enroll) and stores its server key and the enrolment secret.
@@ -250,7 +252,11 @@ function Register-PostureCollector {
         # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
         # and a request already waiting is followed up with its claim rather than a second request.
         $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim
+        # The admin installing is the one person watching: the enrolment's answers carry the
+        # service's clock, so they go through a run's clock check, which warns once, on the
+        # console (the installer keeps no log). The other retry rules stay a run's defaults.
+        $policy = New-PostureRetryPolicy -ClockCheck (New-PostureClockCheck)
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RetryPolicy $policy
         if ($enrolment.Status -eq 'Pending') {
             $pending = $enrolment
             $ApiKey = ''

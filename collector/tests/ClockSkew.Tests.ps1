@@ -7,8 +7,6 @@
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHttpServer.ps1')
-    # The service's clock Seconds away from this host's, as its Date header says it.
-    $script:dateAt = { param([double]$Seconds) $script:clock.AddSeconds($Seconds).ToString('r', [System.Globalization.CultureInfo]::InvariantCulture) }
     $script:withDate = {
         param([int]$StatusCode, [string]$Body, [string]$Date)
         $headers = @{}
@@ -56,8 +54,8 @@ Describe 'Invoke-PostureHttpRequest reads the Date of a real HTTP answer' {
     }
     It 'of a success and of a busy answer, as UTC; none when it is missing or no HTTP date' {
         $script:server = Start-TestHttpServer -Responses @(
-            (& $script:withDate 200 $script:manifestBody (& $script:dateAt 600)),
-            (& $script:withDate 503 $script:busyBody (& $script:dateAt -600)),
+            (& $script:withDate 200 $script:manifestBody (Get-SimulatedHttpDate 600)),
+            (& $script:withDate 503 $script:busyBody (Get-SimulatedHttpDate -600)),
             (& $script:withDate 200 $script:manifestBody 'Mon, 99 Foo 2026 99:99:99 GMT'),
             (& $script:withDate 200 $script:manifestBody ''))
         $uri = $script:server.Uri + '/api/manifest'
@@ -97,7 +95,7 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
     }
 
     It 'this host 10 minutes ahead: one warning in the output and one WARNING line in the log, naming the offset and the fix; the snapshot is sent as ever' {
-        $r = & $script:run (& $script:answers (& $script:dateAt -600) (& $script:dateAt -600))
+        $r = & $script:run (& $script:answers (Get-SimulatedHttpDate -600) (Get-SimulatedHttpDate -600))
         $r.ExitCode | Should -Be 0
         @($script:server.Requests) | Should -Be @('GET /api/manifest HTTP/1.1', 'POST /api/snapshots HTTP/1.1')
         $said = @(& $script:warnings $r)
@@ -112,7 +110,7 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
     }
 
     It 'this host 10 minutes behind: the warning says behind' {
-        $r = & $script:run (& $script:answers (& $script:dateAt 600) (& $script:dateAt 600))
+        $r = & $script:run (& $script:answers (Get-SimulatedHttpDate 600) (Get-SimulatedHttpDate 600))
         $r.ExitCode | Should -Be 0
         $said = @(& $script:warnings $r)
         $said.Count | Should -Be 1
@@ -121,9 +119,9 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
 
     It 'a skew seen only on a busy answer counts too, and once: a later answer off the other way adds nothing' {
         $responses = @(
-            (& $script:withDate 200 $script:manifestBody (& $script:dateAt 0)),
-            (& $script:withDate 503 $script:busyBody (& $script:dateAt -400)),
-            (& $script:withDate 201 $script:acceptedBody (& $script:dateAt 900)))
+            (& $script:withDate 200 $script:manifestBody (Get-SimulatedHttpDate 0)),
+            (& $script:withDate 503 $script:busyBody (Get-SimulatedHttpDate -400)),
+            (& $script:withDate 201 $script:acceptedBody (Get-SimulatedHttpDate 900)))
         $r = & $script:run $responses @{ BaseDelaySeconds = 0 }
         $r.ExitCode | Should -Be 0
         @($script:server.Requests).Count | Should -Be 3
@@ -134,14 +132,14 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
     }
 
     It 'within -MaxClockSkewSeconds (120 s by default) either way: no warning' {
-        $r = & $script:run (& $script:answers (& $script:dateAt 120) (& $script:dateAt -120))
+        $r = & $script:run (& $script:answers (Get-SimulatedHttpDate 120) (Get-SimulatedHttpDate -120))
         $r.ExitCode | Should -Be 0
         @(& $script:warnings $r).Count | Should -Be 0
         @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be 0
     }
 
     It '-MaxClockSkewSeconds sets where the warning starts' {
-        $r = & $script:run (& $script:answers (& $script:dateAt 90) (& $script:dateAt 90)) @{ MaxClockSkewSeconds = 60 }
+        $r = & $script:run (& $script:answers (Get-SimulatedHttpDate 90) (Get-SimulatedHttpDate 90)) @{ MaxClockSkewSeconds = 60 }
         @(& $script:warnings $r).Count | Should -Be 1
         @(& $script:warnings $r)[0] | Should -Match '90 s behind'
     }

@@ -1,5 +1,7 @@
 # Pester 5 tests of Install-PostureCollector.ps1's functions: the task definition, the protected
-# configuration and its ACL, install and uninstall. Task registration and elevation are mocked.
+# configuration and its ACL, install and uninstall, and the warning about this host's clock that
+# the enrolment's answers give (against a real HTTP server on the loopback interface). Task
+# registration, elevation and DPAPI are mocked.
 
 BeforeDiscovery {
     # -Skip conditions are evaluated at discovery, before BeforeAll has loaded the functions.
@@ -12,6 +14,7 @@ BeforeDiscovery {
 
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHttpServer.ps1')
     $script:source = Split-Path -Parent $PSScriptRoot
     # The task runs Windows PowerShell from %SystemRoot%; give machines without it a Windows value.
     $script:systemRoot = $env:SystemRoot
@@ -148,6 +151,107 @@ Describe 'Register-PostureCollector' {
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
         Test-Path -LiteralPath $script:install | Should -BeFalse
         Test-Path -LiteralPath $script:data | Should -BeFalse
+    }
+
+    Context 'this host''s clock against the service''s, from the enrolment''s answers (a real loopback service)' {
+        BeforeEach {
+            Use-SimulatedClock
+            Mock Set-PostureTlsProtocol { $null }
+            Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+            $script:server = $null
+            $script:issued = '{"server":"exch01","keyId":"k1","key":"fp1.key","issuedAt":"2026-12-01T01:00:00.000Z","replaced":[]}'
+            $script:busy = '{"error":"storage_unavailable","message":"busy"}'
+            $script:dated = { param([int]$StatusCode, [string]$Body, [double]$Seconds) New-TestHttpResponse -StatusCode $StatusCode -Headers @{ Date = (Get-SimulatedHttpDate -Seconds $Seconds) } -Body $Body }
+            # Installs against a service answering Responses in turn: the installer's warnings, its
+            # other output and its error ('' when it installed), apart.
+            $script:installAgainst = {
+                param([string[]]$Responses)
+                $script:server = Start-TestHttpServer -Responses $Responses
+                # Collected as it comes, so what came before a refusal is kept.
+                $output = New-Object System.Collections.ArrayList
+                $failure = ''
+                try {
+                    Register-PostureCollector -Endpoint ($script:server.Uri + '/api') -EnrolmentSecret 'enrol-secret' -AllowLoopbackHttp -SourcePath $script:source -InstallPath $script:install -DataPath $script:data 3>&1 | ForEach-Object { [void]$output.Add($_) }
+                } catch {
+                    $failure = $_.Exception.Message
+                }
+                return @{
+                    Warnings = @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
+                    Output   = @($output | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] })
+                    Error    = $failure
+                }
+            }
+        }
+        AfterEach {
+            if ($null -ne $script:server) { Stop-TestHttpServer -Server $script:server }
+        }
+
+        It 'this host 10 minutes ahead: one warning, the collector''s sentence with its fix; installed as without it' {
+            $r = & $script:installAgainst @((& $script:dated 201 $script:issued -600))
+            $r.Error | Should -Be ''
+            $r.Warnings | Should -Be @((Format-PostureClockSkewWarning -OffsetSeconds -600))
+            $r.Warnings[0] | Should -Match '^This host''s clock is 600 s \(10 min\) ahead of the service''s.*w32tm /resync'
+            $r.Output | Should -Match 'hourly as SYSTEM'
+            @($script:server.Requests) | Should -Be @('POST /api/enroll HTTP/1.1')
+            $stored = '{"endpoint":"' + $script:server.Uri + '/api","headerName":"x-api-key","apiKey":"fp1.key","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+            Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq $stored }
+            Should -Invoke Register-PostureTask -Times 1 -Exactly
+            # The installer keeps no log: the warning is for the admin watching, not a file installed.
+            Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -BeFalse
+        }
+
+        It 'once per install: a busy answer showing it and a retried answer off the other way give one warning, for the first' {
+            $r = & $script:installAgainst @((& $script:dated 503 $script:busy -400), (& $script:dated 201 $script:issued 900))
+            $r.Error | Should -Be ''
+            @($script:server.Requests).Count | Should -Be 2
+            $r.Warnings.Count | Should -Be 1
+            $r.Warnings[0] | Should -Match '^This host''s clock is 400 s \(7 min\) ahead of the service''s'
+        }
+
+        It 'a refused enrolment still says the clock is off, before the refusal stops the installation' {
+            $r = & $script:installAgainst @((& $script:dated 401 '{"error":"unauthorized","message":"The key is not valid."}' 600))
+            $r.Error | Should -Match 'enrolment secret is wrong'
+            $r.Warnings.Count | Should -Be 1
+            $r.Warnings[0] | Should -Match '^This host''s clock is 600 s \(10 min\) behind the service''s.*w32tm /resync'
+            Should -Invoke Register-PostureTask -Times 0 -Exactly
+        }
+
+        It 'within 120 s either way (the collector''s default): no warning' {
+            # The wait between the two moves this host's clock on: the second answer is at most 120 s off.
+            $r = & $script:installAgainst @((& $script:dated 503 $script:busy -120), (& $script:dated 201 $script:issued 120))
+            $r.Error | Should -Be ''
+            @($script:server.Requests).Count | Should -Be 2
+            $r.Warnings.Count | Should -Be 0
+            $r.Output | Should -Match 'hourly as SYSTEM'
+        }
+    }
+}
+
+Describe 'Install-PostureCollector.ps1 as the admin runs it, against a service whose clock is off' {
+    It 'shows the clock warning once in its output, and installs (exit 0)' {
+        # The script loads its own copy of the functions: this host's clock is the real one here,
+        # and the service's Date 10 minutes behind it.
+        Mock Test-PostureAdministrator { $true }
+        Mock Register-PostureTask { $null }
+        Mock Set-PostureRestrictedAcl { $null }
+        Mock Protect-PostureSecret { , [byte[]](1, 2, 3) }
+        Mock Set-PostureTlsProtocol { $null }
+        $date = [datetime]::UtcNow.AddSeconds(-600).ToString('r', [System.Globalization.CultureInfo]::InvariantCulture)
+        $server = Start-TestHttpServer -Responses @((New-TestHttpResponse -StatusCode 201 -Headers @{ Date = $date } -Body '{"server":"exch01","keyId":"k1","key":"fp1.key"}'))
+        try {
+            $root = Join-Path -Path $TestDrive -ChildPath 'script'
+            $installer = Join-Path -Path $script:source -ChildPath 'Install-PostureCollector.ps1'
+            $output = @(& $installer -Endpoint ($server.Uri + '/api') -EnrolmentSecret 'enrol-secret' -AllowLoopbackHttp -InstallPath (Join-Path -Path $root -ChildPath 'install') -DataPath (Join-Path -Path $root -ChildPath 'data') 3>&1 2>&1)
+            $exit = $LASTEXITCODE
+        } finally {
+            Stop-TestHttpServer -Server $server
+        }
+        $warnings = @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { $_.Message })
+        @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
+        $exit | Should -Be 0
+        $warnings.Count | Should -Be 1
+        $warnings[0] | Should -Match '^This host''s clock is 60\d s \(10 min\) ahead of the service''s.*w32tm /resync'
+        Should -Invoke Register-PostureTask -Times 1 -Exactly
     }
 }
 

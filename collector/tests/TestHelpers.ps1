@@ -107,6 +107,18 @@ function Use-SimulatedClock {
     Mock Wait-PostureRetry { $script:clock = $script:clock.AddSeconds($Seconds) }
 }
 
+function Get-SimulatedHttpDate {
+    <#
+    .SYNOPSIS
+        The HTTP Date (RFC 1123) of the simulated clock of Use-SimulatedClock moved by Seconds: the
+        Date header of a service whose clock is that far ahead of this host's (negative: behind).
+    .EXAMPLE
+        New-TestHttpResponse -StatusCode 201 -Headers @{ Date = (Get-SimulatedHttpDate -Seconds -600) } -Body '{}'
+    #>
+    param([double]$Seconds = 0)
+    return $script:clock.AddSeconds($Seconds).ToString('r', [System.Globalization.CultureInfo]::InvariantCulture)
+}
+
 function Assert-WaitedOnceInFull {
     <#
     .SYNOPSIS
