@@ -146,4 +146,28 @@ describe('a rule removed from the rule set and restored', () => {
     await drain();
     await expectViewsOfB({ [serverIdOf(H1)]: 'Pass', [serverIdOf(H3)]: 'Warning' });
   });
+
+  it('the post that removes B costs the request 3 round trips (its outbox entry), once; the next unchanged post 2', async () => {
+    const counter = withoutB.app.store.counter;
+    counter.reset();
+    await post('withoutB', H1, DEFAULT_LIST);
+    expect(counter.count).toBe(3);
+    expect(Object.fromEntries(counter.byTable)).toEqual({ Results: 1, Outbox: 1, $batch: 1 });
+    counter.reset();
+    await post('withoutB', H1, DEFAULT_LIST);
+    expect(counter.count).toBe(2);
+    expect(counter.byTable.get('Outbox')).toBeUndefined();
+    await drain();
+    await expectViewsOfB({ [serverIdOf(H3)]: 'Warning' });
+  });
+
+  it('the re-evaluation the rolled-back set starts takes a silent server out too', async () => {
+    const eventsOfH3 = async () => (await getAll(stack, `events?rule=${B}&server=${serverIdOf(H3)}`)).items;
+    const before = await eventsOfH3();
+    await expect(withoutB.app.reevaluation.reevaluateServer(serverIdOf(H3))).resolves.toMatchObject({ outcome: 'evaluated' });
+    await drain();
+    await expectViewsOfB({});
+    // Only the index and drift changed: the removal wrote no event.
+    expect(await eventsOfH3()).toEqual(before);
+  });
 });
