@@ -116,7 +116,8 @@ export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encod
 export const driftShardOf = (server: string) => bucketOf(server, DRIFT_SHARDS);
 const countsKey = driftCountsKey;
 /**
- * A server's anchor row, created when it is first counted and kept. Moves of a counted server meet
+ * A server's anchor row, created when it is first counted and kept until it leaves the rule (the
+ * rule left the rule set: it is then as a server never counted). Moves of a counted server meet
  * on the member row they delete; a first join deletes nothing, so it creates the anchor instead: a
  * second first join of the server (a replay, one projected after a later move, or a concurrent
  * one) then fails, and is read and compared.
@@ -386,19 +387,12 @@ export class DriftStore {
         tx.createEntity(driftMemberEntity(m));
         edit.join(join, m);
       }
-      const emptied = edit.write(tx);
-      try {
-        const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
-        await this.#prune(pk, emptied, response.subResponses);
-        return true;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        // 412: a counter row changed since it was read; read it again. 404/409: a member was not
-        // where the move said, or a first join met the server counted: read these one by one.
-        if (status === 412) await backOff(attempt);
-        else if (status === 404 || status === 409) return false;
-        else throw error;
-      }
+      const refused = await this.#submit(pk, tx, edit);
+      if (refused === undefined) return true;
+      // 412: a counter row changed since it was read; read it again. 404/409: a member was not
+      // where the move said, or a first join met the server counted: read these one by one.
+      if (refused !== 412) return false;
+      await backOff(attempt);
     }
     return false;
   }
@@ -466,7 +460,9 @@ export class DriftStore {
         tx.createEntity(driftMemberEntity(m));
         edit.join(joinKey, m);
       }
-      if (await this.#submitRead(pk, tx, edit, attempt)) return;
+      // Refused: a row changed since it was read (or a first join came meanwhile); read again.
+      if ((await this.#submit(pk, tx, edit)) === undefined) return;
+      await backOff(attempt);
     }
     throw new ConcurrencyConflictError(`The drift counters of ${m.ruleId} stayed contended after ${ATTEMPTS} attempts.`);
   }
@@ -493,26 +489,28 @@ export class DriftStore {
         edit.leave(countsKey(x.member.fingerprint, shard), l.server, x.member.status);
       }
       if (anchor) tx.deleteEntity(pk, anchorKey(l.server));
-      if (await this.#submitRead(pk, tx, edit, attempt)) return;
+      // Refused: a row changed since it was read (or a first join came meanwhile); read again.
+      if ((await this.#submit(pk, tx, edit)) === undefined) return;
+      await backOff(attempt);
     }
     throw new ConcurrencyConflictError(`The drift counters of ${l.ruleId} stayed contended after ${ATTEMPTS} attempts.`);
   }
 
   /**
-   * Submits a transaction built from rows just read, with its counter rows; false (after a pause)
-   * when a row changed since it was read, so the caller reads again.
+   * Submits a transaction with its counter rows' writes, then prunes the rows it emptied. Undefined
+   * once it landed; the status when storage refused it because a row was not as expected (404,
+   * 409, 412), for the caller to decide; any other error is thrown.
    */
-  async #submitRead(pk: string, tx: TableTransaction, edit: CounterEdit, attempt: number): Promise<boolean> {
+  async #submit(pk: string, tx: TableTransaction, edit: CounterEdit): Promise<number | undefined> {
     const emptied = edit.write(tx);
     try {
       const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
       await this.#prune(pk, emptied, response.subResponses);
-      return true;
+      return undefined;
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status !== 409 && status !== 412 && status !== 404) throw error;
-      await backOff(attempt);
-      return false;
+      if (status === 404 || status === 409 || status === 412) return status;
+      throw error;
     }
   }
 

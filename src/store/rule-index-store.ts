@@ -3,8 +3,8 @@
 //   PK = rule id, RK = status|server — a member: the server's current row of the rule
 //   PK = rule id, RK = counts row of a shard — per-status counters of the servers in one of 16
 //     shards, rewritten under its ETag with every membership change, so moves never count twice.
-// Written by the projector after the commit (index moves), read by the summary and by queries
-// by rule or status.
+// Written by the projector after the commit (index moves, and leaves when a rule left the rule
+// set), read by the summary and by queries by rule or status.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
 import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity } from './entities';
