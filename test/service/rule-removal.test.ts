@@ -9,6 +9,7 @@ import { createApp, type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { STATUSES } from '../../src/rules/types';
+import { decodeWork } from '../../src/app/projection-work';
 import { OutboxStore, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, getAll, type Json } from '../support/http';
@@ -133,6 +134,12 @@ describe('a rule removed from the rule set and restored', () => {
 
   it('first results of the restored rule projected twice count each server once', async () => {
     await post('withB', H1, REMOVED);
+    const [entry] = await outbox().list(10);
+    // A commit that removes nothing writes the entry as an earlier version did: no leaves.
+    const work = decodeWork(entry!.payload);
+    expect(work).toMatchObject({ v: 1, server: serverIdOf(H1) });
+    expect(work).not.toHaveProperty('indexLeaves');
+    expect(work).not.toHaveProperty('driftLeaves');
     await post('withB', H2, DEFAULT_LIST);
     await post('withB', H3, REMOVED);
     await drainTwice();
@@ -153,6 +160,12 @@ describe('a rule removed from the rule set and restored', () => {
     await post('withoutB', H1, DEFAULT_LIST);
     expect(counter.count).toBe(3);
     expect(Object.fromEntries(counter.byTable)).toEqual({ Results: 1, Outbox: 1, $batch: 1 });
+    // The entry keeps the format's version: the leaves are optional fields an earlier version ignores.
+    const [entry] = await outbox().list(10);
+    const work = decodeWork(entry!.payload)!;
+    expect(work).toMatchObject({ v: 1, index: [], drift: [] });
+    expect(work.indexLeaves).toEqual([expect.objectContaining({ leave: true, ruleId: B, server: serverIdOf(H1), from: 'Pass' })]);
+    expect(work.driftLeaves).toEqual([expect.objectContaining({ leave: true, ruleId: B, server: serverIdOf(H1), from: expect.objectContaining({ status: 'Pass' }) })]);
     counter.reset();
     await post('withoutB', H1, DEFAULT_LIST);
     expect(counter.count).toBe(2);
