@@ -15,7 +15,8 @@ export interface LeaveSource {
 
 /**
  * Rows an older version wrote with projections still owed (EventPending, IndexPending) do not say
- * where the index or the drift holds their server: those leaves are read first.
+ * where the index holds their server: that leave is read first (driftPlaceBefore decides the same
+ * for the drift).
  */
 const owed = (r: StoredResult) => r.eventPending || r.indexPending;
 
