@@ -1,7 +1,7 @@
 // Ingest: validate, evaluate every rule, and commit one server's new state in one atomic write.
 // Outcomes: accepted (201), duplicate (200, the stored outcome, nothing written), stale (200,
 // evaluated but the newer stored state is kept). What a commit owes the fleet-wide tables (events,
-// history, rule index and counts, hosts, raw snapshot, alert records) is written as one outbox
+// history, rule index and counts, drift, hosts, raw snapshot, alert records) is written as one outbox
 // entry just before the commit and projected in batches by the projector (projector.ts), so a
 // status change costs the request three round trips: the read, the entry, the commit.
 import { createHash } from 'node:crypto';
@@ -33,6 +33,7 @@ import { evaluateDocument } from './evaluate-document';
 import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
 import { viewOfResult, viewOfStored, type ResultView } from './present';
 import { alertOf, encodeWork, hasWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
+import { leavesOf } from './retired-results';
 import type { Projector } from './projector';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
@@ -279,7 +280,9 @@ export class Ingest {
       if (move) drift.push(move);
     }
     const current = new Set(rules.map((r) => r.id));
-    const remove = rows.filter((r) => !current.has(r.ruleId)).map((r) => r.ruleId);
+    // Rows of rules that left the rule set go, and the server leaves those rules' index and drift.
+    const removed = rows.filter((r) => !current.has(r.ruleId));
+    const remove = removed.map((r) => r.ruleId);
 
     const s = p.snapshot;
     const work: ProjectionWork = {
@@ -291,6 +294,7 @@ export class Ingest {
       alerts,
       index,
       drift,
+      ...leavesOf(removed, { snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt }),
       host: hostDue
         ? { record: hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: receivedAt }), previousSync: anyPrev?.hostSyncedAt, now: receivedAt, snapshotId: p.normalised.snapshotId }
         : undefined,

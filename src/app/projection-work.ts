@@ -1,10 +1,11 @@
 // What a commit owes the fleet-wide tables, as the outbox entry the committing request writes just
 // before its commit: the events (and so History rows), the rule-index moves (and so the counts),
-// the alert records, the Hosts row and the raw snapshot. Everything here is derived from the rows
-// the commit writes and the rows it replaces, so a projector that runs it twice writes the same
-// rows (events and history by deterministic keys, index rows by server) and the same record ids.
+// the alert records, the Hosts row and the raw snapshot, and the rule-index and drift leaves of rules
+// whose rows the commit removed. Everything here is derived from the rows the commit writes and the
+// rows it replaces or removes, so a projector that runs it twice writes the same rows (events and
+// history by deterministic keys, index rows by server) and the same record ids.
 import { randomUUID } from 'node:crypto';
-import type { DriftMove, EventRecord, HostRecord, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
+import type { DriftLeave, DriftMove, EventRecord, HostRecord, IndexLeave, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
 /** A status change that owes an alert record (NewFinding or FindingResolved). */
 export interface AlertWork {
@@ -29,6 +30,12 @@ export interface ProjectionWork {
   readonly index: readonly IndexMove[];
   /** Servers whose configuration or status moved, for the rules that declare configuration facts (fleet drift). */
   readonly drift?: readonly DriftMove[];
+  /**
+   * The server leaves the index and the drift of each rule whose Results row the commit removed
+   * (the rule left the rule set). Optional: entries of earlier versions carry none.
+   */
+  readonly indexLeaves?: readonly IndexLeave[];
+  readonly driftLeaves?: readonly DriftLeave[];
   /** The Hosts row to write, with what the stale-host bookkeeping needs. */
   readonly host?: { readonly record: HostRecord; readonly previousSync?: number; readonly now: number; readonly snapshotId: string };
   /** The raw snapshot for one of the projector's two slots (absent when the body did not fit: see `staged`). */
@@ -40,8 +47,16 @@ export interface ProjectionWork {
   readonly staged?: { readonly slot: number };
 }
 
-export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'host' | 'raw' | 'staged'>): boolean =>
-  w.events.length > 0 || w.alerts.length > 0 || w.index.length > 0 || (w.drift?.length ?? 0) > 0 || w.host !== undefined || w.raw !== undefined || w.staged !== undefined;
+export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'indexLeaves' | 'driftLeaves' | 'host' | 'raw' | 'staged'>): boolean =>
+  w.events.length > 0 ||
+  w.alerts.length > 0 ||
+  w.index.length > 0 ||
+  (w.drift?.length ?? 0) > 0 ||
+  (w.indexLeaves?.length ?? 0) > 0 ||
+  (w.driftLeaves?.length ?? 0) > 0 ||
+  w.host !== undefined ||
+  w.raw !== undefined ||
+  w.staged !== undefined;
 
 export const FINDING = new Set(['Warning', 'Error']);
 

@@ -1,7 +1,8 @@
 // The projector: drains the outbox in batches across servers. A commit's request writes an outbox
 // entry and commits (its only writes); everything fleet-wide happens here — events in transactions
 // of 100, History rows and raw snapshots in transactions per bucket of servers, the rule index with
-// its counts (one transaction per rule, shard and ~50 servers), the fleet-drift counts, Hosts, then
+// its counts (one transaction per rule, shard and ~50 servers; a server whose commit removed a
+// rule's row leaves that rule's index and drift the same way), the fleet-drift counts, Hosts, then
 // the alert records, then the entries go. A raw body too large for its entry was staged by its
 // request in a Snapshots row of its own; the projector copies it into its slot and removes it.
 //
@@ -14,7 +15,7 @@
 //
 // One drains at a time (a lease in the Outbox table); a process serialises its own drains.
 import { randomUUID } from 'node:crypto';
-import type { DriftMove, DriftStore, EventRecord, EventStore, HostStore, IndexMove, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
+import type { DriftChange, DriftStore, EventRecord, EventStore, HostStore, IndexChange, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostSync } from './stale-hosts';
@@ -367,23 +368,25 @@ export class Projector {
   /**
    * Per rule, one move per server for the whole batch. A server with one change moves as its entry
    * says (a replay finds the row gone or there already, and falls back to a read). A server with
-   * several changes in the batch is put straight where its last one says, after reading where it
-   * is: an earlier run may have moved it part of the way.
+   * several changes in the batch is put straight where its last one says (a leave: taken out),
+   * after reading where it is: an earlier run may have moved it part of the way.
    */
   async #index(works: readonly ProjectionWork[]): Promise<void> {
-    const byRule = new Map<string, Map<string, IndexMove[]>>();
+    const byRule = new Map<string, Map<string, IndexChange[]>>();
     for (const w of works) {
-      for (const m of w.index) {
-        const perServer = byRule.get(m.record.ruleId) ?? new Map<string, IndexMove[]>();
-        perServer.set(m.record.server, [...(perServer.get(m.record.server) ?? []), m]);
-        byRule.set(m.record.ruleId, perServer);
+      for (const m of [...w.index, ...(w.indexLeaves ?? [])]) {
+        const { ruleId, server } = 'leave' in m ? m : m.record;
+        const perServer = byRule.get(ruleId) ?? new Map<string, IndexChange[]>();
+        perServer.set(server, [...(perServer.get(server) ?? []), m]);
+        byRule.set(ruleId, perServer);
       }
     }
+    const readFirst = (last: IndexChange): IndexChange => ('leave' in last ? { ...last, from: undefined } : { record: last.record, reread: true });
     await settleAll(
       [...byRule].map(([ruleId, perServer]) =>
         this.deps.ruleIndex.applyIndexMoves(
           ruleId,
-          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { record: list[list.length - 1]!.record, reread: true })),
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirst(list[list.length - 1]!))),
         ),
       ),
     );
@@ -393,15 +396,16 @@ export class Projector {
    * Each server's place in its rules' drift counts: one batched call per rule. A server with one
    * move in the batch moves from where its entry says it was (a replay finds its member gone or
    * already there, and falls back to a read); a server with several is put where its newest says,
-   * after reading where it is: an earlier run may have moved it part of the way.
+   * after reading where it is: an earlier run may have moved it part of the way. Leaves (the rule
+   * left the rule set) go the same way.
    */
   async #drift(works: readonly ProjectionWork[]): Promise<void> {
     const drift = this.deps.drift;
     if (!drift) return;
-    const byRule = new Map<string, Map<string, DriftMove[]>>();
+    const byRule = new Map<string, Map<string, DriftChange[]>>();
     for (const w of works) {
-      for (const m of w.drift ?? []) {
-        const perServer = byRule.get(m.ruleId) ?? new Map<string, DriftMove[]>();
+      for (const m of [...(w.drift ?? []), ...(w.driftLeaves ?? [])]) {
+        const perServer = byRule.get(m.ruleId) ?? new Map<string, DriftChange[]>();
         perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
         byRule.set(m.ruleId, perServer);
       }

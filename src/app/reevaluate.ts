@@ -15,6 +15,7 @@ import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
 import { alertOf, encodeWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
+import { leavesOf } from './retired-results';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -231,8 +232,10 @@ export class Reevaluation {
         if (move) drift.push(move);
       }
       const loaded = new Set(rules.map((r) => r.id));
-      const remove = rows.filter((r) => !loaded.has(r.ruleId)).map((r) => r.ruleId);
-      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index, drift };
+      // Rows of rules that left the rule set go, and the server leaves those rules' index and drift.
+      const removed = rows.filter((r) => !loaded.has(r.ruleId));
+      const remove = removed.map((r) => r.ruleId);
+      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index, drift, ...leavesOf(removed, head) };
       await this.deps.outbox.put({ server, commitId, writtenAt: now, payload: encodeWork(work) });
       try {
         await store.commitServer(server, { put, remove });

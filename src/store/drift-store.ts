@@ -47,6 +47,24 @@ export interface DriftMove extends DriftMember {
   readonly from?: DriftPlace | null;
 }
 
+/**
+ * The server leaves the rule's drift: the rule left the rule set, and the commit removed the
+ * server's Results row for it. Its member and anchor go, its count with them.
+ */
+export interface DriftLeave {
+  readonly leave: true;
+  readonly ruleId: string;
+  readonly server: string;
+  /** Where it is counted, as the removed row says; absent: not known, so its members are read first. */
+  readonly from?: DriftPlace;
+  /** The snapshot of the commit that removed the row: a member from a newer one (the rule came back since) stays. */
+  readonly sourceSnapshotId: string;
+  readonly sourceCollectedAt: number;
+}
+
+export type DriftChange = DriftMove | DriftLeave;
+const isLeave = (c: DriftChange | DriftMember): c is DriftLeave => 'leave' in c;
+
 /** One configuration's counters in one shard. */
 export interface DriftCounts {
   readonly fingerprint: string;
@@ -98,7 +116,8 @@ export const driftCountsKey = (fingerprint: string, shard: string) => `c|${encod
 export const driftShardOf = (server: string) => bucketOf(server, DRIFT_SHARDS);
 const countsKey = driftCountsKey;
 /**
- * A server's anchor row, created when it is first counted and kept. Moves of a counted server meet
+ * A server's anchor row, created when it is first counted and kept until it leaves the rule (the
+ * rule left the rule set: it is then as a server never counted). Moves of a counted server meet
  * on the member row they delete; a first join deletes nothing, so it creates the anchor instead: a
  * second first join of the server (a replay, one projected after a later move, or a concurrent
  * one) then fails, and is read and compared.
@@ -152,7 +171,8 @@ function sampleOf(e: Row | undefined): string[] {
   return e ? str(e, 'Sample').split(' ').filter((s) => s !== '') : [];
 }
 
-const isNewer = (a: DriftMember, b: DriftMember) => a.sourceCollectedAt > b.sourceCollectedAt || (a.sourceCollectedAt === b.sourceCollectedAt && a.sourceSnapshotId > b.sourceSnapshotId);
+type Source = Pick<DriftMember, 'sourceSnapshotId' | 'sourceCollectedAt'>;
+const isNewer = (a: Source, b: Source) => a.sourceCollectedAt > b.sourceCollectedAt || (a.sourceCollectedAt === b.sourceCollectedAt && a.sourceSnapshotId > b.sourceSnapshotId);
 const samePlace = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status;
 
 /** A member row as read: where it is counted, and its key and ETag. */
@@ -218,20 +238,21 @@ class CounterEdit {
   }
 }
 
-/** The counter rows a move writes: the one it joins, and the one it leaves when that is another. */
-function countersOf(m: DriftMove, shard: string): string[] {
+/** The counter rows a move writes: the one it joins, and the one it leaves when that is another (a leave: that one). */
+function countersOf(m: DriftChange, shard: string): string[] {
+  if (isLeave(m)) return m.from ? [countsKey(m.from.fingerprint, shard)] : [];
   const join = countsKey(m.fingerprint, shard);
   const leave = m.from ? countsKey(m.from.fingerprint, shard) : join;
   return leave === join ? [join] : [join, leave];
 }
 
-/** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create). */
-const memberOps = (m: DriftMove) => (m.from && samePlace(m.from, m) ? 1 : 2);
+/** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create; a leave: two deletes). */
+const memberOps = (m: DriftChange) => (!isLeave(m) && m.from && samePlace(m.from, m) ? 1 : 2);
 
 /** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows). */
-function chunksOf(moves: readonly DriftMove[], shard: string): DriftMove[][] {
-  const out: DriftMove[][] = [];
-  let chunk: DriftMove[] = [];
+function chunksOf(moves: readonly DriftChange[], shard: string): DriftChange[][] {
+  const out: DriftChange[][] = [];
+  let chunk: DriftChange[] = [];
   let keys = new Set<string>();
   let ops = 0;
   for (const m of moves) {
@@ -308,13 +329,13 @@ export class DriftStore {
    * that finds a member not where its move says (a replayed or stale move, an old-layout member)
    * fails whole, and only its servers go one by one through syncMember, which reads and compares.
    * So do a server with no known `from` and a server moved more than once in the call (its newest
-   * move counts).
+   * move counts). A leave deletes the server's member and anchor the same way.
    */
-  async applyMoves(ruleId: string, moves: readonly DriftMove[]): Promise<void> {
+  async applyMoves(ruleId: string, moves: readonly DriftChange[]): Promise<void> {
     await this.#table.ready();
-    const perServer = new Map<string, DriftMove[]>();
+    const perServer = new Map<string, DriftChange[]>();
     for (const m of moves) perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
-    const byShard = new Map<string, { fast: DriftMove[]; reread: DriftMember[] }>();
+    const byShard = new Map<string, { fast: DriftChange[]; reread: (DriftMember | DriftLeave)[] }>();
     for (const [server, list] of perServer) {
       const shard = driftShardOf(server);
       const work = byShard.get(shard) ?? { fast: [], reread: [] };
@@ -329,13 +350,13 @@ export class DriftStore {
         for (const chunk of chunksOf(fast, shard)) {
           if (!(await this.#moveChunk(ruleId, shard, chunk))) reread.push(...chunk);
         }
-        for (const m of reread) await this.syncMember(m);
+        for (const m of reread) await (isLeave(m) ? this.#syncLeave(m) : this.syncMember(m));
       }),
     );
   }
 
   /** One transaction of moves of one shard; false when a member was not where its move said. */
-  async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftMove[]): Promise<boolean> {
+  async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftChange[]): Promise<boolean> {
     const pk = encodeKey(ruleId);
     const keys = [...new Set(chunk.flatMap((m) => countersOf(m, shard)))];
     for (let attempt = 0; attempt < CHUNK_ATTEMPTS; attempt++) {
@@ -344,6 +365,15 @@ export class DriftStore {
       keys.forEach((k, i) => edit.load(k, rows[i]));
       const tx = new TableTransaction();
       for (const m of chunk) {
+        if (isLeave(m)) {
+          // The anchor goes too: a server that left is as one never counted, so should the rule
+          // come back its first join creates the anchor again, in a batch like this one.
+          const from = m.from!;
+          tx.deleteEntity(pk, memberKey(m.server, from));
+          tx.deleteEntity(pk, anchorKey(m.server));
+          edit.leave(countsKey(from.fingerprint, shard), m.server, from.status);
+          continue;
+        }
         const join = countsKey(m.fingerprint, shard);
         if (m.from && samePlace(m.from, m)) {
           // Counted where it already is: a merge of no properties only checks the member is there.
@@ -357,19 +387,12 @@ export class DriftStore {
         tx.createEntity(driftMemberEntity(m));
         edit.join(join, m);
       }
-      const emptied = edit.write(tx);
-      try {
-        const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
-        await this.#prune(pk, emptied, response.subResponses);
-        return true;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        // 412: a counter row changed since it was read; read it again. 404/409: a member was not
-        // where the move said, or a first join met the server counted: read these one by one.
-        if (status === 412) await backOff(attempt);
-        else if (status === 404 || status === 409) return false;
-        else throw error;
-      }
+      const refused = await this.#submit(pk, tx, edit);
+      if (refused === undefined) return true;
+      // 412: a counter row changed since it was read; read it again. 404/409: a member was not
+      // where the move said, or a first join met the server counted: read these one by one.
+      if (refused !== 412) return false;
+      await backOff(attempt);
     }
     return false;
   }
@@ -437,18 +460,58 @@ export class DriftStore {
         tx.createEntity(driftMemberEntity(m));
         edit.join(joinKey, m);
       }
-      const emptied = edit.write(tx);
-      try {
-        const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
-        await this.#prune(pk, emptied, response.subResponses);
-        return;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        if (status !== 409 && status !== 412 && status !== 404) throw error;
-        await backOff(attempt);
-      }
+      // Refused: a row changed since it was read (or a first join came meanwhile); read again.
+      if ((await this.#submit(pk, tx, edit)) === undefined) return;
+      await backOff(attempt);
     }
     throw new ConcurrencyConflictError(`The drift counters of ${m.ruleId} stayed contended after ${ATTEMPTS} attempts.`);
+  }
+
+  /**
+   * Takes the server out of the rule's drift (the rule left the rule set), unless it is counted
+   * from a newer snapshot (the rule came back since): reads its member rows (either layout) and
+   * its anchor, then deletes them in one transaction with the counter rows it leaves under their
+   * ETags. Idempotent: a server no longer counted is left as it is.
+   */
+  async #syncLeave(l: DriftLeave): Promise<void> {
+    const pk = encodeKey(l.ruleId);
+    const shard = driftShardOf(l.server);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const [members, anchor] = await Promise.all([this.#members(l.ruleId, l.server), this.#get(pk, anchorKey(l.server), 'reading drift')]);
+      if (members.length === 0 || members.some((x) => isNewer(x.member, l))) return;
+      const keys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))];
+      const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
+      const edit = new CounterEdit(l.ruleId, this.#statuses);
+      keys.forEach((k, i) => edit.load(k, rows[i]));
+      const tx = new TableTransaction();
+      for (const x of members) {
+        tx.deleteEntity(pk, x.rowKey);
+        edit.leave(countsKey(x.member.fingerprint, shard), l.server, x.member.status);
+      }
+      if (anchor) tx.deleteEntity(pk, anchorKey(l.server));
+      // Refused: a row changed since it was read (or a first join came meanwhile); read again.
+      if ((await this.#submit(pk, tx, edit)) === undefined) return;
+      await backOff(attempt);
+    }
+    throw new ConcurrencyConflictError(`The drift counters of ${l.ruleId} stayed contended after ${ATTEMPTS} attempts.`);
+  }
+
+  /**
+   * Submits a transaction with its counter rows' writes, then prunes the rows it emptied. Undefined
+   * once it landed; the status when storage refused it because a row was not as expected (404,
+   * 409, 412), for the caller to decide; any other error is thrown.
+   */
+  async #submit(pk: string, tx: TableTransaction, edit: CounterEdit): Promise<number | undefined> {
+    const emptied = edit.write(tx);
+    try {
+      const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
+      await this.#prune(pk, emptied, response.subResponses);
+      return undefined;
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 404 || status === 409 || status === 412) return status;
+      throw error;
+    }
   }
 
   /**

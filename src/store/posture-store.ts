@@ -35,7 +35,7 @@ export interface SeenRow {
 export interface ServerCommit {
   /** Rows to write: with `etag` they must still be unchanged; without, they must not exist yet. */
   readonly put: ReadonlyArray<{ readonly record: ResultRecord; readonly etag?: string }>;
-  /** Rules whose rows go (the rule was removed from the rule set). */
+  /** Rules whose rows go (the rule was removed from the rule set; the commit's outbox entry takes the server out of their index and drift). */
   readonly remove: readonly string[];
 }
 

@@ -3,8 +3,8 @@
 //   PK = rule id, RK = status|server — a member: the server's current row of the rule
 //   PK = rule id, RK = counts row of a shard — per-status counters of the servers in one of 16
 //     shards, rewritten under its ETag with every membership change, so moves never count twice.
-// Written by the projector after the commit (index moves), read by the summary and by queries
-// by rule or status.
+// Written by the projector after the commit (index moves, and leaves when a rule left the rule
+// set), read by the summary and by queries by rule or status.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
 import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity } from './entities';
@@ -23,6 +23,26 @@ export interface IndexMove {
   /** Where the server's row is now is not known: read it first (syncIndex). */
   readonly reread?: boolean;
 }
+
+/**
+ * The server leaves the rule's index: the rule left the rule set, and the commit removed the
+ * server's Results row for it. Its row goes, its count with it, and nothing takes its place.
+ */
+export interface IndexLeave {
+  readonly leave: true;
+  readonly ruleId: string;
+  readonly server: string;
+  /** The status of the server's row there now; absent: not known, so its rows are read first. */
+  readonly from?: string;
+  /** The snapshot of the commit that removed the row: a row from a newer one (the rule came back since) stays. */
+  readonly sourceSnapshotId: string;
+  readonly sourceCollectedAt: number;
+}
+
+export type IndexChange = IndexMove | IndexLeave;
+
+/** The server and rule a change is about, and the snapshot it comes from. */
+const subjectOf = (c: IndexChange): Pick<IndexRecord, 'ruleId' | 'server' | 'sourceSnapshotId' | 'sourceCollectedAt'> => ('leave' in c ? c : c.record);
 
 /**
  * Counts rows per rule. One row serialised every status change of a rule: at 32 concurrent
@@ -61,38 +81,45 @@ export class RuleIndexStore {
   }
 
   /**
-   * Makes the rule index hold `record` as the server's row for its rule, unless it already holds a
-   * row from a newer snapshot. Membership and the rule's counters change in one transaction.
+   * Makes the rule index hold the change's record as the server's row for its rule (a leave: no
+   * row), unless it already holds a row from a newer snapshot. Membership and the rule's counters
+   * change in one transaction.
    */
-  async #syncIndex(record: IndexRecord, expectedStatus?: string): Promise<void> {
-    const pk = encodeKey(record.ruleId);
-    const countsKey = countsRowKey(bucketOf(record.server, COUNT_SHARDS));
+  async #syncIndex(change: IndexChange, expectedStatus?: string): Promise<void> {
+    const subject = subjectOf(change);
+    const record = 'leave' in change ? undefined : change.record;
+    const pk = encodeKey(subject.ruleId);
+    const countsKey = countsRowKey(bucketOf(subject.server, COUNT_SHARDS));
     for (let attempt = 0; attempt < CONTENDED_ATTEMPTS; attempt++) {
-      const rows = await this.#readIndexRows(pk, countsKey, record, expectedStatus);
+      const rows = await this.#readIndexRows(pk, countsKey, subject.server, expectedStatus);
       const countsRow = rows.find((r) => r.rowKey === countsKey);
       const members = rows.filter((r) => r.rowKey !== countsKey).map((r) => ({ rowKey: String(r.rowKey), rec: entityToIndex(r) }));
       const newer = members.some(
-        (m) => m.rec.sourceCollectedAt > record.sourceCollectedAt || (m.rec.sourceCollectedAt === record.sourceCollectedAt && m.rec.sourceSnapshotId > record.sourceSnapshotId),
+        (m) => m.rec.sourceCollectedAt > subject.sourceCollectedAt || (m.rec.sourceCollectedAt === subject.sourceCollectedAt && m.rec.sourceSnapshotId > subject.sourceSnapshotId),
       );
       if (newer) return;
-      const target = indexToEntity(record);
-      const same = members.length === 1 && members[0]?.rowKey === target.rowKey && sameIndex(members[0].rec, record);
-      if (same) return;
+      const target = record ? indexToEntity(record) : undefined;
+      const only = members.length === 1 ? members[0] : undefined;
+      const same = record !== undefined && only !== undefined && only.rowKey === target?.rowKey && sameIndex(only.rec, record);
+      // Nothing to take out: a leave already applied, or a server the index never held.
+      if (same || (!record && members.length === 0)) return;
 
       const counts = countsRow ? entityToCounts(countsRow, this.#statuses) : new Map(this.#statuses.map((s) => [s, 0]));
       const tx = new TableTransaction();
       let moved = true;
       for (const m of members) {
-        if (m.rowKey === target.rowKey) {
+        if (m.rowKey === target?.rowKey) {
           moved = false;
           continue;
         }
         tx.deleteEntity(pk, m.rowKey);
         counts.set(m.rec.status, Math.max(0, (counts.get(m.rec.status) ?? 0) - 1));
       }
-      tx.upsertEntity(target, 'Replace');
-      if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
-      const countsEntity = countsToEntity(record.ruleId, counts, countsKey);
+      if (record && target) {
+        tx.upsertEntity(target, 'Replace');
+        if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+      }
+      const countsEntity = countsToEntity(subject.ruleId, counts, countsKey);
       // The counts row's ETag serialises every membership change of this rule.
       if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
       else tx.createEntity(countsEntity);
@@ -104,26 +131,29 @@ export class RuleIndexStore {
         await backOff(attempt);
       }
     }
-    throw new ConcurrencyConflictError(`The rule index for ${record.ruleId} stayed contended after ${CONTENDED_ATTEMPTS} attempts.`);
+    throw new ConcurrencyConflictError(`The rule index for ${subject.ruleId} stayed contended after ${CONTENDED_ATTEMPTS} attempts.`);
   }
 
   /**
    * Moves many servers' rows of one rule at once: per counts shard, transactions of up to 49
-   * servers (delete the row at `from`, write the new one) with the shard's counts row under its
-   * ETag. When a transaction finds the index not where the moves say (a row missing, or already
-   * there: a move replayed), its servers go one by one through syncIndex, which reads and compares.
+   * servers (delete the row at `from`, write the new one; a leave only deletes) with the shard's
+   * counts row under its ETag. When a transaction finds the index not where the changes say (a row
+   * missing, or already there: a change replayed), its servers go one by one through syncIndex,
+   * which reads and compares.
    */
-  async applyIndexMoves(ruleId: string, moves: readonly IndexMove[]): Promise<void> {
+  async applyIndexMoves(ruleId: string, changes: readonly IndexChange[]): Promise<void> {
     await this.#ruleIndex.ready();
     const pk = encodeKey(ruleId);
-    const byShard = new Map<string, IndexMove[]>();
-    const reread = moves.filter((m) => m.reread);
-    for (const m of moves) {
-      if (m.reread) continue;
-      const key = countsRowKey(bucketOf(m.record.server, COUNT_SHARDS));
-      byShard.set(key, [...(byShard.get(key) ?? []), m]);
+    const byShard = new Map<string, IndexChange[]>();
+    // Where the server's row is now is not known: read first.
+    const unknown = (c: IndexChange) => ('leave' in c ? c.from === undefined : c.reread === true);
+    const reread = changes.filter(unknown);
+    for (const c of changes) {
+      if (unknown(c)) continue;
+      const key = countsRowKey(bucketOf(subjectOf(c).server, COUNT_SHARDS));
+      byShard.set(key, [...(byShard.get(key) ?? []), c]);
     }
-    const shard = async (countsKey: string, list: readonly IndexMove[]) => {
+    const shard = async (countsKey: string, list: readonly IndexChange[]) => {
       for (let i = 0; i < list.length; i += MOVES_PER_TRANSACTION) {
         const chunk = list.slice(i, i + MOVES_PER_TRANSACTION);
         let done = false;
@@ -132,6 +162,13 @@ export class RuleIndexStore {
           const counts = countsRow ? entityToCounts(countsRow, this.#statuses) : new Map(this.#statuses.map((s) => [s, 0]));
           const tx = new TableTransaction();
           for (const m of chunk) {
+            if ('leave' in m) {
+              // Only a delete: a replay finds the row gone, and the transaction fails into a read.
+              const from = m.from!;
+              tx.deleteEntity(pk, indexRowKey(from, m.server));
+              counts.set(from, Math.max(0, (counts.get(from) ?? 0) - 1));
+              continue;
+            }
             const target = indexToEntity(m.record);
             if (m.from === undefined) {
               // A first row: created, so a replay that finds it fails here instead of counting it twice.
@@ -160,10 +197,10 @@ export class RuleIndexStore {
             await backOff(attempt);
           }
         }
-        if (!done) for (const m of chunk) await this.#syncIndex(m.record, m.from);
+        if (!done) for (const m of chunk) await this.#syncIndex(m, m.from);
       }
     };
-    await settleAll([...[...byShard].map(([key, list]) => shard(key, list)), ...reread.map((m) => this.#syncIndex(m.record))]);
+    await settleAll([...[...byShard].map(([key, list]) => shard(key, list)), ...reread.map((m) => this.#syncIndex(m))]);
   }
 
   /**
@@ -171,15 +208,15 @@ export class RuleIndexStore {
    * knows where the server's row should be (`expectedStatus`), two point reads find it; otherwise,
    * or when it is not there (a new server, an index that lags), one query reads every status.
    */
-  async #readIndexRows(pk: string, countsKey: string, record: IndexRecord, expectedStatus?: string): Promise<Record<string, unknown>[]> {
+  async #readIndexRows(pk: string, countsKey: string, server: string, expectedStatus?: string): Promise<Record<string, unknown>[]> {
     if (expectedStatus !== undefined) {
       const read = (rk: string) => this.#ruleIndex.get(pk, rk, 'reading the rule index');
-      const [counts, member] = await Promise.all([read(countsKey), read(indexRowKey(expectedStatus, record.server))]);
+      const [counts, member] = await Promise.all([read(countsKey), read(indexRowKey(expectedStatus, server))]);
       // Every membership change rewrites the shard's counts row under its ETag and leaves one
       // member row per server, so the row found is the server's only one.
       if (member) return counts ? [counts, member] : [member];
     }
-    const keys = [countsKey, ...this.#statuses.map((s) => indexRowKey(s, record.server))];
+    const keys = [countsKey, ...this.#statuses.map((s) => indexRowKey(s, server))];
     const filter = and(odata`PartitionKey eq ${pk}`, or(keys.map((k) => odata`RowKey eq ${k}`)));
     return this.#ruleIndex.call('reading the rule index', async (t) => {
       const out: Record<string, unknown>[] = [];

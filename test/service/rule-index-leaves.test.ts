@@ -1,0 +1,89 @@
+// Servers leaving a rule's index against real Azurite (RuleIndexStore.applyIndexMoves with leaves,
+// what the projector applies for a rule that left the rule set): a batch of leaves goes in the
+// per-shard transactions of the moves, without reading a member; a replayed leave finds its row
+// gone and reads instead, changing nothing; a row from a newer snapshot than the leave's stays.
+import { describe, expect, it } from 'vitest';
+import { STATUSES } from '../../src/rules/types';
+import { COUNT_SHARDS, encodeKey, RuleIndexStore, type IndexLeave, type IndexMove, type IndexRecord, type PostureStore } from '../../src/store';
+import { onDriftStore } from '../support/drift';
+
+let store: PostureStore;
+let index: RuleIndexStore;
+onDriftStore((s) => {
+  store = s.store;
+  index = new RuleIndexStore(s.store);
+});
+
+const T0 = Date.parse('2026-12-01T00:00:00.000Z');
+const servers = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}.corp.contoso.com`);
+const source = (minutes: number) => ({ sourceSnapshotId: `snap-${String(minutes).padStart(6, '0')}`, sourceCollectedAt: T0 + minutes * 60_000 });
+
+function row(ruleId: string, server: string, status: string, minutes: number): IndexRecord {
+  return { server, ruleId, ruleVersion: '1.0.0', status, reasonCode: `State${status}`, severity: 'Warning', message: { en: status, ja: status }, firstSeen: T0, previousStatus: undefined, ...source(minutes) };
+}
+const join = (ruleId: string, server: string, status: string, minutes: number): IndexMove => ({ record: row(ruleId, server, status, minutes) });
+const leave = (ruleId: string, server: string, minutes: number, from?: string): IndexLeave => ({ leave: true, ruleId, server, ...(from ? { from } : {}), ...source(minutes) });
+
+/** The rule's member rows (server → status) and its counts summed over the shards, checked against each other. */
+async function stateOf(ruleId: string): Promise<{ members: Record<string, string>; rows: unknown[] }> {
+  const rows = await store.siblingTable('ruleIndex').call('test', async (t) => {
+    const out: Record<string, unknown>[] = [];
+    for await (const e of t.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(ruleId)}'` } })) out.push(e);
+    return out;
+  });
+  const members = Object.fromEntries(rows.filter((r) => !String(r.rowKey).startsWith('~')).map((r) => [String(r.Server), String(r.Status)]));
+  const expected = Object.fromEntries(STATUSES.map((s) => [s, Object.values(members).filter((m) => m === s).length]));
+  expect(Object.fromEntries((await index.getRuleCounts([ruleId])).get(ruleId)!)).toEqual(expected);
+  return { members, rows: rows.map(({ etag: _e, timestamp: _t, ...rest }) => rest) };
+}
+
+describe('servers leaving a rule index', () => {
+  it('leave in a transaction per shard, without reading a member, and a replay changes nothing', async () => {
+    const rule = 'leave-batch-rule';
+    const names = servers('l', 200);
+    await index.applyIndexMoves(rule, names.map((s, i) => join(rule, s, i % 2 === 0 ? 'Warning' : 'Pass', 1)));
+    const leaving = names.slice(0, 150);
+
+    store.counter.reset();
+    await index.applyIndexMoves(rule, leaving.map((s, i) => leave(rule, s, 2, i % 2 === 0 ? 'Warning' : 'Pass')));
+    // Per shard: its counts row read, one transaction (about 10 servers a shard here).
+    expect(store.counter.count).toBeLessThanOrEqual(2 * COUNT_SHARDS);
+    const after = await stateOf(rule);
+    expect(Object.keys(after.members).sort()).toEqual(names.slice(150).sort());
+
+    // The same leaves again (the projector ran the entries twice): every transaction fails and its
+    // servers are read one by one; none is there, so nothing is written.
+    await index.applyIndexMoves(rule, leaving.map((s, i) => leave(rule, s, 2, i % 2 === 0 ? 'Warning' : 'Pass')));
+    expect(await stateOf(rule)).toEqual(after);
+  });
+
+  it('a leave that does not know where the server is reads it and takes it out', async () => {
+    const rule = 'leave-reread-rule';
+    const [a, b] = servers('u', 2) as [string, string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Error', 1), join(rule, b, 'Pass', 1)]);
+    await index.applyIndexMoves(rule, [leave(rule, a, 2)]);
+    expect((await stateOf(rule)).members).toEqual({ [b]: 'Pass' });
+  });
+
+  it('a row from a newer snapshot than the leave (the rule came back since) stays', async () => {
+    const rule = 'leave-newer-rule';
+    const [a] = servers('n', 1) as [string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 5)]);
+    // A leave of an earlier commit that names another status: its delete fails, and the read finds a newer row.
+    await index.applyIndexMoves(rule, [leave(rule, a, 3, 'Pass')]);
+    await index.applyIndexMoves(rule, [leave(rule, a, 3)]);
+    expect((await stateOf(rule)).members).toEqual({ [a]: 'Warning' });
+    // The leave of the same commit as the row takes it out.
+    await index.applyIndexMoves(rule, [leave(rule, a, 5)]);
+    expect((await stateOf(rule)).members).toEqual({});
+  });
+
+  it('a server that left and comes back is counted once, under its new status', async () => {
+    const rule = 'leave-return-rule';
+    const [a] = servers('r', 1) as [string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 1)]);
+    await index.applyIndexMoves(rule, [leave(rule, a, 2, 'Warning')]);
+    await index.applyIndexMoves(rule, [join(rule, a, 'Pass', 3)]);
+    expect((await stateOf(rule)).members).toEqual({ [a]: 'Pass' });
+  });
+});
