@@ -68,12 +68,16 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-/** Busy CPU seconds of the whole machine, every core together (idle and I/O wait left out), or undefined off Linux. */
+/**
+ * Busy CPU seconds of the whole machine, every core together, or undefined off Linux: processes'
+ * time and steal time. Interrupt time is left out: on loopback it is mostly the bench's own
+ * traffic (about 0.1 core at c=1), charged to no process.
+ */
 export function machineCpuSeconds(): number | undefined {
   try {
     const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = first.trim().split(/\s+/).slice(1).map(Number);
-    return (user + nice + system + irq + softirq + steal) / TICKS;
+    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = first.trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + steal) / TICKS;
   } catch {
     return undefined;
   }
