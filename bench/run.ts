@@ -343,28 +343,25 @@ async function main(): Promise<void> {
       await baselineRun('massflip', 32, 1, (i) => evIn(i, true), INGEST_SERVERS);
       flipAll(INGEST_SERVERS);
     }
-    // Every changing server changes status in each round.
-    for (const c of SCENARIOS.has('change') ? CONCURRENCY : []) {
-      for (let r = 1; r <= ROUNDS; r++) {
-        await sideBySide(
-          r,
-          () => serviceRun('change', c, r, (i) => docIn(i, true), CHANGE_SERVERS),
-          () => baselineRun('change', c, r, (i) => evIn(i, true), CHANGE_SERVERS),
-        );
-        flipAll(CHANGE_SERVERS);
+    // Each concurrency in rounds: a status change flips the first `servers` in every round; a
+    // steady-state post repeats their state.
+    const inRounds = async (scenario: 'change' | 'steady', servers: number) => {
+      const flips = scenario === 'change';
+      for (const c of SCENARIOS.has(scenario) ? CONCURRENCY : []) {
+        for (let r = 1; r <= ROUNDS; r++) {
+          await sideBySide(
+            r,
+            () => serviceRun(scenario, c, r, (i) => docIn(i, flips), servers),
+            () => baselineRun(scenario, c, r, (i) => evIn(i, flips), servers),
+          );
+          if (flips) flipAll(servers);
+        }
       }
-    }
+    };
+    await inRounds('change', CHANGE_SERVERS);
     // Steady state after the changes: what an hourly post of an unchanged server costs once the
     // outbox of the last change has been cleared.
-    for (const c of SCENARIOS.has('steady') ? CONCURRENCY : []) {
-      for (let r = 1; r <= ROUNDS; r++) {
-        await sideBySide(
-          r,
-          () => serviceRun('steady', c, r, (i) => docIn(i, false), STEADY_SERVERS),
-          () => baselineRun('steady', c, r, (i) => evIn(i, false), STEADY_SERVERS),
-        );
-      }
-    }
+    await inRounds('steady', STEADY_SERVERS);
     http.close();
     await svc.stop();
     services.splice(services.indexOf(svc), 1);
