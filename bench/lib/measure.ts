@@ -8,8 +8,11 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] ?? NaN;
 }
 
+/** The middle value; of an even count, the mean of the middle two (NaN when empty). */
 export function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 export const round = (x: number, digits = 1): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);

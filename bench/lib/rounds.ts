@@ -3,6 +3,7 @@
 // each concurrency runs several rounds, service and baseline back to back with the order
 // alternating, and the ratio reported is the median of the rounds' own ratios: one disturbed run
 // moves one round, not the result.
+import { median } from './measure';
 
 export interface RoundRun {
   readonly target: 'service' | 'baseline';
@@ -39,12 +40,6 @@ export function ratioOfRounds(runs: readonly RoundRun[]): RatioOfRounds {
     p99Ratio: median(rounds.map((r) => r.p99Ratio)),
     rounds,
   };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Whether the service runs first in this round: alternating, so a drift across the run favours neither side. */
