@@ -1,7 +1,7 @@
 // The benchmark's ratio of service to baseline: rounds paired by number, the median of their own
 // ratios, so one disturbed run moves one round and not the result.
 import { describe, expect, it } from 'vitest';
-import { ratioOfRounds, serviceFirst, type RoundRun } from '../../bench/lib/rounds';
+import { machineCpuMs, ratioOfRounds, serviceFirst, type RoundRun } from '../../bench/lib/rounds';
 
 const run = (target: RoundRun['target'], round: number, perSecond: number, p99Ms: number): RoundRun => ({ target, round, perSecond, p99Ms });
 
@@ -40,5 +40,50 @@ describe('ratioOfRounds', () => {
 describe('serviceFirst', () => {
   it('alternates which side runs first, the service in the first round', () => {
     expect([1, 2, 3, 4].map(serviceFirst)).toEqual([true, false, true, false]);
+  });
+});
+
+describe('machine CPU per post', () => {
+  const cpu = (target: RoundRun['target'], round: number, perSecond: number, serviceCpu: number, azuriteCpu: number, clientCpu?: number): RoundRun => ({
+    target,
+    round,
+    perSecond,
+    p99Ms: 10,
+    serviceCpuMsPerSnapshot: serviceCpu,
+    azuriteCpuMsPerSnapshot: azuriteCpu,
+    clientCpuMsPerSnapshot: clientCpu,
+  });
+
+  it('counts the load generator for the service and not for the baseline, which has none', () => {
+    expect(machineCpuMs(cpu('service', 1, 100, 4, 3.5, 0.5))).toBe(8);
+    // A baseline run carries no client figure; one given anyway is not its cost.
+    expect(machineCpuMs(cpu('baseline', 1, 100, 2, 3, 0.5))).toBe(5);
+  });
+
+  it('is NaN when a part could not be read, and so is every median it enters', () => {
+    expect(machineCpuMs({ ...cpu('service', 1, 100, 4, 3.5, 0.5), azuriteCpuMsPerSnapshot: null })).toBeNaN();
+    expect(machineCpuMs({ target: 'service', round: 1, perSecond: 100, p99Ms: 10, serviceCpuMsPerSnapshot: 4, azuriteCpuMsPerSnapshot: 3 })).toBeNaN();
+    const r = ratioOfRounds([cpu('service', 1, 60, 4, 3.5, 0.5), cpu('baseline', 1, 100, 2, 3), { ...cpu('service', 2, 60, 4, 3.5, 0.5), serviceCpuMsPerSnapshot: null }, cpu('baseline', 2, 100, 2, 3)]);
+    expect(r.throughputRatio).toBeCloseTo(0.6, 10);
+    expect(r.cpuRatio).toBeNaN();
+    expect(r.serviceMachineCpuMs).toBeNaN();
+    expect(r.baselineMachineCpuMs).toBe(5);
+  });
+
+  it('gives each round baseline ÷ service CPU, and the medians over the rounds paired', () => {
+    const r = ratioOfRounds([
+      cpu('service', 1, 60, 4, 3.5, 0.5), // 8 ms
+      cpu('baseline', 1, 100, 2, 3), // 5 ms
+      cpu('service', 2, 70, 3, 3, 0), // 6 ms
+      cpu('baseline', 2, 100, 1.5, 3), // 4.5 ms
+      cpu('service', 3, 50, 5, 4, 1), // 10 ms
+      cpu('baseline', 3, 100, 3, 3), // 6 ms
+      // A round without its baseline is not paired, so its cost is left out too.
+      cpu('service', 4, 10, 50, 50, 50),
+    ]);
+    expect(r.rounds.map((x) => x.cpuRatio)).toEqual([0.625, 0.75, 0.6]);
+    expect(r.cpuRatio).toBe(0.625);
+    expect(r.serviceMachineCpuMs).toBe(8);
+    expect(r.baselineMachineCpuMs).toBe(5);
   });
 });
