@@ -15,8 +15,12 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
-  const child: ChildProcess = fork(path.join(__dirname, '..', 'host-child.js'), [], {
+/**
+ * `hostChild`: the compiled host-child.js to run (default this build's); another checkout's, built,
+ * runs that checkout's service with its own modules (bench/ab.ts compares two builds so).
+ */
+export async function startService(env: Record<string, string>, hostChild = path.join(__dirname, '..', 'host-child.js')): Promise<ServiceProcess> {
+  const child: ChildProcess = fork(hostChild, [], {
     env: { ...process.env, ...env },
     // The service runs with the heap settings it is deployed with. BENCH_PROFILE=<dir>: a V8 CPU
     // profile of the service, written when it stops. BENCH_NODE_ARGS: other Node flags instead of
