@@ -6,6 +6,7 @@ import path from 'node:path';
 import { mcafeePort25Blocked } from '../src/rules/mcafee-port25-blocked';
 import type { NormalisedSnapshot } from '../src/snapshot/normalise';
 import { parseSnapshot } from '../src/snapshot/parse';
+import { median, percentile } from './lib/measure';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'port25');
@@ -39,11 +40,6 @@ function normalised(doc: unknown): NormalisedSnapshot {
   return parsed.normalised;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
 function measure(fn: () => unknown): { median: number; p99: number } {
   for (let i = 0; i < WARMUP; i++) fn();
   const samples: number[] = new Array<number>(RUNS);
@@ -53,7 +49,7 @@ function measure(fn: () => unknown): { median: number; p99: number } {
     samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
   }
   const sorted = samples.sort((a, b) => a - b);
-  return { median: median(sorted), p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN };
+  return { median: median(sorted), p99: percentile(sorted, 99) };
 }
 
 export interface RuleEvalRow {

@@ -59,31 +59,54 @@ export async function runConcurrent(jobs: number, concurrency: number, op: (i: n
 
 const TICKS = 100; // USER_HZ on Linux
 
+/**
+ * CPU seconds (user + system) in a `/proc/<pid>/stat` line. Its second field, the command name in
+ * parentheses, may itself hold spaces and parentheses, so the fields are counted after the last ')'.
+ */
+export function processCpuSecondsOf(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
 /** CPU seconds (user + system) a process has used, or undefined off Linux. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+    return processCpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
 /**
- * Busy CPU seconds of the whole machine, every core together, or undefined off Linux: processes'
- * time and steal time. Interrupt time is left out: on loopback it is mostly the bench's own
- * traffic (about 0.1 core at c=1), charged to no process.
+ * Busy CPU seconds in `/proc/stat`'s first line (every core together): processes' time (user, nice,
+ * system) and steal time. Idle, I/O wait and interrupt time are left out: on loopback interrupts
+ * are mostly the bench's own traffic (about 0.1 core at c=1), charged to no process.
  */
+export function machineBusySecondsOf(procStat: string): number {
+  const first = procStat.split('\n', 1)[0] ?? '';
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = first.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + steal) / TICKS;
+}
+
+/** Busy CPU seconds of the whole machine (machineBusySecondsOf), or undefined off Linux. */
 export function machineCpuSeconds(): number | undefined {
   try {
-    const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = first.trim().split(/\s+/).slice(1).map(Number);
-    return (user + nice + system + steal) / TICKS;
+    return machineBusySecondsOf(readFileSync('/proc/stat', 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Cores kept busy by everything but our processes over `seconds`: the machine's busy seconds less
+ * ours, never below 0 (the two are read a moment apart), or null when anything was unread.
+ */
+export function otherCoresOver(machine: readonly [number | undefined, number | undefined], ours: readonly [number | undefined, number | undefined], seconds: number): number | null {
+  const [m0, m1] = machine;
+  const [o0, o1] = ours;
+  if (m0 === undefined || m1 === undefined || o0 === undefined || o1 === undefined || !(seconds > 0)) return null;
+  return round(Math.max(0, m1 - m0 - (o1 - o0)) / seconds, 2);
 }
 
 /**
@@ -106,11 +129,7 @@ export function otherLoad(pids: readonly (number | undefined)[]): { stop(): numb
   const t0 = performance.now();
   return {
     stop() {
-      const m1 = machineCpuSeconds();
-      const o1 = ours();
-      const seconds = (performance.now() - t0) / 1000;
-      if (m0 === undefined || m1 === undefined || o0 === undefined || o1 === undefined || seconds <= 0) return null;
-      return round(Math.max(0, m1 - m0 - (o1 - o0)) / seconds, 2);
+      return otherCoresOver([m0, machineCpuSeconds()], [o0, ours()], (performance.now() - t0) / 1000);
     },
   };
 }
