@@ -35,8 +35,11 @@ export interface AbComparison {
   readonly aSpread: readonly [number, number];
 }
 
+/** What a post of this run cost the machine: both sides are services, load generator included. */
+const costOf = (r: AbRun): number => machineCpuMs({ ...r, target: 'service' });
+
 const sideOf = (runs: readonly AbRun[]): AbSide => {
-  const cost = runs.map((r) => machineCpuMs({ ...r, target: 'service', p99Ms: NaN }));
+  const cost = runs.map(costOf);
   return {
     runs: runs.length,
     perSecond: median(runs.map((r) => r.perSecond)),
@@ -52,7 +55,7 @@ export function compareSides(runs: readonly AbRun[]): AbComparison[] {
     const of = (side: Side) => runs.filter((r) => r.scenario === scenario && r.side === side);
     const a = sideOf(of('A'));
     const b = sideOf(of('B'));
-    const aCosts = of('A').map((r) => machineCpuMs({ ...r, target: 'service', p99Ms: NaN }));
+    const aCosts = of('A').map(costOf);
     return {
       scenario,
       a,

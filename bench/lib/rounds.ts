@@ -44,7 +44,7 @@ export interface RatioOfRounds {
  * service, the load generator, which the baseline (no HTTP) does not have. On two cores all of it
  * competes for the same CPU, so this, not the service's CPU alone, bounds the throughput.
  */
-export function machineCpuMs(run: RoundRun): number {
+export function machineCpuMs(run: Pick<RoundRun, 'target' | 'serviceCpuMsPerSnapshot' | 'azuriteCpuMsPerSnapshot' | 'clientCpuMsPerSnapshot'>): number {
   const parts = [run.serviceCpuMsPerSnapshot, run.azuriteCpuMsPerSnapshot, ...(run.target === 'service' ? [run.clientCpuMsPerSnapshot] : [])];
   return parts.every((x): x is number => typeof x === 'number') ? parts.reduce((a, b) => a + b, 0) : NaN;
 }

@@ -62,7 +62,7 @@ describe('machine CPU per post', () => {
 
   it('is NaN when a part could not be read, and so is every median it enters', () => {
     expect(machineCpuMs({ ...cpu('service', 1, 100, 4, 3.5, 0.5), azuriteCpuMsPerSnapshot: null })).toBeNaN();
-    expect(machineCpuMs({ target: 'service', round: 1, perSecond: 100, p99Ms: 10, serviceCpuMsPerSnapshot: 4, azuriteCpuMsPerSnapshot: 3 })).toBeNaN();
+    expect(machineCpuMs({ target: 'service', serviceCpuMsPerSnapshot: 4, azuriteCpuMsPerSnapshot: 3 })).toBeNaN();
     const r = ratioOfRounds([cpu('service', 1, 60, 4, 3.5, 0.5), cpu('baseline', 1, 100, 2, 3), { ...cpu('service', 2, 60, 4, 3.5, 0.5), serviceCpuMsPerSnapshot: null }, cpu('baseline', 2, 100, 2, 3)]);
     expect(r.throughputRatio).toBeCloseTo(0.6, 10);
     expect(r.cpuRatio).toBeNaN();
