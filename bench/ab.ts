@@ -16,6 +16,7 @@ import { loadFleet } from './lib/fleet-loader';
 import { HttpClient } from './lib/http';
 import { MassFlipProbe } from './lib/mass-flip';
 import { cpuSeconds, round, runConcurrent } from './lib/measure';
+import { table } from './lib/print';
 
 const SERVERS = 2000;
 const POSTS = Number(process.env.BENCH_AB_POSTS) || 1000;
@@ -112,13 +113,12 @@ async function main(): Promise<void> {
       }
     }
     const comparisons = compareSides(runs);
-    console.log(`\n-- A: this build; B: ${B_DIR ?? 'this build again'}; ${ROUNDS} rounds of ${POSTS} posts, medians`);
-    for (const c of comparisons) {
-      console.log(
-        `${c.scenario.padEnd(12)} A ${c.a.perSecond.toFixed(0)}/s ${c.a.machineCpuMs.toFixed(2)} ms (service ${c.a.serviceCpuMs.toFixed(2)})  B ${c.b.perSecond.toFixed(0)}/s ${c.b.machineCpuMs.toFixed(2)} ms (service ${c.b.serviceCpuMs.toFixed(2)})  ` +
-          `B/A throughput ${c.throughput.toFixed(2)}, CPU per post ${c.machineCpu.toFixed(2)}; A's rounds ${c.aSpread.map((x) => x.toFixed(2)).join('–')} of its median`,
-      );
-    }
+    console.log(`\n-- A: this build; B: ${B_DIR ?? 'this build again'}; ${ROUNDS} rounds of ${POSTS} posts, medians (CPU per post: service + Azurite + load generator)`);
+    const f = (x: number) => x.toFixed(2);
+    table(
+      ['scenario', 'A posts/s', 'A CPU ms', 'A service ms', 'B posts/s', 'B CPU ms', 'B service ms', 'B/A throughput', 'B/A CPU', "A's rounds / median"],
+      comparisons.map((c) => [c.scenario, c.a.perSecond.toFixed(0), f(c.a.machineCpuMs), f(c.a.serviceCpuMs), c.b.perSecond.toFixed(0), f(c.b.machineCpuMs), f(c.b.serviceCpuMs), f(c.throughput), f(c.machineCpu), c.aSpread.map(f).join('–')]),
+    );
     mkdirSync(path.dirname(OUT), { recursive: true });
     const r2 = (x: number) => round(x, 2);
     writeFileSync(

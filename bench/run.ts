@@ -13,6 +13,7 @@ import { Baseline } from './lib/baseline';
 import { startService, type ServiceProcess } from './lib/child';
 import { buildFleet, docFor, ROOT, serverId, serverName, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
+import { table } from './lib/print';
 import { cpuSeconds, mb, otherLoad, round, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
 import { loadFleet } from './lib/fleet-loader';
 import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
@@ -565,15 +566,6 @@ async function main(): Promise<void> {
   writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
   printTables(result);
   console.log(`\nWrote ${path.relative(process.cwd(), OUT)} (${elapsed()} in all).`);
-}
-
-function table(headers: string[], rows: (string | number | null)[][]): void {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(cells[0]!));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of cells.slice(1)) console.log(line(r));
 }
 
 function printTables(r: any): void {

@@ -4,7 +4,7 @@
 // of `npm run bench` follow what a post costs the machine; this says what each of its operations
 // contributes, and so what a design that changes them would save before it is built. Rows are the
 // store's own (app/result-records, store/entities); each figure is the median of a few repetitions.
-import { TableClient, TableTransaction, odata, type TableEntity } from '@azure/data-tables';
+import { TableTransaction, odata, type TableEntity } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,10 +12,12 @@ import { gzipSync } from 'node:zlib';
 import { alertOf, encodeWork, newCommitId } from '../src/app/projection-work';
 import { eventOf, indexOf } from '../src/app/result-records';
 import { startAzurite } from '../src/local/azurite';
+import { createTableClients, RoundTripCounter } from '../src/store/client';
 import { resultToEntity } from '../src/store/entities';
 import { encodeKey } from '../src/store/keys';
 import { buildFleet, docFor, ROOT, serverId } from './lib/fleet';
 import { cpuSeconds, median, round, runConcurrent } from './lib/measure';
+import { table } from './lib/print';
 import { evaluateTemplate, resultRecords } from './lib/records';
 
 const SERVERS = Number(process.env.BENCH_STORAGE_SERVERS) || 2000;
@@ -40,9 +42,8 @@ interface OpResult {
 
 async function main(): Promise<void> {
   const azurite = await startAzurite({});
-  const client = (name: string) => TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
-  const results = client('OpsResults');
-  const outbox = client('OpsOutbox');
+  // The store's own clients: the SDK pipeline measured is the one the service's requests go through.
+  const { results, outbox } = createTableClients({ connectionString: azurite.connectionString, tablePrefix: 'Ops', counter: new RoundTripCounter() });
   await results.createTable();
   await outbox.createTable();
 
@@ -51,12 +52,16 @@ async function main(): Promise<void> {
   const typical = evaluateTemplate(fleet.typical.doc, fleet.rules);
   const changed = evaluateTemplate(fleet.changed.doc, fleet.rules);
   const now = Date.now();
-  const rowsOf = (i: number, ev = typical): Entity[] => resultRecords(ev, serverId(i), randomUUID(), now, now).map((r) => resultToEntity(r) as Entity);
+  // Rows and entries are built before anything is timed, so the SDK's figure is the SDK's alone
+  // (the service's own encoding of an entry is part of its process's CPU in `npm run bench`).
+  const serverRows = Array.from({ length: SERVERS }, (_, i) => resultRecords(typical, serverId(i), randomUUID(), now, now).map((r) => resultToEntity(r) as Entity));
   await runConcurrent(SERVERS, CONCURRENCY, async (i) => {
     const tx = new TableTransaction();
-    for (const e of rowsOf(i)) tx.createEntity(e);
+    for (const e of serverRows[i]!) tx.createEntity(e);
     await results.submitTransaction(tx.actions);
   });
+  /** Each server's first row: the one the operations below read and commit. */
+  const rows = serverRows.map((r) => r[0]!);
 
   // The outbox entry of one status change: its event, alert record, index move and raw body, gzip
   // in a binary column as the outbox store writes it.
@@ -75,9 +80,6 @@ async function main(): Promise<void> {
     });
     return { partitionKey: '', rowKey: '', Server: record.server, PayloadChunks: 1, PayloadGzip00: new Uint8Array(gzipSync(payload)) };
   };
-  // Rows and entries are built before anything is timed, so the SDK's figure is the SDK's alone
-  // (the service's own encoding of an entry is part of its process's CPU in `npm run bench`).
-  const rows = Array.from({ length: SERVERS }, (_, i) => rowsOf(i)[0]!);
   const entries = Array.from({ length: SERVERS }, (_, i) => entryFor(i));
   let written = 0;
   /** Server i's entry under new keys in `partitionKey`. */
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
       },
     },
     {
-      operation: 'commit one row in a transaction (the baseline\'s commit)',
+      operation: 'commit one row in a transaction (the baseline\'s commit, unconditional here)',
       entities: 1,
       requests: OPS,
       run: (k) => {
@@ -183,9 +185,7 @@ async function main(): Promise<void> {
   await azurite.stop();
 
   console.log(`\n-- storage operations: CPU per request at c=${CONCURRENCY}, ${SERVERS} servers' Results rows, median of ${REPEATS} × ${OPS} entities (outbox entry ${entryBytes} characters)`);
-  const cells = [['operation', 'entities', 'Azurite ms', 'SDK ms', 'Azurite ms/entity', 'SDK ms/entity'], ...measured.map((m) => [m.operation, String(m.entitiesPerRequest), String(m.azuriteCpuMsPerRequest), String(m.sdkCpuMsPerRequest), String(m.azuriteCpuMsPerEntity), String(m.sdkCpuMsPerEntity)])];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const r of cells) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  table(['operation', 'entities', 'Azurite ms', 'SDK ms', 'Azurite ms/entity', 'SDK ms/entity'], measured.map((m) => [m.operation, m.entitiesPerRequest, m.azuriteCpuMsPerRequest, m.sdkCpuMsPerRequest, m.azuriteCpuMsPerEntity, m.sdkCpuMsPerEntity]));
   mkdirSync(path.dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify({ startedAt: new Date(now).toISOString(), node: process.version, servers: SERVERS, opsPerRound: OPS, repeats: REPEATS, concurrency: CONCURRENCY, outboxEntryCharacters: entryBytes, operations: measured }, null, 2) + '\n');
   console.log(`\nWrote ${path.relative(process.cwd(), OUT)}.`);
