@@ -160,7 +160,7 @@ export class Ingest {
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       // The first attempt uses the rows the key check read (the commit's ETags keep that safe).
       const checked = attempt === 0 && bound?.rows !== undefined;
-      const rows = checked ? bound.rows! : await store.readServer(server);
+      const rows = checked ? bound.rows! : await store.readServerRows(server, rules.map((r) => r.id));
       const head = headOf(rows);
       // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
       // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
@@ -303,7 +303,7 @@ export class Ingest {
     const owes = hasWork(work);
     if (owes) onEntry(await this.#writeEntry(work, receivedAt));
 
-    await store.commitServer(server, { put, remove });
+    await store.commitServer(server, { put, remove, basedOn: rows });
     if (owes) {
       this.deps.projector.committed(commitId);
       this.deps.projector.kick();
@@ -365,7 +365,7 @@ export class Ingest {
       record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits },
     }));
     try {
-      await store.commitServer(server, { put, remove: [] });
+      await store.commitServer(server, { put, remove: [], basedOn: rows });
     } catch (error) {
       if (error instanceof ConcurrencyConflictError) return false; // another writer took them over
       throw error;

@@ -238,7 +238,7 @@ export class Reevaluation {
       const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index, drift, ...leavesOf(removed, head) };
       await this.deps.outbox.put({ server, commitId, writtenAt: now, payload: encodeWork(work) });
       try {
-        await store.commitServer(server, { put, remove });
+        await store.commitServer(server, { put, remove, basedOn: rows });
       } catch (error) {
         await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
         if (!(error instanceof ConcurrencyConflictError)) throw error;

@@ -32,7 +32,7 @@ export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest,
  */
 async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiContext): Promise<{ who: Principal; rows?: readonly StoredResult[] }> {
   const claimed = access === 'ingest' ? app.auth.claimedServer(req.headers) : undefined;
-  const rows = claimed === undefined ? undefined : await app.store.readServer(claimed);
+  const rows = claimed === undefined ? undefined : await app.store.readServerRows(claimed, app.rules.map((r) => r.id));
   const who = await app.auth.authorize(req.headers, access, log, rows && keyTagOf(rows));
   return { who, rows: who.kind === 'server' && who.server === claimed ? rows : undefined };
 }

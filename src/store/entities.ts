@@ -94,6 +94,9 @@ export function resultToEntity(r: ResultRecord): Entity {
   };
 }
 
+/** The Results column that names the rules whose rows a commit left in the partition (space-separated, sorted). */
+export const PARTITION_RULES = 'PartitionRules';
+
 /** The RecentCommits column as marks (`<at>:<id>` separated by spaces). */
 export function commitMarks(text: string): CommitMark[] {
   return text
@@ -127,6 +130,7 @@ export function entityToResult(e: Row): StoredResult {
     recentCommits: commitMarks(str(e, 'RecentCommits')),
     fingerprint: optStr(e, 'Fingerprint'),
     fingerprintFactsJson: optStr(e, 'FingerprintFactsJson'),
+    partitionRules: optStr(e, PARTITION_RULES)?.split(' '),
     etag: str(e, 'etag'),
   };
 }

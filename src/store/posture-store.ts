@@ -9,7 +9,7 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, type TableClients, type TableKind } from './client';
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
-import { entityToIndex, entityToResult, resultKeys, resultToEntity } from './entities';
+import { entityToIndex, entityToResult, PARTITION_RULES, resultKeys, resultToEntity } from './entities';
 import { guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
 import { encodeKey } from './keys';
@@ -37,6 +37,8 @@ export interface ServerCommit {
   readonly put: ReadonlyArray<{ readonly record: ResultRecord; readonly etag?: string }>;
   /** Rules whose rows go (the rule was removed from the rule set; the commit's outbox entry takes the server out of their index and drift). */
   readonly remove: readonly string[];
+  /** The rows the commit was decided on, as read: each must be in `put` or `remove`. */
+  readonly basedOn: readonly StoredResult[];
 }
 
 export interface ResultFilter {
@@ -100,6 +102,21 @@ export class PostureStore {
 
   // ---- ingest: the commit point ---------------------------------------------------------------
 
+  /**
+   * The server's rows as ingest needs them under a rule set of `ruleIds`. With one rule, a point
+   * read of its row (Azure's cheapest lookup; Azurite answers a partition query by scanning the
+   * whole table) is enough when that row says its commit left nothing else in the partition;
+   * otherwise — no such row yet, a row an older version wrote, rows of rules that left the set —
+   * the partition is queried as well. Either way the caller gets every row the partition holds.
+   */
+  async readServerRows(server: string, ruleIds: readonly string[]): Promise<StoredResult[]> {
+    if (ruleIds.length === 1) {
+      const row = await this.readResultRow(server, ruleIds[0]!);
+      if (row?.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0]) return [row];
+    }
+    return this.readServer(server);
+  }
+
   /** The server's current results (one partition query). */
   async readServer(server: string): Promise<StoredResult[]> {
     await this.ensureTables();
@@ -127,8 +144,15 @@ export class PostureStore {
     for (const { record } of commit.put) if (record.server !== server) throw new Error(`A commit for ${server} cannot hold a row of ${record.server}.`);
     const size = commit.put.length + commit.remove.length;
     if (size > 100) throw new Error(`One server's results exceed the 100-row transaction limit (${size} rows).`);
+    // Every row written names the rows the partition holds after this commit, so a later reader of
+    // one row knows whether it has read them all (readServerRows). That holds only while each commit
+    // rewrites every row it leaves: a row left as it was would keep naming an older set.
+    const written = new Set(commit.put.map(({ record }) => record.ruleId));
+    const unwritten = commit.basedOn.filter((r) => !written.has(r.ruleId) && !commit.remove.includes(r.ruleId));
+    if (unwritten.length > 0) throw new Error(`A commit for ${server} must write or remove every row it read (${unwritten.map((r) => r.ruleId).join(', ')} neither).`);
+    const partitionRules = [...written].sort().join(' ');
     await this.#results.writeAtomically(
-      commit.put.map(({ record, etag }) => ({ entity: resultToEntity(record), etag })),
+      commit.put.map(({ record, etag }) => ({ entity: { ...resultToEntity(record), [PARTITION_RULES]: partitionRules }, etag })),
       commit.remove.map((ruleId) => resultKeys(server, ruleId)),
       'committing server state',
     );

@@ -74,6 +74,11 @@ export interface CommitMark {
 export interface StoredResult extends ResultRecord {
   readonly etag: string;
   readonly evidenceTruncated: boolean;
+  /**
+   * The rules whose rows the commit that wrote this row left in the server's partition (sorted);
+   * absent on rows an older version wrote. A row naming only its own rule is all the partition holds.
+   */
+  readonly partitionRules?: readonly string[];
 }
 
 /** The verified-key tag of a server's rows: only when every row carries the same one. */
