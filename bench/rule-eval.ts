@@ -7,6 +7,7 @@ import { mcafeePort25Blocked } from '../src/rules/mcafee-port25-blocked';
 import type { NormalisedSnapshot } from '../src/snapshot/normalise';
 import { parseSnapshot } from '../src/snapshot/parse';
 import { median, percentile } from './lib/measure';
+import { table } from './lib/print';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'port25');
@@ -72,22 +73,21 @@ export function ruleEvalClasses(): [string, Record<string, unknown>][] {
 }
 
 /** Median and p99 µs of one evaluation per class (and parse + normalise + evaluate). */
-export function measureRuleEvaluation(onRow?: (row: RuleEvalRow) => void): RuleEvalRow[] {
+export function measureRuleEvaluation(): RuleEvalRow[] {
   return ruleEvalClasses().map(([name, doc]) => {
     const snap = normalised(doc);
     const verdict = mcafeePort25Blocked.evaluate(snap).reasonCode;
     const e = measure(() => mcafeePort25Blocked.evaluate(snap));
     const pe = measure(() => mcafeePort25Blocked.evaluate(normalised(doc)));
-    const row = { class: name, reasonCode: verdict, runs: RUNS, evaluateMedianUs: e.median, evaluateP99Us: e.p99, parseAndEvaluateMedianUs: pe.median };
-    onRow?.(row);
-    return row;
+    return { class: name, reasonCode: verdict, runs: RUNS, evaluateMedianUs: e.median, evaluateP99Us: e.p99, parseAndEvaluateMedianUs: pe.median };
   });
 }
 
 if (require.main === module) {
   console.log(`mcafee-port25-blocked ${mcafeePort25Blocked.version}: ${RUNS} runs per class after ${WARMUP} warm-up, Node ${process.version}`);
-  console.log(['class'.padEnd(70), 'evaluate µs (median)', '   p99', 'parse+evaluate µs (median)'].join('  '));
-  measureRuleEvaluation((r) =>
-    console.log([`${r.class} [${r.reasonCode}]`.padEnd(70), r.evaluateMedianUs.toFixed(1).padStart(20), r.evaluateP99Us.toFixed(1).padStart(6), r.parseAndEvaluateMedianUs.toFixed(1).padStart(26)].join('  ')),
+  const rows = measureRuleEvaluation();
+  table(
+    ['class', 'evaluate µs (median)', 'p99', 'parse+evaluate µs (median)'],
+    rows.map((r) => [`${r.class} [${r.reasonCode}]`, r.evaluateMedianUs.toFixed(1), r.evaluateP99Us.toFixed(1), r.parseAndEvaluateMedianUs.toFixed(1)]),
   );
 }
