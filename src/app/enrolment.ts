@@ -269,8 +269,9 @@ export class Authorizer {
    * 403 wrong kind, 429 when a server key exceeds its rate (checked before any other work).
    * `rowsTag`: for a post, the verified-key tag its server's rows carry; a server key matching it
    * is accepted without reading ServerKeys. Otherwise, or on any doubt, ServerKeys decides.
+   * `rateLimited: false` checks the key again for a request already counted against its rate.
    */
-  async authorize(headers: HeaderSource, access: Access, log?: AlertLog, rowsTag?: string): Promise<Principal> {
+  async authorize(headers: HeaderSource, access: Access, log?: AlertLog, rowsTag?: string, options: { readonly rateLimited?: boolean } = {}): Promise<Principal> {
     const key = presentedKey(headers);
     const serverKey = key === undefined ? undefined : parseServerKey(key);
     if (serverKey) {
@@ -280,7 +281,7 @@ export class Authorizer {
       if (!SERVER_ACCESS.has(access)) {
         throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
       }
-      if (access === 'ingest') this.limit(`server:${server}`);
+      if (access === 'ingest' && options.rateLimited !== false) this.limit(`server:${server}`);
       return { kind: 'server', server, keyTag };
     }
     const kind = this.deps.keys.authorize(headers, access);

@@ -43,7 +43,12 @@ export interface RouteCall {
   readonly who?: Principal;
   /** A post's server rows, read to verify its key and handed on to ingest. */
   readonly rows?: readonly StoredResult[];
+  /** Present when `rows` were remembered, not read: checks the key again against rows read, and returns its tag. */
+  readonly recheck?: KeyRecheck;
 }
+
+/** Checks a post's key against its server's rows as read from storage; returns the key's tag or throws the refusal. */
+export type KeyRecheck = (rows: readonly StoredResult[]) => Promise<string>;
 
 export const MAX_TOP = 1000;
 export const DEFAULT_TOP = 100;

@@ -43,6 +43,12 @@ export interface BoundKey {
   readonly server: string;
   readonly keyTag?: string;
   readonly rows?: readonly StoredResult[];
+  /**
+   * Present when `rows` were remembered by this instance, not read: they may be outdated, so they
+   * are trusted only under the commit's ETags; any other decision, and every retry, is made on rows
+   * read, against which this checks the key again (returning its tag, or throwing the refusal).
+   */
+  readonly recheck?: (rows: readonly StoredResult[]) => Promise<string>;
 }
 
 export interface IngestResponse {
@@ -171,11 +177,16 @@ export class Ingest {
           entry = undefined;
         } else await abandon();
       }
+      // The key was checked against remembered rows: rows read are checked again, and tagged then.
+      const keyTag = checked ? bound?.keyTag : bound?.recheck && (await bound.recheck(rows));
+      const remembered = checked && bound?.recheck !== undefined;
+      // A repeat or an older snapshot writes nothing, so nothing would prove remembered rows current.
+      if (remembered && head && (head.snapshotId === snapshotId || isNewerSnapshot(head, me))) continue;
       if (head && head.snapshotId === snapshotId) {
         // This request's own commit, whose answer was lost on the way (the retry found it): accepted.
         const mine = attempts.includes(head.recentCommits?.[0]?.id ?? '');
         // Rows an older version left owing projections are handed to the projector by this repeat.
-        const handed = !mine && (await this.#handOver(rows, p, checked ? bound?.keyTag : undefined));
+        const handed = !mine && (await this.#handOver(rows, p, keyTag));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
       if (head && isNewerSnapshot(head, me)) {
@@ -186,10 +197,10 @@ export class Ingest {
       }
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
-        // revocation may be what changed them): the key is not tagged from those.
+        // revocation may be what changed them): the key is not tagged from those, unless checked again.
         const commitId = newCommitId(Date.now());
         attempts.push(commitId);
-        const written = await this.#commit(rows, p, commitId, checked ? bound?.keyTag : undefined, (staged) => (entry = { commitId, staged }));
+        const written = await this.#commit(rows, p, commitId, keyTag, (staged) => (entry = { commitId, staged }));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;

@@ -8,7 +8,7 @@ import type { Access } from './auth';
 import type { PostureApp } from './create-app';
 import type { Principal } from './enrolment';
 import { ApiError } from './errors';
-import { errorResponse, invalidQuery, type ApiContext, type ApiRequest, type ApiResponse } from './http-io';
+import { errorResponse, invalidQuery, type ApiContext, type ApiRequest, type ApiResponse, type KeyRecheck } from './http-io';
 import type { Route } from './routes';
 
 export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest, log: ApiContext): Promise<ApiResponse> {
@@ -16,8 +16,8 @@ export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest,
   // A public route answers for itself, in its own format.
   if (route.access === 'public') return route.handler(app, { req, log, lang });
   try {
-    const { who, rows } = await admit(app, route.access, req, log);
-    const res = await route.handler(app, { req, log, lang, who, rows });
+    const { who, rows, recheck } = await admit(app, route.access, req, log);
+    const res = await route.handler(app, { req, log, lang, who, rows, recheck });
     return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
   } catch (error) {
     return failure(error, log);
@@ -26,15 +26,27 @@ export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest,
 
 /**
  * Who is calling, checked against what the route needs. A post's server key is checked against
- * the verified-key tag on its server's rows, which ingest reads anyway: the rows are read first,
- * then the key is verified (ServerKeys is read only when the tag does not vouch for it), and the
- * rows go on to ingest, so a steady post reads them once.
+ * the verified-key tag on its server's rows, which ingest needs anyway: the rows are read first
+ * (or taken from this instance's memory of its last commit), then the key is verified (ServerKeys
+ * is read only when the tag does not vouch for it), and the rows go on to ingest, so a steady post
+ * reads them at most once. Remembered rows come with a recheck: ingest commits on them only under
+ * their ETags, and checks the key again against rows read before deciding anything else.
  */
-async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiContext): Promise<{ who: Principal; rows?: readonly StoredResult[] }> {
+async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiContext): Promise<{ who: Principal; rows?: readonly StoredResult[]; recheck?: KeyRecheck }> {
   const claimed = access === 'ingest' ? app.auth.claimedServer(req.headers) : undefined;
-  const rows = claimed === undefined ? undefined : await app.store.readServerRows(claimed, app.rules.map((r) => r.id));
-  const who = await app.auth.authorize(req.headers, access, log, rows && keyTagOf(rows));
-  return { who, rows: who.kind === 'server' && who.server === claimed ? rows : undefined };
+  if (claimed === undefined) return { who: await app.auth.authorize(req.headers, access, log) };
+  const ruleIds = app.rules.map((r) => r.id);
+  const remembered = app.store.rememberedServerRows(claimed, ruleIds);
+  const rows = remembered ?? (await app.store.readServerRows(claimed, ruleIds));
+  const who = await app.auth.authorize(req.headers, access, log, keyTagOf(rows));
+  if (who.kind !== 'server' || who.server !== claimed) return { who };
+  if (remembered === undefined) return { who, rows };
+  const recheck: KeyRecheck = async (read) => {
+    const again = await app.auth.authorize(req.headers, access, log, keyTagOf(read), { rateLimited: false });
+    if (again.kind !== 'server' || again.server !== claimed) throw new Error(`The key of ${claimed} named another principal when checked again.`);
+    return again.keyTag;
+  };
+  return { who, rows, recheck };
 }
 
 function failure(error: unknown, log: ApiContext): ApiResponse {

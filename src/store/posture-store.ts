@@ -10,11 +10,12 @@ import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, t
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
 import { entityToIndex, entityToResult, PARTITION_RULES, resultKeys, resultToEntity } from './entities';
-import { guard, StorageUnavailableError } from './errors';
+import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
 import { encodeKey } from './keys';
 import { RecordedEmpty } from './recorded-empty';
 import { SUMMARY_FIELDS, type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
+import { ServerRowCache } from './server-row-cache';
 import { SiblingTable } from './sibling-table';
 
 export interface PostureStoreOptions extends TableClientFactoryOptions {
@@ -22,6 +23,8 @@ export interface PostureStoreOptions extends TableClientFactoryOptions {
   readonly statuses: readonly string[];
   /** Seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET); random per instance when absent. */
   readonly continuationTokenSecret?: string;
+  /** Remembers one-rule servers' rows between posts (see rememberedServerRows); a fresh one by default. */
+  readonly rowCache?: ServerRowCache;
 }
 
 /** When a server's rows say it last posted (one entry per rule row). */
@@ -63,6 +66,7 @@ export class PostureStore {
    * process last read it: one belief for both tables' readers, so it costs one read per process.
    */
   readonly olderLayouts: RecordedEmpty;
+  readonly #remembered: ServerRowCache;
 
   /** Runs a storage call; after an outage (or a vanished table) the tables are checked again. */
   readonly #guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -82,6 +86,7 @@ export class PostureStore {
     this.olderLayouts = new RecordedEmpty(this.siblingTable('lifecycle'), 'EmptyAt');
     this.#results = this.siblingTable('results');
     this.#ruleIndex = this.siblingTable('ruleIndex');
+    this.#remembered = options.rowCache ?? new ServerRowCache();
   }
 
   /** One of the store's tables, for the module that holds it: created with the others, each call under the store's guard. */
@@ -112,9 +117,25 @@ export class PostureStore {
   async readServerRows(server: string, ruleIds: readonly string[]): Promise<StoredResult[]> {
     if (ruleIds.length === 1) {
       const row = await this.readResultRow(server, ruleIds[0]!);
-      if (row?.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0]) return [row];
+      if (row && isAlone(row, ruleIds)) {
+        this.#remembered.remember(row);
+        return [row];
+      }
     }
+    this.#remembered.forget(server);
     return this.readServer(server);
+  }
+
+  /**
+   * What readServerRows would return, from memory, without a round trip: the one row the last
+   * commit (or read) of a one-rule server in this process left, or undefined. It may be outdated (another
+   * instance, a revocation): a commit based on it is refused then, so decide on it only what the
+   * commit's ETag condition guards, and read again before anything else.
+   */
+  rememberedServerRows(server: string, ruleIds: readonly string[]): StoredResult[] | undefined {
+    if (ruleIds.length !== 1) return undefined;
+    const row = this.#remembered.serve(server);
+    return row && isAlone(row, ruleIds) ? [row] : undefined;
   }
 
   /** The server's current results (one partition query). */
@@ -151,11 +172,20 @@ export class PostureStore {
     const unwritten = commit.basedOn.filter((r) => !written.has(r.ruleId) && !commit.remove.includes(r.ruleId));
     if (unwritten.length > 0) throw new Error(`A commit for ${server} must write or remove every row it read (${unwritten.map((r) => r.ruleId).join(', ')} neither).`);
     const partitionRules = [...written].sort().join(' ');
-    await this.#results.writeAtomically(
-      commit.put.map(({ record, etag }) => ({ entity: { ...resultToEntity(record), [PARTITION_RULES]: partitionRules }, etag })),
-      commit.remove.map((ruleId) => resultKeys(server, ruleId)),
-      'committing server state',
-    );
+    const rows = commit.put.map(({ record, etag }) => ({ entity: { ...resultToEntity(record), [PARTITION_RULES]: partitionRules }, etag }));
+    const fromMemory = commit.basedOn.length === 1 && this.#remembered.served(commit.basedOn[0]!);
+    this.#remembered.forget(server);
+    let etag: string | undefined;
+    try {
+      etag = await this.#results.writeAtomically(rows, commit.remove.map((ruleId) => resultKeys(server, ruleId)), 'committing server state');
+    } catch (error) {
+      if (fromMemory && error instanceof ConcurrencyConflictError) this.#remembered.committed(true);
+      throw error;
+    }
+    if (fromMemory) this.#remembered.committed(false);
+    // The row as a read would return it now: the written columns under their new ETag.
+    const [only] = rows;
+    if (only && etag !== undefined && rows.length === 1 && commit.remove.length === 0) this.#remembered.remember(entityToResult({ ...only.entity, etag }));
   }
 
   /**
@@ -165,6 +195,7 @@ export class PostureStore {
    * checks the key again. Call after ServerKeys says the key is revoked or replaced.
    */
   async clearKeyTags(server: string): Promise<void> {
+    this.#remembered.forget(server);
     await this.ensureTables();
     const pk = encodeKey(server);
     const rowKeys = await this.#results.call('reading server state', async (t) => {
@@ -178,6 +209,7 @@ export class PostureStore {
       for (const rowKey of rowKeys.slice(i, i + 100)) tx.updateEntity({ partitionKey: pk, rowKey, KeyTag: '' }, 'Merge');
       await this.#results.call('clearing key tags', (t) => t.submitTransaction(tx.actions));
     }
+    this.#remembered.forget(server);
   }
 
   /** When the server's rows say it last posted: three columns of its handful of rows. */
@@ -243,6 +275,11 @@ export class PostureStore {
     await this.ensureTables();
     return this.#results.walk([undefined], queryId('results-all', {}), token, top, entityToResult);
   }
+}
+
+/** The row says its commit left no other row in the partition, under a rule set of `ruleIds`. */
+function isAlone(row: StoredResult, ruleIds: readonly string[]): boolean {
+  return ruleIds.length === 1 && row.ruleId === ruleIds[0] && row.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0];
 }
 
 /** Only the summary's fields (a Results or index row carries more). */

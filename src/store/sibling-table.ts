@@ -56,23 +56,24 @@ export class SiblingTable {
    * Rows of one partition written atomically: each created (no ETag) or replaced under its ETag,
    * and `remove` deleted. One row alone goes as a plain request — the same atomic, ETag-guarded
    * change as a one-operation transaction, without the multipart batch that costs both ends about
-   * twice as much; more go as one transaction. A refusal is ConcurrencyConflictError.
+   * twice as much; more go as one transaction. A refusal is ConcurrencyConflictError. Returns the
+   * new ETag of a row written alone.
    */
   async writeAtomically(
     rows: ReadonlyArray<{ readonly entity: Entity; readonly etag?: string }>,
     remove: ReadonlyArray<{ readonly partitionKey: string; readonly rowKey: string }>,
     what: string,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const [only] = rows;
     if (only && rows.length === 1 && remove.length === 0) {
       try {
-        await this.call(what, (t) => (only.etag ? t.updateEntity(only.entity, 'Replace', { etag: only.etag }) : t.createEntity(only.entity)));
-        return;
+        const res = await this.call(what, (t) => (only.etag ? t.updateEntity(only.entity, 'Replace', { etag: only.etag }) : t.createEntity(only.entity)));
+        return res.etag;
       } catch (error) {
         throw asConflict(error, what);
       }
     }
-    if (rows.length + remove.length === 0) return;
+    if (rows.length + remove.length === 0) return undefined;
     const tx = new TableTransaction();
     for (const { entity, etag } of rows) {
       if (etag) tx.updateEntity(entity, 'Replace', { etag });
@@ -80,6 +81,7 @@ export class SiblingTable {
     }
     for (const k of remove) tx.deleteEntity(k.partitionKey, k.rowKey);
     await this.submit(tx.actions, what);
+    return undefined;
   }
 
   /** One entity-group transaction; a refused condition is ConcurrencyConflictError. */
