@@ -49,8 +49,9 @@ export class HttpApi {
   constructor(private readonly deps: HttpApiDeps) {}
 
   /**
-   * A snapshot: its body (the key was verified first, against the server's rows the wrapper read),
-   * then ingest with those rows, so a steady post costs two round trips, not three.
+   * A snapshot: its body (the key was verified first, against the server's rows the wrapper read
+   * or remembered), then ingest with those rows, so a steady post costs two round trips, not three
+   * (one when the rows were remembered).
    */
   async postSnapshot({ req, lang, log, who, rows, recheck }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);

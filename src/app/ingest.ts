@@ -3,7 +3,8 @@
 // evaluated but the newer stored state is kept). What a commit owes the fleet-wide tables (events,
 // history, rule index and counts, drift, hosts, raw snapshot, alert records) is written as one outbox
 // entry just before the commit and projected in batches by the projector (projector.ts), so a
-// status change costs the request three round trips: the read, the entry, the commit.
+// status change costs the request three round trips: the read, the entry, the commit. The read is
+// skipped when this instance committed the server's last post and remembers its row (two).
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
 import type { Lang, RuleResult } from '../rules/types';

@@ -128,9 +128,10 @@ export class PostureStore {
 
   /**
    * What readServerRows would return, from memory, without a round trip: the one row the last
-   * commit (or read) of a one-rule server in this process left, or undefined. It may be outdated (another
-   * instance, a revocation): a commit based on it is refused then, so decide on it only what the
-   * commit's ETag condition guards, and read again before anything else.
+   * commit (or read) of a one-rule server in this process left, or undefined — without its evidence,
+   * remediation and fingerprint facts (rememberedForm), which a commit does not read. It may be
+   * outdated (another instance, a revocation): a commit based on it is refused then, so decide on it
+   * only what the commit's ETag condition guards, and read again before anything else.
    */
   rememberedServerRows(server: string, ruleIds: readonly string[]): StoredResult[] | undefined {
     if (ruleIds.length !== 1) return undefined;

@@ -7,33 +7,43 @@
 import type { StoredResult } from './records';
 
 export interface ServerRowCacheOptions {
-  /** Characters of text the remembered rows may hold in all (their evidence, texts and facts); 0 remembers nothing. */
-  readonly maxChars?: number;
+  /** Bytes of memory the remembered rows may take in all, as estimated (rowBytes); 0 remembers nothing. */
+  readonly maxBytes?: number;
   readonly clock?: () => number;
 }
 
-/** About 16 MB of text: every server of a 10,000-server fleet with a typical row (~1,500 characters). */
-export const ROW_CACHE_MAX_CHARS = 8_000_000;
+/** About 8,000 servers' rows at a typical size (about 4 KB each, measured on the bench's fleet). */
+export const ROW_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 /** How many commits decided on remembered rows the pause decision looks back over. */
 export const ROW_CACHE_WINDOW = 32;
 /** Refused commits in that window that pause serving: a quarter. */
 export const ROW_CACHE_PAUSE_AT = 8;
 export const ROW_CACHE_PAUSE_MS = 10 * 60 * 1000;
 
-/** What a row weighs here: its texts, plus a fixed share for the keys, numbers and object. */
-function charsOf(r: StoredResult): number {
-  let n = 500 + r.evidenceJson.length + (r.fingerprintFactsJson?.length ?? 0);
-  for (const text of Object.values(r.message)) n += text.length;
-  for (const list of Object.values(r.remediation)) for (const text of list) n += text.length;
-  return n;
+/**
+ * A row as remembered: without its evidence, remediation and fingerprint facts, which a commit
+ * does not read (it writes the new verdict's) and which make up more than half of a row in memory.
+ */
+export function rememberedForm(row: StoredResult): StoredResult {
+  const remediation = Object.fromEntries(Object.keys(row.remediation).map((lang) => [lang, []])) as unknown as StoredResult['remediation'];
+  return { ...row, evidenceJson: '', evidenceTruncated: false, remediation, fingerprintFactsJson: undefined };
+}
+
+/** What a remembered row takes in memory, estimated: its texts plus the objects and arrays around them. */
+export function rowBytes(r: StoredResult): number {
+  let chars = r.server.length + r.snapshotId.length + r.contentHash.length + r.hostHash.length + (r.fingerprint?.length ?? 0) + (r.keyTag?.length ?? 0) + r.etag.length;
+  for (const text of Object.values(r.message)) chars += text.length;
+  for (const id of r.recentSnapshotIds ?? []) chars += id.length;
+  for (const c of r.recentCommits ?? []) chars += c.id.length + 40;
+  return 2_000 + chars;
 }
 
 export class ServerRowCache {
-  readonly #maxChars: number;
+  readonly #maxBytes: number;
   readonly #clock: () => number;
   /** By server, least recently remembered first (a Map keeps insertion order). */
-  readonly #rows = new Map<string, { readonly row: StoredResult; readonly chars: number }>();
-  #chars = 0;
+  readonly #rows = new Map<string, { readonly row: StoredResult; readonly bytes: number }>();
+  #bytes = 0;
   /** Rows handed out and not yet committed on: a commit on one of them reports its outcome. */
   readonly #served = new WeakSet<StoredResult>();
   /** Outcomes of the latest commits decided on served rows: true when refused. */
@@ -41,7 +51,7 @@ export class ServerRowCache {
   #pausedUntil = 0;
 
   constructor(options: ServerRowCacheOptions = {}) {
-    this.#maxChars = options.maxChars ?? ROW_CACHE_MAX_CHARS;
+    this.#maxBytes = options.maxBytes ?? ROW_CACHE_MAX_BYTES;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -58,16 +68,18 @@ export class ServerRowCache {
     return this.#served.has(row);
   }
 
-  remember(row: StoredResult): void {
-    this.forget(row.server);
-    const chars = charsOf(row);
-    if (chars > this.#maxChars / 100) return; // a row that would crowd out a hundred others is read instead
-    this.#rows.set(row.server, { row, chars });
-    this.#chars += chars;
+  /** Remembers the row (in its remembered form), as the newest. */
+  remember(stored: StoredResult): void {
+    this.forget(stored.server);
+    const row = rememberedForm(stored);
+    const bytes = rowBytes(row);
+    if (bytes > this.#maxBytes / 100) return; // a row that would crowd out a hundred others is read instead
+    this.#rows.set(row.server, { row, bytes });
+    this.#bytes += bytes;
     for (const [server, entry] of this.#rows) {
-      if (this.#chars <= this.#maxChars) break;
+      if (this.#bytes <= this.#maxBytes) break;
       this.#rows.delete(server);
-      this.#chars -= entry.chars;
+      this.#bytes -= entry.bytes;
     }
   }
 
@@ -75,7 +87,7 @@ export class ServerRowCache {
     const entry = this.#rows.get(server);
     if (!entry) return;
     this.#rows.delete(server);
-    this.#chars -= entry.chars;
+    this.#bytes -= entry.bytes;
   }
 
   /** A commit decided on a served row landed (false) or was refused (true). */
@@ -92,7 +104,7 @@ export class ServerRowCache {
     return this.#rows.size;
   }
 
-  get chars(): number {
-    return this.#chars;
+  get bytes(): number {
+    return this.#bytes;
   }
 }

@@ -29,7 +29,7 @@ let results: TableClient;
 beforeAll(async () => {
   // An instance that remembers no row, as one just started: every post reads (what the instance
   // that committed a server's last post skips is in remembered-rows.test.ts).
-  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder], rowCache: new ServerRowCache({ maxChars: 0 }) });
+  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder], rowCache: new ServerRowCache({ maxBytes: 0 }) });
   results = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).results, { allowInsecureConnection: true });
 });
 afterAll(async () => stack?.stop());

@@ -2,33 +2,44 @@
 // first), and paused for a while once a quarter of the commits decided on it were refused.
 import { describe, expect, it } from 'vitest';
 import type { StoredResult } from '../../src/store';
-import { ROW_CACHE_PAUSE_AT, ROW_CACHE_PAUSE_MS, ROW_CACHE_WINDOW, ServerRowCache } from '../../src/store/server-row-cache';
+import { ROW_CACHE_PAUSE_AT, ROW_CACHE_PAUSE_MS, ROW_CACHE_WINDOW, rowBytes, ServerRowCache } from '../../src/store/server-row-cache';
 
-const row = (server: string, evidenceChars = 0) =>
-  ({ server, ruleId: 'r', evidenceJson: 'x'.repeat(evidenceChars), message: { en: 'm' }, remediation: { en: ['do'] } }) as unknown as StoredResult;
+const row = (server: string, messageChars = 0) =>
+  ({
+    server,
+    ruleId: 'r',
+    snapshotId: 's',
+    contentHash: 'c',
+    hostHash: 'h',
+    etag: 'e',
+    evidenceJson: '{"a":1}',
+    fingerprintFactsJson: '{}',
+    message: { en: 'x'.repeat(messageChars) },
+    remediation: { en: ['do'] },
+  }) as unknown as StoredResult;
 
 describe('ServerRowCache', () => {
-  it('serves what it remembered last for a server, and nothing once forgotten', () => {
+  it('serves what it remembered last for a server, without evidence, remediation and facts, and nothing once forgotten', () => {
     const cache = new ServerRowCache();
-    const first = row('a');
-    const second = row('a');
-    cache.remember(first);
-    cache.remember(second);
-    expect(cache.serve('a')).toBe(second);
-    expect(cache.served(second)).toBe(true);
-    expect(cache.served(first)).toBe(false);
+    cache.remember(row('a', 1));
+    cache.remember(row('a', 2));
+    const served = cache.serve('a')!;
+    expect(served).toEqual({ ...row('a', 2), evidenceJson: '', evidenceTruncated: false, remediation: { en: [] }, fingerprintFactsJson: undefined });
+    expect(cache.served(served)).toBe(true);
+    expect(cache.served(row('a', 2))).toBe(false);
     cache.forget('a');
     expect(cache.serve('a')).toBeUndefined();
-    expect([cache.size, cache.chars]).toEqual([0, 0]);
+    expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
 
   it('holds at most its budget of text, forgetting the rows remembered longest ago', () => {
-    const cache = new ServerRowCache({ maxChars: 200_000 });
+    const cache = new ServerRowCache({ maxBytes: 500_000 });
     const n = 200;
     for (let i = 0; i < n; i++) cache.remember(row(`s${i}`, 1_000));
     // Full, and no emptier than it had to become.
-    expect(cache.chars).toBeLessThanOrEqual(200_000);
-    expect(cache.chars + cache.chars / cache.size).toBeGreaterThan(200_000);
+    expect(cache.bytes).toBeLessThanOrEqual(500_000);
+    expect(cache.bytes + rowBytes(row('s0', 1_000))).toBeGreaterThan(500_000);
+    expect(cache.size).toBeLessThan(n);
     const oldest = n - cache.size;
     expect(cache.serve(`s${n - 1}`)).toBeDefined();
     expect(cache.serve(`s${oldest}`)).toBeDefined();
@@ -41,9 +52,9 @@ describe('ServerRowCache', () => {
   });
 
   it('does not remember a row that would take more than a hundredth of the budget', () => {
-    const cache = new ServerRowCache({ maxChars: 100_000 });
+    const cache = new ServerRowCache({ maxBytes: 500_000 });
     cache.remember(row('small', 100));
-    cache.remember(row('big', 2_000));
+    cache.remember(row('big', 4_000));
     expect(cache.serve('big')).toBeUndefined();
     expect(cache.serve('small')).toBeDefined();
   });
