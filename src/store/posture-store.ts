@@ -116,9 +116,10 @@ export class PostureStore {
    */
   async readServerRows(server: string, ruleIds: readonly string[]): Promise<StoredResult[]> {
     if (ruleIds.length === 1) {
-      const row = await this.readResultRow(server, ruleIds[0]!);
+      const e = await this.#readResultColumns(server, ruleIds[0]!);
+      const row = e && entityToResult(e);
       if (row && isAlone(row, ruleIds)) {
-        this.#remembered.remember(row);
+        this.#remembered.remember(server, e!);
         return [row];
       }
     }
@@ -129,7 +130,7 @@ export class PostureStore {
   /**
    * What readServerRows would return, from memory, without a round trip: the one row the last
    * commit (or read) of a one-rule server in this process left, or undefined — without its evidence,
-   * remediation and fingerprint facts (rememberedForm), which a commit does not read. It may be
+   * remediation and fingerprint facts, which a commit does not read. It may be
    * outdated (another instance, a revocation): a commit based on it is refused then, so decide on it
    * only what the commit's ETag condition guards, and read again before anything else.
    */
@@ -152,10 +153,14 @@ export class PostureStore {
 
   /** One Results row (a point read), or undefined. */
   async readResultRow(server: string, ruleId: string): Promise<StoredResult | undefined> {
+    const e = await this.#readResultColumns(server, ruleId);
+    return e ? entityToResult(e) : undefined;
+  }
+
+  async #readResultColumns(server: string, ruleId: string): Promise<Record<string, unknown> | undefined> {
     await this.ensureTables();
     const k = resultKeys(server, ruleId);
-    const e = await this.#results.get(k.partitionKey, k.rowKey, 'reading server state');
-    return e ? entityToResult(e) : undefined;
+    return this.#results.get(k.partitionKey, k.rowKey, 'reading server state');
   }
 
   /**
@@ -186,7 +191,7 @@ export class PostureStore {
     if (fromMemory) this.#remembered.committed(false);
     // The row as a read would return it now: the written columns under their new ETag.
     const [only] = rows;
-    if (only && etag !== undefined && rows.length === 1 && commit.remove.length === 0) this.#remembered.remember(entityToResult({ ...only.entity, etag }));
+    if (only && etag !== undefined && rows.length === 1 && commit.remove.length === 0) this.#remembered.remember(server, { ...only.entity, etag });
   }
 
   /**

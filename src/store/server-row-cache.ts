@@ -1,18 +1,23 @@
-// The row a one-rule server's last commit (or read) left, as this process knows it. Ingest decides
+// The row a one-rule server's last commit (or read) left, as this process knows it: its columns, kept
+// as written and turned into a row only when a post asks for it. Ingest decides
 // a post on it instead of reading the row again, and the commit's ETag condition proves it was
 // still the stored row: a refused commit means another writer (another instance, a revocation)
 // changed it, so the row is forgotten and read. When several instances serve a fleet's posts in
 // turn, an instance's rows are often outdated and each such post pays a refused write before its
 // read; so the cache stops serving for a while once refusals make up a good share of its uses.
+import { entityToResult } from './entities';
 import type { StoredResult } from './records';
 
+/** A Results row as written or read: its columns by name. */
+type RowColumns = Readonly<Record<string, unknown>>;
+
 export interface ServerRowCacheOptions {
-  /** Bytes of memory the remembered rows may take in all, as estimated (rowBytes); 0 remembers nothing. */
+  /** Bytes of memory the remembered rows may take in all, as estimated (columnBytes); 0 remembers nothing. */
   readonly maxBytes?: number;
   readonly clock?: () => number;
 }
 
-/** About 8,000 servers' rows at a typical size (about 4 KB each, measured on the bench's fleet). */
+/** About 11,000 servers' rows at a typical size (10,000 measured 19 MB of heap; the estimate runs high). */
 export const ROW_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 /** How many commits decided on remembered rows the pause decision looks back over. */
 export const ROW_CACHE_WINDOW = 32;
@@ -21,28 +26,23 @@ export const ROW_CACHE_PAUSE_AT = 8;
 export const ROW_CACHE_PAUSE_MS = 10 * 60 * 1000;
 
 /**
- * A row as remembered: without its evidence, remediation and fingerprint facts, which a commit
- * does not read (it writes the new verdict's) and which make up more than half of a row in memory.
+ * Columns not remembered: a commit never reads the old evidence, remediation or fingerprint facts
+ * (it writes the new verdict's), and they are most of a row's size.
  */
-export function rememberedForm(row: StoredResult): StoredResult {
-  const remediation = Object.fromEntries(Object.keys(row.remediation).map((lang) => [lang, []])) as unknown as StoredResult['remediation'];
-  return { ...row, evidenceJson: '', evidenceTruncated: false, remediation, fingerprintFactsJson: undefined };
-}
+const NOT_REMEMBERED = /^(EvidenceJson|EvidenceTruncated|EvidenceChars|Remediation[A-Za-z]*Json|FingerprintFactsJson)$/;
 
-/** What a remembered row takes in memory, estimated: its texts plus the objects and arrays around them. */
-export function rowBytes(r: StoredResult): number {
-  let chars = r.server.length + r.snapshotId.length + r.contentHash.length + r.hostHash.length + (r.fingerprint?.length ?? 0) + (r.keyTag?.length ?? 0) + r.etag.length;
-  for (const text of Object.values(r.message)) chars += text.length;
-  for (const id of r.recentSnapshotIds ?? []) chars += id.length;
-  for (const c of r.recentCommits ?? []) chars += c.id.length + 40;
-  return 2_000 + chars;
+/** What a remembered row's columns take in memory, estimated: the texts plus a share per column. */
+export function columnBytes(columns: RowColumns): number {
+  let bytes = 0;
+  for (const v of Object.values(columns)) bytes += 24 + (typeof v === 'string' ? v.length : 24);
+  return bytes;
 }
 
 export class ServerRowCache {
   readonly #maxBytes: number;
   readonly #clock: () => number;
-  /** By server, least recently remembered first (a Map keeps insertion order). */
-  readonly #rows = new Map<string, { readonly row: StoredResult; readonly bytes: number }>();
+  /** Columns by server, least recently remembered first (a Map keeps insertion order). */
+  readonly #rows = new Map<string, { readonly columns: RowColumns; readonly bytes: number }>();
   #bytes = 0;
   /** Rows handed out and not yet committed on: a commit on one of them reports its outcome. */
   readonly #served = new WeakSet<StoredResult>();
@@ -55,11 +55,16 @@ export class ServerRowCache {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** The server's remembered row, unless serving is paused. */
+  /**
+   * The server's remembered row, unless serving is paused: as a read would return it, but with no
+   * evidence (`{}`), remediation or fingerprint facts.
+   */
   serve(server: string): StoredResult | undefined {
     if (this.#clock() < this.#pausedUntil) return undefined;
-    const row = this.#rows.get(server)?.row;
-    if (row) this.#served.add(row);
+    const entry = this.#rows.get(server);
+    if (!entry) return undefined;
+    const row = entityToResult(entry.columns);
+    this.#served.add(row);
     return row;
   }
 
@@ -68,13 +73,13 @@ export class ServerRowCache {
     return this.#served.has(row);
   }
 
-  /** Remembers the row (in its remembered form), as the newest. */
-  remember(stored: StoredResult): void {
-    this.forget(stored.server);
-    const row = rememberedForm(stored);
-    const bytes = rowBytes(row);
+  /** Remembers the server's row, from its columns as written (with the new ETag) or read, as the newest. */
+  remember(server: string, row: RowColumns): void {
+    this.forget(server);
+    const columns = Object.fromEntries(Object.entries(row).filter(([name]) => !NOT_REMEMBERED.test(name)));
+    const bytes = columnBytes(columns);
     if (bytes > this.#maxBytes / 100) return; // a row that would crowd out a hundred others is read instead
-    this.#rows.set(row.server, { row, bytes });
+    this.#rows.set(server, { columns, bytes });
     this.#bytes += bytes;
     for (const [server, entry] of this.#rows) {
       if (this.#bytes <= this.#maxBytes) break;

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
-import type { StoragePolicy } from '../../src/store';
-import { rememberedForm, ROW_CACHE_PAUSE_AT } from '../../src/store/server-row-cache';
+import type { StoragePolicy, StoredResult } from '../../src/store';
+import { ROW_CACHE_PAUSE_AT } from '../../src/store/server-row-cache';
 import { propertyRuns } from '../support/property-runs';
 import { alphaRule, snapshot } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -45,6 +45,9 @@ const ids = [alphaRule.id];
 let minute = 0;
 /** A snapshot of `host`, each one collected a minute after the one before. */
 const next = (host: string, testState = 'Pass') => snapshot({ host, testState, collectedAt: Date.now() - 900 * 60_000 + ++minute * 60_000 });
+
+/** A row read, as an instance remembers it: no evidence, remediation or fingerprint facts. */
+const remembered = (r: StoredResult): StoredResult => ({ ...r, evidenceJson: '{}', evidenceTruncated: false, remediation: { en: [], ja: [] }, fingerprintFactsJson: undefined });
 
 /** Instance A (the test stack's), B, or another local host's base URL. */
 async function postTo(to: 'A' | 'B' | string, doc: Record<string, unknown>, key?: string) {
@@ -93,8 +96,8 @@ describe('the row an instance remembers', () => {
           const doc = snapshot({ host, testState: p.state, collectedAt: Date.now() - 900 * 60_000 + ++minute * 60_000, collectorVersion: p.upgraded ? `1.0.${minute}` : undefined });
           expect((await postTo('A', doc)).status).toBe(201);
           // What the commit left in memory, then the partition as queried (which remembers nothing).
-          const remembered = stack.app.store.rememberedServerRows(fqdn(host), ids);
-          expect(remembered).toEqual((await stack.app.store.readServer(fqdn(host))).map(rememberedForm));
+          const inMemory = stack.app.store.rememberedServerRows(fqdn(host), ids);
+          expect(inMemory).toEqual((await stack.app.store.readServer(fqdn(host))).map(remembered));
         }
       }),
       { numRuns: propertyRuns(12), seed: 20261203 },

@@ -1,69 +1,88 @@
-// The memory of one-rule servers' rows: bounded by the text it holds (oldest remembered goes
-// first), and paused for a while once a quarter of the commits decided on it were refused.
+// The memory of one-rule servers' rows: kept without evidence, remediation and fingerprint facts,
+// bounded by an estimate of its size (oldest remembered goes first), and paused for a while once a
+// quarter of the commits decided on it were refused.
 import { describe, expect, it } from 'vitest';
-import type { StoredResult } from '../../src/store';
-import { ROW_CACHE_PAUSE_AT, ROW_CACHE_PAUSE_MS, ROW_CACHE_WINDOW, rowBytes, ServerRowCache } from '../../src/store/server-row-cache';
+import { entityToResult, resultToEntity } from '../../src/store/entities';
+import type { ResultRecord } from '../../src/store';
+import { columnBytes, ROW_CACHE_PAUSE_AT, ROW_CACHE_PAUSE_MS, ROW_CACHE_WINDOW, ServerRowCache } from '../../src/store/server-row-cache';
 
-const row = (server: string, messageChars = 0) =>
-  ({
-    server,
-    ruleId: 'r',
-    snapshotId: 's',
-    contentHash: 'c',
-    hostHash: 'h',
-    etag: 'e',
-    evidenceJson: '{"a":1}',
-    fingerprintFactsJson: '{}',
-    message: { en: 'x'.repeat(messageChars) },
-    remediation: { en: ['do'] },
-  }) as unknown as StoredResult;
+const record = (server: string, message = 'm'): ResultRecord => ({
+  server,
+  ruleId: 'r',
+  ruleVersion: '1',
+  status: 'Pass',
+  reasonCode: 'ok',
+  severity: 'info',
+  message: { en: message, ja: message },
+  remediation: { en: ['do this'], ja: ['これを'] },
+  evidenceJson: '{"seen":"a lot"}',
+  fingerprint: 'sha256:f',
+  fingerprintFactsJson: '{"a":1}',
+  firstSeen: 1,
+  snapshotId: 's',
+  collectedAt: 2,
+  lastSeen: 3,
+  contentHash: 'c',
+  hostHash: 'h',
+  hostSyncedAt: 3,
+  eventPending: false,
+  indexPending: false,
+  syncPending: false,
+  acceptPending: false,
+  recentSnapshotIds: ['s'],
+  recentCommits: [{ id: 'k', at: 3 }],
+});
+const columns = (server: string, message?: string) => ({ ...resultToEntity(record(server, message)), etag: 'W/"1"' });
 
 describe('ServerRowCache', () => {
-  it('serves what it remembered last for a server, without evidence, remediation and facts, and nothing once forgotten', () => {
+  it('serves what it remembered last for a server, as a read returns it but for evidence, remediation and facts; nothing once forgotten', () => {
     const cache = new ServerRowCache();
-    cache.remember(row('a', 1));
-    cache.remember(row('a', 2));
+    cache.remember('a', columns('a', 'first'));
+    cache.remember('a', columns('a', 'second'));
     const served = cache.serve('a')!;
-    expect(served).toEqual({ ...row('a', 2), evidenceJson: '', evidenceTruncated: false, remediation: { en: [] }, fingerprintFactsJson: undefined });
+    expect(served).toEqual({ ...entityToResult(columns('a', 'second')), evidenceJson: '{}', remediation: { en: [], ja: [] }, fingerprintFactsJson: undefined });
+    expect(served.message.en).toBe('second');
     expect(cache.served(served)).toBe(true);
-    expect(cache.served(row('a', 2))).toBe(false);
+    expect(cache.served(entityToResult(columns('a', 'second')))).toBe(false);
     cache.forget('a');
     expect(cache.serve('a')).toBeUndefined();
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
 
-  it('holds at most its budget of text, forgetting the rows remembered longest ago', () => {
+  it('holds at most its budget, forgetting the rows remembered longest ago', () => {
     const cache = new ServerRowCache({ maxBytes: 500_000 });
     const n = 200;
-    for (let i = 0; i < n; i++) cache.remember(row(`s${i}`, 1_000));
+    for (let i = 0; i < n; i++) cache.remember(`s${i}`, columns(`s${i}`, 'x'.repeat(1_000)));
+    const each = cache.bytes / cache.size;
     // Full, and no emptier than it had to become.
-    expect(cache.bytes).toBeLessThanOrEqual(500_000);
-    expect(cache.bytes + rowBytes(row('s0', 1_000))).toBeGreaterThan(500_000);
     expect(cache.size).toBeLessThan(n);
+    expect(cache.bytes).toBeLessThanOrEqual(500_000);
+    expect(cache.bytes + each).toBeGreaterThan(500_000);
     const oldest = n - cache.size;
     expect(cache.serve(`s${n - 1}`)).toBeDefined();
     expect(cache.serve(`s${oldest}`)).toBeDefined();
     expect(cache.serve(`s${oldest - 1}`)).toBeUndefined();
     // Remembering a server again makes it the newest: the next one goes instead.
-    cache.remember(row(`s${oldest}`, 1_000));
-    cache.remember(row('new', 1_000));
+    cache.remember(`s${oldest}`, columns(`s${oldest}`, 'x'.repeat(1_000)));
+    cache.remember('new', columns('new', 'x'.repeat(1_000)));
     expect(cache.serve(`s${oldest}`)).toBeDefined();
     expect(cache.serve(`s${oldest + 1}`)).toBeUndefined();
   });
 
-  it('does not remember a row that would take more than a hundredth of the budget', () => {
+  it('counts a row without the columns it does not keep, and does not remember one above a hundredth of the budget', () => {
+    const big = { ...columns('a'), EvidenceJson: 'x'.repeat(100_000) };
     const cache = new ServerRowCache({ maxBytes: 500_000 });
-    cache.remember(row('small', 100));
-    cache.remember(row('big', 4_000));
-    expect(cache.serve('big')).toBeUndefined();
-    expect(cache.serve('small')).toBeDefined();
+    cache.remember('a', big);
+    expect(cache.bytes).toBe(columnBytes(Object.fromEntries(Object.entries(big).filter(([k]) => !/Evidence|Remediation|FingerprintFacts/.test(k)))));
+    cache.remember('b', columns('b', 'x'.repeat(6_000)));
+    expect(cache.serve('b')).toBeUndefined();
+    expect(cache.serve('a')).toBeDefined();
   });
 
   it(`pauses for ${ROW_CACHE_PAUSE_MS / 60_000} minutes once ${ROW_CACHE_PAUSE_AT} of the last ${ROW_CACHE_WINDOW} commits on served rows were refused`, () => {
     let now = 0;
     const cache = new ServerRowCache({ clock: () => now });
-    cache.remember(row('a'));
-    // Refusals spread among landed commits: the window forgets the oldest outcomes.
+    cache.remember('a', columns('a'));
     // One in five refused: never the pause's share of any window.
     for (let i = 0; i < 100; i++) cache.committed(i % 5 === 0);
     expect(cache.serve('a')).toBeDefined();
