@@ -68,6 +68,11 @@ param waiverMaxDays int = 180
 @maxValue(500)
 param reevaluateBatchSize int = 50
 
+@description('Memory, in MB as estimated, each instance gives to the rows of the servers whose posts it last committed, so their next posts skip a storage read (POSTURE_REMEMBERED_ROWS_MB). 0 turns it off: set it when many instances serve the same servers in turn.')
+@minValue(0)
+@maxValue(1024)
+param rememberedRowsMb int = 32
+
 @description('When the projector drains the outbox into events, history, rule index and counts, hosts, raw snapshots and alert records (POSTURE_PROJECTOR_SCHEDULE): an NCRONTAB schedule of six fields, seconds first. Every 5 s keeps the projection lag of a fleet-wide burst to seconds.')
 @minLength(11)
 param projectorSchedule string = '*/5 * * * * *'
@@ -204,6 +209,7 @@ module resources 'modules/resources.bicep' = {
     staleAfterMinutes: staleAfterMinutes
     waiverMaxDays: waiverMaxDays
     reevaluateBatchSize: reevaluateBatchSize
+    rememberedRowsMb: rememberedRowsMb
     projectorSchedule: projectorSchedule
     ingestKeys: ingestKeys
     readerKeys: readerKeys

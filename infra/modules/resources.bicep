@@ -17,6 +17,7 @@ param maxSnapshotBytes int
 param staleAfterMinutes int
 param waiverMaxDays int
 param reevaluateBatchSize int
+param rememberedRowsMb int
 @description('NCRONTAB schedule of the projector timer.')
 param projectorSchedule string
 @secure()
@@ -317,6 +318,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     POSTURE_STALE_AFTER_MINUTES: string(staleAfterMinutes)
     POSTURE_WAIVER_MAX_DAYS: string(waiverMaxDays)
     POSTURE_REEVALUATE_BATCH_SIZE: string(reevaluateBatchSize)
+    POSTURE_REMEMBERED_ROWS_MB: string(rememberedRowsMb)
     POSTURE_PROJECTOR_SCHEDULE: projectorSchedule
     POSTURE_INGEST_KEYS: ingestKeys
     POSTURE_READER_KEYS: readerKeys

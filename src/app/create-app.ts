@@ -3,7 +3,7 @@
 // with injected rules, clock or storage options.
 import { RULES } from '../rules/registry';
 import { STATUSES, type Rule } from '../rules/types';
-import { DriftStore, EventStore, HostStore, LifecycleStore, OlderDriftMembers, OlderLayoutStore, OutboxStore, PostureStore, RawSnapshotStore, RoundTripCounter, RuleIndexStore, ServerKeyStore, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
+import { DriftStore, EventStore, HostStore, LifecycleStore, OlderDriftMembers, OlderLayoutStore, OutboxStore, PostureStore, RawSnapshotStore, RoundTripCounter, RuleIndexStore, ServerKeyStore, ServerRowCache, StagedRawStore, WaiverStore, type PostureStoreOptions } from '../store';
 import { Baselines } from './baselines';
 import { DriftApi } from './drift-api';
 import { DriftQueries } from './drift-queries';
@@ -83,7 +83,9 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     continuationTokenSecret: settings.continuationTokenSecret,
     ...options.storeOptions,
   };
-  const store = options.store ?? new PostureStore(storeOptions);
+  // Only the requests' store remembers rows: it is the one that commits them.
+  const rowCache = new ServerRowCache({ maxBytes: settings.rememberedRowsMb * 1024 * 1024 });
+  const store = options.store ?? new PostureStore({ rowCache, ...storeOptions });
   // The projector's storage calls are counted apart from the requests'.
   const projectorStore = new PostureStore({ ...storeOptions, counter: new RoundTripCounter() });
   const { events, hosts, rawSnapshots, staged, ruleIndex } = projectionStores(store);

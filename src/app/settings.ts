@@ -24,6 +24,8 @@ export const SETTING_NAMES = [
   'POSTURE_REENROLMENT',
   // The projector timer's NCRONTAB schedule (the Functions host reads it as %POSTURE_PROJECTOR_SCHEDULE%).
   'POSTURE_PROJECTOR_SCHEDULE',
+  // Memory per instance for the rows of the servers it last committed (a post then skips its read).
+  'POSTURE_REMEMBERED_ROWS_MB',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -66,6 +68,11 @@ export interface Settings {
    * default) or 'approval' (it also needs the server's current key, or an admin's approval).
    */
   readonly reenrolment: ReenrolmentPolicy;
+  /**
+   * Memory, in MB as estimated, an instance gives to the rows its commits of one-rule servers left,
+   * so the servers' next posts skip their read; 0: none, every post reads its row first.
+   */
+  readonly rememberedRowsMb: number;
 }
 
 export const REENROLMENT_POLICIES = ['open', 'approval'] as const;
@@ -85,6 +92,13 @@ function positiveInt(name: SettingName, value: string | undefined, fallback: num
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`Setting ${name} must be a positive integer, not ${JSON.stringify(value)}.`);
+  return n;
+}
+
+function nonNegativeInt(name: SettingName, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`Setting ${name} must be 0 or a positive integer, not ${JSON.stringify(value)}.`);
   return n;
 }
 
@@ -139,5 +153,6 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     continuationTokenSecret: secret('POSTURE_CONTINUATION_TOKEN_SECRET', env.POSTURE_CONTINUATION_TOKEN_SECRET, MIN_TOKEN_SECRET_CHARS),
     reenrolment: oneOf('POSTURE_REENROLMENT', env.POSTURE_REENROLMENT, REENROLMENT_POLICIES, 'open'),
     projectorSchedule: ncrontab('POSTURE_PROJECTOR_SCHEDULE', env.POSTURE_PROJECTOR_SCHEDULE, '*/5 * * * * *'),
+    rememberedRowsMb: nonNegativeInt('POSTURE_REMEMBERED_ROWS_MB', env.POSTURE_REMEMBERED_ROWS_MB, 32),
   };
 }

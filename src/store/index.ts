@@ -6,6 +6,7 @@ export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, isTransient, set
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 export { CursorCodec, InvalidContinuationTokenError } from './cursor';
 export { PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';
+export { ServerRowCache, type ServerRowCacheOptions } from './server-row-cache';
 export { EventStore, type EventFilter } from './events-store';
 export { COUNT_SHARDS, RuleIndexStore, type IndexChange, type IndexLeave, type IndexMove } from './rule-index-store';
 export { HOST_BUCKETS, HostStore } from './hosts-store';

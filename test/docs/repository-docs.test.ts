@@ -220,6 +220,7 @@ describe('the app settings table in docs/deploy.md', () => {
     POSTURE_CONTINUATION_TOKEN_SECRET: 'continuationTokenSecret',
     POSTURE_REENROLMENT: 'reenrolment',
     POSTURE_PROJECTOR_SCHEDULE: 'projectorSchedule',
+    POSTURE_REMEMBERED_ROWS_MB: 'rememberedRowsMb',
   };
   /** A default as the table writes it: — for nothing (unset, empty, an empty list), else the value in backticks. */
   const shown = (value: unknown): string => (value === undefined || value === '' || (Array.isArray(value) && value.length === 0) ? '—' : `\`${String(value)}\``);

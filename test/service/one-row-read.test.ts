@@ -7,7 +7,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConnectionString, tableNames, type ResultRecord, type StoragePolicy, type StoredResult } from '../../src/store';
 import { resultKeys } from '../../src/store/entities';
-import { ServerRowCache } from '../../src/store/server-row-cache';
 import { post } from '../support/http';
 import { propertyRuns } from '../support/property-runs';
 import { alphaRule, snapshot } from '../support/snapshots';
@@ -27,9 +26,9 @@ const recorder: StoragePolicy = {
 let stack: TestStack;
 let results: TableClient;
 beforeAll(async () => {
-  // An instance that remembers no row, as one just started: every post reads (what the instance
-  // that committed a server's last post skips is in remembered-rows.test.ts).
-  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder], rowCache: new ServerRowCache({ maxBytes: 0 }) });
+  // An instance that remembers no row (POSTURE_REMEMBERED_ROWS_MB=0): every post reads (what an
+  // instance that committed a server's last post skips is in remembered-rows.test.ts).
+  stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder], settings: { POSTURE_REMEMBERED_ROWS_MB: '0' } });
   results = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).results, { allowInsecureConnection: true });
 });
 afterAll(async () => stack?.stop());

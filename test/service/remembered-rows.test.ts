@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type PostureApp } from '../../src/app/create-app';
+import { loadSettings } from '../../src/app/settings';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy, StoredResult } from '../../src/store';
 import { ROW_CACHE_PAUSE_AT } from '../../src/store/server-row-cache';
@@ -179,5 +180,13 @@ describe('the row an instance remembers', () => {
     } finally {
       await hostC.close();
     }
+  });
+});
+
+describe('POSTURE_REMEMBERED_ROWS_MB', () => {
+  it('is 32 by default, 0 turns memory off, and anything else but a whole number stops the start with a sentence naming it', () => {
+    expect(loadSettings({}).rememberedRowsMb).toBe(32);
+    expect(loadSettings({ POSTURE_REMEMBERED_ROWS_MB: '0' }).rememberedRowsMb).toBe(0);
+    for (const bad of ['-1', '1.5', 'lots']) expect(() => loadSettings({ POSTURE_REMEMBERED_ROWS_MB: bad })).toThrow(`Setting POSTURE_REMEMBERED_ROWS_MB must be 0 or a positive integer, not "${bad}".`);
   });
 });

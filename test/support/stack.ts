@@ -10,7 +10,6 @@ import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy } from '../../src/store';
-import type { ServerRowCache } from '../../src/store/server-row-cache';
 
 export const TEST_KEYS = {
   /**
@@ -45,8 +44,6 @@ export interface TestStackOptions {
   readonly storagePolicies?: readonly StoragePolicy[];
   /** The local host's projector interval in ms (default 1000); 0: only when the test drains (projected()). */
   readonly projectorIntervalMs?: number;
-  /** The request store's memory of one-rule servers' rows (a fresh one by default). */
-  readonly rowCache?: ServerRowCache;
 }
 
 export interface TestStack {
@@ -86,7 +83,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     POSTURE_CONTINUATION_TOKEN_SECRET: 'test-continuation-token-secret-0123456789',
     ...options.settings,
   });
-  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1, rowCache: options.rowCache } });
+  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1 } });
   await app.store.ensureTables();
   await app.keyStore.ensureTable();
   const serverKeys = new Map<string, Promise<string>>();
