@@ -88,17 +88,11 @@ function list(value: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
-function positiveInt(name: SettingName, value: string | undefined, fallback: number): number {
+/** A whole number of at least `min` (1 unless 0 means something). */
+function wholeNumber(name: SettingName, value: string | undefined, fallback: number, min: 0 | 1 = 1): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`Setting ${name} must be a positive integer, not ${JSON.stringify(value)}.`);
-  return n;
-}
-
-function nonNegativeInt(name: SettingName, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`Setting ${name} must be 0 or a positive integer, not ${JSON.stringify(value)}.`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`Setting ${name} must be ${min === 0 ? '0 or ' : ''}a positive integer, not ${JSON.stringify(value)}.`);
   return n;
 }
 
@@ -142,17 +136,17 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     ingestKeys: list(env.POSTURE_INGEST_KEYS),
     readerKeys: list(env.POSTURE_READER_KEYS),
     adminKeys: list(env.POSTURE_ADMIN_KEYS),
-    maxSnapshotBytes: positiveInt('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
-    staleAfterMinutes: positiveInt('POSTURE_STALE_AFTER_MINUTES', env.POSTURE_STALE_AFTER_MINUTES, 180),
-    waiverMaxDays: positiveInt('POSTURE_WAIVER_MAX_DAYS', env.POSTURE_WAIVER_MAX_DAYS, 180),
-    reevaluateBatchSize: Math.min(500, positiveInt('POSTURE_REEVALUATE_BATCH_SIZE', env.POSTURE_REEVALUATE_BATCH_SIZE, 50)),
+    maxSnapshotBytes: wholeNumber('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
+    staleAfterMinutes: wholeNumber('POSTURE_STALE_AFTER_MINUTES', env.POSTURE_STALE_AFTER_MINUTES, 180),
+    waiverMaxDays: wholeNumber('POSTURE_WAIVER_MAX_DAYS', env.POSTURE_WAIVER_MAX_DAYS, 180),
+    reevaluateBatchSize: Math.min(500, wholeNumber('POSTURE_REEVALUATE_BATCH_SIZE', env.POSTURE_REEVALUATE_BATCH_SIZE, 50)),
     enrolmentSecrets: list(env.POSTURE_ENROLMENT_SECRETS),
     allowSharedIngestKeys: flag('POSTURE_ALLOW_SHARED_INGEST_KEYS', env.POSTURE_ALLOW_SHARED_INGEST_KEYS),
-    rateLimitBurst: positiveInt('POSTURE_RATE_LIMIT_BURST', env.POSTURE_RATE_LIMIT_BURST, 30),
-    rateLimitPerMinute: positiveInt('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
+    rateLimitBurst: wholeNumber('POSTURE_RATE_LIMIT_BURST', env.POSTURE_RATE_LIMIT_BURST, 30),
+    rateLimitPerMinute: wholeNumber('POSTURE_RATE_LIMIT_PER_MINUTE', env.POSTURE_RATE_LIMIT_PER_MINUTE, 6),
     continuationTokenSecret: secret('POSTURE_CONTINUATION_TOKEN_SECRET', env.POSTURE_CONTINUATION_TOKEN_SECRET, MIN_TOKEN_SECRET_CHARS),
     reenrolment: oneOf('POSTURE_REENROLMENT', env.POSTURE_REENROLMENT, REENROLMENT_POLICIES, 'open'),
     projectorSchedule: ncrontab('POSTURE_PROJECTOR_SCHEDULE', env.POSTURE_PROJECTOR_SCHEDULE, '*/5 * * * * *'),
-    rememberedRowsMb: nonNegativeInt('POSTURE_REMEMBERED_ROWS_MB', env.POSTURE_REMEMBERED_ROWS_MB, 32),
+    rememberedRowsMb: wholeNumber('POSTURE_REMEMBERED_ROWS_MB', env.POSTURE_REMEMBERED_ROWS_MB, 32, 0),
   };
 }

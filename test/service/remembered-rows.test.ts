@@ -188,5 +188,7 @@ describe('POSTURE_REMEMBERED_ROWS_MB', () => {
     expect(loadSettings({}).rememberedRowsMb).toBe(32);
     expect(loadSettings({ POSTURE_REMEMBERED_ROWS_MB: '0' }).rememberedRowsMb).toBe(0);
     for (const bad of ['-1', '1.5', 'lots']) expect(() => loadSettings({ POSTURE_REMEMBERED_ROWS_MB: bad })).toThrow(`Setting POSTURE_REMEMBERED_ROWS_MB must be 0 or a positive integer, not "${bad}".`);
+    // The same reading of whole numbers where 0 means nothing: refused.
+    expect(() => loadSettings({ POSTURE_RATE_LIMIT_BURST: '0' })).toThrow('Setting POSTURE_RATE_LIMIT_BURST must be a positive integer, not "0".');
   });
 });
