@@ -29,6 +29,7 @@ import {
 import type { AlertLog } from './alert-log';
 import { driftMemberOf, driftMoveOf } from './drift-projection';
 import type { UseCaseDeps } from './use-case-deps';
+import type { KeyRecheck } from './http-io';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
 import { eventOf, indexedStatusOf, indexOf, verdictMoved, verdictOf } from './result-records';
@@ -49,7 +50,7 @@ export interface BoundKey {
    * are trusted only under the commit's ETags; any other decision, and every retry, is made on rows
    * read, against which this checks the key again (returning its tag, or throwing the refusal).
    */
-  readonly recheck?: (rows: readonly StoredResult[]) => Promise<string>;
+  readonly recheck?: KeyRecheck;
 }
 
 export interface IngestResponse {

@@ -116,10 +116,10 @@ export class PostureStore {
    */
   async readServerRows(server: string, ruleIds: readonly string[]): Promise<StoredResult[]> {
     if (ruleIds.length === 1) {
-      const e = await this.#readResultColumns(server, ruleIds[0]!);
-      const row = e && entityToResult(e);
-      if (row && isAlone(row, ruleIds)) {
-        this.#remembered.remember(server, e!);
+      const columns = await this.#readResultColumns(server, ruleIds[0]!);
+      const row = columns && entityToResult(columns);
+      if (columns && row && isAlone(row, ruleIds)) {
+        this.#remembered.remember(server, columns);
         return [row];
       }
     }

@@ -2,9 +2,9 @@
 // kept as written and turned into a row only when a post asks for it. Ingest decides a post on it
 // instead of reading the row again, and the commit's ETag condition proves it was still the stored
 // row: a refused commit means another writer (another instance, a revocation) changed it, so the
-// row is forgotten and read. When several instances serve a fleet's posts in
-// turn, an instance's rows are often outdated and each such post pays a refused write before its
-// read; so the cache stops serving for a while once refusals make up a good share of its uses.
+// row is forgotten and read. When several instances serve a fleet's posts in turn, an instance's
+// rows are often outdated and each such post pays a refused write before its read; so the cache
+// stops serving for a while once refusals make up a good share of its uses.
 import { entityToResult } from './entities';
 import type { StoredResult } from './records';
 
