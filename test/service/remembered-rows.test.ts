@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type PostureApp } from '../../src/app/create-app';
 import { loadSettings } from '../../src/app/settings';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
-import type { StoragePolicy, StoredResult } from '../../src/store';
+import { OutboxStore, type StoragePolicy, type StoredResult } from '../../src/store';
 import { ROW_CACHE_PAUSE_AT } from '../../src/store/server-row-cache';
 import { propertyRuns } from '../support/property-runs';
 import { alphaRule, snapshot } from '../support/snapshots';
@@ -151,6 +151,54 @@ describe('the row an instance remembers', () => {
     expect(await stack.app.store.readServer(fqdn(host))).toEqual(before);
     expect(await changes(host)).toEqual(['->Pass']);
   });
+
+  for (const change of [false, true]) {
+    it(`a key revoked between its check on the remembered row and the commit (${change ? 'a status change' : 'a steady post'}): the commit is refused, the key checked again on rows read and refused, nothing written`, async () => {
+      // An instance whose next one-row commit waits for `during` (the revocation, through B).
+      const pause: { during?: () => Promise<void> } = {};
+      const done: string[] = [];
+      const pausing: StoragePolicy = {
+        name: 'testPauseOneRowCommit',
+        async sendRequest(request, next) {
+          const during = pause.during;
+          if (during && request.method === 'PUT' && /\/Results\(/.test(decodeURIComponent(new URL(request.url).pathname)) && request.headers.has('If-Match')) {
+            pause.during = undefined;
+            await during();
+          }
+          return next(request);
+        },
+      };
+      const appD = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), pausing] } });
+      const hostD = await startLocalHost({ app: appD, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+      try {
+        const host = change ? 'MEMO10' : 'MEMO09';
+        const key = await stack.serverKey(fqdn(host));
+        // The second post checks ServerKeys and tags the key; the instance remembers the tagged row.
+        for (let i = 0; i < 2; i++) expect((await postTo(hostD.baseUrl, next(host), key)).status).toBe(201);
+        expect(appD.store.rememberedServerRows(fqdn(host), ids)?.[0]?.keyTag).toBeDefined();
+
+        let revoked = 0;
+        pause.during = async () => {
+          revoked = (await fetch(`${hostB.baseUrl}/api/servers/${fqdn(host)}/key`, { method: 'DELETE', headers: { 'x-api-key': TEST_KEYS.admin } })).status;
+        };
+        done.length = 0;
+        appD.keyStore.counter.reset();
+        const r = await postTo(hostD.baseUrl, next(host, change ? 'Warning' : 'Pass'), key);
+        expect(revoked).toBe(200);
+        // Admitted on the remembered row's tag (no ServerKeys read), refused at the commit, then refused on the rows read.
+        expect([r.status, r.body.error]).toEqual([401, 'key_revoked']);
+        expect(done).toEqual(['refused', 'point']);
+        const [row] = await stack.app.store.readServer(fqdn(host));
+        expect({ keyTag: row!.keyTag, status: row!.status }).toEqual({ keyTag: undefined, status: 'Pass' });
+        // No event for the refused change, and the refused attempt removed its own outbox entry.
+        expect(await changes(host)).toEqual(['->Pass']);
+        expect((await new OutboxStore(stack.app.store).list(1000)).filter((e) => e.server === fqdn(host))).toEqual([]);
+        expect((await postTo(hostD.baseUrl, next(host), key)).body.error).toBe('key_revoked');
+      } finally {
+        await hostD.close();
+      }
+    });
+  }
 
   it('served by two instances in turn, an instance stops trusting its memory once refusals mount, and its posts cost a read and a write again', async () => {
     // A third instance, whose memory has seen no refusal yet.
