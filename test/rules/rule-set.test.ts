@@ -2,6 +2,7 @@
 // that name log files), the rule-set version, evaluation, and choosing a language.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isLang, localiseResult, negotiateLanguage } from '../../src/rules/localise';
 import { buildManifest, canonicalJson } from '../../src/rules/manifest';
@@ -10,6 +11,7 @@ import { evaluateAll, evaluateRule, findRule, RULES, ruleSetVersion } from '../.
 import type { Rule } from '../../src/rules/types';
 import { manifestSchema } from '../../src/snapshot/schema';
 import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
+import { propertyRuns } from '../support/property-runs';
 
 const BB = {
   VSE80i: 'HKLM\\SOFTWARE\\Network Associates\\TVD\\Shared Components\\On Access Scanner\\BehaviourBlocking',
@@ -114,6 +116,25 @@ describe('the collection manifest', () => {
     expect(canonicalJson({ b: 1, a: [{ d: undefined, c: 'x' }, null], c: true })).toBe('{"a":[{"c":"x"},null],"b":1,"c":true}');
     expect(canonicalJson({ B: 1, a: 2, A: 3 })).toBe('{"A":3,"B":1,"a":2}');
     expect(canonicalJson('s')).toBe('"s"');
+  });
+
+  // Stored hashes (content, fingerprints, the manifest version) were made with the text this writes:
+  // it must stay the same text for every value, not only equal content.
+  it('writes the text the earlier releases wrote, for any value (fast-check)', () => {
+    const earlier = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(earlier).join(',')}]`;
+      if (value !== null && typeof value === 'object') {
+        const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${earlier(v)}`).join(',')}}`;
+      }
+      return JSON.stringify(value);
+    };
+    const values = fc.anything({ withBigInt: false, withDate: false, withMap: false, withSet: false, withTypedArray: false, withSparseArray: false, withBoxedValues: false, withNullPrototype: false, maxDepth: 4 });
+    fc.assert(
+      fc.property(values, (v) => canonicalJson(v) === earlier(v)),
+      { numRuns: propertyRuns(500), seed: 20261202 },
+    );
+    expect(canonicalJson([1, undefined, { a: undefined }])).toBe(earlier([1, undefined, { a: undefined }]));
   });
 });
 
