@@ -8,6 +8,7 @@ import path from 'node:path';
 import { globSync } from 'glob';
 import { describe, expect, it } from 'vitest';
 import { API_ERROR_STATUS } from '../../src/app/errors';
+import { HOST_REFRESH_MS } from '../../src/app/ingest';
 import { JOBS } from '../../src/app/lifecycle-api';
 import { ROUTES } from '../../src/app/routes';
 import { loadSettings, SETTING_NAMES, type SettingName, type Settings } from '../../src/app/settings';
@@ -282,5 +283,28 @@ describe('commands the docs give', () => {
     const scripts = new Set(Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts));
     const unknown = MARKDOWN.flatMap((f) => [...read(f).matchAll(/\bnpm run ([a-z][\w:-]*)/g)].map((m) => m[1]!).filter((s) => !scripts.has(s)).map((s) => `${f}: npm run ${s}`));
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('docs/tables.md, the Hosts refresh on the installer schedule', () => {
+  // The share of hourly posts that owe the refresh, as the docs give it, from the service's refresh
+  // interval and the installer's default random delay (a seeded simulation, so it is the same each run).
+  it('about two posts in three owe it (0.63 with the delay drawn for each run)', () => {
+    const delay = Number(/\[int\]\$RandomDelayMinutes = (\d+)/.exec(read('collector/Install-PostureCollector.ps1'))?.[1]);
+    expect(delay).toBe(50);
+    let seed = 20261202;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const runs = 200_000;
+    let refreshes = 0;
+    let last = -Infinity;
+    for (let k = 0; k < runs; k++) {
+      const at = k * 3_600_000 + random() * delay * 60_000;
+      if (at - last >= HOST_REFRESH_MS) {
+        refreshes++;
+        last = at;
+      }
+    }
+    expect((refreshes / runs).toFixed(2)).toBe('0.63');
+    expect(read('docs/tables.md').replace(/\s+/g, ' ')).toContain('0.63 in a simulation of 200,000 runs');
   });
 });
