@@ -53,9 +53,9 @@ const OLDER_BUCKETS = 16;
 const CHUNK_BYTES = 60 * 1024;
 const MAX_CHUNKS = 15;
 /**
- * An entry lives seconds, so it is compressed at the fastest level: about half the default level's
- * CPU for the request, for a few percent more bytes. Any gzip reader takes it, so the entries of
- * every version read alike.
+ * An entry lives seconds, so it is compressed at the fastest level: for the benchmark's typical
+ * entry (7 KB of JSON) about 40 % less CPU than the default level, for about a tenth more bytes.
+ * Any gzip reader takes it, so the entries of every version read alike.
  */
 const ENTRY_GZIP = { level: 1 } as const;
 const LEASE = { partitionKey: '~lease', rowKey: 'projector' } as const;
