@@ -292,8 +292,14 @@ describe('docs/tables.md, the Hosts refresh on the installer schedule', () => {
   it('about two posts in three owe it (0.63 with the delay drawn for each run)', () => {
     const delay = Number(/\[int\]\$RandomDelayMinutes = (\d+)/.exec(read('collector/Install-PostureCollector.ps1'))?.[1]);
     expect(delay).toBe(50);
+    // mulberry32: exact in 32-bit integer arithmetic, so every run draws the same delays.
     let seed = 20261202;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
     const runs = 200_000;
     let refreshes = 0;
     let last = -Infinity;

@@ -182,10 +182,10 @@ describe('the row an instance remembers', () => {
           revoked = (await fetch(`${hostB.baseUrl}/api/servers/${fqdn(host)}/key`, { method: 'DELETE', headers: { 'x-api-key': TEST_KEYS.admin } })).status;
         };
         done.length = 0;
-        appD.keyStore.counter.reset();
         const r = await postTo(hostD.baseUrl, next(host, change ? 'Warning' : 'Pass'), key);
         expect(revoked).toBe(200);
-        // Admitted on the remembered row's tag (no ServerKeys read), refused at the commit, then refused on the rows read.
+        // Admitted on the remembered row's tag (no read before the commit), refused at the commit,
+        // then refused on the rows read (their tag is gone, so the key is checked in ServerKeys).
         expect([r.status, r.body.error]).toEqual([401, 'key_revoked']);
         expect(done).toEqual(['refused', 'point']);
         const [row] = await stack.app.store.readServer(fqdn(host));
