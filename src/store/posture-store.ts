@@ -180,12 +180,14 @@ export class PostureStore {
     const partitionRules = [...written].sort().join(' ');
     const rows = commit.put.map(({ record, etag }) => ({ entity: { ...resultToEntity(record), [PARTITION_RULES]: partitionRules }, etag }));
     const fromMemory = commit.basedOn.length === 1 && this.#remembered.served(commit.basedOn[0]!);
+    // A refusal tells of another writer only if this process left the served row as it was.
+    const current = fromMemory && this.#remembered.current(server, commit.basedOn[0]!);
     this.#remembered.forget(server);
     let etag: string | undefined;
     try {
       etag = await this.#results.writeAtomically(rows, commit.remove.map((ruleId) => resultKeys(server, ruleId)), 'committing server state');
     } catch (error) {
-      if (fromMemory && error instanceof ConcurrencyConflictError) this.#remembered.committed(true);
+      if (current && error instanceof ConcurrencyConflictError) this.#remembered.committed(true);
       throw error;
     }
     if (fromMemory) this.#remembered.committed(false);

@@ -4,12 +4,17 @@
 // row: a refused commit means another writer (another instance, a revocation) changed it, so the
 // row is forgotten and read. When several instances serve a fleet's posts in turn, an instance's
 // rows are often outdated and each such post pays a refused write before its read; so the cache
-// stops serving for a while once refusals make up a good share of its uses.
+// stops serving for a while once refusals make up a good share of its uses (refusals after this
+// process's own change to the row aside: those are two posts of one server in flight here).
 import { entityToResult } from './entities';
 import type { StoredResult } from './records';
 
 /** A Results row as written or read: its columns by name. */
 type RowColumns = Readonly<Record<string, unknown>>;
+interface Entry {
+  readonly columns: RowColumns;
+  readonly bytes: number;
+}
 
 export interface ServerRowCacheOptions {
   /** Bytes of memory the remembered rows may take in all, as estimated (columnBytes); 0 remembers nothing. */
@@ -42,10 +47,10 @@ export class ServerRowCache {
   readonly #maxBytes: number;
   readonly #clock: () => number;
   /** Columns by server, least recently remembered first (a Map keeps insertion order). */
-  readonly #rows = new Map<string, { readonly columns: RowColumns; readonly bytes: number }>();
+  readonly #rows = new Map<string, Entry>();
   #bytes = 0;
-  /** Rows handed out and not yet committed on: a commit on one of them reports its outcome. */
-  readonly #served = new WeakSet<StoredResult>();
+  /** Rows handed out, with the entry each came from: a commit on one of them reports its outcome. */
+  readonly #served = new WeakMap<StoredResult, Entry>();
   /** Outcomes of the latest commits decided on served rows: true when refused. */
   #outcomes: boolean[] = [];
   #pausedUntil = 0;
@@ -64,13 +69,23 @@ export class ServerRowCache {
     const entry = this.#rows.get(server);
     if (!entry) return undefined;
     const row = entityToResult(entry.columns);
-    this.#served.add(row);
+    this.#served.set(row, entry);
     return row;
   }
 
   /** Whether `row` is one `serve` handed out. */
   served(row: StoredResult): boolean {
     return this.#served.has(row);
+  }
+
+  /**
+   * Whether memory still holds the entry `row` was served from: false once this process committed,
+   * read or cleared the server since. A commit on `row` refused then says nothing of other writers
+   * (two posts of one server in flight collide just the same when each reads first).
+   */
+  current(server: string, row: StoredResult): boolean {
+    const entry = this.#served.get(row);
+    return entry !== undefined && this.#rows.get(server) === entry;
   }
 
   /** Remembers the server's row, from its columns as written (with the new ETag) or read, as the newest. */
@@ -95,7 +110,7 @@ export class ServerRowCache {
     this.#bytes -= entry.bytes;
   }
 
-  /** A commit decided on a served row landed (false) or was refused (true). */
+  /** A commit decided on a served row landed (false) or was refused (true) while the row was current. */
   committed(refused: boolean): void {
     this.#outcomes.push(refused);
     if (this.#outcomes.length > ROW_CACHE_WINDOW) this.#outcomes.shift();

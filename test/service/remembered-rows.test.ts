@@ -200,6 +200,57 @@ describe('the row an instance remembers', () => {
     });
   }
 
+  it('two posts of one server decided on the same remembered row in one instance: the one refused does not count towards pausing memory (reading first, they would collide too)', async () => {
+    // Holds the next outbox entry's write until released, so a second post is admitted on the row
+    // the first was decided on, before the first commits.
+    const hold: { until?: Promise<void> } = {};
+    const holding: StoragePolicy = {
+      name: 'testHoldOutboxWrite',
+      async sendRequest(request, next) {
+        const until = hold.until;
+        // An entry's write (not the projector's lease or clean-up, which touch the same table).
+        if (until && request.method === 'PUT' && /Outbox\(PartitionKey='entries'/.test(decodeURIComponent(new URL(request.url).pathname))) {
+          hold.until = undefined;
+          await until;
+        }
+        return next(request);
+      },
+    };
+    const done: string[] = [];
+    const appE = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), holding] } });
+    const hostE = await startLocalHost({ app: appE, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+    try {
+      const host = 'MEMO11';
+      for (let i = 0; i < 2; i++) expect((await postTo(hostE.baseUrl, next(host))).status).toBe(201);
+      done.length = 0;
+      // Both change the status (so each writes an outbox entry, the second's waiting behind the first's).
+      let current = 'Pass';
+      for (let pair = 0; pair < ROW_CACHE_PAUSE_AT + 2; pair++) {
+        const [first_, second_] = ['Pass', 'Warning', 'Error'].filter((st) => st !== current) as [string, string];
+        let release!: () => void;
+        hold.until = new Promise<void>((r) => (release = r));
+        const first = postTo(hostE.baseUrl, next(host, first_));
+        while (hold.until) await new Promise((r) => setTimeout(r, 2));
+        // The first is held at its outbox write; the second is admitted and decided on the same row.
+        const second = postTo(hostE.baseUrl, next(host, second_));
+        await new Promise((r) => setTimeout(r, 50));
+        release();
+        expect((await Promise.all([first, second])).map((r) => r.status)).toEqual([201, 201]);
+        current = second_;
+      }
+      // Every second post was refused once, then read and committed.
+      expect(done.filter((d) => d === 'refused')).toHaveLength(ROW_CACHE_PAUSE_AT + 2);
+      // Memory still serves: a steady post costs its commit alone.
+      done.length = 0;
+      appE.store.counter.reset();
+      expect((await postTo(hostE.baseUrl, next(host, current))).status).toBe(201);
+      expect(done).toEqual([]);
+      expect(appE.store.counter.count).toBe(1);
+    } finally {
+      await hostE.close();
+    }
+  });
+
   it('served by two instances in turn, an instance stops trusting its memory once refusals mount, and its posts cost a read and a write again', async () => {
     // A third instance, whose memory has seen no refusal yet.
     const done: string[] = [];

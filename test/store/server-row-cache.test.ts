@@ -49,6 +49,21 @@ describe('ServerRowCache', () => {
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
 
+  it('says whether a served row is still what it remembers: not once it remembered, forgot or served anew from another entry', () => {
+    const cache = new ServerRowCache();
+    cache.remember('a', columns('a', 'first'));
+    const one = cache.serve('a')!;
+    const two = cache.serve('a')!;
+    expect([cache.current('a', one), cache.current('a', two)]).toEqual([true, true]);
+    expect(cache.current('b', one)).toBe(false);
+    expect(cache.current('a', entityToResult(columns('a', 'first')))).toBe(false);
+    cache.forget('a');
+    expect(cache.current('a', one)).toBe(false);
+    cache.remember('a', columns('a', 'first'));
+    expect(cache.current('a', two)).toBe(false);
+    expect(cache.current('a', cache.serve('a')!)).toBe(true);
+  });
+
   it('holds at most its budget, forgetting the rows remembered longest ago', () => {
     const cache = new ServerRowCache({ maxBytes: 500_000 });
     const n = 200;
