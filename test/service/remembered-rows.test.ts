@@ -201,9 +201,9 @@ describe('the row an instance remembers', () => {
   }
 
   it('two posts of one server decided on the same remembered row in one instance: the one refused does not count towards pausing memory (reading first, they would collide too)', async () => {
-    // Holds the next outbox entry's write until released, so a second post is admitted on the row
-    // the first was decided on, before the first commits.
-    const hold: { until?: Promise<void> } = {};
+    // Holds the next outbox entry's write until released (telling `reached` when it does), so a
+    // second post is admitted on the row the first was decided on, before the first commits.
+    const hold: { until?: Promise<void>; reached?: () => void } = {};
     const holding: StoragePolicy = {
       name: 'testHoldOutboxWrite',
       async sendRequest(request, next) {
@@ -211,6 +211,7 @@ describe('the row an instance remembers', () => {
         // An entry's write (not the projector's lease or clean-up, which touch the same table).
         if (until && request.method === 'PUT' && /Outbox\(PartitionKey='entries'/.test(decodeURIComponent(new URL(request.url).pathname))) {
           hold.until = undefined;
+          hold.reached?.();
           await until;
         }
         return next(request);
@@ -229,11 +230,13 @@ describe('the row an instance remembers', () => {
         const [first_, second_] = ['Pass', 'Warning', 'Error'].filter((st) => st !== current) as [string, string];
         let release!: () => void;
         hold.until = new Promise<void>((r) => (release = r));
+        const reached = new Promise<void>((r) => (hold.reached = r));
         const first = postTo(hostE.baseUrl, next(host, first_));
-        while (hold.until) await new Promise((r) => setTimeout(r, 2));
-        // The first is held at its outbox write; the second is admitted and decided on the same row.
+        await reached;
+        // The first is held at its outbox write; the second is admitted and decided on the same row
+        // (well within the wait, which a loaded machine may need), its entry queued behind the first's.
         const second = postTo(hostE.baseUrl, next(host, second_));
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 200));
         release();
         expect((await Promise.all([first, second])).map((r) => r.status)).toEqual([201, 201]);
         current = second_;
