@@ -23,8 +23,7 @@ export interface ApiRequest {
 export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly jsonBody?: unknown;
-  /** A text or binary body (the CSV export, the dashboard's files); JSON routes use jsonBody. */
+  /** The body: JSON routes' UTF-8 bytes (see `json`), the CSV export's text, the dashboard's files. */
   readonly body?: string | Uint8Array;
 }
 
@@ -53,10 +52,15 @@ export type KeyRecheck = (rows: readonly StoredResult[]) => Promise<string>;
 export const MAX_TOP = 1000;
 export const DEFAULT_TOP = 100;
 
+/**
+ * A JSON answer, encoded here once: handed a string (what `jsonBody` becomes), the Functions
+ * response checks every character of it for lone surrogates (6 % of the service's time on a list
+ * of a thousand results); bytes it takes as they are.
+ */
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   status,
   headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-  jsonBody: body,
+  body: Buffer.from(JSON.stringify(body), 'utf8'),
 });
 
 export function errorResponse(e: ApiError): ApiResponse {

@@ -105,10 +105,11 @@ export class LifecycleQueries {
         const waived: Record<string, number> = { Warning: 0, Error: 0 };
         const relevant = ctx.active.filter((w) => w.ruleId === r.ruleId);
         if (relevant.length > 0) {
-          // Only the failing rows of a waived rule are read, from the rule index.
+          // Only the failing rows of a waived rule are read, from the rule index, and of those only
+          // the summary's columns (one language's message, none used here).
           let token: string | undefined;
           for (let pages = 0; pages < 1000; pages++) {
-            const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: [...FAILING] }, ids, 1000, token);
+            const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: [...FAILING] }, ids, 1000, token, lang);
             for (const item of page.items) if (coverOf(relevant, item.server, item.ruleId)) waived[item.status] = (waived[item.status] ?? 0) + 1;
             token = page.continuationToken;
             if (!token) break;

@@ -47,12 +47,12 @@ export class Queries {
   }
 
   async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang) {
-    const page = await this.deps.store.listResults(filter, this.deps.rules.map((r) => r.id), top, token);
+    const page = await this.deps.store.listResults(filter, this.deps.rules.map((r) => r.id), top, token, lang);
     return { items: page.items.map((r) => viewOfSummary(r, lang)), continuationToken: page.continuationToken ?? null };
   }
 
   async events(filter: EventFilter, top: number, token: string | undefined, lang: Lang) {
-    const page = await this.deps.events.listEvents(filter, top, token);
+    const page = await this.deps.events.listEvents(filter, top, token, lang);
     return { items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
   }
 

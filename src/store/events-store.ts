@@ -7,7 +7,8 @@
 // Replays write the same rows (every row is keyed by the change it records).
 import { odata, TableTransaction } from '@azure/data-tables';
 import { queryId } from './cursor';
-import { entityToEvent, EVENTS_PARTITION, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, serverRange } from './entities';
+import type { Lang } from '../rules/types';
+import { entityToEvent, eventListColumns, EVENTS_PARTITION, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, serverRange } from './entities';
 import { settleAll } from './errors';
 import { and, or } from './filters';
 import { decodePosition, encodePosition, walkPage, walkStart, type HistoryLayout, type WalkRow } from './history-walk';
@@ -110,7 +111,8 @@ export class EventStore {
   }
 
   /** Status changes, newest first. */
-  async listEvents(filter: EventFilter, top: number, token?: string): Promise<Page<EventRecord>> {
+  /** With `lang`, only the columns a list shows are read, the message in that language alone. */
+  async listEvents(filter: EventFilter, top: number, token?: string, lang?: Lang): Promise<Page<EventRecord>> {
     await this.#events.ready();
     const query = queryId('events', filter);
     const q = and(
@@ -121,6 +123,6 @@ export class EventStore {
       filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
       filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
     );
-    return this.#events.walk([q], query, token, top, entityToEvent);
+    return this.#events.walk([q], query, token, top, entityToEvent, lang === undefined ? undefined : eventListColumns(lang));
   }
 }

@@ -9,12 +9,13 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, type TableClients, type TableKind } from './client';
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
-import { entityToIndex, entityToResult, PARTITION_RULES, resultKeys, resultToEntity } from './entities';
+import { entityToResult, entityToSummary, PARTITION_RULES, resultKeys, resultToEntity, summaryColumns } from './entities';
+import type { Lang } from '../rules/types';
 import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
 import { encodeKey } from './keys';
 import { RecordedEmpty } from './recorded-empty';
-import { SUMMARY_FIELDS, type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
+import { type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 import { ServerRowCache } from './server-row-cache';
 import { SiblingTable } from './sibling-table';
 
@@ -257,10 +258,12 @@ export class PostureStore {
   /**
    * Current results, newest-agnostic order. With a server: that server's partition. With a rule or
    * statuses: the rule index (only matching rows are read). With neither: the whole Results table.
-   * `ruleIds` lists the loaded rules, walked when statuses are given without a rule.
+   * `ruleIds` lists the loaded rules, walked when statuses are given without a rule. With `lang`,
+   * only the summary's columns are read, and the message in that language alone.
    */
-  async listResults(filter: ResultFilter, ruleIds: readonly string[], top: number, token?: string): Promise<Page<ResultSummary>> {
+  async listResults(filter: ResultFilter, ruleIds: readonly string[], top: number, token?: string, lang?: Lang): Promise<Page<ResultSummary>> {
     await this.ensureTables();
+    const select = lang === undefined ? undefined : summaryColumns(lang);
     const query = queryId('results', { ...filter, ruleIds: filter.server ? undefined : ruleIds });
     const sinceFilter = filter.since === undefined ? undefined : `FirstSeen ge ${odataDate(filter.since)}`;
     const statusFilter = filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`Status eq ${s}`)) : undefined;
@@ -269,13 +272,13 @@ export class PostureStore {
     if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
       const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
       const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter);
-      return this.#results.walk([q || undefined], query, token, top, (e) => toSummary(entityToResult(e)));
+      return this.#results.walk([q || undefined], query, token, top, entityToSummary, select);
     }
     const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
     const statuses = filter.statuses && filter.statuses.length > 0 ? filter.statuses : this.statuses;
     const ranges = or(statuses.map((s) => odata`RowKey ge ${encodeKey(s) + '|'} and RowKey lt ${encodeKey(s) + '}'}`));
     const filters = rules.map((r) => and(odata`PartitionKey eq ${encodeKey(r)}`, ranges, sinceFilter));
-    return this.#ruleIndex.walk(filters, query, token, top, (e) => toSummary(entityToIndex(e)));
+    return this.#ruleIndex.walk(filters, query, token, top, entityToSummary, select);
   }
 
   /** Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan by design). */
@@ -290,8 +293,4 @@ function isAlone(row: StoredResult, ruleIds: readonly string[]): boolean {
   return ruleIds.length === 1 && row.ruleId === ruleIds[0] && row.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0];
 }
 
-/** Only the summary's fields (a Results or index row carries more). */
-function toSummary(r: ResultSummary): ResultSummary {
-  return Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, r[f]])) as unknown as ResultSummary;
-}
 

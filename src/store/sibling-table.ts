@@ -125,8 +125,9 @@ export class SiblingTable {
    * and a sealed token that resumes exactly after the last item returned. Pages may come back empty
    * with a token; a bounded number of fetches keeps one request short. `token` must be one the
    * store sealed for the same `query`, else InvalidContinuationTokenError (400) before any read.
+   * `select`: only these columns are read (storage sends nothing else).
    */
-  async walk<T>(filters: (string | undefined)[], query: string, token: string | undefined, top: number, map: (e: Record<string, unknown>) => T): Promise<Page<T>> {
+  async walk<T>(filters: (string | undefined)[], query: string, token: string | undefined, top: number, map: (e: Record<string, unknown>) => T, select?: string[]): Promise<Page<T>> {
     const cursor: Cursor = this.cursors.open(token, query);
     const items: T[] = [];
     let i = cursor.i;
@@ -134,7 +135,7 @@ export class SiblingTable {
     let fetches = 0;
     while (i < filters.length && items.length < top && fetches < MAX_PAGE_FETCHES) {
       const f = filters[i];
-      const next = await this.page('querying', f ? { filter: f } : {}, top - items.length, sdkToken);
+      const next = await this.page('querying', { ...(f ? { filter: f } : {}), ...(select ? { select } : {}) }, top - items.length, sdkToken);
       fetches++;
       const page = next.done ? undefined : next.value;
       for (const e of page ?? []) items.push(map(e));

@@ -81,6 +81,32 @@ describe('GET /api/results', () => {
     expect(typeof first.body.continuationToken).toBe('string');
   });
 
+  it("gives each item's message in the asked language on every path (whole table, one server, the index), as one server's page does", async () => {
+    const ja = { 'accept-language': 'ja' };
+    for (const [lang, headers] of [['en', {}], ['ja', ja]] as const) {
+      const one = await get(stack, `servers/${server('Q04')}`, { headers });
+      const full = new Map(one.body.results.map((r: Json) => [r.ruleId, r.message]));
+      expect(full.get('test-alpha'), lang).toBe(lang === 'ja' ? 'アルファは Error' : 'alpha is Error');
+      for (const path of ['results', `results?server=${server('Q04')}`, 'results?rule=test-alpha&status=Error']) {
+        const r = await get(stack, path, { headers });
+        const item = r.body.items.find((i: Json) => i.server === server('Q04') && i.ruleId === 'test-alpha');
+        expect(item?.message, `${lang} ${path}`).toBe(full.get('test-alpha'));
+        expect(r.headers.get('content-type'), path).toBe('application/json; charset=utf-8');
+      }
+    }
+  });
+
+  it("reads only the summary's columns, with the message in the asked language alone", async () => {
+    const ids = TEST_RULES.map((r) => r.id);
+    for (const filter of [{}, { server: server('Q04') }, { ruleId: 'test-alpha', statuses: ['Error'] }]) {
+      const ja = await stack.app.store.listResults(filter, ids, 100, undefined, 'ja');
+      const q04 = ja.items.find((i) => i.server === server('Q04') && i.ruleId === 'test-alpha');
+      expect(q04?.message, JSON.stringify(filter)).toEqual({ en: '', ja: 'アルファは Error' });
+      const whole = await stack.app.store.listResults(filter, ids, 100);
+      expect(whole.items.find((i) => i.server === server('Q04') && i.ruleId === 'test-alpha')?.message).toEqual({ en: 'alpha is Error', ja: 'アルファは Error' });
+    }
+  });
+
   it('answers 400 with one sentence for bad parameters', async () => {
     const bad = [
       'results?top=0',
@@ -164,6 +190,22 @@ describe('GET /api/events', () => {
     const paged = await getAll(stack, 'events?top=2');
     expect(paged.pages).toBeGreaterThan(1);
     expect(paged.items).toEqual(all.items);
+  });
+});
+
+describe('GET /api/events in a language', () => {
+  it("gives each event's message in the asked language, reading only the columns a list shows", async () => {
+    await stack.projected();
+    const en = await getAll(stack, `events?server=${server('Q04')}&rule=test-alpha`);
+    const ja = (await get(stack, `events?server=${server('Q04')}&rule=test-alpha`, { headers: { 'accept-language': 'ja' } })).body;
+    expect(en.items.map((e: Json) => e.message)).toEqual(['alpha is Error']);
+    expect(ja.items.map((e: Json) => e.message)).toEqual(['アルファは Error']);
+    // Apart from the message, the same event.
+    expect({ ...ja.items[0], message: '' }).toEqual({ ...en.items[0], message: '' });
+    const read = await stack.app.events.listEvents({ server: server('Q04'), ruleId: 'test-alpha' }, 10, undefined, 'ja');
+    expect(read.items.map((e) => e.message)).toEqual([{ en: '', ja: 'アルファは Error' }]);
+    const whole = await stack.app.events.listEvents({ server: server('Q04'), ruleId: 'test-alpha' }, 10);
+    expect(whole.items.map((e) => e.message)).toEqual([{ en: 'alpha is Error', ja: 'アルファは Error' }]);
   });
 });
 
