@@ -84,7 +84,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     ...options.storeOptions,
   };
   // Only the requests' store remembers rows: it is the one that commits them.
-  const rowCache = new ServerRowCache({ maxBytes: settings.rememberedRowsMb * 1024 * 1024 });
+  const rowCache = new ServerRowCache({ maxBytes: settings.rememberedRowsMb * 1024 * 1024, idleMs: settings.staleAfterMinutes * 60_000 });
   const store = options.store ?? new PostureStore({ rowCache, ...storeOptions });
   // The projector's storage calls are counted apart from the requests'.
   const projectorStore = new PostureStore({ ...storeOptions, counter: new RoundTripCounter() });

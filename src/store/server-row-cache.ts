@@ -6,6 +6,9 @@
 // rows are often outdated and each such post pays a refused write before its read; so the cache
 // stops serving for a while once refusals make up a good share of its uses (refusals after this
 // process's own change to the row aside: those are two posts of one server in flight here).
+// Full, it keeps the rows it has and lets a new server's row in only in place of rows left unused
+// for a while: on an hourly round, dropping the oldest row instead would drop each row just before
+// its server's next post, and a fleet larger than the memory would find none.
 import { entityToResult } from './entities';
 import type { StoredResult } from './records';
 
@@ -14,11 +17,19 @@ type RowColumns = Readonly<Record<string, unknown>>;
 interface Entry {
   readonly columns: RowColumns;
   readonly bytes: number;
+  /** When it was remembered (the server's last commit or read here). */
+  readonly at: number;
 }
 
 export interface ServerRowCacheOptions {
   /** Bytes of memory the remembered rows may take in all, as estimated (columnBytes); 0 remembers nothing. */
   readonly maxBytes?: number;
+  /**
+   * How long a row may go unremembered before, memory being full, a new server's row may take its
+   * place. The app passes its stale-server threshold: a server silent that long does not post
+   * through this instance now.
+   */
+  readonly idleMs?: number;
   readonly clock?: () => number;
 }
 
@@ -29,6 +40,8 @@ export const ROW_CACHE_WINDOW = 32;
 /** Refused commits in that window that pause serving: a quarter. */
 export const ROW_CACHE_PAUSE_AT = 8;
 export const ROW_CACHE_PAUSE_MS = 10 * 60 * 1000;
+/** The default idle time: the default stale-server threshold (180 minutes). */
+export const ROW_CACHE_IDLE_MS = 3 * 60 * 60 * 1000;
 
 /**
  * Columns not remembered: a commit never reads the old evidence, remediation or fingerprint facts
@@ -45,6 +58,7 @@ export function columnBytes(columns: RowColumns): number {
 
 export class ServerRowCache {
   readonly #maxBytes: number;
+  readonly #idleMs: number;
   readonly #clock: () => number;
   /** Columns by server, least recently remembered first (a Map keeps insertion order). */
   readonly #rows = new Map<string, Entry>();
@@ -57,6 +71,7 @@ export class ServerRowCache {
 
   constructor(options: ServerRowCacheOptions = {}) {
     this.#maxBytes = options.maxBytes ?? ROW_CACHE_MAX_BYTES;
+    this.#idleMs = options.idleMs ?? ROW_CACHE_IDLE_MS;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -88,19 +103,25 @@ export class ServerRowCache {
     return entry !== undefined && this.#rows.get(server) === entry;
   }
 
-  /** Remembers the server's row, from its columns as written (with the new ETag) or read, as the newest. */
+  /**
+   * Remembers the server's row, from its columns as written (with the new ETag) or read, as the
+   * newest. A server already remembered keeps its place; when memory is full, rows unremembered
+   * for the idle time make room, oldest first, and if that is not enough the row is not kept.
+   */
   remember(server: string, row: RowColumns): void {
     this.forget(server);
     const columns = Object.fromEntries(Object.entries(row).filter(([name]) => !NOT_REMEMBERED.test(name)));
     const bytes = columnBytes(columns);
     if (bytes > this.#maxBytes / 100) return; // a row that would crowd out a hundred others is read instead
-    this.#rows.set(server, { columns, bytes });
-    this.#bytes += bytes;
-    for (const [server, entry] of this.#rows) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#rows.delete(server);
+    const now = this.#clock();
+    for (const [idle, entry] of this.#rows) {
+      if (this.#bytes + bytes <= this.#maxBytes || now - entry.at < this.#idleMs) break;
+      this.#rows.delete(idle);
       this.#bytes -= entry.bytes;
     }
+    if (this.#bytes + bytes > this.#maxBytes) return;
+    this.#rows.set(server, { columns, bytes, at: now });
+    this.#bytes += bytes;
   }
 
   forget(server: string): void {

@@ -1,5 +1,5 @@
 // The memory of one-rule servers' rows: kept without evidence, remediation and fingerprint facts,
-// bounded by an estimate of its size (oldest remembered goes first), and paused for a while once a
+// bounded by an estimate of its size (full, it keeps what it has; rows idle for a while make room), and paused for a while once a
 // quarter of the commits decided on it were refused.
 import { describe, expect, it } from 'vitest';
 import { entityToResult, resultToEntity } from '../../src/store/entities';
@@ -64,24 +64,79 @@ describe('ServerRowCache', () => {
     expect(cache.current('a', cache.serve('a')!)).toBe(true);
   });
 
-  it('holds at most its budget, forgetting the rows remembered longest ago', () => {
+  it('holds at most its budget: full, it keeps the rows it has and does not keep a new server', () => {
     const cache = new ServerRowCache({ maxBytes: 500_000 });
     const n = 200;
     for (let i = 0; i < n; i++) cache.remember(`s${i}`, columns(`s${i}`, 'x'.repeat(1_000)));
     const each = cache.bytes / cache.size;
-    // Full, and no emptier than it had to become.
+    // Full, and no emptier than it had to be.
     expect(cache.size).toBeLessThan(n);
     expect(cache.bytes).toBeLessThanOrEqual(500_000);
     expect(cache.bytes + each).toBeGreaterThan(500_000);
-    const oldest = n - cache.size;
-    expect(cache.serve(`s${n - 1}`)).toBeDefined();
-    expect(cache.serve(`s${oldest}`)).toBeDefined();
-    expect(cache.serve(`s${oldest - 1}`)).toBeUndefined();
-    // Remembering a server again makes it the newest: the next one goes instead.
-    cache.remember(`s${oldest}`, columns(`s${oldest}`, 'x'.repeat(1_000)));
+    const kept = cache.size;
+    expect(cache.serve('s0')).toBeDefined();
+    expect(cache.serve(`s${kept - 1}`)).toBeDefined();
+    expect(cache.serve(`s${kept}`)).toBeUndefined();
+    // A server it holds is remembered again in its own place; a new one is still not kept.
+    cache.remember('s0', columns('s0', 'y'.repeat(1_000)));
+    expect(cache.serve('s0')?.message.en).toBe('y'.repeat(1_000));
     cache.remember('new', columns('new', 'x'.repeat(1_000)));
-    expect(cache.serve(`s${oldest}`)).toBeDefined();
-    expect(cache.serve(`s${oldest + 1}`)).toBeUndefined();
+    expect(cache.serve('new')).toBeUndefined();
+    expect(cache.size).toBe(kept);
+  });
+
+  it('lets a new server in, full, in place of rows left unremembered for the idle time, oldest first', () => {
+    let now = 0;
+    const idleMs = 3 * 60 * 60_000;
+    const cache = new ServerRowCache({ maxBytes: 200_000, idleMs, clock: () => now });
+    // Names of one length, so every row takes the same memory.
+    const name = (prefix: string, i: number) => `${prefix}${String(i).padStart(3, '0')}`;
+    const row = (s: string) => columns(s, 'x'.repeat(100));
+    for (let i = 0; cache.size === i; i++) {
+      now += 1_000;
+      cache.remember(name('s', i), row(name('s', i)));
+    }
+    const kept = cache.size;
+    expect(kept).toBeGreaterThan(10);
+    // s001 and s002 post again later; s000 and the rest stay silent.
+    now += idleMs / 2;
+    cache.remember('s001', row('s001'));
+    cache.remember('s002', row('s002'));
+    cache.remember('e000', row('e000'));
+    expect(cache.serve('e000')).toBeUndefined();
+    // Past the idle time of every row but s001's and s002's: new servers replace the oldest idle ones.
+    now += idleMs / 2 + 60 * 60_000;
+    cache.remember('n000', row('n000'));
+    cache.remember('n001', row('n001'));
+    expect(cache.serve('n000')).toBeDefined();
+    expect(cache.serve('n001')).toBeDefined();
+    expect(cache.serve('s000')).toBeUndefined();
+    expect(cache.serve('s003')).toBeUndefined();
+    for (const s of ['s001', 's002', 's004']) expect(cache.serve(s), s).toBeDefined();
+    expect(cache.size).toBe(kept);
+  });
+
+  it('serves a steady share of a fleet larger than itself posting in rounds, where dropping the oldest row would serve none', () => {
+    let now = 0;
+    const cache = new ServerRowCache({ maxBytes: 400_000, clock: () => now });
+    const row = (s: string) => columns(s, 'x'.repeat(1_000));
+    const fleet = Array.from({ length: Math.ceil((2 * 400_000) / columnBytes(row('s000'))) }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    const served: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      let hits = 0;
+      for (const s of fleet) {
+        now += 1_000; // one post a second: a round well inside the idle time
+        if (cache.serve(s)) hits++;
+        cache.remember(s, row(s));
+      }
+      served.push(hits);
+    }
+    expect(served[0]).toBe(0);
+    // After the first round, every post of a server memory holds finds its row: about half the fleet.
+    for (const hits of served.slice(1)) {
+      expect(hits).toBe(cache.size);
+      expect(hits).toBeGreaterThan(fleet.length * 0.45);
+    }
   });
 
   it('counts a row without the columns it does not keep, and does not remember one above a hundredth of the budget', () => {
