@@ -14,7 +14,7 @@ import { startService, type ServiceProcess } from './lib/child';
 import { buildFleet, docFor, ROOT, serverId, serverName, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
 import { table } from './lib/print';
-import { cpuSeconds, mb, otherLoad, round, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
+import { cpuSeconds, mb, median, otherLoad, round, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
 import { loadFleet } from './lib/fleet-loader';
 import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
 import type { ResultRecord } from '../src/store';
@@ -32,6 +32,7 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS) || 3);
 const QUERY_SERVERS = Number(process.env.BENCH_QUERY_SERVERS) || 10_000;
 const CONCURRENCY = [1, 8, 32] as const;
 const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS) || 50;
+const EXPORT_RUNS = 3;
 /** Longest wait for a quiet machine before each timed run (BENCH_SETTLE_MS=0: none, to compare). */
 const SETTLE_MS = process.env.BENCH_SETTLE_MS !== undefined ? Number(process.env.BENCH_SETTLE_MS) : 20_000;
 const ALL_SCENARIOS = 'change,steady,massflip,queries';
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   const ingestRuns: IngestRun[] = [];
   const queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; itemsReturned: number }[] = [];
   let fullWalk: { pages: number; items: number; entities: number; ms: number } | undefined;
+  const exportRuns: { path: string; runs: number; medianMs: number; rows: number; bytes: number; entities: number; rssPeakMb: number | null }[] = [];
   let queryHostRssMb: number | null = null;
   let queryFleetInfo: Awaited<ReturnType<typeof loadFleet>> | undefined;
   let warningsRule = '';
@@ -442,6 +444,25 @@ async function main(): Promise<void> {
       say(`all warnings of ${warningsRule}: ${items} items in ${pages} pages, ${s.entities} entities read, ${fullWalk.ms.toFixed(0)} ms`);
     }
     queryHostRssMb = mb(qrss.stop());
+    // The CSV export of the whole fleet (Power BI's key-free way in), with and without evidence:
+    // measured, no target. Its own RSS: the file is built in memory.
+    for (const path of ['/api/export/results.csv', '/api/export/results.csv?evidence=false']) {
+      await q.reset();
+      const rss = sampleRss(q.pid);
+      const times: number[] = [];
+      let text = '';
+      for (let i = 0; i < EXPORT_RUNS; i++) {
+        const t0 = performance.now();
+        const res = await qhttp.send('GET', path, BENCH_KEYS.reader);
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+        times.push(performance.now() - t0);
+        text = res.body;
+      }
+      const s = await q.stats();
+      const run = { path, runs: EXPORT_RUNS, medianMs: median(times), rows: text.split('\r\n').filter((l) => l !== '').length - 1, bytes: Buffer.byteLength(text), entities: s.entities / EXPORT_RUNS, rssPeakMb: mb(rss.stop()) };
+      say(`export ${path}: median ${run.medianMs.toFixed(0)} ms over ${EXPORT_RUNS}, ${run.rows} rows, ${(run.bytes / 1e6).toFixed(1)} MB, ${run.entities} entities read, RSS ${run.rssPeakMb} MB`);
+      exportRuns.push(run);
+    }
     qhttp.close();
     }
   } finally {
@@ -511,6 +532,7 @@ async function main(): Promise<void> {
     hostRssMb: queryHostRssMb,
     runs: queryRuns.map((r) => ({ ...r, p50Ms: round(r.p50Ms, 2), p99Ms: round(r.p99Ms, 2) })),
     allWarningsWalk: fullWalk,
+    export: exportRuns.map((r) => ({ ...r, medianMs: round(r.medianMs, 0) })),
   };
   const result = {
     meta: {

@@ -110,8 +110,7 @@ export class EventStore {
     }
   }
 
-  /** Status changes, newest first. */
-  /** With `lang`, only the columns a list shows are read, the message in that language alone. */
+  /** Status changes, newest first. With `lang`, only the columns a list shows are read, the message in that language alone. */
   async listEvents(filter: EventFilter, top: number, token?: string, lang?: Lang): Promise<Page<EventRecord>> {
     await this.#events.ready();
     const query = queryId('events', filter);

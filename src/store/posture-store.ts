@@ -281,10 +281,14 @@ export class PostureStore {
     return this.#ruleIndex.walk(filters, query, token, top, entityToSummary, select);
   }
 
-  /** Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan by design). */
-  async listAllResults(top: number, token?: string): Promise<Page<StoredResult>> {
+  /**
+   * Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan
+   * by design). With `select`, only those columns are read: the rest of each record is as for a
+   * row without them (empty texts, no evidence, zero times).
+   */
+  async listAllResults(top: number, token?: string, select?: readonly string[]): Promise<Page<StoredResult>> {
     await this.ensureTables();
-    return this.#results.walk([undefined], queryId('results-all', {}), token, top, entityToResult);
+    return this.#results.walk([undefined], queryId('results-all', {}), token, top, entityToResult, select && [...select]);
   }
 }
 
@@ -292,5 +296,3 @@ export class PostureStore {
 function isAlone(row: StoredResult, ruleIds: readonly string[]): boolean {
   return ruleIds.length === 1 && row.ruleId === ruleIds[0] && row.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0];
 }
-
-

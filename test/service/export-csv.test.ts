@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvField } from '../../src/app/csv';
-import { RESULT_CSV_COLUMNS } from '../../src/app/export-results';
+import { exportedResultColumns, RESULT_CSV_COLUMNS } from '../../src/app/export-results';
 import { post } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { RULES } from '../../src/rules/registry';
@@ -89,6 +89,30 @@ describe('GET /api/export/results.csv', () => {
     expect(new Date(warning[col('CollectedAt')]!).toISOString()).toBe(FIXTURES.warning.collectedAt);
     expect(warning[col('Waived')]).toBe('false');
     expect(warning[col('Stale')]).toBe('false');
+  });
+
+  it('reads only the columns it shows, and shows each as a whole row has it', async () => {
+    const whole = await stack.app.store.listAllResults(1000);
+    const byKey = new Map(whole.items.map((r) => [`${r.server}|${r.ruleId}`, r]));
+    const time = (ms: number) => new Date(ms).toISOString();
+    for (const evidence of [true, false]) {
+      const [header, ...rows] = parseCsv((await exportCsv(evidence ? '' : '?evidence=false')).text);
+      expect(rows).toHaveLength(whole.items.length);
+      const col = (row: string[], name: string) => row[header!.indexOf(name)];
+      for (const row of rows) {
+        const r = byKey.get(`${col(row, 'Server')}|${col(row, 'RuleId')}`)!;
+        expect(r, col(row, 'Server')).toBeDefined();
+        expect(
+          ['RuleVersion', 'Status', 'ReasonCode', 'Severity', 'MessageEn', 'MessageJa', 'FirstSeen', 'LastSeen', 'CollectedAt', 'SnapshotId', 'EvidenceJson', 'Fingerprint'].map((c) => col(row, c)),
+        ).toEqual([r.ruleVersion, r.status, r.reasonCode, r.severity, r.message.en, r.message.ja, time(r.firstSeen), time(r.lastSeen), time(r.collectedAt), r.snapshotId, evidence ? r.evidenceJson : '', r.fingerprint ?? '']);
+      }
+      // Every column the file takes from Results is one the read selects, and no other.
+      expect(exportedResultColumns(evidence)).toEqual(header!.filter((c) => !['Stale', 'Waived', 'WaiverId'].includes(c) && (evidence || c !== 'EvidenceJson')));
+    }
+    // Read that way, a record holds nothing else: no remediation, no commit bookkeeping.
+    const selected = await stack.app.store.listAllResults(1000, undefined, exportedResultColumns(false));
+    expect(selected.items.every((r) => r.remediation.en.length === 0 && r.recentCommits?.length === 0 && r.evidenceJson === '{}')).toBe(true);
+    expect(whole.items.some((r) => r.remediation.en.length > 0)).toBe(true);
   });
 
   it('starts with a UTF-8 byte-order mark, so Excel reads the Japanese messages as written', async () => {
