@@ -44,8 +44,7 @@ const LIFECYCLE_COLUMNS: ReadonlySet<string> = new Set(['Stale', 'Waived', 'Waiv
 export const exportedResultColumns = (evidence: boolean): string[] =>
   RESULT_CSV_COLUMNS.filter((c) => !LIFECYCLE_COLUMNS.has(c) && (evidence || c !== 'EvidenceJson'));
 
-/** The export reads the fleet page by page; this bounds one response (10,000 servers × 10 rules). */
-export const MAX_EXPORT_ROWS = 100_000;
+/** Results read per page: the file is written a page at a time, so this is about all it holds in memory. */
 const PAGE = 1000;
 
 function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evidence: boolean): CsvValue[] {
@@ -76,31 +75,46 @@ function parseEvidence(q: URLSearchParams): boolean {
   throw new ApiError('invalid_query', `The query parameter "evidence" must be true or false, not "${v}".`);
 }
 
-export async function exportResultsCsv(app: PostureApp, { req }: RouteCall): Promise<ApiResponse> {
+/**
+ * The file streams a page at a time, so memory holds a page or two however large the fleet (built
+ * whole, 10,000 servers with evidence took 34 MB as text and near 300 MB of RSS with its copies).
+ * The first page is read before the answer starts, so storage trouble then is a 503 like any
+ * route's; a failure after that aborts the transfer, which a reader sees as an incomplete
+ * response, never as a shorter file.
+ */
+export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall): Promise<ApiResponse> {
   checkParams(req.query, ['evidence']);
   const evidence = parseEvidence(req.query);
   const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
   const select = exportedResultColumns(evidence);
-  // The UTF-8 byte-order mark makes Excel read the file as UTF-8 (else MessageJa is garbled);
-  // Power BI and RFC 4180 readers skip it.
-  const parts: string[] = [UTF8_BOM, csvLine(RESULT_CSV_COLUMNS)];
-  let rows = 0;
+  const read = (token?: string) => app.store.listAllResults(PAGE, token, select);
+  let next: Awaited<ReturnType<typeof read>> | undefined = await read();
   let token: string | undefined;
-  do {
-    const page = await app.store.listAllResults(PAGE, token, select);
-    for (const r of page.items) parts.push(csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence)));
-    rows += page.items.length;
-    token = page.continuationToken;
-  } while (token && rows < MAX_EXPORT_ROWS);
-  const headers: Record<string, string> = {
-    'Content-Type': 'text/csv; charset=utf-8',
-    'Content-Disposition': 'attachment; filename="results.csv"',
-    'Cache-Control': 'no-store',
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      // The UTF-8 byte-order mark makes Excel read the file as UTF-8 (else MessageJa is garbled);
+      // Power BI and RFC 4180 readers skip it.
+      controller.enqueue(encoder.encode(UTF8_BOM + csvLine(RESULT_CSV_COLUMNS)));
+    },
+    async pull(controller) {
+      try {
+        const page = next ?? (await read(token));
+        next = undefined;
+        controller.enqueue(encoder.encode(page.items.map((r) => csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence))).join('')));
+        token = page.continuationToken;
+        if (!token) controller.close();
+      } catch (error) {
+        log.warn(`The CSV export stopped part-way, its transfer aborted: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
+      }
+    },
+  });
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="results.csv"', 'Cache-Control': 'no-store' },
+    body,
   };
-  // Cut at the bound rather than fail: the header says so, and the JSON API pages the rest.
-  if (token) headers['X-Export-Truncated'] = `true; rows=${rows}`;
-  // Bytes, not a string, for the same reason as JSON answers (`json` in http-io.ts), at a far larger size.
-  return { status: 200, headers, body: Buffer.from(parts.join(''), 'utf8') };
 }
 
 async function listStaleServers(app: PostureApp): Promise<Set<string>> {

@@ -23,8 +23,8 @@ export interface ApiRequest {
 export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
-  /** The body: JSON routes' UTF-8 bytes (see `json`), the CSV export's text, the dashboard's files. */
-  readonly body?: string | Uint8Array;
+  /** The body: JSON routes' UTF-8 bytes (see `json`), the dashboard's files, the CSV export's stream. */
+  readonly body?: string | Uint8Array | ReadableStream<Uint8Array>;
 }
 
 /** The logging part of an InvocationContext. */

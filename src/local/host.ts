@@ -169,10 +169,31 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | Htt
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
+  // A stream goes out as it comes (chunked), as the Functions host passes it on with HTTP streaming.
+  if (!(result instanceof HttpResponse) && result.body instanceof ReadableStream && response.body) return streamResponse(res, response.status, headers, response.body);
   const body = Buffer.from(await response.arrayBuffer());
   if (body.length > 0 && !headers['content-type']) headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(response.status, { ...headers, 'content-length': String(body.length) });
   res.end(body);
+}
+
+/**
+ * Writes a streamed body chunk by chunk, waiting for the socket to drain. A stream that fails
+ * part-way ends the connection without the closing chunk: the client sees an incomplete response.
+ */
+async function streamResponse(res: ServerResponse, status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>): Promise<void> {
+  res.writeHead(status, headers);
+  const closed = new Promise((resolve) => res.once('close', resolve));
+  try {
+    for await (const chunk of body) {
+      // A client gone stops the reading too (leaving the loop cancels the stream).
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed]);
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
 }
 
 /** Before an answer: a request whose body was not read to its end will close its connection. */
