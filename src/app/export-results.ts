@@ -77,7 +77,7 @@ function parseEvidence(q: URLSearchParams): boolean {
 
 /**
  * The file streams a page at a time, so memory holds a page or two however large the fleet (built
- * whole, 10,000 servers with evidence took 34 MB as text and near 300 MB of RSS with its copies).
+ * whole, 10,000 servers with evidence took 34 MB as text and 330–390 MB of RSS with its copies).
  * The first page is read before the answer starts, so storage trouble then is a 503 like any
  * route's; a failure after that aborts the transfer, which a reader sees as an incomplete
  * response, never as a shorter file.
