@@ -233,7 +233,8 @@ export class Waivers {
     const out: ResultSummary[] = [];
     let token: string | undefined;
     for (let pages = 0; pages < 1000; pages++) {
-      const page = await this.deps.store.listResults({ server: w.server, ruleId: w.ruleId, statuses: FAILING }, ids, 1000, token);
+      // Only the summary's columns (the records this logs carry no message).
+      const page = await this.deps.store.listResults({ server: w.server, ruleId: w.ruleId, statuses: FAILING }, ids, 1000, token, 'en');
       out.push(...page.items);
       token = page.continuationToken;
       if (!token) break;

@@ -157,6 +157,10 @@ describe('a waiver', () => {
       [true, 'snapshot'],
       [false, 'waiver-expired'],
     ]);
+    // The re-raised finding names the result's status and reason, as the results list has them.
+    const alpha = before.items.find((i: Json) => i.ruleId === 'test-alpha');
+    expect([alpha.status, alpha.reasonCode].every((v) => typeof v === 'string' && v !== '')).toBe(true);
+    expect(findings('W1').at(-1)!.fields).toMatchObject({ status: alpha.status, reasonCode: alpha.reasonCode, previousStatus: alpha.previousStatus });
     expect((await send('GET', 'waivers/w1')).body).toMatchObject({ state: 'expired', endedAt: iso(T0 + 7 * DAY) });
     expect((await getAll(stack, 'events?cause=waiver-expired')).items.map((e: Json) => e.waiverId)).toEqual(['w1']);
   });

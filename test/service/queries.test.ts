@@ -2,6 +2,7 @@
 // summary counters, events (newest first, paging), rules (en/ja), manifest (ETag), bad parameters,
 // unknown routes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { viewOfEvent } from '../../src/app/present';
 import { buildManifest } from '../../src/rules/manifest';
 import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -81,16 +82,19 @@ describe('GET /api/results', () => {
     expect(typeof first.body.continuationToken).toBe('string');
   });
 
-  it("gives each item's message in the asked language on every path (whole table, one server, the index), as one server's page does", async () => {
+  it("gives each item's message in the asked language, and its other fields, on every path (whole table, one server, the index), as one server's page does", async () => {
     const ja = { 'accept-language': 'ja' };
     for (const [lang, headers] of [['en', {}], ['ja', ja]] as const) {
       const one = await get(stack, `servers/${server('Q04')}`, { headers });
-      const full = new Map(one.body.results.map((r: Json) => [r.ruleId, r.message]));
-      expect(full.get('test-alpha'), lang).toBe(lang === 'ja' ? 'アルファは Error' : 'alpha is Error');
+      const full = one.body.results.find((r: Json) => r.ruleId === 'test-alpha');
+      expect(full.message, lang).toBe(lang === 'ja' ? 'アルファは Error' : 'alpha is Error');
+      const fields = ({ ruleVersion, status, reasonCode, severity, message, firstSeen, previousStatus }: Json) => ({ ruleVersion, status, reasonCode, severity, message, firstSeen, previousStatus });
+      expect(Object.values(fields(full)).filter((v) => v === '' || v === undefined)).toEqual([]);
       for (const path of ['results', `results?server=${server('Q04')}`, 'results?rule=test-alpha&status=Error']) {
         const r = await get(stack, path, { headers });
         const item = r.body.items.find((i: Json) => i.server === server('Q04') && i.ruleId === 'test-alpha');
-        expect(item?.message, `${lang} ${path}`).toBe(full.get('test-alpha'));
+        // Every field of the item as one server's page (whole rows) has it.
+        expect(item && fields(item), `${lang} ${path}`).toEqual(fields(full));
         expect(r.headers.get('content-type'), path).toBe('application/json; charset=utf-8');
       }
     }
@@ -206,6 +210,8 @@ describe('GET /api/events in a language', () => {
     expect(read.items.map((e) => e.message)).toEqual([{ en: '', ja: 'アルファは Error' }]);
     const whole = await stack.app.events.listEvents({ server: server('Q04'), ruleId: 'test-alpha' }, 10);
     expect(whole.items.map((e) => e.message)).toEqual([{ en: 'alpha is Error', ja: 'アルファは Error' }]);
+    // Every field the list answers, as the whole row has it.
+    expect(en.items).toEqual(whole.items.map((e) => viewOfEvent(e, 'en')));
   });
 });
 
