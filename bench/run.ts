@@ -445,7 +445,7 @@ async function main(): Promise<void> {
     }
     queryHostRssMb = mb(qrss.stop());
     // The CSV export of the whole fleet (Power BI's key-free way in), with and without evidence:
-    // measured, no target. Its own RSS: the file is built in memory.
+    // measured, no target. Its own RSS sampler: what the export adds to the service's memory.
     for (const path of ['/api/export/results.csv', '/api/export/results.csv?evidence=false']) {
       await q.reset();
       const rss = sampleRss(q.pid);

@@ -105,8 +105,9 @@ export class ServerRowCache {
 
   /**
    * Remembers the server's row, from its columns as written (with the new ETag) or read, as the
-   * newest. A server already remembered keeps its place; when memory is full, rows unremembered
-   * for the idle time make room, oldest first, and if that is not enough the row is not kept.
+   * newest. A server already remembered stays remembered (its old row's room is its new one's);
+   * when memory is full, rows unremembered for the idle time make room, oldest first, and if that
+   * is not enough the row is not kept.
    */
   remember(server: string, row: RowColumns): void {
     this.forget(server);
