@@ -1,6 +1,7 @@
 // Baselines: an admin names one server whose configuration the rest of the fleet is measured
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
+import type { ServerNames } from './server-names';
 import type { Rule } from '../rules/types';
 import type { DriftStore, EventRecord, EventStore, StoredBaseline } from '../store';
 import { ApiError } from './errors';
@@ -11,6 +12,8 @@ export interface BaselinesDeps {
   readonly events: EventStore;
   readonly rules: readonly Rule[];
   readonly clock: () => number;
+  /** Turns the body's "server" (id or host name) into the id; one that names no server is refused. */
+  readonly names: ServerNames;
 }
 
 export interface BaselineInput {
@@ -70,7 +73,8 @@ export class Baselines {
   /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
   async put(ruleId: string, doc: unknown): Promise<{ created: boolean; baseline: StoredBaseline }> {
     const rule = this.rule(ruleId);
-    const input = this.validate(doc);
+    const checked = this.validate(doc);
+    const input = { ...checked, server: await this.deps.names.resolve(checked.server, 'invalid_baseline') };
     const [existing, member] = await Promise.all([this.deps.drift.getBaseline(rule.id), this.deps.drift.getMember(rule.id, input.server)]);
     if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);
     const live = existing !== undefined && existing.server !== '';

@@ -23,6 +23,7 @@ import { Reevaluation } from './reevaluate';
 import { StagedRawSweep } from './staged-raw-sweep';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
+import { ServerNames } from './server-names';
 import { Waivers } from './waivers';
 
 export interface CreateAppOptions {
@@ -91,11 +92,12 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const { events, hosts, rawSnapshots, staged, ruleIndex } = projectionStores(store);
   const lifecycle = new LifecycleStore(store);
   const driftStore = new DriftStore(store);
-  const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays });
+  const names = new ServerNames(store);
+  const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names });
   const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
   const projection = projectionStores(projectorStore);
-  const projectorWaivers = new Waivers({ store: projectorStore, events: projection.events, waivers: new WaiverStore(projectorStore), rules, clock, maxDays: settings.waiverMaxDays });
+  const projectorWaivers = new Waivers({ store: projectorStore, events: projection.events, waivers: new WaiverStore(projectorStore), rules, clock, maxDays: settings.waiverMaxDays, names: new ServerNames(projectorStore) });
   const projectorHosts = new StaleHosts({ events: projection.events, lifecycle: new LifecycleStore(projectorStore), clock, staleAfterMinutes: settings.staleAfterMinutes });
   const projector = new Projector(
     {
@@ -112,7 +114,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
   const ingest = new Ingest({ store, outbox, staged, projector, rules, clock });
   const plain = new Queries({ store, outbox, events, hosts, rawSnapshots, ruleIndex, rules, clock });
-  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers });
+  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,
@@ -141,8 +143,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
-  const baselines = new Baselines({ drift: driftStore, events, rules, clock });
-  const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveServer(name) });
+  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names });
+  const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => names.resolve(name) });
   return { settings, rules, store, events, hosts, rawSnapshots, staged, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 

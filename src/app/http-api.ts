@@ -79,6 +79,14 @@ export class HttpApi {
     return json(200, this.deps.queries.rules(lang));
   }
 
+  /**
+   * The "server" filter, by id or host name, read after every other parameter is checked: a name no
+   * server answers to is a 404, not an empty list that would read as nothing wrong with it.
+   */
+  async #resolved<F extends { server?: string }>(filter: F): Promise<F> {
+    return filter.server === undefined ? filter : { ...filter, server: await this.deps.queries.resolveServer(filter.server) };
+  }
+
   /** Current results: server, rule, status, waived, since, top, continuationToken. */
   async getResults({ req, lang }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
@@ -89,7 +97,8 @@ export class HttpApi {
       statuses: parseStatuses(q),
       since: parseSince(q),
     };
-    return json(200, await this.deps.queries.results(filter, parseTop(q), parseToken(q), lang, parseFlag(q, 'waived')));
+    const [top, token, waived] = [parseTop(q), parseToken(q), parseFlag(q, 'waived')];
+    return json(200, await this.deps.queries.results(await this.#resolved(filter), top, token, lang, waived));
   }
 
   /** Status changes, waiver records and baseline records, newest first: kind, since, rule, status, server, cause, top, continuationToken. */
@@ -106,9 +115,10 @@ export class HttpApi {
     };
     const top = parseTop(q);
     const token = parseToken(q);
+    const resolved = await this.#resolved(filter);
     // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing.
     if (causes?.length === 0) return json(200, { items: [], continuationToken: null });
-    return json(200, await this.deps.queries.events(filter, top, token, lang));
+    return json(200, await this.deps.queries.events(resolved, top, token, lang));
   }
 
   /** One server, by its id or the host name people know: host facts and every rule's result with evidence. */

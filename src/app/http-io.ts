@@ -236,12 +236,14 @@ export async function readBody(req: ApiRequest, max: number, what = 'The snapsho
   return out;
 }
 
-export function checkJsonType(req: ApiRequest): void {
+/** `what` names the body as BodySpec does ("A waiver"), for the message. */
+export function checkJsonType(req: ApiRequest, what: string): void {
   const ct = req.headers.get('content-type');
   const m = ct ? /^\s*application\/json\s*(?:;(.*))?$/i.exec(ct) : null;
   const charset = m?.[1] ? /charset\s*=\s*"?([^";\s]+)/i.exec(m[1])?.[1] : undefined;
   if (!m || (charset !== undefined && !/^utf-?8$/i.test(charset))) {
-    throw new ApiError('unsupported_media_type', `Send the snapshot as Content-Type: application/json (UTF-8), not ${ct ? JSON.stringify(ct) : 'without a Content-Type'}.`);
+    const subject = what.charAt(0).toLowerCase() + what.slice(1);
+    throw new ApiError('unsupported_media_type', `Send ${subject} as Content-Type: application/json (UTF-8), not ${ct ? JSON.stringify(ct) : 'without a Content-Type'}.`);
   }
 }
 
@@ -257,7 +259,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 /** What a route reads: its size limit, how messages name it, and what to send instead. */
 export interface BodySpec {
   readonly max: number;
-  /** "The snapshot", "A waiver": the subject of the too-large message. */
+  /** "The snapshot", "A waiver": the subject of the too-large and wrong-type messages. */
   readonly what: string;
   /** What to send, appended to refusals ("send one snapshot as JSON"). */
   readonly hint: string;
@@ -270,7 +272,7 @@ export interface BodySpec {
  * Snapshots keep the text (it is stored as sent); other routes parse it with readJsonBody.
  */
 export async function readJsonText(req: ApiRequest, spec: BodySpec): Promise<string> {
-  checkJsonType(req);
+  checkJsonType(req, spec.what);
   const text = decodeUtf8(await readBody(req, spec.max, spec.what));
   if (text.trim() === '') throw new ApiError(spec.emptyCode ?? 'invalid_json', `The body is empty; ${spec.hint}.`);
   return text;

@@ -5,9 +5,9 @@
 import type { Manifest } from '../snapshot/schema';
 import type { Lang, Rule } from '../rules/types';
 import type { EventFilter, EventStore, HostStore, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
-import { ApiError } from './errors';
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
+import type { ServerNames } from './server-names';
 import { coverOf, type Waivers } from './waivers';
 
 export interface LifecycleQueryDeps {
@@ -20,11 +20,10 @@ export interface LifecycleQueryDeps {
   readonly rules: readonly Rule[];
   readonly lifecycle: LifecycleStore;
   readonly waivers: Waivers;
+  readonly names: ServerNames;
 }
 
 const FAILING = ['Warning', 'Error'] as const;
-/** Servers whose id begins with a host name that a 404 names at most. */
-const MAX_CANDIDATES = 20;
 
 const staleView = (m: StaleMarker | undefined) => ({ stale: m !== undefined, staleSince: m ? iso(m.staleSince) : null });
 const waiverFlags = (w: StoredWaiver | undefined) => ({ waived: w !== undefined, waiverId: w?.id ?? null });
@@ -61,20 +60,9 @@ export class LifecycleQueries {
     return { ...page, items: waived === undefined ? items : items.filter((i) => i.waived === waived) };
   }
 
-  /**
-   * The server a path names: its id, or the host name people know — the one server whose id
-   * (its FQDN) begins with that name and a dot. Unknown or ambiguous: 404 naming the candidates.
-   */
-  async resolveServer(name: string): Promise<string> {
-    const ids = await this.ld.store.serversWithPrefix(name, MAX_CANDIDATES);
-    if (ids.includes(name)) return name;
-    const candidates = ids.filter((id) => id.startsWith(`${name}.`));
-    if (candidates.length === 1) return candidates[0]!;
-    if (candidates.length === 0) {
-      throw new ApiError('not_found', `No server "${name}" is known: no server has that id (its FQDN, lower case) or a host name that begins one.`);
-    }
-    const named = candidates.length > 2 ? `${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : candidates.join(' or ');
-    throw new ApiError('not_found', `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
+  /** The server a path or filter names, by id or host name (ServerNames): unknown or ambiguous, a 404. */
+  resolveServer(name: string): Promise<string> {
+    return this.ld.names.resolve(name);
   }
 
   /** Every server with its host facts and whether it is stale, a page at a time. */

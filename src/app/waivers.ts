@@ -3,6 +3,7 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
+import { noSuchServer, type ServerNames } from './server-names';
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
@@ -17,6 +18,8 @@ export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
   readonly events: EventStore;
   readonly maxDays: number;
+  /** Turns a waiver's "server" (id or host name) into the id; one that names no server is refused. */
+  readonly names: ServerNames;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -121,7 +124,8 @@ export class Waivers {
 
   /** Creates or changes a waiver; `created` tells 201 from 200. */
   async put(id: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; waiver: WaiverRecord }> {
-    const input = this.validate(id, doc);
+    const checked = this.validate(id, doc);
+    const input = checked.server === undefined ? checked : { ...checked, server: await this.#serverOf(checked.server) };
     const now = this.deps.clock();
     const existing = await this.deps.waivers.get(id);
     const live = existing && existing.state === 'active' && existing.expiresAt > now;
@@ -138,6 +142,18 @@ export class Waivers {
     // A change that no longer covers some failing results hands their alerts back.
     if (live) await this.#reRaise(existing, 'changed', log, now);
     return { created: !live, waiver: next };
+  }
+
+  /**
+   * A waiver's one server, stored as its id (what results carry): a host name becomes the id of the
+   * one server it begins. A server that has not posted yet may be named by its id (its FQDN, which
+   * has a dot); a bare name that fits no server, or several, is refused, since it would cover nothing.
+   */
+  async #serverOf(name: string): Promise<string> {
+    const match = await this.deps.names.find(name);
+    if (match.id !== undefined) return match.id;
+    if (match.candidates.length === 0 && name.includes('.')) return name;
+    throw noSuchServer(name, match.candidates, 'invalid_waiver');
   }
 
   async get(id: string): Promise<StoredWaiver | undefined> {

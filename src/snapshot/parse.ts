@@ -22,6 +22,12 @@ export interface ParseOptions {
 }
 
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
+/**
+ * The earliest `collectedAt` taken: no server this reads ran before 2000 (Exchange 2003 is the
+ * oldest), so an earlier time is a host clock that is wrong. Taken, it would also sort wrongly:
+ * event keys count time from 1970 and cannot hold an earlier one.
+ */
+export const EARLIEST_COLLECTED_AT = '2000-01-01T00:00:00.000Z';
 
 export function formatIssuePath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -94,11 +100,14 @@ export function parseSnapshot(input: unknown, options: ParseOptions = {}): Parse
 
   const now = options.now ?? Date.now();
   const maxFuture = options.maxFutureMs ?? MAX_FUTURE_MS;
-  if (Date.parse(snapshot.collectedAt) > now + maxFuture) {
+  const collectedAt = Date.parse(snapshot.collectedAt);
+  if (collectedAt > now + maxFuture) {
     issues.push({
       path: 'collectedAt',
       message: `collectedAt is more than ${Math.round(maxFuture / 60000)} minutes in the future of the receiver's clock`,
     });
+  } else if (collectedAt < Date.parse(EARLIEST_COLLECTED_AT)) {
+    issues.push({ path: 'collectedAt', message: `collectedAt is before ${EARLIEST_COLLECTED_AT.slice(0, 10)}, so the host's clock is wrong` });
   }
 
   const seenKeys = new Map<string, number>();

@@ -64,6 +64,14 @@ describe('contract errors write nothing', () => {
     expect(r.body.issues[0].path).toBe('collectedAt');
   });
 
+  it('400 invalid_snapshot when collectedAt is before 2000, and nothing is stored', async () => {
+    const s = snapshot({ host: 'OLDCLOCK', collectedAt: Date.parse('1969-12-31T23:59:59.999Z') });
+    const r = await post(stack, s);
+    expect(r.status).toBe(400);
+    expect(r.body.issues).toEqual([{ path: 'collectedAt', message: "collectedAt is before 2000-01-01, so the host's clock is wrong" }]);
+    expect(await stack.app.store.readServer('oldclock.corp.contoso.com')).toEqual([]);
+  });
+
   it('415 for another media type, a missing Content-Type, or a charset other than UTF-8', async () => {
     const body = JSON.stringify(snapshot());
     for (const ct of ['text/plain', 'application/xml', 'application/json; charset=iso-8859-1', undefined]) {
@@ -75,6 +83,18 @@ describe('contract errors write nothing', () => {
     }
     const ok = await post(stack, snapshot(), { headers: { 'content-type': 'Application/JSON; charset="UTF-8"' } });
     expect(ok.status).toBe(201);
+  });
+
+  it('415 names the body each route takes, not the snapshot', async () => {
+    for (const [method, path, key, subject] of [
+      ['POST', 'snapshots', 'ingest', 'the snapshot'],
+      ['PUT', 'waivers/w1', 'admin', 'a waiver'],
+      ['POST', 'enroll', 'enrolment', 'the enrolment request'],
+    ] as const) {
+      const res = await stack.request(path, { method, key, headers: { 'content-type': 'text/plain' }, body: '{}' });
+      expect(res.status, path).toBe(415);
+      expect(((await res.json()) as Json).message, path).toBe(`Send ${subject} as Content-Type: application/json (UTF-8), not "text/plain".`);
+    }
   });
 
   it('413 when Content-Length says too much', async () => {

@@ -264,6 +264,11 @@ describe('OData injection', { timeout: loadedTimeout(4_300) }, () => {
             // Only a filter that is a literal value may match, and only rows with exactly that value.
             expect(param, label).toBe('server');
             for (const item of r.body.items) expect(item.server, label).toBe(payload.trim().toLowerCase());
+          } else if (r.status === 404) {
+            // A well-formed server name that no server answers to: said so, with nothing else.
+            expect(param, label).toBe('server');
+            expect(Object.keys(r.body).sort(), label).toEqual(['error', 'message']);
+            expect(r.body.error, label).toBe('not_found');
           } else expect(r.status, label).toBe(400);
         }
       }

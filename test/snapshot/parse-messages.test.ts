@@ -93,6 +93,14 @@ describe('contract issues, word for word', () => {
     expect(parseSnapshot({ ...s, collectedAt: '2026-11-28T01:03:00.000Z' }, { now: NOW, maxFutureMs: 60_000 }).ok).toBe(true);
   });
 
+  it('refuses a collectedAt before 2000 (a wrong host clock; event keys count from 1970), and takes 2000 itself', () => {
+    const wrong = [{ path: 'collectedAt', message: "collectedAt is before 2000-01-01, so the host's clock is wrong" }];
+    for (const t of ['1999-12-31T23:59:59.999Z', '1969-12-31T23:59:59.999Z', '0001-01-01T00:00:00.000Z', '2000-01-01T08:59:59.999+09:00']) {
+      expect(issuesOf((s) => (s.collectedAt = t)), t).toEqual(wrong);
+    }
+    expect(issuesOf((s) => (s.collectedAt = '2000-01-01T00:00:00.000Z'))).toEqual([]);
+  });
+
   it('uses the real clock when none is given', () => {
     const s = sampleSnapshot();
     expect(parseSnapshot({ ...s, collectedAt: new Date(Date.now() + 10 * 60_000).toISOString() }).ok).toBe(false);

@@ -1,0 +1,44 @@
+// The names people give a server, turned into its id. An admin knows a server as EXCH10G; its id is
+// the FQDN the snapshot sent (exch10g.corp.contoso.com). Every place that takes a server — a path,
+// a list's filter, a waiver or a baseline — answers to both, and a name that fits no server, or
+// more than one, is refused with the candidates: an empty list or a waiver that covers nothing
+// would read as "nothing wrong with that server".
+import type { PostureStore } from '../store';
+import { ApiError, type ApiErrorCode } from './errors';
+
+/** Servers whose id begins with a host name that a refusal names at most. */
+const MAX_CANDIDATES = 20;
+
+/** The server a name stands for, or the servers whose id begins with it and a dot (none, or several). */
+export type ServerMatch = { readonly id: string } | { readonly id?: undefined; readonly candidates: readonly string[] };
+
+/** Why a name stands for no one server, naming the candidates. */
+export function noSuchServer(name: string, candidates: readonly string[], code: ApiErrorCode = 'not_found'): ApiError {
+  if (candidates.length === 0) {
+    return new ApiError(code, `No server "${name}" is known: no server has that id (its FQDN, lower case) or a host name that begins one.`);
+  }
+  const named = candidates.length > 2 ? `${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : candidates.join(' or ');
+  return new ApiError(code, `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
+}
+
+export class ServerNames {
+  constructor(private readonly store: Pick<PostureStore, 'serversWithPrefix'>) {}
+
+  /**
+   * For a name already in id form (lower case, no trailing dot): the server that has it as id, else
+   * the one server whose id begins with the name and a dot, else the candidates.
+   */
+  async find(name: string): Promise<ServerMatch> {
+    const ids = await this.store.serversWithPrefix(name, MAX_CANDIDATES);
+    if (ids.includes(name)) return { id: name };
+    const candidates = ids.filter((id) => id.startsWith(`${name}.`));
+    return candidates.length === 1 ? { id: candidates[0]! } : { candidates };
+  }
+
+  /** The server's id; a name that stands for no one server is an error of the given code (404 by default). */
+  async resolve(name: string, code: ApiErrorCode = 'not_found'): Promise<string> {
+    const match = await this.find(name);
+    if (match.id !== undefined) return match.id;
+    throw noSuchServer(name, match.candidates, code);
+  }
+}
