@@ -1,6 +1,7 @@
 // Baselines: an admin names one server whose configuration the rest of the fleet is measured
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
+import { SERVER_ID } from '../snapshot/normalise';
 import type { ServerNames } from './server-names';
 import type { Rule } from '../rules/types';
 import type { DriftStore, EventRecord, EventStore, StoredBaseline } from '../store';
@@ -21,7 +22,6 @@ export interface BaselineInput {
   readonly setBy: string;
 }
 
-const SERVER = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
 const FIELDS = new Set(['server', 'setBy']);
 const invalid = (message: string) => new ApiError('invalid_baseline', message);
 
@@ -61,7 +61,7 @@ export class Baselines {
       return v.trim();
     };
     const server = text('server', 253).toLowerCase().replace(/\.$/, '');
-    if (!SERVER.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+    if (!SERVER_ID.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
     return { server, setBy: text('setBy', 200) };
   }
 

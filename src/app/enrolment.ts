@@ -286,7 +286,7 @@ export class Authorizer {
     }
     const kind = this.deps.keys.authorize(headers, access);
     if (access === 'ingest' && kind === 'ingest' && !this.deps.allowSharedIngestKeys) {
-      throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots; enrol the server for its own key and post with that.');
+      throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots (unless POSTURE_ALLOW_SHARED_INGEST_KEYS=true, a switch for migrating collectors); enrol the server for its own key and post with that.');
     }
     return { kind };
   }

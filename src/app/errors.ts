@@ -9,6 +9,7 @@ export const API_ERROR_STATUS = {
   invalid_query: 400,
   invalid_waiver: 400,
   invalid_baseline: 400,
+  invalid_enrolment: 400,
   unauthorized: 401,
   key_revoked: 401,
   forbidden: 403,

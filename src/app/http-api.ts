@@ -2,6 +2,7 @@
 // results, events and summary for readers, enrolment and server keys. Each method is one route's
 // work after the route table's wrapper (serve-route.ts) checked the key and chose the language.
 import type { Rule } from '../rules/types';
+import { contractIssues } from '../snapshot/parse';
 import type { Authorizer, Enrolment } from './enrolment';
 import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
 import { ApiError } from './errors';
@@ -147,13 +148,9 @@ export class HttpApi {
     checkParams(req.query, []);
     const hint = 'send {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}';
     const doc = await readJsonBody(req, { max: MAX_ENROL_BYTES, what: 'The enrolment request', hint });
-    const parsed = enrolmentRequestSchema.safeParse(doc);
+    const parsed = enrolmentRequestSchema.safeParse(doc, { reportInput: true });
     if (!parsed.success) {
-      throw new ApiError(
-        'invalid_snapshot',
-        'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.',
-        parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-      );
+      throw new ApiError('invalid_enrolment', 'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.', contractIssues(parsed.error));
     }
     const server = serverOfFacts(parsed.data.host);
     this.deps.auth.limit(`enrol:${server}`);

@@ -71,7 +71,8 @@ export class DashboardFiles {
       return this.#send(page, req);
     }
     const asset = name === PAGE ? undefined : this.assets.get(name);
-    if (!asset) return text(404, `The dashboard has no file "${name.slice(0, 100)}".`);
+    // Quoted as JSON, so a control character in the name is shown escaped, never sent as is.
+    if (!asset) return text(404, `The dashboard has no file ${JSON.stringify(name.slice(0, 100))}.`);
     return this.#send(asset, req);
   }
 

@@ -157,6 +157,7 @@ Try:
   curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
     # → a Warning (SmtpNotExcluded), what to do, and the guide: ${routeUrl(base, 'getDashboard', { asset: 'guide-mcafee-port25-blocked.html' })}#smtpnotexcluded
   curl -s ${routeUrl(base, 'getSummary')} -H 'x-api-key: ${reader}'
+    # "countsPending":true for a second after a post: its counts are still being added; ask again
   npm run demo${host.port === 7071 ? '' : ` -- --port ${host.port}`}     # posts every test fixture to this host as a small fleet and prints the summary
 
 Ctrl-C stops the host and Azurite.`);

@@ -89,8 +89,13 @@ export function registryKeyId(path: string, view: RegistryView): string {
   return id;
 }
 
-/** A server id as the service keys it: a lower-cased host name or fqdn without the final dot. */
-export const SERVER_ID = /^[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?$/;
+/**
+ * A server id as the service keys it: a lower-cased host name or fqdn without the final dot, with
+ * the snapshot's own rules for them (labels of 1–63 letters, digits, hyphens and underscores, not
+ * beginning or ending with a hyphen; 253 characters in all). Anything else names a server no
+ * collector can post as, so a key or waiver for it would serve no one.
+ */
+export const SERVER_ID = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 export function serverIdOf(host: { name: string; fqdn?: string }): string {
   return (host.fqdn ?? host.name).replace(/\.$/, '').toLowerCase();

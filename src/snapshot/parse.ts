@@ -38,7 +38,8 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function fromZod(error: z.ZodError): ContractIssue[] {
+/** Zod's issues in the contract's words (one message per field, the same wording everywhere). */
+export function contractIssues(error: z.ZodError): ContractIssue[] {
   return error.issues.map((i) => ({ path: formatIssuePath(i.path), message: describeIssue(i) }));
 }
 
@@ -94,7 +95,7 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
 
 export function parseSnapshot(input: unknown, options: ParseOptions = {}): ParseResult {
   const parsed = snapshotSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) return { ok: false, issues: fromZod(parsed.error) };
+  if (!parsed.success) return { ok: false, issues: contractIssues(parsed.error) };
   const snapshot = parsed.data;
   const issues: ContractIssue[] = [];
 

@@ -49,6 +49,9 @@ describe('dashboard files', () => {
       expect(r.headers['Content-Security-Policy']).toBe(SECURITY_HEADERS['Content-Security-Policy']);
       expect(String(r.body)).toMatch(/^The dashboard has no file /);
     }
+    const nul = files.serve(req('/api/dashboard/%00', 'a\u0000\u001b[31m'));
+    expect(nul.status).toBe(404);
+    expect(String(nul.body)).toBe('The dashboard has no file "a\\u0000\\u001b[31m".');
   });
 
   it('sends /api/dashboard/ to /api/dashboard, where the page\'s relative links resolve', () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/create-app';
 import { KEY_LOG_RECORDS, parseServerKey } from '../../src/app/enrolment';
 import { loadSettings } from '../../src/app/settings';
+import { parseSnapshot } from '../../src/snapshot/parse';
 import { get, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -169,6 +170,32 @@ describe('enrolment', () => {
     expect((await postWith(rot.body.key, snapshot({ host: 'ROT01' }))).status).toBe(201);
   });
 
+  it('bad host facts are 400 invalid_enrolment, each issue in the words the snapshot contract uses, and write nothing', async () => {
+    const before = await dumpTables(stack);
+    const missing = await enrol('X', TEST_KEYS.enrolment, { name: 'X' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toBe('invalid_enrolment');
+    const { host: _host, ...noHost } = snapshot();
+    const contract = parseSnapshot(noHost);
+    expect(contract.ok).toBe(false);
+    expect(missing.body.issues).toEqual(contract.ok ? [] : contract.issues.filter((i) => i.path === 'host'));
+    const badName = await enrol('X', TEST_KEYS.enrolment, { host: { name: 'a b' } });
+    expect(badName.body.error).toBe('invalid_enrolment');
+    expect(badName.body.issues.map((i: Json) => i.path)).toEqual(['host.name']);
+    expect(await dumpTables(stack)).toEqual(before);
+  });
+
+  it('rotation refuses a server id no collector could post as (empty label, hyphen at a label edge, label over 63) and writes nothing', async () => {
+    const before = await dumpTables(stack);
+    for (const id of ['a..b', 'a-.b', 'a.-b', '-a.b', 'l'.repeat(64), `${'l'.repeat(63)}.${'m'.repeat(64)}`]) {
+      const r = await call('POST', `servers/${id}/key/rotate`, TEST_KEYS.admin);
+      expect(r.status, id).toBe(400);
+      expect(r.body.error, id).toBe('invalid_query');
+      expect(r.body.message, id).toMatch(/^The server in the path must be a server id/);
+    }
+    expect(await dumpTables(stack)).toEqual(before);
+  });
+
   it('concurrent enrolments of one server leave exactly one working key', async () => {
     const all = await Promise.all(Array.from({ length: 5 }, () => enrol('RACE01')));
     for (const r of all) expect(r.status).toBe(201);
@@ -273,6 +300,13 @@ describe('least privilege: every credential kind against every route', { timeout
       }
     }
     expect(refused).toBe(ROUTES.length * WHO.length - ROUTES.reduce((n, r) => n + r.allowed.length, 0));
+  });
+
+  it('a shared ingest key posting is told which switch would let it, and to enrol instead', async () => {
+    const r = await call('POST', 'snapshots', TEST_KEYS.ingest, snapshot({ host: 'SHARED01' }));
+    expect(r.status).toBe(403);
+    expect(r.body.message).toContain('POSTURE_ALLOW_SHARED_INGEST_KEYS=true');
+    expect(r.body.message).toMatch(/enrol the server for its own key/);
   });
 
   it('a server key cannot read even its own server', async () => {
