@@ -10,6 +10,7 @@ export const API_ERROR_STATUS = {
   invalid_waiver: 400,
   invalid_baseline: 400,
   invalid_enrolment: 400,
+  incomplete_body: 400,
   unauthorized: 401,
   key_revoked: 401,
   forbidden: 403,
