@@ -31,10 +31,17 @@
     and fqdn) and stores the returned server key and the secret, encrypted, so the collector can
     enrol again by itself when its key is revoked or replaced. Prefer passing it from a variable or
     a software distribution secret rather than typing it on a shared console.
-    Run again over an installation for the same endpoint, it proves the server with the stored key
-    (x-server-key) and follows up a waiting re-enrolment request with its claim. Where the service
+    Run again over an installation for the same endpoint, it keeps the stored server key when the
+    service still takes it (a startup script that reinstalls at every restart then changes no key
+    and raises no re-enrolment alert); otherwise, or with -Reenrol, it enrols again, proving the
+    server with the stored key (x-server-key) and following up a waiting re-enrolment request with
+    its claim. Where the service
     keeps the re-enrolment for an admin's approval (HTTP 202), it installs with the claim and no
     key and says so; the scheduled runs collect the key once the request is approved.
+
+.PARAMETER Reenrol
+    Enrol again even when the stored server key still works: a new key replaces it (the service
+    records a re-enrolment).
 
 .PARAMETER ApiKey
     Legacy, for migration only: a shared ingest key, stored instead of a server key (no
@@ -103,6 +110,8 @@ param(
     [Parameter(ParameterSetName = 'Install')]
     [Parameter(ParameterSetName = 'Legacy')]
     [switch]$AllowLoopbackHttp,
+    [Parameter(ParameterSetName = 'Install')]
+    [switch]$Reenrol,
     [Parameter(Mandatory = $true, ParameterSetName = 'Uninstall')]
     [switch]$Uninstall
 )
@@ -122,7 +131,7 @@ try {
             Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
         }
     } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
-        if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret } } else { $credential = @{ ApiKey = $ApiKey } }
+        if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret; Reenrol = $Reenrol } } else { $credential = @{ ApiKey = $ApiKey } }
         Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp
     }
 } catch {

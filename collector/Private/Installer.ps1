@@ -234,7 +234,8 @@ function Register-PostureCollector {
         [string]$DataPath,
         [string]$TaskName = 'FleetPosture Collector',
         [int]$RandomDelayMinutes = 50,
-        [switch]$AllowLoopbackHttp
+        [switch]$AllowLoopbackHttp,
+        [switch]$Reenrol
     )
     if (-not (Test-PostureEndpoint -Endpoint $Endpoint -AllowLoopbackHttp:$AllowLoopbackHttp)) {
         throw ('The endpoint must be an https:// URL, not {0} (http:// is allowed only for this machine, with -AllowLoopbackHttp).' -f $Endpoint)
@@ -246,12 +247,25 @@ function Register-PostureCollector {
     $keyId = ''
     $claim = ''
     $pending = $null
+    $kept = $false
     $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
-    if ($EnrolmentSecret -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = '' }
+    if ($EnrolmentSecret) { $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint }
+    # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
+    # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
+    if ($EnrolmentSecret -and -not $Reenrol -and $previous.ApiKey) {
+        $null = Set-PostureTlsProtocol
+        if (Test-PostureServerKey -Endpoint $Endpoint -ApiKey $previous.ApiKey -HeaderName $HeaderName) {
+            $ApiKey = $previous.ApiKey
+            $keyId = $previous.KeyId
+            $kept = $true
+            Write-Verbose 'The stored server key still works: kept (-Reenrol gets a new one).'
+        }
+    }
+    if ($EnrolmentSecret -and -not $kept -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
         $null = Set-PostureTlsProtocol
         # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
         # and a request already waiting is followed up with its claim rather than a second request.
-        $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint
         # The admin installing is the one person watching: the enrolment's answers carry the
         # service's clock, so they go through a run's clock check, which warns once, on the
         # console (the installer keeps no log). The other retry rules stay a run's defaults.
@@ -272,7 +286,10 @@ function Register-PostureCollector {
     }
 
     if ($PSCmdlet.ShouldProcess($InstallPath, 'Copy collector scripts')) {
-        [void](New-Item -ItemType Directory -Path (Join-Path -Path $InstallPath -ChildPath 'Private') -Force)
+        $privateTarget = Join-Path -Path $InstallPath -ChildPath 'Private'
+        [void](New-Item -ItemType Directory -Path $privateTarget -Force)
+        # Both scripts load every Private\*.ps1 they find: a helper an upgrade dropped must not stay behind and run.
+        foreach ($old in @(Get-ChildItem -LiteralPath $privateTarget -Filter '*.ps1')) { Remove-Item -LiteralPath $old.FullName -Force }
         Copy-Item -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Send-PostureSnapshot.ps1') -Destination $InstallPath -Force
         foreach ($f in @(Get-ChildItem -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Private') -Filter '*.ps1')) {
             Copy-Item -LiteralPath $f.FullName -Destination (Join-Path -Path $InstallPath -ChildPath 'Private') -Force
@@ -288,10 +305,32 @@ function Register-PostureCollector {
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
     $null = Register-PostureTask -TaskName $TaskName -Xml $xml
     $done = 'Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath
+    if ($kept) { $done += ' The server key stored before still works and is kept (-Reenrol gets a new one).' }
     if ($null -ne $pending) {
         $done += (' The server key waits for an admin''s approval of re-enrolment request {0} (POST /api/servers/{1}/enrolments/{0}/approve); until then each run spools its snapshot and exits 3.' -f $pending.RequestId, $pending.Server)
     }
     return $done
+}
+
+function Test-PostureServerKey {
+    <#
+    .SYNOPSIS
+        Whether the service takes this server key now: GET /api/manifest answers 200 with it. Any
+        other answer, or no answer, is $false (the installer then enrols, as on a first install).
+    .EXAMPLE
+        Test-PostureServerKey -Endpoint 'https://posture.contoso.net/api' -ApiKey $key
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [string]$ApiKey,
+        [string]$HeaderName = 'x-api-key'
+    )
+    $r = Invoke-PostureHttpRequest -Method Get -Uri (Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest') -Headers @{ $HeaderName = $ApiKey }
+    return ($r.StatusCode -eq 200)
 }
 
 function Read-PosturePreviousEnrolment {
@@ -311,13 +350,16 @@ function Read-PosturePreviousEnrolment {
         [Parameter(Mandatory = $true)]
         [string]$Endpoint
     )
-    $previous = @{ ApiKey = ''; EnrolmentClaim = '' }
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = '' }
     $config = $null
     try { $config = Read-PostureConfig -Path $Path } catch {
         Write-Verbose ('The earlier configuration {0} cannot be read ({1}); enrolling without it.' -f $Path, $_.Exception.Message)
     }
     if ($null -eq $config -or $config.Endpoint -ne $Endpoint) { return $previous }
-    if ($config.ApiKey -like 'fp1.*') { $previous.ApiKey = $config.ApiKey }
+    if ($config.ApiKey -like 'fp1.*') {
+        $previous.ApiKey = $config.ApiKey
+        $previous.KeyId = [string]$config.KeyId
+    }
     $previous.EnrolmentClaim = $config.EnrolmentClaim
     return $previous
 }

@@ -66,6 +66,19 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'FleetPosture Collector' -and $Xml -match 'S-1-5-18' }
     }
 
+    It 'leaves no helper of an older version behind in Private\ (the scripts load every file there)' {
+        $private = Join-Path -Path $script:install -ChildPath 'Private'
+        [void](New-Item -ItemType Directory -Path $private -Force)
+        Set-Content -LiteralPath (Join-Path -Path $private -ChildPath 'Dropped.ps1') -Value 'throw "an old helper ran"'
+        Set-Content -LiteralPath (Join-Path -Path $private -ChildPath 'notes.txt') -Value 'kept'
+        $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        Test-Path -LiteralPath (Join-Path -Path $private -ChildPath 'Dropped.ps1') | Should -BeFalse
+        Test-Path -LiteralPath (Join-Path -Path $private -ChildPath 'notes.txt') | Should -BeTrue
+        $copied = @(Get-ChildItem -LiteralPath $private -Filter '*.ps1' | ForEach-Object { $_.Name } | Sort-Object)
+        $shipped = @(Get-ChildItem -LiteralPath (Join-Path -Path $script:source -ChildPath 'Private') -Filter '*.ps1' | ForEach-Object { $_.Name } | Sort-Object)
+        $copied | Should -Be $shipped
+    }
+
     It 'enrols with -EnrolmentSecret and stores the server key and the secret' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h['fqdn'] = 'exch01.contoso.com'; $h }
@@ -98,14 +111,42 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 0 -Exactly
     }
 
-    It 'reinstalling proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
+    It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
+        Mock Set-PostureTlsProtocol { $null }
+        [void](New-Item -ItemType Directory -Path $script:data -Force)
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
+        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = '{}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
+        $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        $message | Should -Match 'stored before still works and is kept'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Method -eq 'Get' -and $Uri -eq 'https://posture.contoso.net/api/manifest' -and $Headers['x-api-key'] -eq 'fp1.current' }
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Should -Invoke Register-PostureTask -Times 1 -Exactly
+    }
+
+    It 'reinstalling over a key the service refuses (401) enrols again, as a first install would' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        [void](New-Item -ItemType Directory -Path $script:data -Force)
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
+        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.revoked","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"key_revoked"}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.new","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -ne 'Get' }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Not -Match 'is kept'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Method -ne 'Get' -and $Uri -eq 'https://posture.contoso.net/api/enroll' }
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.new","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
+    }
+
+    It 'reinstalling with -Reenrol proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
         [void](New-Item -ItemType Directory -Path $script:data -Force)
         [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
         Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}' }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.renewed","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } }
-        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly -ParameterFilter { $Method -eq 'Get' }
         Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' -and $Headers['x-enrolment-claim'] -eq 'R1.c' -and $Headers['x-api-key'] -eq 'enrol-secret' }
         Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.renewed","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
         # Another endpoint's key proves nothing here: not sent.

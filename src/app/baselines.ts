@@ -2,11 +2,11 @@
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
 import { SERVER_ID } from '../snapshot/normalise';
-import type { ServerNames } from './server-names';
 import type { Rule } from '../rules/types';
 import type { DriftStore, EventRecord, EventStore, StoredBaseline } from '../store';
 import { ApiError } from './errors';
 import { iso } from './present';
+import type { ServerNames } from './server-names';
 
 export interface BaselinesDeps {
   readonly drift: DriftStore;

@@ -3,7 +3,6 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { noSuchServer, type ServerNames } from './server-names';
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
@@ -13,6 +12,7 @@ import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
+import { noSuchServer, type ServerNames } from './server-names';
 
 export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
