@@ -6,6 +6,7 @@ import { createApp } from '../app/create-app';
 import { JOBS } from '../app/lifecycle-api';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort } from './azurite';
+import { probeHost } from './demo-target';
 import { startLocalHost } from './host';
 import { localSettings } from './settings-file';
 
@@ -162,9 +163,22 @@ Try:
 
 Ctrl-C stops the host and Azurite.`);
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(await startFailure(error, args.port));
     await shutdown(1);
   }
+}
+
+/**
+ * Why the host did not start, in one sentence. A port held by a fleet-posture host (asked at its
+ * health route) is told as that, with where to find it: a second "npm start" is the usual cause.
+ */
+async function startFailure(error: unknown, port: number): Promise<string> {
+  const message = error instanceof Error ? error.message : String(error);
+  if ((error as { cause?: { code?: string } }).cause?.code !== 'EADDRINUSE') return message;
+  const probe = await probeHost(`http://127.0.0.1:${port}`);
+  if (probe.kind !== 'fleet-posture') return message;
+  const next = port === 7071 ? 7072 : port + 1;
+  return `Port ${port} on 127.0.0.1 already serves a fleet-posture host${probe.version ? ` (version ${probe.version})` : ''}, most likely a second "npm start": use that one (its dashboard is http://localhost:${port}/api/dashboard), or start another on a free port: npm start -- --port ${next}.`;
 }
 
 if (require.main === module) void main();

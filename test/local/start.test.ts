@@ -92,11 +92,27 @@ describe('npm start', () => {
     expect(await page.text()).toContain(`id="${new URL(guide![1]!).hash.slice(1)}"`);
   });
 
-  it('a second start on the same port stops with what to do', async () => {
+  it('a second start on the port of a running host says a fleet-posture host is there, and where', async () => {
     const second = start(['--port', String(port), '--storage-port', String(await freePort())]);
     const code = await second.exited;
     expect(code).toBe(1);
-    expect(second.err()).toContain(`Port ${port} is already in use on 127.0.0.1, by another program (a second "npm start", or "func start"?). Stop it, or start on another port: npm start -- --port ${port + 1}.`);
+    expect(second.err()).toMatch(
+      new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 already serves a fleet-posture host \\(version [^)]+\\), most likely a second "npm start": use that one \\(its dashboard is http://localhost:${port}/api/dashboard\\), or start another on a free port: npm start -- --port ${port + 1}\\.$`, 'm'),
+    );
     expect(second.err()).not.toMatch(/^Error: listen EADDRINUSE/m);
+  }, 60_000);
+
+  it('a start on a port another program holds stops with what to do', async () => {
+    const { createServer } = await import('node:http');
+    const other = createServer((_req, res) => res.end('not us'));
+    const otherPort = await freePort();
+    await new Promise<void>((resolve) => other.listen(otherPort, '127.0.0.1', resolve));
+    try {
+      const third = start(['--port', String(otherPort), '--storage-port', String(await freePort())]);
+      expect(await third.exited).toBe(1);
+      expect(third.err()).toContain(`Port ${otherPort} is already in use on 127.0.0.1, by another program (a second "npm start", or "func start"?). Stop it, or start on another port: npm start -- --port ${otherPort + 1}.`);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   }, 60_000);
 });
