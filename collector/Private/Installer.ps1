@@ -243,7 +243,7 @@ function Register-PostureCollector {
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
     if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
 
-    # Enrol first: a wrong secret must fail the installation before anything is copied.
+    # Enrol (or confirm the stored key) first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
     $claim = ''
     $pending = $null

@@ -72,6 +72,13 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   const arch = values.arch ?? 'x64';
   if (arch !== 'x64' && arch !== 'x86') throw new UsageError(`--arch must be x64 or x86, not ${JSON.stringify(arch)}`);
 
+  // The host name is an argument: checked before any file is read or noted on.
+  const host = values.host ?? hostFromFileName(positionals[0] as string);
+  if (!HOST_LABEL.test(host)) {
+    io.err(`${values.host === undefined ? `cannot make a host name from ${JSON.stringify(positionals[0])}` : `--host ${JSON.stringify(host)} is not a host name`}: use --host with 1-63 letters, digits, hyphens or underscores, not beginning or ending with a hyphen\n`);
+    return EXIT.badInput;
+  }
+
   const exports: RegExport[] = [];
   for (const file of positionals) {
     const parsed = await readInput(io, file, (text) => parseRegExport(text), RegExportError);
@@ -87,12 +94,6 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
     services = parsed;
   } else {
     io.err('note: no --services file: the snapshot lists no services, so rules that need them (e.g. the SMTP service) see none\n');
-  }
-
-  const host = values.host ?? hostFromFileName(positionals[0] as string);
-  if (!HOST_LABEL.test(host)) {
-    io.err(`${values.host === undefined ? `cannot make a host name from ${JSON.stringify(positionals[0])}` : `--host ${JSON.stringify(host)} is not a host name`}: use --host with 1-63 letters, digits or hyphens\n`);
-    return EXIT.badInput;
   }
 
   const manifest = buildManifest();

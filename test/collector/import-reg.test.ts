@@ -64,6 +64,10 @@ describe('fleet-posture import-reg', () => {
     const badHost = await importReg([join(FIX, 'EXCH16-vse88-excluded.reg'), '--host', 'not a host', '--services', join(FIX, 'services-ex2016.csv')]);
     expect(badHost.code).toBe(2);
     expect(badHost.stderr).toMatch(/is not a host name/);
+    // One line, the refusal alone, even where a file or a missing --services would have added notes.
+    const badHostOnly = await importReg([join(FIX, 'EXCH16-vse88-excluded.reg'), '--host=-bad']);
+    expect(badHostOnly.code).toBe(2);
+    expect(badHostOnly.stderr).toBe('--host "-bad" is not a host name: use --host with 1-63 letters, digits, hyphens or underscores, not beginning or ending with a hyphen\n');
 
     const usage = await importReg([]);
     expect(usage.code).toBe(2);
