@@ -44,6 +44,16 @@ Describe 'New-PostureTaskXml' {
 }
 
 Describe 'Register-PostureCollector' {
+    BeforeAll {
+        # An earlier installation's protected configuration (DPAPI mocked: the JSON is what it holds).
+        function Set-PreviousInstallation([string]$Config) {
+            [void](New-Item -ItemType Directory -Path $script:data -Force)
+            [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
+            $script:previousConfig = $Config
+            Mock Unprotect-PostureSecret { $script:previousConfig }
+        }
+    }
+
     BeforeEach {
         # TestDrive lives as long as the Describe: a folder of its own per test.
         $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
@@ -113,9 +123,7 @@ Describe 'Register-PostureCollector' {
 
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
         Mock Set-PostureTlsProtocol { $null }
-        [void](New-Item -ItemType Directory -Path $script:data -Force)
-        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
-        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = '{}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
         Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
         $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
@@ -128,9 +136,7 @@ Describe 'Register-PostureCollector' {
     It 'reinstalling over a key the service refuses (401) enrols again, as a first install would' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
-        [void](New-Item -ItemType Directory -Path $script:data -Force)
-        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
-        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.revoked","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.revoked","keyId":"k1","enrolmentSecret":"enrol-secret"}'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"key_revoked"}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.new","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -ne 'Get' }
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Not -Match 'is kept'
@@ -141,9 +147,7 @@ Describe 'Register-PostureCollector' {
     It 'reinstalling with -Reenrol proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
-        [void](New-Item -ItemType Directory -Path $script:data -Force)
-        [System.IO.File]::WriteAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat'), [byte[]](9))
-        Mock Unprotect-PostureSecret { '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}' }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.renewed","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } }
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
         Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly -ParameterFilter { $Method -eq 'Get' }
