@@ -218,11 +218,15 @@ export async function readBody(req: ApiRequest, max: number, what = 'The snapsho
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    // A stream that fails here is a client that stopped sending (it closed or timed out mid-body):
-    // its fault, not the service's, and nothing has been read into anything yet.
-    const { done, value } = await reader.read().catch((error: unknown) => {
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      // A stream that fails here is a client that stopped sending (it closed or timed out mid-body):
+      // its fault, not the service's, and nothing has been read into anything yet.
       throw new ApiError('incomplete_body', `${what} stopped arriving before it was complete (${error instanceof Error ? error.message : 'the connection failed'}); nothing was stored.`);
-    });
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > max) {
