@@ -26,11 +26,29 @@ ${Object.entries(COMMANDS)
 
 Run "fleet-posture <command> --help" for a command's options.`;
 
+/**
+ * Node's own argument errors, told as one sentence like the commands' own (its messages run to
+ * three sentences, or quote "-x" without closing the quote).
+ */
+export function usageProblem(e: Error & { code?: string }): string {
+  if (e instanceof UsageError) return e.message;
+  const option = /'(-{1,2}[A-Za-z][\w-]*)/.exec(e.message)?.[1] ?? 'an option';
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option} (a file name that begins with "-" goes after "--")`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /does not take an argument/.test(e.message) ? `${option} takes no value` : `${option} needs a value (one that begins with "-" is written ${option}=-value)`;
+  }
+  return e.message.split('\n')[0] ?? e.message;
+}
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    io.err(`fleet-posture: name a command\n${USAGE}\n`);
+    return EXIT.badInput;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE + '\n');
-    return name ? EXIT.ok : EXIT.badInput;
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
@@ -45,7 +63,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return await command.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`fleet-posture ${name}: ${(e as Error).message}\n${command.help}\n`);
+      io.err(`fleet-posture ${name}: ${usageProblem(e as Error & { code?: string })}\n${command.help}\n`);
       return EXIT.badInput;
     }
     io.err(`fleet-posture ${name}: ${(e as Error).stack ?? String(e)}\n`);
