@@ -1,4 +1,4 @@
-// Silent servers. Ingest keeps a last-seen index by hour (moved when the Hosts row is refreshed, at
+// Silent servers. The projector keeps a last-seen index by hour (moved when it refreshes a Hosts row, at
 // most hourly per server, so a steady post costs nothing extra). The timer reads only the index's
 // old hours — servers that may have gone quiet — confirms each against the exact Results.LastSeen,
 // and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
