@@ -30,7 +30,7 @@ Run "fleet-posture <command> --help" for a command's options.`;
  * Node's own argument errors, told as one sentence like the commands' own (its messages run to
  * three sentences, or quote "-x" without closing the quote).
  */
-export function usageProblem(e: Error & { code?: string }): string {
+function usageProblem(e: Error & { code?: string }): string {
   if (e instanceof UsageError) return e.message;
   const option = /'(-{1,2}[A-Za-z][\w-]*)/.exec(e.message)?.[1] ?? 'an option';
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option} (a file name that begins with "-" goes after "--")`;
