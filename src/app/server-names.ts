@@ -29,10 +29,12 @@ export class ServerNames {
    * the one server whose id begins with the name and a dot, else the candidates.
    */
   async find(name: string): Promise<ServerMatch> {
-    // Two reads, not one over the name's prefix: ids like exch1-a sort between exch1 and
-    // exch1.corp…, and enough of them would push the candidates past the bound.
-    const [first, candidates] = await Promise.all([this.store.serversWithPrefix(name, 1), this.store.serversWithPrefix(`${name}.`, MAX_CANDIDATES)]);
-    if (first[0] === name) return { id: name };
+    // An id (what links and the dashboard use) costs one read. A host name's candidates have a read
+    // of their own, not a share of one over the name's prefix: ids like exch1-a sort between exch1
+    // and exch1.corp…, and enough of them would push the candidates past the bound.
+    const [first] = await this.store.serversWithPrefix(name, 1);
+    if (first === name) return { id: name };
+    const candidates = await this.store.serversWithPrefix(`${name}.`, MAX_CANDIDATES);
     return candidates.length === 1 ? { id: candidates[0]! } : { candidates };
   }
 
