@@ -125,6 +125,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     counter: undefined,
   });
   const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
+  // The key routes also know servers that enrolled and have not posted yet.
+  const keyNames = new ServerNames(store, keyStore);
   const reenrolment = new Reenrolment({
     enrolment,
     keyStore,
@@ -135,13 +137,13 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
-  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment });
+  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
   const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
-  const keysHttp = new KeysApi({ reenrolment });
+  const keysHttp = new KeysApi({ reenrolment, keyNames });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
   const baselines = new Baselines({ drift: driftStore, events, rules, clock, names });
   const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => names.resolve(name) });

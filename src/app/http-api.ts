@@ -29,6 +29,7 @@ import {
 import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
+import type { ServerNames } from './server-names';
 
 export interface HttpApiDeps {
   readonly ingest: Ingest;
@@ -41,6 +42,8 @@ export interface HttpApiDeps {
   readonly enrolment: Enrolment;
   /** Enrolment under the re-enrolment policy. */
   readonly reenrolment: Reenrolment;
+  /** The server a key route names: posted or enrolled, by id or host name. */
+  readonly keyNames: Pick<ServerNames, 'resolveOrSelf'>;
 }
 
 /** Largest enrolment request body (host facts only). */
@@ -174,7 +177,7 @@ export class HttpApi {
     checkParams(req.query, ['reenrol']);
     const reenrol = single(req.query, 'reenrol') ?? 'allow';
     if (reenrol !== 'allow' && reenrol !== 'deny') throw invalidQuery(`"reenrol" must be allow or deny, not "${reenrol.slice(0, 20)}".`);
-    const server = pathServer(req.params);
+    const server = await this.deps.keyNames.resolveOrSelf(pathServer(req.params));
     const out = await this.deps.enrolment.revoke(server, log, reenrol === 'deny');
     if (!out) throw new ApiError('not_found', `Server "${server}" has never enrolled.`);
     // `settled`: the re-enrolment requests the revocation closed (none of them yields a key now).
@@ -184,6 +187,7 @@ export class HttpApi {
   /** A new key (shown once); the old one is revoked. */
   async rotateServerKey({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    return json(201, await this.deps.enrolment.issue(pathServer(req.params), {}, 'admin-rotation', log));
+    const server = await this.deps.keyNames.resolveOrSelf(pathServer(req.params));
+    return json(201, await this.deps.enrolment.issue(server, {}, 'admin-rotation', log));
   }
 }

@@ -3,6 +3,7 @@
 import { ApiError } from './errors';
 import { checkParams, invalidQuery, json, pathServer, single, type ApiResponse, type RouteCall } from './http-io';
 import type { Reenrolment } from './reenrolment';
+import type { ServerNames } from './server-names';
 
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DECISIONS = { approve: 'approved', deny: 'denied' } as const;
@@ -10,6 +11,8 @@ const STATES = ['pending', 'approved', 'denied'] as const;
 
 export interface KeysApiDeps {
   readonly reenrolment: Reenrolment;
+  /** The server a key route names: posted or enrolled, by id or host name. */
+  readonly keyNames: Pick<ServerNames, 'resolveOrSelf'>;
 }
 
 export class KeysApi {
@@ -32,11 +35,12 @@ export class KeysApi {
   /** Approve or deny one re-enrolment request. */
   async decide({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    const server = pathServer(req.params);
+    const name = pathServer(req.params);
     const requestId = req.params.request ?? '';
     if (!REQUEST_ID.test(requestId)) throw invalidQuery(`The request in the path must be the id of a re-enrolment request, not "${requestId.slice(0, 64)}".`);
     const decision = (req.params.decision ?? '').toLowerCase();
     if (!(decision in DECISIONS)) throw new ApiError('not_found', `There is no action "${decision.slice(0, 20)}"; use approve or deny.`);
+    const server = await this.deps.keyNames.resolveOrSelf(name);
     const wanted = DECISIONS[decision as keyof typeof DECISIONS];
     const decided = await this.deps.reenrolment.decide(server, requestId, wanted, log);
     if (!decided) throw new ApiError('not_found', `There is no re-enrolment request "${requestId}" of ${server}.`);

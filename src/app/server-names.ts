@@ -21,8 +21,14 @@ export function noSuchServer(name: string, candidates: readonly string[], code: 
   return new ApiError(code, `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
 }
 
+/** Where servers are listed by id: the Results table (servers that posted), ServerKeys (servers that enrolled). */
+export type ServerSource = Pick<PostureStore, 'serversWithPrefix'>;
+
 export class ServerNames {
-  constructor(private readonly store: Pick<PostureStore, 'serversWithPrefix'>) {}
+  readonly #sources: readonly ServerSource[];
+  constructor(...sources: readonly ServerSource[]) {
+    this.#sources = sources;
+  }
 
   /**
    * For a name already in id form (lower case, no trailing dot): the server that has it as id, else
@@ -32,9 +38,10 @@ export class ServerNames {
     // An id (what links and the dashboard use) costs one read. A host name's candidates have a read
     // of their own, not a share of one over the name's prefix: ids like exch1-a sort between exch1
     // and exch1.corp…, and enough of them would push the candidates past the bound.
-    const [first] = await this.store.serversWithPrefix(name, 1);
-    if (first === name) return { id: name };
-    const candidates = await this.store.serversWithPrefix(`${name}.`, MAX_CANDIDATES);
+    const firsts = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(name, 1)));
+    if (firsts.some(([first]) => first === name)) return { id: name };
+    const lists = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(`${name}.`, MAX_CANDIDATES)));
+    const candidates = [...new Set(lists.flat())].sort().slice(0, MAX_CANDIDATES);
     return candidates.length === 1 ? { id: candidates[0]! } : { candidates };
   }
 
@@ -43,5 +50,16 @@ export class ServerNames {
     const match = await this.find(name);
     if (match.id !== undefined) return match.id;
     throw noSuchServer(name, match.candidates, code);
+  }
+
+  /**
+   * As `resolve`, except that a name no server answers to stands for itself: the key routes, where
+   * an admin may issue a key for a server before it enrols or posts. Several candidates: a 404.
+   */
+  async resolveOrSelf(name: string): Promise<string> {
+    const match = await this.find(name);
+    if (match.id !== undefined) return match.id;
+    if (match.candidates.length === 0) return name;
+    throw noSuchServer(name, match.candidates);
   }
 }

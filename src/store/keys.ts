@@ -11,6 +11,12 @@ export function encodeKey(value: string): string {
   return value.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
+/** The keys that begin with `prefix` (encoded): from it, up to the first key after all of them. */
+export function prefixRange(prefix: string): { readonly from: string; readonly to: string } {
+  const from = encodeKey(prefix);
+  return { from, to: from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1) };
+}
+
 export function decodeKey(key: string): string {
   if (key === '%00e') return '';
   return key.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));

@@ -13,7 +13,7 @@ import { entityToResult, entityToSummary, PARTITION_RULES, resultKeys, resultToE
 import type { Lang } from '../rules/types';
 import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
-import { encodeKey } from './keys';
+import { encodeKey, prefixRange } from './keys';
 import { RecordedEmpty } from './recorded-empty';
 import { type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 import { ServerRowCache } from './server-row-cache';
@@ -238,9 +238,7 @@ export class PostureStore {
    */
   async serversWithPrefix(prefix: string, max: number): Promise<string[]> {
     await this.ensureTables();
-    const from = encodeKey(prefix);
-    // The first key after every key that begins with `from`.
-    const to = from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1);
+    const { from, to } = prefixRange(prefix);
     const filter = odata`PartitionKey ge ${from} and PartitionKey lt ${to}`;
     return this.#results.call('finding servers', async (t) => {
       const found = new Set<string>();

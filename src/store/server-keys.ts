@@ -32,7 +32,7 @@ import {
   type RequestState,
   type Row,
 } from './key-partition';
-import { encodeKey } from './keys';
+import { encodeKey, prefixRange } from './keys';
 
 export type ServerKeyStatus = 'active' | 'revoked';
 
@@ -284,6 +284,24 @@ export class ServerKeyStore {
         }
       }
       return { servers: [...byServer].map(([server, v]) => ({ server, ...v })), truncated };
+    });
+  }
+
+  /**
+   * Enrolled servers (a head row) whose id begins with `prefix`, at most `max`, sorted: the same
+   * lookup as the Results table's, for servers that enrolled but have not posted yet.
+   */
+  async serversWithPrefix(prefix: string, max: number): Promise<string[]> {
+    await this.ensureTable();
+    const { from, to } = prefixRange(prefix);
+    const filter = odata`PartitionKey ge ${from} and PartitionKey lt ${to} and RowKey eq ${HEAD}`;
+    return guard('finding enrolled servers', async () => {
+      const found: string[] = [];
+      for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server'] } })) {
+        found.push(str(e, 'Server'));
+        if (found.length >= max) break;
+      }
+      return found.sort();
     });
   }
 
