@@ -6,7 +6,7 @@
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
-import type { EventRecord, EventStore, ResultSummary, StoredWaiver, WaiverRecord, WaiverState, WaiverStore } from '../store';
+import { ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
@@ -45,6 +45,8 @@ export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>,
   if (w.server !== undefined) return w.server === server;
   return w.serverPattern !== undefined && globMatch(w.serverPattern, server.toLowerCase());
 }
+
+const scopeOf = (w: WaiverRecord): WaiverScope => ({ ruleId: w.ruleId, server: w.server, serverPattern: w.serverPattern, expiresAt: w.expiresAt });
 
 /** The waiver that covers (server, rule) among `active`: an exact one first, else the longest-running pattern. */
 export function coverOf<W extends WaiverRecord>(active: readonly W[], server: string, ruleId: string): W | undefined {
@@ -126,8 +128,8 @@ export class Waivers {
   async put(id: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; waiver: WaiverRecord }> {
     const checked = this.validate(id, doc);
     const input = checked.server === undefined ? checked : { ...checked, server: await this.#serverOf(checked.server) };
+    const existing = await this.#settled(id, log);
     const now = this.deps.clock();
-    const existing = await this.deps.waivers.get(id);
     const live = existing && existing.state === 'active' && existing.expiresAt > now;
     const next: WaiverRecord = {
       id,
@@ -136,11 +138,11 @@ export class Waivers {
       changedAt: now,
       state: 'active',
       revision: (existing?.revision ?? 0) + 1,
+      // A change that no longer covers some failing results hands their alerts back.
+      followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
     };
-    await this.deps.waivers.put(next, existing?.etag);
-    await this.#audit(next, live ? 'waiver-changed' : 'waiver-created', now);
-    // A change that no longer covers some failing results hands their alerts back.
-    if (live) await this.#reRaise(existing, 'changed', log, now);
+    const etag = await this.deps.waivers.put(next, existing?.etag);
+    await this.#followUpNow({ ...next, etag }, log);
     return { created: !live, waiver: next };
   }
 
@@ -169,13 +171,20 @@ export class Waivers {
 
   /** Ends a waiver now; undefined when there is no such active waiver. */
   async remove(id: string, log: AlertLog): Promise<WaiverRecord | undefined> {
-    const existing = await this.get(id);
+    if (!WAIVER_ID.test(id)) return undefined;
+    const existing = await this.#settled(id, log);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
-    const ended: WaiverRecord = { ...existing, state: 'deleted', endedAt: now, changedAt: now, revision: existing.revision + 1 };
-    await this.deps.waivers.put(ended, existing.etag);
-    await this.#audit(ended, 'waiver-deleted', now);
-    await this.#reRaise(ended, 'deleted', log, now);
+    const ended: WaiverRecord = {
+      ...existing,
+      state: 'deleted',
+      endedAt: now,
+      changedAt: now,
+      revision: existing.revision + 1,
+      followUp: { cause: 'waiver-deleted', at: now, reRaise: { reason: 'deleted', endedAt: now, scope: scopeOf(existing) } },
+    };
+    const etag = await this.deps.waivers.put(ended, existing.etag);
+    await this.#followUpNow({ ...ended, etag }, log);
     return ended;
   }
 
@@ -196,36 +205,95 @@ export class Waivers {
     return coverOf(await this.active(), server, ruleId)?.id;
   }
 
-  /** The timer: ends waivers past their expiry and re-raises what they covered. Each is claimed by ETag, so one run acts on it. */
+  /**
+   * The timer: ends waivers past their expiry and re-raises what they covered. Each is claimed by
+   * ETag, so one run acts on it. First it does what earlier changes still owe (their audit event
+   * and alerts, left by a storage failure after the change was stored).
+   */
   async expire(log: AlertLog): Promise<{ expired: number; reRaised: number }> {
     const now = this.deps.clock();
-    const due = (await this.deps.waivers.list('active')).filter((w) => w.expiresAt <= now);
     let expired = 0;
     let reRaised = 0;
-    for (const w of due) {
-      const ended: WaiverRecord = { ...w, state: 'expired', endedAt: w.expiresAt, changedAt: now, revision: w.revision + 1 };
+    for (const listed of await this.deps.waivers.list()) {
+      let w: StoredWaiver | undefined = listed;
+      if (w.followUp) {
+        reRaised += await this.#followUp(w, log);
+        w = await this.deps.waivers.get(w.id);
+      }
+      if (!w || w.state !== 'active' || w.expiresAt > now) continue;
+      const ended: WaiverRecord = {
+        ...w,
+        state: 'expired',
+        endedAt: w.expiresAt,
+        changedAt: now,
+        revision: w.revision + 1,
+        followUp: { cause: 'waiver-expired', at: w.expiresAt, reRaise: { reason: 'expired', endedAt: now, scope: scopeOf(w) } },
+      };
+      let etag: string;
       try {
-        await this.deps.waivers.put(ended, w.etag);
+        etag = await this.deps.waivers.put(ended, w.etag);
       } catch {
         continue; // another run claimed it, or it was changed meanwhile
       }
       expired++;
-      await this.#audit(ended, 'waiver-expired', w.expiresAt);
-      reRaised += await this.#reRaise(ended, 'expired', log, now);
+      reRaised += await this.#followUp({ ...ended, etag }, log);
     }
     return { expired, reRaised };
   }
 
-  /** Failing results `w` covered that no other active waiver covers: WaiverExpired + NewFinding each. */
-  async #reRaise(w: WaiverRecord, reason: 'expired' | 'deleted' | 'changed', log: AlertLog, now: number): Promise<number> {
-    const others = (await this.active()).filter((o) => o.id !== w.id || reason === 'changed');
-    let n = 0;
-    for (const r of await this.#failing(w)) {
-      if (!waiverMatches(w, r.server) || coverOf(others, r.server, r.ruleId)) continue;
+  /** The waiver as stored, after what its last change still owes is done: a change builds on that. */
+  async #settled(id: string, log: AlertLog): Promise<StoredWaiver | undefined> {
+    const w = await this.deps.waivers.get(id);
+    if (!w?.followUp) return w;
+    await this.#followUp(w, log);
+    return this.deps.waivers.get(id);
+  }
+
+  /**
+   * The follow-up of a change just stored. The change stands either way, so a failure does not fail
+   * the request (its answer would say nothing was stored): the follow-up stays owed on the waiver,
+   * and the next change of it, or the expiry timer within 15 minutes, does it.
+   */
+  async #followUpNow(w: StoredWaiver, log: AlertLog): Promise<void> {
+    try {
+      await this.#followUp(w, log);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      log.log(`Waiver ${w.id} revision ${w.revision} is stored; its audit event and alerts are owed (${why}) and follow with the waiver-expiry job.`);
+    }
+  }
+
+  /**
+   * What a stored change owes: its audit event (its key is the waiver's id and revision, so writing
+   * it again replaces it), then the alerts it hands back. Those are logged only after the follow-up
+   * is cleared from the waiver by ETag, so of two runs at once only the one that cleared it logs
+   * them: each once. Returns how many findings were re-raised.
+   */
+  async #followUp(w: StoredWaiver, log: AlertLog): Promise<number> {
+    const f = w.followUp;
+    if (!f) return 0;
+    const lines = f.reRaise ? await this.#reRaised(w.id, f.reRaise) : [];
+    await this.#audit(w, f.cause, f.at);
+    try {
+      await this.deps.waivers.put({ ...w, followUp: undefined }, w.etag);
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return 0; // done by another run, which logged them
+      throw error;
+    }
+    for (const line of lines) log.log(line);
+    return lines.length / 2;
+  }
+
+  /** The records re-raising each failing result `scope` covered that no other active waiver covers: WaiverExpired + NewFinding. */
+  async #reRaised(id: string, { reason, endedAt, scope }: NonNullable<WaiverFollowUp['reRaise']>): Promise<string[]> {
+    const others = (await this.active()).filter((o) => o.id !== id || reason === 'changed');
+    const lines: string[] = [];
+    for (const r of await this.#failing(scope)) {
+      if (!waiverMatches(scope, r.server) || coverOf(others, r.server, r.ruleId)) continue;
       // A finding that began after the expiry alerted at ingest already (the waiver was no longer in force).
-      if (reason === 'expired' && r.firstSeen > w.expiresAt) continue;
-      log.log(formatLogRecord(LOG_RECORDS.waiverExpired, { server: r.server, rule: r.ruleId, waiverId: w.id, reason, status: r.status }));
-      log.log(
+      if (reason === 'expired' && r.firstSeen > scope.expiresAt) continue;
+      lines.push(
+        formatLogRecord(LOG_RECORDS.waiverExpired, { server: r.server, rule: r.ruleId, waiverId: id, reason, status: r.status }),
         formatLogRecord(LOG_RECORDS.newFinding, {
           server: r.server,
           rule: r.ruleId,
@@ -235,16 +303,15 @@ export class Waivers {
           waived: false,
           waiverId: null,
           cause: `waiver-${reason}`,
-          endedAt: iso(now),
+          endedAt: iso(endedAt),
         }),
       );
-      n++;
     }
-    return n;
+    return lines;
   }
 
   /** Warning and Error results of the waiver's rule, from the rule index (or the one server's partition). */
-  async #failing(w: WaiverRecord): Promise<ResultSummary[]> {
+  async #failing(w: WaiverScope): Promise<ResultSummary[]> {
     const ids = this.deps.rules.map((r) => r.id);
     const out: ResultSummary[] = [];
     let token: string | undefined;

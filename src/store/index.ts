@@ -18,7 +18,7 @@ export { OutboxEntryTooLargeError, OutboxStore, type OutboxEntry, type StoredOut
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type StoredBaseline } from './drift-store';
 export { settleBounded } from './transactions';
-export { WaiverStore, type StoredWaiver, type WaiverRecord, type WaiverState } from './waivers-store';
+export { WaiverStore, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState } from './waivers-store';
 export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, ReplacedReason, RequestDecision, RequestState } from './key-partition';
 export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';

@@ -24,6 +24,24 @@ export interface WaiverRecord {
   readonly endedAt?: number;
   /** Bumped on every change; part of audit event keys. */
   readonly revision: number;
+  /** What the change stored last still owes; cleared once done. */
+  readonly followUp?: WaiverFollowUp;
+}
+
+/** The rule and servers a waiver covered, and until when: where the alerts it hands back come from. */
+export type WaiverScope = Pick<WaiverRecord, 'ruleId' | 'server' | 'serverPattern' | 'expiresAt'>;
+
+/**
+ * What a stored change of a waiver owes the rest of the service: its audit event and, for an end or
+ * a narrowing, the alerts it hands back. Written with the change, so a failure after it leaves them
+ * owed, not lost.
+ */
+export interface WaiverFollowUp {
+  readonly cause: string;
+  /** The audit event's time. */
+  readonly at: number;
+  /** The alerts handed back: why, when the waiver stopped covering, and what it covered until then. */
+  readonly reRaise?: { readonly reason: 'expired' | 'deleted' | 'changed'; readonly endedAt: number; readonly scope: WaiverScope };
 }
 
 export interface StoredWaiver extends WaiverRecord {
@@ -53,7 +71,18 @@ function toEntity(w: WaiverRecord) {
     Justification: boundedText(w.justification),
     State: w.state,
     Revision: int32(w.revision),
+    ...(w.followUp ? { FollowUp: JSON.stringify(w.followUp) } : {}),
   };
+}
+
+function followUpOf(e: Record<string, unknown>): WaiverFollowUp | undefined {
+  const text = e.FollowUp;
+  if (typeof text !== 'string' || text === '') return undefined;
+  try {
+    return JSON.parse(text) as WaiverFollowUp;
+  } catch {
+    return undefined;
+  }
 }
 
 function fromEntity(e: Record<string, unknown>): StoredWaiver {
@@ -64,6 +93,7 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     justification: str(e, 'Justification'),
     state: state === 'expired' || state === 'deleted' ? state : 'active',
     revision: num(e, 'Revision') ?? 0,
+    followUp: followUpOf(e),
     etag: String(e.etag ?? ''),
   };
 }
@@ -95,11 +125,13 @@ export class WaiverStore {
     }
   }
 
-  /** Creates (no etag) or replaces a waiver still at `etag`; ConcurrencyConflictError when it moved. */
-  async put(w: WaiverRecord, etag: string | undefined): Promise<void> {
+  /** Creates (no etag) or replaces a waiver still at `etag`, returning its new ETag; ConcurrencyConflictError when it moved. */
+  async put(w: WaiverRecord, etag: string | undefined): Promise<string> {
     await this.#table.ready();
     try {
-      await this.#table.call('writing a waiver', (t) => (etag ? t.updateEntity(toEntity(w), 'Replace', { etag }) : t.createEntity(toEntity(w))));
+      const written = await this.#table.call('writing a waiver', (t) => (etag ? t.updateEntity(toEntity(w), 'Replace', { etag }) : t.createEntity(toEntity(w))));
+      if (!written.etag) throw new Error(`Storage returned no ETag for waiver ${w.id}.`);
+      return written.etag;
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyConflictError(`Waiver ${w.id} was changed meanwhile.`, { cause: error });
