@@ -3,7 +3,8 @@
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
 import { SERVER_ID } from '../snapshot/normalise';
 import type { Rule } from '../rules/types';
-import type { DriftStore, EventRecord, EventStore, StoredBaseline } from '../store';
+import { ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
+import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
@@ -71,37 +72,83 @@ export class Baselines {
   }
 
   /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
-  async put(ruleId: string, doc: unknown): Promise<{ created: boolean; baseline: StoredBaseline }> {
+  async put(ruleId: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; baseline: StoredBaseline }> {
     const rule = this.rule(ruleId);
     const checked = this.validate(doc);
     const input = { ...checked, server: await this.deps.names.resolve(checked.server, 'invalid_baseline') };
-    const [existing, member] = await Promise.all([this.deps.drift.getBaseline(rule.id), this.deps.drift.getMember(rule.id, input.server)]);
+    const [existing, member] = await Promise.all([this.#settled(rule.id), this.deps.drift.getMember(rule.id, input.server)]);
     if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);
     const live = existing !== undefined && existing.server !== '';
     if (live && existing.server === input.server) return { created: false, baseline: existing };
     const now = this.deps.clock();
     const next = { ruleId: rule.id, server: input.server, setBy: input.setBy, setAt: now, revision: (existing?.revision ?? 0) + 1 };
-    await this.deps.drift.putBaseline(next, existing?.etag);
-    await this.#audit(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint);
+    const auditOwed = this.#event(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint);
+    await this.#store({ ...next, auditOwed }, existing?.etag, log);
     return { created: !live, baseline: { ...next, etag: '' } };
   }
 
   /** Clears the baseline (drift is measured against the largest cluster again); undefined when none was named. */
-  async remove(ruleId: string): Promise<StoredBaseline | undefined> {
+  async remove(ruleId: string, log: AlertLog): Promise<StoredBaseline | undefined> {
     const rule = this.rule(ruleId);
-    const existing = await this.deps.drift.getBaseline(rule.id);
+    const existing = await this.#settled(rule.id);
     if (!existing || existing.server === '') return undefined;
     const now = this.deps.clock();
     const cleared = { ruleId: rule.id, server: '', setBy: existing.setBy, setAt: now, revision: existing.revision + 1 };
-    await this.deps.drift.putBaseline(cleared, existing.etag);
-    await this.#audit('baseline-deleted', { ...cleared, server: existing.server }, undefined, undefined);
+    const auditOwed = this.#event('baseline-deleted', { ...cleared, server: existing.server }, undefined, undefined);
+    await this.#store({ ...cleared, auditOwed }, existing.etag, log);
     return { ...existing, revision: cleared.revision };
   }
 
-  async #audit(cause: (typeof BASELINE_CAUSES)[number], b: { ruleId: string; server: string; setBy: string; setAt: number; revision: number }, previous: string | undefined, fingerprint: string | undefined): Promise<void> {
+  /** The timer's part: writes the audit events baseline changes still owe (one point read per rule with configuration facts). */
+  async writeOwedAudits(): Promise<number> {
+    let written = 0;
+    for (const rule of this.deps.rules.filter((r) => r.configurationFacts)) {
+      const b = await this.deps.drift.getBaseline(rule.id);
+      if (b?.auditOwed && (await this.#writeAudit(b))) written++;
+    }
+    return written;
+  }
+
+  /** The rule's baseline after the audit event its last change owes is written: a change builds on that. */
+  async #settled(ruleId: string): Promise<StoredBaseline | undefined> {
+    const b = await this.deps.drift.getBaseline(ruleId);
+    if (!b?.auditOwed) return b;
+    await this.#writeAudit(b);
+    return this.deps.drift.getBaseline(ruleId);
+  }
+
+  /**
+   * Stores a change with its audit event owed, then writes the event. The change stands either way,
+   * so a failure of the event does not fail the request (its answer would say nothing was stored):
+   * the event stays owed on the baseline row, for its next change or the waiver-expiry timer.
+   */
+  async #store(b: DriftBaseline & { readonly auditOwed: EventRecord }, etag: string | undefined, log: AlertLog): Promise<void> {
+    const stored = await this.deps.drift.putBaseline(b, etag);
+    try {
+      await this.#writeAudit({ ...b, etag: stored });
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      log.log(`The baseline of ${b.ruleId} (revision ${b.revision}) is stored; its audit event is owed (${why}) and follows with the waiver-expiry job.`);
+    }
+  }
+
+  /** Writes the owed event (its key is the rule and revision: writing it again replaces it), then clears it from the row by ETag. */
+  async #writeAudit(b: StoredBaseline): Promise<boolean> {
+    if (!b.auditOwed) return false;
+    await this.deps.events.putEvents([b.auditOwed]);
+    try {
+      await this.deps.drift.putBaseline({ ...b, auditOwed: undefined }, b.etag);
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return false; // cleared by another run, or a newer change settled it first
+      throw error;
+    }
+  }
+
+  #event(cause: (typeof BASELINE_CAUSES)[number], b: { ruleId: string; server: string; setBy: string; setAt: number; revision: number }, previous: string | undefined, fingerprint: string | undefined): EventRecord {
     const what = cause === 'baseline-deleted' ? `cleared (was ${b.server})` : previous ? `changed from ${previous} to ${b.server}` : `set to ${b.server}`;
     const whatJa = cause === 'baseline-deleted' ? `解除 (${b.server})` : previous ? `${previous} から ${b.server} へ変更` : `${b.server} に設定`;
-    const e: EventRecord = {
+    return {
       server: b.server,
       ruleId: b.ruleId,
       ruleVersion: '',
@@ -115,6 +162,5 @@ export class Baselines {
       cause,
       detail: JSON.stringify({ rule: b.ruleId, server: cause === 'baseline-deleted' ? null : b.server, previousServer: cause === 'baseline-deleted' ? b.server : (previous ?? null), setBy: b.setBy, revision: b.revision, fingerprint: fingerprint ?? null }),
     };
-    await this.deps.events.putEvents([e]);
   }
 }

@@ -141,11 +141,11 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
-  const jobs = new Jobs({ staleHosts, waivers, reevaluation, projector, stagedRawSweep, layoutMigration });
+  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names });
+  const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
-  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names });
   const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => names.resolve(name) });
   return { settings, rules, store, events, hosts, rawSnapshots, staged, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }

@@ -47,7 +47,7 @@ export class DriftApi {
   }
 
   /** GET reads the rule's baseline; PUT names it; DELETE clears it. */
-  async baselines({ req }: RouteCall): Promise<ApiResponse> {
+  async baselines({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
     const method = req.method.toUpperCase();
     const ruleId = (req.params.rule ?? '').trim();
@@ -59,11 +59,11 @@ export class DriftApi {
     }
     if (method === 'PUT') {
       baselines.rule(ruleId);
-      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY));
+      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY), log);
       return json(created ? 201 : 200, baselineView(baseline));
     }
     if (method === 'DELETE') {
-      const ended = await baselines.remove(ruleId);
+      const ended = await baselines.remove(ruleId, log);
       if (!ended) throw new ApiError('not_found', `No baseline is named for ${baselines.rule(ruleId).id}.`);
       return json(200, { ...baselineView(ended), cleared: true });
     }

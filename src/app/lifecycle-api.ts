@@ -1,6 +1,7 @@
 // The lifecycle routes: stale servers, a server's history, waivers (admin), and a timer's work on
 // demand (admin: ops, the local host, tests). Keys and language are the route table's wrapper's.
 import type { AlertLog } from './alert-log';
+import type { Baselines } from './baselines';
 import { ApiError } from './errors';
 import type { LayoutMigration } from './layout-migration';
 import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
@@ -21,6 +22,7 @@ export class Jobs {
     private readonly deps: {
       readonly staleHosts: StaleHosts;
       readonly waivers: Waivers;
+      readonly baselines: Baselines;
       readonly reevaluation: Reevaluation;
       readonly projector: Projector;
       readonly stagedRawSweep: StagedRawSweep;
@@ -34,7 +36,8 @@ export class Jobs {
       case 'stale-hosts':
         return this.deps.staleHosts.run(log);
       case 'waiver-expiry':
-        return this.deps.waivers.expire(log);
+        // Also where the audit events of baseline changes that a storage failure left owed are written.
+        return { ...(await this.deps.waivers.expire(log)), baselineAudits: await this.deps.baselines.writeOwedAudits() };
       case 'reevaluate':
         // Its alert records are logged by the projector, from the outbox entries of its commits.
         return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();

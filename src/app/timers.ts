@@ -17,7 +17,8 @@ export interface Timer {
 export const TIMERS: readonly Timer[] = [
   // Marks servers that stopped posting as stale (and logs FleetPosture.ServerStale).
   { name: 'staleHosts', schedule: '0 */15 * * * *', job: 'stale-hosts' },
-  // Ends waivers past their expiry; still-failing results they covered alert again.
+  // Ends waivers past their expiry; still-failing results they covered alert again. Also writes
+  // what waiver and baseline changes still owe (audit events, alerts) after a storage failure.
   { name: 'waiverExpiry', schedule: '0 */15 * * * *', job: 'waiver-expiry' },
   // After a rule change, re-evaluates stored snapshots in leased batches until done; the budget
   // stays well inside the Functions timeout and shorter than the next run's interval.

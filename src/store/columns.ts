@@ -86,6 +86,17 @@ export function bytes(row: Row, name: string): Uint8Array | undefined {
   return v instanceof Uint8Array ? v : undefined;
 }
 
+/** A JSON text column as the value it holds; undefined when absent, empty or not JSON (a damaged value is ignored, not fatal). */
+export function jsonOf<T>(row: Row, name: string): T | undefined {
+  const text = row[name];
+  if (typeof text !== 'string' || text === '') return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How a record field is kept in the column named like it (first letter upper case). */
 export type ColumnKind = 'text' | 'optText' | 'time' | 'optTime' | 'bool' | 'optInt';
 export type ColumnKinds<T> = { readonly [K in keyof T]?: ColumnKind };

@@ -14,9 +14,10 @@
 // create there) and fails whole, so no server is ever counted twice. That lets many servers of one
 // shard move in one transaction without reading their members first.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
-import { boundedText, dateTime, int32, ms, num, str } from './columns';
+import { boundedText, dateTime, int32, jsonOf, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
+import type { EventRecord } from './records';
 import { bucketOf, decodeKey, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 import type { SiblingTable } from './sibling-table';
@@ -80,6 +81,8 @@ export interface DriftBaseline {
   readonly setBy: string;
   readonly setAt: number;
   readonly revision: number;
+  /** The audit event of the change stored last, until it is written (a failure after the change leaves it owed, not lost). */
+  readonly auditOwed?: EventRecord;
 }
 
 export interface StoredBaseline extends DriftBaseline {
@@ -555,14 +558,14 @@ export class DriftStore {
     await this.#table.ready();
     const e = await this.#get(encodeKey(ruleId), BASELINE_ROW, 'reading a baseline');
     if (!e) return undefined;
-    return { ruleId, server: str(e, 'Server'), setBy: str(e, 'SetBy'), setAt: ms(e, 'SetAt') ?? 0, revision: num(e, 'Revision') ?? 0, etag: String(e.etag ?? '') };
+    return { ruleId, server: str(e, 'Server'), setBy: str(e, 'SetBy'), setAt: ms(e, 'SetAt') ?? 0, revision: num(e, 'Revision') ?? 0, auditOwed: jsonOf<EventRecord>(e, 'AuditOwed'), etag: String(e.etag ?? '') };
   }
 
   /**
    * Names (or, with server '', clears) the rule's baseline. `etag` is the row as read: a change
    * made meanwhile by another admin fails with ConcurrencyConflictError instead of being lost.
    */
-  async putBaseline(b: DriftBaseline, etag: string | undefined): Promise<void> {
+  async putBaseline(b: DriftBaseline, etag: string | undefined): Promise<string> {
     await this.#table.ready();
     const entity = {
       partitionKey: encodeKey(b.ruleId),
@@ -572,9 +575,12 @@ export class DriftStore {
       SetBy: b.setBy,
       SetAt: dateTime(b.setAt),
       Revision: int32(b.revision),
+      ...(b.auditOwed ? { AuditOwed: JSON.stringify(b.auditOwed) } : {}),
     };
     try {
-      await this.#table.call('writing a baseline', (t) => (etag ? t.updateEntity(entity, 'Replace', { etag }) : t.createEntity(entity)));
+      const written = await this.#table.call('writing a baseline', (t) => (etag ? t.updateEntity(entity, 'Replace', { etag }) : t.createEntity(entity)));
+      if (!written.etag) throw new Error(`Storage returned no ETag for the baseline of ${b.ruleId}.`);
+      return written.etag;
     } catch (error) {
       const status = statusCodeOf(error);
       if (status === 409 || status === 412 || status === 404) throw new ConcurrencyConflictError(`The baseline of ${b.ruleId} was changed meanwhile.`, { cause: error });

@@ -1,7 +1,7 @@
 // The Waivers table: PK 'waivers', RK waiver id. A waiver is never physically deleted: it ends
 // (State expired or deleted) and stays for audit. The whole set is one partition, small by nature.
 import { odata, RestError } from '@azure/data-tables';
-import { boundedText, int32, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
+import { boundedText, int32, jsonOf, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -75,16 +75,6 @@ function toEntity(w: WaiverRecord) {
   };
 }
 
-function followUpOf(e: Record<string, unknown>): WaiverFollowUp | undefined {
-  const text = e.FollowUp;
-  if (typeof text !== 'string' || text === '') return undefined;
-  try {
-    return JSON.parse(text) as WaiverFollowUp;
-  } catch {
-    return undefined;
-  }
-}
-
 function fromEntity(e: Record<string, unknown>): StoredWaiver {
   const state = str(e, 'State');
   return {
@@ -93,7 +83,7 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     justification: str(e, 'Justification'),
     state: state === 'expired' || state === 'deleted' ? state : 'active',
     revision: num(e, 'Revision') ?? 0,
-    followUp: followUpOf(e),
+    followUp: jsonOf<WaiverFollowUp>(e, 'FollowUp'),
     etag: String(e.etag ?? ''),
   };
 }

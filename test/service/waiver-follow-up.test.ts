@@ -3,10 +3,10 @@
 // answers for the change it stored, and the expiry job (or the next change of the waiver) writes the
 // event and logs each alert once — also when two runs of the job meet. Before, a deletion or an
 // expiry whose event failed never re-raised the findings it had held back. On Azurite over real
-// HTTP, with a storage policy that refuses writes to the Events table while armed.
+// HTTP, with a storage policy that refuses writes to the Events table while on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableNames, type StoragePolicy } from '../../src/store';
-import { injectedError } from '../support/faults';
+import { tableNames } from '../../src/store';
+import { refusedWrites } from '../support/faults';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -16,21 +16,9 @@ const DAY = 24 * 60 * MIN;
 const T0 = Date.parse('2026-11-28T00:00:00.000Z');
 let now = T0;
 let stack: TestStack;
-let refuseEvents = false;
-let eventsTable = '';
+const refused = refusedWrites('testRefuseEventWrites');
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const iso = (t: number) => new Date(t).toISOString();
-
-/** Refuses (503) every write that reaches the Events table, alone or in a transaction, while armed. */
-const eventWrites: StoragePolicy = {
-  name: 'testRefuseEventWrites',
-  async sendRequest(request, next) {
-    const body = typeof request.body === 'string' ? request.body : '';
-    const events = decodeURIComponent(request.url).includes(`/${eventsTable}`) || body.includes(`/${eventsTable}(`);
-    if (refuseEvents && request.method !== 'GET' && events) throw injectedError(request, 503);
-    return next(request);
-  },
-};
 
 const send = async (method: string, path: string, body?: unknown) => {
   const r = await stack.request(path, { method, key: 'admin', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -59,8 +47,8 @@ const reRaised = (id: string, cause: string) => ({
 const owedLines = (id: string) => stack.logs.filter((l) => l.message.startsWith(`Waiver ${id} revision `) && l.message.includes('owed'));
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [eventWrites] });
-  eventsTable = tableNames(stack.settings.tablePrefix).events;
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [refused.policy] });
+  refused.table = tableNames(stack.settings.tablePrefix).events;
 });
 afterAll(async () => stack?.stop());
 
@@ -73,17 +61,17 @@ async function waived(id: string, host: string, o: Record<string, unknown> = {})
 describe('a waiver change whose audit event storage refuses', () => {
   it('a deletion is stored (200) and owes its event and alerts; the expiry job writes and logs them once', async () => {
     await waived('d1', 'D1');
-    refuseEvents = true;
+    refused.on = true;
     const del = await send('DELETE', 'waivers/d1');
-    refuseEvents = false;
+    refused.on = false;
     expect(del.status).toBe(200);
     expect(del.body).toMatchObject({ state: 'deleted', revision: 2 });
     expect(owedLines('d1')).toHaveLength(1);
     expect(await audit('waiver-deleted', 'd1')).toEqual([]);
     expect(reRaised('d1', 'waiver-deleted')).toEqual({ expired: [], findings: [] });
 
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 1 });
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, baselineAudits: 0 });
     expect((await audit('waiver-deleted', 'd1')).map((e: Json) => e.snapshotId)).toEqual(['d1.r2']);
     expect(reRaised('d1', 'waiver-deleted')).toEqual({ expired: [server('D1')], findings: [server('D1')] });
     expect((await send('DELETE', 'waivers/d1')).status).toBe(404);
@@ -92,14 +80,14 @@ describe('a waiver change whose audit event storage refuses', () => {
   it('an expiry the job claimed but could not follow up is finished by its next run, once', async () => {
     await waived('e1', 'E1', { expiresAt: iso(now + DAY) });
     now += DAY + MIN;
-    refuseEvents = true;
+    refused.on = true;
     expect(await runJob()).toEqual({ status: 503 });
-    refuseEvents = false;
+    refused.on = false;
     expect((await send('GET', 'waivers/e1')).body).toMatchObject({ state: 'expired', revision: 2 });
     expect(reRaised('e1', 'waiver-expired')).toEqual({ expired: [], findings: [] });
 
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 1 });
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, baselineAudits: 0 });
     expect((await audit('waiver-expired', 'e1')).map((e: Json) => e.snapshotId)).toEqual(['e1.r2']);
     expect(reRaised('e1', 'waiver-expired')).toEqual({ expired: [server('E1')], findings: [server('E1')] });
   });
@@ -107,9 +95,9 @@ describe('a waiver change whose audit event storage refuses', () => {
   it('a narrowing change owes the alerts of what it no longer covers; the next change of the waiver settles them first', async () => {
     expect((await send('PUT', 'waivers/c1', waiver({ serverPattern: 'c1*.corp.contoso.com', expiresAt: iso(now + 7 * DAY) }))).status).toBe(201);
     for (const host of ['C1A', 'C1B']) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
-    refuseEvents = true;
+    refused.on = true;
     const narrowed = await send('PUT', 'waivers/c1', waiver({ serverPattern: 'c1a*', expiresAt: iso(now + 7 * DAY) }));
-    refuseEvents = false;
+    refused.on = false;
     expect(narrowed.status).toBe(200);
     expect(narrowed.body).toMatchObject({ revision: 2, serverPattern: 'c1a*' });
     expect(reRaised('c1', 'waiver-changed')).toEqual({ expired: [], findings: [] });
@@ -123,9 +111,9 @@ describe('a waiver change whose audit event storage refuses', () => {
 
   it('two runs of the job at once log an owed alert once between them', async () => {
     await waived('t1', 'T1');
-    refuseEvents = true;
+    refused.on = true;
     expect((await send('DELETE', 'waivers/t1')).status).toBe(200);
-    refuseEvents = false;
+    refused.on = false;
     const runs = await Promise.all([runJob(), runJob()]);
     expect(runs.reduce((n, r) => n + (r.reRaised as number), 0)).toBe(1);
     expect(reRaised('t1', 'waiver-deleted')).toEqual({ expired: [server('T1')], findings: [server('T1')] });

@@ -32,3 +32,28 @@ export function lostAnswers(name: string): LostAnswers {
   };
   return self;
 }
+
+export interface RefusedWrites {
+  /** The table whose writes are refused (its full name, prefix included); none while empty. */
+  table: string;
+  /** While true, every write reaching `table`, alone or inside a transaction, is answered 503 before it lands. */
+  on: boolean;
+  readonly policy: StoragePolicy;
+}
+
+export function refusedWrites(name: string): RefusedWrites {
+  const self: RefusedWrites = {
+    table: '',
+    on: false,
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        const body = typeof request.body === 'string' ? request.body : '';
+        const hit = self.table !== '' && (decodeURIComponent(request.url).includes(`/${self.table}`) || body.includes(`/${self.table}(`));
+        if (self.on && hit && request.method !== 'GET') throw injectedError(request, 503);
+        return next(request);
+      },
+    },
+  };
+  return self;
+}
