@@ -141,7 +141,10 @@ function Invoke-PostureSnapshot {
     }
     $needsNetwork = -not ($dryRun -and $ManifestPath)
     if ($needsNetwork -and -not $Endpoint) {
-        $lines.Add(('No endpoint: pass -Endpoint and -ApiKey, or run Install-PostureCollector.ps1 (looked for {0}).' -f $ConfigPath))
+        # In the log too: a configuration gone missing makes every scheduled run end here.
+        $noEndpoint = 'No endpoint: pass -Endpoint and -ApiKey, or run Install-PostureCollector.ps1 (looked for {0}).' -f $ConfigPath
+        Write-PostureLog -Level Error -Message $noEndpoint
+        $lines.Add($noEndpoint)
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     # One headers table for every request: a key issued on the way (re-enrolment) is used from then on.
@@ -218,7 +221,7 @@ function Invoke-PostureSnapshot {
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
             Remove-Item -LiteralPath $item.FullName -Force
-            Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1})." -f $item.Name, $r.StatusCode)
+            Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1}, {2})." -f $item.Name, $r.StatusCode, $r['ServiceOutcome'])
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
             $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
             $lines.Add($line)
@@ -228,6 +231,7 @@ function Invoke-PostureSnapshot {
             $outOfTime = [bool]$r['OutOfTime']
             $waitNote = [string]$r['WaitNote']
             $what = 'HTTP {0}' -f $r.StatusCode
+            if ($r.StatusCode -ge 200 -and $r.StatusCode -lt 300) { $what = [string]$r.Error }
             if ($waitNote) { $what = $waitNote }
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1}); the spool is kept for the next run." -f $item.Name, $what)
             break
@@ -246,7 +250,7 @@ function Invoke-PostureSnapshot {
 
     if ($r.Outcome -eq 'Sent') {
         if ($path) { Remove-Item -LiteralPath $path -Force }
-        Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1})." -f $id, $r.StatusCode)
+        Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1}, {2})." -f $id, $r.StatusCode, $r['ServiceOutcome'])
         foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
         $code = 0
         if ($refusedSpooled -gt 0) { $code = 2 }
@@ -266,7 +270,7 @@ function Invoke-PostureSnapshot {
     $why = Format-PostureEnrolmentState -Enrolment $enrolment
     if (-not $why) {
         $why = [string]$r['Error']
-        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime']) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
         if ($r['WaitNote']) { $why = [string]$r['WaitNote'] }
     }
     if (-not $path) {

@@ -37,8 +37,26 @@ function Write-PostureTextFile {
     if ($dir -and -not [System.IO.Directory]::Exists($dir)) { [void][System.IO.Directory]::CreateDirectory($dir) }
     $tmp = $Path + '.tmp'
     [System.IO.File]::WriteAllText($tmp, $Text, (New-Object System.Text.UTF8Encoding($false)))
-    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
-    [System.IO.File]::Move($tmp, $Path)
+    Move-PostureFileIntoPlace -Source $tmp -Path $Path
+}
+
+function Move-PostureFileIntoPlace {
+    <#
+    .SYNOPSIS
+        Puts a fully written file in the place of -Path in one step: File.Replace over an existing
+        file, so there is no moment without one (a delete, then a move that fails or is cut short,
+        would leave the key and the enrolment secret gone), a move where there is none yet.
+    .EXAMPLE
+        Move-PostureFileIntoPlace -Source 'C:\ProgramData\FleetPosture\config.dat.tmp' -Path 'C:\ProgramData\FleetPosture\config.dat'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Source,
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Replace($Source, $Path, [NullString]::Value) } else { [System.IO.File]::Move($Source, $Path) }
 }
 
 function Write-PostureLog {
@@ -335,6 +353,5 @@ function Save-PostureConfig {
     $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
     $tmp = $Path + '.tmp'
     [System.IO.File]::WriteAllBytes($tmp, $bytes)
-    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
-    [System.IO.File]::Move($tmp, $Path)
+    Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }

@@ -391,11 +391,14 @@ function Send-PostureDocument {
     <#
     .SYNOPSIS
         Posts one snapshot (JSON text) with retries as -RetryPolicy says
-        (Invoke-PostureHttpRequestWithRetry). Returns Outcome 'Sent' (2xx), 'Rejected' (4xx other
-        than 408/429: not retried), or 'Failed' (every attempt failed, the policy's Deadline
-        stopped the attempts: OutOfTime, or the service asked to wait longer than
-        MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote), with StatusCode and Content
-        of the last answer.
+        (Invoke-PostureHttpRequestWithRetry). Returns Outcome 'Sent' (the service's answer for the
+        snapshot: ServiceOutcome accepted, duplicate or stale), 'Rejected' (not retried: the
+        snapshot itself refused for good, Test-PostureSnapshotRefused, or the key refused, 401 or
+        403), or 'Failed' (kept for another try: every attempt failed, the policy's Deadline stopped
+        the attempts: OutOfTime, the service asked to wait longer than MaxRetryAfterSeconds or the
+        time left: WaitAsked, WaitNote, or an answer that is not the service's verdict on the
+        snapshot, such as a 404 from a front end whose functions did not load or a 200 page of a
+        proxy), with StatusCode and Content of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -411,12 +414,74 @@ function Send-PostureDocument {
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
     $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -RetryPolicy $RetryPolicy
     $code = [int]$last.StatusCode
+    $content = [string]$last.Content
     $outcome = 'Failed'
-    if ($code -ge 200 -and $code -lt 300) { $outcome = 'Sent' }
-    elseif (-not (Test-PostureRetryableCode -StatusCode $code)) { $outcome = 'Rejected' }
     $errorText = $last.Error
-    if ($outcome -eq 'Sent') { $errorText = $null }
-    return @{ Outcome = $outcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote'] }
+    $serviceOutcome = ''
+    if ($code -ge 200 -and $code -lt 300) {
+        # Only the service's verdict lets the snapshot go: a proxy's or a sign-in page's 200 does not.
+        $serviceOutcome = Get-PostureIngestOutcome -Content $content
+        if ($serviceOutcome) {
+            $outcome = 'Sent'
+            $errorText = $null
+        } else {
+            $errorText = 'HTTP {0} without the service''s verdict on the snapshot (a proxy or sign-in page in the way?)' -f $code
+        }
+    } elseif ($code -eq 401 -or $code -eq 403 -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
+        $outcome = 'Rejected'
+    }
+    return @{ Outcome = $outcome; ServiceOutcome = $serviceOutcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote'] }
+}
+
+function Test-PostureSnapshotRefused {
+    <#
+    .SYNOPSIS
+        True when the service refused the snapshot itself, so sending it again cannot help: 400
+        invalid_snapshot or invalid_json, 413 (too large) or 415. Any other answer says nothing
+        against the snapshot (a 404 from a front end whose functions did not load, 400
+        incomplete_body after a stalled upload, 400 invalid_query from an endpoint with a query in
+        it): the snapshot stays in the spool.
+    .EXAMPLE
+        Test-PostureSnapshotRefused -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    if ($StatusCode -eq 413 -or $StatusCode -eq 415) { return $true }
+    if ($StatusCode -ne 400) { return $false }
+    return (@('invalid_snapshot', 'invalid_json') -contains (Get-PostureErrorCode -Content $Content))
+}
+
+function Get-PostureIngestOutcome {
+    <#
+    .SYNOPSIS
+        The "outcome" of the service's answer to a snapshot (accepted, duplicate or stale), or ''
+        when the answer is not one (not JSON, or no such outcome).
+    .EXAMPLE
+        Get-PostureIngestOutcome -Content '{"snapshotId":"...","outcome":"accepted","results":[]}'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    if (-not $Content) { return '' }
+    try {
+        $answer = ConvertFrom-PostureJson -Json $Content
+    } catch {
+        return ''
+    }
+    $outcome = [string](Get-PostureMember -InputObject $answer -Name 'outcome' -Default '')
+    if (@('accepted', 'duplicate', 'stale') -contains $outcome) { return $outcome }
+    return ''
 }
 
 function Get-PostureErrorCode {

@@ -194,7 +194,7 @@ Describe 'Sending: retries, back-off, refusals' {
             $script:attempt++
             if ($script:attempt -eq 1) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
             if ($script:attempt -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = 7; Error = $null } }
-            return @{ StatusCode = 201; Content = '{"results":[]}'; RetryAfter = $null; Error = $null }
+            return @{ StatusCode = 201; Content = '{"snapshotId":"x","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null }
         }
         $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4)
         $r.Outcome | Should -Be 'Sent'
@@ -472,6 +472,30 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
         $null = Invoke-UndeliveredRun -DataPath $script:data
         Should -Invoke Send-PostureDocument -Times 1 -Exactly
         Should -Invoke Save-PostureConfig -Times 0 -Exactly
+    }
+}
+
+Describe 'Files that must never be missing' {
+    It 'a run without an endpoint (its configuration gone) says so in the log as well as the output, exit 2' {
+        $data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        Mock Invoke-PostureHttpRequest { throw 'must not be called' }
+        $r = Invoke-PostureSnapshot -DataPath $data -WarningAction SilentlyContinue
+        $r.ExitCode | Should -Be 2
+        $said = 'No endpoint: pass -Endpoint and -ApiKey, or run Install-PostureCollector.ps1 (looked for {0}).' -f (Join-Path -Path $data -ChildPath 'config.dat')
+        ($r.Lines -join "`n") | Should -Be $said
+        Get-Content -Raw -LiteralPath (Join-Path -Path $data -ChildPath 'collector.log') | Should -Match ('ERROR +' + [regex]::Escape($said))
+    }
+
+    It 'the configuration is replaced in one step: a replacement that fails leaves the stored one whole' {
+        Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
+        $config = Join-Path -Path $TestDrive -ChildPath ('{0}.dat' -f [guid]::NewGuid())
+        Save-PostureConfig -Path $config -Endpoint 'https://x/api' -ApiKey 'key-1'
+        Save-PostureConfig -Path $config -Endpoint 'https://x/api' -ApiKey 'key-2'
+        [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($config)) | Should -Match '"apiKey":"key-2"'
+        Test-Path -LiteralPath ($config + '.tmp') | Should -BeFalse
+        # The new file is gone before it can take the old one's place (a scanner holding it, a kill).
+        { Move-PostureFileIntoPlace -Source ($config + '.missing') -Path $config } | Should -Throw
+        [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($config)) | Should -Match '"apiKey":"key-2"'
     }
 }
 

@@ -187,6 +187,56 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
     }
 
+    Context 'answers that are not the service''s verdict on the snapshot: the spool is kept' {
+        BeforeEach {
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+            # A week of snapshots waiting, as after an outage.
+            foreach ($n in 1..30) { [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId ('older-{0:D2}' -f $n) -Json ('{{"snapshotId":"older-{0:D2}"}}' -f $n) -Now (Get-Date).AddHours(-31 + $n)) }
+            $script:rejected = Join-Path -Path $script:data -ChildPath 'rejected'
+        }
+
+        It '<Why> (HTTP <Code>): nothing moves to rejected\, the first file stops the run, all 31 stay for the next run' -TestCases @(
+            @{ Why = 'a front end whose functions did not load'; Code = 404; Content = '<html><body>Not Found</body></html>' }
+            @{ Why = 'an upload that stalled'; Code = 400; Content = '{"error":"incomplete_body","message":"The body did not arrive in full."}' }
+            @{ Why = 'an endpoint with a query in it'; Code = 400; Content = '{"error":"invalid_query","message":"The snapshots route takes no query parameters."}' }
+            @{ Why = 'a proxy''s sign-in page'; Code = 200; Content = '<html>Sign in</html>' }
+        ) {
+            param($Code, $Content)
+            $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = $null }
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:answer }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            @($script:posted) | Should -Be @('older-01')
+            @(& $script:spooled).Count | Should -Be 31
+            Test-Path -LiteralPath $script:rejected | Should -BeFalse
+            & $script:log | Should -Match 'older-01\.json not delivered'
+
+            $script:posted.Clear()
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+            (& $script:run).ExitCode | Should -Be 0
+            @($script:posted).Count | Should -Be 32
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a 200 without a verdict says so in the log, not "delivered"' {
+            [System.IO.Directory]::Delete($script:spool, $true)
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 200; Content = '<html>Sign in</html>'; RetryAfter = $null; Error = $null } }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            ($r.Lines -join "`n") | Should -Match 'not delivered \(HTTP 200 without the service''s verdict on the snapshot \(a proxy or sign-in page in the way\?\)\); spooled for the next run'
+            & $script:log | Should -Not -Match '(?<!not )delivered \(HTTP 200'
+        }
+
+        It 'the log names the service''s outcome of each delivered snapshot: accepted, duplicate, stale' {
+            [System.IO.Directory]::Delete($script:spool, $true)
+            $script:answers = [System.Collections.Queue]::new(@('accepted', 'duplicate', 'stale'))
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 200; Content = ('{{"snapshotId":"x","outcome":"{0}","results":[]}}' -f $script:answers.Dequeue()); RetryAfter = $null; Error = $null } }
+            foreach ($n in 1..3) { (& $script:run).ExitCode | Should -Be 0 }
+            $log = & $script:log
+            foreach ($n in 1..3) { $log | Should -Match ('Snapshot {0} delivered \(HTTP 200, {1}\)\.' -f (& $script:id $n), @('accepted', 'duplicate', 'stale')[$n - 1]) }
+        }
+    }
+
     Context 'Retry-After: waited in full, within a cap and the run''s budget' {
         BeforeEach {
             $script:busyFor = { param([double]$Seconds) @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $Seconds; Error = $null } }

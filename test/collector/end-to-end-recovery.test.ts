@@ -138,7 +138,7 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(collected.calls).toEqual(['POST /api/enroll 201', 'GET /api/manifest 200', 'POST /api/snapshots 201', 'POST /api/snapshots 201', 'POST /api/snapshots 201']);
     expect(m.spool()).toEqual([]);
     const log = m.log();
-    for (const name of spooled) expect(log.split(`Spooled snapshot ${name} delivered (HTTP 201)`)).toHaveLength(2);
+    for (const name of spooled) expect(log.split(`Spooled snapshot ${name} delivered (HTTP 201, accepted)`)).toHaveLength(2);
     const config = storedConfig(m.dataPath);
     expect(config.enrolmentClaim).toBeUndefined();
     expect(config.apiKey).toMatch(/^fp1\./);
