@@ -44,8 +44,9 @@ var alertWindowByFrequency = {
 // One status change can be logged twice: the projector logs its records after the projections
 // and before it clears the outbox, so a process that stops in between leaves them for the next run
 // (which cannot know they went out). Each copy carries the change's recordId; the finding queries
-// keep the first record per id. Records written before recordId existed fall back to the change's
-// own fields (server, rule, snapshot, status).
+// keep the first record per id (a finding a waiver's end hands back carries one per waiver change).
+// Records written before recordId existed fall back to the change's own fields (server, rule,
+// snapshot, status).
 //
 // A status entered Error. Waived results raise no alert: the record says waived: true.
 var newErrorQuery = '''
@@ -80,13 +81,14 @@ traces
 | project timestamp, Server, LastSeen
 '''
 
-// A waiver expired while its result still fails: the finding is live again.
+// A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to
+// cover less (Reason says which). The finding is live again.
 var waiverExpiredQuery = '''
 traces
 | where message startswith "FleetPosture.WaiverExpired "
 | extend record = parse_json(substring(message, strlen("FleetPosture.WaiverExpired ")))
-| extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId)
-| project timestamp, Server, RuleId, WaiverId
+| extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId), Reason = tostring(record.reason)
+| project timestamp, Server, RuleId, WaiverId, Reason
 '''
 
 // A server's collector was refused: a revoked or replaced key, an enrolment an admin blocked or
@@ -157,14 +159,15 @@ var alertRules = [
   }
   {
     key: 'waiver-expired'
-    displayName: 'Fleet posture: waiver expired on a failing result'
-    description: 'A waiver reached its expiry date while the result still fails (FleetPosture.WaiverExpired).'
+    displayName: 'Fleet posture: waiver ended on a failing result'
+    description: 'A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to cover less (FleetPosture.WaiverExpired; Reason says which).'
     severity: 3
     query: waiverExpiredQuery
     dimensions: [
       'Server'
       'RuleId'
       'WaiverId'
+      'Reason'
     ]
   }
   {

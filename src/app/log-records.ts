@@ -13,7 +13,7 @@ export const LOG_RECORDS = {
   serverStale: 'FleetPosture.ServerStale',
   /** A stale server posted again. */
   serverReturned: 'FleetPosture.ServerReturned',
-  /** A waiver reached its expiry date while its result still fails. */
+  /** A waiver stopped covering a result that still fails: `reason` expired, deleted or changed. */
   waiverExpired: 'FleetPosture.WaiverExpired',
   /** A server key was issued: `reason` enrolment, re-enrolment or admin-rotation (audit; re-enrolments alert). */
   serverKeyIssued: 'FleetPosture.ServerKeyIssued',

@@ -42,7 +42,7 @@ export interface ProjectorDeps extends ProjectionStores {
   /** Where configuration fingerprints are counted (fleet drift); left out, drift is not projected. */
   readonly drift?: DriftStore;
   /** Waivers in force now, as a lookup (read once per batch that logs a new finding). */
-  readonly waivers: () => Promise<(server: string, ruleId: string) => string | undefined>;
+  readonly waivers: () => Promise<(server: string, ruleId: string, since: number) => string | undefined>;
   /** The Hosts rows of a batch were refreshed: the stale-host bookkeeping, for all of them at once. */
   readonly hostsSynced?: (syncs: readonly HostSync[], log: AlertLog) => Promise<void>;
   /** Entries per batch (default 500: the batch's work is held in memory). */
@@ -448,14 +448,14 @@ export class Projector {
   async #alerts(works: readonly ProjectionWork[], log: AlertLog): Promise<number> {
     const due = works.flatMap((w) => w.alerts).filter((a) => !this.#emitted.has(alertRecordId(a)));
     if (due.length === 0) return 0;
-    let waiverOf: (server: string, ruleId: string) => string | undefined = () => undefined;
+    let waiverOf: (server: string, ruleId: string, since: number) => string | undefined = () => undefined;
     if (due.some((a) => FINDING.has(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);
     for (const a of due) {
       const recordId = alertRecordId(a);
       const fields = { server: a.server, rule: a.ruleId, status: a.status, reasonCode: a.reasonCode, previousStatus: a.previousStatus ?? null, snapshotId: a.snapshotId, recordId };
       if (FINDING.has(a.status)) {
         // Under a waiver the record still goes out, marked, and the alert rules filter it.
-        const waiverId = waiverOf(a.server, a.ruleId);
+        const waiverId = waiverOf(a.server, a.ruleId, a.firstSeen);
         log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: a.cause }));
       } else log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
       this.#emitted.add(recordId);

@@ -12,6 +12,7 @@ import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
+import { alertRecordId } from './projection-work';
 import { noSuchServer, type ServerNames } from './server-names';
 
 export interface WaiversDeps extends UseCaseDeps {
@@ -194,10 +195,21 @@ export class Waivers {
     return (await this.deps.waivers.list('active')).filter((w) => w.expiresAt > now);
   }
 
-  /** The waivers in force now as a lookup (server, rule) → covering waiver id: one read for many alert records. */
-  async coverage(): Promise<(server: string, ruleId: string) => string | undefined> {
-    const active = await this.active();
-    return (server, ruleId) => coverOf(active, server, ruleId)?.id;
+  /**
+   * The projector's lookup for alert records: (server, rule, when the finding began) → the covering
+   * waiver's id, one read for many records. A waiver the timer has not ended yet covers a finding
+   * that began before its expiry, however late the projection runs, and never one that began after
+   * it: exactly the findings the expiry re-raises are the ones held back here, so each alerts once,
+   * whether the projection lags past the expiry or a fast collector clock dates a finding after it.
+   */
+  async coverage(): Promise<(server: string, ruleId: string, since: number) => string | undefined> {
+    const listed = await this.deps.waivers.list('active');
+    return (server, ruleId, since) =>
+      coverOf(
+        listed.filter((w) => w.expiresAt > since),
+        server,
+        ruleId,
+      )?.id;
   }
 
   /** The waiver covering (server, rule), if any. */
@@ -272,7 +284,7 @@ export class Waivers {
   async #followUp(w: StoredWaiver, log: AlertLog): Promise<number> {
     const f = w.followUp;
     if (!f) return 0;
-    const lines = f.reRaise ? await this.#reRaised(w.id, f.reRaise) : [];
+    const lines = f.reRaise ? await this.#reRaised(w, f.reRaise) : [];
     await this.#audit(w, f.cause, f.at);
     try {
       await this.deps.waivers.put({ ...w, followUp: undefined }, w.etag);
@@ -285,7 +297,7 @@ export class Waivers {
   }
 
   /** The records re-raising each failing result `scope` covered that no other active waiver covers: WaiverExpired + NewFinding. */
-  async #reRaised(id: string, { reason, endedAt, scope }: NonNullable<WaiverFollowUp['reRaise']>): Promise<string[]> {
+  async #reRaised({ id, revision }: WaiverRecord, { reason, endedAt, scope }: NonNullable<WaiverFollowUp['reRaise']>): Promise<string[]> {
     const others = (await this.active()).filter((o) => o.id !== id || reason === 'changed');
     const lines: string[] = [];
     for (const r of await this.#failing(scope)) {
@@ -304,6 +316,8 @@ export class Waivers {
           waiverId: null,
           cause: `waiver-${reason}`,
           endedAt: iso(endedAt),
+          // One per finding and waiver change (the change's follow-up runs once), for the alert rules' de-duplication.
+          recordId: alertRecordId({ server: r.server, ruleId: r.ruleId, snapshotId: `${id}.r${revision}`, firstSeen: r.firstSeen, status: r.status }),
         }),
       );
     }

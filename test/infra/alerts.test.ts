@@ -122,6 +122,14 @@ describe('alert rules', () => {
     }
   });
 
+  it('say why a waiver ended (expired, deleted, changed): the waiver rule splits by the record\'s reason', () => {
+    const waiver = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.waiverExpired);
+    expect(waiver).toHaveLength(1);
+    expect(waiver[0]!.query).toMatch(/Reason = tostring\(record\.reason\)/);
+    expect(waiver[0]!.dimensions).toContain('Reason');
+    expect(waiver[0]!.name).not.toMatch(/expired/);
+  });
+
   it('query the Application Insights `traces` table of the component they are scoped to', () => {
     for (const rule of rules) expect(rule.query, rule.name).not.toMatch(/\bAppTraces\b/);
     expect(dig(props, 'targetResourceTypes')).toEqual(['microsoft.insights/components']);
