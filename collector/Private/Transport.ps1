@@ -473,13 +473,7 @@ function Get-PostureIngestOutcome {
         [AllowEmptyString()]
         [string]$Content
     )
-    if (-not $Content) { return '' }
-    try {
-        $answer = ConvertFrom-PostureJson -Json $Content
-    } catch {
-        return ''
-    }
-    $outcome = [string](Get-PostureMember -InputObject $answer -Name 'outcome' -Default '')
+    $outcome = Get-PostureAnswerText -Content $Content -Name 'outcome'
     if (@('accepted', 'duplicate', 'stale') -contains $outcome) { return $outcome }
     return ''
 }
@@ -498,10 +492,29 @@ function Get-PostureErrorCode {
         [AllowEmptyString()]
         [string]$Content
     )
+    return (Get-PostureAnswerText -Content $Content -Name 'error')
+}
+
+function Get-PostureAnswerText {
+    <#
+    .SYNOPSIS
+        One member of a JSON answer as text, or '' when the answer is not JSON or has no such member
+        (a proxy's page, an empty body).
+    .EXAMPLE
+        Get-PostureAnswerText -Content '{"error":"key_revoked","message":"..."}' -Name 'error'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [Parameter(Mandatory = $true)]
+        [string]$Name
+    )
     if (-not $Content) { return '' }
     try {
-        $e = ConvertFrom-PostureJson -Json $Content
-        return [string](Get-PostureMember -InputObject $e -Name 'error' -Default '')
+        return [string](Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json $Content) -Name $Name -Default '')
     } catch {
         return ''
     }
