@@ -156,8 +156,18 @@ export class Reevaluation {
   /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */
   async reevaluateServer(server: string): Promise<{ outcome: ServerOutcome; changes: number }> {
     const { store, rules, clock } = this.deps;
+    // The attempt whose commit was refused, as far as this process could tell.
+    let refused: { commitId: string; changes: number } | undefined;
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       const rows = await store.readServer(server);
+      if (refused) {
+        // Unless its answer was lost after it landed (a 503 or a timeout, retried into a 412): the
+        // rows name a commit that landed, and its entry stays for the projector. A refused one's goes.
+        const { commitId, changes } = refused;
+        refused = undefined;
+        if (rows.some((r) => r.recentCommits?.some((c) => c.id === commitId))) return this.#committed(commitId, changes);
+        await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
+      }
       if (rows.length === 0) return { outcome: 'unavailable', changes: 0 };
       if (this.#current(rows)) return { outcome: 'current', changes: 0 };
       // Never take a server back to older rule versions (an old instance during a deployment).
@@ -240,14 +250,21 @@ export class Reevaluation {
       try {
         await store.commitServer(server, { put, remove, basedOn: rows });
       } catch (error) {
-        await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
+        // Any other failure leaves the entry too: the projector projects it only if the commit landed.
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        continue; // a snapshot or another re-evaluation got there first: look again
+        refused = { commitId, changes };
+        continue; // a snapshot or another re-evaluation got there first, or the answer was lost: look again
       }
-      this.deps.projector.committed(commitId);
-      this.deps.projector.kick();
-      return { outcome: 'evaluated', changes };
+      return this.#committed(commitId, changes);
     }
+    // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Re-evaluating ${server} kept colliding with other writers.`);
+  }
+
+  /** A commit that landed: the projector is told (proof without a read, and a drain soon). */
+  #committed(commitId: string, changes: number): { outcome: ServerOutcome; changes: number } {
+    this.deps.projector.committed(commitId);
+    this.deps.projector.kick();
+    return { outcome: 'evaluated', changes };
   }
 }
