@@ -54,8 +54,9 @@ param tablePrefix string = ''
 @minValue(1024)
 param maxSnapshotBytes int = 1048576
 
-@description('A server that has not posted for longer than this many minutes is marked stale (POSTURE_STALE_AFTER_MINUTES).')
-@minValue(15)
+@description('A server that has not posted for longer than this many minutes is marked stale (POSTURE_STALE_AFTER_MINUTES). At least 120: collectors on schedule post up to 110 minutes apart.')
+@minValue(120)
+@maxValue(43200)
 param staleAfterMinutes int = 180
 
 @description('The longest a waiver may run, in days (POSTURE_WAIVER_MAX_DAYS).')

@@ -96,6 +96,24 @@ function wholeNumber(name: SettingName, value: string | undefined, fallback: num
   return n;
 }
 
+/**
+ * The stale interval's bounds. Collectors post hourly with a random delay of up to 50 minutes, so
+ * one on schedule may be silent 110 minutes; below 120 such servers would turn stale, and a
+ * returning one could wait past the hourly Hosts refresh that clears the mark. Above 30 days the
+ * last-seen index's hours leave the range of a date.
+ */
+export const STALE_AFTER_RANGE = { min: 120, max: 30 * 24 * 60 } as const;
+
+function staleAfter(value: string | undefined): number {
+  if (value === undefined || value === '') return 180;
+  const n = Number(value);
+  const { min, max } = STALE_AFTER_RANGE;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`Setting POSTURE_STALE_AFTER_MINUTES must be a whole number of minutes from ${min} to ${max} (collectors on schedule post up to 110 minutes apart), not ${JSON.stringify(value)}.`);
+  }
+  return n;
+}
+
 function flag(name: SettingName, value: string | undefined): boolean {
   if (value === undefined || value.trim() === '') return false;
   if (/^(true|1|yes)$/i.test(value.trim())) return true;
@@ -137,7 +155,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     readerKeys: list(env.POSTURE_READER_KEYS),
     adminKeys: list(env.POSTURE_ADMIN_KEYS),
     maxSnapshotBytes: wholeNumber('POSTURE_MAX_SNAPSHOT_BYTES', env.POSTURE_MAX_SNAPSHOT_BYTES, 1024 * 1024),
-    staleAfterMinutes: wholeNumber('POSTURE_STALE_AFTER_MINUTES', env.POSTURE_STALE_AFTER_MINUTES, 180),
+    staleAfterMinutes: staleAfter(env.POSTURE_STALE_AFTER_MINUTES),
     waiverMaxDays: wholeNumber('POSTURE_WAIVER_MAX_DAYS', env.POSTURE_WAIVER_MAX_DAYS, 180),
     reevaluateBatchSize: Math.min(500, wholeNumber('POSTURE_REEVALUATE_BATCH_SIZE', env.POSTURE_REEVALUATE_BATCH_SIZE, 50)),
     enrolmentSecrets: list(env.POSTURE_ENROLMENT_SECRETS),
