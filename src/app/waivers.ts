@@ -3,6 +3,7 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
+import { randomUUID } from 'node:crypto';
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
@@ -279,18 +280,22 @@ export class Waivers {
    * What a stored change owes: its audit event (its key is the waiver's id and revision, so writing
    * it again replaces it), then the alerts it hands back. Those are logged only after the follow-up
    * is cleared from the waiver by ETag, so of two runs at once only the one that cleared it logs
-   * them: each once. Returns how many findings were re-raised.
+   * them: each once. The clearing names its run, so a run whose answer was lost after the clearing
+   * landed (a 503 retried into a 412) still knows it was the one. Returns how many findings were
+   * re-raised.
    */
   async #followUp(w: StoredWaiver, log: AlertLog): Promise<number> {
     const f = w.followUp;
     if (!f) return 0;
     const lines = f.reRaise ? await this.#reRaised(w, f.reRaise) : [];
     await this.#audit(w, f.cause, f.at);
+    const run = randomUUID();
     try {
-      await this.deps.waivers.put({ ...w, followUp: undefined }, w.etag);
+      await this.deps.waivers.put({ ...w, followUp: undefined, followedUpBy: run }, w.etag);
     } catch (error) {
-      if (error instanceof ConcurrencyConflictError) return 0; // done by another run, which logged them
-      throw error;
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+      // Cleared by another run, which logged them, unless the clearing was this run's own.
+      if ((await this.deps.waivers.get(w.id))?.followedUpBy !== run) return 0;
     }
     for (const line of lines) log.log(line);
     return lines.length / 2;

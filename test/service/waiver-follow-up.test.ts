@@ -6,7 +6,7 @@
 // HTTP, with a storage policy that refuses writes to the Events table while on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
-import { refusedWrites } from '../support/faults';
+import { lostAnswers, refusedWrites } from '../support/faults';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -17,6 +17,7 @@ const T0 = Date.parse('2026-11-28T00:00:00.000Z');
 let now = T0;
 let stack: TestStack;
 const refused = refusedWrites('testRefuseEventWrites');
+const lose = lostAnswers('testLoseClearingAnswer');
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -47,7 +48,7 @@ const reRaised = (id: string, cause: string) => ({
 const owedLines = (id: string) => stack.logs.filter((l) => l.message.startsWith(`Waiver ${id} revision `) && l.message.includes('owed'));
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [refused.policy] });
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [refused.policy, lose.policy] });
   refused.table = tableNames(stack.settings.tablePrefix).events;
 });
 afterAll(async () => stack?.stop());
@@ -118,5 +119,18 @@ describe('a waiver change whose audit event storage refuses', () => {
     expect(runs.reduce((n, r) => n + (r.reRaised as number), 0)).toBe(1);
     expect(reRaised('t1', 'waiver-deleted')).toEqual({ expired: [server('T1')], findings: [server('T1')] });
     expect(await audit('waiver-deleted', 't1')).toHaveLength(1);
+  });
+
+  it('a run whose clearing of the follow-up landed but whose answer was lost still logs the alerts, once', async () => {
+    await waived('l1', 'L1');
+    refused.on = true;
+    expect((await send('DELETE', 'waivers/l1')).status).toBe(200);
+    refused.on = false;
+    // The clearing reaches storage; its answer does not, and the retry is refused (412).
+    lose.when = ({ method, body }) => method !== 'GET' && body.includes('"FollowedUpBy"');
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, baselineAudits: 0 });
+    expect(lose.when).toBeUndefined();
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, baselineAudits: 0 });
+    expect(reRaised('l1', 'waiver-deleted')).toEqual({ expired: [server('L1')], findings: [server('L1')] });
   });
 });
