@@ -6,7 +6,7 @@
 //   PK 'layout', RK 'older-layouts'  — the layout migration's cursor and when it found nothing
 //     left in the older layouts (older-layouts.ts writes it, the History and raw-snapshot readers read it).
 import { odata, RestError } from '@azure/data-tables';
-import { dateTime, int32, ms, num, str } from './columns';
+import { dateTime, int32, ms, num, optStr, str } from './columns';
 import { statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { encodeKey } from './keys';
@@ -132,8 +132,12 @@ export class LifecycleStore {
 
   // ---- stale markers --------------------------------------------------------------------------
 
-  /** Creates the marker; false when the server was already marked (another run did it). */
-  async markStale(m: StaleMarker): Promise<boolean> {
+  /**
+   * Creates the marker, naming the run that creates it; false when the server was already marked
+   * by another run. A create whose answer was lost after it landed (a 503 retried into a 409) is
+   * known by the run's name on the marker, so that run, and only it, still reports it.
+   */
+  async markStale(m: StaleMarker, run: string): Promise<boolean> {
     try {
       await this.#table.call('marking a server stale', (t) =>
         t.createEntity({
@@ -143,12 +147,14 @@ export class LifecycleStore {
           LastSeen: dateTime(m.lastSeen),
           StaleSince: dateTime(m.staleSince),
           LastSnapshotId: m.lastSnapshotId,
+          MarkedBy: run,
         }),
       );
       return true;
     } catch (error) {
-      if (statusCodeOf(error) === 409) return false;
-      throw error;
+      if (statusCodeOf(error) !== 409) throw error;
+      const marker = await this.#getOrUndefined(STALE_PK, encodeKey(m.server), 'reading a stale marker');
+      return marker !== undefined && optStr(marker, 'MarkedBy') === run;
     }
   }
 

@@ -1,0 +1,38 @@
+// A stale marker whose create lands but whose answer is lost (a 503, retried into a 409) still
+// raises its ServerStale record, once: the marker names the run that created it, so that run knows
+// the mark is its own. Before, the 409 read as "another run marked it", and no run ever logged the
+// record while the server showed as stale. On Azurite over real HTTP with an injected clock.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { lostAnswers } from '../support/faults';
+import { alertRecords, get, post, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-11-28T00:00:00.000Z');
+let now = T0;
+let stack: TestStack;
+const lose = lostAnswers('testLoseMarkerAnswer');
+
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [lose.policy] });
+});
+afterAll(async () => stack?.stop());
+
+it('a marker created by a run whose answer was lost is reported by that run, and by no later one', async () => {
+  expect((await post(stack, snapshot({ host: 'QUIET1', testState: 'Pass', collectedAt: now - MIN }))).status).toBe(201);
+  now = T0 + 3 * 60 * MIN + 5 * MIN;
+  // The marker's create reaches storage; its answer does not.
+  lose.when = ({ method, body }) => method === 'POST' && body.includes('"MarkedBy"');
+  const run = async () => {
+    const r = await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' });
+    expect(r.status).toBe(200);
+    return ((await r.json()) as Json).result;
+  };
+  expect(await run()).toMatchObject({ markedStale: 1 });
+  expect(lose.when).toBeUndefined();
+  expect(await run()).toMatchObject({ markedStale: 0 });
+  const stale = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerStale');
+  expect(stale.map((r) => r.fields.server)).toEqual(['quiet1.corp.contoso.com']);
+  expect((await get(stack, 'servers?stale=true')).body.items.map((i: Json) => i.server)).toEqual(['quiet1.corp.contoso.com']);
+});
