@@ -69,19 +69,20 @@ export class StaleHosts {
   /**
    * Projector hook: the Hosts rows of these servers were just refreshed. Their last-seen index rows
    * move in transactions per hour, one read finds which of them were marked stale, and only those
-   * cost a call each (the marker's delete) plus one batch of Returned events.
+   * cost a call each: the marker is claimed for this refresh, the Returned events written, the
+   * markers removed, then the records logged. A failure on the way leaves the marker claimed, and
+   * the projector's retry finishes it with the same event row, so no return is lost.
    */
   async hostsSynced(syncs: readonly HostSync[], log: AlertLog): Promise<void> {
     if (syncs.length === 0) return;
     const { lifecycle, events, clock } = this.deps;
     await lifecycle.recordSeenMany(syncs.map((s) => ({ server: s.server, sync: s.now, previousSync: s.previous })));
-    const markers = await lifecycle.clearStaleMany(syncs.map((s) => s.server));
-    if (markers.length === 0) return;
-    const syncOf = new Map(syncs.map((s) => [s.server, s]));
-    const returned = markers.map((marker) => ({ marker, sync: syncOf.get(marker.server)! }));
-    await events.putEvents(returned.map(({ marker, sync }) => serverEvent(marker.server, 'Reporting', sync.now, sync.snapshotId, clock(), marker.staleSince)));
-    for (const { marker, sync } of returned) {
-      log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server: marker.server, lastSeen: iso(marker.lastSeen), staleSince: iso(marker.staleSince), returnedAt: iso(sync.now) }));
+    const returned = await lifecycle.claimReturned(new Map(syncs.map((s) => [s.server, { at: s.now, snapshotId: s.snapshotId }])));
+    if (returned.length === 0) return;
+    await events.putEvents(returned.map((m) => serverEvent(m.server, 'Reporting', m.returnedAt, m.returnedSnapshotId, clock(), m.staleSince)));
+    await lifecycle.removeStale(returned.map((m) => m.server));
+    for (const m of returned) {
+      log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server: m.server, lastSeen: iso(m.lastSeen), staleSince: iso(m.staleSince), returnedAt: iso(m.returnedAt) }));
     }
   }
 

@@ -52,6 +52,17 @@ const REEVAL_KEYS = { partitionKey: 'reeval', rowKey: 'state' } as const;
 
 export const seenPartition = (t: number): string => 'seen-' + new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '');
 
+/** A stale marker claimed for the refresh that brought its server back. */
+export interface ReturnedMarker extends StaleMarker {
+  readonly returnedAt: number;
+  readonly returnedSnapshotId: string;
+}
+
+const returnedOf = (e: Record<string, unknown>): ReturnedMarker | undefined => {
+  const returnedAt = ms(e, 'ReturnedAt');
+  return returnedAt === undefined ? undefined : { ...toMarker(e), returnedAt, returnedSnapshotId: str(e, 'ReturnedSnapshotId') };
+};
+
 const toMarker = (e: Record<string, unknown>): StaleMarker => ({
   server: str(e, 'Server'),
   lastSeen: ms(e, 'LastSeen') ?? 0,
@@ -159,13 +170,16 @@ export class LifecycleStore {
   }
 
   /**
-   * Removes the markers of those of `servers` that have one; returns the markers this call removed
-   * (exactly one caller removes each). One range read of the stale partition between the first and
-   * last server (markers are few: only silent servers), then a delete per marker found.
+   * The markers of those servers that have one, each claimed for the refresh that brought its
+   * server back: the refresh's time and snapshot, written on the marker under its ETag. A marker an
+   * earlier attempt claimed keeps that claim (the projector, which alone calls this under its
+   * lease, stopped before it removed the marker), so the Returned event its retry writes is the
+   * same row. One range read of the stale partition between the first and last server (markers are
+   * few: only silent servers), then a write per marker not yet claimed.
    */
-  async clearStaleMany(servers: readonly string[]): Promise<StaleMarker[]> {
-    if (servers.length === 0) return [];
-    const wanted = new Set(servers.map(encodeKey));
+  async claimReturned(back: ReadonlyMap<string, { readonly at: number; readonly snapshotId: string }>): Promise<ReturnedMarker[]> {
+    if (back.size === 0) return [];
+    const wanted = new Set([...back.keys()].map(encodeKey));
     const sorted = [...wanted].sort();
     const filter = odata`PartitionKey eq ${STALE_PK} and RowKey ge ${sorted[0]!} and RowKey le ${sorted[sorted.length - 1]!}`;
     const found = await this.#table.call('reading stale markers', async (t) => {
@@ -173,25 +187,35 @@ export class LifecycleStore {
       for await (const e of t.listEntities({ queryOptions: { filter } })) if (wanted.has(String(e.rowKey))) out.push(e);
       return out;
     });
-    // Each under its marker's ETag: a transaction's delete cannot carry one, and markers to clear
-    // are rare (servers back from silence).
-    const cleared: StaleMarker[] = [];
+    const claimed: ReturnedMarker[] = [];
     await settleBounded(found, PARALLEL, async (e) => {
-      if (await this.#deleteMarker(e)) cleared.push(toMarker(e));
+      const marker = await this.#claim(e, back.get(str(e, 'Server'))!);
+      if (marker) claimed.push(marker);
     });
-    return cleared;
+    return claimed;
   }
 
-  /** Deletes the marker while it is still at the ETag it was read with; false when another caller changed or removed it first. */
-  async #deleteMarker(e: Record<string, unknown>): Promise<boolean> {
+  /** The marker claimed (by this call or an earlier attempt); undefined when it is gone. */
+  async #claim(e: Record<string, unknown>, by: { readonly at: number; readonly snapshotId: string }): Promise<ReturnedMarker | undefined> {
+    const earlier = returnedOf(e);
+    if (earlier) return earlier;
     try {
-      await this.#table.call('clearing a stale marker', (t) => t.deleteEntity(STALE_PK, String(e.rowKey), { etag: String(e.etag) }));
-      return true;
+      await this.#table.call('claiming a stale marker', (t) =>
+        t.updateEntity({ partitionKey: STALE_PK, rowKey: String(e.rowKey), ReturnedAt: dateTime(by.at), ReturnedSnapshotId: by.snapshotId }, 'Merge', { etag: String(e.etag) }),
+      );
+      return { ...toMarker(e), returnedAt: by.at, returnedSnapshotId: by.snapshotId };
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status === 404 || status === 412) return false;
-      throw error;
+      if (status !== 404 && status !== 412) throw error;
+      // Changed since it was read: by this claim, whose answer was lost, or it is gone.
+      const now = await this.#getOrUndefined(STALE_PK, String(e.rowKey), 'reading a stale marker');
+      return now && returnedOf(now);
     }
+  }
+
+  /** Removes the markers of servers back from silence (once their Returned event is written); one already gone is no error. */
+  async removeStale(servers: readonly string[]): Promise<void> {
+    await settleBounded(servers, PARALLEL, (server) => this.#deleteQuietly(STALE_PK, encodeKey(server)));
   }
 
   async getStale(server: string): Promise<StaleMarker | undefined> {
