@@ -109,10 +109,14 @@ export class LifecycleStore {
     });
   }
 
-  /** Index rows whose hour began at or before `before`, oldest hours first, at most `max`. */
+  /**
+   * Index rows synced at or before `before`, oldest hours first, at most `max`. The sync is in the
+   * filter, not only the hours: rows of `before`'s own hour synced after it are no candidates, and
+   * must not take the places of those that are.
+   */
   async listSeenUpTo(before: number, max: number): Promise<SeenEntry[]> {
     await this.#table.ready();
-    const filter = odata`PartitionKey ge ${'seen-'} and PartitionKey le ${seenPartition(before)}`;
+    const filter = odata`PartitionKey ge ${'seen-'} and PartitionKey le ${seenPartition(before)} and Sync le ${new Date(before)}`;
     return this.#table.call('reading the last-seen index', async (t) => {
       const out: SeenEntry[] = [];
       for await (const e of t.listEntities({ queryOptions: { filter } })) {

@@ -102,3 +102,16 @@ describe('last-seen index clean-up', () => {
     expect(await seenRows(server('TWICE1'))).toEqual([seenPartition(now)]);
   });
 });
+
+describe('the stale scan of the index', () => {
+  it('reads only rows synced before the threshold: rows of its hour synced after it take no place in the bounded scan', async () => {
+    const lifecycle = new LifecycleStore(stack.app.store);
+    const threshold = Date.parse('2026-11-29T10:30:00.000Z');
+    // 520 servers synced in the threshold's hour, after it, whose ids sort before the silent one's.
+    await lifecycle.recordSeenMany(Array.from({ length: 520 }, (_, i) => ({ server: `busy${String(i).padStart(3, '0')}.corp.contoso.com`, sync: threshold + 60_000 })));
+    await lifecycle.recordSeenMany([{ server: 'zz-silent.corp.contoso.com', sync: threshold - 60_000 }]);
+    const found = await lifecycle.listSeenUpTo(threshold, 500);
+    expect(found.map((e) => e.server)).toContain('zz-silent.corp.contoso.com');
+    expect(found.every((e) => e.sync <= threshold)).toBe(true);
+  });
+});
