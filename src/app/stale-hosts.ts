@@ -4,7 +4,6 @@
 // and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
 // conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
 // Index rows that are not a server's current one (left by a move that failed half-way) are pruned.
-import { randomUUID } from 'node:crypto';
 import type { EventRecord, EventStore, LifecycleStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -96,8 +95,6 @@ export class StaleHosts {
     let stillReporting = 0;
     let forgotten = 0;
     let pruned = 0;
-    // Names this run on the markers it creates (see markStale).
-    const run = randomUUID();
     const work = [...entries];
     const worker = async () => {
       for (let e = work.shift(); e; e = work.shift()) {
@@ -122,7 +119,7 @@ export class StaleHosts {
         const staleSince = seen.lastSeen + this.staleAfterMs;
         // The event first (same key on a rerun), then the marker decides who writes the record.
         await events.putEvents([serverEvent(e.server, 'Stale', staleSince, seen.snapshotId, now)]);
-        if (await lifecycle.markStale({ server: e.server, lastSeen: seen.lastSeen, staleSince, lastSnapshotId: seen.snapshotId }, run)) {
+        if (await lifecycle.markStale({ server: e.server, lastSeen: seen.lastSeen, staleSince, lastSnapshotId: seen.snapshotId })) {
           log.log(formatLogRecord(LOG_RECORDS.serverStale, { server: e.server, lastSeen: iso(seen.lastSeen), staleSince: iso(staleSince) }));
           markedStale++;
         }

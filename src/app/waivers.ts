@@ -140,6 +140,8 @@ export class Waivers {
       changedAt: now,
       state: 'active',
       revision: (existing?.revision ?? 0) + 1,
+      // Kept for a run whose clearing of the last follow-up lost its answer and reads it back.
+      followedUpBy: existing?.followedUpBy,
       // A change that no longer covers some failing results hands their alerts back.
       followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
     };
@@ -293,9 +295,13 @@ export class Waivers {
     try {
       await this.deps.waivers.put({ ...w, followUp: undefined, followedUpBy: run }, w.etag);
     } catch (error) {
-      if (!(error instanceof ConcurrencyConflictError)) throw error;
-      // Cleared by another run, which logged them, unless the clearing was this run's own.
-      if ((await this.deps.waivers.get(w.id))?.followedUpBy !== run) return 0;
+      // Cleared by another run, which logged them, unless the clearing was this run's own (its
+      // answer lost, or a last retry failed after it landed).
+      const clearedBy = (await this.deps.waivers.get(w.id))?.followedUpBy;
+      if (clearedBy !== run) {
+        if (error instanceof ConcurrencyConflictError) return 0;
+        throw error;
+      }
     }
     for (const line of lines) log.log(line);
     return lines.length / 2;
@@ -307,8 +313,10 @@ export class Waivers {
     const lines: string[] = [];
     for (const r of await this.#failing(scope)) {
       if (!waiverMatches(scope, r.server) || coverOf(others, r.server, r.ruleId)) continue;
-      // A finding that began after the expiry alerted at ingest already (the waiver was no longer in force).
-      if (reason === 'expired' && r.firstSeen > scope.expiresAt) continue;
+      // A finding that began once the waiver no longer covered it alerted when it was projected
+      // (coverage goes by when a finding began): at its expiry, or at the end or change, whose
+      // follow-up may run late.
+      if (r.firstSeen >= (reason === 'expired' ? scope.expiresAt : endedAt)) continue;
       lines.push(
         formatLogRecord(LOG_RECORDS.waiverExpired, { server: r.server, rule: r.ruleId, waiverId: id, reason, status: r.status }),
         formatLogRecord(LOG_RECORDS.newFinding, {

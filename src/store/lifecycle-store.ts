@@ -6,6 +6,7 @@
 //   PK 'layout', RK 'older-layouts'  — the layout migration's cursor and when it found nothing
 //     left in the older layouts (older-layouts.ts writes it, the History and raw-snapshot readers read it).
 import { odata, RestError } from '@azure/data-tables';
+import { randomUUID } from 'node:crypto';
 import { dateTime, int32, ms, num, optStr, str } from './columns';
 import { statusCodeOf } from './errors';
 import type { Entity } from './entities';
@@ -148,11 +149,13 @@ export class LifecycleStore {
   // ---- stale markers --------------------------------------------------------------------------
 
   /**
-   * Creates the marker, naming the run that creates it; false when the server was already marked
-   * by another run. A create whose answer was lost after it landed (a 503 retried into a 409) is
-   * known by the run's name on the marker, so that run, and only it, still reports it.
+   * Creates the marker, named for this call; false when the server was already marked (another
+   * run, or this run from another index row of the server). A create whose answer was lost after
+   * it landed (a 503 retried into a 409) is known by that name on the marker, so this call, and only
+   * it, still reports it.
    */
-  async markStale(m: StaleMarker, run: string): Promise<boolean> {
+  async markStale(m: StaleMarker): Promise<boolean> {
+    const run = randomUUID();
     try {
       await this.#table.call('marking a server stale', (t) =>
         t.createEntity({

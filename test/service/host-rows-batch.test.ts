@@ -197,9 +197,9 @@ describe('the stale-host bookkeeping of many refreshes', () => {
     const sync2 = T0 + 11 * HOUR + 60_000;
     await lifecycle.recordSeenMany(servers.map((server) => ({ server, sync: sync1 })));
     const back = [servers[3]!, servers[150]!, servers[299]!];
-    for (const s of back) expect(await lifecycle.markStale({ server: s, lastSeen: T0, staleSince: T0 + HOUR, lastSnapshotId: `snap-${s}` }, 'test-run')).toBe(true);
+    for (const s of back) expect(await lifecycle.markStale({ server: s, lastSeen: T0, staleSince: T0 + HOUR, lastSnapshotId: `snap-${s}` })).toBe(true);
     // A marker of a server outside the batch stays.
-    expect(await lifecycle.markStale({ server: 'other.corp.example', lastSeen: T0, staleSince: T0 + HOUR, lastSnapshotId: 'snap-other' }, 'test-run')).toBe(true);
+    expect(await lifecycle.markStale({ server: 'other.corp.example', lastSeen: T0, staleSince: T0 + HOUR, lastSnapshotId: 'snap-other' })).toBe(true);
 
     const lines: string[] = [];
     const stale = new StaleHosts({ events: eventStore, lifecycle, clock: () => sync2 + 1000, staleAfterMinutes: 60 });

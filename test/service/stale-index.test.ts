@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LifecycleStore, seenPartition, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
-import { post } from '../support/http';
+import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
@@ -100,6 +100,18 @@ describe('last-seen index clean-up', () => {
     expect((await post(stack, snapshot({ host: 'TWICE1', collectedAt: now - MIN }), { drain: false })).status).toBe(201);
     await stack.projected();
     expect(await seenRows(server('TWICE1'))).toEqual([seenPartition(now)]);
+  });
+});
+
+describe('a silent server with a row left behind in an older hour', () => {
+  it('is marked stale once, with one ServerStale record, though both of its rows come up in one run', async () => {
+    now = Date.parse('2026-11-30T00:05:00.000Z');
+    expect((await postAt('TWOROWS')).status).toBe(201);
+    // A row of an earlier hour that a failed move left behind.
+    await new LifecycleStore(stack.app.store).recordSeen(server('TWOROWS'), now - 2 * 60 * MIN, undefined);
+    now += 4 * 60 * MIN;
+    await runStaleHosts();
+    expect(alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerStale' && r.fields.server === server('TWOROWS'))).toHaveLength(1);
   });
 });
 

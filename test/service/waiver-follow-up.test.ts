@@ -133,4 +133,21 @@ describe('a waiver change whose audit event storage refuses', () => {
     expect(await runJob()).toEqual({ expired: 0, reRaised: 0, baselineAudits: 0 });
     expect(reRaised('l1', 'waiver-deleted')).toEqual({ expired: [server('L1')], findings: [server('L1')] });
   });
+
+  it('a deletion followed up late re-raises only what began while the waiver covered it: a finding begun after the deletion alerted already', async () => {
+    expect((await post(stack, snapshot({ host: 'G1', testState: 'Pass', collectedAt: now - MIN }))).status).toBe(201);
+    expect((await send('PUT', 'waivers/g1', waiver({ serverPattern: 'g1*', expiresAt: iso(now + 7 * DAY) }))).status).toBe(201);
+    now += 5 * MIN;
+    refused.on = true;
+    expect((await send('DELETE', 'waivers/g1')).status).toBe(200);
+    refused.on = false;
+    // No waiver covers G1 any more: its new finding alerts when it arrives.
+    now += 5 * MIN;
+    expect((await post(stack, snapshot({ host: 'G1', testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, baselineAudits: 0 });
+    const g1 = alertRecords(stack).filter((r) => r.name === 'FleetPosture.NewFinding' && r.fields.server === server('G1') && r.fields.status === 'Warning');
+    expect(g1.map((r) => [r.fields.waived, r.fields.cause])).toEqual([[false, 'snapshot']]);
+    expect(await audit('waiver-deleted', 'g1')).toHaveLength(1);
+  });
 });
+
