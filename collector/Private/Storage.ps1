@@ -140,7 +140,8 @@ function Limit-PostureSpool {
     .SYNOPSIS
         Deletes spooled snapshots older than MaxAgeDays, then the oldest beyond MaxCount. The files
         named in KeepName (the run's own new snapshot) are never deleted but count toward MaxCount:
-        the limit drops older ones in their place.
+        the limit drops older ones in their place. Also removes the .tmp files of writes cut short
+        more than an hour ago.
     .EXAMPLE
         Limit-PostureSpool -SpoolPath 'C:\ProgramData\FleetPosture\spool' -MaxCount 168 -MaxAgeDays 7 -KeepName $newName
     #>
@@ -181,12 +182,18 @@ function Limit-PostureSpool {
             Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)
         }
     }
+    # A write cut short (the task stopped, a reboot) leaves its .tmp file; an hour on, no run still writes it.
+    if ([System.IO.Directory]::Exists($SpoolPath)) {
+        foreach ($tmp in @(Get-ChildItem -LiteralPath $SpoolPath -Filter '*.tmp' -File | Where-Object { $_.LastWriteTimeUtc -lt $Now.ToUniversalTime().AddHours(-1) })) {
+            if ($PSCmdlet.ShouldProcess($tmp.FullName, 'Remove an unfinished spool write')) { Remove-Item -LiteralPath $tmp.FullName -Force }
+        }
+    }
 }
 
 function Move-PostureRejectedSnapshot {
     <#
     .SYNOPSIS
-        What a run does with a snapshot the service refused for good (4xx other than 401/403),
+        What a run does with a snapshot the service refused for good (400 invalid_snapshot or invalid_json, 413, 415: Test-PostureSnapshotRefused),
         spooled or its own: keeps a copy as <DataPath>\rejected\<SnapshotId>.json for a support case
         (only the MaxCount newest copies are kept), deletes its spool file, and logs one line.
         Returns the line for the run's output; both name the copy. When the copy cannot be written

@@ -417,7 +417,7 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
     }
 
     It 'exits 2 without an endpoint' {
-        (Invoke-PostureSnapshot -DataPath $script:data).ExitCode | Should -Be 2
+        (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 2
     }
 }
 
@@ -508,6 +508,17 @@ Describe 'Limit-PostureSpool' {
         }
         Limit-PostureSpool -SpoolPath $spool -MaxCount 3 -MaxAgeDays 7 -Now $now -WarningAction SilentlyContinue
         @(Get-PostureSpoolItem -SpoolPath $spool | ForEach-Object { $_.Name -replace '^.*_', '' }) | Should -Be @('id3.json', 'id2.json', 'id1.json')
+    }
+
+    It 'removes the .tmp files of writes cut short more than an hour ago, not a newer one' {
+        $spool = Join-Path -Path $TestDrive -ChildPath 'limit-tmp'
+        $null = New-Item -ItemType Directory -Path $spool
+        $now = [datetime]::SpecifyKind([datetime]'2026-11-28T12:00:00', 'Utc')
+        foreach ($name in @('old.json.tmp', 'new.json.tmp')) { [System.IO.File]::WriteAllText((Join-Path -Path $spool -ChildPath $name), '{') }
+        [System.IO.File]::SetLastWriteTimeUtc((Join-Path -Path $spool -ChildPath 'old.json.tmp'), $now.AddHours(-2))
+        [System.IO.File]::SetLastWriteTimeUtc((Join-Path -Path $spool -ChildPath 'new.json.tmp'), $now.AddMinutes(-5))
+        Limit-PostureSpool -SpoolPath $spool -Now $now
+        @(Get-ChildItem -LiteralPath $spool | ForEach-Object { $_.Name }) | Should -Be @('new.json.tmp')
     }
 }
 
