@@ -90,7 +90,7 @@ export class StaleHosts {
     const { lifecycle, events, clock } = this.deps;
     const now = clock();
     const threshold = now - this.staleAfterMs;
-    const entries = (await lifecycle.listSeenUpTo(threshold, STALE_SCAN_LIMIT)).filter((e) => e.sync <= threshold);
+    const entries = await lifecycle.listSeenUpTo(threshold, STALE_SCAN_LIMIT);
     let markedStale = 0;
     let stillReporting = 0;
     let forgotten = 0;

@@ -175,7 +175,6 @@ export class Waivers {
 
   /** Ends a waiver now; undefined when there is no such active waiver. */
   async remove(id: string, log: AlertLog): Promise<WaiverRecord | undefined> {
-    if (!WAIVER_ID.test(id)) return undefined;
     const existing = await this.#settled(id, log);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
@@ -258,7 +257,7 @@ export class Waivers {
 
   /** The waiver as stored, after what its last change still owes is done: a change builds on that. */
   async #settled(id: string, log: AlertLog): Promise<StoredWaiver | undefined> {
-    const w = await this.deps.waivers.get(id);
+    const w = await this.get(id);
     if (!w?.followUp) return w;
     await this.#followUp(w, log);
     return this.deps.waivers.get(id);

@@ -155,7 +155,7 @@ export class LifecycleStore {
    * it, still reports it.
    */
   async markStale(m: StaleMarker): Promise<boolean> {
-    const run = randomUUID();
+    const name = randomUUID();
     try {
       await this.#table.call('marking a server stale', (t) =>
         t.createEntity({
@@ -165,14 +165,14 @@ export class LifecycleStore {
           LastSeen: dateTime(m.lastSeen),
           StaleSince: dateTime(m.staleSince),
           LastSnapshotId: m.lastSnapshotId,
-          MarkedBy: run,
+          MarkedBy: name,
         }),
       );
       return true;
     } catch (error) {
       if (statusCodeOf(error) !== 409) throw error;
       const marker = await this.#getOrUndefined(STALE_PK, encodeKey(m.server), 'reading a stale marker');
-      return marker !== undefined && optStr(marker, 'MarkedBy') === run;
+      return marker !== undefined && optStr(marker, 'MarkedBy') === name;
     }
   }
 
