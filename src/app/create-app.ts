@@ -31,6 +31,8 @@ export interface CreateAppOptions {
   readonly settings?: Settings;
   /** Defaults to the rule registry. */
   readonly rules?: readonly Rule[];
+  /** Ids of retired rules; defaults to the rule registry's. */
+  readonly retiredRuleIds?: readonly string[];
   /** Epoch ms; defaults to Date.now. */
   readonly clock?: () => number;
   /** A ready store (tests); otherwise one is built from the settings. */
@@ -111,8 +113,9 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     RECENT_COMMITS,
   );
   const outbox = new OutboxStore(store);
-  const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
-  const ingest = new Ingest({ store, outbox, staged, projector, rules, clock });
+  const retiredRuleIds = options.retiredRuleIds;
+  const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, retiredRuleIds, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
+  const ingest = new Ingest({ store, outbox, staged, projector, rules, retiredRuleIds, clock });
   const plain = new Queries({ store, outbox, events, hosts, rawSnapshots, ruleIndex, rules, clock });
   const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names });
   const keys = new KeyRing(settings);

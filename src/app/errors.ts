@@ -23,6 +23,7 @@ export const API_ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   storage_unavailable: 503,
+  deployment_in_progress: 503,
   internal_error: 500,
 } as const satisfies Readonly<Record<string, number>>;
 

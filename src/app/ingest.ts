@@ -7,6 +7,8 @@
 // skipped when this instance committed the server's last post and remembers its row (two).
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
+import { RETIRED_RULE_IDS } from '../rules/registry';
+import { isNewerRule, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import type { Snapshot } from '../snapshot/schema';
@@ -68,6 +70,8 @@ export interface IngestDeps extends UseCaseDeps {
   readonly projector: Pick<Projector, 'committed' | 'kick'>;
 }
 
+/** What an old instance during a deployment asks a collector to wait before it posts again (likely to a new one). */
+const RETRY_DURING_DEPLOYMENT_S = 30;
 /** How often the Hosts row's LastSeen is refreshed when nothing about the host changed. */
 export const HOST_REFRESH_MS = 60 * 60 * 1000;
 const COMMIT_ATTEMPTS = 8;
@@ -117,7 +121,10 @@ interface Parsed {
 }
 
 export class Ingest {
-  constructor(private readonly deps: IngestDeps) {}
+  readonly #ruleSet: RuleSetView;
+  constructor(private readonly deps: IngestDeps) {
+    this.#ruleSet = ruleSetViewOf(deps.rules, deps.retiredRuleIds ?? RETIRED_RULE_IDS);
+  }
 
   /**
    * `body` is the request body as text (already size-checked and UTF-8 decoded). `bound`: the
@@ -197,6 +204,11 @@ export class Ingest {
         const known = head.recentSnapshotIds?.includes(snapshotId) ?? false;
         return { snapshotId, server, outcome: known ? 'duplicate' : 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
+      if (this.#newerReleaseWrote(rows)) {
+        throw new ApiError('deployment_in_progress', `A newer release of the service holds this server's results while a deployment is under way; send the snapshot again in ${RETRY_DURING_DEPLOYMENT_S} seconds.`, undefined, {
+          'Retry-After': String(RETRY_DURING_DEPLOYMENT_S),
+        });
+      }
       try {
         // Rows read again after a conflict were not the ones the key was checked against (a
         // revocation may be what changed them): the key is not tagged from those, unless checked again.
@@ -215,6 +227,17 @@ export class Ingest {
     }
     // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
+  }
+
+  /**
+   * True when a newer release wrote these rows lately (a rule this one does not load, nor retired, or
+   * at a higher version): committing would take the server back to older rules, and a newer
+   * instance would then alert on it again. Past NEWER_RELEASE_HOLDS_MS this release is the one left
+   * running (a rollback) and commits as usual.
+   */
+  #newerReleaseWrote(rows: readonly StoredResult[]): boolean {
+    const now = this.deps.clock();
+    return rows.some((r) => isNewerRule(r.ruleId, r.ruleVersion, this.#ruleSet) && now - Math.max(r.lastSeen, r.recentCommits?.[0]?.at ?? 0) < NEWER_RELEASE_HOLDS_MS);
   }
 
   /**

@@ -7,8 +7,8 @@
 // cause `rule-change` (written, like every projection, by the projector from the outbox entry the
 // commit comes with); seen-times (LastSeen, SnapshotId) stay as they were.
 import { randomUUID } from 'node:crypto';
-import { ruleSetVersion } from '../rules/registry';
-import type { Rule } from '../rules/types';
+import { RETIRED_RULE_IDS, ruleSetVersion } from '../rules/registry';
+import { isNewerRule, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
 import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
@@ -32,7 +32,7 @@ export interface ReevaluateDeps extends UseCaseDeps {
 export type ServerOutcome = 'current' | 'evaluated' | 'unavailable';
 
 export interface ReevalRun {
-  /** idle: nothing to do; busy: another instance holds the lease; superseded: a newer rule set runs elsewhere. */
+  /** idle: nothing to do; busy: another instance holds the lease; superseded: a newer release's pass was active within NEWER_RELEASE_HOLDS_MS. */
   readonly status: 'idle' | 'busy' | 'superseded' | 'progress' | 'done';
   readonly targetVersion: string;
   /** This batch: servers re-evaluated, already current, without a usable snapshot, and status changes. */
@@ -46,29 +46,32 @@ const LEASE_MS = 5 * 60_000;
 const COMMIT_ATTEMPTS = 5;
 const PARALLEL = 4;
 
-const versionsOf = (rules: readonly Rule[]) => Object.fromEntries(rules.map((r) => [r.id, r.version]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
-
-/** True when no rule of `mine` is older than in `theirs` (so this instance may lead the pass). */
-function dominates(mine: Readonly<Record<string, string>>, theirsJson: string): boolean {
-  let theirs: Record<string, unknown> = {};
+function parsed<T>(json: string, fallback: T): T {
   try {
-    theirs = JSON.parse(theirsJson) as Record<string, unknown>;
+    return JSON.parse(json) as T;
   } catch {
-    return true;
+    return fallback;
   }
-  return Object.entries(mine).every(([id, v]) => typeof theirs[id] !== 'string' || compareVersions(v, theirs[id] as string) >= 0);
 }
 
-export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+/** The rule set a stored pass stands for (a state written before retired ids were kept retired none). */
+function ruleSetOfPass(state: ReevalState): RuleSetView {
+  const versions = parsed<Record<string, unknown>>(state.ruleVersionsJson, {});
+  const retired = parsed<unknown>(state.retiredJson, []);
+  return {
+    versions: Object.fromEntries(Object.entries(versions ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    retired: Array.isArray(retired) ? retired.filter((id): id is string => typeof id === 'string') : [],
+  };
 }
 
 export class Reevaluation {
   readonly targetVersion: string;
   readonly #versions: Readonly<Record<string, string>>;
+  readonly #ruleSet: RuleSetView;
   constructor(private readonly deps: ReevaluateDeps) {
     this.targetVersion = ruleSetVersion(deps.rules);
-    this.#versions = versionsOf(deps.rules);
+    this.#ruleSet = ruleSetViewOf(deps.rules, deps.retiredRuleIds ?? RETIRED_RULE_IDS);
+    this.#versions = this.#ruleSet.versions;
   }
 
   /** One bounded batch of the pass, under a lease. */
@@ -79,7 +82,10 @@ export class Reevaluation {
     const cur = await lifecycle.getReevalState();
     const same = cur?.state.targetVersion === this.targetVersion;
     if (same && cur.state.done) return { status: 'idle', ...none };
-    if (cur && !same && !dominates(this.#versions, cur.state.ruleVersionsJson)) return { status: 'superseded', ...none };
+    if (cur && !same && isNewerRuleSet(ruleSetOfPass(cur.state), this.#ruleSet)) {
+      const lastActive = Math.max(cur.state.startedAt, cur.state.finishedAt, cur.state.leaseUntil);
+      if (now - lastActive < NEWER_RELEASE_HOLDS_MS) return { status: 'superseded', ...none };
+    }
     if (same && cur.state.leaseOwner && cur.state.leaseUntil > now) return { status: 'busy', ...none };
 
     const base: ReevalState =
@@ -88,6 +94,7 @@ export class Reevaluation {
         : {
             targetVersion: this.targetVersion,
             ruleVersionsJson: JSON.stringify(this.#versions),
+            retiredJson: JSON.stringify(this.#ruleSet.retired),
             cursor: '',
             done: false,
             leaseOwner: '',
@@ -170,8 +177,9 @@ export class Reevaluation {
       }
       if (rows.length === 0) return { outcome: 'unavailable', changes: 0 };
       if (this.#current(rows)) return { outcome: 'current', changes: 0 };
-      // Never take a server back to older rule versions (an old instance during a deployment).
-      if (rows.some((r) => this.#versions[r.ruleId] !== undefined && compareVersions(r.ruleVersion, this.#versions[r.ruleId]!) > 0)) {
+      // Never take a server back to an older rule set (an old instance during a deployment): rows
+      // of a rule added since, or at a higher version, stay as a newer release wrote them.
+      if (rows.some((r) => isNewerRule(r.ruleId, r.ruleVersion, this.#ruleSet))) {
         return { outcome: 'current', changes: 0 };
       }
       let head = rows[0]!;

@@ -7,6 +7,8 @@ import type { PostureStore } from '../store';
 export interface UseCaseDeps {
   readonly store: PostureStore;
   readonly rules: readonly Rule[];
+  /** Ids of rules this release retired (their rows go); defaults to the registry's. */
+  readonly retiredRuleIds?: readonly string[];
   /** Epoch ms. */
   readonly clock: () => number;
 }

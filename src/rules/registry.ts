@@ -8,6 +8,16 @@ import type { Rule, RuleResult } from './types';
 
 export const RULES: readonly Rule[] = [mcafeePort25Blocked];
 
+/**
+ * Every rule id a release has loaded, in the order they shipped. Only ever appended to: a rule taken
+ * out of RULES moves to RETIRED_RULE_IDS, so instances tell its stored rows (to remove) from a newer
+ * release's (to leave alone). A test holds the three lists together.
+ */
+export const SHIPPED_RULE_IDS: readonly string[] = ['mcafee-port25-blocked'];
+
+/** Ids of shipped rules this release no longer loads: their stored rows are removed. */
+export const RETIRED_RULE_IDS: readonly string[] = [];
+
 /** The rule with exactly this id (ids are lower case; callers normalise what users type). */
 export function findRule(id: string, rules: readonly Rule[] = RULES): Rule | undefined {
   return rules.find((r) => r.id === id);

@@ -34,6 +34,8 @@ export interface ReevalState {
   /** Rule-set version the pass works towards, and the rule versions it stands for (JSON id → version). */
   readonly targetVersion: string;
   readonly ruleVersionsJson: string;
+  /** Rule ids the pass's release retired (JSON array): an older release that still loads one yields to it. */
+  readonly retiredJson: string;
   /** SDK continuation token into the Hosts table; empty at the start of a pass. */
   readonly cursor: string;
   readonly done: boolean;
@@ -252,6 +254,7 @@ export class LifecycleStore {
       state: {
         targetVersion: str(e, 'TargetVersion'),
         ruleVersionsJson: str(e, 'RuleVersionsJson') || '{}',
+        retiredJson: str(e, 'RetiredJson') || '[]',
         cursor: str(e, 'Cursor'),
         done: e.Done === true,
         leaseOwner: str(e, 'LeaseOwner'),
@@ -271,6 +274,7 @@ export class LifecycleStore {
       ...REEVAL_KEYS,
       TargetVersion: s.targetVersion,
       RuleVersionsJson: s.ruleVersionsJson,
+      RetiredJson: s.retiredJson,
       Cursor: s.cursor,
       Done: s.done,
       LeaseOwner: s.leaseOwner,

@@ -1,7 +1,7 @@
 // A rule that leaves the rule set leaves the fleet-wide tables too, end to end over real HTTP on
 // Azurite. Two local hosts share one storage account, as two deployments of the service do: one
 // loads rules A and B (the test alpha rule and the port-25 rule, which has fleet drift), the other
-// A alone (B rolled back). A server that posts under the set without B loses its B Results row;
+// A alone, with B retired. A server that posts under the set without B loses its B Results row;
 // its B rule-index row, B counts and B drift member must go with it, so that when B is rolled
 // forward again each server is counted once, under the status its Results row says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ let minute = 0;
 beforeAll(async () => {
   // Drains only when the test asks, so each phase is projected as a whole and entries can be read first.
   stack = await startTestStack({ rules: [alphaRule, mcafeePort25Blocked], projectorIntervalMs: 0 });
-  const app = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1 } });
+  const app = createApp({ settings: stack.settings, rules: [alphaRule], retiredRuleIds: [B], storeOptions: { maxRetries: 1 } });
   withoutB = { app, host: await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 }) };
 }, 120_000);
 afterAll(async () => {

@@ -1,0 +1,42 @@
+// Which of two rule sets came later. During a deployment, instances of the old and the new release
+// serve side by side for a few minutes; an older one must not undo what a newer one wrote (remove
+// an added rule's rows, bring a retired rule's back, or write an older version's verdict), or every
+// server it touches alerts again when a newer instance writes it once more. A rule's version orders
+// its releases, an id unknown to an instance is newer than it unless that instance retired it, and
+// a retired id is known only to the releases that retired it.
+import type { Rule } from './types';
+
+/**
+ * How long what a newer release wrote holds off an older one. Releases overlap for minutes in a
+ * deployment; an older release still serving an hour after the newer one last wrote is the one left
+ * running (a rollback), and takes over.
+ */
+export const NEWER_RELEASE_HOLDS_MS = 60 * 60_000;
+
+export interface RuleSetView {
+  /** Rule id → version, of the loaded rules. */
+  readonly versions: Readonly<Record<string, string>>;
+  /** Ids of rules a release once loaded and this one removed. */
+  readonly retired: readonly string[];
+}
+
+export function compareVersions(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+export function ruleSetViewOf(rules: readonly Rule[], retired: readonly string[]): RuleSetView {
+  return { versions: Object.fromEntries(rules.map((r) => [r.id, r.version]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1))), retired: [...retired].sort() };
+}
+
+/** True when a row of `ruleId` at `ruleVersion` can only have been written by a release newer than `mine`. */
+export function isNewerRule(ruleId: string, ruleVersion: string, mine: RuleSetView): boolean {
+  const loaded = mine.versions[ruleId];
+  if (loaded === undefined) return !mine.retired.includes(ruleId);
+  return compareVersions(ruleVersion, loaded) > 0;
+}
+
+/** True when `theirs` holds a rule `mine` has not reached (added, or at a higher version) or retires one `mine` loads. */
+export function isNewerRuleSet(theirs: RuleSetView, mine: RuleSetView): boolean {
+  if (Object.entries(theirs.versions).some(([id, v]) => isNewerRule(id, v, mine))) return true;
+  return theirs.retired.some((id) => mine.versions[id] !== undefined);
+}
