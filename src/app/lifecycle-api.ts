@@ -7,7 +7,7 @@ import type { LayoutMigration } from './layout-migration';
 import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
-import type { Reevaluation } from './reevaluate';
+import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
@@ -29,6 +29,10 @@ export class Jobs {
       readonly layoutMigration: LayoutMigration;
     },
   ) {}
+
+  reevaluationProgress(): Promise<ReevalProgress> {
+    return this.deps.reevaluation.progress();
+  }
 
   /** `budgetMs` bounds a re-evaluation, projector or layout migration run (batches until done or spent); 0: one batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
@@ -116,6 +120,16 @@ export class LifecycleApi {
       return json(200, waiverView(ended, now));
     }
     throw new ApiError('invalid_query', `Waivers accept GET, PUT and DELETE, not ${method}.`);
+  }
+
+  /** Where a job stands between runs; only re-evaluation keeps that (a pass over the fleet). */
+  async getJob({ req }: RouteCall): Promise<ApiResponse> {
+    checkParams(req.query, []);
+    const job = (req.params.job ?? '').toLowerCase();
+    if (job !== 'reevaluate') {
+      throw new ApiError('not_found', (JOBS as readonly string[]).includes(job) ? `The job "${job}" keeps no state between runs; only reevaluate does.` : `There is no job "${job.slice(0, 40)}"; jobs are ${JOBS.join(', ')}.`);
+    }
+    return json(200, { job, ...(await this.deps.jobs.reevaluationProgress()) });
   }
 
   async runJob({ req, log }: RouteCall): Promise<ApiResponse> {

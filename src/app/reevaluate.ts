@@ -42,6 +42,29 @@ export interface ReevalRun {
   readonly changes: number;
 }
 
+/** Where the pass stands, as `GET /api/jobs/reevaluate` shows it. */
+export interface ReevalProgress {
+  /** The rule set this instance loads. */
+  readonly loadedRuleSetVersion: string;
+  /** The pass is of the loaded rule set and has finished: every stored snapshot was re-evaluated against it. */
+  readonly upToDate: boolean;
+  readonly pass: {
+    readonly ruleSetVersion: string;
+    readonly ruleVersions: Readonly<Record<string, string>>;
+    readonly retired: readonly string[];
+    /** A newer release's pass (this instance yields to it). */
+    readonly newerRelease: boolean;
+    /** running: a run holds the lease; waiting: for the next timer run; done. */
+    readonly state: 'running' | 'waiting' | 'done';
+    readonly startedAt: string;
+    readonly finishedAt: string | null;
+    readonly lastActiveAt: string;
+    readonly evaluated: number;
+    readonly changed: number;
+    readonly unavailable: number;
+  } | null;
+}
+
 const LEASE_MS = 5 * 60_000;
 const COMMIT_ATTEMPTS = 5;
 const PARALLEL = 4;
@@ -83,7 +106,7 @@ export class Reevaluation {
     const same = cur?.state.targetVersion === this.targetVersion;
     if (same && cur.state.done) return { status: 'idle', ...none };
     if (cur && !same && isNewerRuleSet(ruleSetOfPass(cur.state), this.#ruleSet)) {
-      const lastActive = Math.max(cur.state.startedAt, cur.state.finishedAt, cur.state.leaseUntil);
+      const lastActive = Math.max(cur.state.startedAt, cur.state.finishedAt, cur.state.activeAt);
       if (now - lastActive < NEWER_RELEASE_HOLDS_MS) return { status: 'superseded', ...none };
     }
     if (same && cur.state.leaseOwner && cur.state.leaseUntil > now) return { status: 'busy', ...none };
@@ -101,25 +124,44 @@ export class Reevaluation {
             leaseUntil: 0,
             startedAt: now,
             finishedAt: 0,
+            activeAt: now,
             evaluated: 0,
             changed: 0,
             unavailable: 0,
           };
-    const leased: ReevalState = { ...base, leaseOwner: randomUUID(), leaseUntil: now + LEASE_MS };
+    const leased: ReevalState = { ...base, leaseOwner: randomUUID(), leaseUntil: now + LEASE_MS, activeAt: now };
     const etag = await lifecycle.putReevalState(leased, cur?.etag);
     if (etag === undefined) return { status: 'busy', ...none };
 
-    const page = await this.deps.hosts.listServersPage(batchSize, base.cursor || undefined);
     const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
+    let failure: { error: unknown } | undefined;
+    let page: { servers: string[]; token?: string } = { servers: [] };
+    try {
+      page = await this.deps.hosts.listServersPage(batchSize, base.cursor || undefined);
+    } catch (error) {
+      failure = { error };
+    }
     const work = [...page.servers];
     const worker = async () => {
-      for (let s = work.shift(); s !== undefined; s = work.shift()) {
-        const r = await this.reevaluateServer(s);
-        counts[r.outcome]++;
-        counts.changes += r.changes;
+      for (let s = work.shift(); s !== undefined && !failure; s = work.shift()) {
+        try {
+          const r = await this.reevaluateServer(s);
+          counts[r.outcome]++;
+          counts.changes += r.changes;
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
+    if (failure) {
+      // The lease goes back at once, so the next run (any instance) redoes the batch rather than
+      // wait for it to lapse. Servers committed already are current then, so they are counted here;
+      // those without a usable snapshot are counted by the redo.
+      const released: ReevalState = { ...leased, leaseOwner: '', leaseUntil: 0, activeAt: clock(), evaluated: leased.evaluated + counts.evaluated, changed: leased.changed + counts.changes };
+      await lifecycle.putReevalState(released, etag).catch(() => undefined);
+      throw failure.error;
+    }
 
     const done = !page.token;
     const next: ReevalState = {
@@ -129,6 +171,7 @@ export class Reevaluation {
       leaseOwner: '',
       leaseUntil: 0,
       finishedAt: done ? clock() : 0,
+      activeAt: clock(),
       evaluated: leased.evaluated + counts.evaluated,
       changed: leased.changed + counts.changes,
       unavailable: leased.unavailable + counts.unavailable,
@@ -136,6 +179,32 @@ export class Reevaluation {
     // Lost only when the lease lapsed and another instance took over; the work done is idempotent.
     await lifecycle.putReevalState(next, etag);
     return { status: done ? 'done' : 'progress', targetVersion: this.targetVersion, ...counts };
+  }
+
+  /** The stored pass, as far as it went. */
+  async progress(): Promise<ReevalProgress> {
+    const cur = await this.deps.lifecycle.getReevalState();
+    if (!cur) return { loadedRuleSetVersion: this.targetVersion, upToDate: false, pass: null };
+    const s = cur.state;
+    const set = ruleSetOfPass(s);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      loadedRuleSetVersion: this.targetVersion,
+      upToDate: s.done && s.targetVersion === this.targetVersion,
+      pass: {
+        ruleSetVersion: s.targetVersion,
+        ruleVersions: set.versions,
+        retired: set.retired,
+        newerRelease: s.targetVersion !== this.targetVersion && isNewerRuleSet(set, this.#ruleSet),
+        state: s.done ? 'done' : s.leaseOwner && s.leaseUntil > this.deps.clock() ? 'running' : 'waiting',
+        startedAt: iso(s.startedAt),
+        finishedAt: s.done ? iso(s.finishedAt) : null,
+        lastActiveAt: iso(Math.max(s.startedAt, s.finishedAt, s.activeAt)),
+        evaluated: s.evaluated,
+        changed: s.changed,
+        unavailable: s.unavailable,
+      },
+    };
   }
 
   /** Runs batches until the pass is done, another instance leads it, or `budgetMs` is spent. */

@@ -44,6 +44,7 @@ export const ROUTES: readonly Route[] = [
   // Admins
   { name: 'waivers', methods: ['GET', 'PUT', 'DELETE'], route: 'waivers/{id?}', access: 'admin', handler: (app, c) => app.lifecycleHttp.waivers(c) },
   { name: 'baselines', methods: ['GET', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
+  { name: 'getJob', methods: ['GET'], route: 'jobs/{job}', access: 'read', handler: (app, c) => app.lifecycleHttp.getJob(c) },
   { name: 'runJob', methods: ['POST'], route: 'jobs/{job}/run', access: 'admin', handler: (app, c) => app.lifecycleHttp.runJob(c) },
   { name: 'revokeServerKey', methods: ['DELETE'], route: 'servers/{server}/key', access: 'admin', handler: (app, c) => app.http.revokeServerKey(c) },
   { name: 'rotateServerKey', methods: ['POST'], route: 'servers/{server}/key/rotate', access: 'admin', handler: (app, c) => app.http.rotateServerKey(c) },

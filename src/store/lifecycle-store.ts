@@ -43,6 +43,8 @@ export interface ReevalState {
   readonly leaseUntil: number;
   readonly startedAt: number;
   readonly finishedAt: number;
+  /** When a run last wrote the state (a lease taken or given back): how an older release knows the pass's release still runs. */
+  readonly activeAt: number;
   readonly evaluated: number;
   readonly changed: number;
   readonly unavailable: number;
@@ -261,6 +263,7 @@ export class LifecycleStore {
         leaseUntil: ms(e, 'LeaseUntil') ?? 0,
         startedAt: ms(e, 'StartedAt') ?? 0,
         finishedAt: ms(e, 'FinishedAt') ?? 0,
+        activeAt: ms(e, 'ActiveAt') ?? 0,
         evaluated: num(e, 'Evaluated') ?? 0,
         changed: num(e, 'Changed') ?? 0,
         unavailable: num(e, 'Unavailable') ?? 0,
@@ -281,6 +284,7 @@ export class LifecycleStore {
       LeaseUntil: dateTime(s.leaseUntil),
       StartedAt: dateTime(s.startedAt),
       FinishedAt: dateTime(s.finishedAt),
+      ActiveAt: dateTime(s.activeAt),
       Evaluated: int32(s.evaluated),
       Changed: int32(s.changed),
       Unavailable: int32(s.unavailable),
