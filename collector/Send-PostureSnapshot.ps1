@@ -28,10 +28,12 @@
     first, its own snapshot last, deleting each file only once the service has answered for it:
     a run that is stopped (the task's time limit, a reboot) loses nothing, and what it did not send
     goes at the next run (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays; the run's
-    own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses (HTTP
-    4xx other than 401/403/408/429) is not retried: it is logged to
+    own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses for
+    good (HTTP 400 invalid_snapshot or invalid_json, 413, 415) is not retried: it is logged to
     %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected
-    (the 20 newest), whether it was this run's snapshot or a spooled one.
+    (the 20 newest), whether it was this run's snapshot or a spooled one. A snapshot dated more than
+    5 minutes ahead of the service's clock (HTTP 400 collected_in_future) stays in the spool: the
+    log says this host's clock is ahead, and a later run sends it again until the service takes it.
 
     When the service answers 401 key_revoked to any call (manifest or post), the collector enrols
     again once per run with the stored enrolment secret, stores the new key and retries that call
@@ -43,7 +45,8 @@
     Every answer of the service carries its clock (the Date header). When this host's clock is
     off from it by more than -MaxClockSkewSeconds, the run writes one warning to its output and
     the log saying how far, which way and what to do (w32tm /resync): a snapshot dated too far
-    ahead is refused, and one dated behind makes the server look stale. Nothing else changes.
+    ahead is refused until the service's clock catches up (it waits in the spool), and one dated
+    behind makes the server look stale. Nothing else changes.
 
     Prints one line per rule verdict the service answered. Exit codes: 0 delivered (or written with
     -OutFile); 1 not delivered (spooled, a later run sends it) or nothing collected; 2 refused (the

@@ -7,8 +7,9 @@ function New-PostureClockCheck {
     .SYNOPSIS
         The run's clock check: the largest difference between this host's clock and the service's
         that passes without a word (MaxSkewSeconds), the run's output Lines the warning is added
-        to, and Warning, the warning once given ('' until then). Handed to every request of the run
-        through its retry policy (New-PostureRetryPolicy -ClockCheck).
+        to, Warning, the warning once given ('' until then), and OffsetSeconds, what the latest
+        answer with a Date showed (Get-PostureClockOffset; $null until one came). Handed to every
+        request of the run through its retry policy (New-PostureRetryPolicy -ClockCheck).
     .EXAMPLE
         $check = New-PostureClockCheck -MaxSkewSeconds 120 -Lines $lines
     #>
@@ -21,7 +22,7 @@ function New-PostureClockCheck {
         [System.Collections.Generic.List[string]]$Lines = $null
     )
     if ($null -eq $Lines) { $Lines = New-Object System.Collections.Generic.List[string] }
-    return [pscustomobject]@{ MaxSkewSeconds = $MaxSkewSeconds; Lines = $Lines; Warning = '' }
+    return [pscustomobject]@{ MaxSkewSeconds = $MaxSkewSeconds; Lines = $Lines; Warning = ''; OffsetSeconds = $null }
 }
 
 function Get-PostureClockOffset {
@@ -51,6 +52,27 @@ function Get-PostureClockOffset {
     return [double]0
 }
 
+function Format-PostureClockOffset {
+    <#
+    .SYNOPSIS
+        How far apart the two clocks are, whichever is ahead: "90 s", and from 120 s on with the
+        minutes too, "600 s (10 min)".
+    .EXAMPLE
+        Format-PostureClockOffset -OffsetSeconds -600
+        Returns "600 s (10 min)".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [double]$OffsetSeconds
+    )
+    $seconds = [long][Math]::Round([Math]::Abs($OffsetSeconds))
+    $how = '{0} s' -f $seconds
+    if ($seconds -ge 120) { $how += (' ({0} min)' -f [long][Math]::Round($seconds / 60.0, [MidpointRounding]::AwayFromZero)) }
+    return $how
+}
+
 function Format-PostureClockSkewWarning {
     <#
     .SYNOPSIS
@@ -66,9 +88,7 @@ function Format-PostureClockSkewWarning {
         [Parameter(Mandatory = $true)]
         [double]$OffsetSeconds
     )
-    $seconds = [long][Math]::Round([Math]::Abs($OffsetSeconds))
-    $how = '{0} s' -f $seconds
-    if ($seconds -ge 120) { $how += (' ({0} min)' -f [long][Math]::Round($seconds / 60.0, [MidpointRounding]::AwayFromZero)) }
+    $how = Format-PostureClockOffset -OffsetSeconds $OffsetSeconds
     if ($OffsetSeconds -lt 0) {
         $way = 'ahead of'
         $effect = 'the service refuses a snapshot dated more than 5 minutes ahead of its own clock'
@@ -83,10 +103,10 @@ function Write-PostureClockSkewWarning {
     <#
     .SYNOPSIS
         Compares one answer of Invoke-PostureHttpRequest (its ServerDate, SentAt and ReceivedAt)
-        with this host's clock and, when they differ by more than the ClockCheck's MaxSkewSeconds,
-        writes the warning (Format-PostureClockSkewWarning) to the log and the run's output Lines:
-        once per run, whatever later answers say. An answer without a valid Date, or no
-        ClockCheck, changes nothing. Never touches what is sent.
+        with this host's clock, keeps the offset in the ClockCheck's OffsetSeconds and, when they
+        differ by more than its MaxSkewSeconds, writes the warning (Format-PostureClockSkewWarning)
+        to the log and the run's output Lines: once per run, whatever later answers say. An answer
+        without a valid Date, or no ClockCheck, changes nothing. Never touches what is sent.
     .EXAMPLE
         Write-PostureClockSkewWarning -ClockCheck $check -Answer $answer
     #>
@@ -97,11 +117,14 @@ function Write-PostureClockSkewWarning {
         [Parameter(Mandatory = $true)]
         [hashtable]$Answer
     )
-    if ($null -eq $ClockCheck -or $ClockCheck.Warning) { return }
+    if ($null -eq $ClockCheck) { return }
     $date = $Answer['ServerDate']
     if ($null -eq $date -or $null -eq $Answer['SentAt'] -or $null -eq $Answer['ReceivedAt']) { return }
     $offset = Get-PostureClockOffset -ServerDate $date -SentAt $Answer['SentAt'] -ReceivedAt $Answer['ReceivedAt']
-    if ([Math]::Abs($offset) -le $ClockCheck.MaxSkewSeconds) { return }
+    # Kept after the warning too: a snapshot the service finds dated ahead of it is logged with
+    # how far ahead this host's clock is (Get-PostureClockAheadNote).
+    $ClockCheck.OffsetSeconds = $offset
+    if ($ClockCheck.Warning -or [Math]::Abs($offset) -le $ClockCheck.MaxSkewSeconds) { return }
     $ClockCheck.Warning = Format-PostureClockSkewWarning -OffsetSeconds $offset
     Write-PostureLog -Level Warning -Message $ClockCheck.Warning
     $ClockCheck.Lines.Add($ClockCheck.Warning)

@@ -210,6 +210,8 @@ function Invoke-PostureSnapshot {
     $outOfTime = $false
     # Set when the service asked for a wait this run will not make: the output says how long.
     $waitNote = ''
+    # Set when a spooled snapshot is dated ahead of the service's clock: the output says so.
+    $aheadNote = ''
     # A spooled snapshot refused for good makes the run exit 2 even when its own is delivered:
     # monitoring that watches the task's result must see that a snapshot was lost to a refusal.
     $refusedSpooled = 0
@@ -233,6 +235,9 @@ function Invoke-PostureSnapshot {
             $what = 'HTTP {0}' -f $r.StatusCode
             if ($r.StatusCode -ge 200 -and $r.StatusCode -lt 300) { $what = [string]$r.Error }
             if ($waitNote) { $what = $waitNote }
+            # Dated ahead of the service: the log must say the fix is this host's clock.
+            $aheadNote = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
+            if ($aheadNote) { $what = $aheadNote }
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1}); the spool is kept for the next run." -f $item.Name, $what)
             break
         }
@@ -243,6 +248,7 @@ function Invoke-PostureSnapshot {
     } elseif ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
         if ($waitNote) { $r['Error'] += ': ' + $waitNote }
+        if ($aheadNote) { $r['Error'] += ': ' + $aheadNote }
     } else {
         $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
         if ($r['OutOfTime']) { $r['Error'] = ('the run''s time budget of {0} s was spent' -f $RunBudgetSeconds) }
@@ -272,6 +278,9 @@ function Invoke-PostureSnapshot {
         $why = [string]$r['Error']
         if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
         if ($r['WaitNote']) { $why = [string]$r['WaitNote'] }
+        # Dated ahead of the service: the log must say the fix is this host's clock.
+        $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
+        if ($ahead) { $why = $ahead }
     }
     if (-not $path) {
         Write-PostureLog -Level Error -Message ("Snapshot {0} not delivered ({1}) and not spooled: it is lost." -f $id, $why)

@@ -397,8 +397,9 @@ function Send-PostureDocument {
         403), or 'Failed' (kept for another try: every attempt failed, the policy's Deadline stopped
         the attempts: OutOfTime, the service asked to wait longer than MaxRetryAfterSeconds or the
         time left: WaitAsked, WaitNote, or an answer that is not the service's verdict on the
-        snapshot, such as a 404 from a front end whose functions did not load or a 200 page of a
-        proxy), with StatusCode and Content of the last answer.
+        snapshot, such as a 404 from a front end whose functions did not load, a 200 page of a
+        proxy, or 400 collected_in_future for a snapshot dated ahead of the service's clock), with
+        StatusCode and Content of the last answer.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -440,7 +441,8 @@ function Test-PostureSnapshotRefused {
         invalid_snapshot or invalid_json, 413 (too large) or 415. Any other answer says nothing
         against the snapshot (a 404 from a front end whose functions did not load, 400
         incomplete_body after a stalled upload, 400 invalid_query from an endpoint with a query in
-        it): the snapshot stays in the spool.
+        it, 400 collected_in_future for a snapshot dated ahead of the service's clock, which it
+        takes once its clock has caught up): the snapshot stays in the spool.
     .EXAMPLE
         Test-PostureSnapshotRefused -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"..."}'
     #>
@@ -456,6 +458,38 @@ function Test-PostureSnapshotRefused {
     if ($StatusCode -eq 413 -or $StatusCode -eq 415) { return $true }
     if ($StatusCode -ne 400) { return $false }
     return (@('invalid_snapshot', 'invalid_json') -contains (Get-PostureErrorCode -Content $Content))
+}
+
+function Get-PostureClockAheadNote {
+    <#
+    .SYNOPSIS
+        For the answer 400 collected_in_future (nothing is wrong with the snapshot but its date,
+        more than 5 minutes ahead of the service's clock): why it was not delivered, for the run's
+        log and output, saying that this host's clock is ahead, by how much when the run's clock check
+        measured it (ClockCheck.OffsetSeconds, from the Date of the service's answers), and that the
+        snapshot stays in the spool. '' for any other answer.
+    .EXAMPLE
+        Get-PostureClockAheadNote -StatusCode 400 -Content '{"error":"collected_in_future","message":"..."}' -ClockCheck $check
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [psobject]$ClockCheck = $null
+    )
+    if ($StatusCode -ne 400 -or (Get-PostureErrorCode -Content $Content) -ne 'collected_in_future') { return '' }
+    $by = ''
+    # Only an offset that shows this host ahead is named: a clock put right since the snapshot was
+    # collected shows none, and the snapshot is still dated ahead.
+    if ($null -ne $ClockCheck -and $null -ne $ClockCheck.PSObject.Properties['OffsetSeconds'] -and $null -ne $ClockCheck.OffsetSeconds -and $ClockCheck.OffsetSeconds -lt 0) {
+        $by = ' by ' + (Format-PostureClockOffset -OffsetSeconds $ClockCheck.OffsetSeconds)
+    }
+    return ('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s{0}: the snapshot stays in the spool and is sent again by a later run, taken once it is less than 5 minutes ahead; fix this host''s time sync (w32tm /resync)' -f $by)
 }
 
 function Get-PostureIngestOutcome {

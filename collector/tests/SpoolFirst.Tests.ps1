@@ -4,6 +4,7 @@
 
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHttpServer.ps1')
 }
 
 Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
@@ -199,6 +200,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             @{ Why = 'a front end whose functions did not load'; Code = 404; Content = '<html><body>Not Found</body></html>' }
             @{ Why = 'an upload that stalled'; Code = 400; Content = '{"error":"incomplete_body","message":"The body did not arrive in full."}' }
             @{ Why = 'an endpoint with a query in it'; Code = 400; Content = '{"error":"invalid_query","message":"The snapshots route takes no query parameters."}' }
+            @{ Why = 'a host clock ahead of the service''s'; Code = 400; Content = '{"error":"collected_in_future","message":"The snapshot''s collectedAt is 7 minutes ahead of the service''s clock.","issues":[{"path":"collectedAt","message":"collectedAt is more than 5 minutes in the future of the receiver''s clock"}]}' }
             @{ Why = 'a proxy''s sign-in page'; Code = 200; Content = '<html>Sign in</html>' }
         ) {
             param($Code, $Content)
@@ -234,6 +236,66 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             foreach ($n in 1..3) { (& $script:run).ExitCode | Should -Be 0 }
             $log = & $script:log
             foreach ($n in 1..3) { $log | Should -Match ('Snapshot {0} delivered \(HTTP 200, {1}\)\.' -f (& $script:id $n), @('accepted', 'duplicate', 'stale')[$n - 1]) }
+        }
+    }
+
+    Context 'a host clock ahead of the service''s: 400 collected_in_future keeps the snapshot in the spool' {
+        BeforeEach {
+            # A real HTTP answer (TestHttpServer.ps1), so its Date header reaches the run's clock check.
+            Use-TestServerRun
+            Mock New-PostureSnapshot { $script:seq++; New-FakeSnapshot -Sequence $script:seq }
+            $script:spool = Join-Path -Path $script:data -ChildPath 'spool'
+            $script:rejected = Join-Path -Path $script:data -ChildPath 'rejected'
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+            # The service's answer to a snapshot dated 7 minutes ahead of it, with its clock as Date (or none).
+            $script:inFuture = {
+                param([string]$Date)
+                $headers = @{}
+                if ($Date) { $headers['Date'] = $Date }
+                $body = '{"error":"collected_in_future","message":"The snapshot''s collectedAt is 7 minutes ahead of the service''s clock: it can be sent again once it is less than 5 minutes ahead, and the host''s clock should be corrected.","issues":[{"path":"collectedAt","message":"collectedAt is more than 5 minutes in the future of the receiver''s clock"}]}'
+                New-TestHttpResponse -StatusCode 400 -Reason 'Bad Request' -Headers $headers -Body $body
+            }
+            $script:acceptedAnswer = New-TestHttpResponse -StatusCode 201 -Reason 'Created' -Body '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'
+            $script:kept = 'the snapshot stays in the spool and is sent again by a later run, taken once it is less than 5 minutes ahead; fix this host''s time sync (w32tm /resync)'
+        }
+        AfterEach {
+            if ($null -ne $script:server) { Stop-TestHttpServer -Server $script:server }
+        }
+
+        It 'the run''s own snapshot: kept in the spool, nothing in rejected\, exit 1; the log says this host''s clock is ahead, by what the Date showed' {
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate -420)))
+            $r.ExitCode | Should -Be 1
+            @($script:server.Requests) | Should -Be @('POST /api/snapshots HTTP/1.1')
+            @(& $script:spooled) | Should -Be @((& $script:id 1))
+            Test-Path -LiteralPath $script:rejected | Should -BeFalse
+            $said = 'Snapshot {0} not delivered (HTTP 400 collected_in_future: this host''s clock is ahead of the service''s by 420 s (7 min): {1})' -f (& $script:id 1), $script:kept
+            & $script:log | Should -Match ([regex]::Escape($said + '; spooled to '))
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape($said + '; spooled for the next run.'))
+        }
+
+        It 'an answer without a Date: the log still says this host''s clock is ahead, without a number' {
+            $r = & $script:run @((& $script:inFuture ''))
+            $r.ExitCode | Should -Be 1
+            @(& $script:spooled) | Should -Be @((& $script:id 1))
+            Test-Path -LiteralPath $script:rejected | Should -BeFalse
+            & $script:log | Should -Match ([regex]::Escape(('not delivered (HTTP 400 collected_in_future: this host''s clock is ahead of the service''s: {0})' -f $script:kept)))
+        }
+
+        It 'a spooled snapshot: it and the new one stay, in order, and the next run delivers both once the service takes them' {
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate -420)))
+            $r.ExitCode | Should -Be 1
+            @($script:server.Requests).Count | Should -Be 1
+            @(& $script:spooled) | Should -Be @('older-a', (& $script:id 1))
+            Test-Path -LiteralPath $script:rejected | Should -BeFalse
+            & $script:log | Should -Match ('Spooled snapshot \S*older-a\.json not delivered \({0}\); the spool is kept' -f [regex]::Escape(('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s by 420 s (7 min): {0}' -f $script:kept)))
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape('not delivered (earlier spooled snapshots could not be delivered: HTTP 400 collected_in_future: this host''s clock is ahead'))
+
+            Stop-TestHttpServer -Server $script:server
+            $r = & $script:run @($script:acceptedAnswer, $script:acceptedAnswer, $script:acceptedAnswer)
+            $r.ExitCode | Should -Be 0
+            @($script:server.Requests).Count | Should -Be 3
+            @(& $script:spooled).Count | Should -Be 0
         }
     }
 

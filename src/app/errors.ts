@@ -6,6 +6,7 @@ import type { ContractIssue } from '../snapshot/parse';
 export const API_ERROR_STATUS = {
   invalid_json: 400,
   invalid_snapshot: 400,
+  collected_in_future: 400,
   invalid_query: 400,
   invalid_waiver: 400,
   invalid_baseline: 400,

@@ -3,12 +3,13 @@
 import { evaluateAll } from '../rules/registry';
 import type { Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
-import { parseSnapshot, type ContractIssue, type ParseOptions, type ParseResult } from '../snapshot/parse';
+import { parseSnapshot, type ParseFailure, type ParseOptions, type ParseResult } from '../snapshot/parse';
 import type { Snapshot } from '../snapshot/schema';
 
 export type EvaluateDocumentResult =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly normalised: NormalisedSnapshot; readonly results: RuleResult[] }
-  | { readonly ok: false; readonly issues: readonly ContractIssue[] };
+  // A failure keeps what parsing found (its issues, and a future collectedAt apart from them).
+  | ParseFailure;
 
 /**
  * Validation must answer every input with issues, never an exception (a property test holds the

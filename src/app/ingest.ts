@@ -11,6 +11,7 @@ import { RETIRED_RULE_IDS } from '../rules/registry';
 import { isNewerRule, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
+import { onlyCollectedAhead, type CollectedAhead } from '../snapshot/parse';
 import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
@@ -105,6 +106,32 @@ function parseBody(text: string): unknown {
   }
 }
 
+const SPAN_UNITS: readonly (readonly [string, number])[] = [
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+];
+
+/** "6 minutes", "5 minutes 20 seconds", "3 days 2 hours": the largest unit and the next, to the second (rounded up). */
+function spanText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  const first = SPAN_UNITS.findIndex(([, size]) => seconds >= size);
+  const parts: string[] = [];
+  let left = seconds;
+  for (const [word, size] of SPAN_UNITS.slice(first, first + 2)) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0) parts.push(`${n} ${word}${n === 1 ? '' : 's'}`);
+  }
+  return parts.join(' ');
+}
+
+/** The answer to a snapshot that is right but dated ahead of the service's clock: a wrong host clock, not a wrong document. */
+function collectedInFuture(ahead: CollectedAhead): string {
+  return `The snapshot's collectedAt is ${spanText(ahead.aheadMs)} ahead of the service's clock: it can be sent again once it is less than ${spanText(ahead.maxFutureMs)} ahead, and the host's clock should be corrected.`;
+}
+
 function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
   let head: StoredResult | undefined;
   for (const r of rows) if (!head || isNewerSnapshot(r, head)) head = r;
@@ -136,6 +163,10 @@ export class Ingest {
     const doc = parseBody(body);
     const evaluated = evaluateDocument(doc, { now: clock(), rules });
     if (!evaluated.ok) {
+      // Time alone makes this snapshot acceptable: a code of its own lets a sender keep it and
+      // send it again, where invalid_snapshot means the document itself must change.
+      const ahead = onlyCollectedAhead(evaluated);
+      if (ahead) throw new ApiError('collected_in_future', collectedInFuture(ahead), evaluated.issues);
       const n = evaluated.issues.length;
       throw new ApiError('invalid_snapshot', `The snapshot does not match the contract (${n} issue${n === 1 ? '' : 's'}; see issues).`, evaluated.issues);
     }

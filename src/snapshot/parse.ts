@@ -10,9 +10,23 @@ export interface ContractIssue {
   readonly message: string;
 }
 
-export type ParseResult =
-  | { readonly ok: true; readonly snapshot: Snapshot; readonly normalised: NormalisedSnapshot }
-  | { readonly ok: false; readonly issues: readonly ContractIssue[] };
+/** A `collectedAt` further ahead of the receiver's clock than allowed: by how much, and the allowance (ms). */
+export interface CollectedAhead {
+  readonly aheadMs: number;
+  readonly maxFutureMs: number;
+}
+
+export interface ParseFailure {
+  readonly ok: false;
+  readonly issues: readonly ContractIssue[];
+  /**
+   * Set when one of `issues` is a `collectedAt` too far in the future. Unlike every other issue,
+   * that one goes away by itself as time passes, so a receiver may want to answer it apart.
+   */
+  readonly collectedAhead?: CollectedAhead;
+}
+
+export type ParseResult = { readonly ok: true; readonly snapshot: Snapshot; readonly normalised: NormalisedSnapshot } | ParseFailure;
 
 export interface ParseOptions {
   /** The receiver's clock, epoch ms (injectable for tests). */
@@ -98,11 +112,13 @@ export function parseSnapshot(input: unknown, options: ParseOptions = {}): Parse
   if (!parsed.success) return { ok: false, issues: contractIssues(parsed.error) };
   const snapshot = parsed.data;
   const issues: ContractIssue[] = [];
+  let collectedAhead: CollectedAhead | undefined;
 
   const now = options.now ?? Date.now();
   const maxFuture = options.maxFutureMs ?? MAX_FUTURE_MS;
   const collectedAt = Date.parse(snapshot.collectedAt);
   if (collectedAt > now + maxFuture) {
+    collectedAhead = { aheadMs: collectedAt - now, maxFutureMs: maxFuture };
     issues.push({
       path: 'collectedAt',
       message: `collectedAt is more than ${Math.round(maxFuture / 60000)} minutes in the future of the receiver's clock`,
@@ -135,6 +151,15 @@ export function parseSnapshot(input: unknown, options: ParseOptions = {}): Parse
     services.add(lower);
   });
 
-  if (issues.length > 0) return { ok: false, issues };
+  if (issues.length > 0) return collectedAhead ? { ok: false, issues, collectedAhead } : { ok: false, issues };
   return { ok: true, snapshot, normalised: normaliseSnapshot(snapshot) };
+}
+
+/**
+ * The future `collectedAt` of a failed parse when it is the only issue: the document is otherwise
+ * right, and the same snapshot is taken once the receiver's clock has caught up. Undefined when
+ * anything else is wrong too (then the document needs fixing whatever the time).
+ */
+export function onlyCollectedAhead(failure: ParseFailure): CollectedAhead | undefined {
+  return failure.issues.length === 1 ? failure.collectedAhead : undefined;
 }

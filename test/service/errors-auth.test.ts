@@ -58,10 +58,35 @@ describe('contract errors write nothing', () => {
     expectNothingWritten();
   });
 
-  it('400 invalid_snapshot when collectedAt is more than 5 minutes in the future', async () => {
-    const r = await post(stack, snapshot({ collectedAt: Date.now() + 10 * 60_000 }));
+  it('400 collected_in_future when collectedAt is 6 minutes ahead and nothing else is wrong, saying by how much; nothing is stored', async () => {
+    const server = 'fastclock.corp.contoso.com';
+    await stack.serverKey(server);
+    stack.roundTrips.reset();
+    const r = await post(stack, snapshot({ host: 'FASTCLOCK', collectedAt: Date.now() + 6 * 60_000 }));
     expect(r.status).toBe(400);
-    expect(r.body.issues[0].path).toBe('collectedAt');
+    expect(r.body.error).toBe('collected_in_future');
+    expectOneSentence(r.body.message);
+    // 6 minutes less the time the post took, rounded up to the second.
+    expect(r.body.message).toMatch(
+      /^The snapshot's collectedAt is (6 minutes|5 minutes 5\d seconds) ahead of the service's clock: it can be sent again once it is less than 5 minutes ahead, and the host's clock should be corrected\.$/,
+    );
+    expect(r.body.issues).toEqual([{ path: 'collectedAt', message: "collectedAt is more than 5 minutes in the future of the receiver's clock" }]);
+    expectNothingWritten();
+    expect(await stack.app.store.readServer(server)).toEqual([]);
+  });
+
+  it('400 invalid_snapshot when collectedAt is 6 minutes ahead and something else is wrong too (alone, it is collected_in_future)', async () => {
+    const collectedAt = Date.now() + 6 * 60_000;
+    const doc = snapshot({ collectedAt });
+    (doc.services as Json[]).push({ name: 'smtpsvc', state: 'Running', started: true });
+    const r = await post(stack, doc);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('invalid_snapshot');
+    expectOneSentence(r.body.message);
+    expect(r.body.issues.map((i: Json) => i.path)).toEqual(['collectedAt', 'services[1].name']);
+    (doc.services as Json[]).pop();
+    expect((await post(stack, doc)).body.error).toBe('collected_in_future');
+    expectNothingWritten(2);
   });
 
   it('400 invalid_snapshot when collectedAt is before 2000, and nothing is stored', async () => {
@@ -190,5 +215,33 @@ describe('authorization', () => {
     const key = await stack.serverKey(DEFAULT_SERVER);
     const headerSets: Record<string, string>[] = [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }, { 'x-functions-key': key }];
     for (const headers of headerSets) expect((await post(stack, snapshot(), { key: null, headers })).status).toBe(201);
+  });
+});
+
+describe('a host clock ahead of the service\'s', () => {
+  // The service's clock, moved on by the test: what a collector meets when it sends a spooled
+  // snapshot again at a later run.
+  let movedOn = 0;
+  let later: TestStack;
+  beforeAll(async () => {
+    later = await startTestStack({ rules: TEST_RULES, clock: () => Date.now() + movedOn });
+  });
+  afterAll(async () => later?.stop());
+
+  it('the snapshot answered collected_in_future 6 minutes ahead is accepted, the same, once it is 4 minutes ahead', async () => {
+    const server = 'slowpost.corp.contoso.com';
+    const body = JSON.stringify(snapshot({ host: 'SLOWPOST', collectedAt: Date.now() + 6 * 60_000 }));
+    const refused = await post(later, body);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('collected_in_future');
+    expect(await later.app.store.readServer(server)).toEqual([]);
+
+    movedOn = 2 * 60_000;
+    const taken = await post(later, body);
+    expect(taken.status).toBe(201);
+    expect(taken.body.outcome).toBe('accepted');
+    const rows = await later.app.store.readServer(server);
+    expect(rows.length).toBe(TEST_RULES.length);
+    expect(rows.every((r) => r.snapshotId === JSON.parse(body).snapshotId)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // The words a sender reads when a snapshot is refused: one sentence per problem, at its path.
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { describeIssue, formatIssuePath, MAX_FUTURE_MS, parseSnapshot } from '../../src/snapshot/parse';
+import { describeIssue, formatIssuePath, MAX_FUTURE_MS, onlyCollectedAhead, parseSnapshot } from '../../src/snapshot/parse';
 import { sampleSnapshot } from './sample';
 
 const NOW = Date.parse('2026-11-28T01:02:00.000Z');
@@ -91,6 +91,26 @@ describe('contract issues, word for word', () => {
     const r = parseSnapshot({ ...s, collectedAt: '2026-11-28T01:04:00.000Z' }, { now: NOW, maxFutureMs: 60_000 });
     expect(r.ok ? [] : r.issues).toEqual([{ path: 'collectedAt', message: "collectedAt is more than 1 minutes in the future of the receiver's clock" }]);
     expect(parseSnapshot({ ...s, collectedAt: '2026-11-28T01:03:00.000Z' }, { now: NOW, maxFutureMs: 60_000 }).ok).toBe(true);
+  });
+
+  it('tells a collectedAt too far ahead apart from the issues, by how much, and whether it is the only one', () => {
+    const s = sampleSnapshot() as Record<string, any>;
+    const ahead = parseSnapshot({ ...s, collectedAt: '2026-11-28T01:08:00.000Z' }, { now: NOW });
+    if (ahead.ok) throw new Error('expected a failure');
+    expect(ahead.collectedAhead).toEqual({ aheadMs: 6 * 60_000, maxFutureMs: MAX_FUTURE_MS });
+    expect(onlyCollectedAhead(ahead)).toEqual({ aheadMs: 6 * 60_000, maxFutureMs: MAX_FUTURE_MS });
+    // Something else wrong too: still told apart, but no longer the only issue.
+    const both = parseSnapshot({ ...s, collectedAt: '2026-11-28T01:08:00.000Z', services: [...s.services, { ...s.services[0] }] }, { now: NOW });
+    if (both.ok) throw new Error('expected a failure');
+    expect(both.issues.length).toBe(2);
+    expect(both.collectedAhead).toBeDefined();
+    expect(onlyCollectedAhead(both)).toBeUndefined();
+    // Other issues alone, and a time before 2000, carry none.
+    const old = parseSnapshot({ ...s, collectedAt: '1999-12-31T23:59:59.999Z' }, { now: NOW });
+    if (old.ok) throw new Error('expected a failure');
+    expect('collectedAhead' in old).toBe(false);
+    expect(onlyCollectedAhead(old)).toBeUndefined();
+    expect(parseSnapshot({ ...s, collectedAt: '2026-11-28T01:06:00.000Z' }, { now: NOW }).ok).toBe(true);
   });
 
   it('refuses a collectedAt before 2000 (a wrong host clock; event keys count from 1970), and takes 2000 itself', () => {
