@@ -156,7 +156,9 @@ export class Enrolment {
     }
     const { replaced, settled } = out;
     // Replaced keys must stop working at once: they may be tagged as verified on the Results rows.
-    if (replaced.length > 0) await this.deps.keyTags.clearKeyTags(server);
+    // So may a key revoked before, whose tags a failed clearing left (the revocation answered 503):
+    // any server enrolled before has its tags cleared.
+    if (replaced.length > 0 || out.enrolledBefore) await this.deps.keyTags.clearKeyTags(server);
     // A server enrolled before (its head row, or what the caller granted) is re-enrolled even when
     // its key was revoked first and so replaces nothing: the re-enrolment alert must see it.
     const reenrolled = replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined;

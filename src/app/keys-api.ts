@@ -46,6 +46,9 @@ export class KeysApi {
     if (!decided) throw new ApiError('not_found', `There is no re-enrolment request "${requestId}" of ${server}.`);
     // The first decision stands. Deciding it the same way again is harmless (200); the other way
     // would read as done when it is not: a deny after an approval must not look like a block.
+    if (decided.state === 'expired') {
+      throw new ApiError('request_closed', `The re-enrolment request "${requestId}" of ${server} has expired and cannot be ${wanted} now; the server's next enrolment files a new request.`);
+    }
     if (decided.state !== wanted) {
       const then = decided.state === 'approved' ? 'to shut the server out, revoke its key with reenrol=deny' : 'the requester can file a new request';
       throw new ApiError('already_decided', `The re-enrolment request "${requestId}" of ${server} was already ${decided.state} at ${decided.decidedAt ?? 'an earlier time'} and cannot be ${wanted} now; ${then}.`);

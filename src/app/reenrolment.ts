@@ -206,7 +206,7 @@ export class Reenrolment {
    * a state this version does not know: what deciding it would mean is not known here.
    */
   async decide(server: string, requestId: string, decision: RequestDecision, log: AlertLog) {
-    const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock());
+    const decided = await this.deps.keyStore.decideRequest(server, requestId, decision, this.deps.clock(), REQUEST_TTL_MS);
     if (!decided) return undefined;
     if (decided.request.state === 'unknown') throw unknownState(decided.request, decision);
     const replaced = decided.request.replaced;

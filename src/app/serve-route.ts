@@ -56,7 +56,7 @@ function failure(error: unknown, log: ApiContext): ApiResponse {
     const retry = error instanceof StorageUnavailableError ? error.retryAfterSeconds : 1;
     log.warn(`storage_unavailable: ${error.message}`);
     return errorResponse(
-      new ApiError('storage_unavailable', `Storage is unavailable or busy right now; nothing was stored, retry after ${retry} seconds.`, undefined, {
+      new ApiError('storage_unavailable', `Storage is unavailable or busy right now; send the same request again after ${retry} seconds, which completes whatever part of it was stored.`, undefined, {
         'Retry-After': String(retry),
       }),
     );

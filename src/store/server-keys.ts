@@ -162,11 +162,12 @@ export class ServerKeyStore {
   async issue(
     record: ServerKeyRecord,
     options: { overrideBlock?: boolean; basis?: KeyPartition } = {},
-  ): Promise<{ replaced: string[]; settled: string[] } | { blocked: true }> {
+  ): Promise<{ replaced: string[]; settled: string[]; enrolledBefore: boolean } | { blocked: true }> {
     await this.ensureTable();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = options.basis?.rows ?? (await this.#partition(record.server));
       const head = rows.find((r) => r.rowKey === HEAD);
+      const enrolledBefore = head !== undefined;
       if (head?.ReenrolBlocked === true && !options.overrideBlock) return { blocked: true };
       const tx = new TableTransaction();
       tx.createEntity(toEntity(record));
@@ -180,9 +181,14 @@ export class ServerKeyStore {
       this.#putHead(tx, rows, record.server, record.keyId, record.issuedAt, false);
       try {
         await this.#submit(tx.actions, 'issuing a server key');
-        return { replaced, settled };
+        return { replaced, settled, enrolledBefore };
       } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError) || options.basis) throw error;
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        // A transaction whose answer was lost (a 503 or a timeout) and that landed is refused when
+        // retried: the head naming this key says it landed, and the key is the caller's to hand out.
+        const after = (await this.#partition(record.server)).find((r) => r.rowKey === HEAD);
+        if (after?.CurrentKeyId === record.keyId) return { replaced, settled, enrolledBefore };
+        if (options.basis) throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
     }
@@ -226,11 +232,21 @@ export class ServerKeyStore {
    * this call decided it (a request decided or replaced before, or in a state this version does not
    * know, keeps that state); undefined when there is none.
    */
-  async decideRequest(server: string, requestId: string, decision: RequestDecision, at: number): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
+  async decideRequest(
+    server: string,
+    requestId: string,
+    decision: RequestDecision,
+    at: number,
+    openFor: number,
+  ): Promise<{ request: EnrolmentRequest; decidedNow: boolean } | undefined> {
+    let tried = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await this.getRequest(server, requestId);
       if (!current) return undefined;
-      if (current.state !== 'pending') return { request: current, decidedNow: false };
+      // This call's own decision, whose answer was lost after it landed (retried into a 412).
+      if (tried && current.state === decision && current.decidedAt === at) return { request: current, decidedNow: true };
+      // A request past its time is no longer open to a decision: it stays as it was.
+      if (current.state !== 'pending' || at - current.requestedAt > openFor) return { request: current, decidedNow: false };
       const next: EnrolmentRequest = { ...current, state: decision, decidedAt: at };
       try {
         await guard('deciding a re-enrolment request', () => this.#t.updateEntity(requestToEntity(next), 'Replace', { etag: current.etag ?? '*' }));
@@ -238,6 +254,7 @@ export class ServerKeyStore {
       } catch (error) {
         const status = statusCodeOf(error);
         if (status !== 412 && status !== 404) throw error;
+        tried = true;
       }
     }
     throw new ConcurrencyConflictError(`The request ${requestId} of ${server} stayed contended.`);
@@ -339,8 +356,12 @@ export class ServerKeyStore {
    */
   async revokeAll(server: string, at: number, block = false): Promise<{ revoked: string[]; settled: string[] } | undefined> {
     await this.ensureTable();
+    let tried: { revoked: string[]; settled: string[] } | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const rows = await this.#partition(server);
+      // The last attempt's answer was lost after it landed: the head carries this revocation's time.
+      const head = rows.find((r) => r.rowKey === HEAD);
+      if (tried && head?.CurrentKeyId === '' && ms(head, 'UpdatedAt') === at) return tried;
       const requests = rows.some((r) => String(r.rowKey).startsWith(REQUEST_PREFIX));
       if (!rows.some((r) => r.rowKey === HEAD) && !requests) return undefined;
       const tx = new TableTransaction();
@@ -352,6 +373,7 @@ export class ServerKeyStore {
         return { revoked, settled };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
+        tried = { revoked, settled };
       }
     }
     throw new ConcurrencyConflictError(`Keys of ${server} stayed contended.`);
