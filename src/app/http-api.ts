@@ -43,7 +43,7 @@ export interface HttpApiDeps {
   /** Enrolment under the re-enrolment policy. */
   readonly reenrolment: Reenrolment;
   /** The server a key route names: posted or enrolled, by id or host name. */
-  readonly keyNames: Pick<ServerNames, 'resolveOrSelf'>;
+  readonly keyNames: Pick<ServerNames, 'resolveOrSelf' | 'find'>;
 }
 
 /** Largest enrolment request body (host facts only). */
@@ -158,6 +158,7 @@ export class HttpApi {
     const server = serverOfFacts(parsed.data.host);
     this.deps.auth.limit(`enrol:${server}`);
     const { host, collector } = parsed.data;
+    if (host.fqdn === undefined) await this.#refuseShadowing(server, host.name);
     const facts = {
       hostName: host.name,
       fqdn: host.fqdn,
@@ -167,6 +168,19 @@ export class HttpApi {
     const proofs = { currentKey: req.headers.get('x-server-key')?.trim() || undefined, claim: req.headers.get('x-enrolment-claim')?.trim() || undefined };
     const answer = await this.deps.reenrolment.enrol(server, facts, proofs, log);
     return json(answer.status, answer.body);
+  }
+
+  /**
+   * A host name alone, where servers are known by FQDNs that begin with it, would make a new server
+   * whose id is that name: every lookup by the name (key routes, waivers, the dashboard) would then
+   * reach it instead of the real one. The host must send its FQDN.
+   */
+  async #refuseShadowing(server: string, name: string): Promise<void> {
+    const match = await this.deps.keyNames.find(server);
+    if (match.id === server) return;
+    const known = match.id !== undefined ? [match.id] : match.candidates;
+    if (known.length === 0) return;
+    throw new ApiError('invalid_enrolment', `Servers named ${name} are known by their FQDN (${known.join(', ')}): enrol with "fqdn" too, so the key is bound to the right one.`);
   }
 
   /**

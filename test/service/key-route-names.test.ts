@@ -86,4 +86,21 @@ describe('the key routes by host name', () => {
 
     expect(await c.call('DELETE', 'servers/nothing8/key', admin)).toEqual({ status: 404, body: { error: 'not_found', message: 'Server "nothing8" has never enrolled.' } });
   });
+
+  it('refuses a host name alone where servers are known by FQDNs that begin with it, so no new id shadows them', async () => {
+    const real = await c.enrol('KN7');
+    expect(real.status).toBe(201);
+    const alone = await c.call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: 'KN7' } });
+    expect(alone.status).toBe(400);
+    expect(alone.body.error).toBe('invalid_enrolment');
+    expect(alone.body.message).toContain(fqdn('KN7'));
+    expect(await rowsOf('kn7')).toBe(0);
+    // The name still reaches the real server.
+    const revoked = await c.call('DELETE', 'servers/KN7/key', admin);
+    expect(revoked.body).toMatchObject({ server: fqdn('KN7'), revoked: [real.body.keyId] });
+    // A host known by its name alone enrols under it again, and so does a name no server has.
+    expect((await c.call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: 'KN8' } })).status).toBe(201);
+    // Enrolled before, so under approval its next enrolment asks for an admin's approval.
+    expect((await c.call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: 'KN8' } })).status).toBe(202);
+  });
 });
