@@ -102,8 +102,12 @@ export function parseTop(q: URLSearchParams): number {
 export function parseSince(q: URLSearchParams): number | undefined {
   const v = single(q, 'since');
   if (v === undefined) return undefined;
-  const t = parseIsoInstant(v);
-  if (t === undefined) throw invalidQuery(`"since" must be an existing ISO 8601 date or time such as 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
+  // A time without a zone would be read in UTC, silently hours off for a reader elsewhere; a date
+  // alone is documented as UTC midnight.
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? parseIsoInstant(v) : parseIsoInstant(v, { requireZone: true });
+  if (t === undefined) {
+    throw invalidQuery(`"since" must be an existing ISO 8601 date (UTC midnight) or a time with its zone, such as 2026-11-28T09:00:00+09:00 or 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
+  }
   return t;
 }
 

@@ -55,7 +55,7 @@ export class LifecycleQueries {
    * page as read: a page may hold fewer than `top` items while its token goes on.
    */
   async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang, waived?: boolean) {
-    const [page, ctx] = await Promise.all([this.ld.plain.results(filter, top, token, lang), this.#context()]);
+    const [page, ctx] = await Promise.all([this.ld.plain.results({ ...filter, waived }, top, token, lang), this.#context()]);
     const items = page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) }));
     return { ...page, items: waived === undefined ? items : items.filter((i) => i.waived === waived) };
   }

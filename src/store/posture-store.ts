@@ -51,6 +51,12 @@ export interface ResultFilter {
   readonly statuses?: readonly string[];
   /** Only results whose current status began at or after this time (epoch ms). */
   readonly since?: number;
+  /**
+   * Only results under an active waiver (true) or not (false). Applied by the caller to each page
+   * read (waivers are not stored on rows); here it is part of the query a continuation token belongs
+   * to, so a token of one is refused by the other.
+   */
+  readonly waived?: boolean;
 }
 
 export class PostureStore {

@@ -76,6 +76,17 @@ describe('continuation tokens are tamper-evident on every paged route', () => {
     expectInvalidQuery(await get(stack, `${path}&continuationToken=${encodeURIComponent(sealed)}`), 'sealed bogus position');
   });
 
+  it('results: a token of waived=true is refused by waived=false and by no waived filter', async () => {
+    const first = await get(stack, 'results?waived=false&top=1');
+    expect(first.status).toBe(200);
+    const token = first.body.continuationToken as string;
+    expect(token).toBeTruthy();
+    expect((await get(stack, `results?waived=false&top=1&continuationToken=${encodeURIComponent(token)}`)).status).toBe(200);
+    for (const other of ['results?waived=true&top=1', 'results?top=1']) {
+      expectInvalidQuery(await get(stack, `${other}&continuationToken=${encodeURIComponent(token)}`), other);
+    }
+  });
+
   it('a token from an instance with another token secret is refused; one with the same secret is honoured', async () => {
     const first = await get(stack, 'events?top=1');
     const token = first.body.continuationToken as string;
@@ -104,6 +115,17 @@ describe('impossible dates are 400 wherever a date is read', () => {
   it.each(['results', 'events'])('%s?since=', async (route) => {
     for (const since of IMPOSSIBLE) expectInvalidQuery(await get(stack, `${route}?since=${encodeURIComponent(since)}`), `${route} since=${since}`);
     expect((await get(stack, `${route}?since=2024-02-29T00:00:00Z`)).status).toBe(200);
+  });
+
+  it.each(['results', 'events'])('%s?since= a time without its zone is 400; a date alone is UTC midnight', async (route) => {
+    for (const since of ['2026-11-28T09:00', '2026-11-28T09:00:00', '2026-11-28T09:00:00.000']) {
+      expectInvalidQuery(await get(stack, `${route}?since=${encodeURIComponent(since)}`), `${route} since=${since}`);
+    }
+    const day = await get(stack, `${route}?since=2026-11-28`);
+    const midnight = await get(stack, `${route}?since=${encodeURIComponent('2026-11-28T00:00:00Z')}`);
+    expect(day.status).toBe(200);
+    expect(day.body.items).toEqual(midnight.body.items);
+    expect((await get(stack, `${route}?since=${encodeURIComponent('2026-11-28T09:00:00+09:00')}`)).status).toBe(200);
   });
 
   it('a waiver expiring on an impossible date', async () => {
