@@ -257,6 +257,9 @@ export interface AuthorizerDeps {
   readonly allowSharedIngestKeys: boolean;
 }
 
+const rateLimited = (seconds: number) =>
+  new ApiError('rate_limited', `Too many requests for this server; retry after ${seconds} seconds.`, undefined, { 'Retry-After': String(seconds) });
+
 export class Authorizer {
   constructor(private readonly deps: AuthorizerDeps) {}
 
@@ -279,7 +282,7 @@ export class Authorizer {
     if (serverKey) {
       const keyTag = serverKeyTag(serverKey);
       const vouched = access === 'ingest' && rowsTag !== undefined && sameTag(rowsTag, keyTag);
-      const server = vouched ? serverKey.server : await this.deps.enrolment.verify(serverKey, log && { log, access });
+      const server = vouched ? serverKey.server : await this.#verify(serverKey, access, log);
       if (!SERVER_ACCESS.has(access)) {
         throw new ApiError('forbidden', `This is the server key of ${server}; it can post that server's snapshots and read the manifest and rules, nothing else.`);
       }
@@ -293,14 +296,28 @@ export class Authorizer {
     return { kind };
   }
 
+  /**
+   * A key refused once is refused again at the same rate as a server posts: past its bucket the
+   * answer is 429 before storage is read or a refusal is recorded, so a collector looping on a
+   * revoked key costs neither storage nor alerts. The bucket is the key's own (server and key id):
+   * made-up keys cannot spend the bucket of the server's current key.
+   */
+  async #verify(key: ParsedServerKey, access: Access, log: AlertLog | undefined): Promise<string> {
+    const bucket = `refused:${key.server}:${key.keyId}`;
+    const d = this.deps.limiter.check(bucket);
+    if (!d.ok) throw rateLimited(d.retryAfterSeconds);
+    try {
+      return await this.deps.enrolment.verify(key, log && { log, access });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.deps.limiter.take(bucket);
+      throw error;
+    }
+  }
+
   /** Takes a token from the bucket `bucket`, or answers 429 with Retry-After. */
   limit(bucket: string): void {
     const d = this.deps.limiter.take(bucket);
-    if (!d.ok) {
-      throw new ApiError('rate_limited', `Too many requests for this server; retry after ${d.retryAfterSeconds} seconds.`, undefined, {
-        'Retry-After': String(d.retryAfterSeconds),
-      });
-    }
+    if (!d.ok) throw rateLimited(d.retryAfterSeconds);
   }
 }
 

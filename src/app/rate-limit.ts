@@ -52,6 +52,14 @@ export class RateLimiter {
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - b.tokens) / this.#perMs / 1000)) };
   }
 
+  /** Whether `key` has a token now, taking none: for a bucket spent only by what the request turns out to be. */
+  check(key: string): RateDecision {
+    const b = this.#buckets.get(key);
+    if (!b) return { ok: true };
+    const tokens = Math.min(this.#burst, b.tokens + Math.max(0, this.#clock() - b.at) * this.#perMs);
+    return tokens >= 1 ? { ok: true } : { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.#perMs / 1000)) };
+  }
+
   #remember(key: string, b: Bucket): void {
     this.#buckets.delete(key);
     this.#buckets.set(key, b);

@@ -337,6 +337,25 @@ describe('per-server rate limit', () => {
     expect((await post(stack, snapshot({ host: 'LOOP02' }))).status).toBe(201);
   });
 
+  it(`a collector looping on a revoked key gets 429 after ${BURST} refusals, with no storage read or refusal record; the server's new key still posts`, async () => {
+    const old = await enrol('REVLOOP01');
+    expect((await postWith(old.body.key, snapshot({ host: 'REVLOOP01' }))).status).toBe(201);
+    const rotated = await call('POST', `servers/${fqdn('REVLOOP01')}/key/rotate`, TEST_KEYS.admin);
+    expect(rotated.status).toBe(201);
+    const refusals = () => stack.logs.filter((l) => l.message.startsWith('FleetPosture.ServerKeyRefused ') && l.message.includes(fqdn('REVLOOP01'))).length;
+    const statuses: number[] = [];
+    for (let i = 0; i < BURST + 3; i++) statuses.push((await postWith(old.body.key, snapshot({ host: 'REVLOOP01' }))).status);
+    expect(statuses).toEqual([...Array<number>(BURST).fill(401), 429, 429, 429]);
+    expect(refusals()).toBe(BURST);
+    const reads = stack.app.keyStore.counter.count;
+    const limited = await postWith(old.body.key, snapshot({ host: 'REVLOOP01' }));
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toBe('rate_limited');
+    expect(stack.app.keyStore.counter.count).toBe(reads);
+    expect(refusals()).toBe(BURST);
+    expect((await postWith(rotated.body.key, snapshot({ host: 'REVLOOP01' }))).status).toBe(201);
+  });
+
   it('an enrolment loop is limited per server too', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < BURST + 1; i++) statuses.push((await enrol('ENRLOOP01')).status);
