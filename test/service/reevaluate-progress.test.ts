@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { tableNames } from '../../src/store/client';
-import type { Rule } from '../../src/rules/types';
 import { refusedWrites } from '../support/faults';
 import { get, post, type Json } from '../support/http';
-import { alphaRule, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
+import { alphaRuleV2, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 let now = Date.parse('2026-11-28T06:00:00.000Z');
@@ -16,15 +15,6 @@ let upgraded: LocalHost;
 const refused = refusedWrites('testRefuseOutboxWrites');
 const SERVERS = ['PROG1', 'PROG2', 'PROG3'];
 
-/** Alpha at a new version whose logic turns a Warning into an Error. */
-const alphaV2: Rule = {
-  ...alphaRule,
-  version: '2.0.0',
-  evaluate(s) {
-    const o = alphaRule.evaluate(s);
-    return o.status === 'Warning' ? { ...o, status: 'Error' } : o;
-  },
-};
 
 async function run(baseUrl: string): Promise<{ status: number; body: Json }> {
   const r = await fetch(`${baseUrl}/api/jobs/reevaluate/run`, { method: 'POST', headers: { 'x-api-key': TEST_KEYS.admin } });
@@ -40,7 +30,7 @@ async function progress(baseUrl: string): Promise<Json> {
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, settings: { POSTURE_REEVALUATE_BATCH_SIZE: '2' } });
   for (const host of SERVERS) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - 60_000 }))).status).toBe(201);
-  const app = createApp({ settings: stack.settings, rules: [alphaV2, betaRule], clock: () => now, storeOptions: { policies: [refused.policy], maxRetries: 1 } });
+  const app = createApp({ settings: stack.settings, rules: [alphaRuleV2, betaRule], clock: () => now, storeOptions: { policies: [refused.policy], maxRetries: 1 } });
   refused.table = tableNames(stack.settings.tablePrefix).outbox;
   upgraded = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
 });

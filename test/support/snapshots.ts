@@ -93,3 +93,13 @@ export const betaRule: Rule = {
 };
 
 export const TEST_RULES: readonly Rule[] = [alphaRule, betaRule];
+
+/** Alpha at a new version whose logic judges what version 1 called a Warning an Error (re-evaluation tests). */
+export const alphaRuleV2: Rule = {
+  ...alphaRule,
+  version: '2.0.0',
+  evaluate(s) {
+    const o = alphaRule.evaluate(s);
+    return o.status === 'Warning' ? { ...o, status: 'Error' } : o;
+  },
+};
