@@ -42,7 +42,7 @@ export interface ReevalRun {
   readonly changes: number;
 }
 
-/** Where the pass stands, as `GET /api/jobs/reevaluate` shows it. */
+/** Where the pass stands, as the job route shows it (lifecycle-api.ts). */
 export interface ReevalProgress {
   /** The rule set this instance loads. */
   readonly loadedRuleSetVersion: string;

@@ -79,7 +79,9 @@ afterAll(async () => stack?.stop());
 function exampleOf(route: Route): { method: string; path: string; body?: string } {
   // Reads are of the server that posted; admin changes are of another, so the posting key stays valid.
   const server = route.access === 'admin' ? VICTIM : DEFAULT_SERVER;
-  const url = routeUrl('', route.name, { server, job: 'stale-hosts', request: 'abc', decision: 'approve', rule: 'mcafee-port25-blocked' });
+  // Only re-evaluation keeps a state to read; any job can be run.
+  const job = route.name === 'getJob' ? 'reevaluate' : 'stale-hosts';
+  const url = routeUrl('', route.name, { server, job, request: 'abc', decision: 'approve', rule: 'mcafee-port25-blocked' });
   const bodies: Record<string, string> = { postSnapshot: JSON.stringify(snapshot()), enroll: JSON.stringify({ host: { name: 'ROUTE01' } }) };
   const queries: Record<string, string> = { listServers: '?stale=true', getDrift: '?rule=mcafee-port25-blocked', getServerDrift: '?rule=mcafee-port25-blocked' };
   return { method: route.methods[0]!, path: url.slice(1) + (queries[route.name] ?? ''), body: bodies[route.name] };
