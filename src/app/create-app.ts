@@ -139,7 +139,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     clock,
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
-  const auth = new Authorizer({ keys, enrolment, limiter, allowSharedIngestKeys: settings.allowSharedIngestKeys });
+  const refusals = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock, maxKeys: 10_000 });
+  const auth = new Authorizer({ keys, enrolment, limiter, refusals, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });

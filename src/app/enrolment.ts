@@ -253,6 +253,11 @@ export interface AuthorizerDeps {
   readonly keys: KeyRing;
   readonly enrolment: Enrolment;
   readonly limiter: RateLimiter;
+  /**
+   * The buckets of refused keys. Apart from `limiter`: their names come from keys nobody verified,
+   * so made-up key ids fill only this one, never evicting the buckets of servers that posted.
+   */
+  readonly refusals: RateLimiter;
   /** Migration only: shared ingest keys may post (for any host). */
   readonly allowSharedIngestKeys: boolean;
 }
@@ -297,19 +302,19 @@ export class Authorizer {
   }
 
   /**
-   * A key refused once is refused again at the same rate as a server posts: past its bucket the
+   * A key refused once is refused again at the rate a server posts: past its bucket the
    * answer is 429 before storage is read or a refusal is recorded, so a collector looping on a
    * revoked key costs neither storage nor alerts. The bucket is the key's own (server and key id):
    * made-up keys cannot spend the bucket of the server's current key.
    */
   async #verify(key: ParsedServerKey, access: Access, log: AlertLog | undefined): Promise<string> {
     const bucket = `refused:${key.server}:${key.keyId}`;
-    const d = this.deps.limiter.check(bucket);
+    const d = this.deps.refusals.check(bucket);
     if (!d.ok) throw rateLimited(d.retryAfterSeconds);
     try {
       return await this.deps.enrolment.verify(key, log && { log, access });
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) this.deps.limiter.take(bucket);
+      if (error instanceof ApiError && error.status === 401) this.deps.refusals.take(bucket);
       throw error;
     }
   }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
 import { RETIRED_RULE_IDS } from '../rules/registry';
-import { isNewerRule, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
+import { heldByNewerRelease, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { onlyCollectedAhead, type CollectedAhead } from '../snapshot/parse';
@@ -267,8 +267,7 @@ export class Ingest {
    * running (a rollback) and commits as usual.
    */
   #newerReleaseWrote(rows: readonly StoredResult[]): boolean {
-    const now = this.deps.clock();
-    return rows.some((r) => isNewerRule(r.ruleId, r.ruleVersion, this.#ruleSet) && now - Math.max(r.lastSeen, r.recentCommits?.[0]?.at ?? 0) < NEWER_RELEASE_HOLDS_MS);
+    return heldByNewerRelease(rows, this.#ruleSet, this.deps.clock());
   }
 
   /**

@@ -8,7 +8,7 @@
 // commit comes with); seen-times (LastSeen, SnapshotId) stay as they were.
 import { randomUUID } from 'node:crypto';
 import { RETIRED_RULE_IDS, ruleSetVersion } from '../rules/registry';
-import { isNewerRule, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
+import { heldByNewerRelease, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
 import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
@@ -52,7 +52,7 @@ export interface ReevalProgress {
     readonly ruleSetVersion: string;
     readonly ruleVersions: Readonly<Record<string, string>>;
     readonly retired: readonly string[];
-    /** A newer release's pass (this instance yields to it). */
+    /** A newer release's pass, active within the last hour: this instance yields to it. */
     readonly newerRelease: boolean;
     /** running: a run holds the lease; waiting: for the next timer run; done. */
     readonly state: 'running' | 'waiting' | 'done';
@@ -187,6 +187,7 @@ export class Reevaluation {
     if (!cur) return { loadedRuleSetVersion: this.targetVersion, upToDate: false, pass: null };
     const s = cur.state;
     const set = ruleSetOfPass(s);
+    const lastActive = Math.max(s.startedAt, s.finishedAt, s.activeAt);
     const iso = (ms: number) => new Date(ms).toISOString();
     return {
       loadedRuleSetVersion: this.targetVersion,
@@ -195,11 +196,11 @@ export class Reevaluation {
         ruleSetVersion: s.targetVersion,
         ruleVersions: set.versions,
         retired: set.retired,
-        newerRelease: s.targetVersion !== this.targetVersion && isNewerRuleSet(set, this.#ruleSet),
+        newerRelease: s.targetVersion !== this.targetVersion && isNewerRuleSet(set, this.#ruleSet) && this.deps.clock() - lastActive < NEWER_RELEASE_HOLDS_MS,
         state: s.done ? 'done' : s.leaseOwner && s.leaseUntil > this.deps.clock() ? 'running' : 'waiting',
         startedAt: iso(s.startedAt),
         finishedAt: s.done ? iso(s.finishedAt) : null,
-        lastActiveAt: iso(Math.max(s.startedAt, s.finishedAt, s.activeAt)),
+        lastActiveAt: iso(lastActive),
         evaluated: s.evaluated,
         changed: s.changed,
         unavailable: s.unavailable,
@@ -246,9 +247,10 @@ export class Reevaluation {
       }
       if (rows.length === 0) return { outcome: 'unavailable', changes: 0 };
       if (this.#current(rows)) return { outcome: 'current', changes: 0 };
-      // Never take a server back to an older rule set (an old instance during a deployment): rows
-      // of a rule added since, or at a higher version, stay as a newer release wrote them.
-      if (rows.some((r) => isNewerRule(r.ruleId, r.ruleVersion, this.#ruleSet))) {
+      // Never take a server back to an older rule set while a newer release serves (an old instance
+      // during a deployment): rows of a rule added since, or at a higher version, stay as it wrote
+      // them. An hour on, this release is the one left running (a rollback) and re-evaluates them.
+      if (heldByNewerRelease(rows, this.#ruleSet, clock())) {
         return { outcome: 'current', changes: 0 };
       }
       let head = rows[0]!;

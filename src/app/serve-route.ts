@@ -56,7 +56,7 @@ function failure(error: unknown, log: ApiContext): ApiResponse {
     const retry = error instanceof StorageUnavailableError ? error.retryAfterSeconds : 1;
     log.warn(`storage_unavailable: ${error.message}`);
     return errorResponse(
-      new ApiError('storage_unavailable', `Storage is unavailable or busy right now; send the same request again after ${retry} seconds, which completes whatever part of it was stored.`, undefined, {
+      new ApiError('storage_unavailable', `Storage is unavailable or busy right now; retry after ${retry} seconds (part of the request may have been stored; sending it again is safe).`, undefined, {
         'Retry-After': String(retry),
       }),
     );

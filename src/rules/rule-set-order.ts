@@ -40,3 +40,19 @@ export function isNewerRuleSet(theirs: RuleSetView, mine: RuleSetView): boolean 
   if (Object.entries(theirs.versions).some(([id, v]) => isNewerRule(id, v, mine))) return true;
   return theirs.retired.some((id) => mine.versions[id] !== undefined);
 }
+
+/** A stored row as far as the order of releases goes: its rule, and when it was last written (epoch ms). */
+export interface WrittenRow {
+  readonly ruleId: string;
+  readonly ruleVersion: string;
+  readonly lastSeen: number;
+  readonly recentCommits?: ReadonlyArray<{ readonly at: number }>;
+}
+
+/**
+ * True while a newer release holds these rows: one of them is of a rule `mine` has not reached, and
+ * was written less than NEWER_RELEASE_HOLDS_MS ago. Past that, `mine` is the release left running.
+ */
+export function heldByNewerRelease(rows: readonly WrittenRow[], mine: RuleSetView, now: number): boolean {
+  return rows.some((r) => isNewerRule(r.ruleId, r.ruleVersion, mine) && now - Math.max(r.lastSeen, r.recentCommits?.[0]?.at ?? 0) < NEWER_RELEASE_HOLDS_MS);
+}

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeyRing, type HeaderSource } from '../../src/app/auth';
 import { Authorizer, formatServerKey, parseServerKey, type Enrolment } from '../../src/app/enrolment';
+import { ApiError } from '../../src/app/errors';
 import { RateLimiter } from '../../src/app/rate-limit';
 import fc from 'fast-check';
 
@@ -10,7 +11,7 @@ const keys = new KeyRing({ ingestKeys: ['shared'], readerKeys: ['reader'], admin
 const headers = (key: string): HeaderSource => ({ get: (n) => (n === 'x-api-key' ? key : null) });
 const noEnrolment = { verify: () => Promise.reject(new Error('not a server key')) } as unknown as Enrolment;
 const authorizer = (allowSharedIngestKeys: boolean) =>
-  new Authorizer({ keys, enrolment: noEnrolment, limiter: new RateLimiter({ burst: 100, perMinute: 100 }), allowSharedIngestKeys });
+  new Authorizer({ keys, enrolment: noEnrolment, limiter: new RateLimiter({ burst: 100, perMinute: 100 }), refusals: new RateLimiter({ burst: 100, perMinute: 100 }), allowSharedIngestKeys });
 
 describe('shared ingest keys: a migration path, off by default', () => {
   it('off: a shared ingest key cannot post (403) but still reads the manifest', async () => {
@@ -25,6 +26,25 @@ describe('shared ingest keys: a migration path, off by default', () => {
     await expect(a.authorize(headers('enrol'), 'enrol')).resolves.toEqual({ kind: 'enrolment' });
     for (const access of ['ingest', 'read', 'collector', 'admin'] as const) await expect(a.authorize(headers('enrol'), access)).rejects.toMatchObject({ status: 403 });
     for (const k of ['shared', 'reader', 'admin']) await expect(a.authorize(headers(k), 'enrol')).rejects.toMatchObject({ status: 403 });
+  });
+});
+
+describe('refused server keys', () => {
+  it('spend buckets of their own: made-up key ids do not push a posting server\'s bucket out', async () => {
+    const refusing = { verify: () => Promise.reject(new ApiError('key_revoked', 'Refused.')) } as unknown as Enrolment;
+    const accepting = { verify: (k: { server: string }) => Promise.resolve(k.server) } as unknown as Enrolment;
+    const limiter = new RateLimiter({ burst: 1, perMinute: 0.001, maxKeys: 2 });
+    const refusals = new RateLimiter({ burst: 1, perMinute: 0.001, maxKeys: 2 });
+    const key = (keyId: string) => headers(formatServerKey({ server: 'exch01.corp.contoso.com', keyId, secret: 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0cwA' }));
+    const posting = new Authorizer({ keys, enrolment: accepting, limiter, refusals, allowSharedIngestKeys: false });
+    await expect(posting.authorize(key('AAAAAAAAAAAAAAAA'), 'ingest')).resolves.toMatchObject({ kind: 'server' });
+    await expect(posting.authorize(key('AAAAAAAAAAAAAAAA'), 'ingest')).rejects.toMatchObject({ status: 429 });
+    const refused = new Authorizer({ keys, enrolment: refusing, limiter, refusals, allowSharedIngestKeys: false });
+    for (let i = 0; i < 10; i++) await expect(refused.authorize(key(`B${String(i).padStart(15, '0')}`), 'ingest')).rejects.toMatchObject({ status: 401 });
+    // Still spent: the refusals went to their own buckets.
+    await expect(posting.authorize(key('AAAAAAAAAAAAAAAA'), 'ingest')).rejects.toMatchObject({ status: 429 });
+    // A refused key id is refused again only at its bucket's rate.
+    await expect(refused.authorize(key('B000000000000009'), 'ingest')).rejects.toMatchObject({ status: 429 });
   });
 });
 

@@ -120,10 +120,14 @@ describe('a release that adds a rule, beside the old one', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     await old.projected();
     expect(await rowsOf(old, servers[1]!)).toEqual({ 'test-alpha': 'Warning' });
-    // Its pass runs too; the server it committed is current for it, the others are still the newer release's.
+    // Its pass takes the other servers back to its own rule set too, and then says so.
     await newer.host.close();
-    const run = await reevaluate(old.baseUrl);
-    expect(run.status).toBe('done');
+    await old.projected();
+    await reevaluateAll(old.baseUrl);
+    await old.projected();
+    for (const s of servers) expect(Object.keys(await rowsOf(old, s)), s).toEqual(['test-alpha']);
+    const progress = (await (await fetch(`${old.baseUrl}/api/jobs/reevaluate`, { headers: { 'x-api-key': TEST_KEYS.reader } })).json()) as Json;
+    expect(progress).toMatchObject({ upToDate: true, pass: { state: 'done', newerRelease: false, ruleVersions: { 'test-alpha': '1.0.0' } } });
   });
 });
 
