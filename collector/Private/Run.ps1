@@ -229,15 +229,26 @@ function Invoke-PostureSnapshot {
             $lines.Add($line)
             $refusedSpooled++
         } else {
+            # Dated ahead of the service: the log must say the fix is this host's clock. The service
+            # answered, so the next snapshots are tried; a time far off is refused for good.
+            $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
+            if ($ahead -and (Test-PostureFarAhead -ClockCheck $clockCheck -SpoolName $item.Name)) {
+                $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why 'HTTP 400 collected_in_future: dated more than an hour ahead of the service''s clock, so its time is wrong; fix this host''s time sync (w32tm /resync)' -What 'Spooled snapshot'
+                $lines.Add($line)
+                $refusedSpooled++
+                continue
+            }
+            if ($ahead) {
+                $aheadNote = $ahead
+                Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1})." -f $item.Name, $ahead)
+                continue
+            }
             $blocked = $true
             $outOfTime = [bool]$r['OutOfTime']
             $waitNote = [string]$r['WaitNote']
             $what = 'HTTP {0}' -f $r.StatusCode
             if ($r.StatusCode -ge 200 -and $r.StatusCode -lt 300) { $what = [string]$r.Error }
             if ($waitNote) { $what = $waitNote }
-            # Dated ahead of the service: the log must say the fix is this host's clock.
-            $aheadNote = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
-            if ($aheadNote) { $what = $aheadNote }
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1}); the spool is kept for the next run." -f $item.Name, $what)
             break
         }
@@ -248,7 +259,6 @@ function Invoke-PostureSnapshot {
     } elseif ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
         if ($waitNote) { $r['Error'] += ': ' + $waitNote }
-        if ($aheadNote) { $r['Error'] += ': ' + $aheadNote }
     } else {
         $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
         if ($r['OutOfTime']) { $r['Error'] = ('the run''s time budget of {0} s was spent' -f $RunBudgetSeconds) }
@@ -258,9 +268,16 @@ function Invoke-PostureSnapshot {
         if ($path) { Remove-Item -LiteralPath $path -Force }
         Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1}, {2})." -f $id, $r.StatusCode, $r['ServiceOutcome'])
         foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
+        if ($aheadNote) { $lines.Add(('Spooled snapshots dated ahead of the service stay in the spool ({0}).' -f $aheadNote)) }
         $code = 0
         if ($refusedSpooled -gt 0) { $code = 2 }
         return @{ ExitCode = $code; Lines = $lines.ToArray() }
+    }
+    if ($r.Outcome -ne 'Sent' -and (Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content)) -and (Test-PostureFarAhead -ClockCheck $clockCheck)) {
+        # This host's clock is more than an hour ahead: the snapshot's time is wrong, not only early.
+        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why 'HTTP 400 collected_in_future: this host''s clock is more than an hour ahead of the service''s, so the snapshot''s time is wrong; fix this host''s time sync (w32tm /resync)' -What 'Snapshot'
+        $lines.Add($line)
+        return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
         # The snapshot is wrong, not the network: sending it again cannot help.

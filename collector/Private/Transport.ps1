@@ -492,6 +492,34 @@ function Get-PostureClockAheadNote {
     return ('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s{0}: the snapshot stays in the spool and is sent again by a later run, taken once it is less than 5 minutes ahead; fix this host''s time sync (w32tm /resync)' -f $by)
 }
 
+function Test-PostureFarAhead {
+    <#
+    .SYNOPSIS
+        True for a snapshot the service answered collected_in_future that is dated more than
+        MaxAheadSeconds ahead: by this host's clock against the service's (the run's clock check),
+        or by its spool name against this host's clock now (a clock put right since). Taken later,
+        once real time caught up, it would be the server's newest snapshot and every snapshot
+        after it would be refused as older: it is refused for good instead.
+    .EXAMPLE
+        Test-PostureFarAhead -ClockCheck $check -SpoolName '20261203T120000000Z-1234.json'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [AllowNull()]
+        [psobject]$ClockCheck = $null,
+        [string]$SpoolName = '',
+        [datetime]$Now = (Get-Date),
+        [int]$MaxAheadSeconds = 3600
+    )
+    if ($null -ne $ClockCheck -and $null -ne $ClockCheck.PSObject.Properties['OffsetSeconds'] -and $null -ne $ClockCheck.OffsetSeconds -and -$ClockCheck.OffsetSeconds -gt $MaxAheadSeconds) { return $true }
+    $stamp = [datetime]::MinValue
+    if ($SpoolName.Length -ge 19 -and [datetime]::TryParseExact($SpoolName.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) {
+        return ($stamp - $Now.ToUniversalTime()).TotalSeconds -gt $MaxAheadSeconds
+    }
+    return $false
+}
+
 function Get-PostureIngestOutcome {
     <#
     .SYNOPSIS

@@ -200,7 +200,6 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             @{ Why = 'a front end whose functions did not load'; Code = 404; Content = '<html><body>Not Found</body></html>' }
             @{ Why = 'an upload that stalled'; Code = 400; Content = '{"error":"incomplete_body","message":"The body did not arrive in full."}' }
             @{ Why = 'an endpoint with a query in it'; Code = 400; Content = '{"error":"invalid_query","message":"The snapshots route takes no query parameters."}' }
-            @{ Why = 'a host clock ahead of the service''s'; Code = 400; Content = '{"error":"collected_in_future","message":"The snapshot''s collectedAt is 7 minutes ahead of the service''s clock.","issues":[{"path":"collectedAt","message":"collectedAt is more than 5 minutes in the future of the receiver''s clock"}]}' }
             @{ Why = 'a proxy''s sign-in page'; Code = 200; Content = '<html>Sign in</html>' }
         ) {
             param($Code, $Content)
@@ -283,19 +282,38 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
 
         It 'a spooled snapshot: it and the new one stay, in order, and the next run delivers both once the service takes them' {
             [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-1))
-            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate -420)))
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate -420)), (& $script:inFuture (Get-SimulatedHttpDate -420)))
             $r.ExitCode | Should -Be 1
-            @($script:server.Requests).Count | Should -Be 1
+            # The service answered the spooled one: the new one is sent too, not held behind it.
+            @($script:server.Requests).Count | Should -Be 2
             @(& $script:spooled) | Should -Be @('older-a', (& $script:id 1))
             Test-Path -LiteralPath $script:rejected | Should -BeFalse
-            & $script:log | Should -Match ('Spooled snapshot \S*older-a\.json not delivered \({0}\); the spool is kept' -f [regex]::Escape(('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s by 420 s (7 min): {0}' -f $script:kept)))
-            ($r.Lines -join "`n") | Should -Match ([regex]::Escape('not delivered (earlier spooled snapshots could not be delivered: HTTP 400 collected_in_future: this host''s clock is ahead'))
+            & $script:log | Should -Match ('Spooled snapshot \S*older-a\.json not delivered \({0}\)\.' -f [regex]::Escape(('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s by 420 s (7 min): {0}' -f $script:kept)))
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape(('Snapshot {0} not delivered (HTTP 400 collected_in_future: this host''s clock is ahead' -f (& $script:id 1))))
 
             Stop-TestHttpServer -Server $script:server
             $r = & $script:run @($script:acceptedAnswer, $script:acceptedAnswer, $script:acceptedAnswer)
             $r.ExitCode | Should -Be 0
             @($script:server.Requests).Count | Should -Be 3
             @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a spooled snapshot dated days ahead (a clock put right since) is refused for good, and the run goes on to the new one' {
+            # Taken once real time caught up, it would be the newest and make every later snapshot stale.
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'far-ahead' -Json '{"snapshotId":"far-ahead"}' -Now (Get-Date).AddDays(2))
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate 0)), $script:acceptedAnswer)
+            $r.ExitCode | Should -Be 2
+            @($script:server.Requests).Count | Should -Be 2
+            @(& $script:spooled).Count | Should -Be 0
+            Test-Path -LiteralPath (Join-Path -Path $script:rejected -ChildPath 'far-ahead.json') | Should -BeTrue
+            & $script:log | Should -Match 'dated more than an hour ahead of the service''s clock'
+        }
+
+        It 'the run''s own snapshot from a clock more than an hour ahead is refused for good, not kept' {
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate -7200)))
+            $r.ExitCode | Should -Be 2
+            @(& $script:spooled).Count | Should -Be 0
+            Test-Path -LiteralPath (Join-Path -Path $script:rejected -ChildPath ('{0}.json' -f (& $script:id 1))) | Should -BeTrue
         }
     }
 
