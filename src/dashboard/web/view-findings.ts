@@ -32,7 +32,9 @@ function option(value: string, label: string, selected: boolean): HTMLOptionElem
 
 export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const p = route.params;
-  const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: p.get('since') ?? '' };
+  // A time in the fragment without a zone (typed or bookmarked) is this browser's local time, as in
+  // the Changes view; the API takes only times with a zone.
+  const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: fromLocalInput(p.get('since') ?? '') ?? '' };
   const top = Number(p.get('top'));
   const pageSize = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : PAGE_SIZE;
   const [catalogue, pending] = await Promise.all([rules(), PendingWait.ask()]);
