@@ -85,6 +85,18 @@ export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
   };
 }
 
+/** The waiver as its expiry ends it: what the timer stores, and what a change finding it past its time stores first. */
+function expiredOf(w: WaiverRecord, now: number): WaiverRecord {
+  return {
+    ...w,
+    state: 'expired',
+    endedAt: w.expiresAt,
+    changedAt: now,
+    revision: w.revision + 1,
+    followUp: { cause: 'waiver-expired', at: w.expiresAt, reRaise: { reason: 'expired', endedAt: now, scope: scopeOf(w) } },
+  };
+}
+
 export class Waivers {
   constructor(private readonly deps: WaiversDeps) {}
 
@@ -130,7 +142,7 @@ export class Waivers {
   async put(id: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; waiver: WaiverRecord }> {
     const checked = this.validate(id, doc);
     const input = checked.server === undefined ? checked : { ...checked, server: await this.#serverOf(checked.server) };
-    const existing = await this.#settled(id, log);
+    const existing = await this.#current(id, log);
     const now = this.deps.clock();
     const live = existing && existing.state === 'active' && existing.expiresAt > now;
     const next: WaiverRecord = {
@@ -175,7 +187,7 @@ export class Waivers {
 
   /** Ends a waiver now; undefined when there is no such active waiver. */
   async remove(id: string, log: AlertLog): Promise<WaiverRecord | undefined> {
-    const existing = await this.#settled(id, log);
+    const existing = await this.#current(id, log);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
     const ended: WaiverRecord = {
@@ -235,14 +247,7 @@ export class Waivers {
         w = await this.deps.waivers.get(w.id);
       }
       if (!w || w.state !== 'active' || w.expiresAt > now) continue;
-      const ended: WaiverRecord = {
-        ...w,
-        state: 'expired',
-        endedAt: w.expiresAt,
-        changedAt: now,
-        revision: w.revision + 1,
-        followUp: { cause: 'waiver-expired', at: w.expiresAt, reRaise: { reason: 'expired', endedAt: now, scope: scopeOf(w) } },
-      };
+      const ended = expiredOf(w, now);
       let etag: string;
       try {
         etag = await this.deps.waivers.put(ended, w.etag);
@@ -261,6 +266,26 @@ export class Waivers {
     if (!w?.followUp) return w;
     await this.#followUp(w, log);
     return this.deps.waivers.get(id);
+  }
+
+  /**
+   * As #settled, and a waiver past its expiry that the timer has not ended yet is ended now, as the
+   * timer would end it: a change or deletion taking its place would otherwise drop the alerts it
+   * held back, and the audit would never say it expired.
+   */
+  async #current(id: string, log: AlertLog): Promise<StoredWaiver | undefined> {
+    const w = await this.#settled(id, log);
+    const now = this.deps.clock();
+    if (!w || w.state !== 'active' || w.expiresAt > now) return w;
+    const ended = expiredOf(w, now);
+    try {
+      const etag = await this.deps.waivers.put(ended, w.etag);
+      await this.#followUpNow({ ...ended, etag }, log);
+    } catch (error) {
+      // The timer ended it meanwhile: what it stored stands.
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+    }
+    return this.#settled(id, log);
   }
 
   /**
