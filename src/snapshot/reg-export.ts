@@ -63,11 +63,18 @@ function logicalLines(text: string): Array<{ text: string; line: number }> {
   // Stryker disable next-line EqualityOperator: one more blank line at the end is skipped like any blank line.
   for (let i = 0; i < physical.length; i++) {
     const start = i + 1;
-    let current = physical[i]!;
     // Only wrapped hex data ends in a backslash (a string value ends with its closing quote); the
-    // indent of the next line goes with the other blanks hexBytes drops.
-    while (/\\\s*$/.test(current) && i + 1 < physical.length) current = current.replace(/\\\s*$/, '') + physical[++i]!;
-    out.push({ text: current, line: start });
+    // indent of the next line goes with the other blanks hexBytes drops. A comment is never wrapped.
+    // Each physical line is tested alone and the parts joined once: testing the joined text again
+    // for every wrapped line made a large binary value take minutes.
+    const parts = [physical[i]!];
+    if (!/^\s*;/.test(parts[0]!)) {
+      while (/\\\s*$/.test(parts[parts.length - 1]!) && i + 1 < physical.length) {
+        parts[parts.length - 1] = parts[parts.length - 1]!.replace(/\\\s*$/, '');
+        parts.push(physical[++i]!);
+      }
+    }
+    out.push({ text: parts.join(''), line: start });
   }
   return out;
 }

@@ -98,6 +98,23 @@ describe('.reg data forms', () => {
     ]);
   });
 
+  it('does not join the line after a comment that ends in a backslash (a hand-annotated file)', () => {
+    const ex = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n; exported from C:\\temp\\\r\n"APEnabled"=dword:00000001\r\n');
+    expect(ex.keys[0]?.values).toEqual([{ name: 'APEnabled', type: 'REG_DWORD', data: 1 }]);
+  });
+
+  it('reads a binary value wrapped over thousands of lines whole', () => {
+    const bytes = Array.from({ length: 60_000 }, (_, i) => i % 256);
+    const hex = bytes.map((b) => b.toString(16).padStart(2, '0'));
+    const lines: string[] = [];
+    for (let i = 0; i < hex.length; i += 25) lines.push(hex.slice(i, i + 25).join(','));
+    const ex = reg(`[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"big"=hex:${lines.join(',\\\r\n  ')}\r\n"n"=dword:00000002\r\n`);
+    expect(ex.keys[0]?.values).toEqual([
+      { name: 'big', type: 'REG_BINARY', data: Buffer.from(bytes).toString('base64') },
+      { name: 'n', type: 'REG_DWORD', data: 2 },
+    ]);
+  });
+
   it('skips deleted keys and values, with a note each', () => {
     const ex = reg('[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Old]\r\n"x"="ignored"\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"gone"=-\r\n"kept"="1"\r\n');
     expect(ex.keys.map((k) => [k.rawPath, k.line, k.values.map((v) => v.name)])).toEqual([['HKEY_LOCAL_MACHINE\\SOFTWARE\\X', 6, ['kept']]]);
