@@ -155,7 +155,11 @@ export class Baselines {
       toStatus: '',
       reasonCode: '',
       severity: '',
-      message: { en: `Drift baseline for ${b.ruleId} ${what} by ${b.setBy}.`, ja: `${b.ruleId} のドリフト基準を${whatJa} (${b.setBy})。` },
+      // A deletion carries no body, so who cleared a baseline is not known: its record names who set it, as that.
+      message:
+        cause === 'baseline-deleted'
+          ? { en: `Drift baseline for ${b.ruleId} ${what}; it was set by ${b.setBy}.`, ja: `${b.ruleId} のドリフト基準を${whatJa} (設定者 ${b.setBy})。` }
+          : { en: `Drift baseline for ${b.ruleId} ${what} by ${b.setBy}.`, ja: `${b.ruleId} のドリフト基準を${whatJa} (${b.setBy})。` },
       firstSeen: b.setAt,
       snapshotId: `baseline.r${b.revision}`,
       recordedAt: this.deps.clock(),

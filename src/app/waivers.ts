@@ -385,7 +385,12 @@ export class Waivers {
       reasonCode: '',
       severity: '',
       message: {
-        en: `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} by ${w.grantedBy}: ${w.justification}`,
+        // Who ended a waiver is not known (a deletion carries no body, an expiry has no actor): its
+        // record names who granted it as that, never as the one who ended it.
+        en:
+          cause === 'waiver-created' || cause === 'waiver-changed'
+            ? `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} by ${w.grantedBy}: ${w.justification}`
+            : `Waiver ${w.id} ${cause.slice('waiver-'.length)} for ${w.server ?? w.serverPattern ?? ''} (granted by ${w.grantedBy}): ${w.justification}`,
         ja: `免除 ${w.id} (${cause}) ${w.server ?? w.serverPattern ?? ''}: ${w.justification}`,
       },
       firstSeen: at,

@@ -145,6 +145,9 @@ describe('baselines', () => {
     const causes = events.body.items.map((e: { cause: string }) => e.cause);
     expect(causes.sort()).toEqual(['baseline-changed', 'baseline-deleted', 'baseline-set']);
     expect(JSON.stringify(events.body.items)).toContain('bob');
+    // A deletion carries no actor: its record names who set the baseline as that, not as who cleared it.
+    const deleted = events.body.items.find((e: { cause: string }) => e.cause === 'baseline-deleted');
+    expect(deleted.message).toMatch(/cleared \(was [^)]+\); it was set by \S+\.$/);
     // Audit records, not status changes: no status, and kind=status leaves them out.
     for (const e of events.body.items) expect(e).toMatchObject({ kind: 'baseline', fromStatus: null, toStatus: null, severity: null });
     const statusKind = await get(stack, 'events?kind=status&top=1000');

@@ -64,4 +64,13 @@ describe('a waiver past its expiry that the timer has not ended yet', () => {
     ]);
     expect(r.audit).toEqual(['waiver-created', 'waiver-expired']);
   });
+
+  it('names who granted an ended waiver as that, never as the one who ended it', async () => {
+    const events = (await get(stack, 'events?kind=waiver')).body.items as Json[];
+    const ended = events.filter((e) => e.cause === 'waiver-expired');
+    expect(ended.length).toBeGreaterThan(0);
+    for (const e of ended) expect(e.message).toMatch(/^Waiver \S+ expired for \S+ \(granted by ciso@contoso\.com\): /);
+    const created = events.find((e) => e.cause === 'waiver-created');
+    expect(created.message).toMatch(/^Waiver \S+ created for \S+ by ciso@contoso\.com: /);
+  });
 });
