@@ -159,8 +159,8 @@ function Limit-PostureSpool {
     $kept = New-Object System.Collections.ArrayList
     foreach ($item in $items) {
         $when = $item.LastWriteTimeUtc
-        $stamp = [datetime]::MinValue
-        if ($item.Name.Length -ge 19 -and [datetime]::TryParseExact($item.Name.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) { $when = $stamp }
+        $stamp = Get-PostureSpoolStamp -Name $item.Name
+        if ($null -ne $stamp) { $when = $stamp }
         if ($KeepName -contains $item.Name) {
             [void]$kept.Add($item)
         } elseif ($when -lt $cutoff) {
@@ -254,6 +254,25 @@ function Get-PostureSpoolSnapshotId {
         [string]$Name
     )
     return (($Name -replace '\.json$', '') -replace '^\d{8}T\d{9}Z_', '')
+}
+
+function Get-PostureSpoolStamp {
+    <#
+    .SYNOPSIS
+        The UTC time in a spool file's name (this host's clock when the run spooled it), or $null
+        for a name without one.
+    .EXAMPLE
+        Get-PostureSpoolStamp -Name '20261201T010000000Z_0b6f....json'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string]$Name
+    )
+    $stamp = [datetime]::MinValue
+    if ($Name.Length -ge 19 -and [datetime]::TryParseExact($Name.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) { return $stamp }
+    return $null
 }
 
 function Protect-PostureSecret {

@@ -513,11 +513,9 @@ function Test-PostureFarAhead {
         [int]$MaxAheadSeconds = 3600
     )
     if ($null -ne $ClockCheck -and $null -ne $ClockCheck.PSObject.Properties['OffsetSeconds'] -and $null -ne $ClockCheck.OffsetSeconds -and -$ClockCheck.OffsetSeconds -gt $MaxAheadSeconds) { return $true }
-    $stamp = [datetime]::MinValue
-    if ($SpoolName.Length -ge 19 -and [datetime]::TryParseExact($SpoolName.Substring(0, 19), 'yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal', [ref]$stamp)) {
-        return ($stamp - $Now.ToUniversalTime()).TotalSeconds -gt $MaxAheadSeconds
-    }
-    return $false
+    $stamp = Get-PostureSpoolStamp -Name $SpoolName
+    if ($null -eq $stamp) { return $false }
+    return ($stamp - $Now.ToUniversalTime()).TotalSeconds -gt $MaxAheadSeconds
 }
 
 function Get-PostureIngestOutcome {
