@@ -555,6 +555,15 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
         expect(await reference.locator('.reference-badge').textContent()).toBe('baseline');
         const firstFields = await panels.first().locator('table.facts-diff tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-field')));
         expect(firstFields).toEqual(diffFacts(api.clusters[0].facts, odd.facts).map((d) => d.field));
+
+        // With the baseline's cluster on a later page, the page says the largest is the reference.
+        await go(s.page, `#/drift?rule=${RULE}&top=1`);
+        await s.page.locator('.against', { hasText: 'not among those shown' }).waitFor();
+        expect(await s.page.locator('.against').getAttribute('data-baseline')).toBe('');
+        expect(await s.page.locator('.against').textContent()).toContain(odd.sample[0]);
+        expect(await panels.count()).toBe(1);
+        expect(await panels.first().getAttribute('data-fingerprint')).toBe(api.clusters[0].fingerprint);
+        expect(await panels.first().locator('.reference-badge').textContent()).toBe('largest');
       } finally {
         expect((await stack.request(`baselines/${RULE}`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
       }

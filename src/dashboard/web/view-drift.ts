@@ -87,7 +87,9 @@ function clusterPanel(c: Cluster, rank: number, reference: Cluster | undefined, 
 }
 
 export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
-  const query: Query = { rule: route.params.get('rule') ?? '', top: '100' };
+  // Clusters per page: `top` in the fragment (1–1000, as the API allows), else 100.
+  const top = Number(route.params.get('top'));
+  const query: Query = { rule: route.params.get('rule') ?? '', top: Number.isInteger(top) && top >= 1 && top <= 1000 ? String(top) : '100' };
   const pending = await PendingWait.ask();
   const first = await apiGet<Drift>('drift', query);
   const body = h('div', null, content(first, query, pending, fail));
@@ -133,16 +135,17 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail): 
   };
   add(clusters, 0);
   next(first.continuationToken, clusters.length);
-  const against = first.baseline
-    ? t('driftAgainstBaseline', { server: first.baseline.server, setBy: first.baseline.setBy, time: first.baseline.setAt ? formatTime(first.baseline.setAt) : '—' })
-    : t('driftAgainstLargest');
+  // A baseline whose configuration is not among the clusters read (its server left the rule, or its
+  // cluster is on a later page) is not what the others are compared with: the page says so.
+  const named = first.baseline ? { server: first.baseline.server, setBy: first.baseline.setBy, time: first.baseline.setAt ? formatTime(first.baseline.setAt) : '—' } : undefined;
+  const against = !named ? t('driftAgainstLargest') : baselineCluster ? t('driftAgainstBaseline', named) : t('driftBaselineNotShown', named);
   return [
     h(
       'p',
       { class: 'drift-summary' },
       t('driftSummary', { servers: formatNumber(first.servers), configurations: formatNumber(first.configurations) }),
       ' ',
-      h('span', { class: 'against', 'data-baseline': first.baseline?.server ?? '' }, against),
+      h('span', { class: 'against', 'data-baseline': baselineCluster ? (first.baseline?.server ?? '') : '' }, against),
     ),
     first.servers === 0 ? pending.empty(h('p', { class: 'muted' }, t('driftEmpty'))) : null,
     list,
