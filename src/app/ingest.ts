@@ -7,8 +7,7 @@
 // skipped when this instance committed the server's last post and remembers its row (two).
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../rules/manifest';
-import { RETIRED_RULE_IDS } from '../rules/registry';
-import { heldByNewerRelease, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
+import { heldByNewerRelease, type RuleSetView } from '../rules/rule-set-order';
 import type { Lang, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { onlyCollectedAhead, type CollectedAhead } from '../snapshot/parse';
@@ -31,7 +30,7 @@ import {
 } from '../store';
 import type { AlertLog } from './alert-log';
 import { driftMemberOf, driftMoveOf } from './drift-projection';
-import type { UseCaseDeps } from './use-case-deps';
+import { loadedRuleSet, type UseCaseDeps } from './use-case-deps';
 import type { KeyRecheck } from './http-io';
 import { ApiError } from './errors';
 import { evaluateDocument } from './evaluate-document';
@@ -150,7 +149,7 @@ interface Parsed {
 export class Ingest {
   readonly #ruleSet: RuleSetView;
   constructor(private readonly deps: IngestDeps) {
-    this.#ruleSet = ruleSetViewOf(deps.rules, deps.retiredRuleIds ?? RETIRED_RULE_IDS);
+    this.#ruleSet = loadedRuleSet(deps);
   }
 
   /**
@@ -235,7 +234,10 @@ export class Ingest {
         const known = head.recentSnapshotIds?.includes(snapshotId) ?? false;
         return { snapshotId, server, outcome: known ? 'duplicate' : 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
-      if (this.#newerReleaseWrote(rows)) {
+      // A newer release wrote these rows lately (a rule this one neither loads nor retired, or at a
+      // higher version): committing would take the server back to older rules, and a newer instance
+      // would then alert on it again. An hour on, this release is the one left running (a rollback).
+      if (heldByNewerRelease(rows, this.#ruleSet, clock())) {
         throw new ApiError('deployment_in_progress', `A newer release of the service holds this server's results while a deployment is under way; send the snapshot again in ${RETRY_DURING_DEPLOYMENT_S} seconds.`, undefined, {
           'Retry-After': String(RETRY_DURING_DEPLOYMENT_S),
         });
@@ -258,16 +260,6 @@ export class Ingest {
     }
     // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Snapshots of ${server} kept colliding; try again.`);
-  }
-
-  /**
-   * True when a newer release wrote these rows lately (a rule this one does not load, nor retired, or
-   * at a higher version): committing would take the server back to older rules, and a newer
-   * instance would then alert on it again. Past NEWER_RELEASE_HOLDS_MS this release is the one left
-   * running (a rollback) and commits as usual.
-   */
-  #newerReleaseWrote(rows: readonly StoredResult[]): boolean {
-    return heldByNewerRelease(rows, this.#ruleSet, this.deps.clock());
   }
 
   /**

@@ -7,8 +7,8 @@
 // cause `rule-change` (written, like every projection, by the projector from the outbox entry the
 // commit comes with); seen-times (LastSeen, SnapshotId) stay as they were.
 import { randomUUID } from 'node:crypto';
-import { RETIRED_RULE_IDS, ruleSetVersion } from '../rules/registry';
-import { heldByNewerRelease, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, ruleSetViewOf, type RuleSetView } from '../rules/rule-set-order';
+import { ruleSetVersion } from '../rules/registry';
+import { heldByNewerRelease, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, type RuleSetView } from '../rules/rule-set-order';
 import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
@@ -17,7 +17,7 @@ import { alertOf, encodeWork, newCommitId, type AlertWork, type ProjectionWork }
 import type { Projector } from './projector';
 import { leavesOf } from './retired-results';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
-import type { UseCaseDeps } from './use-case-deps';
+import { loadedRuleSet, type UseCaseDeps } from './use-case-deps';
 
 export interface ReevaluateDeps extends UseCaseDeps {
   readonly lifecycle: LifecycleStore;
@@ -69,32 +69,20 @@ const LEASE_MS = 5 * 60_000;
 const COMMIT_ATTEMPTS = 5;
 const PARALLEL = 4;
 
-function parsed<T>(json: string, fallback: T): T {
-  try {
-    return JSON.parse(json) as T;
-  } catch {
-    return fallback;
-  }
-}
+/** When a pass was last worked on: started, a batch's lease taken or given back, or finished. */
+const lastActiveOf = (s: ReevalState) => Math.max(s.startedAt, s.finishedAt, s.activeAt);
 
-/** The rule set a stored pass stands for (a state written before retired ids were kept retired none). */
-function ruleSetOfPass(state: ReevalState): RuleSetView {
-  const versions = parsed<Record<string, unknown>>(state.ruleVersionsJson, {});
-  const retired = parsed<unknown>(state.retiredJson, []);
-  return {
-    versions: Object.fromEntries(Object.entries(versions ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
-    retired: Array.isArray(retired) ? retired.filter((id): id is string => typeof id === 'string') : [],
-  };
+/** True while a newer release's pass holds this release off: of a newer rule set, and active within the hour. */
+function newerPassHolds(s: ReevalState, mine: RuleSetView, targetVersion: string, now: number): boolean {
+  return s.targetVersion !== targetVersion && isNewerRuleSet({ versions: s.ruleVersions, retired: s.retired }, mine) && now - lastActiveOf(s) < NEWER_RELEASE_HOLDS_MS;
 }
 
 export class Reevaluation {
   readonly targetVersion: string;
-  readonly #versions: Readonly<Record<string, string>>;
   readonly #ruleSet: RuleSetView;
   constructor(private readonly deps: ReevaluateDeps) {
     this.targetVersion = ruleSetVersion(deps.rules);
-    this.#ruleSet = ruleSetViewOf(deps.rules, deps.retiredRuleIds ?? RETIRED_RULE_IDS);
-    this.#versions = this.#ruleSet.versions;
+    this.#ruleSet = loadedRuleSet(deps);
   }
 
   /** One bounded batch of the pass, under a lease. */
@@ -105,10 +93,7 @@ export class Reevaluation {
     const cur = await lifecycle.getReevalState();
     const same = cur?.state.targetVersion === this.targetVersion;
     if (same && cur.state.done) return { status: 'idle', ...none };
-    if (cur && !same && isNewerRuleSet(ruleSetOfPass(cur.state), this.#ruleSet)) {
-      const lastActive = Math.max(cur.state.startedAt, cur.state.finishedAt, cur.state.activeAt);
-      if (now - lastActive < NEWER_RELEASE_HOLDS_MS) return { status: 'superseded', ...none };
-    }
+    if (cur && newerPassHolds(cur.state, this.#ruleSet, this.targetVersion, now)) return { status: 'superseded', ...none };
     if (same && cur.state.leaseOwner && cur.state.leaseUntil > now) return { status: 'busy', ...none };
 
     const base: ReevalState =
@@ -116,8 +101,8 @@ export class Reevaluation {
         ? cur.state
         : {
             targetVersion: this.targetVersion,
-            ruleVersionsJson: JSON.stringify(this.#versions),
-            retiredJson: JSON.stringify(this.#ruleSet.retired),
+            ruleVersions: this.#ruleSet.versions,
+            retired: this.#ruleSet.retired,
             cursor: '',
             done: false,
             leaseOwner: '',
@@ -186,21 +171,19 @@ export class Reevaluation {
     const cur = await this.deps.lifecycle.getReevalState();
     if (!cur) return { loadedRuleSetVersion: this.targetVersion, upToDate: false, pass: null };
     const s = cur.state;
-    const set = ruleSetOfPass(s);
-    const lastActive = Math.max(s.startedAt, s.finishedAt, s.activeAt);
     const iso = (ms: number) => new Date(ms).toISOString();
     return {
       loadedRuleSetVersion: this.targetVersion,
       upToDate: s.done && s.targetVersion === this.targetVersion,
       pass: {
         ruleSetVersion: s.targetVersion,
-        ruleVersions: set.versions,
-        retired: set.retired,
-        newerRelease: s.targetVersion !== this.targetVersion && isNewerRuleSet(set, this.#ruleSet) && this.deps.clock() - lastActive < NEWER_RELEASE_HOLDS_MS,
+        ruleVersions: s.ruleVersions,
+        retired: s.retired,
+        newerRelease: newerPassHolds(s, this.#ruleSet, this.targetVersion, this.deps.clock()),
         state: s.done ? 'done' : s.leaseOwner && s.leaseUntil > this.deps.clock() ? 'running' : 'waiting',
         startedAt: iso(s.startedAt),
         finishedAt: s.done ? iso(s.finishedAt) : null,
-        lastActiveAt: iso(lastActive),
+        lastActiveAt: iso(lastActiveOf(s)),
         evaluated: s.evaluated,
         changed: s.changed,
         unavailable: s.unavailable,
@@ -227,7 +210,7 @@ export class Reevaluation {
   #current(rows: readonly StoredResult[]): boolean {
     const ids = new Set(rows.map((r) => r.ruleId));
     if (ids.size !== this.deps.rules.length || this.deps.rules.some((r) => !ids.has(r.id))) return false;
-    return rows.every((r) => this.#versions[r.ruleId] === r.ruleVersion);
+    return rows.every((r) => this.#ruleSet.versions[r.ruleId] === r.ruleVersion);
   }
 
   /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */

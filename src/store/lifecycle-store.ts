@@ -7,7 +7,7 @@
 //     left in the older layouts (older-layouts.ts writes it, the History and raw-snapshot readers read it).
 import { odata, RestError } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
-import { dateTime, int32, ms, num, optStr, str } from './columns';
+import { dateTime, int32, jsonOf, ms, num, optStr, str } from './columns';
 import { statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import { encodeKey } from './keys';
@@ -30,12 +30,23 @@ export interface StaleMarker {
   readonly lastSnapshotId: string;
 }
 
+/** The string-valued entries of a decoded JSON object. */
+function stringValues(v: unknown): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** The string items of a decoded JSON array. */
+function stringItems(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 export interface ReevalState {
-  /** Rule-set version the pass works towards, and the rule versions it stands for (JSON id → version). */
+  /** Rule-set version the pass works towards, and the rule versions it stands for (id → version). */
   readonly targetVersion: string;
-  readonly ruleVersionsJson: string;
-  /** Rule ids the pass's release retired (JSON array): an older release that still loads one yields to it. */
-  readonly retiredJson: string;
+  readonly ruleVersions: Readonly<Record<string, string>>;
+  /** Rule ids the pass's release retired: an older release that still loads one yields to it. */
+  readonly retired: readonly string[];
   /** SDK continuation token into the Hosts table; empty at the start of a pass. */
   readonly cursor: string;
   readonly done: boolean;
@@ -255,8 +266,9 @@ export class LifecycleStore {
       etag: String(e.etag),
       state: {
         targetVersion: str(e, 'TargetVersion'),
-        ruleVersionsJson: str(e, 'RuleVersionsJson') || '{}',
-        retiredJson: str(e, 'RetiredJson') || '[]',
+        // A damaged or missing column reads as no rules (a state written before retired ids were kept retired none).
+        ruleVersions: stringValues(jsonOf<unknown>(e, 'RuleVersionsJson')),
+        retired: stringItems(jsonOf<unknown>(e, 'RetiredJson')),
         cursor: str(e, 'Cursor'),
         done: e.Done === true,
         leaseOwner: str(e, 'LeaseOwner'),
@@ -276,8 +288,8 @@ export class LifecycleStore {
     const entity = {
       ...REEVAL_KEYS,
       TargetVersion: s.targetVersion,
-      RuleVersionsJson: s.ruleVersionsJson,
-      RetiredJson: s.retiredJson,
+      RuleVersionsJson: JSON.stringify(s.ruleVersions),
+      RetiredJson: JSON.stringify(s.retired),
       Cursor: s.cursor,
       Done: s.done,
       LeaseOwner: s.leaseOwner,
