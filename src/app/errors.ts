@@ -20,6 +20,7 @@ export const API_ERROR_STATUS = {
   request_replaced: 409,
   request_closed: 409,
   unknown_request_state: 409,
+  precondition_failed: 412,
   too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

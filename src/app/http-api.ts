@@ -8,6 +8,7 @@ import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
 import { ApiError } from './errors';
 import {
   checkParams,
+  etagListed,
   invalidQuery,
   json,
   parseEventStatuses,
@@ -72,7 +73,7 @@ export class HttpApi {
     const etag = `"${manifest.version}"`;
     const headers = { ETag: etag, 'Cache-Control': 'no-cache' };
     const inm = req.headers.get('if-none-match');
-    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) {
+    if (inm && etagListed(inm, etag, 'weak')) {
       return { status: 304, headers };
     }
     return json(200, manifest, headers);

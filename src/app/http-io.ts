@@ -63,6 +63,19 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
   body: Buffer.from(JSON.stringify(body), 'utf8'),
 });
 
+/**
+ * Whether an If-Match or If-None-Match header lists `etag`, the ETag of what is there now
+ * (undefined: nothing is). `*` stands for any current representation. If-None-Match compares
+ * weakly (a W/ tag matches its strong form); If-Match strongly, as RFC 9110 says.
+ */
+export function etagListed(header: string, etag: string | undefined, compare: 'weak' | 'strong'): boolean {
+  if (etag === undefined) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || (compare === 'weak' ? tag.replace(/^W\//, '') : tag) === etag;
+  });
+}
+
 export function errorResponse(e: ApiError): ApiResponse {
   return json(e.status, errorBody(e), e.headers);
 }

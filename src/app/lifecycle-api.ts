@@ -4,13 +4,13 @@ import type { AlertLog } from './alert-log';
 import type { Baselines } from './baselines';
 import { ApiError } from './errors';
 import type { LayoutMigration } from './layout-migration';
-import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
+import { checkParams, etagListed, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
 import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
-import { waiverView, type Waivers } from './waivers';
+import { waiverEtag, waiverView, type WaiverPrecondition, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
 export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'staged-raw-sweep', 'layout-migration'] as const;
@@ -107,17 +107,21 @@ export class LifecycleApi {
     if (method === 'GET') {
       const w = await waivers.get(id);
       if (!w) throw missing();
-      return json(200, waiverView(w, now));
+      return json(200, waiverView(w, now), { ETag: waiverEtag(w) });
     }
+    // Two admins editing one waiver: the one whose If-Match is no longer the waiver's ETag is refused.
+    const ifMatch = req.headers.get('if-match');
+    const precondition: WaiverPrecondition | undefined = ifMatch === null ? undefined : (etag) => etagListed(ifMatch, etag, 'strong');
     if (method === 'PUT') {
       const body = await readJsonBody(req, { max: MAX_WAIVER_BYTES, what: 'A waiver', hint: 'send the waiver as one JSON object', emptyCode: 'invalid_waiver' });
-      const { created, waiver } = await waivers.put(id, body, log);
-      return json(created ? 201 : 200, waiverView(waiver, now));
+      const { created, waiver, coverage } = await waivers.put(id, body, log, precondition);
+      const answer = { ...waiverView(waiver, now), coveredServers: coverage.servers, coveredServersAtLeast: coverage.atLeast, warnings: coverage.warnings };
+      return json(created ? 201 : 200, answer, { ETag: waiverEtag(waiver) });
     }
     if (method === 'DELETE') {
-      const ended = await waivers.remove(id, log);
+      const ended = await waivers.remove(id, log, precondition);
       if (!ended) throw new ApiError('not_found', `There is no active waiver "${id.slice(0, 64)}".`);
-      return json(200, waiverView(ended, now));
+      return json(200, waiverView(ended, now), { ETag: waiverEtag(ended) });
     }
     throw new ApiError('invalid_query', `Waivers accept GET, PUT and DELETE, not ${method}.`);
   }

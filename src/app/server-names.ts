@@ -3,6 +3,7 @@
 // a list's filter, a waiver or a baseline — answers to both, and a name that fits no server, or
 // more than one, is refused with the candidates: an empty list or a waiver that covers nothing
 // would read as "nothing wrong with that server".
+import { globMatch } from '../rules/common/glob';
 import type { PostureStore } from '../store';
 import { ApiError, type ApiErrorCode } from './errors';
 
@@ -43,6 +44,18 @@ export class ServerNames {
     const lists = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(`${name}.`, MAX_CANDIDATES)));
     const candidates = [...new Set(lists.flat())].sort().slice(0, MAX_CANDIDATES);
     return candidates.length === 1 ? { id: candidates[0]! } : { candidates };
+  }
+
+  /**
+   * The servers whose id a `*`/`?` pattern (lower case) matches, among the first `max` servers whose
+   * id begins with the pattern's text before its first wildcard: one range read per source.
+   * `atLeast`: that range held more servers than were read, so more may match.
+   */
+  async matching(pattern: string, max: number): Promise<{ readonly servers: readonly string[]; readonly atLeast: boolean }> {
+    const prefix = pattern.slice(0, pattern.search(/[*?]|$/));
+    const lists = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(prefix, max)));
+    const servers = [...new Set(lists.flat())].filter((id) => globMatch(pattern, id)).sort();
+    return { servers, atLeast: lists.some((l) => l.length >= max) };
   }
 
   /** The server's id; a name that stands for no one server is an error of the given code (404 by default). */

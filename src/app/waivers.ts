@@ -29,6 +29,15 @@ const FAILING = ['Warning', 'Error'];
 export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const PATTERN = /^[a-z0-9_.*?-]{1,253}$/;
 const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification', 'grantedBy', 'expiresAt']);
+/**
+ * What GET and PUT answer besides the fields a PUT sets. A body read from GET may be sent back as it
+ * is (as a resource manager ignores the read-only properties of a PUT): these are ignored, not
+ * refused, since the service sets them; anything else unknown is a typo and refused.
+ */
+const READ_ONLY = new Set(['grantedAt', 'changedAt', 'state', 'endedAt', 'revision', 'coveredServers', 'coveredServersAtLeast', 'warnings']);
+
+/** Servers read at most to count what a pattern covers (the Results range of its text before the first wildcard). */
+const COVERAGE_READ = 5000;
 
 const invalid = (message: string) => new ApiError('invalid_waiver', message);
 const iso = (t: number) => new Date(t).toISOString();
@@ -41,6 +50,26 @@ export interface WaiverInput {
   readonly grantedBy: string;
   readonly expiresAt: number;
 }
+
+/** The ETag of a waiver: its revision, which every change bumps (and nothing else changes). */
+export const waiverEtag = (w: Pick<WaiverRecord, 'revision'>): string => `"${w.revision}"`;
+
+/**
+ * A condition the change requires of the waiver as stored (undefined: none) — the HTTP If-Match:
+ * given the waiver's ETag (undefined when there is no such waiver), whether the change may go on.
+ */
+export type WaiverPrecondition = (etag: string | undefined) => boolean;
+
+/** How many known servers a waiver covers as it is stored now, and what a person should know about that. */
+export interface WaiverCoverage {
+  readonly servers: number;
+  /** More servers may match than were counted (a pattern over a very large fleet). */
+  readonly atLeast: boolean;
+  readonly warnings: readonly { readonly code: 'covers_no_server'; readonly message: string }[];
+}
+
+const changedMeanwhile = (id: string) =>
+  new ApiError('precondition_failed', `Waiver ${id} was changed by someone else after the version in If-Match was read, so nothing was changed; read it again and repeat the change on what is there now.`);
 
 /** Does the waiver name this server (exactly, or by its `*`/`?` pattern, case-insensitive)? */
 export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>, server: string): boolean {
@@ -106,14 +135,15 @@ export class Waivers {
     if (!WAIVER_ID.test(id)) throw invalid('The waiver id must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.');
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('The body must be one JSON object describing the waiver.');
     const body = doc as Record<string, unknown>;
-    const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
+    const unknown = Object.keys(body).find((k) => !FIELDS.has(k) && !READ_ONLY.has(k));
     if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a waiver has rule, server or serverPattern, justification, grantedBy and expiresAt.`);
     if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
     const ruleName = text(body, 'rule', 100);
     const rule = findRule(ruleName.toLowerCase(), rules);
     if (!rule) throw invalid(`Unknown rule "${ruleName}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
-    const hasServer = body.server !== undefined;
-    const hasPattern = body.serverPattern !== undefined;
+    // GET shows the one of server and serverPattern a waiver does not have as null: null is "none".
+    const hasServer = body.server !== undefined && body.server !== null;
+    const hasPattern = body.serverPattern !== undefined && body.serverPattern !== null;
     if (hasServer === hasPattern) throw invalid('Give exactly one of "server" (a server id) and "serverPattern" (with * or ? wildcards).');
     let server: string | undefined;
     let serverPattern: string | undefined;
@@ -138,11 +168,16 @@ export class Waivers {
     return { ruleId: rule.id, server, serverPattern, justification, grantedBy, expiresAt };
   }
 
-  /** Creates or changes a waiver; `created` tells 201 from 200. */
-  async put(id: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; waiver: WaiverRecord }> {
+  /**
+   * Creates or changes a waiver; `created` tells 201 from 200. The coverage is counted before the
+   * change is stored, so a storage failure counting it leaves the waiver as it was.
+   */
+  async put(id: string, doc: unknown, log: AlertLog, precondition?: WaiverPrecondition): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
     const checked = this.validate(id, doc);
-    const input = checked.server === undefined ? checked : { ...checked, server: await this.#serverOf(checked.server) };
-    const existing = await this.#current(id, log);
+    const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
+    const input = named === undefined ? checked : { ...checked, server: named.id };
+    const coverage = named === undefined ? await this.#patternCoverage(checked.serverPattern ?? '') : serverCoverage(named);
+    const existing = await this.#current(id, log, precondition);
     const now = this.deps.clock();
     const live = existing && existing.state === 'active' && existing.expiresAt > now;
     const next: WaiverRecord = {
@@ -157,9 +192,35 @@ export class Waivers {
       // A change that no longer covers some failing results hands their alerts back.
       followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
     };
-    const etag = await this.deps.waivers.put(next, existing?.etag);
+    const etag = await this.#write(next, existing?.etag, precondition);
     await this.#followUpNow({ ...next, etag }, log);
-    return { created: !live, waiver: next };
+    return { created: !live, waiver: next, coverage };
+  }
+
+  /** A change stored under the ETag it was decided on; with a precondition, a change landing meanwhile fails it (412). */
+  async #write(w: WaiverRecord, etag: string | undefined, precondition: WaiverPrecondition | undefined): Promise<string> {
+    try {
+      return await this.deps.waivers.put(w, etag);
+    } catch (error) {
+      if (precondition && error instanceof ConcurrencyConflictError) throw changedMeanwhile(w.id);
+      throw error;
+    }
+  }
+
+  /**
+   * The servers known now that a pattern covers. None is allowed (a waiver may come before its
+   * servers post) but said: a host-name pattern such as exch0? covers no server known by its FQDN.
+   */
+  async #patternCoverage(pattern: string): Promise<WaiverCoverage> {
+    const { servers, atLeast } = await this.deps.names.matching(pattern, COVERAGE_READ);
+    if (servers.length > 0 || atLeast) return { servers: servers.length, atLeast, warnings: [] };
+    const later = 'the waiver is stored and covers servers that post under a matching id later';
+    const asFqdn = pattern.includes('.') ? undefined : await this.deps.names.matching(`${pattern}.*`, COVERAGE_READ);
+    const message =
+      asFqdn && asFqdn.servers.length > 0
+        ? `"serverPattern" "${pattern}" covers none of the servers known now: servers are known by their id, the FQDN (such as ${asFqdn.servers[0]}), and "${pattern}.*" would cover ${asFqdn.servers.length}${asFqdn.atLeast ? ' or more' : ''} of them; ${later}.`
+        : `"serverPattern" "${pattern}" covers none of the servers known now (no server id matches it); ${later}.`;
+    return { servers: 0, atLeast: false, warnings: [{ code: 'covers_no_server', message }] };
   }
 
   /**
@@ -167,10 +228,10 @@ export class Waivers {
    * one server it begins. A server that has not posted yet may be named by its id (its FQDN, which
    * has a dot); a bare name that fits no server, or several, is refused, since it would cover nothing.
    */
-  async #serverOf(name: string): Promise<string> {
+  async #serverOf(name: string): Promise<{ id: string; known: boolean }> {
     const match = await this.deps.names.find(name);
-    if (match.id !== undefined) return match.id;
-    if (match.candidates.length === 0 && name.includes('.')) return name;
+    if (match.id !== undefined) return { id: match.id, known: true };
+    if (match.candidates.length === 0 && name.includes('.')) return { id: name, known: false };
     throw noSuchServer(name, match.candidates, 'invalid_waiver');
   }
 
@@ -186,8 +247,8 @@ export class Waivers {
   }
 
   /** Ends a waiver now; undefined when there is no such active waiver. */
-  async remove(id: string, log: AlertLog): Promise<WaiverRecord | undefined> {
-    const existing = await this.#current(id, log);
+  async remove(id: string, log: AlertLog, precondition?: WaiverPrecondition): Promise<WaiverRecord | undefined> {
+    const existing = await this.#current(id, log, precondition);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
     const ended: WaiverRecord = {
@@ -198,7 +259,7 @@ export class Waivers {
       revision: existing.revision + 1,
       followUp: { cause: 'waiver-deleted', at: now, reRaise: { reason: 'deleted', endedAt: now, scope: scopeOf(existing) } },
     };
-    const etag = await this.deps.waivers.put(ended, existing.etag);
+    const etag = await this.#write(ended, existing.etag, precondition);
     await this.#followUpNow({ ...ended, etag }, log);
     return ended;
   }
@@ -271,10 +332,17 @@ export class Waivers {
   /**
    * As #settled, and a waiver past its expiry that the timer has not ended yet is ended now, as the
    * timer would end it: a change or deletion taking its place would otherwise drop the alerts it
-   * held back, and the audit would never say it expired.
+   * held back, and the audit would never say it expired. The precondition is checked before that,
+   * on the revision the caller could have read (GET already shows such a waiver as expired).
    */
-  async #current(id: string, log: AlertLog): Promise<StoredWaiver | undefined> {
+  async #current(id: string, log: AlertLog, precondition?: WaiverPrecondition): Promise<StoredWaiver | undefined> {
     const w = await this.#settled(id, log);
+    if (precondition && !precondition(w && waiverEtag(w))) {
+      throw new ApiError(
+        'precondition_failed',
+        w ? `Waiver ${id} is at ${waiverEtag(w)} now, not the version in If-Match, so nothing was changed; read it again and repeat the change on what is there now.` : `There is no waiver "${id.slice(0, 64)}", so If-Match does not hold and nothing was changed.`,
+      );
+    }
     const now = this.deps.clock();
     if (!w || w.state !== 'active' || w.expiresAt > now) return w;
     const ended = expiredOf(w, now);
@@ -402,4 +470,11 @@ export class Waivers {
     };
     await this.deps.events.putEvents([e]);
   }
+}
+
+/** A waiver of one server covers it, or (an FQDN that has not posted yet) no server known now. */
+function serverCoverage({ id, known }: { id: string; known: boolean }): WaiverCoverage {
+  if (known) return { servers: 1, atLeast: false, warnings: [] };
+  const message = `No server "${id}" has posted yet, so the waiver covers no server known now; it is stored and covers that server once it posts under that id.`;
+  return { servers: 0, atLeast: false, warnings: [{ code: 'covers_no_server', message }] };
 }
