@@ -80,6 +80,13 @@ export function hashSecret(salt: Buffer, secret: string): Buffer {
   return createHmac('sha256', salt).update(secret, 'utf8').digest();
 }
 
+/** Whether `secret` is the one stored as base64 `salt` and HMAC `hash` (in constant time). */
+export function secretMatches(salt: string, hash: string, secret: string): boolean {
+  const expected = Buffer.from(hash, 'base64');
+  const actual = hashSecret(Buffer.from(salt, 'base64'), secret);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
 /** What a request was authenticated as. */
 export type Principal = { readonly kind: CredentialKind } | { readonly kind: 'server'; readonly server: string; readonly keyTag: string };
 
@@ -102,8 +109,12 @@ export interface IssuedKey {
   readonly replaced: readonly string[];
 }
 
-/** What allowed a re-enrolment: the open policy, the server's current key, or an admin's approval. */
-export type ReenrolmentGrant = 'open' | 'current-key' | 'admin-approval';
+/**
+ * What allowed a re-enrolment: the open policy, the server's current key, or an admin's approval;
+ * or 'same-request': it is the resend of the first enrolment that issued the current key, whose
+ * answer its caller never got (the key is issued again, still as an enrolment).
+ */
+export type ReenrolmentGrant = 'open' | 'current-key' | 'admin-approval' | 'same-request';
 
 export interface EnrolmentDeps {
   readonly keyStore: ServerKeyStore;
@@ -130,12 +141,15 @@ export class Enrolment {
     facts: { hostName?: string; fqdn?: string },
     issuedBy: 'enrolment' | 'admin-rotation',
     log: AlertLog,
-    options: { basis?: KeyPartition; grant?: ReenrolmentGrant } = {},
+    options: { basis?: KeyPartition; grant?: ReenrolmentGrant; request?: string } = {},
   ): Promise<IssuedKey> {
     const now = this.deps.clock();
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const salt = randomBytes(16);
+    // A first enrolment's request secret, kept with its key: a resend of it proves the same caller.
+    const requestSalt = randomBytes(16);
+    const request = options.request === undefined ? {} : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, options.request).toString('base64') };
     const out = await this.deps.keyStore.issue(
       {
       server,
@@ -147,6 +161,7 @@ export class Enrolment {
       issuedBy: issuedBy === 'enrolment' ? 'enrolment' : 'admin-rotation',
       hostName: facts.hostName,
       fqdn: facts.fqdn,
+      ...request,
       },
       { overrideBlock: issuedBy === 'admin-rotation', basis: options.basis },
     );
@@ -161,9 +176,11 @@ export class Enrolment {
     if (replaced.length > 0 || out.enrolledBefore) await this.deps.keyTags.clearKeyTags(server);
     // A server enrolled before (its head row, or what the caller granted) is re-enrolled even when
     // its key was revoked first and so replaces nothing: the re-enrolment alert must see it.
-    const reenrolled = replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined;
+    // The resend of a first enrolment is that enrolment still: it replaces only the key its caller never got.
+    const repeated = options.grant === 'same-request';
+    const reenrolled = !repeated && (replaced.length > 0 || options.basis?.head !== undefined || options.grant !== undefined);
     const reason = issuedBy === 'enrolment' ? (reenrolled ? 're-enrolment' : 'enrolment') : 'admin-rotation';
-    const grant = reason === 're-enrolment' ? (options.grant ?? 'open') : null;
+    const grant = reason === 're-enrolment' || repeated ? (options.grant ?? 'open') : null;
     // `settled`: the re-enrolment requests this key answered (an approved one among them can no longer be collected).
     audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null, settled: settled.join(',') || null });
     return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };

@@ -166,7 +166,8 @@ export class HttpApi {
       collector: collector?.name ? `${collector.name} ${collector.version ?? ''}`.trim() : undefined,
       source: req.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || undefined,
     };
-    const proofs = { currentKey: req.headers.get('x-server-key')?.trim() || undefined, claim: req.headers.get('x-enrolment-claim')?.trim() || undefined };
+    const header = (name: string) => req.headers.get(name)?.trim() || undefined;
+    const proofs = { currentKey: header('x-server-key'), claim: header('x-enrolment-claim'), request: header('x-enrolment-request') };
     const answer = await this.deps.reenrolment.enrol(server, facts, proofs, log);
     return json(answer.status, answer.body);
   }

@@ -6,9 +6,10 @@
 // files a request (202) with a claim for its requester; the key comes once an admin approves it
 // and the requester comes back with the claim, or at once when the request carries the server's
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   ConcurrencyConflictError,
+  keyRecordOf,
   MAX_REQUESTS_PER_SERVER,
   type EnrolmentRequest,
   type KeyAttention,
@@ -18,7 +19,7 @@ import {
   type ServerKeyStore,
 } from '../store';
 import type { ReenrolmentPolicy } from './settings';
-import { audit, blockedError, hashSecret, logRefusal, parseServerKey, type Enrolment, type IssuedKey } from './enrolment';
+import { audit, blockedError, logRefusal, parseServerKey, secretMatches, type Enrolment, type IssuedKey } from './enrolment';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
@@ -29,6 +30,8 @@ export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const MAX_LISTED = 5000;
 const ATTEMPTS = 6;
 const B64URL = /^[A-Za-z0-9_-]+$/;
+/** An enrolment's request secret: at least 128 random bits, base64url. */
+const REQUEST_SECRET = /^[A-Za-z0-9_-]{22,128}$/;
 
 export interface EnrolmentFacts {
   readonly hostName: string;
@@ -45,6 +48,11 @@ export interface EnrolmentProofs {
   readonly currentKey?: string;
   /** The claim a 202 answer handed out (header x-enrolment-claim). */
   readonly claim?: string;
+  /**
+   * A secret the caller made for this enrolment and sends again with each resend of it (header
+   * x-enrolment-request): a resend of a first enrolment whose answer was lost gets the key again.
+   */
+  readonly request?: string;
 }
 
 export interface PendingEnrolment {
@@ -94,6 +102,9 @@ export class Reenrolment {
   /** Enrols `server` under the policy: a key (201), or a request waiting for an admin (202). */
   async enrol(server: string, facts: EnrolmentFacts, proofs: EnrolmentProofs, log: AlertLog): Promise<EnrolmentAnswer> {
     const { enrolment, keyStore, policy } = this.deps;
+    if (proofs.request !== undefined && !REQUEST_SECRET.test(proofs.request)) {
+      throw new ApiError('invalid_enrolment', 'The x-enrolment-request header must be 22 to 128 letters, digits, dashes or underscores: a random secret made once per enrolment and sent again with each resend of it.');
+    }
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const basis = await keyStore.keyPartition(server);
       if (basis.head?.blocked) {
@@ -101,12 +112,15 @@ export class Reenrolment {
         throw blockedError(server);
       }
       try {
-        const issue = async (grant?: 'current-key' | 'admin-approval'): Promise<EnrolmentAnswer> => ({
+        const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request', request?: string): Promise<EnrolmentAnswer> => ({
           status: 201,
-          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant }),
+          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request }),
         });
         const enrolled = basis.head !== undefined || (policy === 'approval' && (await this.deps.hasPosted(server)));
-        if (!enrolled || policy === 'open') return await issue();
+        // Only a first enrolment (and its resends) keeps its request secret: a re-enrolment has its own proofs.
+        if (!enrolled) return await issue(undefined, proofs.request);
+        if (proofs.request !== undefined && this.#repeatsFirstEnrolment(basis, proofs.request)) return await issue('same-request', proofs.request);
+        if (policy === 'open') return await issue();
         if (proofs.currentKey !== undefined) {
           this.#checkCurrentKey(basis, proofs.currentKey);
           return await issue('current-key');
@@ -134,10 +148,22 @@ export class Reenrolment {
     const key = parseServerKey(presented);
     if (!key || key.server !== basis.server || key.keyId !== basis.head?.currentKeyId) throw refuse();
     const row = basis.rows.find((r) => r.rowKey === key.keyId);
-    const salt = typeof row?.Salt === 'string' ? row.Salt : '';
-    const hash = typeof row?.Hash === 'string' ? Buffer.from(row.Hash, 'base64') : Buffer.alloc(0);
-    const actual = hashSecret(Buffer.from(salt, 'base64'), key.secret);
-    if (row?.Status !== 'active' || hash.length !== actual.length || !timingSafeEqual(hash, actual)) throw refuse();
+    const record = row && keyRecordOf(row);
+    if (record?.status !== 'active' || !secretMatches(record.salt, record.hash, key.secret)) throw refuse();
+  }
+
+  /**
+   * Whether this enrolment resends the first enrolment that issued the server's current key: the
+   * key carries that enrolment's request secret, which only its caller knows (the fleet's
+   * enrolment secret, shared by every server, proves nothing here). Its answer was lost, since a
+   * caller that got the key would not enrol again; the key nobody holds is replaced. Within the
+   * time a re-enrolment request stays open: a collector resends at its next run at the latest.
+   */
+  #repeatsFirstEnrolment(basis: KeyPartition, request: string): boolean {
+    const row = basis.rows.find((r) => r.rowKey === basis.head?.currentKeyId);
+    const key = row && keyRecordOf(row);
+    if (key?.status !== 'active' || key.requestHash === undefined || this.deps.clock() - key.issuedAt > REQUEST_TTL_MS) return false;
+    return secretMatches(key.requestSalt ?? '', key.requestHash, request);
   }
 
   /**
@@ -155,9 +181,7 @@ export class Reenrolment {
     const closed = basis.replaced.filter((r) => r.replaced?.reason === 'revoked');
     const request = [...basis.requests, ...basis.unknown, ...closed].find((r) => r.requestId === requestId);
     if (!request || this.deps.clock() - request.requestedAt > REQUEST_TTL_MS) return undefined;
-    const expected = Buffer.from(request.claimHash, 'base64');
-    const actual = hashSecret(Buffer.from(request.claimSalt, 'base64'), secret);
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+    if (!secretMatches(request.claimSalt, request.claimHash, secret)) {
       throw new ApiError('forbidden', `The claim does not belong to re-enrolment request ${requestId} of ${basis.server}.`);
     }
     if (request.state === 'unknown') throw unknownState(request, 'collected');

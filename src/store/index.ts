@@ -19,7 +19,7 @@ export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type S
 export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type StoredBaseline } from './drift-store';
 export { settleBounded } from './transactions';
 export { WaiverStore, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState } from './waivers-store';
-export { MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
+export { keyRecordOf, MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, ReplacedReason, RequestDecision, RequestState } from './key-partition';
 export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';
 export { StagedRawStore, type RawHead, type RawSlotState, type StagedRawKey, type StagedRawMeta } from './staged-raw-store';

@@ -51,6 +51,12 @@ export interface ServerKeyRecord {
   readonly revokedReason?: string;
   readonly hostName?: string;
   readonly fqdn?: string;
+  /**
+   * A first enrolment's request secret (x-enrolment-request), as base64 salt and HMAC: the proof
+   * that a resend of that enrolment, whose answer was lost, comes from the same caller.
+   */
+  readonly requestSalt?: string;
+  readonly requestHash?: string;
 }
 
 const HEAD = HEAD_ROW;
@@ -86,10 +92,12 @@ function toEntity(r: ServerKeyRecord) {
     HostName: r.hostName ?? '',
     Fqdn: r.fqdn ?? '',
     ...(r.revokedAt === undefined ? {} : { RevokedAt: dateTime(r.revokedAt) }),
+    ...(r.requestHash === undefined ? {} : { RequestSalt: r.requestSalt ?? '', RequestHash: r.requestHash }),
   };
 }
 
-function fromEntity(e: Row): ServerKeyRecord {
+/** A key row as read (also one of a partition read with keyPartition). */
+export function keyRecordOf(e: Row): ServerKeyRecord {
   const status = str(e, 'Status') === 'active' ? 'active' : 'revoked';
   return {
     server: str(e, 'Server'),
@@ -103,6 +111,8 @@ function fromEntity(e: Row): ServerKeyRecord {
     revokedReason: str(e, 'RevokedReason') || undefined,
     hostName: str(e, 'HostName') || undefined,
     fqdn: str(e, 'Fqdn') || undefined,
+    requestSalt: str(e, 'RequestSalt') || undefined,
+    requestHash: str(e, 'RequestHash') || undefined,
   };
 }
 
@@ -132,7 +142,7 @@ export class ServerKeyStore {
     await this.ensureTable();
     try {
       const e = await guard('reading a server key', () => this.#t.getEntity(encodeKey(server), keyId));
-      return fromEntity(e);
+      return keyRecordOf(e);
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -142,7 +152,7 @@ export class ServerKeyStore {
   /** Every key row of a server (special rows excluded), newest first. */
   async listKeys(server: string): Promise<ServerKeyRecord[]> {
     const rows = await this.#partition(server);
-    return rows.filter(isKeyRow).map(fromEntity).sort((a, b) => b.issuedAt - a.issuedAt);
+    return rows.filter(isKeyRow).map(keyRecordOf).sort((a, b) => b.issuedAt - a.issuedAt);
   }
 
   /** The server's whole partition, read once: head, keys, requests and last refusal. */

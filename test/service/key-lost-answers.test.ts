@@ -2,6 +2,7 @@
 // is then refused), and a revocation whose clearing of the verified tags failed. A key that landed
 // is the caller's, a revoked key never posts again, and a decision or revocation that landed is
 // reported and audited as this call's. Also: a request past its time cannot be decided.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyTagOf, tableNames } from '../../src/store';
 import { fqdn } from '../support/enrolment-client';
@@ -77,6 +78,51 @@ describe('an issue whose answer was lost, in approval mode', () => {
     const collect = await c.enrol('LOST03', { 'x-enrolment-claim': asked.body.claim });
     expect(collect.status, JSON.stringify(collect.body)).toBe(201);
     expect((await c.post(collect.body.key, 'LOST03', Date.now() - 60_000)).status).toBe(201);
+  });
+
+  it('hands the resend of a first enrolment whose answer never arrived its key, and the key nobody got stops working', async () => {
+    const proof = { 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    const lost = await c.enrol('LOST04', proof);
+    expect(lost.status).toBe(201);
+    // Its caller never got that answer (a timeout, a dropped connection), and sends the same enrolment again.
+    const again = await c.enrol('LOST04', proof);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(again.body.replaced).toEqual([lost.body.keyId]);
+    const keys = await stack.app.keyStore.listKeys(fqdn('LOST04'));
+    expect(keys.filter((k) => k.status === 'active').map((k) => k.keyId)).toEqual([again.body.keyId]);
+    expect((await c.post(again.body.key, 'LOST04', Date.now() - 60_000)).status).toBe(201);
+    expect((await c.post(lost.body.key, 'LOST04', Date.now() - 30_000)).body.error).toBe('key_revoked');
+    // Still the first enrolment: no re-enrolment alert, no request for an admin.
+    const issued = alertRecords(stack).filter((x) => x.name === 'FleetPosture.ServerKeyIssued' && x.fields.server === fqdn('LOST04'));
+    expect(issued.map((x) => [x.fields.reason, x.fields.grant])).toEqual([
+      ['enrolment', null],
+      ['enrolment', 'same-request'],
+    ]);
+    expect(alertRecords(stack).filter((x) => x.name === 'FleetPosture.ReenrolmentRequested' && x.fields.server === fqdn('LOST04'))).toEqual([]);
+  });
+
+  it('gives no one else that key: another caller, without the request secret or with its own, only files a request', async () => {
+    const first = await c.enrol('LOST05', { 'x-enrolment-request': randomBytes(32).toString('base64url') });
+    expect(first.status).toBe(201);
+    expect((await c.enrol('LOST05')).status).toBe(202);
+    expect((await c.enrol('LOST05', { 'x-enrolment-request': randomBytes(32).toString('base64url') })).status).toBe(202);
+    const keys = await stack.app.keyStore.listKeys(fqdn('LOST05'));
+    expect(keys.filter((k) => k.status === 'active').map((k) => k.keyId)).toEqual([first.body.keyId]);
+    expect((await c.post(first.body.key, 'LOST05', Date.now() - 60_000)).status).toBe(201);
+  });
+
+  it('no longer takes the request secret once another key replaced the one it issued', async () => {
+    const proof = { 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    expect((await c.enrol('LOST06', proof)).status).toBe(201);
+    expect((await c.call('POST', `servers/${fqdn('LOST06')}/key/rotate`, TEST_KEYS.admin)).status).toBe(201);
+    expect((await c.enrol('LOST06', proof)).status).toBe(202);
+  });
+
+  it('refuses a malformed request secret (400) and issues nothing', async () => {
+    const r = await c.enrol('LOST07', { 'x-enrolment-request': 'short' });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('invalid_enrolment');
+    expect(await stack.app.keyStore.listKeys(fqdn('LOST07'))).toEqual([]);
   });
 
   it('reports and audits a revocation and an approval that landed as this call\'s', async () => {
