@@ -51,6 +51,25 @@ function New-PostureEnrolmentError {
     return $e
 }
 
+function New-PostureEnrolmentRequestSecret {
+    <#
+    .SYNOPSIS
+        A random secret (256 bits, base64url) for one enrolment, sent in x-enrolment-request with
+        every attempt of it: when the service issued a key but its answer was lost, the attempt
+        after it proves the same caller and gets the key instead of a request for an admin.
+    .EXAMPLE
+        $headers['x-enrolment-request'] = New-PostureEnrolmentRequestSecret
+    #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '', Justification = 'Returns a string; changes nothing.')]
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    $bytes = New-Object byte[] 32
+    $rng = [System.Security.Cryptography.RandomNumberGenerator]::Create()
+    try { $rng.GetBytes($bytes) } finally { $rng.Dispose() }
+    return [Convert]::ToBase64String($bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_')
+}
+
 function Invoke-PostureEnrolment {
     <#
     .SYNOPSIS
@@ -58,6 +77,9 @@ function Invoke-PostureEnrolment {
         @{ Status = 'Issued'; Server; KeyId; Key; IssuedAt; Replaced } (HTTP 201), or, when the
         service wants an admin's approval first (POSTURE_REENROLMENT=approval, HTTP 202),
         @{ Status = 'Pending'; Server; RequestId; Claim; RequestedAt; Message }.
+        Every attempt of one call carries the same request secret (header x-enrolment-request,
+        -RequestSecret or a new one): an attempt after one whose answer was lost (a timeout, a 5xx
+        after the key was stored) gets the key that landed rather than a request for approval.
         -Claim sends the claim of an earlier 202 (header x-enrolment-claim), to collect the key
         once an admin approved the request. -CurrentKey sends this server's key (header
         x-server-key), with which a service in approval mode renews the key at once; when the
@@ -82,8 +104,10 @@ function Invoke-PostureEnrolment {
         [hashtable]$HostFacts = $null,
         [string]$Claim = '',
         [string]$CurrentKey = '',
+        [string]$RequestSecret = '',
         [psobject]$RetryPolicy = $null
     )
+    if (-not $RequestSecret) { $RequestSecret = New-PostureEnrolmentRequestSecret }
     if ($null -eq $HostFacts) {
         $facts = Get-PostureHostFact
         $HostFacts = @{ name = [string]$facts['name'] }
@@ -96,7 +120,7 @@ function Invoke-PostureEnrolment {
     $request['host'] = $hostObject
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes((ConvertTo-PostureJson -InputObject $request))
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'enroll'
-    $headers = @{ $HeaderName = $EnrolmentSecret }
+    $headers = @{ $HeaderName = $EnrolmentSecret; 'x-enrolment-request' = $RequestSecret }
     if ($Claim) { $headers['x-enrolment-claim'] = $Claim }
     if ($CurrentKey) { $headers['x-server-key'] = $CurrentKey }
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.

@@ -69,7 +69,9 @@ BeforeAll {
         # What the service holds: keys (active or revoked), its re-enrolment policy, one request.
         param([string]$Mode = 'open', [hashtable]$Keys = @{ 'old-key' = 'revoked' })
         # Busy: per route ('enroll', 'manifest', 'snapshots'), answers given before the service answers itself.
-        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Busy = @{}; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
+        # LoseEnrol: enrolments answered 503 after the service acted on them (the answer lost on the way).
+        # KeyRequests: the request secret (x-enrolment-request) each first-enrolment key was issued to.
+        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Busy = @{}; LoseEnrol = 0; KeyRequests = @{}; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
     }
 
     function Invoke-FakeEnrol {
@@ -82,9 +84,16 @@ BeforeAll {
             foreach ($k in $replaced) { $Svc.Keys[$k] = 'revoked' }
             $key = 'key-{0}' -f $Svc.Issued
             $Svc.Keys[$key] = 'active'
+            if ($firstRequest) { $Svc.KeyRequests[$key] = $firstRequest }
             $Svc.Request = $null
             New-FakeAnswer 201 ([ordered]@{ server = $script:server; keyId = ('k{0}' -f $Svc.Issued); key = $key; issuedAt = '2026-11-28T00:00:00.000Z'; replaced = $replaced })
         }
+        $request = [string]$Headers['x-enrolment-request']
+        # A first enrolment gets a key and keeps its request secret; a resend with that secret gets the key again.
+        $firstRequest = $(if ($Svc.Keys.Count -eq 0) { $request } else { '' })
+        if ($firstRequest) { return (& $issue) }
+        $active = @($Svc.Keys.Keys | Where-Object { $Svc.Keys[$_] -eq 'active' })
+        if ($request -and $active.Count -eq 1 -and $Svc.KeyRequests[$active[0]] -eq $request) { $firstRequest = $request; return (& $issue) }
         if ($Svc.Mode -eq 'open') { return (& $issue) }
         $current = $Headers['x-server-key']
         if ($current) {
@@ -112,11 +121,16 @@ BeforeAll {
         # Records every call, then answers as the service would.
         param([hashtable]$Svc, [string]$Method, [string]$Uri, [hashtable]$Headers, [byte[]]$Body)
         $route = $Uri -replace '^.*/api/', ''
-        [void]$Svc.Calls.Add(@{ Call = ('{0} {1}' -f $Method.ToUpperInvariant(), $route); Key = [string]$Headers['x-api-key']; Claim = [string]$Headers['x-enrolment-claim']; ServerKey = [string]$Headers['x-server-key'] })
+        [void]$Svc.Calls.Add(@{ Call = ('{0} {1}' -f $Method.ToUpperInvariant(), $route); Key = [string]$Headers['x-api-key']; Claim = [string]$Headers['x-enrolment-claim']; ServerKey = [string]$Headers['x-server-key']; Request = [string]$Headers['x-enrolment-request'] })
         if ($Svc.Busy.ContainsKey($route) -and $Svc.Busy[$route].Count -gt 0) {
             $busy = $Svc.Busy[$route][0]
             $Svc.Busy[$route].RemoveAt(0)
             return $busy
+        }
+        if ($route -eq 'enroll' -and $Svc.LoseEnrol -gt 0) {
+            $Svc.LoseEnrol--
+            $null = Invoke-FakeEnrol -Svc $Svc -Headers $Headers
+            return (New-FakeAnswer 503 @{ error = 'storage_unavailable'; message = 'Table Storage is unavailable; retry after 5 seconds (part of the request may have been stored; sending it again is safe).' })
         }
         if ($route -eq 'enroll') { return (Invoke-FakeEnrol -Svc $Svc -Headers $Headers) }
         $key = [string]$Headers['x-api-key']
@@ -321,6 +335,25 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
         $p = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.old'
         $p.Status | Should -Be 'Pending'
         @($script:svc.Calls | ForEach-Object { $_.ServerKey }) | Should -Be @('fp1.old', '')
+    }
+
+    It 'a first enrolment whose answer was lost: the retry sends the same request secret and gets the key that landed, not a request' {
+        Use-FakeService -Service (New-FakeService -Mode 'approval' -Keys @{})
+        $script:svc.LoseEnrol = 1
+        $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts
+        $a.Status | Should -Be 'Issued'
+        $a.Key | Should -Be 'key-2'
+        $requests = @($script:svc.Calls | ForEach-Object { $_.Request })
+        $requests.Count | Should -Be 2
+        $requests[0] | Should -Match '^[A-Za-z0-9_-]{43}$'
+        $requests[1] | Should -Be $requests[0]
+        # The key nobody got is replaced; no request waits for an admin.
+        $script:svc.Keys['key-1'] | Should -Be 'revoked'
+        $script:svc.Requests | Should -Be 0
+        # Another enrolment makes a secret of its own.
+        $script:svc.Calls.Clear()
+        $null = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts
+        $script:svc.Calls[0].Request | Should -Not -Be $requests[0]
     }
 
     It 'throws with the HTTP status: 403 with the service''s message, 401, no answer, and a 202 without a claim' {

@@ -111,7 +111,7 @@ export interface IssuedKey {
 
 /**
  * What allowed a re-enrolment: the open policy, the server's current key, or an admin's approval;
- * or 'same-request': it is the resend of the first enrolment that issued the current key, whose
+ * or 'same-request': it is the resend of the enrolment that issued the current key, whose
  * answer its caller never got (the key is issued again, still as an enrolment).
  */
 export type ReenrolmentGrant = 'open' | 'current-key' | 'admin-approval' | 'same-request';
@@ -147,7 +147,7 @@ export class Enrolment {
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const salt = randomBytes(16);
-    // A first enrolment's request secret, kept with its key: a resend of it proves the same caller.
+    // The enrolment's request secret, kept with its key: a resend of it proves the same caller.
     const requestSalt = randomBytes(16);
     const request = options.request === undefined ? {} : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, options.request).toString('base64') };
     const out = await this.deps.keyStore.issue(

@@ -112,14 +112,15 @@ export class Reenrolment {
         throw blockedError(server);
       }
       try {
-        const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request', request?: string): Promise<EnrolmentAnswer> => ({
+        // Every key an enrolment issues keeps its request secret: the answer to a renewal or to an
+        // approved claim can be lost as well as a first enrolment's, and only its caller can resend it.
+        const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request'): Promise<EnrolmentAnswer> => ({
           status: 201,
-          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request }),
+          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request: proofs.request }),
         });
         const enrolled = basis.head !== undefined || (policy === 'approval' && (await this.deps.hasPosted(server)));
-        // Only a first enrolment (and its resends) keeps its request secret: a re-enrolment has its own proofs.
-        if (!enrolled) return await issue(undefined, proofs.request);
-        if (proofs.request !== undefined && this.#repeatsFirstEnrolment(basis, proofs.request)) return await issue('same-request', proofs.request);
+        if (!enrolled) return await issue();
+        if (proofs.request !== undefined && this.#repeatsEnrolment(basis, proofs.request)) return await issue('same-request');
         if (policy === 'open') return await issue();
         if (proofs.currentKey !== undefined) {
           this.#checkCurrentKey(basis, proofs.currentKey);
@@ -153,13 +154,13 @@ export class Reenrolment {
   }
 
   /**
-   * Whether this enrolment resends the first enrolment that issued the server's current key: the
-   * key carries that enrolment's request secret, which only its caller knows (the fleet's
-   * enrolment secret, shared by every server, proves nothing here). Its answer was lost, since a
-   * caller that got the key would not enrol again; the key nobody holds is replaced. Within the
-   * time a re-enrolment request stays open: a collector resends at its next run at the latest.
+   * Whether this enrolment resends the enrolment that issued the server's current key: the key
+   * carries that enrolment's request secret, which only its caller knows (the fleet's enrolment
+   * secret, shared by every server, proves nothing here). Its answer was lost, since a caller that
+   * got the key would not enrol again; the key nobody holds is replaced. Within the time a
+   * re-enrolment request stays open: a collector resends at its next run at the latest.
    */
-  #repeatsFirstEnrolment(basis: KeyPartition, request: string): boolean {
+  #repeatsEnrolment(basis: KeyPartition, request: string): boolean {
     const row = basis.rows.find((r) => r.rowKey === basis.head?.currentKeyId);
     const key = row && keyRecordOf(row);
     if (key?.status !== 'active' || key.requestHash === undefined || this.deps.clock() - key.issuedAt > REQUEST_TTL_MS) return false;

@@ -52,7 +52,7 @@ export interface ServerKeyRecord {
   readonly hostName?: string;
   readonly fqdn?: string;
   /**
-   * A first enrolment's request secret (x-enrolment-request), as base64 salt and HMAC: the proof
+   * An enrolment's request secret (x-enrolment-request), as base64 salt and HMAC: the proof
    * that a resend of that enrolment, whose answer was lost, comes from the same caller.
    */
   readonly requestSalt?: string;

@@ -101,6 +101,21 @@ describe('an issue whose answer was lost, in approval mode', () => {
     expect(alertRecords(stack).filter((x) => x.name === 'FleetPosture.ReenrolmentRequested' && x.fields.server === fqdn('LOST04'))).toEqual([]);
   });
 
+  it('hands the resend of a collected claim whose answer never arrived its key, without a second request', async () => {
+    expect((await c.enrol('LOST08')).status).toBe(201);
+    const asked = await c.enrol('LOST08');
+    expect((await c.call('POST', `servers/${fqdn('LOST08')}/enrolments/${asked.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    const proof = { 'x-enrolment-claim': asked.body.claim, 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    const lost = await c.enrol('LOST08', proof);
+    expect(lost.status).toBe(201);
+    // The claim is spent; the request secret is what proves the resend is the same caller's.
+    const again = await c.enrol('LOST08', proof);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(again.body.replaced).toEqual([lost.body.keyId]);
+    expect((await c.post(again.body.key, 'LOST08', Date.now() - 60_000)).status).toBe(201);
+    expect(alertRecords(stack).filter((x) => x.name === 'FleetPosture.ReenrolmentRequested' && x.fields.server === fqdn('LOST08'))).toHaveLength(1);
+  });
+
   it('gives no one else that key: another caller, without the request secret or with its own, only files a request', async () => {
     const first = await c.enrol('LOST05', { 'x-enrolment-request': randomBytes(32).toString('base64url') });
     expect(first.status).toBe(201);
