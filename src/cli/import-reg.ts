@@ -6,9 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildManifest } from '../rules/manifest';
+import { RULES } from '../rules/registry';
+import { shortHive, type RegistryView } from '../snapshot/normalise';
 import { parseSnapshot } from '../snapshot/parse';
-import { decodeRegBytes, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
-import { SNAPSHOT_SCHEMA_ID, type SnapshotInput } from '../snapshot/schema';
+import { decodeRegBytes, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
+import { SNAPSHOT_SCHEMA_ID, type RegistryEntry, type SnapshotInput } from '../snapshot/schema';
 import { parseServicesCsv, ServicesCsvError } from '../snapshot/services-csv';
 import { EXIT, UsageError, type Io } from './io';
 
@@ -20,7 +22,8 @@ Turns reg export files (and a services CSV) into a snapshot on stdout, for "| fl
                Select Name,DisplayName,State,Started,StartMode,PathName | Export-Csv services.csv
   --host       the server's name (default: the first file's name without .reg)
   --arch       x64 (default: paths without Wow6432Node are the 64-bit view) or x86 (32-bit Windows)
-Notes (skipped lines, assumptions) go to stderr. Exit codes: 0 written, 2 unreadable input (one line).`;
+Notes (skipped lines, assumptions) go to stderr. Exit codes: 0 written, 2 unreadable input or files that
+do not reach the keys telling whether a product is installed (one line).`;
 
 const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 
@@ -39,6 +42,27 @@ function readFailure(file: string, e: unknown): string {
   if (code === 'ENOENT') return `${file}: no such file`;
   if (code === 'EISDIR') return `${file}: is a directory`;
   return `${file}: ${(e as Error).message}`;
+}
+
+/**
+ * A rule's "not installed" read from keys the files do not cover would be an all-clear for keys
+ * nobody exported (only a sub-branch, or only the 64-bit view of a 32-bit product). Returns the
+ * refusal for the first rule whose installed keys are neither in the files nor below an exported
+ * branch, in the view its product writes.
+ */
+function uncoveredInstallKeys(exports: readonly RegExport[], registry: readonly RegistryEntry[], nativeView: RegistryView): string | undefined {
+  for (const rule of RULES) {
+    if (!rule.installedKeys) continue;
+    const { paths } = rule.installedKeys;
+    const held = registry.some((e) => e.exists && paths.some((p) => shortHive(p).toLowerCase() === e.path.toLowerCase()));
+    // 32-bit Windows has one view, its native one.
+    const view = nativeView === '32' ? '32' : rule.installedKeys.view;
+    if (held || paths.some((p) => exportsCover(exports, p, view, { nativeView }))) continue;
+    const spelled = paths.map((p) => exportSpelling(p, view, nativeView) ?? p).join(', ');
+    const hint = nativeView === '64' ? ' (or, if the server runs 32-bit Windows, give --arch x86)' : '';
+    return `the files hold none of ${spelled} and no key above them, so they cannot tell whether rule ${rule.id}'s product is installed: export one of those keys or a key above it${hint}`;
+  }
+  return undefined;
 }
 
 /**
@@ -87,6 +111,15 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
     exports.push(parsed);
   }
 
+  const manifest = buildManifest();
+  const nativeView: RegistryView = arch === 'x64' ? '64' : '32';
+  const registry = registryEntriesFromExports(exports, manifest.registry, { nativeView });
+  const uncovered = uncoveredInstallKeys(exports, registry, nativeView);
+  if (uncovered !== undefined) {
+    io.err(uncovered + '\n');
+    return EXIT.badInput;
+  }
+
   let services: SnapshotInput['services'] = [];
   if (values.services !== undefined) {
     const parsed = await readInput(io, values.services, (text) => parseServicesCsv(text), ServicesCsvError);
@@ -96,14 +129,13 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
     io.err('note: no --services file: the snapshot lists no services, so rules that need them (e.g. the SMTP service) see none\n');
   }
 
-  const manifest = buildManifest();
   const snapshot: SnapshotInput = {
     schema: SNAPSHOT_SCHEMA_ID,
     snapshotId: randomUUID(),
     collectedAt: new Date().toISOString(),
     collector: { name: 'import-reg', version: '1.0.0', manifestVersion: manifest.version },
     host: { name: host, os: { architecture: arch === 'x64' ? '64-bit' : '32-bit' } },
-    registry: registryEntriesFromExports(exports, manifest.registry, { nativeView: arch === 'x64' ? '64' : '32' }),
+    registry,
     services,
     files: [],
   };

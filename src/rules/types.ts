@@ -1,6 +1,6 @@
 // The rule interface. A rule is pure: a normalised snapshot in, a result out, no I/O. What it
 // needs collected is declared here and the collection manifest is derived from it.
-import type { NormalisedSnapshot } from '../snapshot/normalise';
+import type { NormalisedSnapshot, RegistryView } from '../snapshot/normalise';
 import type { ManifestFileEntry, ManifestRegistryEntry } from '../snapshot/schema';
 
 export const STATUSES = ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown'] as const;
@@ -17,6 +17,11 @@ export type Severity = 'Error' | 'Warning' | 'Info';
 export interface Reference {
   readonly title: string;
   readonly url?: string;
+}
+
+export interface InstalledKeys {
+  readonly paths: readonly string[];
+  readonly view: RegistryView;
 }
 
 /** What a rule needs the collector to gather. */
@@ -72,6 +77,13 @@ export interface Rule {
   /** Every reason code the rule can give, with the status it goes with. */
   readonly reasonCodes: Readonly<Record<string, Status>>;
   readonly needs: CollectionNeeds;
+  /**
+   * Optional: the registry keys that tell whether the rule's product is installed (none of them
+   * there: the rule does not apply), and the view the product writes them to on 64-bit Windows.
+   * Partial data, such as a .reg export of some other branch, must cover one of them before their
+   * absence is believed.
+   */
+  readonly installedKeys?: InstalledKeys;
   evaluate(snapshot: NormalisedSnapshot): RuleOutcome;
   /**
    * Optional: the configuration facts the verdict rests on, for fleet drift. Pure like

@@ -253,9 +253,34 @@ function wowSpelling(path: string): string | undefined {
   return m ? `${m[1]}\\Wow6432Node${m[2]}` : undefined;
 }
 
+/**
+ * How a key of one view is spelled in an export from Windows of the given native view; undefined
+ * when no export can hold it (the 32-bit view of a key outside HKLM\SOFTWARE, or view "64" on
+ * 32-bit Windows).
+ */
+export function exportSpelling(path: string, view: RegistryView, nativeView: RegistryView): string | undefined {
+  if (view === nativeView) return shortHive(path);
+  return view === '32' ? wowSpelling(path) : undefined;
+}
+
 /** Strictly below: a manifest key the file holds itself is in its entries already. */
 function isBelow(path: string, ancestor: string): boolean {
   return path.toLowerCase().startsWith(ancestor.toLowerCase() + '\\');
+}
+
+function exportedPaths(exports: readonly RegExport[]): string[] {
+  return exports.flatMap((ex) => ex.keys.map((k) => shortHive(k.rawPath)));
+}
+
+/**
+ * Whether the exports say anything about a key: they hold it, or a branch above it (`reg export`
+ * writes whole branches, so a key missing there does not exist). Outside every branch, a missing
+ * key was simply not exported.
+ */
+export function exportsCover(exports: readonly RegExport[], path: string, view: RegistryView, options: RegExportOptions = {}): boolean {
+  const spelled = exportSpelling(path, view, options.nativeView ?? '64');
+  if (spelled === undefined) return false;
+  return exportedPaths(exports).some((p) => p.toLowerCase() === spelled.toLowerCase() || isBelow(spelled, p));
 }
 
 /**
@@ -270,7 +295,7 @@ export function registryEntriesFromExports(
 ): RegistryEntry[] {
   const nativeView = options.nativeView ?? '64';
   const entries = new Map<string, { path: string; view: RegistryView; values: RegistryValue[] }>();
-  const rawPaths = exports.flatMap((ex) => ex.keys.map((k) => shortHive(k.rawPath)));
+  const rawPaths = exportedPaths(exports);
   for (const ex of exports) {
     for (const key of ex.keys) {
       const short = shortHive(key.rawPath);
@@ -291,8 +316,7 @@ export function registryEntriesFromExports(
   for (const m of manifestKeys) {
     for (const view of views) {
       const canonical = canonicalRegistryPath(shortHive(m.path), view);
-      // How the key would be spelled in this export, for this view.
-      const spelled = view === nativeView ? shortHive(m.path) : wowSpelling(m.path);
+      const spelled = exportSpelling(m.path, view, nativeView);
       if (spelled === undefined) continue;
       if (!rawPaths.some((p) => isBelow(spelled, p))) continue;
       // Held by the file (exists), or already added for another spelling of the same key.

@@ -266,6 +266,8 @@ export const mcafeePort25Blocked: Rule = {
     services: [SERVICES.scanner, ...SERVICES.smtp],
     files: ACCESS_LOG_FILES,
   },
+  // VSE is a 32-bit product: on 64-bit Windows its keys are under Wow6432Node.
+  installedKeys: { paths: [INSTALLED_KEYS.nai, INSTALLED_KEYS.mcafee], view: '32' },
   evaluate,
   configurationFacts,
 };
