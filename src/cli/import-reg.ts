@@ -9,7 +9,7 @@ import { buildManifest } from '../rules/manifest';
 import { RULES } from '../rules/registry';
 import { shortHive, type RegistryView } from '../snapshot/normalise';
 import { parseSnapshot } from '../snapshot/parse';
-import { decodeRegBytes, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
+import { decodeRegBytes, entriesTheManifestReads, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
 import { SNAPSHOT_SCHEMA_ID, type RegistryEntry, type SnapshotInput } from '../snapshot/schema';
 import { parseServicesCsv, ServicesCsvError } from '../snapshot/services-csv';
 import { EXIT, UsageError, type Io } from './io';
@@ -113,7 +113,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
 
   const manifest = buildManifest();
   const nativeView: RegistryView = arch === 'x64' ? '64' : '32';
-  const registry = registryEntriesFromExports(exports, manifest.registry, { nativeView });
+  const registry = entriesTheManifestReads(registryEntriesFromExports(exports, manifest.registry, { nativeView }), manifest.registry);
   const uncovered = uncoveredInstallKeys(exports, registry, nativeView);
   if (uncovered !== undefined) {
     io.err(uncovered + '\n');

@@ -283,6 +283,27 @@ export function exportsCover(exports: readonly RegExport[], path: string, view: 
   return exportedPaths(exports).some((p) => p.toLowerCase() === spelled.toLowerCase() || isBelow(spelled, p));
 }
 
+/** How many levels `path` lies below `ancestor` (0: the key itself), or undefined when it is not at or below it. */
+function depthBelow(path: string, ancestor: string): number | undefined {
+  if (path.toLowerCase() === ancestor.toLowerCase()) return 0;
+  return isBelow(path, ancestor) ? path.slice(ancestor.length + 1).split('\\').length : undefined;
+}
+
+/**
+ * The entries a collector following the manifest would send: each manifest key and, below one
+ * that recurses, the keys down to its maxDepth (any depth when it gives none). An export holds
+ * whole branches; the keys no rule reads stay out, so a value there (of any size) cannot make the
+ * snapshot invalid.
+ */
+export function entriesTheManifestReads(entries: readonly RegistryEntry[], manifestKeys: readonly ManifestRegistryEntry[]): RegistryEntry[] {
+  return entries.filter((e) =>
+    manifestKeys.some((m) => {
+      const depth = depthBelow(e.path, shortHive(m.path));
+      return depth !== undefined && (depth === 0 || (m.recurse && depth <= (m.maxDepth ?? Infinity)));
+    }),
+  );
+}
+
 /**
  * The contract's registry entries for one or more parsed exports: every key of the files (merged
  * when a key appears twice), then `exists: false` for each manifest key that lies inside an

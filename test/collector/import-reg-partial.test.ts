@@ -4,19 +4,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
-import { fakeIo } from './cli-io';
+import { fakeIo, fakeIoWith, regFile } from './cli-io';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
 
-/** A regedit 5 export as regedit writes it: UTF-16LE with a BOM, CRLF line ends. */
-function regFile(...lines: string[]): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(['Windows Registry Editor Version 5.00', '', ...lines, ''].join('\r\n'), 'utf16le')]);
-}
-
 async function importReg(file: Buffer, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = fakeIo();
-  const readFile = io.read;
-  Object.assign(io, { read: async (p: string) => (p === 'export.reg' ? file : readFile(p)) });
+  const io = fakeIoWith({ 'export.reg': file });
   const code = await main(['import-reg', 'export.reg', '--host', 'EXCH16', '--services', join(FIX, 'services-ex2016.csv'), ...args], io);
   return { code, stdout: io.stdout, stderr: io.stderr };
 }

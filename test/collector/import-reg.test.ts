@@ -1,11 +1,12 @@
 // The import-reg command end to end: .reg files + services CSV → a contract snapshot on stdout,
 // which `evaluate -` accepts.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostFromFileName } from '../../src/cli/import-reg';
 import { main } from '../../src/cli/main';
 import { parseSnapshot } from '../../src/snapshot/parse';
-import { fakeIo } from './cli-io';
+import { fakeIo, fakeIoWith } from './cli-io';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
 
@@ -105,4 +106,33 @@ describe('realistic exports (test/fixtures/reg) give the verdicts of the decisio
       expect({ status: result.status, reasonCode: result.reasonCode }).toEqual({ status, reasonCode });
     });
   }
+});
+
+describe('import-reg and keys no rule reads', () => {
+  // A value longer than the contract allows (32,767 characters), in one more key of the export.
+  const withKey = (key: string, value: string) =>
+    Buffer.concat([readFileSync(join(FIX, 'EXCH16-vse88-excluded.reg')), Buffer.from(`[${key}]\r\n"${value}"="${'x'.repeat(40_000)}"\r\n\r\n`, 'utf16le')]);
+
+  async function importOne(file: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
+    const io = fakeIoWith({ 'EXCH16.reg': file });
+    const code = await main(['import-reg', 'EXCH16.reg', '--services', join(FIX, 'services-ex2016.csv')], io);
+    return { code, stdout: io.stdout, stderr: io.stderr };
+  }
+
+  it('leaves an oversized value in a key no rule reads out of the snapshot instead of refusing the export', async () => {
+    const r = await importOne(withKey('HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent\\Logs', 'Trace'));
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.registry.map((e: { path: string }) => e.path)).not.toContain('HKLM\\SOFTWARE\\McAfee\\Agent\\Logs');
+    const io = fakeIo(r.stdout);
+    expect(await main(['evaluate', '-'], io)).toBe(0);
+    expect(JSON.parse(io.stdout).results[0]).toMatchObject({ status: 'Pass', reasonCode: 'SmtpExcluded' });
+  });
+
+  it('still refuses an oversized value in a key the rule reads, with one line', async () => {
+    const r = await importOne(withKey('HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking', 'szLogFileName'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^the files do not make a valid snapshot: registry\[\d+\]\.values\[\d+\]\.data: must be at most 32767 characters long\n$/);
+  });
 });

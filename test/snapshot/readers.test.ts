@@ -1,7 +1,7 @@
 // The offline readers at their edges: .reg exports (values twice, keys in two exports, every
 // data form regedit writes) and services CSVs (with and without a final line break).
 import { describe, expect, it } from 'vitest';
-import { decodeRegBytes, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { decodeRegBytes, entriesTheManifestReads, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
 import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
 
 const REG5 = 'Windows Registry Editor Version 5.00\r\n\r\n';
@@ -366,6 +366,25 @@ describe('manifest keys under every hive', () => {
     const ex = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]\r\n');
     const entries = registryEntriesFromExports([ex], [{ path: 'HKLM\\SOFTWARE\\McAfee\\X', recurse: false }, { path: 'HKEY_LOCAL_MACHINE\\software\\mcafee\\x', recurse: true }]);
     expect(entries.filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWARE\\McAfee\\X', view: '64', exists: false }]);
+  });
+});
+
+describe('the keys of an export the manifest reads', () => {
+  const entry = (path: string) => ({ path, view: '32' as const, exists: true, values: [] });
+  const paths = (manifest: Parameters<typeof entriesTheManifestReads>[1], ...keys: string[]) => entriesTheManifestReads(keys.map(entry), manifest).map((e) => e.path);
+
+  it('keeps a manifest key (any spelling of its hive, any case) and drops its parent, its children and a similarly named key', () => {
+    const manifest = [{ path: 'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection', recurse: false }];
+    expect(paths(manifest, 'HKLM\\SOFTWARE\\McAfee', 'HKLM\\SOFTWARE\\mcafee\\desktopprotection', 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection\\Tasks', 'HKLM\\SOFTWARE\\McAfee\\DesktopProtectionX')).toEqual([
+      'HKLM\\SOFTWARE\\mcafee\\desktopprotection',
+    ]);
+  });
+
+  it('keeps the keys below a recursing manifest key down to its maxDepth, or any depth when it gives none', () => {
+    const keys = ['HKLM\\SOFTWARE\\X', 'HKLM\\SOFTWARE\\X\\a', 'HKLM\\SOFTWARE\\X\\a\\b', 'HKLM\\SOFTWARE\\X\\a\\b\\c', 'HKLM\\SOFTWARE\\Y'];
+    expect(paths([{ path: 'HKLM\\SOFTWARE\\X', recurse: true, maxDepth: 2 }], ...keys)).toEqual(keys.slice(0, 3));
+    expect(paths([{ path: 'HKLM\\SOFTWARE\\X', recurse: true }], ...keys)).toEqual(keys.slice(0, 4));
+    expect(paths([{ path: 'HKLM\\SOFTWARE\\X', recurse: true, maxDepth: 0 }], ...keys)).toEqual(keys.slice(0, 1));
   });
 });
 
