@@ -6,7 +6,8 @@ import { EXIT, UsageError, type Io } from './io';
 
 export const schemaHelp = `Usage: fleet-posture schema <snapshot | manifest> [--write]
 
-Prints the JSON Schema generated from the contract's zod schemas; --write updates the copy under schema/.`;
+Prints the JSON Schema generated from the contract's zod schemas; --write updates the copy under schema/
+(run it in the repository's root folder).`;
 
 export async function schemaCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { write: { type: 'boolean', default: false } } });
@@ -14,8 +15,17 @@ export async function schemaCommand(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1 || !name || !(name in JSON_SCHEMAS)) throw new UsageError('schema takes one name: snapshot or manifest');
   const text = jsonSchemaText(name as JsonSchemaName);
   if (values.write) {
-    await writeFile(JSON_SCHEMA_FILES[name as JsonSchemaName], text);
-    io.err(`wrote ${JSON_SCHEMA_FILES[name as JsonSchemaName]}\n`);
+    const file = JSON_SCHEMA_FILES[name as JsonSchemaName];
+    try {
+      await writeFile(file, text);
+    } catch (e) {
+      // The path is relative to the repository's root: anywhere else there is no schema/ to update.
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'there is no schema folder here' : ((e as Error).message.split('\n')[0] ?? String(e));
+      io.err(`fleet-posture schema: cannot write ${file} (${why}): run --write from the repository's root folder\n`);
+      return EXIT.badInput;
+    }
+    io.err(`wrote ${file}\n`);
   } else io.out(text);
   return EXIT.ok;
 }
