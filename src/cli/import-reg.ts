@@ -1,4 +1,4 @@
-// `fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86]`:
+// `fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]`:
 // turns `reg export` files (and a services CSV) into a contract snapshot on stdout, so that
 // `import-reg x.reg | fleet-posture evaluate -` is an offline analyzer. Parsing lives in
 // src/snapshot/reg-export.ts and services-csv.ts; this file reads files and prints.
@@ -9,12 +9,24 @@ import { buildManifest } from '../rules/manifest';
 import { RULES } from '../rules/registry';
 import { shortHive, type RegistryView } from '../snapshot/normalise';
 import { parseSnapshot } from '../snapshot/parse';
-import { decodeRegBytes, entriesTheManifestReads, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError, type RegExport } from '../snapshot/reg-export';
+import {
+  ANSI_CODE_PAGES,
+  CodePageError,
+  decodeTextFile,
+  DEFAULT_CODE_PAGE,
+  entriesTheManifestReads,
+  exportsCover,
+  exportSpelling,
+  parseRegExport,
+  registryEntriesFromExports,
+  RegExportError,
+  type RegExport,
+} from '../snapshot/reg-export';
 import { SNAPSHOT_SCHEMA_ID, type RegistryEntry, type SnapshotInput } from '../snapshot/schema';
 import { parseServicesCsv, ServicesCsvError } from '../snapshot/services-csv';
 import { EXIT, UsageError, type Io } from './io';
 
-export const importRegHelp = `Usage: fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86]
+export const importRegHelp = `Usage: fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]
 
 Turns reg export files (and a services CSV) into a snapshot on stdout, for "| fleet-posture evaluate -".
   file.reg     written by "reg export <key> file.reg" or regedit (version 5.00 or REGEDIT4)
@@ -22,6 +34,8 @@ Turns reg export files (and a services CSV) into a snapshot on stdout, for "| fl
                Select Name,DisplayName,State,Started,StartMode,PathName | Export-Csv services.csv
   --host       the server's name (default: the first file's name without .reg)
   --arch       x64 (default: paths without Wow6432Node are the 64-bit view) or x86 (32-bit Windows)
+  --code-page  the ANSI code page of files that are not Unicode (REGEDIT4 writes ANSI): 1252 (default,
+               English and Western European Windows), 932 (Japanese), 936, 949, 950, 874, 1250-1258
 Notes (skipped lines, assumptions) go to stderr. Exit codes: 0 written, 2 unreadable input or files that
 do not reach the keys telling whether a product is installed (one line).`;
 
@@ -65,11 +79,18 @@ function uncoveredInstallKeys(exports: readonly RegExport[], registry: readonly 
   return undefined;
 }
 
+interface Decoding {
+  readonly codePage: number;
+  /** The code page came from --code-page (else it is the default, a guess worth a note). */
+  readonly given: boolean;
+}
+
 /**
- * Reads and parses one input file. An unreadable file or a parse error of the expected kind is one
- * line on stderr and undefined (the command exits 2); anything else is a bug and is thrown.
+ * Reads and parses one input file. An unreadable file, text not valid in the code page, or a parse
+ * error of the expected kind is one line on stderr and undefined (the command exits 2); anything
+ * else is a bug and is thrown.
  */
-async function readInput<T>(io: Io, file: string, parse: (text: string) => T, expected: new (...args: never[]) => Error): Promise<T | undefined> {
+async function readInput<T>(io: Io, file: string, parse: (text: string) => T, expected: new (...args: never[]) => Error, decoding: Decoding): Promise<T | undefined> {
   let bytes: Buffer;
   try {
     bytes = await io.read(file);
@@ -78,23 +99,37 @@ async function readInput<T>(io: Io, file: string, parse: (text: string) => T, ex
     return undefined;
   }
   try {
-    return parse(decodeRegBytes(bytes));
+    const decoded = decodeTextFile(bytes, decoding.codePage);
+    const parsed = parse(decoded.text);
+    if (decoded.ansi && !decoding.given) {
+      io.err(`${file}: note: read as code page ${decoding.codePage} (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n`);
+    }
+    return parsed;
   } catch (e) {
-    if (!(e instanceof expected)) throw e;
-    io.err(`${file}: ${e.message}\n`);
+    if (!(e instanceof expected) && !(e instanceof CodePageError)) throw e;
+    io.err(`${file}: ${(e as Error).message}\n`);
     return undefined;
   }
+}
+
+/** The --code-page option: a Windows ANSI code page number. */
+function codePageOption(value: string | undefined): Decoding {
+  if (value === undefined) return { codePage: DEFAULT_CODE_PAGE, given: false };
+  const codePage = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (ANSI_CODE_PAGES[codePage] === undefined) throw new UsageError(`--code-page must be one of ${Object.keys(ANSI_CODE_PAGES).join(', ')}, not ${JSON.stringify(value)}`);
+  return { codePage, given: true };
 }
 
 export async function importRegCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { services: { type: 'string' }, host: { type: 'string' }, arch: { type: 'string', default: 'x64' } },
+    options: { services: { type: 'string' }, host: { type: 'string' }, arch: { type: 'string', default: 'x64' }, 'code-page': { type: 'string' } },
   });
   if (positionals.length === 0) throw new UsageError('import-reg needs at least one .reg file');
   const arch = values.arch ?? 'x64';
   if (arch !== 'x64' && arch !== 'x86') throw new UsageError(`--arch must be x64 or x86, not ${JSON.stringify(arch)}`);
+  const decoding = codePageOption(values['code-page']);
 
   // The host name is an argument: checked before any file is read or noted on.
   const host = values.host ?? hostFromFileName(positionals[0] as string);
@@ -105,7 +140,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
 
   const exports: RegExport[] = [];
   for (const file of positionals) {
-    const parsed = await readInput(io, file, (text) => parseRegExport(text), RegExportError);
+    const parsed = await readInput(io, file, (text) => parseRegExport(text, decoding.codePage), RegExportError, decoding);
     if (parsed === undefined) return EXIT.badInput;
     for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
     exports.push(parsed);
@@ -122,7 +157,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
 
   let services: SnapshotInput['services'] = [];
   if (values.services !== undefined) {
-    const parsed = await readInput(io, values.services, (text) => parseServicesCsv(text), ServicesCsvError);
+    const parsed = await readInput(io, values.services, (text) => parseServicesCsv(text), ServicesCsvError, decoding);
     if (parsed === undefined) return EXIT.badInput;
     services = parsed;
   } else {

@@ -42,18 +42,80 @@ export interface RegExport {
   readonly notes: readonly string[];
 }
 
-/** Decodes a .reg file: UTF-16LE/BE with BOM (regedit 5), UTF-8 with or without BOM, else Windows-1252 (REGEDIT4). */
-export function decodeRegBytes(bytes: Uint8Array): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return new TextDecoder('utf-8').decode(bytes.subarray(3));
-  // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return new TextDecoder('utf-16le').decode(bytes);
+/**
+ * The Windows ANSI code pages, by number, as TextDecoder labels. REGEDIT4 writes a .reg file in the
+ * exporting Windows' ANSI code page (Japanese Windows: 932, Shift-JIS), and nothing in the file
+ * names it: 1252 (English and Western European Windows) unless the caller says otherwise.
+ */
+export const ANSI_CODE_PAGES: Readonly<Record<number, string>> = {
+  874: 'windows-874',
+  932: 'shift_jis',
+  936: 'gbk',
+  949: 'euc-kr',
+  950: 'big5',
+  1250: 'windows-1250',
+  1251: 'windows-1251',
+  1252: 'windows-1252',
+  1253: 'windows-1253',
+  1254: 'windows-1254',
+  1255: 'windows-1255',
+  1256: 'windows-1256',
+  1257: 'windows-1257',
+  1258: 'windows-1258',
+};
+
+export const DEFAULT_CODE_PAGE = 1252;
+
+/** Text that is not valid in the code page it was decoded with. */
+export class CodePageError extends Error {}
+
+/**
+ * Bytes 0x80-0x9F of code page 1252 (€, ‚, ƒ, „, …, the curly quotes, Š, Ÿ...). Node 20.18.3 and
+ * later decode "windows-1252" as Latin-1, which turns them into control characters; this puts them
+ * right, and changes nothing where Node decodes them correctly.
+ */
+const CP1252_80_9F = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ';
+
+/** Bytes in an ANSI code page as text; bytes that code page does not define are refused, not replaced. */
+function decodeAnsi(bytes: Uint8Array, codePage: number): string {
+  const label = ANSI_CODE_PAGES[codePage];
+  if (label === undefined) throw new CodePageError(`code page ${codePage} is not one of ${Object.keys(ANSI_CODE_PAGES).join(', ')}`);
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    const text = new TextDecoder(label, { fatal: true }).decode(bytes);
+    return codePage === 1252 ? text.replace(/[\u0080-\u009f]/g, (c) => CP1252_80_9F[c.charCodeAt(0) - 0x80]!) : text;
   } catch {
-    return new TextDecoder('windows-1252').decode(bytes);
+    throw new CodePageError(`the text is not valid in code page ${codePage}; give the ANSI code page of the Windows that wrote it with --code-page (932 for Japanese, 1252 for English and Western European)`);
   }
+}
+
+export interface DecodedText {
+  readonly text: string;
+  /** Read in the ANSI code page: no byte-order mark, not UTF-16, and not valid UTF-8 (so not plain ASCII either). */
+  readonly ansi: boolean;
+}
+
+/**
+ * Decodes a .reg (or CSV) file: UTF-16LE/BE with BOM (regedit 5), UTF-8 with or without BOM, else
+ * the ANSI code page (REGEDIT4). Valid UTF-8 beyond ASCII is all but never ANSI text by chance, so
+ * it goes first.
+ */
+export function decodeTextFile(bytes: Uint8Array, codePage: number = DEFAULT_CODE_PAGE): DecodedText {
+  const unicode = (label: string, from = 0): DecodedText => ({ text: new TextDecoder(label).decode(bytes.subarray(from)), ansi: false });
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return unicode('utf-16le', 2);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return unicode('utf-16be', 2);
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return unicode('utf-8', 3);
+  // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return unicode('utf-16le');
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), ansi: false };
+  } catch {
+    return { text: decodeAnsi(bytes, codePage), ansi: true };
+  }
+}
+
+/** The text of a .reg file (see decodeTextFile). */
+export function decodeRegBytes(bytes: Uint8Array, codePage: number = DEFAULT_CODE_PAGE): string {
+  return decodeTextFile(bytes, codePage).text;
 }
 
 /** Physical lines joined where a line ends with a backslash (regedit wraps hex data at ~80 columns). */
@@ -113,9 +175,15 @@ function utf16(bytes: Uint8Array): string {
   return new TextDecoder('utf-16le').decode(bytes.length % 2 === 0 ? bytes : bytes.subarray(0, bytes.length - 1));
 }
 
-/** String data of hex(1)/hex(2)/hex(7): UTF-16LE in regedit 5, ANSI in REGEDIT4. */
-function regString(bytes: Uint8Array, format: RegExport['format']): string {
-  return format === 'REGEDIT5' ? utf16(bytes) : new TextDecoder('windows-1252').decode(bytes);
+/** String data of hex(1)/hex(2)/hex(7): UTF-16LE in regedit 5, the ANSI code page in REGEDIT4. */
+function regString(bytes: Uint8Array, format: RegExport['format'], codePage: number, name: string, lineNo: number): string {
+  if (format === 'REGEDIT5') return utf16(bytes);
+  try {
+    return decodeAnsi(bytes, codePage);
+  } catch (e) {
+    if (!(e instanceof CodePageError)) throw e;
+    throw new RegExportError(`value ${JSON.stringify(name)}: ${e.message}`, lineNo);
+  }
 }
 
 function stripTrailingNul(s: string): string {
@@ -141,7 +209,7 @@ const HEX_TYPES: Readonly<Record<number, RegistryValue['type']>> = {
   0xb: 'REG_QWORD',
 };
 
-function parseData(name: string, data: string, format: RegExport['format'], lineNo: number, notes: string[]): RegistryValue {
+function parseData(name: string, data: string, format: RegExport['format'], codePage: number, lineNo: number, notes: string[]): RegistryValue {
   if (data.startsWith('"')) {
     const { value, end } = readQuoted(data, 0, lineNo);
     // `data` is trimmed, so anything after the closing quote is text.
@@ -158,9 +226,9 @@ function parseData(name: string, data: string, format: RegExport['format'], line
   switch (type) {
     case 'REG_SZ':
     case 'REG_EXPAND_SZ':
-      return { name, type, data: stripTrailingNul(regString(bytes, format)) };
+      return { name, type, data: stripTrailingNul(regString(bytes, format, codePage, name, lineNo)) };
     case 'REG_MULTI_SZ': {
-      const items = regString(bytes, format).split('\0');
+      const items = regString(bytes, format, codePage, name, lineNo).split('\0');
       // The list ends with an empty string (the double NUL); drop the terminators only.
       while (items[items.length - 1] === '') items.pop();
       return { name, type, data: items };
@@ -185,8 +253,11 @@ function parseData(name: string, data: string, format: RegExport['format'], line
   }
 }
 
-/** Parses the text of a .reg file into keys and values, in file order. */
-export function parseRegExport(text: string): RegExport {
+/**
+ * Parses the text of a .reg file into keys and values, in file order. `codePage` is the ANSI code
+ * page of REGEDIT4 string data written as hex (hex(1), hex(2), hex(7)).
+ */
+export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAGE): RegExport {
   const lines = logicalLines(text.replace(/^\uFEFF/, ''));
   const index = lines.findIndex((l) => l.text.trim() !== '');
   const header = lines[index]?.text.trim();
@@ -235,7 +306,7 @@ export function parseRegExport(text: string): RegExport {
       notes.push(`line ${line}: deleted value ${JSON.stringify(name)} in [${current.rawPath}] skipped`);
       continue;
     }
-    const value = parseData(name, data, format, line, notes);
+    const value = parseData(name, data, format, codePage, line, notes);
     const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
     if (existing >= 0) {
       notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);

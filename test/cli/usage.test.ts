@@ -18,6 +18,8 @@ describe('fleet-posture usage errors', () => {
     [['import-reg', 'a.reg', '--host'], 'fleet-posture import-reg: --host needs a value (one that begins with "-" is written --host=-value)'],
     [['evaluate', '--evidence=yes', 'x.json'], 'fleet-posture evaluate: --evidence takes no value'],
     [['manifest', 'extra'], 'fleet-posture manifest: manifest takes no arguments'],
+    [['import-reg', 'a.reg', '--code-page', '437'], 'fleet-posture import-reg: --code-page must be one of 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, not "437"'],
+    [['import-reg', 'a.reg', '--code-page', 'sjis'], 'fleet-posture import-reg: --code-page must be one of 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, not "sjis"'],
   ])('%j: one sentence, then the help, exit 2', async (argv, sentence) => {
     const r = await run(argv);
     expect(r.code).toBe(2);

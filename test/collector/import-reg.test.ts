@@ -136,3 +136,44 @@ describe('import-reg and keys no rule reads', () => {
     expect(r.stderr).toMatch(/^the files do not make a valid snapshot: registry\[\d+\]\.values\[\d+\]\.data: must be at most 32767 characters long\n$/);
   });
 });
+
+describe('import-reg and ANSI code pages (REGEDIT4 from Japanese Windows is Shift-JIS, code page 932)', () => {
+  const JA = join(FIX, 'EXCH03J-vse80i-regedit4-cp932.reg');
+  const CSV = join(FIX, 'port25', 'vse80i-custom-rule-japanese-name.services.csv');
+  const MASS_MAILING = 'マス メール型ワームによるメールの送信を防止する';
+
+  it('--code-page 932 reads the Japanese rule names, and hex(2)/hex(7) data, as the server shows them', async () => {
+    const r = await importReg([JA, '--services', CSV, '--arch', 'x86', '--code-page', '932']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/code page/);
+    const bb = JSON.parse(r.stdout).registry.find((e: { path: string }) => e.path.endsWith('BehaviourBlocking'));
+    const value = (name: string) => bb.values.find((v: { name: string }) => v.name === name);
+    expect(value('PortBlockRuleName_1').data).toBe('IRC 通信を防止する');
+    expect(value('szLogFileName')).toEqual({ name: 'szLogFileName', type: 'REG_EXPAND_SZ', data: 'D:\\ウイルス対策\\ログ\\AccessProtectionLog.txt' });
+    expect(value('PortBlockExcludedProcesses_3').data).toEqual(['outlook.exe', 'msimn.exe', 'nlnotes.exe']);
+    const io = fakeIo(r.stdout);
+    expect(await main(['evaluate', '-'], io)).toBe(0);
+    const result = JSON.parse(io.stdout).results[0];
+    expect(result).toMatchObject({ status: 'Warning', reasonCode: 'SmtpNotExcluded' });
+    expect(result.evidence.culprits[0]).toMatchObject({ image: 'inetinfo.exe', rule: MASS_MAILING });
+  });
+
+  it('without --code-page reads ANSI as 1252 and says so, naming the option', async () => {
+    const r = await importReg([JA, '--services', CSV, '--arch', 'x86']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${JA}: note: read as code page 1252`);
+    expect(r.stderr).toContain('--code-page (932 for Japanese)');
+    expect(r.stdout).not.toContain(MASS_MAILING);
+  });
+
+  it('refuses, in one line, a file that is not valid text in the code page given', async () => {
+    const latin1 = Buffer.from('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Network Associates]\r\n"Owner"="Caf\xe9"\r\n\r\n', 'latin1');
+    const io = fakeIoWith({ 'EXCH03.reg': latin1 });
+    expect(await main(['import-reg', 'EXCH03.reg', '--arch', 'x86', '--code-page', '932'], io)).toBe(2);
+    expect(io.stdout).toBe('');
+    expect(io.stderr).toBe('EXCH03.reg: the text is not valid in code page 932; give the ANSI code page of the Windows that wrote it with --code-page (932 for Japanese, 1252 for English and Western European)\n');
+    // The default code page reads every byte: the same file imports.
+    const io1252 = fakeIoWith({ 'EXCH03.reg': latin1 });
+    expect(await main(['import-reg', 'EXCH03.reg', '--arch', 'x86'], io1252)).toBe(0);
+  });
+});

@@ -1,7 +1,7 @@
 // The offline readers at their edges: .reg exports (values twice, keys in two exports, every
 // data form regedit writes) and services CSVs (with and without a final line break).
 import { describe, expect, it } from 'vitest';
-import { decodeRegBytes, entriesTheManifestReads, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { CodePageError, decodeRegBytes, entriesTheManifestReads, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
 import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
 
 const REG5 = 'Windows Registry Editor Version 5.00\r\n\r\n';
@@ -366,6 +366,33 @@ describe('manifest keys under every hive', () => {
     const ex = reg('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]\r\n');
     const entries = registryEntriesFromExports([ex], [{ path: 'HKLM\\SOFTWARE\\McAfee\\X', recurse: false }, { path: 'HKEY_LOCAL_MACHINE\\software\\mcafee\\x', recurse: true }]);
     expect(entries.filter((e) => !e.exists)).toEqual([{ path: 'HKLM\\SOFTWARE\\McAfee\\X', view: '64', exists: false }]);
+  });
+});
+
+describe('.reg files in an ANSI code page', () => {
+  // "マス" and "ソ" in code page 932 (Shift-JIS); the second byte of "ソ" is a backslash in ASCII.
+  const masu = [0x83, 0x7d, 0x83, 0x58];
+  const so = [0x83, 0x5c];
+
+  it('decodes the bytes in the code page given, and in 1252 when none is', () => {
+    const bytes = Buffer.from([...Buffer.from('REGEDIT4\r\n"a"="'), ...masu, ...so, 0x22]);
+    expect(decodeRegBytes(bytes, 932)).toBe('REGEDIT4\r\n"a"="マスソ"');
+    expect(decodeRegBytes(bytes)).toBe('REGEDIT4\r\n"a"="ƒ}ƒXƒ\\"');
+    expect(() => decodeRegBytes(Buffer.from([0x41, 0xe9, 0x22]), 932)).toThrow(CodePageError);
+  });
+
+  it('decodes bytes 0x80-0x9F of code page 1252 as 1252 defines them, not as Latin-1 control characters', () => {
+    expect(decodeRegBytes(Buffer.from([0x93, 0x41, 0x94, 0x80, 0x92, 0x9f, 0x81]))).toBe('“A”€’Ÿ\u0081');
+    expect(decodeRegBytes(Buffer.from([0x93, 0x41, 0x94]), 1250)).toBe('“A”');
+  });
+
+  it('reads REGEDIT4 hex(1), hex(2) and hex(7) data in the code page too, and refuses bytes it does not define', () => {
+    const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(',');
+    const text = `REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"Sz"=hex(1):${hex([...masu, 0])}\r\n"Exp"=hex(2):${hex([...so, 0])}\r\n"Multi"=hex(7):${hex([...masu, 0, ...so, 0, 0])}\r\n`;
+    expect(parseRegExport(text, 932).keys[0]?.values.map((v) => v.data)).toEqual(['マス', 'ソ', ['マス', 'ソ']]);
+    expect(() => parseRegExport('REGEDIT4\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"Sz"=hex(1):83,20,00\r\n', 932)).toThrow(
+      'line 3: value "Sz": the text is not valid in code page 932',
+    );
   });
 });
 
