@@ -16,7 +16,21 @@ export function driftMemberOf(r: ResultRecord): DriftMember | undefined {
     status: r.status,
     sourceSnapshotId: r.snapshotId,
     sourceCollectedAt: r.collectedAt,
+    ...(r.driftCommitId ? { sourceCommitId: r.driftCommitId } : {}),
   };
+}
+
+/**
+ * The commit a new Results row names as the one that placed its server in the drift: the row's own
+ * commit when that commit moves the server (it has a fingerprint and owes a move to another place),
+ * else the previous row's, whose member stays the server's. A move to where the server already is
+ * (a re-evaluation that changed nothing drift counts) keeps it too, so its member row stays as it
+ * is and the move only checks it is there.
+ */
+export function driftCommitOf(row: Pick<ResultRecord, 'fingerprint' | 'status'>, moves: boolean, commitId: string, prev: ResultRecord | undefined): string | undefined {
+  if (!row.fingerprint || !moves) return prev?.driftCommitId;
+  const stays = prev?.driftCommitId !== undefined && prev.fingerprint === row.fingerprint && prev.status === row.status;
+  return stays ? prev.driftCommitId : commitId;
 }
 
 /**
@@ -27,7 +41,7 @@ export function driftMemberOf(r: ResultRecord): DriftMember | undefined {
 export function driftPlaceBefore(prev: ResultRecord | undefined): DriftPlace | null | undefined {
   if (!prev) return null;
   if (!prev.fingerprint || prev.indexPending || prev.eventPending) return undefined;
-  return { fingerprint: prev.fingerprint, status: prev.status };
+  return { fingerprint: prev.fingerprint, status: prev.status, ...(prev.driftCommitId ? { commitId: prev.driftCommitId } : {}) };
 }
 
 /** The move of a row's server in its rule's drift, from where its previous row left it. */

@@ -29,7 +29,7 @@ import {
   type StoredResult,
 } from '../store';
 import type { AlertLog } from './alert-log';
-import { driftMemberOf, driftMoveOf } from './drift-projection';
+import { driftCommitOf, driftMemberOf, driftMoveOf } from './drift-projection';
 import { loadedRuleSet, type UseCaseDeps } from './use-case-deps';
 import type { KeyRecheck } from './http-io';
 import { ApiError } from './errors';
@@ -325,6 +325,7 @@ export class Ingest {
         acceptPending: false,
         recentSnapshotIds,
         recentCommits,
+        driftCommitId: driftCommitOf({ fingerprint: verdict.fingerprint, status: r.status }, driftMoved, commitId, prev),
       };
       records.set(r.ruleId, record);
       put.push({ record, etag: prev?.etag });
@@ -352,7 +353,7 @@ export class Ingest {
       alerts,
       index,
       drift,
-      ...leavesOf(removed, { snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt }),
+      ...leavesOf(removed, { snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, commitId }),
       host: hostDue
         ? { record: hostRecordOf(s, { server, snapshotId: p.normalised.snapshotId, collectedAt: p.normalised.collectedAt, hostHash: p.hostHash, now: receivedAt }), previousSync: anyPrev?.hostSyncedAt, now: receivedAt, snapshotId: p.normalised.snapshotId }
         : undefined,

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import { heldByNewerRelease, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, type RuleSetView } from '../rules/rule-set-order';
 import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
-import { driftMoveOf } from './drift-projection';
+import { driftCommitOf, driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
 import { alertOf, encodeWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
@@ -290,6 +290,8 @@ export class Reevaluation {
           acceptPending: prev?.acceptPending ?? false,
           recentSnapshotIds: seen.recentSnapshotIds,
           recentCommits,
+          // Every re-evaluated row owes a move (below).
+          driftCommitId: driftCommitOf({ fingerprint: r.fingerprint?.hash, status: r.status }, true, commitId, prev),
         };
         put.push({ etag: prev?.etag, record });
         if (changed) {
@@ -307,7 +309,7 @@ export class Reevaluation {
       // Rows of rules that left the rule set go, and the server leaves those rules' index and drift.
       const removed = rows.filter((r) => !loaded.has(r.ruleId));
       const remove = removed.map((r) => r.ruleId);
-      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index, drift, ...leavesOf(removed, head) };
+      const work: ProjectionWork = { v: 1, server, commitId, proofRule: put[0]?.record.ruleId ?? '', events, alerts, index, drift, ...leavesOf(removed, { snapshotId: head.snapshotId, collectedAt: head.collectedAt, commitId }) };
       await this.deps.outbox.put({ server, commitId, writtenAt: now, payload: encodeWork(work) });
       try {
         await store.commitServer(server, { put, remove, basedOn: rows });

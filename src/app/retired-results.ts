@@ -11,6 +11,7 @@ import type { ProjectionWork } from './projection-work';
 export interface LeaveSource {
   readonly snapshotId: string;
   readonly collectedAt: number;
+  readonly commitId: string;
 }
 
 /**
@@ -28,7 +29,7 @@ function indexLeaveOf(r: StoredResult, at: LeaveSource): IndexLeave {
 function driftLeaveOf(r: StoredResult, at: LeaveSource): DriftLeave | undefined {
   if (!r.fingerprint) return undefined;
   const from = driftPlaceBefore(r) ?? undefined;
-  return { leave: true, ruleId: r.ruleId, server: r.server, ...(from ? { from } : {}), sourceSnapshotId: at.snapshotId, sourceCollectedAt: at.collectedAt };
+  return { leave: true, ruleId: r.ruleId, server: r.server, ...(from ? { from } : {}), sourceSnapshotId: at.snapshotId, sourceCollectedAt: at.collectedAt, sourceCommitId: at.commitId };
 }
 
 /** The outbox entry's leaves for the removed rows; nothing when none is removed (so an entry is unchanged). */

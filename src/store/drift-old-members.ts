@@ -10,7 +10,7 @@
 // of an older version) changed that row or removed the old member, and the transaction fails whole.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { decodeKey } from './keys';
-import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
+import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, isNewerSource, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { afterFilters, type KeyPosition } from './older-layouts';
 import type { PostureStore } from './posture-store';
@@ -35,9 +35,9 @@ const ATTEMPTS = 5;
 const PAGE = 1000;
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
-/** The newest of a server's member rows (later source, then greater snapshot id). */
+/** The newest of a server's member rows (as the moves order them). */
 function newest(members: readonly StoredDriftMember[]): StoredDriftMember {
-  return members.reduce((a, b) => (b.member.sourceCollectedAt > a.member.sourceCollectedAt || (b.member.sourceCollectedAt === a.member.sourceCollectedAt && b.member.sourceSnapshotId > a.member.sourceSnapshotId) ? b : a));
+  return members.reduce((a, b) => (isNewerSource(b.member, a.member) ? b : a));
 }
 
 export class OlderDriftMembers {

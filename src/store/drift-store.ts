@@ -1,7 +1,10 @@
 // The Drift table: per rule, which configuration (fingerprint) and status each server is counted
 // under, the counters of each configuration, and the rule's baseline server.
-//   PK rule id, RK 'm|<server>|<fingerprint>|<status>' — member: the server's facts and the snapshot
-//                                               that set them, keyed by the place it is counted in
+//   PK rule id, RK 'm|<server>|<fingerprint>|<status>|<commit>' — member: the server's facts and the
+//                                               snapshot that set them, keyed by the place it is
+//                                               counted in and the commit that put it there
+//   PK rule id, RK 'm|<server>|<fingerprint>|<status>' — a member written before members carried
+//                                               their commit; found and moved like the others
 //   PK rule id, RK 'm|<server>'                 — a member as written before members were keyed by
 //                                               place; found and moved like the others, and moved
 //                                               into the keyed layout by the layout migration
@@ -12,9 +15,12 @@
 // leaves and creates the one it joins, in one entity-group transaction with the counter rows under
 // their ETags: a replayed or stale move finds the row it would delete gone (or the one it would
 // create there) and fails whole, so no server is ever counted twice. That lets many servers of one
-// shard move in one transaction without reading their members first.
+// shard move in one transaction without reading their members first. The commit in the key is what
+// makes a stale move fail after its server went away and came back (A to B to A): the row at A is
+// then another commit's, so the stale move's delete misses it. A delete in a transaction cannot be
+// made conditional on a row's ETag or columns without reading the row first, so the key carries it.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
-import { boundedText, dateTime, int32, jsonOf, ms, num, str } from './columns';
+import { boundedText, dateTime, int32, jsonOf, ms, num, optStr, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import type { EventRecord } from './records';
@@ -22,6 +28,7 @@ import { bucketOf, decodeKey, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 import type { SiblingTable } from './sibling-table';
 import { RecordedEmpty } from './recorded-empty';
+import { isNewerSnapshot } from './snapshot-order';
 
 /** A server's place in its rule's drift, as the projection writes it. */
 export interface DriftMember {
@@ -34,12 +41,19 @@ export interface DriftMember {
   /** The snapshot that set it: a member is only replaced from a newer source. */
   readonly sourceSnapshotId: string;
   readonly sourceCollectedAt: number;
+  /**
+   * The commit that set it (part of the member's key), which orders two commits of one snapshot
+   * (a re-evaluation after the post it re-evaluates). Absent on members and outbox entries written
+   * before members carried their commit.
+   */
+  readonly sourceCommitId?: string;
 }
 
-/** Where a server is counted: its configuration and status. */
+/** Where a server is counted: its configuration and status, and the commit that put it there when known. */
 export interface DriftPlace {
   readonly fingerprint: string;
   readonly status: string;
+  readonly commitId?: string;
 }
 
 /** A member to write, with where the server was counted before it (as its previous Results row says). */
@@ -61,6 +75,8 @@ export interface DriftLeave {
   /** The snapshot of the commit that removed the row: a member from a newer one (the rule came back since) stays. */
   readonly sourceSnapshotId: string;
   readonly sourceCollectedAt: number;
+  /** That commit (absent in entries written before members carried their commit). */
+  readonly sourceCommitId?: string;
 }
 
 export type DriftChange = DriftMove | DriftLeave;
@@ -102,8 +118,11 @@ const BASELINE_ROW = 'baseline';
 /** Counter rows of a rule sort in [from, to). */
 export const DRIFT_COUNTER_KEYS = { from: 'c|', to: 'c}' } as const;
 
-/** The member row of a server counted at a place. */
-const memberKey = (server: string, place: DriftPlace) => `m|${encodeKey(server)}|${encodeKey(place.fingerprint)}|${encodeKey(place.status)}`;
+/** The member row of a server counted at a place (by the commit named, when it is known). */
+const memberKey = (server: string, place: DriftPlace) =>
+  `m|${encodeKey(server)}|${encodeKey(place.fingerprint)}|${encodeKey(place.status)}${place.commitId ? `|${encodeKey(place.commitId)}` : ''}`;
+/** Where a member counts its server, with the commit that put it there. */
+const placeOf = (m: DriftMember): DriftPlace => ({ fingerprint: m.fingerprint, status: m.status, ...(m.sourceCommitId ? { commitId: m.sourceCommitId } : {}) });
 /** The member row as written before members were keyed by place. */
 const legacyMemberKey = (server: string) => `m|${encodeKey(server)}`;
 /** Member rows of every server sort in [from, to): each key starts with 'm|', and '}' follows '|'. */
@@ -134,13 +153,14 @@ export const driftAnchorEntity = (ruleId: string, server: string): Entity => anc
 export function driftMemberEntity(m: DriftMember): Entity {
   return {
     partitionKey: encodeKey(m.ruleId),
-    rowKey: memberKey(m.server, m),
+    rowKey: memberKey(m.server, placeOf(m)),
     Server: m.server,
     Fingerprint: m.fingerprint,
     FactsJson: boundedText(m.factsJson),
     Status: m.status,
     SourceSnapshotId: m.sourceSnapshotId,
     SourceCollectedAt: dateTime(m.sourceCollectedAt),
+    ...(m.sourceCommitId ? { SourceCommitId: m.sourceCommitId } : {}),
   };
 }
 
@@ -155,6 +175,7 @@ const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve
 type Row = Record<string, unknown>;
 
 function toMember(ruleId: string, e: Row): DriftMember {
+  const commit = optStr(e, 'SourceCommitId');
   return {
     ruleId,
     server: str(e, 'Server'),
@@ -163,6 +184,7 @@ function toMember(ruleId: string, e: Row): DriftMember {
     status: str(e, 'Status'),
     sourceSnapshotId: str(e, 'SourceSnapshotId'),
     sourceCollectedAt: ms(e, 'SourceCollectedAt') ?? 0,
+    ...(commit ? { sourceCommitId: commit } : {}),
   };
 }
 
@@ -174,9 +196,21 @@ function sampleOf(e: Row | undefined): string[] {
   return e ? str(e, 'Sample').split(' ').filter((s) => s !== '') : [];
 }
 
-type Source = Pick<DriftMember, 'sourceSnapshotId' | 'sourceCollectedAt'>;
-const isNewer = (a: Source, b: Source) => a.sourceCollectedAt > b.sourceCollectedAt || (a.sourceCollectedAt === b.sourceCollectedAt && a.sourceSnapshotId > b.sourceSnapshotId);
-const samePlace = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status;
+type Source = Pick<DriftMember, 'sourceSnapshotId' | 'sourceCollectedAt' | 'sourceCommitId'>;
+/**
+ * Whether `a` comes after `b`: a later snapshot, or of one snapshot the later commit (commit ids
+ * begin with their time), so a move replayed after a re-evaluation of its own snapshot is older.
+ * Equal when both name the same commit, or a side names none (written before members carried it).
+ */
+export function isNewerSource(a: Source, b: Source): boolean {
+  const x = { collectedAt: a.sourceCollectedAt, snapshotId: a.sourceSnapshotId };
+  const y = { collectedAt: b.sourceCollectedAt, snapshotId: b.sourceSnapshotId };
+  if (isNewerSnapshot(x, y)) return true;
+  if (isNewerSnapshot(y, x)) return false;
+  return a.sourceCommitId !== undefined && b.sourceCommitId !== undefined && a.sourceCommitId > b.sourceCommitId;
+}
+/** Whether two places are one member row (same configuration, status and commit). */
+const sameRow = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status && a.commitId === b.commitId;
 
 /** A member row as read: where it is counted, and its key and ETag. */
 export interface StoredDriftMember {
@@ -209,6 +243,7 @@ class CounterEdit {
     r.sample = r.sample.filter((s) => s !== server);
     r.changed = true;
   }
+
 
   join(key: string, m: DriftMember): void {
     const r = this.#rows.get(key)!;
@@ -250,7 +285,7 @@ function countersOf(m: DriftChange, shard: string): string[] {
 }
 
 /** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create; a leave: two deletes). */
-const memberOps = (m: DriftChange) => (!isLeave(m) && m.from && samePlace(m.from, m) ? 1 : 2);
+const memberOps = (m: DriftChange) => (!isLeave(m) && m.from && sameRow(m.from, placeOf(m)) ? 1 : 2);
 
 /** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows). */
 function chunksOf(moves: readonly DriftChange[], shard: string): DriftChange[][] {
@@ -343,7 +378,7 @@ export class DriftStore {
       const shard = driftShardOf(server);
       const work = byShard.get(shard) ?? { fast: [], reread: [] };
       byShard.set(shard, work);
-      const m = list.reduce((a, b) => (isNewer(b, a) ? b : a));
+      const m = list.reduce((a, b) => (isNewerSource(b, a) ? b : a));
       if (list.length === 1 && m.from !== undefined) work.fast.push(m);
       else work.reread.push(m);
     }
@@ -378,9 +413,9 @@ export class DriftStore {
           continue;
         }
         const join = countsKey(m.fingerprint, shard);
-        if (m.from && samePlace(m.from, m)) {
+        if (m.from && sameRow(m.from, placeOf(m))) {
           // Counted where it already is: a merge of no properties only checks the member is there.
-          tx.updateEntity({ partitionKey: pk, rowKey: memberKey(m.server, m) }, 'Merge');
+          tx.updateEntity({ partitionKey: pk, rowKey: memberKey(m.server, m.from) }, 'Merge');
           continue;
         }
         if (m.from) {
@@ -418,7 +453,7 @@ export class DriftStore {
   async syncMember(m: DriftMember): Promise<void> {
     const pk = encodeKey(m.ruleId);
     const shard = driftShardOf(m.server);
-    const target = memberKey(m.server, m);
+    const target = memberKey(m.server, placeOf(m));
     const joinKey = countsKey(m.fingerprint, shard);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       // The members and the row it joins side by side: the projection runs when something changed,
@@ -432,7 +467,7 @@ export class DriftStore {
         anchor = await this.#get(pk, anchorKey(m.server), 'reading drift');
         members = await this.#members(m.ruleId, m.server);
       }
-      if (members.some((x) => isNewer(x.member, m))) return;
+      if (members.some((x) => isNewerSource(x.member, m))) return;
       if (members.length === 1 && members[0]!.rowKey === target) return;
       const leaveKeys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))].filter((k) => k !== joinKey);
       const leaveRows = await Promise.all(leaveKeys.map((k) => this.#get(pk, k, 'reading drift')));
@@ -481,7 +516,7 @@ export class DriftStore {
     const shard = driftShardOf(l.server);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const [members, anchor] = await Promise.all([this.#members(l.ruleId, l.server), this.#get(pk, anchorKey(l.server), 'reading drift')]);
-      if (members.length === 0 || members.some((x) => isNewer(x.member, l))) return;
+      if (members.length === 0 || members.some((x) => isNewerSource(x.member, l))) return;
       const keys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))];
       const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(l.ruleId, this.#statuses);
@@ -550,7 +585,7 @@ export class DriftStore {
     await this.#table.ready();
     const members = await this.#members(ruleId, server);
     // One row per server; should a failed move ever leave two, the newest source is the server's place.
-    return members.map((x) => x.member).reduce<DriftMember | undefined>((a, b) => (a && !isNewer(b, a) ? a : b), undefined);
+    return members.map((x) => x.member).reduce<DriftMember | undefined>((a, b) => (a && !isNewerSource(b, a) ? a : b), undefined);
   }
 
   /** The rule's baseline row (server '' when cleared), undefined when none was ever named. */

@@ -90,6 +90,7 @@ const RESULT_STATE_COLUMNS = {
   rawSlot: 'optInt',
   keyTag: 'optText',
   acceptPending: 'bool',
+  driftCommitId: 'optText',
 } as const satisfies ColumnKinds<ResultRecord>;
 
 export function resultToEntity(r: ResultRecord): Entity {

@@ -60,6 +60,12 @@ export interface ResultRecord {
   /** Those facts as canonical JSON text. */
   readonly fingerprintFactsJson?: string;
   /**
+   * The commit that last moved the server in this rule's drift (its member row's key ends with
+   * it): the next move names it, so a stale move of an earlier commit cannot take that row for its
+   * own. Absent on rows written before drift members carried their commit.
+   */
+  readonly driftCommitId?: string;
+  /**
    * The server's latest commits (id, and when the committing request began), newest first: the
    * projector's proof that the commit an outbox entry describes happened.
    */

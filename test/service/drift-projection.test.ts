@@ -72,11 +72,14 @@ describe('the drift projection of a burst', () => {
 
   it('a configuration change: the entries name the place each server leaves, and the projector moves them without reading a member', async () => {
     const before = (await get(stack, `drift?rule=${RULE}`)).body.clusters[0];
+    // The commit that placed each server, as its Results row names it: its member row's key ends with it.
+    const placedBy = new Map(await Promise.all(HOSTS.map(async (h) => [id(h), (await stack.app.store.readResultRow(id(h), RULE))?.driftCommitId] as const)));
     for (const h of HOSTS) await postOnly(h, REMOVED);
     const moves = await pendingMoves();
-    for (const [, list] of moves) {
+    for (const [server, list] of moves) {
       expect(list).toHaveLength(1);
-      expect(list[0]!.from).toEqual({ fingerprint: before.fingerprint, status: 'Pass' });
+      expect(list[0]!.from).toEqual({ fingerprint: before.fingerprint, status: 'Pass', commitId: placedBy.get(server) });
+      expect(placedBy.get(server)).toBeDefined();
       expect(list[0]).toMatchObject({ status: 'Warning' });
       expect(list[0]!.fingerprint).not.toBe(before.fingerprint);
     }
@@ -108,5 +111,37 @@ describe('the drift projection of a burst', () => {
     const one = await get(stack, `servers/${id(h!)}/drift?rule=${RULE}`);
     expect(one.body).toMatchObject({ status: 'Pass', matches: false });
     expect(r.body.clusters.map((c: { servers: number }) => c.servers)).toEqual([HOSTS.length - 1, 1]);
+  });
+});
+
+describe('a stale entry projected again after its server came back (A to B to A)', () => {
+  it('names the commit that placed the server, and leaves the server where its newest commit put it', async () => {
+    const h = 'ABA001';
+    await postOnly(h, DEFAULT_LIST);
+    await stack.projected();
+    const first = await stack.app.store.readResultRow(id(h), RULE);
+    expect(first?.driftCommitId).toBeDefined();
+    await postOnly(h, REMOVED);
+    // The entry of the move to B, kept as a projector whose lease lapsed mid-batch holds it.
+    const stale = (await new OutboxStore(stack.app.store).list(1000)).find((e) => e.server === id(h))!;
+    const toB = decodeWork(stale.payload)!.drift!.find((m) => m.ruleId === RULE)!;
+    // It names the commit that put the server where it leaves: the first post's.
+    expect(toB.from).toEqual({ fingerprint: first!.fingerprint, status: 'Pass', commitId: first!.driftCommitId });
+    expect(toB.sourceCommitId).toBe(stale.commitId);
+    await stack.projected();
+    expect((await stack.app.store.readResultRow(id(h), RULE))?.driftCommitId).toBe(stale.commitId);
+    await postOnly(h, DEFAULT_LIST);
+    await stack.projected();
+    const back = await get(stack, `servers/${id(h)}/drift?rule=${RULE}`);
+    expect(back.body).toMatchObject({ status: 'Pass' });
+
+    // The overlapping projector runs the old entry again: the move to B finds the member at A
+    // is a later commit's, and changes nothing.
+    const before = await get(stack, `drift?rule=${RULE}`);
+    await new OutboxStore(stack.app.store).put({ server: stale.server, commitId: stale.commitId, writtenAt: stale.writtenAt, payload: stale.payload });
+    expect(await stack.projected()).toMatchObject({ projected: 1, dropped: 0 });
+    const after = await get(stack, `servers/${id(h)}/drift?rule=${RULE}`);
+    expect(after.body).toMatchObject({ fingerprint: back.body.fingerprint, status: 'Pass' });
+    expect((await get(stack, `drift?rule=${RULE}`)).body).toEqual(before.body);
   });
 });
