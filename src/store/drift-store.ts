@@ -224,7 +224,7 @@ export interface StoredDriftMember {
  * join them, then each changed row is written under its ETag (or created).
  */
 class CounterEdit {
-  readonly #rows = new Map<string, { row?: Row; fingerprint: string; factsJson: string; counts: Record<string, number>; sample: string[]; changed: boolean }>();
+  readonly #rows = new Map<string, { row?: Row; fingerprint: string; factsJson: string; counts: Record<string, number>; sample: string[]; left: Set<string>; changed: boolean }>();
   constructor(
     private readonly ruleId: string,
     private readonly statuses: readonly string[],
@@ -232,7 +232,7 @@ class CounterEdit {
 
   /** A row as read (undefined: it does not exist yet). */
   load(key: string, row: Row | undefined): void {
-    this.#rows.set(key, { row, fingerprint: row ? str(row, 'Fingerprint') : '', factsJson: row ? str(row, 'FactsJson') : '', counts: countsOf(row, this.statuses), sample: sampleOf(row), changed: false });
+    this.#rows.set(key, { row, fingerprint: row ? str(row, 'Fingerprint') : '', factsJson: row ? str(row, 'FactsJson') : '', counts: countsOf(row, this.statuses), sample: sampleOf(row), left: new Set(), changed: false });
   }
 
   leave(key: string, server: string, status: string): void {
@@ -241,9 +241,24 @@ class CounterEdit {
     if (!r?.row) return;
     r.counts[status] = Math.max(0, (r.counts[status] ?? 0) - 1);
     r.sample = r.sample.filter((s) => s !== server);
+    r.left.add(server);
     r.changed = true;
   }
 
+  /**
+   * Rows to be written still counting servers but naming none (the named ones left): their
+   * configuration, shard, and the servers that leave them in this edit (not to be named).
+   */
+  unnamed(): { key: string; fingerprint: string; shard: string; left: ReadonlySet<string> }[] {
+    return [...this.#rows]
+      .filter(([, r]) => r.changed && r.sample.length === 0 && Object.values(r.counts).some((n) => n > 0))
+      .map(([key, r]) => ({ key, fingerprint: r.fingerprint, shard: key.slice(key.lastIndexOf('|') + 1), left: r.left }));
+  }
+
+  /** Names servers of a row that named none. */
+  name(key: string, servers: readonly string[]): void {
+    this.#rows.get(key)!.sample = servers.slice(0, SAMPLE_PER_ROW);
+  }
 
   join(key: string, m: DriftMember): void {
     const r = this.#rows.get(key)!;
@@ -540,6 +555,7 @@ export class DriftStore {
    * 409, 412), for the caller to decide; any other error is thrown.
    */
   async #submit(pk: string, tx: TableTransaction, edit: CounterEdit): Promise<number | undefined> {
+    await this.#refillSamples(pk, edit);
     const emptied = edit.write(tx);
     try {
       const response = await this.#table.call('updating drift', (t) => t.submitTransaction(tx.actions));
@@ -550,6 +566,37 @@ export class DriftStore {
       if (status === 404 || status === 409 || status === 412) return status;
       throw error;
     }
+  }
+
+  /**
+   * Names servers in counter rows that would otherwise count servers but name none (every server
+   * named left, so a cluster would show an empty sample). Only then, one query per configuration
+   * over the rule's member rows, keys and Server only, stopping once each row has its sample. The
+   * names go in with the counts under the row's ETag: a member that moves meanwhile changes that row
+   * and the transaction is read and tried again.
+   */
+  async #refillSamples(pk: string, edit: CounterEdit): Promise<void> {
+    const byFingerprint = new Map<string, Map<string, { key: string; left: ReadonlySet<string>; found: string[] }>>();
+    for (const u of edit.unnamed()) {
+      const shards = byFingerprint.get(u.fingerprint) ?? new Map();
+      shards.set(u.shard, { key: u.key, left: u.left, found: [] });
+      byFingerprint.set(u.fingerprint, shards);
+    }
+    await Promise.all(
+      [...byFingerprint].map(async ([fingerprint, shards]) => {
+        const filter = odata`PartitionKey eq ${pk} and RowKey ge ${DRIFT_MEMBER_KEYS.from} and RowKey lt ${DRIFT_MEMBER_KEYS.to} and Fingerprint eq ${fingerprint}`;
+        const wanted = [...shards.values()];
+        await this.#table.call('reading drift', async (t) => {
+          for await (const e of t.listEntities({ queryOptions: { filter, select: ['Server'] } })) {
+            const server = str(e, 'Server');
+            const w = shards.get(driftShardOf(server));
+            if (w && !w.left.has(server) && !w.found.includes(server) && w.found.length < SAMPLE_PER_ROW) w.found.push(server);
+            if (wanted.every((x) => x.found.length >= SAMPLE_PER_ROW)) break;
+          }
+        });
+        for (const w of wanted) edit.name(w.key, w.found);
+      }),
+    );
   }
 
   /**

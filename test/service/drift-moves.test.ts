@@ -12,6 +12,9 @@ import { onDriftStore } from '../support/drift';
 import type { DriftStore, PostureStore} from '../../src/store';
 import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, encodeKey, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
 import { propertyRuns } from '../support/property-runs';
+import { DriftQueries } from '../../src/app/drift-queries';
+import { RULES } from '../../src/rules/registry';
+import { DRIFT_RULE } from '../support/drift';
 import { loadedTimeout } from '../support/load-timeouts';
 
 let store: PostureStore;
@@ -386,6 +389,36 @@ describe('stale moves of a server that came back (A to B to A)', () => {
     await drift.applyMoves(rule, [reevaluatedRead]);
     expect(await snapshotOf(rule)).toEqual(before);
     await expectConsistent(rule, [s!]);
+  });
+});
+
+describe('the servers a configuration names', () => {
+  it('a configuration whose named servers all moved away names the ones it still counts, as the drift of the rule is read', async () => {
+    // The drift route's use case (GET /api/drift) over this store: the rule must be one that declares facts.
+    const rule = DRIFT_RULE;
+    const queries = new DriftQueries({ drift, rules: RULES });
+    const clusterOf = async (fingerprint: string) => (await queries.fleet(rule, 100, undefined)).clusters.find((c) => c.fingerprint === fingerprint);
+    // Eight servers of one shard: one counter row per configuration, naming five.
+    const shard = driftShardOf('k0000.corp.contoso.com');
+    const names = servers('k', 400)
+      .filter((s) => driftShardOf(s) === shard)
+      .slice(0, 8);
+    const a = place('fp-a', 'Pass');
+    const b = place('fp-b', 'Warning');
+    await drift.applyMoves(rule, names.map((s) => move(rule, s, a, 1, null)));
+    const named = [...(await clusterOf('fp-a'))!.sample];
+    expect(named).toHaveLength(5);
+
+    // The five named move away in one batch: the three left are named instead.
+    await drift.applyMoves(rule, named.map((s) => move(rule, s, b, 2, a)));
+    const rest = names.filter((s) => !named.includes(s)).sort();
+    expect(await clusterOf('fp-a')).toMatchObject({ servers: 3, sample: rest });
+    await expectConsistent(rule, names);
+
+    // Two of them leave through the read-and-compare path (their place not known): the last is named.
+    await drift.applyMoves(rule, rest.slice(0, 2).map((s) => leave(rule, s, 3)));
+    expect(await clusterOf('fp-a')).toMatchObject({ servers: 1, sample: rest.slice(2) });
+    await expectConsistent(rule, names.filter((s) => !rest.slice(0, 2).includes(s)));
   });
 });
 
