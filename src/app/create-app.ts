@@ -136,6 +136,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     policy: settings.reenrolment,
     // The server's own rows, not its Hosts row: that one follows the post by the projection lag.
     hasPosted: async (server) => (await store.readServer(server)).length > 0,
+    committedSince: async (server, since) => (await store.readServer(server)).some((r) => r.keyTag !== undefined || r.recentCommits?.some((c) => c.at >= since)),
     clock,
   });
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });

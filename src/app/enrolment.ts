@@ -141,7 +141,7 @@ export class Enrolment {
     facts: { hostName?: string; fqdn?: string },
     issuedBy: 'enrolment' | 'admin-rotation',
     log: AlertLog,
-    options: { basis?: KeyPartition; grant?: ReenrolmentGrant; request?: string } = {},
+    options: { basis?: KeyPartition; grant?: ReenrolmentGrant; request?: string; requestAt?: number } = {},
   ): Promise<IssuedKey> {
     const now = this.deps.clock();
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
@@ -149,7 +149,10 @@ export class Enrolment {
     const salt = randomBytes(16);
     // The enrolment's request secret, kept with its key: a resend of it proves the same caller.
     const requestSalt = randomBytes(16);
-    const request = options.request === undefined ? {} : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, options.request).toString('base64') };
+    const request =
+      options.request === undefined
+        ? {}
+        : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, options.request).toString('base64'), requestAt: options.requestAt ?? now };
     const out = await this.deps.keyStore.issue(
       {
       server,

@@ -19,6 +19,7 @@ export const API_ERROR_STATUS = {
   already_decided: 409,
   request_replaced: 409,
   request_closed: 409,
+  enrolment_superseded: 409,
   unknown_request_state: 409,
   precondition_failed: 412,
   too_large: 413,

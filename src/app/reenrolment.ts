@@ -73,6 +73,11 @@ export interface ReenrolmentDeps {
   readonly policy: ReenrolmentPolicy;
   /** Whether the server has posted before (its Hosts row): storage that lost a key must not make it look new. */
   readonly hasPosted: (server: string) => Promise<boolean>;
+  /**
+   * Whether the server's rows were committed after `since` (a post, or a re-evaluation, which
+   * errs on the safe side), or carry a key tag (a key posted since its keys last changed).
+   */
+  readonly committedSince: (server: string, since: number) => Promise<boolean>;
   readonly clock: () => number;
 }
 
@@ -105,6 +110,7 @@ export class Reenrolment {
     if (proofs.request !== undefined && !REQUEST_SECRET.test(proofs.request)) {
       throw new ApiError('invalid_enrolment', 'The x-enrolment-request header must be 22 to 128 letters, digits, dashes or underscores: a random secret made once per enrolment and sent again with each resend of it.');
     }
+    const started = this.deps.clock();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const basis = await keyStore.keyPartition(server);
       if (basis.head?.blocked) {
@@ -114,13 +120,17 @@ export class Reenrolment {
       try {
         // Every key an enrolment issues keeps its request secret: the answer to a renewal or to an
         // approved claim can be lost as well as a first enrolment's, and only its caller can resend it.
-        const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request'): Promise<EnrolmentAnswer> => ({
+        const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request', requestAt?: number): Promise<EnrolmentAnswer> => ({
           status: 201,
-          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request: proofs.request }),
+          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request: proofs.request, requestAt }),
         });
         const enrolled = basis.head !== undefined || (policy === 'approval' && (await this.deps.hasPosted(server)));
         if (!enrolled) return await issue();
-        if (proofs.request !== undefined && this.#repeatsEnrolment(basis, proofs.request)) return await issue('same-request');
+        const repeat = proofs.request === undefined ? undefined : await this.#repeatOf(basis, proofs.request, started);
+        if (repeat === 'superseded') {
+          throw new ApiError('enrolment_superseded', `A later attempt of this enrolment of ${server} (the same x-enrolment-request) got a key while this one waited; this attempt issues none, and the key that attempt got stays valid.`);
+        }
+        if (repeat !== undefined) return await issue('same-request', repeat.requestAt);
         if (policy === 'open') return await issue();
         if (proofs.currentKey !== undefined) {
           this.#checkCurrentKey(basis, proofs.currentKey);
@@ -157,14 +167,21 @@ export class Reenrolment {
    * Whether this enrolment resends the enrolment that issued the server's current key: the key
    * carries that enrolment's request secret, which only its caller knows (the fleet's enrolment
    * secret, shared by every server, proves nothing here). Its answer was lost, since a caller that
-   * got the key would not enrol again; the key nobody holds is replaced. Within the time a
-   * re-enrolment request stays open: a collector resends at its next run at the latest.
+   * got the key would not enrol again: the key nobody holds is replaced, keeping the time of the
+   * enrolment's first key. Not once the key has posted (it reached its caller, so the secret is
+   * spent), nor past the time a re-enrolment request stays open from that first key (a collector
+   * resends within its run, or at its next run). 'superseded': a later attempt of this enrolment
+   * got the key while this one waited (a slow attempt its caller stopped waiting for), so this one
+   * must not replace the key its caller now holds.
    */
-  #repeatsEnrolment(basis: KeyPartition, request: string): boolean {
+  async #repeatOf(basis: KeyPartition, request: string, started: number): Promise<{ requestAt: number } | 'superseded' | undefined> {
     const row = basis.rows.find((r) => r.rowKey === basis.head?.currentKeyId);
     const key = row && keyRecordOf(row);
-    if (key?.status !== 'active' || key.requestHash === undefined || this.deps.clock() - key.issuedAt > REQUEST_TTL_MS) return false;
-    return secretMatches(key.requestSalt ?? '', key.requestHash, request);
+    if (key?.status !== 'active' || key.requestHash === undefined || !secretMatches(key.requestSalt ?? '', key.requestHash, request)) return undefined;
+    if (key.issuedAt > started) return 'superseded';
+    const requestAt = key.requestAt ?? key.issuedAt;
+    if (this.deps.clock() - requestAt > REQUEST_TTL_MS || (await this.deps.committedSince(basis.server, key.issuedAt))) return undefined;
+    return { requestAt };
   }
 
   /**

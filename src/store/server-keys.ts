@@ -57,6 +57,8 @@ export interface ServerKeyRecord {
    */
   readonly requestSalt?: string;
   readonly requestHash?: string;
+  /** When that enrolment issued its first key: a resend of it is honoured for a bounded time from then, not from the latest resend. */
+  readonly requestAt?: number;
 }
 
 const HEAD = HEAD_ROW;
@@ -92,7 +94,7 @@ function toEntity(r: ServerKeyRecord) {
     HostName: r.hostName ?? '',
     Fqdn: r.fqdn ?? '',
     ...(r.revokedAt === undefined ? {} : { RevokedAt: dateTime(r.revokedAt) }),
-    ...(r.requestHash === undefined ? {} : { RequestSalt: r.requestSalt ?? '', RequestHash: r.requestHash }),
+    ...(r.requestHash === undefined ? {} : { RequestSalt: r.requestSalt ?? '', RequestHash: r.requestHash, RequestAt: dateTime(r.requestAt ?? r.issuedAt) }),
   };
 }
 
@@ -113,6 +115,7 @@ export function keyRecordOf(e: Row): ServerKeyRecord {
     fqdn: str(e, 'Fqdn') || undefined,
     requestSalt: str(e, 'RequestSalt') || undefined,
     requestHash: str(e, 'RequestHash') || undefined,
+    requestAt: ms(e, 'RequestAt'),
   };
 }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyTagOf, tableNames } from '../../src/store';
-import { fqdn } from '../support/enrolment-client';
+import { fqdn, pausedWrites } from '../support/enrolment-client';
 import { lostAnswers, refusedWrites } from '../support/faults';
 import { alertRecords, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -190,6 +190,32 @@ describe('a revocation whose clearing of the verified tags failed', () => {
   });
 });
 
+describe('a slow attempt of an enrolment whose later attempt got the key', () => {
+  const { pause, policy } = pausedWrites();
+  let stack: TestStack;
+  let c: ReturnType<typeof client>;
+  beforeAll(async () => {
+    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' }, storagePolicies: [policy] });
+    c = client(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  it('issues none (409 enrolment_superseded), and the key the caller holds keeps working', async () => {
+    const proof = { 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    let retry: Reply | undefined;
+    // The first attempt stalls at its key write; its caller gives up and sends the enrolment again, which lands.
+    pause.when = (_method, url, body) => keysBatch(stack)({ url, body });
+    pause.during = async () => void (retry = await c.enrol('SLOW01', proof));
+    const slow = await c.enrol('SLOW01', proof);
+    expect(retry?.status).toBe(201);
+    expect(slow.status, JSON.stringify(slow.body)).toBe(409);
+    expect(slow.body.error).toBe('enrolment_superseded');
+    const keys = await stack.app.keyStore.listKeys(fqdn('SLOW01'));
+    expect(keys.filter((k) => k.status === 'active').map((k) => k.keyId)).toEqual([retry!.body.keyId]);
+    expect((await c.post(retry!.body.key, 'SLOW01', Date.now() - 60_000)).status).toBe(201);
+  });
+});
+
 describe('a decision on a request past its time', () => {
   let now = Date.now();
   let stack: TestStack;
@@ -199,6 +225,24 @@ describe('a decision on a request past its time', () => {
     c = client(stack);
   });
   afterAll(async () => stack?.stop());
+
+  it('takes a request secret no more once its key posted, nor past 7 days from the enrolment however often it was resent', async () => {
+    const proof = { 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    const first = await c.enrol('TTL01', proof);
+    expect(first.status).toBe(201);
+    // Resent within the 7 days, and resent again: each resend's key keeps the first key's time.
+    now += 4 * 24 * 60 * 60_000;
+    const again = await c.enrol('TTL01', proof);
+    expect(again.status).toBe(201);
+    now += 4 * 24 * 60 * 60_000;
+    expect((await c.enrol('TTL01', proof)).status).toBe(202);
+    // A key that posted reached its caller: the secret is spent.
+    const used = await c.enrol('TTL02', proof);
+    expect((await c.post(used.body.key, 'TTL02', now - 60_000)).status).toBe(201);
+    expect((await c.enrol('TTL02', proof)).status).toBe(202);
+    const active = (await stack.app.keyStore.listKeys(fqdn('TTL02'))).filter((k) => k.status === 'active');
+    expect(active.map((k) => k.keyId)).toEqual([used.body.keyId]);
+  });
 
   it('is refused (409 request_closed) and changes nothing', async () => {
     expect((await c.enrol('EXP01')).status).toBe(201);
