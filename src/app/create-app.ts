@@ -24,6 +24,7 @@ import { StagedRawSweep } from './staged-raw-sweep';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
 import { ServerNames } from './server-names';
+import { ServerRemoval } from './server-removal';
 import { Waivers } from './waivers';
 
 export interface CreateAppOptions {
@@ -109,6 +110,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
       drift: new DriftStore(projectorStore),
       waivers: () => projectorWaivers.coverage(),
       hostsSynced: (syncs, log) => projectorHosts.hostsSynced(syncs, log),
+      hostsRemoved: (removed) => projectorHosts.hostsRemoved(removed),
     },
     RECENT_COMMITS,
   );
@@ -142,7 +144,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const limiter = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock });
   const refusals = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock, maxKeys: 10_000 });
   const auth = new Authorizer({ keys, enrolment, limiter, refusals, allowSharedIngestKeys: settings.allowSharedIngestKeys });
-  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames });
+  const removal = new ServerRemoval({ store, outbox, enrolment, projector, clock });
+  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames, removal });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });

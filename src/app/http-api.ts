@@ -31,6 +31,7 @@ import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
 import type { ServerNames } from './server-names';
+import type { ServerRemoval } from './server-removal';
 
 export interface HttpApiDeps {
   readonly ingest: Ingest;
@@ -45,6 +46,17 @@ export interface HttpApiDeps {
   readonly reenrolment: Reenrolment;
   /** The server a key route names: posted or enrolled, by id or host name. */
   readonly keyNames: Pick<ServerNames, 'resolveOrSelf' | 'find'>;
+  readonly removal: ServerRemoval;
+}
+
+/** Longest `removedBy` (who removed a server), as long as a waiver's grantedBy may be. */
+const MAX_REMOVED_BY = 200;
+
+/** `reenrol`: allow (default) or deny the server's re-enrolment with the enrolment secret. */
+function parseReenrol(q: URLSearchParams): 'allow' | 'deny' {
+  const reenrol = single(q, 'reenrol') ?? 'allow';
+  if (reenrol !== 'allow' && reenrol !== 'deny') throw invalidQuery(`"reenrol" must be allow or deny, not "${reenrol.slice(0, 20)}".`);
+  return reenrol;
 }
 
 /** Largest enrolment request body (host facts only). */
@@ -120,7 +132,8 @@ export class HttpApi {
     };
     const top = parseTop(q);
     const token = parseToken(q);
-    const resolved = await this.#resolved(filter);
+    // A removed server's events stay readable by its id (its removal among them).
+    const resolved = filter.server === undefined ? filter : { ...filter, server: await this.deps.queries.resolveServerOrRemoved(filter.server) };
     // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing.
     if (causes?.length === 0) return json(200, { items: [], continuationToken: null });
     return json(200, await this.deps.queries.events(resolved, top, token, lang));
@@ -191,13 +204,29 @@ export class HttpApi {
    */
   async revokeServerKey({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['reenrol']);
-    const reenrol = single(req.query, 'reenrol') ?? 'allow';
-    if (reenrol !== 'allow' && reenrol !== 'deny') throw invalidQuery(`"reenrol" must be allow or deny, not "${reenrol.slice(0, 20)}".`);
+    const reenrol = parseReenrol(req.query);
     const server = await this.deps.keyNames.resolveOrSelf(pathServer(req.params));
     const out = await this.deps.enrolment.revoke(server, log, reenrol === 'deny');
     if (!out) throw new ApiError('not_found', `Server "${server}" has never enrolled.`);
     // `settled`: the re-enrolment requests the revocation closed (none of them yields a key now).
     return json(200, { server, revoked: out.revoked, settled: out.settled, reenrol });
+  }
+
+  /**
+   * A decommissioned server leaves the fleet: its results, counts, drift, Hosts row and stale
+   * marker go, its keys are revoked; its History and events stay. `removedBy` names who did it
+   * (the audit record); reenrol=deny also refuses its re-enrolment, as for a revocation.
+   */
+  async removeServer({ req, log }: RouteCall): Promise<ApiResponse> {
+    checkParams(req.query, ['removedBy', 'reenrol']);
+    const removedBy = (single(req.query, 'removedBy') ?? '').trim();
+    if (removedBy === '' || removedBy.length > MAX_REMOVED_BY) throw invalidQuery(`"removedBy" must name who removes the server (1 to ${MAX_REMOVED_BY} characters).`);
+    const reenrol = parseReenrol(req.query);
+    // As on the key routes, a name no server answers to stands for itself: a server removed
+    // before is then told apart from one that never posted.
+    const server = await this.deps.keyNames.resolveOrSelf(pathServer(req.params));
+    const removed = await this.deps.removal.remove(server, removedBy, reenrol === 'deny', log);
+    return json(200, { ...removed, reenrol });
   }
 
   /** A new key (shown once); the old one is revoked. */

@@ -139,11 +139,11 @@ export function parseStatuses(q: URLSearchParams): Status[] | undefined {
   return [...out];
 }
 
-/** Event statuses beyond the verdicts: a server that stopped posting, and one that resumed. */
-export const SERVER_STATUSES = ['Stale', 'Reporting'] as const;
+/** Event statuses beyond the verdicts: a server that stopped posting, one that resumed, and one an admin removed. */
+export const SERVER_STATUSES = ['Stale', 'Reporting', 'Removed'] as const;
 const EVENT_STATUS_BY_LOWER = new Map([...STATUSES, ...SERVER_STATUSES].map((s) => [s.toLowerCase(), s]));
 
-/** The `status` filter of the events route: a verdict's status, or Stale / Reporting for a server's. */
+/** The `status` filter of the events route: a verdict's status, or Stale / Reporting / Removed for a server's. */
 export function parseEventStatuses(q: URLSearchParams): string[] | undefined {
   const raw = q.getAll('status');
   if (raw.length === 0) return undefined;
@@ -165,7 +165,7 @@ export function parseFlag(q: URLSearchParams, name: string): boolean | undefined
   throw invalidQuery(`The query parameter "${name}" must be true or false, not "${v.slice(0, 100)}".`);
 }
 
-export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
+export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'removed', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
 
 /** `cause=rule-change` or `cause=stale,returned`. */
 export function parseCauses(q: URLSearchParams): string[] | undefined {

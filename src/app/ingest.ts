@@ -15,6 +15,7 @@ import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
   isNewerSnapshot,
+  isRemovedRow,
   nextRawSlot,
   OutboxEntryTooLargeError,
   PROJECTED_RAW_SLOTS,
@@ -205,7 +206,9 @@ export class Ingest {
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       // The first attempt uses the rows the key check read (the commit's ETags keep that safe).
       const checked = attempt === 0 && bound?.rows !== undefined;
-      const rows = checked ? bound.rows! : await store.readServerRows(server, rules.map((r) => r.id));
+      const read = checked ? bound.rows! : await store.readServerRows(server, rules.map((r) => r.id));
+      // A removed server's markers are no results: its next post is a first result (docs/lifecycle.md).
+      const rows = read.filter((r) => !isRemovedRow(r));
       const head = headOf(rows);
       // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
       // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
@@ -247,7 +250,7 @@ export class Ingest {
         // revocation may be what changed them): the key is not tagged from those, unless checked again.
         const commitId = newCommitId(Date.now());
         attempts.push(commitId);
-        const written = await this.#commit(rows, p, commitId, keyTag, (staged) => (entry = { commitId, staged }));
+        const written = await this.#commit(read, p, commitId, keyTag, (staged) => (entry = { commitId, staged }));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
@@ -268,10 +271,15 @@ export class Ingest {
    * happened). Three round trips with the read; an unchanged snapshot writes no entry (two).
    * `onEntry` is told once the entry is written, and whether a raw body was staged with it.
    */
-  async #commit(rows: readonly StoredResult[], p: Parsed, commitId: string, keyTag: string | undefined, onEntry: (staged: boolean) => void): Promise<Map<string, ResultRecord>> {
+  async #commit(read: readonly StoredResult[], p: Parsed, commitId: string, keyTag: string | undefined, onEntry: (staged: boolean) => void): Promise<Map<string, ResultRecord>> {
     const { store, rules, clock } = this.deps;
     const server = p.normalised.serverId;
     const receivedAt = clock();
+    // A removal's markers are replaced (or, for rules no longer loaded, deleted) under their ETags
+    // and hand on their commit ids, so the removal stays provable; they count as no earlier result.
+    const markers = read.filter(isRemovedRow);
+    const rows = read.filter((r) => !isRemovedRow(r));
+    const markerOf = new Map(markers.map((r) => [r.ruleId, r]));
     const byRule = new Map(rows.map((r) => [r.ruleId, r]));
     // Rows an older version committed with projections still owed: this commit takes them over.
     const carriedSync = rows.some((r) => r.syncPending);
@@ -287,7 +295,7 @@ export class Ingest {
     const tag = rows.length > 0 ? keyTag : undefined;
     const head = headOf(rows);
     const recentSnapshotIds = [p.normalised.snapshotId, ...(head?.recentSnapshotIds ?? []).filter((id) => id !== p.normalised.snapshotId)].slice(0, RECENT_SNAPSHOT_IDS);
-    const recentCommits = nextCommits(head, commitId, receivedAt);
+    const recentCommits = nextCommits(head ?? markers[0], commitId, receivedAt);
 
     const put: { record: ResultRecord; etag?: string }[] = [];
     const records = new Map<string, ResultRecord>();
@@ -328,7 +336,7 @@ export class Ingest {
         driftCommitId: driftCommitOf({ fingerprint: verdict.fingerprint, status: r.status }, driftMoved, commitId, prev),
       };
       records.set(r.ruleId, record);
-      put.push({ record, etag: prev?.etag });
+      put.push({ record, etag: prev?.etag ?? markerOf.get(r.ruleId)?.etag });
       if (changed) {
         events.push(eventOf(record, receivedAt));
         const alert = alertOf(record);
@@ -341,7 +349,7 @@ export class Ingest {
     const current = new Set(rules.map((r) => r.id));
     // Rows of rules that left the rule set go, and the server leaves those rules' index and drift.
     const removed = rows.filter((r) => !current.has(r.ruleId));
-    const remove = removed.map((r) => r.ruleId);
+    const remove = [...removed, ...markers.filter((r) => !current.has(r.ruleId))].map((r) => r.ruleId);
 
     const s = p.snapshot;
     const work: ProjectionWork = {
@@ -362,7 +370,7 @@ export class Ingest {
     const owes = hasWork(work);
     if (owes) onEntry(await this.#writeEntry(work, receivedAt));
 
-    await store.commitServer(server, { put, remove, basedOn: rows });
+    await store.commitServer(server, { put, remove, basedOn: read });
     if (owes) {
       this.deps.projector.committed(commitId);
       this.deps.projector.kick();

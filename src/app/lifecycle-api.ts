@@ -81,10 +81,10 @@ export class LifecycleApi {
     return json(200, await this.deps.queries.servers(parseTop(q), parseToken(q)));
   }
 
-  /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name. */
+  /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name; a removed one by its id. */
   async history({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
-    const server = await this.deps.queries.resolveServer(pathServer(req.params));
+    const server = await this.deps.queries.resolveServerOrRemoved(pathServer(req.params));
     return json(200, await this.deps.queries.history(server, parseRule(req.query, this.deps.rules), parseTop(req.query), parseToken(req.query), lang));
   }
 

@@ -4,7 +4,8 @@
 // sets, read once per request.
 import type { Manifest } from '../snapshot/schema';
 import type { Lang, Rule } from '../rules/types';
-import type { EventFilter, EventStore, HostStore, LifecycleStore, PostureStore, ResultFilter, StaleMarker, StoredWaiver } from '../store';
+import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type LifecycleStore, type PostureStore, type ResultFilter, type StaleMarker, type StoredWaiver } from '../store';
+import { ApiError } from './errors';
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import type { ServerNames } from './server-names';
@@ -63,6 +64,19 @@ export class LifecycleQueries {
   /** The server a path or filter names, by id or host name (ServerNames): unknown or ambiguous, a 404. */
   resolveServer(name: string): Promise<string> {
     return this.ld.names.resolve(name);
+  }
+
+  /**
+   * As resolveServer, and a removed server by its id too (one more read, only for a name no server
+   * answers to): its history and events stay readable for the audit trail.
+   */
+  async resolveServerOrRemoved(name: string): Promise<string> {
+    try {
+      return await this.ld.names.resolve(name);
+    } catch (error) {
+      if (error instanceof ApiError && (await this.ld.store.readPartition(name)).some(isRemovedRow)) return name;
+      throw error;
+    }
   }
 
   /** Every server with its host facts and whether it is stale, a page at a time. */

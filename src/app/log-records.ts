@@ -28,6 +28,8 @@ export const LOG_RECORDS = {
   reenrolmentRequested: 'FleetPosture.ReenrolmentRequested',
   /** An admin approved or denied a re-enrolment request (audit). */
   reenrolmentDecided: 'FleetPosture.ReenrolmentDecided',
+  /** An admin removed a server from the fleet: who, and which rules' results it had (audit). */
+  serverRemoved: 'FleetPosture.ServerRemoved',
 } as const;
 
 export type LogRecordName = (typeof LOG_RECORDS)[keyof typeof LOG_RECORDS];

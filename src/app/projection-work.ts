@@ -45,9 +45,22 @@ export interface ProjectionWork {
    * (a Snapshots row of its own), and the projector copies it into `slot`, then removes it.
    */
   readonly staged?: { readonly slot: number };
+  /**
+   * An admin removed the server: its Hosts row (unless a newer snapshot wrote it since), its stale
+   * marker and its last-seen index row go. Its index and drift leaves travel in `indexLeaves` and
+   * `driftLeaves`, its audit event in `events`.
+   */
+  readonly removal?: ServerRemovalWork;
 }
 
-export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'indexLeaves' | 'driftLeaves' | 'host' | 'raw' | 'staged'>): boolean =>
+export interface ServerRemovalWork {
+  /** The collectedAt of the server's newest snapshot at its removal: a Hosts row from a newer one stays. */
+  readonly upTo: number;
+  /** When its Hosts row was last refreshed (where its last-seen index row is), if known. */
+  readonly hostSyncedAt?: number;
+}
+
+export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 'drift' | 'indexLeaves' | 'driftLeaves' | 'host' | 'raw' | 'staged' | 'removal'>): boolean =>
   w.events.length > 0 ||
   w.alerts.length > 0 ||
   w.index.length > 0 ||
@@ -56,7 +69,8 @@ export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 
   (w.driftLeaves?.length ?? 0) > 0 ||
   w.host !== undefined ||
   w.raw !== undefined ||
-  w.staged !== undefined;
+  w.staged !== undefined ||
+  w.removal !== undefined;
 
 export const FINDING = new Set(['Warning', 'Error']);
 

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { DriftChange, DriftStore, EventRecord, EventStore, HostStore, IndexChange, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
 import { settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
-import type { HostSync } from './stale-hosts';
+import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
 
@@ -45,6 +45,8 @@ export interface ProjectorDeps extends ProjectionStores {
   readonly waivers: () => Promise<(server: string, ruleId: string, since: number) => string | undefined>;
   /** The Hosts rows of a batch were refreshed: the stale-host bookkeeping, for all of them at once. */
   readonly hostsSynced?: (syncs: readonly HostSync[], log: AlertLog) => Promise<void>;
+  /** Servers an admin removed: their stale-host bookkeeping goes (marker, last-seen index row). */
+  readonly hostsRemoved?: (removed: readonly HostRemoval[]) => Promise<void>;
   /** Entries per batch (default 500: the batch's work is held in memory). */
   readonly batchSize?: number;
   /**
@@ -424,17 +426,28 @@ export class Projector {
   /**
    * The newest Hosts row per server, written per bucket (a read and a transaction per 100 rows,
    * not two calls per server: a collector upgrade or a patch wave changes every server's facts at
-   * once), then the stale-host bookkeeping of those refreshes, batched too.
+   * once), then the stale-host bookkeeping of those refreshes, batched too. Removed servers go
+   * first: a refresh before the removal in the batch is dropped, one after it (the server
+   * re-enrolled and posted again) is written once the old row is gone.
    */
   async #hosts(works: readonly ProjectionWork[], log: AlertLog): Promise<void> {
     const newest = new Map<string, NonNullable<ProjectionWork['host']>>();
+    const removed = new Map<string, NonNullable<ProjectionWork['removal']>>();
     for (const w of works) {
+      if (w.removal) {
+        newest.delete(w.server);
+        removed.set(w.server, w.removal);
+      }
       if (!w.host) continue;
       // Several refreshes of one server in this batch: the newest row is written, and its
       // last-seen index row moves from the hour stored before the earliest of them (the later
       // ones' previous hours were never written).
       const earlier = newest.get(w.server);
       newest.set(w.server, earlier ? { ...w.host, previousSync: earlier.previousSync } : w.host);
+    }
+    if (removed.size > 0) {
+      await this.deps.hosts.removeHosts([...removed].map(([server, r]) => ({ server, upTo: r.upTo })));
+      await this.deps.hostsRemoved?.([...removed].map(([server, r]) => ({ server, hostSyncedAt: r.hostSyncedAt })));
     }
     if (newest.size === 0) return;
     await this.deps.hosts.putHosts([...newest.values()].map((h) => h.record));

@@ -46,6 +46,7 @@ export const ROUTES: readonly Route[] = [
   { name: 'baselines', methods: ['GET', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
   { name: 'getJob', methods: ['GET'], route: 'jobs/{job}', access: 'read', handler: (app, c) => app.lifecycleHttp.getJob(c) },
   { name: 'runJob', methods: ['POST'], route: 'jobs/{job}/run', access: 'admin', handler: (app, c) => app.lifecycleHttp.runJob(c) },
+  { name: 'removeServer', methods: ['DELETE'], route: 'servers/{server}', access: 'admin', handler: (app, c) => app.http.removeServer(c) },
   { name: 'revokeServerKey', methods: ['DELETE'], route: 'servers/{server}/key', access: 'admin', handler: (app, c) => app.http.revokeServerKey(c) },
   { name: 'rotateServerKey', methods: ['POST'], route: 'servers/{server}/key/rotate', access: 'admin', handler: (app, c) => app.http.rotateServerKey(c) },
   { name: 'listRefusedServers', methods: ['GET'], route: 'refused-servers', access: 'admin', handler: (app, c) => app.keysHttp.refusedServers(c) },

@@ -4,7 +4,7 @@
 // and marks it stale: an event and a FleetPosture.ServerStale record, once (the marker is created
 // conditionally). The server's next post removes the marker: an event and FleetPosture.ServerReturned.
 // Index rows that are not a server's current one (left by a move that failed half-way) are pruned.
-import type { EventRecord, EventStore, LifecycleStore } from '../store';
+import { seenPartition, type EventRecord, type EventStore, type LifecycleStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 
@@ -27,6 +27,12 @@ export interface HostSync {
   readonly previous?: number;
   readonly now: number;
   readonly snapshotId: string;
+}
+
+/** An admin removed the server; its Hosts row was last refreshed at `hostSyncedAt` (if known). */
+export interface HostRemoval {
+  readonly server: string;
+  readonly hostSyncedAt?: number;
 }
 
 export interface StaleRun {
@@ -83,6 +89,19 @@ export class StaleHosts {
     for (const m of returned) {
       log.log(formatLogRecord(LOG_RECORDS.serverReturned, { server: m.server, lastSeen: iso(m.lastSeen), staleSince: iso(m.staleSince), returnedAt: iso(m.returnedAt) }));
     }
+  }
+
+  /**
+   * Projector hook: these servers were removed. Their stale markers go (a removed server is not
+   * stale, and its return would be no return) and so do their last-seen index rows; a row this
+   * misses (its hour unknown) is dropped by the timer, which finds no results behind it.
+   */
+  async hostsRemoved(removed: readonly HostRemoval[]): Promise<void> {
+    const { lifecycle } = this.deps;
+    await lifecycle.removeStale(removed.map((r) => r.server));
+    await Promise.all(
+      removed.flatMap((r) => (r.hostSyncedAt === undefined ? [] : [lifecycle.deleteSeen({ server: r.server, sync: r.hostSyncedAt, partitionKey: seenPartition(r.hostSyncedAt) })])),
+    );
   }
 
   /** The timer: one bounded pass over the index's old hours. */

@@ -5,7 +5,7 @@ import { LANGUAGES, type Lang } from '../rules/types';
 import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 import { rawSlotOf } from './raw-slots';
-import type { CommitMark, EventRecord, HostRecord, IndexRecord, RawSnapshotMeta, RawSnapshotRecord, ResultRecord, ResultSummary, StoredResult } from './records';
+import { REMOVED_STATUS, type CommitMark, type EventRecord, type HostRecord, type IndexRecord, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 
 export type Entity = { partitionKey: string; rowKey: string } & Record<string, EdmValue>;
 type Row = Readonly<Record<string, unknown>>;
@@ -61,6 +61,9 @@ export function entityToSummary(e: Row): ResultSummary {
 // ---- Results: PartitionKey = server, RowKey = rule id --------------------------------------------
 
 export const resultKeys = (server: string, ruleId: string) => ({ partitionKey: encodeKey(server), rowKey: encodeKey(ruleId) });
+
+/** The Results rows that are results: a removed server's markers are not (records.ts, REMOVED_STATUS). */
+export const LIVE_RESULTS = `Status ne '${REMOVED_STATUS}'`;
 
 /** Evidence JSON that fits one string column; bigger evidence becomes a marked preview. */
 export function fitEvidence(json: string): { text: string; truncated: boolean } {

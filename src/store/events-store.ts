@@ -24,12 +24,12 @@ export interface EventFilter {
   /** Matches the status an event changed to. */
   readonly statuses?: readonly string[];
   readonly since?: number;
-  /** Matches the event's cause (snapshot, rule-change, stale, returned, waiver-…). */
+  /** Matches the event's cause (snapshot, rule-change, stale, returned, removed, waiver-…). */
   readonly causes?: readonly string[];
 }
 
 /** Causes that are status changes of a server, kept in its History partition too. */
-const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned']);
+const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned', 'removed']);
 
 export class EventStore {
   readonly #events: SiblingTable;

@@ -7,7 +7,7 @@ import { optStr } from './columns';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
 import { queryId } from './cursor';
 import { entityToHost, hostToEntity } from './entities';
-import { ConcurrencyConflictError } from './errors';
+import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { hostState, hostWrite, newestPerServer, type HostRowState, type HostWrite } from './host-rows';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -96,6 +96,33 @@ export class HostStore {
           for (const { write } of inChunk) await this.#putHost(write.record);
         }
       }
+    });
+  }
+
+  /**
+   * Removed servers' rows go (a removal is rare: a read and a delete each). A row that reflects a
+   * snapshot newer than `upTo` (the server posted again after re-enrolling) stays, so a replayed
+   * removal never takes a re-created server's row; the delete is under the ETag read.
+   */
+  async removeHosts(removals: ReadonlyArray<{ readonly server: string; readonly upTo: number }>): Promise<void> {
+    if (removals.length === 0) return;
+    await this.#hosts.ready();
+    await settleBounded(removals, WRITE_PARALLEL, async ({ server, upTo }) => {
+      const pk = bucketOf(server, HOST_BUCKETS);
+      const rk = encodeKey(server);
+      for (let attempt = 0; attempt < CONTENDED_ATTEMPTS; attempt++) {
+        const row = await this.#hosts.get(pk, rk, 'reading a host', ['LastCollectedAt']);
+        if (!row || hostState(row).lastCollectedAt > upTo) return;
+        try {
+          await this.#hosts.call('removing a host', (t) => t.deleteEntity(pk, rk, { etag: String(row.etag) }));
+          return;
+        } catch (error) {
+          const status = statusCodeOf(error);
+          if (status !== 404 && status !== 412) throw error;
+          await backOff(attempt);
+        }
+      }
+      throw new ConcurrencyConflictError(`The host row of ${server} stayed contended.`);
     });
   }
 

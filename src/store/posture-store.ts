@@ -9,7 +9,7 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, type TableClients, type TableKind } from './client';
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
-import { entityToResult, entityToSummary, PARTITION_RULES, resultKeys, resultToEntity, summaryColumns } from './entities';
+import { entityToResult, entityToSummary, LIVE_RESULTS, PARTITION_RULES, resultKeys, resultToEntity, summaryColumns } from './entities';
 import type { Lang } from '../rules/types';
 import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
@@ -119,7 +119,8 @@ export class PostureStore {
    * read of its row (Azure's cheapest lookup; Azurite answers a partition query by scanning the
    * whole table) is enough when that row says its commit left nothing else in the partition;
    * otherwise — no such row yet, a row an older version wrote, rows of rules that left the set —
-   * the partition is queried as well. Either way the caller gets every row the partition holds.
+   * the partition is queried as well. Either way the caller gets every row the partition holds,
+   * a removed server's markers included (a commit replaces them under their ETags).
    */
   async readServerRows(server: string, ruleIds: readonly string[]): Promise<StoredResult[]> {
     if (ruleIds.length === 1) {
@@ -131,7 +132,7 @@ export class PostureStore {
       }
     }
     this.#remembered.forget(server);
-    return this.readServer(server);
+    return this.readPartition(server);
   }
 
   /**
@@ -147,18 +148,28 @@ export class PostureStore {
     return row && isAlone(row, ruleIds) ? [row] : undefined;
   }
 
-  /** The server's current results (one partition query). */
+  /** The server's current results (one partition query); none once it was removed. */
   async readServer(server: string): Promise<StoredResult[]> {
+    return this.#readRows(server, true);
+  }
+
+  /** Every row of the server's partition, results and removal markers alike: what a commit of it must be based on. */
+  async readPartition(server: string): Promise<StoredResult[]> {
+    return this.#readRows(server, false);
+  }
+
+  async #readRows(server: string, liveOnly: boolean): Promise<StoredResult[]> {
     await this.ensureTables();
     return this.#results.call('reading server state', async (t) => {
       const out: StoredResult[] = [];
-      const pk = encodeKey(server);
-      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) out.push(entityToResult(e));
+      const pk = odata`PartitionKey eq ${encodeKey(server)}`;
+      const filter = liveOnly ? and(pk, LIVE_RESULTS) : pk;
+      for await (const e of t.listEntities({ queryOptions: { filter } })) out.push(entityToResult(e));
       return out;
     });
   }
 
-  /** One Results row (a point read), or undefined. */
+  /** One Results row (a point read; a removal marker too: it holds the proof of the removal's commit), or undefined. */
   async readResultRow(server: string, ruleId: string): Promise<StoredResult | undefined> {
     const e = await this.#readResultColumns(server, ruleId);
     return e ? entityToResult(e) : undefined;
@@ -232,7 +243,8 @@ export class PostureStore {
     const pk = encodeKey(server);
     return this.#results.call('reading last seen', async (t) => {
       const out: SeenRow[] = [];
-      const rows = t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['LastSeen', 'SnapshotId', 'HostSyncedAt'] } });
+      // A removed server has no results to be seen by: the stale timer forgets it.
+      const rows = t.listEntities({ queryOptions: { filter: and(odata`PartitionKey eq ${pk}`, LIVE_RESULTS), select: ['LastSeen', 'SnapshotId', 'HostSyncedAt'] } });
       for await (const e of rows) out.push({ lastSeen: ms(e, 'LastSeen') ?? 0, snapshotId: str(e, 'SnapshotId'), hostSyncedAt: ms(e, 'HostSyncedAt') });
       return out;
     });
@@ -245,7 +257,8 @@ export class PostureStore {
   async serversWithPrefix(prefix: string, max: number): Promise<string[]> {
     await this.ensureTables();
     const { from, to } = prefixRange(prefix);
-    const filter = odata`PartitionKey ge ${from} and PartitionKey lt ${to}`;
+    // A removed server is no longer known by its host name.
+    const filter = and(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, LIVE_RESULTS);
     return this.#results.call('finding servers', async (t) => {
       const found = new Set<string>();
       for await (const e of t.listEntities({ queryOptions: { filter, select: ['Server'] } })) {
@@ -275,7 +288,7 @@ export class PostureStore {
 
     if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
       const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
-      const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter);
+      const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter, LIVE_RESULTS);
       return this.#results.walk([q || undefined], query, token, top, entityToSummary, select);
     }
     const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
@@ -292,7 +305,7 @@ export class PostureStore {
    */
   async listAllResults(top: number, token?: string, select?: readonly string[]): Promise<Page<StoredResult>> {
     await this.ensureTables();
-    return this.#results.walk([undefined], queryId('results-all', {}), token, top, entityToResult, select && [...select]);
+    return this.#results.walk([LIVE_RESULTS], queryId('results-all', {}), token, top, entityToResult, select && [...select]);
   }
 }
 

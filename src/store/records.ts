@@ -72,6 +72,16 @@ export interface ResultRecord {
   readonly recentCommits?: readonly CommitMark[];
 }
 
+/**
+ * The Status of a removal marker: the row a removed server's rule row becomes (docs/lifecycle.md,
+ * "Removing a server"). It keeps the rule's key and the server's commit ids, so the removal is
+ * provable and a later post replaces it under its ETag; every reader of results passes over it.
+ */
+export const REMOVED_STATUS = 'Removed';
+
+/** A removal marker, not a result. */
+export const isRemovedRow = (r: Pick<ResultRecord, 'status'>): boolean => r.status === REMOVED_STATUS;
+
 export interface CommitMark {
   readonly id: string;
   readonly at: number;

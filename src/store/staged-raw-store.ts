@@ -5,9 +5,10 @@
 // content a staging row, a slot and a server's Results rows hold, and a copy into a slot that
 // happens only if the slot is still as it was read.
 import { odata } from '@azure/data-tables';
-import { commitMarks, entityToRawMeta, parseRawStageKey, rawSlotKey, rawStageKey, serverRange, SNAPSHOT_BUCKETS_RANGE, snapshotPartition, stagedRawToEntity, stagedToSlotEntity } from './entities';
+import { commitMarks, entityToRawMeta, LIVE_RESULTS, parseRawStageKey, rawSlotKey, rawStageKey, serverRange, SNAPSHOT_BUCKETS_RANGE, snapshotPartition, stagedRawToEntity, stagedToSlotEntity } from './entities';
 import { ms, num, str } from './columns';
 import { statusCodeOf } from './errors';
+import { and } from './filters';
 import { encodeKey } from './keys';
 import { isNewerSnapshot } from './snapshot-order';
 import type { PostureStore } from './posture-store';
@@ -145,7 +146,8 @@ export class StagedRawStore {
   /** The newest commit's raw columns among the server's Results rows (one partition query, a few columns), or undefined without rows. */
   async readHead(server: string): Promise<RawHead | undefined> {
     await this.#results.ready();
-    const filter = odata`PartitionKey eq ${encodeKey(server)}`;
+    // A removed server's markers name no content: its staging rows belong in no slot.
+    const filter = and(odata`PartitionKey eq ${encodeKey(server)}`, LIVE_RESULTS);
     return this.#results.call('reading server state', async (t) => {
       let head: RawHead | undefined;
       for await (const e of t.listEntities({ queryOptions: { filter, select: HEAD_COLUMNS } })) {

@@ -1,0 +1,205 @@
+// Removing a decommissioned server, end to end over real HTTP on Azurite: an admin's DELETE of the
+// server takes it out of every fleet-wide view (summary counts, results, the rule index, drift, the
+// server list and the stale list), revokes its key, and keeps its History and events readable. A
+// removal projected twice (a run repeated after a crash) counts nothing twice, also after the
+// server re-enrolled and posted again; a reader cannot remove; bad requests change nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUSES } from '../../src/rules/types';
+import { OutboxStore, type StoredOutboxEntry } from '../../src/store';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
+import { alertRecords, get, getAll, type Json } from '../support/http';
+import { startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
+import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
+
+const MIN = 60_000;
+/** The service's clock: moved forward by the test so a server turns stale. */
+let now = Date.now() - 12 * 60 * MIN;
+let stack: TestStack;
+const [GONE, KEPT1, KEPT2] = ['RETIRED01', 'KEEP01', 'KEEP02'].map(serverIdOf) as [string, string, string];
+const hostOf = (server: string) => server.split('.')[0]!.toUpperCase();
+
+const outbox = () => new OutboxStore(stack.app.store);
+/** The removal's outbox entry, kept to be replayed after the server came back. */
+let removalEntry: StoredOutboxEntry | undefined;
+
+/** Posts a port-25 fixture as `server` with `key` (its current server key by default), collected a minute before the service's now. */
+async function post(server: string, fixture: string, key?: string): Promise<Response> {
+  const body = fixtureAs(readFixture(fixture) as Record<string, unknown>, hostOf(server), now - MIN);
+  return fetch(`${stack.baseUrl}/api/snapshots`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key ?? (await stack.serverKey(server)) },
+    body: JSON.stringify(body),
+  });
+}
+
+async function drain(): Promise<void> {
+  expect(await stack.projected()).toMatchObject({ status: 'done', dropped: 0, waiting: 0 });
+  expect(await outbox().list(10)).toEqual([]);
+}
+
+/** Projects what waits, then puts the same entries back and projects them again: a run repeated after a crash before it cleared them. */
+async function drainTwice(): Promise<void> {
+  const entries: StoredOutboxEntry[] = await outbox().list(1000);
+  expect(entries.length).toBeGreaterThan(0);
+  await drain();
+  for (const e of entries) await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
+  expect(await stack.projected()).toMatchObject({ projected: entries.length, dropped: 0, waiting: 0 });
+}
+
+const remove = (server: string, query = 'removedBy=ops%40contoso.com', key: keyof typeof TEST_KEYS = 'admin') =>
+  stack.request(`servers/${encodeURIComponent(server)}${query ? `?${query}` : ''}`, { method: 'DELETE', key });
+
+const runJob = async (job: string) => {
+  const r = await stack.request(`jobs/${job}/run`, { method: 'POST', key: 'admin' });
+  expect(r.status).toBe(200);
+};
+
+/**
+ * Every fleet-wide view holds exactly these servers with these statuses of the port-25 rule: the
+ * Results table, the summary's counts and host count, the rule index, the drift counts, the
+ * server list.
+ */
+async function expectFleet(expected: Record<string, string>): Promise<void> {
+  const servers = Object.keys(expected).sort();
+  const all = await getAll(stack, 'results');
+  expect(Object.fromEntries(all.items.map((r: Json) => [r.server, r.status]))).toEqual(expected);
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
+  for (const s of Object.values(expected)) counts[s]! += 1;
+
+  const summary = await get(stack, 'summary');
+  expect(summary.body.countsPending).toBe(false);
+  expect(summary.body.hosts).toBe(servers.length);
+  expect(summary.body.rules.find((r: Json) => r.ruleId === DRIFT_RULE).counts).toEqual(counts);
+
+  const indexed = await getAll(stack, `results?rule=${DRIFT_RULE}`);
+  expect(Object.fromEntries(indexed.items.map((r: Json) => [r.server, r.status]))).toEqual(expected);
+
+  const drift = await get(stack, `drift?rule=${DRIFT_RULE}`);
+  expect(drift.body.servers).toBe(servers.length);
+  const driftCounts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
+  for (const c of drift.body.clusters as Json[]) for (const [s, n] of Object.entries(c.counts as Record<string, number>)) driftCounts[s]! += n;
+  expect(driftCounts).toEqual(counts);
+
+  const listed = await getAll(stack, 'servers');
+  expect(listed.items.map((h: Json) => h.server).sort()).toEqual(servers);
+}
+
+beforeAll(async () => {
+  // Drains only when the test asks, so a removal's entry can be read and replayed.
+  stack = await startTestStack({ clock: () => now, projectorIntervalMs: 0 });
+  expect((await post(GONE, REMOVED)).status).toBe(201);
+  expect((await post(KEPT1, REMOVED)).status).toBe(201);
+  expect((await post(KEPT2, DEFAULT_LIST)).status).toBe(201);
+  await drain();
+  // Four hours later only the kept servers post again: the one to remove turns stale.
+  now += 4 * 60 * MIN;
+  expect((await post(KEPT1, REMOVED)).status).toBe(201);
+  expect((await post(KEPT2, DEFAULT_LIST)).status).toBe(201);
+  await drain();
+  await runJob('stale-hosts');
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+describe('removing a server', () => {
+  it('starts with three servers counted, the one to remove stale', async () => {
+    await expectFleet({ [GONE]: 'Warning', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+    const stale = await get(stack, 'servers?stale=true');
+    expect(stale.body.items.map((i: Json) => i.server)).toEqual([GONE]);
+    expect((await get(stack, 'summary')).body.staleHosts).toBe(1);
+  });
+
+  it('is for admins: a reader key gets 403, a request without removedBy or with a bad reenrol 400, and none changes anything', async () => {
+    const reader = await remove(GONE, 'removedBy=ops', 'reader');
+    expect(reader.status).toBe(403);
+    const missing = await remove(GONE, '');
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as Json).message).toMatch(/removedBy/);
+    expect((await remove(GONE, 'removedBy=ops&reenrol=maybe')).status).toBe(400);
+    expect(await outbox().list(10)).toEqual([]);
+    await expectFleet({ [GONE]: 'Warning', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+
+  it('answers 404 with one sentence for a server that never posted, and changes nothing', async () => {
+    const res = await remove('never-posted.corp.contoso.com');
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as Json;
+    expect(body).toMatchObject({ error: 'not_found' });
+    expect(body.message).toMatch(/^No snapshot from server "never-posted\.corp\.contoso\.com" has been stored[^.]*\.$/);
+    expect(await outbox().list(10)).toEqual([]);
+  });
+
+  it('removes it: 200 naming its rules and revoked key; once projected, no view counts or lists it, and its stale marker is gone', async () => {
+    const res = await remove(hostOf(GONE));
+    const body = (await res.json()) as Json;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ server: GONE, removedBy: 'ops@contoso.com', rules: [DRIFT_RULE], reenrol: 'allow' });
+    expect(body.revoked).toHaveLength(1);
+    // Its own reads change at once: the Results rows are gone with the commit.
+    expect((await get(stack, `servers/${GONE}`)).status).toBe(404);
+    expect((await get(stack, 'summary')).body.countsPending).toBe(true);
+    const entries = await outbox().list(10);
+    expect(entries.map((e) => e.server)).toEqual([GONE]);
+    removalEntry = entries[0];
+
+    await drainTwice();
+    await expectFleet({ [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+    expect((await get(stack, 'servers?stale=true')).body.items).toEqual([]);
+    expect((await get(stack, 'summary')).body.staleHosts).toBe(0);
+    expect((await get(stack, `results?server=${GONE}`)).status).toBe(404);
+    expect((await getAll(stack, `results?rule=${DRIFT_RULE}&status=Warning`)).items.map((r: Json) => r.server)).toEqual([KEPT1]);
+    // The stale timer finds nothing to mark: the server has no results to be silent with.
+    now += 4 * 60 * MIN;
+    expect((await post(KEPT1, REMOVED)).status).toBe(201);
+    expect((await post(KEPT2, DEFAULT_LIST)).status).toBe(201);
+    await drain();
+    await runJob('stale-hosts');
+    expect((await get(stack, 'servers?stale=true')).body.items).toEqual([]);
+  });
+
+  it('its old key is refused (key_revoked), so its collector must enrol again', async () => {
+    const res = await post(GONE, REMOVED);
+    expect(res.status).toBe(401);
+    expect((await res.json()) as Json).toMatchObject({ error: 'key_revoked' });
+    expect(await outbox().list(10)).toEqual([]);
+  });
+
+  it('keeps its History and events: its changes and the removal, with who removed it', async () => {
+    const history = await getAll(stack, `servers/${GONE}/history`);
+    expect(history.items.map((e: Json) => e.cause)).toEqual(['removed', 'stale', 'snapshot']);
+    expect(history.items[0]).toMatchObject({ server: GONE, ruleId: null, fromStatus: 'Reporting', toStatus: 'Removed', kind: 'status' });
+    expect(history.items[0].message).toContain('ops@contoso.com');
+    const events = await getAll(stack, `events?cause=removed&server=${GONE}`);
+    expect(events.items).toHaveLength(1);
+    expect((await getAll(stack, 'events?status=Removed')).items.map((e: Json) => e.server)).toEqual([GONE]);
+    const audit = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerRemoved');
+    expect(audit.map((r) => r.fields)).toEqual([expect.objectContaining({ server: GONE, removedBy: 'ops@contoso.com', rules: DRIFT_RULE })]);
+  });
+
+  it('a second removal is a 404 with one sentence, and changes nothing', async () => {
+    const res = await remove(GONE);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as Json).message).toMatch(/^Server "retired01\.corp\.contoso\.com" was already removed at [^;]+; its history stays readable\.$/);
+    expect(await outbox().list(10)).toEqual([]);
+  });
+
+  it('re-enrolled, the server posts a first result again; the removal replayed after that takes nothing of it', async () => {
+    const enrol = await stack.request('enroll', { method: 'POST', key: 'enrolment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: { name: hostOf(GONE), fqdn: GONE } }) });
+    expect(enrol.status).toBe(201);
+    const { key } = (await enrol.json()) as Json;
+    const res = await post(GONE, DEFAULT_LIST, key);
+    const body = (await res.json()) as Json;
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(body.results[0]).toMatchObject({ status: 'Pass', previousStatus: null });
+    await drain();
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+    const first = (await getAll(stack, `events?server=${GONE}&cause=snapshot`)).items[0];
+    expect(first).toMatchObject({ fromStatus: null, toStatus: 'Pass' });
+
+    // The removal's entry once more (a projector that stopped before clearing it): its commit is
+    // still proven (the new rows carry its id on), and it leaves the newer rows and Hosts row be.
+    const e = removalEntry!;
+    await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
+    expect(await stack.projected()).toMatchObject({ projected: 1, dropped: 0, waiting: 0 });
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+});
