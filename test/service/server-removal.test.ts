@@ -4,6 +4,9 @@
 // removal projected twice (a run repeated after a crash) counts nothing twice, also after the
 // server re-enrolled and posted again; a reader cannot remove; bad requests change nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app/create-app';
+import { ServerRemoval } from '../../src/app/server-removal';
+import { startLocalHost } from '../../src/local/host';
 import { STATUSES } from '../../src/rules/types';
 import { OutboxStore, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
@@ -195,11 +198,88 @@ describe('removing a server', () => {
     const first = (await getAll(stack, `events?server=${GONE}&cause=snapshot`)).items[0];
     expect(first).toMatchObject({ fromStatus: null, toStatus: 'Pass' });
 
-    // The removal's entry once more (a projector that stopped before clearing it): its commit is
-    // still proven (the new rows carry its id on), and it leaves the newer rows and Hosts row be.
+    // The removal's entry once more (a projector that stopped before clearing it), projected by
+    // another instance, which never saw the commit: it is still proven (the new rows carry its id
+    // on), and it leaves the newer rows and Hosts row be.
     const e = removalEntry!;
     await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
-    expect(await stack.projected()).toMatchObject({ projected: 1, dropped: 0, waiting: 0 });
+    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    expect(await other.projector.drain({ log: () => undefined })).toMatchObject({ projected: 1, dropped: 0, waiting: 0 });
     await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+});
+
+describe('a removal racing the server', () => {
+  const RACER = serverIdOf('RACER01');
+  const STRAY = serverIdOf('STRAY01');
+
+  it('a commit that lands between the removal’s read and its commit: the removal reads again and takes it too, and the accepted post is not lost', async () => {
+    expect((await post(RACER, REMOVED)).status).toBe(201);
+    await drain();
+    // Another instance's commit (here a post taken without a key check, as the migration switch
+    // for shared ingest keys allows) lands right after the removal read the partition.
+    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    const real = stack.app.store;
+    let reads = 0;
+    const racing = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'readPartition') {
+          return async (server: string) => {
+            const rows = await target.readPartition(server);
+            // The first read decides 404; the second is the one the commit is based on.
+            if (++reads === 2) {
+              const body = fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, hostOf(RACER), now - MIN / 2);
+              expect(await other.ingest.run(JSON.stringify(body), 'en', { log: () => undefined })).toMatchObject({ outcome: 'accepted' });
+            }
+            return rows;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const removal = new ServerRemoval({ store: racing, outbox: outbox(), enrolment: stack.app.enrolment, projector: stack.app.projector, clock: () => now });
+    const removed = await removal.remove(RACER, 'ops', false, { log: () => undefined });
+    expect(removed).toMatchObject({ server: RACER, rules: [DRIFT_RULE] });
+    expect(reads).toBe(3);
+    // The refused attempt's entry went; the post's and the removal's wait, in commit order.
+    expect((await outbox().list(10)).map((e) => e.server)).toEqual([RACER, RACER]);
+    await drain();
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+    const history = await getAll(stack, `servers/${RACER}/history`);
+    expect(history.items.map((e: Json) => [e.cause, e.toStatus])).toEqual([
+      ['removed', 'Removed'],
+      ['snapshot', 'Pass'],
+      ['snapshot', 'Warning'],
+    ]);
+  });
+
+  it('a collector whose instance remembers its row (its key tag) is refused once removed, and writes nothing', async () => {
+    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    const host = await startLocalHost({ app: other, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+    try {
+      const viaOther = async (fixture: string) =>
+        fetch(`${host.baseUrl}/api/snapshots`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(STRAY) },
+          body: JSON.stringify(fixtureAs(readFixture(fixture) as Record<string, unknown>, hostOf(STRAY), now - MIN)),
+        });
+      expect((await viaOther(REMOVED)).status).toBe(201);
+      now += MIN;
+      expect((await viaOther(REMOVED)).status).toBe(201);
+      expect(other.store.rememberedServerRows(STRAY, [DRIFT_RULE])).toHaveLength(1);
+      await drain();
+      expect((await remove(STRAY)).status).toBe(200);
+      await drain();
+      now += MIN;
+      const res = await viaOther(DEFAULT_LIST);
+      expect(res.status).toBe(401);
+      expect((await res.json()) as Json).toMatchObject({ error: 'key_revoked' });
+      expect(await outbox().list(10)).toEqual([]);
+      await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+      expect((await get(stack, `servers/${STRAY}`)).status).toBe(404);
+    } finally {
+      await host.close();
+    }
   });
 });
