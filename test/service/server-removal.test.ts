@@ -8,7 +8,7 @@ import { createApp } from '../../src/app/create-app';
 import { ServerRemoval } from '../../src/app/server-removal';
 import { startLocalHost } from '../../src/local/host';
 import { STATUSES } from '../../src/rules/types';
-import { OutboxStore, type StoredOutboxEntry } from '../../src/store';
+import { LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { alertRecords, get, getAll, type Json } from '../support/http';
 import { startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
@@ -150,7 +150,12 @@ describe('removing a server', () => {
     expect((await get(stack, 'summary')).body.staleHosts).toBe(0);
     expect((await get(stack, `results?server=${GONE}`)).status).toBe(404);
     expect((await getAll(stack, `results?rule=${DRIFT_RULE}&status=Warning`)).items.map((r: Json) => r.server)).toEqual([KEPT1]);
-    // The stale timer finds nothing to mark: the server has no results to be silent with.
+    // The stale timer finds nothing to mark: the server has no results to be silent with (also
+    // should a last-seen index row of it be left in an hour the removal did not know).
+    expect(await new LifecycleStore(stack.app.store).lastSeenOf(GONE)).toBeUndefined();
+    // Nor does a re-evaluation bring it back from its stored snapshot: it has no results to redo.
+    expect(await stack.app.reevaluation.reevaluateServer(GONE)).toMatchObject({ outcome: 'unavailable' });
+    expect(await outbox().list(10)).toEqual([]);
     now += 4 * 60 * MIN;
     expect((await post(KEPT1, REMOVED)).status).toBe(201);
     expect((await post(KEPT2, DEFAULT_LIST)).status).toBe(201);
