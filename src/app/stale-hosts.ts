@@ -139,6 +139,14 @@ export class StaleHosts {
         // The event first (same key on a rerun), then the marker decides who writes the record.
         await events.putEvents([serverEvent(e.server, 'Stale', staleSince, seen.snapshotId, now)]);
         if (await lifecycle.markStale({ server: e.server, lastSeen: seen.lastSeen, staleSince, lastSnapshotId: seen.snapshotId })) {
+          // An admin's removal that committed since the read above may have had its marker cleared
+          // by the projector before this one was made: a removed server is not stale.
+          if (!(await lifecycle.lastSeenOf(e.server))) {
+            await lifecycle.removeStale([e.server]);
+            await lifecycle.deleteSeen(e);
+            forgotten++;
+            continue;
+          }
           log.log(formatLogRecord(LOG_RECORDS.serverStale, { server: e.server, lastSeen: iso(seen.lastSeen), staleSince: iso(staleSince) }));
           markedStale++;
         }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/create-app';
 import { ServerRemoval } from '../../src/app/server-removal';
+import { StaleHosts } from '../../src/app/stale-hosts';
 import { startLocalHost } from '../../src/local/host';
 import { STATUSES } from '../../src/rules/types';
 import { LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
@@ -257,6 +258,41 @@ describe('a removal racing the server', () => {
       ['snapshot', 'Pass'],
       ['snapshot', 'Warning'],
     ]);
+  });
+
+  it('a stale-hosts run that read the server just before its removal leaves no stale marker behind', async () => {
+    const LATE = serverIdOf('LATE01');
+    expect((await post(LATE, REMOVED)).status).toBe(201);
+    await drain();
+    now += 4 * 60 * MIN;
+    const real = new LifecycleStore(stack.app.store);
+    let removed = false;
+    // The removal commits, and is projected (its stale marker cleared), right after the run read
+    // the server's last-seen time and before it marks the server.
+    const lifecycle = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'lastSeenOf') {
+          return async (server: string) => {
+            const seen = await target.lastSeenOf(server);
+            if (server === LATE && !removed) {
+              removed = true;
+              expect((await remove(LATE)).status).toBe(200);
+              await drain();
+            }
+            return seen;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const logged: string[] = [];
+    const staleHosts = new StaleHosts({ events: stack.app.events, lifecycle, clock: () => now, staleAfterMinutes: stack.settings.staleAfterMinutes });
+    await staleHosts.run({ log: (m) => logged.push(m) });
+    expect(removed).toBe(true);
+    expect((await real.listStale()).map((m) => m.server)).not.toContain(LATE);
+    expect(logged.filter((m) => m.startsWith('FleetPosture.ServerStale') && m.includes(LATE))).toEqual([]);
+    expect((await get(stack, 'summary')).body.staleHosts).toBe((await real.listStale()).length);
   });
 
   it('a collector whose instance remembers its row (its key tag) is refused once removed, and writes nothing', async () => {
