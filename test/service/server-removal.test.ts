@@ -9,9 +9,11 @@ import { ServerRemoval } from '../../src/app/server-removal';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startLocalHost } from '../../src/local/host';
 import { STATUSES } from '../../src/rules/types';
-import { LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
+import { encodeKey, LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
+import { enrolmentClient, fqdn, serverKeysTable } from '../support/enrolment-client';
 import { alertRecords, get, getAll, type Json } from '../support/http';
+import { TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
@@ -322,5 +324,28 @@ describe('a removal racing the server', () => {
     } finally {
       await host.close();
     }
+  });
+});
+
+describe('a removed server under POSTURE_REENROLMENT=approval', () => {
+  let approval: TestStack;
+  beforeAll(async () => {
+    approval = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' } });
+  }, 120_000);
+  afterAll(async () => approval?.stop());
+
+  it('still needs an admin to come back, even if storage lost its key records: it posted before', async () => {
+    const c = enrolmentClient(approval);
+    const first = await c.enrol('OLD01');
+    expect(first.status).toBe(201);
+    expect((await c.post(first.body.key, 'OLD01')).status).toBe(201);
+    await approval.projected();
+    const res = await approval.request(`servers/${fqdn('OLD01')}?removedBy=ops`, { method: 'DELETE', key: 'admin' });
+    expect(res.status).toBe(200);
+    const table = serverKeysTable(approval);
+    const pk = encodeKey(fqdn('OLD01'));
+    for await (const row of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) await table.deleteEntity(pk, String(row.rowKey));
+    const again = await c.enrol('OLD01');
+    expect(again.status).toBe(202);
   });
 });
