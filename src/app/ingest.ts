@@ -132,7 +132,8 @@ function collectedInFuture(ahead: CollectedAhead): string {
   return `The snapshot's collectedAt is ${spanText(ahead.aheadMs)} ahead of the service's clock: it can be sent again once it is less than ${spanText(ahead.maxFutureMs)} ahead, and the host's clock should be corrected.`;
 }
 
-function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
+/** The row of the server's newest snapshot. */
+export function headOf(rows: readonly StoredResult[]): StoredResult | undefined {
   let head: StoredResult | undefined;
   for (const r of rows) if (!head || isNewerSnapshot(r, head)) head = r;
   return head;
@@ -444,7 +445,7 @@ export class Ingest {
 }
 
 /** The commit ids the rows remember after a commit: this one first. */
-function nextCommits(head: StoredResult | undefined, commitId: string, at: number): CommitMark[] {
+export function nextCommits(head: StoredResult | undefined, commitId: string, at: number): CommitMark[] {
   return [{ id: commitId, at }, ...(head?.recentCommits ?? []).filter((c) => c.id !== commitId)].slice(0, RECENT_COMMITS);
 }
 

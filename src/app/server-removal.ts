@@ -5,11 +5,11 @@
 // Hosts row, stale marker and last-seen index row go, and carries its audit event; the projector
 // proves the commit on a marker, as on any row. History and the events stay (docs/lifecycle.md,
 // "Removing a server").
-import { ConcurrencyConflictError, isNewerSnapshot, isRemovedRow, REMOVED_STATUS, type EventRecord, type OutboxStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, isRemovedRow, REMOVED_STATUS, type EventRecord, type OutboxStore, type ResultRecord, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import { audit, type Enrolment } from './enrolment';
 import { ApiError } from './errors';
-import { RECENT_COMMITS } from './ingest';
+import { headOf, nextCommits } from './ingest';
 import { LOG_RECORDS } from './log-records';
 import { encodeWork, newCommitId, type ProjectionWork } from './projection-work';
 import type { Projector } from './projector';
@@ -49,40 +49,55 @@ export class ServerRemoval {
     const before = await store.readPartition(server);
     if (!before.some((r) => !isRemovedRow(r))) throw notPosted(server, before);
     const keys = (await this.deps.enrolment.revoke(server, log, blockReenrolment)) ?? { revoked: [], settled: [] };
+    // The answer, and the audit record, once the commit landed.
+    const removed = (live: readonly StoredResult[], removedAt: number): RemovedServer => {
+      const rules = live.map((r) => r.ruleId).sort();
+      audit(log, LOG_RECORDS.serverRemoved, { server, removedBy, rules: rules.join(','), revoked: keys.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
+      return { server, removedAt: new Date(removedAt).toISOString(), removedBy, rules, revoked: keys.revoked, settled: keys.settled };
+    };
+    // The last attempt, refused as far as this process could tell.
+    let refused: { commitId: string; live: readonly StoredResult[]; removedAt: number } | undefined;
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
       const rows = await store.readPartition(server);
+      if (refused) {
+        // Unless its answer was lost after it landed (a 503 retried into a 412): the markers name
+        // its commit, and its entry stays for the projector. A refused attempt's entry goes.
+        const last = refused;
+        refused = undefined;
+        if (rows.some((r) => r.recentCommits?.some((c) => c.id === last.commitId))) {
+          this.#committed(last.commitId);
+          return removed(last.live, last.removedAt);
+        }
+        await this.deps.outbox.deleteOne(server, last.commitId).catch(() => undefined);
+      }
       const live = rows.filter((r) => !isRemovedRow(r));
       // Another removal got there first.
       if (live.length === 0) throw notPosted(server, rows);
       const removedAt = clock();
       const commitId = newCommitId(Date.now());
-      const work = removalWork(server, live, commitId, removedAt, removedBy);
-      await this.deps.outbox.put({ server, commitId, writtenAt: removedAt, payload: encodeWork(work) });
-      const head = newest(live);
-      const commits = [{ id: commitId, at: removedAt }, ...(head.recentCommits ?? []).filter((c) => c.id !== commitId)].slice(0, RECENT_COMMITS);
+      await this.deps.outbox.put({ server, commitId, writtenAt: removedAt, payload: encodeWork(removalWork(server, live, commitId, removedAt, removedBy)) });
+      const commits = nextCommits(headOf(live), commitId, removedAt);
       try {
         await store.commitServer(server, { put: live.map((r) => ({ record: markerOf(r, commits, removedAt), etag: r.etag })), remove: [], basedOn: rows });
       } catch (error) {
-        // Refused: a post (or re-evaluation) changed the rows since they were read. Its entry goes;
-        // should that fail, the projector finds no commit for it and drops it.
-        await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
-        if (error instanceof ConcurrencyConflictError) continue;
-        throw error;
+        // Any other failure keeps the entry: whether the commit landed is for the projector to prove.
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        // Refused: a post (or re-evaluation) changed the rows since they were read; read again.
+        refused = { commitId, live, removedAt };
+        continue;
       }
-      this.deps.projector.committed(commitId);
-      this.deps.projector.kick();
-      const ruleIds = live.map((r) => r.ruleId).sort();
-      audit(log, LOG_RECORDS.serverRemoved, { server, removedBy, rules: ruleIds.join(','), revoked: keys.revoked.join(',') || null, reenrolment: blockReenrolment ? 'blocked' : 'allowed' });
-      return { server, removedAt: new Date(removedAt).toISOString(), removedBy, rules: ruleIds, revoked: keys.revoked, settled: keys.settled };
+      this.#committed(commitId);
+      return removed(live, removedAt);
     }
+    // The last attempt's entry stays: whether it landed is for the projector to find out.
     throw new ConcurrencyConflictError(`Posts of ${server} kept changing its results while it was being removed; try again.`);
   }
-}
 
-function newest(rows: readonly StoredResult[]): StoredResult {
-  let head = rows[0]!;
-  for (const r of rows) if (isNewerSnapshot(r, head)) head = r;
-  return head;
+  /** The removal's commit landed: its entry is proven in this process, and drained soon. */
+  #committed(commitId: string): void {
+    this.deps.projector.committed(commitId);
+    this.deps.projector.kick();
+  }
 }
 
 function notPosted(server: string, rows: readonly StoredResult[]): ApiError {
@@ -97,7 +112,7 @@ function notPosted(server: string, rows: readonly StoredResult[]): ApiError {
  * stale bookkeeping, and one server event, the audit record in Events and its History.
  */
 function removalWork(server: string, live: readonly StoredResult[], commitId: string, removedAt: number, removedBy: string): ProjectionWork {
-  const head = newest(live);
+  const head = headOf(live)!;
   return {
     v: 1,
     server,

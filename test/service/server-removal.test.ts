@@ -12,9 +12,10 @@ import { STATUSES } from '../../src/rules/types';
 import { encodeKey, LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { enrolmentClient, fqdn, serverKeysTable } from '../support/enrolment-client';
+import { lostAnswers } from '../support/faults';
 import { alertRecords, get, getAll, type Json } from '../support/http';
 import { TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const MIN = 60_000;
@@ -260,6 +261,26 @@ describe('a removal racing the server', () => {
       ['snapshot', 'Pass'],
       ['snapshot', 'Warning'],
     ]);
+  });
+
+  it('a removal whose commit lands but whose answer is lost (a 503 retried into a 412) answers 200 and is projected', async () => {
+    const LOST = serverIdOf('LOST01');
+    expect((await post(LOST, REMOVED)).status).toBe(201);
+    await drain();
+    const lose = lostAnswers('testLoseRemovalAnswer');
+    const lossy = createApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [lose.policy], maxRetries: 1 } });
+    const host = await startLocalHost({ app: lossy, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+    try {
+      // The commit replaces the server's one row: a write of its Results row, not a $batch.
+      lose.when = ({ method, url }) => method !== 'GET' && /\/[A-Za-z0-9]*Results\(/.test(new URL(url).pathname);
+      const res = await fetch(`${host.baseUrl}/api/servers/${LOST}?removedBy=ops`, { method: 'DELETE', headers: { 'x-api-key': TEST_KEYS.admin } });
+      expect(lose.when).toBeUndefined();
+      expect(res.status, await res.text()).toBe(200);
+    } finally {
+      await host.close();
+    }
+    await drain();
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
   });
 
   it('a stale-hosts run that read the server just before its removal leaves no stale marker behind', async () => {
