@@ -121,7 +121,7 @@ function removalWork(server: string, live: readonly StoredResult[], commitId: st
     events: [removalEvent(server, head, removedAt, removedBy, live)],
     alerts: [],
     index: [],
-    ...leavesOf(live, { snapshotId: head.snapshotId, collectedAt: head.collectedAt }),
+    ...leavesOf(live, { snapshotId: head.snapshotId, collectedAt: head.collectedAt, commitId }),
     removal: { upTo: head.collectedAt, hostSyncedAt: head.hostSyncedAt || undefined },
   };
 }
