@@ -9,6 +9,7 @@ import { ROUTES } from '../../src/app/routes';
 import { freePort } from '../../src/local/azurite';
 import { ensureDashboardBuilt } from '../dashboard/build';
 import { ensureServiceBuilt } from '../support/built';
+import { until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'local', 'main.js');
@@ -30,14 +31,6 @@ function start(args: string[]): Started {
   return { child, out: () => out, err: () => err, exited };
 }
 
-async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 let host: Started;
 let port: number;
 
@@ -46,7 +39,7 @@ beforeAll(async () => {
   ensureDashboardBuilt();
   port = await freePort();
   host = start(['--port', String(port), '--storage-port', String(await freePort())]);
-  await until(() => host.out().includes('Ctrl-C stops the host and Azurite.'), 'the banner');
+  await until(() => host.out().includes('Ctrl-C stops the host and Azurite.'), 'the banner', 60_000);
 }, 180_000);
 
 afterAll(async () => {

@@ -9,6 +9,7 @@ import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { until } from '../support/until';
 
 let stack: TestStack;
 const hosts: LocalHost[] = [];
@@ -58,14 +59,6 @@ async function host(app: PostureApp, options: Partial<LocalHostOptions> = {}): P
   const h = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0, ...options });
   hosts.push(h);
   return h;
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const summary = (h: LocalHost, id: string, signal?: AbortSignal) => fetch(`${h.baseUrl}/api/summary`, { headers: { 'x-api-key': TEST_KEYS.reader, 'x-test-id': id }, signal });
