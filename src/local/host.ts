@@ -241,12 +241,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const admission = new Admission(options.concurrency?.limit ?? HTTP_PER_INSTANCE_CONCURRENCY, options.concurrency?.queue ?? LOCAL_HOST_QUEUE_LIMIT, options.clock);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    let queued = false;
-    // A client silent mid-request is cut off; a handler still working (the client waits for its
-    // answer) keeps the socket, and so does a request waiting for a place (its body is not read
-    // yet, so the silence is the host's).
+    // A client silent mid-request is cut off only while the host is reading its body (the request
+    // stream flows). Otherwise the silence is the host's: the request waits for a place, or its
+    // handler works on something else first (a post's key check reads storage before the body),
+    // and the client waits for that answer.
     res.on('timeout', () => {
-      if (!req.complete && !queued) req.socket.destroy();
+      if (!req.complete && req.readableFlowing === true) req.socket.destroy();
     });
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);
@@ -288,13 +288,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       }
       // A request whose connection ends while it waits (the client left, or the host gave up on a
       // body that did not arrive in time: 408) leaves the queue and never runs.
-      queued = true;
       const socket = req.socket;
       const withdraw = () => ticket.withdraw();
       socket.once('close', withdraw).once('finish', withdraw);
       const release = await ticket.admitted;
       socket.off('close', withdraw).off('finish', withdraw);
-      queued = false;
       if (!release || socket.destroyed || socket.writableEnded) return release?.();
       try {
         await runHandler(req, res, url, method, hit.r, params);

@@ -57,3 +57,42 @@ export function refusedWrites(name: string): RefusedWrites {
   };
   return self;
 }
+
+export interface HeldStorage {
+  /** While true, every request to storage waits (before it is sent) until release(). */
+  hold: boolean;
+  /** While true, every request to storage is answered 503 (a retry too) instead of being sent. */
+  fail: boolean;
+  /** Requests that have waited since the last release (they reached storage's door). */
+  readonly arrived: number;
+  /** Lets the waiting requests go on (or fail, when `fail` is set) and stops holding new ones. */
+  release(): void;
+  readonly policy: StoragePolicy;
+}
+
+/** Storage that stalls for as long as a test wants: what a slow or unreachable account looks like from the host. */
+export function heldStorage(name: string): HeldStorage {
+  let waiting: (() => void)[] = [];
+  const self: HeldStorage = {
+    hold: false,
+    fail: false,
+    get arrived() {
+      return waiting.length;
+    },
+    release() {
+      self.hold = false;
+      const go = waiting;
+      waiting = [];
+      go.forEach((resume) => resume());
+    },
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        if (self.hold) await new Promise<void>((resume) => waiting.push(resume));
+        if (self.fail) throw injectedError(request, 503);
+        return next(request);
+      },
+    },
+  };
+  return self;
+}

@@ -1,0 +1,68 @@
+// Requests the local host is working on: a handler waiting on storage keeps its connection however
+// long storage takes (the client gets the handler's answer, a 503 with Retry-After when storage
+// fails), while a client that goes silent in the middle of its body is still cut off. Real Azurite
+// behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src/local/host';
+import { heldStorage } from '../support/faults';
+import { postHead, raw } from '../support/raw-http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { DEFAULT_SERVER, startTestStack, type TestStack } from '../support/stack';
+import { until } from '../support/until';
+
+const storage = heldStorage('held-storage');
+let stack: TestStack;
+const hosts: LocalHost[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [storage.policy], projectorIntervalMs: 0 });
+});
+afterEach(async () => {
+  storage.fail = false;
+  storage.release();
+  await Promise.all(hosts.splice(0).map((h) => h.close()));
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function host(options: Partial<LocalHostOptions> = {}): Promise<LocalHost> {
+  const h = await startLocalHost({ app: stack.app, port: 0, log: () => undefined, projectorIntervalMs: 0, ...options });
+  hosts.push(h);
+  return h;
+}
+
+/** Counts the host's idle-limit events, on any of its connections. */
+function idleEvents(h: LocalHost): { readonly count: number } {
+  const seen = { count: 0 };
+  h.server.on('connection', (socket) => socket.on('timeout', () => seen.count++));
+  return seen;
+}
+
+describe('a request the handler is working on keeps its connection', () => {
+  it('a large post whose key check waits on storage past the idle limit gets the 503 with Retry-After, not a reset', async () => {
+    const h = await host({ timeouts: { idleSeconds: 1 } });
+    const idle = idleEvents(h);
+    const key = await stack.serverKey('slowstore.corp.contoso.com');
+    // Larger than the socket buffers: most of it is still unread while the key is checked.
+    const body = JSON.stringify(snapshot({ host: 'slowstore', tail: 'x'.repeat(900 * 1024) }));
+    storage.hold = true;
+    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
+    await until(() => storage.arrived > 0, 'the key check to reach storage');
+    await until(() => idle.count > 0, 'the connection to pass the idle limit');
+    storage.fail = true;
+    storage.release();
+    const r = await reply;
+    expect(r.status, r.text.slice(0, 300)).toBe(503);
+    expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
+    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+  });
+
+  it('a client silent in the middle of a body the handler is reading is still cut off at the idle limit', async () => {
+    // The request limit (60 s) would answer 408; the idle limit closes without an answer.
+    const h = await host({ timeouts: { idleSeconds: 1, requestSeconds: 60 } });
+    const key = await stack.serverKey(DEFAULT_SERVER);
+    const r = await raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': '5000' }) + '{"schema":', { deadlineMs: 20_000 });
+    expect(r).toMatchObject({ closed: true, status: undefined });
+  });
+});
