@@ -20,6 +20,11 @@ export interface AzuriteOptions {
   readonly startTimeoutMs?: number;
   /** Node flags for Azurite's process (the benchmark's CPU profile of the storage side). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Run Azurite in a process group of its own, so a Ctrl-C in the terminal reaches only this
+   * process, which stops Azurite once its requests are done; it is killed when this process exits.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 export interface AzuriteHandle {
@@ -61,7 +66,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   if (!options.accessLog) args.push('--silent');
   if (options.location) args.push('--location', options.location);
   else args.push('--inMemoryPersistence');
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true, windowsHide: true });
+  // Out of this process's group, Azurite outlives a crash of it unless killed on the way out.
+  const killOnExit = () => child.kill('SIGKILL');
+  if (options.ownProcessGroup) {
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
+  }
   const output: string[] = [];
   const onData = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split(/\r?\n/)) {

@@ -52,9 +52,11 @@ export interface LocalHostTimeouts {
   readonly idleSeconds: number;
   /** An open keep-alive connection waiting for its next request. */
   readonly keepAliveSeconds: number;
+  /** On close: how long the requests already in the host may take to finish before their connections are cut. */
+  readonly closeSeconds: number;
 }
 
-export const LOCAL_HOST_TIMEOUTS: LocalHostTimeouts = { headersSeconds: 10, requestSeconds: 30, idleSeconds: 15, keepAliveSeconds: 5 };
+export const LOCAL_HOST_TIMEOUTS: LocalHostTimeouts = { headersSeconds: 10, requestSeconds: 30, idleSeconds: 15, keepAliveSeconds: 5, closeSeconds: 5 };
 
 export interface LocalHost {
   readonly port: number;
@@ -62,6 +64,10 @@ export interface LocalHost {
   readonly server: Server;
   /** Requests in handlers now, and waiting for a place. */
   readonly load: { readonly running: number; readonly waiting: number };
+  /**
+   * Stops taking connections, lets the requests already in the host finish (at most closeSeconds,
+   * then their connections are cut), then stops the projector.
+   */
   close(): Promise<void>;
 }
 
@@ -240,7 +246,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   const admission = new Admission(options.concurrency?.limit ?? HTTP_PER_INSTANCE_CONCURRENCY, options.concurrency?.queue ?? LOCAL_HOST_QUEUE_LIMIT, options.clock);
 
+  // Requests not yet answered, so close() can wait for them.
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  let drained: (() => void) | undefined;
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
+    });
+    // A request that arrives on an open connection while the host closes is served, and its
+    // connection not kept.
+    if (closing) res.setHeader('connection', 'close');
     // A client silent mid-request is cut off only while the host is reading its body (the request
     // stream flows). Otherwise the silence is the host's: the request waits for a place, or its
     // handler works on something else first (a post's key check reads storage before the body),
@@ -371,10 +390,19 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       },
     },
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // As the Functions host drains an instance: no new connections (idle keep-alive ones close
+      // now), the requests already in the host finish within a bound, then the rest are cut.
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (inFlight.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms(timeouts.closeSeconds));
+          drained = () => (clearTimeout(timer), resolve());
+        });
+      }
+      server.closeAllConnections();
+      await stopped;
       await stopProjector();
     },
   };

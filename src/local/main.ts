@@ -1,5 +1,5 @@
 // `npm start`: Azurite's table service plus the local host on http://localhost:7071, every route of the route table.
-// Ctrl-C stops both.
+// Ctrl-C stops both: the requests and timer jobs in progress finish first, then Azurite stops.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
@@ -8,6 +8,7 @@ import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort } from './azurite';
 import { probeHost } from './demo-target';
 import { startLocalHost } from './host';
+import { startJobTimers } from './job-timers';
 import { localSettings } from './settings-file';
 
 const USAGE = `Usage: npm start -- [--port N] [--storage-port N] [--persist [DIR]]
@@ -113,30 +114,33 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const storagePort = args.storagePort ?? ((await portIsFree(10002)) ? 10002 : await freePort());
   if (args.persist) mkdirSync(args.persist, { recursive: true });
-  const azurite = await startAzurite({ port: storagePort, location: args.persist });
-  const stopAll: (() => Promise<void>)[] = [() => azurite.stop()];
+  const azurite = await startAzurite({ port: storagePort, location: args.persist, ownProcessGroup: true });
+  // The host and the timers, stopped together; Azurite after them, as their work needs it.
+  const stopFirst: (() => Promise<void>)[] = [];
   let stopping = false;
   const shutdown = async (code: number) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: stop now, without waiting for the work in progress.
+      await azurite.stop();
+      process.exit(1);
+    }
     stopping = true;
-    console.log('\nStopping…');
-    for (const stop of stopAll.reverse()) await stop().catch(() => undefined);
+    console.log('\nStopping: letting the requests and jobs in progress finish (Ctrl-C again stops at once)…');
+    await Promise.all(stopFirst.map((stop) => stop().catch(() => undefined)));
+    await azurite.stop();
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
 
   try {
     const { settings, keySource } = localSettings(azurite.connectionString);
     const app = createApp({ settings });
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
-    stopAll.push(() => host.close());
+    stopFirst.push(() => host.close());
     // The timers of Azure, on a short local interval (the run-a-job route runs one now).
-    const timers = setInterval(() => {
-      for (const job of JOBS) void app.jobs.run(job, console, 30_000).catch((error: unknown) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`));
-    }, 60_000);
-    stopAll.push(async () => clearInterval(timers));
+    const timers = startJobTimers(JOBS, (job) => app.jobs.run(job, console, 30_000), 60_000, (job, error) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`));
+    stopFirst.push(() => timers.stop());
     const base = `http://localhost:${host.port}/api`;
     const fixture = sampleFixture();
     const enrolment = settings.enrolmentSecrets[0] ?? '<enrolment secret>';

@@ -1,13 +1,14 @@
 // Requests the local host is working on: a handler waiting on storage keeps its connection however
 // long storage takes (the client gets the handler's answer, a 503 with Retry-After when storage
-// fails), while a client that goes silent in the middle of its body is still cut off. Real Azurite
-// behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
+// fails), while a client that goes silent in the middle of its body is still cut off; and close()
+// lets the requests in flight finish, within a bound, before it cuts their connections. Real
+// Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src/local/host';
 import { heldStorage } from '../support/faults';
 import { postHead, raw } from '../support/raw-http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { DEFAULT_SERVER, startTestStack, type TestStack } from '../support/stack';
+import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { until } from '../support/until';
 
 const storage = heldStorage('held-storage');
@@ -64,5 +65,44 @@ describe('a request the handler is working on keeps its connection', () => {
     const key = await stack.serverKey(DEFAULT_SERVER);
     const r = await raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': '5000' }) + '{"schema":', { deadlineMs: 20_000 });
     expect(r).toMatchObject({ closed: true, status: undefined });
+  });
+});
+
+describe('close()', () => {
+  it('stops taking connections, lets a request in flight finish with its full answer, then resolves', async () => {
+    const h = await host();
+    const key = await stack.serverKey('closing.corp.contoso.com');
+    storage.hold = true;
+    const reply = fetch(`${h.baseUrl}/api/snapshots`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(snapshot({ host: 'closing' })),
+    }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as { results?: unknown[] } }),
+      (error: unknown) => ({ status: 0, body: { error: String(error) } as { results?: unknown[] } }),
+    );
+    await until(() => storage.arrived > 0, 'the post to reach storage');
+    let closed = false;
+    const closing = h.close().then(() => (closed = true));
+    await expect(fetch(`${h.baseUrl}/api/health`)).rejects.toThrow();
+    expect(closed).toBe(false);
+    storage.release();
+    const r = await reply;
+    expect(r.status).toBe(201);
+    expect(r.body.results).toHaveLength(TEST_RULES.length);
+    await closing;
+    expect(closed).toBe(true);
+  });
+
+  it('a request still running when the close limit runs out has its connection cut, and close resolves', async () => {
+    const h = await host({ timeouts: { closeSeconds: 1 } });
+    storage.hold = true;
+    const reply = fetch(`${h.baseUrl}/api/summary`, { headers: { 'x-api-key': TEST_KEYS.reader } }).then(
+      (r) => r.status,
+      (error: unknown) => error,
+    );
+    await until(() => storage.arrived > 0, 'the read to reach storage');
+    await h.close();
+    expect(await reply).toBeInstanceOf(Error);
   });
 });
