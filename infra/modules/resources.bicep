@@ -52,7 +52,6 @@ param httpPerInstanceConcurrency int
 // compare each with the documented id, so a typo fails `npm test`, not a deployment.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -149,7 +148,10 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 // ---------------------------------------------------------------- role assignments (app identity)
 
-// Blob: Flex deployment package container and the host's blob leases (AzureWebJobsStorage).
+// Blob: Flex deployment package container and the host's blob leases (AzureWebJobsStorage). With
+// HTTP and timer triggers only, that is all the host needs: Microsoft lists Storage Blob Data Owner
+// for the host and adds no role for timers (their locks are blobs); queues serve blob triggers and
+// Durable Functions, which this app has not, so the identity gets no queue role.
 resource blobOwnerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
   scope: storage
@@ -160,19 +162,8 @@ resource blobOwnerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Queue: used by the Functions host through AzureWebJobsStorage__queueServiceUri.
-resource queueContributorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 // Table: the service's tables. Account scope, because the service may create a table it adds
-// later (createTable at start) and the host's table client shares the account.
+// later (createTable at start) and the host's table client shares the account (its diagnostic events).
 resource tableContributorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, roles.storageTableDataContributor)
   scope: storage
@@ -302,7 +293,6 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identity.properties.clientId
     AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     // Telemetry with an Entra token (local auth is off on the component).
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
@@ -332,7 +322,6 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   }
   dependsOn: [
     blobOwnerAssignment
-    queueContributorAssignment
     tableContributorAssignment
     metricsPublisherAssignment
   ]

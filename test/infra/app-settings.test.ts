@@ -25,7 +25,6 @@ const REQUIRED_PLATFORM = [
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'AzureWebJobsStorage__blobServiceUri',
-  'AzureWebJobsStorage__queueServiceUri',
   'AzureWebJobsStorage__tableServiceUri',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
@@ -43,6 +42,12 @@ const FLEX_DEPRECATED = [
   'ENABLE_ORYX_BUILD',
   'AzureWebJobsStorage', // the key-based connection string form
 ];
+
+/**
+ * Host storage endpoints the app must not point the host at: the identity has no role there, as
+ * nothing of this app needs it.
+ */
+const NO_ROLE_FOR = ['AzureWebJobsStorage__queueServiceUri'];
 
 /** name → value (literal or ARM expression), from sites/config 'appsettings' and siteConfig.appSettings. */
 let settings: Map<string, Json>;
@@ -102,6 +107,10 @@ describe('app settings: compiled template against src/app/settings.ts', () => {
   it('sets the identity-based platform settings', () => {
     expect(REQUIRED_PLATFORM.filter((name) => !settings.has(name))).toEqual([]);
     expect(settings.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
+  });
+
+  it('points the host at no storage service its identity has no role for (queues)', () => {
+    expect(NO_ROLE_FOR.filter((name) => settings.has(name))).toEqual([]);
   });
 
   it('sets none of the settings Flex Consumption rejects', () => {
