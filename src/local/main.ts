@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createApp } from '../app/create-app';
 import { JOBS } from '../app/lifecycle-api';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
-import { startAzurite, freePort } from './azurite';
+import { startAzurite, freePort, type AzuriteHandle } from './azurite';
 import { probeHost } from './demo-target';
 import { startLocalHost } from './host';
 import { startJobTimers } from './job-timers';
@@ -114,23 +114,26 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const storagePort = args.storagePort ?? ((await portIsFree(10002)) ? 10002 : await freePort());
   if (args.persist) mkdirSync(args.persist, { recursive: true });
-  const azurite = await startAzurite({ port: storagePort, location: args.persist, ownProcessGroup: true });
   // The host and the timers, stopped together; Azurite after them, as their work needs it.
   const stopFirst: (() => Promise<void>)[] = [];
+  let azurite: AzuriteHandle | undefined = undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) {
       // A second Ctrl-C: stop now, without waiting for the work in progress.
-      await azurite.stop();
+      await azurite?.stop();
       process.exit(1);
     }
     stopping = true;
     console.log('\nStopping: letting the requests and jobs in progress finish (Ctrl-C again stops at once)…');
     await Promise.all(stopFirst.map((stop) => stop().catch(() => undefined)));
-    await azurite.stop();
+    await azurite?.stop();
+    // An Azurite still starting is killed on the way out (its own process group: no signal reaches it).
     process.exit(code);
   };
+  // Before Azurite starts: a signal that killed this process outright would leave it running.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
+  azurite = await startAzurite({ port: storagePort, location: args.persist, ownProcessGroup: true });
 
   try {
     const { settings, keySource } = localSettings(azurite.connectionString);
