@@ -59,22 +59,26 @@ function readFailure(file: string, e: unknown): string {
 }
 
 /**
- * A rule's "not installed" read from keys the files do not cover would be an all-clear for keys
- * nobody exported (only a sub-branch, or only the 64-bit view of a 32-bit product). Returns the
- * refusal for the first rule whose installed keys are neither in the files nor below an exported
- * branch, in the view its product writes.
+ * A rule's "not installed" means none of its installed keys is there, so it may stand only on files
+ * that cover every one of them (the key itself, or an exported branch above it, in the view its
+ * product writes): a key nobody exported could be the one the product uses. One key held is enough
+ * the other way, since the product is then evidently installed. Returns the refusal for the first
+ * rule that fails this, naming exactly the keys the files do not cover.
  */
 function uncoveredInstallKeys(exports: readonly RegExport[], registry: readonly RegistryEntry[], nativeView: RegistryView): string | undefined {
   for (const rule of RULES) {
     if (!rule.installedKeys) continue;
     const { paths } = rule.installedKeys;
     const held = registry.some((e) => e.exists && paths.some((p) => shortHive(p).toLowerCase() === e.path.toLowerCase()));
+    if (held) continue;
     // 32-bit Windows has one view, its native one.
     const view = nativeView === '32' ? '32' : rule.installedKeys.view;
-    if (held || paths.some((p) => exportsCover(exports, p, view, { nativeView }))) continue;
-    const spelled = paths.map((p) => exportSpelling(p, view, nativeView) ?? p).join(', ');
+    const uncovered = paths.filter((p) => !exportsCover(exports, p, view, { nativeView }));
+    if (uncovered.length === 0) continue;
+    const spelled = uncovered.map((p) => exportSpelling(p, view, nativeView) ?? p);
+    const [them, those] = spelled.length === 1 ? ['it', 'that key'] : ['them', 'those keys'];
     const hint = nativeView === '64' ? ' (or, if the server runs 32-bit Windows, give --arch x86)' : '';
-    return `the files hold none of ${spelled} and no key above them, so they cannot tell whether rule ${rule.id}'s product is installed: export one of those keys or a key above it${hint}`;
+    return `the files do not reach ${spelled.join(' and ')}: no key at or above ${them} was exported, so they cannot tell whether rule ${rule.id}'s product is installed; export ${those} or a key above ${them}${hint}`;
   }
   return undefined;
 }

@@ -80,8 +80,8 @@ export interface Rule {
   /**
    * Optional: the registry keys that tell whether the rule's product is installed (none of them
    * there: the rule does not apply), and the view the product writes them to on 64-bit Windows.
-   * Partial data, such as a .reg export of some other branch, must cover one of them before their
-   * absence is believed.
+   * Partial data, such as a .reg export of one branch, must cover every one of them (or hold one)
+   * before their absence is believed: the key left out could be the one the product uses.
    */
   readonly installedKeys?: InstalledKeys;
   evaluate(snapshot: NormalisedSnapshot): RuleOutcome;

@@ -6,8 +6,8 @@
 // Not expressible in a .reg export, so not here: row 5 (BlockObserved needs the access-protection
 // log) and read errors (a .reg file has no "access denied"). Key last-write times are absent too;
 // no fixture outside row 5 depends on them. Row 1 ("not installed") needs an export that reaches
-// where VirusScan would be: no-virusscan is a (trimmed) export of HKLM\SOFTWARE\Wow6432Node, ens10
-// one of Wow6432Node\McAfee holding only the agent.
+// where VirusScan would be, both its McAfee and its Network Associates key: no-virusscan and ens10
+// are (trimmed) exports of HKLM\SOFTWARE\Wow6432Node, ens10's holding the agent under McAfee.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -20,7 +20,10 @@ async function verdict(snapshot: string): Promise<string> {
   return JSON.parse(io.stdout).results[0].reasonCode;
 }
 
-const WOW_KEYS = 'HKLM\\SOFTWARE\\Wow6432Node\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion, HKLM\\SOFTWARE\\Wow6432Node\\McAfee\\DesktopProtection';
+const WOW_NAI = 'HKLM\\SOFTWARE\\Wow6432Node\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion';
+const WOW_MCAFEE = 'HKLM\\SOFTWARE\\Wow6432Node\\McAfee\\DesktopProtection';
+const WOW_KEYS = `${WOW_NAI} and ${WOW_MCAFEE}`;
+const X86_NAI = 'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion';
 
 describe('import-reg and the keys that say whether the product is installed', () => {
   it('refuses an export of a sub-branch only (8.8 settings without DesktopProtection), naming the keys to export', async () => {
@@ -36,7 +39,7 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(`the files hold none of ${WOW_KEYS} and no key above them`);
+    expect(r.stderr).toContain(`the files do not reach ${WOW_KEYS}: no key at or above them was exported`);
     expect(r.stderr).toContain('mcafee-port25-blocked');
   });
 
@@ -48,16 +51,27 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(r.stderr).toContain('--arch x86');
   });
 
-  it('takes the same export from 32-bit Windows, where that branch is the one VirusScan writes to', async () => {
-    const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\Endpoint]', ''), '--arch', 'x86');
-    expect(r.code, r.stderr).toBe(0);
-    expect(await verdict(r.stdout)).toBe('NotInstalled');
+  it('refuses an export of the McAfee key alone from 32-bit Windows: VirusScan 8.0i writes under Network Associates', async () => {
+    const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\Agent]', ''), '--arch', 'x86');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`the files do not reach ${X86_NAI}: no key at or above it was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export that key or a key above it\n`);
+  });
+
+  it('takes exports of both vendor keys from 32-bit Windows, in two files: neither product key is there', async () => {
+    const io = fakeIoWith({
+      'mcafee.reg': regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\Agent]', ''),
+      'nai.reg': regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Network Associates]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Network Associates\\ePolicy Orchestrator]', ''),
+    });
+    const code = await main(['import-reg', 'mcafee.reg', 'nai.reg', '--host', 'EXCH03', '--arch', 'x86', '--services', join(FIX, 'services-ex2003.csv')], io);
+    expect(code, io.stderr).toBe(0);
+    expect(await verdict(io.stdout)).toBe('NotInstalled');
   });
 
   it('refuses a 32-bit export that reaches neither the McAfee nor the Network Associates key', async () => {
     const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\SystemCore]', ''), '--arch', 'x86');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion, HKLM\\SOFTWARE\\McAfee\\DesktopProtection');
+    expect(r.stderr).toContain(`${X86_NAI} and HKLM\\SOFTWARE\\McAfee\\DesktopProtection`);
     expect(r.stderr).not.toContain('--arch x86');
   });
 
@@ -67,10 +81,56 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(await verdict(r.stdout)).toBe('ConfigUnreadable');
   });
 
-  it('takes an export of Wow6432Node\\McAfee without DesktopProtection: VirusScan 8.5i-8.8 is not installed', async () => {
+  it('refuses an export of Wow6432Node\\Network Associates holding only the agent: VirusScan 8.5i-8.8 could be under McAfee', async () => {
+    // What an admin exports when the refusal names the Network Associates key first, on a VirusScan
+    // 8.8 server whose McShield runs: "not installed" from it would be a false all-clear.
+    const r = await importReg(
+      regFile(
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Network Associates]',
+        '',
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Network Associates\\ePolicy Orchestrator]',
+        '"Version"="5.10"',
+        '',
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Network Associates\\TVD\\Shared Components\\Framework]',
+        '',
+      ),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `the files do not reach ${WOW_MCAFEE}: no key at or above it was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export that key or a key above it (or, if the server runs 32-bit Windows, give --arch x86)\n`,
+    );
+  });
+
+  it('refuses an export of Wow6432Node\\McAfee holding only the agent, naming the Network Associates key alone', async () => {
     const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent]', ''));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`the files do not reach ${WOW_NAI}: `);
+    expect(r.stderr).not.toContain('DesktopProtection');
+  });
+
+  it('takes an export of HKLM\\SOFTWARE\\Wow6432Node holding only the agent: VirusScan is not installed', async () => {
+    const r = await importReg(
+      regFile(
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node]',
+        '',
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]',
+        '',
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent]',
+        '"AgentVersion"="5.7.9.139"',
+        '',
+      ),
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(await verdict(r.stdout)).toBe('NotInstalled');
+  });
+
+  it('takes an export holding one installed key whatever the other: the product is there', async () => {
+    const r = await importReg(
+      regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\DesktopProtection]', '"szProductVer"="8.8.0.1804"', ''),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(await verdict(r.stdout)).not.toBe('NotInstalled');
   });
 
   it('refuses an export that holds no key at all', async () => {

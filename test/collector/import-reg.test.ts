@@ -167,7 +167,7 @@ describe('import-reg and ANSI code pages (REGEDIT4 from Japanese Windows is Shif
   });
 
   it('refuses, in one line, a file that is not valid text in the code page given', async () => {
-    const latin1 = Buffer.from('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Network Associates]\r\n"Owner"="Caf\xe9"\r\n\r\n', 'latin1');
+    const latin1 = Buffer.from('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n"Owner"="Caf\xe9"\r\n\r\n', 'latin1');
     const io = fakeIoWith({ 'EXCH03.reg': latin1 });
     expect(await main(['import-reg', 'EXCH03.reg', '--arch', 'x86', '--code-page', '932'], io)).toBe(2);
     expect(io.stdout).toBe('');
