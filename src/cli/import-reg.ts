@@ -92,9 +92,17 @@ interface Decoding {
 /**
  * Reads and parses one input file. An unreadable file, text not valid in the code page, or a parse
  * error of the expected kind is one line on stderr and undefined (the command exits 2); anything
- * else is a bug and is thrown.
+ * else is a bug and is thrown. `ansiInside` says whether the parsed file decoded data of its own in
+ * the code page (REGEDIT4 hex string data), which needs the same note as ANSI text.
  */
-async function readInput<T>(io: Io, file: string, parse: (text: string) => T, expected: new (...args: never[]) => Error, decoding: Decoding): Promise<T | undefined> {
+async function readInput<T>(
+  io: Io,
+  file: string,
+  parse: (text: string) => T,
+  expected: new (...args: never[]) => Error,
+  decoding: Decoding,
+  ansiInside: (parsed: T) => boolean = () => false,
+): Promise<T | undefined> {
   let bytes: Buffer;
   try {
     bytes = await io.read(file);
@@ -105,7 +113,7 @@ async function readInput<T>(io: Io, file: string, parse: (text: string) => T, ex
   try {
     const decoded = decodeTextFile(bytes, decoding.codePage);
     const parsed = parse(decoded.text);
-    if (decoded.ansi && !decoding.given) {
+    if ((decoded.ansi || ansiInside(parsed)) && !decoding.given) {
       io.err(`${file}: note: read as code page ${decoding.codePage} (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n`);
     }
     return parsed;
@@ -144,7 +152,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
 
   const exports: RegExport[] = [];
   for (const file of positionals) {
-    const parsed = await readInput(io, file, (text) => parseRegExport(text, decoding.codePage), RegExportError, decoding);
+    const parsed = await readInput(io, file, (text) => parseRegExport(text, decoding.codePage), RegExportError, decoding, (ex) => ex.ansiHexStrings);
     if (parsed === undefined) return EXIT.badInput;
     for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
     exports.push(parsed);

@@ -40,6 +40,12 @@ export interface RegExport {
   readonly keys: readonly RegExportKey[];
   /** Things skipped or assumed, one sentence each, with the line. */
   readonly notes: readonly string[];
+  /**
+   * REGEDIT4 string data written as hex (hex(1), hex(2), hex(7)) held bytes beyond ASCII, so it was
+   * read in the ANSI code page, which nothing in the file names, even where the rest of the file is
+   * plain ASCII.
+   */
+  readonly ansiHexStrings: boolean;
 }
 
 /**
@@ -175,11 +181,21 @@ function utf16(bytes: Uint8Array): string {
   return new TextDecoder('utf-16le').decode(bytes.length % 2 === 0 ? bytes : bytes.subarray(0, bytes.length - 1));
 }
 
+/** What parsing one file learns and needs beyond each line. */
+interface ParseState {
+  readonly format: RegExport['format'];
+  readonly codePage: number;
+  readonly notes: string[];
+  ansiHexStrings: boolean;
+}
+
 /** String data of hex(1)/hex(2)/hex(7): UTF-16LE in regedit 5, the ANSI code page in REGEDIT4. */
-function regString(bytes: Uint8Array, format: RegExport['format'], codePage: number, name: string, lineNo: number): string {
-  if (format === 'REGEDIT5') return utf16(bytes);
+function regString(bytes: Uint8Array, state: ParseState, name: string, lineNo: number): string {
+  if (state.format === 'REGEDIT5') return utf16(bytes);
+  // ASCII reads alike in every ANSI code page; beyond it, the code page was a guess or a choice.
+  if (bytes.some((b) => b >= 0x80)) state.ansiHexStrings = true;
   try {
-    return decodeAnsi(bytes, codePage);
+    return decodeAnsi(bytes, state.codePage);
   } catch (e) {
     if (!(e instanceof CodePageError)) throw e;
     throw new RegExportError(`value ${JSON.stringify(name)}: ${e.message}`, lineNo);
@@ -209,7 +225,8 @@ const HEX_TYPES: Readonly<Record<number, RegistryValue['type']>> = {
   0xb: 'REG_QWORD',
 };
 
-function parseData(name: string, data: string, format: RegExport['format'], codePage: number, lineNo: number, notes: string[]): RegistryValue {
+function parseData(name: string, data: string, state: ParseState, lineNo: number): RegistryValue {
+  const { notes } = state;
   if (data.startsWith('"')) {
     const { value, end } = readQuoted(data, 0, lineNo);
     // `data` is trimmed, so anything after the closing quote is text.
@@ -226,9 +243,9 @@ function parseData(name: string, data: string, format: RegExport['format'], code
   switch (type) {
     case 'REG_SZ':
     case 'REG_EXPAND_SZ':
-      return { name, type, data: stripTrailingNul(regString(bytes, format, codePage, name, lineNo)) };
+      return { name, type, data: stripTrailingNul(regString(bytes, state, name, lineNo)) };
     case 'REG_MULTI_SZ': {
-      const items = regString(bytes, format, codePage, name, lineNo).split('\0');
+      const items = regString(bytes, state, name, lineNo).split('\0');
       // The list ends with an empty string (the double NUL); drop the terminators only.
       while (items[items.length - 1] === '') items.pop();
       return { name, type, data: items };
@@ -267,7 +284,8 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
   else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', lines[index]?.line ?? 1);
 
   const keys: RegExportKey[] = [];
-  const notes: string[] = [];
+  const state: ParseState = { format, codePage, notes: [], ansiHexStrings: false };
+  const { notes } = state;
   let current: RegExportKey | undefined;
   let skipping = false;
   for (const { text: raw, line } of lines.slice(index + 1)) {
@@ -306,7 +324,7 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
       notes.push(`line ${line}: deleted value ${JSON.stringify(name)} in [${current.rawPath}] skipped`);
       continue;
     }
-    const value = parseData(name, data, format, codePage, line, notes);
+    const value = parseData(name, data, state, line);
     const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
     if (existing >= 0) {
       notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);
@@ -314,7 +332,7 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
     }
     current.values.push(value);
   }
-  return { format, keys, notes };
+  return { format, keys, notes, ansiHexStrings: state.ansiHexStrings };
 }
 
 

@@ -166,6 +166,26 @@ describe('import-reg and ANSI code pages (REGEDIT4 from Japanese Windows is Shif
     expect(r.stdout).not.toContain(MASS_MAILING);
   });
 
+  it('without --code-page notes the guess when only hex(2)/hex(7) string data goes beyond ASCII', async () => {
+    // The quoted text is plain ASCII (so the file reads as UTF-8), but REGEDIT4 writes string data
+    // in hex in the ANSI code page too: Shift-JIS "ログ" here.
+    const sjis = [0x83, 0x8d, 0x83, 0x4f, 0].map((b) => b.toString(16).padStart(2, '0')).join(',');
+    const file = (hex: string) =>
+      Buffer.from(
+        `REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection]\r\n"szProductVer"="8.8.0.1804"\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking]\r\n"szLogFileName"=hex(2):${hex}\r\n\r\n`,
+        'latin1',
+      );
+    const run = async (hex: string, ...args: string[]) => {
+      const io = fakeIoWith({ 'EXCH03.reg': file(hex) });
+      expect(await main(['import-reg', 'EXCH03.reg', '--arch', 'x86', '--services', CSV, ...args], io)).toBe(0);
+      return io.stderr;
+    };
+    expect(await run(sjis)).toContain('EXCH03.reg: note: read as code page 1252 (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n');
+    expect(await run(sjis, '--code-page', '932')).not.toMatch(/code page/);
+    // ASCII string data decodes alike in every code page: nothing to note.
+    expect(await run('41,42,00')).not.toMatch(/code page/);
+  });
+
   it('refuses, in one line, a file that is not valid text in the code page given', async () => {
     const latin1 = Buffer.from('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n"Owner"="Caf\xe9"\r\n\r\n', 'latin1');
     const io = fakeIoWith({ 'EXCH03.reg': latin1 });

@@ -83,6 +83,16 @@ describe('parseRegExport edge cases', () => {
     expect(ex.keys[0]?.values[0]).toEqual({ name: 'p', type: 'REG_EXPAND_SZ', data: '%TEMP%' });
   });
 
+  it('says when REGEDIT4 hex string data went beyond ASCII, and so depended on the code page', () => {
+    const parse = (header: string, hex: string) => parseRegExport(`${header}\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"p"=hex(7):${hex}\r\n`, 932);
+    const sjis = parse('REGEDIT4', '83,8d,83,4f,00,00');
+    expect(sjis.keys[0]?.values[0]?.data).toEqual(['ログ']);
+    expect(sjis.ansiHexStrings).toBe(true);
+    expect(parse('REGEDIT4', '41,00,00').ansiHexStrings).toBe(false);
+    // regedit 5 writes string data in UTF-16LE, whatever the code page.
+    expect(parse('Windows Registry Editor Version 5.00', 'ed,30,b0,30,00,00,00,00').ansiHexStrings).toBe(false);
+  });
+
   it('keeps a string that ends with an escaped backslash on its own line', () => {
     const ex = parseRegExport('Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"dir"="C:\\\\Temp\\\\"\r\n"n"=dword:00000001\r\n');
     expect(ex.keys[0]?.values).toEqual([
