@@ -71,14 +71,16 @@ function uncoveredInstallKeys(exports: readonly RegExport[], registry: readonly 
     const { paths } = rule.installedKeys;
     const held = registry.some((e) => e.exists && paths.some((p) => shortHive(p).toLowerCase() === e.path.toLowerCase()));
     if (held) continue;
-    // 32-bit Windows has one view, its native one.
-    const view = nativeView === '32' ? '32' : rule.installedKeys.view;
-    const uncovered = paths.filter((p) => !exportsCover(exports, p, view, { nativeView }));
-    if (uncovered.length === 0) continue;
-    const spelled = uncovered.map((p) => exportSpelling(p, view, nativeView) ?? p);
+    // The product may have written its keys to either view (it has been seen in the native 64-bit
+    // view too, and the rule looks in both), so "not installed" needs both covered on 64-bit
+    // Windows; 32-bit Windows has one view, its native one.
+    const views: readonly RegistryView[] = nativeView === '32' ? ['32'] : [rule.installedKeys.view, rule.installedKeys.view === '32' ? '64' : '32'];
+    const spelled = views.flatMap((view) => paths.filter((p) => !exportsCover(exports, p, view, { nativeView })).map((p) => exportSpelling(p, view, nativeView) ?? p));
+    if (spelled.length === 0) continue;
     const [them, those] = spelled.length === 1 ? ['it', 'that key'] : ['them', 'those keys'];
     const hint = nativeView === '64' ? ' (or, if the server runs 32-bit Windows, give --arch x86)' : '';
-    return `the files do not reach ${spelled.join(' and ')}: no key at or above ${them} was exported, so they cannot tell whether rule ${rule.id}'s product is installed; export ${those} or a key above ${them}${hint}`;
+    const listed = spelled.length === 1 ? spelled[0] : `${spelled.slice(0, -1).join(', ')} and ${spelled.at(-1)}`;
+    return `the files do not reach ${listed}: no key at or above ${them} was exported, so they cannot tell whether rule ${rule.id}'s product is installed; export ${those} or a key above ${them}${hint}`;
   }
   return undefined;
 }

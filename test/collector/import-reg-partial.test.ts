@@ -22,8 +22,11 @@ async function verdict(snapshot: string): Promise<string> {
 
 const WOW_NAI = 'HKLM\\SOFTWARE\\Wow6432Node\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion';
 const WOW_MCAFEE = 'HKLM\\SOFTWARE\\Wow6432Node\\McAfee\\DesktopProtection';
-const WOW_KEYS = `${WOW_NAI} and ${WOW_MCAFEE}`;
 const X86_NAI = 'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion';
+// VirusScan writes under Wow6432Node on 64-bit Windows, but has been seen in the native view too.
+const NATIVE_NAI = X86_NAI;
+const NATIVE_MCAFEE = 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection';
+const ALL_X64_KEYS = `${WOW_NAI}, ${WOW_MCAFEE}, ${NATIVE_NAI} and ${NATIVE_MCAFEE}`;
 
 describe('import-reg and the keys that say whether the product is installed', () => {
   it('refuses an export of a sub-branch only (8.8 settings without DesktopProtection), naming the keys to export', async () => {
@@ -39,7 +42,7 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(`the files do not reach ${WOW_KEYS}: no key at or above them was exported`);
+    expect(r.stderr).toContain(`the files do not reach ${ALL_X64_KEYS}: no key at or above them was exported`);
     expect(r.stderr).toContain('mcafee-port25-blocked');
   });
 
@@ -47,7 +50,7 @@ describe('import-reg and the keys that say whether the product is installed', ()
     const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\Endpoint]', ''));
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(WOW_KEYS);
+    expect(r.stderr).toContain(`the files do not reach ${WOW_NAI}, ${WOW_MCAFEE} and ${NATIVE_NAI}: `);
     expect(r.stderr).toContain('--arch x86');
   });
 
@@ -71,7 +74,7 @@ describe('import-reg and the keys that say whether the product is installed', ()
   it('refuses a 32-bit export that reaches neither the McAfee nor the Network Associates key', async () => {
     const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\SystemCore]', ''), '--arch', 'x86');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${X86_NAI} and HKLM\\SOFTWARE\\McAfee\\DesktopProtection`);
+    expect(r.stderr).toContain(`${X86_NAI} and ${NATIVE_MCAFEE}`);
     expect(r.stderr).not.toContain('--arch x86');
   });
 
@@ -98,20 +101,30 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      `the files do not reach ${WOW_MCAFEE}: no key at or above it was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export that key or a key above it (or, if the server runs 32-bit Windows, give --arch x86)\n`,
+      `the files do not reach ${WOW_MCAFEE}, ${NATIVE_NAI} and ${NATIVE_MCAFEE}: no key at or above them was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export those keys or a key above them (or, if the server runs 32-bit Windows, give --arch x86)\n`,
     );
   });
 
   it('refuses an export of Wow6432Node\\McAfee holding only the agent, naming the Network Associates key alone', async () => {
     const r = await importReg(regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent]', ''));
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`the files do not reach ${WOW_NAI}: `);
-    expect(r.stderr).not.toContain('DesktopProtection');
+    expect(r.stderr).toContain(`the files do not reach ${WOW_NAI}, ${NATIVE_NAI} and ${NATIVE_MCAFEE}: `);
+    expect(r.stderr).not.toContain(WOW_MCAFEE);
   });
 
-  it('takes an export of HKLM\\SOFTWARE\\Wow6432Node holding only the agent: VirusScan is not installed', async () => {
+  it('refuses an export of HKLM\\SOFTWARE\\Wow6432Node alone on 64-bit Windows: VirusScan has been seen in the native view too', async () => {
+    const r = await importReg(
+      regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]', '', '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent]', ''),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`the files do not reach ${NATIVE_NAI} and ${NATIVE_MCAFEE}: `);
+  });
+
+  it('takes an export of HKLM\\SOFTWARE holding only the agent: VirusScan is not installed', async () => {
     const r = await importReg(
       regFile(
+        '[HKEY_LOCAL_MACHINE\\SOFTWARE]',
+        '',
         '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node]',
         '',
         '[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee]',
@@ -136,6 +149,6 @@ describe('import-reg and the keys that say whether the product is installed', ()
   it('refuses an export that holds no key at all', async () => {
     const r = await importReg(regFile());
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(WOW_KEYS);
+    expect(r.stderr).toContain(ALL_X64_KEYS);
   });
 });
