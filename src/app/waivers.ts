@@ -192,17 +192,36 @@ export class Waivers {
       // A change that no longer covers some failing results hands their alerts back.
       followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
     };
-    const etag = await this.#write(next, existing?.etag, precondition);
-    await this.#followUpNow({ ...next, etag }, log);
+    await this.#followUpNow(await this.#write(next, existing?.etag, precondition), log);
     return { created: !live, waiver: next, coverage };
   }
 
-  /** A change stored under the ETag it was decided on; with a precondition, a change landing meanwhile fails it (412). */
-  async #write(w: WaiverRecord, etag: string | undefined, precondition: WaiverPrecondition | undefined): Promise<string> {
+  /**
+   * A change stored under the ETag it was decided on, answered as stored (also when only its answer
+   * was lost); with a precondition, a change landing meanwhile fails it (412).
+   */
+  async #write(w: WaiverRecord, etag: string | undefined, precondition: WaiverPrecondition | undefined): Promise<StoredWaiver> {
     try {
-      return await this.deps.waivers.put(w, etag);
+      return await this.#putOwn(w, etag, 'writtenBy');
     } catch (error) {
       if (precondition && error instanceof ConcurrencyConflictError) throw changedMeanwhile(w.id);
+      throw error;
+    }
+  }
+
+  /**
+   * Stores `w` under `etag`, naming this call in `mark`. A write that landed but whose answer was lost
+   * (the SDK's retry is then refused as a conflict, or a last retry fails) is known by that name when
+   * read back, and answers the waiver as stored now; any other failure is thrown.
+   */
+  async #putOwn(w: WaiverRecord, etag: string | undefined, mark: 'writtenBy' | 'followedUpBy'): Promise<StoredWaiver> {
+    const run = randomUUID();
+    const marked: WaiverRecord = { ...w, [mark]: run };
+    try {
+      return { ...marked, etag: await this.deps.waivers.put(marked, etag) };
+    } catch (error) {
+      const stored = await this.deps.waivers.get(w.id);
+      if (stored?.[mark] === run) return stored;
       throw error;
     }
   }
@@ -259,8 +278,7 @@ export class Waivers {
       revision: existing.revision + 1,
       followUp: { cause: 'waiver-deleted', at: now, reRaise: { reason: 'deleted', endedAt: now, scope: scopeOf(existing) } },
     };
-    const etag = await this.#write(ended, existing.etag, precondition);
-    await this.#followUpNow({ ...ended, etag }, log);
+    await this.#followUpNow(await this.#write(ended, existing.etag, precondition), log);
     return ended;
   }
 
@@ -383,17 +401,12 @@ export class Waivers {
     if (!f) return 0;
     const lines = f.reRaise ? await this.#reRaised(w, f.reRaise) : [];
     await this.#audit(w, f.cause, f.at);
-    const run = randomUUID();
     try {
-      await this.deps.waivers.put({ ...w, followUp: undefined, followedUpBy: run }, w.etag);
+      await this.#putOwn({ ...w, followUp: undefined }, w.etag, 'followedUpBy');
     } catch (error) {
-      // Cleared by another run, which logged them, unless the clearing was this run's own (its
-      // answer lost, or a last retry failed after it landed).
-      const clearedBy = (await this.deps.waivers.get(w.id))?.followedUpBy;
-      if (clearedBy !== run) {
-        if (error instanceof ConcurrencyConflictError) return 0;
-        throw error;
-      }
+      // Cleared by another run, which logged them.
+      if (error instanceof ConcurrencyConflictError) return 0;
+      throw error;
     }
     for (const line of lines) log.log(line);
     return lines.length / 2;

@@ -28,6 +28,8 @@ export interface WaiverRecord {
   readonly followUp?: WaiverFollowUp;
   /** Who cleared the last follow-up: a run whose clearing answer was lost knows by it that it did. */
   readonly followedUpBy?: string;
+  /** Who stored this change: a request whose answer was lost after it landed knows by it that it did. */
+  readonly writtenBy?: string;
 }
 
 /** The rule and servers a waiver covered, and until when: where the alerts it hands back come from. */
@@ -75,6 +77,7 @@ function toEntity(w: WaiverRecord) {
     Revision: int32(w.revision),
     ...(w.followUp ? { FollowUp: JSON.stringify(w.followUp) } : {}),
     ...(w.followedUpBy ? { FollowedUpBy: w.followedUpBy } : {}),
+    ...(w.writtenBy ? { WrittenBy: w.writtenBy } : {}),
   };
 }
 
@@ -88,6 +91,7 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     revision: num(e, 'Revision') ?? 0,
     followUp: jsonOf<WaiverFollowUp>(e, 'FollowUp'),
     followedUpBy: optStr(e, 'FollowedUpBy'),
+    writtenBy: optStr(e, 'WrittenBy'),
     etag: String(e.etag ?? ''),
   };
 }
