@@ -126,6 +126,14 @@ function expiredOf(w: WaiverRecord, now: number): WaiverRecord {
   };
 }
 
+/** What a PUT sets (and grantedAt, which it keeps): an expiry changes none of them. */
+const SET_BY_PUT = ['ruleId', 'server', 'serverPattern', 'justification', 'grantedBy', 'grantedAt', 'expiresAt'] as const;
+
+/** Is `after` `before` ended by its expiry (as expiredOf stores it, by whichever run), and nothing else changed? */
+function isExpiryOf(after: WaiverRecord, before: WaiverRecord): boolean {
+  return after.revision === before.revision + 1 && after.state === 'expired' && after.endedAt === before.expiresAt && SET_BY_PUT.every((k) => after[k] === before[k]);
+}
+
 export class Waivers {
   constructor(private readonly deps: WaiversDeps) {}
 
@@ -368,10 +376,14 @@ export class Waivers {
       const etag = await this.deps.waivers.put(ended, w.etag);
       await this.#followUpNow({ ...ended, etag }, log);
     } catch (error) {
-      // The timer ended it meanwhile: what it stored stands.
+      // Ended meanwhile by the timer, or changed by someone else: settled below.
       if (!(error instanceof ConcurrencyConflictError)) throw error;
     }
-    return this.#settled(id, log);
+    const settled = await this.#settled(id, log);
+    // The precondition held on the revision read as expired; only its ending by expiry may stand in
+    // for it now. Anything else is another change made meanwhile, which the caller has not seen.
+    if (precondition && !(settled && isExpiryOf(settled, w))) throw changedMeanwhile(id);
+    return settled;
   }
 
   /**

@@ -1,9 +1,11 @@
-// A waiver write that landed but whose answer was lost: the SDK's retry is refused (a conflict), yet
-// the change is this request's, so it is answered as stored, with its audit event and the alerts it
-// hands back, with If-Match or without. On Azurite over real HTTP, with an injected clock and a
-// storage policy that loses a write's answer.
+// If-Match on waivers at the edges: a waiver past its expiry that the timer has not ended yet (the
+// change ends it first, and must not then build on another admin's change made meanwhile), and a
+// write that landed but whose answer was lost (the SDK's retry is refused, yet the change is this
+// request's). On Azurite over real HTTP, with an injected clock and storage policies that pause a
+// write or lose its answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
+import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -11,8 +13,9 @@ import { startTestStack, type TestStack } from '../support/stack';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
-const now = Date.parse('2026-11-28T00:00:00.000Z');
+let now = Date.parse('2026-11-28T00:00:00.000Z');
 let stack: TestStack;
+const { pause, policy } = pausedWrites();
 const lose = lostAnswers('testLoseWaiverAnswer');
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 
@@ -49,10 +52,65 @@ const audit = async (cause: string, id: string) => (await getAll(stack, `events?
 const reRaised = (id: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.WaiverExpired' && r.fields.waiverId === id).map((r) => [r.fields.server, r.fields.reason]);
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [lose.policy] });
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy] });
   for (const host of ['LOST1', 'LOST2']) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
 });
 afterAll(async () => stack?.stop());
+
+describe('If-Match on a waiver past its expiry that the timer has not ended yet', () => {
+  it('of two admins sending the same If-Match, the second is refused (412): it does not overwrite the first', async () => {
+    const created = await send('PUT', 'waivers/pastdue-put', waiver({ serverPattern: 'due0?.corp.contoso.com' }));
+    expect(created.status).toBe(201);
+    now += 2 * DAY;
+    const read = await send('GET', 'waivers/pastdue-put');
+    expect([read.body.state, read.etag]).toEqual(['expired', '"1"']);
+    // A's ending of the expired waiver waits while B's whole PUT runs: B ends it, then renews it.
+    let b: Reply | undefined;
+    pause.when = waiverWrite('"expired"');
+    pause.during = async () => {
+      b = await send('PUT', 'waivers/pastdue-put', waiver({ serverPattern: 'due0?.corp.contoso.com', justification: 'Admin B.' }), { 'If-Match': read.etag! });
+    };
+    const a = await send('PUT', 'waivers/pastdue-put', waiver({ serverPattern: 'due0?.corp.contoso.com', justification: 'Admin A.' }), { 'If-Match': read.etag! });
+    expect(pause.when).toBeUndefined();
+    expect([b?.status, b?.etag]).toEqual([201, '"3"']);
+    expect(a.status, JSON.stringify(a.body)).toBe(412);
+    expect(a.body.error).toBe('precondition_failed');
+    const stored = await send('GET', 'waivers/pastdue-put');
+    expect([stored.body.justification, stored.etag]).toEqual(['Admin B.', '"3"']);
+  });
+
+  it('a DELETE is refused (412) when another admin renewed the waiver while it was being ended', async () => {
+    expect((await send('PUT', 'waivers/pastdue-del', waiver({ serverPattern: 'due1?.corp.contoso.com' }))).status).toBe(201);
+    now += 2 * DAY;
+    let b: Reply | undefined;
+    pause.when = waiverWrite('"expired"');
+    pause.during = async () => {
+      b = await send('PUT', 'waivers/pastdue-del', waiver({ serverPattern: 'due1?.corp.contoso.com', justification: 'Renewed.' }), { 'If-Match': '"1"' });
+    };
+    const a = await send('DELETE', 'waivers/pastdue-del', undefined, { 'If-Match': '"1"' });
+    expect(pause.when).toBeUndefined();
+    expect(b?.status).toBe(201);
+    expect(a.status, JSON.stringify(a.body)).toBe(412);
+    const stored = await send('GET', 'waivers/pastdue-del');
+    expect([stored.body.state, stored.body.justification]).toEqual(['active', 'Renewed.']);
+  });
+
+  it('goes ahead when what ended it meanwhile was the timer (its expired form of that revision)', async () => {
+    expect((await send('PUT', 'waivers/pastdue-timer', waiver({ serverPattern: 'due2?.corp.contoso.com' }))).status).toBe(201);
+    now += 2 * DAY;
+    let job: Reply | undefined;
+    pause.when = waiverWrite('"expired"');
+    pause.during = async () => {
+      job = await send('POST', 'jobs/waiver-expiry/run');
+    };
+    const a = await send('PUT', 'waivers/pastdue-timer', waiver({ serverPattern: 'due2?.corp.contoso.com', justification: 'Granted again.' }), { 'If-Match': '"1"' });
+    expect(pause.when).toBeUndefined();
+    expect(job?.body.result.expired).toBeGreaterThanOrEqual(1);
+    expect([a.status, a.etag], JSON.stringify(a.body)).toEqual([201, '"3"']);
+    expect((await send('GET', 'waivers/pastdue-timer')).body.justification).toBe('Granted again.');
+    expect(await audit('waiver-expired', 'pastdue-timer')).toEqual(['pastdue-timer.r2']);
+  });
+});
 
 describe('a waiver write that landed but whose answer was lost', () => {
   it('a PUT with If-Match answers the change it stored (200), with its audit event written', async () => {
