@@ -273,9 +273,9 @@ export class Waivers {
     return all.filter((w) => !state || effective(w) === state).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** Ends a waiver now; undefined when there is no such active waiver. */
+  /** Ends a waiver now; undefined when there is no such active waiver (whatever the precondition). */
   async remove(id: string, log: AlertLog, precondition?: WaiverPrecondition): Promise<WaiverRecord | undefined> {
-    const existing = await this.#current(id, log, precondition);
+    const existing = await this.#current(id, log, precondition, true);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
     const ended: WaiverRecord = {
@@ -359,18 +359,21 @@ export class Waivers {
    * As #settled, and a waiver past its expiry that the timer has not ended yet is ended now, as the
    * timer would end it: a change or deletion taking its place would otherwise drop the alerts it
    * held back, and the audit would never say it expired. The precondition is checked before that,
-   * on the revision the caller could have read (GET already shows such a waiver as expired).
+   * on the revision the caller could have read (GET already shows such a waiver as expired). A
+   * deletion checks it only on a waiver in force: one that is gone or ended is 404 whatever If-Match
+   * says, as a precondition only guards a change the request would make.
    */
-  async #current(id: string, log: AlertLog, precondition?: WaiverPrecondition): Promise<StoredWaiver | undefined> {
+  async #current(id: string, log: AlertLog, precondition?: WaiverPrecondition, deleting = false): Promise<StoredWaiver | undefined> {
     const w = await this.#settled(id, log);
-    if (precondition && !precondition(w && waiverEtag(w))) {
+    const now = this.deps.clock();
+    const live = w?.state === 'active' && w.expiresAt > now;
+    if (precondition && (live || !deleting) && !precondition(w && waiverEtag(w))) {
       throw new ApiError(
         'precondition_failed',
         w ? `Waiver ${id} is at ${waiverEtag(w)} now, not the version in If-Match, so nothing was changed; read it again and repeat the change on what is there now.` : `There is no waiver "${id.slice(0, 64)}", so If-Match does not hold and nothing was changed.`,
       );
     }
-    const now = this.deps.clock();
-    if (!w || w.state !== 'active' || w.expiresAt > now) return w;
+    if (!w || w.state !== 'active' || live) return w;
     const ended = expiredOf(w, now);
     try {
       const etag = await this.deps.waivers.put(ended, w.etag);

@@ -1,8 +1,9 @@
 // If-Match on waivers at the edges: a waiver past its expiry that the timer has not ended yet (the
-// change ends it first, and must not then build on another admin's change made meanwhile), and a
-// write that landed but whose answer was lost (the SDK's retry is refused, yet the change is this
-// request's). On Azurite over real HTTP, with an injected clock and storage policies that pause a
-// write or lose its answer.
+// change ends it first, and must not then build on another admin's change made meanwhile), a write
+// that landed but whose answer was lost (the SDK's retry is refused, yet the change is this
+// request's), and a DELETE of a waiver that is gone or ended (404 whatever If-Match says: a
+// precondition only guards a change the request would make). On Azurite over real HTTP, with an
+// injected clock and storage policies that pause a write or lose its answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
@@ -149,5 +150,30 @@ describe('a waiver write that landed but whose answer was lost', () => {
     expect([changed.status, changed.etag], JSON.stringify(changed.body)).toEqual([200, '"2"']);
     expect(await audit('waiver-created', 'lost-new')).toEqual(['lost-new.r1']);
     expect(await audit('waiver-changed', 'lost-new')).toEqual(['lost-new.r2']);
+  });
+});
+
+describe('a DELETE of a waiver that is gone or ended', () => {
+  it('is 404 for a waiver that never existed, whatever If-Match says; a PUT with If-Match to it stays 412', async () => {
+    expect((await send('DELETE', 'waivers/never-there', undefined, { 'If-Match': '"1"' })).status).toBe(404);
+    expect((await send('DELETE', 'waivers/never-there', undefined, { 'If-Match': '*' })).status).toBe(404);
+    const put = await send('PUT', 'waivers/never-there', waiver({ serverPattern: 'end2?.corp.contoso.com' }), { 'If-Match': '"1"' });
+    expect(put.status).toBe(412);
+    expect((await send('GET', 'waivers/never-there')).status).toBe(404);
+  });
+
+  it('is 404 for a deleted waiver, with a stale If-Match or its current one', async () => {
+    const created = await send('PUT', 'waivers/ended-del', waiver({ serverPattern: 'end0?.corp.contoso.com' }));
+    const deleted = await send('DELETE', 'waivers/ended-del');
+    expect(deleted.status).toBe(200);
+    for (const etag of [created.etag!, deleted.etag!]) expect((await send('DELETE', 'waivers/ended-del', undefined, { 'If-Match': etag })).status).toBe(404);
+    expect((await send('GET', 'waivers/ended-del')).etag).toBe(deleted.etag);
+  });
+
+  it('is 404 for a waiver past its expiry, with a stale If-Match too: it has expired, and stays so', async () => {
+    expect((await send('PUT', 'waivers/ended-due', waiver({ serverPattern: 'end1?.corp.contoso.com' }))).status).toBe(201);
+    now += 2 * DAY;
+    expect((await send('DELETE', 'waivers/ended-due', undefined, { 'If-Match': '"7"' })).status).toBe(404);
+    expect((await send('GET', 'waivers/ended-due')).body.state).toBe('expired');
   });
 });
