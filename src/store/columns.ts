@@ -12,6 +12,8 @@ export type EdmValue =
 
 export const dateTime = (ms: number): EdmValue => ({ value: new Date(ms).toISOString(), type: 'DateTime' });
 export const int32 = (n: number): EdmValue => ({ value: Math.trunc(n), type: 'Int32' });
+/** A whole number beyond Int32 (a time in ms), kept a plain number on reading (Int64 would come back as text). */
+export const double = (n: number): EdmValue => ({ value: n, type: 'Double' });
 
 /** Azure Tables strings are at most 64 KiB of UTF-16: 32,768 code units. Stay a little below. */
 export const MAX_STRING_CHARS = 32_000;

@@ -18,6 +18,14 @@ export class ConcurrencyConflictError extends Error {
   override readonly name = 'ConcurrencyConflictError';
 }
 
+/**
+ * The projector's lease passed to another instance while it worked: that one may already have
+ * written newer rows, so this one stops writing. Not an outage: nothing is wrong with storage.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);

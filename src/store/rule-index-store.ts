@@ -2,13 +2,15 @@
 // rule's failing servers and the fleet summary are read without scanning Results.
 //   PK = rule id, RK = status|server — a member: the server's current row of the rule
 //   PK = rule id, RK = counts row of a shard — per-status counters of the servers in one of 16
-//     shards, rewritten under its ETag with every membership change, so moves never count twice.
+//     shards, rewritten under its ETag with every membership change, so moves never count twice,
+//     and the projector lease generation that wrote it last (a fence: see applyIndexMoves).
 // Written by the projector after the commit (index moves, and leaves when a rule left the rule
 // set), read by the summary and by queries by rule or status.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
-import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity } from './entities';
-import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
+import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity, type Entity } from './entities';
+import { double, num } from './columns';
+import { ConcurrencyConflictError, LeaseLostError, settleAll } from './errors';
 import { and, or } from './filters';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -51,6 +53,21 @@ const subjectOf = (c: IndexChange): Pick<IndexRecord, 'ruleId' | 'server' | 'sou
 export const COUNT_SHARDS = 16;
 /** Servers per index transaction: a delete and an upsert each, plus the shard's counts row, within 100 operations. */
 const MOVES_PER_TRANSACTION = 49;
+/** The counts row's column holding the lease generation of the projector that wrote it last. */
+const FENCE = 'ProjectorFence';
+
+/**
+ * The counts row to write, stamped with the writer's lease generation; throws when a projector
+ * holding a later lease already wrote it (this writer's moves may be older than what is there).
+ * Every membership change rewrites its shard's counts row under the ETag it was read with, so
+ * checking the row read is enough: one written since fails the transaction instead.
+ */
+function fenced(entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity {
+  const stored = read ? (num(read, FENCE) ?? 0) : 0;
+  if (fence === undefined) return stored > 0 ? { ...entity, [FENCE]: double(stored) } : entity;
+  if (stored > fence) throw new LeaseLostError(`A projector holding a later lease (${stored}, this one ${fence}) has written the rule index: this one stops.`);
+  return { ...entity, [FENCE]: double(fence) };
+}
 
 export class RuleIndexStore {
   readonly #ruleIndex: SiblingTable;
@@ -85,7 +102,7 @@ export class RuleIndexStore {
    * row), unless it already holds a row from a newer snapshot. Membership and the rule's counters
    * change in one transaction.
    */
-  async #syncIndex(change: IndexChange, expectedStatus?: string): Promise<void> {
+  async #syncIndex(change: IndexChange, expectedStatus: string | undefined, fence: number | undefined): Promise<void> {
     const subject = subjectOf(change);
     const record = 'leave' in change ? undefined : change.record;
     const pk = encodeKey(subject.ruleId);
@@ -119,7 +136,7 @@ export class RuleIndexStore {
         tx.upsertEntity(target, 'Replace');
         if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
       }
-      const countsEntity = countsToEntity(subject.ruleId, counts, countsKey);
+      const countsEntity = fenced(countsToEntity(subject.ruleId, counts, countsKey), countsRow, fence);
       // The counts row's ETag serialises every membership change of this rule.
       if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
       else tx.createEntity(countsEntity);
@@ -138,69 +155,81 @@ export class RuleIndexStore {
    * Moves many servers' rows of one rule at once: per counts shard, transactions of up to 49
    * servers (delete the row at `from`, write the new one; a leave only deletes) with the shard's
    * counts row under its ETag. When a transaction finds the index not where the changes say (a row
-   * missing, or already there: a change replayed), its servers go one by one through syncIndex,
-   * which reads and compares.
+   * missing, or already there: a change replayed), or the counts row changed since it was read
+   * (another writer: the projector is meant to be the only one, so that one may have moved these
+   * servers further), its servers go one by one through syncIndex, which reads and compares: a
+   * blind retry could put back rows older than those the other writer left.
+   *
+   * `fence` is the writer's projector lease generation: a counts row written under a later one
+   * makes this call throw LeaseLostError before it writes (a projector whose lease lapsed in a long
+   * batch must not undo what the next one did). Left out: no check, and the stored fence is kept.
    */
-  async applyIndexMoves(ruleId: string, changes: readonly IndexChange[]): Promise<void> {
+  async applyIndexMoves(ruleId: string, changes: readonly IndexChange[], fence?: number): Promise<void> {
     await this.#ruleIndex.ready();
     const pk = encodeKey(ruleId);
-    const byShard = new Map<string, IndexChange[]>();
-    // Where the server's row is now is not known: read first.
+    // Per shard: the moves that say where the server's row is now, then those that must read it
+    // first (after, not beside them: both rewrite the shard's counts row, and a transaction that
+    // finds it changed since it was read falls back to reading every one of its servers).
+    const byShard = new Map<string, { quick: IndexChange[]; reread: IndexChange[] }>();
     const unknown = (c: IndexChange) => ('leave' in c ? c.from === undefined : c.reread === true);
-    const reread = changes.filter(unknown);
     for (const c of changes) {
-      if (unknown(c)) continue;
       const key = countsRowKey(bucketOf(subjectOf(c).server, COUNT_SHARDS));
-      byShard.set(key, [...(byShard.get(key) ?? []), c]);
+      const shard = byShard.get(key) ?? { quick: [], reread: [] };
+      (unknown(c) ? shard.reread : shard.quick).push(c);
+      byShard.set(key, shard);
     }
-    const shard = async (countsKey: string, list: readonly IndexChange[]) => {
-      for (let i = 0; i < list.length; i += MOVES_PER_TRANSACTION) {
-        const chunk = list.slice(i, i + MOVES_PER_TRANSACTION);
-        let done = false;
-        for (let attempt = 0; attempt < 3 && !done; attempt++) {
-          const countsRow = await this.#ruleIndex.get(pk, countsKey, 'reading the rule index');
-          const counts = countsRow ? entityToCounts(countsRow, this.#statuses) : new Map(this.#statuses.map((s) => [s, 0]));
-          const tx = new TableTransaction();
-          for (const m of chunk) {
-            if ('leave' in m) {
-              // Only a delete: a replay finds the row gone, and the transaction fails into a read.
-              const from = m.from!;
-              tx.deleteEntity(pk, indexRowKey(from, m.server));
-              counts.set(from, Math.max(0, (counts.get(from) ?? 0) - 1));
-              continue;
-            }
-            const target = indexToEntity(m.record);
-            if (m.from === undefined) {
-              // A first row: created, so a replay that finds it fails here instead of counting it twice.
-              tx.createEntity(target);
-              counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
-            } else {
-              const fromKey = indexRowKey(m.from, m.record.server);
-              if (fromKey !== target.rowKey) {
-                tx.deleteEntity(pk, fromKey);
-                counts.set(m.from, Math.max(0, (counts.get(m.from) ?? 0) - 1));
-                counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
-              }
-              tx.upsertEntity(target, 'Replace');
-            }
-          }
-          const countsEntity = countsToEntity(ruleId, counts, countsKey);
-          if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
-          else tx.createEntity(countsEntity);
-          try {
-            await this.#ruleIndex.submit(tx.actions, 'updating the rule index');
-            done = true;
-          } catch (error) {
-            if (!(error instanceof ConcurrencyConflictError)) throw error;
-            // 412 on the counts row: another writer of the shard; retry. Anything else: the members.
-            if (statusCodeOf(error.cause) !== 412) break;
-            await backOff(attempt);
-          }
-        }
-        if (!done) for (const m of chunk) await this.#syncIndex(m, m.from);
+    const shard = async (countsKey: string, { quick, reread }: { quick: readonly IndexChange[]; reread: readonly IndexChange[] }) => {
+      for (let i = 0; i < quick.length; i += MOVES_PER_TRANSACTION) {
+        const chunk = quick.slice(i, i + MOVES_PER_TRANSACTION);
+        if (!(await this.#moveChunk(pk, ruleId, countsKey, chunk, fence))) for (const m of chunk) await this.#syncIndex(m, m.from, fence);
       }
+      await settleAll(reread.map((m) => this.#syncIndex(m, undefined, fence)));
     };
-    await settleAll([...[...byShard].map(([key, list]) => shard(key, list)), ...reread.map((m) => this.#syncIndex(m))]);
+    await settleAll([...byShard].map(([key, list]) => shard(key, list)));
+  }
+
+  /**
+   * One transaction of moves whose servers' rows are where the moves say, with the shard's counts
+   * row under the ETag it was read with. False when storage refused it: a member not where a move
+   * says, or the counts row rewritten since it was read — the index is not what these moves assumed.
+   */
+  async #moveChunk(pk: string, ruleId: string, countsKey: string, chunk: readonly IndexChange[], fence: number | undefined): Promise<boolean> {
+    const countsRow = await this.#ruleIndex.get(pk, countsKey, 'reading the rule index');
+    const counts = countsRow ? entityToCounts(countsRow, this.#statuses) : new Map(this.#statuses.map((s) => [s, 0]));
+    const tx = new TableTransaction();
+    for (const m of chunk) {
+      if ('leave' in m) {
+        // Only a delete: a replay finds the row gone, and the transaction fails into a read.
+        const from = m.from!;
+        tx.deleteEntity(pk, indexRowKey(from, m.server));
+        counts.set(from, Math.max(0, (counts.get(from) ?? 0) - 1));
+        continue;
+      }
+      const target = indexToEntity(m.record);
+      if (m.from === undefined) {
+        // A first row: created, so a replay that finds it fails here instead of counting it twice.
+        tx.createEntity(target);
+        counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
+      } else {
+        const fromKey = indexRowKey(m.from, m.record.server);
+        if (fromKey !== target.rowKey) {
+          tx.deleteEntity(pk, fromKey);
+          counts.set(m.from, Math.max(0, (counts.get(m.from) ?? 0) - 1));
+          counts.set(m.record.status, (counts.get(m.record.status) ?? 0) + 1);
+        }
+        tx.upsertEntity(target, 'Replace');
+      }
+    }
+    const countsEntity = fenced(countsToEntity(ruleId, counts, countsKey), countsRow, fence);
+    if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
+    else tx.createEntity(countsEntity);
+    try {
+      await this.#ruleIndex.submit(tx.actions, 'updating the rule index');
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+      return false;
+    }
   }
 
   /**

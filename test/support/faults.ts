@@ -58,6 +58,31 @@ export function refusedWrites(name: string): RefusedWrites {
   return self;
 }
 
+export interface RequestGate {
+  /** Runs once before the next transaction that writes the rule index is sent (then clears itself): another writer's turn. */
+  beforeIndexWrite?: () => Promise<void>;
+  readonly policy: StoragePolicy;
+}
+
+/** A policy that holds the next rule-index transaction while the gate's hook runs. */
+export function ruleIndexGate(name: string): RequestGate {
+  const self: RequestGate = {
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        const body = typeof request.body === 'string' ? request.body : '';
+        const hook = self.beforeIndexWrite;
+        if (hook && request.url.endsWith('$batch') && body.includes('/RuleIndex')) {
+          self.beforeIndexWrite = undefined;
+          await hook();
+        }
+        return next(request);
+      },
+    },
+  };
+  return self;
+}
+
 export interface HeldStorage {
   /** While true, every request to storage waits (before it is sent) until release(). */
   hold: boolean;

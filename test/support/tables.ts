@@ -1,6 +1,7 @@
 // Every row of every table of a test stack, for "a refused request changes no table": ETags and
 // timestamps are kept, so even a rewrite with the same content shows as a change.
 import { TableClient } from '@azure/data-tables';
+import { expect } from 'vitest';
 import { resolveConnectionString, tableNames } from '../../src/store';
 import type { TestStack } from './stack';
 
@@ -21,4 +22,15 @@ export async function dumpTables(stack: TestStack, options: { light?: boolean } 
     out[kind] = rows.sort();
   }
   return out;
+}
+
+/** The rule's counts as the summary reads them (the counts rows) agree with its Results rows' own statuses. */
+export async function countsAgree(stack: TestStack, ruleId = 'test-alpha'): Promise<void> {
+  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
+  const results = TableClient.fromConnectionString(cs, tableNames(stack.settings.tablePrefix).results, { allowInsecureConnection: true });
+  const truth: Record<string, number> = {};
+  for await (const e of results.listEntities({ queryOptions: { filter: `RuleId eq '${ruleId}'` } })) truth[String(e.Status)] = (truth[String(e.Status)] ?? 0) + 1;
+  const summary = (await (await stack.request('summary')).json()) as { rules: { ruleId: string; counts: Record<string, number> }[] };
+  const counts = summary.rules.find((r) => r.ruleId === ruleId)!.counts;
+  for (const [status, n] of Object.entries(counts)) expect(n, status).toBe(truth[status] ?? 0);
 }
