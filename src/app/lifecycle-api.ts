@@ -13,7 +13,7 @@ import type { StaleHosts } from './stale-hosts';
 import { waiverEtag, waiverView, type WaiverPrecondition, type Waivers } from './waivers';
 import type { Rule } from '../rules/types';
 
-export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'staged-raw-sweep', 'layout-migration'] as const;
+export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'requeue-held', 'staged-raw-sweep', 'layout-migration'] as const;
 export type JobName = (typeof JOBS)[number];
 
 /** What the timers run; the timer functions and the run-a-job route share it. */
@@ -34,6 +34,11 @@ export class Jobs {
     return this.deps.reevaluation.progress();
   }
 
+  /** The outbox entries the projector set aside, oldest commit first per server. */
+  heldEntries(): ReturnType<Projector['held']> {
+    return this.deps.projector.held();
+  }
+
   /** `budgetMs` bounds a re-evaluation, projector or layout migration run (batches until done or spent); 0: one batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
     switch (job) {
@@ -47,6 +52,9 @@ export class Jobs {
         return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();
       case 'projector':
         return this.deps.projector.drain(log, budgetMs > 0 ? budgetMs : 60_000);
+      case 'requeue-held':
+        // Not a timer: an operator's step once the cause of the held entries is fixed.
+        return this.deps.projector.requeueHeld(log);
       case 'staged-raw-sweep':
         return this.deps.stagedRawSweep.run(log);
       case 'layout-migration':
@@ -126,12 +134,17 @@ export class LifecycleApi {
     throw new ApiError('invalid_query', `Waivers accept GET, PUT and DELETE, not ${method}.`);
   }
 
-  /** Where a job stands between runs; only re-evaluation keeps that (a pass over the fleet). */
+  /** Where a job stands between runs: re-evaluation's pass over the fleet, the projector's held entries. */
   async getJob({ req }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
     const job = (req.params.job ?? '').toLowerCase();
+    if (job === 'projector') {
+      const { entries, more } = await this.deps.jobs.heldEntries();
+      const held = entries.map((e) => ({ server: e.server, commitId: e.commitId, writtenAt: new Date(e.writtenAt).toISOString(), heldAt: new Date(e.heldAt).toISOString(), error: e.error }));
+      return json(200, { job, held, more });
+    }
     if (job !== 'reevaluate') {
-      throw new ApiError('not_found', (JOBS as readonly string[]).includes(job) ? `The job "${job}" keeps no state between runs; only reevaluate does.` : `There is no job "${job.slice(0, 40)}"; jobs are ${JOBS.join(', ')}.`);
+      throw new ApiError('not_found', (JOBS as readonly string[]).includes(job) ? `The job "${job}" keeps no state between runs; only reevaluate and projector do.` : `There is no job "${job.slice(0, 40)}"; jobs are ${JOBS.join(', ')}.`);
     }
     return json(200, { job, ...(await this.deps.jobs.reevaluationProgress()) });
   }

@@ -30,7 +30,20 @@ export const LOG_RECORDS = {
   reenrolmentDecided: 'FleetPosture.ReenrolmentDecided',
   /** An admin removed a server from the fleet: who, and which rules' results it had (audit). */
   serverRemoved: 'FleetPosture.ServerRemoved',
+  /**
+   * The projector set an outbox entry aside (`server`, `commitId`, `error`): projecting it failed on
+   * its own with an error that is not an outage. Alerts: requeue it once a fix is deployed.
+   */
+  projectionHeld: 'FleetPosture.ProjectionHeld',
+  /**
+   * A projector run failed (`error`, `errorKind`), and since when every run of this process has
+   * (`failingSince`, `failingMinutes`). Alerts once it has failed for ten minutes.
+   */
+  projectionFailed: 'FleetPosture.ProjectionFailed',
 } as const;
+
+/** How long every projector run must have failed before FleetPosture.ProjectionFailed alerts (the rule's threshold). */
+export const PROJECTION_FAILING_ALERT_MINUTES = 10;
 
 export type LogRecordName = (typeof LOG_RECORDS)[keyof typeof LOG_RECORDS];
 

@@ -5,7 +5,7 @@
 // rows it replaces or removes, so a projector that runs it twice writes the same rows (events and
 // history by deterministic keys, index rows by server) and the same record ids.
 import { randomUUID } from 'node:crypto';
-import type { DriftLeave, DriftMove, EventRecord, HostRecord, IndexLeave, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
+import type { DriftChange, DriftLeave, DriftMove, EventRecord, HostRecord, IndexChange, IndexLeave, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
 /** A status change that owes an alert record (NewFinding or FindingResolved). */
 export interface AlertWork {
@@ -73,6 +73,26 @@ export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 
   w.removal !== undefined;
 
 export const FINDING = new Set(['Warning', 'Error']);
+
+/** An index change that reads where the server's row is before it moves it (a leave: before it takes it out). */
+export const readFirstIndex = (c: IndexChange): IndexChange => ('leave' in c ? { ...c, from: undefined } : { record: c.record, reread: true });
+/** A drift change that reads where the server's member is first. */
+export const readFirstDrift = (c: DriftChange): DriftChange => ({ ...c, from: undefined });
+
+/**
+ * The work with every index and drift change made to read first: for an entry projected out of
+ * its server's order (one set aside and requeued, or one after it), where the entry says the
+ * server's rows are is not where they are, and only a read-and-compare keeps a newer row.
+ */
+export function readingFirst(w: ProjectionWork): ProjectionWork {
+  return {
+    ...w,
+    index: w.index.map((m) => readFirstIndex(m) as IndexMove),
+    indexLeaves: w.indexLeaves?.map((m) => readFirstIndex(m) as IndexLeave),
+    drift: w.drift?.map((m) => readFirstDrift(m) as DriftMove),
+    driftLeaves: w.driftLeaves?.map((m) => readFirstDrift(m) as DriftLeave),
+  };
+}
 
 /** The alert record a status change owes, if any: entering Warning or Error (also from the other), or leaving them. */
 export function alertOf(r: ResultRecord): AlertWork | undefined {

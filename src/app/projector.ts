@@ -13,14 +13,23 @@
 // a crash in between logs it again on the next run; the record carries an id (one per change) the
 // alert queries count once, and a running projector never logs an id twice.
 //
-// One drains at a time (a lease in the Outbox table); a process serialises its own drains.
+// One drains at a time (a lease in the Outbox table, kept alive during a batch: projector-lease.ts);
+// a process serialises its own drains.
+//
+// One entry that cannot be projected (a bug, or an entry written by another release) must not stop
+// the others: a batch that fails with an error that is not an outage is projected again one entry
+// at a time, and an entry that fails alone is set aside in the Outbox table's held partition with
+// its error (FleetPosture.ProjectionHeld alerts) until an operator requeues it. An outage stops the
+// run instead (every entry stays for the next run), and a run that fails logs
+// FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes.
 import { randomUUID } from 'node:crypto';
-import type { DriftChange, DriftStore, EventRecord, EventStore, HostStore, IndexChange, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
-import { settleAll, settleBounded as inParallel } from '../store';
+import type { DriftChange, DriftStore, EventStore, HeldOutboxEntry, HostStore, IndexChange, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
+import { ConcurrencyConflictError, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
-import { alertRecordId, decodeWork, FINDING, type ProjectionWork } from './projection-work';
+import { ProjectorLease } from './projector-lease';
+import { alertRecordId, decodeWork, FINDING, readFirstDrift, readFirstIndex, readingFirst, type ProjectionWork } from './projection-work';
 
 /** The fleet-wide tables the projector writes, each through its own store. */
 export interface ProjectionStores {
@@ -60,6 +69,8 @@ export interface ProjectorDeps extends ProjectionStores {
   readonly graceMs?: number;
   /** Storage calls in flight at once for per-server work (default 16). */
   readonly parallel?: number;
+  /** How long the lease lasts unless renewed (default 60 s; renewed every third of it while a batch runs). */
+  readonly leaseMs?: number;
 }
 
 export interface ProjectorRun {
@@ -69,8 +80,10 @@ export interface ProjectorRun {
   readonly projected: number;
   /** Entries whose commit is not visible yet (kept for the next run). */
   readonly waiting: number;
-  /** Entries of attempts that never committed, or unreadable (removed without projecting). */
+  /** Entries of attempts that never committed (removed without projecting). */
   readonly dropped: number;
+  /** Entries set aside in this run: they failed on their own, or this version cannot read them. */
+  readonly held: number;
   readonly events: number;
   readonly alertRecords: number;
   /**
@@ -87,7 +100,23 @@ export const PROJECTOR_GRACE_MS = 5 * 60_000;
 /** Staged raw bodies (up to 1 MiB each) read and copied at once. */
 const STAGED_PARALLEL = 2;
 /** How many commit ids the Results rows remember (RECENT_COMMITS in ingest): proof of a commit. */
-const ZERO: Omit<ProjectorRun, 'status' | 'phaseMs'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, events: 0, alertRecords: 0 };
+const ZERO: Omit<ProjectorRun, 'status' | 'phaseMs'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, held: 0, events: 0, alertRecords: 0 };
+
+/**
+ * Errors that stop the run, every entry kept for the next one: storage down or throttling, a
+ * contended write, or the lease lost. Projecting entries one by one would not get past them.
+ */
+const stopsTheRun = (error: unknown): boolean => isTransient(error) || error instanceof ConcurrencyConflictError || error instanceof LeaseLostError;
+const firstLine = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split('\n')[0]!.slice(0, 500);
+
+/** An entry whose commit is proven (or was, before it was held) and its work. */
+interface Ready {
+  readonly entry: StoredOutboxEntry;
+  readonly work: ProjectionWork;
+}
+
+/** The work as projected: a requeued entry comes after its server's later changes, so its moves read first. */
+const workOf = (r: Ready): ProjectionWork => (r.entry.requeued ? readingFirst(r.work) : r.work);
 
 /** A set that forgets its oldest members past `max`. */
 class RecentSet {
@@ -130,6 +159,8 @@ export class Projector {
   readonly #committed = new RecentSet(50_000);
   readonly #emitted = new RecentSet(100_000);
   #running: Promise<ProjectorRun> | undefined;
+  /** When this process's runs started failing (every run since has); undefined while they succeed. */
+  #failingSince: number | undefined;
   #queued: Promise<ProjectorRun> | undefined;
   /** Hosts attached to this app's commits, latest last: the latest one's log and delays are used. */
   readonly #kicks: Kick[] = [];
@@ -189,6 +220,25 @@ export class Projector {
     k.timer.unref?.();
   }
 
+  /** The entries set aside (up to `max`; `more`: there are others), for the operator. */
+  async held(max = 100): Promise<{ entries: HeldOutboxEntry[]; more: boolean }> {
+    const entries = await this.deps.outbox.listHeld(max + 1);
+    return { entries: entries.slice(0, max), more: entries.length > max };
+  }
+
+  /**
+   * Puts held entries back in the outbox once a fix is deployed (a call moves up to a few hundred;
+   * `more`: call again). The next drain projects them; one that fails again is held again.
+   */
+  async requeueHeld(log: AlertLog): Promise<{ requeued: number; more: boolean }> {
+    const result = await this.deps.outbox.requeueHeld();
+    if (result.requeued > 0) {
+      log.log(`projector: ${result.requeued} held outbox entries requeued${result.more ? ' (more are held)' : ''}.`);
+      this.kick();
+    }
+    return result;
+  }
+
   /** Resolves when no drain of this process is running (a host waits for it before it stops). */
   async idle(): Promise<void> {
     while (this.#running) await this.#running.catch(() => undefined);
@@ -206,7 +256,7 @@ export class Projector {
     const run = (async () => {
       await previous?.catch(() => undefined);
       if (this.#queued === self.run) this.#queued = undefined;
-      return this.#drain(log, budgetMs);
+      return this.#drainReporting(log, budgetMs);
     })();
     self.run = run;
     if (previous) this.#queued = run;
@@ -215,6 +265,31 @@ export class Projector {
       return await run;
     } finally {
       if (this.#running === run) this.#running = undefined;
+    }
+  }
+
+  /**
+   * A drain that says when it failed: a structured record per failed run with how long this
+   * process's runs have failed, so an alert can tell a brief outage from a projector that is stuck.
+   */
+  async #drainReporting(log: AlertLog, budgetMs: number): Promise<ProjectorRun> {
+    try {
+      const run = await this.#drain(log, budgetMs);
+      if (run.status !== 'busy') this.#failingSince = undefined;
+      return run;
+    } catch (error) {
+      const now = Date.now();
+      this.#failingSince ??= now;
+      const errorKind = error instanceof Error ? error.name : typeof error;
+      log.log(
+        formatLogRecord(LOG_RECORDS.projectionFailed, {
+          error: firstLine(error),
+          errorKind,
+          failingSince: new Date(this.#failingSince).toISOString(),
+          failingMinutes: Math.floor((now - this.#failingSince) / 60_000),
+        }),
+      );
+      throw error;
     }
   }
 
@@ -235,14 +310,29 @@ export class Projector {
     } finally {
       if (last.status !== 'busy') await this.deps.outbox.releaseLease(this.#owner);
     }
-    if (total.projected + total.dropped > 0) {
+    if (total.projected + total.dropped + total.held > 0) {
       const phases = Object.entries(phaseMs).map(([k, v]) => `${k} ${v}`).join(', ');
-      log.log(`projector: projected ${total.projected} outbox entries (${total.events} events, ${total.alertRecords} alert records, ${total.dropped} dropped, ${total.waiting} waiting) in ${Date.now() - started} ms (ms per phase: ${phases}).`);
+      log.log(`projector: projected ${total.projected} outbox entries (${total.events} events, ${total.alertRecords} alert records, ${total.dropped} dropped, ${total.waiting} waiting${total.held > 0 ? `, ${total.held} held` : ''}) in ${Date.now() - started} ms (ms per phase: ${phases}).`);
     }
     return { ...total, status: last.status, phaseMs };
   }
 
   async #batch(log: AlertLog): Promise<ProjectorRun> {
+    const lease = await ProjectorLease.take(this.deps.outbox, this.#owner, this.deps.leaseMs ?? LEASE_MS);
+    if (!lease) return { status: 'busy', ...ZERO };
+    try {
+      return await this.#leasedBatch(log, lease);
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      // Whatever this batch did not finish stays in the outbox for the instance that took over.
+      log.log(`projector: ${error.message}`);
+      return { status: 'busy', ...ZERO };
+    } finally {
+      await lease.stop();
+    }
+  }
+
+  async #leasedBatch(log: AlertLog, lease: ProjectorLease): Promise<ProjectorRun> {
     const { outbox, store } = this.deps;
     const batchSize = this.deps.batchSize ?? 500;
     const graceMs = this.deps.graceMs ?? PROJECTOR_GRACE_MS;
@@ -255,7 +345,6 @@ export class Projector {
       phaseMs[name] = t - mark;
       mark = t;
     };
-    if (!(await outbox.takeLease(this.#owner, now, now + LEASE_MS))) return { status: 'busy', ...ZERO };
     const batchBytes = this.deps.batchBytes ?? 16 * 1024 * 1024;
     const listed = await outbox.list(batchSize, batchBytes);
     if (listed.length === 0) return { status: 'done', ...ZERO };
@@ -269,35 +358,38 @@ export class Projector {
     const entries = full && listed.some((e) => e.server !== edge) ? listed.filter((e) => e.server !== edge) : listed;
 
     // One server's entries in the order they were written (its commits are serialised by ETags).
+    // A requeued entry was written before the server's others here (it was held while they came):
+    // it goes first, so the newest change is the one each table ends at.
     const byServer = new Map<string, StoredOutboxEntry[]>();
     for (const e of entries) byServer.set(e.server, [...(byServer.get(e.server) ?? []), e]);
-    for (const list of byServer.values()) list.sort((a, b) => a.storedAt - b.storedAt || a.writtenAt - b.writtenAt);
+    for (const list of byServer.values()) list.sort((a, b) => Number(b.requeued) - Number(a.requeued) || a.storedAt - b.storedAt || a.writtenAt - b.writtenAt);
 
     // Proof that each commit happened: this process saw it, or the server's rows remember it.
+    const proven = (e: StoredOutboxEntry) => this.#committed.has(e.commitId) || (e.requeued && e.proven);
     const proofs = new Map<string, StoredResult | undefined>();
-    const needProof = [...byServer.entries()].filter(([, list]) => list.some((e) => !this.#committed.has(e.commitId)));
+    const needProof = [...byServer.entries()].filter(([, list]) => list.some((e) => !proven(e)));
     await inParallel(needProof, parallel, async ([server, list]) => {
       const rule = list.map((e) => decodeWork(e.payload)?.proofRule).find((r) => r !== undefined);
       proofs.set(server, rule === undefined ? undefined : await store.readResultRow(server, rule));
     });
 
-    const ready: { entry: StoredOutboxEntry; work: ProjectionWork }[] = [];
+    const ready: Ready[] = [];
     const drop: StoredOutboxEntry[] = [];
+    /** Entries this version cannot read: set aside, not dropped (a later release may read them). */
+    const unreadable: StoredOutboxEntry[] = [];
     /** Dropped entries whose body was staged: their staging rows go too. */
     const droppedStaged: ProjectionWork[] = [];
     let waiting = 0;
     for (const [server, list] of byServer) {
       const decoded = list.map((entry) => ({ entry, work: decodeWork(entry.payload) }));
-      const verdicts = decoded.map(({ entry }): Verdict => (this.#committed.has(entry.commitId) ? 'committed' : verdictOf(entry, proofs.get(server), now, graceMs, this.remembered)));
+      const verdicts = decoded.map(({ entry }): Verdict => (proven(entry) ? 'committed' : verdictOf(entry, proofs.get(server), now, graceMs, this.remembered)));
       // A proven commit ends every earlier attempt's chance: its ETags predate that commit.
       const lastCommitted = verdicts.lastIndexOf('committed');
       for (let i = 0; i < decoded.length; i++) {
         const { entry, work } = decoded[i]!;
         const verdict = verdicts[i] === 'wait' && i < lastCommitted ? 'never' : verdicts[i]!;
-        if (!work) {
-          log.log(`projector: an outbox entry of ${server} (${entry.commitId}) cannot be read by this version; removed unprojected.`);
-          drop.push(entry);
-        } else if (verdict === 'committed') ready.push({ entry, work });
+        if (!work) unreadable.push(entry);
+        else if (verdict === 'committed') ready.push({ entry, work });
         else if (verdict === 'never' || verdict === 'unknown') {
           if (verdict === 'unknown') log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
           drop.push(entry);
@@ -309,35 +401,113 @@ export class Projector {
         }
       }
     }
+    for (const entry of unreadable) await this.#hold(entry, 'This version cannot read the entry (written by another release, or damaged).', false, log);
+    if (ready.some((r) => r.entry.requeued)) ready.splice(0, ready.length, ...(await this.#keepNewerRaw(ready, droppedStaged, parallel)));
 
-    const works = ready.map((r) => r.work);
-    const events: EventRecord[] = works.flatMap((w) => w.events);
     phase('read');
-    const started = mark;
-    const timed = (name: string, p: Promise<void>) => p.finally(() => (phaseMs[name] = Date.now() - started));
+    let outcome: { projected: number; held: number; events: number; alertRecords: number };
+    try {
+      const works = ready.map(workOf);
+      const started = mark;
+      await this.#project(works, droppedStaged, log, lease.generation, (name, p) => p.finally(() => (phaseMs[name] = Date.now() - started)));
+      mark = Date.now();
+      // Another instance that took the lease meanwhile projects these entries and logs their records.
+      await lease.keep();
+      const alertRecords = await this.#alerts(works, log);
+      phase('alerts');
+      await outbox.remove([...ready.map((r) => r.entry), ...drop]);
+      phase('clear');
+      outcome = { projected: ready.length, held: 0, events: works.reduce((n, w) => n + w.events.length, 0), alertRecords };
+    } catch (error) {
+      if (stopsTheRun(error)) throw error;
+      log.log(`projector: a batch of ${ready.length} entries failed (${firstLine(error)}); projecting them one at a time.`);
+      mark = Date.now();
+      outcome = await this.#oneByOne(ready, drop, droppedStaged, lease, log);
+      phase('oneByOne');
+    }
+    for (const r of ready) this.#committed.add(r.entry.commitId);
+    return {
+      status: full && ready.length + drop.length + unreadable.length > 0 ? 'progress' : 'done',
+      entries: entries.length,
+      waiting,
+      dropped: drop.length,
+      ...outcome,
+      held: outcome.held + unreadable.length,
+      phaseMs,
+    };
+  }
+
+  /**
+   * A requeued entry's raw body goes to its slot only while the server holds no newer one: the two
+   * slots alternate, so the slot it was due in may hold a body its server posted after it. When
+   * it is left out, its staging row (if any) is removed as for a dropped entry.
+   */
+  async #keepNewerRaw(ready: readonly Ready[], droppedStaged: ProjectionWork[], parallel: number): Promise<Ready[]> {
+    const out = [...ready];
+    const due = out.map((r, i) => ({ r, i })).filter(({ r }) => r.entry.requeued && (r.work.raw !== undefined || r.work.staged !== undefined));
+    await inParallel(due, parallel, async ({ r, i }) => {
+      const own = r.work.raw?.record ?? (await this.deps.staged.readStagedMeta(r.entry.server, r.entry.commitId));
+      const latest = own && (await this.deps.rawSnapshots.getLatestRaw(r.entry.server));
+      if (!own || !latest || !isNewerSnapshot(latest, own)) return;
+      if (r.work.staged) droppedStaged.push(r.work);
+      out[i] = { ...r, work: { ...r.work, raw: undefined, staged: undefined } };
+    });
+    return out;
+  }
+
+  /** Everything the works owe the fleet-wide tables but their alert records, side by side (each named for `timed`). */
+  async #project(works: readonly ProjectionWork[], droppedStaged: readonly ProjectionWork[], log: AlertLog, fence: number, timed: (name: string, p: Promise<void>) => Promise<void> = (_, p) => p): Promise<void> {
+    const events = works.flatMap((w) => w.events);
     await settleAll([
       timed('events', events.length > 0 ? this.deps.events.putEvents(events) : Promise.resolve()),
-      timed('index', this.#index(works)),
+      timed('index', this.#index(works, fence)),
       timed('drift', this.#drift(works)),
       timed('raw', this.#raw(works, droppedStaged)),
       timed('hosts', this.#hosts(works, log)),
     ]);
-    mark = Date.now();
-    const alertRecords = await this.#alerts(works, log);
-    phase('alerts');
-    await outbox.remove([...ready.map((r) => r.entry), ...drop]);
-    phase('clear');
-    for (const r of ready) this.#committed.add(r.entry.commitId);
-    return {
-      status: full && ready.length + drop.length > 0 ? 'progress' : 'done',
-      entries: entries.length,
-      projected: ready.length,
-      waiting,
-      dropped: drop.length,
-      events: events.length,
-      alertRecords,
-      phaseMs,
-    };
+  }
+
+  /**
+   * A batch failed with an error that is not an outage: its entries again one at a time, each
+   * server's in commit order and servers side by side, so an entry that cannot be projected stops
+   * only itself. That one is set aside with its error; its server's later entries go on, reading
+   * where its rows are first (the moves of the entry set aside never happened). Everything
+   * written is keyed by the change, so what the failed batch wrote already is written again alike.
+   */
+  async #oneByOne(ready: readonly Ready[], drop: readonly StoredOutboxEntry[], droppedStaged: readonly ProjectionWork[], lease: ProjectorLease, log: AlertLog): Promise<{ projected: number; held: number; events: number; alertRecords: number }> {
+    const { outbox } = this.deps;
+    await this.#raw([], droppedStaged);
+    await outbox.remove(drop);
+    const byServer = new Map<string, Ready[]>();
+    for (const r of ready) byServer.set(r.entry.server, [...(byServer.get(r.entry.server) ?? []), r]);
+    const outcome = { projected: 0, held: 0, events: 0, alertRecords: 0 };
+    await inParallel([...byServer.values()], this.deps.parallel ?? 16, async (list) => {
+      let behindHeld = false;
+      for (const r of list) {
+        const { entry } = r;
+        await lease.keep();
+        try {
+          const w = behindHeld ? readingFirst(r.work) : workOf(r);
+          await this.#project([w], [], log, lease.generation);
+          outcome.alertRecords += await this.#alerts([w], log);
+          await outbox.remove([entry]);
+          outcome.projected++;
+          outcome.events += w.events.length;
+        } catch (error) {
+          if (stopsTheRun(error)) throw error;
+          await this.#hold(entry, firstLine(error), true, log);
+          outcome.held++;
+          behindHeld = true;
+        }
+      }
+    });
+    return outcome;
+  }
+
+  /** Sets an entry aside (held) and logs the record that alerts on it. */
+  async #hold(entry: StoredOutboxEntry, error: string, proven: boolean, log: AlertLog): Promise<void> {
+    await this.deps.outbox.hold(entry, error, proven, Date.now());
+    log.log(formatLogRecord(LOG_RECORDS.projectionHeld, { server: entry.server, commitId: entry.commitId, error }));
   }
 
   /**
@@ -373,7 +543,7 @@ export class Projector {
    * several changes in the batch is put straight where its last one says (a leave: taken out),
    * after reading where it is: an earlier run may have moved it part of the way.
    */
-  async #index(works: readonly ProjectionWork[]): Promise<void> {
+  async #index(works: readonly ProjectionWork[], fence: number): Promise<void> {
     const byRule = new Map<string, Map<string, IndexChange[]>>();
     for (const w of works) {
       for (const m of [...w.index, ...(w.indexLeaves ?? [])]) {
@@ -383,12 +553,12 @@ export class Projector {
         byRule.set(ruleId, perServer);
       }
     }
-    const readFirst = (last: IndexChange): IndexChange => ('leave' in last ? { ...last, from: undefined } : { record: last.record, reread: true });
     await settleAll(
       [...byRule].map(([ruleId, perServer]) =>
         this.deps.ruleIndex.applyIndexMoves(
           ruleId,
-          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirst(list[list.length - 1]!))),
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirstIndex(list[list.length - 1]!))),
+          fence,
         ),
       ),
     );
@@ -417,7 +587,7 @@ export class Projector {
         drift.applyMoves(
           ruleId,
           // Works are in commit order per server: the last move is the newest; without `from` it is read first.
-          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : { ...list[list.length - 1]!, from: undefined })),
+          [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirstDrift(list[list.length - 1]!))),
         ),
       ),
     );

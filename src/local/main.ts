@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
-import { JOBS } from '../app/lifecycle-api';
+import { TIMERS } from '../app/timers';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort, type AzuriteHandle } from './azurite';
 import { probeHost } from './demo-target';
@@ -142,7 +142,12 @@ async function main(): Promise<void> {
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
     stopFirst.push(() => host.close());
     // The timers of Azure, on a short local interval (the run-a-job route runs one now).
-    const timers = startJobTimers(JOBS, (job) => app.jobs.run(job, console, 30_000), 60_000, (job, error) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`));
+    const timers = startJobTimers(
+      TIMERS.map((t) => t.job),
+      (job) => app.jobs.run(job, console, 30_000),
+      60_000,
+      (job, error) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`),
+    );
     stopFirst.push(() => timers.stop());
     const base = `http://localhost:${host.port}/api`;
     const fixture = sampleFixture();

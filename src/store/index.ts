@@ -14,7 +14,7 @@ export { RawSnapshotStore } from './raw-snapshots-store';
 export { isRemovedRow, keyTagOf, REMOVED_STATUS, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
 export type { CommitMark } from './records';
 export { DIRECT_RAW_SLOTS, nextRawSlot, PROJECTED_RAW_SLOTS, rawSlotOf } from './raw-slots';
-export { OutboxEntryTooLargeError, OutboxStore, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
+export { OutboxEntryTooLargeError, OutboxStore, type HeldOutboxEntry, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type StoredBaseline } from './drift-store';
 export { settleBounded } from './transactions';

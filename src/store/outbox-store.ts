@@ -10,12 +10,16 @@
 //     buckets the projector writes History, raw snapshots and Hosts by. Older versions wrote the
 //     bucket as the partition (b00…b0f, RK = server|commit id): those sort first, so they are
 //     listed and projected before any later entry of their server.
-//   PK '~lease', RK 'projector' — who drains now, until when (ETag-guarded), so two instances do
-//     not project (and log alert records) side by side.
+//   PK '~lease', RK 'projector' — who drains now, until when, and the lease's generation (one more
+//     each time another owner takes it), ETag-guarded, so two instances do not project (and log
+//     alert records) side by side, and one that lost the lease can tell.
+//   PK '~held', RK as in 'entries' — entries the projector set aside: projecting one failed on its
+//     own with an error that is not an outage (a bug, or an entry it cannot read). Kept with the
+//     error until an operator requeues them; the listing of entries below '~' never reads them.
 // The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { bytes, dateTime, int32, ms, num, str } from './columns';
+import { bool, boundedText, bytes, dateTime, double, int32, ms, num, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import { SERVER_BUCKETS, type Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
@@ -40,6 +44,21 @@ export interface StoredOutboxEntry extends OutboxEntry {
   /** Its keys as stored (an older version's entries are keyed otherwise). */
   readonly partitionKey: string;
   readonly rowKey: string;
+  /** Put back from the held partition by an operator: projected after later changes of its server. */
+  readonly requeued: boolean;
+  /** Its commit was proven before it was held (its rows may have forgotten the commit id since). */
+  readonly proven: boolean;
+}
+
+/** An entry the projector set aside, as an operator sees it. */
+export interface HeldOutboxEntry {
+  readonly server: string;
+  readonly commitId: string;
+  readonly writtenAt: number;
+  readonly heldAt: number;
+  /** Why projecting it failed (the error's first line). */
+  readonly error: string;
+  readonly proven: boolean;
 }
 
 /** The payload does not fit one entity (1 MiB); the caller stores less and writes the rest itself. */
@@ -59,6 +78,9 @@ const MAX_CHUNKS = 15;
  */
 const ENTRY_GZIP = { level: 1 } as const;
 const LEASE = { partitionKey: '~lease', rowKey: 'projector' } as const;
+const HELD = '~held';
+/** Held entries moved back per requeue call (two storage calls each). */
+const REQUEUE_MAX = 500;
 
 const chunkName = (i: number) => `PayloadGzip${String(i).padStart(2, '0')}`;
 const rowKeyOf = (server: string, commitId: string) => `${encodeKey(server)}|${encodeKey(commitId)}`;
@@ -80,18 +102,57 @@ export class OutboxStore {
 
   /** Writes (or rewrites) one entry: one upsert, shared with the entries other requests write meanwhile. */
   async put(entry: OutboxEntry): Promise<void> {
-    const gz = gzipSync(Buffer.from(entry.payload, 'utf8'), ENTRY_GZIP);
-    const chunks = Math.ceil(gz.length / CHUNK_BYTES);
-    if (chunks > MAX_CHUNKS) throw new OutboxEntryTooLargeError(`An outbox entry of ${gz.length} gzip bytes does not fit one entity.`);
-    const entity: Record<string, unknown> = {
-      ...outboxKeys(entry.server, entry.commitId),
-      Server: entry.server,
-      CommitId: entry.commitId,
-      WrittenAt: dateTime(entry.writtenAt),
-      PayloadChunks: int32(chunks),
-    };
-    for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
-    await this.#entries.upsert(entity as Entity);
+    await this.#entries.upsert(entryEntity(entry, outboxKeys(entry.server, entry.commitId)));
+  }
+
+  /**
+   * Sets one entry aside with the error its projection failed with: copied to the held partition
+   * first, then removed, so a crash in between leaves it in both places (projected or held again
+   * on the next run), never in neither.
+   */
+  async hold(entry: StoredOutboxEntry, error: string, proven: boolean, now: number): Promise<void> {
+    const held = { ...entryEntity(entry, { partitionKey: HELD, rowKey: outboxKeys(entry.server, entry.commitId).rowKey }), HeldError: boundedText(error, 2000), HeldAt: dateTime(now), Proven: proven };
+    await this.#table.call('setting an outbox entry aside', (t) => t.upsertEntity(held, 'Replace'));
+    await this.remove([entry]);
+  }
+
+  /** The entries set aside, oldest commit first within each server (keys only and the error, not the payloads). */
+  async listHeld(max: number): Promise<HeldOutboxEntry[]> {
+    await this.#table.ready();
+    return this.#table.call('reading held outbox entries', async (t) => {
+      const out: HeldOutboxEntry[] = [];
+      const select = ['Server', 'CommitId', 'WrittenAt', 'HeldAt', 'HeldError', 'Proven'];
+      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${HELD}`, select } })) {
+        if (out.length >= max) break;
+        out.push({ server: str(e, 'Server'), commitId: str(e, 'CommitId'), writtenAt: ms(e, 'WrittenAt') ?? 0, heldAt: ms(e, 'HeldAt') ?? 0, error: str(e, 'HeldError'), proven: bool(e, 'Proven') });
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Puts held entries back in the outbox (after a fix is deployed), up to REQUEUE_MAX a call:
+   * each is written back first, then its held row goes, so a crash leaves a copy, not a loss.
+   * `more`: some are still held (call again).
+   */
+  async requeueHeld(): Promise<{ requeued: number; more: boolean }> {
+    await this.#table.ready();
+    const rows = await this.#table.call('reading held outbox entries', async (t) => {
+      const out: Record<string, unknown>[] = [];
+      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${HELD}` } })) {
+        out.push(e);
+        if (out.length > REQUEUE_MAX) break;
+      }
+      return out;
+    });
+    const batch = rows.slice(0, REQUEUE_MAX);
+    for (const row of batch) {
+      const entry = toEntry(row);
+      const back = { ...entryEntity(entry, outboxKeys(entry.server, entry.commitId)), Requeued: true, Proven: bool(row, 'Proven') };
+      await this.#table.call('requeueing a held outbox entry', (t) => t.upsertEntity(back, 'Replace'));
+      await this.remove([{ server: entry.server, commitId: entry.commitId, partitionKey: HELD, rowKey: str(row, 'rowKey') }]);
+    }
+    return { requeued: batch.length, more: rows.length > batch.length };
   }
 
   /** Whether the entry of one commit attempt is still waiting (a point read of its keys only, not its payload). */
@@ -199,10 +260,39 @@ export class OutboxStore {
    * unexpired one. The ETag makes two takers of a free lease race for it: one wins.
    */
   async takeLease(owner: string, now: number, until: number): Promise<boolean> {
+    return (await this.holdLease(owner, now, until)) !== undefined;
+  }
+
+  /**
+   * takeLease, answering the lease's generation: the same while one owner keeps renewing it, and
+   * higher whenever someone else takes it (after a release or a lapse), so an owner whose lease
+   * passed through other hands and came back can tell. Higher than the stored one and at least the
+   * time in ms: should the row lose its generation (an older release rewrote it), the next one is
+   * still above those written before, unless this clock is behind theirs. Undefined: another
+   * owner holds it.
+   */
+  async holdLease(owner: string, now: number, until: number): Promise<number | undefined> {
     await this.#table.ready();
     const current = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
-    if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return false;
-    const entity = { ...LEASE, Owner: owner, Until: dateTime(until) };
+    if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return undefined;
+    const held = num(current ?? {}, 'Generation') ?? 0;
+    const generation = current && str(current, 'Owner') === owner && held > 0 ? held : Math.max(held + 1, Math.floor(now));
+    return (await this.#writeLease(current, owner, until, generation)) ? generation : undefined;
+  }
+
+  /**
+   * Extends the lease of `owner` at `generation` to `until`; false once anyone else took it since
+   * (even if it lapsed and nobody holds it now: whoever took it may have written in between).
+   */
+  async renewLease(owner: string, generation: number, until: number): Promise<boolean> {
+    const current = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
+    if (!current || str(current, 'Owner') !== owner || (num(current, 'Generation') ?? 0) !== generation) return false;
+    return this.#writeLease(current, owner, until, generation);
+  }
+
+  /** Writes the lease row under the ETag it was read with; false when someone wrote it meanwhile. */
+  async #writeLease(current: Record<string, unknown> | undefined, owner: string, until: number, generation: number): Promise<boolean> {
+    const entity = { ...LEASE, Owner: owner, Until: dateTime(until), Generation: double(generation) };
     try {
       if (current) await this.#table.call('taking the projector lease', (t) => t.updateEntity(entity, 'Replace', { etag: String(current.etag) }));
       else await this.#table.call('taking the projector lease', (t) => t.createEntity(entity));
@@ -219,11 +309,22 @@ export class OutboxStore {
     try {
       const current = await this.#table.call('reading the projector lease', (t) => t.getEntity(LEASE.partitionKey, LEASE.rowKey));
       if (str(current, 'Owner') !== owner) return;
-      await this.#table.call('releasing the projector lease', (t) => t.updateEntity({ ...LEASE, Owner: '', Until: dateTime(0) }, 'Replace', { etag: String(current.etag) }));
+      const generation = double(num(current, 'Generation') ?? 0);
+      await this.#table.call('releasing the projector lease', (t) => t.updateEntity({ ...LEASE, Owner: '', Until: dateTime(0), Generation: generation }, 'Replace', { etag: String(current.etag) }));
     } catch {
       // It lapses on its own.
     }
   }
+}
+
+/** An entry's columns under `keys`: its payload gzip, in as many binary columns as it needs. */
+function entryEntity(entry: OutboxEntry, keys: { partitionKey: string; rowKey: string }): Entity {
+  const gz = gzipSync(Buffer.from(entry.payload, 'utf8'), ENTRY_GZIP);
+  const chunks = Math.ceil(gz.length / CHUNK_BYTES);
+  if (chunks > MAX_CHUNKS) throw new OutboxEntryTooLargeError(`An outbox entry of ${gz.length} gzip bytes does not fit one entity.`);
+  const entity: Record<string, unknown> = { ...keys, Server: entry.server, CommitId: entry.commitId, WrittenAt: dateTime(entry.writtenAt), PayloadChunks: int32(chunks) };
+  for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+  return entity as Entity;
 }
 
 function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
@@ -243,5 +344,7 @@ function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
     storedAt: typeof stamp === 'string' ? Date.parse(stamp) : stamp instanceof Date ? stamp.getTime() : (ms(e, 'WrittenAt') ?? 0),
     partitionKey: str(e, 'partitionKey'),
     rowKey: str(e, 'rowKey'),
+    requeued: bool(e, 'Requeued'),
+    proven: bool(e, 'Proven'),
   };
 }

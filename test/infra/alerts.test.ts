@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatLogRecord, LOG_RECORDS } from '../../src/app/log-records';
+import { formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
 import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
-/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry. */
-const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired];
+/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry, a projector that set a change aside or keeps failing. */
+const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed];
 const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 
 interface Rule {
@@ -128,6 +128,24 @@ describe('alert rules', () => {
     expect(waiver[0]!.query).toMatch(/Reason = tostring\(record\.reason\)/);
     expect(waiver[0]!.dimensions).toContain('Reason');
     expect(waiver[0]!.name).not.toMatch(/expired/);
+  });
+
+  it('alert on every change the projector set aside, one alert per server and commit', () => {
+    const held = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.projectionHeld);
+    expect(held).toHaveLength(1);
+    expect(held[0]!.dimensions.sort()).toEqual(['CommitId', 'Server']);
+    expect(held[0]!.query).toMatch(/Server = tostring\(record\.server\), CommitId = tostring\(record\.commitId\)/);
+    expect(held[0]!.query).not.toMatch(/\| where (?!message)/);
+  });
+
+  it('alert on a failing projector only once its runs have failed for the threshold the code names, split by the kind of error', () => {
+    const failing = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.projectionFailed);
+    expect(failing).toHaveLength(1);
+    const query = failing[0]!.query;
+    expect(query).toMatch(/FailingMinutes = toint\(record\.failingMinutes\)/);
+    expect(query).toContain(`| where FailingMinutes >= ${PROJECTION_FAILING_ALERT_MINUTES}\n`);
+    expect(query).toMatch(/ErrorKind = tostring\(record\.errorKind\)/);
+    expect(failing[0]!.dimensions).toEqual(['ErrorKind']);
   });
 
   it('query the Application Insights `traces` table of the component they are scoped to', () => {

@@ -10,6 +10,7 @@ import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
+import { countsAgree } from '../support/tables';
 
 /**
  * Stops storage at the n-th request matching `when` (once): before it is sent, or right after its
@@ -89,15 +90,6 @@ async function outboxSize(): Promise<number> {
   return n;
 }
 
-/** test-alpha counts from the rows' own statuses, and as the summary reads them. */
-async function countsAgree(): Promise<void> {
-  const truth: Record<string, number> = {};
-  for await (const e of tables.results.listEntities({ queryOptions: { filter: "RuleId eq 'test-alpha'" } })) truth[String(e.Status)] = (truth[String(e.Status)] ?? 0) + 1;
-  const summary = (await (await stack.request('summary')).json()) as { rules: { ruleId: string; counts: Record<string, number> }[] };
-  const counts = summary.rules.find((r) => r.ruleId === 'test-alpha')!.counts;
-  for (const [status, n] of Object.entries(counts)) expect(n, status).toBe(truth[status] ?? 0);
-}
-
 async function exactlyOnce(ids: ReadonlyMap<string, string>): Promise<void> {
   const events = await rowsBySnapshot('events');
   const history = await rowsBySnapshot('history');
@@ -128,13 +120,13 @@ describe('storage stopped in the middle of a projection batch', { timeout: loade
     // Calls already in flight may still land, so how many is load-dependent; that the batch died
     // before its end is not: every entry is still in the outbox.
     expect(await outboxSize()).toBe(hosts.length);
-    expect(alertRecords(stack).filter((a) => ids.get(String(a.fields.server)) === a.fields.snapshotId)).toHaveLength(0);
+    expect(alertRecords(stack).filter((a) => a.name === 'FleetPosture.NewFinding' && ids.get(String(a.fields.server)) === a.fields.snapshotId)).toHaveLength(0);
 
     const run = await stack.projected();
     expect(run.projected).toBe(hosts.length);
     expect(await outboxSize()).toBe(0);
     await exactlyOnce(ids);
-    await countsAgree();
+    await countsAgree(stack);
     // Run again: nothing left, nothing written twice.
     expect(await stack.projected()).toMatchObject({ entries: 0, projected: 0 });
     await exactlyOnce(ids);
@@ -153,7 +145,7 @@ describe('storage stopped in the middle of a projection batch', { timeout: loade
     await stack.projected();
     expect(await outboxSize()).toBe(0);
     await exactlyOnce(ids);
-    await countsAgree();
+    await countsAgree(stack);
   });
 
   it('a fresh process that finds entries whose records were logged logs them again under the same record ids', async () => {
@@ -162,7 +154,7 @@ describe('storage stopped in the middle of a projection batch', { timeout: loade
     arm((url, body) => url.endsWith('$batch') && /DELETE [^\n]*\/Outbox\(/.test(body), 0);
     await expect(stack.projected()).rejects.toThrow();
     await restart();
-    const first = alertRecords(stack).filter((a) => ids.get(String(a.fields.server)) === a.fields.snapshotId);
+    const first = alertRecords(stack).filter((a) => a.name === 'FleetPosture.NewFinding' && ids.get(String(a.fields.server)) === a.fields.snapshotId);
     expect(first).toHaveLength(hosts.length);
 
     // The service restarted: a new process, which cannot know what the old one logged. The old
@@ -182,6 +174,6 @@ describe('storage stopped in the middle of a projection batch', { timeout: loade
     // Events and History are still exactly once.
     const events = await rowsBySnapshot('events');
     for (const [server, snapshotId] of ids) expect(events.get(`${server}|${snapshotId}`)).toBe(1);
-    await countsAgree();
+    await countsAgree(stack);
   });
 });

@@ -70,7 +70,7 @@ describe('re-evaluation progress', () => {
   });
 
   it('answers 404 for a job that keeps no state, and for no job at all', async () => {
-    for (const job of ['projector', 'nonsense']) {
+    for (const job of ['stale-hosts', 'nonsense']) {
       const r = await get(stack, `jobs/${job}`);
       expect(r.status, job).toBe(404);
       expect(r.body.error).toBe('not_found');

@@ -1,0 +1,53 @@
+// The projector's lease while a batch runs. A batch can outlast the lease (storage throttling, a
+// large burst), and another instance takes a lapsed lease and projects the same entries; a
+// projector that went on writing after that could put back index rows older than the ones the
+// other one wrote. So the lease is renewed on a heartbeat and before each step that writes, and
+// once anyone else took it this projector stops. Its generation goes with the index writes as a
+// fence (the rule index refuses writes under an older generation than the last one it saw).
+import { LeaseLostError, type OutboxStore } from '../store';
+
+export class ProjectorLease {
+  #lost = false;
+  #renewing: Promise<void> = Promise.resolve();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  private constructor(
+    private readonly outbox: OutboxStore,
+    private readonly owner: string,
+    /** One more whenever another owner takes the lease: the fence of this batch's index writes. */
+    readonly generation: number,
+    private readonly ms: number,
+  ) {
+    this.#heartbeat = setInterval(() => void this.#renew().catch(() => undefined), Math.max(1, Math.floor(ms / 3)));
+    this.#heartbeat.unref?.();
+  }
+
+  /** Takes the lease for `ms`, or undefined while another instance holds it. */
+  static async take(outbox: OutboxStore, owner: string, ms: number): Promise<ProjectorLease | undefined> {
+    const now = Date.now();
+    const generation = await outbox.holdLease(owner, now, now + ms);
+    return generation === undefined ? undefined : new ProjectorLease(outbox, owner, generation, ms);
+  }
+
+  /** Renews the lease now; throws LeaseLostError once another instance has taken it. */
+  async keep(): Promise<void> {
+    await this.#renew();
+    if (this.#lost) throw new LeaseLostError('Another projector took the lease while this one worked: this one stops, and that one projects what is left.');
+  }
+
+  /** Stops the heartbeat and waits for a renewal in flight (the next batch takes the lease again under its ETag). */
+  async stop(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    await this.#renewing.catch(() => undefined);
+  }
+
+  /** One renewal at a time: two at once would race for the lease row's ETag, and one would read as lost. */
+  #renew(): Promise<void> {
+    this.#renewing = this.#renewing
+      .catch(() => undefined)
+      .then(async () => {
+        if (!this.#lost && !(await this.outbox.renewLease(this.owner, this.generation, Date.now() + this.ms))) this.#lost = true;
+      });
+    return this.#renewing;
+  }
+}

@@ -1,0 +1,175 @@
+// An outbox entry the projector cannot project must stop only itself: the batch is projected again
+// one entry at a time, the entry that fails alone is set aside (held) with its error and a record
+// that alerts, every other server's changes are projected and alerted on, and an operator sees the
+// held entries and requeues them once the cause is fixed. An outage holds nothing: the run stops,
+// every entry stays, and a record says since when the projector has been failing.
+import { RestError } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWork, encodeWork, type ProjectionWork } from '../../src/app/projection-work';
+import { createTableClients, OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
+import { injectedError } from '../support/faults';
+import { alertRecords, getAll, post, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+import { countsAgree } from '../support/tables';
+
+/** While set, every rule-index request that names this server fails with `status`. */
+const fault: { server?: string; status: number } = { status: 400 };
+const faultPolicy: StoragePolicy = {
+  name: 'testRuleIndexFault',
+  sendRequest(request, next) {
+    const body = typeof request.body === 'string' ? request.body : '';
+    const text = decodeURIComponent(request.url) + body;
+    if (fault.server && /RuleIndex/.test(text) && text.includes(fault.server)) {
+      if (fault.status >= 500) throw injectedError(request, fault.status);
+      throw new RestError('The request is invalid (test).', { statusCode: fault.status, code: 'InvalidInput' });
+    }
+    return next(request);
+  },
+};
+
+let stack: TestStack;
+let tables: ReturnType<typeof createTableClients>;
+let outbox: OutboxStore;
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy], projectorIntervalMs: 0 });
+  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  outbox = new OutboxStore(stack.app.projectorStore);
+});
+afterAll(async () => stack?.stop());
+
+const minutesAgo = (m: number) => Date.now() - m * 60_000;
+const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+const postOnly = async (doc: Record<string, unknown>) => expect((await post(stack, doc, { drain: false })).status).toBe(201);
+const records = (name: string, server: string) => alertRecords(stack).filter((a) => a.name === name && a.fields.server === server);
+const heldRows = async () => {
+  const out: Record<string, unknown>[] = [];
+  for await (const e of tables.outbox.listEntities({ queryOptions: { filter: "PartitionKey eq '~held'" } })) out.push(e);
+  return out;
+};
+const admin = async (path: string, method = 'POST') => {
+  const res = await stack.request(path, { method, key: 'admin' });
+  return { status: res.status, body: (await res.json()) as Json };
+};
+
+describe('an entry the projector cannot project', () => {
+  it('is set aside with its error, and every other server\'s change is projected and alerted on', async () => {
+    for (const host of ['GOOD01', 'BAD01']) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    await postOnly(snapshot({ host: 'GOOD01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+    await postOnly(snapshot({ host: 'BAD01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+    // BAD01's entry as a bug (or another release) could leave it: an index move without its record.
+    const bad = (await outbox.list(100)).find((e) => e.server === serverOf('BAD01'))!;
+    const work = decodeWork(bad.payload)!;
+    const broken = { ...work, index: work.index.map((m) => ({ from: m.from })) } as unknown as ProjectionWork;
+    await outbox.put({ server: bad.server, commitId: bad.commitId, writtenAt: bad.writtenAt, payload: encodeWork(broken) });
+
+    const run = await stack.projected();
+    expect(run).toMatchObject({ projected: 1, held: 1 });
+    // The good server's change went through: its alert record, its index row.
+    expect(records('FleetPosture.NewFinding', serverOf('GOOD01'))).toHaveLength(1);
+    const warnings = (await getAll(stack, 'results?rule=test-alpha&status=Warning')).items.map((r: Json) => r.server);
+    expect(warnings).toContain(serverOf('GOOD01'));
+    // The bad one is kept aside, not lost, and alerted on.
+    expect(await outbox.list(100)).toEqual([]);
+    const held = records('FleetPosture.ProjectionHeld', serverOf('BAD01'));
+    expect(held).toHaveLength(1);
+    expect(held[0]!.fields).toMatchObject({ commitId: bad.commitId });
+    expect(String(held[0]!.fields.error)).toMatch(/TypeError/);
+    const seen = await admin('jobs/projector', 'GET');
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ job: 'projector', more: false, held: [{ server: serverOf('BAD01'), commitId: bad.commitId }] });
+    expect(String(seen.body.held[0].error)).toMatch(/TypeError/);
+
+    // Requeued (no fix for this one): back in the outbox, then held again by the next run.
+    const requeue = await admin('jobs/requeue-held/run');
+    expect(requeue).toMatchObject({ status: 200, body: { job: 'requeue-held', result: { requeued: 1, more: false } } });
+    expect(await heldRows()).toEqual([]);
+    expect((await outbox.list(100)).map((e) => e.commitId)).toEqual([bad.commitId]);
+    expect(await stack.projected()).toMatchObject({ projected: 0, held: 1 });
+    expect(await outbox.list(100)).toEqual([]);
+    expect((await heldRows()).map((r) => r.CommitId)).toEqual([bad.commitId]);
+
+    // The server's later changes are not held up behind it: its next one is projected, and its
+    // index row ends where that one says (the held move never happened: read and compared).
+    await postOnly(snapshot({ host: 'BAD01', testState: 'Pass', collectedAt: minutesAgo(2) }));
+    expect(await stack.projected()).toMatchObject({ projected: 1, held: 0 });
+    for (const status of ['Pass', 'Warning']) {
+      const rows = (await getAll(stack, `results?rule=test-alpha&status=${status}`)).items.filter((r: Json) => r.server === serverOf('BAD01'));
+      expect(rows, status).toHaveLength(status === 'Pass' ? 1 : 0);
+    }
+    await countsAgree(stack);
+    // Out of the way of the next tests.
+    await tables.outbox.deleteEntity('~held', String((await heldRows())[0]!.rowKey));
+  });
+
+  it('requeued after the fix, it is projected once, after its server\'s later change, and the index and counts end at the newest', async () => {
+    // FIX01's later change is projected before the requeue; FIX02's in the same batch as its requeued entry.
+    const hosts = ['FIX01', 'FIX02'];
+    for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    // A fault (standing in for a bug) refuses every index write naming "fix0"; OTHER01 is in the same batch.
+    fault.server = 'fix0';
+    fault.status = 400;
+    const warnings = new Map(hosts.map((host) => [host, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(20) })]));
+    for (const doc of warnings.values()) await postOnly(doc);
+    await postOnly(snapshot({ host: 'OTHER01', testState: 'Error', collectedAt: minutesAgo(20) }));
+    expect(await stack.projected()).toMatchObject({ projected: 1, held: 2 });
+    expect(records('FleetPosture.NewFinding', serverOf('OTHER01'))).toHaveLength(1);
+    for (const host of hosts) expect(records('FleetPosture.ProjectionHeld', serverOf(host))).toHaveLength(1);
+
+    // The fix is deployed; meanwhile each server changed again (Warning → Error).
+    fault.server = undefined;
+    const errors = new Map(hosts.map((host) => [host, snapshot({ host, testState: 'Error', collectedAt: minutesAgo(10) })]));
+    await postOnly(errors.get('FIX01')!);
+    expect(await stack.projected()).toMatchObject({ projected: 1, held: 0 });
+    // FIX01's content changes once more (same status): its body goes to the raw slot the held change was due in.
+    const newestRaw = snapshot({ host: 'FIX01', testState: 'Error', collectedAt: minutesAgo(8), tail: 'changed\n' });
+    await postOnly(newestRaw);
+    expect(await stack.projected()).toMatchObject({ projected: 1, held: 0 });
+    await postOnly(errors.get('FIX02')!);
+    expect((await admin('jobs/requeue-held/run')).body).toMatchObject({ result: { requeued: 2, more: false } });
+    expect(await stack.projected()).toMatchObject({ projected: 3, held: 0 });
+    expect(await outbox.list(100)).toEqual([]);
+    expect(await heldRows()).toEqual([]);
+
+    // Every change once: its event, its alert record; the index where the newest change put it.
+    for (const host of hosts) {
+      const server = serverOf(host);
+      const events = (await getAll(stack, `events?server=${server}&rule=test-alpha`)).items;
+      expect(events.map((e: Json) => e.toStatus), host).toEqual(['Error', 'Warning', 'Pass']);
+      const findings = records('FleetPosture.NewFinding', server);
+      expect(findings.map((r) => r.fields.snapshotId).sort(), host).toEqual([errors.get(host)!.snapshotId, warnings.get(host)!.snapshotId].sort());
+      for (const status of ['Pass', 'Warning', 'Error']) {
+        const rows = (await getAll(stack, `results?rule=test-alpha&status=${status}`)).items.filter((r: Json) => r.server === server);
+        expect(rows, `${host} ${status}`).toHaveLength(status === 'Error' ? 1 : 0);
+      }
+    }
+    // The requeued change did not put its older body over the newer one.
+    expect((await new RawSnapshotStore(stack.app.projectorStore).getLatestRaw(serverOf('FIX01')))?.snapshotId).toBe(newestRaw.snapshotId);
+    await countsAgree(stack);
+  });
+});
+
+describe('a storage outage', () => {
+  it('holds nothing: the run stops, every entry stays, and each failed run says since when the projector has been failing', async () => {
+    const host = 'OUTAGE01';
+    const server = serverOf(host);
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    fault.server = server;
+    fault.status = 503;
+    await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    await expect(stack.projected()).rejects.toThrow();
+    await expect(stack.projected()).rejects.toThrow();
+    expect(await heldRows()).toEqual([]);
+    expect((await outbox.list(100)).map((e) => e.server)).toEqual([server]);
+    const failed = alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed');
+    expect(failed).toHaveLength(2);
+    expect(failed[0]!.fields).toMatchObject({ errorKind: 'StorageUnavailableError', failingMinutes: 0 });
+    // The second failure is counted from the first.
+    expect(failed[1]!.fields.failingSince).toBe(failed[0]!.fields.failingSince);
+
+    fault.server = undefined;
+    expect(await stack.projected()).toMatchObject({ projected: 1, held: 0 });
+    expect(records('FleetPosture.NewFinding', server)).toHaveLength(1);
+    await countsAgree(stack);
+  });
+});

@@ -1,0 +1,75 @@
+// The projector's lease while a batch runs: renewed when the batch outlasts it, and a projector
+// that lost it to another instance stops before logging alert records or clearing the outbox
+// (that instance projects the entries; the rule index refuses this one's writes: see
+// rule-index-race.test.ts).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionStores } from '../../src/app/create-app';
+import { RECENT_COMMITS } from '../../src/app/ingest';
+import { Projector } from '../../src/app/projector';
+import { createTableClients, OutboxStore } from '../../src/store';
+import { ruleIndexGate } from '../support/faults';
+import { getAll, post, type Json } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, type TestStack } from '../support/stack';
+import { countsAgree } from '../support/tables';
+
+const gate = ruleIndexGate('testIndexGate');
+
+let stack: TestStack;
+let tables: ReturnType<typeof createTableClients>;
+let outbox: OutboxStore;
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [gate.policy], projectorIntervalMs: 0 });
+  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  outbox = new OutboxStore(stack.app.projectorStore);
+});
+afterAll(async () => stack?.stop());
+
+const minutesAgo = (m: number) => Date.now() - m * 60_000;
+const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
+const postOnly = async (doc: Record<string, unknown>) => expect((await post(stack, doc, { drain: false })).status).toBe(201);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the projector\'s lease', () => {
+  const projector = (leaseMs: number) => new Projector({ store: stack.app.projectorStore, ...projectionStores(stack.app.projectorStore), outbox, waivers: async () => () => undefined, leaseMs }, RECENT_COMMITS);
+  const leaseRow = async () => tables.outbox.getEntity<Record<string, unknown>>('~lease', 'projector');
+  const untilOf = (row: Record<string, unknown>) => Date.parse(String(row.Until instanceof Date ? row.Until.toISOString() : row.Until));
+
+  it('is renewed while a batch outlasts it', async () => {
+    await postOnly(snapshot({ host: 'LONG01', testState: 'Warning', collectedAt: minutesAgo(5) }));
+    let renewed = false;
+    // The index write waits (throttled storage) until the lease was extended, for up to 10 s.
+    gate.beforeIndexWrite = async () => {
+      const first = untilOf(await leaseRow());
+      for (let i = 0; i < 100 && !renewed; i++) {
+        await sleep(100);
+        renewed = untilOf(await leaseRow()) > first;
+      }
+    };
+    const run = await projector(600).drain({ log: () => undefined });
+    expect(renewed).toBe(true);
+    expect(run).toMatchObject({ status: 'done', projected: 1 });
+  });
+
+  it('lost in the middle of a batch: the projector stops before logging alert records or clearing the outbox, and the new holder projects', async () => {
+    const host = 'LOST01';
+    await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    // While its index write is on its way, another instance takes the lease (it had lapsed).
+    gate.beforeIndexWrite = async () => {
+      const row = await leaseRow();
+      await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Owner: 'other-instance', Until: new Date(Date.now() + 60_000), Generation: { value: Number(row.Generation ?? 0) + 1, type: 'Double' } }, 'Replace');
+    };
+    const lines: string[] = [];
+    const run = await projector(60_000).drain({ log: (m) => lines.push(m) });
+    expect(run).toMatchObject({ status: 'busy', projected: 0 });
+    expect(lines.filter((l) => l.startsWith('FleetPosture.NewFinding '))).toEqual([]);
+    expect((await outbox.list(100)).map((e) => e.server)).toEqual([serverOf(host)]);
+
+    // The other instance is done and gives it back: the entry is projected, its record logged once.
+    await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Owner: '', Until: new Date(0) }, 'Merge');
+    expect(await stack.projected()).toMatchObject({ projected: 1 });
+    const warnings = (await getAll(stack, 'results?rule=test-alpha&status=Warning')).items.map((r: Json) => r.server);
+    expect(warnings).toContain(serverOf(host));
+    await countsAgree(stack);
+  });
+});
