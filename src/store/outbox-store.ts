@@ -167,14 +167,14 @@ export class OutboxStore {
   /**
    * Whether accepted changes are still waiting to be counted (the summary's countsPending): one
    * listing of at most one entity, keys only, below the lease partition, so the lease row alone is
-   * not pending. A first page that comes back empty but with a continuation token (the service
+   * not pending, and held entries are ('~held' sorts before '~lease': their changes are not counted). A first page that comes back empty but with a continuation token (the service
    * stopped early, which Azure may do at a partition boundary) counts as pending: storage has not
    * said the outbox is empty, and following the token would cost a second round trip.
    */
   async changesWaiting(): Promise<boolean> {
     await this.#table.ready();
     return this.#table.call('reading the outbox', async (t) => {
-      const pages = t.listEntities({ queryOptions: { filter: odata`PartitionKey lt ${'~'}`, select: ['PartitionKey'] } }).byPage({ maxPageSize: 1 });
+      const pages = t.listEntities({ queryOptions: { filter: odata`PartitionKey lt ${LEASE.partitionKey}`, select: ['PartitionKey'] } }).byPage({ maxPageSize: 1 });
       const first = await pages.next();
       if (first.done) return false;
       return first.value.length > 0 || Boolean(first.value.continuationToken);

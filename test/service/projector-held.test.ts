@@ -79,6 +79,8 @@ describe('an entry the projector cannot project', () => {
     expect(seen.status).toBe(200);
     expect(seen.body).toMatchObject({ job: 'projector', more: false, held: [{ server: serverOf('BAD01'), commitId: bad.commitId }] });
     expect(String(seen.body.held[0].error)).toMatch(/TypeError/);
+    // Its change is not counted: the summary says counts are pending while it is held.
+    expect(((await (await stack.request('summary?only=countsPending')).json()) as Json).countsPending).toBe(true);
 
     // Requeued (no fix for this one): back in the outbox, then held again by the next run.
     const requeue = await admin('jobs/requeue-held/run');
@@ -100,6 +102,7 @@ describe('an entry the projector cannot project', () => {
     await countsAgree(stack);
     // Out of the way of the next tests.
     await tables.outbox.deleteEntity('~held', String((await heldRows())[0]!.rowKey));
+    expect(((await (await stack.request('summary?only=countsPending')).json()) as Json).countsPending).toBe(false);
   });
 
   it('requeued after the fix, it is projected once, after its server\'s later change, and the index and counts end at the newest', async () => {
