@@ -152,6 +152,19 @@ describe('an entry the projector cannot project', () => {
   });
 });
 
+describe('an entry this version cannot read', () => {
+  it('is set aside too, not dropped: a later release may read it', async () => {
+    const server = serverOf('NEWER01');
+    await outbox.put({ server, commitId: 'from-a-newer-release', writtenAt: Date.now(), payload: JSON.stringify({ v: 2, server, commitId: 'from-a-newer-release' }) });
+    expect(await stack.projected()).toMatchObject({ projected: 0, dropped: 0, held: 1 });
+    expect(records('FleetPosture.ProjectionHeld', server).map((r) => r.fields.commitId)).toEqual(['from-a-newer-release']);
+    const held = await heldRows();
+    expect(held.map((r) => [r.CommitId, r.Proven])).toEqual([['from-a-newer-release', false]]);
+    expect(String(held[0]!.HeldError)).toMatch(/cannot read/);
+    await tables.outbox.deleteEntity('~held', String(held[0]!.rowKey));
+  });
+});
+
 describe('a storage outage', () => {
   it('holds nothing: the run stops, every entry stays, and each failed run says since when the projector has been failing', async () => {
     const host = 'OUTAGE01';
