@@ -402,12 +402,12 @@ export class Projector {
       }
     }
     for (const entry of unreadable) await this.#hold(entry, 'This version cannot read the entry (written by another release, or damaged).', false, log);
-    if (ready.some((r) => r.entry.requeued)) ready.splice(0, ready.length, ...(await this.#keepNewerRaw(ready, droppedStaged, parallel)));
-
     phase('read');
     let outcome: { projected: number; held: number; events: number; alertRecords: number };
+    let toProject: readonly Ready[] = ready;
     try {
-      const works = ready.map(workOf);
+      if (ready.some((r) => r.entry.requeued)) toProject = await this.#keepNewerRaw(ready, droppedStaged, parallel);
+      const works = toProject.map(workOf);
       const started = mark;
       await this.#project(works, droppedStaged, log, lease.generation, (name, p) => p.finally(() => (phaseMs[name] = Date.now() - started)));
       mark = Date.now();
@@ -415,14 +415,14 @@ export class Projector {
       await lease.keep();
       const alertRecords = await this.#alerts(works, log);
       phase('alerts');
-      await outbox.remove([...ready.map((r) => r.entry), ...drop]);
+      await outbox.remove([...toProject.map((r) => r.entry), ...drop]);
       phase('clear');
-      outcome = { projected: ready.length, held: 0, events: works.reduce((n, w) => n + w.events.length, 0), alertRecords };
+      outcome = { projected: toProject.length, held: 0, events: works.reduce((n, w) => n + w.events.length, 0), alertRecords };
     } catch (error) {
       if (stopsTheRun(error)) throw error;
       log.log(`projector: a batch of ${ready.length} entries failed (${firstLine(error)}); projecting them one at a time.`);
       mark = Date.now();
-      outcome = await this.#oneByOne(ready, drop, droppedStaged, lease, log);
+      outcome = await this.#oneByOne(toProject, drop, droppedStaged, lease, log);
       phase('oneByOne');
     }
     for (const r of ready) this.#committed.add(r.entry.commitId);

@@ -10,7 +10,7 @@
 //     buckets the projector writes History, raw snapshots and Hosts by. Older versions wrote the
 //     bucket as the partition (b00…b0f, RK = server|commit id): those sort first, so they are
 //     listed and projected before any later entry of their server.
-//   PK '~lease', RK 'projector' — who drains now, until when, and the lease's generation (one more
+//   PK '~lease', RK 'projector' — who drains now, until when, and the lease's generation (higher
 //     each time another owner takes it), ETag-guarded, so two instances do not project (and log
 //     alert records) side by side, and one that lost the lease can tell.
 //   PK '~held', RK as in 'entries' — entries the projector set aside: projecting one failed on its
@@ -133,26 +133,23 @@ export class OutboxStore {
   /**
    * Puts held entries back in the outbox (after a fix is deployed), up to REQUEUE_MAX a call:
    * each is written back first, then its held row goes, so a crash leaves a copy, not a loss.
-   * `more`: some are still held (call again).
+   * Read a few at a time (an entry's payload can near a megabyte). `more`: some are still held.
    */
   async requeueHeld(): Promise<{ requeued: number; more: boolean }> {
     await this.#table.ready();
-    const rows = await this.#table.call('reading held outbox entries', async (t) => {
-      const out: Record<string, unknown>[] = [];
-      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${HELD}` } })) {
-        out.push(e);
-        if (out.length > REQUEUE_MAX) break;
+    return this.#table.call('requeueing held outbox entries', async (t) => {
+      let requeued = 0;
+      for await (const page of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${HELD}` } }).byPage({ maxPageSize: 10 })) {
+        for (const row of page) {
+          if (requeued >= REQUEUE_MAX) return { requeued, more: true };
+          const entry = toEntry(row);
+          await t.upsertEntity({ ...entryEntity(entry, outboxKeys(entry.server, entry.commitId)), Requeued: true, Proven: bool(row, 'Proven') }, 'Replace');
+          await this.remove([{ server: entry.server, commitId: entry.commitId, partitionKey: HELD, rowKey: str(row, 'rowKey') }]);
+          requeued++;
+        }
       }
-      return out;
+      return { requeued, more: false };
     });
-    const batch = rows.slice(0, REQUEUE_MAX);
-    for (const row of batch) {
-      const entry = toEntry(row);
-      const back = { ...entryEntity(entry, outboxKeys(entry.server, entry.commitId)), Requeued: true, Proven: bool(row, 'Proven') };
-      await this.#table.call('requeueing a held outbox entry', (t) => t.upsertEntity(back, 'Replace'));
-      await this.remove([{ server: entry.server, commitId: entry.commitId, partitionKey: HELD, rowKey: str(row, 'rowKey') }]);
-    }
-    return { requeued: batch.length, more: rows.length > batch.length };
   }
 
   /** Whether the entry of one commit attempt is still waiting (a point read of its keys only, not its payload). */
@@ -167,9 +164,10 @@ export class OutboxStore {
   /**
    * Whether accepted changes are still waiting to be counted (the summary's countsPending): one
    * listing of at most one entity, keys only, below the lease partition, so the lease row alone is
-   * not pending, and held entries are ('~held' sorts before '~lease': their changes are not counted). A first page that comes back empty but with a continuation token (the service
-   * stopped early, which Azure may do at a partition boundary) counts as pending: storage has not
-   * said the outbox is empty, and following the token would cost a second round trip.
+   * not pending and held entries are ('~held' sorts before it: their changes are not counted). A
+   * first page that comes back empty but with a continuation token (the service stopped early,
+   * which Azure may do at a partition boundary) counts as pending: storage has not said the outbox
+   * is empty, and following the token would cost a second round trip.
    */
   async changesWaiting(): Promise<boolean> {
     await this.#table.ready();
