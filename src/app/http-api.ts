@@ -70,10 +70,10 @@ export class HttpApi {
    * or remembered), then ingest with those rows, so a steady post costs two round trips, not three
    * (one when the rows were remembered).
    */
-  async postSnapshot({ req, lang, log, who, rows, recheck }: RouteCall): Promise<ApiResponse> {
+  async postSnapshot({ req, lang, log, who, rows, recheck, remembered }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
     const text = await readJsonText(req, { max: this.deps.maxSnapshotBytes, what: 'The snapshot', hint: 'send one snapshot as JSON' });
-    const bound = who?.kind === 'server' ? { server: who.server, keyTag: who.keyTag, rows, recheck } : undefined;
+    const bound = who?.kind === 'server' ? { server: who.server, keyTag: who.keyTag, rows, recheck, remembered } : undefined;
     const result = await this.deps.ingest.run(text, lang, log, bound);
     return json(result.outcome === 'accepted' ? 201 : 200, result);
   }

@@ -42,8 +42,10 @@ export interface RouteCall {
   readonly who?: Principal;
   /** A post's server rows, read to verify its key and handed on to ingest. */
   readonly rows?: readonly StoredResult[];
-  /** Present when `rows` were remembered, not read: checks the key again against rows read, and returns its tag. */
+  /** For a post with a server key: checks the key again against rows read since, and returns its tag. */
   readonly recheck?: KeyRecheck;
+  /** `rows` were this instance's memory of its last commit, not read from storage. */
+  readonly remembered?: boolean;
 }
 
 /** Checks a post's key against its server's rows as read from storage; returns the key's tag or throws the refusal. */

@@ -49,11 +49,12 @@ export interface BoundKey {
   readonly keyTag?: string;
   readonly rows?: readonly StoredResult[];
   /**
-   * Present when `rows` were remembered by this instance, not read: they may be outdated, so they
-   * are trusted only under the commit's ETags; any other decision, and every retry, is made on rows
-   * read, against which this checks the key again (returning its tag, or throwing the refusal).
+   * Checks the key again against rows read later (returning its tag, or throwing the refusal): on
+   * a retry after remembered rows, and when the rows read again show the server was removed.
    */
   readonly recheck?: KeyRecheck;
+  /** `rows` were remembered by this instance, not read: they may be outdated, so they are trusted only under the commit's ETags. */
+  readonly remembered?: boolean;
 }
 
 export interface IngestResponse {
@@ -212,17 +213,21 @@ export class Ingest {
       const rows = read.filter((r) => !isRemovedRow(r));
       const head = headOf(rows);
       // The last attempt was refused (a conflict), unless its answer was lost after it landed: the
-      // rows tell. A refused attempt's entry goes; a landed one's stays for the projector.
+      // rows tell (a removal that followed it hands its commit on to its markers). A refused
+      // attempt's entry goes; a landed one's stays for the projector.
       if (entry !== undefined) {
-        if (head?.recentCommits?.some((c) => c.id === entry?.commitId)) {
+        if (headOf(read)?.recentCommits?.some((c) => c.id === entry?.commitId)) {
           this.deps.projector.committed(entry.commitId);
           this.deps.projector.kick();
           entry = undefined;
         } else await abandon();
       }
       // The key was checked against remembered rows: rows read are checked again, and tagged then.
-      const keyTag = checked ? bound?.keyTag : bound?.recheck && (await bound.recheck(rows));
-      const remembered = checked && bound?.recheck !== undefined;
+      // A post checked before a revocation is accepted, like any request already authorised (untagged);
+      // not one checked before a removal: that would bring the removed server back.
+      const recheck = !checked && (bound?.remembered === true || read.some(isRemovedRow)) ? bound?.recheck : undefined;
+      const keyTag = checked ? bound?.keyTag : recheck && (await recheck(read));
+      const remembered = checked && bound?.remembered === true;
       // A repeat or an older snapshot writes nothing, so nothing would prove remembered rows current.
       if (remembered && head && (head.snapshotId === snapshotId || isNewerSnapshot(head, me))) continue;
       if (head && head.snapshotId === snapshotId) {
@@ -231,6 +236,12 @@ export class Ingest {
         // Rows an older version left owing projections are handed to the projector by this repeat.
         const handed = !mine && (await this.#handOver(rows, p, keyTag));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
+      }
+      // A removed server's markers keep the newest snapshot it had: one no newer than that is from
+      // before the removal (a spooled one sent after re-enrolling), and would bring back what was removed.
+      const removedHead = head ? undefined : headOf(read);
+      if (removedHead && !isNewerSnapshot(me, removedHead)) {
+        return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
       if (head && isNewerSnapshot(head, me)) {
         // An older snapshot: a duplicate when it was accepted before (its own verdicts, evaluated

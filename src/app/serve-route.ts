@@ -16,8 +16,8 @@ export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest,
   // A public route answers for itself, in its own format.
   if (route.access === 'public') return route.handler(app, { req, log, lang });
   try {
-    const { who, rows, recheck } = await admit(app, route.access, req, log);
-    const res = await route.handler(app, { req, log, lang, who, rows, recheck });
+    const { who, rows, recheck, remembered } = await admit(app, route.access, req, log);
+    const res = await route.handler(app, { req, log, lang, who, rows, recheck, remembered });
     return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
   } catch (error) {
     return failure(error, log);
@@ -29,10 +29,16 @@ export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest,
  * the verified-key tag on its server's rows, which ingest needs anyway: the rows are read first
  * (or taken from this instance's memory of its last commit), then the key is verified (ServerKeys
  * is read only when the tag does not vouch for it), and the rows go on to ingest, so a steady post
- * reads them at most once. Remembered rows come with a recheck: ingest commits on them only under
- * their ETags, and checks the key again against rows read before deciding anything else.
+ * reads them at most once. A post comes with a recheck: ingest commits on remembered rows only
+ * under their ETags and checks the key again against rows it reads later, as it does when rows
+ * read after a conflict show the server was removed meanwhile.
  */
-async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiContext): Promise<{ who: Principal; rows?: readonly StoredResult[]; recheck?: KeyRecheck }> {
+async function admit(
+  app: PostureApp,
+  access: Access,
+  req: ApiRequest,
+  log: ApiContext,
+): Promise<{ who: Principal; rows?: readonly StoredResult[]; recheck?: KeyRecheck; remembered?: boolean }> {
   const claimed = access === 'ingest' ? app.auth.claimedServer(req.headers) : undefined;
   if (claimed === undefined) return { who: await app.auth.authorize(req.headers, access, log) };
   const ruleIds = app.rules.map((r) => r.id);
@@ -40,13 +46,12 @@ async function admit(app: PostureApp, access: Access, req: ApiRequest, log: ApiC
   const rows = remembered ?? (await app.store.readServerRows(claimed, ruleIds));
   const who = await app.auth.authorize(req.headers, access, log, keyTagOf(rows));
   if (who.kind !== 'server' || who.server !== claimed) return { who };
-  if (remembered === undefined) return { who, rows };
   const recheck: KeyRecheck = async (read) => {
     const again = await app.auth.authorize(req.headers, access, log, keyTagOf(read), { rateLimited: false });
     if (again.kind !== 'server' || again.server !== claimed) throw new Error(`The key of ${claimed} named another principal when checked again.`);
     return again.keyTag;
   };
-  return { who, rows, recheck };
+  return { who, rows, recheck, remembered: remembered !== undefined };
 }
 
 function failure(error: unknown, log: ApiContext): ApiResponse {

@@ -9,10 +9,10 @@ import { ServerRemoval } from '../../src/app/server-removal';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startLocalHost } from '../../src/local/host';
 import { STATUSES } from '../../src/rules/types';
-import { encodeKey, LifecycleStore, OutboxStore, type StoredOutboxEntry } from '../../src/store';
+import { encodeKey, LifecycleStore, OutboxStore, type StoragePolicy, type StoredOutboxEntry } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { enrolmentClient, fqdn, serverKeysTable } from '../support/enrolment-client';
-import { lostAnswers } from '../support/faults';
+import { injectedError, lostAnswers } from '../support/faults';
 import { alertRecords, get, getAll, type Json } from '../support/http';
 import { TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -345,6 +345,115 @@ describe('a removal racing the server', () => {
     } finally {
       await host.close();
     }
+  });
+});
+
+describe('a post racing the removal', () => {
+  /** A second instance whose storage calls run `hook` once, at the first write to the Results table (after the post read its rows and checked its key). */
+  async function instanceWithHook(hook: (request: { method: string; url: string }, send: () => Promise<unknown>) => Promise<unknown>) {
+    const state = { armed: false };
+    const policy: StoragePolicy = {
+      name: 'testRemovalRacesPost',
+      async sendRequest(request, next) {
+        if (!state.armed || request.method === 'GET' || !/Results/.test(new URL(request.url).pathname)) return next(request);
+        state.armed = false;
+        return (await hook(request, () => next(request))) as Awaited<ReturnType<typeof next>>;
+      },
+    };
+    const app = createApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [policy], maxRetries: 1 } });
+    const host = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+    const postVia = async (server: string, fixture: string) => {
+      const key = await stack.serverKey(server);
+      state.armed = true;
+      return fetch(`${host.baseUrl}/api/snapshots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify(fixtureAs(readFixture(fixture) as Record<string, unknown>, hostOf(server), now - MIN)),
+      });
+    };
+    return { postVia, close: () => host.close() };
+  }
+
+  it('a post that checked its key before the removal and commits after it is refused (key_revoked): the server stays removed', async () => {
+    const S = serverIdOf('RACEPOST01');
+    expect((await post(S, REMOVED)).status).toBe(201);
+    await drain();
+    now += 10 * MIN;
+    let removed: number | undefined;
+    const racing = await instanceWithHook(async (_request, send) => {
+      // The admin's removal lands between the post's read (and key check) and its commit.
+      removed = (await remove(S)).status;
+      return send();
+    });
+    try {
+      const res = await racing.postVia(S, DEFAULT_LIST);
+      expect(removed).toBe(200);
+      expect(res.status).toBe(401);
+      expect((await res.json()) as Json).toMatchObject({ error: 'key_revoked' });
+    } finally {
+      await racing.close();
+    }
+    await drain();
+    expect((await get(stack, `servers/${S}`)).status).toBe(404);
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+
+  it('a post whose commit landed but whose answer was lost before the removal: its change is kept in History', async () => {
+    const S = serverIdOf('LOSTPOST01');
+    expect((await post(S, REMOVED)).status).toBe(201);
+    await drain();
+    now += 10 * MIN;
+    const racing = await instanceWithHook(async (request, send) => {
+      await send();
+      // The post's commit landed; the admin's removal lands before the post's retry reads again.
+      expect((await remove(S)).status).toBe(200);
+      throw injectedError(request as never, 503, 'Injected lost answer');
+    });
+    try {
+      // Its retry finds the key revoked; what landed is the projector's to write.
+      expect((await racing.postVia(S, DEFAULT_LIST)).status).toBe(401);
+    } finally {
+      await racing.close();
+    }
+    await drain();
+    const history = await getAll(stack, `servers/${S}/history`);
+    expect(history.items.map((e: Json) => [e.cause, e.toStatus])).toEqual([
+      ['removed', 'Removed'],
+      ['snapshot', 'Pass'],
+      ['snapshot', 'Warning'],
+    ]);
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+
+  it('re-enrolled, a snapshot collected before the removal is stale and writes nothing; a newer one is a first result', async () => {
+    const S = serverIdOf('OLDAGAIN01');
+    expect((await post(S, REMOVED)).status).toBe(201);
+    await drain();
+    const before = now - MIN;
+    now += 10 * MIN;
+    expect((await remove(S)).status).toBe(200);
+    const enrol = await stack.request('enroll', { method: 'POST', key: 'enrolment', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: { name: hostOf(S), fqdn: S } }) });
+    expect(enrol.status).toBe(201);
+    const { key } = (await enrol.json()) as Json;
+    const send = (collectedAt: number) =>
+      fetch(`${stack.baseUrl}/api/snapshots`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify(fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, hostOf(S), collectedAt)),
+      });
+    // What its collector kept in its spool from before the removal.
+    const old = await send(before - 20 * MIN);
+    expect(old.status).toBe(200);
+    expect((await old.json()) as Json).toMatchObject({ outcome: 'stale' });
+    await drain();
+    expect((await get(stack, `servers/${S}`)).status).toBe(404);
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+    const fresh = await send(now - MIN);
+    expect(fresh.status).toBe(201);
+    await drain();
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass', [S]: 'Pass' });
+    expect((await remove(S)).status).toBe(200);
+    await drain();
   });
 });
 
