@@ -261,11 +261,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // connection not kept.
     if (closing) res.setHeader('connection', 'close');
     // A client silent mid-request is cut off only while the host is reading its body (the request
-    // stream flows). Otherwise the silence is the host's: the request waits for a place, or its
-    // handler works on something else first (a post's key check reads storage before the body),
-    // and the client waits for that answer.
+    // stream flows), or while an answer waits for it to read what was sent (a streamed export it
+    // stopped reading would hold a handler's place for good). Otherwise the silence is the host's:
+    // the request waits for a place, or its handler works on something else first (a post's key
+    // check reads storage before the body), and the client waits for that answer.
     res.on('timeout', () => {
-      if (!req.complete && req.readableFlowing === true) req.socket.destroy();
+      if ((!req.complete && req.readableFlowing === true) || res.writableNeedDrain) req.socket.destroy();
     });
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);

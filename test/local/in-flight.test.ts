@@ -3,6 +3,7 @@
 // fails), while a client that goes silent in the middle of its body is still cut off; and close()
 // lets the requests in flight finish, within a bound, before it cuts their connections. Real
 // Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src/local/host';
 import { heldStorage } from '../support/faults';
@@ -39,6 +40,32 @@ function idleEvents(h: LocalHost): { readonly count: number } {
   h.server.on('connection', (socket) => socket.on('timeout', () => seen.count++));
   return seen;
 }
+
+describe('a client that stops reading', () => {
+  it('a streamed export it stops reading is cut off at the idle limit, and its place goes to the next request', async () => {
+    expect((await fetch(`${stack.baseUrl}/api/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey('csv01.corp.contoso.com') }, body: JSON.stringify(snapshot({ host: 'csv01', testState: 'Pass' })) })).status).toBe(201);
+    // A fleet far larger than any socket buffer: the export's page reader hands out the same page
+    // of results without end, so the answer outlasts whatever the client would read.
+    const store = stack.app.store;
+    const first = await store.listAllResults(1);
+    const real = store.listAllResults.bind(store);
+    store.listAllResults = async () => ({ items: Array.from({ length: 1000 }, () => first.items[0]!), continuationToken: 'more' });
+    try {
+      const h = await host({ concurrency: { limit: 1, queue: 4 }, timeouts: { idleSeconds: 1 } });
+      const url = new URL(h.baseUrl);
+      const reader = connect(Number(url.port), url.hostname);
+      // It sends its request, then reads nothing.
+      reader.pause();
+      reader.write(`GET /api/export/results.csv HTTP/1.1\r\nHost: ${url.host}\r\nx-api-key: ${TEST_KEYS.reader}\r\n\r\n`);
+      await until(() => h.load.running === 1, 'the export to take the only place');
+      const next = await raw(h.baseUrl, `GET /api/summary HTTP/1.1\r\nHost: ${url.host}\r\nx-api-key: ${TEST_KEYS.reader}\r\nConnection: close\r\n\r\n`, { deadlineMs: 15_000 });
+      expect(next.status).toBe(200);
+      reader.destroy();
+    } finally {
+      store.listAllResults = real;
+    }
+  });
+});
 
 describe('a request the handler is working on keeps its connection', () => {
   it('a large post whose key check waits on storage past the idle limit gets the 503 with Retry-After, not a reset', async () => {
