@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
-import { alertRecords, post, type Json } from '../support/http';
+import { adminCall, alertRecords, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -13,22 +13,7 @@ let stack: TestStack;
 const { pause, policy } = pausedWrites();
 const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 
-interface Reply {
-  readonly status: number;
-  readonly body: Json;
-  readonly etag: string | null;
-}
-
-const send = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
-  const r = await stack.request(path, {
-    method,
-    key: 'admin',
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : undefined) as Json, etag: r.headers.get('etag') };
-};
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => adminCall(stack, method, path, body, headers);
 
 const waiver = (o: Record<string, unknown> = {}) => ({
   rule: 'test-alpha',

@@ -88,3 +88,22 @@ export function alertRecords(stack: TestStack): { name: string; fields: Record<s
     return m ? [{ name: m[1]!, fields: JSON.parse(m[2]!) as Record<string, unknown> }] : [];
   });
 }
+
+/** An answer as a test reads it: status, parsed JSON body, and the ETag header. */
+export interface Reply {
+  readonly status: number;
+  readonly body: Json;
+  readonly etag: string | null;
+}
+
+/** One admin request with an optional JSON body. */
+export async function adminCall(stack: TestStack, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const r = await stack.request(path, {
+    method,
+    key: 'admin',
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: (text ? JSON.parse(text) : undefined) as Json, etag: r.headers.get('etag') };
+}
