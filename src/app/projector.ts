@@ -8,7 +8,9 @@
 //
 // Safe to run twice, or after a crash at any point: every write is keyed by the change it records
 // (events, history, raw slots, index rows by server), index moves that find the index already moved
-// fall back to a read-and-compare, and an entry is removed only after all of it was written. Only
+// fall back to a read-and-compare (which asks the server's Results row where it belongs: a move
+// replayed after its server left must not count it again), and an entry is removed only after all
+// of it was written. Only
 // the log is not a table: an alert record is logged after the writes and before the entry goes, so
 // a crash in between logs it again on the next run; the record carries an id (one per change) the
 // alert queries count once, and a running projector never logs an id twice.
@@ -23,12 +25,13 @@
 // run instead (every entry stays for the next run), and a run that fails logs
 // FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes.
 import { randomUUID } from 'node:crypto';
-import type { DriftChange, DriftStore, EventStore, HeldOutboxEntry, HostStore, IndexChange, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
+import type { DriftChange, DriftStore, DriftTruth, EventStore, HeldOutboxEntry, HostStore, IndexChange, IndexTruth, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
 import { ConcurrencyConflictError, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { ProjectorLease } from './projector-lease';
+import { driftTruthOf, indexTruthOf } from './projection-truth';
 import { alertRecordId, decodeWork, FINDING, readFirstDrift, readFirstIndex, readingFirst, type ProjectionWork } from './projection-work';
 
 /** The fleet-wide tables the projector writes, each through its own store. */
@@ -165,10 +168,17 @@ export class Projector {
   /** Hosts attached to this app's commits, latest last: the latest one's log and delays are used. */
   readonly #kicks: Kick[] = [];
 
+  /** Where the Results rows put a server, for moves the index and drift read and compare (projection-truth.ts). */
+  readonly #indexTruth: IndexTruth;
+  readonly #driftTruth: DriftTruth;
+
   constructor(
     private readonly deps: ProjectorDeps,
     private readonly remembered: number,
-  ) {}
+  ) {
+    this.#indexTruth = indexTruthOf(deps.store);
+    this.#driftTruth = driftTruthOf(deps.store);
+  }
 
   /** This process saw the commit of `commitId` succeed: its entry needs no proof read. */
   committed(commitId: string): void {
@@ -559,6 +569,7 @@ export class Projector {
           ruleId,
           [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirstIndex(list[list.length - 1]!))),
           fence,
+          this.#indexTruth,
         ),
       ),
     );
@@ -588,6 +599,7 @@ export class Projector {
           ruleId,
           // Works are in commit order per server: the last move is the newest; without `from` it is read first.
           [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirstDrift(list[list.length - 1]!))),
+          this.#driftTruth,
         ),
       ),
     );

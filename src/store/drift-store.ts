@@ -80,6 +80,14 @@ export interface DriftLeave {
 }
 
 export type DriftChange = DriftMove | DriftLeave;
+
+/**
+ * What the server's Results row of the rule (the source of truth) says the drift must count: its
+ * member, null when the server must not be counted (no row: the rule left the rule set, or a
+ * removal marker), undefined when the row cannot tell (it has no configuration). Consulted only
+ * where a move is read and compared, never on the batched path.
+ */
+export type DriftTruth = (ruleId: string, server: string) => Promise<DriftMember | null | undefined>;
 const isLeave = (c: DriftChange | DriftMember): c is DriftLeave => 'leave' in c;
 
 /** One configuration's counters in one shard. */
@@ -383,8 +391,12 @@ export class DriftStore {
    * fails whole, and only its servers go one by one through syncMember, which reads and compares.
    * So do a server with no known `from` and a server moved more than once in the call (its newest
    * move counts). A leave deletes the server's member and anchor the same way.
+   *
+   * `truth` is asked, for each move that is read and compared, where the server's Results row puts
+   * it: once a leave has taken its member and anchor, a stale move finds nothing and would count
+   * the server as a first join.
    */
-  async applyMoves(ruleId: string, moves: readonly DriftChange[]): Promise<void> {
+  async applyMoves(ruleId: string, moves: readonly DriftChange[], truth?: DriftTruth): Promise<void> {
     await this.#table.ready();
     const perServer = new Map<string, DriftChange[]>();
     for (const m of moves) perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
@@ -403,7 +415,7 @@ export class DriftStore {
         for (const chunk of chunksOf(fast, shard)) {
           if (!(await this.#moveChunk(ruleId, shard, chunk))) reread.push(...chunk);
         }
-        for (const m of reread) await (isLeave(m) ? this.#syncLeave(m) : this.syncMember(m));
+        for (const m of reread) await (isLeave(m) ? this.#syncLeave(m) : this.#syncAsTruthSays(m, truth));
       }),
     );
   }
@@ -518,6 +530,20 @@ export class DriftStore {
       await backOff(attempt);
     }
     throw new ConcurrencyConflictError(`The drift counters of ${m.ruleId} stayed contended after ${ATTEMPTS} attempts.`);
+  }
+
+  /**
+   * A move read and compared, as the server's Results row says: the row's member (newer than a
+   * stale move, or the move itself), or a leave from the move's source when the row is gone or a
+   * removal marker. A row that cannot tell leaves the move as it is.
+   */
+  async #syncAsTruthSays(m: DriftMember, truth: DriftTruth | undefined): Promise<void> {
+    const row = truth ? await truth(m.ruleId, m.server) : undefined;
+    if (row === null) {
+      const { ruleId, server, sourceSnapshotId, sourceCollectedAt, sourceCommitId } = m;
+      return this.#syncLeave({ leave: true, ruleId, server, sourceSnapshotId, sourceCollectedAt, ...(sourceCommitId ? { sourceCommitId } : {}) });
+    }
+    return this.syncMember(row ?? m);
   }
 
   /**

@@ -43,6 +43,13 @@ export interface IndexLeave {
 
 export type IndexChange = IndexMove | IndexLeave;
 
+/**
+ * What the server's Results row of the rule (the source of truth) says the index must hold: its
+ * record, or null when the server must not be counted (no row: the rule left the rule set, or a
+ * removal marker). Consulted only where a move is read and compared, never on the batched path.
+ */
+export type IndexTruth = (ruleId: string, server: string) => Promise<IndexRecord | null>;
+
 /** The server and rule a change is about, and the snapshot it comes from. */
 const subjectOf = (c: IndexChange): Pick<IndexRecord, 'ruleId' | 'server' | 'sourceSnapshotId' | 'sourceCollectedAt'> => ('leave' in c ? c : c.record);
 
@@ -163,8 +170,12 @@ export class RuleIndexStore {
    * `fence` is the writer's projector lease generation: a counts row written under a later one
    * makes this call throw LeaseLostError before it writes (a projector whose lease lapsed in a long
    * batch must not undo what the next one did). Left out: no check, and the stored fence is kept.
+   *
+   * `truth` is asked, for each move that is read and compared, where the server's Results row puts
+   * it: a move that finds no member may be a stale one after its server left (removed, or the rule
+   * left the rule set), and nothing in the index tells that from a first join.
    */
-  async applyIndexMoves(ruleId: string, changes: readonly IndexChange[], fence?: number): Promise<void> {
+  async applyIndexMoves(ruleId: string, changes: readonly IndexChange[], fence?: number, truth?: IndexTruth): Promise<void> {
     await this.#ruleIndex.ready();
     const pk = encodeKey(ruleId);
     // Per shard: the moves that say where the server's row is now, then those that must read it
@@ -178,12 +189,13 @@ export class RuleIndexStore {
       (unknown(c) ? shard.reread : shard.quick).push(c);
       byShard.set(key, shard);
     }
+    const sync = async (m: IndexChange, expected: string | undefined) => this.#syncIndex(await asTruthSays(m, truth), expected, fence);
     const shard = async (countsKey: string, { quick, reread }: { quick: readonly IndexChange[]; reread: readonly IndexChange[] }) => {
       for (let i = 0; i < quick.length; i += MOVES_PER_TRANSACTION) {
         const chunk = quick.slice(i, i + MOVES_PER_TRANSACTION);
-        if (!(await this.#moveChunk(pk, ruleId, countsKey, chunk, fence))) for (const m of chunk) await this.#syncIndex(m, m.from, fence);
+        if (!(await this.#moveChunk(pk, ruleId, countsKey, chunk, fence))) for (const m of chunk) await sync(m, m.from);
       }
-      await settleAll(reread.map((m) => this.#syncIndex(m, undefined, fence)));
+      await settleAll(reread.map((m) => sync(m, undefined)));
     };
     await settleAll([...byShard].map(([key, list]) => shard(key, list)));
   }
@@ -253,6 +265,19 @@ export class RuleIndexStore {
       return out;
     });
   }
+}
+
+/**
+ * The change a read-and-compare applies for `c`: a move becomes what the server's Results row says
+ * (its record, or a leave from the move's snapshot when the row is gone or a removal marker), so a
+ * stale move replayed after a leave cannot count the server again. Leaves are applied as they are:
+ * one that finds the server counted from a newer snapshot already keeps it.
+ */
+async function asTruthSays(c: IndexChange, truth: IndexTruth | undefined): Promise<IndexChange> {
+  if (!truth || 'leave' in c) return c;
+  const { ruleId, server, sourceSnapshotId, sourceCollectedAt } = c.record;
+  const record = await truth(ruleId, server);
+  return record ? { record } : { leave: true, ruleId, server, sourceSnapshotId, sourceCollectedAt };
 }
 
 function sameIndex(a: IndexRecord, b: IndexRecord): boolean {

@@ -4,7 +4,8 @@
 // away and came back, since each member row names the commit that placed it, and of two commits of
 // one snapshot the later one stands); members written in the old
 // layout (one row per server, `m|<server>`) are found and moved; whatever order the projector
-// applies its batches in, the counter rows equal the counts of the member rows, one member per server.
+// applies its batches in, the counter rows equal the counts of the member rows, one member per server;
+// a move read and compared after its server left goes where the server's Results row says, not back in.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../../src/rules/types';
@@ -524,5 +525,61 @@ describe('any order the projector could apply batches in', { timeout: loadedTime
       }),
       { numRuns: propertyRuns(25), seed: 20261217 },
     );
+  });
+});
+
+describe('a move read and compared after its server left, with the Results row as the truth', () => {
+  // Stands in for the projector's reads of the Results rows: the member the row says, null for none.
+  const rows = new Map<string, DriftMember | null>();
+  const truth = async (_rule: string, server: string) => rows.get(server) ?? null;
+  const a = place('fp-a', 'Pass');
+  const b = place('fp-b', 'Warning');
+  const c = place('fp-c', 'Error');
+
+  it('a stale move replayed after the leave (a requeued entry, a lapsed projector) does not count the server again', async () => {
+    const rule = 'stale-after-leave-rule';
+    const [s] = servers('sl', 1) as [string];
+    const toB = committed(rule, s, b, 2, { at: a, minutes: 1 });
+    await drift.applyMoves(rule, [committed(rule, s, a, 1, null)], truth);
+    await drift.applyMoves(rule, [toB], truth);
+    // The server was removed (or the rule left): its row is gone, and the leave projected.
+    await drift.applyMoves(rule, [{ ...leave(rule, s, 2, { ...b, commitId: commitAt(2) }), sourceCommitId: commitAt(3) }], truth);
+    await expectConsistent(rule, []);
+    const left = await snapshotOf(rule);
+    // The move again, as its entry says and as a requeued entry reads first: nothing changes.
+    await drift.applyMoves(rule, [toB], truth);
+    await drift.applyMoves(rule, [{ ...toB, from: undefined }], truth);
+    expect(await snapshotOf(rule)).toEqual(left);
+  });
+
+  it('a stale move after the rule came back puts the server where its newer row says, and that row\'s own move then changes nothing', async () => {
+    const rule = 'stale-after-return-rule';
+    const [s] = servers('sr', 1) as [string];
+    await drift.applyMoves(rule, [committed(rule, s, a, 1, null)], truth);
+    await drift.applyMoves(rule, [{ ...leave(rule, s, 1, { ...a, commitId: commitAt(1) }), sourceCommitId: commitAt(3) }], truth);
+    // The rule came back and the server has a row from a newer snapshot, not projected yet.
+    const back = committed(rule, s, c, 5, null);
+    rows.set(s, back);
+    await drift.applyMoves(rule, [committed(rule, s, b, 2, { at: a, minutes: 1 })], truth);
+    expect(await placesOf(rule)).toEqual({ [s]: 'fp-c/Error' });
+    const placed = await snapshotOf(rule);
+    await drift.applyMoves(rule, [back], truth);
+    expect(await snapshotOf(rule)).toEqual(placed);
+    await expectConsistent(rule, [s]);
+  });
+
+  it('the newest move, replayed or finding its member missing, still applies as it says', async () => {
+    const rule = 'newest-replay-rule';
+    const [s1, s2] = servers('nr', 2) as [string, string];
+    await drift.applyMoves(rule, [committed(rule, s1, a, 1, null)], truth);
+    const moves = [committed(rule, s1, b, 2, { at: a, minutes: 1 }), committed(rule, s2, c, 2, { at: a, minutes: 1 })];
+    for (const m of moves) rows.set(m.server, m);
+    // s2's earlier projection was lost: its move finds no member where it says, reads, and joins.
+    await drift.applyMoves(rule, moves, truth);
+    expect(await placesOf(rule)).toEqual({ [s1]: 'fp-b/Warning', [s2]: 'fp-c/Error' });
+    const moved = await snapshotOf(rule);
+    await drift.applyMoves(rule, moves, truth);
+    expect(await snapshotOf(rule)).toEqual(moved);
+    await expectConsistent(rule, [s1, s2]);
   });
 });

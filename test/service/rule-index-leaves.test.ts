@@ -1,7 +1,8 @@
 // Servers leaving a rule's index against real Azurite (RuleIndexStore.applyIndexMoves with leaves,
 // what the projector applies for a rule that left the rule set): a batch of leaves goes in the
 // per-shard transactions of the moves, without reading a member; a replayed leave finds its row
-// gone and reads instead, changing nothing; a row from a newer snapshot than the leave's stays.
+// gone and reads instead, changing nothing; a row from a newer snapshot than the leave's stays; a
+// move read and compared after its server left goes where the server's Results row says, not back in.
 import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../../src/rules/types';
 import { COUNT_SHARDS, encodeKey, RuleIndexStore, type IndexLeave, type IndexMove, type IndexRecord, type PostureStore } from '../../src/store';
@@ -85,5 +86,55 @@ describe('servers leaving a rule index', () => {
     await index.applyIndexMoves(rule, [leave(rule, a, 2, 'Warning')]);
     await index.applyIndexMoves(rule, [join(rule, a, 'Pass', 3)]);
     expect((await stateOf(rule)).members).toEqual({ [a]: 'Pass' });
+  });
+});
+
+describe('a move read and compared after its server left, with the Results row as the truth', () => {
+  // Stands in for the projector's reads of the Results rows: the record the row says, null for none.
+  const rows = new Map<string, IndexRecord | null>();
+  const truth = async (_rule: string, server: string) => rows.get(server) ?? null;
+  const move = (ruleId: string, server: string, status: string, minutes: number, from: string): IndexMove => ({ record: row(ruleId, server, status, minutes), from });
+
+  it('a stale move replayed after the leave (a requeued entry, a lapsed projector) does not count the server again', async () => {
+    const rule = 'stale-after-leave-rule';
+    const [a] = servers('s', 1) as [string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 1)], undefined, truth);
+    await index.applyIndexMoves(rule, [move(rule, a, 'Pass', 2, 'Warning')], undefined, truth);
+    // The server was removed (or the rule left): its row is gone, and the leave projected.
+    await index.applyIndexMoves(rule, [leave(rule, a, 3, 'Pass')], undefined, truth);
+    const left = await stateOf(rule);
+    expect(left.members).toEqual({});
+    // The move again, as its entry says and as a requeued entry reads first: the index is unchanged.
+    await index.applyIndexMoves(rule, [move(rule, a, 'Pass', 2, 'Warning')], undefined, truth);
+    await index.applyIndexMoves(rule, [{ record: row(rule, a, 'Pass', 2), reread: true }], undefined, truth);
+    expect(await stateOf(rule)).toEqual(left);
+  });
+
+  it('a stale move after the rule came back puts the server where its newer row says, and that row\'s own move then changes nothing', async () => {
+    const rule = 'stale-after-return-rule';
+    const [a] = servers('c', 1) as [string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 1)], undefined, truth);
+    await index.applyIndexMoves(rule, [leave(rule, a, 3, 'Warning')], undefined, truth);
+    // The rule came back and the server has an Error row from a newer snapshot, not projected yet.
+    rows.set(a, row(rule, a, 'Error', 5));
+    await index.applyIndexMoves(rule, [move(rule, a, 'Pass', 2, 'Warning')], undefined, truth);
+    expect((await stateOf(rule)).members).toEqual({ [a]: 'Error' });
+    // The newer row's first join, projected after: already there, so counted once.
+    await index.applyIndexMoves(rule, [join(rule, a, 'Error', 5)], undefined, truth);
+    expect((await stateOf(rule)).members).toEqual({ [a]: 'Error' });
+  });
+
+  it('the newest move, replayed or finding its row missing, still applies as it says', async () => {
+    const rule = 'newest-replay-rule';
+    const [a, b] = servers('p', 2) as [string, string];
+    await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 1)], undefined, truth);
+    rows.set(a, row(rule, a, 'Pass', 2));
+    rows.set(b, row(rule, b, 'Error', 2));
+    // b's earlier projection was lost: its move finds no row where it says, reads, and joins.
+    await index.applyIndexMoves(rule, [move(rule, a, 'Pass', 2, 'Warning'), move(rule, b, 'Error', 2, 'Pass')], undefined, truth);
+    const moved = await stateOf(rule);
+    expect(moved.members).toEqual({ [a]: 'Pass', [b]: 'Error' });
+    await index.applyIndexMoves(rule, [move(rule, a, 'Pass', 2, 'Warning'), move(rule, b, 'Error', 2, 'Pass')], undefined, truth);
+    expect(await stateOf(rule)).toEqual(moved);
   });
 });
