@@ -531,7 +531,8 @@ describe('any order the projector could apply batches in', { timeout: loadedTime
 describe('a move read and compared after its server left, with the Results row as the truth', () => {
   // Stands in for the projector's reads of the Results rows: the member the row says, null for none.
   const rows = new Map<string, DriftMember | null>();
-  const truth = async (_rule: string, server: string) => rows.get(server) ?? null;
+  const asked: string[] = [];
+  const truth = async (_rule: string, server: string) => (asked.push(server), rows.get(server) ?? null);
   const a = place('fp-a', 'Pass');
   const b = place('fp-b', 'Warning');
   const c = place('fp-c', 'Error');
@@ -571,7 +572,10 @@ describe('a move read and compared after its server left, with the Results row a
   it('the newest move, replayed or finding its member missing, still applies as it says', async () => {
     const rule = 'newest-replay-rule';
     const [s1, s2] = servers('nr', 2) as [string, string];
+    asked.length = 0;
     await drift.applyMoves(rule, [committed(rule, s1, a, 1, null)], truth);
+    // A move that goes through in the batched transaction asks the Results row nothing.
+    expect(asked).toEqual([]);
     const moves = [committed(rule, s1, b, 2, { at: a, minutes: 1 }), committed(rule, s2, c, 2, { at: a, minutes: 1 })];
     for (const m of moves) rows.set(m.server, m);
     // s2's earlier projection was lost: its move finds no member where it says, reads, and joins.

@@ -92,7 +92,8 @@ describe('servers leaving a rule index', () => {
 describe('a move read and compared after its server left, with the Results row as the truth', () => {
   // Stands in for the projector's reads of the Results rows: the record the row says, null for none.
   const rows = new Map<string, IndexRecord | null>();
-  const truth = async (_rule: string, server: string) => rows.get(server) ?? null;
+  const asked: string[] = [];
+  const truth = async (_rule: string, server: string) => (asked.push(server), rows.get(server) ?? null);
   const move = (ruleId: string, server: string, status: string, minutes: number, from: string): IndexMove => ({ record: row(ruleId, server, status, minutes), from });
 
   it('a stale move replayed after the leave (a requeued entry, a lapsed projector) does not count the server again', async () => {
@@ -127,7 +128,10 @@ describe('a move read and compared after its server left, with the Results row a
   it('the newest move, replayed or finding its row missing, still applies as it says', async () => {
     const rule = 'newest-replay-rule';
     const [a, b] = servers('p', 2) as [string, string];
+    asked.length = 0;
     await index.applyIndexMoves(rule, [join(rule, a, 'Warning', 1)], undefined, truth);
+    // A move that goes through in the batched transaction asks the Results row nothing.
+    expect(asked).toEqual([]);
     rows.set(a, row(rule, a, 'Pass', 2));
     rows.set(b, row(rule, b, 'Error', 2));
     // b's earlier projection was lost: its move finds no row where it says, reads, and joins.
