@@ -1,11 +1,12 @@
-// One status change (an event, or a server's history entry) as a timeline entry.
-import type { EventItem } from './api.js';
+// One status change (an event, or a server's history entry) as a timeline entry, and a server's
+// history as a paged timeline.
+import { apiGet, type EventItem, type Page } from './api.js';
 import { h, link } from './dom.js';
 import { causeText, t } from './i18n.js';
 import { serverHref } from './router.js';
-import { badge, time } from './widgets.js';
+import { badge, pagedList, time, type Fail } from './widgets.js';
 
-/** `titles` maps rule ids to titles; server events (stale, returned) have no rule. */
+/** `titles` maps rule ids to titles; server events (stale, returned, removed) have no rule. */
 export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMap<string, string> = new Map()): HTMLLIElement {
   const what = e.ruleId ? (titles.get(e.ruleId) ?? e.ruleId) : t('serverEvent');
   return h(
@@ -25,4 +26,14 @@ export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMa
       h('p', { class: 'message' }, e.message),
     ),
   );
+}
+
+/** A server's history page by page, newest first; it answers for a removed server too (by its id). */
+export function historyPage(server: string, token: string | undefined, top = 50): Promise<Page<EventItem>> {
+  return apiGet<Page<EventItem>>(`servers/${encodeURIComponent(server)}/history`, { top: String(top), continuationToken: token });
+}
+
+/** A server's history as a timeline; `empty` is said when it holds nothing (nothing when undefined). */
+export function historyTimeline(server: string, titles: ReadonlyMap<string, string>, empty: string | undefined, fail: Fail): HTMLElement {
+  return pagedList<EventItem>((token) => historyPage(server, token), (e) => eventEntry(e, false, titles), empty, fail, { class: 'events timeline' });
 }

@@ -4,13 +4,15 @@
 // A post writes the server's results itself; its host facts, raw snapshot and history follow a
 // moment later (the projector): while the service says so (countsPending), a line says it, an
 // empty history says nothing more, and the view is read again once the wait is over.
-import { ApiFailure, apiGet, type EventItem, type Page, type ServerResult, type ServerView } from './api.js';
+// A server an admin removed has no results any more; view-removed.ts shows it instead.
+import { ApiFailure, apiGet, type ServerResult, type ServerView } from './api.js';
 import { externalLink, h, replace, type Child } from './dom.js';
 import { renderEvidence } from './evidence.js';
 import { formatNumber, phrase, t, type TextKey } from './i18n.js';
 import { PendingWait } from './pending-line.js';
-import { badge, errorBox, pagedList, section, time, type Fail } from './widgets.js';
-import { eventEntry } from './events.js';
+import { badge, errorBox, section, time, type Fail } from './widgets.js';
+import { historyTimeline } from './events.js';
+import { removedServerView } from './view-removed.js';
 
 function fact(label: TextKey, ...value: Child[]): Node[] {
   return [h('dt', null, t(label)), h('dd', null, ...value)];
@@ -72,7 +74,15 @@ function resultCard(r: ServerResult): HTMLElement {
 export async function renderServer(server: string, fail: Fail): Promise<Node> {
   const path = `servers/${encodeURIComponent(server)}`;
   const pending = await PendingWait.ask();
-  const v = await apiGet<ServerView>(path);
+  let v: ServerView;
+  try {
+    v = await apiGet<ServerView>(path);
+  } catch (error) {
+    // A removed server has no results (404), but its history stays: show that, and when it went.
+    const removed = error instanceof ApiFailure && error.status === 404 ? await removedServerView(server, fail) : undefined;
+    if (removed) return removed;
+    throw error;
+  }
   const body = h('div', null, content(v, pending, fail));
   // Read again after the wait: what is shown stays if that fails, under the error and its retry.
   const reload = () =>
@@ -95,13 +105,7 @@ export async function renderServer(server: string, fail: Fail): Promise<Node> {
 
 function content(v: ServerView, pending: PendingWait, fail: Fail): Child[] {
   const titles = new Map(v.results.map((r) => [r.ruleId, r.title]));
-  const history = pagedList<EventItem>(
-    (token) => apiGet<Page<EventItem>>(`servers/${encodeURIComponent(v.server)}/history`, { top: '50', continuationToken: token }),
-    (e) => eventEntry(e, false, titles),
-    pending.empty(t('noHistory')),
-    fail,
-    { class: 'events timeline' },
-  );
+  const history = historyTimeline(v.server, titles, pending.empty(t('noHistory')), fail);
   return [
     section(t('host'), facts(v)),
     section(t('results'), v.results.map(resultCard)),

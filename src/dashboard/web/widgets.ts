@@ -3,7 +3,8 @@ import { ApiFailure, type Page } from './api.js';
 import { h, replace, type Child } from './dom.js';
 import { formatTime, statusText, t } from './i18n.js';
 
-const KNOWN_STATUS = /^(Pass|Warning|Error|NotApplicable|Unknown|Stale|Reporting)$/;
+/** Verdicts, and the statuses of a server's own events (stopped, resumed, removed): each has a badge style. */
+const KNOWN_STATUS = /^(Pass|Warning|Error|NotApplicable|Unknown|Stale|Reporting|Removed)$/;
 
 export function badge(status: string | null | undefined): HTMLElement {
   const s = status ?? '—';
