@@ -22,10 +22,10 @@ export class ProjectorLease {
     this.#heartbeat.unref?.();
   }
 
-  /** Takes the lease for `ms`, or undefined while another instance holds it. */
-  static async take(outbox: OutboxStore, owner: string, ms: number): Promise<ProjectorLease | undefined> {
+  /** Takes the lease for `ms` under a generation above `above`, or undefined while another instance holds it. */
+  static async take(outbox: OutboxStore, owner: string, ms: number, above = 0): Promise<ProjectorLease | undefined> {
     const now = Date.now();
-    const generation = await outbox.holdLease(owner, now, now + ms);
+    const generation = await outbox.holdLease(owner, now, now + ms, above);
     return generation === undefined ? undefined : new ProjectorLease(outbox, owner, generation, ms);
   }
 

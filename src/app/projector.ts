@@ -26,7 +26,7 @@
 // FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes.
 import { randomUUID } from 'node:crypto';
 import type { DriftChange, DriftStore, DriftTruth, EventStore, HeldOutboxEntry, HostStore, IndexChange, IndexTruth, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
-import { ConcurrencyConflictError, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
+import { ConcurrencyConflictError, FencedOutError, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -165,6 +165,8 @@ export class Projector {
   /** When this process's runs started failing (every run since has); undefined while they succeed. */
   #failingSince: number | undefined;
   #queued: Promise<ProjectorRun> | undefined;
+  /** The highest lease generation the rule index refused this projector under: its next lease is above it. */
+  #fencedAt = 0;
   /** Hosts attached to this app's commits, latest last: the latest one's log and delays are used. */
   readonly #kicks: Kick[] = [];
 
@@ -328,18 +330,37 @@ export class Projector {
   }
 
   async #batch(log: AlertLog): Promise<ProjectorRun> {
-    const lease = await ProjectorLease.take(this.deps.outbox, this.#owner, this.deps.leaseMs ?? LEASE_MS);
+    const lease = await ProjectorLease.take(this.deps.outbox, this.#owner, this.deps.leaseMs ?? LEASE_MS, this.#fencedAt);
     if (!lease) return { status: 'busy', ...ZERO };
     try {
       return await this.#leasedBatch(log, lease);
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
+      if (error instanceof FencedOutError) await this.#fencedOut(error, lease);
       // Whatever this batch did not finish stays in the outbox for the instance that took over.
       log.log(`projector: ${error.message}`);
       return { status: 'busy', ...ZERO };
     } finally {
       await lease.stop();
     }
+  }
+
+  /**
+   * The rule index refused this projector's generation. When the lease passed on, that is the
+   * lease lost (the run is 'busy'). When this projector still holds it, its generation is below
+   * one written before (a clock ahead, or a lease row rewritten without its generation): left so,
+   * every run would be refused while it keeps renewing the lease. The run fails (logged, and it
+   * alerts should it go on) and the next one takes a generation above the one seen.
+   */
+  async #fencedOut(error: FencedOutError, lease: ProjectorLease): Promise<void> {
+    try {
+      await lease.keep();
+    } catch (lost) {
+      if (lost instanceof LeaseLostError) return;
+      throw lost;
+    }
+    this.#fencedAt = Math.max(this.#fencedAt, error.fence);
+    throw new Error(`The rule index refused this projector's lease generation ${lease.generation} (it was written under ${error.fence}) while it held the lease; the next run takes a higher one.`, { cause: error });
   }
 
   async #leasedBatch(log: AlertLog, lease: ProjectorLease): Promise<ProjectorRun> {

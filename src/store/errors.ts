@@ -23,7 +23,23 @@ export class ConcurrencyConflictError extends Error {
  * written newer rows, so this one stops writing. Not an outage: nothing is wrong with storage.
  */
 export class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
+  override readonly name: string = 'LeaseLostError';
+}
+
+/**
+ * The rule index refused a projector's write: a projector under a later lease generation (`fence`)
+ * wrote it. Either the lease passed on (then renewing it fails too), or this projector holds the
+ * lease under a generation below one written before (a clock ahead, or a lease row that lost its
+ * generation): it then needs a generation above `fence`.
+ */
+export class FencedOutError extends LeaseLostError {
+  override readonly name: string = 'FencedOutError';
+  constructor(
+    message: string,
+    readonly fence: number,
+  ) {
+    super(message);
+  }
 }
 
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;

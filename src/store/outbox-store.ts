@@ -266,15 +266,18 @@ export class OutboxStore {
    * higher whenever someone else takes it (after a release or a lapse), so an owner whose lease
    * passed through other hands and came back can tell. Higher than the stored one and at least the
    * time in ms: should the row lose its generation (an older release rewrote it), the next one is
-   * still above those written before, unless this clock is behind theirs. Undefined: another
+   * still above those written before, unless this clock is behind theirs. `above`: a generation
+   * the rule index showed (written under it) that this owner's must exceed, even if it keeps the
+   * lease — otherwise its writes would be refused for as long as it renews. Undefined: another
    * owner holds it.
    */
-  async holdLease(owner: string, now: number, until: number): Promise<number | undefined> {
+  async holdLease(owner: string, now: number, until: number, above = 0): Promise<number | undefined> {
     await this.#table.ready();
     const current = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
     if (current && str(current, 'Owner') !== owner && (ms(current, 'Until') ?? 0) > now) return undefined;
     const held = num(current ?? {}, 'Generation') ?? 0;
-    const generation = current && str(current, 'Owner') === owner && held > 0 ? held : Math.max(held + 1, Math.floor(now));
+    const keeps = current && str(current, 'Owner') === owner && held > 0 && held > above;
+    const generation = keeps ? held : Math.max(held + 1, Math.floor(now), Math.floor(above) + 1);
     return (await this.#writeLease(current, owner, until, generation)) ? generation : undefined;
   }
 

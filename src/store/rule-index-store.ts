@@ -10,7 +10,7 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
 import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity, type Entity } from './entities';
 import { double, num } from './columns';
-import { ConcurrencyConflictError, LeaseLostError, settleAll } from './errors';
+import { ConcurrencyConflictError, FencedOutError, settleAll } from './errors';
 import { and, or } from './filters';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -72,7 +72,7 @@ const FENCE = 'ProjectorFence';
 function fenced(entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity {
   const stored = read ? (num(read, FENCE) ?? 0) : 0;
   if (fence === undefined) return stored > 0 ? { ...entity, [FENCE]: double(stored) } : entity;
-  if (stored > fence) throw new LeaseLostError(`A projector holding a later lease (${stored}, this one ${fence}) has written the rule index: this one stops.`);
+  if (stored > fence) throw new FencedOutError(`A projector holding a later lease (${stored}, this one ${fence}) has written the rule index: this one stops.`, stored);
   return { ...entity, [FENCE]: double(fence) };
 }
 

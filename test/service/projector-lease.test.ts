@@ -2,7 +2,7 @@
 // that lost it to another instance stops before logging alert records or clearing the outbox
 // (that instance projects the entries; the rule index refuses this one's writes: see
 // rule-index-race.test.ts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
@@ -68,6 +68,35 @@ describe('the projector\'s lease', () => {
     // The other instance is done and gives it back: the entry is projected, its record logged once.
     await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Owner: '', Until: new Date(0) }, 'Merge');
     expect(await stack.projected()).toMatchObject({ projected: 1 });
+    const warnings = (await getAll(stack, 'results?rule=test-alpha&status=Warning')).items.map((r: Json) => r.server);
+    expect(warnings).toContain(serverOf(host));
+    await countsAgree(stack);
+  });
+
+  it('refused by a fence above its generation while it still holds the lease: the run fails (logged), and the next one takes a generation above the fence and projects', async () => {
+    gate.beforeIndexWrite = undefined;
+    const host = 'SKEW01';
+    // An instance whose clock is two minutes ahead projects a change: its generation (its time) fences the counts rows.
+    await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }));
+    const realNow = Date.now.bind(Date);
+    const ahead = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 120_000);
+    try {
+      expect(await projector(60_000).drain({ log: () => undefined })).toMatchObject({ projected: 1 });
+    } finally {
+      ahead.mockRestore();
+    }
+    // An instance of an older release takes and gives back the lease: its Replace drops the generation.
+    await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Owner: '', Until: new Date(0) }, 'Replace');
+
+    // A correct-clock instance takes the lease at a generation below the fence: refused, and it says so.
+    await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10) }));
+    const p = projector(60_000);
+    const lines: string[] = [];
+    await expect(p.drain({ log: (m) => lines.push(m) })).rejects.toThrow(/refused this projector's lease generation/);
+    expect(lines.filter((l) => l.startsWith('FleetPosture.ProjectionFailed '))).toHaveLength(1);
+    // It gave the lease back, and its next run (within the two minutes the clocks differ) projects the change.
+    expect(await p.drain({ log: (m) => lines.push(m) })).toMatchObject({ status: 'done', projected: 1 });
+    expect(await outbox.list(100)).toEqual([]);
     const warnings = (await getAll(stack, 'results?rule=test-alpha&status=Warning')).items.map((r: Json) => r.server);
     expect(warnings).toContain(serverOf(host));
     await countsAgree(stack);
