@@ -26,7 +26,7 @@
 // FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes.
 import { randomUUID } from 'node:crypto';
 import type { DriftChange, DriftStore, DriftTruth, EventStore, HeldOutboxEntry, HostStore, IndexChange, IndexTruth, OutboxStore, PostureStore, RawSnapshotStore, RuleIndexStore, StagedRawStore, StoredOutboxEntry, StoredResult } from '../store';
-import { ConcurrencyConflictError, FencedOutError, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
+import { ConcurrencyConflictError, FencedOutError, isAccessDenied, isNewerSnapshot, isTransient, LeaseLostError, settleAll, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
@@ -106,10 +106,18 @@ const STAGED_PARALLEL = 2;
 const ZERO: Omit<ProjectorRun, 'status' | 'phaseMs'> = { entries: 0, projected: 0, waiting: 0, dropped: 0, held: 0, events: 0, alertRecords: 0 };
 
 /**
- * Errors that stop the run, every entry kept for the next one: storage down or throttling, a
- * contended write, or the lease lost. Projecting entries one by one would not get past them.
+ * Errors that stop the run, every entry kept for the next one: storage down or throttling, access
+ * refused (a role scoped wrongly), a contended write, or the lease lost. Projecting entries one by
+ * one would not get past them.
  */
-const stopsTheRun = (error: unknown): boolean => isTransient(error) || error instanceof ConcurrencyConflictError || error instanceof LeaseLostError;
+const stopsTheRun = (error: unknown): boolean => isTransient(error) || isAccessDenied(error) || error instanceof ConcurrencyConflictError || error instanceof LeaseLostError;
+/**
+ * Entries tried one at a time, first, before the one-by-one pass goes on side by side: when they
+ * all fail alike and none succeeded, the cause is not in the entries (a deploy bug, a setting) and
+ * setting the whole outbox aside would only bury it.
+ */
+const PROBES = 3;
+const kindOf = (error: unknown): string => (error instanceof Error ? `${error.name}|${(error as { code?: unknown }).code ?? ''}` : typeof error);
 const firstLine = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split('\n')[0]!.slice(0, 500);
 
 /** An entry whose commit is proven (or was, before it was held) and its work. */
@@ -504,6 +512,8 @@ export class Projector {
    * only itself. That one is set aside with its error; its server's later entries go on, reading
    * where its rows are first (the moves of the entry set aside never happened). Everything
    * written is keyed by the change, so what the failed batch wrote already is written again alike.
+   * Only an entry that fails while others succeed is set aside: when the first PROBES entries fail
+   * alike, or every entry fails, the run stops and keeps them all (ProjectionFailed says why).
    */
   async #oneByOne(ready: readonly Ready[], drop: readonly StoredOutboxEntry[], droppedStaged: readonly ProjectionWork[], lease: ProjectorLease, log: AlertLog): Promise<{ projected: number; held: number; events: number; alertRecords: number }> {
     const { outbox } = this.deps;
@@ -511,24 +521,50 @@ export class Projector {
     await outbox.remove(drop);
     const byServer = new Map<string, Ready[]>();
     for (const r of ready) byServer.set(r.entry.server, [...(byServer.get(r.entry.server) ?? []), r]);
+    const lists = [...byServer.values()];
     const outcome = { projected: 0, held: 0, events: 0, alertRecords: 0 };
-    await inParallel([...byServer.values()], this.deps.parallel ?? 16, async (list) => {
-      let behindHeld = false;
-      for (const r of list) {
-        const { entry } = r;
-        await lease.keep();
+    /** The first entry of a server that failed, and its server's entries after it (not tried yet). */
+    const failed: { r: Ready; error: unknown; rest: Ready[] }[] = [];
+    const project = async (r: Ready, behindHeld: boolean) => {
+      await lease.keep();
+      const w = behindHeld ? readingFirst(r.work) : workOf(r);
+      await this.#project([w], [], log, lease.generation);
+      outcome.alertRecords += await this.#alerts([w], log);
+      await outbox.remove([r.entry]);
+      outcome.projected++;
+      outcome.events += w.events.length;
+    };
+    /** A server's entries in order until one fails; the rest wait until it is known whether to hold it. */
+    const tryList = async (list: readonly Ready[]) => {
+      for (let i = 0; i < list.length; i++) {
         try {
-          const w = behindHeld ? readingFirst(r.work) : workOf(r);
-          await this.#project([w], [], log, lease.generation);
-          outcome.alertRecords += await this.#alerts([w], log);
-          await outbox.remove([entry]);
-          outcome.projected++;
-          outcome.events += w.events.length;
+          await project(list[i]!, false);
         } catch (error) {
           if (stopsTheRun(error)) throw error;
-          await this.#hold(entry, firstLine(error), true, log);
+          failed.push({ r: list[i]!, error, rest: list.slice(i + 1) });
+          return;
+        }
+      }
+    };
+    let probed = 0;
+    while (probed < lists.length && outcome.projected === 0 && failed.length < PROBES) await tryList(lists[probed++]!);
+    const alike = failed.length >= PROBES && failed.every((f) => kindOf(f.error) === kindOf(failed[0]!.error));
+    if (!alike) await inParallel(lists.slice(probed), this.deps.parallel ?? 16, tryList);
+    if (outcome.projected === 0 && (alike || failed.length > 1)) {
+      log.log(`projector: ${alike ? `the first ${failed.length} entries` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);
+      throw failed[0]!.error;
+    }
+    // Others succeeded: each failed entry is set aside, then its server's later entries go on.
+    await inParallel(failed, this.deps.parallel ?? 16, async ({ r, error, rest }) => {
+      await this.#hold(r.entry, firstLine(error), true, log);
+      outcome.held++;
+      for (const next of rest) {
+        try {
+          await project(next, true);
+        } catch (later) {
+          if (stopsTheRun(later)) throw later;
+          await this.#hold(next.entry, firstLine(later), true, log);
           outcome.held++;
-          behindHeld = true;
         }
       }
     });

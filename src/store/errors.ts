@@ -72,6 +72,12 @@ function retryAfterOf(error: RestError): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(1, Math.min(300, Math.ceil((date - Date.now()) / 1000)));
 }
 
+/** Storage refused this identity (401/403: a role or key scoped wrongly): every call fails alike until it is fixed. */
+export function isAccessDenied(error: unknown): boolean {
+  const status = statusCodeOf(error);
+  return status === 401 || status === 403;
+}
+
 /** True for errors that mean "storage is down or throttling", as opposed to a logical conflict. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof StorageUnavailableError) return true;

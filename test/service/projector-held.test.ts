@@ -165,6 +165,36 @@ describe('an entry this version cannot read', () => {
   });
 });
 
+describe('an error that hits every entry', () => {
+  const heldRecords = () => alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionHeld');
+  const failedRecords = () => alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed');
+
+  it.each([
+    ['access refused (403: a role scoped wrongly)', 403, 'SYSA'],
+    ['a deploy bug (400 on every index write)', 400, 'SYSB'],
+  ])('%s sets nothing aside: the run stops, every entry stays, and it is logged as a failed run', async (_, status, prefix) => {
+    const hosts = [1, 2, 3, 4, 5].map((i) => `${prefix}0${i}`);
+    for (const host of hosts) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    const heldBefore = heldRecords().length;
+    const failedBefore = failedRecords().length;
+    fault.server = `${prefix.toLowerCase()}0`;
+    fault.status = status;
+    try {
+      await expect(stack.projected()).rejects.toThrow();
+    } finally {
+      fault.server = undefined;
+    }
+    expect(await heldRows()).toEqual([]);
+    expect(heldRecords()).toHaveLength(heldBefore);
+    expect(failedRecords()).toHaveLength(failedBefore + 1);
+    expect((await outbox.list(100)).map((e) => e.server).sort()).toEqual(hosts.map(serverOf).sort());
+    // Once the cause is fixed, the next run projects them all.
+    expect(await stack.projected()).toMatchObject({ projected: hosts.length, held: 0 });
+    for (const host of hosts) expect(records('FleetPosture.NewFinding', serverOf(host))).toHaveLength(1);
+    await countsAgree(stack);
+  });
+});
+
 describe('a storage outage', () => {
   it('holds nothing: the run stops, every entry stays, and each failed run says since when the projector has been failing', async () => {
     const host = 'OUTAGE01';
@@ -173,11 +203,14 @@ describe('a storage outage', () => {
     fault.server = server;
     fault.status = 503;
     await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    const earlier = alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed').length;
     await expect(stack.projected()).rejects.toThrow();
     await expect(stack.projected()).rejects.toThrow();
     expect(await heldRows()).toEqual([]);
     expect((await outbox.list(100)).map((e) => e.server)).toEqual([server]);
-    const failed = alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed');
+    const failed = alertRecords(stack)
+      .filter((a) => a.name === 'FleetPosture.ProjectionFailed')
+      .slice(earlier);
     expect(failed).toHaveLength(2);
     expect(failed[0]!.fields).toMatchObject({ errorKind: 'StorageUnavailableError', failingMinutes: 0 });
     // The second failure is counted from the first.
