@@ -30,6 +30,7 @@ import { ConcurrencyConflictError, FencedOutError, isAccessDenied, isNewerSnapsh
 import type { AlertLog } from './alert-log';
 import type { HostRemoval, HostSync } from './stale-hosts';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { headOf } from './ingest';
 import { ProjectorLease } from './projector-lease';
 import { driftTruthOf, indexTruthOf } from './projection-truth';
 import { alertRecordId, decodeWork, FINDING, readFirstDrift, readFirstIndex, readingFirst, type ProjectionWork } from './projection-work';
@@ -409,13 +410,18 @@ export class Projector {
     const needProof = [...byServer.entries()].filter(([, list]) => list.some((e) => !proven(e)));
     await inParallel(needProof, parallel, async ([server, list]) => {
       const rule = list.map((e) => decodeWork(e.payload)?.proofRule).find((r) => r !== undefined);
-      proofs.set(server, rule === undefined ? undefined : await store.readResultRow(server, rule));
+      // Only entries this version cannot read: the newest row of the server carries its latest commits.
+      proofs.set(server, rule === undefined ? headOf(await store.readServer(server)) : await store.readResultRow(server, rule));
     });
 
     const ready: Ready[] = [];
     const drop: StoredOutboxEntry[] = [];
-    /** Entries this version cannot read: set aside, not dropped (a later release may read them). */
-    const unreadable: StoredOutboxEntry[] = [];
+    /**
+     * Entries this version cannot read whose commit happened (or cannot be told): set aside, not
+     * dropped (a later release may read them), with whether the commit was proven — a requeued one
+     * may come back after its rows forgot the commit id.
+     */
+    const unreadable: { entry: StoredOutboxEntry; proven: boolean }[] = [];
     /** Dropped entries whose body was staged: their staging rows go too. */
     const droppedStaged: ProjectionWork[] = [];
     let waiting = 0;
@@ -427,12 +433,12 @@ export class Projector {
       for (let i = 0; i < decoded.length; i++) {
         const { entry, work } = decoded[i]!;
         const verdict = verdicts[i] === 'wait' && i < lastCommitted ? 'never' : verdicts[i]!;
-        if (!work) unreadable.push(entry);
-        else if (verdict === 'committed') ready.push({ entry, work });
+        if (!work && (verdict === 'committed' || verdict === 'unknown')) unreadable.push({ entry, proven: verdict === 'committed' });
+        else if (verdict === 'committed') ready.push({ entry, work: work! });
         else if (verdict === 'never' || verdict === 'unknown') {
           if (verdict === 'unknown') log.log(`projector: the commit of ${server}'s outbox entry ${entry.commitId} can no longer be proven (its rows changed many times since); removed unprojected.`);
           drop.push(entry);
-          if (work.staged) droppedStaged.push(work);
+          if (work?.staged) droppedStaged.push(work);
         } else {
           // Later entries of the server wait with it, so its changes are projected in order.
           waiting += list.length - i;
@@ -440,7 +446,7 @@ export class Projector {
         }
       }
     }
-    for (const entry of unreadable) await this.#hold(entry, 'This version cannot read the entry (written by another release, or damaged).', false, log);
+    for (const { entry, proven: committed } of unreadable) await this.#hold(entry, 'This version cannot read the entry (written by another release, or damaged).', committed, log);
     phase('read');
     let outcome: { projected: number; held: number; events: number; alertRecords: number };
     let toProject: readonly Ready[] = ready;

@@ -5,6 +5,9 @@
 // every entry stays, and a record says since when the projector has been failing.
 import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionStores } from '../../src/app/create-app';
+import { RECENT_COMMITS } from '../../src/app/ingest';
+import { Projector } from '../../src/app/projector';
 import { decodeWork, encodeWork, type ProjectionWork } from '../../src/app/projection-work';
 import { createTableClients, OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
@@ -153,15 +156,44 @@ describe('an entry the projector cannot project', () => {
 });
 
 describe('an entry this version cannot read', () => {
-  it('is set aside too, not dropped: a later release may read it', async () => {
-    const server = serverOf('NEWER01');
-    await outbox.put({ server, commitId: 'from-a-newer-release', writtenAt: Date.now(), payload: JSON.stringify({ v: 2, server, commitId: 'from-a-newer-release' }) });
+  const freshProjector = (graceMs?: number) => new Projector({ store: stack.app.projectorStore, ...projectionStores(stack.app.projectorStore), outbox, waivers: async () => () => undefined, graceMs }, RECENT_COMMITS);
+
+  it('is set aside too, not dropped, as proven: requeued once a release reads it, it is projected even after its server committed many times since', async () => {
+    const host = 'NEWER01';
+    const server = serverOf(host);
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(100) }))).status).toBe(201);
+    const change = snapshot({ host, testState: 'Error', collectedAt: minutesAgo(90) });
+    await postOnly(change);
+    const [entry] = await outbox.list(10);
+    const original = await tables.outbox.getEntity<Record<string, unknown>>(entry!.partitionKey, entry!.rowKey);
+    // As a newer release would write it: this one cannot read it.
+    await outbox.put({ server, commitId: entry!.commitId, writtenAt: entry!.writtenAt, payload: JSON.stringify({ v: 2, server }) });
     expect(await stack.projected()).toMatchObject({ projected: 0, dropped: 0, held: 1 });
-    expect(records('FleetPosture.ProjectionHeld', server).map((r) => r.fields.commitId)).toEqual(['from-a-newer-release']);
+    expect(records('FleetPosture.ProjectionHeld', server).map((r) => r.fields.commitId)).toEqual([entry!.commitId]);
     const held = await heldRows();
-    expect(held.map((r) => [r.CommitId, r.Proven])).toEqual([['from-a-newer-release', false]]);
+    expect(held.map((r) => [r.CommitId, r.Proven])).toEqual([[entry!.commitId, true]]);
     expect(String(held[0]!.HeldError)).toMatch(/cannot read/);
-    await tables.outbox.deleteEntity('~held', String(held[0]!.rowKey));
+
+    // The server goes on (more commits than its rows remember); then the release that reads the entry is deployed.
+    for (let i = 0; i < RECENT_COMMITS; i++) expect((await post(stack, snapshot({ host, testState: i % 2 ? 'Pass' : 'Warning', collectedAt: minutesAgo(80 - i) }))).status).toBe(201);
+    const payload: Record<string, unknown> = { partitionKey: '~held', rowKey: held[0]!.rowKey, PayloadChunks: original.PayloadChunks };
+    for (const k of Object.keys(original)) if (k.startsWith('PayloadGzip')) payload[k] = original[k];
+    await tables.outbox.updateEntity(payload as never, 'Merge');
+    expect((await admin('jobs/requeue-held/run')).body).toMatchObject({ result: { requeued: 1 } });
+    // A projector that never saw the commit itself: the requeued entry carries its proof.
+    expect(await freshProjector().drain({ log: () => undefined })).toMatchObject({ projected: 1, dropped: 0, waiting: 0 });
+    expect(await outbox.list(10)).toEqual([]);
+    const events = (await getAll(stack, `events?server=${server}&rule=test-alpha`)).items;
+    expect(events.map((e: Json) => e.snapshotId)).toContain(change.snapshotId);
+  });
+
+  it('whose commit never happened is dropped, not set aside', async () => {
+    const server = serverOf('NEWER01');
+    await outbox.put({ server, commitId: 'never-committed', writtenAt: Date.now(), payload: JSON.stringify({ v: 2, server }) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await freshProjector(200).drain({ log: () => undefined })).toMatchObject({ projected: 0, dropped: 1, held: 0 });
+    expect(await heldRows()).toEqual([]);
+    expect(await outbox.list(10)).toEqual([]);
   });
 });
 
