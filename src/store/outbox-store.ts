@@ -108,12 +108,23 @@ export class OutboxStore {
   /**
    * Sets one entry aside with the error its projection failed with: copied to the held partition
    * first, then removed, so a crash in between leaves it in both places (projected or held again
-   * on the next run), never in neither.
+   * on the next run), never in neither. Removed only as it was listed: an entry written again
+   * meanwhile (a requeue of its held copy) stays for the next run.
    */
   async hold(entry: StoredOutboxEntry, error: string, proven: boolean, now: number): Promise<void> {
     const held = { ...entryEntity(entry, { partitionKey: HELD, rowKey: outboxKeys(entry.server, entry.commitId).rowKey }), HeldError: boundedText(error, 2000), HeldAt: dateTime(now), Proven: proven };
     await this.#table.call('setting an outbox entry aside', (t) => t.upsertEntity(held, 'Replace'));
-    await this.remove([entry]);
+    await this.#deleteAsRead(entry.partitionKey, entry.rowKey, entry.etag, 'setting an outbox entry aside');
+  }
+
+  /** Deletes a row only as it was read: gone, or written again since (412), it is left to whoever moved it. */
+  async #deleteAsRead(pk: string, rk: string, etag: string, what: string): Promise<void> {
+    try {
+      await this.#table.call(what, (t) => t.deleteEntity(pk, rk, { etag }));
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status !== 404 && status !== 412 && !(error instanceof ConcurrencyConflictError)) throw error;
+    }
   }
 
   /** The entries set aside, oldest commit first within each server (keys only and the error, not the payloads). */
@@ -144,7 +155,8 @@ export class OutboxStore {
           if (requeued >= REQUEUE_MAX) return { requeued, more: true };
           const entry = toEntry(row);
           await t.upsertEntity({ ...entryEntity(entry, outboxKeys(entry.server, entry.commitId)), Requeued: true, Proven: bool(row, 'Proven') }, 'Replace');
-          await this.remove([{ server: entry.server, commitId: entry.commitId, partitionKey: HELD, rowKey: str(row, 'rowKey') }]);
+          // The projector may have held it again meanwhile (a new held row): that one stays.
+          await this.#deleteAsRead(HELD, str(row, 'rowKey'), String(row.etag), 'requeueing held outbox entries');
           requeued++;
         }
       }

@@ -15,6 +15,7 @@ import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
+import { until } from '../support/until';
 
 /** While set, every rule-index request that names this server fails with `status`. */
 const fault: { server?: string; status: number } = { status: 400 };
@@ -31,11 +32,31 @@ const faultPolicy: StoragePolicy = {
   },
 };
 
+/** While `match` is set, the first outbox delete whose text it matches waits for `release`. */
+const gate: { match?: (text: string) => boolean; arrived: boolean; release: () => void; open: Promise<void> } = { arrived: false, release: () => undefined, open: Promise.resolve() };
+const gatePolicy: StoragePolicy = {
+  name: 'testOutboxDeleteGate',
+  async sendRequest(request, next) {
+    const text = decodeURIComponent(request.url) + (typeof request.body === 'string' ? decodeURIComponent(request.body) : '');
+    if (gate.match && (request.method === 'DELETE' || /\$batch/.test(request.url)) && /Outbox/.test(text) && gate.match(text)) {
+      gate.match = undefined;
+      gate.arrived = true;
+      await gate.open;
+    }
+    return next(request);
+  },
+};
+const closeGate = (match: (text: string) => boolean) => {
+  gate.arrived = false;
+  gate.open = new Promise<void>((r) => (gate.release = r));
+  gate.match = match;
+};
+
 let stack: TestStack;
 let tables: ReturnType<typeof createTableClients>;
 let outbox: OutboxStore;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy], projectorIntervalMs: 0 });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy, gatePolicy], projectorIntervalMs: 0 });
   tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
   outbox = new OutboxStore(stack.app.projectorStore);
 });
@@ -152,6 +173,56 @@ describe('an entry the projector cannot project', () => {
     // The requeued change did not put its older body over the newer one.
     expect((await new RawSnapshotStore(stack.app.projectorStore).getLatestRaw(serverOf('FIX01')))?.snapshotId).toBe(newestRaw.snapshotId);
     await countsAgree(stack);
+  });
+});
+
+describe('a requeue racing the projector', () => {
+  const breakEntry = async (host: string) => {
+    await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    const bad = (await outbox.list(100)).find((e) => e.server === serverOf(host))!;
+    const work = decodeWork(bad.payload)!;
+    await outbox.put({ server: bad.server, commitId: bad.commitId, writtenAt: bad.writtenAt, payload: encodeWork({ ...work, index: work.index.map((m) => ({ from: m.from })) } as unknown as ProjectionWork) });
+    expect(await stack.projected()).toMatchObject({ held: 1 });
+    return bad.commitId;
+  };
+  const entryRows = async () => (await outbox.list(100)).map((e) => e.commitId);
+  /** Out of the way of the next tests: the held change goes, and a later one puts the server's index row in place. */
+  const clear = async (host: string) => {
+    for (const row of await heldRows()) await tables.outbox.deleteEntity('~held', String(row.rowKey));
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(1) }))).status).toBe(201);
+    await countsAgree(stack);
+  };
+
+  it('does not lose the entry when the projector holds it again before the requeue removed its held row', async () => {
+    const commitId = await breakEntry('RACE01');
+    // The requeue's removal of the held row is slow (throttled, retried)...
+    closeGate((text) => text.includes('~held'));
+    const requeue = admin('jobs/requeue-held/run');
+    await until(() => gate.arrived, 'the requeue to remove the held row');
+    // ...and meanwhile a drain projects the requeued entry, which fails again: held again.
+    expect(await stack.projected()).toMatchObject({ held: 1 });
+    gate.release();
+    expect((await requeue).status).toBe(200);
+    expect((await heldRows()).map((r) => r.CommitId)).toEqual([commitId]);
+    expect(await entryRows()).toEqual([]);
+    await clear('RACE01');
+  });
+
+  it('does not lose the entry when a requeue writes it back before the projector removed it from the outbox', async () => {
+    const commitId = await breakEntry('RACE02');
+    expect((await admin('jobs/requeue-held/run')).status).toBe(200);
+    // The drain holds it again, but its removal of the outbox entry is slow...
+    closeGate((text) => text.includes('race02') && !text.includes('~held'));
+    const drain = stack.projected();
+    await until(() => gate.arrived, 'the projector to remove the entry it set aside');
+    // ...and meanwhile an operator requeues it again (the held copy goes, the entry is written back).
+    expect((await admin('jobs/requeue-held/run')).body).toMatchObject({ result: { requeued: 1 } });
+    gate.release();
+    expect(await drain).toMatchObject({ held: 1 });
+    expect(await entryRows()).toEqual([commitId]);
+    expect(await heldRows()).toEqual([]);
+    expect(await stack.projected()).toMatchObject({ held: 1 });
+    await clear('RACE02');
   });
 });
 
