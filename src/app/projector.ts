@@ -33,7 +33,7 @@ import { formatLogRecord, LOG_RECORDS } from './log-records';
 import { headOf } from './ingest';
 import { ProjectorLease } from './projector-lease';
 import { driftTruthOf, indexTruthOf } from './projection-truth';
-import { alertRecordId, decodeWork, FINDING, readFirstDrift, readFirstIndex, readingFirst, type ProjectionWork } from './projection-work';
+import { alertRecordId, decodeWork, FINDING, readFirstDrift, readFirstIndex, readingFirst, type AlertWork, type ProjectionWork } from './projection-work';
 
 /** The fleet-wide tables the projector writes, each through its own store. */
 export interface ProjectionStores {
@@ -458,7 +458,7 @@ export class Projector {
       mark = Date.now();
       // Another instance that took the lease meanwhile projects these entries and logs their records.
       await lease.keep();
-      const alertRecords = await this.#alerts(works, log);
+      const alertRecords = await this.#alerts(works, log, new Set(toProject.filter((r) => r.entry.requeued).map((r) => r.entry.commitId)));
       phase('alerts');
       await outbox.remove([...toProject.map((r) => r.entry), ...drop]);
       phase('clear');
@@ -535,7 +535,7 @@ export class Projector {
       await lease.keep();
       const w = behindHeld ? readingFirst(r.work) : workOf(r);
       await this.#project([w], [], log, lease.generation);
-      outcome.alertRecords += await this.#alerts([w], log);
+      outcome.alertRecords += await this.#alerts([w], log, new Set(r.entry.requeued ? [r.entry.commitId] : []));
       await outbox.remove([r.entry]);
       outcome.projected++;
       outcome.events += w.events.length;
@@ -702,9 +702,29 @@ export class Projector {
     );
   }
 
-  /** Logs each change's alert record once per id; a failed waiver read cannot cost an alert (it goes out unwaived). */
-  async #alerts(works: readonly ProjectionWork[], log: AlertLog): Promise<number> {
-    const due = works.flatMap((w) => w.alerts).filter((a) => !this.#emitted.has(alertRecordId(a)));
+  /**
+   * Logs each change's alert record once per id; a failed waiver read cannot cost an alert (it goes
+   * out unwaived). A requeued change (`requeued`: commit ids) was held while its server changed
+   * again: its record goes out only while the status it announces is still the rule's current one
+   * (same status, same firstSeen); one a later change replaced — a finding resolved since — would
+   * page for nothing, so it is logged as superseded, not as an alert record.
+   */
+  async #alerts(works: readonly ProjectionWork[], log: AlertLog, requeued: ReadonlySet<string>): Promise<number> {
+    const owed = works.flatMap((w) => w.alerts.map((a) => ({ a, requeued: requeued.has(w.commitId) }))).filter(({ a }) => !this.#emitted.has(alertRecordId(a)));
+    const superseded = new Set<AlertWork>();
+    await inParallel(
+      owed.filter((o) => o.requeued),
+      this.deps.parallel ?? 16,
+      async ({ a }) => {
+        const row = await this.deps.store.readResultRow(a.server, a.ruleId);
+        if (row?.status !== a.status || row.firstSeen !== a.firstSeen) superseded.add(a);
+      },
+    );
+    for (const a of superseded) {
+      log.log(`projector: the ${a.status} record of ${a.server} / ${a.ruleId} (snapshot ${a.snapshotId}) was superseded by a later change while its entry was held; not logged as an alert.`);
+      this.#emitted.add(alertRecordId(a));
+    }
+    const due = owed.map((o) => o.a).filter((a) => !superseded.has(a));
     if (due.length === 0) return 0;
     let waiverOf: (server: string, ruleId: string, since: number) => string | undefined = () => undefined;
     if (due.some((a) => FINDING.has(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);

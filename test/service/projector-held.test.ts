@@ -163,8 +163,9 @@ describe('an entry the projector cannot project', () => {
       const server = serverOf(host);
       const events = (await getAll(stack, `events?server=${server}&rule=test-alpha`)).items;
       expect(events.map((e: Json) => e.toStatus), host).toEqual(['Error', 'Warning', 'Pass']);
+      // The held Warning was replaced by the Error before it was requeued: only the Error's record pages.
       const findings = records('FleetPosture.NewFinding', server);
-      expect(findings.map((r) => r.fields.snapshotId).sort(), host).toEqual([errors.get(host)!.snapshotId, warnings.get(host)!.snapshotId].sort());
+      expect(findings.map((r) => r.fields.snapshotId), host).toEqual([errors.get(host)!.snapshotId]);
       for (const status of ['Pass', 'Warning', 'Error']) {
         const rows = (await getAll(stack, `results?rule=test-alpha&status=${status}`)).items.filter((r: Json) => r.server === server);
         expect(rows, `${host} ${status}`).toHaveLength(status === 'Error' ? 1 : 0);
@@ -172,6 +173,30 @@ describe('an entry the projector cannot project', () => {
     }
     // The requeued change did not put its older body over the newer one.
     expect((await new RawSnapshotStore(stack.app.projectorStore).getLatestRaw(serverOf('FIX01')))?.snapshotId).toBe(newestRaw.snapshotId);
+    await countsAgree(stack);
+  });
+});
+
+describe('a requeued change\'s alert record', () => {
+  it('goes out while its finding is still current, and not once a later change resolved it', async () => {
+    for (const host of ['ALRT01', 'ALRT02']) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }))).status).toBe(201);
+    fault.server = 'alrt0';
+    fault.status = 400;
+    const warnings = new Map(['ALRT01', 'ALRT02'].map((host) => [host, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(20) })]));
+    for (const doc of warnings.values()) await postOnly(doc);
+    await postOnly(snapshot({ host: 'ALRTOK', testState: 'Warning', collectedAt: minutesAgo(20) }));
+    try {
+      expect(await stack.projected()).toMatchObject({ projected: 1, held: 2 });
+    } finally {
+      fault.server = undefined;
+    }
+    // While they are held, ALRT01's finding is resolved and ALRT02 reports the same Warning again.
+    expect((await post(stack, snapshot({ host: 'ALRT01', testState: 'Pass', collectedAt: minutesAgo(10) }))).status).toBe(201);
+    expect((await post(stack, snapshot({ host: 'ALRT02', testState: 'Warning', collectedAt: minutesAgo(10), tail: 'again\n' }))).status).toBe(201);
+    expect((await admin('jobs/requeue-held/run')).body).toMatchObject({ result: { requeued: 2 } });
+    expect(await stack.projected()).toMatchObject({ projected: 2, held: 0 });
+    expect(records('FleetPosture.NewFinding', serverOf('ALRT01'))).toEqual([]);
+    expect(records('FleetPosture.NewFinding', serverOf('ALRT02')).map((r) => r.fields.snapshotId)).toEqual([warnings.get('ALRT02')!.snapshotId]);
     await countsAgree(stack);
   });
 });
