@@ -2,7 +2,8 @@
 // large burst), and another instance takes a lapsed lease and projects the same entries; a
 // projector that went on writing after that could put back index rows older than the ones the
 // other one wrote. So the lease is renewed on a heartbeat and before each step that writes, and
-// once anyone else took it this projector stops. Its generation goes with the index writes as a
+// once anyone else took it this projector stops (a step skips the renewal while most of the lease
+// is still ahead). Its generation goes with the index writes as a
 // fence (the rule index refuses writes under an older generation than the last one it saw).
 import { LeaseLostError, type OutboxStore } from '../store';
 
@@ -10,6 +11,8 @@ export class ProjectorLease {
   #lost = false;
   #renewing: Promise<void> = Promise.resolve();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Until when (this clock) the last take or renewal holds the lease. */
+  #heldUntil: number;
 
   private constructor(
     private readonly outbox: OutboxStore,
@@ -17,7 +20,9 @@ export class ProjectorLease {
     /** One more whenever another owner takes the lease: the fence of this batch's index writes. */
     readonly generation: number,
     private readonly ms: number,
+    takenAt: number,
   ) {
+    this.#heldUntil = takenAt + ms;
     this.#heartbeat = setInterval(() => void this.#renew().catch(() => undefined), Math.max(1, Math.floor(ms / 3)));
     this.#heartbeat.unref?.();
   }
@@ -26,11 +31,17 @@ export class ProjectorLease {
   static async take(outbox: OutboxStore, owner: string, ms: number, above = 0): Promise<ProjectorLease | undefined> {
     const now = Date.now();
     const generation = await outbox.holdLease(owner, now, now + ms, above);
-    return generation === undefined ? undefined : new ProjectorLease(outbox, owner, generation, ms);
+    return generation === undefined ? undefined : new ProjectorLease(outbox, owner, generation, ms, now);
   }
 
-  /** Renews the lease now; throws LeaseLostError once another instance has taken it. */
+  /**
+   * Renews the lease unless more than half of it is still ahead (the usual batch: a renewal costs
+   * two round trips, and another instance takes the lease only once it lapsed by its clock, so half
+   * the lease is the margin for clocks that differ); throws LeaseLostError once another instance
+   * has taken it.
+   */
   async keep(): Promise<void> {
+    if (!this.#lost && Date.now() < this.#heldUntil - this.ms / 2) return;
     await this.#renew();
     if (this.#lost) throw new LeaseLostError('Another projector took the lease while this one worked: this one stops, and that one projects what is left.');
   }
@@ -46,7 +57,10 @@ export class ProjectorLease {
     this.#renewing = this.#renewing
       .catch(() => undefined)
       .then(async () => {
-        if (!this.#lost && !(await this.outbox.renewLease(this.owner, this.generation, Date.now() + this.ms))) this.#lost = true;
+        if (this.#lost) return;
+        const at = Date.now();
+        if (await this.outbox.renewLease(this.owner, this.generation, at + this.ms)) this.#heldUntil = at + this.ms;
+        else this.#lost = true;
       });
     return this.#renewing;
   }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
-import { createTableClients, OutboxStore } from '../../src/store';
+import { createTableClients, OutboxStore, type StoragePolicy } from '../../src/store';
 import { ruleIndexGate } from '../support/faults';
 import { getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -14,12 +14,24 @@ import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 
 const gate = ruleIndexGate('testIndexGate');
+/** Requests on the lease row: counted, and held back while `throttled` (storage throttling the renewals too). */
+const leaseRequests: { count: number; throttled?: Promise<void> } = { count: 0 };
+const leasePolicy: StoragePolicy = {
+  name: 'testLeaseRequests',
+  async sendRequest(request, next) {
+    if (decodeURIComponent(request.url).includes('~lease')) {
+      leaseRequests.count++;
+      await leaseRequests.throttled;
+    }
+    return next(request);
+  },
+};
 
 let stack: TestStack;
 let tables: ReturnType<typeof createTableClients>;
 let outbox: OutboxStore;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [gate.policy], projectorIntervalMs: 0 });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [gate.policy, leasePolicy], projectorIntervalMs: 0 });
   tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
   outbox = new OutboxStore(stack.app.projectorStore);
 });
@@ -54,13 +66,19 @@ describe('the projector\'s lease', () => {
   it('lost in the middle of a batch: the projector stops before logging alert records or clearing the outbox, and the new holder projects', async () => {
     const host = 'LOST01';
     await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
-    // While its index write is on its way, another instance takes the lease (it had lapsed).
+    // Its index write is held up, and so are its renewals (storage throttling): the lease lapses,
+    // and another instance takes it.
     gate.beforeIndexWrite = async () => {
+      let release = () => undefined as void;
+      leaseRequests.throttled = new Promise<void>((r) => (release = r));
+      await sleep(900);
       const row = await leaseRow();
       await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Owner: 'other-instance', Until: new Date(Date.now() + 60_000), Generation: { value: Number(row.Generation ?? 0) + 1, type: 'Double' } }, 'Replace');
+      leaseRequests.throttled = undefined;
+      release();
     };
     const lines: string[] = [];
-    const run = await projector(60_000).drain({ log: (m) => lines.push(m) });
+    const run = await projector(600).drain({ log: (m) => lines.push(m) });
     expect(run).toMatchObject({ status: 'busy', projected: 0 });
     expect(lines.filter((l) => l.startsWith('FleetPosture.NewFinding '))).toEqual([]);
     expect((await outbox.list(100)).map((e) => e.server)).toEqual([serverOf(host)]);
@@ -71,6 +89,14 @@ describe('the projector\'s lease', () => {
     const warnings = (await getAll(stack, 'results?rule=test-alpha&status=Warning')).items.map((r: Json) => r.server);
     expect(warnings).toContain(serverOf(host));
     await countsAgree(stack);
+  });
+
+  it('is not renewed between the steps of a batch while most of it is still ahead: a drain reads and writes the lease row only to take and release it', async () => {
+    gate.beforeIndexWrite = undefined;
+    for (const host of ['RT01', 'RT02', 'RT03']) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    leaseRequests.count = 0;
+    expect(await projector(600_000).drain({ log: () => undefined })).toMatchObject({ status: 'done', projected: 3 });
+    expect(leaseRequests.count).toBe(4);
   });
 
   it('refused by a fence above its generation while it still holds the lease: the run fails (logged), and the next one takes a generation above the fence and projects', async () => {
