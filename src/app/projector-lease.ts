@@ -38,10 +38,10 @@ export class ProjectorLease {
    * Renews the lease unless more than half of it is still ahead (the usual batch: a renewal costs
    * two round trips, and another instance takes the lease only once it lapsed by its clock, so half
    * the lease is the margin for clocks that differ); throws LeaseLostError once another instance
-   * has taken it.
+   * has taken it. `confirm`: renew anyway, to learn whether the lease is still this one's.
    */
-  async keep(): Promise<void> {
-    if (!this.#lost && Date.now() < this.#heldUntil - this.ms / 2) return;
+  async keep(confirm = false): Promise<void> {
+    if (!confirm && !this.#lost && Date.now() < this.#heldUntil - this.ms / 2) return;
     await this.#renew();
     if (this.#lost) throw new LeaseLostError('Another projector took the lease while this one worked: this one stops, and that one projects what is left.');
   }

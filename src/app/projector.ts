@@ -363,7 +363,7 @@ export class Projector {
    */
   async #fencedOut(error: FencedOutError, lease: ProjectorLease): Promise<void> {
     try {
-      await lease.keep();
+      await lease.keep(true);
     } catch (lost) {
       if (lost instanceof LeaseLostError) return;
       throw lost;
