@@ -11,7 +11,8 @@ import { Projector } from '../../src/app/projector';
 import { decodeWork, encodeWork, type ProjectionWork } from '../../src/app/projection-work';
 import { createTableClients, OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
-import { alertRecords, getAll, post, type Json } from '../support/http';
+import { alertRecords, getAll, type Json, minutesAgo, post, postUndrained } from '../support/http';
+import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
@@ -62,9 +63,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const minutesAgo = (m: number) => Date.now() - m * 60_000;
-const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
-const postOnly = async (doc: Record<string, unknown>) => expect((await post(stack, doc, { drain: false })).status).toBe(201);
+const postOnly = (doc: Record<string, unknown>) => postUndrained(stack, doc);
 const records = (name: string, server: string) => alertRecords(stack).filter((a) => a.name === name && a.fields.server === server);
 const heldRows = async () => {
   const out: Record<string, unknown>[] = [];

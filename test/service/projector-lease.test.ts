@@ -8,7 +8,8 @@ import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
 import { createTableClients, OutboxStore, type StoragePolicy } from '../../src/store';
 import { ruleIndexGate } from '../support/faults';
-import { getAll, post, type Json } from '../support/http';
+import { getAll, type Json, minutesAgo, postUndrained } from '../support/http';
+import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
@@ -37,9 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const minutesAgo = (m: number) => Date.now() - m * 60_000;
-const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
-const postOnly = async (doc: Record<string, unknown>) => expect((await post(stack, doc, { drain: false })).status).toBe(201);
+const postOnly = (doc: Record<string, unknown>) => postUndrained(stack, doc);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the projector\'s lease', () => {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork } from '../../src/app/projection-work';
 import { createTableClients, LeaseLostError, OutboxStore, RuleIndexStore, type IndexMove } from '../../src/store';
 import { ruleIndexGate } from '../support/faults';
-import { post } from '../support/http';
+import { minutesAgo, post, postUndrained } from '../support/http';
+import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
@@ -23,9 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const minutesAgo = (m: number) => Date.now() - m * 60_000;
-const serverOf = (host: string) => `${host.toLowerCase()}.corp.contoso.com`;
-const postOnly = async (doc: Record<string, unknown>) => expect((await post(stack, doc, { drain: false })).status).toBe(201);
+const postOnly = (doc: Record<string, unknown>) => postUndrained(stack, doc);
 
 /** A server's test-alpha index rows: status and source snapshot. */
 async function indexRows(server: string): Promise<{ status: string; snapshotId: string }[]> {

@@ -10,11 +10,12 @@ import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { STATUSES } from '../../src/rules/types';
 import { decodeWork } from '../../src/app/projection-work';
-import { OutboxStore, type StoredOutboxEntry } from '../../src/store';
+import { OutboxStore } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, getAll, type Json } from '../support/http';
 import { alphaRule } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
+import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const B = DRIFT_RULE;
@@ -54,22 +55,9 @@ async function post(target: Target, host: string, fixture: string): Promise<void
 
 const outbox = () => new OutboxStore(stack.app.store);
 
-/** Projects everything waiting. */
-async function drain(): Promise<void> {
-  const run = await stack.projected();
-  expect(run).toMatchObject({ status: 'done', dropped: 0, waiting: 0 });
-  expect(await outbox().list(10)).toEqual([]);
-}
-
-/** Projects everything waiting, then puts the same entries back and projects them again (a run repeated after a crash). */
-async function drainTwice(): Promise<void> {
-  const entries: StoredOutboxEntry[] = await outbox().list(1000);
-  expect(entries.length).toBeGreaterThan(0);
-  await drain();
-  for (const e of entries) await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
-  const again = await stack.projected();
-  expect(again).toMatchObject({ projected: entries.length, dropped: 0, waiting: 0 });
-}
+const drain = () => drainOutbox(stack);
+/** Projects what waits, then the same entries again: a run repeated after a crash before it cleared them. */
+const drainTwice = () => drainTwiceOf(stack);
 
 const zeros = () => Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
 

@@ -16,6 +16,7 @@ import { injectedError, lostAnswers } from '../support/faults';
 import { alertRecords, get, getAll, type Json } from '../support/http';
 import { TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const MIN = 60_000;
@@ -39,19 +40,9 @@ async function post(server: string, fixture: string, key?: string): Promise<Resp
   });
 }
 
-async function drain(): Promise<void> {
-  expect(await stack.projected()).toMatchObject({ status: 'done', dropped: 0, waiting: 0 });
-  expect(await outbox().list(10)).toEqual([]);
-}
-
-/** Projects what waits, then puts the same entries back and projects them again: a run repeated after a crash before it cleared them. */
-async function drainTwice(): Promise<void> {
-  const entries: StoredOutboxEntry[] = await outbox().list(1000);
-  expect(entries.length).toBeGreaterThan(0);
-  await drain();
-  for (const e of entries) await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
-  expect(await stack.projected()).toMatchObject({ projected: entries.length, dropped: 0, waiting: 0 });
-}
+const drain = () => drainOutbox(stack);
+/** Projects what waits, then the same entries again: a run repeated after a crash before it cleared them. */
+const drainTwice = () => drainTwiceOf(stack);
 
 const remove = (server: string, query = 'removedBy=ops%40contoso.com', key: keyof typeof TEST_KEYS = 'admin') =>
   stack.request(`servers/${encodeURIComponent(server)}${query ? `?${query}` : ''}`, { method: 'DELETE', key });

@@ -1,4 +1,5 @@
 // Small helpers for end-to-end requests against a TestStack.
+import { expect } from 'vitest';
 import { SERVER_ID, serverIdOf } from '../../src/snapshot/normalise';
 import type { TEST_KEYS, TestStack } from './stack';
 
@@ -107,3 +108,11 @@ export async function adminCall(stack: TestStack, method: string, path: string, 
   const text = await r.text();
   return { status: r.status, body: (text ? JSON.parse(text) : undefined) as Json, etag: r.headers.get('etag') };
 }
+
+/** Posts a snapshot and expects it accepted, leaving what it owes the fleet-wide tables for the test to drain. */
+export async function postUndrained(stack: TestStack, doc: Record<string, unknown>): Promise<void> {
+  expect((await post(stack, doc, { drain: false })).status).toBe(201);
+}
+
+/** A time `m` minutes before now. */
+export const minutesAgo = (m: number): number => Date.now() - m * 60_000;
