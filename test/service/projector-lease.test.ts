@@ -50,7 +50,7 @@ describe('the projector\'s lease', () => {
     await postOnly(snapshot({ host: 'LONG01', testState: 'Warning', collectedAt: minutesAgo(5) }));
     let renewed = false;
     // The index write waits (throttled storage) until the lease was extended, for up to 10 s.
-    gate.beforeIndexWrite = async () => {
+    gate.beforeWrite = async () => {
       const first = untilOf(await leaseRow());
       for (let i = 0; i < 100 && !renewed; i++) {
         await sleep(100);
@@ -67,7 +67,7 @@ describe('the projector\'s lease', () => {
     await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
     // Its index write is held up, and so are its renewals (storage throttling): the lease lapses,
     // and another instance takes it.
-    gate.beforeIndexWrite = async () => {
+    gate.beforeWrite = async () => {
       let release = () => undefined as void;
       leaseRequests.throttled = new Promise<void>((r) => (release = r));
       await sleep(900);
@@ -91,7 +91,7 @@ describe('the projector\'s lease', () => {
   });
 
   it('is not renewed between the steps of a batch while most of it is still ahead: a drain reads and writes the lease row only to take and release it', async () => {
-    gate.beforeIndexWrite = undefined;
+    gate.beforeWrite = undefined;
     for (const host of ['RT01', 'RT02', 'RT03']) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
     leaseRequests.count = 0;
     expect(await projector(600_000).drain({ log: () => undefined })).toMatchObject({ status: 'done', projected: 3 });
@@ -99,7 +99,7 @@ describe('the projector\'s lease', () => {
   });
 
   it('refused by a fence above its generation while it still holds the lease: the run fails (logged), and the next one takes a generation above the fence and projects', async () => {
-    gate.beforeIndexWrite = undefined;
+    gate.beforeWrite = undefined;
     const host = 'SKEW01';
     // An instance whose clock is two minutes ahead projects a change: its generation (its time) fences the counts rows.
     await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30) }));

@@ -58,9 +58,9 @@ describe('a stale index move', () => {
     const index = new RuleIndexStore(stack.app.projectorStore);
     // The other projector projects both changes (the server's last one, read first) between the
     // stalled one's read of the counts row and its transaction.
-    gate.beforeIndexWrite = () => index.applyIndexMoves('test-alpha', [{ record: newer.record, reread: true }]);
+    gate.beforeWrite = () => index.applyIndexMoves('test-alpha', [{ record: newer.record, reread: true }]);
     await index.applyIndexMoves('test-alpha', [stale]);
-    expect(gate.beforeIndexWrite).toBeUndefined();
+    expect(gate.beforeWrite).toBeUndefined();
     expect(await indexRows(serverOf(host))).toEqual([{ status: 'Pass', snapshotId: newerSnapshot }]);
     await countsAgree(stack);
   });

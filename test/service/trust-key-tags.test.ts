@@ -3,28 +3,17 @@
 // the next post — also when it lands between a post's key check and its commit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerKey, serverKeyTag } from '../../src/app/enrolment';
-import { keyTagOf, type StoragePolicy, type StoredResult } from '../../src/store';
+import { keyTagOf, type StoredResult } from '../../src/store';
+import { transactionGate } from '../support/faults';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
-/** When armed, the next transaction on Results waits for `during` first (a commit, paused). */
-const pause: { during?: () => Promise<void> } = {};
-const pausePolicy: StoragePolicy = {
-  name: 'testPauseCommit',
-  async sendRequest(request, next) {
-    const body = typeof request.body === 'string' ? request.body : '';
-    const during = pause.during;
-    if (during && request.url.endsWith('$batch') && body.includes('/Results')) {
-      pause.during = undefined;
-      await during();
-    }
-    return next(request);
-  },
-};
+/** When armed, the next transaction on Results waits for its hook first (a commit, paused). */
+const pause = transactionGate('testPauseCommit', 'Results');
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [pausePolicy] });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [pause.policy] });
 });
 afterAll(async () => stack?.stop());
 
@@ -111,7 +100,7 @@ describe('the verified-key tag', () => {
       expect(keyTagOf(await rowsOf(host))).toBe(tagged ? tagOf(key) : undefined);
 
       let revoked = false;
-      pause.during = async () => {
+      pause.beforeWrite = async () => {
         const out = await stack.app.enrolment.revoke(fqdn(host), { log: () => undefined });
         revoked = out !== undefined;
       };

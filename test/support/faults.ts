@@ -59,21 +59,21 @@ export function refusedWrites(name: string): RefusedWrites {
 }
 
 export interface RequestGate {
-  /** Runs once before the next transaction that writes the rule index is sent (then clears itself): another writer's turn. */
-  beforeIndexWrite?: () => Promise<void>;
+  /** Runs once before the next transaction on the gate's table is sent (then clears itself): another writer's turn. */
+  beforeWrite?: () => Promise<void>;
   readonly policy: StoragePolicy;
 }
 
-/** A policy that holds the next rule-index transaction while the gate's hook runs. */
-export function ruleIndexGate(name: string): RequestGate {
+/** A policy that holds the next transaction ($batch) on `table` while the gate's hook runs. */
+export function transactionGate(name: string, table: string): RequestGate {
   const self: RequestGate = {
     policy: {
       name,
       async sendRequest(request, next) {
         const body = typeof request.body === 'string' ? request.body : '';
-        const hook = self.beforeIndexWrite;
-        if (hook && request.url.endsWith('$batch') && body.includes('/RuleIndex')) {
-          self.beforeIndexWrite = undefined;
+        const hook = self.beforeWrite;
+        if (hook && request.url.endsWith('$batch') && body.includes(`/${table}`)) {
+          self.beforeWrite = undefined;
           await hook();
         }
         return next(request);
@@ -82,6 +82,9 @@ export function ruleIndexGate(name: string): RequestGate {
   };
   return self;
 }
+
+/** The gate of the rule index's transactions. */
+export const ruleIndexGate = (name: string): RequestGate => transactionGate(name, 'RuleIndex');
 
 export interface HeldStorage {
   /** While true, every request to storage waits (before it is sent) until release(). */
