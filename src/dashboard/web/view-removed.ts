@@ -1,4 +1,4 @@
-// A server an admin removed from the fleet (DELETE /api/servers/{server}): the server route no
+// A server an admin removed from the fleet (the removeServer route): the server route no
 // longer answers for it, but its history does, ending with the removal. The view says so — when,
 // and who removed it (the removal's own message names them, in the page's language) — and shows
 // the whole history, so a link to it from the Changes view or a bookmark still leads somewhere.
