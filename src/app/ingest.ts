@@ -20,6 +20,7 @@ import {
   OutboxEntryTooLargeError,
   PROJECTED_RAW_SLOTS,
   rawSlotOf,
+  remembersCommit,
   type CommitMark,
   type DriftMove,
   type HostRecord,
@@ -216,7 +217,7 @@ export class Ingest {
       // rows tell (a removal that followed it hands its commit on to its markers). A refused
       // attempt's entry goes; a landed one's stays for the projector.
       if (entry !== undefined) {
-        if (headOf(read)?.recentCommits?.some((c) => c.id === entry?.commitId)) {
+        if (remembersCommit(read, entry.commitId)) {
           this.deps.projector.committed(entry.commitId);
           this.deps.projector.kick();
           entry = undefined;

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { ruleSetVersion } from '../rules/registry';
 import { heldByNewerRelease, isNewerRuleSet, NEWER_RELEASE_HOLDS_MS, type RuleSetView } from '../rules/rule-set-order';
-import { ConcurrencyConflictError, isNewerSnapshot, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, isNewerSnapshot, remembersCommit, type DriftMove, type HostStore, type IndexMove, type LifecycleStore, type RawSnapshotStore, type OutboxStore, type ReevalState, type ResultRecord, type StoredResult } from '../store';
 import { driftCommitOf, driftMoveOf } from './drift-projection';
 import { evaluateDocument } from './evaluate-document';
 import { RECENT_COMMITS } from './ingest';
@@ -225,7 +225,7 @@ export class Reevaluation {
         // rows name a commit that landed, and its entry stays for the projector. A refused one's goes.
         const { commitId, changes } = refused;
         refused = undefined;
-        if (rows.some((r) => r.recentCommits?.some((c) => c.id === commitId))) return this.#committed(commitId, changes);
+        if (remembersCommit(rows, commitId)) return this.#committed(commitId, changes);
         await this.deps.outbox.deleteOne(server, commitId).catch(() => undefined);
       }
       if (rows.length === 0) return { outcome: 'unavailable', changes: 0 };

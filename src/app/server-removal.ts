@@ -5,7 +5,7 @@
 // Hosts row, stale marker and last-seen index row go, and carries its audit event; the projector
 // proves the commit on a marker, as on any row. History and the events stay (docs/lifecycle.md,
 // "Removing a server").
-import { ConcurrencyConflictError, isRemovedRow, REMOVED_STATUS, type EventRecord, type OutboxStore, type ResultRecord, type StoredResult } from '../store';
+import { ConcurrencyConflictError, isRemovedRow, REMOVED_STATUS, remembersCommit, type EventRecord, type OutboxStore, type ResultRecord, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import { audit, type Enrolment } from './enrolment';
 import { ApiError } from './errors';
@@ -64,7 +64,7 @@ export class ServerRemoval {
         // its commit, and its entry stays for the projector. A refused attempt's entry goes.
         const last = refused;
         refused = undefined;
-        if (rows.some((r) => r.recentCommits?.some((c) => c.id === last.commitId))) {
+        if (remembersCommit(rows, last.commitId)) {
           this.#committed(last.commitId);
           return removed(last.live, last.removedAt);
         }

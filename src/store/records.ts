@@ -97,6 +97,11 @@ export interface StoredResult extends ResultRecord {
   readonly partitionRules?: readonly string[];
 }
 
+/** Whether a server's rows remember the commit `commitId`: it landed (its answer may have been lost). */
+export function remembersCommit(rows: readonly StoredResult[], commitId: string): boolean {
+  return rows.some((r) => r.recentCommits?.some((c) => c.id === commitId));
+}
+
 /** The verified-key tag of a server's rows: only when every row carries the same one. */
 export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
   const tag = rows[0]?.keyTag;
