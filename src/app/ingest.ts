@@ -21,6 +21,7 @@ import {
   PROJECTED_RAW_SLOTS,
   rawSlotOf,
   remembersCommit,
+  removedAtOf,
   type CommitMark,
   type DriftMove,
   type HostRecord,
@@ -238,10 +239,12 @@ export class Ingest {
         const handed = !mine && (await this.#handOver(rows, p, keyTag));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
-      // A removed server's markers keep the newest snapshot it had: one no newer than that is from
-      // before the removal (a spooled one sent after re-enrolling), and would bring back what was removed.
-      const removedHead = head ? undefined : headOf(read);
-      if (removedHead && !isNewerSnapshot(me, removedHead)) {
+      // A snapshot collected before the removal (a spooled one sent after re-enrolling, also one the
+      // server never delivered before it was removed) would bring back what was removed. Collected at
+      // the removal's time by the server's clock or earlier, or no newer than the last one it had, it is stale.
+      const removedAt = head ? undefined : removedAtOf(read);
+      const removedHead = removedAt === undefined ? undefined : headOf(read);
+      if (removedAt !== undefined && ((removedHead && !isNewerSnapshot(me, removedHead)) || me.collectedAt <= removedAt)) {
         return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
       if (head && isNewerSnapshot(head, me)) {
