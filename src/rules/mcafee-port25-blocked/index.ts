@@ -250,7 +250,7 @@ const bbNeeds = GENERATIONS.map((g) => ({ path: BEHAVIOUR_BLOCKING_KEYS[g], recu
 
 export const mcafeePort25Blocked: Rule = {
   id: 'mcafee-port25-blocked',
-  version: '1.1.0',
+  version: '1.2.0',
   title: TITLE,
   rationale: RATIONALE,
   severity: 'Warning',

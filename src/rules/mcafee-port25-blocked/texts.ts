@@ -181,7 +181,10 @@ export const MESSAGES: Readonly<Record<string, (c: TextContext) => Localised>> =
   }),
 };
 
-/** Both options of the seed, naming the rules and processes concerned. */
+/**
+ * Both options of the seed, naming the rules and processes concerned. The exclusion comes first:
+ * it keeps the worm protection for every other process, where disabling the rule gives it up.
+ */
 export function blockRemediation(c: TextContext): Localised[] {
   const rules = [...new Set(c.culprits.map((x) => x.rule))];
   const images = [...new Set(c.culprits.map((x) => x.image))];
@@ -190,12 +193,12 @@ export function blockRemediation(c: TextContext): Localised[] {
   const p = images.length > 0 ? images : c.images;
   return [
     {
-      en: `Consider disabling the port-blocking rule ${r.map(q).join(', ')} in the VirusScan Console (Access Protection properties), or clear its Block setting.`,
-      ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール${r.map(jq).join('、')}を無効にするか、ブロックの設定を解除することを検討してください。`,
+      en: `Add the Exchange SMTP process${p.length > 1 ? 'es' : ''} ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')} (preferred: every other process stays blocked).`,
+      ja: `Exchange の SMTP プロセス ${jlist(p)} を${r.map(jq).join('、')}の「除外するプロセス」に追加してください (推奨: ほかのプロセスはブロックされたままです)。`,
     },
     {
-      en: `Add the Exchange SMTP process${p.length > 1 ? 'es' : ''} ${list(p)} to the "Processes to exclude" list of ${r.map(q).join(', ')}.`,
-      ja: `Exchange の SMTP プロセス ${jlist(p)} を${r.map(jq).join('、')}の「除外するプロセス」に追加してください。`,
+      en: `Or consider disabling the port-blocking rule ${r.map(q).join(', ')} in the VirusScan Console (Access Protection properties), or clear its Block setting; this also ends its protection against mass-mailing worms.`,
+      ja: `または VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール${r.map(jq).join('、')}を無効にするか、ブロックの設定を解除することを検討してください。この場合、マス メール型ワームに対する保護もなくなります。`,
     },
   ];
 }

@@ -305,7 +305,7 @@ describe('decisions that need two rules, or a log and a broken key', () => {
     expect(r.reasonCode).toBe('BlockObserved');
     expect(r.evidence.culprits).toEqual([]);
     expect(config(r).read).toBe('unrecognised');
-    expect(r.remediation[1]?.en).toBe('Add the Exchange SMTP process inetinfo.exe to the "Processes to exclude" list of "Prevent mass mailing worms from sending mail".');
+    expect(r.remediation[0]?.en).toBe('Add the Exchange SMTP process inetinfo.exe to the "Processes to exclude" list of "Prevent mass mailing worms from sending mail" (preferred: every other process stays blocked).');
   });
 
   it('a report-only line in the log proves nothing and needs no time zone', () => {

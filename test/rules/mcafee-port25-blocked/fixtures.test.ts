@@ -63,6 +63,6 @@ describe('port-25 fixtures', () => {
     expect(r.message.en).toContain('Prevent mass mailing worms from sending mail');
     expect(r.message.ja).toContain('MSExchangeFrontendTransport.exe');
     expect(r.message.ja).toContain('マス メール型ワーム');
-    expect(r.remediation[1]?.en).toContain('MSExchangeFrontendTransport.exe');
+    expect(r.remediation[0]?.en).toContain('MSExchangeFrontendTransport.exe');
   });
 });

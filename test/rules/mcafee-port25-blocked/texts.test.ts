@@ -215,44 +215,44 @@ describe('messages per reason code', () => {
 });
 
 describe('remediation', () => {
-  it('gives both options of the seed for the culprit rules and processes, each named once', () => {
+  it('gives both options of the seed for the culprit rules and processes, each named once, the exclusion first', () => {
     const twice: Culprit = { ...edge, service: 'MSExchangeFrontEndTransport', image: 'MSExchangeFrontendTransport.exe' };
     expect(blockRemediation(ctx({ culprits: [edge, twice, { ...edge }] }))).toEqual([
       {
-        en: `Consider disabling the port-blocking rule "${AVO10}" in the VirusScan Console (Access Protection properties), or clear its Block setting.`,
-        ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」を無効にするか、ブロックの設定を解除することを検討してください。`,
+        en: `Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}" (preferred: every other process stays blocked).`,
+        ja: `Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」の「除外するプロセス」に追加してください (推奨: ほかのプロセスはブロックされたままです)。`,
       },
       {
-        en: `Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}".`,
-        ja: `Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」の「除外するプロセス」に追加してください。`,
+        en: `Or consider disabling the port-blocking rule "${AVO10}" in the VirusScan Console (Access Protection properties), or clear its Block setting; this also ends its protection against mass-mailing worms.`,
+        ja: `または VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」を無効にするか、ブロックの設定を解除することを検討してください。この場合、マス メール型ワームに対する保護もなくなります。`,
       },
     ]);
   });
 
   it('names several rules', () => {
-    const [disable, exclude] = blockRemediation(ctx({ culprits: [edge, front] }));
-    expect(disable?.ja).toBe(`VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」、「Block legacy ports 20-30」を無効にするか、ブロックの設定を解除することを検討してください。`);
-    expect(exclude?.en).toBe(`Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}", "Block legacy ports 20-30".`);
-    expect(disable?.en).toBe(`Consider disabling the port-blocking rule "${AVO10}", "Block legacy ports 20-30" in the VirusScan Console (Access Protection properties), or clear its Block setting.`);
-    expect(exclude?.ja).toBe(`Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」、「Block legacy ports 20-30」の「除外するプロセス」に追加してください。`);
+    const [exclude, disable] = blockRemediation(ctx({ culprits: [edge, front] }));
+    expect(disable?.ja).toBe(`または VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」、「Block legacy ports 20-30」を無効にするか、ブロックの設定を解除することを検討してください。この場合、マス メール型ワームに対する保護もなくなります。`);
+    expect(exclude?.en).toBe(`Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}", "Block legacy ports 20-30" (preferred: every other process stays blocked).`);
+    expect(disable?.en).toBe(`Or consider disabling the port-blocking rule "${AVO10}", "Block legacy ports 20-30" in the VirusScan Console (Access Protection properties), or clear its Block setting; this also ends its protection against mass-mailing worms.`);
+    expect(exclude?.ja).toBe(`Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」、「Block legacy ports 20-30」の「除外するプロセス」に追加してください (推奨: ほかのプロセスはブロックされたままです)。`);
   });
 
   it('without a culprit (a block seen in the log, settings unreadable) takes the rule from the log line and every SMTP process', () => {
     const c = ctx({ images: ['EdgeTransport.exe', 'MSExchangeFrontendTransport.exe'], blockLine: { time: 't', process: 'p', target: 'x:25', rule: `Anti-virus Standard Protection:${AVO10}` } });
     expect(blockRemediation(c)).toEqual([
       {
-        en: `Consider disabling the port-blocking rule "${AVO10}" in the VirusScan Console (Access Protection properties), or clear its Block setting.`,
-        ja: `VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」を無効にするか、ブロックの設定を解除することを検討してください。`,
+        en: `Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}" (preferred: every other process stays blocked).`,
+        ja: `Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」の「除外するプロセス」に追加してください (推奨: ほかのプロセスはブロックされたままです)。`,
       },
       {
-        en: `Add the Exchange SMTP processes EdgeTransport.exe, MSExchangeFrontendTransport.exe to the "Processes to exclude" list of "${AVO10}".`,
-        ja: `Exchange の SMTP プロセス EdgeTransport.exe、MSExchangeFrontendTransport.exe を「${AVO10_JA}」の「除外するプロセス」に追加してください。`,
+        en: `Or consider disabling the port-blocking rule "${AVO10}" in the VirusScan Console (Access Protection properties), or clear its Block setting; this also ends its protection against mass-mailing worms.`,
+        ja: `または VirusScan コンソール (アクセス保護のプロパティ) でポート ブロック ルール「${AVO10_JA}」を無効にするか、ブロックの設定を解除することを検討してください。この場合、マス メール型ワームに対する保護もなくなります。`,
       },
     ]);
     // A rule name without a category is taken whole; one process is "process".
     const one = blockRemediation(ctx({ blockLine: { time: 't', process: 'p', target: 'x:25', rule: 'Block SMTP' } }));
-    expect(one[0]?.en).toContain('rule "Block SMTP" in');
-    expect(one[1]?.en).toBe('Add the Exchange SMTP process EdgeTransport.exe to the "Processes to exclude" list of "Block SMTP".');
+    expect(one[1]?.en).toContain('rule "Block SMTP" in');
+    expect(one[0]?.en).toBe('Add the Exchange SMTP process EdgeTransport.exe to the "Processes to exclude" list of "Block SMTP" (preferred: every other process stays blocked).');
   });
 
   it('tells how to make the settings readable', () => {
