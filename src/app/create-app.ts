@@ -96,6 +96,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const lifecycle = new LifecycleStore(store);
   const driftStore = new DriftStore(store);
   const names = new ServerNames(store);
+  const removedNames = new ServerNames({ serversWithPrefix: (prefix, max) => store.removedServersWithPrefix(prefix, max) });
   const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names });
   const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
@@ -119,7 +120,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, retiredRuleIds, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
   const ingest = new Ingest({ store, outbox, staged, projector, rules, retiredRuleIds, clock });
   const plain = new Queries({ store, outbox, events, hosts, rawSnapshots, ruleIndex, rules, clock });
-  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names });
+  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names, removedNames });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,

@@ -31,7 +31,7 @@ import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
 import type { ServerNames } from './server-names';
-import type { ServerRemoval } from './server-removal';
+import { removedSentence, type ServerRemoval } from './server-removal';
 
 export interface HttpApiDeps {
   readonly ingest: Ingest;
@@ -132,8 +132,8 @@ export class HttpApi {
     };
     const top = parseTop(q);
     const token = parseToken(q);
-    // A removed server's events stay readable by its id (its removal among them).
-    const resolved = filter.server === undefined ? filter : { ...filter, server: await this.deps.queries.resolveServerOrRemoved(filter.server) };
+    // A removed server's events stay readable by its id or host name (its removal among them).
+    const resolved = filter.server === undefined ? filter : { ...filter, server: (await this.deps.queries.resolveServerOrRemoved(filter.server)).server };
     // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing.
     if (causes?.length === 0) return json(200, { items: [], continuationToken: null });
     return json(200, await this.deps.queries.events(resolved, top, token, lang));
@@ -142,7 +142,9 @@ export class HttpApi {
   /** One server, by its id or the host name people know: host facts and every rule's result with evidence. */
   async getServer({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    const server = await this.deps.queries.resolveServer(pathServer(req.params));
+    const { server, removal } = await this.deps.queries.resolveServerOrRemoved(pathServer(req.params));
+    // A removed server has no results: the 404 says when and by whom it was removed.
+    if (removal) throw new ApiError('not_found', removedSentence(server, removal));
     const view = await this.deps.queries.server(server, lang);
     if (!view) throw new ApiError('not_found', `No snapshot from server "${server}" has been stored.`);
     return json(200, view);

@@ -89,7 +89,7 @@ export class LifecycleApi {
     return json(200, await this.deps.queries.servers(parseTop(q), parseToken(q)));
   }
 
-  /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name; a removed one by its id. */
+  /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name, a removed one too (with when and by whom). */
   async history({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
     const server = await this.deps.queries.resolveServerOrRemoved(pathServer(req.params));

@@ -4,11 +4,10 @@
 // sets, read once per request.
 import type { Manifest } from '../snapshot/schema';
 import type { Lang, Rule } from '../rules/types';
-import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type LifecycleStore, type PostureStore, type ResultFilter, type StaleMarker, type StoredWaiver } from '../store';
-import { ApiError } from './errors';
+import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type LifecycleStore, type PostureStore, type ResultFilter, type StaleMarker, type StoredResult, type StoredWaiver } from '../store';
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
-import type { ServerNames } from './server-names';
+import { noSuchServer, type ServerNames } from './server-names';
 import { coverOf, type Waivers } from './waivers';
 
 export interface LifecycleQueryDeps {
@@ -22,6 +21,14 @@ export interface LifecycleQueryDeps {
   readonly lifecycle: LifecycleStore;
   readonly waivers: Waivers;
   readonly names: ServerNames;
+  /** The names of the servers an admin removed (their removal markers). */
+  readonly removedNames: ServerNames;
+}
+
+/** A name resolved to a server that counts, or to a removed one with a marker of its removal. */
+export interface ResolvedServer {
+  readonly server: string;
+  readonly removal?: StoredResult;
 }
 
 const FAILING = ['Warning', 'Error'] as const;
@@ -67,16 +74,21 @@ export class LifecycleQueries {
   }
 
   /**
-   * As resolveServer, and a removed server by its id too (one more read, only for a name no server
-   * answers to): its history and events stay readable for the audit trail.
+   * As resolveServer; when no server that counts answers to the name, a removed server does, by its
+   * id or host name alike (its removal markers), with a marker saying when and by whom: its history
+   * and events stay readable for the audit trail, and the markers are the removal's own commit, so
+   * this knows of it before the projector writes its History row.
    */
-  async resolveServerOrRemoved(name: string): Promise<string> {
-    try {
-      return await this.ld.names.resolve(name);
-    } catch (error) {
-      if (error instanceof ApiError && (await this.ld.store.readPartition(name)).some(isRemovedRow)) return name;
-      throw error;
-    }
+  async resolveServerOrRemoved(name: string): Promise<ResolvedServer> {
+    const live = await this.ld.names.find(name);
+    if (live.id !== undefined) return { server: live.id };
+    if (live.candidates.length > 0) throw noSuchServer(name, live.candidates);
+    const removed = await this.ld.removedNames.find(name);
+    if (removed.id === undefined) throw noSuchServer(name, removed.candidates);
+    const removal = (await this.ld.store.readPartition(removed.id)).find(isRemovedRow);
+    // Posted again since it was looked up: its markers were replaced by results.
+    if (!removal) return { server: await this.resolveServer(name) };
+    return { server: removed.id, removal };
   }
 
   /** Every server with its host facts and whether it is stale, a page at a time. */
@@ -134,9 +146,18 @@ export class LifecycleQueries {
     };
   }
 
-  /** A server's status changes (per rule, and its stale/returned changes), newest first. */
-  async history(server: string, ruleId: string | undefined, top: number, token: string | undefined, lang: Lang) {
+  /**
+   * A server's status changes (per rule, and its stale/returned changes), newest first; for a
+   * removed server, when and by whom it was removed, from its markers (null for one that counts).
+   */
+  async history(resolved: ResolvedServer, ruleId: string | undefined, top: number, token: string | undefined, lang: Lang) {
+    const { server, removal } = resolved;
     const page = await this.ld.events.listHistory(server, ruleId, top, token);
-    return { server, items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
+    return { server, removed: removal ? removalView(removal, lang) : null, items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
   }
+}
+
+/** A removal as its marker says it (who and the message are absent on markers written before they kept them). */
+function removalView(marker: StoredResult, lang: Lang) {
+  return { removedAt: iso(marker.firstSeen), removedBy: marker.removedBy ?? null, message: marker.message[lang] || null };
 }

@@ -101,6 +101,7 @@ export function viewOfEvent(e: EventRecord, lang: Lang) {
     recordedAt: iso(e.recordedAt),
     cause: e.cause ?? 'snapshot',
     waiverId: e.waiverId || null,
+    removedBy: e.removedBy || null,
   };
 }
 

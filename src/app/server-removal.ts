@@ -5,6 +5,7 @@
 // Hosts row, stale marker and last-seen index row go, and carries its audit event; the projector
 // proves the commit on a marker, as on any row. History and the events stay (docs/lifecycle.md,
 // "Removing a server").
+import type { Localised } from '../rules/types';
 import { ConcurrencyConflictError, isRemovedRow, REMOVED_STATUS, remembersCommit, type EventRecord, type OutboxStore, type ResultRecord, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import { audit, type Enrolment } from './enrolment';
@@ -78,7 +79,7 @@ export class ServerRemoval {
       await this.deps.outbox.put({ server, commitId, writtenAt: removedAt, payload: encodeWork(removalWork(server, live, commitId, removedAt, removedBy)) });
       const commits = nextCommits(headOf(live), commitId, removedAt);
       try {
-        await store.commitServer(server, { put: live.map((r) => ({ record: markerOf(r, commits, removedAt), etag: r.etag })), remove: [], basedOn: rows });
+        await store.commitServer(server, { put: live.map((r) => ({ record: markerOf(r, commits, removedAt, removedBy), etag: r.etag })), remove: [], basedOn: rows });
       } catch (error) {
         // Any other failure keeps the entry: whether the commit landed is for the projector to prove.
         if (!(error instanceof ConcurrencyConflictError)) throw error;
@@ -102,8 +103,22 @@ export class ServerRemoval {
 
 function notPosted(server: string, rows: readonly StoredResult[]): ApiError {
   const marker = rows.find(isRemovedRow);
-  if (marker) return new ApiError('not_found', `Server "${server}" was already removed at ${new Date(marker.firstSeen).toISOString()}; its history stays readable.`);
+  if (marker) return new ApiError('not_found', removedSentence(server, marker, 'was already removed'));
   return new ApiError('not_found', `No snapshot from server "${server}" has been stored, so there is nothing to remove.`);
+}
+
+/** One sentence saying that `server` is removed, when and (if its marker says) by whom. */
+export function removedSentence(server: string, marker: StoredResult, verb = 'was removed from the fleet'): string {
+  const by = marker.removedBy === undefined ? '' : ` by ${marker.removedBy}`;
+  return `Server "${server}" ${verb} at ${new Date(marker.firstSeen).toISOString()}${by}; its history stays readable.`;
+}
+
+/** What the removal's event and markers say, naming who removed the server. */
+function removalMessage(server: string, by: string): Localised {
+  return {
+    en: `${server} was removed from the fleet by ${by}; its results no longer count.`,
+    ja: `${server} は ${by} によってフリートから削除されました。その結果は集計されません。`,
+  };
 }
 
 /**
@@ -135,23 +150,23 @@ function removalEvent(server: string, head: StoredResult, at: number, by: string
     toStatus: REMOVED_STATUS,
     reasonCode: 'Removed',
     severity: 'Info',
-    message: {
-      en: `${server} was removed from the fleet by ${by}; its results no longer count.`,
-      ja: `${server} は ${by} によってフリートから削除されました。その結果は集計されません。`,
-    },
+    message: removalMessage(server, by),
     firstSeen: at,
     snapshotId: head.snapshotId,
     recordedAt: at,
     cause: 'removed',
+    removedBy: by,
     detail: JSON.stringify({ removedBy: by, rules: live.map((r) => ({ rule: r.ruleId, status: r.status })), lastSnapshotId: head.snapshotId }),
   };
 }
 
 /**
  * The marker a result row becomes: no verdict, evidence or key tag; its commit ids (the removal's
- * first) prove the removal and pass on to the server's next commit, should it post again.
+ * first) prove the removal and pass on to the server's next commit, should it post again. It says
+ * who removed the server, and the removal's message, so reads know of the removal from the
+ * request's own commit, before the projector writes its History row.
  */
-function markerOf(r: StoredResult, recentCommits: ResultRecord['recentCommits'], removedAt: number): ResultRecord {
+function markerOf(r: StoredResult, recentCommits: ResultRecord['recentCommits'], removedAt: number, removedBy: string): ResultRecord {
   return {
     server: r.server,
     ruleId: r.ruleId,
@@ -159,7 +174,7 @@ function markerOf(r: StoredResult, recentCommits: ResultRecord['recentCommits'],
     status: REMOVED_STATUS,
     reasonCode: 'Removed',
     severity: r.severity,
-    message: { en: '', ja: '' },
+    message: removalMessage(r.server, removedBy),
     remediation: { en: [], ja: [] },
     evidenceJson: '{}',
     firstSeen: removedAt,
@@ -177,5 +192,6 @@ function markerOf(r: StoredResult, recentCommits: ResultRecord['recentCommits'],
     changeCause: 'removed',
     rawSlot: r.rawSlot,
     recentCommits,
+    removedBy,
   };
 }

@@ -51,7 +51,7 @@ const verdictColumnsIn = (lang: Lang): string[] => ['Server', 'RuleId', 'RuleVer
 export const summaryColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'Status', 'PreviousStatus'];
 
 /** The columns an event list shows, with the message in one language only (not the audit detail). */
-export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId'];
+export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId', 'RemovedBy'];
 
 /** A summary from a Results or index row (whole, or read with summaryColumns: the other languages' messages are then empty). */
 export function entityToSummary(e: Row): ResultSummary {
@@ -64,6 +64,8 @@ export const resultKeys = (server: string, ruleId: string) => ({ partitionKey: e
 
 /** The Results rows that are results: a removed server's markers are not (records.ts, REMOVED_STATUS). */
 export const LIVE_RESULTS = `Status ne '${REMOVED_STATUS}'`;
+/** The removal markers of removed servers. */
+export const REMOVED_RESULTS = `Status eq '${REMOVED_STATUS}'`;
 
 /** Evidence JSON that fits one string column; bigger evidence becomes a marked preview. */
 export function fitEvidence(json: string): { text: string; truncated: boolean } {
@@ -94,6 +96,7 @@ const RESULT_STATE_COLUMNS = {
   keyTag: 'optText',
   acceptPending: 'bool',
   driftCommitId: 'optText',
+  removedBy: 'optText',
 } as const satisfies ColumnKinds<ResultRecord>;
 
 export function resultToEntity(r: ResultRecord): Entity {
@@ -178,6 +181,7 @@ export function eventToEntity(e: EventRecord): Entity {
     RecordedAt: dateTime(e.recordedAt),
     Cause: e.cause ?? 'snapshot',
     WaiverId: e.waiverId ?? '',
+    RemovedBy: e.removedBy ?? '',
     Detail: boundedText(e.detail ?? ''),
   };
 }
@@ -245,6 +249,7 @@ export function entityToEvent(e: Row): EventRecord {
     recordedAt: ms(e, 'RecordedAt') ?? 0,
     cause: optStr(e, 'Cause') ?? 'snapshot',
     waiverId: optStr(e, 'WaiverId'),
+    removedBy: optStr(e, 'RemovedBy'),
     detail: optStr(e, 'Detail'),
   };
 }

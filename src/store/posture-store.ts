@@ -9,7 +9,7 @@ import { odata, TableTransaction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions, type TableClients, type TableKind } from './client';
 import { ms, optStr, str } from './columns';
 import { CursorCodec, queryId } from './cursor';
-import { entityToResult, entityToSummary, LIVE_RESULTS, PARTITION_RULES, resultKeys, resultToEntity, summaryColumns } from './entities';
+import { entityToResult, entityToSummary, LIVE_RESULTS, PARTITION_RULES, REMOVED_RESULTS, resultKeys, resultToEntity, summaryColumns } from './entities';
 import type { Lang } from '../rules/types';
 import { ConcurrencyConflictError, guard, StorageUnavailableError } from './errors';
 import { and, odataDate, or } from './filters';
@@ -254,11 +254,23 @@ export class PostureStore {
    * The ids of servers whose id begins with `prefix` (at most `max`): one range query over the
    * Results partitions, reading only their keys. Finds `exch19.corp.contoso.com` for "exch19.".
    */
-  async serversWithPrefix(prefix: string, max: number): Promise<string[]> {
+  serversWithPrefix(prefix: string, max: number): Promise<string[]> {
+    // A removed server is no longer known by its host name among the servers that count.
+    return this.#serversWithPrefix(prefix, max, LIVE_RESULTS);
+  }
+
+  /**
+   * As serversWithPrefix, among the servers an admin removed (their partitions hold removal
+   * markers): its history is still asked for by the name people knew it by.
+   */
+  removedServersWithPrefix(prefix: string, max: number): Promise<string[]> {
+    return this.#serversWithPrefix(prefix, max, REMOVED_RESULTS);
+  }
+
+  async #serversWithPrefix(prefix: string, max: number, rows: string): Promise<string[]> {
     await this.ensureTables();
     const { from, to } = prefixRange(prefix);
-    // A removed server is no longer known by its host name.
-    const filter = and(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, LIVE_RESULTS);
+    const filter = and(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, rows);
     return this.#results.call('finding servers', async (t) => {
       const found = new Set<string>();
       for await (const e of t.listEntities({ queryOptions: { filter, select: ['Server'] } })) {

@@ -70,6 +70,11 @@ export interface ResultRecord {
    * projector's proof that the commit an outbox entry describes happened.
    */
   readonly recentCommits?: readonly CommitMark[];
+  /**
+   * Who removed the server (removal markers only): the request's own commit says it, so the removal
+   * is known before its History row is projected. Absent on markers written before they kept it.
+   */
+  readonly removedBy?: string;
 }
 
 /**
@@ -124,6 +129,8 @@ export type EventRecord = Pick<ResultRecord, 'server' | 'ruleId' | 'ruleVersion'
   /** snapshot (default), rule-change, stale, returned, waiver-created/-changed/-expired/-deleted. */
   readonly cause?: string;
   readonly waiverId?: string;
+  /** Who removed the server (cause removed). */
+  readonly removedBy?: string;
   /** Extra facts as JSON text (waiver audit details). */
   readonly detail?: string;
 };

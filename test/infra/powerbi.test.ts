@@ -75,7 +75,7 @@ const EXPECTED: Record<string, [string, string][]> = {
   Events: [
     ['Server', 'text'], ['Kind', 'text'], ['Cause', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['FromStatus', 'text'],
     ['ToStatus', 'text'], ['ReasonCode', 'text'], ['Severity', 'text'], ['Message', 'text'], ['FirstSeen', DATETIME],
-    ['PreviousFirstSeen', DATETIME], ['RecordedAt', DATETIME], ['SnapshotId', 'text'], ['WaiverId', 'text'],
+    ['PreviousFirstSeen', DATETIME], ['RecordedAt', DATETIME], ['SnapshotId', 'text'], ['WaiverId', 'text'], ['RemovedBy', 'text'],
   ],
   Hosts: [
     ['Server', 'text'], ['HostName', 'text'], ['Fqdn', 'text'], ['OsCaption', 'text'], ['OsVersion', 'text'], ['OsArchitecture', 'text'],

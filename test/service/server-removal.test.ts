@@ -475,3 +475,60 @@ describe('a removed server under POSTURE_REENROLMENT=approval', () => {
     expect(again.status).toBe(202);
   });
 });
+
+describe('a removed server by the names it had, before and after its removal is projected', () => {
+  const D = serverIdOf('DECOM01');
+  const BY = 'ciso@contoso.com';
+  let removedAt: string;
+
+  it('the moment the removal is answered, its history (by id or host name) says when and by whom, and the server route says so in its 404', async () => {
+    expect((await post(D, REMOVED)).status).toBe(201);
+    await drain();
+    const res = await remove(hostOf(D), `removedBy=${encodeURIComponent(BY)}`);
+    expect(res.status).toBe(200);
+    removedAt = ((await res.json()) as Json).removedAt;
+    // Not drained: History has no removal yet; the markers the removal committed say it.
+    expect(await outbox().list(10)).toHaveLength(1);
+    for (const name of [D, hostOf(D), hostOf(D).toLowerCase()]) {
+      const history = await get(stack, `servers/${encodeURIComponent(name)}/history`);
+      expect(history.status, name).toBe(200);
+      expect(history.body.server).toBe(D);
+      expect(history.body.items.map((e: Json) => e.cause)).toEqual(['snapshot']);
+      expect(history.body.removed).toEqual({ removedAt, removedBy: BY, message: `${D} was removed from the fleet by ${BY}; its results no longer count.` });
+    }
+    const ja = await get(stack, `servers/${hostOf(D)}/history`, { headers: { 'accept-language': 'ja' } });
+    expect(ja.body.removed.message).toBe(`${D} は ${BY} によってフリートから削除されました。その結果は集計されません。`);
+    const server = await get(stack, `servers/${hostOf(D)}`);
+    expect(server.status).toBe(404);
+    expect(server.body.message).toBe(`Server "${D}" was removed from the fleet at ${removedAt} by ${BY}; its history stays readable.`);
+  });
+
+  it('once projected: its removal is in its history and events by host name too, with removedBy as a field; it counts nowhere', async () => {
+    await drain();
+    const history = await get(stack, `servers/${hostOf(D)}/history`);
+    expect(history.body.items.map((e: Json) => e.cause)).toEqual(['removed', 'snapshot']);
+    expect(history.body.items[0]).toMatchObject({ server: D, cause: 'removed', removedBy: BY, firstSeen: removedAt });
+    expect(history.body.items[1]).toMatchObject({ cause: 'snapshot', removedBy: null });
+    expect(history.body.removed).toMatchObject({ removedAt, removedBy: BY });
+    const events = await getAll(stack, `events?server=${hostOf(D)}`);
+    expect(events.items.map((e: Json) => [e.cause, e.removedBy])).toEqual([
+      ['removed', BY],
+      ['snapshot', null],
+    ]);
+    // Every removal's event names who removed it as a field, every other event has it null.
+    const all = await getAll(stack, 'events');
+    for (const e of all.items as Json[]) expect(e.removedBy === null, JSON.stringify(e)).toBe(e.cause !== 'removed');
+    // Found by its name for its history, it is still no server that counts.
+    expect((await get(stack, `results?server=${hostOf(D)}`)).status).toBe(404);
+    await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+
+  it('a server that counts keeps an empty removal in its history answer, and an unknown name is still a 404 naming no one', async () => {
+    const kept = await get(stack, `servers/${hostOf(KEPT1)}/history`);
+    expect(kept.status).toBe(200);
+    expect(kept.body).toMatchObject({ server: KEPT1, removed: null });
+    const nobody = await get(stack, 'servers/decom99/history');
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.message).toMatch(/^No server "decom99" is known: /);
+  });
+});

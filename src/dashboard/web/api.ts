@@ -178,6 +178,17 @@ export interface EventItem {
   readonly recordedAt: string | null;
   readonly cause: string;
   readonly waiverId?: string | null;
+  /** Who removed the server (a removal). */
+  readonly removedBy?: string | null;
+}
+
+/**
+ * A page of a server's history, under the server's id; for a server an admin removed, its removal
+ * as its Results markers say it (null for a server that counts).
+ */
+export interface HistoryPage extends Page<EventItem> {
+  readonly server: string;
+  readonly removed: { readonly removedAt: string; readonly removedBy: string | null; readonly message: string | null } | null;
 }
 
 export interface Reference {

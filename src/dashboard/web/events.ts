@@ -1,6 +1,6 @@
 // One status change (an event, or a server's history entry) as a timeline entry, and a server's
 // history as a paged timeline.
-import { apiGet, type EventItem, type Page } from './api.js';
+import { apiGet, type EventItem, type HistoryPage } from './api.js';
 import { h, link } from './dom.js';
 import { causeText, t } from './i18n.js';
 import { serverHref } from './router.js';
@@ -28,9 +28,9 @@ export function eventEntry(e: EventItem, showServer: boolean, titles: ReadonlyMa
   );
 }
 
-/** A server's history page by page, newest first; it answers for a removed server too (by its id). */
-export function historyPage(server: string, token: string | undefined, top = 50): Promise<Page<EventItem>> {
-  return apiGet<Page<EventItem>>(`servers/${encodeURIComponent(server)}/history`, { top: String(top), continuationToken: token });
+/** A server's history page by page, newest first; it answers for a removed server too (by its id or host name). */
+export function historyPage(server: string, token: string | undefined, top = 50): Promise<HistoryPage> {
+  return apiGet<HistoryPage>(`servers/${encodeURIComponent(server)}/history`, { top: String(top), continuationToken: token });
 }
 
 /** A server's history as a timeline; `empty` is said when it holds nothing (nothing when undefined). */
