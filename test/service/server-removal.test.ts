@@ -18,6 +18,7 @@ import { TEST_RULES } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
+import { rawTables } from '../support/raw-rows';
 
 const MIN = 60_000;
 /** The service's clock: moved forward by the test so a server turns stale. */
@@ -530,5 +531,20 @@ describe('a removed server by the names it had, before and after its removal is 
     const nobody = await get(stack, 'servers/decom99/history');
     expect(nobody.status).toBe(404);
     expect(nobody.body.message).toMatch(/^No server "decom99" is known: /);
+  });
+
+  it('markers written before they kept who removed the server still say when, by host name too; who is then null', async () => {
+    // As an earlier version wrote them: no RemovedBy, no message.
+    const { results } = rawTables(stack);
+    for await (const e of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(D)}'` } })) {
+      const { RemovedBy: _by, MessageEn: _en, MessageJa: _ja, etag: _etag, timestamp: _at, ...older } = e as Record<string, unknown>;
+      await results.updateEntity(older as { partitionKey: string; rowKey: string }, 'Replace');
+    }
+    const history = await get(stack, `servers/${hostOf(D)}/history`);
+    expect(history.status).toBe(200);
+    expect(history.body.removed).toEqual({ removedAt, removedBy: null, message: null });
+    expect(history.body.items[0]).toMatchObject({ cause: 'removed', removedBy: BY });
+    const server = await get(stack, `servers/${D}`);
+    expect(server.body.message).toBe(`Server "${D}" was removed from the fleet at ${removedAt}; its history stays readable.`);
   });
 });
