@@ -1,0 +1,119 @@
+// The projector's pass after a batch failed with an error that is not an outage: the batch's
+// entries again one at a time, so an entry that cannot be projected (a bug, or an entry written by
+// another release) stops only itself and is set aside (held-entries.ts), while an outage stops the
+// run with every entry kept for the next one.
+import type { OutboxStore, StoredOutboxEntry } from '../store';
+import { ConcurrencyConflictError, isAccessDenied, isTransient, LeaseLostError, settleBounded as inParallel } from '../store';
+import type { AlertLog } from './alert-log';
+import { workOf, type HeldEntries, type Ready } from './held-entries';
+import type { ProjectionAlerts } from './projection-alerts';
+import { readingFirst, type ProjectionWork } from './projection-work';
+import type { ProjectionWrites } from './projection-writes';
+import type { ProjectorLease } from './projector-lease';
+
+/**
+ * Errors that stop the run, every entry kept for the next one: storage down or throttling, access
+ * refused (a role scoped wrongly), a contended write, or the lease lost. Projecting entries one by
+ * one would not get past them.
+ */
+export const stopsTheRun = (error: unknown): boolean => isTransient(error) || isAccessDenied(error) || error instanceof ConcurrencyConflictError || error instanceof LeaseLostError;
+
+/** An error's first line, bounded: what a held entry and the failure record carry. */
+export const firstLine = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split('\n')[0]!.slice(0, 500);
+
+/**
+ * Entries tried one at a time, first, before the one-by-one pass goes on side by side: when they
+ * all fail alike and none succeeded, the cause is not in the entries (a deploy bug, a setting) and
+ * setting the whole outbox aside would only bury it.
+ */
+const PROBES = 3;
+const kindOf = (error: unknown): string => (error instanceof Error ? `${error.name}|${(error as { code?: unknown }).code ?? ''}` : typeof error);
+
+export interface OneByOneDeps {
+  readonly outbox: OutboxStore;
+  readonly writes: ProjectionWrites;
+  readonly alerts: ProjectionAlerts;
+  readonly held: HeldEntries;
+  /** Servers tried side by side (default 16). */
+  readonly parallel?: number;
+}
+
+export interface OneByOneOutcome {
+  projected: number;
+  held: number;
+  events: number;
+  alertRecords: number;
+}
+
+/**
+ * The failed batch's entries again one at a time, each server's in commit order and servers side
+ * by side, so an entry that cannot be projected stops only itself. That one is set aside with its
+ * error; its server's later entries go on, reading where its rows are first (the moves of the
+ * entry set aside never happened). Everything written is keyed by the change, so what the failed
+ * batch wrote already is written again alike. Only an entry that fails while others succeed is
+ * set aside: when the first PROBES entries fail alike, or every entry fails, the run stops and
+ * keeps them all (ProjectionFailed says why).
+ */
+export async function projectOneByOne(
+  deps: OneByOneDeps,
+  ready: readonly Ready[],
+  drop: readonly StoredOutboxEntry[],
+  droppedStaged: readonly ProjectionWork[],
+  lease: ProjectorLease,
+  log: AlertLog,
+): Promise<OneByOneOutcome> {
+  const { outbox, writes, alerts, held } = deps;
+  const parallel = deps.parallel ?? 16;
+  await writes.raw([], droppedStaged);
+  await outbox.remove(drop);
+  const byServer = new Map<string, Ready[]>();
+  for (const r of ready) byServer.set(r.entry.server, [...(byServer.get(r.entry.server) ?? []), r]);
+  const lists = [...byServer.values()];
+  const outcome: OneByOneOutcome = { projected: 0, held: 0, events: 0, alertRecords: 0 };
+  /** The first entry of a server that failed, and its server's entries after it (not tried yet). */
+  const failed: { r: Ready; error: unknown; rest: Ready[] }[] = [];
+  const project = async (r: Ready, behindHeld: boolean) => {
+    await lease.keep();
+    const w = behindHeld ? readingFirst(r.work) : workOf(r);
+    await writes.project([w], [], log, lease.generation);
+    outcome.alertRecords += await alerts.log([w], log, new Set(r.entry.requeued ? [r.entry.commitId] : []));
+    await outbox.remove([r.entry]);
+    outcome.projected++;
+    outcome.events += w.events.length;
+  };
+  /** A server's entries in order until one fails; the rest wait until it is known whether to hold it. */
+  const tryList = async (list: readonly Ready[]) => {
+    for (let i = 0; i < list.length; i++) {
+      try {
+        await project(list[i]!, false);
+      } catch (error) {
+        if (stopsTheRun(error)) throw error;
+        failed.push({ r: list[i]!, error, rest: list.slice(i + 1) });
+        return;
+      }
+    }
+  };
+  let probed = 0;
+  while (probed < lists.length && outcome.projected === 0 && failed.length < PROBES) await tryList(lists[probed++]!);
+  const alike = failed.length >= PROBES && failed.every((f) => kindOf(f.error) === kindOf(failed[0]!.error));
+  if (!alike) await inParallel(lists.slice(probed), parallel, tryList);
+  if (outcome.projected === 0 && (alike || failed.length > 1)) {
+    log.log(`projector: ${alike ? `the first ${failed.length} entries` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);
+    throw failed[0]!.error;
+  }
+  // Others succeeded: each failed entry is set aside, then its server's later entries go on.
+  await inParallel(failed, parallel, async ({ r, error, rest }) => {
+    await held.hold(r.entry, firstLine(error), true, log);
+    outcome.held++;
+    for (const next of rest) {
+      try {
+        await project(next, true);
+      } catch (later) {
+        if (stopsTheRun(later)) throw later;
+        await held.hold(next.entry, firstLine(later), true, log);
+        outcome.held++;
+      }
+    }
+  });
+  return outcome;
+}
