@@ -46,14 +46,14 @@ export class ProjectionWrites {
 
   /**
    * Everything the works owe the fleet-wide tables but their alert records, side by side (each
-   * named for `timed`). `fence`: the lease generation the rule index checks the writes against.
+   * named for `timed`). `fence`: the lease generation the rule index and drift check the writes against.
    */
   async project(works: readonly ProjectionWork[], droppedStaged: readonly ProjectionWork[], log: AlertLog, fence: number, timed: (name: string, p: Promise<void>) => Promise<void> = (_, p) => p): Promise<void> {
     const events = works.flatMap((w) => w.events);
     await settleAll([
       timed('events', events.length > 0 ? this.deps.events.putEvents(events) : Promise.resolve()),
       timed('index', this.#index(works, fence)),
-      timed('drift', this.#drift(works)),
+      timed('drift', this.#drift(works, fence)),
       timed('raw', this.raw(works, droppedStaged)),
       timed('hosts', this.#hosts(works, log)),
     ]);
@@ -121,7 +121,7 @@ export class ProjectionWrites {
    * after reading where it is: an earlier run may have moved it part of the way. Leaves (the rule
    * left the rule set) go the same way.
    */
-  async #drift(works: readonly ProjectionWork[]): Promise<void> {
+  async #drift(works: readonly ProjectionWork[], fence: number): Promise<void> {
     const drift = this.deps.drift;
     if (!drift) return;
     const byRule = new Map<string, Map<string, DriftChange[]>>();
@@ -139,6 +139,7 @@ export class ProjectionWrites {
           // Works are in commit order per server: the last move is the newest; without `from` it is read first.
           [...perServer.values()].map((list) => (list.length === 1 ? list[0]! : readFirstDrift(list[list.length - 1]!))),
           this.#driftTruth,
+          fence,
         ),
       ),
     );

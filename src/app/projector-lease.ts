@@ -3,8 +3,8 @@
 // projector that went on writing after that could put back index rows older than the ones the
 // other one wrote. So the lease is renewed on a heartbeat and before each step that writes, and
 // once anyone else took it this projector stops (a step skips the renewal while most of the lease
-// is still ahead). Its generation goes with the index writes as a
-// fence (the rule index refuses writes under an older generation than the last one it saw).
+// is still ahead). Its generation goes with the index and drift writes as a fence (each refuses
+// writes under an older generation than the last one it saw: store/projector-fence.ts).
 import { LeaseLostError, type OutboxStore } from '../store';
 
 export class ProjectorLease {
@@ -17,7 +17,7 @@ export class ProjectorLease {
   private constructor(
     private readonly outbox: OutboxStore,
     private readonly owner: string,
-    /** One more whenever another owner takes the lease: the fence of this batch's index writes. */
+    /** One more whenever another owner takes the lease: the fence of this batch's index and drift writes. */
     readonly generation: number,
     private readonly ms: number,
     takenAt: number,

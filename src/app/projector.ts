@@ -117,7 +117,7 @@ export class Projector {
   /** When this process's runs started failing (every run since has); undefined while they succeed. */
   #failingSince: number | undefined;
   #queued: Promise<ProjectorRun> | undefined;
-  /** The highest lease generation the rule index refused this projector under: its next lease is above it. */
+  /** The highest lease generation a fenced table (the rule index, drift) refused this projector under: its next lease is above it. */
   #fencedAt = 0;
   /** Hosts attached to this app's commits, latest last: the latest one's log and delays are used. */
   readonly #kicks: Kick[] = [];
@@ -292,7 +292,7 @@ export class Projector {
   }
 
   /**
-   * The rule index refused this projector's generation. When the lease passed on, that is the
+   * A fenced table refused this projector's generation. When the lease passed on, that is the
    * lease lost (the run is 'busy'). When this projector still holds it, its generation is below
    * one written before (a clock ahead, or a lease row rewritten without its generation): left so,
    * every run would be refused while it keeps renewing the lease. The run fails (logged, and it
@@ -306,7 +306,7 @@ export class Projector {
       throw lost;
     }
     this.#fencedAt = Math.max(this.#fencedAt, error.fence);
-    throw new Error(`The rule index refused this projector's lease generation ${lease.generation} (it was written under ${error.fence}) while it held the lease; the next run takes a higher one.`, { cause: error });
+    throw new Error(`The rule index or drift refused this projector's lease generation ${lease.generation} (it was written under ${error.fence}) while it held the lease; the next run takes a higher one.`, { cause: error });
   }
 
   async #leasedBatch(log: AlertLog, lease: ProjectorLease): Promise<ProjectorRun> {

@@ -10,6 +10,8 @@
 //                                               into the keyed layout by the layout migration
 //   PK rule id, RK 'c|<fingerprint>|<shard>'    — counters per status, the facts, a few servers
 //   PK rule id, RK 'baseline'                   — the server an admin named as the rule's baseline
+//   PK rule id, RK 'f|<shard>'                  — the lease generation of the projector that moved
+//                                               a server of the shard last (a fence: see applyMoves)
 // Reading a rule's drift reads its counter rows only (one range query): at most one row per
 // configuration and shard, however many servers there are. A move deletes the member row the server
 // leaves and creates the one it joins, in one entity-group transaction with the counter rows under
@@ -26,9 +28,16 @@ import type { Entity } from './entities';
 import type { EventRecord } from './records';
 import { bucketOf, decodeKey, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
+import { fenced } from './projector-fence';
 import type { SiblingTable } from './sibling-table';
 import { RecordedEmpty } from './recorded-empty';
 import { isNewerSnapshot } from './snapshot-order';
+
+/**
+ * A shard's fence row. Not a counter row: those are per configuration and deleted once emptied,
+ * which would take the generation with them, and a stale first join meets no row it would change.
+ */
+const fenceKey = (shard: string) => `f|${shard}`;
 
 /** A server's place in its rule's drift, as the projection writes it. */
 export interface DriftMember {
@@ -310,15 +319,15 @@ function countersOf(m: DriftChange, shard: string): string[] {
 /** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create; a leave: two deletes). */
 const memberOps = (m: DriftChange) => (!isLeave(m) && m.from && sameRow(m.from, placeOf(m)) ? 1 : 2);
 
-/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows). */
-function chunksOf(moves: readonly DriftChange[], shard: string): DriftChange[][] {
+/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows, and `reserved` more). */
+function chunksOf(moves: readonly DriftChange[], shard: string, reserved: number): DriftChange[][] {
   const out: DriftChange[][] = [];
   let chunk: DriftChange[] = [];
   let keys = new Set<string>();
   let ops = 0;
   for (const m of moves) {
     const fresh = countersOf(m, shard).filter((k) => !keys.has(k));
-    if (chunk.length > 0 && ops + memberOps(m) + keys.size + fresh.length > MAX_OPERATIONS) {
+    if (chunk.length > 0 && ops + memberOps(m) + keys.size + fresh.length + reserved > MAX_OPERATIONS) {
       out.push(chunk);
       chunk = [];
       keys = new Set();
@@ -361,6 +370,24 @@ export class DriftStore {
     }
   }
 
+  /** The shard's fence row as read, when the writer is fenced (undefined otherwise, or when there is none yet). */
+  async #fenceRow(pk: string, shard: string, fence: number | undefined): Promise<Row | undefined> {
+    return fence === undefined ? undefined : this.#get(pk, fenceKey(shard), 'reading drift');
+  }
+
+  /**
+   * Adds the shard's fence row, stamped with `fence`, to a transaction: under the ETag it was read
+   * with, so a newer projector's move in the shard meanwhile fails the transaction, which is then
+   * read again and refused. Throws FencedOutError when a newer projector already moved a server of
+   * the shard. `fence` left out (not the projector): nothing is added.
+   */
+  #fence(tx: TableTransaction, pk: string, shard: string, read: Row | undefined, fence: number | undefined): void {
+    if (fence === undefined) return;
+    const entity = fenced({ partitionKey: pk, rowKey: fenceKey(shard) }, read, fence, 'drift');
+    if (read) tx.updateEntity(entity, 'Replace', { etag: String(read.etag) });
+    else tx.createEntity(entity);
+  }
+
   /**
    * Every member row of the server in the rule: its range of keyed rows and, side by side, its
    * old-layout row until the layout migration has recorded those gone (then one request).
@@ -395,8 +422,14 @@ export class DriftStore {
    * `truth` is asked, for each move that is read and compared, where the server's Results row puts
    * it: once a leave has taken its member and anchor, a stale move finds nothing and would count
    * the server as a first join.
+   *
+   * `fence` is the writer's projector lease generation, as for the rule index: once a projector
+   * under a later one moved a server of a shard, this call throws LeaseLostError before it writes
+   * there. A first join deletes nothing, so after a removal took the server's member and anchor a
+   * stale one from a projector whose lease lapsed would find nothing in its way and count the
+   * server again; only the fence stops it. Left out: no check.
    */
-  async applyMoves(ruleId: string, moves: readonly DriftChange[], truth?: DriftTruth): Promise<void> {
+  async applyMoves(ruleId: string, moves: readonly DriftChange[], truth?: DriftTruth, fence?: number): Promise<void> {
     await this.#table.ready();
     const perServer = new Map<string, DriftChange[]>();
     for (const m of moves) perServer.set(m.server, [...(perServer.get(m.server) ?? []), m]);
@@ -412,23 +445,24 @@ export class DriftStore {
     // Shards side by side; within a shard one transaction at a time, as they share counter rows.
     await settleAll(
       [...byShard].map(async ([shard, { fast, reread }]) => {
-        for (const chunk of chunksOf(fast, shard)) {
-          if (!(await this.#moveChunk(ruleId, shard, chunk))) reread.push(...chunk);
+        for (const chunk of chunksOf(fast, shard, fence === undefined ? 0 : 1)) {
+          if (!(await this.#moveChunk(ruleId, shard, chunk, fence))) reread.push(...chunk);
         }
-        for (const m of reread) await (isLeave(m) ? this.#syncLeave(m) : this.#syncAsTruthSays(m, truth));
+        for (const m of reread) await (isLeave(m) ? this.#syncLeave(m, fence) : this.#syncAsTruthSays(m, truth, fence));
       }),
     );
   }
 
   /** One transaction of moves of one shard; false when a member was not where its move said. */
-  async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftChange[]): Promise<boolean> {
+  async #moveChunk(ruleId: string, shard: string, chunk: readonly DriftChange[], fence: number | undefined): Promise<boolean> {
     const pk = encodeKey(ruleId);
     const keys = [...new Set(chunk.flatMap((m) => countersOf(m, shard)))];
     for (let attempt = 0; attempt < CHUNK_ATTEMPTS; attempt++) {
-      const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
+      const [fenceRow, ...rows] = await Promise.all([this.#fenceRow(pk, shard, fence), ...keys.map((k) => this.#get(pk, k, 'reading drift'))]);
       const edit = new CounterEdit(ruleId, this.#statuses);
       keys.forEach((k, i) => edit.load(k, rows[i]));
       const tx = new TableTransaction();
+      this.#fence(tx, pk, shard, fenceRow, fence);
       for (const m of chunk) {
         if (isLeave(m)) {
           // The anchor goes too: a server that left is as one never counted, so should the rule
@@ -454,7 +488,7 @@ export class DriftStore {
       }
       const refused = await this.#submit(pk, tx, edit);
       if (refused === undefined) return true;
-      // 412: a counter row changed since it was read; read it again. 404/409: a member was not
+      // 412: a counter row (or the fence row) changed since it was read; read it again. 404/409: a member was not
       // where the move said, or a first join met the server counted: read these one by one.
       if (refused !== 412) return false;
       await backOff(attempt);
@@ -476,8 +510,9 @@ export class DriftStore {
    * Makes the rule's drift count `m` as the server's place, unless it already holds a newer one:
    * reads the server's member rows (either layout) and the counter rows, then moves it in one
    * transaction under their ETags. Idempotent: the same member twice changes nothing the second time.
+   * `fence`: as for applyMoves.
    */
-  async syncMember(m: DriftMember): Promise<void> {
+  async syncMember(m: DriftMember, fence?: number): Promise<void> {
     const pk = encodeKey(m.ruleId);
     const shard = driftShardOf(m.server);
     const target = memberKey(m.server, placeOf(m));
@@ -485,7 +520,7 @@ export class DriftStore {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       // The members and the row it joins side by side: the projection runs when something changed,
       // so the join row is nearly always needed; only a move to another configuration reads more.
-      const [read, joinRow] = await Promise.all([this.#members(m.ruleId, m.server), this.#get(pk, joinKey, 'reading drift')]);
+      const [read, joinRow, fenceRow] = await Promise.all([this.#members(m.ruleId, m.server), this.#get(pk, joinKey, 'reading drift'), this.#fenceRow(pk, shard, fence)]);
       let members = read;
       let anchor: Row | undefined;
       if (members.length === 0) {
@@ -503,6 +538,7 @@ export class DriftStore {
       leaveKeys.forEach((k, i) => edit.load(k, leaveRows[i]));
 
       const tx = new TableTransaction();
+      this.#fence(tx, pk, shard, fenceRow, fence);
       // With no member to delete, the anchor under its ETag is what two first joins meet on.
       if (members.length === 0) {
         if (anchor) tx.updateEntity(anchorEntity(pk, m.server), 'Replace', { etag: String(anchor.etag) });
@@ -537,13 +573,13 @@ export class DriftStore {
    * stale move, or the move itself), or a leave from the move's source when the row is gone or a
    * removal marker. A row that cannot tell leaves the move as it is.
    */
-  async #syncAsTruthSays(m: DriftMember, truth: DriftTruth | undefined): Promise<void> {
+  async #syncAsTruthSays(m: DriftMember, truth: DriftTruth | undefined, fence: number | undefined): Promise<void> {
     const row = truth ? await truth(m.ruleId, m.server) : undefined;
     if (row === null) {
       const { ruleId, server, sourceSnapshotId, sourceCollectedAt, sourceCommitId } = m;
-      return this.#syncLeave({ leave: true, ruleId, server, sourceSnapshotId, sourceCollectedAt, ...(sourceCommitId ? { sourceCommitId } : {}) });
+      return this.#syncLeave({ leave: true, ruleId, server, sourceSnapshotId, sourceCollectedAt, ...(sourceCommitId ? { sourceCommitId } : {}) }, fence);
     }
-    return this.syncMember(row ?? m);
+    return this.syncMember(row ?? m, fence);
   }
 
   /**
@@ -552,17 +588,18 @@ export class DriftStore {
    * its anchor, then deletes them in one transaction with the counter rows it leaves under their
    * ETags. Idempotent: a server no longer counted is left as it is.
    */
-  async #syncLeave(l: DriftLeave): Promise<void> {
+  async #syncLeave(l: DriftLeave, fence: number | undefined): Promise<void> {
     const pk = encodeKey(l.ruleId);
     const shard = driftShardOf(l.server);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const [members, anchor] = await Promise.all([this.#members(l.ruleId, l.server), this.#get(pk, anchorKey(l.server), 'reading drift')]);
+      const [members, anchor, fenceRow] = await Promise.all([this.#members(l.ruleId, l.server), this.#get(pk, anchorKey(l.server), 'reading drift'), this.#fenceRow(pk, shard, fence)]);
       if (members.length === 0 || members.some((x) => isNewerSource(x.member, l))) return;
       const keys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))];
       const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(l.ruleId, this.#statuses);
       keys.forEach((k, i) => edit.load(k, rows[i]));
       const tx = new TableTransaction();
+      this.#fence(tx, pk, shard, fenceRow, fence);
       for (const x of members) {
         tx.deleteEntity(pk, x.rowKey);
         edit.leave(countsKey(x.member.fingerprint, shard), l.server, x.member.status);

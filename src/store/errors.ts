@@ -27,8 +27,8 @@ export class LeaseLostError extends Error {
 }
 
 /**
- * The rule index refused a projector's write: a projector under a later lease generation (`fence`)
- * wrote it. Either the lease passed on (then renewing it fails too), or this projector holds the
+ * A fenced table (the rule index, drift) refused a projector's write: a projector under a later
+ * lease generation (`fence`) wrote there. Either the lease passed on (then renewing it fails too), or this projector holds the
  * lease under a generation below one written before (a clock ahead, or a lease row that lost its
  * generation): it then needs a generation above `fence`.
  */

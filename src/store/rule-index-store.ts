@@ -9,11 +9,11 @@
 import { odata, TableTransaction } from '@azure/data-tables';
 import { backOff, CONTENDED_ATTEMPTS } from './contention';
 import { COUNTS_RANGE, countsRowKey, countsToEntity, entityToCounts, entityToIndex, indexRowKey, indexToEntity, type Entity } from './entities';
-import { double, num } from './columns';
-import { ConcurrencyConflictError, FencedOutError, settleAll } from './errors';
+import { ConcurrencyConflictError, settleAll } from './errors';
 import { and, or } from './filters';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
+import { fenced } from './projector-fence';
 import type { IndexRecord } from './records';
 import type { SiblingTable } from './sibling-table';
 import { LANGUAGES } from '../rules/types';
@@ -60,21 +60,12 @@ const subjectOf = (c: IndexChange): Pick<IndexRecord, 'ruleId' | 'server' | 'sou
 export const COUNT_SHARDS = 16;
 /** Servers per index transaction: a delete and an upsert each, plus the shard's counts row, within 100 operations. */
 const MOVES_PER_TRANSACTION = 49;
-/** The counts row's column holding the lease generation of the projector that wrote it last. */
-const FENCE = 'ProjectorFence';
-
 /**
- * The counts row to write, stamped with the writer's lease generation; throws when a projector
- * holding a later lease already wrote it (this writer's moves may be older than what is there).
- * Every membership change rewrites its shard's counts row under the ETag it was read with, so
- * checking the row read is enough: one written since fails the transaction instead.
+ * The counts row to write, fenced (projector-fence.ts). Every membership change rewrites its
+ * shard's counts row under the ETag it was read with, so checking the row read is enough: one
+ * written since fails the transaction instead.
  */
-function fenced(entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity {
-  const stored = read ? (num(read, FENCE) ?? 0) : 0;
-  if (fence === undefined) return stored > 0 ? { ...entity, [FENCE]: double(stored) } : entity;
-  if (stored > fence) throw new FencedOutError(`A projector holding a later lease (${stored}, this one ${fence}) has written the rule index: this one stops.`, stored);
-  return { ...entity, [FENCE]: double(fence) };
-}
+const fencedCounts = (entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity => fenced(entity, read, fence, 'the rule index');
 
 export class RuleIndexStore {
   readonly #ruleIndex: SiblingTable;
@@ -143,7 +134,7 @@ export class RuleIndexStore {
         tx.upsertEntity(target, 'Replace');
         if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
       }
-      const countsEntity = fenced(countsToEntity(subject.ruleId, counts, countsKey), countsRow, fence);
+      const countsEntity = fencedCounts(countsToEntity(subject.ruleId, counts, countsKey), countsRow, fence);
       // The counts row's ETag serialises every membership change of this rule.
       if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
       else tx.createEntity(countsEntity);
@@ -232,7 +223,7 @@ export class RuleIndexStore {
         tx.upsertEntity(target, 'Replace');
       }
     }
-    const countsEntity = fenced(countsToEntity(ruleId, counts, countsKey), countsRow, fence);
+    const countsEntity = fencedCounts(countsToEntity(ruleId, counts, countsKey), countsRow, fence);
     if (countsRow) tx.updateEntity(countsEntity, 'Replace', { etag: String(countsRow.etag) });
     else tx.createEntity(countsEntity);
     try {

@@ -5,13 +5,15 @@
 // one snapshot the later one stands); members written in the old
 // layout (one row per server, `m|<server>`) are found and moved; whatever order the projector
 // applies its batches in, the counter rows equal the counts of the member rows, one member per server;
-// a move read and compared after its server left goes where the server's Results row says, not back in.
+// a move read and compared after its server left goes where the server's Results row says, not back in;
+// a projector whose lease another one took is refused by the fence (a first join it still sends
+// after the server's removal would count the server again), and the fence row fits in every transaction.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../../src/rules/types';
 import { onDriftStore } from '../support/drift';
 import type { DriftStore, PostureStore} from '../../src/store';
-import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, encodeKey, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
+import { DRIFT_SHARDS, driftCountsEntity, driftCountsKey, driftShardOf, encodeKey, LeaseLostError, OutboxStore, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace } from '../../src/store';
 import { propertyRuns } from '../support/property-runs';
 import { DriftQueries } from '../../src/app/drift-queries';
 import { RULES } from '../../src/rules/registry';
@@ -585,5 +587,57 @@ describe('a move read and compared after its server left, with the Results row a
     await drift.applyMoves(rule, moves, truth);
     expect(await snapshotOf(rule)).toEqual(moved);
     await expectConsistent(rule, [s1, s2]);
+  });
+});
+
+describe('a drift move of a projector whose lease another one took', () => {
+  // The Results rows say the server was removed: the newer projector has projected that.
+  const truth = async () => null;
+  const a = place('fp-a', 'Pass');
+
+  /** Two projectors' leases: the older one's lapsed in a long batch and the newer one took it. */
+  async function leases(): Promise<{ older: number; newer: number }> {
+    const outbox = new OutboxStore(store);
+    // The newer one of a test before gives its lease back, so each test starts from a free lease.
+    await outbox.releaseLease('next-projector');
+    const now = Date.now();
+    const older = await outbox.holdLease('stalled-projector', now, now + 1);
+    const newer = await outbox.holdLease('next-projector', now + 2, now + 60_000);
+    expect(older).toBeDefined();
+    expect(newer).toBeGreaterThan(older!);
+    // The older one learns it at its next renewal, not before: meanwhile its writes go on.
+    expect(await outbox.renewLease('stalled-projector', older!, now + 60_000)).toBe(false);
+    return { older: older!, newer: newer! };
+  }
+
+  it('a first join the older one still sends after the newer one projected the join and the server\'s removal is refused: the server stays uncounted', async () => {
+    const rule = 'fenced-join-rule';
+    const [s] = servers('fj', 1) as [string];
+    const { older, newer } = await leases();
+    const joins = committed(rule, s, a, 1, null);
+    // The newer projector: the server's first join, then its removal (the leave carries the removal's commit).
+    await drift.applyMoves(rule, [joins], truth, newer);
+    await drift.applyMoves(rule, [{ ...leave(rule, s, 1, { ...a, commitId: commitAt(1) }), sourceCommitId: commitAt(2) }], truth, newer);
+    await expectConsistent(rule, []);
+    const removed = await snapshotOf(rule);
+    // The older projector's batch held the first join: as its entry says, it deletes nothing and
+    // creates the anchor and the member, which the removal took away.
+    const refused = await drift.applyMoves(rule, [joins], truth, older).then(() => undefined, (error: unknown) => error);
+    expect(await placesOf(rule)).toEqual({});
+    expect(await snapshotOf(rule)).toEqual(removed);
+    expect(refused).toBeInstanceOf(LeaseLostError);
+  });
+
+  it('a fenced batch of one shard still fits its transactions (the fence row is one more operation)', async () => {
+    const rule = 'fenced-shard-rule';
+    const { newer } = await leases();
+    const all = servers('fs', 2000);
+    const oneShard = all.filter((s) => driftShardOf(s) === driftShardOf(all[0]!)).slice(0, 60);
+    expect(oneShard).toHaveLength(60);
+    const b = place('fp-b', 'Warning');
+    await drift.applyMoves(rule, oneShard.map((s) => committed(rule, s, a, 1, null)), truth, newer);
+    await drift.applyMoves(rule, oneShard.map((s) => committed(rule, s, b, 2, { at: a, minutes: 1 })), truth, newer);
+    expect(new Set(Object.values(await placesOf(rule)))).toEqual(new Set(['fp-b/Warning']));
+    await expectConsistent(rule, oneShard);
   });
 });

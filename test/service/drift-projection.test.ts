@@ -1,10 +1,15 @@
 // The drift projection end to end: the request names in its outbox entry where each server was
 // counted (from its previous Results row), and the projector moves a burst of servers per rule
 // and counter shard in a few transactions, reading counter rows only — real port-25 fixtures
-// posted over HTTP, Azurite, the local host, the projector drained by the test.
+// posted over HTTP, Azurite, the local host, the projector drained by the test. A projector whose
+// lease another one took while its drift write was on its way is refused by the fence.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionStores } from '../../src/app/create-app';
+import { RECENT_COMMITS } from '../../src/app/ingest';
 import { decodeWork } from '../../src/app/projection-work';
-import { driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
+import { Projector } from '../../src/app/projector';
+import { createTableClients, DriftStore, driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
+import { transactionGate } from '../support/faults';
 import { get } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -51,8 +56,11 @@ async function drainCounted(): Promise<{ driftReads: number; calls: number }> {
   return { driftReads, calls: counter.count };
 }
 
+/** Holds the next drift transaction while another projector takes its turn. */
+const driftGate = transactionGate('testDriftGate', 'Drift');
+
 beforeAll(async () => {
-  stack = await startTestStack({ projectorIntervalMs: 0 });
+  stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [driftGate.policy] });
 }, 120_000);
 afterAll(async () => stack?.stop());
 
@@ -64,8 +72,8 @@ describe('the drift projection of a burst', () => {
     for (const [, list] of moves) expect(list.map((m) => m.from)).toEqual([null]);
 
     const { driftReads } = await drainCounted();
-    // One counter row read per shard; the read-and-compare path would read three rows per server.
-    expect(driftReads).toBeLessThanOrEqual(shards.length);
+    // Per shard one counter row and the shard's fence row read; the read-and-compare path would read three rows per server.
+    expect(driftReads).toBeLessThanOrEqual(2 * shards.length);
     const r = await get(stack, `drift?rule=${RULE}`);
     expect(r.body).toMatchObject({ servers: HOSTS.length, configurations: 1 });
   });
@@ -85,8 +93,8 @@ describe('the drift projection of a burst', () => {
     }
 
     const { driftReads, calls } = await drainCounted();
-    // Two counter rows per shard (the one left, the one joined), and the emptied ones deleted.
-    expect(driftReads).toBeLessThanOrEqual(2 * shards.length + shards.length);
+    // Two counter rows per shard (the one left, the one joined) and its fence row, and the emptied ones deleted.
+    expect(driftReads).toBeLessThanOrEqual(3 * shards.length + shards.length);
     expect(driftReads).toBeLessThan(HOSTS.length);
     expect(calls).toBeGreaterThan(0);
     const r = await get(stack, `drift?rule=${RULE}`);
@@ -143,5 +151,38 @@ describe('a stale entry projected again after its server came back (A to B to A)
     const after = await get(stack, `servers/${id(h)}/drift?rule=${RULE}`);
     expect(after.body).toMatchObject({ fingerprint: back.body.fingerprint, status: 'Pass' });
     expect((await get(stack, `drift?rule=${RULE}`)).body).toEqual(before.body);
+  });
+});
+
+describe('a projector whose lease another one took while its drift write was on its way', () => {
+  it('is refused once the other one projected the server\'s first post and its removal: the removed server is not counted again', async () => {
+    // Two servers of one shard: the first one's projection leaves the shard's fence row behind.
+    const names = Array.from({ length: 100 }, (_, i) => `FENCE${String(i).padStart(2, '0')}`);
+    const [neighbour, h] = names.filter((n) => driftShardOf(id(n)) === driftShardOf(id(names[0]!))) as [string, string];
+    await postOnly(neighbour, DEFAULT_LIST);
+    await stack.projected();
+    const before = (await get(stack, `drift?rule=${RULE}`)).body.servers as number;
+    await postOnly(h, DEFAULT_LIST);
+    const store = stack.app.projectorStore;
+    const tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+    const older = new Projector({ store, ...projectionStores(store), outbox: new OutboxStore(store), drift: new DriftStore(store), waivers: async () => () => undefined }, RECENT_COMMITS);
+    driftGate.beforeWrite = async () => {
+      // Its renewals stalled (storage throttling) and the lease lapsed: the app's projector takes
+      // it, projects the first post, and then the server's removal.
+      await tables.outbox.updateEntity({ partitionKey: '~lease', rowKey: 'projector', Until: new Date(0) }, 'Merge');
+      expect(await stack.projected()).toMatchObject({ status: 'done', projected: 1 });
+      const removed = await stack.request(`servers/${encodeURIComponent(id(h))}?removedBy=ops`, { method: 'DELETE', key: 'admin' });
+      expect(removed.status, await removed.text()).toBe(200);
+      expect(await stack.projected()).toMatchObject({ status: 'done', projected: 1 });
+      expect((await get(stack, `drift?rule=${RULE}`)).body.servers).toBe(before);
+    };
+    // The older projector's first join, sent after that as its entry says, meets the fence.
+    const lines: string[] = [];
+    const run = await older.drain({ log: (m) => lines.push(m) });
+    expect(driftGate.beforeWrite).toBeUndefined();
+    expect(await new DriftStore(stack.app.store).getMember(RULE, id(h))).toBeUndefined();
+    expect((await get(stack, `drift?rule=${RULE}`)).body.servers).toBe(before);
+    expect(run).toMatchObject({ status: 'busy', projected: 0 });
+    expect(lines.some((l) => /later lease/.test(l))).toBe(true);
   });
 });
