@@ -1,7 +1,7 @@
 // Outbox entries the projector set aside (held): an entry that failed on its own while others
 // succeeded, or one this version cannot read, waits in the Outbox table's held partition with its
 // error (FleetPosture.ProjectionHeld alerts) until an operator requeues it once a fix is deployed.
-// Here: setting one aside, the listing the operator reads (GET /api/jobs/projector), the requeue
+// Here: setting one aside, the listing the operator reads (the projector job's status route), the requeue
 // (the requeue-held job), and how a requeued entry is projected — it was written before its
 // server's later changes, which were projected while it waited.
 import type { HeldOutboxEntry, OutboxStore, RawSnapshotStore, StagedRawStore, StoredOutboxEntry } from '../store';
