@@ -1,4 +1,4 @@
-// `fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]`:
+// `fleet-posture import-reg <file.reg>... [--reg32 file.reg]... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]`:
 // turns `reg export` files (and a services CSV) into a contract snapshot on stdout, so that
 // `import-reg x.reg | fleet-posture evaluate -` is an offline analyzer. Parsing lives in
 // src/snapshot/reg-export.ts and services-csv.ts; this file reads files and prints.
@@ -11,6 +11,7 @@ import { shortHive, type RegistryView } from '../snapshot/normalise';
 import { parseSnapshot } from '../snapshot/parse';
 import {
   ANSI_CODE_PAGES,
+  asWow64Export,
   CodePageError,
   decodeTextFile,
   DEFAULT_CODE_PAGE,
@@ -26,10 +27,12 @@ import { SNAPSHOT_SCHEMA_ID, type RegistryEntry, type SnapshotInput } from '../s
 import { parseServicesCsv, ServicesCsvError } from '../snapshot/services-csv';
 import { EXIT, UsageError, type Io } from './io';
 
-export const importRegHelp = `Usage: fleet-posture import-reg <file.reg>... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]
+export const importRegHelp = `Usage: fleet-posture import-reg <file.reg>... [--reg32 file.reg]... [--services services.csv] [--host NAME] [--arch x64|x86] [--code-page N]
 
 Turns reg export files (and a services CSV) into a snapshot on stdout, for "| fleet-posture evaluate -".
   file.reg     written by "reg export <key> file.reg" or regedit (version 5.00 or REGEDIT4)
+  --reg32      a file of the 32-bit view from 64-bit Windows, written by "reg export <key> file.reg /reg:32"
+               or the 32-bit regedit (SysWOW64): its keys lack Wow6432Node (repeat for several files)
   --services   written by: Get-CimInstance Win32_Service |
                Select Name,DisplayName,State,Started,StartMode,PathName | Export-Csv services.csv
   --host       the server's name (default: the first file's name without .reg)
@@ -78,7 +81,7 @@ function uncoveredInstallKeys(exports: readonly RegExport[], registry: readonly 
     const spelled = views.flatMap((view) => paths.filter((p) => !exportsCover(exports, p, view, { nativeView })).map((p) => exportSpelling(p, view, nativeView) ?? p));
     if (spelled.length === 0) continue;
     const [them, those] = spelled.length === 1 ? ['it', 'that key'] : ['them', 'those keys'];
-    const hint = nativeView === '64' ? ' (or, if the server runs 32-bit Windows, give --arch x86)' : '';
+    const hint = nativeView === '64' ? ' (or, if the server runs 32-bit Windows, give --arch x86; a file written by reg export /reg:32 or the 32-bit regedit goes after --reg32)' : '';
     const listed = spelled.length === 1 ? spelled[0] : `${spelled.slice(0, -1).join(', ')} and ${spelled.at(-1)}`;
     return `the files do not reach ${listed}: no key at or above ${them} was exported, so they cannot tell whether rule ${rule.id}'s product is installed; export ${those} or a key above ${them}${hint}`;
   }
@@ -138,30 +141,40 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { services: { type: 'string' }, host: { type: 'string' }, arch: { type: 'string', default: 'x64' }, 'code-page': { type: 'string' } },
+    options: {
+      services: { type: 'string' },
+      host: { type: 'string' },
+      arch: { type: 'string', default: 'x64' },
+      'code-page': { type: 'string' },
+      reg32: { type: 'string', multiple: true },
+    },
   });
-  if (positionals.length === 0) throw new UsageError('import-reg needs at least one .reg file');
+  const reg32 = values.reg32 ?? [];
+  const files = [...positionals.map((file) => ({ file, view32: false })), ...reg32.map((file) => ({ file, view32: true }))];
+  if (files.length === 0) throw new UsageError('import-reg needs at least one .reg file');
   const arch = values.arch ?? 'x64';
   if (arch !== 'x64' && arch !== 'x86') throw new UsageError(`--arch must be x64 or x86, not ${JSON.stringify(arch)}`);
   const decoding = codePageOption(values['code-page']);
 
   // The host name is an argument: checked before any file is read or noted on.
-  const host = values.host ?? hostFromFileName(positionals[0] as string);
+  const first = files[0]!.file;
+  const host = values.host ?? hostFromFileName(first);
   if (!HOST_LABEL.test(host)) {
-    io.err(`${values.host === undefined ? `cannot make a host name from ${JSON.stringify(positionals[0])}` : `--host ${JSON.stringify(host)} is not a host name`}: use --host with 1-63 letters, digits, hyphens or underscores, not beginning or ending with a hyphen\n`);
+    io.err(`${values.host === undefined ? `cannot make a host name from ${JSON.stringify(first)}` : `--host ${JSON.stringify(host)} is not a host name`}: use --host with 1-63 letters, digits, hyphens or underscores, not beginning or ending with a hyphen\n`);
     return EXIT.badInput;
   }
 
+  const nativeView: RegistryView = arch === 'x64' ? '64' : '32';
   const exports: RegExport[] = [];
-  for (const file of positionals) {
+  for (const { file, view32 } of files) {
     const parsed = await readInput(io, file, (text) => parseRegExport(text, decoding.codePage), RegExportError, decoding, (ex) => ex.ansiHexStrings);
     if (parsed === undefined) return EXIT.badInput;
     for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
-    exports.push(parsed);
+    // On 32-bit Windows the 32-bit view is the native one, spelled as every other file.
+    exports.push(view32 && nativeView === '64' ? asWow64Export(parsed) : parsed);
   }
 
   const manifest = buildManifest();
-  const nativeView: RegistryView = arch === 'x64' ? '64' : '32';
   const registry = entriesTheManifestReads(registryEntriesFromExports(exports, manifest.registry, { nativeView }), manifest.registry);
   const uncovered = uncoveredInstallKeys(exports, registry, nativeView);
   if (uncovered !== undefined) {

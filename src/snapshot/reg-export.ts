@@ -29,7 +29,7 @@ export interface RegExportOptions {
 }
 
 export interface RegExportKey {
-  /** The path as the file spells it, long hive name and all. */
+  /** The path as the file spells it, long hive name and all (with Wow6432Node put in by asWow64Export). */
   readonly rawPath: string;
   readonly line: number;
   readonly values: RegistryValue[];
@@ -336,10 +336,29 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
 }
 
 
-/** Where a manifest key would sit in a 64-bit regedit export for the 32-bit view. */
+/**
+ * Where a key of the 32-bit view sits in a 64-bit export: under Wow6432Node, the hive spelled as
+ * given. Undefined outside HKLM\SOFTWARE, which WOW64 does not redirect.
+ */
 function wowSpelling(path: string): string | undefined {
-  const m = /^(HKLM\\SOFTWARE)((?:\\.*)?)$/i.exec(shortHive(path));
+  const m = /^((?:HKLM|HKEY_LOCAL_MACHINE)\\SOFTWARE)((?:\\.*)?)$/i.exec(path);
   return m ? `${m[1]}\\Wow6432Node${m[2]}` : undefined;
+}
+
+/**
+ * An export of the 32-bit view taken on 64-bit Windows (`reg export <key> <file> /reg:32`, or the
+ * 32-bit regedit in SysWOW64) names its keys as a 32-bit program sees them, without Wow6432Node,
+ * since the redirection is hidden from that program; nothing in the file tells it from an export
+ * of the 64-bit view. Given that it is one, this spells its keys as a 64-bit export would, so every
+ * later step reads them in view "32". Keys outside HKLM\SOFTWARE are shared by both views and
+ * stay; a key already spelled under Wow6432Node is in view "32" already.
+ */
+export function asWow64Export(ex: RegExport): RegExport {
+  const keys = ex.keys.map((k) => {
+    const spelled = k.rawPath.split('\\').some((s) => s.toLowerCase() === 'wow6432node') ? undefined : wowSpelling(k.rawPath);
+    return spelled === undefined ? k : { ...k, rawPath: spelled };
+  });
+  return { ...ex, keys };
 }
 
 /**
@@ -349,7 +368,7 @@ function wowSpelling(path: string): string | undefined {
  */
 export function exportSpelling(path: string, view: RegistryView, nativeView: RegistryView): string | undefined {
   if (view === nativeView) return shortHive(path);
-  return view === '32' ? wowSpelling(path) : undefined;
+  return view === '32' ? wowSpelling(shortHive(path)) : undefined;
 }
 
 /** Strictly below: a manifest key the file holds itself is in its entries already. */

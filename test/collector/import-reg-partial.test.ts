@@ -101,7 +101,7 @@ describe('import-reg and the keys that say whether the product is installed', ()
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      `the files do not reach ${WOW_MCAFEE}, ${NATIVE_NAI} and ${NATIVE_MCAFEE}: no key at or above them was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export those keys or a key above them (or, if the server runs 32-bit Windows, give --arch x86)\n`,
+      `the files do not reach ${WOW_MCAFEE}, ${NATIVE_NAI} and ${NATIVE_MCAFEE}: no key at or above them was exported, so they cannot tell whether rule mcafee-port25-blocked's product is installed; export those keys or a key above them (or, if the server runs 32-bit Windows, give --arch x86; a file written by reg export /reg:32 or the 32-bit regedit goes after --reg32)\n`,
     );
   });
 
