@@ -5,6 +5,7 @@
 // a byte, so no client holds a connection by sending (or promising) a body nobody asked for.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
 import { ROUTES } from '../app/routes';
@@ -202,6 +203,42 @@ async function streamResponse(res: ServerResponse, status: number, headers: Reco
   }
 }
 
+/** The host is reading the request's body now, so a silence or a delay is the client's. */
+function readingFromClient(req: IncomingMessage): boolean {
+  return !req.complete && req.readableFlowing === true;
+}
+
+/** A connection refused by the host itself (broken framing, or a request that did not arrive in time): a JSON answer, then close. */
+function refuseConnection(socket: Duplex, timedOut: boolean): void {
+  const text = JSON.stringify(
+    timedOut
+      ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
+      : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
+  );
+  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+/**
+ * Node's request limit counts from the start of a request to the end of its body, so it also runs
+ * out while a handler holds the body unread because it works on something else first (a post's
+ * key check waits on storage): that wait is the host's, and the handler's answer stands (a 503
+ * with Retry-After when storage fails). Node does not count the request again, so the host does:
+ * the client gets the limit anew from when the host next reads the body, and a client sending it
+ * slowly is still cut off. The connection is not kept after such a request.
+ */
+function limitAgainWhenRead(req: IncomingMessage, res: ServerResponse, limitMs: number): void {
+  if (!res.headersSent) res.setHeader('connection', 'close');
+  req.once('resume', () => {
+    // An answer already under way cannot be followed by a 408: the connection is cut instead.
+    const expire = () => (res.headersSent ? req.socket.destroy() : refuseConnection(req.socket, true));
+    const timer = setTimeout(() => !req.complete && expire(), limitMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    req.socket.once('close', clear);
+  });
+}
+
 /** Before an answer: a request whose body was not read to its end will close its connection. */
 function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
   if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
@@ -248,6 +285,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   // Requests not yet answered, so close() can wait for them.
   const inFlight = new Set<ServerResponse>();
+  // The request each connection's handler is running, for the request limit (see limitAgainWhenRead).
+  const inHandler = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
   let closing = false;
   let drained: (() => void) | undefined;
 
@@ -266,7 +305,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // the request waits for a place, or its handler works on something else first (a post's key
     // check reads storage before the body), and the client waits for that answer.
     res.on('timeout', () => {
-      if ((!req.complete && req.readableFlowing === true) || res.writableNeedDrain) req.socket.destroy();
+      if (readingFromClient(req) || res.writableNeedDrain) req.socket.destroy();
     });
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `${hostname}`}`);
@@ -314,9 +353,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const release = await ticket.admitted;
       socket.off('close', withdraw).off('finish', withdraw);
       if (!release || socket.destroyed || socket.writableEnded) return release?.();
+      const running = { req, res };
+      inHandler.set(socket, running);
       try {
         await runHandler(req, res, url, method, hit.r, params);
       } finally {
+        if (inHandler.get(socket) === running) inHandler.delete(socket);
         release();
       }
     })().catch((error: unknown) => {
@@ -359,16 +401,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   server.timeout = ms(timeouts.idleSeconds);
   server.keepAliveTimeout = ms(timeouts.keepAliveSeconds);
   // Requests Node's parser refuses (broken framing) or gives up on (a timeout) get a JSON answer
-  // like every other refusal, then the connection closes.
+  // like every other refusal, then the connection closes; but a request whose handler holds its
+  // body unread is the host's to answer (limitAgainWhenRead).
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const text = JSON.stringify(
-      timedOut
-        ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
-        : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
-    );
-    socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    const running = timedOut ? inHandler.get(socket) : undefined;
+    if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds));
+    refuseConnection(socket, timedOut);
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -41,6 +41,15 @@ function idleEvents(h: LocalHost): { readonly count: number } {
   return seen;
 }
 
+/** Counts the times the request limit ran out on the host's connections (Node reports it as a client error). */
+function requestLimitEvents(h: LocalHost): { readonly count: number } {
+  const seen = { count: 0 };
+  h.server.on('clientError', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') seen.count++;
+  });
+  return seen;
+}
+
 describe('a client that stops reading', () => {
   it('a streamed export it stops reading is cut off at the idle limit, and its place goes to the next request', async () => {
     expect((await fetch(`${stack.baseUrl}/api/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey('csv01.corp.contoso.com') }, body: JSON.stringify(snapshot({ host: 'csv01', testState: 'Pass' })) })).status).toBe(201);
@@ -84,6 +93,65 @@ describe('a request the handler is working on keeps its connection', () => {
     expect(r.status, r.text.slice(0, 300)).toBe(503);
     expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
     expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+  });
+
+  it('a large post whose key check waits on storage past the request limit gets the 503 with Retry-After, not a 408', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    const key = await stack.serverKey('slowstore.corp.contoso.com');
+    const body = JSON.stringify(snapshot({ host: 'slowstore', tail: 'x'.repeat(900 * 1024) }));
+    storage.hold = true;
+    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
+    await until(() => storage.arrived > 0, 'the key check to reach storage');
+    await until(() => limit.count > 0, 'the request to pass the request limit');
+    storage.fail = true;
+    storage.release();
+    const r = await reply;
+    expect(r.status, r.text.slice(0, 300)).toBe(503);
+    expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
+    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+  });
+
+  it('a large post whose key check waits on storage past the request limit is stored once storage answers', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    const key = await stack.serverKey('latestore.corp.contoso.com');
+    const body = JSON.stringify(snapshot({ host: 'latestore', tail: 'x'.repeat(900 * 1024) }));
+    storage.hold = true;
+    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
+    await until(() => storage.arrived > 0, 'the key check to reach storage');
+    await until(() => limit.count > 0, 'the request to pass the request limit');
+    storage.release();
+    const r = await reply;
+    expect(r.status, r.text.slice(0, 300)).toBe(201);
+    expect((await stack.app.store.readServerRows('latestore.corp.contoso.com', TEST_RULES.map((rule) => rule.id))).length).toBe(TEST_RULES.length);
+  });
+
+  it('a body dripping a byte at a time after such a wait is still closed at the request limit, counted from when the host reads again', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    const key = await stack.serverKey('drip.corp.contoso.com');
+    storage.hold = true;
+    let timer: NodeJS.Timeout | undefined;
+    // More than the host buffers ahead of its handler, so it has stopped reading when the limit
+    // runs out; the rest of the body then comes a byte at a time, never idle.
+    const start = '{"schema":' + ' '.repeat(256 * 1024);
+    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(start.length + 5000) }) + start, {
+      deadlineMs: 20_000,
+      then: (socket) => {
+        timer = setInterval(() => socket.writable && socket.write(' '), 300);
+      },
+    });
+    try {
+      await until(() => storage.arrived > 0, 'the key check to reach storage');
+      await until(() => limit.count > 0, 'the request to pass the request limit');
+      storage.release();
+      const r = await reply;
+      expect(r.closed).toBe(true);
+      expect(r.status).toBe(408);
+    } finally {
+      clearInterval(timer);
+    }
   });
 
   it('a client silent in the middle of a body the handler is reading is still cut off at the idle limit', async () => {
