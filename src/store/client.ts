@@ -71,7 +71,7 @@ export interface TableClientFactoryOptions {
   readonly policies?: readonly StoragePolicy[];
   /** Retries inside one request before we give up and answer 503 (default 2). */
   readonly maxRetries?: number;
-  /** Per-attempt timeout, so a storage account that hangs becomes a 503, not a hung function (default 10 s). */
+  /** Per-attempt deadline, answer body included, so a storage account that hangs becomes a 503, not a hung function (default 10 s). */
   readonly requestTimeoutMs?: number;
 }
 
@@ -103,12 +103,27 @@ export function createTableClients(options: TableClientFactoryOptions): TableCli
   const timeout = options.requestTimeoutMs ?? 10_000;
   const policies: TableServiceClientOptions['additionalPolicies'] = [
     {
-      position: 'perCall',
+      // The SDK's own request timeout stops counting once an answer's headers arrive, so an answer
+      // whose body stops coming would hold the call for good: each attempt gets a deadline for the
+      // whole exchange, body included, and is aborted (a transient failure, 503) when it passes.
+      position: 'perRetry',
       policy: {
-        name: 'fleetPostureRequestTimeout',
-        sendRequest: (request, next) => {
-          if (!request.timeout) request.timeout = timeout;
-          return next(request);
+        name: 'fleetPostureAttemptDeadline',
+        sendRequest: async (request, next) => {
+          const caller = request.abortSignal;
+          const deadline = new AbortController();
+          const abort = () => deadline.abort();
+          if (caller?.aborted) abort();
+          caller?.addEventListener('abort', abort);
+          const timer = setTimeout(abort, timeout);
+          request.abortSignal = deadline.signal;
+          try {
+            return await next(request);
+          } finally {
+            clearTimeout(timer);
+            caller?.removeEventListener('abort', abort);
+            request.abortSignal = caller;
+          }
         },
       },
     },

@@ -85,4 +85,24 @@ describe('store against storage that hangs', () => {
       server.close();
     }
   });
+
+  it('gives up on an answer whose body stops coming after its headers, with StorageUnavailableError', async () => {
+    const sockets: Socket[] = [];
+    // Answers every request with headers and the start of a body, then nothing more.
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"va'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const store = new PostureStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
+      // Far past the timeout: a call still waiting then was never going to give up.
+      const outcome = await Promise.race([store.readServer('x').then(() => 'answered', (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+      expect(outcome).toBeInstanceOf(StorageUnavailableError);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
 });
