@@ -153,6 +153,22 @@ describe('docs/api.md', () => {
     const rows = [...api.matchAll(/^\| ((?:`[A-Z]+`(?:, )?)+) \| `\/api\/([^`]+)` \|/gm)].map((m) => `${[...m[1]!.matchAll(/`([A-Z]+)`/g)].map((x) => x[1]).join('|')} ${m[2]}`);
     expect(rows.sort()).toEqual(ROUTES.map((r) => `${r.methods.join('|')} ${r.route}`).sort());
   });
+
+  it('names, for every route, the key its access asks for', () => {
+    const api = read('docs/api.md');
+    // What the key column says for each access, as a reader of the table would ask for it.
+    const named: Record<(typeof ROUTES)[number]['access'], RegExp> = {
+      public: /^none\b/,
+      enrol: /^enrolment secret$/,
+      ingest: /^server key$/,
+      collector: /^server, reader or admin key$/,
+      read: /^reader$/,
+      admin: /^admin$/,
+    };
+    const rows = [...api.matchAll(/^\| ((?:`[A-Z]+`(?:, )?)+) \| `\/api\/([^`]+)` \| ([^|]+) \|/gm)];
+    const keyOf = new Map(rows.map((m) => [`${[...m[1]!.matchAll(/`([A-Z]+)`/g)].map((x) => x[1]).join('|')} ${m[2]}`, m[3]!.trim()]));
+    for (const r of ROUTES) expect(keyOf.get(`${r.methods.join('|')} ${r.route}`), r.route).toMatch(named[r.access]);
+  });
 });
 
 
