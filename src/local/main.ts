@@ -118,14 +118,15 @@ async function main(): Promise<void> {
   const stopFirst: (() => Promise<void>)[] = [];
   let azurite: AzuriteHandle | undefined = undefined;
   let stopping = false;
-  const shutdown = async (code: number) => {
+  // `quiet`: a failed start has nothing in progress to let finish, so it says nothing more.
+  const shutdown = async (code: number, quiet = false) => {
     if (stopping) {
       // A second Ctrl-C: stop now, without waiting for the work in progress.
       await azurite?.stop();
       process.exit(1);
     }
     stopping = true;
-    console.log('\nStopping: letting the requests and jobs in progress finish (Ctrl-C again stops at once)…');
+    if (!quiet) console.log('\nStopping: letting the requests and jobs in progress finish (Ctrl-C again stops at once)…');
     await Promise.all(stopFirst.map((stop) => stop().catch(() => undefined)));
     await azurite?.stop();
     // An Azurite still starting is killed on the way out (its own process group: no signal reaches it).
@@ -176,7 +177,7 @@ Try:
 Ctrl-C stops the host and Azurite.`);
   } catch (error) {
     console.error(await startFailure(error, args.port));
-    await shutdown(1);
+    await shutdown(1, true);
   }
 }
 

@@ -94,6 +94,8 @@ describe('npm start', () => {
       new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 already serves a fleet-posture host \\(version [^)]+\\), most likely a second "npm start": use that one \\(its dashboard is http://localhost:${port}/api/dashboard\\), or start another on a free port: npm start -- --port ${port + 1}\\.$`, 'm'),
     );
     expect(second.err()).not.toMatch(/^Error: listen EADDRINUSE/m);
+    // Nothing ran, so nothing is said about letting work in progress finish.
+    expect(second.out()).not.toMatch(/Stopping/);
   }, 60_000);
 
   it('a start on a port another program holds stops with what to do', async () => {
