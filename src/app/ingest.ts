@@ -21,7 +21,6 @@ import {
   PROJECTED_RAW_SLOTS,
   rawSlotOf,
   remembersCommit,
-  removedAtOf,
   type CommitMark,
   type DriftMove,
   type HostRecord,
@@ -239,12 +238,13 @@ export class Ingest {
         const handed = !mine && (await this.#handOver(rows, p, keyTag));
         return { snapshotId, server, outcome: mine || handed ? 'accepted' : 'duplicate', results: sortViews(rows.map((r) => viewOfStored(r, lang, rules))) };
       }
-      // A snapshot collected before the removal (a spooled one sent after re-enrolling, also one the
-      // server never delivered before it was removed) would bring back what was removed. Collected at
-      // the removal's time by the server's clock or earlier, or no newer than the last one it had, it is stale.
-      const removedAt = head ? undefined : removedAtOf(read);
-      const removedHead = removedAt === undefined ? undefined : headOf(read);
-      if (removedAt !== undefined && ((removedHead && !isNewerSnapshot(me, removedHead)) || me.collectedAt <= removedAt)) {
+      // A removed server's markers keep the newest snapshot it had: one no newer than that is from
+      // before the removal (a spooled one sent after re-enrolling) and is stale. A newer one is taken,
+      // even if collected before the removal but never delivered: its collectedAt is the server's
+      // clock, which may run behind the service's, so comparing it with the removal's time would
+      // refuse, and lose, a re-enrolled server's fresh snapshots; its collector runs again, so it is back.
+      const removedHead = head ? undefined : headOf(read);
+      if (removedHead && !isNewerSnapshot(me, removedHead)) {
         return { snapshotId, server, outcome: 'stale', results: sortViews(p.results.map((r) => viewOfResult(r, lang))) };
       }
       if (head && isNewerSnapshot(head, me)) {

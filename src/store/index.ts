@@ -11,7 +11,7 @@ export { EventStore, type EventFilter } from './events-store';
 export { COUNT_SHARDS, RuleIndexStore, type IndexChange, type IndexLeave, type IndexMove, type IndexTruth } from './rule-index-store';
 export { HOST_BUCKETS, HostStore } from './hosts-store';
 export { RawSnapshotStore } from './raw-snapshots-store';
-export { isRemovedRow, keyTagOf, REMOVED_STATUS, remembersCommit, removedAtOf, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
+export { isRemovedRow, keyTagOf, REMOVED_STATUS, remembersCommit, type EventRecord, type ResultSummary, type HostRecord, type IndexRecord, type Page, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type StoredResult } from './records';
 export type { CommitMark } from './records';
 export { DIRECT_RAW_SLOTS, nextRawSlot, PROJECTED_RAW_SLOTS, rawSlotOf } from './raw-slots';
 export { OutboxEntryTooLargeError, OutboxStore, type HeldOutboxEntry, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';

@@ -87,13 +87,6 @@ export const REMOVED_STATUS = 'Removed';
 /** A removal marker, not a result. */
 export const isRemovedRow = (r: Pick<ResultRecord, 'status'>): boolean => r.status === REMOVED_STATUS;
 
-/** When the server was removed, from its markers (a marker's FirstSeen is the removal's time); undefined when none is a marker. */
-export function removedAtOf(rows: readonly Pick<ResultRecord, 'status' | 'firstSeen'>[]): number | undefined {
-  let at: number | undefined;
-  for (const r of rows) if (isRemovedRow(r) && (at === undefined || r.firstSeen > at)) at = r.firstSeen;
-  return at;
-}
-
 export interface CommitMark {
   readonly id: string;
   readonly at: number;
