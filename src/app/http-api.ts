@@ -8,6 +8,7 @@ import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
 import { ApiError } from './errors';
 import {
   checkParams,
+  echoed,
   etagListed,
   invalidQuery,
   json,
@@ -159,7 +160,7 @@ export class HttpApi {
     const only = single(req.query, 'only');
     if (only === undefined) return json(200, await this.deps.queries.summary(lang));
     if (only === 'countsPending') return json(200, await this.deps.queries.countsPending());
-    throw invalidQuery(`The query parameter "only" must be countsPending, not "${only.slice(0, 100)}".`);
+    throw invalidQuery(`The query parameter "only" must be countsPending, not ${echoed(only)}.`);
   }
 
   /** The enrolment secret and host facts → this server's key (201), or a request for approval (202). */

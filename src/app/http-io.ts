@@ -82,6 +82,14 @@ export function errorResponse(e: ApiError): ApiResponse {
   return json(e.status, errorBody(e), e.headers);
 }
 
+/**
+ * A value the caller sent, quoted back in an error message: cut to 100 characters so a hostile
+ * or mistaken parameter cannot make the answer (and the logs that keep it) as long as it is.
+ */
+export function echoed(v: string): string {
+  return `"${v.slice(0, 100)}"`;
+}
+
 export function invalidQuery(message: string): ApiError {
   return new ApiError('invalid_query', message);
 }
@@ -92,7 +100,7 @@ export function checkParams(q: URLSearchParams, allowed: readonly string[]): voi
     if (name === 'code') continue;
     if (!allowed.includes(name)) {
       throw invalidQuery(
-        allowed.length === 0 ? `This route takes no query parameters, but got "${name}".` : `Unknown query parameter "${name}"; this route accepts ${allowed.join(', ')}.`,
+        allowed.length === 0 ? `This route takes no query parameters, but got ${echoed(name)}.` : `Unknown query parameter ${echoed(name)}; this route accepts ${allowed.join(', ')}.`,
       );
     }
   }
@@ -110,7 +118,7 @@ export function single(q: URLSearchParams, name: string): string | undefined {
 export function parseTop(q: URLSearchParams): number {
   const v = single(q, 'top');
   if (v === undefined) return DEFAULT_TOP;
-  if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1 || Number(v) > MAX_TOP) throw invalidQuery(`"top" must be a whole number from 1 to ${MAX_TOP}, not "${v}".`);
+  if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1 || Number(v) > MAX_TOP) throw invalidQuery(`"top" must be a whole number from 1 to ${MAX_TOP}, not ${echoed(v)}.`);
   return Number(v);
 }
 
@@ -121,7 +129,7 @@ export function parseSince(q: URLSearchParams): number | undefined {
   // alone is documented as UTC midnight.
   const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? parseIsoInstant(v) : parseIsoInstant(v, { requireZone: true });
   if (t === undefined) {
-    throw invalidQuery(`"since" must be an existing ISO 8601 date (UTC midnight) or a time with its zone, such as 2026-11-28T09:00:00+09:00 or 2026-11-28T00:00:00Z, not "${v.slice(0, 100)}".`);
+    throw invalidQuery(`"since" must be an existing ISO 8601 date (UTC midnight) or a time with its zone, such as 2026-11-28T09:00:00+09:00 or 2026-11-28T00:00:00Z, not ${echoed(v)}.`);
   }
   return t;
 }
@@ -135,7 +143,7 @@ export function parseStatuses(q: URLSearchParams): Status[] | undefined {
   const out = new Set<Status>();
   for (const part of raw.flatMap((v) => v.split(','))) {
     const s = STATUS_BY_LOWER.get(part.trim().toLowerCase());
-    if (!s) throw invalidQuery(`"status" must be one or more of ${STATUSES.join(', ')}, not "${part.trim()}".`);
+    if (!s) throw invalidQuery(`"status" must be one or more of ${STATUSES.join(', ')}, not ${echoed(part.trim())}.`);
     out.add(s);
   }
   return [...out];
@@ -152,7 +160,7 @@ export function parseEventStatuses(q: URLSearchParams): string[] | undefined {
   const out = new Set<string>();
   for (const part of raw.flatMap((v) => v.split(','))) {
     const s = EVENT_STATUS_BY_LOWER.get(part.trim().toLowerCase());
-    if (!s) throw invalidQuery(`"status" must be one or more of ${[...STATUSES, ...SERVER_STATUSES].join(', ')}, not "${part.trim()}".`);
+    if (!s) throw invalidQuery(`"status" must be one or more of ${[...STATUSES, ...SERVER_STATUSES].join(', ')}, not ${echoed(part.trim())}.`);
     out.add(s);
   }
   return [...out];
@@ -164,7 +172,7 @@ export function parseFlag(q: URLSearchParams, name: string): boolean | undefined
   if (v === undefined) return undefined;
   if (v.toLowerCase() === 'true') return true;
   if (v.toLowerCase() === 'false') return false;
-  throw invalidQuery(`The query parameter "${name}" must be true or false, not "${v.slice(0, 100)}".`);
+  throw invalidQuery(`The query parameter "${name}" must be true or false, not ${echoed(v)}.`);
 }
 
 export const EVENT_CAUSES = ['snapshot', 'rule-change', 'stale', 'returned', 'removed', 'waiver-created', 'waiver-changed', 'waiver-expired', 'waiver-deleted', 'baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
@@ -176,7 +184,7 @@ export function parseCauses(q: URLSearchParams): string[] | undefined {
   const out = new Set<string>();
   for (const part of raw.flatMap((v) => v.split(','))) {
     const c = part.trim().toLowerCase();
-    if (!(EVENT_CAUSES as readonly string[]).includes(c)) throw invalidQuery(`"cause" must be one or more of ${EVENT_CAUSES.join(', ')}, not "${part.trim()}".`);
+    if (!(EVENT_CAUSES as readonly string[]).includes(c)) throw invalidQuery(`"cause" must be one or more of ${EVENT_CAUSES.join(', ')}, not ${echoed(part.trim())}.`);
     out.add(c);
   }
   return [...out];
@@ -193,7 +201,7 @@ export function parseKindAndCauses(q: URLSearchParams): string[] | undefined {
   const kind = single(q, 'kind')?.toLowerCase();
   if (kind === undefined) return causes;
   const known = EVENT_KINDS.find((k) => k === kind);
-  if (!known) throw invalidQuery(`"kind" must be ${EVENT_KINDS.join(', ')}, not "${single(q, 'kind')!.slice(0, 100)}".`);
+  if (!known) throw invalidQuery(`"kind" must be ${EVENT_KINDS.join(', ')}, not ${echoed(single(q, 'kind')!)}.`);
   const ofKind = causesOfKind(known);
   return causes ? causes.filter((c) => ofKind.includes(c)) : ofKind;
 }
@@ -202,14 +210,14 @@ export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | 
   const v = single(q, 'rule');
   if (v === undefined) return undefined;
   const rule = findRule(v.toLowerCase(), rules);
-  if (!rule) throw invalidQuery(`Unknown rule "${v}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
+  if (!rule) throw invalidQuery(`Unknown rule ${echoed(v)}; the rules are ${rules.map((r) => r.id).join(', ')}.`);
   return rule.id;
 }
 
 export function parseServer(v: string | undefined, what: string): string | undefined {
   if (v === undefined) return undefined;
   const s = v.trim().toLowerCase().replace(/\.$/, '');
-  if (!SERVER_ID.test(s)) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not "${v.slice(0, 100)}".`);
+  if (!SERVER_ID.test(s)) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not ${echoed(v)}.`);
   return s;
 }
 

@@ -92,8 +92,10 @@ export class LifecycleApi {
   /** A server's status changes, newest first: rule, top, continuationToken. The server by id or host name, a removed one too (with when and by whom). */
   async history({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
+    // The query is checked before the server is looked up, so a bad one costs no storage read.
+    const [rule, top, token] = [parseRule(req.query, this.deps.rules), parseTop(req.query), parseToken(req.query)];
     const server = await this.deps.queries.resolveServerOrRemoved(pathServer(req.params));
-    return json(200, await this.deps.queries.history(server, parseRule(req.query, this.deps.rules), parseTop(req.query), parseToken(req.query), lang));
+    return json(200, await this.deps.queries.history(server, rule, top, token, lang));
   }
 
   /** GET lists (state=) or reads one; PUT creates or changes one; DELETE ends one. */

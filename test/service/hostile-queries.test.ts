@@ -160,3 +160,48 @@ describe('registry values the validator must refuse', () => {
     expect(stack.roundTrips.writes).toBe(0);
   });
 });
+
+describe('a bad value is quoted back cut short, whatever its length', () => {
+  const LONG = 'q'.repeat(5000);
+  const PATHS = [
+    `results?status=${LONG}`,
+    `results?rule=${LONG}`,
+    `results?top=${LONG}`,
+    `results?since=${LONG}`,
+    `results?${LONG}=1`,
+    `events?status=${LONG}`,
+    `events?cause=${LONG}`,
+    `events?kind=${LONG}`,
+    `summary?only=${LONG}`,
+    `export/results.csv?evidence=${LONG}`,
+    `servers/${server('TOK1')}/history?rule=${LONG}`,
+  ];
+  it.each(PATHS.map((p) => [p.replace(LONG, '<5000 chars>'), p]))('%s', async (_label, path) => {
+    const r = await get(stack, path);
+    expectInvalidQuery(r, path.slice(0, 60));
+    expect(r.body.message).toContain(`"${LONG.slice(0, 100)}"`);
+    expect(r.body.message.length).toBeLessThan(400);
+  });
+});
+
+describe('query parameters are read alike on every route', () => {
+  it('export: "evidence" is true or false in any case, as every other flag', async () => {
+    const csv = async (q: string) => {
+      const res = await stack.request(`export/results.csv${q}`);
+      return { status: res.status, text: await res.text() };
+    };
+    const without = await csv('?evidence=false');
+    const with_ = await csv('');
+    expect(without.status).toBe(200);
+    expect(without.text).not.toEqual(with_.text);
+    expect(await csv('?evidence=FALSE')).toEqual(without);
+    expect(await csv('?evidence=True')).toEqual(with_);
+  });
+
+  it('history: a bad rule, top or token is 400 before the server is looked up (an unknown server would be 404)', async () => {
+    for (const q of ['rule=no-such-rule', 'top=0', 'continuationToken=not*a*token']) {
+      expectInvalidQuery(await get(stack, `servers/${server('NOSUCH')}/history?${q}`), `history ${q}`);
+    }
+    expect((await get(stack, `servers/${server('NOSUCH')}/history`)).status).toBe(404);
+  });
+});
