@@ -9,7 +9,7 @@ import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
 import { checkParams, parseFlag, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
-import { coverOf } from './waivers';
+import { waiverOfResult } from './waivers';
 
 export const RESULT_CSV_COLUMNS = [
   'Server',
@@ -94,7 +94,7 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
       try {
         const page = next ?? (await read(token));
         next = undefined;
-        controller.enqueue(encoder.encode(page.items.map((r) => csvLine(row(r, stale.has(r.server), coverOf(active, r.server, r.ruleId)?.id, evidence))).join('')));
+        controller.enqueue(encoder.encode(page.items.map((r) => csvLine(row(r, stale.has(r.server), waiverOfResult(active, r)?.id, evidence))).join('')));
         token = page.continuationToken;
         if (!token) controller.close();
       } catch (error) {

@@ -8,7 +8,7 @@ import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type L
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import { noSuchServer, type ServerNames } from './server-names';
-import { coverOf, type Waivers } from './waivers';
+import { coverOf, waiverOfResult, type Waivers } from './waivers';
 
 export interface LifecycleQueryDeps {
   /** The plain reads these add the lifecycle to. */
@@ -64,7 +64,7 @@ export class LifecycleQueries {
    */
   async results(filter: ResultFilter, top: number, token: string | undefined, lang: Lang, waived?: boolean) {
     const [page, ctx] = await Promise.all([this.ld.plain.results({ ...filter, waived }, top, token, lang), this.#context()]);
-    const items = page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(coverOf(ctx.active, i.server, i.ruleId)) }));
+    const items = page.items.map((i) => ({ ...i, ...staleView(ctx.stale.get(i.server)), ...waiverFlags(waiverOfResult(ctx.active, i)) }));
     return { ...page, items: waived === undefined ? items : items.filter((i) => i.waived === waived) };
   }
 
@@ -101,7 +101,7 @@ export class LifecycleQueries {
   async server(server: string, lang: Lang) {
     const [view, marker, active] = await Promise.all([this.ld.plain.server(server, lang), this.ld.lifecycle.getStale(server), this.ld.waivers.active()]);
     if (!view) return undefined;
-    return { ...view, ...staleView(marker), results: view.results.map((r) => ({ ...r, ...waiverFlags(coverOf(active, server, r.ruleId)) })) };
+    return { ...view, ...staleView(marker), results: view.results.map((r) => ({ ...r, ...waiverFlags(waiverOfResult(active, { ...r, server })) })) };
   }
 
   /** Unchanged by the lifecycle: waivers and stale markers do not wait for the projector. */

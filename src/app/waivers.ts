@@ -89,6 +89,14 @@ export function coverOf<W extends WaiverRecord>(active: readonly W[], server: st
   return best;
 }
 
+/**
+ * The waiver a result is flagged with: only a failing one (Warning or Error), the findings a waiver
+ * accepts and the summary counts as waived; a passing result in a waiver's scope is not waived.
+ */
+export function waiverOfResult<W extends WaiverRecord>(active: readonly W[], r: { server: string; ruleId: string; status: string }): W | undefined {
+  return FAILING.includes(r.status) ? coverOf(active, r.server, r.ruleId) : undefined;
+}
+
 function text(body: Record<string, unknown>, name: string, max: number): string {
   const v = body[name];
   if (typeof v !== 'string' || v.trim() === '') throw invalid(`"${name}" is required and must be a non-empty string.`);

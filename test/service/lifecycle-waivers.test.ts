@@ -176,3 +176,28 @@ describe('a waiver', () => {
     expect((await send('GET', 'waivers?state=deleted')).body.items.map((w: Json) => w.id)).toEqual(['pattern']);
   });
 });
+
+describe('a waiver over a passing result', () => {
+  it('flags only failing results: the list, the server, the export and the summary agree', async () => {
+    expect((await send('PUT', 'waivers/wp', waiver({ server: undefined, serverPattern: 'wp*.corp.contoso.com', expiresAt: iso(now + 7 * DAY) }))).status).toBe(201);
+    expect((await postAt('WP1', 'Pass')).status).toBe(201);
+    expect((await postAt('WP2', 'Error')).status).toBe(201);
+    const flags = (items: Json[]) => Object.fromEntries(items.filter((i) => i.ruleId === 'test-alpha' && /^wp/.test(i.server)).map((i) => [i.server, i.waived]));
+    const expected = { [server('WP1')]: false, [server('WP2')]: true };
+
+    expect(flags((await getAll(stack, 'results?rule=test-alpha')).items)).toEqual(expected);
+    expect(flags((await getAll(stack, 'results')).items)).toEqual(expected);
+    expect(flags((await getAll(stack, 'results?waived=true')).items)).toEqual({ [server('WP2')]: true });
+    expect(flags((await getAll(stack, 'results?waived=false')).items)).toEqual({ [server('WP1')]: false });
+    const one = (await get(stack, `servers/${server('WP1')}`)).body.results.find((r: Json) => r.ruleId === 'test-alpha');
+    expect(one).toMatchObject({ status: 'Pass', waived: false, waiverId: null });
+
+    const csv = (await (await stack.request('export/results.csv')).text()).replace(/^\uFEFF/, '').trim().split('\r\n').map((l) => l.split(','));
+    const head = csv.shift()!;
+    const col = (n: string) => head.indexOf(n);
+    const exported = Object.fromEntries(csv.filter((r) => r[col('RuleId')] === 'test-alpha' && /^wp/.test(r[col('Server')]!)).map((r) => [r[col('Server')], [r[col('Waived')], r[col('WaiverId')]]]));
+    expect(exported).toEqual({ [server('WP1')]: ['false', ''], [server('WP2')]: ['true', 'wp'] });
+
+    expect((await get(stack, 'summary')).body.waivedTotals).toEqual({ Warning: 0, Error: 1 });
+  });
+});
