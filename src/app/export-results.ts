@@ -80,7 +80,8 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
   const evidence = parseFlag(req.query, 'evidence') ?? true;
   const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
   const select = exportedResultColumns(evidence);
-  const read = (token?: string) => app.store.listAllResults(PAGE, token, select);
+  const ruleIds = app.rules.map((r) => r.id);
+  const read = (token?: string) => app.store.listAllResults(ruleIds, PAGE, token, select);
   let next: Awaited<ReturnType<typeof read>> | undefined = await read();
   let token: string | undefined;
   const encoder = new TextEncoder();

@@ -5,7 +5,7 @@ import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import type { EventFilter, EventStore, HostStore, OutboxStore, RawSnapshotStore, ResultFilter, RuleIndexStore } from '../store';
+import { loadedRule, type EventFilter, type EventStore, type HostStore, type OutboxStore, type RawSnapshotStore, type ResultFilter, type RuleIndexStore } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -79,7 +79,9 @@ export class Queries {
           }
         : null,
       rawSnapshot: raw ? { snapshotId: raw.snapshotId, collectedAt: iso(raw.collectedAt), bytes: raw.rawBytes, contentHash: raw.contentHash } : null,
+      // The rules this instance loads, as the summary and the results list (loadedRule).
       results: rows
+        .filter(loadedRule(rules.map((r) => r.id)))
         .map((r) => viewOfStored(r, lang, rules))
         .sort((a, b) => (order.get(a.ruleId) ?? 1e9) - (order.get(b.ruleId) ?? 1e9) || (a.ruleId < b.ruleId ? -1 : 1)),
     };

@@ -5,7 +5,7 @@ export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, FencedOutError, isAccessDenied, isTransient, LeaseLostError, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 export { CursorCodec, InvalidContinuationTokenError } from './cursor';
-export { PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';
+export { loadedRule, PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';
 export { ServerRowCache, type ServerRowCacheOptions } from './server-row-cache';
 export { EventStore, type EventFilter } from './events-store';
 export { COUNT_SHARDS, RuleIndexStore, type IndexChange, type IndexLeave, type IndexMove, type IndexTruth } from './rule-index-store';

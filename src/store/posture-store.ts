@@ -301,7 +301,7 @@ export class PostureStore {
     if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
       const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
       const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter, LIVE_RESULTS);
-      return this.#results.walk([q || undefined], query, token, top, entityToSummary, select);
+      return this.#results.walk([q || undefined], query, token, top, entityToSummary, select, loadedRule(ruleIds));
     }
     const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
     const statuses = filter.statuses && filter.statuses.length > 0 ? filter.statuses : this.statuses;
@@ -311,14 +311,25 @@ export class PostureStore {
   }
 
   /**
-   * Every current result of the fleet with evidence, a page at a time (the CSV export; a full scan
-   * by design). With `select`, only those columns are read: the rest of each record is as for a
-   * row without them (empty texts, no evidence, zero times).
+   * Every current result of the fleet's `ruleIds` with evidence, a page at a time (the CSV export;
+   * a full scan by design). With `select`, only those columns are read: the rest of each record is
+   * as for a row without them (empty texts, no evidence, zero times).
    */
-  async listAllResults(top: number, token?: string, select?: readonly string[]): Promise<Page<StoredResult>> {
+  async listAllResults(ruleIds: readonly string[], top: number, token?: string, select?: readonly string[]): Promise<Page<StoredResult>> {
     await this.ensureTables();
-    return this.#results.walk([LIVE_RESULTS], queryId('results-all', {}), token, top, entityToResult, select && [...select]);
+    return this.#results.walk([LIVE_RESULTS], queryId('results-all', { ruleIds }), token, top, entityToResult, select && [...select], loadedRule(ruleIds));
   }
+}
+
+/**
+ * Keeps the rows of `ruleIds`, the rules this instance loads: a retired rule's rows stay until each
+ * server commits again, and a newer release's rule arrives before this instance knows it; the
+ * summary counts neither, so the lists read the same rules. Filtered here rather than in the
+ * query: Table storage allows only 15 comparisons in one filter.
+ */
+export function loadedRule(ruleIds: readonly string[]): (row: { ruleId: string }) => boolean {
+  const loaded = new Set(ruleIds);
+  return (row) => loaded.has(row.ruleId);
 }
 
 /** The row says its commit left no other row in the partition, under a rule set of `ruleIds`. */

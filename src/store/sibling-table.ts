@@ -125,9 +125,19 @@ export class SiblingTable {
    * and a sealed token that resumes exactly after the last item returned. Pages may come back empty
    * with a token; a bounded number of fetches keeps one request short. `token` must be one the
    * store sealed for the same `query`, else InvalidContinuationTokenError (400) before any read.
-   * `select`: only these columns are read (storage sends nothing else).
+   * `select`: only these columns are read (storage sends nothing else). `keep`: only the items it
+   * accepts are returned (a page may then hold fewer than `top`; the token still resumes after the
+   * last row read).
    */
-  async walk<T>(filters: (string | undefined)[], query: string, token: string | undefined, top: number, map: (e: Record<string, unknown>) => T, select?: string[]): Promise<Page<T>> {
+  async walk<T>(
+    filters: (string | undefined)[],
+    query: string,
+    token: string | undefined,
+    top: number,
+    map: (e: Record<string, unknown>) => T,
+    select?: string[],
+    keep: (item: T) => boolean = () => true,
+  ): Promise<Page<T>> {
     const cursor: Cursor = this.cursors.open(token, query);
     const items: T[] = [];
     let i = cursor.i;
@@ -138,7 +148,10 @@ export class SiblingTable {
       const next = await this.page('querying', { ...(f ? { filter: f } : {}), ...(select ? { select } : {}) }, top - items.length, sdkToken);
       fetches++;
       const page = next.done ? undefined : next.value;
-      for (const e of page ?? []) items.push(map(e));
+      for (const e of page ?? []) {
+        const item = map(e);
+        if (keep(item)) items.push(item);
+      }
       sdkToken = page?.continuationToken;
       if (!sdkToken) i++;
     }

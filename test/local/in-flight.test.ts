@@ -56,7 +56,7 @@ describe('a client that stops reading', () => {
     // A fleet far larger than any socket buffer: the export's page reader hands out the same page
     // of results without end, so the answer outlasts whatever the client would read.
     const store = stack.app.store;
-    const first = await store.listAllResults(1);
+    const first = await store.listAllResults(stack.app.rules.map((r) => r.id), 1);
     const real = store.listAllResults.bind(store);
     store.listAllResults = async () => ({ items: Array.from({ length: 1000 }, () => first.items[0]!), continuationToken: 'more' });
     try {

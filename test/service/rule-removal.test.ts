@@ -14,7 +14,7 @@ import { OutboxStore } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, getAll, type Json } from '../support/http';
 import { alphaRule } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
@@ -103,6 +103,25 @@ describe('a rule removed from the rule set and restored', () => {
     await post('withoutB', H2, REMOVED);
     await drain();
     await expectViewsOfB({ [serverIdOf(H3)]: 'Warning' });
+  });
+
+  it('the instance without B lists only the rules it loads, as its summary counts them, while a silent server still holds a B row', async () => {
+    const read = async (path: string) => {
+      const res = await fetch(`${withoutB.host.baseUrl}/api/${path}`, { headers: { 'x-api-key': TEST_KEYS.reader } });
+      return { status: res.status, text: await res.text() };
+    };
+    // The B row is there (the instance with B lists it)…
+    expect(await resultsOfB()).toEqual({ [serverIdOf(H3)]: 'Warning' });
+    // …and the instance without B answers as if it were not, in every list.
+    const rulesOf = (items: Json[]) => [...new Set(items.map((i) => i.ruleId))];
+    expect(JSON.parse((await read('summary')).text).rules.map((r: Json) => r.ruleId)).toEqual([alphaRule.id]);
+    expect(rulesOf(JSON.parse((await read('results?top=1000')).text).items)).toEqual([alphaRule.id]);
+    expect(rulesOf(JSON.parse((await read(`results?server=${serverIdOf(H3)}`)).text).items)).toEqual([alphaRule.id]);
+    expect(rulesOf(JSON.parse((await read(`servers/${serverIdOf(H3)}`)).text).results)).toEqual([alphaRule.id]);
+    const csv = (await read('export/results.csv')).text.trim().split('\r\n').slice(1);
+    expect(csv.length).toBeGreaterThan(0);
+    expect([...new Set(csv.map((l) => l.split(',')[1]))]).toEqual([alphaRule.id]);
+    expect((await read(`results?rule=${B}`)).status).toBe(400);
   });
 
   it('B rolled forward again: each server is counted once, under the status its Results row says', async () => {
