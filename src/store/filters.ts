@@ -6,7 +6,14 @@ export const and = (...parts: (string | undefined)[]): string => parts.filter((p
 /** The parts joined with `or`; none: no filter. */
 export const or = (parts: string[]): string | undefined => (parts.length === 0 ? undefined : parts.map((p) => `(${p})`).join(' or '));
 
-/** A DateTime literal for comparisons with a dateTime column. */
+/**
+ * The earliest DateTime Azure Table storage holds (its range begins at 1601-01-01 UTC; Azurite
+ * accepts earlier literals, Azure need not). No stored time is earlier, so a comparison with an
+ * earlier time means the same as one with this.
+ */
+export const EARLIEST_TABLE_TIME = Date.UTC(1601, 0, 1);
+
+/** A DateTime literal for comparisons with a dateTime column, never before the earliest storage holds. */
 export function odataDate(ms: number): string {
-  return `datetime'${new Date(ms).toISOString()}'`;
+  return `datetime'${new Date(Math.max(ms, EARLIEST_TABLE_TIME)).toISOString()}'`;
 }

@@ -1,0 +1,15 @@
+// The OData date literal every `since` and cut-off filter is built with: Azure Table storage holds
+// DateTime values from 1601-01-01 UTC on, so an earlier `since` (which Azurite takes) is sent as that.
+import { describe, expect, it } from 'vitest';
+import { odataDate } from '../../src/store/filters';
+
+describe('odataDate', () => {
+  it('writes a time as a UTC DateTime literal', () => {
+    expect(odataDate(Date.parse('2026-11-28T09:00:00+09:00'))).toBe("datetime'2026-11-28T00:00:00.000Z'");
+    expect(odataDate(Date.parse('1601-01-01T00:00:00Z'))).toBe("datetime'1601-01-01T00:00:00.000Z'");
+  });
+
+  it.each(['0001-01-01T00:00:00Z', '1600-12-31T23:59:59.999Z', '1000-06-15T12:00:00Z'])('clamps %s to 1601-01-01, the earliest Azure Table storage holds', (since) => {
+    expect(odataDate(Date.parse(since))).toBe("datetime'1601-01-01T00:00:00.000Z'");
+  });
+});
