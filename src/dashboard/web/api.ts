@@ -153,6 +153,20 @@ export interface Page<T> {
   readonly continuationToken: string | null;
 }
 
+/** Empty pages followed before one is shown as it is (with its token, for the next-page button). */
+const EMPTY_PAGES_FOLLOWED = 4;
+
+/**
+ * The page at `token`, or, while a page comes back empty with a token, the next one, a few times
+ * at most: a filtered list may answer empty pages before its matches (the service reads storage a
+ * bounded number of times per request), and an empty first page must not read as "nothing".
+ */
+export async function filledPage<T>(load: (token: string | undefined) => Promise<Page<T>>, token: string | undefined): Promise<Page<T>> {
+  let page = await load(token);
+  for (let i = 0; i < EMPTY_PAGES_FOLLOWED && page.items.length === 0 && page.continuationToken; i++) page = await load(page.continuationToken);
+  return page;
+}
+
 export interface ResultItem {
   readonly server: string;
   readonly ruleId: string;

@@ -3,12 +3,14 @@
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
 // The rule index follows a post by a moment: while the service says so (countsPending), a line
 // says it, an empty page says nothing more, and the page shown is read again once the wait is over.
-import { ApiFailure, apiGet, rules, type Page, type ResultItem } from './api.js';
+import { ApiFailure, apiGet, filledPage, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
 import { PendingWait } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { badge, button, errorBox, time, type Fail } from './widgets.js';
+
+const FINDING_STATUSES = ['Warning', 'Error'];
 
 /** Rows per page; `top` in the fragment overrides it (1–1000, as the API allows). */
 const PAGE_SIZE = 50;
@@ -34,7 +36,10 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const p = route.params;
   // A time in the fragment without a zone (typed or bookmarked) is this browser's local time, as in
   // the Changes view; the API takes only times with a zone.
-  const filter = { rule: p.get('rule') ?? '', status: p.get('status') ?? '', server: p.get('server') ?? '', since: fromLocalInput(p.get('since') ?? '') ?? '' };
+  // The view lists findings only: a status other than Warning or Error (a hand-edited fragment)
+  // falls back to both rather than list passing results under this title.
+  const wanted = p.get('status') ?? '';
+  const filter = { rule: p.get('rule') ?? '', status: FINDING_STATUSES.includes(wanted) ? wanted : '', server: p.get('server') ?? '', since: fromLocalInput(p.get('since') ?? '') ?? '' };
   const top = Number(p.get('top'));
   const pageSize = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : PAGE_SIZE;
   const [catalogue, pending] = await Promise.all([rules(), PendingWait.ask()]);
@@ -88,14 +93,16 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
-      page = await apiGet<Page<ResultItem>>('results', {
-        status: filter.status || 'Warning,Error',
-        rule: filter.rule,
-        server: filter.server,
-        since: filter.since,
-        top: String(pageSize),
-        continuationToken: tokens[pageIndex],
-      });
+      const load = (continuationToken: string | undefined) =>
+        apiGet<Page<ResultItem>>('results', {
+          status: filter.status || FINDING_STATUSES.join(','),
+          rule: filter.rule,
+          server: filter.server,
+          since: filter.since,
+          top: String(pageSize),
+          continuationToken,
+        });
+      page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       replace(status, errorBox(error, () => void show(pageIndex)));
@@ -109,7 +116,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
         h(
           'tr',
           { 'data-server': r.server, 'data-rule': r.ruleId, 'data-status': r.status },
-          h('td', null, link(serverHref(r.server), { class: 'server-link' }, r.server)),
+          h('td', { class: 'server' }, link(serverHref(r.server), { class: 'server-link' }, r.server)),
           h('td', null, titles.get(r.ruleId) ?? r.ruleId),
           h('td', null, badge(r.status)),
           h('td', null, h('code', null, r.reasonCode)),
@@ -119,7 +126,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
         ),
       ),
     );
-    replace(status, page.items.length === 0 && pageIndex === 0 ? pending.empty(h('p', { class: 'muted' }, t('noFindings'))) : null);
+    replace(status, page.items.length === 0 && pageIndex === 0 && !page.continuationToken ? pending.empty(h('p', { class: 'muted' }, t('noFindings'))) : null);
     replace(
       pager,
       pageIndex > 0 ? button(t('previousPage'), () => void show(pageIndex - 1)) : null,

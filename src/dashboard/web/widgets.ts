@@ -1,5 +1,5 @@
 // Small pieces the views share: status badges, times, error boxes, "load more" lists.
-import { ApiFailure, type Page } from './api.js';
+import { ApiFailure, filledPage, type Page } from './api.js';
 import { h, replace, type Child } from './dom.js';
 import { formatTime, statusText, t } from './i18n.js';
 
@@ -41,8 +41,8 @@ export type Fail = (error: unknown) => void;
 
 /**
  * A list that fetches page after page with the API's continuation tokens: the first page now,
- * the next on "Load more". `row` builds one entry; `empty` is said when there is none (nothing
- * when undefined).
+ * the next on "Load more", each past empty pages (filledPage). `row` builds one entry; `empty`
+ * is said when there is none (nothing when undefined).
  */
 export function pagedList<T>(
   load: (token: string | undefined) => Promise<Page<T>>,
@@ -57,11 +57,11 @@ export function pagedList<T>(
   const next = (token: string | undefined) => {
     replace(more, h('p', { class: 'muted' }, t('loading')));
     box.setAttribute('aria-busy', 'true');
-    load(token).then(
+    filledPage(load, token).then(
       (page) => {
         box.removeAttribute('aria-busy');
         for (const item of page.items) list.appendChild(row(item));
-        if (!token && page.items.length === 0) replace(more, empty === undefined ? null : h('p', { class: 'muted' }, empty));
+        if (!token && page.items.length === 0 && !page.continuationToken) replace(more, empty === undefined ? null : h('p', { class: 'muted' }, empty));
         else if (page.continuationToken) {
           const tok = page.continuationToken;
           replace(more, button(t('loadMore'), () => next(tok)));
