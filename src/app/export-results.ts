@@ -1,5 +1,6 @@
-// The CSV export: the whole Results table as one CSV for Power BI and Excel, the
-// key-free way in when shared-key access to storage is off. Column names are the Results table's
+// The CSV export: the Results table (the rows of the rules this instance loads, as every read of
+// current results) as one CSV for Power BI and Excel, the key-free way in when shared-key access
+// to storage is off. Column names are the Results table's
 // (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
 // configuration fingerprint that fleet drift groups servers by; the file starts with a UTF-8
 // byte-order mark for Excel.
