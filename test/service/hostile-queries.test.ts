@@ -204,4 +204,9 @@ describe('query parameters are read alike on every route', () => {
     }
     expect((await get(stack, `servers/${server('NOSUCH')}/history`)).status).toBe(404);
   });
+
+  it('a server\'s drift: a bad rule is 400 before the server is looked up', async () => {
+    expectInvalidQuery(await get(stack, `servers/${server('NOSUCH')}/drift?rule=no-such-rule`), 'drift rule');
+    expect((await get(stack, `servers/${server('NOSUCH')}/drift?rule=test-alpha`)).status).toBe(404);
+  });
 });
