@@ -1,0 +1,89 @@
+// What the store's table clients must carry on every request, whatever is done to the SDK's
+// pipeline: the shared-key signature or the managed identity's token, retries of an attempt storage
+// refused, and the round-trip counter seeing each attempt. (The per-attempt timeout is tested with
+// the store, against storage that hangs.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenCredential } from '@azure/identity';
+import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
+import { createTableClients, RoundTripCounter, type StoragePolicy } from '../../src/store/client';
+import { injectedError } from '../support/faults';
+
+/** Answers the first `times` attempts that match with a made-up 503, as a busy storage account would. */
+function busyFirst(times: number, matches: (method: string) => boolean): { policy: StoragePolicy; refused: number } {
+  const self = {
+    refused: 0,
+    policy: {
+      name: 'testBusyStorage',
+      sendRequest: async (request, next) => {
+        if (self.refused >= times || !matches(request.method)) return next(request);
+        self.refused++;
+        throw injectedError(request, 503, 'Server busy');
+      },
+    } satisfies StoragePolicy,
+  };
+  return self;
+}
+
+describe('the table clients against Azurite', () => {
+  let azurite: AzuriteHandle | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite({});
+  });
+  afterAll(async () => azurite?.stop());
+
+  it('signs its requests, retries an attempt refused with 503 and counts every attempt, transactions included', async () => {
+    const counter = new RoundTripCounter();
+    const busy = busyFirst(2, (method) => method === 'GET');
+    const clients = createTableClients({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 2 });
+    const table = clients.results;
+    await table.createTable();
+    await table.submitTransaction([
+      ['create', { partitionKey: 'p', rowKey: 'a', n: 1 }],
+      ['create', { partitionKey: 'p', rowKey: 'b', n: 2 }],
+    ]);
+    expect(counter.byTable.get('$batch')).toBe(1);
+    counter.reset();
+
+    const row = await table.getEntity<{ n: number }>('p', 'b');
+
+    expect(row.n).toBe(2);
+    expect(busy.refused).toBe(2);
+    expect(counter.count).toBe(3); // two refused attempts and the one storage answered
+    expect(counter.byTable.get('PipeResults')).toBe(3);
+  });
+
+  it('gives up once the retries are spent, with the 503 the caller maps to "unavailable"', async () => {
+    const busy = busyFirst(10, (method) => method === 'GET');
+    const counter = new RoundTripCounter();
+    const clients = createTableClients({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 1 });
+    await clients.results.createTable();
+    counter.reset();
+
+    await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 503 });
+    expect(counter.count).toBe(2);
+  });
+});
+
+describe('the table clients with a managed identity', () => {
+  it("send the identity's token for the storage scope", async () => {
+    const scopes: string[] = [];
+    const credential: TokenCredential = {
+      getToken: async (scope) => (scopes.push(String(scope)), { token: 'token-1', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
+    let authorization: string | undefined;
+    // Stands in for the account: sees what reached the wire, answers that the row does not exist.
+    const account: StoragePolicy = {
+      name: 'testAccount',
+      sendRequest: async (request) => {
+        authorization = request.headers.get('authorization');
+        throw injectedError(request, 404, 'ResourceNotFound');
+      },
+    };
+    const clients = createTableClients({ tableEndpoint: 'https://account.table.core.windows.net', credential, policies: [account], maxRetries: 0 });
+
+    await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 404 });
+
+    expect(authorization).toBe('Bearer token-1');
+    expect(scopes).toEqual(['https://storage.azure.com/.default']);
+  });
+});
