@@ -2,7 +2,7 @@
 // every entity of a table); keys are encoded so any server id is a valid key.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
-import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
+import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, jsonOf, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 import { rawSlotOf } from './raw-slots';
 import { REMOVED_STATUS, type CommitMark, type EventRecord, type HostRecord, type IndexRecord, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
@@ -50,8 +50,12 @@ const verdictColumnsIn = (lang: Lang): string[] => ['Server', 'RuleId', 'RuleVer
  */
 export const summaryColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'Status', 'PreviousStatus'];
 
-/** The columns an event list shows, with the message in one language only (not the audit detail). */
-export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId', 'RemovedBy'];
+/**
+ * The columns an event list shows, with the message in one language only. The audit detail is read
+ * too: removal events written before the RemovedBy column name who only there, and status changes,
+ * the bulk of any list, have none.
+ */
+export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId', 'RemovedBy', 'Detail'];
 
 /** A summary from a Results or index row (whole, or read with summaryColumns: the other languages' messages are then empty). */
 export function entityToSummary(e: Row): ResultSummary {
@@ -249,9 +253,19 @@ export function entityToEvent(e: Row): EventRecord {
     recordedAt: ms(e, 'RecordedAt') ?? 0,
     cause: optStr(e, 'Cause') ?? 'snapshot',
     waiverId: optStr(e, 'WaiverId'),
-    removedBy: optStr(e, 'RemovedBy'),
+    removedBy: optStr(e, 'RemovedBy') ?? removedByInDetail(e),
     detail: optStr(e, 'Detail'),
   };
+}
+
+/**
+ * Removal events written before the RemovedBy column existed name who removed the server only in
+ * their Detail JSON; every reader of an event gets it as a field all the same.
+ */
+function removedByInDetail(e: Row): string | undefined {
+  if (optStr(e, 'Cause') !== 'removed') return undefined;
+  const by = jsonOf<{ removedBy?: unknown }>(e, 'Detail')?.removedBy;
+  return typeof by === 'string' && by !== '' ? by : undefined;
 }
 
 // ---- RuleIndex: PartitionKey = rule id, RowKey = status|server, plus one counts row --------------

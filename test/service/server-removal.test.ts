@@ -544,4 +544,29 @@ describe('a removed server by the names it had, before and after its removal is 
     const server = await get(stack, `servers/${D}`);
     expect(server.body.message).toBe(`Server "${D}" was removed from the fleet at ${removedAt}; its history stays readable.`);
   });
+
+  it('removal events written before they had a RemovedBy column still name who removed it, from their detail', async () => {
+    // As an earlier version wrote them: who removed the server only in the Detail JSON.
+    const raw = rawTables(stack);
+    let rewritten = 0;
+    for (const table of [raw.events, raw.history]) {
+      for await (const e of table.listEntities({ queryOptions: { filter: `Server eq '${D}' and Cause eq 'removed'` } })) {
+        const { RemovedBy: _by, etag: _etag, timestamp: _at, ...older } = e as Record<string, unknown>;
+        expect(JSON.parse(String(older.Detail))).toMatchObject({ removedBy: BY });
+        await table.updateEntity(older as { partitionKey: string; rowKey: string }, 'Replace');
+        rewritten++;
+      }
+    }
+    expect(rewritten).toBe(2);
+    const history = await get(stack, `servers/${hostOf(D)}/history`);
+    expect(history.body.items.map((e: Json) => [e.cause, e.removedBy])).toEqual([
+      ['removed', BY],
+      ['snapshot', null],
+    ]);
+    const all = await getAll(stack, `events?server=${D}`);
+    expect(all.items.map((e: Json) => [e.cause, e.removedBy])).toEqual([
+      ['removed', BY],
+      ['snapshot', null],
+    ]);
+  });
 });

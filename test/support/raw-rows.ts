@@ -36,6 +36,8 @@ export function rawTables(stack: TestStack) {
     snapshots,
     outbox,
     results: open(names.results),
+    events: open(names.events),
+    history: open(names.history),
     rawRows,
     slotRows,
     /** The snapshot ids of the server's slot rows. */
