@@ -97,7 +97,9 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const lifecycle = new LifecycleStore(store);
   const driftStore = new DriftStore(store);
   const names = new ServerNames(store);
-  const removedNames = new ServerNames({ serversWithPrefix: (prefix, max) => store.removedServersWithPrefix(prefix, max) });
+  // The servers an admin removed, found by their removal markers.
+  const removedServers = { serversWithPrefix: (prefix: string, max: number) => store.removedServersWithPrefix(prefix, max), hasServer: (id: string) => store.hasRemovedServer(id) };
+  const removedNames = new ServerNames(removedServers);
   const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names });
   const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
@@ -132,8 +134,9 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     counter: undefined,
   });
   const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
-  // The key routes also know servers that enrolled and have not posted yet.
-  const keyNames = new ServerNames(store, keyStore);
+  // The key routes also know servers that enrolled and have not posted yet, and removed ones: a
+  // removed server's id must not stand for a server whose id merely begins with it.
+  const keyNames = new ServerNames(store, keyStore, removedServers);
   const reenrolment = new Reenrolment({
     enrolment,
     keyStore,
@@ -157,7 +160,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });
   const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret });
-  const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => names.resolve(name) });
+  const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveCountingServer(name) });
   return { settings, rules, store, events, hosts, rawSnapshots, staged, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }
 

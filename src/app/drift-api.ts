@@ -12,7 +12,7 @@ export interface DriftApiDeps {
   readonly queries: DriftQueries;
   readonly baselines: Baselines;
   readonly rules: readonly Rule[];
-  /** The server a path names: its id, or the host name people know (as the other server routes take it). */
+  /** The server a path names: its id, or the host name people know (as the other server routes take it); a removed one is a 404 saying so. */
   readonly resolveServer: (name: string) => Promise<string>;
 }
 

@@ -32,7 +32,7 @@ import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
 import type { ServerNames } from './server-names';
-import { removedSentence, type ServerRemoval } from './server-removal';
+import type { ServerRemoval } from './server-removal';
 
 export interface HttpApiDeps {
   readonly ingest: Ingest;
@@ -99,10 +99,11 @@ export class HttpApi {
 
   /**
    * The "server" filter, by id or host name, read after every other parameter is checked: a name no
-   * server answers to is a 404, not an empty list that would read as nothing wrong with it.
+   * server answers to is a 404, not an empty list that would read as nothing wrong with it; a
+   * removed server's 404 says when and by whom.
    */
   async #resolved<F extends { server?: string }>(filter: F): Promise<F> {
-    return filter.server === undefined ? filter : { ...filter, server: await this.deps.queries.resolveServer(filter.server) };
+    return filter.server === undefined ? filter : { ...filter, server: await this.deps.queries.resolveCountingServer(filter.server) };
   }
 
   /** Current results: server, rule, status, waived, since, top, continuationToken. */
@@ -143,9 +144,8 @@ export class HttpApi {
   /** One server, by its id or the host name people know: host facts and every rule's result with evidence. */
   async getServer({ req, lang }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    const { server, removal } = await this.deps.queries.resolveServerOrRemoved(pathServer(req.params));
     // A removed server has no results: the 404 says when and by whom it was removed.
-    if (removal) throw new ApiError('not_found', removedSentence(server, removal));
+    const server = await this.deps.queries.resolveCountingServer(pathServer(req.params));
     const view = await this.deps.queries.server(server, lang);
     if (!view) throw new ApiError('not_found', `No snapshot from server "${server}" has been stored.`);
     return json(200, view);

@@ -7,6 +7,8 @@ import type { Lang, Rule } from '../rules/types';
 import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type LifecycleStore, type PostureStore, type ResultFilter, type StaleMarker, type StoredResult, type StoredWaiver } from '../store';
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
+import { ApiError } from './errors';
+import { removalView, removedSentence } from './removal-text';
 import { noSuchServer, type ServerNames } from './server-names';
 import { coverOf, waiverOfResult, type Waivers } from './waivers';
 
@@ -77,18 +79,36 @@ export class LifecycleQueries {
    * As resolveServer; when no server that counts answers to the name, a removed server does, by its
    * id or host name alike (its removal markers), with a marker saying when and by whom: its history
    * and events stay readable for the audit trail, and the markers are the removal's own commit, so
-   * this knows of it before the projector writes its History row.
+   * this knows of it before the projector writes its History row. An id, of a server that counts or
+   * of a removed one, wins over the servers whose id merely begins with it.
    */
   async resolveServerOrRemoved(name: string): Promise<ResolvedServer> {
-    const live = await this.ld.names.find(name);
+    const { names, removedNames } = this.ld;
+    if (await names.isId(name)) return { server: name };
+    const [removedId, live] = await Promise.all([removedNames.isId(name), names.byHostName(name)]);
+    if (removedId) return this.#removed(name, name);
     if (live.id !== undefined) return { server: live.id };
     if (live.candidates.length > 0) throw noSuchServer(name, live.candidates);
-    const removed = await this.ld.removedNames.find(name);
+    const removed = await removedNames.byHostName(name);
     if (removed.id === undefined) throw noSuchServer(name, removed.candidates);
-    const removal = (await this.ld.store.readPartition(removed.id)).find(isRemovedRow);
+    return this.#removed(name, removed.id);
+  }
+
+  /**
+   * As resolveServerOrRemoved, for the reads of what a server counts for now (its results, its
+   * drift): a removed server is a 404 saying when and by whom it was removed.
+   */
+  async resolveCountingServer(name: string): Promise<string> {
+    const { server, removal } = await this.resolveServerOrRemoved(name);
+    if (removal) throw new ApiError('not_found', removedSentence(server, removal));
+    return server;
+  }
+
+  async #removed(name: string, id: string): Promise<ResolvedServer> {
+    const removal = (await this.ld.store.readPartition(id)).find(isRemovedRow);
     // Posted again since it was looked up: its markers were replaced by results.
     if (!removal) return { server: await this.resolveServer(name) };
-    return { server: removed.id, removal };
+    return { server: id, removal };
   }
 
   /** Every server with its host facts and whether it is stale, a page at a time. */
@@ -155,9 +175,4 @@ export class LifecycleQueries {
     const page = await this.ld.events.listHistory(server, ruleId, top, token);
     return { server, removed: removal ? removalView(removal, lang) : null, items: page.items.map((e) => viewOfEvent(e, lang)), continuationToken: page.continuationToken ?? null };
   }
-}
-
-/** A removal as its marker says it (who and the message are absent on markers written before they kept them). */
-function removalView(marker: StoredResult, lang: Lang) {
-  return { removedAt: iso(marker.firstSeen), removedBy: marker.removedBy ?? null, message: marker.message[lang] || null };
 }

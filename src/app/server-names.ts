@@ -22,8 +22,11 @@ export function noSuchServer(name: string, candidates: readonly string[], code: 
   return new ApiError(code, `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
 }
 
-/** Where servers are listed by id: the Results table (servers that posted), ServerKeys (servers that enrolled). */
-export type ServerSource = Pick<PostureStore, 'serversWithPrefix'>;
+/**
+ * Where servers are found by id: the Results table (servers that posted), ServerKeys (servers that
+ * enrolled), or the removal markers of removed servers (create-app adapts the store's reads).
+ */
+export type ServerSource = Pick<PostureStore, 'serversWithPrefix' | 'hasServer'>;
 
 export class ServerNames {
   readonly #sources: readonly ServerSource[];
@@ -36,11 +39,18 @@ export class ServerNames {
    * the one server whose id begins with the name and a dot, else the candidates.
    */
   async find(name: string): Promise<ServerMatch> {
-    // An id (what links and the dashboard use) costs one read. A host name's candidates have a read
-    // of their own, not a share of one over the name's prefix: ids like exch1-a sort between exch1
-    // and exch1.corp…, and enough of them would push the candidates past the bound.
-    const firsts = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(name, 1)));
-    if (firsts.some(([first]) => first === name)) return { id: name };
+    return (await this.isId(name)) ? { id: name } : this.byHostName(name);
+  }
+
+  /** Whether a server has `name` as its id: one read of that id's own partition per source. */
+  async isId(name: string): Promise<boolean> {
+    return (await Promise.all(this.#sources.map((s) => s.hasServer(name)))).some(Boolean);
+  }
+
+  /** As `find`, for a name no server has as its id: the servers whose id begins with it and a dot. */
+  async byHostName(name: string): Promise<ServerMatch> {
+    // The candidates have a read of their own, not a share of one over the name's prefix: ids like
+    // exch1-a sort between exch1 and exch1.corp…, and enough of them would push them past the bound.
     const lists = await Promise.all(this.#sources.map((s) => s.serversWithPrefix(`${name}.`, MAX_CANDIDATES)));
     const candidates = [...new Set(lists.flat())].sort().slice(0, MAX_CANDIDATES);
     return candidates.length === 1 ? { id: candidates[0]! } : { candidates };

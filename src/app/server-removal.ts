@@ -13,6 +13,7 @@ import { ApiError } from './errors';
 import { headOf, nextCommits } from './ingest';
 import { LOG_RECORDS } from './log-records';
 import { encodeWork, newCommitId, type ProjectionWork } from './projection-work';
+import { removedSentence } from './removal-text';
 import type { Projector } from './projector';
 import { leavesOf } from './retired-results';
 import type { UseCaseDeps } from './use-case-deps';
@@ -105,12 +106,6 @@ function notPosted(server: string, rows: readonly StoredResult[]): ApiError {
   const marker = rows.find(isRemovedRow);
   if (marker) return new ApiError('not_found', removedSentence(server, marker, 'was already removed'));
   return new ApiError('not_found', `No snapshot from server "${server}" has been stored, so there is nothing to remove.`);
-}
-
-/** One sentence saying that `server` is removed, when and (if its marker says) by whom. */
-export function removedSentence(server: string, marker: StoredResult, verb = 'was removed from the fleet'): string {
-  const by = marker.removedBy === undefined ? '' : ` by ${marker.removedBy}`;
-  return `Server "${server}" ${verb} at ${new Date(marker.firstSeen).toISOString()}${by}; its history stays readable.`;
 }
 
 /** What the removal's event and markers say, naming who removed the server. */

@@ -267,6 +267,28 @@ export class PostureStore {
     return this.#serversWithPrefix(prefix, max, REMOVED_RESULTS);
   }
 
+  /** Whether `id` is the id of a server that counts: a read of its own partition. */
+  hasServer(id: string): Promise<boolean> {
+    return this.#hasServer(id, LIVE_RESULTS);
+  }
+
+  /**
+   * Whether `id` is the id of a removed server, by its own partition: a range read filtered on the
+   * markers would page through every server whose id sorts after it before finding none.
+   */
+  hasRemovedServer(id: string): Promise<boolean> {
+    return this.#hasServer(id, REMOVED_RESULTS);
+  }
+
+  async #hasServer(id: string, rows: string): Promise<boolean> {
+    await this.ensureTables();
+    const filter = and(odata`PartitionKey eq ${encodeKey(id)}`, rows);
+    return this.#results.call('finding a server', async (t) => {
+      for await (const _ of t.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) return true;
+      return false;
+    });
+  }
+
   async #serversWithPrefix(prefix: string, max: number, rows: string): Promise<string[]> {
     await this.ensureTables();
     const { from, to } = prefixRange(prefix);

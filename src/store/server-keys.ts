@@ -335,6 +335,18 @@ export class ServerKeyStore {
     });
   }
 
+  /** Whether `id` is the id of an enrolled server (it has a head row): one point read. */
+  async hasServer(id: string): Promise<boolean> {
+    await this.ensureTable();
+    try {
+      await guard('finding an enrolled server', () => this.#t.getEntity(encodeKey(id), HEAD, { queryOptions: { select: ['RowKey'] } }));
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
   /** Re-enrolment requests of the whole fleet in `state`, at most `max`. */
   async listRequests(state: Exclude<RequestState, 'replaced'>, max: number): Promise<{ requests: EnrolmentRequest[]; truncated: boolean }> {
     await this.ensureTable();

@@ -6,7 +6,10 @@ import { ServerNames } from '../../src/app/server-names';
 
 function namesOver(ids: readonly string[]): ServerNames {
   const sorted = [...ids].sort();
-  return new ServerNames({ serversWithPrefix: async (prefix: string, max: number) => sorted.filter((id) => id.startsWith(prefix)).slice(0, max) });
+  return new ServerNames({
+    serversWithPrefix: async (prefix: string, max: number) => sorted.filter((id) => id.startsWith(prefix)).slice(0, max),
+    hasServer: async (id: string) => sorted.includes(id),
+  });
 }
 
 describe('ServerNames.find', () => {

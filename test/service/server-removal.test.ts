@@ -516,9 +516,17 @@ describe('a removed server by the names it had, before and after its removal is 
     // Every removal's event names who removed it as a field, every other event has it null.
     const all = await getAll(stack, 'events');
     for (const e of all.items as Json[]) expect(e.removedBy === null, JSON.stringify(e)).toBe(e.cause !== 'removed');
-    // Found by its name for its history, it is still no server that counts.
-    expect((await get(stack, `results?server=${hostOf(D)}`)).status).toBe(404);
     await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
+  });
+
+  it('the reads of what it counts for now (its results, its drift) answer 404 with the removal sentence, by id or host name', async () => {
+    const sentence = `Server "${D}" was removed from the fleet at ${removedAt} by ${BY}; its history stays readable.`;
+    for (const name of [D, hostOf(D)]) {
+      for (const path of [`results?server=${name}`, `servers/${name}/drift?rule=${DRIFT_RULE}`, `servers/${name}`]) {
+        const res = await get(stack, path);
+        expect([res.status, res.body.message], path).toEqual([404, sentence]);
+      }
+    }
   });
 
   it('a server that counts keeps an empty removal in its history answer, and an unknown name is still a 404 naming no one', async () => {
