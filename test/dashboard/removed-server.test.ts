@@ -3,7 +3,7 @@
 // The Server view says it was removed (when, by whom) and shows that history instead of an error;
 // the removal's change is named in the page's language (English and Japanese) with a badge of its
 // own, in the timeline and on the Changes view, whose link leads to that view. A name that is no
-// server still gets the API's error.
+// server still gets the API's error, without a button to ask again.
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,8 @@ describe('a removed server on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs
     const answer = await get(stack, 'servers/nobody.corp.contoso.com');
     expect(answer.status).toBe(404);
     expect(await error.locator('p').textContent()).toBe(`The request failed (404 not_found): ${answer.body.message}`);
+    // Asking again cannot make an unknown server known: no "Try again" button.
+    expect(await error.locator('button').count()).toBe(0);
     expect(await page.locator('.removed-server').count()).toBe(0);
 
     await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), `#/server/${KEPT}`);

@@ -23,8 +23,11 @@ export function failureText(error: unknown): string {
   return t('errorGeneric', { status: error.status, code: error.code, message: error.message });
 }
 
+/** The failure's sentence, and a button that asks again unless the answer was that nothing has that name. */
 export function errorBox(error: unknown, retry?: () => void): HTMLElement {
-  return h('div', { class: 'error', role: 'alert' }, h('p', null, failureText(error)), retry ? button(t('retry'), retry) : null);
+  // A 404 (a server no one knows, say) answers the same however often it is asked.
+  const helps = retry && !(error instanceof ApiFailure && error.status === 404);
+  return h('div', { class: 'error', role: 'alert' }, h('p', null, failureText(error)), helps ? button(t('retry'), retry) : null);
 }
 
 export function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLButtonElement {
