@@ -28,7 +28,7 @@ import type { Entity } from './entities';
 import type { EventRecord } from './records';
 import { bucketOf, decodeKey, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
-import { fenced } from './projector-fence';
+import { fenced, stampOwed } from './projector-fence';
 import type { SiblingTable } from './sibling-table';
 import { RecordedEmpty } from './recorded-empty';
 import { isNewerSnapshot } from './snapshot-order';
@@ -38,6 +38,8 @@ import { isNewerSnapshot } from './snapshot-order';
  * which would take the generation with them, and a stale first join meets no row it would change.
  */
 const fenceKey = (shard: string) => `f|${shard}`;
+/** The table as a refused projector's message names it. */
+const DRIFT_TABLE = 'drift';
 
 /** A server's place in its rule's drift, as the projection writes it. */
 export interface DriftMember {
@@ -383,9 +385,24 @@ export class DriftStore {
    */
   #fence(tx: TableTransaction, pk: string, shard: string, read: Row | undefined, fence: number | undefined): void {
     if (fence === undefined) return;
-    const entity = fenced({ partitionKey: pk, rowKey: fenceKey(shard) }, read, fence, 'drift');
+    const entity = fenced({ partitionKey: pk, rowKey: fenceKey(shard) }, read, fence, DRIFT_TABLE);
     if (read) tx.updateEntity(entity, 'Replace', { etag: String(read.etag) });
     else tx.createEntity(entity);
+  }
+
+  /**
+   * A read-and-compare that found nothing to move still stamps the shard's fence row with its
+   * generation, when the row does not hold it yet (projector-fence.ts, stampOwed): a server's
+   * first join and its removal in one batch merge into a leave that finds nothing, and a stale
+   * first join sent after it must meet this projector's fence. False when the fence row changed
+   * since it was read (read again).
+   */
+  async #movedNothing(ruleId: string, shard: string, read: Row | undefined, fence: number | undefined): Promise<boolean> {
+    if (!stampOwed(read, fence, DRIFT_TABLE)) return true;
+    const pk = encodeKey(ruleId);
+    const tx = new TableTransaction();
+    this.#fence(tx, pk, shard, read, fence);
+    return (await this.#submit(pk, tx, new CounterEdit(ruleId, this.#statuses))) === undefined;
   }
 
   /**
@@ -427,7 +444,8 @@ export class DriftStore {
    * under a later one moved a server of a shard, this call throws LeaseLostError before it writes
    * there. A first join deletes nothing, so after a removal took the server's member and anchor a
    * stale one from a projector whose lease lapsed would find nothing in its way and count the
-   * server again; only the fence stops it. Left out: no check.
+   * server again; only the fence stops it, so a move read and compared that finds nothing to do
+   * still stamps the shard's fence row. Left out: no check.
    */
   async applyMoves(ruleId: string, moves: readonly DriftChange[], truth?: DriftTruth, fence?: number): Promise<void> {
     await this.#table.ready();
@@ -529,8 +547,11 @@ export class DriftStore {
         anchor = await this.#get(pk, anchorKey(m.server), 'reading drift');
         members = await this.#members(m.ruleId, m.server);
       }
-      if (members.some((x) => isNewerSource(x.member, m))) return;
-      if (members.length === 1 && members[0]!.rowKey === target) return;
+      if (members.some((x) => isNewerSource(x.member, m)) || (members.length === 1 && members[0]!.rowKey === target)) {
+        if (await this.#movedNothing(m.ruleId, shard, fenceRow, fence)) return;
+        await backOff(attempt);
+        continue;
+      }
       const leaveKeys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))].filter((k) => k !== joinKey);
       const leaveRows = await Promise.all(leaveKeys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(m.ruleId, this.#statuses);
@@ -593,7 +614,11 @@ export class DriftStore {
     const shard = driftShardOf(l.server);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const [members, anchor, fenceRow] = await Promise.all([this.#members(l.ruleId, l.server), this.#get(pk, anchorKey(l.server), 'reading drift'), this.#fenceRow(pk, shard, fence)]);
-      if (members.length === 0 || members.some((x) => isNewerSource(x.member, l))) return;
+      if (members.length === 0 || members.some((x) => isNewerSource(x.member, l))) {
+        if (await this.#movedNothing(l.ruleId, shard, fenceRow, fence)) return;
+        await backOff(attempt);
+        continue;
+      }
       const keys = [...new Set(members.map((x) => countsKey(x.member.fingerprint, shard)))];
       const rows = await Promise.all(keys.map((k) => this.#get(pk, k, 'reading drift')));
       const edit = new CounterEdit(l.ruleId, this.#statuses);

@@ -13,7 +13,7 @@ import { ConcurrencyConflictError, settleAll } from './errors';
 import { and, or } from './filters';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
-import { fenced } from './projector-fence';
+import { fenced, stampOwed } from './projector-fence';
 import type { IndexRecord } from './records';
 import type { SiblingTable } from './sibling-table';
 import { LANGUAGES } from '../rules/types';
@@ -65,7 +65,8 @@ const MOVES_PER_TRANSACTION = 49;
  * shard's counts row under the ETag it was read with, so checking the row read is enough: one
  * written since fails the transaction instead.
  */
-const fencedCounts = (entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity => fenced(entity, read, fence, 'the rule index');
+const INDEX_TABLE = 'the rule index';
+const fencedCounts = (entity: Entity, read: Record<string, unknown> | undefined, fence: number | undefined): Entity => fenced(entity, read, fence, INDEX_TABLE);
 
 export class RuleIndexStore {
   readonly #ruleIndex: SiblingTable;
@@ -112,27 +113,30 @@ export class RuleIndexStore {
       const newer = members.some(
         (m) => m.rec.sourceCollectedAt > subject.sourceCollectedAt || (m.rec.sourceCollectedAt === subject.sourceCollectedAt && m.rec.sourceSnapshotId > subject.sourceSnapshotId),
       );
-      if (newer) return;
       const target = record ? indexToEntity(record) : undefined;
       const only = members.length === 1 ? members[0] : undefined;
       const same = record !== undefined && only !== undefined && only.rowKey === target?.rowKey && sameIndex(only.rec, record);
-      // Nothing to take out: a leave already applied, or a server the index never held.
-      if (same || (!record && members.length === 0)) return;
+      // Nothing to move: a newer row is there, the row already, a leave already applied, or a
+      // server the index never held. A fenced writer still stamps the counts row (stampOwed).
+      const nothing = newer || same || (!record && members.length === 0);
+      if (nothing && !stampOwed(countsRow, fence, INDEX_TABLE)) return;
 
       const counts = countsRow ? entityToCounts(countsRow, this.#statuses) : new Map(this.#statuses.map((s) => [s, 0]));
       const tx = new TableTransaction();
-      let moved = true;
-      for (const m of members) {
-        if (m.rowKey === target?.rowKey) {
-          moved = false;
-          continue;
+      if (!nothing) {
+        let moved = true;
+        for (const m of members) {
+          if (m.rowKey === target?.rowKey) {
+            moved = false;
+            continue;
+          }
+          tx.deleteEntity(pk, m.rowKey);
+          counts.set(m.rec.status, Math.max(0, (counts.get(m.rec.status) ?? 0) - 1));
         }
-        tx.deleteEntity(pk, m.rowKey);
-        counts.set(m.rec.status, Math.max(0, (counts.get(m.rec.status) ?? 0) - 1));
-      }
-      if (record && target) {
-        tx.upsertEntity(target, 'Replace');
-        if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+        if (record && target) {
+          tx.upsertEntity(target, 'Replace');
+          if (moved) counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+        }
       }
       const countsEntity = fencedCounts(countsToEntity(subject.ruleId, counts, countsKey), countsRow, fence);
       // The counts row's ETag serialises every membership change of this rule.
@@ -160,7 +164,10 @@ export class RuleIndexStore {
    *
    * `fence` is the writer's projector lease generation: a counts row written under a later one
    * makes this call throw LeaseLostError before it writes (a projector whose lease lapsed in a long
-   * batch must not undo what the next one did). Left out: no check, and the stored fence is kept.
+   * batch must not undo what the next one did). A move read and compared that finds nothing to do
+   * still stamps its shard's counts row, so a stale first join sent after it is refused too (the
+   * first join and removal of a server in one batch merge into such a move). Left out: no check,
+   * and the stored fence is kept.
    *
    * `truth` is asked, for each move that is read and compared, where the server's Results row puts
    * it: a move that finds no member may be a stale one after its server left (removed, or the rule
