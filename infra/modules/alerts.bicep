@@ -147,6 +147,21 @@ traces
 | project timestamp, ErrorKind, FailingMinutes, Error
 '''
 
+// An accepted change has waited in the outbox longer than a working projector lets it (the 5
+// minutes an uncommitted attempt may wait, and a few runs more): logged by every projector run that
+// found work, failed runs included, from the entry's storage time, so it fires whichever instance
+// runs and however often instances restart (the failing rule above counts per process). Its
+// server is the one whose change waits longest. Silent when no projector runs at all.
+var projectorBacklogQuery = '''
+traces
+| where message startswith "FleetPosture.ProjectorBacklog "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ProjectorBacklog ")))
+| extend Server = tostring(record.oldestServer), OldestWaitingMinutes = toint(record.oldestWaitingMinutes), Waiting = toint(record.waiting)
+| where OldestWaitingMinutes >= 15
+| summarize arg_max(timestamp, *) by Server
+| project timestamp, Server, OldestWaitingMinutes, Waiting
+'''
+
 var alertRules = [
   {
     key: 'new-error'
@@ -236,6 +251,16 @@ var alertRules = [
     query: projectionFailingQuery
     dimensions: [
       'ErrorKind'
+    ]
+  }
+  {
+    key: 'projector-backlog'
+    displayName: 'Fleet posture: accepted changes wait for the projector'
+    description: 'An accepted change has waited 15 minutes or more to be counted (FleetPosture.ProjectorBacklog, logged by each projector run from the entry\'s storage time, whichever instance runs). Server is the one waiting longest; the status of the projector job answers the same.'
+    severity: 1
+    query: projectorBacklogQuery
+    dimensions: [
+      'Server'
     ]
   }
   {

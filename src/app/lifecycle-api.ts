@@ -7,6 +7,7 @@ import type { LayoutMigration } from './layout-migration';
 import { checkParams, etagListed, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
+import { waitedSeconds } from './projector-backlog';
 import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
@@ -37,6 +38,11 @@ export class Jobs {
   /** The outbox entries the projector set aside, oldest commit first per server. */
   heldEntries(): ReturnType<Projector['held']> {
     return this.deps.projector.held();
+  }
+
+  /** What waits in the outbox for the projector, and since when. */
+  projectorBacklog(): ReturnType<Projector['backlog']> {
+    return this.deps.projector.backlog();
   }
 
   /** `budgetMs` bounds a re-evaluation, projector or layout migration run (batches until done or spent); 0: one batch, a one-minute drain. */
@@ -136,14 +142,21 @@ export class LifecycleApi {
     throw new ApiError('invalid_query', `Waivers accept GET, PUT and DELETE, not ${method}.`);
   }
 
-  /** Where a job stands between runs: re-evaluation's pass over the fleet, the projector's held entries. */
+  /** Where a job stands between runs: re-evaluation's pass over the fleet, the projector's held entries and what waits for it. */
   async getJob({ req }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
     const job = (req.params.job ?? '').toLowerCase();
     if (job === 'projector') {
-      const { entries, more } = await this.deps.jobs.heldEntries();
+      const [{ entries, more }, backlog] = await Promise.all([this.deps.jobs.heldEntries(), this.deps.jobs.projectorBacklog()]);
       const held = entries.map((e) => ({ server: e.server, commitId: e.commitId, writtenAt: new Date(e.writtenAt).toISOString(), heldAt: new Date(e.heldAt).toISOString(), error: e.error }));
-      return json(200, { job, held, more });
+      const waiting = {
+        entries: backlog.waiting,
+        more: backlog.more,
+        oldestAt: backlog.oldestAt === undefined ? null : new Date(backlog.oldestAt).toISOString(),
+        oldestSeconds: waitedSeconds(backlog, this.deps.clock()),
+        oldestServer: backlog.oldestServer ?? null,
+      };
+      return json(200, { job, held, more, waiting });
     }
     if (job !== 'reevaluate') {
       throw new ApiError('not_found', (JOBS as readonly string[]).includes(job) ? `The job "${job}" keeps no state between runs; only reevaluate and projector do.` : `There is no job "${job.slice(0, 40)}"; jobs are ${JOBS.join(', ')}.`);

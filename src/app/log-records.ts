@@ -40,10 +40,23 @@ export const LOG_RECORDS = {
    * (`failingSince`, `failingMinutes`). Alerts once it has failed for ten minutes.
    */
   projectionFailed: 'FleetPosture.ProjectionFailed',
+  /**
+   * What still waits in the outbox after a projector run that found work, failed runs included
+   * (`waiting`, `more`, `oldestWaitingAt`, `oldestServer`, `oldestWaitingMinutes`). Alerts once an
+   * accepted change has waited longer than any healthy projector lets it, whichever instance runs.
+   */
+  projectorBacklog: 'FleetPosture.ProjectorBacklog',
 } as const;
 
 /** How long every projector run must have failed before FleetPosture.ProjectionFailed alerts (the rule's threshold). */
 export const PROJECTION_FAILING_ALERT_MINUTES = 10;
+
+/**
+ * How long the oldest outbox entry must have waited before FleetPosture.ProjectorBacklog alerts (the
+ * rule's threshold): above the 5 minutes an entry whose commit is not visible yet may wait, plus
+ * a few runs of the projector.
+ */
+export const PROJECTOR_BACKLOG_ALERT_MINUTES = 15;
 
 export type LogRecordName = (typeof LOG_RECORDS)[keyof typeof LOG_RECORDS];
 

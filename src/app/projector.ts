@@ -23,7 +23,8 @@
 // table's held partition with its error (FleetPosture.ProjectionHeld alerts) until an operator
 // requeues it (held-entries.ts). An outage stops the
 // run instead (every entry stays for the next run), and a run that fails logs
-// FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes.
+// FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes. Every
+// run that found work, failed or not, logs FleetPosture.ProjectorBacklog (projector-backlog.ts).
 import { randomUUID } from 'node:crypto';
 import type { OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { FencedOutError, LeaseLostError, settleBounded as inParallel } from '../store';
@@ -35,6 +36,7 @@ import { ProjectionAlerts, type ProjectionAlertsDeps } from './projection-alerts
 import { firstLine, projectOneByOne, stopsTheRun, type OneByOneOutcome } from './projection-one-by-one';
 import { decodeWork, type ProjectionWork } from './projection-work';
 import { ProjectionWrites, type ProjectionWritesDeps } from './projection-writes';
+import { logBacklog, readBacklog, type OutboxBacklog } from './projector-backlog';
 import { ProjectorLease } from './projector-lease';
 import { RecentSet } from './recent-set';
 
@@ -231,8 +233,9 @@ export class Projector {
    * process's runs have failed, so an alert can tell a brief outage from a projector that is stuck.
    */
   async #drainReporting(log: AlertLog, budgetMs: number): Promise<ProjectorRun> {
+    let run: ProjectorRun | undefined;
     try {
-      const run = await this.#drain(log, budgetMs);
+      run = await this.#drain(log, budgetMs);
       if (run.status !== 'busy') this.#failingSince = undefined;
       return run;
     } catch (error) {
@@ -248,6 +251,23 @@ export class Projector {
         }),
       );
       throw error;
+    } finally {
+      // Not after the usual tick that found the outbox empty (nothing waits, and it runs every few seconds).
+      if (!run || run.status === 'busy' || run.entries > 0) await this.#logBacklog(log);
+    }
+  }
+
+  /** What still waits in the outbox, and since when: projector-backlog.ts. */
+  backlog(): Promise<OutboxBacklog> {
+    return readBacklog(this.deps.outbox);
+  }
+
+  /** Logs the backlog; a failure to read it (storage down: the run's own record says so) is only noted. */
+  async #logBacklog(log: AlertLog): Promise<void> {
+    try {
+      logBacklog(log, await this.backlog(), Date.now());
+    } catch (error) {
+      log.log(`projector: the outbox backlog could not be read (${firstLine(error)}).`);
     }
   }
 

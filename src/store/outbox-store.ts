@@ -191,6 +191,35 @@ export class OutboxStore {
     });
   }
 
+  /**
+   * How long the entries still waiting have waited: the oldest storage time (Timestamp: when the
+   * entry was written, or put back by a requeue) among at most `max` of them, with its server.
+   * Keys order entries by server, not by time, so the oldest can be anywhere: this reads the
+   * entries' keys, server and Timestamp only (no payload), in key order, and stops after `max`;
+   * `more` then says some were not read, and the age is the oldest of those that were (a lower
+   * bound). Held entries and the lease row are not waiting.
+   */
+  async oldestWaiting(max: number): Promise<{ entries: number; more: boolean; oldest?: { storedAt: number; server: string } }> {
+    await this.#table.ready();
+    return this.#table.call('reading the outbox', async (t) => {
+      let entries = 0;
+      let oldest: { storedAt: number; server: string } | undefined;
+      const filter = odata`PartitionKey lt ${'~'}`;
+      const select = ['Server', 'Timestamp', 'WrittenAt'];
+      for await (const page of t.listEntities({ queryOptions: { filter, select } }).byPage({ maxPageSize: Math.min(1000, max) })) {
+        for (const e of page) {
+          if (entries >= max) return { entries, more: true, oldest };
+          entries++;
+          const storedAt = storedAtOf(e);
+          if (!oldest || storedAt < oldest.storedAt) oldest = { storedAt, server: str(e, 'Server') };
+        }
+        // Read as many as allowed: whether others follow is the page's token, not another round trip.
+        if (entries >= max && page.continuationToken) return { entries, more: true, oldest };
+      }
+      return { entries, more: false, oldest };
+    });
+  }
+
   /** Removes one entry, whatever its state (an attempt that will not commit cleans up after itself). */
   async deleteOne(server: string, commitId: string): Promise<void> {
     const k = outboxKeys(server, commitId);
@@ -340,6 +369,12 @@ function entryEntity(entry: OutboxEntry, keys: { partitionKey: string; rowKey: s
   return entity as Entity;
 }
 
+/** When storage last wrote the entry (its Timestamp; the request's WrittenAt if storage gave none). */
+function storedAtOf(e: Record<string, unknown>): number {
+  const stamp = e.timestamp ?? e.Timestamp;
+  return typeof stamp === 'string' ? Date.parse(stamp) : stamp instanceof Date ? stamp.getTime() : (ms(e, 'WrittenAt') ?? 0);
+}
+
 function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
   const n = num(e, 'PayloadChunks') ?? 0;
   const parts: Uint8Array[] = [];
@@ -347,14 +382,13 @@ function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
     const b = bytes(e, chunkName(i));
     if (b) parts.push(b);
   }
-  const stamp = e.timestamp ?? e.Timestamp;
   return {
     server: str(e, 'Server'),
     commitId: str(e, 'CommitId'),
     writtenAt: ms(e, 'WrittenAt') ?? 0,
     payload: parts.length === n && n > 0 ? gunzipSync(Buffer.concat(parts)).toString('utf8') : '',
     etag: String(e.etag ?? ''),
-    storedAt: typeof stamp === 'string' ? Date.parse(stamp) : stamp instanceof Date ? stamp.getTime() : (ms(e, 'WrittenAt') ?? 0),
+    storedAt: storedAtOf(e),
     partitionKey: str(e, 'partitionKey'),
     rowKey: str(e, 'rowKey'),
     requeued: bool(e, 'Requeued'),

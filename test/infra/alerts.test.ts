@@ -5,13 +5,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES } from '../../src/app/log-records';
+import { formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES, PROJECTOR_BACKLOG_ALERT_MINUTES } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
+import { PROJECTOR_GRACE_MS } from '../../src/app/projector';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
 import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
-/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry, a projector that set a change aside or keeps failing. */
-const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed];
+/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry, a projector that set a change aside, keeps failing, or leaves changes waiting. */
+const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed, LOG_RECORDS.projectorBacklog];
 const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 
 interface Rule {
@@ -146,6 +147,18 @@ describe('alert rules', () => {
     expect(query).toContain(`| where FailingMinutes >= ${PROJECTION_FAILING_ALERT_MINUTES}\n`);
     expect(query).toMatch(/ErrorKind = tostring\(record\.errorKind\)/);
     expect(failing[0]!.dimensions).toEqual(['ErrorKind']);
+  });
+
+  it('alert on a change that waited in the outbox for the threshold the code names, from every run\'s record (not per process), split by the server waiting longest', () => {
+    const backlog = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.projectorBacklog);
+    expect(backlog).toHaveLength(1);
+    const query = backlog[0]!.query;
+    expect(query).toMatch(/OldestWaitingMinutes = toint\(record\.oldestWaitingMinutes\)/);
+    expect(query).toContain(`| where OldestWaitingMinutes >= ${PROJECTOR_BACKLOG_ALERT_MINUTES}\n`);
+    expect(query).toMatch(/Server = tostring\(record\.oldestServer\)/);
+    expect(backlog[0]!.dimensions).toEqual(['Server']);
+    // Above the time an entry whose commit is not visible yet may wait before it is dropped.
+    expect(PROJECTOR_BACKLOG_ALERT_MINUTES * 60_000).toBeGreaterThan(PROJECTOR_GRACE_MS);
   });
 
   it('query the Application Insights `traces` table of the component they are scoped to', () => {

@@ -97,7 +97,9 @@ describe('storage failures', { timeout: loadedTimeout(4_100) }, () => {
     await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(10) }));
     const stateBefore = (await get(stack, `servers/${server(host)}`)).body;
     const eventsBefore = (await getAll(stack, `events?server=${server(host)}`)).items;
-    const alertsBefore = alertRecords(stack).length;
+    // The projector's backlog record may report the failed attempt's entry waiting out its grace: a measure, not an alert on the change.
+    const changeRecords = () => alertRecords(stack).filter((a) => a.name !== 'FleetPosture.ProjectorBacklog');
+    const alertsBefore = changeRecords().length;
 
     fault.when = isBatchFor('Results');
     fault.retryAfter = undefined;
@@ -110,7 +112,7 @@ describe('storage failures', { timeout: loadedTimeout(4_100) }, () => {
 
     expect((await get(stack, `servers/${server(host)}`)).body).toEqual(stateBefore);
     expect((await getAll(stack, `events?server=${server(host)}`)).items).toEqual(eventsBefore);
-    expect(alertRecords(stack).length).toBe(alertsBefore);
+    expect(changeRecords().length).toBe(alertsBefore);
 
     const retry = await post(stack, doc);
     expect(retry.status).toBe(201);
