@@ -9,7 +9,7 @@ import { formatLogRecord, LOG_RECORDS } from './log-records';
 
 /**
  * Waiting entries read to find the oldest: entries are keyed by server, not by time, so the oldest
- * is found only by reading them all. One page of keys, server and time (no payloads) covers a
+ * is found only by reading them all. One listing of keys, server and time (no payloads) covers a
  * healthy outbox many times over; past it the age is of the oldest among those read.
  */
 export const BACKLOG_READ = 1000;
