@@ -628,6 +628,27 @@ describe('a drift move of a projector whose lease another one took', () => {
     expect(refused).toBeInstanceOf(LeaseLostError);
   });
 
+  it('a first join the older one still sends after the newer one projected the join and the removal in one batch is refused: the merged leave found nothing, and stamped the shard', async () => {
+    const rule = 'fenced-merged-rule';
+    const [s] = servers('fm', 1) as [string];
+    const { older, newer } = await leases();
+    const joins = committed(rule, s, a, 1, null);
+    const removal = { ...leave(rule, s, 1, { ...a, commitId: commitAt(1) }), sourceCommitId: commitAt(2) };
+    // The newer projector's batch holds both: the newest (the removal) is read first and finds
+    // nothing to take out; it still writes the shard's fence row, once.
+    store.counter.reset();
+    await drift.applyMoves(rule, [joins, removal], truth, newer);
+    expect(store.counter.writes).toBe(1);
+    store.counter.reset();
+    await drift.applyMoves(rule, [joins, removal], truth, newer);
+    expect(store.counter.writes).toBe(0);
+    const removed = await snapshotOf(rule);
+    const refused = await drift.applyMoves(rule, [joins], truth, older).then(() => undefined, (error: unknown) => error);
+    expect(await placesOf(rule)).toEqual({});
+    expect(await snapshotOf(rule)).toEqual(removed);
+    expect(refused).toBeInstanceOf(LeaseLostError);
+  });
+
   it('a fenced batch of one shard still fits its transactions (the fence row is one more operation)', async () => {
     const rule = 'fenced-shard-rule';
     const { newer } = await leases();

@@ -1,10 +1,12 @@
 // Two projectors at once (a lease that lapsed during a long batch) must not let a stale index move
 // undo a newer one: a move whose transaction finds the shard's counts row changed since it read it
 // reads and compares instead of retrying blindly, and a move under an older lease generation than
-// the one that last wrote the shard is refused before it writes.
+// the one that last wrote the shard is refused before it writes — also where the newer one found
+// nothing to do there, which still leaves its generation on the shard.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork } from '../../src/app/projection-work';
-import { createTableClients, LeaseLostError, OutboxStore, RuleIndexStore, type IndexMove } from '../../src/store';
+import { STATUSES } from '../../src/rules/types';
+import { createTableClients, LeaseLostError, OutboxStore, PostureStore, RoundTripCounter, RuleIndexStore, type IndexMove } from '../../src/store';
 import { ruleIndexGate } from '../support/faults';
 import { minutesAgo, post, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
@@ -62,6 +64,34 @@ describe('a stale index move', () => {
     await index.applyIndexMoves('test-alpha', [stale]);
     expect(gate.beforeWrite).toBeUndefined();
     expect(await indexRows(serverOf(host))).toEqual([{ status: 'Pass', snapshotId: newerSnapshot }]);
+    await countsAgree(stack);
+  });
+
+  it('a first join under an older generation, after a newer one\'s leave of the server found nothing to take out, is refused: the leave stamped the shard once', async () => {
+    const host = 'RACE03';
+    await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10) }));
+    const entries = (await outbox.list(100)).filter((e) => e.server === serverOf(host));
+    await outbox.remove(entries);
+    const join = decodeWork(entries[0]!.payload)!.index.find((m) => m.record.ruleId === 'test-alpha')!;
+    expect(join.from).toBeUndefined();
+    // The server's first join and its removal in one batch of the newer projector: merged into a
+    // leave, read first, that finds nothing to take out.
+    const leave = { leave: true as const, ruleId: 'test-alpha', server: serverOf(host), sourceSnapshotId: join.record.sourceSnapshotId, sourceCollectedAt: join.record.sourceCollectedAt + 1 };
+    const counter = new RoundTripCounter();
+    const index = new RuleIndexStore(new PostureStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, counter }));
+    // Its tables checked (created if missing) before counting.
+    await index.getRuleCounts(['test-alpha']);
+    counter.reset();
+    const older = Date.now();
+    await index.applyIndexMoves('test-alpha', [leave], older + 1);
+    expect(counter.writes).toBe(1);
+    counter.reset();
+    await index.applyIndexMoves('test-alpha', [leave], older + 1);
+    expect(counter.writes).toBe(0);
+    await expect(index.applyIndexMoves('test-alpha', [join], older)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await indexRows(serverOf(host))).toEqual([]);
+    // Counted as its Results row says once the newer projector projects it.
+    await index.applyIndexMoves('test-alpha', [join], older + 1);
     await countsAgree(stack);
   });
 
