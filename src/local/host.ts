@@ -208,14 +208,20 @@ function readingFromClient(req: IncomingMessage): boolean {
   return !req.complete && req.readableFlowing === true;
 }
 
-/** A connection refused by the host itself (broken framing, or a request that did not arrive in time): a JSON answer, then close. */
+/**
+ * A connection refused by the host itself (broken framing, or a request that did not arrive in
+ * time): a JSON answer, then close. Ending only the sending side would leave Node reading on, so a
+ * client that ignores the answer could hold the connection (and a handler's place) with a byte now
+ * and then, or finish its body and have it served after all. So the socket is destroyed as soon as
+ * the answer is handed to the system to send.
+ */
 function refuseConnection(socket: Duplex, timedOut: boolean): void {
   const text = JSON.stringify(
     timedOut
       ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
       : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
   );
-  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`, () => socket.destroy());
 }
 
 /**

@@ -136,8 +136,10 @@ describe('a request the handler is working on keeps its connection', () => {
     // More than the host buffers ahead of its handler, so it has stopped reading when the limit
     // runs out; the rest of the body then comes a byte at a time, never idle.
     const start = '{"schema":' + ' '.repeat(256 * 1024);
+    // The client ignores the answer and goes on sending: only a connection the host let go of closes.
     const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(start.length + 5000) }) + start, {
       deadlineMs: 20_000,
+      keepSending: true,
       then: (socket) => {
         timer = setInterval(() => socket.writable && socket.write(' '), 300);
       },
@@ -149,9 +151,53 @@ describe('a request the handler is working on keeps its connection', () => {
       const r = await reply;
       expect(r.closed).toBe(true);
       expect(r.status).toBe(408);
+      await until(() => h.load.running === 0, 'the handler to give up its place');
     } finally {
       clearInterval(timer);
     }
+  });
+
+  it('a body that misses the request limit while the handler reads it: the 408, then the connection and the handler\'s place are let go though the client goes on sending', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const key = await stack.serverKey('drip408.corp.contoso.com');
+    let timer: NodeJS.Timeout | undefined;
+    const r = await raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': '100000' }) + '{"schema":', {
+      deadlineMs: 20_000,
+      keepSending: true,
+      then: (socket) => {
+        timer = setInterval(() => socket.writable && socket.write(' '), 300);
+      },
+    });
+    clearInterval(timer);
+    expect(r.status).toBe(408);
+    expect(r.closed).toBe(true);
+    await until(() => h.load.running === 0, 'the handler to give up its place');
+  });
+
+  it('a client told 408 that sends the rest of its body anyway: nothing is stored', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const server = 'told408.corp.contoso.com';
+    const key = await stack.serverKey(server);
+    const body = JSON.stringify(snapshot({ host: 'told408', testState: 'Pass' }));
+    let timer: NodeJS.Timeout | undefined;
+    // The host may take in the rest before it lets go, so the connection's close is not the point here.
+    const r = await raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }), {
+      deadlineMs: 5_000,
+      keepSending: true,
+      then: (socket) => {
+        // A byte at a time until the host answers, then all the rest at once.
+        let sent = 0;
+        timer = setInterval(() => sent < 20 && socket.write(body.slice(sent, ++sent)), 300);
+        socket.once('data', () => {
+          clearInterval(timer);
+          socket.write(body.slice(sent));
+        });
+      },
+    });
+    clearInterval(timer);
+    expect(r.status).toBe(408);
+    await until(() => h.load.running === 0, 'the handler to give up its place');
+    expect(await stack.app.store.readServerRows(server, TEST_RULES.map((rule) => rule.id))).toEqual([]);
   });
 
   it('a client silent in the middle of a body the handler is reading is still cut off at the idle limit', async () => {

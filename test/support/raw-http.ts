@@ -6,40 +6,68 @@ export interface RawReply {
   /** The status line's code, or undefined when the server closed without answering. */
   status?: number;
   text: string;
-  /** The server closed the connection. */
+  /**
+   * The server closed the connection: seen from the socket, never taken from the answer's
+   * Connection header. With `keepSending`, only a server that let go of the connection entirely
+   * counts (one that merely ended its side would go on reading what the client sends).
+   */
   closed: boolean;
 }
 
+export interface RawOptions {
+  deadlineMs?: number;
+  /** Lets the test keep writing after the head. */
+  then?: (socket: Socket) => void;
+  /**
+   * The client does not close its side when the server ends its own, as a client that ignores
+   * the answer and goes on sending: the connection counts as closed only once the socket closes.
+   */
+  keepSending?: boolean;
+}
+
 /**
- * Opens a socket, writes `head` (and `then` lets the test keep writing), and resolves with what
- * came back once the answer is complete or the socket closed; rejects after `deadlineMs`.
+ * Opens a socket, writes `head`, and resolves with what came back once the answer is complete
+ * (and, when it announces a close, the connection closed) or the socket closed; at `deadlineMs`
+ * resolves with `closed: false` if an answer came, else rejects.
  */
-export function raw(base: string, head: string, options: { deadlineMs?: number; then?: (socket: Socket) => void } = {}): Promise<RawReply> {
+export function raw(base: string, head: string, options: RawOptions = {}): Promise<RawReply> {
   const url = new URL(base);
+  const deadlineMs = options.deadlineMs ?? 5000;
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
+    const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: options.keepSending === true });
     let text = '';
     let done = false;
+    let answered = false;
+    let announcedClose = false;
+    const status = () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
     const end = (closed: boolean) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ status: m ? Number(m[1]) : undefined, text, closed });
+      resolve({ status: status(), text, closed });
       socket.destroy();
     };
     const timer = setTimeout(() => {
       if (done) return;
+      if (answered) return end(false);
       done = true;
       socket.destroy();
-      reject(new Error(`No answer and no close within ${options.deadlineMs ?? 5000} ms; got ${JSON.stringify(text.slice(0, 200))}`));
-    }, options.deadlineMs ?? 5000);
+      reject(new Error(`No answer and no close within ${deadlineMs} ms; got ${JSON.stringify(text.slice(0, 200))}`));
+    }, deadlineMs);
     socket.on('data', (d) => {
       text += d.toString('latin1');
       const headEnd = text.indexOf('\r\n\r\n');
       const length = /\r\ncontent-length: (\d+)/i.exec(text);
-      if (headEnd >= 0 && length && text.length >= headEnd + 4 + Number(length[1])) end(/\r\nconnection: close/i.test(text));
+      if (headEnd < 0 || !length || text.length < headEnd + 4 + Number(length[1])) return;
+      answered = true;
+      announcedClose = /\r\nconnection: close/i.test(text);
+      // An answer that keeps the connection is complete here; one that closes it waits for the close.
+      if (!announcedClose) end(false);
     });
+    if (options.keepSending !== true) socket.on('end', () => end(true));
     socket.on('close', () => end(true));
     socket.on('error', () => end(true));
     socket.write(head);
