@@ -3,7 +3,7 @@
 // `import-reg x.reg | fleet-posture evaluate -` is an offline analyzer. Parsing lives in
 // src/snapshot/reg-export.ts and services-csv.ts; this file reads files and prints.
 import { randomUUID } from 'node:crypto';
-import { basename, extname } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildManifest } from '../rules/manifest';
 import { RULES } from '../rules/registry';
@@ -138,7 +138,7 @@ function codePageOption(value: string | undefined): Decoding {
 }
 
 export async function importRegCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, tokens } = parseArgs({
     args,
     allowPositionals: true,
     options: {
@@ -148,10 +148,19 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
       'code-page': { type: 'string' },
       reg32: { type: 'string', multiple: true },
     },
+    tokens: true,
   });
-  const reg32 = values.reg32 ?? [];
-  const files = [...positionals.map((file) => ({ file, view32: false })), ...reg32.map((file) => ({ file, view32: true }))];
+  // In command-line order, --reg32 or not: the first names the host, and a later file's value wins.
+  const files = tokens.flatMap((t) =>
+    t.kind === 'positional' ? [{ file: t.value, view32: false }] : t.kind === 'option' && t.name === 'reg32' && t.value !== undefined ? [{ file: t.value, view32: true }] : [],
+  );
   if (files.length === 0) throw new UsageError('import-reg needs at least one .reg file');
+  // One file read as both views would put the same keys in both.
+  const twice = files.find(({ file }, i) => files.findIndex((f) => resolve(f.file) === resolve(file)) < i);
+  if (twice) {
+    io.err(`${twice.file}: given twice; give each file once, after --reg32 if it is an export of the 32-bit view\n`);
+    return EXIT.badInput;
+  }
   const arch = values.arch ?? 'x64';
   if (arch !== 'x64' && arch !== 'x86') throw new UsageError(`--arch must be x64 or x86, not ${JSON.stringify(arch)}`);
   const decoding = codePageOption(values['code-page']);

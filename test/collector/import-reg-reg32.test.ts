@@ -94,6 +94,29 @@ describe('import-reg --reg32: a 32-bit-view export from 64-bit Windows, whose ke
     );
   });
 
+  it('keeps its place on the command line: the host name comes from the first file, a value twice from the later file', async () => {
+    // The same value in view "32": under Wow6432Node in a plain file, and in a --reg32 file.
+    const files = {
+      'EXCHB32.reg': regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection]', '"szProductVer"="8.8.0.2"'),
+      'EXCHA.reg': regFile('[HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\DesktopProtection]', '"szProductVer"="8.8.0.1"'),
+    };
+    const r = await importReg(files, ['--reg32', 'EXCHB32.reg', 'EXCHA.reg', '--services', SERVICES]);
+    expect(JSON.parse(r.stdout).host.name).toBe('EXCHB32');
+    expect(registryOf(r)).toContainEqual(
+      expect.objectContaining({ path: 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection', view: '32', values: [expect.objectContaining({ name: 'szProductVer', data: '8.8.0.1' })] }),
+    );
+  });
+
+  it('the same file given twice (plain and with --reg32, or twice either way) is refused in one line', async () => {
+    const reg32 = join(FIX, 'EXCH16-vse88-reg32.reg');
+    for (const args of [[reg32, '--reg32', reg32], ['--reg32', reg32, '--reg32', reg32], [reg32, reg32]]) {
+      const r = await importReg({}, [...args, '--host', 'EXCH16', '--services', SERVICES]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toEqual([`${reg32}: given twice; give each file once, after --reg32 if it is an export of the 32-bit view`]);
+    }
+  });
+
   it('given as a plain file instead, is refused with a line that names --reg32', async () => {
     const r = await importReg({ 'wow.reg': regFile(...AGENT_ONLY) }, ['wow.reg', '--host', 'EXCH16', '--services', SERVICES]);
     expect(r.code).toBe(2);
