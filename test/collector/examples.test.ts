@@ -1,5 +1,6 @@
 // Every sample snapshot under collector/examples (what Send-PostureSnapshot.ps1 -OutFile writes, one
-// per supported Windows/Exchange/VirusScan generation) holds to the wire contract.
+// per supported Windows/Exchange/VirusScan generation) holds to the wire contract; the one for
+// Windows Server 2003, which cannot run the collector, is what import-reg prints, and stays so.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +8,12 @@ import { parseSnapshot } from '../../src/snapshot/parse';
 import { manifestSchema, snapshotSchema } from '../../src/snapshot/schema';
 import { decodeText } from '../../src/cli/io';
 import { evaluateDocument } from '../../src/app/evaluate-document';
+import { main } from '../../src/cli/main';
+import { fakeIo } from './cli-io';
 
 const DIR = join(__dirname, '..', '..', 'collector', 'examples');
 const SNAPSHOTS = readdirSync(DIR).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
+const IMPORT_REG_2003 = join('import-reg', 'win2003r2-x86-exchange2003-vse80i.json');
 const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(DIR, 'manifest.reference.json'), 'utf8')));
 
 function load(file: string): unknown {
@@ -17,10 +21,21 @@ function load(file: string): unknown {
 }
 
 describe('collector/examples', () => {
-  it('hold one sample per supported generation, from Windows 2003 to 2019', () => {
-    expect(SNAPSHOTS.length).toBeGreaterThanOrEqual(5);
-    expect(SNAPSHOTS.some((f) => f.startsWith('win2003'))).toBe(true);
+  it('hold one sample per generation the collector runs on, from Windows 2008 to 2019, and none for Windows 2003', () => {
+    expect(SNAPSHOTS.length).toBeGreaterThanOrEqual(4);
+    expect(SNAPSHOTS.some((f) => f.startsWith('win2008'))).toBe(true);
     expect(SNAPSHOTS.some((f) => f.includes('no-mcafee'))).toBe(true);
+    // Windows Server 2003 is 5.2: the collector cannot run there, so -OutFile never wrote such a file.
+    for (const file of SNAPSHOTS) expect(snapshotSchema.parse(load(file)).host.os?.version ?? '', file).not.toMatch(/^5\./);
+  });
+
+  it('the Windows 2003 sample is what import-reg prints for its fixture (the command in its README)', async () => {
+    const io = fakeIo();
+    const fixtures = join(__dirname, '..', 'fixtures', 'reg');
+    const args = ['import-reg', join(fixtures, 'EXCH03-vse80i-excluded.reg'), '--arch', 'x86', '--services', join(fixtures, 'services-ex2003.csv'), '--host', 'EXCH2003'];
+    expect(await main(args, io), io.stderr).toBe(0);
+    const fresh = (doc: unknown) => ({ ...(doc as object), snapshotId: undefined, collectedAt: undefined });
+    expect(fresh(load(IMPORT_REG_2003))).toEqual(fresh(JSON.parse(io.stdout)));
   });
 
   for (const file of SNAPSHOTS) {
@@ -65,7 +80,7 @@ describe('collector/examples', () => {
 
   it('evaluate to the verdicts they were written to show', () => {
     const expected: Record<string, string> = {
-      'win2003r2-x86-exchange2003-vse80i.json': 'Pass SmtpExcluded',
+      [IMPORT_REG_2003]: 'Pass SmtpExcluded',
       'win2008-x64-exchange2007-vse85i.json': 'Warning SmtpNotExcluded',
       'win2008r2-x64-exchange2010-vse87i.json': 'Error BlockObserved',
       'win2012r2-x64-exchange2016-vse88.json': 'Pass SmtpExcluded',
