@@ -83,16 +83,17 @@ export function eventKindOf(cause: string | undefined): EventKind {
 
 export function viewOfEvent(e: EventRecord, lang: Lang) {
   const kind = eventKindOf(e.cause);
-  // An audit record changes no status: its status fields are stored empty and answered null.
+  // An audit record changes no status: its status fields are stored empty and answered null, as
+  // is any field an event does not have (a server's or an audit record's rule version).
   const status = (v: string | undefined) => (kind !== 'status' || !v ? null : v);
   return {
     server: e.server || null,
     kind,
     ruleId: e.ruleId || null,
-    ruleVersion: e.ruleVersion,
+    ruleVersion: e.ruleVersion || null,
     fromStatus: status(e.fromStatus),
     toStatus: status(e.toStatus),
-    reasonCode: e.reasonCode,
+    reasonCode: e.reasonCode || null,
     severity: status(e.severity),
     message: e.message[lang],
     firstSeen: iso(e.firstSeen),

@@ -145,6 +145,8 @@ describe('events: status changes and waiver records told apart', () => {
     const waiverRecords = all.items.filter((e: Json) => e.kind === 'waiver');
     expect(waiverRecords).toHaveLength(1);
     expect(waiverRecords[0]).toMatchObject({ kind: 'waiver', cause: 'waiver-created', waiverId: 'exch07-alpha', fromStatus: null, toStatus: null, severity: null });
+    // Fields an audit record does not have are null, not empty strings.
+    expect(waiverRecords[0]).toMatchObject({ ruleVersion: null, reasonCode: null });
     const changes = all.items.filter((e: Json) => e.kind === 'status');
     expect(changes.length + waiverRecords.length).toBe(all.items.length);
     for (const e of changes) {

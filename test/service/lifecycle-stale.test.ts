@@ -48,7 +48,7 @@ describe('stale hosts', () => {
 
     const events = await getAll(stack, 'events?cause=stale');
     expect(events.items).toHaveLength(1);
-    expect(events.items[0]).toMatchObject({ server: server('S1'), ruleId: null, fromStatus: 'Reporting', toStatus: 'Stale', cause: 'stale' });
+    expect(events.items[0]).toMatchObject({ server: server('S1'), ruleId: null, ruleVersion: null, fromStatus: 'Reporting', toStatus: 'Stale', reasonCode: 'NotReporting', severity: 'Warning', cause: 'stale' });
   });
 
   it('shows the stale server in the listing, summary, results and its own page, verdicts still readable', async () => {
@@ -81,6 +81,7 @@ describe('stale hosts', () => {
     expect((await get(stack, 'summary')).body.staleHosts).toBe(0);
     const events = await getAll(stack, 'events?cause=returned');
     expect(events.items.map((e: Json) => [e.server, e.fromStatus, e.toStatus])).toEqual([[server('S1'), 'Stale', 'Reporting']]);
+    expect(events.items[0]).toMatchObject({ ruleId: null, ruleVersion: null, reasonCode: 'Returned', severity: 'Info' });
     // Back in the index: a later silence is noticed again.
     now += 3 * 60 * MIN + 20 * MIN;
     expect((await runJob('stale-hosts')).markedStale).toBe(2);

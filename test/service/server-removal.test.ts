@@ -174,6 +174,7 @@ describe('removing a server', () => {
     expect(history.items[0].message).toContain('ops@contoso.com');
     const events = await getAll(stack, `events?cause=removed&server=${GONE}`);
     expect(events.items).toHaveLength(1);
+    expect(events.items[0]).toMatchObject({ ruleId: null, ruleVersion: null, reasonCode: 'Removed', severity: 'Info' });
     expect((await getAll(stack, 'events?status=Removed')).items.map((e: Json) => e.server)).toEqual([GONE]);
     const audit = alertRecords(stack).filter((r) => r.name === 'FleetPosture.ServerRemoved');
     expect(audit.map((r) => r.fields)).toEqual([expect.objectContaining({ server: GONE, removedBy: 'ops@contoso.com', rules: DRIFT_RULE })]);

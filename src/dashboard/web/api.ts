@@ -186,7 +186,8 @@ export interface EventItem {
   readonly ruleId: string | null;
   readonly fromStatus: string | null;
   readonly toStatus: string | null;
-  readonly reasonCode: string;
+  /** Null for an audit record. */
+  readonly reasonCode: string | null;
   readonly message: string;
   readonly firstSeen: string | null;
   readonly recordedAt: string | null;
