@@ -76,53 +76,54 @@ describe('a client that stops reading', () => {
   });
 });
 
+/**
+ * A large post whose key check is held at storage until the connection passes `limit` (the idle or
+ * the request limit, by its events); `answer` then lets storage fail or answer, and `reply` is what
+ * the client got. Larger than the socket buffers: most of it is still unread while the key is checked.
+ */
+async function heldLargePost(h: Awaited<ReturnType<typeof host>>, server: string, limit: { readonly count: number }, what: string) {
+  const key = await stack.serverKey(`${server}.corp.contoso.com`);
+  const body = JSON.stringify(snapshot({ host: server, tail: 'x'.repeat(900 * 1024) }));
+  storage.hold = true;
+  const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
+  await until(() => storage.arrived > 0, 'the key check to reach storage');
+  await until(() => limit.count > 0, what);
+  return {
+    reply,
+    answer: (fail: boolean) => {
+      storage.fail = fail;
+      storage.release();
+    },
+  };
+}
+
+/** The 503 a storage failure gets, with Retry-After. */
+function expectStorageUnavailable(r: { readonly status?: number; readonly text: string }): void {
+  expect(r.status, r.text.slice(0, 300)).toBe(503);
+  expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
+  expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+}
+
 describe('a request the handler is working on keeps its connection', () => {
   it('a large post whose key check waits on storage past the idle limit gets the 503 with Retry-After, not a reset', async () => {
     const h = await host({ timeouts: { idleSeconds: 1 } });
-    const idle = idleEvents(h);
-    const key = await stack.serverKey('slowstore.corp.contoso.com');
-    // Larger than the socket buffers: most of it is still unread while the key is checked.
-    const body = JSON.stringify(snapshot({ host: 'slowstore', tail: 'x'.repeat(900 * 1024) }));
-    storage.hold = true;
-    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
-    await until(() => storage.arrived > 0, 'the key check to reach storage');
-    await until(() => idle.count > 0, 'the connection to pass the idle limit');
-    storage.fail = true;
-    storage.release();
-    const r = await reply;
-    expect(r.status, r.text.slice(0, 300)).toBe(503);
-    expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
-    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+    const post = await heldLargePost(h, 'slowstore', idleEvents(h), 'the connection to pass the idle limit');
+    post.answer(true);
+    expectStorageUnavailable(await post.reply);
   });
 
   it('a large post whose key check waits on storage past the request limit gets the 503 with Retry-After, not a 408', async () => {
     const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
-    const limit = requestLimitEvents(h);
-    const key = await stack.serverKey('slowstore.corp.contoso.com');
-    const body = JSON.stringify(snapshot({ host: 'slowstore', tail: 'x'.repeat(900 * 1024) }));
-    storage.hold = true;
-    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
-    await until(() => storage.arrived > 0, 'the key check to reach storage');
-    await until(() => limit.count > 0, 'the request to pass the request limit');
-    storage.fail = true;
-    storage.release();
-    const r = await reply;
-    expect(r.status, r.text.slice(0, 300)).toBe(503);
-    expect(r.text).toMatch(/\r\nretry-after: \d+\r\n/i);
-    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'storage_unavailable' });
+    const post = await heldLargePost(h, 'slowstore', requestLimitEvents(h), 'the request to pass the request limit');
+    post.answer(true);
+    expectStorageUnavailable(await post.reply);
   });
 
   it('a large post whose key check waits on storage past the request limit is stored once storage answers', async () => {
     const h = await host({ timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
-    const limit = requestLimitEvents(h);
-    const key = await stack.serverKey('latestore.corp.contoso.com');
-    const body = JSON.stringify(snapshot({ host: 'latestore', tail: 'x'.repeat(900 * 1024) }));
-    storage.hold = true;
-    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body, { deadlineMs: 20_000 });
-    await until(() => storage.arrived > 0, 'the key check to reach storage');
-    await until(() => limit.count > 0, 'the request to pass the request limit');
-    storage.release();
-    const r = await reply;
+    const post = await heldLargePost(h, 'latestore', requestLimitEvents(h), 'the request to pass the request limit');
+    post.answer(false);
+    const r = await post.reply;
     expect(r.status, r.text.slice(0, 300)).toBe(201);
     expect((await stack.app.store.readServerRows('latestore.corp.contoso.com', TEST_RULES.map((rule) => rule.id))).length).toBe(TEST_RULES.length);
   });

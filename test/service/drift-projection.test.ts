@@ -10,7 +10,7 @@ import { decodeWork } from '../../src/app/projection-work';
 import { Projector } from '../../src/app/projector';
 import { createTableClients, DriftStore, driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
 import { transactionGate } from '../support/faults';
-import { get } from '../support/http';
+import { get, postUndrained } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
@@ -28,14 +28,7 @@ const HOSTS = shards.flatMap((s) => candidates.filter((h) => driftShardOf(id(h))
 
 /** Posts a fixture as `host` without draining the projector. */
 async function postOnly(host: string, fixture: string): Promise<void> {
-  const body = fixtureAs(readFixture(fixture) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000);
-  const res = await stack.request('snapshots', {
-    method: 'POST',
-    key: null,
-    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(id(host)) },
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.text()).toBe(201);
+  await postUndrained(stack, fixtureAs(readFixture(fixture) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000));
 }
 
 /** The drift moves the outbox holds for the rule, per server. */

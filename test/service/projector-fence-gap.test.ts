@@ -11,7 +11,7 @@ import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
 import { STATUSES } from '../../src/rules/types';
 import { createTableClients, DriftStore, driftShardOf, OutboxStore, PostureStore, RuleIndexStore, tableNames, type StoragePolicy } from '../../src/store';
-import { get } from '../support/http';
+import { get, postUndrained } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
@@ -32,14 +32,7 @@ afterAll(async () => stack?.stop());
 
 /** Posts the default-list fixture as `host` without draining the projector. */
 async function postOnly(host: string): Promise<void> {
-  const body = fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000);
-  const res = await stack.request('snapshots', {
-    method: 'POST',
-    key: null,
-    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(id(host)) },
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.text()).toBe(201);
+  await postUndrained(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + minute++ * 60_000));
 }
 
 /** The rule's servers as its index counts them (every shard, every status). */
