@@ -100,7 +100,11 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // The servers an admin removed, found by their removal markers.
   const removedServers = { serversWithPrefix: (prefix: string, max: number) => store.removedServersWithPrefix(prefix, max), hasServer: (id: string) => store.hasRemovedServer(id) };
   const removedNames = new ServerNames(removedServers);
-  const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names });
+  // Waivers and baselines name one server: a removed server's exact id stands for itself, never for
+  // a live server whose id begins with it; removed servers are neither host-name candidates nor
+  // counted as covered.
+  const ownerNames = new ServerNames(store, { serversWithPrefix: async () => [], hasServer: (id: string) => store.hasRemovedServer(id) });
+  const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names: ownerNames });
   const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.
   const projection = projectionStores(projectorStore);
@@ -155,7 +159,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
-  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names });
+  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names: ownerNames });
   const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });

@@ -93,6 +93,19 @@ describe('a removed server by its exact id', () => {
     expect((await get(stack, `servers/${LIVE_ID}`)).body.server).toBe(LIVE_ID);
   });
 
+  it('stands for itself when a waiver or a baseline names it: neither attaches to the live server', async () => {
+    const admin = (route: string, body: object) => stack.request(route, { method: 'PUT', key: 'admin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    const waiver = await admin('waivers/w-decom02', { rule: 'mcafee-port25-blocked', server: REMOVED_ID, justification: 'decommissioned', grantedBy: BY, expiresAt });
+    expect(waiver.status).toBe(201);
+    expect(((await waiver.json()) as Json).server).toBe(REMOVED_ID);
+    // It posts no more, so it has no configuration to measure others against.
+    const baseline = await admin('baselines/mcafee-port25-blocked', { server: REMOVED_ID, setBy: BY });
+    expect(baseline.status).toBe(400);
+    expect(((await baseline.json()) as Json).message).toContain(`Server "${REMOVED_ID}" has no configuration recorded`);
+    expect((await stack.request('waivers/w-decom02', { method: 'DELETE', key: 'admin' })).status).toBe(200);
+  });
+
   it('is found by a read of its own partition, never by a range read over the removal markers', async () => {
     const store = stack.app.store;
     resultsFilters.length = 0;
