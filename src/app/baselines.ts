@@ -3,9 +3,10 @@
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
 import { SERVER_ID } from '../snapshot/normalise';
 import type { Rule } from '../rules/types';
-import { ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
+import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
+import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
 
@@ -36,6 +37,9 @@ export function baselineView(b: StoredBaseline) {
 export function noBaselineView(ruleId: string, revision = 0) {
   return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
 }
+
+/** Whether the row holds this very change (its revision, server, who and when): a write of this request that landed. */
+const sameChange = (a: DriftBaseline, b: DriftBaseline) => a.revision === b.revision && a.server === b.server && a.setBy === b.setBy && a.setAt === b.setAt;
 
 export class Baselines {
   constructor(private readonly deps: BaselinesDeps) {}
@@ -72,31 +76,68 @@ export class Baselines {
   }
 
   /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
-  async put(ruleId: string, doc: unknown, log: AlertLog): Promise<{ created: boolean; baseline: StoredBaseline }> {
+  async put(ruleId: string, doc: unknown, log: AlertLog, precondition?: Precondition): Promise<{ created: boolean; baseline: StoredBaseline }> {
     const rule = this.rule(ruleId);
     const checked = this.validate(doc);
     const input = { ...checked, server: await this.deps.names.resolve(checked.server, 'invalid_baseline') };
-    const [existing, member] = await Promise.all([this.#settled(rule.id), this.deps.drift.getMember(rule.id, input.server)]);
+    const member = await this.deps.drift.getMember(rule.id, input.server);
     if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);
-    const live = existing !== undefined && existing.server !== '';
-    if (live && existing.server === input.server) return { created: false, baseline: existing };
-    const now = this.deps.clock();
-    const next = { ruleId: rule.id, server: input.server, setBy: input.setBy, setAt: now, revision: (existing?.revision ?? 0) + 1 };
-    const auditOwed = this.#event(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint);
-    await this.#store({ ...next, auditOwed }, existing?.etag, log);
-    return { created: !live, baseline: { ...next, etag: '' } };
+    const { before, written } = await this.#change(rule.id, precondition, log, (existing) => {
+      const live = existing !== undefined && existing.server !== '';
+      if (live && existing.server === input.server) return undefined;
+      const next = { ruleId: rule.id, server: input.server, setBy: input.setBy, setAt: this.deps.clock(), revision: (existing?.revision ?? 0) + 1 };
+      return { ...next, auditOwed: this.#event(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint) };
+    });
+    const wasLive = before !== undefined && before.server !== '';
+    return written ? { created: !wasLive, baseline: { ...written, auditOwed: undefined, etag: '' } } : { created: false, baseline: before! };
   }
 
   /** Clears the baseline (drift is measured against the largest cluster again); undefined when none was named. */
-  async remove(ruleId: string, log: AlertLog): Promise<StoredBaseline | undefined> {
+  async remove(ruleId: string, log: AlertLog, precondition?: Precondition): Promise<StoredBaseline | undefined> {
     const rule = this.rule(ruleId);
-    const existing = await this.#settled(rule.id);
-    if (!existing || existing.server === '') return undefined;
-    const now = this.deps.clock();
-    const cleared = { ruleId: rule.id, server: '', setBy: existing.setBy, setAt: now, revision: existing.revision + 1 };
-    const auditOwed = this.#event('baseline-deleted', { ...cleared, server: existing.server }, undefined, undefined);
-    await this.#store({ ...cleared, auditOwed }, existing.etag, log);
-    return { ...existing, revision: cleared.revision };
+    const { before, written } = await this.#change(rule.id, precondition, log, (existing) => {
+      if (!existing || existing.server === '') return undefined;
+      const cleared = { ruleId: rule.id, server: '', setBy: existing.setBy, setAt: this.deps.clock(), revision: existing.revision + 1 };
+      return { ...cleared, auditOwed: this.#event('baseline-deleted', { ...cleared, server: existing.server }, undefined, undefined) };
+    }, true);
+    return written && before ? { ...before, revision: written.revision } : undefined;
+  }
+
+  /**
+   * Decides a change on the baseline as stored (`decide` answers undefined when there is nothing to
+   * change) and stores it under the row's ETag. A change another admin stored meanwhile is never
+   * overwritten unseen: the change is decided again on what is there now, so its audit event names
+   * the server it really replaces, and If-Match is checked again on that (412 once the revision
+   * moved on). Without If-Match the caller asked for the outcome whatever was there, so deciding
+   * again is what it asked for and a 503 would only make it send the same request. A write whose
+   * answer was lost but that landed is found on the row and answered as this request's. A deletion
+   * checks If-Match only on a named baseline: with none there is nothing to guard (404).
+   */
+  async #change(
+    ruleId: string,
+    precondition: Precondition | undefined,
+    log: AlertLog,
+    decide: (existing: StoredBaseline | undefined) => (DriftBaseline & { readonly auditOwed: EventRecord }) | undefined,
+    deleting = false,
+  ): Promise<{ before: StoredBaseline | undefined; written?: DriftBaseline }> {
+    let tried: { before: StoredBaseline | undefined; written: DriftBaseline } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.#settled(ruleId);
+      if (tried && existing && sameChange(existing, tried.written)) return tried;
+      const etag = revisionEtag(existing ?? { revision: 0 });
+      const guarded = !deleting || (existing !== undefined && existing.server !== '');
+      if (precondition && guarded && !precondition(etag)) throw tried ? changedMeanwhile(`The baseline of ${ruleId}`) : staleIfMatch(`The baseline of ${ruleId}`, etag);
+      const next = decide(existing);
+      if (!next) return { before: existing };
+      tried = { before: existing, written: next };
+      try {
+        await this.#store(next, existing?.etag, log);
+        return tried;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError) || attempt >= CONTENDED_ATTEMPTS) throw error;
+        await backOff(attempt);
+      }
+    }
   }
 
   /** The timer's part: writes the audit events baseline changes still owe (one point read per rule with configuration facts). */

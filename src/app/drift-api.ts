@@ -1,11 +1,12 @@
 // The fleet drift routes (keys and language are the route table's wrapper's):
 //   drift?rule=&top=&continuationToken=      reader   configurations as clusters, largest first
 //   servers/{server}/drift?rule=             reader   one server against the baseline or the largest cluster
-//   baselines/{rule}  GET|PUT|DELETE         admin    the rule's baseline server (audited)
+//   baselines/{rule}  GET|PUT|DELETE         admin    the rule's baseline server (audited; ETag, If-Match)
 import type { Rule } from '../rules/types';
 import { baselineView, noBaselineView, type Baselines } from './baselines';
 import type { DriftQueries } from './drift-queries';
 import { ApiError } from './errors';
+import { ifMatchOf, revisionEtag } from './preconditions';
 import { checkParams, json, parseRule, parseToken, parseTop, pathServer, readJsonBody, type ApiResponse, type RouteCall } from './http-io';
 
 export interface DriftApiDeps {
@@ -46,7 +47,7 @@ export class DriftApi {
     return json(200, view);
   }
 
-  /** GET reads the rule's baseline; PUT names it; DELETE clears it. */
+  /** GET reads the rule's baseline; PUT names it; DELETE clears it. Each answer's ETag is the baseline's revision. */
   async baselines({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
     const method = req.method.toUpperCase();
@@ -55,17 +56,20 @@ export class DriftApi {
     if (method === 'GET') {
       // No baseline is an answer too (server null): the rule's drift is then measured against its largest cluster.
       const b = await baselines.get(ruleId);
-      return json(200, b && b.server !== '' ? baselineView(b) : noBaselineView(baselines.rule(ruleId).id, b?.revision));
+      const view = b && b.server !== '' ? baselineView(b) : noBaselineView(baselines.rule(ruleId).id, b?.revision);
+      return json(200, view, { ETag: revisionEtag(view) });
     }
+    // Two admins changing one baseline: the one whose If-Match is no longer the baseline's ETag is refused.
+    const precondition = ifMatchOf(req);
     if (method === 'PUT') {
       baselines.rule(ruleId);
-      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY), log);
-      return json(created ? 201 : 200, baselineView(baseline));
+      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY), log, precondition);
+      return json(created ? 201 : 200, baselineView(baseline), { ETag: revisionEtag(baseline) });
     }
     if (method === 'DELETE') {
-      const ended = await baselines.remove(ruleId, log);
+      const ended = await baselines.remove(ruleId, log, precondition);
       if (!ended) throw new ApiError('not_found', `No baseline is named for ${baselines.rule(ruleId).id}.`);
-      return json(200, { ...baselineView(ended), cleared: true });
+      return json(200, { ...baselineView(ended), cleared: true }, { ETag: revisionEtag(ended) });
     }
     throw new ApiError('invalid_query', `The baselines route accepts GET, PUT and DELETE, not ${method}.`);
   }

@@ -4,14 +4,15 @@ import type { AlertLog } from './alert-log';
 import type { Baselines } from './baselines';
 import { ApiError } from './errors';
 import type { LayoutMigration } from './layout-migration';
-import { checkParams, etagListed, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
+import { checkParams, json, parseFlag, pathServer, parseRule, parseToken, parseTop, readJsonBody, single, type ApiResponse, type RouteCall } from './http-io';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
 import { waitedSeconds } from './projector-backlog';
 import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
-import { waiverEtag, waiverView, type WaiverPrecondition, type Waivers } from './waivers';
+import { waiverView, type Waivers } from './waivers';
+import { ifMatchOf, revisionEtag } from './preconditions';
 import type { Rule } from '../rules/types';
 
 export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'requeue-held', 'staged-raw-sweep', 'layout-migration'] as const;
@@ -123,21 +124,20 @@ export class LifecycleApi {
     if (method === 'GET') {
       const w = await waivers.get(id);
       if (!w) throw missing();
-      return json(200, waiverView(w, now), { ETag: waiverEtag(w) });
+      return json(200, waiverView(w, now), { ETag: revisionEtag(w) });
     }
     // Two admins editing one waiver: the one whose If-Match is no longer the waiver's ETag is refused.
-    const ifMatch = req.headers.get('if-match');
-    const precondition: WaiverPrecondition | undefined = ifMatch === null ? undefined : (etag) => etagListed(ifMatch, etag, 'strong');
+    const precondition = ifMatchOf(req);
     if (method === 'PUT') {
       const body = await readJsonBody(req, { max: MAX_WAIVER_BYTES, what: 'A waiver', hint: 'send the waiver as one JSON object', emptyCode: 'invalid_waiver' });
       const { created, waiver, coverage } = await waivers.put(id, body, log, precondition);
       const answer = { ...waiverView(waiver, now), coveredServers: coverage.servers, coveredServersAtLeast: coverage.atLeast, warnings: coverage.warnings };
-      return json(created ? 201 : 200, answer, { ETag: waiverEtag(waiver) });
+      return json(created ? 201 : 200, answer, { ETag: revisionEtag(waiver) });
     }
     if (method === 'DELETE') {
       const ended = await waivers.remove(id, log, precondition);
       if (!ended) throw new ApiError('not_found', `There is no active waiver "${id.slice(0, 64)}".`);
-      return json(200, waiverView(ended, now), { ETag: waiverEtag(ended) });
+      return json(200, waiverView(ended, now), { ETag: revisionEtag(ended) });
     }
     throw new ApiError('invalid_query', `Waivers accept GET, PUT and DELETE, not ${method}.`);
   }

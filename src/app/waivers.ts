@@ -11,6 +11,7 @@ import { ConcurrencyConflictError, type EventRecord, type EventStore, type Resul
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
+import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
@@ -51,15 +52,6 @@ export interface WaiverInput {
   readonly expiresAt: number;
 }
 
-/** The ETag of a waiver: its revision, which every change bumps (and nothing else changes). */
-export const waiverEtag = (w: Pick<WaiverRecord, 'revision'>): string => `"${w.revision}"`;
-
-/**
- * A condition the change requires of the waiver as stored (undefined: none) — the HTTP If-Match:
- * given the waiver's ETag (undefined when there is no such waiver), whether the change may go on.
- */
-export type WaiverPrecondition = (etag: string | undefined) => boolean;
-
 /** How many known servers a waiver covers as it is stored now, and what a person should know about that. */
 export interface WaiverCoverage {
   readonly servers: number;
@@ -67,9 +59,6 @@ export interface WaiverCoverage {
   readonly atLeast: boolean;
   readonly warnings: readonly { readonly code: 'covers_no_server'; readonly message: string }[];
 }
-
-const changedMeanwhile = (id: string) =>
-  new ApiError('precondition_failed', `Waiver ${id} was changed by someone else after the version in If-Match was read, so nothing was changed; read it again and repeat the change on what is there now.`);
 
 /** Does the waiver name this server (exactly, or by its `*`/`?` pattern, case-insensitive)? */
 export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>, server: string): boolean {
@@ -188,7 +177,7 @@ export class Waivers {
    * Creates or changes a waiver; `created` tells 201 from 200. The coverage is counted before the
    * change is stored, so a storage failure counting it leaves the waiver as it was.
    */
-  async put(id: string, doc: unknown, log: AlertLog, precondition?: WaiverPrecondition): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
+  async put(id: string, doc: unknown, log: AlertLog, precondition?: Precondition): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
     const checked = this.validate(id, doc);
     const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
     const input = named === undefined ? checked : { ...checked, server: named.id };
@@ -216,11 +205,11 @@ export class Waivers {
    * A change stored under the ETag it was decided on, answered as stored (also when only its answer
    * was lost); with a precondition, a change landing meanwhile fails it (412).
    */
-  async #write(w: WaiverRecord, etag: string | undefined, precondition: WaiverPrecondition | undefined): Promise<StoredWaiver> {
+  async #write(w: WaiverRecord, etag: string | undefined, precondition: Precondition | undefined): Promise<StoredWaiver> {
     try {
       return await this.#putOwn(w, etag, 'writtenBy');
     } catch (error) {
-      if (precondition && error instanceof ConcurrencyConflictError) throw changedMeanwhile(w.id);
+      if (precondition && error instanceof ConcurrencyConflictError) throw changedMeanwhile(`Waiver ${w.id}`);
       throw error;
     }
   }
@@ -282,7 +271,7 @@ export class Waivers {
   }
 
   /** Ends a waiver now; undefined when there is no such active waiver (whatever the precondition). */
-  async remove(id: string, log: AlertLog, precondition?: WaiverPrecondition): Promise<WaiverRecord | undefined> {
+  async remove(id: string, log: AlertLog, precondition?: Precondition): Promise<WaiverRecord | undefined> {
     const existing = await this.#current(id, log, precondition, true);
     const now = this.deps.clock();
     if (!existing || existing.state !== 'active') return undefined;
@@ -371,15 +360,12 @@ export class Waivers {
    * deletion checks it only on a waiver in force: one that is gone or ended is 404 whatever If-Match
    * says, as a precondition only guards a change the request would make.
    */
-  async #current(id: string, log: AlertLog, precondition?: WaiverPrecondition, deleting = false): Promise<StoredWaiver | undefined> {
+  async #current(id: string, log: AlertLog, precondition?: Precondition, deleting = false): Promise<StoredWaiver | undefined> {
     const w = await this.#settled(id, log);
     const now = this.deps.clock();
     const live = w?.state === 'active' && w.expiresAt > now;
-    if (precondition && (live || !deleting) && !precondition(w && waiverEtag(w))) {
-      throw new ApiError(
-        'precondition_failed',
-        w ? `Waiver ${id} is at ${waiverEtag(w)} now, not the version in If-Match, so nothing was changed; read it again and repeat the change on what is there now.` : `There is no waiver "${id.slice(0, 64)}", so If-Match does not hold and nothing was changed.`,
-      );
+    if (precondition && (live || !deleting) && !precondition(w && revisionEtag(w))) {
+      throw w ? staleIfMatch(`Waiver ${id}`, revisionEtag(w)) : new ApiError('precondition_failed', `There is no waiver "${id.slice(0, 64)}", so If-Match does not hold and nothing was changed.`);
     }
     if (!w || w.state !== 'active' || live) return w;
     const ended = expiredOf(w, now);
@@ -393,7 +379,7 @@ export class Waivers {
     const settled = await this.#settled(id, log);
     // The precondition held on the revision read as expired; only its ending by expiry may stand in
     // for it now. Anything else is another change made meanwhile, which the caller has not seen.
-    if (precondition && !(settled && isExpiryOf(settled, w))) throw changedMeanwhile(id);
+    if (precondition && !(settled && isExpiryOf(settled, w))) throw changedMeanwhile(`Waiver ${id}`);
     return settled;
   }
 

@@ -18,6 +18,7 @@ export { OutboxEntryTooLargeError, OutboxStore, type HeldOutboxEntry, type Outbo
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
 export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type DriftTruth, type StoredBaseline } from './drift-store';
 export { settleBounded } from './transactions';
+export { backOff, CONTENDED_ATTEMPTS } from './contention';
 export { WaiverStore, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState } from './waivers-store';
 export { keyRecordOf, MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, ReplacedReason, RequestDecision, RequestState } from './key-partition';
