@@ -13,7 +13,13 @@ export const or = (parts: string[]): string | undefined => (parts.length === 0 ?
  */
 export const EARLIEST_TABLE_TIME = Date.UTC(1601, 0, 1);
 
-/** A DateTime literal for comparisons with a dateTime column, never before the earliest storage holds. */
+/**
+ * The latest: past 9999-12-31 an ISO string turns into a six-digit year (+010000-…), which is no
+ * DateTime literal. No stored time is later either.
+ */
+export const LATEST_TABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** A DateTime literal for comparisons with a dateTime column, within the range storage holds. */
 export function odataDate(ms: number): string {
-  return `datetime'${new Date(Math.max(ms, EARLIEST_TABLE_TIME)).toISOString()}'`;
+  return `datetime'${new Date(Math.min(Math.max(ms, EARLIEST_TABLE_TIME), LATEST_TABLE_TIME)).toISOString()}'`;
 }

@@ -1,5 +1,6 @@
 // The OData date literal every `since` and cut-off filter is built with: Azure Table storage holds
-// DateTime values from 1601-01-01 UTC on, so an earlier `since` (which Azurite takes) is sent as that.
+// DateTime values from 1601-01-01 UTC on, so an earlier `since` (which Azurite takes) is sent as that;
+// a `since` past year 9999 (a time zone can push one there) as the end of that year.
 import { describe, expect, it } from 'vitest';
 import { odataDate } from '../../src/store/filters';
 
@@ -11,5 +12,9 @@ describe('odataDate', () => {
 
   it.each(['0001-01-01T00:00:00Z', '1600-12-31T23:59:59.999Z', '1000-06-15T12:00:00Z'])('clamps %s to 1601-01-01, the earliest Azure Table storage holds', (since) => {
     expect(odataDate(Date.parse(since))).toBe("datetime'1601-01-01T00:00:00.000Z'");
+  });
+
+  it.each(['9999-12-31T23:59:59-14:00', '+010000-01-01T00:00:00Z'])('clamps %s to the end of year 9999, past which no DateTime literal is written', (since) => {
+    expect(odataDate(Date.parse(since))).toBe("datetime'9999-12-31T23:59:59.999Z'");
   });
 });
