@@ -293,13 +293,19 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const inFlight = new Set<ServerResponse>();
   // The request each connection's handler is running, for the request limit (see limitAgainWhenRead).
   const inHandler = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  // Each connection's latest request not yet answered: Node answers a connection's pipelined
+  // requests in order, so the connection's last answer is this one's.
+  const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse; last?: true }>();
   let closing = false;
   let drained: (() => void) | undefined;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.add(res);
+    const entry = { req, res };
+    owed.set(req.socket, entry);
     res.once('close', () => {
       inFlight.delete(res);
+      if (owed.get(req.socket) === entry) owed.delete(req.socket);
       if (inFlight.size === 0) drained?.();
     });
     // A request that arrives on an open connection while the host closes is served, and its
@@ -408,14 +414,32 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   server.keepAliveTimeout = ms(timeouts.keepAliveSeconds);
   // Requests Node's parser refuses (broken framing) or gives up on (a timeout) get a JSON answer
   // like every other refusal, then the connection closes; but a request whose handler holds its
-  // body unread is the host's to answer (limitAgainWhenRead).
+  // body unread is the host's to answer (limitAgainWhenRead), and so are requests received in full
+  // before the refused bytes (see closeAfterAnswers).
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const running = timedOut ? inHandler.get(socket) : undefined;
     if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds));
+    const latest = owed.get(socket);
+    if (latest?.req.complete) return closeAfterAnswers(socket, latest);
     refuseConnection(socket, timedOut);
   });
+
+  /**
+   * The refused bytes came after requests received in full (pipelined) that are still being
+   * answered: a raw refusal written now would come before their answers and, as the connection is
+   * then cut, lose them, though what they posted may be stored and the client would send it again.
+   * So there is no refusal: those answers go out, the last one closing the connection, which is
+   * then let go whatever the client still sends.
+   */
+  const closeAfterAnswers = (socket: Duplex, latest: { res: ServerResponse; last?: true }): void => {
+    // Node reports each later chunk of a broken stream again; one close is enough.
+    if (latest.last) return;
+    latest.last = true;
+    if (!latest.res.headersSent) latest.res.setHeader('connection', 'close');
+    latest.res.once('close', () => socket.destroy());
+  };
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options.port ?? 7071, hostname)));

@@ -1,7 +1,8 @@
 // Requests the local host is working on: a handler waiting on storage keeps its connection however
 // long storage takes (the client gets the handler's answer, a 503 with Retry-After when storage
 // fails), while a client that goes silent in the middle of its body is still cut off; and close()
-// lets the requests in flight finish, within a bound, before it cuts their connections. Real
+// lets the requests in flight finish, within a bound, before it cuts their connections; requests
+// received in full get their answers though bytes the host refuses follow them. Real
 // Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -41,17 +42,26 @@ function idleEvents(h: LocalHost): { readonly count: number } {
   return seen;
 }
 
-/** Counts the times the request limit ran out on the host's connections (Node reports it as a client error). */
-function requestLimitEvents(h: LocalHost): { readonly count: number } {
+/** Counts the client errors Node reports on the host's connections (all, or those with `code`). */
+function clientErrorEvents(h: LocalHost, code?: string): { readonly count: number } {
   const seen = { count: 0 };
   h.server.on('clientError', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') seen.count++;
+    if (code === undefined || error.code === code) seen.count++;
   });
   return seen;
 }
 
+/** Counts the times the request limit ran out on the host's connections (Node reports it as a client error). */
+function requestLimitEvents(h: LocalHost): { readonly count: number } {
+  return clientErrorEvents(h, 'ERR_HTTP_REQUEST_TIMEOUT');
+}
+
 describe('a client that stops reading', () => {
-  it('a streamed export it stops reading is cut off at the idle limit, and its place goes to the next request', async () => {
+  // Broken bytes behind the export (pipelined) leave it to be answered, and still under the idle limit.
+  it.each([
+    ['', 'a streamed export it stops reading is cut off at the idle limit, and its place goes to the next request'],
+    ['GARBAGE \x01\r\n\r\n', 'so is one with broken bytes behind it on the same connection'],
+  ])('%j: %s', async (after) => {
     expect((await fetch(`${stack.baseUrl}/api/snapshots`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey('csv01.corp.contoso.com') }, body: JSON.stringify(snapshot({ host: 'csv01', testState: 'Pass' })) })).status).toBe(201);
     // A fleet far larger than any socket buffer: the export's page reader hands out the same page
     // of results without end, so the answer outlasts whatever the client would read.
@@ -61,12 +71,14 @@ describe('a client that stops reading', () => {
     store.listAllResults = async () => ({ items: Array.from({ length: 1000 }, () => first.items[0]!), continuationToken: 'more' });
     try {
       const h = await host({ concurrency: { limit: 1, queue: 4 }, timeouts: { idleSeconds: 1 } });
+      const refused = clientErrorEvents(h);
       const url = new URL(h.baseUrl);
       const reader = connect(Number(url.port), url.hostname);
       // It sends its request, then reads nothing.
       reader.pause();
-      reader.write(`GET /api/export/results.csv HTTP/1.1\r\nHost: ${url.host}\r\nx-api-key: ${TEST_KEYS.reader}\r\n\r\n`);
+      reader.write(`GET /api/export/results.csv HTTP/1.1\r\nHost: ${url.host}\r\nx-api-key: ${TEST_KEYS.reader}\r\n\r\n${after}`);
       await until(() => h.load.running === 1, 'the export to take the only place');
+      if (after) await until(() => refused.count > 0, 'the broken bytes to be refused');
       const next = await raw(h.baseUrl, `GET /api/summary HTTP/1.1\r\nHost: ${url.host}\r\nx-api-key: ${TEST_KEYS.reader}\r\nConnection: close\r\n\r\n`, { deadlineMs: 15_000 });
       expect(next.status).toBe(200);
       reader.destroy();
@@ -207,6 +219,44 @@ describe('a request the handler is working on keeps its connection', () => {
     const key = await stack.serverKey(DEFAULT_SERVER);
     const r = await raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': '5000' }) + '{"schema":', { deadlineMs: 20_000 });
     expect(r).toMatchObject({ closed: true, status: undefined });
+  });
+});
+
+describe('a request received in full, then refused bytes on the same connection (pipelined)', () => {
+  /**
+   * Sends a post and `after` it in one write while storage holds the post's key check, waits for
+   * Node to report the bytes after it (`reported`), then lets storage answer.
+   */
+  async function pipelined(h: LocalHost, server: string, after: string, reported: { readonly count: number }, what: string) {
+    const key = await stack.serverKey(`${server}.corp.contoso.com`);
+    const body = JSON.stringify(snapshot({ host: server, testState: 'Pass' }));
+    storage.hold = true;
+    const reply = raw(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body + after, { deadlineMs: 20_000 });
+    await until(() => storage.arrived > 0, 'the key check to reach storage');
+    await until(() => reported.count > 0, what);
+    storage.release();
+    return reply;
+  }
+
+  /** The post's own answer, the only one on the connection, which then closes; and it was stored. */
+  async function expectAnsweredAndClosed(r: { readonly status?: number; readonly text: string; readonly closed: boolean }, server: string): Promise<void> {
+    expect(r.status, r.text.slice(0, 300)).toBe(201);
+    expect(r.text.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+    expect(r.text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(r.closed).toBe(true);
+    expect((await stack.app.store.readServerRows(`${server}.corp.contoso.com`, TEST_RULES.map((rule) => rule.id))).length).toBe(TEST_RULES.length);
+  }
+
+  it('broken bytes behind a post its handler is working on: the post gets its 201, not a 400, then the connection closes', async () => {
+    const h = await host();
+    const r = await pipelined(h, 'pipegarbage', 'GARBAGE \x01\r\n\r\n', clientErrorEvents(h), 'the broken bytes to be refused');
+    await expectAnsweredAndClosed(r, 'pipegarbage');
+  });
+
+  it('a second request head that misses the headers limit behind such a post: the post gets its 201, not a 408, then the connection closes', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, requestSeconds: 2 } });
+    const r = await pipelined(h, 'pipeslowhead', `GET /api/health HTTP/1.1\r\nHo`, requestLimitEvents(h), 'the second head to miss its limit');
+    await expectAnsweredAndClosed(r, 'pipeslowhead');
   });
 });
 
