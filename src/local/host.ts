@@ -434,7 +434,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * then let go whatever the client still sends.
    */
   const closeAfterAnswers = (socket: Duplex, latest: { res: ServerResponse; last?: true }): void => {
-    // Node reports each later chunk of a broken stream again; one close is enough.
+    // Node may report the same connection again (a client that goes on sending); one close is enough.
     if (latest.last) return;
     latest.last = true;
     if (!latest.res.headersSent) latest.res.setHeader('connection', 'close');
