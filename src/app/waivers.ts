@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
-import { ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
+import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
@@ -182,35 +182,54 @@ export class Waivers {
     const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
     const input = named === undefined ? checked : { ...checked, server: named.id };
     const coverage = named === undefined ? await this.#patternCoverage(checked.serverPattern ?? '') : serverCoverage(named);
-    const existing = await this.#current(id, log, precondition);
-    const now = this.deps.clock();
-    const live = existing && existing.state === 'active' && existing.expiresAt > now;
-    const next: WaiverRecord = {
-      id,
-      ...input,
-      grantedAt: live ? existing.grantedAt : now,
-      changedAt: now,
-      state: 'active',
-      revision: (existing?.revision ?? 0) + 1,
-      // Kept for a run whose clearing of the last follow-up lost its answer and reads it back.
-      followedUpBy: existing?.followedUpBy,
-      // A change that no longer covers some failing results hands their alerts back.
-      followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
-    };
-    await this.#followUpNow(await this.#write(next, existing?.etag, precondition), log);
-    return { created: !live, waiver: next, coverage };
+    const { existing, written } = await this.#change(id, log, precondition, false, (existing) => {
+      const now = this.deps.clock();
+      const live = existing && existing.state === 'active' && existing.expiresAt > now;
+      return {
+        id,
+        ...input,
+        grantedAt: live ? existing.grantedAt : now,
+        changedAt: now,
+        state: 'active',
+        revision: (existing?.revision ?? 0) + 1,
+        // Kept for a run whose clearing of the last follow-up lost its answer and reads it back.
+        followedUpBy: existing?.followedUpBy,
+        // A change that no longer covers some failing results hands their alerts back.
+        followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
+      };
+    });
+    const next = written!;
+    await this.#followUpNow(next, log);
+    const wasLive = existing !== undefined && existing.state === 'active' && existing.expiresAt > next.changedAt;
+    return { created: !wasLive, waiver: next, coverage };
   }
 
   /**
-   * A change stored under the ETag it was decided on, answered as stored (also when only its answer
-   * was lost); with a precondition, a change landing meanwhile fails it (412).
+   * Decides a change on the waiver as stored (`decide` answers undefined when there is nothing to
+   * change) and stores it under the row's ETag, answered as stored (also when only its answer was
+   * lost). A write refused because the row changed meanwhile is decided again on what is there now:
+   * some writes leave the revision as it was (a follow-up cleared), and If-Match, checked again on
+   * the row read, must not fail for them; a change another admin made moves the revision, and the
+   * check then answers 412. Without If-Match the caller asked for the outcome whatever was there.
    */
-  async #write(w: WaiverRecord, etag: string | undefined, precondition: Precondition | undefined): Promise<StoredWaiver> {
-    try {
-      return await this.#putOwn(w, etag, 'writtenBy');
-    } catch (error) {
-      if (precondition && error instanceof ConcurrencyConflictError) throw changedMeanwhile(`Waiver ${w.id}`);
-      throw error;
+  async #change(
+    id: string,
+    log: AlertLog,
+    precondition: Precondition | undefined,
+    deleting: boolean,
+    decide: (existing: StoredWaiver | undefined) => WaiverRecord | undefined,
+  ): Promise<{ existing: StoredWaiver | undefined; written?: StoredWaiver }> {
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.#current(id, log, precondition, deleting);
+      const next = decide(existing);
+      if (!next) return { existing };
+      try {
+        return { existing, written: await this.#putOwn(next, existing?.etag, 'writtenBy') };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        if (attempt >= CONTENDED_ATTEMPTS) throw precondition ? changedMeanwhile(`Waiver ${id}`) : error;
+        await backOff(attempt);
+      }
     }
   }
 
@@ -272,19 +291,21 @@ export class Waivers {
 
   /** Ends a waiver now; undefined when there is no such active waiver (whatever the precondition). */
   async remove(id: string, log: AlertLog, precondition?: Precondition): Promise<WaiverRecord | undefined> {
-    const existing = await this.#current(id, log, precondition, true);
-    const now = this.deps.clock();
-    if (!existing || existing.state !== 'active') return undefined;
-    const ended: WaiverRecord = {
-      ...existing,
-      state: 'deleted',
-      endedAt: now,
-      changedAt: now,
-      revision: existing.revision + 1,
-      followUp: { cause: 'waiver-deleted', at: now, reRaise: { reason: 'deleted', endedAt: now, scope: scopeOf(existing) } },
-    };
-    await this.#followUpNow(await this.#write(ended, existing.etag, precondition), log);
-    return ended;
+    const { written } = await this.#change(id, log, precondition, true, (existing) => {
+      if (!existing || existing.state !== 'active') return undefined;
+      const now = this.deps.clock();
+      return {
+        ...existing,
+        state: 'deleted',
+        endedAt: now,
+        changedAt: now,
+        revision: existing.revision + 1,
+        followUp: { cause: 'waiver-deleted', at: now, reRaise: { reason: 'deleted', endedAt: now, scope: scopeOf(existing) } },
+      };
+    });
+    if (!written) return undefined;
+    await this.#followUpNow(written, log);
+    return written;
   }
 
   /** Waivers in force now. */

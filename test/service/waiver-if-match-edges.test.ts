@@ -5,7 +5,7 @@
 // precondition only guards a change the request would make). On Azurite over real HTTP, with an
 // injected clock and storage policies that pause a write or lose its answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableNames } from '../../src/store';
+import { createTableClients, encodeKey, tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
 import { adminCall, alertRecords, getAll, post, type Json, type Reply } from '../support/http';
@@ -160,5 +160,28 @@ describe('a DELETE of a waiver that is gone or ended', () => {
     now += 2 * DAY;
     expect((await send('DELETE', 'waivers/ended-due', undefined, { 'If-Match': '"7"' })).status).toBe(404);
     expect((await send('GET', 'waivers/ended-due')).body.state).toBe('expired');
+  });
+});
+
+describe('a write that leaves the revision as it was, landing between the read and the write', () => {
+  it('fails neither an If-Match PUT nor an If-Match DELETE that still holds: each is decided again and stored', async () => {
+    const created = await send('PUT', 'waivers/touched', waiver({ serverPattern: 'tch0?.corp.contoso.com' }));
+    expect(created.status).toBe(201);
+    const waivers = createTableClients({ connectionString: stack.settings.storageConnectionString!, tablePrefix: stack.settings.tablePrefix }).waivers;
+    // What clearing a finished follow-up does to the row: a new ETag, the same revision.
+    const touch = async () => void (await waivers.updateEntity({ partitionKey: 'waivers', rowKey: encodeKey('touched'), TestTouched: now }, 'Merge'));
+    pause.when = waiverWrite('Admin C.');
+    pause.during = touch;
+    const changed = await send('PUT', 'waivers/touched', waiver({ serverPattern: 'tch0?.corp.contoso.com', justification: 'Admin C.' }), { 'If-Match': created.etag! });
+    expect(pause.when).toBeUndefined();
+    expect([changed.status, changed.etag], JSON.stringify(changed.body)).toEqual([200, '"2"']);
+    expect((await send('GET', 'waivers/touched')).body.justification).toBe('Admin C.');
+    pause.when = waiverWrite('"deleted"');
+    pause.during = touch;
+    const deleted = await send('DELETE', 'waivers/touched', undefined, { 'If-Match': changed.etag! });
+    expect(pause.when).toBeUndefined();
+    expect([deleted.status, deleted.etag]).toEqual([200, '"3"']);
+    expect((await send('GET', 'waivers/touched')).body.state).toBe('deleted');
+    expect(await audit('waiver-changed', 'touched')).toEqual(['touched.r2']);
   });
 });
