@@ -296,10 +296,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   // Each connection's latest request not yet answered: Node answers a connection's pipelined
   // requests in order, so the connection's last answer is this one's.
   const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse; last?: true }>();
+  // Connections whose later bytes were refused: a request Node still parses from them afterwards
+  // (the client went on sending) is never run, since its answer could not follow the refusal.
+  const refused = new WeakSet<Duplex>();
   let closing = false;
   let drained: (() => void) | undefined;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (refused.has(req.socket)) return;
     inFlight.add(res);
     const entry = { req, res };
     owed.set(req.socket, entry);
@@ -437,6 +441,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // Node may report the same connection again (a client that goes on sending); one close is enough.
     if (latest.last) return;
     latest.last = true;
+    refused.add(socket);
     if (!latest.res.headersSent) latest.res.setHeader('connection', 'close');
     latest.res.once('close', () => socket.destroy());
   };

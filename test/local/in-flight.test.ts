@@ -258,6 +258,36 @@ describe('a request received in full, then refused bytes on the same connection 
     const r = await pipelined(h, 'pipeslowhead', `GET /api/health HTTP/1.1\r\nHo`, requestLimitEvents(h), 'the second head to miss its limit');
     await expectAnsweredAndClosed(r, 'pipeslowhead');
   });
+
+  it('a second post whose head missed the limit and that the client completes afterwards is never run: not stored, no second answer', async () => {
+    const h = await host({ timeouts: { headersSeconds: 1, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    const post = async (server: string) => {
+      const body = JSON.stringify(snapshot({ host: server, testState: 'Pass' }));
+      return postHead(h.baseUrl, { 'x-api-key': await stack.serverKey(`${server}.corp.contoso.com`), 'Content-Length': String(Buffer.byteLength(body)) }) + body;
+    };
+    const [first, second] = [await post('pipefirst'), await post('pipelate')];
+    const url = new URL(h.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    let text = '';
+    let closed = false;
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    storage.hold = true;
+    socket.write(first + second.slice(0, 10));
+    await until(() => storage.arrived > 0, 'the first post to reach storage');
+    await until(() => limit.count > 0, 'the second head to miss its limit');
+    const arrived = storage.arrived;
+    socket.write(second.slice(10));
+    // Long enough for a second post the host went on to parse to reach storage.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(storage.arrived).toBe(arrived);
+    storage.release();
+    await until(() => closed, 'the connection to close');
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 201']);
+    expect(await stack.app.store.readServerRows('pipelate.corp.contoso.com', TEST_RULES.map((rule) => rule.id))).toEqual([]);
+  });
 });
 
 describe('close()', () => {
