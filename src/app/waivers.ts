@@ -219,8 +219,15 @@ export class Waivers {
     deleting: boolean,
     decide: (existing: StoredWaiver | undefined) => WaiverRecord | undefined,
   ): Promise<{ existing: StoredWaiver | undefined; written?: StoredWaiver }> {
+    let check = precondition;
     for (let attempt = 1; ; attempt++) {
-      const existing = await this.#current(id, log, precondition, deleting);
+      const existing = await this.#current(id, log, check, deleting);
+      // Later attempts hold If-Match to the row this one settled on: ending a waiver past its expiry,
+      // this request itself moved the revision past the one If-Match names.
+      if (attempt === 1 && precondition) {
+        const settled = existing && revisionEtag(existing);
+        check = (etag) => etag === settled;
+      }
       const next = decide(existing);
       if (!next) return { existing };
       try {

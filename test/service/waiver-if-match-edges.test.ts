@@ -184,4 +184,19 @@ describe('a write that leaves the revision as it was, landing between the read a
     expect((await send('GET', 'waivers/touched')).body.state).toBe('deleted');
     expect(await audit('waiver-changed', 'touched')).toEqual(['touched.r2']);
   });
+
+  it('fails no If-Match PUT to a waiver past its expiry either, though the request\'s own ending of it moved the revision', async () => {
+    const waivers = createTableClients({ connectionString: stack.settings.storageConnectionString!, tablePrefix: stack.settings.tablePrefix }).waivers;
+    expect((await send('PUT', 'waivers/touched-due', waiver({ serverPattern: 'tch1?.corp.contoso.com' }))).status).toBe(201);
+    now += 2 * DAY;
+    const read = await send('GET', 'waivers/touched-due');
+    expect([read.body.state, read.etag]).toEqual(['expired', '"1"']);
+    pause.when = waiverWrite('Admin D.');
+    pause.during = async () => void (await waivers.updateEntity({ partitionKey: 'waivers', rowKey: encodeKey('touched-due'), TestTouched: now }, 'Merge'));
+    const renewed = await send('PUT', 'waivers/touched-due', waiver({ serverPattern: 'tch1?.corp.contoso.com', justification: 'Admin D.' }), { 'If-Match': read.etag! });
+    expect(pause.when).toBeUndefined();
+    // Ended by this request (revision 2), then renewed on that (3): one expiry, one new waiver.
+    expect([renewed.status, renewed.etag], JSON.stringify(renewed.body)).toEqual([201, '"3"']);
+    expect(await audit('waiver-expired', 'touched-due')).toEqual(['touched-due.r2']);
+  });
 });
