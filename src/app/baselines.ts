@@ -134,7 +134,14 @@ export class Baselines {
         await this.#store(next, existing?.etag, log);
         return tried;
       } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError) || attempt >= CONTENDED_ATTEMPTS) throw error;
+        if (!(error instanceof ConcurrencyConflictError)) {
+          // The write may have landed though every answer was lost (no conflict to read it back by):
+          // found on the row, it is this request's.
+          const stored = await this.deps.drift.getBaseline(ruleId).catch(() => undefined);
+          if (stored && sameChange(stored, next)) return (await this.#auditStored(stored, log), tried);
+          throw error;
+        }
+        if (attempt >= CONTENDED_ATTEMPTS) throw error;
         await backOff(attempt);
       }
     }
@@ -165,8 +172,13 @@ export class Baselines {
    */
   async #store(b: DriftBaseline & { readonly auditOwed: EventRecord }, etag: string | undefined, log: AlertLog): Promise<void> {
     const stored = await this.deps.drift.putBaseline(b, etag);
+    await this.#auditStored({ ...b, etag: stored }, log);
+  }
+
+  /** Writes a stored change's audit event; should storage refuse it, the event stays owed on the row. */
+  async #auditStored(b: StoredBaseline, log: AlertLog): Promise<void> {
     try {
-      await this.#writeAudit({ ...b, etag: stored });
+      await this.#writeAudit(b);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       log.log(`The baseline of ${b.ruleId} (revision ${b.revision}) is stored; its audit event is owed (${why}) and follows with the waiver-expiry job.`);

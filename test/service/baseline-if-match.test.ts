@@ -117,4 +117,19 @@ describe('baseline ETags and If-Match', () => {
     expect([e.status, e.body.server, e.body.revision]).toEqual([200, serverIdOf('BASE3'), revision + 1]);
     expect(await auditOf(revision + 1)).toBe(changed('BASE1', 'BASE3', 'admin-e'));
   });
+
+  it('a change whose write landed but whose every retry failed too (no conflict to read) is answered as stored, not 503', async () => {
+    await set('BASE1', 'setup');
+    const { revision } = (await send('GET')).body;
+    lose.when = ({ method, url, body }) => baselineWrite('admin-f')(method, decodeURIComponent(url), body);
+    lose.every = true;
+    try {
+      const f = await set('BASE3', 'admin-f', { 'If-Match': `"${revision}"` });
+      expect([f.status, f.body.server, f.body.revision], JSON.stringify(f.body)).toEqual([200, serverIdOf('BASE3'), revision + 1]);
+    } finally {
+      lose.every = false;
+      lose.when = undefined;
+    }
+    expect(await auditOf(revision + 1)).toBe(changed('BASE1', 'BASE3', 'admin-f'));
+  });
 });

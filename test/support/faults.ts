@@ -14,6 +14,8 @@ export function injectedError(request: Request, status: number, message = 'Injec
 export interface LostAnswers {
   /** The next request this matches reaches storage, then its answer is replaced by a 503; `when` clears itself. */
   when?: (request: { readonly url: string; readonly method: string; readonly body: string }) => boolean;
+  /** While true, `when` stays set: the SDK's retries of the request lose their answers too, so the request fails. */
+  every?: boolean;
   readonly policy: StoragePolicy;
 }
 
@@ -25,7 +27,7 @@ export function lostAnswers(name: string): LostAnswers {
         const hit = self.when?.({ url: request.url, method: request.method, body: typeof request.body === 'string' ? request.body : '' });
         const response = await next(request);
         if (!hit) return response;
-        self.when = undefined;
+        if (!self.every) self.when = undefined;
         throw injectedError(request, 503, 'Injected lost answer');
       },
     },
