@@ -103,7 +103,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // Waivers and baselines name one server: a removed server's exact id stands for itself, never for
   // a live server whose id begins with it; removed servers are neither host-name candidates nor
   // counted as covered.
-  const ownerNames = new ServerNames(store, { serversWithPrefix: async () => [], hasServer: (id: string) => store.hasRemovedServer(id) });
+  const ownerNames = new ServerNames(store, { ...removedServers, serversWithPrefix: async () => [] });
   const waivers = new Waivers({ store, events, waivers: new WaiverStore(store), rules, clock, maxDays: settings.waiverMaxDays, names: ownerNames });
   const staleHosts = new StaleHosts({ events, lifecycle, clock, staleAfterMinutes: settings.staleAfterMinutes });
   // What the projector reads and writes besides the projections goes through its store too.

@@ -295,7 +295,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const inHandler = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
   // Each connection's latest request not yet answered: Node answers a connection's pipelined
   // requests in order, so the connection's last answer is this one's.
-  const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse; last?: true }>();
+  const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
   // Connections whose later bytes were refused: a request Node still parses from them afterwards
   // (the client went on sending) is never run, since its answer could not follow the refusal.
   const refused = new WeakSet<Duplex>();
@@ -437,10 +437,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * So there is no refusal: those answers go out, the last one closing the connection, which is
    * then let go whatever the client still sends.
    */
-  const closeAfterAnswers = (socket: Duplex, latest: { res: ServerResponse; last?: true }): void => {
+  const closeAfterAnswers = (socket: Duplex, latest: { res: ServerResponse }): void => {
     // Node may report the same connection again (a client that goes on sending); one close is enough.
-    if (latest.last) return;
-    latest.last = true;
+    if (refused.has(socket)) return;
     refused.add(socket);
     if (!latest.res.headersSent) latest.res.setHeader('connection', 'close');
     latest.res.once('close', () => socket.destroy());
