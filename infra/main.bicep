@@ -74,7 +74,7 @@ param reevaluateBatchSize int = 50
 @maxValue(1024)
 param rememberedRowsMb int = 32
 
-@description('When the projector drains the outbox into events, history, rule index and counts, hosts, raw snapshots and alert records (POSTURE_PROJECTOR_SCHEDULE): an NCRONTAB schedule of six fields, seconds first. Every 5 s keeps the projection lag of a fleet-wide burst to seconds.')
+@description('When the projector drains the outbox into events, history, rule index and counts, hosts, raw snapshots and alert records (POSTURE_PROJECTOR_SCHEDULE): an NCRONTAB schedule of six fields, seconds first. Every 5 s keeps the projection lag of a fleet-wide burst to seconds. Keep runs a few minutes apart at most: the alert "the projector has not run" fires when none succeeded for 15 minutes (more when alertFrequencyMinutes is 30 or 60).')
 @minLength(11)
 param projectorSchedule string = '*/5 * * * * *'
 

@@ -1,13 +1,16 @@
 // Alert rules on the structured log records the service writes (src/app/log-records.ts):
-// "<RecordName> <json>" in the message of an Application Insights trace.
+// "<RecordName> <json>" in the message of an Application Insights trace; and one on the absence of
+// the projector's runs, which reads the host's own row per function execution instead.
 //
 // The rules are scoped to the Application Insights component and query its `traces` table
 // (columns `message`, `timestamp`), not the workspace's `AppTraces` table: scoped to the component,
 // a rule sees only this app's telemetry even when the Log Analytics workspace is shared, and the
 // same query runs unchanged in the portal's Application Insights "Logs" blade and in the KQL
 // comment of log-records.ts. The infra tests check every record name below against LOG_RECORDS.
+// (The rule on the projector's silence queries the component's `requests` table the same way.)
 //
-// host.json excludes Trace from sampling, so every record reaches the table.
+// host.json excludes Trace and Request from sampling, so every record and every execution's row
+// reaches its table.
 //
 // Late records: a record reaches the table minutes after its timestamp (ingestion delay). A rule
 // that looked back over exactly its frequency would miss a record stamped just before one run
@@ -39,6 +42,18 @@ var alertWindowByFrequency = {
   '15': 'PT1H'
   '30': 'PT1H'
   '60': 'PT2H'
+}
+
+// Look-back window of the rule on the projector's silence, per frequency: how long no run may have
+// succeeded before it fires. Fifteen minutes is 180 periods of the default 5-second timer, so the
+// few minutes a run's telemetry takes to arrive never empty it; never shorter than the frequency,
+// so every moment is looked at. Window sizes come from the fixed set Azure Monitor accepts.
+var silenceWindowByFrequency = {
+  '5': 'PT15M'
+  '10': 'PT15M'
+  '15': 'PT15M'
+  '30': 'PT30M'
+  '60': 'PT1H'
 }
 
 // One status change can be logged twice: the projector logs its records after the projections
@@ -151,7 +166,8 @@ traces
 // minutes an uncommitted attempt may wait, and a few runs more): logged by every projector run that
 // found work, failed runs included, from the entry's storage time, so it fires whichever instance
 // runs and however often instances restart (the failing rule above counts per process). Its
-// server is the one whose change waits longest. Silent when no projector runs at all.
+// server is the one whose change waits longest. Silent when no projector runs at all: the rule on
+// the projector's silence below covers that.
 var projectorBacklogQuery = '''
 traces
 | where message startswith "FleetPosture.ProjectorBacklog "
@@ -160,6 +176,22 @@ traces
 | where OldestWaitingMinutes >= 15
 | summarize arg_max(timestamp, *) by Server
 | project timestamp, Server, OldestWaitingMinutes, Waiting
+'''
+
+// No projector run succeeded within the window: its timer stopped (the function app stopped, the
+// function disabled, a broken deploy, the timer's lock stuck), or every run failed. The records the
+// two rules above read come from runs, so then nothing else alerts while accepted changes wait.
+// Not a record of ours: the Functions host writes a row of `requests` for every execution, named
+// after the function (TIMERS in src/app/timers.ts), with whether it succeeded, even for the idle
+// runs the projector logs nothing about; host.json keeps requests out of sampling. A summarize
+// without `by` yields one row even when no row matched (counts 0), so an empty window is a row
+// that alerts; any success in the window removes it, which resolves the alert.
+var projectorSilentQuery = '''
+requests
+| where operation_Name == "projector"
+| summarize Succeeded = countif(success == true), Failed = countif(success == false)
+| where Succeeded == 0
+| project Succeeded, Failed
 '''
 
 var alertRules = [
@@ -264,6 +296,14 @@ var alertRules = [
     ]
   }
   {
+    key: 'projector-silent'
+    displayName: 'Fleet posture: the projector has not run'
+    description: 'No run of the projector timer succeeded in the window (Application Insights requests of the function projector): its timer stopped, or every run failed (Failed counts those; the failing rule names the error). Accepted changes are not counted or alerted on meanwhile. Check that the function app runs and its projector function is enabled.'
+    severity: 1
+    query: projectorSilentQuery
+    dimensions: []
+  }
+  {
     key: 'reenrolment-request'
     displayName: 'Fleet posture: re-enrolment waits for approval'
     description: 'A re-enrolment request waits for an admin (FleetPosture.ReenrolmentRequested); approve or deny it with POST /api/servers/{server}/enrolments/{request}/approve|deny.'
@@ -275,6 +315,11 @@ var alertRules = [
     ]
   }
 ]
+
+// Rules that look back over a window of their own; every other rule over alertWindowByFrequency.
+var windowByRule = {
+  'projector-silent': silenceWindowByFrequency[string(alertFrequencyMinutes)]
+}
 
 var emailReceivers = empty(alertEmailAddress) ? [] : [
   {
@@ -322,7 +367,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
         'microsoft.insights/components'
       ]
       evaluationFrequency: 'PT${alertFrequencyMinutes}M'
-      windowSize: alertWindowByFrequency[string(alertFrequencyMinutes)]
+      windowSize: windowByRule[?rule.key] ?? alertWindowByFrequency[string(alertFrequencyMinutes)]
       criteria: {
         allOf: [
           {

@@ -25,6 +25,8 @@
 // run instead (every entry stays for the next run), and a run that fails logs
 // FleetPosture.ProjectionFailed, which alerts once the projector has failed for ten minutes. Every
 // run that found work, failed or not, logs FleetPosture.ProjectorBacklog (projector-backlog.ts).
+// A projector that does not run logs nothing: an alert rule on the host's row per execution
+// (infra/modules/alerts.bicep) fires when no run succeeded for fifteen minutes.
 import { randomUUID } from 'node:crypto';
 import type { OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from '../store';
 import { FencedOutError, LeaseLostError, settleBounded as inParallel } from '../store';

@@ -1,6 +1,7 @@
 // The compiled alert rules against the structured log records the code writes
 // (src/app/log-records.ts): each query must match a record name exactly, as formatLogRecord spells
 // the message, every alert-worthy record must have a rule, and a late record must still alert once.
+// One rule reads no record but the host's row per projector execution, and alerts on its absence.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES, PROJECTOR_BACKLOG_ALERT_MINUTES } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
 import { PROJECTOR_GRACE_MS } from '../../src/app/projector';
+import { TIMERS } from '../../src/app/timers';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
 import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
@@ -16,6 +18,7 @@ const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECO
 const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 
 interface Rule {
+  readonly key: string;
   readonly name: string;
   readonly query: string;
   readonly dimensions: string[];
@@ -26,6 +29,11 @@ let resource: ArmResource;
 let scope: TemplateScope;
 let props: JsonObject;
 let rules: Rule[];
+/** The rules on structured log records (`traces`); the rest read the host's own telemetry. */
+let recordRules: Rule[];
+
+/** The rule that fires when no projector run succeeded for its window. */
+const SILENT_KEY = 'projector-silent';
 
 /** `[variables('alertRules')[copyIndex()].x]` must read field x of the loop's item. */
 function loopField(value: Json | undefined): string | undefined {
@@ -51,10 +59,12 @@ beforeAll(() => {
   const list = scope.template.variables?.alertRules;
   expect(Array.isArray(list)).toBe(true);
   rules = (list as JsonObject[]).map((r) => ({
+    key: String(r.key),
     name: String(r.displayName),
     query: String(resolveVariable(scope, r.query) ?? ''),
     dimensions: Array.isArray(r.dimensions) ? r.dimensions.map(String) : [],
   }));
+  recordRules = rules.filter((r) => r.query.startsWith('traces\n'));
 });
 
 /** `"FleetPosture.X "` in `where message startswith "FleetPosture.X "` → `FleetPosture.X`. */
@@ -75,11 +85,12 @@ describe('alert rules', () => {
     expect(resource.kind).toBe('LogAlert');
     expect(resource.copy).toMatchObject({ count: "[length(variables('alertRules'))]" });
     expect(dig(props, 'criteria', 'allOf')).toHaveLength(1);
-    for (const rule of rules) expect(rule.query, `${rule.name}: query`).toMatch(/^traces\n/);
+    // Every rule reads a record of ours, except the one on the projector's silence.
+    expect(rules.filter((r) => !recordRules.includes(r)).map((r) => r.key)).toEqual([SILENT_KEY]);
   });
 
   it('each names exactly one record, spelled as in LOG_RECORDS and followed by a space', () => {
-    for (const rule of rules) {
+    for (const rule of recordRules) {
       const names = startsWithNames(rule.query);
       expect(names, rule.name).toHaveLength(1);
       const literal = names[0]!;
@@ -91,7 +102,7 @@ describe('alert rules', () => {
   });
 
   it('match what formatLogRecord writes, and the rest of the message parses as JSON', () => {
-    for (const rule of rules) {
+    for (const rule of recordRules) {
       const literal = startsWithNames(rule.query)[0]!;
       const name = literal.trimEnd() as LogRecordName;
       const message = formatLogRecord(name, { server: 'exch01.corp.contoso.com', rule: 'mcafee-port25-blocked', status: 'Warning' });
@@ -168,17 +179,21 @@ describe('alert rules', () => {
     expect(String(scope.passed.applicationInsightsId)).toMatch(/^\[resourceId\('Microsoft\.Insights\/components'/);
   });
 
-  it('split by columns the query projects', () => {
+  it('split by columns the query projects (each record rule by at least one)', () => {
+    for (const rule of recordRules) expect(rule.dimensions.length, rule.name).toBeGreaterThan(0);
     for (const rule of rules) {
-      expect(rule.dimensions.length, rule.name).toBeGreaterThan(0);
       const columns = projected(rule.query);
       expect(rule.dimensions.filter((d) => !columns.includes(d)), rule.name).toEqual([]);
     }
   });
 
-  it('look back at least 30 minutes further than they run, for every frequency the deployment allows', () => {
+  it('look back at least 30 minutes further than they run, for every frequency the deployment allows (record rules)', () => {
     expect(dig(props, 'evaluationFrequency')).toBe("[format('PT{0}M', parameters('alertFrequencyMinutes'))]");
-    expect(dig(props, 'windowSize')).toBe("[variables('alertWindowByFrequency')[string(parameters('alertFrequencyMinutes'))]]");
+    // A rule's own window (windowByRule, by key) or else alertWindowByFrequency; only the silence rule has its own.
+    expect(dig(props, 'windowSize')).toBe(
+      "[coalesce(tryGet(variables('windowByRule'), variables('alertRules')[copyIndex()].key), variables('alertWindowByFrequency')[string(parameters('alertFrequencyMinutes'))])]",
+    );
+    expect(Object.keys(scope.template.variables?.windowByRule as JsonObject)).toEqual([SILENT_KEY]);
     const windows = scope.template.variables?.alertWindowByFrequency;
     const allowed = mainTemplate().parameters?.alertFrequencyMinutes?.allowedValues;
     expect(Array.isArray(allowed) && allowed.length > 0).toBe(true);
@@ -195,6 +210,62 @@ describe('alert rules', () => {
     const criteria = dig(props, 'criteria', 'allOf') as Json[];
     expect(dig(criteria[0], 'failingPeriods')).toEqual({ numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 });
     expect(String(dig(props, 'actions', 'actionGroups'))).toMatch(/Microsoft\.Insights\/actionGroups/);
+  });
+});
+
+/** Window sizes a log alert rule accepts, in minutes (Azure Monitor refuses others). */
+const WINDOW_MINUTES = [5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880];
+
+/** Seconds between runs of an NCRONTAB schedule that repeats every N seconds or every N minutes. */
+function periodSeconds(schedule: string): number {
+  const seconds = /^\*\/(\d+) \* \* \* \* \*$/.exec(schedule);
+  if (seconds) return Number(seconds[1]);
+  const minutes = /^0 \*\/(\d+) \* \* \* \*$/.exec(schedule);
+  if (minutes) return Number(minutes[1]) * 60;
+  throw new Error(`not an every-N-seconds or every-N-minutes schedule: ${schedule}`);
+}
+
+describe('the rule on a projector that does not run', () => {
+  const silent = (): Rule => {
+    const found = rules.find((r) => r.key === SILENT_KEY);
+    if (!found) throw new Error(`no alert rule ${SILENT_KEY}`);
+    return found;
+  };
+
+  it('counts the successful executions of the projector timer in the host\'s requests, one row even when there is none, and alerts on zero', () => {
+    const { query, dimensions } = silent();
+    const projector = TIMERS.find((t) => t.job === 'projector');
+    expect(query).toMatch(/^requests\n/);
+    expect(query).toContain(`| where operation_Name == "${projector?.name}"\n`);
+    // Without `by`, summarize answers one row on an empty input (counts 0): no run at all alerts too.
+    const summarize = /\| summarize ([^\n]*)\n/.exec(query)?.[1] ?? '';
+    expect(summarize).toContain('Succeeded = countif(success == true)');
+    expect(summarize).not.toMatch(/\bby\b/);
+    expect(query.indexOf('| where Succeeded == 0\n')).toBeGreaterThan(query.indexOf('| summarize'));
+    // One alert for the app, not one per anything.
+    expect(dimensions).toEqual([]);
+    // Every execution's row reaches the table: requests are kept out of sampling.
+    const host = JSON.parse(readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8')) as unknown;
+    const sampling = dig(host, 'logging', 'applicationInsights', 'samplingSettings');
+    if (dig(sampling, 'isEnabled') !== false) expect(String(dig(sampling, 'excludedTypes') ?? '').split(';').map((t) => t.trim())).toContain('Request');
+  });
+
+  it('looks back at least 15 minutes and at least its frequency, over a window Azure accepts, many projector periods long', () => {
+    const own = String(dig(scope.template.variables?.windowByRule, SILENT_KEY));
+    const byFrequency = /^\[variables\('(\w+)'\)\[string\(parameters\('alertFrequencyMinutes'\)\)\]\]$/.exec(own)?.[1];
+    expect(byFrequency, own).toBeDefined();
+    const windows = scope.template.variables?.[byFrequency!];
+    const allowed = mainTemplate().parameters?.alertFrequencyMinutes?.allowedValues as number[];
+    const period = periodSeconds(String(mainTemplate().parameters?.projectorSchedule?.defaultValue));
+    for (const frequency of allowed) {
+      const window = minutes(dig(windows, String(frequency)));
+      expect(WINDOW_MINUTES, `frequency ${frequency} min, window ${window} min`).toContain(window);
+      expect(window, `frequency ${frequency} min`).toBeGreaterThanOrEqual(Math.max(15, frequency));
+      // Not a record rule's hour when it runs often: a stopped projector is news within minutes.
+      if (frequency <= 15) expect(window, `frequency ${frequency} min`).toBe(15);
+      // Telemetry reaches the table within a few minutes; the rest of the window still holds many runs.
+      expect(((window - 5) * 60) / period, `frequency ${frequency} min`).toBeGreaterThanOrEqual(10);
+    }
   });
 });
 
