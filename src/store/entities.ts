@@ -51,11 +51,11 @@ const verdictColumnsIn = (lang: Lang): string[] => ['Server', 'RuleId', 'RuleVer
 export const summaryColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'Status', 'PreviousStatus'];
 
 /**
- * The columns an event list shows, with the message in one language only. The audit detail is read
- * too: removal events written before the RemovedBy column name who only there, and status changes,
- * the bulk of any list, have none.
+ * The columns an event list shows, with the message in one language only. Not the audit detail: a
+ * waiver's record holds its whole justification there, which no list shows. Removal events written
+ * before the RemovedBy column name who only there: the events list reads those rows' Detail apart.
  */
-export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId', 'RemovedBy', 'Detail'];
+export const eventListColumns = (lang: Lang): string[] => [...verdictColumnsIn(lang), 'FromStatus', 'ToStatus', 'PreviousFirstSeen', 'SnapshotId', 'RecordedAt', 'Cause', 'WaiverId', 'RemovedBy'];
 
 /** A summary from a Results or index row (whole, or read with summaryColumns: the other languages' messages are then empty). */
 export function entityToSummary(e: Row): ResultSummary {
@@ -262,7 +262,7 @@ export function entityToEvent(e: Row): EventRecord {
  * Removal events written before the RemovedBy column existed name who removed the server only in
  * their Detail JSON; every reader of an event gets it as a field all the same.
  */
-function removedByInDetail(e: Row): string | undefined {
+export function removedByInDetail(e: Row): string | undefined {
   if (optStr(e, 'Cause') !== 'removed') return undefined;
   const by = jsonOf<{ removedBy?: unknown }>(e, 'Detail')?.removedBy;
   return typeof by === 'string' && by !== '' ? by : undefined;

@@ -8,7 +8,7 @@
 import { odata, TableTransaction } from '@azure/data-tables';
 import { queryId } from './cursor';
 import type { Lang } from '../rules/types';
-import { entityToEvent, eventListColumns, EVENTS_PARTITION, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, serverRange } from './entities';
+import { entityToEvent, eventListColumns, EVENTS_PARTITION, eventRowKey, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, removedByInDetail, serverRange } from './entities';
 import { settleAll } from './errors';
 import { and, or } from './filters';
 import { decodePosition, encodePosition, walkPage, walkStart, type HistoryLayout, type WalkRow } from './history-walk';
@@ -17,6 +17,7 @@ import type { PostureStore } from './posture-store';
 import type { RecordedEmpty } from './recorded-empty';
 import type { EventRecord, Page } from './records';
 import { MAX_PAGE_FETCHES, type SiblingTable } from './sibling-table';
+import { settleBounded } from './transactions';
 
 export interface EventFilter {
   readonly server?: string;
@@ -30,6 +31,9 @@ export interface EventFilter {
 
 /** Causes that are status changes of a server, kept in its History partition too. */
 const HISTORY_CAUSES = new Set(['snapshot', 'rule-change', 'stale', 'returned', 'removed']);
+
+/** Point reads of older removal events' Detail in flight at once: a page rarely holds any, never a burst. */
+const DETAIL_READS_PARALLEL = 4;
 
 export class EventStore {
   readonly #events: SiblingTable;
@@ -122,6 +126,25 @@ export class EventStore {
       filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
       filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
     );
-    return this.#events.walk([q], query, token, top, entityToEvent, lang === undefined ? undefined : eventListColumns(lang));
+    if (lang === undefined) return this.#events.walk([q], query, token, top, entityToEvent);
+    const page = await this.#events.walk([q], query, token, top, entityToEvent, eventListColumns(lang));
+    return { ...page, items: await this.#removedByFromDetail(page.items) };
+  }
+
+  /**
+   * A list reads no Detail, so a removal event written before the RemovedBy column names no one:
+   * such rows (few, and only old ones) have their Detail read by point reads, a few at a time, so
+   * the list names who removed the server as the whole row does.
+   */
+  async #removedByFromDetail(items: readonly EventRecord[]): Promise<EventRecord[]> {
+    const out = [...items];
+    const older = out.flatMap((e, i) => (e.cause === 'removed' && e.removedBy === undefined ? [i] : []));
+    await settleBounded(older, DETAIL_READS_PARALLEL, async (i) => {
+      const e = out[i]!;
+      // Every event row is keyed by eventRowKey of what it records, so its key follows from the item.
+      const row = await this.#events.get(EVENTS_PARTITION, eventRowKey(e), 'reading an event', ['Cause', 'Detail']);
+      if (row) out[i] = { ...e, removedBy: removedByInDetail(row) };
+    });
+    return out;
   }
 }
