@@ -21,7 +21,10 @@ export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
   readonly events: EventStore;
   readonly maxDays: number;
-  /** Turns a waiver's "server" (id or host name) into the id; one that names no server is refused. */
+  /**
+   * Turns a waiver's "server" (id or host name) into the id; one that names no server is refused.
+   * A removed server's exact id names it too, though it is no server that counts.
+   */
   readonly names: ServerNames;
 }
 
@@ -278,10 +281,11 @@ export class Waivers {
    * one server it begins. A server that has not posted yet may be named by its id (its FQDN, which
    * has a dot); a bare name that fits no server, or several, is refused, since it would cover nothing.
    */
-  async #serverOf(name: string): Promise<{ id: string; known: boolean }> {
+  async #serverOf(name: string): Promise<NamedServer> {
     const match = await this.deps.names.find(name);
-    if (match.id !== undefined) return { id: match.id, known: true };
-    if (match.candidates.length === 0 && name.includes('.')) return { id: name, known: false };
+    // The names also know removed servers by their id; such a server covers nothing until it posts again.
+    if (match.id !== undefined) return { id: match.id, posted: (await this.deps.store.hasServer(match.id)) ? 'counts' : 'removed' };
+    if (match.candidates.length === 0 && name.includes('.')) return { id: name, posted: 'not-yet' };
     throw noSuchServer(name, match.candidates, 'invalid_waiver');
   }
 
@@ -522,9 +526,18 @@ export class Waivers {
   }
 }
 
-/** A waiver of one server covers it, or (an FQDN that has not posted yet) no server known now. */
-function serverCoverage({ id, known }: { id: string; known: boolean }): WaiverCoverage {
-  if (known) return { servers: 1, atLeast: false, warnings: [] };
-  const message = `No server "${id}" has posted yet, so the waiver covers no server known now; it is stored and covers that server once it posts under that id.`;
+/** The one server a waiver names: one that counts, a removed one, or an FQDN that has not posted yet. */
+interface NamedServer {
+  readonly id: string;
+  readonly posted: 'counts' | 'removed' | 'not-yet';
+}
+
+/** A waiver of one server covers it, or (removed, or not posted yet) no server known now. */
+function serverCoverage({ id, posted }: NamedServer): WaiverCoverage {
+  if (posted === 'counts') return { servers: 1, atLeast: false, warnings: [] };
+  const message =
+    posted === 'removed'
+      ? `Server "${id}" was removed from the fleet, so the waiver covers no server known now; it is stored and covers that server again if it posts under that id.`
+      : `No server "${id}" has posted yet, so the waiver covers no server known now; it is stored and covers that server once it posts under that id.`;
   return { servers: 0, atLeast: false, warnings: [{ code: 'covers_no_server', message }] };
 }

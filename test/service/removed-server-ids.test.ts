@@ -98,12 +98,20 @@ describe('a removed server by its exact id', () => {
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
     const waiver = await admin('waivers/w-decom02', { rule: 'mcafee-port25-blocked', server: REMOVED_ID, justification: 'decommissioned', grantedBy: BY, expiresAt });
     expect(waiver.status).toBe(201);
-    expect(((await waiver.json()) as Json).server).toBe(REMOVED_ID);
+    // It names the removed server, but covers no server that counts: none, said as for one not posted yet.
+    expect(await waiver.json()).toMatchObject({ server: REMOVED_ID, coveredServers: 0, coveredServersAtLeast: false, warnings: [{ code: 'covers_no_server' }] });
+    const alone = await admin('waivers/w-decom03', { rule: 'mcafee-port25-blocked', server: ALONE_ID, justification: 'decommissioned', grantedBy: BY, expiresAt });
+    expect(alone.status).toBe(201);
+    const aloneBody = (await alone.json()) as Json;
+    expect(aloneBody).toMatchObject({ server: ALONE_ID, coveredServers: 0, warnings: [{ code: 'covers_no_server' }] });
+    expect(aloneBody.warnings[0].message).toBe(`Server "${ALONE_ID}" was removed from the fleet, so the waiver covers no server known now; it is stored and covers that server again if it posts under that id.`);
+    const pattern = await admin('waivers/w-decom0x', { rule: 'mcafee-port25-blocked', serverPattern: 'decom03.*', justification: 'decommissioned', grantedBy: BY, expiresAt });
+    expect(await pattern.json()).toMatchObject({ coveredServers: 0, warnings: [{ code: 'covers_no_server' }] });
     // It posts no more, so it has no configuration to measure others against.
     const baseline = await admin('baselines/mcafee-port25-blocked', { server: REMOVED_ID, setBy: BY });
     expect(baseline.status).toBe(400);
     expect(((await baseline.json()) as Json).message).toContain(`Server "${REMOVED_ID}" has no configuration recorded`);
-    expect((await stack.request('waivers/w-decom02', { method: 'DELETE', key: 'admin' })).status).toBe(200);
+    for (const id of ['w-decom02', 'w-decom03', 'w-decom0x']) expect((await stack.request(`waivers/${id}`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
   });
 
   it('is found by a read of its own partition, never by a range read over the removal markers', async () => {
