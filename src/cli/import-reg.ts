@@ -3,7 +3,7 @@
 // `import-reg x.reg | fleet-posture evaluate -` is an offline analyzer. Parsing lives in
 // src/snapshot/reg-export.ts and services-csv.ts; this file reads files and prints.
 import { randomUUID } from 'node:crypto';
-import { basename, extname, resolve } from 'node:path';
+import { basename, extname, posix, win32 } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildManifest } from '../rules/manifest';
 import { RULES } from '../rules/registry';
@@ -52,6 +52,21 @@ export function hostFromFileName(file: string): string {
     .replace(/^[-]+|[-]+$/g, '')
     .slice(0, 63)
     .replace(/[-]+$/g, '');
+}
+
+/**
+ * The first file that names a file given before it (the same path once resolved), if any. Windows
+ * file names ignore case, so there A.reg and a.reg are one file; `platform` is whose rules apply.
+ */
+export function fileGivenTwice<F extends { readonly file: string }>(files: readonly F[], platform: NodeJS.Platform = process.platform): F | undefined {
+  const key = platform === 'win32' ? (file: string) => win32.resolve(file).toLowerCase() : (file: string) => posix.resolve(file);
+  const seen = new Set<string>();
+  return files.find(({ file }) => {
+    const k = key(file);
+    if (seen.has(k)) return true;
+    seen.add(k);
+    return false;
+  });
 }
 
 function readFailure(file: string, e: unknown): string {
@@ -156,7 +171,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   );
   if (files.length === 0) throw new UsageError('import-reg needs at least one .reg file');
   // One file read as both views would put the same keys in both.
-  const twice = files.find(({ file }, i) => files.findIndex((f) => resolve(f.file) === resolve(file)) < i);
+  const twice = fileGivenTwice(files);
   if (twice) {
     io.err(`${twice.file}: given twice; give each file once, after --reg32 if it is an export of the 32-bit view\n`);
     return EXIT.badInput;

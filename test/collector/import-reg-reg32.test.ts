@@ -4,6 +4,7 @@
 // the same keys exported under Wow6432Node.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileGivenTwice } from '../../src/cli/import-reg';
 import { main } from '../../src/cli/main';
 import { asWow64Export, decodeRegBytes, parseRegExport } from '../../src/snapshot/reg-export';
 import { fakeIo, fakeIoWith, regFile } from './cli-io';
@@ -115,6 +116,14 @@ describe('import-reg --reg32: a 32-bit-view export from 64-bit Windows, whose ke
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')).toEqual([`${reg32}: given twice; give each file once, after --reg32 if it is an export of the 32-bit view`]);
     }
+  });
+
+  it('given twice in another case is the same file on Windows, whose file names ignore case, and two files elsewhere', () => {
+    const files = [{ file: 'C:\\Exports\\EXCH16.reg' }, { file: 'exch16-32.reg' }, { file: 'c:/exports/exch16.REG' }];
+    expect(fileGivenTwice(files, 'win32')).toBe(files[2]);
+    expect(fileGivenTwice([{ file: 'A.reg' }, { file: 'a.reg' }], 'win32')).toEqual({ file: 'a.reg' });
+    expect(fileGivenTwice([{ file: 'A.reg' }, { file: 'a.reg' }], 'linux')).toBeUndefined();
+    expect(fileGivenTwice([{ file: 'A.reg' }, { file: 'sub/../A.reg' }], 'linux')).toEqual({ file: 'sub/../A.reg' });
   });
 
   it('given as a plain file instead, is refused with a line that names --reg32', async () => {
