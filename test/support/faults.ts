@@ -51,7 +51,10 @@ export function refusedWrites(name: string): RefusedWrites {
       name,
       async sendRequest(request, next) {
         const body = typeof request.body === 'string' ? request.body : '';
-        const hit = self.table !== '' && (decodeURIComponent(request.url).includes(`/${self.table}`) || body.includes(`/${self.table}(`));
+        // A transaction's parts name the table in its body: `/<table>(keys)` updates or deletes a
+        // row, `/<table> HTTP/1.1` (a POST to the table itself) creates one.
+        const inBody = body.includes(`/${self.table}(`) || body.includes(`/${self.table} `);
+        const hit = self.table !== '' && (decodeURIComponent(request.url).includes(`/${self.table}`) || inBody);
         if (self.on && hit && request.method !== 'GET') throw injectedError(request, 503);
         return next(request);
       },
