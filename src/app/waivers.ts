@@ -185,7 +185,8 @@ export class Waivers {
     const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
     const input = named === undefined ? checked : { ...checked, server: named.id };
     const coverage = named === undefined ? await this.#patternCoverage(checked.serverPattern ?? '') : serverCoverage(named);
-    const { existing, written } = await this.#change(id, log, precondition, false, (existing) => {
+    // A PUT always changes the waiver (never "unchanged"), so what it answers is the row written.
+    const { existing, written: next } = await this.#change<never>(id, log, precondition, false, (existing) => {
       const now = this.deps.clock();
       const live = existing && existing.state === 'active' && existing.expiresAt > now;
       return {
@@ -201,27 +202,28 @@ export class Waivers {
         followUp: live ? { cause: 'waiver-changed', at: now, reRaise: { reason: 'changed', endedAt: now, scope: scopeOf(existing) } } : { cause: 'waiver-created', at: now },
       };
     });
-    const next = written!;
     await this.#followUpNow(next, log);
     const wasLive = existing !== undefined && existing.state === 'active' && existing.expiresAt > next.changedAt;
     return { created: !wasLive, waiver: next, coverage };
   }
 
   /**
-   * Decides a change on the waiver as stored (`decide` answers undefined when there is nothing to
-   * change) and stores it under the row's ETag, answered as stored (also when only its answer was
-   * lost). A write refused because the row changed meanwhile is decided again on what is there now:
-   * some writes leave the revision as it was (a follow-up cleared), and If-Match, checked again on
-   * the row read, must not fail for them; a change another admin made moves the revision, and the
-   * check then answers 412. Without If-Match the caller asked for the outcome whatever was there.
+   * Decides a change on the waiver as stored and stores it under the row's ETag, answered as stored
+   * (also when only its answer was lost). `decide` answers undefined (`Unchanged`) when there is
+   * nothing to change, and `written` is then that too; a caller whose decision always changes the
+   * waiver gives `never` for it and so has the row written by type. A write refused because the row
+   * changed meanwhile is decided again on what is there now: some writes leave the revision as it
+   * was (a follow-up cleared), and If-Match, checked again on the row read, must not fail for them;
+   * a change another admin made moves the revision, and the check then answers 412. Without
+   * If-Match the caller asked for the outcome whatever was there.
    */
-  async #change(
+  async #change<Unchanged extends undefined>(
     id: string,
     log: AlertLog,
     precondition: Precondition | undefined,
     deleting: boolean,
-    decide: (existing: StoredWaiver | undefined) => WaiverRecord | undefined,
-  ): Promise<{ existing: StoredWaiver | undefined; written?: StoredWaiver }> {
+    decide: (existing: StoredWaiver | undefined) => WaiverRecord | Unchanged,
+  ): Promise<{ existing: StoredWaiver | undefined; written: StoredWaiver | Unchanged }> {
     let check = precondition;
     for (let attempt = 1; ; attempt++) {
       const existing = await this.#current(id, log, check, deleting);
@@ -232,7 +234,7 @@ export class Waivers {
         check = (etag) => etag === settled;
       }
       const next = decide(existing);
-      if (!next) return { existing };
+      if (next === undefined) return { existing, written: next };
       try {
         return { existing, written: await this.#putOwn(next, existing?.etag, 'writtenBy') };
       } catch (error) {
