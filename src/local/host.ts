@@ -5,6 +5,7 @@
 // a byte, so no client holds a connection by sending (or promising) a body nobody asked for.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
@@ -151,25 +152,42 @@ function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>;
 const LINGER_BYTES = 4 * 1024 * 1024;
 const LINGER_MS = 2000;
 
+// Connections the host is closing: their bytes are thrown away, never parsed.
+const lingering = new WeakSet<Duplex>();
+
 /**
- * After an answer given before the body was read to its end (refused, too large, no body wanted):
- * discard a little more so the client can read the answer, then close instead of reading the rest
- * of a body that may be endless or never come.
+ * Closes a connection the client may still be sending on, so that it can read the answer: closing
+ * a socket with bytes unread makes the system reset the connection, and a client still sending
+ * then fails on its next write without reading the answer waiting for it. So the host ends its
+ * side, then reads and throws away what comes until the client closes its own, LINGER_MS pass or
+ * LINGER_BYTES came (a client that sends without end), and only then lets go. The bytes are taken
+ * from Node's HTTP parser (a data listener of the host's own makes Node hand them over as events
+ * instead of to the parser, whose listener is then removed), so none of them is served.
  */
-function lingerThenClose(req: IncomingMessage): void {
+function lingeringClose(socket: Duplex): void {
+  if (lingering.has(socket) || socket.destroyed) return;
+  lingering.add(socket);
+  const parser = socket.listeners('data') as ((chunk: Buffer) => void)[];
   let discarded = 0;
-  const close = () => req.socket.destroy();
+  const close = () => socket.destroy();
   const timer = setTimeout(close, LINGER_MS);
   timer.unref();
-  req.on('data', (chunk: Buffer) => {
+  socket.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > LINGER_BYTES) {
-      clearTimeout(timer);
-      close();
-    }
+    if (discarded > LINGER_BYTES) close();
   });
-  req.on('end', () => clearTimeout(timer));
-  req.resume();
+  for (const listener of parser) socket.off('data', listener);
+  socket.once('end', close).once('close', () => clearTimeout(timer));
+  socket.end();
+  socket.resume();
+}
+
+/**
+ * Node closes a connection after an answer that says Connection: close by ending it and
+ * destroying it as soon as the answer is written (destroySoon); on this one it lingers instead.
+ */
+function lingerOnClose(socket: Duplex): void {
+  (socket as Socket).destroySoon = () => lingeringClose(socket);
 }
 
 async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse): Promise<void> {
@@ -210,18 +228,19 @@ function readingFromClient(req: IncomingMessage): boolean {
 
 /**
  * A connection refused by the host itself (broken framing, or a request that did not arrive in
- * time): a JSON answer, then close. Ending only the sending side would leave Node reading on, so a
- * client that ignores the answer could hold the connection (and a handler's place) with a byte now
- * and then, or finish its body and have it served after all. So the socket is destroyed as soon as
- * the answer is handed to the system to send.
+ * time): a JSON answer, then a lingering close. Nothing the client sends after it is parsed, so a
+ * client that finishes its body anyway never has it served, and one that goes on sending is let go
+ * at the linger's bound.
  */
 function refuseConnection(socket: Duplex, timedOut: boolean): void {
+  if (lingering.has(socket)) return;
   const text = JSON.stringify(
     timedOut
       ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
       : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
   );
-  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`, () => socket.destroy());
+  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  lingeringClose(socket);
 }
 
 /**
@@ -245,21 +264,20 @@ function limitAgainWhenRead(req: IncomingMessage, res: ServerResponse, limitMs: 
   });
 }
 
-/** Before an answer: a request whose body was not read to its end will close its connection. */
+/**
+ * Before an answer: a request whose body was not read to its end will close its connection, once
+ * the answer is written, rather than read on a body that may be endless or never come.
+ */
 function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
-  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
-}
-
-/** After an answer: a request whose body was not read to its end closes its connection. */
-function finish(req: IncomingMessage): void {
-  if (!req.complete) lingerThenClose(req);
+  if (req.complete || res.headersSent) return;
+  res.setHeader('connection', 'close');
+  lingerOnClose(req.socket);
 }
 
 /** An answer of the host itself (no such route, method, path), before any handler ran. */
 function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   closeIfUnread(req, res);
   sendJson(res, status, body, headers);
-  finish(req);
 }
 
 /** Why the host could not listen, in a sentence that says what to do; the cause stays attached. */
@@ -403,7 +421,6 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     body?.detach();
     closeIfUnread(req, res);
     await writeResponse(res, result ?? { status: 204 });
-    finish(req);
   };
   const server = createServer(
     {
@@ -421,6 +438,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   // body unread is the host's to answer (limitAgainWhenRead), and so are requests received in full
   // before the refused bytes (see closeAfterAnswers).
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // A connection being closed has had its answer; what it sends now is not the host's concern.
+    if (lingering.has(socket)) return;
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const running = timedOut ? inHandler.get(socket) : undefined;
@@ -434,15 +453,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * The refused bytes came after requests received in full (pipelined) that are still being
    * answered: a raw refusal written now would come before their answers and, as the connection is
    * then cut, lose them, though what they posted may be stored and the client would send it again.
-   * So there is no refusal: those answers go out, the last one closing the connection, which is
-   * then let go whatever the client still sends.
+   * So there is no refusal: those answers go out, the last one closing the connection (lingering,
+   * so the client can read them though it goes on sending).
    */
   const closeAfterAnswers = (socket: Duplex, latest: { res: ServerResponse }): void => {
     // Node may report the same connection again (a client that goes on sending); one close is enough.
     if (refused.has(socket)) return;
     refused.add(socket);
     if (!latest.res.headersSent) latest.res.setHeader('connection', 'close');
-    latest.res.once('close', () => socket.destroy());
+    lingerOnClose(socket);
+    latest.res.once('close', () => lingeringClose(socket));
   };
 
   await new Promise<void>((resolve, reject) => {

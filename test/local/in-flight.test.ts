@@ -4,11 +4,12 @@
 // lets the requests in flight finish, within a bound, before it cuts their connections; requests
 // received in full get their answers though bytes the host refuses follow them. Real
 // Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
+import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src/local/host';
 import { heldStorage } from '../support/faults';
-import { postHead, raw } from '../support/raw-http';
+import { postHead, raw, sendingClient, type SendingClient } from '../support/raw-http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { until } from '../support/until';
@@ -287,6 +288,82 @@ describe('a request received in full, then refused bytes on the same connection 
     await until(() => closed, 'the connection to close');
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 201']);
     expect(await stack.app.store.readServerRows('pipelate.corp.contoso.com', TEST_RULES.map((rule) => rule.id))).toEqual([]);
+  });
+});
+
+describe('a refused client that is still sending gets the refusal (lingering close)', () => {
+  // Closing a socket with bytes unread makes the system reset the connection; a client still
+  // sending then fails on its next write and never reads the answer waiting for it.
+  const chunk = 'x'.repeat(16 * 1024);
+
+  /** Lets the client go on sending, unread, a little after the host answered, then read; resolves once the connection closed. */
+  async function readAfterRefusal(client: SendingClient, refused: { readonly count: number }): Promise<void> {
+    await until(() => refused.count > 0, 'the host to answer');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.read();
+    await until(() => client.closed, 'the connection to close', 15_000);
+  }
+
+  function expectRefusal(client: SendingClient, status: number, error: string): void {
+    expect(client.text.slice(0, 300), `client error: ${client.error}`).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(JSON.parse(client.text.slice(client.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error });
+  }
+
+  it('broken bytes followed by more: the 400 reaches the client, which reads it only afterwards', async () => {
+    const h = await host();
+    const client = sendingClient(h.baseUrl, 'GARBAGE \x01\r\n\r\n', chunk, 10);
+    try {
+      await readAfterRefusal(client, clientErrorEvents(h));
+      expectRefusal(client, 400, 'invalid_request');
+    } finally {
+      client.stop();
+    }
+  });
+
+  it('a post still waiting for a place whose body keeps coming when the request limit runs out: the 408 reaches the client', async () => {
+    const h = await host({ concurrency: { limit: 1, queue: 1 }, timeouts: { headersSeconds: 1, idleSeconds: 1, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    storage.hold = true;
+    const first = fetch(`${h.baseUrl}/api/summary`, { headers: { 'x-api-key': TEST_KEYS.reader } });
+    await until(() => storage.arrived > 0, 'the first request to take the only place');
+    const client = sendingClient(h.baseUrl, postHead(h.baseUrl, { 'x-api-key': 'any', 'Content-Length': '100000000' }), chunk, 10);
+    try {
+      await until(() => h.load.waiting === 1, 'the post to wait');
+      await readAfterRefusal(client, limit);
+      expectRefusal(client, 408, 'request_timeout');
+    } finally {
+      client.stop();
+      storage.release();
+    }
+    expect((await first).status).toBe(200);
+  });
+
+  it.each([
+    ['/api/snapshots', 401, 'unauthorized'],
+    ['/api/nothing', 404, 'not_found'],
+  ])('a post to %s answered %i before its body: the answer reaches the client still sending the body', async (path, status, error) => {
+    const h = await host();
+    const answered = { count: 0 };
+    h.server.on('request', (_req, res: ServerResponse) => res.once('finish', () => answered.count++));
+    const client = sendingClient(h.baseUrl, postHead(h.baseUrl, { 'Content-Length': '100000000' }).replace('/api/snapshots', path), chunk, 10);
+    try {
+      await readAfterRefusal(client, answered);
+      expectRefusal(client, status, error);
+    } finally {
+      client.stop();
+    }
+  });
+
+  it('a client that reads the refusal and goes on sending without end is let go', async () => {
+    const h = await host();
+    const client = sendingClient(h.baseUrl, 'GARBAGE \x01\r\n\r\n', 'x'.repeat(1024), 50);
+    client.read();
+    try {
+      await until(() => client.closed, 'the host to let the connection go', 15_000);
+      expectRefusal(client, 400, 'invalid_request');
+    } finally {
+      client.stop();
+    }
   });
 });
 

@@ -79,3 +79,50 @@ export const postHead = (host: string, headers: Record<string, string>) =>
   `POST /api/snapshots HTTP/1.1\r\nHost: ${new URL(host).host}\r\nContent-Type: application/json\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`;
+
+export interface SendingClient {
+  /** What the server sent, once the client reads. */
+  readonly text: string;
+  /** The client's socket error (EPIPE, ECONNRESET), if any. */
+  readonly error?: string;
+  readonly closed: boolean;
+  /** Starts reading what the server sent, as a client busy sending reads it afterwards. */
+  read(): void;
+  /** Stops sending and lets the connection go. */
+  stop(): void;
+}
+
+/**
+ * A client that writes `head`, then goes on sending `chunk` every `everyMs` while it does not read:
+ * a client uploading a body that reads the answer only afterwards. It keeps its side open.
+ */
+export function sendingClient(base: string, head: string, chunk: string, everyMs: number): SendingClient {
+  const url = new URL(base);
+  const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+  const state = { text: '', error: undefined as string | undefined, closed: false };
+  socket.pause();
+  socket.on('data', (d: Buffer) => (state.text += d.toString('latin1')));
+  socket.on('error', (e: NodeJS.ErrnoException) => (state.error ??= e.code ?? e.message));
+  socket.on('close', () => {
+    state.closed = true;
+    clearInterval(timer);
+  });
+  socket.write(head);
+  const timer = setInterval(() => socket.writable && socket.write(chunk), everyMs);
+  return {
+    get text() {
+      return state.text;
+    },
+    get error() {
+      return state.error;
+    },
+    get closed() {
+      return state.closed;
+    },
+    read: () => socket.resume(),
+    stop: () => {
+      clearInterval(timer);
+      socket.destroy();
+    },
+  };
+}
