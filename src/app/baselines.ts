@@ -6,6 +6,7 @@ import type { Rule } from '../rules/types';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
+import { newWrite, wrote } from './own-writes';
 import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
@@ -37,9 +38,6 @@ export function baselineView(b: StoredBaseline) {
 export function noBaselineView(ruleId: string, revision = 0) {
   return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
 }
-
-/** Whether the row holds this very change (its revision, server, who and when): a write of this request that landed. */
-const sameChange = (a: DriftBaseline, b: DriftBaseline) => a.revision === b.revision && a.server === b.server && a.setBy === b.setBy && a.setAt === b.setAt;
 
 export class Baselines {
   constructor(private readonly deps: BaselinesDeps) {}
@@ -110,7 +108,9 @@ export class Baselines {
    * the server it really replaces, and If-Match is checked again on that (412 once the revision
    * moved on). Without If-Match the caller asked for the outcome whatever was there, so deciding
    * again is what it asked for and a 503 would only make it send the same request. A write whose
-   * answer was lost but that landed is found on the row and answered as this request's. A deletion
+   * answer was lost but that landed is known by this request's name among the row's writers (not
+   * by its content, which another admin's identical change shares), also once another change
+   * replaced it meanwhile, and is answered as this request's, never stored twice. A deletion
    * checks If-Match only on a named baseline: with none there is nothing to guard (404).
    */
   async #change(
@@ -120,16 +120,18 @@ export class Baselines {
     decide: (existing: StoredBaseline | undefined) => (DriftBaseline & { readonly auditOwed: EventRecord }) | undefined,
     deleting = false,
   ): Promise<{ before: StoredBaseline | undefined; written?: DriftBaseline }> {
-    let tried: { before: StoredBaseline | undefined; written: DriftBaseline } | undefined;
+    let tried: { before: StoredBaseline | undefined; written: DriftBaseline; run: string } | undefined;
     for (let attempt = 1; ; attempt++) {
       const existing = await this.#settled(ruleId);
-      if (tried && existing && sameChange(existing, tried.written)) return tried;
+      if (tried && wrote(existing, tried.run)) return tried;
       const etag = revisionEtag(existing ?? { revision: 0 });
       const guarded = !deleting || (existing !== undefined && existing.server !== '');
       if (precondition && guarded && !precondition(etag)) throw tried ? changedMeanwhile(`The baseline of ${ruleId}`) : staleIfMatch(`The baseline of ${ruleId}`, etag);
-      const next = decide(existing);
-      if (!next) return { before: existing };
-      tried = { before: existing, written: next };
+      const decided = decide(existing);
+      if (!decided) return { before: existing };
+      const { run, writers } = newWrite(existing);
+      const next = { ...decided, writers };
+      tried = { before: existing, written: next, run };
       try {
         await this.#store(next, existing?.etag, log);
         return tried;
@@ -138,7 +140,7 @@ export class Baselines {
           // The write may have landed though every answer was lost (no conflict to read it back by):
           // found on the row, it is this request's.
           const stored = await this.deps.drift.getBaseline(ruleId).catch(() => undefined);
-          if (stored && sameChange(stored, next)) return (await this.#auditStored(stored, log), tried);
+          if (stored && wrote(stored, run)) return (await this.#auditStored(stored, log), tried);
           throw error;
         }
         if (attempt >= CONTENDED_ATTEMPTS) throw error;

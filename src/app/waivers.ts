@@ -15,6 +15,7 @@ import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from 
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
+import { newWrite, wrote } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
 
 export interface WaiversDeps extends UseCaseDeps {
@@ -236,7 +237,7 @@ export class Waivers {
       const next = decide(existing);
       if (next === undefined) return { existing, written: next };
       try {
-        return { existing, written: await this.#putOwn(next, existing?.etag, 'writtenBy') };
+        return { existing, written: await this.#putChange(next, existing) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
         if (attempt >= CONTENDED_ATTEMPTS) throw precondition ? changedMeanwhile(`Waiver ${id}`) : error;
@@ -246,18 +247,37 @@ export class Waivers {
   }
 
   /**
-   * Stores `w` under `etag`, naming this call in `mark`. A write that landed but whose answer was lost
-   * (the SDK's retry is then refused as a conflict, or a last retry fails) is known by that name when
-   * read back, and answers the waiver as stored now; any other failure is thrown.
+   * Stores a change over `existing` (under its ETag), naming this request among the row's writers.
+   * A write that landed but whose answer was lost (the SDK's retry is then refused as a conflict, or
+   * a last retry fails) is known by that name when read back, also once another change replaced it
+   * meanwhile: it is answered as it was stored, never stored a second time, and its follow-up is
+   * done by then (every change settles the one before it first). Any other failure is thrown.
    */
-  async #putOwn(w: WaiverRecord, etag: string | undefined, mark: 'writtenBy' | 'followedUpBy'): Promise<StoredWaiver> {
-    const run = randomUUID();
-    const marked: WaiverRecord = { ...w, [mark]: run };
+  async #putChange(next: WaiverRecord, existing: StoredWaiver | undefined): Promise<StoredWaiver> {
+    const { run, writers } = newWrite(existing);
+    const marked: WaiverRecord = { ...next, writers };
     try {
-      return { ...marked, etag: await this.deps.waivers.put(marked, etag) };
+      return { ...marked, etag: await this.deps.waivers.put(marked, existing?.etag) };
+    } catch (error) {
+      const stored = await this.deps.waivers.get(next.id);
+      if (!stored || !wrote(stored, run)) throw error;
+      return stored.revision === marked.revision ? stored : { ...marked, followUp: undefined, etag: '' };
+    }
+  }
+
+  /**
+   * Clears a change's follow-up from the waiver at `etag`, naming this run in followedUpBy. A
+   * clearing that landed but whose answer was lost is known by that name when read back, and
+   * answers the waiver as stored now; any other failure is thrown.
+   */
+  async #clearFollowUp(w: StoredWaiver): Promise<StoredWaiver> {
+    const run = randomUUID();
+    const cleared: WaiverRecord = { ...w, followUp: undefined, followedUpBy: run };
+    try {
+      return { ...cleared, etag: await this.deps.waivers.put(cleared, w.etag) };
     } catch (error) {
       const stored = await this.deps.waivers.get(w.id);
-      if (stored?.[mark] === run) return stored;
+      if (stored?.followedUpBy === run) return stored;
       throw error;
     }
   }
@@ -445,7 +465,7 @@ export class Waivers {
     const lines = f.reRaise ? await this.#reRaised(w, f.reRaise) : [];
     await this.#audit(w, f.cause, f.at);
     try {
-      await this.#putOwn({ ...w, followUp: undefined }, w.etag, 'followedUpBy');
+      await this.#clearFollowUp(w);
     } catch (error) {
       // Cleared by another run, which logged them.
       if (error instanceof ConcurrencyConflictError) return 0;

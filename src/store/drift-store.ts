@@ -118,6 +118,11 @@ export interface DriftBaseline {
   readonly revision: number;
   /** The audit event of the change stored last, until it is written (a failure after the change leaves it owed, not lost). */
   readonly auditOwed?: EventRecord;
+  /**
+   * The requests that stored this revision and the few before it, newest first: a request whose
+   * answer was lost after its change landed knows by it that it did, even once changed again.
+   */
+  readonly writers?: readonly string[];
 }
 
 export interface StoredBaseline extends DriftBaseline {
@@ -728,7 +733,7 @@ export class DriftStore {
     await this.#table.ready();
     const e = await this.#get(encodeKey(ruleId), BASELINE_ROW, 'reading a baseline');
     if (!e) return undefined;
-    return { ruleId, server: str(e, 'Server'), setBy: str(e, 'SetBy'), setAt: ms(e, 'SetAt') ?? 0, revision: num(e, 'Revision') ?? 0, auditOwed: jsonOf<EventRecord>(e, 'AuditOwed'), etag: String(e.etag ?? '') };
+    return { ruleId, server: str(e, 'Server'), setBy: str(e, 'SetBy'), setAt: ms(e, 'SetAt') ?? 0, revision: num(e, 'Revision') ?? 0, auditOwed: jsonOf<EventRecord>(e, 'AuditOwed'), writers: jsonOf<string[]>(e, 'Writers'), etag: String(e.etag ?? '') };
   }
 
   /**
@@ -746,6 +751,7 @@ export class DriftStore {
       SetAt: dateTime(b.setAt),
       Revision: int32(b.revision),
       ...(b.auditOwed ? { AuditOwed: JSON.stringify(b.auditOwed) } : {}),
+      ...(b.writers ? { Writers: JSON.stringify(b.writers) } : {}),
     };
     try {
       const written = await this.#table.call('writing a baseline', (t) => (etag ? t.updateEntity(entity, 'Replace', { etag }) : t.createEntity(entity)));

@@ -28,8 +28,11 @@ export interface WaiverRecord {
   readonly followUp?: WaiverFollowUp;
   /** Who cleared the last follow-up: a run whose clearing answer was lost knows by it that it did. */
   readonly followedUpBy?: string;
-  /** Who stored this change: a request whose answer was lost after it landed knows by it that it did. */
-  readonly writtenBy?: string;
+  /**
+   * The requests that stored this revision and the few before it, newest first: a request whose
+   * answer was lost after its change landed knows by it that it did, even once changed again.
+   */
+  readonly writers?: readonly string[];
 }
 
 /** The rule and servers a waiver covered, and until when: where the alerts it hands back come from. */
@@ -77,7 +80,7 @@ function toEntity(w: WaiverRecord) {
     Revision: int32(w.revision),
     ...(w.followUp ? { FollowUp: JSON.stringify(w.followUp) } : {}),
     ...(w.followedUpBy ? { FollowedUpBy: w.followedUpBy } : {}),
-    ...(w.writtenBy ? { WrittenBy: w.writtenBy } : {}),
+    ...(w.writers ? { Writers: JSON.stringify(w.writers) } : {}),
   };
 }
 
@@ -91,7 +94,7 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     revision: num(e, 'Revision') ?? 0,
     followUp: jsonOf<WaiverFollowUp>(e, 'FollowUp'),
     followedUpBy: optStr(e, 'FollowedUpBy'),
-    writtenBy: optStr(e, 'WrittenBy'),
+    writers: jsonOf<string[]>(e, 'Writers'),
     etag: String(e.etag ?? ''),
   };
 }
