@@ -6,7 +6,7 @@ import type { Rule } from '../rules/types';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
 import { ApiError } from './errors';
-import { newWrite, wrote } from './own-writes';
+import { marked, newMark } from './own-writes';
 import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
@@ -123,14 +123,14 @@ export class Baselines {
     let tried: { before: StoredBaseline | undefined; written: DriftBaseline; run: string } | undefined;
     for (let attempt = 1; ; attempt++) {
       const existing = await this.#settled(ruleId);
-      if (tried && wrote(existing, tried.run)) return tried;
+      if (tried && marked(existing?.writers, tried.run)) return tried;
       const etag = revisionEtag(existing ?? { revision: 0 });
       const guarded = !deleting || (existing !== undefined && existing.server !== '');
       if (precondition && guarded && !precondition(etag)) throw tried ? changedMeanwhile(`The baseline of ${ruleId}`) : staleIfMatch(`The baseline of ${ruleId}`, etag);
       const decided = decide(existing);
       if (!decided) return { before: existing };
-      const { run, writers } = newWrite(existing);
-      const next = { ...decided, writers };
+      const { run, marks } = newMark(existing?.writers);
+      const next = { ...decided, writers: marks };
       tried = { before: existing, written: next, run };
       try {
         await this.#store(next, existing?.etag, log);
@@ -140,7 +140,7 @@ export class Baselines {
           // The write may have landed though every answer was lost (no conflict to read it back by):
           // found on the row, it is this request's.
           const stored = await this.deps.drift.getBaseline(ruleId).catch(() => undefined);
-          if (stored && wrote(stored, run)) return (await this.#auditStored(stored, log), tried);
+          if (stored && marked(stored.writers, run)) return (await this.#auditStored(stored, log), tried);
           throw error;
         }
         if (attempt >= CONTENDED_ATTEMPTS) throw error;

@@ -3,7 +3,6 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { randomUUID } from 'node:crypto';
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
@@ -15,7 +14,7 @@ import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from 
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
-import { newWrite, wrote } from './own-writes';
+import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
 
 export interface WaiversDeps extends UseCaseDeps {
@@ -254,31 +253,28 @@ export class Waivers {
    * done by then (every change settles the one before it first). Any other failure is thrown.
    */
   async #putChange(next: WaiverRecord, existing: StoredWaiver | undefined): Promise<StoredWaiver> {
-    const { run, writers } = newWrite(existing);
-    const marked: WaiverRecord = { ...next, writers };
+    const { run, marks } = newMark(existing?.writers);
+    const mine: WaiverRecord = { ...next, writers: marks };
     try {
-      return { ...marked, etag: await this.deps.waivers.put(marked, existing?.etag) };
+      return { ...mine, etag: await this.deps.waivers.put(mine, existing?.etag) };
     } catch (error) {
       const stored = await this.deps.waivers.get(next.id);
-      if (!stored || !wrote(stored, run)) throw error;
-      return stored.revision === marked.revision ? stored : { ...marked, followUp: undefined, etag: '' };
+      if (!stored || !marked(stored.writers, run)) throw error;
+      return stored.revision === mine.revision ? stored : { ...mine, followUp: undefined, etag: '' };
     }
   }
 
   /**
-   * Clears a change's follow-up from the waiver at `etag`, naming this run in followedUpBy. A
-   * clearing that landed but whose answer was lost is known by that name when read back, and
-   * answers the waiver as stored now; any other failure is thrown.
+   * Clears a change's follow-up from the waiver at its ETag, naming this run first in followedUpBy.
+   * A clearing that landed but whose answer was lost is known by that name when read back, also
+   * once later changes (which carry the names on) replaced it; any other failure is thrown.
    */
-  async #clearFollowUp(w: StoredWaiver): Promise<StoredWaiver> {
-    const run = randomUUID();
-    const cleared: WaiverRecord = { ...w, followUp: undefined, followedUpBy: run };
+  async #clearFollowUp(w: StoredWaiver): Promise<void> {
+    const { run, marks } = newMark(w.followedUpBy);
     try {
-      return { ...cleared, etag: await this.deps.waivers.put(cleared, w.etag) };
+      await this.deps.waivers.put({ ...w, followUp: undefined, followedUpBy: marks }, w.etag);
     } catch (error) {
-      const stored = await this.deps.waivers.get(w.id);
-      if (stored?.followedUpBy === run) return stored;
-      throw error;
+      if (!marked((await this.deps.waivers.get(w.id))?.followedUpBy, run)) throw error;
     }
   }
 

@@ -1,7 +1,7 @@
 // The Waivers table: PK 'waivers', RK waiver id. A waiver is never physically deleted: it ends
 // (State expired or deleted) and stays for audit. The whole set is one partition, small by nature.
 import { odata, RestError } from '@azure/data-tables';
-import { boundedText, int32, jsonOf, num, optStr, readColumns, str, writeColumns, type ColumnKinds } from './columns';
+import { boundedText, int32, jsonOf, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -26,8 +26,11 @@ export interface WaiverRecord {
   readonly revision: number;
   /** What the change stored last still owes; cleared once done. */
   readonly followUp?: WaiverFollowUp;
-  /** Who cleared the last follow-up: a run whose clearing answer was lost knows by it that it did. */
-  readonly followedUpBy?: string;
+  /**
+   * The runs that cleared the last few follow-ups, newest first: a run whose clearing answer was
+   * lost knows by it that it did (and so alone logs the alerts), even once changed again.
+   */
+  readonly followedUpBy?: readonly string[];
   /**
    * The requests that stored this revision and the few before it, newest first: a request whose
    * answer was lost after its change landed knows by it that it did, even once changed again.
@@ -79,7 +82,7 @@ function toEntity(w: WaiverRecord) {
     State: w.state,
     Revision: int32(w.revision),
     ...(w.followUp ? { FollowUp: JSON.stringify(w.followUp) } : {}),
-    ...(w.followedUpBy ? { FollowedUpBy: w.followedUpBy } : {}),
+    ...(w.followedUpBy ? { FollowedUpBy: JSON.stringify(w.followedUpBy) } : {}),
     ...(w.writers ? { Writers: JSON.stringify(w.writers) } : {}),
   };
 }
@@ -93,7 +96,7 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     state: state === 'expired' || state === 'deleted' ? state : 'active',
     revision: num(e, 'Revision') ?? 0,
     followUp: jsonOf<WaiverFollowUp>(e, 'FollowUp'),
-    followedUpBy: optStr(e, 'FollowedUpBy'),
+    followedUpBy: jsonOf<string[]>(e, 'FollowedUpBy'),
     writers: jsonOf<string[]>(e, 'Writers'),
     etag: String(e.etag ?? ''),
   };

@@ -2,13 +2,13 @@
 // before the request's retry read the row back: the request must still know the write for its own
 // (its mark is gone from the row's latest revision). Its change was stored exactly once, so it is
 // answered as stored (not 412, which says nothing was changed) and never stored again over the
-// other admin's change. On Azurite over real HTTP, with storage policies that lose a write's
+// other admin's change; a follow-up whose clearing was so hidden still logs the alerts it owes. On Azurite over real HTTP, with storage policies that lose a write's
 // answer and run the other admin's request just before the SDK retries that write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
-import { adminCall, getAll, post, type Json, type Reply } from '../support/http';
+import { adminCall, alertRecords, getAll, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -34,13 +34,13 @@ const waiverWrite = (text: string) => (method: string, url: string, body: string
   method === 'PUT' && decodeURIComponent(url).includes(`/${tableNames(stack.settings.tablePrefix).waivers}(`) && body.includes(text);
 
 /**
- * The next write holding `text` lands but its answer is lost; just before the SDK sends it again
- * (its second sending), `other` runs to the end.
+ * The next write that `write` matches lands but its answer is lost; just before the SDK sends it
+ * again (its second sending), `other` runs to the end.
  */
-function loseThenOverwrite(text: string, other: () => Promise<void>): void {
-  lose.when = ({ method, url, body }) => waiverWrite(text)(method, url, body);
+function loseThenOverwrite(write: ReturnType<typeof waiverWrite>, other: () => Promise<void>): void {
+  lose.when = ({ method, url, body }) => write(method, url, body);
   let sent = 0;
-  pause.when = (method, url, body) => waiverWrite(text)(method, url, body) && ++sent === 2;
+  pause.when = (method, url, body) => write(method, url, body) && ++sent === 2;
   pause.during = other;
 }
 
@@ -51,9 +51,11 @@ const audits = async (id: string) =>
     .map((e: Json) => `${e.snapshotId as string} ${e.cause as string}`)
     .sort();
 
+const reRaised = (id: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.WaiverExpired' && r.fields.waiverId === id).map((r) => [r.fields.server, r.fields.reason]);
+
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy] });
-  expect((await post(stack, snapshot({ host: 'OVER1', testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
+  for (const host of ['OVER1', 'OVER2']) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
 });
 afterAll(async () => stack?.stop());
 
@@ -62,7 +64,7 @@ describe('a waiver write whose answer was lost and that another admin overwrote 
     const created = await send('PUT', 'waivers/over-put', waiver({ serverPattern: 'over0?.corp.contoso.com' }));
     expect(created.status).toBe(201);
     let b: Reply | undefined;
-    loseThenOverwrite('Admin A.', async () => {
+    loseThenOverwrite(waiverWrite('Admin A.'), async () => {
       b = await send('PUT', 'waivers/over-put', waiver({ serverPattern: 'over0?.corp.contoso.com', justification: 'Admin B.' }));
     });
     const a = await send('PUT', 'waivers/over-put', waiver({ serverPattern: 'over0?.corp.contoso.com', justification: 'Admin A.' }), { 'If-Match': created.etag! });
@@ -78,7 +80,7 @@ describe('a waiver write whose answer was lost and that another admin overwrote 
     const created = await send('PUT', 'waivers/over-del', waiver({ server: server('OVER1') }));
     expect(created.status).toBe(201);
     let b: Reply | undefined;
-    loseThenOverwrite('"deleted"', async () => {
+    loseThenOverwrite(waiverWrite('"deleted"'), async () => {
       b = await send('PUT', 'waivers/over-del', waiver({ server: server('OVER1'), justification: 'Granted again.' }));
     });
     const a = await send('DELETE', 'waivers/over-del');
@@ -88,5 +90,21 @@ describe('a waiver write whose answer was lost and that another admin overwrote 
     const stored = await send('GET', 'waivers/over-del');
     expect([stored.body.state, stored.body.justification, stored.etag]).toEqual(['active', 'Granted again.', '"3"']);
     expect(await audits('over-del')).toEqual(['over-del.r1 waiver-created', 'over-del.r2 waiver-deleted', 'over-del.r3 waiver-created']);
+  });
+
+  it('a deletion whose follow-up clearing lost its answer, the waiver then granted anew before it read it back, still hands back the alerts it held', async () => {
+    expect((await send('PUT', 'waivers/over-follow', waiver({ server: server('OVER2') }))).status).toBe(201);
+    // The clearing of the deletion's follow-up: the deleted waiver, written without its follow-up.
+    const clearing = (method: string, url: string, body: string) => waiverWrite('"deleted"')(method, url, body) && !body.includes('"FollowUp"');
+    let b: Reply | undefined;
+    loseThenOverwrite(clearing, async () => {
+      b = await send('PUT', 'waivers/over-follow', waiver({ server: server('OVER2'), justification: 'Granted again.' }));
+    });
+    const a = await send('DELETE', 'waivers/over-follow');
+    expect([lose.when, pause.when]).toEqual([undefined, undefined]);
+    expect([b?.status, b?.etag]).toEqual([201, '"3"']);
+    expect([a.status, a.etag, a.body.state], JSON.stringify(a.body)).toEqual([200, '"2"', 'deleted']);
+    expect(reRaised('over-follow')).toEqual([[server('OVER2'), 'deleted']]);
+    expect(await audits('over-follow')).toEqual(['over-follow.r1 waiver-created', 'over-follow.r2 waiver-deleted', 'over-follow.r3 waiver-created']);
   });
 });
