@@ -159,12 +159,19 @@ export class Baselines {
     return written;
   }
 
-  /** The rule's baseline after the audit event its last change owes is written: a change builds on that. */
+  /**
+   * The rule's baseline after the audit event its last change owes is written: a change builds on
+   * that. A change stored meanwhile may owe its own when the row is read again: that is written
+   * too, since a write built on the row replaces the event it owes.
+   */
   async #settled(ruleId: string): Promise<StoredBaseline | undefined> {
-    const b = await this.deps.drift.getBaseline(ruleId);
-    if (!b?.auditOwed) return b;
-    await this.#writeAudit(b);
-    return this.deps.drift.getBaseline(ruleId);
+    let b = await this.deps.drift.getBaseline(ruleId);
+    for (let round = 1; b?.auditOwed; round++) {
+      if (round > CONTENDED_ATTEMPTS) throw new ConcurrencyConflictError(`The baseline of ${ruleId} kept changing while the audit events its changes owe were written.`);
+      await this.#writeAudit(b);
+      b = await this.deps.drift.getBaseline(ruleId);
+    }
+    return b;
   }
 
   /**

@@ -375,11 +375,9 @@ export class Waivers {
     let expired = 0;
     let reRaised = 0;
     for (const listed of await this.deps.waivers.list()) {
-      let w: StoredWaiver | undefined = listed;
-      if (w.followUp) {
-        reRaised += await this.#followUp(w, log);
-        w = await this.deps.waivers.get(w.id);
-      }
+      const settled = await this.#settle(listed, log);
+      const w = settled.waiver;
+      reRaised += settled.reRaised;
       if (!w || w.state !== 'active' || w.expiresAt > now) continue;
       const ended = expiredOf(w, now);
       let etag: string;
@@ -396,10 +394,23 @@ export class Waivers {
 
   /** The waiver as stored, after what its last change still owes is done: a change builds on that. */
   async #settled(id: string, log: AlertLog): Promise<StoredWaiver | undefined> {
-    const w = await this.get(id);
-    if (!w?.followUp) return w;
-    await this.#followUp(w, log);
-    return this.deps.waivers.get(id);
+    return (await this.#settle(await this.get(id), log)).waiver;
+  }
+
+  /**
+   * `read` once what its last change owes is done, and how many findings that re-raised. A change
+   * stored meanwhile may owe its own when the waiver is read again: that is done too, since a write
+   * built on the waiver replaces what it owes (its audit event and alerts would be lost).
+   */
+  async #settle(read: StoredWaiver | undefined, log: AlertLog): Promise<{ waiver: StoredWaiver | undefined; reRaised: number }> {
+    let w = read;
+    let reRaised = 0;
+    for (let round = 1; w?.followUp; round++) {
+      if (round > CONTENDED_ATTEMPTS) throw new ConcurrencyConflictError(`Waiver ${w.id} kept changing while what its changes owe was done.`);
+      reRaised += await this.#followUp(w, log);
+      w = await this.deps.waivers.get(w.id);
+    }
+    return { waiver: w, reRaised };
   }
 
   /**

@@ -2,13 +2,14 @@
 // a write that landed but whose answer was lost, then overwritten by another admin before the
 // retry read the row back, is still this request's (answered as stored, never stored again over
 // the other admin's change, never 412); and another admin's identical change (same server, same
-// name, same instant) is not mistaken for it. On Azurite over real HTTP, with a fixed clock and
-// storage policies that pause a write or lose its answer.
+// name, same instant) is not mistaken for it. A change never replaces the audit event another
+// change stored meanwhile still owes. On Azurite over real HTTP, with a fixed clock and storage
+// policies that pause a write, lose its answer, or refuse the Events table's writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { pausedWrites } from '../support/enrolment-client';
-import { lostAnswers } from '../support/faults';
+import { lostAnswers, refusedWrites } from '../support/faults';
 import { adminCall, getAll, post, type Json, type Reply } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
@@ -17,6 +18,7 @@ const PATH = `baselines/${DRIFT_RULE}`;
 const now = Date.now();
 const { pause, policy } = pausedWrites();
 const lose = lostAnswers('testLoseOverwrittenBaselineAnswer');
+const refused = refusedWrites('testRefuseBaselineEvents');
 let stack: TestStack;
 
 const send = (method: string, body?: unknown, headers: Record<string, string> = {}) => adminCall(stack, method, PATH, body, headers);
@@ -44,7 +46,8 @@ function loseThenOverwrite(text: string, other: () => Promise<void>): void {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ clock: () => now, storagePolicies: [policy, lose.policy] });
+  stack = await startTestStack({ clock: () => now, storagePolicies: [policy, lose.policy, refused.policy] });
+  refused.table = tableNames(stack.settings.tablePrefix).events;
   for (const [host, fixture] of [
     ['OVB1', DEFAULT_LIST],
     ['OVB2', REMOVED],
@@ -103,5 +106,31 @@ describe('two admins making the identical change at once', () => {
     expect([b?.status, b?.etag]).toEqual([201, `"${revision + 1}"`]);
     expect([a.status, a.body.server, a.etag], JSON.stringify(a.body)).toEqual([200, serverIdOf('OVB2'), `"${revision + 1}"`]);
     expect((await audits()).slice(before.length)).toEqual([named(revision + 1, 'OVB2', 'ops')]);
+  });
+});
+
+describe('a change made while another change of the baseline still owes its audit event', () => {
+  it('writes that event before building on it: every revision gets its audit event', async () => {
+    // A change stored with its audit event owed (storage refused it).
+    refused.on = true;
+    expect((await set('OVB1', 'orig-owed')).status).toBe(200);
+    refused.on = false;
+    const { revision } = (await send('GET')).body;
+    const before = await audits();
+    // While A clears that owed event from the row, B's whole change lands, its own event refused:
+    // A then reads B's change still owing it.
+    let b: Reply | undefined;
+    pause.when = (method, url, body) => baselineWrite('orig-owed')(method, url, body) && !body.includes('AuditOwed');
+    pause.during = async () => {
+      pause.when = baselineWrite('admin-b2');
+      pause.during = async () => void (refused.on = true);
+      b = await set('OVB3', 'admin-b2');
+      refused.on = false;
+    };
+    const a = await set('OVB2', 'admin-a2');
+    expect(pause.when).toBeUndefined();
+    expect([b?.status, b?.etag]).toEqual([200, `"${revision + 1}"`]);
+    expect([a.status, a.etag], JSON.stringify(a.body)).toEqual([200, `"${revision + 2}"`]);
+    expect((await audits()).slice(before.length)).toEqual([named(revision, 'OVB1', 'orig-owed', 'OVB2'), named(revision + 1, 'OVB3', 'admin-b2', 'OVB1'), named(revision + 2, 'OVB2', 'admin-a2', 'OVB3')]);
   });
 });

@@ -2,12 +2,14 @@
 // before the request's retry read the row back: the request must still know the write for its own
 // (its mark is gone from the row's latest revision). Its change was stored exactly once, so it is
 // answered as stored (not 412, which says nothing was changed) and never stored again over the
-// other admin's change; a follow-up whose clearing was so hidden still logs the alerts it owes. On Azurite over real HTTP, with storage policies that lose a write's
-// answer and run the other admin's request just before the SDK retries that write.
+// other admin's change; a follow-up whose clearing was so hidden still logs the alerts it owes.
+// And a change never replaces what another change stored meanwhile still owes (its audit event).
+// On Azurite over real HTTP, with storage policies that lose a write's answer, run the other
+// admin's request just before a write is sent (again), or refuse the Events table's writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
-import { lostAnswers } from '../support/faults';
+import { lostAnswers, refusedWrites } from '../support/faults';
 import { adminCall, alertRecords, getAll, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -18,6 +20,7 @@ const now = Date.parse('2026-11-28T00:00:00.000Z');
 let stack: TestStack;
 const { pause, policy } = pausedWrites();
 const lose = lostAnswers('testLoseOverwrittenWaiverAnswer');
+const refused = refusedWrites('testRefuseWaiverEvents');
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => adminCall(stack, method, path, body, headers);
@@ -54,7 +57,8 @@ const audits = async (id: string) =>
 const reRaised = (id: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.WaiverExpired' && r.fields.waiverId === id).map((r) => [r.fields.server, r.fields.reason]);
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy] });
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy, refused.policy] });
+  refused.table = tableNames(stack.settings.tablePrefix).events;
   for (const host of ['OVER1', 'OVER2']) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
 });
 afterAll(async () => stack?.stop());
@@ -106,5 +110,29 @@ describe('a waiver write whose answer was lost and that another admin overwrote 
     expect([a.status, a.etag, a.body.state], JSON.stringify(a.body)).toEqual([200, '"2"', 'deleted']);
     expect(reRaised('over-follow')).toEqual([[server('OVER2'), 'deleted']]);
     expect(await audits('over-follow')).toEqual(['over-follow.r1 waiver-created', 'over-follow.r2 waiver-deleted', 'over-follow.r3 waiver-created']);
+  });
+});
+
+describe('a change made while another change of the waiver still owes its follow-up', () => {
+  it('does that follow-up before building on it: every revision gets its audit event', async () => {
+    // Revision 1 stored with its follow-up owed (its audit event refused).
+    refused.on = true;
+    expect((await send('PUT', 'waivers/owed', waiver({ serverPattern: 'owed0?.corp.contoso.com', justification: 'Original.' }))).status).toBe(201);
+    refused.on = false;
+    // While A clears revision 1's follow-up, B's whole change lands as revision 2, whose own
+    // follow-up storage refuses: A then reads revision 2 still owing it.
+    let b: Reply | undefined;
+    pause.when = (method, url, body) => waiverWrite('Original.')(method, url, body) && !body.includes('"FollowUp"');
+    pause.during = async () => {
+      pause.when = waiverWrite('Admin B.');
+      pause.during = async () => void (refused.on = true);
+      b = await send('PUT', 'waivers/owed', waiver({ serverPattern: 'owed0?.corp.contoso.com', justification: 'Admin B.' }));
+      refused.on = false;
+    };
+    const a = await send('PUT', 'waivers/owed', waiver({ serverPattern: 'owed0?.corp.contoso.com', justification: 'Admin A.' }));
+    expect(pause.when).toBeUndefined();
+    expect([b?.status, b?.etag]).toEqual([200, '"2"']);
+    expect([a.status, a.etag], JSON.stringify(a.body)).toEqual([200, '"3"']);
+    expect(await audits('owed')).toEqual(['owed.r1 waiver-created', 'owed.r2 waiver-changed', 'owed.r3 waiver-changed']);
   });
 });
