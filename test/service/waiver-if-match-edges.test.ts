@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableClients, encodeKey, tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
-import { adminCall, alertRecords, getAll, post, type Json, type Reply } from '../support/http';
+import { adminCall, getAll, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
+import { reRaisedBy, waiverWrite as waiverWriteOf } from '../support/waivers';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -30,12 +31,10 @@ const waiver = (o: Record<string, unknown> = {}) => ({
   ...o,
 });
 
-/** A write of a waiver to the Waivers table whose body holds `text`. */
-const waiverWrite = (text: string) => (method: string, url: string, body: string) =>
-  method === 'PUT' && decodeURIComponent(url).includes(`/${tableNames(stack.settings.tablePrefix).waivers}(`) && body.includes(text);
+const waiverWrite = (text: string) => waiverWriteOf(stack, text);
 
 const audit = async (cause: string, id: string) => (await getAll(stack, `events?cause=${cause}`)).items.filter((e: Json) => e.waiverId === id).map((e: Json) => e.snapshotId);
-const reRaised = (id: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.WaiverExpired' && r.fields.waiverId === id).map((r) => [r.fields.server, r.fields.reason]);
+const reRaised = (id: string) => reRaisedBy(stack, id);
 
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy] });

@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers, refusedWrites } from '../support/faults';
-import { adminCall, alertRecords, getAll, post, type Json, type Reply } from '../support/http';
+import { adminCall, getAll, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
+import { reRaisedBy, waiverWrite as waiverWriteOf } from '../support/waivers';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -32,9 +33,7 @@ const waiver = (o: Record<string, unknown> = {}) => ({
   ...o,
 });
 
-/** A write of a waiver to the Waivers table whose body holds `text`. */
-const waiverWrite = (text: string) => (method: string, url: string, body: string) =>
-  method === 'PUT' && decodeURIComponent(url).includes(`/${tableNames(stack.settings.tablePrefix).waivers}(`) && body.includes(text);
+const waiverWrite = (text: string) => waiverWriteOf(stack, text);
 
 /**
  * The next write that `write` matches lands but its answer is lost; just before the SDK sends it
@@ -54,7 +53,7 @@ const audits = async (id: string) =>
     .map((e: Json) => `${e.snapshotId as string} ${e.cause as string}`)
     .sort();
 
-const reRaised = (id: string) => alertRecords(stack).filter((r) => r.name === 'FleetPosture.WaiverExpired' && r.fields.waiverId === id).map((r) => [r.fields.server, r.fields.reason]);
+const reRaised = (id: string) => reRaisedBy(stack, id);
 
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy, refused.policy] });
