@@ -642,7 +642,13 @@ function Get-PostureManifest {
         try {
             $m = ConvertFrom-PostureJson -Json $r.Content
             if (Test-PostureManifest -Manifest $m) {
-                $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
+                # A full disk or a folder the run may not write must not cost it the manifest it
+                # holds: the run collects with it, and the copy is saved by a later run.
+                try {
+                    $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
+                } catch {
+                    Write-PostureLog -Level Warning -Message ("Manifest from {0} used, but not saved as the last good copy {1}: {2}" -f $uri, $CachePath, $_.Exception.Message)
+                }
                 Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
                 return $m
             }

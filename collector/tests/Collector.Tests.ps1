@@ -275,6 +275,23 @@ Describe 'Manifest with a last good copy' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'Unable to connect' } }
         (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningAction SilentlyContinue).version | Should -Match '^sha256:'
     }
+    It 'a fetched manifest that cannot be saved (disk full) is still used, with a warning; without a copy too' {
+        Mock Write-PostureTextFile { throw 'There is not enough space on the disk.' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        $m = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningVariable warned -WarningAction SilentlyContinue
+        $m.schema | Should -Be 'fleet-posture/manifest@1'
+        "$warned" | Should -BeLike '*not saved as the last good copy*not enough space*'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
+    It 'a fetched manifest that cannot be saved is used rather than the older last good copy' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } }
+        $null = Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache
+        $newer = $script:manifestJson -replace '"version"\s*:\s*"sha256:[0-9a-f]+"', '"version":"sha256:newer"'
+        $newer | Should -Not -Be $script:manifestJson
+        Mock Write-PostureTextFile { throw 'Access to the path is denied.' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $newer; RetryAfter = $null; Error = $null } }
+        (Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningAction SilentlyContinue).version | Should -Be 'sha256:newer'
+    }
     It 'fails when there is neither a manifest nor a copy, after as many attempts as a post makes' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 503; Content = ''; RetryAfter = $null; Error = $null } }
         { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 3) -WarningAction SilentlyContinue } | Should -Throw '*HTTP 503 on each of 3 attempts and there is no last good copy*'
