@@ -205,8 +205,16 @@ function Invoke-PostureSnapshot {
     } catch {
         Write-PostureLog -Level Error -Message ("Snapshot {0} could not be written to the spool {1}: {2}" -f $id, $spoolPath, $_.Exception.Message)
     }
-    $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays -KeepName $newName
     $blocked = -not (Test-PostureServerKeyUsable -Enrolment $enrolment)
+    $queue = @()
+    # A spool folder the run cannot read must not stop the send either: the new snapshot goes alone.
+    try {
+        $null = Limit-PostureSpool -SpoolPath $spoolPath -MaxCount $MaxSpoolCount -MaxAgeDays $MaxSpoolAgeDays -KeepName $newName
+        # The new snapshot last, whatever the clock said when the older files were named.
+        if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath | Where-Object { $_.Name -ne $newName }) }
+    } catch {
+        Write-PostureLog -Level Error -Message ("The spool {0} cannot be read: {1}; earlier snapshots in it wait for a later run." -f $spoolPath, $_.Exception.Message)
+    }
     $outOfTime = $false
     # Set when the service asked for a wait this run will not make: the output says how long.
     $waitNote = ''
@@ -215,14 +223,11 @@ function Invoke-PostureSnapshot {
     # A spooled snapshot refused for good makes the run exit 2 even when its own is delivered:
     # monitoring that watches the task's result must see that a snapshot was lost to a refusal.
     $refusedSpooled = 0
-    $queue = @()
-    # The new snapshot last, whatever the clock said when the older files were named.
-    if (-not $blocked) { $queue = @(Get-PostureSpoolItem -SpoolPath $spoolPath | Where-Object { $_.Name -ne $newName }) }
     foreach ($item in $queue) {
         $spooled = [System.IO.File]::ReadAllText($item.FullName)
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
-            Remove-Item -LiteralPath $item.FullName -Force
+            $null = Remove-PostureSpoolFile -Path $item.FullName -Why 'delivered'
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1}, {2})." -f $item.Name, $r.StatusCode, $r['ServiceOutcome'])
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
             $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
@@ -265,7 +270,7 @@ function Invoke-PostureSnapshot {
     }
 
     if ($r.Outcome -eq 'Sent') {
-        if ($path) { Remove-Item -LiteralPath $path -Force }
+        if ($path) { $null = Remove-PostureSpoolFile -Path $path -Why 'delivered' }
         Write-PostureLog -Message ("Snapshot {0} delivered (HTTP {1}, {2})." -f $id, $r.StatusCode, $r['ServiceOutcome'])
         foreach ($l in (Format-PostureVerdict -Content ([string]$r.Content))) { $lines.Add($l) }
         if ($aheadNote) { $lines.Add(('Spooled snapshots dated ahead of the service stay in the spool ({0}).' -f $aheadNote)) }

@@ -135,6 +135,33 @@ function Get-PostureSpoolItem {
     Get-ChildItem -LiteralPath $SpoolPath -Filter '*.json' | Where-Object { -not $_.PSIsContainer } | Sort-Object -Property Name
 }
 
+function Remove-PostureSpoolFile {
+    <#
+    .SYNOPSIS
+        Deletes one spool file; True when it is gone. A file another process holds open (a backup
+        or virus scanner) or a folder the run may not change is logged, not thrown: one stuck file
+        must not stop the run from sending the others, and a delivered one left behind is only
+        sent again (the service answers "duplicate").
+    .EXAMPLE
+        Remove-PostureSpoolFile -Path 'C:\ProgramData\FleetPosture\spool\20261201T010000000Z_0b6f.json' -Why 'delivered'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Why
+    )
+    try {
+        Remove-Item -LiteralPath $Path -Force -ErrorAction Stop
+        return $true
+    } catch {
+        Write-PostureLog -Level Warning -Message ("{0} ({1}) could not be removed from the spool: {2}" -f $Path, $Why, $_.Exception.Message)
+        return $false
+    }
+}
+
 function Limit-PostureSpool {
     <#
     .SYNOPSIS
@@ -164,8 +191,7 @@ function Limit-PostureSpool {
         if ($KeepName -contains $item.Name) {
             [void]$kept.Add($item)
         } elseif ($when -lt $cutoff) {
-            if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove expired spooled snapshot')) {
-                Remove-Item -LiteralPath $item.FullName -Force
+            if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove expired spooled snapshot') -and (Remove-PostureSpoolFile -Path $item.FullName -Why 'expired')) {
                 Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} is older than {1} days and was dropped." -f $item.Name, $MaxAgeDays)
             }
         } else {
@@ -177,15 +203,14 @@ function Limit-PostureSpool {
         if ($excess -le 0) { break }
         if ($KeepName -contains $item.Name) { continue }
         $excess--
-        if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove spooled snapshot beyond the count limit')) {
-            Remove-Item -LiteralPath $item.FullName -Force
+        if ($PSCmdlet.ShouldProcess($item.FullName, 'Remove spooled snapshot beyond the count limit') -and (Remove-PostureSpoolFile -Path $item.FullName -Why 'beyond the count limit')) {
             Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)
         }
     }
     # A write cut short (the task stopped, a reboot) leaves its .tmp file; an hour on, no run still writes it.
     if ([System.IO.Directory]::Exists($SpoolPath)) {
         foreach ($tmp in @(Get-ChildItem -LiteralPath $SpoolPath -Filter '*.tmp' -File | Where-Object { $_.LastWriteTimeUtc -lt $Now.ToUniversalTime().AddHours(-1) })) {
-            if ($PSCmdlet.ShouldProcess($tmp.FullName, 'Remove an unfinished spool write')) { Remove-Item -LiteralPath $tmp.FullName -Force }
+            if ($PSCmdlet.ShouldProcess($tmp.FullName, 'Remove an unfinished spool write')) { $null = Remove-PostureSpoolFile -Path $tmp.FullName -Why 'an unfinished write' }
         }
     }
 }

@@ -112,6 +112,27 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         @(& $script:spooled) | Should -Be @('own', 'id1')
     }
 
+    It 'a spool folder that cannot be listed (access denied) does not stop the send: the new snapshot is delivered, the log says why it was not spooled' {
+        Mock Save-PostureSpoolItem { throw 'Access to the path is denied.' }
+        Mock Get-PostureSpoolItem { throw 'Access to the path is denied.' }
+        # Not $script:record: it lists the spool, which this test makes unreadable.
+        Mock Invoke-PostureHttpRequest { [void]$script:posted.Add((ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId); $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @((& $script:id 1))
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'spool .*cannot be read.*Access to the path is denied'
+    }
+
+    It 'a spooled file that cannot be deleted (expired, or delivered) is logged and the run goes on: the new snapshot is delivered' {
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'locked' -Json '{"snapshotId":"locked"}' -Now (Get-Date).AddDays(-30))
+        Mock Remove-Item { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $LiteralPath -like '*_locked.json' }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @('locked', (& $script:id 1))
+        # Only the file that could not be deleted is left; a later run offers it again (answered duplicate).
+        @(& $script:spooled) | Should -Be @('locked')
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match '_locked\.json.*could not be removed.*being used by another process'
+    }
+
     It 'a refused new snapshot leaves the spool for rejected\, exit 2' {
         Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null } }
         (& $script:run).ExitCode | Should -Be 2
