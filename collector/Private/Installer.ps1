@@ -315,8 +315,11 @@ function Register-PostureCollector {
 function Test-PostureServerKey {
     <#
     .SYNOPSIS
-        Whether the service takes this server key now: GET /api/manifest answers 200 with it. Any
-        other answer, or no answer, is $false (the installer then enrols, as on a first install).
+        Whether the service takes this server key now: GET /api/manifest answers 200 with it. A
+        busy service or no answer is asked again as a run's requests are (a startup script often
+        runs before the network is up, and enrolling instead would replace a working key and raise
+        a re-enrolment alert). Any other answer, or none after the retries, is $false (the
+        installer then enrols, as on a first install).
     .EXAMPLE
         Test-PostureServerKey -Endpoint 'https://posture.contoso.net/api' -ApiKey $key
     #>
@@ -329,7 +332,7 @@ function Test-PostureServerKey {
         [string]$ApiKey,
         [string]$HeaderName = 'x-api-key'
     )
-    $r = Invoke-PostureHttpRequest -Method Get -Uri (Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest') -Headers @{ $HeaderName = $ApiKey }
+    $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri (Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest') -Headers @{ $HeaderName = $ApiKey } -RetryPolicy (New-PostureRetryPolicy)
     return ($r.StatusCode -eq 200)
 }
 

@@ -133,6 +133,23 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 1 -Exactly
     }
 
+    It 'reinstalling while the service is busy or the network not up yet asks the key check again and keeps the key' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Wait-PostureRetry { $null }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+        $script:checks = 0
+        Mock Invoke-PostureHttpRequest {
+            $script:checks++
+            if ($script:checks -eq 1) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
+            if ($script:checks -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $null; Error = $null } }
+            @{ StatusCode = 200; Content = '{}'; RetryAfter = $null; Error = $null }
+        } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'stored before still works and is kept'
+        $script:checks | Should -Be 3
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -like '*"apiKey":"fp1.current"*' }
+    }
+
     It 'reinstalling over a key the service refuses (401) enrols again, as a first install would' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
