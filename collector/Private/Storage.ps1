@@ -145,7 +145,7 @@ function Remove-PostureSpoolFile {
     .EXAMPLE
         Remove-PostureSpoolFile -Path 'C:\ProgramData\FleetPosture\spool\20261201T010000000Z_0b6f.json' -Why 'delivered'
     #>
-    [CmdletBinding()]
+    [CmdletBinding(SupportsShouldProcess = $true)]
     [OutputType([bool])]
     param(
         [Parameter(Mandatory = $true)]
@@ -153,6 +153,7 @@ function Remove-PostureSpoolFile {
         [Parameter(Mandatory = $true)]
         [string]$Why
     )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Remove spool file')) { return $false }
     try {
         Remove-Item -LiteralPath $Path -Force -ErrorAction Stop
         return $true
