@@ -39,6 +39,18 @@ export function noBaselineView(ruleId: string, revision = 0) {
   return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
 }
 
+/**
+ * Whether the row holds the change `written` that request `run` stored. The previous release names no
+ * writers, and during a rolling deployment it replaces the row without them (clearing an owed audit
+ * event keeps the change as it is): a row without writers is judged by its content, as that release
+ * judges it (its revision, server, who and when).
+ */
+function holdsWrite(row: DriftBaseline | undefined, run: string, written: DriftBaseline): boolean {
+  if (!row) return false;
+  if (row.writers) return marked(row.writers, run);
+  return row.revision === written.revision && row.server === written.server && row.setBy === written.setBy && row.setAt === written.setAt;
+}
+
 export class Baselines {
   constructor(private readonly deps: BaselinesDeps) {}
 
@@ -123,7 +135,7 @@ export class Baselines {
     let tried: { before: StoredBaseline | undefined; written: DriftBaseline; run: string } | undefined;
     for (let attempt = 1; ; attempt++) {
       const existing = await this.#settled(ruleId);
-      if (tried && marked(existing?.writers, tried.run)) return tried;
+      if (tried && holdsWrite(existing, tried.run, tried.written)) return tried;
       const etag = revisionEtag(existing ?? { revision: 0 });
       const guarded = !deleting || (existing !== undefined && existing.server !== '');
       if (precondition && guarded && !precondition(etag)) throw tried ? changedMeanwhile(`The baseline of ${ruleId}`) : staleIfMatch(`The baseline of ${ruleId}`, etag);
@@ -140,7 +152,7 @@ export class Baselines {
           // The write may have landed though every answer was lost (no conflict to read it back by):
           // found on the row, it is this request's.
           const stored = await this.deps.drift.getBaseline(ruleId).catch(() => undefined);
-          if (stored && marked(stored.writers, run)) return (await this.#auditStored(stored, log), tried);
+          if (stored && holdsWrite(stored, run, next)) return (await this.#auditStored(stored, log), tried);
           throw error;
         }
         if (attempt >= CONTENDED_ATTEMPTS) throw error;

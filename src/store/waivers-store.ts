@@ -1,7 +1,7 @@
 // The Waivers table: PK 'waivers', RK waiver id. A waiver is never physically deleted: it ends
 // (State expired or deleted) and stays for audit. The whole set is one partition, small by nature.
 import { odata, RestError } from '@azure/data-tables';
-import { boundedText, int32, jsonOf, num, readColumns, str, writeColumns, type ColumnKinds } from './columns';
+import { boundedText, int32, jsonOf, num, optStr, readColumns, str, writeColumns, type ColumnKinds } from './columns';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
 import { encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -82,9 +82,20 @@ function toEntity(w: WaiverRecord) {
     State: w.state,
     Revision: int32(w.revision),
     ...(w.followUp ? { FollowUp: JSON.stringify(w.followUp) } : {}),
-    ...(w.followedUpBy ? { FollowedUpBy: JSON.stringify(w.followedUpBy) } : {}),
-    ...(w.writers ? { Writers: JSON.stringify(w.writers) } : {}),
+    ...(w.followedUpBy ? { FollowUpClearers: JSON.stringify(w.followedUpBy), FollowedUpBy: w.followedUpBy[0] } : {}),
+    ...(w.writers ? { Writers: JSON.stringify(w.writers), WrittenBy: w.writers[0] } : {}),
   };
+}
+
+/**
+ * A list of marks, with the single newest mark the previous release keeps in its own column. During
+ * a rolling deployment that release replaces the row without the list (it knows no such column) but
+ * keeps its single column, so a row it wrote last names its newest mark there only.
+ */
+function marksOf(e: Record<string, unknown>, list: string, single: string): string[] | undefined {
+  const marks = jsonOf<string[]>(e, list);
+  const newest = optStr(e, single);
+  return newest === undefined || marks?.[0] === newest ? marks : [newest, ...(marks ?? [])];
 }
 
 function fromEntity(e: Record<string, unknown>): StoredWaiver {
@@ -96,8 +107,8 @@ function fromEntity(e: Record<string, unknown>): StoredWaiver {
     state: state === 'expired' || state === 'deleted' ? state : 'active',
     revision: num(e, 'Revision') ?? 0,
     followUp: jsonOf<WaiverFollowUp>(e, 'FollowUp'),
-    followedUpBy: jsonOf<string[]>(e, 'FollowedUpBy'),
-    writers: jsonOf<string[]>(e, 'Writers'),
+    followedUpBy: marksOf(e, 'FollowUpClearers', 'FollowedUpBy'),
+    writers: marksOf(e, 'Writers', 'WrittenBy'),
     etag: String(e.etag ?? ''),
   };
 }
