@@ -5,7 +5,7 @@ import { SERVER_ID } from '../snapshot/normalise';
 import type { Rule } from '../rules/types';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
-import { ApiError } from './errors';
+import { ApiError, messageOf } from './errors';
 import { marked, newMark } from './own-writes';
 import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
@@ -201,8 +201,7 @@ export class Baselines {
     try {
       await this.#writeAudit(b);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      log.log(`The baseline of ${b.ruleId} (revision ${b.revision}) is stored; its audit event is owed (${why}) and follows with the waiver-expiry job.`);
+      log.log(`The baseline of ${b.ruleId} (revision ${b.revision}) is stored; its audit event is owed (${messageOf(error)}) and follows with the waiver-expiry job.`);
     }
   }
 

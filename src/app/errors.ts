@@ -63,3 +63,6 @@ export interface ErrorBody {
 export function errorBody(e: ApiError): ErrorBody {
   return e.issues ? { error: e.code, message: e.message, issues: e.issues } : { error: e.code, message: e.message };
 }
+
+/** What an error says, for a log line (anything thrown, not only an Error). */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

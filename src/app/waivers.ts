@@ -7,7 +7,7 @@ import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
 import { SERVER_ID } from '../snapshot/normalise';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
-import { ApiError } from './errors';
+import { ApiError, messageOf } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
 import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
@@ -368,28 +368,41 @@ export class Waivers {
   /**
    * The timer: ends waivers past their expiry and re-raises what they covered. Each is claimed by
    * ETag, so one run acts on it. First it does what earlier changes still owe (their audit event
-   * and alerts, left by a storage failure after the change was stored).
+   * and alerts, left by a storage failure after the change was stored). A waiver whose work fails
+   * is logged and counted as failed, and the run goes on: one waiver whose owed work keeps failing
+   * must not hold back the expiry and alerts of every waiver listed after it. That holds for an
+   * outage too, since a write refused for one waiver looks the same (storage unavailable); each
+   * waiver then fails after the storage client's few short retries, and the next run tries again.
    */
-  async expire(log: AlertLog): Promise<{ expired: number; reRaised: number }> {
+  async expire(log: AlertLog): Promise<{ expired: number; reRaised: number; failed: number }> {
     const now = this.deps.clock();
-    let expired = 0;
-    let reRaised = 0;
+    const counts = { expired: 0, reRaised: 0, failed: 0 };
     for (const listed of await this.deps.waivers.list()) {
-      const settled = await this.#settle(listed, log);
-      const w = settled.waiver;
-      reRaised += settled.reRaised;
-      if (!w || w.state !== 'active' || w.expiresAt > now) continue;
-      const ended = expiredOf(w, now);
-      let etag: string;
       try {
-        etag = await this.deps.waivers.put(ended, w.etag);
-      } catch {
-        continue; // another run claimed it, or it was changed meanwhile
+        await this.#expireOne(listed, now, log, counts);
+      } catch (error) {
+        counts.failed++;
+        log.log(`Waiver ${listed.id} revision ${listed.revision}: the waiver-expiry run could not do what it owes (${messageOf(error)}); the next run tries again.`);
       }
-      expired++;
-      reRaised += await this.#followUp({ ...ended, etag }, log);
     }
-    return { expired, reRaised };
+    return counts;
+  }
+
+  /** The timer's work on one listed waiver, added to `counts` as it is done. */
+  async #expireOne(listed: StoredWaiver, now: number, log: AlertLog, counts: { expired: number; reRaised: number }): Promise<void> {
+    const settled = await this.#settle(listed, log);
+    const w = settled.waiver;
+    counts.reRaised += settled.reRaised;
+    if (!w || w.state !== 'active' || w.expiresAt > now) return;
+    const ended = expiredOf(w, now);
+    let etag: string;
+    try {
+      etag = await this.deps.waivers.put(ended, w.etag);
+    } catch {
+      return; // another run claimed it, or it was changed meanwhile
+    }
+    counts.expired++;
+    counts.reRaised += await this.#followUp({ ...ended, etag }, log);
   }
 
   /** The waiver as stored, after what its last change still owes is done: a change builds on that. */
@@ -453,8 +466,7 @@ export class Waivers {
     try {
       await this.#followUp(w, log);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      log.log(`Waiver ${w.id} revision ${w.revision} is stored; its audit event and alerts are owed (${why}) and follow with the waiver-expiry job.`);
+      log.log(`Waiver ${w.id} revision ${w.revision} is stored; its audit event and alerts are owed (${messageOf(error)}) and follow with the waiver-expiry job.`);
     }
   }
 
