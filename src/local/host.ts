@@ -73,6 +73,13 @@ export interface LocalHost {
   close(): Promise<void>;
 }
 
+/** A request in its route's handler; `abortBody` fails the reading of its body, if it has one. */
+interface InHandler {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  abortBody?: (error: Error) => void;
+}
+
 interface Route {
   readonly name: string;
   readonly methods: readonly string[];
@@ -117,24 +124,27 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
  * The request body as a web stream, read only as fast as the handler pulls (the socket is paused
  * in between), the way the Functions host hands it over with HTTP streaming. Cancelling it (the
  * handler saw enough: too large, refused) only pauses the socket, so the answer can still be sent;
- * `detach` stops it taking data, so the rest can be discarded or the connection closed.
+ * `detach` stops it taking data, so the rest can be discarded or the connection closed; `abort`
+ * also fails the handler's reading, for a connection the host refused while its body arrived.
  */
-function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; detach: () => void } {
+function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; detach: () => void; abort: (error: Error) => void } {
   let open = true;
   const detach = () => {
     open = false;
     req.pause();
   };
+  let fail: (error: Error) => void = () => undefined;
   const stream = new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        fail = (error) => open && (detach(), controller.error(error));
         req.on('data', (chunk: Buffer) => {
           if (!open) return;
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });
         req.on('end', () => open && ((open = false), controller.close()));
-        req.on('error', (error) => open && ((open = false), controller.error(error)));
+        req.on('error', fail);
         req.pause();
       },
       pull() {
@@ -146,7 +156,7 @@ function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>;
     },
     { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
   );
-  return { stream, detach };
+  return { stream, detach, abort: (error) => fail(error) };
 }
 
 const LINGER_BYTES = 4 * 1024 * 1024;
@@ -177,6 +187,8 @@ function lingeringClose(socket: Duplex): void {
     if (discarded > LINGER_BYTES) close();
   });
   for (const listener of parser) socket.off('data', listener);
+  // A client that closed its side already needs no wait, and gets none: Node destroys a socket
+  // whose both sides have ended (autoDestroy) once the host's side is flushed.
   socket.once('end', close).once('close', () => clearTimeout(timer));
   socket.end();
   socket.resume();
@@ -251,11 +263,11 @@ function refuseConnection(socket: Duplex, timedOut: boolean): void {
  * the client gets the limit anew from when the host next reads the body, and a client sending it
  * slowly is still cut off. The connection is not kept after such a request.
  */
-function limitAgainWhenRead(req: IncomingMessage, res: ServerResponse, limitMs: number): void {
+function limitAgainWhenRead(req: IncomingMessage, res: ServerResponse, limitMs: number, refuse: () => void): void {
   if (!res.headersSent) res.setHeader('connection', 'close');
   req.once('resume', () => {
     // An answer already under way cannot be followed by a 408: the connection is cut instead.
-    const expire = () => (res.headersSent ? req.socket.destroy() : refuseConnection(req.socket, true));
+    const expire = () => (res.headersSent ? req.socket.destroy() : refuse());
     const timer = setTimeout(() => !req.complete && expire(), limitMs);
     timer.unref();
     const clear = () => clearTimeout(timer);
@@ -309,8 +321,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   // Requests not yet answered, so close() can wait for them.
   const inFlight = new Set<ServerResponse>();
-  // The request each connection's handler is running, for the request limit (see limitAgainWhenRead).
-  const inHandler = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  // The request each connection's handler is running, for the request limit (see limitAgainWhenRead),
+  // and how to fail its body's reading when the connection is refused (see refuse).
+  const inHandler = new WeakMap<Duplex, InHandler>();
   // Each connection's latest request not yet answered: Node answers a connection's pipelined
   // requests in order, so the connection's last answer is this one's.
   const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
@@ -387,10 +400,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const release = await ticket.admitted;
       socket.off('close', withdraw).off('finish', withdraw);
       if (!release || socket.destroyed || socket.writableEnded) return release?.();
-      const running = { req, res };
+      const running: InHandler = { req, res };
       inHandler.set(socket, running);
       try {
-        await runHandler(req, res, url, method, hit.r, params);
+        await runHandler(running, url, method, hit.r, params);
       } finally {
         if (inHandler.get(socket) === running) inHandler.delete(socket);
         release();
@@ -403,10 +416,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   };
 
   /** Runs the route's handler with the request as the Functions host builds it, and writes its answer. */
-  const runHandler = async (req: IncomingMessage, res: ServerResponse, url: URL, method: string, route: Route, params: Record<string, string>): Promise<void> => {
+  const runHandler = async (running: InHandler, url: URL, method: string, route: Route, params: Record<string, string>): Promise<void> => {
+    const { req, res } = running;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const body = method !== 'GET' && method !== 'HEAD' ? bodyStream(req) : undefined;
+    running.abortBody = body?.abort;
     // The request as @azure/functions builds it for a streamed body (its createStreamRequest):
     // a web Request around the incoming stream, which its public init type does not offer.
     const nativeRequest = new Request(url.toString(), { method, headers, body: body?.stream, duplex: 'half' } as RequestInit);
@@ -443,11 +458,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const running = timedOut ? inHandler.get(socket) : undefined;
-    if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds));
+    if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds), () => refuse(socket, true));
     const latest = owed.get(socket);
     if (latest?.req.complete) return closeAfterAnswers(socket, latest);
-    refuseConnection(socket, timedOut);
+    refuse(socket, timedOut);
   });
+
+  /**
+   * Refuses the connection. A handler reading its body would otherwise wait for bytes that are now
+   * discarded, until the linger lets the socket go, holding its place meanwhile; its reading fails
+   * at once instead (its own answer can no longer be sent after the refusal).
+   */
+  const refuse = (socket: Duplex, timedOut: boolean): void => {
+    refuseConnection(socket, timedOut);
+    inHandler.get(socket)?.abortBody?.(new Error(timedOut ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1'));
+  };
 
   /**
    * The refused bytes came after requests received in full (pipelined) that are still being

@@ -5,8 +5,9 @@
 // received in full get their answers though bytes the host refuses follow them. Real
 // Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
 import type { ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../src/local/host';
 import { heldStorage } from '../support/faults';
 import { postHead, raw, sendingClient, type SendingClient } from '../support/raw-http';
@@ -186,6 +187,50 @@ describe('a request the handler is working on keeps its connection', () => {
     expect(r.status).toBe(408);
     expect(r.closed).toBe(true);
     await until(() => h.load.running === 0, 'the handler to give up its place');
+  });
+
+  // The refused connection lingers, discarding what still comes, for up to 2 s; the handler that
+  // was reading its body must not wait for that to give up its place.
+  it.each([
+    ['a body that goes silent while the handler reads it', 'silent', 408],
+    ['a body that goes silent when the host reads it again after a key check held past the limit', 'held', 408],
+    ['chunked framing that breaks while the handler reads the body', 'broken', 400],
+  ] as const)('%s: the refusal, and the handler\'s place is free as soon as the client has it', async (_what, kind, status) => {
+    // The post's handler proper runs once the key is checked, and reads the body first thing.
+    let reading = false;
+    const http = Object.create(stack.app.http) as PostureApp['http'];
+    http.postSnapshot = (call) => ((reading = true), stack.app.http.postSnapshot(call));
+    const h = await host({ app: { ...stack.app, http }, timeouts: { headersSeconds: 1, idleSeconds: 10, requestSeconds: 2 } });
+    const limit = requestLimitEvents(h);
+    const connections: Socket[] = [];
+    h.server.on('connection', (socket: Socket) => connections.push(socket));
+    const key = await stack.serverKey(`refused${kind}.corp.contoso.com`);
+    storage.hold = kind === 'held';
+    // Held: more than the host buffers ahead of its handler, so it has stopped reading when the
+    // limit runs out, and the limit counts again from when it reads on.
+    const start = '{"schema":' + (kind === 'held' ? ' '.repeat(256 * 1024) : '');
+    const head =
+      kind === 'broken'
+        ? postHead(h.baseUrl, { 'x-api-key': key, 'Transfer-Encoding': 'chunked' }) + `${start.length.toString(16)}\r\n${start}\r\n`
+        : postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(start.length + 5000) }) + start;
+    const client = sendingClient(h.baseUrl, head);
+    client.read();
+    try {
+      await until(() => h.load.running === 1, 'the post to run');
+      if (kind === 'held') {
+        await until(() => limit.count > 0, 'the key check to pass the request limit');
+        storage.release();
+      }
+      await until(() => reading, 'the handler to read the body');
+      if (kind === 'broken') client.send('not-a-chunk-size\r\n');
+      await until(() => client.text.includes('\r\n\r\n{'), 'the answer');
+      expect(client.text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(h.load.running).toBe(0);
+      // Freed without cutting the connection short: it still lingers, so a client still sending reads the answer.
+      expect(connections.map((socket) => socket.destroyed)).toEqual([false]);
+    } finally {
+      client.stop();
+    }
   });
 
   it('a client told 408 that sends the rest of its body anyway: nothing is stored', async () => {

@@ -88,15 +88,18 @@ export interface SendingClient {
   readonly closed: boolean;
   /** Starts reading what the server sent, as a client busy sending reads it afterwards. */
   read(): void;
+  /** Sends `text` now. */
+  send(text: string): void;
   /** Stops sending and lets the connection go. */
   stop(): void;
 }
 
 /**
  * A client that writes `head`, then goes on sending `chunk` every `everyMs` while it does not read:
- * a client uploading a body that reads the answer only afterwards. It keeps its side open.
+ * a client uploading a body that reads the answer only afterwards. It keeps its side open. Without
+ * a chunk it sends nothing more: a client gone silent in the middle of its body.
  */
-export function sendingClient(base: string, head: string, chunk: string, everyMs: number): SendingClient {
+export function sendingClient(base: string, head: string, chunk = '', everyMs = 0): SendingClient {
   const url = new URL(base);
   const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
   const state = { text: '', error: undefined as string | undefined, closed: false };
@@ -108,7 +111,7 @@ export function sendingClient(base: string, head: string, chunk: string, everyMs
     clearInterval(timer);
   });
   socket.write(head);
-  const timer = setInterval(() => socket.writable && socket.write(chunk), everyMs);
+  const timer = chunk ? setInterval(() => socket.writable && socket.write(chunk), everyMs) : undefined;
   return {
     get text() {
       return state.text;
@@ -120,6 +123,7 @@ export function sendingClient(base: string, head: string, chunk: string, everyMs
       return state.closed;
     },
     read: () => socket.resume(),
+    send: (text) => void socket.write(text),
     stop: () => {
       clearInterval(timer);
       socket.destroy();
