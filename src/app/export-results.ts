@@ -8,6 +8,7 @@ import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
+import { messageOf } from './errors';
 import { checkParams, parseFlag, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
 import { waiverOfResult } from './waivers';
@@ -100,7 +101,7 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
         token = page.continuationToken;
         if (!token) controller.close();
       } catch (error) {
-        log.warn(`The CSV export stopped part-way, its transfer aborted: ${error instanceof Error ? error.message : String(error)}`);
+        log.warn(`The CSV export stopped part-way, its transfer aborted: ${messageOf(error)}`);
         throw error;
       }
     },

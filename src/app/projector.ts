@@ -32,6 +32,7 @@ import type { OutboxStore, PostureStore, StoredOutboxEntry, StoredResult } from 
 import { FencedOutError, LeaseLostError, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { messageOf } from './errors';
 import { headOf } from './ingest';
 import { HeldEntries, workOf, type Ready } from './held-entries';
 import { ProjectionAlerts, type ProjectionAlertsDeps } from './projection-alerts';
@@ -184,7 +185,7 @@ export class Projector {
     k.timer = setTimeout(() => {
       k.timer = undefined;
       k.firstAt = undefined;
-      void this.drain(k.log, 60_000).catch((error: unknown) => k.log.log(`projector: ${error instanceof Error ? error.message : String(error)}`));
+      void this.drain(k.log, 60_000).catch((error: unknown) => k.log.log(`projector: ${messageOf(error)}`));
     }, wait);
     k.timer.unref?.();
   }

@@ -3,6 +3,7 @@
 // merely answers on the port is not one: the demo asks the health route, which needs no key and
 // names the service, before it sends anything.
 
+import { messageOf } from '../app/errors';
 import { routeUrl } from '../app/routes';
 
 export const DEMO_USAGE = `Usage: npm run demo -- [--url URL | --port N] [--enrolment-secret S] [--reader-key K]
@@ -77,7 +78,7 @@ export async function probeHost(base: string, timeoutMs = 1500): Promise<Probe> 
     res = await fetch(routeUrl(`${base}/api`, 'getHealth'), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { kind: 'none', detail: cause ?? (error instanceof Error ? error.message : String(error)) };
+    return { kind: 'none', detail: cause ?? messageOf(error) };
   }
   const text = await res.text().catch(() => '');
   if (res.status === 200) {

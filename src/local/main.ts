@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
+import { messageOf } from '../app/errors';
 import { TIMERS } from '../app/timers';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort, type AzuriteHandle } from './azurite';
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
       TIMERS.map((t) => t.job),
       (job) => app.jobs.run(job, console, 30_000),
       60_000,
-      (job, error) => console.warn(`${job}: ${error instanceof Error ? error.message : String(error)}`),
+      (job, error) => console.warn(`${job}: ${messageOf(error)}`),
     );
     stopFirst.push(() => timers.stop());
     const base = `http://localhost:${host.port}/api`;
@@ -186,7 +187,7 @@ Ctrl-C stops the host and Azurite.`);
  * health route) is told as that, with where to find it: a second "npm start" is the usual cause.
  */
 async function startFailure(error: unknown, port: number): Promise<string> {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   if ((error as { cause?: { code?: string } }).cause?.code !== 'EADDRINUSE') return message;
   const probe = await probeHost(`http://127.0.0.1:${port}`);
   if (probe.kind !== 'fleet-posture') return message;
