@@ -51,9 +51,12 @@ export class Jobs {
     switch (job) {
       case 'stale-hosts':
         return this.deps.staleHosts.run(log);
-      case 'waiver-expiry':
+      case 'waiver-expiry': {
         // Also where the audit events of baseline changes that a storage failure left owed are written.
-        return { ...(await this.deps.waivers.expire(log)), baselineAudits: await this.deps.baselines.writeOwedAudits() };
+        const waivers = await this.deps.waivers.expire(log);
+        const audits = await this.deps.baselines.writeOwedAudits(log);
+        return { ...waivers, baselineAudits: audits.written, baselineAuditsFailed: audits.failed };
+      }
       case 'reevaluate':
         // Its alert records are logged by the projector, from the outbox entries of its commits.
         return budgetMs > 0 ? this.deps.reevaluation.runAll(budgetMs) : this.deps.reevaluation.runBatch();

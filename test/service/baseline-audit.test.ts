@@ -66,8 +66,8 @@ describe('a baseline change whose audit event storage refuses', () => {
     expect(cleared.body).toMatchObject({ cleared: true, revision: 3 });
     expect((await audits()).map((a: string[]) => a[0])).toEqual(['baseline.r1', 'baseline.r2']);
 
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 1 });
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 1, baselineAuditsFailed: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     expect((await audits()).at(-1)).toEqual(['baseline.r3', 'baseline-deleted']);
     expect(await audits()).toHaveLength(3);
     expect((await admin(`baselines/${RULE}`, 'GET')).body).toMatchObject({ server: null, revision: 3 });

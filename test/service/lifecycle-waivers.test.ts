@@ -149,8 +149,8 @@ describe('a waiver', () => {
     const before = await getAll(stack, `results?server=${server('W1')}`);
     expect(before.items.find((i: Json) => i.ruleId === 'test-alpha').waived).toBe(false);
     const run = await send('POST', 'jobs/waiver-expiry/run');
-    expect(run.body.result).toEqual({ expired: 1, reRaised: 1, failed: 0, baselineAudits: 0 });
-    expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(run.body.result).toEqual({ expired: 1, reRaised: 1, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     const w1 = expiredRecords().filter((e) => e.fields.waiverId === 'w1');
     expect(w1.map((e) => e.fields)).toEqual([expect.objectContaining({ server: server('W1'), rule: 'test-alpha', waiverId: 'w1', reason: 'expired' })]);
     expect(findings('W1').map((f) => [f.fields.waived, f.fields.cause])).toEqual([

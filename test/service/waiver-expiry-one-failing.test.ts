@@ -51,12 +51,12 @@ it("a waiver past its expiry is ended, and its findings alert again, though a wa
   expect((await send('GET', 'waivers/b-later')).body).toMatchObject({ state: 'expired', revision: 2 });
   expect(await audits('b-later')).toEqual(['b-later.r1 waiver-created', 'b-later.r2 waiver-expired']);
   expect(reRaisedBy(stack, 'b-later')).toEqual([[server('LATER1'), 'expired']]);
-  expect([run.status, run.body.result]).toEqual([200, { expired: 1, reRaised: 1, failed: 1, baselineAudits: 0 }]);
+  expect([run.status, run.body.result]).toEqual([200, { expired: 1, reRaised: 1, failed: 1, baselineAudits: 0, baselineAuditsFailed: 0 }]);
   expect(stack.logs.filter((l) => l.message.startsWith('Waiver a-poison revision 1: the waiver-expiry run could not do what it owes'))).toHaveLength(1);
 
   // Once storage takes it, the next run does what a-poison owes.
   lose.every = false;
   lose.when = undefined;
-  expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+  expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
   expect(await audits('a-poison')).toEqual(['a-poison.r1 waiver-created']);
 });

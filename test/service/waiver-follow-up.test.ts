@@ -71,8 +71,8 @@ describe('a waiver change whose audit event storage refuses', () => {
     expect(await audit('waiver-deleted', 'd1')).toEqual([]);
     expect(reRaised('d1', 'waiver-deleted')).toEqual({ expired: [], findings: [] });
 
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0 });
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     expect((await audit('waiver-deleted', 'd1')).map((e: Json) => e.snapshotId)).toEqual(['d1.r2']);
     expect(reRaised('d1', 'waiver-deleted')).toEqual({ expired: [server('D1')], findings: [server('D1')] });
     expect((await send('DELETE', 'waivers/d1')).status).toBe(404);
@@ -83,13 +83,13 @@ describe('a waiver change whose audit event storage refuses', () => {
     now += DAY + MIN;
     refused.on = true;
     // Ended (the expiry is stored), its follow-up failed: counted, not the whole run's failure.
-    expect(await runJob()).toEqual({ expired: 1, reRaised: 0, failed: 1, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 1, reRaised: 0, failed: 1, baselineAudits: 0, baselineAuditsFailed: 0 });
     refused.on = false;
     expect((await send('GET', 'waivers/e1')).body).toMatchObject({ state: 'expired', revision: 2 });
     expect(reRaised('e1', 'waiver-expired')).toEqual({ expired: [], findings: [] });
 
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0 });
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     expect((await audit('waiver-expired', 'e1')).map((e: Json) => e.snapshotId)).toEqual(['e1.r2']);
     expect(reRaised('e1', 'waiver-expired')).toEqual({ expired: [server('E1')], findings: [server('E1')] });
   });
@@ -129,9 +129,9 @@ describe('a waiver change whose audit event storage refuses', () => {
     refused.on = false;
     // The clearing reaches storage; its answer does not, and the retry is refused (412).
     lose.when = ({ method, body }) => method !== 'GET' && body.includes('"FollowedUpBy"');
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 1, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     expect(lose.when).toBeUndefined();
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     expect(reRaised('l1', 'waiver-deleted')).toEqual({ expired: [server('L1')], findings: [server('L1')] });
   });
 
@@ -145,7 +145,7 @@ describe('a waiver change whose audit event storage refuses', () => {
     // No waiver covers G1 any more: its new finding alerts when it arrives.
     now += 5 * MIN;
     expect((await post(stack, snapshot({ host: 'G1', testState: 'Warning', collectedAt: now - MIN }))).status).toBe(201);
-    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0 });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
     const g1 = alertRecords(stack).filter((r) => r.name === 'FleetPosture.NewFinding' && r.fields.server === server('G1') && r.fields.status === 'Warning');
     expect(g1.map((r) => [r.fields.waived, r.fields.cause])).toEqual([[false, 'snapshot']]);
     expect(await audit('waiver-deleted', 'g1')).toHaveLength(1);

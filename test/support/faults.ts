@@ -40,6 +40,8 @@ export interface RefusedWrites {
   table: string;
   /** While true, every write reaching `table`, alone or inside a transaction, is answered 503 before it lands. */
   on: boolean;
+  /** When set, only the writes whose body holds this text are refused (one rule's or one server's rows, say). */
+  matching?: string;
   readonly policy: StoragePolicy;
 }
 
@@ -55,7 +57,8 @@ export function refusedWrites(name: string): RefusedWrites {
         // row, `/<table> HTTP/1.1` (a POST to the table itself) creates one.
         const inBody = body.includes(`/${self.table}(`) || body.includes(`/${self.table} `);
         const hit = self.table !== '' && (decodeURIComponent(request.url).includes(`/${self.table}`) || inBody);
-        if (self.on && hit && request.method !== 'GET') throw injectedError(request, 503);
+        const matched = self.matching === undefined || body.includes(self.matching);
+        if (self.on && hit && matched && request.method !== 'GET') throw injectedError(request, 503);
         return next(request);
       },
     },
