@@ -224,7 +224,14 @@ function Invoke-PostureSnapshot {
     # monitoring that watches the task's result must see that a snapshot was lost to a refusal.
     $refusedSpooled = 0
     foreach ($item in $queue) {
-        $spooled = [System.IO.File]::ReadAllText($item.FullName)
+        # One file the run cannot read (held open by a scanner, access denied) must not block the
+        # spool for good: it stays for a later run (or until the age limit drops it), the others go on.
+        try {
+            $spooled = Read-PostureSpoolFile -Path $item.FullName
+        } catch {
+            Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} cannot be read ({1}); it stays in the spool for a later run." -f $item.Name, $_.Exception.Message)
+            continue
+        }
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
             $null = Remove-PostureSpoolFile -Path $item.FullName -Why 'delivered'

@@ -135,13 +135,31 @@ function Get-PostureSpoolItem {
     Get-ChildItem -LiteralPath $SpoolPath -Filter '*.json' | Where-Object { -not $_.PSIsContainer } | Sort-Object -Property Name
 }
 
+function Read-PostureSpoolFile {
+    <#
+    .SYNOPSIS
+        The text of one spooled snapshot. Throws when the file cannot be read (held open by a
+        scanner, access denied); the run then leaves it in the spool for a later run.
+    .EXAMPLE
+        Read-PostureSpoolFile -Path 'C:\ProgramData\FleetPosture\spool\20261201T010000000Z_0b6f.json'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    return [System.IO.File]::ReadAllText($Path)
+}
+
 function Remove-PostureSpoolFile {
     <#
     .SYNOPSIS
-        Deletes one spool file; True when it is gone. A file another process holds open (a backup
-        or virus scanner) or a folder the run may not change is logged, not thrown: one stuck file
-        must not stop the run from sending the others, and a delivered one left behind is only
-        sent again (the service answers "duplicate").
+        Deletes one file the run keeps (a spool file, or an old copy in rejected\); True when it
+        is gone. A file another process holds open (a backup or virus scanner) or a folder the run
+        may not change is logged, not thrown: one stuck file must not stop the run from sending
+        the others, and a delivered one left behind is only sent again (the service answers
+        "duplicate").
     .EXAMPLE
         Remove-PostureSpoolFile -Path 'C:\ProgramData\FleetPosture\spool\20261201T010000000Z_0b6f.json' -Why 'delivered'
     #>
@@ -158,7 +176,7 @@ function Remove-PostureSpoolFile {
         Remove-Item -LiteralPath $Path -Force -ErrorAction Stop
         return $true
     } catch {
-        Write-PostureLog -Level Warning -Message ("{0} ({1}) could not be removed from the spool: {2}" -f $Path, $Why, $_.Exception.Message)
+        Write-PostureLog -Level Warning -Message ("{0} ({1}) could not be removed: {2}" -f $Path, $Why, $_.Exception.Message)
         return $false
     }
 }
@@ -256,11 +274,14 @@ function Move-PostureRejectedSnapshot {
         Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. No copy could be written to {3} ({4}); {5}." -f $What, $SnapshotId, $Why, $folder, $_.Exception.Message, $kept)
         return ('{0} {1} refused by the service: {2}. No copy could be written to {3}; {4}.' -f $What, $SnapshotId, $Why, $folder, $kept)
     }
-    if ($SpoolFile -and [System.IO.File]::Exists($SpoolFile)) { Remove-Item -LiteralPath $SpoolFile -Force }
+    # A file that cannot be deleted is logged, not thrown: the refusal is recorded either way, and
+    # the run goes on with the other snapshots. A spool file left behind is refused again later.
+    if ($SpoolFile -and [System.IO.File]::Exists($SpoolFile)) { $null = Remove-PostureSpoolFile -Path $SpoolFile -Why 'refused, a copy kept' }
     # Newest first; the name breaks a tie, so copies written in the same instant sort the same way each time.
-    @(Get-ChildItem -LiteralPath $folder -Filter '*.json' | Where-Object { -not $_.PSIsContainer } |
+    $old = @(Get-ChildItem -LiteralPath $folder -Filter '*.json' | Where-Object { -not $_.PSIsContainer } |
             Sort-Object -Property @{ Expression = 'LastWriteTimeUtc'; Descending = $true }, @{ Expression = 'Name'; Descending = $true }) |
-        Select-Object -Skip $MaxCount | Remove-Item -Force
+        Select-Object -Skip $MaxCount
+    foreach ($o in @($old)) { $null = Remove-PostureSpoolFile -Path $o.FullName -Why ('beyond the {0} refused copies kept' -f $MaxCount) }
     Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. A copy is in {3}." -f $What, $SnapshotId, $Why, $copy)
     return ('{0} {1} refused by the service: {2}. A copy is in {3}.' -f $What, $SnapshotId, $Why, $copy)
 }

@@ -133,6 +133,19 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match '_locked\.json.*could not be removed.*being used by another process'
     }
 
+    It 'a spooled file that cannot be read is logged and left in the spool; the others and the new snapshot are delivered' {
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-3))
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'locked' -Json '{"snapshotId":"locked"}' -Now (Get-Date).AddHours(-2))
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
+        # Root on Linux reads any file: the read itself fails, as one held open by a scanner does.
+        Mock Read-PostureSpoolFile { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $Path -like '*_locked.json' }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @('older-a', 'older-b', (& $script:id 1))
+        @(& $script:spooled) | Should -Be @('locked')
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match '_locked\.json cannot be read \(.*being used by another process\.\); it stays in the spool'
+    }
+
     It 'a refused new snapshot leaves the spool for rejected\, exit 2' {
         Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null } }
         (& $script:run).ExitCode | Should -Be 2
@@ -195,6 +208,25 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             $names | Should -Contain 'old03.json'
             $names | Should -Contain 'older-a.json'
             $names | Should -Contain ('{0}.json' -f (& $script:id 1))
+        }
+
+        It 'an old copy in rejected\ that cannot be deleted is logged; the run goes on and delivers its own snapshot' {
+            $null = New-Item -ItemType Directory -Path $script:rejected
+            foreach ($n in 1..20) {
+                $old = Join-Path -Path $script:rejected -ChildPath ('old{0:D2}.json' -f $n)
+                [System.IO.File]::WriteAllText($old, '{}')
+                [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
+            }
+            & $script:spoolOlderA '{"snapshotId":"older-a"}'
+            Mock Remove-Item { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $LiteralPath -like '*old01.json' }
+            Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            @($script:posted) | Should -Be @('older-a', (& $script:id 1))
+            @(& $script:spooled).Count | Should -Be 0
+            Test-Path -LiteralPath (Join-Path -Path $script:rejected -ChildPath 'old01.json') | Should -BeTrue
+            Test-Path -LiteralPath (Join-Path -Path $script:rejected -ChildPath 'older-a.json') | Should -BeTrue
+            & $script:log | Should -Match 'old01\.json \(beyond the 20 refused copies kept\) could not be removed: .*being used by another process'
         }
 
         It 'a refused spooled snapshot whose copy cannot be written stays in the spool, and the output says so' {
