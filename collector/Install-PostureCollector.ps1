@@ -3,9 +3,10 @@
     Installs (or with -Uninstall removes) the fleet-posture collector on this server.
 
 .DESCRIPTION
-    Copies Send-PostureSnapshot.ps1 and its Private\ folder to -InstallPath, stores the endpoint
-    and the credential protected with DPAPI (machine scope) in <DataPath>\config.dat, restricts
-    <DataPath> to SYSTEM and Administrators, and registers the scheduled task "FleetPosture
+    Copies Send-PostureSnapshot.ps1 and its Private\ folder to -InstallPath (which only SYSTEM and
+    Administrators may change, Users only read and run), stores the endpoint and the credential
+    protected with DPAPI (machine scope) in <DataPath>\config.dat, restricts <DataPath> to SYSTEM
+    and Administrators, and registers the scheduled task "FleetPosture
     Collector": runs as SYSTEM every hour with a random delay (so a fleet does not post in the
     same second), never two runs at once, stopped after 30 minutes.
 
@@ -51,7 +52,9 @@
     HTTP header carrying the credential. Default: x-api-key.
 
 .PARAMETER InstallPath
-    Where the scripts go. Default: %ProgramFiles%\FleetPosture.
+    Where the scripts go. Default: %ProgramFiles%\FleetPosture. Wherever it is, the installer sets
+    its ACL (inheritance off; SYSTEM and Administrators full control, Users read and execute): the
+    SYSTEM task runs these scripts, so no one else may change them.
 
 .PARAMETER DataPath
     Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture.

@@ -159,30 +159,47 @@ function Unregister-PostureTask {
 function Set-PostureRestrictedAcl {
     <#
     .SYNOPSIS
-        Replaces a folder's ACL: inheritance off, full control for SYSTEM and Administrators only,
-        inherited by everything inside (configuration, spool, log, manifest cache).
+        Replaces a folder's ACL: inheritance off, owner Administrators, full control for SYSTEM
+        and Administrators, read and execute for the SIDs in ReadAndExecuteSid, all inherited by
+        everything inside. What is already inside loses its own entries and owner and inherits
+        only these: a file or folder someone created there before the installation must not keep
+        a way to change what the SYSTEM task reads or runs.
     .EXAMPLE
         Set-PostureRestrictedAcl -Path 'C:\ProgramData\FleetPosture'
+        Configuration, spool, log and manifest cache: SYSTEM and Administrators only.
+    .EXAMPLE
+        Set-PostureRestrictedAcl -Path 'D:\Tools\FleetPosture' -ReadAndExecuteSid 'S-1-5-32-545'
+        The scripts: Users may read and run them, not change them.
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
         [Parameter(Mandatory = $true)]
-        [string]$Path
+        [string]$Path,
+        [string[]]$ReadAndExecuteSid = @()
     )
-    if (-not $PSCmdlet.ShouldProcess($Path, 'Restrict to SYSTEM and Administrators')) { return }
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Restrict changes to SYSTEM and Administrators')) { return }
     $acl = New-Object System.Security.AccessControl.DirectorySecurity
     $acl.SetAccessRuleProtection($true, $false)
     $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
     $none = [System.Security.AccessControl.PropagationFlags]::None
     $allow = [System.Security.AccessControl.AccessControlType]::Allow
-    $full = [System.Security.AccessControl.FileSystemRights]::FullControl
+    $rights = @{ 'S-1-5-18' = 'FullControl'; 'S-1-5-32-544' = 'FullControl' }
+    foreach ($sid in $ReadAndExecuteSid) { $rights[$sid] = 'ReadAndExecute' }
     $administrators = New-Object System.Security.Principal.SecurityIdentifier('S-1-5-32-544')
-    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+    foreach ($sid in $rights.Keys) {
         $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
-        $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, $full, $inherit, $none, $allow)))
+        $right = [System.Security.AccessControl.FileSystemRights]$rights[$sid]
+        $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, $right, $inherit, $none, $allow)))
     }
     $acl.SetOwner($administrators)
-    Set-Acl -LiteralPath $Path -AclObject $acl
+    Set-Acl -LiteralPath $Path -AclObject $acl -ErrorAction Stop
+    # An empty, unprotected ACL: the item keeps only what it inherits from the folder above.
+    foreach ($item in @(Get-ChildItem -LiteralPath $Path -Recurse -Force -ErrorAction Stop)) {
+        if ($item.PSIsContainer) { $own = New-Object System.Security.AccessControl.DirectorySecurity } else { $own = New-Object System.Security.AccessControl.FileSecurity }
+        $own.SetAccessRuleProtection($false, $false)
+        $own.SetOwner($administrators)
+        Set-Acl -LiteralPath $item.FullName -AclObject $own -ErrorAction Stop
+    }
 }
 
 function Test-PostureEndpoint {
@@ -210,8 +227,9 @@ function Test-PostureEndpoint {
 function Register-PostureCollector {
     <#
     .SYNOPSIS
-        Installs the collector: scripts to InstallPath, protected configuration to DataPath (ACL'd
-        to SYSTEM and Administrators), and the hourly SYSTEM task. When the enrolment's answers
+        Installs the collector: scripts to InstallPath (ACL'd: only SYSTEM and Administrators may
+        change them, Users read and run them), protected configuration to DataPath (ACL'd to SYSTEM
+        and Administrators), and the hourly SYSTEM task. When the enrolment's answers
         show this host's clock off from the service's, writes the collector's clock warning once
         (New-PostureClockCheck, its default threshold); what is installed stays the same.
     .EXAMPLE
@@ -288,6 +306,10 @@ function Register-PostureCollector {
     if ($PSCmdlet.ShouldProcess($InstallPath, 'Copy collector scripts')) {
         $privateTarget = Join-Path -Path $InstallPath -ChildPath 'Private'
         [void](New-Item -ItemType Directory -Path $privateTarget -Force)
+        # The SYSTEM task runs these scripts: only SYSTEM and Administrators may change them, Users
+        # (S-1-5-32-545) only read and run them. %ProgramFiles% gives that by inheritance, a folder
+        # such as D:\Tools may let any user write. Set before the copy, so no copy is ever open to change.
+        $null = Set-PostureRestrictedAcl -Path $InstallPath -ReadAndExecuteSid 'S-1-5-32-545'
         # Both scripts load every Private\*.ps1 they find: a helper an upgrade dropped must not stay behind and run.
         foreach ($old in @(Get-ChildItem -LiteralPath $privateTarget -Filter '*.ps1')) { Remove-Item -LiteralPath $old.FullName -Force }
         Copy-Item -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Send-PostureSnapshot.ps1') -Destination $InstallPath -Force

@@ -76,6 +76,19 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Register-PostureTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'FleetPosture Collector' -and $Xml -match 'S-1-5-18' }
     }
 
+    It 'protects the install folder before copying into it: SYSTEM and Administrators may change it, Users only read and run (a custom -InstallPath such as D:\Tools)' {
+        $script:install = Join-Path -Path $TestDrive -ChildPath ('{0}\Tools\FleetPosture' -f [guid]::NewGuid())
+        # What the folder held when its ACL was set: nothing copied may be open to change.
+        $script:atProtection = $null
+        Mock Set-PostureRestrictedAcl { $script:atProtection = @(Get-ChildItem -LiteralPath $Path -Recurse -File) } -ParameterFilter { $Path -eq $script:install }
+        $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:install -and @($ReadAndExecuteSid) -join ',' -eq 'S-1-5-32-545' }
+        # The data folder stays SYSTEM and Administrators only.
+        Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data -and -not $ReadAndExecuteSid }
+        @($script:atProtection).Count | Should -Be 0
+        Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Private\Run.ps1') | Should -BeTrue
+    }
+
     It 'leaves no helper of an older version behind in Private\ (the scripts load every file there)' {
         $private = Join-Path -Path $script:install -ChildPath 'Private'
         [void](New-Item -ItemType Directory -Path $private -Force)
@@ -350,6 +363,24 @@ Describe 'DPAPI and the ACL (Windows only)' -Skip:(-not $onWindows) {
         $c.Endpoint | Should -Be 'https://x'
         $c.ApiKey | Should -Be 'k'
         [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($path)) | Should -Not -Match 'https://x'
+    }
+    It 'lets Users only read and run the install folder, and strips what an earlier item inside had of its own' -Skip:(-not $isAdmin) {
+        $dir = Join-Path -Path $TestDrive -ChildPath 'acl-install'
+        $planted = Join-Path -Path $dir -ChildPath 'Private'
+        [void](New-Item -ItemType Directory -Path $planted -Force)
+        $everyone = New-Object System.Security.Principal.SecurityIdentifier('S-1-1-0')
+        $open = Get-Acl -LiteralPath $planted
+        $open.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($everyone, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')))
+        Set-Acl -LiteralPath $planted -AclObject $open
+        Set-PostureRestrictedAcl -Path $dir -ReadAndExecuteSid 'S-1-5-32-545'
+        $acl = Get-Acl -LiteralPath $dir
+        $acl.AreAccessRulesProtected | Should -BeTrue
+        $users = @($acl.Access | Where-Object { $_.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value -eq 'S-1-5-32-545' })
+        $users.Count | Should -Be 1
+        ($users[0].FileSystemRights -band [System.Security.AccessControl.FileSystemRights]::Write) | Should -Be 0
+        $inside = Get-Acl -LiteralPath $planted
+        @($inside.Access | Where-Object { -not $_.IsInherited }).Count | Should -Be 0
+        $inside.GetOwner([System.Security.Principal.SecurityIdentifier]).Value | Should -Be 'S-1-5-32-544'
     }
     It 'leaves only SYSTEM and Administrators on the data folder' -Skip:(-not $isAdmin) {
         $dir = Join-Path -Path $TestDrive -ChildPath 'acl'
