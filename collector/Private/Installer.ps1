@@ -272,7 +272,7 @@ function Register-PostureCollector {
     # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
     # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
     if ($EnrolmentSecret -and -not $Reenrol -and $previous.ApiKey) {
-        $null = Set-PostureTlsProtocol
+        $null = Initialize-PostureWebRequest
         if (Test-PostureServerKey -Endpoint $Endpoint -ApiKey $previous.ApiKey -HeaderName $HeaderName) {
             $ApiKey = $previous.ApiKey
             $keyId = $previous.KeyId
@@ -281,7 +281,7 @@ function Register-PostureCollector {
         }
     }
     if ($EnrolmentSecret -and -not $kept -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
-        $null = Set-PostureTlsProtocol
+        $null = Initialize-PostureWebRequest
         # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
         # and a request already waiting is followed up with its claim rather than a second request.
         # The admin installing is the one person watching: the enrolment's answers carry the

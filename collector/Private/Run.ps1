@@ -150,7 +150,7 @@ function Invoke-PostureSnapshot {
     # One headers table for every request: a key issued on the way (re-enrolment) is used from then on.
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { $null = Set-PostureTlsProtocol }
+    if ($needsNetwork) { $null = Initialize-PostureWebRequest }
     $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -RetryPolicy $retryPolicy
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored

@@ -1,5 +1,6 @@
-# HTTP: TLS 1.2+, one request wrapper (the only place that calls Invoke-WebRequest, so tests can
-# mock it), retries with exponential back-off and jitter, and the manifest with its last-good copy.
+# HTTP: TLS 1.2+ and the default proxy's credentials, one request wrapper (the only place that
+# calls Invoke-WebRequest, so tests can mock it), retries with exponential back-off and jitter, and
+# the manifest with its last-good copy.
 
 function Set-PostureTlsProtocol {
     <#
@@ -20,6 +21,46 @@ function Set-PostureTlsProtocol {
             Write-Warning ("TLS 1.2 is not available on this .NET Framework ({0}); install .NET 4.5 or later." -f $_.Exception.Message)
         }
     }
+}
+
+function Set-PostureProxyCredential {
+    <#
+    .SYNOPSIS
+        Lets the default proxy authenticate this process with its own Windows credentials: for the
+        SYSTEM task on a domain member, the computer account (Kerberos or NTLM; no password is
+        sent). Without them, a proxy that asks for authentication (HTTP 407) fails every request.
+        The default proxy (WebRequest.DefaultWebProxy, which Invoke-WebRequest uses when given no
+        -Proxy) is machine.config's defaultProxy, else the account's Internet Options; credentials
+        already set there (useDefaultCredentials, or given explicitly) are kept.
+    .EXAMPLE
+        Set-PostureProxyCredential
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param()
+    try {
+        $proxy = [System.Net.WebRequest]::DefaultWebProxy
+        if ($null -eq $proxy -or $null -ne $proxy.Credentials) { return }
+        if ($PSCmdlet.ShouldProcess('WebRequest.DefaultWebProxy', 'Authenticate with this account''s Windows credentials')) {
+            $proxy.Credentials = [System.Net.CredentialCache]::DefaultNetworkCredentials
+        }
+    } catch {
+        # A proxy that does not ask for authentication works without them: the requests go on.
+        Write-PostureLog -Level Warning -Message ("The default proxy cannot be given this account's Windows credentials: {0}" -f $_.Exception.Message)
+    }
+}
+
+function Initialize-PostureWebRequest {
+    <#
+    .SYNOPSIS
+        What every process that calls the service sets first: TLS 1.2+ (Set-PostureTlsProtocol)
+        and the default proxy's credentials (Set-PostureProxyCredential).
+    .EXAMPLE
+        Initialize-PostureWebRequest
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param()
+    $null = Set-PostureTlsProtocol
+    $null = Set-PostureProxyCredential
 }
 
 function Get-PostureApiUri {

@@ -433,6 +433,35 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
         Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'refused, not retried'
     }
 
+    Context 'behind a proxy that asks for authentication (HTTP 407)' {
+        BeforeEach {
+            # The process-wide default proxy, as machine.config or Internet Options would give it.
+            $script:savedProxy = [System.Net.WebRequest]::DefaultWebProxy
+            $script:proxy = New-Object System.Net.WebProxy('http://proxy.contoso.net:8080')
+            [System.Net.WebRequest]::DefaultWebProxy = $script:proxy
+        }
+        AfterEach {
+            [System.Net.WebRequest]::DefaultWebProxy = $script:savedProxy
+        }
+
+        It 'a run lets the default proxy authenticate it with this account''s Windows credentials before its first request' {
+            $script:atSend = $null
+            Mock Send-PostureDocument {
+                $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
+                @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+            }
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data).ExitCode | Should -Be 0
+            [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
+        }
+
+        It 'credentials the proxy was given already are kept' {
+            $given = New-Object System.Net.NetworkCredential('svc-proxy', 'p', 'CONTOSO')
+            $script:proxy.Credentials = $given
+            Initialize-PostureWebRequest
+            [object]::ReferenceEquals([System.Net.WebRequest]::DefaultWebProxy.Credentials, $given) | Should -BeTrue
+        }
+    }
+
     It 'exits 2 without an endpoint' {
         (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 2
     }
