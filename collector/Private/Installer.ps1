@@ -193,12 +193,22 @@ function Set-PostureRestrictedAcl {
     }
     $acl.SetOwner($administrators)
     Set-Acl -LiteralPath $Path -AclObject $acl -ErrorAction Stop
-    # An empty, unprotected ACL: the item keeps only what it inherits from the folder above.
-    foreach ($item in @(Get-ChildItem -LiteralPath $Path -Recurse -Force -ErrorAction Stop)) {
-        if ($item.PSIsContainer) { $own = New-Object System.Security.AccessControl.DirectorySecurity } else { $own = New-Object System.Security.AccessControl.FileSecurity }
-        $own.SetAccessRuleProtection($false, $false)
-        $own.SetOwner($administrators)
-        Set-Acl -LiteralPath $item.FullName -AclObject $own -ErrorAction Stop
+    # Each item inside gets an empty, unprotected ACL: it keeps only what it inherits from above.
+    # Walked by hand, never through a link: a junction someone left inside would otherwise have
+    # the installer rewrite the ACLs of whatever it points to, or copy the scripts there.
+    $folders = New-Object System.Collections.Queue
+    $folders.Enqueue($Path)
+    while ($folders.Count -gt 0) {
+        foreach ($item in @(Get-ChildItem -LiteralPath $folders.Dequeue() -Force -ErrorAction Stop)) {
+            if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+                throw ('{0} is a link (junction or symbolic link); remove it and install again: what it points to cannot be protected.' -f $item.FullName)
+            }
+            if ($item.PSIsContainer) { $own = New-Object System.Security.AccessControl.DirectorySecurity } else { $own = New-Object System.Security.AccessControl.FileSecurity }
+            $own.SetAccessRuleProtection($false, $false)
+            $own.SetOwner($administrators)
+            Set-Acl -LiteralPath $item.FullName -AclObject $own -ErrorAction Stop
+            if ($item.PSIsContainer) { $folders.Enqueue($item.FullName) }
+        }
     }
 }
 

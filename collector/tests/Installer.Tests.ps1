@@ -382,6 +382,16 @@ Describe 'DPAPI and the ACL (Windows only)' -Skip:(-not $onWindows) {
         @($inside.Access | Where-Object { -not $_.IsInherited }).Count | Should -Be 0
         $inside.GetOwner([System.Security.Principal.SecurityIdentifier]).Value | Should -Be 'S-1-5-32-544'
     }
+    It 'refuses a folder holding a junction, and leaves what it points to as it was' -Skip:(-not $isAdmin) {
+        $dir = Join-Path -Path $TestDrive -ChildPath 'acl-link'
+        $elsewhere = Join-Path -Path $TestDrive -ChildPath 'acl-elsewhere'
+        [void](New-Item -ItemType Directory -Path $dir -Force)
+        [void](New-Item -ItemType Directory -Path $elsewhere -Force)
+        $before = (Get-Acl -LiteralPath $elsewhere).Sddl
+        [void](New-Item -ItemType Junction -Path (Join-Path -Path $dir -ChildPath 'Private') -Value $elsewhere)
+        { Set-PostureRestrictedAcl -Path $dir -ReadAndExecuteSid 'S-1-5-32-545' } | Should -Throw '*Private is a link*'
+        (Get-Acl -LiteralPath $elsewhere).Sddl | Should -Be $before
+    }
     It 'leaves only SYSTEM and Administrators on the data folder' -Skip:(-not $isAdmin) {
         $dir = Join-Path -Path $TestDrive -ChildPath 'acl'
         [void](New-Item -ItemType Directory -Path $dir)
