@@ -398,8 +398,10 @@ export class Waivers {
     let etag: string;
     try {
       etag = await this.deps.waivers.put(ended, w.etag);
-    } catch {
-      return; // another run claimed it, or it was changed meanwhile
+    } catch (error) {
+      // Another run claimed it, or it was changed meanwhile; anything else is this waiver failing.
+      if (error instanceof ConcurrencyConflictError) return;
+      throw error;
     }
     counts.expired++;
     counts.reRaised += await this.#followUp({ ...ended, etag }, log);

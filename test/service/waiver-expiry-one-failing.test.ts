@@ -4,7 +4,7 @@
 // answer of every write of one waiver's audit events.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
-import { lostAnswers } from '../support/faults';
+import { lostAnswers, refusedWrites } from '../support/faults';
 import { adminCall, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -14,6 +14,7 @@ const HOUR = 60 * 60_000;
 let now = Date.parse('2026-11-28T00:00:00.000Z');
 let stack: TestStack;
 const lose = lostAnswers('testLoseOneWaiversEvents');
+const refuse = refusedWrites('testRefuseExpiryWrites');
 const send = (method: string, path: string, body?: unknown) => adminCall(stack, method, path, body);
 const waiver = (server: string, hours: number) => ({
   rule: 'test-alpha',
@@ -31,7 +32,7 @@ const audits = async (id: string) =>
     .sort();
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [lose.policy] });
+  stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [lose.policy, refuse.policy] });
 });
 afterAll(async () => stack?.stop());
 
@@ -59,4 +60,21 @@ it("a waiver past its expiry is ended, and its findings alert again, though a wa
   lose.when = undefined;
   expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
   expect(await audits('a-poison')).toEqual(['a-poison.r1 waiver-created']);
+});
+
+it('an expiry that storage refuses to write is counted as failed and logged, and a later run ends the waiver', async () => {
+  expect((await send('PUT', 'waivers/c-refused', waiver(server('REFUSED1'), 1))).status).toBe(201);
+  now += 2 * HOUR;
+  refuse.table = tableNames(stack.settings.tablePrefix).waivers;
+  refuse.on = true;
+  const run = await send('POST', 'jobs/waiver-expiry/run');
+  refuse.on = false;
+  // Not "claimed by another run": nothing else ended it, and the run must not look healthy.
+  expect(run.body.result).toMatchObject({ expired: 0, failed: 1 });
+  expect(stack.logs.filter((l) => l.message.startsWith('Waiver c-refused revision 1: the waiver-expiry run could not do what it owes'))).toHaveLength(1);
+  // Read as expired (past its date), but not yet ended by the timer: still revision 1, no end.
+  expect((await send('GET', 'waivers/c-refused')).body).toMatchObject({ state: 'expired', revision: 1, endedAt: null });
+
+  expect((await send('POST', 'jobs/waiver-expiry/run')).body.result).toMatchObject({ expired: 1, failed: 0 });
+  expect((await send('GET', 'waivers/c-refused')).body).toMatchObject({ state: 'expired', revision: 2 });
 });
