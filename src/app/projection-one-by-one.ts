@@ -27,6 +27,13 @@ export const firstLine = (error: unknown): string => (error instanceof Error ? `
  * setting the whole outbox aside would only bury it.
  */
 const PROBES = 3;
+/**
+ * Where the probes are taken: the batch's first server, its middle and its last. Were they the
+ * first few, a handful of entries that cannot be projected and sort first (one bug hit by those
+ * servers only, or entries another release wrote) would look global and stop every run in the same
+ * place, holding every later entry back for good; a cause that is global fails at every place alike.
+ */
+export const probePositions = (lists: number): number[] => (lists <= 0 ? [] : [...new Set(Array.from({ length: PROBES }, (_, i) => Math.round((i * (lists - 1)) / (PROBES - 1))))]);
 const kindOf = (error: unknown): string => (error instanceof Error ? `${error.name}|${(error as { code?: unknown }).code ?? ''}` : typeof error);
 
 export interface OneByOneDeps {
@@ -51,8 +58,8 @@ export interface OneByOneOutcome {
  * error; its server's later entries go on, reading where its rows are first (the moves of the
  * entry set aside never happened). Everything written is keyed by the change, so what the failed
  * batch wrote already is written again alike. Only an entry that fails while others succeed is
- * set aside: when the first PROBES entries fail alike, or every entry fails, the run stops and
- * keeps them all (ProjectionFailed says why).
+ * set aside: when the PROBES entries probed across the batch fail alike, or every entry fails, the
+ * run stops and keeps them all (ProjectionFailed says why).
  */
 export async function projectOneByOne(
   deps: OneByOneDeps,
@@ -93,12 +100,17 @@ export async function projectOneByOne(
       }
     }
   };
-  let probed = 0;
-  while (probed < lists.length && outcome.projected === 0 && failed.length < PROBES) await tryList(lists[probed++]!);
+  // One after another until one succeeds: a success means the cause is not global.
+  const probed = new Set<number>();
+  for (const at of probePositions(lists.length)) {
+    if (outcome.projected > 0) break;
+    probed.add(at);
+    await tryList(lists[at]!);
+  }
   const alike = failed.length >= PROBES && failed.every((f) => kindOf(f.error) === kindOf(failed[0]!.error));
-  if (!alike) await inParallel(lists.slice(probed), parallel, tryList);
+  if (!alike) await inParallel(lists.filter((_, at) => !probed.has(at)), parallel, tryList);
   if (outcome.projected === 0 && (alike || failed.length > 1)) {
-    log.log(`projector: ${alike ? `the first ${failed.length} entries` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);
+    log.log(`projector: ${alike ? `the ${failed.length} entries probed across the batch` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);
     throw failed[0]!.error;
   }
   // Others succeeded: each failed entry is set aside, then its server's later entries go on.

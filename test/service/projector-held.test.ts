@@ -70,6 +70,18 @@ const heldRows = async () => {
   for await (const e of tables.outbox.listEntities({ queryOptions: { filter: "PartitionKey eq '~held'" } })) out.push(e);
   return out;
 };
+/** An entry as a bug (or another release) could leave it: index moves without their records. */
+const breakEntry = async (entry: { server: string; commitId: string; writtenAt: number; payload: string }) => {
+  const work = decodeWork(entry.payload)!;
+  const broken = { ...work, index: work.index.map((m) => ({ from: m.from })) } as unknown as ProjectionWork;
+  await outbox.put({ server: entry.server, commitId: entry.commitId, writtenAt: entry.writtenAt, payload: encodeWork(broken) });
+};
+/** Out of the way of the next tests: the held changes go, and a later one puts each server's index row in place. */
+const clearHeld = async (...hosts: string[]) => {
+  for (const row of await heldRows()) await tables.outbox.deleteEntity('~held', String(row.rowKey));
+  for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(1) }))).status).toBe(201);
+  await countsAgree(stack);
+};
 const admin = async (path: string, method = 'POST') => {
   const res = await stack.request(path, { method, key: 'admin' });
   return { status: res.status, body: (await res.json()) as Json };
@@ -82,9 +94,7 @@ describe('an entry the projector cannot project', () => {
     await postOnly(snapshot({ host: 'BAD01', testState: 'Warning', collectedAt: minutesAgo(5) }));
     // BAD01's entry as a bug (or another release) could leave it: an index move without its record.
     const bad = (await outbox.list(100)).find((e) => e.server === serverOf('BAD01'))!;
-    const work = decodeWork(bad.payload)!;
-    const broken = { ...work, index: work.index.map((m) => ({ from: m.from })) } as unknown as ProjectionWork;
-    await outbox.put({ server: bad.server, commitId: bad.commitId, writtenAt: bad.writtenAt, payload: encodeWork(broken) });
+    await breakEntry(bad);
 
     const run = await stack.projected();
     expect(run).toMatchObject({ projected: 1, held: 1 });
@@ -201,24 +211,17 @@ describe('a requeued change\'s alert record', () => {
 });
 
 describe('a requeue racing the projector', () => {
-  const breakEntry = async (host: string) => {
+  const heldEntry = async (host: string) => {
     await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
     const bad = (await outbox.list(100)).find((e) => e.server === serverOf(host))!;
-    const work = decodeWork(bad.payload)!;
-    await outbox.put({ server: bad.server, commitId: bad.commitId, writtenAt: bad.writtenAt, payload: encodeWork({ ...work, index: work.index.map((m) => ({ from: m.from })) } as unknown as ProjectionWork) });
+    await breakEntry(bad);
     expect(await stack.projected()).toMatchObject({ held: 1 });
     return bad.commitId;
   };
   const entryRows = async () => (await outbox.list(100)).map((e) => e.commitId);
-  /** Out of the way of the next tests: the held change goes, and a later one puts the server's index row in place. */
-  const clear = async (host: string) => {
-    for (const row of await heldRows()) await tables.outbox.deleteEntity('~held', String(row.rowKey));
-    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(1) }))).status).toBe(201);
-    await countsAgree(stack);
-  };
 
   it('does not lose the entry when the projector holds it again before the requeue removed its held row', async () => {
-    const commitId = await breakEntry('RACE01');
+    const commitId = await heldEntry('RACE01');
     // The requeue's removal of the held row is slow (throttled, retried)...
     closeGate((text) => text.includes('~held'));
     const requeue = admin('jobs/requeue-held/run');
@@ -229,11 +232,11 @@ describe('a requeue racing the projector', () => {
     expect((await requeue).status).toBe(200);
     expect((await heldRows()).map((r) => r.CommitId)).toEqual([commitId]);
     expect(await entryRows()).toEqual([]);
-    await clear('RACE01');
+    await clearHeld('RACE01');
   });
 
   it('does not lose the entry when a requeue writes it back before the projector removed it from the outbox', async () => {
-    const commitId = await breakEntry('RACE02');
+    const commitId = await heldEntry('RACE02');
     expect((await admin('jobs/requeue-held/run')).status).toBe(200);
     // The drain holds it again, but its removal of the outbox entry is slow...
     closeGate((text) => text.includes('race02') && !text.includes('~held'));
@@ -246,7 +249,7 @@ describe('a requeue racing the projector', () => {
     expect(await entryRows()).toEqual([commitId]);
     expect(await heldRows()).toEqual([]);
     expect(await stack.projected()).toMatchObject({ held: 1 });
-    await clear('RACE02');
+    await clearHeld('RACE02');
   });
 });
 
@@ -347,5 +350,32 @@ describe('a storage outage', () => {
     expect(await stack.projected()).toMatchObject({ projected: 1, held: 0 });
     expect(records('FleetPosture.NewFinding', server)).toHaveLength(1);
     await countsAgree(stack);
+  });
+});
+
+describe('changes that cannot be projected and sort first in the batch', () => {
+  it('are set aside, and the servers listed after them are projected: a cluster at the head does not pass for a global cause', async () => {
+    const hosts = Array.from({ length: 13 }, (_, i) => `HEAD${String(i).padStart(2, '0')}`);
+    const hostOf = new Map(hosts.map((host) => [serverOf(host), host]));
+    for (const host of hosts) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
+    // The batch lists the outbox in this order; its first three cannot be projected, the ten after them can.
+    const listed = await outbox.list(100);
+    expect(listed.map((e) => e.server).sort()).toEqual([...hostOf.keys()].sort());
+    const bad = listed.slice(0, 3);
+    const good = listed.slice(3).map((e) => e.server);
+    for (const entry of bad) await breakEntry(entry);
+
+    // Two runs, each kept whether it stops or not: the good servers must not wait behind the bad ones.
+    const runs: unknown[] = [];
+    for (let i = 0; i < 2; i++) runs.push(await stack.projected().catch((error: unknown) => ({ stopped: String(error) })));
+    for (const server of good) expect(records('FleetPosture.NewFinding', server), server).toHaveLength(1);
+    expect(runs).toMatchObject([
+      { projected: good.length, held: 3 },
+      { projected: 0, held: 0 },
+    ]);
+    expect(await outbox.list(100)).toEqual([]);
+    expect((await heldRows()).map((r) => r.CommitId).sort()).toEqual(bad.map((e) => e.commitId).sort());
+    for (const entry of bad) expect(records('FleetPosture.ProjectionHeld', entry.server).map((r) => r.fields.commitId)).toEqual([entry.commitId]);
+    await clearHeld(...bad.map((e) => hostOf.get(e.server)!));
   });
 });
