@@ -281,6 +281,25 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   ]
 }
 
+// No deployment user name and password: FTP and the SCM (Kudu) site take Entra tokens only, so the
+// only way to put code on the app is a role on it (azd deploys with the signed-in user's token).
+// Microsoft's "Disable basic authentication in App Service deployments" names these two switches.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
 // Every app setting in one place. The infra tests compare the POSTURE_* names here with
 // SETTING_NAMES in src/app/settings.ts. Flex Consumption rejects the old platform settings
 // (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, ...):
