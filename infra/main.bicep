@@ -133,9 +133,11 @@ param enrolmentSecrets string
 @description('Migration only (POSTURE_ALLOW_SHARED_INGEST_KEYS): shared ingest keys may post snapshots for any host. Keep false once collectors enrol.')
 param allowSharedIngestKeys bool = false
 
-@description('Per-server rate limit (POSTURE_RATE_LIMIT_BURST / _PER_MINUTE): requests at once, and refilled per minute, per instance.')
+@description('Per-server rate limit (POSTURE_RATE_LIMIT_BURST): requests one server may make at once, per instance.')
 @minValue(1)
 param rateLimitBurst int = 30
+
+@description('Per-server rate limit (POSTURE_RATE_LIMIT_PER_MINUTE): requests refilled per server and minute, per instance.')
 @minValue(1)
 param rateLimitPerMinute int = 6
 

@@ -119,6 +119,15 @@ describe('the deploy guide', () => {
     const deploy = read('docs/deploy.md');
     for (const table of Object.values(TABLES)) expect(deploy, table).toMatch(new RegExp(`\\b${table}\\b`));
   });
+
+  it('describes every parameter of infra/main.bicep in its Parameters section', () => {
+    const deploy = read('docs/deploy.md');
+    const start = deploy.indexOf('## Parameters');
+    const section = start < 0 ? '' : deploy.slice(start, deploy.indexOf('\n## ', start + 1));
+    const params = [...read('infra/main.bicep').matchAll(/^param (\w+)/gm)].map((m) => m[1]!);
+    expect(params.length).toBeGreaterThan(0);
+    expect(params.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
 });
 
 describe('the collector README', () => {
