@@ -130,6 +130,11 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: 30
+    // No workspace keys: nothing here sends data with them (Application Insights writes into the
+    // workspace itself), so they would only be a way in for whoever got hold of one.
+    features: {
+      disableLocalAuth: true
+    }
   }
 }
 

@@ -157,6 +157,17 @@ describe('storage posture', () => {
   });
 });
 
+describe('monitoring posture', () => {
+  it('Application Insights and its Log Analytics workspace take Entra-authenticated calls only', () => {
+    const components = resourcesOfType('Microsoft.Insights/components');
+    const workspaces = resourcesOfType('Microsoft.OperationalInsights/workspaces');
+    expect(components).toHaveLength(1);
+    expect(workspaces).toHaveLength(1);
+    expect(dig(components[0]!.resource, 'properties', 'DisableLocalAuth')).toBe(true);
+    expect(dig(workspaces[0]!.resource, 'properties', 'features', 'disableLocalAuth')).toBe(true);
+  });
+});
+
 describe('CI workflows', () => {
   it('ci.yml installs the tools, builds, lints, compiles the Bicep and tests on Node 20 and 22', () => {
     const jobs = dig(readYaml('.github/workflows/ci.yml'), 'jobs');
