@@ -1,0 +1,107 @@
+// A server key's identity at its edges, over HTTP on Azurite: spellings of a host (case, trailing
+// dot, look-alike letters) neither let a key post for another server nor make a second id for its
+// own; a made-up key tells a caller nothing about whether the server it names exists; and in
+// approval mode a requester that copies another's facts cannot take the place of its request.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Json } from '../support/http';
+import { enrolmentClient, fqdn } from '../support/enrolment-client';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { dumpTables } from '../support/tables';
+
+/** The Kelvin sign (U+212A): lower-cased by JavaScript, it becomes the ASCII letter k. */
+const KELVIN = '\u212A';
+
+describe('a server key and the spellings of its host', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof enrolmentClient>;
+  beforeAll(async () => {
+    stack = await startTestStack({ rules: TEST_RULES });
+    c = enrolmentClient(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  it('upper case and a trailing dot are the same server; a look-alike letter is refused, not folded into it', async () => {
+    const e = await c.enrol('KEYID1');
+    expect(e.status).toBe(201);
+    const key = e.body.key as string;
+    // The key's own host, spelt as Windows may report it: the same server, accepted.
+    expect((await c.call('POST', 'snapshots', key, snapshot({ host: 'KEYID1', fqdn: 'KEYID1.CORP.CONTOSO.COM.' }))).status).toBe(201);
+
+    const before = await dumpTables(stack);
+    // A look-alike that lower-cases to this server's id, and one that would to another's: refused as a contract error.
+    for (const host of [`${KELVIN}EYID1`, `${KELVIN}EYID2`]) {
+      const r = await c.call('POST', 'snapshots', key, snapshot({ host, fqdn: `${host}.corp.contoso.com` }));
+      expect(r.status, host).toBe(400);
+      expect(r.body.error).toBe('invalid_snapshot');
+    }
+    // Enrolment with a look-alike issues no key, so no second id for the same server can exist.
+    const lookalike = await c.call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: `${KELVIN}EYID1`, fqdn: `${KELVIN}EYID1.corp.contoso.com` } });
+    expect(lookalike.status).toBe(400);
+    expect(lookalike.body.error).toBe('invalid_enrolment');
+    expect(await dumpTables(stack)).toEqual(before);
+
+    // Enrolling under another spelling of the same FQDN is a re-enrolment of that server: it replaces the key.
+    const again = await c.call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: 'keyid1', fqdn: 'KEYID1.Corp.Contoso.Com.' } });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ server: fqdn('KEYID1'), replaced: [e.body.keyId] });
+    expect((await c.call('POST', 'snapshots', key, snapshot({ host: 'KEYID1' }))).body.error).toBe('key_revoked');
+  });
+
+  it('a made-up key answers the same for a server that exists and one that does not', async () => {
+    const e = await c.enrol('KEYID3');
+    expect((await c.post(e.body.key, 'KEYID3')).status).toBe(201);
+    const madeUp = (server: string) => `fp1.${Buffer.from(server).toString('base64url')}.${'A'.repeat(16)}.${'B'.repeat(43)}`;
+    const answers: Json[] = [];
+    for (const host of ['KEYID3', 'NOSUCH9']) {
+      for (const [method, path, body] of [
+        ['POST', 'snapshots', snapshot({ host })],
+        ['GET', 'manifest', undefined],
+      ] as const) {
+        const r = await c.call(method, path, madeUp(fqdn(host)), body);
+        answers.push({ host, path, status: r.status, body: r.body });
+      }
+    }
+    const seen = answers.map(({ path, status, body }) => ({ path, status, body }));
+    expect(seen.slice(0, 2)).toEqual(seen.slice(2));
+    expect(seen[0]).toMatchObject({ status: 401, body: { error: 'key_revoked' } });
+    expect(JSON.stringify(answers)).not.toContain('keyid3');
+  });
+});
+
+describe('approval mode: a request filed again by someone else', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof enrolmentClient>;
+  beforeAll(async () => {
+    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' } });
+    c = enrolmentClient(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  const pendingOf = async (server: string) =>
+    ((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items as Json[])
+      .filter((i) => i.server === server)
+      .map((i) => i.requestId as string)
+      .sort();
+
+  it('copying the facts and the X-Forwarded-For of a pending request does not take its place; its own resend does', async () => {
+    expect((await c.enrol('COPY1')).status).toBe(201);
+    const from = { 'x-forwarded-for': '10.20.30.40' };
+    const mine = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'r'.repeat(43) });
+    expect(mine.status).toBe(202);
+
+    // Someone else holding the enrolment secret sends the same facts, with or without a request secret of its own.
+    const copied = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'x'.repeat(43) });
+    const bare = await c.enrol('COPY1', from);
+    expect([copied.status, bare.status]).toEqual([202, 202]);
+    // The admin sees every requester, the genuine one included.
+    expect(await pendingOf(fqdn('COPY1'))).toEqual([mine.body.requestId, copied.body.requestId, bare.body.requestId].sort());
+
+    // The genuine requester's resend (its answer lost) replaces its own request, and only that.
+    const resend = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'r'.repeat(43) });
+    expect(resend.status).toBe(202);
+    expect(await pendingOf(fqdn('COPY1'))).toEqual([resend.body.requestId, copied.body.requestId, bare.body.requestId].sort());
+    expect((await c.call('POST', `servers/${fqdn('COPY1')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('COPY1', { ...from, 'x-enrolment-claim': resend.body.claim })).status).toBe(201);
+  });
+});
