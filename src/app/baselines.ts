@@ -1,7 +1,7 @@
 // Baselines: an admin names one server whose configuration the rest of the fleet is measured
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
-import { SERVER_ID } from '../snapshot/normalise';
+import { serverIdOfName } from '../snapshot/normalise';
 import type { Rule } from '../rules/types';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
@@ -75,8 +75,9 @@ export class Baselines {
       if (v.trim().length > max) throw invalid(`"${name}" must be at most ${max} characters.`);
       return v.trim();
     };
-    const server = text('server', 253).toLowerCase().replace(/\.$/, '');
-    if (!SERVER_ID.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+    const named = text('server', 253);
+    const server = serverIdOfName(named);
+    if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
     return { server, setBy: text('setBy', 200) };
   }
 

@@ -2,7 +2,7 @@
 // host): the request and response shapes, JSON answers, query parameters and the one body reader.
 import { findRule } from '../rules/registry';
 import { STATUSES, type Lang, type Rule, type Status } from '../rules/types';
-import { SERVER_ID } from '../snapshot/normalise';
+import { serverIdOfName } from '../snapshot/normalise';
 import type { StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import type { Principal } from './enrolment';
@@ -216,8 +216,8 @@ export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | 
 
 export function parseServer(v: string | undefined, what: string): string | undefined {
   if (v === undefined) return undefined;
-  const s = v.trim().toLowerCase().replace(/\.$/, '');
-  if (!SERVER_ID.test(s)) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not ${echoed(v)}.`);
+  const s = serverIdOfName(v.trim());
+  if (s === undefined) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not ${echoed(v)}.`);
   return s;
 }
 

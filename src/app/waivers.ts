@@ -5,7 +5,7 @@
 // single write however many servers a pattern covers.
 import { globMatch } from '../rules/common/glob';
 import { findRule } from '../rules/registry';
-import { SERVER_ID } from '../snapshot/normalise';
+import { asciiLower, serverIdOfName } from '../snapshot/normalise';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
 import { ApiError, messageOf } from './errors';
 import type { AlertLog } from './alert-log';
@@ -156,10 +156,11 @@ export class Waivers {
     let server: string | undefined;
     let serverPattern: string | undefined;
     if (hasServer) {
-      server = text(body, 'server', 253).toLowerCase().replace(/\.$/, '');
-      if (!SERVER_ID.test(server)) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${server.slice(0, 100)}".`);
+      const named = text(body, 'server', 253);
+      server = serverIdOfName(named);
+      if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
     } else {
-      serverPattern = text(body, 'serverPattern', 253).toLowerCase();
+      serverPattern = asciiLower(text(body, 'serverPattern', 253));
       if (!PATTERN.test(serverPattern)) throw invalid('"serverPattern" may hold only letters, digits, dots, dashes, underscores and the wildcards * and ?.');
       if (!/[*?]/.test(serverPattern)) throw invalid('"serverPattern" has no wildcard; use "server" for one server.');
       if (!/[a-z0-9_-]/.test(serverPattern)) throw invalid('"serverPattern" must name some servers, not the whole fleet; a waiver may not silence a rule for everyone.');

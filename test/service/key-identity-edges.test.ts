@@ -3,6 +3,7 @@
 // own; a made-up key tells a caller nothing about whether the server it names exists; and in
 // approval mode a requester that copies another's facts cannot take the place of its request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DRIFT_RULE } from '../support/drift';
 import type { Json } from '../support/http';
 import { enrolmentClient, fqdn } from '../support/enrolment-client';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -16,7 +17,8 @@ describe('a server key and the spellings of its host', () => {
   let stack: TestStack;
   let c: ReturnType<typeof enrolmentClient>;
   beforeAll(async () => {
-    stack = await startTestStack({ rules: TEST_RULES });
+    // The shipped rules: a baseline needs a rule with configuration facts.
+    stack = await startTestStack();
     c = enrolmentClient(stack);
   });
   afterAll(async () => stack?.stop());
@@ -46,6 +48,32 @@ describe('a server key and the spellings of its host', () => {
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ server: fqdn('KEYID1'), replaced: [e.body.keyId] });
     expect((await c.call('POST', 'snapshots', key, snapshot({ host: 'KEYID1' }))).body.error).toBe('key_revoked');
+  });
+
+  it('a server named with a look-alike letter in a path, a query, a waiver or a baseline is refused, not taken for the server', async () => {
+    const e = await c.enrol('KEYID4');
+    expect((await c.post(e.body.key, 'KEYID4')).status).toBe(201);
+    const lookalike = `${KELVIN}EYID4.corp.contoso.com`;
+    const before = await dumpTables(stack);
+    const answers = [
+      await c.call('GET', `servers/${encodeURIComponent(lookalike)}`, TEST_KEYS.reader),
+      await c.call('GET', `results?server=${encodeURIComponent(lookalike)}`, TEST_KEYS.reader),
+      await c.call('DELETE', `servers/${encodeURIComponent(lookalike)}/key`, TEST_KEYS.admin),
+      await c.call('POST', `servers/${encodeURIComponent(lookalike)}/key/rotate`, TEST_KEYS.admin),
+      await c.call('PUT', 'waivers/lookalike', TEST_KEYS.admin, {
+        rule: DRIFT_RULE,
+        server: lookalike,
+        justification: 'A look-alike name must not reach the real server.',
+        grantedBy: 'ciso@contoso.com',
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      }),
+      await c.call('PUT', `baselines/${DRIFT_RULE}`, TEST_KEYS.admin, { server: lookalike, setBy: 'ciso@contoso.com' }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([400, 400, 400, 400, 400, 400]);
+    for (const a of answers) expect(a.body.message).toMatch(/must be a server id/);
+    expect(await dumpTables(stack)).toEqual(before);
+    // The key of the real server still posts: nothing reached it.
+    expect((await c.post(e.body.key, 'KEYID4')).status).toBe(201);
   });
 
   it('a made-up key answers the same for a server that exists and one that does not', async () => {
