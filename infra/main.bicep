@@ -171,9 +171,8 @@ param alertFrequencyMinutes int = 5
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-@description('Memory per Flex Consumption instance, in MB.')
+@description('Memory per Flex Consumption instance, in MB: 2048 or 4096. Not 512: the instance holds the Functions host beside the Node worker, whose heap may grow to its 512 MB cap (NODE_OPTIONS), so the cap would protect nothing and the platform would stop the instance first.')
 @allowed([
-  512
   2048
   4096
 ])

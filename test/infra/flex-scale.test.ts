@@ -12,3 +12,15 @@ describe('maximumInstanceCount', () => {
     expect(Number(param?.defaultValue)).toBeLessThanOrEqual(1000);
   });
 });
+
+describe('instanceMemoryMB', () => {
+  it('offers only sizes above the Node worker heap cap, since the Functions host shares the instance', () => {
+    const template = mainTemplate();
+    const cap = Number(/--max-old-space-size=(\d+)/.exec(JSON.stringify(template))?.[1]);
+    expect(cap).toBeGreaterThan(0);
+    const allowed = (template.parameters?.instanceMemoryMB?.allowedValues ?? []) as number[];
+    expect(allowed.length).toBeGreaterThan(0);
+    for (const mb of allowed) expect(mb, `${mb} MB`).toBeGreaterThan(cap);
+    expect(allowed).toContain(Number(template.parameters?.instanceMemoryMB?.defaultValue));
+  });
+});
