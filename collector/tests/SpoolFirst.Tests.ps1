@@ -160,6 +160,15 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
             # An older snapshot in the spool, and a service that refuses it and accepts the rest.
             $script:spoolOlderA = { param([string]$Json) [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json $Json -Now (Get-Date).AddHours(-1)) }
+            # rejected\ full: 20 copies a month old, old01.json the oldest.
+            $script:fillRejected = {
+                $null = New-Item -ItemType Directory -Path $script:rejected
+                foreach ($n in 1..20) {
+                    $old = Join-Path -Path $script:rejected -ChildPath ('old{0:D2}.json' -f $n)
+                    [System.IO.File]::WriteAllText($old, '{}')
+                    [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
+                }
+            }
             $script:refusingOlderA = {
                 param($Body)
                 & $script:record $Body
@@ -191,12 +200,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
 
         It 'rejected\ keeps the 20 newest copies, whichever path wrote them' {
-            $null = New-Item -ItemType Directory -Path $script:rejected
-            foreach ($n in 1..20) {
-                $old = Join-Path -Path $script:rejected -ChildPath ('old{0:D2}.json' -f $n)
-                [System.IO.File]::WriteAllText($old, '{}')
-                [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
-            }
+            & $script:fillRejected
             & $script:spoolOlderA '{"snapshotId":"older-a"}'
             Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:refused }
             (& $script:run).ExitCode | Should -Be 2
@@ -211,12 +215,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
 
         It 'an old copy in rejected\ that cannot be deleted is logged; the run goes on and delivers its own snapshot' {
-            $null = New-Item -ItemType Directory -Path $script:rejected
-            foreach ($n in 1..20) {
-                $old = Join-Path -Path $script:rejected -ChildPath ('old{0:D2}.json' -f $n)
-                [System.IO.File]::WriteAllText($old, '{}')
-                [System.IO.File]::SetLastWriteTimeUtc($old, [datetime]::UtcNow.AddDays(-30).AddMinutes($n))
-            }
+            & $script:fillRejected
             & $script:spoolOlderA '{"snapshotId":"older-a"}'
             Mock Remove-Item { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $LiteralPath -like '*old01.json' }
             Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
