@@ -1,12 +1,11 @@
 // A server key's identity at its edges, over HTTP on Azurite: spellings of a host (case, trailing
 // dot, look-alike letters) neither let a key post for another server nor make a second id for its
-// own; a made-up key tells a caller nothing about whether the server it names exists; and in
-// approval mode a requester that copies another's facts cannot take the place of its request.
+// own; and a made-up key tells a caller nothing about whether the server it names exists.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRIFT_RULE } from '../support/drift';
 import type { Json } from '../support/http';
 import { enrolmentClient, fqdn } from '../support/enrolment-client';
-import { snapshot, TEST_RULES } from '../support/snapshots';
+import { snapshot } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 
@@ -94,42 +93,5 @@ describe('a server key and the spellings of its host', () => {
     expect(seen.slice(0, 2)).toEqual(seen.slice(2));
     expect(seen[0]).toMatchObject({ status: 401, body: { error: 'key_revoked' } });
     expect(JSON.stringify(answers)).not.toContain('keyid3');
-  });
-});
-
-describe('approval mode: a request filed again by someone else', () => {
-  let stack: TestStack;
-  let c: ReturnType<typeof enrolmentClient>;
-  beforeAll(async () => {
-    stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_REENROLMENT: 'approval' } });
-    c = enrolmentClient(stack);
-  });
-  afterAll(async () => stack?.stop());
-
-  const pendingOf = async (server: string) =>
-    ((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items as Json[])
-      .filter((i) => i.server === server)
-      .map((i) => i.requestId as string)
-      .sort();
-
-  it('copying the facts and the X-Forwarded-For of a pending request does not take its place; its own resend does', async () => {
-    expect((await c.enrol('COPY1')).status).toBe(201);
-    const from = { 'x-forwarded-for': '10.20.30.40' };
-    const mine = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'r'.repeat(43) });
-    expect(mine.status).toBe(202);
-
-    // Someone else holding the enrolment secret sends the same facts, with or without a request secret of its own.
-    const copied = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'x'.repeat(43) });
-    const bare = await c.enrol('COPY1', from);
-    expect([copied.status, bare.status]).toEqual([202, 202]);
-    // The admin sees every requester, the genuine one included.
-    expect(await pendingOf(fqdn('COPY1'))).toEqual([mine.body.requestId, copied.body.requestId, bare.body.requestId].sort());
-
-    // The genuine requester's resend (its answer lost) replaces its own request, and only that.
-    const resend = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'r'.repeat(43) });
-    expect(resend.status).toBe(202);
-    expect(await pendingOf(fqdn('COPY1'))).toEqual([resend.body.requestId, copied.body.requestId, bare.body.requestId].sort());
-    expect((await c.call('POST', `servers/${fqdn('COPY1')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
-    expect((await c.enrol('COPY1', { ...from, 'x-enrolment-claim': resend.body.claim })).status).toBe(201);
   });
 });
