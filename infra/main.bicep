@@ -165,7 +165,7 @@ param alertWebhookUrl string = ''
 ])
 param alertFrequencyMinutes int = 5
 
-@description('Upper bound of Flex Consumption instances, 40 to 1000: the platform refuses a maximum below 40. Instances of all Flex Consumption apps in the subscription and region share one quota (250 cores by default; 1 core per 2,048 MB instance).')
+@description('Upper bound of Flex Consumption instances, 40 to 1000: Microsoft\'s Flex Consumption page gives 40 as the lowest maximum. Instances of all Flex Consumption apps in the subscription and region share one quota (250 cores by default; 1 core per 2,048 MB instance).')
 // Microsoft's Flex Consumption plan page (Considerations, Scale) gives 40 as the lowest maximum.
 @minValue(40)
 @maxValue(1000)
