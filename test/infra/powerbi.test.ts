@@ -112,6 +112,23 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     expect(PQ).not.toMatch(/Web\.Contents\(ApiBaseUrl &/);
   });
 
+  it('leaves retried statuses and credential statuses to Web.Contents', () => {
+    // Web.Contents retries 408, 429, 503, 504 and 509 itself, waiting as long as Retry-After says,
+    // unless the query handles them; 401 and 403 may only be handled by custom connectors.
+    const list = /ManualStatusHandling = \{([\d, ]*)\}/.exec(PQ);
+    expect(list, 'ManualStatusHandling list').not.toBeNull();
+    const handled = list![1]!.split(',').map((s) => Number(s.trim()));
+    expect(handled.filter((code) => [401, 403, 408, 429, 503, 504, 509].includes(code))).toEqual([]);
+    expect(handled).toEqual(expect.arrayContaining([400, 404]));
+  });
+
+  it('parses text into dates and numbers with a fixed culture, not the one of whoever refreshes', () => {
+    const code = PQ.replace(/\/\/[^\n]*/g, '');
+    const calls = [...code.matchAll(/\b(?:DateTimeZone|DateTime|Date|Number)\.From(?:Text)?\(([^()]*)\)/g)];
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.filter((m) => !/,\s*(?:"en-US"|\[Culture = "en-US"\])$/.test(m[1]!)).map((m) => m[0])).toEqual([]);
+  });
+
   it('docs/power-bi.md names every column the script types', () => {
     const readme = readFileSync(path.join(REPO_ROOT, 'docs', 'power-bi.md'), 'utf8');
     for (const [table, columns] of Object.entries(EXPECTED)) {
