@@ -1,9 +1,9 @@
 // The CSV export: the Results table (the rows of the rules this instance loads, as every read of
 // current results) as one CSV for Power BI and Excel, the key-free way in when shared-key access
 // to storage is off. Column names are the Results table's
-// (reports/fleet-posture.pq reads them by name), plus the lifecycle flags Stale and Waived and the
-// configuration fingerprint that fleet drift groups servers by; the file starts with a UTF-8
-// byte-order mark for Excel.
+// (reports/fleet-posture.pq reads them by name), plus the lifecycle columns (Stale and since when,
+// Waived, the waiver and until when it holds) and the configuration fingerprint that fleet drift
+// groups servers by; the file starts with a UTF-8 byte-order mark for Excel.
 import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
@@ -18,6 +18,8 @@ export const RESULT_CSV_COLUMNS = [
   'RuleId',
   'RuleVersion',
   'Status',
+  // The status before the current one (empty for a first result): "what was it before".
+  'PreviousStatus',
   'ReasonCode',
   'Severity',
   ...LANGUAGES.map((lang) => `Message${lang.charAt(0).toUpperCase()}${lang.slice(1)}`),
@@ -27,8 +29,12 @@ export const RESULT_CSV_COLUMNS = [
   'SnapshotId',
   'EvidenceJson',
   'Stale',
+  // When the server stopped posting (empty while it posts).
+  'StaleSince',
   'Waived',
   'WaiverId',
+  // Until when the waiver accepts the risk (empty when not waived).
+  'WaiverExpiresAt',
   // The configuration fingerprint (fleet drift), empty for rules without configuration facts.
   'Fingerprint',
 ] as const;
@@ -36,7 +42,7 @@ export const RESULT_CSV_COLUMNS = [
 export const UTF8_BOM = '\uFEFF';
 
 /** The columns of the file that are not Results columns. */
-const LIFECYCLE_COLUMNS: ReadonlySet<string> = new Set(['Stale', 'Waived', 'WaiverId']);
+const LIFECYCLE_COLUMNS: ReadonlySet<string> = new Set(['Stale', 'StaleSince', 'Waived', 'WaiverId', 'WaiverExpiresAt']);
 
 /**
  * The Results columns the file shows, the only ones read (a row holds much more: both languages'
@@ -48,12 +54,20 @@ export const exportedResultColumns = (evidence: boolean): string[] =>
 /** Results read per page: the file is written a page at a time, so this is about all it holds in memory. */
 const PAGE = 1000;
 
-function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evidence: boolean): CsvValue[] {
+/** What the file adds to a result: whether its server is stale and since when, and the waiver covering it. */
+interface Lifecycle {
+  readonly stale: boolean;
+  readonly staleSince: string | null;
+  readonly waiver: { readonly id: string; readonly expiresAt: number } | undefined;
+}
+
+function row(r: StoredResult, { stale, staleSince, waiver }: Lifecycle, evidence: boolean): CsvValue[] {
   return [
     r.server,
     r.ruleId,
     r.ruleVersion,
     r.status,
+    r.previousStatus ?? '',
     r.reasonCode,
     r.severity,
     ...LANGUAGES.map((lang) => r.message[lang]),
@@ -63,8 +77,10 @@ function row(r: StoredResult, stale: boolean, waiverId: string | undefined, evid
     r.snapshotId,
     evidence ? r.evidenceJson : '',
     stale,
-    waiverId !== undefined,
-    waiverId ?? '',
+    staleSince ?? '',
+    waiver !== undefined,
+    waiver?.id ?? '',
+    waiver ? iso(waiver.expiresAt) : '',
     r.fingerprint ?? '',
   ];
 }
@@ -97,7 +113,7 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
       try {
         const page = next ?? (await read(token));
         next = undefined;
-        controller.enqueue(encoder.encode(page.items.map((r) => csvLine(row(r, stale.has(r.server), waiverOfResult(active, r)?.id, evidence))).join('')));
+        controller.enqueue(encoder.encode(page.items.map((r) => csvLine(row(r, { stale: stale.has(r.server), staleSince: stale.get(r.server) ?? null, waiver: waiverOfResult(active, r) }, evidence))).join('')));
         token = page.continuationToken;
         if (!token) controller.close();
       } catch (error) {
@@ -113,7 +129,8 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
   };
 }
 
-async function listStaleServers(app: PostureApp): Promise<Set<string>> {
+/** Stale server → since when. */
+async function listStaleServers(app: PostureApp): Promise<Map<string, string | null>> {
   const markers = await app.queries.staleServers();
-  return new Set(markers.items.map((m) => m.server));
+  return new Map(markers.items.map((m) => [m.server, m.staleSince]));
 }

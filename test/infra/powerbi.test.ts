@@ -67,10 +67,10 @@ function schema(table: string): [string, string][] {
 const DATETIME = 'datetime';
 const EXPECTED: Record<string, [string, string][]> = {
   Results: [
-    ['Server', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'], ['ReasonCode', 'text'],
+    ['Server', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['Status', 'text'], ['PreviousStatus', 'text'], ['ReasonCode', 'text'],
     ['Severity', 'text'], ['MessageEn', 'text'], ['MessageJa', 'text'], ['FirstSeen', DATETIME], ['LastSeen', DATETIME],
-    ['CollectedAt', DATETIME], ['SnapshotId', 'text'], ['EvidenceJson', 'text'], ['Stale', 'logical'], ['Waived', 'logical'], ['WaiverId', 'text'],
-    ['Fingerprint', 'text'],
+    ['CollectedAt', DATETIME], ['SnapshotId', 'text'], ['EvidenceJson', 'text'], ['Stale', 'logical'], ['StaleSince', DATETIME],
+    ['Waived', 'logical'], ['WaiverId', 'text'], ['WaiverExpiresAt', DATETIME], ['Fingerprint', 'text'],
   ],
   Events: [
     ['Server', 'text'], ['Kind', 'text'], ['Cause', 'text'], ['RuleId', 'text'], ['RuleVersion', 'text'], ['FromStatus', 'text'],

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvField } from '../../src/app/csv';
 import { exportedResultColumns, RESULT_CSV_COLUMNS } from '../../src/app/export-results';
+import { parseCsv } from '../support/csv';
 import { post } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { RULES } from '../../src/rules/registry';
@@ -14,38 +15,6 @@ const FIXTURES = {
   pass: fixture('vse87-apenabled-off'),
   notInstalled: fixture('no-virusscan-exchange2010'),
 };
-
-/** A strict RFC 4180 reader, so the test checks the quoting rather than trusting it. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  const endField = () => {
-    row.push(field);
-    field = '';
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') endField();
-    else if (c === '\r' && text[i + 1] === '\n') {
-      endField();
-      rows.push(row);
-      row = [];
-      i++;
-    } else field += c;
-  }
-  expect(field).toBe('');
-  expect(row).toEqual([]);
-  return rows;
-}
 
 async function exportCsv(query = '', key: 'reader' | 'admin' | 'ingest' | null = 'reader') {
   const res = await stack.request(`export/results.csv${query}`, { key });
@@ -105,8 +74,8 @@ describe('GET /api/export/results.csv', () => {
         const r = byKey.get(`${col(row, 'Server')}|${col(row, 'RuleId')}`)!;
         expect(r, col(row, 'Server')).toBeDefined();
         expect(
-          ['RuleVersion', 'Status', 'ReasonCode', 'Severity', 'MessageEn', 'MessageJa', 'FirstSeen', 'LastSeen', 'CollectedAt', 'SnapshotId', 'EvidenceJson', 'Fingerprint'].map((c) => col(row, c)),
-        ).toEqual([r.ruleVersion, r.status, r.reasonCode, r.severity, r.message.en, r.message.ja, time(r.firstSeen), time(r.lastSeen), time(r.collectedAt), r.snapshotId, evidence ? r.evidenceJson : '', r.fingerprint ?? '']);
+          ['RuleVersion', 'Status', 'PreviousStatus', 'ReasonCode', 'Severity', 'MessageEn', 'MessageJa', 'FirstSeen', 'LastSeen', 'CollectedAt', 'SnapshotId', 'EvidenceJson', 'Fingerprint'].map((c) => col(row, c)),
+        ).toEqual([r.ruleVersion, r.status, r.previousStatus ?? '', r.reasonCode, r.severity, r.message.en, r.message.ja, time(r.firstSeen), time(r.lastSeen), time(r.collectedAt), r.snapshotId, evidence ? r.evidenceJson : '', r.fingerprint ?? '']);
       }
     }
     // Read that way, a record holds nothing else: no remediation, no commit bookkeeping.
@@ -127,7 +96,8 @@ describe('GET /api/export/results.csv', () => {
     expect(warning[header!.indexOf('MessageJa')]).toContain('マス メール型ワームによるメールの送信を防止する');
   });
 
-  it('flags a result under an active waiver', async () => {
+  it('flags a result under an active waiver, with the waiver and until when it holds', async () => {
+    const expiresAt = new Date(Date.now() + 7 * 86_400_000).toISOString();
     const put = await stack.request('waivers/csv-test', {
       method: 'PUT',
       key: 'admin',
@@ -137,7 +107,7 @@ describe('GET /api/export/results.csv', () => {
         server: servers.warning,
         justification: 'Decommissioned next quarter.',
         grantedBy: 'it-ops',
-        expiresAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        expiresAt,
       }),
     });
     expect(put.status).toBe(201);
@@ -145,7 +115,11 @@ describe('GET /api/export/results.csv', () => {
     const row = rows.find((x) => x[header!.indexOf('Server')] === servers.warning && x[header!.indexOf('RuleId')] === 'mcafee-port25-blocked')!;
     expect(row[header!.indexOf('Waived')]).toBe('true');
     expect(row[header!.indexOf('WaiverId')]).toBe('csv-test');
+    expect(row[header!.indexOf('WaiverExpiresAt')]).toBe(expiresAt);
     expect(row[header!.indexOf('Status')]).toBe('Warning');
+    // A result no waiver covers says nothing about one.
+    const other = rows.find((x) => x[header!.indexOf('Server')] === servers.pass && x[header!.indexOf('RuleId')] === 'mcafee-port25-blocked')!;
+    expect([other[header!.indexOf('Waived')], other[header!.indexOf('WaiverId')], other[header!.indexOf('WaiverExpiresAt')]]).toEqual(['false', '', '']);
   });
 
   it('names the configuration fingerprint of each result, the one fleet drift counts it under', async () => {

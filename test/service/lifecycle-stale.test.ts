@@ -3,6 +3,7 @@
 // as stale in summary, results and the stale listing, and comes back with its next post. History
 // lists a server's changes newest first, paged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvRecords } from '../support/csv';
 import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -21,6 +22,11 @@ const runJob = async (job: string) => {
 };
 const postAt = (host: string, testState = 'Pass') => post(stack, snapshot({ host, testState, collectedAt: now - MIN }));
 const records = (name: string) => alertRecords(stack).filter((r) => r.name === name);
+/** The CSV export's rows of one rule, by server. */
+const exported = async (rule: string) => {
+  const rows = csvRecords(await (await stack.request('export/results.csv', { key: 'reader' })).text());
+  return Object.fromEntries(rows.filter((r) => r.RuleId === rule).map((r) => [r.Server, r]));
+};
 
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now });
@@ -69,6 +75,11 @@ describe('stale hosts', () => {
     expect(one.body).toMatchObject({ stale: true, staleSince: new Date(T0 + 3 * 60 * MIN).toISOString() });
     expect(one.body.results).toHaveLength(2);
     expect((await get(stack, 'servers?stale=false')).status).toBe(400);
+
+    // The CSV export (Power BI's Results) says since when, as the server's page does.
+    const csv = await exported('test-alpha');
+    expect([csv[server('S1')]!.Stale, csv[server('S1')]!.StaleSince]).toEqual(['true', new Date(T0 + 3 * 60 * MIN).toISOString()]);
+    expect([csv[server('S2')]!.Stale, csv[server('S2')]!.StaleSince]).toEqual(['false', '']);
   });
 
   it('brings the server back when it posts again: an event and a ServerReturned record', async () => {
@@ -107,6 +118,14 @@ describe('GET /api/servers/{server}/history', () => {
     const times = all.items.map((e: Json) => Date.parse(e.firstSeen));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     for (const e of all.items) expect(e).toMatchObject({ server: server('H1'), ruleId: 'test-alpha', cause: 'snapshot' });
+  });
+
+  it('gives the status before the current one in the CSV export, empty for a first result', async () => {
+    const csv = await exported('test-alpha');
+    expect([csv[server('H1')]!.Status, csv[server('H1')]!.PreviousStatus]).toEqual(['Unknown', 'Warning']);
+    const firstOnly = await get(stack, `servers/${server('S2')}/history?rule=test-alpha`);
+    expect(firstOnly.body.items).toHaveLength(1);
+    expect(csv[server('S2')]!.PreviousStatus).toBe('');
   });
 
   it('holds every rule, and the stale and return changes of a server', async () => {
