@@ -156,6 +156,24 @@ function Unregister-PostureTask {
     }
 }
 
+function Assert-PostureNotLink {
+    <#
+    .SYNOPSIS
+        Throws when the item is a link (junction or symbolic link): what it points to lies outside
+        the folder being protected.
+    .EXAMPLE
+        Assert-PostureNotLink -Item (Get-Item -LiteralPath 'C:\ProgramData\FleetPosture' -Force)
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [System.IO.FileSystemInfo]$Item
+    )
+    if ($Item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+        throw ('{0} is a link (junction or symbolic link); remove it and install again: what it points to cannot be protected.' -f $Item.FullName)
+    }
+}
+
 function Set-PostureRestrictedAcl {
     <#
     .SYNOPSIS
@@ -178,6 +196,9 @@ function Set-PostureRestrictedAcl {
         [string[]]$ReadAndExecuteSid = @()
     )
     if (-not $PSCmdlet.ShouldProcess($Path, 'Restrict changes to SYSTEM and Administrators')) { return }
+    # The folder itself first: one an ordinary user created as a link before the installation
+    # would have the installer protect, and write into, whatever it points to.
+    Assert-PostureNotLink -Item (Get-Item -LiteralPath $Path -Force -ErrorAction Stop)
     $acl = New-Object System.Security.AccessControl.DirectorySecurity
     $acl.SetAccessRuleProtection($true, $false)
     $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
@@ -196,17 +217,26 @@ function Set-PostureRestrictedAcl {
     # Each item inside gets an empty, unprotected ACL: it keeps only what it inherits from above.
     # Walked by hand, never through a link: a junction someone left inside would otherwise have
     # the installer rewrite the ACLs of whatever it points to, or copy the scripts there.
+    # A scheduled run may be working at the same moment (a startup script reinstalling at boot)
+    # and move spool files or rotate its log: an item gone since it was listed has nothing left
+    # to protect and is skipped; any other failure still stops the installation.
     $folders = New-Object System.Collections.Queue
     $folders.Enqueue($Path)
     while ($folders.Count -gt 0) {
-        foreach ($item in @(Get-ChildItem -LiteralPath $folders.Dequeue() -Force -ErrorAction Stop)) {
-            if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
-                throw ('{0} is a link (junction or symbolic link); remove it and install again: what it points to cannot be protected.' -f $item.FullName)
-            }
+        $folder = $folders.Dequeue()
+        $items = @()
+        try { $items = @(Get-ChildItem -LiteralPath $folder -Force -ErrorAction Stop) } catch {
+            if (Test-Path -LiteralPath $folder) { throw }
+        }
+        foreach ($item in $items) {
+            Assert-PostureNotLink -Item $item
             if ($item.PSIsContainer) { $own = New-Object System.Security.AccessControl.DirectorySecurity } else { $own = New-Object System.Security.AccessControl.FileSecurity }
             $own.SetAccessRuleProtection($false, $false)
             $own.SetOwner($administrators)
-            Set-Acl -LiteralPath $item.FullName -AclObject $own -ErrorAction Stop
+            try { Set-Acl -LiteralPath $item.FullName -AclObject $own -ErrorAction Stop } catch {
+                if (Test-Path -LiteralPath $item.FullName) { throw }
+                continue
+            }
             if ($item.PSIsContainer) { $folders.Enqueue($item.FullName) }
         }
     }

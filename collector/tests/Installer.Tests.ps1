@@ -355,6 +355,80 @@ Describe 'Register-PostureTask without the ScheduledTasks module (Windows 2008 R
     }
 }
 
+Describe 'Set-PostureRestrictedAcl: what it walks (ACL objects and Set-Acl mocked, any platform)' {
+    BeforeAll {
+        # PowerShell on Linux has no Set-Acl to mock: a stand-in for this Describe only.
+        $script:addedSetAcl = -not (Get-Command -Name Set-Acl -ErrorAction SilentlyContinue)
+        if ($script:addedSetAcl) {
+            function global:Set-Acl {
+                [CmdletBinding()]
+                param($LiteralPath, $AclObject)
+            }
+        }
+    }
+    AfterAll {
+        if ($script:addedSetAcl) { Remove-Item -LiteralPath 'Function:\Set-Acl' -Force }
+    }
+    BeforeEach {
+        $script:root = Join-Path -Path $TestDrive -ChildPath ('{0}/FleetPosture' -f [guid]::NewGuid())
+        [void](New-Item -ItemType Directory -Path $script:root)
+        $script:touched = New-Object System.Collections.ArrayList
+        # Security descriptors exist only on Windows: stand-ins that accept what the function sets.
+        Mock New-Object {
+            $o = [pscustomobject]@{ TypeName = $TypeName }
+            foreach ($m in 'SetAccessRuleProtection', 'AddAccessRule', 'SetOwner') { $o | Add-Member -MemberType ScriptMethod -Name $m -Value { $null } }
+            $o
+        } -ParameterFilter { $TypeName -like 'System.Security.*' }
+        Mock Set-Acl { [void]$script:touched.Add($LiteralPath) }
+    }
+
+    It 'refuses a folder that is itself a link, before changing any ACL' {
+        $target = Join-Path -Path $script:root -ChildPath 'System32'
+        [void](New-Item -ItemType Directory -Path $target)
+        Set-Content -LiteralPath (Join-Path -Path $target -ChildPath 'sam') -Value 'x'
+        $link = Join-Path -Path $script:root -ChildPath 'FleetPosture'
+        [void](New-Item -ItemType SymbolicLink -Path $link -Value $target)
+        { Set-PostureRestrictedAcl -Path $link -ReadAndExecuteSid 'S-1-5-32-545' } | Should -Throw '*FleetPosture is a link (junction or symbolic link)*'
+        Should -Invoke Set-Acl -Times 0 -Exactly
+    }
+
+    It 'skips a spool file a run sent and removed meanwhile, and protects everything else' {
+        $spool = Join-Path -Path $script:root -ChildPath 'spool'
+        [void](New-Item -ItemType Directory -Path $spool)
+        foreach ($f in 'a.json', 'b.json', 'c.json') { Set-Content -LiteralPath (Join-Path -Path $spool -ChildPath $f) -Value '{}' }
+        Set-Content -LiteralPath (Join-Path -Path $script:root -ChildPath 'collector.log') -Value 'log'
+        # b.json goes between the listing and its ACL.
+        Mock Set-Acl {
+            if ($LiteralPath -like '*b.json') {
+                Remove-Item -LiteralPath $LiteralPath
+                throw [System.Management.Automation.ItemNotFoundException]::new(('Cannot find path ''{0}'' because it does not exist.' -f $LiteralPath))
+            }
+            [void]$script:touched.Add($LiteralPath)
+        }
+        Set-PostureRestrictedAcl -Path $script:root
+        @($script:touched | ForEach-Object { Split-Path -Leaf $_ } | Sort-Object) | Should -Be @('a.json', 'c.json', 'collector.log', 'FleetPosture', 'spool')
+    }
+
+    It 'skips a folder moved away between its own ACL and the listing of what it holds' {
+        $rejected = Join-Path -Path $script:root -ChildPath 'rejected'
+        [void](New-Item -ItemType Directory -Path $rejected)
+        Set-Content -LiteralPath (Join-Path -Path $rejected -ChildPath 'r.json') -Value '{}'
+        Set-Content -LiteralPath (Join-Path -Path $script:root -ChildPath 'z.log') -Value 'log'
+        Mock Set-Acl {
+            [void]$script:touched.Add($LiteralPath)
+            if ($LiteralPath -eq $rejected) { Remove-Item -LiteralPath $rejected -Recurse }
+        }
+        Set-PostureRestrictedAcl -Path $script:root
+        @($script:touched | ForEach-Object { Split-Path -Leaf $_ } | Sort-Object) | Should -Be @('FleetPosture', 'rejected', 'z.log')
+    }
+
+    It 'still stops on any other failure (the item is there)' {
+        Set-Content -LiteralPath (Join-Path -Path $script:root -ChildPath 'config.dat') -Value 'x'
+        Mock Set-Acl { throw [System.UnauthorizedAccessException]::new('Access denied.') } -ParameterFilter { $LiteralPath -like '*config.dat' }
+        { Set-PostureRestrictedAcl -Path $script:root } | Should -Throw 'Access denied.'
+    }
+}
+
 Describe 'DPAPI and the ACL (Windows only)' -Skip:(-not $onWindows) {
     It 'round-trips the configuration through DPAPI machine scope' {
         $path = Join-Path -Path $TestDrive -ChildPath 'config.dat'
