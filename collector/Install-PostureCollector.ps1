@@ -54,7 +54,10 @@
 .PARAMETER InstallPath
     Where the scripts go. Default: %ProgramFiles%\FleetPosture. Wherever it is, the installer sets
     its ACL (inheritance off; SYSTEM and Administrators full control, Users read and execute): the
-    SYSTEM task runs these scripts, so no one else may change them.
+    SYSTEM task runs these scripts, so no one else may change them. It must be a new or empty
+    folder, or an earlier installation (it holds Send-PostureSnapshot.ps1), and neither -DataPath
+    nor inside or around it; either folder being a link (junction or symbolic link) is refused.
+    Its parent must not be writable by ordinary users.
 
 .PARAMETER DataPath
     Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture.

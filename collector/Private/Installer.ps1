@@ -264,6 +264,54 @@ function Test-PostureEndpoint {
     return ($AllowLoopbackHttp -and $uri.Scheme -eq 'http' -and $uri.IsLoopback)
 }
 
+function Test-PostureForeignFolder {
+    <#
+    .SYNOPSIS
+        True when the folder holds something but no Send-PostureSnapshot.ps1: not an earlier
+        installation of the collector, most likely a folder other tools share (D:\Tools).
+    .EXAMPLE
+        if (Test-PostureForeignFolder -Path 'D:\Tools') { throw 'Choose a folder of its own.' }
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return $false }
+    if (Test-Path -LiteralPath (Join-Path -Path $Path -ChildPath 'Send-PostureSnapshot.ps1') -PathType Leaf) { return $false }
+    return ($null -ne (Get-ChildItem -LiteralPath $Path -Force | Select-Object -First 1))
+}
+
+function Assert-PostureInstallTarget {
+    <#
+    .SYNOPSIS
+        Throws, before anything is changed, when the installation would reset the owner and ACL
+        of files that are not the collector's: an install folder holding other files and no
+        earlier installation, or install and data folders that are the same or one inside the
+        other (each gets its own ACL, and the inner one would end up with the wrong one).
+    .EXAMPLE
+        Assert-PostureInstallTarget -InstallPath 'D:\Tools\FleetPosture' -DataPath 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$InstallPath,
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath
+    )
+    $separator = [System.IO.Path]::DirectorySeparatorChar
+    # Compared as full paths, case-insensitively as Windows does, without a trailing separator.
+    $full = @($InstallPath, $DataPath) | ForEach-Object { $PSCmdlet.GetUnresolvedProviderPathFromPSPath($_).TrimEnd('\', '/') }
+    $ignoreCase = [System.StringComparison]::OrdinalIgnoreCase
+    if ($full[0].Equals($full[1], $ignoreCase) -or ($full[0] + $separator).StartsWith($full[1] + $separator, $ignoreCase) -or ($full[1] + $separator).StartsWith($full[0] + $separator, $ignoreCase)) {
+        throw ('The install folder {0} and the data folder {1} must be two separate folders, neither inside the other.' -f $InstallPath, $DataPath)
+    }
+    if (Test-PostureForeignFolder -Path $InstallPath) {
+        throw ('The install folder {0} already holds other files and no earlier installation of the collector; choose a new or empty folder, as the installer resets the owner and ACL of everything in it.' -f $InstallPath)
+    }
+}
+
 function Register-PostureCollector {
     <#
     .SYNOPSIS
@@ -300,6 +348,7 @@ function Register-PostureCollector {
     }
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
     if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
+    Assert-PostureInstallTarget -InstallPath $InstallPath -DataPath $DataPath
 
     # Enrol (or confirm the stored key) first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
@@ -445,6 +494,10 @@ function Unregister-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
+    # Removing the install folder removes everything in it: never a folder the collector does not own.
+    if (Test-PostureForeignFolder -Path $InstallPath) {
+        throw ('The install folder {0} holds other files and no installation of the collector; nothing was removed.' -f $InstallPath)
+    }
     $null = Unregister-PostureTask -TaskName $TaskName
     foreach ($p in @($InstallPath, $DataPath)) {
         if ((Test-Path -LiteralPath $p) -and $PSCmdlet.ShouldProcess($p, 'Remove')) {

@@ -92,6 +92,7 @@ Describe 'Register-PostureCollector' {
     It 'leaves no helper of an older version behind in Private\ (the scripts load every file there)' {
         $private = Join-Path -Path $script:install -ChildPath 'Private'
         [void](New-Item -ItemType Directory -Path $private -Force)
+        Set-Content -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') -Value '# an older version'
         Set-Content -LiteralPath (Join-Path -Path $private -ChildPath 'Dropped.ps1') -Value 'throw "an old helper ran"'
         Set-Content -LiteralPath (Join-Path -Path $private -ChildPath 'notes.txt') -Value 'kept'
         $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
@@ -222,6 +223,27 @@ Describe 'Register-PostureCollector' {
         { Register-PostureCollector -Endpoint 'http://posture.contoso.net/api' -ApiKey 'k' -AllowLoopbackHttp -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*https*'
     }
 
+    It 'refuses, before enrolling or changing anything, an install folder other tools share (files, no earlier installation)' {
+        [void](New-Item -ItemType Directory -Path $script:install -Force)
+        Set-Content -LiteralPath (Join-Path -Path $script:install -ChildPath 'other-tool.exe') -Value 'x'
+        Mock Invoke-PostureHttpRequest { throw 'no request expected' }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw ('The install folder {0} already holds other files and no earlier installation of the collector*' -f $script:install)
+        Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly
+        Should -Invoke Set-PostureRestrictedAcl -Times 0 -Exactly
+        @(Get-ChildItem -LiteralPath $script:install -Force | ForEach-Object { $_.Name }) | Should -Be @('other-tool.exe')
+        Test-Path -LiteralPath $script:data | Should -BeFalse
+    }
+
+    It 'refuses install and data folders that are the same or one inside the other, before changing anything' {
+        $inside = Join-Path -Path $script:install -ChildPath 'data'
+        $outer = Split-Path -Parent $script:install
+        foreach ($pair in @(@($script:install, ($script:install + [System.IO.Path]::DirectorySeparatorChar)), @($script:install, $inside), @($script:install, $outer))) {
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $pair[0] -DataPath $pair[1] } | Should -Throw '*must be two separate folders, neither inside the other.'
+        }
+        Should -Invoke Set-PostureRestrictedAcl -Times 0 -Exactly
+        Test-Path -LiteralPath $script:install | Should -BeFalse
+    }
+
     It 'changes nothing with -WhatIf' {
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
         Test-Path -LiteralPath $script:install | Should -BeFalse
@@ -343,6 +365,16 @@ Describe 'Unregister-PostureCollector' {
         Test-Path -LiteralPath $install | Should -BeFalse
         Test-Path -LiteralPath $data | Should -BeFalse
         Should -Invoke Unregister-PostureTask -Times 1 -Exactly
+    }
+    It 'removes nothing from an install folder holding other files and no collector (-InstallPath D:\Tools by mistake)' {
+        $shared = Join-Path -Path $TestDrive -ChildPath 'u2\Tools'
+        [void](New-Item -ItemType Directory -Path $shared -Force)
+        Set-Content -LiteralPath (Join-Path -Path $shared -ChildPath 'other-tool.exe') -Value 'x'
+        Mock Test-PostureAdministrator { $true }
+        Mock Unregister-PostureTask { $null }
+        { Unregister-PostureCollector -InstallPath $shared -DataPath (Join-Path -Path $TestDrive -ChildPath 'u2\data') } | Should -Throw '*holds other files and no installation of the collector; nothing was removed.'
+        Test-Path -LiteralPath (Join-Path -Path $shared -ChildPath 'other-tool.exe') | Should -BeTrue
+        Should -Invoke Unregister-PostureTask -Times 0 -Exactly
     }
 }
 
