@@ -73,6 +73,14 @@
     service that `npm start` runs, for trying the collector out. Any other http:// endpoint is
     still refused: the keys must not cross a network in the clear.
 
+.PARAMETER ProxyUseDefaultCredentials
+    Let the default proxy (the one .NET finds: machine.config, else the account's Internet
+    Options) authenticate the installer and every scheduled run with this machine's Windows
+    credentials: for the SYSTEM task, the computer account (Kerberos or NTLM). Stored in the
+    configuration; off by default. Only for a proxy that answers 407 Proxy Authentication
+    Required, and only with a proxy set explicitly: a proxy found by WPAD auto-detection can be
+    answered by anyone on the network, who would receive the computer account's authentication.
+
 .PARAMETER Uninstall
     Remove everything the installation created.
 
@@ -118,6 +126,9 @@ param(
     [switch]$AllowLoopbackHttp,
     [Parameter(ParameterSetName = 'Install')]
     [switch]$Reenrol,
+    [Parameter(ParameterSetName = 'Install')]
+    [Parameter(ParameterSetName = 'Legacy')]
+    [switch]$ProxyUseDefaultCredentials,
     [Parameter(Mandatory = $true, ParameterSetName = 'Uninstall')]
     [switch]$Uninstall
 )
@@ -138,7 +149,7 @@ try {
         }
     } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
         if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret; Reenrol = $Reenrol } } else { $credential = @{ ApiKey = $ApiKey } }
-        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp
+        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
     }
 } catch {
     Write-Error -Message $_.Exception.Message -ErrorAction Continue

@@ -129,6 +129,11 @@
     (the server may be reported stale). Once per run; what is sent is unchanged. Default: 120
     (2 minutes, inside the 5 minutes the service allows ahead).
 
+.PARAMETER ProxyUseDefaultCredentials
+    Let the default proxy authenticate this run with the account's Windows credentials (for a
+    proxy that answers 407). A run that reads the stored configuration also does so when the
+    installation was given -ProxyUseDefaultCredentials; otherwise it is off.
+
 .EXAMPLE
     .\Send-PostureSnapshot.ps1
     The scheduled run: endpoint and credential from the stored configuration; prints the verdicts.
@@ -186,7 +191,8 @@ param(
     # warns while a drifting host's snapshots are still accepted, and is far above the second an
     # HTTP Date is rounded to (the time a request takes is allowed for separately).
     [ValidateRange(1, 86400)]
-    [double]$MaxClockSkewSeconds = 120
+    [double]$MaxClockSkewSeconds = 120,
+    [switch]$ProxyUseDefaultCredentials
 )
 
 Set-StrictMode -Version Latest

@@ -239,12 +239,14 @@ function New-PostureEnrolmentState {
         [string]$ApiKey = '',
         [string]$KeyId = '',
         [string]$Claim = '',
+        [bool]$ProxyUseDefaultCredentials = $false,
         [psobject]$RetryPolicy = $null
     )
     if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
         ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; RetryPolicy = $RetryPolicy
+        ProxyUseDefaultCredentials = $ProxyUseDefaultCredentials
         Tried = $false; State = 'None'; RequestId = ''
     }
 }
@@ -269,7 +271,8 @@ function Test-PostureServerKeyUsable {
 function Save-PostureEnrolmentState {
     <#
     .SYNOPSIS
-        Stores the state's key, key id, enrolment secret and claim in the protected configuration.
+        Stores the state's key, key id, enrolment secret and claim in the protected configuration,
+        keeping the proxy opt-in it was read with.
         Returns $false (and logs why) when it cannot.
     .EXAMPLE
         $null = Save-PostureEnrolmentState -Enrolment $enrolment
@@ -281,7 +284,7 @@ function Save-PostureEnrolmentState {
         [hashtable]$Enrolment
     )
     try {
-        $null = Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $Enrolment.ApiKey -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $Enrolment.KeyId -EnrolmentClaim $Enrolment.Claim
+        $null = Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $Enrolment.ApiKey -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $Enrolment.KeyId -EnrolmentClaim $Enrolment.Claim -ProxyUseDefaultCredentials:([bool]$Enrolment['ProxyUseDefaultCredentials'])
         return $true
     } catch {
         Write-PostureLog -Level Error -Message ('The configuration {0} could not be stored: {1}' -f $Enrolment.ConfigPath, $_.Exception.Message)

@@ -324,6 +324,8 @@ function Register-PostureCollector {
         Register-PostureCollector -Endpoint https://posture.contoso.net -EnrolmentSecret $secret -SourcePath .\collector
         Enrols this server (POST /api/enroll) and stores its server key and the enrolment secret.
         -ApiKey (a shared ingest key) is the legacy path, for migration only.
+        -ProxyUseDefaultCredentials lets the default proxy authenticate the installer and the runs
+        with Windows credentials (stored in the configuration; off by default).
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
@@ -341,7 +343,8 @@ function Register-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector',
         [int]$RandomDelayMinutes = 50,
         [switch]$AllowLoopbackHttp,
-        [switch]$Reenrol
+        [switch]$Reenrol,
+        [switch]$ProxyUseDefaultCredentials
     )
     if (-not (Test-PostureEndpoint -Endpoint $Endpoint -AllowLoopbackHttp:$AllowLoopbackHttp)) {
         throw ('The endpoint must be an https:// URL, not {0} (http:// is allowed only for this machine, with -AllowLoopbackHttp).' -f $Endpoint)
@@ -361,7 +364,7 @@ function Register-PostureCollector {
     # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
     # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
     if ($EnrolmentSecret -and -not $Reenrol -and $previous.ApiKey) {
-        $null = Initialize-PostureWebRequest
+        $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
         if (Test-PostureServerKey -Endpoint $Endpoint -ApiKey $previous.ApiKey -HeaderName $HeaderName) {
             $ApiKey = $previous.ApiKey
             $keyId = $previous.KeyId
@@ -370,7 +373,7 @@ function Register-PostureCollector {
         }
     }
     if ($EnrolmentSecret -and -not $kept -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
-        $null = Initialize-PostureWebRequest
+        $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
         # Reinstalling: the current key renews itself where re-enrolment needs an admin's approval,
         # and a request already waiting is followed up with its claim rather than a second request.
         # The admin installing is the one person watching: the enrolment's answers carry the
@@ -410,7 +413,7 @@ function Register-PostureCollector {
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
         $null = Set-PostureRestrictedAcl -Path $DataPath
-        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim
+        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes

@@ -93,6 +93,7 @@ function Invoke-PostureSnapshot {
         [int]$RunBudgetSeconds = 1500,
         [ValidateRange(1, 86400)]
         [double]$MaxClockSkewSeconds = 120,
+        [switch]$ProxyUseDefaultCredentials,
         [string]$CollectorVersion = '1.0.0'
     )
     $lines = New-Object System.Collections.Generic.List[string]
@@ -121,6 +122,7 @@ function Invoke-PostureSnapshot {
     $enrolmentSecret = ''
     $enrolmentClaim = ''
     $keyId = ''
+    $proxyCredentials = [bool]$ProxyUseDefaultCredentials
     if (-not $Endpoint -or -not $ApiKey) {
         $config = $null
         try { $config = Read-PostureConfig -Path $ConfigPath } catch {
@@ -137,6 +139,7 @@ function Invoke-PostureSnapshot {
                 }
             }
             if (-not $PSBoundParameters.ContainsKey('HeaderName') -and $config.HeaderName) { $HeaderName = $config.HeaderName }
+            if ($config['ProxyUseDefaultCredentials']) { $proxyCredentials = $true }
         }
     }
     $needsNetwork = -not ($dryRun -and $ManifestPath)
@@ -150,8 +153,8 @@ function Invoke-PostureSnapshot {
     # One headers table for every request: a key issued on the way (re-enrolment) is used from then on.
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { $null = Initialize-PostureWebRequest }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -RetryPolicy $retryPolicy
+    if ($needsNetwork) { $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:$proxyCredentials }
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -ProxyUseDefaultCredentials $proxyCredentials -RetryPolicy $retryPolicy
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.

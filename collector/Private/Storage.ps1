@@ -367,8 +367,9 @@ function Read-PostureConfig {
     <#
     .SYNOPSIS
         The endpoint, credential header name and credential stored by Install-PostureCollector.ps1
-        (and by runs that enrolled again), the enrolment secret, and the claim of a re-enrolment
-        request waiting for approval; $null when the file does not exist.
+        (and by runs that enrolled again), the enrolment secret, the claim of a re-enrolment
+        request waiting for approval, and whether the default proxy may be given this account's
+        Windows credentials; $null when the file does not exist.
     .EXAMPLE
         Read-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat'
     #>
@@ -387,6 +388,7 @@ function Read-PostureConfig {
         EnrolmentSecret = [string](Get-PostureMember -InputObject $c -Name 'enrolmentSecret' -Default '')
         KeyId      = [string](Get-PostureMember -InputObject $c -Name 'keyId' -Default '')
         EnrolmentClaim = [string](Get-PostureMember -InputObject $c -Name 'enrolmentClaim' -Default '')
+        ProxyUseDefaultCredentials = ((Get-PostureMember -InputObject $c -Name 'proxyUseDefaultCredentials' -Default $false) -eq $true)
     }
 }
 
@@ -396,8 +398,9 @@ function Save-PostureConfig {
         Writes the protected configuration (DPAPI, machine scope): endpoint, header name, the key
         (the server key from enrolment, or the legacy shared key; empty while a first key waits
         for approval), its id, the enrolment secret, and the claim of a re-enrolment request
-        waiting for an admin's approval (it collects the key, so it is as secret as the key).
-        The folder's ACL (SYSTEM and Administrators only) is set by the installer.
+        waiting for an admin's approval (it collects the key, so it is as secret as the key), and
+        with ProxyUseDefaultCredentials that the default proxy may authenticate the runs with the
+        machine's Windows credentials (Install-PostureCollector.ps1's opt-in). The folder's ACL (SYSTEM and Administrators only) is set by the installer.
     .EXAMPLE
         Save-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint $uri -ApiKey $key -EnrolmentSecret $secret
     #>
@@ -413,7 +416,8 @@ function Save-PostureConfig {
         [string]$HeaderName = 'x-api-key',
         [string]$EnrolmentSecret = '',
         [string]$KeyId = '',
-        [string]$EnrolmentClaim = ''
+        [string]$EnrolmentClaim = '',
+        [switch]$ProxyUseDefaultCredentials
     )
     if (-not $PSCmdlet.ShouldProcess($Path, 'Store the protected configuration')) { return }
     $config = New-Object System.Collections.Specialized.OrderedDictionary
@@ -423,6 +427,7 @@ function Save-PostureConfig {
     if ($KeyId) { $config['keyId'] = $KeyId }
     if ($EnrolmentSecret) { $config['enrolmentSecret'] = $EnrolmentSecret }
     if ($EnrolmentClaim) { $config['enrolmentClaim'] = $EnrolmentClaim }
+    if ($ProxyUseDefaultCredentials) { $config['proxyUseDefaultCredentials'] = $true }
     $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
     $tmp = $Path + '.tmp'
     [System.IO.File]::WriteAllBytes($tmp, $bytes)

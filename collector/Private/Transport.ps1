@@ -53,14 +53,19 @@ function Initialize-PostureWebRequest {
     <#
     .SYNOPSIS
         What every process that calls the service sets first: TLS 1.2+ (Set-PostureTlsProtocol)
-        and the default proxy's credentials (Set-PostureProxyCredential).
+        and, only with ProxyUseDefaultCredentials, the default proxy's credentials
+        (Set-PostureProxyCredential).
     .EXAMPLE
-        Initialize-PostureWebRequest
+        Initialize-PostureWebRequest -ProxyUseDefaultCredentials
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
-    param()
+    param(
+        [switch]$ProxyUseDefaultCredentials
+    )
     $null = Set-PostureTlsProtocol
-    $null = Set-PostureProxyCredential
+    # Opt-in: the default proxy may be one WPAD discovered, and answering WPAD is open to anyone
+    # on the LAN, who would then receive (and could relay) the computer account's authentication.
+    if ($ProxyUseDefaultCredentials) { $null = Set-PostureProxyCredential }
 }
 
 function Get-PostureApiUri {

@@ -444,20 +444,45 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
             [System.Net.WebRequest]::DefaultWebProxy = $script:savedProxy
         }
 
-        It 'a run lets the default proxy authenticate it with this account''s Windows credentials before its first request' {
+        It 'a run with -ProxyUseDefaultCredentials lets the default proxy authenticate it with this account''s Windows credentials before its first request' {
             $script:atSend = $null
             Mock Send-PostureDocument {
                 $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
                 @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
             }
-            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data).ExitCode | Should -Be 0
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ProxyUseDefaultCredentials).ExitCode | Should -Be 0
             [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
+        }
+
+        It 'by default a run gives the proxy no credentials (it may be one WPAD found, answered by anyone on the LAN)' {
+            $script:atSend = 'not sent'
+            Mock Send-PostureDocument {
+                $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
+                @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+            }
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data).ExitCode | Should -Be 0
+            $script:atSend | Should -BeNullOrEmpty
+        }
+
+        It 'the scheduled run gives them when the installation stored the opt-in, and keeps it when it enrols again' {
+            Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = ''; ProxyUseDefaultCredentials = $true } }
+            Mock Save-PostureConfig { $null }
+            Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
+            $script:atSend = $null
+            Mock Send-PostureDocument {
+                $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
+                if ($Headers['x-api-key'] -eq 'old-key') { return @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' } }
+                @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+            }
+            (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 0
+            [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
+            Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and $ProxyUseDefaultCredentials }
         }
 
         It 'credentials the proxy was given already are kept' {
             $given = New-Object System.Net.NetworkCredential('svc-proxy', 'p', 'CONTOSO')
             $script:proxy.Credentials = $given
-            Initialize-PostureWebRequest
+            Initialize-PostureWebRequest -ProxyUseDefaultCredentials
             [object]::ReferenceEquals([System.Net.WebRequest]::DefaultWebProxy.Credentials, $given) | Should -BeTrue
         }
     }

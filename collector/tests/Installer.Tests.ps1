@@ -117,6 +117,26 @@ Describe 'Register-PostureCollector' {
         [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(1, 2, 3)
     }
 
+    It 'gives the proxy Windows credentials and stores that for the runs only with -ProxyUseDefaultCredentials' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Set-PostureProxyCredential { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k1","key":"fp1.key","issuedAt":"2026-11-28T00:00:00.000Z","replaced":[]}'; RetryAfter = $null; Error = $null } }
+        $script:stored = @()
+        Mock Protect-PostureSecret { $script:stored += $Text; , [byte[]](1, 2, 3) }
+        $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        Should -Invoke Set-PostureProxyCredential -Times 0 -Exactly
+        $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -ProxyUseDefaultCredentials -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        Should -Invoke Set-PostureProxyCredential -Times 1 -Exactly
+        $script:stored.Count | Should -Be 2
+        $script:stored[0] | Should -Not -Match 'proxyUseDefaultCredentials'
+        # What a scheduled run reads back.
+        Mock Unprotect-PostureSecret { $script:stored[1] }
+        (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).ProxyUseDefaultCredentials | Should -BeTrue
+        Mock Unprotect-PostureSecret { $script:stored[0] }
+        (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).ProxyUseDefaultCredentials | Should -BeFalse
+    }
+
     It 'fails clearly, before copying anything, when enrolment is refused or the service is unreachable' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Wait-PostureRetry { $null }
