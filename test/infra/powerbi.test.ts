@@ -113,13 +113,20 @@ describe('Power BI script reports/fleet-posture.pq', () => {
   });
 
   it('leaves retried statuses and credential statuses to Web.Contents', () => {
-    // Web.Contents retries 408, 429, 503, 504 and 509 itself, waiting as long as Retry-After says,
-    // unless the query handles them; 401 and 403 may only be handled by custom connectors.
+    // Web.Contents retries 408, 429, 503, 504 and 509 itself (three times, honouring Retry-After up
+    // to two minutes) unless the query handles them; 401 and 403 may only be handled by custom connectors.
     const list = /ManualStatusHandling = \{([\d, ]*)\}/.exec(PQ);
     expect(list, 'ManualStatusHandling list').not.toBeNull();
     const handled = list![1]!.split(',').map((s) => Number(s.trim()));
     expect(handled.filter((code) => [401, 403, 408, 429, 503, 504, 509].includes(code))).toEqual([]);
     expect(handled).toEqual(expect.arrayContaining([400, 404]));
+  });
+
+  it('repeats the service\'s own sentence when it refuses a request (400)', () => {
+    const request = /Request = \(relativePath[\s\S]*?\n    \/\/ A paged JSON listing/.exec(PQ)?.[0] ?? '';
+    expect(request, 'the Request function').not.toBe('');
+    expect(request).toMatch(/reason = try Record\.FieldOrDefault\(Json\.Document\(response\), "message", null\) otherwise null/);
+    expect(request).toMatch(/else if reason is text then ": " & reason/);
   });
 
   it('parses text into dates and numbers with a fixed culture, not the one of whoever refreshes', () => {
