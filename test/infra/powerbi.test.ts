@@ -123,7 +123,7 @@ describe('Power BI script reports/fleet-posture.pq', () => {
   });
 
   it('repeats the service\'s own sentence when it refuses a request (400)', () => {
-    const request = /Request = \(relativePath[\s\S]*?\n    \/\/ A paged JSON listing/.exec(PQ)?.[0] ?? '';
+    const request = /Request = \(relativePath[\s\S]*?\n {4}\/\/ A paged JSON listing/.exec(PQ)?.[0] ?? '';
     expect(request, 'the Request function').not.toBe('');
     expect(request).toMatch(/reason = try Record\.FieldOrDefault\(Json\.Document\(response\), "message", null\) otherwise null/);
     expect(request).toMatch(/else if reason is text then ": " & reason/);
