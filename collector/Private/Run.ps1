@@ -122,7 +122,9 @@ function Invoke-PostureSnapshot {
     $enrolmentSecret = ''
     $enrolmentClaim = ''
     $keyId = ''
-    $proxyCredentials = [bool]$ProxyUseDefaultCredentials
+    # The opt-in the installation stored is what a re-enrolment stores again; -ProxyUseDefaultCredentials
+    # given to a run by hand only applies to that run, so it never becomes the installation's setting.
+    $storedProxyCredentials = $false
     if (-not $Endpoint -or -not $ApiKey) {
         $config = $null
         try { $config = Read-PostureConfig -Path $ConfigPath } catch {
@@ -139,7 +141,7 @@ function Invoke-PostureSnapshot {
                 }
             }
             if (-not $PSBoundParameters.ContainsKey('HeaderName') -and $config.HeaderName) { $HeaderName = $config.HeaderName }
-            if ($config['ProxyUseDefaultCredentials']) { $proxyCredentials = $true }
+            if ($config['ProxyUseDefaultCredentials']) { $storedProxyCredentials = $true }
         }
     }
     $needsNetwork = -not ($dryRun -and $ManifestPath)
@@ -153,8 +155,8 @@ function Invoke-PostureSnapshot {
     # One headers table for every request: a key issued on the way (re-enrolment) is used from then on.
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
-    if ($needsNetwork) { $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:$proxyCredentials }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -ProxyUseDefaultCredentials $proxyCredentials -RetryPolicy $retryPolicy
+    if ($needsNetwork) { $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:($ProxyUseDefaultCredentials -or $storedProxyCredentials) }
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -ProxyUseDefaultCredentials $storedProxyCredentials -RetryPolicy $retryPolicy
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.
