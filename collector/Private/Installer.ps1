@@ -167,10 +167,32 @@ function Assert-PostureNotLink {
     [CmdletBinding()]
     param(
         [Parameter(Mandatory = $true)]
-        [System.IO.FileSystemInfo]$Item
+        [System.IO.FileSystemInfo]$Item,
+        [string]$Refusal = 'remove it and install again: what it points to cannot be protected.'
     )
     if ($Item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
-        throw ('{0} is a link (junction or symbolic link); remove it and install again: what it points to cannot be protected.' -f $Item.FullName)
+        throw ('{0} is a link (junction or symbolic link); {1}' -f $Item.FullName, $Refusal)
+    }
+}
+
+function Assert-PostureFolderNotLink {
+    <#
+    .SYNOPSIS
+        Throws when one of the folders exists as a link: the installer would write into, and the
+        uninstaller delete, whatever it points to. Folders that do not exist yet pass.
+    .EXAMPLE
+        Assert-PostureFolderNotLink -Path 'C:\Program Files\FleetPosture', 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string[]]$Path,
+        [string]$Refusal = 'remove it and install again: what it points to cannot be protected.'
+    )
+    foreach ($p in $Path) {
+        # Get-Item rather than Test-Path: a link whose target is gone is still a link.
+        $item = Get-Item -LiteralPath $p -Force -ErrorAction SilentlyContinue
+        if ($null -ne $item) { Assert-PostureNotLink -Item $item -Refusal $Refusal }
     }
 }
 
@@ -280,7 +302,16 @@ function Test-PostureForeignFolder {
     )
     if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return $false }
     if (Test-Path -LiteralPath (Join-Path -Path $Path -ChildPath 'Send-PostureSnapshot.ps1') -PathType Leaf) { return $false }
-    return ($null -ne (Get-ChildItem -LiteralPath $Path -Force | Select-Object -First 1))
+    $items = @(Get-ChildItem -LiteralPath $Path -Force)
+    if ($items.Count -eq 0) { return $false }
+    # An installation stopped partway (by an older installer, which made Private\ first) leaves
+    # only Private\ with some of the helpers: the collector's own, to be completed or removed.
+    $private = $items[0]
+    if ($items.Count -eq 1 -and $private.PSIsContainer -and $private.Name -eq 'Private' -and -not ($private.Attributes -band [System.IO.FileAttributes]::ReparsePoint)) {
+        $other = @(Get-ChildItem -LiteralPath $private.FullName -Force | Where-Object { $_.PSIsContainer -or $_.Extension -ne '.ps1' })
+        return ($other.Count -gt 0)
+    }
+    return $true
 }
 
 function Assert-PostureInstallTarget {
@@ -307,6 +338,8 @@ function Assert-PostureInstallTarget {
     if ($full[0].Equals($full[1], $ignoreCase) -or ($full[0] + $separator).StartsWith($full[1] + $separator, $ignoreCase) -or ($full[1] + $separator).StartsWith($full[0] + $separator, $ignoreCase)) {
         throw ('The install folder {0} and the data folder {1} must be two separate folders, neither inside the other.' -f $InstallPath, $DataPath)
     }
+    # A folder that is a link would have the installer create, protect and copy into its target.
+    Assert-PostureFolderNotLink -Path $InstallPath, $DataPath
     if (Test-PostureForeignFolder -Path $InstallPath) {
         throw ('The install folder {0} already holds other files and no earlier installation of the collector; choose a new or empty folder, as the installer resets the owner and ACL of everything in it.' -f $InstallPath)
     }
@@ -396,15 +429,18 @@ function Register-PostureCollector {
     }
 
     if ($PSCmdlet.ShouldProcess($InstallPath, 'Copy collector scripts')) {
-        $privateTarget = Join-Path -Path $InstallPath -ChildPath 'Private'
-        [void](New-Item -ItemType Directory -Path $privateTarget -Force)
+        [void](New-Item -ItemType Directory -Path $InstallPath -Force)
         # The SYSTEM task runs these scripts: only SYSTEM and Administrators may change them, Users
         # (S-1-5-32-545) only read and run them. %ProgramFiles% gives that by inheritance, a folder
         # such as D:\Tools may let any user write. Set before the copy, so no copy is ever open to change.
         $null = Set-PostureRestrictedAcl -Path $InstallPath -ReadAndExecuteSid 'S-1-5-32-545'
+        # Send-PostureSnapshot.ps1 first: it marks the folder as the collector's, so an installation
+        # stopped after this point is recognised by the next installation and by the uninstaller.
+        Copy-Item -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Send-PostureSnapshot.ps1') -Destination $InstallPath -Force
+        $privateTarget = Join-Path -Path $InstallPath -ChildPath 'Private'
+        [void](New-Item -ItemType Directory -Path $privateTarget -Force)
         # Both scripts load every Private\*.ps1 they find: a helper an upgrade dropped must not stay behind and run.
         foreach ($old in @(Get-ChildItem -LiteralPath $privateTarget -Filter '*.ps1')) { Remove-Item -LiteralPath $old.FullName -Force }
-        Copy-Item -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Send-PostureSnapshot.ps1') -Destination $InstallPath -Force
         foreach ($f in @(Get-ChildItem -LiteralPath (Join-Path -Path $SourcePath -ChildPath 'Private') -Filter '*.ps1')) {
             Copy-Item -LiteralPath $f.FullName -Destination (Join-Path -Path $InstallPath -ChildPath 'Private') -Force
         }
@@ -497,6 +533,8 @@ function Unregister-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
+    # Windows PowerShell 5.1 removing a link with -Recurse deletes what the link points to: refused.
+    Assert-PostureFolderNotLink -Path $InstallPath, $DataPath -Refusal 'nothing was removed: delete the link itself (rmdir), then uninstall again.'
     # Removing the install folder removes everything in it: never a folder the collector does not own.
     if (Test-PostureForeignFolder -Path $InstallPath) {
         throw ('The install folder {0} holds other files and no installation of the collector; nothing was removed.' -f $InstallPath)

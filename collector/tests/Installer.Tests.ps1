@@ -264,6 +264,42 @@ Describe 'Register-PostureCollector' {
         Test-Path -LiteralPath $script:install | Should -BeFalse
     }
 
+    It 'an installation stopped by a failure before the copy leaves no Private\ behind, and installing again completes it' {
+        Mock Set-PostureRestrictedAcl { throw 'Access denied.' } -ParameterFilter { $Path -eq $script:install }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw 'Access denied.'
+        @(Get-ChildItem -LiteralPath $script:install -Force) | Should -BeNullOrEmpty
+        Mock Set-PostureRestrictedAcl { $null } -ParameterFilter { $Path -eq $script:install }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Private\Run.ps1') | Should -BeTrue
+    }
+
+    It 'completes an installation an older installer left with only Private\ (empty, or some helpers), and still refuses Private\ holding anything else' {
+        $private = Join-Path -Path $script:install -ChildPath 'Private'
+        [void](New-Item -ItemType Directory -Path $private -Force)
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Remove-Item -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1')
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
+        Remove-Item -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1')
+        Set-Content -LiteralPath (Join-Path -Path $private -ChildPath 'tool.exe') -Value 'x'
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*already holds other files and no earlier installation*'
+        Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') | Should -BeFalse
+    }
+
+    It 'refuses an install or data folder that is a link before enrolling or creating anything in its target' {
+        $target = Join-Path -Path (Split-Path -Parent $script:install) -ChildPath 'elsewhere'
+        [void](New-Item -ItemType Directory -Path $target -Force)
+        [void](New-Item -ItemType Directory -Path (Split-Path -Parent $script:data) -Force)
+        Mock Invoke-PostureHttpRequest { throw 'no request expected' }
+        foreach ($link in @($script:install, $script:data)) {
+            [void](New-Item -ItemType SymbolicLink -Path $link -Value $target)
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw ('{0} is a link (junction or symbolic link)*' -f $link)
+            @(Get-ChildItem -LiteralPath $target -Force) | Should -BeNullOrEmpty -Because $link
+            Remove-Item -LiteralPath $link -Force
+        }
+        Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly
+        Should -Invoke Set-PostureRestrictedAcl -Times 0 -Exactly
+    }
+
     It 'changes nothing with -WhatIf' {
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'k' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
         Test-Path -LiteralPath $script:install | Should -BeFalse
@@ -385,6 +421,36 @@ Describe 'Unregister-PostureCollector' {
         Test-Path -LiteralPath $install | Should -BeFalse
         Test-Path -LiteralPath $data | Should -BeFalse
         Should -Invoke Unregister-PostureTask -Times 1 -Exactly
+    }
+    It 'removes an installation stopped partway that left only Private\ (empty, or some helpers)' {
+        Mock Test-PostureAdministrator { $true }
+        Mock Unregister-PostureTask { $null }
+        foreach ($helpers in @(@(), @('Run.ps1', 'Storage.ps1'))) {
+            $half = Join-Path -Path $TestDrive -ChildPath ('u3\{0}\FleetPosture' -f $helpers.Count)
+            $private = Join-Path -Path $half -ChildPath 'Private'
+            [void](New-Item -ItemType Directory -Path $private -Force)
+            foreach ($h in $helpers) { Set-Content -LiteralPath (Join-Path -Path $private -ChildPath $h) -Value '#' }
+            Unregister-PostureCollector -InstallPath $half -DataPath (Join-Path -Path $TestDrive -ChildPath 'u3\data') | Should -Match 'Removed task'
+            Test-Path -LiteralPath $half | Should -BeFalse
+        }
+    }
+    It 'removes nothing through an install or data folder that is a link: what it points to stays' {
+        $target = Join-Path -Path $TestDrive -ChildPath 'u4\target'
+        [void](New-Item -ItemType Directory -Path $target -Force)
+        Set-Content -LiteralPath (Join-Path -Path $target -ChildPath 'Send-PostureSnapshot.ps1') -Value '#'
+        Set-Content -LiteralPath (Join-Path -Path $target -ChildPath 'keep.txt') -Value 'x'
+        $install = Join-Path -Path $TestDrive -ChildPath 'u4\install'
+        $data = Join-Path -Path $TestDrive -ChildPath 'u4\data'
+        Mock Test-PostureAdministrator { $true }
+        Mock Unregister-PostureTask { $null }
+        foreach ($link in @($install, $data)) {
+            [void](New-Item -ItemType SymbolicLink -Path $link -Value $target)
+            { Unregister-PostureCollector -InstallPath $install -DataPath $data } | Should -Throw ('{0} is a link (junction or symbolic link); nothing was removed*' -f $link)
+            Test-Path -LiteralPath $link | Should -BeTrue
+            Remove-Item -LiteralPath $link -Force
+        }
+        @(Get-ChildItem -LiteralPath $target -Force | ForEach-Object { $_.Name } | Sort-Object) | Should -Be @('keep.txt', 'Send-PostureSnapshot.ps1')
+        Should -Invoke Unregister-PostureTask -Times 0 -Exactly
     }
     It 'removes nothing from an install folder holding other files and no collector (-InstallPath D:\Tools by mistake)' {
         $shared = Join-Path -Path $TestDrive -ChildPath 'u2\Tools'
