@@ -464,34 +464,33 @@ Describe 'Invoke-PostureSnapshot: dry run, spool, verdicts' {
             $script:atSend | Should -BeNullOrEmpty
         }
 
-        It 'the scheduled run gives them when the installation stored the opt-in, and keeps it when it enrols again' {
-            Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = ''; ProxyUseDefaultCredentials = $true } }
-            Mock Save-PostureConfig { $null }
-            Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
-            $script:atSend = $null
-            Mock Send-PostureDocument {
-                $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
-                if ($Headers['x-api-key'] -eq 'old-key') { return @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' } }
-                @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+        Context 'a run whose key was replaced, so that it enrols again' {
+            BeforeEach {
+                Mock Save-PostureConfig { $null }
+                Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
+                $script:atSend = $null
+                Mock Send-PostureDocument {
+                    $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
+                    if ($Headers['x-api-key'] -eq 'old-key') { return @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' } }
+                    @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+                }
+                # The installation's configuration, with the opt-in as each test stores it.
+                $script:storedConfig = { param([bool]$OptIn) @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = ''; ProxyUseDefaultCredentials = $OptIn } }
             }
-            (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 0
-            [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
-            Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and $ProxyUseDefaultCredentials }
-        }
 
-        It 'a run by hand with the switch that enrols again uses it for this run only: the stored opt-in stays off' {
-            Mock Read-PostureConfig { @{ Endpoint = 'https://x/api'; HeaderName = 'x-api-key'; ApiKey = 'old-key'; EnrolmentSecret = 'enrol-secret'; KeyId = 'k1'; EnrolmentClaim = ''; ProxyUseDefaultCredentials = $false } }
-            Mock Save-PostureConfig { $null }
-            Mock Invoke-PostureEnrolment { @{ Status = 'Issued'; Server = 'exch01'; KeyId = 'k2'; Key = 'new-key'; IssuedAt = '2026-11-28T00:00:00.000Z'; Replaced = @('k1') } }
-            $script:atSend = $null
-            Mock Send-PostureDocument {
-                $script:atSend = [System.Net.WebRequest]::DefaultWebProxy.Credentials
-                if ($Headers['x-api-key'] -eq 'old-key') { return @{ Outcome = 'Rejected'; StatusCode = 401; Content = '{"error":"key_revoked","message":"replaced"}' } }
-                @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' }
+            It 'the scheduled run gives them when the installation stored the opt-in, and keeps it when it enrols again' {
+                Mock Read-PostureConfig { & $script:storedConfig $true }
+                (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 0
+                [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
+                Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and $ProxyUseDefaultCredentials }
             }
-            (Invoke-PostureSnapshot -DataPath $script:data -ProxyUseDefaultCredentials -WarningAction SilentlyContinue).ExitCode | Should -Be 0
-            [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
-            Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and -not $ProxyUseDefaultCredentials }
+
+            It 'a run by hand with the switch that enrols again uses it for this run only: the stored opt-in stays off' {
+                Mock Read-PostureConfig { & $script:storedConfig $false }
+                (Invoke-PostureSnapshot -DataPath $script:data -ProxyUseDefaultCredentials -WarningAction SilentlyContinue).ExitCode | Should -Be 0
+                [object]::ReferenceEquals($script:atSend, [System.Net.CredentialCache]::DefaultNetworkCredentials) | Should -BeTrue
+                Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'new-key' -and -not $ProxyUseDefaultCredentials }
+            }
         }
 
         It 'credentials the proxy was given already are kept' {
