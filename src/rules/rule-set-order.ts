@@ -20,8 +20,12 @@ export interface RuleSetView {
   readonly retired: readonly string[];
 }
 
+// One collator for every comparison: localeCompare given a locale builds a new one on each call,
+// which cost about 1 % of the service's time per post in a CPU profile.
+const VERSION_ORDER = new Intl.Collator('en', { numeric: true });
+
 export function compareVersions(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  return a === b ? 0 : VERSION_ORDER.compare(a, b);
 }
 
 export function ruleSetViewOf(rules: readonly Rule[], retired: readonly string[]): RuleSetView {
