@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { UTF8_BOM } from '../../src/app/export-results';
 import { REPO_ROOT } from './arm';
 
 const PQ = readFileSync(path.join(REPO_ROOT, 'reports', 'fleet-posture.pq'), 'utf8');
@@ -110,6 +111,17 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     expect(PQ).toMatch(/List\.Generate\(/);
     // A fixed base URL with RelativePath/Query keeps the source refreshable in the Power BI service.
     expect(PQ).not.toMatch(/Web\.Contents\(ApiBaseUrl &/);
+  });
+
+  it('reads the CSV export as UTF-8 and keeps its byte-order mark out of the first column name', () => {
+    // The export starts with the mark (for Excel); left on "Server", that column would load empty.
+    const fromCsv = /FromCsv = \(relativePath[\s\S]*?\n {12}ApplySchema\((\w+), schema\),/.exec(PQ);
+    expect(fromCsv, 'the FromCsv function').not.toBeNull();
+    const [body, loaded] = [fromCsv![0], fromCsv![1]!];
+    expect(body).toMatch(/Csv\.Document\([^\n]*\[[^\n\]]*\bEncoding = 65001\b/);
+    const trim = new RegExp(`\\b${loaded} = Table\\.TransformColumnNames\\(promoted, \\(name\\) => Text\\.TrimStart\\(name, Character\\.FromNumber\\((\\d+)\\)\\)\\)`).exec(body);
+    expect(trim, `${loaded} trims the mark off the promoted header names`).not.toBeNull();
+    expect(Number(trim![1])).toBe(UTF8_BOM.codePointAt(0));
   });
 
   it('leaves retried statuses and credential statuses to Web.Contents', () => {
