@@ -105,7 +105,7 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     // The Table Storage connector needs account keys, which are off on the account.
     expect(PQ).not.toMatch(/AzureStorage\./);
     expect(PQ).toMatch(/Results = FromCsv\("api\/export\/results\.csv", ResultsSchema\)/);
-    expect(PQ).toMatch(/Events = FromApi\("api\/events", EventsSchema\)/);
+    expect(PQ).toMatch(/Events = FromApi\("api\/events", EventsSchema, EventsFilter\)/);
     expect(PQ).toMatch(/Hosts = FromApi\("api\/servers", HostsSchema\)/);
     expect(PQ).toMatch(/#"x-api-key" = ReaderKey/);
     expect(PQ).toMatch(/List\.Generate\(/);
@@ -122,6 +122,19 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     const trim = new RegExp(`\\b${loaded} = Table\\.TransformColumnNames\\(promoted, \\(name\\) => Text\\.TrimStart\\(name, Character\\.FromNumber\\((\\d+)\\)\\)\\)`).exec(body);
     expect(trim, `${loaded} trims the mark off the promoted header names`).not.toBeNull();
     expect(Number(trim![1])).toBe(UTF8_BOM.codePointAt(0));
+  });
+
+  it('loads the last EventsSinceDays days of Events (90 by default), with the same since on every page', () => {
+    expect(PQ).toMatch(/\n {4}EventsSinceDays = 90,\n/);
+    const filter = /\n {4}EventsFilter =\n([\s\S]*?),\n\n/.exec(PQ)?.[1] ?? '';
+    expect(filter, 'EventsFilter').toMatch(/if EventsSinceDays = null then \[\]/);
+    expect(filter).toMatch(/else \[since = Date\.ToText\(Date\.AddDays\(DateTime\.Date\(DateTimeZone\.UtcNow\(\)\), -EventsSinceDays\), \[Format = "yyyy-MM-dd", Culture = "en-US"\]\)\]$/);
+    // The filter goes into the Query of every page, the continuation token's included.
+    const page = /page = \(token as nullable text\) =>\n\s*(.*)\n/.exec(PQ)?.[1] ?? '';
+    expect(page).toMatch(/Request\(relativePath, \(if filter = null then \[\] else filter\) & \[top = /);
+    expect(page).toMatch(/\[continuationToken = token\]/);
+    // Results and Hosts are current state: no date filter.
+    expect(PQ).toMatch(/Hosts = FromApi\("api\/servers", HostsSchema\)/);
   });
 
   it('leaves retried statuses and credential statuses to Web.Contents', () => {

@@ -19,7 +19,7 @@ function schemaColumns(table: string): string[] {
 
 /** Which route each table is loaded from, as the script says. */
 function sourceOf(table: string): string {
-  const m = new RegExp(`${table} = From(Api|Csv)\\("([^"]+)", ${table}Schema\\)`).exec(PQ);
+  const m = new RegExp(`${table} = From(Api|Csv)\\("([^"]+)", ${table}Schema(?:, \\w+)?\\)`).exec(PQ);
   if (!m) throw new Error(`${table} has no source`);
   return m[2]!;
 }
@@ -71,6 +71,20 @@ describe('the Power BI script reads only columns its sources have', () => {
       }
     });
   }
+
+  it('Events: the service takes the since date the script sends, and filters on it', async () => {
+    const format = /since = Date\.ToText\([\s\S]*?\[Format = "([^"]+)", Culture = "en-US"\]\)/.exec(PQ)?.[1];
+    expect(format, 'the format of the Events since date').toBe('yyyy-MM-dd');
+    const { items: all } = await getAll(stack, 'events');
+    const times = all.map((e) => Date.parse((e as { firstSeen: string }).firstSeen)).sort((a, b) => a - b);
+    // A day after the oldest event: at least that one is left out, the newest is kept.
+    const since = new Date(times[0]! + 86_400_000).toISOString().slice(0, 10);
+    expect(Date.parse(since)).toBeLessThanOrEqual(times[times.length - 1]!);
+    const { items } = await getAll(stack, `events?since=${since}&top=1000`);
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.length).toBeLessThan(all.length);
+    expect(items.filter((e) => Date.parse((e as { firstSeen: string }).firstSeen) < Date.parse(since))).toEqual([]);
+  });
 
   it('the check fails on a column no source has (the check works)', async () => {
     const { items } = await getAll(stack, 'servers');
