@@ -108,6 +108,8 @@ describe('Power BI script reports/fleet-posture.pq', () => {
     expect(PQ).toMatch(/Events = FromApi\("api\/events", EventsSchema, EventsFilter\)/);
     expect(PQ).toMatch(/Hosts = FromApi\("api\/servers", HostsSchema\)/);
     expect(PQ).toMatch(/#"x-api-key" = ReaderKey/);
+    // ApiKeyName would put the key in the URL, which the service refuses (request logs keep URLs).
+    expect(PQ.replace(/\/\/[^\n]*/g, '')).not.toMatch(/ApiKeyName/);
     expect(PQ).toMatch(/List\.Generate\(/);
     // A fixed base URL with RelativePath/Query keeps the source refreshable in the Power BI service.
     expect(PQ).not.toMatch(/Web\.Contents\(ApiBaseUrl &/);

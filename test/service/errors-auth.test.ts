@@ -218,6 +218,22 @@ describe('authorization', () => {
   });
 });
 
+describe('a key in the URL', () => {
+  // Request URLs, query string included, land in request logs (Application Insights, proxies), so
+  // a key is taken from a header only, even under the names Power BI's ApiKeyName or the Functions
+  // host would use (docs/power-bi.md, "Who can see the reader key").
+  it('is never taken as the credential, under any name, on a JSON route or the CSV export', async () => {
+    for (const path of ['summary', 'events', 'export/results.csv']) {
+      for (const name of ['code', 'key', 'api-key', 'x-api-key']) {
+        const res = await stack.request(`${path}?${name}=${encodeURIComponent(TEST_KEYS.reader)}`, { key: null });
+        // 401 (no key), or 400 for a parameter the route does not take: never the data.
+        expect([400, 401], `${path}?${name}=`).toContain(res.status);
+      }
+    }
+    expect(stack.roundTrips.count).toBe(0);
+  });
+});
+
 describe('a host clock ahead of the service\'s', () => {
   // The service's clock, moved on by the test: what a collector meets when it sends a spooled
   // snapshot again at a later run.
