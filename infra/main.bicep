@@ -31,21 +31,6 @@ param principalType 'User' | 'ServicePrincipal' = 'User'
 @description('Users or groups that read the tables with Entra ID, e.g. Power BI / Fabric analysts: Storage Table Data Reader on the app tables only. Each: { id: object id, type: \'User\' | \'Group\' | \'ServicePrincipal\' }.')
 param tableReaders principal[] = []
 
-@description('Tables the service uses, created at deploy time.')
-param tableNames string[] = [
-  'Results'
-  'Events'
-  'Hosts'
-  'Snapshots'
-  'RuleIndex'
-  'Waivers'
-  'Lifecycle'
-  'History'
-  'ServerKeys'
-  'Outbox'
-  'Drift'
-]
-
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')
 @maxLength(31)
 param tablePrefix string = ''
@@ -206,7 +191,6 @@ module resources 'modules/resources.bicep' = {
     principalId: principalId
     principalType: principalType
     tableReaders: tableReaders
-    tableNames: tableNames
     tablePrefix: empty(tablePrefixError) ? tablePrefix : fail(tablePrefixError)
     maxSnapshotBytes: maxSnapshotBytes
     staleAfterMinutes: staleAfterMinutes

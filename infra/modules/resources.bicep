@@ -11,7 +11,6 @@ param resourceToken string
 param principalId string
 param principalType 'User' | 'ServicePrincipal'
 param tableReaders principal[]
-param tableNames string[]
 param tablePrefix string
 param maxSnapshotBytes int
 param staleAfterMinutes int
@@ -56,6 +55,23 @@ var roles = {
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
+
+// The tables the service uses (TABLES in src/store/client.ts; a test holds the two equal). Fixed
+// here rather than a parameter: the service knows no other set, so a deployment that created
+// fewer would fail at run time and one that created more would leave tables nothing reads.
+var tableNames = [
+  'Results'
+  'Events'
+  'Hosts'
+  'Snapshots'
+  'RuleIndex'
+  'Waivers'
+  'Lifecycle'
+  'History'
+  'ServerKeys'
+  'Outbox'
+  'Drift'
+]
 
 var deploymentContainerName = 'app-package'
 var functionAppName = 'func-posture-${resourceToken}'
