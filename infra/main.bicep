@@ -22,13 +22,13 @@ param location string
 @description('Resource group to create; empty means rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Object id of the person or pipeline running the deployment (azd sets AZURE_PRINCIPAL_ID). Gets read access to the tables for checking the data; empty skips it.')
+@description('Object id of the person or pipeline running the deployment (azd sets AZURE_PRINCIPAL_ID). Gets Storage Table Data Reader on each app table but ServerKeys, as tableReaders do, for checking the data; empty skips it.')
 param principalId string = ''
 
 @description('What principalId is (azd sets AZURE_PRINCIPAL_TYPE): User, or ServicePrincipal for a pipeline.')
 param principalType 'User' | 'ServicePrincipal' = 'User'
 
-@description('Users or groups that read the tables with Entra ID, e.g. Power BI / Fabric analysts: Storage Table Data Reader on the app tables only. Each: { id: object id, type: \'User\' | \'Group\' | \'ServicePrincipal\' }.')
+@description('Users, groups or service principals that read the tables with their own Entra sign-in (Storage Explorer, az, scripts; Power BI uses the query API): Storage Table Data Reader on each app table but ServerKeys. Table-scoped, so they cannot list the tables and open each by name. Each: { id: object id, type: \'User\' | \'Group\' | \'ServicePrincipal\' }.')
 param tableReaders principal[] = []
 
 @description('Prefix for every table name (POSTURE_TABLE_PREFIX): empty for none, else a letter followed by letters and digits, at most 31 characters (a deployment with any other value fails).')

@@ -208,26 +208,26 @@ resource metricsPublisherAssignment 'Microsoft.Authorization/roleAssignments@202
 
 // ---------------------------------------------------------------- role assignments (people)
 
-// The deployer may look at the tables (az storage entity query --auth-mode login).
-resource deployerTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
-  name: guid(storage.id, principalId, roles.storageTableDataReader)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
-    principalId: principalId
-    principalType: principalType
+// People who read the tables with their own Entra sign-in (tableReaders; Power BI cannot, it takes
+// the query API) and the deployer, who may look at the data after a deployment: read the app
+// tables, nothing else. Table by table, so that no one
+// but the app reads ServerKeys (key hashes are no reader's business); the price is that a
+// table-scoped role cannot list the account's tables, so readers open each table by name
+// (docs/deploy.md). union() drops a deployer who is also listed, which would name one assignment twice.
+var tableReaderPrincipals = union(tableReaders, empty(principalId) ? [] : [
+  {
+    id: principalId
+    type: principalType
   }
-}
+])
 
-// Analysts (Power BI / Fabric with an organisational account): read the app tables, nothing else
-// (not ServerKeys: key hashes are no analyst's business).
 module tableReaderGrants 'table-readers.bicep' = [
-  for (tableName, i) in tableNames: if (!empty(tableReaders) && tableName != 'ServerKeys') {
+  for (tableName, i) in tableNames: if (!empty(tableReaderPrincipals) && tableName != 'ServerKeys') {
     name: 'table-readers-${i}'
     params: {
       storageAccountName: storage.name
       tableName: tables[i].name
-      readers: tableReaders
+      readers: tableReaderPrincipals
       roleDefinitionGuid: roles.storageTableDataReader
     }
   }

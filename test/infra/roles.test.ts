@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ArmParameter, ArmResource, Json, TemplateScope } from './arm';
-import { dig, isObject, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
+import { dig, isObject, referencesIn, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
 /**
  * Built-in roles used here, name → id, as documented in Microsoft's "Azure built-in roles"
@@ -99,7 +99,7 @@ describe('role definition ids', () => {
   });
 
   it('resolves every role assignment to a documented role id', () => {
-    expect(assignments.length).toBeGreaterThanOrEqual(5);
+    expect(assignments.length).toBeGreaterThanOrEqual(4);
     const unresolved = assignments.filter((a) => !a.roleId || !documentedIds.has(a.roleId)).map((a) => `${a.where}: ${a.roleId ?? 'unresolved'}`);
     expect(unresolved).toEqual([]);
   });
@@ -148,5 +148,25 @@ describe('grants to the function app identity', () => {
 
   it('names every assignment with guid(...) so a redeploy finds the same one', () => {
     for (const a of assignments) expect(a.resource.name, a.where).toMatch(/^\[guid\(/);
+  });
+});
+
+describe('grants to people', () => {
+  const onIdentity = (a: Assignment): boolean =>
+    referencesIn(a.scope, dig(a.resource, 'properties', 'principalId')).some((r) => r.resource.type === 'Microsoft.ManagedIdentity/userAssignedIdentities');
+
+  it('no one but the app identity holds a role on the whole storage account (it would read ServerKeys)', () => {
+    const others = assignments.filter((a) => String(a.resource.scope).startsWith("[resourceId('Microsoft.Storage/storageAccounts'") && !onIdentity(a));
+    expect(others.map((a) => a.where)).toEqual([]);
+  });
+
+  it('the deployer (principalId) reads the app tables table by table, as tableReaders do, and not ServerKeys', () => {
+    const { scope, resource } = resourcesOfType('Microsoft.Resources/deployments').find(({ resource: r }) => String(r.name).includes('table-readers'))!;
+    const readers = resolveVariable(scope, dig(resource, 'properties', 'parameters', 'readers', 'value'));
+    expect(String(readers)).toContain("parameters('tableReaders')");
+    expect(String(readers)).toContain("createObject('id', parameters('principalId'), 'type', parameters('principalType'))");
+    expect(String(resource.condition)).toContain("not(equals(variables('tableNames')[copyIndex()], 'ServerKeys'))");
+    const grants = assignments.filter((a) => a.scope.path === `${scope.path} > ${resource.name}`);
+    expect(grants.map((a) => [a.roleId, String(a.resource.scope)])).toEqual([[DOCUMENTED_ROLES['Storage Table Data Reader'], "[resourceId('Microsoft.Storage/storageAccounts/tableServices/tables', parameters('storageAccountName'), 'default', parameters('tableName'))]"]]);
   });
 });
