@@ -173,6 +173,10 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 // HTTP and timer triggers only, that is all the host needs: Microsoft lists Storage Blob Data Owner
 // for the host and adds no role for timers (their locks are blobs); queues serve blob triggers and
 // Durable Functions, which this app has not, so the identity gets no queue role.
+// Account scope, not the deployment container alone: the host creates its own containers
+// (azure-webjobs-hosts for leases and timer schedules, azure-webjobs-secrets for its keys) when it
+// first starts, which a role on one container does not allow, and Microsoft documents the host's
+// role on the account. A blob role reaches no table, so this grant reads no ServerKeys row.
 resource blobOwnerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
   scope: storage
