@@ -344,6 +344,19 @@ export class Authorizer {
     const d = this.deps.limiter.take(bucket);
     if (!d.ok) throw rateLimited(d.retryAfterSeconds);
   }
+
+  /**
+   * Like `limit`, but a request `proven` to come from the one the bucket protects may go on, once
+   * that bucket is empty, on a bucket of its own that only proven requests spend: whoever can
+   * spend the first (anyone holding a shared secret) cannot lock that one out. `proven` is asked
+   * only then, so the common request costs no more than `limit`.
+   */
+  async limitUnlessProven(bucket: string, proven: () => Promise<boolean>): Promise<void> {
+    const d = this.deps.limiter.take(bucket);
+    if (d.ok) return;
+    if (!(await proven())) throw rateLimited(d.retryAfterSeconds);
+    this.limit(`${bucket}:proven`);
+  }
 }
 
 /** The server id of enrolment host facts, as a snapshot of that host would have it. */

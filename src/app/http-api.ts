@@ -173,7 +173,11 @@ export class HttpApi {
       throw new ApiError('invalid_enrolment', 'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.', contractIssues(parsed.error));
     }
     const server = serverOfFacts(parsed.data.host);
-    this.deps.auth.limit(`enrol:${server}`);
+    const header = (name: string) => req.headers.get(name)?.trim() || undefined;
+    const proofs = { currentKey: header('x-server-key'), claim: header('x-enrolment-claim'), request: header('x-enrolment-request') };
+    // The enrolment secret is the whole fleet's: its holder must not be able to spend the
+    // allowance the server's own collector needs to renew its key or collect an approved one.
+    await this.deps.auth.limitUnlessProven(`enrol:${server}`, () => this.deps.reenrolment.proves(server, proofs));
     const { host, collector } = parsed.data;
     if (host.fqdn === undefined) await this.#refuseShadowing(server, host.name);
     const facts = {
@@ -182,8 +186,6 @@ export class HttpApi {
       collector: collector?.name ? `${collector.name} ${collector.version ?? ''}`.trim() : undefined,
       source: req.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || undefined,
     };
-    const header = (name: string) => req.headers.get(name)?.trim() || undefined;
-    const proofs = { currentKey: header('x-server-key'), claim: header('x-enrolment-claim'), request: header('x-enrolment-request') };
     const answer = await this.deps.reenrolment.enrol(server, facts, proofs, log);
     return json(answer.status, answer.body);
   }

@@ -153,6 +153,27 @@ export class Reenrolment {
     throw new ConcurrencyConflictError(`Keys of ${server} stayed contended.`);
   }
 
+  /**
+   * Whether the proofs show the request comes from the server's own collector: its current key,
+   * the claim of one of its live requests, or the request secret of the enrolment whose answer it
+   * lost. The enrolment rate limit asks this once the allowance the secret alone spends is gone.
+   */
+  async proves(server: string, proofs: EnrolmentProofs): Promise<boolean> {
+    const { currentKey, claim, request } = proofs;
+    if (currentKey === undefined && claim === undefined && request === undefined) return false;
+    const basis = await this.deps.keyStore.keyPartition(server);
+    const holds = (check: () => boolean) => {
+      try {
+        return check();
+      } catch {
+        return false;
+      }
+    };
+    if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return true;
+    if (claim !== undefined && holds(() => this.#claimed(basis, claim) !== undefined)) return true;
+    return request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
+  }
+
   /** The key in x-server-key must be this server's active key, as the partition read shows. */
   #checkCurrentKey(basis: KeyPartition, presented: string): void {
     const refuse = () => new ApiError('forbidden', `The key in x-server-key is not the current key of ${basis.server}; without it an admin must approve the re-enrolment.`);

@@ -1,0 +1,86 @@
+// The enrolment rate allowance under POSTURE_REENROLMENT=approval, on Azurite over real HTTP:
+// whoever holds only the fleet's enrolment secret can spend a server's allowance, but not the one
+// its own collector draws on when it proves itself (its current key, the claim of its request).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeKey } from '../../src/store';
+import { enrolmentClient, fqdn, recordsOf, serverKeysTable, type Reply } from '../support/enrolment-client';
+import type { Json } from '../support/http';
+import { TEST_RULES } from '../support/snapshots';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+
+const BURST = 3;
+
+describe('enrolment allowance: the secret alone cannot lock out the server its collector proves', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof enrolmentClient>;
+  beforeAll(async () => {
+    stack = await startTestStack({
+      rules: TEST_RULES,
+      settings: { POSTURE_REENROLMENT: 'approval', POSTURE_RATE_LIMIT_BURST: String(BURST), POSTURE_RATE_LIMIT_PER_MINUTE: '1' },
+    });
+    c = enrolmentClient(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  /** Every row of the server's ServerKeys partition, ETags included. */
+  const partition = async (host: string) => {
+    const rows: Json[] = [];
+    for await (const e of serverKeysTable(stack).listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(fqdn(host))}'` } })) rows.push(e);
+    return rows;
+  };
+  /**
+   * Enrols with the secret alone until the server's allowance answers 429: what a thief of the
+   * secret can do (from an address of its own, so its requests do not replace the collector's).
+   */
+  const exhaust = async (host: string) => {
+    const statuses: number[] = [];
+    let last: Reply;
+    do {
+      last = await c.enrol(host, { 'x-forwarded-for': '198.51.100.66' });
+      statuses.push(last.status);
+    } while (last.status !== 429 && statuses.length <= BURST + 1);
+    expect(last.status).toBe(429);
+    expect(last.body.error).toBe('rate_limited');
+    return statuses;
+  };
+
+  it('after the secret alone spent the allowance, the collector still renews with its current key; a made-up key is refused 429 and writes nothing', async () => {
+    const first = await c.enrol('ALW1');
+    expect(first.status).toBe(201);
+    expect(await exhaust('ALW1')).toEqual([...Array<number>(BURST - 1).fill(202), 429]);
+
+    const before = await partition('ALW1');
+    const madeUp = `fp1.${fqdn('ALW1')}.AAAAAAAAAAAAAAAAAAAAAA.${'A'.repeat(43)}`;
+    const forged = await c.enrol('ALW1', { 'x-server-key': madeUp });
+    expect(forged.status).toBe(429);
+    expect(await partition('ALW1')).toEqual(before);
+
+    const renewed = await c.enrol('ALW1', { 'x-server-key': first.body.key });
+    expect(renewed.status).toBe(201);
+    expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('ALW1')).at(-1)!.fields).toMatchObject({ grant: 'current-key' });
+    expect((await c.manifest(renewed.body.key)).status).toBe(200);
+  });
+
+  it('after the secret alone spent the allowance, the collector collects its approved key with its claim; a claim of its own is limited too', async () => {
+    expect((await c.enrol('ALW2')).status).toBe(201);
+    const asked = await c.enrol('ALW2');
+    expect(asked.status).toBe(202);
+    expect((await c.call('POST', `servers/${fqdn('ALW2')}/enrolments/${asked.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    await exhaust('ALW2');
+    expect((await c.enrol('ALW2', { 'x-enrolment-claim': `${asked.body.requestId}.${'A'.repeat(43)}` })).status).toBe(429);
+
+    const collected = await c.enrol('ALW2', { 'x-enrolment-claim': asked.body.claim });
+    expect(collected.status).toBe(201);
+    expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('ALW2')).at(-1)!.fields).toMatchObject({ grant: 'admin-approval' });
+  });
+
+  it('a collector looping on its pending claim is still limited, by the allowance only proven requests spend', async () => {
+    expect((await c.enrol('ALW3')).status).toBe(201);
+    const asked = await c.enrol('ALW3');
+    expect(asked.status).toBe(202);
+    await exhaust('ALW3');
+    const statuses: number[] = [];
+    for (let i = 0; i < BURST + 1; i++) statuses.push((await c.enrol('ALW3', { 'x-enrolment-claim': asked.body.claim })).status);
+    expect(statuses).toEqual([...Array<number>(BURST).fill(202), 429]);
+  });
+});
