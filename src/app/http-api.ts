@@ -8,6 +8,7 @@ import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
 import { ApiError } from './errors';
 import {
   checkParams,
+  clientAddress,
   echoed,
   etagListed,
   invalidQuery,
@@ -184,7 +185,7 @@ export class HttpApi {
       hostName: host.name,
       fqdn: host.fqdn,
       collector: collector?.name ? `${collector.name} ${collector.version ?? ''}`.trim() : undefined,
-      source: req.headers.get('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64) || undefined,
+      source: clientAddress(req.headers),
     };
     const answer = await this.deps.reenrolment.enrol(server, facts, proofs, log);
     return json(answer.status, answer.body);

@@ -38,7 +38,7 @@ export interface EnrolmentFacts {
   readonly fqdn?: string;
   /** "<name> <version>" of the collector, when it said. */
   readonly collector?: string;
-  /** The client address the front end reported (X-Forwarded-For), for the admin who decides. */
+  /** The client address the front end reported (the last X-Forwarded-For entry), for the admin who decides. */
   readonly source?: string;
 }
 

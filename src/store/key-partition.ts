@@ -49,7 +49,7 @@ export interface EnrolmentRequest {
   readonly hostName?: string;
   readonly fqdn?: string;
   readonly collector?: string;
-  /** The client address the request came from, as the front end reported it (X-Forwarded-For). */
+  /** The client address the request came from, as the front end reported it (the last X-Forwarded-For entry). */
   readonly source?: string;
   /**
    * Set when state is 'replaced': the request that took its place (for reason 'key', the key id;

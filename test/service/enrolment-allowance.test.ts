@@ -1,6 +1,7 @@
 // The enrolment rate allowance under POSTURE_REENROLMENT=approval, on Azurite over real HTTP:
 // whoever holds only the fleet's enrolment secret can spend a server's allowance, but not the one
 // its own collector draws on when it proves itself (its current key, the claim of its request).
+// And the source address recorded for a request, which admins judge it by, is the platform's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey } from '../../src/store';
 import { enrolmentClient, fqdn, recordsOf, serverKeysTable, type Reply } from '../support/enrolment-client';
@@ -72,6 +73,19 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     const collected = await c.enrol('ALW2', { 'x-enrolment-claim': asked.body.claim });
     expect(collected.status).toBe(201);
     expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('ALW2')).at(-1)!.fields).toMatchObject({ grant: 'admin-approval' });
+  });
+
+  it('the source recorded for a request is the address the platform appended to X-Forwarded-For, not the first entry the client wrote', async () => {
+    expect((await c.enrol('SRC1')).status).toBe(201);
+    const asked = await c.enrol('SRC1', { 'x-forwarded-for': '10.9.9.9, 192.0.2.44' });
+    expect(asked.status).toBe(202);
+    const listed = (await c.call('GET', 'enrolments?state=pending', TEST_KEYS.admin)).body.items as Json[];
+    expect(listed.find((i) => i.requestId === asked.body.requestId)).toMatchObject({ source: '192.0.2.44' });
+    expect(recordsOf(stack, 'FleetPosture.ReenrolmentRequested', fqdn('SRC1')).at(-1)!.fields).toMatchObject({ source: '192.0.2.44' });
+    // A forged first entry is not a requester of its own: the repeat replaces the pending request.
+    const again = await c.enrol('SRC1', { 'x-forwarded-for': '10.1.1.1,192.0.2.44' });
+    expect(recordsOf(stack, 'FleetPosture.ReenrolmentRequested', fqdn('SRC1')).at(-1)!.fields).toMatchObject({ source: '192.0.2.44', replaces: asked.body.requestId });
+    expect(again.status).toBe(202);
   });
 
   it('a collector looping on its pending claim is still limited, by the allowance only proven requests spend', async () => {
