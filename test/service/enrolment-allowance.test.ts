@@ -3,6 +3,7 @@
 // its own collector draws on when it proves itself (its current key, the claim of its request).
 // And the source address recorded for a request, which admins judge it by, is the platform's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServerKey } from '../../src/app/enrolment';
 import { encodeKey } from '../../src/store';
 import { enrolmentClient, fqdn, recordsOf, serverKeysTable, type Reply } from '../support/enrolment-client';
 import type { Json } from '../support/http';
@@ -51,7 +52,9 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     expect(await exhaust('ALW1')).toEqual([...Array<number>(BURST - 1).fill(202), 429]);
 
     const before = await partition('ALW1');
-    const madeUp = `fp1.${fqdn('ALW1')}.AAAAAAAAAAAAAAAAAAAAAA.${'A'.repeat(43)}`;
+    // The current key's id with a made-up secret: well-formed, checked against the partition, refused.
+    const madeUp = `${(first.body.key as string).split('.').slice(0, -1).join('.')}.${'A'.repeat(43)}`;
+    expect(parseServerKey(madeUp)).toMatchObject({ server: fqdn('ALW1') });
     const forged = await c.enrol('ALW1', { 'x-server-key': madeUp });
     expect(forged.status).toBe(429);
     expect(await partition('ALW1')).toEqual(before);
