@@ -346,16 +346,17 @@ export class Authorizer {
   }
 
   /**
-   * Like `limit`, but a request `proven` to come from the one the bucket protects may go on, once
-   * that bucket is empty, on a bucket of its own that only proven requests spend: whoever can
-   * spend the first (anyone holding a shared secret) cannot lock that one out. `proven` is asked
-   * only then, so the common request costs no more than `limit`.
+   * Like `limit`, but once that bucket is empty a request whose proof `proven` names may go on, on
+   * a bucket of that proof's own: whoever can spend the first (anyone holding a shared secret)
+   * cannot lock the holder of a proof out, and one proof (a requester polling its own claim, say)
+   * cannot spend another's. `proven` is asked only then, so the common request costs no more than `limit`.
    */
-  async limitUnlessProven(bucket: string, proven: () => Promise<boolean>): Promise<void> {
+  async limitUnlessProven(bucket: string, proven: () => Promise<string | undefined>): Promise<void> {
     const d = this.deps.limiter.take(bucket);
     if (d.ok) return;
-    if (!(await proven())) throw rateLimited(d.retryAfterSeconds);
-    this.limit(`${bucket}:proven`);
+    const proof = await proven();
+    if (proof === undefined) throw rateLimited(d.retryAfterSeconds);
+    this.limit(`${bucket}:proven:${proof}`);
   }
 }
 

@@ -157,21 +157,25 @@ export class Reenrolment {
    * Whether the proofs show the request comes from the server's own collector: its current key,
    * the claim of one of its live requests, or the request secret of the enrolment whose answer it
    * lost. The enrolment rate limit asks this once the allowance the secret alone spends is gone.
+   * Returns what was proven (the key, or the request), so that each proof is limited on its own;
+   * undefined when nothing was.
    */
-  async proves(server: string, proofs: EnrolmentProofs): Promise<boolean> {
+  async proves(server: string, proofs: EnrolmentProofs): Promise<string | undefined> {
     const { currentKey, claim, request } = proofs;
-    if (currentKey === undefined && claim === undefined && request === undefined) return false;
+    if (currentKey === undefined && claim === undefined && request === undefined) return undefined;
     const basis = await this.deps.keyStore.keyPartition(server);
-    const holds = (check: () => boolean) => {
+    const holds = <T>(check: () => T): T | undefined => {
       try {
         return check();
       } catch {
-        return false;
+        return undefined;
       }
     };
-    if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return true;
-    if (claim !== undefined && holds(() => this.#claimed(basis, claim) !== undefined)) return true;
-    return request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
+    if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return `key:${basis.head?.currentKeyId}`;
+    const claimed = claim === undefined ? undefined : holds(() => this.#claimed(basis, claim));
+    if (claimed !== undefined) return `request:${claimed.requestId}`;
+    const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
+    return repeated ? `repeat:${basis.head?.currentKeyId}` : undefined;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */

@@ -100,4 +100,19 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     for (let i = 0; i < BURST + 1; i++) statuses.push((await c.enrol('ALW3', { 'x-enrolment-claim': asked.body.claim })).status);
     expect(statuses).toEqual([...Array<number>(BURST).fill(202), 429]);
   });
+
+  it('a thief polling the claim of a request of its own spends only that claim\'s allowance, not the collector\'s', async () => {
+    expect((await c.enrol('ALW4')).status).toBe(201);
+    const asked = await c.enrol('ALW4');
+    expect(asked.status).toBe(202);
+    const thief = { 'x-forwarded-for': '198.51.100.66' };
+    const own = await c.enrol('ALW4', thief);
+    expect(own.status).toBe(202);
+    expect(own.body.requestId).not.toBe(asked.body.requestId);
+    await exhaust('ALW4');
+    const statuses: number[] = [];
+    for (let i = 0; i < BURST + 1; i++) statuses.push((await c.enrol('ALW4', { ...thief, 'x-enrolment-claim': own.body.claim })).status);
+    expect(statuses.at(-1)).toBe(429);
+    expect((await c.enrol('ALW4', { 'x-enrolment-claim': asked.body.claim })).status).toBe(202);
+  });
 });
