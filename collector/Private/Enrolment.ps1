@@ -218,7 +218,8 @@ function New-PostureEnrolmentState {
     <#
     .SYNOPSIS
         One run's enrolment state: what re-enrolling needs (endpoint, header, enrolment secret,
-        where the configuration is stored), the stored key and claim, and what happened:
+        where the configuration is stored), the stored key, claim and request secret
+        (x-enrolment-request, kept while no key answered it), and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
         (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
         answer, 408, 429, 5xx on every attempt, or a Retry-After too long to wait for, under
@@ -239,13 +240,14 @@ function New-PostureEnrolmentState {
         [string]$ApiKey = '',
         [string]$KeyId = '',
         [string]$Claim = '',
+        [string]$RequestSecret = '',
         [bool]$ProxyUseDefaultCredentials = $false,
         [psobject]$RetryPolicy = $null
     )
     if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
     return @{
         Endpoint = $Endpoint; HeaderName = $HeaderName; ConfigPath = $ConfigPath; Secret = $Secret
-        ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; RetryPolicy = $RetryPolicy
+        ApiKey = $ApiKey; KeyId = $KeyId; Claim = $Claim; Request = $RequestSecret; RetryPolicy = $RetryPolicy
         ProxyUseDefaultCredentials = $ProxyUseDefaultCredentials
         Tried = $false; State = 'None'; RequestId = ''
     }
@@ -271,7 +273,7 @@ function Test-PostureServerKeyUsable {
 function Save-PostureEnrolmentState {
     <#
     .SYNOPSIS
-        Stores the state's key, key id, enrolment secret and claim in the protected configuration,
+        Stores the state's key, key id, enrolment secret, claim and request secret in the protected configuration,
         keeping the proxy opt-in it was read with.
         Returns $false (and logs why) when it cannot.
     .EXAMPLE
@@ -284,7 +286,7 @@ function Save-PostureEnrolmentState {
         [hashtable]$Enrolment
     )
     try {
-        $null = Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $Enrolment.ApiKey -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $Enrolment.KeyId -EnrolmentClaim $Enrolment.Claim -ProxyUseDefaultCredentials:([bool]$Enrolment['ProxyUseDefaultCredentials'])
+        $null = Save-PostureConfig -Path $Enrolment.ConfigPath -Endpoint $Enrolment.Endpoint -ApiKey $Enrolment.ApiKey -HeaderName $Enrolment.HeaderName -EnrolmentSecret $Enrolment.Secret -KeyId $Enrolment.KeyId -EnrolmentClaim $Enrolment.Claim -EnrolmentRequest ([string]$Enrolment['Request']) -ProxyUseDefaultCredentials:([bool]$Enrolment['ProxyUseDefaultCredentials'])
         return $true
     } catch {
         Write-PostureLog -Level Error -Message ('The configuration {0} could not be stored: {1}' -f $Enrolment.ConfigPath, $_.Exception.Message)
@@ -296,11 +298,14 @@ function Request-PostureServerKey {
     <#
     .SYNOPSIS
         Enrols again with the stored enrolment secret (and the stored claim, if a request waits for
-        approval) - once per run. On a key (201): stores it, clears the claim, puts the key in
-        Headers. On 202: stores the claim a new request hands out (DPAPI, with the configuration).
+        approval) - once per run. Every attempt, in this run and the next ones, carries the one
+        request secret (x-enrolment-request) stored before its first use. On a key (201): stores
+        it, clears the claim and the request secret, puts the key in Headers. On 202: stores the
+        claim a new request hands out (DPAPI, with the configuration).
         On 400/403 after sending a claim (the request was denied, or the claim is not valid), and
         on 409 request_closed (an admin revoked the server's keys, which closed the request): logs
-        the service's message and clears the claim, so the next run files a new request. Any other
+        the service's message and clears the claim and the request secret, so the next run files
+        a new request with a new secret. Any other
         409 (a request state this version of the service does not know) keeps the claim. Returns
         the new State: Issued, Pending, Refused or Failed.
     .EXAMPLE
@@ -316,8 +321,15 @@ function Request-PostureServerKey {
     )
     $Enrolment.Tried = $true
     $claim = [string]$Enrolment.Claim
+    # The request secret outlives the run, stored before it is first sent: when the answer to a
+    # request is lost, the next run resends with it, and the service takes that resend for this
+    # collector's own (it replaces the pending request rather than listing a second one beside it).
+    if (-not $Enrolment['Request']) {
+        $Enrolment.Request = New-PostureEnrolmentRequestSecret
+        $null = Save-PostureEnrolmentState -Enrolment $Enrolment
+    }
     try {
-        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -RetryPolicy $Enrolment['RetryPolicy']
+        $a = Invoke-PostureEnrolment -Endpoint $Enrolment.Endpoint -EnrolmentSecret $Enrolment.Secret -HeaderName $Enrolment.HeaderName -Claim $claim -RequestSecret $Enrolment.Request -RetryPolicy $Enrolment['RetryPolicy']
     } catch {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
@@ -325,6 +337,7 @@ function Request-PostureServerKey {
         $closed = $code -eq 409 -and $_.Exception.Data['Error'] -eq 'request_closed'
         if ($claim -and ($code -eq 400 -or $code -eq 403 -or $closed)) {
             $Enrolment.Claim = ''
+            $Enrolment.Request = ''
             if (Save-PostureEnrolmentState -Enrolment $Enrolment) {
                 Write-PostureLog -Level Warning -Message ('The claim of re-enrolment request {0} was cleared; the next run files a new request.' -f ($claim -split '\.')[0])
             }
@@ -348,6 +361,7 @@ function Request-PostureServerKey {
     $Enrolment.ApiKey = $a.Key
     $Enrolment.KeyId = $a.KeyId
     $Enrolment.Claim = ''
+    $Enrolment.Request = ''
     $Enrolment.State = 'Issued'
     # Without the stored key the next run would enrol again; this run uses the new key anyway.
     $null = Save-PostureEnrolmentState -Enrolment $Enrolment

@@ -389,10 +389,11 @@ function Register-PostureCollector {
     # Enrol (or confirm the stored key) first: a wrong secret must fail the installation before anything is copied.
     $keyId = ''
     $claim = ''
+    $requestSecret = ''
     $pending = $null
     $kept = $false
     $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
-    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = '' }
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = '' }
     if ($EnrolmentSecret) { $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint }
     # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
     # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
@@ -413,7 +414,10 @@ function Register-PostureCollector {
         # service's clock, so they go through a run's clock check, which warns once, on the
         # console (the installer keeps no log). The other retry rules stay a run's defaults.
         $policy = New-PostureRetryPolicy -ClockCheck (New-PostureClockCheck)
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RetryPolicy $policy
+        # The request secret of a request still waiting is its own; the runs resend with it.
+        $requestSecret = $previous.EnrolmentRequest
+        if (-not $requestSecret) { $requestSecret = New-PostureEnrolmentRequestSecret }
+        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RequestSecret $requestSecret -RetryPolicy $policy
         if ($enrolment.Status -eq 'Pending') {
             $pending = $enrolment
             $ApiKey = ''
@@ -422,6 +426,7 @@ function Register-PostureCollector {
         } else {
             $ApiKey = $enrolment.Key
             $keyId = $enrolment.KeyId
+            $requestSecret = ''
             Write-Verbose ('Enrolled as {0} (key id {1}).' -f $enrolment.Server, $keyId)
         }
     } elseif (-not $EnrolmentSecret) {
@@ -449,7 +454,7 @@ function Register-PostureCollector {
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
         [void](New-Item -ItemType Directory -Path $DataPath -Force)
         $null = Set-PostureRestrictedAcl -Path $DataPath
-        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
+        $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim -EnrolmentRequest $requestSecret -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
     }
 
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
@@ -490,8 +495,8 @@ function Read-PosturePreviousEnrolment {
     <#
     .SYNOPSIS
         What an earlier installation for the same endpoint left to prove this server's identity:
-        its server key (a legacy shared key is no proof) and the claim of a re-enrolment request
-        waiting for approval. Empty strings when there is none or it cannot be read.
+        its server key (a legacy shared key is no proof), and the claim and request secret of a
+        re-enrolment request waiting for approval. Empty strings when there is none or it cannot be read.
     .EXAMPLE
         Read-PosturePreviousEnrolment -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint 'https://posture.contoso.net/api'
     #>
@@ -503,7 +508,7 @@ function Read-PosturePreviousEnrolment {
         [Parameter(Mandatory = $true)]
         [string]$Endpoint
     )
-    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = '' }
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = '' }
     $config = $null
     try { $config = Read-PostureConfig -Path $Path } catch {
         Write-Verbose ('The earlier configuration {0} cannot be read ({1}); enrolling without it.' -f $Path, $_.Exception.Message)
@@ -514,6 +519,7 @@ function Read-PosturePreviousEnrolment {
         $previous.KeyId = [string]$config.KeyId
     }
     $previous.EnrolmentClaim = $config.EnrolmentClaim
+    $previous.EnrolmentRequest = [string]$config['EnrolmentRequest']
     return $previous
 }
 

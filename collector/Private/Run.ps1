@@ -117,10 +117,11 @@ function Invoke-PostureSnapshot {
     $retryPolicy = New-PostureRetryPolicy -TimeoutSec $TimeoutSec -MaxAttempts $MaxAttempts -BaseDelaySeconds $BaseDelaySeconds -MaxDelaySeconds $MaxDelaySeconds -MaxRetryAfterSeconds $MaxRetryAfterSeconds -Deadline $deadline -ClockCheck $clockCheck
 
     # Endpoint and credential: parameters first, else the installer's protected configuration.
-    # The enrolment secret (and a re-enrolment request's claim) only ever come from the
+    # The enrolment secret (and a re-enrolment request's claim and request secret) only ever come from the
     # configuration, and are used only with its key. A dry run sends nothing, so never enrols.
     $enrolmentSecret = ''
     $enrolmentClaim = ''
+    $enrolmentRequest = ''
     $keyId = ''
     # The opt-in the installation stored is what a re-enrolment stores again; -ProxyUseDefaultCredentials
     # given to a run by hand only applies to that run, so it never becomes the installation's setting.
@@ -137,6 +138,7 @@ function Invoke-PostureSnapshot {
                 if (-not $dryRun -and (-not $PSBoundParameters.ContainsKey('Endpoint') -or $Endpoint -eq $config.Endpoint)) {
                     $enrolmentSecret = $config.EnrolmentSecret
                     $enrolmentClaim = $config.EnrolmentClaim
+                    $enrolmentRequest = [string]$config['EnrolmentRequest']
                     $keyId = $config.KeyId
                 }
             }
@@ -156,7 +158,7 @@ function Invoke-PostureSnapshot {
     $headers = @{ 'Accept-Language' = $Language }
     if ($ApiKey) { $headers[$HeaderName] = $ApiKey }
     if ($needsNetwork) { $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:($ProxyUseDefaultCredentials -or $storedProxyCredentials) }
-    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -ProxyUseDefaultCredentials $storedProxyCredentials -RetryPolicy $retryPolicy
+    $enrolment = New-PostureEnrolmentState -Endpoint ([string]$Endpoint) -HeaderName $HeaderName -ConfigPath $ConfigPath -Secret $enrolmentSecret -ApiKey ([string]$ApiKey) -KeyId $keyId -Claim $enrolmentClaim -RequestSecret $enrolmentRequest -ProxyUseDefaultCredentials $storedProxyCredentials -RetryPolicy $retryPolicy
 
     # 0. A stored claim means the key was refused and a re-enrolment waits for approval; no stored
     # key means the first one does. Either way, ask for the key before anything needs it.

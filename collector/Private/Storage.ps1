@@ -368,7 +368,7 @@ function Read-PostureConfig {
     .SYNOPSIS
         The endpoint, credential header name and credential stored by Install-PostureCollector.ps1
         (and by runs that enrolled again), the enrolment secret, the claim of a re-enrolment
-        request waiting for approval, and whether the default proxy may be given this account's
+        request waiting for approval and the request secret its resends carry, and whether the default proxy may be given this account's
         Windows credentials; $null when the file does not exist.
     .EXAMPLE
         Read-PostureConfig -Path 'C:\ProgramData\FleetPosture\config.dat'
@@ -388,6 +388,7 @@ function Read-PostureConfig {
         EnrolmentSecret = [string](Get-PostureMember -InputObject $c -Name 'enrolmentSecret' -Default '')
         KeyId      = [string](Get-PostureMember -InputObject $c -Name 'keyId' -Default '')
         EnrolmentClaim = [string](Get-PostureMember -InputObject $c -Name 'enrolmentClaim' -Default '')
+        EnrolmentRequest = [string](Get-PostureMember -InputObject $c -Name 'enrolmentRequest' -Default '')
         ProxyUseDefaultCredentials = ((Get-PostureMember -InputObject $c -Name 'proxyUseDefaultCredentials' -Default $false) -eq $true)
     }
 }
@@ -398,7 +399,9 @@ function Save-PostureConfig {
         Writes the protected configuration (DPAPI, machine scope): endpoint, header name, the key
         (the server key from enrolment, or the legacy shared key; empty while a first key waits
         for approval), its id, the enrolment secret, and the claim of a re-enrolment request
-        waiting for an admin's approval (it collects the key, so it is as secret as the key), and
+        waiting for an admin's approval (it collects the key, so it is as secret as the key), the
+        request secret (x-enrolment-request) of an enrolment not yet answered with a key (only its
+        holder's resend takes the place of its pending request), and
         with ProxyUseDefaultCredentials that the default proxy may authenticate the runs with the
         machine's Windows credentials (Install-PostureCollector.ps1's opt-in). The folder's ACL (SYSTEM and Administrators only) is set by the installer.
     .EXAMPLE
@@ -417,6 +420,7 @@ function Save-PostureConfig {
         [string]$EnrolmentSecret = '',
         [string]$KeyId = '',
         [string]$EnrolmentClaim = '',
+        [string]$EnrolmentRequest = '',
         [switch]$ProxyUseDefaultCredentials
     )
     if (-not $PSCmdlet.ShouldProcess($Path, 'Store the protected configuration')) { return }
@@ -427,6 +431,7 @@ function Save-PostureConfig {
     if ($KeyId) { $config['keyId'] = $KeyId }
     if ($EnrolmentSecret) { $config['enrolmentSecret'] = $EnrolmentSecret }
     if ($EnrolmentClaim) { $config['enrolmentClaim'] = $EnrolmentClaim }
+    if ($EnrolmentRequest) { $config['enrolmentRequest'] = $EnrolmentRequest }
     if ($ProxyUseDefaultCredentials) { $config['proxyUseDefaultCredentials'] = $true }
     $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
     $tmp = $Path + '.tmp'

@@ -556,7 +556,9 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
         Mock Invoke-PostureEnrolment { throw 'Enrolment refused (HTTP 403): blocked' }
         $null = Invoke-UndeliveredRun -DataPath $script:data
         Should -Invoke Send-PostureDocument -Times 1 -Exactly
-        Should -Invoke Save-PostureConfig -Times 0 -Exactly
+        # Only the request secret is stored, before the attempt (for the resend); the key stays.
+        Should -Invoke Save-PostureConfig -Times 1 -Exactly
+        Should -Invoke Save-PostureConfig -Times 1 -Exactly -ParameterFilter { $ApiKey -eq 'old-key' -and $EnrolmentRequest -match '^[A-Za-z0-9_-]{43}$' }
     }
 }
 

@@ -218,6 +218,29 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             @(& $script:spooled).Count | Should -Be 3
         }
 
+        It 'the answer to a request lost: the next run resends with the request secret stored before the first attempt; once the key is collected the secret is gone' {
+            & $script:saveConfig
+            # Every attempt of the first run is filed by the service, its answer lost on the way.
+            $script:svc.LoseEnrol = 99
+            (Invoke-PostureSnapshot -DataPath $script:data -MaxAttempts 2 -WarningAction SilentlyContinue).ExitCode | Should -Be 1
+            $c = Read-PostureConfig -Path $script:config
+            $c.EnrolmentClaim | Should -Be ''
+            $c.EnrolmentRequest | Should -Match '^[A-Za-z0-9_-]{43}$'
+            [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($script:config)) | Should -Not -Match '^\{'
+            $script:svc.LoseEnrol = 0
+            (& $script:run).ExitCode | Should -Be 3
+            (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Be $c.EnrolmentRequest
+            $script:svc.Request.State = 'approved'
+            (& $script:run).ExitCode | Should -Be 0
+            # Every enrolment call of the three runs, the claim's included, carried the one secret.
+            $sent = @($script:svc.Calls | Where-Object { $_.Call -eq 'POST enroll' } | ForEach-Object { $_.Request })
+            $sent.Count | Should -Be 4
+            @($sent | Select-Object -Unique) | Should -Be @($c.EnrolmentRequest)
+            $after = Read-PostureConfig -Path $script:config
+            $after.ApiKey | Should -Be 'key-1'
+            $after.EnrolmentRequest | Should -Be ''
+        }
+
         It 'approved: the next run collects the key with the claim, stores it, clears the claim and delivers the spool oldest first, then its own snapshot, each once' {
             & $script:saveConfig
             [void](& $script:run)
@@ -245,6 +268,8 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
         ) {
             & $script:saveConfig
             [void](& $script:run)
+            $first = (Read-PostureConfig -Path $script:config).EnrolmentRequest
+            $first | Should -Not -BeNullOrEmpty
             $script:svc.Request.State = $State
             $script:svc.Calls.Clear()
             $r = & $script:run
@@ -254,10 +279,14 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             & $script:log | Should -Match 'claim of re-enrolment request R1 was cleared'
             if ($Output) { ($r.Lines -join "`n") | Should -Match $Output }
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be ''
+            (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Be ''
             @(& $script:spooled).Count | Should -Be 2
             $script:svc.Calls.Clear()
             (& $script:run).ExitCode | Should -Be 3
             & $script:callList | Should -Be @('GET manifest old-key', 'POST enroll enrol-secret')
+            # The new request is a new enrolment: a secret of its own, kept for its resends.
+            $script:svc.Calls[1].Request | Should -Not -Be $first
+            (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Be $script:svc.Calls[1].Request
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
             @(& $script:spooled).Count | Should -Be 3
         }

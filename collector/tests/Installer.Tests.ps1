@@ -198,24 +198,25 @@ Describe 'Register-PostureCollector' {
     It 'reinstalling with -Reenrol proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
-        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c"}'
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.c","enrolmentRequest":"waiting-request-secret-1"}'
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.renewed","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } }
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
         Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly -ParameterFilter { $Method -eq 'Get' }
-        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' -and $Headers['x-enrolment-claim'] -eq 'R1.c' -and $Headers['x-api-key'] -eq 'enrol-secret' }
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' -and $Headers['x-enrolment-claim'] -eq 'R1.c' -and $Headers['x-enrolment-request'] -eq 'waiting-request-secret-1' -and $Headers['x-api-key'] -eq 'enrol-secret' }
         Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.renewed","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
         # Another endpoint's key proves nothing here: not sent.
         Register-PostureCollector -Endpoint 'https://other.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
         Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Uri -like 'https://other.*' -and -not $Headers.ContainsKey('x-server-key') -and -not $Headers.ContainsKey('x-enrolment-claim') }
     }
 
-    It 'a re-enrolment waiting for approval (202) installs with the claim and no key, and says so' {
+    It 'a re-enrolment waiting for approval (202) installs with the claim, the request secret it sent and no key, and says so' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 202; Content = '{"server":"exch01","status":"pending","requestId":"R7","claim":"R7.secret","requestedAt":"2026-11-28T00:00:00.000Z","message":"waits"}'; RetryAfter = $null; Error = $null } }
+        Mock Invoke-PostureHttpRequest { $script:sentRequest = $Headers['x-enrolment-request']; @{ StatusCode = 202; Content = '{"server":"exch01","status":"pending","requestId":"R7","claim":"R7.secret","requestedAt":"2026-11-28T00:00:00.000Z","message":"waits"}'; RetryAfter = $null; Error = $null } }
         $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
         $message | Should -Match 'waits for an admin''s approval of re-enrolment request R7 \(POST /api/servers/exch01/enrolments/R7/approve\).*exits 3'
-        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R7.secret"}' }
+        $script:sentRequest | Should -Match '^[A-Za-z0-9_-]{43}$'
+        Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq ('{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R7.secret","enrolmentRequest":"' + $script:sentRequest + '"}') }
         Should -Invoke Register-PostureTask -Times 1 -Exactly
     }
 

@@ -4,8 +4,10 @@
 // HTTP. An admin revokes its key: the next run's manifest fetch enrols again and the post goes
 // through. With POSTURE_REENROLMENT=approval the re-enrolment waits for an admin (exit 3, snapshots
 // spooled, the claim stored), an approval over the API lets the next run collect its key and
-// deliver the spool exactly once, and a denial clears the claim.
+// deliver the spool exactly once, a denial clears the claim, and a run whose answers were lost
+// resends with the request secret it stored, so its request is replaced rather than doubled.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +154,44 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(next.calls).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 201']);
     expect(m.log().split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
   }, pwshTimeout(6));
+
+  it('the answers to a request lost: the next run resends with the request secret it stored, so the admin sees one pending request, whose claim collects the key', async () => {
+    const m = await installedMachine(stack, 'win2012r2-x64-exchange2016-vse88.json');
+    hosts.push(m.host);
+    expect((await m.run()).code).toBe(0);
+    expect((await admin(stack, 'DELETE', `servers/${encodeURIComponent(m.server)}/key`)).status).toBe(200);
+
+    // The service files each enrolment of this run, then the connection drops before its answer.
+    let lose = true;
+    m.host.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!lose || req.method !== 'POST' || req.url !== '/api/enroll') return;
+      res.end = (() => (req.socket.destroy(), res)) as typeof res.end;
+    });
+    const lost = await m.run();
+    lose = false;
+    expect(lost.code, show(lost)).toBe(1);
+    expect(m.log()).toMatch(/Enrolling again failed: Enrolment failed: .* cannot be reached/);
+    // Every attempt carried the one request secret, so each took the place of the one before.
+    expect(await requestsOf(m.server, 'pending')).toHaveLength(1);
+    const secret = storedConfig(m.dataPath).enrolmentRequest;
+    expect(storedConfig(m.dataPath).enrolmentClaim).toBeUndefined();
+
+    // The next run resends with the stored secret: its request takes the place of the lost one.
+    const resent = await m.run();
+    expect(resent.code, show(resent)).toBe(3);
+    expect(resent.calls).toEqual(['GET /api/manifest 401', 'POST /api/enroll 202']);
+    const requestId = storedConfig(m.dataPath).enrolmentClaim!.split('.')[0]!;
+    expect((await requestsOf(m.server, 'pending')).map((r) => r.requestId)).toEqual([requestId]);
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(storedConfig(m.dataPath).enrolmentRequest).toBe(secret);
+
+    expect((await admin(stack, 'POST', `servers/${encodeURIComponent(m.server)}/enrolments/${requestId}/approve`)).status).toBe(200);
+    const collected = await m.run();
+    expect(collected.code, show(collected)).toBe(0);
+    expect(collected.calls.slice(0, 2)).toEqual(['POST /api/enroll 201', 'GET /api/manifest 200']);
+    expect(storedConfig(m.dataPath).enrolmentRequest).toBeUndefined();
+    expect(m.spool()).toEqual([]);
+  }, pwshTimeout(5));
 
   it('denied: the run logs the service\'s message, clears the claim and keeps the snapshot spooled (exit 2); the run after files a new request', async () => {
     const m = await installedMachine(stack, 'win2008-x64-exchange2007-vse85i.json');
