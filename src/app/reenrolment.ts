@@ -6,7 +6,7 @@
 // files a request (202) with a claim for its requester; the key comes once an admin approves it
 // and the requester comes back with the claim, or at once when the request carries the server's
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   ConcurrencyConflictError,
   keyRecordOf,
@@ -19,7 +19,7 @@ import {
   type ServerKeyStore,
 } from '../store';
 import type { ReenrolmentPolicy } from './settings';
-import { audit, blockedError, logRefusal, parseServerKey, secretMatches, type Enrolment, type IssuedKey } from './enrolment';
+import { audit, blockedError, hashSecret, logRefusal, parseServerKey, secretMatches, type Enrolment, type IssuedKey } from './enrolment';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
@@ -83,9 +83,18 @@ export interface ReenrolmentDeps {
 
 const iso = (t: number) => new Date(t).toISOString();
 
-/** Whether a request came from a requester the admin cannot tell from `facts`: every fact shown to the admin is the same. */
-const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts) =>
-  r.hostName === facts.hostName && r.fqdn === facts.fqdn && r.collector === facts.collector && r.source === facts.source;
+/**
+ * Whether a request filed again is the repeat of `r` by the same requester: every fact shown to the
+ * admin is the same, and so is the request secret. The facts alone prove nothing (anyone holding
+ * the enrolment secret can send them, X-Forwarded-For included), so a request made with a request
+ * secret is repeated only by that secret, and one made without only by a request without one.
+ */
+const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: string | undefined) =>
+  r.hostName === facts.hostName &&
+  r.fqdn === facts.fqdn &&
+  r.collector === facts.collector &&
+  r.source === facts.source &&
+  (r.requestHash === undefined ? secret === undefined : secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret));
 
 export function requestView(r: EnrolmentRequest, now: number) {
   return {
@@ -143,7 +152,7 @@ export class Reenrolment {
           throw new ApiError('forbidden', `An admin denied the re-enrolment request ${claimed.requestId} of ${server}; ask an admin to approve a new one or rotate its key.`);
         }
         if (claimed) return { status: 202, body: pending(claimed) };
-        return { status: 202, body: await this.#request(server, facts, basis, log) };
+        return { status: 202, body: await this.#request(server, facts, basis, log, proofs.request) };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
         // Another enrolment of this server changed its keys: decide again on what is there now.
@@ -232,26 +241,28 @@ export class Reenrolment {
     return request;
   }
 
-  async #request(server: string, facts: EnrolmentFacts, basis: KeyPartition, log: AlertLog): Promise<PendingEnrolment> {
+  async #request(server: string, facts: EnrolmentFacts, basis: KeyPartition, log: AlertLog, requestSecret: string | undefined): Promise<PendingEnrolment> {
     const requestId = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
     const salt = randomBytes(16);
+    const requestSalt = randomBytes(16);
     const request: EnrolmentRequest = {
       server,
       requestId,
       claimSalt: salt.toString('base64'),
-      claimHash: createHmac('sha256', salt).update(secret, 'utf8').digest('base64'),
+      claimHash: hashSecret(salt, secret).toString('base64'),
       state: 'pending',
       requestedAt: this.deps.clock(),
       hostName: facts.hostName,
       fqdn: facts.fqdn,
       collector: facts.collector,
       source: facts.source,
+      ...(requestSecret === undefined ? {} : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, requestSecret).toString('base64') }),
     };
     // A requester whose answer was lost (a timeout) asks again without a claim. Its earlier pending
     // request is one the admin could not tell from the new one, and one whose claim nobody holds:
     // approving it would strand the requester. The new request takes its place.
-    const repeats = basis.requests.filter((r) => r.state === 'pending' && sameRequester(r, facts));
+    const repeats = basis.requests.filter((r) => r.state === 'pending' && sameRequester(r, facts, requestSecret));
     await this.deps.keyStore.addRequest(request, basis, repeats);
     audit(log, LOG_RECORDS.reenrolmentRequested, {
       server,

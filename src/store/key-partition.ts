@@ -52,6 +52,12 @@ export interface EnrolmentRequest {
   /** The client address the request came from, as the front end reported it (the last X-Forwarded-For entry). */
   readonly source?: string;
   /**
+   * The requester's x-enrolment-request secret, as base64 salt and HMAC: the facts above are the
+   * requester's own word, so only this proves that a request filed again comes from the same caller.
+   */
+  readonly requestSalt?: string;
+  readonly requestHash?: string;
+  /**
    * Set when state is 'replaced': the request that took its place (for reason 'key', the key id;
    * for 'revoked', the time of the revocation as an ISO date), and why.
    */
@@ -88,6 +94,7 @@ export function requestToEntity(r: EnrolmentRequest) {
     Fqdn: r.fqdn ?? '',
     Collector: r.collector ?? '',
     Source: r.source ?? '',
+    ...(r.requestHash === undefined ? {} : { RequestSalt: r.requestSalt ?? '', RequestHash: r.requestHash }),
     ...(r.decidedAt === undefined ? {} : { DecidedAt: dateTime(r.decidedAt) }),
     ...(r.replaced === undefined ? {} : replacedColumns(r.replaced.by, r.replaced.reason)),
   };
@@ -123,6 +130,8 @@ export function entityToRequest(e: Row): EnrolmentRequest {
     fqdn: str(e, 'Fqdn') || undefined,
     collector: str(e, 'Collector') || undefined,
     source: str(e, 'Source') || undefined,
+    requestSalt: str(e, 'RequestSalt') || undefined,
+    requestHash: str(e, 'RequestHash') || undefined,
     replaced: state === 'replaced' ? { by: str(e, 'ReplacedBy'), reason } : undefined,
     etag: typeof e.etag === 'string' ? e.etag : undefined,
   };

@@ -1,6 +1,7 @@
 // A server key's identity at its edges, over HTTP on Azurite: spellings of a host (case, trailing
 // dot, look-alike letters) neither let a key post for another server nor make a second id for its
-// own; and a made-up key tells a caller nothing about whether the server it names exists.
+// own; a made-up key tells a caller nothing about whether the server it names exists; and in
+// approval mode a requester that copies another's facts cannot take the place of its request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRIFT_RULE } from '../support/drift';
 import type { Json } from '../support/http';
@@ -93,5 +94,58 @@ describe('a server key and the spellings of its host', () => {
     expect(seen.slice(0, 2)).toEqual(seen.slice(2));
     expect(seen[0]).toMatchObject({ status: 401, body: { error: 'key_revoked' } });
     expect(JSON.stringify(answers)).not.toContain('keyid3');
+  });
+});
+
+describe('approval mode: a request filed again by someone else', () => {
+  let stack: TestStack;
+  let c: ReturnType<typeof enrolmentClient>;
+  beforeAll(async () => {
+    stack = await startTestStack({ settings: { POSTURE_REENROLMENT: 'approval' } });
+    c = enrolmentClient(stack);
+  });
+  afterAll(async () => stack?.stop());
+
+  const pendingOf = async (server: string) =>
+    ((await c.call('GET', 'enrolments', TEST_KEYS.admin)).body.items as Json[])
+      .filter((i) => i.server === server && i.state === 'pending')
+      .map((i) => i.requestId as string)
+      .sort();
+  const from = { 'x-forwarded-for': '10.20.30.40' };
+  const mySecret = 'r'.repeat(43);
+
+  it('copying the facts and the X-Forwarded-For of a pending request does not take its place; its own resend does', async () => {
+    expect((await c.enrol('COPY1')).status).toBe(201);
+    const mine = await c.enrol('COPY1', { ...from, 'x-enrolment-request': mySecret });
+    expect(mine.status).toBe(202);
+
+    // Someone else holding the enrolment secret sends the same facts, with a request secret of its own or none.
+    const copied = await c.enrol('COPY1', { ...from, 'x-enrolment-request': 'x'.repeat(43) });
+    const bare = await c.enrol('COPY1', from);
+    expect([copied.status, bare.status]).toEqual([202, 202]);
+    // The admin sees every requester, the genuine one included.
+    expect(await pendingOf(fqdn('COPY1'))).toEqual([mine.body.requestId, copied.body.requestId, bare.body.requestId].sort());
+    // The request secret is kept only as a salted HMAC.
+    expect(JSON.stringify(await dumpTables(stack))).not.toContain(mySecret);
+
+    // The genuine requester's resend (its answer lost) replaces its own request, and only that.
+    const resend = await c.enrol('COPY1', { ...from, 'x-enrolment-request': mySecret });
+    expect(resend.status).toBe(202);
+    expect(await pendingOf(fqdn('COPY1'))).toEqual([resend.body.requestId, copied.body.requestId, bare.body.requestId].sort());
+    expect((await c.call('POST', `servers/${fqdn('COPY1')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('COPY1', { ...from, 'x-enrolment-claim': resend.body.claim, 'x-enrolment-request': mySecret })).status).toBe(201);
+  });
+
+  it('an older collector, which sends no request secret, still replaces its own request by resending', async () => {
+    expect((await c.enrol('COPY2')).status).toBe(201);
+    const first = await c.enrol('COPY2', from);
+    const resend = await c.enrol('COPY2', from);
+    expect([first.status, resend.status]).toEqual([202, 202]);
+    expect(await pendingOf(fqdn('COPY2'))).toEqual([resend.body.requestId]);
+    // A requester with a secret does not take the place of a request made without one.
+    const withSecret = await c.enrol('COPY2', { ...from, 'x-enrolment-request': mySecret });
+    expect(await pendingOf(fqdn('COPY2'))).toEqual([resend.body.requestId, withSecret.body.requestId].sort());
+    expect((await c.call('POST', `servers/${fqdn('COPY2')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('COPY2', { ...from, 'x-enrolment-claim': resend.body.claim })).status).toBe(201);
   });
 });
