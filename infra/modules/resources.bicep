@@ -217,8 +217,9 @@ resource metricsPublisherAssignment 'Microsoft.Authorization/roleAssignments@202
 // tables, nothing else. Table by table, so that no one
 // but the app reads ServerKeys (key hashes are no reader's business); the price is that a
 // table-scoped role cannot list the account's tables, so readers open each table by name
-// (docs/deploy.md). union() drops a deployer who is also listed, which would name one assignment twice.
-var tableReaderPrincipals = union(tableReaders, empty(principalId) ? [] : [
+// (docs/deploy.md). A deployer who is also listed is dropped from the list by id, whatever its case
+// or type there: the assignment's name comes from the id, so a second entry would name it twice.
+var tableReaderPrincipals = concat(filter(tableReaders, r => empty(principalId) || toLower(r.id) != toLower(principalId)), empty(principalId) ? [] : [
   {
     id: principalId
     type: principalType

@@ -68,9 +68,9 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
 /**
  * The client address the front end saw, for admins to judge a request by. Every proxy appends the
  * address it was called from to X-Forwarded-For, after whatever the client itself wrote there, so
- * only the last entry is the platform's word (App Service's front end, or Front Door with the app
- * reached only through it); the entries before it are the client's. Undefined without the header
- * (the local host has no front end).
+ * only the last entry is the platform's word (what App Service's front end saw); the entries before
+ * it are the client's. Behind a proxy of the operator's own (Front Door) that entry is the proxy's
+ * address. Undefined without the header (the local host has no front end).
  */
 export function clientAddress(headers: { get(name: string): string | null }): string | undefined {
   return headers.get('x-forwarded-for')?.split(',').at(-1)?.trim().slice(0, 64) || undefined;

@@ -84,17 +84,18 @@ export interface ReenrolmentDeps {
 const iso = (t: number) => new Date(t).toISOString();
 
 /**
- * Whether a request filed again is the repeat of `r` by the same requester: every fact shown to the
- * admin is the same, and so is the request secret. The facts alone prove nothing (anyone holding
- * the enrolment secret can send them, X-Forwarded-For included), so a request made with a request
- * secret is repeated only by that secret, and one made without only by a request without one.
+ * Whether a request filed again is the repeat of `r` by the same requester. The facts shown to the
+ * admin prove nothing (anyone holding the enrolment secret can send them, and from the
+ * collector's own network its address too), so a request made with a request secret is repeated
+ * only by that secret; one made without (an older collector) only by a request without one that
+ * repeats every fact.
  */
 const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: string | undefined) =>
-  r.hostName === facts.hostName &&
-  r.fqdn === facts.fqdn &&
-  r.collector === facts.collector &&
-  r.source === facts.source &&
-  (r.requestHash === undefined ? secret === undefined : secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret));
+  r.requestHash === undefined
+    ? secret === undefined && r.hostName === facts.hostName && r.fqdn === facts.fqdn && r.collector === facts.collector && r.source === facts.source
+    : // The secret alone proves the requester: its address may change between runs (DHCP, a front
+      // end that records the port), and its version with an upgrade.
+      secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret);
 
 export function requestView(r: EnrolmentRequest, now: number) {
   return {
@@ -180,11 +181,14 @@ export class Reenrolment {
         return undefined;
       }
     };
-    if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return `key:${basis.head?.currentKeyId}`;
+    // The holder of the current key, or of the request secret that issued it, is the server's
+    // collector, whose every renewal makes a new key: one bucket for it, named by nothing a renewal
+    // changes. A claim names a request, which renewals do not touch.
+    if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return 'collector';
     const claimed = claim === undefined ? undefined : holds(() => this.#claimed(basis, claim));
     if (claimed !== undefined) return `request:${claimed.requestId}`;
     const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
-    return repeated ? `repeat:${basis.head?.currentKeyId}` : undefined;
+    return repeated ? 'collector' : undefined;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */

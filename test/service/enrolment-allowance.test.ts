@@ -115,4 +115,16 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     expect(statuses.at(-1)).toBe(429);
     expect((await c.enrol('ALW4', { 'x-enrolment-claim': asked.body.claim })).status).toBe(202);
   });
+
+  it('a collector renewing in a loop is still limited: its renewals share one allowance, though each makes a new key', async () => {
+    let key = (await c.enrol('ALW5')).body.key as string;
+    await exhaust('ALW5');
+    const statuses: number[] = [];
+    for (let i = 0; i < BURST + 1; i++) {
+      const renewed = await c.enrol('ALW5', { 'x-server-key': key });
+      statuses.push(renewed.status);
+      if (renewed.status === 201) key = renewed.body.key as string;
+    }
+    expect(statuses).toEqual([...Array<number>(BURST).fill(201), 429]);
+  });
 });

@@ -148,4 +148,19 @@ describe('approval mode: a request filed again by someone else', () => {
     expect((await c.call('POST', `servers/${fqdn('COPY2')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
     expect((await c.enrol('COPY2', { ...from, 'x-enrolment-claim': resend.body.claim })).status).toBe(201);
   });
+
+  it('a resend with its request secret replaces its own request though its address and collector version changed between runs', async () => {
+    expect((await c.enrol('COPY3')).status).toBe(201);
+    const first = await c.enrol('COPY3', { ...from, 'x-enrolment-request': mySecret });
+    // The next run: a new DHCP lease (or a front end that records the port), and an upgraded collector.
+    const resend = await c.call(
+      'POST',
+      'enroll',
+      TEST_KEYS.enrolment,
+      { host: { name: 'COPY3', fqdn: fqdn('COPY3') }, collector: { name: 'Send-PostureSnapshot', version: '1.1.0' } },
+      { 'x-forwarded-for': '10.20.30.41:50123', 'x-enrolment-request': mySecret },
+    );
+    expect([first.status, resend.status]).toEqual([202, 202]);
+    expect(await pendingOf(fqdn('COPY3'))).toEqual([resend.body.requestId]);
+  });
 });
