@@ -34,6 +34,20 @@ const PROBES = 3;
  * place, holding every later entry back for good; a cause that is global fails at every place alike.
  */
 export const probePositions = (lists: number): number[] => (lists <= 0 ? [] : [...new Set(Array.from({ length: PROBES }, (_, i) => Math.round((i * (lists - 1)) / (PROBES - 1))))]);
+/**
+ * Servers tried after the first, middle and last all failed alike, before the run stops. Any fixed
+ * set of places can hold bad entries, and a run that stops reads the same batch again, so those
+ * places alone would stop every run for good; a few taken at random differ from run to run, while a
+ * global cause fails them too and costs only these few more attempts.
+ */
+const FURTHER_PROBES = 3;
+/** Up to FURTHER_PROBES distinct places, drawn with `random` (in [0, 1)), among those not probed yet. */
+export const furtherProbes = (lists: number, probed: ReadonlySet<number>, random: () => number = Math.random): number[] => {
+  const left = Array.from({ length: lists }, (_, at) => at).filter((at) => !probed.has(at));
+  const picked: number[] = [];
+  while (picked.length < FURTHER_PROBES && left.length > 0) picked.push(left.splice(Math.min(left.length - 1, Math.floor(random() * left.length)), 1)[0]!);
+  return picked;
+};
 const kindOf = (error: unknown): string => (error instanceof Error ? `${error.name}|${(error as { code?: unknown }).code ?? ''}` : typeof error);
 
 export interface OneByOneDeps {
@@ -58,8 +72,8 @@ export interface OneByOneOutcome {
  * error; its server's later entries go on, reading where its rows are first (the moves of the
  * entry set aside never happened). Everything written is keyed by the change, so what the failed
  * batch wrote already is written again alike. Only an entry that fails while others succeed is
- * set aside: when the PROBES entries probed across the batch fail alike, or every entry fails, the
- * run stops and keeps them all (ProjectionFailed says why).
+ * set aside: when the entries probed across the batch (PROBES, then FURTHER_PROBES) fail alike, or
+ * every entry fails, the run stops and keeps them all (ProjectionFailed says why).
  */
 export async function projectOneByOne(
   deps: OneByOneDeps,
@@ -102,12 +116,20 @@ export async function projectOneByOne(
   };
   // One after another until one succeeds: a success means the cause is not global.
   const probed = new Set<number>();
+  const failedAlike = () => outcome.projected === 0 && failed.length >= PROBES && failed.every((f) => kindOf(f.error) === kindOf(failed[0]!.error));
   for (const at of probePositions(lists.length)) {
     if (outcome.projected > 0) break;
     probed.add(at);
     await tryList(lists[at]!);
   }
-  const alike = failed.length >= PROBES && failed.every((f) => kindOf(f.error) === kindOf(failed[0]!.error));
+  if (failedAlike()) {
+    for (const at of furtherProbes(lists.length, probed)) {
+      probed.add(at);
+      await tryList(lists[at]!);
+      if (!failedAlike()) break;
+    }
+  }
+  const alike = failedAlike();
   if (!alike) await inParallel(lists.filter((_, at) => !probed.has(at)), parallel, tryList);
   if (outcome.projected === 0 && (alike || failed.length > 1)) {
     log.log(`projector: ${alike ? `the ${failed.length} entries probed across the batch` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);

@@ -2,7 +2,7 @@
 // spread over the batch, so bad entries lying together anywhere short of the whole batch leave at
 // least one probe on a good entry, while a cause that hits every entry fails every probe.
 import { describe, expect, it } from 'vitest';
-import { probePositions } from '../../src/app/projection-one-by-one';
+import { furtherProbes, probePositions } from '../../src/app/projection-one-by-one';
 
 describe('probePositions', () => {
   it('takes the first, middle and last server, each once, and none of an empty batch', () => {
@@ -23,5 +23,22 @@ describe('probePositions', () => {
         }
       }
     }
+  });
+});
+
+describe('furtherProbes', () => {
+  it('takes three distinct servers not probed yet, as many as are left, where the random source says', () => {
+    const probed = new Set(probePositions(10));
+    expect(furtherProbes(10, probed, () => 0)).toEqual([1, 2, 3]);
+    expect(furtherProbes(10, probed, () => 0.999)).toEqual([8, 7, 6]);
+    expect(furtherProbes(5, new Set(probePositions(5)), () => 0.5)).toEqual([3, 1]);
+    expect(furtherProbes(3, new Set(probePositions(3)), () => 0.5)).toEqual([]);
+  });
+
+  it('can fall on every server, so no fixed set of bad servers stops every run', () => {
+    const probed = new Set(probePositions(50));
+    const reached = new Set<number>();
+    for (let i = 0; i < 50; i++) for (const at of furtherProbes(50, probed, () => i / 50)) reached.add(at);
+    expect([...reached].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, at) => at).filter((at) => !probed.has(at)));
   });
 });

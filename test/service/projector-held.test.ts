@@ -7,6 +7,7 @@ import { RestError } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
+import { probePositions } from '../../src/app/projection-one-by-one';
 import { Projector } from '../../src/app/projector';
 import { decodeWork, encodeWork, type ProjectionWork } from '../../src/app/projection-work';
 import { createTableClients, OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
@@ -378,4 +379,51 @@ describe('changes that cannot be projected and sort first in the batch', () => {
     for (const entry of bad) expect(records('FleetPosture.ProjectionHeld', entry.server).map((r) => r.fields.commitId)).toEqual([entry.commitId]);
     await clearHeld(...bad.map((e) => hostOf.get(e.server)!));
   });
+});
+
+describe('changes that cannot be projected where the probes fall, in a full batch', () => {
+  // More servers wait than a batch takes, so a run that stops reads the very same batch again.
+  const hosts = Array.from({ length: 520 }, (_, i) => `WIDE${String(i).padStart(3, '0')}`);
+  const hostOf = new Map(hosts.map((host) => [serverOf(host), host]));
+  const stopped = (run: Promise<unknown>) => run.then((r) => ({ ran: r }), (error: unknown) => ({ stopped: String(error) }));
+  beforeAll(async () => {
+    for (let i = 0; i < hosts.length; i += 8) await Promise.all(hosts.slice(i, i + 8).map((host) => postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }))));
+    expect((await outbox.list(1000)).length).toBe(hosts.length);
+  }, 300_000);
+
+  it('an error on every write still stops the run after a few probes, holding nothing', async () => {
+    const failedBefore = alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed').length;
+    fault.server = 'wide';
+    fault.status = 400;
+    try {
+      await expect(stack.projected()).rejects.toThrow();
+    } finally {
+      fault.server = undefined;
+    }
+    expect(await heldRows()).toEqual([]);
+    expect(alertRecords(stack).filter((a) => a.name === 'FleetPosture.ProjectionFailed')).toHaveLength(failedBefore + 1);
+    expect((await outbox.list(1000)).length).toBe(hosts.length);
+    // The first, middle and last, then three more: not the whole batch one at a time.
+    expect(stack.logs.filter((l) => /entries probed across the batch failed/.test(l.message)).at(-1)?.message).toMatch(/the 6 entries probed/);
+  });
+
+  it('are set aside and the rest projected in the first run, not stopping every run at the same place', async () => {
+    // The batch is the first 500 listed, less the server listed last (its later entries may be cut off).
+    const batch = (await outbox.list(500)).slice(0, -1);
+    const bad = probePositions(batch.length).map((at) => batch[at]!);
+    expect(bad).toHaveLength(3);
+    for (const entry of bad) await breakEntry(entry);
+
+    // Four servers side by side rather than sixteen: sixteen at once contend for the rule index's
+    // counts rows on Azurite until a write gives up, which stops the run for a reason of its own.
+    const projector = new Projector({ store: stack.app.projectorStore, ...projectionStores(stack.app.projectorStore), outbox, waivers: async () => () => undefined, parallel: 4 }, RECENT_COMMITS);
+    const drain = () => stopped(projector.drain({ log: (message) => stack.logs.push({ level: 'information', functionName: 'projector', message }) }));
+    const runs = [await drain(), await drain()];
+    expect(runs).toMatchObject([{ ran: { projected: hosts.length - 3, held: 3 } }, { ran: { projected: 0, held: 0 } }]);
+    expect(await outbox.list(1000)).toEqual([]);
+    expect((await heldRows()).map((r) => r.CommitId).sort()).toEqual(bad.map((e) => e.commitId).sort());
+    const badServers = new Set(bad.map((e) => e.server));
+    for (const server of hostOf.keys()) expect(records('FleetPosture.NewFinding', server), server).toHaveLength(badServers.has(server) ? 0 : 1);
+    await clearHeld(...bad.map((e) => hostOf.get(e.server)!));
+  }, 120_000);
 });
