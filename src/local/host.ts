@@ -324,9 +324,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   // The request each connection's handler is running, for the request limit (see limitAgainWhenRead),
   // and how to fail its body's reading when the connection is refused (see refuse).
   const inHandler = new WeakMap<Duplex, InHandler>();
-  // Each connection's latest request not yet answered: Node answers a connection's pipelined
-  // requests in order, so the connection's last answer is this one's.
-  const owed = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+  // Each connection's requests not yet answered, in the order received: Node answers a
+  // connection's pipelined requests in that order, so an answer can only follow the earlier ones.
+  const owed = new WeakMap<Duplex, InHandler[]>();
+  // Requests given up on (their body broken or late behind earlier answers still owed): never run,
+  // as their answer can no longer be sent.
+  const givenUp = new WeakSet<IncomingMessage>();
   // Connections whose later bytes were refused: a request Node still parses from them afterwards
   // (the client went on sending) is never run, since its answer could not follow the refusal.
   const refused = new WeakSet<Duplex>();
@@ -336,12 +339,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (refused.has(req.socket)) return;
     inFlight.add(res);
-    const entry = { req, res };
-    owed.set(req.socket, entry);
+    const entry: InHandler = { req, res };
+    owed.set(req.socket, [...(owed.get(req.socket) ?? []), entry]);
     res.once('close', () => {
-      inFlight.delete(res);
-      if (owed.get(req.socket) === entry) owed.delete(req.socket);
-      if (inFlight.size === 0) drained?.();
+      owed.set(req.socket, (owed.get(req.socket) ?? []).filter((e) => e !== entry));
+      settled(res);
     });
     // A request that arrives on an open connection while the host closes is served, and its
     // connection not kept.
@@ -399,8 +401,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       socket.once('close', withdraw).once('finish', withdraw);
       const release = await ticket.admitted;
       socket.off('close', withdraw).off('finish', withdraw);
-      if (!release || socket.destroyed || socket.writableEnded) return release?.();
-      const running: InHandler = { req, res };
+      if (!release || socket.destroyed || socket.writableEnded || givenUp.has(req)) return release?.();
+      const running = entry;
       inHandler.set(socket, running);
       try {
         await runHandler(running, url, method, hit.r, params);
@@ -459,19 +461,37 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const running = timedOut ? inHandler.get(socket) : undefined;
     if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds), () => refuse(socket, true));
-    const latest = owed.get(socket);
-    if (latest?.req.complete) return closeAfterAnswers(socket, latest);
     refuse(socket, timedOut);
   });
+
+  /** A response done with: close() no longer waits for it. */
+  const settled = (res: ServerResponse): void => {
+    inFlight.delete(res);
+    if (inFlight.size === 0) drained?.();
+  };
 
   /**
    * Refuses the connection. A handler reading its body would otherwise wait for bytes that are now
    * discarded, until the linger lets the socket go, holding its place meanwhile; its reading fails
-   * at once instead (its own answer can no longer be sent after the refusal).
+   * at once instead (its own answer can no longer be sent after the refusal). Behind a request
+   * received in full and not yet answered there is no refusal (see closeAfterAnswers): the
+   * request being received is given up, unanswered, as its answer would come after the close.
    */
   const refuse = (socket: Duplex, timedOut: boolean): void => {
-    refuseConnection(socket, timedOut);
-    inHandler.get(socket)?.abortBody?.(new Error(timedOut ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1'));
+    const why = new Error(timedOut ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1');
+    const pending = owed.get(socket) ?? [];
+    const last = pending.map((e) => e.req.complete).lastIndexOf(true);
+    if (last < 0) {
+      refuseConnection(socket, timedOut);
+      inHandler.get(socket)?.abortBody?.(why);
+      return;
+    }
+    for (const late of pending.slice(last + 1)) {
+      givenUp.add(late.req);
+      late.abortBody?.(why);
+      settled(late.res);
+    }
+    closeAfterAnswers(socket, pending[last]!);
   };
 
   /**

@@ -305,6 +305,15 @@ describe('a request received in full, then refused bytes on the same connection 
     await expectAnsweredAndClosed(r, 'pipeslowhead');
   });
 
+  it('a second post whose head came in full but whose body is broken behind such a post: the first gets its 201, not a 400, the second neither runs nor is answered, then the connection closes', async () => {
+    const h = await host();
+    const key = await stack.serverKey('pipebrokenbody.corp.contoso.com');
+    const broken = postHead(h.baseUrl, { 'x-api-key': key, 'Transfer-Encoding': 'chunked' }) + '10\r\n{"host":"pipebro\r\nZZ\r\n';
+    const r = await pipelined(h, 'pipebadbody', broken, clientErrorEvents(h), 'the broken body to be refused');
+    await expectAnsweredAndClosed(r, 'pipebadbody');
+    expect(await stack.app.store.readServerRows('pipebrokenbody.corp.contoso.com', TEST_RULES.map((rule) => rule.id))).toEqual([]);
+  });
+
   it('a second post whose head missed the limit and that the client completes afterwards is never run: not stored, no second answer', async () => {
     const h = await host({ timeouts: { headersSeconds: 1, requestSeconds: 2 } });
     const limit = requestLimitEvents(h);
