@@ -3,7 +3,7 @@
 // another release) stops only itself and is set aside (held-entries.ts), while an outage stops the
 // run with every entry kept for the next one.
 import type { OutboxStore, StoredOutboxEntry } from '../store';
-import { ConcurrencyConflictError, isAccessDenied, isTransient, LeaseLostError, settleBounded as inParallel } from '../store';
+import { bucketOf, ConcurrencyConflictError, COUNT_SHARDS, driftShardOf, isAccessDenied, isTransient, LeaseLostError, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { workOf, type HeldEntries, type Ready } from './held-entries';
 import type { ProjectionAlerts } from './projection-alerts';
@@ -49,6 +49,26 @@ export const furtherProbes = (lists: number, probed: ReadonlySet<number>, random
   return picked;
 };
 const kindOf = (error: unknown): string => (error instanceof Error ? `${error.name}|${(error as { code?: unknown }).code ?? ''}` : typeof error);
+
+/**
+ * Items of one server each, grouped by the shard of the counts rows their server's writes update
+ * (the rule index's and drift's, both picked by the server): groups go side by side, each one's
+ * items one after another. Servers of one shard written side by side would contend for those rows
+ * under their ETags, and a large batch has many, until one gives up and stops the run.
+ */
+const byShard = <T>(items: readonly T[], serverOf: (item: T) => string): T[][] => {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const server = serverOf(item);
+    const shard = `${bucketOf(server, COUNT_SHARDS)}|${driftShardOf(server)}`;
+    groups.set(shard, [...(groups.get(shard) ?? []), item]);
+  }
+  return [...groups.values()];
+};
+/** A group's items one after another. */
+const inTurn = <T>(each: (item: T) => Promise<void>) => async (items: readonly T[]) => {
+  for (const item of items) await each(item);
+};
 
 export interface OneByOneDeps {
   readonly outbox: OutboxStore;
@@ -130,13 +150,13 @@ export async function projectOneByOne(
     }
   }
   const alike = failedAlike();
-  if (!alike) await inParallel(lists.filter((_, at) => !probed.has(at)), parallel, tryList);
+  if (!alike) await inParallel(byShard(lists.filter((_, at) => !probed.has(at)), (list) => list[0]!.entry.server), parallel, inTurn(tryList));
   if (outcome.projected === 0 && (alike || failed.length > 1)) {
     log.log(`projector: ${alike ? `the ${failed.length} entries probed across the batch` : `all ${failed.length} entries tried`} failed and none succeeded; the run stops and keeps them (the cause is not in one entry).`);
     throw failed[0]!.error;
   }
   // Others succeeded: each failed entry is set aside, then its server's later entries go on.
-  await inParallel(failed, parallel, async ({ r, error, rest }) => {
+  await inParallel(byShard(failed, (f) => f.r.entry.server), parallel, inTurn(async ({ r, error, rest }) => {
     await held.hold(r.entry, firstLine(error), true, log);
     outcome.held++;
     for (const next of rest) {
@@ -148,6 +168,6 @@ export async function projectOneByOne(
         outcome.held++;
       }
     }
-  });
+  }));
   return outcome;
 }
