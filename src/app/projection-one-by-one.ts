@@ -61,7 +61,9 @@ const byShard = <T>(items: readonly T[], serverOf: (item: T) => string): T[][] =
   for (const item of items) {
     const server = serverOf(item);
     const shard = `${bucketOf(server, COUNT_SHARDS)}|${driftShardOf(server)}`;
-    groups.set(shard, [...(groups.get(shard) ?? []), item]);
+    const group = groups.get(shard);
+    if (group) group.push(item);
+    else groups.set(shard, [item]);
   }
   return [...groups.values()];
 };
