@@ -1,6 +1,6 @@
 // Reading drift: a rule's configurations as clusters (from the counters kept as snapshots arrive,
 // never from the results), and one server's differences from the baseline or the largest cluster.
-import { CursorCodec, type DriftCounts, type DriftStore, type StoredBaseline } from '../store';
+import { CursorCodec, newestMember, type DriftCounts, type DriftStore, type StoredBaseline } from '../store';
 import type { Facts, Rule } from '../rules/types';
 import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
 import { ApiError } from './errors';
@@ -52,7 +52,8 @@ export class DriftQueries {
     // Opened before any read: a foreign or altered token is a 400 that costs no storage.
     const start = this.#cursors.open(token, query).i;
     const [{ clusters, entitiesRead }, baseline] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId)]);
-    const member = baseline && baseline.server !== '' ? await this.deps.drift.getMember(ruleId, baseline.server) : undefined;
+    const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
+    const member = newestMember(rows);
     const end = start + top;
     return {
       ruleId,
@@ -62,7 +63,8 @@ export class DriftQueries {
       clusters: clusters.slice(start, end),
       // Pages are positions in the ranking at the time of each read; the counters move as snapshots arrive.
       continuationToken: end < clusters.length ? this.#cursors.seal(query, { i: end }) : null,
-      entitiesRead,
+      // The baseline row and its server's member rows are read too, and count as such.
+      entitiesRead: entitiesRead + (baseline ? 1 : 0) + rows.length,
     };
   }
 

@@ -236,6 +236,11 @@ export function isNewerSource(a: Source, b: Source): boolean {
 /** Whether two places are one member row (same configuration, status and commit). */
 const sameRow = (a: DriftPlace, b: DriftPlace) => a.fingerprint === b.fingerprint && a.status === b.status && a.commitId === b.commitId;
 
+/** A server's place among its member rows as read: one row per server; should a failed move ever leave two, the newest source. */
+export function newestMember(members: readonly StoredDriftMember[]): DriftMember | undefined {
+  return members.map((x) => x.member).reduce<DriftMember | undefined>((a, b) => (a && !isNewerSource(b, a) ? a : b), undefined);
+}
+
 /** A member row as read: where it is counted, and its key and ETag. */
 export interface StoredDriftMember {
   readonly rowKey: string;
@@ -723,9 +728,7 @@ export class DriftStore {
   /** The server's place in the rule's drift: a range read of its member rows (and a point read of its old-layout row, side by side, until those are recorded gone). */
   async getMember(ruleId: string, server: string): Promise<DriftMember | undefined> {
     await this.#table.ready();
-    const members = await this.#members(ruleId, server);
-    // One row per server; should a failed move ever leave two, the newest source is the server's place.
-    return members.map((x) => x.member).reduce<DriftMember | undefined>((a, b) => (a && !isNewerSource(b, a) ? a : b), undefined);
+    return newestMember(await this.#members(ruleId, server));
   }
 
   /** The rule's baseline row (server '' when cleared), undefined when none was ever named. */

@@ -16,7 +16,7 @@ export type { CommitMark } from './records';
 export { DIRECT_RAW_SLOTS, nextRawSlot, PROJECTED_RAW_SLOTS, rawSlotOf } from './raw-slots';
 export { OutboxEntryTooLargeError, OutboxStore, type HeldOutboxEntry, type OutboxEntry, type StoredOutboxEntry } from './outbox-store';
 export { LifecycleStore, seenPartition, type ReevalState, type SeenEntry, type StaleMarker } from './lifecycle-store';
-export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type DriftTruth, type StoredBaseline } from './drift-store';
+export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, newestMember, oldLayoutMemberServer, SAMPLE_PER_ROW, type DriftBaseline, type DriftStoreOptions, type DriftCounts, type DriftChange, type DriftLeave, type DriftMember, type DriftMove, type DriftPlace, type DriftTruth, type StoredBaseline } from './drift-store';
 export { settleBounded } from './transactions';
 export { backOff, CONTENDED_ATTEMPTS } from './contention';
 export { WaiverStore, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState } from './waivers-store';

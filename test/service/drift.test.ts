@@ -2,7 +2,9 @@
 // of the rule, one server's differences, a configuration that changes, and a baseline named and
 // cleared by an admin (audited as events), against Azurite and the local host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DRIFT_SHARDS } from '../../src/store';
+import { odata, TableClient } from '@azure/data-tables';
+import { DRIFT_SHARDS, encodeKey, resolveConnectionString, tableNames } from '../../src/store';
+import { DRIFT_COUNTER_KEYS } from '../../src/store/drift-store';
 import { get, post } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -156,6 +158,30 @@ describe('baselines', () => {
     expect(baselineKind.body.items.map((e: { cause: string }) => e.cause).sort()).toEqual(['baseline-changed', 'baseline-deleted', 'baseline-set']);
   });
 });
+
+describe("the fleet's X-Entities-Read", () => {
+  it('counts every entity the answer read: the counter rows, the baseline row, and the baseline server\'s member row', async () => {
+    const drift = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).drift, { allowInsecureConnection: true });
+    const counters = await rowsWithin(drift, encodeKey(RULE), DRIFT_COUNTER_KEYS.from, DRIFT_COUNTER_KEYS.to);
+    expect(counters).toBeGreaterThan(0);
+    expect((await admin(`baselines/${RULE}`, 'PUT', { server: id('EXCH05'), setBy: 'carol' })).status).toBe(201);
+    const members = await rowsWithin(drift, encodeKey(RULE), `m|${encodeKey(id('EXCH05'))}`, `m|${encodeKey(id('EXCH05'))}}`);
+    expect(members).toBe(1);
+    const r = await get(stack, `drift?rule=${RULE}`);
+    expect(r.body.baseline).toMatchObject({ server: id('EXCH05'), fingerprint: expect.stringMatching(/^sha256:/) });
+    expect(Number(r.headers.get('x-entities-read'))).toBe(counters + 1 + members);
+    expect((await admin(`baselines/${RULE}`, 'DELETE')).status).toBe(200);
+    // Cleared, the baseline row is still there to read; no member is read for it.
+    expect(Number((await get(stack, `drift?rule=${RULE}`)).headers.get('x-entities-read'))).toBe(counters + 1);
+  });
+});
+
+/** How many rows of a partition have keys from `from` (inclusive) to `to` (exclusive). */
+async function rowsWithin(table: TableClient, pk: string, from: string, to: string): Promise<number> {
+  let n = 0;
+  for await (const _ of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${to}`, select: ['RowKey'] } })) n++;
+  return n;
+}
 
 describe('drift follows the fleet', () => {
   it('a server that changes its configuration moves to its new cluster; the emptied one goes', async () => {
