@@ -1,6 +1,6 @@
 // Reading drift: a rule's configurations as clusters (from the counters kept as snapshots arrive,
 // never from the results), and one server's differences from the baseline or the largest cluster.
-import { CursorCodec, newestMember, type DriftCounts, type DriftStore, type StoredBaseline } from '../store';
+import { CursorCodec, newestMember, type DriftCounts, type DriftStore, type ResultRecord, type StoredBaseline } from '../store';
 import type { Facts, Rule } from '../rules/types';
 import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
 import { ApiError } from './errors';
@@ -11,6 +11,8 @@ export interface DriftQueryDeps {
   readonly rules: readonly Rule[];
   /** Seals continuation tokens (the same secret as the store's). */
   readonly continuationTokenSecret?: string;
+  /** The server's Results row of the rule (a point read): its newest snapshot, which the member row names only when it moved the server. */
+  readonly resultRow: (server: string, ruleId: string) => Promise<Pick<ResultRecord, 'fingerprint' | 'status' | 'collectedAt'> | undefined>;
 }
 
 /** Facts as stored; text a reader cannot parse (cut at the column limit) is shown as that, not hidden. */
@@ -72,7 +74,7 @@ export class DriftQueries {
   async server(server: string, ruleId: string) {
     this.ruleWithFacts(ruleId);
     const { drift } = this.deps;
-    const [member, baseline] = await Promise.all([drift.getMember(ruleId, server), drift.getBaseline(ruleId)]);
+    const [member, baseline, row] = await Promise.all([drift.getMember(ruleId, server), drift.getBaseline(ruleId), this.deps.resultRow(server, ruleId)]);
     if (!member) return undefined;
     const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? member : await drift.getMember(ruleId, baseline.server)) : undefined;
     // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
@@ -88,7 +90,9 @@ export class DriftQueries {
       ruleId,
       fingerprint: member.fingerprint,
       status: member.status,
-      collectedAt: iso(member.sourceCollectedAt),
+      // A snapshot that leaves the server where it was rewrites its Results row but not its member
+      // row, so the newest snapshot showing this configuration is the row's, while the two agree.
+      collectedAt: iso(row && row.fingerprint === member.fingerprint && row.status === member.status ? Math.max(row.collectedAt, member.sourceCollectedAt) : member.sourceCollectedAt),
       facts,
       reference: reference
         ? reference.kind === 'baseline'

@@ -99,6 +99,15 @@ describe('GET /api/servers/{server}/drift', () => {
     expect((await get(stack, `servers/${id('FS01')}/drift`)).status).toBe(400);
   });
 
+  it("collectedAt is the server's newest snapshot, also when that snapshot left its configuration as it was", async () => {
+    const first = await get(stack, `servers/${id('EXCH04')}/drift?rule=${RULE}`);
+    await postAs('EXCH04', DEFAULT_LIST);
+    const newest = (await get(stack, `servers/${id('EXCH04')}`)).body.lastCollectedAt as string;
+    expect(newest > first.body.collectedAt).toBe(true);
+    const again = await get(stack, `servers/${id('EXCH04')}/drift?rule=${RULE}`);
+    expect(again.body).toMatchObject({ fingerprint: first.body.fingerprint, status: first.body.status, collectedAt: newest });
+  });
+
   it('takes the host name people know, as the other server routes do', async () => {
     const byName = await get(stack, `servers/exch05/drift?rule=${RULE}`);
     expect(byName.status, JSON.stringify(byName.body)).toBe(200);
