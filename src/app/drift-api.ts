@@ -19,10 +19,11 @@ export interface DriftApiDeps {
 
 const BASELINE_BODY = { max: 4 * 1024, what: 'A baseline', hint: 'send {"server": "<server id>", "setBy": "<who>"}' } as const;
 
-function requiredRule(q: URLSearchParams, rules: readonly Rule[]): string {
+/** The drift rule a query names; a rule without configuration facts is a 400 before anything is read, whatever else the request names. */
+function requiredRule(q: URLSearchParams, rules: readonly Rule[], queries: DriftQueries): string {
   const rule = parseRule(q, rules);
   if (rule === undefined) throw new ApiError('invalid_query', 'Drift is per rule: give "rule", e.g. ?rule=mcafee-port25-blocked.');
-  return rule;
+  return queries.ruleWithFacts(rule).id;
 }
 
 export class DriftApi {
@@ -31,7 +32,7 @@ export class DriftApi {
   /** The rule's configurations as clusters: rule, top, continuationToken. */
   async fleet({ req }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
-    const rule = requiredRule(req.query, this.deps.rules);
+    const rule = requiredRule(req.query, this.deps.rules, this.deps.queries);
     const { entitiesRead, ...body } = await this.deps.queries.fleet(rule, parseTop(req.query), parseToken(req.query));
     // What the answer cost in storage, for operators watching a large fleet.
     return json(200, body, { 'X-Entities-Read': String(entitiesRead) });
@@ -40,7 +41,7 @@ export class DriftApi {
   /** One server's configuration against its reference: rule. */
   async server({ req }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule']);
-    const rule = requiredRule(req.query, this.deps.rules);
+    const rule = requiredRule(req.query, this.deps.rules, this.deps.queries);
     const server = await this.deps.resolveServer(pathServer(req.params));
     const view = await this.deps.queries.server(server, rule);
     if (!view) throw new ApiError('not_found', `No configuration of server "${server}" is recorded for ${rule}.`);

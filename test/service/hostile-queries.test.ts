@@ -207,6 +207,12 @@ describe('query parameters are read alike on every route', () => {
 
   it('a server\'s drift: a bad rule is 400 before the server is looked up', async () => {
     expectInvalidQuery(await get(stack, `servers/${server('NOSUCH')}/drift?rule=no-such-rule`), 'drift rule');
-    expect((await get(stack, `servers/${server('NOSUCH')}/drift?rule=test-alpha`)).status).toBe(404);
+    // A rule without configuration facts has no drift for any server: the same 400 whether the server is known or not.
+    const known = await get(stack, `servers/${server('TOK1')}/drift?rule=test-alpha`);
+    const unknown = await get(stack, `servers/${server('NOSUCH')}/drift?rule=test-alpha`);
+    expectInvalidQuery(known, 'drift rule without facts, known server');
+    expectInvalidQuery(unknown, 'drift rule without facts, unknown server');
+    expect(unknown.body.message).toBe(known.body.message);
+    expect(unknown.body.message).toMatch(/declares no configuration facts/);
   });
 });
