@@ -278,10 +278,17 @@ class CounterEdit {
    * Rows to be written still counting servers but naming none (the named ones left): their
    * configuration, shard, and the servers that leave them in this edit (not to be named).
    */
-  unnamed(): { key: string; fingerprint: string; shard: string; left: ReadonlySet<string> }[] {
+  unnamed(): { key: string; fingerprint: string; shard: string; left: ReadonlySet<string>; want: number }[] {
     return [...this.#rows]
       .filter(([, r]) => r.changed && r.sample.length === 0 && Object.values(r.counts).some((n) => n > 0))
-      .map(([key, r]) => ({ key, fingerprint: r.fingerprint, shard: key.slice(key.lastIndexOf('|') + 1), left: r.left }));
+      .map(([key, r]) => ({
+        key,
+        fingerprint: r.fingerprint,
+        shard: key.slice(key.lastIndexOf('|') + 1),
+        left: r.left,
+        // A row counting fewer servers than a sample holds is named in full once those are found.
+        want: Math.min(SAMPLE_PER_ROW, Object.values(r.counts).reduce((a, n) => a + n, 0)),
+      }));
   }
 
   /** Names servers of a row that named none. */
@@ -674,10 +681,10 @@ export class DriftStore {
    * and the transaction is read and tried again.
    */
   async #refillSamples(pk: string, edit: CounterEdit): Promise<void> {
-    const byFingerprint = new Map<string, Map<string, { key: string; left: ReadonlySet<string>; found: string[] }>>();
+    const byFingerprint = new Map<string, Map<string, { key: string; left: ReadonlySet<string>; want: number; found: string[] }>>();
     for (const u of edit.unnamed()) {
       const shards = byFingerprint.get(u.fingerprint) ?? new Map();
-      shards.set(u.shard, { key: u.key, left: u.left, found: [] });
+      shards.set(u.shard, { key: u.key, left: u.left, want: u.want, found: [] });
       byFingerprint.set(u.fingerprint, shards);
     }
     await Promise.all(
@@ -689,7 +696,7 @@ export class DriftStore {
             const server = str(e, 'Server');
             const w = shards.get(driftShardOf(server));
             if (w && !w.left.has(server) && !w.found.includes(server) && w.found.length < SAMPLE_PER_ROW) w.found.push(server);
-            if (wanted.every((x) => x.found.length >= SAMPLE_PER_ROW)) break;
+            if (wanted.every((x) => x.found.length >= x.want)) break;
           }
         });
         for (const w of wanted) edit.name(w.key, w.found);

@@ -425,6 +425,35 @@ describe('the servers a configuration names', () => {
   });
 });
 
+describe('naming the servers of a row counting fewer than a sample holds', { timeout: loadedTimeout(60_000) }, () => {
+  it('stops reading member rows once every server the row counts is named', async () => {
+    const rule = 'refill-stop';
+    const a = place('fp-big', 'Pass');
+    const b = place('fp-away', 'Pass');
+    // Six servers in one shard whose keys sort first, and 2,000 of the same configuration in other
+    // shards after them: the query that names the shard's last server finds it on its first page.
+    const shard = driftShardOf('a0000.corp.contoso.com');
+    const six = servers('a', 400).filter((s) => driftShardOf(s) === shard).slice(0, 6);
+    const others = servers('z', 2_200).filter((s) => driftShardOf(s) !== shard).slice(0, 2_000);
+    await drift.applyMoves(rule, [...six, ...others].map((s) => move(rule, s, a, 1, null)));
+    const row = (await rowsOf(rule)).find((r) => r.rowKey === driftCountsKey('fp-big', shard))!;
+    const named = String(row.Sample).split(' ');
+    expect(named).toHaveLength(5);
+    const last = six.filter((s) => !named.includes(s));
+    expect(last).toHaveLength(1);
+
+    // The five named leave in one batch: the row still counts one server, which must be named.
+    store.counter.reset();
+    await drift.applyMoves(rule, named.map((s) => move(rule, s, b, 2, a)));
+    const calls = store.counter.count;
+    const after = (await rowsOf(rule)).find((r) => r.rowKey === driftCountsKey('fp-big', shard))!;
+    expect(String(after.Sample)).toBe(last[0]);
+    // Two counter reads, one page of member rows, one transaction: not a page per 1,000 members of
+    // the configuration after the one server there was to find.
+    expect(calls).toBe(4);
+  });
+});
+
 // Generated batch orders replayed through Azurite: measured 2.8-3.3 s in a full run at load 6-7.
 describe('any order the projector could apply batches in', { timeout: loadedTimeout(3_300) }, () => {
   const FPS = ['fp-a', 'fp-b'];
