@@ -198,11 +198,11 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
-$collectorVersion = '1.0.0'
 $here = Split-Path -Parent $MyInvocation.MyCommand.Definition
 foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $here -ChildPath 'Private') -Filter '*.ps1' | Sort-Object -Property Name)) {
     . $file.FullName
 }
+$collectorVersion = Get-PostureCollectorVersion
 
 try {
     $run = Invoke-PostureSnapshot @PSBoundParameters -CollectorVersion $collectorVersion

@@ -118,6 +118,11 @@ function Invoke-PostureEnrolment {
     if ($HostFacts.ContainsKey('fqdn') -and $HostFacts['fqdn']) { $hostObject['fqdn'] = [string]$HostFacts['fqdn'] }
     $request = New-Object System.Collections.Specialized.OrderedDictionary
     $request['host'] = $hostObject
+    # The collector's release tells the service that this one keeps its request secret across runs.
+    $collector = New-Object System.Collections.Specialized.OrderedDictionary
+    $collector['name'] = 'Send-PostureSnapshot'
+    $collector['version'] = Get-PostureCollectorVersion
+    $request['collector'] = $collector
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes((ConvertTo-PostureJson -InputObject $request))
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'enroll'
     $headers = @{ $HeaderName = $EnrolmentSecret; 'x-enrolment-request' = $RequestSecret }

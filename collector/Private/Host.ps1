@@ -84,7 +84,7 @@ function New-PostureSnapshot {
     param(
         [Parameter(Mandatory = $true)]
         $Manifest,
-        [string]$CollectorVersion = '1.0.0'
+        [string]$CollectorVersion = (Get-PostureCollectorVersion)
     )
     $now = Get-Date
     $s = New-Object System.Collections.Specialized.OrderedDictionary

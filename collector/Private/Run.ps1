@@ -94,7 +94,7 @@ function Invoke-PostureSnapshot {
         [ValidateRange(1, 86400)]
         [double]$MaxClockSkewSeconds = 120,
         [switch]$ProxyUseDefaultCredentials,
-        [string]$CollectorVersion = '1.0.0'
+        [string]$CollectorVersion = (Get-PostureCollectorVersion)
     )
     $lines = New-Object System.Collections.Generic.List[string]
     # .NET file calls resolve relative paths against the process directory, not the PowerShell location.

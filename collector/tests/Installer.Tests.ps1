@@ -110,7 +110,7 @@ Describe 'Register-PostureCollector' {
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'hourly as SYSTEM'
         Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter {
             $Method -eq 'Post' -and $Uri -eq 'https://posture.contoso.net/api/enroll' -and $Headers['x-api-key'] -eq 'enrol-secret' -and
-            [System.Text.Encoding]::UTF8.GetString($Body) -eq '{"host":{"name":"EXCH01","fqdn":"exch01.contoso.com"}}'
+            [System.Text.Encoding]::UTF8.GetString($Body) -eq ('{"host":{"name":"EXCH01","fqdn":"exch01.contoso.com"},"collector":{"name":"Send-PostureSnapshot","version":"' + (Get-PostureCollectorVersion) + '"}}')
         }
         Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fpk_server_key","keyId":"k1","enrolmentSecret":"enrol-secret"}' }
         Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data }

@@ -20,6 +20,7 @@ import {
 } from '../store';
 import type { ReenrolmentPolicy } from './settings';
 import { audit, blockedError, hashSecret, logRefusal, parseServerKey, secretMatches, type Enrolment, type IssuedKey } from './enrolment';
+import { compareVersions } from '../rules/rule-set-order';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
@@ -84,18 +85,33 @@ export interface ReenrolmentDeps {
 const iso = (t: number) => new Date(t).toISOString();
 
 /**
+ * The first collector release that keeps its request secret across runs. An older one made a new
+ * secret each run, so its resend at the next run after a lost answer carries another secret.
+ */
+export const SECRET_KEEPING_COLLECTOR = '1.1.0';
+/** "<name> <version>" as a request records it: whether that collector keeps its request secret. */
+const keepsItsSecret = (collector: string | undefined): boolean => {
+  const version = collector?.split(' ').at(-1);
+  return version !== undefined && /^\d+(\.\d+)*$/.test(version) && compareVersions(version, SECRET_KEEPING_COLLECTOR) >= 0;
+};
+const collectorName = (collector: string | undefined) => collector?.split(' ')[0];
+
+/**
  * Whether a request filed again is the repeat of `r` by the same requester. The facts shown to the
  * admin prove nothing (anyone holding the enrolment secret can send them, and from the
- * collector's own network its address too), so a request made with a request secret is repeated
- * only by that secret; one made without (an older collector) only by a request without one that
- * repeats every fact.
+ * collector's own network its address too), so a request whose collector keeps its request secret
+ * is repeated only by that secret, from any address and after an upgrade (one that came without a
+ * secret only by another without one). One made by an older collector (no secret, or a new one
+ * each run) is repeated by a request that repeats its facts: host name, fqdn, collector and source
+ * address (the collector's version aside, so that an upgrade's first run replaces the request its
+ * last run filed).
  */
-const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: string | undefined) =>
-  r.requestHash === undefined
-    ? secret === undefined && r.hostName === facts.hostName && r.fqdn === facts.fqdn && r.collector === facts.collector && r.source === facts.source
-    : // The secret alone proves the requester: its address may change between runs (DHCP, a front
-      // end that records the port), and its version with an upgrade.
-      secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret);
+const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: string | undefined) => {
+  const sameFacts = r.hostName === facts.hostName && r.fqdn === facts.fqdn && collectorName(r.collector) === collectorName(facts.collector) && r.source === facts.source;
+  if (!keepsItsSecret(r.collector)) return sameFacts;
+  if (r.requestHash === undefined) return secret === undefined && sameFacts;
+  return secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret);
+};
 
 export function requestView(r: EnrolmentRequest, now: number) {
   return {
@@ -187,8 +203,11 @@ export class Reenrolment {
     if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return 'collector';
     const claimed = claim === undefined ? undefined : holds(() => this.#claimed(basis, claim));
     if (claimed !== undefined) return `request:${claimed.requestId}`;
-    const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
-    return repeated ? 'collector' : undefined;
+    if (request === undefined || !REQUEST_SECRET.test(request)) return undefined;
+    if ((await this.#repeatOf(basis, request, this.deps.clock())) !== undefined) return 'collector';
+    // The secret of a pending request: its requester resending after the answer was lost.
+    const pending = basis.requests.find((r) => r.state === 'pending' && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, request));
+    return pending && `request:${pending.requestId}`;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */

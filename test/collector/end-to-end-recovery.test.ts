@@ -185,6 +185,19 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(storedConfig(m.dataPath).enrolmentRequest).toBe(secret);
 
+    // Someone else holding the enrolment secret copies the request's facts as the admin sees them:
+    // the collector says its release keeps its request secret, so the copy files a request of its own.
+    const [mine] = await requestsOf(m.server, 'pending');
+    const [collectorName, collectorVersion] = String(mine!.collector ?? '').split(' ');
+    const copy = await stack.request('enroll', {
+      method: 'POST',
+      key: 'enrolment',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ host: { name: mine!.hostName, fqdn: mine!.fqdn }, ...(collectorName ? { collector: { name: collectorName, version: collectorVersion } } : {}) }),
+    });
+    expect(copy.status).toBe(202);
+    expect((await requestsOf(m.server, 'pending')).map((r) => r.requestId).sort()).toEqual([requestId, ((await copy.json()) as Json).requestId].sort());
+
     expect((await admin(stack, 'POST', `servers/${encodeURIComponent(m.server)}/enrolments/${requestId}/approve`)).status).toBe(200);
     const collected = await m.run();
     expect(collected.code, show(collected)).toBe(0);

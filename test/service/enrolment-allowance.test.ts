@@ -127,4 +127,15 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     }
     expect(statuses).toEqual([...Array<number>(BURST).fill(201), 429]);
   });
+
+  it('a collector whose answer was lost resends with its request secret past the spent allowance, and replaces its request', async () => {
+    expect((await c.enrol('ALW6')).status).toBe(201);
+    const secret = { 'x-enrolment-request': 's'.repeat(43) };
+    const lost = await c.enrol('ALW6', secret);
+    expect(lost.status).toBe(202);
+    await exhaust('ALW6');
+    const resend = await c.enrol('ALW6', secret);
+    expect(resend.status).toBe(202);
+    expect(recordsOf(stack, 'FleetPosture.ReenrolmentRequested', fqdn('ALW6')).at(-1)!.fields).toMatchObject({ replaces: lost.body.requestId });
+  });
 });

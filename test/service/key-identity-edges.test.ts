@@ -136,17 +136,26 @@ describe('approval mode: a request filed again by someone else', () => {
     expect((await c.enrol('COPY1', { ...from, 'x-enrolment-claim': resend.body.claim, 'x-enrolment-request': mySecret })).status).toBe(201);
   });
 
-  it('an older collector, which sends no request secret, still replaces its own request by resending', async () => {
+  it('an older collector, which sends no request secret or a new one each run, still replaces its own request by resending; its upgrade\'s first resend too', async () => {
+    const OLD = '1.0.0';
     expect((await c.enrol('COPY2')).status).toBe(201);
-    const first = await c.enrol('COPY2', from);
-    const resend = await c.enrol('COPY2', from);
+    const first = await c.enrol('COPY2', from, OLD);
+    const resend = await c.enrol('COPY2', from, OLD);
     expect([first.status, resend.status]).toEqual([202, 202]);
     expect(await pendingOf(fqdn('COPY2'))).toEqual([resend.body.requestId]);
-    // A requester with a secret does not take the place of a request made without one.
-    const withSecret = await c.enrol('COPY2', { ...from, 'x-enrolment-request': mySecret });
-    expect(await pendingOf(fqdn('COPY2'))).toEqual([resend.body.requestId, withSecret.body.requestId].sort());
-    expect((await c.call('POST', `servers/${fqdn('COPY2')}/enrolments/${resend.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
-    expect((await c.enrol('COPY2', { ...from, 'x-enrolment-claim': resend.body.claim })).status).toBe(201);
+    // A collector of the releases that made a new request secret each run.
+    const perRun = await c.enrol('COPY2', { ...from, 'x-enrolment-request': 'a'.repeat(43) }, OLD);
+    const nextRun = await c.enrol('COPY2', { ...from, 'x-enrolment-request': 'b'.repeat(43) }, OLD);
+    expect(await pendingOf(fqdn('COPY2'))).toEqual([nextRun.body.requestId]);
+    expect(perRun.status).toBe(202);
+    // The first run after an upgrade to a collector that keeps its secret.
+    const upgraded = await c.enrol('COPY2', { ...from, 'x-enrolment-request': mySecret });
+    expect(await pendingOf(fqdn('COPY2'))).toEqual([upgraded.body.requestId]);
+    // From then on only its secret repeats it: the old version's facts no longer do.
+    const copied = await c.enrol('COPY2', from, OLD);
+    expect(await pendingOf(fqdn('COPY2'))).toEqual([upgraded.body.requestId, copied.body.requestId].sort());
+    expect((await c.call('POST', `servers/${fqdn('COPY2')}/enrolments/${upgraded.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('COPY2', { ...from, 'x-enrolment-claim': upgraded.body.claim, 'x-enrolment-request': mySecret })).status).toBe(201);
   });
 
   it('a resend with its request secret replaces its own request though its address and collector version changed between runs', async () => {

@@ -3,6 +3,7 @@
 // one chosen write while something else runs (to stage a race in a fixed order).
 import { TableClient } from '@azure/data-tables';
 import { expect } from 'vitest';
+import { SECRET_KEEPING_COLLECTOR } from '../../src/app/reenrolment';
 import { resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
 import { alertRecords, type Json } from './http';
 import { snapshot } from './snapshots';
@@ -49,8 +50,9 @@ export function enrolmentClient(stack: TestStack) {
   };
   return {
     call,
-    enrol: (host: string, headers: Record<string, string> = {}) =>
-      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, collector: { name: 'Send-PostureSnapshot', version: '1.0.0' } }, headers),
+    /** Enrols as the collector of `version` (by default the first that keeps its request secret). */
+    enrol: (host: string, headers: Record<string, string> = {}, version: string = SECRET_KEEPING_COLLECTOR) =>
+      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, collector: { name: 'Send-PostureSnapshot', version } }, headers),
     post: (key: string, host: string) => call('POST', 'snapshots', key, snapshot({ host })),
     manifest: (key: string) => call('GET', 'manifest', key),
     refused: async () => {
