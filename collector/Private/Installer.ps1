@@ -392,8 +392,9 @@ function Register-PostureCollector {
     $requestSecret = ''
     $pending = $null
     $kept = $false
+    $dataReady = $false
     $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
-    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = '' }
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = ''; Stored = $null; Other = $null }
     if ($EnrolmentSecret) { $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint }
     # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
     # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
@@ -417,7 +418,24 @@ function Register-PostureCollector {
         # The request secret of a request still waiting is its own; the runs resend with it.
         $requestSecret = $previous.EnrolmentRequest
         if (-not $requestSecret) { $requestSecret = New-PostureEnrolmentRequestSecret }
-        $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RequestSecret $requestSecret -RetryPolicy $policy
+        # Stored before its first send, as a run stores it: when every answer is lost, the next
+        # install or run resends with the same secret, so the service takes that for this
+        # collector's own request instead of keeping the lost one pending beside a new one.
+        $before = $null
+        if ($null -eq $previous.Other) {
+            Initialize-PostureDataFolder -Path $DataPath
+            $dataReady = $true
+            $before = Save-PostureRequestSecret -Path $configPath -Endpoint $Endpoint -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -RequestSecret $requestSecret -Stored $previous.Stored -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
+        }
+        try {
+            $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RequestSecret $requestSecret -RetryPolicy $policy
+        } catch {
+            # A refusal is an answer: nothing waits under the secret, and a refused install changes nothing.
+            $code = 0
+            if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
+            if ($null -ne $before -and $code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) { Restore-PostureConfigBytes -Path $configPath -Before $before }
+            throw
+        }
         if ($enrolment.Status -eq 'Pending') {
             $pending = $enrolment
             $ApiKey = ''
@@ -452,8 +470,7 @@ function Register-PostureCollector {
     }
 
     if ($PSCmdlet.ShouldProcess($DataPath, 'Store the protected configuration')) {
-        [void](New-Item -ItemType Directory -Path $DataPath -Force)
-        $null = Set-PostureRestrictedAcl -Path $DataPath
+        if (-not $dataReady) { Initialize-PostureDataFolder -Path $DataPath }
         $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim -EnrolmentRequest $requestSecret -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
     }
 
@@ -497,6 +514,8 @@ function Read-PosturePreviousEnrolment {
         What an earlier installation for the same endpoint left to prove this server's identity:
         its server key (a legacy shared key is no proof), and the claim and request secret of a
         re-enrolment request waiting for approval. Empty strings when there is none or it cannot be read.
+        Stored is the whole configuration read for this endpoint, Other one read for another endpoint
+        ($null when there is none).
     .EXAMPLE
         Read-PosturePreviousEnrolment -Path 'C:\ProgramData\FleetPosture\config.dat' -Endpoint 'https://posture.contoso.net/api'
     #>
@@ -508,12 +527,17 @@ function Read-PosturePreviousEnrolment {
         [Parameter(Mandatory = $true)]
         [string]$Endpoint
     )
-    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = '' }
+    $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = ''; Stored = $null; Other = $null }
     $config = $null
     try { $config = Read-PostureConfig -Path $Path } catch {
         Write-Verbose ('The earlier configuration {0} cannot be read ({1}); enrolling without it.' -f $Path, $_.Exception.Message)
     }
-    if ($null -eq $config -or $config.Endpoint -ne $Endpoint) { return $previous }
+    if ($null -eq $config) { return $previous }
+    if ($config.Endpoint -ne $Endpoint) {
+        $previous.Other = $config
+        return $previous
+    }
+    $previous.Stored = $config
     if ($config.ApiKey -like 'fp1.*') {
         $previous.ApiKey = $config.ApiKey
         $previous.KeyId = [string]$config.KeyId
@@ -521,6 +545,87 @@ function Read-PosturePreviousEnrolment {
     $previous.EnrolmentClaim = $config.EnrolmentClaim
     $previous.EnrolmentRequest = [string]$config['EnrolmentRequest']
     return $previous
+}
+
+function Initialize-PostureDataFolder {
+    <#
+    .SYNOPSIS
+        Creates the data folder and restricts it to SYSTEM and Administrators before anything
+        secret is written into it.
+    .EXAMPLE
+        Initialize-PostureDataFolder -Path 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    [void](New-Item -ItemType Directory -Path $Path -Force)
+    $null = Set-PostureRestrictedAcl -Path $Path
+}
+
+function Save-PostureRequestSecret {
+    <#
+    .SYNOPSIS
+        Stores the enrolment secret and the request secret (x-enrolment-request) of the installer's
+        enrolment before it is sent, keeping what the configuration for this endpoint already
+        held (its key, key id, claim, header name and proxy opt-in), so an enrolment that fails
+        leaves a working key in place. Returns the file's bytes before (an empty array when there
+        was none), for Restore-PostureConfigBytes; throws when the configuration cannot be stored.
+    .EXAMPLE
+        $before = Save-PostureRequestSecret -Path $configPath -Endpoint $uri -EnrolmentSecret $secret -RequestSecret $request -Stored $previous.Stored
+    #>
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [string]$HeaderName = 'x-api-key',
+        [Parameter(Mandatory = $true)]
+        [string]$EnrolmentSecret,
+        [Parameter(Mandatory = $true)]
+        [string]$RequestSecret,
+        [hashtable]$Stored = $null,
+        [switch]$ProxyUseDefaultCredentials
+    )
+    $before = [byte[]]@()
+    if ([System.IO.File]::Exists($Path)) { $before = [System.IO.File]::ReadAllBytes($Path) }
+    if ($null -eq $Stored) {
+        $state = New-PostureEnrolmentState -Endpoint $Endpoint -ConfigPath $Path -HeaderName $HeaderName -Secret $EnrolmentSecret -RequestSecret $RequestSecret -ProxyUseDefaultCredentials ([bool]$ProxyUseDefaultCredentials)
+    } else {
+        $state = New-PostureEnrolmentState -Endpoint $Endpoint -ConfigPath $Path -HeaderName $Stored.HeaderName -Secret $EnrolmentSecret -ApiKey $Stored.ApiKey -KeyId $Stored.KeyId -Claim $Stored.EnrolmentClaim -RequestSecret $RequestSecret -ProxyUseDefaultCredentials $Stored.ProxyUseDefaultCredentials
+    }
+    if (-not (Save-PostureEnrolmentState -Enrolment $state)) {
+        throw ('The configuration {0} could not be stored, so nothing was sent to enrol this server.' -f $Path)
+    }
+    return , $before
+}
+
+function Restore-PostureConfigBytes {
+    <#
+    .SYNOPSIS
+        Puts back the configuration as it was before Save-PostureRequestSecret (removes it when
+        there was none).
+    .EXAMPLE
+        Restore-PostureConfigBytes -Path $configPath -Before $before
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [byte[]]$Before
+    )
+    if ($Before.Length -eq 0) {
+        if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
+        return
+    }
+    $tmp = $Path + '.tmp'
+    [System.IO.File]::WriteAllBytes($tmp, $Before)
+    Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }
 
 function Unregister-PostureCollector {

@@ -128,12 +128,13 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Set-PostureProxyCredential -Times 0 -Exactly
         $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -ProxyUseDefaultCredentials -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
         Should -Invoke Set-PostureProxyCredential -Times 1 -Exactly
-        $script:stored.Count | Should -Be 2
-        $script:stored[0] | Should -Not -Match 'proxyUseDefaultCredentials'
+        # Each install stores its request secret before enrolling, then the key.
+        $script:stored.Count | Should -Be 4
+        $script:stored[0..1] | Should -Not -Match 'proxyUseDefaultCredentials'
         # What a scheduled run reads back.
-        Mock Unprotect-PostureSecret { $script:stored[1] }
+        Mock Unprotect-PostureSecret { $script:stored[3] }
         (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).ProxyUseDefaultCredentials | Should -BeTrue
-        Mock Unprotect-PostureSecret { $script:stored[0] }
+        Mock Unprotect-PostureSecret { $script:stored[1] }
         (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).ProxyUseDefaultCredentials | Should -BeFalse
     }
 
@@ -151,8 +152,63 @@ Describe 'Register-PostureCollector' {
         { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*on each of 4 attempts*'
         Should -Invoke Wait-PostureRetry -Times 3 -Exactly
         Test-Path -LiteralPath $script:install | Should -BeFalse
-        Should -Invoke Protect-PostureSecret -Times 0 -Exactly
+        # Only the request secret is stored (the runs resend with it); no key.
+        Should -Invoke Protect-PostureSecret -Times 0 -Exactly -ParameterFilter { $Text -match '"apiKey":"[^"]' }
         Should -Invoke Register-PostureTask -Times 0 -Exactly
+    }
+
+    Context 'the request secret (x-enrolment-request) when no answer of the enrolment arrives' {
+        BeforeEach {
+            Mock Set-PostureTlsProtocol { $null }
+            Mock Wait-PostureRetry { $null }
+            Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+            # What is sent and what is stored, in order; the configuration reads back what was stored last.
+            $script:sent = @()
+            $script:stored = @()
+            Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-request']; @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'timed out' } }
+            Mock Protect-PostureSecret { $script:stored += $Text; , [byte[]](1, 2, 3) }
+            Mock Unprotect-PostureSecret { $script:stored[-1] }
+        }
+
+        It 'a second install after a first whose every answer was lost resends the first one''s request secret' {
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+            $script:sent.Count | Should -Be 8
+            @($script:sent | Select-Object -Unique).Count | Should -Be 1
+            # Stored in the protected folder before the first send, where the runs find it too.
+            Should -Invoke Set-PostureRestrictedAcl -ParameterFilter { $Path -eq $script:data }
+            $config = Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')
+            $config.EnrolmentRequest | Should -Be $script:sent[0]
+            $config.EnrolmentSecret | Should -Be 's'
+            $config.ApiKey | Should -Be ''
+            Test-Path -LiteralPath $script:install | Should -BeFalse
+        }
+
+        It 'a -Reenrol whose every answer was lost keeps the working key and claim stored before, beside the request secret the next install resends' {
+            Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"old-secret","enrolmentClaim":"r1.claim","proxyUseDefaultCredentials":true}'
+            $script:stored = @($script:previousConfig)
+            Mock Unprotect-PostureSecret { $script:stored[-1] }
+            Mock Set-PostureProxyCredential { $null }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+            @($script:sent | Select-Object -Unique).Count | Should -Be 1
+            $config = Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')
+            $config.ApiKey | Should -Be 'fp1.current'
+            $config.KeyId | Should -Be 'k1'
+            $config.EnrolmentClaim | Should -Be 'r1.claim'
+            $config.ProxyUseDefaultCredentials | Should -BeTrue
+            $config.EnrolmentSecret | Should -Be 's'
+            $config.EnrolmentRequest | Should -Be $script:sent[0]
+        }
+
+        It 'an enrolment refused outright leaves the configuration as it was: none on a first install, the earlier one on a reinstall' {
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
+            Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'config.dat') | Should -BeFalse
+            Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
+            [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9)
+        }
     }
 
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
