@@ -448,6 +448,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     },
     onRequest,
   );
+  // An answer queued behind an earlier one on its connection (pipelined) never gets the socket
+  // when the client leaves first, so Node never closes it: the connection's close settles every
+  // answer still owed on it, or close() would wait its full limit for them and keep them meanwhile.
+  server.on('connection', (socket: Duplex) => {
+    socket.once('close', () => {
+      for (const { res } of owed.get(socket) ?? []) settled(res);
+      owed.delete(socket);
+    });
+  });
   server.timeout = ms(timeouts.idleSeconds);
   server.keepAliveTimeout = ms(timeouts.keepAliveSeconds);
   // Requests Node's parser refuses (broken framing) or gives up on (a timeout) get a JSON answer

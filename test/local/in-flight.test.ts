@@ -458,4 +458,29 @@ describe('close()', () => {
     await h.close();
     expect(await reply).toBeInstanceOf(Error);
   });
+
+  it('an answer queued behind another on a connection the client left does not hold close() to its limit', async () => {
+    // The close limit is far beyond the wait below: close resolving within it shows the queued
+    // answer was let go with its connection, not waited for until the limit ran out.
+    const h = await host({ timeouts: { closeSeconds: 20 } });
+    const received = { count: 0 };
+    h.server.on('request', () => received.count++);
+    const gone = { count: 0 };
+    h.server.on('connection', (socket: Socket) => socket.once('close', () => gone.count++));
+    const key = await stack.serverKey('closequeued.corp.contoso.com');
+    const body = JSON.stringify(snapshot({ host: 'closequeued', testState: 'Pass' }));
+    storage.hold = true;
+    // A post held on its key check, and a read pipelined behind it on the same connection.
+    const url = new URL(h.baseUrl);
+    const client = connect(Number(url.port), url.hostname);
+    client.on('error', () => undefined);
+    client.write(postHead(h.baseUrl, { 'x-api-key': key, 'Content-Length': String(Buffer.byteLength(body)) }) + body + `GET /api/health HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    await until(() => storage.arrived > 0 && received.count === 2, 'the post to reach storage and the read to be received');
+    client.destroy();
+    await until(() => gone.count === 1, 'the host to see the connection close');
+    storage.release();
+    await until(() => h.load.running === 0, 'both handlers to finish');
+    const outcome = await Promise.race([h.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+    expect(outcome).toBe('closed');
+  });
 });
