@@ -3,7 +3,7 @@
 // another release) stops only itself and is set aside (held-entries.ts), while an outage stops the
 // run with every entry kept for the next one.
 import type { OutboxStore, StoredOutboxEntry } from '../store';
-import { bucketOf, ConcurrencyConflictError, COUNT_SHARDS, driftShardOf, isAccessDenied, isTransient, LeaseLostError, settleBounded as inParallel } from '../store';
+import { bucketOf, ConcurrencyConflictError, COUNT_SHARDS, isAccessDenied, isTransient, LeaseLostError, settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { workOf, type HeldEntries, type Ready } from './held-entries';
 import type { ProjectionAlerts } from './projection-alerts';
@@ -54,13 +54,14 @@ const kindOf = (error: unknown): string => (error instanceof Error ? `${error.na
  * Items of one server each, grouped by the shard of the counts rows their server's writes update
  * (the rule index's and drift's, both picked by the server): groups go side by side, each one's
  * items one after another. Servers of one shard written side by side would contend for those rows
- * under their ETags, and a large batch has many, until one gives up and stops the run.
+ * under their ETags, and a large batch has many, until one gives up and stops the run. Drift's
+ * shard of a server is its rule-index shard (as many shards, the same hash; a test holds them
+ * equal), so one key keeps apart every pair of servers that share either.
  */
 const byShard = <T>(items: readonly T[], serverOf: (item: T) => string): T[][] => {
   const groups = new Map<string, T[]>();
   for (const item of items) {
-    const server = serverOf(item);
-    const shard = `${bucketOf(server, COUNT_SHARDS)}|${driftShardOf(server)}`;
+    const shard = bucketOf(serverOf(item), COUNT_SHARDS);
     const group = groups.get(shard);
     if (group) group.push(item);
     else groups.set(shard, [item]);

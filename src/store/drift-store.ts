@@ -129,7 +129,7 @@ export interface StoredBaseline extends DriftBaseline {
   readonly etag: string;
 }
 
-/** Shards of each configuration's counters (as many as the rule counts have): a fleet changing at once rarely meets on one row. */
+/** Shards of each configuration's counters (as many as the rule counts have, by the same hash, so a server's drift shard is its rule-index shard: the projector's one-by-one pass groups servers by one of them): a fleet changing at once rarely meets on one row. */
 export const DRIFT_SHARDS = 16;
 /** Servers each counter row names. */
 export const SAMPLE_PER_ROW = 5;

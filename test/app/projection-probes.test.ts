@@ -1,8 +1,10 @@
 // Where the projector's one-by-one pass probes a failed batch before deciding the cause is global:
 // spread over the batch, so bad entries lying together anywhere short of the whole batch leave at
 // least one probe on a good entry, while a cause that hits every entry fails every probe.
+// Also: the one key it groups servers by covers both counts shards their writes update.
 import { describe, expect, it } from 'vitest';
 import { furtherProbes, probePositions } from '../../src/app/projection-one-by-one';
+import { bucketOf, COUNT_SHARDS, driftShardOf } from '../../src/store';
 
 describe('probePositions', () => {
   it('takes the first, middle and last server, each once, and none of an empty batch', () => {
@@ -40,5 +42,14 @@ describe('furtherProbes', () => {
     const reached = new Set<number>();
     for (let i = 0; i < 50; i++) for (const at of furtherProbes(50, probed, () => i / 50)) reached.add(at);
     expect([...reached].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, at) => at).filter((at) => !probed.has(at)));
+  });
+});
+
+describe('the shard the one-by-one pass groups servers by', () => {
+  it("is each server's drift shard as well as its rule-index shard, so servers sharing either are never written side by side", () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `srv${i}.corp${i % 7}.contoso.com`);
+    for (const name of names) expect(driftShardOf(name), name).toBe(bucketOf(name, COUNT_SHARDS));
+    // Many names, spread over every shard: the agreement is not one of a few shards only.
+    expect(new Set(names.map(driftShardOf)).size).toBe(COUNT_SHARDS);
   });
 });
