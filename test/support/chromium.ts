@@ -51,7 +51,8 @@ export function launchChromium(): Promise<Browser> {
  * config has Node's types, not the DOM's. Use as `(globalThis as unknown as PageGlobals)`.
  */
 export interface PageGlobals {
-  readonly location: { hash: string };
+  readonly location: { hash: string; readonly href: string };
+  readonly history: { readonly length: number };
   readonly sessionStorage: { getItem(key: string): string | null };
   readonly document: {
     addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;

@@ -100,5 +100,10 @@ function show(): void {
 setLang(initialLang());
 takeKeyFromFragment();
 replace(root, header, main);
-window.addEventListener('hashchange', show);
+// A `#key=…` link opened in a tab that already shows the page changes only the fragment: the key
+// must leave the address bar and the history then too, not only when the page loads.
+window.addEventListener('hashchange', () => {
+  takeKeyFromFragment();
+  show();
+});
 show();

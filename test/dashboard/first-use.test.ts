@@ -1,0 +1,53 @@
+// What an administrator meets on first use beyond the happy path: a key link opened in a tab that
+// already shows the page, an answer that is not the API's (a sign-in page of a proxy in between),
+// a "load more" that fails once, and times that say their zone. Chromium against the local host
+// and Azurite; the odd answers are made by intercepting the page's own requests.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
+import { chromiumSuite } from '../support/chromium-suite';
+import { post } from '../support/http';
+import { snapshot } from '../support/snapshots';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { ensureDashboardBuilt } from './build';
+
+let stack: TestStack;
+beforeAll(async () => {
+  ensureDashboardBuilt();
+  stack = await startTestStack();
+  expect((await post(stack, snapshot({ host: 'FIRST1', testState: 'Warning' }))).status).toBe(201);
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+const globals = (page: Page) => page.evaluate(() => {
+  const w = globalThis as unknown as PageGlobals;
+  return { href: w.location.href, key: w.sessionStorage.getItem('posture.readerKey') };
+});
+
+describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
+  const suite = chromiumSuite();
+  if (!suite) return;
+
+  async function open(): Promise<{ page: Page; errors: string[] }> {
+    const { page, errors } = await suite!.open('en-GB');
+    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.locator('[data-metric="hosts"]').waitFor();
+    return { page, errors };
+  }
+
+  it('takes a #key= link opened in a tab already showing the page out of the address bar and history', async () => {
+    const { page } = await open();
+    const before = await page.evaluate(() => (globalThis as unknown as PageGlobals).history.length);
+    // Pasting the banner's link into the same tab changes only the fragment: no new page load.
+    await page.evaluate((k) => ((globalThis as unknown as PageGlobals).location.hash = `#key=${encodeURIComponent(k)}`), TEST_KEYS.admin);
+    await expect.poll(async () => (await globals(page)).key, { timeout: 10_000 }).toBe(TEST_KEYS.admin);
+    const after = await globals(page);
+    expect(after.href).not.toContain('key=');
+    expect(after.href).not.toContain(encodeURIComponent(TEST_KEYS.admin));
+    // The fragment's entry was replaced: going back leads to the page before it, not to the key.
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).history.length)).toBe(before + 1);
+    await page.goBack();
+    expect((await globals(page)).href).not.toContain('key=');
+    await page.locator('[data-metric="hosts"]').waitFor();
+  });
+});
