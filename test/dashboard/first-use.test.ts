@@ -50,4 +50,18 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     expect((await globals(page)).href).not.toContain('key=');
     await page.locator('[data-metric="hosts"]').waitFor();
   });
+
+  it('says an OK answer that is not the API\'s JSON (a proxy\'s sign-in page) is not the fleet, and asks again on Try again', async () => {
+    const { page } = await suite!.open('en-GB');
+    let signIn = true;
+    await page.route(/\/api\/summary(\?|$)/, (route) => (signIn ? route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title><form>Sign in</form>' }) : route.continue()));
+    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    const box = page.locator('main .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe('The answer did not come from the fleet API (a sign-in page or a proxy in between, perhaps); sign in again or reload the page.');
+    signIn = false;
+    await box.locator('button', { hasText: 'Try again' }).click();
+    await page.locator('[data-metric="hosts"]').waitFor();
+    expect(await page.locator('[data-metric="hosts"]').textContent()).toBe('1');
+  });
 });

@@ -36,6 +36,9 @@ export function takeKeyFromFragment(): void {
   history.replaceState(null, '', `${location.pathname}${location.search}`);
 }
 
+/** The code of an answer that said OK but was not the API's JSON. */
+export const NOT_API = 'not_api_answer';
+
 /** A failed call: the HTTP status and the API's error body, or status 0 when nothing answered. */
 export class ApiFailure extends Error {
   constructor(
@@ -114,6 +117,9 @@ async function getOnce<T>(path: string, query: Query): Promise<T> {
       Number.isFinite(retry) && retry > 0 ? retry : undefined,
     );
   }
+  // Every route the page reads answers JSON: anything else that says OK (a proxy's or a gateway's
+  // sign-in page, say) is not the fleet's answer and must not be read as one.
+  if (body === undefined) throw new ApiFailure(res.status, NOT_API, '');
   return body as T;
 }
 

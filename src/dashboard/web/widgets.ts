@@ -1,5 +1,5 @@
 // Small pieces the views share: status badges, times, error boxes, "load more" lists.
-import { ApiFailure, filledPage, type Page } from './api.js';
+import { ApiFailure, filledPage, NOT_API, type Page } from './api.js';
 import { h, replace, type Child } from './dom.js';
 import { formatTime, statusText, t } from './i18n.js';
 
@@ -19,6 +19,7 @@ export function time(iso: string | null | undefined): HTMLElement {
 export function failureText(error: unknown): string {
   if (!(error instanceof ApiFailure)) return error instanceof Error ? error.message : String(error);
   if (error.status === 0) return t('errorNetwork', { message: error.message });
+  if (error.code === NOT_API) return t('errorNotApi');
   if (error.status === 503 || error.status === 429) return t('errorBusy', { seconds: error.retryAfter ?? 5 });
   return t('errorGeneric', { status: error.status, code: error.code, message: error.message });
 }
