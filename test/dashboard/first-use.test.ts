@@ -64,4 +64,27 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     await page.locator('[data-metric="hosts"]').waitFor();
     expect(await page.locator('[data-metric="hosts"]').textContent()).toBe('1');
   });
+
+  it('offers Try again when a further page of configurations fails, and then adds that page', async () => {
+    const { page } = await open();
+    // Two pages of one configuration each; the second fails once (500) before it is answered.
+    const cluster = (fingerprint: string) => ({ fingerprint, servers: 1, counts: { Pass: 1 }, facts: { enabled: true }, sample: ['first1.corp.contoso.com'] });
+    const drift = (fingerprint: string, continuationToken: string | null) => ({ ruleId: 'test-alpha', servers: 2, configurations: 2, baseline: null, clusters: [cluster(fingerprint)], continuationToken });
+    let secondPageAsked = 0;
+    await page.route(/\/api\/drift\?/, (route) => {
+      if (!new URL(route.request().url()).searchParams.has('continuationToken')) return route.fulfill({ json: drift('fp-one', 'next') });
+      if (secondPageAsked++ === 0) return route.fulfill({ status: 500, json: { error: 'internal', message: 'Something broke.' } });
+      return route.fulfill({ json: drift('fp-two', null) });
+    });
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/drift?rule=test-alpha'));
+    await page.locator('section.cluster[data-fingerprint="fp-one"]').waitFor();
+    await page.locator('.drift .more button', { hasText: 'Load more' }).click();
+    const box = page.locator('.drift .more .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe('The request failed (500 internal): Something broke.');
+    await box.locator('button', { hasText: 'Try again' }).click();
+    await page.locator('section.cluster[data-fingerprint="fp-two"]').waitFor();
+    expect(await page.locator('section.cluster').count()).toBe(2);
+    expect(secondPageAsked).toBe(2);
+  });
 });

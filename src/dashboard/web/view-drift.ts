@@ -114,24 +114,23 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail): 
   const list = h('div', { class: 'clusters' });
   const more = h('div', { class: 'more' });
   const add = (items: readonly Cluster[], from: number) => items.forEach((c, i) => list.appendChild(clusterPanel(c, from + i + 1, reference, baselineCluster ? first.baseline?.server : undefined)));
+  const load = (token: string, shown: number) => {
+    replace(more, h('p', { class: 'muted' }, t('loading')));
+    apiGet<Drift>('drift', { ...query, continuationToken: token }).then(
+      (page) => {
+        add(page.clusters, shown);
+        next(page.continuationToken, shown + page.clusters.length);
+      },
+      (error: unknown) => {
+        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+        // The clusters shown stay; the same page can be asked for again.
+        replace(more, errorBox(error, () => load(token, shown)));
+      },
+    );
+  };
   const next = (token: string | null, shown: number) => {
     if (!token) return replace(more);
-    replace(
-      more,
-      button(t('loadMore'), () => {
-        replace(more, h('p', { class: 'muted' }, t('loading')));
-        apiGet<Drift>('drift', { ...query, continuationToken: token }).then(
-          (page) => {
-            add(page.clusters, shown);
-            next(page.continuationToken, shown + page.clusters.length);
-          },
-          (error: unknown) => {
-            fail(error);
-            replace(more, errorBox(error));
-          },
-        );
-      }),
-    );
+    replace(more, button(t('loadMore'), () => load(token, shown)));
   };
   add(clusters, 0);
   next(first.continuationToken, clusters.length);
