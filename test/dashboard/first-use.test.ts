@@ -87,4 +87,20 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     expect(await page.locator('section.cluster').count()).toBe(2);
     expect(secondPageAsked).toBe(2);
   });
+
+  it('names the time zone of the times it shows (the browser\'s, here Asia/Tokyo)', async () => {
+    const { page } = await suite!.open('en-GB');
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Tokyo' });
+    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.locator('[data-metric="hosts"]').waitFor();
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/server/first1.corp.contoso.com'));
+    const seen = page.locator('dl.facts time').first();
+    await seen.waitFor();
+    const iso = (await seen.getAttribute('datetime'))!;
+    // The same instant in Tokyo (UTC+9, no daylight saving), as hours and minutes.
+    const tokyo = new Date(Date.parse(iso) + 9 * 3_600_000);
+    const hhmm = `${String(tokyo.getUTCHours()).padStart(2, '0')}:${String(tokyo.getUTCMinutes()).padStart(2, '0')}`;
+    expect(await seen.textContent()).toMatch(new RegExp(`^${tokyo.getUTCDate()} \\w{3,4} ${tokyo.getUTCFullYear()}, ${hhmm} GMT\\+9$`));
+  });
 });

@@ -335,12 +335,17 @@ export function causeText(cause: string): string {
   return key in en ? t(key as TextKey) : cause;
 }
 
-/** Dates in the page's language and the browser's time zone. */
+/**
+ * Dates in the page's language and the browser's time zone, which they name (UTC, GMT+9, JST):
+ * an admin comparing them with a server's logs or a colleague's screen in another zone must not
+ * have to guess, and the UTC value in the tooltip is out of reach of keyboards and touch screens.
+ * (dateStyle cannot be combined with timeZoneName, hence the parts spelt out.)
+ */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(current === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  return new Intl.DateTimeFormat(current === 'ja' ? 'ja-JP' : 'en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(d);
 }
 
 export function formatNumber(n: number): string {
