@@ -103,4 +103,28 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const hhmm = `${String(tokyo.getUTCHours()).padStart(2, '0')}:${String(tokyo.getUTCMinutes()).padStart(2, '0')}`;
     expect(await seen.textContent()).toMatch(new RegExp(`^${tokyo.getUTCDate()} \\w{3,4} ${tokyo.getUTCFullYear()}, ${hhmm} GMT\\+9$`));
   });
+
+  it('draws every status badge and the "yes" of evidence with text contrast of at least 4.5:1 (WCAG AA)', async () => {
+    const { page } = await open();
+    // Elements with the classes the page gives them (widgets.ts badge(), evidence.ts), measured
+    // under the page's own stylesheet: text colour against the nearest background that is drawn.
+    const ratios = (await page.evaluate(`(() => {
+      const statuses = ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown', 'Stale', 'Reporting', 'Removed', 'other'];
+      const host = document.createElement('div');
+      host.className = 'panel';
+      for (const s of statuses) { const b = document.createElement('span'); b.className = 'badge status-' + s; b.textContent = s; host.appendChild(b); }
+      const yes = document.createElement('span'); yes.className = 'yes'; yes.textContent = 'yes'; host.appendChild(yes);
+      document.querySelector('main').appendChild(host);
+      const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+      return [...host.children].map((el) => {
+        const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+        return el.className + ' ' + ((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)).toFixed(2);
+      });
+    })()`)) as string[];
+    expect(ratios).toHaveLength(10);
+    const low = ratios.filter((r) => Number(r.split(' ').pop()) < 4.5);
+    expect(low).toEqual([]);
+  });
 });
