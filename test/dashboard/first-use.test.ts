@@ -127,4 +127,17 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const low = ratios.filter((r) => Number(r.split(' ').pop()) < 4.5);
     expect(low).toEqual([]);
   });
+
+  it('keeps the keyboard on the header control used: a view link followed with Enter, the language changed with the arrow keys', async () => {
+    const { page } = await open();
+    const focused = () => page.evaluate(`(() => { const e = document.activeElement; return e ? e.tagName + ' ' + (e.getAttribute('data-view') ?? e.getAttribute('name') ?? '') : ''; })()`);
+    await page.focus('header nav a[data-view="findings"]');
+    await page.keyboard.press('Enter');
+    await page.locator('.findings-view').waitFor();
+    expect(await focused()).toBe('A findings');
+    await page.focus('header select[name="lang"]');
+    await page.keyboard.press('ArrowDown');
+    await page.locator('header nav a[data-view="findings"]', { hasText: '検出結果' }).waitFor();
+    expect(await focused()).toBe('SELECT lang');
+  });
 });

@@ -47,7 +47,24 @@ function renderHeader(current: ViewName | 'key'): void {
     forgetKey();
     askForKey(undefined);
   });
+  const focused = focusedControl();
   replace(header, h('a', { class: 'brand', href: href('fleet') }, t('appTitle')), current === 'key' ? null : [nav, goto], langSelect, current === 'key' ? null : keyButton);
+  if (focused) header.querySelector<HTMLElement>(focused)?.focus();
+}
+
+/**
+ * The header is built anew on every view and language change; the control the keyboard was on
+ * (a view link, the language list) is found again by what names it, so focus does not fall back
+ * to the top of the page and a keyboard user does not have to tab back to where they were.
+ */
+function focusedControl(): string | undefined {
+  const el = document.activeElement;
+  if (!el || !header.contains(el)) return undefined;
+  for (const attr of ['data-view', 'data-control', 'data-action', 'name']) {
+    const v = el.getAttribute(attr);
+    if (v) return `${el.tagName.toLowerCase()}[${attr}="${CSS.escape(v)}"]`;
+  }
+  return el.classList.contains('brand') ? 'a.brand' : undefined;
 }
 
 function askForKey(problem: ApiFailure | undefined): void {
