@@ -6,7 +6,7 @@
 // files a request (202) with a claim for its requester; the key comes once an admin approves it
 // and the requester comes back with the claim, or at once when the request carries the server's
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ConcurrencyConflictError,
   keyRecordOf,
@@ -107,7 +107,9 @@ const collectorName = (collector: string | undefined) => collector?.split(' ')[0
  * last run filed).
  */
 const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: string | undefined) => {
-  const sameFacts = r.hostName === facts.hostName && r.fqdn === facts.fqdn && collectorName(r.collector) === collectorName(facts.collector) && r.source === facts.source;
+  // The 1.0 collector named no collector at all: its request is repeated by any (its upgrade's first run).
+  const sameCollector = r.collector === undefined || collectorName(r.collector) === collectorName(facts.collector);
+  const sameFacts = r.hostName === facts.hostName && r.fqdn === facts.fqdn && sameCollector && r.source === facts.source;
   if (!keepsItsSecret(r.collector)) return sameFacts;
   if (r.requestHash === undefined) return secret === undefined && sameFacts;
   return secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret);
@@ -205,9 +207,11 @@ export class Reenrolment {
     if (claimed !== undefined) return `request:${claimed.requestId}`;
     if (request === undefined || !REQUEST_SECRET.test(request)) return undefined;
     if ((await this.#repeatOf(basis, request, this.deps.clock())) !== undefined) return 'collector';
-    // The secret of a pending request: its requester resending after the answer was lost.
-    const pending = basis.requests.find((r) => r.state === 'pending' && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, request));
-    return pending && `request:${pending.requestId}`;
+    // The secret of a live pending request: its requester resending after the answer was lost. Each
+    // resend files a new request, so the bucket is named by the secret (hashed), which it keeps.
+    const now = this.deps.clock();
+    const pending = basis.requests.find((r) => r.state === 'pending' && now - r.requestedAt <= REQUEST_TTL_MS && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, request));
+    return pending && `request-secret:${createHash('sha256').update(request).digest('base64url').slice(0, 22)}`;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */

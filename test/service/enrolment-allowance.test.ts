@@ -138,4 +138,13 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     expect(resend.status).toBe(202);
     expect(recordsOf(stack, 'FleetPosture.ReenrolmentRequested', fqdn('ALW6')).at(-1)!.fields).toMatchObject({ replaces: lost.body.requestId });
   });
+
+  it('someone refiling with a request secret of its own is limited: its refiles share one allowance, though each files a new request', async () => {
+    expect((await c.enrol('ALW7')).status).toBe(201);
+    const copier = { 'x-forwarded-for': '198.51.100.66', 'x-enrolment-request': 'z'.repeat(43) };
+    const statuses: number[] = [];
+    for (let i = 0; i < 2 * BURST + 1; i++) statuses.push((await c.enrol('ALW7', copier)).status);
+    // The first enrolment took one of the server's allowance; the secret's own allowance follows it.
+    expect(statuses).toEqual([...Array<number>(2 * BURST - 1).fill(202), 429, 429]);
+  });
 });

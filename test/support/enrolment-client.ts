@@ -50,9 +50,12 @@ export function enrolmentClient(stack: TestStack) {
   };
   return {
     call,
-    /** Enrols as the collector of `version` (by default the first that keeps its request secret). */
-    enrol: (host: string, headers: Record<string, string> = {}, version: string = SECRET_KEEPING_COLLECTOR) =>
-      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, collector: { name: 'Send-PostureSnapshot', version } }, headers),
+    /**
+     * Enrols as the collector of `version` (by default the first that keeps its request secret);
+     * null: as the 1.0 collector, which named none.
+     */
+    enrol: (host: string, headers: Record<string, string> = {}, version: string | null = SECRET_KEEPING_COLLECTOR) =>
+      call('POST', 'enroll', TEST_KEYS.enrolment, { host: { name: host, fqdn: fqdn(host) }, ...(version === null ? {} : { collector: { name: 'Send-PostureSnapshot', version } }) }, headers),
     post: (key: string, host: string) => call('POST', 'snapshots', key, snapshot({ host })),
     manifest: (key: string) => call('GET', 'manifest', key),
     refused: async () => {
