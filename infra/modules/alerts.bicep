@@ -21,6 +21,14 @@
 // resolved once none is left in the window. So a late record raises its alert, and the same record
 // seen by several overlapping runs raises it once; a second record for the same server, rule and
 // reason while the alert is still fired adds no second notification (it is the same finding).
+//
+// Floods: a rule change, a policy push, an expired pattern waiver or a network outage can flip the
+// whole fleet at once, and one alert per server would be thousands of notifications (which the
+// action group rate-limits, dropping most e-mails). So the rules that split by server name each
+// server apart only up to 20 servers for the same rule and reason (or waiver, or staleness) in the
+// window (ALERT_FLOOD_SERVERS in log-records.ts); beyond that, one row whose Server is the fixed
+// "(more than 20 servers)" stands for all of them, one alert whose ServerCount (in the search
+// results the notification links to) says how many. GET /api/results lists them one by one.
 
 import { resourceTags } from 'types.bicep'
 
@@ -72,7 +80,10 @@ traces
 | where Status == "Error" and tostring(record.waived) != "true"
 | extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
 | summarize arg_min(timestamp, *) by RecordId
-| project timestamp, Server, RuleId, Status, ReasonCode
+| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
+| extend ServerCount = array_length(Servers)
+| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
+| project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
 // A status entered Warning.
@@ -84,7 +95,10 @@ traces
 | where Status == "Warning" and tostring(record.waived) != "true"
 | extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
 | summarize arg_min(timestamp, *) by RecordId
-| project timestamp, Server, RuleId, Status, ReasonCode
+| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
+| extend ServerCount = array_length(Servers)
+| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
+| project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
 // A server has not posted for longer than the stale interval.
@@ -92,8 +106,11 @@ var serverStaleQuery = '''
 traces
 | where message startswith "FleetPosture.ServerStale "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ServerStale ")))
-| extend Server = tostring(record.server), LastSeen = tostring(record.lastSeen)
-| project timestamp, Server, LastSeen
+| extend Server = tostring(record.server)
+| summarize timestamp = min(timestamp), Servers = make_set(Server)
+| extend ServerCount = array_length(Servers)
+| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
+| project timestamp, Server, ServerCount
 '''
 
 // A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to
@@ -103,7 +120,10 @@ traces
 | where message startswith "FleetPosture.WaiverExpired "
 | extend record = parse_json(substring(message, strlen("FleetPosture.WaiverExpired ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId), Reason = tostring(record.reason)
-| project timestamp, Server, RuleId, WaiverId, Reason
+| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, WaiverId, Reason
+| extend ServerCount = array_length(Servers)
+| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
+| project timestamp, Server, RuleId, WaiverId, Reason, ServerCount
 '''
 
 // A server's collector was refused: a revoked or replaced key, an enrolment an admin blocked or
@@ -198,7 +218,7 @@ var alertRules = [
   {
     key: 'new-error'
     displayName: 'Fleet posture: new error'
-    description: 'A server/rule status entered Error (FleetPosture.NewFinding). One alert per server, rule and reason.'
+    description: 'A server/rule status entered Error (FleetPosture.NewFinding). One alert per server, rule and reason; one per rule and reason beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 1
     query: newErrorQuery
     dimensions: [
@@ -210,7 +230,7 @@ var alertRules = [
   {
     key: 'new-warning'
     displayName: 'Fleet posture: new warning'
-    description: 'A server/rule status entered Warning (FleetPosture.NewFinding). One alert per server, rule and reason.'
+    description: 'A server/rule status entered Warning (FleetPosture.NewFinding). One alert per server, rule and reason; one per rule and reason beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 2
     query: newWarningQuery
     dimensions: [
@@ -222,7 +242,7 @@ var alertRules = [
   {
     key: 'server-stale'
     displayName: 'Fleet posture: server stopped reporting'
-    description: 'A server has not posted a snapshot for longer than the stale interval (FleetPosture.ServerStale).'
+    description: 'A server has not posted a snapshot for longer than the stale interval (FleetPosture.ServerStale); one alert for all beyond 20 servers in the window (Server "(more than 20 servers)").'
     severity: 2
     query: serverStaleQuery
     dimensions: [
@@ -232,7 +252,7 @@ var alertRules = [
   {
     key: 'waiver-expired'
     displayName: 'Fleet posture: waiver ended on a failing result'
-    description: 'A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to cover less (FleetPosture.WaiverExpired; Reason says which).'
+    description: 'A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to cover less (FleetPosture.WaiverExpired; Reason says which); one per waiver and rule beyond 20 servers in the window.'
     severity: 3
     query: waiverExpiredQuery
     dimensions: [
@@ -391,7 +411,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
           }
         ]
       }
-      // Stateful: one notification per server/rule/reason while its records are in the window.
+      // Stateful: one notification per dimension combination while its records are in the window.
       autoMitigate: true
       actions: {
         actionGroups: [

@@ -63,3 +63,14 @@ export type LogRecordName = (typeof LOG_RECORDS)[keyof typeof LOG_RECORDS];
 export function formatLogRecord(name: LogRecordName, fields: Readonly<Record<string, string | number | boolean | null>>): string {
   return `${name} ${JSON.stringify(fields)}`;
 }
+
+/**
+ * How many servers one alert rule names one by one for the same rule, status and reason (or
+ * waiver) in its window. Beyond it (a rule change or an outage that flips the fleet at once) the
+ * rule names them together, as ALERT_MANY_SERVERS, in one alert: operators get one notification
+ * per cause rather than thousands, which Azure Monitor would rate-limit and partly drop anyway.
+ */
+export const ALERT_FLOOD_SERVERS = 20;
+
+/** The Server dimension of that one alert; fixed, so its alert stays one while the count grows. */
+export const ALERT_MANY_SERVERS = `(more than ${ALERT_FLOOD_SERVERS} servers)`;

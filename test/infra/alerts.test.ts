@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES, PROJECTOR_BACKLOG_ALERT_MINUTES } from '../../src/app/log-records';
+import { ALERT_FLOOD_SERVERS, ALERT_MANY_SERVERS, formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES, PROJECTOR_BACKLOG_ALERT_MINUTES } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
 import { PROJECTOR_GRACE_MS } from '../../src/app/projector';
 import { TIMERS } from '../../src/app/timers';
@@ -210,6 +210,35 @@ describe('alert rules', () => {
     const criteria = dig(props, 'criteria', 'allOf') as Json[];
     expect(dig(criteria[0], 'failingPeriods')).toEqual({ numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 });
     expect(String(dig(props, 'actions', 'actionGroups'))).toMatch(/Microsoft\.Insights\/actionGroups/);
+  });
+});
+
+/** Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired pattern waiver, a network outage. */
+const FLOOD_KEYS = ['new-error', 'new-warning', 'waiver-expired', 'server-stale'];
+
+describe('a flood (2,000 servers flipping at once)', () => {
+  it('alerts per server up to the threshold the code names, and beyond it once per rule, status and reason (or waiver), not once per server', () => {
+    for (const key of FLOOD_KEYS) {
+      const rule = rules.find((r) => r.key === key);
+      if (!rule) throw new Error(`no alert rule ${key}`);
+      const { query, dimensions } = rule;
+      expect(dimensions, key).toContain('Server');
+      const others = dimensions.filter((d) => d !== 'Server');
+      // The servers of each group of the other dimensions, gathered after the de-duplication by record id.
+      const gather = `| summarize timestamp = min(timestamp), Servers = make_set(Server)${others.length > 0 ? ` by ${others.join(', ')}` : ''}\n`;
+      expect(query, key).toContain(gather);
+      expect(query.indexOf(gather), key).toBeGreaterThan(query.lastIndexOf('by RecordId'));
+      expect(query, key).toContain('| extend ServerCount = array_length(Servers)\n');
+      // Each server its own row (its own alert) up to the threshold; one fixed row beyond it, whose
+      // dimension does not move while the count grows, so the flood stays one alert.
+      expect(query, key).toContain(`| mv-expand Server = iff(ServerCount > ${ALERT_FLOOD_SERVERS}, dynamic(["${ALERT_MANY_SERVERS}"]), Servers) to typeof(string)\n`);
+      expect(projected(query), key).toEqual(['timestamp', 'Server', ...others, 'ServerCount']);
+    }
+  });
+
+  it('are the rules that split by server one by one, besides those only an admin or one collector triggers', () => {
+    const perServer = rules.filter((r) => r.dimensions.includes('Server')).map((r) => r.key);
+    expect(perServer.filter((k) => !FLOOD_KEYS.includes(k)).sort()).toEqual(['key-refused', 'projection-held', 'projector-backlog', 're-enrolment', 'reenrolment-request']);
   });
 });
 
