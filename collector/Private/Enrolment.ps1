@@ -299,6 +299,33 @@ function Save-PostureEnrolmentState {
     }
 }
 
+function Test-PostureClaimRefused {
+    <#
+    .SYNOPSIS
+        True when an enrolment that sent a claim failed in a way that ends the request for good:
+        400/403 (the request was denied, the enrolment blocked, or the claim is not valid) or
+        409 request_closed (a revocation closed the request). Its claim and request secret are
+        then worth nothing, and are cleared so the next enrolment files a new request with a new
+        secret. Any other failure (401 wrong enrolment secret, another 409, no answer) keeps them.
+        The one decision for a run and the installer alike.
+    .EXAMPLE
+        if (Test-PostureClaimRefused -Claim $claim -Exception $_.Exception) { $Enrolment.Claim = '' }
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [AllowEmptyString()]
+        [string]$Claim,
+        [Parameter(Mandatory = $true)]
+        [System.Exception]$Exception
+    )
+    if (-not $Claim) { return $false }
+    $code = 0
+    if ($Exception.Data.Contains('StatusCode')) { $code = [int]$Exception.Data['StatusCode'] }
+    $closed = $code -eq 409 -and $Exception.Data['Error'] -eq 'request_closed'
+    return ($code -eq 400 -or $code -eq 403 -or $closed)
+}
+
 function Request-PostureServerKey {
     <#
     .SYNOPSIS
@@ -339,8 +366,7 @@ function Request-PostureServerKey {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
         Write-PostureLog -Level Error -Message ('Enrolling again failed: {0}' -f $_.Exception.Message)
-        $closed = $code -eq 409 -and $_.Exception.Data['Error'] -eq 'request_closed'
-        if ($claim -and ($code -eq 400 -or $code -eq 403 -or $closed)) {
+        if (Test-PostureClaimRefused -Claim $claim -Exception $_.Exception) {
             $Enrolment.Claim = ''
             $Enrolment.Request = ''
             if (Save-PostureEnrolmentState -Enrolment $Enrolment) {

@@ -422,18 +422,28 @@ function Register-PostureCollector {
         # install or run resends with the same secret, so the service takes that for this
         # collector's own request instead of keeping the lost one pending beside a new one.
         $before = $null
-        if ($null -eq $previous.Other) {
-            Initialize-PostureDataFolder -Path $DataPath
-            $dataReady = $true
-            $before = Save-PostureRequestSecret -Path $configPath -Endpoint $Endpoint -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -RequestSecret $requestSecret -Stored $previous.Stored -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
-        }
+        $dataCreated = -not (Test-Path -LiteralPath $DataPath)
         try {
+            if ($null -eq $previous.Other) {
+                Initialize-PostureDataFolder -Path $DataPath
+                $dataReady = $true
+                $before = Save-PostureRequestSecret -Path $configPath -Endpoint $Endpoint -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -RequestSecret $requestSecret -Stored $previous.Stored -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
+            }
             $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RequestSecret $requestSecret -RetryPolicy $policy
         } catch {
-            # A refusal is an answer: nothing waits under the secret, and a refused install changes nothing.
+            # A refusal is an answer: nothing waits under the secret, and a refused install changes
+            # nothing, except a claim the refusal ended, which is cleared as a run clears it.
             $code = 0
             if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
-            if ($null -ne $before -and $code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) { Restore-PostureConfigBytes -Path $configPath -Before $before }
+            if ($null -ne $before -and $code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) {
+                $cleared = $false
+                if (Test-PostureClaimRefused -Claim $previous.EnrolmentClaim -Exception $_.Exception) {
+                    $cleared = Clear-PostureStoredClaim -Path $configPath -Endpoint $Endpoint -Stored $previous.Stored
+                }
+                if (-not $cleared) { Restore-PostureConfigBytes -Path $configPath -Before $before }
+            }
+            # A first install that stops here leaves no trace: the data folder it made goes if nothing is kept in it.
+            if ($dataCreated) { Remove-PostureEmptyFolder -Path $DataPath }
             throw
         }
         if ($enrolment.Status -eq 'Pending') {
@@ -601,6 +611,53 @@ function Save-PostureRequestSecret {
         throw ('The configuration {0} could not be stored, so nothing was sent to enrol this server.' -f $Path)
     }
     return , $before
+}
+
+function Clear-PostureStoredClaim {
+    <#
+    .SYNOPSIS
+        Stores the configuration read before the installation (Stored) without its claim and
+        request secret: the refusal ended that request, and the next installation or run files a
+        new one with a new secret. Everything else stays as it was. Returns $false (and warns
+        why) when it cannot be stored.
+    .EXAMPLE
+        Clear-PostureStoredClaim -Path $configPath -Endpoint $uri -Stored $previous.Stored
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Endpoint,
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Stored
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Clear the refused claim')) { return $false }
+    $state = New-PostureEnrolmentState -Endpoint $Endpoint -ConfigPath $Path -HeaderName $Stored.HeaderName -Secret $Stored.EnrolmentSecret -ApiKey $Stored.ApiKey -KeyId $Stored.KeyId -ProxyUseDefaultCredentials ([bool]$Stored.ProxyUseDefaultCredentials)
+    if (-not (Save-PostureEnrolmentState -Enrolment $state)) { return $false }
+    Write-Warning ('The claim of re-enrolment request {0} was cleared; the next installation or run files a new request.' -f ($Stored.EnrolmentClaim -split '\.')[0])
+    return $true
+}
+
+function Remove-PostureEmptyFolder {
+    <#
+    .SYNOPSIS
+        Removes the folder only if it is empty (one step, so nothing put there meanwhile is lost);
+        a folder holding anything, or gone, stays as it is.
+    .EXAMPLE
+        Remove-PostureEmptyFolder -Path 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Remove the empty folder')) { return }
+    # Directory.Delete without recursion refuses a folder that is not empty.
+    try { [System.IO.Directory]::Delete($Path, $false) } catch {
+        Write-Verbose ('{0} stays: {1}' -f $Path, $_.Exception.Message)
+    }
 }
 
 function Restore-PostureConfigBytes {

@@ -209,6 +209,63 @@ Describe 'Register-PostureCollector' {
             { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
             [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9)
         }
+
+        It 'a reinstall whose stored claim is refused clears the claim and request secret exactly when a run would (403 denied or blocked, 400, 409 request_closed); 401 and other 409s keep them' {
+            $waiting = '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.claim","enrolmentRequest":"waiting-request-secret-1","proxyUseDefaultCredentials":true}'
+            $cases = @(
+                @{ Status = 403; Body = '{"error":"forbidden","message":"An admin denied the re-enrolment request R1 of exch01."}'; Cleared = $true }
+                @{ Status = 403; Body = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; Cleared = $true }
+                @{ Status = 400; Body = '{"error":"bad_request","message":"The claim is not valid."}'; Cleared = $true }
+                @{ Status = 409; Body = '{"error":"request_closed","message":"The re-enrolment request R1 was closed."}'; Cleared = $true }
+                @{ Status = 401; Body = '{"error":"unauthorized","message":"The key is not valid."}'; Cleared = $false }
+                @{ Status = 409; Body = '{"error":"unknown_request_state","message":"Not known here."}'; Cleared = $false }
+            )
+            Mock Set-PostureProxyCredential { $null }
+            foreach ($case in $cases) {
+                $script:answer = $case
+                Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-claim']; @{ StatusCode = $script:answer.Status; Content = $script:answer.Body; RetryAfter = $null; Error = $null } }
+                Set-PreviousInstallation -Config $waiting
+                $script:stored = @($waiting)
+                $script:sent = @()
+                Mock Unprotect-PostureSecret { $script:stored[-1] }
+                { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw "*HTTP $($case.Status)*"
+                $script:sent | Should -Be @('R1.claim') -Because $case.Body
+                $config = Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')
+                if ($case.Cleared) {
+                    $config.EnrolmentClaim | Should -Be '' -Because $case.Body
+                    $config.EnrolmentRequest | Should -Be '' -Because $case.Body
+                    # Everything else stays as it was.
+                    $config.EnrolmentSecret | Should -Be 'enrol-secret'
+                    $config.ProxyUseDefaultCredentials | Should -BeTrue
+                } else {
+                    [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9) -Because $case.Body
+                }
+                Test-Path -LiteralPath $script:install | Should -BeFalse
+                # A run holding the same claim decides the same.
+                $run = New-PostureEnrolmentState -Endpoint 'https://posture.contoso.net' -ConfigPath (Join-Path -Path $TestDrive -ChildPath 'run-config.dat') -Secret 'enrol-secret' -Claim 'R1.claim' -RequestSecret 'waiting-request-secret-1'
+                $null = Request-PostureServerKey -Enrolment $run -Headers @{} -WarningAction SilentlyContinue
+                ($run.Claim -eq '') | Should -Be $case.Cleared -Because $case.Body
+            }
+        }
+
+        It 'a first install refused outright removes the data folder it made, and never one it did not make or one holding the request secret' {
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*'
+            # It was there, protected, for the request secret before the send.
+            Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $script:data }
+            Test-Path -LiteralPath $script:data | Should -BeFalse
+            # An empty folder the admin made beforehand stays.
+            [void](New-Item -ItemType Directory -Path $script:data -Force)
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}'; RetryAfter = $null; Error = $null } }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'wrong' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*enrolment secret is wrong*'
+            Test-Path -LiteralPath $script:data -PathType Container | Should -BeTrue
+            @(Get-ChildItem -LiteralPath $script:data -Force).Count | Should -Be 0
+            # No answer: the folder it made keeps the request secret the next attempt resends.
+            Remove-Item -LiteralPath $script:data
+            Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-request']; @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'timed out' } }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
+            (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).EnrolmentRequest | Should -Be $script:sent[0]
+        }
     }
 
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
