@@ -1,15 +1,18 @@
 // What an administrator meets on first use beyond the happy path: a key link opened in a tab that
 // already shows the page, an answer that is not the API's (a sign-in page of a proxy in between),
-// a "load more" that fails once, and times that say their zone. Chromium against the local host
-// and Azurite; the odd answers are made by intercepting the page's own requests.
+// a "load more" that fails once or is refused, and times that say their zone. Chromium against the
+// local host and Azurite; the odd answers are made by intercepting the page's own requests.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
-import { post } from '../support/http';
+import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
+
+/** The service's own rule, the one the stack evaluates. */
+const RULE = 'mcafee-port25-blocked';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -65,15 +68,35 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     expect(await page.locator('[data-metric="hosts"]').textContent()).toBe('1');
   });
 
+  it('says an OK answer that is JSON but not an object, or not served as JSON, is not the fleet, without a script error', async () => {
+    // null, a bare string, and the fleet's own shape under text/html: none is the API's answer.
+    const answers = [
+      { contentType: 'application/json', body: 'null' },
+      { contentType: 'application/json', body: '"ok"' },
+      { contentType: 'text/html', body: JSON.stringify({ generatedAt: new Date().toISOString(), hosts: 7, statuses: [], rules: [], totals: {} }) },
+    ];
+    for (const answer of answers) {
+      const { page, errors } = await suite!.open('en-GB');
+      await page.route(/\/api\/summary(\?|$)/, (route) => route.fulfill({ status: 200, ...answer }));
+      await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+      const box = page.locator('main .error[role="alert"]');
+      await box.waitFor();
+      expect(await box.locator('p').textContent(), answer.body).toBe('The answer did not come from the fleet API (a sign-in page or a proxy in between, perhaps); sign in again or reload the page.');
+      expect(await page.locator('[data-metric="hosts"]').count()).toBe(0);
+      expect(errors).toEqual([]);
+    }
+  });
+
   it('offers Try again when a further page of configurations fails, and then adds that page', async () => {
     const { page } = await open();
-    // Two pages of one configuration each; the second fails once (500) before it is answered.
+    // Two pages of one configuration each; the second fails once (502, a gateway that lost the
+    // service for a moment) before it is answered.
     const cluster = (fingerprint: string) => ({ fingerprint, servers: 1, counts: { Pass: 1 }, facts: { enabled: true }, sample: ['first1.corp.contoso.com'] });
     const drift = (fingerprint: string, continuationToken: string | null) => ({ ruleId: 'test-alpha', servers: 2, configurations: 2, baseline: null, clusters: [cluster(fingerprint)], continuationToken });
     let secondPageAsked = 0;
     await page.route(/\/api\/drift\?/, (route) => {
       if (!new URL(route.request().url()).searchParams.has('continuationToken')) return route.fulfill({ json: drift('fp-one', 'next') });
-      if (secondPageAsked++ === 0) return route.fulfill({ status: 500, json: { error: 'internal', message: 'Something broke.' } });
+      if (secondPageAsked++ === 0) return route.fulfill({ status: 502, json: { error: 'bad_gateway', message: 'The service did not answer.' } });
       return route.fulfill({ json: drift('fp-two', null) });
     });
     await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/drift?rule=test-alpha'));
@@ -81,11 +104,46 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     await page.locator('.drift .more button', { hasText: 'Load more' }).click();
     const box = page.locator('.drift .more .error[role="alert"]');
     await box.waitFor();
-    expect(await box.locator('p').textContent()).toBe('The request failed (500 internal): Something broke.');
+    expect(await box.locator('p').textContent()).toBe('The request failed (502 bad_gateway): The service did not answer.');
     await box.locator('button', { hasText: 'Try again' }).click();
     await page.locator('section.cluster[data-fingerprint="fp-two"]').waitFor();
     expect(await page.locator('section.cluster').count()).toBe(2);
     expect(secondPageAsked).toBe(2);
+  });
+
+  it('shows the service\'s sentence, without Try again, when it refuses a further page of configurations, and reads the drift again from its first page', async () => {
+    // The post's counts reach the drift a moment after it: wait for them, so the view shows them at once.
+    await expect.poll(async () => (await get(stack, `drift?rule=${RULE}`)).body.servers, { timeout: 30_000 }).toBe(1);
+    const { page } = await open();
+    // The service's own first page, handed out with a token it will refuse until it has refused one;
+    // the service answers the next request (400) and, on the way back, the first page as it is.
+    let refused = 0;
+    let firstPagesAfter = 0;
+    await page.route(/\/api\/drift\?/, async (route) => {
+      if (new URL(route.request().url()).searchParams.has('continuationToken')) {
+        refused++;
+        return route.continue();
+      }
+      if (refused > 0) {
+        firstPagesAfter++;
+        return route.continue();
+      }
+      const real = await route.fetch();
+      await route.fulfill({ response: real, json: { ...((await real.json()) as object), continuationToken: 'not a token!' } });
+    });
+    await page.evaluate((r) => ((globalThis as unknown as PageGlobals).location.hash = `#/drift?rule=${r}`), RULE);
+    await page.locator('section.cluster').first().waitFor();
+    await page.locator('.drift .more button', { hasText: 'Load more' }).click();
+    const box = page.locator('.drift .more .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe('The request failed (400 invalid_query): "continuationToken" must be a token returned by a previous page, unchanged.');
+    expect(await page.locator('.drift .more button', { hasText: 'Try again' }).count()).toBe(0);
+    await page.locator('.drift .more button', { hasText: 'Show the configurations from the first page' }).click();
+    await expect.poll(() => page.locator('.drift .more').textContent(), { timeout: 10_000 }).toBe('');
+    expect(firstPagesAfter).toBe(1);
+    expect(refused).toBe(1);
+    expect(await page.locator('.drift .error').count()).toBe(0);
+    expect(await page.locator('section.cluster').count()).toBe(1);
   });
 
   it('names the time zone of the times it shows (the browser\'s, here Asia/Tokyo)', async () => {

@@ -59,6 +59,14 @@ export class ApiFailure extends Error {
   get isBusy(): boolean {
     return this.status === 503 || this.status === 429;
   }
+
+  /**
+   * Busy, or nothing (or only a gateway) answered: asking again may succeed. Any other answer,
+   * a 400 for a token the service refuses say, would come back the same.
+   */
+  get isTransient(): boolean {
+    return this.isBusy || this.status === 0 || this.status === 502 || this.status === 504;
+  }
 }
 
 /**
@@ -117,10 +125,18 @@ async function getOnce<T>(path: string, query: Query): Promise<T> {
       Number.isFinite(retry) && retry > 0 ? retry : undefined,
     );
   }
-  // Every route the page reads answers JSON: anything else that says OK (a proxy's or a gateway's
-  // sign-in page, say) is not the fleet's answer and must not be read as one.
-  if (body === undefined) throw new ApiFailure(res.status, NOT_API, '');
+  // Every route the page reads answers a JSON object: anything else that says OK (a proxy's or a
+  // gateway's sign-in page, or its bare "ok") is not the fleet's answer and must not be read as one.
+  if (!isJsonType(res.headers.get('content-type')) || !isObject(body)) throw new ApiFailure(res.status, NOT_API, '');
   return body as T;
+}
+
+function isJsonType(contentType: string | null): boolean {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+function isObject(body: unknown): body is object {
+  return typeof body === 'object' && body !== null && !Array.isArray(body);
 }
 
 // ---- response shapes (see docs/api.md) ------------------------------------------------------------

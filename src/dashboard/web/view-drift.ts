@@ -92,22 +92,23 @@ export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
   const query: Query = { rule: route.params.get('rule') ?? '', top: Number.isInteger(top) && top >= 1 && top <= 1000 ? String(top) : '100' };
   const pending = await PendingWait.ask();
   const first = await apiGet<Drift>('drift', query);
-  const body = h('div', null, content(first, query, pending, fail));
-  // Read again after the wait: what is shown stays if that fails, under the error and its retry.
-  const reload = () =>
+  // Read again after the wait, or from the first page when a further page is refused: what is
+  // shown stays if that fails, under the error and its retry.
+  const reload = (): void =>
     void apiGet<Drift>('drift', query).then(
-      (next) => replace(body, content(next, query, pending, fail)),
+      (next) => replace(body, content(next, query, pending, fail, reload)),
       (error: unknown) => {
         if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
         body.prepend(errorBox(error, reload));
       },
     );
+  const body = h('div', null, content(first, query, pending, fail, reload));
   const line = pending.line(fail, reload);
   return h('div', { class: 'drift', 'data-rule': first.ruleId }, h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)), line, body);
 }
 
-/** The drift's counts, clusters and paging. */
-function content(first: Drift, query: Query, pending: PendingWait, fail: Fail): Child[] {
+/** The drift's counts, clusters and paging; `restart` reads the drift again from its first page. */
+function content(first: Drift, query: Query, pending: PendingWait, fail: Fail, restart: () => void): Child[] {
   const clusters: Cluster[] = [...first.clusters];
   const baselineCluster = first.baseline?.fingerprint ? clusters.find((c) => c.fingerprint === first.baseline?.fingerprint) : undefined;
   const reference = baselineCluster ?? clusters[0];
@@ -123,8 +124,11 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail): 
       },
       (error: unknown) => {
         if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-        // The clusters shown stay; the same page can be asked for again.
-        replace(more, errorBox(error, () => load(token, shown)));
+        // The clusters shown stay. Asking for the same page again helps only when the service was
+        // busy or out of reach; any other answer (a 400 for a token it refuses, say) would repeat,
+        // so the way on is the drift read again from its first page.
+        if (error instanceof ApiFailure && error.isTransient) return replace(more, errorBox(error, () => load(token, shown)));
+        replace(more, errorBox(error), button(t('driftFromStart'), restart));
       },
     );
   };
