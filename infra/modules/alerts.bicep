@@ -28,7 +28,9 @@
 // server apart only up to 20 servers for the same rule and reason (or waiver, or staleness) in the
 // window (ALERT_FLOOD_SERVERS in log-records.ts); beyond that, one row whose Server is the fixed
 // "(more than 20 servers)" stands for all of them, one alert whose ServerCount (in the search
-// results the notification links to) says how many. GET /api/results lists them one by one.
+// results the notification links to) says how many. The per-server alerts already raised resolve
+// when that row takes over (their rows left the answer), so a flood is a few dozen notifications,
+// not one per rule and reason. docs/deploy.md says where each rule's servers are listed.
 
 import { resourceTags } from 'types.bicep'
 

@@ -6,7 +6,7 @@
 // files a request (202) with a claim for its requester; the key comes once an admin approves it
 // and the requester comes back with the claim, or at once when the request carries the server's
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   ConcurrencyConflictError,
   keyRecordOf,
@@ -205,13 +205,10 @@ export class Reenrolment {
     if (currentKey !== undefined && holds(() => (this.#checkCurrentKey(basis, currentKey), true))) return 'collector';
     const claimed = claim === undefined ? undefined : holds(() => this.#claimed(basis, claim));
     if (claimed !== undefined) return `request:${claimed.requestId}`;
-    if (request === undefined || !REQUEST_SECRET.test(request)) return undefined;
-    if ((await this.#repeatOf(basis, request, this.deps.clock())) !== undefined) return 'collector';
-    // The secret of a live pending request: its requester resending after the answer was lost. Each
-    // resend files a new request, so the bucket is named by the secret (hashed), which it keeps.
-    const now = this.deps.clock();
-    const pending = basis.requests.find((r) => r.state === 'pending' && now - r.requestedAt <= REQUEST_TTL_MS && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, request));
-    return pending && `request-secret:${createHash('sha256').update(request).digest('base64url').slice(0, 22)}`;
+    // The secret of a pending request proves nothing here: anyone holding the enrolment secret can
+    // file requests with secrets of its own, and each would bring an allowance of its own.
+    const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
+    return repeated ? 'collector' : undefined;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */
