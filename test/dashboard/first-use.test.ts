@@ -146,6 +146,114 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     expect(await page.locator('section.cluster').count()).toBe(1);
   });
 
+  /**
+   * Hands out the first page of `path` (the service's own, or `firstPage` where this fleet has none
+   * to show) with a token the service refuses; counts the further pages and first pages asked after.
+   */
+  async function refuseFurtherPages(page: Page, path: RegExp, firstPage?: object): Promise<{ refused: number; firstPagesAfter: number }> {
+    const seen = { refused: 0, firstPagesAfter: 0 };
+    await page.route(path, async (route) => {
+      if (new URL(route.request().url()).searchParams.has('continuationToken')) {
+        seen.refused++;
+        return route.continue();
+      }
+      if (seen.refused > 0) seen.firstPagesAfter++;
+      if (firstPage) return route.fulfill({ json: { ...firstPage, continuationToken: 'not a token!' } });
+      if (seen.refused > 0) return route.continue();
+      const real = await route.fetch();
+      await route.fulfill({ response: real, json: { ...((await real.json()) as object), continuationToken: 'not a token!' } });
+    });
+    return seen;
+  }
+  const REFUSED = 'The request failed (400 invalid_query): "continuationToken" must be a token returned by a previous page, unchanged.';
+
+  it('shows the service\'s sentence, without Try again, when it refuses a further page of Findings, and leads back to page 1', async () => {
+    const { page } = await open();
+    // This fleet's one server has no finding under the service's rule: page 1 holds a made-up one.
+    const finding = { server: 'first1.corp.contoso.com', ruleId: RULE, status: 'Warning', reasonCode: 'Blocked', message: 'Port 25 is not blocked.', firstSeen: null, previousStatus: null };
+    const seen = await refuseFurtherPages(page, /\/api\/results\?/, { items: [finding] });
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/findings'));
+    await page.locator('table.findings tbody tr[data-server="first1.corp.contoso.com"]').waitFor();
+    await page.locator('.findings-view .pager button', { hasText: 'Next page' }).click();
+    const box = page.locator('.findings-view .table-status .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe(REFUSED);
+    expect(await box.locator('button', { hasText: 'Try again' }).count()).toBe(0);
+    await box.locator('button', { hasText: 'Back to the first page' }).click();
+    await box.waitFor({ state: 'detached' });
+    await expect.poll(() => page.locator('.findings-view .pager').textContent(), { timeout: 10_000 }).toMatch(/^Page 1Next page$/);
+    expect(await page.locator('table.findings tbody tr[data-server="first1.corp.contoso.com"]').count()).toBe(1);
+    expect(seen).toEqual({ refused: 1, firstPagesAfter: 1 });
+  });
+
+  it('shows the service\'s sentence, without Try again, when it refuses a further page of a Changes list, and lists it again from its first page', async () => {
+    const { page } = await open();
+    // Only the status-change list (the view's second list) gets the refused token.
+    const seen = await refuseFurtherPages(page, /\/api\/events\?(?!.*status=)/);
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/changes'));
+    const list = page.locator('[data-list="all-changes"]');
+    await list.locator('li.event[data-server="first1.corp.contoso.com"]').waitFor();
+    const before = await list.locator('li.event').count();
+    await page.locator('div:has(> [data-list="all-changes"]) > .more button', { hasText: 'Load more' }).click();
+    const box = page.locator('div:has(> [data-list="all-changes"]) > .more .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe(REFUSED);
+    expect(await box.locator('button', { hasText: 'Try again' }).count()).toBe(0);
+    await box.locator('button', { hasText: 'Back to the first page' }).click();
+    await box.waitFor({ state: 'detached' });
+    // The first page once, not added under what was shown.
+    await expect.poll(() => list.locator('li.event').count(), { timeout: 10_000 }).toBe(before);
+    expect(seen).toEqual({ refused: 1, firstPagesAfter: 1 });
+  });
+
+  // The read after a wait, failing again on every Try again: one error box, not one more per failure.
+  const reloads = [
+    { view: 'Configurations', hash: `#/drift?rule=${RULE}`, read: /\/api\/drift\?/, shown: '.drift section.cluster' },
+    { view: 'a server', hash: '#/server/first1.corp.contoso.com', read: /\/api\/servers\/first1\.corp\.contoso\.com(\?|$)/, shown: '.server-view article.result' },
+    { view: 'Changes', hash: '#/changes', read: /\/api\/servers\?stale=true/, shown: '.changes-view [data-list="all-changes"] li.event' },
+  ];
+  for (const r of reloads) {
+    it(`keeps one error box when the read of ${r.view} after a wait fails again and again, and drops it once the read succeeds`, async () => {
+      await expect.poll(async () => (await get(stack, `drift?rule=${RULE}`)).body.servers, { timeout: 30_000 }).toBe(1);
+      const { page } = await open();
+      // The first ask says changes are waiting, the next that they are counted: the view reads again.
+      let asked = 0;
+      await page.route(/\/api\/summary\?only=countsPending/, (route) => route.fulfill({ json: { countsPending: asked++ === 0 } }));
+      let reads = 0;
+      let failing = true;
+      await page.route(r.read, (route) => (reads++ === 0 || !failing ? route.continue() : route.fulfill({ status: 502, json: { error: 'bad_gateway', message: 'The service did not answer.' } })));
+      await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), r.hash);
+      await page.locator(r.shown).first().waitFor();
+      const boxes = page.locator('main .error[role="alert"]');
+      // Each failure's box is told from the ones before it by a mark on those.
+      const fresh = page.locator('main .error[role="alert"]:not([data-seen])');
+      await fresh.waitFor();
+      for (let i = 0; i < 2; i++) {
+        expect(await boxes.count()).toBe(1);
+        expect(await fresh.locator('p').textContent()).toBe('The request failed (502 bad_gateway): The service did not answer.');
+        await fresh.evaluate((e) => e.setAttribute('data-seen', ''));
+        await boxes.locator('button', { hasText: 'Try again' }).first().click();
+        await fresh.waitFor();
+      }
+      expect(await boxes.count()).toBe(1);
+      failing = false;
+      await fresh.locator('button', { hasText: 'Try again' }).click();
+      await boxes.first().waitFor({ state: 'detached' });
+      await page.locator(r.shown).first().waitFor();
+      expect(reads).toBe(5);
+    });
+  }
+
+  it('offers no Try again when the service refuses what a view asks (a 400), only its sentence', async () => {
+    const { page } = await suite!.open('en-GB');
+    await page.route(/\/api\/summary(\?|$)/, (route) => route.fulfill({ status: 400, json: { error: 'invalid_query', message: 'The query is not one the service takes.' } }));
+    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    const box = page.locator('main .error[role="alert"]');
+    await box.waitFor();
+    expect(await box.locator('p').textContent()).toBe('The request failed (400 invalid_query): The query is not one the service takes.');
+    expect(await box.locator('button').count()).toBe(0);
+  });
+
   it('names the time zone of the times it shows (the browser\'s, here Asia/Tokyo)', async () => {
     const { page } = await suite!.open('en-GB');
     const cdp = await page.context().newCDPSession(page);

@@ -4,14 +4,14 @@
 // are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
 // Events and the stale list follow a post by a moment: while the service says so (countsPending),
 // a line says it, empty lists say nothing more, and the lists are read again once the wait is over.
-import { ApiFailure, apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
+import { apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
 import { h, link, replace } from './dom.js';
 import { eventEntry } from './events.js';
 import { formatTime, phrase, t, type TextKey } from './i18n.js';
 import { PendingWait } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { fromLocalInput, toLocalInput } from './view-findings.js';
-import { errorBox, pagedList, section, time, type Fail } from './widgets.js';
+import { pagedList, section, showFailureIn, time, type Fail } from './widgets.js';
 
 const HOUR = 3_600_000;
 
@@ -96,13 +96,11 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
       ),
     );
   };
-  // Read again after the wait: the lists shown stay if that fails, under the error and its retry.
-  const refill = () =>
-    void fill().catch((error: unknown) => {
-      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-      lists.prepend(errorBox(error, refill));
-    });
+  // Read again after the wait: the lists shown stay if that fails, under the error (one, however
+  // often it fails).
+  const problem = h('div', { class: 'reload-problem' });
+  const refill = () => void fill().then(() => replace(problem), showFailureIn(problem, fail, refill));
   await fill();
   const line = pending.line(fail, refill);
-  return h('div', { class: 'changes-view', 'data-kind': kind }, h('h1', null, t('navChanges')), line, form, lists);
+  return h('div', { class: 'changes-view', 'data-kind': kind }, h('h1', null, t('navChanges')), line, form, problem, lists);
 }

@@ -11,7 +11,7 @@ import type { Route } from './router.js';
 import { serverHref } from './router.js';
 import { PendingWait } from './pending-line.js';
 import { statusBar } from './view-fleet.js';
-import { button, errorBox, type Fail } from './widgets.js';
+import { button, errorBox, showFailureIn, type Fail } from './widgets.js';
 
 type FactValue = string | number | boolean | null | readonly string[];
 type Facts = Readonly<Record<string, FactValue>>;
@@ -95,16 +95,14 @@ export async function renderDrift(route: Route, fail: Fail): Promise<Node> {
   // Read again after the wait, or from the first page when a further page is refused: what is
   // shown stays if that fails, under the error and its retry.
   const reload = (): void =>
-    void apiGet<Drift>('drift', query).then(
-      (next) => replace(body, content(next, query, pending, fail, reload)),
-      (error: unknown) => {
-        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-        body.prepend(errorBox(error, reload));
-      },
-    );
+    void apiGet<Drift>('drift', query).then((next) => {
+      replace(problem);
+      replace(body, content(next, query, pending, fail, reload));
+    }, showFailureIn(problem, fail, reload));
+  const problem = h('div', { class: 'reload-problem' });
   const body = h('div', null, content(first, query, pending, fail, reload));
   const line = pending.line(fail, reload);
-  return h('div', { class: 'drift', 'data-rule': first.ruleId }, h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)), line, body);
+  return h('div', { class: 'drift', 'data-rule': first.ruleId }, h('h1', null, t('driftTitle'), ' ', h('code', { class: 'rule-id' }, first.ruleId)), line, problem, body);
 }
 
 /** The drift's counts, clusters and paging; `restart` reads the drift again from its first page. */
@@ -124,11 +122,9 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail, r
       },
       (error: unknown) => {
         if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-        // The clusters shown stay. Asking for the same page again helps only when the service was
-        // busy or out of reach; any other answer (a 400 for a token it refuses, say) would repeat,
-        // so the way on is the drift read again from its first page.
-        if (error instanceof ApiFailure && error.isTransient) return replace(more, errorBox(error, () => load(token, shown)));
-        replace(more, errorBox(error), button(t('driftFromStart'), restart));
+        // The clusters shown stay; errorBox decides between asking for the page again and reading
+        // the drift again from its first page.
+        replace(more, errorBox(error, () => load(token, shown), { label: t('driftFromStart'), go: restart }));
       },
     );
   };

@@ -105,7 +105,8 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
       page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-      replace(status, errorBox(error, () => void show(pageIndex)));
+      // A further page the service refuses (its token, say) is refused again: page 1 is the way on.
+      replace(status, errorBox(error, () => void show(pageIndex), pageIndex > 0 ? { label: t('fromStart'), go: () => void show(0) } : undefined));
       return;
     }
     tokens.length = pageIndex + 1;

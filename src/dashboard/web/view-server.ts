@@ -10,7 +10,7 @@ import { externalLink, h, replace, type Child } from './dom.js';
 import { renderEvidence } from './evidence.js';
 import { formatNumber, phrase, t, type TextKey } from './i18n.js';
 import { PendingWait } from './pending-line.js';
-import { badge, errorBox, section, time, type Fail } from './widgets.js';
+import { badge, section, showFailureIn, time, type Fail } from './widgets.js';
 import { historyTimeline } from './events.js';
 import { removedServerView } from './view-removed.js';
 
@@ -83,22 +83,22 @@ export async function renderServer(server: string, fail: Fail): Promise<Node> {
     if (removed) return removed;
     throw error;
   }
+  const problem = h('div', { class: 'reload-problem' });
   const body = h('div', null, content(v, pending, fail));
-  // Read again after the wait: what is shown stays if that fails, under the error and its retry.
+  // Read again after the wait: what is shown stays if that fails, under the error (one, however
+  // often it fails).
   const reload = () =>
-    void apiGet<ServerView>(path).then(
-      (next) => replace(body, content(next, pending, fail)),
-      (error: unknown) => {
-        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
-        body.prepend(errorBox(error, reload));
-      },
-    );
+    void apiGet<ServerView>(path).then((next) => {
+      replace(problem);
+      replace(body, content(next, pending, fail));
+    }, showFailureIn(problem, fail, reload));
   const line = pending.line(fail, reload);
   return h(
     'div',
     { class: 'server-view', 'data-server': v.server },
     h('h1', null, v.server, v.stale ? [' ', h('span', { class: 'flag' }, t('staleBadge'))] : null),
     line,
+    problem,
     body,
   );
 }

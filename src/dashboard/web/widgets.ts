@@ -24,11 +24,31 @@ export function failureText(error: unknown): string {
   return t('errorGeneric', { status: error.status, code: error.code, message: error.message });
 }
 
-/** The failure's sentence, and a button that asks again unless the answer was that nothing has that name. */
-export function errorBox(error: unknown, retry?: () => void): HTMLElement {
-  // A 404 (a server no one knows, say) answers the same however often it is asked.
-  const helps = retry && !(error instanceof ApiFailure && error.status === 404);
-  return h('div', { class: 'error', role: 'alert' }, h('p', null, failureText(error)), helps ? button(t('retry'), retry) : null);
+/**
+ * The failure's sentence, with "Try again" only when asking again may help: the service was busy
+ * or out of reach, or the answer was not the API's (a proxy's sign-in page, gone once signed in).
+ * Any other answer (a 400 for a token the service refuses, a 404 for a server no one knows) would
+ * repeat itself; where the view pages, `fromStart` then offers its first page again instead.
+ */
+export function errorBox(error: unknown, retry?: () => void, fromStart?: { label: string; go: () => void }): HTMLElement {
+  const helps = retry && error instanceof ApiFailure && (error.isTransient || error.code === NOT_API);
+  return h(
+    'div',
+    { class: 'error', role: 'alert' },
+    h('p', null, failureText(error)),
+    helps ? button(t('retry'), retry) : fromStart ? button(fromStart.label, fromStart.go) : null,
+  );
+}
+
+/**
+ * Shows a failed re-read in `slot`, in place of any box an earlier try left there (so failures do
+ * not pile up); a key problem goes to the shell instead. Returns the handler for the promise.
+ */
+export function showFailureIn(slot: HTMLElement, fail: Fail, retry: () => void): (error: unknown) => void {
+  return (error) => {
+    if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+    replace(slot, errorBox(error, retry));
+  };
 }
 
 export function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLButtonElement {
@@ -73,8 +93,13 @@ export function pagedList<T>(
       },
       (error: unknown) => {
         box.removeAttribute('aria-busy');
-        if (error instanceof ApiFailure && error.isKeyProblem) fail(error);
-        else replace(more, errorBox(error, () => next(token)));
+        if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+        // A further page the service refuses for good: the list starts over from its first page.
+        const restart = () => {
+          replace(list);
+          next(undefined);
+        };
+        replace(more, errorBox(error, () => next(token), token ? { label: t('fromStart'), go: restart } : undefined));
       },
     );
   };
