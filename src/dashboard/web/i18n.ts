@@ -13,6 +13,9 @@ const en = {
   changeKey: 'Change key',
   language: 'Language',
   loading: 'Loading…',
+  viewShown: '{view} shown.',
+  viewFailed: '{view} could not be loaded.',
+  countsUpdated: 'Recent changes have been counted.',
   keyTitle: 'Enter a reader key',
   keyHelp:
     'The dashboard reads the fleet with a reader key (POSTURE_READER_KEYS) or an admin key. The key stays in this browser tab (session storage) and is sent in the x-api-key header, never in a URL.',
@@ -163,6 +166,9 @@ const ja: Record<TextKey, string> = {
   changeKey: 'キーを変更',
   language: '言語',
   loading: '読み込み中…',
+  viewShown: '{view}を表示しました。',
+  viewFailed: '{view}を読み込めませんでした。',
+  countsUpdated: '最近の変更の集計が終わりました。',
   keyTitle: '閲覧キーを入力してください',
   keyHelp:
     'ダッシュボードは閲覧キー (POSTURE_READER_KEYS) または管理キーでフリートを読み取ります。キーはこのブラウザー タブ (セッション ストレージ) にだけ保持され、URL ではなく x-api-key ヘッダーで送信されます。',

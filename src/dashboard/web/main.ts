@@ -1,5 +1,6 @@
 // The dashboard's shell: header (views, server box, language, key), the key form when needed, and
 // the current view from the fragment. A render that finishes after the user moved on is dropped.
+import { announce, announcer } from './announce.js';
 import { ApiFailure, forgetKey, storedKey, takeKeyFromFragment } from './api.js';
 import { h, replace } from './dom.js';
 import { initialLang, lang, setLang, t, type Lang } from './i18n.js';
@@ -14,7 +15,8 @@ import { errorBox } from './widgets.js';
 
 const root = document.getElementById('app') ?? document.body;
 const header = h('header', { class: 'top' });
-const main = h('main', { id: 'view', 'aria-live': 'polite' });
+// Not a live region: a screen reader would read each view out in full; the announcer says what changed.
+const main = h('main', { id: 'view' });
 let generation = 0;
 
 function renderHeader(current: ViewName | 'key'): void {
@@ -72,6 +74,7 @@ function askForKey(problem: ApiFailure | undefined): void {
   document.title = t('appTitle');
   renderHeader('key');
   replace(main, renderKeyForm(problem, show));
+  announce(t('keyTitle'));
 }
 
 /** A key problem anywhere (also in a later page of a list) sends the user back to the key form. */
@@ -87,8 +90,11 @@ function show(): void {
   const route = parseRoute(location.hash);
   const mine = ++generation;
   renderHeader(route.view);
-  document.title = `${t(route.view === 'findings' ? 'navFindings' : route.view === 'changes' ? 'navChanges' : route.view === 'drift' ? 'driftTitle' : 'navFleet')} · ${t('appTitle')}`;
+  const name = t(route.view === 'findings' ? 'navFindings' : route.view === 'changes' ? 'navChanges' : route.view === 'drift' ? 'driftTitle' : 'navFleet');
+  document.title = `${name} · ${t('appTitle')}`;
+  const viewName = route.view === 'server' && route.arg ? route.arg : name;
   replace(main, h('p', { class: 'muted loading' }, t('loading')));
+  announce(t('loading'));
   const view =
     route.view === 'findings'
       ? renderFindings(route, fail)
@@ -104,19 +110,21 @@ function show(): void {
       if (mine !== generation) return;
       replace(main, node);
       if (route.view === 'server') document.title = `${route.arg} · ${t('appTitle')}`;
+      announce(t('viewShown', { view: viewName }));
       performance.mark(`posture:${route.view}-rendered`);
     },
     (error: unknown) => {
       if (mine !== generation) return;
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       replace(main, errorBox(error, show));
+      announce(t('viewFailed', { view: viewName }));
     },
   );
 }
 
 setLang(initialLang());
 takeKeyFromFragment();
-replace(root, header, main);
+replace(root, header, announcer(), main);
 // A `#key=…` link opened in a tab that already shows the page changes only the fragment: the key
 // must leave the address bar and the history then too, not only when the page loads.
 window.addEventListener('hashchange', () => {

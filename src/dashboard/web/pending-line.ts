@@ -3,6 +3,7 @@
 // views (findings, changes, a server, configurations) ask only `summary?only=countsPending` (one
 // storage read, where the full summary reads the counters and waivers too) and reload their own
 // lists once it says the wait is over. One call per load and one per re-ask, never more.
+import { announce } from './announce.js';
 import { ApiFailure, countsPendingNow, type CountsPending } from './api.js';
 import { PENDING_RELOAD_MS, PENDING_RELOADS } from './counts-pending.js';
 import { h, replace } from './dom.js';
@@ -17,6 +18,8 @@ import type { Fail } from './widgets.js';
 export function followPending<T extends CountsPending>(anchor: Node, first: T, ask: () => Promise<T>, fail: Fail, show: (s: T, line: HTMLElement | null) => void): void {
   const step = (s: T, reloadsLeft: number) => {
     const pending = s.countsPending === true;
+    // Only a later answer can end a wait; the first one was announced with its view.
+    if (!pending && reloadsLeft < PENDING_RELOADS) announce(t('countsUpdated'));
     show(s, pending ? h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, t(reloadsLeft > 0 ? 'countsPending' : 'countsPendingStopped')) : null);
     if (!pending || reloadsLeft <= 0) return;
     setTimeout(() => {

@@ -11,9 +11,11 @@ import { formatTime, phrase, t, type TextKey } from './i18n.js';
 import { PendingWait } from './pending-line.js';
 import { href, serverHref, type Route } from './router.js';
 import { fromLocalInput, toLocalInput } from './view-findings.js';
-import { pagedList, section, showFailureIn, time, type Fail } from './widgets.js';
+import { pagedList, pagesOf, section, showFailureIn, time, type Fail } from './widgets.js';
 
 const HOUR = 3_600_000;
+/** Entries per page of each list (the stale servers, which come whole, too). */
+const PAGE_SIZE = 50;
 
 /** The kinds the events route takes (its `kind` parameter), and `all` for no `kind` at all. */
 export const CHANGE_KINDS = ['status', 'waiver', 'baseline', 'all'] as const;
@@ -31,6 +33,18 @@ const KIND_TEXTS: Record<ChangeKind, { option: TextKey; title: TextKey; empty: T
   baseline: { option: 'kindBaseline', title: 'baselineRecords', empty: 'noBaselineRecords' },
   all: { option: 'kindAll', title: 'allEvents', empty: 'noEvents' },
 };
+
+/**
+ * A link to the window of `span` that ends now. A view left open (a wall display) would otherwise
+ * link to the window that ended when it was drawn, so the address is worked out again whenever the
+ * link is about to be used: pointed at, focused, clicked (before the browser follows it) or copied.
+ */
+function windowLink(span: number, kind: string | undefined, label: string): HTMLAnchorElement {
+  const target = () => href('changes', { since: new Date(Date.now() - span).toISOString(), kind });
+  const a = link(target(), { class: 'button-link' }, label);
+  for (const type of ['pointerenter', 'focus', 'click', 'contextmenu']) a.addEventListener(type, () => a.setAttribute('href', target()));
+  return a;
+}
 
 export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const given = route.params.get('since');
@@ -57,8 +71,8 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
     h('label', null, t('changesSince'), input),
     h('label', null, t('showKind'), kindSelect),
     h('button', { type: 'submit' }, t('apply')),
-    link(href('changes', { since: new Date(Date.now() - 24 * HOUR).toISOString(), kind: kindParam(kind) }), { class: 'button-link' }, t('last24h')),
-    link(href('changes', { since: new Date(Date.now() - 7 * 24 * HOUR).toISOString(), kind: kindParam(kind) }), { class: 'button-link' }, t('last7d')),
+    windowLink(24 * HOUR, kindParam(kind), t('last24h')),
+    windowLink(7 * 24 * HOUR, kindParam(kind), t('last7d')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -68,8 +82,10 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   kindSelect.addEventListener('change', () => go(givenSince));
 
   const events = (query: { kind?: string; status?: string }) => (token: string | undefined) =>
-    apiGet<Page<EventItem>>('events', { since, ...query, top: '50', continuationToken: token });
+    apiGet<Page<EventItem>>('events', { since, ...query, top: String(PAGE_SIZE), continuationToken: token });
   const row = (e: EventItem) => eventEntry(e, true, titles);
+  const staleRow = (s: StaleServer) =>
+    h('li', { 'data-server': s.server }, link(serverHref(s.server), { class: 'server-link' }, s.server), ' · ', t('lastSeen'), ' ', time(s.lastSeen), ' · ', phrase('staleSince', { time: time(s.staleSince) }));
   const when = formatTime(since);
   const texts = KIND_TEXTS[kind];
   const lists = h('div', { class: 'change-lists' });
@@ -80,15 +96,7 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
       section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, pending.empty(t('noNewFailing', { time: when })), fail, { 'data-list': 'new-failing' })),
       section(
         t('staleTitle'),
-        stale.items.length === 0
-          ? pending.empty(h('p', { class: 'muted' }, t('noStale')))
-          : h(
-              'ul',
-              { class: 'stale-list', 'data-list': 'stale' },
-              stale.items.map((s) =>
-                h('li', { 'data-server': s.server }, link(serverHref(s.server), { class: 'server-link' }, s.server), ' · ', t('lastSeen'), ' ', time(s.lastSeen), ' · ', phrase('staleSince', { time: time(s.staleSince) })),
-              ),
-            ),
+        pagedList(pagesOf(stale.items, PAGE_SIZE), staleRow, pending.empty(t('noStale')), fail, { class: 'stale-list', 'data-list': 'stale' }),
       ),
       section(
         t(texts.title),

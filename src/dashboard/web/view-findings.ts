@@ -87,9 +87,11 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const status = h('div', { class: 'table-status' });
 
   const tokens: (string | undefined)[] = [undefined];
-  let shown = 0;
+  // The page whose rows are shown (none before the first answer): a read after the wait reads it
+  // again, and after a failed read the pager is that page's.
+  let shown: number | undefined;
+  const pageLabel = (pageIndex: number) => h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 }));
   const show = async (pageIndex: number) => {
-    shown = pageIndex;
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
@@ -107,8 +109,13 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       // A further page the service refuses (its token, say) is refused again: page 1 is the way on.
       replace(status, errorBox(error, () => void show(pageIndex), pageIndex > 0 ? { label: t('fromStart'), go: () => void show(0) } : undefined));
+      // The rows shown stay, under their page's number; the shown page's Next or Previous would
+      // ask again for what just failed (the error's buttons do that, where it can help) or lead
+      // away from the rows shown, so the pager keeps no button.
+      replace(pager, shown === undefined ? null : pageLabel(shown));
       return;
     }
+    shown = pageIndex;
     tokens.length = pageIndex + 1;
     if (page.continuationToken) tokens.push(page.continuationToken);
     replace(
@@ -131,11 +138,11 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     replace(
       pager,
       pageIndex > 0 ? button(t('previousPage'), () => void show(pageIndex - 1)) : null,
-      h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 })),
+      pageLabel(pageIndex),
       page.continuationToken ? button(t('nextPage'), () => void show(pageIndex + 1), { 'data-action': 'next-page' }) : null,
     );
   };
   await show(0);
-  const line = pending.line(fail, () => void show(shown));
+  const line = pending.line(fail, () => void show(shown ?? 0));
   return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
 }

@@ -64,6 +64,19 @@ export function section(title: string, ...children: Child[]): HTMLElement {
 export type Fail = (error: unknown) => void;
 
 /**
+ * Pages of a list the service answers whole (the servers not reporting come in one answer), for
+ * `pagedList`: the page draws `size` entries at a time however long the list, as it does the
+ * lists the service pages. The token is the next entry's index.
+ */
+export function pagesOf<T>(items: readonly T[], size: number): (token: string | undefined) => Promise<Page<T>> {
+  return (token) => {
+    const from = Number(token ?? 0);
+    const to = from + size;
+    return Promise.resolve({ items: items.slice(from, to), continuationToken: to < items.length ? String(to) : null });
+  };
+}
+
+/**
  * A list that fetches page after page with the API's continuation tokens: the first page now,
  * the next on "Load more", each past empty pages (filledPage). `row` builds one entry; `empty`
  * is said when there is none (nothing when undefined).
