@@ -103,16 +103,22 @@ traces
 | project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
-// A server has not posted for longer than the stale interval.
+// A server has not posted for longer than the stale interval. LastSeen (when it last posted) is a
+// dimension, so the notification itself says how long each server has been silent; a server that
+// returned and went stale again within the window shows its latest silence (a new LastSeen, so a
+// new alert). The servers' LastSeen ride through the flood grouping in a bag keyed by server; the
+// one row for a flood has no single LastSeen and names where the list is.
 var serverStaleQuery = '''
 traces
 | where message startswith "FleetPosture.ServerStale "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ServerStale ")))
-| extend Server = tostring(record.server)
-| summarize timestamp = min(timestamp), Servers = make_set(Server)
+| extend Server = tostring(record.server), LastSeen = tostring(record.lastSeen)
+| summarize arg_max(timestamp, LastSeen) by Server
+| summarize timestamp = min(timestamp), Servers = make_set(Server), LastSeenByServer = make_bag(bag_pack(Server, LastSeen))
 | extend ServerCount = array_length(Servers)
 | mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| project timestamp, Server, ServerCount
+| extend LastSeen = iff(ServerCount > 20, "(see GET /api/servers?stale=true)", tostring(LastSeenByServer[Server]))
+| project timestamp, Server, LastSeen, ServerCount
 '''
 
 // A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to
@@ -244,11 +250,12 @@ var alertRules = [
   {
     key: 'server-stale'
     displayName: 'Fleet posture: server stopped reporting'
-    description: 'A server has not posted a snapshot for longer than the stale interval (FleetPosture.ServerStale); one alert for all beyond 20 servers in the window (Server "(more than 20 servers)").'
+    description: 'A server has not posted a snapshot for longer than the stale interval (FleetPosture.ServerStale); LastSeen says when it last posted. One alert for all beyond 20 servers in the window (Server "(more than 20 servers)").'
     severity: 2
     query: serverStaleQuery
     dimensions: [
       'Server'
+      'LastSeen'
     ]
   }
   {

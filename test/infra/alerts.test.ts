@@ -72,6 +72,9 @@ function startsWithNames(query: string): string[] {
   return [...query.matchAll(/\bmessage\s+startswith(?:_cs)?\s+"([^"]*)"/g)].map((m) => m[1]!);
 }
 
+/** `text` as a literal inside a RegExp. */
+const asPattern = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** Projected column names of the last `project` of a query. */
 function projected(query: string): string[] {
   const projects = [...query.matchAll(/\|\s*project\s+([^|]+)/g)];
@@ -215,6 +218,8 @@ describe('alert rules', () => {
 
 /** Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired pattern waiver, a network outage. */
 const FLOOD_KEYS = ['new-error', 'new-warning', 'waiver-expired', 'server-stale'];
+/** Dimensions that are each server's own (looked up after the grouping), not a group of servers. */
+const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'] };
 
 describe('a flood (2,000 servers flipping at once)', () => {
   it('alerts per server up to the threshold the code names, and beyond it once per rule, status and reason (or waiver), not once per server', () => {
@@ -223,17 +228,33 @@ describe('a flood (2,000 servers flipping at once)', () => {
       if (!rule) throw new Error(`no alert rule ${key}`);
       const { query, dimensions } = rule;
       expect(dimensions, key).toContain('Server');
-      const others = dimensions.filter((d) => d !== 'Server');
+      const own = PER_SERVER[key] ?? [];
+      const others = dimensions.filter((d) => d !== 'Server' && !own.includes(d));
       // The servers of each group of the other dimensions, gathered after the de-duplication by record id.
-      const gather = `| summarize timestamp = min(timestamp), Servers = make_set(Server)${others.length > 0 ? ` by ${others.join(', ')}` : ''}\n`;
-      expect(query, key).toContain(gather);
+      const gather = `| summarize timestamp = min(timestamp), Servers = make_set(Server)${own.length > 0 ? ', ' : ''}`;
+      const by = others.length > 0 ? ` by ${others.join(', ')}\n` : '\n';
+      expect(query, key).toMatch(new RegExp(`${asPattern(gather)}${own.length > 0 ? '[^\\n|]*' : ''}${asPattern(by)}`));
       expect(query.indexOf(gather), key).toBeGreaterThan(query.lastIndexOf('by RecordId'));
       expect(query, key).toContain('| extend ServerCount = array_length(Servers)\n');
       // Each server its own row (its own alert) up to the threshold; one fixed row beyond it, whose
       // dimension does not move while the count grows, so the flood stays one alert.
       expect(query, key).toContain(`| mv-expand Server = iff(ServerCount > ${ALERT_FLOOD_SERVERS}, dynamic(["${ALERT_MANY_SERVERS}"]), Servers) to typeof(string)\n`);
-      expect(projected(query), key).toEqual(['timestamp', 'Server', ...others, 'ServerCount']);
+      expect(projected(query), key).toEqual(['timestamp', 'Server', ...own, ...others, 'ServerCount']);
     }
+  });
+
+  it('the stale rule says when each server last posted (LastSeen, a dimension, so the notification carries it), and where to look in a flood', () => {
+    const stale = rules.find((r) => r.key === 'server-stale');
+    if (!stale) throw new Error('no alert rule server-stale');
+    const { query, dimensions } = stale;
+    expect(dimensions).toEqual(['Server', 'LastSeen']);
+    expect(query).toContain('LastSeen = tostring(record.lastSeen)');
+    // Each server's latest silence, carried through the flood grouping keyed by server.
+    expect(query).toContain('| summarize arg_max(timestamp, LastSeen) by Server\n');
+    expect(query).toContain('LastSeenByServer = make_bag(bag_pack(Server, LastSeen))\n');
+    const lookup = `| extend LastSeen = iff(ServerCount > ${ALERT_FLOOD_SERVERS}, "(see GET /api/servers?stale=true)", tostring(LastSeenByServer[Server]))\n`;
+    expect(query).toContain(lookup);
+    expect(query.indexOf(lookup)).toBeGreaterThan(query.indexOf('| mv-expand Server'));
   });
 
   it('are the rules that split by server one by one, besides those only an admin or one collector triggers', () => {
