@@ -103,6 +103,25 @@ traces
 | project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
+// A status entered Unknown: the rule could not decide from what the snapshot carries (a registry
+// key or service it needs missing or unreadable), most often a collector that broke or lost its
+// rights and now posts incomplete snapshots. A finding may hide behind it, so it alerts; below a
+// new warning, as nothing is known to be wrong. Once per entry into Unknown (a server that stays
+// Unknown changes no status and logs nothing more); a fleet-wide collector fault is one alert per
+// rule and reason beyond 20 servers. Never waived: a waiver accepts a failing result, and an
+// Unknown one is not failing.
+var verdictUnknownQuery = '''
+traces
+| where message startswith "FleetPosture.VerdictUnknown "
+| extend record = parse_json(substring(message, strlen("FleetPosture.VerdictUnknown ")))
+| extend Server = tostring(record.server), RuleId = tostring(record.rule), ReasonCode = tostring(record.reasonCode), RecordId = tostring(record.recordId)
+| summarize arg_min(timestamp, *) by RecordId
+| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
+| extend ServerCount = array_length(Servers)
+| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
+| project timestamp, Server, RuleId, ReasonCode, ServerCount
+'''
+
 // A server has not posted for longer than the stale interval. LastSeen (when it last posted) is a
 // dimension, so the notification itself says how long each server has been silent; a server that
 // returned and went stale again within the window shows its latest silence (a new LastSeen, so a
@@ -241,6 +260,18 @@ var alertRules = [
     description: 'A server/rule status entered Warning (FleetPosture.NewFinding). One alert per server, rule and reason; one per rule and reason beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 2
     query: newWarningQuery
+    dimensions: [
+      'Server'
+      'RuleId'
+      'ReasonCode'
+    ]
+  }
+  {
+    key: 'verdict-unknown'
+    displayName: 'Fleet posture: a rule could not decide (Unknown)'
+    description: 'A server/rule status entered Unknown (FleetPosture.VerdictUnknown): the snapshot lacked what the rule needs, often a broken collector, so a finding may be hidden. ReasonCode says what was missing; GET /api/results?status=Unknown lists such servers. One alert per server, rule and reason; one per rule and reason beyond 20 servers in the window.'
+    severity: 3
+    query: verdictUnknownQuery
     dimensions: [
       'Server'
       'RuleId'

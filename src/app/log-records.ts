@@ -9,6 +9,12 @@ export const LOG_RECORDS = {
   newFinding: 'FleetPosture.NewFinding',
   /** A (server, rule) status left Warning or Error. */
   findingResolved: 'FleetPosture.FindingResolved',
+  /**
+   * A (server, rule) status entered Unknown: the rule could not decide from the snapshot (data it
+   * needs missing or unreadable, often a broken collector), so a finding may hide there. Alerts,
+   * below a warning; once per entry, as staying Unknown changes no status.
+   */
+  verdictUnknown: 'FleetPosture.VerdictUnknown',
   /** A server has not posted for longer than the stale interval. */
   serverStale: 'FleetPosture.ServerStale',
   /** A stale server posted again. */

@@ -1,12 +1,12 @@
-// The alert records the projector logs (FleetPosture.NewFinding, FleetPosture.FindingResolved),
-// one per status change, after the change's writes and before its entry goes. The log is not a
+// The alert records the projector logs (FleetPosture.NewFinding, FleetPosture.FindingResolved,
+// FleetPosture.VerdictUnknown), per status change, after the change's writes and before its entry goes. The log is not a
 // table: a crash in between logs a record again on the next run, so each carries an id (one per
 // change) the alert queries count once, and a running projector never logs an id twice.
 import type { PostureStore } from '../store';
 import { settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
-import { alertRecordId, FINDING, type AlertWork, type ProjectionWork } from './projection-work';
+import { alertRecordId, FINDING, UNDECIDED, type AlertWork, type ProjectionWork } from './projection-work';
 import { RecentSet } from './recent-set';
 
 export interface ProjectionAlertsDeps {
@@ -49,16 +49,25 @@ export class ProjectionAlerts {
     if (due.length === 0) return 0;
     let waiverOf: (server: string, ruleId: string, since: number) => string | undefined = () => undefined;
     if (due.some((a) => FINDING.has(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);
+    let logged = 0;
+    const record = (line: string) => {
+      log.log(line);
+      logged++;
+    };
     for (const a of due) {
       const recordId = alertRecordId(a);
       const fields = { server: a.server, rule: a.ruleId, status: a.status, reasonCode: a.reasonCode, previousStatus: a.previousStatus ?? null, snapshotId: a.snapshotId, recordId };
       if (FINDING.has(a.status)) {
         // Under a waiver the record still goes out, marked, and the alert rules filter it.
         const waiverId = waiverOf(a.server, a.ruleId, a.firstSeen);
-        log.log(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: a.cause }));
-      } else log.log(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
+        record(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: a.cause }));
+      } else {
+        // Error to Unknown is both: the finding is gone, and so is the sight of the server's posture.
+        if (FINDING.has(a.previousStatus ?? '')) record(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
+        if (a.status === UNDECIDED) record(formatLogRecord(LOG_RECORDS.verdictUnknown, { ...fields, cause: a.cause }));
+      }
       this.#emitted.add(recordId);
     }
-    return due.length;
+    return logged;
   }
 }

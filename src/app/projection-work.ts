@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DriftChange, DriftLeave, DriftMove, EventRecord, HostRecord, IndexChange, IndexLeave, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
 
-/** A status change that owes an alert record (NewFinding or FindingResolved). */
+/** A status change that owes an alert record (NewFinding, FindingResolved or VerdictUnknown). */
 export interface AlertWork {
   readonly server: string;
   readonly ruleId: string;
@@ -73,6 +73,8 @@ export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 
   w.removal !== undefined;
 
 export const FINDING = new Set(['Warning', 'Error']);
+/** The status of a rule that could not decide: entering it alerts, as the server's posture is then unseen. */
+export const UNDECIDED = 'Unknown';
 
 /** An index change that reads where the server's row is before it moves it (a leave: before it takes it out). */
 export const readFirstIndex = (c: IndexChange): IndexChange => ('leave' in c ? { ...c, from: undefined } : { record: c.record, reread: true });
@@ -94,9 +96,12 @@ export function readingFirst(w: ProjectionWork): ProjectionWork {
   };
 }
 
-/** The alert record a status change owes, if any: entering Warning or Error (also from the other), or leaving them. */
+/**
+ * The alert records a status change owes, if any: entering Warning or Error (also from the other),
+ * leaving them, or entering Unknown. Callers ask only on a change, so staying Unknown owes nothing.
+ */
 export function alertOf(r: ResultRecord): AlertWork | undefined {
-  if (!FINDING.has(r.status) && !FINDING.has(r.previousStatus ?? '')) return undefined;
+  if (!FINDING.has(r.status) && !FINDING.has(r.previousStatus ?? '') && r.status !== UNDECIDED) return undefined;
   return {
     server: r.server,
     ruleId: r.ruleId,

@@ -2,7 +2,7 @@
 // emitters write them: a field the query names but the record lacks (or spells otherwise) is an
 // empty string in KQL, so its alert never fires or splits everything into one blank dimension.
 // The emitters that need no storage run here; the records of the others are read in the service
-// tests (alertRecords) — this file covers the finding, backlog, refusal and held-change rules.
+// tests (alertRecords) — this file covers the finding, Unknown, backlog, refusal and held-change rules.
 
 import { describe, expect, it } from 'vitest';
 import type { AlertLog } from '../../src/app/alert-log';
@@ -65,7 +65,7 @@ async function emitted(): Promise<{ name: string; fields: Record<string, unknown
   const { log, records } = capture();
   // Requeued is empty, so the store is not read; no waiver covers the findings.
   const alerts = new ProjectionAlerts({ store: {} as PostureStore, waivers: () => Promise.resolve(() => undefined) });
-  await alerts.log([work('Warning', 'Pass'), work('Error', 'Warning'), work('Pass', 'Error')], log, new Set());
+  await alerts.log([work('Warning', 'Pass'), work('Error', 'Warning'), work('Pass', 'Error'), work('Unknown', 'Pass')], log, new Set());
   logBacklog(log, { waiting: 3, more: false, oldestAt: 0, oldestServer: 'exch02.corp.contoso.com' }, 20 * 60_000);
   logRefusal(log, 'exch03.corp.contoso.com', 'revoked');
   const outbox = { hold: () => Promise.resolve() } as unknown as HeldEntriesDeps['outbox'];
@@ -74,10 +74,10 @@ async function emitted(): Promise<{ name: string; fields: Record<string, unknown
 }
 
 describe('alert queries read the fields the records carry', () => {
-  it('every field a query reads on NewFinding, ProjectorBacklog, ServerKeyRefused and ProjectionHeld is in each such record, with the type the query converts', async () => {
+  it('every field a query reads on NewFinding, VerdictUnknown, ProjectorBacklog, ServerKeyRefused and ProjectionHeld is in each such record, with the type the query converts', async () => {
     const records = await emitted();
     const queries = queriesByRecord();
-    const checked = [LOG_RECORDS.newFinding, LOG_RECORDS.projectorBacklog, LOG_RECORDS.serverKeyRefused, LOG_RECORDS.projectionHeld];
+    const checked = [LOG_RECORDS.newFinding, LOG_RECORDS.verdictUnknown, LOG_RECORDS.projectorBacklog, LOG_RECORDS.serverKeyRefused, LOG_RECORDS.projectionHeld];
     for (const name of checked) {
       const ofName = records.filter((r) => r.name === name);
       expect(ofName.length, name).toBeGreaterThan(0);

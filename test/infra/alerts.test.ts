@@ -13,8 +13,8 @@ import { TIMERS } from '../../src/app/timers';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
 import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
-/** Records that must raise an alert: a new warning or error, a stale server, a waiver expiry, a projector that set a change aside, keeps failing, or leaves changes waiting. */
-const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed, LOG_RECORDS.projectorBacklog];
+/** Records that must raise an alert: a new warning or error, a rule that could not decide, a stale server, a waiver expiry, a projector that set a change aside, keeps failing, or leaves changes waiting. */
+const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.verdictUnknown, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed, LOG_RECORDS.projectorBacklog];
 const RECORD_NAMES = new Set<string>(Object.values(LOG_RECORDS));
 
 interface Rule {
@@ -22,6 +22,7 @@ interface Rule {
   readonly name: string;
   readonly query: string;
   readonly dimensions: string[];
+  readonly severity: number;
 }
 
 /** The one scheduled query rule resource (a loop over the alertRules variable) and its template. */
@@ -63,6 +64,7 @@ beforeAll(() => {
     name: String(r.displayName),
     query: String(resolveVariable(scope, r.query) ?? ''),
     dimensions: Array.isArray(r.dimensions) ? r.dimensions.map(String) : [],
+    severity: Number(r.severity),
   }));
   recordRules = rules.filter((r) => r.query.startsWith('traces\n'));
 });
@@ -135,6 +137,18 @@ describe('alert rules', () => {
       // Deduplicated before the last projection, so the dimensions still come from the record.
       expect(rule.query.indexOf('summarize'), rule.name).toBeLessThan(rule.query.lastIndexOf('| project'));
     }
+  });
+
+  it('alert when a status enters Unknown (the rule could not decide), below a new warning, once per record id, split by server, rule and reason', () => {
+    const unknown = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.verdictUnknown);
+    expect(unknown).toHaveLength(1);
+    const [rule] = unknown as [Rule];
+    const warning = rules.find((r) => r.key === 'new-warning');
+    expect(rule.severity).toBeGreaterThan(warning!.severity);
+    expect(rule.severity).toBeLessThanOrEqual(4);
+    expect(rule.dimensions).toEqual(['Server', 'RuleId', 'ReasonCode']);
+    expect(rule.query).toMatch(/RecordId = tostring\(record\.recordId\)/);
+    expect(rule.query).toMatch(/\| summarize arg_min\(timestamp, \*\) by RecordId\n/);
   });
 
   it('say why a waiver ended (expired, deleted, changed): the waiver rule splits by the record\'s reason', () => {
@@ -217,7 +231,7 @@ describe('alert rules', () => {
 });
 
 /** Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired pattern waiver, a network outage. */
-const FLOOD_KEYS = ['new-error', 'new-warning', 'waiver-expired', 'server-stale'];
+const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale'];
 /** Dimensions that are each server's own (looked up after the grouping), not a group of servers. */
 const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'] };
 

@@ -126,6 +126,28 @@ describe('status changes', () => {
     expect(alerts[0]!.fields).toMatchObject({ server, rule: 'test-alpha' });
   });
 
+  it('a status that enters Unknown logs one VerdictUnknown record per entry (none while it stays Unknown); Error to Unknown also resolves the finding', async () => {
+    const host = freshHost();
+    const server = serverOf(host);
+    const states = ['Unknown', 'Unknown', 'Pass', 'Unknown', 'Unknown', 'Error', 'Unknown', 'NotApplicable'];
+    for (const [i, state] of states.entries()) {
+      const r = await post(stack, snapshot({ host, testState: state, collectedAt: minutesAgo(60 - i * 5) }));
+      expect(r.status).toBe(201);
+    }
+    const alerts = alertRecords(stack).filter((a) => a.fields.server === server);
+    expect(alerts.map((a) => [a.name, a.fields.status, a.fields.previousStatus, a.fields.reasonCode])).toEqual([
+      ['FleetPosture.VerdictUnknown', 'Unknown', null, 'StateUnknown'],
+      ['FleetPosture.VerdictUnknown', 'Unknown', 'Pass', 'StateUnknown'],
+      ['FleetPosture.NewFinding', 'Error', 'Unknown', 'StateError'],
+      ['FleetPosture.FindingResolved', 'Unknown', 'Error', 'StateUnknown'],
+      ['FleetPosture.VerdictUnknown', 'Unknown', 'Error', 'StateUnknown'],
+    ]);
+    // Each entry its own id, so the alert query counts each once; both records of one change share it.
+    const ids = alerts.filter((a) => a.name === 'FleetPosture.VerdictUnknown').map((a) => a.fields.recordId);
+    expect(new Set(ids).size).toBe(3);
+    expect(alerts[3]!.fields.recordId).toBe(alerts[4]!.fields.recordId);
+  });
+
   it('"new warnings since T" is a query on events', async () => {
     const host = freshHost();
     const t0 = minutesAgo(3);

@@ -66,6 +66,8 @@ describe('concurrent posts of one server', () => {
     expect(alerts.filter((a) => a.name === 'FleetPosture.FindingResolved')).toHaveLength(
       events.filter((e: Json) => finding(e.fromStatus) && !finding(e.toStatus)).length,
     );
+    // And one per event that entered Unknown (the rule could not decide).
+    expect(alerts.filter((a) => a.name === 'FleetPosture.VerdictUnknown')).toHaveLength(events.filter((e: Json) => e.toStatus === 'Unknown').length);
   });
 
   it('the same snapshot posted concurrently is accepted once and answered duplicate otherwise', async () => {
