@@ -166,6 +166,9 @@ traces
 '''
 
 // A server's key was replaced by a re-enrolment: expected after a reinstall, a take-over otherwise.
+// Severity 1, as a new error: under POSTURE_REENROLMENT=open this alert is the only guard against
+// whoever holds the enrolment secret posting as the server (hiding its findings), and the real
+// collector, pushed out, may well re-enrol within the hour and so look like a reinstall.
 var reenrolmentQuery = '''
 traces
 | where message startswith "FleetPosture.ServerKeyIssued "
@@ -316,8 +319,8 @@ var alertRules = [
   {
     key: 're-enrolment'
     displayName: 'Fleet posture: server key replaced by a re-enrolment'
-    description: 'A re-enrolment replaced a server\'s key (FleetPosture.ServerKeyIssued, reason re-enrolment): a reinstall, or someone holding the enrolment secret taking the server over.'
-    severity: 2
+    description: 'A re-enrolment replaced a server\'s key (FleetPosture.ServerKeyIssued, reason re-enrolment): a reinstall, or someone holding the enrolment secret taking the server over. Confirm a reinstall with the server\'s owner; otherwise DELETE /api/servers/{server}/key?reenrol=deny.'
+    severity: 1
     query: reenrolmentQuery
     dimensions: [
       'Server'

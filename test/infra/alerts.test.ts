@@ -151,6 +151,13 @@ describe('alert rules', () => {
     expect(rule.query).toMatch(/\| summarize arg_min\(timestamp, \*\) by RecordId\n/);
   });
 
+  it('alert on a key replaced by a re-enrolment (a possible take-over) at severity 1, as high as a new error', () => {
+    const reenrolment = rules.find((r) => r.key === 're-enrolment');
+    expect(reenrolment?.query).toMatch(/\| where Reason == "re-enrolment"\n/);
+    expect(reenrolment?.severity).toBe(1);
+    expect(reenrolment?.severity).toBe(rules.find((r) => r.key === 'new-error')?.severity);
+  });
+
   it('say why a waiver ended (expired, deleted, changed): the waiver rule splits by the record\'s reason', () => {
     const waiver = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.waiverExpired);
     expect(waiver).toHaveLength(1);
