@@ -311,6 +311,38 @@ describe('commands the docs give', () => {
   });
 });
 
+describe('environment variables the docs name', () => {
+  // The project's own variables (the service's settings, the local tools, the collector's test
+  // seam, the benchmarks); platform ones such as PATH or COMPUTERNAME are not the docs' to list.
+  const OWN = /\b((?:FLEET_POSTURE|POSTURE|BENCH)_[A-Z0-9_]*[A-Z0-9])\b/g;
+  // This file's own samples are no use of a variable.
+  const CODE = TEXT_FILES.filter((f) => !f.endsWith('.md') && !f.startsWith('test/docs/'));
+  const CODE_DIRS = /^(src|bench|scripts|bin|test|collector)\//;
+  const named = (files: string[]) => new Set(files.flatMap((f) => [...read(f).matchAll(OWN)].map((m) => m[1]!)));
+  /** What code reads from its environment: process.env.X, env.X, process.env['X'], GetEnvironmentVariable('X'). */
+  const readsOf = (text: string) =>
+    [...text.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]*)|\[['"]([A-Z][A-Z0-9_]*)['"]\])|GetEnvironmentVariable\('([A-Z][A-Z0-9_]*)'\)/g)].map((m) => (m[1] ?? m[2] ?? m[3])!);
+  /** Variables the tools hand to a child process they start themselves (an object key NAME: in the env they pass); no reader sets them. */
+  const handedToChildren = new Set(CODE.filter((f) => /^(bench|scripts|src)\//.test(f)).flatMap((f) => [...read(f).matchAll(/\b([A-Z][A-Z0-9_]+): /g)].map((m) => m[1]!)));
+
+  it('every one the docs name is one the code uses', () => {
+    const used = named(CODE);
+    expect([...named(MARKDOWN)].filter((v) => !used.has(v)).sort()).toEqual([]);
+  });
+
+  it('every one the code reads is named in the docs, but what the tools hand to their own children', () => {
+    const documented = named(MARKDOWN);
+    const read_ = new Set(CODE.filter((f) => CODE_DIRS.test(f)).flatMap((f) => readsOf(read(f))).filter((v) => /^(FLEET_POSTURE|POSTURE|BENCH)_/.test(v)));
+    expect([...read_].filter((v) => !documented.has(v) && !handedToChildren.has(v)).sort()).toEqual([]);
+  });
+
+  it('the readers it looks for are the ones the code uses (the check works)', () => {
+    expect(readsOf("process.env.BENCH_A ?? env.POSTURE_B; process.env['POSTURE_C']; [System.Environment]::GetEnvironmentVariable('FLEET_POSTURE_D')")).toEqual(['BENCH_A', 'POSTURE_B', 'POSTURE_C', 'FLEET_POSTURE_D']);
+    expect(handedToChildren.has('BENCH_STORAGE')).toBe(true);
+    expect(handedToChildren.has('BENCH_QUERY_RUNS')).toBe(false);
+  });
+});
+
 describe('docs/tables.md, the Hosts refresh on the installer schedule', () => {
   // The share of hourly posts that owe the refresh, as the docs give it, from the service's refresh
   // interval and the installer's default random delay (a seeded simulation, so it is the same each run).
