@@ -6,6 +6,9 @@ import { loadSettings, type Settings } from '../app/settings';
 
 export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', admin: 'dev-admin-key', enrolment: 'dev-enrolment-secret' } as const;
 
+/** The settings that hold keys or the enrolment secret. */
+const KEY_SETTINGS = ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS', 'POSTURE_ENROLMENT_SECRETS'] as const;
+
 export interface LocalSettings {
   readonly settings: Settings;
   /** Where the keys came from, for the start-up banner. */
@@ -28,16 +31,26 @@ export function readLocalSettingsFile(file: string): Record<string, string> {
 /** Settings for a local run against Azurite at `connectionString`. */
 export function localSettings(connectionString: string, file = 'local.settings.json', env: NodeJS.ProcessEnv = process.env): LocalSettings {
   const fromFile = readLocalSettingsFile(file);
-  const merged: Record<string, string | undefined> = { ...fromFile, ...pick(env) };
+  const fromEnv = pick(env);
+  const merged: Record<string, string | undefined> = { ...fromFile, ...fromEnv };
   const hasKeys = !!(merged.POSTURE_INGEST_KEYS || merged.POSTURE_READER_KEYS || merged.POSTURE_ADMIN_KEYS);
-  const keySource = hasKeys ? (Object.keys(fromFile).length > 0 ? file : 'the environment') : 'built-in development keys';
   if (!hasKeys) {
     merged.POSTURE_INGEST_KEYS = DEV_KEYS.ingest;
     merged.POSTURE_READER_KEYS = DEV_KEYS.reader;
     merged.POSTURE_ADMIN_KEYS = DEV_KEYS.admin;
   }
   // Collectors enrol for their server key; locally with the development secret.
+  const devEnrolment = !merged.POSTURE_ENROLMENT_SECRETS;
   merged.POSTURE_ENROLMENT_SECRETS ||= DEV_KEYS.enrolment;
+  // The banner names every source its keys came from: a file kept for other values, or a key
+  // variable exported in the shell, must not pass for the place the keys were read.
+  const keySource = [
+    KEY_SETTINGS.some((name) => fromFile[name]) && file,
+    KEY_SETTINGS.some((name) => fromEnv[name]) && 'the environment',
+    (!hasKeys || devEnrolment) && 'built-in development keys',
+  ]
+    .filter((source): source is string => !!source)
+    .join(', ');
   // Continuation tokens are sealed with a secret; locally a fresh one per start (no secret in the repo).
   merged.POSTURE_CONTINUATION_TOKEN_SECRET ||= randomBytes(32).toString('base64url');
   // The local host always talks to the Azurite it started.

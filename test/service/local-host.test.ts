@@ -21,7 +21,8 @@ describe('local settings', () => {
     expect(settings.readerKeys).toEqual(['r']);
     expect(settings.maxSnapshotBytes).toBe(2048);
     expect(settings.storageConnectionString).toBe('AzuriteConnection');
-    expect(keySource).toBe(file);
+    // The file holds no enrolment secret: the development one stands in, and the banner says so.
+    expect(keySource).toBe(`${file}, built-in development keys`);
   });
 
   it('falls back to the built-in development keys', () => {
@@ -31,6 +32,24 @@ describe('local settings', () => {
     expect(settings.adminKeys).toEqual([DEV_KEYS.admin]);
     expect(settings.enrolmentSecrets).toEqual([DEV_KEYS.enrolment]);
     expect(keySource).toBe('built-in development keys');
+  });
+
+  it('takes POSTURE_ variables from the environment over the file, and names where the keys came from', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'posture-settings-'));
+    const file = path.join(dir, 'local.settings.json');
+    // A file copied for Core Tools' other values, without keys: the keys are the environment's alone.
+    writeFileSync(file, JSON.stringify({ Values: { POSTURE_MAX_SNAPSHOT_BYTES: '2048', POSTURE_REENROLMENT: 'open' } }));
+    const fromEnv = localSettings('x', file, { POSTURE_READER_KEYS: 'env-reader', POSTURE_REENROLMENT: 'approval' });
+    expect(fromEnv.settings.readerKeys).toEqual(['env-reader']);
+    expect(fromEnv.settings.reenrolment).toBe('approval');
+    expect(fromEnv.settings.maxSnapshotBytes).toBe(2048);
+    expect(fromEnv.keySource).toBe('the environment, built-in development keys');
+    // Keys in the file, the enrolment secret not: the banner's secret is the development one, and says so.
+    writeFileSync(file, JSON.stringify({ Values: { POSTURE_READER_KEYS: 'r', POSTURE_ADMIN_KEYS: 'a' } }));
+    const mixed = localSettings('x', file, { POSTURE_ADMIN_KEYS: 'env-admin' });
+    expect(mixed.settings.adminKeys).toEqual(['env-admin']);
+    expect(mixed.settings.enrolmentSecrets).toEqual([DEV_KEYS.enrolment]);
+    expect(mixed.keySource).toBe(`${file}, the environment, built-in development keys`);
   });
 });
 
