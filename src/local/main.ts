@@ -24,14 +24,18 @@ interface Args {
   persist?: string;
 }
 
+/** A wrong command line: said in one sentence with the usage, not as a crash with a stack. */
+class StartUsageError extends Error {}
+
 function parseArgs(argv: string[]): Args {
   const args: Args = { port: Number(process.env.PORT) || 7071 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name: string) => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 0 || v > 65535) throw new Error(`${name} needs a port number.`);
-      return v;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new StartUsageError(`${name} needs a port number.`);
+      if (!/^[0-9]{1,5}$/.test(v) || Number(v) > 65535) throw new StartUsageError(`${name} needs a port number (0-65535), not ${JSON.stringify(v)}.`);
+      return Number(v);
     };
     if (a === '--port') args.port = num('--port');
     else if (a === '--storage-port') args.storagePort = num('--storage-port');
@@ -39,7 +43,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
-    } else throw new Error(`Unknown option ${a}.\n${USAGE}`);
+    } else throw new StartUsageError(`Unknown option ${a}.`);
   }
   return args;
 }
@@ -112,7 +116,14 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof StartUsageError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
   const storagePort = args.storagePort ?? ((await portIsFree(10002)) ? 10002 : await freePort());
   if (args.persist) mkdirSync(args.persist, { recursive: true });
   // The host and the timers, stopped together; Azurite after them, as their work needs it.

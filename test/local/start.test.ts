@@ -111,4 +111,20 @@ describe('npm start', () => {
       await new Promise((resolve) => other.close(resolve));
     }
   }, 60_000);
+
+  it('a wrong option stops with one sentence and the usage, exit 2, before starting anything', async () => {
+    for (const [args, sentence] of [
+      [['--port', 'abc'], '--port needs a port number (0-65535), not "abc".'],
+      [['--storage-port'], '--storage-port needs a port number.'],
+      [['--bogus'], 'Unknown option --bogus.'],
+    ] as const) {
+      const wrong = start([...args]);
+      expect(await wrong.exited, args.join(' ')).toBe(2);
+      expect(wrong.err().split('\n')[0]).toBe(sentence);
+      expect(wrong.err()).toContain('Usage: npm start -- [--port N]');
+      // No stack trace, and no Azurite was started.
+      expect(wrong.err()).not.toMatch(/^\s+at /m);
+      expect(wrong.out()).not.toContain('Table Storage');
+    }
+  }, 60_000);
 });
