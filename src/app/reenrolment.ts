@@ -164,7 +164,7 @@ export class Reenrolment {
           this.#checkCurrentKey(basis, proofs.currentKey);
           return await issue('current-key');
         }
-        const claimed = proofs.claim === undefined ? undefined : this.#claimed(basis, proofs.claim);
+        const claimed = proofs.claim !== undefined ? this.#claimed(basis, proofs.claim) : proofs.request !== undefined ? this.#decidedFor(basis, proofs.request) : undefined;
         if (claimed?.state === 'approved') return await issue('admin-approval');
         if (claimed?.state === 'denied') {
           logRefusal(log, server, 'enrolment-denied', { requestId: claimed.requestId });
@@ -263,6 +263,19 @@ export class Reenrolment {
     if (request.state === 'unknown') throw unknownState(request, 'collected');
     if (request.state === 'replaced') throw closedByRevocation(request);
     return request;
+  }
+
+  /**
+   * The decided request this request secret filed, while it lasts: the 202 answer that handed out
+   * its claim can be lost, and the resend carries only the secret. It gets what the decision gave,
+   * as its claim would (the key settles the request, so an approval yields one key). A pending one
+   * is undefined: the resend files a request in its place, whose claim it then holds.
+   */
+  #decidedFor(basis: KeyPartition, secret: string): EnrolmentRequest | undefined {
+    const now = this.deps.clock();
+    return basis.requests.find(
+      (r) => r.state !== 'pending' && now - r.requestedAt <= REQUEST_TTL_MS && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret),
+    );
   }
 
   async #request(server: string, facts: EnrolmentFacts, basis: KeyPartition, log: AlertLog, requestSecret: string | undefined): Promise<PendingEnrolment> {
