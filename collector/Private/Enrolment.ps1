@@ -299,27 +299,24 @@ function Save-PostureEnrolmentState {
     }
 }
 
-function Test-PostureClaimRefused {
+function Test-PostureEnrolmentEnded {
     <#
     .SYNOPSIS
-        True when an enrolment that sent a claim failed in a way that ends the request for good:
-        400/403 (the request was denied, the enrolment blocked, or the claim is not valid) or
-        409 request_closed (a revocation closed the request). Its claim and request secret are
-        then worth nothing, and are cleared so the next enrolment files a new request with a new
-        secret. Any other failure (401 wrong enrolment secret, another 409, no answer) keeps them.
+        True when an enrolment failed in a way that ends it for good: 400/403 (the request was
+        denied, the enrolment blocked, or the claim or request secret is not valid) or 409
+        request_closed (a revocation closed the request). Its request secret, and its claim if it
+        sent one, are then worth nothing, and are cleared so the next enrolment starts anew with a
+        new secret. Any other failure (401 wrong enrolment secret, another 409, no answer) keeps them.
         The one decision for a run and the installer alike.
     .EXAMPLE
-        if (Test-PostureClaimRefused -Claim $claim -Exception $_.Exception) { $Enrolment.Claim = '' }
+        if (Test-PostureEnrolmentEnded -Exception $_.Exception) { $Enrolment.Request = '' }
     #>
     [CmdletBinding()]
     [OutputType([bool])]
     param(
-        [AllowEmptyString()]
-        [string]$Claim,
         [Parameter(Mandatory = $true)]
         [System.Exception]$Exception
     )
-    if (-not $Claim) { return $false }
     $code = 0
     if ($Exception.Data.Contains('StatusCode')) { $code = [int]$Exception.Data['StatusCode'] }
     $closed = $code -eq 409 -and $Exception.Data['Error'] -eq 'request_closed'
@@ -334,10 +331,10 @@ function Request-PostureServerKey {
         request secret (x-enrolment-request) stored before its first use. On a key (201): stores
         it, clears the claim and the request secret, puts the key in Headers. On 202: stores the
         claim a new request hands out (DPAPI, with the configuration).
-        On 400/403 after sending a claim (the request was denied, or the claim is not valid), and
+        On 400/403 (the request was denied, the enrolment blocked, or the claim is not valid), and
         on 409 request_closed (an admin revoked the server's keys, which closed the request): logs
-        the service's message and clears the claim and the request secret, so the next run files
-        a new request with a new secret. Any other
+        the service's message and clears the claim (if it sent one) and the request secret, so the
+        next run files a new request with a new secret. Any other
         409 (a request state this version of the service does not know) keeps the claim. Returns
         the new State: Issued, Pending, Refused or Failed.
     .EXAMPLE
@@ -366,10 +363,11 @@ function Request-PostureServerKey {
         $code = 0
         if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
         Write-PostureLog -Level Error -Message ('Enrolling again failed: {0}' -f $_.Exception.Message)
-        if (Test-PostureClaimRefused -Claim $claim -Exception $_.Exception) {
+        # A refusal without a claim (blocked, or a request secret whose request was denied) spends the secret too.
+        if (Test-PostureEnrolmentEnded -Exception $_.Exception) {
             $Enrolment.Claim = ''
             $Enrolment.Request = ''
-            if (Save-PostureEnrolmentState -Enrolment $Enrolment) {
+            if ((Save-PostureEnrolmentState -Enrolment $Enrolment) -and $claim) {
                 Write-PostureLog -Level Warning -Message ('The claim of re-enrolment request {0} was cleared; the next run files a new request.' -f ($claim -split '\.')[0])
             }
         }

@@ -432,12 +432,12 @@ function Register-PostureCollector {
             $enrolment = Invoke-PostureEnrolment -Endpoint $Endpoint -EnrolmentSecret $EnrolmentSecret -HeaderName $HeaderName -CurrentKey $previous.ApiKey -Claim $previous.EnrolmentClaim -RequestSecret $requestSecret -RetryPolicy $policy
         } catch {
             # A refusal is an answer: nothing waits under the secret, and a refused install changes
-            # nothing, except a claim the refusal ended, which is cleared as a run clears it.
+            # nothing, except a claim and request secret the refusal ended, cleared as a run clears them.
             $code = 0
             if ($_.Exception.Data.Contains('StatusCode')) { $code = [int]$_.Exception.Data['StatusCode'] }
             if ($null -ne $before -and $code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) {
                 $cleared = $false
-                if (Test-PostureClaimRefused -Claim $previous.EnrolmentClaim -Exception $_.Exception) {
+                if ($null -ne $previous.Stored -and (Test-PostureEnrolmentEnded -Exception $_.Exception)) {
                     $cleared = Clear-PostureStoredClaim -Path $configPath -Endpoint $Endpoint -Stored $previous.Stored
                 }
                 if (-not $cleared) { Restore-PostureConfigBytes -Path $configPath -Before $before }
@@ -617,7 +617,7 @@ function Clear-PostureStoredClaim {
     <#
     .SYNOPSIS
         Stores the configuration read before the installation (Stored) without its claim and
-        request secret: the refusal ended that request, and the next installation or run files a
+        request secret: the refusal ended that request (or enrolment), and the next installation or run files a
         new one with a new secret. Everything else stays as it was. Returns $false (and warns
         why) when it cannot be stored.
     .EXAMPLE
@@ -636,7 +636,9 @@ function Clear-PostureStoredClaim {
     if (-not $PSCmdlet.ShouldProcess($Path, 'Clear the refused claim')) { return $false }
     $state = New-PostureEnrolmentState -Endpoint $Endpoint -ConfigPath $Path -HeaderName $Stored.HeaderName -Secret $Stored.EnrolmentSecret -ApiKey $Stored.ApiKey -KeyId $Stored.KeyId -ProxyUseDefaultCredentials ([bool]$Stored.ProxyUseDefaultCredentials)
     if (-not (Save-PostureEnrolmentState -Enrolment $state)) { return $false }
-    Write-Warning ('The claim of re-enrolment request {0} was cleared; the next installation or run files a new request.' -f ($Stored.EnrolmentClaim -split '\.')[0])
+    if ($Stored.EnrolmentClaim) {
+        Write-Warning ('The claim of re-enrolment request {0} was cleared; the next installation or run files a new request.' -f ($Stored.EnrolmentClaim -split '\.')[0])
+    }
     return $true
 }
 

@@ -71,7 +71,8 @@ BeforeAll {
         # Busy: per route ('enroll', 'manifest', 'snapshots'), answers given before the service answers itself.
         # LoseEnrol: enrolments answered 503 after the service acted on them (the answer lost on the way).
         # KeyRequests: the request secret (x-enrolment-request) each first-enrolment key was issued to.
-        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Issued = 0; Requests = 0; RevokeOnPost = $false; Busy = @{}; LoseEnrol = 0; KeyRequests = @{}; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
+        # Blocked: an admin blocked the server's enrolment (reenrol=deny).
+        return @{ Mode = $Mode; Keys = $Keys; Request = $null; Blocked = $false; Issued = 0; Requests = 0; RevokeOnPost = $false; Busy = @{}; LoseEnrol = 0; KeyRequests = @{}; Calls = (New-Object System.Collections.ArrayList); Posted = (New-Object System.Collections.ArrayList) }
     }
 
     function Invoke-FakeEnrol {
@@ -88,6 +89,7 @@ BeforeAll {
             $Svc.Request = $null
             New-FakeAnswer 201 ([ordered]@{ server = $script:server; keyId = ('k{0}' -f $Svc.Issued); key = $key; issuedAt = '2026-11-28T00:00:00.000Z'; replaced = $replaced })
         }
+        if ($Svc.Blocked) { return (New-FakeAnswer 403 @{ error = 'forbidden'; message = "An admin blocked the enrolment of $script:server; only an admin's rotation of its key can issue it a key now." }) }
         $request = [string]$Headers['x-enrolment-request']
         # A first enrolment gets a key and keeps its request secret; a resend with that secret gets the key again.
         $firstRequest = $(if ($Svc.Keys.Count -eq 0) { $request } else { '' })
@@ -101,6 +103,9 @@ BeforeAll {
             return (New-FakeAnswer 403 @{ error = 'forbidden'; message = "The key in x-server-key is not the current key of $script:server; without it an admin must approve the re-enrolment." })
         }
         $claim = $Headers['x-enrolment-claim']
+        # Without the claim, the request secret that filed a decided request gets that decision, as the claim would.
+        $decided = -not $claim -and $request -and $null -ne $Svc.Request -and $Svc.Request.Secret -eq $request -and $Svc.Request.State -ne 'pending'
+        if ($decided) { $claim = $Svc.Request.Claim }
         if ($claim -and $null -ne $Svc.Request -and $claim -eq $Svc.Request.Claim) {
             switch ($Svc.Request.State) {
                 'approved' { return (& $issue) }
@@ -113,7 +118,7 @@ BeforeAll {
         if ($claim) { return (New-FakeAnswer 403 @{ error = 'forbidden'; message = 'The claim does not belong to this request.' }) }
         $Svc.Requests++
         $id = 'R{0}' -f $Svc.Requests
-        $Svc.Request = @{ Id = $id; Claim = ('{0}.claim{1}' -f $id, $Svc.Requests); State = 'pending' }
+        $Svc.Request = @{ Id = $id; Claim = ('{0}.claim{1}' -f $id, $Svc.Requests); State = 'pending'; Secret = $request }
         return (New-FakeAnswer 202 ([ordered]@{ server = $script:server; status = 'pending'; requestId = $id; claim = $Svc.Request.Claim; requestedAt = '2026-11-28T00:00:00.000Z'; message = ('The re-enrolment of {0} waits for an admin''s approval (request {1}).' -f $script:server, $id) }))
     }
 
@@ -289,6 +294,50 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Be $script:svc.Calls[1].Request
             (Read-PostureConfig -Path $script:config).EnrolmentClaim | Should -Be 'R2.claim2'
             @(& $script:spooled).Count | Should -Be 3
+        }
+
+        # The 202 answer (and its claim) lost, then the admin decides: the resend carries only the request secret.
+        It 'the answer to a request lost, then <Case>: the next run gets the decision with the request secret alone' -ForEach @(
+            @{ Case = 'approved'; State = 'approved'; Exit = 0 }
+            @{ Case = 'denied'; State = 'denied'; Exit = 2 }
+        ) {
+            & $script:saveConfig
+            $script:svc.LoseEnrol = 99
+            (Invoke-PostureSnapshot -DataPath $script:data -MaxAttempts 1 -WarningAction SilentlyContinue).ExitCode | Should -Be 1
+            $secret = (Read-PostureConfig -Path $script:config).EnrolmentRequest
+            $script:svc.LoseEnrol = 0
+            $script:svc.Request.State = $State
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be $Exit
+            $script:svc.Calls[1].Request | Should -Be $secret
+            $script:svc.Requests | Should -Be 1
+            # Either way the secret is spent: the key answered it, or the denial ended its request.
+            (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Be ''
+            if ($State -eq 'denied') {
+                & $script:log | Should -Match 'HTTP 403.*An admin denied the re-enrolment request R1'
+                $script:svc.Calls.Clear()
+                (& $script:run).ExitCode | Should -Be 3
+                # A new request, with a secret of its own.
+                $script:svc.Requests | Should -Be 2
+                $script:svc.Calls[1].Request | Should -Not -Be $secret
+            } else {
+                (Read-PostureConfig -Path $script:config).ApiKey | Should -Be 'key-1'
+            }
+        }
+
+        It 'an enrolment blocked by an admin (403, no claim sent): the request secret is cleared as a refused claim is, exit 2; a wrong enrolment secret (401) keeps it' {
+            & $script:saveConfig
+            $script:svc.Blocked = $true
+            (& $script:run).ExitCode | Should -Be 2
+            & $script:log | Should -Match 'HTTP 403.*blocked the enrolment'
+            $script:svc.Calls[1].Claim | Should -Be ''
+            $c = Read-PostureConfig -Path $script:config
+            $c.EnrolmentRequest | Should -Be ''
+            $c.EnrolmentSecret | Should -Be $script:secret
+            $c.ApiKey | Should -Be 'old-key'
+            & $script:saveConfig -Secret 'wrong-secret'
+            (& $script:run).ExitCode | Should -Be 2
+            (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Match '^[A-Za-z0-9_-]{43}$'
         }
 
         It 'a request state the service does not know (409 unknown_request_state): the claim is kept, exit 2; the next run asks again with it' {

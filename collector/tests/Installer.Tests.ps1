@@ -248,6 +248,39 @@ Describe 'Register-PostureCollector' {
             }
         }
 
+        It 'a reinstall refused without a claim (403 blocked or denied, 400) clears the stored request secret as a run would; 401 keeps it' {
+            $waiting = '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"","enrolmentRequest":"lost-request-secret-1","proxyUseDefaultCredentials":true}'
+            $cases = @(
+                @{ Status = 403; Body = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; Cleared = $true }
+                @{ Status = 403; Body = '{"error":"forbidden","message":"An admin denied the re-enrolment request R1 of exch01."}'; Cleared = $true }
+                @{ Status = 400; Body = '{"error":"invalid_enrolment","message":"The x-enrolment-request header must be 22 to 128 letters."}'; Cleared = $true }
+                @{ Status = 401; Body = '{"error":"unauthorized","message":"The key is not valid."}'; Cleared = $false }
+            )
+            Mock Set-PostureProxyCredential { $null }
+            foreach ($case in $cases) {
+                $script:answer = $case
+                Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-request']; @{ StatusCode = $script:answer.Status; Content = $script:answer.Body; RetryAfter = $null; Error = $null } }
+                Set-PreviousInstallation -Config $waiting
+                $script:stored = @($waiting)
+                $script:sent = @()
+                Mock Unprotect-PostureSecret { $script:stored[-1] }
+                { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw "*HTTP $($case.Status)*"
+                $script:sent | Should -Be @('lost-request-secret-1') -Because $case.Body
+                if ($case.Cleared) {
+                    $config = Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')
+                    $config.EnrolmentRequest | Should -Be '' -Because $case.Body
+                    $config.EnrolmentSecret | Should -Be 'enrol-secret'
+                    $config.ProxyUseDefaultCredentials | Should -BeTrue
+                } else {
+                    [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9) -Because $case.Body
+                }
+                # A run holding the same secret decides the same.
+                $run = New-PostureEnrolmentState -Endpoint 'https://posture.contoso.net' -ConfigPath (Join-Path -Path $TestDrive -ChildPath 'run-config.dat') -Secret 'enrol-secret' -RequestSecret 'lost-request-secret-1'
+                $null = Request-PostureServerKey -Enrolment $run -Headers @{} -WarningAction SilentlyContinue
+                ($run.Request -eq '') | Should -Be $case.Cleared -Because $case.Body
+            }
+        }
+
         It 'a first install refused outright removes the data folder it made, and never one it did not make or one holding the request secret' {
             Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
             { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403*'
