@@ -422,7 +422,7 @@ function Register-PostureCollector {
         # install or run resends with the same secret, so the service takes that for this
         # collector's own request instead of keeping the lost one pending beside a new one.
         $before = $null
-        $dataCreated = -not (Test-Path -LiteralPath $DataPath)
+        $dataMade = @(Get-PostureMissingFolder -Path $DataPath)
         try {
             if ($null -eq $previous.Other) {
                 Initialize-PostureDataFolder -Path $DataPath
@@ -442,8 +442,10 @@ function Register-PostureCollector {
                 }
                 if (-not $cleared) { Restore-PostureConfigBytes -Path $configPath -Before $before }
             }
-            # A first install that stops here leaves no trace: the data folder it made goes if nothing is kept in it.
-            if ($dataCreated) { Remove-PostureEmptyFolder -Path $DataPath }
+            # A first install that stops here leaves no trace: the data folder it made goes if nothing is
+            # kept in it, and so do the parents a custom -DataPath made it create (deepest first, so
+            # one that stays, holding something, keeps those above it).
+            foreach ($folder in $dataMade) { Remove-PostureEmptyFolder -Path $folder }
             throw
         }
         if ($enrolment.Status -eq 'Pending') {
@@ -640,6 +642,27 @@ function Clear-PostureStoredClaim {
         Write-Warning ('The claim of re-enrolment request {0} was cleared; the next installation or run files a new request.' -f ($Stored.EnrolmentClaim -split '\.')[0])
     }
     return $true
+}
+
+function Get-PostureMissingFolder {
+    <#
+    .SYNOPSIS
+        The folders creating Path would make: Path and each of its parents that does not exist yet,
+        deepest first (none when Path exists), so a failed installation removes exactly those.
+    .EXAMPLE
+        Get-PostureMissingFolder -Path 'D:\Tools\FleetPosture\Data'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    $folder = $Path
+    while ($folder -and -not (Test-Path -LiteralPath $folder)) {
+        $folder
+        $folder = Split-Path -Parent $folder
+    }
 }
 
 function Remove-PostureEmptyFolder {

@@ -299,6 +299,23 @@ Describe 'Register-PostureCollector' {
             { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*cannot be reached*'
             (Read-PostureConfig -Path (Join-Path -Path $script:data -ChildPath 'config.dat')).EnrolmentRequest | Should -Be $script:sent[0]
         }
+
+        It 'a first install refused outright with a custom -DataPath removes every folder it made on the way, and none that was there before' {
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+            $root = Split-Path -Parent (Split-Path -Parent $script:data)
+            $existing = Join-Path -Path $root -ChildPath 'D'
+            [void](New-Item -ItemType Directory -Path $existing -Force)
+            $custom = Join-Path -Path $existing -ChildPath 'Tools\Posture\Data'
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $custom } | Should -Throw '*HTTP 403*'
+            Should -Invoke Set-PostureRestrictedAcl -Times 1 -Exactly -ParameterFilter { $Path -eq $custom }
+            Test-Path -LiteralPath (Join-Path -Path $existing -ChildPath 'Tools') | Should -BeFalse
+            Test-Path -LiteralPath $existing -PathType Container | Should -BeTrue
+            # A folder it made that someone filled meanwhile stays, and so do those above it.
+            Mock Set-PostureRestrictedAcl { if ($Path -eq $custom) { Set-Content -LiteralPath (Join-Path -Path (Split-Path -Parent $custom) -ChildPath 'notes.txt') -Value 'mine' } }
+            { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath $custom } | Should -Throw '*HTTP 403*'
+            Test-Path -LiteralPath $custom | Should -BeFalse
+            Test-Path -LiteralPath (Join-Path -Path $existing -ChildPath 'Tools\Posture\notes.txt') | Should -BeTrue
+        }
     }
 
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
