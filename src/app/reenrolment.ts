@@ -206,7 +206,10 @@ export class Reenrolment {
     const claimed = claim === undefined ? undefined : holds(() => this.#claimed(basis, claim));
     if (claimed !== undefined) return `request:${claimed.requestId}`;
     // The secret of a pending request proves nothing here: anyone holding the enrolment secret can
-    // file requests with secrets of its own, and each would bring an allowance of its own.
+    // file requests with secrets of its own, and each would bring an allowance of its own. Once an
+    // admin decided the request, its secret stands for its lost claim, with the claim's allowance.
+    const decided = request !== undefined && REQUEST_SECRET.test(request) ? this.#decidedFor(basis, request) : undefined;
+    if (decided !== undefined) return `request:${decided.requestId}`;
     const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
     return repeated ? 'collector' : undefined;
   }

@@ -2,6 +2,7 @@
 // whoever holds only the fleet's enrolment secret can spend a server's allowance, but not the one
 // its own collector draws on when it proves itself (its current key, the claim of its request).
 // And the source address recorded for a request, which admins judge it by, is the platform's.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerKey } from '../../src/app/enrolment';
 import { encodeKey } from '../../src/store';
@@ -76,6 +77,22 @@ describe('enrolment allowance: the secret alone cannot lock out the server its c
     const collected = await c.enrol('ALW2', { 'x-enrolment-claim': asked.body.claim });
     expect(collected.status).toBe(201);
     expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('ALW2')).at(-1)!.fields).toMatchObject({ grant: 'admin-approval' });
+  });
+
+  it('after the secret alone spent the allowance, a collector whose 202 was lost collects its approved key with the request secret that filed it; a pending one brings no allowance', async () => {
+    expect((await c.enrol('ALW8')).status).toBe(201);
+    const proof = { 'x-enrolment-request': randomBytes(32).toString('base64url') };
+    const lost = await c.enrol('ALW8', proof);
+    expect(lost.status).toBe(202);
+    await exhaust('ALW8');
+    // Still pending: its secret proves nothing yet (anyone can file a request with a secret of its own).
+    expect((await c.enrol('ALW8', proof)).status).toBe(429);
+    expect((await c.call('POST', `servers/${fqdn('ALW8')}/enrolments/${lost.body.requestId}/approve`, TEST_KEYS.admin)).status).toBe(200);
+    expect((await c.enrol('ALW8', { 'x-enrolment-request': randomBytes(32).toString('base64url') })).status).toBe(429);
+
+    const collected = await c.enrol('ALW8', proof);
+    expect(collected.status, JSON.stringify(collected.body)).toBe(201);
+    expect(recordsOf(stack, 'FleetPosture.ServerKeyIssued', fqdn('ALW8')).at(-1)!.fields).toMatchObject({ grant: 'admin-approval' });
   });
 
   it('the source recorded for a request is the address the platform appended to X-Forwarded-For, not the first entry the client wrote', async () => {
