@@ -208,10 +208,10 @@ export class Reenrolment {
     // The secret of a pending request proves nothing here: anyone holding the enrolment secret can
     // file requests with secrets of its own, and each would bring an allowance of its own. Once an
     // admin decided the request, its secret stands for its lost claim, with the claim's allowance.
-    const decided = request !== undefined && REQUEST_SECRET.test(request) ? this.#decidedFor(basis, request) : undefined;
+    if (request === undefined || !REQUEST_SECRET.test(request)) return undefined;
+    const decided = this.#decidedFor(basis, request);
     if (decided !== undefined) return `request:${decided.requestId}`;
-    const repeated = request !== undefined && REQUEST_SECRET.test(request) && (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined;
-    return repeated ? 'collector' : undefined;
+    return (await this.#repeatOf(basis, request, this.deps.clock())) !== undefined ? 'collector' : undefined;
   }
 
   /** The key in x-server-key must be this server's active key, as the partition read shows. */
