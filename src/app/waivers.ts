@@ -301,9 +301,13 @@ export class Waivers {
    * has a dot); a bare name that fits no server, or several, is refused, since it would cover nothing.
    */
   async #serverOf(name: string): Promise<NamedServer> {
-    const match = await this.deps.names.find(name);
-    // The names also know removed servers by their id; such a server covers nothing until it posts again.
-    if (match.id !== undefined) return { id: match.id, posted: (await this.deps.store.hasServer(match.id)) ? 'counts' : 'removed' };
+    // An exact id (of a server that counts, or of a removed one, which covers nothing until it posts
+    // again) is told by one read of its partition: the names' own check would read it once more.
+    const standing = await this.deps.store.serverStanding(name);
+    if (standing !== undefined) return { id: name, posted: standing };
+    // A host name's candidates are servers that count: removed ones are known by their id only.
+    const match = await this.deps.names.byHostName(name);
+    if (match.id !== undefined) return { id: match.id, posted: 'counts' };
     if (match.candidates.length === 0 && name.includes('.')) return { id: name, posted: 'not-yet' };
     throw noSuchServer(name, match.candidates, 'invalid_waiver');
   }

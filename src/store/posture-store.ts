@@ -15,7 +15,7 @@ import { ConcurrencyConflictError, guard, StorageUnavailableError } from './erro
 import { and, odataDate, or } from './filters';
 import { encodeKey, prefixRange } from './keys';
 import { RecordedEmpty } from './recorded-empty';
-import { type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
+import { REMOVED_STATUS, type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 import { ServerRowCache } from './server-row-cache';
 import { SiblingTable } from './sibling-table';
 
@@ -278,6 +278,22 @@ export class PostureStore {
    */
   hasRemovedServer(id: string): Promise<boolean> {
     return this.#hasServer(id, REMOVED_RESULTS);
+  }
+
+  /**
+   * hasServer and hasRemovedServer in one read of the server's own partition: 'counts' when a row
+   * of it is live, 'removed' when only removal markers are left, undefined when it holds nothing.
+   */
+  async serverStanding(id: string): Promise<'counts' | 'removed' | undefined> {
+    await this.ensureTables();
+    return this.#results.call('finding a server', async (t) => {
+      let removed = false;
+      for await (const e of t.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${encodeKey(id)}`, select: ['Status'] } })) {
+        if (e.Status !== REMOVED_STATUS) return 'counts';
+        removed = true;
+      }
+      return removed ? 'removed' : undefined;
+    });
   }
 
   async #hasServer(id: string, rows: string): Promise<boolean> {
