@@ -6,7 +6,7 @@
 // both layouts at once), and the next run finishes it; two runs side by side, or beside the
 // projector, change nothing more than one. Drift's members written before they were keyed by place
 // go the same way, last in each pass: each moves in one transaction that changes no count.
-import { decodeKey, isNewerSnapshot, olderRawMeta, oldLayoutMemberServer, PROJECTED_RAW_SLOTS, settleBounded, type KeyPosition, type OlderDriftMembers, type OlderLayoutsState, type OlderLayoutStore, type OlderRow, type RawSnapshotMeta } from '../store';
+import { decodeKey, isNewerSnapshot, olderRawMeta, oldLayoutMemberServer, PROJECTED_RAW_SLOTS, settleBounded, type KeyPosition, type LayoutMigrationTable, type OlderDriftMembers, type OlderLayoutsState, type OlderLayoutStore, type OlderRow, type RawSnapshotMeta } from '../store';
 import type { AlertLog } from './alert-log';
 
 export interface LayoutMigrationDeps {
@@ -58,6 +58,14 @@ export interface RawStep {
 
 /** Counting what is left stops here: a page of keys. */
 export const REMAINING_COUNT_LIMIT = 1000;
+
+/**
+ * How long after drift's old layout is first recorded empty the runs keep looking for old-layout
+ * members. No range picks those out (their key is a prefix of the keyed rows'), so each look lists
+ * every member key of every rule; once no deployment that writes them can still be running (a
+ * rolling deployment ends within minutes, a day is ample) the look only costs, so it stops.
+ */
+export const DRIFT_EMPTY_SETTLED_MS = 24 * 60 * 60_000;
 
 /**
  * Where a server's older raw rows go, newest first, given what its bucket slots hold. The slot
@@ -119,12 +127,15 @@ export class LayoutMigration {
     const { older, clock } = this.deps;
     const started = clock();
     const state = await older.readState();
-    let cursor = state.cursor;
+    const driftSettled = state.driftEmptyAt !== undefined && started - state.driftEmptyAt >= DRIFT_EMPTY_SETTLED_MS;
+    const pass: readonly LayoutMigrationTable[] = driftSettled ? PASS.filter((t) => t !== 'drift') : PASS;
+    // A cursor left in the drift members by a run before they settled starts a new pass.
+    let cursor = state.cursor && pass.includes(state.cursor.table) ? state.cursor : undefined;
     const counts: Counts = { history: 0, snapshots: 0, driftMembers: 0, deleted: 0, left: 0 };
     do {
-      cursor = await this.#batch(cursor, counts);
+      cursor = await this.#batch(pass, cursor, counts);
     } while (cursor && budgetMs > 0 && clock() - started < budgetMs);
-    const [remainingRows, remainingDrift] = await Promise.all([older.count(REMAINING_COUNT_LIMIT), this.deps.drift.count(REMAINING_COUNT_LIMIT)]);
+    const [remainingRows, remainingDrift] = await Promise.all([older.count(REMAINING_COUNT_LIMIT), driftSettled ? 0 : this.deps.drift.count(REMAINING_COUNT_LIMIT)]);
     const emptyAt = remainingRows === 0 ? (state.emptyAt ?? clock()) : undefined;
     const driftEmptyAt = remainingDrift === 0 ? (state.driftEmptyAt ?? clock()) : undefined;
     await older.writeState({ cursor, emptyAt, driftEmptyAt }, clock());
@@ -150,13 +161,13 @@ export class LayoutMigration {
     };
   }
 
-  /** One batch of the table the cursor is in (History, then Snapshots, then drift); a table with nothing left passes to the next. The cursor after it. */
-  async #batch(cursor: OlderLayoutsState['cursor'], counts: Counts): Promise<OlderLayoutsState['cursor']> {
+  /** One batch of the table the cursor is in (History, then Snapshots, then drift, as `pass` lists them); a table with nothing left passes to the next. The cursor after it. */
+  async #batch(pass: readonly LayoutMigrationTable[], cursor: OlderLayoutsState['cursor'], counts: Counts): Promise<OlderLayoutsState['cursor']> {
     let at: NonNullable<OlderLayoutsState['cursor']> = cursor ?? { table: PASS[0] };
     for (;;) {
       const step = at.table === 'history' ? await this.#historyBatch(at.after, counts) : at.table === 'snapshots' ? await this.#snapshotsBatch(at.after, counts) : await this.#driftBatch(at.after, counts);
       if (step.next) return { table: at.table, after: step.next };
-      const following = PASS[PASS.indexOf(at.table) + 1];
+      const following = pass[pass.indexOf(at.table) + 1];
       if (following === undefined) return undefined;
       at = { table: following };
       // Something was done: the batch ends here, the next table starts the next one.

@@ -7,7 +7,7 @@
 // older one rewriting the old row) leaves the counts right; once none is left and recorded, a
 // process that reads the record asks one request per server's members instead of two.
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mergeClusters } from '../../src/app/drift';
 import { LayoutMigration } from '../../src/app/layout-migration';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
@@ -27,6 +27,7 @@ import {
   type StoragePolicy,
 } from '../../src/store';
 import { injectedError } from '../support/faults';
+import { OLDER_LAYOUTS_RECHECK_MS } from '../../src/store/recorded-empty';
 import { untilEmpty } from '../support/layout-migration';
 
 /**
@@ -329,5 +330,64 @@ describe("drift's old-layout members in the layout migration", () => {
     // A replayed move reads the members and the counter row it joins, and writes nothing: two requests, not three.
     await fresh.syncMember({ ...answers[0]! });
     expect([calls(drift), calls(lifecycle), t.store.counter.writes]).toEqual([3 + 2, 0, 0]);
+  });
+
+  it('once recorded empty, runs keep looking for late old-layout members for a day, then stop listing the members at all', async () => {
+    const t = await tables('dmsix');
+    const rule = 'settle-rule';
+    const [first, late, later] = servers('settle', 3) as [string, string, string];
+    await writeOld(t.table, rule, first, place('fp-a', 'Pass'), 1);
+    let now = T0;
+    const migration = new LayoutMigration({ older: new OlderLayoutStore(t.migrationStore), drift: new OlderDriftMembers(t.migrationStore), clock: () => now });
+    const runs = await untilEmpty(migration);
+    expect(runs[runs.length - 1]!.driftEmptyAt).toBe(new Date(T0).toISOString());
+    const driftCalls = async () => {
+      t.migrationStore.counter.reset();
+      const run = await migration.run(quiet);
+      return { run, calls: t.migrationStore.counter.byTable.get(t.names.drift) ?? 0 };
+    };
+
+    // Within the day: a member written late in the old layout (an instance of an older release) is still found and moved.
+    now = T0 + 60 * 60_000;
+    await writeOld(t.table, rule, late, place('fp-a', 'Pass'), 2);
+    const within = await driftCalls();
+    expect(within.calls).toBeGreaterThan(0);
+    expect(within.run.moved.driftMembers).toBe(1);
+    expect(await oldKeysOf(t.table, rule)).toEqual([]);
+
+    // A day after the first empty record: the run reads no Drift row, and the record stands.
+    now = T0 + 24 * 60 * 60_000;
+    const settled = await driftCalls();
+    expect(settled.calls).toBe(0);
+    expect(settled.run.driftEmptyAt).toBe(new Date(T0).toISOString());
+    expect(settled.run.remainingDriftMembers).toBe(0);
+    // History and Snapshots are still looked at (their ranges are their own, so that costs little).
+    expect(settled.run.continuation).toBeNull();
+    await writeOld(t.table, rule, later, place('fp-a', 'Pass'), 3);
+    expect((await driftCalls()).calls).toBe(0);
+  });
+
+  it('a process that read the record before it was written stops asking the old layout once it reads it again, a quarter hour later', async () => {
+    const t = await tables('dmseven');
+    const rule = 'recheck-rule';
+    const [server] = servers('recheck', 1) as [string];
+    await writeOld(t.table, rule, server, place('fp-a', 'Pass'), 1);
+    const calls = (table: string) => t.store.counter.byTable.get(table) ?? 0;
+    // Only Date is faked: the process's idea of "now", nothing that waits.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const early = new DriftStore(t.store);
+      await early.getMember(rule, server);
+      await untilEmpty(t.migration());
+      vi.setSystemTime(Date.now() + OLDER_LAYOUTS_RECHECK_MS + 1);
+      t.store.counter.reset();
+      expect((await early.getMember(rule, server))?.fingerprint).toBe('fp-a');
+      expect([calls(t.names.drift), calls(t.names.lifecycle)]).toEqual([1, 1]);
+      t.store.counter.reset();
+      await early.getMember(rule, server);
+      expect([calls(t.names.drift), calls(t.names.lifecycle)]).toEqual([1, 0]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
