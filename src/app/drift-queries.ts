@@ -12,7 +12,7 @@ export interface DriftQueryDeps {
   /** Seals continuation tokens (the same secret as the store's). */
   readonly continuationTokenSecret?: string;
   /** The server's Results row of the rule (a point read): its newest snapshot, which the member row names only when it moved the server. */
-  readonly resultRow: (server: string, ruleId: string) => Promise<Pick<ResultRecord, 'fingerprint' | 'status' | 'collectedAt'> | undefined>;
+  readonly resultRow: (server: string, ruleId: string) => Promise<Pick<ResultRecord, 'fingerprint' | 'fingerprintFactsJson' | 'status' | 'collectedAt'> | undefined>;
 }
 
 /** Facts as stored; text a reader cannot parse (cut at the column limit) is shown as that, not hidden. */
@@ -25,6 +25,12 @@ export function parseFacts(json: string): Facts {
   }
   return { unreadable: json.slice(0, 200) };
 }
+
+/** Why a server's drift is shown while the fleet's drift does not count it as its result says. */
+const notCountedNote = (server: string, countedBefore: boolean): string =>
+  countedBefore
+    ? `The drift has not counted the newest snapshot of ${server} yet, which changed its configuration or status: this is the configuration it last counted, and it moves within moments.`
+    : `The drift has not counted ${server} yet (its first snapshot is counted within moments): this is the configuration its result holds, and the fleet's clusters do not include it yet.`;
 
 const baselineView = (b: StoredBaseline | undefined) =>
   b && b.server !== '' ? { server: b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision } : null;
@@ -70,30 +76,44 @@ export class DriftQueries {
     };
   }
 
-  /** One server against its reference; undefined when the server has no configuration recorded for the rule. */
+  /**
+   * One server against its reference; undefined when the server has no configuration recorded for
+   * the rule. A server the drift has not counted yet (its first snapshot still owed to the
+   * projector) is shown from its Results row, which the request wrote: it exists and has a
+   * configuration, so "not found" would be wrong; `pending` and `note` say the drift lags it.
+   */
   async server(server: string, ruleId: string) {
     this.ruleWithFacts(ruleId);
     const { drift } = this.deps;
     const [member, baseline, row] = await Promise.all([drift.getMember(ruleId, server), drift.getBaseline(ruleId), this.deps.resultRow(server, ruleId)]);
-    if (!member) return undefined;
-    const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? member : await drift.getMember(ruleId, baseline.server)) : undefined;
+    const shown = member
+      ? { fingerprint: member.fingerprint, factsJson: member.factsJson, status: member.status, collectedAt: member.sourceCollectedAt }
+      : row?.fingerprint !== undefined && row.fingerprintFactsJson !== undefined
+        ? { fingerprint: row.fingerprint, factsJson: row.fingerprintFactsJson, status: row.status, collectedAt: row.collectedAt }
+        : undefined;
+    if (!shown) return undefined;
+    // The row agrees with what is shown unless the drift has yet to count its newest snapshot.
+    const counted = member !== undefined && (!row || (row.fingerprint === member.fingerprint && row.status === member.status));
+    const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? shown : await drift.getMember(ruleId, baseline.server)) : undefined;
     // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
     const clusters = baseMember ? [] : (await this.#clusters(ruleId)).clusters;
     const reference: DriftReference | undefined = chooseReference(
-      baseMember ? { server: baseMember.server, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
+      baseMember ? { server: baseline!.server, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
       clusters,
     );
-    const facts = parseFacts(member.factsJson);
-    const d = serverDrift({ fingerprint: member.fingerprint, facts }, reference);
+    const facts = parseFacts(shown.factsJson);
+    const d = serverDrift({ fingerprint: shown.fingerprint, facts }, reference);
     return {
       server,
       ruleId,
-      fingerprint: member.fingerprint,
-      status: member.status,
+      fingerprint: shown.fingerprint,
+      status: shown.status,
       // A snapshot that leaves the server where it was rewrites its Results row but not its member
       // row, so the newest snapshot showing this configuration is the row's, while the two agree.
-      collectedAt: iso(row && row.fingerprint === member.fingerprint && row.status === member.status ? Math.max(row.collectedAt, member.sourceCollectedAt) : member.sourceCollectedAt),
+      collectedAt: iso(row && row.fingerprint === shown.fingerprint && row.status === shown.status ? Math.max(row.collectedAt, shown.collectedAt) : shown.collectedAt),
       facts,
+      pending: !counted,
+      note: counted ? null : notCountedNote(server, member !== undefined),
       reference: reference
         ? reference.kind === 'baseline'
           ? { kind: reference.kind, server: reference.server, fingerprint: reference.fingerprint }
