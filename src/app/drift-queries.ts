@@ -5,6 +5,7 @@ import type { Facts, Rule } from '../rules/types';
 import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
 import { ApiError } from './errors';
 import { iso } from './present';
+import type { ReevalProgress } from './reevaluate';
 
 export interface DriftQueryDeps {
   readonly drift: DriftStore;
@@ -13,6 +14,27 @@ export interface DriftQueryDeps {
   readonly continuationTokenSecret?: string;
   /** The server's Results row of the rule (a point read): its newest snapshot, which the member row names only when it moved the server. */
   readonly resultRow: (server: string, ruleId: string) => Promise<Pick<ResultRecord, 'fingerprint' | 'fingerprintFactsJson' | 'status' | 'collectedAt'> | undefined>;
+  /** Where the re-evaluation pass stands (one point read); without it the fleet's answer says nothing of one. */
+  readonly reevaluation?: () => Promise<ReevalProgress>;
+}
+
+/**
+ * Whether the rule's clusters may mix the configuration facts of two versions of the rule: servers
+ * a re-evaluation has not reached yet keep the fingerprint of the version that evaluated them, so
+ * while a pass is owed a configuration whose facts changed shows as two clusters. Nothing is owed
+ * when the pass of the loaded rule set is done, or when the last pass finished on this very
+ * version of the rule (another rule changed).
+ */
+export function pendingReevaluation(progress: ReevalProgress | undefined, rule: Rule): { ruleVersion: string; note: string } | null {
+  const pass = progress?.pass;
+  if (!pass || progress.upToDate) return null;
+  if (pass.state === 'done' && pass.ruleVersions[rule.id] === rule.version) return null;
+  // An instance of an older release names the version the newer release's pass is re-evaluating against.
+  const version = pass.newerRelease ? (pass.ruleVersions[rule.id] ?? rule.version) : rule.version;
+  return {
+    ruleVersion: version,
+    note: `A re-evaluation against version ${version} of ${rule.id} has not finished: servers it has not reached yet are counted under the configuration facts of the version that evaluated them, so a configuration whose facts changed can show as two clusters until it finishes.`,
+  };
 }
 
 /** Facts as stored; text a reader cannot parse (cut at the column limit) is shown as that, not hidden. */
@@ -55,11 +77,11 @@ export class DriftQueries {
 
   /** The rule's configurations as clusters, largest first, `top` at a time. */
   async fleet(ruleId: string, top: number, token: string | undefined) {
-    this.ruleWithFacts(ruleId);
+    const rule = this.ruleWithFacts(ruleId);
     const query = `drift:${ruleId}`;
     // Opened before any read: a foreign or altered token is a 400 that costs no storage.
     const start = this.#cursors.open(token, query).i;
-    const [{ clusters, entitiesRead }, baseline] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId)]);
+    const [{ clusters, entitiesRead }, baseline, progress] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.deps.reevaluation?.()]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
     const member = newestMember(rows);
     const end = start + top;
@@ -68,11 +90,12 @@ export class DriftQueries {
       servers: clusters.reduce((n, c) => n + c.servers, 0),
       configurations: clusters.length,
       baseline: baselineView(baseline) && { ...baselineView(baseline)!, fingerprint: member?.fingerprint ?? null },
+      pendingReevaluation: pendingReevaluation(progress, rule),
       clusters: clusters.slice(start, end),
       // Pages are positions in the ranking at the time of each read; the counters move as snapshots arrive.
       continuationToken: end < clusters.length ? this.#cursors.seal(query, { i: end }) : null,
-      // The baseline row and its server's member rows are read too, and count as such.
-      entitiesRead: entitiesRead + (baseline ? 1 : 0) + rows.length,
+      // The baseline row, its server's member rows and the re-evaluation's row are read too, and count as such.
+      entitiesRead: entitiesRead + (baseline ? 1 : 0) + rows.length + (progress?.pass ? 1 : 0),
     };
   }
 

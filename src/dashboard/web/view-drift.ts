@@ -31,6 +31,8 @@ interface Drift {
   readonly baseline: { readonly server: string; readonly setBy: string; readonly setAt: string | null; readonly fingerprint: string | null } | null;
   readonly clusters: readonly Cluster[];
   readonly continuationToken: string | null;
+  /** A re-evaluation after a rule change has not finished: one configuration may show as two clusters meanwhile. */
+  readonly pendingReevaluation?: { readonly ruleVersion: string; readonly note: string } | null;
 }
 
 const STATUSES = ['Pass', 'Warning', 'Error', 'NotApplicable', 'Unknown'];
@@ -147,6 +149,7 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail, r
       h('span', { class: 'against', 'data-baseline': baselineCluster ? (first.baseline?.server ?? '') : '' }, against),
     ),
     first.servers === 0 ? pending.empty(h('p', { class: 'muted' }, t('driftEmpty'))) : null,
+    first.pendingReevaluation ? h('p', { class: 'notice', role: 'status', 'data-notice': 'reevaluation-pending' }, t('driftReevaluating', { version: first.pendingReevaluation.ruleVersion })) : null,
     list,
     more,
   ];
