@@ -5,12 +5,8 @@
 // configuration is one cluster again. A second local host on the same storage loads the new rule
 // and runs the re-evaluation job one server per batch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
-import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
-import { RULES } from '../../src/rules/registry';
-import type { Rule } from '../../src/rules/types';
-import { DEFAULT_LIST, DRIFT_RULE, fixtureAs } from '../support/drift';
+import type { LocalHost } from '../../src/local/host';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, startNewRuleHost } from '../support/drift';
 import { post, type Json } from '../support/http';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
@@ -18,13 +14,6 @@ import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 const RULE = DRIFT_RULE;
 let stack: TestStack;
 let v2: LocalHost;
-
-/** A new version whose facts name one more field: every server's fingerprint changes, its configuration does not. */
-const port25v2: Rule = {
-  ...mcafeePort25Blocked,
-  version: '2.0.0',
-  configurationFacts: (s) => ({ ...mcafeePort25Blocked.configurationFacts!(s), 'facts.revision': 2 }),
-};
 
 async function call(path: string, method = 'GET'): Promise<Json> {
   const r = await fetch(`${v2.baseUrl}/api/${path}`, { method, headers: { 'x-api-key': method === 'GET' ? TEST_KEYS.reader : TEST_KEYS.admin } });
@@ -39,8 +28,7 @@ beforeAll(async () => {
     const r = await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + i * 60_000));
     expect(r.status, JSON.stringify(r.body)).toBe(201);
   }
-  const app = createApp({ settings: stack.settings, rules: RULES.map((r) => (r.id === RULE ? port25v2 : r)), storeOptions: { maxRetries: 1 } });
-  v2 = await startLocalHost({ app, port: 0, log: () => undefined });
+  v2 = await startNewRuleHost(stack);
 }, 120_000);
 afterAll(async () => {
   await v2?.close();

@@ -2,8 +2,13 @@
 // fixtures whose configurations differ.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
+import { createApp } from '../../src/app/create-app';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { STATUSES } from '../../src/rules/types';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
+import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
+import { RULES } from '../../src/rules/registry';
+import { STATUSES, type Rule } from '../../src/rules/types';
+import type { TestStack } from './stack';
 import { DriftStore, PostureStore } from '../../src/store';
 
 /** For the file: a PostureStore and a DriftStore over their tables on a new in-memory Azurite, handed to `use` before the tests and stopped after them. */
@@ -28,4 +33,17 @@ export const serverIdOf = (host: string) => `${host.toLowerCase()}.corp.contoso.
 /** A fixture posted as `host` (its name and FQDN), with a new snapshot id. */
 export function fixtureAs(fixture: Record<string, unknown>, host: string, collectedAt: number): Record<string, unknown> {
   return { ...fixture, snapshotId: randomUUID(), collectedAt: new Date(collectedAt).toISOString(), host: { ...(fixture.host as object), name: host, fqdn: serverIdOf(host) } };
+}
+
+/** A new version of the port-25 rule whose facts name one more field: every server's fingerprint changes, its configuration does not. */
+export const port25WithMoreFacts: Rule = {
+  ...mcafeePort25Blocked,
+  version: '2.0.0',
+  configurationFacts: (s) => ({ ...mcafeePort25Blocked.configurationFacts!(s), 'facts.revision': 2 }),
+};
+
+/** A second local host on the stack's storage that loads `port25WithMoreFacts` (a release after a rule change); close it after. */
+export function startNewRuleHost(stack: TestStack): Promise<LocalHost> {
+  const app = createApp({ settings: stack.settings, rules: RULES.map((r) => (r.id === DRIFT_RULE ? port25WithMoreFacts : r)), storeOptions: { maxRetries: 1 } });
+  return startLocalHost({ app, port: 0, log: () => undefined });
 }

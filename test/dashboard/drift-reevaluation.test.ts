@@ -1,0 +1,69 @@
+// The Configurations view while a re-evaluation after a rule change has not finished, in Chromium
+// against a local host and Azurite: the rule's new version names one more fact, so the one
+// configuration of the fleet shows as two clusters until every server is re-evaluated, and a line
+// above them says why; once the pass is done, one cluster and no line. A second local host loads
+// the new rule and runs the re-evaluation one server per batch.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalHost } from '../../src/local/host';
+import { BROWSER_TIMEOUTS } from '../support/chromium';
+import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, startNewRuleHost } from '../support/drift';
+import { post } from '../support/http';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
+import { ensureDashboardBuilt } from './build';
+
+const NOTICE = '[data-notice="reevaluation-pending"]';
+let stack: TestStack;
+let v2: LocalHost;
+
+const admin = async (job: string) => {
+  const r = await fetch(`${v2.baseUrl}/api/jobs/${job}/run`, { method: 'POST', headers: { 'x-api-key': TEST_KEYS.admin } });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { result: { status?: string } }).result;
+};
+
+beforeAll(async () => {
+  ensureDashboardBuilt();
+  stack = await startTestStack({ settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' } });
+  for (const [i, host] of ['RV01', 'RV02'].entries()) {
+    const r = await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + i * 60_000));
+    expect(r.status).toBe(201);
+  }
+  v2 = await startNewRuleHost(stack);
+}, 180_000);
+afterAll(async () => {
+  await v2?.close();
+  await stack?.stop();
+});
+
+describe('the Configurations view during a re-evaluation', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
+  const suite = chromiumSuite();
+  if (!suite) return;
+  const chromium: ChromiumSuite = suite;
+
+  async function clusters(): Promise<{ sizes: (string | null)[]; notice: string | null }> {
+    const { page } = await chromium.open('en-GB');
+    await page.goto(`${v2.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.goto(`${v2.baseUrl}/api/dashboard#/drift?rule=${DRIFT_RULE}`);
+    const panels = page.locator('section.cluster');
+    await panels.first().waitFor();
+    const notice = page.locator(NOTICE);
+    return {
+      sizes: await panels.evaluateAll((els) => els.map((e) => e.querySelector('[data-metric$=":servers"]')?.textContent ?? null)),
+      notice: (await notice.count()) > 0 ? await notice.textContent() : null,
+    };
+  }
+
+  it('says one configuration may show as two clusters while the pass is owed, and nothing once it is done', async () => {
+    expect(await admin('reevaluate')).toMatchObject({ status: 'progress' });
+    await admin('projector');
+    const during = await clusters();
+    expect(during.sizes).toEqual(['1', '1']);
+    expect(during.notice).toMatch(/re-evaluated against version 2\.0\.0 .* two clusters/);
+
+    for (let i = 0; i < 10 && (await admin('reevaluate')).status !== 'done'; i++);
+    await admin('projector');
+    expect(await clusters()).toEqual({ sizes: ['2'], notice: null });
+  });
+});
