@@ -2,7 +2,8 @@
 // against a local host and Azurite: the rule's new version names one more fact, so the one
 // configuration of the fleet shows as two clusters until every server is re-evaluated, and a line
 // above them says why; once the pass is done, one cluster and no line. A second local host loads
-// the new rule and runs the re-evaluation one server per batch.
+// the new rule and runs the re-evaluation one server per batch; projectors run only when a test
+// drains (projectorIntervalMs: 0), so the drift holds exactly what the test had projected.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
@@ -25,7 +26,7 @@ const admin = async (job: string) => {
 
 beforeAll(async () => {
   ensureDashboardBuilt();
-  stack = await startTestStack({ settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' } });
+  stack = await startTestStack({ settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' }, projectorIntervalMs: 0 });
   for (const [i, host] of ['RV01', 'RV02'].entries()) {
     const r = await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + i * 60_000));
     expect(r.status).toBe(201);

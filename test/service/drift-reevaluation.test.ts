@@ -3,7 +3,8 @@
 // under the new facts, so one configuration shows as two clusters until the pass ends. The answer
 // says so (pendingReevaluation, with a sentence), and says nothing once the pass is done, when the
 // configuration is one cluster again. A second local host on the same storage loads the new rule
-// and runs the re-evaluation job one server per batch.
+// and runs the re-evaluation job one server per batch; projectors run only when a test drains
+// (projectorIntervalMs: 0), so the drift holds exactly what the test had projected.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, startNewRuleHost } from '../support/drift';
@@ -23,7 +24,7 @@ async function call(path: string, method = 'GET'): Promise<Json> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' } });
+  stack = await startTestStack({ settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' }, projectorIntervalMs: 0 });
   for (const [i, host] of ['RE01', 'RE02', 'RE03'].entries()) {
     const r = await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + i * 60_000));
     expect(r.status, JSON.stringify(r.body)).toBe(201);

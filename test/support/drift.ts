@@ -42,8 +42,8 @@ export const port25WithMoreFacts: Rule = {
   configurationFacts: (s) => ({ ...mcafeePort25Blocked.configurationFacts!(s), 'facts.revision': 2 }),
 };
 
-/** A second local host on the stack's storage that loads `port25WithMoreFacts` (a release after a rule change); close it after. */
+/** A second local host on the stack's storage that loads `port25WithMoreFacts` (a release after a rule change), its projector run only by its job route; close it after. */
 export function startNewRuleHost(stack: TestStack): Promise<LocalHost> {
   const app = createApp({ settings: stack.settings, rules: RULES.map((r) => (r.id === DRIFT_RULE ? port25WithMoreFacts : r)), storeOptions: { maxRetries: 1 } });
-  return startLocalHost({ app, port: 0, log: () => undefined });
+  return startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
 }
