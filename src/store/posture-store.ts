@@ -197,15 +197,13 @@ export class PostureStore {
     if (unwritten.length > 0) throw new Error(`A commit for ${server} must write or remove every row it read (${unwritten.map((r) => r.ruleId).join(', ')} neither).`);
     const partitionRules = [...written].sort().join(' ');
     const rows = commit.put.map(({ record, etag }) => ({ entity: { ...resultToEntity(record), [PARTITION_RULES]: partitionRules }, etag }));
-    // A row goes only as it was read: one another writer rewrote meanwhile refuses the commit.
-    const removedEtags = new Map(commit.basedOn.map((r) => [r.ruleId, r.etag]));
     const fromMemory = commit.basedOn.length === 1 && this.#remembered.served(commit.basedOn[0]!);
     // A refusal tells of another writer only if this process left the served row as it was.
     const current = fromMemory && this.#remembered.current(server, commit.basedOn[0]!);
     this.#remembered.forget(server);
     let etag: string | undefined;
     try {
-      etag = await this.#results.writeAtomically(rows, commit.remove.map((ruleId) => ({ ...resultKeys(server, ruleId), etag: removedEtags.get(ruleId) })), 'committing server state');
+      etag = await this.#results.writeAtomically(rows, commit.remove.map((ruleId) => resultKeys(server, ruleId)), 'committing server state');
     } catch (error) {
       if (current && error instanceof ConcurrencyConflictError) this.#remembered.committed(true);
       throw error;

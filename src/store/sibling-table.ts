@@ -2,7 +2,7 @@
 // call under the store's guard (SDK errors become the store's errors, and after an outage the
 // tables are checked again), and the ways of reading and writing rows the modules share — a point
 // read, an atomic write of one partition, bulk upserts, and a paged walk behind sealed tokens.
-import { RestError, TableTransaction, type TableClient, type TableTransactionResponse, type TransactionAction } from '@azure/data-tables';
+import { RestError, TableTransaction, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { InvalidContinuationTokenError, type Cursor, type CursorCodec } from './cursor';
 import type { Entity } from './entities';
 import { ConcurrencyConflictError, StorageUnavailableError, statusCodeOf, toStorageError } from './errors';
@@ -58,16 +58,10 @@ export class SiblingTable {
    * change as a one-operation transaction, without the multipart batch that costs both ends about
    * twice as much; more go as one transaction. A refusal is ConcurrencyConflictError. Returns the
    * new ETag of a row written alone.
-   *
-   * A row to remove that carries the ETag it was read with must still be at it: the SDK sends a
-   * delete inside a transaction unconditionally (it drops the ETag), so the transaction checks the
-   * row with an empty merge under that ETag instead (a row rewritten meanwhile refuses the whole
-   * write), and the row is deleted right after under the ETag the merge gave it. Should another
-   * writer rewrite it in between, that newer row stays: a later commit that reads it decides again.
    */
   async writeAtomically(
     rows: ReadonlyArray<{ readonly entity: Entity; readonly etag?: string }>,
-    remove: ReadonlyArray<{ readonly partitionKey: string; readonly rowKey: string; readonly etag?: string }>,
+    remove: ReadonlyArray<{ readonly partitionKey: string; readonly rowKey: string }>,
     what: string,
   ): Promise<string | undefined> {
     const [only] = rows;
@@ -85,34 +79,15 @@ export class SiblingTable {
       if (etag) tx.updateEntity(entity, 'Replace', { etag });
       else tx.createEntity(entity);
     }
-    for (const k of remove) {
-      if (k.etag) tx.updateEntity({ partitionKey: k.partitionKey, rowKey: k.rowKey }, 'Merge', { etag: k.etag });
-      else tx.deleteEntity(k.partitionKey, k.rowKey);
-    }
-    const response = await this.#submitted(tx.actions, what);
-    // Sub-responses come in the order of the operations: the rows, then the removals.
-    await Promise.all(remove.map((k, i) => (k.etag ? this.#deleteIfUnchanged(k.partitionKey, k.rowKey, response.subResponses[rows.length + i]?.etag, what) : undefined)));
+    for (const k of remove) tx.deleteEntity(k.partitionKey, k.rowKey);
+    await this.submit(tx.actions, what);
     return undefined;
-  }
-
-  /**
-   * Deletes the row while it is still at `etag`; one gone or rewritten since is left as it is. The
-   * write it belongs to has landed, so a failure here (storage down) must not report it as failed:
-   * the row is left, as one rewritten meanwhile is, until a commit that reads it removes it again.
-   */
-  async #deleteIfUnchanged(pk: string, rk: string, etag: string | undefined, what: string): Promise<void> {
-    if (!etag) return;
-    await this.call(what, (t) => t.deleteEntity(pk, rk, { etag })).catch(() => undefined);
   }
 
   /** One entity-group transaction; a refused condition is ConcurrencyConflictError. */
   async submit(actions: TransactionAction[], what: string): Promise<void> {
-    await this.#submitted(actions, what);
-  }
-
-  async #submitted(actions: TransactionAction[], what: string): Promise<TableTransactionResponse> {
     try {
-      return await this.call(what, (t) => t.submitTransaction(actions));
+      await this.call(what, (t) => t.submitTransaction(actions));
     } catch (error) {
       throw asConflict(error, what);
     }
