@@ -66,6 +66,16 @@ var silenceWindowByFrequency = {
   '60': 'PT1H'
 }
 
+// The flood grouping every rule that splits by server ends with (see Floods above; 20 and the
+// fixed name are ALERT_FLOOD_SERVERS and ALERT_MANY_SERVERS in log-records.ts, which the infra
+// tests compare): the servers of each group of the rule's other dimensions (`by`, '' for none),
+// each its own row up to 20, else one fixed row with ServerCount. `carried` ('' for none) is a
+// column of each server's own, looked up again per server after the grouping; in a flood's one row
+// it says where the servers are listed (`listedAt`). A function because Bicep functions cannot read
+// variables: the rules pass what differs, the grouping is written once.
+func serversOrMore(by string, carried string, listedAt string) string =>
+  '| summarize timestamp = min(timestamp), Servers = make_set(Server)${empty(carried) ? '' : ', ${carried}ByServer = make_bag(bag_pack(Server, ${carried}))'}${empty(by) ? '' : ' by ${by}'}\n| extend ServerCount = array_length(Servers)\n| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)\n${empty(carried) ? '' : '| extend ${carried} = iff(ServerCount > 20, "(${listedAt})", tostring(${carried}ByServer[Server]))\n'}'
+
 // One status change can be logged twice: the projector logs its records after the projections
 // and before it clears the outbox, so a process that stops in between leaves them for the next run
 // (which cannot know they went out). Each copy carries the change's recordId; the finding queries
@@ -74,7 +84,7 @@ var silenceWindowByFrequency = {
 // snapshot, status).
 //
 // A status entered Error. Waived results raise no alert: the record says waived: true.
-var newErrorQuery = '''
+var newErrorQuery = $'''
 traces
 | where message startswith "FleetPosture.NewFinding "
 | extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
@@ -82,14 +92,11 @@ traces
 | where Status == "Error" and tostring(record.waived) != "true"
 | extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
 | summarize arg_min(timestamp, *) by RecordId
-| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
-| extend ServerCount = array_length(Servers)
-| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| project timestamp, Server, RuleId, ReasonCode, ServerCount
+${serversOrMore('RuleId, ReasonCode', '', '')}| project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
 // A status entered Warning.
-var newWarningQuery = '''
+var newWarningQuery = $'''
 traces
 | where message startswith "FleetPosture.NewFinding "
 | extend record = parse_json(substring(message, strlen("FleetPosture.NewFinding ")))
@@ -97,10 +104,7 @@ traces
 | where Status == "Warning" and tostring(record.waived) != "true"
 | extend RecordId = coalesce(tostring(record.recordId), strcat(Server, "|", RuleId, "|", tostring(record.snapshotId), "|", Status))
 | summarize arg_min(timestamp, *) by RecordId
-| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
-| extend ServerCount = array_length(Servers)
-| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| project timestamp, Server, RuleId, ReasonCode, ServerCount
+${serversOrMore('RuleId, ReasonCode', '', '')}| project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
 // A status entered Unknown: the rule could not decide from what the snapshot carries (a registry
@@ -110,16 +114,13 @@ traces
 // Unknown changes no status and logs nothing more); a fleet-wide collector fault is one alert per
 // rule and reason beyond 20 servers. Never waived: a waiver accepts a failing result, and an
 // Unknown one is not failing.
-var verdictUnknownQuery = '''
+var verdictUnknownQuery = $'''
 traces
 | where message startswith "FleetPosture.VerdictUnknown "
 | extend record = parse_json(substring(message, strlen("FleetPosture.VerdictUnknown ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), ReasonCode = tostring(record.reasonCode), RecordId = tostring(record.recordId)
 | summarize arg_min(timestamp, *) by RecordId
-| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, ReasonCode
-| extend ServerCount = array_length(Servers)
-| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| project timestamp, Server, RuleId, ReasonCode, ServerCount
+${serversOrMore('RuleId, ReasonCode', '', '')}| project timestamp, Server, RuleId, ReasonCode, ServerCount
 '''
 
 // A server has not posted for longer than the stale interval. LastSeen (when it last posted) is a
@@ -127,64 +128,76 @@ traces
 // returned and went stale again within the window shows its latest silence (a new LastSeen, so a
 // new alert). The servers' LastSeen ride through the flood grouping in a bag keyed by server; the
 // one row for a flood has no single LastSeen and names where the list is.
-var serverStaleQuery = '''
+var serverStaleQuery = $'''
 traces
 | where message startswith "FleetPosture.ServerStale "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ServerStale ")))
 | extend Server = tostring(record.server), LastSeen = tostring(record.lastSeen)
 | summarize arg_max(timestamp, LastSeen) by Server
-| summarize timestamp = min(timestamp), Servers = make_set(Server), LastSeenByServer = make_bag(bag_pack(Server, LastSeen))
-| extend ServerCount = array_length(Servers)
-| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| extend LastSeen = iff(ServerCount > 20, "(see GET /api/servers?stale=true)", tostring(LastSeenByServer[Server]))
-| project timestamp, Server, LastSeen, ServerCount
+${serversOrMore('', 'LastSeen', 'see GET /api/servers?stale=true')}| project timestamp, Server, LastSeen, ServerCount
 '''
 
 // A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to
 // cover less (Reason says which). The finding is live again.
-var waiverExpiredQuery = '''
+var waiverExpiredQuery = $'''
 traces
 | where message startswith "FleetPosture.WaiverExpired "
 | extend record = parse_json(substring(message, strlen("FleetPosture.WaiverExpired ")))
 | extend Server = tostring(record.server), RuleId = tostring(record.rule), WaiverId = tostring(record.waiverId), Reason = tostring(record.reason)
-| summarize timestamp = min(timestamp), Servers = make_set(Server) by RuleId, WaiverId, Reason
-| extend ServerCount = array_length(Servers)
-| mv-expand Server = iff(ServerCount > 20, dynamic(["(more than 20 servers)"]), Servers) to typeof(string)
-| project timestamp, Server, RuleId, WaiverId, Reason, ServerCount
+${serversOrMore('RuleId, WaiverId, Reason', '', '')}| project timestamp, Server, RuleId, WaiverId, Reason, ServerCount
 '''
 
 // A server's collector was refused: a revoked or replaced key, an enrolment an admin blocked or
 // denied. Not 'unknown' keys: anyone can make one up, and such a collector enrols again (or, if it
-// cannot, goes stale and raises that alert).
-var keyRefusedQuery = '''
+// cannot, goes stale and raises that alert). An admin revoking many servers at once, or a stolen
+// secret pushing out many collectors, is one alert per reason beyond 20 servers.
+var keyRefusedQuery = $'''
 traces
 | where message startswith "FleetPosture.ServerKeyRefused "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyRefused ")))
 | extend Server = tostring(record.server), Reason = tostring(record.reason)
 | where Reason != "unknown"
-| project timestamp, Server, Reason
+${serversOrMore('Reason', '', '')}| project timestamp, Server, Reason, ServerCount
 '''
 
-// A server's key was replaced by a re-enrolment: expected after a reinstall, a take-over otherwise.
-// Severity 1, as a new error: under POSTURE_REENROLMENT=open this alert is the only guard against
-// whoever holds the enrolment secret posting as the server (hiding its findings), and the real
-// collector, pushed out, may well re-enrol within the hour and so look like a reinstall.
-var reenrolmentQuery = '''
+// A server's key was replaced by a re-enrolment. The record's grant says what let it: the enrolment
+// secret alone (open), an admin's approval, or the server's current key (a collector renewing its
+// own key, e.g. a reinstall that kept it). The two rules below split on it.
+var reenrolmentRecords = '''
 traces
 | where message startswith "FleetPosture.ServerKeyIssued "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ServerKeyIssued ")))
 | extend Server = tostring(record.server), Reason = tostring(record.reason), Grant = tostring(record.grant)
 | where Reason == "re-enrolment"
-| project timestamp, Server, Grant
 '''
 
-// A re-enrolment waits for an admin (POSTURE_REENROLMENT=approval): GET /api/enrolments.
-var reenrolmentRequestQuery = '''
+// Replaced without the current key: expected after a reinstall, a take-over otherwise. Severity 1,
+// as a new error: under POSTURE_REENROLMENT=open this alert is the only guard against whoever holds
+// the enrolment secret posting as the server (hiding its findings), and the real collector, pushed
+// out, may well re-enrol within the hour and so look like a reinstall. A fleet reinstall is one
+// alert per grant beyond 20 servers.
+var reenrolmentQuery = $'''
+${reenrolmentRecords}| where Grant != "current-key"
+${serversOrMore('Grant', '', '')}| project timestamp, Server, Grant, ServerCount
+'''
+
+// Renewed with the server's current key: only the server's own collector holds it, so it cannot
+// be a take-over by the enrolment secret; noted at a low severity, not paged as one.
+var keyRenewalQuery = $'''
+${reenrolmentRecords}| where Grant == "current-key"
+${serversOrMore('Grant', '', '')}| project timestamp, Server, Grant, ServerCount
+'''
+
+// A re-enrolment waits for an admin (POSTURE_REENROLMENT=approval): GET /api/enrolments. The
+// request id is each server's own (its latest request), not a group: a fleet reinstall is one alert
+// beyond 20 servers, whose row says where the requests are listed.
+var reenrolmentRequestQuery = $'''
 traces
 | where message startswith "FleetPosture.ReenrolmentRequested "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ReenrolmentRequested ")))
 | extend Server = tostring(record.server), RequestId = tostring(record.requestId)
-| project timestamp, Server, RequestId
+| summarize arg_max(timestamp, RequestId) by Server
+${serversOrMore('', 'RequestId', 'see GET /api/enrolments')}| project timestamp, Server, RequestId, ServerCount
 '''
 
 // The projector set an outbox entry aside: projecting it failed on its own with an error that is
@@ -215,17 +228,20 @@ traces
 // An accepted change has waited in the outbox longer than a working projector lets it (the 5
 // minutes an uncommitted attempt may wait, and a few runs more): logged by every projector run that
 // found work, failed runs included, from the entry's storage time, so it fires whichever instance
-// runs and however often instances restart (the failing rule above counts per process). Its
-// server is the one whose change waits longest. Silent when no projector runs at all: the rule on
-// the projector's silence below covers that.
+// runs and however often instances restart (the failing rule above counts per process). Silent
+// when no projector runs at all: the rule on the projector's silence below covers that.
+// One backlog is one alert: the server waiting longest changes as entries drain, so it is no
+// dimension (each server that was oldest would be an alert of its own, open for the window); the
+// latest record's OldestServer and counts ride along as columns. `top`, not a summarize without
+// `by`, which would answer one empty row (an alert) when no record is over the threshold.
 var projectorBacklogQuery = '''
 traces
 | where message startswith "FleetPosture.ProjectorBacklog "
 | extend record = parse_json(substring(message, strlen("FleetPosture.ProjectorBacklog ")))
-| extend Server = tostring(record.oldestServer), OldestWaitingMinutes = toint(record.oldestWaitingMinutes), Waiting = toint(record.waiting)
+| extend OldestServer = tostring(record.oldestServer), OldestWaitingMinutes = toint(record.oldestWaitingMinutes), Waiting = toint(record.waiting)
 | where OldestWaitingMinutes >= 15
-| summarize arg_max(timestamp, *) by Server
-| project timestamp, Server, OldestWaitingMinutes, Waiting
+| top 1 by timestamp desc
+| project timestamp, OldestServer, OldestWaitingMinutes, Waiting
 '''
 
 // No projector run succeeded within the window: its timer stopped (the function app stopped, the
@@ -235,13 +251,16 @@ traces
 // after the function (TIMERS in src/app/timers.ts), with whether it succeeded, even for the idle
 // runs the projector logs nothing about; host.json keeps requests out of sampling. A summarize
 // without `by` yields one row even when no row matched (counts 0), so an empty window is a row
-// that alerts; any success in the window removes it, which resolves the alert.
+// that alerts; any success in the window removes it, which resolves the alert. Azure Monitor counts
+// a rule's rows per time bin of its window, by the rows' time column, and the summarize leaves none:
+// the row is stamped with the evaluation time (not the last run's, which is empty when no run is
+// left in the window, the very case it alerts on).
 var projectorSilentQuery = '''
 requests
 | where operation_Name == "projector"
 | summarize Succeeded = countif(success == true), Failed = countif(success == false)
 | where Succeeded == 0
-| project Succeeded, Failed
+| project timestamp = now(), Succeeded, Failed
 '''
 
 var alertRules = [
@@ -308,7 +327,7 @@ var alertRules = [
   {
     key: 'key-refused'
     displayName: 'Fleet posture: a collector was refused'
-    description: 'A server key was refused as revoked or replaced, or an enrolment as blocked or denied (FleetPosture.ServerKeyRefused); GET /api/refused-servers lists such servers.'
+    description: 'A server key was refused as revoked or replaced, or an enrolment as blocked or denied (FleetPosture.ServerKeyRefused); GET /api/refused-servers lists such servers. One alert per server and reason; one per reason beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 2
     query: keyRefusedQuery
     dimensions: [
@@ -319,9 +338,20 @@ var alertRules = [
   {
     key: 're-enrolment'
     displayName: 'Fleet posture: server key replaced by a re-enrolment'
-    description: 'A re-enrolment replaced a server\'s key (FleetPosture.ServerKeyIssued, reason re-enrolment): a reinstall, or someone holding the enrolment secret taking the server over. Confirm a reinstall with the server\'s owner; otherwise DELETE /api/servers/{server}/key?reenrol=deny.'
+    description: 'A re-enrolment replaced a server\'s key without its current key (FleetPosture.ServerKeyIssued, reason re-enrolment; Grant open or admin-approval): a reinstall, or someone holding the enrolment secret taking the server over. Confirm a reinstall with the server\'s owner; otherwise DELETE /api/servers/{server}/key?reenrol=deny. One alert per grant beyond 20 servers in the window.'
     severity: 1
     query: reenrolmentQuery
+    dimensions: [
+      'Server'
+      'Grant'
+    ]
+  }
+  {
+    key: 'key-renewal'
+    displayName: 'Fleet posture: server key renewed with the current key'
+    description: 'A collector renewed its server\'s key with the current one (FleetPosture.ServerKeyIssued, reason re-enrolment, Grant current-key), e.g. a reinstall in approval mode that kept its key: not a take-over by the enrolment secret, which lacks that key. One alert beyond 20 servers in the window.'
+    severity: 3
+    query: keyRenewalQuery
     dimensions: [
       'Server'
       'Grant'
@@ -351,12 +381,10 @@ var alertRules = [
   {
     key: 'projector-backlog'
     displayName: 'Fleet posture: accepted changes wait for the projector'
-    description: 'An accepted change has waited 15 minutes or more to be counted (FleetPosture.ProjectorBacklog, logged by each projector run from the entry\'s storage time, whichever instance runs). Server is the one waiting longest; the status of the projector job answers the same.'
+    description: 'An accepted change has waited 15 minutes or more to be counted (FleetPosture.ProjectorBacklog, logged by each projector run from the entry\'s storage time, whichever instance runs). One alert for the backlog; OldestServer (in the search results) is the server waiting longest at the latest run; the status of the projector job answers the same.'
     severity: 1
     query: projectorBacklogQuery
-    dimensions: [
-      'Server'
-    ]
+    dimensions: []
   }
   {
     key: 'projector-silent'
@@ -369,7 +397,7 @@ var alertRules = [
   {
     key: 'reenrolment-request'
     displayName: 'Fleet posture: re-enrolment waits for approval'
-    description: 'A re-enrolment request waits for an admin (FleetPosture.ReenrolmentRequested); approve or deny it with POST /api/servers/{server}/enrolments/{request}/approve|deny.'
+    description: 'A re-enrolment request waits for an admin (FleetPosture.ReenrolmentRequested); approve or deny it with POST /api/servers/{server}/enrolments/{request}/approve|deny. One alert per server (RequestId its latest request); one beyond 20 servers in the window, listed by GET /api/enrolments.'
     severity: 3
     query: reenrolmentRequestQuery
     dimensions: [

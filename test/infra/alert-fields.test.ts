@@ -14,14 +14,14 @@ import { logBacklog } from '../../src/app/projector-backlog';
 import type { ProjectionWork } from '../../src/app/projection-work';
 import type { PostureStore, StoredOutboxEntry } from '../../src/store';
 import type { JsonObject } from './arm';
-import { resolveVariable, resourcesOfType } from './arm';
+import { evaluateString, resourcesOfType } from './arm';
 
 /** Every query on a record, by the record name it starts with. */
 function queriesByRecord(): Map<string, string[]> {
   const { scope } = resourcesOfType('Microsoft.Insights/scheduledQueryRules')[0]!;
   const out = new Map<string, string[]>();
   for (const r of scope.template.variables?.alertRules as JsonObject[]) {
-    const query = String(resolveVariable(scope, r.query));
+    const query = String(evaluateString(scope, r.query));
     const name = /message startswith "(FleetPosture\.\w+) "/.exec(query)?.[1];
     if (name) out.set(name, [...(out.get(name) ?? []), query]);
   }

@@ -8,10 +8,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_FLOOD_SERVERS, ALERT_MANY_SERVERS, formatLogRecord, LOG_RECORDS, PROJECTION_FAILING_ALERT_MINUTES, PROJECTOR_BACKLOG_ALERT_MINUTES } from '../../src/app/log-records';
 import type { LogRecordName } from '../../src/app/log-records';
+import type { ReenrolmentGrant } from '../../src/app/enrolment';
 import { PROJECTOR_GRACE_MS } from '../../src/app/projector';
 import { TIMERS } from '../../src/app/timers';
 import type { ArmResource, Json, JsonObject, TemplateScope } from './arm';
-import { dig, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
+import { dig, evaluateString, mainTemplate, REPO_ROOT, resolveVariable, resourcesOfType } from './arm';
 
 /** Records that must raise an alert: a new warning or error, a rule that could not decide, a stale server, a waiver expiry, a projector that set a change aside, keeps failing, or leaves changes waiting. */
 const ALERT_WORTHY: readonly LogRecordName[] = [LOG_RECORDS.newFinding, LOG_RECORDS.verdictUnknown, LOG_RECORDS.serverStale, LOG_RECORDS.waiverExpired, LOG_RECORDS.projectionHeld, LOG_RECORDS.projectionFailed, LOG_RECORDS.projectorBacklog];
@@ -62,7 +63,7 @@ beforeAll(() => {
   rules = (list as JsonObject[]).map((r) => ({
     key: String(r.key),
     name: String(r.displayName),
-    query: String(resolveVariable(scope, r.query) ?? ''),
+    query: String(evaluateString(scope, r.query) ?? ''),
     dimensions: Array.isArray(r.dimensions) ? r.dimensions.map(String) : [],
     severity: Number(r.severity),
   }));
@@ -158,6 +159,22 @@ describe('alert rules', () => {
     expect(reenrolment?.severity).toBe(rules.find((r) => r.key === 'new-error')?.severity);
   });
 
+  it('alert on a key renewed with the current key (not a take-over by the enrolment secret) at severity 3, and every other re-enrolment at severity 1', () => {
+    const reenrolment = rules.find((r) => r.key === 're-enrolment')!;
+    const renewal = rules.find((r) => r.key === 'key-renewal');
+    if (!renewal) throw new Error('no alert rule key-renewal');
+    // What the record's grant says when the caller proved the current key (src/app/reenrolment.ts).
+    const currentKey: ReenrolmentGrant = 'current-key';
+    expect(renewal.severity).toBe(3);
+    expect(renewal.query).toMatch(/\| where Reason == "re-enrolment"\n/);
+    expect(renewal.query).toContain(`| where Grant == "${currentKey}"\n`);
+    expect(reenrolment.query).toContain(`| where Grant != "${currentKey}"\n`);
+    // The same records, split by one grant: every re-enrolment is in exactly one of the two rules.
+    const head = (q: string): string => q.slice(0, q.indexOf('| where Grant'));
+    expect(head(renewal.query)).toBe(head(reenrolment.query));
+    expect(renewal.dimensions).toEqual(reenrolment.dimensions);
+  });
+
   it('say why a waiver ended (expired, deleted, changed): the waiver rule splits by the record\'s reason', () => {
     const waiver = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.waiverExpired);
     expect(waiver).toHaveLength(1);
@@ -184,16 +201,26 @@ describe('alert rules', () => {
     expect(failing[0]!.dimensions).toEqual(['ErrorKind']);
   });
 
-  it('alert on a change that waited in the outbox for the threshold the code names, from every run\'s record (not per process), split by the server waiting longest', () => {
+  it('alert on a change that waited in the outbox for the threshold the code names, from every run\'s record (not per process), one alert however the oldest server moves', () => {
     const backlog = rules.filter((r) => startsWithNames(r.query)[0]?.trimEnd() === LOG_RECORDS.projectorBacklog);
     expect(backlog).toHaveLength(1);
     const query = backlog[0]!.query;
     expect(query).toMatch(/OldestWaitingMinutes = toint\(record\.oldestWaitingMinutes\)/);
     expect(query).toContain(`| where OldestWaitingMinutes >= ${PROJECTOR_BACKLOG_ALERT_MINUTES}\n`);
-    expect(query).toMatch(/Server = tostring\(record\.oldestServer\)/);
-    expect(backlog[0]!.dimensions).toEqual(['Server']);
+    // The oldest server changes as entries drain: a column to read, never a dimension to split by.
+    expect(query).toMatch(/OldestServer = tostring\(record\.oldestServer\)/);
+    expect(backlog[0]!.dimensions).toEqual([]);
+    expect(projected(query)).toContain('OldestServer');
+    // The latest record only, and no row at all when none is over the threshold (a summarize
+    // without `by` would answer one empty row, which alerts).
+    expect(query).toContain('| top 1 by timestamp desc\n');
+    expect(query).not.toMatch(/\| summarize (?![^\n]*\bby\b)/);
     // Above the time an entry whose commit is not visible yet may wait before it is dropped.
     expect(PROJECTOR_BACKLOG_ALERT_MINUTES * 60_000).toBeGreaterThan(PROJECTOR_GRACE_MS);
+  });
+
+  it('each answer rows with a time column (Azure Monitor counts rows per time bin of the window)', () => {
+    for (const rule of rules) expect(projected(rule.query)[0], rule.name).toBe('timestamp');
   });
 
   it('query the Application Insights `traces` table of the component they are scoped to', () => {
@@ -203,8 +230,8 @@ describe('alert rules', () => {
     expect(String(scope.passed.applicationInsightsId)).toMatch(/^\[resourceId\('Microsoft\.Insights\/components'/);
   });
 
-  it('split by columns the query projects (each record rule by at least one)', () => {
-    for (const rule of recordRules) expect(rule.dimensions.length, rule.name).toBeGreaterThan(0);
+  it('split by columns the query projects (each record rule by at least one, but the backlog, which is one alert)', () => {
+    for (const rule of recordRules.filter((r) => r.key !== 'projector-backlog')) expect(rule.dimensions.length, rule.name).toBeGreaterThan(0);
     for (const rule of rules) {
       const columns = projected(rule.query);
       expect(rule.dimensions.filter((d) => !columns.includes(d)), rule.name).toEqual([]);
@@ -237,10 +264,14 @@ describe('alert rules', () => {
   });
 });
 
-/** Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired pattern waiver, a network outage. */
-const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale'];
+/**
+ * Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired
+ * pattern waiver, a network outage; an admin revoking many keys, a fleet reinstall (re-enrolments,
+ * renewals, requests), a stolen enrolment secret pushing out many collectors.
+ */
+const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale', 'key-refused', 're-enrolment', 'key-renewal', 'reenrolment-request'];
 /** Dimensions that are each server's own (looked up after the grouping), not a group of servers. */
-const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'] };
+const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'], 'reenrolment-request': ['RequestId'] };
 
 describe('a flood (2,000 servers flipping at once)', () => {
   it('alerts per server up to the threshold the code names, and beyond it once per rule, status and reason (or waiver), not once per server', () => {
@@ -278,9 +309,22 @@ describe('a flood (2,000 servers flipping at once)', () => {
     expect(query.indexOf(lookup)).toBeGreaterThan(query.indexOf('| mv-expand Server'));
   });
 
-  it('are the rules that split by server one by one, besides those only an admin or one collector triggers', () => {
+  it('are the rules that split by server one by one, besides the one on changes the projector set aside (one per commit)', () => {
     const perServer = rules.filter((r) => r.dimensions.includes('Server')).map((r) => r.key);
-    expect(perServer.filter((k) => !FLOOD_KEYS.includes(k)).sort()).toEqual(['key-refused', 'projection-held', 'projector-backlog', 're-enrolment', 'reenrolment-request']);
+    expect(perServer.filter((k) => !FLOOD_KEYS.includes(k)).sort()).toEqual(['projection-held']);
+  });
+
+  it('the request rule names each server\'s latest request, and where the requests are listed in a flood', () => {
+    const { query, dimensions } = rules.find((r) => r.key === 'reenrolment-request')!;
+    expect(dimensions).toEqual(['Server', 'RequestId']);
+    expect(query).toContain('| summarize arg_max(timestamp, RequestId) by Server\n');
+    expect(query).toContain(`| extend RequestId = iff(ServerCount > ${ALERT_FLOOD_SERVERS}, "(see GET /api/enrolments)", tostring(RequestIdByServer[Server]))\n`);
+  });
+
+  it('is written once in alerts.bicep and used by every rule that splits by server', () => {
+    const source = readFileSync(path.join(REPO_ROOT, 'infra', 'modules', 'alerts.bicep'), 'utf8');
+    expect(source.match(/mv-expand Server/g)).toHaveLength(1);
+    expect(source.match(/make_set\(Server\)/g)).toHaveLength(1);
   });
 });
 
@@ -313,6 +357,8 @@ describe('the rule on a projector that does not run', () => {
     expect(summarize).toContain('Succeeded = countif(success == true)');
     expect(summarize).not.toMatch(/\bby\b/);
     expect(query.indexOf('| where Succeeded == 0\n')).toBeGreaterThan(query.indexOf('| summarize'));
+    // Stamped with the evaluation time: no run's time is left when no run is in the window.
+    expect(query).toMatch(/\| project timestamp = now\(\), [^\n]*\n$/);
     // One alert for the app, not one per anything.
     expect(dimensions).toEqual([]);
     // Every execution's row reaches the table: requests are kept out of sampling.

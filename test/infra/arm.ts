@@ -139,3 +139,106 @@ export function bicepRun(args: readonly string[]): string {
   const r = spawnSync(bicep, [...args], { cwd: ROOT, encoding: 'utf8' });
   return `${r.stdout}${r.stderr}`;
 }
+
+/** A parsed ARM expression: a string or number literal, or a call (`f(...)`, `__bicep.f(...)`). */
+type Expr = { literal: string | number } | { call: string; args: Expr[] };
+
+/** Parses the inside of `[...]`: literals ('' escapes a quote), calls, nothing else. */
+function parseExpression(text: string): Expr {
+  let at = 0;
+  const fail = (): never => {
+    throw new Error(`cannot evaluate the ARM expression at ${at}: ${text}`);
+  };
+  const skip = (): void => {
+    while (text[at] === ' ') at++;
+  };
+  const parse = (): Expr => {
+    skip();
+    if (text[at] === "'") {
+      let value = '';
+      for (at++; ; at++) {
+        if (at >= text.length) fail();
+        if (text[at] === "'") {
+          if (text[at + 1] !== "'") break;
+          at++;
+        }
+        value += text[at];
+      }
+      at++;
+      return { literal: value };
+    }
+    const number = /^-?\d+/.exec(text.slice(at));
+    if (number) {
+      at += number[0].length;
+      return { literal: Number(number[0]) };
+    }
+    const name = /^[\w.]+/.exec(text.slice(at))?.[0] ?? fail();
+    at += name.length;
+    if (text[at] !== '(') fail();
+    at++;
+    const args: Expr[] = [];
+    skip();
+    while (text[at] !== ')') {
+      args.push(parse());
+      skip();
+      if (text[at] === ',') at++;
+      else if (text[at] !== ')') fail();
+    }
+    at++;
+    return { call: name, args };
+  };
+  const expr = parse();
+  if (at !== text.length) fail();
+  return expr;
+}
+
+/**
+ * A string variable's value when the compiled template builds it from others: `[variables('x')]`,
+ * `format`, `concat`, `if`, `empty` and the template's own (Bicep `func`) functions over literals.
+ * What Bicep leaves as a plain string comes back unchanged. Throws on anything else, so a test
+ * never compares against an expression it did not evaluate.
+ */
+export function evaluateString(scope: TemplateScope, value: Json | undefined): Json | undefined {
+  if (typeof value !== 'string' || !value.startsWith('[') || value.startsWith('[[')) return value;
+  const functions = (Array.isArray(scope.template.functions) ? scope.template.functions : []) as JsonObject[];
+  const userFunction = (qualified: string): JsonObject | undefined => {
+    const [namespace, name] = qualified.split('.');
+    const members = functions.find((f) => f.namespace === namespace)?.members;
+    return isObject(members) && name !== undefined && isObject(members[name]) ? members[name] : undefined;
+  };
+  const evaluate = (expr: Expr, params: Readonly<Record<string, Json>>): Json => {
+    if ('literal' in expr) return expr.literal;
+    const args = (): Json[] => expr.args.map((a) => evaluate(a, params));
+    switch (expr.call) {
+      case 'variables':
+        return evaluateString(scope, scope.template.variables?.[String(args()[0])]) ?? null;
+      case 'parameters':
+        return params[String(args()[0])] ?? null;
+      case 'concat':
+        return args().map(String).join('');
+      case 'empty': {
+        const [v] = args();
+        return v === null || v === '' || (Array.isArray(v) && v.length === 0);
+      }
+      case 'if': {
+        const [condition, whenTrue, whenFalse] = expr.args;
+        if (!condition || !whenTrue || !whenFalse) throw new Error(`if needs three arguments: ${value}`);
+        return evaluate(condition, params) === true ? evaluate(whenTrue, params) : evaluate(whenFalse, params);
+      }
+      case 'format': {
+        const [template, ...rest] = args();
+        return String(template).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, i?: string) => (i === undefined ? m[0]! : String(rest[Number(i)])));
+      }
+      default: {
+        const fn = userFunction(expr.call);
+        if (!fn) throw new Error(`cannot evaluate ${expr.call}(...) in ${value}`);
+        const names = (fn.parameters as JsonObject[]).map((p) => String(p.name));
+        const values = args();
+        const bound = Object.fromEntries(names.map((n, i) => [n, values[i] ?? null]));
+        const body = String(dig(fn, 'output', 'value'));
+        return evaluate(parseExpression(body.slice(1, -1)), bound);
+      }
+    }
+  };
+  return evaluate(parseExpression(value.slice(1, -1)), {});
+}
