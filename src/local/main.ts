@@ -92,6 +92,19 @@ export function dashboardUrl(apiBase: string, readerKey: string | undefined): st
   return `${routeUrl(apiBase, 'getDashboard')}${readerKey ? `#key=${encodeURIComponent(readerKey)}` : ''}`;
 }
 
+/**
+ * The banner's enrolment line, for bash. It keeps the server key in KEY; when there is none (a
+ * refused secret, a host that is not running) it prints the service's own sentence, or curl's,
+ * and ends non-zero with KEY empty: a KEY of "undefined" made the next post fail with only "the
+ * key is not valid", far from the cause. The post line refuses an empty KEY for the same reason.
+ */
+export function enrolLine(url: string, secret: string, body: string): string {
+  const keyOrMessage =
+    'const t=require("fs").readFileSync(0,"utf8");let a={};try{a=JSON.parse(t)}catch{}' +
+    'if(a.key)console.log(a.key);else{console.error(a.message||t||"No answer from the host: is npm start running?");process.exit(1)}';
+  return `KEY=$(curl -sS -X POST ${url} -H 'x-api-key: ${secret}' -H 'Content-Type: application/json' -d '${body}' | node -e '${keyOrMessage}')`;
+}
+
 const WHO: Readonly<Record<RouteAccess, string>> = {
   enrol: 'enrolment secret',
   ingest: "that server's key",
@@ -179,8 +192,8 @@ ${apiLines(base)}
   Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
 
 Try:
-  KEY=$(curl -s -X POST ${routeUrl(base, 'enroll')} -H 'x-api-key: ${enrolment}' -H 'Content-Type: application/json' -d '${enrolBody}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).key')
-  curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: $KEY" -H 'Content-Type: application/json' ${body}
+  ${enrolLine(routeUrl(base, 'enroll'), enrolment, enrolBody)}
+  curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: \${KEY:?the enrolment line above gave no key}" -H 'Content-Type: application/json' ${body}
     # → a Warning (SmtpNotExcluded), what to do, and the guide: ${routeUrl(base, 'getDashboard', { asset: 'guide-mcafee-port25-blocked.html' })}#smtpnotexcluded
   curl -s ${routeUrl(base, 'getSummary')} -H 'x-api-key: ${reader}'
     # "countsPending":true for a second after a post: its counts are still being added; ask again

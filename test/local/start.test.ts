@@ -2,7 +2,7 @@
 // banner lists every route of the route table, prints no unexplained runtime warning, and its
 // "Try" lines work as printed — the sample post answers a Warning whose guide link resolves. A
 // second start on the same port stops with a sentence, not a bare EADDRINUSE.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/app/routes';
@@ -29,6 +29,22 @@ function start(args: string[]): Started {
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, out: () => out, err: () => err, exited };
+}
+
+/** The banner's enrolment and post lines, as printed. */
+function tryLines(out: string): { enrol: string; post: string } {
+  const lines = out.split('\n').map((l) => l.trim());
+  const enrol = lines.find((l) => l.startsWith('KEY=$('));
+  const post = lines.find((l) => l.startsWith('curl -s -X POST') && l.includes('$'));
+  expect(enrol && post).toBeTruthy();
+  return { enrol: enrol!, post: post! };
+}
+
+/** Runs lines in bash as pasted in the repository's folder: exit code, stdout, stderr. */
+function bash(script: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', script], { cwd: ROOT }, (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }));
+  });
 }
 
 let host: Started;
@@ -66,24 +82,47 @@ describe('npm start', () => {
     expect(host.out() + host.err()).not.toContain('Failed to detect the Azure Functions runtime');
   });
 
-  it('its Try lines work as printed: the sample post answers a Warning whose guide link resolves', async () => {
-    const out = host.out();
-    const enrol = /KEY=\$\(curl -s -X POST (\S+) -H 'x-api-key: ([^']+)' -H 'Content-Type: application\/json' -d '([^']+)'/.exec(out);
-    const postLine = /curl -s -X POST (\S+) -H "x-api-key: \$KEY" -H 'Content-Type: application\/json' --data-binary @(\S+)/.exec(out);
-    const guide = /the guide: (\S+)/.exec(out);
-    expect(enrol && postLine && guide).toBeTruthy();
-    const enrolled = await fetch(enrol![1]!, { method: 'POST', headers: { 'x-api-key': enrol![2]!, 'content-type': 'application/json' }, body: enrol![3]! });
-    expect(enrolled.status).toBe(201);
-    const key = ((await enrolled.json()) as { key: string }).key;
-    const { readFileSync } = await import('node:fs');
-    const posted = await fetch(postLine![1]!, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: readFileSync(path.join(ROOT, postLine![2]!)) });
-    expect(posted.status).toBe(201);
-    const result = ((await posted.json()) as { results: { status: string; reasonCode: string; remediation: string[] }[] }).results[0]!;
+  it('its Try lines work as printed in bash: the sample post answers a Warning whose guide link resolves', async () => {
+    const { enrol, post } = tryLines(host.out());
+    const run = await bash(`${enrol}\n${post}`);
+    expect(run.code, run.err).toBe(0);
+    const result = (JSON.parse(run.out) as { results: { status: string; reasonCode: string; remediation: string[] }[] }).results[0]!;
     expect(result).toMatchObject({ status: 'Warning', reasonCode: 'SmtpNotExcluded' });
     expect(result.remediation).toHaveLength(2);
+    const guide = /the guide: (\S+)/.exec(host.out());
+    expect(guide).toBeTruthy();
     const page = await fetch(guide![1]!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(`id="${new URL(guide![1]!).hash.slice(1)}"`);
+  });
+
+  it('a refused enrolment line prints the service\'s sentence and stops, and the post line does not send an empty key', async () => {
+    const { enrol, post } = tryLines(host.out());
+    // The secret of another setup: the service refuses it, and says why.
+    const wrongSecret = enrol.replace(/-H 'x-api-key: [^']+'/, "-H 'x-api-key: not-the-secret'");
+    expect(wrongSecret).not.toBe(enrol);
+    const refused = await fetch(/POST (\S+)/.exec(enrol)![1]!, { method: 'POST', headers: { 'x-api-key': 'not-the-secret', 'content-type': 'application/json' }, body: '{"host":{"name":"EXCH10G"}}' });
+    const sentence = ((await refused.json()) as { message: string }).message;
+    expect(sentence.length).toBeGreaterThan(0);
+    const alone = await bash(`${wrongSecret}\necho "KEY=[$KEY]"`);
+    expect(alone.err).toContain(sentence);
+    expect(alone.out).toBe('KEY=[]\n');
+    const stopped = await bash(`${wrongSecret} || exit 7`);
+    expect(stopped.code).toBe(7);
+    // Pasted together with the post: the post is not sent (bash names the empty KEY instead).
+    const both = await bash(`${wrongSecret}\n${post}\necho posted`);
+    expect(both.code).not.toBe(0);
+    expect(both.err).toContain('KEY: the enrolment line above gave no key');
+    expect(both.out).toBe('');
+  });
+
+  it('the enrolment line against a host that is not running says so and stops', async () => {
+    const { enrol } = tryLines(host.out());
+    const downPort = await freePort();
+    const run = await bash(`${enrol.replace(`localhost:${port}/`, `localhost:${downPort}/`)} || exit 7\necho "KEY=[$KEY]"`);
+    expect(run.code).toBe(7);
+    expect(run.err).toContain('No answer from the host: is npm start running?');
+    expect(run.out).toBe('');
   });
 
   it('a second start on the port of a running host says a fleet-posture host is there, and where', async () => {
