@@ -108,7 +108,9 @@ function format(args: unknown[]): string {
 }
 
 const consoleSink: LogSink = ({ level, functionName, message }) => {
-  const line = `[${new Date().toISOString()}] ${functionName}: ${message}`;
+  // The app's jobs name themselves in their messages, for Azure's log that adds no name: not twice.
+  const named = message.startsWith(`${functionName}: `) ? message : `${functionName}: ${message}`;
+  const line = `[${new Date().toISOString()}] ${named}`;
   if (level === 'error' || level === 'critical') console.error(line);
   else if (level === 'warning') console.warn(line);
   else if (level !== 'trace' && level !== 'debug') console.log(line);

@@ -96,6 +96,12 @@ describe('npm start', () => {
     expect(await page.text()).toContain(`id="${new URL(guide![1]!).hash.slice(1)}"`);
   });
 
+  it('logs the projection of that post once prefixed: "projector: projected …"', async () => {
+    await until(() => /projected \d+ outbox entries/.test(host.out()), 'the projector line', 30_000);
+    expect(host.out()).toMatch(/^\[[^\]]+\] projector: projected \d+ outbox entries \(/m);
+    expect(host.out()).not.toContain('projector: projector:');
+  });
+
   it('a refused enrolment line prints the service\'s sentence and stops, and the post line does not send an empty key', async () => {
     const { enrol, post } = tryLines(host.out());
     // The secret of another setup: the service refuses it, and says why.
