@@ -90,8 +90,12 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   // The page whose rows are shown (none before the first answer): a read after the wait reads it
   // again, and after a failed read the pager is that page's.
   let shown: number | undefined;
+  // The latest page asked for: an answer to an earlier one (a slow page the user clicked past, or a
+  // read after the wait) arrives late and must not replace the page, or put its error under it.
+  let asked = 0;
   const pageLabel = (pageIndex: number) => h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 }));
   const show = async (pageIndex: number) => {
+    const mine = ++asked;
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
@@ -106,6 +110,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
         });
       page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
+      if (mine !== asked) return;
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       // A further page the service refuses (its token, say) is refused again: page 1 is the way on.
       replace(status, errorBox(error, () => void show(pageIndex), pageIndex > 0 ? { label: t('fromStart'), go: () => void show(0) } : undefined));
@@ -115,6 +120,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
       replace(pager, shown === undefined ? null : pageLabel(shown));
       return;
     }
+    if (mine !== asked) return;
     shown = pageIndex;
     tokens.length = pageIndex + 1;
     if (page.continuationToken) tokens.push(page.continuationToken);
