@@ -333,7 +333,7 @@ function Assert-PostureInstallTarget {
     )
     $separator = [System.IO.Path]::DirectorySeparatorChar
     # Compared as full paths, case-insensitively as Windows does, without a trailing separator.
-    $full = @($InstallPath, $DataPath) | ForEach-Object { $PSCmdlet.GetUnresolvedProviderPathFromPSPath($_).TrimEnd('\', '/') }
+    $full = @($InstallPath, $DataPath) | ForEach-Object { (ConvertTo-PostureFullPath -Path $_).TrimEnd('\', '/') }
     $ignoreCase = [System.StringComparison]::OrdinalIgnoreCase
     if ($full[0].Equals($full[1], $ignoreCase) -or ($full[0] + $separator).StartsWith($full[1] + $separator, $ignoreCase) -or ($full[1] + $separator).StartsWith($full[0] + $separator, $ignoreCase)) {
         throw ('The install folder {0} and the data folder {1} must be two separate folders, neither inside the other.' -f $InstallPath, $DataPath)
@@ -384,6 +384,11 @@ function Register-PostureCollector {
     }
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 from an elevated (Administrator) PowerShell.' }
     if (-not $EnrolmentSecret -and -not $ApiKey) { throw 'Pass -EnrolmentSecret (or, for migration only, the legacy shared -ApiKey).' }
+    # .NET file calls (the configuration, removing a folder a refused install made) resolve a relative
+    # path against the process's directory, not where the admin typed the command: full paths only.
+    $SourcePath = ConvertTo-PostureFullPath -Path $SourcePath
+    $InstallPath = ConvertTo-PostureFullPath -Path $InstallPath
+    $DataPath = ConvertTo-PostureFullPath -Path $DataPath
     Assert-PostureInstallTarget -InstallPath $InstallPath -DataPath $DataPath
 
     # Enrol (or confirm the stored key) first: a wrong secret must fail the installation before anything is copied.
@@ -726,6 +731,9 @@ function Unregister-PostureCollector {
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
+    # The same folders the installation resolved, whatever the process's directory.
+    $InstallPath = ConvertTo-PostureFullPath -Path $InstallPath
+    $DataPath = ConvertTo-PostureFullPath -Path $DataPath
     # Windows PowerShell 5.1 removing a link with -Recurse deletes what the link points to: refused.
     Assert-PostureFolderNotLink -Path $InstallPath, $DataPath -Refusal 'nothing was removed: delete the link itself (rmdir), then uninstall again.'
     # Removing the install folder removes everything in it: never a folder the collector does not own.

@@ -98,10 +98,12 @@ function Invoke-PostureSnapshot {
     )
     $lines = New-Object System.Collections.Generic.List[string]
     # .NET file calls resolve relative paths against the process directory, not the PowerShell location.
-    if ($OutFile) { $OutFile = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutFile) }
-    if ($ManifestPath) { $ManifestPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ManifestPath) }
+    if ($OutFile) { $OutFile = ConvertTo-PostureFullPath -Path $OutFile }
+    if ($ManifestPath) { $ManifestPath = ConvertTo-PostureFullPath -Path $ManifestPath }
     if (-not $DataPath) { $DataPath = Get-PostureDataPath }
+    $DataPath = ConvertTo-PostureFullPath -Path $DataPath
     if (-not $ConfigPath) { $ConfigPath = Join-Path -Path $DataPath -ChildPath 'config.dat' }
+    $ConfigPath = ConvertTo-PostureFullPath -Path $ConfigPath
     $spoolPath = Join-Path -Path $DataPath -ChildPath 'spool'
     $cachePath = Join-Path -Path $DataPath -ChildPath 'manifest.json'
     $dryRun = [bool]$OutFile

@@ -17,6 +17,24 @@ function Get-PostureDataPath {
     return (Join-Path -Path ([System.Environment]::GetFolderPath('CommonApplicationData')) -ChildPath 'FleetPosture')
 }
 
+function ConvertTo-PostureFullPath {
+    <#
+    .SYNOPSIS
+        The full path of a path given by the admin, relative ones taken from the PowerShell location
+        (where the command was typed). .NET file calls resolve a relative path against the process's
+        directory instead, which Set-Location does not move, so every user path is made full first.
+    .EXAMPLE
+        ConvertTo-PostureFullPath -Path 'Tools\FleetPosture'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+}
+
 function Write-PostureTextFile {
     <#
     .SYNOPSIS

@@ -316,6 +316,34 @@ Describe 'Register-PostureCollector' {
             Test-Path -LiteralPath $custom | Should -BeFalse
             Test-Path -LiteralPath (Join-Path -Path $existing -ChildPath 'Tools\Posture\notes.txt') | Should -BeTrue
         }
+
+        It 'a relative -DataPath is the folder under where the admin typed the command, never under the process''s directory (C:\Windows\system32 for a console)' {
+            $root = Split-Path -Parent (Split-Path -Parent $script:data)
+            # The process's directory (which Set-Location does not move) holds an empty Tools folder of its own.
+            $processDir = Join-Path -Path $root -ChildPath 'system32'
+            [void](New-Item -ItemType Directory -Path (Join-Path -Path $processDir -ChildPath 'Tools') -Force)
+            $typedIn = Join-Path -Path $root -ChildPath 'admin'
+            [void](New-Item -ItemType Directory -Path $typedIn -Force)
+            $script:sent = @()
+            Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-request']; @{ StatusCode = 403; Content = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; RetryAfter = $null; Error = $null } }
+            $processBefore = [System.Environment]::CurrentDirectory
+            Push-Location -LiteralPath $typedIn
+            try {
+                [System.Environment]::CurrentDirectory = $processDir
+                { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath 'Tools/Posture' } | Should -Throw '*HTTP 403*'
+                # The refusal removes what it made under the typed-in folder, and nothing of the process's directory.
+                Test-Path -LiteralPath (Join-Path -Path $processDir -ChildPath 'Tools') -PathType Container | Should -BeTrue
+                Test-Path -LiteralPath (Join-Path -Path $typedIn -ChildPath 'Tools') | Should -BeFalse
+                # No answer: the request secret is kept where the admin asked for it, for the next attempt to resend.
+                Mock Invoke-PostureHttpRequest { $script:sent += $Headers['x-enrolment-request']; @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'timed out' } }
+                { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 's' -SourcePath $script:source -InstallPath $script:install -DataPath 'Tools/Posture' } | Should -Throw '*cannot be reached*'
+                (Read-PostureConfig -Path (Join-Path -Path $typedIn -ChildPath 'Tools/Posture/config.dat')).EnrolmentRequest | Should -Be $script:sent[-1]
+                @(Get-ChildItem -LiteralPath (Join-Path -Path $processDir -ChildPath 'Tools') -Force).Count | Should -Be 0
+            } finally {
+                [System.Environment]::CurrentDirectory = $processBefore
+                Pop-Location
+            }
+        }
     }
 
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {

@@ -69,6 +69,24 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         @(& $script:spooled).Count | Should -Be 0
     }
 
+    It 'a relative -DataPath keeps the spool under where the run was started from, never under the process''s directory' {
+        $processDir = Join-Path -Path $script:data -ChildPath 'system32'
+        $typedIn = Join-Path -Path $script:data -ChildPath 'admin'
+        foreach ($d in @($processDir, $typedIn)) { [void](New-Item -ItemType Directory -Path $d -Force) }
+        Mock Invoke-PostureHttpRequest { $script:busy }
+        $processBefore = [System.Environment]::CurrentDirectory
+        Push-Location -LiteralPath $typedIn
+        try {
+            [System.Environment]::CurrentDirectory = $processDir
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath 'Posture' -WarningAction SilentlyContinue).ExitCode | Should -Be 1
+        } finally {
+            [System.Environment]::CurrentDirectory = $processBefore
+            Pop-Location
+        }
+        @(Get-PostureSpoolItem -SpoolPath (Join-Path -Path $typedIn -ChildPath 'Posture/spool') | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) | Should -Be @((& $script:id 1))
+        @(Get-ChildItem -LiteralPath $processDir -Force).Count | Should -Be 0
+    }
+
     It 'a run stopped during its first request leaves its snapshot in the spool, whole; the next run delivers it once' {
         Mock Invoke-PostureHttpRequest { & $script:record $Body; throw 'The process was stopped.' }
         { & $script:run } | Should -Throw '*stopped*'
