@@ -183,15 +183,17 @@ function Invoke-PostureEnrolment {
     $tries = ''
     if ($r.Attempts -gt 1) { $tries = ' on each of {0} attempts' -f $r.Attempts }
     if ($code -eq 0) { throw (New-PostureEnrolmentError -StatusCode 0 -Message ('Enrolment failed: {0} cannot be reached ({1}){2}.' -f $uri, $r.Error, $tries)) }
-    if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
-    if ($code -eq 403) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }
+    # The service's error code ('' for a page of a stopped web app, a firewall or a proxy) tells
+    # whose refusal this is: only the service's ends an enrolment.
+    $errorCode = Get-PostureErrorCode -Content ([string]$r.Content)
+    if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
+    if ($code -eq 403 -and $errorCode -eq 'forbidden') { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }
+    if ($code -eq 403) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403) by something other than the service (a stopped web app, a firewall or a proxy); the enrolment is kept for the next attempt. {0}' -f $detail)) }
     if (Test-PostureRetryableCode -StatusCode $code) {
         $after = 'later'
         if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
-        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment not possible now (HTTP {0}{1}); try again {2}. {3}' -f $code, $tries, $after, $detail))
+        throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment not possible now (HTTP {0}{1}); try again {2}. {3}' -f $code, $tries, $after, $detail))
     }
-    $errorCode = ''
-    try { $errorCode = [string](Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json ([string]$r.Content)) -Name 'error' -Default '') } catch { $errorCode = '' }
     throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment failed (HTTP {0}). {1}' -f $code, $detail) -ErrorCode $errorCode)
 }
 
@@ -302,12 +304,14 @@ function Save-PostureEnrolmentState {
 function Test-PostureEnrolmentEnded {
     <#
     .SYNOPSIS
-        True when an enrolment failed in a way that ends it for good: 400/403 (the request was
-        denied, the enrolment blocked, or the claim or request secret is not valid) or 409
-        request_closed (a revocation closed the request). Its request secret, and its claim if it
-        sent one, are then worth nothing, and are cleared so the next enrolment starts anew with a
-        new secret. Any other failure (401 wrong enrolment secret, another 409, no answer) keeps them.
-        The one decision for a run and the installer alike.
+        True when the service itself ended an enrolment for good: 403 forbidden (the request was
+        denied, the enrolment blocked), 400 invalid_enrolment or invalid_query (the request secret
+        or the claim is not valid), or 409 request_closed (a revocation closed the request). Its
+        request secret, and its claim if it sent one, are then worth nothing, and are cleared so the
+        next enrolment starts anew with a new secret. Any other failure keeps them: 401 wrong
+        enrolment secret, another 409 or 400, no answer, and a 400 or 403 that is not the service's
+        (a stopped web app's page, a firewall, a proxy), after which the approved request may still
+        be collected. The one decision for a run and the installer alike.
     .EXAMPLE
         if (Test-PostureEnrolmentEnded -Exception $_.Exception) { $Enrolment.Request = '' }
     #>
@@ -319,8 +323,10 @@ function Test-PostureEnrolmentEnded {
     )
     $code = 0
     if ($Exception.Data.Contains('StatusCode')) { $code = [int]$Exception.Data['StatusCode'] }
-    $closed = $code -eq 409 -and $Exception.Data['Error'] -eq 'request_closed'
-    return ($code -eq 400 -or $code -eq 403 -or $closed)
+    $errorCode = [string]$Exception.Data['Error']
+    # The codes the service's enrolment answers with when the request itself is over or unusable.
+    $ending = @{ 400 = @('invalid_enrolment', 'invalid_query'); 403 = @('forbidden'); 409 = @('request_closed') }
+    return ($ending.ContainsKey($code) -and $ending[$code] -contains $errorCode)
 }
 
 function Request-PostureServerKey {
@@ -331,11 +337,11 @@ function Request-PostureServerKey {
         request secret (x-enrolment-request) stored before its first use. On a key (201): stores
         it, clears the claim and the request secret, puts the key in Headers. On 202: stores the
         claim a new request hands out (DPAPI, with the configuration).
-        On 400/403 (the request was denied, the enrolment blocked, or the claim is not valid), and
-        on 409 request_closed (an admin revoked the server's keys, which closed the request): logs
-        the service's message and clears the claim (if it sent one) and the request secret, so the
-        next run files a new request with a new secret. Any other
-        409 (a request state this version of the service does not know) keeps the claim. Returns
+        When the service ended the enrolment (Test-PostureEnrolmentEnded: the request denied, the
+        enrolment blocked, the claim not valid, or 409 request_closed after an admin revoked the
+        server's keys): logs the service's message and clears the claim (if it sent one) and the
+        request secret, so the next run files a new request with a new secret. Any other refusal
+        (another 409, a 400 or 403 page that is not the service's) keeps the claim. Returns
         the new State: Issued, Pending, Refused or Failed.
     .EXAMPLE
         Request-PostureServerKey -Enrolment $enrolment -Headers $headers

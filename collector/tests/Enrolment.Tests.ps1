@@ -340,6 +340,31 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             (Read-PostureConfig -Path $script:config).EnrolmentRequest | Should -Match '^[A-Za-z0-9_-]{43}$'
         }
 
+        # Not the service's answer: its approved request is still there to collect.
+        It 'a <Case> in front of the service: the claim and request secret are kept; once approved, the next run collects the key with them' -ForEach @(
+            @{ Case = '403 page of a stopped web app'; Answer = @{ StatusCode = 403; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service \(a stopped web app' }
+            @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'Enrolment failed \(HTTP 400\)' }
+        ) {
+            & $script:saveConfig
+            [void](& $script:run)
+            $stored = Read-PostureConfig -Path $script:config
+            $stored.EnrolmentClaim | Should -Be 'R1.claim1'
+            $script:svc.Busy['enroll'] = New-Object System.Collections.ArrayList
+            [void]$script:svc.Busy['enroll'].Add($Answer)
+            [void](& $script:run)
+            & $script:log | Should -Match $Said
+            & $script:log | Should -Not -Match 'was cleared'
+            $kept = Read-PostureConfig -Path $script:config
+            $kept.EnrolmentClaim | Should -Be 'R1.claim1'
+            $kept.EnrolmentRequest | Should -Be $stored.EnrolmentRequest
+            $script:svc.Request.State = 'approved'
+            $script:svc.Calls.Clear()
+            (& $script:run).ExitCode | Should -Be 0
+            @(& $script:callList)[0] | Should -Be 'POST enroll enrol-secret claim=R1.claim1'
+            $script:svc.Requests | Should -Be 1
+            (Read-PostureConfig -Path $script:config).ApiKey | Should -Be 'key-1'
+        }
+
         It 'a request state the service does not know (409 unknown_request_state): the claim is kept, exit 2; the next run asks again with it' {
             & $script:saveConfig
             [void](& $script:run)

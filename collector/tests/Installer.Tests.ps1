@@ -210,15 +210,18 @@ Describe 'Register-PostureCollector' {
             [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9)
         }
 
-        It 'a reinstall whose stored claim is refused clears the claim and request secret exactly when a run would (403 denied or blocked, 400, 409 request_closed); 401 and other 409s keep them' {
+        It 'a reinstall whose stored claim is refused clears the claim and request secret exactly when a run would (the service''s 403 denied or blocked, 400, 409 request_closed); 401, other 409s and a 400 or 403 not from the service keep them' {
             $waiting = '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"","enrolmentSecret":"enrol-secret","enrolmentClaim":"R1.claim","enrolmentRequest":"waiting-request-secret-1","proxyUseDefaultCredentials":true}'
             $cases = @(
                 @{ Status = 403; Body = '{"error":"forbidden","message":"An admin denied the re-enrolment request R1 of exch01."}'; Cleared = $true }
                 @{ Status = 403; Body = '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}'; Cleared = $true }
-                @{ Status = 400; Body = '{"error":"bad_request","message":"The claim is not valid."}'; Cleared = $true }
+                @{ Status = 400; Body = '{"error":"invalid_query","message":"The x-enrolment-claim header must be the claim a 202 answer of enrolment handed out, unchanged."}'; Cleared = $true }
                 @{ Status = 409; Body = '{"error":"request_closed","message":"The re-enrolment request R1 was closed."}'; Cleared = $true }
                 @{ Status = 401; Body = '{"error":"unauthorized","message":"The key is not valid."}'; Cleared = $false }
                 @{ Status = 409; Body = '{"error":"unknown_request_state","message":"Not known here."}'; Cleared = $false }
+                # A stopped web app's page and a firewall's refusal: the approved request may still be collected.
+                @{ Status = 403; Body = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; Cleared = $false }
+                @{ Status = 400; Body = 'Request blocked by the web application firewall.'; Cleared = $false }
             )
             Mock Set-PostureProxyCredential { $null }
             foreach ($case in $cases) {
