@@ -30,10 +30,10 @@ export class DriftApi {
   constructor(private readonly deps: DriftApiDeps) {}
 
   /** The rule's configurations as clusters: rule, top, continuationToken. */
-  async fleet({ req }: RouteCall): Promise<ApiResponse> {
+  async fleet({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['rule', 'top', 'continuationToken']);
     const rule = requiredRule(req.query, this.deps.rules, this.deps.queries);
-    const { entitiesRead, ...body } = await this.deps.queries.fleet(rule, parseTop(req.query), parseToken(req.query));
+    const { entitiesRead, ...body } = await this.deps.queries.fleet(rule, parseTop(req.query), parseToken(req.query), log);
     // What the answer cost in storage, for operators watching a large fleet.
     return json(200, body, { 'X-Entities-Read': String(entitiesRead) });
   }

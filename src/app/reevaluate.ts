@@ -51,6 +51,8 @@ export interface ReevalProgress {
   readonly pass: {
     readonly ruleSetVersion: string;
     readonly ruleVersions: Readonly<Record<string, string>>;
+    /** The rule versions every server carried when the pass started; null when not known. */
+    readonly fromRuleVersions: Readonly<Record<string, string>> | null;
     readonly retired: readonly string[];
     /** A newer release's pass, active within the last hour: this instance yields to it. */
     readonly newerRelease: boolean;
@@ -75,6 +77,16 @@ const lastActiveOf = (s: ReevalState) => Math.max(s.startedAt, s.finishedAt, s.a
 /** True while a newer release's pass holds this release off: of a newer rule set, and active within the hour. */
 function newerPassHolds(s: ReevalState, mine: RuleSetView, targetVersion: string, now: number): boolean {
   return s.targetVersion !== targetVersion && isNewerRuleSet({ versions: s.ruleVersions, retired: s.retired }, mine) && now - lastActiveOf(s) < NEWER_RELEASE_HOLDS_MS;
+}
+
+/**
+ * The rule versions every server carries when a new pass replaces `prev`: all of a finished pass's;
+ * of an unfinished one, only those it left as its own start found them (its other rules are mixed).
+ */
+function settledVersions(prev: ReevalState | undefined): Record<string, string> | undefined {
+  if (prev?.done) return { ...prev.ruleVersions };
+  if (!prev?.fromRuleVersions) return undefined;
+  return Object.fromEntries(Object.entries(prev.fromRuleVersions).filter(([id, v]) => prev.ruleVersions[id] === v));
 }
 
 export class Reevaluation {
@@ -102,6 +114,7 @@ export class Reevaluation {
         : {
             targetVersion: this.targetVersion,
             ruleVersions: this.#ruleSet.versions,
+            fromRuleVersions: settledVersions(cur?.state),
             retired: this.#ruleSet.retired,
             cursor: '',
             done: false,
@@ -178,6 +191,7 @@ export class Reevaluation {
       pass: {
         ruleSetVersion: s.targetVersion,
         ruleVersions: s.ruleVersions,
+        fromRuleVersions: s.fromRuleVersions ?? null,
         retired: s.retired,
         newerRelease: newerPassHolds(s, this.#ruleSet, this.targetVersion, this.deps.clock()),
         state: s.done ? 'done' : s.leaseOwner && s.leaseUntil > this.deps.clock() ? 'running' : 'waiting',

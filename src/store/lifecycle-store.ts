@@ -45,6 +45,12 @@ export interface ReevalState {
   /** Rule-set version the pass works towards, and the rule versions it stands for (id → version). */
   readonly targetVersion: string;
   readonly ruleVersions: Readonly<Record<string, string>>;
+  /**
+   * The rule versions every server's rows carried when the pass started (those of the finished pass
+   * it replaced), so a reader can tell which rules the pass leaves as they were; undefined when not
+   * known (the first pass, or a state an older release wrote without it).
+   */
+  readonly fromRuleVersions?: Readonly<Record<string, string>>;
   /** Rule ids the pass's release retired: an older release that still loads one yields to it. */
   readonly retired: readonly string[];
   /** SDK continuation token into the Hosts table; empty at the start of a pass. */
@@ -262,12 +268,14 @@ export class LifecycleStore {
     await this.#table.ready();
     const e = await this.#getOrUndefined(REEVAL_KEYS.partitionKey, REEVAL_KEYS.rowKey, 'reading the re-evaluation state');
     if (!e) return undefined;
+    const fromVersions = jsonOf<unknown>(e, 'FromRuleVersionsJson');
     return {
       etag: String(e.etag),
       state: {
         targetVersion: str(e, 'TargetVersion'),
         // A damaged or missing column reads as no rules (a state written before retired ids were kept retired none).
         ruleVersions: stringValues(jsonOf<unknown>(e, 'RuleVersionsJson')),
+        fromRuleVersions: fromVersions === undefined ? undefined : stringValues(fromVersions),
         retired: stringItems(jsonOf<unknown>(e, 'RetiredJson')),
         cursor: str(e, 'Cursor'),
         done: e.Done === true,
@@ -289,6 +297,7 @@ export class LifecycleStore {
       ...REEVAL_KEYS,
       TargetVersion: s.targetVersion,
       RuleVersionsJson: JSON.stringify(s.ruleVersions),
+      ...(s.fromRuleVersions && { FromRuleVersionsJson: JSON.stringify(s.fromRuleVersions) }),
       RetiredJson: JSON.stringify(s.retired),
       Cursor: s.cursor,
       Done: s.done,

@@ -66,6 +66,30 @@ export function refusedWrites(name: string): RefusedWrites {
   return self;
 }
 
+export interface RefusedReads {
+  /** The table whose reads are refused (its full name, prefix included); none while empty. */
+  table: string;
+  /** While true, every read (GET) of `table` is answered 503, a retry too. */
+  on: boolean;
+  readonly policy: StoragePolicy;
+}
+
+export function refusedReads(name: string): RefusedReads {
+  const self: RefusedReads = {
+    table: '',
+    on: false,
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        const hit = self.table !== '' && request.method === 'GET' && decodeURIComponent(request.url).includes(`/${self.table}`);
+        if (self.on && hit) throw injectedError(request, 503);
+        return next(request);
+      },
+    },
+  };
+  return self;
+}
+
 export interface RequestGate {
   /** Runs once before the next transaction on the gate's table is sent (then clears itself): another writer's turn. */
   beforeWrite?: () => Promise<void>;
