@@ -34,6 +34,8 @@ describe('GET /api/servers/{server}/drift before the drift has counted the serve
     expect(early.status, JSON.stringify(early.body)).toBe(200);
     expect(early.body).toMatchObject({ server: serverIdOf('NEW01'), ruleId: RULE, status: 'Warning', pending: true, matches: false, reference: { kind: 'largest-cluster', servers: 2 } });
     expect(early.body.note).toMatch(/^The drift has not counted .*new01.* yet/);
+    // A change the projector set aside waits indefinitely: the note promises no "moments" without saying where it is listed.
+    expect(early.body.note).toMatch(/set aside waits, listed by GET \/api\/jobs\/projector/);
     expect(early.body.differences.map((d: { field: string }) => d.field)).toEqual(['portRule[mass-mailing].exclude']);
     // The fleet's drift does not count it yet either.
     expect((await get(stack, `drift?rule=${RULE}`)).body.servers).toBe(2);
@@ -51,6 +53,7 @@ describe('GET /api/servers/{server}/drift before the drift has counted the serve
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ pending: true, status: 'Pass', matches: true });
     expect(r.body.note).toMatch(/newest snapshot/);
+    expect(r.body.note).toMatch(/set aside waits, listed by GET \/api\/jobs\/projector/);
     await stack.projected();
     expect((await serverDrift('EXCH02')).body).toMatchObject({ pending: false, status: 'Warning', note: null });
   });
