@@ -29,8 +29,10 @@ describe('Findings with a late answer', { timeout: BROWSER_TIMEOUTS.testMs }, ()
   if (!suite) return;
 
   /** Findings one row a page; the next request after `hold()` is held until the test lets it go. */
-  async function open(): Promise<{ page: Page; held: Route[]; hold: () => void }> {
+  async function open(counts?: { pending: boolean }): Promise<{ page: Page; held: Route[]; hold: () => void }> {
     const { page } = await suite!.open('en-GB');
+    // When given, the counts wait answers as `counts.pending` says, so a test can end the wait.
+    if (counts) await page.route(/\/api\/summary\?only=countsPending/, (route) => route.fulfill({ status: 200, json: { countsPending: counts.pending } }));
     await page.addInitScript(() => {
       const w = globalThis as unknown as ReadCounter & { Response: { prototype: { text(): Promise<string>; url: string } } };
       const text = w.Response.prototype.text;
@@ -101,5 +103,22 @@ describe('Findings with a late answer', { timeout: BROWSER_TIMEOUTS.testMs }, ()
     await release(page, held[0]!, (r) => r.continue());
     await pagerSays(page, /^Previous pagePage 3$/);
     expect(await rows(page)).toEqual(page3);
+  });
+
+  it('keeps the page asked for when the counts wait ends while that page is on its way', async () => {
+    const counts = { pending: true };
+    const { page, held, hold } = await open(counts);
+    await page.locator('[data-notice="counts-pending"]').waitFor();
+    let resultsAsked = 0;
+    page.on('request', (r) => void (/\/api\/results\?/.test(r.url()) && resultsAsked++));
+    hold();
+    await page.locator('.findings-view .pager button', { hasText: 'Next page' }).click();
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
+    // The wait ends while page 2 is held: the view reads again, and must read the page asked for.
+    const before = resultsAsked;
+    counts.pending = false;
+    await expect.poll(() => resultsAsked, { timeout: 10_000 }).toBeGreaterThan(before);
+    await release(page, held[0]!, (r) => r.continue());
+    await pagerSays(page, /^Previous pagePage 2Next page$/);
   });
 });

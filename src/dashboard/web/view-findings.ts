@@ -87,15 +87,21 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   const status = h('div', { class: 'table-status' });
 
   const tokens: (string | undefined)[] = [undefined];
-  // The page whose rows are shown (none before the first answer): a read after the wait reads it
-  // again, and after a failed read the pager is that page's.
+  // The page whose rows are shown (none before the first answer): after a failed read the pager
+  // is that page's.
   let shown: number | undefined;
   // The latest page asked for: an answer to an earlier one (a slow page the user clicked past, or a
   // read after the wait) arrives late and must not replace the page, or put its error under it.
   let asked = 0;
+  // The page of that latest request, and whether it failed: the read after the wait reads the page
+  // the user asked for (a click still on its way included), or the page shown when that failed.
+  let latest = 0;
+  let latestFailed = false;
   const pageLabel = (pageIndex: number) => h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 }));
   const show = async (pageIndex: number) => {
     const mine = ++asked;
+    latest = pageIndex;
+    latestFailed = false;
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
@@ -111,6 +117,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
       page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
       if (mine !== asked) return;
+      latestFailed = true;
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       // A further page the service refuses (its token, say) is refused again: page 1 is the way on.
       replace(status, errorBox(error, () => void show(pageIndex), pageIndex > 0 ? { label: t('fromStart'), go: () => void show(0) } : undefined));
@@ -149,6 +156,6 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     );
   };
   await show(0);
-  const line = pending.line(fail, () => void show(shown ?? 0));
+  const line = pending.line(fail, () => void show(latestFailed ? (shown ?? 0) : latest));
   return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
 }
