@@ -195,27 +195,44 @@ function parseExpression(text: string): Expr {
 /**
  * A string variable's value when the compiled template builds it from others: `[variables('x')]`,
  * `format`, `concat`, `if`, `empty` and the template's own (Bicep `func`) functions over literals.
- * What Bicep leaves as a plain string comes back unchanged. Throws on anything else, so a test
- * never compares against an expression it did not evaluate.
+ * What Bicep leaves as a plain string comes back unchanged. Throws on anything else (an unknown
+ * function, a missing variable or parameter, a value that is not text where text is built, a
+ * condition that is not true or false), so a test never compares against an expression it did not
+ * evaluate.
  */
 export function evaluateString(scope: TemplateScope, value: Json | undefined): Json | undefined {
-  if (typeof value !== 'string' || !value.startsWith('[') || value.startsWith('[[')) return value;
+  if (typeof value !== 'string' || !value.startsWith('[')) return value;
+  // ARM writes a string that begins with a literal "[" as "[[".
+  if (value.startsWith('[[')) return value.slice(1);
   const functions = (Array.isArray(scope.template.functions) ? scope.template.functions : []) as JsonObject[];
   const userFunction = (qualified: string): JsonObject | undefined => {
     const [namespace, name] = qualified.split('.');
     const members = functions.find((f) => f.namespace === namespace)?.members;
     return isObject(members) && name !== undefined && isObject(members[name]) ? members[name] : undefined;
   };
+  // Text put into a query must be text: an object, a list or a null would print as something the
+  // real engine would not produce, and a test reading it would pass on nonsense.
+  const text = (v: Json): string => {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new Error(`cannot put ${JSON.stringify(v)} into text in ${value}`);
+  };
   const evaluate = (expr: Expr, params: Readonly<Record<string, Json>>): Json => {
     if ('literal' in expr) return expr.literal;
     const args = (): Json[] => expr.args.map((a) => evaluate(a, params));
     switch (expr.call) {
-      case 'variables':
-        return evaluateString(scope, scope.template.variables?.[String(args()[0])]) ?? null;
-      case 'parameters':
-        return params[String(args()[0])] ?? null;
+      case 'variables': {
+        const name = String(args()[0]);
+        const variables = scope.template.variables;
+        if (!isObject(variables) || !(name in variables)) throw new Error(`no variable ${name} in ${value}`);
+        return evaluateString(scope, variables[name]) ?? null;
+      }
+      case 'parameters': {
+        const name = String(args()[0]);
+        if (!(name in params)) throw new Error(`no parameter ${name} in ${value}`);
+        return params[name]!;
+      }
       case 'concat':
-        return args().map(String).join('');
+        return args().map(text).join('');
       case 'empty': {
         const [v] = args();
         return v === null || v === '' || (Array.isArray(v) && v.length === 0);
@@ -223,11 +240,13 @@ export function evaluateString(scope: TemplateScope, value: Json | undefined): J
       case 'if': {
         const [condition, whenTrue, whenFalse] = expr.args;
         if (!condition || !whenTrue || !whenFalse) throw new Error(`if needs three arguments: ${value}`);
-        return evaluate(condition, params) === true ? evaluate(whenTrue, params) : evaluate(whenFalse, params);
+        const test = evaluate(condition, params);
+        if (typeof test !== 'boolean') throw new Error(`if needs a true or false condition, not ${JSON.stringify(test)}: ${value}`);
+        return test ? evaluate(whenTrue, params) : evaluate(whenFalse, params);
       }
       case 'format': {
         const [template, ...rest] = args();
-        return String(template).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, i?: string) => (i === undefined ? m[0]! : String(rest[Number(i)])));
+        return String(template).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, i?: string) => (i === undefined ? m[0]! : text(rest[Number(i)] ?? null)));
       }
       default: {
         const fn = userFunction(expr.call);
