@@ -83,12 +83,14 @@ function Invoke-PostureEnrolment {
         -Claim sends the claim of an earlier 202 (header x-enrolment-claim), to collect the key
         once an admin approved the request. -CurrentKey sends this server's key (header
         x-server-key), with which a service in approval mode renews the key at once; when the
-        service does not take it as the server's current key (HTTP 403), the request is sent once
-        more without it. A busy service (no answer, 408, 429, 5xx) is asked again as -RetryPolicy
+        service does not take it as the server's current key (HTTP 403 forbidden, the service's own
+        code), the request is sent once more without it; a 403 of anything in front of the service
+        keeps it. A busy service (no answer, 408, 429, 5xx) is asked again as -RetryPolicy
         says (the run's, as for a post: Invoke-PostureHttpRequestWithRetry, which its Deadline
         bounds); a refusal never is. Throws a clear error otherwise (401 wrong secret,
-        403 enrolment blocked or re-enrolment denied, still busy after the last attempt or out of
-        time, no network), with the HTTP status in Exception.Data['StatusCode'].
+        403 enrolment blocked or re-enrolment denied, an answer without the service's error code from
+        something in front of it, still busy after the last attempt or out of time, no network),
+        with the HTTP status in Exception.Data['StatusCode'].
     .EXAMPLE
         Invoke-PostureEnrolment -Endpoint 'https://posture.contoso.net/api' -EnrolmentSecret $secret
     .EXAMPLE
@@ -131,8 +133,10 @@ function Invoke-PostureEnrolment {
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
     $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; RetryPolicy = $RetryPolicy }
     $r = Invoke-PostureHttpRequestWithRetry @request
-    if ([int]$r.StatusCode -eq 403 -and $CurrentKey) {
-        # A key that is no longer current (revoked, replaced) is no proof: ask without it.
+    if ([int]$r.StatusCode -eq 403 -and $CurrentKey -and (Get-PostureErrorCode -Content ([string]$r.Content)) -eq 'forbidden') {
+        # A key the service no longer takes as current (revoked, replaced) is no proof: ask without
+        # it. Only the service's own refusal says so; a front end's 403 says nothing about the key,
+        # and dropping it would turn a renewal into a request an admin must approve.
         Write-Verbose ('The service did not take the stored key as this server''s current key ({0}); enrolling without it.' -f (Format-PostureEnrolmentError -StatusCode 403 -Content ([string]$r.Content)))
         $headers.Remove('x-server-key')
         $r = Invoke-PostureHttpRequestWithRetry @request
@@ -186,9 +190,9 @@ function Invoke-PostureEnrolment {
     # The service's error code ('' for a page of a stopped web app, a firewall or a proxy) tells
     # whose refusal this is: only the service's ends an enrolment.
     $errorCode = Get-PostureErrorCode -Content ([string]$r.Content)
+    if (-not $errorCode -and -not (Test-PostureRetryableCode -StatusCode $code)) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP {0}) by something other than the service (a stopped web app, a firewall, a proxy or a wrong path in the endpoint: its answer carries none of the service''s error codes); the enrolment is kept for the next attempt. {1}' -f $code, $detail)) }
     if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
     if ($code -eq 403 -and $errorCode -eq 'forbidden') { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }
-    if ($code -eq 403) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403) by something other than the service (a stopped web app, a firewall or a proxy); the enrolment is kept for the next attempt. {0}' -f $detail)) }
     if (Test-PostureRetryableCode -StatusCode $code) {
         $after = 'later'
         if ($null -ne $r.RetryAfter) { $after = 'in {0} seconds' -f $r.RetryAfter }
@@ -228,7 +232,9 @@ function New-PostureEnrolmentState {
         where the configuration is stored), the stored key, claim and request secret
         (x-enrolment-request, kept while no key answered it), and what happened:
         Tried (the run enrolled once already) and State - None (not enrolled in this run), Issued
-        (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx), Failed (no
+        (a new key), Pending (waiting for an admin's approval), Refused (HTTP 4xx with the
+        service's error code), Intercepted (a refusal without one: a stopped web app, a firewall or
+        a proxy answered, not the service), Failed (no
         answer, 408, 429, 5xx on every attempt, or a Retry-After too long to wait for, under
         RetryPolicy: the run's, as for a post, with the end of its time budget). Without a Secret
         the run never enrols.
@@ -342,7 +348,8 @@ function Request-PostureServerKey {
         server's keys): logs the service's message and clears the claim (if it sent one) and the
         request secret, so the next run files a new request with a new secret. Any other refusal
         (another 409, a 400 or 403 page that is not the service's) keeps the claim. Returns
-        the new State: Issued, Pending, Refused or Failed.
+        the new State: Issued, Pending, Refused (the service's own refusal), Intercepted (a refusal
+        from something in front of it) or Failed.
     .EXAMPLE
         Request-PostureServerKey -Enrolment $enrolment -Headers $headers
     #>
@@ -378,7 +385,11 @@ function Request-PostureServerKey {
             }
         }
         $Enrolment.State = 'Failed'
-        if ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) { $Enrolment.State = 'Refused' }
+        if ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code)) {
+            # Only the service's own refusal is one; a front end's answer did not reach it.
+            $Enrolment.State = 'Intercepted'
+            if ([string]$_.Exception.Data['Error']) { $Enrolment.State = 'Refused' }
+        }
         return $Enrolment.State
     }
     if ($a.Status -eq 'Pending') {
@@ -476,7 +487,8 @@ function Get-PostureEnrolmentExitCode {
     .SYNOPSIS
         The exit code of a run that did not deliver: 3 while this server's re-enrolment waits for
         an admin's approval, 2 when the service refused to enrol it again (wrong enrolment secret,
-        enrolment blocked, request denied), else 1 (spooled, will be sent by a later run).
+        enrolment blocked, request denied), else 1 (spooled, will be sent by a later run; also
+        when something in front of the service refused the enrolment).
     .EXAMPLE
         Get-PostureEnrolmentExitCode -Enrolment $enrolment
     #>
@@ -508,6 +520,7 @@ function Format-PostureEnrolmentState {
         'Pending' { return ('the re-enrolment of this server waits for an admin''s approval (request {0})' -f $Enrolment.RequestId) }
         'Refused' { return 'the service refused to enrol this server again (see collector.log)' }
         'Failed' { return 'the server key was refused and enrolling again failed (see collector.log)' }
+        'Intercepted' { return 'enrolling again was refused by something other than the service (a stopped web app, a firewall or a proxy); a later run tries again (see collector.log)' }
     }
     return ''
 }

@@ -341,9 +341,9 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
         }
 
         # Not the service's answer: its approved request is still there to collect.
-        It 'a <Case> in front of the service: the claim and request secret are kept; once approved, the next run collects the key with them' -ForEach @(
+        It 'a <Case> in front of the service: the claim and request secret are kept, exit 1; once approved, the next run collects the key with them' -ForEach @(
             @{ Case = '403 page of a stopped web app'; Answer = @{ StatusCode = 403; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service \(a stopped web app' }
-            @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'Enrolment failed \(HTTP 400\)' }
+            @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service' }
         ) {
             & $script:saveConfig
             [void](& $script:run)
@@ -351,7 +351,11 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             $stored.EnrolmentClaim | Should -Be 'R1.claim1'
             $script:svc.Busy['enroll'] = New-Object System.Collections.ArrayList
             [void]$script:svc.Busy['enroll'].Add($Answer)
-            [void](& $script:run)
+            # Not delivered, as when the service cannot be reached: a later run sends it.
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            ($r.Lines -join "`n") | Should -Match 'refused by something other than the service'
+            ($r.Lines -join "`n") | Should -Not -Match 'the service refused'
             & $script:log | Should -Match $Said
             & $script:log | Should -Not -Match 'was cleared'
             $kept = Read-PostureConfig -Path $script:config
@@ -438,6 +442,22 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
         $p = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.old'
         $p.Status | Should -Be 'Pending'
         @($script:svc.Calls | ForEach-Object { $_.ServerKey }) | Should -Be @('fp1.old', '')
+    }
+
+    # Only the service's own 403 says the key is not current; a front end's says nothing about it.
+    It 'a 403 <Case> in front of the service keeps the current key: not resent without it, no request filed; the next call renews with it' -ForEach @(
+        @{ Case = 'page of a stopped web app'; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>' }
+        @{ Case = 'of a proxy (plain text)'; Content = 'Forbidden by proxy policy.' }
+    ) {
+        $script:svc.Busy['enroll'] = New-Object System.Collections.ArrayList
+        [void]$script:svc.Busy['enroll'].Add(@{ StatusCode = 403; Content = $Content; RetryAfter = $null; Error = $null })
+        $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.current' } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match 'HTTP 403\) by something other than the service'
+        @($script:svc.Calls | ForEach-Object { $_.ServerKey }) | Should -Be @('fp1.current')
+        $script:svc.Requests | Should -Be 0
+        $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.current'
+        $a.Status | Should -Be 'Issued'
+        $a.Replaced | Should -Be @('fp1.current')
     }
 
     It 'a first enrolment whose answer was lost: the retry sends the same request secret and gets the key that landed, not a request' {

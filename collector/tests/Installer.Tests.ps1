@@ -403,6 +403,17 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Uri -like 'https://other.*' -and -not $Headers.ContainsKey('x-server-key') -and -not $Headers.ContainsKey('x-enrolment-claim') }
     }
 
+    It 'reinstalling with -Reenrol when a proxy answers 403: the stored key is not dropped (no second request without it), the installation stops saying whose refusal it was and keeps the configuration' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = 'Forbidden by proxy policy.'; RetryAfter = $null; Error = $null } }
+        { Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -Reenrol -SourcePath $script:source -InstallPath $script:install -DataPath $script:data } | Should -Throw '*HTTP 403) by something other than the service*'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Headers['x-server-key'] -eq 'fp1.current' }
+        [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9)
+    }
+
     It 'a re-enrolment waiting for approval (202) installs with the claim, the request secret it sent and no key, and says so' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
