@@ -10,6 +10,7 @@ import { startAzurite, freePort, type AzuriteHandle } from './azurite';
 import { probeHost } from './demo-target';
 import { startLocalHost } from './host';
 import { startJobTimers } from './job-timers';
+import { bannerKey, exportNote } from './banner-keys';
 import { localSettings } from './settings-file';
 
 const USAGE = `Usage: npm start -- [--port N] [--storage-port N] [--persist [DIR]]
@@ -98,11 +99,11 @@ export function dashboardUrl(apiBase: string, readerKey: string | undefined): st
  * and ends non-zero with KEY empty: a KEY of "undefined" made the next post fail with only "the
  * key is not valid", far from the cause. The post line refuses an empty KEY for the same reason.
  */
-export function enrolLine(url: string, secret: string, body: string): string {
+export function enrolLine(url: string, keyHeader: string, body: string): string {
   const keyOrMessage =
     'const t=require("fs").readFileSync(0,"utf8");let a={};try{a=JSON.parse(t)}catch{}' +
     'if(a.key)console.log(a.key);else{console.error(a.message||t||"No answer from the host: is npm start running?");process.exit(1)}';
-  return `KEY=$(curl -sS -X POST ${url} -H 'x-api-key: ${secret}' -H 'Content-Type: application/json' -d '${body}' | node -e '${keyOrMessage}')`;
+  return `KEY=$(curl -sS -X POST ${url} -H ${keyHeader} -H 'Content-Type: application/json' -d '${body}' | node -e '${keyOrMessage}')`;
 }
 
 const WHO: Readonly<Record<RouteAccess, string>> = {
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   azurite = await startAzurite({ port: storagePort, location: args.persist, ownProcessGroup: true });
 
   try {
-    const { settings, keySource } = localSettings(azurite.connectionString);
+    const { settings, keySource, keyOrigins } = localSettings(azurite.connectionString);
     const app = createApp({ settings });
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
@@ -177,9 +178,12 @@ async function main(): Promise<void> {
     stopFirst.push(() => timers.stop());
     const base = `http://localhost:${host.port}/api`;
     const fixture = sampleFixture();
-    const enrolment = settings.enrolmentSecrets[0] ?? '<enrolment secret>';
-    const reader = settings.readerKeys[0] ?? '<reader key>';
-    const dashboard = dashboardUrl(base, settings.readerKeys[0]);
+    const enrolment = bannerKey(settings.enrolmentSecrets[0], 'POSTURE_ENROLMENT_SECRETS', keyOrigins.POSTURE_ENROLMENT_SECRETS, 'ENROLMENT_SECRET');
+    const reader = bannerKey(settings.readerKeys[0], 'POSTURE_READER_KEYS', keyOrigins.POSTURE_READER_KEYS, 'READER_KEY');
+    const admin = bannerKey(settings.adminKeys[0], 'POSTURE_ADMIN_KEYS', keyOrigins.POSTURE_ADMIN_KEYS, 'ADMIN_KEY');
+    // A masked reader key stays out of the dashboard address too: the page asks for it instead.
+    const dashboard = dashboardUrl(base, reader.variable ? undefined : settings.readerKeys[0]);
+    const note = exportNote([enrolment, reader]);
     const enrolBody = JSON.stringify({ host: fixtureHost(fixture) });
     const body = fixture
       ? `--data-binary @${fixture.split(path.sep).join('/')}`
@@ -189,13 +193,13 @@ async function main(): Promise<void> {
   Dashboard:     ${dashboard}
   API:           ${base}/
 ${apiLines(base)}
-  Keys (${keySource}): enrolment=${enrolment} reader=${reader} admin=${settings.adminKeys[0] ?? '-'}
+  Keys (${keySource}): enrolment=${enrolment.shown} reader=${reader.shown} admin=${admin.shown}
 
-Try:
-  ${enrolLine(routeUrl(base, 'enroll'), enrolment, enrolBody)}
+Try:${note ? `\n  ${note}` : ''}
+  ${enrolLine(routeUrl(base, 'enroll'), enrolment.header, enrolBody)}
   curl -s -X POST ${routeUrl(base, 'postSnapshot')} -H "x-api-key: \${KEY:?the enrolment line above gave no key}" -H 'Content-Type: application/json' ${body}
     # → a Warning (SmtpNotExcluded), what to do, and the guide: ${routeUrl(base, 'getDashboard', { asset: 'guide-mcafee-port25-blocked.html' })}#smtpnotexcluded
-  curl -s ${routeUrl(base, 'getSummary')} -H 'x-api-key: ${reader}'
+  curl -s ${routeUrl(base, 'getSummary')} -H ${reader.header}
     # "countsPending":true for a second after a post: its counts are still being added; ask again
   npm run demo${host.port === 7071 ? '' : ` -- --port ${host.port}`}     # posts every test fixture to this host as a small fleet and prints the summary
 

@@ -8,11 +8,16 @@ export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', ad
 
 /** The settings that hold keys or the enrolment secret. */
 const KEY_SETTINGS = ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS', 'POSTURE_ENROLMENT_SECRETS'] as const;
+export type KeySetting = (typeof KEY_SETTINGS)[number];
+
+export const BUILT_IN = 'built-in development keys';
 
 export interface LocalSettings {
   readonly settings: Settings;
   /** Where the keys came from, for the start-up banner. */
   readonly keySource: string;
+  /** Per key setting, where its value was read (the file's path, the environment, or BUILT_IN); absent when unset. */
+  readonly keyOrigins: Partial<Record<KeySetting, string>>;
 }
 
 export function readLocalSettingsFile(file: string): Record<string, string> {
@@ -40,23 +45,22 @@ export function localSettings(connectionString: string, file = 'local.settings.j
     merged.POSTURE_ADMIN_KEYS = DEV_KEYS.admin;
   }
   // Collectors enrol for their server key; locally with the development secret.
-  const devEnrolment = !merged.POSTURE_ENROLMENT_SECRETS;
   merged.POSTURE_ENROLMENT_SECRETS ||= DEV_KEYS.enrolment;
-  // The banner names every source its keys came from: a file kept for other values, or a key
-  // variable exported in the shell, must not pass for the place the keys were read.
-  const keySource = [
-    KEY_SETTINGS.some((name) => fromFile[name]) && file,
-    KEY_SETTINGS.some((name) => fromEnv[name]) && 'the environment',
-    (!hasKeys || devEnrolment) && 'built-in development keys',
-  ]
-    .filter((source): source is string => !!source)
-    .join(', ');
+  // Per setting, the source whose value is used: a file value the environment overrides was not
+  // read, so a file kept for other values, or overridden key by key, does not pass for a source.
+  const keyOrigins: Partial<Record<KeySetting, string>> = {};
+  for (const name of KEY_SETTINGS) {
+    const origin = fromEnv[name] ? 'the environment' : fromFile[name] ? file : merged[name] ? BUILT_IN : undefined;
+    if (origin) keyOrigins[name] = origin;
+  }
+  const used = new Set(Object.values(keyOrigins));
+  const keySource = [file, 'the environment', BUILT_IN].filter((source) => used.has(source)).join(', ');
   // Continuation tokens are sealed with a secret; locally a fresh one per start (no secret in the repo).
   merged.POSTURE_CONTINUATION_TOKEN_SECRET ||= randomBytes(32).toString('base64url');
   // The local host always talks to the Azurite it started.
   merged.POSTURE_STORAGE_CONNECTION_STRING = connectionString;
   merged.POSTURE_TABLE_ENDPOINT = undefined;
-  return { settings: loadSettings(merged), keySource };
+  return { settings: loadSettings(merged), keySource, keyOrigins };
 }
 
 function pick(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -21,8 +21,8 @@ interface Started {
   readonly exited: Promise<number | null>;
 }
 
-function start(args: string[]): Started {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], env: NodeJS.ProcessEnv = process.env): Started {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,9 +41,9 @@ function tryLines(out: string): { enrol: string; post: string } {
 }
 
 /** Runs lines in bash as pasted in the repository's folder: exit code, stdout, stderr. */
-function bash(script: string): Promise<{ code: number | null; out: string; err: string }> {
+function bash(script: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile('bash', ['-c', script], { cwd: ROOT }, (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }));
+    execFile('bash', ['-c', script], { cwd: ROOT, env }, (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }));
   });
 }
 
@@ -130,6 +130,32 @@ describe('npm start', () => {
     expect(run.err).toContain('No answer from the host: is npm start running?');
     expect(run.out).toBe('');
   });
+
+  it('keys of the environment are masked in the banner, and its Try lines work once they are exported', async () => {
+    const secrets = { POSTURE_ENROLMENT_SECRETS: 'real-enrolment-secret-1', POSTURE_READER_KEYS: 'real-reader-key-1', POSTURE_ADMIN_KEYS: 'real-admin-key-1', POSTURE_INGEST_KEYS: 'real-ingest-key-1' };
+    const ownPort = await freePort();
+    const own = start(['--port', String(ownPort), '--storage-port', String(await freePort())], { ...process.env, ...secrets });
+    try {
+      await until(() => own.out().includes('Ctrl-C stops the host and Azurite.'), 'the banner', 60_000);
+      for (const value of Object.values(secrets)) expect(own.out()).not.toContain(value);
+      expect(own.out()).toContain('enrolment=real… (the first of POSTURE_ENROLMENT_SECRETS in the environment)');
+      expect(own.out()).toContain('Keys (the environment)');
+      expect(own.out()).toContain('first export ENROLMENT_SECRET (the first of POSTURE_ENROLMENT_SECRETS in the environment) and READER_KEY');
+      const { enrol, post } = tryLines(own.out());
+      const summary = own.out().split('\n').map((l) => l.trim()).find((l) => l.startsWith('curl -s http') && l.includes('/summary'))!;
+      // Not exported: the line says which variable to export, and sends nothing.
+      const unset = await bash(enrol, { PATH: process.env.PATH });
+      expect(unset.code).not.toBe(0);
+      expect(unset.err).toContain('ENROLMENT_SECRET: export ENROLMENT_SECRET first');
+      const run = await bash(`${enrol}\n${post}\n${summary}`, { PATH: process.env.PATH, ENROLMENT_SECRET: secrets.POSTURE_ENROLMENT_SECRETS, READER_KEY: secrets.POSTURE_READER_KEYS });
+      expect(run.code, run.err).toBe(0);
+      expect(run.out).toContain('"reasonCode":"SmtpNotExcluded"');
+      expect(run.out).toContain('"countsPending"');
+    } finally {
+      own.child.kill('SIGINT');
+      await own.exited;
+    }
+  }, 120_000);
 
   it('a second start on the port of a running host says a fleet-posture host is there, and where', async () => {
     const second = start(['--port', String(port), '--storage-port', String(await freePort())]);

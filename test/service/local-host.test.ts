@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bannerKey, exportNote } from '../../src/local/banner-keys';
 import { runDemo } from '../../src/local/demo';
 import { DEV_KEYS, localSettings } from '../../src/local/settings-file';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -50,6 +51,22 @@ describe('local settings', () => {
     expect(mixed.settings.adminKeys).toEqual(['env-admin']);
     expect(mixed.settings.enrolmentSecrets).toEqual([DEV_KEYS.enrolment]);
     expect(mixed.keySource).toBe(`${file}, the environment, built-in development keys`);
+    // Every key of the file overridden by the environment: the file is not a source of the keys used.
+    writeFileSync(file, JSON.stringify({ Values: { POSTURE_READER_KEYS: 'r', POSTURE_ADMIN_KEYS: 'a', POSTURE_ENROLMENT_SECRETS: 's' } }));
+    const overridden = localSettings('x', file, { POSTURE_READER_KEYS: 'env-r', POSTURE_ADMIN_KEYS: 'env-a', POSTURE_ENROLMENT_SECRETS: 'env-s' });
+    expect(overridden.settings.enrolmentSecrets).toEqual(['env-s']);
+    expect(overridden.keySource).toBe('the environment');
+    expect(overridden.keyOrigins).toEqual({ POSTURE_READER_KEYS: 'the environment', POSTURE_ADMIN_KEYS: 'the environment', POSTURE_ENROLMENT_SECRETS: 'the environment' });
+  });
+
+  it('the banner prints built-in keys whole and masks any other, naming where it is set', () => {
+    expect(bannerKey(DEV_KEYS.reader, 'POSTURE_READER_KEYS', 'built-in development keys', 'READER_KEY')).toEqual({ shown: DEV_KEYS.reader, header: `'x-api-key: ${DEV_KEYS.reader}'` });
+    const real = bannerKey('s3cret-reader-key', 'POSTURE_READER_KEYS', 'the environment', 'READER_KEY');
+    expect(real.shown).toBe('s3cr… (the first of POSTURE_READER_KEYS in the environment)');
+    expect(real.header).toBe('"x-api-key: ${READER_KEY:?export READER_KEY first: the first of POSTURE_READER_KEYS in the environment}"');
+    expect(JSON.stringify(real)).not.toContain('s3cret-reader-key');
+    expect(exportNote([real])).toBe('# Keys are shown masked above: first export READER_KEY (the first of POSTURE_READER_KEYS in the environment).');
+    expect(exportNote([bannerKey(DEV_KEYS.enrolment, 'POSTURE_ENROLMENT_SECRETS', undefined, 'ENROLMENT_SECRET')])).toBeUndefined();
   });
 });
 
