@@ -103,6 +103,26 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     }
   });
 
+  it('moves the window of a link the pointer rests on when it is middle-clicked or dragged, not only clicked', async () => {
+    const page = await open((p) => p.clock.install());
+    await go(page, '#/changes');
+    const link = page.locator('.changes-view form.filters a', { hasText: 'Last 24 hours' });
+    await link.waitFor();
+    const sinceOf = async () => Date.parse(new URLSearchParams(((await link.getAttribute('href')) ?? '').split('?')[1]).get('since') ?? '');
+    // The pointer comes to rest on the link, and stays there while the view is open for two days.
+    await link.hover();
+    const later = Date.now() + 48 * HOUR;
+    await page.clock.setSystemTime(later);
+    // A middle-click opens the link in a new tab: it fires auxclick, not click.
+    await link.click({ button: 'middle' });
+    expect(Math.abs((await sinceOf()) - (later - 24 * HOUR))).toBeLessThan(HOUR);
+    // Dragged to the tab bar, after two more days.
+    const evenLater = later + 48 * HOUR;
+    await page.clock.setSystemTime(evenLater);
+    await link.dispatchEvent('dragstart');
+    expect(Math.abs((await sinceOf()) - (evenLater - 24 * HOUR))).toBeLessThan(HOUR);
+  });
+
   it('shows 10,000 servers not reporting a page at a time, with Load more', async () => {
     const items = Array.from({ length: 10_000 }, (_, i) => ({ server: `silent${String(i).padStart(5, '0')}.corp.contoso.com`, lastSeen: '2026-11-01T00:00:00.000Z', staleSince: '2026-11-02T00:00:00.000Z' }));
     const page = await open((p) => p.route(/\/api\/servers\?stale=true$/, (route) => route.fulfill({ json: { items } })));

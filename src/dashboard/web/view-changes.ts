@@ -37,12 +37,14 @@ const KIND_TEXTS: Record<ChangeKind, { option: TextKey; title: TextKey; empty: T
 /**
  * A link to the window of `span` that ends now. A view left open (a wall display) would otherwise
  * link to the window that ended when it was drawn, so the address is worked out again whenever the
- * link is about to be used: pointed at, focused, clicked (before the browser follows it) or copied.
+ * link is about to be used: pointed at, focused, pressed, clicked (before the browser follows it),
+ * middle-clicked for a new tab (auxclick, not click), dragged to the tab bar or copied. A pointer
+ * resting on the link since it entered sends no more pointerenter, hence the press itself too.
  */
 function windowLink(span: number, kind: string | undefined, label: string): HTMLAnchorElement {
   const target = () => href('changes', { since: new Date(Date.now() - span).toISOString(), kind });
   const a = link(target(), { class: 'button-link' }, label);
-  for (const type of ['pointerenter', 'focus', 'click', 'contextmenu']) a.addEventListener(type, () => a.setAttribute('href', target()));
+  for (const type of ['pointerenter', 'focus', 'pointerdown', 'click', 'auxclick', 'dragstart', 'contextmenu']) a.addEventListener(type, () => a.setAttribute('href', target()));
   return a;
 }
 
