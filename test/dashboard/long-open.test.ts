@@ -5,6 +5,7 @@
 // the page's own requests.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
 import { post } from '../support/http';
@@ -121,6 +122,49 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     await page.clock.setSystemTime(evenLater);
     await link.dispatchEvent('dragstart');
     expect(Math.abs((await sinceOf()) - (evenLater - 24 * HOUR))).toBeLessThan(HOUR);
+  });
+
+  it('keeps the counts-pending line one unchanged element while the answer stays the same, so it is announced once', async () => {
+    let asked = 0;
+    const page = await open(async (p) => {
+      await p.clock.install();
+      await p.route(/\/api\/summary\?only=countsPending$/, (route) => {
+        asked++;
+        return route.fulfill({ json: { countsPending: true } });
+      });
+    });
+    await go(page, '#/findings');
+    const line = page.locator('.findings-view [data-notice="counts-pending"]');
+    await line.waitFor();
+    // Mark the element and record every change under the line's slot from now on.
+    await page.evaluate(() => {
+      interface Observer {
+        observe(target: unknown, options: object): void;
+      }
+      const g = globalThis as unknown as {
+        document: { querySelector(s: string): { marked?: boolean; parentNode: unknown } | null };
+        MutationObserver: new (callback: (records: readonly unknown[]) => void) => Observer;
+        mutations: number;
+      };
+      const notice = g.document.querySelector('.findings-view [data-notice="counts-pending"]')!;
+      notice.marked = true;
+      g.mutations = 0;
+      new g.MutationObserver((records) => (g.mutations += records.length)).observe(notice.parentNode, { childList: true, subtree: true, characterData: true });
+    });
+    const before = asked;
+    await page.clock.runFor(PENDING_RELOAD_MS);
+    await expect.poll(() => asked, { timeout: 10_000 }).toBe(before + 1);
+    await page.clock.runFor(PENDING_RELOAD_MS);
+    await expect.poll(() => asked, { timeout: 10_000 }).toBe(before + 2);
+    // Both answers handled (the next ask is scheduled only after one is), still pending: same element, same text, no mutation.
+    await page.clock.runFor(PENDING_RELOAD_MS);
+    await expect.poll(() => asked, { timeout: 10_000 }).toBe(before + 3);
+    const seen = await page.evaluate(() => {
+      const g = globalThis as unknown as { document: { querySelector(s: string): { marked?: boolean } | null }; mutations: number };
+      return { marked: g.document.querySelector('.findings-view [data-notice="counts-pending"]')?.marked === true, mutations: g.mutations };
+    });
+    expect(seen).toEqual({ marked: true, mutations: 0 });
+    expect(await line.textContent()).toBe('Recent changes are still being counted; this view updates by itself in a moment.');
   });
 
   it('shows 10,000 servers not reporting a page at a time, with Load more', async () => {

@@ -16,11 +16,18 @@ import type { Fail } from './widgets.js';
  * is null once an answer is not pending; after the last try (or a failed one) it says to reload.
  */
 export function followPending<T extends CountsPending>(anchor: Node, first: T, ask: () => Promise<T>, fail: Fail, show: (s: T, line: HTMLElement | null) => void): void {
+  // One line for the whole wait, its text changed only when it differs: a status element put on
+  // the page anew (or rewritten) is read out again, every two seconds.
+  let line: HTMLElement | null = null;
   const step = (s: T, reloadsLeft: number) => {
     const pending = s.countsPending === true;
     // Only a later answer can end a wait; the first one was announced with its view.
     if (!pending && reloadsLeft < PENDING_RELOADS) announce(t('countsUpdated'));
-    show(s, pending ? h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, t(reloadsLeft > 0 ? 'countsPending' : 'countsPendingStopped')) : null);
+    const text = t(reloadsLeft > 0 ? 'countsPending' : 'countsPendingStopped');
+    if (!pending) line = null;
+    else if (!line) line = h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, text);
+    else if (line.textContent !== text) line.textContent = text;
+    show(s, line);
     if (!pending || reloadsLeft <= 0) return;
     setTimeout(() => {
       // The user moved on (or this render was dropped): nothing to update.
@@ -70,7 +77,8 @@ export class PendingWait {
   line(fail: Fail, reload: () => void): HTMLElement {
     const slot = h('div', { class: 'pending-line' });
     followPending(slot, this.first, countsPendingNow, fail, (s, line) => {
-      replace(slot, line);
+      // The same line again is left where it is.
+      if (!line || line.parentNode !== slot) replace(slot, line);
       if (s.countsPending === true) return;
       if (this.#showing) {
         this.#showing = false;
