@@ -139,7 +139,8 @@ export class DriftQueries {
         : undefined;
     if (!shown) return undefined;
     // The row agrees with what is shown unless the drift has yet to count its newest snapshot.
-    const counted = member !== undefined && (!row || (row.fingerprint === member.fingerprint && row.status === member.status));
+    const agrees = row !== undefined && row.fingerprint === shown.fingerprint && row.status === shown.status;
+    const counted = member !== undefined && (!row || agrees);
     const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? shown : await drift.getMember(ruleId, baseline.server)) : undefined;
     // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
     const clusters = baseMember ? [] : (await this.#clusters(ruleId)).clusters;
@@ -156,7 +157,7 @@ export class DriftQueries {
       status: shown.status,
       // A snapshot that leaves the server where it was rewrites its Results row but not its member
       // row, so the newest snapshot showing this configuration is the row's, while the two agree.
-      collectedAt: iso(row && row.fingerprint === shown.fingerprint && row.status === shown.status ? Math.max(row.collectedAt, shown.collectedAt) : shown.collectedAt),
+      collectedAt: iso(agrees ? Math.max(row.collectedAt, shown.collectedAt) : shown.collectedAt),
       facts,
       pending: !counted,
       note: counted ? null : notCountedNote(server, member !== undefined),

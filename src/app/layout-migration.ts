@@ -163,7 +163,7 @@ export class LayoutMigration {
 
   /** One batch of the table the cursor is in (History, then Snapshots, then drift, as `pass` lists them); a table with nothing left passes to the next. The cursor after it. */
   async #batch(pass: readonly LayoutMigrationTable[], cursor: OlderLayoutsState['cursor'], counts: Counts): Promise<OlderLayoutsState['cursor']> {
-    let at: NonNullable<OlderLayoutsState['cursor']> = cursor ?? { table: PASS[0] };
+    let at: NonNullable<OlderLayoutsState['cursor']> = cursor ?? { table: pass[0]! };
     for (;;) {
       const step = at.table === 'history' ? await this.#historyBatch(at.after, counts) : at.table === 'snapshots' ? await this.#snapshotsBatch(at.after, counts) : await this.#driftBatch(at.after, counts);
       if (step.next) return { table: at.table, after: step.next };

@@ -22,8 +22,8 @@ export interface WaiversDeps extends UseCaseDeps {
   readonly events: EventStore;
   readonly maxDays: number;
   /**
-   * Turns a waiver's "server" (id or host name) into the id; one that names no server is refused.
-   * A removed server's exact id names it too, though it is no server that counts.
+   * Turns a waiver's host name or pattern into the ids it names. An exact id, a removed server's
+   * included, is looked up in the store first (one read of its partition).
    */
   readonly names: ServerNames;
 }

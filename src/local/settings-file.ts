@@ -10,7 +10,7 @@ export const DEV_KEYS = { ingest: 'dev-ingest-key', reader: 'dev-reader-key', ad
 const KEY_SETTINGS = ['POSTURE_INGEST_KEYS', 'POSTURE_READER_KEYS', 'POSTURE_ADMIN_KEYS', 'POSTURE_ENROLMENT_SECRETS'] as const;
 export type KeySetting = (typeof KEY_SETTINGS)[number];
 
-export const BUILT_IN = 'built-in development keys';
+const BUILT_IN = 'built-in development keys';
 
 export interface LocalSettings {
   readonly settings: Settings;

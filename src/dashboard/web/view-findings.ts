@@ -2,7 +2,7 @@
 // (the filters live in the fragment), one page of results at a time. The continuation
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
 // The rule index follows a post by a moment: while the service says so (countsPending), a line
-// says it, an empty page says nothing more, and the page shown is read again once the wait is over.
+// says it, an empty page says nothing more, and the page last asked for is read again once the wait is over.
 import { ApiFailure, apiGet, filledPage, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
@@ -90,18 +90,16 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   // The page whose rows are shown (none before the first answer): after a failed read the pager
   // is that page's.
   let shown: number | undefined;
-  // The latest page asked for: an answer to an earlier one (a slow page the user clicked past, or a
+  // Counts the page requests: an answer to an earlier one (a slow page the user clicked past, or a
   // read after the wait) arrives late and must not replace the page, or put its error under it.
   let asked = 0;
-  // The page of that latest request, and whether it failed: the read after the wait reads the page
-  // the user asked for (a click still on its way included), or the page shown when that failed.
-  let latest = 0;
-  let latestFailed = false;
+  // The page the read after the wait reads: the latest asked for (a click still on its way
+  // included), or the page shown when that request failed.
+  let reloadPage = 0;
   const pageLabel = (pageIndex: number) => h('span', { class: 'muted' }, t('page', { n: pageIndex + 1 }));
   const show = async (pageIndex: number) => {
     const mine = ++asked;
-    latest = pageIndex;
-    latestFailed = false;
+    reloadPage = pageIndex;
     replace(status, h('p', { class: 'muted' }, t('loading')));
     let page: Page<ResultItem>;
     try {
@@ -117,7 +115,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
       page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
       if (mine !== asked) return;
-      latestFailed = true;
+      reloadPage = shown ?? 0;
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
       // A further page the service refuses (its token, say) is refused again: page 1 is the way on.
       replace(status, errorBox(error, () => void show(pageIndex), pageIndex > 0 ? { label: t('fromStart'), go: () => void show(0) } : undefined));
@@ -156,6 +154,6 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     );
   };
   await show(0);
-  const line = pending.line(fail, () => void show(latestFailed ? (shown ?? 0) : latest));
+  const line = pending.line(fail, () => void show(reloadPage));
   return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
 }
