@@ -15,6 +15,22 @@ import { heldBackStack, PENDING_LINE } from './held-back-stack';
 interface PageDom {
   readonly document: { querySelector(selector: string): { setAttribute(name: string, value: string): void; hasAttribute(name: string): boolean } | null };
 }
+/** What the page keeps about the pending line while a test watches it. */
+interface LineWatch {
+  /** The line when the watch began. */
+  readonly line: { readonly isConnected: boolean; readonly textContent: string | null };
+  /** How often that element was taken off the page (each time a screen reader may read it anew). */
+  removed: number;
+  /** Its text after each change of it. */
+  readonly sentences: string[];
+}
+interface WatchedPage {
+  readonly document: { querySelector(selector: string): LineWatch['line'] | null };
+  readonly MutationObserver: new (callback: (records: readonly { target: unknown; removedNodes: ArrayLike<unknown> }[]) => void) => {
+    observe(target: unknown, options: object): void;
+  };
+  lineWatch?: LineWatch;
+}
 const digits = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''));
 
 const { stack: heldStack, postWaiting } = heldBackStack();
@@ -70,6 +86,22 @@ describe('the fleet view while counts catch up, in Chromium', { timeout: BROWSER
     const line = page.locator(PENDING_LINE);
     await line.waitFor();
     expect(await line.textContent()).toBe('最近の変更をまだ集計しています。この画面はまもなく自動で更新されます。');
+    // The line is a status element: put on the page anew, or its text rewritten, it is read out
+    // again. Watch the view for the line being taken off it and for changes of the line's text.
+    await page.evaluate(
+      ([root, sel]) => {
+        const g = globalThis as unknown as WatchedPage;
+        const watch: LineWatch = { line: g.document.querySelector(sel)!, removed: 0, sentences: [] };
+        g.lineWatch = watch;
+        new g.MutationObserver((records) => {
+          for (const r of records) {
+            if (Array.from(r.removedNodes).includes(watch.line)) watch.removed++;
+            if (r.target === watch.line) watch.sentences.push(watch.line.textContent ?? '');
+          }
+        }).observe(g.document.querySelector(root), { childList: true, subtree: true, characterData: true });
+      },
+      ['.fleet', PENDING_LINE] as const,
+    );
     // Each try redraws the view's figures (the line itself stays the same element); the test marks
     // the figures it saw, and waits for the next.
     const FIGURES = '.fleet .metrics';
@@ -81,6 +113,13 @@ describe('the fleet view while counts catch up, in Chromium', { timeout: BROWSER
     for (let i = 0; i < PENDING_RELOADS; i++) await nextTry();
     expect(summaryCalls()).toBe(1 + PENDING_RELOADS);
     expect(await line.textContent()).toBe('最近の変更をまだ集計しています。しばらくしてからページを再読み込みしてください。');
+    // Every try but the last kept the sentence: the same element stayed, untouched, and changed
+    // once, to say the page stopped asking.
+    const watched = await page.evaluate(() => {
+      const { line, removed, sentences } = (globalThis as unknown as WatchedPage).lineWatch!;
+      return { connected: line.isConnected, removed, sentences };
+    });
+    expect(watched).toEqual({ connected: true, removed: 0, sentences: ['最近の変更をまだ集計しています。しばらくしてからページを再読み込みしてください。'] });
     // No more tries, however long the page stays open.
     await page.clock.runFor(10 * PENDING_RELOAD_MS);
     await page.waitForTimeout(500);

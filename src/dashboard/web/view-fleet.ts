@@ -35,15 +35,24 @@ export function statusBar(counts: Readonly<Record<string, number>>, statuses: re
 }
 
 export async function renderFleet(fail: Fail): Promise<Node> {
-  const view = h('div', { class: 'fleet' });
+  // Fixed slots: the figures around the pending line are redrawn from every summary, while the
+  // line (a status element, read out again whenever it is put on the page) stays where it is.
+  const figures = h('div');
+  const slot = h('div', { class: 'pending-line' });
+  const rest = h('div');
+  const view = h('div', { class: 'fleet' }, figures, slot, rest);
   const ask = () => apiGet<Summary>('summary');
-  followPending(view, await ask(), ask, fail, (s, line) => replace(view, content(s, line)));
+  followPending(view, await ask(), ask, fail, (s, line) => {
+    replace(figures, metrics(s));
+    if (!line || line.parentNode !== slot) replace(slot, line);
+    replace(rest, rules(s, line !== null));
+  });
   return view;
 }
 
-function content(s: Summary, notice: Node | null): Child[] {
+function metrics(s: Summary): HTMLElement {
   const waived = (s.waivedTotals?.Warning ?? 0) + (s.waivedTotals?.Error ?? 0);
-  const metrics = h(
+  return h(
     'div',
     { class: 'metrics' },
     metric('hosts', s.hosts, 'hosts'),
@@ -53,7 +62,10 @@ function content(s: Summary, notice: Node | null): Child[] {
     metric('waived', waived, 'waived'),
     metric('activeWaivers', s.activeWaivers ?? 0, 'activeWaivers'),
   );
-  const rules = s.rules.map((r) =>
+}
+
+function rules(s: Summary, pending: boolean): Child[] {
+  const panels = s.rules.map((r) =>
     h(
       'section',
       { class: 'panel rule', 'data-rule': r.ruleId },
@@ -78,11 +90,9 @@ function content(s: Summary, notice: Node | null): Child[] {
     ),
   );
   return [
-    metrics,
-    notice,
     // An empty fleet whose first posts are still being counted is not empty.
-    s.hosts === 0 && !notice ? h('p', { class: 'muted' }, t('fleetEmpty')) : null,
-    rules,
+    s.hosts === 0 && !pending ? h('p', { class: 'muted' }, t('fleetEmpty')) : null,
+    panels,
     h('p', { class: 'muted generated' }, t('asOf', { time: formatTime(s.generatedAt) })),
   ];
 }
