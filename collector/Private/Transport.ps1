@@ -587,7 +587,10 @@ function Get-PostureIngestOutcome {
 function Get-PostureErrorCode {
     <#
     .SYNOPSIS
-        The "error" member of a JSON error answer (e.g. key_revoked), or '' when there is none.
+        The service's error code in a JSON error answer (its "error" member, e.g. key_revoked), or ''
+        when there is none. The service's codes are lower snake case text; any other "error" (an
+        object such as a front end's {"code":"...","message":"..."}, or a text such as "Forbidden")
+        is another server's answer, not the service's refusal.
     .EXAMPLE
         Get-PostureErrorCode -Content '{"error":"key_revoked","message":"..."}'
     #>
@@ -598,7 +601,15 @@ function Get-PostureErrorCode {
         [AllowEmptyString()]
         [string]$Content
     )
-    return (Get-PostureAnswerText -Content $Content -Name 'error')
+    if (-not $Content) { return '' }
+    try {
+        $code = Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json $Content) -Name 'error' -Default ''
+    } catch {
+        return ''
+    }
+    # -cmatch: -match ignores case, and "Forbidden" is not one of the service's codes.
+    if ($code -is [string] -and $code -cmatch '^[a-z][a-z0-9_]*$') { return $code }
+    return ''
 }
 
 function Get-PostureAnswerText {
@@ -607,7 +618,7 @@ function Get-PostureAnswerText {
         One member of a JSON answer as text, or '' when the answer is not JSON or has no such member
         (a proxy's page, an empty body).
     .EXAMPLE
-        Get-PostureAnswerText -Content '{"error":"key_revoked","message":"..."}' -Name 'error'
+        Get-PostureAnswerText -Content '{"snapshotId":"...","outcome":"accepted","results":[]}' -Name 'outcome'
     #>
     [CmdletBinding()]
     [OutputType([string])]

@@ -249,6 +249,21 @@ Describe 'Sending: retries, back-off, refusals' {
         $r.Content | Should -Be '{"outcome":"accepted"}'
         Should -Invoke Invoke-WebRequest -Times 1 -ParameterFilter { $UseBasicParsing -and $ContentType -like 'application/json*' -and $Headers['x-api-key'] -eq 'k' -and $Body -is [byte[]] }
     }
+    It 'takes only lower snake case text in "error" for the service''s error code, not a front end''s object or text' {
+        Get-PostureErrorCode -Content '{"error":"key_revoked","message":"The key was revoked."}' | Should -Be 'key_revoked'
+        Get-PostureErrorCode -Content '{"error":"collected_in_future","message":"..."}' | Should -Be 'collected_in_future'
+        # What an Azure front end (Front Door, Application Gateway, the platform) answers.
+        Get-PostureErrorCode -Content '{"error":{"code":"Forbidden","message":"The request is blocked."}}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":{"code":"forbidden"}}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"Forbidden","message":"..."}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"invalid request"}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"_private"}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":403}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":true}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":""}' | Should -Be ''
+        Get-PostureErrorCode -Content '<html><body>Error 403 - Forbidden</body></html>' | Should -Be ''
+        Get-PostureErrorCode -Content '' | Should -Be ''
+    }
     It 'builds API URLs from the site or from API_BASE_URL' {
         Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net' -Route 'manifest' | Should -Be 'https://x.azurewebsites.net/api/manifest'
         Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api/' -Route 'snapshots' | Should -Be 'https://x.azurewebsites.net/api/snapshots'

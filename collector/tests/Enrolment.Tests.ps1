@@ -344,6 +344,9 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
         It 'a <Case> in front of the service: the claim and request secret are kept, exit 1; once approved, the next run collects the key with them' -ForEach @(
             @{ Case = '403 page of a stopped web app'; Answer = @{ StatusCode = 403; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service \(a stopped web app' }
             @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service' }
+            # JSON with an "error" that is not one of the service's codes: an object, or other text.
+            @{ Case = '403 of a front end in JSON'; Answer = @{ StatusCode = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service' }
+            @{ Case = '400 of a gateway in JSON'; Answer = @{ StatusCode = 400; Content = '{"error":"Bad Request","message":"Invalid URL"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service' }
         ) {
             & $script:saveConfig
             [void](& $script:run)
