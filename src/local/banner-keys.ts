@@ -4,7 +4,7 @@
 import { DEV_KEYS, type KeySetting } from './settings-file';
 
 export interface BannerKey {
-  /** The key as the Keys line shows it: whole, or its first characters and where it was set. */
+  /** The key as the Keys line shows it: whole, or its first few characters and where it was set. */
   readonly shown: string;
   /** The x-api-key header argument of a curl line, ready to paste in bash. */
   readonly header: string;
@@ -20,7 +20,10 @@ export function bannerKey(value: string | undefined, setting: KeySetting, origin
   if (value === undefined) return { shown: '-', header: `'x-api-key: <${variable}>'` };
   if (BUILT_IN_VALUES.has(value)) return { shown: value, header: `'x-api-key: ${value}'` };
   const from = `the first of ${setting} in ${origin ?? 'the settings'}`;
-  return { shown: `${value.slice(0, 4)}… (${from})`, header: `"x-api-key: \${${variable}:?export ${variable} first: ${from}}"`, variable, from };
+  // A few leading characters tell keys apart; never more than a quarter of the key, so a short
+  // key is not printed whole (or nearly).
+  const start = value.slice(0, Math.min(4, Math.floor(value.length / 4)));
+  return { shown: `${start}… (${from})`, header: `"x-api-key: \${${variable}:?export ${variable} first: ${from}}"`, variable, from };
 }
 
 /** The line before the Try lines naming the variables to export, when any key is masked. */

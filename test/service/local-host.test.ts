@@ -68,6 +68,21 @@ describe('local settings', () => {
     expect(exportNote([real])).toBe('# Keys are shown masked above: first export READER_KEY (the first of POSTURE_READER_KEYS in the environment).');
     expect(exportNote([bannerKey(DEV_KEYS.enrolment, 'POSTURE_ENROLMENT_SECRETS', undefined, 'ENROLMENT_SECRET')])).toBeUndefined();
   });
+
+  it('the banner never prints a short key whole: at most a quarter of it, four characters at most', () => {
+    const shownOf = (key: string) => bannerKey(key, 'POSTURE_ADMIN_KEYS', 'the environment', 'ADMIN_KEY').shown.split('…')[0];
+    expect(['k', 'key', 'key4', 'key-5', 'seven-7', 'eight-88', 'a-twelve-key', 'sixteen-char-key', 'a-long-admin-key-for-prod'].map(shownOf)).toEqual([
+      '',
+      '',
+      'k',
+      'k',
+      's',
+      'ei',
+      'a-t',
+      'sixt',
+      'a-lo',
+    ]);
+  });
 });
 
 describe('npm run demo', () => {
