@@ -53,15 +53,13 @@ export function parseFacts(json: string): Facts {
 }
 
 /** How long the lag lasts: usually moments, but a change the projector set aside waits for an operator. */
-// Built when asked, from the route table (which imports the app's handlers, this module among them).
-const untilProjected = (): string =>
-  `when the projector counts it (usually within moments; a change it set aside waits, listed by GET ${routeUrl('/api', 'getJob', { job: 'projector' })})`;
+const UNTIL_PROJECTED = `when the projector counts it (usually within moments; a change it set aside waits, listed by GET ${routeUrl('/api', 'getJob', { job: 'projector' })})`;
 
 /** Why a server's drift is shown while the fleet's drift does not count it as its result says. */
 const notCountedNote = (server: string, countedBefore: boolean): string =>
   countedBefore
-    ? `The drift has not counted the newest snapshot of ${server} yet, which changed its configuration or status: this is the configuration it last counted, and it moves ${untilProjected()}.`
-    : `The drift has not counted ${server} yet: this is the configuration its result holds, and the fleet's clusters include it ${untilProjected()}.`;
+    ? `The drift has not counted the newest snapshot of ${server} yet, which changed its configuration or status: this is the configuration it last counted, and it moves ${UNTIL_PROJECTED}.`
+    : `The drift has not counted ${server} yet: this is the configuration its result holds, and the fleet's clusters include it ${UNTIL_PROJECTED}.`;
 
 const baselineView = (b: StoredBaseline | undefined) =>
   b && b.server !== '' ? { server: b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision } : null;
