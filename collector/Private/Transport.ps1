@@ -589,8 +589,9 @@ function Get-PostureErrorCode {
     .SYNOPSIS
         The service's error code in a JSON error answer (its "error" member, e.g. key_revoked), or ''
         when there is none. The service's codes are lower snake case text; any other "error" (an
-        object such as a front end's {"code":"...","message":"..."}, or a text such as "Forbidden")
-        is another server's answer, not the service's refusal.
+        object such as a front end's {"code":"...","message":"..."}, an array such as
+        ["key_revoked"], or a text such as "Forbidden") is another server's answer, not the
+        service's refusal.
     .EXAMPLE
         Get-PostureErrorCode -Content '{"error":"key_revoked","message":"..."}'
     #>
@@ -601,22 +602,18 @@ function Get-PostureErrorCode {
         [AllowEmptyString()]
         [string]$Content
     )
-    if (-not $Content) { return '' }
-    try {
-        $code = Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json $Content) -Name 'error' -Default ''
-    } catch {
-        return ''
-    }
+    $code = Get-PostureAnswerText -Content $Content -Name 'error'
     # -cmatch: -match ignores case, and "Forbidden" is not one of the service's codes.
-    if ($code -is [string] -and $code -cmatch '^[a-z][a-z0-9_]*$') { return $code }
+    if ($code -cmatch '^[a-z][a-z0-9_]*$') { return $code }
     return ''
 }
 
 function Get-PostureAnswerText {
     <#
     .SYNOPSIS
-        One member of a JSON answer as text, or '' when the answer is not JSON or has no such member
-        (a proxy's page, an empty body).
+        One text member of a JSON object answer, or '' when the answer is no JSON object (a proxy's
+        page, an empty body, an array), has no such member, or the member is not text (an object,
+        an array, a number: the service answers text there).
     .EXAMPLE
         Get-PostureAnswerText -Content '{"snapshotId":"...","outcome":"accepted","results":[]}' -Name 'outcome'
     #>
@@ -629,12 +626,24 @@ function Get-PostureAnswerText {
         [Parameter(Mandatory = $true)]
         [string]$Name
     )
-    if (-not $Content) { return '' }
+    # Parsing would unroll a one-element array, [{"error":"key_revoked"}], into the object in it.
+    if (-not $Content -or $Content -notmatch '^\s*\{') { return '' }
     try {
-        return [string](Get-PostureMember -InputObject (ConvertFrom-PostureJson -Json $Content) -Name $Name -Default '')
+        $answer = ConvertFrom-PostureJson -Json $Content
     } catch {
         return ''
     }
+    # Read in place, not through Get-PostureMember: a function's return unrolls a one-element
+    # array, and ["key_revoked"] would come back as the text key_revoked.
+    $value = $null
+    if ($answer -is [System.Collections.IDictionary]) {
+        if ($answer.Contains($Name)) { $value = $answer[$Name] }
+    } elseif ($null -ne $answer) {
+        $member = $answer.PSObject.Properties[$Name]
+        if ($null -ne $member) { $value = $member.Value }
+    }
+    if ($value -is [string]) { return $value }
+    return ''
 }
 
 function Test-PostureManifest {

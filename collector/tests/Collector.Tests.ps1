@@ -264,6 +264,16 @@ Describe 'Sending: retries, back-off, refusals' {
         Get-PostureErrorCode -Content '<html><body>Error 403 - Forbidden</body></html>' | Should -Be ''
         Get-PostureErrorCode -Content '' | Should -Be ''
     }
+    It 'takes no array for the service''s error code or outcome: a one-element array is not its text' {
+        Get-PostureErrorCode -Content '{"error":["key_revoked"],"message":"..."}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":["key_revoked","unauthorized"]}' | Should -Be ''
+        # An array of answers is none of the service's, which answers one object.
+        Get-PostureErrorCode -Content '[{"error":"key_revoked"}]' | Should -Be ''
+        Test-PostureKeyRevoked -StatusCode 401 -Content '{"error":["key_revoked"]}' | Should -BeFalse
+        Get-PostureIngestOutcome -Content '{"snapshotId":"x","outcome":["accepted"],"results":[]}' | Should -Be ''
+        Get-PostureIngestOutcome -Content '[{"snapshotId":"x","outcome":"accepted","results":[]}]' | Should -Be ''
+        Get-PostureIngestOutcome -Content ' {"snapshotId":"x","outcome":"accepted","results":[]}' | Should -Be 'accepted'
+    }
     It 'builds API URLs from the site or from API_BASE_URL' {
         Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net' -Route 'manifest' | Should -Be 'https://x.azurewebsites.net/api/manifest'
         Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net/api/' -Route 'snapshots' | Should -Be 'https://x.azurewebsites.net/api/snapshots'
