@@ -183,14 +183,19 @@ function Invoke-PostureEnrolment {
         }
     }
     $detail = ''
-    if ($code -ne 0) { $detail = Format-PostureEnrolmentError -StatusCode $code -Content ([string]$r.Content) }
+    if ($code -ne 0) { $detail = Format-PostureEnrolmentError -StatusCode $code -Content ([string]$r.Content) -Redact @($headers.Values) }
     $tries = ''
     if ($r.Attempts -gt 1) { $tries = ' on each of {0} attempts' -f $r.Attempts }
     if ($code -eq 0) { throw (New-PostureEnrolmentError -StatusCode 0 -Message ('Enrolment failed: {0} cannot be reached ({1}){2}.' -f $uri, $r.Error, $tries)) }
     # The service's error code ('' for a page of a stopped web app, a firewall or a proxy) tells
     # whose refusal this is: only the service's ends an enrolment.
     $errorCode = Get-PostureErrorCode -Content ([string]$r.Content)
-    if (-not $errorCode -and -not (Test-PostureRetryableCode -StatusCode $code)) { throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP {0}) by something other than the service (a stopped web app, a firewall, a proxy or a wrong path in the endpoint: its answer carries none of the service''s error codes); the enrolment is kept for the next attempt. {1}' -f $code, $detail)) }
+    if (-not $errorCode -and -not (Test-PostureRetryableCode -StatusCode $code)) {
+        # The sentence says whose answer it was; only what it answered is added.
+        $said = Get-PostureAnswerExcerpt -Content ([string]$r.Content) -Redact @($headers.Values)
+        if ($said) { $said = ' It answered: ' + $said }
+        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP {0}) by something other than the service (a stopped web app, a firewall, a proxy or a wrong path in the endpoint: its answer carries none of the service''s error codes); the enrolment is kept for the next attempt.{1}' -f $code, $said))
+    }
     if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
     if ($code -eq 403 -and $errorCode -eq 'forbidden') { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }
     if (Test-PostureRetryableCode -StatusCode $code) {
@@ -204,7 +209,10 @@ function Invoke-PostureEnrolment {
 function Format-PostureEnrolmentError {
     <#
     .SYNOPSIS
-        The error code and message of an enrolment refusal, for the installer's and the log's text.
+        The error code and message of an enrolment refusal, for the installer's and the log's text:
+        "Service said: <code>: <message>" when the answer carries the service's error code
+        (Get-PostureErrorCode), else that the answer came from something in front of the service,
+        with a short excerpt of it (Format-PostureForeignAnswer; the values sent, Redact, blanked out).
     .EXAMPLE
         Format-PostureEnrolmentError -StatusCode 401 -Content '{"error":"unauthorized","message":"..."}'
     #>
@@ -215,14 +223,15 @@ function Format-PostureEnrolmentError {
         [int]$StatusCode,
         [AllowNull()]
         [AllowEmptyString()]
-        [string]$Content
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
     )
-    try {
-        $e = ConvertFrom-PostureJson -Json $Content
-        return ('Service said: {0}: {1}' -f (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message'))
-    } catch {
-        return ('Service said: HTTP {0}' -f $StatusCode)
-    }
+    $code = Get-PostureErrorCode -Content $Content
+    # Whatever else answered is not the service, and its "error" may be an object or a page.
+    if (-not $code) { return (Format-PostureForeignAnswer -StatusCode $StatusCode -Content $Content -Redact $Redact) }
+    return ('Service said: {0}: {1}' -f $code, (Get-PostureAnswerText -Content $Content -Name 'message'))
 }
 
 function New-PostureEnrolmentState {

@@ -229,6 +229,8 @@ function Invoke-PostureSnapshot {
     $waitNote = ''
     # Set when a spooled snapshot is dated ahead of the service's clock: the output says so.
     $aheadNote = ''
+    # Set when something in front of the service refused a spooled snapshot: the output says so.
+    $interceptNote = ''
     # A spooled snapshot refused for good makes the run exit 2 even when its own is delivered:
     # monitoring that watches the task's result must see that a snapshot was lost to a refusal.
     $refusedSpooled = 0
@@ -268,7 +270,8 @@ function Invoke-PostureSnapshot {
             $outOfTime = [bool]$r['OutOfTime']
             $waitNote = [string]$r['WaitNote']
             $what = 'HTTP {0}' -f $r.StatusCode
-            if ($r.StatusCode -ge 200 -and $r.StatusCode -lt 300) { $what = [string]$r.Error }
+            if (($r.StatusCode -ge 200 -and $r.StatusCode -lt 300) -or $r['Intercepted']) { $what = [string]$r.Error }
+            if ($r['Intercepted']) { $interceptNote = $what }
             if ($waitNote) { $what = $waitNote }
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1}); the spool is kept for the next run." -f $item.Name, $what)
             break
@@ -280,6 +283,7 @@ function Invoke-PostureSnapshot {
     } elseif ($blocked) {
         $r = @{ Outcome = 'Failed'; StatusCode = 0; Content = ''; Error = 'earlier spooled snapshots could not be delivered' }
         if ($waitNote) { $r['Error'] += ': ' + $waitNote }
+        if ($interceptNote) { $r['Error'] += ': ' + $interceptNote }
     } else {
         $r = Send-PostureDocumentEnrolled -Json $json -SendArgs $sendArgs -Enrolment $enrolment
         if ($r['OutOfTime']) { $r['Error'] = ('the run''s time budget of {0} s was spent' -f $RunBudgetSeconds) }
@@ -314,7 +318,8 @@ function Invoke-PostureSnapshot {
     $why = Format-PostureEnrolmentState -Enrolment $enrolment
     if (-not $why) {
         $why = [string]$r['Error']
-        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+        # An answer of something in front of the service is not read as the service's refusal.
+        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and -not $r['Intercepted'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
         if ($r['WaitNote']) { $why = [string]$r['WaitNote'] }
         # Dated ahead of the service: the log must say the fix is this host's clock.
         $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck

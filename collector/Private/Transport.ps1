@@ -439,13 +439,15 @@ function Send-PostureDocument {
         Posts one snapshot (JSON text) with retries as -RetryPolicy says
         (Invoke-PostureHttpRequestWithRetry). Returns Outcome 'Sent' (the service's answer for the
         snapshot: ServiceOutcome accepted, duplicate or stale), 'Rejected' (not retried: the
-        snapshot itself refused for good, Test-PostureSnapshotRefused, or the key refused, 401 or
-        403), or 'Failed' (kept for another try: every attempt failed, the policy's Deadline stopped
-        the attempts: OutOfTime, the service asked to wait longer than MaxRetryAfterSeconds or the
-        time left: WaitAsked, WaitNote, or an answer that is not the service's verdict on the
-        snapshot, such as a 404 from a front end whose functions did not load, a 200 page of a
-        proxy, or 400 collected_in_future for a snapshot dated ahead of the service's clock), with
-        StatusCode and Content of the last answer.
+        snapshot itself refused for good, Test-PostureSnapshotRefused, or the key refused by the
+        service, Test-PostureKeyRefused), or 'Failed' (kept for another try: every attempt failed,
+        the policy's Deadline stopped the attempts: OutOfTime, the service asked to wait longer
+        than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote, or an answer that is not
+        the service's verdict on the snapshot, such as a 404 from a front end whose functions did
+        not load, a 200 page of a proxy, a 401 or 403 without the service's key-refusal code from
+        a proxy, a firewall or a front end: Intercepted, or 400 collected_in_future for a snapshot
+        dated ahead of the service's clock), with StatusCode and Content of the last answer, and
+        Error saying what went wrong when no answer of the service says it.
     .EXAMPLE
         Send-PostureDocument -Uri 'https://posture.example.net/api/snapshots' -Json $json -Headers @{ 'x-api-key' = $key }
     #>
@@ -465,6 +467,7 @@ function Send-PostureDocument {
     $outcome = 'Failed'
     $errorText = $last.Error
     $serviceOutcome = ''
+    $intercepted = $false
     if ($code -ge 200 -and $code -lt 300) {
         # Only the service's verdict lets the snapshot go: a proxy's or a sign-in page's 200 does not.
         $serviceOutcome = Get-PostureIngestOutcome -Content $content
@@ -474,10 +477,117 @@ function Send-PostureDocument {
         } else {
             $errorText = 'HTTP {0} without the service''s verdict on the snapshot (a proxy or sign-in page in the way?)' -f $code
         }
-    } elseif ($code -eq 401 -or $code -eq 403 -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
+    } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'
+    } elseif ($code -eq 401 -or $code -eq 403) {
+        # A proxy, a firewall or a front end refused the request before the service saw it: the key
+        # and the snapshot may both be fine, so the snapshot stays in the spool.
+        $intercepted = $true
+        $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
     }
-    return @{ Outcome = $outcome; ServiceOutcome = $serviceOutcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote'] }
+    return @{ Outcome = $outcome; ServiceOutcome = $serviceOutcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote']; Intercepted = $intercepted }
+}
+
+function Test-PostureKeyRefused {
+    <#
+    .SYNOPSIS
+        True when the service itself refused the key: 401 unauthorized (no key, or not a valid
+        one), 401 key_revoked (revoked, replaced, or not on record) or 403 forbidden (a key that
+        may not do this). A 401 or 403 without one of these codes (a proxy's or a firewall's page,
+        an Azure front end's {"error":{"code":"Forbidden",...}}) is not the service's answer and
+        says nothing about the key.
+    .EXAMPLE
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"unauthorized","message":"The key is not valid."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    # The service's codes for a refused key, with their status (src/app/errors.ts, auth.ts, enrolment.ts).
+    $refusals = @{ 401 = @('unauthorized', 'key_revoked'); 403 = @('forbidden') }
+    if (-not $refusals.ContainsKey($StatusCode)) { return $false }
+    return ($refusals[$StatusCode] -contains (Get-PostureErrorCode -Content $Content))
+}
+
+function Get-PostureAnswerExcerpt {
+    <#
+    .SYNOPSIS
+        A short excerpt of an answer that is not the service's, for the log: the title of an HTML
+        page (else its text without tags), or the text itself; on one line, without control
+        characters, at most MaxLength characters, any value of Redact (what the request sent: a
+        page may echo it) replaced by [redacted]. '' for an empty answer.
+    .EXAMPLE
+        Get-PostureAnswerExcerpt -Content '<html><head><title>Web App - Stopped</title></head></html>'
+        Returns "Web App - Stopped".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @(),
+        [int]$MaxLength = 200
+    )
+    if (-not $Content) { return '' }
+    $text = $Content
+    if ($text -match '^\s*<') {
+        $title = [System.Text.RegularExpressions.Regex]::Match($text, '<title[^>]*>(.*?)</title\s*>', 'IgnoreCase, Singleline')
+        if ($title.Success -and $title.Groups[1].Value.Trim()) {
+            $text = $title.Groups[1].Value
+        } else {
+            $text = $text -replace '(?is)<(script|style)\b.*?</\1\s*>', ' ' -replace '(?s)<[^>]*>', ' '
+        }
+    }
+    # Keys and secrets are long; a short header value (Accept-Language: en) would blank out words.
+    foreach ($value in @($Redact)) {
+        $secret = [string]$value
+        if ($secret.Length -ge 8) { $text = $text.Replace($secret, '[redacted]') }
+    }
+    $text = ($text -replace '[\s\x00-\x1f\x7f-\x9f]+', ' ').Trim()
+    if ($text.Length -gt $MaxLength) {
+        $cut = $MaxLength - 3
+        # Never half of a surrogate pair.
+        if ([char]::IsHighSurrogate($text[$cut - 1])) { $cut-- }
+        $text = $text.Substring(0, $cut) + '...'
+    }
+    return $text
+}
+
+function Format-PostureForeignAnswer {
+    <#
+    .SYNOPSIS
+        What to log for an answer without the service's error code, which came from something in
+        front of the service (a proxy, a firewall, an Azure front end, a stopped web app), not the
+        service: the HTTP status, saying so, and a short excerpt of what it answered
+        (Get-PostureAnswerExcerpt, with the values sent, Redact, blanked out).
+    .EXAMPLE
+        Format-PostureForeignAnswer -StatusCode 403 -Content '<html><head><title>Access Denied</title></head></html>'
+        Returns "HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: Access Denied".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
+    )
+    $text = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?)' -f $StatusCode
+    $excerpt = Get-PostureAnswerExcerpt -Content $Content -Redact $Redact
+    if ($excerpt) { $text += '; it answered: ' + $excerpt }
+    return $text
 }
 
 function Test-PostureSnapshotRefused {

@@ -270,9 +270,61 @@ Describe 'Sending: retries, back-off, refusals' {
         # An array of answers is none of the service's, which answers one object.
         Get-PostureErrorCode -Content '[{"error":"key_revoked"}]' | Should -Be ''
         Test-PostureKeyRevoked -StatusCode 401 -Content '{"error":["key_revoked"]}' | Should -BeFalse
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":["unauthorized"]}' | Should -BeFalse
         Get-PostureIngestOutcome -Content '{"snapshotId":"x","outcome":["accepted"],"results":[]}' | Should -Be ''
         Get-PostureIngestOutcome -Content '[{"snapshotId":"x","outcome":"accepted","results":[]}]' | Should -Be ''
         Get-PostureIngestOutcome -Content ' {"snapshotId":"x","outcome":"accepted","results":[]}' | Should -Be 'accepted'
+    }
+    It 'takes a 401 or 403 for the key''s refusal only with the service''s code for it: HTTP <Code> <Content>' -ForEach @(
+        @{ Code = 401; Content = '{"error":"unauthorized","message":"The key is not valid."}' }
+        @{ Code = 401; Content = '{"error":"key_revoked","message":"This server key was revoked; enrol again with the enrolment secret."}' }
+        @{ Code = 403; Content = '{"error":"forbidden","message":"This server key belongs to exch02 and cannot post a snapshot of exch01."}' }
+    ) {
+        $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}'
+        $r.Outcome | Should -Be 'Rejected'
+        $r['Intercepted'] | Should -BeFalse
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
+    It 'a 401 or 403 of <Case> is not the service''s refusal: Failed, Intercepted, the error says something in front of the service answered' -ForEach @(
+        @{ Case = 'a front end''s page'; Code = 403; Content = "<html>`r`n<head><title>403 Forbidden</title></head>`r`n<body><center><h1>403 Forbidden</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Said = '403 Forbidden' }
+        @{ Case = 'a front end''s JSON, its error an object'; Code = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked."}}'; Said = '{"error":{"code":"Forbidden","message":"The request is blocked."}}' }
+        @{ Case = 'a proxy, in plain text'; Code = 403; Content = "Access denied by proxy policy.`n"; Said = 'Access denied by proxy policy.' }
+        @{ Case = 'a sign-in in front of the service, without a body'; Code = 401; Content = ''; Said = '' }
+        @{ Case = 'JSON whose error is an array'; Code = 401; Content = '{"error":["key_revoked"]}'; Said = '{"error":["key_revoked"]}' }
+    ) {
+        $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -Headers @{ 'x-api-key' = 'fp1.exch01.k1.secretsecret' }
+        $r.Outcome | Should -Be 'Failed'
+        $r.Intercepted | Should -BeTrue
+        $r.StatusCode | Should -Be $Code
+        $expected = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?)' -f $Code
+        if ($Said) { $expected += '; it answered: ' + $Said }
+        $r.Error | Should -BeExactly $expected
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
+    It 'an excerpt of an answer not the service''s: one line of at most 200 characters, a page''s title, never what the request sent' {
+        Get-PostureAnswerExcerpt -Content "<!DOCTYPE html>`r`n<html><head><title>`n Access`tDenied `n</title><style>p{}</style></head><body>x</body></html>" | Should -BeExactly 'Access Denied'
+        Get-PostureAnswerExcerpt -Content "<html><head><script>var a = '<b>';</script></head><body><h1>Blocked</h1>`n<p>Request blocked.</p></body></html>" | Should -BeExactly 'Blocked Request blocked.'
+        $long = Get-PostureAnswerExcerpt -Content ("Forbidden`r`n" + ('x' * 500))
+        $long.Length | Should -Be 200
+        $long | Should -Match '^Forbidden x+\.\.\.$'
+        # A page that echoes the request must not put the key in the log; short values stay.
+        Get-PostureAnswerExcerpt -Content 'Denied: x-api-key fp1.exch01.k1.secretsecret (en)' -Redact @('fp1.exch01.k1.secretsecret', 'en') | Should -BeExactly 'Denied: x-api-key [redacted] (en)'
+        Get-PostureAnswerExcerpt -Content '' | Should -BeExactly ''
+        $r = Format-PostureForeignAnswer -StatusCode 403 -Content ('<html><body>' + ('y' * 1000) + "`n</body></html>")
+        $r | Should -Not -Match '[\r\n]'
+        ($r -replace '^.*; it answered: ', '').Length | Should -Be 200
+    }
+    It 'Format-PostureEnrolmentError: "Service said" only with the service''s code; any other answer is said to come from in front of the service' {
+        Format-PostureEnrolmentError -StatusCode 403 -Content '{"error":"forbidden","message":"An admin blocked the enrolment of exch01."}' | Should -BeExactly 'Service said: forbidden: An admin blocked the enrolment of exch01.'
+        $t = Format-PostureEnrolmentError -StatusCode 403 -Content '{"error":{"code":"Forbidden","message":"The request is blocked."}}'
+        $t | Should -BeExactly 'HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {"error":{"code":"Forbidden","message":"The request is blocked."}}'
+        Format-PostureEnrolmentError -StatusCode 502 -Content "<html><head><title>502 Bad Gateway</title></head>`n<body>nginx</body></html>" | Should -BeExactly 'HTTP 502 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: 502 Bad Gateway'
+        Format-PostureEnrolmentError -StatusCode 401 -Content '' | Should -BeExactly 'HTTP 401 from something in front of the service, not the service (a proxy, firewall or front end?)'
+        Format-PostureEnrolmentError -StatusCode 401 -Content '{"error":["unauthorized"],"message":"x"}' | Should -Not -Match 'Service said'
     }
     It 'builds API URLs from the site or from API_BASE_URL' {
         Get-PostureApiUri -Endpoint 'https://x.azurewebsites.net' -Route 'manifest' | Should -Be 'https://x.azurewebsites.net/api/manifest'
@@ -574,6 +626,55 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
         $null = Invoke-UndeliveredRun -DataPath $script:data
         Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
         Should -Invoke Save-PostureConfig -Times 0 -Exactly
+    }
+
+    # A proxy, a firewall or a front end refused the post before the service saw it: the key may
+    # well be good, and the snapshot too.
+    Context 'a post refused 401/403 by something in front of the service' {
+        BeforeEach {
+            $script:spoolFiles = { @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json') }
+            $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        }
+
+        It '<Case>: no re-enrolment, the key kept, the snapshots stay in the spool, the output and the log say what refused them' -ForEach @(
+            @{ Case = 'a front end''s 403 page'; Code = 403; Content = "<html>`r`n<head><title>403 Forbidden</title></head>`r`n<body><center><h1>403 Forbidden</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Said = '403 Forbidden' }
+            @{ Case = 'a front end''s 403 in JSON, its error an object'; Code = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked."}}'; Said = '{"error":{"code":"Forbidden","message":"The request is blocked."}}' }
+            @{ Case = 'a 401 without a body'; Code = 401; Content = ''; Said = '' }
+        ) {
+            $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+            Mock Invoke-PostureHttpRequest { [void]$script:keysSent.Add($Headers['x-api-key']); $script:answer }
+            $from = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?)' -f $Code
+            if ($Said) { $from += '; it answered: ' + $Said }
+
+            # The run's own snapshot.
+            $run = Invoke-UndeliveredRun -DataPath $script:data
+            $line = @($run.Lines | Where-Object { $_ -match 'not delivered' })
+            $line.Count | Should -Be 1
+            $line[0] | Should -BeLike ('Snapshot * not delivered ({0}); spooled for the next run.' -f $from)
+            & $script:log | Should -Match ('not delivered \({0}\); spooled to ' -f [regex]::Escape($from))
+
+            # A later run: the spooled snapshot is refused the same way, and both stay.
+            $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+            $run.ExitCode | Should -Be 1
+            @(& $script:spoolFiles).Count | Should -Be 2
+            ($run.Lines -join "`n") | Should -Match ('not delivered \(earlier spooled snapshots could not be delivered: {0}\); spooled for the next run\.' -f [regex]::Escape($from))
+            & $script:log | Should -Match ('Spooled snapshot \S+ not delivered \({0}\); the spool is kept for the next run\.' -f [regex]::Escape($from))
+
+            ($run.Lines -join '|') | Should -Not -Match '[\r\n]'
+            & $script:log | Should -Not -Match 'Service said|@\{code|refused by the service'
+            Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected') | Should -BeFalse
+            Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
+            Should -Invoke Save-PostureConfig -Times 0 -Exactly
+            @($script:keysSent) | Should -Be @('old-key', 'old-key')
+        }
+
+        It 'the service''s own 403 forbidden is still its refusal of the key: no re-enrolment, the snapshot spooled, the output gives its message' {
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"This server key belongs to exch02 and cannot post a snapshot of exch01."}'; RetryAfter = $null; Error = 'Response status code does not indicate success.' } }
+            $run = Invoke-UndeliveredRun -DataPath $script:data
+            ($run.Lines -join "`n") | Should -Match 'not delivered \(HTTP 403 forbidden: This server key belongs to exch02 and cannot post a snapshot of exch01\.\); spooled for the next run'
+            ($run.Lines -join "`n") | Should -Not -Match 'in front of the service'
+            Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
+        }
     }
 
     It 'keeps the snapshot spooled when enrolling again fails' {

@@ -342,11 +342,11 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
 
         # Not the service's answer: its approved request is still there to collect.
         It 'a <Case> in front of the service: the claim and request secret are kept, exit 1; once approved, the next run collects the key with them' -ForEach @(
-            @{ Case = '403 page of a stopped web app'; Answer = @{ StatusCode = 403; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service \(a stopped web app' }
-            @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service' }
+            @{ Case = '403 page of a stopped web app'; Answer = @{ StatusCode = 403; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service \(a stopped web app'; Excerpt = 'Web App - Stopped' }
+            @{ Case = '400 of a firewall'; Answer = @{ StatusCode = 400; Content = 'Request blocked by the web application firewall.'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service'; Excerpt = 'Request blocked by the web application firewall.' }
             # JSON with an "error" that is not one of the service's codes: an object, or other text.
-            @{ Case = '403 of a front end in JSON'; Answer = @{ StatusCode = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service' }
-            @{ Case = '400 of a gateway in JSON'; Answer = @{ StatusCode = 400; Content = '{"error":"Bad Request","message":"Invalid URL"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service' }
+            @{ Case = '403 of a front end in JSON'; Answer = @{ StatusCode = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service'; Excerpt = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}' }
+            @{ Case = '400 of a gateway in JSON'; Answer = @{ StatusCode = 400; Content = '{"error":"Bad Request","message":"Invalid URL"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service'; Excerpt = '{"error":"Bad Request","message":"Invalid URL"}' }
         ) {
             & $script:saveConfig
             [void](& $script:run)
@@ -360,6 +360,8 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             ($r.Lines -join "`n") | Should -Match 'refused by something other than the service'
             ($r.Lines -join "`n") | Should -Not -Match 'the service refused'
             & $script:log | Should -Match $Said
+            & $script:log | Should -Match ('It answered: ' + [regex]::Escape($Excerpt))
+            & $script:log | Should -Not -Match 'something other than the service[^\r\n]*(Service said|@\{code)'
             & $script:log | Should -Not -Match 'was cleared'
             $kept = Read-PostureConfig -Path $script:config
             $kept.EnrolmentClaim | Should -Be 'R1.claim1'
@@ -451,11 +453,14 @@ Describe 'Invoke-PostureEnrolment: 202, the claim and the current key' {
     It 'a 403 <Case> in front of the service keeps the current key: not resent without it, no request filed; the next call renews with it' -ForEach @(
         @{ Case = 'page of a stopped web app'; Content = '<html><head><title>Web App - Stopped</title></head><body>Error 403 - This web app is stopped.</body></html>' }
         @{ Case = 'of a proxy (plain text)'; Content = 'Forbidden by proxy policy.' }
+        @{ Case = 'of an Azure front end in JSON'; Content = '{"error":{"code":"Forbidden","message":"The request is blocked."}}' }
     ) {
         $script:svc.Busy['enroll'] = New-Object System.Collections.ArrayList
         [void]$script:svc.Busy['enroll'].Add(@{ StatusCode = 403; Content = $Content; RetryAfter = $null; Error = $null })
         $e = { Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.current' } | Should -Throw -PassThru
         $e.Exception.Message | Should -Match 'HTTP 403\) by something other than the service'
+        # Whose answer it was is said once, and never as the service's.
+        $e.Exception.Message | Should -Not -Match 'Service said'
         @($script:svc.Calls | ForEach-Object { $_.ServerKey }) | Should -Be @('fp1.current')
         $script:svc.Requests | Should -Be 0
         $a = Invoke-PostureEnrolment -Endpoint 'https://x/api' -EnrolmentSecret $script:secret -HostFacts $script:facts -CurrentKey 'fp1.current'
