@@ -43,7 +43,8 @@ export function normaliseInclusions(list: readonly string[]): string[] {
 
 /** Ports as sorted, merged ranges: `587,25,20-30` and `20-30,587` are the same list. */
 export function normalisePorts(ports: readonly PortRange[]): string {
-  const sorted = [...ports].sort((a, b) => a.from - b.from || a.to - b.to);
+  // Ranges that start at one port merge into the longest whichever comes first, so the start alone orders.
+  const sorted = [...ports].sort((a, b) => a.from - b.from);
   const merged: PortRange[] = [];
   for (const p of sorted) {
     const last = merged[merged.length - 1];
@@ -82,8 +83,9 @@ function keyed(rules: readonly PortRule[]): Map<string, RuleFacts['facts']> {
   for (const r of rules.map(ruleFacts)) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.facts]);
   const out = new Map<string, RuleFacts['facts']>();
   for (const [key, list] of byKey) {
-    const ordered = list.map((f) => [JSON.stringify(f), f] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    ordered.forEach(([, f], i) => out.set(i === 0 ? key : `${key}~${i + 1}`, f));
+    // The default sort orders the JSON texts by code unit; two equal texts are the same facts.
+    const ordered = list.map((f) => JSON.stringify(f)).sort();
+    ordered.forEach((text, i) => out.set(i === 0 ? key : `${key}~${i + 1}`, JSON.parse(text) as RuleFacts['facts']));
   }
   return out;
 }

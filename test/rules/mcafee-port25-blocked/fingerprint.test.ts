@@ -20,6 +20,11 @@ function normalised(file: string) {
 }
 
 const factsOf = (file: string): Facts => configurationFacts(normalised(file));
+const factsOfDoc = (doc: unknown): Facts => {
+  const parsed = parseSnapshot(doc, { now: NOW });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return configurationFacts(parsed.normalised);
+};
 const hashOf = (file: string): string => fingerprintHash(factsOf(file));
 
 /** The fields in which two sets of facts differ. */
@@ -135,10 +140,84 @@ describe('port-25 configuration facts on the fixtures', () => {
       const r = evaluateRule(mcafeePort25Blocked, normalised(file));
       expect(r.fingerprint?.hash, file).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(r.fingerprint?.facts).toEqual(factsOf(file));
+      // The facts name the generation the verdict was reached on.
+      expect(r.fingerprint?.facts['product.generation'], file).toBe((r.evidence as { product?: { generation: string } }).product?.generation ?? null);
       expect(JSON.parse(JSON.stringify(r.fingerprint?.facts))).toEqual(r.fingerprint?.facts);
     }
     // The fixtures are built to differ: far more configurations than generations.
     expect(new Set(fixtureFiles().map(hashOf)).size).toBeGreaterThanOrEqual(20);
+  });
+});
+
+type RegValue = { name: string; type: string; data: unknown };
+type Doc = { registry: { path: string; view: string; exists?: boolean; values?: RegValue[] }[] };
+
+const BB80 = 'HKLM\\SOFTWARE\\Network Associates\\TVD\\Shared Components\\On Access Scanner\\BehaviourBlocking';
+const BB88 = 'HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking';
+
+/** A fixture with one more key of port-rule values below its settings key. */
+function withSubkey(file: string, path: string, values: RegValue[]): Doc {
+  const doc = readFixture(file) as Doc;
+  doc.registry.push({ path, view: '32', exists: true, values });
+  return doc;
+}
+
+/** A mass-mailing rule's values in the reference layout, as group `_n`. */
+function massMailing(n: number, f: { name: string; block: number; report: number; ports: string; exclude: string[] }): RegValue[] {
+  return [
+    { name: `PortBlockRuleName_${n}`, type: 'REG_SZ', data: f.name },
+    { name: `PortBlockEnabled_${n}`, type: 'REG_DWORD', data: f.block },
+    { name: `PortBlockReport_${n}`, type: 'REG_DWORD', data: f.report },
+    { name: `PortBlockPorts_${n}`, type: 'REG_SZ', data: f.ports },
+    { name: `PortBlockDirection_${n}`, type: 'REG_SZ', data: 'Outbound' },
+    { name: `PortBlockExcludedProcesses_${n}`, type: 'REG_MULTI_SZ', data: f.exclude },
+  ];
+}
+
+describe('port-25 configuration facts of rules kept below the settings key', () => {
+  const custom = (subkey: string): Doc =>
+    withSubkey('vse88-custom-rule-inbound-25-only.json', `${BB88}\\${subkey}`, [
+      { name: 'PortBlockRuleName_1', type: 'REG_SZ', data: 'Block outbound SMTP' },
+      { name: 'PortBlockEnabled_1', type: 'REG_DWORD', data: 1 },
+      { name: 'PortBlockPorts_1', type: 'REG_SZ', data: '25' },
+    ]);
+
+  it('a rule in a subkey is keyed by the subkey and its number, in lower case as Windows ignores the case', () => {
+    const f = factsOfDoc(custom('Custom'));
+    expect(Object.keys(f).filter((k) => k.startsWith('portRule[custom #1]')).sort()).toEqual(
+      ['block', 'direction', 'exclude', 'include', 'ports', 'report'].map((field) => `portRule[custom #1].${field}`),
+    );
+    expect(f).toMatchObject({ 'portRule[custom #1].block': true, 'portRule[custom #1].report': false, 'portRule[custom #1].ports': '25' });
+    expect(differing(factsOfDoc(custom('CUSTOM')), f)).toEqual([]);
+    expect(fingerprintHash(factsOfDoc(custom('CUSTOM')))).toBe(fingerprintHash(f));
+  });
+
+  // The Japanese fixture keeps its mass-mailing rule as group _3 of the 8.0i settings key.
+  const X = { name: 'マス メール型ワームによるメールの送信を防止する', block: 1, report: 1, ports: '25', exclude: ['outlook.exe', 'msimn.exe', 'nlnotes.exe'] };
+  const Y = { name: 'Prevent mass mailing worms from sending mail', block: 1, report: 0, ports: '587,25', exclude: ['EdgeTransport.exe'] };
+  const factsX = { block: true, report: true, ports: '25', direction: 'Outbound', include: [], exclude: ['msimn.exe', 'nlnotes.exe', 'outlook.exe'] };
+  const factsY = { block: true, report: false, ports: '25,587', direction: 'Outbound', include: [], exclude: ['edgetransport.exe'] };
+
+  /** The settings key holding `inKey` as its mass-mailing rule, and a subkey holding `below`. */
+  function twoMassMailingRules(inKey: typeof X, below: typeof X): Doc {
+    const doc = withSubkey('vse80i-custom-rule-japanese-name.json', `${BB80}\\Custom`, massMailing(1, below));
+    const bb = doc.registry.find((k) => k.path === BB80)!;
+    bb.values = [...bb.values!.filter((v) => !v.name.endsWith('_3')), ...massMailing(3, inKey)];
+    return doc;
+  }
+
+  it('two mass-mailing rules under one key are told apart by content, not by where the snapshot lists them', () => {
+    const expected = {
+      'product.generation': 'VSE80i',
+      'settings.read': 'ok',
+      accessProtection: 'on',
+      ...VSE80I_OTHER_RULES,
+      // The facts' JSON decides the order: "report":false sorts before "report":true.
+      ...rule('mass-mailing', factsY),
+      ...rule('mass-mailing~2', factsX),
+    };
+    expect(factsOfDoc(twoMassMailingRules(X, Y))).toEqual(expected);
+    expect(factsOfDoc(twoMassMailingRules(Y, X))).toEqual(expected);
   });
 });
 
