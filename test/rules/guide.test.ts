@@ -1,8 +1,11 @@
 // Where a result's guide link points: the page the service serves for the rule, the section whose
 // heading is the reason code, listed before the rule's own references — and nothing added for a
 // rule without a guide. (The dashboard tests check that every such link resolves on a running host.)
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guideAnchor, guidePath, guideReference, referencesFor } from '../../src/rules/guide';
+import { RULES } from '../../src/rules/registry';
 
 const own = [{ title: 'KB 123', url: 'https://example.invalid/kb123' }];
 
@@ -20,5 +23,12 @@ describe('a rule guide link', () => {
     expect(referencesFor({ id: 'r', guide: true, references: own }, 'Blocked')).toEqual([guideReference('r', 'Blocked'), ...own]);
     expect(referencesFor({ id: 'r', guide: false, references: own }, 'Blocked')).toEqual(own);
     expect(referencesFor({ id: 'r', references: own }, 'Blocked')).toEqual(own);
+  });
+
+  it('is there exactly for the loaded rules that have a guide in docs/rules, which the build serves', () => {
+    for (const rule of RULES) {
+      const written = existsSync(path.resolve(__dirname, '../../docs/rules', `${rule.id}.md`));
+      expect(rule.guide === true, rule.id).toBe(written);
+    }
   });
 });
