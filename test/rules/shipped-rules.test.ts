@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RETIRED_RULE_IDS, RULES, SHIPPED_RULE_IDS } from '../../src/rules/registry';
-import { compareVersions, isNewerRule, isNewerRuleSet, type RuleSetView } from '../../src/rules/rule-set-order';
+import { compareVersions, heldByNewerRelease, isNewerRule, isNewerRuleSet, ruleSetViewOf, type RuleSetView } from '../../src/rules/rule-set-order';
 
 describe('the registry\'s rule ids', () => {
   it('lists every loaded rule as shipped, once', () => {
@@ -62,5 +62,39 @@ describe('which rule set is newer', () => {
         expect(isNewerRuleSet(before, next)).toBe(false);
       }),
     );
+  });
+});
+
+describe('the loaded rule set as instances compare it', () => {
+  const loaded = (id: string, version: string) => ({ ...RULES[0]!, id, version });
+
+  it('is the same, JSON included, whatever order the rules are loaded in', () => {
+    const expected = '{"versions":{"a":"1.0.0","b":"2.0.0","c":"1.1.0"},"retired":["old","older"]}';
+    expect(JSON.stringify(ruleSetViewOf([loaded('a', '1.0.0'), loaded('b', '2.0.0'), loaded('c', '1.1.0')], ['old', 'older']))).toBe(expected);
+    expect(JSON.stringify(ruleSetViewOf([loaded('c', '1.1.0'), loaded('b', '2.0.0'), loaded('a', '1.0.0')], ['older', 'old']))).toBe(expected);
+    expect(JSON.stringify(ruleSetViewOf([loaded('b', '2.0.0'), loaded('a', '1.0.0'), loaded('c', '1.1.0')], ['old', 'older']))).toBe(expected);
+  });
+});
+
+describe('rows a newer release wrote', () => {
+  const mine = view({ a: '1.2.0' });
+  const NOW = Date.parse('2026-12-04T12:00:00Z');
+  const MIN = 60_000;
+
+  it('hold an older release off for an hour after they were last written, counting the newest commit', () => {
+    const newer = { ruleId: 'a', ruleVersion: '1.3.0' };
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 59 * MIN }], mine, NOW)).toBe(true);
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 60 * MIN }], mine, NOW)).toBe(false);
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 3 * 60 * MIN }], mine, NOW)).toBe(false);
+    // A commit newer than lastSeen is the last write.
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 3 * 60 * MIN, recentCommits: [{ at: NOW - 10 * MIN }] }], mine, NOW)).toBe(true);
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 10 * MIN, recentCommits: [{ at: NOW - 3 * 60 * MIN }] }], mine, NOW)).toBe(true);
+    expect(heldByNewerRelease([{ ...newer, lastSeen: NOW - 2 * 60 * MIN, recentCommits: [] }], mine, NOW)).toBe(false);
+  });
+
+  it('hold nothing when every row is of a rule this release has reached, however recent', () => {
+    expect(heldByNewerRelease([{ ruleId: 'a', ruleVersion: '1.2.0', lastSeen: NOW }], mine, NOW)).toBe(false);
+    expect(heldByNewerRelease([{ ruleId: 'a', ruleVersion: '1.2.0', lastSeen: NOW }, { ruleId: 'b', ruleVersion: '1.0.0', lastSeen: NOW - MIN }], mine, NOW)).toBe(true);
+    expect(heldByNewerRelease([], mine, NOW)).toBe(false);
   });
 });
