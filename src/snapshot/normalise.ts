@@ -101,7 +101,7 @@ export const SERVER_ID = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(
  * Lower case for ASCII letters only. String#toLowerCase folds some other letters into them (the
  * Kelvin sign into k), which would make a look-alike name another spelling of a server.
  */
-export const asciiLower = (v: string): string => v.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+export const asciiLower = (v: string): string => v.replace(/[A-Z]/g, (m) => m.toLowerCase());
 
 /** A server id as a person types it (any case, a final dot allowed); undefined when it is none. */
 export function serverIdOfName(name: string): string | undefined {

@@ -31,6 +31,11 @@ describe('issues the contract never raises itself, in words all the same', () =>
     const r = date.safeParse(new Date(-1));
     expect(first(date, new Date(-1))).toBe(r.success ? '' : r.error.issues[0]!.message);
   });
+  it('tells a missing field by zod\'s words when an issue carries no input', () => {
+    const issue = (message: string) => ({ code: 'invalid_type', expected: 'string', path: ['x'], message }) as z.core.$ZodIssue;
+    expect(describeIssue(issue('Invalid input: expected string, received undefined'))).toBe('is required (a string) but missing');
+    expect(describeIssue(issue('Invalid input: expected string, received number'))).toBe('must be a string');
+  });
   it('a union without a discriminator keeps zod\'s words', () => {
     const union = z.union([z.string(), z.number()]);
     const r = union.safeParse(true);
@@ -42,6 +47,8 @@ describe('issues the contract never raises itself, in words all the same', () =>
 describe('contract issues, word for word', () => {
   it.each([
     ['a wrong schema id', (s: any) => (s.schema = 'fleet-posture/snapshot@2'), 'schema', 'must be one of "fleet-posture/snapshot@1"'],
+    ['a missing schema id', (s: any) => delete s.schema, 'schema', 'is required (one of "fleet-posture/snapshot@1") but missing'],
+    ['a missing view', (s: any) => delete s.registry[0].view, 'registry[0].view', 'is required (one of "32", "64") but missing'],
     ['a missing object', (s: any) => delete s.host, 'host', 'is required (an object) but missing'],
     ['a missing array', (s: any) => delete s.registry, 'registry', 'is required (an array) but missing'],
     ['a missing string', (s: any) => delete s.host.name, 'host.name', 'is required (a string) but missing'],

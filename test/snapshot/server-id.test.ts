@@ -3,7 +3,7 @@
 // no key, waiver or baseline can be made for a server no collector could post as.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SERVER_ID, serverIdOf } from '../../src/snapshot/normalise';
+import { asciiLower, SERVER_ID, serverIdOf, serverIdOfName } from '../../src/snapshot/normalise';
 import { hostSchema } from '../../src/snapshot/schema';
 
 describe('SERVER_ID', () => {
@@ -25,5 +25,19 @@ describe('SERVER_ID', () => {
     for (const bad of ['', 'a..b', 'a-.b', 'a.-b', '-a', 'a-', '.a', 'a.', 'l'.repeat(64), `${'l'.repeat(63)}.${'m'.repeat(63)}.${'n'.repeat(63)}.${'o'.repeat(62)}`, 'Exch01', 'a b', 'a/b']) {
       expect(SERVER_ID.test(bad), bad).toBe(false);
     }
+  });
+});
+
+describe('a server id as a person types it', () => {
+  it('is the name in lower case without a final dot, or nothing when no host can have it', () => {
+    expect(serverIdOfName('EXCH01')).toBe('exch01');
+    expect(serverIdOfName('Exch01.Corp.Contoso.COM.')).toBe('exch01.corp.contoso.com');
+    for (const bad of ['', '.', 'a b', 'exch01..corp', 'exch01.corp..']) expect(serverIdOfName(bad), bad).toBeUndefined();
+  });
+
+  it('folds ASCII letters only: the Kelvin sign is no k', () => {
+    expect(asciiLower('EXCH-\u212A01-Ä')).toBe('exch-\u212A01-Ä');
+    expect(serverIdOfName('\u212Aexch01')).toBeUndefined();
+    expect(serverIdOfName('Kexch01')).toBe('kexch01');
   });
 });
