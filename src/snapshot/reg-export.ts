@@ -197,6 +197,7 @@ function regString(bytes: Uint8Array, state: ParseState, name: string, lineNo: n
   try {
     return decodeAnsi(bytes, state.codePage);
   } catch (e) {
+    // Stryker disable next-line ConditionalExpression: decodeAnsi throws nothing but CodePageError, so the other way out is never taken.
     if (!(e instanceof CodePageError)) throw e;
     throw new RegExportError(`value ${JSON.stringify(name)}: ${e.message}`, lineNo);
   }
@@ -407,7 +408,9 @@ export function entriesTheManifestReads(entries: readonly RegistryEntry[], manif
   return entries.filter((e) =>
     manifestKeys.some((m) => {
       const depth = depthBelow(e.path, shortHive(m.path));
-      return depth !== undefined && (depth === 0 || (m.recurse && depth <= (m.maxDepth ?? Infinity)));
+      // Stryker disable next-line ConditionalExpression: without it, undefined is not 0 and not <= any depth, so the answer is false all the same.
+      if (depth === undefined) return false;
+      return depth === 0 || (m.recurse && depth <= (m.maxDepth ?? Infinity));
     }),
   );
 }
@@ -441,7 +444,8 @@ export function registryEntriesFromExports(
   }
   const out: RegistryEntry[] = [...entries.values()].map((e) => ({ path: e.path, view: e.view, exists: true, values: e.values }));
 
-  const views: RegistryView[] = nativeView === '64' ? ['64', '32'] : ['32'];
+  // On 32-bit Windows exportSpelling has no spelling for view "64", so that view adds nothing there.
+  const views: RegistryView[] = ['64', '32'];
   for (const m of manifestKeys) {
     for (const view of views) {
       const canonical = canonicalRegistryPath(shortHive(m.path), view);

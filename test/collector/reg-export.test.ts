@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRegBytes, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { ANSI_CODE_PAGES, CodePageError, decodeRegBytes, decodeTextFile, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
 import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
@@ -15,6 +15,41 @@ describe('decodeRegBytes', () => {
     expect(decodeRegBytes(Buffer.from('\uFEFFREGEDIT4\r\n', 'utf8'))).toBe('REGEDIT4\r\n');
     expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="é"', 'utf8'))).toContain('é');
     expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="\xe9"', 'latin1'))).toContain('é');
+  });
+});
+
+describe('ANSI code pages (REGEDIT4 files and CSVs carry no mark of theirs)', () => {
+  it('reads each code page --code-page takes in its own letters, and says the text was ANSI', () => {
+    // One letter each from the code page's chart, after an ASCII letter.
+    const letters: [number, number[], string][] = [
+      [874, [0xa1], 'ก'], [932, [0x82, 0xa0], 'あ'], [936, [0xc4, 0xe3], '你'], [949, [0xc7, 0xd1], '한'], [950, [0xa4, 0xa4], '中'],
+      [1250, [0xa5], 'Ą'], [1251, [0xc0], 'А'], [1252, [0xe9], 'é'], [1253, [0xc1], 'Α'], [1254, [0xd0], 'Ğ'], [1255, [0xe0], 'א'],
+      [1256, [0xc7], 'ا'], [1257, [0xc0], 'Ą'], [1258, [0xc3], 'Ă'],
+    ];
+    expect(letters.map(([cp]) => String(cp))).toEqual(Object.keys(ANSI_CODE_PAGES));
+    for (const [cp, bytes, letter] of letters) expect(decodeTextFile(Uint8Array.from([0x41, ...bytes]), cp), `code page ${cp}`).toEqual({ text: `A${letter}`, ansi: true });
+    expect(decodeTextFile(Buffer.from('Aé', 'utf8'), 1251)).toEqual({ text: 'Aé', ansi: false });
+  });
+
+  it('reads 0x80-0x9F of 1252 as Windows does (€ and the curly quotes), and leaves other code pages\' bytes there alone', () => {
+    expect(decodeTextFile(Uint8Array.from([0x80, 0x93, 0x94]), 1252).text).toBe('€“”');
+    // 0x98 is unassigned in 1251: a C1 control, not the 1252 tilde.
+    expect(decodeTextFile(Uint8Array.from([0xc0, 0x98]), 1251).text).toBe('А\u0098');
+  });
+
+  it('refuses a code page it does not know, naming the ones it does', () => {
+    expect(() => decodeTextFile(Uint8Array.from([0xe9]), 437)).toThrow(CodePageError);
+    expect(() => decodeTextFile(Uint8Array.from([0xe9]), 437)).toThrow('code page 437 is not one of 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258');
+  });
+});
+
+describe('exportSpelling', () => {
+  it('spells a key of the 32-bit view under Wow6432Node on 64-bit Windows, and has no 64-bit view on 32-bit Windows', () => {
+    expect(exportSpelling('HKEY_LOCAL_MACHINE\\SOFTWARE\\X', '64', '64')).toBe('HKLM\\SOFTWARE\\X');
+    expect(exportSpelling('HKLM\\SOFTWARE\\X', '32', '64')).toBe('HKLM\\SOFTWARE\\Wow6432Node\\X');
+    expect(exportSpelling('HKLM\\SYSTEM\\X', '32', '64')).toBeUndefined();
+    expect(exportSpelling('HKEY_LOCAL_MACHINE\\SOFTWARE\\X', '32', '32')).toBe('HKLM\\SOFTWARE\\X');
+    expect(exportSpelling('HKEY_LOCAL_MACHINE\\SOFTWARE\\X', '64', '32')).toBeUndefined();
   });
 });
 
@@ -91,6 +126,20 @@ describe('parseRegExport edge cases', () => {
     expect(parse('REGEDIT4', '41,00,00').ansiHexStrings).toBe(false);
     // regedit 5 writes string data in UTF-16LE, whatever the code page.
     expect(parse('Windows Registry Editor Version 5.00', 'ed,30,b0,30,00,00,00,00').ansiHexStrings).toBe(false);
+  });
+
+  it('flags hex string data from 0x80 up: € is 0x80 in 1252', () => {
+    const ex = parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"p"=hex(2):80,00\r\n', 1252);
+    expect(ex.keys[0]?.values[0]).toEqual({ name: 'p', type: 'REG_EXPAND_SZ', data: '€' });
+    expect(ex.ansiHexStrings).toBe(true);
+  });
+
+  it('joins wrapped hex data after a value name holding a semicolon (only a line starting with one is a comment)', () => {
+    const ex = parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a;b"=hex:01,02,\\\r\n  03\r\n; a comment,\\\r\n"n"=dword:00000001\r\n');
+    expect(ex.keys[0]?.values).toEqual([
+      { name: 'a;b', type: 'REG_BINARY', data: Buffer.from([1, 2, 3]).toString('base64') },
+      { name: 'n', type: 'REG_DWORD', data: 1 },
+    ]);
   });
 
   it('keeps a string that ends with an escaped backslash on its own line', () => {
