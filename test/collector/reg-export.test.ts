@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANSI_CODE_PAGES, CodePageError, decodeRegBytes, decodeTextFile, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { ANSI_CODE_PAGES, CodePageError, decodeRegBytes, decodeTextFile, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
 import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
@@ -50,6 +50,27 @@ describe('exportSpelling', () => {
     expect(exportSpelling('HKLM\\SYSTEM\\X', '32', '64')).toBeUndefined();
     expect(exportSpelling('HKEY_LOCAL_MACHINE\\SOFTWARE\\X', '32', '32')).toBe('HKLM\\SOFTWARE\\X');
     expect(exportSpelling('HKEY_LOCAL_MACHINE\\SOFTWARE\\X', '64', '32')).toBeUndefined();
+  });
+});
+
+describe('exportsCover', () => {
+  const exported = (...keys: string[]) => parseRegExport(`Windows Registry Editor Version 5.00\r\n\r\n${keys.map((k) => `[${k}]\r\n"v"=dword:00000001\r\n\r\n`).join('')}`);
+
+  it('takes the key itself or a branch above it, in any case, and nothing beside it', () => {
+    const ex = exported('HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\App');
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso\\App', '64')).toBe(true);
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\CONTOSO\\app', '64')).toBe(true);
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso\\App\\Settings', '64')).toBe(true);
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso\\Other', '64')).toBe(false);
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso', '64')).toBe(false);
+  });
+
+  it('says nothing of a key no export can hold: view "64" on 32-bit Windows, the 32-bit view outside HKLM\\SOFTWARE', () => {
+    const ex = exported('HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso\\App', 'HKEY_LOCAL_MACHINE\\SYSTEM\\X');
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso\\App', '64', { nativeView: '32' })).toBe(false);
+    expect(exportsCover([ex], 'HKLM\\SOFTWARE\\Contoso\\App', '32', { nativeView: '32' })).toBe(true);
+    expect(exportsCover([ex], 'HKLM\\SYSTEM\\X', '32')).toBe(false);
+    expect(exportsCover([ex], 'HKLM\\SYSTEM\\X', '64')).toBe(true);
   });
 });
 
