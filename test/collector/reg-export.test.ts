@@ -176,6 +176,10 @@ describe('parseRegExport edge cases', () => {
     expect(() => parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"a"=hex:zz\r\n')).toThrow(/line 4: "zz" is not a hex byte/);
     expect(() => parseRegExport('REGEDIT4\r\n"a"="b"\r\n')).toThrow(/before any \[key\]/);
     expect(() => parseRegExport('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"a"="open\r\n')).toThrow(/not closed/);
+    // 0x81 opens a two-byte character in Shift-JIS; NUL cannot end it.
+    const sjis = 'REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\X]\r\n"p"=hex(2):81,00\r\n';
+    expect(() => parseRegExport(sjis, 932)).toThrow(RegExportError);
+    expect(() => parseRegExport(sjis, 932)).toThrow(/^line 4: value "p": the text is not valid in code page 932/);
   });
 });
 
