@@ -13,6 +13,9 @@ export default {
   htmlReporter: { fileName: 'test-results/mutation/index.html' },
   jsonReporter: { fileName: 'test-results/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, reportTests: false, reportMutants: false },
+  // The PowerShell and Bicep tools (hundreds of MB, or a symlink in a helper's clone) are not
+  // read by the mutated tests; copying them into every sandbox only costs time or fails.
+  ignorePatterns: ['/.tools'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   thresholds: { high: 90, low: 80, break: null },
