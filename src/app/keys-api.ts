@@ -39,7 +39,8 @@ export class KeysApi {
     const requestId = req.params.request ?? '';
     if (!REQUEST_ID.test(requestId)) throw invalidQuery(`The request in the path must be the id of a re-enrolment request, not "${requestId.slice(0, 64)}".`);
     const decision = (req.params.decision ?? '').toLowerCase();
-    if (!(decision in DECISIONS)) throw new ApiError('not_found', `There is no action "${decision.slice(0, 20)}"; use approve or deny.`);
+    // Own keys only: `in` would also find what every object inherits (constructor, __proto__).
+    if (!Object.hasOwn(DECISIONS, decision)) throw new ApiError('not_found', `There is no action "${decision.slice(0, 20)}"; use approve or deny.`);
     const server = await this.deps.keyNames.resolveOrSelf(name);
     const wanted = DECISIONS[decision as keyof typeof DECISIONS];
     const decided = await this.deps.reenrolment.decide(server, requestId, wanted, log);

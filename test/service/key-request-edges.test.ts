@@ -87,6 +87,19 @@ describe('re-enrolment requests: unknown states and the issue/decision race', ()
     expect((await listed('UNK2', 'pending')).sort()).toEqual([again.body.requestId, ...more.map((m) => m.body.requestId)].sort());
   });
 
+  it('a decision that merely names a property every object has (constructor, __proto__, toString) is no action: 404, the request left pending', async () => {
+    expect((await c.enrol('PROTO1')).status).toBe(201);
+    const asked = await c.enrol('PROTO1');
+    expect(asked.status).toBe(202);
+    const before = await partition('PROTO1');
+    for (const decision of ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty']) {
+      const answer = await c.call('POST', `servers/${fqdn('PROTO1')}/enrolments/${asked.body.requestId}/${decision}`, admin);
+      expect(answer, decision).toEqual({ status: 404, body: { error: 'not_found', message: `There is no action "${decision.toLowerCase()}"; use approve or deny.` } });
+    }
+    expect(await partition('PROTO1')).toEqual(before);
+    expect((await decide('PROTO1', asked.body.requestId, 'approve')).status).toBe(200);
+  });
+
   it('a new key settles a request in an unknown state too, under the ETag it was read with', async () => {
     const first = await c.enrol('UNK3');
     const asked = await c.enrol('UNK3');
