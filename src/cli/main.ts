@@ -50,7 +50,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.out(USAGE + '\n');
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
+  // Own keys only: a plain index would also find what every object inherits (constructor, toString).
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     io.err(`fleet-posture: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
     return EXIT.badInput;

@@ -12,7 +12,8 @@ Prints the JSON Schema generated from the contract's zod schemas; --write update
 export async function schemaCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { write: { type: 'boolean', default: false } } });
   const name = positionals[0];
-  if (positionals.length !== 1 || !name || !(name in JSON_SCHEMAS)) throw new UsageError('schema takes one name: snapshot or manifest');
+  // Own keys only: `in` would also take what every object inherits (constructor, __proto__).
+  if (positionals.length !== 1 || !name || !Object.hasOwn(JSON_SCHEMAS, name)) throw new UsageError('schema takes one name: snapshot or manifest');
   const text = jsonSchemaText(name as JsonSchemaName);
   if (values.write) {
     const file = JSON_SCHEMA_FILES[name as JsonSchemaName];

@@ -12,13 +12,15 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 }
 
 describe('fleet-posture usage errors', () => {
-  it.each([
+  it.each<[string[], string]>([
     [['evaluate', '-x'], 'fleet-posture evaluate: unknown option -x (a file name that begins with "-" goes after "--")'],
     [['import-reg', 'a.reg', '--host', '-bad'], 'fleet-posture import-reg: --host needs a value (one that begins with "-" is written --host=-value)'],
     [['import-reg', 'a.reg', '--host'], 'fleet-posture import-reg: --host needs a value (one that begins with "-" is written --host=-value)'],
     [['evaluate', '--evidence=yes', 'x.json'], 'fleet-posture evaluate: --evidence takes no value'],
     [['manifest', 'extra'], 'fleet-posture manifest: manifest takes no arguments'],
     [['import-reg', 'a.reg', '--code-page', '437'], 'fleet-posture import-reg: --code-page must be one of 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, not "437"'],
+    // Names every object has (Object.prototype's) are no schema's: not "{}" printed, nor a stack.
+    ...['constructor', '__proto__', 'toString', 'hasOwnProperty'].map((name): [string[], string] => [['schema', name], 'fleet-posture schema: schema takes one name: snapshot or manifest']),
     [['import-reg', 'a.reg', '--code-page', 'sjis'], 'fleet-posture import-reg: --code-page must be one of 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, not "sjis"'],
   ])('%j: one sentence, then the help, exit 2', async (argv, sentence) => {
     const r = await run(argv);
@@ -35,5 +37,15 @@ describe('fleet-posture usage errors', () => {
     expect(r.out).toBe('');
     expect(r.err.split('\n')[0]).toBe('fleet-posture: name a command');
     expect(r.err).toContain('Usage: fleet-posture <command> [options]');
+  });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('%j, a name every object has, is an unknown command like any other: exit 2, no stack', async (name) => {
+    for (const argv of [[name], [name, '--help']]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err.split('\n')[0]).toBe(`fleet-posture: unknown command ${JSON.stringify(name)}`);
+      expect(r.err).not.toMatch(/\bat /);
+    }
   });
 });
