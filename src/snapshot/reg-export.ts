@@ -72,7 +72,7 @@ export const ANSI_CODE_PAGES: Readonly<Record<number, string>> = {
 
 export const DEFAULT_CODE_PAGE = 1252;
 
-/** Text that is not valid in the code page it was decoded with. */
+/** Text that cannot be decoded: not valid in the code page it was read in, or UTF-16 cut inside a character. */
 export class CodePageError extends Error {}
 
 /**
@@ -106,7 +106,14 @@ export interface DecodedText {
  * it goes first.
  */
 export function decodeTextFile(bytes: Uint8Array, codePage: number = DEFAULT_CODE_PAGE): DecodedText {
-  const unicode = (label: string, from = 0): DecodedText => ({ text: new TextDecoder(label).decode(bytes.subarray(from)), ansi: false });
+  const unicode = (label: string, from = 0): DecodedText => {
+    // Every UTF-16 character is two bytes (or four): an odd count is a file cut short, whose last
+    // byte would otherwise be read as a stray U+FFFD and reported as some other fault of that line.
+    if (label.startsWith('utf-16') && (bytes.length - from) % 2 !== 0) {
+      throw new CodePageError('its UTF-16 text is an odd number of bytes, so it ends inside a character: the file is cut short; export it again');
+    }
+    return { text: new TextDecoder(label).decode(bytes.subarray(from)), ansi: false };
+  };
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return unicode('utf-16le', 2);
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return unicode('utf-16be', 2);
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return unicode('utf-8', 3);
@@ -127,6 +134,9 @@ export function decodeRegBytes(bytes: Uint8Array, codePage: number = DEFAULT_COD
 /** Physical lines joined where a line ends with a backslash (regedit wraps hex data at ~80 columns). */
 function logicalLines(text: string): Array<{ text: string; line: number }> {
   const physical = text.split(/\r\n|\n|\r/);
+  // The last line with any text: a backslash there says more data follows, and none does.
+  let last = physical.length - 1;
+  while (last >= 0 && physical[last]!.trim() === '') last--;
   const out: Array<{ text: string; line: number }> = [];
   // Stryker disable next-line EqualityOperator: one more blank line at the end is skipped like any blank line.
   for (let i = 0; i < physical.length; i++) {
@@ -137,7 +147,10 @@ function logicalLines(text: string): Array<{ text: string; line: number }> {
     // for every wrapped line made a large binary value take minutes.
     const parts = [physical[i]!];
     if (!/^\s*;/.test(parts[0]!)) {
-      while (/\\\s*$/.test(parts[parts.length - 1]!) && i + 1 < physical.length) {
+      while (/\\\s*$/.test(parts[parts.length - 1]!)) {
+        // regedit never ends a value on a backslash: the file stops inside the value's data, and
+        // read as it stands the value would be shorter than the one exported, without a word.
+        if (i >= last) throw new RegExportError(`${wrappedPart(parts[0]!)} goes on past the end of the file (its last line ends with "\\"): the file is cut short; export it again`, start);
         parts[parts.length - 1] = parts[parts.length - 1]!.replace(/\\\s*$/, '');
         parts.push(physical[++i]!);
       }
@@ -145,6 +158,18 @@ function logicalLines(text: string): Array<{ text: string; line: number }> {
     out.push({ text: parts.join(''), line: start });
   }
   return out;
+}
+
+/** What a line that wraps past the end of the file holds, for the message: a value's data by its name, or a key line. */
+function wrappedPart(line: string): string {
+  const s = line.trim();
+  if (s.startsWith('[')) return 'a key line';
+  if (s.startsWith('@')) return 'the data of the default value';
+  try {
+    return `the data of value ${JSON.stringify(readQuoted(s, 0, 0).value)}`;
+  } catch {
+    return 'a line';
+  }
 }
 
 /** Reads a quoted string starting at `from` (which must be `"`): returns the unescaped text and the index after it. */

@@ -74,6 +74,21 @@ describe('fleet-posture import-reg', () => {
     expect(usage.code).toBe(2);
   });
 
+  it('refuses an export cut short, in one line, instead of writing a snapshot of what survived', async () => {
+    const whole = readFileSync(join(FIX, 'EXCH16-vse88-not-excluded.reg'));
+    // Cut right after a wrapped line of hex data (",\" and its line break), as a copy that stopped there would be.
+    const wrapped = Buffer.from(',\\\r\n', 'utf16le');
+    const atLine = whole.subarray(0, whole.indexOf(wrapped) + wrapped.length);
+    const cuts = { 'at-a-line.reg': atLine, 'in-a-character.reg': whole.subarray(0, whole.length - 1) };
+    for (const [name, bytes] of Object.entries(cuts)) {
+      const io = fakeIoWith({ [name]: bytes });
+      expect(await main(['import-reg', name, '--services', join(FIX, 'services-ex2016.csv')], io), name).toBe(2);
+      expect(io.stdout, name).toBe('');
+      expect(io.stderr.trim().split('\n'), name).toHaveLength(1);
+      expect(io.stderr, name).toMatch(new RegExp(`^${name.replace('.', '\\.')}: .*the file is cut short; export it again\n$`));
+    }
+  });
+
   it('derives a host name from the file name', () => {
     expect(hostFromFileName('C:\\exports\\EXCH01.reg')).toBe('EXCH01');
     expect(hostFromFileName('/tmp/mcafee export (1).reg')).toBe('mcafee-export-1');

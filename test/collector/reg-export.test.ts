@@ -183,6 +183,32 @@ describe('parseRegExport edge cases', () => {
   });
 });
 
+describe('a file cut short', () => {
+  const KEY = 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n';
+  const CUT = /^line 4: the data of value "big" goes on past the end of the file \(its last line ends with "\\"\): the file is cut short; export it again$/;
+
+  it('is refused when wrapped hex data ends the file, with or without a line break or blank lines after it', () => {
+    for (const tail of ['', '\r\n', '\r\n\r\n  \r\n']) {
+      // Cut after a whole wrapped line: read as it stands it would be a shorter value, without a word.
+      expect(() => parseRegExport(`${KEY}"big"=hex:01,02,\\\r\n  03,04,\\${tail}`), JSON.stringify(tail)).toThrow(CUT);
+      expect(() => parseRegExport(`${KEY}"big"=hex:01,02,\\${tail}`), JSON.stringify(tail)).toThrow(CUT);
+    }
+  });
+
+  it('a wrapped value that ends where regedit ends it is read whole, the last value of the file too', () => {
+    const ex = parseRegExport(`${KEY}"big"=hex:01,02,\\\r\n  03,04\r\n\r\n`);
+    expect(ex.keys[0]?.values).toEqual([{ name: 'big', type: 'REG_BINARY', data: Buffer.from([1, 2, 3, 4]).toString('base64') }]);
+  });
+
+  it('a UTF-16 file of an odd number of bytes ends inside a character: refused as cut short, not read as a stray character', () => {
+    const whole = Buffer.from(`\uFEFF${KEY}"a"="b"\r\n`, 'utf16le');
+    expect(decodeRegBytes(whole)).toContain('"a"="b"');
+    for (const bytes of [whole.subarray(0, whole.length - 1), whole.subarray(2, whole.length - 1)]) {
+      expect(() => decodeRegBytes(bytes)).toThrow(/^its UTF-16 text is an odd number of bytes, so it ends inside a character: the file is cut short; export it again$/);
+    }
+  });
+});
+
 describe('registryEntriesFromExports and the manifest', () => {
   const manifestKeys = [
     { path: 'HKLM\\SOFTWARE\\McAfee\\DesktopProtection', recurse: false },
