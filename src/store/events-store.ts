@@ -10,7 +10,7 @@ import { queryId } from './cursor';
 import type { Lang } from '../rules/types';
 import { entityToEvent, eventListColumns, EVENTS_PARTITION, eventRowKey, eventToEntity, historyPartition, historyToEntity, legacyServerPartition, removedByInDetail, serverRange } from './entities';
 import { settleAll } from './errors';
-import { and, or } from './filters';
+import { and, MAX_FILTER_COMPARISONS, or } from './filters';
 import { decodePosition, encodePosition, walkPage, walkStart, type HistoryLayout, type WalkRow } from './history-walk';
 import { invertedTime } from './keys';
 import type { PostureStore } from './posture-store';
@@ -118,16 +118,27 @@ export class EventStore {
   async listEvents(filter: EventFilter, top: number, token?: string, lang?: Lang): Promise<Page<EventRecord>> {
     await this.#events.ready();
     const query = queryId('events', filter);
-    const q = and(
+    const fixed = [
       odata`PartitionKey eq ${EVENTS_PARTITION}`,
       filter.since === undefined ? undefined : odata`RowKey lt ${invertedTime(filter.since) + '~'}`,
       filter.server !== undefined ? odata`Server eq ${filter.server}` : undefined,
       filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined,
-      filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
-      filter.causes && filter.causes.length > 0 ? or(filter.causes.map((c) => odata`Cause eq ${c}`)) : undefined,
+    ].filter((f): f is string => f !== undefined);
+    const statuses = filter.statuses ?? [];
+    const causes = filter.causes ?? [];
+    // Table storage refuses a filter of more than 15 comparisons, and every status and cause is one:
+    // a list that would pass that is matched on the rows read instead (a page may then hold fewer
+    // than `top`). Causes go first only when they alone are too many with the fixed parts.
+    const causesRead = fixed.length + causes.length > MAX_FILTER_COMPARISONS;
+    const statusesRead = fixed.length + (causesRead ? 0 : causes.length) + statuses.length > MAX_FILTER_COMPARISONS;
+    const q = and(
+      ...fixed,
+      statuses.length > 0 && !statusesRead ? or(statuses.map((s) => odata`ToStatus eq ${s}`)) : undefined,
+      causes.length > 0 && !causesRead ? or(causes.map((c) => odata`Cause eq ${c}`)) : undefined,
     );
-    if (lang === undefined) return this.#events.walk([q], query, token, top, entityToEvent);
-    const page = await this.#events.walk([q], query, token, top, entityToEvent, eventListColumns(lang));
+    const keep = (e: EventRecord) => (!statusesRead || statuses.includes(e.toStatus)) && (!causesRead || causes.includes(e.cause ?? 'snapshot'));
+    if (lang === undefined) return this.#events.walk([q], query, token, top, entityToEvent, undefined, keep);
+    const page = await this.#events.walk([q], query, token, top, entityToEvent, eventListColumns(lang), keep);
     return { ...page, items: await this.#removedByFromDetail(page.items) };
   }
 

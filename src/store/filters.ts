@@ -1,5 +1,8 @@
 // OData filter text built from parts, for the queries of every table.
 
+/** The most comparisons (`eq`, `lt`…) Azure Table storage takes in one filter; Azurite takes any number. */
+export const MAX_FILTER_COMPARISONS = 15;
+
 /** The parts joined with `and` (absent parts left out). */
 export const and = (...parts: (string | undefined)[]): string => parts.filter((p): p is string => !!p).map((p) => `(${p})`).join(' and ');
 
