@@ -10,6 +10,8 @@ import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy } from '../../src/store';
+import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
+import { injectedError } from './faults';
 
 export const TEST_KEYS = {
   /**
@@ -66,6 +68,23 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Azure Table storage refuses a query whose filter holds more than 15 comparisons (a 400 of its
+ * own); Azurite takes any number. Every stack refuses such a query as Azure would, so a test that
+ * sends one sees the service's answer to that refusal rather than a pass Azure would not give.
+ */
+const azureFilterLimit: StoragePolicy = {
+  name: 'testAzureFilterLimit',
+  sendRequest(request, next) {
+    const filter = new URL(request.url).searchParams.get('$filter');
+    const comparisons = filter?.match(/\s(?:eq|ne|gt|ge|lt|le)\s/g)?.length ?? 0;
+    if (comparisons > MAX_FILTER_COMPARISONS) {
+      return Promise.reject(injectedError(request, 400, `The filter holds ${comparisons} comparisons; Azure Table storage takes at most ${MAX_FILTER_COMPARISONS}: ${filter}`));
+    }
+    return next(request);
+  },
+};
+
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const location = options.persist ? mkdtempSync(path.join(tmpdir(), 'posture-azurite-')) : undefined;
   let azurite: AzuriteHandle = await startAzurite({ location });
@@ -83,7 +102,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     POSTURE_CONTINUATION_TOKEN_SECRET: 'test-continuation-token-secret-0123456789',
     ...options.settings,
   });
-  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1 } });
+  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: [azureFilterLimit, ...(options.storagePolicies ?? [])], maxRetries: 1 } });
   await app.store.ensureTables();
   await app.keyStore.ensureTable();
   const serverKeys = new Map<string, Promise<string>>();
