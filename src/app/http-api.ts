@@ -3,6 +3,7 @@
 // work after the route table's wrapper (serve-route.ts) checked the key and chose the language.
 import type { Rule } from '../rules/types';
 import { contractIssues } from '../snapshot/parse';
+import { refusedToken } from '../store';
 import type { Authorizer, Enrolment } from './enrolment';
 import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
 import { ApiError } from './errors';
@@ -137,8 +138,12 @@ export class HttpApi {
     const token = parseToken(q);
     // A removed server's events stay readable by its id or host name (its removal among them).
     const resolved = filter.server === undefined ? filter : { ...filter, server: (await this.deps.queries.resolveServerOrRemoved(filter.server)).server };
-    // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing.
-    if (causes?.length === 0) return json(200, { items: [], continuationToken: null });
+    // A kind and causes that exclude each other (kind=status&cause=waiver-created) select nothing:
+    // one empty page, which hands out no token, so a token sent with it is none of its own.
+    if (causes?.length === 0) {
+      if (token !== undefined) throw refusedToken();
+      return json(200, { items: [], continuationToken: null });
+    }
     return json(200, await this.deps.queries.events(resolved, top, token, lang));
   }
 

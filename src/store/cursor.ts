@@ -21,7 +21,8 @@ export function queryId(kind: string, filter: object): string {
 }
 
 const MAC_BYTES = 32;
-const refused = () => new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
+/** The refusal of a token not sealed for the query it came with. */
+export const refused = () => new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
 
 export class CursorCodec {
   readonly #key: Buffer;

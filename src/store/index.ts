@@ -4,7 +4,7 @@ export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
 export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, FencedOutError, isAccessDenied, isTransient, LeaseLostError, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
-export { CursorCodec, InvalidContinuationTokenError } from './cursor';
+export { CursorCodec, InvalidContinuationTokenError, refused as refusedToken } from './cursor';
 export { loadedRule, PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';
 export { ServerRowCache, type ServerRowCacheOptions } from './server-row-cache';
 export { EventStore, type EventFilter } from './events-store';

@@ -98,6 +98,16 @@ describe('continuation tokens are tamper-evident on every paged route', () => {
     }
   });
 
+  it('events: a kind and causes that select nothing answer one empty page, and refuse any token, as every query refuses one not its own', async () => {
+    const empty = 'events?kind=status&cause=waiver-created&top=1';
+    expect((await get(stack, empty)).body).toEqual({ items: [], continuationToken: null });
+    const token = (await get(stack, 'events?top=1')).body.continuationToken as string;
+    expect(token).toBeTruthy();
+    for (const bad of [token, forge(`events:${JSON.stringify({ causes: [] })}`, 0)]) {
+      expectInvalidQuery(await get(stack, `${empty}&continuationToken=${encodeURIComponent(bad)}`), 'empty selection');
+    }
+  });
+
   it('a token from an instance with another token secret is refused; one with the same secret is honoured', async () => {
     const first = await get(stack, 'events?top=1');
     const token = first.body.continuationToken as string;
