@@ -182,8 +182,9 @@ function readQuoted(s: string, from: number, lineNo: number): { value: string; e
   for (let i = from + 1; i < s.length; i++) {
     const c = s[i];
     if (c === '\\') {
-      const next = s[i + 1];
-      if (next === undefined) throw new RegExportError('a string ends with a lone backslash', lineNo);
+      // A backslash never ends a logical line: it joins the next, or the file is cut short. Only
+      // wrappedPart passes a physical line, and there a string that ends so is unclosed anyway.
+      const next = s[i + 1] ?? '';
       // regedit escapes only \\ and \"; keep any other pair as it is.
       out += s.slice(run, i) + (next === '\\' || next === '"' ? next : c + next);
       i++;

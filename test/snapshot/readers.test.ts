@@ -143,7 +143,7 @@ describe('.reg data forms', () => {
     [`${REG5}[HKEY_LOCAL_MACHINE\\X]\r\n"a"=dword:123456789\r\n`, 'line 4: cannot read the data of value "a": "dword:123456789"'],
     [`${REG5}[HKEY_LOCAL_MACHINE\\X]\r\n"a"=hex:1,2,345\r\n`, 'line 4: "345" is not a hex byte'],
     [`${REG5}[HKEY_LOCAL_MACHINE\\X]\r\n"a"=hex:01,,02\r\n`, 'line 4: "" is not a hex byte'],
-    [`${REG5}[HKEY_LOCAL_MACHINE\\X]\r\n"a\\`, 'line 4: a string ends with a lone backslash'],
+    [`${REG5}[HKEY_LOCAL_MACHINE\\X]\r\n"a\\`, 'line 4: a line goes on past the end of the file (its last line ends with "\\"): the file is cut short; export it again'],
     [`${REG5}"a"="v"\r\n`, 'line 3: a value line before any [key] line'],
   ])('refuses %j: %s', (text, message) => {
     expect(() => parseRegExport(text)).toThrow(new RegExportError(message.replace(/^line \d+: /, ''), Number(/^line (\d+)/.exec(message)?.[1])));
