@@ -24,7 +24,7 @@ function Test-PostureKeyRevoked {
         [AllowEmptyString()]
         [string]$Content
     )
-    return ($StatusCode -eq 401 -and (Get-PostureErrorCode -Content $Content) -eq 'key_revoked')
+    return ((Get-PostureErrorCode -Content $Content -StatusCode $StatusCode) -eq 'key_revoked')
 }
 
 function New-PostureEnrolmentError {
@@ -133,7 +133,7 @@ function Invoke-PostureEnrolment {
     # A busy service (no answer, 408, 429, 5xx) is asked again as a post is; a refusal never is.
     $request = @{ Method = 'Post'; Uri = $uri; Headers = $headers; Body = $body; RetryPolicy = $RetryPolicy }
     $r = Invoke-PostureHttpRequestWithRetry @request
-    if ([int]$r.StatusCode -eq 403 -and $CurrentKey -and (Get-PostureErrorCode -Content ([string]$r.Content)) -eq 'forbidden') {
+    if ($CurrentKey -and (Get-PostureErrorCode -Content ([string]$r.Content) -StatusCode ([int]$r.StatusCode)) -eq 'forbidden') {
         # A key the service no longer takes as current (revoked, replaced) is no proof: ask without
         # it. Only the service's own refusal says so; a front end's 403 says nothing about the key,
         # and dropping it would turn a renewal into a request an admin must approve.
@@ -189,7 +189,7 @@ function Invoke-PostureEnrolment {
     if ($code -eq 0) { throw (New-PostureEnrolmentError -StatusCode 0 -Message ('Enrolment failed: {0} cannot be reached ({1}){2}.' -f $uri, $r.Error, $tries)) }
     # The service's error code ('' for a page of a stopped web app, a firewall or a proxy) tells
     # whose refusal this is: only the service's ends an enrolment.
-    $errorCode = Get-PostureErrorCode -Content ([string]$r.Content)
+    $errorCode = Get-PostureErrorCode -Content ([string]$r.Content) -StatusCode $code
     if (-not $errorCode -and -not (Test-PostureRetryableCode -StatusCode $code)) {
         # The sentence says whose answer it was; only what it answered is added.
         $said = Get-PostureAnswerExcerpt -Content ([string]$r.Content) -Redact @($headers.Values)
@@ -228,7 +228,7 @@ function Format-PostureEnrolmentError {
         [AllowEmptyCollection()]
         [object[]]$Redact = @()
     )
-    $code = Get-PostureErrorCode -Content $Content
+    $code = Get-PostureErrorCode -Content $Content -StatusCode $StatusCode
     # Whatever else answered is not the service, and its "error" may be an object or a page.
     if (-not $code) { return (Format-PostureForeignAnswer -StatusCode $StatusCode -Content $Content -Redact $Redact) }
     return ('Service said: {0}: {1}' -f $code, (Get-PostureAnswerText -Content $Content -Name 'message'))

@@ -511,7 +511,7 @@ function Test-PostureKeyRefused {
     # The service's codes for a refused key, with their status (src/app/errors.ts, auth.ts, enrolment.ts).
     $refusals = @{ 401 = @('unauthorized', 'key_revoked'); 403 = @('forbidden') }
     if (-not $refusals.ContainsKey($StatusCode)) { return $false }
-    return ($refusals[$StatusCode] -contains (Get-PostureErrorCode -Content $Content))
+    return ($refusals[$StatusCode] -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
 }
 
 function Get-PostureAnswerExcerpt {
@@ -638,7 +638,7 @@ function Get-PostureClockAheadNote {
         [AllowNull()]
         [psobject]$ClockCheck = $null
     )
-    if ($StatusCode -ne 400 -or (Get-PostureErrorCode -Content $Content) -ne 'collected_in_future') { return '' }
+    if ((Get-PostureErrorCode -Content $Content -StatusCode $StatusCode) -ne 'collected_in_future') { return '' }
     $by = ''
     # Only an offset that shows this host ahead is named: a clock put right since the snapshot was
     # collected shows none, and the snapshot is still dated ahead.
@@ -698,24 +698,30 @@ function Get-PostureErrorCode {
     <#
     .SYNOPSIS
         The service's error code in a JSON error answer (its "error" member, e.g. key_revoked), or ''
-        when there is none. The service's codes are lower snake case text; any other "error" (an
-        object such as a front end's {"code":"...","message":"..."}, an array such as
-        ["key_revoked"], or a text such as "Forbidden") is another server's answer, not the
-        service's refusal.
+        when there is none. Only a code the service answers with counts
+        (Get-PostureServiceErrorStatus), and with StatusCode only at the status the service answers
+        it with: any other "error" (an OAuth proxy's "invalid_token" or "access_denied", an object
+        such as a front end's {"code":"...","message":"..."}, an array such as ["key_revoked"], a
+        text such as "Forbidden", or the service's code at another status) is another server's
+        answer, not the service's refusal.
     .EXAMPLE
-        Get-PostureErrorCode -Content '{"error":"key_revoked","message":"..."}'
+        Get-PostureErrorCode -Content '{"error":"key_revoked","message":"..."}' -StatusCode 401
     #>
     [CmdletBinding()]
     [OutputType([string])]
     param(
         [AllowNull()]
         [AllowEmptyString()]
-        [string]$Content
+        [string]$Content,
+        [int]$StatusCode = 0
     )
     $code = Get-PostureAnswerText -Content $Content -Name 'error'
-    # -cmatch: -match ignores case, and "Forbidden" is not one of the service's codes.
-    if ($code -cmatch '^[a-z][a-z0-9_]*$') { return $code }
-    return ''
+    if (-not $code) { return '' }
+    $known = Get-PostureServiceErrorStatus
+    # -ccontains: a hashtable's own lookup ignores case, and "Forbidden" is not one of the service's codes.
+    if (-not ($known.Keys -ccontains $code)) { return '' }
+    if ($StatusCode -ne 0 -and $known[$code] -ne $StatusCode) { return '' }
+    return $code
 }
 
 function Get-PostureAnswerText {

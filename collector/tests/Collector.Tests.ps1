@@ -249,6 +249,20 @@ Describe 'Sending: retries, back-off, refusals' {
         $r.Content | Should -Be '{"outcome":"accepted"}'
         Should -Invoke Invoke-WebRequest -Times 1 -ParameterFilter { $UseBasicParsing -and $ContentType -like 'application/json*' -and $Headers['x-api-key'] -eq 'k' -and $Body -is [byte[]] }
     }
+    It 'takes only the service''s own codes for its error code, and with a status only at the status the service answers it with' {
+        # An OAuth proxy's or a gateway's codes look like the service's (lower snake case) but are not.
+        Get-PostureErrorCode -Content '{"error":"invalid_token","error_description":"The access token expired"}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"access_denied"}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"payload_too_large"}' | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"unauthorized","message":"The key is not valid."}' -StatusCode 401 | Should -Be 'unauthorized'
+        Get-PostureErrorCode -Content '{"error":"too_large","message":"..."}' -StatusCode 413 | Should -Be 'too_large'
+        Get-PostureErrorCode -Content '{"error":"host_busy","message":"..."}' -StatusCode 429 | Should -Be 'host_busy'
+        # The service answers each code with one status: the same text at another is not its answer.
+        Get-PostureErrorCode -Content '{"error":"forbidden"}' -StatusCode 401 | Should -Be ''
+        Get-PostureErrorCode -Content '{"error":"unauthorized"}' -StatusCode 403 | Should -Be ''
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"invalid_token"}' | Should -BeFalse
+        Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"access_denied"}' | Should -BeFalse
+    }
     It 'takes only lower snake case text in "error" for the service''s error code, not a front end''s object or text' {
         Get-PostureErrorCode -Content '{"error":"key_revoked","message":"The key was revoked."}' | Should -Be 'key_revoked'
         Get-PostureErrorCode -Content '{"error":"collected_in_future","message":"..."}' | Should -Be 'collected_in_future'

@@ -347,6 +347,10 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             # JSON with an "error" that is not one of the service's codes: an object, or other text.
             @{ Case = '403 of a front end in JSON'; Answer = @{ StatusCode = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service'; Excerpt = '{"error":{"code":"Forbidden","message":"The request is blocked by the front end."}}' }
             @{ Case = '400 of a gateway in JSON'; Answer = @{ StatusCode = 400; Content = '{"error":"Bad Request","message":"Invalid URL"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 400\) by something other than the service'; Excerpt = '{"error":"Bad Request","message":"Invalid URL"}' }
+            # An OAuth proxy's codes look like the service's but are none of them; nor is one of the service's at another status.
+            @{ Case = '401 of an OAuth proxy'; Answer = @{ StatusCode = 401; Content = '{"error":"invalid_token","error_description":"The access token is missing"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401\) by something other than the service'; Excerpt = '{"error":"invalid_token","error_description":"The access token is missing"}' }
+            @{ Case = '403 of an OAuth proxy'; Answer = @{ StatusCode = 403; Content = '{"error":"access_denied"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service'; Excerpt = '{"error":"access_denied"}' }
+            @{ Case = '401 with the service''s 403 code'; Answer = @{ StatusCode = 401; Content = '{"error":"forbidden"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401\) by something other than the service'; Excerpt = '{"error":"forbidden"}' }
         ) {
             & $script:saveConfig
             [void](& $script:run)
