@@ -29,7 +29,9 @@
     a run that is stopped (the task's time limit, a reboot) loses nothing, and what it did not send
     goes at the next run (at most -MaxSpoolCount files, none older than -MaxSpoolAgeDays; the run's
     own snapshot is never the one dropped). Requests stop when -RunBudgetSeconds is spent. A snapshot the service refuses for
-    good (HTTP 400 invalid_snapshot or invalid_json, 413, 415) is not retried: it is logged to
+    good (HTTP 400 invalid_snapshot or invalid_json, 413 too_large, 415 unsupported_media_type;
+    the same status from a proxy or a front end without the service's code keeps it in the spool)
+    is not retried: it is logged to
     %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected
     (the 20 newest), whether it was this run's snapshot or a spooled one. A snapshot dated more than
     5 minutes ahead of the service's clock (HTTP 400 collected_in_future) stays in the spool: the

@@ -444,7 +444,7 @@ function Send-PostureDocument {
         the policy's Deadline stopped the attempts: OutOfTime, the service asked to wait longer
         than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote, or an answer that is not
         the service's verdict on the snapshot, such as a 404 from a front end whose functions did
-        not load, a 200 page of a proxy, a 401 or 403 without the service's key-refusal code from
+        not load, a 200 page of a proxy, a 401, 403, 413 or 415 without the service's code from
         a proxy, a firewall or a front end: Intercepted, or 400 collected_in_future for a snapshot
         dated ahead of the service's clock), with StatusCode and Content of the last answer, and
         Error saying what went wrong when no answer of the service says it.
@@ -479,9 +479,10 @@ function Send-PostureDocument {
         }
     } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'
-    } elseif ($code -eq 401 -or $code -eq 403) {
-        # A proxy, a firewall or a front end refused the request before the service saw it: the key
-        # and the snapshot may both be fine, so the snapshot stays in the spool.
+    } elseif (@(401, 403, 413, 415) -contains $code -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
+        # A proxy, a firewall or a front end refused the request before the service saw it (a
+        # gateway's body limit answers 413 too): the key and the snapshot may both be fine, so the
+        # snapshot stays in the spool, and the run says what is in the way.
         $intercepted = $true
         $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
     }
@@ -590,15 +591,51 @@ function Format-PostureForeignAnswer {
     return $text
 }
 
+function Format-PostureAnswerProblem {
+    <#
+    .SYNOPSIS
+        Why a request of Invoke-PostureHttpRequestWithRetry got no answer it could use, for a log
+        line: the error when nothing answered, "HTTP <status>" for the service's answer or a busy
+        one (408, 429, 5xx), and for a refusal without the service's error code that it came from
+        something in front of the service, with an excerpt of it (Format-PostureForeignAnswer); then
+        how many attempts were made and the wait that was not made (WaitNote).
+    .EXAMPLE
+        Format-PostureAnswerProblem -Answer $r -Redact @($headers.Values)
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Answer,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
+    )
+    $code = [int]$Answer.StatusCode
+    $content = [string]$Answer['Content']
+    if ($code -eq 0) {
+        $problem = [string]$Answer['Error']
+    } elseif ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code) -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
+        $problem = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact $Redact
+    } else {
+        $problem = 'HTTP ' + $code
+    }
+    if ($Answer['Attempts'] -gt 1) { $problem += (' on each of {0} attempts' -f $Answer['Attempts']) }
+    if ($Answer['WaitNote']) { $problem += (' ({0})' -f $Answer['WaitNote']) }
+    return $problem
+}
+
 function Test-PostureSnapshotRefused {
     <#
     .SYNOPSIS
         True when the service refused the snapshot itself, so sending it again cannot help: 400
-        invalid_snapshot or invalid_json, 413 (too large) or 415. Any other answer says nothing
-        against the snapshot (a 404 from a front end whose functions did not load, 400
-        incomplete_body after a stalled upload, 400 invalid_query from an endpoint with a query in
-        it, 400 collected_in_future for a snapshot dated ahead of the service's clock, which it
-        takes once its clock has caught up): the snapshot stays in the spool.
+        invalid_snapshot or invalid_json, 413 too_large or 415 unsupported_media_type. Any other
+        answer says nothing against the snapshot (a 404 from a front end whose functions did not
+        load, a 413 or 415 from a front end without the service's code, such as an application
+        gateway's body limit, 400 incomplete_body after a stalled upload, 400 invalid_query from an
+        endpoint with a query in it, 400 collected_in_future for a snapshot dated ahead of the
+        service's clock, which it takes once its clock has caught up): the snapshot stays in the
+        spool.
     .EXAMPLE
         Test-PostureSnapshotRefused -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"..."}'
     #>
@@ -611,9 +648,8 @@ function Test-PostureSnapshotRefused {
         [AllowEmptyString()]
         [string]$Content
     )
-    if ($StatusCode -eq 413 -or $StatusCode -eq 415) { return $true }
-    if ($StatusCode -ne 400) { return $false }
-    return (@('invalid_snapshot', 'invalid_json') -contains (Get-PostureErrorCode -Content $Content))
+    # Get-PostureErrorCode takes each code only at its own status (too_large is 413, ...).
+    return (@('invalid_snapshot', 'invalid_json', 'too_large', 'unsupported_media_type') -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
 }
 
 function Get-PostureClockAheadNote {
@@ -839,9 +875,7 @@ function Get-PostureManifest {
             $problem = 'the answer is not JSON: ' + $_.Exception.Message
         }
     } else {
-        if ($r.StatusCode -eq 0) { $problem = [string]$r.Error } else { $problem = 'HTTP ' + $r.StatusCode }
-        if ($r.Attempts -gt 1) { $problem += (' on each of {0} attempts' -f $r.Attempts) }
-        if ($r['WaitNote']) { $problem += (' ({0})' -f $r['WaitNote']) }
+        $problem = Format-PostureAnswerProblem -Answer $r -Redact @($Headers.Values)
     }
     Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
     return (Read-PostureCachedManifest -CachePath $CachePath -Why ('{0} answered {1}' -f $uri, $problem))

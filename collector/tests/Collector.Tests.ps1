@@ -263,6 +263,29 @@ Describe 'Sending: retries, back-off, refusals' {
         Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"invalid_token"}' | Should -BeFalse
         Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"access_denied"}' | Should -BeFalse
     }
+    It 'takes a 413 or 415 for the service''s refusal of the snapshot only with its code: HTTP <Code> <Content> is <Refused>' -ForEach @(
+        @{ Code = 413; Content = '{"error":"too_large","message":"The body is larger than 4194304 bytes."}'; Refused = $true }
+        @{ Code = 415; Content = '{"error":"unsupported_media_type","message":"Send application/json."}'; Refused = $true }
+        @{ Code = 413; Content = "<html>`r`n<head><title>413 Request Entity Too Large</title></head>`r`n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Refused = $false }
+        @{ Code = 413; Content = ''; Refused = $false }
+        @{ Code = 415; Content = 'Unsupported Media Type'; Refused = $false }
+        @{ Code = 413; Content = '{"error":"payload_too_large"}'; Refused = $false }
+        @{ Code = 400; Content = '{"error":"too_large"}'; Refused = $false }
+    ) {
+        Test-PostureSnapshotRefused -StatusCode $Code -Content $Content | Should -Be $Refused
+    }
+    It 'a 413 or 415 of something in front of the service: Failed, Intercepted, the error says so with an excerpt' -ForEach @(
+        @{ Code = 413; Content = "<html>`r`n<head><title>413 Request Entity Too Large</title></head>`r`n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Said = '413 Request Entity Too Large' }
+        @{ Code = 415; Content = 'Unsupported Media Type'; Said = 'Unsupported Media Type' }
+    ) {
+        $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}'
+        $r.Outcome | Should -Be 'Failed'
+        $r.Intercepted | Should -BeTrue
+        $r.Error | Should -BeExactly ('HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {1}' -f $Code, $Said)
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
     It 'takes only lower snake case text in "error" for the service''s error code, not a front end''s object or text' {
         Get-PostureErrorCode -Content '{"error":"key_revoked","message":"The key was revoked."}' | Should -Be 'key_revoked'
         Get-PostureErrorCode -Content '{"error":"collected_in_future","message":"..."}' | Should -Be 'collected_in_future'
@@ -418,6 +441,10 @@ Describe 'Manifest with a last good copy' {
             Should -Throw '*answered HTTP 429 (the service asked to wait 600 s (HTTP 429), longer than the 300 s a retry may wait (-MaxRetryAfterSeconds)) and there is no last good copy*'
         $script:attempt | Should -Be 1
         Should -Invoke Wait-PostureRetry -Times 0 -Exactly
+    }
+    It 'the manifest fetch refused by something in front of the service says so, with an excerpt, not only the status' {
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '<html><head><title>Access Denied</title></head><body>fp1.exch01.k1.secretsecret</body></html>'; RetryAfter = $null; Error = $null } }
+        { Get-PostureManifest -Endpoint 'https://x' -Headers @{ 'x-api-key' = 'fp1.exch01.k1.secretsecret' } -CachePath $script:cache -WarningAction SilentlyContinue } | Should -Throw '*answered HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: Access Denied and there is no last good copy*'
     }
     It 'does not retry a 4xx other than 408/429 (a 400 or 401 cannot change by asking again)' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_query"}'; RetryAfter = $null; Error = $null } }
@@ -644,7 +671,7 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
 
     # A proxy, a firewall or a front end refused the post before the service saw it: the key may
     # well be good, and the snapshot too.
-    Context 'a post refused 401/403 by something in front of the service' {
+    Context 'a post refused 401/403/413 by something in front of the service' {
         BeforeEach {
             $script:spoolFiles = { @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json') }
             $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
@@ -654,6 +681,9 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
             @{ Case = 'a front end''s 403 page'; Code = 403; Content = "<html>`r`n<head><title>403 Forbidden</title></head>`r`n<body><center><h1>403 Forbidden</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Said = '403 Forbidden' }
             @{ Case = 'a front end''s 403 in JSON, its error an object'; Code = 403; Content = '{"error":{"code":"Forbidden","message":"The request is blocked."}}'; Said = '{"error":{"code":"Forbidden","message":"The request is blocked."}}' }
             @{ Case = 'a 401 without a body'; Code = 401; Content = ''; Said = '' }
+            @{ Case = 'an OAuth proxy''s 401'; Code = 401; Content = '{"error":"invalid_token"}'; Said = '{"error":"invalid_token"}' }
+            # A gateway's body limit: only the service's 413 too_large refuses the snapshot for good.
+            @{ Case = 'an application gateway''s 413 page'; Code = 413; Content = "<html>`r`n<head><title>413 Request Entity Too Large</title></head>`r`n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Said = '413 Request Entity Too Large' }
         ) {
             $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
             Mock Invoke-PostureHttpRequest { [void]$script:keysSent.Add($Headers['x-api-key']); $script:answer }
