@@ -34,7 +34,11 @@
     a software distribution secret rather than typing it on a shared console.
     Run again over an installation for the same endpoint, it keeps the stored server key when the
     service still takes it (a startup script that reinstalls at every restart then changes no key
-    and raises no re-enrolment alert); otherwise, or with -Reenrol, it enrols again, proving the
+    and raises no re-enrolment alert). When anything but the service answers that check (a
+    proxy's, a firewall's or a front end's 401 or 403), or the service is busy or silent on every
+    attempt, it stops
+    with exit 1, changing nothing, and says what answered: only the service's own refusal of the
+    key may replace it. When the service refuses the key, or with -Reenrol, it enrols again, proving the
     server with the stored key (x-server-key) and following up a waiting re-enrolment request with
     its claim. Where the service
     keeps the re-enrolment for an admin's approval (HTTP 202), it installs with the claim and no

@@ -405,11 +405,16 @@ function Register-PostureCollector {
     # every restart, and a new key each time would raise a re-enrolment alert per server per restart.
     if ($EnrolmentSecret -and -not $Reenrol -and $previous.ApiKey) {
         $null = Initialize-PostureWebRequest -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
-        if (Test-PostureServerKey -Endpoint $Endpoint -ApiKey $previous.ApiKey -HeaderName $HeaderName) {
+        $check = Get-PostureServerKeyState -Endpoint $Endpoint -ApiKey $previous.ApiKey -HeaderName $HeaderName
+        if ($check.State -eq 'Works') {
             $ApiKey = $previous.ApiKey
             $keyId = $previous.KeyId
             $kept = $true
             Write-Verbose 'The stored server key still works: kept (-Reenrol gets a new one).'
+        } elseif ($check.State -ne 'Refused') {
+            # Enrolling on a proxy's or a firewall's 401/403, or on no answer, would replace a key
+            # that may well work and raise a re-enrolment alert: only the service's refusal may.
+            throw ('Nothing was changed and the stored server key stays: checking it with GET {0} got no answer of the service that says whether it takes the key ({1}). Install again once the service answers; the earlier installation''s task goes on meanwhile.' -f $check.Uri, $check.Problem)
         }
     }
     if ($EnrolmentSecret -and -not $kept -and $PSCmdlet.ShouldProcess($Endpoint, 'Enrol this server (POST /api/enroll)')) {
@@ -501,19 +506,22 @@ function Register-PostureCollector {
     return $done
 }
 
-function Test-PostureServerKey {
+function Get-PostureServerKeyState {
     <#
     .SYNOPSIS
-        Whether the service takes this server key now: GET /api/manifest answers 200 with it. A
-        busy service or no answer is asked again as a run's requests are (a startup script often
-        runs before the network is up, and enrolling instead would replace a working key and raise
-        a re-enrolment alert). Any other answer, or none after the retries, is $false (the
-        installer then enrols, as on a first install).
+        Whether the service takes this server key now, from GET /api/manifest with it: State Works
+        (200), Refused (the service's own refusal of the key, Test-PostureKeyRefused: 401
+        unauthorized or key_revoked, 403 forbidden; the installer then enrols, as on a first
+        install) or Unknown (anything else: a proxy's, a firewall's or a front end's answer, a busy
+        service or none), with Uri and Problem (what answered, Format-PostureAnswerProblem). A busy
+        service or no answer is asked again as a run's requests are (a startup script often runs
+        before the network is up). Only Refused lets the installer replace the key: enrolling
+        otherwise would replace a working key and raise a re-enrolment alert.
     .EXAMPLE
-        Test-PostureServerKey -Endpoint 'https://posture.contoso.net/api' -ApiKey $key
+        Get-PostureServerKeyState -Endpoint 'https://posture.contoso.net/api' -ApiKey $key
     #>
     [CmdletBinding()]
-    [OutputType([bool])]
+    [OutputType([hashtable])]
     param(
         [Parameter(Mandatory = $true)]
         [string]$Endpoint,
@@ -521,8 +529,18 @@ function Test-PostureServerKey {
         [string]$ApiKey,
         [string]$HeaderName = 'x-api-key'
     )
-    $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri (Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest') -Headers @{ $HeaderName = $ApiKey } -RetryPolicy (New-PostureRetryPolicy)
-    return ($r.StatusCode -eq 200)
+    $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
+    $headers = @{ $HeaderName = $ApiKey }
+    $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri $uri -Headers $headers -RetryPolicy (New-PostureRetryPolicy)
+    $state = 'Unknown'
+    if ($r.StatusCode -eq 200) {
+        $state = 'Works'
+    } elseif (Test-PostureKeyRefused -StatusCode $r.StatusCode -Content ([string]$r.Content)) {
+        $state = 'Refused'
+    }
+    $problem = ''
+    if ($state -ne 'Works') { $problem = Format-PostureAnswerProblem -Answer $r -Redact @($headers.Values) }
+    return @{ State = $state; Uri = $uri; Problem = $problem }
 }
 
 function Read-PosturePreviousEnrolment {

@@ -389,6 +389,45 @@ Describe 'Register-PostureCollector' {
         Should -Invoke Protect-PostureSecret -Times 1 -Exactly -ParameterFilter { $Text -eq '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.new","keyId":"k2","enrolmentSecret":"enrol-secret"}' }
     }
 
+    # Enrolling again would replace a key that may well work and raise a re-enrolment alert: only
+    # the service's own refusal of the key may make the installer enrol.
+    It 'reinstalling when <Case> answers the key check: no enrolment, nothing changed, the installation stops saying what answered' -ForEach @(
+        @{ Case = 'a front end''s 403 page'; Answer = @{ StatusCode = 403; Content = '<html><head><title>403 Forbidden</title></head><body>Microsoft-Azure-Application-Gateway/v2</body></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: 403 Forbidden' }
+        @{ Case = 'an OAuth proxy''s 401'; Answer = @{ StatusCode = 401; Content = '{"error":"invalid_token"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {"error":"invalid_token"}' }
+        @{ Case = 'a front end''s 401 in JSON'; Answer = @{ StatusCode = 401; Content = '{"error":{"code":"Unauthorized","message":"fp1.current rejected"}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {"error":{"code":"Unauthorized","message":"[redacted] rejected"}}' }
+        @{ Case = 'nothing, on every attempt,'; Answer = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' }; Said = 'The remote name could not be resolved on each of 4 attempts' }
+    ) {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Wait-PostureRetry { $null }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+        $script:answer = $Answer
+        Mock Invoke-PostureHttpRequest { $script:answer } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
+        $failure = ''
+        try {
+            Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
+        } catch {
+            $failure = $_.Exception.Message
+        }
+        $failure | Should -BeLike 'Nothing was changed and the stored server key stays: checking it with GET https://posture.contoso.net/api/manifest got no answer of the service that says whether it takes the key (*'
+        $failure | Should -BeLike ('*({0}).*' -f [System.Management.Automation.WildcardPattern]::Escape($Said))
+        $failure | Should -Not -Match 'fp1\.current'
+        Should -Invoke Invoke-PostureHttpRequest -Times 0 -Exactly -ParameterFilter { $Method -ne 'Get' }
+        Should -Invoke Protect-PostureSecret -Times 0 -Exactly
+        Should -Invoke Register-PostureTask -Times 0 -Exactly
+        [System.IO.File]::ReadAllBytes((Join-Path -Path $script:data -ChildPath 'config.dat')) | Should -Be @(9)
+    }
+
+    It 'reinstalling over a key the service refuses with its own 403 forbidden enrols again' {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
+        Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.other","keyId":"k1","enrolmentSecret":"enrol-secret"}'
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '{"error":"forbidden","message":"This key may not do this."}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.new","issuedAt":"2026-11-28T00:00:00.000Z","replaced":["k1"]}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -ne 'Get' }
+        Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Not -Match 'is kept'
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly -ParameterFilter { $Method -ne 'Get' -and $Uri -eq 'https://posture.contoso.net/api/enroll' }
+    }
+
     It 'reinstalling with -Reenrol proves the server with its stored key (x-server-key) and follows up a waiting request with its claim' {
         Mock Set-PostureTlsProtocol { $null }
         Mock Get-PostureHostFact { $h = New-Object System.Collections.Specialized.OrderedDictionary; $h['name'] = 'EXCH01'; $h }
