@@ -5,13 +5,13 @@
 # the snapshot. test/collector/service-codes.test.ts holds this list equal to the TypeScript
 # service's (API_ERROR_STATUS in src/app/errors.ts, and the local host's own in src/local/host.ts).
 
-function Get-PostureServiceErrorStatus {
+function Get-PostureServiceErrorTable {
     <#
     .SYNOPSIS
         Every error code the service (and the local host that `npm start` runs) answers with, and
         its HTTP status.
     .EXAMPLE
-        (Get-PostureServiceErrorStatus)['key_revoked']
+        (Get-PostureServiceErrorTable)['key_revoked']
         Returns 401.
     #>
     [CmdletBinding()]

@@ -735,7 +735,7 @@ function Get-PostureErrorCode {
     .SYNOPSIS
         The service's error code in a JSON error answer (its "error" member, e.g. key_revoked), or ''
         when there is none. Only a code the service answers with counts
-        (Get-PostureServiceErrorStatus), and with StatusCode only at the status the service answers
+        (Get-PostureServiceErrorTable), and with StatusCode only at the status the service answers
         it with: any other "error" (an OAuth proxy's "invalid_token" or "access_denied", an object
         such as a front end's {"code":"...","message":"..."}, an array such as ["key_revoked"], a
         text such as "Forbidden", or the service's code at another status) is another server's
@@ -753,7 +753,7 @@ function Get-PostureErrorCode {
     )
     $code = Get-PostureAnswerText -Content $Content -Name 'error'
     if (-not $code) { return '' }
-    $known = Get-PostureServiceErrorStatus
+    $known = Get-PostureServiceErrorTable
     # -ccontains: a hashtable's own lookup ignores case, and "Forbidden" is not one of the service's codes.
     if (-not ($known.Keys -ccontains $code)) { return '' }
     if ($StatusCode -ne 0 -and $known[$code] -ne $StatusCode) { return '' }

@@ -10,7 +10,7 @@ import { API_ERROR_STATUS } from '../../src/app/errors';
 
 const read = (file: string) => readFileSync(path.join(__dirname, '../..', file), 'utf8');
 
-/** The collector's list: each `'code' = status` line of Get-PostureServiceErrorStatus. */
+/** The collector's list: each `'code' = status` line of Get-PostureServiceErrorTable. */
 function collectorCodes(): Map<string, number> {
   const text = read('collector/Private/ServiceCodes.ps1');
   const codes = new Map<string, number>();
