@@ -195,6 +195,15 @@ describe('a file cut short', () => {
     }
   });
 
+  it('names what was cut short: a key line or the default value, indented or not', () => {
+    const cut = (what: string) => new RegExp(`^line 4: ${what} goes on past the end of the file \\(its last line ends with "\\\\"\\): the file is cut short; export it again$`);
+    for (const indent of ['', '  ']) {
+      expect(() => parseRegExport(`${KEY}${indent}[HKEY_LOCAL_MACHINE\\SOFTWARE\\Y\\`), indent).toThrow(cut('a key line'));
+      expect(() => parseRegExport(`${KEY}${indent}@=hex:01,02,\\\r\n`), indent).toThrow(cut('the data of the default value'));
+      expect(() => parseRegExport(`${KEY}${indent}"big"=hex:01,02,\\\r\n`), indent).toThrow(CUT);
+    }
+  });
+
   it('a wrapped value that ends where regedit ends it is read whole, the last value of the file too', () => {
     const ex = parseRegExport(`${KEY}"big"=hex:01,02,\\\r\n  03,04\r\n\r\n`);
     expect(ex.keys[0]?.values).toEqual([{ name: 'big', type: 'REG_BINARY', data: Buffer.from([1, 2, 3, 4]).toString('base64') }]);
