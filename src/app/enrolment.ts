@@ -16,6 +16,7 @@ import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS, type LogRecordName } from './log-records';
 import type { RateLimiter } from './rate-limit';
+import type { SealedRequestSecret } from './reenrolment';
 
 export const SERVER_KEY_PREFIX = 'fp1.';
 const SECRET_BYTES = 32;
@@ -141,18 +142,15 @@ export class Enrolment {
     facts: { hostName?: string; fqdn?: string },
     issuedBy: 'enrolment' | 'admin-rotation',
     log: AlertLog,
-    options: { basis?: KeyPartition; grant?: ReenrolmentGrant; request?: string; requestAt?: number } = {},
+    options: { basis?: KeyPartition; grant?: ReenrolmentGrant; request?: SealedRequestSecret; requestAt?: number } = {},
   ): Promise<IssuedKey> {
     const now = this.deps.clock();
     const keyId = randomBytes(KEY_ID_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const salt = randomBytes(16);
-    // The enrolment's request secret, kept with its key: a resend of it proves the same caller.
-    const requestSalt = randomBytes(16);
-    const request =
-      options.request === undefined
-        ? {}
-        : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, options.request).toString('base64'), requestAt: options.requestAt ?? now };
+    // The enrolment's request secret, sealed where re-enrolment checks it and kept with its key: a
+    // resend of it proves the same caller.
+    const request = options.request === undefined ? {} : { ...options.request, requestAt: options.requestAt ?? now };
     const out = await this.deps.keyStore.issue(
       {
       server,

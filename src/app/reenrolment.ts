@@ -34,6 +34,26 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 /** An enrolment's request secret: at least 128 random bits, base64url. */
 const REQUEST_SECRET = /^[A-Za-z0-9_-]{22,128}$/;
 
+/** A request secret as a key or a request keeps it: base64 salt and HMAC, never the secret itself. */
+export interface SealedRequestSecret {
+  readonly requestSalt: string;
+  readonly requestHash: string;
+}
+
+/** Seals a request secret for storage, under a salt of its own. */
+export function sealRequestSecret(secret: string): SealedRequestSecret {
+  const salt = randomBytes(16);
+  return { requestSalt: salt.toString('base64'), requestHash: hashSecret(salt, secret).toString('base64') };
+}
+
+/**
+ * Whether `secret` is the request secret a key or a request keeps (in constant time); false when it
+ * keeps none. The one check of a request secret: what a match then proves is each caller's to say.
+ */
+function keepsRequestSecret(kept: { readonly requestSalt?: string; readonly requestHash?: string }, secret: string): boolean {
+  return kept.requestHash !== undefined && secretMatches(kept.requestSalt ?? '', kept.requestHash, secret);
+}
+
 export interface EnrolmentFacts {
   readonly hostName: string;
   readonly fqdn?: string;
@@ -112,7 +132,7 @@ const sameRequester = (r: EnrolmentRequest, facts: EnrolmentFacts, secret: strin
   const sameFacts = r.hostName === facts.hostName && r.fqdn === facts.fqdn && sameCollector && r.source === facts.source;
   if (!keepsItsSecret(r.collector)) return sameFacts;
   if (r.requestHash === undefined) return secret === undefined && sameFacts;
-  return secret !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret);
+  return secret !== undefined && keepsRequestSecret(r, secret);
 };
 
 export function requestView(r: EnrolmentRequest, now: number) {
@@ -150,7 +170,12 @@ export class Reenrolment {
         // approved claim can be lost as well as a first enrolment's, and only its caller can resend it.
         const issue = async (grant?: 'current-key' | 'admin-approval' | 'same-request', requestAt?: number): Promise<EnrolmentAnswer> => ({
           status: 201,
-          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, { basis, grant, request: proofs.request, requestAt }),
+          body: await enrolment.issue(server, { hostName: facts.hostName, fqdn: facts.fqdn }, 'enrolment', log, {
+            basis,
+            grant,
+            request: proofs.request === undefined ? undefined : sealRequestSecret(proofs.request),
+            requestAt,
+          }),
         });
         const enrolled = basis.head !== undefined || (policy === 'approval' && (await this.deps.hasPosted(server)));
         if (!enrolled) return await issue();
@@ -238,7 +263,7 @@ export class Reenrolment {
   async #repeatOf(basis: KeyPartition, request: string, started: number): Promise<{ requestAt: number } | 'superseded' | undefined> {
     const row = basis.rows.find((r) => r.rowKey === basis.head?.currentKeyId);
     const key = row && keyRecordOf(row);
-    if (key?.status !== 'active' || key.requestHash === undefined || !secretMatches(key.requestSalt ?? '', key.requestHash, request)) return undefined;
+    if (key?.status !== 'active' || !keepsRequestSecret(key, request)) return undefined;
     if (key.issuedAt > started) return 'superseded';
     const requestAt = key.requestAt ?? key.issuedAt;
     if (this.deps.clock() - requestAt > REQUEST_TTL_MS || (await this.deps.committedSince(basis.server, key.issuedAt))) return undefined;
@@ -277,7 +302,7 @@ export class Reenrolment {
   #decidedFor(basis: KeyPartition, secret: string): EnrolmentRequest | undefined {
     const now = this.deps.clock();
     return basis.requests.find(
-      (r) => r.state !== 'pending' && now - r.requestedAt <= REQUEST_TTL_MS && r.requestHash !== undefined && secretMatches(r.requestSalt ?? '', r.requestHash, secret),
+      (r) => r.state !== 'pending' && now - r.requestedAt <= REQUEST_TTL_MS && keepsRequestSecret(r, secret),
     );
   }
 
@@ -285,7 +310,6 @@ export class Reenrolment {
     const requestId = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
     const salt = randomBytes(16);
-    const requestSalt = randomBytes(16);
     const request: EnrolmentRequest = {
       server,
       requestId,
@@ -297,7 +321,7 @@ export class Reenrolment {
       fqdn: facts.fqdn,
       collector: facts.collector,
       source: facts.source,
-      ...(requestSecret === undefined ? {} : { requestSalt: requestSalt.toString('base64'), requestHash: hashSecret(requestSalt, requestSecret).toString('base64') }),
+      ...(requestSecret === undefined ? {} : sealRequestSecret(requestSecret)),
     };
     // A requester whose answer was lost (a timeout) asks again without a claim. Its earlier pending
     // request is one the admin could not tell from the new one, and one whose claim nobody holds:
