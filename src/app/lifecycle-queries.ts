@@ -83,10 +83,13 @@ export class LifecycleQueries {
    * of a removed one, wins over the servers whose id merely begins with it.
    */
   async resolveServerOrRemoved(name: string): Promise<ResolvedServer> {
-    const { names, removedNames } = this.ld;
-    if (await names.isId(name)) return { server: name };
-    const [removedId, live] = await Promise.all([removedNames.isId(name), names.byHostName(name)]);
-    if (removedId) return this.#removed(name, name);
+    const { names, removedNames, store } = this.ld;
+    // Whether the name is an id, of a server that counts or of a removed one, in one read of its
+    // partition (the store's serverStanding, as waivers ask it), not one read for each.
+    const standing = await store.serverStanding(name);
+    if (standing === 'counts') return { server: name };
+    if (standing === 'removed') return this.#removed(name, name);
+    const live = await names.byHostName(name);
     if (live.id !== undefined) return { server: live.id };
     if (live.candidates.length > 0) throw noSuchServer(name, live.candidates);
     const removed = await removedNames.byHostName(name);
