@@ -10,6 +10,7 @@ import { marked, newMark } from './own-writes';
 import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
+import { requiredText } from './free-text';
 
 export interface BaselinesDeps {
   readonly drift: DriftStore;
@@ -69,12 +70,7 @@ export class Baselines {
     const body = doc as Record<string, unknown>;
     const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
     if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a baseline has server and setBy.`);
-    const text = (name: string, max: number): string => {
-      const v = body[name];
-      if (typeof v !== 'string' || v.trim() === '') throw invalid(`"${name}" is required and must be a non-empty string.`);
-      if (v.trim().length > max) throw invalid(`"${name}" must be at most ${max} characters.`);
-      return v.trim();
-    };
+    const text = (name: string, max: number): string => requiredText(body, name, max, invalid);
     const named = text('server', 253);
     const server = serverIdOfName(named);
     if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);

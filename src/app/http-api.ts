@@ -33,6 +33,7 @@ import {
 import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
+import { halfCharacterMessage, wholeCharacters } from './free-text';
 import type { ServerNames } from './server-names';
 import type { ServerRemoval } from './server-removal';
 
@@ -232,6 +233,8 @@ export class HttpApi {
     checkParams(req.query, ['removedBy', 'reenrol']);
     const removedBy = (single(req.query, 'removedBy') ?? '').trim();
     if (removedBy === '' || removedBy.length > MAX_REMOVED_BY) throw invalidQuery(`"removedBy" must name who removes the server (1 to ${MAX_REMOVED_BY} characters).`);
+    // A query string decodes bad UTF-8 to U+FFFD, so this holds on hosts that decode it otherwise.
+    if (!wholeCharacters(removedBy)) throw invalidQuery(halfCharacterMessage('removedBy'));
     const reenrol = parseReenrol(req.query);
     // As on the key routes, a name no server answers to stands for itself: a server removed
     // before is then told apart from one that never posted.

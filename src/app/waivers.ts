@@ -16,6 +16,7 @@ import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
 import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
+import { requiredText } from './free-text';
 
 export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
@@ -89,12 +90,7 @@ export function waiverOfResult<W extends WaiverRecord>(active: readonly W[], r: 
   return FAILING.includes(r.status) ? coverOf(active, r.server, r.ruleId) : undefined;
 }
 
-function text(body: Record<string, unknown>, name: string, max: number): string {
-  const v = body[name];
-  if (typeof v !== 'string' || v.trim() === '') throw invalid(`"${name}" is required and must be a non-empty string.`);
-  if (v.trim().length > max) throw invalid(`"${name}" must be at most ${max} characters.`);
-  return v.trim();
-}
+const text = (body: Record<string, unknown>, name: string, max: number): string => requiredText(body, name, max, invalid);
 
 export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
   const state: WaiverState = w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state;
