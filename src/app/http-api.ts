@@ -233,7 +233,8 @@ export class HttpApi {
     checkParams(req.query, ['removedBy', 'reenrol']);
     const removedBy = (single(req.query, 'removedBy') ?? '').trim();
     if (removedBy === '' || removedBy.length > MAX_REMOVED_BY) throw invalidQuery(`"removedBy" must name who removes the server (1 to ${MAX_REMOVED_BY} characters).`);
-    // A query string decodes bad UTF-8 to U+FFFD, so this holds on hosts that decode it otherwise.
+    // URL decoding turns bad UTF-8 into U+FFFD, so no half pair arrives through the local host;
+    // this keeps the rule of the other free text wherever a host decodes the query otherwise.
     if (!wholeCharacters(removedBy)) throw invalidQuery(halfCharacterMessage('removedBy'));
     const reenrol = parseReenrol(req.query);
     // As on the key routes, a name no server answers to stands for itself: a server removed
