@@ -35,7 +35,10 @@ function Format-PostureVerdict {
 function Format-PostureRejection {
     <#
     .SYNOPSIS
-        One line for a refused snapshot: status, error code, message and the first issues.
+        One line for a refused snapshot: status, error code, message and the first issues of the
+        service's answer. An answer without the service's error code at its status is not the
+        service's and is never shown as if it were, nor raw: Format-PostureAnswerProblem words it
+        (something in front of the service, with a short excerpt without the values sent, Redact).
     .EXAMPLE
         Format-PostureRejection -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"..."}'
     #>
@@ -45,21 +48,23 @@ function Format-PostureRejection {
         [Parameter(Mandatory = $true)]
         [int]$StatusCode,
         [AllowEmptyString()]
-        [string]$Content = ''
+        [string]$Content = '',
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
     )
-    $text = 'HTTP {0}' -f $StatusCode
-    try {
-        $e = ConvertFrom-PostureJson -Json $Content
-        $text = '{0} {1}: {2}' -f $text, (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message')
-        $issues = @(Get-PostureMember -InputObject $e -Name 'issues' -Default @())
-        $shown = 0
-        foreach ($i in $issues) {
-            if ($shown -ge 3) { $text += (' (+{0} more)' -f ($issues.Count - 3)); break }
-            $text += ('; {0}: {1}' -f (Get-PostureMember -InputObject $i -Name 'path'), (Get-PostureMember -InputObject $i -Name 'message'))
-            $shown++
-        }
-    } catch {
-        if ($Content) { $text += ': ' + $Content.Substring(0, [Math]::Min(200, $Content.Length)) }
+    if (-not (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode)) {
+        return (Format-PostureAnswerProblem -Answer @{ StatusCode = $StatusCode; Content = $Content } -Redact $Redact)
+    }
+    # Get-PostureErrorCode parsed it already: the service's answer is a JSON object.
+    $e = ConvertFrom-PostureJson -Json $Content
+    $text = 'HTTP {0} {1}: {2}' -f $StatusCode, (Get-PostureMember -InputObject $e -Name 'error'), (Get-PostureMember -InputObject $e -Name 'message')
+    $issues = @(Get-PostureMember -InputObject $e -Name 'issues' -Default @())
+    $shown = 0
+    foreach ($i in $issues) {
+        if ($shown -ge 3) { $text += (' (+{0} more)' -f ($issues.Count - 3)); break }
+        $text += ('; {0}: {1}' -f (Get-PostureMember -InputObject $i -Name 'path'), (Get-PostureMember -InputObject $i -Name 'message'))
+        $shown++
     }
     return $text
 }
@@ -248,7 +253,7 @@ function Invoke-PostureSnapshot {
             $null = Remove-PostureSpoolFile -Path $item.FullName -Why 'delivered'
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1}, {2})." -f $item.Name, $r.StatusCode, $r['ServiceOutcome'])
         } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-            $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Spooled snapshot'
+            $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) -Redact @($headers.Values)) -What 'Spooled snapshot'
             $lines.Add($line)
             $refusedSpooled++
         } else {
@@ -306,7 +311,7 @@ function Invoke-PostureSnapshot {
     }
     if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
         # The snapshot is wrong, not the network: sending it again cannot help.
-        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content)) -What 'Snapshot'
+        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) -Redact @($headers.Values)) -What 'Snapshot'
         $lines.Add($line)
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
@@ -319,7 +324,7 @@ function Invoke-PostureSnapshot {
     if (-not $why) {
         $why = [string]$r['Error']
         # An answer of something in front of the service is not read as the service's refusal.
-        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and -not $r['Intercepted'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) }
+        if ($r.StatusCode -ne 0 -and -not $r['OutOfTime'] -and -not $r['Intercepted'] -and ($r.StatusCode -lt 200 -or $r.StatusCode -ge 300)) { $why = Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) -Redact @($headers.Values) }
         if ($r['WaitNote']) { $why = [string]$r['WaitNote'] }
         # Dated ahead of the service: the log must say the fix is this host's clock.
         $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck

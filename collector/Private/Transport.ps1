@@ -443,9 +443,10 @@ function Send-PostureDocument {
         service, Test-PostureKeyRefused), or 'Failed' (kept for another try: every attempt failed,
         the policy's Deadline stopped the attempts: OutOfTime, the service asked to wait longer
         than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote, or an answer that is not
-        the service's verdict on the snapshot, such as a 404 from a front end whose functions did
-        not load, a 200 page of a proxy, a 401, 403, 413 or 415 without the service's code from
-        a proxy, a firewall or a front end: Intercepted, or 400 collected_in_future for a snapshot
+        the service's verdict on the snapshot, such as a 200 page of a proxy, or any 4xx other than
+        408 and 429 without the service's code (a 401, 403, 404, 405, 413 or 415 from a proxy, a
+        firewall, a front end whose functions did not load or a wrong URL): Intercepted, with Error
+        saying so (Format-PostureForeignAnswer), or 400 collected_in_future for a snapshot
         dated ahead of the service's clock), with StatusCode and Content of the last answer, and
         Error saying what went wrong when no answer of the service says it.
     .EXAMPLE
@@ -479,10 +480,11 @@ function Send-PostureDocument {
         }
     } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'
-    } elseif (@(401, 403, 413, 415) -contains $code -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
+    } elseif ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code) -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
         # A proxy, a firewall or a front end refused the request before the service saw it (a
-        # gateway's body limit answers 413 too): the key and the snapshot may both be fine, so the
-        # snapshot stays in the spool, and the run says what is in the way.
+        # gateway's body limit answers 413, a wrong URL 404, a proxy blocking the method 405): the
+        # key and the snapshot may both be fine, so the snapshot stays in the spool, and the run
+        # says what is in the way, never its page as the service's words.
         $intercepted = $true
         $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
     }
@@ -567,11 +569,16 @@ function Format-PostureForeignAnswer {
     .SYNOPSIS
         What to log for an answer without the service's error code, which came from something in
         front of the service (a proxy, a firewall, an Azure front end, a stopped web app), not the
-        service: the HTTP status, saying so, and a short excerpt of what it answered
-        (Get-PostureAnswerExcerpt, with the values sent, Redact, blanked out).
+        service: one line with the HTTP status, saying so, what that status usually means where it
+        points at the cause (404, 405, or a 2xx that is not the service's answer), and a short
+        excerpt of what it answered (Get-PostureAnswerExcerpt, with the values sent, Redact,
+        blanked out).
     .EXAMPLE
         Format-PostureForeignAnswer -StatusCode 403 -Content '<html><head><title>Access Denied</title></head></html>'
         Returns "HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: Access Denied".
+    .EXAMPLE
+        Format-PostureForeignAnswer -StatusCode 404 -Content ''
+        Returns "HTTP 404 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means the service URL or path is wrong".
     #>
     [CmdletBinding()]
     [OutputType([string])]
@@ -586,6 +593,16 @@ function Format-PostureForeignAnswer {
         [object[]]$Redact = @()
     )
     $text = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?)' -f $StatusCode
+    # The service answers 404 only with its code and 405 never: such an answer points at the
+    # endpoint (or a proxy's rules), not at the key or the snapshot, and an administrator should
+    # be told where to look.
+    if ($StatusCode -eq 404) {
+        $text += ', which usually means the service URL or path is wrong'
+    } elseif ($StatusCode -eq 405) {
+        $text += ', which usually means the service URL or path is wrong or a proxy blocks the request''s method'
+    } elseif ($StatusCode -ge 200 -and $StatusCode -lt 300) {
+        $text += ', which usually means a sign-in page, a captive portal or a wrong URL answered'
+    }
     $excerpt = Get-PostureAnswerExcerpt -Content $Content -Redact $Redact
     if ($excerpt) { $text += '; it answered: ' + $excerpt }
     return $text

@@ -342,6 +342,36 @@ Describe 'Sending: retries, back-off, refusals' {
         $r.Error | Should -BeExactly $expected
         Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
     }
+    # A wrong URL or a proxy that blocks the method answers 404/405 with its own page; the service
+    # answers 404 only with its code, and 405 never (only the local host does, with its code).
+    It 'a <Code> of <Case>: Failed, Intercepted, one line saying what answered and what it usually means, a redacted excerpt' -ForEach @(
+        @{ Case = 'IIS, a wrong path'; Code = 404; Content = "<!DOCTYPE html PUBLIC `"-//W3C//DTD XHTML 1.0 Strict//EN`">`r`n<html><head><title>404 - File or directory not found.</title></head>`r`n<body><h2>The resource you are looking for might have been removed (fp1.exch01.k1.secretsecret).</h2></body></html>"; Said = '404 - File or directory not found.' }
+        @{ Case = 'a functions host without functions'; Code = 404; Content = ''; Said = '' }
+        @{ Case = 'an Azure front end in JSON'; Code = 404; Content = '{"error":{"code":"NotFound","message":"fp1.exch01.k1.secretsecret not found"}}'; Said = '{"error":{"code":"NotFound","message":"[redacted] not found"}}' }
+        @{ Case = 'a proxy that blocks the method'; Code = 405; Content = "<html>`r`n<head><title>405 Not Allowed</title></head>`r`n<body><center><h1>405 Not Allowed</h1></center><hr><center>nginx</center></body>`r`n</html>"; Said = '405 Not Allowed' }
+        @{ Case = 'the service''s code at another status'; Code = 405; Content = '{"error":"not_found","message":"x"}'; Said = '{"error":"not_found","message":"x"}' }
+    ) {
+        $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -Headers @{ 'x-api-key' = 'fp1.exch01.k1.secretsecret' }
+        $r.Outcome | Should -Be 'Failed'
+        $r.Intercepted | Should -BeTrue
+        $means = @{ 404 = 'which usually means the service URL or path is wrong'; 405 = 'which usually means the service URL or path is wrong or a proxy blocks the request''s method' }
+        $expected = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?), {1}' -f $Code, $means[$Code]
+        if ($Said) { $expected += '; it answered: ' + $Said }
+        $r.Error | Should -BeExactly $expected
+        # The same words wherever a run prints an answer that is not the service's.
+        Format-PostureRejection -StatusCode $Code -Content $Content -Redact @('fp1.exch01.k1.secretsecret') | Should -BeExactly $expected
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
+    It 'Format-PostureRejection: the service''s own refusal in full; any other answer never as the service''s and never raw' {
+        Format-PostureRejection -StatusCode 404 -Content '{"error":"not_found","message":"No function is served at /api/snapshot."}' | Should -BeExactly 'HTTP 404 not_found: No function is served at /api/snapshot.'
+        Format-PostureRejection -StatusCode 400 -Content '{"error":"invalid_snapshot","message":"Bad.","issues":[{"path":"/host","message":"missing"}]}' | Should -BeExactly 'HTTP 400 invalid_snapshot: Bad.; /host: missing'
+        Format-PostureRejection -StatusCode 400 -Content "<html><head><title>400 Request Header Or Cookie Too Large</title></head><body>nginx</body></html>" | Should -BeExactly 'HTTP 400 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: 400 Request Header Or Cookie Too Large'
+        # A busy answer without the service's code says its status, as a manifest fetch's does.
+        Format-PostureRejection -StatusCode 502 -Content "<html><head><title>502 Bad Gateway</title></head>`r`n<body>nginx</body></html>" | Should -BeExactly 'HTTP 502'
+        Format-PostureRejection -StatusCode 503 -Content '{"error":"storage_unavailable","message":"Try again."}' | Should -BeExactly 'HTTP 503 storage_unavailable: Try again.'
+    }
     It 'an excerpt of an answer not the service''s: one line of at most 200 characters, a page''s title, never what the request sent' {
         Get-PostureAnswerExcerpt -Content "<!DOCTYPE html>`r`n<html><head><title>`n Access`tDenied `n</title><style>p{}</style></head><body>x</body></html>" | Should -BeExactly 'Access Denied'
         Get-PostureAnswerExcerpt -Content "<html><head><script>var a = '<b>';</script></head><body><h1>Blocked</h1>`n<p>Request blocked.</p></body></html>" | Should -BeExactly 'Blocked Request blocked.'
@@ -710,6 +740,32 @@ Describe 'Invoke-PostureSnapshot: re-enrolment on a revoked server key' {
             Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
             Should -Invoke Save-PostureConfig -Times 0 -Exactly
             @($script:keysSent) | Should -Be @('old-key', 'old-key')
+        }
+
+        It 'a <Code> of a front end (a wrong URL, a proxy blocking the method): the snapshots stay, the output and the log say what answered and what it usually means, no raw page' -ForEach @(
+            @{ Code = 404; Content = "<!DOCTYPE html>`r`n<html><head><title>404 - File or directory not found.</title></head>`r`n<body><h2>Server Error</h2><p>x-api-key: old-key-echoed</p></body></html>"; Said = '404 - File or directory not found.'; Means = 'which usually means the service URL or path is wrong' }
+            @{ Code = 405; Content = "<html>`r`n<head><title>405 Not Allowed</title></head>`r`n<body><center><h1>405 Not Allowed</h1></center><hr><center>nginx</center></body>`r`n</html>"; Said = '405 Not Allowed'; Means = 'which usually means the service URL or path is wrong or a proxy blocks the request''s method' }
+        ) {
+            $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = 'Response status code does not indicate success.' }
+            Mock Invoke-PostureHttpRequest { [void]$script:keysSent.Add($Headers['x-api-key']); $script:answer }
+            $from = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?), {1}; it answered: {2}' -f $Code, $Means, $Said
+
+            $run = Invoke-UndeliveredRun -DataPath $script:data
+            $line = @($run.Lines | Where-Object { $_ -match 'not delivered' })
+            $line.Count | Should -Be 1
+            $id = [regex]::Match($line[0], '^Snapshot (\S+) ').Groups[1].Value
+            $line[0] | Should -BeExactly ('Snapshot {0} not delivered ({1}); spooled for the next run.' -f $id, $from)
+            & $script:log | Should -Match ('not delivered \({0}\); spooled to ' -f [regex]::Escape($from))
+
+            $run = Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue
+            $run.ExitCode | Should -Be 1
+            @(& $script:spoolFiles).Count | Should -Be 2
+            ($run.Lines -join "`n") | Should -Match ('not delivered \(earlier spooled snapshots could not be delivered: {0}\); spooled for the next run\.' -f [regex]::Escape($from))
+            & $script:log | Should -Match ('Spooled snapshot \S+ not delivered \({0}\); the spool is kept for the next run\.' -f [regex]::Escape($from))
+
+            ($run.Lines -join '|') + (& $script:log) | Should -Not -Match '<|DOCTYPE|nginx</'
+            Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected') | Should -BeFalse
+            Should -Invoke Invoke-PostureEnrolment -Times 0 -Exactly
         }
 
         It 'the service''s own 403 forbidden is still its refusal of the key: no re-enrolment, the snapshot spooled, the output gives its message' {
