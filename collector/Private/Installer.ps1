@@ -510,10 +510,12 @@ function Get-PostureServerKeyState {
     <#
     .SYNOPSIS
         Whether the service takes this server key now, from GET /api/manifest with it: State Works
-        (200), Refused (the service's own refusal of the key, Test-PostureKeyRefused: 401
-        unauthorized or key_revoked, 403 forbidden; the installer then enrols, as on a first
-        install) or Unknown (anything else: a proxy's, a firewall's or a front end's answer, a busy
-        service or none), with Uri and Problem (what answered, Format-PostureAnswerProblem). A busy
+        (the service's manifest, as a run reads it: Read-PostureManifestAnswer; a 200 of a proxy's
+        sign-in page, a captive portal or a wrong URL is no check of the key), Refused (the
+        service's own refusal of the key, Test-PostureKeyRefused: 401 unauthorized or key_revoked,
+        403 forbidden; the installer then enrols, as on a first install) or Unknown (anything else:
+        a proxy's, a firewall's or a front end's answer, a busy service or none), with Uri and
+        Problem (what answered, from Read-PostureManifestAnswer; '' for Works). A busy
         service or no answer is asked again as a run's requests are (a startup script often runs
         before the network is up). Only Refused lets the installer replace the key: enrolling
         otherwise would replace a working key and raise a re-enrolment alert.
@@ -532,15 +534,14 @@ function Get-PostureServerKeyState {
     $uri = Get-PostureApiUri -Endpoint $Endpoint -Route 'manifest'
     $headers = @{ $HeaderName = $ApiKey }
     $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri $uri -Headers $headers -RetryPolicy (New-PostureRetryPolicy)
+    $read = Read-PostureManifestAnswer -Answer $r -Redact @($headers.Values)
     $state = 'Unknown'
-    if ($r.StatusCode -eq 200) {
+    if ($null -ne $read.Manifest) {
         $state = 'Works'
     } elseif (Test-PostureKeyRefused -StatusCode $r.StatusCode -Content ([string]$r.Content)) {
         $state = 'Refused'
     }
-    $problem = ''
-    if ($state -ne 'Works') { $problem = Format-PostureAnswerProblem -Answer $r -Redact @($headers.Values) }
-    return @{ State = $state; Uri = $uri; Problem = $problem }
+    return @{ State = $state; Uri = $uri; Problem = $read.Problem }
 }
 
 function Read-PosturePreviousEnrolment {

@@ -832,6 +832,45 @@ function Test-PostureManifest {
     return ((Get-PostureMember -InputObject $Manifest -Name 'schema') -eq 'fleet-posture/manifest@1')
 }
 
+function Read-PostureManifestAnswer {
+    <#
+    .SYNOPSIS
+        The manifest in an answer to GET /api/manifest (Invoke-PostureHttpRequestWithRetry's), or
+        why there is none: Manifest, the parsed document when the answer is a 2xx whose body is a
+        fleet-posture/manifest@1 document (Test-PostureManifest), else $null; Problem, '' with a
+        manifest, else one line saying what answered. Only the service answers with its manifest: a
+        proxy's sign-in page, a captive portal or a wrong URL may answer 200 too, and is said to
+        come from something in front of the service (Format-PostureForeignAnswer, the values sent,
+        Redact, blanked out); any other status is worded by Format-PostureAnswerProblem.
+    .EXAMPLE
+        Read-PostureManifestAnswer -Answer $r -Redact @($headers.Values)
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Answer,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
+    )
+    $code = [int]$Answer.StatusCode
+    $content = [string]$Answer['Content']
+    if ($code -lt 200 -or $code -ge 300) { return @{ Manifest = $null; Problem = (Format-PostureAnswerProblem -Answer $Answer -Redact $Redact) } }
+    $m = $null
+    try { $m = ConvertFrom-PostureJson -Json $content } catch { $m = $null }
+    if (Test-PostureManifest -Manifest $m) { return @{ Manifest = $m; Problem = '' } }
+    # A document of the service's own family (a newer manifest) is not a stranger's page: saying
+    # "in front of the service" would send the administrator to the wrong place.
+    $schema = Get-PostureAnswerText -Content $content -Name 'schema'
+    if ($schema -like 'fleet-posture/*') {
+        $problem = 'HTTP {0} with a {1} document, not the fleet-posture/manifest@1 this collector reads' -f $code, (Get-PostureAnswerExcerpt -Content $schema -Redact $Redact -MaxLength 60)
+    } else {
+        $problem = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact $Redact
+    }
+    return @{ Manifest = $null; Problem = $problem }
+}
+
 function Get-PostureManifest {
     <#
     .SYNOPSIS
@@ -872,28 +911,20 @@ function Get-PostureManifest {
     if ($null -ne $Enrolment -and (Restore-PostureServerKey -Enrolment $Enrolment -StatusCode $r.StatusCode -Content ([string]$r.Content) -Headers $Headers)) {
         $r = Invoke-PostureHttpRequestWithRetry @request
     }
-    $problem = $null
-    if ($r.StatusCode -eq 200) {
+    $read = Read-PostureManifestAnswer -Answer $r -Redact @($Headers.Values)
+    if ($null -ne $read.Manifest) {
+        $m = $read.Manifest
+        # A full disk or a folder the run may not write must not cost it the manifest it
+        # holds: the run collects with it, and the copy is saved by a later run.
         try {
-            $m = ConvertFrom-PostureJson -Json $r.Content
-            if (Test-PostureManifest -Manifest $m) {
-                # A full disk or a folder the run may not write must not cost it the manifest it
-                # holds: the run collects with it, and the copy is saved by a later run.
-                try {
-                    $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
-                } catch {
-                    Write-PostureLog -Level Warning -Message ("Manifest from {0} used, but not saved as the last good copy {1}: {2}" -f $uri, $CachePath, $_.Exception.Message)
-                }
-                Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
-                return $m
-            }
-            $problem = 'the answer is not a fleet-posture/manifest@1 document'
+            $null = Write-PostureTextFile -Path $CachePath -Text $r.Content
         } catch {
-            $problem = 'the answer is not JSON: ' + $_.Exception.Message
+            Write-PostureLog -Level Warning -Message ("Manifest from {0} used, but not saved as the last good copy {1}: {2}" -f $uri, $CachePath, $_.Exception.Message)
         }
-    } else {
-        $problem = Format-PostureAnswerProblem -Answer $r -Redact @($Headers.Values)
+        Write-Verbose ("Manifest {0} from {1}" -f (Get-PostureMember -InputObject $m -Name 'version'), $uri)
+        return $m
     }
+    $problem = $read.Problem
     Write-PostureLog -Level Warning -Message ("Manifest not fetched from {0} ({1}); using the last good copy." -f $uri, $problem)
     return (Read-PostureCachedManifest -CachePath $CachePath -Why ('{0} answered {1}' -f $uri, $problem))
 }

@@ -476,6 +476,17 @@ Describe 'Manifest with a last good copy' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 403; Content = '<html><head><title>Access Denied</title></head><body>fp1.exch01.k1.secretsecret</body></html>'; RetryAfter = $null; Error = $null } }
         { Get-PostureManifest -Endpoint 'https://x' -Headers @{ 'x-api-key' = 'fp1.exch01.k1.secretsecret' } -CachePath $script:cache -WarningAction SilentlyContinue } | Should -Throw '*answered HTTP 403 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: Access Denied and there is no last good copy*'
     }
+    It 'a 200 that is not the manifest (<Case>) is not used and the log says what answered, never the page' -ForEach @(
+        @{ Case = 'a proxy''s sign-in page'; Content = "<html><head><title>Sign in</title></head>`r`n<body>fp1.exch01.k1.secretsecret</body></html>"; Said = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered; it answered: Sign in' }
+        @{ Case = 'JSON of something else'; Content = '{"ok":true}'; Said = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered; it answered: {"ok":true}' }
+        @{ Case = 'a manifest of another schema'; Content = '{"schema":"fleet-posture/manifest@2"}'; Said = 'HTTP 200 with a fleet-posture/manifest@2 document, not the fleet-posture/manifest@1 this collector reads' }
+    ) {
+        $script:answer = @{ StatusCode = 200; Content = $Content; RetryAfter = $null; Error = $null }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        { Get-PostureManifest -Endpoint 'https://x' -Headers @{ 'x-api-key' = 'fp1.exch01.k1.secretsecret' } -CachePath $script:cache -WarningAction SilentlyContinue } | Should -Throw ('*answered {0} and there is no last good copy*' -f [System.Management.Automation.WildcardPattern]::Escape($Said))
+        Test-Path -LiteralPath $script:cache | Should -BeFalse
+        Should -Invoke Invoke-PostureHttpRequest -Times 1 -Exactly
+    }
     It 'does not retry a 4xx other than 408/429 (a 400 or 401 cannot change by asking again)' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_query"}'; RetryAfter = $null; Error = $null } }
         { Get-PostureManifest -Endpoint 'https://x' -CachePath $script:cache -WarningAction SilentlyContinue } | Should -Throw '*answered HTTP 400 and there is no last good copy*'

@@ -16,6 +16,8 @@ BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHttpServer.ps1')
     $script:source = Split-Path -Parent $PSScriptRoot
+    # What the service answers GET /api/manifest with: the only answer that shows it takes a key.
+    $script:manifestJson = Get-Content -Raw -LiteralPath (Join-Path -Path $script:source -ChildPath 'examples/manifest.reference.json')
     # The task runs Windows PowerShell from %SystemRoot%; give machines without it a Windows value.
     $script:systemRoot = $env:SystemRoot
     if (-not $env:SystemRoot) { $env:SystemRoot = 'C:\Windows' }
@@ -352,7 +354,7 @@ Describe 'Register-PostureCollector' {
     It 'reinstalling keeps a stored key the service still takes: no enrolment, the same key stored, and says so' {
         Mock Set-PostureTlsProtocol { $null }
         Set-PreviousInstallation -Config '{"endpoint":"https://posture.contoso.net","headerName":"x-api-key","apiKey":"fp1.current","keyId":"k1","enrolmentSecret":"enrol-secret"}'
-        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = '{}'; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
+        Mock Invoke-PostureHttpRequest { @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null } } -ParameterFilter { $Method -eq 'Get' }
         Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
         $message = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data
         $message | Should -Match 'stored before still works and is kept'
@@ -370,7 +372,7 @@ Describe 'Register-PostureCollector' {
             $script:checks++
             if ($script:checks -eq 1) { return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' } }
             if ($script:checks -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $null; Error = $null } }
-            @{ StatusCode = 200; Content = '{}'; RetryAfter = $null; Error = $null }
+            @{ StatusCode = 200; Content = $script:manifestJson; RetryAfter = $null; Error = $null }
         } -ParameterFilter { $Method -eq 'Get' }
         Mock Invoke-PostureHttpRequest { throw 'no enrolment expected' } -ParameterFilter { $Method -ne 'Get' }
         Register-PostureCollector -Endpoint 'https://posture.contoso.net' -EnrolmentSecret 'enrol-secret' -SourcePath $script:source -InstallPath $script:install -DataPath $script:data | Should -Match 'stored before still works and is kept'
@@ -396,6 +398,11 @@ Describe 'Register-PostureCollector' {
         @{ Case = 'an OAuth proxy''s 401'; Answer = @{ StatusCode = 401; Content = '{"error":"invalid_token"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {"error":"invalid_token"}' }
         @{ Case = 'a front end''s 401 in JSON'; Answer = @{ StatusCode = 401; Content = '{"error":{"code":"Unauthorized","message":"fp1.current rejected"}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401 from something in front of the service, not the service (a proxy, firewall or front end?); it answered: {"error":{"code":"Unauthorized","message":"[redacted] rejected"}}' }
         @{ Case = 'nothing, on every attempt,'; Answer = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The remote name could not be resolved' }; Said = 'The remote name could not be resolved on each of 4 attempts' }
+        # Only the manifest shows the service took the key: any other 200 was never a check of it.
+        @{ Case = 'a proxy''s sign-in page with 200'; Answer = @{ StatusCode = 200; Content = "<!DOCTYPE html>`r`n<html><head><title>Sign in - Contoso web proxy</title></head><body><form>fp1.current</form></body></html>"; RetryAfter = $null; Error = $null }; Said = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered; it answered: Sign in - Contoso web proxy' }
+        @{ Case = 'a captive portal with 200 and no body'; Answer = @{ StatusCode = 200; Content = ''; RetryAfter = $null; Error = $null }; Said = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered' }
+        @{ Case = 'a wrong URL''s JSON with 200'; Answer = @{ StatusCode = 200; Content = '{"status":"ok","headers":{"x-api-key":"fp1.current"}}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered; it answered: {"status":"ok","headers":{"x-api-key":"[redacted]"}}' }
+        @{ Case = 'a manifest this collector does not read'; Answer = @{ StatusCode = 200; Content = '{"schema":"fleet-posture/manifest@2","version":"sha256:x"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 200 with a fleet-posture/manifest@2 document, not the fleet-posture/manifest@1 this collector reads' }
     ) {
         Mock Set-PostureTlsProtocol { $null }
         Mock Wait-PostureRetry { $null }
