@@ -271,6 +271,10 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             @{ Why = 'an upload that stalled'; Code = 400; Content = '{"error":"incomplete_body","message":"The body did not arrive in full."}' }
             @{ Why = 'an endpoint with a query in it'; Code = 400; Content = '{"error":"invalid_query","message":"The snapshots route takes no query parameters."}' }
             @{ Why = 'a proxy''s sign-in page'; Code = 200; Content = '<html>Sign in</html>' }
+            # Only the service's "outcome" (accepted, duplicate, stale) lets a snapshot leave the spool.
+            @{ Why = 'a gateway that queued the request'; Code = 202; Content = '' }
+            @{ Why = 'JSON that is not the service''s answer'; Code = 201; Content = '{"status":"accepted","id":"1"}' }
+            @{ Why = 'the service''s outcome word that is not its verdict'; Code = 201; Content = '{"snapshotId":"x","outcome":"ok","results":[]}' }
         ) {
             param($Code, $Content)
             $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = $null }
