@@ -443,8 +443,9 @@ function Send-PostureDocument {
         service, Test-PostureKeyRefused), or 'Failed' (kept for another try: every attempt failed,
         the policy's Deadline stopped the attempts: OutOfTime, the service asked to wait longer
         than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote, or an answer that is not
-        the service's verdict on the snapshot, such as a 200 page of a proxy, or any 4xx other than
-        408 and 429 without the service's code (a 401, 403, 404, 405, 413 or 415 from a proxy, a
+        the service's verdict on the snapshot, such as a 2xx without the service's outcome (a
+        proxy's sign-in page; Error from Format-PostureForeignAnswer), or any 4xx other than 408
+        and 429 without the service's code (a 401, 403, 404, 405, 413 or 415 from a proxy, a
         firewall, a front end whose functions did not load or a wrong URL): Intercepted, with Error
         saying so (Format-PostureForeignAnswer), or 400 collected_in_future for a snapshot
         dated ahead of the service's clock), with StatusCode and Content of the last answer, and
@@ -476,7 +477,7 @@ function Send-PostureDocument {
             $outcome = 'Sent'
             $errorText = $null
         } else {
-            $errorText = 'HTTP {0} without the service''s verdict on the snapshot (a proxy or sign-in page in the way?)' -f $code
+            $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
         }
     } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'

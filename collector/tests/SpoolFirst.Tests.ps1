@@ -293,12 +293,14 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             @(& $script:spooled).Count | Should -Be 0
         }
 
-        It 'a 200 without a verdict says so in the log, not "delivered"' {
+        It 'a 200 without a verdict says so in the log, not "delivered", in the words used for every answer from in front of the service' {
             [System.IO.Directory]::Delete($script:spool, $true)
-            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 200; Content = '<html>Sign in</html>'; RetryAfter = $null; Error = $null } }
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 200; Content = "<html><head><title>Sign in</title></head>`r`n<body>x-api-key: k1-echoed-by-the-page</body></html>"; RetryAfter = $null; Error = $null } }
             $r = & $script:run
             $r.ExitCode | Should -Be 1
-            ($r.Lines -join "`n") | Should -Match 'not delivered \(HTTP 200 without the service''s verdict on the snapshot \(a proxy or sign-in page in the way\?\)\); spooled for the next run'
+            $from = 'HTTP 200 from something in front of the service, not the service (a proxy, firewall or front end?), which usually means a sign-in page, a captive portal or a wrong URL answered; it answered: Sign in'
+            ($r.Lines -join "`n") | Should -Match ('not delivered \({0}\); spooled for the next run' -f [regex]::Escape($from))
+            & $script:log | Should -Match ('not delivered \({0}\); spooled to ' -f [regex]::Escape($from))
             & $script:log | Should -Not -Match '(?<!not )delivered \(HTTP 200'
         }
 
