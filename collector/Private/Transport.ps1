@@ -512,10 +512,8 @@ function Test-PostureKeyRefused {
         [AllowEmptyString()]
         [string]$Content
     )
-    # The service's codes for a refused key, with their status (src/app/errors.ts, auth.ts, enrolment.ts).
-    $refusals = @{ 401 = @('unauthorized', 'key_revoked'); 403 = @('forbidden') }
-    if (-not $refusals.ContainsKey($StatusCode)) { return $false }
-    return ($refusals[$StatusCode] -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
+    # Get-PostureErrorCode takes each code only at its own status (Get-PostureServiceErrorTable).
+    return (@('unauthorized', 'key_revoked', 'forbidden') -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
 }
 
 function Get-PostureAnswerExcerpt {

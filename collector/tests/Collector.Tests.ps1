@@ -262,6 +262,13 @@ Describe 'Sending: retries, back-off, refusals' {
         Get-PostureErrorCode -Content '{"error":"unauthorized"}' -StatusCode 403 | Should -Be ''
         Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"invalid_token"}' | Should -BeFalse
         Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"access_denied"}' | Should -BeFalse
+        # The key's refusals, each only at its own status.
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"unauthorized"}' | Should -BeTrue
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"key_revoked"}' | Should -BeTrue
+        Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"forbidden"}' | Should -BeTrue
+        Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"key_revoked"}' | Should -BeFalse
+        Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"forbidden"}' | Should -BeFalse
+        Test-PostureKeyRefused -StatusCode 404 -Content '{"error":"not_found"}' | Should -BeFalse
     }
     It 'takes a 413 or 415 for the service''s refusal of the snapshot only with its code: HTTP <Code> <Content> is <Refused>' -ForEach @(
         @{ Code = 413; Content = '{"error":"too_large","message":"The body is larger than 4194304 bytes."}'; Refused = $true }
