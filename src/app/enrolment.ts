@@ -17,7 +17,6 @@ import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS, type LogRecordName } from './log-records';
 import type { RateLimiter } from './rate-limit';
 import type { SealedRequestSecret } from './reenrolment';
-import { wholeText } from './free-text';
 
 export const SERVER_KEY_PREFIX = 'fp1.';
 const SECRET_BYTES = 32;
@@ -99,11 +98,9 @@ export interface KeyTags {
 
 export const enrolmentRequestSchema = z.object({
   host: hostSchema.pick({ name: true, fqdn: true }),
-  // The collector it names is kept on a re-enrolment request, for the admin who decides it.
-  collector: collectorSchema
-    .partial()
-    .extend({ name: wholeText(collectorSchema.shape.name).optional(), version: wholeText(collectorSchema.shape.version).optional() })
-    .optional(),
+  // The collector it names is kept on a re-enrolment request, for the admin who decides it; its
+  // strings are whole characters as in a snapshot (the contract's collector schema checks them).
+  collector: collectorSchema.partial().optional(),
 });
 
 export interface IssuedKey {

@@ -1,18 +1,13 @@
 // The text people write into records others read back (a waiver's justification, who granted it,
-// who set a baseline or removed a server, the collector an enrolment names): one check for all.
+// who set a baseline or removed a server): one check for all. (The collector an enrolment names is
+// checked by the snapshot contract's own schema, as every string of a snapshot is.)
 //
 // Control characters (tab, CR and LF too) are kept: the JSON answers escape them, the CSV export
 // carries none of these fields, and the dashboard shows text as text. Half a UTF-16 surrogate pair
 // is refused: no UTF-8 text can hold it, so the events list would carry it as a bare \ud800 escape,
 // which strict JSON readers (.NET's System.Text.Json) refuse for the whole page and others
 // (PowerShell's ConvertFrom-Json) silently turn into U+FFFD.
-import type { z } from 'zod';
-
-/** A lone surrogate: with the u flag a whole pair is one character, so only a half matches. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** Whether `text` is whole characters (no half of a surrogate pair). */
-export const wholeCharacters = (text: string): boolean => !LONE_SURROGATE.test(text);
+import { wholeCharacters } from '../snapshot/whole-characters';
 
 /** The sentence refusing `field` for holding half a character. */
 export const halfCharacterMessage = (field: string): string =>
@@ -31,5 +26,3 @@ export function requiredText(body: Record<string, unknown>, field: string, max: 
   return text;
 }
 
-/** As requiredText's last check, for a zod schema's string (its issue names the path). */
-export const wholeText = <T extends z.ZodString>(schema: T) => schema.refine(wholeCharacters, { message: 'must be whole characters, not half of a UTF-16 surrogate pair' });

@@ -3,6 +3,7 @@
 // work after the route table's wrapper (serve-route.ts) checked the key and chose the language.
 import type { Rule } from '../rules/types';
 import { contractIssues } from '../snapshot/parse';
+import { wholeCharacters } from '../snapshot/whole-characters';
 import { refusedToken } from '../store';
 import type { Authorizer, Enrolment } from './enrolment';
 import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
@@ -33,7 +34,7 @@ import {
 import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
-import { halfCharacterMessage, wholeCharacters } from './free-text';
+import { halfCharacterMessage } from './free-text';
 import type { ServerNames } from './server-names';
 import type { ServerRemoval } from './server-removal';
 

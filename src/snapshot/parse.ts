@@ -2,7 +2,7 @@
 // path and one sentence. A snapshot that fails here never reaches a rule.
 import type { z } from 'zod';
 import { normaliseSnapshot, registryKeyId, type NormalisedSnapshot } from './normalise';
-import { snapshotSchema, type Snapshot } from './schema';
+import { HALF_CHARACTER_ISSUE, snapshotSchema, type Snapshot } from './schema';
 
 export interface ContractIssue {
   /** Dotted path with indices, e.g. `registry[2].values[0].type`; empty for the whole document. */
@@ -107,9 +107,23 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
+/**
+ * The first string holding half a character, of all of them: a tail or a REG_MULTI_SZ can hold
+ * thousands, and one path tells the sender what to look at.
+ */
+function firstHalfCharacter(issues: readonly ContractIssue[]): ContractIssue[] {
+  let seen = false;
+  return issues.filter((i) => {
+    if (i.message !== HALF_CHARACTER_ISSUE) return true;
+    const first = !seen;
+    seen = true;
+    return first;
+  });
+}
+
 export function parseSnapshot(input: unknown, options: ParseOptions = {}): ParseResult {
   const parsed = snapshotSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) return { ok: false, issues: contractIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, issues: firstHalfCharacter(contractIssues(parsed.error)) };
   const snapshot = parsed.data;
   const issues: ContractIssue[] = [];
   let collectedAhead: CollectedAhead | undefined;

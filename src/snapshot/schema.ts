@@ -2,6 +2,7 @@
 // contract is a validation rule here; checks that need the receiver's clock or the whole snapshot
 // (future collectedAt, duplicate keys after normalisation) live in parse.ts.
 import { z } from 'zod';
+import { wholeCharacters } from './whole-characters';
 
 export const SNAPSHOT_SCHEMA_ID = 'fleet-posture/snapshot@1';
 export const MANIFEST_SCHEMA_ID = 'fleet-posture/manifest@1';
@@ -25,8 +26,17 @@ const HIVE_PATTERN =
 
 const isoDateTime = z.iso.datetime({ offset: true });
 
-export const registryPathSchema = z
-  .string()
+/** The issue of a string holding half of a UTF-16 surrogate pair (parse.ts keeps only the first). */
+export const HALF_CHARACTER_ISSUE =
+  'must be whole characters: it holds half of a UTF-16 surrogate pair (a character cut in two), which strict JSON readers of the answers cannot decode';
+
+/**
+ * A string the service may answer back (its answers quote snapshots' strings): whole characters.
+ * Strings a pattern, format or enum already confines to ASCII need no such check.
+ */
+const str = () => z.string().refine(wholeCharacters, { message: HALF_CHARACTER_ISSUE });
+
+export const registryPathSchema = str()
   .min(1)
   .max(LIMITS.pathChars)
   .refine((p) => !p.endsWith('\\'), { message: 'registry path must not end with a backslash' })
@@ -36,11 +46,11 @@ export const registryPathSchema = z
 
 export const readErrorSchema = z.object({
   code: z.enum(['AccessDenied', 'NotFound', 'IoError', 'Timeout', 'Other']),
-  message: z.string().max(LIMITS.textChars).optional(),
+  message: str().max(LIMITS.textChars).optional(),
 });
 
-const valueName = z.string().max(LIMITS.valueNameChars);
-const text = z.string().max(LIMITS.textChars);
+const valueName = str().max(LIMITS.valueNameChars);
+const text = str().max(LIMITS.textChars);
 const UINT64_MAX = 18446744073709551615n;
 
 export const registryValueSchema = z.discriminatedUnion('type', [
@@ -85,12 +95,12 @@ export const registryEntrySchema = z
   });
 
 export const serviceSchema = z.object({
-  name: z.string().min(1).max(256),
-  displayName: z.string().max(256).nullable().optional(),
-  state: z.string().min(1).max(64),
+  name: str().min(1).max(256),
+  displayName: str().max(256).nullable().optional(),
+  state: str().min(1).max(64),
   started: z.boolean(),
-  startMode: z.string().max(64).nullable().optional(),
-  pathName: z.string().max(LIMITS.pathChars).nullable().optional(),
+  startMode: str().max(64).nullable().optional(),
+  pathName: str().max(LIMITS.pathChars).nullable().optional(),
   processId: z.int().min(0).max(4294967295).nullable().optional(),
 });
 
@@ -103,12 +113,12 @@ export const filePathSourceSchema = z.object({
 
 export const fileSchema = z
   .object({
-    path: z.string().min(1).max(LIMITS.pathChars),
+    path: str().min(1).max(LIMITS.pathChars),
     pathFrom: filePathSourceSchema.optional(),
     exists: z.boolean(),
     size: z.int().min(0).optional(),
     lastWriteTime: isoDateTime.optional(),
-    tail: z.string().max(LIMITS.tailChars).optional(),
+    tail: str().max(LIMITS.tailChars).optional(),
     error: readErrorSchema.optional(),
   })
   .refine((f) => f.exists || f.tail === undefined, { message: 'a file that does not exist cannot carry a tail', path: ['tail'] });
@@ -127,18 +137,18 @@ export const hostSchema = z.object({
   fqdn: z.string().max(253).regex(FQDN, { message: 'fqdn must be dot-separated host labels, at most 253 characters' }).optional(),
   os: z
     .object({
-      caption: z.string().max(256).optional(),
-      version: z.string().max(64).optional(),
-      architecture: z.string().max(64).optional(),
+      caption: str().max(256).optional(),
+      version: str().max(64).optional(),
+      architecture: str().max(64).optional(),
     })
     .optional(),
   utcOffsetMinutes: z.int().min(-720).max(840).optional(),
 });
 
 export const collectorSchema = z.object({
-  name: z.string().min(1).max(128),
-  version: z.string().min(1).max(64),
-  manifestVersion: z.string().max(128).optional(),
+  name: str().min(1).max(128),
+  version: str().min(1).max(64),
+  manifestVersion: str().max(128).optional(),
 });
 
 export const snapshotSchema = z.object({
