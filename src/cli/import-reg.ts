@@ -144,6 +144,25 @@ async function readInput<T>(
   }
 }
 
+/**
+ * What a snapshot path of a refused value stands for in the files, " (value "x" of HKLM\…, view 32)"
+ * or " (service "x")": nobody sees the snapshot that was not written, and its indices alone leave
+ * the reader to count keys.
+ */
+export function whatIsAt(snapshot: SnapshotInput, path: string): string {
+  const registry = /^registry\[(\d+)\](?:\.values\[(\d+)\])?/.exec(path);
+  if (registry) {
+    const entry = snapshot.registry[Number(registry[1])];
+    if (!entry) return '';
+    const key = `${entry.path}, view ${entry.view}`;
+    const value = registry[2] === undefined ? undefined : entry.values?.[Number(registry[2])];
+    return value ? ` (value ${JSON.stringify(value.name)} of ${key})` : ` (key ${key})`;
+  }
+  const service = /^services\[(\d+)\]/.exec(path);
+  const name = service ? snapshot.services[Number(service[1])]?.name : undefined;
+  return name === undefined ? '' : ` (service ${JSON.stringify(name)})`;
+}
+
 /** The --code-page option: a Windows ANSI code page number. */
 function codePageOption(value: string | undefined): Decoding {
   if (value === undefined) return { codePage: DEFAULT_CODE_PAGE, given: false };
@@ -228,7 +247,8 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   const checked = parseSnapshot(snapshot);
   if (!checked.ok) {
     const first = checked.issues[0];
-    io.err(`the files do not make a valid snapshot: ${first?.path || '(document)'}: ${first?.message ?? ''}${checked.issues.length > 1 ? ` (and ${checked.issues.length - 1} more)` : ''}\n`);
+    const where = first ? `${first.path}${whatIsAt(snapshot, first.path)}` : '(document)';
+    io.err(`the files do not make a valid snapshot: ${where}: ${first?.message ?? ''}${checked.issues.length > 1 ? ` (and ${checked.issues.length - 1} more)` : ''}\n`);
     return EXIT.badInput;
   }
   io.out(JSON.stringify(snapshot, null, 2) + '\n');

@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostFromFileName } from '../../src/cli/import-reg';
+import { hostFromFileName, whatIsAt } from '../../src/cli/import-reg';
 import { main } from '../../src/cli/main';
 import { parseSnapshot } from '../../src/snapshot/parse';
+import { sampleSnapshot } from '../snapshot/sample';
 import { fakeIo, fakeIoWith } from './cli-io';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
@@ -148,7 +149,62 @@ describe('import-reg and keys no rule reads', () => {
     const r = await importOne(withKey('HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking', 'szLogFileName'));
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^the files do not make a valid snapshot: registry\[\d+\]\.values\[\d+\]\.data: must be at most 32767 characters long\n$/);
+    expect(r.stderr).toMatch(
+      /^the files do not make a valid snapshot: registry\[\d+\]\.values\[\d+\]\.data \(value "szLogFileName" of HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking, view 32\): must be at most 32767 characters long\n$/,
+    );
+  });
+});
+
+describe('import-reg and half of a UTF-16 surrogate pair', () => {
+  // One more key in the export, whose value holds a high surrogate with no low one after it.
+  const withHalf = (key: string, value: string, data: string) =>
+    Buffer.concat([readFileSync(join(FIX, 'EXCH16-vse88-excluded.reg')), Buffer.from(`[${key}]\r\n"${value}"=${data}\r\n\r\n`, 'utf16le')]);
+  const hexOf = (text: string) => [...Buffer.from(text, 'utf16le')].map((b) => b.toString(16).padStart(2, '0')).join(',');
+  const READ_KEY = 'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking';
+
+  async function importOne(file: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
+    const io = fakeIoWith({ 'EXCH16.reg': file });
+    const code = await main(['import-reg', 'EXCH16.reg', '--services', join(FIX, 'services-ex2016.csv')], io);
+    return { code, stdout: io.stdout, stderr: io.stderr };
+  }
+
+  it('in a value a rule reads refuses the export in one line naming the value, as the service would, never writing U+FFFD in its place', async () => {
+    for (const data of ['"C:\\logs\ud800\\scan.log"', `hex(2):${hexOf('C:\\logs\ud800\\scan.log\0')}`]) {
+      const r = await importOne(withHalf(READ_KEY, 'szLogFileName', data));
+      expect(r.code, data).toBe(2);
+      expect(r.stdout, data).toBe('');
+      expect(r.stderr, data).toMatch(
+        /^the files do not make a valid snapshot: registry\[\d+\]\.values\[\d+\]\.data \(value "szLogFileName" of HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking, view 32\): must be whole characters: it holds half of a UTF-16 surrogate pair \(a character cut in two\), which strict JSON readers of the answers cannot decode\n$/,
+      );
+    }
+  });
+
+  it('names the key, value or service a refused path stands for, and nothing for other paths', () => {
+    const s = sampleSnapshot();
+    const key = 'HKLM\\SOFTWARE\\Network Associates\\TVD\\VirusScan Enterprise\\CurrentVersion, view 32';
+    expect(whatIsAt(s, 'registry[0].values[1].data')).toBe(` (value "szInstallDir" of ${key})`);
+    expect(whatIsAt(s, 'registry[0].path')).toBe(` (key ${key})`);
+    expect(whatIsAt(s, 'registry[0].values[9].name')).toBe(` (key ${key})`);
+    expect(whatIsAt(s, 'registry[1].values[0].name')).toBe(' (key HKLM\\SOFTWARE\\McAfee\\SystemCore\\VSCore\\On Access Scanner\\BehaviourBlocking, view 64)');
+    expect(whatIsAt(s, 'registry[9].path')).toBe('');
+    expect(whatIsAt(s, 'services[1].state')).toBe(' (service "SMTPSVC")');
+    expect(whatIsAt(s, 'services[9].state')).toBe('');
+    expect(whatIsAt(s, 'host.name')).toBe('');
+  });
+
+  it('in a key no rule reads leaves that key out, as with any value the contract refuses', async () => {
+    const r = await importOne(withHalf('HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\McAfee\\Agent\\Logs', 'Trace', '"x\ud800"'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\\ud8|\uFFFD/i);
+    expect(parseSnapshot(JSON.parse(r.stdout)).ok).toBe(true);
+  });
+
+  it('in the services CSV refuses it in one line naming the service\'s field', async () => {
+    const csv = Buffer.from('\uFEFF"Name","DisplayName","State","Started","StartMode","PathName"\r\n"McShield","McAfee\udc00 McShield","Running","True","Auto","C:\\m.exe"\r\n', 'utf16le');
+    const io = fakeIoWith({ 'EXCH16.reg': readFileSync(join(FIX, 'EXCH16-vse88-excluded.reg')), 'services.csv': csv });
+    expect(await main(['import-reg', 'EXCH16.reg', '--services', 'services.csv'], io)).toBe(2);
+    expect(io.stdout).toBe('');
+    expect(io.stderr).toMatch(/^the files do not make a valid snapshot: services\[0\]\.displayName \(service "McShield"\): must be whole characters: it holds half of a UTF-16 surrogate pair/);
   });
 });
 

@@ -18,6 +18,29 @@ describe('decodeRegBytes', () => {
   });
 });
 
+describe('half of a UTF-16 surrogate pair', () => {
+  const HALVES = 'a\ud800b\udc00c\udbff';
+  it('is kept as it is in a UTF-16 file, little- or big-endian, never read as U+FFFD (the contract refuses it where a rule reads it)', () => {
+    const le = Buffer.from(`\uFEFF${HALVES}`, 'utf16le');
+    expect(decodeTextFile(le)).toEqual({ text: HALVES, ansi: false });
+    expect(decodeTextFile(Buffer.from(le).swap16())).toEqual({ text: HALVES, ansi: false });
+    // Without a BOM, told by the NULs of its ASCII.
+    expect(decodeTextFile(Buffer.from(`REGEDIT4${HALVES}`, 'utf16le')).text).toBe(`REGEDIT4${HALVES}`);
+  });
+
+  it('is kept as it is in hex(1), hex(2) and hex(7) string data of regedit 5', () => {
+    const hex = (text: string) => [...Buffer.from(text, 'utf16le')].map((b) => b.toString(16).padStart(2, '0')).join(',');
+    const ex = parseRegExport(
+      `Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"sz"=hex(1):${hex(`${HALVES}\0`)}\r\n"expand"=hex(2):${hex(`${HALVES}\0`)}\r\n"multi"=hex(7):${hex(`${HALVES}\0x\0\0`)}\r\n`,
+    );
+    expect(ex.keys[0]!.values).toEqual([
+      { name: 'sz', type: 'REG_SZ', data: HALVES },
+      { name: 'expand', type: 'REG_EXPAND_SZ', data: HALVES },
+      { name: 'multi', type: 'REG_MULTI_SZ', data: [HALVES, 'x'] },
+    ]);
+  });
+});
+
 describe('ANSI code pages (REGEDIT4 files and CSVs carry no mark of theirs)', () => {
   it('reads each code page --code-page takes in its own letters, and says the text was ANSI', () => {
     // One letter each from the code page's chart, after an ASCII letter.
