@@ -34,9 +34,9 @@ export const HALF_CHARACTER_ISSUE =
  * A string the service may answer back (its answers quote snapshots' strings): whole characters.
  * Strings a pattern, format or enum already confines to ASCII need no such check.
  */
-const str = () => z.string().refine(wholeCharacters, { message: HALF_CHARACTER_ISSUE });
+const wholeString = () => z.string().refine(wholeCharacters, { message: HALF_CHARACTER_ISSUE });
 
-export const registryPathSchema = str()
+export const registryPathSchema = wholeString()
   .min(1)
   .max(LIMITS.pathChars)
   .refine((p) => !p.endsWith('\\'), { message: 'registry path must not end with a backslash' })
@@ -46,11 +46,11 @@ export const registryPathSchema = str()
 
 export const readErrorSchema = z.object({
   code: z.enum(['AccessDenied', 'NotFound', 'IoError', 'Timeout', 'Other']),
-  message: str().max(LIMITS.textChars).optional(),
+  message: wholeString().max(LIMITS.textChars).optional(),
 });
 
-const valueName = str().max(LIMITS.valueNameChars);
-const text = str().max(LIMITS.textChars);
+const valueName = wholeString().max(LIMITS.valueNameChars);
+const text = wholeString().max(LIMITS.textChars);
 const UINT64_MAX = 18446744073709551615n;
 
 export const registryValueSchema = z.discriminatedUnion('type', [
@@ -95,12 +95,12 @@ export const registryEntrySchema = z
   });
 
 export const serviceSchema = z.object({
-  name: str().min(1).max(256),
-  displayName: str().max(256).nullable().optional(),
-  state: str().min(1).max(64),
+  name: wholeString().min(1).max(256),
+  displayName: wholeString().max(256).nullable().optional(),
+  state: wholeString().min(1).max(64),
   started: z.boolean(),
-  startMode: str().max(64).nullable().optional(),
-  pathName: str().max(LIMITS.pathChars).nullable().optional(),
+  startMode: wholeString().max(64).nullable().optional(),
+  pathName: wholeString().max(LIMITS.pathChars).nullable().optional(),
   processId: z.int().min(0).max(4294967295).nullable().optional(),
 });
 
@@ -113,12 +113,12 @@ export const filePathSourceSchema = z.object({
 
 export const fileSchema = z
   .object({
-    path: str().min(1).max(LIMITS.pathChars),
+    path: wholeString().min(1).max(LIMITS.pathChars),
     pathFrom: filePathSourceSchema.optional(),
     exists: z.boolean(),
     size: z.int().min(0).optional(),
     lastWriteTime: isoDateTime.optional(),
-    tail: str().max(LIMITS.tailChars).optional(),
+    tail: wholeString().max(LIMITS.tailChars).optional(),
     error: readErrorSchema.optional(),
   })
   .refine((f) => f.exists || f.tail === undefined, { message: 'a file that does not exist cannot carry a tail', path: ['tail'] });
@@ -137,18 +137,18 @@ export const hostSchema = z.object({
   fqdn: z.string().max(253).regex(FQDN, { message: 'fqdn must be dot-separated host labels, at most 253 characters' }).optional(),
   os: z
     .object({
-      caption: str().max(256).optional(),
-      version: str().max(64).optional(),
-      architecture: str().max(64).optional(),
+      caption: wholeString().max(256).optional(),
+      version: wholeString().max(64).optional(),
+      architecture: wholeString().max(64).optional(),
     })
     .optional(),
   utcOffsetMinutes: z.int().min(-720).max(840).optional(),
 });
 
 export const collectorSchema = z.object({
-  name: str().min(1).max(128),
-  version: str().min(1).max(64),
-  manifestVersion: str().max(128).optional(),
+  name: wholeString().min(1).max(128),
+  version: wholeString().min(1).max(64),
+  manifestVersion: wholeString().max(128).optional(),
 });
 
 export const snapshotSchema = z.object({
