@@ -16,6 +16,10 @@ describe('decodeRegBytes', () => {
     expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="é"', 'utf8'))).toContain('é');
     expect(decodeRegBytes(Buffer.from('REGEDIT4\r\n"a"="\xe9"', 'latin1'))).toContain('é');
   });
+
+  it('says text with a UTF-8 BOM is not ANSI (no note on the code page)', () => {
+    expect(decodeTextFile(Buffer.from('\uFEFFREGEDIT4\r\n"a"="é"', 'utf8'))).toEqual({ text: 'REGEDIT4\r\n"a"="é"', ansi: false });
+  });
 });
 
 describe('half of a UTF-16 surrogate pair', () => {
