@@ -194,7 +194,9 @@ function Invoke-PostureEnrolment {
         # The sentence says whose answer it was; only what it answered is added.
         $said = Get-PostureAnswerExcerpt -Content ([string]$r.Content) -Redact @($headers.Values)
         if ($said) { $said = ' It answered: ' + $said }
-        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP {0}) by something other than the service (a stopped web app, a firewall, a proxy or a wrong path in the endpoint: its answer carries none of the service''s error codes); the enrolment is kept for the next attempt.{1}' -f $code, $said))
+        $means = Get-PostureForeignAnswerMeaning -StatusCode $code
+        if ($means) { $means = ', ' + $means }
+        throw (New-PostureEnrolmentError -StatusCode $code -Message ('Enrolment refused (HTTP {0}) by something other than the service (a stopped web app, a firewall, a proxy or a wrong path in the endpoint: its answer carries none of the service''s error codes){2}; the enrolment is kept for the next attempt.{1}' -f $code, $said, $means))
     }
     if ($code -eq 401) { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 401): the enrolment secret is wrong or was rotated. {0}' -f $detail)) }
     if ($code -eq 403 -and $errorCode -eq 'forbidden') { throw (New-PostureEnrolmentError -StatusCode $code -ErrorCode $errorCode -Message ('Enrolment refused (HTTP 403): an admin blocked the enrolment of this server or denied its re-enrolment. {0}' -f $detail)) }

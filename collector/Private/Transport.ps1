@@ -592,19 +592,35 @@ function Format-PostureForeignAnswer {
         [object[]]$Redact = @()
     )
     $text = 'HTTP {0} from something in front of the service, not the service (a proxy, firewall or front end?)' -f $StatusCode
-    # The service answers 404 only with its code and 405 never: such an answer points at the
-    # endpoint (or a proxy's rules), not at the key or the snapshot, and an administrator should
-    # be told where to look.
-    if ($StatusCode -eq 404) {
-        $text += ', which usually means the service URL or path is wrong'
-    } elseif ($StatusCode -eq 405) {
-        $text += ', which usually means the service URL or path is wrong or a proxy blocks the request''s method'
-    } elseif ($StatusCode -ge 200 -and $StatusCode -lt 300) {
-        $text += ', which usually means a sign-in page, a captive portal or a wrong URL answered'
-    }
+    $means = Get-PostureForeignAnswerMeaning -StatusCode $StatusCode
+    if ($means) { $text += ', ' + $means }
     $excerpt = Get-PostureAnswerExcerpt -Content $Content -Redact $Redact
     if ($excerpt) { $text += '; it answered: ' + $excerpt }
     return $text
+}
+
+function Get-PostureForeignAnswerMeaning {
+    <#
+    .SYNOPSIS
+        What an answer without the service's error code usually means, where its status points at
+        the cause ("which usually means ..."), or '' where it does not. The service answers 404
+        only with its code and 405 never: such an answer points at the endpoint (or a proxy's
+        rules), not at the key, the enrolment or the snapshot, and an administrator should be told
+        where to look.
+    .EXAMPLE
+        Get-PostureForeignAnswerMeaning -StatusCode 404
+        Returns "which usually means the service URL or path is wrong".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode
+    )
+    if ($StatusCode -eq 404) { return 'which usually means the service URL or path is wrong' }
+    if ($StatusCode -eq 405) { return 'which usually means the service URL or path is wrong or a proxy blocks the request''s method' }
+    if ($StatusCode -ge 200 -and $StatusCode -lt 300) { return 'which usually means a sign-in page, a captive portal or a wrong URL answered' }
+    return ''
 }
 
 function Format-PostureAnswerProblem {

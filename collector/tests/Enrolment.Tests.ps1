@@ -351,6 +351,9 @@ Describe 'Recovery from 401 key_revoked and approval mode, against a fake servic
             @{ Case = '401 of an OAuth proxy'; Answer = @{ StatusCode = 401; Content = '{"error":"invalid_token","error_description":"The access token is missing"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401\) by something other than the service'; Excerpt = '{"error":"invalid_token","error_description":"The access token is missing"}' }
             @{ Case = '403 of an OAuth proxy'; Answer = @{ StatusCode = 403; Content = '{"error":"access_denied"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 403\) by something other than the service'; Excerpt = '{"error":"access_denied"}' }
             @{ Case = '401 with the service''s 403 code'; Answer = @{ StatusCode = 401; Content = '{"error":"forbidden"}'; RetryAfter = $null; Error = $null }; Said = 'HTTP 401\) by something other than the service'; Excerpt = '{"error":"forbidden"}' }
+            # A wrong path or a proxy's rules: the sentence says where to look.
+            @{ Case = '404 of a wrong path'; Answer = @{ StatusCode = 404; Content = '<html><head><title>404 - File or directory not found.</title></head></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 404\) by something other than the service \([^)]*\), which usually means the service URL or path is wrong; the enrolment is kept'; Excerpt = '404 - File or directory not found.' }
+            @{ Case = '405 of a proxy'; Answer = @{ StatusCode = 405; Content = '<html><head><title>405 Not Allowed</title></head></html>'; RetryAfter = $null; Error = $null }; Said = 'HTTP 405\) by something other than the service \([^)]*\), which usually means the service URL or path is wrong or a proxy blocks the request''s method; the enrolment is kept'; Excerpt = '405 Not Allowed' }
         ) {
             & $script:saveConfig
             [void](& $script:run)
