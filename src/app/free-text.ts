@@ -1,6 +1,8 @@
 // The text people write into records others read back (a waiver's justification, who granted it,
-// who set a baseline or removed a server): one check for all. (The collector an enrolment names is
-// checked by the snapshot contract's own schema, as every string of a snapshot is.)
+// who set a baseline): one check for all. A removal's removedBy comes in the query string, whose
+// URL decoding (URLSearchParams, in the local host and the Functions host alike) already turns
+// half a character into U+FFFD; the collector an enrolment names is checked by the snapshot
+// contract's own schema, as every string of a snapshot is.
 //
 // Control characters (tab, CR and LF too) are kept: the JSON answers escape them, the CSV export
 // carries none of these fields, and the dashboard shows text as text. Half a UTF-16 surrogate pair

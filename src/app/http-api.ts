@@ -3,7 +3,6 @@
 // work after the route table's wrapper (serve-route.ts) checked the key and chose the language.
 import type { Rule } from '../rules/types';
 import { contractIssues } from '../snapshot/parse';
-import { wholeCharacters } from '../snapshot/whole-characters';
 import { refusedToken } from '../store';
 import type { Authorizer, Enrolment } from './enrolment';
 import { enrolmentRequestSchema, serverOfFacts } from './enrolment';
@@ -34,7 +33,6 @@ import {
 import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
-import { halfCharacterMessage } from './free-text';
 import type { ServerNames } from './server-names';
 import type { ServerRemoval } from './server-removal';
 
@@ -234,9 +232,6 @@ export class HttpApi {
     checkParams(req.query, ['removedBy', 'reenrol']);
     const removedBy = (single(req.query, 'removedBy') ?? '').trim();
     if (removedBy === '' || removedBy.length > MAX_REMOVED_BY) throw invalidQuery(`"removedBy" must name who removes the server (1 to ${MAX_REMOVED_BY} characters).`);
-    // URL decoding turns bad UTF-8 into U+FFFD, so no half pair arrives through the local host;
-    // this keeps the rule of the other free text wherever a host decodes the query otherwise.
-    if (!wholeCharacters(removedBy)) throw invalidQuery(halfCharacterMessage('removedBy'));
     const reenrol = parseReenrol(req.query);
     // As on the key routes, a name no server answers to stands for itself: a server removed
     // before is then told apart from one that never posted.

@@ -112,13 +112,8 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
  * thousands, and one path tells the sender what to look at.
  */
 function firstHalfCharacter(issues: readonly ContractIssue[]): ContractIssue[] {
-  let seen = false;
-  return issues.filter((i) => {
-    if (i.message !== HALF_CHARACTER_ISSUE) return true;
-    const first = !seen;
-    seen = true;
-    return first;
-  });
+  const first = issues.findIndex((i) => i.message === HALF_CHARACTER_ISSUE);
+  return issues.filter((i, at) => i.message !== HALF_CHARACTER_ISSUE || at === first);
 }
 
 export function parseSnapshot(input: unknown, options: ParseOptions = {}): ParseResult {

@@ -33,7 +33,7 @@ const HALVES = { high: 'a\ud800b', low: 'a\udc00b', reversed: 'a\udc00\ud800b' }
 
 beforeAll(async () => {
   stack = await startTestStack();
-  for (const host of ['TEXT1', 'TEXT2']) await postAs(host);
+  for (const host of ['TEXT1', 'TEXT2', 'TEXT3']) await postAs(host);
 }, 60_000);
 afterAll(async () => stack?.stop());
 
@@ -56,6 +56,15 @@ describe('half of a surrogate pair', () => {
     expect(put.status, JSON.stringify(put.body)).toBe(400);
     expect(put.body).toEqual({ error: 'invalid_baseline', message: halfCharacterMessage('setBy') });
     expect(await adminCall(stack, 'GET', `baselines/${DRIFT_RULE}`)).toMatchObject({ status: before.status, body: before.body });
+  });
+
+  it('in removedBy, the query string, arrives as U+FFFD: URL decoding takes no half character', async () => {
+    // The UTF-8 form of U+D800, which no valid UTF-8 holds.
+    const removed = await stack.request(`servers/${serverIdOf('TEXT3')}?removedBy=a%ED%A0%80b`, { method: 'DELETE', key: 'admin' });
+    expect(removed.status).toBe(200);
+    const removedBy = String(((await removed.json()) as Json).removedBy);
+    expect(removedBy).toMatch(/^a\uFFFD+b$/);
+    expect(removedBy.isWellFormed()).toBe(true);
   });
 
   it('in the collector an enrolment names is a 400 naming the field', async () => {
@@ -98,7 +107,7 @@ describe('control characters and whole surrogate pairs', () => {
     expect(messages.some((m: string) => m.includes(`removed from the fleet by ${KEPT}`))).toBe(true);
 
     // An audit record is one log line whatever the text holds: its JSON escapes CR and LF.
-    const audit = alertRecords(stack).find((r) => r.name === 'FleetPosture.ServerRemoved');
+    const audit = alertRecords(stack).find((r) => r.name === 'FleetPosture.ServerRemoved' && r.fields.server === serverIdOf('TEXT2'));
     expect(audit?.fields.removedBy).toBe(KEPT);
     expect(stack.logs.filter((l) => l.message.startsWith('FleetPosture.')).every((l) => !/[\r\n]/.test(l.message))).toBe(true);
   });
