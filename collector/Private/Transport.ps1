@@ -481,7 +481,7 @@ function Send-PostureDocument {
         }
     } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'
-    } elseif ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code) -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
+    } elseif (Test-PostureForeignRefusal -StatusCode $code -Content $content) {
         # A proxy, a firewall or a front end refused the request before the service saw it (a
         # gateway's body limit answers 413, a wrong URL 404, a proxy blocking the method 405): the
         # key and the snapshot may both be fine, so the snapshot stays in the spool, and the run
@@ -623,6 +623,28 @@ function Get-PostureForeignAnswerMeaning {
     return ''
 }
 
+function Test-PostureForeignRefusal {
+    <#
+    .SYNOPSIS
+        True for a refusal that is not the service's: a 4xx other than 408 and 429 (which a busy
+        service answers too, and are asked again) without the service's error code at its status,
+        from a proxy, a firewall, a front end or a wrong URL. It says nothing about the key or the
+        snapshot.
+    .EXAMPLE
+        Test-PostureForeignRefusal -StatusCode 404 -Content '<html>...</html>'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content
+    )
+    return ($StatusCode -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $StatusCode) -and -not (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
+}
+
 function Format-PostureAnswerProblem {
     <#
     .SYNOPSIS
@@ -647,7 +669,7 @@ function Format-PostureAnswerProblem {
     $content = [string]$Answer['Content']
     if ($code -eq 0) {
         $problem = [string]$Answer['Error']
-    } elseif ($code -ge 400 -and -not (Test-PostureRetryableCode -StatusCode $code) -and -not (Get-PostureErrorCode -Content $content -StatusCode $code)) {
+    } elseif (Test-PostureForeignRefusal -StatusCode $code -Content $content) {
         $problem = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact $Redact
     } else {
         $problem = 'HTTP ' + $code

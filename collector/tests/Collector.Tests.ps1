@@ -269,6 +269,14 @@ Describe 'Sending: retries, back-off, refusals' {
         Test-PostureKeyRefused -StatusCode 403 -Content '{"error":"key_revoked"}' | Should -BeFalse
         Test-PostureKeyRefused -StatusCode 401 -Content '{"error":"forbidden"}' | Should -BeFalse
         Test-PostureKeyRefused -StatusCode 404 -Content '{"error":"not_found"}' | Should -BeFalse
+        # A refusal from in front of the service: a 4xx without its code, but not the busy 408 and 429.
+        Test-PostureForeignRefusal -StatusCode 404 -Content '<html><title>Not Found</title></html>' | Should -BeTrue
+        Test-PostureForeignRefusal -StatusCode 401 -Content '{"error":"invalid_token"}' | Should -BeTrue
+        Test-PostureForeignRefusal -StatusCode 401 -Content '{"error":"unauthorized"}' | Should -BeFalse
+        Test-PostureForeignRefusal -StatusCode 408 -Content '' | Should -BeFalse
+        Test-PostureForeignRefusal -StatusCode 429 -Content '' | Should -BeFalse
+        Test-PostureForeignRefusal -StatusCode 502 -Content '<html></html>' | Should -BeFalse
+        Test-PostureForeignRefusal -StatusCode 200 -Content '<html></html>' | Should -BeFalse
     }
     It 'takes a 413 or 415 for the service''s refusal of the snapshot only with its code: HTTP <Code> <Content> is <Refused>' -ForEach @(
         @{ Code = 413; Content = '{"error":"too_large","message":"The body is larger than 4194304 bytes."}'; Refused = $true }
