@@ -1,5 +1,5 @@
-// Where `npm run tools` puts PowerShell, Pester and the Bicep CLI (.tools/, ignored by git), and
-// how the test runners find them. One place, so the installer and every consumer agree.
+// Where `npm run tools` puts PowerShell, Pester, the Bicep CLI and Node 22 (.tools/, ignored by
+// git), and how the test runners find them. One place, so the installer and every consumer agree.
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -7,12 +7,20 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const TOOLS_DIR = path.join(ROOT, '.tools');
 
-const VERSIONS = { pwsh: '7.6.9', pester: '5.7.1', bicep: '0.49.2' };
+// node22: the service deploys on Node 22 while the tests run on the Node in PATH (20 here); the
+// npm registry serves Node's own binaries as the node-<os>-<arch> packages.
+const VERSIONS = { pwsh: '7.6.9', pester: '5.7.1', bicep: '0.49.2', node22: '22.23.3' };
 
 /** NuGet runtime id of the Bicep CLI package for this machine (Azure.Bicep.CommandLine.<rid>). */
 function bicepRid(platform = process.platform, arch = process.arch) {
   const os = platform === 'win32' ? 'win' : platform === 'darwin' ? 'osx' : 'linux';
   return `${os}-${arch === 'arm64' ? 'arm64' : 'x64'}`;
+}
+
+/** npm package holding Node's binary for this machine (node-<os>-<arch>). */
+function nodePackage(platform = process.platform, arch = process.arch) {
+  const os = platform === 'win32' ? 'win' : platform;
+  return `node-${os}-${arch}`;
 }
 
 const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
@@ -24,6 +32,7 @@ function toolLocations(toolsDir = TOOLS_DIR) {
     pwsh: path.join(toolsDir, 'pwsh', exe('pwsh')),
     pester: path.join(nuget, 'pester', VERSIONS.pester, 'tools', 'Pester.psd1'),
     bicep: path.join(nuget, `azure.bicep.commandline.${bicepRid()}`, VERSIONS.bicep, 'tools', exe('bicep')),
+    node22: path.join(toolsDir, 'node22', 'package', 'bin', exe('node')),
   };
 }
 
@@ -41,7 +50,7 @@ function installedTools(toolsDir = TOOLS_DIR) {
     verified = {};
   }
   const pick = (name) => (existsSync(at[name]) && verified[name] === VERSIONS[name] ? at[name] : null);
-  return { pwsh: pick('pwsh'), pester: pick('pester'), bicep: pick('bicep') };
+  return { pwsh: pick('pwsh'), pester: pick('pester'), bicep: pick('bicep'), node22: pick('node22') };
 }
 
 /** True where CI (or the developer) asked for a run that fails when a tool is missing. */
@@ -75,4 +84,4 @@ function testsWithoutTools(env = process.env, log = console.warn) {
   return excluded;
 }
 
-module.exports = { ROOT, TOOLS_DIR, VERSIONS, HOW_TO_GET_TOOLS, bicepRid, toolLocations, installedTools, toolsRequired, testsWithoutTools };
+module.exports = { ROOT, TOOLS_DIR, VERSIONS, HOW_TO_GET_TOOLS, bicepRid, nodePackage, toolLocations, installedTools, toolsRequired, testsWithoutTools };
