@@ -359,7 +359,8 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     POSTURE_READER_KEYS: readerKeys
     POSTURE_ADMIN_KEYS: adminKeys
     POSTURE_ENROLMENT_SECRETS: enrolmentSecrets
-    POSTURE_ALLOW_SHARED_INGEST_KEYS: string(allowSharedIngestKeys)
+    // Not string(): ARM writes a bool as True or False there, not the true or false the docs give.
+    POSTURE_ALLOW_SHARED_INGEST_KEYS: allowSharedIngestKeys ? 'true' : 'false'
     POSTURE_RATE_LIMIT_BURST: string(rateLimitBurst)
     POSTURE_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
     POSTURE_CONTINUATION_TOKEN_SECRET: continuationTokenSecret

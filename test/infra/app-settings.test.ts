@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTING_NAMES } from '../../src/app/settings';
 import { SERVICE_NODE_OPTIONS } from '../../src/local/node-options';
 import type { Json, TemplateScope } from './arm';
-import { dig, isObject, mainTemplate, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
+import { dig, evaluateString, isObject, mainTemplate, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
 
 /**
  * Settings the code reads that Azure must NOT set, each with the reason. Every entry must still be
@@ -124,6 +124,19 @@ describe('app settings: compiled template against src/app/settings.ts', () => {
     const auth = String(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'));
     expect(auth).toMatch(/^\[format\('ClientId=\{0\};Authorization=AAD', /);
     expect(identityClientId(auth)).toBe(clientId);
+  });
+
+  it('writes a switch built from a bool parameter as true or false, the spelling docs/deploy.md gives', () => {
+    // ARM's string() of a bool is True or False: the app would read it, but the portal would show a
+    // value the docs never write.
+    const params = settingsScope.template.parameters ?? {};
+    const switches = [...settings].flatMap(([name, value]) =>
+      [...String(value).matchAll(/parameters\('(\w+)'\)/g)].map((m) => m[1]!).filter((p) => params[p]?.type === 'bool').map((p) => ({ name, value, p })),
+    );
+    expect(switches.map((s) => s.name)).toContain('POSTURE_ALLOW_SHARED_INGEST_KEYS');
+    for (const { name, value, p } of switches) {
+      for (const on of [true, false]) expect(evaluateString(settingsScope, value, { [p]: on }), `${name} with ${p} ${on}`).toBe(String(on));
+    }
   });
 
   it('gives the keys from secure parameters, not literals', () => {

@@ -17,6 +17,14 @@ describe('evaluateString', () => {
     expect(evaluateString(scope, "[if(variables('flag'), 'yes', 'no')]")).toBe('yes');
   });
 
+  it('writes a boolean as ARM does, True or False, in string(), concat and format (Bicep interpolation)', () => {
+    const flags = scopeOf({ on: true, off: false });
+    expect(evaluateString(flags, "[string(variables('on'))]")).toBe('True');
+    expect(evaluateString(flags, "[string(variables('off'))]")).toBe('False');
+    expect(evaluateString(flags, "[concat('enabled=', variables('on'))]")).toBe('enabled=True');
+    expect(evaluateString(flags, "[format('{0}/{1}', variables('on'), variables('off'))]")).toBe('True/False');
+  });
+
   it('gives back a string ARM escaped with a leading [[ as the text it stands for', () => {
     expect(evaluateString(scope, '[[not an expression]')).toBe('[not an expression]');
   });
@@ -28,6 +36,8 @@ describe('evaluateString', () => {
     ["[format('{0}', variables('nothing'))]", /cannot put null/],
     ["[if(variables('word'), 'yes', 'no')]", /true or false/],
     ["[toLower('A')]", /cannot evaluate toLower/],
+    ["[string('a', 'b')]", /string needs one argument/],
+    ["[string(variables('bag'))]", /cannot put/],
   ])('refuses %s', (expression, message) => {
     expect(() => evaluateString(scope, expression)).toThrow(message);
   });

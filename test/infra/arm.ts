@@ -194,13 +194,13 @@ function parseExpression(text: string): Expr {
 
 /**
  * A string variable's value when the compiled template builds it from others: `[variables('x')]`,
- * `format`, `concat`, `if`, `empty` and the template's own (Bicep `func`) functions over literals.
+ * `format`, `concat`, `string`, `if`, `empty` and the template's own (Bicep `func`) functions over literals.
  * What Bicep leaves as a plain string comes back unchanged. Throws on anything else (an unknown
  * function, a missing variable or parameter, a value that is not text where text is built, a
  * condition that is not true or false), so a test never compares against an expression it did not
- * evaluate.
+ * evaluate. `parameters` are the template's parameter values, for `parameters('x')` outside a function.
  */
-export function evaluateString(scope: TemplateScope, value: Json | undefined): Json | undefined {
+export function evaluateString(scope: TemplateScope, value: Json | undefined, parameters: Readonly<Record<string, Json>> = {}): Json | undefined {
   if (typeof value !== 'string' || !value.startsWith('[')) return value;
   // ARM writes a string that begins with a literal "[" as "[[".
   if (value.startsWith('[[')) return value.slice(1);
@@ -212,8 +212,11 @@ export function evaluateString(scope: TemplateScope, value: Json | undefined): J
   };
   // Text put into a query must be text: an object, a list or a null would print as something the
   // real engine would not produce, and a test reading it would pass on nonsense.
+  // ARM converts with .NET, so a boolean in string(), concat and format (Bicep's '${flag}') is
+  // True or False, never JSON's true or false.
   const text = (v: Json): string => {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (typeof v === 'boolean') return v ? 'True' : 'False';
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
     throw new Error(`cannot put ${JSON.stringify(v)} into text in ${value}`);
   };
   const evaluate = (expr: Expr, params: Readonly<Record<string, Json>>): Json => {
@@ -224,7 +227,7 @@ export function evaluateString(scope: TemplateScope, value: Json | undefined): J
         const name = String(args()[0]);
         const variables = scope.template.variables;
         if (!isObject(variables) || !(name in variables)) throw new Error(`no variable ${name} in ${value}`);
-        return evaluateString(scope, variables[name]) ?? null;
+        return evaluateString(scope, variables[name], parameters) ?? null;
       }
       case 'parameters': {
         const name = String(args()[0]);
@@ -233,6 +236,11 @@ export function evaluateString(scope: TemplateScope, value: Json | undefined): J
       }
       case 'concat':
         return args().map(text).join('');
+      case 'string': {
+        const [v, ...more] = args();
+        if (v === undefined || more.length > 0) throw new Error(`string needs one argument: ${value}`);
+        return text(v);
+      }
       case 'empty': {
         const [v] = args();
         return v === null || v === '' || (Array.isArray(v) && v.length === 0);
@@ -259,5 +267,5 @@ export function evaluateString(scope: TemplateScope, value: Json | undefined): J
       }
     }
   };
-  return evaluate(parseExpression(value.slice(1, -1)), {});
+  return evaluate(parseExpression(value.slice(1, -1)), parameters);
 }
