@@ -7,6 +7,7 @@ import { ApiError, messageOf } from './errors';
 import { iso } from './present';
 import type { ApiContext } from './http-io';
 import type { ReevalProgress } from './reevaluate';
+import { ROUTE_BASE } from './route-prefix';
 import { routeUrl } from './routes';
 
 export interface DriftQueryDeps {
@@ -53,7 +54,7 @@ export function parseFacts(json: string): Facts {
 }
 
 /** How long the lag lasts: usually moments, but a change the projector set aside waits for an operator. */
-const UNTIL_PROJECTED = `when the projector counts it (usually within moments; a change it set aside waits, listed by GET ${routeUrl('/api', 'getJob', { job: 'projector' })})`;
+const UNTIL_PROJECTED = `when the projector counts it (usually within moments; a change it set aside waits, listed by GET ${routeUrl(ROUTE_BASE, 'getJob', { job: 'projector' })})`;
 
 /** Why a server's drift is shown while the fleet's drift does not count it as its result says. */
 const notCountedNote = (server: string, countedBefore: boolean): string =>

@@ -5,6 +5,7 @@ import type { Rule, RuleResult } from '../rules/types';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { parseSnapshot, type ParseFailure, type ParseOptions, type ParseResult } from '../snapshot/parse';
 import type { Snapshot } from '../snapshot/schema';
+import { servedUrl } from './route-prefix';
 
 export type EvaluateDocumentResult =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly normalised: NormalisedSnapshot; readonly results: RuleResult[] }
@@ -28,5 +29,6 @@ function parseSafely(document: unknown, options: ParseOptions): ParseResult {
 export function evaluateDocument(document: unknown, options: ParseOptions & { rules?: readonly Rule[] } = {}): EvaluateDocumentResult {
   const parsed = parseSafely(document, options);
   if (!parsed.ok) return parsed;
-  return { ok: true, snapshot: parsed.snapshot, normalised: parsed.normalised, results: evaluateAll(parsed.normalised, options.rules) };
+  // The results link their guides where the service serves them, in the CLI's output as in the API's.
+  return { ok: true, snapshot: parsed.snapshot, normalised: parsed.normalised, results: evaluateAll(parsed.normalised, options.rules, servedUrl) };
 }

@@ -4,6 +4,7 @@ import { findRule } from '../rules/registry';
 import { localiseResult } from '../rules/localise';
 import type { Lang, LocalisedResult, Rule, RuleResult, Severity, Status } from '../rules/types';
 import type { EventRecord, HostRecord, ResultSummary, StoredResult } from '../store';
+import { servedUrl } from './route-prefix';
 
 /** A result as the API answers it: the localised result, with when its status began once stored. */
 export type ResultView = Omit<LocalisedResult, 'evidence' | 'status' | 'severity'> & {
@@ -46,7 +47,7 @@ export function viewOfStored(r: StoredResult, lang: Lang, rules: readonly Rule[]
     reasonCode: r.reasonCode,
     message: r.message[lang],
     remediation: r.remediation[lang],
-    references: rule ? referencesFor(rule, r.reasonCode) : [],
+    references: rule ? referencesFor(rule, r.reasonCode, servedUrl) : [],
     evidence: parseJson(r.evidenceJson),
     firstSeen: iso(r.firstSeen) ?? undefined,
     previousStatus: (r.previousStatus as Status | undefined) ?? null,

@@ -17,7 +17,7 @@ export interface Route {
   /** The function name in Azure (and in the local host's logs). */
   readonly name: string;
   readonly methods: readonly HttpMethod[];
-  /** Below /api/, in the Functions host's syntax: {param} segments, {param?} optional. */
+  /** Below the route prefix (ROUTE_PREFIX), in the Functions host's syntax: {param} segments, {param?} optional. */
   readonly route: string;
   readonly access: RouteAccess;
   readonly handler: (app: PostureApp, call: RouteCall) => Promise<ApiResponse>;
@@ -63,8 +63,8 @@ export const ROUTES: readonly Route[] = [
 ];
 
 /**
- * The URL of a route below `apiBase` (…/api), its {params} filled in (encoded) and optional ones
- * left out when not given.
+ * The URL of a route below `apiBase` (…/api: ROUTE_BASE after the origin), its {params} filled in
+ * (encoded) and optional ones left out when not given.
  */
 export function routeUrl(apiBase: string, name: string, params: Readonly<Record<string, string>> = {}): string {
   const path = routeNamed(name)

@@ -4,6 +4,7 @@
 // names the service, before it sends anything.
 
 import { messageOf } from '../app/errors';
+import { ROUTE_BASE } from '../app/route-prefix';
 import { routeUrl } from '../app/routes';
 
 export const DEMO_USAGE = `Usage: npm run demo -- [--url URL | --port N] [--enrolment-secret S] [--reader-key K]
@@ -17,7 +18,7 @@ Without --url or --port it posts to http://localhost:7071 when a fleet-posture h
 else to a throwaway host (Azurite in memory) it starts and stops itself.`;
 
 export interface DemoArgs {
-  /** The host's base URL without /api, when one was named. */
+  /** The host's base URL without its route prefix (/api), when one was named. */
   readonly url?: string;
   readonly enrolmentSecret?: string;
   readonly readerKey?: string;
@@ -28,7 +29,7 @@ export const DEFAULT_DEMO_URL = 'http://localhost:7071';
 
 export class DemoUsageError extends Error {}
 
-/** A base URL without a trailing slash or /api: both spellings people copy work. */
+/** A base URL without a trailing slash or the route prefix (/api): both spellings people copy work. */
 function baseOf(text: string): string {
   let url: URL;
   try {
@@ -37,7 +38,8 @@ function baseOf(text: string): string {
     throw new DemoUsageError(`--url needs an http:// or https:// URL, not ${JSON.stringify(text)}.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new DemoUsageError(`--url needs an http:// or https:// URL, not ${JSON.stringify(text)}.`);
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '').replace(/\/api$/i, '');
+  const path = url.pathname.replace(/\/+$/, '');
+  return url.origin + (path.toLowerCase().endsWith(ROUTE_BASE) ? path.slice(0, -ROUTE_BASE.length) : path);
 }
 
 export function parseDemoArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): DemoArgs {
@@ -75,7 +77,7 @@ export type Probe =
 export async function probeHost(base: string, timeoutMs = 1500): Promise<Probe> {
   let res: Response;
   try {
-    res = await fetch(routeUrl(`${base}/api`, 'getHealth'), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    res = await fetch(routeUrl(`${base}${ROUTE_BASE}`, 'getHealth'), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return { kind: 'none', detail: cause ?? messageOf(error) };
@@ -89,7 +91,7 @@ export async function probeHost(base: string, timeoutMs = 1500): Promise<Probe> 
       // not JSON: some other program
     }
   }
-  return { kind: 'other', detail: `GET ${routeUrl('/api', 'getHealth')} answered ${res.status}${res.headers.get('server') ? ` (server: ${res.headers.get('server')})` : ''}` };
+  return { kind: 'other', detail: `GET ${routeUrl(ROUTE_BASE, 'getHealth')} answered ${res.status}${res.headers.get('server') ? ` (server: ${res.headers.get('server')})` : ''}` };
 }
 
 export type DemoPlan = { readonly post: string; readonly note: string } | { readonly startOwnHost: true; readonly note: string } | { readonly refuse: string };

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from '../app/create-app';
+import { ROUTE_BASE } from '../app/route-prefix';
 import { routeUrl } from '../app/routes';
 import { startAzurite } from './azurite';
 import { DEFAULT_DEMO_URL, DEMO_USAGE, DemoUsageError, parseDemoArgs, planDemo, probeHost, type DemoArgs } from './demo-target';
@@ -48,7 +49,7 @@ function sampleFleet(): { name: string; doc: Record<string, unknown> }[] {
 
 /** Enrols a demo server (as its collector's install script would) and returns its server key. */
 async function enrol(baseUrl: string, enrolmentSecret: string, host: unknown): Promise<string> {
-  const res = await fetch(routeUrl(`${baseUrl}/api`, 'enroll'), {
+  const res = await fetch(routeUrl(`${baseUrl}${ROUTE_BASE}`, 'enroll'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': enrolmentSecret },
     body: JSON.stringify({ host }),
@@ -83,7 +84,7 @@ export async function runDemo(
   if (!files.length) out('No test/fixtures/**/*.json found; posting three sample servers.');
   let failures = 0;
   for (const { name, doc } of fleet) {
-    const res = await fetch(routeUrl(`${baseUrl}/api`, 'postSnapshot'), {
+    const res = await fetch(routeUrl(`${baseUrl}${ROUTE_BASE}`, 'postSnapshot'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': await enrol(baseUrl, enrolmentSecret, (doc as { host?: unknown }).host) },
       body: JSON.stringify(doc),
@@ -99,7 +100,7 @@ export async function runDemo(
   const accepted = fleet.length - failures;
   let summary: SummaryBody;
   for (let waited = 0; ; waited += DEMO_POLL_MS) {
-    const res = await fetch(routeUrl(`${baseUrl}/api`, 'getSummary'), { headers: { 'x-api-key': readerKey } });
+    const res = await fetch(routeUrl(`${baseUrl}${ROUTE_BASE}`, 'getSummary'), { headers: { 'x-api-key': readerKey } });
     summary = (await res.json()) as SummaryBody;
     const counted = Math.max(0, ...summary.rules.map((r) => Object.values(r.counts).reduce((a, b) => a + b, 0)));
     if (!(summary.countsPending ?? counted < accepted)) break;

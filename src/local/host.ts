@@ -1,5 +1,5 @@
 // The local host: Node's http server in front of the route table Azure registers, with the
-// Functions host's routing (/api/<route>, {param} segments) and HttpRequest/InvocationContext
+// Functions host's routing (<route prefix>/<route>, {param} segments) and HttpRequest/InvocationContext
 // objects built by @azure/functions' own constructors. Bodies are streamed to the handler, as in
 // Azure with HTTP streaming on: the handler checks the key and the declared size before it reads
 // a byte, so no client holds a connection by sending (or promising) a body nobody asked for.
@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
 import type { PostureApp } from '../app/create-app';
+import { ROUTE_BASE } from '../app/route-prefix';
 import { ROUTES } from '../app/routes';
 import { serveRoute } from '../app/serve-route';
 import { Admission } from './admission';
@@ -88,6 +89,8 @@ interface Route {
   readonly handler: HttpHandler;
 }
 
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 function compile(route: string): { pattern: RegExp; params: string[] } {
   const params: string[] = [];
   let source = '';
@@ -98,9 +101,9 @@ function compile(route: string): { pattern: RegExp; params: string[] } {
       params.push(m[1]);
       // An optional segment ({id?}) may be left out together with its slash, as in Azure.
       source += m[2] ? `(?:${sep}([^/]+))?` : `${sep}([^/]+)`;
-    } else source += sep + seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    } else source += sep + literal(seg);
   });
-  return { pattern: new RegExp(`^/api/${source}/?$`, 'i'), params };
+  return { pattern: new RegExp(`^${literal(ROUTE_BASE)}/${source}/?$`, 'i'), params };
 }
 
 function format(args: unknown[]): string {

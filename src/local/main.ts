@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createApp } from '../app/create-app';
 import { messageOf } from '../app/errors';
 import { TIMERS } from '../app/timers';
+import { ROUTE_BASE } from '../app/route-prefix';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort, type AzuriteHandle } from './azurite';
 import { probeHost } from './demo-target';
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
       (job, error) => console.warn(`${job}: ${messageOf(error)}`),
     );
     stopFirst.push(() => timers.stop());
-    const base = `http://localhost:${host.port}/api`;
+    const base = `http://localhost:${host.port}${ROUTE_BASE}`;
     const fixture = sampleFixture();
     const enrolment = bannerKey(settings.enrolmentSecrets[0], 'POSTURE_ENROLMENT_SECRETS', keyOrigins.POSTURE_ENROLMENT_SECRETS, 'ENROLMENT_SECRET');
     const reader = bannerKey(settings.readerKeys[0], 'POSTURE_READER_KEYS', keyOrigins.POSTURE_READER_KEYS, 'READER_KEY');
@@ -220,7 +221,7 @@ async function startFailure(error: unknown, port: number): Promise<string> {
   const probe = await probeHost(`http://127.0.0.1:${port}`);
   if (probe.kind !== 'fleet-posture') return message;
   const next = port === 7071 ? 7072 : port + 1;
-  return `Port ${port} on 127.0.0.1 already serves a fleet-posture host${probe.version ? ` (version ${probe.version})` : ''}, most likely a second "npm start": use that one (its dashboard is http://localhost:${port}/api/dashboard), or start another on a free port: npm start -- --port ${next}.`;
+  return `Port ${port} on 127.0.0.1 already serves a fleet-posture host${probe.version ? ` (version ${probe.version})` : ''}, most likely a second "npm start": use that one (its dashboard is ${routeUrl(`http://localhost:${port}${ROUTE_BASE}`, 'getDashboard')}), or start another on a free port: npm start -- --port ${next}.`;
 }
 
 if (require.main === module) void main();

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { fingerprintOf } from './common/fingerprint';
 import { mcafeePort25Blocked } from './mcafee-port25-blocked';
-import { referencesFor } from './guide';
+import { referencesFor, type ServedUrl } from './guide';
 import type { Rule, RuleResult } from './types';
 
 export const RULES: readonly Rule[] = [mcafeePort25Blocked];
@@ -29,7 +29,12 @@ export function ruleSetVersion(rules: readonly Rule[] = RULES): string {
   return 'sha256:' + createHash('sha256').update(JSON.stringify(ids)).digest('hex');
 }
 
-export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot): RuleResult {
+/**
+ * One rule's verdict. `servedUrl` is where the service serves its pages (the app gives it): with
+ * it, a result of a rule with a guide links to its reason code's section first; without it, the
+ * result carries the rule's own references only.
+ */
+export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot, servedUrl?: ServedUrl): RuleResult {
   const outcome = rule.evaluate(snapshot);
   return {
     ...outcome,
@@ -37,11 +42,11 @@ export function evaluateRule(rule: Rule, snapshot: NormalisedSnapshot): RuleResu
     ruleVersion: rule.version,
     title: rule.title,
     severity: rule.severity,
-    references: referencesFor(rule, outcome.reasonCode),
+    references: servedUrl ? referencesFor(rule, outcome.reasonCode, servedUrl) : rule.references,
     ...(rule.configurationFacts ? { fingerprint: fingerprintOf(rule.configurationFacts(snapshot)) } : {}),
   };
 }
 
-export function evaluateAll(snapshot: NormalisedSnapshot, rules: readonly Rule[] = RULES): RuleResult[] {
-  return rules.map((rule) => evaluateRule(rule, snapshot));
+export function evaluateAll(snapshot: NormalisedSnapshot, rules: readonly Rule[] = RULES, servedUrl?: ServedUrl): RuleResult[] {
+  return rules.map((rule) => evaluateRule(rule, snapshot, servedUrl));
 }

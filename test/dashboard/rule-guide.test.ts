@@ -4,11 +4,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servedUrl } from '../../src/app/route-prefix';
 import { guideReference } from '../../src/rules/guide';
 import { RULES } from '../../src/rules/registry';
 import { anchorsOf, renderGuide } from '../../scripts/markdown.cjs';
+import { BROWSER_TIMEOUTS } from '../support/chromium';
+import { chromiumSuite } from '../support/chromium-suite';
 import { get, post } from '../support/http';
-import { startTestStack, type TestStack } from '../support/stack';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt, ROOT } from './build';
 
 const guideOf = (ruleId: string) => readFileSync(path.join(ROOT, 'docs', 'rules', `${ruleId}.md`), 'utf8');
@@ -33,7 +36,7 @@ describe('rule guides', () => {
         const markdown = guideOf(rule.id);
         const anchors = anchorsOf(markdown);
         for (const [code, status] of Object.entries(rule.reasonCodes)) {
-          const url = guideReference(rule.id, code).url!;
+          const url = guideReference(rule.id, code, servedUrl).url!;
           expect(anchors.has(url.split('#')[1]!), `${code}: ${url}`).toBe(true);
           const text = section(markdown, code).replace(/\s+/g, ' ');
           expect(text, code).toContain(`**${status}.**`);
@@ -103,5 +106,29 @@ describe('result links on the running local host', () => {
     // Its stylesheet is the dashboard's, served beside it.
     expect(html).toContain('href="dashboard.css"');
     expect((await fetch(new URL('/api/dashboard/dashboard.css', stack.baseUrl))).status).toBe(200);
+  });
+});
+
+describe('the guide link on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs }, () => {
+  const suite = chromiumSuite();
+  if (!suite) return;
+  let stack: TestStack;
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    stack = await startTestStack();
+  });
+  afterAll(async () => stack?.stop());
+
+  it('is a link, opened in a new tab, where the server view lists a result\'s references', async () => {
+    const doc = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'port25', 'vse88-x64-transport-not-excluded.json'), 'utf8'));
+    const posted = await post(stack, doc);
+    const url = posted.body.results[0].references[0].url as string;
+    const { page } = await suite.open('en-GB');
+    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), `#/server/${encodeURIComponent(posted.body.server as string)}`);
+    const guide = page.locator('ul.references li').first().locator('a');
+    await guide.waitFor();
+    expect(await guide.getAttribute('href')).toBe(url);
+    expect(await guide.getAttribute('target')).toBe('_blank');
   });
 });

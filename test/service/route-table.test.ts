@@ -8,8 +8,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as AzureFunctions from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_PREFIX } from '../../src/app/route-prefix';
 import { ROUTES, routeUrl, type Route } from '../../src/app/routes';
 import { TIMERS } from '../../src/app/timers';
+import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
@@ -193,6 +195,30 @@ describe('the route table', () => {
   });
 });
 
+/** host.json's extensions.http.routePrefix: the path Azure serves every route below. */
+function hostJsonRoutePrefix(): unknown {
+  const host = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'host.json'), 'utf8')) as { extensions?: { http?: { routePrefix?: unknown } } };
+  return host.extensions?.http?.routePrefix;
+}
+
+describe('the route prefix', () => {
+  it('is host.json\'s, and the service answers below it and links below it', async () => {
+    // Written out in host.json (not left to the default), so changing it there fails here.
+    const prefix = hostJsonRoutePrefix();
+    expect(prefix).toBe(ROUTE_PREFIX);
+    expect((await fetch(`${stack.baseUrl}/${String(prefix)}/health`)).status).toBe(200);
+    // A result's guide link, in the post's answer and in the stored result a reader reads.
+    const doc = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'port25', 'vse88-x64-transport-not-excluded.json'), 'utf8')) as object;
+    const posted = await post(stack, doc);
+    expect(posted.status).toBe(201);
+    const stored = await get(stack, `servers/${encodeURIComponent(posted.body.server as string)}`);
+    for (const url of [posted.body.results[0].references[0].url, stored.body.results[0].references[0].url]) {
+      expect(url).toMatch(/\/dashboard\/guide-/);
+      expect(String(url).startsWith(`/${String(prefix)}/`), url).toBe(true);
+    }
+  });
+});
+
 /** Every source file under src/ (TypeScript, HTML, CSS), relative to the repository. */
 function sourceFiles(dir = 'src'): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -222,6 +248,15 @@ describe('one place per route', () => {
       const where = files.filter(({ text }) => spellings(route).test(text)).map(({ f }) => f);
       expect(where.filter((f) => f !== TABLE_FILE), route.route).toEqual([]);
     }
+  });
+
+  it('the route prefix is written in src/app/route-prefix.ts alone', () => {
+    // `/api/`, `'/api'`, `/api` before a template's end, and a regular expression's `\/api\/`.
+    const spelt = new RegExp(`\\\\?/${ROUTE_PREFIX}(?:\\\\?/|['"\`])`);
+    const where = sourceFiles().filter((f) => spelt.test(readFileSync(f, 'utf8')));
+    expect(where.filter((f) => f !== path.join('src', 'app', 'route-prefix.ts'))).toEqual([]);
+    for (const text of ["routeUrl('/api', 'getHealth')", 'fetch(`${base}/api/${path}`)', 'new RegExp(`^/api/${source}`)', '/^\\/api\\/dashboard\\/guide-/']) expect(spelt.test(text), text).toBe(true);
+    expect(spelt.test('the base URL without its route prefix (/api)')).toBe(false);
   });
 
   it('the check finds a route written elsewhere, in each spelling', () => {

@@ -78,6 +78,15 @@ const BUSY_WAIT_MAX_SECONDS = 10;
 
 export type Query = Readonly<Record<string, string | undefined | null>>;
 
+/**
+ * A link to a rule guide's section the service itself serves (<api>/dashboard/guide-<rule>.html#<code>,
+ * the first of a result's references), below the same route prefix as the page.
+ */
+export function isGuideLink(url: string): boolean {
+  const page = `${API_BASE}/dashboard/guide-`;
+  return url.startsWith(page) && /^[a-z0-9-]+\.html#[a-z0-9-]*$/.test(url.slice(page.length));
+}
+
 export function apiUrl(path: string, query: Query = {}): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') params.set(k, v);

@@ -1,6 +1,7 @@
 // Building the page from values. Every value becomes a text node or an attribute set one by one;
 // nothing here parses HTML, so a snapshot's strings (process names, log lines, paths) can never
 // become markup. The page's CSP also enforces Trusted Types, which makes innerHTML with a string throw.
+import { isGuideLink } from './api.js';
 
 export type Child = Node | string | number | null | undefined | false | readonly Child[];
 
@@ -56,7 +57,7 @@ export function link(href: string, attrs: Attrs | null, ...children: Child[]): H
 /** An outside link: only http(s), opened without referrer or opener. */
 export function externalLink(url: string | undefined, text: string): Node {
   // A rule guide the service itself serves (a reason code's section) is the one same-origin link.
-  if (url && /^\/api\/dashboard\/guide-[a-z0-9-]+\.html#[a-z0-9-]*$/.test(url)) return h('a', { href: url, target: '_blank', rel: 'noopener' }, text);
+  if (url && isGuideLink(url)) return h('a', { href: url, target: '_blank', rel: 'noopener' }, text);
   if (!url || !/^https?:\/\//i.test(url)) return document.createTextNode(text);
   return h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, text);
 }
