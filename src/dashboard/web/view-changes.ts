@@ -34,24 +34,34 @@ const KIND_TEXTS: Record<ChangeKind, { option: TextKey; title: TextKey; empty: T
   all: { option: 'kindAll', title: 'allEvents', empty: 'noEvents' },
 };
 
+/** The windows the fragment's `last` names, ending when the view is drawn. */
+const WINDOWS: Readonly<Record<string, number>> = { '24h': 24 * HOUR, '7d': 7 * 24 * HOUR };
+
 /**
- * A link to the window of `span` that ends now. A view left open (a wall display) would otherwise
- * link to the window that ended when it was drawn, so the address is worked out again whenever the
- * link is about to be used: pointed at, focused, pressed, clicked (before the browser follows it),
- * middle-clicked for a new tab (auxclick, not click), dragged to the tab bar or copied. A pointer
- * resting on the link since it entered sends no more pointerenter, hence the press itself too.
+ * A link to the window of `last` that ends when the link is followed. The address names the window
+ * (`last=24h`), not its start: a time worked out when the view was drawn, or when the page last
+ * saw the link used, goes stale while a view stays open (a wall display), and a link dragged to the
+ * tab bar or copied is taken as its address stands, with no event the page could update it on
+ * first (Chromium fills a drag before it sends dragstart). Clicked while its window is shown, the
+ * fragment stays as it is and the browser sends no hashchange, so the link sends it: the view is
+ * drawn again for the window ending now.
  */
-function windowLink(span: number, kind: string | undefined, label: string): HTMLAnchorElement {
-  const target = () => href('changes', { since: new Date(Date.now() - span).toISOString(), kind });
-  const a = link(target(), { class: 'button-link' }, label);
-  for (const type of ['pointerenter', 'focus', 'pointerdown', 'click', 'auxclick', 'dragstart', 'contextmenu']) a.addEventListener(type, () => a.setAttribute('href', target()));
+function windowLink(last: string, kind: string | undefined, label: string): HTMLAnchorElement {
+  const a = link(href('changes', { last, kind }), { class: 'button-link' }, label);
+  a.addEventListener('click', (e) => {
+    if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || location.hash !== a.hash) return;
+    e.preventDefault();
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  });
   return a;
 }
 
 export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const given = route.params.get('since');
-  const since = given && !Number.isNaN(Date.parse(given)) ? new Date(given).toISOString() : new Date(Date.now() - 24 * HOUR).toISOString();
-  const givenSince = given && !Number.isNaN(Date.parse(given)) ? since : undefined;
+  const givenSince = given && !Number.isNaN(Date.parse(given)) ? new Date(given).toISOString() : undefined;
+  // A time given wins; else the window the fragment names (`last`), else the last 24 hours.
+  const last = givenSince ? undefined : Object.keys(WINDOWS).find((w) => w === route.params.get('last'));
+  const since = givenSince ?? new Date(Date.now() - (last ? WINDOWS[last]! : 24 * HOUR)).toISOString();
   const kind = changeKindOf(route.params.get('kind'));
   // The default is left out of the fragment, so the view's plain link and a bookmark of it agree.
   const kindParam = (k: ChangeKind) => (k === 'status' ? undefined : k);
@@ -64,8 +74,8 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
     { name: 'kind', 'data-control': 'kind' },
     CHANGE_KINDS.map((k) => h('option', { value: k, selected: k === kind }, t(KIND_TEXTS[k].option))),
   );
-  const go = (sinceIso: string | undefined) => {
-    location.hash = href('changes', { since: sinceIso, kind: kindParam(changeKindOf(kindSelect.value)) });
+  const go = (sinceIso: string | undefined, lastWindow?: string) => {
+    location.hash = href('changes', { since: sinceIso, last: lastWindow, kind: kindParam(changeKindOf(kindSelect.value)) });
   };
   const form = h(
     'form',
@@ -73,15 +83,15 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
     h('label', null, t('changesSince'), input),
     h('label', null, t('showKind'), kindSelect),
     h('button', { type: 'submit' }, t('apply')),
-    windowLink(24 * HOUR, kindParam(kind), t('last24h')),
-    windowLink(7 * 24 * HOUR, kindParam(kind), t('last7d')),
+    windowLink('24h', kindParam(kind), t('last24h')),
+    windowLink('7d', kindParam(kind), t('last7d')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     go(fromLocalInput(input.value));
   });
-  // Choosing a kind shows it at once, for the time already applied (not a half-typed one).
-  kindSelect.addEventListener('change', () => go(givenSince));
+  // Choosing a kind shows it at once, for the time or window already applied (not a half-typed one).
+  kindSelect.addEventListener('change', () => go(givenSince, last));
 
   const events = (query: { kind?: string; status?: string }) => (token: string | undefined) =>
     apiGet<Page<EventItem>>('events', { since, ...query, top: String(PAGE_SIZE), continuationToken: token });
