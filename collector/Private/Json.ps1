@@ -1,12 +1,19 @@
 # JSON helpers that behave the same on Windows PowerShell 2.0, 5.1 and PowerShell 7.
 # Snapshots are written by ConvertTo-PostureJson rather than ConvertTo-Json: it has no depth
 # limit, never wraps arrays as {"value":...,"Count":...} (a Windows PowerShell 5.1 quirk), keeps
-# REG_QWORD data as a string, and escapes lone UTF-16 surrogates so the output is always valid.
+# REG_QWORD data as a string, and writes half of a UTF-16 surrogate pair as U+FFFD (the service
+# refuses a snapshot holding one, so the output is always one it takes).
+
+# Half of a UTF-16 surrogate pair: a high one with no low one after it, or a low one with no high
+# one before it. A whole pair (an emoji, a rare CJK character) is not matched.
+$script:PostureHalfCharacterPattern = '[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]'
 
 function ConvertTo-PostureJsonString {
     <#
     .SYNOPSIS
-        Quotes and escapes one string as a JSON string literal.
+        Quotes and escapes one string as a JSON string literal. Half of a UTF-16 surrogate pair
+        is written as \ufffd (U+FFFD): Repair-PostureSnapshotText replaces them in a snapshot
+        first and says where; this is the backstop for any other string.
     .EXAMPLE
         ConvertTo-PostureJsonString -Value 'C:\Temp'
         Returns "C:\\Temp" (with the quotes).
@@ -26,9 +33,10 @@ function ConvertTo-PostureJsonString {
         if ($c -eq 0x0A) { return '\n' }
         if ($c -eq 0x0D) { return '\r' }
         if ($c -eq 0x09) { return '\t' }
+        if ($c -ge 0xD800 -and $c -le 0xDFFF) { return '\ufffd' }
         return ('\u{0:x4}' -f $c)
     }
-    $pattern = '[\x00-\x1f"\\]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]'
+    $pattern = '[\x00-\x1f"\\]|' + $script:PostureHalfCharacterPattern
     return '"' + [System.Text.RegularExpressions.Regex]::Replace($Value, $pattern, $evaluator) + '"'
 }
 

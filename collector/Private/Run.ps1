@@ -193,6 +193,12 @@ function Invoke-PostureSnapshot {
 
     # 2. Collect.
     $snapshot = New-PostureSnapshot -Manifest $manifest -CollectorVersion $CollectorVersion
+    # Half a character in one value would have every snapshot of this host refused: it is sent as
+    # U+FFFD, and the output and the log say which value held it.
+    foreach ($warning in (Repair-PostureSnapshotText -Snapshot $snapshot)) {
+        Write-PostureLog -Level Warning -Message $warning
+        $lines.Add($warning)
+    }
     $json = ConvertTo-PostureJson -InputObject $snapshot
     $id = [string]$snapshot['snapshotId']
 

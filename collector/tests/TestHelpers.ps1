@@ -95,6 +95,25 @@ function New-FakeSnapshot {
     return $s
 }
 
+function New-AcceptedAnswer {
+    <#
+    .SYNOPSIS
+        What Invoke-PostureHttpRequest returns for the service's verdict on the snapshot posted in
+        Body: its snapshotId echoed, as the service answers (a verdict naming another snapshot
+        is not this one's).
+    .EXAMPLE
+        Mock Invoke-PostureHttpRequest { New-AcceptedAnswer -Body $Body }
+    #>
+    param(
+        [byte[]]$Body,
+        [string]$Outcome = 'accepted',
+        [int]$StatusCode = 201
+    )
+    $id = (ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId
+    $content = '{{"snapshotId":"{0}","server":"exch01","outcome":"{1}","results":[]}}' -f $id, $Outcome
+    return @{ StatusCode = $StatusCode; Content = $content; RetryAfter = $null; Error = $null }
+}
+
 function Use-SimulatedClock {
     <#
     .SYNOPSIS

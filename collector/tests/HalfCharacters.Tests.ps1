@@ -1,0 +1,129 @@
+# Pester 5 tests of half of a UTF-16 surrogate pair in what a run collects: the service refuses a
+# snapshot holding one, so the collector sends U+FFFD in its place, keeps whole pairs, and says in
+# its output and log which registry value, service or file held it and how many it replaced. The
+# reads come from the fixture seam (Private/Fixture.ps1), given as objects: a JSON fixture file
+# cannot carry a half character through PowerShell 7's ConvertFrom-Json, which makes it U+FFFD.
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
+    $script:high = [string][char]0xD800
+    $script:low = [string][char]0xDC00
+    $script:pair = [string][char]0xD83D + [string][char]0xDE00
+    $script:fffd = [string][char]0xFFFD
+    $script:bb = 'HKLM\SOFTWARE\McAfee\SystemCore\VSCore\On Access Scanner\BehaviourBlocking'
+    # Each text holds a lone high half, a lone low half and a whole pair.
+    $script:halves = { param([string]$Before, [string]$Between, [string]$After) $Before + $script:high + $Between + $script:low + $After + $script:pair }
+    $script:repaired = { param([string]$Before, [string]$Between, [string]$After) $Before + $script:fffd + $Between + $script:fffd + $After + $script:pair }
+    $script:logPath = & $script:halves 'C:\Logs\a' 'b' 'c'
+    $script:logPathSent = & $script:repaired 'C:\Logs\a' 'b' 'c'
+    $script:servicePath = & $script:halves 'C:\Program Files\McAfee\' 'Mcshield' '.exe '
+    $script:servicePathSent = & $script:repaired 'C:\Program Files\McAfee\' 'Mcshield' '.exe '
+
+    $local = Join-Path -Path $TestDrive -ChildPath 'apl.txt'
+    [System.IO.File]::WriteAllText($local, "11/30/2026`t10:00:00 PM`tBlocked by port blocking rule`r`n", (New-Object System.Text.UTF8Encoding($false)))
+    $script:fixture = @{
+        host     = @{ os = @{ caption = 'Microsoft Windows Server 2019 Standard'; version = '10.0.17763'; architecture = '64-bit' } }
+        registry = @(
+            @{ path = $script:bb; view = '32'; exists = $true; values = @(
+                    @{ name = 'szLogFileName'; type = 'REG_SZ'; data = $script:logPath },
+                    @{ name = 'Whole'; type = 'REG_SZ'; data = ('fine ' + $script:pair) }
+                ) }
+        )
+        services = @(@{ name = 'McShield'; displayName = 'McAfee McShield'; state = 'Running'; started = $true; startMode = 'Auto'; pathName = $script:servicePath; processId = 1432 })
+        files    = @(@{ path = $script:logPath; file = $local })
+    }
+    $script:manifestPath = Join-Path -Path $TestDrive -ChildPath 'manifest.json'
+    $manifest = [ordered]@{
+        schema   = 'fleet-posture/manifest@1'
+        version  = 'sha256:' + ('0' * 64)
+        registry = @([ordered]@{ path = $script:bb; recurse = $false })
+        services = @('McShield')
+        files    = @([ordered]@{ path = 'C:\default.txt'; tailBytes = 4096; pathFrom = @([ordered]@{ registryPath = $script:bb; valueName = 'szLogFileName' }) })
+    }
+    [System.IO.File]::WriteAllText($script:manifestPath, (ConvertTo-PostureJson -InputObject $manifest))
+    $script:halfPattern = 'halves of UTF-16 surrogate pairs'
+    # The JSON text as sent: no \ud800-\udfff escape, each value as repaired, the pair as it was.
+    $script:assertSentText = {
+        param([string]$Json)
+        $Json | Should -Not -Match '\\ud[89a-f][0-9a-f]{2}'
+        $Json.Contains((ConvertTo-PostureJsonString -Value $script:logPathSent)) | Should -BeTrue
+        $Json.Contains((ConvertTo-PostureJsonString -Value $script:servicePathSent)) | Should -BeTrue
+        $Json.Contains('"fine ' + $script:pair + '"') | Should -BeTrue
+    }
+    $script:assertWarnings = {
+        param([string[]]$Said)
+        $Said.Count | Should -Be 3
+        $Said[0] | Should -Be ('Registry value "szLogFileName" of {0} (view 32): 2 characters were halves of UTF-16 surrogate pairs (characters cut in two) and are sent as U+FFFD, as the service refuses a snapshot holding one; the rest is sent as read.' -f $script:bb)
+        $Said[1] | Should -Be 'Service "McShield" (pathName): 2 characters were halves of UTF-16 surrogate pairs (characters cut in two) and are sent as U+FFFD, as the service refuses a snapshot holding one; the rest is sent as read.'
+        $Said[2] | Should -Be ('File {0} (path): 2 characters were halves of UTF-16 surrogate pairs (characters cut in two) and are sent as U+FFFD, as the service refuses a snapshot holding one; the rest is sent as read.' -f $script:logPathSent)
+    }
+}
+
+Describe 'ConvertTo-PostureJson and half of a surrogate pair' {
+    It 'writes a lone high or low half as \ufffd, and a whole pair as it is' -ForEach @(
+        @{ Why = 'a high half alone'; Text = ('a' + [char]0xD800 + 'b'); Json = '"a\ufffdb"' }
+        @{ Why = 'a high half at the end'; Text = ('a' + [char]0xDBFF); Json = '"a\ufffd"' }
+        @{ Why = 'a low half alone'; Text = ([string][char]0xDC00 + 'b'); Json = '"\ufffdb"' }
+        @{ Why = 'a low half before a high half'; Text = ([string][char]0xDFFF + [char]0xD800); Json = '"\ufffd\ufffd"' }
+        @{ Why = 'a whole pair'; Text = ([string][char]0xD83D + [char]0xDE00); Json = ('"' + [char]0xD83D + [char]0xDE00 + '"') }
+    ) {
+        ConvertTo-PostureJson -InputObject $Text | Should -Be $Json
+    }
+}
+
+Describe 'Repair-PostureSnapshotText' {
+    It 'replaces every half in the snapshot''s strings, keeps whole pairs, and names each value once with its count' {
+        $s = New-FakeSnapshot
+        $key = [ordered]@{ path = ($script:bb + '\K' + $script:low); view = '64'; exists = $true; values = @(
+                [ordered]@{ name = ('n' + $script:high); type = 'REG_MULTI_SZ'; data = [string[]]@(('x' + $script:low), ('y' + $script:pair)) },
+                [ordered]@{ name = 'ok'; type = 'REG_DWORD'; data = 1 }
+            ) }
+        $s['registry'] = @($key)
+        $s['services'] = @([ordered]@{ name = 'Svc'; displayName = ('D' + $script:high); state = 'Running'; started = $true; startMode = 'Auto'; pathName = $null })
+        $s['files'] = @([ordered]@{ path = 'C:\x.txt'; exists = $true; tail = ('t' + $script:high + $script:pair) })
+        # One array, as the function returns it (no @() around it).
+        $said = Repair-PostureSnapshotText -Snapshot $s
+        $said.Count | Should -Be 4
+        $said[0] | Should -BeLike ('Registry key {0}\K{1} (view 64): 1 character was half of a UTF-16 surrogate pair (a character cut in two) and is sent as U+FFFD, *' -f $script:bb, $script:fffd)
+        $said[1] | Should -BeLike ('Registry value "n{0}" of {1}\K{0} (view 64): 2 characters were halves *' -f $script:fffd, $script:bb)
+        $said[2] | Should -BeLike 'Service "Svc" (displayName): 1 character was half *'
+        $said[3] | Should -BeLike 'File C:\x.txt (tail): 1 character was half *'
+        @($key['values'][0]['data']) | Should -Be @(('x' + $script:fffd), ('y' + $script:pair))
+        $s['services'][0]['pathName'] | Should -BeNullOrEmpty
+        $s['files'][0]['tail'] | Should -Be ('t' + $script:fffd + $script:pair)
+        (Repair-PostureSnapshotText -Snapshot $s).Count | Should -Be 0
+    }
+}
+
+Describe 'A run that collects half of a surrogate pair' {
+    BeforeEach {
+        Mock Get-PostureFixture { $script:fixture }
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+    }
+
+    It 'dry run: the file written holds U+FFFD for each half and the pair as it was; the output says which values, with their counts' {
+        $out = Join-Path -Path $script:data -ChildPath 'snapshot.json'
+        $run = Invoke-PostureSnapshot -OutFile $out -ManifestPath $script:manifestPath -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 0
+        & $script:assertSentText ([System.IO.File]::ReadAllText($out, [System.Text.Encoding]::UTF8))
+        & $script:assertWarnings @($run.Lines | Where-Object { $_ -match $script:halfPattern })
+    }
+
+    It 'a run that sends: the service gets the repaired snapshot and takes it; the log holds the same warnings' {
+        Mock Set-PostureTlsProtocol { $null }
+        $script:sent = ''
+        Mock Invoke-PostureHttpRequest {
+            $script:sent = [System.Text.Encoding]::UTF8.GetString($Body)
+            New-AcceptedAnswer -Body $Body
+        }
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -ManifestPath $script:manifestPath -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 0
+        & $script:assertSentText $script:sent
+        & $script:assertWarnings @($run.Lines | Where-Object { $_ -match $script:halfPattern })
+        $logged = @(Get-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') -Encoding UTF8 | Where-Object { $_ -match $script:halfPattern })
+        $logged.Count | Should -Be 3
+        foreach ($l in $logged) { $l | Should -Match '^\S+ WARNING ' }
+        & $script:assertWarnings @($logged | ForEach-Object { $_ -replace '^\S+ WARNING +', '' })
+        @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 0
+    }
+}
