@@ -444,7 +444,9 @@ function Send-PostureDocument {
         the policy's Deadline stopped the attempts: OutOfTime, the service asked to wait longer
         than MaxRetryAfterSeconds or the time left: WaitAsked, WaitNote, or an answer that is not
         the service's verdict on the snapshot, such as a 2xx without the service's outcome (a
-        proxy's sign-in page; Error from Format-PostureForeignAnswer), or any 4xx other than 408
+        proxy's sign-in page; Error from Format-PostureForeignAnswer) or with a verdict whose
+        snapshotId is not the one sent or is missing (a cache or a replayed answer; Error from
+        Format-PostureOtherVerdict), or any 4xx other than 408
         and 429 without the service's code (a 401, 403, 404, 405, 413 or 415 from a proxy, a
         firewall, a front end whose functions did not load or a wrong URL): Intercepted, with Error
         saying so (Format-PostureForeignAnswer), or 400 collected_in_future for a snapshot
@@ -463,6 +465,7 @@ function Send-PostureDocument {
         [psobject]$RetryPolicy = $null
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
+    $sentId = Get-PostureSnapshotIdOfJson -Json $Json
     $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -RetryPolicy $RetryPolicy
     $code = [int]$last.StatusCode
     $content = [string]$last.Content
@@ -471,13 +474,17 @@ function Send-PostureDocument {
     $serviceOutcome = ''
     $intercepted = $false
     if ($code -ge 200 -and $code -lt 300) {
-        # Only the service's verdict lets the snapshot go: a proxy's or a sign-in page's 200 does not.
+        # Only the service's verdict on this very snapshot lets it go: a proxy's or a sign-in
+        # page's 200 does not, nor a verdict on another snapshot (a cache or a replayed answer).
         $serviceOutcome = Get-PostureIngestOutcome -Content $content
-        if ($serviceOutcome) {
+        if (-not $serviceOutcome) {
+            $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
+        } elseif (-not (Test-PostureVerdictFor -Content $content -SnapshotId $sentId)) {
+            $serviceOutcome = ''
+            $errorText = Format-PostureOtherVerdict -StatusCode $code -Content $content -Redact @($Headers.Values)
+        } else {
             $outcome = 'Sent'
             $errorText = $null
-        } else {
-            $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
         }
     } elseif ((Test-PostureKeyRefused -StatusCode $code -Content $content) -or (Test-PostureSnapshotRefused -StatusCode $code -Content $content)) {
         $outcome = 'Rejected'
@@ -490,6 +497,84 @@ function Send-PostureDocument {
         $errorText = Format-PostureForeignAnswer -StatusCode $code -Content $content -Redact @($Headers.Values)
     }
     return @{ Outcome = $outcome; ServiceOutcome = $serviceOutcome; StatusCode = $code; Content = $last.Content; Error = $errorText; Attempts = $last.Attempts; OutOfTime = [bool]$last['OutOfTime']; WaitAsked = $last['WaitAsked']; WaitNote = [string]$last['WaitNote']; Intercepted = $intercepted }
+}
+
+function Get-PostureSnapshotIdOfJson {
+    <#
+    .SYNOPSIS
+        The snapshotId of a snapshot's JSON text (its first "snapshotId" member), or '' when it
+        has none. Read with a pattern rather than parsed: a snapshot of up to 1 MiB would be read
+        a second time for one member, and in the collector's own JSON it comes second, before any
+        value read on the server.
+    .EXAMPLE
+        Get-PostureSnapshotIdOfJson -Json '{"schema":"fleet-posture/snapshot@1","snapshotId":"0b6f3a2e-..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Json
+    )
+    if (-not $Json) { return '' }
+    # A quote inside a JSON string is escaped, so an unescaped "snapshotId" followed by a colon is a member name.
+    $m = [System.Text.RegularExpressions.Regex]::Match($Json, '"snapshotId"\s*:\s*"([^"\\]*)"')
+    if ($m.Success) { return $m.Groups[1].Value }
+    return ''
+}
+
+function Test-PostureVerdictFor {
+    <#
+    .SYNOPSIS
+        True when a verdict answer (Content) names the snapshot sent (SnapshotId) in its
+        snapshotId, as the service's answer to a post does; false when it names another one or
+        none. Compared without regard to case: the service answers the id lower-cased.
+    .EXAMPLE
+        Test-PostureVerdictFor -Content '{"snapshotId":"0b6f...","outcome":"accepted","results":[]}' -SnapshotId '0b6f...'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$SnapshotId
+    )
+    $answered = Get-PostureAnswerText -Content $Content -Name 'snapshotId'
+    if (-not $answered -or -not $SnapshotId) { return $false }
+    return [string]::Equals($answered, $SnapshotId, [System.StringComparison]::OrdinalIgnoreCase)
+}
+
+function Format-PostureOtherVerdict {
+    <#
+    .SYNOPSIS
+        What to log for a 2xx verdict whose snapshotId is not the snapshot's that was sent, or
+        that names none: the service answers a post with the id it was sent, so this came from
+        something in front of it (a cache, a proxy replaying an answer, a misrouted request), and
+        the snapshot stays in the spool. One line, worded as Format-PostureForeignAnswer's, with
+        the id it named (an excerpt, the values sent, Redact, blanked out).
+    .EXAMPLE
+        Format-PostureOtherVerdict -StatusCode 201 -Content '{"snapshotId":"5f0c...","outcome":"accepted","results":[]}'
+        Returns "HTTP 201 from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: a verdict on snapshot 5f0c..., not on the one sent".
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @()
+    )
+    $answered = Get-PostureAnswerExcerpt -Content (Get-PostureAnswerText -Content $Content -Name 'snapshotId') -Redact $Redact -MaxLength 60
+    $what = 'a verdict that names no snapshot'
+    if ($answered) { $what = 'a verdict on snapshot ' + $answered + ', not on the one sent' }
+    return ('HTTP {0} from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: {1}' -f $StatusCode, $what)
 }
 
 function Test-PostureKeyRefused {

@@ -14,7 +14,7 @@ BeforeAll {
         New-TestHttpResponse -StatusCode $StatusCode -Headers $headers -Body $Body
     }
     $script:manifestBody = '{"schema":"fleet-posture/manifest@1","version":"2026-12-01"}'
-    $script:acceptedBody = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'
+    $script:acceptedBody = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'
     $script:busyBody = '{"error":"storage_unavailable","message":"busy"}'
     $script:skewPattern = 'This host''s clock is .* the service''s'
 }
@@ -105,7 +105,7 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
         $logged = @(& $script:logLines | Where-Object { $_ -match $script:skewPattern })
         $logged.Count | Should -Be 1
         $logged[0] | Should -Match '^\S+ WARNING +This host''s clock is 600 s \(10 min\) ahead'
-        ($r.Lines -join "`n") | Should -Match 'Snapshot x for exch01: accepted'
+        ($r.Lines -join "`n") | Should -Match 'Snapshot 00000000-0000-4000-8000-000000000001 for exch01: accepted'
         @(Get-PostureSpoolItem -SpoolPath (Join-Path -Path $script:data -ChildPath 'spool')).Count | Should -Be 0
     }
 

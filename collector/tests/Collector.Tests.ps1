@@ -195,11 +195,32 @@ Describe 'Sending: retries, back-off, refusals' {
             if ($script:attempt -eq 2) { return @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = 7; Error = $null } }
             return @{ StatusCode = 201; Content = '{"snapshotId":"x","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null }
         }
-        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{}' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4)
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json '{"snapshotId":"x"}' -RetryPolicy (New-PostureRetryPolicy -MaxAttempts 4)
         $r.Outcome | Should -Be 'Sent'
         $r.Attempts | Should -Be 3
         Should -Invoke Wait-PostureRetry -Times 2 -Exactly
         Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 7 }
+    }
+    It 'takes a verdict only for the snapshot sent: another snapshotId, or none, is Failed with what came back; case does not matter' -ForEach @(
+        @{ Answer = '{"snapshotId":"0b6f3a2e-6a55-4f0e-9d47-2f7cfb7f4c11","outcome":"accepted","results":[]}'; Outcome = 'Sent'; Said = $null }
+        @{ Answer = '{"snapshotId":"0B6F3A2E-6A55-4F0E-9D47-2F7CFB7F4C11","outcome":"duplicate","results":[]}'; Outcome = 'Sent'; Said = $null }
+        @{ Answer = '{"snapshotId":"5f0c9d1e-0000-4000-8000-000000000099","outcome":"accepted","results":[]}'; Outcome = 'Failed'; Said = 'HTTP 201 from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: a verdict on snapshot 5f0c9d1e-0000-4000-8000-000000000099, not on the one sent' }
+        @{ Answer = '{"outcome":"stale","results":[]}'; Outcome = 'Failed'; Said = 'HTTP 201 from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: a verdict that names no snapshot' }
+    ) {
+        $script:answer = @{ StatusCode = 201; Content = $Answer; RetryAfter = $null; Error = $null }
+        Mock Invoke-PostureHttpRequest { $script:answer }
+        # A value that spells the member name inside a string does not count: only the member does.
+        $json = '{"schema":"fleet-posture/snapshot@1","snapshotId":"0b6f3a2e-6a55-4f0e-9d47-2f7cfb7f4c11","registry":[{"data":"\"snapshotId\":\"5f0c9d1e-0000-4000-8000-000000000099\""}]}'
+        $r = Send-PostureDocument -Uri 'https://x/api/snapshots' -Json $json
+        $r.Outcome | Should -Be $Outcome
+        $r.Error | Should -Be $Said
+        $r.Intercepted | Should -BeFalse
+        if ($Outcome -eq 'Failed') { $r.ServiceOutcome | Should -Be '' }
+    }
+    It 'reads the snapshotId of the JSON sent from its member, whatever a value before it spells' {
+        Get-PostureSnapshotIdOfJson -Json '{"schema":"fleet-posture/snapshot@1","snapshotId":"abc"}' | Should -Be 'abc'
+        Get-PostureSnapshotIdOfJson -Json '{"note":"\"snapshotId\":\"evil\"","snapshotId" : "real"}' | Should -Be 'real'
+        Get-PostureSnapshotIdOfJson -Json '{}' | Should -Be ''
     }
     It 'does not retry a 4xx other than 408/429' {
         Mock Invoke-PostureHttpRequest { @{ StatusCode = 400; Content = '{"error":"invalid_snapshot"}'; RetryAfter = $null; Error = $null } }

@@ -19,7 +19,7 @@ BeforeAll {
         if ($Date) { $headers['Date'] = $Date }
         New-TestHttpResponse -StatusCode 503 -Reason 'Service Unavailable' -Headers $headers -Body '{"error":"storage_unavailable","message":"busy"}'
     }
-    $script:acceptedResponse = New-TestHttpResponse -StatusCode 201 -Reason 'Created' -Body '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'
+    $script:acceptedResponse = New-TestHttpResponse -StatusCode 201 -Reason 'Created' -Body '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'
 }
 
 Describe 'ConvertFrom-PostureRetryAfter: the seconds to wait from either form' {

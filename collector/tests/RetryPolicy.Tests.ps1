@@ -41,7 +41,7 @@ Describe 'Invoke-PostureSnapshot builds one policy from its parameters and hands
             [void]$script:policies.Add(@{ Uri = $Uri; Policy = $RetryPolicy })
             if ($Uri -like '*/manifest') { return @{ StatusCode = 200; Content = '{"schema":"fleet-posture/manifest@1","version":"1"}'; Attempts = 1; OutOfTime = $false; WaitAsked = $null; WaitNote = ''; RetryAfter = $null; Error = $null } }
             if ($Uri -like '*/enroll') { return @{ StatusCode = 201; Content = '{"server":"exch01","keyId":"k2","key":"fp1.new","issuedAt":"2026-12-01T01:00:00.000Z","replaced":[]}'; Attempts = 1; OutOfTime = $false; WaitAsked = $null; WaitNote = ''; RetryAfter = $null; Error = $null } }
-            @{ StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'; Attempts = 1; OutOfTime = $false; WaitAsked = $null; WaitNote = ''; RetryAfter = $null; Error = $null }
+            @{ StatusCode = 201; Content = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'; Attempts = 1; OutOfTime = $false; WaitAsked = $null; WaitNote = ''; RetryAfter = $null; Error = $null }
         }
         Mock Save-PostureConfig { $null }
     }

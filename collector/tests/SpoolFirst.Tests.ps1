@@ -25,7 +25,6 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             [void]$script:spoolAtPost.Add(@(& $script:spooled))
         }
         $script:spooled = { @(Get-PostureSpoolItem -SpoolPath $script:spool | ForEach-Object { $_.Name -replace '^.*_|\.json$', '' }) }
-        $script:accepted = @{ StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null }
         $script:busy = @{ StatusCode = 503; Content = '{"error":"storage_unavailable"}'; RetryAfter = $null; Error = $null }
         $script:run = {
             param([hashtable]$Extra = @{})
@@ -35,7 +34,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
     }
 
     It 'the new snapshot is on disk in the spool before the first request, and leaves it once accepted' {
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         $r = & $script:run
         $r.ExitCode | Should -Be 0
         @($script:posted) | Should -Be @((& $script:id 1))
@@ -47,7 +46,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         # A clock set back since: the older file's name sorts after the new one's.
         [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-2))
         [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddYears(1))
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @('older-a', 'older-b', (& $script:id 1))
         @(& $script:spooled).Count | Should -Be 0
@@ -63,7 +62,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         @(& $script:spooled) | Should -Be @((& $script:id 1), (& $script:id 2))
 
         $script:posted.Clear()
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 2), (& $script:id 3))
         @(& $script:spooled).Count | Should -Be 0
@@ -95,7 +94,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         (ConvertFrom-PostureJson -Json ([System.IO.File]::ReadAllText($file))).schema | Should -Be 'fleet-posture/snapshot@1'
 
         $script:posted.Clear()
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 2))
         @(& $script:spooled).Count | Should -Be 0
@@ -106,7 +105,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
         Mock Invoke-PostureHttpRequest {
             & $script:record $Body
-            if ($script:posted.Count -eq 1) { return $script:accepted }
+            if ($script:posted.Count -eq 1) { return (New-AcceptedAnswer -Body $Body) }
             throw 'The process was stopped.'
         }
         { & $script:run } | Should -Throw '*stopped*'
@@ -134,7 +133,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         Mock Save-PostureSpoolItem { throw 'Access to the path is denied.' }
         Mock Get-PostureSpoolItem { throw 'Access to the path is denied.' }
         # Not $script:record: it lists the spool, which this test makes unreadable.
-        Mock Invoke-PostureHttpRequest { [void]$script:posted.Add((ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId); $script:accepted }
+        Mock Invoke-PostureHttpRequest { [void]$script:posted.Add((ConvertFrom-PostureJson -Json ([System.Text.Encoding]::UTF8.GetString($Body))).snapshotId); (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @((& $script:id 1))
         Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match 'spool .*cannot be read.*Access to the path is denied'
@@ -143,7 +142,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
     It 'a spooled file that cannot be deleted (expired, or delivered) is logged and the run goes on: the new snapshot is delivered' {
         [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'locked' -Json '{"snapshotId":"locked"}' -Now (Get-Date).AddDays(-30))
         Mock Remove-Item { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $LiteralPath -like '*_locked.json' }
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @('locked', (& $script:id 1))
         # Only the file that could not be deleted is left; a later run offers it again (answered duplicate).
@@ -157,7 +156,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
         # Root on Linux reads any file: the read itself fails, as one held open by a scanner does.
         Mock Read-PostureSpoolFile { throw 'The process cannot access the file because it is being used by another process.' } -ParameterFilter { $Path -like '*_locked.json' }
-        Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
         (& $script:run).ExitCode | Should -Be 0
         @($script:posted) | Should -Be @('older-a', 'older-b', (& $script:id 1))
         @(& $script:spooled) | Should -Be @('locked')
@@ -191,7 +190,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                 param($Body)
                 & $script:record $Body
                 if ($script:posted[-1] -eq 'older-a') { return $script:refused }
-                $script:accepted
+                (New-AcceptedAnswer -Body $Body)
             }
         }
 
@@ -274,7 +273,11 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             # Only the service's "outcome" (accepted, duplicate, stale) lets a snapshot leave the spool.
             @{ Why = 'a gateway that queued the request'; Code = 202; Content = '' }
             @{ Why = 'JSON that is not the service''s answer'; Code = 201; Content = '{"status":"accepted","id":"1"}' }
-            @{ Why = 'the service''s outcome word that is not its verdict'; Code = 201; Content = '{"snapshotId":"x","outcome":"ok","results":[]}' }
+            @{ Why = 'the service''s outcome word that is not its verdict'; Code = 201; Content = '{"snapshotId":"older-01","outcome":"ok","results":[]}' }
+            # A verdict lets only the snapshot it names leave the spool (a cache, a replayed answer).
+            @{ Why = 'a verdict on another snapshot'; Code = 201; Content = '{"snapshotId":"older-02","server":"exch01","outcome":"accepted","results":[]}' }
+            @{ Why = 'a verdict that names no snapshot'; Code = 200; Content = '{"server":"exch01","outcome":"duplicate","results":[]}' }
+            @{ Why = 'a verdict whose snapshotId is not text'; Code = 201; Content = '{"snapshotId":["older-01"],"server":"exch01","outcome":"accepted","results":[]}' }
         ) {
             param($Code, $Content)
             $script:answer = @{ StatusCode = $Code; Content = $Content; RetryAfter = $null; Error = $null }
@@ -287,9 +290,42 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             & $script:log | Should -Match 'older-01\.json not delivered'
 
             $script:posted.Clear()
-            Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:accepted }
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
             (& $script:run).ExitCode | Should -Be 0
             @($script:posted).Count | Should -Be 32
+            @(& $script:spooled).Count | Should -Be 0
+        }
+
+        It 'a verdict on another snapshot than the one sent says so in the output and the log, in the words used for answers from in front of the service; the snapshot stays' {
+            [System.IO.Directory]::Delete($script:spool, $true)
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 201; Content = '{"snapshotId":"5f0c9d1e-0000-4000-8000-000000000099","server":"exch01","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null } }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            @(& $script:spooled) | Should -Be @((& $script:id 1))
+            $from = 'HTTP 201 from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: a verdict on snapshot 5f0c9d1e-0000-4000-8000-000000000099, not on the one sent'
+            @($r.Lines) | Should -Be @(('Snapshot {0} not delivered ({1}); spooled for the next run.' -f (& $script:id 1), $from))
+            & $script:log | Should -Match ('Snapshot {0} not delivered \({1}\); spooled to ' -f (& $script:id 1), [regex]::Escape($from))
+            & $script:log | Should -Not -Match '(?<!not )delivered \(HTTP 201'
+
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 201; Content = '{"server":"exch01","outcome":"accepted","results":[]}'; RetryAfter = $null; Error = $null } }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 1
+            ($r.Lines -join "`n") | Should -Match ([regex]::Escape('earlier spooled snapshots could not be delivered'))
+            & $script:log | Should -Match ([regex]::Escape('not delivered (HTTP 201 from something in front of the service, not the service (a cache, a proxy or a front end?), which usually means a stored or misrouted answer: a verdict that names no snapshot); the spool is kept for the next run.'))
+            @(& $script:spooled) | Should -Be @((& $script:id 1), (& $script:id 2))
+        }
+
+        It 'the service''s verdict names the snapshot lower-cased: one sent in capitals is delivered' {
+            [System.IO.Directory]::Delete($script:spool, $true)
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'OLDER-A' -Json '{"snapshotId":"OLDER-A"}' -Now (Get-Date).AddHours(-1))
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                $answer = New-AcceptedAnswer -Body $Body
+                $answer['Content'] = $answer['Content'].ToLowerInvariant()
+                $answer
+            }
+            (& $script:run).ExitCode | Should -Be 0
+            @($script:posted) | Should -Be @('OLDER-A', (& $script:id 1))
             @(& $script:spooled).Count | Should -Be 0
         }
 
@@ -307,7 +343,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         It 'the log names the service''s outcome of each delivered snapshot: accepted, duplicate, stale' {
             [System.IO.Directory]::Delete($script:spool, $true)
             $script:answers = [System.Collections.Queue]::new(@('accepted', 'duplicate', 'stale'))
-            Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 200; Content = ('{{"snapshotId":"x","outcome":"{0}","results":[]}}' -f $script:answers.Dequeue()); RetryAfter = $null; Error = $null } }
+            Mock Invoke-PostureHttpRequest { & $script:record $Body; New-AcceptedAnswer -Body $Body -Outcome $script:answers.Dequeue() -StatusCode 200 }
             foreach ($n in 1..3) { (& $script:run).ExitCode | Should -Be 0 }
             $log = & $script:log
             foreach ($n in 1..3) { $log | Should -Match ('Snapshot {0} delivered \(HTTP 200, {1}\)\.' -f (& $script:id $n), @('accepted', 'duplicate', 'stale')[$n - 1]) }
@@ -330,7 +366,8 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                 $body = '{"error":"collected_in_future","message":"The snapshot''s collectedAt is 7 minutes ahead of the service''s clock: it can be sent again once it is less than 5 minutes ahead, and the host''s clock should be corrected.","issues":[{"path":"collectedAt","message":"collectedAt is more than 5 minutes in the future of the receiver''s clock"}]}'
                 New-TestHttpResponse -StatusCode 400 -Reason 'Bad Request' -Headers $headers -Body $body
             }
-            $script:acceptedAnswer = New-TestHttpResponse -StatusCode 201 -Reason 'Created' -Body '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}'
+            # The service's verdict names the snapshot it answers for.
+            $script:acceptedFor = { param([string]$Id) New-TestHttpResponse -StatusCode 201 -Reason 'Created' -Body ('{"snapshotId":"' + $Id + '","server":"exch01","outcome":"accepted","results":[]}') }
             $script:kept = 'the snapshot stays in the spool and is sent again by a later run, taken once it is less than 5 minutes ahead; fix this host''s time sync (w32tm /resync)'
         }
         AfterEach {
@@ -368,7 +405,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             ($r.Lines -join "`n") | Should -Match ([regex]::Escape(('Snapshot {0} not delivered (HTTP 400 collected_in_future: this host''s clock is ahead' -f (& $script:id 1))))
 
             Stop-TestHttpServer -Server $script:server
-            $r = & $script:run @($script:acceptedAnswer, $script:acceptedAnswer, $script:acceptedAnswer)
+            $r = & $script:run @((& $script:acceptedFor 'older-a'), (& $script:acceptedFor (& $script:id 1)), (& $script:acceptedFor (& $script:id 2)))
             $r.ExitCode | Should -Be 0
             @($script:server.Requests).Count | Should -Be 3
             @(& $script:spooled).Count | Should -Be 0
@@ -377,7 +414,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         It 'a spooled snapshot dated days ahead (a clock put right since) is refused for good, and the run goes on to the new one' {
             # Taken once real time caught up, it would be the newest and make every later snapshot stale.
             [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'far-ahead' -Json '{"snapshotId":"far-ahead"}' -Now (Get-Date).AddDays(2))
-            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate 0)), $script:acceptedAnswer)
+            $r = & $script:run @((& $script:inFuture (Get-SimulatedHttpDate 0)), (& $script:acceptedFor (& $script:id 1)))
             $r.ExitCode | Should -Be 2
             @($script:server.Requests).Count | Should -Be 2
             @(& $script:spooled).Count | Should -Be 0
@@ -403,7 +440,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             Mock Invoke-PostureHttpRequest {
                 & $script:record $Body
                 if ($script:posted.Count -eq 1) { return (& $script:busyFor 120) }
-                $script:accepted
+                (New-AcceptedAnswer -Body $Body)
             }
             (& $script:run).ExitCode | Should -Be 0
             @($script:posted) | Should -Be @((& $script:id 1), (& $script:id 1))
@@ -426,7 +463,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             Mock Invoke-PostureHttpRequest {
                 & $script:record $Body
                 if ($script:posted.Count -eq 1) { return (& $script:busyFor 400) }
-                $script:accepted
+                (New-AcceptedAnswer -Body $Body)
             }
             (& $script:run @{ MaxRetryAfterSeconds = 600 }).ExitCode | Should -Be 0
             Should -Invoke Wait-PostureRetry -Times 1 -Exactly -ParameterFilter { $Seconds -eq 400 }
@@ -487,7 +524,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
                     return @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = 'The operation has timed out.' }
                 }
                 $script:clock = $script:clock.AddSeconds(100)
-                $script:accepted
+                (New-AcceptedAnswer -Body $Body)
             }
             $r = & $script:run @{ RunBudgetSeconds = 250; TimeoutSec = 120 }
             $r.ExitCode | Should -Be 1
@@ -504,7 +541,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         }
 
         It 'Invoke-PostureHttpRequestWithRetry with a spent deadline asks nothing: Attempts 0, OutOfTime' {
-            Mock Invoke-PostureHttpRequest { $script:accepted }
+            Mock Invoke-PostureHttpRequest { @{ StatusCode = 201; Content = '{}'; RetryAfter = $null; Error = $null } }
             $r = Invoke-PostureHttpRequestWithRetry -Method Get -Uri 'https://x/api/manifest' -RetryPolicy (New-PostureRetryPolicy -Deadline $script:clock.AddMilliseconds(500))
             $r.Attempts | Should -Be 0
             $r.OutOfTime | Should -BeTrue
