@@ -44,7 +44,8 @@
     again with the claim (x-enrolment-claim), collects the key once approved and sends the spool;
     a denial (403) is logged and clears the claim.
 
-    Every answer of the service carries its clock (the Date header). When this host's clock is
+    Every answer of the service carries its clock (the Date header); a proxy's, a front end's or
+    a captive portal's answer is not counted. When this host's clock is
     off from it by more than -MaxClockSkewSeconds, the run writes one warning to its output and
     the log saying how far, which way and what to do (w32tm /resync): a snapshot dated too far
     ahead is refused until the service's clock catches up (it waits in the spool), and one dated

@@ -1,6 +1,6 @@
 # This host's clock against the service's: a snapshot's collectedAt is this host's clock, and the
 # service refuses one dated too far ahead of its own and reports a server stale by it. Every answer
-# carries the service's clock (its Date header), so a run can say when this host's is off, once.
+# of the service carries its clock (its Date header), so a run can say when this host's is off, once.
 
 function New-PostureClockCheck {
     <#
@@ -99,14 +99,49 @@ function Format-PostureClockSkewWarning {
     return ('This host''s clock is {0} {1} the service''s (the Date of its answer): {2}. Fix this host''s time sync (w32tm /resync; w32tm /query /status shows its time source).' -f $how, $way, $effect)
 }
 
+function Test-PostureServiceAnswer {
+    <#
+    .SYNOPSIS
+        True when an answer is the service's own, by the tests the collector uses everywhere: one
+        of its error codes at its status (Get-PostureErrorCode), or a 2xx that is its verdict on
+        the snapshot sent (Get-PostureIngestOutcome and Test-PostureVerdictFor with SnapshotId),
+        a document of its own (a "fleet-posture/..." schema, such as the manifest), or an
+        enrolment's answer (a key; a pending request). A proxy's, a front end's or a captive
+        portal's answer is none of these.
+    .EXAMPLE
+        Test-PostureServiceAnswer -StatusCode 200 -Content '{"schema":"fleet-posture/manifest@1","version":"sha256:..."}'
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [int]$StatusCode,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Content,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$SnapshotId = ''
+    )
+    if (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode) { return $true }
+    if ($StatusCode -lt 200 -or $StatusCode -ge 300) { return $false }
+    if (Get-PostureIngestOutcome -Content $Content) { return (Test-PostureVerdictFor -Content $Content -SnapshotId $SnapshotId) }
+    if ((Get-PostureAnswerText -Content $Content -Name 'schema') -like 'fleet-posture/*') { return $true }
+    if (($StatusCode -eq 200 -or $StatusCode -eq 201) -and (Get-PostureAnswerText -Content $Content -Name 'key')) { return $true }
+    return ($StatusCode -eq 202 -and (Get-PostureAnswerText -Content $Content -Name 'status') -eq 'pending' -and (Get-PostureAnswerText -Content $Content -Name 'requestId'))
+}
+
 function Write-PostureClockSkewWarning {
     <#
     .SYNOPSIS
         Compares one answer of Invoke-PostureHttpRequest (its ServerDate, SentAt and ReceivedAt)
         with this host's clock, keeps the offset in the ClockCheck's OffsetSeconds and, when they
         differ by more than its MaxSkewSeconds, writes the warning (Format-PostureClockSkewWarning)
-        to the log and the run's output Lines: once per run, whatever later answers say. An answer
-        without a valid Date, or no ClockCheck, changes nothing. Never touches what is sent.
+        to the log and the run's output Lines: once per run, whatever later answers say. Only the
+        service's own answers count (Test-PostureServiceAnswer; SnapshotId is the snapshot a post
+        sent): the Date of a proxy, a front end or a captive portal is its clock, not the
+        service's. An answer without a valid Date, or no ClockCheck, changes nothing. Never
+        touches what is sent.
     .EXAMPLE
         Write-PostureClockSkewWarning -ClockCheck $check -Answer $answer
     #>
@@ -115,11 +150,18 @@ function Write-PostureClockSkewWarning {
         [AllowNull()]
         [psobject]$ClockCheck,
         [Parameter(Mandatory = $true)]
-        [hashtable]$Answer
+        [hashtable]$Answer,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$SnapshotId = ''
     )
     if ($null -eq $ClockCheck) { return }
     $date = $Answer['ServerDate']
     if ($null -eq $date -or $null -eq $Answer['SentAt'] -or $null -eq $Answer['ReceivedAt']) { return }
+    if (-not (Test-PostureServiceAnswer -StatusCode ([int]$Answer['StatusCode']) -Content ([string]$Answer['Content']) -SnapshotId $SnapshotId)) {
+        Write-Verbose ('The Date of an answer that is not the service''s own (HTTP {0}) is not taken for its clock.' -f $Answer['StatusCode'])
+        return
+    }
     $offset = Get-PostureClockOffset -ServerDate $date -SentAt $Answer['SentAt'] -ReceivedAt $Answer['ReceivedAt']
     # Kept after the warning too: a snapshot the service finds dated ahead of it is logged with
     # how far ahead this host's clock is (Get-PostureClockAheadNote).

@@ -353,7 +353,9 @@ function Invoke-PostureHttpRequestWithRetry {
         set. A Retry-After longer than MaxRetryAfterSeconds, or than the time left before the
         Deadline, is not waited for and not answered sooner either: the request ends there, with
         WaitAsked (the seconds the service asked for) and WaitNote (a sentence saying so).
-        Returns the last answer of
+        Each answer goes through the run's clock check (the policy's ClockCheck,
+        Write-PostureClockSkewWarning; SnapshotId, the snapshot a post sends, tells it whether a
+        verdict answers this post). Returns the last answer of
         Invoke-PostureHttpRequest (StatusCode, Content, RetryAfter, Error) with Attempts, the
         number of requests made (0 when the budget was spent before the first), OutOfTime,
         WaitAsked and WaitNote.
@@ -371,7 +373,8 @@ function Invoke-PostureHttpRequestWithRetry {
         [hashtable]$Headers = @{},
         [byte[]]$Body = $null,
         [string]$ContentType = 'application/json; charset=utf-8',
-        [psobject]$RetryPolicy = $null
+        [psobject]$RetryPolicy = $null,
+        [string]$SnapshotId = ''
     )
     if ($null -eq $RetryPolicy) { $RetryPolicy = New-PostureRetryPolicy }
     $timeoutSec = [int]$RetryPolicy.TimeoutSec
@@ -395,7 +398,7 @@ function Invoke-PostureHttpRequestWithRetry {
         $last = Invoke-PostureHttpRequest @request
         $clockCheck = $null
         if ($null -ne $RetryPolicy.PSObject.Properties['ClockCheck']) { $clockCheck = $RetryPolicy.ClockCheck }
-        Write-PostureClockSkewWarning -ClockCheck $clockCheck -Answer $last
+        Write-PostureClockSkewWarning -ClockCheck $clockCheck -Answer $last -SnapshotId $SnapshotId
         $code = [int]$last.StatusCode
         $last['Attempts'] = $attempt
         $last['OutOfTime'] = $false
@@ -466,7 +469,8 @@ function Send-PostureDocument {
     )
     $body = (New-Object System.Text.UTF8Encoding($false)).GetBytes($Json)
     $sentId = Get-PostureSnapshotIdOfJson -Json $Json
-    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -RetryPolicy $RetryPolicy
+    # The id also tells the clock check whether a verdict is the service's answer to this post.
+    $last = Invoke-PostureHttpRequestWithRetry -Method Post -Uri $Uri -Headers $Headers -Body $body -RetryPolicy $RetryPolicy -SnapshotId $sentId
     $code = [int]$last.StatusCode
     $content = [string]$last.Content
     $outcome = 'Failed'

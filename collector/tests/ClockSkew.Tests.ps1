@@ -44,6 +44,23 @@ Describe 'Get-PostureClockOffset and Format-PostureClockSkewWarning' {
     }
 }
 
+Describe 'Test-PostureServiceAnswer' {
+    It 'takes the service''s codes at their statuses, its verdict on the snapshot sent, its documents and enrolment answers; nothing else' {
+        Test-PostureServiceAnswer -StatusCode 503 -Content '{"error":"storage_unavailable"}' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 401 -Content '{"error":"key_revoked"}' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 403 -Content '{"error":"key_revoked"}' | Should -BeFalse
+        Test-PostureServiceAnswer -StatusCode 503 -Content '<html>Service Unavailable</html>' | Should -BeFalse
+        Test-PostureServiceAnswer -StatusCode 200 -Content '{"schema":"fleet-posture/manifest@1","version":"1"}' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 200 -Content '<html>Sign in</html>' | Should -BeFalse
+        Test-PostureServiceAnswer -StatusCode 200 -Content '' | Should -BeFalse
+        Test-PostureServiceAnswer -StatusCode 201 -Content '{"snapshotId":"a","outcome":"accepted","results":[]}' -SnapshotId 'a' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 201 -Content '{"snapshotId":"b","outcome":"accepted","results":[]}' -SnapshotId 'a' | Should -BeFalse
+        Test-PostureServiceAnswer -StatusCode 201 -Content '{"server":"exch01","keyId":"k2","key":"fp1.new"}' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 202 -Content '{"status":"pending","requestId":"r1","claim":"c"}' | Should -BeTrue
+        Test-PostureServiceAnswer -StatusCode 202 -Content '' | Should -BeFalse
+    }
+}
+
 Describe 'Invoke-PostureHttpRequest reads the Date of a real HTTP answer' {
     BeforeEach {
         Use-SimulatedClock
@@ -142,6 +159,34 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
         $r = & $script:run (& $script:answers (Get-SimulatedHttpDate 90) (Get-SimulatedHttpDate 90)) @{ MaxClockSkewSeconds = 60 }
         @(& $script:warnings $r).Count | Should -Be 1
         @(& $script:warnings $r)[0] | Should -Match '90 s behind'
+    }
+
+    It 'the Date of <Who> (HTTP <Code>) is not the service''s clock: <Said>' -ForEach @(
+        @{ Who = 'a firewall''s refusal'; Code = 403; Body = '<html><head><title>Access Denied</title></head></html>'; Said = 'no warning'; Warned = 0 }
+        @{ Who = 'a gateway with no service behind it'; Code = 502; Body = '<html><head><title>502 Bad Gateway</title></head></html>'; Said = 'no warning'; Warned = 0 }
+        @{ Who = 'a captive portal''s sign-in page'; Code = 200; Body = '<html><head><title>Sign in</title></head></html>'; Said = 'no warning'; Warned = 0 }
+        @{ Who = 'a cache replaying another snapshot''s verdict'; Code = 201; Body = '{"snapshotId":"5f0c9d1e-0000-4000-8000-000000000099","server":"exch01","outcome":"accepted","results":[]}'; Said = 'no warning'; Warned = 0 }
+        @{ Who = 'a front end''s JSON error'; Code = 503; Body = '{"error":{"code":"ServiceUnavailable","message":"The service is unavailable."}}'; Said = 'no warning'; Warned = 0 }
+        @{ Who = 'the service, busy'; Code = 503; Body = '{"error":"storage_unavailable","message":"busy"}'; Said = 'one warning'; Warned = 1 }
+        @{ Who = 'the service, refusing the snapshot'; Code = 400; Body = '{"error":"invalid_snapshot","message":"bad","issues":[]}'; Said = 'one warning'; Warned = 1 }
+    ) {
+        # The manifest comes from the service with its clock in step; the post's answer is 10 minutes off.
+        $r = & $script:run @((& $script:withDate 200 $script:manifestBody (Get-SimulatedHttpDate 0)), (& $script:withDate $Code $Body (Get-SimulatedHttpDate -600))) @{ MaxAttempts = 1 }
+        @($script:server.Requests).Count | Should -Be 2
+        @(& $script:warnings $r).Count | Should -Be $Warned
+        @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be $Warned
+    }
+
+    It 'a manifest from a captive portal, then the service''s verdict: only the verdict''s Date counts' {
+        $portal = '<html><head><title>Guest Wi-Fi</title></head><body>Accept the terms</body></html>'
+        $cache = Join-Path -Path $script:data -ChildPath 'manifest.json'
+        [void](New-Item -ItemType Directory -Path $script:data -Force)
+        [System.IO.File]::WriteAllText($cache, $script:manifestBody)
+        # A 200 is not asked again: the run collects with the last good copy and posts.
+        $r = & $script:run @((& $script:withDate 200 $portal (Get-SimulatedHttpDate 3600)), (& $script:withDate 201 $script:acceptedBody (Get-SimulatedHttpDate 0)))
+        $r.ExitCode | Should -Be 0
+        @($script:server.Requests).Count | Should -Be 2
+        @(& $script:warnings $r).Count | Should -Be 0
     }
 
     It 'a Date that is missing or no HTTP date: no warning' {
