@@ -64,7 +64,9 @@
     Its parent must not be writable by ordinary users.
 
 .PARAMETER DataPath
-    Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture.
+    Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture. Another
+    folder is given to the task's runs (-DataPath, as a full path). Neither folder's full path may
+    hold an environment variable's name between % signs: Task Scheduler would replace it.
 
 .PARAMETER TaskName
     Name of the scheduled task. Default: FleetPosture Collector.

@@ -22,6 +22,8 @@ function New-PostureTaskXml {
     .SYNOPSIS
         The Task Scheduler 2.0 definition: SYSTEM, highest privileges, every hour with a random
         delay, no overlapping runs, stopped after 30 minutes.
+        With DataPath (a full path), the runs are given -DataPath: an installation whose data
+        folder is not the default must have its runs read the configuration it stored there.
     .EXAMPLE
         New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -RandomDelayMinutes 50
     #>
@@ -33,11 +35,15 @@ function New-PostureTaskXml {
         [string]$ScriptPath,
         [ValidateRange(0, 59)]
         [int]$RandomDelayMinutes = 50,
-        [datetime]$Start = (Get-Date).Date
+        [datetime]$Start = (Get-Date).Date,
+        [string]$DataPath = ''
     )
     # A Windows path built as text: Join-Path would use this machine's separator and refuse a null root.
     $powershell = '{0}\System32\WindowsPowerShell\v1.0\powershell.exe' -f $env:SystemRoot
     $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $ScriptPath
+    # Backslashes before a closing quote are doubled, as Windows splits a command line: "D:\" would
+    # otherwise quote the rest of the line.
+    if ($DataPath) { $arguments += (' -DataPath "{0}"' -f ($DataPath -replace '(\\+)$', '$1$1')) }
     $esc = { param($s) [System.Security.SecurityElement]::Escape($s) }
     $startText = $Start.ToString("yyyy-MM-dd'T'HH:mm:ss", [System.Globalization.CultureInfo]::InvariantCulture)
     # ExecutionTimeLimit PT30M: the collector's own time budget (-RunBudgetSeconds, 25 minutes)
@@ -317,10 +323,12 @@ function Test-PostureForeignFolder {
 function Assert-PostureInstallTarget {
     <#
     .SYNOPSIS
-        Throws, before anything is changed, when the installation would reset the owner and ACL
-        of files that are not the collector's: an install folder holding other files and no
-        earlier installation, or install and data folders that are the same or one inside the
-        other (each gets its own ACL, and the inner one would end up with the wrong one).
+        Throws, before anything is changed, when a folder's full path holds %NAME% of an
+        environment variable (the task would run with another path), or when the installation
+        would reset the owner and ACL of files that are not the collector's: an install folder
+        holding other files and no earlier installation, or install and data folders that are the
+        same or one inside the other (each gets its own ACL, and the inner one would end up with
+        the wrong one).
     .EXAMPLE
         Assert-PostureInstallTarget -InstallPath 'D:\Tools\FleetPosture' -DataPath 'C:\ProgramData\FleetPosture'
     #>
@@ -331,6 +339,15 @@ function Assert-PostureInstallTarget {
         [Parameter(Mandatory = $true)]
         [string]$DataPath
     )
+    # Task Scheduler expands %NAME% in the task's arguments when it runs it: a folder whose full
+    # path holds one (-DataPath '%ProgramData%\x' in single quotes is a relative folder named so)
+    # would be a different folder for the runs than the one installed.
+    foreach ($p in @($InstallPath, $DataPath)) {
+        $full = ConvertTo-PostureFullPath -Path $p
+        if ([System.Environment]::ExpandEnvironmentVariables($full) -ne $full) {
+            throw ('The folder {0} holds an environment variable''s name between % signs, which Task Scheduler would replace with its value when it runs the collector; give the folder without it (in PowerShell, "$env:ProgramData\FleetPosture" rather than ''%ProgramData%\FleetPosture'').' -f $full)
+        }
+    }
     $separator = [System.IO.Path]::DirectorySeparatorChar
     # Compared as full paths, case-insensitively as Windows does, without a trailing separator.
     $full = @($InstallPath, $DataPath) | ForEach-Object { (ConvertTo-PostureFullPath -Path $_).TrimEnd('\', '/') }
@@ -496,7 +513,11 @@ function Register-PostureCollector {
         $null = Save-PostureConfig -Path $configPath -Endpoint $Endpoint -ApiKey $ApiKey -HeaderName $HeaderName -EnrolmentSecret $EnrolmentSecret -KeyId $keyId -EnrolmentClaim $claim -EnrolmentRequest $requestSecret -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
     }
 
-    $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes
+    # The task's runs know only the default data folder: any other is passed to them, as the full
+    # path resolved above (a relative one would be taken from the task's own directory).
+    $taskData = @{}
+    if (-not $DataPath.TrimEnd('\', '/').Equals((ConvertTo-PostureFullPath -Path (Get-PostureDataPath)).TrimEnd('\', '/'), [System.StringComparison]::OrdinalIgnoreCase)) { $taskData['DataPath'] = $DataPath }
+    $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes @taskData
     $null = Register-PostureTask -TaskName $TaskName -Xml $xml
     $done = 'Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath
     if ($kept) { $done += ' The server key stored before still works and is kept (-Reenrol gets a new one).' }

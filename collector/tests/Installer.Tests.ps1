@@ -43,6 +43,17 @@ Describe 'New-PostureTaskXml' {
         $xml.SelectSingleNode('//t:Exec/t:Command', $ns).InnerText | Should -Be ($env:SystemRoot + '\System32\WindowsPowerShell\v1.0\powershell.exe')
         $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'
     }
+    It 'gives the runs a data folder <DataPath> as one argument: <Arguments>' -ForEach @(
+        @{ DataPath = 'D:\Posture Data'; Arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1" -DataPath "D:\Posture Data"' }
+        # "D:\" would escape its closing quote when Windows splits the command line.
+        @{ DataPath = 'D:\'; Arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1" -DataPath "D:\\"' }
+        @{ DataPath = 'D:\Posture & <Data>'; Arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1" -DataPath "D:\Posture & <Data>"' }
+    ) {
+        $xml = [xml](New-PostureTaskXml -ScriptPath 'C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1' -DataPath $DataPath)
+        $ns = New-Object System.Xml.XmlNamespaceManager($xml.NameTable)
+        $ns.AddNamespace('t', 'http://schemas.microsoft.com/windows/2004/02/mit/task')
+        $xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText | Should -Be $Arguments
+    }
 }
 
 Describe 'Register-PostureCollector' {
@@ -65,6 +76,36 @@ Describe 'Register-PostureCollector' {
         Mock Register-PostureTask { $null }
         Mock Set-PostureRestrictedAcl { $null }
         Mock Protect-PostureSecret { , [byte[]](1, 2, 3) }
+    }
+
+    It 'the task''s runs read the configuration where it was stored: a <Which> data folder <Passed>' -ForEach @(
+        @{ Which = 'custom'; Passed = 'is passed to them as a full path'; Relative = $false; Default = $false }
+        @{ Which = 'relative'; Passed = 'is passed to them as the full path it was resolved to, never as typed'; Relative = $true; Default = $false }
+        @{ Which = 'default'; Passed = 'is not passed (the runs default to it)'; Relative = $false; Default = $true }
+    ) {
+        if ($Default) { Mock Get-PostureDataPath { $script:data } }
+        $script:xml = $null
+        Mock Register-PostureTask { $script:xml = [xml]$Xml }
+        $data = $script:data
+        $typedIn = Split-Path -Parent $script:data
+        if ($Relative) { $data = Split-Path -Leaf $script:data }
+        [void](New-Item -ItemType Directory -Path $typedIn -Force)
+        Push-Location -LiteralPath $typedIn
+        try {
+            $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath $script:install -DataPath $data
+        } finally {
+            Pop-Location
+        }
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'config.dat') | Should -BeTrue
+        $ns = New-Object System.Xml.XmlNamespaceManager($script:xml.NameTable)
+        $ns.AddNamespace('t', 'http://schemas.microsoft.com/windows/2004/02/mit/task')
+        $arguments = $script:xml.SelectSingleNode('//t:Exec/t:Arguments', $ns).InnerText
+        $sendScript = Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1'
+        if ($Default) {
+            $arguments | Should -Be ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $sendScript)
+        } else {
+            $arguments | Should -Be ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -DataPath "{1}"' -f $sendScript, $script:data)
+        }
     }
 
     It 'copies the scripts, stores the protected configuration and registers the task (legacy -ApiKey)' {
