@@ -63,7 +63,7 @@ Describe 'Paths given as parameters are made full once' {
             Pop-Location
         }
         $run.ExitCode | Should -Be 0
-        $written = Join-Path -Path $script:typedIn -ChildPath 'out/snapshot.json'
+        $written = Join-Path -Path (Join-Path -Path $script:typedIn -ChildPath 'out') -ChildPath 'snapshot.json'
         ($run.Lines -join "`n") | Should -Match ([regex]::Escape(('written to {0} (' -f $written)))
         Test-Path -LiteralPath $written | Should -BeTrue
         @(Get-ChildItem -LiteralPath $script:processDir -Recurse -Force).Count | Should -Be 0
@@ -137,7 +137,7 @@ Describe 'The installer never hands the task a folder that Task Scheduler would 
     It 'a % that names no variable is only a character: installed, and the task gets the folder as it is' {
         $script:xml = $null
         Mock Register-PostureTask { $script:xml = [xml]$Xml }
-        $data = Join-Path -Path $script:root -ChildPath '100%/FleetPosture'
+        $data = Join-Path -Path (Join-Path -Path $script:root -ChildPath '100%') -ChildPath 'FleetPosture'
         $null = Register-PostureCollector -Endpoint 'https://posture.contoso.net' -ApiKey 'secret' -WarningAction SilentlyContinue -SourcePath $script:source -InstallPath (Join-Path -Path $script:root -ChildPath 'Program Files/FleetPosture') -DataPath $data
         $script:xml.OuterXml | Should -Match ([regex]::Escape(('-DataPath "{0}"' -f $data)))
     }
