@@ -12,7 +12,8 @@ const { HOW_TO_GET_TOOLS, ROOT, installedTools } = require('./tool-paths.cjs');
  * What leans on the Node version: the local host's HTTP edges (it uses two Node internals to close
  * refused connections lingering), the Functions entry and the deployment package as the host loads
  * them, the heap settings the app passes to Node, the snapshot parser (String.isWellFormed), the
- * storage SDK over Node's HTTP client, and one end-to-end path from the collector through HTTP.
+ * storage SDK over Node's HTTP client, one end-to-end path from the collector through HTTP, and
+ * the KQL compiler of the alert tests (@kusto/language-service-next declares no Node engines).
  */
 const NODE22_TESTS = [
   'test/local/',
@@ -25,6 +26,7 @@ const NODE22_TESTS = [
   'test/service/projector.test.ts',
   'test/infra/deployment-package.test.ts',
   'test/infra/app-settings.test.ts',
+  'test/infra/alert-kql.test.ts',
   'test/snapshot/',
   'test/store/',
   'test/collector/end-to-end.test.ts',
