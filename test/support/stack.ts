@@ -11,6 +11,7 @@ import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { StoragePolicy } from '../../src/store';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
+import { azureLimits } from './azure-limits';
 import { injectedError } from './faults';
 
 export const TEST_KEYS = {
@@ -102,7 +103,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     POSTURE_CONTINUATION_TOKEN_SECRET: 'test-continuation-token-secret-0123456789',
     ...options.settings,
   });
-  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: [azureFilterLimit, ...(options.storagePolicies ?? [])], maxRetries: 1 } });
+  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: [azureFilterLimit, ...azureLimits, ...(options.storagePolicies ?? [])], maxRetries: 1 } });
   await app.store.ensureTables();
   await app.keyStore.ensureTable();
   const serverKeys = new Map<string, Promise<string>>();
