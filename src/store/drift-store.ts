@@ -22,7 +22,7 @@
 // then another commit's, so the stale move's delete misses it. A delete in a transaction cannot be
 // made conditional on a row's ETag or columns without reading the row first, so the key carries it.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
-import { boundedText, dateTime, int32, jsonOf, ms, num, optStr, str } from './columns';
+import { boundedText, dateTime, int32, jsonOf, MAX_STRING_CHARS, ms, num, optStr, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
 import type { EventRecord } from './records';
@@ -32,6 +32,7 @@ import { fenced, stampOwed } from './projector-fence';
 import type { SiblingTable } from './sibling-table';
 import { RecordedEmpty } from './recorded-empty';
 import { isNewerSnapshot } from './snapshot-order';
+import { MAX_TRANSACTION_BYTES, requestBytes } from './transactions';
 
 /**
  * A shard's fence row. Not a counter row: those are per configuration and deleted once emptied,
@@ -338,22 +339,46 @@ function countersOf(m: DriftChange, shard: string): string[] {
 /** Member operations of a move: a check when it stays put, else two (a delete or the anchor, and a create; a leave: two deletes). */
 const memberOps = (m: DriftChange) => (!isLeave(m) && m.from && sameRow(m.from, placeOf(m)) ? 1 : 2);
 
-/** One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter rows, and `reserved` more). */
-function chunksOf(moves: readonly DriftChange[], shard: string, reserved: number): DriftChange[][] {
+/**
+ * What a counter row adds to a transaction's payload: its facts (the joining move's, or, for a row
+ * a move leaves, the most its column holds, as every character may travel as a 6-byte escape), a
+ * sample of servers and the counts.
+ */
+function counterBytes(ruleId: string, key: string, factsJson: string | undefined): number {
+  const facts = factsJson === undefined ? MAX_STRING_CHARS * 6 : requestBytes(driftCountsEntity(ruleId, key, '', {}, factsJson, []));
+  return facts + SAMPLE_PER_ROW * 256 + 1024;
+}
+
+/** What a move's member operations add to a transaction's payload (its new member row carries the facts). */
+const moveBytes = (m: DriftChange) => (isLeave(m) || (m.from && sameRow(m.from, placeOf(m))) ? 1024 : requestBytes(driftMemberEntity(m)) + 1024);
+
+/**
+ * One shard's moves in transactions of at most MAX_OPERATIONS (member operations plus the counter
+ * rows, and `reserved` more) and MAX_TRANSACTION_BYTES: member and counter rows carry the
+ * configuration's facts, up to 32,000 characters, so a full transaction of them can pass the 4 MiB
+ * storage takes in one request.
+ */
+function chunksOf(ruleId: string, moves: readonly DriftChange[], shard: string, reserved: number): DriftChange[][] {
   const out: DriftChange[][] = [];
   let chunk: DriftChange[] = [];
   let keys = new Set<string>();
   let ops = 0;
+  let bytes = 0;
   for (const m of moves) {
-    const fresh = countersOf(m, shard).filter((k) => !keys.has(k));
-    if (chunk.length > 0 && ops + memberOps(m) + keys.size + fresh.length + reserved > MAX_OPERATIONS) {
+    const counters = countersOf(m, shard);
+    const join = isLeave(m) ? undefined : countsKey(m.fingerprint, shard);
+    const countersBytes = (list: readonly string[]) => list.reduce((n, k) => n + counterBytes(ruleId, k, !isLeave(m) && k === join ? m.factsJson : undefined), 0);
+    const fresh = counters.filter((k) => !keys.has(k));
+    if (chunk.length > 0 && (ops + memberOps(m) + keys.size + fresh.length + reserved > MAX_OPERATIONS || bytes + moveBytes(m) + countersBytes(fresh) > MAX_TRANSACTION_BYTES)) {
       out.push(chunk);
       chunk = [];
       keys = new Set();
       ops = 0;
+      bytes = 0;
     }
+    bytes += moveBytes(m) + countersBytes(counters.filter((k) => !keys.has(k)));
     chunk.push(m);
-    for (const k of countersOf(m, shard)) keys.add(k);
+    for (const k of counters) keys.add(k);
     ops += memberOps(m);
   }
   if (chunk.length > 0) out.push(chunk);
@@ -480,7 +505,7 @@ export class DriftStore {
     // Shards side by side; within a shard one transaction at a time, as they share counter rows.
     await settleAll(
       [...byShard].map(async ([shard, { fast, reread }]) => {
-        for (const chunk of chunksOf(fast, shard, fence === undefined ? 0 : 1)) {
+        for (const chunk of chunksOf(ruleId, fast, shard, fence === undefined ? 0 : 1)) {
           if (!(await this.#moveChunk(ruleId, shard, chunk, fence))) reread.push(...chunk);
         }
         for (const m of reread) await (isLeave(m) ? this.#syncLeave(m, fence) : this.#syncAsTruthSays(m, truth, fence));

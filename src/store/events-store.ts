@@ -17,7 +17,7 @@ import type { PostureStore } from './posture-store';
 import type { RecordedEmpty } from './recorded-empty';
 import type { EventRecord, Page } from './records';
 import { MAX_PAGE_FETCHES, type SiblingTable } from './sibling-table';
-import { settleBounded } from './transactions';
+import { settleBounded, transactionChunks } from './transactions';
 
 export interface EventFilter {
   readonly server?: string;
@@ -48,8 +48,8 @@ export class EventStore {
   }
 
   /**
-   * Writes events, and the servers' status changes to History: one transaction per bucket of
-   * servers (≤ 100 rows), a few at a time. Replays write the same rows.
+   * Writes events, and the servers' status changes to History: transactions of at most 100 rows
+   * and 4 MiB (History's one per bucket of servers), a few at a time. Replays write the same rows.
    */
   async putEvents(events: readonly EventRecord[]): Promise<void> {
     const history = events.filter((e) => e.server && HISTORY_CAUSES.has(e.cause ?? 'snapshot')).map(historyToEntity);
@@ -100,16 +100,17 @@ export class EventStore {
     };
   }
 
+  /**
+   * The events in transactions of at most 100 rows and 4 MiB: each carries its messages, up to
+   * 32,000 characters per language, so a hundred of them can pass what storage takes in one
+   * request. A change written twice (a replay in the same batch) is one row, the first.
+   */
   async #putEventRows(events: readonly EventRecord[]): Promise<void> {
-    for (let i = 0; i < events.length; i += 100) {
+    const seen = new Set<string>();
+    const rows = events.map(eventToEntity).filter((e) => !seen.has(e.rowKey) && seen.add(e.rowKey));
+    for (const chunk of transactionChunks(rows)) {
       const tx = new TableTransaction();
-      const seen = new Set<string>();
-      for (const e of events.slice(i, i + 100)) {
-        const entity = eventToEntity(e);
-        if (seen.has(entity.rowKey)) continue;
-        seen.add(entity.rowKey);
-        tx.upsertEntity(entity, 'Replace');
-      }
+      for (const entity of chunk) tx.upsertEntity(entity, 'Replace');
       await this.#events.call('writing events', (t) => t.submitTransaction(tx.actions));
     }
   }

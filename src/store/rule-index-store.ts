@@ -16,6 +16,7 @@ import type { PostureStore } from './posture-store';
 import { fenced, stampOwed } from './projector-fence';
 import type { IndexRecord } from './records';
 import type { SiblingTable } from './sibling-table';
+import { MAX_TRANSACTION_BYTES, requestBytes } from './transactions';
 import { LANGUAGES } from '../rules/types';
 
 /** The rule index must hold `record` for its server; `from` is the status of the server's row there now (none: no row). */
@@ -60,6 +61,31 @@ const subjectOf = (c: IndexChange): Pick<IndexRecord, 'ruleId' | 'server' | 'sou
 export const COUNT_SHARDS = 16;
 /** Servers per index transaction: a delete and an upsert each, plus the shard's counts row, within 100 operations. */
 const MOVES_PER_TRANSACTION = 49;
+/** What a move's delete and the shard's counts row add to a transaction's payload, beside its member row. */
+const MOVE_OVERHEAD_BYTES = 2048;
+
+/**
+ * Moves in transactions of at most MOVES_PER_TRANSACTION servers and MAX_TRANSACTION_BYTES: a
+ * member row carries the rule's messages, up to 32,000 characters per language, so 49 of them can
+ * pass the 4 MiB storage takes in one request.
+ */
+function moveChunks(moves: readonly IndexChange[]): IndexChange[][] {
+  const out: IndexChange[][] = [];
+  let chunk: IndexChange[] = [];
+  let bytes = 0;
+  for (const m of moves) {
+    const size = MOVE_OVERHEAD_BYTES + ('leave' in m ? 0 : requestBytes(indexToEntity(m.record)));
+    if (chunk.length > 0 && (chunk.length >= MOVES_PER_TRANSACTION || bytes + size > MAX_TRANSACTION_BYTES)) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
+}
 /**
  * The counts row to write, fenced (projector-fence.ts). Every membership change rewrites its
  * shard's counts row under the ETag it was read with, so checking the row read is enough: one
@@ -155,7 +181,7 @@ export class RuleIndexStore {
 
   /**
    * Moves many servers' rows of one rule at once: per counts shard, transactions of up to 49
-   * servers (delete the row at `from`, write the new one; a leave only deletes) with the shard's
+   * servers and 4 MiB (delete the row at `from`, write the new one; a leave only deletes) with the shard's
    * counts row under its ETag. When a transaction finds the index not where the changes say (a row
    * missing, or already there: a change replayed), or the counts row changed since it was read
    * (another writer: the projector is meant to be the only one, so that one may have moved these
@@ -189,8 +215,7 @@ export class RuleIndexStore {
     }
     const sync = async (m: IndexChange, expected: string | undefined) => this.#syncIndex(await asTruthSays(m, truth), expected, fence);
     const shard = async (countsKey: string, { quick, reread }: { quick: readonly IndexChange[]; reread: readonly IndexChange[] }) => {
-      for (let i = 0; i < quick.length; i += MOVES_PER_TRANSACTION) {
-        const chunk = quick.slice(i, i + MOVES_PER_TRANSACTION);
+      for (const chunk of moveChunks(quick)) {
         if (!(await this.#moveChunk(pk, ruleId, countsKey, chunk, fence))) for (const m of chunk) await sync(m, m.from);
       }
       await settleAll(reread.map((m) => sync(m, undefined)));
