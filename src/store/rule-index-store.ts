@@ -16,7 +16,7 @@ import type { PostureStore } from './posture-store';
 import { fenced, stampOwed } from './projector-fence';
 import type { IndexRecord } from './records';
 import type { SiblingTable } from './sibling-table';
-import { MAX_TRANSACTION_BYTES, requestBytes } from './transactions';
+import { chunksWithin, requestBytes } from './transactions';
 import { LANGUAGES } from '../rules/types';
 
 /** The rule index must hold `record` for its server; `from` is the status of the server's row there now (none: no row). */
@@ -70,21 +70,7 @@ const MOVE_OVERHEAD_BYTES = 2048;
  * pass the 4 MiB storage takes in one request.
  */
 function moveChunks(moves: readonly IndexChange[]): IndexChange[][] {
-  const out: IndexChange[][] = [];
-  let chunk: IndexChange[] = [];
-  let bytes = 0;
-  for (const m of moves) {
-    const size = MOVE_OVERHEAD_BYTES + ('leave' in m ? 0 : requestBytes(indexToEntity(m.record)));
-    if (chunk.length > 0 && (chunk.length >= MOVES_PER_TRANSACTION || bytes + size > MAX_TRANSACTION_BYTES)) {
-      out.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(m);
-    bytes += size;
-  }
-  if (chunk.length > 0) out.push(chunk);
-  return out;
+  return chunksWithin(moves, (m) => MOVE_OVERHEAD_BYTES + ('leave' in m ? 0 : requestBytes(indexToEntity(m.record))), MOVES_PER_TRANSACTION);
 }
 /**
  * The counts row to write, fenced (projector-fence.ts). Every membership change rewrites its

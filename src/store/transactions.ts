@@ -59,22 +59,28 @@ export function transactionChunks(entities: readonly Entity[]): Entity[][] {
     rows.set(e.rowKey, e);
     byPartition.set(e.partitionKey, rows);
   }
-  const out: Entity[][] = [];
-  for (const rows of byPartition.values()) {
-    let chunk: Entity[] = [];
-    let bytes = 0;
-    for (const e of rows.values()) {
-      const size = requestBytes(e);
-      if (chunk.length > 0 && (chunk.length >= MAX_TRANSACTION_ROWS || bytes + size > MAX_TRANSACTION_BYTES)) {
-        out.push(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(e);
-      bytes += size;
+  return [...byPartition.values()].flatMap((rows) => chunksWithin(rows.values(), requestBytes, MAX_TRANSACTION_ROWS));
+}
+
+/**
+ * `items` in order, in chunks of at most `maxItems` whose `bytesOf` add up to at most `maxBytes`
+ * (an item larger than that alone is a chunk of its own).
+ */
+export function chunksWithin<T>(items: Iterable<T>, bytesOf: (item: T) => number, maxItems: number, maxBytes = MAX_TRANSACTION_BYTES): T[][] {
+  const out: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = bytesOf(item);
+    if (chunk.length > 0 && (chunk.length >= maxItems || bytes + size > maxBytes)) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
     }
-    if (chunk.length > 0) out.push(chunk);
+    chunk.push(item);
+    bytes += size;
   }
+  if (chunk.length > 0) out.push(chunk);
   return out;
 }
 
