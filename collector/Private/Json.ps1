@@ -40,6 +40,42 @@ function ConvertTo-PostureJsonString {
     return '"' + [System.Text.RegularExpressions.Regex]::Replace($Value, $pattern, $evaluator) + '"'
 }
 
+function Repair-PostureJsonEscape {
+    <#
+    .SYNOPSIS
+        JSON text with each escaped half of a UTF-16 surrogate pair written as \ufffd: a \uD800-
+        \uDBFF escape not followed by a \uDC00-\uDFFF one, or a low one not preceded by a high
+        one, in either case of hex. An escaped whole pair, and everything else, stays as it is.
+        Returns Json (the text to send) and Replaced (how many escapes were replaced). An older
+        collector wrote a half character so in the snapshots it spooled, and the service refuses
+        a snapshot holding one.
+    .EXAMPLE
+        Repair-PostureJsonEscape -Json '{"a":"x\ud800y"}'
+        Returns Json {"a":"x\ufffdy"} and Replaced 1.
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyString()]
+        [string]$Json
+    )
+    $count = @{ Replaced = 0 }
+    # Left to right, one escape at a time: a whole pair is taken before either half, and an
+    # escaped backslash (\\) before the "u..." after it, so literal text "\\ud800" is no escape.
+    $pattern = '(?i)(\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2})|(\\ud[89a-f][0-9a-f]{2})|\\.'
+    $evaluator = [System.Text.RegularExpressions.MatchEvaluator] {
+        param($m)
+        if ($m.Groups[2].Success) {
+            $count.Replaced++
+            return '\ufffd'
+        }
+        return $m.Value
+    }
+    $text = [System.Text.RegularExpressions.Regex]::Replace($Json, $pattern, $evaluator)
+    return @{ Json = $text; Replaced = $count.Replaced }
+}
+
 function ConvertTo-PostureJson {
     <#
     .SYNOPSIS

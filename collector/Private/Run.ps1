@@ -254,6 +254,15 @@ function Invoke-PostureSnapshot {
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} cannot be read ({1}); it stays in the spool for a later run." -f $item.Name, $_.Exception.Message)
             continue
         }
+        # An older collector spooled a half character as its \udXXX escape, which the service now
+        # refuses: the snapshot, taken by the host, would be lost to rejected\ for one character.
+        $repaired = Repair-PostureJsonEscape -Json $spooled
+        if ($repaired.Replaced -gt 0) {
+            $spooled = $repaired.Json
+            $warning = Format-PostureHalfCharacterWarning -What ('Spooled snapshot {0} (written by an older collector)' -f $item.Name) -Count $repaired.Replaced
+            Write-PostureLog -Level Warning -Message $warning
+            $lines.Add($warning)
+        }
         $r = Send-PostureDocumentEnrolled -Json $spooled -SendArgs $sendArgs -Enrolment $enrolment
         if ($r.Outcome -eq 'Sent') {
             $null = Remove-PostureSpoolFile -Path $item.FullName -Why 'delivered'

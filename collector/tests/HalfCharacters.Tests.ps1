@@ -127,3 +127,55 @@ Describe 'A run that collects half of a surrogate pair' {
         @(Get-ChildItem -LiteralPath (Join-Path -Path $script:data -ChildPath 'spool') -Filter '*.json').Count | Should -Be 0
     }
 }
+
+Describe 'A spooled snapshot an older collector wrote with an escaped half character' {
+    BeforeEach {
+        Mock Set-PostureTlsProtocol { $null }
+        Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:bodies = New-Object System.Collections.Generic.List[string]
+        # The service: a snapshot holding an escaped half character is refused for good.
+        Mock Invoke-PostureHttpRequest {
+            $text = [System.Text.Encoding]::UTF8.GetString($Body)
+            $script:bodies.Add($text)
+            if ($text -match '(?i)(?<!\\)\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})(?<!\\)\\ud[c-f][0-9a-f]{2}') {
+                return @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"lone surrogate","issues":[]}'; RetryAfter = $null; Error = 'Bad Request' }
+            }
+            New-AcceptedAnswer -Body $Body
+        }
+        $script:spooledJson = {
+            param([string]$Data)
+            '{"schema":"fleet-posture/snapshot@1","snapshotId":"00000000-0000-4000-8000-000000000007","registry":[{"path":"HKLM\\SOFTWARE\\X","view":"64","exists":true,"values":[{"name":"v","type":"REG_SZ","data":"' + $Data + '"}]}],"services":[],"files":[]}'
+        }
+    }
+
+    It '<Why>: sent as <Sent>, <Replaced> replaced, delivered' -ForEach @(
+        @{ Why = 'a high half alone'; Written = 'a\ud800b'; Sent = 'a\ufffdb'; Replaced = 1 }
+        @{ Why = 'a high half in upper case at the end'; Written = 'a\uDBFF'; Sent = 'a\ufffd'; Replaced = 1 }
+        @{ Why = 'a low half alone'; Written = '\udc00b'; Sent = '\ufffdb'; Replaced = 1 }
+        @{ Why = 'a low half before a high half'; Written = '\uDFFF\uD800'; Sent = '\ufffd\ufffd'; Replaced = 2 }
+        @{ Why = 'a high half before a whole pair, then a low half'; Written = '\ud800\ud83d\ude00\udc00'; Sent = '\ufffd\ud83d\ude00\ufffd'; Replaced = 2 }
+        @{ Why = 'a whole pair'; Written = 'x\uD83D\uDE00'; Sent = 'x\uD83D\uDE00'; Replaced = 0 }
+        @{ Why = 'an escaped backslash before the text udc00'; Written = 'C:\\udc00'; Sent = 'C:\\udc00'; Replaced = 0 }
+    ) {
+        $spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $file = Save-PostureSpoolItem -SpoolPath $spool -SnapshotId '00000000-0000-4000-8000-000000000007' -Json (& $script:spooledJson $Written) -Now (Get-Date).AddHours(-1)
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -ManifestPath $script:manifestPath -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 0
+        $script:bodies.Count | Should -Be 2
+        $script:bodies[0] | Should -BeExactly (& $script:spooledJson $Sent)
+        @(Get-ChildItem -LiteralPath $spool -Filter '*.json').Count | Should -Be 0
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected') | Should -BeFalse
+        $name = Split-Path -Leaf $file
+        $said = @($run.Lines | Where-Object { $_ -like 'Spooled snapshot*' })
+        $logged = @(Get-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Where-Object { $_ -match ' WARNING +Spooled snapshot .* U\+FFFD' })
+        if ($Replaced -eq 0) {
+            $said.Count | Should -Be 0
+            $logged.Count | Should -Be 0
+        } else {
+            $said.Count | Should -Be 1
+            $said[0] | Should -Be (Format-PostureHalfCharacterWarning -What ('Spooled snapshot {0} (written by an older collector)' -f $name) -Count $Replaced)
+            $logged.Count | Should -Be 1
+        }
+    }
+}
