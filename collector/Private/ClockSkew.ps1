@@ -131,6 +131,30 @@ function Test-PostureServiceAnswer {
     return ($StatusCode -eq 202 -and (Get-PostureAnswerText -Content $Content -Name 'status') -eq 'pending' -and (Get-PostureAnswerText -Content $Content -Name 'requestId'))
 }
 
+function Test-PostureCachedAnswer {
+    <#
+    .SYNOPSIS
+        True when an answer's Age header (RFC 9111 section 5.1) says a cache (a CDN, a proxy)
+        answered with a stored answer: any value but 0, or one that is no number of seconds. Its
+        Date is then when the service made that answer, not the service's clock now. False for no
+        Age header or "0" (a cache that passed on a fresh answer).
+    .EXAMPLE
+        Test-PostureCachedAnswer -Age '600'
+        Returns $true.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Age
+    )
+    if (-not $Age -or -not $Age.Trim()) { return $false }
+    $seconds = [long]0
+    if ([long]::TryParse($Age.Trim(), [System.Globalization.NumberStyles]::None, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$seconds)) { return ($seconds -gt 0) }
+    return $true
+}
+
 function Write-PostureClockSkewWarning {
     <#
     .SYNOPSIS
@@ -140,8 +164,10 @@ function Write-PostureClockSkewWarning {
         to the log and the run's output Lines: once per run, whatever later answers say. Only the
         service's own answers count (Test-PostureServiceAnswer; SnapshotId is the snapshot a post
         sent): the Date of a proxy, a front end or a captive portal is its clock, not the
-        service's. An answer without a valid Date, or no ClockCheck, changes nothing. Never
-        touches what is sent.
+        service's. Nor does an answer a cache replayed (an Age header above 0,
+        Test-PostureCachedAnswer): its Date is the service's clock when it made the answer. An
+        answer without a valid Date, or no ClockCheck, changes nothing. Never touches what is
+        sent.
     .EXAMPLE
         Write-PostureClockSkewWarning -ClockCheck $check -Answer $answer
     #>
@@ -158,6 +184,14 @@ function Write-PostureClockSkewWarning {
     if ($null -eq $ClockCheck) { return }
     $date = $Answer['ServerDate']
     if ($null -eq $date -or $null -eq $Answer['SentAt'] -or $null -eq $Answer['ReceivedAt']) { return }
+    # Ignored rather than corrected by Age: Age is the cache's own estimate of the time since the
+    # service made the answer (RFC 9111 section 5.1), in whole seconds and only as good as that
+    # cache's bookkeeping, while a false warning sends an administrator to fix a clock that is
+    # right; the run's other answers come from the service itself and show its clock.
+    if (Test-PostureCachedAnswer -Age ([string]$Answer['Age'])) {
+        Write-Verbose ('The Date of an answer a cache replayed (Age: {0}) is not taken for the service''s clock now.' -f $Answer['Age'])
+        return
+    }
     if (-not (Test-PostureServiceAnswer -StatusCode ([int]$Answer['StatusCode']) -Content ([string]$Answer['Content']) -SnapshotId $SnapshotId)) {
         Write-Verbose ('The Date of an answer that is not the service''s own (HTTP {0}) is not taken for its clock.' -f $Answer['StatusCode'])
         return

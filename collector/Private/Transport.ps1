@@ -98,7 +98,8 @@ function Invoke-PostureHttpRequest {
         of the header, a date counted from the answer's own Date header - ConvertFrom-PostureRetryAfter -
         or $null), Error, ServerDate (the answer's Date header as UTC, the service's clock; $null
         when there is none or it is no HTTP date), and SentAt and ReceivedAt (this host's clock,
-        Get-PostureUtcNow, before the request and once it ended).
+        Get-PostureUtcNow, before the request and once it ended), and Age (the answer's Age header
+        as sent, '' when there is none: a cache answered with a stored answer, RFC 9111).
     .EXAMPLE
         Invoke-PostureHttpRequest -Method Get -Uri 'https://posture.example.net/api/manifest' -Headers @{ 'x-api-key' = $key }
     #>
@@ -114,7 +115,7 @@ function Invoke-PostureHttpRequest {
         [string]$ContentType = 'application/json; charset=utf-8',
         [int]$TimeoutSec = 60
     )
-    $result = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = $null; ServerDate = $null; SentAt = (Get-PostureUtcNow); ReceivedAt = $null }
+    $result = @{ StatusCode = 0; Content = ''; RetryAfter = $null; Error = $null; ServerDate = $null; SentAt = (Get-PostureUtcNow); ReceivedAt = $null; Age = '' }
     $params = @{ Uri = $Uri; Method = $Method; Headers = $Headers; UseBasicParsing = $true; TimeoutSec = $TimeoutSec; ErrorAction = 'Stop' }
     if ($null -ne $Body) { $params['Body'] = $Body; $params['ContentType'] = $ContentType }
     try {
@@ -122,7 +123,10 @@ function Invoke-PostureHttpRequest {
         $result.ReceivedAt = Get-PostureUtcNow
         $result.StatusCode = [int]$response.StatusCode
         # Windows PowerShell gives each header as a string, PowerShell 7 as a list of them.
-        if ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) { $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]@($response.Headers['Date'])[0]) }
+        if ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) {
+            $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]@($response.Headers['Date'])[0])
+            $result.Age = [string]@($response.Headers['Age'])[0]
+        }
         $raw = $null
         if ($null -ne $response.PSObject.Properties['RawContentStream'] -and $null -ne $response.RawContentStream) { $raw = $response.RawContentStream.ToArray() }
         if ($null -ne $raw) { $result.Content = [System.Text.Encoding]::UTF8.GetString($raw) } else { $result.Content = [string]$response.Content }
@@ -139,9 +143,11 @@ function Invoke-PostureHttpRequest {
         if ($null -ne $_.ErrorDetails -and $_.ErrorDetails.Message) { $result.Content = [string]$_.ErrorDetails.Message }
         $retryAfter = $null
         $serverDate = $null
+        $age = $null
         if ($response -is [System.Net.WebResponse]) {
             $retryAfter = $response.Headers['Retry-After']
             $serverDate = $response.Headers['Date']
+            $age = $response.Headers['Age']
             if (-not $result.Content) {
                 try {
                     $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
@@ -158,7 +164,10 @@ function Invoke-PostureHttpRequest {
             if ($response.Headers.TryGetValues('Retry-After', [ref]$values)) { $retryAfter = @($values)[0] }
             $values = $null
             if ($response.Headers.TryGetValues('Date', [ref]$values)) { $serverDate = @($values)[0] }
+            $values = $null
+            if ($response.Headers.TryGetValues('Age', [ref]$values)) { $age = @($values)[0] }
         }
+        $result.Age = [string]$age
         $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter) -ServerDate ([string]$serverDate)
         $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]$serverDate)
         $result.Error = $ex.Message

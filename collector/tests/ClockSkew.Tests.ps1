@@ -89,6 +89,17 @@ Describe 'Invoke-PostureHttpRequest reads the Date of a real HTTP answer' {
         (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).ServerDate | Should -BeNullOrEmpty
         @($script:server.Requests).Count | Should -Be 4
     }
+
+    It 'the Age header of a success and of a busy answer, as sent; '''' when there is none' {
+        $script:server = Start-TestHttpServer -Responses @(
+            (New-TestHttpResponse -StatusCode 200 -Headers @{ Date = (Get-SimulatedHttpDate 0); Age = '600' } -Body $script:manifestBody),
+            (New-TestHttpResponse -StatusCode 503 -Headers @{ Date = (Get-SimulatedHttpDate 0); Age = '30' } -Body $script:busyBody),
+            (New-TestHttpResponse -StatusCode 200 -Headers @{ Date = (Get-SimulatedHttpDate 0) } -Body $script:manifestBody))
+        $uri = $script:server.Uri + '/api/manifest'
+        (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).Age | Should -BeExactly '600'
+        (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).Age | Should -BeExactly '30'
+        (Invoke-PostureHttpRequest -Method Get -Uri $uri -TimeoutSec 10).Age | Should -BeExactly ''
+    }
 }
 
 Describe 'A run warns once when this host''s clock is off from the service''s' {
@@ -175,6 +186,30 @@ Describe 'A run warns once when this host''s clock is off from the service''s' {
         @($script:server.Requests).Count | Should -Be 2
         @(& $script:warnings $r).Count | Should -Be $Warned
         @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be $Warned
+    }
+
+    It 'the service''s <What> replayed by a cache with Age: <Age> carries the Date it was made with: <Said>' -ForEach @(
+        @{ What = 'verdict'; Code = 201; Body = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'; Age = '600'; Said = 'no warning'; Warned = 0 }
+        @{ What = 'verdict'; Code = 201; Body = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'; Age = '1'; Said = 'no warning'; Warned = 0 }
+        @{ What = 'verdict'; Code = 201; Body = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'; Age = 'soon'; Said = 'no warning'; Warned = 0 }
+        @{ What = 'busy answer'; Code = 503; Body = '{"error":"storage_unavailable","message":"busy"}'; Age = '600'; Said = 'no warning'; Warned = 0 }
+        @{ What = 'verdict'; Code = 201; Body = '{"snapshotId":"00000000-0000-4000-8000-000000000001","server":"exch01","outcome":"accepted","results":[]}'; Age = '0'; Said = 'one warning (a fresh answer passed on)'; Warned = 1 }
+    ) {
+        # The manifest comes from the service with its clock in step; the post's answer is dated
+        # 10 minutes before this host's clock.
+        $post = New-TestHttpResponse -StatusCode $Code -Headers @{ Date = (Get-SimulatedHttpDate -600); Age = $Age } -Body $Body
+        $r = & $script:run @((& $script:withDate 200 $script:manifestBody (Get-SimulatedHttpDate 0)), $post) @{ MaxAttempts = 1 }
+        @($script:server.Requests).Count | Should -Be 2
+        @(& $script:warnings $r).Count | Should -Be $Warned
+        @(& $script:logLines | Where-Object { $_ -match $script:skewPattern }).Count | Should -Be $Warned
+    }
+
+    It 'a manifest from a cache (Age: 3600, an hour old Date), then the service''s verdict in step: no warning' {
+        $manifest = New-TestHttpResponse -StatusCode 200 -Headers @{ Date = (Get-SimulatedHttpDate -3600); Age = '3600' } -Body $script:manifestBody
+        $r = & $script:run @($manifest, (& $script:withDate 201 $script:acceptedBody (Get-SimulatedHttpDate 0)))
+        $r.ExitCode | Should -Be 0
+        @($script:server.Requests).Count | Should -Be 2
+        @(& $script:warnings $r).Count | Should -Be 0
     }
 
     It 'a manifest from a captive portal, then the service''s verdict: only the verdict''s Date counts' {
