@@ -18,7 +18,8 @@
     enrol, so that installation makes no request and cannot tell.
 
     -Uninstall removes the task, the scripts, the configuration, the spool, the log and the
-    manifest cache.
+    manifest cache. Without -DataPath it removes the data folder the task's runs are given (an
+    installation's own -DataPath), else %ProgramData%\FleetPosture.
 
     Needs an elevated PowerShell. Windows Server 2008 and later (Task Scheduler 2.0; the
     ScheduledTasks module is used where present, schtasks.exe /XML elsewhere).
@@ -66,7 +67,8 @@
 .PARAMETER DataPath
     Configuration, spool, log and manifest cache. Default: %ProgramData%\FleetPosture. Another
     folder is given to the task's runs (-DataPath, as a full path). Neither folder's full path may
-    hold an environment variable's name between % signs: Task Scheduler would replace it.
+    hold an environment variable's name between % signs: Task Scheduler would replace it. With
+    -Uninstall, the default is the folder the task's runs are given, else the one above.
 
 .PARAMETER TaskName
     Name of the scheduled task. Default: FleetPosture Collector.
@@ -146,16 +148,20 @@ $here = Split-Path -Parent $MyInvocation.MyCommand.Definition
 foreach ($file in @(Get-ChildItem -LiteralPath (Join-Path -Path $here -ChildPath 'Private') -Filter '*.ps1' | Sort-Object -Property Name)) {
     . $file.FullName
 }
-if (-not $DataPath) { $DataPath = Get-PostureDataPath }
 
 try {
     if ($Uninstall) {
-        if ($PSCmdlet.ShouldProcess(('task "{0}", {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Uninstall the fleet-posture collector')) {
+        # Without -DataPath, the data folder the task's runs are given (a custom one), else the default.
+        $removing = (Resolve-PostureUninstallDataPath -DataPath $DataPath -TaskName $TaskName).DataPath
+        if ($PSCmdlet.ShouldProcess(('task "{0}", {1}, {2}' -f $TaskName, $InstallPath, $removing), 'Uninstall the fleet-posture collector')) {
             Unregister-PostureCollector -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName
         }
-    } elseif ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
-        if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret; Reenrol = $Reenrol } } else { $credential = @{ ApiKey = $ApiKey } }
-        Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
+    } else {
+        if (-not $DataPath) { $DataPath = Get-PostureDataPath }
+        if ($PSCmdlet.ShouldProcess(('task "{0}" (SYSTEM, hourly), {1}, {2}' -f $TaskName, $InstallPath, $DataPath), 'Install the fleet-posture collector')) {
+            if ($EnrolmentSecret) { $credential = @{ EnrolmentSecret = $EnrolmentSecret; Reenrol = $Reenrol } } else { $credential = @{ ApiKey = $ApiKey } }
+            Register-PostureCollector @credential -Endpoint $Endpoint -HeaderName $HeaderName -SourcePath $here -InstallPath $InstallPath -DataPath $DataPath -TaskName $TaskName -RandomDelayMinutes $RandomDelayMinutes -AllowLoopbackHttp:$AllowLoopbackHttp -ProxyUseDefaultCredentials:$ProxyUseDefaultCredentials
+        }
     }
 } catch {
     Write-Error -Message $_.Exception.Message -ErrorAction Continue

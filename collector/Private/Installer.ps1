@@ -755,10 +755,112 @@ function Restore-PostureConfigBytes {
     Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }
 
+function ConvertFrom-PostureTaskArgument {
+    <#
+    .SYNOPSIS
+        The -DataPath a task's arguments give its runs (as New-PostureTaskXml writes it: quoted,
+        backslashes before the closing quote doubled), or '' when they give none.
+    .EXAMPLE
+        ConvertFrom-PostureTaskArgument -Arguments '-NoProfile -File "C:\x\Send-PostureSnapshot.ps1" -DataPath "D:\\"'
+        Returns D:\.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$Arguments
+    )
+    if (-not $Arguments) { return '' }
+    $m = [System.Text.RegularExpressions.Regex]::Match($Arguments, '(?:^|\s)-DataPath\s+"([^"]*)"', 'IgnoreCase')
+    if (-not $m.Success) { return '' }
+    $path = $m.Groups[1].Value
+    $tail = [System.Text.RegularExpressions.Regex]::Match($path, '\\+$')
+    if ($tail.Success) { $path = $path.Substring(0, $path.Length - [int][Math]::Floor($tail.Length / 2)) }
+    return $path
+}
+
+function Get-PostureTaskDataPath {
+    <#
+    .SYNOPSIS
+        The data folder the installed task's runs are given (-DataPath in its arguments), read
+        with Get-ScheduledTask, else schtasks.exe /Query /XML (Windows Server 2008/2008 R2); ''
+        when there is no such task or its runs use the default folder.
+    .EXAMPLE
+        Get-PostureTaskDataPath -TaskName 'FleetPosture Collector'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$TaskName
+    )
+    # A task that cannot be read (Task Scheduler stopped, no schtasks.exe) must not stop the
+    # uninstallation: the caller then falls back to the default folder and says so.
+    try {
+        if (Get-Command -Name Get-ScheduledTask -ErrorAction SilentlyContinue) {
+            $task = Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue
+            if ($null -eq $task) { return '' }
+            $arguments = [string]((@($task.Actions) | ForEach-Object { $_.Arguments }) -join ' ')
+        } else {
+            $q = Invoke-PostureTaskCommand -ArgumentList @('/Query', '/TN', $TaskName, '/XML')
+            if ($q.ExitCode -ne 0) { return '' }
+            $xml = [xml]([string]$q.Output).Trim()
+            $arguments = [string]((@($xml.GetElementsByTagName('Arguments')) | ForEach-Object { $_.InnerText }) -join ' ')
+        }
+    } catch {
+        Write-Verbose ("The task {0} could not be read: {1}" -f $TaskName, $_.Exception.Message)
+        return ''
+    }
+    return (ConvertFrom-PostureTaskArgument -Arguments $arguments)
+}
+
+function Resolve-PostureUninstallDataPath {
+    <#
+    .SYNOPSIS
+        The data folder an uninstallation removes, and a Note for what it leaves: DataPath when
+        given, else the one the installed task's runs are given (Get-PostureTaskDataPath), else
+        %ProgramData%\FleetPosture. Note names a data folder left behind (the task's, when
+        DataPath names another; or, with no task to ask and no default folder, that a custom one
+        may remain) and how to remove it; '' when there is none to name.
+    .EXAMPLE
+        Resolve-PostureUninstallDataPath -DataPath '' -TaskName 'FleetPosture Collector'
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$DataPath,
+        [Parameter(Mandatory = $true)]
+        [string]$TaskName
+    )
+    $fromTask = Get-PostureTaskDataPath -TaskName $TaskName
+    if ($fromTask) { $fromTask = ConvertTo-PostureFullPath -Path $fromTask }
+    if ($DataPath) {
+        $DataPath = ConvertTo-PostureFullPath -Path $DataPath
+        $note = ''
+        if ($fromTask -and -not $fromTask.TrimEnd('\', '/').Equals($DataPath.TrimEnd('\', '/'), [System.StringComparison]::OrdinalIgnoreCase)) {
+            $note = 'The task''s runs used the data folder {0} (key, secret, spool), which was left: remove it with -Uninstall -DataPath "{0}".' -f $fromTask
+        }
+        return @{ DataPath = $DataPath; Note = $note }
+    }
+    if ($fromTask) { return @{ DataPath = $fromTask; Note = '' } }
+    $default = ConvertTo-PostureFullPath -Path (Get-PostureDataPath)
+    $note = ''
+    if (-not (Test-Path -LiteralPath $default)) {
+        $note = 'No data folder at {0} and no task naming another: if the installation used -DataPath, its folder (key, secret, spool) was left; remove it with -Uninstall -DataPath <that folder>.' -f $default
+    }
+    return @{ DataPath = $default; Note = $note }
+}
+
 function Unregister-PostureCollector {
     <#
     .SYNOPSIS
         Removes the task, the scripts, the configuration, the spool, the log and the manifest cache.
+        Without DataPath, the data folder is the one the installed task's runs are given, else
+        the default (Resolve-PostureUninstallDataPath); what is left behind is named in the
+        message returned.
     .EXAMPLE
         Unregister-PostureCollector -InstallPath 'C:\Program Files\FleetPosture' -DataPath 'C:\ProgramData\FleetPosture'
     #>
@@ -766,14 +868,17 @@ function Unregister-PostureCollector {
     param(
         [Parameter(Mandatory = $true)]
         [string]$InstallPath,
-        [Parameter(Mandatory = $true)]
-        [string]$DataPath,
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string]$DataPath = '',
         [string]$TaskName = 'FleetPosture Collector'
     )
     if (-not (Test-PostureAdministrator)) { throw 'Run Install-PostureCollector.ps1 -Uninstall from an elevated (Administrator) PowerShell.' }
-    # The same folders the installation resolved, whatever the process's directory.
+    # The same folders the installation resolved, whatever the process's directory. The task is
+    # asked before it is removed: an installation with its own -DataPath keeps the key there.
     $InstallPath = ConvertTo-PostureFullPath -Path $InstallPath
-    $DataPath = ConvertTo-PostureFullPath -Path $DataPath
+    $found = Resolve-PostureUninstallDataPath -DataPath $DataPath -TaskName $TaskName
+    $DataPath = $found.DataPath
     # Windows PowerShell 5.1 removing a link with -Recurse deletes what the link points to: refused.
     Assert-PostureFolderNotLink -Path $InstallPath, $DataPath -Refusal 'nothing was removed: delete the link itself (rmdir), then uninstall again.'
     # Removing the install folder removes everything in it: never a folder the collector does not own.
@@ -786,5 +891,7 @@ function Unregister-PostureCollector {
             Remove-Item -LiteralPath $p -Recurse -Force
         }
     }
-    return ('Removed task "{0}", {1} and {2}.' -f $TaskName, $InstallPath, $DataPath)
+    $done = 'Removed task "{0}", {1} and {2}.' -f $TaskName, $InstallPath, $DataPath
+    if ($found.Note) { $done += ' ' + $found.Note }
+    return $done
 }

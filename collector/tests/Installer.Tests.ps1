@@ -757,6 +757,88 @@ Describe 'Unregister-PostureCollector' {
     }
 }
 
+Describe 'Unregister-PostureCollector without -DataPath: the data folder the installation used' {
+    BeforeAll {
+        # Off Windows there is no Get-ScheduledTask to mock: a stand-in for this Describe only.
+        $script:stubbedGetTask = $false
+        if (-not (Get-Command -Name Get-ScheduledTask -ErrorAction SilentlyContinue)) {
+            function global:Get-ScheduledTask {
+                param($TaskName, $ErrorAction)
+                $null
+            }
+            $script:stubbedGetTask = $true
+        }
+    }
+    AfterAll {
+        if ($script:stubbedGetTask) { Remove-Item -LiteralPath 'Function:\Get-ScheduledTask' -Force }
+    }
+    BeforeEach {
+        $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        $script:install = Join-Path -Path $root -ChildPath 'Program Files\FleetPosture'
+        $script:default = Join-Path -Path $root -ChildPath 'ProgramData\FleetPosture'
+        $script:custom = Join-Path -Path $root -ChildPath 'D\Posture Data'
+        foreach ($p in @($script:install, $script:default, (Join-Path -Path $script:custom -ChildPath 'spool'))) { [void](New-Item -ItemType Directory -Path $p -Force) }
+        Set-Content -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') -Value '#'
+        Set-Content -LiteralPath (Join-Path -Path $script:custom -ChildPath 'config.dat') -Value 'key'
+        Mock Test-PostureAdministrator { $true }
+        Mock Unregister-PostureTask { $null }
+        Mock Get-PostureDataPath { $script:default }
+        # The task's arguments as the installer wrote them.
+        $script:xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') -DataPath $script:custom
+        $script:arguments = ([xml]$script:xml).Task.Actions.Exec.Arguments
+    }
+
+    It 'reads it from the task''s arguments (<With>): removes it, and leaves %ProgramData%\FleetPosture alone' -ForEach @(
+        @{ With = 'Get-ScheduledTask'; Module = $true }
+        @{ With = 'schtasks.exe /Query /XML, Windows 2008 R2'; Module = $false }
+    ) {
+        if ($Module) {
+            Mock Get-ScheduledTask { [pscustomobject]@{ TaskName = $TaskName; Actions = @([pscustomobject]@{ Execute = 'powershell.exe'; Arguments = $script:arguments }) } }
+        } else {
+            Mock Get-Command { $null } -ParameterFilter { $Name -eq 'Get-ScheduledTask' }
+            Mock Invoke-PostureTaskCommand { @{ ExitCode = 0; Output = $script:xml } } -ParameterFilter { $ArgumentList[0] -eq '/Query' }
+        }
+        $said = Unregister-PostureCollector -InstallPath $script:install
+        $said | Should -Be ('Removed task "FleetPosture Collector", {0} and {1}.' -f $script:install, $script:custom)
+        Test-Path -LiteralPath $script:custom | Should -BeFalse
+        Test-Path -LiteralPath $script:install | Should -BeFalse
+        Test-Path -LiteralPath $script:default | Should -BeTrue
+        Should -Invoke Unregister-PostureTask -Times 1 -Exactly
+    }
+
+    It 'a task whose runs use the default folder: removes %ProgramData%\FleetPosture' {
+        $plain = ([xml](New-PostureTaskXml -ScriptPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1'))).Task.Actions.Exec.Arguments
+        Mock Get-ScheduledTask { [pscustomobject]@{ TaskName = $TaskName; Actions = @([pscustomobject]@{ Execute = 'powershell.exe'; Arguments = $plain }) } }
+        Unregister-PostureCollector -InstallPath $script:install | Should -Be ('Removed task "FleetPosture Collector", {0} and {1}.' -f $script:install, $script:default)
+        Test-Path -LiteralPath $script:default | Should -BeFalse
+        Test-Path -LiteralPath $script:custom | Should -BeTrue
+    }
+
+    It 'no task and no default folder: says a custom data folder may be left, and how to remove it' {
+        Remove-Item -LiteralPath $script:default -Recurse -Force
+        Mock Get-ScheduledTask { $null }
+        $said = Unregister-PostureCollector -InstallPath $script:install
+        $said | Should -BeLike ('Removed task "FleetPosture Collector", {0} and {1}. No data folder at {1} and no task naming another: if the installation used -DataPath, its folder (key, secret, spool) was left; remove it with -Uninstall -DataPath <that folder>.' -f $script:install, $script:default)
+        Test-Path -LiteralPath $script:custom | Should -BeTrue
+    }
+
+    It '-DataPath naming another folder than the task''s: removes the one given and names the task''s, left' {
+        Mock Get-ScheduledTask { [pscustomobject]@{ TaskName = $TaskName; Actions = @([pscustomobject]@{ Execute = 'powershell.exe'; Arguments = $script:arguments }) } }
+        $said = Unregister-PostureCollector -InstallPath $script:install -DataPath $script:default
+        $said | Should -Be ('Removed task "FleetPosture Collector", {0} and {1}. The task''s runs used the data folder {2} (key, secret, spool), which was left: remove it with -Uninstall -DataPath "{2}".' -f $script:install, $script:default, $script:custom)
+        Test-Path -LiteralPath $script:default | Should -BeFalse
+        Test-Path -LiteralPath $script:custom | Should -BeTrue
+    }
+
+    It 'reads -DataPath back from arguments as written: <Arguments>' -ForEach @(
+        @{ Arguments = '-NoProfile -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1" -DataPath "D:\Posture Data"'; DataPath = 'D:\Posture Data' }
+        @{ Arguments = '-NoProfile -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1" -DataPath "D:\\"'; DataPath = 'D:\' }
+        @{ Arguments = '-NoProfile -File "C:\Program Files\FleetPosture\Send-PostureSnapshot.ps1"'; DataPath = '' }
+    ) {
+        ConvertFrom-PostureTaskArgument -Arguments $Arguments | Should -BeExactly $DataPath
+    }
+}
+
 Describe 'Register-PostureTask without the ScheduledTasks module (Windows 2008 R2)' {
     It 'imports the XML with schtasks.exe /Create /XML' {
         Mock Get-Command { $null } -ParameterFilter { $Name -eq 'Register-ScheduledTask' }
