@@ -25,6 +25,24 @@ function New-PostureClockCheck {
     return [pscustomobject]@{ MaxSkewSeconds = $MaxSkewSeconds; Lines = $Lines; Warning = ''; OffsetSeconds = $null }
 }
 
+function Get-PostureMeasuredClockOffset {
+    <#
+    .SYNOPSIS
+        The offset a run's clock check measured (its OffsetSeconds: seconds the service's clock is
+        ahead of this host's), or $null when there is no clock check or no answer of the service
+        has shown one yet.
+    .EXAMPLE
+        Get-PostureMeasuredClockOffset -ClockCheck $check
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowNull()]
+        [psobject]$ClockCheck
+    )
+    if ($null -eq $ClockCheck -or $null -eq $ClockCheck.PSObject.Properties['OffsetSeconds'] -or $null -eq $ClockCheck.OffsetSeconds) { return $null }
+    return [double]$ClockCheck.OffsetSeconds
+}
+
 function Get-PostureClockOffset {
     <#
     .SYNOPSIS

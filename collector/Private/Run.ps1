@@ -69,6 +69,40 @@ function Format-PostureRejection {
     return $text
 }
 
+function Get-PostureRefusedForGood {
+    <#
+    .SYNOPSIS
+        Why an answer of Send-PostureDocument refuses a snapshot for good, so that it goes to
+        rejected\ rather than stay in the spool: the service refused the snapshot itself
+        (Format-PostureRejection), or it is dated more than an hour ahead of the service's clock
+        (Test-PostureFarAhead, with the spool file's name SpoolName; FarAheadWhy says so). '' for
+        any other answer: a refused key (401, 403) is renewed or waits, the rest is sent again.
+    .EXAMPLE
+        Get-PostureRefusedForGood -Answer $r -ClockCheck $check -Redact @($headers.Values) -FarAheadWhy 'HTTP 400 collected_in_future: ...'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [hashtable]$Answer,
+        [AllowNull()]
+        [psobject]$ClockCheck = $null,
+        [string]$SpoolName = '',
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [object[]]$Redact = @(),
+        [Parameter(Mandatory = $true)]
+        [string]$FarAheadWhy
+    )
+    $code = [int]$Answer['StatusCode']
+    $content = [string]$Answer['Content']
+    if ($Answer['Outcome'] -eq 'Rejected' -and $code -ne 401 -and $code -ne 403) {
+        return (Format-PostureRejection -StatusCode $code -Content $content -Redact $Redact)
+    }
+    if ($Answer['Outcome'] -ne 'Sent' -and (Get-PostureClockAheadNote -StatusCode $code -Content $content) -and (Test-PostureFarAhead -ClockCheck $ClockCheck -SpoolName $SpoolName)) { return $FarAheadWhy }
+    return ''
+}
+
 function Invoke-PostureSnapshot {
     <#
     .SYNOPSIS
@@ -267,20 +301,16 @@ function Invoke-PostureSnapshot {
         if ($r.Outcome -eq 'Sent') {
             $null = Remove-PostureSpoolFile -Path $item.FullName -Why 'delivered'
             Write-PostureLog -Message ("Spooled snapshot {0} delivered (HTTP {1}, {2})." -f $item.Name, $r.StatusCode, $r['ServiceOutcome'])
-        } elseif ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-            $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) -Redact @($headers.Values)) -What 'Spooled snapshot'
-            $lines.Add($line)
-            $refusedSpooled++
         } else {
-            # Dated ahead of the service: the log must say the fix is this host's clock. The service
-            # answered, so the next snapshots are tried; a time far off is refused for good.
-            $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
-            if ($ahead -and (Test-PostureFarAhead -ClockCheck $clockCheck -SpoolName $item.Name)) {
-                $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why 'HTTP 400 collected_in_future: dated more than an hour ahead of the service''s clock, so its time is wrong; fix this host''s time sync (w32tm /resync)' -What 'Spooled snapshot'
-                $lines.Add($line)
+            $refusal = Get-PostureRefusedForGood -Answer $r -ClockCheck $clockCheck -SpoolName $item.Name -Redact @($headers.Values) -FarAheadWhy 'HTTP 400 collected_in_future: dated more than an hour ahead of the service''s clock, so its time is wrong; fix this host''s time sync (w32tm /resync)'
+            if ($refusal) {
+                $lines.Add((Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why $refusal -What 'Spooled snapshot'))
                 $refusedSpooled++
                 continue
             }
+            # Dated ahead of the service: the log must say the fix is this host's clock. The service
+            # answered, so the next snapshots are tried.
+            $ahead = Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content) -ClockCheck $clockCheck
             if ($ahead) {
                 $aheadNote = $ahead
                 Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} not delivered ({1})." -f $item.Name, $ahead)
@@ -318,16 +348,11 @@ function Invoke-PostureSnapshot {
         if ($refusedSpooled -gt 0) { $code = 2 }
         return @{ ExitCode = $code; Lines = $lines.ToArray() }
     }
-    if ($r.Outcome -ne 'Sent' -and (Get-PostureClockAheadNote -StatusCode $r.StatusCode -Content ([string]$r.Content)) -and (Test-PostureFarAhead -ClockCheck $clockCheck)) {
-        # This host's clock is more than an hour ahead: the snapshot's time is wrong, not only early.
-        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why 'HTTP 400 collected_in_future: this host''s clock is more than an hour ahead of the service''s, so the snapshot''s time is wrong; fix this host''s time sync (w32tm /resync)' -What 'Snapshot'
-        $lines.Add($line)
-        return @{ ExitCode = 2; Lines = $lines.ToArray() }
-    }
-    if ($r.Outcome -eq 'Rejected' -and $r.StatusCode -ne 401 -and $r.StatusCode -ne 403) {
-        # The snapshot is wrong, not the network: sending it again cannot help.
-        $line = Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why (Format-PostureRejection -StatusCode $r.StatusCode -Content ([string]$r.Content) -Redact @($headers.Values)) -What 'Snapshot'
-        $lines.Add($line)
+    # The snapshot is wrong, not the network (or this host's clock is more than an hour ahead, so
+    # its time is wrong, not only early): sending it again cannot help.
+    $refusal = Get-PostureRefusedForGood -Answer $r -ClockCheck $clockCheck -Redact @($headers.Values) -FarAheadWhy 'HTTP 400 collected_in_future: this host''s clock is more than an hour ahead of the service''s, so the snapshot''s time is wrong; fix this host''s time sync (w32tm /resync)'
+    if ($refusal) {
+        $lines.Add((Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile ([string]$path) -Why $refusal -What 'Snapshot'))
         return @{ ExitCode = 2; Lines = $lines.ToArray() }
     }
     if ($r['OutOfTime']) {

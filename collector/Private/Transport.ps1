@@ -122,11 +122,8 @@ function Invoke-PostureHttpRequest {
         $response = Invoke-WebRequest @params
         $result.ReceivedAt = Get-PostureUtcNow
         $result.StatusCode = [int]$response.StatusCode
-        # Windows PowerShell gives each header as a string, PowerShell 7 as a list of them.
-        if ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) {
-            $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]@($response.Headers['Date'])[0])
-            $result.Age = [string]@($response.Headers['Age'])[0]
-        }
+        $result.ServerDate = ConvertFrom-PostureHttpDate -Value (Get-PostureResponseHeader -Response $response -Name 'Date')
+        $result.Age = Get-PostureResponseHeader -Response $response -Name 'Age'
         $raw = $null
         if ($null -ne $response.PSObject.Properties['RawContentStream'] -and $null -ne $response.RawContentStream) { $raw = $response.RawContentStream.ToArray() }
         if ($null -ne $raw) { $result.Content = [System.Text.Encoding]::UTF8.GetString($raw) } else { $result.Content = [string]$response.Content }
@@ -141,38 +138,51 @@ function Invoke-PostureHttpRequest {
         }
         $result.StatusCode = [int]$response.StatusCode
         if ($null -ne $_.ErrorDetails -and $_.ErrorDetails.Message) { $result.Content = [string]$_.ErrorDetails.Message }
-        $retryAfter = $null
-        $serverDate = $null
-        $age = $null
-        if ($response -is [System.Net.WebResponse]) {
-            $retryAfter = $response.Headers['Retry-After']
-            $serverDate = $response.Headers['Date']
-            $age = $response.Headers['Age']
-            if (-not $result.Content) {
-                try {
-                    $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
-                    $result.Content = $reader.ReadToEnd()
-                    $reader.Dispose()
-                } catch {
-                    Write-Verbose ("No error body: {0}" -f $_.Exception.Message)
-                }
+        if ($response -is [System.Net.WebResponse] -and -not $result.Content) {
+            try {
+                $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
+                $result.Content = $reader.ReadToEnd()
+                $reader.Dispose()
+            } catch {
+                Write-Verbose ("No error body: {0}" -f $_.Exception.Message)
             }
-        } elseif ($null -ne $response.PSObject.Properties['Headers'] -and $null -ne $response.Headers) {
-            # PowerShell 7: HttpResponseMessage. The headers as sent, not .NET's parsed RetryAfter
-            # and Date, so both editions go through the one parser below.
-            $values = $null
-            if ($response.Headers.TryGetValues('Retry-After', [ref]$values)) { $retryAfter = @($values)[0] }
-            $values = $null
-            if ($response.Headers.TryGetValues('Date', [ref]$values)) { $serverDate = @($values)[0] }
-            $values = $null
-            if ($response.Headers.TryGetValues('Age', [ref]$values)) { $age = @($values)[0] }
         }
-        $result.Age = [string]$age
-        $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value ([string]$retryAfter) -ServerDate ([string]$serverDate)
-        $result.ServerDate = ConvertFrom-PostureHttpDate -Value ([string]$serverDate)
+        $serverDate = Get-PostureResponseHeader -Response $response -Name 'Date'
+        $result.RetryAfter = ConvertFrom-PostureRetryAfter -Value (Get-PostureResponseHeader -Response $response -Name 'Retry-After') -ServerDate $serverDate
+        $result.ServerDate = ConvertFrom-PostureHttpDate -Value $serverDate
+        $result.Age = Get-PostureResponseHeader -Response $response -Name 'Age'
         $result.Error = $ex.Message
     }
     return $result
+}
+
+function Get-PostureResponseHeader {
+    <#
+    .SYNOPSIS
+        The first value of one header of an answer as sent, or '' when there is none: from
+        Invoke-WebRequest's answer (its Headers: each a string in Windows PowerShell, a list of
+        them in PowerShell 7) or from the Response of its error (a WebResponse in Windows
+        PowerShell; in PowerShell 7 an HttpResponseMessage, read with TryGetValues so that
+        .NET's parsed forms of Retry-After and Date never stand in for the text sent).
+    .EXAMPLE
+        Get-PostureResponseHeader -Response $response -Name 'Retry-After'
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [AllowNull()]
+        $Response,
+        [Parameter(Mandatory = $true)]
+        [string]$Name
+    )
+    if ($null -eq $Response -or $null -eq $Response.PSObject.Properties['Headers'] -or $null -eq $Response.Headers) { return '' }
+    $headers = $Response.Headers
+    if ($null -ne $headers.PSObject.Methods['TryGetValues']) {
+        $values = $null
+        if ($headers.TryGetValues($Name, [ref]$values)) { return [string]@($values)[0] }
+        return ''
+    }
+    return [string]@($headers[$Name])[0]
 }
 
 function ConvertFrom-PostureHttpDate {
@@ -830,8 +840,9 @@ function Get-PostureClockAheadNote {
     $by = ''
     # Only an offset that shows this host ahead is named: a clock put right since the snapshot was
     # collected shows none, and the snapshot is still dated ahead.
-    if ($null -ne $ClockCheck -and $null -ne $ClockCheck.PSObject.Properties['OffsetSeconds'] -and $null -ne $ClockCheck.OffsetSeconds -and $ClockCheck.OffsetSeconds -lt 0) {
-        $by = ' by ' + (Format-PostureClockOffset -OffsetSeconds $ClockCheck.OffsetSeconds)
+    $offset = Get-PostureMeasuredClockOffset -ClockCheck $ClockCheck
+    if ($null -ne $offset -and $offset -lt 0) {
+        $by = ' by ' + (Format-PostureClockOffset -OffsetSeconds $offset)
     }
     return ('HTTP 400 collected_in_future: this host''s clock is ahead of the service''s{0}: the snapshot stays in the spool and is sent again by a later run, taken once it is less than 5 minutes ahead; fix this host''s time sync (w32tm /resync)' -f $by)
 }
@@ -856,7 +867,8 @@ function Test-PostureFarAhead {
         [datetime]$Now = (Get-Date),
         [int]$MaxAheadSeconds = 3600
     )
-    if ($null -ne $ClockCheck -and $null -ne $ClockCheck.PSObject.Properties['OffsetSeconds'] -and $null -ne $ClockCheck.OffsetSeconds -and -$ClockCheck.OffsetSeconds -gt $MaxAheadSeconds) { return $true }
+    $offset = Get-PostureMeasuredClockOffset -ClockCheck $ClockCheck
+    if ($null -ne $offset -and -$offset -gt $MaxAheadSeconds) { return $true }
     $stamp = Get-PostureSpoolStamp -Name $SpoolName
     if ($null -eq $stamp) { return $false }
     return ($stamp - $Now.ToUniversalTime()).TotalSeconds -gt $MaxAheadSeconds
