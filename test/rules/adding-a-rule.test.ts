@@ -13,6 +13,7 @@ import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import type * as HostModule from '../../src/local/host';
 import type * as ManifestModule from '../../src/rules/manifest';
 import { snapshot } from '../support/snapshots';
+import { createTestApp } from '../support/stack';
 
 const REPO = path.resolve(__dirname, '..', '..');
 // Inside the repository (git-ignored), so the copy resolves the same node_modules.
@@ -95,7 +96,8 @@ describe('adding a rule as docs/adding-a-rule.md says', () => {
       POSTURE_READER_KEYS: 'reader-key',
       POSTURE_ENROLMENT_SECRETS: 'enrolment-secret',
     });
-    const app = copy.createApp.createApp({ settings });
+    // The copy's own createApp, with the limit policies every test's app carries.
+    const app = createTestApp({ settings }, copy.createApp.createApp);
     await app.store.ensureTables();
     await app.keyStore.ensureTable();
     const host = await copy.host.startLocalHost({ app, port: 0, log: () => undefined });

@@ -4,7 +4,6 @@
 // re-evaluation state cannot be read, the clusters are answered without the notice. Each release is
 // a local host on the stack's storage; re-evaluation runs one server per batch, by its job route.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import type { Rule } from '../../src/rules/types';
@@ -13,7 +12,7 @@ import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, port25WithMoreFacts } from '../sup
 import { refusedReads } from '../support/faults';
 import { get, post, type Json } from '../support/http';
 import { betaRule } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const beta = (version: string): Rule => ({ ...betaRule, version });
@@ -23,7 +22,7 @@ const hosts: LocalHost[] = [];
 
 /** A release loading `rules` on the stack's storage. */
 async function release(rules: readonly Rule[]): Promise<LocalHost> {
-  const app = createApp({ settings: stack.settings, rules, storeOptions: { maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules, storeOptions: { maxRetries: 1 } });
   const host = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
   hosts.push(host);
   return host;

@@ -2,13 +2,12 @@
 // impossible dates wherever a date is read, and a registry value the validator once choked on.
 // Each is a 400 with one sentence, never a 500 and never an empty page that pretends to be an answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { loadSettings } from '../../src/app/settings';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { CursorCodec, type StoragePolicy } from '../../src/store';
 import { get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
@@ -118,7 +117,7 @@ describe('continuation tokens are tamper-evident on every paged route', () => {
     const hosts: LocalHost[] = [];
     try {
       for (const secret of ['another-secret-of-at-least-32-chars!', stack.settings.continuationTokenSecret]) {
-        const app = createApp({ settings: loadSettings({ ...env, POSTURE_CONTINUATION_TOKEN_SECRET: secret }), rules: TEST_RULES });
+        const app = createTestApp({ settings: loadSettings({ ...env, POSTURE_CONTINUATION_TOKEN_SECRET: secret }), rules: TEST_RULES });
         const host = await startLocalHost({ app, port: 0, log: () => undefined });
         hosts.push(host);
         const res = await fetch(`${host.baseUrl}/api/events?top=1&continuationToken=${token}`, { headers: { 'x-api-key': TEST_KEYS.reader } });

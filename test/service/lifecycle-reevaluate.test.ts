@@ -6,13 +6,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type PostureApp } from '../../src/app/create-app';
+import { type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { RULES } from '../../src/rules/registry';
 import type { Rule } from '../../src/rules/types';
 import { get, getAll, post, type Json } from '../support/http';
-import { startTestStack, TEST_KEYS, type LogEntry, type TestStack } from '../support/stack';
+import { createTestApp, type LogEntry, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 const DIR = path.join(__dirname, '..', 'fixtures', 'port25');
 const RULE = 'mcafee-port25-blocked';
@@ -39,7 +39,7 @@ const instances: Instance[] = [];
 async function instance(): Promise<Instance> {
   // The loaded rule set with the port-25 rule changed, whatever else it holds.
   const rules = RULES.map((r) => (r.id === RULE ? port25v2 : r));
-  const app = createApp({ settings: stack.settings, rules, clock: () => now, storeOptions: { maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules, clock: () => now, storeOptions: { maxRetries: 1 } });
   const logs: LogEntry[] = [];
   const host = await startLocalHost({ app, port: 0, log: (e) => logs.push(e) });
   const i = { app, host, logs };

@@ -4,13 +4,12 @@
 // that found work logs it, and the projector job's status route answers it. Azurite, the local
 // host, real posts over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { OutboxStore, tableNames } from '../../src/store';
 import { refusedWrites } from '../support/faults';
 import { get, minutesAgo, post, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 let outbox: OutboxStore;
@@ -60,7 +59,7 @@ describe('the outbox backlog', () => {
     refused.on = true;
     const runs: string[][] = [];
     for (let restart = 0; restart < 2; restart++) {
-      const fresh = createApp({ settings: stack.settings, rules: TEST_RULES, storeOptions: { policies: [refused.policy], maxRetries: 0 } });
+      const fresh = createTestApp({ settings: stack.settings, rules: TEST_RULES, storeOptions: { policies: [refused.policy], maxRetries: 0 } });
       const lines: string[] = [];
       await expect(fresh.projector.drain({ log: (m) => lines.push(m) })).rejects.toThrow();
       runs.push(lines);

@@ -4,11 +4,10 @@
 // History transactions and index moves done, the rest refused. After a restart every accepted
 // change has exactly one event, one History row and one alert record, and the counts are exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { createTableClients, type StoragePolicy } from '../../src/store';
 import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
 import { countsAgree } from '../support/tables';
 
@@ -163,7 +162,7 @@ describe('storage stopped in the middle of a projection batch', { timeout: loade
     const left = await outboxSize();
     expect(left).toBeGreaterThan(0);
     const lines: string[] = [];
-    const fresh = createApp({ settings: stack.settings, rules: TEST_RULES });
+    const fresh = createTestApp({ settings: stack.settings, rules: TEST_RULES });
     await fresh.projector.drain({ log: (m) => lines.push(m) });
     expect(await outboxSize()).toBe(0);
     const again = lines.filter((l) => l.startsWith('FleetPosture.NewFinding ')).map((l) => JSON.parse(l.slice('FleetPosture.NewFinding '.length)) as Record<string, unknown>);

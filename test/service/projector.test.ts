@@ -3,14 +3,14 @@
 // their grace is over, keeps one server's changes in order, runs one at a time across processes
 // (the lease), and is triggered by the local host without anyone asking (interval and commit kick).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, projectionStores } from '../../src/app/create-app';
+import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector, verdictOf } from '../../src/app/projector';
 import { encodeWork, type ProjectionWork } from '../../src/app/projection-work';
 import { OutboxStore, type StoredResult } from '../../src/store';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('the projector', () => {
   it('projects another process\'s entries after reading the commit off the rows, and drops attempts that never committed', async () => {
     const host = 'PROOF01';
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).status).toBe(201);
-    const other = createApp({ settings: stack.settings, rules: TEST_RULES });
+    const other = createTestApp({ settings: stack.settings, rules: TEST_RULES });
     const outbox = new OutboxStore(other.store);
     // Attempts whose commit never came (their request failed at the commit): one before a real change, one after.
     const phantom = (commitId: string): ProjectionWork => ({ v: 1, server: serverOf(host), commitId, proofRule: 'test-alpha', events: [], alerts: [], index: [] });
@@ -161,7 +161,7 @@ describe('the projector', () => {
     const hosts = Array.from({ length: 6 }, (_, i) => `TWICE${i}`);
     for (const host of hosts) expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).status).toBe(201);
     for (const host of hosts) await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }));
-    const other = createApp({ settings: stack.settings, rules: TEST_RULES });
+    const other = createTestApp({ settings: stack.settings, rules: TEST_RULES });
     const lines: string[] = [];
     const both = await Promise.all([stack.projected(), other.projector.drain({ log: (m) => lines.push(m) })]);
     expect(both.map((r) => r.projected).reduce((a, b) => a + b, 0)).toBe(hosts.length);

@@ -4,11 +4,10 @@
 // deleted on any failure, and the next look found the server current: the new verdict stood with
 // no history, no alert and wrong counts. On Azurite over real HTTP.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { lostAnswers } from '../support/faults';
 import { get, getAll, post, type Json } from '../support/http';
 import { alphaRule, alphaRuleV2, snapshot } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, type TestStack } from '../support/stack';
 
 const lose = lostAnswers('testLoseResultsAnswer');
 let stack: TestStack;
@@ -22,7 +21,7 @@ it('a re-evaluation commit whose answer is lost still projects its change: one e
   const r = await post(stack, snapshot({ host: 'LOST1', testState: 'Warning' }));
   expect(r.status).toBe(201);
   const server = r.body.server as string;
-  const v2 = createApp({ settings: stack.settings, rules: [alphaRuleV2], storeOptions: { policies: [lose.policy], maxRetries: 1 } });
+  const v2 = createTestApp({ settings: stack.settings, rules: [alphaRuleV2], storeOptions: { policies: [lose.policy], maxRetries: 1 } });
   // The commit's write reaches storage; its answer does not.
   lose.when = ({ method, url }) => method !== 'GET' && /\/[A-Za-z0-9]*Results(\(|\?|$)/.test(new URL(url).pathname);
   const outcome = await v2.reevaluation.reevaluateServer(server);

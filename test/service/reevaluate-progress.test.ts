@@ -1,13 +1,12 @@
 // Where a re-evaluation pass stands is visible (GET /api/jobs/reevaluate), and a batch that fails
 // gives its lease back, so the next run redoes it at once instead of waiting for the lease to lapse.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { tableNames } from '../../src/store/client';
 import { refusedWrites } from '../support/faults';
 import { get, post, type Json } from '../support/http';
 import { alphaRuleV2, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 let now = Date.parse('2026-11-28T06:00:00.000Z');
 let stack: TestStack;
@@ -30,7 +29,7 @@ async function progress(baseUrl: string): Promise<Json> {
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, settings: { POSTURE_REEVALUATE_BATCH_SIZE: '2' } });
   for (const host of SERVERS) expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: now - 60_000 }))).status).toBe(201);
-  const app = createApp({ settings: stack.settings, rules: [alphaRuleV2, betaRule], clock: () => now, storeOptions: { policies: [refused.policy], maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules: [alphaRuleV2, betaRule], clock: () => now, storeOptions: { policies: [refused.policy], maxRetries: 1 } });
   refused.table = tableNames(stack.settings.tablePrefix).outbox;
   upgraded = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
 });

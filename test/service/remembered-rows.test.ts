@@ -5,14 +5,14 @@
 // instance accepted, posts served by the instances in turn.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type PostureApp } from '../../src/app/create-app';
+import { type PostureApp } from '../../src/app/create-app';
 import { loadSettings } from '../../src/app/settings';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { OutboxStore, type StoragePolicy, type StoredResult } from '../../src/store';
 import { ROW_CACHE_PAUSE_AT } from '../../src/store/server-row-cache';
 import { propertyRuns } from '../support/property-runs';
 import { alphaRule, snapshot } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 /** A policy recording an instance's Results reads and refused writes into `into`, as "point", "query" or "refused". */
 const recording = (into: string[]): StoragePolicy => ({
@@ -33,7 +33,7 @@ let appB: PostureApp;
 let hostB: LocalHost;
 beforeAll(async () => {
   stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recording(seen)], projectorIntervalMs: 0 });
-  appB = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1 } });
+  appB = createTestApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1 } });
   hostB = await startLocalHost({ app: appB, port: 0, log: () => undefined, projectorIntervalMs: 0 });
 });
 afterAll(async () => {
@@ -168,7 +168,7 @@ describe('the row an instance remembers', () => {
           return next(request);
         },
       };
-      const appD = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), pausing] } });
+      const appD = createTestApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), pausing] } });
       const hostD = await startLocalHost({ app: appD, port: 0, log: () => undefined, projectorIntervalMs: 0 });
       try {
         const host = change ? 'MEMO10' : 'MEMO09';
@@ -218,7 +218,7 @@ describe('the row an instance remembers', () => {
       },
     };
     const done: string[] = [];
-    const appE = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), holding] } });
+    const appE = createTestApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done), holding] } });
     const hostE = await startLocalHost({ app: appE, port: 0, log: () => undefined, projectorIntervalMs: 0 });
     try {
       const host = 'MEMO11';
@@ -257,7 +257,7 @@ describe('the row an instance remembers', () => {
   it('served by two instances in turn, an instance stops trusting its memory once refusals mount, and its posts cost a read and a write again', async () => {
     // A third instance, whose memory has seen no refusal yet.
     const done: string[] = [];
-    const appC = createApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done)] } });
+    const appC = createTestApp({ settings: stack.settings, rules: [alphaRule], storeOptions: { maxRetries: 1, policies: [recording(done)] } });
     const hostC = await startLocalHost({ app: appC, port: 0, log: () => undefined, projectorIntervalMs: 0 });
     try {
       const hosts = ['MEMO05', 'MEMO06', 'MEMO07', 'MEMO08'];

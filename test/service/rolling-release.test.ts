@@ -4,12 +4,12 @@
 // again. An hour after the new release last wrote, the old one is taken for a rollback and serves
 // as before. A second fleet checks a release that retires the added rule.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type PostureApp } from '../../src/app/create-app';
+import { type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import type { Rule } from '../../src/rules/types';
 import type { Json } from '../support/http';
 import { alphaRule, snapshot } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type LogEntry, type TestStack } from '../support/stack';
+import { createTestApp, type LogEntry, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 
 /** The rule the new release adds: alpha's logic under another id, so its verdicts are known. */
 const added: Rule = { ...alphaRule, id: 'test-added', title: { en: 'Test added', ja: 'テスト 追加' } };
@@ -22,7 +22,7 @@ interface Release {
 }
 
 async function release(stack: TestStack, rules: readonly Rule[], clock: () => number, retiredRuleIds?: readonly string[]): Promise<Release> {
-  const app = createApp({ settings: stack.settings, rules, retiredRuleIds, clock, storeOptions: { maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules, retiredRuleIds, clock, storeOptions: { maxRetries: 1 } });
   const logs: LogEntry[] = [];
   return { app, logs, host: await startLocalHost({ app, port: 0, log: (e) => logs.push(e), projectorIntervalMs: 0 }) };
 }

@@ -5,7 +5,7 @@
 // its B rule-index row, B counts and B drift member must go with it, so that when B is rolled
 // forward again each server is counted once, under the status its Results row says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type PostureApp } from '../../src/app/create-app';
+import { type PostureApp } from '../../src/app/create-app';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { STATUSES } from '../../src/rules/types';
@@ -14,7 +14,7 @@ import { OutboxStore } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, getAll, type Json } from '../support/http';
 import { alphaRule } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
@@ -33,7 +33,7 @@ let minute = 0;
 beforeAll(async () => {
   // Drains only when the test asks, so each phase is projected as a whole and entries can be read first.
   stack = await startTestStack({ rules: [alphaRule, mcafeePort25Blocked], projectorIntervalMs: 0 });
-  const app = createApp({ settings: stack.settings, rules: [alphaRule], retiredRuleIds: [B], storeOptions: { maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules: [alphaRule], retiredRuleIds: [B], storeOptions: { maxRetries: 1 } });
   withoutB = { app, host: await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 }) };
 }, 120_000);
 afterAll(async () => {

@@ -4,7 +4,6 @@
 // removal projected twice (a run repeated after a crash) counts nothing twice, also after the
 // server re-enrolled and posted again; a reader cannot remove; bad requests change nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { ServerRemoval } from '../../src/app/server-removal';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startLocalHost } from '../../src/local/host';
@@ -15,7 +14,7 @@ import { enrolmentClient, fqdn, serverKeysTable } from '../support/enrolment-cli
 import { injectedError, lostAnswers } from '../support/faults';
 import { alertRecords, get, getAll, type Json } from '../support/http';
 import { TEST_RULES } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { drainOutbox, drainTwice as drainTwiceOf } from '../support/drain';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 import { rawTables } from '../support/raw-rows';
@@ -205,7 +204,7 @@ describe('removing a server', () => {
     // on), and it leaves the newer rows and Hosts row be.
     const e = removalEntry!;
     await outbox().put({ server: e.server, commitId: e.commitId, writtenAt: e.writtenAt, payload: e.payload });
-    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    const other = createTestApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
     expect(await other.projector.drain({ log: () => undefined })).toMatchObject({ projected: 1, dropped: 0, waiting: 0 });
     await expectFleet({ [GONE]: 'Pass', [KEPT1]: 'Warning', [KEPT2]: 'Pass' });
   });
@@ -220,7 +219,7 @@ describe('a removal racing the server', () => {
     await drain();
     // Another instance's commit (here a post taken without a key check, as the migration switch
     // for shared ingest keys allows) lands right after the removal read the partition.
-    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    const other = createTestApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
     const real = stack.app.store;
     let reads = 0;
     const racing = new Proxy(real, {
@@ -261,7 +260,7 @@ describe('a removal racing the server', () => {
     expect((await post(LOST, REMOVED)).status).toBe(201);
     await drain();
     const lose = lostAnswers('testLoseRemovalAnswer');
-    const lossy = createApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [lose.policy], maxRetries: 1 } });
+    const lossy = createTestApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [lose.policy], maxRetries: 1 } });
     const host = await startLocalHost({ app: lossy, port: 0, log: () => undefined, projectorIntervalMs: 0 });
     try {
       // The commit replaces the server's one row: a write of its Results row, not a $batch.
@@ -312,7 +311,7 @@ describe('a removal racing the server', () => {
   });
 
   it('a collector whose instance remembers its row (its key tag) is refused once removed, and writes nothing', async () => {
-    const other = createApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
+    const other = createTestApp({ settings: stack.settings, clock: () => now, storeOptions: { maxRetries: 1 } });
     const host = await startLocalHost({ app: other, port: 0, log: () => undefined, projectorIntervalMs: 0 });
     try {
       const viaOther = async (fixture: string) =>
@@ -353,7 +352,7 @@ describe('a post racing the removal', () => {
         return (await hook(request, () => next(request))) as Awaited<ReturnType<typeof next>>;
       },
     };
-    const app = createApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [policy], maxRetries: 1 } });
+    const app = createTestApp({ settings: stack.settings, clock: () => now, storeOptions: { policies: [policy], maxRetries: 1 } });
     const host = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
     const postVia = async (server: string, fixture: string) => {
       const key = await stack.serverKey(server);

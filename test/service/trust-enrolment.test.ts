@@ -3,13 +3,12 @@
 // against every route, and the per-server rate limit. Refused requests change no table.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { KEY_LOG_RECORDS, parseServerKey } from '../../src/app/enrolment';
 import { loadSettings } from '../../src/app/settings';
 import { parseSnapshot } from '../../src/snapshot/parse';
 import { get, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { createTestApp, DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 import { loadedTimeout } from '../support/load-timeouts';
 
@@ -209,7 +208,7 @@ describe('enrolment', () => {
     expect(viaSecond.status).toBe(201);
     const viaFirst = await enrol('SEC01', TEST_KEYS.enrolment);
     // A second app over the same storage whose settings hold only the new secret.
-    const rotated = createApp({
+    const rotated = createTestApp({
       settings: loadSettings({ ...envOf(stack), POSTURE_ENROLMENT_SECRETS: 'a-brand-new-secret' }),
       rules: TEST_RULES,
     });

@@ -2,13 +2,12 @@
 // fixtures whose configurations differ.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { createApp } from '../../src/app/create-app';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { RULES } from '../../src/rules/registry';
 import { STATUSES, type Rule } from '../../src/rules/types';
-import type { TestStack } from './stack';
+import { createTestApp, type TestStack } from './stack';
 import { DriftStore, PostureStore } from '../../src/store';
 
 /** For the file: a PostureStore and a DriftStore over their tables on a new in-memory Azurite, handed to `use` before the tests and stopped after them. */
@@ -44,6 +43,6 @@ export const port25WithMoreFacts: Rule = {
 
 /** A second local host on the stack's storage that loads `port25WithMoreFacts` (a release after a rule change), its projector run only by its job route; close it after. */
 export function startNewRuleHost(stack: TestStack): Promise<LocalHost> {
-  const app = createApp({ settings: stack.settings, rules: RULES.map((r) => (r.id === DRIFT_RULE ? port25WithMoreFacts : r)), storeOptions: { maxRetries: 1 } });
+  const app = createTestApp({ settings: stack.settings, rules: RULES.map((r) => (r.id === DRIFT_RULE ? port25WithMoreFacts : r)), storeOptions: { maxRetries: 1 } });
   return startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
 }

@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LogLevel } from '@azure/functions';
-import { createApp, type PostureApp } from '../../src/app/create-app';
+import { createApp, type CreateAppOptions, type PostureApp } from '../../src/app/create-app';
 import { loadSettings, type Settings } from '../../src/app/settings';
 import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
-import type { StoragePolicy } from '../../src/store';
+import type { PostureStoreOptions, StoragePolicy } from '../../src/store';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
 import { azureLimits } from './azure-limits';
 import { injectedError } from './faults';
@@ -86,6 +86,22 @@ const azureFilterLimit: StoragePolicy = {
   },
 };
 
+/** Azure's limits first, then the caller's own policies, so a fault a test injects meets only what Azure would take. */
+function withAzureLimits(storeOptions: Partial<PostureStoreOptions> = {}): Partial<PostureStoreOptions> {
+  return { ...storeOptions, policies: [azureFilterLimit, ...azureLimits, ...(storeOptions.policies ?? [])] };
+}
+
+/**
+ * The one way a test builds an app (a stack's, a second instance, an older release, a projector
+ * of its own): createApp with the storage policies that refuse what Azure refuses and Azurite
+ * takes, ahead of any the caller passes; its other options are the caller's. `build` is another
+ * copy's createApp (a test that loads a modified source tree). Building one any other way is
+ * refused by test/store/test-apps.test.ts: what such an app writes could pass here and fail in Azure.
+ */
+export function createTestApp(options: CreateAppOptions, build: typeof createApp = createApp): PostureApp {
+  return build({ ...options, storeOptions: withAzureLimits(options.storeOptions) });
+}
+
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const location = options.persist ? mkdtempSync(path.join(tmpdir(), 'posture-azurite-')) : undefined;
   let azurite: AzuriteHandle = await startAzurite({ location });
@@ -103,7 +119,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     POSTURE_CONTINUATION_TOKEN_SECRET: 'test-continuation-token-secret-0123456789',
     ...options.settings,
   });
-  const app = createApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: [azureFilterLimit, ...azureLimits, ...(options.storagePolicies ?? [])], maxRetries: 1 } });
+  const app = createTestApp({ settings, rules: options.rules, clock: options.clock, storeOptions: { policies: options.storagePolicies, maxRetries: 1 } });
   await app.store.ensureTables();
   await app.keyStore.ensureTable();
   const serverKeys = new Map<string, Promise<string>>();
