@@ -18,8 +18,9 @@
     enrol, so that installation makes no request and cannot tell.
 
     -Uninstall removes the task, the scripts, the configuration, the spool, the log and the
-    manifest cache. Without -DataPath it removes the data folder the task's runs are given (an
-    installation's own -DataPath), else %ProgramData%\FleetPosture.
+    manifest cache. Without -DataPath it removes them from the data folder the task's runs are
+    given (an installation's own -DataPath), else from %ProgramData%\FleetPosture. It removes the
+    data folder itself only when nothing else is in it: one other tools share keeps their files.
 
     Needs an elevated PowerShell. Windows Server 2008 and later (Task Scheduler 2.0; the
     ScheduledTasks module is used where present, schtasks.exe /XML elsewhere).

@@ -415,7 +415,7 @@ function Register-PostureCollector {
     $pending = $null
     $kept = $false
     $dataReady = $false
-    $configPath = Join-Path -Path $DataPath -ChildPath 'config.dat'
+    $configPath = Get-PostureDataItemPath -DataPath $DataPath -Item Config
     $previous = @{ ApiKey = ''; KeyId = ''; EnrolmentClaim = ''; EnrolmentRequest = ''; Stored = $null; Other = $null }
     if ($EnrolmentSecret) { $previous = Read-PosturePreviousEnrolment -Path $configPath -Endpoint $Endpoint }
     # Reinstalling over a key the service still takes keeps it: a startup script runs the installer at
@@ -854,10 +854,47 @@ function Resolve-PostureUninstallDataPath {
     return @{ DataPath = $default; Note = $note }
 }
 
+function Remove-PostureDataFolder {
+    <#
+    .SYNOPSIS
+        Removes what the collector keeps in the data folder (Get-PostureDataItemName: configuration,
+        spool, refused copies, log, manifest cache), then the folder itself if nothing else is
+        left in it. Returns '' when the folder is gone (or never was), else one sentence naming the
+        folder kept and what it still holds: -DataPath may be a folder other tools share (D:\Data).
+    .EXAMPLE
+        Remove-PostureDataFolder -Path 'D:\Data'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return '' }
+    foreach ($name in @(Get-PostureDataItemName)) {
+        $item = Join-Path -Path $Path -ChildPath $name
+        if ((Test-Path -LiteralPath $item) -and $PSCmdlet.ShouldProcess($item, 'Remove')) {
+            Remove-Item -LiteralPath $item -Recurse -Force
+        }
+    }
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Remove the folder if nothing else is in it')) { return '' }
+    # Directory.Delete without recursion refuses a folder that is not empty: what another tool
+    # put there meanwhile is never lost.
+    try { [System.IO.Directory]::Delete($Path, $false) } catch {
+        Write-Verbose ('{0} stays: {1}' -f $Path, $_.Exception.Message)
+    }
+    if (-not (Test-Path -LiteralPath $Path)) { return '' }
+    $left = @(Get-ChildItem -LiteralPath $Path -Force | ForEach-Object { $_.Name } | Sort-Object)
+    $shown = ($left | Select-Object -First 5) -join ', '
+    if ($left.Count -gt 5) { $shown += (' and {0} more' -f ($left.Count - 5)) }
+    return ('The data folder {0} was kept because it also holds files that are not the collector''s ({1}).' -f $Path, $shown)
+}
+
 function Unregister-PostureCollector {
     <#
     .SYNOPSIS
-        Removes the task, the scripts, the configuration, the spool, the log and the manifest cache.
+        Removes the task, the scripts, and the configuration, spool, log and manifest cache
+        (Remove-PostureDataFolder: the data folder itself only when nothing else is in it).
         Without DataPath, the data folder is the one the installed task's runs are given, else
         the default (Resolve-PostureUninstallDataPath); what is left behind is named in the
         message returned.
@@ -879,19 +916,25 @@ function Unregister-PostureCollector {
     $InstallPath = ConvertTo-PostureFullPath -Path $InstallPath
     $found = Resolve-PostureUninstallDataPath -DataPath $DataPath -TaskName $TaskName
     $DataPath = $found.DataPath
-    # Windows PowerShell 5.1 removing a link with -Recurse deletes what the link points to: refused.
-    Assert-PostureFolderNotLink -Path $InstallPath, $DataPath -Refusal 'nothing was removed: delete the link itself (rmdir), then uninstall again.'
+    # Windows PowerShell 5.1 removing a link with -Recurse deletes what the link points to: refused,
+    # for the folders and for what the collector keeps in the data folder (spool\, rejected\).
+    $dataItems = @(Get-PostureDataItemName | ForEach-Object { Join-Path -Path $DataPath -ChildPath $_ })
+    Assert-PostureFolderNotLink -Path (@($InstallPath, $DataPath) + $dataItems) -Refusal 'nothing was removed: delete the link itself (rmdir), then uninstall again.'
     # Removing the install folder removes everything in it: never a folder the collector does not own.
     if (Test-PostureForeignFolder -Path $InstallPath) {
         throw ('The install folder {0} holds other files and no installation of the collector; nothing was removed.' -f $InstallPath)
     }
     $null = Unregister-PostureTask -TaskName $TaskName
-    foreach ($p in @($InstallPath, $DataPath)) {
-        if ((Test-Path -LiteralPath $p) -and $PSCmdlet.ShouldProcess($p, 'Remove')) {
-            Remove-Item -LiteralPath $p -Recurse -Force
-        }
+    if ((Test-Path -LiteralPath $InstallPath) -and $PSCmdlet.ShouldProcess($InstallPath, 'Remove')) {
+        Remove-Item -LiteralPath $InstallPath -Recurse -Force
     }
-    $done = 'Removed task "{0}", {1} and {2}.' -f $TaskName, $InstallPath, $DataPath
+    # The data folder may be one other tools share: only the collector's own files go.
+    $kept = Remove-PostureDataFolder -Path $DataPath
+    if ($kept) {
+        $done = 'Removed task "{0}", {1} and the collector''s files in {2}. {3}' -f $TaskName, $InstallPath, $DataPath, $kept
+    } else {
+        $done = 'Removed task "{0}", {1} and {2}.' -f $TaskName, $InstallPath, $DataPath
+    }
     if ($found.Note) { $done += ' ' + $found.Note }
     return $done
 }

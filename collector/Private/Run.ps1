@@ -141,12 +141,12 @@ function Invoke-PostureSnapshot {
     if ($ManifestPath) { $ManifestPath = ConvertTo-PostureFullPath -Path $ManifestPath }
     if (-not $DataPath) { $DataPath = Get-PostureDataPath }
     $DataPath = ConvertTo-PostureFullPath -Path $DataPath
-    if (-not $ConfigPath) { $ConfigPath = Join-Path -Path $DataPath -ChildPath 'config.dat' }
+    if (-not $ConfigPath) { $ConfigPath = Get-PostureDataItemPath -DataPath $DataPath -Item Config }
     $ConfigPath = ConvertTo-PostureFullPath -Path $ConfigPath
-    $spoolPath = Join-Path -Path $DataPath -ChildPath 'spool'
-    $cachePath = Join-Path -Path $DataPath -ChildPath 'manifest.json'
+    $spoolPath = Get-PostureDataItemPath -DataPath $DataPath -Item Spool
+    $cachePath = Get-PostureDataItemPath -DataPath $DataPath -Item ManifestCache
     $dryRun = [bool]$OutFile
-    if (-not $dryRun) { $script:PostureLogPath = Join-Path -Path $DataPath -ChildPath 'collector.log' }
+    if (-not $dryRun) { $script:PostureLogPath = Get-PostureDataItemPath -DataPath $DataPath -Item Log }
     # The scheduled task is stopped after 30 minutes; the budget ends the run's requests before
     # that. A dry run is started by hand and has none.
     $deadline = $null

@@ -17,6 +17,52 @@ function Get-PostureDataPath {
     return (Join-Path -Path ([System.Environment]::GetFolderPath('CommonApplicationData')) -ChildPath 'FleetPosture')
 }
 
+function Get-PostureDataItemName {
+    <#
+    .SYNOPSIS
+        The name of what the collector keeps in its data folder: with -Item, that one (Config:
+        config.dat, ManifestCache: manifest.json, Log: collector.log, Spool: spool\, Rejected:
+        rejected\); without, everything the collector may leave there: those five, the .tmp files
+        of writes to config.dat and manifest.json cut short (each is written beside its place,
+        then moved into it) and the previous log, collector.log.old (Write-PostureLog). Writers
+        take their names from here (Get-PostureDataItemPath) and the uninstaller removes these and
+        nothing else: a data folder may be one other tools share.
+    .EXAMPLE
+        Get-PostureDataItemName -Item Spool
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [ValidateSet('Config', 'ManifestCache', 'Log', 'Spool', 'Rejected')]
+        [string]$Item = ''
+    )
+    $names = [ordered]@{ Config = 'config.dat'; ManifestCache = 'manifest.json'; Log = 'collector.log'; Spool = 'spool'; Rejected = 'rejected' }
+    if ($Item) { return $names[$Item] }
+    $names.Values
+    $names['Config'] + '.tmp'
+    $names['ManifestCache'] + '.tmp'
+    $names['Log'] + '.old'
+}
+
+function Get-PostureDataItemPath {
+    <#
+    .SYNOPSIS
+        Where the collector keeps one thing (Get-PostureDataItemName -Item) in the data folder.
+    .EXAMPLE
+        Get-PostureDataItemPath -DataPath 'C:\ProgramData\FleetPosture' -Item Spool
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath,
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('Config', 'ManifestCache', 'Log', 'Spool', 'Rejected')]
+        [string]$Item
+    )
+    return (Join-Path -Path $DataPath -ChildPath (Get-PostureDataItemName -Item $Item))
+}
+
 function ConvertTo-PostureFullPath {
     <#
     .SYNOPSIS
@@ -281,7 +327,7 @@ function Move-PostureRejectedSnapshot {
         [string]$What = 'Snapshot',
         [int]$MaxCount = 20
     )
-    $folder = Join-Path -Path $DataPath -ChildPath 'rejected'
+    $folder = Get-PostureDataItemPath -DataPath $DataPath -Item Rejected
     $copy = Join-Path -Path $folder -ChildPath ($SnapshotId + '.json')
     if (-not $PSCmdlet.ShouldProcess($copy, 'Keep refused snapshot')) { return '' }
     try {

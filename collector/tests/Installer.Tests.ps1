@@ -715,6 +715,62 @@ Describe 'Unregister-PostureCollector' {
         Test-Path -LiteralPath $data | Should -BeFalse
         Should -Invoke Unregister-PostureTask -Times 1 -Exactly
     }
+    Context 'a data folder that is not only the collector''s (-DataPath D:\Data, shared with other tools)' {
+        BeforeEach {
+            $root = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+            $script:install = Join-Path -Path $root -ChildPath 'install'
+            $script:data = Join-Path -Path $root -ChildPath 'Data'
+            [void](New-Item -ItemType Directory -Path $script:install -Force)
+            Set-Content -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') -Value '#'
+            # Everything the collector may leave there, each written as its writers name it.
+            foreach ($folder in @('Spool', 'Rejected')) { [void](New-Item -ItemType Directory -Path (Get-PostureDataItemPath -DataPath $script:data -Item $folder) -Force) }
+            Set-Content -LiteralPath (Join-Path -Path (Get-PostureDataItemPath -DataPath $script:data -Item Spool) -ChildPath 'x.json') -Value '{}'
+            Set-Content -LiteralPath (Join-Path -Path (Get-PostureDataItemPath -DataPath $script:data -Item Rejected) -ChildPath 'y.json') -Value '{}'
+            foreach ($name in @('config.dat', 'config.dat.tmp', 'manifest.json', 'manifest.json.tmp', 'collector.log', 'collector.log.old')) {
+                Set-Content -LiteralPath (Join-Path -Path $script:data -ChildPath $name) -Value 'x'
+            }
+            Mock Test-PostureAdministrator { $true }
+            Mock Unregister-PostureTask { $null }
+        }
+
+        It 'keeps another tool''s files and the folder, removes the collector''s, and says which folder was kept and why' {
+            Set-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'other-tool.ini') -Value 'keep'
+            [void](New-Item -ItemType Directory -Path (Join-Path -Path $script:data -ChildPath 'reports') -Force)
+            Set-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'reports\r.csv') -Value 'keep'
+            $said = Unregister-PostureCollector -InstallPath $script:install -DataPath $script:data
+            $said | Should -Be ('Removed task "FleetPosture Collector", {0} and the collector''s files in {1}. The data folder {1} was kept because it also holds files that are not the collector''s (other-tool.ini, reports).' -f $script:install, $script:data)
+            @(Get-ChildItem -LiteralPath $script:data -Force | ForEach-Object { $_.Name } | Sort-Object) | Should -Be @('other-tool.ini', 'reports')
+            Get-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'reports\r.csv') | Should -Be 'keep'
+            Test-Path -LiteralPath $script:install | Should -BeFalse
+        }
+
+        It 'removes a folder that holds only the collector''s files, and the folder itself' {
+            Unregister-PostureCollector -InstallPath $script:install -DataPath $script:data | Should -Be ('Removed task "FleetPosture Collector", {0} and {1}.' -f $script:install, $script:data)
+            Test-Path -LiteralPath $script:data | Should -BeFalse
+        }
+
+        It 'removes nothing with -WhatIf' {
+            Set-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'other-tool.ini') -Value 'keep'
+            $before = @(Get-ChildItem -LiteralPath $script:data -Recurse -Force | ForEach-Object { $_.FullName } | Sort-Object)
+            Unregister-PostureCollector -InstallPath $script:install -DataPath $script:data -WhatIf | Out-Null
+            @(Get-ChildItem -LiteralPath $script:data -Recurse -Force | ForEach-Object { $_.FullName } | Sort-Object) | Should -Be $before
+            $before.Count | Should -Be 11
+            Test-Path -LiteralPath (Join-Path -Path $script:install -ChildPath 'Send-PostureSnapshot.ps1') | Should -BeTrue
+        }
+
+        It 'removes nothing through a spool folder that is a link: what it points to stays' {
+            $target = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+            [void](New-Item -ItemType Directory -Path $target -Force)
+            Set-Content -LiteralPath (Join-Path -Path $target -ChildPath 'keep.txt') -Value 'x'
+            $spool = Get-PostureDataItemPath -DataPath $script:data -Item Spool
+            Remove-Item -LiteralPath $spool -Recurse -Force
+            [void](New-Item -ItemType SymbolicLink -Path $spool -Value $target)
+            { Unregister-PostureCollector -InstallPath $script:install -DataPath $script:data } | Should -Throw ('{0} is a link (junction or symbolic link); nothing was removed*' -f $spool)
+            Test-Path -LiteralPath (Join-Path -Path $target -ChildPath 'keep.txt') | Should -BeTrue
+            Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'config.dat') | Should -BeTrue
+            Should -Invoke Unregister-PostureTask -Times 0 -Exactly
+        }
+    }
     It 'removes an installation stopped partway that left only Private\ (empty, or some helpers)' {
         Mock Test-PostureAdministrator { $true }
         Mock Unregister-PostureTask { $null }
