@@ -20,13 +20,13 @@ import {
   encodeKey,
   OlderDriftMembers,
   OlderLayoutStore,
-  PostureStore,
   tableNames,
   type DriftMove,
   type DriftPlace,
   type StoragePolicy,
 } from '../../src/store';
 import { injectedError } from '../support/faults';
+import { createTestStore } from '../support/stack';
 import { OLDER_LAYOUTS_RECHECK_MS } from '../../src/store/recorded-empty';
 import { untilEmpty } from '../support/layout-migration';
 
@@ -61,8 +61,8 @@ afterAll(async () => azurite?.stop());
 /** A fresh set of tables (its own prefix): a store for the tests and projector, one for the migration (with the hooks), and the Drift table itself. */
 async function tables(prefix: string) {
   const options = { connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, tablePrefix: prefix };
-  const store = new PostureStore(options);
-  const migrationStore = new PostureStore({ ...options, policies: [hookPolicy] });
+  const store = createTestStore(options);
+  const migrationStore = createTestStore({ ...options, policies: [hookPolicy] });
   await store.ensureTables();
   await migrationStore.ensureTables();
   const names = tableNames(prefix);

@@ -8,10 +8,11 @@ import { TableClient, TableTransaction } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, EventStore, PostureStore, RawSnapshotStore, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, RawSnapshotStore, tableNames, type EventRecord, type PostureStore, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { HISTORY_BUCKETS_RANGE, historyToEntity, rawToEntity, SERVER_BUCKETS, type Entity } from '../../src/store/entities';
 import { MAX_TRANSACTION_BYTES, requestBytes, transactionChunks } from '../../src/store/transactions';
 import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
+import { createTestStore } from '../support/stack';
 
 /** The size of every transaction's request body the store sends. */
 const batchBytes: number[] = [];
@@ -32,7 +33,7 @@ let snapshots: TableClient;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [measure] });
+  store = createTestStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [measure] });
   await store.ensureTables();
   eventStore = new EventStore(store);
   rawSnapshots = new RawSnapshotStore(store);

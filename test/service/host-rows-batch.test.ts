@@ -8,8 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, EventStore, HostStore, LifecycleStore, PostureStore, seenPartition, tableNames, type HostRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, HostStore, LifecycleStore, seenPartition, tableNames, type HostRecord, type PostureStore, type StoragePolicy } from '../../src/store';
 import { hostToEntity } from '../../src/store/entities';
+import { createTestStore } from '../support/stack';
 
 const HOST_BUCKETS = 16;
 
@@ -37,7 +38,7 @@ let lifecycleTable: TableClient;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [interleave] });
+  store = createTestStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, policies: [interleave] });
   await store.ensureTables();
   hostStore = new HostStore(store);
   eventStore = new EventStore(store);

@@ -12,13 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { LayoutMigration, type LayoutMigrationRun } from '../../src/app/layout-migration';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, EventStore, OlderDriftMembers, OlderLayoutStore, PostureStore, RawSnapshotStore, resolveConnectionString, tableNames, type EventRecord, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, OlderDriftMembers, OlderLayoutStore, RawSnapshotStore, resolveConnectionString, tableNames, type EventRecord, type PostureStore, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { untilEmpty } from '../support/layout-migration';
 import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
 import { post } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, startTestStack, type TestStack } from '../support/stack';
 
 /** While on, every delete of an older-layout row fails as storage would when down: a crash between a run's copies and its deletes. */
 const faults = { failOlderDeletes: false };
@@ -436,7 +436,7 @@ describe('the layout migration', () => {
     expect([calls(seenBefore, names.history), calls(seenBefore, names.snapshots), calls(seenBefore, names.lifecycle)]).toEqual([2, 2, 0]);
 
     // A new process reads the record once, then asks the buckets alone.
-    const fresh = new PostureStore({
+    const fresh = createTestStore({
       connectionString: stack.settings.storageConnectionString,
       tablePrefix: stack.settings.tablePrefix,
       statuses: STATUSES,

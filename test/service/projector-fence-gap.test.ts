@@ -10,10 +10,10 @@ import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
 import { STATUSES } from '../../src/rules/types';
-import { createTableClients, DriftStore, driftShardOf, OutboxStore, PostureStore, RuleIndexStore, tableNames, type StoragePolicy } from '../../src/store';
+import { createTableClients, DriftStore, driftShardOf, OutboxStore, RuleIndexStore, tableNames, type StoragePolicy } from '../../src/store';
 import { get, postUndrained } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, serverIdOf } from '../support/drift';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
@@ -65,7 +65,7 @@ function olderProjector(takeover: () => Promise<void>): Projector {
       return next(request);
     },
   };
-  const store = new PostureStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, maxRetries: 1, policies: [held] });
+  const store = createTestStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, maxRetries: 1, policies: [held] });
   return new Projector({ store, ...projectionStores(store), outbox: new OutboxStore(store), drift: new DriftStore(store), waivers: async () => () => undefined }, RECENT_COMMITS);
 }
 

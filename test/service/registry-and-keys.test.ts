@@ -7,10 +7,10 @@ import { buildManifest } from '../../src/rules/manifest';
 import { RULES } from '../../src/rules/registry';
 import { STATUSES } from '../../src/rules/types';
 import { azuriteConnectionString } from '../../src/local/azurite';
-import { decodeKey, encodeKey, fitEvidence, invertedTime, MAX_STRING_CHARS, PostureStore, StorageUnavailableError } from '../../src/store';
+import { decodeKey, encodeKey, fitEvidence, invertedTime, MAX_STRING_CHARS, StorageUnavailableError } from '../../src/store';
 import { get, post, type Json } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, startTestStack, type TestStack } from '../support/stack';
 
 describe('with the registry rules', () => {
   let stack: TestStack;
@@ -76,7 +76,7 @@ describe('store against storage that hangs', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      const store = new PostureStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
+      const store = createTestStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
       const started = Date.now();
       await expect(store.readServer('x')).rejects.toBeInstanceOf(StorageUnavailableError);
       expect(Date.now() - started).toBeLessThan(5000);
@@ -96,7 +96,7 @@ describe('store against storage that hangs', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      const store = new PostureStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
+      const store = createTestStore({ connectionString: azuriteConnectionString(port), statuses: STATUSES, maxRetries: 0, requestTimeoutMs: 300 });
       // Far past the timeout: a call still waiting then was never going to give up.
       const outcome = await Promise.race([store.readServer('x').then(() => 'answered', (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
       expect(outcome).toBeInstanceOf(StorageUnavailableError);

@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork } from '../../src/app/projection-work';
 import { STATUSES } from '../../src/rules/types';
-import { createTableClients, LeaseLostError, OutboxStore, PostureStore, RoundTripCounter, RuleIndexStore, type IndexMove } from '../../src/store';
+import { createTableClients, LeaseLostError, OutboxStore, RoundTripCounter, RuleIndexStore, type IndexMove } from '../../src/store';
 import { ruleIndexGate } from '../support/faults';
 import { minutesAgo, post, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 
 const gate = ruleIndexGate('testIndexGate');
@@ -78,7 +78,7 @@ describe('a stale index move', () => {
     // leave, read first, that finds nothing to take out.
     const leave = { leave: true as const, ruleId: 'test-alpha', server: serverOf(host), sourceSnapshotId: join.record.sourceSnapshotId, sourceCollectedAt: join.record.sourceCollectedAt + 1 };
     const counter = new RoundTripCounter();
-    const index = new RuleIndexStore(new PostureStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, counter }));
+    const index = new RuleIndexStore(createTestStore({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix, statuses: STATUSES, counter }));
     // Its tables checked (created if missing) before counting.
     await index.getRuleCounts(['test-alpha']);
     counter.reset();

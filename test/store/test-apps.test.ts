@@ -1,19 +1,21 @@
 // Every app a test builds carries the storage policies that refuse what Azure Table storage refuses
 // and Azurite takes (test/support/azure-limits.ts, the filter limit of test/support/stack.ts): a
 // second instance, an older release or a projector of a test's own writes and queries the same
-// storage, and what it sends could otherwise pass here and fail in Azure. They are built through
-// createTestApp alone, which this file checks in two ways: what such an app refuses and keeps, and
-// a scan of the tests' sources for an app built any other way.
+// storage, and what it sends could otherwise pass here and fail in Azure. So does every store a
+// test builds itself (a migration with hooks, a projector that stalls). Apps are built through
+// createTestApp alone and stores through createTestStore, which this file checks in two ways: what
+// such an app or store refuses and keeps, and a scan of the tests' sources for one built otherwise.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/app/settings';
+import { STATUSES } from '../../src/rules/types';
 import { TABLES, type StoragePolicy } from '../../src/store';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
 import { MAX_STRING_CHARS } from '../support/azure-limits';
 import { injectedError } from '../support/faults';
 import { TEST_RULES } from '../support/snapshots';
-import { createTestApp } from '../support/stack';
+import { createTestApp, createTestStore } from '../support/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** The helper's own file: the one place under test/ that calls createApp. */
@@ -65,6 +67,21 @@ describe('an app a test builds with createTestApp', () => {
   });
 });
 
+describe('a store a test builds with createTestStore', () => {
+  it('refuses what Azure refuses before the caller\'s own policies see it, and keeps the caller\'s other options', async () => {
+    const caller = answering(418);
+    const store = createTestStore({ connectionString: 'UseDevelopmentStorage=true', statuses: STATUSES, policies: [caller.policy], maxRetries: 0 });
+    const events = store.siblingTable('events');
+    const filter = Array.from({ length: MAX_FILTER_COMPARISONS + 1 }, (_, i) => `RowKey eq 'r${i}'`).join(' or ');
+    await expect(events.call('too long a string', (t) => t.createEntity({ partitionKey: 'p', rowKey: 'r', text: 'x'.repeat(MAX_STRING_CHARS + 1) }))).rejects.toMatchObject({ statusCode: 400, code: 'PropertyValueTooLarge' });
+    await expect(events.call('too many comparisons', (t) => t.listEntities({ queryOptions: { filter } }).byPage().next())).rejects.toMatchObject({ statusCode: 400 });
+    expect(caller.seen).toEqual([]);
+    // What Azure takes goes on to the caller's policies, once: the caller's maxRetries 0 holds.
+    await expect(events.call('a row Azure takes', (t) => t.createEntity({ partitionKey: 'p', rowKey: 'r', text: 'x'.repeat(MAX_STRING_CHARS) }))).rejects.toMatchObject({ statusCode: 418 });
+    expect(caller.seen).toEqual([`POST /devstoreaccount1/${TABLES.events}`]);
+  });
+});
+
 /** Every source file under test/, relative to the repository. */
 function testSources(dir = 'test'): string[] {
   return readdirSync(path.join(ROOT, dir)).flatMap((name) => {
@@ -74,9 +91,9 @@ function testSources(dir = 'test'): string[] {
 }
 
 /**
- * Where a source builds an app other than through createTestApp: a call of createApp (this
- * module's or a copy's), or createApp imported as a value (under its name or another), comment
- * lines aside.
+ * Where a source builds an app or a store other than through createTestApp or createTestStore: a
+ * call of createApp (this module's or a copy's), createApp imported as a value (under its name or
+ * another), or `new PostureStore(` / `new ServerKeyStore(` (a copy's too), comment lines aside.
  */
 function directBuilds(text: string): string[] {
   const found: string[] = [];
@@ -86,12 +103,12 @@ function directBuilds(text: string): string[] {
   }
   for (const [i, line] of text.split('\n').entries()) {
     if (/^\s*(?:\/\/|\/\*|\*)/.test(line)) continue;
-    if (/\bcreateApp\s*\(/.test(line)) found.push(`line ${i + 1}: ${line.trim()}`);
+    if (/\bcreateApp\s*\(/.test(line) || /\bnew\s+(?:[\w$]+\s*\.\s*)*(?:PostureStore|ServerKeyStore)\s*\(/.test(line)) found.push(`line ${i + 1}: ${line.trim()}`);
   }
   return found;
 }
 
-describe('no test builds an app but through createTestApp', () => {
+describe('no test builds an app or a store but through createTestApp or createTestStore', () => {
   const sources = testSources();
 
   it('finds the tests\' sources, and the apps they build through it', () => {
@@ -100,9 +117,9 @@ describe('no test builds an app but through createTestApp', () => {
     expect(through.length).toBeGreaterThanOrEqual(15);
   });
 
-  it('calls createApp nowhere under test/ but in the helper', () => {
+  it('neither calls createApp nor builds a PostureStore or ServerKeyStore with new, under test/ but in the helper', () => {
     const offenders = sources.filter((f) => f !== HELPER).flatMap((f) => directBuilds(readFileSync(path.join(ROOT, f), 'utf8')).map((where) => `${f} ${where}`));
-    expect(offenders, 'build the app with createTestApp (test/support/stack.ts), which adds the Azure limit policies').toEqual([]);
+    expect(offenders, 'build the app with createTestApp and a store with createTestStore (test/support/stack.ts), which add the Azure limit policies').toEqual([]);
   });
 
   it('the check finds a direct call, a copy\'s, and an import of createApp under any name', () => {
@@ -113,5 +130,14 @@ describe('no test builds an app but through createTestApp', () => {
     expect(directBuilds(`import {\n  projectionStores,\n  ${call},\n} from '../../src/app/create-app';`)).toEqual([`imports ${call}`]);
     // What the helper's callers write, and comments, are not builds of their own.
     expect(directBuilds(`import { projectionStores, type PostureApp } from '../../src/app/create-app';\nconst app = createTestApp({ settings }, copy.${call}.${call});\n// ${call}( in a comment`)).toEqual([]);
+  });
+
+  it('the check finds a PostureStore or ServerKeyStore built with new, a copy\'s too', () => {
+    const [store, keys] = ['Posture' + 'Store', 'ServerKey' + 'Store'];
+    expect(directBuilds(`const s = new ${store}({ statuses: STATUSES });`)).toHaveLength(1);
+    expect(directBuilds(`const index = new RuleIndexStore(new ${store}({ statuses }));`)).toHaveLength(1);
+    expect(directBuilds(`const k = new copy.store.${keys} ({ connectionString });`)).toHaveLength(1);
+    // The helper's callers, the class named as a type, and comments are not builds of their own.
+    expect(directBuilds(`let s: ${store};\nconst index = new RuleIndexStore(createTestStore({ statuses }));\n// new ${store}( in a comment`)).toEqual([]);
   });
 });

@@ -7,15 +7,15 @@ import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
 import { RULES } from '../../src/rules/registry';
 import { STATUSES, type Rule } from '../../src/rules/types';
-import { createTestApp, type TestStack } from './stack';
-import { DriftStore, PostureStore } from '../../src/store';
+import { createTestApp, createTestStore, type TestStack } from './stack';
+import { DriftStore, type PostureStore } from '../../src/store';
 
 /** For the file: a PostureStore and a DriftStore over their tables on a new in-memory Azurite, handed to `use` before the tests and stopped after them. */
 export function onDriftStore(use: (s: { store: PostureStore; drift: DriftStore }) => void): void {
   let azurite: AzuriteHandle | undefined;
   beforeAll(async () => {
     azurite = await startAzurite({});
-    const store = new PostureStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
+    const store = createTestStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1 });
     await store.ensureTables();
     use({ store, drift: new DriftStore(store) });
   });

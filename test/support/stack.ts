@@ -9,7 +9,7 @@ import { loadSettings, type Settings } from '../../src/app/settings';
 import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
-import type { PostureStoreOptions, StoragePolicy } from '../../src/store';
+import { PostureStore, type PostureStoreOptions, type StoragePolicy, type TableClientFactoryOptions } from '../../src/store';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
 import { azureLimits } from './azure-limits';
 import { injectedError } from './faults';
@@ -87,7 +87,7 @@ const azureFilterLimit: StoragePolicy = {
 };
 
 /** Azure's limits first, then the caller's own policies, so a fault a test injects meets only what Azure would take. */
-function withAzureLimits(storeOptions: Partial<PostureStoreOptions> = {}): Partial<PostureStoreOptions> {
+function withAzureLimits<T extends TableClientFactoryOptions>(storeOptions: T): T {
   return { ...storeOptions, policies: [azureFilterLimit, ...azureLimits, ...(storeOptions.policies ?? [])] };
 }
 
@@ -99,7 +99,17 @@ function withAzureLimits(storeOptions: Partial<PostureStoreOptions> = {}): Parti
  * refused by test/store/test-apps.test.ts: what such an app writes could pass here and fail in Azure.
  */
 export function createTestApp(options: CreateAppOptions, build: typeof createApp = createApp): PostureApp {
-  return build({ ...options, storeOptions: withAzureLimits(options.storeOptions) });
+  return build({ ...options, storeOptions: withAzureLimits<Partial<PostureStoreOptions>>(options.storeOptions ?? {}) });
+}
+
+/**
+ * The one way a test builds a store of its own (a projector that stalls, a migration with hooks, a
+ * fresh process's reads): a PostureStore with the same Azure limit policies as createTestApp's,
+ * ahead of the caller's. test/store/test-apps.test.ts refuses `new PostureStore(` elsewhere, and
+ * `new ServerKeyStore(` anywhere under test/ (an app's keyStore carries the limits).
+ */
+export function createTestStore(options: PostureStoreOptions): PostureStore {
+  return new PostureStore(withAzureLimits(options));
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
