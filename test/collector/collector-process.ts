@@ -2,7 +2,7 @@
 // end-to-end tests need around it (a host of the same service on a port of its own whose calls are
 // recorded, the configuration the collector stored).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,6 +135,33 @@ export function settled(calls: readonly string[]): string[] {
     expect(calls.slice(i + 1).some((n) => n.startsWith(request)), `${c} was not tried again: ${calls.join(', ')}`).toBe(true);
   });
   return calls.filter((c) => !RETRIED.test(c));
+}
+
+let dataItemNames: Promise<string[]> | undefined;
+
+/**
+ * Everything the collector may keep in its data folder, from the collector itself
+ * (Get-PostureDataItemName in collector/Private/Storage.ps1, the list the uninstaller removes):
+ * one pwsh run per test file, so a test that calls it counts one run more in its timeout.
+ */
+export function collectorDataItemNames(): Promise<string[]> {
+  dataItemNames ??= runPwsh(['-Command', `$ErrorActionPreference = 'Stop'; . '${path.join(COLLECTOR, 'Private', 'Storage.ps1').replace(/'/g, "''")}'; Get-PostureDataItemName`], {}).then((r) => {
+    if (r.code !== 0) throw new Error(`Get-PostureDataItemName failed: ${r.stderr}${r.stdout}`);
+    return r.stdout.split(/\r?\n/).filter((n) => n !== ''); // one name a line
+  });
+  return dataItemNames;
+}
+
+/**
+ * Asserts that a real run left nothing in its data folder but what the collector's list names:
+ * the uninstaller removes only those, so anything else would be left behind (and keep the folder).
+ * Only the top-level names count; what is under spool\ and rejected\ goes with its folder.
+ */
+export async function expectOnlyCollectorDataItems(dataPath: string): Promise<void> {
+  const names = await collectorDataItemNames();
+  const left = readdirSync(dataPath, { recursive: true, encoding: 'utf8' }).sort();
+  const unknown = readdirSync(dataPath).filter((n) => !names.includes(n));
+  expect(unknown, `in ${dataPath}: ${left.join(', ')}; the collector's list: ${names.join(', ')}`).toEqual([]);
 }
 
 /** What the fixture's stand-in for DPAPI (collector/Private/Fixture.ps1) writes before the configuration. */

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { alertRecords, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
-import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost, storedConfig, type Run } from './collector-process';
+import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, freePort, pwshTimeout, runCollector, settled, startObservedHost, storedConfig, type Run } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const work = mkdtempSync(path.join(tmpdir(), 'posture-e2e-recovery-'));
@@ -131,6 +131,8 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(await requestsOf(m.server, 'pending')).toHaveLength(1);
     const spooled = m.spool();
     expect(spooled).toHaveLength(2);
+    // Runs that stored a claim with the configuration and spooled: nothing the collector does not list.
+    await expectOnlyCollectorDataItems(m.dataPath);
 
     // An admin approves over the API; the next run collects the key and sends the spool, oldest first, then its own.
     const approved = await admin(stack, 'POST', `servers/${encodeURIComponent(m.server)}/enrolments/${requestId}/approve`);
@@ -153,7 +155,8 @@ describe('POSTURE_REENROLMENT=approval: pending, approved, denied', () => {
     expect(next.code, show(next)).toBe(0);
     expect(next.calls).toEqual(['GET /api/manifest 200', 'POST /api/snapshots 201']);
     expect(m.log().split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
-  }, pwshTimeout(6));
+    await expectOnlyCollectorDataItems(m.dataPath);
+  }, pwshTimeout(7));
 
   it('the answers to a request lost: the next run resends with the request secret it stored, so the admin sees one pending request, whose claim collects the key', async () => {
     const m = await installedMachine(stack, 'win2012r2-x64-exchange2016-vse88.json');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack';
-import { COLLECTOR, enrolWithCollector, PWSH_RUN_MS, pwshTimeout, runCollector, startPwsh, stopProcessGroup } from './collector-process';
+import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, PWSH_RUN_MS, pwshTimeout, runCollector, startPwsh, stopProcessGroup } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const RETRY_AFTER_SECONDS = 120;
@@ -96,6 +96,8 @@ describe('a collector run killed while it waits to post again', () => {
     expect(posts).toHaveLength(1);
     const [firstId] = posts[0]!.split(' ');
     expect(spool()).toEqual([expect.stringMatching(new RegExp(`_${firstId}\\.json$`))]);
+    // A run cut short leaves nothing in the data folder the collector does not list (and an uninstall removes).
+    await expectOnlyCollectorDataItems(dataPath);
 
     // Storage is back: the next run sends the spooled snapshot first, then its own.
     busy.on = false;
@@ -110,5 +112,6 @@ describe('a collector run killed while it waits to post again', () => {
     expect(spool()).toEqual([]);
     const stored = (await (await stack.request(`servers/${encodeURIComponent(server)}`)).json()) as { lastSnapshotId: string };
     expect(stored.lastSnapshotId).toBe(secondId);
-  }, pwshTimeout(3));
+    await expectOnlyCollectorDataItems(dataPath);
+  }, pwshTimeout(4));
 });

@@ -2,11 +2,14 @@
 // host over real HTTP, with only its edge reads (registry, services, OS, DNS name, log files)
 // answered from a fixture built from each machine in collector/examples/. It enrols, posts, and
 // the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
-// the spool: host down, the snapshot is spooled; host up, it is delivered exactly once. And a busy
+// the spool: host down, the snapshot is spooled; host up, it is delivered exactly once; a spooled
+// snapshot refused for good is kept in rejected\ while a full log is rotated, and the data folder
+// then holds only what the collector lists (what the uninstaller removes). And a busy
 // storage account: the service answers 503 with Retry-After, the collector waits that long and
 // delivers the snapshot once; the same for the manifest and enrolment of a first run, which has no
 // last good copy to fall back on.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +19,7 @@ import type { StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { fakeIo } from './cli-io';
-import { COLLECTOR, enrolWithCollector, freePort, pwshTimeout, runCollector, settled, startObservedHost, storeConfig, storedConfig } from './collector-process';
+import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, freePort, pwshTimeout, runCollector, settled, startObservedHost, storeConfig, storedConfig } from './collector-process';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
@@ -138,6 +141,7 @@ describe('the spool over real HTTP', () => {
     const first = await send(endpoint, key, dataPath, machine.env);
     expect(first.code, first.stdout + first.stderr).toBe(0);
     expect(posts()).toHaveLength(1);
+    await expectOnlyCollectorDataItems(dataPath);
 
     // Host down: the run collects with the last good manifest and spools its snapshot.
     await host.close();
@@ -149,6 +153,7 @@ describe('the spool over real HTTP', () => {
     expect(spooled).toHaveLength(1);
     const spooledId = /_([0-9a-f-]{36})\.json$/.exec(spooled[0]!)?.[1];
     expect(spooledId).toBeDefined();
+    await expectOnlyCollectorDataItems(dataPath);
 
     // Host up again: the spooled snapshot first, then the new one; each accepted once.
     host = await hostUp();
@@ -157,6 +162,7 @@ describe('the spool over real HTTP', () => {
     expect(posts()).toHaveLength(3);
     expect(posts().every((c) => / 2\d\d$/.test(c)), String(posts())).toBe(true);
     expect(readdirSync(spool)).toEqual([]);
+    await expectOnlyCollectorDataItems(dataPath);
     const log = readFileSync(path.join(dataPath, 'collector.log'), 'utf8');
     expect(log.split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
     const newId = /^Snapshot ([0-9a-f-]{36}) for /m.exec(up.stdout)?.[1];
@@ -171,7 +177,32 @@ describe('the spool over real HTTP', () => {
     expect(posts()).toHaveLength(4);
     expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8').split(`Spooled snapshot ${spooled[0]} delivered`)).toHaveLength(2);
     expect(existsSync(spool) ? readdirSync(spool) : []).toEqual([]);
-  }, pwshTimeout(5));
+    await expectOnlyCollectorDataItems(dataPath);
+  }, pwshTimeout(6));
+
+  it('a spooled snapshot refused for good and a full log: the copy is kept in rejected\\, the log rotated, and the data folder holds only what the collector lists', async () => {
+    const example = path.join(COLLECTOR, 'examples', 'win2012r2-x64-exchange2016-vse88.json');
+    const dir = mkdtempSync(path.join(work, 'refused-'));
+    const machine = fixtureMachine(JSON.parse(readFileSync(example, 'utf8')) as ExampleSnapshot, dir);
+    const { key } = await enrolWithCollector(stack.baseUrl, machine.env);
+    const dataPath = path.join(dir, 'data');
+    // A spool file cut short by a crash is JSON the service refuses for good (400 invalid_json),
+    // and a log past its 1 MB limit, so this run both keeps a refused copy and rotates its log.
+    const refusedId = randomUUID();
+    mkdirSync(path.join(dataPath, 'spool'), { recursive: true });
+    writeFileSync(path.join(dataPath, 'spool', `20261201T010000000Z_${refusedId}.json`), '{"schema":"fleet-posture/snapshot@1","snapshotId":', 'utf8');
+    writeFileSync(path.join(dataPath, 'collector.log'), 'x'.repeat(1024 * 1024 + 1), 'utf8');
+
+    const run = await send(stack.baseUrl, key, dataPath, machine.env);
+    // A spooled snapshot lost to a refusal makes the run exit 2, its own delivered.
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    expect(run.stdout).toMatch(/^Snapshot [0-9a-f-]{36} for .*: accepted/m);
+    expect(readdirSync(path.join(dataPath, 'rejected'))).toEqual([`${refusedId}.json`]);
+    expect(readdirSync(path.join(dataPath, 'spool'))).toEqual([]);
+    expect(statSync(path.join(dataPath, 'collector.log.old')).size).toBe(1024 * 1024 + 1);
+    expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8')).toContain(`Spooled snapshot ${refusedId} refused, not retried`);
+    await expectOnlyCollectorDataItems(dataPath);
+  }, pwshTimeout(3));
 });
 
 describe('a busy storage account over real HTTP', () => {
