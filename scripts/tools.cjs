@@ -44,8 +44,8 @@ function installPwsh() {
 
 /**
  * Node 22 from the npm registry (the only place this machine and CI reach): `npm pack` fetches the
- * node-<os>-<arch> package and checks it against the registry's integrity, as `npm ci` does for
- * every dependency; tar unpacks it (tar ships with Windows 10 and later too).
+ * node-<os>-<arch> package through npm, as `npm ci` fetches every dependency; tar unpacks it (tar
+ * ships with Windows 10 and later too). The version it reports is checked before it counts.
  */
 function installNode22() {
   const dir = path.join(TOOLS_DIR, 'node22');
