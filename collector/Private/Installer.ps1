@@ -292,6 +292,28 @@ function Test-PostureEndpoint {
     return ($AllowLoopbackHttp -and $uri.Scheme -eq 'http' -and $uri.IsLoopback)
 }
 
+function Test-PostureSameFolder {
+    <#
+    .SYNOPSIS
+        True when two paths name one folder: compared as full paths (ConvertTo-PostureFullPath),
+        case-insensitively as Windows does, without a trailing separator.
+    .EXAMPLE
+        Test-PostureSameFolder -Path 'C:\ProgramData\FleetPosture\' -Other 'c:\programdata\fleetposture'
+        Returns $true.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [string]$Other
+    )
+    $a = (ConvertTo-PostureFullPath -Path $Path).TrimEnd('\', '/')
+    $b = (ConvertTo-PostureFullPath -Path $Other).TrimEnd('\', '/')
+    return $a.Equals($b, [System.StringComparison]::OrdinalIgnoreCase)
+}
+
 function Test-PostureForeignFolder {
     <#
     .SYNOPSIS
@@ -516,7 +538,7 @@ function Register-PostureCollector {
     # The task's runs know only the default data folder: any other is passed to them, as the full
     # path resolved above (a relative one would be taken from the task's own directory).
     $taskData = @{}
-    if (-not $DataPath.TrimEnd('\', '/').Equals((ConvertTo-PostureFullPath -Path (Get-PostureDataPath)).TrimEnd('\', '/'), [System.StringComparison]::OrdinalIgnoreCase)) { $taskData['DataPath'] = $DataPath }
+    if (-not (Test-PostureSameFolder -Path $DataPath -Other (Get-PostureDataPath))) { $taskData['DataPath'] = $DataPath }
     $xml = New-PostureTaskXml -ScriptPath (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1') -RandomDelayMinutes $RandomDelayMinutes @taskData
     $null = Register-PostureTask -TaskName $TaskName -Xml $xml
     $done = 'Installed: task "{0}" runs {1} hourly as SYSTEM (random delay up to {2} min); configuration in {3}.' -f $TaskName, (Join-Path -Path $InstallPath -ChildPath 'Send-PostureSnapshot.ps1'), $RandomDelayMinutes, $DataPath
@@ -840,7 +862,7 @@ function Resolve-PostureUninstallDataPath {
     if ($DataPath) {
         $DataPath = ConvertTo-PostureFullPath -Path $DataPath
         $note = ''
-        if ($fromTask -and -not $fromTask.TrimEnd('\', '/').Equals($DataPath.TrimEnd('\', '/'), [System.StringComparison]::OrdinalIgnoreCase)) {
+        if ($fromTask -and -not (Test-PostureSameFolder -Path $fromTask -Other $DataPath)) {
             $note = 'The task''s runs used the data folder {0} (key, secret, spool), which was left: remove it with -Uninstall -DataPath "{0}".' -f $fromTask
         }
         return @{ DataPath = $DataPath; Note = $note }
