@@ -116,8 +116,12 @@ describe('Findings with a late answer', { timeout: BROWSER_TIMEOUTS.testMs }, ()
     await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
     // The wait ends while page 2 is held: the view reads again, and must read the page asked for.
     const before = resultsAsked;
+    const url = held[0]!.request().url();
+    const readBefore = await readsOf(page, url);
     counts.pending = false;
     await expect.poll(() => resultsAsked, { timeout: 10_000 }).toBeGreaterThan(before);
+    // The re-read asks the held URL too: let its answer be read first, so release counts only the held one.
+    await expect.poll(() => readsOf(page, url), { timeout: 10_000 }).toBe(readBefore + 1);
     await release(page, held[0]!, (r) => r.continue());
     await pagerSays(page, /^Previous pagePage 2Next page$/);
   });
