@@ -33,7 +33,9 @@
     the same status from a proxy or a front end without the service's code keeps it in the spool)
     is not retried: it is logged to
     %ProgramData%\FleetPosture\collector.log and a copy is kept in %ProgramData%\FleetPosture\rejected
-    (the 20 newest), whether it was this run's snapshot or a spooled one. A snapshot dated more than
+    (the 20 newest), whether it was this run's snapshot or a spooled one (a spooled one's copy is
+    its spool file byte for byte, even when the run sent it with escaped half characters an older
+    collector wrote replaced by U+FFFD; the log line says so). A snapshot dated more than
     5 minutes ahead of the service's clock (HTTP 400 collected_in_future) stays in the spool: the
     log says this host's clock is ahead, and a later run sends it again until the service takes it.
 

@@ -304,7 +304,8 @@ function Invoke-PostureSnapshot {
         } else {
             $refusal = Get-PostureRefusedForGood -Answer $r -ClockCheck $clockCheck -SpoolName $item.Name -Redact @($headers.Values) -FarAheadWhy 'HTTP 400 collected_in_future: dated more than an hour ahead of the service''s clock, so its time is wrong; fix this host''s time sync (w32tm /resync)'
             if ($refusal) {
-                $lines.Add((Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -Why $refusal -What 'Spooled snapshot'))
+                # The copy is the file as spooled, byte for byte: the evidence, not this run's reading or repair of it.
+                $lines.Add((Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId (Get-PostureSpoolSnapshotId -Name $item.Name) -Json $spooled -SpoolFile $item.FullName -AsSpooled -Repaired $repaired.Replaced -Why $refusal -What 'Spooled snapshot'))
                 $refusedSpooled++
                 continue
             }

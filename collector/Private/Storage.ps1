@@ -97,10 +97,30 @@ function Write-PostureTextFile {
         [string]$Text
     )
     if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }
+    Write-PostureFileBytes -Path $Path -Bytes ((New-Object System.Text.UTF8Encoding($false)).GetBytes($Text))
+}
+
+function Write-PostureFileBytes {
+    <#
+    .SYNOPSIS
+        Writes bytes as they are through a temporary file (<Path>.tmp), so a reader never sees
+        half a file; Write-PostureTextFile's UTF-8 text comes here too.
+    .EXAMPLE
+        Write-PostureFileBytes -Path 'C:\ProgramData\FleetPosture\rejected\0b6f.json' -Bytes ([System.IO.File]::ReadAllBytes($spoolFile))
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path,
+        [Parameter(Mandatory = $true)]
+        [AllowEmptyCollection()]
+        [byte[]]$Bytes
+    )
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }
     $dir = Split-Path -Parent $Path
     if ($dir -and -not [System.IO.Directory]::Exists($dir)) { [void][System.IO.Directory]::CreateDirectory($dir) }
     $tmp = $Path + '.tmp'
-    [System.IO.File]::WriteAllText($tmp, $Text, (New-Object System.Text.UTF8Encoding($false)))
+    [System.IO.File]::WriteAllBytes($tmp, $Bytes)
     Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }
 
@@ -306,8 +326,14 @@ function Move-PostureRejectedSnapshot {
         (only the MaxCount newest copies are kept), deletes its spool file, and logs one line.
         Returns the line for the run's output; both name the copy. When the copy cannot be written
         the spool file stays, so the next run offers it again rather than losing it unseen.
+        The copy is Json as UTF-8, or with AsSpooled the spool file's bytes as they are: what an
+        earlier run spooled is the evidence, not the text this run read and sent. Repaired (how
+        many escaped half characters the sent text had replaced, Repair-PostureJsonEscape) is said
+        in both lines, as the service refused the repaired text, not the copy.
     .EXAMPLE
         Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $json -SpoolFile $path -Why 'HTTP 400 invalid_snapshot: ...'
+    .EXAMPLE
+        Move-PostureRejectedSnapshot -DataPath $DataPath -SnapshotId $id -Json $sent -SpoolFile $item.FullName -AsSpooled -Repaired 1 -Why 'HTTP 400 invalid_snapshot: ...' -What 'Spooled snapshot'
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     [OutputType([string])]
@@ -325,19 +351,33 @@ function Move-PostureRejectedSnapshot {
         [string]$Why,
         [ValidateSet('Snapshot', 'Spooled snapshot')]
         [string]$What = 'Snapshot',
+        [switch]$AsSpooled,
+        [int]$Repaired = 0,
         [int]$MaxCount = 20
     )
     $folder = Get-PostureDataItemPath -DataPath $DataPath -Item Rejected
     $copy = Join-Path -Path $folder -ChildPath ($SnapshotId + '.json')
     if (-not $PSCmdlet.ShouldProcess($copy, 'Keep refused snapshot')) { return '' }
+    $sent = ''
+    if ($Repaired -gt 0) {
+        $halves = '{0} escaped halves of UTF-16 surrogate pairs' -f $Repaired
+        if ($Repaired -eq 1) { $halves = '1 escaped half of a UTF-16 surrogate pair' }
+        $sent = ' It was sent with {0} replaced by U+FFFD' -f $halves
+    }
     try {
-        Write-PostureTextFile -Path $copy -Text $Json
+        if ($AsSpooled) {
+            Write-PostureFileBytes -Path $copy -Bytes ([System.IO.File]::ReadAllBytes($SpoolFile))
+        } else {
+            Write-PostureTextFile -Path $copy -Text $Json
+        }
     } catch {
         $kept = 'it stays in the spool'
         if (-not $SpoolFile) { $kept = 'it was not spooled either and is lost' }
-        Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. No copy could be written to {3} ({4}); {5}." -f $What, $SnapshotId, $Why, $folder, $_.Exception.Message, $kept)
-        return ('{0} {1} refused by the service: {2}. No copy could be written to {3}; {4}.' -f $What, $SnapshotId, $Why, $folder, $kept)
+        if ($sent) { $sent += '.' }
+        Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. No copy could be written to {3} ({4}); {5}.{6}" -f $What, $SnapshotId, $Why, $folder, $_.Exception.Message, $kept, $sent)
+        return ('{0} {1} refused by the service: {2}. No copy could be written to {3}; {4}.{5}' -f $What, $SnapshotId, $Why, $folder, $kept, $sent)
     }
+    if ($sent) { $sent += '; the copy is the file as spooled, before that repair.' }
     # A file that cannot be deleted is logged, not thrown: the refusal is recorded either way, and
     # the run goes on with the other snapshots. A spool file left behind is refused again later.
     if ($SpoolFile -and [System.IO.File]::Exists($SpoolFile)) { $null = Remove-PostureSpoolFile -Path $SpoolFile -Why 'refused, a copy kept' }
@@ -346,8 +386,8 @@ function Move-PostureRejectedSnapshot {
             Sort-Object -Property @{ Expression = 'LastWriteTimeUtc'; Descending = $true }, @{ Expression = 'Name'; Descending = $true }) |
         Select-Object -Skip $MaxCount
     foreach ($o in @($old)) { $null = Remove-PostureSpoolFile -Path $o.FullName -Why ('beyond the {0} refused copies kept' -f $MaxCount) }
-    Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. A copy is in {3}." -f $What, $SnapshotId, $Why, $copy)
-    return ('{0} {1} refused by the service: {2}. A copy is in {3}.' -f $What, $SnapshotId, $Why, $copy)
+    Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. A copy is in {3}.{4}" -f $What, $SnapshotId, $Why, $copy, $sent)
+    return ('{0} {1} refused by the service: {2}. A copy is in {3}.{4}' -f $What, $SnapshotId, $Why, $copy, $sent)
 }
 
 function Get-PostureSpoolSnapshotId {

@@ -141,6 +141,10 @@ Describe 'A spooled snapshot an older collector wrote with an escaped half chara
             if ($text -match '(?i)(?<!\\)\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})(?<!\\)\\ud[c-f][0-9a-f]{2}') {
                 return @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"lone surrogate","issues":[]}'; RetryAfter = $null; Error = 'Bad Request' }
             }
+            # ...and so is one that is wrong for another reason, repaired or not.
+            if ($text.Contains('"refuse":true')) {
+                return @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"wrong for another reason","issues":[]}'; RetryAfter = $null; Error = 'Bad Request' }
+            }
             New-AcceptedAnswer -Body $Body
         }
         $script:spooledJson = {
@@ -177,5 +181,44 @@ Describe 'A spooled snapshot an older collector wrote with an escaped half chara
             $said[0] | Should -Be (Format-PostureHalfCharacterWarning -What ('Spooled snapshot {0} (written by an older collector)' -f $name) -Count $Replaced)
             $logged.Count | Should -Be 1
         }
+    }
+
+    It 'repaired, then refused for another reason: rejected\ holds the spool file byte for byte, and the log and output say what the service was sent' {
+        $spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $id = '00000000-0000-4000-8000-000000000007'
+        $written = (& $script:spooledJson 'a\ud800b\uDC00') -replace '^\{', '{"refuse":true,'
+        $file = Save-PostureSpoolItem -SpoolPath $spool -SnapshotId $id -Json $written -Now (Get-Date).AddHours(-1)
+        $original = [System.IO.File]::ReadAllBytes($file)
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -ManifestPath $script:manifestPath -DataPath $script:data -WarningAction SilentlyContinue
+        # Its own snapshot delivered after it; the refusal still shows in the exit code.
+        $run.ExitCode | Should -Be 2
+        $script:bodies.Count | Should -Be 2
+        $script:bodies[0] | Should -BeExactly ($written.Replace('\ud800', '\ufffd').Replace('\uDC00', '\ufffd'))
+        @(Get-ChildItem -LiteralPath $spool -Filter '*.json').Count | Should -Be 0
+        $copy = Join-Path -Path $script:data -ChildPath ('rejected\{0}.json' -f $id)
+        # The evidence is what the collector spooled, not the text this run made of it.
+        [System.Convert]::ToBase64String([System.IO.File]::ReadAllBytes($copy)) | Should -BeExactly ([System.Convert]::ToBase64String($original))
+        $repairedNote = 'It was sent with 2 escaped halves of UTF-16 surrogate pairs replaced by U+FFFD; the copy is the file as spooled, before that repair.'
+        $said = @($run.Lines | Where-Object { $_ -like ('Spooled snapshot {0} refused*' -f $id) })
+        $said.Count | Should -Be 1
+        $said[0] | Should -BeExactly ('Spooled snapshot {0} refused by the service: HTTP 400 invalid_snapshot: wrong for another reason. A copy is in {1}. {2}' -f $id, $copy, $repairedNote)
+        $logged = @(Get-Content -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Where-Object { $_ -match (' ERROR +Spooled snapshot {0} refused' -f $id) })
+        $logged.Count | Should -Be 1
+        $logged[0] | Should -BeLike ('* ERROR   Spooled snapshot {0} refused, not retried: HTTP 400 invalid_snapshot: wrong for another reason. A copy is in {1}. {2}' -f $id, $copy, $repairedNote)
+    }
+
+    It 'repaired, refused, and no copy can be written: the file stays in the spool as it was, and the output says what the service was sent' {
+        $spool = Join-Path -Path $script:data -ChildPath 'spool'
+        $id = '00000000-0000-4000-8000-000000000007'
+        $written = (& $script:spooledJson 'a\ud800b') -replace '^\{', '{"refuse":true,'
+        $file = Save-PostureSpoolItem -SpoolPath $spool -SnapshotId $id -Json $written -Now (Get-Date).AddHours(-1)
+        $original = [System.IO.File]::ReadAllBytes($file)
+        Mock Write-PostureFileBytes { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -ManifestPath $script:manifestPath -DataPath $script:data -WarningAction SilentlyContinue
+        $run.ExitCode | Should -Be 2
+        [System.Convert]::ToBase64String([System.IO.File]::ReadAllBytes($file)) | Should -BeExactly ([System.Convert]::ToBase64String($original))
+        $said = @($run.Lines | Where-Object { $_ -like ('Spooled snapshot {0} refused*' -f $id) })
+        $said.Count | Should -Be 1
+        $said[0] | Should -BeLike ('Spooled snapshot {0} refused by the service: * No copy could be written to *; it stays in the spool. It was sent with 1 escaped half of a UTF-16 surrogate pair replaced by U+FFFD.' -f $id)
     }
 }

@@ -208,6 +208,25 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             & $script:log | Should -Match ([regex]::Escape(('Spooled snapshot older-a refused, not retried: HTTP 400 invalid_snapshot: bad. A copy is in {0}.' -f $copy)))
         }
 
+        It 'a refused spooled snapshot is kept byte for byte, whatever reading it as text would change (a BOM, a byte that is no UTF-8, CRLF)' {
+            $file = Join-Path -Path $script:spool -ChildPath ('{0}_older-a.json' -f (Get-Date).AddHours(-1).ToUniversalTime().ToString('yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture))
+            $null = New-Item -ItemType Directory -Path $script:spool -Force
+            $text = [System.Text.Encoding]::ASCII.GetBytes('{"snapshotId":"older-a","note":"caf')
+            $tail = [System.Text.Encoding]::ASCII.GetBytes('"}' + "`r`n")
+            [System.IO.File]::WriteAllBytes($file, [byte[]](@(0xEF, 0xBB, 0xBF) + $text + @(0xC3, 0xA9, 0x20, 0xFF) + $tail))
+            $original = [System.IO.File]::ReadAllBytes($file)
+            Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            @($script:posted) | Should -Be @('older-a', (& $script:id 1))
+            @(& $script:spooled).Count | Should -Be 0
+            $copy = Join-Path -Path $script:rejected -ChildPath 'older-a.json'
+            [System.Convert]::ToBase64String([System.IO.File]::ReadAllBytes($copy)) | Should -BeExactly ([System.Convert]::ToBase64String($original))
+            # Nothing was repaired, so the lines say nothing of a repair.
+            @($r.Lines | Where-Object { $_ -like 'Spooled snapshot older-a refused*' }) | Should -BeExactly @(('Spooled snapshot older-a refused by the service: HTTP 400 invalid_snapshot: bad. A copy is in {0}.' -f $copy))
+            & $script:log | Should -Not -Match 'U\+FFFD'
+        }
+
         It 'the run''s own refused snapshot: the output names the copy too, exit 2' {
             Mock Invoke-PostureHttpRequest { & $script:record $Body; $script:refused }
             $r = & $script:run
@@ -247,7 +266,7 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
 
         It 'a refused spooled snapshot whose copy cannot be written stays in the spool, and the output says so' {
             & $script:spoolOlderA '{"snapshotId":"older-a"}'
-            Mock Write-PostureTextFile { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
+            Mock Write-PostureFileBytes { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
             Mock Invoke-PostureHttpRequest { & $script:refusingOlderA $Body }
             $r = & $script:run
             $r.ExitCode | Should -Be 2

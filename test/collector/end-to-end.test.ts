@@ -188,9 +188,12 @@ describe('the spool over real HTTP', () => {
     const dataPath = path.join(dir, 'data');
     // A spool file cut short by a crash is JSON the service refuses for good (400 invalid_json),
     // and a log past its 1 MB limit, so this run both keeps a refused copy and rotates its log.
+    // It also holds an escaped half character an older collector wrote: the run sends it repaired,
+    // and the copy kept must still be the file as spooled.
     const refusedId = randomUUID();
     mkdirSync(path.join(dataPath, 'spool'), { recursive: true });
-    writeFileSync(path.join(dataPath, 'spool', `20261201T010000000Z_${refusedId}.json`), '{"schema":"fleet-posture/snapshot@1","snapshotId":', 'utf8');
+    const spooled = Buffer.from('{"schema":"fleet-posture/snapshot@1","note":"a\\ud800b","snapshotId":', 'utf8');
+    writeFileSync(path.join(dataPath, 'spool', `20261201T010000000Z_${refusedId}.json`), spooled);
     writeFileSync(path.join(dataPath, 'collector.log'), 'x'.repeat(1024 * 1024 + 1), 'utf8');
 
     const run = await send(stack.baseUrl, key, dataPath, machine.env);
@@ -198,9 +201,12 @@ describe('the spool over real HTTP', () => {
     expect(run.code, run.stdout + run.stderr).toBe(2);
     expect(run.stdout).toMatch(/^Snapshot [0-9a-f-]{36} for .*: accepted/m);
     expect(readdirSync(path.join(dataPath, 'rejected'))).toEqual([`${refusedId}.json`]);
+    expect(readFileSync(path.join(dataPath, 'rejected', `${refusedId}.json`)).equals(spooled)).toBe(true);
     expect(readdirSync(path.join(dataPath, 'spool'))).toEqual([]);
     expect(statSync(path.join(dataPath, 'collector.log.old')).size).toBe(1024 * 1024 + 1);
-    expect(readFileSync(path.join(dataPath, 'collector.log'), 'utf8')).toContain(`Spooled snapshot ${refusedId} refused, not retried`);
+    const log = readFileSync(path.join(dataPath, 'collector.log'), 'utf8');
+    expect(log).toContain(`Spooled snapshot ${refusedId} refused, not retried`);
+    expect(log).toContain('It was sent with 1 escaped half of a UTF-16 surrogate pair replaced by U+FFFD; the copy is the file as spooled, before that repair.');
     await expectOnlyCollectorDataItems(dataPath);
   }, pwshTimeout(3));
 });
