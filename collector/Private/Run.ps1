@@ -288,6 +288,12 @@ function Invoke-PostureSnapshot {
             Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} cannot be read ({1}); it stays in the spool for a later run." -f $item.Name, $_.Exception.Message)
             continue
         }
+        # An empty file (a write the disk lost, as a power cut can leave one) holds nothing to send
+        # and cannot be posted: it must not stop the run either; the age limit drops it.
+        if ($spooled.Length -eq 0) {
+            Write-PostureLog -Level Warning -Message ("Spooled snapshot {0} is empty; there is nothing to send, and it stays in the spool until the age limit drops it." -f $item.Name)
+            continue
+        }
         # An older collector spooled a half character as its \udXXX escape, which the service now
         # refuses: the snapshot, taken by the host, would be lost to rejected\ for one character.
         $repaired = Repair-PostureJsonEscape -Json $spooled

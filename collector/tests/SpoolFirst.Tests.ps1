@@ -163,6 +163,19 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
         Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match '_locked\.json cannot be read \(.*being used by another process\.\); it stays in the spool'
     }
 
+    It 'an empty spooled file is logged and left in the spool; the others and the new snapshot are delivered' {
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-a' -Json '{"snapshotId":"older-a"}' -Now (Get-Date).AddHours(-3))
+        $empty = Join-Path -Path $script:spool -ChildPath ('{0}_empty.json' -f (Get-Date).AddHours(-2).ToUniversalTime().ToString('yyyyMMddTHHmmssfffZ', [System.Globalization.CultureInfo]::InvariantCulture))
+        [System.IO.File]::WriteAllBytes($empty, [byte[]]@())
+        [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'older-b' -Json '{"snapshotId":"older-b"}' -Now (Get-Date).AddHours(-1))
+        Mock Invoke-PostureHttpRequest { & $script:record $Body; (New-AcceptedAnswer -Body $Body) }
+        (& $script:run).ExitCode | Should -Be 0
+        @($script:posted) | Should -Be @('older-a', 'older-b', (& $script:id 1))
+        @(& $script:spooled) | Should -Be @('empty')
+        (New-Object System.IO.FileInfo($empty)).Length | Should -Be 0
+        Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') | Should -Match '_empty\.json is empty; there is nothing to send, and it stays in the spool until the age limit drops it\.'
+    }
+
     It 'a refused new snapshot leaves the spool for rejected\, exit 2' {
         Mock Invoke-PostureHttpRequest { & $script:record $Body; @{ StatusCode = 400; Content = '{"error":"invalid_snapshot","message":"bad"}'; RetryAfter = $null; Error = $null } }
         (& $script:run).ExitCode | Should -Be 2
