@@ -6,8 +6,8 @@ import { Baseline } from '../../bench/lib/baseline';
 import { buildFleet, serverId } from '../../bench/lib/fleet';
 import { evaluateTemplate, resultRecords } from '../../bench/lib/records';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { createTableClients, RoundTripCounter } from '../../src/store';
 import { entityToResult } from '../../src/store/entities';
+import { createTestTables } from '../support/stack';
 
 let azurite: AzuriteHandle;
 let baseline: Baseline;
@@ -23,7 +23,7 @@ beforeAll(async () => {
 afterAll(async () => azurite?.stop());
 
 const rowsOf = async (server: string) => {
-  const { results } = createTableClients({ connectionString: azurite.connectionString, tablePrefix: 'BaseTest', counter: new RoundTripCounter() });
+  const { results } = createTestTables({ connectionString: azurite.connectionString, tablePrefix: 'BaseTest' });
   const out = [];
   for await (const e of results.listEntities()) if (entityToResult(e).server === server) out.push(entityToResult(e));
   return out;

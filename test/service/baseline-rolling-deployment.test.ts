@@ -4,15 +4,15 @@
 // when it reads the row back after that. The previous release's write is made here as its code
 // makes it (its columns only); on Azurite over real HTTP, with storage policies that lose a write's
 // answer and run the other instance's write just before it is sent again.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { resolveConnectionString, tableNames } from '../../src/store';
+import { tableNames } from '../../src/store';
 import { encodeKey } from '../../src/store/keys';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, serverIdOf } from '../support/drift';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
 import { adminCall, post } from '../support/http';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const now = Date.now();
@@ -34,7 +34,7 @@ async function clearedByPreviousRelease(): Promise<void> {
 
 beforeAll(async () => {
   stack = await startTestStack({ clock: () => now, storagePolicies: [policy, lose.policy] });
-  table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).drift, { allowInsecureConnection: true });
+  table = stackTables(stack).drift;
   for (const host of ['ROLLB1', 'ROLLB2']) expect((await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, now - 60_000))).status).toBe(201);
 }, 60_000);
 afterAll(async () => stack?.stop());

@@ -6,7 +6,7 @@
 // server landing between the migration's read and its transaction (by this version, or by an
 // older one rewriting the old row) leaves the counts right; once none is left and recorded, a
 // process that reads the record asks one request per server's members instead of two.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mergeClusters } from '../../src/app/drift';
 import { LayoutMigration } from '../../src/app/layout-migration';
@@ -26,7 +26,7 @@ import {
   type StoragePolicy,
 } from '../../src/store';
 import { injectedError } from '../support/faults';
-import { createTestStore } from '../support/stack';
+import { createTestStore, createTestTables } from '../support/stack';
 import { OLDER_LAYOUTS_RECHECK_MS } from '../../src/store/recorded-empty';
 import { untilEmpty } from '../support/layout-migration';
 
@@ -66,10 +66,11 @@ async function tables(prefix: string) {
   await store.ensureTables();
   await migrationStore.ensureTables();
   const names = tableNames(prefix);
-  const table = TableClient.fromConnectionString(azurite.connectionString, names.drift, { allowInsecureConnection: true });
+  const direct = createTestTables({ connectionString: azurite.connectionString, tablePrefix: prefix });
+  const table = direct.drift;
   const migration = (batches: { driftKeysBatch?: number; driftMemberBatch?: number } = {}) =>
     new LayoutMigration({ older: new OlderLayoutStore(migrationStore), drift: new OlderDriftMembers(migrationStore), clock: Date.now, ...batches });
-  return { store, migrationStore, names, table, migration, drift: new DriftStore(store) };
+  return { store, migrationStore, names, table, lifecycle: direct.lifecycle, migration, drift: new DriftStore(store) };
 }
 
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
@@ -206,8 +207,7 @@ describe("drift's old-layout members in the layout migration", () => {
       expect(rows.map((r) => r.rowKey)).toContain(`m|${s}|${at.fingerprint}|${at.status}`);
       expect(rows.map((r) => r.rowKey)).toContain(`s|${s}`);
     }
-    const lifecycle = TableClient.fromConnectionString(azurite.connectionString, t.names.lifecycle, { allowInsecureConnection: true });
-    const record = await lifecycle.getEntity('layout', 'older-layouts');
+    const record = await t.lifecycle.getEntity('layout', 'older-layouts');
     expect(new Date(record.DriftEmptyAt as Date).toISOString()).toBe(last.driftEmptyAt);
 
     // Again: nothing is moved, and no drift row is written (ETags included).

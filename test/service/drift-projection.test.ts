@@ -8,11 +8,11 @@ import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { decodeWork } from '../../src/app/projection-work';
 import { Projector } from '../../src/app/projector';
-import { createTableClients, DriftStore, driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
+import { DriftStore, driftShardOf, OutboxStore, type DriftMove } from '../../src/store';
 import { transactionGate } from '../support/faults';
 import { get, postUndrained } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const RULE = DRIFT_RULE;
@@ -157,7 +157,7 @@ describe('a projector whose lease another one took while its drift write was on 
     const before = (await get(stack, `drift?rule=${RULE}`)).body.servers as number;
     await postOnly(h, DEFAULT_LIST);
     const store = stack.app.projectorStore;
-    const tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+    const tables = stackTables(stack);
     const older = new Projector({ store, ...projectionStores(store), outbox: new OutboxStore(store), drift: new DriftStore(store), waivers: async () => () => undefined }, RECENT_COMMITS);
     driftGate.beforeWrite = async () => {
       // Its renewals stalled (storage throttling) and the lease lapsed: the app's projector takes

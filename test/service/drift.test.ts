@@ -2,12 +2,12 @@
 // of the rule, one server's differences, a configuration that changes, and a baseline named and
 // cleared by an admin (audited as events), against Azurite and the local host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { odata, TableClient } from '@azure/data-tables';
-import { DRIFT_SHARDS, encodeKey, resolveConnectionString, tableNames } from '../../src/store';
+import { odata, type TableClient } from '@azure/data-tables';
+import { DRIFT_SHARDS, encodeKey } from '../../src/store';
 import { DRIFT_COUNTER_KEYS } from '../../src/store/drift-store';
 import { get, post } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const RULE = DRIFT_RULE;
@@ -170,7 +170,7 @@ describe('baselines', () => {
 
 describe("the fleet's X-Entities-Read", () => {
   it('counts every entity the answer read: the counter rows, the baseline row, and the baseline server\'s member row', async () => {
-    const drift = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).drift, { allowInsecureConnection: true });
+    const { drift } = stackTables(stack);
     const counters = await rowsWithin(drift, encodeKey(RULE), DRIFT_COUNTER_KEYS.from, DRIFT_COUNTER_KEYS.to);
     expect(counters).toBeGreaterThan(0);
     expect((await admin(`baselines/${RULE}`, 'PUT', { server: id('EXCH05'), setBy: 'carol' })).status).toBe(201);

@@ -4,12 +4,12 @@
 // version hands such rows to the projector when the same snapshot is posted again (a collector
 // retries a post that got no answer): the retry is answered 201 once, the flags go, and the event,
 // the index, the host and the raw snapshot the old version owed are written — exactly once.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeKey, resolveConnectionString, tableNames } from '../../src/store';
+import { encodeKey } from '../../src/store';
 import { getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 let results: TableClient;
@@ -17,10 +17,7 @@ let outbox: TableClient;
 beforeAll(async () => {
   // The projector runs only when the test drains it, so the committed state can be changed first.
   stack = await startTestStack({ rules: TEST_RULES, projectorIntervalMs: 0 });
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const names = tableNames(stack.settings.tablePrefix);
-  results = TableClient.fromConnectionString(cs, names.results, { allowInsecureConnection: true });
-  outbox = TableClient.fromConnectionString(cs, names.outbox, { allowInsecureConnection: true });
+  ({ results, outbox } = stackTables(stack));
 });
 afterAll(async () => stack?.stop());
 

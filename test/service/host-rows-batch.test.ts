@@ -3,14 +3,14 @@
 // time kept, a row of a newer snapshot never replaced by an older one — and a transaction that
 // meets another writer falls back to the one-server path for its servers only. The stale-host
 // bookkeeping of those refreshes is batched too. Against real Azurite.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StaleHosts } from '../../src/app/stale-hosts';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, EventStore, HostStore, LifecycleStore, seenPartition, tableNames, type HostRecord, type PostureStore, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, HostStore, LifecycleStore, seenPartition, type HostRecord, type PostureStore, type StoragePolicy } from '../../src/store';
 import { hostToEntity } from '../../src/store/entities';
-import { createTestStore } from '../support/stack';
+import { createTestStore, createTestTables } from '../support/stack';
 
 const HOST_BUCKETS = 16;
 
@@ -42,9 +42,7 @@ beforeAll(async () => {
   await store.ensureTables();
   hostStore = new HostStore(store);
   eventStore = new EventStore(store);
-  const names = tableNames();
-  hosts = TableClient.fromConnectionString(azurite.connectionString, names.hosts, { allowInsecureConnection: true });
-  lifecycleTable = TableClient.fromConnectionString(azurite.connectionString, names.lifecycle, { allowInsecureConnection: true });
+  ({ hosts, lifecycle: lifecycleTable } = createTestTables({ connectionString: azurite.connectionString }));
 });
 afterAll(async () => azurite?.stop());
 beforeEach(() => {

@@ -7,18 +7,18 @@
 // meanwhile and two runs side by side; resumed after any row, it asks a query per partition range
 // (never one joined by `or`) and copies each row once. Once it records the older layouts empty, a reader that has
 // read the record asks one partition instead of two.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { LayoutMigration, type LayoutMigrationRun } from '../../src/app/layout-migration';
 import { STATUSES } from '../../src/rules/types';
-import { bucketOf, encodeKey, EventStore, OlderDriftMembers, OlderLayoutStore, RawSnapshotStore, resolveConnectionString, tableNames, type EventRecord, type PostureStore, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
+import { bucketOf, encodeKey, EventStore, OlderDriftMembers, OlderLayoutStore, RawSnapshotStore, tableNames, type EventRecord, type PostureStore, type RawSnapshotRecord, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { untilEmpty } from '../support/layout-migration';
 import { changeAt, legacyHistory, legacyRaw, legacyRawTimeKey } from '../support/older-layout-rows';
 import { post } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { createTestStore, startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, stackTables, startTestStack, type TestStack } from '../support/stack';
 
 /** While on, every delete of an older-layout row fails as storage would when down: a crash between a run's copies and its deletes. */
 const faults = { failOlderDeletes: false };
@@ -59,12 +59,7 @@ let snapshots: TableClient;
 let lifecycle: TableClient;
 beforeAll(async () => {
   stack = await startTestStack({ projectorIntervalMs: 0, storagePolicies: [faultPolicy, capturePolicy] });
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const names = tableNames(stack.settings.tablePrefix);
-  const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
-  history = open(names.history);
-  snapshots = open(names.snapshots);
-  lifecycle = open(names.lifecycle);
+  ({ history, snapshots, lifecycle } = stackTables(stack));
 });
 afterAll(async () => stack?.stop());
 

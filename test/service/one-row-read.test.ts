@@ -2,15 +2,15 @@
 // that row says whether the partition holds anything else (PartitionRules, written by every commit).
 // The read must still return every row the partition holds: rows of rules that left the set, rows
 // an older version wrote without the column, no row yet.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConnectionString, tableNames, type ResultRecord, type StoragePolicy, type StoredResult } from '../../src/store';
+import type { ResultRecord, StoragePolicy, StoredResult } from '../../src/store';
 import { resultKeys } from '../../src/store/entities';
 import { post } from '../support/http';
 import { propertyRuns } from '../support/property-runs';
 import { alphaRule, snapshot } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 
 /** The Results reads of the requests, as "point" (by key) or "query" (the partition). */
 const reads: string[] = [];
@@ -29,7 +29,7 @@ beforeAll(async () => {
   // An instance that remembers no row (POSTURE_REMEMBERED_ROWS_MB=0): every post reads (what an
   // instance that committed a server's last post skips is in remembered-rows.test.ts).
   stack = await startTestStack({ rules: [alphaRule], storagePolicies: [recorder], settings: { POSTURE_REMEMBERED_ROWS_MB: '0' } });
-  results = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).results, { allowInsecureConnection: true });
+  results = stackTables(stack).results;
 });
 afterAll(async () => stack?.stop());
 

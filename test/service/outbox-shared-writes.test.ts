@@ -4,12 +4,11 @@
 // entry is stored, and a shared transaction storage refuses costs no entry: each goes alone then,
 // and only a request whose own entry is refused fails, with nothing committed for its server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TableClient } from '@azure/data-tables';
-import { bucketOf, resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
+import { bucketOf, type StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { alertRecords, get, getAll, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
 
 interface Call {
@@ -141,7 +140,7 @@ describe('entries an older version wrote in buckets of servers', { timeout: load
   it('are projected in order with a later entry of their server, then removed', async () => {
     const [host] = await fleetOf('OLDER', 1);
     const server = serverOf(host!);
-    const outbox = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).outbox, { allowInsecureConnection: true });
+    const { outbox } = stackTables(stack);
     // The first change's entry, moved to where an older version kept it: its server's bucket of 16
     // as the partition, `server|commit id` as the row key.
     expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(6) }), { drain: false })).status).toBe(201);

@@ -4,10 +4,11 @@
 // History transactions and index moves done, the rest refused. After a restart every accepted
 // change has exactly one event, one History row and one alert record, and the counts are exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTableClients, type StoragePolicy } from '../../src/store';
+import type { StoragePolicy } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { alertRecords, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { createTestApp, startTestStack, type TestStack } from '../support/stack';
+import { createTestApp, stackTables, startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
 import { countsAgree } from '../support/tables';
 
@@ -39,14 +40,14 @@ const killPolicy: StoragePolicy = {
 };
 const arm = (when: (url: string, body: string) => boolean, after: number, answered = false) => Object.assign(killer, { when, after, seen: 0, fired: false, answered, down: false });
 
-let tables: ReturnType<typeof createTableClients>;
+let tables: TableClients;
 const restart = async () => {
   await stack.startStorage();
   killer.down = false;
 };
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, persist: true, storagePolicies: [killPolicy], projectorIntervalMs: 0 });
-  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  tables = stackTables(stack);
 });
 afterAll(async () => stack?.stop());
 

@@ -10,10 +10,11 @@ import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
 import { STATUSES } from '../../src/rules/types';
-import { createTableClients, DriftStore, driftShardOf, OutboxStore, RuleIndexStore, tableNames, type StoragePolicy } from '../../src/store';
+import { DriftStore, driftShardOf, OutboxStore, RuleIndexStore, tableNames, type StoragePolicy } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { get, postUndrained } from '../support/http';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, serverIdOf } from '../support/drift';
-import { createTestStore, startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, stackTables, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
@@ -21,12 +22,12 @@ const RULE = DRIFT_RULE;
 const id = serverIdOf;
 
 let stack: TestStack;
-let tables: ReturnType<typeof createTableClients>;
+let tables: TableClients;
 let minute = 0;
 
 beforeAll(async () => {
   stack = await startTestStack({ projectorIntervalMs: 0 });
-  tables = createTableClients({ connectionString: stack.settings.storageConnectionString!, tablePrefix: stack.settings.tablePrefix });
+  tables = stackTables(stack);
 }, 120_000);
 afterAll(async () => stack?.stop());
 

@@ -10,12 +10,13 @@ import { RECENT_COMMITS } from '../../src/app/ingest';
 import { probePositions } from '../../src/app/projection-one-by-one';
 import { Projector } from '../../src/app/projector';
 import { decodeWork, encodeWork, type ProjectionWork } from '../../src/app/projection-work';
-import { createTableClients, OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
+import { OutboxStore, RawSnapshotStore, type StoragePolicy } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { injectedError } from '../support/faults';
 import { alertRecords, getAll, type Json, minutesAgo, post, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 import { until } from '../support/until';
 
@@ -55,11 +56,11 @@ const closeGate = (match: (text: string) => boolean) => {
 };
 
 let stack: TestStack;
-let tables: ReturnType<typeof createTableClients>;
+let tables: TableClients;
 let outbox: OutboxStore;
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [faultPolicy, gatePolicy], projectorIntervalMs: 0 });
-  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  tables = stackTables(stack);
   outbox = new OutboxStore(stack.app.projectorStore);
 });
 afterAll(async () => stack?.stop());

@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { projectionStores } from '../../src/app/create-app';
 import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
-import { createTableClients, OutboxStore, type StoragePolicy } from '../../src/store';
+import { OutboxStore, type StoragePolicy } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { ruleIndexGate } from '../support/faults';
 import { getAll, type Json, minutesAgo, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 
 const gate = ruleIndexGate('testIndexGate');
@@ -29,11 +30,11 @@ const leasePolicy: StoragePolicy = {
 };
 
 let stack: TestStack;
-let tables: ReturnType<typeof createTableClients>;
+let tables: TableClients;
 let outbox: OutboxStore;
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [gate.policy, leasePolicy], projectorIntervalMs: 0 });
-  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  tables = stackTables(stack);
   outbox = new OutboxStore(stack.app.projectorStore);
 });
 afterAll(async () => stack?.stop());

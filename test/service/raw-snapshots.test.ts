@@ -1,22 +1,19 @@
 // The Snapshots table keeps each server's newest two distinct contents in two fixed slots (rows of
 // its bucket's partition), written alternately (no listing, no pruning); readers take the newest
 // row, also next to rows of the older layouts in the server's own partition.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf, encodeKey, invertedTime } from '../../src/store/keys';
-import { resolveConnectionString, tableNames } from '../../src/store';
 import { rawToEntity } from '../../src/store/entities';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { post } from '../support/http';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 let table: TableClient;
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES });
-  table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).snapshots, {
-    allowInsecureConnection: true,
-  });
+  table = stackTables(stack).snapshots;
 });
 afterAll(async () => stack?.stop());
 

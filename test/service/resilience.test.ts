@@ -2,13 +2,12 @@
 // doubled), storage failing at the commit (503 + Retry-After, nothing a reader sees half-written)
 // and in the projector (the outbox keeps the work until a run succeeds), Azurite stopped and
 // restarted.
-import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { alertRecords, get, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
 
 /** A storage fault the test switches on: requests matching `when` fail with `status`. */
@@ -212,9 +211,9 @@ describe('storage failures', { timeout: loadedTimeout(4_100) }, () => {
   });
 
   it('a table that vanished answers 503 once and is recreated', async () => {
-    const cs = stack.settings.storageConnectionString!;
-    for (const table of ['Results', 'Events', 'RuleIndex']) {
-      await TableClient.fromConnectionString(cs, table, { allowInsecureConnection: true }).deleteTable();
+    const tables = stackTables(stack);
+    for (const [table, kind] of [['Results', 'results'], ['Events', 'events'], ['RuleIndex', 'ruleIndex']] as const) {
+      await tables[kind].deleteTable();
       const r = await post(stack, snapshot({ host: `GONE${table}`, testState: 'Warning' }));
       expect([201, 503], table).toContain(r.status);
       if (r.status === 503) {

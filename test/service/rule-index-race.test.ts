@@ -6,22 +6,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWork } from '../../src/app/projection-work';
 import { STATUSES } from '../../src/rules/types';
-import { createTableClients, LeaseLostError, OutboxStore, RoundTripCounter, RuleIndexStore, type IndexMove } from '../../src/store';
+import { LeaseLostError, OutboxStore, RoundTripCounter, RuleIndexStore, type IndexMove } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { ruleIndexGate } from '../support/faults';
 import { minutesAgo, post, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { createTestStore, startTestStack, type TestStack } from '../support/stack';
+import { createTestStore, stackTables, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 
 const gate = ruleIndexGate('testIndexGate');
 
 let stack: TestStack;
-let tables: ReturnType<typeof createTableClients>;
+let tables: TableClients;
 let outbox: OutboxStore;
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [gate.policy], projectorIntervalMs: 0 });
-  tables = createTableClients({ connectionString: stack.settings.storageConnectionString! });
+  tables = stackTables(stack);
   outbox = new OutboxStore(stack.app.projectorStore);
 });
 afterAll(async () => stack?.stop());

@@ -4,12 +4,11 @@
 // with only=countsPending it answers that alone, for one storage round trip whatever else the full
 // summary would read (active waivers). The projector runs only when a test drains
 // (projectorIntervalMs: 0), so "right after a post" holds.
-import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConnectionString, tableNames } from '../../src/store';
+import { tableNames } from '../../src/store';
 import { get, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TEST_KEYS, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -52,7 +51,7 @@ describe('GET /api/summary: countsPending', () => {
   });
 
   it('is false with only the projector\'s lease row in the Outbox table', async () => {
-    const client = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), outboxName(), { allowInsecureConnection: true });
+    const client = stackTables(stack).outbox;
     const rows: string[] = [];
     for await (const e of client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) rows.push(`${e.partitionKey}/${e.rowKey}`);
     // The drain of the test before took the lease and left its row behind.

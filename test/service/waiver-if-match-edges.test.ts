@@ -5,12 +5,12 @@
 // precondition only guards a change the request would make). On Azurite over real HTTP, with an
 // injected clock and storage policies that pause a write or lose its answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTableClients, encodeKey, tableNames } from '../../src/store';
+import { encodeKey, tableNames } from '../../src/store';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
 import { adminCall, getAll, post, type Json, type Reply } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { reRaisedBy, waiverWrite as waiverWriteOf } from '../support/waivers';
 
 const MIN = 60_000;
@@ -166,7 +166,7 @@ describe('a write that leaves the revision as it was, landing between the read a
   it('fails neither an If-Match PUT nor an If-Match DELETE that still holds: each is decided again and stored', async () => {
     const created = await send('PUT', 'waivers/touched', waiver({ serverPattern: 'tch0?.corp.contoso.com' }));
     expect(created.status).toBe(201);
-    const waivers = createTableClients({ connectionString: stack.settings.storageConnectionString!, tablePrefix: stack.settings.tablePrefix }).waivers;
+    const { waivers } = stackTables(stack);
     // What clearing a finished follow-up does to the row: a new ETag, the same revision.
     const touch = async () => void (await waivers.updateEntity({ partitionKey: 'waivers', rowKey: encodeKey('touched'), TestTouched: now }, 'Merge'));
     pause.when = waiverWrite('Admin C.');
@@ -185,7 +185,7 @@ describe('a write that leaves the revision as it was, landing between the read a
   });
 
   it('fails no If-Match PUT to a waiver past its expiry either, though the request\'s own ending of it moved the revision', async () => {
-    const waivers = createTableClients({ connectionString: stack.settings.storageConnectionString!, tablePrefix: stack.settings.tablePrefix }).waivers;
+    const { waivers } = stackTables(stack);
     expect((await send('PUT', 'waivers/touched-due', waiver({ serverPattern: 'tch1?.corp.contoso.com' }))).status).toBe(201);
     now += 2 * DAY;
     const read = await send('GET', 'waivers/touched-due');

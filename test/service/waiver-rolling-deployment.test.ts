@@ -4,15 +4,14 @@
 // marks the other reads back after a lost answer. The previous release's writes are made here as
 // its code makes them (its columns only); on Azurite over real HTTP, with storage policies that lose
 // a write's answer and run the other instance's write just before it is sent again.
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConnectionString, tableNames } from '../../src/store';
 import { encodeKey } from '../../src/store/keys';
 import { pausedWrites } from '../support/enrolment-client';
 import { lostAnswers } from '../support/faults';
 import { adminCall } from '../support/http';
 import { TEST_RULES } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { waiverWrite } from '../support/waivers';
 
 const DAY = 24 * 60 * 60_000;
@@ -41,8 +40,7 @@ async function asPreviousRelease(id: string, change: (columns: Record<string, un
 
 beforeAll(async () => {
   stack = await startTestStack({ rules: TEST_RULES, clock: () => now, storagePolicies: [policy, lose.policy] });
-  const waivers = tableNames(stack.settings.tablePrefix).waivers;
-  table = TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), waivers, { allowInsecureConnection: true });
+  table = stackTables(stack).waivers;
 });
 afterAll(async () => stack?.stop());
 

@@ -6,7 +6,6 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { createTableClients, type StoragePolicy } from '../../src/store/client';
 import {
-  azureLimits,
   azureTransactionLimits,
   entityBytes,
   MAX_BINARY_BYTES,
@@ -17,6 +16,7 @@ import {
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_OPERATIONS,
 } from '../support/azure-limits';
+import { createTestTables } from '../support/stack';
 
 type Entity = { partitionKey: string; rowKey: string } & Record<string, unknown>;
 
@@ -29,7 +29,7 @@ let measuring: TableClient;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  table = createTableClients({ connectionString: azurite.connectionString, tablePrefix: 'Limits', policies: azureLimits, maxRetries: 0 }).results;
+  table = createTestTables({ connectionString: azurite.connectionString, tablePrefix: 'Limits', maxRetries: 0 }).results;
   const measure: StoragePolicy = {
     name: 'testMeasure',
     sendRequest(request) {
@@ -38,6 +38,8 @@ beforeAll(async () => {
       return Promise.reject(new Error('measured'));
     },
   };
+  // Past the limits, on purpose: it measures the payload of writes they would refuse before any
+  // later policy saw them, and its policy refuses each request itself, so nothing reaches Azurite.
   measuring = createTableClients({ connectionString: azurite.connectionString, tablePrefix: 'Limits', policies: [measure], maxRetries: 0 }).results;
   await table.createTable();
 });

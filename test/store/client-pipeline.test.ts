@@ -1,12 +1,14 @@
 // What the store's table clients must carry on every request, whatever is done to the SDK's
 // pipeline: the shared-key signature or the managed identity's token, retries of an attempt storage
 // refused, and the round-trip counter seeing each attempt. (The per-attempt timeout is tested with
-// the store, against storage that hangs.)
+// the store, against storage that hangs.) The clients are createTableClients' own, opened through
+// createTestTables, whose Azure limit policies refuse nothing these tests send.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { createTableClients, RoundTripCounter, type StoragePolicy } from '../../src/store/client';
+import { RoundTripCounter, type StoragePolicy } from '../../src/store/client';
 import { injectedError } from '../support/faults';
+import { createTestTables } from '../support/stack';
 
 /** Answers the first `times` attempts that match with a made-up 503, as a busy storage account would. */
 function busyFirst(times: number, matches: (method: string) => boolean): { policy: StoragePolicy; refused: number } {
@@ -34,7 +36,7 @@ describe('the table clients against Azurite', () => {
   it('signs its requests, retries an attempt refused with 503 and counts every attempt, transactions included', async () => {
     const counter = new RoundTripCounter();
     const busy = busyFirst(2, (method) => method === 'GET');
-    const clients = createTableClients({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 2 });
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 2 });
     const table = clients.results;
     await table.createTable();
     await table.submitTransaction([
@@ -55,7 +57,7 @@ describe('the table clients against Azurite', () => {
   it('gives up once the retries are spent, with the 503 the caller maps to "unavailable"', async () => {
     const busy = busyFirst(10, (method) => method === 'GET');
     const counter = new RoundTripCounter();
-    const clients = createTableClients({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 1 });
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 1 });
     await clients.results.createTable();
     counter.reset();
 
@@ -79,7 +81,7 @@ describe('the table clients with a managed identity', () => {
         throw injectedError(request, 404, 'ResourceNotFound');
       },
     };
-    const clients = createTableClients({ tableEndpoint: 'https://account.table.core.windows.net', credential, policies: [account], maxRetries: 0 });
+    const clients = createTestTables({ tableEndpoint: 'https://account.table.core.windows.net', credential, policies: [account], maxRetries: 0 });
 
     await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 404 });
 

@@ -4,8 +4,9 @@
 // as `/<table>(keys)`, a create as a POST to `/<table>` itself.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { createTableClients, tableNames, type TableClients } from '../../src/store/client';
+import { tableNames, type TableClients } from '../../src/store/client';
 import { refusedWrites } from '../support/faults';
+import { createTestTables } from '../support/stack';
 
 const PREFIX = 'Refuse';
 const refused = refusedWrites('testRefusedWrites');
@@ -15,7 +16,7 @@ let clients: TableClients;
 beforeAll(async () => {
   azurite = await startAzurite({});
   // No retries: a refused write fails at once, as it would after the SDK's retries.
-  clients = createTableClients({ connectionString: azurite.connectionString, tablePrefix: PREFIX, policies: [refused.policy], maxRetries: 0 });
+  clients = createTestTables({ connectionString: azurite.connectionString, tablePrefix: PREFIX, policies: [refused.policy], maxRetries: 0 });
   await clients.events.createTable();
   await clients.results.createTable();
   refused.table = tableNames(PREFIX).events;

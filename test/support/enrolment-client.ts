@@ -1,13 +1,13 @@
 // What the key-recovery and re-enrolment tests share: a client for the enrolment and admin key
 // routes over real HTTP, a direct handle on the ServerKeys table, and a storage policy that holds
 // one chosen write while something else runs (to stage a race in a fixed order).
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { expect } from 'vitest';
 import { SECRET_KEEPING_COLLECTOR } from '../../src/app/reenrolment';
-import { resolveConnectionString, tableNames, type StoragePolicy } from '../../src/store';
+import type { StoragePolicy } from '../../src/store';
 import { alertRecords, type Json } from './http';
 import { snapshot } from './snapshots';
-import { TEST_KEYS, type TestStack } from './stack';
+import { stackTables, TEST_KEYS, type TestStack } from './stack';
 
 export const fqdn = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 
@@ -70,7 +70,5 @@ export function enrolmentClient(stack: TestStack) {
 export const recordsOf = (stack: TestStack, name: string, server: string) => alertRecords(stack).filter((r) => r.name === name && r.fields.server === server);
 
 export function serverKeysTable(stack: TestStack): TableClient {
-  return TableClient.fromConnectionString(resolveConnectionString(stack.settings.storageConnectionString ?? ''), tableNames(stack.settings.tablePrefix).serverKeys, {
-    allowInsecureConnection: true,
-  });
+  return stackTables(stack).serverKeys;
 }

@@ -1,10 +1,8 @@
 // What tests of raw bodies read straight from the tables, past the service: a server's Snapshots
 // rows (slots and staging rows), its waiting outbox entries, and the few facts of a posted snapshot
 // they compare against.
-import { TableClient } from '@azure/data-tables';
-import { resolveConnectionString, tableNames } from '../../src/store';
 import { bucketOf, encodeKey } from '../../src/store/keys';
-import type { TestStack } from './stack';
+import { stackTables, type TestStack } from './stack';
 
 /** A server's raw row: what follows `<server>|` in its RowKey (`slot2`, `stage|<commit>`), and its snapshot. */
 export interface RawRow {
@@ -14,11 +12,8 @@ export interface RawRow {
 
 /** The stack's tables, opened directly, and the reads the raw-body tests make of them. */
 export function rawTables(stack: TestStack) {
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const names = tableNames(stack.settings.tablePrefix);
-  const open = (name: string) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
-  const snapshots = open(names.snapshots);
-  const outbox = open(names.outbox);
+  const tables = stackTables(stack);
+  const { snapshots, outbox } = tables;
 
   /** The server's raw rows, slots and staging rows alike, in RowKey order. */
   const rawRows = async (server: string): Promise<RawRow[]> => {
@@ -35,9 +30,9 @@ export function rawTables(stack: TestStack) {
   return {
     snapshots,
     outbox,
-    results: open(names.results),
-    events: open(names.events),
-    history: open(names.history),
+    results: tables.results,
+    events: tables.events,
+    history: tables.history,
     rawRows,
     slotRows,
     /** The snapshot ids of the server's slot rows. */

@@ -9,7 +9,8 @@ import { loadSettings, type Settings } from '../../src/app/settings';
 import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
-import { PostureStore, type PostureStoreOptions, type StoragePolicy, type TableClientFactoryOptions } from '../../src/store';
+import { createTableClients, PostureStore, type PostureStoreOptions, type StoragePolicy, type TableClientFactoryOptions } from '../../src/store';
+import type { TableClients } from '../../src/store/client';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
 import { azureLimits } from './azure-limits';
 import { injectedError } from './faults';
@@ -110,6 +111,22 @@ export function createTestApp(options: CreateAppOptions, build: typeof createApp
  */
 export function createTestStore(options: PostureStoreOptions): PostureStore {
   return new PostureStore(withAzureLimits(options));
+}
+
+/**
+ * The one way a test opens tables itself, past the app and its stores (to seed rows of an older
+ * layout, read what was stored, touch a row while a request waits): createTableClients with the
+ * same Azure limit policies as createTestApp's, ahead of the caller's, so a row a test seeds is one
+ * Azure would have taken. test/store/test-apps.test.ts refuses a table client built any other way
+ * under test/, but for the few exceptions it names.
+ */
+export function createTestTables(options: TableClientFactoryOptions): TableClients {
+  return createTableClients(withAzureLimits(options));
+}
+
+/** A stack's own tables (its storage, its prefix), opened as createTestTables opens them. */
+export function stackTables(stack: Pick<TestStack, 'settings'>): TableClients {
+  return createTestTables({ connectionString: stack.settings.storageConnectionString, tablePrefix: stack.settings.tablePrefix });
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {

@@ -1,9 +1,7 @@
 // Every row of every table of a test stack, for "a refused request changes no table": ETags and
 // timestamps are kept, so even a rewrite with the same content shows as a change.
-import { TableClient } from '@azure/data-tables';
 import { expect } from 'vitest';
-import { resolveConnectionString, tableNames } from '../../src/store';
-import type { TestStack } from './stack';
+import { stackTables, type TestStack } from './stack';
 
 export type TableDump = Record<string, string[]>;
 
@@ -12,10 +10,8 @@ export async function dumpTables(stack: TestStack, options: { light?: boolean } 
   // What earlier accepted posts owe the fleet-wide tables is written first, so a dump taken before
   // a request and one taken after differ only by what that request wrote.
   await stack.projected().catch(() => undefined);
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
   const out: TableDump = {};
-  for (const [kind, name] of Object.entries(tableNames(stack.settings.tablePrefix))) {
-    const client = TableClient.fromConnectionString(cs, name, { allowInsecureConnection: true });
+  for (const [kind, client] of Object.entries(stackTables(stack))) {
     const rows: string[] = [];
     const queryOptions = options.light ? { select: ['PartitionKey', 'RowKey', 'Timestamp'] } : {};
     for await (const e of client.listEntities({ queryOptions })) rows.push(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -26,8 +22,7 @@ export async function dumpTables(stack: TestStack, options: { light?: boolean } 
 
 /** The rule's counts as the summary reads them (the counts rows) agree with its Results rows' own statuses. */
 export async function countsAgree(stack: TestStack, ruleId = 'test-alpha'): Promise<void> {
-  const cs = resolveConnectionString(stack.settings.storageConnectionString ?? '');
-  const results = TableClient.fromConnectionString(cs, tableNames(stack.settings.tablePrefix).results, { allowInsecureConnection: true });
+  const { results } = stackTables(stack);
   const truth: Record<string, number> = {};
   for await (const e of results.listEntities({ queryOptions: { filter: `RuleId eq '${ruleId}'` } })) truth[String(e.Status)] = (truth[String(e.Status)] ?? 0) + 1;
   const summary = (await (await stack.request('summary')).json()) as { rules: { ruleId: string; counts: Record<string, number> }[] };
