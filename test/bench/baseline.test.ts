@@ -17,7 +17,7 @@ const changed = evaluateTemplate(fleet.changed.doc, fleet.rules);
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  baseline = new Baseline(azurite.connectionString, 'BaseTest');
+  baseline = new Baseline(azurite.connectionString, 'BaseTest', createTestTables);
   await baseline.init();
 });
 afterAll(async () => azurite?.stop());
