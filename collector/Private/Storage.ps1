@@ -27,20 +27,34 @@ function Get-PostureDataItemName {
         then moved into it) and the previous log, collector.log.old (Write-PostureLog). Writers
         take their names from here (Get-PostureDataItemPath) and the uninstaller removes these and
         nothing else: a data folder may be one other tools share.
+        With -Unfinished, the names a write cut short leaves, relative to the data folder:
+        config.dat.tmp, manifest.json.tmp, spool\*.json.tmp and rejected\*.json.tmp (the two
+        folders hold only .json files, each written through its .tmp). Each run removes the old
+        ones (Remove-PostureUnfinishedWrite).
     .EXAMPLE
         Get-PostureDataItemName -Item Spool
+    .EXAMPLE
+        Get-PostureDataItemName -Unfinished
     #>
     [CmdletBinding()]
     [OutputType([string])]
     param(
         [ValidateSet('Config', 'ManifestCache', 'Log', 'Spool', 'Rejected')]
-        [string]$Item = ''
+        [string]$Item = '',
+        [switch]$Unfinished
     )
     $names = [ordered]@{ Config = 'config.dat'; ManifestCache = 'manifest.json'; Log = 'collector.log'; Spool = 'spool'; Rejected = 'rejected' }
     if ($Item) { return $names[$Item] }
+    $tmp = @(
+        ($names['Config'] + '.tmp'),
+        ($names['ManifestCache'] + '.tmp'),
+        (Join-Path -Path $names['Spool'] -ChildPath '*.json.tmp'),
+        (Join-Path -Path $names['Rejected'] -ChildPath '*.json.tmp'))
+    if ($Unfinished) { return $tmp }
     $names.Values
-    $names['Config'] + '.tmp'
-    $names['ManifestCache'] + '.tmp'
+    # Those in the folders go with their folder.
+    $tmp[0]
+    $tmp[1]
     $names['Log'] + '.old'
 }
 
@@ -270,8 +284,8 @@ function Limit-PostureSpool {
     .SYNOPSIS
         Deletes spooled snapshots older than MaxAgeDays, then the oldest beyond MaxCount. The files
         named in KeepName (the run's own new snapshot) are never deleted but count toward MaxCount:
-        the limit drops older ones in their place. Also removes the .tmp files of writes cut short
-        more than an hour ago.
+        the limit drops older ones in their place. The .tmp files of writes cut short go with the
+        others of the data folder (Remove-PostureUnfinishedWrite).
     .EXAMPLE
         Limit-PostureSpool -SpoolPath 'C:\ProgramData\FleetPosture\spool' -MaxCount 168 -MaxAgeDays 7 -KeepName $newName
     #>
@@ -310,10 +324,48 @@ function Limit-PostureSpool {
             Write-PostureLog -Level Warning -Message ("Spool holds more than {0} snapshots; dropped the oldest, {1}." -f $MaxCount, $item.Name)
         }
     }
-    # A write cut short (the task stopped, a reboot) leaves its .tmp file; an hour on, no run still writes it.
-    if ([System.IO.Directory]::Exists($SpoolPath)) {
-        foreach ($tmp in @(Get-ChildItem -LiteralPath $SpoolPath -Filter '*.tmp' -File | Where-Object { $_.LastWriteTimeUtc -lt $Now.ToUniversalTime().AddHours(-1) })) {
-            if ($PSCmdlet.ShouldProcess($tmp.FullName, 'Remove an unfinished spool write')) { $null = Remove-PostureSpoolFile -Path $tmp.FullName -Why 'an unfinished write' }
+}
+
+function Remove-PostureUnfinishedWrite {
+    <#
+    .SYNOPSIS
+        Removes the .tmp files that writes cut short (the task stopped, a kill, a power cut) left
+        in the data folder, only those Get-PostureDataItemName -Unfinished names and only once
+        last written more than MinAgeHours ago; one log line per file removed. Nothing else in
+        the folder is touched. A folder that cannot be listed, or a file that cannot be removed,
+        is logged, not thrown: the run goes on, and a later run tries again.
+    .EXAMPLE
+        Remove-PostureUnfinishedWrite -DataPath 'C:\ProgramData\FleetPosture'
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$DataPath,
+        [datetime]$Now = (Get-Date),
+        [double]$MinAgeHours = 1
+    )
+    # Nothing locks the data folder: Task Scheduler starts no second scheduled run while one runs
+    # (IgnoreNew), but a run by hand or the installer may write at the same time. A .tmp lives for
+    # one write and its move, well under a second, and a run is stopped after 30 minutes: one last
+    # written an hour ago belongs to no write still going on.
+    $cutoff = $Now.ToUniversalTime().AddHours(-$MinAgeHours)
+    foreach ($name in @(Get-PostureDataItemName -Unfinished)) {
+        $folder = $DataPath
+        $sub = Split-Path -Parent $name
+        if ($sub) { $folder = Join-Path -Path $DataPath -ChildPath $sub }
+        $leaf = Split-Path -Leaf $name
+        if (-not [System.IO.Directory]::Exists($folder)) { continue }
+        try {
+            # -like as well: on Windows a -Filter ending in .tmp also matches longer extensions (.tmpx).
+            $stale = @(Get-ChildItem -LiteralPath $folder -Filter $leaf -Force | Where-Object { -not $_.PSIsContainer -and $_.Name -like $leaf -and $_.LastWriteTimeUtc -lt $cutoff })
+        } catch {
+            Write-PostureLog -Level Warning -Message ("{0} cannot be listed to remove what writes cut short left there ({1}): {2}" -f $folder, $leaf, $_.Exception.Message)
+            continue
+        }
+        foreach ($file in $stale) {
+            if ($PSCmdlet.ShouldProcess($file.FullName, 'Remove the file of a write cut short') -and (Remove-PostureSpoolFile -Path $file.FullName -Why 'a write cut short')) {
+                Write-PostureLog -Message ("Removed {0}, left by a write cut short (last written {1})." -f $file.FullName, $file.LastWriteTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture))
+            }
         }
     }
 }

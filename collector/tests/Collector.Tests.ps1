@@ -849,16 +849,82 @@ Describe 'Limit-PostureSpool' {
         Limit-PostureSpool -SpoolPath $spool -MaxCount 3 -MaxAgeDays 7 -Now $now -WarningAction SilentlyContinue
         @(Get-PostureSpoolItem -SpoolPath $spool | ForEach-Object { $_.Name -replace '^.*_', '' }) | Should -Be @('id3.json', 'id2.json', 'id1.json')
     }
+}
 
-    It 'removes the .tmp files of writes cut short more than an hour ago, not a newer one' {
-        $spool = Join-Path -Path $TestDrive -ChildPath 'limit-tmp'
-        $null = New-Item -ItemType Directory -Path $spool
+Describe 'Writes cut short: the .tmp files they leave' {
+    BeforeEach {
+        $script:data = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+        # Writes a file last written Age ago (Age a TimeSpan), under the data folder.
+        $script:leave = {
+            param([string]$Name, [timespan]$Age)
+            $file = Join-Path -Path $script:data -ChildPath $Name
+            $dir = Split-Path -Parent $file
+            if (-not (Test-Path -LiteralPath $dir)) { $null = New-Item -ItemType Directory -Path $dir }
+            [System.IO.File]::WriteAllText($file, '{"half":')
+            [System.IO.File]::SetLastWriteTimeUtc($file, [datetime]::UtcNow.Subtract($Age))
+        }
+        # Every file under the data folder, relative, '/'-separated, sorted.
+        $script:left = {
+            $root = (Get-Item -LiteralPath $script:data).FullName
+            @(Get-ChildItem -LiteralPath $root -Recurse -File | ForEach-Object { $_.FullName.Substring($root.Length + 1).Replace('\', '/') } | Sort-Object)
+        }
+        $script:log = { Get-Content -Raw -LiteralPath (Join-Path -Path $script:data -ChildPath 'collector.log') }
+        Mock Get-PostureManifest { $script:manifest }
+        Mock New-PostureSnapshot { New-FakeSnapshot -Sequence 1 }
+        Mock Send-PostureDocument { @{ Outcome = 'Sent'; StatusCode = 201; Content = '{"snapshotId":"x","server":"exch01","outcome":"accepted","results":[]}' } }
+    }
+
+    It 'a run removes those of the collector''s files last written more than an hour ago, in the data folder, spool\ and rejected\, one log line each; newer ones and other files stay' {
+        $old = [timespan]::FromHours(2)
+        $new = [timespan]::FromMinutes(5)
+        foreach ($name in @('config.dat.tmp', 'manifest.json.tmp', 'spool/20261101T000000000Z_a.json.tmp', 'rejected/b.json.tmp')) { & $script:leave $name $old }
+        # A write that may still be under way (a run by hand, the installer).
+        foreach ($name in @('spool/20261201T000000000Z_c.json.tmp', 'rejected/d.json.tmp')) { & $script:leave $name $new }
+        # Not names the collector writes through a .tmp: another tool's, or an admin's.
+        foreach ($name in @('other.tmp', 'collector.log.tmp', 'config.dat.tmp.bak', 'spool/notes.tmp', 'rejected/e.txt.tmp', 'rejected/f.json')) { & $script:leave $name $old }
+        $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data
+        $run.ExitCode | Should -Be 0
+        & $script:left | Should -Be @('collector.log', 'collector.log.tmp', 'config.dat.tmp.bak', 'other.tmp', 'rejected/d.json.tmp', 'rejected/e.txt.tmp', 'rejected/f.json', 'spool/20261201T000000000Z_c.json.tmp', 'spool/notes.tmp')
+        $removed = @((& $script:log) -split "`n" | Where-Object { $_ -match 'left by a write cut short' })
+        $removed.Count | Should -Be 4
+        foreach ($name in @('config.dat.tmp', 'manifest.json.tmp', '20261101T000000000Z_a.json.tmp', 'b.json.tmp')) {
+            @($removed | Where-Object { $_ -match ('INFO +Removed .*[\\/]{0}, left by a write cut short \(last written \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\.' -f [regex]::Escape($name)) }).Count | Should -Be 1
+        }
+    }
+
+    It 'one an hour old or newer stays; past the hour it goes' {
+        $null = New-Item -ItemType Directory -Path $script:data
         $now = [datetime]::SpecifyKind([datetime]'2026-11-28T12:00:00', 'Utc')
-        foreach ($name in @('old.json.tmp', 'new.json.tmp')) { [System.IO.File]::WriteAllText((Join-Path -Path $spool -ChildPath $name), '{') }
-        [System.IO.File]::SetLastWriteTimeUtc((Join-Path -Path $spool -ChildPath 'old.json.tmp'), $now.AddHours(-2))
-        [System.IO.File]::SetLastWriteTimeUtc((Join-Path -Path $spool -ChildPath 'new.json.tmp'), $now.AddMinutes(-5))
-        Limit-PostureSpool -SpoolPath $spool -Now $now
-        @(Get-ChildItem -LiteralPath $spool | ForEach-Object { $_.Name }) | Should -Be @('new.json.tmp')
+        $file = Join-Path -Path $script:data -ChildPath 'config.dat.tmp'
+        [System.IO.File]::WriteAllText($file, 'x')
+        [System.IO.File]::SetLastWriteTimeUtc($file, $now.AddMinutes(-59))
+        Remove-PostureUnfinishedWrite -DataPath $script:data -Now $now
+        Test-Path -LiteralPath $file | Should -BeTrue
+        Remove-PostureUnfinishedWrite -DataPath $script:data -Now $now.AddMinutes(2)
+        Test-Path -LiteralPath $file | Should -BeFalse
+    }
+
+    It 'a run that ends early (no endpoint configured) removes them too' {
+        & $script:leave 'rejected/b.json.tmp' ([timespan]::FromHours(2))
+        (Invoke-PostureSnapshot -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 2
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected/b.json.tmp') | Should -BeFalse
+    }
+
+    It 'a dry run (-OutFile) changes nothing in the data folder' {
+        & $script:leave 'config.dat.tmp' ([timespan]::FromHours(2))
+        $out = Join-Path -Path $TestDrive -ChildPath 'dry.json'
+        (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -OutFile $out -DataPath $script:data).ExitCode | Should -Be 0
+        & $script:left | Should -Be @('config.dat.tmp')
+    }
+
+    It 'a folder that cannot be listed is logged and the run goes on; the other places are still cleared' {
+        & $script:leave 'rejected/b.json.tmp' ([timespan]::FromHours(2))
+        & $script:leave 'manifest.json.tmp' ([timespan]::FromHours(2))
+        Mock Get-ChildItem { throw 'Access to the path is denied.' } -ParameterFilter { $LiteralPath -like '*rejected' }
+        (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -WarningAction SilentlyContinue).ExitCode | Should -Be 0
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'rejected/b.json.tmp') | Should -BeTrue
+        Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'manifest.json.tmp') | Should -BeFalse
+        & $script:log | Should -Match 'rejected cannot be listed to remove what writes cut short left there \(\*\.json\.tmp\): Access to the path is denied\.'
     }
 }
 
