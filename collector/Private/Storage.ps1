@@ -377,7 +377,8 @@ function Move-PostureRejectedSnapshot {
         spooled or its own: keeps a copy as <DataPath>\rejected\<SnapshotId>.json for a support case
         (only the MaxCount newest copies are kept), deletes its spool file, and logs one line.
         Returns the line for the run's output; both name the copy. When the copy cannot be written
-        the spool file stays, so the next run offers it again rather than losing it unseen.
+        the spool file stays, so the next run offers it again rather than losing it unseen; when
+        the spool file is gone meanwhile, both lines say so instead.
         The copy is Json as UTF-8, or with AsSpooled the spool file's bytes as they are: what an
         earlier run spooled is the evidence, not the text this run read and sent. Repaired (how
         many escaped half characters the sent text had replaced, Repair-PostureJsonEscape) is said
@@ -424,7 +425,12 @@ function Move-PostureRejectedSnapshot {
         }
     } catch {
         $kept = 'it stays in the spool'
-        if (-not $SpoolFile) { $kept = 'it was not spooled either and is lost' }
+        if (-not $SpoolFile) {
+            $kept = 'it was not spooled either and is lost'
+        } elseif (-not [System.IO.File]::Exists($SpoolFile)) {
+            # Gone between this run reading it and copying it (another run sent or moved it, or an admin deleted it).
+            $kept = 'it is no longer in the spool either (removed meanwhile, by another run or by hand)'
+        }
         if ($sent) { $sent += '.' }
         Write-PostureLog -Level Error -Message ("{0} {1} refused, not retried: {2}. No copy could be written to {3} ({4}); {5}.{6}" -f $What, $SnapshotId, $Why, $folder, $_.Exception.Message, $kept, $sent)
         return ('{0} {1} refused by the service: {2}. No copy could be written to {3}; {4}.{5}' -f $What, $SnapshotId, $Why, $folder, $kept, $sent)

@@ -287,6 +287,39 @@ Describe 'Invoke-PostureSnapshot: spool first, send from the spool' {
             ($r.Lines -join "`n") | Should -Match 'Spooled snapshot older-a refused by the service: .*No copy could be written to .*rejected; it stays in the spool\.'
             & $script:log | Should -Match 'not enough space on the disk'
         }
+
+        It 'a refused spooled snapshot whose spool file is gone before its copy is made (another run, an admin): the output and the log say so, not that it stays' {
+            & $script:spoolOlderA '{"snapshotId":"older-a"}'
+            Mock Invoke-PostureHttpRequest {
+                & $script:record $Body
+                if ($script:posted[-1] -eq 'older-a') {
+                    Remove-Item -Path (Join-Path -Path $script:spool -ChildPath '*_older-a.json')
+                    return $script:refused
+                }
+                (New-AcceptedAnswer -Body $Body)
+            }
+            $r = & $script:run
+            $r.ExitCode | Should -Be 2
+            @($script:posted) | Should -Be @('older-a', (& $script:id 1))
+            $said = @($r.Lines | Where-Object { $_ -like 'Spooled snapshot older-a refused*' })
+            $said.Count | Should -Be 1
+            $said[0] | Should -Match 'No copy could be written to .*rejected; it is no longer in the spool either \(removed meanwhile, by another run or by hand\)\.$'
+            $said[0] | Should -Not -Match 'stays in the spool'
+            & $script:log | Should -Match 'Spooled snapshot older-a refused, not retried: .*No copy could be written to .*rejected \(.*\); it is no longer in the spool either \(removed meanwhile, by another run or by hand\)\.'
+            & $script:log | Should -Not -Match 'stays in the spool'
+            Test-Path -LiteralPath (Join-Path -Path $script:rejected -ChildPath 'older-a.json') | Should -BeFalse
+        }
+
+        It 'the run''s own refused snapshot whose copy cannot be written and whose spool file is gone: the line says it is no longer in the spool' {
+            $gone = Join-Path -Path $script:spool -ChildPath '20261201T000000000Z_own.json'
+            Mock Write-PostureTextFile { throw 'There is not enough space on the disk.' } -ParameterFilter { $Path -like '*rejected*' }
+            $line = Move-PostureRejectedSnapshot -DataPath $script:data -SnapshotId 'own' -Json '{}' -SpoolFile $gone -Why 'HTTP 400 invalid_snapshot: bad' -WarningAction SilentlyContinue
+            $line | Should -BeLike 'Snapshot own refused by the service: HTTP 400 invalid_snapshot: bad. No copy could be written to *rejected; it is no longer in the spool either (removed meanwhile, by another run or by hand).'
+            # Still there: the old wording, true.
+            [void](Save-PostureSpoolItem -SpoolPath $script:spool -SnapshotId 'own2' -Json '{}')
+            $here = @(Get-PostureSpoolItem -SpoolPath $script:spool)[0].FullName
+            (Move-PostureRejectedSnapshot -DataPath $script:data -SnapshotId 'own2' -Json '{}' -SpoolFile $here -Why 'HTTP 400 invalid_snapshot: bad' -WarningAction SilentlyContinue) | Should -BeLike '*; it stays in the spool.'
+        }
     }
 
     Context 'answers that are not the service''s verdict on the snapshot: the spool is kept' {
