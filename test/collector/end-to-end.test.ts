@@ -3,12 +3,12 @@
 // answered from a fixture built from each machine in collector/examples/. It enrols, posts, and
 // the verdicts the service stores equal `fleet-posture evaluate` on that machine's snapshot. Then
 // the spool: host down, the snapshot is spooled; host up, it is delivered exactly once; a spooled
-// snapshot refused for good is kept in rejected\ while a full log is rotated, and the data folder
-// then holds only what the collector lists (what the uninstaller removes). And a busy
-// storage account: the service answers 503 with Retry-After, the collector waits that long and
-// delivers the snapshot once; the same for the manifest and enrolment of a first run, which has no
-// last good copy to fall back on.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// snapshot refused for good is kept in rejected\ while a full log is rotated and what an earlier
+// run cut short left is removed, and the data folder then holds only what the collector lists
+// (what the uninstaller removes). And a busy storage account: the service answers 503 with
+// Retry-After, the collector waits that long and delivers the snapshot once; the same for the
+// manifest and enrolment of a first run, which has no last good copy to fall back on.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -195,6 +195,15 @@ describe('the spool over real HTTP', () => {
     const spooled = Buffer.from('{"schema":"fleet-posture/snapshot@1","note":"a\\ud800b","snapshotId":', 'utf8');
     writeFileSync(path.join(dataPath, 'spool', `20261201T010000000Z_${refusedId}.json`), spooled);
     writeFileSync(path.join(dataPath, 'collector.log'), 'x'.repeat(1024 * 1024 + 1), 'utf8');
+    // An earlier run killed while writing a refused copy and the manifest cache, two hours ago:
+    // this run removes what they left, so rejected\ ends up holding only the new copy.
+    const cutShort = [path.join('rejected', `${randomUUID()}.json.tmp`), 'manifest.json.tmp'];
+    mkdirSync(path.join(dataPath, 'rejected'));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const name of cutShort) {
+      writeFileSync(path.join(dataPath, name), '{"schema":');
+      utimesSync(path.join(dataPath, name), twoHoursAgo, twoHoursAgo);
+    }
 
     const run = await send(stack.baseUrl, key, dataPath, machine.env);
     // A spooled snapshot lost to a refusal makes the run exit 2, its own delivered.
@@ -207,6 +216,8 @@ describe('the spool over real HTTP', () => {
     const log = readFileSync(path.join(dataPath, 'collector.log'), 'utf8');
     expect(log).toContain(`Spooled snapshot ${refusedId} refused, not retried`);
     expect(log).toContain('It was sent with 1 escaped half of a UTF-16 surrogate pair replaced by U+FFFD; the copy is the file as spooled, before that repair.');
+    for (const name of cutShort) expect(log).toContain(`Removed ${path.join(dataPath, name)}, left by a write cut short`);
+    expect(existsSync(path.join(dataPath, 'manifest.json.tmp'))).toBe(false);
     await expectOnlyCollectorDataItems(dataPath);
   }, pwshTimeout(3));
 });
