@@ -4,12 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createApp } from '../app/create-app';
 import { ROUTE_BASE } from '../app/route-prefix';
 import { routeUrl } from '../app/routes';
 import { startAzurite } from './azurite';
 import { DEFAULT_DEMO_URL, DEMO_USAGE, DemoUsageError, parseDemoArgs, planDemo, probeHost, type DemoArgs } from './demo-target';
 import { startLocalHost } from './host';
+import { createLocalApp } from './local-app';
 import { findFixtures } from './main';
 import { localSettings } from './settings-file';
 
@@ -149,7 +149,7 @@ export async function demoMain(argv: readonly string[], env: Readonly<Record<str
   const azurite = await startAzurite();
   try {
     const { settings } = localSettings(azurite.connectionString);
-    const app = createApp({ settings });
+    const app = createLocalApp({ settings });
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: 0, log: () => undefined });
     try {

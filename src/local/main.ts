@@ -2,13 +2,13 @@
 // Ctrl-C stops both: the requests and timer jobs in progress finish first, then Azurite stops.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { createApp } from '../app/create-app';
 import { messageOf } from '../app/errors';
 import { TIMERS } from '../app/timers';
 import { ROUTE_BASE } from '../app/route-prefix';
 import { ROUTES, routeUrl, type RouteAccess } from '../app/routes';
 import { startAzurite, freePort, type AzuriteHandle } from './azurite';
 import { probeHost } from './demo-target';
+import { createLocalApp } from './local-app';
 import { startLocalHost } from './host';
 import { startJobTimers } from './job-timers';
 import { bannerKey, exportNote } from './banner-keys';
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
 
   try {
     const { settings, keySource, keyOrigins } = localSettings(azurite.connectionString);
-    const app = createApp({ settings });
+    const app = createLocalApp({ settings });
     await app.store.ensureTables();
     const host = await startLocalHost({ app, port: args.port, hostname: '127.0.0.1' });
     stopFirst.push(() => host.close());

@@ -1,6 +1,7 @@
-// The test stacks' stand-ins for Azure Table storage's limits (test/support/azure-limits.ts),
-// through the real SDK against Azurite: each limit takes a write just inside it, which Azurite then
-// stores, and refuses one just over it, as Azure would, before it reaches Azurite.
+// The stand-ins for Azure Table storage's limits that the local host and the test stacks carry
+// (src/local/azure-limits.ts), through the real SDK against Azurite: each limit takes a write just
+// inside it, which Azurite then stores, and refuses one just over it, as Azure would, before it
+// reaches Azurite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
@@ -15,7 +16,7 @@ import {
   MAX_STRING_CHARS,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_OPERATIONS,
-} from '../support/azure-limits';
+} from '../../src/local/azure-limits';
 import { createTestTables } from '../support/stack';
 
 type Entity = { partitionKey: string; rowKey: string } & Record<string, unknown>;

@@ -1,5 +1,5 @@
 // Every app a test builds carries the storage policies that refuse what Azure Table storage refuses
-// and Azurite takes (test/support/azure-limits.ts, the filter limit of test/support/stack.ts): a
+// and Azurite takes (src/local/azure-limits.ts, which the local host carries too): a
 // second instance, an older release or a projector of a test's own writes and queries the same
 // storage, and what it sends could otherwise pass here and fail in Azure. So does every store a
 // test builds itself (a migration with hooks, a projector that stalls), and every table client a
@@ -15,7 +15,7 @@ import { loadSettings } from '../../src/app/settings';
 import { STATUSES } from '../../src/rules/types';
 import { TABLES, type StoragePolicy } from '../../src/store';
 import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
-import { MAX_STRING_CHARS } from '../support/azure-limits';
+import { MAX_STRING_CHARS } from '../../src/local/azure-limits';
 import { injectedError } from '../support/faults';
 import { TEST_RULES } from '../support/snapshots';
 import { createTestApp, createTestStore, createTestTables } from '../support/stack';

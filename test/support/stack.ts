@@ -9,11 +9,9 @@ import { loadSettings, type Settings } from '../../src/app/settings';
 import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
+import { withAzureLimits } from '../../src/local/azure-limits';
 import { createTableClients, PostureStore, type PostureStoreOptions, type StoragePolicy, type TableClientFactoryOptions } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
-import { MAX_FILTER_COMPARISONS } from '../../src/store/filters';
-import { azureLimits } from './azure-limits';
-import { injectedError } from './faults';
 
 export const TEST_KEYS = {
   /**
@@ -68,28 +66,6 @@ export interface TestStack {
   /** Starts Azurite again on the same port (and folder, when persisted). */
   startStorage(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/**
- * Azure Table storage refuses a query whose filter holds more than 15 comparisons (a 400 of its
- * own); Azurite takes any number. Every stack refuses such a query as Azure would, so a test that
- * sends one sees the service's answer to that refusal rather than a pass Azure would not give.
- */
-const azureFilterLimit: StoragePolicy = {
-  name: 'testAzureFilterLimit',
-  sendRequest(request, next) {
-    const filter = new URL(request.url).searchParams.get('$filter');
-    const comparisons = filter?.match(/\s(?:eq|ne|gt|ge|lt|le)\s/g)?.length ?? 0;
-    if (comparisons > MAX_FILTER_COMPARISONS) {
-      return Promise.reject(injectedError(request, 400, `The filter holds ${comparisons} comparisons; Azure Table storage takes at most ${MAX_FILTER_COMPARISONS}: ${filter}`));
-    }
-    return next(request);
-  },
-};
-
-/** Azure's limits first, then the caller's own policies, so a fault a test injects meets only what Azure would take. */
-function withAzureLimits<T extends TableClientFactoryOptions>(storeOptions: T): T {
-  return { ...storeOptions, policies: [azureFilterLimit, ...azureLimits, ...(storeOptions.policies ?? [])] };
 }
 
 /**
