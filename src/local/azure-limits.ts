@@ -1,6 +1,7 @@
-// Azure Table storage's documented limits on what a request may hold, which Azurite does not
-// enforce: pipeline policies that refuse such a request as Azure would (a 400 or 413 of its own,
-// before it reaches Azurite), so what would fail in Azure fails on Azurite too instead of passing.
+// Azure Table storage's documented limits on what a request may hold, some of which Azurite does
+// not enforce (an entity's size by Azure's formula, its property count, a filter's comparisons):
+// pipeline policies that refuse a request over any of them as Azure would (a 400 or 413 of their
+// own, before it reaches Azurite), so what would fail in Azure fails on Azurite too.
 // The local host (`npm start`, `npm run demo`) and every test stack carry them; the benchmark does
 // not (they parse every write's body, which would weigh on what it measures).
 import { RestError } from '@azure/data-tables';
@@ -13,7 +14,7 @@ type Request = Parameters<StoragePolicy['sendRequest']>[0];
 export const MAX_ENTITY_BYTES = 1024 * 1024;
 /** Properties besides PartitionKey, RowKey and Timestamp (255 in all). */
 export const MAX_CUSTOM_PROPERTIES = 252;
-/** A string property: 64 KiB of UTF-16. */
+/** A string property: 64 KiB of UTF-16 (the store cuts its texts shorter: src/store/columns.ts). */
 export const MAX_STRING_CHARS = 32 * 1024;
 export const MAX_BINARY_BYTES = 64 * 1024;
 /** PartitionKey and RowKey: 1 KiB each, of UTF-16. */
@@ -220,7 +221,7 @@ export const azureTransactionLimits: StoragePolicy = {
 
 /**
  * Refuses a query whose filter holds more than 15 comparisons (`eq`, `lt`…), as Azure does with a
- * 400 of its own; Azurite takes any number.
+ * 400 of its own (no error code given: nothing relies on one); Azurite takes any number.
  */
 export const azureFilterLimit: StoragePolicy = {
   name: 'azureFilterLimit',
