@@ -15,6 +15,7 @@ import type { Snapshot } from '../snapshot/schema';
 import {
   ConcurrencyConflictError,
   isNewerSnapshot,
+  isRefusal,
   isRemovedRow,
   nextRawSlot,
   OutboxEntryTooLargeError,
@@ -269,7 +270,12 @@ export class Ingest {
         const written = await this.#commit(read, p, commitId, keyTag, (staged) => (entry = { commitId, staged }));
         return { snapshotId, server, outcome: 'accepted', results: sortViews(p.results.map((r) => viewOfResult(r, lang, written.get(r.ruleId)))) };
       } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        if (!(error instanceof ConcurrencyConflictError)) {
+          // Refused outright, the commit did not land: its entry goes now, or the summary would
+          // say counts pending until the projector's grace ran out. After an outage it stays.
+          if (isRefusal(error)) await abandon();
+          throw error;
+        }
         // Past this, an outbox entry written now could meet a projector that already gave up on it.
         if (Date.now() - started > MAX_COMMIT_MS) break;
         // Another snapshot of this server committed first: read again and decide anew, after a

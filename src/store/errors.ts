@@ -78,6 +78,15 @@ export function isAccessDenied(error: unknown): boolean {
   return status === 401 || status === 403;
 }
 
+/**
+ * Storage answered and refused the request (a 4xx that is neither throttling nor a timeout): the
+ * write did not happen, where an outage leaves it unknown whether it landed.
+ */
+export function isRefusal(error: unknown): boolean {
+  const status = statusCodeOf(error);
+  return status !== undefined && status >= 400 && status < 500 && !TRANSIENT_STATUS.has(status);
+}
+
 /** True for errors that mean "storage is down or throttling", as opposed to a logical conflict. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof StorageUnavailableError) return true;

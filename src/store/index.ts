@@ -2,7 +2,7 @@
 export { createTableClients, resolveConnectionString, RoundTripCounter, tableNames, TABLES, type StoragePolicy, type TableClientFactoryOptions } from './client';
 export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
 export { fitEvidence } from './entities';
-export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, FencedOutError, isAccessDenied, isTransient, LeaseLostError, settleAll, StorageUnavailableError } from './errors';
+export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, FencedOutError, isAccessDenied, isRefusal, isTransient, LeaseLostError, settleAll, StorageUnavailableError } from './errors';
 export { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 export { CursorCodec, InvalidContinuationTokenError, refused as refusedToken } from './cursor';
 export { loadedRule, PostureStore, type PostureStoreOptions, type ResultFilter, type ServerCommit } from './posture-store';

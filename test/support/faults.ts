@@ -38,10 +38,12 @@ export function lostAnswers(name: string): LostAnswers {
 export interface RefusedWrites {
   /** The table whose writes are refused (its full name, prefix included); none while empty. */
   table: string;
-  /** While true, every write reaching `table`, alone or inside a transaction, is answered 503 before it lands. */
+  /** While true, every write reaching `table`, alone or inside a transaction, is refused before it lands. */
   on: boolean;
   /** When set, only the writes whose body holds this text are refused (one rule's or one server's rows, say). */
   matching?: string;
+  /** The status they are answered with: 503 (an outage) unless set. */
+  status?: number;
   readonly policy: StoragePolicy;
 }
 
@@ -58,7 +60,7 @@ export function refusedWrites(name: string): RefusedWrites {
         const inBody = body.includes(`/${self.table}(`) || body.includes(`/${self.table} `);
         const hit = self.table !== '' && (decodeURIComponent(request.url).includes(`/${self.table}`) || inBody);
         const matched = self.matching === undefined || body.includes(self.matching);
-        if (self.on && hit && matched && request.method !== 'GET') throw injectedError(request, 503);
+        if (self.on && hit && matched && request.method !== 'GET') throw injectedError(request, self.status ?? 503);
         return next(request);
       },
     },
