@@ -12,13 +12,16 @@ import { parseSnapshot } from '../snapshot/parse';
 import {
   ANSI_CODE_PAGES,
   asWow64Export,
+  asWow64Path,
   CodePageError,
   decodeTextFile,
   DEFAULT_CODE_PAGE,
   entriesTheManifestReads,
   exportsCover,
   exportSpelling,
-  parseRegExport,
+  keysThatMatter,
+  parseRegExportFile,
+  ReadError,
   registryEntriesFromExports,
   RegExportError,
   type RegExport,
@@ -109,11 +112,15 @@ interface Decoding {
   readonly given: boolean;
 }
 
+/** The note on text read in the default code page, a guess where nothing in the file names one. */
+function codePageNote(file: string, decoding: Decoding): string {
+  return `${file}: note: read as code page ${decoding.codePage} (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n`;
+}
+
 /**
  * Reads and parses one input file. An unreadable file, text not valid in the code page, or a parse
  * error of the expected kind is one line on stderr and undefined (the command exits 2); anything
- * else is a bug and is thrown. `ansiInside` says whether the parsed file decoded data of its own in
- * the code page (REGEDIT4 hex string data), which needs the same note as ANSI text.
+ * else is a bug and is thrown.
  */
 async function readInput<T>(
   io: Io,
@@ -121,7 +128,6 @@ async function readInput<T>(
   parse: (text: string) => T,
   expected: new (...args: never[]) => Error,
   decoding: Decoding,
-  ansiInside: (parsed: T) => boolean = () => false,
 ): Promise<T | undefined> {
   let bytes: Buffer;
   try {
@@ -133,13 +139,50 @@ async function readInput<T>(
   try {
     const decoded = decodeTextFile(bytes, decoding.codePage);
     const parsed = parse(decoded.text);
-    if ((decoded.ansi || ansiInside(parsed)) && !decoding.given) {
-      io.err(`${file}: note: read as code page ${decoding.codePage} (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n`);
-    }
+    if (decoded.ansi && !decoding.given) io.err(codePageNote(file, decoding));
     return parsed;
   } catch (e) {
     if (!(e instanceof expected) && !(e instanceof CodePageError)) throw e;
     io.err(`${file}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+}
+
+/** The bytes of a file as one piece: standard input, or a file when the Io cannot stream. */
+async function* onePiece(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+/**
+ * Reads and parses one .reg file as readInput does, but streamed where the Io can (a whole-hive
+ * export may be hundreds of MB), keeping only the keys `keepKey` keeps.
+ */
+async function readRegFile(io: Io, file: string, decoding: Decoding, keepKey: (rawPath: string) => boolean): Promise<RegExport | undefined> {
+  let open: () => AsyncIterable<Uint8Array>;
+  const stream = io.stream;
+  if (stream && file !== '-') open = () => stream(file);
+  else {
+    let bytes: Buffer;
+    try {
+      bytes = await io.read(file);
+    } catch (e) {
+      io.err(readFailure(file, e) + '\n');
+      return undefined;
+    }
+    open = () => onePiece(bytes);
+  }
+  try {
+    const { parsed, ansi } = await parseRegExportFile(open, decoding.codePage, keepKey);
+    // REGEDIT4 hex string data beyond ASCII was read in the code page too, and needs the same note.
+    if ((ansi || parsed.ansiHexStrings) && !decoding.given) io.err(codePageNote(file, decoding));
+    return parsed;
+  } catch (e) {
+    if (e instanceof ReadError) {
+      io.err(readFailure(file, e.failure) + '\n');
+      return undefined;
+    }
+    if (!(e instanceof RegExportError) && !(e instanceof CodePageError)) throw e;
+    io.err(`${file}: ${e.message}\n`);
     return undefined;
   }
 }
@@ -208,16 +251,20 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   }
 
   const nativeView: RegistryView = arch === 'x64' ? '64' : '32';
+  const manifest = buildManifest();
+  // Only the keys the snapshot or the installed-key check can use are kept from each file: a
+  // whole-hive export would otherwise be held whole, several times its size.
+  const matters = keysThatMatter([...manifest.registry.map((m) => m.path), ...RULES.flatMap((r) => r.installedKeys?.paths ?? [])], { nativeView });
   const exports: RegExport[] = [];
   for (const { file, view32 } of files) {
-    const parsed = await readInput(io, file, (text) => parseRegExport(text, decoding.codePage), RegExportError, decoding, (ex) => ex.ansiHexStrings);
+    const wow64 = view32 && nativeView === '64';
+    const parsed = await readRegFile(io, file, decoding, wow64 ? (rawPath) => matters(asWow64Path(rawPath)) : matters);
     if (parsed === undefined) return EXIT.badInput;
     for (const note of parsed.notes) io.err(`${file}: note: ${note}\n`);
     // On 32-bit Windows the 32-bit view is the native one, spelled as every other file.
-    exports.push(view32 && nativeView === '64' ? asWow64Export(parsed) : parsed);
+    exports.push(wow64 ? asWow64Export(parsed) : parsed);
   }
 
-  const manifest = buildManifest();
   const registry = entriesTheManifestReads(registryEntriesFromExports(exports, manifest.registry, { nativeView }), manifest.registry);
   const uncovered = uncoveredInstallKeys(exports, registry, nativeView);
   if (uncovered !== undefined) {

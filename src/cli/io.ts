@@ -1,4 +1,5 @@
 // Small I/O helpers shared by the CLI commands.
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export interface Io {
@@ -6,6 +7,11 @@ export interface Io {
   readonly err: (text: string) => void;
   /** Reads a file, or standard input for "-". */
   readonly read: (path: string) => Promise<Buffer>;
+  /**
+   * Reads a file (not standard input) in pieces, for files that may be too large to hold whole
+   * (a whole-hive regedit export); without it, `read` serves.
+   */
+  readonly stream?: (path: string) => AsyncIterable<Uint8Array>;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -18,6 +24,7 @@ export const processIo: Io = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
   read: (p) => (p === '-' ? readStdin() : readFile(p)),
+  stream: (p) => createReadStream(p),
 };
 
 /** Exit codes: 0 done, 1 unexpected failure, 2 bad input or usage. */

@@ -1,6 +1,6 @@
 // Parser for `reg export` / regedit `.reg` files ("Windows Registry Editor Version 5.00", UTF-16LE
 // with BOM, or "REGEDIT4", ANSI) into the wire contract's registry entries. Pure: takes bytes or
-// text, never the file system.
+// text (whole, or in pieces as a file is read), never the file system.
 //
 // What a .reg file can and cannot say:
 // - It holds keys and values, never a key's last-write time, never a read error.
@@ -131,36 +131,6 @@ export function decodeTextFile(bytes: Uint8Array, codePage: number = DEFAULT_COD
 /** The text of a .reg file (see decodeTextFile). */
 export function decodeRegBytes(bytes: Uint8Array, codePage: number = DEFAULT_CODE_PAGE): string {
   return decodeTextFile(bytes, codePage).text;
-}
-
-/** Physical lines joined where a line ends with a backslash (regedit wraps hex data at ~80 columns). */
-function logicalLines(text: string): Array<{ text: string; line: number }> {
-  const physical = text.split(/\r\n|\n|\r/);
-  // The last line with any text: a backslash there says more data follows, and none does.
-  let last = physical.length - 1;
-  // Stryker disable next-line EqualityOperator: a blank first line never ends in a backslash, so stopping on it reads the same.
-  while (last >= 0 && physical[last]!.trim() === '') last--;
-  const out: Array<{ text: string; line: number }> = [];
-  // Stryker disable next-line EqualityOperator: one more blank line at the end is skipped like any blank line.
-  for (let i = 0; i < physical.length; i++) {
-    const start = i + 1;
-    // Only wrapped hex data ends in a backslash (a string value ends with its closing quote); the
-    // indent of the next line goes with the other blanks hexBytes drops. A comment is never wrapped.
-    // Each physical line is tested alone and the parts joined once: testing the joined text again
-    // for every wrapped line made a large binary value take minutes.
-    const parts = [physical[i]!];
-    if (!/^\s*;/.test(parts[0]!)) {
-      while (/\\\s*$/.test(parts[parts.length - 1]!)) {
-        // regedit never ends a value on a backslash: the file stops inside the value's data, and
-        // read as it stands the value would be shorter than the one exported, without a word.
-        if (i >= last) throw new RegExportError(`${wrappedPart(parts[0]!)} goes on past the end of the file (its last line ends with "\\"): the file is cut short; export it again`, start);
-        parts[parts.length - 1] = parts[parts.length - 1]!.replace(/\\\s*$/, '');
-        parts.push(physical[++i]!);
-      }
-    }
-    out.push({ text: parts.join(''), line: start });
-  }
-  return out;
 }
 
 /** What a line that wraps past the end of the file holds, for the message: a value's data by its name, or a key line. */
@@ -311,43 +281,155 @@ function parseData(name: string, data: string, state: ParseState, lineNo: number
   }
 }
 
-/**
- * Parses the text of a .reg file into keys and values, in file order. `codePage` is the ANSI code
- * page of REGEDIT4 string data written as hex (hex(1), hex(2), hex(7)).
- */
-export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAGE): RegExport {
-  const lines = logicalLines(text.replace(/^\uFEFF/, ''));
-  const index = lines.findIndex((l) => l.text.trim() !== '');
-  const header = lines[index]?.text.trim();
-  let format: RegExport['format'];
-  if (header === 'Windows Registry Editor Version 5.00') format = 'REGEDIT5';
-  else if (header === 'REGEDIT4') format = 'REGEDIT4';
-  else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', lines[index]?.line ?? 1);
+const CUT_SHORT = (what: string): string => `${what} goes on past the end of the file (its last line ends with "\\"): the file is cut short; export it again`;
 
-  const keys: RegExportKey[] = [];
-  const state: ParseState = { format, codePage, notes: [], ansiHexStrings: false };
-  const { notes } = state;
-  let current: RegExportKey | undefined;
-  let skipping = false;
-  for (const { text: raw, line } of lines.slice(index + 1)) {
+const WRAPPED = /\\\s*$/;
+
+/**
+ * Parses a .reg file's text given in pieces, in order (`push`), into keys and values, in file order
+ * (`end`). Only the line being read is held, plus the keys kept, so a whole-hive export is read in
+ * the memory of the keys wanted. `keepKey` says which keys to keep (all, unless given); every line
+ * is read and checked all the same, so a file is refused, and noted on, exactly as when all are kept.
+ *
+ * A file is refused for what is wrong with it as a whole before what is wrong on a line: a file
+ * cut short inside wrapped data, then a missing header, then the first bad line.
+ */
+export class RegExportParser {
+  private readonly codePage: number;
+  private readonly keepKey: (rawPath: string) => boolean;
+  private readonly keys: RegExportKey[] = [];
+  private readonly notes: string[] = [];
+  private state: ParseState | undefined;
+  private failure: RegExportError | undefined;
+  private current: RegExportKey | undefined;
+  private skipping = false;
+  private started = false;
+  /** The text after the last line break seen. */
+  private rest = '';
+  private physical = 0;
+  /** A logical line being joined from wrapped physical lines. */
+  private wrapped: { parts: string[]; line: number; first: string; firstStripped: string } | undefined;
+  /**
+   * A logical line whose wrapped data ended on a blank line: it stands if any text follows, and
+   * means the file is cut short if none does (the wrapping backslash was on the last line with text).
+   */
+  private held: { text: string; line: number; first: string } | undefined;
+
+  constructor(codePage: number = DEFAULT_CODE_PAGE, keepKey: (rawPath: string) => boolean = () => true) {
+    this.codePage = codePage;
+    this.keepKey = keepKey;
+  }
+
+  push(text: string): void {
+    if (!this.started && text !== '') {
+      this.started = true;
+      text = text.replace(/^\uFEFF/, '');
+    }
+    const data = this.rest + text;
+    let from = 0;
+    const breaks = /\r\n|\n|\r/g;
+    for (let m = breaks.exec(data); m; m = breaks.exec(data)) {
+      // A CR last in this piece may be the first half of a CRLF: wait for the next piece.
+      if (m[0] === '\r' && m.index === data.length - 1) break;
+      this.physicalLine(data.slice(from, m.index));
+      from = m.index + m[0].length;
+    }
+    this.rest = data.slice(from);
+  }
+
+  end(): RegExport {
+    // What String#split makes of the end: a last line without a break, or an empty one after it.
+    if (this.rest.endsWith('\r')) {
+      this.physicalLine(this.rest.slice(0, -1));
+      this.physicalLine('');
+    } else this.physicalLine(this.rest);
+    this.rest = '';
+    // regedit never ends a value on a backslash: the file stops inside the value's data, and read
+    // as it stands the value would be shorter than the one exported, without a word.
+    if (this.wrapped) {
+      const w = this.wrapped;
+      throw new RegExportError(CUT_SHORT(wrappedPart(w.parts.length === 1 ? w.first : w.firstStripped)), w.line);
+    }
+    if (this.held) throw new RegExportError(CUT_SHORT(wrappedPart(this.held.first)), this.held.line);
+    if (this.failure) throw this.failure;
+    if (!this.state) throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', 1);
+    return { format: this.state.format, keys: this.keys, notes: this.notes, ansiHexStrings: this.state.ansiHexStrings };
+  }
+
+  private physicalLine(text: string): void {
+    const line = ++this.physical;
+    const w = this.wrapped;
+    if (w) {
+      // Only wrapped hex data ends in a backslash (a string value ends with its closing quote); the
+      // indent of the next line goes with the other blanks hexBytes drops. Each physical line is
+      // tested alone and the parts joined once: testing the joined text again for every wrapped
+      // line made a large binary value take minutes.
+      if (WRAPPED.test(text)) {
+        w.parts.push(text.replace(WRAPPED, ''));
+        return;
+      }
+      w.parts.push(text);
+      this.wrapped = undefined;
+      const joined = { text: w.parts.join(''), line: w.line, first: w.parts.length === 2 ? w.first : w.firstStripped };
+      if (text.trim() === '') this.held = joined;
+      else this.logicalLine(joined.text, joined.line);
+      return;
+    }
+    if (text.trim() === '') return;
+    if (this.held) {
+      this.logicalLine(this.held.text, this.held.line);
+      this.held = undefined;
+    }
+    // A comment is never wrapped.
+    if (!/^\s*;/.test(text) && WRAPPED.test(text)) {
+      const stripped = text.replace(WRAPPED, '');
+      this.wrapped = { parts: [stripped], line, first: text, firstStripped: stripped };
+      return;
+    }
+    this.logicalLine(text, line);
+  }
+
+  private logicalLine(raw: string, line: number): void {
+    if (this.failure) return;
+    try {
+      this.interpret(raw, line);
+    } catch (e) {
+      if (!(e instanceof RegExportError)) throw e;
+      // Kept for the end: the rest of the file may yet show it is cut short, which is said first.
+      this.failure = e;
+    }
+  }
+
+  private interpret(raw: string, line: number): void {
     const s = raw.trim();
-    if (s === '' || s.startsWith(';')) continue;
+    if (!this.state) {
+      let format: RegExport['format'];
+      if (s === 'Windows Registry Editor Version 5.00') format = 'REGEDIT5';
+      else if (s === 'REGEDIT4') format = 'REGEDIT4';
+      else throw new RegExportError('not a registry export: the first line must be "Windows Registry Editor Version 5.00" or "REGEDIT4"', line);
+      this.state = { format, codePage: this.codePage, notes: this.notes, ansiHexStrings: false };
+      return;
+    }
+    const { notes } = this;
+    if (s.startsWith(';')) return;
     if (s.startsWith('[')) {
       if (!s.endsWith(']')) throw new RegExportError('a key line must end with "]"', line);
       const inner = s.slice(1, -1);
       if (inner.startsWith('-')) {
         notes.push(`line ${line}: deleted-key line [${inner}] skipped (a .reg file deletes it on import; it says nothing about the registry)`);
-        current = undefined;
-        skipping = true;
-        continue;
+        this.current = undefined;
+        this.skipping = true;
+        return;
       }
       if (inner === '' || inner.endsWith('\\') || inner.includes('\\\\')) throw new RegExportError(`malformed key path ${JSON.stringify(inner)}`, line);
-      current = { rawPath: inner, line, values: [] };
-      keys.push(current);
-      skipping = false;
-      continue;
+      // A key not kept is still read to its end, its values checked and noted on like any other.
+      this.current = { rawPath: inner, line, values: [] };
+      if (this.keepKey(inner)) this.keys.push(this.current);
+      this.skipping = false;
+      return;
     }
-    if (skipping) continue;
+    if (this.skipping) return;
+    const current = this.current;
     if (!current) throw new RegExportError('a value line before any [key] line', line);
     let name: string;
     let rest: string;
@@ -363,9 +445,9 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
     const data = rest.slice(1).trim();
     if (data === '-') {
       notes.push(`line ${line}: deleted value ${JSON.stringify(name)} in [${current.rawPath}] skipped`);
-      continue;
+      return;
     }
-    const value = parseData(name, data, state, line);
+    const value = parseData(name, data, this.state, line);
     const existing = current.values.findIndex((v) => v.name.toLowerCase() === name.toLowerCase());
     if (existing >= 0) {
       notes.push(`line ${line}: value ${JSON.stringify(name)} appears twice in [${current.rawPath}]; the later one is kept`);
@@ -373,9 +455,163 @@ export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAG
     }
     current.values.push(value);
   }
-  return { format, keys, notes, ansiHexStrings: state.ansiHexStrings };
 }
 
+/**
+ * Parses the text of a .reg file into keys and values, in file order. `codePage` is the ANSI code
+ * page of REGEDIT4 string data written as hex (hex(1), hex(2), hex(7)).
+ */
+export function parseRegExport(text: string, codePage: number = DEFAULT_CODE_PAGE): RegExport {
+  const parser = new RegExportParser(codePage);
+  parser.push(text);
+  return parser.end();
+}
+
+/** Turns a file's bytes, given in pieces, into text as decodeTextFile would the whole. */
+interface PieceDecoder {
+  write(bytes: Uint8Array): string;
+  end(): string;
+}
+
+function utf16Decoder(bigEndian: boolean): PieceDecoder {
+  // A piece may end inside a character: its odd byte waits for the next piece. A surrogate pair
+  // split between pieces comes out as its two halves, which joined are the pair.
+  let carry: Uint8Array = new Uint8Array(0);
+  return {
+    write(bytes) {
+      const all = carry.length === 0 ? bytes : Buffer.concat([carry, bytes]);
+      const even = all.length - (all.length % 2);
+      carry = all.slice(even);
+      return utf16(all.subarray(0, even), bigEndian);
+    },
+    end() {
+      return '';
+    },
+  };
+}
+
+/** `fatal`: invalid text throws (TypeError) rather than becoming U+FFFD. */
+function textDecoder(label: string, fatal: boolean): PieceDecoder {
+  const decoder = new TextDecoder(label, { fatal });
+  return { write: (bytes) => decoder.decode(bytes, { stream: true }), end: () => decoder.decode() };
+}
+
+function ansiDecoder(codePage: number): PieceDecoder {
+  const label = ANSI_CODE_PAGES[codePage];
+  if (label === undefined) throw new CodePageError(`code page ${codePage} is not one of ${Object.keys(ANSI_CODE_PAGES).join(', ')}`);
+  const decoder = textDecoder(label, true);
+  const fix = (text: string): string => (codePage === 1252 ? text.replace(/[\u0080-\u009f]/g, (c) => CP1252_80_9F[c.charCodeAt(0) - 0x80]!) : text);
+  const checked = (decode: () => string): string => {
+    try {
+      return fix(decode());
+    } catch {
+      throw new CodePageError(`the text is not valid in code page ${codePage}; give the ANSI code page of the Windows that wrote it with --code-page (932 for Japanese, 1252 for English and Western European)`);
+    }
+  };
+  return { write: (bytes) => checked(() => decoder.write(bytes)), end: () => checked(() => decoder.end()) };
+}
+
+/** Thrown by the source of a file's bytes (so not a fault of its text): what reading it failed with. */
+export class ReadError extends Error {
+  constructor(readonly failure: unknown) {
+    super((failure as Error).message);
+  }
+}
+
+async function* reading(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await it.next();
+    } catch (e) {
+      throw new ReadError(e);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/**
+ * Reads a .reg file from `open` (which gives its bytes in pieces, from the start, each time it is
+ * called) as decodeTextFile and parseRegExport would read the whole, holding only a piece at a
+ * time, and the keys `keepKey` keeps. A file that is neither Unicode by its first bytes nor valid
+ * UTF-8 is only known to be ANSI once its bytes stop being valid UTF-8: it is then read again from
+ * the start. A failure of `open` is thrown as a ReadError.
+ */
+export async function parseRegExportFile(
+  open: () => AsyncIterable<Uint8Array>,
+  codePage: number = DEFAULT_CODE_PAGE,
+  keepKey?: (rawPath: string) => boolean,
+): Promise<{ parsed: RegExport; ansi: boolean }> {
+  const parsed = await readPass(open, codePage, keepKey, false);
+  return parsed ? { parsed, ansi: false } : { parsed: (await readPass(open, codePage, keepKey, true))!, ansi: true };
+}
+
+/** Not valid UTF-8 where no byte-order mark said what the file is: it is ANSI. */
+class NotUtf8 extends Error {}
+
+/** The decoder decodeTextFile would choose for a file starting with `bytes`, and how many bytes its mark takes. */
+function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean; guess: boolean } {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true, guess: false };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true, guess: false };
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false, guess: false };
+  // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true, guess: false };
+  const utf8 = textDecoder('utf-8', true);
+  const notUtf8 = (decode: () => string): string => {
+    try {
+      return decode();
+    } catch {
+      throw new NotUtf8();
+    }
+  };
+  return { decoder: { write: (b) => notUtf8(() => utf8.write(b)), end: () => notUtf8(() => utf8.end()) }, skip: 0, utf16: false, guess: true };
+}
+
+/**
+ * One reading of the file: as its first bytes say, or as ANSI. Undefined when read as UTF-8 for
+ * want of a mark and it is not.
+ */
+async function readPass(
+  open: () => AsyncIterable<Uint8Array>,
+  codePage: number,
+  keepKey: ((rawPath: string) => boolean) | undefined,
+  ansi: boolean,
+): Promise<RegExport | undefined> {
+  const parser = new RegExportParser(codePage, keepKey);
+  let chosen: ReturnType<typeof decoderFor> | undefined;
+  let head: Uint8Array = new Uint8Array(0);
+  let size = 0;
+  const choose = (bytes: Uint8Array): void => {
+    chosen = ansi ? { decoder: ansiDecoder(codePage), skip: 0, utf16: false, guess: false } : decoderFor(bytes);
+    parser.push(chosen.decoder.write(bytes.subarray(chosen.skip)));
+  };
+  try {
+    for await (const piece of reading(open())) {
+      size += piece.length;
+      if (chosen) {
+        parser.push(chosen.decoder.write(piece));
+        continue;
+      }
+      // Four bytes tell the encoding (fewer only in a file that short).
+      head = head.length === 0 ? piece : Buffer.concat([head, piece]);
+      if (head.length >= 4) choose(head);
+    }
+    if (!chosen) choose(head);
+    // Every UTF-16 character is two bytes (or four): an odd count is a file cut short, whose last
+    // byte would otherwise be read as a stray U+FFFD and reported as some other fault of that line.
+    // Its BOM is two bytes too, so the whole file's length has the text's parity.
+    if (chosen!.utf16 && size % 2 !== 0) {
+      throw new CodePageError('its UTF-16 text is an odd number of bytes, so it ends inside a character: the file is cut short; export it again');
+    }
+    parser.push(chosen!.decoder.end());
+  } catch (e) {
+    if (e instanceof NotUtf8) return undefined;
+    throw e;
+  }
+  return parser.end();
+}
 
 /**
  * Where a key of the 32-bit view sits in a 64-bit export: under Wow6432Node, the hive spelled as
@@ -396,10 +632,39 @@ function wowSpelling(path: string): string | undefined {
  */
 export function asWow64Export(ex: RegExport): RegExport {
   const keys = ex.keys.map((k) => {
-    const spelled = k.rawPath.split('\\').some((s) => s.toLowerCase() === 'wow6432node') ? undefined : wowSpelling(k.rawPath);
-    return spelled === undefined ? k : { ...k, rawPath: spelled };
+    const spelled = asWow64Path(k.rawPath);
+    return spelled === k.rawPath ? k : { ...k, rawPath: spelled };
   });
   return { ...ex, keys };
+}
+
+/** A key path of an export of the 32-bit view as asWow64Export spells it. */
+export function asWow64Path(rawPath: string): string {
+  const spelled = rawPath.split('\\').some((s) => s.toLowerCase() === 'wow6432node') ? undefined : wowSpelling(rawPath);
+  return spelled ?? rawPath;
+}
+
+/**
+ * Which keys of an export can matter to registryEntriesFromExports, entriesTheManifestReads and
+ * exportsCover asked about `paths` (the manifest's keys, and any other key asked about): those at,
+ * below or above one of them, in the spelling of either view. `rawPath` is as the export (after
+ * asWow64Export) spells it. Every other key is left out of the snapshot and covers none of them, so
+ * a parse that drops it gives the same answers in the memory of the keys kept.
+ */
+export function keysThatMatter(paths: readonly string[], options: RegExportOptions = {}): (rawPath: string) => boolean {
+  const nativeView = options.nativeView ?? '64';
+  const views: RegistryView[] = ['64', '32'];
+  const targets = [
+    ...new Set(
+      paths.flatMap((p) => [shortHive(p), canonicalRegistryPath(p, '64').path, ...views.map((v) => exportSpelling(p, v, nativeView))].filter((x): x is string => x !== undefined).map((x) => x.toLowerCase())),
+    ),
+  ];
+  const related = (a: string, b: string): boolean => a === b || a.startsWith(b + '\\') || b.startsWith(a + '\\');
+  return (rawPath) => {
+    const short = shortHive(rawPath).toLowerCase();
+    const canonical = canonicalRegistryPath(rawPath, nativeView).path.toLowerCase();
+    return targets.some((t) => related(short, t) || related(canonical, t));
+  };
 }
 
 /**
