@@ -117,6 +117,16 @@ function codePageNote(file: string, decoding: Decoding): string {
   return `${file}: note: read as code page ${decoding.codePage} (English and Western European Windows); for a file from a Windows with another ANSI code page, give it with --code-page (932 for Japanese)\n`;
 }
 
+/** The whole file, or undefined once its read failure is one line on stderr. */
+async function readWhole(io: Io, file: string): Promise<Buffer | undefined> {
+  try {
+    return await io.read(file);
+  } catch (e) {
+    io.err(readFailure(file, e) + '\n');
+    return undefined;
+  }
+}
+
 /**
  * Reads and parses one input file. An unreadable file, text not valid in the code page, or a parse
  * error of the expected kind is one line on stderr and undefined (the command exits 2); anything
@@ -129,13 +139,8 @@ async function readInput<T>(
   expected: new (...args: never[]) => Error,
   decoding: Decoding,
 ): Promise<T | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await io.read(file);
-  } catch (e) {
-    io.err(readFailure(file, e) + '\n');
-    return undefined;
-  }
+  const bytes = await readWhole(io, file);
+  if (bytes === undefined) return undefined;
   try {
     const decoded = decodeTextFile(bytes, decoding.codePage);
     const parsed = parse(decoded.text);
@@ -162,13 +167,8 @@ async function readRegFile(io: Io, file: string, decoding: Decoding, keepKey: (r
   const stream = io.stream;
   if (stream && file !== '-') open = () => stream(file);
   else {
-    let bytes: Buffer;
-    try {
-      bytes = await io.read(file);
-    } catch (e) {
-      io.err(readFailure(file, e) + '\n');
-      return undefined;
-    }
+    const bytes = await readWhole(io, file);
+    if (bytes === undefined) return undefined;
     open = () => onePiece(bytes);
   }
   try {
