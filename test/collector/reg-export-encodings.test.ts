@@ -2,7 +2,7 @@
 // say it), the ANSI code pages, and line breaks that a piece boundary splits. Each case is read
 // in-process, so these are the tests that see a change to the stream decoder.
 import { describe, expect, it } from 'vitest';
-import { decodeTextFile, parseRegExport, parseRegExportFile, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
+import { decodeTextFile, keysThatMatter, parseRegExport, parseRegExportFile, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
 
 /** The file's bytes in pieces of `size`. */
 function pieces(bytes: Uint8Array, size: number): () => AsyncIterable<Uint8Array> {
@@ -197,5 +197,55 @@ describe('RegExportParser: line breaks at the edges of the pieces', () => {
     expect(keyValues(both(text))).toEqual([{ name: 's', type: 'REG_SZ', data: 'a\uFEFFb' }]);
     const file = bytes([0xff, 0xfe], le(text));
     expect(values(await expectReadAsWhole(file, 'UTF-16LE with U+FEFF in a value'))).toEqual([{ name: 's', type: 'REG_SZ', data: 'a\uFEFFb' }]);
+  });
+});
+
+describe('keysThatMatter: spellings of a key asked about', () => {
+  it('keeps a key whatever the spelling of its hive or the case of its path, in either view, on either Windows', () => {
+    for (const nativeView of [undefined, '64', '32'] as const) {
+      const matters = keysThatMatter(['HKLM\\SOFTWARE\\McAfee\\DesktopProtection'], nativeView ? { nativeView } : {});
+      const what = `native view ${nativeView ?? 'default'}`;
+      for (const kept of [
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection',
+        'hkey_local_machine\\software\\mcafee\\desktopprotection',
+        'HKLM\\SOFTWARE\\McAfee\\DesktopProtection\\Sub',
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432NODE\\McAfee\\DesktopProtection',
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node',
+        'HKEY_LOCAL_MACHINE',
+      ]) {
+        expect(matters(kept), `${kept}, ${what}`).toBe(true);
+      }
+      for (const dropped of [
+        // A key whose name only begins like one asked about is neither above nor below it.
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McA',
+        'HKEY_LOCAL_MACHINE\\SOFT',
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtectionX',
+        'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Microsoft',
+        'HKEY_CURRENT_USER\\SOFTWARE\\McAfee\\DesktopProtection',
+        'HKEY_USERS',
+      ]) {
+        expect(matters(dropped), `${dropped}, ${what}`).toBe(false);
+      }
+    }
+  });
+
+  it('keeps the keys of an asked path spelled under Wow6432Node, and its native spelling', () => {
+    const matters = keysThatMatter(['HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Network Associates']);
+    expect(matters('HKLM\\SOFTWARE\\Wow6432Node\\Network Associates\\TVD')).toBe(true);
+    expect(matters('HKLM\\SOFTWARE\\Network Associates')).toBe(true);
+    expect(matters('HKLM\\SOFTWARE\\Network')).toBe(false);
+  });
+});
+
+describe('parseRegExportFile: a failure that is not the file\'s', () => {
+  it('lets an error of keepKey out as it is, not taken for a fault of the file even when the file is cut short too', async () => {
+    const file = bytes([0xff, 0xfe], le(`${REG5}"a"="b"\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Y]\r\n"big"=hex:01,\\\r\n`));
+    const keepKey = (rawPath: string): boolean => {
+      if (rawPath.endsWith('Y')) throw new TypeError('keepKey failed');
+      return true;
+    };
+    const read = parseRegExportFile(pieces(file, 4096), undefined, keepKey);
+    await expect(read).rejects.toBeInstanceOf(TypeError);
+    await expect(read).rejects.toThrow('keepKey failed');
   });
 });
