@@ -552,12 +552,12 @@ export async function parseRegExportFile(
 class NotUtf8 extends Error {}
 
 /** The decoder decodeTextFile would choose for a file starting with `bytes`, and how many bytes its mark takes. */
-function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean; guess: boolean } {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true, guess: false };
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true, guess: false };
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false, guess: false };
+function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean } {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true };
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false };
   // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true, guess: false };
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true };
   const utf8 = textDecoder('utf-8', true);
   const notUtf8 = (decode: () => string): string => {
     try {
@@ -566,7 +566,7 @@ function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; u
       throw new NotUtf8();
     }
   };
-  return { decoder: { write: (b) => notUtf8(() => utf8.write(b)), end: () => notUtf8(() => utf8.end()) }, skip: 0, utf16: false, guess: true };
+  return { decoder: { write: (b) => notUtf8(() => utf8.write(b)), end: () => notUtf8(() => utf8.end()) }, skip: 0, utf16: false };
 }
 
 /**
@@ -584,7 +584,7 @@ async function readPass(
   let head: Uint8Array = new Uint8Array(0);
   let size = 0;
   const choose = (bytes: Uint8Array): void => {
-    chosen = ansi ? { decoder: ansiDecoder(codePage), skip: 0, utf16: false, guess: false } : decoderFor(bytes);
+    chosen = ansi ? { decoder: ansiDecoder(codePage), skip: 0, utf16: false } : decoderFor(bytes);
     parser.push(chosen.decoder.write(bytes.subarray(chosen.skip)));
   };
   try {
