@@ -123,6 +123,7 @@ describe('parseRegExportFile: the encoding, from the first bytes', () => {
       [0x41, 0xff],
       [0x41, 0x00, 0x41, 0x41],
       [0x41, 0x41, 0x41, 0x00],
+      [0x00, 0x00, 0x41, 0x00],
     ];
     for (const start of lookAlikes) {
       const file = odd(bytes(start, rest));
