@@ -2,24 +2,8 @@
 // say it), the ANSI code pages, and line breaks that a piece boundary splits. Each case is read
 // in-process, so these are the tests that see a change to the stream decoder.
 import { describe, expect, it } from 'vitest';
-import { decodeTextFile, keysThatMatter, parseRegExport, parseRegExportFile, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
-
-/** The file's bytes in pieces of `size`. */
-function pieces(bytes: Uint8Array, size: number): () => AsyncIterable<Uint8Array> {
-  return async function* () {
-    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-  };
-}
-
-/** What reading the whole file gives: the parse and whether it was ANSI, or the error's class and message. */
-function whole(bytes: Uint8Array, codePage?: number): unknown {
-  try {
-    const decoded = decodeTextFile(bytes, codePage);
-    return { parsed: parseRegExport(decoded.text, codePage), ansi: decoded.ansi };
-  } catch (e) {
-    return `${(e as Error).constructor.name}: ${(e as Error).message}`;
-  }
-}
+import { keysThatMatter, parseRegExport, parseRegExportFile, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
+import { pieces, whole } from '../support/reg-pieces';
 
 async function streamed(bytes: Uint8Array, size: number, codePage?: number): Promise<unknown> {
   try {

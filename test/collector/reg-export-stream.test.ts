@@ -11,11 +11,9 @@ import { RULES } from '../../src/rules/registry';
 import {
   asWow64Export,
   asWow64Path,
-  decodeTextFile,
   entriesTheManifestReads,
   exportsCover,
   keysThatMatter,
-  parseRegExport,
   parseRegExportFile,
   ReadError,
   registryEntriesFromExports,
@@ -23,27 +21,11 @@ import {
 } from '../../src/snapshot/reg-export';
 import type { RegistryView } from '../../src/snapshot/normalise';
 import { writeLargeRegExport } from '../support/large-reg-export';
+import { pieces, whole } from '../support/reg-pieces';
 import { fakeIo } from './cli-io';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
 const FILES = [...readdirSync(FIX).map((f) => join(FIX, f)), ...readdirSync(join(FIX, 'port25')).map((f) => join(FIX, 'port25', f))].filter((f) => f.endsWith('.reg'));
-
-/** The file's bytes in pieces of `size`. */
-function pieces(bytes: Uint8Array, size: number): () => AsyncIterable<Uint8Array> {
-  return async function* () {
-    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-  };
-}
-
-/** What reading the whole file gives: the parse and whether it was ANSI, or the error's class and message. */
-function whole(bytes: Uint8Array, codePage?: number): unknown {
-  try {
-    const decoded = decodeTextFile(bytes, codePage);
-    return { parsed: parseRegExport(decoded.text, codePage), ansi: decoded.ansi };
-  } catch (e) {
-    return `${(e as Error).constructor.name}: ${(e as Error).message}`;
-  }
-}
 
 async function streamed(bytes: Uint8Array, size: number, codePage?: number, keepKey?: (rawPath: string) => boolean): Promise<unknown> {
   try {
