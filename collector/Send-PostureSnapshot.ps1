@@ -88,7 +88,9 @@
     Default: %ProgramData%\FleetPosture.
 
 .PARAMETER ConfigPath
-    The DPAPI-protected configuration file. Default: <DataPath>\config.dat.
+    The DPAPI-protected configuration file. Default: <DataPath>\config.dat. It is written
+    through <ConfigPath>.tmp beside it; each run (not -OutFile) removes that file once it is
+    more than an hour old, the leftover of a write cut short, and nothing else in that folder.
 
 .PARAMETER Language
     Language of the verdict messages (Accept-Language): en or ja.

@@ -772,7 +772,7 @@ function Restore-PostureConfigBytes {
         if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
         return
     }
-    $tmp = $Path + '.tmp'
+    $tmp = Get-PostureTempPath -Path $Path
     [System.IO.File]::WriteAllBytes($tmp, $Before)
     Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }

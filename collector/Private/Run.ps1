@@ -147,9 +147,10 @@ function Invoke-PostureSnapshot {
     $cachePath = Get-PostureDataItemPath -DataPath $DataPath -Item ManifestCache
     $dryRun = [bool]$OutFile
     if (-not $dryRun) { $script:PostureLogPath = Get-PostureDataItemPath -DataPath $DataPath -Item Log }
-    # The .tmp files of writes cut short: first, so that a run ending early (no endpoint, no
-    # manifest) removes them too. A dry run changes nothing in the data folder.
-    if (-not $dryRun) { Remove-PostureUnfinishedWrite -DataPath $DataPath }
+    # The .tmp files of writes cut short, the configuration's among them wherever it is: first, so
+    # that a run ending early (no endpoint, no manifest) removes them too. A dry run changes
+    # nothing in the data folder, nor beside the configuration.
+    if (-not $dryRun) { Remove-PostureUnfinishedWrite -DataPath $DataPath -ConfigPath $ConfigPath }
     # The scheduled task is stopped after 30 minutes; the budget ends the run's requests before
     # that. A dry run is started by hand and has none.
     $deadline = $null

@@ -95,6 +95,25 @@ function ConvertTo-PostureFullPath {
     return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
 }
 
+function Get-PostureTempPath {
+    <#
+    .SYNOPSIS
+        The temporary file a write to -Path goes through: <Path>.tmp beside it, moved into its
+        place once whole (Move-PostureFileIntoPlace). Every such writer takes the name from here,
+        so a run can find the one a write cut short left (Remove-PostureUnfinishedWrite).
+    .EXAMPLE
+        Get-PostureTempPath -Path 'D:\Posture\posture.dat'
+        Returns D:\Posture\posture.dat.tmp.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string]$Path
+    )
+    return ($Path + '.tmp')
+}
+
 function Write-PostureTextFile {
     <#
     .SYNOPSIS
@@ -133,7 +152,7 @@ function Write-PostureFileBytes {
     if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }
     $dir = Split-Path -Parent $Path
     if ($dir -and -not [System.IO.Directory]::Exists($dir)) { [void][System.IO.Directory]::CreateDirectory($dir) }
-    $tmp = $Path + '.tmp'
+    $tmp = Get-PostureTempPath -Path $Path
     [System.IO.File]::WriteAllBytes($tmp, $Bytes)
     Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }
@@ -330,17 +349,22 @@ function Remove-PostureUnfinishedWrite {
     <#
     .SYNOPSIS
         Removes the .tmp files that writes cut short (the task stopped, a kill, a power cut) left
-        in the data folder, only those Get-PostureDataItemName -Unfinished names and only once
-        last written more than MinAgeHours ago; one log line per file removed. Nothing else in
-        the folder is touched. A folder that cannot be listed, or a file that cannot be removed,
-        is logged, not thrown: the run goes on, and a later run tries again.
+        in the data folder, only those Get-PostureDataItemName -Unfinished names, and with
+        -ConfigPath the configuration's own (Get-PostureTempPath: <ConfigPath>.tmp beside it,
+        wherever it is), only once last written more than MinAgeHours ago; one log line per file
+        removed. Nothing else in either folder is touched. A folder that cannot be listed, or a
+        file that cannot be removed, is logged, not thrown: the run goes on, and a later run tries
+        again.
     .EXAMPLE
         Remove-PostureUnfinishedWrite -DataPath 'C:\ProgramData\FleetPosture'
+    .EXAMPLE
+        Remove-PostureUnfinishedWrite -DataPath 'C:\ProgramData\FleetPosture' -ConfigPath 'D:\Posture\posture.dat'
     #>
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
         [Parameter(Mandatory = $true)]
         [string]$DataPath,
+        [string]$ConfigPath = '',
         [datetime]$Now = (Get-Date),
         [double]$MinAgeHours = 1
     )
@@ -349,6 +373,7 @@ function Remove-PostureUnfinishedWrite {
     # one write and its move, well under a second, and a run is stopped after 30 minutes: one last
     # written an hour ago belongs to no write still going on.
     $cutoff = $Now.ToUniversalTime().AddHours(-$MinAgeHours)
+    $stale = New-Object System.Collections.ArrayList
     foreach ($name in @(Get-PostureDataItemName -Unfinished)) {
         $folder = $DataPath
         $sub = Split-Path -Parent $name
@@ -357,15 +382,34 @@ function Remove-PostureUnfinishedWrite {
         if (-not [System.IO.Directory]::Exists($folder)) { continue }
         try {
             # -like as well: on Windows a -Filter ending in .tmp also matches longer extensions (.tmpx).
-            $stale = @(Get-ChildItem -LiteralPath $folder -Filter $leaf -Force | Where-Object { -not $_.PSIsContainer -and $_.Name -like $leaf -and $_.LastWriteTimeUtc -lt $cutoff })
+            $found = @(Get-ChildItem -LiteralPath $folder -Filter $leaf -Force | Where-Object { -not $_.PSIsContainer -and $_.Name -like $leaf -and $_.LastWriteTimeUtc -lt $cutoff })
         } catch {
             Write-PostureLog -Level Warning -Message ("{0} cannot be listed to remove what writes cut short left there ({1}): {2}" -f $folder, $leaf, $_.Exception.Message)
             continue
         }
-        foreach ($file in $stale) {
-            if ($PSCmdlet.ShouldProcess($file.FullName, 'Remove the file of a write cut short') -and (Remove-PostureSpoolFile -Path $file.FullName -Why 'a write cut short')) {
-                Write-PostureLog -Message ("Removed {0}, left by a write cut short (last written {1})." -f $file.FullName, $file.LastWriteTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture))
-            }
+        foreach ($file in $found) { [void]$stale.Add($file) }
+    }
+    # A -ConfigPath outside the data folder (or named otherwise) leaves its .tmp where none of the
+    # names above look. Only that one exact name: the folder may be anyone's (D:\Tools), and a
+    # config name may hold [ ], which -Filter and -like would take for a pattern.
+    $configTmp = ''
+    if ($ConfigPath) { $configTmp = Get-PostureTempPath -Path (ConvertTo-PostureFullPath -Path $ConfigPath) }
+    $defaultTmp = Get-PostureTempPath -Path (ConvertTo-PostureFullPath -Path (Get-PostureDataItemPath -DataPath $DataPath -Item Config))
+    # The default one was looked at above; twice would log a file that cannot be removed twice.
+    if ($configTmp -and -not $configTmp.Equals($defaultTmp, [System.StringComparison]::OrdinalIgnoreCase)) {
+        $folder = Split-Path -Parent $configTmp
+        $leaf = Split-Path -Leaf $configTmp
+        try {
+            # FileInfo.Exists is false for a folder of that name, which is left alone.
+            $file = New-Object System.IO.FileInfo($configTmp)
+            if ($file.Exists -and $file.LastWriteTimeUtc -lt $cutoff) { [void]$stale.Add($file) }
+        } catch {
+            Write-PostureLog -Level Warning -Message ("{0} cannot be listed to remove what writes cut short left there ({1}): {2}" -f $folder, $leaf, $_.Exception.Message)
+        }
+    }
+    foreach ($file in $stale) {
+        if ($PSCmdlet.ShouldProcess($file.FullName, 'Remove the file of a write cut short') -and (Remove-PostureSpoolFile -Path $file.FullName -Why 'a write cut short')) {
+            Write-PostureLog -Message ("Removed {0}, left by a write cut short (last written {1})." -f $file.FullName, $file.LastWriteTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture))
         }
     }
 }
@@ -596,7 +640,7 @@ function Save-PostureConfig {
     if ($EnrolmentRequest) { $config['enrolmentRequest'] = $EnrolmentRequest }
     if ($ProxyUseDefaultCredentials) { $config['proxyUseDefaultCredentials'] = $true }
     $bytes = Protect-PostureSecret -Text (ConvertTo-PostureJson -InputObject $config)
-    $tmp = $Path + '.tmp'
+    $tmp = Get-PostureTempPath -Path $Path
     [System.IO.File]::WriteAllBytes($tmp, $bytes)
     Move-PostureFileIntoPlace -Source $tmp -Path $Path
 }

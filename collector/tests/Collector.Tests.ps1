@@ -926,6 +926,84 @@ Describe 'Writes cut short: the .tmp files they leave' {
         Test-Path -LiteralPath (Join-Path -Path $script:data -ChildPath 'manifest.json.tmp') | Should -BeFalse
         & $script:log | Should -Match 'rejected cannot be listed to remove what writes cut short left there \(\*\.json\.tmp\): Access to the path is denied\.'
     }
+
+    Context 'a -ConfigPath of its own, outside the data folder' {
+        BeforeEach {
+            # The admin's folder beside the configuration: other files there are not the collector's.
+            $script:cfgDir = Join-Path -Path $TestDrive -ChildPath ([guid]::NewGuid().ToString())
+            $null = New-Item -ItemType Directory -Path $script:cfgDir
+            $script:cfg = Join-Path -Path $script:cfgDir -ChildPath 'posture.dat'
+            # Writes a file last written Age ago in that folder.
+            $script:leaveBeside = {
+                param([string]$Name, [timespan]$Age)
+                $file = Join-Path -Path $script:cfgDir -ChildPath $Name
+                [System.IO.File]::WriteAllText($file, 'half')
+                [System.IO.File]::SetLastWriteTimeUtc($file, [datetime]::UtcNow.Subtract($Age))
+            }
+            $script:besides = { @(Get-ChildItem -LiteralPath $script:cfgDir -Force | ForEach-Object { $_.Name } | Sort-Object) }
+        }
+
+        It 'a run removes the .tmp the configuration''s own write left beside it, once past the hour, with the same log line' {
+            Mock Protect-PostureSecret { , [System.Text.Encoding]::UTF8.GetBytes('dpapi:' + $Text) }
+            # A write of the configuration cut short between its .tmp and the move: the name is the writer's own.
+            Mock Move-PostureFileIntoPlace { throw 'The process was stopped.' } -ParameterFilter { $Path -eq $script:cfg }
+            { Save-PostureConfig -Path $script:cfg -Endpoint 'https://x/api' -ApiKey 'k' } | Should -Throw
+            & $script:besides | Should -Be @('posture.dat.tmp')
+            [System.IO.File]::SetLastWriteTimeUtc(($script:cfg + '.tmp'), [datetime]::UtcNow.AddHours(-2))
+            $run = Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg
+            $run.ExitCode | Should -Be 0
+            @(& $script:besides).Count | Should -Be 0
+            $removed = @((& $script:log) -split "`n" | Where-Object { $_ -match 'left by a write cut short' })
+            $removed.Count | Should -Be 1
+            $removed[0] | Should -Match ('INFO +Removed {0}, left by a write cut short \(last written \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\.' -f [regex]::Escape($script:cfg + '.tmp'))
+        }
+
+        It 'one written within the hour stays (a write by hand or the installer may be under way)' {
+            & $script:leaveBeside 'posture.dat.tmp' ([timespan]::FromMinutes(5))
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            & $script:besides | Should -Be @('posture.dat.tmp')
+            $now = [datetime]::UtcNow
+            Remove-PostureUnfinishedWrite -DataPath $script:data -ConfigPath $script:cfg -Now $now.AddMinutes(54)
+            & $script:besides | Should -Be @('posture.dat.tmp')
+            Remove-PostureUnfinishedWrite -DataPath $script:data -ConfigPath $script:cfg -Now $now.AddMinutes(56)
+            @(& $script:besides).Count | Should -Be 0
+        }
+
+        It 'only that one name goes: other old files beside it, however alike, stay' {
+            # The configuration named with [ ], which a wildcard would read as a set of characters.
+            $script:cfg = Join-Path -Path $script:cfgDir -ChildPath 'posture[1].dat'
+            $old = [timespan]::FromHours(2)
+            $alike = @('config.dat.tmp', 'manifest.json.tmp', 'posture.dat.tmp', 'posture1.dat.tmp', 'posture[1].dat.tmp.bak', 'posture[1].dat.tmpx', 'posture[1].tmp', 'Xposture[1].dat.tmp', 'posture[1].dat')
+            foreach ($name in ($alike + 'posture[1].dat.tmp')) { & $script:leaveBeside $name $old }
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            & $script:besides | Should -Be @($alike | Sort-Object)
+            @((& $script:log) -split "`n" | Where-Object { $_ -match 'left by a write cut short' }).Count | Should -Be 1
+        }
+
+        It 'a folder of that name stays' {
+            $null = New-Item -ItemType Directory -Path ($script:cfg + '.tmp')
+            [System.IO.Directory]::SetLastWriteTimeUtc(($script:cfg + '.tmp'), [datetime]::UtcNow.AddHours(-2))
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            & $script:besides | Should -Be @('posture.dat.tmp')
+        }
+
+        It 'a dry run (-OutFile) removes nothing beside the configuration either; the next run does' {
+            & $script:leaveBeside 'posture.dat.tmp' ([timespan]::FromHours(2))
+            $out = Join-Path -Path $TestDrive -ChildPath 'dry-config.json'
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -OutFile $out -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            & $script:besides | Should -Be @('posture.dat.tmp')
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            @(& $script:besides).Count | Should -Be 0
+        }
+
+        It 'the data folder''s own config.dat.tmp, given as -ConfigPath, is removed and logged once' {
+            $script:cfg = Join-Path -Path $script:data -ChildPath 'config.dat'
+            & $script:leave 'config.dat.tmp' ([timespan]::FromHours(2))
+            Mock Remove-PostureSpoolFile { $false }
+            (Invoke-PostureSnapshot -Endpoint 'https://x' -ApiKey 'k' -DataPath $script:data -ConfigPath $script:cfg).ExitCode | Should -Be 0
+            Should -Invoke Remove-PostureSpoolFile -Times 1 -Exactly -ParameterFilter { $Path -like '*config.dat.tmp' }
+        }
+    }
 }
 
 Describe 'Send-PostureSnapshot.ps1 as a whole (real registry, services and host, -OutFile)' -Skip:(-not ($env:OS -eq 'Windows_NT')) {
