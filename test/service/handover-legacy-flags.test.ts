@@ -6,8 +6,8 @@
 // the index, the host and the raw snapshot the old version owed are written — exactly once.
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeKey } from '../../src/store';
 import { getAll, post, type Json } from '../support/http';
+import { leaveAsEarlierVersion as leave, PENDING_FLAGS as FLAGS, resultRowsOf } from '../support/pending-flags';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { stackTables, startTestStack, type TestStack } from '../support/stack';
 
@@ -23,21 +23,8 @@ afterAll(async () => stack?.stop());
 
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const minutesAgo = (m: number) => Date.now() - m * 60_000;
-const FLAGS = ['EventPending', 'IndexPending', 'SyncPending', 'AcceptPending'] as const;
-
-async function rowsOf(id: string): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for await (const e of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(id)}'` } })) out.push(e);
-  return out;
-}
-
-/** Makes the server's state what an earlier version left after committing and before projecting. */
-async function leaveAsEarlierVersion(id: string): Promise<void> {
-  for await (const e of outbox.listEntities({ queryOptions: { filter: `Server eq '${id}'` } })) await outbox.deleteEntity(String(e.partitionKey), String(e.rowKey));
-  for (const row of await rowsOf(id)) {
-    await results.updateEntity({ partitionKey: String(row.partitionKey), rowKey: String(row.rowKey), ...Object.fromEntries(FLAGS.map((f) => [f, true])) }, 'Merge');
-  }
-}
+const rowsOf = (id: string) => resultRowsOf(results, id);
+const leaveAsEarlierVersion = (id: string) => leave({ results, outbox }, id);
 
 describe('rows an earlier version left owing projections', () => {
   it('a repeat of their snapshot answers 201 once, clears the flags, and the owed event, index, host and raw snapshot appear exactly once', async () => {
