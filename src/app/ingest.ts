@@ -197,14 +197,7 @@ export class Ingest {
     const abandon = async () => {
       const e = entry;
       entry = undefined;
-      if (e === undefined) return;
-      try {
-        // The staging row first: while it may be left, so is the entry that leads the projector to it.
-        if (e.staged) await this.deps.staged.deleteStagedRaw([{ server, commitId: e.commitId }]);
-        await this.deps.outbox.deleteOne(server, e.commitId);
-      } catch {
-        // Left to the projector, which finds no commit for the entry.
-      }
+      if (e !== undefined) await this.#dropEntry(server, e);
     };
 
     for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
@@ -421,6 +414,17 @@ export class Ingest {
     }
   }
 
+  /** Removes the outbox entry (and staging row) of a commit attempt that did not land. */
+  async #dropEntry(server: string, entry: { commitId: string; staged: boolean }): Promise<void> {
+    try {
+      // The staging row first: while it may be left, so is the entry that leads the projector to it.
+      if (entry.staged) await this.deps.staged.deleteStagedRaw([{ server, commitId: entry.commitId }]);
+      await this.deps.outbox.deleteOne(server, entry.commitId);
+    } catch {
+      // Left to the projector, which finds no commit for the entry.
+    }
+  }
+
   /**
    * A repeat of the current snapshot over rows an older version committed with projections still
    * owed (EventPending, IndexPending, SyncPending): writes their outbox entry and commits the rows
@@ -447,21 +451,43 @@ export class Ingest {
       // Rows flagged SyncPending were written by a version that knew only the projector's slots.
       raw: sync ? { record: { server, snapshotId: head.snapshotId, collectedAt: head.collectedAt, receivedAt: now, contentHash: p.contentHash, body: p.body }, slot: rawSlotOf(head.rawSlot) } : undefined,
     };
-    if (hasWork(work)) await this.#writeEntry(work, now);
+    const entry = hasWork(work) ? { commitId, staged: await this.#writeEntry(work, now) } : undefined;
     const recentCommits = nextCommits(head, commitId, now);
     const put = rows.map((r) => ({
       etag: r.etag,
       record: { ...r, eventPending: false, indexPending: false, syncPending: false, acceptPending: false, keyTag: keyTag ?? r.keyTag, recentCommits },
     }));
+    const handed = () => {
+      this.deps.projector.committed(commitId);
+      this.deps.projector.kick();
+      return rows.some((r) => r.acceptPending);
+    };
     try {
       await store.commitServer(server, { put, remove: [], basedOn: rows });
     } catch (error) {
-      if (error instanceof ConcurrencyConflictError) return false; // another writer took them over
+      // After an outage the entry stays: whether the commit landed is for the projector to find out.
+      const conflict = error instanceof ConcurrencyConflictError;
+      if (!conflict && !isRefusal(error)) throw error;
+      // A conflict is another writer's taking the rows over, or this commit's own answer lost after
+      // it landed (the SDK's retry then meets its own ETags changed): the rows tell. Unread, unknown.
+      const landed = conflict ? await this.#commitRemembered(server, commitId) : false;
+      if (landed) return handed();
+      // Refused, or taken over: the entry goes now, or the summary would say counts pending until
+      // the projector's grace ran out.
+      if (entry !== undefined && landed === false) await this.#dropEntry(server, entry);
+      if (conflict) return false;
       throw error;
     }
-    this.deps.projector.committed(commitId);
-    this.deps.projector.kick();
-    return rows.some((r) => r.acceptPending);
+    return handed();
+  }
+
+  /** Whether the server's rows remember the commit; undefined when they could not be read. */
+  async #commitRemembered(server: string, commitId: string): Promise<boolean | undefined> {
+    try {
+      return remembersCommit(await this.deps.store.readServerRows(server, this.deps.rules.map((r) => r.id)), commitId);
+    } catch {
+      return undefined;
+    }
   }
 }
 
