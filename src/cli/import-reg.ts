@@ -21,6 +21,7 @@ import {
   exportSpelling,
   keysThatMatter,
   parseRegExportFile,
+  parseRegExportStream,
   ReadError,
   registryEntriesFromExports,
   RegExportError,
@@ -153,26 +154,27 @@ async function readInput<T>(
   }
 }
 
-/** The bytes of a file as one piece: standard input, or a file when the Io cannot stream. */
+/** The bytes of a file as one piece, when the Io cannot stream it. */
 async function* onePiece(bytes: Buffer): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
 
 /**
  * Reads and parses one .reg file as readInput does, but streamed where the Io can (a whole-hive
- * export may be hundreds of MB), keeping only the keys `keepKey` keeps.
+ * export may be hundreds of MB, piped in as well as named), keeping only the keys `keepKey` keeps.
  */
 async function readRegFile(io: Io, file: string, decoding: Decoding, keepKey: (rawPath: string) => boolean): Promise<RegExport | undefined> {
-  let open: () => AsyncIterable<Uint8Array>;
-  const stream = io.stream;
-  if (stream && file !== '-') open = () => stream(file);
+  let parse: () => Promise<{ parsed: RegExport; ansi: boolean }>;
+  const { stream, stdin } = io;
+  if (file === '-' && stdin) parse = () => parseRegExportStream(stdin(), decoding.codePage, keepKey);
+  else if (stream && file !== '-') parse = () => parseRegExportFile(() => stream(file), decoding.codePage, keepKey);
   else {
     const bytes = await readWhole(io, file);
     if (bytes === undefined) return undefined;
-    open = () => onePiece(bytes);
+    parse = () => parseRegExportFile(() => onePiece(bytes), decoding.codePage, keepKey);
   }
   try {
-    const { parsed, ansi } = await parseRegExportFile(open, decoding.codePage, keepKey);
+    const { parsed, ansi } = await parse();
     // REGEDIT4 hex string data beyond ASCII was read in the code page too, and needs the same note.
     if ((ansi || parsed.ansiHexStrings) && !decoding.given) io.err(codePageNote(file, decoding));
     return parsed;

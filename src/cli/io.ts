@@ -12,6 +12,8 @@ export interface Io {
    * (a whole-hive regedit export); without it, `read` serves.
    */
   readonly stream?: (path: string) => AsyncIterable<Uint8Array>;
+  /** Standard input in pieces, read once, for the same files piped in; without it, `read("-")` serves. */
+  readonly stdin?: () => AsyncIterable<Uint8Array>;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -25,6 +27,7 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t),
   read: (p) => (p === '-' ? readStdin() : readFile(p)),
   stream: (p) => createReadStream(p),
+  stdin: () => process.stdin,
 };
 
 /** Exit codes: 0 done, 1 unexpected failure, 2 bad input or usage. */

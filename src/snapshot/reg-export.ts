@@ -544,20 +544,69 @@ export async function parseRegExportFile(
   codePage: number = DEFAULT_CODE_PAGE,
   keepKey?: (rawPath: string) => boolean,
 ): Promise<{ parsed: RegExport; ansi: boolean }> {
-  const parsed = await readPass(open, codePage, keepKey, false);
-  return parsed ? { parsed, ansi: false } : { parsed: (await readPass(open, codePage, keepKey, true))!, ansi: true };
+  const parsed = await readPass(open(), new Reading(codePage, keepKey, false));
+  return parsed ? { parsed, ansi: false } : { parsed: (await readPass(open(), new Reading(codePage, keepKey, true)))!, ansi: true };
+}
+
+/**
+ * Reads a .reg file from `source` as parseRegExportFile reads it from a file, where the bytes can
+ * be read only once (standard input): the same decoding, result and errors. While the file could
+ * yet prove not to be UTF-8 (no byte-order mark, valid UTF-8 so far), it is also read as ANSI,
+ * side by side, since there is no going back to the start; that second reading is dropped as soon
+ * as the first bytes show a mark, and used only if the first reading ends not UTF-8. A failure of
+ * `source` is thrown as a ReadError.
+ */
+export async function parseRegExportStream(
+  source: AsyncIterable<Uint8Array>,
+  codePage: number = DEFAULT_CODE_PAGE,
+  keepKey?: (rawPath: string) => boolean,
+): Promise<{ parsed: RegExport; ansi: boolean }> {
+  const first = new Reading(codePage, keepKey, false);
+  let firstNotUtf8 = false;
+  let second: Reading | undefined = new Reading(codePage, keepKey, true);
+  // What the ANSI reading failed with: thrown only if it is the reading that counts, as
+  // parseRegExportFile's second pass would throw it then.
+  let secondFailure: { error: unknown } | undefined;
+  for await (const piece of reading(source)) {
+    if (!firstNotUtf8) {
+      try {
+        first.write(piece);
+      } catch (e) {
+        if (!(e instanceof NotUtf8)) throw e;
+        firstNotUtf8 = true;
+      }
+      if (!first.mayBeAnsi) second = undefined;
+    }
+    if (second && !secondFailure) {
+      try {
+        second.write(piece);
+      } catch (e) {
+        secondFailure = { error: e };
+      }
+    }
+    if (firstNotUtf8 && secondFailure) throw secondFailure.error;
+  }
+  if (!firstNotUtf8) {
+    try {
+      return { parsed: first.end(), ansi: false };
+    } catch (e) {
+      if (!(e instanceof NotUtf8)) throw e;
+    }
+  }
+  if (secondFailure) throw secondFailure.error;
+  return { parsed: second!.end(), ansi: true };
 }
 
 /** Not valid UTF-8 where no byte-order mark said what the file is: it is ANSI. */
 class NotUtf8 extends Error {}
 
 /** The decoder decodeTextFile would choose for a file starting with `bytes`, and how many bytes its mark takes. */
-function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean } {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true };
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true };
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false };
+function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean; utf8Guess: boolean } {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true, utf8Guess: false };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true, utf8Guess: false };
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false, utf8Guess: false };
   // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true };
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true, utf8Guess: false };
   const utf8 = textDecoder('utf-8', true);
   const notUtf8 = (decode: () => string): string => {
     try {
@@ -566,51 +615,73 @@ function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; u
       throw new NotUtf8();
     }
   };
-  return { decoder: { write: (b) => notUtf8(() => utf8.write(b)), end: () => notUtf8(() => utf8.end()) }, skip: 0, utf16: false };
+  return { decoder: { write: (b) => notUtf8(() => utf8.write(b)), end: () => notUtf8(() => utf8.end()) }, skip: 0, utf16: false, utf8Guess: true };
 }
 
 /**
- * One reading of the file: as its first bytes say, or as ANSI. Undefined when read as UTF-8 for
- * want of a mark and it is not.
+ * One reading of a file, given its bytes a piece at a time: as its first bytes say, or as ANSI
+ * (`ansi`). Reading as UTF-8 for want of a mark, `write` or `end` throws NotUtf8 once it is not.
  */
-async function readPass(
-  open: () => AsyncIterable<Uint8Array>,
-  codePage: number,
-  keepKey: ((rawPath: string) => boolean) | undefined,
-  ansi: boolean,
-): Promise<RegExport | undefined> {
-  const parser = new RegExportParser(codePage, keepKey);
-  let chosen: ReturnType<typeof decoderFor> | undefined;
-  let head: Uint8Array = new Uint8Array(0);
-  let size = 0;
-  const choose = (bytes: Uint8Array): void => {
-    chosen = ansi ? { decoder: ansiDecoder(codePage), skip: 0, utf16: false } : decoderFor(bytes);
-    parser.push(chosen.decoder.write(bytes.subarray(chosen.skip)));
-  };
-  try {
-    for await (const piece of reading(open())) {
-      size += piece.length;
-      if (chosen) {
-        parser.push(chosen.decoder.write(piece));
-        continue;
-      }
-      // Four bytes tell the encoding (fewer only in a file that short).
-      head = head.length === 0 ? piece : Buffer.concat([head, piece]);
-      if (head.length >= 4) choose(head);
+class Reading {
+  private readonly parser: RegExportParser;
+  private chosen: ReturnType<typeof decoderFor> | undefined;
+  private head: Uint8Array = new Uint8Array(0);
+  private size = 0;
+
+  constructor(
+    private readonly codePage: number,
+    keepKey: ((rawPath: string) => boolean) | undefined,
+    private readonly ansi: boolean,
+  ) {
+    this.parser = new RegExportParser(codePage, keepKey);
+  }
+
+  /** Whether this reading may yet throw NotUtf8: its encoding is not chosen yet, or is UTF-8 for want of a mark. */
+  get mayBeAnsi(): boolean {
+    return !this.ansi && (this.chosen === undefined || this.chosen.utf8Guess);
+  }
+
+  write(piece: Uint8Array): void {
+    this.size += piece.length;
+    if (this.chosen) {
+      this.parser.push(this.chosen.decoder.write(piece));
+      return;
     }
-    if (!chosen) choose(head);
+    // Four bytes tell the encoding (fewer only in a file that short).
+    this.head = this.head.length === 0 ? piece : Buffer.concat([this.head, piece]);
+    if (this.head.length >= 4) this.choose();
+  }
+
+  end(): RegExport {
+    if (!this.chosen) this.choose();
+    const chosen = this.chosen!;
     // Every UTF-16 character is two bytes (or four): an odd count is a file cut short, whose last
     // byte would otherwise be read as a stray U+FFFD and reported as some other fault of that line.
     // Its BOM is two bytes too, so the whole file's length has the text's parity.
-    if (chosen!.utf16 && size % 2 !== 0) {
+    if (chosen.utf16 && this.size % 2 !== 0) {
       throw new CodePageError('its UTF-16 text is an odd number of bytes, so it ends inside a character: the file is cut short; export it again');
     }
-    parser.push(chosen!.decoder.end());
+    this.parser.push(chosen.decoder.end());
+    return this.parser.end();
+  }
+
+  private choose(): void {
+    const chosen = this.ansi ? { decoder: ansiDecoder(this.codePage), skip: 0, utf16: false, utf8Guess: false } : decoderFor(this.head);
+    this.chosen = chosen;
+    this.parser.push(chosen.decoder.write(this.head.subarray(chosen.skip)));
+    this.head = new Uint8Array(0);
+  }
+}
+
+/** One reading of the file, to its end. Undefined when read as UTF-8 for want of a mark and it is not. */
+async function readPass(source: AsyncIterable<Uint8Array>, pass: Reading): Promise<RegExport | undefined> {
+  try {
+    for await (const piece of reading(source)) pass.write(piece);
+    return pass.end();
   } catch (e) {
     if (e instanceof NotUtf8) return undefined;
     throw e;
   }
-  return parser.end();
 }
 
 /**

@@ -2,15 +2,22 @@
 // say it), the ANSI code pages, and line breaks that a piece boundary splits. Each case is read
 // in-process, so these are the tests that see a change to the stream decoder.
 import { describe, expect, it } from 'vitest';
-import { keysThatMatter, parseRegExport, parseRegExportFile, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
+import { keysThatMatter, parseRegExport, parseRegExportFile, parseRegExportStream, RegExportParser, type RegExport } from '../../src/snapshot/reg-export';
 import { pieces, whole } from '../support/reg-pieces';
 
-async function streamed(bytes: Uint8Array, size: number, codePage?: number): Promise<unknown> {
+async function outcome(read: () => Promise<unknown>): Promise<unknown> {
   try {
-    return await parseRegExportFile(pieces(bytes, size), codePage);
+    return await read();
   } catch (e) {
     return `${(e as Error).constructor.name}: ${(e as Error).message}`;
   }
+}
+
+/** What reading the file in pieces gives, the same read once as standard input is (parseRegExportStream) as read from a file. */
+async function streamed(bytes: Uint8Array, size: number, codePage?: number): Promise<unknown> {
+  const fromFile = await outcome(() => parseRegExportFile(pieces(bytes, size), codePage));
+  expect(await outcome(() => parseRegExportStream(pieces(bytes, size)(), codePage)), `read once, in pieces of ${size}`).toEqual(fromFile);
+  return fromFile;
 }
 
 // 4 is the most the decoder waits for before it chooses; 1-3 split a byte-order mark.
@@ -232,5 +239,25 @@ describe('parseRegExportFile: a failure that is not the file\'s', () => {
     const read = parseRegExportFile(pieces(file, 4096), undefined, keepKey);
     await expect(read).rejects.toBeInstanceOf(TypeError);
     await expect(read).rejects.toThrow('keepKey failed');
+    await expect(parseRegExportStream(pieces(file, 4096)(), undefined, keepKey)).rejects.toThrow('keepKey failed');
+  });
+
+  it('read once, lets out an error of keepKey on the ANSI reading only when that reading is the one that counts', async () => {
+    // "é" in UTF-8 is "Ã©" read as code page 1252: only the ANSI reading, run alongside, meets "Ã".
+    const keepKey = (rawPath: string): boolean => {
+      if (rawPath.includes('Ã')) throw new TypeError('keepKey failed');
+      return true;
+    };
+    const key = Buffer.from('[HKEY_LOCAL_MACHINE\\SOFTWARE\\caf\u00e9]\r\n"a"="b"\r\n', 'utf8');
+    const utf8 = bytes(REG4, key);
+    for (const size of [1, 3, 4096]) {
+      const read = await parseRegExportStream(pieces(utf8, size)(), undefined, keepKey);
+      expect(read).toEqual(await parseRegExportFile(pieces(utf8, size), undefined, keepKey));
+      expect(read.parsed.keys.map((k) => k.rawPath)).toEqual(['HKEY_LOCAL_MACHINE\\SOFTWARE\\X', 'HKEY_LOCAL_MACHINE\\SOFTWARE\\caf\u00e9']);
+      // Not UTF-8 after all (0xE9 alone), later: the ANSI reading counts, and its error is the one.
+      const ansi = bytes(REG4, key, '"e"="', [0xe9], '"\r\n');
+      await expect(parseRegExportFile(pieces(ansi, size), undefined, keepKey)).rejects.toThrow('keepKey failed');
+      await expect(parseRegExportStream(pieces(ansi, size)(), undefined, keepKey)).rejects.toThrow('keepKey failed');
+    }
   });
 });

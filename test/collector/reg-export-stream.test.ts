@@ -15,6 +15,7 @@ import {
   exportsCover,
   keysThatMatter,
   parseRegExportFile,
+  parseRegExportStream,
   ReadError,
   registryEntriesFromExports,
   type RegExport,
@@ -27,12 +28,19 @@ import { fakeIo } from './cli-io';
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
 const FILES = [...readdirSync(FIX).map((f) => join(FIX, f)), ...readdirSync(join(FIX, 'port25')).map((f) => join(FIX, 'port25', f))].filter((f) => f.endsWith('.reg'));
 
-async function streamed(bytes: Uint8Array, size: number, codePage?: number, keepKey?: (rawPath: string) => boolean): Promise<unknown> {
+async function outcome(read: () => Promise<unknown>): Promise<unknown> {
   try {
-    return await parseRegExportFile(pieces(bytes, size), codePage, keepKey);
+    return await read();
   } catch (e) {
     return `${(e as Error).constructor.name}: ${(e as Error).message}`;
   }
+}
+
+/** What reading the file in pieces gives, the same read once as standard input is (parseRegExportStream) as read from a file. */
+async function streamed(bytes: Uint8Array, size: number, codePage?: number, keepKey?: (rawPath: string) => boolean): Promise<unknown> {
+  const fromFile = await outcome(() => parseRegExportFile(pieces(bytes, size), codePage, keepKey));
+  expect(await outcome(() => parseRegExportStream(pieces(bytes, size)(), codePage, keepKey)), `read once, in pieces of ${size}`).toEqual(fromFile);
+  return fromFile;
 }
 
 const SIZES = [1, 2, 3, 5, 4096];
@@ -114,6 +122,7 @@ describe('parseRegExportFile: a file read in pieces', () => {
       throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
     };
     await expect(parseRegExportFile(failing)).rejects.toBeInstanceOf(ReadError);
+    await expect(parseRegExportStream(failing())).rejects.toBeInstanceOf(ReadError);
   });
 });
 
