@@ -256,7 +256,7 @@ export async function importRegCommand(args: string[], io: Io): Promise<number> 
   const manifest = buildManifest();
   // Only the keys the snapshot or the installed-key check can use are kept from each file: a
   // whole-hive export would otherwise be held whole, several times its size.
-  const matters = keysThatMatter([...manifest.registry.map((m) => m.path), ...RULES.flatMap((r) => r.installedKeys?.paths ?? [])], { nativeView });
+  const matters = keysThatMatter([...manifest.registry.map((m) => m.path), ...RULES.flatMap((r) => r.installedKeys?.paths ?? [])]);
   const exports: RegExport[] = [];
   for (const { file, view32 } of files) {
     const wow64 = view32 && nativeView === '64';

@@ -718,23 +718,20 @@ export function asWow64Path(rawPath: string): string {
 /**
  * Which keys of an export can matter to registryEntriesFromExports, entriesTheManifestReads and
  * exportsCover asked about `paths` (the manifest's keys, and any other key asked about): those at,
- * below or above one of them, in the spelling of either view. `rawPath` is as the export (after
- * asWow64Export) spells it. Every other key is left out of the snapshot and covers none of them, so
- * a parse that drops it gives the same answers in the memory of the keys kept.
+ * below or above one of them, in either view. `rawPath` is as the export (after asWow64Export)
+ * spells it. Every other key is left out of the snapshot and covers none of them, so a parse that
+ * drops it gives the same answers in the memory of the keys kept. The canonical path (short hive,
+ * no Wow6432Node) is the same for every spelling of a key in either view, and is at, above or
+ * below another's whenever some spelling of the one is of the other's, so comparing it alone is
+ * enough.
  */
-export function keysThatMatter(paths: readonly string[], options: RegExportOptions = {}): (rawPath: string) => boolean {
-  const nativeView = options.nativeView ?? '64';
-  const views: RegistryView[] = ['64', '32'];
-  const targets = [
-    ...new Set(
-      paths.flatMap((p) => [shortHive(p), canonicalRegistryPath(p, '64').path, ...views.map((v) => exportSpelling(p, v, nativeView))].filter((x): x is string => x !== undefined).map((x) => x.toLowerCase())),
-    ),
-  ];
+export function keysThatMatter(paths: readonly string[]): (rawPath: string) => boolean {
+  const canonical = (path: string): string => canonicalRegistryPath(path, '64').path.toLowerCase();
+  const targets = [...new Set(paths.map(canonical))];
   const related = (a: string, b: string): boolean => a === b || a.startsWith(b + '\\') || b.startsWith(a + '\\');
   return (rawPath) => {
-    const short = shortHive(rawPath).toLowerCase();
-    const canonical = canonicalRegistryPath(rawPath, nativeView).path.toLowerCase();
-    return targets.some((t) => related(short, t) || related(canonical, t));
+    const path = canonical(rawPath);
+    return targets.some((t) => related(path, t));
   };
 }
 

@@ -193,31 +193,28 @@ describe('RegExportParser: line breaks at the edges of the pieces', () => {
 });
 
 describe('keysThatMatter: spellings of a key asked about', () => {
-  it('keeps a key whatever the spelling of its hive or the case of its path, in either view, on either Windows', () => {
-    for (const nativeView of [undefined, '64', '32'] as const) {
-      const matters = keysThatMatter(['HKLM\\SOFTWARE\\McAfee\\DesktopProtection'], nativeView ? { nativeView } : {});
-      const what = `native view ${nativeView ?? 'default'}`;
-      for (const kept of [
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection',
-        'hkey_local_machine\\software\\mcafee\\desktopprotection',
-        'HKLM\\SOFTWARE\\McAfee\\DesktopProtection\\Sub',
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432NODE\\McAfee\\DesktopProtection',
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node',
-        'HKEY_LOCAL_MACHINE',
-      ]) {
-        expect(matters(kept), `${kept}, ${what}`).toBe(true);
-      }
-      for (const dropped of [
-        // A key whose name only begins like one asked about is neither above nor below it.
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McA',
-        'HKEY_LOCAL_MACHINE\\SOFT',
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtectionX',
-        'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Microsoft',
-        'HKEY_CURRENT_USER\\SOFTWARE\\McAfee\\DesktopProtection',
-        'HKEY_USERS',
-      ]) {
-        expect(matters(dropped), `${dropped}, ${what}`).toBe(false);
-      }
+  it('keeps a key whatever the spelling of its hive or the case of its path, in either view', () => {
+    const matters = keysThatMatter(['HKLM\\SOFTWARE\\McAfee\\DesktopProtection']);
+    for (const kept of [
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtection',
+      'hkey_local_machine\\software\\mcafee\\desktopprotection',
+      'HKLM\\SOFTWARE\\McAfee\\DesktopProtection\\Sub',
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432NODE\\McAfee\\DesktopProtection',
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node',
+      'HKEY_LOCAL_MACHINE',
+    ]) {
+      expect(matters(kept), kept).toBe(true);
+    }
+    for (const dropped of [
+      // A key whose name only begins like one asked about is neither above nor below it.
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\McA',
+      'HKEY_LOCAL_MACHINE\\SOFT',
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\McAfee\\DesktopProtectionX',
+      'HKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Microsoft',
+      'HKEY_CURRENT_USER\\SOFTWARE\\McAfee\\DesktopProtection',
+      'HKEY_USERS',
+    ]) {
+      expect(matters(dropped), dropped).toBe(false);
     }
   });
 
