@@ -26,9 +26,9 @@ function proseLines(text) {
 /** Every link and image target of a Markdown document, in order (code spans and blocks excluded). */
 function markdownLinks(text) {
   const links = [];
-  for (const line of proseLines(text)) {
-    for (const m of line.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) links.push(m[1]);
-  }
+  // A link's text may wrap onto the next lines of its paragraph, never past a blank line.
+  const prose = proseLines(text).join('\n');
+  for (const m of prose.matchAll(/!?\[(?:[^\]\n]|\n(?![ \t]*\n))*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) links.push(m[1]);
   return links;
 }
 

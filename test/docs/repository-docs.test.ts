@@ -83,6 +83,8 @@ describe('the repository stands alone', () => {
 
   it('the link check finds a broken link and a broken anchor (the check works)', () => {
     expect(markdownLinks('see [a](docs/a.md#b) and ![p](x.png "t") and `[not](code)`')).toEqual(['docs/a.md#b', 'x.png']);
+    // Link text wrapped onto the next line of its paragraph is a link; a bracket that a blank line separates from "(…)" is not.
+    expect(markdownLinks('what to do: [What to do, per reason\ncode](#what-to-do) and [not\n\na](link)')).toEqual(['#what-to-do']);
     expect(anchorsOf('# Title\n## What to do, per reason code\n### `SmtpNotExcluded`\n## Title\n```\n# not a heading\n```\n').has('what-to-do-per-reason-code')).toBe(true);
     const anchors = anchorsOf('# Title\n### `SmtpNotExcluded`\n## Title\n```\n# not a heading\n```\n');
     expect([...anchors]).toEqual(['title', 'smtpnotexcluded', 'title-1']);
