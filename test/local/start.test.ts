@@ -3,10 +3,12 @@
 // "Try" lines work as printed — the sample post answers a Warning whose guide link resolves. A
 // second start on the same port stops with a sentence, not a bare EADDRINUSE.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/app/routes';
 import { freePort } from '../../src/local/azurite';
+import { installedTools, toolsRequired } from '../../scripts/tool-paths.cjs';
 import { ensureDashboardBuilt } from '../dashboard/build';
 import { ensureServiceBuilt } from '../support/built';
 import { until } from '../support/until';
@@ -44,6 +46,13 @@ function tryLines(out: string): { enrol: string; post: string } {
 function bash(script: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile('bash', ['-c', script], { cwd: ROOT, env }, (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }));
+  });
+}
+
+/** Runs a script in pwsh as pasted in the repository's folder: exit code, stdout, stderr. */
+function pwsh(exe: string, script: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(exe, ['-NoProfile', '-NonInteractive', '-Command', script], { cwd: ROOT }, (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }));
   });
 }
 
@@ -95,6 +104,20 @@ describe('npm start', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(`id="${new URL(guide![1]!).hash.slice(1)}"`);
   });
+
+  // Runs where pwsh is installed (npm run tools), and fails where the tools are required but missing.
+  it.runIf(installedTools().pwsh !== null || toolsRequired())('the PowerShell lines of docs/local.md work as printed: the post answers a Warning', async () => {
+    const exe = installedTools().pwsh;
+    expect(exe, 'pwsh (npm run tools)').not.toBeNull();
+    const block = /^### The Try lines in PowerShell$[\s\S]*?^```powershell\n([\s\S]*?)^```$/m.exec(readFileSync(path.join(ROOT, 'docs', 'local.md'), 'utf8'))?.[1];
+    expect(block).toBeTruthy();
+    const script = block!.replaceAll('http://localhost:7071/', `http://localhost:${port}/`);
+    expect(script).not.toBe(block);
+    const run = await pwsh(exe!, `${script}\n"verdict: $($answer.results[0].status) $($answer.results[0].reasonCode)"`);
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('verdict: Warning SmtpNotExcluded');
+  }, 60_000);
 
   it('logs the projection of that post once prefixed: "projector: projected …"', async () => {
     await until(() => /projected \d+ outbox entries/.test(host.out()), 'the projector line', 30_000);
