@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/rules/**/*.test.ts', 'test/snapshot/**/*.test.ts', 'test/collector/{reg-export,reg-export-stream,reg-export-encodings,import-reg,import-reg-parity,import-reg-partial,import-reg-reg32,examples}.test.ts'],
+    include: ['test/rules/**/*.test.ts', 'test/snapshot/**/*.test.ts', 'test/collector/{reg-export,reg-export-stream,reg-export-encodings,import-reg,import-reg-parity,import-reg-partial,import-reg-reg32,import-reg-stdin,examples}.test.ts'],
     exclude: ['test/rules/mcafee-port25-blocked/cli.test.ts'],
     testTimeout: 30_000,
   },

@@ -561,32 +561,36 @@ export async function parseRegExportStream(
   codePage: number = DEFAULT_CODE_PAGE,
   keepKey?: (rawPath: string) => boolean,
 ): Promise<{ parsed: RegExport; ansi: boolean }> {
-  const first = new Reading(codePage, keepKey, false);
-  let firstNotUtf8 = false;
+  // Each reading is dropped once it can no longer be the one that counts: the first when its
+  // bytes stop being UTF-8, the second when the first bytes show a mark or it fails.
+  let first: Reading | undefined = new Reading(codePage, keepKey, false);
   let second: Reading | undefined = new Reading(codePage, keepKey, true);
   // What the ANSI reading failed with: thrown only if it is the reading that counts, as
   // parseRegExportFile's second pass would throw it then.
   let secondFailure: { error: unknown } | undefined;
   for await (const piece of reading(source)) {
-    if (!firstNotUtf8) {
+    if (first) {
       try {
         first.write(piece);
       } catch (e) {
         if (!(e instanceof NotUtf8)) throw e;
-        firstNotUtf8 = true;
+        first = undefined;
       }
-      if (!first.mayBeAnsi) second = undefined;
+      // Stryker disable next-line ConditionalExpression: reading on as ANSI only costs time: a file with a mark never ends not UTF-8, so that reading is never used.
+      if (first && !first.mayBeAnsi) second = undefined;
     }
-    if (second && !secondFailure) {
+    if (second) {
       try {
         second.write(piece);
       } catch (e) {
         secondFailure = { error: e };
+        second = undefined;
       }
     }
-    if (firstNotUtf8 && secondFailure) throw secondFailure.error;
+    // Neither reading can stand: the rest of the input would change nothing.
+    if (!first && secondFailure) throw secondFailure.error;
   }
-  if (!firstNotUtf8) {
+  if (first) {
     try {
       return { parsed: first.end(), ansi: false };
     } catch (e) {
@@ -601,12 +605,12 @@ export async function parseRegExportStream(
 class NotUtf8 extends Error {}
 
 /** The decoder decodeTextFile would choose for a file starting with `bytes`, and how many bytes its mark takes. */
-function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean; utf8Guess: boolean } {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true, utf8Guess: false };
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true, utf8Guess: false };
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false, utf8Guess: false };
+function decoderFor(bytes: Uint8Array): { decoder: PieceDecoder; skip: number; utf16: boolean; utf8Guess?: true } {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { decoder: utf16Decoder(false), skip: 2, utf16: true };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { decoder: utf16Decoder(true), skip: 2, utf16: true };
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { decoder: textDecoder('utf-8', false), skip: 3, utf16: false };
   // UTF-16LE without a BOM: every other byte of the ASCII header is NUL.
-  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true, utf8Guess: false };
+  if (bytes[1] === 0 && bytes[3] === 0 && bytes[0] !== 0) return { decoder: utf16Decoder(false), skip: 0, utf16: true };
   const utf8 = textDecoder('utf-8', true);
   const notUtf8 = (decode: () => string): string => {
     try {
@@ -636,19 +640,22 @@ class Reading {
     this.parser = new RegExportParser(codePage, keepKey);
   }
 
-  /** Whether this reading may yet throw NotUtf8: its encoding is not chosen yet, or is UTF-8 for want of a mark. */
+  /** Of a reading not as ANSI: whether it may yet throw NotUtf8 (its encoding is not chosen yet, or is UTF-8 for want of a mark). */
   get mayBeAnsi(): boolean {
-    return !this.ansi && (this.chosen === undefined || this.chosen.utf8Guess);
+    // Stryker disable next-line ConditionalExpression: true only keeps the ANSI reading on, which a file with a mark never uses.
+    return this.chosen === undefined || this.chosen.utf8Guess === true;
   }
 
   write(piece: Uint8Array): void {
+    // Stryker disable next-line AssignmentOperator: only the parity is read, and -n has the parity of n.
     this.size += piece.length;
     if (this.chosen) {
       this.parser.push(this.chosen.decoder.write(piece));
       return;
     }
     // Four bytes tell the encoding (fewer only in a file that short).
-    this.head = this.head.length === 0 ? piece : Buffer.concat([this.head, piece]);
+    this.head = Buffer.concat([this.head, piece]);
+    // Stryker disable next-line EqualityOperator: choosing at the fifth byte chooses the same, from the first four.
     if (this.head.length >= 4) this.choose();
   }
 
@@ -666,7 +673,7 @@ class Reading {
   }
 
   private choose(): void {
-    const chosen = this.ansi ? { decoder: ansiDecoder(this.codePage), skip: 0, utf16: false, utf8Guess: false } : decoderFor(this.head);
+    const chosen = this.ansi ? { decoder: ansiDecoder(this.codePage), skip: 0, utf16: false } : decoderFor(this.head);
     this.chosen = chosen;
     this.parser.push(chosen.decoder.write(this.head.subarray(chosen.skip)));
     this.head = new Uint8Array(0);
@@ -726,6 +733,7 @@ export function asWow64Path(rawPath: string): string {
  * enough.
  */
 export function keysThatMatter(paths: readonly string[]): (rawPath: string) => boolean {
+  // Stryker disable next-line StringLiteral,MethodExpression: the view does not change the path, and any one case folding compares alike.
   const canonical = (path: string): string => canonicalRegistryPath(path, '64').path.toLowerCase();
   const targets = [...new Set(paths.map(canonical))];
   const related = (a: string, b: string): boolean => a === b || a.startsWith(b + '\\') || b.startsWith(a + '\\');

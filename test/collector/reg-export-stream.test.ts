@@ -103,6 +103,9 @@ describe('parseRegExportFile: a file read in pieces', () => {
       utf16File(`${HEADER}"a"="b"\r\n`).subarray(0, -1),
       utf16File(`${HEADER}"a"=hex:zz\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X\\]\r\n`),
       Buffer.concat([Buffer.from(`REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a"="`), Buffer.from([0x81, 0x20]), Buffer.from('"\r\n')]),
+      // UTF-8 (Á is C3 81) to its last byte, which starts a letter the file does not finish, so
+      // ANSI; in code page 932, 81 before a quote is no letter, long before that end.
+      Buffer.concat([Buffer.from(`REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a"="`), Buffer.from([0xc3, 0x81]), Buffer.from('"\r\n;'), Buffer.from([0xc3])]),
     ];
     for (const [i, bytes] of bad.entries()) {
       for (const codePage of [1252, 932]) {
@@ -114,6 +117,21 @@ describe('parseRegExportFile: a file read in pieces', () => {
     expect(whole(bad[3]!)).toEqual(expect.objectContaining({ ansi: false }));
     expect(whole(bad[4]!)).toMatch(/^RegExportError: line 1: not a registry export/);
     expect(whole(bad[5]!)).toMatch(/^RegExportError: line 2: the data of value "a" goes on past the end/);
+    expect(whole(bad.at(-1)!, 932)).toMatch(/^CodePageError: the text is not valid in code page 932/);
+    expect(whole(bad.at(-1)!, 1252)).toEqual(expect.objectContaining({ ansi: true }));
+  });
+
+  it('refuses a file that is neither UTF-8 nor valid in its code page as soon as its bytes show it, reading no further', async () => {
+    const bytes = Buffer.concat([Buffer.from(`REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a"="`), Buffer.from([0x81, 0x20]), Buffer.from('"\r\n')]);
+    // The source fails once past the file's bytes: reading on to its end would say that instead.
+    const thenFailing = async function* (): AsyncGenerator<Uint8Array> {
+      yield* pieces(bytes, 5)();
+      throw new Error('EIO: i/o error, read');
+    };
+    const expected = whole(bytes, 932);
+    expect(expected).toMatch(/^CodePageError: /);
+    expect(await outcome(() => parseRegExportFile(thenFailing, 932))).toBe(expected);
+    expect(await outcome(() => parseRegExportStream(thenFailing(), 932))).toBe(expected);
   });
 
   it('gives a failure of the source as a ReadError, not as a fault of the text', async () => {
