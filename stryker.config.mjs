@@ -1,11 +1,17 @@
-// Mutation testing of the rule core and the snapshot contract against their own tests
-// (`npm run mutation`; not part of `npm test` or CI: it takes about 20 minutes on 2 cores).
+// Mutation testing of the rule core, the snapshot contract and the service's pure helpers (no
+// storage, no network) against their own in-process tests (`npm run mutation`; not part of
+// `npm test` or CI: it takes about 20 minutes on 2 cores).
 // The report goes to test-results/mutation/ (ignored by git).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.mts', related: false },
-  mutate: ['src/rules/**/*.ts', 'src/snapshot/**/*.ts'],
+  mutate: [
+    'src/rules/**/*.ts',
+    'src/snapshot/**/*.ts',
+    'src/app/{iso-time,server-names,rate-limit,present,csv,free-text,recent-set,removal-text,projection-work,log-records}.ts',
+    'src/store/{keys,columns,cursor,filters}.ts',
+  ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
   timeoutMS: 60_000,

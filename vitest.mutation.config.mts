@@ -1,11 +1,18 @@
-// The tests `npm run mutation` runs against mutants of src/rules and src/snapshot: those that
-// exercise them in-process. Not the service tests (Azurite, HTTP) and not the built-CLI test,
-// which runs dist/ and so never sees a mutant.
+// The tests `npm run mutation` runs against mutants of src/rules, src/snapshot and the pure
+// helpers of src/app and src/store (stryker.config.mjs): those that exercise them in-process. Not
+// the service tests (Azurite, HTTP) and not the built-CLI test, which runs dist/ and so never sees
+// a mutant.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/rules/**/*.test.ts', 'test/snapshot/**/*.test.ts', 'test/collector/{reg-export,reg-export-stream,reg-export-encodings,import-reg,import-reg-parity,import-reg-partial,import-reg-reg32,import-reg-stdin,examples}.test.ts'],
+    include: [
+      'test/rules/**/*.test.ts',
+      'test/snapshot/**/*.test.ts',
+      'test/collector/{reg-export,reg-export-stream,reg-export-encodings,import-reg,import-reg-parity,import-reg-partial,import-reg-reg32,import-reg-stdin,examples}.test.ts',
+      'test/app/{iso-time,server-names,trust-units,rate-limit,present,projection-work,pure-helpers}.test.ts',
+      'test/store/{filters,server-row-cache,cursor,columns,keys}.test.ts',
+    ],
     exclude: ['test/rules/mcafee-port25-blocked/cli.test.ts'],
     testTimeout: 30_000,
   },
