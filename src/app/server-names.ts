@@ -18,7 +18,7 @@ export function noSuchServer(name: string, candidates: readonly string[], code: 
   if (candidates.length === 0) {
     return new ApiError(code, `No server "${name}" is known: no server has that id (its FQDN, lower case) or a host name that begins one.`);
   }
-  const named = candidates.length > 2 ? `${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : candidates.join(' or ');
+  const named = candidates.length === 1 ? candidates[0] : `${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}`;
   return new ApiError(code, `No server "${name}" is known; did you mean ${named}? Use the server id (its FQDN).`);
 }
 
