@@ -38,7 +38,7 @@ export function parseIsoInstant(text: string, options: IsoOptions = {}): number 
     if (oHours > 23 || oMinutes > 59) return undefined;
     offsetMinutes = (sign === '-' ? -1 : 1) * (oHours * 60 + oMinutes);
   }
-  const ms = Math.floor(Number(`0.${frac ?? '0'}`) * 1000);
+  const ms = frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000);
   return utc(year, month, day, hour, minute, second, ms) - offsetMinutes * 60_000;
 }
 

@@ -23,6 +23,13 @@ describe('parseIsoInstant', () => {
     expect(parseIsoInstant('2000-02-29')).toBe(Date.parse('2000-02-29T00:00:00Z'));
   });
 
+  it('reads the widest offsets there are (+23:59, -23:59) and half-hour ones to the minute', () => {
+    expect(parseIsoInstant('2026-11-28T23:59:00+23:59')).toBe(Date.parse('2026-11-28T00:00:00Z'));
+    expect(parseIsoInstant('2026-11-28T00:00:00-23:59')).toBe(Date.parse('2026-11-28T23:59:00Z'));
+    expect(parseIsoInstant('2026-11-28T05:30:00+05:30')).toBe(Date.parse('2026-11-28T00:00:00Z'));
+    expect(parseIsoInstant('2026-11-28T00:00:00-09:30')).toBe(Date.parse('2026-11-28T09:30:00Z'));
+  });
+
   it.each([
     '2026-02-30T00:00:00Z',
     '2026-02-29T00:00:00Z',
@@ -40,6 +47,11 @@ describe('parseIsoInstant', () => {
     '20260101',
     'tomorrow',
     '',
+    ' 2026-01-01',
+    'x2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:00Z ',
+    '2026-01-01T00:00:00Zjunk',
+    '2026-01-01junk',
   ])('refuses %j', (text) => {
     expect(parseIsoInstant(text)).toBeUndefined();
   });
