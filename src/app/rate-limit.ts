@@ -63,7 +63,6 @@ export class RateLimiter {
   #remember(key: string, b: Bucket): void {
     this.#buckets.delete(key);
     this.#buckets.set(key, b);
-    if (this.#buckets.size <= this.#maxKeys) return;
     // Map order is least recently used first: drop the oldest entries (a dropped bucket restarts
     // full, which only errs towards letting a request through).
     for (const k of this.#buckets.keys()) {
