@@ -101,6 +101,7 @@ export function readingFirst(w: ProjectionWork): ProjectionWork {
  * leaving them, or entering Unknown. Callers ask only on a change, so staying Unknown owes nothing.
  */
 export function alertOf(r: ResultRecord): AlertWork | undefined {
+  // Stryker disable next-line StringLiteral: no status is the empty text; any other text is no finding either.
   if (!FINDING.has(r.status) && !FINDING.has(r.previousStatus ?? '') && r.status !== UNDECIDED) return undefined;
   return {
     server: r.server,
@@ -142,7 +143,8 @@ export function decodeWork(payload: string): ProjectionWork | undefined {
     if (w.v !== 1 || typeof w.server !== 'string' || typeof w.commitId !== 'string' || !Array.isArray(w.events) || !Array.isArray(w.alerts) || !Array.isArray(w.index)) return undefined;
     return w as ProjectionWork;
   } catch {
-    return undefined;
+    // Not JSON, or JSON null: as for an entry of another version.
   }
+  return undefined;
 }
 

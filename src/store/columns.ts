@@ -91,12 +91,13 @@ export function bytes(row: Row, name: string): Uint8Array | undefined {
 /** A JSON text column as the value it holds; undefined when absent, empty or not JSON (a damaged value is ignored, not fatal). */
 export function jsonOf<T>(row: Row, name: string): T | undefined {
   const text = row[name];
-  if (typeof text !== 'string' || text === '') return undefined;
+  if (typeof text !== 'string') return undefined;
   try {
     return JSON.parse(text) as T;
   } catch {
-    return undefined;
+    // Not JSON (empty text is not either): as for no column.
   }
+  return undefined;
 }
 
 /** How a record field is kept in the column named like it (first letter upper case). */

@@ -61,7 +61,7 @@ export class CursorCodec {
     try {
       c = JSON.parse(payload.toString('utf8'));
     } catch {
-      throw refused();
+      // Not JSON: `c` stays undefined, which the check below refuses.
     }
     const cur = c as Partial<Cursor> | null;
     if (!cur || !isIndex(cur.i) || (cur.t !== undefined && typeof cur.t !== 'string')) throw refused();

@@ -42,6 +42,8 @@ describe('cutText', () => {
     expect(cutText('abc', 3)).toBe('abc');
     expect(cutText('abc', 4)).toBe('abc');
     expect(cutText('', 0)).toBe('');
+    // Within the bound it is not cut, even where it ends in half a pair (the text's own, not the cut's).
+    expect(cutText('ab\ud800', 3)).toBe('ab\ud800');
   });
 
   it('cuts to the bound, one unit less where the last unit kept would be the first half of a pair', () => {
