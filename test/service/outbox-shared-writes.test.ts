@@ -3,13 +3,16 @@
 // Outbox table far fewer calls than it has posts. Each request still answers only once its own
 // entry is stored, and a shared transaction storage refuses costs no entry: each goes alone then,
 // and only a request whose own entry is refused fails, with nothing committed for its server.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HTTP_PER_INSTANCE_CONCURRENCY } from '../../src/local/http-concurrency';
 import { bucketOf, type StoragePolicy } from '../../src/store';
+import { SharedTransaction } from '../../src/store/shared-transaction';
 import { injectedError } from '../support/faults';
 import { alertRecords, get, getAll, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
+import { until } from '../support/until';
 
 interface Call {
   readonly method: string;
@@ -21,6 +24,11 @@ interface Call {
 const outboxWrites: Call[] = [];
 /** Outbox writes refused with `status`: those matching `when`. */
 const refuse: { when?: (call: Call) => boolean; status: number } = { status: 400 };
+/**
+ * While `on`, the next Outbox write carrying entries waits before it is sent (`held`) until
+ * `release()`: the entries that reach the outbox meanwhile queue behind it.
+ */
+const firstWrite: { on: boolean; held?: Call; release: () => void } = { on: false, release: () => undefined };
 
 const serverNames = (body: string) => [...body.matchAll(/"Server":"([^"]+)"/g)].map((m) => m[1]!);
 const recorder: StoragePolicy = {
@@ -32,6 +40,11 @@ const recorder: StoragePolicy = {
     if (!isOutbox || request.method === 'GET' || request.method === 'DELETE' || (path === '/$batch' && /DELETE /.test(body))) return next(request);
     const call: Call = { method: request.method, kind: path === '/$batch' ? 'many' : 'one', servers: serverNames(body) };
     outboxWrites.push(call);
+    if (firstWrite.on && call.servers.length > 0) {
+      firstWrite.on = false;
+      firstWrite.held = call;
+      await new Promise<void>((go) => (firstWrite.release = go));
+    }
     if (refuse.when?.(call)) throw injectedError(request, refuse.status, 'Injected refusal');
     return next(request);
   },
@@ -60,7 +73,31 @@ async function fleetOf(prefix: string, n: number): Promise<string[]> {
   return hosts;
 }
 
-const burst = (hosts: readonly string[]) => Promise.all(hosts.map((host) => post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }), { drain: false })));
+/**
+ * Every host posts a status change at once. The first entry's write is held before it reaches
+ * storage until the entries of as many posts as the host runs at once (the others wait at its
+ * door) are at the outbox, waiting behind it: left to timing, a loaded machine can finish each
+ * write before the next post gets there, and no transaction is shared. `after`: hosts that post
+ * only once that first write is held, so their entries cannot be the one that goes alone.
+ */
+async function burst(hosts: readonly string[], after: readonly string[] = []) {
+  const change = (host: string) => post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(5) }), { drain: false });
+  const waiting = vi.spyOn(SharedTransaction.prototype, 'upsert');
+  const queued = () => new Set(waiting.mock.calls.map(([entity]) => entity.Server)).size;
+  Object.assign(firstWrite, { on: true, held: undefined });
+  try {
+    const posts = new Map(hosts.filter((h) => !after.includes(h)).map((h) => [h, change(h)]));
+    await until(() => firstWrite.held !== undefined, 'the first outbox write', 30_000);
+    for (const h of after) posts.set(h, change(h));
+    await until(() => queued() >= Math.min(hosts.length, HTTP_PER_INSTANCE_CONCURRENCY), 'the entries of the posts the host runs at once', 30_000);
+    firstWrite.release();
+    return await Promise.all(hosts.map((h) => posts.get(h)!));
+  } finally {
+    Object.assign(firstWrite, { on: false });
+    firstWrite.release();
+    waiting.mockRestore();
+  }
+}
 
 /** The burst's new-finding alert records, per server. */
 const findings = (prefix: string) => alertRecords(stack).filter((a) => String(a.fields.server).startsWith(prefix.toLowerCase()) && a.name === 'FleetPosture.NewFinding');
@@ -72,11 +109,15 @@ describe('outbox entries of concurrent status changes', { timeout: loadedTimeout
     const responses = await burst(hosts);
     for (const r of responses) expect(r.status).toBe(201);
 
-    // Every entry went exactly once, most of them in shared transactions.
+    // Every entry went exactly once: the first alone, the ones that waited behind it together, and
+    // those of the posts let in later in few calls.
     const carried = outboxWrites.flatMap((c) => c.servers).sort();
     expect(carried).toEqual(hosts.map(serverOf).sort());
+    expect(outboxWrites.slice(0, 2).map((c) => [c.kind, c.servers.length])).toEqual([
+      ['one', 1],
+      ['many', HTTP_PER_INSTANCE_CONCURRENCY - 1],
+    ]);
     expect(outboxWrites.length).toBeLessThan(hosts.length);
-    expect(outboxWrites.filter((c) => c.kind === 'many').length).toBeGreaterThan(0);
 
     const run = await stack.projected();
     expect(run).toMatchObject({ projected: hosts.length, dropped: 0, waiting: 0, events: hosts.length });
@@ -94,7 +135,9 @@ describe('outbox entries of concurrent status changes', { timeout: loadedTimeout
     // The refused transactions' entries were written again one by one: each server's entry is stored by a call of its own.
     const alone = outboxWrites.filter((c) => c.kind === 'one').flatMap((c) => c.servers);
     expect(alone.sort()).toEqual(hosts.map(serverOf).sort());
-    expect(outboxWrites.some((c) => c.kind === 'many')).toBe(true);
+    // The refused transaction carried every entry but the first.
+    const shared = outboxWrites.filter((c) => c.kind === 'many').flatMap((c) => c.servers);
+    expect(shared.sort()).toEqual(hosts.map(serverOf).filter((s) => !firstWrite.held?.servers.includes(s)).sort());
 
     const run = await stack.projected();
     expect(run).toMatchObject({ projected: hosts.length, dropped: 0, waiting: 0, events: hosts.length });
@@ -106,7 +149,9 @@ describe('outbox entries of concurrent status changes', { timeout: loadedTimeout
     const victim = serverOf(hosts[5]!);
     // Storage unavailable for that entry alone, however often it is tried.
     Object.assign(refuse, { when: (call: Call) => call.servers.includes(victim), status: 503 });
-    const responses = await burst(hosts);
+    // It posts once another's entry is in flight, so its entry waits and is refused in a shared transaction first.
+    const responses = await burst(hosts, [hosts[5]!]);
+    expect(outboxWrites.some((c) => c.kind === 'many' && c.servers.includes(victim) && c.servers.length > 1)).toBe(true);
     const byHost = new Map(hosts.map((h, i) => [h, responses[i]!]));
     for (const [host, r] of byHost) {
       if (serverOf(host) === victim) expect(r.status, host).toBe(503);
