@@ -22,6 +22,11 @@ interface Call {
   readonly servers: string[];
 }
 const outboxWrites: Call[] = [];
+/**
+ * The requests recorded, by id: the pipeline's retry of one (after storage dropped a kept-alive
+ * connection, which a loaded machine sees) carries the same id and is the same call, not another.
+ */
+const recorded = new Set<string>();
 /** Outbox writes refused with `status`: those matching `when`. */
 const refuse: { when?: (call: Call) => boolean; status: number } = { status: 400 };
 /**
@@ -39,7 +44,8 @@ const recorder: StoragePolicy = {
     const isOutbox = path.startsWith('/Outbox(') || (path === '/$batch' && /\/Outbox\(/.test(body));
     if (!isOutbox || request.method === 'GET' || request.method === 'DELETE' || (path === '/$batch' && /DELETE /.test(body))) return next(request);
     const call: Call = { method: request.method, kind: path === '/$batch' ? 'many' : 'one', servers: serverNames(body) };
-    outboxWrites.push(call);
+    if (!recorded.has(request.requestId)) outboxWrites.push(call);
+    recorded.add(request.requestId);
     if (firstWrite.on && call.servers.length > 0) {
       firstWrite.on = false;
       firstWrite.held = call;
