@@ -1,7 +1,7 @@
 // Table clients: a connection string locally (UseDevelopmentStorage=true or an Azurite/account
 // string), the table endpoint with DefaultAzureCredential (managed identity) in Azure. Account keys
 // are never needed in Azure. Every request passes a counting policy so tests and benchmarks can
-// assert how many storage round trips an operation costs.
+// assert how many storage round trips an operation costs (and see the retries apart).
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 
@@ -21,11 +21,20 @@ export const TABLES = {
 
 export type TableKind = keyof typeof TABLES;
 
-/** Counts HTTP requests sent to storage (each retry counts: it is a round trip). */
+/**
+ * Counts the requests sent to storage: the round trips an operation costs by design. The SDK's
+ * retry policy sends a failed attempt again as the same request (the same object, so the same
+ * x-ms-client-request-id): that is still one request, and each attempt after its first is counted
+ * apart in `retries`, so a connection reset or a 503 on a loaded machine neither changes an exact
+ * count nor goes unseen.
+ */
 export class RoundTripCounter {
   #count = 0;
   #writes = 0;
+  #retries = 0;
   #byTable = new Map<string, number>();
+  /** The requests already counted; weak, so a finished request is not kept. */
+  #seen = new WeakSet<object>();
   get count(): number {
     return this.#count;
   }
@@ -33,14 +42,24 @@ export class RoundTripCounter {
   get writes(): number {
     return this.#writes;
   }
+  /** Attempts beyond the first of a request (the SDK's retries after a 503, a timeout or a dropped connection). */
+  get retries(): number {
+    return this.#retries;
+  }
   /** Requests per table name; entity-group transactions count under "$batch". */
   get byTable(): ReadonlyMap<string, number> {
     return this.#byTable;
   }
-  record(url: string, method = 'GET'): void {
+  /** Called on every attempt with the request it sends; only its first attempt counts as a request. */
+  record(request: { readonly url: string; readonly method: string }): void {
+    if (this.#seen.has(request)) {
+      this.#retries++;
+      return;
+    }
+    this.#seen.add(request);
     this.#count++;
-    if (method !== 'GET') this.#writes++;
-    const path = decodeURIComponent(new URL(url).pathname);
+    if (request.method !== 'GET') this.#writes++;
+    const path = decodeURIComponent(new URL(request.url).pathname);
     const m = /\/([A-Za-z][A-Za-z0-9]*)(?:\(|\/|$)/.exec(path.replace(/^\/devstoreaccount1/, ''));
     const table = path.endsWith('/$batch') ? '$batch' : (m?.[1] ?? '?');
     this.#byTable.set(table, (this.#byTable.get(table) ?? 0) + 1);
@@ -48,6 +67,7 @@ export class RoundTripCounter {
   reset(): void {
     this.#count = 0;
     this.#writes = 0;
+    this.#retries = 0;
     this.#byTable = new Map();
   }
 }
@@ -131,7 +151,8 @@ export function createTableClients(options: TableClientFactoryOptions): TableCli
   if (counter) {
     policies.push({
       position: 'perRetry',
-      policy: { name: 'fleetPostureRoundTripCounter', sendRequest: (request, next) => (counter.record(request.url, request.method), next(request)) },
+      // Per retry, so it sees every attempt (its retries included) and the URL and method each is sent with.
+      policy: { name: 'fleetPostureRoundTripCounter', sendRequest: (request, next) => (counter.record(request), next(request)) },
     });
   }
   for (const policy of options.policies ?? []) policies.push({ position: 'perRetry', policy });

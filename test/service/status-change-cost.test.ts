@@ -2,10 +2,12 @@
 // also checks the server key), the outbox entry (one upsert) and the commit (one transaction) —
 // three round trips, with no ServerKeys read once the key is tagged. The projector then writes the
 // fleet-wide tables for many servers at once: one Events transaction for the whole batch, and the
-// rule index, History, raw snapshots and Hosts one transaction per bucket of servers.
+// rule index, History, raw snapshots and Hosts one transaction per bucket of servers. A request the
+// SDK sends again (a dropped connection, a 503) is still one round trip: its retries count apart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { bucketOf } from '../../src/store';
+import { connectionReset, failedFirstAttempts, injectedError } from '../support/faults';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -25,10 +27,12 @@ const recorder: StoragePolicy = {
   },
 };
 
+const firstAttempts = failedFirstAttempts('testFailedFirstAttempts');
+
 let stack: TestStack;
 beforeAll(async () => {
   // The projector runs only when the test drains it, so what each side costs is measured apart.
-  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [recorder], projectorIntervalMs: 0 });
+  stack = await startTestStack({ rules: TEST_RULES, storagePolicies: [recorder, firstAttempts.policy], projectorIntervalMs: 0 });
 });
 afterAll(async () => stack?.stop());
 
@@ -64,6 +68,26 @@ describe('storage cost of a status change', { timeout: loadedTimeout(4_700) }, (
     expect(await postOnly(snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(20) }))).toBe(201);
     expect(stack.roundTrips.count).toBe(2);
     expect(stack.roundTrips.byTable.get('Outbox')).toBeUndefined();
+  });
+
+  it('a status change whose read meets a dropped connection and whose outbox upsert a 503: still three round trips, the two retries counted apart', async () => {
+    const host = 'COST03';
+    for (const [i, state] of ['Pass', 'Pass'].entries()) expect((await post(stack, snapshot({ host, testState: state, collectedAt: minutesAgo(30 - i) }))).status).toBe(201);
+    stack.roundTrips.reset();
+    const path = (url: string) => decodeURIComponent(new URL(url).pathname);
+    firstAttempts.next.push(
+      (r) => (r.method === 'GET' && /\/Results\(/.test(path(r.url)) ? connectionReset(r) : undefined),
+      (r) => (r.method !== 'GET' && /\/Outbox\(/.test(path(r.url)) ? injectedError(r, 503, 'Server busy') : undefined),
+    );
+    expect(await postOnly(snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(10) }))).toBe(201);
+
+    expect(firstAttempts.next).toHaveLength(0);
+    expect(stack.roundTrips.count).toBe(3);
+    expect(stack.roundTrips.writes).toBe(2);
+    expect(Object.fromEntries(stack.roundTrips.byTable)).toEqual({ Results: 1, Outbox: 1, $batch: 1 });
+    expect(stack.roundTrips.retries).toBe(2);
+    stack.roundTrips.reset();
+    expect(stack.roundTrips.retries).toBe(0);
   });
 
   it('the projector: one Events transaction, and index, History and raw transactions per bucket of servers, for a burst', async () => {

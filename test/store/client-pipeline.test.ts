@@ -1,13 +1,14 @@
 // What the store's table clients must carry on every request, whatever is done to the SDK's
 // pipeline: the shared-key signature or the managed identity's token, retries of an attempt storage
-// refused, and the round-trip counter seeing each attempt. (The per-attempt timeout is tested with
-// the store, against storage that hangs.) The clients are createTableClients' own, opened through
-// createTestTables, whose Azure limit policies refuse nothing these tests send.
+// refused, and the round-trip counter seeing each attempt: one round trip per request, its retries
+// counted apart. (The per-attempt timeout is tested with the store, against storage that hangs.)
+// The clients are createTableClients' own, opened through createTestTables, whose Azure limit
+// policies refuse nothing these tests send.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { RoundTripCounter, type StoragePolicy } from '../../src/store/client';
-import { injectedError } from '../support/faults';
+import { connectionReset, injectedError } from '../support/faults';
 import { createTestTables } from '../support/stack';
 
 /** Answers the first `times` attempts that match with a made-up 503, as a busy storage account would. */
@@ -33,7 +34,7 @@ describe('the table clients against Azurite', () => {
   });
   afterAll(async () => azurite?.stop());
 
-  it('signs its requests, retries an attempt refused with 503 and counts every attempt, transactions included', async () => {
+  it('signs its requests, retries an attempt refused with 503, and counts the request once and its retries apart, transactions included', async () => {
     const counter = new RoundTripCounter();
     const busy = busyFirst(2, (method) => method === 'GET');
     const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'Pipe', counter, policies: [busy.policy], maxRetries: 2 });
@@ -44,14 +45,40 @@ describe('the table clients against Azurite', () => {
       ['create', { partitionKey: 'p', rowKey: 'b', n: 2 }],
     ]);
     expect(counter.byTable.get('$batch')).toBe(1);
+    expect(counter.retries).toBe(0);
     counter.reset();
 
     const row = await table.getEntity<{ n: number }>('p', 'b');
 
     expect(row.n).toBe(2);
     expect(busy.refused).toBe(2);
-    expect(counter.count).toBe(3); // two refused attempts and the one storage answered
-    expect(counter.byTable.get('PipeResults')).toBe(3);
+    expect(counter.count).toBe(1); // one request: two refused attempts and the one storage answered
+    expect(counter.retries).toBe(2);
+    expect(counter.byTable.get('PipeResults')).toBe(1);
+    expect(counter.writes).toBe(0);
+  });
+
+  it('counts a transaction sent again after a dropped connection as one write, and the retry apart', async () => {
+    const counter = new RoundTripCounter();
+    let dropped = 0;
+    const dropFirstBatch: StoragePolicy = {
+      name: 'testDropFirstBatch',
+      sendRequest: async (request, next) => {
+        if (dropped > 0 || !request.url.endsWith('$batch')) return next(request);
+        dropped++;
+        throw connectionReset(request);
+      },
+    };
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'PipeDrop', counter, policies: [dropFirstBatch], maxRetries: 1 });
+    await clients.results.createTable();
+    counter.reset();
+
+    await clients.results.submitTransaction([['upsert', { partitionKey: 'p', rowKey: 'a', n: 1 }]]);
+
+    expect(dropped).toBe(1);
+    expect([counter.count, counter.writes, counter.retries]).toEqual([1, 1, 1]);
+    expect(Object.fromEntries(counter.byTable)).toEqual({ $batch: 1 });
+    expect((await clients.results.getEntity<{ n: number }>('p', 'a')).n).toBe(1);
   });
 
   it('gives up once the retries are spent, with the 503 the caller maps to "unavailable"', async () => {
@@ -62,7 +89,8 @@ describe('the table clients against Azurite', () => {
     counter.reset();
 
     await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 503 });
-    expect(counter.count).toBe(2);
+    expect(counter.count).toBe(1);
+    expect(counter.retries).toBe(1);
   });
 });
 

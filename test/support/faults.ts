@@ -158,3 +158,34 @@ export function heldStorage(name: string): HeldStorage {
   };
   return self;
 }
+
+/** What the SDK's HTTP client throws when storage drops the connection before answering (a kept-alive socket reset under load). */
+export function connectionReset(request: Request): RestError {
+  return new RestError('socket hang up', { code: 'ECONNRESET', request });
+}
+
+export interface FailedFirstAttempts {
+  /** Each fires once: the first attempt it returns an error for fails with that error (the SDK retries the request). */
+  readonly next: ((request: Request) => RestError | undefined)[];
+  readonly policy: StoragePolicy;
+}
+
+/** Fails the first attempt of chosen requests, before it is sent: the retry is the same request, sent again. */
+export function failedFirstAttempts(name: string): FailedFirstAttempts {
+  const self: FailedFirstAttempts = {
+    next: [],
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        for (const [i, fail] of self.next.entries()) {
+          const error = fail(request);
+          if (!error) continue;
+          self.next.splice(i, 1);
+          throw error;
+        }
+        return next(request);
+      },
+    },
+  };
+  return self;
+}
