@@ -25,6 +25,8 @@ export interface ChildStats {
   readonly byTable: Record<string, number>;
   /** Round trips of the server-key check (ServerKeys), counted apart from the posture tables. */
   readonly keyRoundTrips: number;
+  /** Requests the SDK sent again (a dropped connection, a 503, a timeout), posture tables and key check: not in the round trips. */
+  readonly retries: number;
   readonly entities: number;
   readonly entitiesByTable: Record<string, number>;
   readonly bytesByTable: Record<string, { sent: number; received: number }>;
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
         roundTrips: app.store.counter.count,
         byTable: Object.fromEntries(app.store.counter.byTable),
         keyRoundTrips: app.keyStore.counter.count,
+        retries: app.store.counter.retries + app.keyStore.counter.retries,
         entities,
         entitiesByTable: Object.fromEntries(entitiesByTable),
         bytesByTable: Object.fromEntries(bytesByTable),

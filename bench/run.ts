@@ -71,6 +71,12 @@ interface IngestRun extends Omit<RunStats, 'errorSamples'> {
   readonly roundTripsPerSnapshot: number;
   /** The server-key check (ServerKeys point reads), on top of roundTripsPerSnapshot. */
   readonly keyRoundTripsPerSnapshot: number;
+  /**
+   * Attempts the SDK sent again during the run (key check included), in all: a round trip counts a
+   * request once however often it was sent, so a run whose figures met dropped connections or 503s
+   * says so here.
+   */
+  readonly retries: number;
   readonly roundTripsByTable: Record<string, number>;
   /** Service runs: bytes sent to and received from storage per snapshot, by table. */
   readonly bytesPerSnapshotByTable?: Record<string, { sent: number; received: number }>;
@@ -119,6 +125,7 @@ async function main(): Promise<void> {
     `Ingest: ${INGEST_SERVERS} servers are pre-loaded with direct batched writes in the store's layout (as after each server's first snapshot), for the service and for the baseline. Each status-change run posts ${CHANGE_SERVERS} of them (every post changes that server's status); each steady-state run posts ${STEADY_SERVERS} with new snapshot ids and a later collectedAt.`,
     `Each scenario and concurrency runs ${ROUNDS} rounds of a service run and a baseline run, back to back, the service first in odd rounds and the baseline first in even ones; a ratio is the median of the rounds' own ratios (bench/lib/rounds.ts). The mass flip is one round, and runs first, on tables that hold only the pre-load and the first posts (Azurite's cost per row written grows with its partition's size; Azure's does not).`,
     'Every server enrols and then posts once, untimed, before the timed runs (as a collector does after enrolling): that post checks the new key in ServerKeys and leaves its tag on the server\'s Results rows; later posts are checked against the tag. keyRoundTripsPerSnapshot counts ServerKeys reads apart from the posture tables.',
+    'A round trip is a request: one the SDK sent again (after a dropped connection, a 503 or a timeout) counts once, and each attempt after its first is counted in the run\'s retries (in all, key check included), so a figure measured through retries says so.',
     'Azurite evaluates every table query by scanning the whole table in JavaScript (Azure uses the partition index), so any query costs more here as tables grow; point reads and batch writes use its index.',
     `The query fleet of ${QUERY_SERVERS} servers is written with direct batched table writes in the store's layout (Results, RuleIndex + counts row, Hosts, Drift members and counters), not ingested over HTTP; its status and configuration mix is the snapshot pool taken round-robin.`,
     'Drift queries read the Drift table (and one server\'s drift also the Results keys): the drift of a rule reads its counter rows (at most one per configuration and shard), one server\'s drift finds the server by id or host name (a range read of Results keys), then reads its member rows (a range read, and a point read of the old layout), the baseline row and its Results row of the rule (side by side) and, without a baseline, the counter rows.',
@@ -139,7 +146,7 @@ async function main(): Promise<void> {
   let azurite: AzuriteHandle | undefined;
   const services: ServiceProcess[] = [];
   const ingestRuns: IngestRun[] = [];
-  const queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; itemsReturned: number }[] = [];
+  const queryRuns: { name: string; path: string; n: number; errors: number; p50Ms: number; p99Ms: number; entitiesPerRequest: number; entitiesByTable: Record<string, number>; roundTripsPerRequest: number; retries: number; itemsReturned: number }[] = [];
   let fullWalk: { pages: number; items: number; entities: number; ms: number } | undefined;
   const exportRuns: { path: string; runs: number; medianMs: number; rows: number; bytes: number; entities: number; rssPeakMb: number | null }[] = [];
   let queryHostRssMb: number | null = null;
@@ -221,6 +228,7 @@ async function main(): Promise<void> {
         ...stats,
         roundTripsPerSnapshot: s.roundTrips / docs.length,
         keyRoundTripsPerSnapshot: s.keyRoundTrips / docs.length,
+        retries: s.retries,
         roundTripsByTable: s.byTable,
         bytesPerSnapshotByTable: Object.fromEntries(Object.entries(s.bytesByTable).map(([t, b]) => [t, { sent: Math.round(b.sent / docs.length), received: Math.round(b.received / docs.length) }])),
         rssPeakMb: mb(rssPeak ?? s.rss),
@@ -239,7 +247,7 @@ async function main(): Promise<void> {
         if (peak !== null && (run.rssPeakMb === null || peak > run.rssPeakMb)) Object.assign(run, { rssPeakMb: peak });
       }
       Object.assign(run, { projectionDrainMs: drainMs });
-      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check, RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
+      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check (${run.retries} retries), RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
       ingestRuns.push(run);
       return run;
     };
@@ -264,13 +272,14 @@ async function main(): Promise<void> {
         ...stats,
         roundTripsPerSnapshot: baseline.counter.count / records.length,
         keyRoundTripsPerSnapshot: 0,
+        retries: baseline.counter.retries,
         roundTripsByTable: Object.fromEntries(baseline.counter.byTable),
         rssPeakMb: mb(rssPeak),
         serviceCpuMsPerSnapshot: (cpu.user + cpu.system) / 1000 / records.length,
         azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / records.length,
         otherCores,
       };
-      say(`baseline ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot, errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
+      say(`baseline ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot (${run.retries} retries), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
       ingestRuns.push(run);
       return run;
     };
@@ -418,9 +427,10 @@ async function main(): Promise<void> {
         entitiesPerRequest: s.entities / stats.n,
         entitiesByTable: s.entitiesByTable,
         roundTripsPerRequest: s.roundTrips / stats.n,
+        retries: s.retries,
         itemsReturned: items,
       };
-      say(`query ${spec.name}: p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.entitiesPerRequest} entities, ${run.roundTripsPerRequest} RT per request, ${items} items${stats.errors ? `, errors ${stats.errors}: ${stats.errorSamples[0]}` : ''}`);
+      say(`query ${spec.name}: p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.entitiesPerRequest} entities, ${run.roundTripsPerRequest} RT per request (${run.retries} retries), ${items} items${stats.errors ? `, errors ${stats.errors}: ${stats.errorSamples[0]}` : ''}`);
       queryRuns.push(run);
     }
     // Every current warning of the rule, page by page (what a client listing all of them reads).
@@ -599,8 +609,8 @@ function printTables(r: any): void {
   table(['generation', 'raw bytes', 'gzip bytes', 'snapshots', 'max raw', 'typical'], r.payload.map((x: any) => [x.generation, x.rawBytes, x.gzipBytes, x.snapshots, x.rawBytesMax, x.typical]));
   console.log(`\n-- ingest, ${r.ingest.servers} servers, ${r.ingest.changeServers} of them per status-change run, ${r.ingest.steadyServers} per steady-state run, ${r.ingest.rounds} rounds (service over HTTP vs storage-only baseline)`);
   table(
-    ['scenario', 'target', 'c', 'round', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'key RT', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'client CPU ms/snap', 'projected after ms', 'other cores', 'errors'],
-    r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.round, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.keyRoundTripsPerSnapshot, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.clientCpuMsPerSnapshot ?? null, x.projectionDrainMs ?? null, x.otherCores, x.errors]),
+    ['scenario', 'target', 'c', 'round', 'snap/s', 'p50 ms', 'p99 ms', 'RT/snap', 'key RT', 'retries', 'RSS MB', 'CPU ms/snap', 'Azurite CPU ms/snap', 'client CPU ms/snap', 'projected after ms', 'other cores', 'errors'],
+    r.ingest.runs.map((x: any) => [x.scenario, x.target, x.concurrency, x.round, x.perSecond, x.p50Ms, x.p99Ms, x.roundTripsPerSnapshot, x.keyRoundTripsPerSnapshot, x.retries ?? null, x.rssPeakMb, x.serviceCpuMsPerSnapshot, x.azuriteCpuMsPerSnapshot, x.clientCpuMsPerSnapshot ?? null, x.projectionDrainMs ?? null, x.otherCores, x.errors]),
   );
   if (r.massFlip) {
     const m = r.massFlip;
@@ -614,7 +624,7 @@ function printTables(r: any): void {
   console.log('\n-- CPU per post, the machine\'s (service + Azurite + load generator, against the baseline\'s process + Azurite; medians of the rounds)');
   table(['scenario', 'c', 'service ms', 'baseline ms', 'CPU ratio', 'rounds', 'throughput ratio'], r.ingest.ratios.map((x: any) => [x.scenario, x.concurrency, x.serviceMachineCpuMs, x.baselineMachineCpuMs, x.cpuRatio, each(x, 'cpuRatio'), x.throughputRatio]));
   console.log(`\n-- queries, ${r.query.servers} servers (rule for warnings: ${r.query.warningsRule}; host RSS ${r.query.hostRssMb} MB)`);
-  table(['query', 'p50 ms', 'p99 ms', 'entities read', 'RT', 'items'], r.query.runs.map((x: any) => [x.name, x.p50Ms, x.p99Ms, x.entitiesPerRequest, x.roundTripsPerRequest, x.itemsReturned]));
+  table(['query', 'p50 ms', 'p99 ms', 'entities read', 'RT', 'retries', 'items'], r.query.runs.map((x: any) => [x.name, x.p50Ms, x.p99Ms, x.entitiesPerRequest, x.roundTripsPerRequest, x.retries ?? null, x.itemsReturned]));
   if (r.query.allWarningsWalk) console.log(`all warnings of the rule: ${r.query.allWarningsWalk.items} in ${r.query.allWarningsWalk.pages} pages, ${r.query.allWarningsWalk.entities} entities read`);
   console.log('\n-- targets');
   table(['target', 'limit', 'measured', ''], r.targets.map((t: any) => [t.target, t.limit, t.measured, t.pass ? 'PASS' : 'MISS']));
