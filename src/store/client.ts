@@ -33,7 +33,7 @@ export class RoundTripCounter {
   #writes = 0;
   #retries = 0;
   #byTable = new Map<string, number>();
-  /** The requests already counted; weak, so a finished request is not kept. */
+  /** The requests already counted; weak, so a finished request is not kept. Kept by reset(): a retry after it is still no new request. */
   #seen = new WeakSet<object>();
   get count(): number {
     return this.#count;
