@@ -46,10 +46,10 @@ function Get-PostureDataItemName {
     $names = [ordered]@{ Config = 'config.dat'; ManifestCache = 'manifest.json'; Log = 'collector.log'; Spool = 'spool'; Rejected = 'rejected' }
     if ($Item) { return $names[$Item] }
     $tmp = @(
-        ($names['Config'] + '.tmp'),
-        ($names['ManifestCache'] + '.tmp'),
-        (Join-Path -Path $names['Spool'] -ChildPath '*.json.tmp'),
-        (Join-Path -Path $names['Rejected'] -ChildPath '*.json.tmp'))
+        (Get-PostureTempPath -Path $names['Config']),
+        (Get-PostureTempPath -Path $names['ManifestCache']),
+        (Get-PostureTempPath -Path (Join-Path -Path $names['Spool'] -ChildPath '*.json')),
+        (Get-PostureTempPath -Path (Join-Path -Path $names['Rejected'] -ChildPath '*.json')))
     if ($Unfinished) { return $tmp }
     $names.Values
     # Those in the folders go with their folder.
