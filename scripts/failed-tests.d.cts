@@ -1,0 +1,8 @@
+// Types of failed-tests.cjs for the TypeScript tests.
+export interface FailedTest {
+  readonly file: string;
+  readonly name: string;
+  readonly error: string[];
+}
+export declare function failedTests(report: unknown, root?: string): FailedTest[];
+export declare function describe(reportPaths: string[], root?: string): string[];
