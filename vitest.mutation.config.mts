@@ -15,5 +15,6 @@ export default defineConfig({
     ],
     exclude: ['test/rules/mcafee-port25-blocked/cli.test.ts'],
     testTimeout: 30_000,
+    setupFiles: ['test/support/property-seed.ts'],
   },
 });
