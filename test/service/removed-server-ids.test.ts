@@ -8,6 +8,7 @@ import { encodeKey, tableNames, type StoragePolicy } from '../../src/store';
 import { DEFAULT_LIST, fixtureAs, REMOVED } from '../support/drift';
 import { drainOutbox } from '../support/drain';
 import { serverKeysTable } from '../support/enrolment-client';
+import { oncePerRequest } from '../support/faults';
 import { get, getAll, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
@@ -21,11 +22,12 @@ let stack: TestStack;
 /** The filters of the Results table's queries, while `recording`. */
 const resultsFilters: string[] = [];
 let recording = false;
+const firstAttempt = oncePerRequest();
 const recorder: StoragePolicy = {
   name: 'results-filters',
   async sendRequest(request, next) {
     const url = new URL(request.url);
-    if (recording && url.pathname.endsWith(`/${tableNames(stack.settings.tablePrefix).results}()`)) resultsFilters.push(url.searchParams.get('$filter') ?? '');
+    if (recording && firstAttempt(request) && url.pathname.endsWith(`/${tableNames(stack.settings.tablePrefix).results}()`)) resultsFilters.push(url.searchParams.get('$filter') ?? '');
     return next(request);
   },
 };

@@ -4,18 +4,20 @@
 // again by the request that sent it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
-import { lostAnswers } from '../support/faults';
+import { lostAnswers, oncePerRequest } from '../support/faults';
 import { getAll, post, type Json } from '../support/http';
 import { alphaRule, snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const isCommit = (method: string, url: string) => (method === 'PUT' || method === 'POST') && /\/Results(\(|$|\?)/.test(new URL(url).pathname.replace(/^\/devstoreaccount1/, ''));
+/** The writes sent (each once: a retry of one is not another write). */
 const writes: { method: string; path: string; ifMatch?: string }[] = [];
+const firstAttempt = oncePerRequest();
 const recorder: StoragePolicy = {
   name: 'testRecordWrites',
   sendRequest(request, next) {
     const path = decodeURIComponent(new URL(request.url).pathname).replace(/^\/devstoreaccount1/, '');
-    if (request.method !== 'GET') writes.push({ method: request.method, path, ifMatch: request.headers.get('if-match') });
+    if (request.method !== 'GET' && firstAttempt(request)) writes.push({ method: request.method, path, ifMatch: request.headers.get('if-match') });
     return next(request);
   },
 };

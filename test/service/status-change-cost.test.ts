@@ -7,16 +7,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoragePolicy } from '../../src/store';
 import { bucketOf } from '../../src/store';
-import { connectionReset, failedFirstAttempts, injectedError } from '../support/faults';
+import { connectionReset, failedFirstAttempts, injectedError, oncePerRequest } from '../support/faults';
 import { alertRecords, getAll, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { loadedTimeout } from '../support/load-timeouts';
 
+/** The requests sent (each once: a retry of one is not another call). */
 const seen: { method: string; path: string; query: boolean; table?: string }[] = [];
+const firstAttempt = oncePerRequest();
 const recorder: StoragePolicy = {
   name: 'testRecordRequests',
   sendRequest(request, next) {
+    if (!firstAttempt(request)) return next(request);
     const url = new URL(request.url);
     const path = decodeURIComponent(url.pathname).replace(/^\/devstoreaccount1/, '');
     // A query is `Table()` (with or without $filter); a point operation names its keys.

@@ -3,6 +3,7 @@
 // lookup of the name and the coverage it answers share that read instead of each making their own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, tableNames, type StoragePolicy } from '../../src/store';
+import { oncePerRequest } from '../support/faults';
 import { adminCall, post, type Json } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -15,11 +16,12 @@ let stack: TestStack;
 /** The $filter of each Results query sent while `recording`. */
 const filters: string[] = [];
 let recording = false;
+const firstAttempt = oncePerRequest();
 const recorder: StoragePolicy = {
   name: 'waiver-results-reads',
   async sendRequest(request, next) {
     const url = new URL(request.url);
-    if (recording && decodeURIComponent(url.pathname).endsWith(`/${tableNames(stack.settings.tablePrefix).results}()`)) filters.push(url.searchParams.get('$filter') ?? '');
+    if (recording && firstAttempt(request) && decodeURIComponent(url.pathname).endsWith(`/${tableNames(stack.settings.tablePrefix).results}()`)) filters.push(url.searchParams.get('$filter') ?? '');
     return next(request);
   },
 };

@@ -189,3 +189,19 @@ export function failedFirstAttempts(name: string): FailedFirstAttempts {
   };
   return self;
 }
+
+/**
+ * For a test's recording policy: true on a request's first attempt only. The SDK sends the same
+ * request object again after a dropped connection or a 503, and on a loaded machine storage's
+ * loopback connections do drop now and then (a kept-alive socket reset): a recorder that counted
+ * every attempt would count one request twice and fail an exact count, as the round-trip counter
+ * does not (its retries count apart).
+ */
+export function oncePerRequest(): (request: Request) => boolean {
+  const seen = new WeakSet<Request>();
+  return (request) => {
+    if (seen.has(request)) return false;
+    seen.add(request);
+    return true;
+  };
+}
