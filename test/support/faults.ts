@@ -205,3 +205,32 @@ export function oncePerRequest(): (request: Request) => boolean {
     return true;
   };
 }
+
+export interface DroppedAttempts {
+  /** Attempts that failed below every test policy: no answer from storage (a reset or refused connection). */
+  count: number;
+  readonly policy: StoragePolicy;
+}
+
+/**
+ * Counts the attempts storage itself left unanswered. Last among a test's policies it sees only
+ * what reached the wire (an error status comes back as an answer here, not a throw), so a test
+ * that asserts how many retries its injected faults cost can add those a loaded machine causes.
+ */
+export function droppedAttempts(name: string): DroppedAttempts {
+  const self: DroppedAttempts = {
+    count: 0,
+    policy: {
+      name,
+      async sendRequest(request, next) {
+        try {
+          return await next(request);
+        } catch (error) {
+          self.count++;
+          throw error;
+        }
+      },
+    },
+  };
+  return self;
+}
