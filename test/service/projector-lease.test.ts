@@ -8,7 +8,7 @@ import { RECENT_COMMITS } from '../../src/app/ingest';
 import { Projector } from '../../src/app/projector';
 import { OutboxStore, type StoragePolicy } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
-import { ruleIndexGate } from '../support/faults';
+import { oncePerRequest, ruleIndexGate } from '../support/faults';
 import { getAll, type Json, minutesAgo, postUndrained } from '../support/http';
 import { serverOf } from '../support/raw-rows';
 import { snapshot, TEST_RULES } from '../support/snapshots';
@@ -16,13 +16,14 @@ import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { countsAgree } from '../support/tables';
 
 const gate = ruleIndexGate('testIndexGate');
-/** Requests on the lease row: counted, and held back while `throttled` (storage throttling the renewals too). */
+/** Requests on the lease row: counted (once: a retry after a dropped connection is not another), and held back while `throttled` (storage throttling the renewals too). */
+const firstAttempt = oncePerRequest();
 const leaseRequests: { count: number; throttled?: Promise<void> } = { count: 0 };
 const leasePolicy: StoragePolicy = {
   name: 'testLeaseRequests',
   async sendRequest(request, next) {
     if (decodeURIComponent(request.url).includes('~lease')) {
-      leaseRequests.count++;
+      if (firstAttempt(request)) leaseRequests.count++;
       await leaseRequests.throttled;
     }
     return next(request);
