@@ -104,9 +104,13 @@ async function postWithTail(server: string, tailChars: number) {
   return { ...res, committed: commits.slice(before) };
 }
 
-/** The rows Results holds for `server`. */
+/**
+ * The rows Results holds for `server`. With the SDK's retries: a read sent again after a kept-alive
+ * connection was reset (a loaded machine sees it) counts the same rows, and without them that reset
+ * failed the test.
+ */
 async function resultRows(server: string): Promise<number> {
-  const { results } = createTestTables({ connectionString: azurite.connectionString, tablePrefix: app.settings.tablePrefix, maxRetries: 0 });
+  const { results } = createTestTables({ connectionString: azurite.connectionString, tablePrefix: app.settings.tablePrefix });
   let n = 0;
   for await (const _ of results.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(`${server.toLowerCase()}.corp.contoso.com`)}'`, select: ['RowKey'] } })) n++;
   return n;
