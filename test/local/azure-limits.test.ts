@@ -147,7 +147,12 @@ describe('a commit at Azure’s 4 MiB transaction limit, through the local host'
     const summary = (await call('summary', DEV_KEYS.reader)).body as unknown as { hosts: number; rules: { ruleId: string; counts: Record<string, number> }[] };
     expect(summary.hosts).toBe(2);
     expect(summary.rules.map((r) => r.counts.Warning)).toEqual(RULES.map(() => 2));
-    expect(logs.filter((l) => /refused|failed|held|too ?large/i.test(l))).toHaveLength(1);
+    // Only the refusal: nothing refused or held for a limit. A batch that failed because a loaded
+    // machine was slow (a timeout, a dropped connection) and was projected one at a time after is
+    // not a limit's doing; the counts above show it got there.
+    const loadOnly = /timed? ?out|timeout|abort|ECONNRESET|socket hang up|ServerBusy|\b503\b/i;
+    const refusals = logs.filter((l) => /refused|failed|held|too ?large/i.test(l) && !loadOnly.test(l));
+    expect(refusals, refusals.join('\n')).toHaveLength(1);
   }, 120_000);
 });
 
