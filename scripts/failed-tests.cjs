@@ -2,6 +2,9 @@
 // `node scripts/failed-tests.cjs REPORT...`: names every failed test of vitest JSON reports, with
 // the first lines of its error. CI prints this last, so a failure is named in the part of the log
 // that is kept, not only thousands of lines above it.
+// `--files REPORT`: the files of its failed tests, a line each (CI runs them once more).
+// `--again REPORT SECOND`: what became of each failed test in the second run of its file, which
+// tells a test that fails now and then from one that fails every time; the first run's count stands.
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
@@ -29,19 +32,23 @@ function firstLines(text) {
   return kept.slice(0, ERROR_LINES);
 }
 
+/** The report at `p`, or the line that says why there is none. */
+function readReport(p) {
+  if (!existsSync(p)) return { line: `${p}: no report (the run ended before writing it).` };
+  try {
+    return { report: JSON.parse(readFileSync(p, 'utf8')) };
+  } catch (e) {
+    return { line: `${p}: the report cannot be read: ${e.message}` };
+  }
+}
+
 /** The lines to print for the given report files; a missing or unreadable report says so. */
 function describe(reportPaths, root = process.cwd()) {
   const lines = [];
   for (const p of reportPaths) {
-    if (!existsSync(p)) {
-      lines.push(`${p}: no report (the run ended before writing it).`);
-      continue;
-    }
-    let report;
-    try {
-      report = JSON.parse(readFileSync(p, 'utf8'));
-    } catch (e) {
-      lines.push(`${p}: the report cannot be read: ${e.message}`);
+    const { report, line } = readReport(p);
+    if (!report) {
+      lines.push(line);
       continue;
     }
     for (const f of failedTests(report, root)) {
@@ -52,9 +59,42 @@ function describe(reportPaths, root = process.cwd()) {
   return lines;
 }
 
-module.exports = { failedTests, describe };
+/** The files that hold a failed test of the report at `p` (none when it cannot be read). */
+function failedFiles(p, root = process.cwd()) {
+  const { report } = readReport(p);
+  return report ? [...new Set(failedTests(report, root).map((f) => f.file))] : [];
+}
+
+/** For each failed test of the first report: passed, failed again, or not run, in the second. */
+function again(firstPath, secondPath, root = process.cwd()) {
+  const first = readReport(firstPath);
+  if (!first.report) return [first.line];
+  const second = readReport(secondPath);
+  if (!second.report) return [second.line];
+  const outcome = new Map();
+  for (const file of second.report.testResults ?? []) {
+    const where = path.relative(root, file.name);
+    outcome.set(`${where} > (the file itself)`, file.status === 'failed' && (file.assertionResults ?? []).length === 0 ? 'failed' : 'passed');
+    for (const t of file.assertionResults ?? []) outcome.set(`${where} > ${t.fullName ?? t.title}`, t.status);
+  }
+  return failedTests(first.report, root).map((f) => {
+    const status = outcome.get(`${f.file} > ${f.name}`);
+    const said = status === 'passed' ? 'passed on a second run' : status === 'failed' ? 'failed again' : 'not run again';
+    return `AGAIN ${said}: ${f.file} > ${f.name}`;
+  });
+}
+
+module.exports = { failedTests, describe, failedFiles, again };
 
 if (require.main === module) {
-  const lines = describe(process.argv.slice(2));
-  console.log(lines.length === 0 ? 'failed tests: none' : lines.join('\n'));
+  const [first, ...rest] = process.argv.slice(2);
+  if (first === '--files') {
+    const files = failedFiles(rest[0] ?? '');
+    if (files.length > 0) console.log(files.join('\n'));
+  }
+  else if (first === '--again') console.log(again(rest[0] ?? '', rest[1] ?? '').join('\n'));
+  else {
+    const lines = describe(process.argv.slice(2));
+    console.log(lines.length === 0 ? 'failed tests: none' : lines.join('\n'));
+  }
 }

@@ -6,3 +6,5 @@ export interface FailedTest {
 }
 export declare function failedTests(report: unknown, root?: string): FailedTest[];
 export declare function describe(reportPaths: string[], root?: string): string[];
+export declare function failedFiles(reportPath: string, root?: string): string[];
+export declare function again(firstPath: string, secondPath: string, root?: string): string[];
