@@ -10,6 +10,8 @@ const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 
 const ERROR_LINES = 6;
+/** The name given to a file that failed without a failed test (an import error, a hook). */
+const FILE_ITSELF = '(the file itself)';
 
 /** The failed tests of one vitest JSON report, as { file, name, error } (error: its first lines). */
 function failedTests(report, root = process.cwd()) {
@@ -19,7 +21,7 @@ function failedTests(report, root = process.cwd()) {
     const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
     for (const t of tests) failed.push({ file: where, name: t.fullName ?? t.title, error: firstLines((t.failureMessages ?? []).join('\n')) });
     // A file that failed without any failed test (an import error, a hook) says so in its message.
-    if (tests.length === 0 && file.status === 'failed') failed.push({ file: where, name: '(the file itself)', error: firstLines(file.message ?? '') });
+    if (tests.length === 0 && file.status === 'failed') failed.push({ file: where, name: FILE_ITSELF, error: firstLines(file.message ?? '') });
   }
   return failed.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
@@ -74,7 +76,7 @@ function again(firstPath, secondPath, root = process.cwd()) {
   const outcome = new Map();
   for (const file of second.report.testResults ?? []) {
     const where = path.relative(root, file.name);
-    outcome.set(`${where} > (the file itself)`, file.status === 'failed' && (file.assertionResults ?? []).length === 0 ? 'failed' : 'passed');
+    outcome.set(`${where} > ${FILE_ITSELF}`, file.status === 'failed' && (file.assertionResults ?? []).length === 0 ? 'failed' : 'passed');
     for (const t of file.assertionResults ?? []) outcome.set(`${where} > ${t.fullName ?? t.title}`, t.status);
   }
   return failedTests(first.report, root).map((f) => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { HTTP_PER_INSTANCE_CONCURRENCY } from '../../src/local/http-concurrency';
 import { bucketOf, type StoragePolicy } from '../../src/store';
 import { SharedTransaction } from '../../src/store/shared-transaction';
-import { injectedError } from '../support/faults';
+import { injectedError, oncePerRequest } from '../support/faults';
 import { alertRecords, get, getAll, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { stackTables, startTestStack, type TestStack } from '../support/stack';
@@ -23,10 +23,10 @@ interface Call {
 }
 const outboxWrites: Call[] = [];
 /**
- * The requests recorded, by id: the pipeline's retry of one (after storage dropped a kept-alive
- * connection, which a loaded machine sees) carries the same id and is the same call, not another.
+ * True on a request's first attempt: the pipeline's retry of one (after storage dropped a
+ * kept-alive connection, which a loaded machine sees) is the same call, not another.
  */
-const recorded = new Set<string>();
+const firstAttempt = oncePerRequest();
 /** Outbox writes refused with `status`: those matching `when`. */
 const refuse: { when?: (call: Call) => boolean; status: number } = { status: 400 };
 /**
@@ -44,8 +44,7 @@ const recorder: StoragePolicy = {
     const isOutbox = path.startsWith('/Outbox(') || (path === '/$batch' && /\/Outbox\(/.test(body));
     if (!isOutbox || request.method === 'GET' || request.method === 'DELETE' || (path === '/$batch' && /DELETE /.test(body))) return next(request);
     const call: Call = { method: request.method, kind: path === '/$batch' ? 'many' : 'one', servers: serverNames(body) };
-    if (!recorded.has(request.requestId)) outboxWrites.push(call);
-    recorded.add(request.requestId);
+    if (firstAttempt(request)) outboxWrites.push(call);
     if (firstWrite.on && call.servers.length > 0) {
       firstWrite.on = false;
       firstWrite.held = call;
