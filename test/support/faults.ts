@@ -234,3 +234,27 @@ export function droppedAttempts(name: string): DroppedAttempts {
   };
   return self;
 }
+
+/** Codes of a connection that was open and then dropped, as a kept-alive loopback socket sometimes is. */
+const DROPPED = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * Sends a request once more when its connection dropped under it. A client built without retries
+ * (a test that checks what a first attempt's refusal does) would otherwise fail on a reset no
+ * test caused: storage closing a kept-alive socket just as a request went out on it, which a
+ * loaded machine makes likely. Refusals and answers of any status pass through untouched, and so
+ * does a connection refused outright (storage stopped), so an outage a test makes still shows.
+ */
+export function resendOnReset(): StoragePolicy {
+  return {
+    name: 'testResendOnReset',
+    async sendRequest(request, next) {
+      try {
+        return await next(request);
+      } catch (error) {
+        if (!DROPPED.has(String((error as { code?: unknown }).code))) throw error;
+        return next(request);
+      }
+    },
+  };
+}

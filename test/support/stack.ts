@@ -10,6 +10,7 @@ import type { Rule } from '../../src/rules/types';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { withAzureLimits } from '../../src/local/azure-limits';
+import { resendOnReset } from './faults';
 import { createTableClients, PostureStore, type PostureStoreOptions, type StoragePolicy, type TableClientFactoryOptions } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
 
@@ -76,7 +77,17 @@ export interface TestStack {
  * refused by test/store/test-apps.test.ts: what such an app writes could pass here and fail in Azure.
  */
 export function createTestApp(options: CreateAppOptions, build: typeof createApp = createApp): PostureApp {
-  return build({ ...options, storeOptions: withAzureLimits<Partial<PostureStoreOptions>>(options.storeOptions ?? {}) });
+  return build({ ...options, storeOptions: withTestPolicies<Partial<PostureStoreOptions>>(options.storeOptions ?? {}) });
+}
+
+/**
+ * The Azure limit policies ahead of the caller's; behind them, for a client without retries, one
+ * that sends again a request whose connection dropped (`resendOnReset`), as the SDK's retries do
+ * for every other client.
+ */
+function withTestPolicies<T extends { readonly policies?: readonly StoragePolicy[]; readonly maxRetries?: number }>(options: T): T {
+  const limited = withAzureLimits(options);
+  return options.maxRetries === 0 ? { ...limited, policies: [...(limited.policies ?? []), resendOnReset()] } : limited;
 }
 
 /**
@@ -86,7 +97,7 @@ export function createTestApp(options: CreateAppOptions, build: typeof createApp
  * `new ServerKeyStore(` anywhere under test/ (an app's keyStore carries the limits).
  */
 export function createTestStore(options: PostureStoreOptions): PostureStore {
-  return new PostureStore(withAzureLimits(options));
+  return new PostureStore(withTestPolicies(options));
 }
 
 /**
@@ -97,7 +108,7 @@ export function createTestStore(options: PostureStoreOptions): PostureStore {
  * under test/, but for the few exceptions it names.
  */
 export function createTestTables(options: TableClientFactoryOptions): TableClients {
-  return createTableClients(withAzureLimits(options));
+  return createTableClients(withTestPolicies(options));
 }
 
 /** A stack's own tables (its storage, its prefix), opened as createTestTables opens them. */
