@@ -3,7 +3,6 @@
 // recorded, the configuration the collector stored).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -186,16 +185,7 @@ export function storeConfig(endpoint: string, dataPath: string): Record<string, 
   return storedConfig(dataPath);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from '../../src/local/azurite';
 
 /**
  * A host of the same service (app and storage) on `port`, recording every call it answers as

@@ -1,5 +1,8 @@
-// A busy API port stops the local host with a sentence that says what to do, not a bare EADDRINUSE.
+// A busy API port stops the local host with a sentence that says what to do, not a bare EADDRINUSE;
+// the ports tests start hosts on are free and, asked for together, different.
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../src/local/azurite';
 import { listenError, startLocalHost } from '../../src/local/host';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -31,5 +34,18 @@ describe('local host on a busy port', () => {
     const denied = Object.assign(new Error('listen EACCES'), { code: 'EACCES' });
     expect(listenError(denied, 80, '127.0.0.1').message).toMatch(/^Not allowed to listen on 127\.0\.0\.1:80/);
     expect(listenError(new Error('boom'), 1, 'h').message).toBe('Cannot listen on h:1: boom');
+  });
+
+  it('hands out ports asked for together that differ and are each free to listen on', async () => {
+    for (let round = 0; round < 5; round++) {
+      const ports = await freePorts(8);
+      expect(new Set(ports).size).toBe(8);
+      const servers = ports.map(() => createServer());
+      try {
+        await Promise.all(servers.map((srv, i) => new Promise<void>((resolve, reject) => srv.once('error', reject).listen(ports[i], '127.0.0.1', resolve))));
+      } finally {
+        await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+      }
+    }
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/app/routes';
-import { freePort } from '../../src/local/azurite';
+import { freePort, freePorts } from '../../src/local/azurite';
 import { installedTools, toolsRequired } from '../../scripts/tool-paths.cjs';
 import { ensureDashboardBuilt } from '../dashboard/build';
 import { ensureServiceBuilt } from '../support/built';
@@ -62,8 +62,9 @@ let port: number;
 beforeAll(async () => {
   ensureServiceBuilt(MAIN);
   ensureDashboardBuilt();
-  port = await freePort();
-  host = start(['--port', String(port), '--storage-port', String(await freePort())]);
+  const [hostPort, storagePort] = await freePorts(2);
+  port = hostPort!;
+  host = start(['--port', String(port), '--storage-port', String(storagePort)]);
   await until(() => host.out().includes('Ctrl-C stops the host and Azurite.'), 'the banner', 60_000);
 }, 180_000);
 
@@ -156,8 +157,8 @@ describe('npm start', () => {
 
   it('keys of the environment are masked in the banner, and its Try lines work once they are exported', async () => {
     const secrets = { POSTURE_ENROLMENT_SECRETS: 'real-enrolment-secret-1', POSTURE_READER_KEYS: 'real-reader-key-1', POSTURE_ADMIN_KEYS: 'real-admin-key-1', POSTURE_INGEST_KEYS: 'real-ingest-key-1' };
-    const ownPort = await freePort();
-    const own = start(['--port', String(ownPort), '--storage-port', String(await freePort())], { ...process.env, ...secrets });
+    const [ownPort, ownStoragePort] = await freePorts(2);
+    const own = start(['--port', String(ownPort), '--storage-port', String(ownStoragePort)], { ...process.env, ...secrets });
     try {
       await until(() => own.out().includes('Ctrl-C stops the host and Azurite.'), 'the banner', 60_000);
       for (const value of Object.values(secrets)) expect(own.out()).not.toContain(value);
@@ -195,10 +196,10 @@ describe('npm start', () => {
   it('a start on a port another program holds stops with what to do', async () => {
     const { createServer } = await import('node:http');
     const other = createServer((_req, res) => res.end('not us'));
-    const otherPort = await freePort();
+    const [otherPort, thirdStoragePort] = (await freePorts(2)) as [number, number];
     await new Promise<void>((resolve) => other.listen(otherPort, '127.0.0.1', resolve));
     try {
-      const third = start(['--port', String(otherPort), '--storage-port', String(await freePort())]);
+      const third = start(['--port', String(otherPort), '--storage-port', String(thirdStoragePort)]);
       expect(await third.exited).toBe(1);
       expect(third.err()).toContain(`Port ${otherPort} is already in use on 127.0.0.1, by another program (a second "npm start", or "func start"?). Stop it, or start on another port: npm start -- --port ${otherPort + 1}.`);
     } finally {

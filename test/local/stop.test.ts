@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/local/azurite';
+import { freePorts } from '../../src/local/azurite';
 import { ensureServiceBuilt } from '../support/built';
 import { postHead } from '../support/raw-http';
 import { until } from '../support/until';
@@ -23,8 +23,7 @@ let storagePort: number;
 
 beforeAll(async () => {
   ensureServiceBuilt(MAIN);
-  port = await freePort();
-  storagePort = await freePort();
+  [port, storagePort] = (await freePorts(2)) as [number, number];
   // A process group of its own, as a terminal's foreground job: the signal goes to the whole group.
   child = spawn(process.execPath, [MAIN, '--port', String(port), '--storage-port', String(storagePort)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
