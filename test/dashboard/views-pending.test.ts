@@ -47,6 +47,22 @@ async function listsLoaded(page: Page, scope: string, lists: number): Promise<vo
 }
 
 /**
+ * From now on the page gets the answers its change lists are read from late: the stale servers
+ * (read before the lists) and the new warnings and errors a second, every other events list half
+ * a second more. Once the line has gone the old lists stay a while, then the new ones show
+ * "Loading…" a while, one after the other, so a test that reads a list before it has loaded again
+ * fails every time instead of now and then.
+ */
+async function slowLists(page: Page): Promise<void> {
+  await page.route(/\/api\/(events|servers)\?/, async (route) => {
+    const url = route.request().url();
+    const late = url.includes('/api/events?') && !/[?&]status=/.test(url) ? 1500 : 1000;
+    await new Promise((resolve) => setTimeout(resolve, late));
+    await route.continue();
+  });
+}
+
+/**
  * A view of `stack` with the reader key; `apiCalls` lists the API paths the page asked, in order,
  * the summary's with its query (which tells the full summary from the countsPending ask).
  */
@@ -118,12 +134,16 @@ describe('the list views while changes are still being counted, in Chromium', { 
     await newFailing.locator('li.event[data-server="waitc0.corp.contoso.com"]').waitFor();
     expect(await newFailing.locator(`li.event[data-server="${server}"]`).count()).toBe(0);
 
+    await slowLists(page);
     await heldStack().projected();
     await line.waitFor({ state: 'detached' });
+    // Each list is read again on its own: each is waited for.
     const change = newFailing.locator(`li.event[data-server="${server}"]`);
     await change.waitFor();
     expect(await change.getAttribute('data-to')).toBe('Error');
-    expect(await page.locator(`[data-list="all-changes"] li.event[data-server="${server}"][data-to="Error"]`).count()).toBe(1);
+    const inAll = page.locator(`[data-list="all-changes"] li.event[data-server="${server}"][data-to="Error"]`);
+    await inAll.waitFor();
+    expect(await inAll.count()).toBe(1);
     expect(asks(apiCalls)).toBeGreaterThanOrEqual(2);
     expect(fullSummaries(apiCalls)).toBe(0);
     expect(errors).toEqual([]);
@@ -181,8 +201,12 @@ describe('the list views while changes are still being counted, in Chromium', { 
     expect(await page.locator('.change-lists li').count()).toBe(0);
     expect(await page.locator('.change-lists p').allTextContents()).toEqual([]);
 
+    await slowLists(page);
     await heldStack().projected();
     await line.waitFor({ state: 'detached' });
+    // The lists are read again after the line has gone: the sentences come once they have loaded.
+    await page.locator('.change-lists p.muted', { hasText: /^No new warnings or errors since / }).waitFor();
+    await page.locator('.change-lists p.muted', { hasText: /^No status changes since / }).waitFor();
     await listsLoaded(page, '.change-lists', 2);
     const said = await page.locator('.change-lists p.muted').allTextContents();
     expect(said).toEqual([expect.stringMatching(/^No new warnings or errors since /), 'Every server is reporting.', expect.stringMatching(/^No status changes since /)]);
