@@ -185,8 +185,6 @@ export function storeConfig(endpoint: string, dataPath: string): Record<string, 
   return storedConfig(dataPath);
 }
 
-export { freePort } from '../../src/local/azurite';
-
 /**
  * A host of the same service (app and storage) on `port`, recording every call it answers as
  * "METHOD /path status" in `calls`; its log records go to the stack's logs.

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { alertRecords, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
-import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, freePort, pwshTimeout, runCollector, settled, startObservedHost, storedConfig, type Run } from './collector-process';
+import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, pwshTimeout, runCollector, settled, startObservedHost, storedConfig, type Run } from './collector-process';
+import { freePort } from '../../src/local/azurite';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const work = mkdtempSync(path.join(tmpdir(), 'posture-e2e-recovery-'));

@@ -19,7 +19,8 @@ import type { StoragePolicy } from '../../src/store';
 import { injectedError } from '../support/faults';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
 import { fakeIo } from './cli-io';
-import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, freePort, pwshTimeout, runCollector, settled, startObservedHost, storeConfig, storedConfig } from './collector-process';
+import { COLLECTOR, enrolWithCollector, expectOnlyCollectorDataItems, pwshTimeout, runCollector, settled, startObservedHost, storeConfig, storedConfig } from './collector-process';
+import { freePort } from '../../src/local/azurite';
 import { fixtureMachine, type ExampleSnapshot } from './fixture-machine';
 
 const EXAMPLES = readdirSync(path.join(COLLECTOR, 'examples')).filter((f) => f.endsWith('.json') && !f.startsWith('manifest'));
