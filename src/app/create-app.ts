@@ -163,7 +163,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });
-  const drift = new DriftQueries({ drift: driftStore, rules, continuationTokenSecret: settings.continuationTokenSecret, resultRow: (server, ruleId) => store.readResultRow(server, ruleId), reevaluation: () => reevaluation.progress() });
+  const drift = new DriftQueries({ drift: driftStore, rules, cursors: store.cursors, resultRow: (server, ruleId) => store.readResultRow(server, ruleId), reevaluation: () => reevaluation.progress() });
   const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveCountingServer(name) });
   return { settings, rules, store, events, hosts, rawSnapshots, staged, ingest, projector, projectorStore, queries, keys, keyStore, enrolment, auth, http, waivers, staleHosts, reevaluation, jobs, lifecycleHttp, reenrolment, keysHttp, drift, baselines, driftHttp };
 }

@@ -1,6 +1,6 @@
 // Reading drift: a rule's configurations as clusters (from the counters kept as snapshots arrive,
 // never from the results), and one server's differences from the baseline or the largest cluster.
-import { CursorCodec, newestMember, type DriftCounts, type DriftStore, type ResultRecord, type StoredBaseline } from '../store';
+import { newestMember, type CursorCodec, type DriftCounts, type DriftStore, type ResultRecord, type StoredBaseline } from '../store';
 import type { Facts, Rule } from '../rules/types';
 import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
 import { ApiError, messageOf } from './errors';
@@ -13,8 +13,8 @@ import { routeUrl } from './routes';
 export interface DriftQueryDeps {
   readonly drift: DriftStore;
   readonly rules: readonly Rule[];
-  /** Seals continuation tokens (the same secret as the store's). */
-  readonly continuationTokenSecret?: string;
+  /** Seals continuation tokens: the store's codec, so its secret is the same. */
+  readonly cursors: CursorCodec;
   /** The server's Results row of the rule (a point read): its newest snapshot, which the member row names only when it moved the server. */
   readonly resultRow: (server: string, ruleId: string) => Promise<Pick<ResultRecord, 'fingerprint' | 'fingerprintFactsJson' | 'status' | 'collectedAt'> | undefined>;
   /** Where the re-evaluation pass stands (one point read); without it the fleet's answer says nothing of one. */
@@ -68,7 +68,7 @@ const baselineView = (b: StoredBaseline | undefined) =>
 export class DriftQueries {
   readonly #cursors: CursorCodec;
   constructor(private readonly deps: DriftQueryDeps) {
-    this.#cursors = new CursorCodec(deps.continuationTokenSecret);
+    this.#cursors = deps.cursors;
   }
 
   /** The rule, when it declares configuration facts; otherwise a 400 naming why. */
@@ -101,6 +101,8 @@ export class DriftQueries {
     const rule = this.ruleWithFacts(ruleId);
     const query = `drift:${ruleId}`;
     // Opened before any read: a foreign or altered token is a 400 that costs no storage.
+    // The key may have to be read once (a secret every instance shares); before any other read all the same.
+    await this.#cursors.ready();
     const start = this.#cursors.open(token, query).i;
     const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.#reevaluation(log)]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];

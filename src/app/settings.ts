@@ -60,7 +60,8 @@ export interface Settings {
   readonly rateLimitPerMinute: number;
   /**
    * HMAC key that seals continuation tokens, shared by every instance (a token from one page is
-   * valid on any instance). Unset: a random key per instance, fine for one local process only.
+   * valid on any instance). Unset: a random one the first instance stores in the Lifecycle table
+   * and every instance reads (src/store/shared-secret.ts).
    */
   readonly continuationTokenSecret?: string;
   /**

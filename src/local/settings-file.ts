@@ -1,6 +1,5 @@
 // Settings for the local host: local.settings.json's "Values" (what Core Tools reads), then the
 // environment, then built-in development keys so `npm start` works on a fresh clone.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadSettings, type Settings } from '../app/settings';
 
@@ -55,8 +54,8 @@ export function localSettings(connectionString: string, file = 'local.settings.j
   }
   const used = new Set(Object.values(keyOrigins));
   const keySource = [file, 'the environment', BUILT_IN].filter((source) => used.has(source)).join(', ');
-  // Continuation tokens are sealed with a secret; locally a fresh one per start (no secret in the repo).
-  merged.POSTURE_CONTINUATION_TOKEN_SECRET ||= randomBytes(32).toString('base64url');
+  // No continuation-token secret is made up here: unset, the service keeps one in its storage, so
+  // with --persist a page's token still opens after a restart.
   // The local host always talks to the Azurite it started.
   merged.POSTURE_STORAGE_CONNECTION_STRING = connectionString;
   merged.POSTURE_TABLE_ENDPOINT = undefined;

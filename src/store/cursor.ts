@@ -26,15 +26,41 @@ const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number
 /** The refusal of a token not sealed for the query it came with. */
 export const refused = () => new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
 
-export class CursorCodec {
-  readonly #key: Buffer;
+const keyOf = (secret: string): Buffer => createHash('sha256').update(`fleet-posture continuation token\n${secret}`).digest();
 
-  /** Without a secret, a random one: tokens then work only on the instance that issued them. */
-  constructor(secret?: string) {
-    this.#key = secret ? createHash('sha256').update(`fleet-posture continuation token\n${secret}`).digest() : randomBytes(32);
+export class CursorCodec {
+  #key: Buffer | undefined;
+  readonly #source: (() => Promise<string>) | undefined;
+  #loading: Promise<void> | undefined;
+
+  /**
+   * `secret`: the setting's text; a function that fetches one secret every instance shares (read
+   * once, on the first `ready()`); none: a random key, so tokens work only on the instance that
+   * issued them.
+   */
+  constructor(secret?: string | (() => Promise<string>)) {
+    if (typeof secret === 'function') this.#source = secret;
+    else this.#key = secret ? keyOf(secret) : randomBytes(32);
+  }
+
+  /** Resolves once the key is known; a failed fetch is tried again by the next call. */
+  ready(): Promise<void> {
+    if (this.#key) return Promise.resolve();
+    this.#loading ??= this.#source!().then(
+      (secret) => {
+        this.#key = keyOf(secret);
+      },
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   #mac(query: string, payload: Buffer): Buffer {
+    // A codec whose secret is fetched must have been made ready first: a caller's mistake, not a client's.
+    if (!this.#key) throw new Error('The continuation-token key is not loaded yet: await ready() first.');
     return createHmac('sha256', this.#key).update(query).update('\n').update(payload).digest();
   }
 

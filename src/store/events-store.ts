@@ -65,6 +65,7 @@ export class EventStore {
    */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.#history.ready();
+    await this.#history.cursors.ready();
     // Not the query id of the walks before the merge: their tokens hold no key to resume after.
     const query = queryId('history-merged', { server, ruleId });
     const at = token === undefined ? walkStart(2) : decodePosition(this.#history.cursors.open(token, query).t, 2);

@@ -5,6 +5,8 @@
 //   PK 'reeval', RK 'state'          — the re-evaluation cursor and lease (ETag-guarded).
 //   PK 'layout', RK 'older-layouts'  — the layout migration's cursor and when it found nothing
 //     left in the older layouts (older-layouts.ts writes it, the History and raw-snapshot readers read it).
+//   PK 'service', RK 'continuation-token-secret' — the continuation-token secret the instances share
+//     when no setting gives one (shared-secret.ts).
 import { odata, RestError } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { dateTime, int32, jsonOf, ms, num, optStr, str } from './columns';

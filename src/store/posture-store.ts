@@ -17,12 +17,13 @@ import { encodeKey, prefixRange } from './keys';
 import { RecordedEmpty } from './recorded-empty';
 import { REMOVED_STATUS, type Page, type ResultRecord, type ResultSummary, type StoredResult } from './records';
 import { ServerRowCache } from './server-row-cache';
+import { sharedContinuationSecret } from './shared-secret';
 import { SiblingTable } from './sibling-table';
 
 export interface PostureStoreOptions extends TableClientFactoryOptions {
   /** Every status value, in display order; the index keeps one counter column per status. */
   readonly statuses: readonly string[];
-  /** Seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET); random per instance when absent. */
+  /** Seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET); absent, a secret kept in the Lifecycle table that every instance shares (shared-secret.ts). */
   readonly continuationTokenSecret?: string;
   /** Remembers one-rule servers' rows between posts (see rememberedServerRows); a fresh one by default. */
   readonly rowCache?: ServerRowCache;
@@ -89,11 +90,16 @@ export class PostureStore {
     this.counter = options.counter ?? new RoundTripCounter();
     this.statuses = options.statuses;
     this.#t = createTableClients({ ...options, counter: this.counter });
-    this.#cursors = new CursorCodec(options.continuationTokenSecret);
+    this.#cursors = new CursorCodec(options.continuationTokenSecret ?? (() => sharedContinuationSecret(this.siblingTable('lifecycle'))));
     this.olderLayouts = new RecordedEmpty(this.siblingTable('lifecycle'), 'EmptyAt');
     this.#results = this.siblingTable('results');
     this.#ruleIndex = this.siblingTable('ruleIndex');
     this.#remembered = options.rowCache ?? new ServerRowCache();
+  }
+
+  /** The store's continuation-token codec: a token any of its tables or queries sealed opens on all of them. */
+  get cursors(): CursorCodec {
+    return this.#cursors;
   }
 
   /** One of the store's tables, for the module that holds it: created with the others, each call under the store's guard. */

@@ -399,7 +399,7 @@ describe('the servers a configuration names', () => {
   it('a configuration whose named servers all moved away names the ones it still counts, as the drift of the rule is read', async () => {
     // The drift route's use case (GET /api/drift) over this store: the rule must be one that declares facts.
     const rule = DRIFT_RULE;
-    const queries = new DriftQueries({ drift, rules: RULES, resultRow: (server, ruleId) => store.readResultRow(server, ruleId) });
+    const queries = new DriftQueries({ drift, rules: RULES, cursors: store.cursors, resultRow: (server, ruleId) => store.readResultRow(server, ruleId) });
     const clusterOf = async (fingerprint: string) => (await queries.fleet(rule, 100, undefined, { warn: () => undefined })).clusters.find((c) => c.fingerprint === fingerprint);
     // Eight servers of one shard: one counter row per configuration, naming five.
     const shard = driftShardOf('k0000.corp.contoso.com');

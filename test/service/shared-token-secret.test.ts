@@ -1,0 +1,140 @@
+// Without POSTURE_CONTINUATION_TOKEN_SECRET, every instance over one storage account seals
+// continuation tokens with one secret, the one the first of them stored in the Lifecycle table: a
+// page one instance handed out opens on another (a scale-out, a restart), on every paged route.
+// Instances that start together store one secret between them, a stored secret too short to trust
+// is replaced, a configured secret stores nothing, and storage down while the secret is read is
+// the usual 503, after which the same token opens.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../src/app/settings';
+import { startLocalHost, type LocalHost } from '../../src/local/host';
+import type { StoragePolicy } from '../../src/store';
+import { queryId } from '../../src/store/cursor';
+import { SHARED_SECRET_KEYS } from '../../src/store/shared-secret';
+import { refusedReads } from '../support/faults';
+import { get, post } from '../support/http';
+import { snapshot, TEST_RULES } from '../support/snapshots';
+import { createTestApp, createTestTables, startTestStack, stackTables, TEST_KEYS, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
+const minutesAgo = (m: number) => Date.now() - m * 60_000;
+const hosts: LocalHost[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_CONTINUATION_TOKEN_SECRET: '' } });
+  expect(stack.settings.continuationTokenSecret).toBeUndefined();
+  for (const [i, host] of ['SEC1', 'SEC2', 'SEC3'].entries()) {
+    expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30 - i) }))).status).toBe(201);
+    expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(20 - i) }))).status).toBe(201);
+  }
+  await stack.projected();
+});
+afterAll(async () => {
+  for (const h of hosts) await h.close();
+  await stack?.stop();
+});
+
+/** Another instance over the stack's storage, with the stack's settings (no secret) and its own storage policies. */
+async function otherInstance(policies: StoragePolicy[] = []): Promise<LocalHost> {
+  const app = createTestApp({ settings: stack.settings, rules: TEST_RULES, storeOptions: { policies } });
+  const host = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
+  hosts.push(host);
+  return host;
+}
+
+const read = async (host: LocalHost, path: string) => {
+  const res = await fetch(`${host.baseUrl}/api/${path}`, { headers: { 'x-api-key': TEST_KEYS.reader } });
+  return { status: res.status, body: (await res.json()) as { items?: unknown[]; continuationToken?: string | null; error?: string; message?: string } };
+};
+
+const secretRow = async (tables = stackTables(stack)) => {
+  try {
+    return await tables.lifecycle.getEntity<{ Secret: string }>(SHARED_SECRET_KEYS.partitionKey, SHARED_SECRET_KEYS.rowKey);
+  } catch {
+    return undefined;
+  }
+};
+
+describe('one continuation-token secret for every instance, kept in storage when no setting gives one', () => {
+  it.each([
+    ['results', 'results?top=2'],
+    ['events', 'events?top=2'],
+    ['history', `servers/${server('SEC1')}/history?top=1`],
+    ['servers', 'servers?top=1'],
+  ])('%s: a page one instance handed out is the same page on another instance', async (_name, path) => {
+    const first = await get(stack, path);
+    expect(first.status).toBe(200);
+    const token = first.body.continuationToken as string;
+    expect(typeof token).toBe('string');
+    const here = await get(stack, `${path}&continuationToken=${encodeURIComponent(token)}`);
+    expect(here.status).toBe(200);
+    const other = await read(await otherInstance(), `${path}&continuationToken=${encodeURIComponent(token)}`);
+    expect(other.status, JSON.stringify(other.body)).toBe(200);
+    expect(other.body.items).toEqual(here.body.items);
+  });
+
+  it('is one row of the Lifecycle table, written by the first instance and only read by the others', async () => {
+    const row = await secretRow();
+    expect(row?.Secret.length).toBeGreaterThanOrEqual(32);
+    const host = await otherInstance();
+    const token = (await get(stack, 'events?top=1')).body.continuationToken as string;
+    expect((await read(host, `events?top=1&continuationToken=${encodeURIComponent(token)}`)).status).toBe(200);
+    const after = await secretRow();
+    expect(after?.Secret).toBe(row?.Secret);
+    expect(after?.etag).toBe(row?.etag);
+  });
+
+  it('instances that start together over empty storage store one secret between them', async () => {
+    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}` });
+    const apps = Array.from({ length: 4 }, () => createTestApp({ settings, rules: TEST_RULES }));
+    // Tables first, so the four read the missing row at the same time and each tries to store one.
+    for (const a of apps) await a.store.ensureTables();
+    await Promise.all(apps.map((a) => a.store.cursors.ready()));
+    const q = queryId('events', {});
+    for (const a of apps) for (const b of apps) expect(b.store.cursors.open(a.store.cursors.seal(q, { i: 2, t: 'x' }), q)).toEqual({ i: 2, t: 'x' });
+    const row = await secretRow(createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix }));
+    expect(row?.Secret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('replaces a stored secret shorter than 32 characters (a row edited by hand), and the instances agree on the new one', async () => {
+    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}` });
+    const tables = createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix });
+    const [a, b] = [createTestApp({ settings, rules: TEST_RULES }), createTestApp({ settings, rules: TEST_RULES })];
+    await a.store.ensureTables();
+    await tables.lifecycle.createEntity({ ...SHARED_SECRET_KEYS, Secret: 'short' });
+    await a.store.cursors.ready();
+    const row = await secretRow(tables);
+    expect(row?.Secret).not.toBe('short');
+    expect(row?.Secret.length).toBeGreaterThanOrEqual(32);
+    await b.store.cursors.ready();
+    const q = queryId('results', {});
+    expect(b.store.cursors.open(a.store.cursors.seal(q, { i: 1 }), q)).toEqual({ i: 1, t: undefined });
+  });
+
+  it('a configured secret is used as it is: nothing is stored', async () => {
+    const secret = 'a-configured-secret-of-at-least-32-characters';
+    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}`, POSTURE_CONTINUATION_TOKEN_SECRET: secret });
+    const app = createTestApp({ settings, rules: TEST_RULES });
+    await app.store.ensureTables();
+    await app.store.cursors.ready();
+    const q = queryId('events', {});
+    expect(createTestApp({ settings, rules: TEST_RULES }).store.cursors.open(app.store.cursors.seal(q, { i: 3 }), q)).toEqual({ i: 3, t: undefined });
+    expect(await secretRow(createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix }))).toBeUndefined();
+  });
+
+  it('storage refusing the read of the secret answers 503 storage_unavailable; once it answers, the same token opens', async () => {
+    const refusal = refusedReads('refuseLifecycleReads');
+    const host = await otherInstance([refusal.policy]);
+    refusal.table = `${stack.settings.tablePrefix}Lifecycle`;
+    refusal.on = true;
+    const token = (await get(stack, 'results?top=2')).body.continuationToken as string;
+    const down = await read(host, `results?top=2&continuationToken=${encodeURIComponent(token)}`);
+    expect(down.status, JSON.stringify(down.body)).toBe(503);
+    expect(down.body.error).toBe('storage_unavailable');
+    refusal.on = false;
+    const up = await read(host, `results?top=2&continuationToken=${encodeURIComponent(token)}`);
+    expect(up.status, JSON.stringify(up.body)).toBe(200);
+    expect(up.body.items).toEqual((await get(stack, `results?top=2&continuationToken=${encodeURIComponent(token)}`)).body.items);
+  });
+});
