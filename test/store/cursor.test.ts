@@ -104,3 +104,53 @@ describe('CursorCodec', () => {
     expect(e.message).toBe('The continuation token is not one this service issued for this query; repeat the query without it.');
   });
 });
+
+describe('CursorCodec with a secret fetched once (the one the instances share)', () => {
+  it('seals and opens, once ready, exactly as a codec given that secret', async () => {
+    const codec = new CursorCodec(async () => 's3cret-fetched');
+    await codec.ready();
+    const token = codec.seal(Q, { i: 2, t: 'x' });
+    expect(token).toBe(forged('s3cret-fetched', Q, '{"i":2,"t":"x"}'));
+    expect(new CursorCodec('s3cret-fetched').open(token, Q)).toEqual({ i: 2, t: 'x' });
+    expect(codec.open(new CursorCodec('s3cret-fetched').seal(Q, { i: 5 }), Q)).toEqual({ i: 5, t: undefined });
+    expect(() => codec.open(new CursorCodec('other').seal(Q, { i: 5 }), Q)).toThrow(InvalidContinuationTokenError);
+  });
+
+  it('before it is ready, opens the start of a query but seals and opens no token', () => {
+    const codec = new CursorCodec(async () => 's3cret-fetched');
+    expect(codec.open(undefined, Q)).toEqual({ i: 0 });
+    expect(() => codec.seal(Q, { i: 1 })).toThrow(/not loaded yet/);
+    expect(() => codec.open(forged('s3cret-fetched', Q, '{"i":1}'), Q)).toThrow(/not loaded yet/);
+  });
+
+  it('fetches the secret once for callers that wait together and after', async () => {
+    let calls = 0;
+    const codec = new CursorCodec(async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return 's3cret-fetched';
+    });
+    await Promise.all([codec.ready(), codec.ready(), codec.ready()]);
+    await codec.ready();
+    expect(calls).toBe(1);
+  });
+
+  it('a failed fetch fails the callers waiting on it, and the next call fetches again', async () => {
+    const answers: (() => Promise<string>)[] = [async () => Promise.reject(new Error('storage down')), async () => 's3cret-fetched'];
+    let calls = 0;
+    const codec = new CursorCodec(() => answers[calls++]!());
+    await expect(Promise.all([codec.ready(), codec.ready()])).rejects.toThrow('storage down');
+    expect(calls).toBe(1);
+    await codec.ready();
+    expect(calls).toBe(2);
+    expect(codec.seal(Q, { i: 1 })).toBe(forged('s3cret-fetched', Q, '{"i":1}'));
+  });
+
+  it('a codec given its secret, or none, is ready at once', async () => {
+    for (const codec of [new CursorCodec('s3cret'), new CursorCodec()]) {
+      await codec.ready();
+      expect(codec.open(codec.seal(Q, { i: 1 }), Q)).toEqual({ i: 1, t: undefined });
+    }
+    expect(new CursorCodec('s3cret').seal(Q, { i: 1 })).toBe(forged('s3cret', Q, '{"i":1}'));
+  });
+});
