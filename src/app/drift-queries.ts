@@ -100,14 +100,15 @@ export class DriftQueries {
   async fleet(ruleId: string, top: number, token: string | undefined, log: Pick<ApiContext, 'warn'>) {
     const rule = this.ruleWithFacts(ruleId);
     const query = `drift:${ruleId}`;
-    // Opened before any read: a foreign or altered token is a 400 that costs no storage.
-    // The key may have to be read once (a secret every instance shares); before any other read all the same.
-    await this.#cursors.ready();
+    // Opened before any read: a foreign or altered token is a 400 that costs no storage (but the
+    // shared secret's one read, once per process, when no setting gives one).
+    if (token !== undefined) await this.#cursors.ready();
     const start = this.#cursors.open(token, query).i;
     const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.#reevaluation(log)]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
     const member = newestMember(rows);
     const end = start + top;
+    if (end < clusters.length) await this.#cursors.ready();
     return {
       ruleId,
       servers: clusters.reduce((n, c) => n + c.servers, 0),

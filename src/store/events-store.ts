@@ -65,9 +65,9 @@ export class EventStore {
    */
   async listHistory(server: string, ruleId: string | undefined, top: number, token?: string): Promise<Page<EventRecord>> {
     await this.#history.ready();
-    await this.#history.cursors.ready();
     // Not the query id of the walks before the merge: their tokens hold no key to resume after.
     const query = queryId('history-merged', { server, ruleId });
+    if (token !== undefined) await this.#history.cursors.ready();
     const at = token === undefined ? walkStart(2) : decodePosition(this.#history.cursors.open(token, query).t, 2);
     const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
     const range = serverRange(server);
@@ -75,6 +75,7 @@ export class EventStore {
     // Once the older layout is recorded empty, its partition is not asked, whatever a token says of it.
     const older = (await this.#olderLayouts.gone()) ? undefined : this.#historyLayout(odata`PartitionKey eq ${legacyServerPartition(server)}`, '', undefined, rule);
     const page = await walkPage([bucket, older], at, top);
+    if (page.next) await this.#history.cursors.ready();
     // One walk, not a list of partitions: its position is the cursor's text.
     return { items: page.rows.map(entityToEvent), continuationToken: page.next ? this.#history.cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
   }

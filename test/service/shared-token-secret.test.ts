@@ -13,6 +13,9 @@ import { queryId } from '../../src/store/cursor';
 import { SHARED_SECRET_KEYS } from '../../src/store/shared-secret';
 import { refusedReads } from '../support/faults';
 import { get, post } from '../support/http';
+import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
+import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
+import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED } from '../support/drift';
 import { snapshot, TEST_RULES } from '../support/snapshots';
 import { createTestApp, createTestTables, startTestStack, stackTables, TEST_KEYS, type TestStack } from '../support/stack';
 
@@ -20,13 +23,18 @@ let stack: TestStack;
 const server = (h: string) => `${h.toLowerCase()}.corp.contoso.com`;
 const minutesAgo = (m: number) => Date.now() - m * 60_000;
 const hosts: LocalHost[] = [];
+// The port-25 rule as well, for a drift of more than one configuration to page through.
+const RULES = [...TEST_RULES, mcafeePort25Blocked];
 
 beforeAll(async () => {
-  stack = await startTestStack({ rules: TEST_RULES, settings: { POSTURE_CONTINUATION_TOKEN_SECRET: '' } });
+  stack = await startTestStack({ rules: RULES, settings: { POSTURE_CONTINUATION_TOKEN_SECRET: '' } });
   expect(stack.settings.continuationTokenSecret).toBeUndefined();
   for (const [i, host] of ['SEC1', 'SEC2', 'SEC3'].entries()) {
     expect((await post(stack, snapshot({ host, testState: 'Pass', collectedAt: minutesAgo(30 - i) }))).status).toBe(201);
     expect((await post(stack, snapshot({ host, testState: 'Warning', collectedAt: minutesAgo(20 - i) }))).status).toBe(201);
+  }
+  for (const [i, [host, fixture]] of [['DRF1', DEFAULT_LIST], ['DRF2', REMOVED]].entries()) {
+    expect((await post(stack, fixtureAs(readFixture(fixture!) as Record<string, unknown>, host!, minutesAgo(10 - i)))).status).toBe(201);
   }
   await stack.projected();
 });
@@ -37,7 +45,7 @@ afterAll(async () => {
 
 /** Another instance over the stack's storage, with the stack's settings (no secret) and its own storage policies. */
 async function otherInstance(policies: StoragePolicy[] = []): Promise<LocalHost> {
-  const app = createTestApp({ settings: stack.settings, rules: TEST_RULES, storeOptions: { policies } });
+  const app = createTestApp({ settings: stack.settings, rules: RULES, storeOptions: { policies } });
   const host = await startLocalHost({ app, port: 0, log: () => undefined, projectorIntervalMs: 0 });
   hosts.push(host);
   return host;
@@ -45,7 +53,7 @@ async function otherInstance(policies: StoragePolicy[] = []): Promise<LocalHost>
 
 const read = async (host: LocalHost, path: string) => {
   const res = await fetch(`${host.baseUrl}/api/${path}`, { headers: { 'x-api-key': TEST_KEYS.reader } });
-  return { status: res.status, body: (await res.json()) as { items?: unknown[]; continuationToken?: string | null; error?: string; message?: string } };
+  return { status: res.status, body: (await res.json()) as { items?: unknown[]; clusters?: unknown[]; continuationToken?: string | null; error?: string; message?: string } };
 };
 
 const secretRow = async (tables = stackTables(stack)) => {
@@ -62,7 +70,8 @@ describe('one continuation-token secret for every instance, kept in storage when
     ['events', 'events?top=2'],
     ['history', `servers/${server('SEC1')}/history?top=1`],
     ['servers', 'servers?top=1'],
-  ])('%s: a page one instance handed out is the same page on another instance', async (_name, path) => {
+    ['drift', `drift?rule=${DRIFT_RULE}&top=1`],
+  ])('%s: a page one instance handed out is the same page on another instance', async (name, path) => {
     const first = await get(stack, path);
     expect(first.status).toBe(200);
     const token = first.body.continuationToken as string;
@@ -71,7 +80,9 @@ describe('one continuation-token secret for every instance, kept in storage when
     expect(here.status).toBe(200);
     const other = await read(await otherInstance(), `${path}&continuationToken=${encodeURIComponent(token)}`);
     expect(other.status, JSON.stringify(other.body)).toBe(200);
-    expect(other.body.items).toEqual(here.body.items);
+    const listed = (b: { items?: unknown; clusters?: unknown }) => (name === 'drift' ? b.clusters : b.items);
+    expect(listed(other.body)).toEqual(listed(here.body));
+    expect((listed(here.body) as unknown[]).length).toBeGreaterThan(0);
   });
 
   it('is one row of the Lifecycle table, written by the first instance and only read by the others', async () => {
