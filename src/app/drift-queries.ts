@@ -102,13 +102,11 @@ export class DriftQueries {
     const query = `drift:${ruleId}`;
     // Opened before any read: a foreign or altered token is a 400 that costs no storage (but the
     // shared secret's one read, once per process, when no setting gives one).
-    if (token !== undefined) await this.#cursors.ready();
-    const start = this.#cursors.open(token, query).i;
+    const start = (await this.#cursors.open(token, query)).i;
     const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.#reevaluation(log)]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
     const member = newestMember(rows);
     const end = start + top;
-    if (end < clusters.length) await this.#cursors.ready();
     return {
       ruleId,
       servers: clusters.reduce((n, c) => n + c.servers, 0),
@@ -118,7 +116,7 @@ export class DriftQueries {
       ...(known && { pendingReevaluation: pendingReevaluation(progress, rule) }),
       clusters: clusters.slice(start, end),
       // Pages are positions in the ranking at the time of each read; the counters move as snapshots arrive.
-      continuationToken: end < clusters.length ? this.#cursors.seal(query, { i: end }) : null,
+      continuationToken: end < clusters.length ? await this.#cursors.seal(query, { i: end }) : null,
       // The baseline row, its server's member rows and the re-evaluation's row are read too, and count as such.
       entitiesRead: entitiesRead + (baseline ? 1 : 0) + rows.length + (progress?.pass ? 1 : 0),
     };

@@ -31,25 +31,23 @@ const keyOf = (secret: string): Buffer => createHash('sha256').update(`fleet-pos
 export class CursorCodec {
   #key: Buffer | undefined;
   readonly #source: (() => Promise<string>) | undefined;
-  #loading: Promise<void> | undefined;
+  #loading: Promise<Buffer> | undefined;
 
   /**
-   * `secret`: the setting's text; a function that fetches one secret every instance shares (read
-   * once, on the first `ready()`); none: a random key, so tokens work only on the instance that
-   * issued them.
+   * `secret`: the setting's text; a function that fetches one secret every instance shares (once,
+   * when a token is first sealed or opened); none: a random key, so tokens work only on the
+   * instance that issued them.
    */
   constructor(secret?: string | (() => Promise<string>)) {
     if (typeof secret === 'function') this.#source = secret;
     else this.#key = secret ? keyOf(secret) : randomBytes(32);
   }
 
-  /** Resolves once the key is known; a failed fetch is tried again by the next call. */
-  ready(): Promise<void> {
-    if (this.#key) return Promise.resolve();
+  /** The key; a fetch that failed is tried again by the next token. */
+  #keyNow(): Buffer | Promise<Buffer> {
+    if (this.#key) return this.#key;
     this.#loading ??= this.#source!().then(
-      (secret) => {
-        this.#key = keyOf(secret);
-      },
+      (secret) => (this.#key = keyOf(secret)),
       (error: unknown) => {
         this.#loading = undefined;
         throw error;
@@ -58,21 +56,22 @@ export class CursorCodec {
     return this.#loading;
   }
 
-  #mac(query: string, payload: Buffer): Buffer {
-    // A codec whose secret is fetched must have been made ready first: a caller's mistake, not a client's.
-    if (!this.#key) throw new Error('The continuation-token key is not loaded yet: await ready() first.');
-    return createHmac('sha256', this.#key).update(query).update('\n').update(payload).digest();
+  async #mac(query: string, payload: Buffer): Promise<Buffer> {
+    return createHmac('sha256', await this.#keyNow()).update(query).update('\n').update(payload).digest();
   }
 
   /** The token for `cursor` within `query` (the query's identity: its kind and filters). */
-  seal(query: string, cursor: Cursor): string {
+  async seal(query: string, cursor: Cursor): Promise<string> {
     // JSON leaves out a `t` that is undefined.
     const payload = Buffer.from(JSON.stringify({ i: cursor.i, t: cursor.t }));
-    return Buffer.concat([this.#mac(query, payload), payload]).toString('base64url');
+    return Buffer.concat([await this.#mac(query, payload), payload]).toString('base64url');
   }
 
-  /** The start of `query` without a token; its cursor for a token this codec sealed for it; else throws. */
-  open(token: string | undefined, query: string): Cursor {
+  /**
+   * The start of `query` without a token; its cursor for a token this codec sealed for it; else
+   * rejects. A token that cannot be one is refused before the key is fetched.
+   */
+  async open(token: string | undefined, query: string): Promise<Cursor> {
     if (token === undefined) return { i: 0 };
     const raw = Buffer.from(token, 'base64url');
     if (raw.toString('base64url') !== token) throw refused();
@@ -80,7 +79,7 @@ export class CursorCodec {
     if (raw.length <= MAC_BYTES) throw refused();
     const mac = raw.subarray(0, MAC_BYTES);
     const payload = raw.subarray(MAC_BYTES);
-    if (!timingSafeEqual(mac, this.#mac(query, payload))) throw refused();
+    if (!timingSafeEqual(mac, await this.#mac(query, payload))) throw refused();
     // Sealed by this service, so well-formed; checked anyway so a leaked secret cannot crash a query.
     let c: unknown;
     // Stryker disable next-line BlockStatement: without the parse, `c` stays undefined, which is refused below as well.

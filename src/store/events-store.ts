@@ -67,17 +67,15 @@ export class EventStore {
     await this.#history.ready();
     // Not the query id of the walks before the merge: their tokens hold no key to resume after.
     const query = queryId('history-merged', { server, ruleId });
-    if (token !== undefined) await this.#history.cursors.ready();
-    const at = token === undefined ? walkStart(2) : decodePosition(this.#history.cursors.open(token, query).t, 2);
+    const at = token === undefined ? walkStart(2) : decodePosition((await this.#history.cursors.open(token, query)).t, 2);
     const rule = ruleId ? odata`RuleId eq ${ruleId}` : undefined;
     const range = serverRange(server);
     const bucket = this.#historyLayout(odata`PartitionKey eq ${historyPartition(server)}`, range.from, range.to, rule);
     // Once the older layout is recorded empty, its partition is not asked, whatever a token says of it.
     const older = (await this.#olderLayouts.gone()) ? undefined : this.#historyLayout(odata`PartitionKey eq ${legacyServerPartition(server)}`, '', undefined, rule);
     const page = await walkPage([bucket, older], at, top);
-    if (page.next) await this.#history.cursors.ready();
     // One walk, not a list of partitions: its position is the cursor's text.
-    return { items: page.rows.map(entityToEvent), continuationToken: page.next ? this.#history.cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
+    return { items: page.rows.map(entityToEvent), continuationToken: page.next ? await this.#history.cursors.seal(query, { i: 0, t: encodePosition(page.next) }) : undefined };
   }
 
   /**

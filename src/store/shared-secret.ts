@@ -18,8 +18,11 @@ const MIN_CHARS = 32;
 export async function sharedContinuationSecret(lifecycle: SiblingTable): Promise<string> {
   await lifecycle.ready();
   const { partitionKey, rowKey } = SHARED_SECRET_KEYS;
-  const read = async () => lifecycle.get(partitionKey, rowKey, 'reading the continuation-token secret');
-  const usable = (row: Record<string, unknown> | undefined) => (row && str(row, 'Secret').length >= MIN_CHARS ? str(row, 'Secret') : undefined);
+  const read = () => lifecycle.get(partitionKey, rowKey, 'reading the continuation-token secret');
+  const usable = (row: Record<string, unknown> | undefined): string | undefined => {
+    const secret = row ? str(row, 'Secret') : '';
+    return secret.length >= MIN_CHARS ? secret : undefined;
+  };
   const stored = await read();
   const found = usable(stored);
   if (found) return found;

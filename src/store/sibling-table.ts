@@ -138,8 +138,7 @@ export class SiblingTable {
     select?: string[],
     keep: (item: T) => boolean = () => true,
   ): Promise<Page<T>> {
-    if (token !== undefined) await this.cursors.ready();
-    const cursor: Cursor = this.cursors.open(token, query);
+    const cursor: Cursor = await this.cursors.open(token, query);
     const items: T[] = [];
     let i = cursor.i;
     let sdkToken = cursor.t;
@@ -157,8 +156,7 @@ export class SiblingTable {
       if (!sdkToken) i++;
     }
     const more = i < filters.length;
-    if (more) await this.cursors.ready();
-    return { items, continuationToken: more ? this.cursors.seal(query, { i, t: sdkToken }) : undefined };
+    return { items, continuationToken: more ? await this.cursors.seal(query, { i, t: sdkToken }) : undefined };
   }
 }
 

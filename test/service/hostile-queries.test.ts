@@ -82,7 +82,7 @@ describe('continuation tokens are tamper-evident on every paged route', () => {
 
   it.each(ROUTES)('$name: a sealed token whose inner position the table client cannot use is 400, not 500', async ({ path, q }) => {
     // Only the service could seal this (the secret leaked, or the table changed its token format).
-    const sealed = new CursorCodec(stack.settings.continuationTokenSecret).seal(q, { i: 0, t: 'bogus' });
+    const sealed = await new CursorCodec(stack.settings.continuationTokenSecret).seal(q, { i: 0, t: 'bogus' });
     expectInvalidQuery(await get(stack, `${path}&continuationToken=${encodeURIComponent(sealed)}`), 'sealed bogus position');
   });
 

@@ -64,6 +64,12 @@ const secretRow = async (tables = stackTables(stack)) => {
   }
 };
 
+/** Settings over the stack's Azurite with tables of their own (a new prefix), and those tables. */
+function freshTables(more: Record<string, string> = {}) {
+  const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}`, ...more });
+  return { settings, tables: createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix }) };
+}
+
 describe('one continuation-token secret for every instance, kept in storage when no setting gives one', () => {
   it.each([
     ['results', 'results?top=2'],
@@ -97,41 +103,51 @@ describe('one continuation-token secret for every instance, kept in storage when
   });
 
   it('instances that start together over empty storage store one secret between them', async () => {
-    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}` });
-    const apps = Array.from({ length: 4 }, () => createTestApp({ settings, rules: TEST_RULES }));
-    // Tables first, so the four read the missing row at the same time and each tries to store one.
+    const { settings, tables } = freshTables();
+    // The first four reads of the secret wait until all four have asked, so each finds no row and
+    // tries to store one; the reads after the refused stores go straight through.
+    const held: (() => void)[] = [];
+    const together: StoragePolicy = {
+      name: 'testSecretReadsTogether',
+      async sendRequest(request, next) {
+        const secretRead = request.method === 'GET' && decodeURIComponent(request.url).includes(`RowKey='${SHARED_SECRET_KEYS.rowKey}'`);
+        if (secretRead && held.length < 4) {
+          await new Promise<void>((resolve) => {
+            held.push(resolve);
+            if (held.length === 4) for (const go of held) go();
+          });
+        }
+        return next(request);
+      },
+    };
+    const apps = Array.from({ length: 4 }, () => createTestApp({ settings, rules: TEST_RULES, storeOptions: { policies: [together] } }));
     for (const a of apps) await a.store.ensureTables();
-    await Promise.all(apps.map((a) => a.store.cursors.ready()));
     const q = queryId('events', {});
-    for (const a of apps) for (const b of apps) expect(b.store.cursors.open(a.store.cursors.seal(q, { i: 2, t: 'x' }), q)).toEqual({ i: 2, t: 'x' });
-    const row = await secretRow(createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix }));
-    expect(row?.Secret.length).toBeGreaterThanOrEqual(32);
+    const tokens = await Promise.all(apps.map((a) => a.store.cursors.seal(q, { i: 2, t: 'x' })));
+    for (const b of apps) for (const token of tokens) expect(await b.store.cursors.open(token, q)).toEqual({ i: 2, t: 'x' });
+    expect((await secretRow(tables))?.Secret.length).toBeGreaterThanOrEqual(32);
   });
 
   it('replaces a stored secret shorter than 32 characters (a row edited by hand), and the instances agree on the new one', async () => {
-    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}` });
-    const tables = createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix });
+    const { settings, tables } = freshTables();
     const [a, b] = [createTestApp({ settings, rules: TEST_RULES }), createTestApp({ settings, rules: TEST_RULES })];
     await a.store.ensureTables();
     await tables.lifecycle.createEntity({ ...SHARED_SECRET_KEYS, Secret: 'short' });
-    await a.store.cursors.ready();
+    const q = queryId('results', {});
+    const token = await a.store.cursors.seal(q, { i: 1 });
     const row = await secretRow(tables);
     expect(row?.Secret).not.toBe('short');
     expect(row?.Secret.length).toBeGreaterThanOrEqual(32);
-    await b.store.cursors.ready();
-    const q = queryId('results', {});
-    expect(b.store.cursors.open(a.store.cursors.seal(q, { i: 1 }), q)).toEqual({ i: 1, t: undefined });
+    expect(await b.store.cursors.open(token, q)).toEqual({ i: 1, t: undefined });
   });
 
   it('a configured secret is used as it is: nothing is stored', async () => {
-    const secret = 'a-configured-secret-of-at-least-32-characters';
-    const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '', POSTURE_TABLE_PREFIX: `t${randomBytes(4).toString('hex')}`, POSTURE_CONTINUATION_TOKEN_SECRET: secret });
+    const { settings, tables } = freshTables({ POSTURE_CONTINUATION_TOKEN_SECRET: 'a-configured-secret-of-at-least-32-characters' });
     const app = createTestApp({ settings, rules: TEST_RULES });
     await app.store.ensureTables();
-    await app.store.cursors.ready();
     const q = queryId('events', {});
-    expect(createTestApp({ settings, rules: TEST_RULES }).store.cursors.open(app.store.cursors.seal(q, { i: 3 }), q)).toEqual({ i: 3, t: undefined });
-    expect(await secretRow(createTestTables({ connectionString: settings.storageConnectionString, tablePrefix: settings.tablePrefix }))).toBeUndefined();
+    expect(await createTestApp({ settings, rules: TEST_RULES }).store.cursors.open(await app.store.cursors.seal(q, { i: 3 }), q)).toEqual({ i: 3, t: undefined });
+    expect(await secretRow(tables)).toBeUndefined();
   });
 
   it('storage refusing the read of the secret answers 503 storage_unavailable; once it answers, the same token opens', async () => {
