@@ -30,9 +30,6 @@ param enrolmentSecrets string
 param allowSharedIngestKeys bool
 param rateLimitBurst int
 param rateLimitPerMinute int
-@description('HMAC key that seals continuation tokens (POSTURE_CONTINUATION_TOKEN_SECRET). Generated on each deployment: tokens are short-lived, so a redeploy only makes clients restart a listing.')
-@secure()
-param continuationTokenSecret string = newGuid()
 @description('Re-enrolment of an enrolled server (POSTURE_REENROLMENT): open (the enrolment secret suffices) or approval (its current key, or an admin\'s approval).')
 @allowed([
   'open'
@@ -363,8 +360,10 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     POSTURE_ALLOW_SHARED_INGEST_KEYS: allowSharedIngestKeys ? 'true' : 'false'
     POSTURE_RATE_LIMIT_BURST: string(rateLimitBurst)
     POSTURE_RATE_LIMIT_PER_MINUTE: string(rateLimitPerMinute)
-    POSTURE_CONTINUATION_TOKEN_SECRET: continuationTokenSecret
     POSTURE_REENROLMENT: reenrolment
+    // POSTURE_CONTINUATION_TOKEN_SECRET is left unset: every instance then seals continuation tokens
+    // with the one secret the store keeps in the Lifecycle table, so a page handed out before a
+    // deployment still opens after it (a secret made per deployment would refuse it).
   }
   dependsOn: [
     blobOwnerAssignment

@@ -12,12 +12,14 @@ import type { Json, TemplateScope } from './arm';
 import { dig, evaluateString, isObject, mainTemplate, referencesIn, REPO_ROOT, resourcesOfType } from './arm';
 
 /**
- * Settings the code reads that Azure must NOT set, each with the reason. Every entry must still be
- * in SETTING_NAMES (a stale exception fails the test) and must be absent from the Bicep.
+ * Settings the code reads that the template must NOT set, each with the reason. Every entry must
+ * still be in SETTING_NAMES (a stale exception fails the test) and must be absent from the Bicep.
  */
-const LOCAL_ONLY: Readonly<Record<string, string>> = {
+const UNSET_IN_AZURE: Readonly<Record<string, string>> = {
   POSTURE_STORAGE_CONNECTION_STRING:
     'A connection string carries an account key; in Azure shared-key access is off and the app uses POSTURE_TABLE_ENDPOINT with its managed identity.',
+  POSTURE_CONTINUATION_TOKEN_SECRET:
+    'Unset, every instance shares the secret the store keeps in the Lifecycle table, so a page handed out before a deployment opens after it; a secret made per deployment would refuse it.',
 };
 
 /** Platform settings: identity-based host storage and Entra-authenticated Application Insights. */
@@ -85,9 +87,9 @@ describe('app settings: compiled template against src/app/settings.ts', () => {
     expect(settings.size).toBeGreaterThan(5);
   });
 
-  it('sets every setting the code reads (except the documented local-only ones)', () => {
-    const missing = SETTING_NAMES.filter((name) => !(name in LOCAL_ONLY) && !settings.has(name));
-    expect(missing, 'add each to the appsettings resource in infra/modules/resources.bicep, or to LOCAL_ONLY here with the reason').toEqual([]);
+  it('sets every setting the code reads (except the ones listed as unset in Azure)', () => {
+    const missing = SETTING_NAMES.filter((name) => !(name in UNSET_IN_AZURE) && !settings.has(name));
+    expect(missing, 'add each to the appsettings resource in infra/modules/resources.bicep, or to UNSET_IN_AZURE here with the reason').toEqual([]);
   });
 
   it('reads every POSTURE_* setting the template sets', () => {
@@ -96,9 +98,9 @@ describe('app settings: compiled template against src/app/settings.ts', () => {
     expect(unread, 'set by the Bicep but not in SETTING_NAMES (src/app/settings.ts): a typo, or a setting the code no longer reads').toEqual([]);
   });
 
-  it('keeps the local-only list honest: each is read by the code and not set in Azure', () => {
+  it('keeps the unset-in-Azure list honest: each is read by the code and not set in Azure', () => {
     const read = new Set<string>(SETTING_NAMES);
-    for (const name of Object.keys(LOCAL_ONLY)) {
+    for (const name of Object.keys(UNSET_IN_AZURE)) {
       expect(read.has(name), `${name} is no longer in SETTING_NAMES`).toBe(true);
       expect(settings.has(name), `${name} must not be set in Azure`).toBe(false);
     }
