@@ -42,6 +42,13 @@ export default defineConfig({
     // Two files at a time on a 2-core machine (vitest's default, cores - 1, is one): most of a
     // file's time is spent waiting on Azurite, pwsh or Chromium, each a process of its own.
     maxWorkers: 2,
+    // A worker's files share its modules instead of importing them afresh (the Azure SDKs above
+    // all): about a third of a run went to imports. So no file may leave process-wide state
+    // behind (test/tooling/shared-modules.test.ts); mocks and stubs are undone after each test.
+    isolate: false,
+    restoreMocks: true,
+    unstubEnvs: true,
+    unstubGlobals: true,
     sequence: { sequencer: FirstSequencer },
     projects: [
       { extends: true, test: { name: 'parallel', include, exclude: [...exclude, ...ALONE] } },

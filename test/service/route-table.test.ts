@@ -14,6 +14,7 @@ import { TIMERS } from '../../src/app/timers';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { DEFAULT_SERVER, startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { envForThisFile } from '../support/process-env';
 
 interface Registered {
   readonly name: string;
@@ -62,10 +63,12 @@ async function loadFunctionsAsTheWorkerDoes(): Promise<FunctionsModule> {
   }
 }
 
+const env = envForThisFile();
+
 beforeAll(async () => {
   stack = await startTestStack();
   // The Functions side builds its app from app settings, as in Azure: the same storage and keys.
-  Object.assign(process.env, {
+  env.set({
     POSTURE_STORAGE_CONNECTION_STRING: stack.settings.storageConnectionString ?? '',
     POSTURE_READER_KEYS: TEST_KEYS.reader,
     POSTURE_ADMIN_KEYS: TEST_KEYS.admin,
