@@ -81,10 +81,12 @@ async function main(): Promise<void> {
       const svc0 = cpuSeconds(c.svc.pid);
       const az0 = cpuSeconds(az.pid);
       const me0 = process.cpuUsage();
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
       const stats = await runConcurrent(servers, concurrency, async (i) => {
         const res = await c.http.send('POST', '/api/snapshots', c.keys[i]!, docs[i]);
         if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
       });
+      const toUs = Number(process.hrtime.bigint() / 1000n);
       const me = process.cpuUsage(me0);
       const svc1 = cpuSeconds(c.svc.pid);
       const az1 = cpuSeconds(az.pid);
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
       // What the run left is projected before anything else runs, as in `npm run bench`.
       await c.probe.drained(120_000);
       const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? null : ((x1 - x0) * 1000) / servers);
-      return { perSecond: stats.perSecond, serviceCpuMsPerSnapshot: per(svc0, svc1), azuriteCpuMsPerSnapshot: per(az0, az1), clientCpuMsPerSnapshot: (me.user + me.system) / 1000 / servers };
+      return { perSecond: stats.perSecond, serviceCpuMsPerSnapshot: per(svc0, svc1), azuriteCpuMsPerSnapshot: per(az0, az1), clientCpuMsPerSnapshot: (me.user + me.system) / 1000 / servers, window: { pid: c.svc.pid, fromUs, toUs } };
     };
 
     // Every server posts once, untimed (its key gets tagged), then one untimed round of each

@@ -15,6 +15,11 @@ export interface AbRun {
   readonly serviceCpuMsPerSnapshot: number | null;
   readonly azuriteCpuMsPerSnapshot: number | null;
   readonly clientCpuMsPerSnapshot: number | null;
+  /**
+   * The timed posts' span on the monotonic clock V8's CPU profiles use, and the service's pid: what
+   * `npm run bench:profile-rounds` cuts a `BENCH_PROFILE` profile to.
+   */
+  readonly window?: { readonly pid?: number; readonly fromUs: number; readonly toUs: number };
 }
 
 export interface AbSide {
