@@ -43,7 +43,7 @@ export default defineConfig({
     // file's time is spent waiting on Azurite, pwsh or Chromium, each a process of its own.
     maxWorkers: 2,
     // A worker's files share its modules instead of importing them afresh (the Azure SDKs above
-    // all): about a third of a run went to imports. So no file may leave process-wide state
+    // all): imports took about a sixth of the workers' time. So no file may leave process-wide state
     // behind (test/tooling/shared-modules.test.ts); mocks and stubs are undone after each test.
     isolate: false,
     restoreMocks: true,

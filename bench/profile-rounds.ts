@@ -7,20 +7,17 @@ import path from 'node:path';
 import type { AbRun } from './lib/ab';
 import { ROOT } from './lib/fleet';
 import { table } from './lib/print';
-import { costInSpans, type CpuProfile, type Span } from './lib/profile-rounds';
+import { addCosts, costInSpans, type CpuProfile } from './lib/profile-rounds';
 
 const [abFile = path.join(ROOT, 'bench', 'results', 'ab.json'), dir = process.env.BENCH_PROFILE] = process.argv.slice(2);
 const TOP = 15;
 
-const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
-  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
-};
 const top = (m: ReadonlyMap<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
 
 function main(): void {
   if (!dir) throw new Error('Name the folder of the profiles (the run\'s BENCH_PROFILE) after the ab.json file, or set BENCH_PROFILE.');
   const ab = JSON.parse(readFileSync(abFile, 'utf8')) as { posts: number; runs: AbRun[] };
-  const timed = ab.runs.flatMap((r) => (r.window?.pid !== undefined ? [{ scenario: r.scenario, pid: r.window.pid, span: r.window as Span }] : []));
+  const timed = ab.runs.flatMap((r) => (r.window?.pid !== undefined ? [{ scenario: r.scenario, pid: r.window.pid, span: r.window }] : []));
   if (timed.length === 0) throw new Error(`${abFile} has no run with a window: run npm run bench:ab again with this version.`);
   // V8 names a profile CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile.
   const profiles = new Map(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => [Number(f.split('.')[3]), path.join(dir, f)]));
@@ -34,8 +31,8 @@ function main(): void {
       if (!file) throw new Error(`${dir} holds no profile of the service process ${pid}.`);
       const cost = costInSpans(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, runs.filter((r) => r.pid === pid).map((r) => r.span));
       sampledMs += cost.sampledMs;
-      add(self, cost.self);
-      add(inclusive, cost.inclusive);
+      addCosts(self, cost.self);
+      addCosts(inclusive, cost.inclusive);
     }
     const posts = runs.length * ab.posts;
     const per = (ms: number) => (ms / posts).toFixed(3);

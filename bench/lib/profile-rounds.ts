@@ -60,6 +60,11 @@ function serviceFunction(frame: ProfileFrame): string | undefined {
 
 const add = (map: Map<string, number>, key: string, ms: number) => map.set(key, (map.get(key) ?? 0) + ms);
 
+/** Adds each of `from`'s milliseconds into `into`: the costs of several profiles together. */
+export function addCosts(into: Map<string, number>, from: ReadonlyMap<string, number>): void {
+  for (const [key, ms] of from) add(into, key, ms);
+}
+
 /** The profile's samples inside the spans: each sample counts until the next one is taken. */
 export function costInSpans(profile: CpuProfile, spans: readonly Span[]): SpanCost {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));

@@ -2,8 +2,9 @@
 // vitest.config.mts), so a file must not leave behind what would change another file's run:
 // module mocks, environment variables, fake timers or process listeners. vitest undoes spies and
 // stubs after each test itself; these are the ones it does not, read from the test sources.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { globSync } from 'glob';
 import { describe, expect, it } from 'vitest';
 import { envForThisFile } from '../support/process-env';
 
@@ -11,14 +12,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 /** The one place that may write process.env: it puts every value back when the file ends. */
 const ENV_HELPER = 'test/support/process-env.ts';
 
-function sources(dir: string): string[] {
-  return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
-    const rel = path.join(dir, e.name).split(path.sep).join('/');
-    return e.isDirectory() ? sources(rel) : /\.(ts|mts|cts)$/.test(e.name) ? [rel] : [];
-  });
-}
-
-const FILES = sources('test').filter((f) => f !== 'test/tooling/shared-modules.test.ts');
+const FILES = globSync('test/**/*.{ts,mts,cts}', { cwd: ROOT, posix: true }).filter((f) => f !== 'test/tooling/shared-modules.test.ts');
 const text = new Map(FILES.map((f) => [f, readFileSync(path.join(ROOT, f), 'utf8')]));
 const count = (s: string, re: RegExp) => [...s.matchAll(re)].length;
 const MODULE_MOCK = /\bvi\.(mock|doMock|unmock|doUnmock)\(/;
