@@ -35,8 +35,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // dist/ rebuilt once, if older than the sources, before the files (two at a time) start.
     globalSetup: ['test/support/build-once.ts'],
-    // fast-check's seed fixed for every property that names none (POSTURE_PROPERTY_SEED for others).
-    setupFiles: ['test/support/property-seed.ts'],
+    // fast-check's seed fixed for every property that names none (POSTURE_PROPERTY_SEED for others);
+    // each file closes what it opens (its files share a worker's process, below).
+    setupFiles: ['test/support/property-seed.ts', 'test/support/closes-what-it-opens.ts'],
     // The JSON report is what .ci/run counts for its closing line (the Node 22 pass names its own).
     reporters: ['default', ['json', { outputFile: process.env.POSTURE_TEST_REPORT ?? 'test-results/vitest.json' }]],
     // Two files at a time on a 2-core machine (vitest's default, cores - 1, is one): most of a
