@@ -3,7 +3,7 @@
 import { findRule } from '../rules/registry';
 import { STATUSES, type Lang, type Rule, type Status } from '../rules/types';
 import { serverIdOfName } from '../snapshot/normalise';
-import type { StoredResult } from '../store';
+import { refusedToken, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import type { Principal } from './enrolment';
 import { ApiError, errorBody } from './errors';
@@ -239,7 +239,9 @@ export function pathServer(params: ApiRequest['params']): string {
 
 export function parseToken(q: URLSearchParams): string | undefined {
   const v = single(q, 'continuationToken');
-  if (v !== undefined && (v.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(v))) throw invalidQuery('"continuationToken" must be a token returned by a previous page, unchanged.');
+  // Refused in the same words as a well-formed token that was not issued for the query: to the
+  // caller both are a token to drop.
+  if (v !== undefined && (v.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(v))) throw refusedToken();
   return v;
 }
 
@@ -282,14 +284,23 @@ export async function readBody(req: ApiRequest, max: number, what = 'The snapsho
   return out;
 }
 
-/** `what` names the body as BodySpec does ("A waiver"), for the message. */
+/**
+ * `what` names the body as BodySpec does ("A waiver"), for the message. A compressed body is
+ * refused as such: read as text it would only be called invalid UTF-8, which sends its sender
+ * looking at the wrong thing. Neither the Functions host nor this service decompresses a request.
+ */
 export function checkJsonType(req: ApiRequest, what: string): void {
   const ct = req.headers.get('content-type');
   const m = ct ? /^\s*application\/json\s*(?:;(.*))?$/i.exec(ct) : null;
   const charset = m?.[1] ? /charset\s*=\s*"?([^";\s]+)/i.exec(m[1])?.[1] : undefined;
+  const subject = what.charAt(0).toLowerCase() + what.slice(1);
   if (!m || (charset !== undefined && !/^utf-?8$/i.test(charset))) {
-    const subject = what.charAt(0).toLowerCase() + what.slice(1);
     throw new ApiError('unsupported_media_type', `Send ${subject} as Content-Type: application/json (UTF-8), not ${ct ? JSON.stringify(ct) : 'without a Content-Type'}.`);
+  }
+  const coding = req.headers.get('content-encoding');
+  if (coding !== null && !/^\s*(identity\s*)?$/i.test(coding)) {
+    // RFC 9110 (415): Accept-Encoding in the answer names the codings the server takes.
+    throw new ApiError('unsupported_media_type', `Send ${subject} uncompressed: a body with Content-Encoding ${JSON.stringify(coding)} is not read.`, undefined, { 'Accept-Encoding': 'identity' });
   }
 }
 

@@ -9,7 +9,7 @@
 // asks only the layouts that can hold its rows: a layout whose next row lies past a full page of
 // the other is not asked, nor one found to hold nothing more. A walk through the bucket's rows of a
 // server whose older rows are all older costs a request a page, as a walk of one layout does.
-import { InvalidContinuationTokenError } from './cursor';
+import { refused } from './cursor';
 
 /** One row of a layout: its key past the server's prefix, and the row. */
 export interface WalkRow {
@@ -110,7 +110,7 @@ export function decodePosition(text: string | undefined, layouts: number): Histo
   }
   const v = p as { a?: unknown; l?: unknown } | null | undefined;
   if (!v || typeof v !== 'object' || (v.a !== undefined && typeof v.a !== 'string') || !Array.isArray(v.l) || v.l.length !== layouts || !v.l.every(isState)) {
-    throw new InvalidContinuationTokenError('The continuation token is not one this service issued for this query; repeat the query without it.');
+    throw refused();
   }
   return { ...(v.a === undefined ? {} : { a: v.a }), l: v.l as LayoutState[] };
 }

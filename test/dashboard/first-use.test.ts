@@ -136,7 +136,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     await page.locator('.drift .more button', { hasText: 'Load more' }).click();
     const box = page.locator('.drift .more .error[role="alert"]');
     await box.waitFor();
-    expect(await box.locator('p').textContent()).toBe('The request failed (400 invalid_query): "continuationToken" must be a token returned by a previous page, unchanged.');
+    expect(await box.locator('p').textContent()).toBe('The request failed (400 invalid_query): The continuation token is not one this service issued for this query; repeat the query without it.');
     expect(await page.locator('.drift .more button', { hasText: 'Try again' }).count()).toBe(0);
     await page.locator('.drift .more button', { hasText: 'Show the configurations from the first page' }).click();
     await expect.poll(() => page.locator('.drift .more').textContent(), { timeout: 10_000 }).toBe('');
@@ -165,7 +165,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     });
     return seen;
   }
-  const REFUSED = 'The request failed (400 invalid_query): "continuationToken" must be a token returned by a previous page, unchanged.';
+  const REFUSED = 'The request failed (400 invalid_query): The continuation token is not one this service issued for this query; repeat the query without it.';
 
   it('shows the service\'s sentence, without Try again, when it refuses a further page of Findings, and leads back to page 1', async () => {
     const { page } = await open();

@@ -1,5 +1,6 @@
 // Every error code of the contract, over HTTP, and that none of them touches storage; the
 // authorization rules (401 missing/wrong, 403 wrong kind, rotation, accepted headers).
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { get, post, type Json } from '../support/http';
@@ -120,6 +121,25 @@ describe('contract errors write nothing', () => {
       expect(res.status, path).toBe(415);
       expect(((await res.json()) as Json).message, path).toBe(`Send ${subject} as Content-Type: application/json (UTF-8), not "text/plain".`);
     }
+  });
+
+  it('415 for a compressed body, naming its coding and the one taken; nothing is read or stored', async () => {
+    const doc = snapshot();
+    const gz = gzipSync(JSON.stringify(doc));
+    for (const coding of ['gzip', 'br', 'deflate, gzip']) {
+      const res = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body: gz });
+      expect(res.status, coding).toBe(415);
+      expect(res.headers.get('accept-encoding')).toBe('identity');
+      const j = (await res.json()) as Json;
+      expect(j).toEqual({ error: 'unsupported_media_type', message: `Send the snapshot uncompressed: a body with Content-Encoding ${JSON.stringify(coding)} is not read.` });
+    }
+    // Each post's key was checked (a read); nothing was written.
+    expectNothingWritten(3);
+    const waiver = await stack.request('waivers/w1', { method: 'PUT', key: 'admin', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync('{}') });
+    expect(((await waiver.json()) as Json).message).toBe('Send a waiver uncompressed: a body with Content-Encoding "gzip" is not read.');
+    // "identity" is no coding at all: the same body sent plainly is taken.
+    const plain = await stack.request('snapshots', { method: 'POST', key: 'ingest', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: JSON.stringify(doc) });
+    expect(plain.status, await plain.text()).toBe(201);
   });
 
   it('413 when Content-Length says too much', async () => {
