@@ -4,7 +4,7 @@
 // Azure with HTTP streaming on: the handler checks the key and the declared size before it reads
 // a byte, so no client holds a connection by sending (or promising) a body nobody asked for.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpRequestInit, type HttpResponseInit, type LogLevel } from '@azure/functions';
@@ -243,20 +243,38 @@ function readingFromClient(req: IncomingMessage): boolean {
   return !req.complete && req.readableFlowing === true;
 }
 
+/** Why the host refuses a connection itself: what it answers, and what a handler reading the body is told. */
+type Refusal = 'timeout' | 'invalid' | 'headers';
+
+const REFUSALS: Readonly<Record<Refusal, { readonly status: string; readonly error: string; readonly message: string; readonly why: string }>> = {
+  timeout: { status: '408 Request Timeout', error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.', why: 'the request did not arrive in time' },
+  invalid: { status: '400 Bad Request', error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.', why: 'the request is not valid HTTP/1.1' },
+  // Node's own limit on the request line and headers together: a URL that long is the usual cause.
+  headers: {
+    status: '431 Request Header Fields Too Large',
+    error: 'headers_too_large',
+    message: `The request line and headers exceed ${Math.round(maxHeaderSize / 1024)} KB (a URL or a header that long); the connection is closed.`,
+    why: 'the request line and headers are too large',
+  },
+};
+
+/** The refusal an HTTP parser error calls for. */
+function refusalOf(error: NodeJS.ErrnoException): Refusal {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
+  return error.code === 'HPE_HEADER_OVERFLOW' ? 'headers' : 'invalid';
+}
+
 /**
- * A connection refused by the host itself (broken framing, or a request that did not arrive in
- * time): a JSON answer, then a lingering close. Nothing the client sends after it is parsed, so a
- * client that finishes its body anyway never has it served, and one that goes on sending is let go
- * at the linger's bound.
+ * A connection refused by the host itself (broken framing, headers past Node's limit, or a request
+ * that did not arrive in time): a JSON answer, then a lingering close. Nothing the client sends
+ * after it is parsed, so a client that finishes its body anyway never has it served, and one that
+ * goes on sending is let go at the linger's bound.
  */
-function refuseConnection(socket: Duplex, timedOut: boolean): void {
+function refuseConnection(socket: Duplex, refusal: Refusal): void {
   if (lingering.has(socket)) return;
-  const text = JSON.stringify(
-    timedOut
-      ? { error: 'request_timeout', message: 'The request did not arrive in time; the connection is closed.' }
-      : { error: 'invalid_request', message: 'The request is not valid HTTP/1.1; the connection is closed.' },
-  );
-  socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  const { status, error, message } = REFUSALS[refusal];
+  const text = JSON.stringify({ error, message });
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
   lingeringClose(socket);
 }
 
@@ -472,10 +490,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // A connection being closed has had its answer; what it sends now is not the host's concern.
     if (lingering.has(socket)) return;
     if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
-    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const running = timedOut ? inHandler.get(socket) : undefined;
-    if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds), () => refuse(socket, true));
-    refuse(socket, timedOut);
+    const refusal = refusalOf(error);
+    const running = refusal === 'timeout' ? inHandler.get(socket) : undefined;
+    if (running && !running.req.complete && !readingFromClient(running.req)) return limitAgainWhenRead(running.req, running.res, ms(timeouts.requestSeconds), () => refuse(socket, 'timeout'));
+    refuse(socket, refusal);
   });
 
   /** A response done with: close() no longer waits for it. */
@@ -491,12 +509,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * received in full and not yet answered there is no refusal (see closeAfterAnswers): the
    * request being received is given up, unanswered, as its answer would come after the close.
    */
-  const refuse = (socket: Duplex, timedOut: boolean): void => {
-    const why = new Error(timedOut ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1');
+  const refuse = (socket: Duplex, refusal: Refusal): void => {
+    const why = new Error(REFUSALS[refusal].why);
     const pending = owed.get(socket) ?? [];
     const last = pending.map((e) => e.req.complete).lastIndexOf(true);
     if (last < 0) {
-      refuseConnection(socket, timedOut);
+      refuseConnection(socket, refusal);
       inHandler.get(socket)?.abortBody?.(why);
       return;
     }

@@ -4,7 +4,7 @@
 // lets the requests in flight finish, within a bound, before it cuts their connections; requests
 // received in full get their answers though bytes the host refuses follow them. Real
 // Azurite behind a pipeline policy that stalls storage until the test lets it go; real HTTP.
-import type { ServerResponse } from 'node:http';
+import { maxHeaderSize, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PostureApp } from '../../src/app/create-app';
@@ -372,6 +372,17 @@ describe('a refused client that is still sending gets the refusal (lingering clo
     } finally {
       client.stop();
     }
+  });
+
+  it('a URL past the limit on the request line and headers: 431 naming the limit, not a 400 for broken HTTP', async () => {
+    const h = await host();
+    const r = await raw(h.baseUrl, `GET /api/summary?server=${'a'.repeat(maxHeaderSize)} HTTP/1.1\r\nHost: ${new URL(h.baseUrl).host}\r\nx-api-key: ${TEST_KEYS.reader}\r\n\r\n`);
+    expect(r.status, r.text.slice(0, 300)).toBe(431);
+    expect(r.closed).toBe(true);
+    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'headers_too_large',
+      message: `The request line and headers exceed ${maxHeaderSize / 1024} KB (a URL or a header that long); the connection is closed.`,
+    });
   });
 
   it('a post still waiting for a place whose body keeps coming when the request limit runs out: the 408 reaches the client', async () => {
