@@ -7,7 +7,7 @@ import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseli
 import type { AlertLog } from './alert-log';
 import { ApiError, messageOf } from './errors';
 import { marked, newMark } from './own-writes';
-import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
+import { changedMeanwhile, inForceAlready, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { iso } from './present';
 import type { ServerNames } from './server-names';
 import { requiredText } from './free-text';
@@ -82,8 +82,11 @@ export class Baselines {
     return this.deps.drift.getBaseline(this.rule(ruleId).id);
   }
 
-  /** Names the baseline; `created` tells 201 (none was named) from 200 (another server was). */
-  async put(ruleId: string, doc: unknown, log: AlertLog, precondition?: Precondition): Promise<{ created: boolean; baseline: StoredBaseline }> {
+  /**
+   * Names the baseline; `created` tells 201 (none was named) from 200 (another server was).
+   * `createOnly` (If-None-Match: *) refuses where a baseline is named, the same server included.
+   */
+  async put(ruleId: string, doc: unknown, log: AlertLog, precondition?: Precondition, createOnly = false): Promise<{ created: boolean; baseline: StoredBaseline }> {
     const rule = this.rule(ruleId);
     const checked = this.validate(doc);
     const input = { ...checked, server: await this.deps.names.resolve(checked.server, 'invalid_baseline') };
@@ -91,6 +94,7 @@ export class Baselines {
     if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);
     const { before, written } = await this.#change(rule.id, precondition, log, (existing) => {
       const live = existing !== undefined && existing.server !== '';
+      if (live && createOnly) throw inForceAlready(`The baseline of ${rule.id}`, revisionEtag(existing));
       if (live && existing.server === input.server) return undefined;
       const next = { ruleId: rule.id, server: input.server, setBy: input.setBy, setAt: this.deps.clock(), revision: (existing?.revision ?? 0) + 1 };
       return { ...next, auditOwed: this.#event(live ? 'baseline-changed' : 'baseline-set', next, live ? existing.server : undefined, member.fingerprint) };

@@ -6,7 +6,7 @@ import type { Rule } from '../rules/types';
 import { baselineView, noBaselineView, type Baselines } from './baselines';
 import type { DriftQueries } from './drift-queries';
 import { ApiError } from './errors';
-import { ifMatchOf, revisionEtag } from './preconditions';
+import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';
 import { checkParams, json, parseRule, parseToken, parseTop, pathServer, readJsonBody, type ApiResponse, type RouteCall } from './http-io';
 
 export interface DriftApiDeps {
@@ -60,11 +60,13 @@ export class DriftApi {
       const view = b && b.server !== '' ? baselineView(b) : noBaselineView(baselines.rule(ruleId).id, b?.revision);
       return json(200, view, { ETag: revisionEtag(view) });
     }
-    // Two admins changing one baseline: the one whose If-Match is no longer the baseline's ETag is refused.
+    // Two admins changing one baseline: the one whose If-Match is no longer the baseline's ETag is
+    // refused; two naming one where none was, with If-None-Match: *, the second is.
     const precondition = ifMatchOf(req);
     if (method === 'PUT') {
       baselines.rule(ruleId);
-      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY), log, precondition);
+      const createOnly = createOnlyOf(req);
+      const { created, baseline } = await baselines.put(ruleId, await readJsonBody(req, BASELINE_BODY), log, precondition, createOnly);
       return json(created ? 201 : 200, baselineView(baseline), { ETag: revisionEtag(baseline) });
     }
     if (method === 'DELETE') {

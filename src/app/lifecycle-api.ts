@@ -12,7 +12,7 @@ import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
-import { ifMatchOf, revisionEtag } from './preconditions';
+import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';
 import type { Rule } from '../rules/types';
 
 export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'requeue-held', 'staged-raw-sweep', 'layout-migration'] as const;
@@ -129,11 +129,13 @@ export class LifecycleApi {
       if (!w) throw missing();
       return json(200, waiverView(w, now), { ETag: revisionEtag(w) });
     }
-    // Two admins editing one waiver: the one whose If-Match is no longer the waiver's ETag is refused.
+    // Two admins editing one waiver: the one whose If-Match is no longer the waiver's ETag is refused;
+    // two creating one with If-None-Match: *, the second is.
     const precondition = ifMatchOf(req);
     if (method === 'PUT') {
+      const createOnly = createOnlyOf(req);
       const body = await readJsonBody(req, { max: MAX_WAIVER_BYTES, what: 'A waiver', hint: 'send the waiver as one JSON object', emptyCode: 'invalid_waiver' });
-      const { created, waiver, coverage } = await waivers.put(id, body, log, precondition);
+      const { created, waiver, coverage } = await waivers.put(id, body, log, precondition, createOnly);
       const answer = { ...waiverView(waiver, now), coveredServers: coverage.servers, coveredServersAtLeast: coverage.atLeast, warnings: coverage.warnings };
       return json(created ? 201 : 200, answer, { ETag: revisionEtag(waiver) });
     }

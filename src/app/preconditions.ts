@@ -1,5 +1,7 @@
 // If-Match on records an admin edits (waivers, drift baselines): each record's ETag is its revision,
 // which every change bumps, so two admins editing one record cannot overwrite each other unseen.
+// If-None-Match: * does the same for two admins creating one: the second is refused, not let
+// replace the first's unseen.
 import { ApiError } from './errors';
 import { etagListed, type ApiRequest } from './http-io';
 
@@ -25,3 +27,20 @@ export const staleIfMatch = (what: string, etag: string) =>
 /** 412 for a change decided on the If-Match version that another change overtook before it was stored. */
 export const changedMeanwhile = (what: string) =>
   new ApiError('precondition_failed', `${what} was changed by someone else after the version in If-Match was read, so nothing was changed; read it again and repeat the change on what is there now.`);
+
+/**
+ * Whether the request's If-None-Match asks a PUT to create only (`*`): refused with 412 where the
+ * record is in force. A list of ETags would mean "unless it is at one of these", which no client of
+ * these records needs, so it is refused rather than ignored.
+ */
+export function createOnlyOf(req: Pick<ApiRequest, 'headers'>): boolean {
+  const ifNoneMatch = req.headers.get('if-none-match');
+  if (ifNoneMatch === null) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  // Shown as sent (cut short): ETags carry their own quotes.
+  throw new ApiError('invalid_query', `If-None-Match on a PUT takes only * (create, never replace), not ${ifNoneMatch.trim().slice(0, 100)}.`);
+}
+
+/** 412 for a create-only PUT (If-None-Match: *) over `what`, in force at `etag`. */
+export const inForceAlready = (what: string, etag: string) =>
+  new ApiError('precondition_failed', `${what} is in force already (at ${etag}), and If-None-Match: * only creates, so nothing was changed; read it, and change it with If-Match if that is what you meant.`);

@@ -10,7 +10,7 @@ import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type EventRecord
 import { ApiError, messageOf } from './errors';
 import type { AlertLog } from './alert-log';
 import { parseIsoInstant } from './iso-time';
-import { changedMeanwhile, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
+import { changedMeanwhile, inForceAlready, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
@@ -175,9 +175,11 @@ export class Waivers {
 
   /**
    * Creates or changes a waiver; `created` tells 201 from 200. The coverage is counted before the
-   * change is stored, so a storage failure counting it leaves the waiver as it was.
+   * change is stored, so a storage failure counting it leaves the waiver as it was. `createOnly`
+   * (If-None-Match: *) refuses a waiver in force with this id, also one another request created
+   * while this one was being decided (its write then conflicts and is decided again).
    */
-  async put(id: string, doc: unknown, log: AlertLog, precondition?: Precondition): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
+  async put(id: string, doc: unknown, log: AlertLog, precondition?: Precondition, createOnly = false): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
     const checked = this.validate(id, doc);
     const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
     const input = named === undefined ? checked : { ...checked, server: named.id };
@@ -186,6 +188,7 @@ export class Waivers {
     const { existing, written: next } = await this.#change<never>(id, log, precondition, false, (existing) => {
       const now = this.deps.clock();
       const live = existing && existing.state === 'active' && existing.expiresAt > now;
+      if (live && createOnly) throw inForceAlready(`Waiver ${id}`, revisionEtag(existing));
       return {
         id,
         ...input,
