@@ -48,5 +48,6 @@ function Get-PostureServiceErrorTable {
         'method_not_allowed'     = 405
         'request_timeout'        = 408
         'host_busy'              = 429
+        'headers_too_large'      = 431
     }
 }
