@@ -105,14 +105,17 @@ export function invalidQuery(message: string): ApiError {
   return new ApiError('invalid_query', message);
 }
 
-/** Query parameters a route accepts; `code` is what the Functions host uses for function keys. */
+/**
+ * Query parameters a route accepts; `code` is what the Functions host uses for function keys. The
+ * names are quoted in the refusal, as the unknown one is: a route's one parameter "only" would
+ * otherwise read as "this route accepts only.".
+ */
 export function checkParams(q: URLSearchParams, allowed: readonly string[]): void {
   for (const name of new Set(q.keys())) {
     if (name === 'code') continue;
     if (!allowed.includes(name)) {
-      throw invalidQuery(
-        allowed.length === 0 ? `This route takes no query parameters, but got ${echoed(name)}.` : `Unknown query parameter ${echoed(name)}; this route accepts ${allowed.join(', ')}.`,
-      );
+      const names = allowed.map((a) => `"${a}"`).join(', ');
+      throw invalidQuery(allowed.length === 0 ? `This route takes no query parameters, but got ${echoed(name)}.` : `Unknown query parameter ${echoed(name)}; this route accepts ${names}.`);
     }
   }
 }
