@@ -36,6 +36,7 @@ function Get-PostureServiceErrorTable {
         'request_closed'         = 409
         'enrolment_superseded'   = 409
         'unknown_request_state'  = 409
+        'snapshot_id_reused'     = 409
         'precondition_failed'    = 412
         'too_large'              = 413
         'unsupported_media_type' = 415

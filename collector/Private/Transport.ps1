@@ -791,7 +791,8 @@ function Test-PostureSnapshotRefused {
     <#
     .SYNOPSIS
         True when the service refused the snapshot itself, so sending it again cannot help: 400
-        invalid_snapshot or invalid_json, 413 too_large or 415 unsupported_media_type. Any other
+        invalid_snapshot or invalid_json, 409 snapshot_id_reused (its id names a snapshot
+        collected at another time), 413 too_large or 415 unsupported_media_type. Any other
         answer says nothing against the snapshot (a 404 from a front end whose functions did not
         load, a 413 or 415 from a front end without the service's code, such as an application
         gateway's body limit, 400 incomplete_body after a stalled upload, 400 invalid_query from an
@@ -811,7 +812,7 @@ function Test-PostureSnapshotRefused {
         [string]$Content
     )
     # Get-PostureErrorCode takes each code only at its own status (too_large is 413, ...).
-    return (@('invalid_snapshot', 'invalid_json', 'too_large', 'unsupported_media_type') -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
+    return (@('invalid_snapshot', 'invalid_json', 'snapshot_id_reused', 'too_large', 'unsupported_media_type') -contains (Get-PostureErrorCode -Content $Content -StatusCode $StatusCode))
 }
 
 function Get-PostureClockAheadNote {

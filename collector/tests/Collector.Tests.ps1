@@ -298,7 +298,7 @@ Describe 'Sending: retries, back-off, refusals' {
         Test-PostureForeignRefusal -StatusCode 502 -Content '<html></html>' | Should -BeFalse
         Test-PostureForeignRefusal -StatusCode 200 -Content '<html></html>' | Should -BeFalse
     }
-    It 'takes a 413 or 415 for the service''s refusal of the snapshot only with its code: HTTP <Code> <Content> is <Refused>' -ForEach @(
+    It 'takes a 409, 413 or 415 for the service''s refusal of the snapshot only with its code: HTTP <Code> <Content> is <Refused>' -ForEach @(
         @{ Code = 413; Content = '{"error":"too_large","message":"The body is larger than 4194304 bytes."}'; Refused = $true }
         @{ Code = 415; Content = '{"error":"unsupported_media_type","message":"Send application/json."}'; Refused = $true }
         @{ Code = 413; Content = "<html>`r`n<head><title>413 Request Entity Too Large</title></head>`r`n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body>`r`n</html>"; Refused = $false }
@@ -306,6 +306,8 @@ Describe 'Sending: retries, back-off, refusals' {
         @{ Code = 415; Content = 'Unsupported Media Type'; Refused = $false }
         @{ Code = 413; Content = '{"error":"payload_too_large"}'; Refused = $false }
         @{ Code = 400; Content = '{"error":"too_large"}'; Refused = $false }
+        @{ Code = 409; Content = '{"error":"snapshot_id_reused","message":"Snapshot 5f0c... was accepted collected at ..."}'; Refused = $true }
+        @{ Code = 409; Content = '{"error":"conflict"}'; Refused = $false }
     ) {
         Test-PostureSnapshotRefused -StatusCode $Code -Content $Content | Should -Be $Refused
     }

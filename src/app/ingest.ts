@@ -96,6 +96,15 @@ export function contentHashOf(s: Snapshot): string {
   return sha256(canonicalJson({ ...s, snapshotId: undefined, collectedAt: undefined }));
 }
 
+/** 409: the server's current snapshot has this id but another collection time. */
+function snapshotIdReused(snapshotId: string, stored: number, sent: number): ApiError {
+  const at = (ms: number) => new Date(ms).toISOString();
+  return new ApiError(
+    'snapshot_id_reused',
+    `Snapshot ${snapshotId} was accepted collected at ${at(stored)}, and this one was collected at ${at(sent)}: a new collection needs a new snapshotId, so nothing was stored.`,
+  );
+}
+
 export function hostHashOf(s: Snapshot): string {
   return sha256(canonicalJson({ host: s.host, collector: s.collector }));
 }
@@ -226,6 +235,9 @@ export class Ingest {
       // A repeat or an older snapshot writes nothing, so nothing would prove remembered rows current.
       if (remembered && head && (head.snapshotId === snapshotId || isNewerSnapshot(head, me))) continue;
       if (head && head.snapshotId === snapshotId) {
+        // A sender resends a snapshot as it was: one collected at another time under the same id is
+        // a new collection, and answering it "duplicate" would drop it while saying it was taken.
+        if (head.collectedAt !== me.collectedAt) throw snapshotIdReused(snapshotId, head.collectedAt, me.collectedAt);
         // This request's own commit, whose answer was lost on the way (the retry found it): accepted.
         const mine = attempts.includes(head.recentCommits?.[0]?.id ?? '');
         // Rows an older version left owing projections are handed to the projector by this repeat.

@@ -60,6 +60,27 @@ describe('a repeat of a known snapshot id', () => {
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('duplicate');
   });
+
+  it('of the current snapshot but collected at another time: 409 snapshot_id_reused, nothing written, the stored verdict stays', async () => {
+    const first = snapshot({ host: 'REUSED', testState: 'Warning', collectedAt: minutesAgo(10) });
+    expect((await post(stack, first)).status).toBe(201);
+    const before = (await get(stack, `results?server=${server('REUSED')}`)).body.items;
+    // A new collection sent under the old id (a sender's bug): changed content, later time.
+    const reused = snapshot({ host: 'REUSED', testState: 'Pass', collectedAt: minutesAgo(5), snapshotId: String(first.snapshotId) });
+    stack.roundTrips.reset();
+    const r = await post(stack, reused);
+    expect(r.status).toBe(409);
+    expect(r.body).toEqual({
+      error: 'snapshot_id_reused',
+      message: `Snapshot ${String(first.snapshotId)} was accepted collected at ${String(first.collectedAt)}, and this one was collected at ${String(reused.collectedAt)}: a new collection needs a new snapshotId, so nothing was stored.`,
+    });
+    expect(stack.roundTrips.writes).toBe(0);
+    const after = (await get(stack, `results?server=${server('REUSED')}`)).body.items;
+    expect(after).toEqual(before);
+    expect(before.map((i: Json) => i.status)).toContain('Warning');
+    // The same id with the same collection time is a resend: still 200 duplicate.
+    expect((await post(stack, first)).body.outcome).toBe('duplicate');
+  });
 });
 
 describe('a post that failed around its commit', () => {
