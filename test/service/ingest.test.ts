@@ -70,8 +70,10 @@ describe('idempotency and ordering', () => {
   it('a repeat with different letter case of the id is still the same snapshot', async () => {
     const host = freshHost();
     const id = randomUUID();
-    await post(stack, snapshot({ host, snapshotId: id }));
-    const again = await post(stack, snapshot({ host, snapshotId: id.toUpperCase() }));
+    // A repeat is the same snapshot sent again: the same collection time.
+    const collectedAt = minutesAgo(1);
+    await post(stack, snapshot({ host, snapshotId: id, collectedAt }));
+    const again = await post(stack, snapshot({ host, snapshotId: id.toUpperCase(), collectedAt }));
     expect(again.body.outcome).toBe('duplicate');
   });
 
@@ -184,7 +186,8 @@ describe('storage cost and limits', () => {
   it('evidence past the 64 KiB string limit is stored truncated with a marker, and the raw snapshot is kept', async () => {
     const host = freshHost();
     const tail = 'line of a big log file with "quotes" and \\ backslashes\n'.repeat(2500); // ~140 k chars
-    const r = await post(stack, snapshot({ host, tail }));
+    const collectedAt = minutesAgo(1);
+    const r = await post(stack, snapshot({ host, tail, collectedAt }));
     expect(r.status).toBe(201);
     expect(r.body.results[1].evidence.tail).toBe(tail); // the answer has it all
     const s = await get(stack, `servers/${serverOf(host)}`);
@@ -194,7 +197,7 @@ describe('storage cost and limits', () => {
     expect(typeof ev.preview).toBe('string');
     expect(s.body.rawSnapshot.bytes).toBeGreaterThan(tail.length);
     // A duplicate answers from storage: the marked evidence, not an error.
-    const dup = await post(stack, JSON.stringify(JSON.parse(JSON.stringify(snapshot({ host, tail, snapshotId: r.body.snapshotId })))));
+    const dup = await post(stack, JSON.stringify(JSON.parse(JSON.stringify(snapshot({ host, tail, snapshotId: r.body.snapshotId, collectedAt })))));
     expect(dup.body.outcome).toBe('duplicate');
     expect(dup.body.results[1].evidence.truncated).toBe(true);
   });
