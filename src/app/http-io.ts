@@ -292,7 +292,7 @@ export async function readBody(req: ApiRequest, max: number, what = 'The snapsho
  * refused as such: read as text it would only be called invalid UTF-8, which sends its sender
  * looking at the wrong thing. Neither the Functions host nor this service decompresses a request.
  */
-export function checkJsonType(req: ApiRequest, what: string): void {
+function checkBodyHeaders(req: ApiRequest, what: string): void {
   const ct = req.headers.get('content-type');
   const m = ct ? /^\s*application\/json\s*(?:;(.*))?$/i.exec(ct) : null;
   const charset = m?.[1] ? /charset\s*=\s*"?([^";\s]+)/i.exec(m[1])?.[1] : undefined;
@@ -328,11 +328,11 @@ export interface BodySpec {
 }
 
 /**
- * The one body reader: a JSON body (Content-Type checked, at most `max` bytes, UTF-8) as text.
+ * The one body reader: a JSON body (Content-Type and Content-Encoding checked, at most `max` bytes, UTF-8) as text.
  * Snapshots keep the text (it is stored as sent); other routes parse it with readJsonBody.
  */
 export async function readJsonText(req: ApiRequest, spec: BodySpec): Promise<string> {
-  checkJsonType(req, spec.what);
+  checkBodyHeaders(req, spec.what);
   const text = decodeUtf8(await readBody(req, spec.max, spec.what));
   if (text.trim() === '') throw new ApiError(spec.emptyCode ?? 'invalid_json', `The body is empty; ${spec.hint}.`);
   return text;

@@ -96,15 +96,6 @@ export function contentHashOf(s: Snapshot): string {
   return sha256(canonicalJson({ ...s, snapshotId: undefined, collectedAt: undefined }));
 }
 
-/** 409: the server's current snapshot has this id but another collection time. */
-function snapshotIdReused(snapshotId: string, stored: number, sent: number): ApiError {
-  const at = (ms: number) => new Date(ms).toISOString();
-  return new ApiError(
-    'snapshot_id_reused',
-    `Snapshot ${snapshotId} was accepted collected at ${at(stored)}, and this one was collected at ${at(sent)}: a new collection needs a new snapshotId, so nothing was stored.`,
-  );
-}
-
 export function hostHashOf(s: Snapshot): string {
   return sha256(canonicalJson({ host: s.host, collector: s.collector }));
 }
@@ -158,6 +149,15 @@ interface Parsed {
   readonly body: string;
   readonly contentHash: string;
   readonly hostHash: string;
+}
+
+/** 409: the server's current snapshot has this id but another collection time. */
+function snapshotIdReused(snapshotId: string, stored: number, sent: number): ApiError {
+  const at = (ms: number) => new Date(ms).toISOString();
+  return new ApiError(
+    'snapshot_id_reused',
+    `Snapshot ${snapshotId} was accepted collected at ${at(stored)}, and this one was collected at ${at(sent)}: a new collection needs a new snapshotId, so nothing was stored.`,
+  );
 }
 
 export class Ingest {

@@ -1,7 +1,7 @@
 // If-None-Match: * on the PUTs of records an admin edits (waivers, drift baselines): the PUT creates
 // or is refused (412), never replaces what another admin made, also when both send it at once; the
 // refusal changes nothing and says how to change the record instead. Any other If-None-Match on a
-// PUT is refused before anything is read. On Azurite over real HTTP.
+// PUT is refused, and nothing is stored. On Azurite over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, serverIdOf } from '../support/drift';
 import { adminCall, getAll, post, type Json } from '../support/http';

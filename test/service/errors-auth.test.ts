@@ -123,7 +123,7 @@ describe('contract errors write nothing', () => {
     }
   });
 
-  it('415 for a compressed body, naming its coding and the one taken; nothing is read or stored', async () => {
+  it('415 for a compressed body, naming its coding and the one taken; nothing is stored', async () => {
     const doc = snapshot();
     const gz = gzipSync(JSON.stringify(doc));
     for (const coding of ['gzip', 'br', 'deflate, gzip']) {
