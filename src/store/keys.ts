@@ -4,21 +4,30 @@
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const UNSAFE = /[%/\\#?|\u0000-\u001f\u007f-\u009f']/g;
+const EMPTY = '%00e';
 
 /** Encodes any string into a valid, order-preserving-enough table key component. */
 export function encodeKey(value: string): string {
-  if (value.length === 0) return '%00e';
+  if (value.length === 0) return EMPTY;
+  const key = escapeUnsafe(value);
+  // NUL then "e" would read back as the empty text; escaping its "e" too keeps every key one text's.
+  return key === EMPTY ? '%00%65' : key;
+}
+
+function escapeUnsafe(value: string): string {
   return value.replace(UNSAFE, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
 /** The keys that begin with `prefix` (encoded): from it, up to the first key after all of them. */
 export function prefixRange(prefix: string): { readonly from: string; readonly to: string } {
-  const from = encodeKey(prefix);
+  // Escaped as the start of longer texts are, so the two special keys above play no part.
+  const from = escapeUnsafe(prefix);
+  if (from.length === 0) return { from, to: '\uffff' };
   return { from, to: from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1) };
 }
 
 export function decodeKey(key: string): string {
-  if (key === '%00e') return '';
+  if (key === EMPTY) return '';
   return key.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 

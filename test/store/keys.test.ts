@@ -22,13 +22,24 @@ describe('encodeKey / decodeKey', () => {
 
   it('reads every text back as itself (300 runs)', () => {
     fc.assert(
-      // NUL then "e" encodes as the empty text's key: no key component the store writes holds a NUL.
-      fc.property(fc.string({ unit: 'binary' }).filter((s) => s !== '\u0000e'), (s) => {
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
         expect(decodeKey(encodeKey(s))).toBe(s);
         // eslint-disable-next-line no-control-regex -- no control character may be left in a key
         expect(encodeKey(s)).not.toMatch(/[/\\#?|'\u0000-\u001f\u007f-\u009f]/);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('gives two texts two keys, NUL then "e" and the empty text among them (300 runs)', () => {
+    expect(encodeKey('\u0000e')).toBe('%00%65');
+    expect(decodeKey(encodeKey('\u0000e'))).toBe('\u0000e');
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => {
+        fc.pre(a !== b);
+        expect(encodeKey(a)).not.toBe(encodeKey(b));
+      }),
+      { numRuns: 300, examples: [['', '\u0000e'], ['%', '%25'], ['\u0000', '%00']] },
     );
   });
 
@@ -39,12 +50,28 @@ describe('encodeKey / decodeKey', () => {
 });
 
 describe('prefixRange', () => {
+  // Escaped and plain characters, the escape's own and the empty text's marker among them.
+  const KEY_CHARS = fc.constantFrom('\u0000', 'e', '%', '0', 'a', '|', '/', '\u009f', '\u00e9');
+
   it('runs from the encoded prefix to the first key after every key that begins with it', () => {
     expect(prefixRange('exch1.')).toEqual({ from: 'exch1.', to: 'exch1/' });
     expect(prefixRange('a|')).toEqual({ from: 'a%7C', to: 'a%7D' });
     const { from, to } = prefixRange('mbx');
     for (const inside of ['mbx', 'mbx1.corp', 'mbx\uffff']) expect(inside >= from && inside < to).toBe(true);
     for (const outside of ['mbw', 'mby', 'mb']) expect(outside >= from && outside < to).toBe(false);
+  });
+
+  it('holds the key of every text that begins with the prefix, and no other (300 runs)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: KEY_CHARS, maxLength: 3 }), fc.string({ unit: KEY_CHARS, maxLength: 4 }), (prefix, text) => {
+        // The empty text's key, NUL then "e", falls among texts that begin with NUL.
+        fc.pre(text !== '');
+        const { from, to } = prefixRange(prefix);
+        const key = encodeKey(text);
+        expect(key >= from && key < to).toBe(text.startsWith(prefix));
+      }),
+      { numRuns: 300, examples: [['\u0000e', '\u0000ex'], ['\u0000', '\u0000e'], ['', 'a']] },
+    );
   });
 });
 
