@@ -20,7 +20,8 @@ function escapeUnsafe(value: string): string {
 
 /** The keys that begin with `prefix` (encoded): from it, up to the first key after all of them. */
 export function prefixRange(prefix: string): { readonly from: string; readonly to: string } {
-  // Escaped as the start of longer texts are, so the two special keys above play no part.
+  // Escaped as the start of a longer text is: the keys of the empty text and of NUL then "e" are
+  // whole keys, never the beginning of another.
   const from = escapeUnsafe(prefix);
   if (from.length === 0) return { from, to: '\uffff' };
   return { from, to: from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1) };
