@@ -25,6 +25,7 @@ import { StagedRawSweep } from './staged-raw-sweep';
 import { loadSettings, type Settings } from './settings';
 import { StaleHosts } from './stale-hosts';
 import { ServerNames } from './server-names';
+import { removalLeftovers } from './removal-leftovers';
 import { ServerRemoval } from './server-removal';
 import { Waivers } from './waivers';
 
@@ -155,11 +156,12 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const refusals = new RateLimiter({ burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, clock, maxKeys: 10_000 });
   const auth = new Authorizer({ keys, enrolment, limiter, refusals, allowSharedIngestKeys: settings.allowSharedIngestKeys });
   const removal = new ServerRemoval({ store, outbox, enrolment, projector, clock });
-  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames, removal });
+  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names: ownerNames });
+  const namedAfterRemoval = (server: string) => removalLeftovers({ rules, baselines, waivers }, server);
+  const http = new HttpApi({ ingest, queries, rules, maxSnapshotBytes: settings.maxSnapshotBytes, auth, enrolment, reenrolment, keyNames, removal, namedAfterRemoval });
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
-  const baselines = new Baselines({ drift: driftStore, events, rules, clock, names: ownerNames });
   const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });

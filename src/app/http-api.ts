@@ -33,6 +33,7 @@ import {
 import type { Ingest } from './ingest';
 import type { LifecycleQueries } from './lifecycle-queries';
 import type { Reenrolment } from './reenrolment';
+import type { RemovalWarning } from './removal-leftovers';
 import type { ServerNames } from './server-names';
 import type { ServerRemoval } from './server-removal';
 
@@ -50,6 +51,8 @@ export interface HttpApiDeps {
   /** The server a key route names: posted or enrolled, by id or host name. */
   readonly keyNames: Pick<ServerNames, 'resolveOrSelf' | 'find'>;
   readonly removal: ServerRemoval;
+  /** What still names a removed server (a drift baseline, waivers), as warnings for the removal's answer. */
+  readonly namedAfterRemoval: (server: string) => Promise<readonly RemovalWarning[]>;
 }
 
 /** Longest `removedBy` (who removed a server), as long as a waiver's grantedBy may be. */
@@ -237,7 +240,7 @@ export class HttpApi {
     // before is then told apart from one that never posted.
     const server = await this.deps.keyNames.resolveOrSelf(pathServer(req.params));
     const removed = await this.deps.removal.remove(server, removedBy, reenrol === 'deny', log);
-    return json(200, { ...removed, reenrol });
+    return json(200, { ...removed, reenrol, warnings: await this.deps.namedAfterRemoval(server) });
   }
 
   /** A new key (shown once); the old one is revoked. */
