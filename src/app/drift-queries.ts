@@ -62,6 +62,11 @@ const notCountedNote = (server: string, countedBefore: boolean): string =>
     ? `The drift has not counted the newest snapshot of ${server} yet, which changed its configuration or status: this is the configuration it last counted, and it moves ${UNTIL_PROJECTED}.`
     : `The drift has not counted ${server} yet: this is the configuration its result holds, and the fleet's clusters include it ${UNTIL_PROJECTED}.`;
 
+/** Why a named baseline is not the reference: its server has no configuration recorded for the rule any more. */
+const baselineUnrecordedNote = (server: string, ruleId: string): string =>
+  `The baseline server ${server} has no configuration recorded for ${ruleId} (removed from the fleet, or no longer evaluated by the rule), ` +
+  `so servers are measured against the largest configuration until an admin names another server or clears the baseline (PUT or DELETE ${routeUrl(ROUTE_BASE, 'baselines', { rule: ruleId })}).`;
+
 const baselineView = (b: StoredBaseline | undefined) =>
   b && b.server !== '' ? { server: b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision } : null;
 
@@ -111,7 +116,11 @@ export class DriftQueries {
       ruleId,
       servers: clusters.reduce((n, c) => n + c.servers, 0),
       configurations: clusters.length,
-      baseline: baselineView(baseline) && { ...baselineView(baseline)!, fingerprint: member?.fingerprint ?? null },
+      baseline: baselineView(baseline) && {
+        ...baselineView(baseline)!,
+        fingerprint: member?.fingerprint ?? null,
+        note: member ? null : baselineUnrecordedNote(baseline!.server, ruleId),
+      },
       // Left out when unknown: null would say that nothing is pending.
       ...(known && { pendingReevaluation: pendingReevaluation(progress, rule) }),
       clusters: clusters.slice(start, end),
@@ -141,11 +150,12 @@ export class DriftQueries {
     // The row agrees with what is shown unless the drift has yet to count its newest snapshot.
     const agrees = row !== undefined && row.fingerprint === shown.fingerprint && row.status === shown.status;
     const counted = member !== undefined && (!row || agrees);
-    const baseMember = baseline && baseline.server !== '' ? (baseline.server === server ? shown : await drift.getMember(ruleId, baseline.server)) : undefined;
+    const named = baseline && baseline.server !== '' ? baseline.server : undefined;
+    const baseMember = named ? (named === server ? shown : await drift.getMember(ruleId, named)) : undefined;
     // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
     const clusters = baseMember ? [] : (await this.#clusters(ruleId)).clusters;
     const reference: DriftReference | undefined = chooseReference(
-      baseMember ? { server: baseline!.server, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
+      baseMember ? { server: named!, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
       clusters,
     );
     const facts = parseFacts(shown.factsJson);
@@ -163,8 +173,8 @@ export class DriftQueries {
       note: counted ? null : notCountedNote(server, member !== undefined),
       reference: reference
         ? reference.kind === 'baseline'
-          ? { kind: reference.kind, server: reference.server, fingerprint: reference.fingerprint }
-          : { kind: reference.kind, fingerprint: reference.fingerprint, servers: reference.servers }
+          ? { kind: reference.kind, server: reference.server, fingerprint: reference.fingerprint, note: null }
+          : { kind: reference.kind, fingerprint: reference.fingerprint, servers: reference.servers, note: named && !baseMember ? baselineUnrecordedNote(named, ruleId) : null }
         : null,
       matches: d.matches,
       differences: d.differences,

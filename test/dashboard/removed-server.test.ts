@@ -2,7 +2,8 @@
 // Azurite: the server route answers 404 for it, but its History stays, ending with the removal.
 // The Server view says it was removed (when, by whom) and shows that history instead of an error;
 // the removal's change is named in the page's language (English and Japanese) with a badge of its
-// own, in the timeline and on the Changes view, whose link leads to that view. A name that is no
+// own, in the timeline and on the Changes view, whose link leads to that view. The Drift view says
+// why the removed server, still named as the baseline, is not the reference. A name that is no
 // server still gets the API's error, without a button to ask again.
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -17,6 +18,7 @@ import { ensureDashboardBuilt } from './build';
 const GONE = serverIdOf('GONE01');
 const KEPT = serverIdOf('KEPT01');
 const REMOVED_BY = 'ciso@contoso.com';
+const RULE = 'mcafee-port25-blocked';
 const MIN = 60_000;
 
 /** The page's errors but the console's note of the server route's 404, which the view asks first. */
@@ -37,6 +39,10 @@ beforeAll(async () => {
     const r = await post(stack, fixtureAs(fixture(list), host, at));
     if (r.status !== 201) throw new Error(`Posting ${host} failed: ${r.status} ${JSON.stringify(r.body)}`);
   }
+  // GONE is the rule's drift baseline when it is removed, and stays named.
+  await stack.projected();
+  const baseline = await stack.request(`baselines/${RULE}`, { method: 'PUT', key: 'admin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ server: GONE, setBy: REMOVED_BY }) });
+  if (baseline.status !== 201) throw new Error(`Naming the baseline failed: ${baseline.status} ${await baseline.text()}`);
   const removal = await stack.request(`servers/${GONE}?removedBy=${encodeURIComponent(REMOVED_BY)}`, { method: 'DELETE', key: 'admin' });
   if (removal.status !== 200) throw new Error(`The removal failed: ${removal.status} ${await removal.text()}`);
   await stack.projected();
@@ -111,6 +117,25 @@ describe('a removed server on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs
     await view.locator('ol.timeline li.event').nth(history.ja.length - 1).waitFor();
     expect(await view.locator('ol.timeline li.event .badge').allTextContents()).toEqual(['報告再開', '削除済み', '合格', '警告', '合格']);
     expect(unexpected(errors)).toEqual([]);
+  });
+
+  it('says on the Drift view, in English and Japanese, that the removed baseline server has no configuration recorded', async () => {
+    const api = (await get(stack, `drift?rule=${RULE}`)).body;
+    expect(api.baseline).toMatchObject({ server: GONE, fingerprint: null });
+    for (const [locale, text] of [
+      ['en-GB', `The baseline server ${GONE} (named by ${REMOVED_BY}, `],
+      ['ja-JP', `基準サーバー ${GONE} (${REMOVED_BY} が指定、`],
+    ] as const) {
+      const { page, errors } = await openAt(`#/drift?rule=${RULE}`, locale);
+      const against = page.locator('.drift .against');
+      await against.waitFor();
+      const said = (await against.textContent()) ?? '';
+      expect(said.startsWith(text), said).toBe(true);
+      expect(said).toContain(locale === 'en-GB' ? 'has no configuration recorded for this rule (removed from the fleet' : 'この規則の構成が記録されていません');
+      expect(await against.getAttribute('data-baseline')).toBe('');
+      expect(await page.locator('section.cluster.reference .reference-badge').textContent()).toBe(locale === 'en-GB' ? 'largest' : '最大');
+      expect(unexpected(errors)).toEqual([]);
+    }
   });
 
   it('still shows the API\'s error for a server that is not known, and the view of a server that stays', async () => {

@@ -1,7 +1,8 @@
 // What still names a server once it is removed, over real HTTP on Azurite: the removal's answer
 // warns of the rule whose drift baseline it stays, and of each waiver in force that names it (not
-// one that ended, nor one by pattern), with the route that ends each; a server nothing names gets
-// no warning; and when those names cannot be read, the removal still answers 200, saying so.
+// one that ended, nor one by pattern), with the route that ends each; the drift then says in a note
+// why the baseline is not the reference; a server nothing names gets no warning; and when those
+// names cannot be read, the removal still answers 200, saying so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
@@ -12,7 +13,7 @@ import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const refused = refusedReads('refuseWaiverReads');
 let stack: TestStack;
-const [NAMED, PLAIN, UNREAD] = ['LEFT01', 'LEFT02', 'LEFT03'].map(serverIdOf) as [string, string, string];
+const [NAMED, PLAIN, UNREAD, KEPT] = ['LEFT01', 'LEFT02', 'LEFT03', 'KEPT01'].map(serverIdOf) as [string, string, string, string];
 const EXPIRES = new Date(Date.now() + 30 * 86_400_000).toISOString();
 
 async function post(server: string, fixture: string): Promise<void> {
@@ -39,6 +40,7 @@ beforeAll(async () => {
   await post(NAMED, REMOVED);
   await post(PLAIN, DEFAULT_LIST);
   await post(UNREAD, DEFAULT_LIST);
+  await post(KEPT, DEFAULT_LIST);
   // The drift must have counted the baseline's server before it can be named.
   await admin('POST', 'jobs/projector/run');
   expect((await admin('PUT', `baselines/${DRIFT_RULE}`, { server: NAMED, setBy: 'alice@contoso.com' })).status).toBe(201);
@@ -72,6 +74,24 @@ describe('removing a server that a baseline or a waiver still names', () => {
     // The warnings change nothing: the baseline and the waiver stay as they were.
     expect((await admin('GET', `baselines/${DRIFT_RULE}`)).body).toMatchObject({ server: NAMED, revision: 1 });
     expect((await admin('GET', 'waivers/left01-port25')).body).toMatchObject({ state: 'active', revision: 1 });
+  });
+
+  it('has the drift say why the named baseline is no longer the reference, fleet-wide and for each server', async () => {
+    const note =
+      `The baseline server ${NAMED} has no configuration recorded for ${DRIFT_RULE} (removed from the fleet, or no longer evaluated by the rule), ` +
+      `so servers are measured against the largest configuration until an admin names another server or clears the baseline (PUT or DELETE /api/baselines/${DRIFT_RULE}).`;
+    await admin('POST', 'jobs/projector/run');
+    const fleet = await get(stack, `drift?rule=${DRIFT_RULE}`);
+    expect(fleet.body.baseline).toMatchObject({ server: NAMED, fingerprint: null, note });
+    const kept = await get(stack, `servers/${KEPT}/drift?rule=${DRIFT_RULE}`);
+    expect(kept.body.reference).toMatchObject({ kind: 'largest-cluster', note });
+    // Named again, the baseline is the reference, and no note is left.
+    expect((await admin('PUT', `baselines/${DRIFT_RULE}`, { server: KEPT, setBy: 'alice@contoso.com' })).status).toBe(200);
+    expect((await get(stack, `drift?rule=${DRIFT_RULE}`)).body.baseline).toMatchObject({ server: KEPT, fingerprint: expect.stringMatching(/^sha256:/), note: null });
+    expect((await get(stack, `servers/${UNREAD}/drift?rule=${DRIFT_RULE}`)).body.reference).toEqual({ kind: 'baseline', server: KEPT, fingerprint: expect.stringMatching(/^sha256:/), note: null });
+    // Cleared, the largest configuration is the reference with no note.
+    expect((await admin('DELETE', `baselines/${DRIFT_RULE}`)).status).toBe(200);
+    expect((await get(stack, `servers/${KEPT}/drift?rule=${DRIFT_RULE}`)).body.reference).toMatchObject({ kind: 'largest-cluster', note: null });
   });
 
   it('gives no warning for a server nothing names but a pattern', async () => {

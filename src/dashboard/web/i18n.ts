@@ -142,6 +142,8 @@ const en = {
   driftFromStart: 'Show the configurations from the first page',
   driftAgainstBaseline: 'Each configuration is compared with the baseline server {server} (named by {setBy}, {time}).',
   driftBaselineNotShown: 'The configuration of the baseline server {server} (named by {setBy}, {time}) is not among those shown, so each configuration is compared with the largest.',
+  driftBaselineUnrecorded:
+    'The baseline server {server} (named by {setBy}, {time}) has no configuration recorded for this rule (removed from the fleet, or no longer evaluated by the rule), so each configuration is compared with the largest until an admin names another server or clears the baseline.',
   driftServers: 'servers',
   driftLargestBadge: 'largest',
   driftBaselineBadge: 'baseline',
@@ -296,6 +298,8 @@ const ja: Record<TextKey, string> = {
   driftFromStart: '最初のページから構成を表示',
   driftAgainstBaseline: '各構成を基準サーバー {server} ({setBy} が指定、{time}) と比較しています。',
   driftBaselineNotShown: '基準サーバー {server} ({setBy} が指定、{time}) の構成は表示中の構成に含まれないため、各構成を最大の構成と比較しています。',
+  driftBaselineUnrecorded:
+    '基準サーバー {server} ({setBy} が指定、{time}) には、この規則の構成が記録されていません (フリートから削除されたか、規則の評価対象でなくなりました)。管理者が別のサーバーを指定するか基準を解除するまで、各構成を最大の構成と比較しています。',
   driftServers: '台',
   driftLargestBadge: '最大',
   driftBaselineBadge: '基準',

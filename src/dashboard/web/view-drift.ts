@@ -136,10 +136,15 @@ function content(first: Drift, query: Query, pending: PendingWait, fail: Fail, r
   };
   add(clusters, 0);
   next(first.continuationToken, clusters.length);
-  // A baseline whose configuration is not among the clusters read (its server left the rule, or its
-  // cluster is on a later page) is not what the others are compared with: the page says so.
+  // A baseline whose configuration is not among the clusters read (its server has none recorded any
+  // more, or its cluster is on a later page) is not what the others are compared with: the page
+  // says so, and which of the two.
   const named = first.baseline ? { server: first.baseline.server, setBy: first.baseline.setBy, time: first.baseline.setAt ? formatTime(first.baseline.setAt) : '—' } : undefined;
-  const against = !named ? t('driftAgainstLargest') : baselineCluster ? t('driftAgainstBaseline', named) : t('driftBaselineNotShown', named);
+  const against = !named
+    ? t('driftAgainstLargest')
+    : baselineCluster
+      ? t('driftAgainstBaseline', named)
+      : t(first.baseline?.fingerprint === null ? 'driftBaselineUnrecorded' : 'driftBaselineNotShown', named);
   return [
     h(
       'p',
