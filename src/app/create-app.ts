@@ -128,7 +128,6 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const reevaluation = new Reevaluation({ store, lifecycle, hosts, rawSnapshots, rules, retiredRuleIds, clock, batchSize: settings.reevaluateBatchSize, outbox, projector });
   const ingest = new Ingest({ store, outbox, staged, projector, rules, retiredRuleIds, clock });
   const plain = new Queries({ store, outbox, events, hosts, rawSnapshots, ruleIndex, rules, clock });
-  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names, removedNames });
   const keys = new KeyRing(settings);
   const keyStore = new ServerKeyStore({
     connectionString: settings.storageConnectionString,
@@ -138,6 +137,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     ...options.storeOptions,
     counter: undefined,
   });
+  // A name no posting server answers to may be a server that enrolled and has not posted yet: its 404 says so.
+  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names, removedNames, enrolledNames: new ServerNames(keyStore) });
   const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
   // The key routes also know servers that enrolled and have not posted yet, and removed ones: a
   // removed server's id must not stand for a server whose id merely begins with it.

@@ -8,6 +8,8 @@ import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type L
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import { ApiError } from './errors';
+import { ROUTE_BASE } from './route-prefix';
+import { routeUrl } from './routes';
 import { removalView, removedSentence } from './removal-text';
 import { noSuchServer, type ServerNames } from './server-names';
 import { coverOf, waiverOfResult, type Waivers } from './waivers';
@@ -25,6 +27,8 @@ export interface LifecycleQueryDeps {
   readonly names: ServerNames;
   /** The names of the servers an admin removed (their removal markers). */
   readonly removedNames: ServerNames;
+  /** The names of the servers that enrolled (ServerKeys), read only when a name fits no other server. */
+  readonly enrolledNames: ServerNames;
 }
 
 /** A name resolved to a server that counts, or to a removed one with a marker of its removal. */
@@ -93,8 +97,19 @@ export class LifecycleQueries {
     if (live.id !== undefined) return { server: live.id };
     if (live.candidates.length > 0) throw noSuchServer(name, live.candidates);
     const removed = await removedNames.byHostName(name);
-    if (removed.id === undefined) throw noSuchServer(name, removed.candidates);
+    if (removed.id === undefined) throw await this.#unknown(name, removed.candidates);
     return this.#removed(name, removed.id);
+  }
+
+  /** Why a name fits no server: one that enrolled and has not posted yet is told apart from none. */
+  async #unknown(name: string, candidates: readonly string[]): Promise<ApiError> {
+    const enrolled = candidates.length === 0 ? await this.ld.enrolledNames.find(name) : undefined;
+    if (enrolled?.id === undefined) return noSuchServer(name, candidates);
+    return new ApiError(
+      'not_found',
+      `Server "${enrolled.id}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
+        `(a collector that cannot post is listed by GET ${routeUrl(ROUTE_BASE, 'listRefusedServers')}).`,
+    );
   }
 
   /**

@@ -14,6 +14,8 @@ import { headOf, nextCommits } from './ingest';
 import { LOG_RECORDS } from './log-records';
 import { encodeWork, newCommitId, type ProjectionWork } from './projection-work';
 import { removedSentence } from './removal-text';
+import { ROUTE_BASE } from './route-prefix';
+import { routeUrl } from './routes';
 import type { Projector } from './projector';
 import { leavesOf } from './retired-results';
 import type { UseCaseDeps } from './use-case-deps';
@@ -105,7 +107,11 @@ export class ServerRemoval {
 function notPosted(server: string, rows: readonly StoredResult[]): ApiError {
   const marker = rows.find(isRemovedRow);
   if (marker) return new ApiError('not_found', removedSentence(server, marker, 'was already removed'));
-  return new ApiError('not_found', `No snapshot from server "${server}" has been stored, so there is nothing to remove.`);
+  // A server that only enrolled has nothing to remove but its key, which has a route of its own.
+  return new ApiError(
+    'not_found',
+    `No snapshot from server "${server}" has been stored, so there is nothing to remove; a key issued to it is revoked with DELETE ${routeUrl(ROUTE_BASE, 'revokeServerKey', { server })}.`,
+  );
 }
 
 /** What the removal's event and markers say, naming who removed the server. */
