@@ -160,6 +160,18 @@ traces
 ${serversOrMore('Reason', '', '')}| project timestamp, Server, Reason, ServerCount
 '''
 
+// A snapshot posted with the server's own key was refused for what it held or how it was sent
+// (Code: invalid_snapshot, too_large, collected_in_future, …): the collector set it aside, so the
+// server's verdicts stand still, and a server that never got one accepted is in no fleet view. A
+// collector release that breaks the contract fleet-wide is one alert per code beyond 20 servers.
+var snapshotRejectedQuery = $'''
+traces
+| where message startswith "FleetPosture.SnapshotRejected "
+| extend record = parse_json(substring(message, strlen("FleetPosture.SnapshotRejected ")))
+| extend Server = tostring(record.server), Code = tostring(record.code)
+${serversOrMore('Code', '', '')}| project timestamp, Server, Code, ServerCount
+'''
+
 // A server's key was replaced by a re-enrolment. The record's grant says what let it: the enrolment
 // secret alone (open), an admin's approval, or the server's current key (a collector renewing its
 // own key, e.g. a reinstall that kept it). The two rules below split on it.
@@ -333,6 +345,17 @@ var alertRules = [
     dimensions: [
       'Server'
       'Reason'
+    ]
+  }
+  {
+    key: 'snapshot-rejected'
+    displayName: 'Fleet posture: a server\'s snapshot was refused'
+    description: 'A snapshot posted with the server\'s own key was refused for its content or how it was sent (FleetPosture.SnapshotRejected; Code says why, e.g. invalid_snapshot after a collector change, collected_in_future for a clock far ahead): its verdicts do not move until one is accepted, and a server none of whose snapshots was accepted is in no fleet view. The record carries the refusal\'s message. One alert per server and code; one per code beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    severity: 2
+    query: snapshotRejectedQuery
+    dimensions: [
+      'Server'
+      'Code'
     ]
   }
   {

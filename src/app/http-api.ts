@@ -36,6 +36,7 @@ import type { Reenrolment } from './reenrolment';
 import type { RemovalWarning } from './removal-leftovers';
 import type { ServerNames } from './server-names';
 import type { ServerRemoval } from './server-removal';
+import { logRejectedSnapshot } from './snapshot-rejections';
 
 export interface HttpApiDeps {
   readonly ingest: Ingest;
@@ -78,10 +79,16 @@ export class HttpApi {
    */
   async postSnapshot({ req, lang, log, who, rows, recheck, remembered }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, []);
-    const text = await readJsonText(req, { max: this.deps.maxSnapshotBytes, what: 'The snapshot', hint: 'send one snapshot as JSON' });
     const bound = who?.kind === 'server' ? { server: who.server, keyTag: who.keyTag, rows, recheck, remembered } : undefined;
-    const result = await this.deps.ingest.run(text, lang, log, bound);
-    return json(result.outcome === 'accepted' ? 201 : 200, result);
+    try {
+      const text = await readJsonText(req, { max: this.deps.maxSnapshotBytes, what: 'The snapshot', hint: 'send one snapshot as JSON' });
+      const result = await this.deps.ingest.run(text, lang, log, bound);
+      return json(result.outcome === 'accepted' ? 201 : 200, result);
+    } catch (error) {
+      // The key was the server's own: a refusal of what it sent is the server's to see.
+      if (bound) logRejectedSnapshot(log, bound.server, error);
+      throw error;
+    }
   }
 
   /** The collection manifest, with an ETag so collectors can ask cheaply whether it changed. */

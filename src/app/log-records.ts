@@ -30,6 +30,12 @@ export const LOG_RECORDS = {
    * admin blocked or denied. Alerts (all but `unknown`, which anyone can provoke with a made-up key).
    */
   serverKeyRefused: 'FleetPosture.ServerKeyRefused',
+  /**
+   * A snapshot posted with the server's own key was refused for its content or how it was sent
+   * (`server`, `status`, `code`, `message`): nothing of it counts, and a server none of whose
+   * snapshots is accepted is in no fleet view. Alerts.
+   */
+  snapshotRejected: 'FleetPosture.SnapshotRejected',
   /** A re-enrolment waits for an admin's approval (POSTURE_REENROLMENT=approval); alerts. */
   reenrolmentRequested: 'FleetPosture.ReenrolmentRequested',
   /** An admin approved or denied a re-enrolment request (audit). */

@@ -267,9 +267,10 @@ describe('alert rules', () => {
 /**
  * Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired
  * pattern waiver, a network outage; an admin revoking many keys, a fleet reinstall (re-enrolments,
- * renewals, requests), a stolen enrolment secret pushing out many collectors.
+ * renewals, requests), a stolen enrolment secret pushing out many collectors, a collector release
+ * whose snapshots the service refuses.
  */
-const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale', 'key-refused', 're-enrolment', 'key-renewal', 'reenrolment-request'];
+const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale', 'key-refused', 'snapshot-rejected', 're-enrolment', 'key-renewal', 'reenrolment-request'];
 /** Dimensions that are each server's own (looked up after the grouping), not a group of servers. */
 const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'], 'reenrolment-request': ['RequestId'] };
 
