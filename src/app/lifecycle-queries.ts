@@ -8,6 +8,7 @@ import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type L
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import { ApiError } from './errors';
+import { LOG_RECORDS } from './log-records';
 import { ROUTE_BASE } from './route-prefix';
 import { routeUrl } from './routes';
 import { removalView, removedSentence } from './removal-text';
@@ -108,7 +109,7 @@ export class LifecycleQueries {
     return new ApiError(
       'not_found',
       `Server "${enrolled.id}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
-        `(a collector that cannot post is listed by GET ${routeUrl(ROUTE_BASE, 'listRefusedServers')}).`,
+        `(GET ${routeUrl(ROUTE_BASE, 'listRefusedServers')} lists a collector whose key is refused; a refused snapshot is logged as ${LOG_RECORDS.snapshotRejected}).`,
     );
   }
 

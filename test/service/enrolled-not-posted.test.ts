@@ -1,6 +1,6 @@
 // A server that enrolled and has not posted yet, over real HTTP on Azurite: every read of one
 // server (by id or host name) answers 404 saying it enrolled and has no snapshot accepted yet,
-// pointing at the refused-servers list, instead of "no server is known"; a name that never
+// and where a refused collector or snapshot shows, instead of "no server is known"; a name that never
 // enrolled keeps the plain answer; its removal says there is nothing to remove but its key, and
 // names the route that revokes it. None of these changes anything.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ describe('a server that enrolled and has not posted', () => {
   it('is a 404 that says it enrolled and has no snapshot yet, by its id and by its host name', async () => {
     const said =
       `Server "${WAITING}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
-      `(a collector that cannot post is listed by GET /api/refused-servers).`;
+      `(GET /api/refused-servers lists a collector whose key is refused; a refused snapshot is logged as FleetPosture.SnapshotRejected).`;
     for (const name of [WAITING, 'WAIT01', 'wait01']) {
       for (const path of READS(name)) {
         const r = await get(stack, path);
