@@ -29,6 +29,12 @@ import { LOG_RECORDS } from './log-records';
 export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Most rows one admin listing reads. */
 export const MAX_LISTED = 5000;
+/** A server given a key this long ago with nothing posted since is listed: its collector posts at once, then hourly. */
+export const NEVER_POSTED_GRACE_MS = 2 * 60 * 60 * 1000;
+/** How far back keys of servers that never posted are looked for. */
+export const NEVER_POSTED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most such servers one listing checks (one read each). */
+const MAX_NEVER_POSTED_CHECKED = 1000;
 const ATTEMPTS = 6;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 /** An enrolment's request secret: at least 128 random bits, base64url. */
@@ -368,17 +374,36 @@ export class Reenrolment {
   /**
    * Servers whose collector cannot post now, or was refused: no active key (revoked, not enrolled
    * again), enrolment blocked, re-enrolment waiting for approval, a revoked key refused since the
-   * current key was issued. Collectors refused with a key the service has no record of, and
-   * collectors that stopped trying, show as stale servers.
+   * current key was issued, or a key issued within the last 30 days, more than two hours ago, to a
+   * server none of whose snapshots has been stored (a collector that never ran, or whose every
+   * snapshot was refused: such a server is in no fleet view, and cannot go stale). Collectors
+   * refused with a key the service has no record of, and collectors that stopped trying after
+   * posting, show as stale servers.
    */
   async refusedServers() {
     const now = this.deps.clock();
-    const { servers, truncated } = await this.deps.keyStore.listAttention(MAX_LISTED);
-    const items = servers
-      .map((s) => refusedView(s, now))
+    const [{ servers, truncated }, silent] = await Promise.all([this.deps.keyStore.listAttention(MAX_LISTED), this.#neverPosted(now)]);
+    const attention = new Map(servers.map((s) => [s.server, s]));
+    for (const { server } of silent.servers) if (!attention.has(server)) attention.set(server, { server, requests: [] });
+    const issued = new Map(silent.servers.map((s) => [s.server, s.issuedAt]));
+    const items = [...attention.values()]
+      .map((s) => refusedView(s, issued.get(s.server), now))
       .filter((s) => s.reasons.length > 0)
       .sort((a, b) => (a.server < b.server ? -1 : 1));
-    return { items, truncated };
+    return { items, truncated: truncated || silent.truncated };
+  }
+
+  /** Servers given a key in the window that have posted nothing since: one heads query, then one read per server. */
+  async #neverPosted(now: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
+    const { servers, truncated } = await this.deps.keyStore.activeKeysIssuedBetween(now - NEVER_POSTED_WINDOW_MS, now - NEVER_POSTED_GRACE_MS, MAX_NEVER_POSTED_CHECKED);
+    const silent: { server: string; issuedAt: number }[] = [];
+    // A few reads at a time: a rollout enrols hundreds of servers within the window.
+    for (let i = 0; i < servers.length; i += 25) {
+      const batch = servers.slice(i, i + 25);
+      const posted = await Promise.all(batch.map((s) => this.deps.hasPosted(s.server)));
+      for (const [j, s] of batch.entries()) if (!posted[j]) silent.push(s);
+    }
+    return { servers: silent, truncated };
   }
 }
 
@@ -415,7 +440,7 @@ function pending(r: EnrolmentRequest): PendingEnrolment {
   };
 }
 
-function refusedView(s: KeyAttention, now: number) {
+function refusedView(s: KeyAttention, neverPostedSince: number | undefined, now: number) {
   const live = s.requests.filter((r) => now - r.requestedAt <= REQUEST_TTL_MS);
   const reasons: string[] = [];
   if (s.head && s.head.currentKeyId === '') reasons.push('no-active-key');
@@ -423,10 +448,12 @@ function refusedView(s: KeyAttention, now: number) {
   if (live.some((r) => r.state === 'pending')) reasons.push('approval-pending');
   if (live.some((r) => r.state === 'denied')) reasons.push('enrolment-denied');
   if (s.refusal) reasons.push(`key-${s.refusal.reason}`);
+  if (neverPostedSince !== undefined) reasons.push('never-posted');
   return {
     server: s.server,
     reasons,
     keyRevokedAt: s.head && s.head.currentKeyId === '' ? iso(s.head.updatedAt) : null,
+    keyIssuedAt: neverPostedSince !== undefined ? iso(neverPostedSince) : null,
     lastRefusal: s.refusal ? { at: iso(s.refusal.refusedAt), reason: s.refusal.reason, keyId: s.refusal.keyId } : null,
     requests: live.map((r) => requestView(r, now)),
   };

@@ -32,6 +32,7 @@ import {
   type RequestState,
   type Row,
 } from './key-partition';
+import { and, odataDate } from './filters';
 import { encodeKey, prefixRange } from './keys';
 
 export type ServerKeyStatus = 'active' | 'revoked';
@@ -277,6 +278,23 @@ export class ServerKeyStore {
   async recordRefusal(refusal: KeyRefusal): Promise<void> {
     await this.ensureTable();
     await guard('recording a refused key', () => this.#t.upsertEntity(refusalToEntity(refusal), 'Replace'));
+  }
+
+  /**
+   * Servers with an active key whose head changed between `from` and `to` (a key issued then, and
+   * nothing since): one query over the heads of that span, at most `max`, oldest change first.
+   */
+  async activeKeysIssuedBetween(from: number, to: number, max: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
+    await this.ensureTable();
+    const filter = and(odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`, `UpdatedAt ge ${odataDate(from)} and UpdatedAt le ${odataDate(to)}`);
+    return guard('listing recently enrolled servers', async () => {
+      const servers: { server: string; issuedAt: number }[] = [];
+      for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt'] } })) {
+        if (servers.length >= max) return { servers, truncated: true };
+        servers.push({ server: str(e, 'Server'), issuedAt: ms(e, 'UpdatedAt') ?? 0 });
+      }
+      return { servers: servers.sort((a, b) => a.issuedAt - b.issuedAt), truncated: false };
+    });
   }
 
   /**

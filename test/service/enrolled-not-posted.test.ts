@@ -1,20 +1,35 @@
 // A server that enrolled and has not posted yet, over real HTTP on Azurite: every read of one
 // server (by id or host name) answers 404 saying it enrolled and has no snapshot accepted yet,
-// and where a refused collector or snapshot shows, instead of "no server is known"; a name that never
+// and where it and a refused snapshot show, instead of "no server is known"; a name that never
 // enrolled keeps the plain answer; its removal says there is nothing to remove but its key, and
-// names the route that revokes it. None of these changes anything.
+// names the route that revokes it. None of these changes anything. Two hours after its key was
+// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) for 30 days.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fqdn } from '../support/enrolment-client';
-import { get } from '../support/http';
+import { get, type Json } from '../support/http';
+import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 
 let stack: TestStack;
 const WAITING = fqdn('WAIT01');
+const POSTED = fqdn('POST01');
+const HOUR = 60 * 60_000;
+/** The service's clock, moved on by the last test. */
+let now = Date.now();
+let enrolledAt = 0;
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ clock: () => now });
+  enrolledAt = now;
   await stack.serverKey(WAITING);
+  const r = await fetch(`${stack.baseUrl}/api/snapshots`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(POSTED) },
+    body: JSON.stringify(snapshot({ host: 'POST01', collectedAt: now - 60_000 })),
+  });
+  expect(r.status).toBe(201);
+  await r.text();
 }, 120_000);
 afterAll(async () => stack?.stop());
 
@@ -24,7 +39,7 @@ describe('a server that enrolled and has not posted', () => {
   it('is a 404 that says it enrolled and has no snapshot yet, by its id and by its host name', async () => {
     const said =
       `Server "${WAITING}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
-      `(GET /api/refused-servers lists a collector whose key is refused; a refused snapshot is logged as FleetPosture.SnapshotRejected).`;
+      `(GET /api/refused-servers lists it once two hours pass without one; a refused snapshot is logged as FleetPosture.SnapshotRejected).`;
     for (const name of [WAITING, 'WAIT01', 'wait01']) {
       for (const path of READS(name)) {
         const r = await get(stack, path);
@@ -50,5 +65,23 @@ describe('a server that enrolled and has not posted', () => {
       message: `No snapshot from server "${WAITING}" has been stored, so there is nothing to remove; a key issued to it is revoked with DELETE /api/servers/${WAITING}/key.`,
     });
     expect(await dumpTables(stack)).toEqual(before);
+  });
+
+  it('is listed by GET /api/refused-servers once two hours pass without a snapshot, for 30 days; one that posted never is', async () => {
+    const listed = async () => {
+      const r = await stack.request('refused-servers', { key: 'admin' });
+      expect(r.status).toBe(200);
+      // The stack's own default server enrolled and never posted either: only these two are looked at.
+      return ((await r.json()) as { items: Json[] }).items.filter((i) => i.server === WAITING || i.server === POSTED);
+    };
+    expect(await listed()).toEqual([]);
+    now = enrolledAt + 2 * HOUR - 60_000;
+    expect(await listed()).toEqual([]);
+    now = enrolledAt + 2 * HOUR + 60_000;
+    expect(await listed()).toEqual([
+      { server: WAITING, reasons: ['never-posted'], keyRevokedAt: null, keyIssuedAt: new Date(enrolledAt).toISOString(), lastRefusal: null, requests: [] },
+    ]);
+    now = enrolledAt + 31 * 24 * HOUR;
+    expect(await listed()).toEqual([]);
   });
 });
