@@ -137,6 +137,19 @@ traces
 ${serversOrMore('', 'LastSeen', 'see GET /api/servers?stale=true')}| project timestamp, Server, LastSeen, ServerCount
 '''
 
+// A server was given a key two hours to 30 days ago and nothing of it is stored: its collector
+// never ran, or all it sent was refused. It has no results, so it can never go stale; every
+// stale-hosts run logs it again while it lasts, so the alert stays fired until it posts.
+// KeyIssuedAt rides through the flood grouping as the stale rule's LastSeen does.
+var neverPostedQuery = $'''
+traces
+| where message startswith "FleetPosture.ServerNeverPosted "
+| extend record = parse_json(substring(message, strlen("FleetPosture.ServerNeverPosted ")))
+| extend Server = tostring(record.server), KeyIssuedAt = tostring(record.keyIssuedAt)
+| summarize arg_max(timestamp, KeyIssuedAt) by Server
+${serversOrMore('', 'KeyIssuedAt', 'see GET /api/refused-servers')}| project timestamp, Server, KeyIssuedAt, ServerCount
+'''
+
 // A waiver stopped covering a result that still fails: it expired, was deleted, or was changed to
 // cover less (Reason says which). The finding is live again.
 var waiverExpiredQuery = $'''
@@ -345,6 +358,17 @@ var alertRules = [
     dimensions: [
       'Server'
       'Reason'
+    ]
+  }
+  {
+    key: 'never-posted'
+    displayName: 'Fleet posture: an enrolled server never posted'
+    description: 'A server was given a key two hours to 30 days ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    severity: 3
+    query: neverPostedQuery
+    dimensions: [
+      'Server'
+      'KeyIssuedAt'
     ]
   }
   {

@@ -163,7 +163,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   // Background work like the projector's, so it goes through the projector's store.
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
-  const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration });
+  const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration, reenrolment });
   const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
   const keysHttp = new KeysApi({ reenrolment, keyNames });
   const drift = new DriftQueries({ drift: driftStore, rules, cursors: store.cursors, resultRow: (server, ruleId) => store.readResultRow(server, ruleId), reevaluation: () => reevaluation.progress() });

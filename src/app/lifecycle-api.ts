@@ -10,6 +10,7 @@ import type { Projector } from './projector';
 import { waitedSeconds } from './projector-backlog';
 import type { Reevaluation, ReevalProgress } from './reevaluate';
 import type { StagedRawSweep } from './staged-raw-sweep';
+import type { Reenrolment } from './reenrolment';
 import type { StaleHosts } from './stale-hosts';
 import { waiverView, type Waivers } from './waivers';
 import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';
@@ -29,6 +30,8 @@ export class Jobs {
       readonly projector: Projector;
       readonly stagedRawSweep: StagedRawSweep;
       readonly layoutMigration: LayoutMigration;
+      /** Logs the servers that enrolled and never posted, beside the stale ones. */
+      readonly reenrolment: Pick<Reenrolment, 'logNeverPosted'>;
     },
   ) {}
 
@@ -49,8 +52,11 @@ export class Jobs {
   /** `budgetMs` bounds a re-evaluation, projector or layout migration run (batches until done or spent); 0: one batch, a one-minute drain. */
   async run(job: JobName, log: AlertLog, budgetMs = 0): Promise<unknown> {
     switch (job) {
-      case 'stale-hosts':
-        return this.deps.staleHosts.run(log);
+      case 'stale-hosts': {
+        const stale = await this.deps.staleHosts.run(log);
+        // A server that never posted has no results, so it can never go stale: it is watched here.
+        return { ...stale, ...(await this.deps.reenrolment.logNeverPosted(log)) };
+      }
       case 'waiver-expiry': {
         // Also where the audit events of baseline changes that a storage failure left owed are written.
         const waivers = await this.deps.waivers.expire(log);

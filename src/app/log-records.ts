@@ -36,6 +36,12 @@ export const LOG_RECORDS = {
    * snapshots is accepted is in no fleet view. Alerts.
    */
   snapshotRejected: 'FleetPosture.SnapshotRejected',
+  /**
+   * A server was given a key two hours to 30 days ago and nothing of it is stored (`server`,
+   * `keyIssuedAt`): its collector never ran, or all it sent was refused. Logged by every
+   * stale-hosts run while it lasts, so the alert stays fired until the server posts.
+   */
+  serverNeverPosted: 'FleetPosture.ServerNeverPosted',
   /** A re-enrolment waits for an admin's approval (POSTURE_REENROLMENT=approval); alerts. */
   reenrolmentRequested: 'FleetPosture.ReenrolmentRequested',
   /** An admin approved or denied a re-enrolment request (audit). */

@@ -393,6 +393,13 @@ export class Reenrolment {
     return { items, truncated: truncated || silent.truncated };
   }
 
+  /** The stale-hosts timer's part: one FleetPosture.ServerNeverPosted record per server listed never-posted. */
+  async logNeverPosted(log: AlertLog): Promise<{ neverPosted: number; neverPostedAtLeast: boolean }> {
+    const { servers, truncated } = await this.#neverPosted(this.deps.clock());
+    for (const s of servers) audit(log, LOG_RECORDS.serverNeverPosted, { server: s.server, keyIssuedAt: iso(s.issuedAt) });
+    return { neverPosted: servers.length, neverPostedAtLeast: truncated };
+  }
+
   /** Servers given a key in the window that have posted nothing since: one heads query, then one read per server. */
   async #neverPosted(now: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
     const { servers, truncated } = await this.deps.keyStore.activeKeysIssuedBetween(now - NEVER_POSTED_WINDOW_MS, now - NEVER_POSTED_GRACE_MS, MAX_NEVER_POSTED_CHECKED);

@@ -15,7 +15,8 @@ export interface Timer {
 }
 
 export const TIMERS: readonly Timer[] = [
-  // Marks servers that stopped posting as stale (and logs FleetPosture.ServerStale).
+  // Marks servers that stopped posting as stale (and logs FleetPosture.ServerStale), and logs
+  // FleetPosture.ServerNeverPosted for servers that enrolled and never posted.
   { name: 'staleHosts', schedule: '0 */15 * * * *', job: 'stale-hosts' },
   // Ends waivers past their expiry; still-failing results they covered alert again. Also writes
   // what waiver and baseline changes still owe (audit events, alerts) after a storage failure.

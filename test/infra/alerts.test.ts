@@ -268,11 +268,11 @@ describe('alert rules', () => {
  * Rules a fleet-wide event fires for every server at once: a rule change, a policy push, an expired
  * pattern waiver, a network outage; an admin revoking many keys, a fleet reinstall (re-enrolments,
  * renewals, requests), a stolen enrolment secret pushing out many collectors, a collector release
- * whose snapshots the service refuses.
+ * whose snapshots the service refuses, a rollout whose collectors never run.
  */
-const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale', 'key-refused', 'snapshot-rejected', 're-enrolment', 'key-renewal', 'reenrolment-request'];
+const FLOOD_KEYS = ['new-error', 'new-warning', 'verdict-unknown', 'waiver-expired', 'server-stale', 'never-posted', 'key-refused', 'snapshot-rejected', 're-enrolment', 'key-renewal', 'reenrolment-request'];
 /** Dimensions that are each server's own (looked up after the grouping), not a group of servers. */
-const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'], 'reenrolment-request': ['RequestId'] };
+const PER_SERVER: Readonly<Record<string, readonly string[]>> = { 'server-stale': ['LastSeen'], 'never-posted': ['KeyIssuedAt'], 'reenrolment-request': ['RequestId'] };
 
 describe('a flood (2,000 servers flipping at once)', () => {
   it('alerts per server up to the threshold the code names, and beyond it once per rule, status and reason (or waiver), not once per server', () => {

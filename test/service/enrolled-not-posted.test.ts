@@ -3,10 +3,11 @@
 // and where it and a refused snapshot show, instead of "no server is known"; a name that never
 // enrolled keeps the plain answer; its removal says there is nothing to remove but its key, and
 // names the route that revokes it. None of these changes anything. Two hours after its key was
-// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) for 30 days.
+// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) for 30 days,
+// and every stale-hosts run logs FleetPosture.ServerNeverPosted for it, which an alert counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fqdn } from '../support/enrolment-client';
-import { get, type Json } from '../support/http';
+import { alertRecords, get, type Json } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
@@ -67,21 +68,37 @@ describe('a server that enrolled and has not posted', () => {
     expect(await dumpTables(stack)).toEqual(before);
   });
 
-  it('is listed by GET /api/refused-servers once two hours pass without a snapshot, for 30 days; one that posted never is', async () => {
+  it('is listed by GET /api/refused-servers and logged by the stale-hosts run once two hours pass without a snapshot, for 30 days; one that posted never is', async () => {
     const listed = async () => {
       const r = await stack.request('refused-servers', { key: 'admin' });
       expect(r.status).toBe(200);
       // The stack's own default server enrolled and never posted either: only these two are looked at.
       return ((await r.json()) as { items: Json[] }).items.filter((i) => i.server === WAITING || i.server === POSTED);
     };
+    // The stale-hosts run logs one record per server listed, each run, for the alert.
+    const staleRun = async () => {
+      const r = await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as Json).result as Json;
+    };
+    const recordsOf = (server: string) => alertRecords(stack).filter((a) => a.name === 'FleetPosture.ServerNeverPosted' && a.fields.server === server);
     expect(await listed()).toEqual([]);
     now = enrolledAt + 2 * HOUR - 60_000;
     expect(await listed()).toEqual([]);
+    await staleRun();
+    expect(recordsOf(WAITING)).toEqual([]);
     now = enrolledAt + 2 * HOUR + 60_000;
     expect(await listed()).toEqual([
       { server: WAITING, reasons: ['never-posted'], keyRevokedAt: null, keyIssuedAt: new Date(enrolledAt).toISOString(), lastRefusal: null, requests: [] },
     ]);
+    expect(await staleRun()).toMatchObject({ neverPosted: expect.any(Number), neverPostedAtLeast: false });
+    expect(await staleRun()).toMatchObject({ neverPosted: expect.any(Number), neverPostedAtLeast: false });
+    const record = { name: 'FleetPosture.ServerNeverPosted', fields: { server: WAITING, keyIssuedAt: new Date(enrolledAt).toISOString() } };
+    expect(recordsOf(WAITING)).toEqual([record, record]);
+    expect(recordsOf(POSTED)).toEqual([]);
     now = enrolledAt + 31 * 24 * HOUR;
     expect(await listed()).toEqual([]);
+    await staleRun();
+    expect(recordsOf(WAITING)).toHaveLength(2);
   });
 });
