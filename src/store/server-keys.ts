@@ -289,11 +289,15 @@ export class ServerKeyStore {
     const filter = and(odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`, `UpdatedAt ge ${odataDate(from)} and UpdatedAt le ${odataDate(to)}`);
     return guard('listing recently enrolled servers', async () => {
       const servers: { server: string; issuedAt: number }[] = [];
+      let truncated = false;
       for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt'] } })) {
-        if (servers.length >= max) return { servers, truncated: true };
+        if (servers.length >= max) {
+          truncated = true;
+          break;
+        }
         servers.push({ server: str(e, 'Server'), issuedAt: ms(e, 'UpdatedAt') ?? 0 });
       }
-      return { servers: servers.sort((a, b) => a.issuedAt - b.issuedAt), truncated: false };
+      return { servers: servers.sort((a, b) => a.issuedAt - b.issuedAt), truncated };
     });
   }
 
