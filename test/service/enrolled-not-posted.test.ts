@@ -68,6 +68,26 @@ describe('a server that enrolled and has not posted', () => {
     expect(await dumpTables(stack)).toEqual(before);
   });
 
+  it('reads the recently enrolled servers oldest key first, within the span asked, and says when it stopped at its limit', async () => {
+    const extra = [fqdn('SPAN01'), fqdn('SPAN02'), fqdn('SPAN03')];
+    const issued: number[] = [];
+    for (const [i, server] of extra.entries()) {
+      now = enrolledAt + (i + 1) * 60_000;
+      issued.push(now);
+      await stack.serverKey(server);
+    }
+    const span = (max: number) => stack.app.keyStore.activeKeysIssuedBetween(issued[0]!, issued[2]!, max);
+    const all = await span(10);
+    expect(all).toEqual({ servers: extra.map((server, i) => ({ server, issuedAt: issued[i] })), truncated: false });
+    const cut = await span(2);
+    expect(cut.truncated).toBe(true);
+    expect(cut.servers).toHaveLength(2);
+    expect(cut.servers.map((s) => s.issuedAt)).toEqual([...cut.servers.map((s) => s.issuedAt)].sort((a, b) => a - b));
+    // Outside the span: the servers enrolled before it (the stack's own, WAIT01, POST01) are not read.
+    expect((await stack.app.keyStore.activeKeysIssuedBetween(issued[1]!, issued[1]!, 10)).servers).toEqual([{ server: extra[1], issuedAt: issued[1] }]);
+    now = enrolledAt;
+  });
+
   it('is listed by GET /api/refused-servers and logged by the stale-hosts run once two hours pass without a snapshot, for 30 days; one that posted never is', async () => {
     const listed = async () => {
       const r = await stack.request('refused-servers', { key: 'admin' });
