@@ -148,8 +148,8 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     keyStore,
     policy: settings.reenrolment,
     // The server's own rows, not its Hosts row: that one follows the post by the projection lag.
-    // A removed server posted before too: its markers keep it from looking new.
-    hasPosted: async (server) => (await store.readPartition(server)).length > 0,
+    // A removed server posted before too: its markers keep it from looking new. One column read, not whole rows.
+    hasPosted: async (server) => (await store.serverStanding(server)) !== undefined,
     committedSince: async (server, since) => (await store.readServer(server)).some((r) => r.keyTag !== undefined || r.recentCommits?.some((c) => c.at >= since)),
     clock,
   });

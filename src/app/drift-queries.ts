@@ -111,16 +111,13 @@ export class DriftQueries {
     const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.#reevaluation(log)]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
     const member = newestMember(rows);
+    const named = baselineView(baseline);
     const end = start + top;
     return {
       ruleId,
       servers: clusters.reduce((n, c) => n + c.servers, 0),
       configurations: clusters.length,
-      baseline: baselineView(baseline) && {
-        ...baselineView(baseline)!,
-        fingerprint: member?.fingerprint ?? null,
-        note: member ? null : baselineUnrecordedNote(baseline!.server, ruleId),
-      },
+      baseline: named && { ...named, fingerprint: member?.fingerprint ?? null, note: member ? null : baselineUnrecordedNote(named.server, ruleId) },
       // Left out when unknown: null would say that nothing is pending.
       ...(known && { pendingReevaluation: pendingReevaluation(progress, rule) }),
       clusters: clusters.slice(start, end),

@@ -98,7 +98,7 @@ export interface ReenrolmentDeps {
   readonly enrolment: Enrolment;
   readonly keyStore: ServerKeyStore;
   readonly policy: ReenrolmentPolicy;
-  /** Whether the server has posted before (its Hosts row): storage that lost a key must not make it look new. */
+  /** Whether the server has posted before (a row in its Results partition, removal markers included): storage that lost a key must not make it look new. */
   readonly hasPosted: (server: string) => Promise<boolean>;
   /**
    * Whether the server's rows were committed after `since` (a post, or a re-evaluation, which
@@ -384,8 +384,8 @@ export class Reenrolment {
     const now = this.deps.clock();
     const [{ servers, truncated }, silent] = await Promise.all([this.deps.keyStore.listAttention(MAX_LISTED), this.#neverPosted(now)]);
     const attention = new Map(servers.map((s) => [s.server, s]));
-    for (const { server } of silent.servers) if (!attention.has(server)) attention.set(server, { server, requests: [] });
     const issued = new Map(silent.servers.map((s) => [s.server, s.issuedAt]));
+    for (const server of issued.keys()) if (!attention.has(server)) attention.set(server, { server, requests: [] });
     const items = [...attention.values()]
       .map((s) => refusedView(s, issued.get(s.server), now))
       .filter((s) => s.reasons.length > 0)
