@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Runs a compiled benchmark (`node scripts/bench-node.cjs dist/bench/run.js …`) under Node 22, the
+// version the service deploys on, so what `npm run bench` measures is the deployed runtime: the
+// service, the baseline, the load generator and Azurite all run on it (each child process is forked
+// from the bench's own Node). Node 22 runs this service's code markedly faster than Node 20, and
+// the baseline less so, so a run on the Node in PATH understates the service (docs/benchmarks.md).
+// BENCH_NODE=current runs on the Node that runs npm instead, to compare the two runtimes.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const { HOW_TO_GET_TOOLS, installedTools } = require('./tool-paths.cjs');
+
+/** The Node binary to run the benchmark with, or an error sentence saying why there is none. */
+function benchNode(env = process.env, tools = installedTools()) {
+  const wanted = env.BENCH_NODE ?? '22';
+  if (wanted === 'current') return { node: process.execPath };
+  if (wanted !== '22') return { error: `BENCH_NODE must be "22" (the default: the version the service deploys on) or "current" (this Node, ${process.version}), not "${wanted}".` };
+  if (!tools.node22) return { error: `The benchmark runs on Node 22, the version the service deploys on, and it is not installed: ${HOW_TO_GET_TOOLS}, or set BENCH_NODE=current to run on this Node (${process.version}).` };
+  return { node: tools.node22 };
+}
+
+module.exports = { benchNode };
+
+if (require.main === module) {
+  const [script, ...args] = process.argv.slice(2);
+  if (!script) {
+    console.error('Name the compiled benchmark to run, e.g. `node scripts/bench-node.cjs dist/bench/run.js`.');
+    process.exit(2);
+  }
+  const chosen = benchNode();
+  if (chosen.error) {
+    console.error(chosen.error);
+    process.exit(1);
+  }
+  // Node 22 first in PATH too, so nothing the bench starts by name falls back to another Node.
+  const env = { ...process.env, PATH: `${path.dirname(chosen.node)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const r = spawnSync(chosen.node, [script, ...args], { stdio: 'inherit', env });
+  process.exitCode = r.status ?? 1;
+}
