@@ -62,10 +62,16 @@ const notCountedNote = (server: string, countedBefore: boolean): string =>
     ? `The drift has not counted the newest snapshot of ${server} yet, which changed its configuration or status: this is the configuration it last counted, and it moves ${UNTIL_PROJECTED}.`
     : `The drift has not counted ${server} yet: this is the configuration its result holds, and the fleet's clusters include it ${UNTIL_PROJECTED}.`;
 
+/**
+ * What the drift measures against while the rule's named baseline has no configuration recorded:
+ * the end of one sentence, so the drift's note and the removal's warning say it the same way.
+ */
+export const measuredAgainstLargest = (ruleId: string): string =>
+  `servers are measured against the largest configuration until an admin names another server or clears the baseline (PUT or DELETE ${routeUrl(ROUTE_BASE, 'baselines', { rule: ruleId })})`;
+
 /** Why a named baseline is not the reference: its server has no configuration recorded for the rule any more. */
 const baselineUnrecordedNote = (server: string, ruleId: string): string =>
-  `The baseline server ${server} has no configuration recorded for ${ruleId} (removed from the fleet, or no longer evaluated by the rule), ` +
-  `so servers are measured against the largest configuration until an admin names another server or clears the baseline (PUT or DELETE ${routeUrl(ROUTE_BASE, 'baselines', { rule: ruleId })}).`;
+  `The baseline server ${server} has no configuration recorded for ${ruleId} (removed from the fleet, or no longer evaluated by the rule), so ${measuredAgainstLargest(ruleId)}.`;
 
 const baselineView = (b: StoredBaseline | undefined) =>
   b && b.server !== '' ? { server: b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision } : null;

@@ -3,6 +3,7 @@
 // which, and how to end them, instead of leaving the admin to find out from the drift or the list.
 import type { Rule } from '../rules/types';
 import type { Baselines } from './baselines';
+import { measuredAgainstLargest } from './drift-queries';
 import { messageOf } from './errors';
 import { iso } from './present';
 import { ROUTE_BASE } from './route-prefix';
@@ -30,9 +31,7 @@ export async function removalLeftovers(deps: RemovalLeftoversDeps, server: strin
       ...named.map((rule) => ({
         code: 'baseline_names_removed_server' as const,
         rule,
-        message:
-          `${server} stays the drift baseline of ${rule}: with no configuration recorded, every server of the rule is measured against the largest configuration ` +
-          `until an admin names another server or clears it (PUT or DELETE ${routeUrl(ROUTE_BASE, 'baselines', { rule })}).`,
+        message: `${server} stays the drift baseline of ${rule} with no configuration recorded any more, so ${measuredAgainstLargest(rule)}.`,
       })),
       ...waivers
         .filter((w) => w.server === server)

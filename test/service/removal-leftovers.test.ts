@@ -62,8 +62,8 @@ describe('removing a server that a baseline or a waiver still names', () => {
         code: 'baseline_names_removed_server',
         rule: DRIFT_RULE,
         message:
-          `${NAMED} stays the drift baseline of ${DRIFT_RULE}: with no configuration recorded, every server of the rule is measured against the largest configuration ` +
-          `until an admin names another server or clears it (PUT or DELETE /api/baselines/${DRIFT_RULE}).`,
+          `${NAMED} stays the drift baseline of ${DRIFT_RULE} with no configuration recorded any more, so servers are measured against the largest configuration ` +
+          `until an admin names another server or clears the baseline (PUT or DELETE /api/baselines/${DRIFT_RULE}).`,
       },
       {
         code: 'waiver_names_removed_server',
