@@ -14,7 +14,7 @@ import { startService, type ServiceProcess } from './lib/child';
 import { buildFleet, docFor, ROOT, serverId, serverName, withLogTail, type Doc, type Fleet } from './lib/fleet';
 import { HttpClient } from './lib/http';
 import { table } from './lib/print';
-import { cpuSeconds, mb, median, otherLoad, round, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
+import { cpuSeconds, mb, median, otherLoad, round, rssFileBytes, runConcurrent, sampleRss, settle, type RunStats } from './lib/measure';
 import { loadFleet } from './lib/fleet-loader';
 import { evaluateTemplate, resultRecords, type Evaluated } from './lib/records';
 import type { ResultRecord } from '../src/store';
@@ -82,6 +82,8 @@ interface IngestRun extends Omit<RunStats, 'errorSamples'> {
   readonly bytesPerSnapshotByTable?: Record<string, { sent: number; received: number }>;
   /** Peak RSS of the process that served the requests (the service child; the bench process for the baseline). */
   readonly rssPeakMb: number | null;
+  /** Service runs: how much of the service's RSS was file-backed (its binary and libraries) after the run. */
+  readonly rssFileMb?: number | null;
   readonly serviceCpuMsPerSnapshot: number | null;
   readonly azuriteCpuMsPerSnapshot: number | null;
   /**
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
         roundTripsByTable: s.byTable,
         bytesPerSnapshotByTable: Object.fromEntries(Object.entries(s.bytesByTable).map(([t, b]) => [t, { sent: Math.round(b.sent / docs.length), received: Math.round(b.received / docs.length) }])),
         rssPeakMb: mb(rssPeak ?? s.rss),
+        rssFileMb: mb(rssFileBytes(svc.pid)),
         serviceCpuMsPerSnapshot: cpu0 === undefined || cpu1 === undefined ? null : ((cpu1 - cpu0) * 1000) / docs.length,
         azuriteCpuMsPerSnapshot: az0 === undefined || az1 === undefined ? null : ((az1 - az0) * 1000) / docs.length,
         clientCpuMsPerSnapshot: (client.user + client.system) / 1000 / docs.length,
@@ -247,7 +250,7 @@ async function main(): Promise<void> {
         if (peak !== null && (run.rssPeakMb === null || peak > run.rssPeakMb)) Object.assign(run, { rssPeakMb: peak });
       }
       Object.assign(run, { projectionDrainMs: drainMs });
-      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check (${run.retries} retries), RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
+      say(`service  ${scenario.padEnd(6)} c=${String(concurrency).padStart(2)} round ${round}: ${run.perSecond.toFixed(0)}/s p50 ${run.p50Ms.toFixed(1)} ms p99 ${run.p99Ms.toFixed(1)} ms, ${run.roundTripsPerSnapshot.toFixed(2)} RT/snapshot + ${run.keyRoundTripsPerSnapshot.toFixed(2)} key check (${run.retries} retries), RSS ${run.rssPeakMb} MB (heap ${mb(s.heapUsed)}/${mb(s.heapTotal)} MB, file-backed ${run.rssFileMb ?? '?'} MB after), errors ${run.errors}${run.errors ? ' ' + run.errorSamples[0] : ''}${drainMs ? `, projected ${drainMs} ms after` : ''}, other load ${run.otherCores ?? '?'} cores (started after ${settled} ms settling)`);
       ingestRuns.push(run);
       return run;
     };

@@ -152,9 +152,22 @@ export async function settle(pids: readonly (number | undefined)[], maxMs: numbe
 }
 
 export function rssBytes(pid: number | undefined): number | undefined {
+  return statusKb(pid, 'VmRSS');
+}
+
+/**
+ * The part of a process's RSS that is file-backed (RssFile: its binary and libraries mapped in),
+ * against the anonymous memory its heap and buffers take: a larger Node binary shows here.
+ */
+export function rssFileBytes(pid: number | undefined): number | undefined {
+  return statusKb(pid, 'RssFile');
+}
+
+/** A "<field>: N kB" line of `/proc/<pid>/status`, in bytes; undefined off Linux or once the process is gone. */
+function statusKb(pid: number | undefined, field: string): number | undefined {
   if (!pid) return undefined;
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
