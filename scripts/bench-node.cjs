@@ -35,5 +35,6 @@ if (require.main === module) {
   // Node 22 first in PATH too, so nothing the bench starts by name falls back to another Node.
   const env = { ...process.env, PATH: `${path.dirname(chosen.node)}${path.delimiter}${process.env.PATH ?? ''}` };
   const r = spawnSync(chosen.node, [script, ...args], { stdio: 'inherit', env });
+  if (r.error) console.error(`The benchmark could not start under ${chosen.node}: ${r.error.message}.`);
   process.exitCode = r.status ?? 1;
 }
