@@ -8,14 +8,15 @@
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { HOW_TO_GET_TOOLS, installedTools } = require('./tool-paths.cjs');
+const { installedTools } = require('./tool-paths.cjs');
 
 /** The Node binary to run the benchmark with, or an error sentence saying why there is none. */
 function benchNode(env = process.env, tools = installedTools()) {
   const wanted = env.BENCH_NODE ?? '22';
   if (wanted === 'current') return { node: process.execPath };
   if (wanted !== '22') return { error: `BENCH_NODE must be "22" (the default: the version the service deploys on) or "current" (this Node, ${process.version}), not "${wanted}".` };
-  if (!tools.node22) return { error: `The benchmark runs on Node 22, the version the service deploys on, and it is not installed: ${HOW_TO_GET_TOOLS}, or set BENCH_NODE=current to run on this Node (${process.version}).` };
+  // Node 22 comes from the npm registry alone: `npm run tools` installs it without the .NET SDK.
+  if (!tools.node22) return { error: `The benchmark runs on Node 22, the version the service deploys on, and it is not installed: run \`npm run tools\` (Node 22 needs only the npm registry), or set BENCH_NODE=current to run on this Node (${process.version}).` };
   return { node: tools.node22 };
 }
 
