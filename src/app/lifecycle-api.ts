@@ -9,6 +9,7 @@ import type { LifecycleQueries } from './lifecycle-queries';
 import type { Projector } from './projector';
 import { waitedSeconds } from './projector-backlog';
 import type { Reevaluation, ReevalProgress } from './reevaluate';
+import { reevaluationNote } from './reevaluation-note';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { Reenrolment } from './reenrolment';
 import type { StaleHosts } from './stale-hosts';
@@ -172,7 +173,8 @@ export class LifecycleApi {
     if (job !== 'reevaluate') {
       throw new ApiError('not_found', (JOBS as readonly string[]).includes(job) ? `The job "${job}" keeps no state between runs; only reevaluate and projector do.` : `There is no job "${job.slice(0, 40)}"; jobs are ${JOBS.join(', ')}.`);
     }
-    return json(200, { job, ...(await this.deps.jobs.reevaluationProgress()) });
+    const progress = await this.deps.jobs.reevaluationProgress();
+    return json(200, { job, ...progress, note: reevaluationNote(progress) });
   }
 
   async runJob({ req, log }: RouteCall): Promise<ApiResponse> {

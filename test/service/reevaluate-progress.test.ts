@@ -40,12 +40,16 @@ afterAll(async () => {
 
 describe('re-evaluation progress', () => {
   it('shows no pass before any ran, then a finished one for the loaded rules', async () => {
-    expect(await progress(stack.baseUrl)).toMatchObject({ job: 'reevaluate', upToDate: false, pass: null });
+    expect(await progress(stack.baseUrl)).toMatchObject({ job: 'reevaluate', upToDate: false, pass: null, note: expect.stringMatching(/^No re-evaluation pass is recorded yet: /) });
     expect((await run(stack.baseUrl)).body.result.status).toBe('progress');
-    expect(await progress(stack.baseUrl)).toMatchObject({ upToDate: false, pass: { state: 'waiting', finishedAt: null } });
+    expect(await progress(stack.baseUrl)).toMatchObject({
+      upToDate: false,
+      pass: { state: 'waiting', finishedAt: null, evaluated: 0 },
+      note: "The pass for the loaded rule set has re-evaluated 0 servers so far and goes on at the reevaluate timer's next run (POST /api/jobs/reevaluate/run goes on now).",
+    });
     expect((await run(stack.baseUrl)).body.result.status).toBe('done');
     const p = await progress(stack.baseUrl);
-    expect(p).toMatchObject({ upToDate: true, pass: { state: 'done', newerRelease: false, ruleVersions: { 'test-alpha': '1.0.0', 'test-beta': '1.0.0' }, retired: [] } });
+    expect(p).toMatchObject({ upToDate: true, pass: { state: 'done', newerRelease: false, ruleVersions: { 'test-alpha': '1.0.0', 'test-beta': '1.0.0' }, retired: [] }, note: null });
     expect(p.pass.ruleSetVersion).toBe(p.loadedRuleSetVersion);
     expect(Date.parse(p.pass.finishedAt)).toBe(now);
   });
@@ -60,7 +64,7 @@ describe('re-evaluation progress', () => {
     const between = await progress(upgraded.baseUrl);
     expect(between).toMatchObject({ upToDate: false, pass: { state: 'waiting', finishedAt: null, evaluated: 0, ruleVersions: { 'test-alpha': '2.0.0' } } });
     // The release before sees a newer one's pass, and yields to it.
-    expect(await progress(stack.baseUrl)).toMatchObject({ upToDate: false, pass: { newerRelease: true } });
+    expect(await progress(stack.baseUrl)).toMatchObject({ upToDate: false, pass: { newerRelease: true }, note: expect.stringMatching(/^A newer release's pass \(rule set sha256:\w+\) was active within the last hour/) });
 
     const statuses: string[] = [];
     for (let i = 0; i < 5 && statuses.at(-1) !== 'done'; i++) statuses.push((await run(upgraded.baseUrl)).body.result.status);
