@@ -3,29 +3,11 @@
 // rule as every server already had it (another rule changed).
 import { describe, expect, it } from 'vitest';
 import { pendingReevaluation } from '../../src/app/drift-queries';
-import type { ReevalProgress } from '../../src/app/reevaluate';
 import { mcafeePort25Blocked as rule } from '../../src/rules/mcafee-port25-blocked';
+import { reevalProgress, type ReevalPass } from '../support/reeval-progress';
 
-type Pass = NonNullable<ReevalProgress['pass']>;
-const progress = (pass: Partial<Pass>, upToDate = false): ReevalProgress => ({
-  loadedRuleSetVersion: 'sha256:loaded',
-  upToDate,
-  pass: {
-    ruleSetVersion: 'sha256:loaded',
-    ruleVersions: { [rule.id]: rule.version, other: '2.0.0' },
-    fromRuleVersions: { [rule.id]: rule.version, other: '1.0.0' },
-    retired: [],
-    newerRelease: false,
-    state: 'running',
-    startedAt: '2026-12-01T00:00:00.000Z',
-    finishedAt: null,
-    lastActiveAt: '2026-12-01T00:00:00.000Z',
-    evaluated: 0,
-    changed: 0,
-    unavailable: 0,
-    ...pass,
-  },
-});
+const progress = (pass: Partial<ReevalPass>, upToDate = false) =>
+  reevalProgress({ ruleVersions: { [rule.id]: rule.version, other: '2.0.0' }, fromRuleVersions: { [rule.id]: rule.version, other: '1.0.0' }, state: 'running', ...pass }, upToDate);
 
 describe('pendingReevaluation', () => {
   it('is null while a pass runs or waits that started from this version of the rule', () => {

@@ -2,30 +2,10 @@
 // no pass yet, a newer release's pass, a pass of another rule set, or a pass of the loaded rule set
 // still running or waiting for the timer; nothing when it is up to date.
 import { describe, expect, it } from 'vitest';
-import type { ReevalProgress } from '../../src/app/reevaluate';
 import { reevaluationNote } from '../../src/app/reevaluation-note';
+import { reevalProgress } from '../support/reeval-progress';
 
-type Pass = NonNullable<ReevalProgress['pass']>;
-const LOADED = 'sha256:loaded';
-const progress = (pass: Partial<Pass> | null, upToDate = false): ReevalProgress => ({
-  loadedRuleSetVersion: LOADED,
-  upToDate,
-  pass: pass && {
-    ruleSetVersion: LOADED,
-    ruleVersions: { rule: '2.0.0' },
-    fromRuleVersions: { rule: '1.0.0' },
-    retired: [],
-    newerRelease: false,
-    state: 'waiting',
-    startedAt: '2026-12-01T00:00:00.000Z',
-    finishedAt: null,
-    lastActiveAt: '2026-12-01T00:00:00.000Z',
-    evaluated: 0,
-    changed: 0,
-    unavailable: 0,
-    ...pass,
-  },
-});
+const progress = (pass: Parameters<typeof reevalProgress>[0], upToDate = false) => reevalProgress(pass && { ruleVersions: { rule: '2.0.0' }, fromRuleVersions: { rule: '1.0.0' }, ...pass }, upToDate);
 const RUN = 'POST /api/jobs/reevaluate/run';
 
 describe('reevaluationNote', () => {
