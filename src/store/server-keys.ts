@@ -282,7 +282,8 @@ export class ServerKeyStore {
 
   /**
    * Servers with an active key whose head changed between `from` and `to` (a key issued then, and
-   * nothing since): one query over the heads of that span, at most `max`, oldest change first.
+   * nothing since): one query over the heads of that span, oldest change first. Cut at `max`, they
+   * are the first the query returns (server order, as storage scans partitions), not the oldest.
    */
   async activeKeysIssuedBetween(from: number, to: number, max: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
     await this.ensureTable();
