@@ -138,7 +138,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
     counter: undefined,
   });
   // A name no posting server answers to may be a server that enrolled and has not posted yet: its 404 says so.
-  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names, removedNames, enrolledNames: new ServerNames(keyStore) });
+  const queries = new LifecycleQueries({ plain, store, hosts, events, rules, lifecycle, waivers, names, removedNames, enrolledNames: new ServerNames(keyStore), reevaluation: () => reevaluation.progress() });
   const enrolment = new Enrolment({ keyStore, keyTags: store, clock });
   // The key routes also know servers that enrolled and have not posted yet, and removed ones: a
   // removed server's id must not stand for a server whose id merely begins with it.

@@ -3,9 +3,10 @@
 import { newestMember, type CursorCodec, type DriftCounts, type DriftStore, type ResultRecord, type StoredBaseline } from '../store';
 import type { Facts, Rule } from '../rules/types';
 import { chooseReference, mergeClusters, serverDrift, type Cluster, type DriftReference } from './drift';
-import { ApiError, messageOf } from './errors';
+import { ApiError } from './errors';
 import { iso } from './present';
 import type { ApiContext } from './http-io';
+import { pendingReevaluation, readProgress } from './pending-reevaluation';
 import type { ReevalProgress } from './reevaluate';
 import { ROUTE_BASE } from './route-prefix';
 import { routeUrl } from './routes';
@@ -21,26 +22,8 @@ export interface DriftQueryDeps {
   readonly reevaluation?: () => Promise<ReevalProgress>;
 }
 
-/**
- * Whether the rule's clusters may mix the configuration facts of two versions of the rule: servers
- * a re-evaluation has not reached yet keep the fingerprint of the version that evaluated them, so
- * while a pass is owed a configuration whose facts changed shows as two clusters. Nothing is owed
- * when the pass of the loaded rule set is done, or when every server's rows already carry the
- * version the pass works towards: the pass is done, or it started from that version of the rule
- * (another rule changed). When the pass does not record where it started, the notice is shown.
- */
-export function pendingReevaluation(progress: ReevalProgress | undefined, rule: Rule): { ruleVersion: string; note: string } | null {
-  const pass = progress?.pass;
-  if (!pass || progress.upToDate) return null;
-  // An instance of an older release names the version the newer release's pass is re-evaluating against.
-  const version = pass.newerRelease ? (pass.ruleVersions[rule.id] ?? rule.version) : rule.version;
-  const reached = pass.state === 'done' ? pass.ruleVersions[rule.id] : pass.fromRuleVersions?.[rule.id];
-  if (pass.ruleVersions[rule.id] === version && reached === version) return null;
-  return {
-    ruleVersion: version,
-    note: `A re-evaluation against version ${version} of ${rule.id} has not finished: servers it has not reached yet are counted under the configuration facts of the version that evaluated them, so a configuration whose facts changed can show as two clusters until it finishes.`,
-  };
-}
+/** What a reader of the clusters sees while a re-evaluation that changes the rule's facts is owed. */
+const TWO_CLUSTERS = 'servers it has not reached yet are counted under the configuration facts of the version that evaluated them, so a configuration whose facts changed can show as two clusters until it finishes.';
 
 /** Facts as stored; text a reader cannot parse (cut at the column limit) is shown as that, not hidden. */
 export function parseFacts(json: string): Facts {
@@ -94,19 +77,6 @@ export class DriftQueries {
     return { clusters: mergeClusters(rows.map((r: DriftCounts) => ({ ...r, facts: parseFacts(r.factsJson) }))), entitiesRead };
   }
 
-  /**
-   * Where the re-evaluation stands, or undefined when that read fails: the notice it feeds is advice
-   * on reading the clusters, so the clusters are answered without it rather than not at all.
-   */
-  async #reevaluation(log: Pick<ApiContext, 'warn'>): Promise<{ progress?: ReevalProgress; known: boolean }> {
-    try {
-      return { progress: await this.deps.reevaluation?.(), known: true };
-    } catch (error) {
-      log.warn(`The drift is answered without pendingReevaluation: the re-evaluation state could not be read (${messageOf(error)}).`);
-      return { known: false };
-    }
-  }
-
   /** The rule's configurations as clusters, largest first, `top` at a time. */
   async fleet(ruleId: string, top: number, token: string | undefined, log: Pick<ApiContext, 'warn'>) {
     const rule = this.ruleWithFacts(ruleId);
@@ -114,7 +84,7 @@ export class DriftQueries {
     // Opened before any read: a foreign or altered token is a 400 that costs no storage (but the
     // shared secret's one read, once per process, when no setting gives one).
     const start = (await this.#cursors.open(token, query)).i;
-    const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), this.#reevaluation(log)]);
+    const [{ clusters, entitiesRead }, baseline, { progress, known }] = await Promise.all([this.#clusters(ruleId), this.deps.drift.getBaseline(ruleId), readProgress(this.deps.reevaluation, 'drift', log)]);
     const rows = baseline && baseline.server !== '' ? await this.deps.drift.readMembers(ruleId, baseline.server) : [];
     const member = newestMember(rows);
     const named = baselineView(baseline);
@@ -125,7 +95,7 @@ export class DriftQueries {
       configurations: clusters.length,
       baseline: named && { ...named, fingerprint: member?.fingerprint ?? null, note: member ? null : baselineUnrecordedNote(named.server, ruleId) },
       // Left out when unknown: null would say that nothing is pending.
-      ...(known && { pendingReevaluation: pendingReevaluation(progress, rule) }),
+      ...(known && { pendingReevaluation: pendingReevaluation(progress, rule, TWO_CLUSTERS) }),
       clusters: clusters.slice(start, end),
       // Pages are positions in the ranking at the time of each read; the counters move as snapshots arrive.
       continuationToken: end < clusters.length ? await this.#cursors.seal(query, { i: end }) : null,

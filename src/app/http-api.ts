@@ -171,10 +171,10 @@ export class HttpApi {
    * The counts, or with `only=countsPending` just whether changes are still waiting to be counted:
    * the views that list what the projector writes ask that alone, for one storage round trip.
    */
-  async getSummary({ req, lang }: RouteCall): Promise<ApiResponse> {
+  async getSummary({ req, lang, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['only']);
     const only = single(req.query, 'only');
-    if (only === undefined) return json(200, await this.deps.queries.summary(lang));
+    if (only === undefined) return json(200, await this.deps.queries.summary(lang, log));
     if (only === 'countsPending') return json(200, await this.deps.queries.countsPending());
     throw invalidQuery(`The query parameter "only" must be countsPending, not ${echoed(only)}.`);
   }

@@ -8,10 +8,13 @@ import { isRemovedRow, type EventFilter, type EventStore, type HostStore, type L
 import { iso, viewOfEvent, viewOfHost } from './present';
 import type { Queries } from './queries';
 import { ApiError } from './errors';
+import type { ApiContext } from './http-io';
 import { LOG_RECORDS } from './log-records';
 import { ROUTE_BASE } from './route-prefix';
 import { routeUrl } from './routes';
 import { removalView, removedSentence } from './removal-text';
+import { pendingReevaluation, readProgress } from './pending-reevaluation';
+import type { ReevalProgress } from './reevaluate';
 import { noSuchServer, type ServerNames } from './server-names';
 import { coverOf, waiverOfResult, type Waivers } from './waivers';
 
@@ -30,7 +33,12 @@ export interface LifecycleQueryDeps {
   readonly removedNames: ServerNames;
   /** The names of the servers that enrolled (ServerKeys), read only when a name fits no other server. */
   readonly enrolledNames: ServerNames;
+  /** Where the re-evaluation pass stands (one point read); without it the summary says nothing of one. */
+  readonly reevaluation?: () => Promise<ReevalProgress>;
 }
+
+/** What a reader of the counts sees while a re-evaluation that changes the rule is owed. */
+const COUNTS_MIX = 'servers it has not reached yet are still counted with the status an earlier version gave them, so the counts may move as it goes on.';
 
 /** A name resolved to a server that counts, or to a removed one with a marker of its removal. */
 export interface ResolvedServer {
@@ -149,8 +157,8 @@ export class LifecycleQueries {
   }
 
   /** Adds stale hosts and, per rule, the Warning and Error results under an active waiver (still counted in `counts`). */
-  async summary(lang: Lang) {
-    const [base, ctx] = await Promise.all([this.ld.plain.summary(lang), this.#context()]);
+  async summary(lang: Lang, log: Pick<ApiContext, 'warn'>) {
+    const [base, ctx, { progress, known }] = await Promise.all([this.ld.plain.summary(lang), this.#context(), readProgress(this.ld.reevaluation, 'summary', log)]);
     const ids = this.ld.rules.map((r) => r.id);
     const waivedTotals: Record<string, number> = { Warning: 0, Error: 0 };
     const rules = await Promise.all(
@@ -169,7 +177,9 @@ export class LifecycleQueries {
           }
         }
         for (const s of FAILING) waivedTotals[s] = (waivedTotals[s] ?? 0) + (waived[s] ?? 0);
-        return { ...r, waived };
+        const rule = this.ld.rules.find((x) => x.id === r.ruleId);
+        // Left out when unknown: null would say that nothing is owed.
+        return { ...r, waived, ...(known && rule && { pendingReevaluation: pendingReevaluation(progress, rule, COUNTS_MIX) }) };
       }),
     );
     return { ...base, staleHosts: ctx.stale.size, activeWaivers: ctx.active.length, rules, waivedTotals };

@@ -168,7 +168,8 @@ export interface Summary extends CountsPending {
   readonly statuses: readonly string[];
   readonly staleHosts?: number;
   readonly activeWaivers?: number;
-  readonly rules: readonly { ruleId: string; title: string; severity: string; counts: Counts; total: number; waived?: Counts }[];
+  /** pendingReevaluation: while a re-evaluation after a change of the rule is owed (absent when its state could not be read). */
+  readonly rules: readonly { ruleId: string; title: string; severity: string; counts: Counts; total: number; waived?: Counts; pendingReevaluation?: { readonly ruleVersion: string } | null }[];
   readonly totals: Counts;
   readonly waivedTotals?: Counts;
 }

@@ -154,6 +154,7 @@ const en = {
   driftThis: 'This configuration',
   driftReference: 'Reference',
   driftEmpty: 'No configuration is recorded for this rule yet: servers appear with their next snapshot.',
+  countsReevaluating: 'The fleet is still being re-evaluated against version {version} of this rule: servers not reached yet are counted with the status its earlier version gave them, so these counts may move until it finishes.',
   driftReevaluating: 'The fleet is still being re-evaluated against version {version} of this rule: servers not reached yet are counted under the facts of their earlier version, so one configuration may show as two clusters until it finishes.',
 };
 
@@ -310,6 +311,7 @@ const ja: Record<TextKey, string> = {
   driftThis: 'この構成',
   driftReference: '基準',
   driftEmpty: 'このルールの構成はまだ記録されていません。各サーバーの次のスナップショットで表示されます。',
+  countsReevaluating: 'このルールのバージョン {version} による再評価がまだ完了していません。未処理のサーバーは以前のバージョンが出した状態で数えられるため、完了するまでこの件数は変わることがあります。',
   driftReevaluating: 'このルールのバージョン {version} による再評価がまだ完了していません。未処理のサーバーは以前のバージョンの事実で数えられるため、完了するまで同じ構成が 2 つのクラスターに分かれて表示されることがあります。',
 };
 

@@ -2,7 +2,8 @@
 // status as a stacked bar with the counts beside it. Everything comes from the summary, one
 // small document kept by counters, so this view costs the same for 10 or 10,000 servers.
 // The counters follow a post by a moment (the projector writes them): while the summary says
-// changes are still waiting, the view says so and asks again by itself.
+// changes are still waiting, the view says so and asks again by itself. After a rule change, a
+// rule whose counts still mix its two versions (the re-evaluation is owed) says so in its panel.
 import { apiGet, type Summary } from './api.js';
 import { h, link, replace, svg, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
@@ -70,6 +71,9 @@ function rules(s: Summary, pending: boolean): Child[] {
       'section',
       { class: 'panel rule', 'data-rule': r.ruleId },
       h('h2', null, r.title, ' ', h('code', { class: 'rule-id' }, r.ruleId), ' ', link(href('drift', { rule: r.ruleId }), { class: 'drift-link', 'data-action': 'drift' }, t('driftLink'))),
+      // Not a status element: the panels are redrawn from every summary while counts catch up, and
+      // the line would be read out again each time.
+      r.pendingReevaluation ? h('p', { class: 'notice', 'data-notice': 'reevaluation-pending' }, t('countsReevaluating', { version: r.pendingReevaluation.ruleVersion })) : null,
       statusBar(r.counts, s.statuses, r.total),
       h(
         'ul',

@@ -1,11 +1,13 @@
-// When the fleet's drift warns that a re-evaluation may split one configuration into two clusters:
-// only while servers can still carry two versions of the rule, never for a pass that leaves the
-// rule as every server already had it (another rule changed).
+// When the drift and the summary warn that a re-evaluation is still owed for a rule: only while
+// servers can still carry two versions of the rule, never for a pass that leaves the rule as every
+// server already had it (another rule changed). And a state that cannot be read leaves the notice
+// out, with a warning, rather than answering that nothing is owed.
 import { describe, expect, it } from 'vitest';
-import { pendingReevaluation } from '../../src/app/drift-queries';
+import { pendingReevaluation as withEffect, readProgress } from '../../src/app/pending-reevaluation';
 import { mcafeePort25Blocked as rule } from '../../src/rules/mcafee-port25-blocked';
 import { reevalProgress, type ReevalPass } from '../support/reeval-progress';
 
+const pendingReevaluation = (p: Parameters<typeof withEffect>[0], r: Parameters<typeof withEffect>[1]) => withEffect(p, r, 'servers keep the earlier result.');
 const progress = (pass: Partial<ReevalPass>, upToDate = false) =>
   reevalProgress({ ruleVersions: { [rule.id]: rule.version, other: '2.0.0' }, fromRuleVersions: { [rule.id]: rule.version, other: '1.0.0' }, state: 'running', ...pass }, upToDate);
 
@@ -17,7 +19,7 @@ describe('pendingReevaluation', () => {
   it('names the version while a pass that changes the rule has not finished', () => {
     const p = pendingReevaluation(progress({ fromRuleVersions: { [rule.id]: '1.1.0' } }), rule);
     expect(p?.ruleVersion).toBe(rule.version);
-    expect(p?.note).toMatch(/^A re-evaluation against version 1\.2\.0 of mcafee-port25-blocked has not finished/);
+    expect(p?.note).toBe('A re-evaluation against version 1.2.0 of mcafee-port25-blocked has not finished: servers keep the earlier result.');
   });
 
   it('shows the notice when the pass does not record where it started, or not for this rule', () => {
@@ -36,5 +38,26 @@ describe('pendingReevaluation', () => {
     expect(pendingReevaluation(progress({ state: 'done', fromRuleVersions: null }), rule)).toBeNull();
     expect(pendingReevaluation({ loadedRuleSetVersion: 'x', upToDate: false, pass: null }, rule)).toBeNull();
     expect(pendingReevaluation(progress({ state: 'done', ruleVersions: { [rule.id]: '1.1.0' } }), rule)?.ruleVersion).toBe(rule.version);
+  });
+});
+
+describe('readProgress', () => {
+  const log = () => {
+    const warnings: string[] = [];
+    return { warnings, warn: (m: string) => void warnings.push(m) };
+  };
+
+  it('answers the progress as known, or known and absent when nothing reads it', async () => {
+    const l = log();
+    const p = progress({});
+    expect(await readProgress(async () => p, 'summary', l)).toEqual({ progress: p, known: true });
+    expect(await readProgress(undefined, 'summary', l)).toEqual({ progress: undefined, known: true });
+    expect(l.warnings).toEqual([]);
+  });
+
+  it('answers unknown and names the answer and the cause in one warning when the read fails', async () => {
+    const l = log();
+    expect(await readProgress(() => Promise.reject(new Error('storage is down')), 'drift', l)).toEqual({ known: false });
+    expect(l.warnings).toEqual(['The drift is answered without pendingReevaluation: the re-evaluation state could not be read (storage is down).']);
   });
 });

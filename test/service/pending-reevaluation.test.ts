@@ -1,8 +1,9 @@
-// The fleet drift's re-evaluation notice (pendingReevaluation) during passes that leave the rule as
-// it was: a pass after another rule changed says nothing of this rule, while a pass that replaces an
-// unfinished one which changed the rule still warns (servers carry both versions). And when the
-// re-evaluation state cannot be read, the clusters are answered without the notice. Each release is
-// a local host on the stack's storage; re-evaluation runs one server per batch, by its job route.
+// The re-evaluation notices (pendingReevaluation) of the fleet drift and of the summary's rules
+// during passes that leave a rule as it was: a pass after another rule changed says nothing of this
+// rule, while a pass that replaces an unfinished one which changed the rule still warns (servers
+// carry both versions). And when the re-evaluation state cannot be read, the clusters and the
+// counts are answered without the notice. Each release is a local host on the stack's storage;
+// re-evaluation runs one server per batch, by its job route.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalHost, type LocalHost } from '../../src/local/host';
 import { mcafeePort25Blocked } from '../../src/rules/mcafee-port25-blocked';
@@ -17,6 +18,8 @@ import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const beta = (version: string): Rule => ({ ...betaRule, version });
 const refused = refusedReads('testRefuseLifecycleReads');
+// The re-evaluation state's row alone: the summary reads the stale markers from the same table.
+const refusedState = refusedReads('testRefuseReevalState');
 let stack: TestStack;
 const hosts: LocalHost[] = [];
 
@@ -37,9 +40,15 @@ async function call(baseUrl: string, path: string, method = 'GET'): Promise<Json
 
 const runBatch = async (baseUrl: string) => (await call(baseUrl, 'jobs/reevaluate/run', 'POST')).result.status as string;
 
+/** The summary's notice per rule id. */
+async function summaryNotices(baseUrl: string): Promise<Record<string, Json>> {
+  return Object.fromEntries((await call(baseUrl, 'summary')).rules.map((r: Json) => [r.ruleId, r.pendingReevaluation]));
+}
+
 beforeAll(async () => {
-  stack = await startTestStack({ rules: [mcafeePort25Blocked, beta('1.0.0')], settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' }, projectorIntervalMs: 0, storagePolicies: [refused.policy] });
+  stack = await startTestStack({ rules: [mcafeePort25Blocked, beta('1.0.0')], settings: { POSTURE_REEVALUATE_BATCH_SIZE: '1' }, projectorIntervalMs: 0, storagePolicies: [refused.policy, refusedState.policy] });
   refused.table = tableNames(stack.settings.tablePrefix).lifecycle;
+  refusedState.table = `${refused.table}(PartitionKey='reeval',RowKey='state')`;
   for (const [i, host] of ['PR01', 'PR02', 'PR03'].entries()) {
     const r = await post(stack, fixtureAs(readFixture(DEFAULT_LIST) as Record<string, unknown>, host, Date.now() - 60 * 60_000 + i * 60_000));
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -52,8 +61,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describe('GET /api/drift while a re-evaluation leaves the rule as it was', () => {
+describe('GET /api/drift and GET /api/summary while a re-evaluation leaves the rule as it was', () => {
   it('says nothing is pending for a rule whose version the pass does not change, on the new release and the old', async () => {
+    expect(await summaryNotices(stack.baseUrl)).toEqual({ [DRIFT_RULE]: null, 'test-beta': null });
     const v2 = await release([mcafeePort25Blocked, beta('2.0.0')]);
     expect(await runBatch(v2.baseUrl)).toBe('progress');
     await call(v2.baseUrl, 'jobs/projector/run', 'POST');
@@ -61,6 +71,10 @@ describe('GET /api/drift while a re-evaluation leaves the rule as it was', () =>
       const during = await call(baseUrl, `drift?rule=${DRIFT_RULE}`);
       expect(during.clusters.map((c: Json) => c.servers)).toEqual([3]);
       expect(during.pendingReevaluation, baseUrl).toBeNull();
+      // The summary's counts of the changed rule mix its two versions meanwhile; the old release names the newer one.
+      const notices = await summaryNotices(baseUrl);
+      expect(notices[DRIFT_RULE], baseUrl).toBeNull();
+      expect(notices['test-beta'], baseUrl).toMatchObject({ ruleVersion: '2.0.0', note: expect.stringMatching(/^A re-evaluation against version 2\.0\.0 of test-beta has not finished: .*counts may move/) });
     }
     // The pass keeps where it started, which the job route shows.
     expect((await call(v2.baseUrl, 'jobs/reevaluate')).pass).toMatchObject({ state: 'waiting', fromRuleVersions: { [DRIFT_RULE]: mcafeePort25Blocked.version, 'test-beta': '1.0.0' } });
@@ -74,6 +88,10 @@ describe('GET /api/drift while a re-evaluation leaves the rule as it was', () =>
     expect(await runBatch(v4.baseUrl)).toBe('progress');
     expect((await call(v4.baseUrl, 'jobs/reevaluate')).pass.fromRuleVersions).toEqual({});
     expect((await call(v4.baseUrl, `drift?rule=${DRIFT_RULE}`)).pendingReevaluation).toMatchObject({ ruleVersion: '2.0.0' });
+    expect(await summaryNotices(v4.baseUrl)).toMatchObject({ [DRIFT_RULE]: { ruleVersion: '2.0.0' }, 'test-beta': { ruleVersion: '3.0.0' } });
+    // Once v4's pass is done, neither rule owes one.
+    for (let i = 0; i < 10 && (await runBatch(v4.baseUrl)) !== 'done'; i++);
+    expect(await summaryNotices(v4.baseUrl)).toEqual({ [DRIFT_RULE]: null, 'test-beta': null });
   });
 });
 
@@ -89,5 +107,21 @@ describe('GET /api/drift when the re-evaluation state cannot be read', () => {
     expect(r.body).not.toHaveProperty('pendingReevaluation');
     expect(Number(r.headers.get('x-entities-read'))).toBe(Number(before.headers.get('x-entities-read')) - 1);
     expect(stack.logs.some((e) => e.level === 'warning' && /without pendingReevaluation/.test(e.message))).toBe(true);
+  });
+});
+
+describe('GET /api/summary when the re-evaluation state cannot be read', () => {
+  it('answers the counts without the notice, and logs a warning', async () => {
+    const before = await get(stack, 'summary');
+    expect(before.status).toBe(200);
+    refusedState.on = true;
+    const r = await get(stack, 'summary');
+    refusedState.on = false;
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const counts = (b: Json) => b.rules.map((x: Json) => [x.ruleId, x.counts]);
+    expect(counts(r.body)).toEqual(counts(before.body));
+    for (const rule of r.body.rules) expect(rule).not.toHaveProperty('pendingReevaluation');
+    for (const rule of before.body.rules) expect(rule).toHaveProperty('pendingReevaluation');
+    expect(stack.logs.some((e) => e.level === 'warning' && /summary is answered without pendingReevaluation/.test(e.message))).toBe(true);
   });
 });

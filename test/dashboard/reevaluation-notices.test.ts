@@ -1,7 +1,8 @@
-// The Configurations view while a re-evaluation after a rule change has not finished, in Chromium
-// against a local host and Azurite: the rule's new version names one more fact, so the one
-// configuration of the fleet shows as two clusters until every server is re-evaluated, and a line
-// above them says why; once the pass is done, one cluster and no line. A second local host loads
+// The Configurations and Fleet views while a re-evaluation after a rule change has not finished,
+// in Chromium against a local host and Azurite: the rule's new version names one more fact, so the
+// one configuration of the fleet shows as two clusters until every server is re-evaluated, and a
+// line above them says why; the Fleet view's panel of the rule says its counts may still move;
+// once the pass is done, one cluster and no line on either view. A second local host loads
 // the new rule and runs the re-evaluation one server per batch; projectors run only when a test
 // drains (projectorIntervalMs: 0), so the drift holds exactly what the test had projected.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,15 +57,31 @@ describe('the Configurations view during a re-evaluation', { timeout: BROWSER_TI
     };
   }
 
-  it('says one configuration may show as two clusters while the pass is owed, and nothing once it is done', async () => {
+  /** The Fleet view's re-evaluation line per rule panel, in the browser's language (no choice saved). */
+  async function fleetNotices(locale: string): Promise<Record<string, string | null>> {
+    const { page } = await chromium.open(locale);
+    await page.goto(`${v2.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await page.goto(`${v2.baseUrl}/api/dashboard#/fleet`);
+    const panels = page.locator('section.rule');
+    await panels.first().waitFor();
+    return Object.fromEntries(await panels.evaluateAll((els, sel) => els.map((e) => [e.getAttribute('data-rule') ?? '', e.querySelector(sel)?.textContent ?? null]), NOTICE));
+  }
+
+  it('says one configuration may show as two clusters, and the rule\'s counts may move, while the pass is owed, and nothing once it is done', async () => {
     expect(await admin('reevaluate')).toMatchObject({ status: 'progress' });
     await admin('projector');
     const during = await clusters();
     expect(during.sizes).toEqual(['1', '1']);
     expect(during.notice).toMatch(/re-evaluated against version 2\.0\.0 .* two clusters/);
+    const fleet = await fleetNotices('en-GB');
+    expect(fleet[DRIFT_RULE]).toMatch(/re-evaluated against version 2\.0\.0 of this rule: .*counts may move/);
+    // Only the changed rule's panel says so.
+    expect(Object.entries(fleet).filter(([id, line]) => id !== DRIFT_RULE && line !== null)).toEqual([]);
+    expect((await fleetNotices('ja-JP'))[DRIFT_RULE]).toMatch(/バージョン 2\.0\.0 による再評価/);
 
     for (let i = 0; i < 10 && (await admin('reevaluate')).status !== 'done'; i++);
     await admin('projector');
     expect(await clusters()).toEqual({ sizes: ['2'], notice: null });
+    expect(Object.values(await fleetNotices('en-GB')).filter((line) => line !== null)).toEqual([]);
   });
 });
