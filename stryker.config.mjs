@@ -9,7 +9,7 @@ export default {
   mutate: [
     'src/rules/**/*.ts',
     'src/snapshot/**/*.ts',
-    'src/app/{iso-time,server-names,rate-limit,present,csv,free-text,recent-set,removal-text,projection-work,log-records,reevaluation-note,pending-reevaluation}.ts',
+    'src/app/{iso-time,server-names,rate-limit,present,csv,free-text,recent-set,removal-text,projection-work,log-records,reevaluation-note,pending-reevaluation,never-posted}.ts',
     'src/store/{keys,columns,cursor,filters}.ts',
   ],
   coverageAnalysis: 'perTest',

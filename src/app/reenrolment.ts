@@ -24,17 +24,12 @@ import { compareVersions } from '../rules/rule-set-order';
 import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
+import { NeverPosted } from './never-posted';
 
 /** A request not claimed within this time is void; the collector files a new one. */
 export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Most rows one admin listing reads. */
 export const MAX_LISTED = 5000;
-/** A server given a key this long ago with nothing posted since is listed: its collector posts at once, then hourly. */
-export const NEVER_POSTED_GRACE_MS = 2 * 60 * 60 * 1000;
-/** How far back keys of servers that never posted are looked for. */
-export const NEVER_POSTED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
-/** Most such servers one listing checks (one read each). */
-const MAX_NEVER_POSTED_CHECKED = 1000;
 const ATTEMPTS = 6;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 /** An enrolment's request secret: at least 128 random bits, base64url. */
@@ -156,7 +151,10 @@ export function requestView(r: EnrolmentRequest, now: number) {
 }
 
 export class Reenrolment {
-  constructor(private readonly deps: ReenrolmentDeps) {}
+  readonly #neverPosted: NeverPosted;
+  constructor(private readonly deps: ReenrolmentDeps) {
+    this.#neverPosted = new NeverPosted({ issuedBetween: (from, to, max) => deps.keyStore.activeKeysIssuedBetween(from, to, max), hasPosted: deps.hasPosted });
+  }
 
   /** Enrols `server` under the policy: a key (201), or a request waiting for an admin (202). */
   async enrol(server: string, facts: EnrolmentFacts, proofs: EnrolmentProofs, log: AlertLog): Promise<EnrolmentAnswer> {
@@ -382,7 +380,7 @@ export class Reenrolment {
    */
   async refusedServers() {
     const now = this.deps.clock();
-    const [{ servers, truncated }, silent] = await Promise.all([this.deps.keyStore.listAttention(MAX_LISTED), this.#neverPosted(now)]);
+    const [{ servers, truncated }, silent] = await Promise.all([this.deps.keyStore.listAttention(MAX_LISTED), this.#neverPosted.find(now)]);
     const attention = new Map(servers.map((s) => [s.server, s]));
     const issued = new Map(silent.servers.map((s) => [s.server, s.issuedAt]));
     for (const server of issued.keys()) if (!attention.has(server)) attention.set(server, { server, requests: [] });
@@ -395,22 +393,9 @@ export class Reenrolment {
 
   /** The stale-hosts timer's part: one FleetPosture.ServerNeverPosted record per server listed never-posted. */
   async logNeverPosted(log: AlertLog): Promise<{ neverPosted: number; neverPostedAtLeast: boolean }> {
-    const { servers, truncated } = await this.#neverPosted(this.deps.clock());
+    const { servers, truncated } = await this.#neverPosted.find(this.deps.clock());
     for (const s of servers) audit(log, LOG_RECORDS.serverNeverPosted, { server: s.server, keyIssuedAt: iso(s.issuedAt) });
     return { neverPosted: servers.length, neverPostedAtLeast: truncated };
-  }
-
-  /** Servers given a key in the window that have posted nothing since: one heads query, then one read per server. */
-  async #neverPosted(now: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
-    const { servers, truncated } = await this.deps.keyStore.activeKeysIssuedBetween(now - NEVER_POSTED_WINDOW_MS, now - NEVER_POSTED_GRACE_MS, MAX_NEVER_POSTED_CHECKED);
-    const silent: { server: string; issuedAt: number }[] = [];
-    // A few reads at a time: a rollout enrols hundreds of servers within the window.
-    for (let i = 0; i < servers.length; i += 25) {
-      const batch = servers.slice(i, i + 25);
-      const posted = await Promise.all(batch.map((s) => this.deps.hasPosted(s.server)));
-      for (const [j, s] of batch.entries()) if (!posted[j]) silent.push(s);
-    }
-    return { servers: silent, truncated };
   }
 }
 
