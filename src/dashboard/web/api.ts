@@ -1,5 +1,6 @@
 // The API as the page calls it: same origin, the reader key in x-api-key, the page's language in
 // Accept-Language. The key lives in sessionStorage (this tab only), never in a URL.
+import type { ProjectorState } from './counts-pending.js';
 import { lang } from './i18n.js';
 
 const KEY_ITEM = 'posture.readerKey';
@@ -160,6 +161,11 @@ export interface CountsPending {
 /** The summary's countsPending alone: one storage read, for the views that do not show the counts. */
 export function countsPendingNow(): Promise<CountsPending> {
   return apiGet<CountsPending>('summary', { only: 'countsPending' });
+}
+
+/** The projector's held changes and what waits for it (a reader may ask). */
+export function projectorState(): Promise<ProjectorState> {
+  return apiGet<ProjectorState>('jobs/projector');
 }
 
 export interface Summary extends CountsPending {

@@ -4,10 +4,10 @@
 // storage read, where the full summary reads the counters and waivers too) and reload their own
 // lists once it says the wait is over. One call per load and one per re-ask, never more.
 import { announce } from './announce.js';
-import { ApiFailure, countsPendingNow, type CountsPending } from './api.js';
-import { PENDING_RELOAD_MS, PENDING_RELOADS } from './counts-pending.js';
+import { ApiFailure, countsPendingNow, projectorState, type CountsPending } from './api.js';
+import { PENDING_RELOAD_MS, PENDING_RELOADS, whyStillPending } from './counts-pending.js';
 import { h, replace } from './dom.js';
-import { t } from './i18n.js';
+import { formatNumber, t } from './i18n.js';
 import type { Fail } from './widgets.js';
 
 /**
@@ -28,6 +28,7 @@ export function followPending<T extends CountsPending>(anchor: Node, first: T, a
     else if (!line) line = h('p', { class: 'notice', role: 'status', 'data-notice': 'counts-pending' }, text);
     else if (line.textContent !== text) line.textContent = text;
     show(s, line);
+    if (pending && reloadsLeft <= 0 && line) explain(line);
     if (!pending || reloadsLeft <= 0) return;
     setTimeout(() => {
       // The user moved on (or this render was dropped): nothing to update.
@@ -45,6 +46,25 @@ export function followPending<T extends CountsPending>(anchor: Node, first: T, a
     }, PENDING_RELOAD_MS);
   };
   step(first, PENDING_RELOADS);
+}
+
+/**
+ * Once the view stops asking, says why the wait is long when the projector's state shows it (one
+ * ask): changes set aside, or entries older than the projector ever leaves them. The line keeps
+ * its sentence when the state says nothing more or cannot be read; the view has its data.
+ */
+function explain(line: HTMLElement): void {
+  projectorState().then(
+    (p) => {
+      const why = whyStillPending(p);
+      if (!why || !line.isConnected) return;
+      line.textContent =
+        why.key === 'countsPendingHeld'
+          ? t(why.key, { count: `${formatNumber(why.count)}${why.more ? '+' : ''}`, error: why.error })
+          : t(why.key, { minutes: formatNumber(why.minutes) });
+    },
+    () => undefined,
+  );
 }
 
 /**
