@@ -33,7 +33,12 @@ describe('pendingReevaluation', () => {
     expect(pendingReevaluation(progress({ newerRelease: true }), older)).toBeNull();
   });
 
+  it('names the loaded version while an older rule set\'s pass moves servers away from it (a release rolled back)', () => {
+    expect(pendingReevaluation(progress({ ruleVersions: { [rule.id]: '1.1.0' }, fromRuleVersions: { [rule.id]: rule.version } }), rule)?.ruleVersion).toBe(rule.version);
+  });
+
   it('is null once the pass of this version is done, or with no pass at all', () => {
+    expect(pendingReevaluation(undefined, rule)).toBeNull();
     expect(pendingReevaluation(progress({ state: 'done', fromRuleVersions: null }, true), rule)).toBeNull();
     expect(pendingReevaluation(progress({ state: 'done', fromRuleVersions: null }), rule)).toBeNull();
     expect(pendingReevaluation({ loadedRuleSetVersion: 'x', upToDate: false, pass: null }, rule)).toBeNull();
