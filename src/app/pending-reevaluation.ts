@@ -17,7 +17,7 @@ export interface PendingReevaluation {
  * carry it: the pass of the loaded rule set is done, or it started from that version of the rule
  * (another rule changed). When the pass does not record where it started, it is owed.
  */
-export function owedVersion(progress: ReevalProgress | undefined, rule: { readonly id: string; readonly version: string }): string | null {
+function owedVersion(progress: ReevalProgress | undefined, rule: { readonly id: string; readonly version: string }): string | null {
   const pass = progress?.pass;
   if (!pass || progress.upToDate) return null;
   // An instance of an older release names the version the newer release's pass is re-evaluating against.
