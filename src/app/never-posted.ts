@@ -12,7 +12,7 @@ export const NEVER_POSTED_GRACE_MS = 2 * 60 * 60 * 1000;
 export const NEVER_POSTED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface NeverPostedDeps {
-  /** Servers whose active key was issued between `from` and `to`, oldest first, at most `max` (truncated when more were). */
+  /** Servers whose active key was issued between `from` and `to`, oldest first: at most `max`, the first in the table's order, `truncated` when more were. */
   readonly issuedBetween: (from: number, to: number, max: number) => Promise<{ servers: IssuedKey[]; truncated: boolean }>;
   /** Whether any snapshot of the server has been stored (one read). */
   readonly hasPosted: (server: string) => Promise<boolean>;
