@@ -2,7 +2,8 @@
 // and the bounded re-asking behind it. The fleet view redraws from every full summary; the list
 // views (findings, changes, a server, configurations) ask only `summary?only=countsPending` (one
 // storage read, where the full summary reads the counters and waivers too) and reload their own
-// lists once it says the wait is over. One call per load and one per re-ask, never more.
+// lists once it says the wait is over. One call per load and one per re-ask, and when the asking
+// stops with the wait not over, one read of the projector's state to say why; never more.
 import { announce } from './announce.js';
 import { ApiFailure, countsPendingNow, projectorState, type CountsPending } from './api.js';
 import { PENDING_RELOAD_MS, PENDING_RELOADS, whyStillPending } from './counts-pending.js';
