@@ -1,6 +1,6 @@
 // Mutation testing of the rule core, the snapshot contract and the service's pure helpers (no
 // storage, no network) against their own in-process tests (`npm run mutation`; not part of
-// `npm test` or CI: it takes about 20 minutes on 2 cores).
+// `npm test` or CI: it takes 15–60 minutes on 2 cores, or longer; docs/testing.md).
 // The report goes to test-results/mutation/ (ignored by git).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
