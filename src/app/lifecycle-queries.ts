@@ -33,8 +33,8 @@ export interface LifecycleQueryDeps {
   readonly removedNames: ServerNames;
   /** The names of the servers that enrolled (ServerKeys), read only when a name fits no other server. */
   readonly enrolledNames: ServerNames;
-  /** Where the re-evaluation pass stands (one point read); without it the summary says nothing of one. */
-  readonly reevaluation?: () => Promise<ReevalProgress>;
+  /** Where the re-evaluation pass stands (one point read), for the summary's per-rule notice. */
+  readonly reevaluation: () => Promise<ReevalProgress>;
 }
 
 /** What a reader of the counts sees while a re-evaluation that changes the rule is owed. */
