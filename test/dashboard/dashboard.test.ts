@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { showView } from '../support/dashboard-page';
 import { dashboardUrl } from '../../src/local/main';
 import { diffFacts } from '../../src/app/drift';
 import { get, getAll } from '../support/http';
@@ -137,11 +138,6 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
     }
   }
 
-  /** Moves to a view the way a link does. */
-  async function go(page: Page, hash: string): Promise<void> {
-    await page.evaluate((h) => ((globalThis as unknown as PageGlobals).location.hash = h), hash);
-  }
-
   const digits = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''));
 
   it('shows the numbers of /api/summary, after taking the key out of the address bar', async () => {
@@ -262,7 +258,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
       expect(summaryCall?.headers['accept-language']).toBe('ja');
 
       // A server's message and remediation come back in Japanese too.
-      await go(s.page, `#/server/${encodeURIComponent(CHANGED_SERVER)}`);
+      await showView(s.page, `#/server/${encodeURIComponent(CHANGED_SERVER)}`);
       const card = s.page.locator(`article.result[data-rule="${RULE}"]`);
       await card.waitFor();
       const ja = (await get(stack, `servers/${CHANGED_SERVER}`, { headers: { 'accept-language': 'ja' } })).body.results[0];
@@ -280,7 +276,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
   it('shows HTML and script from a snapshot as text and runs none of it', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
-      await go(s.page, `#/server/${encodeURIComponent(fleet.hostileServer)}`);
+      await showView(s.page, `#/server/${encodeURIComponent(fleet.hostileServer)}`);
       const card = s.page.locator(`article.result[data-rule="${RULE}"]`);
       await card.waitFor();
       const img = `<img src=x onerror="window.__pwned='img'">`;
@@ -292,7 +288,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
       await card.locator('details.raw summary').click();
       expect(await card.locator('details.raw pre').textContent()).toContain(img.replace(/"/g, '\\"'));
       // The same text in the findings list.
-      await go(s.page, `#/findings?server=${encodeURIComponent(fleet.hostileServer)}`);
+      await showView(s.page, `#/findings?server=${encodeURIComponent(fleet.hostileServer)}`);
       await s.page.locator(`table.findings tr[data-server="${fleet.hostileServer}"] td.message`, { hasText: script }).waitFor();
 
       expect(await s.page.$$eval('main img, main script, main iframe', (els) => els.length)).toBe(0);
@@ -410,7 +406,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
   it('lists status changes on the Changes view by default, without the waiver and baseline audit records', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
-      await go(s.page, '#/changes');
+      await showView(s.page, '#/changes');
       const shown = await changesShown(s.page);
       const since = encodeURIComponent(sinceAsked(s));
       // The fleet holds an audit record in the same window: the waiver the seed created through the API.
@@ -431,7 +427,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
       const since = new Date(Date.now() - 6 * 3_600_000).toISOString();
-      await go(s.page, `#/changes?since=${encodeURIComponent(since)}`);
+      await showView(s.page, `#/changes?since=${encodeURIComponent(since)}`);
       await changesShown(s.page, 'status');
       await s.page.selectOption('select[data-control="kind"]', 'waiver');
       const waivers = await changesShown(s.page, 'waiver');
@@ -462,12 +458,12 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
       await s.page.locator('[data-metric="hosts"]').waitFor();
       // A time nothing can have happened after yet.
       const later = new Date(Date.now() + 24 * 3_600_000).toISOString();
-      await go(s.page, `#/changes?since=${encodeURIComponent(later)}`);
+      await showView(s.page, `#/changes?since=${encodeURIComponent(later)}`);
       const empty = s.page.locator('[data-list="all-changes"] + .more p');
       await empty.filter({ hasNotText: 'Loading' }).waitFor();
       expect(await empty.textContent()).toMatch(/^No status changes since .+\.$/);
       expect(await s.page.locator('[data-list="new-failing"] + .more p').textContent()).toMatch(/^No new warnings or errors since .+\.$/);
-      await go(s.page, `#/changes?since=${encodeURIComponent(later)}&kind=waiver`);
+      await showView(s.page, `#/changes?since=${encodeURIComponent(later)}&kind=waiver`);
       await s.page.locator('[data-list="all-changes"][data-kind="waiver"] + .more p', { hasNotText: 'Loading' }).waitFor();
       expect(await s.page.locator('[data-list="all-changes"] + .more p').textContent()).toMatch(/^No waiver records since .+\.$/);
     });
@@ -476,7 +472,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
   it('filters and pages the findings with the API\'s continuation tokens', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
-      await go(s.page, '#/findings?top=5');
+      await showView(s.page, '#/findings?top=5');
       const rows = s.page.locator('table.findings tbody tr');
       const serversOf = () => rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-server')} ${tr.getAttribute('data-status')}`));
       await rows.first().waitFor();
@@ -511,7 +507,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
   it('reads a time without a zone in the findings fragment as the browser\'s local time, not as an error', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
-      await go(s.page, '#/findings?since=2020-01-01T00:00&top=5');
+      await showView(s.page, '#/findings?since=2020-01-01T00:00&top=5');
       await s.page.locator('table.findings tbody tr').first().waitFor();
       expect(await s.page.locator('.error').count()).toBe(0);
       const asked = s.requests.map((r) => new URL(r.url)).filter((u) => u.pathname.endsWith('/api/results')).pop();
@@ -557,7 +553,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
         expect(firstFields).toEqual(diffFacts(api.clusters[0].facts, odd.facts).map((d) => d.field));
 
         // With the baseline's cluster on a later page, the page says the largest is the reference.
-        await go(s.page, `#/drift?rule=${RULE}&top=1`);
+        await showView(s.page, `#/drift?rule=${RULE}&top=1`);
         await s.page.locator('.against', { hasText: 'not among those shown' }).waitFor();
         expect(await s.page.locator('.against').getAttribute('data-baseline')).toBe('');
         expect(await s.page.locator('.against').textContent()).toContain(odd.sample[0]);
@@ -575,7 +571,7 @@ describe('the dashboard in Chromium', { timeout: BROWSER_TIMEOUTS.testMs }, () =
   it('draws a server\'s history as a timeline', async () => {
     await inSession(keyFragment(TEST_KEYS.reader), async (s) => {
       await s.page.locator('[data-metric="hosts"]').waitFor();
-      await go(s.page, `#/server/${CHANGED_SERVER}`);
+      await showView(s.page, `#/server/${CHANGED_SERVER}`);
       const entries = s.page.locator('ol.timeline li.event');
       await entries.first().waitFor();
       const history = (await get(stack, `servers/${CHANGED_SERVER}/history`)).body.items;

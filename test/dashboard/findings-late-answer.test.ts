@@ -3,11 +3,12 @@
 // error under it. Chromium against the local host and Azurite.
 import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
+import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
+import { openDashboardReady, showView } from '../support/dashboard-page';
 import { post } from '../support/http';
 import { alphaRule, snapshot } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
 
 let stack: TestStack;
@@ -51,9 +52,8 @@ describe('Findings with a late answer', { timeout: BROWSER_TIMEOUTS.testMs }, ()
       armed = false;
       held.push(route);
     });
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/findings?top=1'));
+    await openDashboardReady(page, stack.baseUrl);
+    await showView(page, '#/findings?top=1');
     await pagerSays(page, /^Page 1Next page$/);
     return { page, held, hold: () => (armed = true) };
   }

@@ -5,11 +5,12 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../../src/rules/types';
-import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
+import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
+import { openDashboardReady, showView } from '../support/dashboard-page';
 import { get, post } from '../support/http';
 import { alphaRule, betaRule, snapshot } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
 
 // Nine always-passing rules whose rule-index partitions sort before the one that warns: a request
@@ -38,9 +39,8 @@ describe('Findings and lists over empty pages', { timeout: BROWSER_TIMEOUTS.test
 
   async function open(hash: string): Promise<Page> {
     const { page } = await suite!.open('en-GB');
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
-    await page.evaluate((h) => ((globalThis as unknown as PageGlobals).location.hash = h), hash);
+    await openDashboardReady(page, stack.baseUrl);
+    await showView(page, hash);
     return page;
   }
   const rowsOf = (page: Page) => page.locator('table.findings tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-server')} ${tr.getAttribute('data-status')}`));
@@ -91,9 +91,8 @@ describe('Findings and lists over empty pages', { timeout: BROWSER_TIMEOUTS.test
       const body = (await real.json()) as { continuationToken: string | null };
       await route.fulfill({ response: real, json: { items: [], continuationToken: body.continuationToken } });
     });
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/changes'));
+    await openDashboardReady(page, stack.baseUrl);
+    await showView(page, '#/changes');
     const since = new Date(Date.now() - 24 * 3_600_000).toISOString();
     const all = (await get(stack, `events?since=${since}&kind=status&status=Warning,Error&top=50`)).body.items;
     expect(all).toHaveLength(2);

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
+import { openDashboard, openDashboardReady, showView } from '../support/dashboard-page';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -33,8 +34,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
 
   async function open(): Promise<{ page: Page; errors: string[] }> {
     const { page, errors } = await suite!.open('en-GB');
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
+    await openDashboardReady(page, stack.baseUrl);
     return { page, errors };
   }
 
@@ -42,7 +42,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const { page } = await open();
     const before = await page.evaluate(() => (globalThis as unknown as PageGlobals).history.length);
     // Pasting the banner's link into the same tab changes only the fragment: no new page load.
-    await page.evaluate((k) => ((globalThis as unknown as PageGlobals).location.hash = `#key=${encodeURIComponent(k)}`), TEST_KEYS.admin);
+    await showView(page, `#key=${encodeURIComponent(TEST_KEYS.admin)}`);
     await expect.poll(async () => (await globals(page)).key, { timeout: 10_000 }).toBe(TEST_KEYS.admin);
     const after = await globals(page);
     expect(after.href).not.toContain('key=');
@@ -58,7 +58,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const { page } = await suite!.open('en-GB');
     let signIn = true;
     await page.route(/\/api\/summary(\?|$)/, (route) => (signIn ? route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title><form>Sign in</form>' }) : route.continue()));
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, stack.baseUrl);
     const box = page.locator('main .error[role="alert"]');
     await box.waitFor();
     expect(await box.locator('p').textContent()).toBe('The answer did not come from the fleet API (a sign-in page or a proxy in between, perhaps); sign in again or reload the page.');
@@ -78,7 +78,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     for (const answer of answers) {
       const { page, errors } = await suite!.open('en-GB');
       await page.route(/\/api\/summary(\?|$)/, (route) => route.fulfill({ status: 200, ...answer }));
-      await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+      await openDashboard(page, stack.baseUrl);
       const box = page.locator('main .error[role="alert"]');
       await box.waitFor();
       expect(await box.locator('p').textContent(), answer.body).toBe('The answer did not come from the fleet API (a sign-in page or a proxy in between, perhaps); sign in again or reload the page.');
@@ -99,7 +99,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
       if (secondPageAsked++ === 0) return route.fulfill({ status: 502, json: { error: 'bad_gateway', message: 'The service did not answer.' } });
       return route.fulfill({ json: drift('fp-two', null) });
     });
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/drift?rule=test-alpha'));
+    await showView(page, '#/drift?rule=test-alpha');
     await page.locator('section.cluster[data-fingerprint="fp-one"]').waitFor();
     await page.locator('.drift .more button', { hasText: 'Load more' }).click();
     const box = page.locator('.drift .more .error[role="alert"]');
@@ -131,7 +131,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
       const real = await route.fetch();
       await route.fulfill({ response: real, json: { ...((await real.json()) as object), continuationToken: 'not a token!' } });
     });
-    await page.evaluate((r) => ((globalThis as unknown as PageGlobals).location.hash = `#/drift?rule=${r}`), RULE);
+    await showView(page, `#/drift?rule=${RULE}`);
     await page.locator('section.cluster').first().waitFor();
     await page.locator('.drift .more button', { hasText: 'Load more' }).click();
     const box = page.locator('.drift .more .error[role="alert"]');
@@ -172,7 +172,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     // This fleet's one server has no finding under the service's rule: page 1 holds a made-up one.
     const finding = { server: 'first1.corp.contoso.com', ruleId: RULE, status: 'Warning', reasonCode: 'Blocked', message: 'Port 25 is not blocked.', firstSeen: null, previousStatus: null };
     const seen = await refuseFurtherPages(page, /\/api\/results\?/, { items: [finding] });
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/findings'));
+    await showView(page, '#/findings');
     await page.locator('table.findings tbody tr[data-server="first1.corp.contoso.com"]').waitFor();
     await page.locator('.findings-view .pager button', { hasText: 'Next page' }).click();
     const box = page.locator('.findings-view .table-status .error[role="alert"]');
@@ -190,7 +190,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const { page } = await open();
     // Only the status-change list (the view's second list) gets the refused token.
     const seen = await refuseFurtherPages(page, /\/api\/events\?(?!.*status=)/);
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/changes'));
+    await showView(page, '#/changes');
     const list = page.locator('[data-list="all-changes"]');
     await list.locator('li.event[data-server="first1.corp.contoso.com"]').waitFor();
     const before = await list.locator('li.event').count();
@@ -222,7 +222,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
       let reads = 0;
       let failing = true;
       await page.route(r.read, (route) => (reads++ === 0 || !failing ? route.continue() : route.fulfill({ status: 502, json: { error: 'bad_gateway', message: 'The service did not answer.' } })));
-      await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), r.hash);
+      await showView(page, r.hash);
       await page.locator(r.shown).first().waitFor();
       const boxes = page.locator('main .error[role="alert"]');
       // Each failure's box is told from the ones before it by a mark on those.
@@ -247,7 +247,7 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
   it('offers no Try again when the service refuses what a view asks (a 400), only its sentence', async () => {
     const { page } = await suite!.open('en-GB');
     await page.route(/\/api\/summary(\?|$)/, (route) => route.fulfill({ status: 400, json: { error: 'invalid_query', message: 'The query is not one the service takes.' } }));
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, stack.baseUrl);
     const box = page.locator('main .error[role="alert"]');
     await box.waitFor();
     expect(await box.locator('p').textContent()).toBe('The request failed (400 invalid_query): The query is not one the service takes.');
@@ -258,9 +258,8 @@ describe('the dashboard on first use', { timeout: BROWSER_TIMEOUTS.testMs }, () 
     const { page } = await suite!.open('en-GB');
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Tokyo' });
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
-    await page.evaluate(() => ((globalThis as unknown as PageGlobals).location.hash = '#/server/first1.corp.contoso.com'));
+    await openDashboardReady(page, stack.baseUrl);
+    await showView(page, '#/server/first1.corp.contoso.com');
     const seen = page.locator('dl.facts time').first();
     await seen.waitFor();
     const iso = (await seen.getAttribute('datetime'))!;

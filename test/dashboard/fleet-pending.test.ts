@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS, PENDING_RELOADS } from '../../src/dashboard/web/counts-pending';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
-import { TEST_KEYS } from '../support/stack';
+import { openDashboard } from '../support/dashboard-page';
 import { heldBackStack, PENDING_LINE } from './held-back-stack';
 
 /** The page's DOM as these callbacks use it (the tests' TypeScript config has Node's types). */
@@ -51,7 +51,7 @@ describe('the fleet view while counts catch up, in Chromium', { timeout: BROWSER
       if (url.pathname === '/api/summary' && url.search === '') calls++;
     });
     if (fakeClock) await page.clock.install();
-    await page.goto(`${heldStack().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, heldStack().baseUrl);
     return { page, summaryCalls: () => calls, errors };
   }
 

@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
+import { openDashboardReady, showView } from '../support/dashboard-page';
 import { post } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
 
 const HOUR = 3_600_000;
@@ -38,11 +39,9 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
   async function open(prepare?: (page: Page) => Promise<unknown>): Promise<Page> {
     const { page } = await suite!.open('en-GB');
     await prepare?.(page);
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
+    await openDashboardReady(page, stack.baseUrl);
     return page;
   }
-  const go = (page: Page, hash: string) => page.evaluate((h) => ((globalThis as unknown as PageGlobals).location.hash = h), hash);
   const hashOf = (page: Page) => page.evaluate(() => (globalThis as unknown as PageGlobals).location.hash);
 
   it('announces loading, shown, failed and counted in one small live region, not the whole view', async () => {
@@ -73,7 +72,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     expect(await announcer.getAttribute('aria-live')).toBe('polite');
     await expect.poll(() => announcer.textContent(), { timeout: 10_000 }).toBe('Recent changes have been counted.');
 
-    await go(page, '#/findings');
+    await showView(page, '#/findings');
     await expect.poll(() => announcer.textContent(), { timeout: 10_000 }).toBe('Loading…');
     gate.release();
     await expect.poll(() => announcer.textContent(), { timeout: 10_000 }).toBe('Findings shown.');
@@ -81,23 +80,23 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     expect(await announcer.locator('*').count()).toBe(0);
 
     // A view that cannot be shown at all (a server no one knows) says so there too.
-    await go(page, '#/server/nobody.corp.contoso.com');
+    await showView(page, '#/server/nobody.corp.contoso.com');
     await page.locator('main .error[role="alert"]').waitFor();
     await expect.poll(() => announcer.textContent(), { timeout: 10_000 }).toBe('nobody.corp.contoso.com could not be loaded.');
   });
 
   /** The `since` the Changes view asks the events for once `fragment` is followed (from another view). */
   async function sinceShownFor(page: Page, fragment: string): Promise<number> {
-    await go(page, '#/fleet');
+    await showView(page, '#/fleet');
     await page.locator('[data-metric="hosts"]').waitFor();
     const asked = page.waitForRequest((r) => /\/api\/events\?/.test(r.url()));
-    await go(page, fragment);
+    await showView(page, fragment);
     return Date.parse(new URL((await asked).url()).searchParams.get('since') ?? '');
   }
 
   it('shows the window ending now when "Last 24 hours" or "Last 7 days" is clicked, however long the Changes view was open', async () => {
     const page = await open((p) => p.clock.install());
-    await go(page, '#/changes');
+    await showView(page, '#/changes');
     await page.locator('.changes-view [data-list="all-changes"]').waitFor();
     let now = Date.now();
     // The view stays open for two days before each click; the last click is on the link of the window shown.
@@ -120,7 +119,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     // A link dragged to the tab bar or the address bar, or copied, is its href as it stands then:
     // the page gets no event it could update the address on before the browser takes it.
     const page = await open((p) => p.clock.install());
-    await go(page, '#/changes');
+    await showView(page, '#/changes');
     const link = page.locator('.changes-view form.filters a', { hasText: 'Last 24 hours' });
     await link.waitFor();
     // Two days with the view open and the link untouched.
@@ -130,7 +129,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
     expect(Math.abs((await sinceShownFor(page, untouched)) - (now - 24 * HOUR))).toBeLessThan(HOUR);
 
     // Reached with the keyboard, then left focused for two more days.
-    await go(page, '#/changes');
+    await showView(page, '#/changes');
     await link.waitFor();
     await page.locator('.changes-view form.filters button[type="submit"]').focus();
     await page.keyboard.press('Tab');
@@ -143,7 +142,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
 
   it('drags the window ending when the link is dragged, even after the press that starts the drag waited', async () => {
     const page = await open((p) => p.clock.install());
-    await go(page, '#/changes');
+    await showView(page, '#/changes');
     const link = page.locator('.changes-view form.filters a', { hasText: 'Last 7 days' });
     await link.waitFor();
     // What the browser puts in the drag: read where the drag starts, before any handler of the page.
@@ -172,7 +171,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
         return route.fulfill({ json: { countsPending: true } });
       });
     });
-    await go(page, '#/findings');
+    await showView(page, '#/findings');
     const line = page.locator('.findings-view [data-notice="counts-pending"]');
     await line.waitFor();
     // Mark the element and record every change under the line's slot from now on.
@@ -209,7 +208,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
   it('shows 10,000 servers not reporting a page at a time, with Load more', async () => {
     const items = Array.from({ length: 10_000 }, (_, i) => ({ server: `silent${String(i).padStart(5, '0')}.corp.contoso.com`, lastSeen: '2026-11-01T00:00:00.000Z', staleSince: '2026-11-02T00:00:00.000Z' }));
     const page = await open((p) => p.route(/\/api\/servers\?stale=true$/, (route) => route.fulfill({ json: { items } })));
-    await go(page, '#/changes');
+    await showView(page, '#/changes');
     const rows = page.locator('[data-list="stale"] li');
     await rows.first().waitFor();
     expect(await rows.count()).toBe(50);
@@ -230,7 +229,7 @@ describe('a dashboard left open, and read with a screen reader', { timeout: BROW
         return route.fulfill({ json: { items: [finding('two.corp.contoso.com')], continuationToken: null } });
       }),
     );
-    await go(page, '#/findings');
+    await showView(page, '#/findings');
     await page.locator('table.findings tbody tr[data-server="one.corp.contoso.com"]').waitFor();
     const pager = page.locator('.findings-view .pager');
     await pager.locator('button', { hasText: 'Next page' }).click();

@@ -9,9 +9,10 @@ import { PENDING_RELOAD_MS, PENDING_RELOADS, STALLED_AFTER_SECONDS } from '../..
 import { OutboxStore } from '../../src/store';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { openDashboard } from '../support/dashboard-page';
 import { get, post } from '../support/http';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
 import { PENDING_LINE } from './held-back-stack';
 
@@ -44,7 +45,7 @@ describe('the line after the tries, when the projector\'s state says why', { tim
       if (new URL(r.url()).pathname === '/api/jobs/projector') asks++;
     });
     await page.clock.install();
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, stack.baseUrl);
     const line = page.locator(PENDING_LINE);
     await line.waitFor();
     for (let i = 0; i < PENDING_RELOADS; i++) {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/local/host';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { openDashboard } from '../support/dashboard-page';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, startNewRuleHost } from '../support/drift';
 import { post } from '../support/http';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
@@ -46,7 +47,7 @@ describe('the Configurations view during a re-evaluation', { timeout: BROWSER_TI
 
   async function clusters(): Promise<{ sizes: (string | null)[]; notice: string | null }> {
     const { page } = await chromium.open('en-GB');
-    await page.goto(`${v2.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, v2.baseUrl);
     await page.goto(`${v2.baseUrl}/api/dashboard#/drift?rule=${DRIFT_RULE}`);
     const panels = page.locator('section.cluster');
     await panels.first().waitFor();
@@ -60,7 +61,7 @@ describe('the Configurations view during a re-evaluation', { timeout: BROWSER_TI
   /** The Fleet view's re-evaluation line per rule panel, in the browser's language (no choice saved). */
   async function fleetNotices(locale: string): Promise<Record<string, string | null>> {
     const { page } = await chromium.open(locale);
-    await page.goto(`${v2.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, v2.baseUrl);
     await page.goto(`${v2.baseUrl}/api/dashboard#/fleet`);
     const panels = page.locator('section.rule');
     await panels.first().waitFor();

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { OutboxStore } from '../../src/store';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { openDashboard } from '../support/dashboard-page';
 import { get, type Json } from '../support/http';
-import { TEST_KEYS } from '../support/stack';
 import { heldBackStack } from './held-back-stack';
 
 const HOST = 'DECOM1';
@@ -32,7 +32,7 @@ describe('a removed server on the dashboard before its removal is in its history
   /** Opens the dashboard, then `name` through the header's server box, as a person would. */
   async function openByServerBox(name: string): Promise<{ page: Page; errors: string[] }> {
     const { page, errors } = await chromium.open('en-GB');
-    await page.goto(`${held().baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+    await openDashboard(page, held().baseUrl);
     await page.locator('.fleet').waitFor();
     await page.fill('form.goto input[name="server"]', name);
     await page.click('form.goto button[type="submit"]');

@@ -10,9 +10,10 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { openDashboardReady, showView } from '../support/dashboard-page';
 import { DEFAULT_LIST, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, post, type Json } from '../support/http';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt } from './build';
 
 const GONE = serverIdOf('GONE01');
@@ -59,13 +60,12 @@ describe('a removed server on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs
 
   async function openAt(fragment: string, locale: string): Promise<{ page: Page; errors: string[] }> {
     const { page, errors } = await chromium.open(locale);
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.locator('[data-metric="hosts"]').waitFor();
+    await openDashboardReady(page, stack.baseUrl);
     if (locale.startsWith('ja')) {
       await page.selectOption('select[data-control="lang"]', 'ja');
       await page.locator('nav a[data-view="fleet"]', { hasText: 'フリート' }).waitFor();
     }
-    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), fragment);
+    await showView(page, fragment);
     return { page, errors };
   }
 
@@ -149,7 +149,7 @@ describe('a removed server on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs
     expect(await error.locator('button').count()).toBe(0);
     expect(await page.locator('.removed-server').count()).toBe(0);
 
-    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), `#/server/${KEPT}`);
+    await showView(page, `#/server/${KEPT}`);
     await page.locator(`.server-view[data-server="${KEPT}"] article.result`).first().waitFor();
     expect(await page.locator('.removed-server').count()).toBe(0);
   });

@@ -10,8 +10,9 @@ import { RULES } from '../../src/rules/registry';
 import { anchorsOf, renderGuide } from '../../scripts/markdown.cjs';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite } from '../support/chromium-suite';
+import { openDashboard, showView } from '../support/dashboard-page';
 import { get, post } from '../support/http';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 import { ensureDashboardBuilt, ROOT } from './build';
 
 const guideOf = (ruleId: string) => readFileSync(path.join(ROOT, 'docs', 'rules', `${ruleId}.md`), 'utf8');
@@ -124,8 +125,8 @@ describe('the guide link on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs }
     const posted = await post(stack, doc);
     const url = posted.body.results[0].references[0].url as string;
     const { page } = await suite.open('en-GB');
-    await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
-    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), `#/server/${encodeURIComponent(posted.body.server as string)}`);
+    await openDashboard(page, stack.baseUrl);
+    await showView(page, `#/server/${encodeURIComponent(posted.body.server as string)}`);
     const guide = page.locator('ul.references li').first().locator('a');
     await guide.waitFor();
     expect(await guide.getAttribute('href')).toBe(url);

@@ -10,9 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { PENDING_RELOAD_MS } from '../../src/dashboard/web/counts-pending';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
+import { openDashboard, showView } from '../support/dashboard-page';
 import { get, post } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { TEST_KEYS, type TestStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
 import { heldBackStack, PENDING_LINE } from './held-back-stack';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs } from '../support/drift';
 import { RULES } from '../../src/rules/registry';
@@ -73,11 +74,11 @@ async function openViewOf(chromium: ChromiumSuite, stack: TestStack, fragment: s
     const p = new URL(r.url()).pathname;
     if (p.startsWith('/api/') && !p.startsWith('/api/dashboard')) apiCalls.push(p.slice('/api/'.length) + (p === '/api/summary' ? new URL(r.url()).search : ''));
   });
-  await page.goto(`${stack.baseUrl}/api/dashboard#key=${encodeURIComponent(TEST_KEYS.reader)}`);
+  await openDashboard(page, stack.baseUrl);
   // The page opens on the fleet view; the calls counted are the chosen view's.
   await page.locator('.fleet').waitFor();
   apiCalls.length = 0;
-  await page.evaluate((hash) => ((globalThis as unknown as PageGlobals).location.hash = hash), fragment);
+  await showView(page, fragment);
   return { page, apiCalls, errors, close };
 }
 
