@@ -3,13 +3,14 @@
 // to storage is off. Column names are the Results table's
 // (reports/fleet-posture.pq reads them by name), plus the lifecycle columns (Stale and since when,
 // Waived, the waiver and until when it holds) and the configuration fingerprint that fleet drift
-// groups servers by; the file starts with a UTF-8 byte-order mark for Excel.
+// groups servers by; the file starts with a UTF-8 byte-order mark for Excel. The filters of the
+// results list narrow it to what that list answers (the dashboard's Findings view downloads it).
 import { LANGUAGES } from '../rules/types';
 import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
 import { messageOf } from './errors';
-import { checkParams, parseFlag, type ApiResponse, type RouteCall } from './http-io';
+import { checkParams, parseFlag, parseRule, parseServer, parseSince, parseStatuses, single, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
 import { waiverOfResult } from './waivers';
 
@@ -93,13 +94,18 @@ function row(r: StoredResult, { stale, staleSince, waiver }: Lifecycle, evidence
  * response, never as a shorter file.
  */
 export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall): Promise<ApiResponse> {
-  checkParams(req.query, ['evidence']);
+  const filter = exportFilter(app, req.query);
   // Evidence is in the file unless asked to leave it out.
   const evidence = parseFlag(req.query, 'evidence') ?? true;
+  // A name no server answers to is a 404, as for GET /api/results, not an empty file.
+  if (filter.server !== undefined) filter.server = await app.queries.resolveCountingServer(filter.server);
   const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
   const select = exportedResultColumns(evidence);
   const ruleIds = app.rules.map((r) => r.id);
-  const read = (token?: string) => app.store.listAllResults(ruleIds, PAGE, token, select);
+  const read = async (token?: string) => {
+    const page = await app.store.listAllResults(ruleIds, PAGE, token, select, filter);
+    return filter.waived === undefined ? page : { ...page, items: page.items.filter((r) => (waiverOfResult(active, r) !== undefined) === filter.waived) };
+  };
   let next: Awaited<ReturnType<typeof read>> | undefined = await read();
   let token: string | undefined;
   const encoder = new TextEncoder();
@@ -126,6 +132,21 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
     status: 200,
     headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="results.csv"', 'Cache-Control': 'no-store' },
     body,
+  };
+}
+
+/**
+ * The filters of `GET /api/results` (server, rule, status, waived, since), so a file holds what a
+ * list or the dashboard's Findings view shows: every result when none is given.
+ */
+function exportFilter(app: PostureApp, q: URLSearchParams): { server?: string; ruleId?: string; statuses?: string[]; since?: number; waived?: boolean } {
+  checkParams(q, ['evidence', 'server', 'rule', 'status', 'waived', 'since']);
+  return {
+    server: parseServer(single(q, 'server'), '"server"'),
+    ruleId: parseRule(q, app.rules),
+    statuses: parseStatuses(q),
+    since: parseSince(q),
+    waived: parseFlag(q, 'waived'),
   };
 }
 

@@ -339,13 +339,9 @@ export class PostureStore {
     const select = lang === undefined ? undefined : summaryColumns(lang);
     const query = queryId('results', { ...filter, ruleIds: filter.server ? undefined : ruleIds });
     const sinceFilter = filter.since === undefined ? undefined : `FirstSeen ge ${odataDate(filter.since)}`;
-    const statusFilter = filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`Status eq ${s}`)) : undefined;
-    const ruleFilter = filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined;
 
     if (filter.server !== undefined || (!filter.ruleId && !(filter.statuses && filter.statuses.length > 0))) {
-      const pkFilter = filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined;
-      const q = and(pkFilter, ruleFilter, statusFilter, sinceFilter, LIVE_RESULTS);
-      return this.#results.walk([q || undefined], query, token, top, entityToSummary, select, loadedRule(ruleIds));
+      return this.#results.walk([resultRowsFilter(filter)], query, token, top, entityToSummary, select, loadedRule(ruleIds));
     }
     const rules = filter.ruleId ? [filter.ruleId] : [...ruleIds].sort();
     const statuses = filter.statuses && filter.statuses.length > 0 ? filter.statuses : this.statuses;
@@ -356,12 +352,13 @@ export class PostureStore {
 
   /**
    * Every current result of the fleet's `ruleIds` with evidence, a page at a time (the CSV export;
-   * a full scan by design). With `select`, only those columns are read: the rest of each record is
-   * as for a row without them (empty texts, no evidence, zero times).
+   * a full scan by design, which `filter` narrows on the service's side, its `waived` aside). With
+   * `select`, only those columns are read: the rest of each record is as for a row without them
+   * (empty texts, no evidence, zero times).
    */
-  async listAllResults(ruleIds: readonly string[], top: number, token?: string, select?: readonly string[]): Promise<Page<StoredResult>> {
+  async listAllResults(ruleIds: readonly string[], top: number, token?: string, select?: readonly string[], filter: ResultFilter = {}): Promise<Page<StoredResult>> {
     await this.ensureTables();
-    return this.#results.walk([LIVE_RESULTS], queryId('results-all', { ruleIds }), token, top, entityToResult, select && [...select], loadedRule(ruleIds));
+    return this.#results.walk([resultRowsFilter(filter)], queryId('results-all', { ...filter, ruleIds }), token, top, entityToResult, select && [...select], loadedRule(ruleIds));
   }
 }
 
@@ -379,4 +376,15 @@ export function loadedRule(ruleIds: readonly string[]): (row: { ruleId: string }
 /** The row says its commit left no other row in the partition, under a rule set of `ruleIds`. */
 function isAlone(row: StoredResult, ruleIds: readonly string[]): boolean {
   return ruleIds.length === 1 && row.ruleId === ruleIds[0] && row.partitionRules?.length === 1 && row.partitionRules[0] === ruleIds[0];
+}
+
+/** The Results table's live rows that match `filter` (its `waived` is the caller's to apply). */
+function resultRowsFilter(filter: ResultFilter): string {
+  return and(
+    filter.server !== undefined ? odata`PartitionKey eq ${encodeKey(filter.server)}` : undefined,
+    filter.ruleId ? odata`RuleId eq ${filter.ruleId}` : undefined,
+    filter.statuses && filter.statuses.length > 0 ? or(filter.statuses.map((s) => odata`Status eq ${s}`)) : undefined,
+    filter.since === undefined ? undefined : `FirstSeen ge ${odataDate(filter.since)}`,
+    LIVE_RESULTS,
+  );
 }

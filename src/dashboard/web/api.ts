@@ -108,37 +108,61 @@ export async function apiGet<T>(path: string, query: Query = {}): Promise<T> {
 }
 
 async function getOnce<T>(path: string, query: Query): Promise<T> {
-  let res: Response;
+  const res = await send(path, query, 'application/json');
+  const body = parseJson(await res.text());
+  if (!res.ok) throw failureOf(res, body);
+  // Every route the page reads answers a JSON object: anything else that says OK (a proxy's or a
+  // gateway's sign-in page, or its bare "ok") is not the fleet's answer and must not be read as one.
+  if (!isJsonType(res.headers.get('content-type')) || !isObject(body)) throw new ApiFailure(res.status, NOT_API, '');
+  return body as T;
+}
+
+/**
+ * A file the API answers (the CSV export), whole: fetched with the key like every call, as a
+ * plain link cannot send one. A transfer the service cuts off part-way fails here rather than
+ * give a shorter file.
+ */
+export async function apiFile(path: string, query: Query, type: string): Promise<Blob> {
+  const res = await send(path, query, type);
+  if (!res.ok) throw failureOf(res, parseJson(await res.text()));
+  if ((res.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== type) throw new ApiFailure(res.status, NOT_API, '');
   try {
-    res = await fetch(apiUrl(path, query), {
-      headers: { 'x-api-key': storedKey() ?? '', 'accept-language': lang(), accept: 'application/json' },
+    return await res.blob();
+  } catch (error) {
+    throw new ApiFailure(0, 'network', error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function send(path: string, query: Query, accept: string): Promise<Response> {
+  try {
+    return await fetch(apiUrl(path, query), {
+      headers: { 'x-api-key': storedKey() ?? '', 'accept-language': lang(), accept },
       cache: 'no-store',
       credentials: 'omit',
     });
   } catch (error) {
     throw new ApiFailure(0, 'network', error instanceof Error ? error.message : String(error));
   }
-  const text = await res.text();
-  let body: unknown;
+}
+
+function parseJson(text: string): unknown {
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    body = undefined;
+    return undefined;
   }
-  if (!res.ok) {
-    const e = (body ?? {}) as { error?: unknown; message?: unknown };
-    const retry = Number(res.headers.get('retry-after'));
-    throw new ApiFailure(
-      res.status,
-      typeof e.error === 'string' ? e.error : 'http_error',
-      typeof e.message === 'string' ? e.message : res.statusText,
-      Number.isFinite(retry) && retry > 0 ? retry : undefined,
-    );
-  }
-  // Every route the page reads answers a JSON object: anything else that says OK (a proxy's or a
-  // gateway's sign-in page, or its bare "ok") is not the fleet's answer and must not be read as one.
-  if (!isJsonType(res.headers.get('content-type')) || !isObject(body)) throw new ApiFailure(res.status, NOT_API, '');
-  return body as T;
+}
+
+/** A refusal as the API words it (its error body), or the HTTP status text when the body is not the API's. */
+function failureOf(res: Response, body: unknown): ApiFailure {
+  const e = (body ?? {}) as { error?: unknown; message?: unknown };
+  const retry = Number(res.headers.get('retry-after'));
+  return new ApiFailure(
+    res.status,
+    typeof e.error === 'string' ? e.error : 'http_error',
+    typeof e.message === 'string' ? e.message : res.statusText,
+    Number.isFinite(retry) && retry > 0 ? retry : undefined,
+  );
 }
 
 function isJsonType(contentType: string | null): boolean {

@@ -3,7 +3,9 @@
 // tokens of the pages seen are kept, so "Previous page" goes back without a new query syntax.
 // The rule index follows a post by a moment: while the service says so (countsPending), a line
 // says it, an empty page says nothing more, and the page last asked for is read again once the wait is over.
-import { ApiFailure, apiGet, filledPage, rules, type Page, type ResultItem } from './api.js';
+// "Download CSV" saves every finding the filters select, not only the page shown, in the columns
+// of the CSV export (evidence included), for a list handed on to whoever fixes the servers.
+import { ApiFailure, apiFile, apiGet, filledPage, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
 import { PendingWait } from './pending-line.js';
@@ -76,6 +78,9 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     });
   });
 
+  const findingsQuery = { status: filter.status || FINDING_STATUSES.join(','), rule: filter.rule, server: filter.server, since: filter.since };
+  const download = downloadControl(findingsQuery, fail);
+
   const body = h('tbody');
   const pager = h('div', { class: 'pager' });
   const table = h(
@@ -104,14 +109,7 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
     let page: Page<ResultItem>;
     try {
       const load = (continuationToken: string | undefined) =>
-        apiGet<Page<ResultItem>>('results', {
-          status: filter.status || FINDING_STATUSES.join(','),
-          rule: filter.rule,
-          server: filter.server,
-          since: filter.since,
-          top: String(pageSize),
-          continuationToken,
-        });
+        apiGet<Page<ResultItem>>('results', { ...findingsQuery, top: String(pageSize), continuationToken });
       page = await filledPage(load, tokens[pageIndex]);
     } catch (error) {
       if (mine !== asked) return;
@@ -155,5 +153,35 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
   };
   await show(0);
   const line = pending.line(fail, () => void show(reloadPage));
-  return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, table, status, pager);
+  return h('div', { class: 'findings-view' }, h('h1', null, t('findingsTitle')), line, form, download, table, status, pager);
+}
+
+/** The file's name: what it holds and the local day it was saved. */
+export function findingsFileName(now: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `findings-${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}.csv`;
+}
+
+/** The download button and the line beside it that says it is under way or why it failed. */
+function downloadControl(query: Readonly<Record<string, string>>, fail: Fail): HTMLElement {
+  const state = h('span', { class: 'download-state', role: 'status' });
+  const start = async () => {
+    go.disabled = true;
+    replace(state, h('span', { class: 'muted' }, t('downloading')));
+    try {
+      const file = await apiFile('export/results.csv', query, 'text/csv');
+      const url = URL.createObjectURL(file);
+      h('a', { href: url, download: findingsFileName(new Date()) }).click();
+      // The browser has taken the file once the click is handled; the object URL can go after.
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+      replace(state, null);
+    } catch (error) {
+      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+      replace(state, errorBox(error, () => void start()));
+    } finally {
+      go.disabled = false;
+    }
+  };
+  const go = button(t('downloadCsv'), () => void start(), { 'data-action': 'download-csv' });
+  return h('div', { class: 'download' }, go, state);
 }
