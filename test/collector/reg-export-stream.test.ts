@@ -79,6 +79,30 @@ describe('parseRegExportFile: a file read in pieces', () => {
     expect(sjis.keys[0]!.values).toEqual([{ name: 'j', type: 'REG_SZ', data: '日本' }]);
   });
 
+  it('reads the letters code page 1252 has at 0x80–0x9F as its letters, in pieces as whole', async () => {
+    // € ‚ … ™: Node 20's decoder for windows-1252 gives a whole text's as the control characters of
+    // the same numbers (ISO 8859-1), which the reading repairs; read in pieces, they must come out
+    // as letters too.
+    const bytes = Buffer.concat([Buffer.from('REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"e"="'), Buffer.from([0x80, 0x82, 0x85, 0x99]), Buffer.from('"\r\n')]);
+    const expected = whole(bytes, 1252);
+    for (const size of SIZES) {
+      const read = (await streamed(bytes, size, 1252)) as { parsed: RegExport };
+      expect(read.parsed.keys[0]!.values, `pieces of ${size}`).toEqual([{ name: 'e', type: 'REG_SZ', data: '€‚…™' }]);
+      expect(read).toEqual(expected);
+    }
+  });
+
+  it('reads a last line ended by a CR alone as a line, as the whole file does', async () => {
+    const ended = (end: string) => Buffer.from(`${HEADER}"a"="b"${end}`);
+    const expected = whole(ended('\r'));
+    expect(expected).toEqual(whole(ended('\r\n')));
+    for (const size of SIZES) {
+      const read = (await streamed(ended('\r'), size)) as { parsed: RegExport };
+      expect(read.parsed.keys[0]!.values, `pieces of ${size}`).toEqual([{ name: 'a', type: 'REG_SZ', data: 'b' }]);
+      expect(read).toEqual(expected);
+    }
+  });
+
   it('reads a file as ANSI when its bytes stop being UTF-8 late in the file, from the start again', async () => {
     const bytes = Buffer.concat([Buffer.from(`REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n${'"a"="b"\r\n'.repeat(20_000)}"e"="`), Buffer.from([0xe9]), Buffer.from('"\r\n')]);
     const read = (await parseRegExportFile(pieces(bytes, 4096))) as { parsed: RegExport; ansi: boolean };

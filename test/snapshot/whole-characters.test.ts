@@ -76,6 +76,18 @@ describe('half of a surrogate pair in a snapshot', () => {
     ]);
   });
 
+  it('is named at its string when another issue comes before it in the contract\'s order', () => {
+    expect(
+      issuesOf((s) => {
+        s.services[1].started = 'yes';
+        s.files[0].tail = '\ud800';
+      }),
+    ).toEqual([
+      { path: 'services[1].started', message: 'must be a boolean' },
+      { path: 'files[0].tail', message: HALF },
+    ]);
+  });
+
   it('in a string a pattern confines is told by that pattern alone', () => {
     expect(issuesOf((s) => (s.host.name = 'EXCH\ud800'))).toEqual([
       { path: 'host.name', message: 'host name must be 1-63 letters, digits, hyphens or underscores, not starting or ending with a hyphen' },

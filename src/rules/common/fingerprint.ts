@@ -13,7 +13,7 @@ export function fingerprintOf(facts: Facts): Fingerprint {
   return { hash: fingerprintHash(facts), facts };
 }
 
-/** Distinct entries in code-unit order: list order and repeats never split two servers. */
+/** Distinct entries in code-unit order (sort's own order for strings): list order and repeats never split two servers. */
 export function sortedSet(items: Iterable<string>): string[] {
-  return [...new Set(items)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(items)].sort();
 }
