@@ -97,7 +97,7 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
   const filter = exportFilter(app, req.query);
   // Evidence is in the file unless asked to leave it out.
   const evidence = parseFlag(req.query, 'evidence') ?? true;
-  // A name no server answers to is a 404, as for GET /api/results, not an empty file.
+  // A name no server answers to is a 404, as for the results list, not an empty file.
   if (filter.server !== undefined) filter.server = await app.queries.resolveCountingServer(filter.server);
   const [stale, active] = await Promise.all([listStaleServers(app), app.waivers.active()]);
   const select = exportedResultColumns(evidence);
@@ -136,7 +136,7 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
 }
 
 /**
- * The filters of `GET /api/results` (server, rule, status, waived, since), so a file holds what a
+ * The results list's filters (server, rule, status, waived, since), so a file holds what a
  * list or the dashboard's Findings view shows: every result when none is given.
  */
 function exportFilter(app: PostureApp, q: URLSearchParams): { server?: string; ruleId?: string; statuses?: string[]; since?: number; waived?: boolean } {

@@ -122,7 +122,7 @@ async function getOnce<T>(path: string, query: Query): Promise<T> {
  * plain link cannot send one. A transfer the service cuts off part-way fails here rather than
  * give a shorter file.
  */
-export async function apiFile(path: string, query: Query, type: string): Promise<Blob> {
+async function apiFile(path: string, query: Query, type: string): Promise<Blob> {
   const res = await send(path, query, type);
   if (!res.ok) throw failureOf(res, parseJson(await res.text()));
   if ((res.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== type) throw new ApiFailure(res.status, NOT_API, '');
@@ -185,6 +185,11 @@ export interface CountsPending {
 /** The summary's countsPending alone: one storage read, for the views that do not show the counts. */
 export function countsPendingNow(): Promise<CountsPending> {
   return apiGet<CountsPending>('summary', { only: 'countsPending' });
+}
+
+/** The CSV export of the current results the query selects (filters as for the results list). */
+export function resultsCsv(query: Query): Promise<Blob> {
+  return apiFile('export/results.csv', query, 'text/csv');
 }
 
 /** The projector's held changes and what waits for it (a reader may ask). */

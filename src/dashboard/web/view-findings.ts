@@ -5,7 +5,7 @@
 // says it, an empty page says nothing more, and the page last asked for is read again once the wait is over.
 // "Download CSV" saves every finding the filters select, not only the page shown, in the columns
 // of the CSV export (evidence included), for a list handed on to whoever fixes the servers.
-import { ApiFailure, apiFile, apiGet, filledPage, rules, type Page, type ResultItem } from './api.js';
+import { ApiFailure, apiGet, filledPage, resultsCsv, rules, type Page, type ResultItem } from './api.js';
 import { h, link, replace } from './dom.js';
 import { t } from './i18n.js';
 import { PendingWait } from './pending-line.js';
@@ -157,23 +157,23 @@ export async function renderFindings(route: Route, fail: Fail): Promise<Node> {
 }
 
 /** The file's name: what it holds and the local day it was saved. */
-export function findingsFileName(now: Date): string {
+function findingsFileName(now: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `findings-${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}.csv`;
 }
 
 /** The download button and the line beside it that says it is under way or why it failed. */
 function downloadControl(query: Readonly<Record<string, string>>, fail: Fail): HTMLElement {
-  const state = h('span', { class: 'download-state', role: 'status' });
+  const state = h('div', { class: 'download-state', role: 'status' });
   const start = async () => {
     go.disabled = true;
     replace(state, h('span', { class: 'muted' }, t('downloading')));
     try {
-      const file = await apiFile('export/results.csv', query, 'text/csv');
+      const file = await resultsCsv(query);
       const url = URL.createObjectURL(file);
       h('a', { href: url, download: findingsFileName(new Date()) }).click();
-      // The browser has taken the file once the click is handled; the object URL can go after.
-      setTimeout(() => URL.revokeObjectURL(url), 0);
+      // The browser reads the object URL after the click is handled, not during it: it goes later.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
       replace(state, null);
     } catch (error) {
       if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
