@@ -2,8 +2,8 @@
 // storage, no network) against their own in-process tests (`npm run mutation`; not part of
 // `npm test` or CI). On 2 cores a full run takes hours: about 1,100 of its 4,800 mutants are
 // static (built when a module loads: the snapshot schema, message tables), and each of those
-// runs every test. `npm run mutation:quick` leaves them out (about 45 minutes) and lists the
-// survivors that count (docs/testing.md). The report goes to test-results/mutation/ (ignored by git).
+// runs every test. `npm run mutation:quick` (stryker.quick.config.mjs) leaves them out and
+// lists the survivors that count (docs/testing.md). The report goes to test-results/mutation/ (ignored by git).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

@@ -1,8 +1,8 @@
-// Lists the surviving mutants of a Stryker report that the run really tested: those not static.
-// With --ignoreStatic (npm run mutation:quick) a mutant that is evaluated when its module loads
-// (a schema, a message table, a regular expression at the top of a file) runs only against the
-// tests that also reach it at run time, with the value already built as it was: it survives
-// whatever the tests check. Its "survived" means nothing; the others' does.
+// Lists the surviving mutants of a Stryker report that the run tested at run time: those not
+// static. With ignoreStatic (npm run mutation:quick), a mutant of code that runs when its module
+// loads (a schema, a message table, a regular expression at the top of a file) that a test also
+// reaches later is run against that test alone, with the value already built as it was: it
+// survives whatever the tests check. Its "survived" says nothing; the others' does.
 // Usage: node scripts/mutation-survivors.cjs [report.json]; exits 1 when any is left.
 'use strict';
 const { readFileSync } = require('node:fs');
