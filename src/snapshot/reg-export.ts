@@ -339,11 +339,12 @@ export class RegExportParser {
 
   end(): RegExport {
     // What String#split makes of the end: a last line without a break, or an empty one after it.
-    // Stryker disable next-line ConditionalExpression,MethodExpression: a CR kept on the last line is a trailing blank, which every line drops, and an empty line after it changes nothing.
+    // Stryker disable ConditionalExpression,MethodExpression: a CR kept on the last line is a trailing blank, which every line drops, and an empty line after it changes nothing.
     if (this.rest.endsWith('\r')) {
       this.physicalLine(this.rest.slice(0, -1));
       this.physicalLine('');
     } else this.physicalLine(this.rest);
+    // Stryker restore ConditionalExpression,MethodExpression
     // regedit never ends a value on a backslash: the file stops inside the value's data, and read
     // as it stands the value would be shorter than the one exported, without a word.
     if (this.wrapped) {
