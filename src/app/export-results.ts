@@ -10,7 +10,7 @@ import type { StoredResult } from '../store';
 import type { PostureApp } from './create-app';
 import { csvLine, type CsvValue } from './csv';
 import { messageOf } from './errors';
-import { checkParams, parseFlag, parseRule, parseServer, parseSince, parseStatuses, single, type ApiResponse, type RouteCall } from './http-io';
+import { checkParams, parseFlag, parseResultFilter, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
 import { waiverOfResult } from './waivers';
 
@@ -94,7 +94,10 @@ function row(r: StoredResult, { stale, staleSince, waiver }: Lifecycle, evidence
  * response, never as a shorter file.
  */
 export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall): Promise<ApiResponse> {
-  const filter = exportFilter(app, req.query);
+  // The results list's filters, so a file holds what that list (or the dashboard's Findings view)
+  // shows: every result when none is given.
+  checkParams(req.query, ['evidence', 'server', 'rule', 'status', 'waived', 'since']);
+  const filter = { ...parseResultFilter(req.query, app.rules), waived: parseFlag(req.query, 'waived') };
   // Evidence is in the file unless asked to leave it out.
   const evidence = parseFlag(req.query, 'evidence') ?? true;
   // A name no server answers to is a 404, as for the results list, not an empty file.
@@ -132,21 +135,6 @@ export async function exportResultsCsv(app: PostureApp, { req, log }: RouteCall)
     status: 200,
     headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="results.csv"', 'Cache-Control': 'no-store' },
     body,
-  };
-}
-
-/**
- * The results list's filters (server, rule, status, waived, since), so a file holds what a
- * list or the dashboard's Findings view shows: every result when none is given.
- */
-function exportFilter(app: PostureApp, q: URLSearchParams): { server?: string; ruleId?: string; statuses?: string[]; since?: number; waived?: boolean } {
-  checkParams(q, ['evidence', 'server', 'rule', 'status', 'waived', 'since']);
-  return {
-    server: parseServer(single(q, 'server'), '"server"'),
-    ruleId: parseRule(q, app.rules),
-    statuses: parseStatuses(q),
-    since: parseSince(q),
-    waived: parseFlag(q, 'waived'),
   };
 }
 

@@ -17,11 +17,11 @@ import {
   parseEventStatuses,
   parseFlag,
   parseKindAndCauses,
+  parseResultFilter,
   parseRule,
   parseServer,
   pathServer,
   parseSince,
-  parseStatuses,
   parseToken,
   parseTop,
   readJsonBody,
@@ -122,12 +122,7 @@ export class HttpApi {
   async getResults({ req, lang }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
     checkParams(q, ['server', 'rule', 'status', 'waived', 'since', 'top', 'continuationToken']);
-    const filter = {
-      server: parseServer(single(q, 'server'), '"server"'),
-      ruleId: parseRule(q, this.deps.rules),
-      statuses: parseStatuses(q),
-      since: parseSince(q),
-    };
+    const filter = parseResultFilter(q, this.deps.rules);
     const [top, token, waived] = [parseTop(q), parseToken(q), parseFlag(q, 'waived')];
     return json(200, await this.deps.queries.results(await this.#resolved(filter), top, token, lang, waived));
   }

@@ -235,6 +235,14 @@ export function parseServer(v: string | undefined, what: string): string | undef
   return s;
 }
 
+/**
+ * The filters of the current-results list, which the CSV export takes too: server (id or host
+ * name, resolved by the caller), rule, status and since. `waived` is each caller's to read.
+ */
+export function parseResultFilter(q: URLSearchParams, rules: readonly Rule[]): { server?: string; ruleId?: string; statuses?: Status[]; since?: number } {
+  return { server: parseServer(single(q, 'server'), '"server"'), ruleId: parseRule(q, rules), statuses: parseStatuses(q), since: parseSince(q) };
+}
+
 /** The {server} of a route's path, as a server id. */
 export function pathServer(params: ApiRequest['params']): string {
   return parseServer(params.server ?? '', 'The server in the path') ?? '';
