@@ -16,6 +16,7 @@ export type RouteAccess = Access | 'public';
 export interface Route {
   /** The function name in Azure (and in the local host's logs). */
   readonly name: string;
+  /** HEAD wherever GET: HTTP asks every server to answer it, and probes and `curl -I` send it (serve-route runs GET's handler). */
   readonly methods: readonly HttpMethod[];
   /** Below the route prefix (ROUTE_PREFIX), in the Functions host's syntax: {param} segments, {param?} optional. */
   readonly route: string;
@@ -29,28 +30,28 @@ export const ROUTES: readonly Route[] = [
   // Collectors
   { name: 'enroll', methods: ['POST'], route: 'enroll', access: 'enrol', handler: (app, c) => app.http.enroll(c) },
   { name: 'postSnapshot', methods: ['POST'], route: 'snapshots', access: 'ingest', handler: (app, c) => app.http.postSnapshot(c) },
-  { name: 'getManifest', methods: ['GET'], route: 'manifest', access: 'collector', handler: (app, c) => app.http.getManifest(c) },
-  { name: 'getRules', methods: ['GET'], route: 'rules', access: 'collector', handler: (app, c) => app.http.getRules(c) },
+  { name: 'getManifest', methods: ['GET', 'HEAD'], route: 'manifest', access: 'collector', handler: (app, c) => app.http.getManifest(c) },
+  { name: 'getRules', methods: ['GET', 'HEAD'], route: 'rules', access: 'collector', handler: (app, c) => app.http.getRules(c) },
   // Readers
-  { name: 'getResults', methods: ['GET'], route: 'results', access: 'read', handler: (app, c) => app.http.getResults(c) },
-  { name: 'getServer', methods: ['GET'], route: 'servers/{server}', access: 'read', handler: (app, c) => app.http.getServer(c) },
-  { name: 'getSummary', methods: ['GET'], route: 'summary', access: 'read', handler: (app, c) => app.http.getSummary(c) },
-  { name: 'getEvents', methods: ['GET'], route: 'events', access: 'read', handler: (app, c) => app.http.getEvents(c) },
-  { name: 'listServers', methods: ['GET'], route: 'servers', access: 'read', handler: (app, c) => app.lifecycleHttp.listServers(c) },
-  { name: 'getHistory', methods: ['GET'], route: 'servers/{server}/history', access: 'read', handler: (app, c) => app.lifecycleHttp.history(c) },
-  { name: 'exportResultsCsv', methods: ['GET'], route: 'export/results.csv', access: 'read', handler: (app, c) => exportResultsCsv(app, c) },
-  { name: 'getDrift', methods: ['GET'], route: 'drift', access: 'read', handler: (app, c) => app.driftHttp.fleet(c) },
-  { name: 'getServerDrift', methods: ['GET'], route: 'servers/{server}/drift', access: 'read', handler: (app, c) => app.driftHttp.server(c) },
+  { name: 'getResults', methods: ['GET', 'HEAD'], route: 'results', access: 'read', handler: (app, c) => app.http.getResults(c) },
+  { name: 'getServer', methods: ['GET', 'HEAD'], route: 'servers/{server}', access: 'read', handler: (app, c) => app.http.getServer(c) },
+  { name: 'getSummary', methods: ['GET', 'HEAD'], route: 'summary', access: 'read', handler: (app, c) => app.http.getSummary(c) },
+  { name: 'getEvents', methods: ['GET', 'HEAD'], route: 'events', access: 'read', handler: (app, c) => app.http.getEvents(c) },
+  { name: 'listServers', methods: ['GET', 'HEAD'], route: 'servers', access: 'read', handler: (app, c) => app.lifecycleHttp.listServers(c) },
+  { name: 'getHistory', methods: ['GET', 'HEAD'], route: 'servers/{server}/history', access: 'read', handler: (app, c) => app.lifecycleHttp.history(c) },
+  { name: 'exportResultsCsv', methods: ['GET', 'HEAD'], route: 'export/results.csv', access: 'read', handler: (app, c) => exportResultsCsv(app, c) },
+  { name: 'getDrift', methods: ['GET', 'HEAD'], route: 'drift', access: 'read', handler: (app, c) => app.driftHttp.fleet(c) },
+  { name: 'getServerDrift', methods: ['GET', 'HEAD'], route: 'servers/{server}/drift', access: 'read', handler: (app, c) => app.driftHttp.server(c) },
   // Admins
-  { name: 'waivers', methods: ['GET', 'PUT', 'DELETE'], route: 'waivers/{id?}', access: 'admin', handler: (app, c) => app.lifecycleHttp.waivers(c) },
-  { name: 'baselines', methods: ['GET', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
-  { name: 'getJob', methods: ['GET'], route: 'jobs/{job}', access: 'read', handler: (app, c) => app.lifecycleHttp.getJob(c) },
+  { name: 'waivers', methods: ['GET', 'HEAD', 'PUT', 'DELETE'], route: 'waivers/{id?}', access: 'admin', handler: (app, c) => app.lifecycleHttp.waivers(c) },
+  { name: 'baselines', methods: ['GET', 'HEAD', 'PUT', 'DELETE'], route: 'baselines/{rule}', access: 'admin', handler: (app, c) => app.driftHttp.baselines(c) },
+  { name: 'getJob', methods: ['GET', 'HEAD'], route: 'jobs/{job}', access: 'read', handler: (app, c) => app.lifecycleHttp.getJob(c) },
   { name: 'runJob', methods: ['POST'], route: 'jobs/{job}/run', access: 'admin', handler: (app, c) => app.lifecycleHttp.runJob(c) },
   { name: 'removeServer', methods: ['DELETE'], route: 'servers/{server}', access: 'admin', handler: (app, c) => app.http.removeServer(c) },
   { name: 'revokeServerKey', methods: ['DELETE'], route: 'servers/{server}/key', access: 'admin', handler: (app, c) => app.http.revokeServerKey(c) },
   { name: 'rotateServerKey', methods: ['POST'], route: 'servers/{server}/key/rotate', access: 'admin', handler: (app, c) => app.http.rotateServerKey(c) },
-  { name: 'listRefusedServers', methods: ['GET'], route: 'refused-servers', access: 'admin', handler: (app, c) => app.keysHttp.refusedServers(c) },
-  { name: 'listEnrolments', methods: ['GET'], route: 'enrolments', access: 'admin', handler: (app, c) => app.keysHttp.enrolments(c) },
+  { name: 'listRefusedServers', methods: ['GET', 'HEAD'], route: 'refused-servers', access: 'admin', handler: (app, c) => app.keysHttp.refusedServers(c) },
+  { name: 'listEnrolments', methods: ['GET', 'HEAD'], route: 'enrolments', access: 'admin', handler: (app, c) => app.keysHttp.enrolments(c) },
   {
     name: 'decideEnrolment',
     methods: ['POST'],

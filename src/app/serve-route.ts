@@ -11,17 +11,39 @@ import { ApiError } from './errors';
 import { errorResponse, invalidQuery, type ApiContext, type ApiRequest, type ApiResponse, type KeyRecheck } from './http-io';
 import type { Route } from './routes';
 
-export async function serveRoute(app: PostureApp, route: Route, req: ApiRequest, log: ApiContext): Promise<ApiResponse> {
+export async function serveRoute(app: PostureApp, route: Route, incoming: ApiRequest, log: ApiContext): Promise<ApiResponse> {
+  const head = incoming.method.toUpperCase() === 'HEAD';
+  const req = head ? asGet(incoming) : incoming;
   const lang = negotiateLanguage(req.headers.get('accept-language'));
   // A public route answers for itself, in its own format.
   if (route.access === 'public') return route.handler(app, { req, log, lang });
   try {
     const { who, rows, recheck, remembered } = await admit(app, route.access, req, log);
     const res = await route.handler(app, { req, log, lang, who, rows, recheck, remembered });
-    return { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
+    const answer = { ...res, headers: { 'Content-Language': lang, Vary: 'Accept-Language', ...res.headers } };
+    return head ? withoutStream(answer) : answer;
   } catch (error) {
     return failure(error, log);
   }
+}
+
+/**
+ * A HEAD request as GET's handler sees it: the same key check, query and answer. Both hosts send
+ * the answer's headers without its body.
+ */
+function asGet(req: ApiRequest): ApiRequest {
+  return { method: 'GET', url: req.url, headers: req.headers, query: req.query, params: req.params, body: req.body };
+}
+
+/**
+ * A streamed body (the CSV export) is cancelled before it reads past its first page, so a HEAD of
+ * the export does not scan the fleet for bytes nobody receives; a body already in memory is kept,
+ * so that its Content-Length is GET's.
+ */
+function withoutStream(res: ApiResponse): ApiResponse {
+  if (!(res.body instanceof ReadableStream)) return res;
+  void res.body.cancel().catch(() => undefined);
+  return { status: res.status, headers: res.headers };
 }
 
 /**

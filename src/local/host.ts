@@ -215,7 +215,9 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | Htt
   if (!(result instanceof HttpResponse) && result.body instanceof ReadableStream && response.body) return streamResponse(res, response.status, headers, response.body);
   const body = Buffer.from(await response.arrayBuffer());
   if (body.length > 0 && !headers['content-type']) headers['content-type'] = 'application/json; charset=utf-8';
-  res.writeHead(response.status, { ...headers, 'content-length': String(body.length) });
+  // A HEAD answer without a body had its stream left out (serve-route): GET's would be chunked, with no length to name.
+  if (body.length > 0 || res.req.method !== 'HEAD') headers['content-length'] = String(body.length);
+  res.writeHead(response.status, headers);
   res.end(body);
 }
 
