@@ -303,7 +303,6 @@ export class RegExportParser {
   private failure: RegExportError | undefined;
   private current: RegExportKey | undefined;
   private skipping = false;
-  private started = false;
   /** The text after the last line break seen. */
   private rest = '';
   private physical = 0;
@@ -321,16 +320,14 @@ export class RegExportParser {
   }
 
   push(text: string): void {
-    if (!this.started && text !== '') {
-      this.started = true;
-      text = text.replace(/^\uFEFF/, '');
-    }
+    // A byte-order mark left at the start needs no stripping: it can only stand before the header
+    // or on a blank line, and trim() and \s take U+FEFF for white space.
     const data = this.rest + text;
     let from = 0;
-    const breaks = /\r\n|\n|\r/g;
+    // A CR last in this piece may be the first half of a CRLF: it is no break yet, and waits in
+    // `rest` for the next piece (or for end()).
+    const breaks = /\r\n|\n|\r(?!$)/g;
     for (let m = breaks.exec(data); m; m = breaks.exec(data)) {
-      // A CR last in this piece may be the first half of a CRLF: wait for the next piece.
-      if (m[0] === '\r' && m.index === data.length - 1) break;
       this.physicalLine(data.slice(from, m.index));
       from = m.index + m[0].length;
     }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANSI_CODE_PAGES, CodePageError, decodeRegBytes, decodeTextFile, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError } from '../../src/snapshot/reg-export';
+import { ANSI_CODE_PAGES, CodePageError, decodeRegBytes, decodeTextFile, exportsCover, exportSpelling, parseRegExport, registryEntriesFromExports, RegExportError, RegExportParser } from '../../src/snapshot/reg-export';
 import { parseCsvRecords, parseServicesCsv, ServicesCsvError } from '../../src/snapshot/services-csv';
 
 const FIX = join(__dirname, '..', 'fixtures', 'reg');
@@ -196,6 +196,31 @@ describe('parseRegExport edge cases', () => {
       { name: 'dir', type: 'REG_SZ', data: 'C:\\Temp\\' },
       { name: 'n', type: 'REG_DWORD', data: 1 },
     ]);
+  });
+
+  it('reads a text that still starts with a byte-order mark as the same file, whole or in pieces', () => {
+    const text = 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"n"=dword:00000001\r\n';
+    const plain = parseRegExport(text);
+    expect(plain.keys[0]?.values).toEqual([{ name: 'n', type: 'REG_DWORD', data: 1 }]);
+    const inPieces = (...pieces: string[]) => {
+      const parser = new RegExportParser();
+      for (const piece of pieces) parser.push(piece);
+      return parser.end();
+    };
+    for (const [label, marked] of [
+      ['whole', () => parseRegExport(`\uFEFF${text}`)],
+      ['the mark alone first', () => inPieces('', '\uFEFF', text)],
+      ['split in the header', () => inPieces('\uFEFFWindows Reg', text.slice(11))],
+    ] as const) {
+      expect(marked(), label).toEqual(plain);
+    }
+    // A blank line first moves every line number down by one, and changes nothing else.
+    const below = parseRegExport(`\uFEFF\r\n${text}`);
+    expect(below.keys.map((k) => ({ ...k, line: k.line - 1 }))).toEqual(plain.keys);
+    // Only before the header: the mark is no white space to a key's path or a value's name.
+    expect(parseRegExport(text.replace('"n"', '"\uFEFFn"')).keys[0]?.values[0]?.name).toBe('\uFEFFn');
+    // A comment before the header stays refused, with the header's sentence, mark or none.
+    expect(() => parseRegExport(`\uFEFF; note\r\n${text}`)).toThrow(/^line 1: not a registry export/);
   });
 
   it('fails with a line number on what it cannot read', () => {
