@@ -55,6 +55,21 @@ describe('the fleet view while counts catch up, in Chromium', { timeout: BROWSER
     return { page, summaryCalls: () => calls, errors };
   }
 
+  it('an empty fleet, before any post: says how servers come to be in it, in English and Japanese', async () => {
+    for (const [locale, first, next] of [
+      ['en-GB', 'No server has posted a snapshot yet.', /first post: install the collector .*collector\/README\.md.*refused-servers listing, read with an admin key.*npm run demo/],
+      ['ja-JP', 'まだどのサーバーからもスナップショットが届いていません。', /コレクターをインストールしてください \(collector\/README\.md\).*管理者キー.*npm run demo/],
+    ] as const) {
+      const { page, errors } = await openFleet(locale);
+      const empty = page.locator('[data-notice="fleet-empty"] p');
+      await empty.first().waitFor();
+      expect(await empty.allTextContents(), locale).toEqual([first, expect.stringMatching(next)]);
+      expect(digits(await page.locator('[data-metric="hosts"]').textContent()), locale).toBe(0);
+      expect(await page.locator(PENDING_LINE).count(), locale).toBe(0);
+      expect(errors, locale).toEqual([]);
+    }
+  });
+
   it('says the counts are catching up, then shows the post counted and drops the line by itself', async () => {
     await postWaiting('WAIT01', 'Warning');
     const { page, summaryCalls, errors } = await openFleet('en-GB');

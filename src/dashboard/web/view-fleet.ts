@@ -94,8 +94,9 @@ function rules(s: Summary, pending: boolean): Child[] {
     ),
   );
   return [
-    // An empty fleet whose first posts are still being counted is not empty.
-    s.hosts === 0 && !pending ? h('p', { class: 'muted' }, t('fleetEmpty')) : null,
+    // An empty fleet whose first posts are still being counted is not empty. An empty one says how
+    // servers come to be in it, and where one whose collector cannot post is named.
+    s.hosts === 0 && !pending ? h('div', { 'data-notice': 'fleet-empty' }, h('p', { class: 'muted' }, t('fleetEmpty')), h('p', { class: 'muted' }, t('fleetEmptyNext'))) : null,
     panels,
     h('p', { class: 'muted generated' }, t('asOf', { time: formatTime(s.generatedAt) })),
   ];
