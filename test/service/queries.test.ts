@@ -242,6 +242,6 @@ describe('routing', () => {
     expect((await get(stack, 'nothing-here')).status).toBe(404);
     const r = await stack.request('summary', { method: 'DELETE' });
     expect(r.status).toBe(405);
-    expect(r.headers.get('allow')).toBe('GET');
+    expect(r.headers.get('allow')).toBe('GET, HEAD');
   });
 });
