@@ -118,10 +118,30 @@ export function resolveConnectionString(connectionString: string): string {
   return /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(connectionString) ? DEV_STORAGE : connectionString;
 }
 
+/** How often a request that never reached storage is sent again, beyond the SDK's own retries. */
+export const UNSENT_RETRIES = 2;
+
+/**
+ * Sends a request again when the connection was closed before it was written (EPIPE): storage
+ * cannot have acted on a request it did not receive, whatever the request does. The SDK retries a
+ * connection reset but not this, which a large body meets on a kept-alive connection that storage
+ * closed as the request began (a transaction near its 4 MiB limit did, against Azurite).
+ */
+const sendAgainIfUnsent: StoragePolicy['sendRequest'] = async (request, next) => {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await next(request);
+    } catch (error) {
+      if (attempt >= UNSENT_RETRIES || request.abortSignal?.aborted || (error as { code?: unknown }).code !== 'EPIPE') throw error;
+    }
+  }
+};
+
 export function createTableClients(options: TableClientFactoryOptions): TableClients {
   const counter = options.counter;
   const timeout = options.requestTimeoutMs ?? 10_000;
   const policies: TableServiceClientOptions['additionalPolicies'] = [
+    { position: 'perCall', policy: { name: 'fleetPostureUnsentRetry', sendRequest: sendAgainIfUnsent } },
     {
       // The SDK's own request timeout stops counting once an answer's headers arrive, so an answer
       // whose body stops coming would hold the call for good: each attempt gets a deadline for the

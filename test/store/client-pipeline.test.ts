@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { RoundTripCounter, type StoragePolicy } from '../../src/store/client';
-import { connectionReset, injectedError } from '../support/faults';
+import { RoundTripCounter, UNSENT_RETRIES, type StoragePolicy } from '../../src/store/client';
+import { StorageUnavailableError, toStorageError } from '../../src/store/errors';
+import { connectionClosedBeforeSent, connectionReset, injectedError } from '../support/faults';
 import { createTestTables } from '../support/stack';
 
 /** Answers the first `times` attempts that match with a made-up 503, as a busy storage account would. */
@@ -79,6 +80,53 @@ describe('the table clients against Azurite', () => {
     expect([counter.count, counter.writes, counter.retries]).toEqual([1, 1, 1]);
     expect(Object.fromEntries(counter.byTable)).toEqual({ $batch: 1 });
     expect((await clients.results.getEntity<{ n: number }>('p', 'a')).n).toBe(1);
+  });
+
+  /** Fails the first `times` transactions' attempts as a connection closed before the request was written. */
+  function unsentBatches(times: number): { policy: StoragePolicy; failed: number } {
+    const self = {
+      failed: 0,
+      policy: {
+        name: 'testUnsentBatches',
+        sendRequest: async (request, next) => {
+          if (self.failed >= times || !request.url.endsWith('$batch')) return next(request);
+          self.failed++;
+          throw connectionClosedBeforeSent(request);
+        },
+      } satisfies StoragePolicy,
+    };
+    return self;
+  }
+
+  it('sends a transaction again when its connection closed before it was written (EPIPE), beyond the SDK retries, counted apart', async () => {
+    const counter = new RoundTripCounter();
+    const unsent = unsentBatches(UNSENT_RETRIES);
+    // No SDK retries at all: the request is sent again by the store's own policy alone.
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'PipeUnsent', counter, policies: [unsent.policy], maxRetries: 0 });
+    await clients.results.createTable();
+    counter.reset();
+
+    await clients.results.submitTransaction([['upsert', { partitionKey: 'p', rowKey: 'a', n: 7 }]]);
+
+    expect(unsent.failed).toBe(UNSENT_RETRIES);
+    expect([counter.count, counter.writes, counter.retries]).toEqual([1, 1, UNSENT_RETRIES]);
+    expect((await clients.results.getEntity<{ n: number }>('p', 'a')).n).toBe(7);
+  });
+
+  it('gives up on a request that never reaches storage after its retries, with an error the store maps to "unavailable"', async () => {
+    const counter = new RoundTripCounter();
+    const unsent = unsentBatches(100);
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'PipeUnsent2', counter, policies: [unsent.policy], maxRetries: 1 });
+    await clients.results.createTable();
+    counter.reset();
+
+    const failure = await clients.results.submitTransaction([['upsert', { partitionKey: 'p', rowKey: 'a', n: 1 }]]).catch((e: unknown) => e);
+
+    expect(failure).toMatchObject({ code: 'EPIPE' });
+    expect(toStorageError(failure, 'a test')).toBeInstanceOf(StorageUnavailableError);
+    expect(unsent.failed).toBe(1 + UNSENT_RETRIES);
+    expect([counter.count, counter.retries]).toEqual([1, UNSENT_RETRIES]);
+    await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('gives up once the retries are spent, with the 503 the caller maps to "unavailable"', async () => {

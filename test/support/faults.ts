@@ -164,6 +164,11 @@ export function connectionReset(request: Request): RestError {
   return new RestError('socket hang up', { code: 'ECONNRESET', request });
 }
 
+/** What the SDK throws when the connection was closed before the request was written: storage never saw it. */
+export function connectionClosedBeforeSent(request: Request): RestError {
+  return new RestError('write EPIPE', { code: 'EPIPE', request });
+}
+
 export interface FailedFirstAttempts {
   /** Each fires once: the first attempt it returns an error for fails with that error (the SDK retries the request). */
   readonly next: ((request: Request) => RestError | undefined)[];
