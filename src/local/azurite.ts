@@ -7,6 +7,8 @@ import path from 'node:path';
 export interface AzuriteOptions {
   /** Port for the table service; 0 or undefined picks a free one. */
   readonly port?: number;
+  /** How a free port is picked when none is given (default: one the system hands out now). */
+  readonly pickPort?: () => Promise<number>;
   /** A folder to persist data in; in-memory when absent. */
   readonly location?: string;
   /** Where Azurite's own output goes (default: discarded). */
@@ -76,8 +78,27 @@ function azuriteTableMain(): string {
   return path.join(path.dirname(pkg), 'dist', 'src', 'table', 'main.js');
 }
 
+/** How many ports are picked before a start that keeps meeting a taken one gives up. */
+const PICKED_PORT_ATTEMPTS = 3;
+
+/** Azurite could not listen: the port was taken. */
+class PortTakenError extends Error {}
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
-  const port = options.port || (await freePort());
+  // A picked port is free when it is picked, not always when Azurite listens on it: another
+  // process (a test file running beside this one) may take it in between. Then another is picked;
+  // a port the caller named is the caller's to change.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port || (await (options.pickPort ?? freePort)());
+    try {
+      return await launchAzurite(port, options);
+    } catch (error) {
+      if (options.port || attempt >= PICKED_PORT_ATTEMPTS || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+async function launchAzurite(port: number, options: AzuriteOptions): Promise<AzuriteHandle> {
   const args = [...(options.nodeArgs ?? []), azuriteTableMain(), '--tableHost', '127.0.0.1', '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--loose'];
   if (!options.accessLog) args.push('--silent');
   if (options.location) args.push('--location', options.location);
@@ -116,7 +137,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     child.stdout?.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`Azurite exited with code ${code} before it started:\n${output.join('\n')}`));
+      const message = `Azurite exited with code ${code} before it started:\n${output.join('\n')}`;
+      reject(output.some((line) => line.includes('EADDRINUSE')) ? new PortTakenError(message) : new Error(message));
     });
   });
 

@@ -2,7 +2,7 @@
 // the ports tests start hosts on are free and, asked for together, different.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../../src/local/azurite';
+import { freePort, freePorts, startAzurite } from '../../src/local/azurite';
 import { listenError, startLocalHost } from '../../src/local/host';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -46,6 +46,52 @@ describe('local host on a busy port', () => {
       } finally {
         await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
       }
+    }
+  });
+});
+
+describe('Azurite on a port taken after it was picked', () => {
+  /** A server holding a port on 127.0.0.1, as another test file's process would. */
+  async function holdPort(): Promise<{ port: number; close: () => Promise<void> }> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('picks another port and starts there', async () => {
+    const taken = await holdPort();
+    const picked: number[] = [];
+    // The first pick is the taken port, as when another process binds it between the pick and the start.
+    const pickPort = async () => {
+      const port = picked.length === 0 ? taken.port : await freePort();
+      picked.push(port);
+      return port;
+    };
+    const azurite = await startAzurite({ pickPort });
+    try {
+      expect(picked).toHaveLength(2);
+      expect(azurite.port).toBe(picked[1]);
+      expect(azurite.port).not.toBe(taken.port);
+      const answer = await fetch(`http://127.0.0.1:${azurite.port}/devstoreaccount1/Tables`);
+      expect(answer.status).toBeLessThan(500);
+    } finally {
+      await azurite.stop();
+      await taken.close();
+    }
+  });
+
+  it('gives up after three taken picks, and does not change a port the caller named', async () => {
+    const taken = await holdPort();
+    try {
+      let picks = 0;
+      const always = async () => (picks++, taken.port);
+      await expect(startAzurite({ pickPort: always })).rejects.toThrow(/EADDRINUSE/);
+      expect(picks).toBe(3);
+      await expect(startAzurite({ port: taken.port, pickPort: always })).rejects.toThrow(/EADDRINUSE/);
+      expect(picks).toBe(3);
+    } finally {
+      await taken.close();
     }
   });
 });
