@@ -4,8 +4,8 @@
 // whole there goes unseen by it; resident memory counts everything.
 //
 // The peak is Linux's VmHWM, that of this program's own memory. `process.resourceUsage().maxRSS`
-// (getrusage) is kept across exec: a child forked from a test worker holding 170 MB reports 170 MB
-// even if it never held more than 60 MB itself. Elsewhere (no /proc) maxRSS is the best there is.
+// (getrusage) is kept across exec: a child started from a process holding 341 MB reported 304 MB
+// though it never held more than 40 MB itself. Elsewhere (no /proc) maxRSS is the best there is.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 

@@ -1,6 +1,7 @@
 // The memory tests read a child's peak resident memory through test/support/max-rss.cjs. That peak
-// must be the child's own: the test worker that starts it may hold far more (CI's worker held about
-// 170 MB while the child it started held 90), and getrusage's peak is kept across exec.
+// must be the child's own: the test worker that starts it may hold far more after many files, and
+// getrusage's peak is kept across exec (the piped import-reg run, 92–96 MB, reported 167.5 MB once
+// in CI).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
