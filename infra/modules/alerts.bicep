@@ -139,7 +139,8 @@ ${serversOrMore('', 'LastSeen', 'see GET /api/servers?stale=true')}| project tim
 
 // A server was given a key two hours to 30 days ago and nothing of it is stored: its collector
 // never ran, or all it sent was refused. It has no results, so it can never go stale; every
-// stale-hosts run logs it again while it lasts, so the alert stays fired until it posts.
+// stale-hosts run logs it again while it lasts, so the alert stays fired until it posts, or until
+// the key is 30 days old, when the runs stop naming it and the alert resolves.
 // KeyIssuedAt rides through the flood grouping as the stale rule's LastSeen does.
 var neverPostedQuery = $'''
 traces
