@@ -137,10 +137,10 @@ traces
 ${serversOrMore('', 'LastSeen', 'see GET /api/servers?stale=true')}| project timestamp, Server, LastSeen, ServerCount
 '''
 
-// A server was given a key two hours to 30 days ago and nothing of it is stored: its collector
-// never ran, or all it sent was refused. It has no results, so it can never go stale; every
-// stale-hosts run logs it again while it lasts, so the alert stays fired until it posts, or until
-// the key is 30 days old, when the runs stop naming it and the alert resolves.
+// A server's active key was issued more than two hours ago and nothing of it is stored: its
+// collector never ran, or all it sent was refused. It has no results, so it can never go stale;
+// every stale-hosts run logs it again while it lasts, so the alert stays fired until it posts or
+// an admin revokes its key.
 // KeyIssuedAt rides through the flood grouping as the stale rule's LastSeen does.
 var neverPostedQuery = $'''
 traces
@@ -364,7 +364,7 @@ var alertRules = [
   {
     key: 'never-posted'
     displayName: 'Fleet posture: an enrolled server never posted'
-    description: 'A server was given a key two hours to 30 days ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    description: 'A server\'s active key was issued more than two hours ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 3
     query: neverPostedQuery
     dimensions: [

@@ -37,9 +37,10 @@ export const LOG_RECORDS = {
    */
   snapshotRejected: 'FleetPosture.SnapshotRejected',
   /**
-   * A server was given a key two hours to 30 days ago and nothing of it is stored (`server`,
-   * `keyIssuedAt`): its collector never ran, or all it sent was refused. Logged by every
-   * stale-hosts run while it lasts, so the alert stays fired until the server posts.
+   * A server's active key was issued more than two hours ago and nothing of it is stored
+   * (`server`, `keyIssuedAt`): its collector never ran, or all it sent was refused. Logged by every
+   * stale-hosts run while it lasts, so the alert stays fired until the server posts or an admin
+   * revokes its key.
    */
   serverNeverPosted: 'FleetPosture.ServerNeverPosted',
   /** A re-enrolment waits for an admin's approval (POSTURE_REENROLMENT=approval); alerts. */

@@ -1,21 +1,34 @@
 // Servers given a key that have posted nothing since: a collector that never ran, or whose every
 // snapshot was refused. Such a server is in no fleet view and cannot go stale, so the stale-hosts
-// timer logs it and the refused-servers listing names it. A rollout enrols hundreds or thousands of
-// servers within the window, nearly all of which post at once: a server found to have posted is
-// remembered for its key's issue time, so each run spends its reads on the servers still in doubt,
-// oldest key first, and a fleet larger than one run's reads is covered over a few runs.
+// timer logs it and the refused-servers listing names it, for as long as it has an active key and
+// has not posted (an admin who gives up on it revokes the key). The key's head row says whether
+// the server has posted: the stale-hosts timer marks it once a read finds a snapshot, so the
+// listing holds only servers still in doubt, whenever their key was issued. A rollout enrols
+// hundreds or thousands of servers at once, nearly all of which post at once: a server found to
+// have posted is also remembered for its key's issue time (the listing, a read, marks nothing), so
+// each check spends its reads on the servers still in doubt, oldest key first, and a fleet larger
+// than one check's reads is covered over a few checks.
 import { RecentSet } from './recent-set';
 
 /** A server given a key this long ago with nothing posted since is listed: its collector posts at once, then hourly. */
 export const NEVER_POSTED_GRACE_MS = 2 * 60 * 60 * 1000;
-/** How far back keys of servers that never posted are looked for. */
-export const NEVER_POSTED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+/**
+ * How far back keys are looked for whose head was written before heads said whether the server
+ * posted (the window every key had then); a head written since is listed until the server posts.
+ */
+export const UNMARKED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface NeverPostedDeps {
-  /** Servers whose active key was issued between `from` and `to`, oldest first: at most `max`, the first in the table's order, `truncated` when more were. */
-  readonly issuedBetween: (from: number, to: number, max: number) => Promise<{ servers: IssuedKey[]; truncated: boolean }>;
+  /**
+   * Servers with an active key issued at or before `to` not marked as having posted (heads without
+   * the mark only for keys issued from `unmarkedFrom` on), oldest first: at most `max`, the first in
+   * the table's order, `truncated` when more were.
+   */
+  readonly awaitingFirstPost: (to: number, unmarkedFrom: number, max: number) => Promise<{ servers: IssuedKey[]; truncated: boolean }>;
   /** Whether any snapshot of the server has been stored (one read). */
   readonly hasPosted: (server: string) => Promise<boolean>;
+  /** Marks the server as having posted, so no later check lists it (one write). */
+  readonly markPosted: (server: string) => Promise<void>;
 }
 
 export interface IssuedKey {
@@ -47,24 +60,33 @@ export class NeverPosted {
   }
 
   /**
-   * Servers given a key in the window that have posted nothing since, oldest key first; truncated
-   * when more keys were issued than one check lists, or more were in doubt than it reads (the next
-   * check goes on with those).
+   * Servers given a key that have posted nothing since, oldest key first; truncated when more keys
+   * were issued than one check lists, or more were in doubt than it reads (the next check goes on
+   * with those). With `mark` (the stale-hosts timer, never a read request), a server found to have
+   * posted is marked so.
    */
-  async find(now: number): Promise<{ servers: IssuedKey[]; truncated: boolean }> {
+  async find(now: number, { mark = false }: { mark?: boolean } = {}): Promise<{ servers: IssuedKey[]; truncated: boolean }> {
     const { listed, read, parallel } = this.#limits;
-    const issued = await this.deps.issuedBetween(now - NEVER_POSTED_WINDOW_MS, now - NEVER_POSTED_GRACE_MS, listed);
+    const issued = await this.deps.awaitingFirstPost(now - NEVER_POSTED_GRACE_MS, now - UNMARKED_WINDOW_MS, listed);
     const doubt = issued.servers.filter((s) => !this.#posted.has(memoKey(s)));
     const checked = doubt.slice(0, read);
     const silent: IssuedKey[] = [];
+    // Known to have posted and not marked so yet: remembered here (a listing read it) or read below.
+    const posted = issued.servers.filter((s) => this.#posted.has(memoKey(s)));
     // Stryker disable next-line EqualityOperator: one step past the end takes an empty batch, which reads nothing.
     for (let i = 0; i < checked.length; i += parallel) {
       const batch = checked.slice(i, i + parallel);
-      const posted = await Promise.all(batch.map((s) => this.deps.hasPosted(s.server)));
+      const found = await Promise.all(batch.map((s) => this.deps.hasPosted(s.server)));
       for (const [j, s] of batch.entries()) {
-        if (posted[j]) this.#posted.add(memoKey(s));
-        else silent.push(s);
+        if (found[j]) {
+          this.#posted.add(memoKey(s));
+          posted.push(s);
+        } else silent.push(s);
       }
+    }
+    // The mark only spares later reads and listings: a mark that failed is made by the next run.
+    for (let i = 0; mark && i < posted.length; i += parallel) {
+      await Promise.all(posted.slice(i, i + parallel).map((s) => this.deps.markPosted(s.server).catch(() => undefined)));
     }
     return { servers: silent, truncated: issued.truncated || doubt.length > checked.length };
   }

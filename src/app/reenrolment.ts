@@ -153,7 +153,11 @@ export function requestView(r: EnrolmentRequest, now: number) {
 export class Reenrolment {
   readonly #neverPosted: NeverPosted;
   constructor(private readonly deps: ReenrolmentDeps) {
-    this.#neverPosted = new NeverPosted({ issuedBetween: (from, to, max) => deps.keyStore.activeKeysIssuedBetween(from, to, max), hasPosted: deps.hasPosted });
+    this.#neverPosted = new NeverPosted({
+      awaitingFirstPost: (to, unmarkedFrom, max) => deps.keyStore.keysAwaitingFirstPost(to, unmarkedFrom, max),
+      hasPosted: deps.hasPosted,
+      markPosted: (server) => deps.keyStore.markPosted(server),
+    });
   }
 
   /** Enrols `server` under the policy: a key (201), or a request waiting for an admin (202). */
@@ -372,9 +376,9 @@ export class Reenrolment {
   /**
    * Servers whose collector cannot post now, or was refused: no active key (revoked, not enrolled
    * again), enrolment blocked, re-enrolment waiting for approval, a revoked key refused since the
-   * current key was issued, or a key issued within the last 30 days, more than two hours ago, to a
-   * server none of whose snapshots has been stored (a collector that never ran, or whose every
-   * snapshot was refused: such a server is in no fleet view, and cannot go stale). Collectors
+   * current key was issued, or an active key issued more than two hours ago to a server none of
+   * whose snapshots has been stored (a collector that never ran, or whose every snapshot was
+   * refused: such a server is in no fleet view, and cannot go stale). Collectors
    * refused with a key the service has no record of, and collectors that stopped trying after
    * posting, show as stale servers.
    */
@@ -393,7 +397,7 @@ export class Reenrolment {
 
   /** The stale-hosts timer's part: one FleetPosture.ServerNeverPosted record per server listed never-posted. */
   async logNeverPosted(log: AlertLog): Promise<{ neverPosted: number; neverPostedAtLeast: boolean }> {
-    const { servers, truncated } = await this.#neverPosted.find(this.deps.clock());
+    const { servers, truncated } = await this.#neverPosted.find(this.deps.clock(), { mark: true });
     for (const s of servers) audit(log, LOG_RECORDS.serverNeverPosted, { server: s.server, keyIssuedAt: iso(s.issuedAt) });
     return { neverPosted: servers.length, neverPostedAtLeast: truncated };
   }

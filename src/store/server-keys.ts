@@ -281,25 +281,51 @@ export class ServerKeyStore {
   }
 
   /**
-   * Servers with an active key whose head changed between `from` and `to` (a key issued then, and
-   * nothing since): one query over the heads of that span, oldest change first. Cut at `max`, they
-   * are the first the query returns (server order, as storage scans partitions), not the oldest.
+   * Servers with an active key issued at or before `to` that are not known to have posted, oldest
+   * key first: at most `max` (the first in the table's order), `truncated` when more were. Two
+   * queries: heads marked `Posted` false, whenever their key was issued, and heads written before
+   * that column existed, which say nothing of posting, for keys issued from `unmarkedFrom` on. A
+   * head missing the column is never compared with it (the table would count that a mismatch).
    */
-  async activeKeysIssuedBetween(from: number, to: number, max: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
+  async keysAwaitingFirstPost(to: number, unmarkedFrom: number, max: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
     await this.ensureTable();
-    const filter = and(odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`, `UpdatedAt ge ${odataDate(from)} and UpdatedAt le ${odataDate(to)}`);
-    return guard('listing recently enrolled servers', async () => {
-      const servers: { server: string; issuedAt: number }[] = [];
+    const active = odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`;
+    const marked = and(active, `Posted eq false and UpdatedAt le ${odataDate(to)}`);
+    const unmarked = and(active, `UpdatedAt ge ${odataDate(unmarkedFrom)} and UpdatedAt le ${odataDate(to)}`);
+    return guard('listing servers that have not posted', async () => {
+      const byServer = new Map<string, number>();
       let truncated = false;
-      for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt'] } })) {
-        if (servers.length >= max) {
-          truncated = true;
-          break;
+      for (const [filter, keep] of [
+        [marked, () => true],
+        [unmarked, (e: Row) => e.Posted === undefined],
+      ] as const) {
+        for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt', 'Posted'] } })) {
+          if (!keep(e)) continue;
+          if (byServer.size >= max) {
+            truncated = true;
+            break;
+          }
+          byServer.set(str(e, 'Server'), ms(e, 'UpdatedAt') ?? 0);
         }
-        servers.push({ server: str(e, 'Server'), issuedAt: ms(e, 'UpdatedAt') ?? 0 });
       }
-      return { servers: servers.sort((a, b) => a.issuedAt - b.issuedAt), truncated };
+      const servers = [...byServer].map(([server, issuedAt]) => ({ server, issuedAt })).sort((a, b) => a.issuedAt - b.issuedAt);
+      return { servers, truncated };
     });
+  }
+
+  /**
+   * Marks the server's head `Posted`: a snapshot of it is stored, which never stops being so (a
+   * removal leaves its markers). A merge of that column alone, whatever the head's ETag: a key
+   * issued meanwhile replaced the head it read and fails on its ETag, and reads the mark when it
+   * tries again. A server removed meanwhile has no head, and gets none.
+   */
+  async markPosted(server: string): Promise<void> {
+    await this.ensureTable();
+    try {
+      await guard('marking a server posted', () => this.#t.updateEntity({ partitionKey: encodeKey(server), rowKey: HEAD, Posted: true }, 'Merge', { etag: '*' }));
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+    }
   }
 
   /**
@@ -482,7 +508,9 @@ export class ServerKeyStore {
 
   #putHead(tx: TableTransaction, rows: readonly Row[], server: string, currentKeyId: string, at: number, blocked: boolean): void {
     const head = rows.find((r) => r.rowKey === HEAD);
-    const entity = { partitionKey: encodeKey(server), rowKey: HEAD, Server: server, CurrentKeyId: currentKeyId, UpdatedAt: dateTime(at), ReenrolBlocked: blocked };
+    // Whether the server has posted carries over; a head this version writes always says, so the
+    // listing of servers awaiting their first post need not look at a head that lacks the column.
+    const entity = { partitionKey: encodeKey(server), rowKey: HEAD, Server: server, CurrentKeyId: currentKeyId, UpdatedAt: dateTime(at), ReenrolBlocked: blocked, Posted: head?.Posted === true };
     if (head) tx.updateEntity(entity, 'Replace', { etag: String(head.etag) });
     else tx.createEntity(entity);
   }

@@ -1,48 +1,114 @@
-// Which recently enrolled servers count as never posted, and what each check reads: servers found
-// to have posted are not read again under the same key, the reads go to the oldest keys first, and
-// a rollout larger than one check's reads is covered over a few checks, each saying it was cut.
+// Which enrolled servers count as never posted, and what each check reads and writes: a server's
+// head says whether it has posted (heads written before that column, only within 30 days of their
+// key), the stale-hosts timer marks a server it finds to have posted and a listing marks nothing,
+// servers found to have posted are not read again under the same key, the reads go to the oldest
+// keys first, and a rollout larger than one check's reads is covered over a few checks, each
+// saying it was cut.
 import { describe, expect, it } from 'vitest';
-import { NEVER_POSTED_GRACE_MS, NEVER_POSTED_WINDOW_MS, NeverPosted, type IssuedKey } from '../../src/app/never-posted';
+import { NEVER_POSTED_GRACE_MS, NeverPosted, UNMARKED_WINDOW_MS, type IssuedKey } from '../../src/app/never-posted';
 
 const NOW = Date.parse('2026-12-05T12:00:00Z');
 const HOUR = 60 * 60_000;
 
-/** A fleet of enrolled servers, the posted ones named, and the reads each check made. */
-function fleet(keys: IssuedKey[], posted: Set<string>) {
+/** An enrolled server's key and its head's mark: posted, not posted, or a head without the column. */
+type Head = IssuedKey & { mark?: boolean };
+
+/** A fleet of enrolled servers, the posted ones named, and the reads and marks each check made. */
+function fleet(keys: Head[], posted: Set<string>, failMarks = false) {
   const reads: string[][] = [];
-  const listings: { from: number; to: number; max: number }[] = [];
+  const marks: string[][] = [];
+  const listings: { to: number; unmarkedFrom: number; max: number }[] = [];
   const deps = {
-    issuedBetween: async (from: number, to: number, max: number) => {
-      listings.push({ from, to, max });
-      const within = keys.filter((k) => k.issuedAt >= from && k.issuedAt <= to).sort((a, b) => a.issuedAt - b.issuedAt);
+    awaitingFirstPost: async (to: number, unmarkedFrom: number, max: number) => {
+      listings.push({ to, unmarkedFrom, max });
+      const within = keys
+        .filter((k) => k.issuedAt <= to && (k.mark === false || (k.mark === undefined && k.issuedAt >= unmarkedFrom)))
+        .sort((a, b) => a.issuedAt - b.issuedAt)
+        .map(({ server, issuedAt }) => ({ server, issuedAt }));
       return { servers: within.slice(0, max), truncated: within.length > max };
     },
     hasPosted: async (server: string) => {
       reads.at(-1)!.push(server);
       return posted.has(server);
     },
+    markPosted: async (server: string) => {
+      marks.at(-1)!.push(server);
+      if (failMarks) throw new Error('storage is down');
+      for (const k of keys) if (k.server === server) k.mark = true;
+    },
   };
   return {
     listings,
     reads,
-    check: async (n: NeverPosted, now = NOW) => {
+    marks,
+    check: async (n: NeverPosted, now = NOW, mark = false) => {
       reads.push([]);
-      return n.find(now);
+      marks.push([]);
+      return n.find(now, { mark });
     },
     deps,
   };
 }
 
-const key = (i: number, hoursAgo: number): IssuedKey => ({ server: `ex${String(i).padStart(3, '0')}`, issuedAt: NOW - hoursAgo * HOUR });
+/** `mark` 'none': a head written before heads said whether the server posted. */
+const key = (i: number, hoursAgo: number, mark: boolean | 'none' = false): Head => ({
+  server: `ex${String(i).padStart(3, '0')}`,
+  issuedAt: NOW - hoursAgo * HOUR,
+  ...(mark === 'none' ? {} : { mark }),
+});
+const issued = ({ server, issuedAt }: Head): IssuedKey => ({ server, issuedAt });
 
 describe('NeverPosted', () => {
-  it('lists the keys issued between 30 days and 2 hours ago, and names the silent servers oldest key first', async () => {
-    const keys = [key(1, 5), key(2, 1), key(3, 24 * 31), key(4, 48), key(5, 3)];
+  it('lists the keys issued more than 2 hours ago of servers not marked posted, and names the silent servers oldest key first', async () => {
+    const keys = [key(1, 5), key(2, 1), key(3, 24 * 400), key(4, 48), key(5, 3), key(6, 24 * 40, true)];
     const f = fleet(keys, new Set(['ex005']));
     const n = new NeverPosted(f.deps);
-    expect(await f.check(n)).toEqual({ servers: [key(4, 48), key(1, 5)], truncated: false });
-    expect(f.listings).toEqual([{ from: NOW - NEVER_POSTED_WINDOW_MS, to: NOW - NEVER_POSTED_GRACE_MS, max: 10_000 }]);
-    expect(f.reads[0]).toEqual(['ex004', 'ex001', 'ex005']);
+    expect(await f.check(n)).toEqual({ servers: [key(3, 24 * 400), key(4, 48), key(1, 5)].map(issued), truncated: false });
+    expect(f.listings).toEqual([{ to: NOW - NEVER_POSTED_GRACE_MS, unmarkedFrom: NOW - UNMARKED_WINDOW_MS, max: 10_000 }]);
+    expect(f.reads[0]).toEqual(['ex003', 'ex004', 'ex001', 'ex005']);
+  });
+
+  it('lists a head written without the mark only within 30 days of its key', async () => {
+    const keys = [key(1, 24 * 29, 'none'), key(2, 24 * 31, 'none'), key(3, 24 * 31)];
+    const f = fleet(keys, new Set());
+    expect((await f.check(new NeverPosted(f.deps))).servers).toEqual([key(3, 24 * 31), key(1, 24 * 29)].map(issued));
+  });
+
+  it('marks the servers it finds to have posted only when asked (the timer), so no later check lists them; a listing writes nothing', async () => {
+    const keys = [key(1, 5), key(2, 6), key(3, 24 * 10, 'none')];
+    const f = fleet(keys, new Set(['ex001', 'ex003']));
+    expect((await f.check(new NeverPosted(f.deps))).servers).toEqual([key(2, 6)].map(issued));
+    expect(f.marks[0]).toEqual([]);
+    // A new instance (nothing remembered), as the timer: it reads them again and marks them.
+    expect((await f.check(new NeverPosted(f.deps), NOW, true)).servers).toEqual([key(2, 6)].map(issued));
+    expect(f.reads[1]).toEqual(['ex003', 'ex002', 'ex001']);
+    expect(f.marks[1]).toEqual(['ex003', 'ex001']);
+    expect(keys.map((k) => k.mark)).toEqual([true, false, true]);
+    // Another new instance lists and reads only the silent one.
+    expect((await f.check(new NeverPosted(f.deps))).servers).toEqual([key(2, 6)].map(issued));
+    expect(f.reads[2]).toEqual(['ex002']);
+  });
+
+  it('marks a server a listing on the same instance found to have posted, without reading it again', async () => {
+    const keys = [key(1, 5), key(2, 6)];
+    const f = fleet(keys, new Set(['ex001']));
+    const n = new NeverPosted(f.deps);
+    await f.check(n);
+    expect(f.marks[0]).toEqual([]);
+    await f.check(n, NOW, true);
+    expect(f.reads[1]).toEqual(['ex002']);
+    expect(f.marks[1]).toEqual(['ex001']);
+    expect(keys[0]!.mark).toBe(true);
+  });
+
+  it('answers as without the marks when they cannot be written, and tries them again at the next run', async () => {
+    const keys = [key(1, 5), key(2, 6)];
+    const f = fleet(keys, new Set(['ex001']), true);
+    const n = new NeverPosted(f.deps);
+    expect(await f.check(n, NOW, true)).toEqual({ servers: [key(2, 6)].map(issued), truncated: false });
+    expect(await f.check(n, NOW, true)).toEqual({ servers: [key(2, 6)].map(issued), truncated: false });
+    expect(f.marks).toEqual([['ex001'], ['ex001']]);
+    expect(f.reads[1]).toEqual(['ex002']);
   });
 
   it('reads a server found to have posted once per key, and again after a new key is issued', async () => {
@@ -50,7 +116,7 @@ describe('NeverPosted', () => {
     const f = fleet(keys, new Set(['ex001']));
     const n = new NeverPosted(f.deps);
     await f.check(n);
-    expect((await f.check(n)).servers).toEqual([key(2, 6)]);
+    expect((await f.check(n)).servers).toEqual([key(2, 6)].map(issued));
     expect(f.reads).toEqual([['ex002', 'ex001'], ['ex002']]);
     keys[0] = key(1, 3);
     await f.check(n);
@@ -80,7 +146,7 @@ describe('NeverPosted', () => {
     const keys = Array.from({ length: 5 }, (_, i) => key(i, 10 + i));
     const f = fleet(keys, new Set());
     const r = await f.check(new NeverPosted(f.deps, { listed: 3 }));
-    expect(r).toEqual({ servers: [key(4, 14), key(3, 13), key(2, 12)], truncated: true });
+    expect(r).toEqual({ servers: [key(4, 14), key(3, 13), key(2, 12)].map(issued), truncated: true });
   });
 
   it('reads at most `parallel` servers at a time', async () => {
@@ -89,13 +155,14 @@ describe('NeverPosted', () => {
     let most = 0;
     const n = new NeverPosted(
       {
-        issuedBetween: async () => ({ servers: keys, truncated: false }),
+        awaitingFirstPost: async () => ({ servers: keys.map(issued), truncated: false }),
         hasPosted: async () => {
           most = Math.max(most, ++open);
           await new Promise((r) => setTimeout(r, 5));
           open--;
           return false;
         },
+        markPosted: async () => undefined,
       },
       { parallel: 4 },
     );

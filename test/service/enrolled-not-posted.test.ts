@@ -3,13 +3,17 @@
 // and where it and a refused snapshot show, instead of "no server is known"; a name that never
 // enrolled keeps the plain answer; its removal says there is nothing to remove but its key, and
 // names the route that revokes it. None of these changes anything. Two hours after its key was
-// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) for 30 days,
-// and every stale-hosts run logs FleetPosture.ServerNeverPosted for it, which an alert counts.
+// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) and every
+// stale-hosts run logs FleetPosture.ServerNeverPosted for it, which an alert counts, for as long as
+// it has an active key and has not posted: a month or a year later too. The stale-hosts run marks
+// a server's key head once it finds a snapshot stored, so later listings do not hold it; a listing
+// marks nothing. A head written before heads said so is listed within 30 days of its key, as all
+// were then.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fqdn } from '../support/enrolment-client';
 import { alertRecords, get, type Json } from '../support/http';
 import { snapshot } from '../support/snapshots';
-import { startTestStack, type TestStack } from '../support/stack';
+import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
 
 let stack: TestStack;
@@ -68,7 +72,7 @@ describe('a server that enrolled and has not posted', () => {
     expect(await dumpTables(stack)).toEqual(before);
   });
 
-  it('reads the recently enrolled servers oldest key first, within the span asked, and says when it stopped at its limit', async () => {
+  it('lists the servers awaiting their first post oldest key first, up to the time asked, and says when it stopped at its limit', async () => {
     const extra = [fqdn('SPAN01'), fqdn('SPAN02'), fqdn('SPAN03')];
     const issued: number[] = [];
     for (const [i, server] of extra.entries()) {
@@ -76,19 +80,26 @@ describe('a server that enrolled and has not posted', () => {
       issued.push(now);
       await stack.serverKey(server);
     }
-    const span = (max: number) => stack.app.keyStore.activeKeysIssuedBetween(issued[0]!, issued[2]!, max);
-    const all = await span(10);
-    expect(all).toEqual({ servers: extra.map((server, i) => ({ server, issuedAt: issued[i] })), truncated: false });
-    const cut = await span(2);
+    const awaiting = async (to: number, max: number) => {
+      const r = await stack.app.keyStore.keysAwaitingFirstPost(to, to, max);
+      return { ...r, servers: r.servers.filter((s) => extra.includes(s.server)) };
+    };
+    // Marked heads are listed whenever their key was issued: the span's start is for unmarked ones.
+    expect(await awaiting(issued[2]!, 10)).toEqual({ servers: extra.map((server, i) => ({ server, issuedAt: issued[i] })), truncated: false });
+    const all = await stack.app.keyStore.keysAwaitingFirstPost(issued[2]!, issued[2]!, 100);
+    const cut = await stack.app.keyStore.keysAwaitingFirstPost(issued[2]!, issued[2]!, all.servers.length - 1);
     expect(cut.truncated).toBe(true);
-    expect(cut.servers).toHaveLength(2);
+    expect(cut.servers).toHaveLength(all.servers.length - 1);
     expect(cut.servers.map((s) => s.issuedAt)).toEqual([...cut.servers.map((s) => s.issuedAt)].sort((a, b) => a - b));
-    // Outside the span: the servers enrolled before it (the stack's own, WAIT01, POST01) are not read.
-    expect((await stack.app.keyStore.activeKeysIssuedBetween(issued[1]!, issued[1]!, 10)).servers).toEqual([{ server: extra[1], issuedAt: issued[1] }]);
+    // Keys issued after the time asked are not listed.
+    expect((await awaiting(issued[1]!, 10)).servers).toEqual(extra.slice(0, 2).map((server, i) => ({ server, issuedAt: issued[i] })));
+    for (const server of extra) expect((await stack.request(`servers/${server}/key`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
+    // A revoked key awaits nothing.
+    expect((await awaiting(issued[2]!, 10)).servers).toEqual([]);
     now = enrolledAt;
   });
 
-  it('is listed by GET /api/refused-servers and logged by the stale-hosts run once two hours pass without a snapshot, for 30 days; one that posted never is', async () => {
+  it('is listed by GET /api/refused-servers and logged by the stale-hosts run once two hours pass without a snapshot, as long as its key is active, a year on too; one that posted never is', async () => {
     const listed = async () => {
       const r = await stack.request('refused-servers', { key: 'admin' });
       expect(r.status).toBe(200);
@@ -116,9 +127,65 @@ describe('a server that enrolled and has not posted', () => {
     const record = { name: 'FleetPosture.ServerNeverPosted', fields: { server: WAITING, keyIssuedAt: new Date(enrolledAt).toISOString() } };
     expect(recordsOf(WAITING)).toEqual([record, record]);
     expect(recordsOf(POSTED)).toEqual([]);
-    now = enrolledAt + 31 * 24 * HOUR;
-    expect(await listed()).toEqual([]);
+    // POST01's head is marked by those runs, WAIT01's still says it has not posted.
+    const heads = async () => {
+      const out: Record<string, unknown> = {};
+      for await (const e of stackTables(stack).serverKeys.listEntities<{ Server: string; Posted?: boolean }>({ queryOptions: { filter: "RowKey eq '~head'" } })) out[e.Server] = e.Posted;
+      return out;
+    };
+    expect(await heads()).toMatchObject({ [WAITING]: false, [POSTED]: true });
+    for (const days of [31, 400]) {
+      now = enrolledAt + days * 24 * HOUR;
+      expect(await listed()).toEqual([
+        { server: WAITING, reasons: ['never-posted'], keyRevokedAt: null, keyIssuedAt: new Date(enrolledAt).toISOString(), lastRefusal: null, requests: [] },
+      ]);
+      await staleRun();
+    }
+    expect(recordsOf(WAITING)).toEqual([record, record, record, record]);
+    expect(recordsOf(POSTED)).toEqual([]);
+    // The admin gives up on it: a revoked key is listed as such, and no longer as never-posted.
+    expect((await stack.request(`servers/${WAITING}/key`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
+    expect((await listed()).map((i) => i.reasons)).toEqual([['no-active-key']]);
     await staleRun();
-    expect(recordsOf(WAITING)).toHaveLength(2);
+    expect(recordsOf(WAITING)).toHaveLength(4);
+  });
+
+  it('lists a head written before heads said whether the server posted within 30 days of its key, and marks it once its server posted', async () => {
+    const older = [fqdn('OLDHEAD1'), fqdn('OLDHEAD2'), fqdn('OLDHEAD3')];
+    const base = enrolledAt + 24 * HOUR;
+    now = base;
+    for (const server of older) await stack.serverKey(server);
+    const keys = stackTables(stack).serverKeys;
+    const heads = new Map<string, { partitionKey: string; UpdatedAt: unknown }>();
+    for await (const e of keys.listEntities<{ Server: string; UpdatedAt: unknown }>({ queryOptions: { filter: "RowKey eq '~head'" } })) {
+      if (older.includes(e.Server)) heads.set(e.Server, { partitionKey: e.partitionKey!, UpdatedAt: e.UpdatedAt });
+    }
+    // As an earlier version wrote them: no Posted column. OLDHEAD3's key is 40 days old.
+    for (const [server, head] of heads) {
+      const { etag: _etag, timestamp: _ts, Posted: _posted, ...rest } = await keys.getEntity<Record<string, unknown>>(head.partitionKey, '~head');
+      const updatedAt = server === older[2] ? new Date(base - 40 * 24 * HOUR) : rest.UpdatedAt;
+      await keys.updateEntity({ ...rest, partitionKey: head.partitionKey, rowKey: '~head', UpdatedAt: updatedAt }, 'Replace');
+    }
+    const posted = await fetch(`${stack.baseUrl}/api/snapshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': await stack.serverKey(older[1]!) },
+      body: JSON.stringify(snapshot({ host: 'OLDHEAD2', collectedAt: now - 60_000 })),
+    });
+    expect(posted.status).toBe(201);
+    await posted.text();
+    const headOf = async (server: string) => (await keys.getEntity<Record<string, unknown>>(heads.get(server)!.partitionKey, '~head')).Posted;
+    // The post rewrote nothing of the head: whether it posted is learnt by the stale-hosts run.
+    expect(await headOf(older[1]!)).toBeUndefined();
+    now = base + 3 * HOUR;
+    const listed = async () => {
+      const r = await stack.request('refused-servers', { key: 'admin' });
+      return ((await r.json()) as { items: Json[] }).items.map((i) => i.server).filter((s) => older.includes(String(s)));
+    };
+    expect(await listed()).toEqual([older[0]]);
+    expect(await headOf(older[1]!)).toBeUndefined();
+    expect((await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' })).status).toBe(200);
+    expect(await headOf(older[1]!)).toBe(true);
+    expect(await headOf(older[0]!)).toBeUndefined();
+    expect(await listed()).toEqual([older[0]]);
   });
 });
