@@ -73,9 +73,7 @@ export class NeverPosted {
     const silent: IssuedKey[] = [];
     // Known to have posted and not marked so yet: remembered here (a listing read it) or read below.
     const posted = issued.servers.filter((s) => this.#posted.has(memoKey(s)));
-    // Stryker disable next-line EqualityOperator: one step past the end takes an empty batch, which reads nothing.
-    for (let i = 0; i < checked.length; i += parallel) {
-      const batch = checked.slice(i, i + parallel);
+    await inBatches(checked, parallel, async (batch) => {
       const found = await Promise.all(batch.map((s) => this.deps.hasPosted(s.server)));
       for (const [j, s] of batch.entries()) {
         if (found[j]) {
@@ -83,13 +81,17 @@ export class NeverPosted {
           posted.push(s);
         } else silent.push(s);
       }
-    }
+    });
     // The mark only spares later reads and listings: a mark that failed is made by the next run.
-    for (let i = 0; mark && i < posted.length; i += parallel) {
-      await Promise.all(posted.slice(i, i + parallel).map((s) => this.deps.markPosted(s.server).catch(() => undefined)));
-    }
+    if (mark) await inBatches(posted, parallel, (batch) => Promise.all(batch.map((s) => this.deps.markPosted(s.server).catch(() => undefined))));
     return { servers: silent, truncated: issued.truncated || doubt.length > checked.length };
   }
 }
 
 const memoKey = (s: IssuedKey) => `${s.server}\n${s.issuedAt}`;
+
+/** Runs `each` on `size` items at a time, one batch after another. */
+async function inBatches<T>(items: readonly T[], size: number, each: (batch: T[]) => Promise<unknown>): Promise<void> {
+  // Stryker disable next-line EqualityOperator: one step past the end takes an empty batch, which does nothing.
+  for (let i = 0; i < items.length; i += size) await each(items.slice(i, i + size));
+}

@@ -44,7 +44,8 @@ function fleet(keys: Head[], posted: Set<string>, failMarks = false) {
     check: async (n: NeverPosted, now = NOW, mark = false) => {
       reads.push([]);
       marks.push([]);
-      return n.find(now, { mark });
+      // A listing asks without options, as the refused-servers route does.
+      return mark ? n.find(now, { mark }) : n.find(now);
     },
     deps,
   };
@@ -147,6 +148,29 @@ describe('NeverPosted', () => {
     const f = fleet(keys, new Set());
     const r = await f.check(new NeverPosted(f.deps, { listed: 3 }));
     expect(r).toEqual({ servers: [key(4, 14), key(3, 13), key(2, 12)].map(issued), truncated: true });
+  });
+
+  it('marks each server it finds to have posted once, at most `parallel` at a time', async () => {
+    const keys = Array.from({ length: 9 }, (_, i) => key(i, 10 + i));
+    let open = 0;
+    let most = 0;
+    const marked: string[] = [];
+    const n = new NeverPosted(
+      {
+        awaitingFirstPost: async () => ({ servers: keys.map(issued), truncated: false }),
+        hasPosted: async () => true,
+        markPosted: async (server) => {
+          most = Math.max(most, ++open);
+          await new Promise((r) => setTimeout(r, 5));
+          marked.push(server);
+          open--;
+        },
+      },
+      { parallel: 4 },
+    );
+    expect((await n.find(NOW, { mark: true })).servers).toEqual([]);
+    expect([...marked].sort()).toEqual(keys.map((k) => k.server).sort());
+    expect(most).toBe(4);
   });
 
   it('reads at most `parallel` servers at a time', async () => {
