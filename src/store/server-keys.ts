@@ -297,7 +297,8 @@ export class ServerKeyStore {
       let truncated = false;
       for (const [filter, keep] of [
         [marked, () => true],
-        [unmarked, (e: Row) => e.Posted === undefined],
+        // A property asked for and missing may come back null rather than absent.
+        [unmarked, (e: Row) => typeof e.Posted !== 'boolean'],
       ] as const) {
         for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt', 'Posted'] } })) {
           if (!keep(e)) continue;
