@@ -7,14 +7,15 @@
 // stale-hosts run logs FleetPosture.ServerNeverPosted for it, which an alert counts, for as long as
 // it has an active key and has not posted: a month or a year later too. The stale-hosts run marks
 // a server's key head once it finds a snapshot stored, so later listings do not hold it; a listing
-// marks nothing. A head written before heads said so is listed within 30 days of its key, as all
-// were then.
+// marks nothing, and the mark outlasts key rotation and revocation. A head written before heads
+// said so is listed within 30 days of its key, as all were then.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fqdn } from '../support/enrolment-client';
 import { alertRecords, get, type Json } from '../support/http';
 import { snapshot } from '../support/snapshots';
 import { stackTables, startTestStack, type TestStack } from '../support/stack';
 import { dumpTables } from '../support/tables';
+import { encodeKey } from '../../src/store';
 
 let stack: TestStack;
 const WAITING = fqdn('WAIT01');
@@ -187,5 +188,29 @@ describe('a server that enrolled and has not posted', () => {
     expect(await headOf(older[1]!)).toBe(true);
     expect(await headOf(older[0]!)).toBeUndefined();
     expect(await listed()).toEqual([older[0]]);
+  });
+  it('keeps the mark through every change of the server\'s keys, and gives a server without a head none', async () => {
+    const server = fqdn('MARKED01');
+    await stack.serverKey(server);
+    const keys = stackTables(stack).serverKeys;
+    const head = async () => {
+      const { etag: _etag, timestamp: _ts, ...rest } = await keys.getEntity<Record<string, unknown>>(encodeKey(server), '~head');
+      return rest;
+    };
+    const before = await head();
+    expect(before.Posted).toBe(false);
+    await stack.app.keyStore.markPosted(server);
+    // Only the column changes.
+    expect(await head()).toEqual({ ...before, Posted: true });
+    const rotated = await stack.request(`servers/${server}/key/rotate`, { method: 'POST', key: 'admin' });
+    expect(rotated.status).toBe(201);
+    expect(await head()).toMatchObject({ Posted: true, CurrentKeyId: expect.not.stringMatching(String(before.CurrentKeyId)) });
+    expect((await stack.request(`servers/${server}/key`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
+    expect(await head()).toMatchObject({ Posted: true, CurrentKeyId: '' });
+    const nowhere = fqdn('NOHEAD01');
+    await stack.app.keyStore.markPosted(nowhere);
+    const rows: unknown[] = [];
+    for await (const e of keys.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(nowhere)}'` } })) rows.push(e);
+    expect(rows).toEqual([]);
   });
 });
