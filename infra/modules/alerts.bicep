@@ -364,7 +364,7 @@ var alertRules = [
   {
     key: 'never-posted'
     displayName: 'Fleet posture: an enrolled server never posted'
-    description: 'A server\'s active key was issued more than two hours ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    description: 'A server\'s active key was issued more than two hours ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. It fires until the server posts; for a server that is gone, revoke its key (DELETE /api/servers/{server}/key). One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 3
     query: neverPostedQuery
     dimensions: [
