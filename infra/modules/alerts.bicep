@@ -176,7 +176,7 @@ ${serversOrMore('Reason', '', '')}| project timestamp, Server, Reason, ServerCou
 
 // A snapshot posted with the server's own key was refused for what it held or how it was sent
 // (Code: invalid_snapshot, too_large, collected_in_future, …): the collector set it aside, so the
-// server's verdicts stand still, and a server that never got one accepted is in no fleet view. A
+// server's verdicts stand still, and a server that never got one accepted is in no count. A
 // collector release that breaks the contract fleet-wide is one alert per code beyond 20 servers.
 var snapshotRejectedQuery = $'''
 traces
@@ -364,7 +364,7 @@ var alertRules = [
   {
     key: 'never-posted'
     displayName: 'Fleet posture: an enrolled server never posted'
-    description: 'A server\'s active key was issued more than two hours ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It is in no fleet view and cannot go stale; GET /api/refused-servers lists it (never-posted). KeyIssuedAt says when its key was issued. It fires until the server posts; for a server that is gone, revoke its key (DELETE /api/servers/{server}/key). One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    description: 'A server\'s active key was issued more than two hours ago and no snapshot of it is stored (FleetPosture.ServerNeverPosted, logged by every stale-hosts run while it lasts): its collector never ran, or all it sent was refused (see the snapshot-rejected alert). It has no results, so it is in no count and cannot go stale; GET /api/servers?neverPosted=true and the dashboard\'s Changes view list it, and GET /api/refused-servers says why its collector is refused (never-posted). KeyIssuedAt says when its key was issued. It fires until the server posts; for a server that is gone, revoke its key (DELETE /api/servers/{server}/key). One alert per server; one beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 3
     query: neverPostedQuery
     dimensions: [
@@ -375,7 +375,7 @@ var alertRules = [
   {
     key: 'snapshot-rejected'
     displayName: 'Fleet posture: a server\'s snapshot was refused'
-    description: 'A snapshot posted with the server\'s own key was refused for its content or how it was sent (FleetPosture.SnapshotRejected; Code says why, e.g. invalid_snapshot after a collector change, collected_in_future for a clock far ahead): its verdicts do not move until one is accepted, and a server none of whose snapshots was accepted is in no fleet view. The record carries the refusal\'s message. One alert per server and code; one per code beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
+    description: 'A snapshot posted with the server\'s own key was refused for its content or how it was sent (FleetPosture.SnapshotRejected; Code says why, e.g. invalid_snapshot after a collector change, collected_in_future for a clock far ahead): its verdicts do not move until one is accepted, and a server none of whose snapshots was accepted is in no count (GET /api/servers?neverPosted=true lists it). The record carries the refusal\'s message. One alert per server and code; one per code beyond 20 servers in the window (Server "(more than 20 servers)", ServerCount how many).'
     severity: 2
     query: snapshotRejectedQuery
     dimensions: [

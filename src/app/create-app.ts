@@ -164,7 +164,7 @@ export function createApp(options: CreateAppOptions = {}): PostureApp {
   const stagedRawSweep = new StagedRawSweep({ staged: projection.staged, outbox: new OutboxStore(projectorStore), clock });
   const layoutMigration = new LayoutMigration({ older: new OlderLayoutStore(projectorStore), drift: new OlderDriftMembers(projectorStore), clock });
   const jobs = new Jobs({ staleHosts, waivers, baselines, reevaluation, projector, stagedRawSweep, layoutMigration, reenrolment });
-  const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock });
+  const lifecycleHttp = new LifecycleApi({ queries, waivers, jobs, rules, clock, reenrolment });
   const keysHttp = new KeysApi({ reenrolment, keyNames });
   const drift = new DriftQueries({ drift: driftStore, rules, cursors: store.cursors, resultRow: (server, ruleId) => store.readResultRow(server, ruleId), reevaluation: () => reevaluation.progress() });
   const driftHttp = new DriftApi({ queries: drift, baselines, rules, resolveServer: (name) => queries.resolveCountingServer(name) });

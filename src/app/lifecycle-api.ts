@@ -88,21 +88,29 @@ export interface LifecycleApiDeps {
   readonly jobs: Jobs;
   readonly rules: readonly Rule[];
   readonly clock: () => number;
+  readonly reenrolment: Pick<Reenrolment, 'neverPostedServers'>;
 }
 
 export class LifecycleApi {
   constructor(private readonly deps: LifecycleApiDeps) {}
 
-  /** Every server with its host facts, paged; stale=true: only the stale ones, longest silent first. */
+  /**
+   * Every server with its host facts, paged; stale=true: only the stale ones, longest silent first;
+   * neverPosted=true: the servers enrolled over two hours ago that have posted nothing, which no
+   * other list holds (they have no host facts and cannot go stale).
+   */
   async listServers({ req }: RouteCall): Promise<ApiResponse> {
     const q = req.query;
-    checkParams(q, ['stale', 'top', 'continuationToken']);
+    checkParams(q, ['stale', 'neverPosted', 'top', 'continuationToken']);
     const stale = parseFlag(q, 'stale');
+    const neverPosted = parseFlag(q, 'neverPosted');
     if (stale === false) throw new ApiError('invalid_query', '"stale" may only be true (the stale servers); leave it out for every server.');
-    if (stale) {
-      if (q.has('top') || q.has('continuationToken')) throw new ApiError('invalid_query', 'The stale servers come in one answer: "top" and "continuationToken" do not apply to stale=true.');
-      return json(200, await this.deps.queries.staleServers());
-    }
+    if (neverPosted === false) throw new ApiError('invalid_query', '"neverPosted" may only be true (the servers that enrolled and never posted); leave it out for every server.');
+    if (stale && neverPosted) throw new ApiError('invalid_query', 'Ask for stale=true or neverPosted=true, not both: a stale server has posted.');
+    const one = stale ? 'stale' : neverPosted ? 'neverPosted' : undefined;
+    if (one && (q.has('top') || q.has('continuationToken'))) throw new ApiError('invalid_query', `The answer to ${one}=true comes whole: "top" and "continuationToken" do not apply to it.`);
+    if (stale) return json(200, await this.deps.queries.staleServers());
+    if (neverPosted) return json(200, await this.deps.reenrolment.neverPostedServers());
     return json(200, await this.deps.queries.servers(parseTop(q), parseToken(q)));
   }
 

@@ -117,7 +117,8 @@ export class LifecycleQueries {
     return new ApiError(
       'not_found',
       `Server "${enrolled.id}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
-        `(GET ${routeUrl(ROUTE_BASE, 'listRefusedServers')} lists it once two hours pass without one; a refused snapshot is logged as ${LOG_RECORDS.snapshotRejected}).`,
+        `(GET ${routeUrl(ROUTE_BASE, 'listServers')}?neverPosted=true lists it once two hours pass without one, and GET ${routeUrl(ROUTE_BASE, 'listRefusedServers')} says why its collector is refused; ` +
+        `a refused snapshot is logged as ${LOG_RECORDS.snapshotRejected}).`,
     );
   }
 

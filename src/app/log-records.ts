@@ -33,7 +33,7 @@ export const LOG_RECORDS = {
   /**
    * A snapshot posted with the server's own key was refused for its content or how it was sent
    * (`server`, `status`, `code`, `message`): nothing of it counts, and a server none of whose
-   * snapshots is accepted is in no fleet view. Alerts.
+   * snapshots is accepted is in no count (only the never-posted list names it). Alerts.
    */
   snapshotRejected: 'FleetPosture.SnapshotRejected',
   /**

@@ -1,9 +1,10 @@
 // Servers given a key that have posted nothing since: a collector that never ran, or whose every
-// snapshot was refused. Such a server is in no fleet view and cannot go stale, so the stale-hosts
-// timer logs it and the refused-servers listing names it, for as long as it has an active key and
-// has not posted (an admin who gives up on it revokes the key). The key's head row says whether
-// the server has posted: the stale-hosts timer marks it once a read finds a snapshot, so the
-// listing holds only servers still in doubt, whenever their key was issued. A rollout enrols
+// snapshot was refused. Such a server has no results, so it is in no count and cannot go stale: the
+// stale-hosts timer logs it, and the readers' list and the refused-servers listing name it, for as
+// long as it has an active key and has not posted (an admin who gives up on it revokes the key).
+// The key's head row says whether the server has posted: the stale-hosts timer marks it once a
+// read finds a snapshot, so the listing holds only servers still in doubt, whenever their key was
+// issued. A rollout enrols
 // hundreds or thousands of servers at once, nearly all of which post at once: a server found to
 // have posted is also remembered for its key's issue time (the listing, a read, marks nothing), so
 // each check spends its reads on the servers still in doubt, oldest key first, and a fleet larger

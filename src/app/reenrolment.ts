@@ -378,7 +378,7 @@ export class Reenrolment {
    * again), enrolment blocked, re-enrolment waiting for approval, a revoked key refused since the
    * current key was issued, or an active key issued more than two hours ago to a server none of
    * whose snapshots has been stored (a collector that never ran, or whose every snapshot was
-   * refused: such a server is in no fleet view, and cannot go stale). Collectors
+   * refused: such a server has no results, so it is in no count and cannot go stale). Collectors
    * refused with a key the service has no record of, and collectors that stopped trying after
    * posting, show as stale servers.
    */
@@ -393,6 +393,15 @@ export class Reenrolment {
       .filter((s) => s.reasons.length > 0)
       .sort((a, b) => (a.server < b.server ? -1 : 1));
     return { items, truncated: truncated || silent.truncated };
+  }
+
+  /**
+   * For readers: the servers given a key more than two hours ago that have posted nothing since,
+   * oldest key first (the refused-servers listing's never-posted ones, without the admin's detail).
+   */
+  async neverPostedServers() {
+    const { servers, truncated } = await this.#neverPosted.find(this.deps.clock());
+    return { items: servers.map((s) => ({ server: s.server, keyIssuedAt: iso(s.issuedAt) })), truncated };
   }
 
   /** The stale-hosts timer's part: one FleetPosture.ServerNeverPosted record per server listed never-posted. */

@@ -3,9 +3,10 @@
 // and where it and a refused snapshot show, instead of "no server is known"; a name that never
 // enrolled keeps the plain answer; its removal says there is nothing to remove but its key, and
 // names the route that revokes it. None of these changes anything. Two hours after its key was
-// issued with still nothing stored, GET /api/refused-servers lists it (never-posted) and every
-// stale-hosts run logs FleetPosture.ServerNeverPosted for it, which an alert counts, for as long as
-// it has an active key and has not posted: a month or a year later too. The stale-hosts run marks
+// issued with still nothing stored, readers' GET /api/servers?neverPosted=true (which writes
+// nothing) and GET /api/refused-servers list it (never-posted), and every stale-hosts run logs
+// FleetPosture.ServerNeverPosted for it, which an alert counts, for as long as it has an active
+// key and has not posted: a month or a year later too. The stale-hosts run marks
 // a server's key head once it finds a snapshot stored, so later listings do not hold it; a listing
 // marks nothing, and the mark outlasts key rotation and revocation. A head written before heads
 // said so is listed within 30 days of its key, as all were then.
@@ -39,18 +40,46 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => stack?.stop());
 
+/** GET /api/servers?neverPosted=true with the reader's key: WAIT01 and POST01 only (the stack's own default server never posted either). */
+async function readersList(): Promise<Json[]> {
+  const before = await dumpTables(stack);
+  const r = await get(stack, 'servers?neverPosted=true');
+  expect(r.status).toBe(200);
+  expect(r.body).toMatchObject({ truncated: false });
+  // Reading the list writes nothing, not even the mark of a server found to have posted.
+  expect(await dumpTables(stack)).toEqual(before);
+  const items = r.body.items as Json[];
+  expect(items.map((i) => Date.parse(String(i.keyIssuedAt)))).toEqual(items.map((i) => Date.parse(String(i.keyIssuedAt))).sort((a, b) => a - b));
+  return items.filter((i) => i.server === WAITING || i.server === POSTED);
+}
+
 const READS = (name: string) => [`servers/${name}`, `servers/${name}/history`, `servers/${name}/drift?rule=mcafee-port25-blocked`, `results?server=${name}`, `events?server=${name}`];
 
 describe('a server that enrolled and has not posted', () => {
   it('is a 404 that says it enrolled and has no snapshot yet, by its id and by its host name', async () => {
     const said =
       `Server "${WAITING}" has enrolled but no snapshot of it has been accepted yet: its results, history and drift appear with its first one ` +
-      `(GET /api/refused-servers lists it once two hours pass without one; a refused snapshot is logged as FleetPosture.SnapshotRejected).`;
+      `(GET /api/servers?neverPosted=true lists it once two hours pass without one, and GET /api/refused-servers says why its collector is refused; ` +
+      `a refused snapshot is logged as FleetPosture.SnapshotRejected).`;
     for (const name of [WAITING, 'WAIT01', 'wait01']) {
       for (const path of READS(name)) {
         const r = await get(stack, path);
         expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 404, body: { error: 'not_found', message: said } });
       }
+    }
+  });
+
+  it('refuses a never-posted list asked for with another list or a page, and one asked false, in one sentence', async () => {
+    const cases: [string, string][] = [
+      ['servers?neverPosted=false', '"neverPosted" may only be true (the servers that enrolled and never posted); leave it out for every server.'],
+      ['servers?neverPosted=true&stale=true', 'Ask for stale=true or neverPosted=true, not both: a stale server has posted.'],
+      ['servers?neverPosted=true&top=5', 'The answer to neverPosted=true comes whole: "top" and "continuationToken" do not apply to it.'],
+      ['servers?stale=true&continuationToken=abc', 'The answer to stale=true comes whole: "top" and "continuationToken" do not apply to it.'],
+      ['servers?neverPosted=maybe', 'The query parameter "neverPosted" must be true or false, not "maybe".'],
+    ];
+    for (const [path, message] of cases) {
+      const r = await get(stack, path);
+      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 400, body: { error: 'invalid_query', message } });
     }
   });
 
@@ -115,14 +144,17 @@ describe('a server that enrolled and has not posted', () => {
     };
     const recordsOf = (server: string) => alertRecords(stack).filter((a) => a.name === 'FleetPosture.ServerNeverPosted' && a.fields.server === server);
     expect(await listed()).toEqual([]);
+    expect(await readersList()).toEqual([]);
     now = enrolledAt + 2 * HOUR - 60_000;
     expect(await listed()).toEqual([]);
+    expect(await readersList()).toEqual([]);
     await staleRun();
     expect(recordsOf(WAITING)).toEqual([]);
     now = enrolledAt + 2 * HOUR + 60_000;
     expect(await listed()).toEqual([
       { server: WAITING, reasons: ['never-posted'], keyRevokedAt: null, keyIssuedAt: new Date(enrolledAt).toISOString(), lastRefusal: null, requests: [] },
     ]);
+    expect(await readersList()).toEqual([{ server: WAITING, keyIssuedAt: new Date(enrolledAt).toISOString() }]);
     expect(await staleRun()).toMatchObject({ neverPosted: expect.any(Number), neverPostedAtLeast: false });
     expect(await staleRun()).toMatchObject({ neverPosted: expect.any(Number), neverPostedAtLeast: false });
     const record = { name: 'FleetPosture.ServerNeverPosted', fields: { server: WAITING, keyIssuedAt: new Date(enrolledAt).toISOString() } };
@@ -140,6 +172,7 @@ describe('a server that enrolled and has not posted', () => {
       expect(await listed()).toEqual([
         { server: WAITING, reasons: ['never-posted'], keyRevokedAt: null, keyIssuedAt: new Date(enrolledAt).toISOString(), lastRefusal: null, requests: [] },
       ]);
+      expect(await readersList()).toEqual([{ server: WAITING, keyIssuedAt: new Date(enrolledAt).toISOString() }]);
       await staleRun();
     }
     expect(recordsOf(WAITING)).toEqual([record, record, record, record]);
@@ -147,6 +180,7 @@ describe('a server that enrolled and has not posted', () => {
     // The admin gives up on it: a revoked key is listed as such, and no longer as never-posted.
     expect((await stack.request(`servers/${WAITING}/key`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
     expect((await listed()).map((i) => i.reasons)).toEqual([['no-active-key']]);
+    expect(await readersList()).toEqual([]);
     await staleRun();
     expect(recordsOf(WAITING)).toHaveLength(4);
   });
