@@ -57,8 +57,8 @@ describe('the fleet view while counts catch up, in Chromium', { timeout: BROWSER
 
   it('an empty fleet, before any post: says how servers come to be in it, in English and Japanese', async () => {
     for (const [locale, first, next] of [
-      ['en-GB', 'No server has posted a snapshot yet.', /first post: install the collector .*collector\/README\.md.*refused-servers listing, read with an admin key.*npm run demo/],
-      ['ja-JP', 'まだどのサーバーからもスナップショットが届いていません。', /コレクターをインストールしてください \(collector\/README\.md\).*管理者キー.*npm run demo/],
+      ['en-GB', 'No server has posted a snapshot yet.', /first post: install the collector .*collector\/README\.md.*counted under "Enrolled, never reported" and listed in Changes; an admin sees why in the refused-servers listing.*npm run demo/],
+      ['ja-JP', 'まだどのサーバーからもスナップショットが届いていません。', /コレクターをインストールしてください \(collector\/README\.md\).*「登録後未報告」に数えられ、「変更」に一覧されます.*npm run demo/],
     ] as const) {
       const { page, errors } = await openFleet(locale);
       const empty = page.locator('[data-notice="fleet-empty"] p');

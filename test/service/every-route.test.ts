@@ -69,8 +69,10 @@ const queryValue = (name: string) =>
           ? fc.oneof(fc.constantFrom('Warning', 'error,pass', 'Pass,Nope'), text)
           : name === 'server'
             ? fc.oneof(fc.constant(DEFAULT_SERVER), text)
-            : text;
-const PARAM_NAMES = ['server', 'rule', 'status', 'since', 'top', 'continuationToken', 'cause', 'stale', 'state', 'evidence', 'reenrol', 'code', '$filter', '$top', '__proto__'];
+            : name === 'stale' || name === 'neverPosted'
+              ? fc.oneof(fc.constantFrom('true', 'false', 'TRUE'), text)
+              : text;
+const PARAM_NAMES = ['server', 'rule', 'status', 'since', 'top', 'continuationToken', 'cause', 'stale', 'neverPosted', 'state', 'evidence', 'reenrol', 'code', '$filter', '$top', '__proto__'];
 const query = fc.oneof(
   fc.array(fc.oneof(fc.constantFrom(...PARAM_NAMES), text).chain((name) => queryValue(name).map((v) => [name, v] as const)), { maxLength: 5 }).map((pairs) => new URLSearchParams(pairs as [string, string][]).toString()),
   fc.constantFrom('%', '%zz', '&&=', '=x', 'server=%E0%A4%A', 'top=1&top=2'),

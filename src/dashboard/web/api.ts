@@ -320,6 +320,12 @@ export interface StaleServer {
   readonly staleSince: string | null;
 }
 
+/** A server given a key over two hours ago of which no snapshot is stored (`servers?neverPosted=true`). */
+export interface NeverPostedServer {
+  readonly server: string;
+  readonly keyIssuedAt: string;
+}
+
 let rulesCache: { lang: string; rules: Promise<readonly RuleInfo[]> } | undefined;
 
 /** The rule catalogue in the page's language, fetched once per language. */

@@ -1,10 +1,11 @@
 // Changes since a chosen time (default: the last 24 hours): new warnings and errors, the servers
-// that stopped reporting, and the events of one kind. Status changes are what "what changed on my
+// that stopped reporting or enrolled and never reported, and the events of one kind. Status changes are what "what changed on my
 // fleet" means, so they are the default; waiver and baseline audit records change no status and
 // are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
 // Events and the stale list follow a post by a moment: while the service says so (countsPending),
 // a line says it, empty lists say nothing more, and the lists are read again once the wait is over.
-import { apiGet, rules, type EventItem, type Page, type StaleServer } from './api.js';
+// The never-reported list is read from the keys and the stored snapshots, which no post waits on.
+import { apiGet, rules, type EventItem, type NeverPostedServer, type Page, type StaleServer } from './api.js';
 import { h, link, replace } from './dom.js';
 import { eventEntry } from './events.js';
 import { formatTime, phrase, t, type TextKey } from './i18n.js';
@@ -98,17 +99,28 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const row = (e: EventItem) => eventEntry(e, true, titles);
   const staleRow = (s: StaleServer) =>
     h('li', { 'data-server': s.server }, link(serverHref(s.server), { class: 'server-link' }, s.server), ' · ', t('lastSeen'), ' ', time(s.lastSeen), ' · ', phrase('staleSince', { time: time(s.staleSince) }));
+  // No server page to link to: a server that never reported has none.
+  const neverPostedRow = (s: NeverPostedServer) => h('li', { 'data-server': s.server }, h('span', { class: 'server-name' }, s.server), ' · ', phrase('keyIssued', { time: time(s.keyIssuedAt) }));
   const when = formatTime(since);
   const texts = KIND_TEXTS[kind];
   const lists = h('div', { class: 'change-lists' });
   const fill = async () => {
-    const stale = await apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' });
+    const [stale, neverPosted] = await Promise.all([
+      apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' }),
+      apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' }),
+    ]);
     replace(
       lists,
       section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, pending.empty(t('noNewFailing', { time: when })), fail, { 'data-list': 'new-failing' })),
       section(
         t('staleTitle'),
         pagedList(pagesOf(stale.items, PAGE_SIZE), staleRow, pending.empty(t('noStale')), fail, { class: 'stale-list', 'data-list': 'stale' }),
+      ),
+      section(
+        t('neverPostedTitle'),
+        h('p', { class: 'muted' }, t('neverPostedHelp')),
+        pagedList(pagesOf(neverPosted.items, PAGE_SIZE), neverPostedRow, t('noNeverPosted'), fail, { class: 'never-posted-list', 'data-list': 'never-posted' }),
+        neverPosted.truncated ? h('p', { class: 'muted', 'data-notice': 'never-posted-more' }, t('neverPostedMore')) : null,
       ),
       section(
         t(texts.title),

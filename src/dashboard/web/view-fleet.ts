@@ -1,10 +1,12 @@
 // Fleet: the host count, servers not reporting, waived findings, and per rule the servers in each
-// status as a stacked bar with the counts beside it. Everything comes from the summary, one
-// small document kept by counters, so this view costs the same for 10 or 10,000 servers.
+// status as a stacked bar with the counts beside it. Everything but one figure comes from the
+// summary, one small document kept by counters, so this view costs the same for 10 or 10,000
+// servers; the servers enrolled that never reported have no results to count, so that figure is
+// the length of their list, read once when the view is drawn.
 // The counters follow a post by a moment (the projector writes them): while the summary says
 // changes are still waiting, the view says so and asks again by itself. After a rule change, a
 // rule whose counts still mix its two versions (the re-evaluation is owed) says so in its panel.
-import { apiGet, type Summary } from './api.js';
+import { apiGet, type NeverPostedServer, type Summary } from './api.js';
 import { h, link, replace, svg, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
 import { followPending } from './pending-line.js';
@@ -14,8 +16,9 @@ import type { Fail } from './widgets.js';
 /** Statuses that have a findings list (results filtered by status). */
 const FINDING = new Set(['Warning', 'Error']);
 
-function metric(label: TextKey, value: number, name: string, target?: string): HTMLElement {
-  const number = h('span', { class: 'value', 'data-metric': name }, formatNumber(value));
+/** `atLeast`: the figure is a floor (a list cut at its limit), shown as "1,000+". */
+function metric(label: TextKey, value: number, name: string, target?: string, atLeast = false): HTMLElement {
+  const number = h('span', { class: 'value', 'data-metric': name }, formatNumber(value) + (atLeast ? '+' : ''));
   return h('div', { class: 'metric' }, target ? link(target, null, number) : number, h('span', { class: 'label' }, t(label)));
 }
 
@@ -43,21 +46,23 @@ export async function renderFleet(fail: Fail): Promise<Node> {
   const rest = h('div');
   const view = h('div', { class: 'fleet' }, figures, slot, rest);
   const ask = () => apiGet<Summary>('summary');
-  followPending(view, await ask(), ask, fail, (s, line) => {
-    replace(figures, metrics(s));
+  const [first, neverPosted] = await Promise.all([ask(), apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' })]);
+  followPending(view, first, ask, fail, (s, line) => {
+    replace(figures, metrics(s, neverPosted));
     if (!line || line.parentNode !== slot) replace(slot, line);
     replace(rest, rules(s, line !== null));
   });
   return view;
 }
 
-function metrics(s: Summary): HTMLElement {
+function metrics(s: Summary, neverPosted: { items: readonly NeverPostedServer[]; truncated: boolean }): HTMLElement {
   const waived = (s.waivedTotals?.Warning ?? 0) + (s.waivedTotals?.Error ?? 0);
   return h(
     'div',
     { class: 'metrics' },
     metric('hosts', s.hosts, 'hosts'),
     metric('stale', s.staleHosts ?? 0, 'stale', href('changes')),
+    metric('neverPosted', neverPosted.items.length, 'never-posted', href('changes'), neverPosted.truncated),
     metric('warnings', s.totals.Warning ?? 0, 'warnings', href('findings', { status: 'Warning' })),
     metric('errors', s.totals.Error ?? 0, 'errors', href('findings', { status: 'Error' })),
     metric('waived', waived, 'waived'),
