@@ -1,10 +1,12 @@
 // Servers that enrolled and never reported, in Chromium against the local host and Azurite: they
 // have no results, so no count holds them. The Fleet view says how many there are (the length of
-// GET /api/servers?neverPosted=true, "1,000+" for a list cut at its limit) and links to the
+// GET /api/servers?neverPosted=true, "1,000+" for a list cut at its limit; the view does not wait
+// for that read, and a failed one shows "—" with the reason, the rest of the view intact) and links to the
 // Changes view, which lists them by name with when their key was issued, under a sentence saying
 // what the list means, in English and Japanese; none of them links to a server page, since none
 // has one. Before two hours have passed since a key was issued, the server is not listed and the
-// list says every server enrolled that long ago has reported.
+// list says every server enrolled that long ago has reported. The Changes view does not wait for
+// the list either: a failed read shows in its place, with Try again.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS, type PageGlobals } from '../support/chromium';
@@ -88,6 +90,57 @@ describe('servers that enrolled and never reported, on the dashboard', { timeout
     await listed(page).nth(1).waitFor();
     expect(await listed(page).first().textContent()).toContain('キー発行');
     expect(errors).toEqual([]);
+  });
+
+  it('draws the Fleet view without waiting for the list, and fills the figure in when it comes', async () => {
+    const { page, errors } = await chromium.open('en-GB');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/servers\?neverPosted=true$/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await openDashboardReady(page, stack.baseUrl);
+    const figure = page.locator('[data-metric="never-posted"]');
+    expect(await figure.textContent()).toBe('…');
+    expect(await figure.getAttribute('aria-busy')).toBe('true');
+    expect(await page.locator('.metric a [data-metric="never-posted"]').count()).toBe(0);
+    release();
+    await page.locator('.metric a [data-metric="never-posted"]', { hasText: '2' }).waitFor();
+    expect(await figure.getAttribute('aria-busy')).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
+  it('says why the figure is missing when its read fails, and shows the rest of the Fleet view', async () => {
+    const { page, errors } = await chromium.open('en-GB');
+    // Busy for longer than the page waits by itself, so it says so at once.
+    await page.route(/\/api\/servers\?neverPosted=true$/, (route) => route.fulfill({ status: 503, headers: { 'retry-after': '60' }, json: { error: 'storage_unavailable', message: 'Storage is busy.' } }));
+    await openDashboardReady(page, stack.baseUrl);
+    await page.locator('[data-note="never-posted"]').waitFor();
+    expect(await page.locator('[data-metric="never-posted"]').textContent()).toBe('—');
+    expect(await page.locator('[data-note="never-posted"]').textContent()).toBe('The service or its storage is busy or unavailable; try again in 60 seconds.');
+    expect(await page.locator('[data-metric="hosts"]').textContent()).toBe('1');
+    expect(await page.locator('.fleet .error').count()).toBe(0);
+    expect(errors.filter((e) => !/status of 503/.test(e))).toEqual([]);
+  });
+
+  it('shows a failed read of the list in its place on the Changes view, and Try again asks anew', async () => {
+    const { page, errors } = await chromium.open('en-GB');
+    let fail = true;
+    await page.route(/\/api\/servers\?neverPosted=true$/, (route) => (fail ? route.fulfill({ status: 502, body: 'Bad Gateway' }) : route.continue()));
+    await openDashboardReady(page, stack.baseUrl);
+    await showView(page, '#/changes');
+    const section = page.locator('section', { has: page.locator('[data-list="never-posted"]') });
+    await section.locator('.error').waitFor();
+    expect(await section.locator('.error p').textContent()).toMatch(/^The request failed \(502 /);
+    // The rest of the view is there: the stale list answered.
+    await page.getByText('Every server is reporting.').waitFor();
+    expect(await page.locator('.changes-view > .reload-problem .error').count()).toBe(0);
+    fail = false;
+    await section.getByRole('button', { name: 'Try again' }).click();
+    await listed(page).nth(1).waitFor();
+    expect(await section.locator('.error').count()).toBe(0);
+    expect(errors.filter((e) => !/status of 502/.test(e))).toEqual([]);
   });
 
   it('shows a list cut at its limit as a floor, and says the rest follow', async () => {

@@ -105,10 +105,19 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
   const texts = KIND_TEXTS[kind];
   const lists = h('div', { class: 'change-lists' });
   const fill = async () => {
-    const [stale, neverPosted] = await Promise.all([
-      apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' }),
-      apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' }),
-    ]);
+    // The never-reported list looks at every server's key, so the view does not wait for it: its
+    // list shows it loading, and a failure in its place with Try again, which asks anew. The service
+    // answers it whole; its pages are cut here, as the stale list's are.
+    const neverPostedMore = h('div');
+    let neverPosted: Promise<{ items: NeverPostedServer[]; truncated: boolean }> | undefined;
+    const neverPostedPage = (token: string | undefined) => {
+      if (!token || !neverPosted) {
+        neverPosted = apiGet('servers', { neverPosted: 'true' });
+        neverPosted.then((a) => replace(neverPostedMore, a.truncated ? h('p', { class: 'muted', 'data-notice': 'never-posted-more' }, t('neverPostedMore')) : null), () => undefined);
+      }
+      return neverPosted.then((a) => pagesOf(a.items, PAGE_SIZE)(token));
+    };
+    const stale = await apiGet<{ items: StaleServer[] }>('servers', { stale: 'true' });
     replace(
       lists,
       section(t('newFailing'), pagedList(events({ kind: 'status', status: 'Warning,Error' }), row, pending.empty(t('noNewFailing', { time: when })), fail, { 'data-list': 'new-failing' })),
@@ -119,8 +128,8 @@ export async function renderChanges(route: Route, fail: Fail): Promise<Node> {
       section(
         t('neverPostedTitle'),
         h('p', { class: 'muted' }, t('neverPostedHelp')),
-        pagedList(pagesOf(neverPosted.items, PAGE_SIZE), neverPostedRow, t('noNeverPosted'), fail, { class: 'never-posted-list', 'data-list': 'never-posted' }),
-        neverPosted.truncated ? h('p', { class: 'muted', 'data-notice': 'never-posted-more' }, t('neverPostedMore')) : null,
+        pagedList(neverPostedPage, neverPostedRow, t('noNeverPosted'), fail, { class: 'never-posted-list', 'data-list': 'never-posted' }),
+        neverPostedMore,
       ),
       section(
         t(texts.title),

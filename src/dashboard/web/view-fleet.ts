@@ -2,25 +2,37 @@
 // status as a stacked bar with the counts beside it. Everything but one figure comes from the
 // summary, one small document kept by counters, so this view costs the same for 10 or 10,000
 // servers; the servers enrolled that never reported have no results to count, so that figure is
-// the length of their list, read once when the view is drawn.
+// the length of their list, read once when the view is drawn. That read looks at every server's
+// key, so the view does not wait for it: the figure shows when it comes, or why it did not.
 // The counters follow a post by a moment (the projector writes them): while the summary says
 // changes are still waiting, the view says so and asks again by itself. After a rule change, a
 // rule whose counts still mix its two versions (the re-evaluation is owed) says so in its panel.
-import { apiGet, type NeverPostedServer, type Summary } from './api.js';
+import { ApiFailure, apiGet, type NeverPostedServer, type Summary } from './api.js';
 import { h, link, replace, svg, type Child } from './dom.js';
 import { formatNumber, formatTime, statusText, t, type TextKey } from './i18n.js';
 import { followPending } from './pending-line.js';
 import { href } from './router.js';
-import type { Fail } from './widgets.js';
+import { failureText, type Fail } from './widgets.js';
 
 /** Statuses that have a findings list (results filtered by status). */
 const FINDING = new Set(['Warning', 'Error']);
 
-/** `atLeast`: the figure is a floor (a list cut at its limit), shown as "1,000+". */
-function metric(label: TextKey, value: number, name: string, target?: string, atLeast = false): HTMLElement {
-  const number = h('span', { class: 'value', 'data-metric': name }, formatNumber(value) + (atLeast ? '+' : ''));
-  return h('div', { class: 'metric' }, target ? link(target, null, number) : number, h('span', { class: 'label' }, t(label)));
+/** A figure not read (yet): "…" while asked, "—" with the reason once the read failed. */
+interface FigureNotRead {
+  readonly note?: string;
 }
+
+/** `value` "1,000+" when `atLeast` (a list cut at its limit). */
+function metric(label: TextKey, value: number | FigureNotRead, name: string, target?: string, atLeast = false): HTMLElement {
+  const known = typeof value === 'number';
+  const shown = known ? formatNumber(value) + (atLeast ? '+' : '') : value.note === undefined ? '…' : '—';
+  const number = h('span', { class: 'value', 'data-metric': name, 'aria-busy': known || value.note !== undefined ? null : 'true' }, shown);
+  const note = known || value.note === undefined ? null : h('span', { class: 'muted note', 'data-note': name }, value.note);
+  return h('div', { class: 'metric' }, known && target ? link(target, null, number) : number, h('span', { class: 'label' }, t(label)), note);
+}
+
+/** The servers enrolled that never reported, as the Fleet view knows them: asked, read, or failed. */
+type NeverPostedFigure = { readonly items: readonly NeverPostedServer[]; readonly truncated: boolean } | FigureNotRead;
 
 /** One bar: a rectangle per status, widths in a 0..100 view box (the drift view draws its clusters with it too). */
 export function statusBar(counts: Readonly<Record<string, number>>, statuses: readonly string[], total: number): SVGSVGElement {
@@ -46,23 +58,39 @@ export async function renderFleet(fail: Fail): Promise<Node> {
   const rest = h('div');
   const view = h('div', { class: 'fleet' }, figures, slot, rest);
   const ask = () => apiGet<Summary>('summary');
-  const [first, neverPosted] = await Promise.all([ask(), apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' })]);
-  followPending(view, first, ask, fail, (s, line) => {
-    replace(figures, metrics(s, neverPosted));
+  let neverPosted: NeverPostedFigure = {};
+  let latest: Summary | undefined;
+  const drawFigures = () => {
+    if (latest) replace(figures, metrics(latest, neverPosted));
+  };
+  apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' }).then(
+    (answer) => {
+      neverPosted = answer;
+      drawFigures();
+    },
+    (error: unknown) => {
+      if (error instanceof ApiFailure && error.isKeyProblem) return fail(error);
+      neverPosted = { note: failureText(error) };
+      drawFigures();
+    },
+  );
+  followPending(view, await ask(), ask, fail, (s, line) => {
+    latest = s;
+    drawFigures();
     if (!line || line.parentNode !== slot) replace(slot, line);
     replace(rest, rules(s, line !== null));
   });
   return view;
 }
 
-function metrics(s: Summary, neverPosted: { items: readonly NeverPostedServer[]; truncated: boolean }): HTMLElement {
+function metrics(s: Summary, neverPosted: NeverPostedFigure): HTMLElement {
   const waived = (s.waivedTotals?.Warning ?? 0) + (s.waivedTotals?.Error ?? 0);
   return h(
     'div',
     { class: 'metrics' },
     metric('hosts', s.hosts, 'hosts'),
     metric('stale', s.staleHosts ?? 0, 'stale', href('changes')),
-    metric('neverPosted', neverPosted.items.length, 'never-posted', href('changes'), neverPosted.truncated),
+    'items' in neverPosted ? metric('neverPosted', neverPosted.items.length, 'never-posted', href('changes'), neverPosted.truncated) : metric('neverPosted', neverPosted, 'never-posted'),
     metric('warnings', s.totals.Warning ?? 0, 'warnings', href('findings', { status: 'Warning' })),
     metric('errors', s.totals.Error ?? 0, 'errors', href('findings', { status: 'Error' })),
     metric('waived', waived, 'waived'),
