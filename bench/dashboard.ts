@@ -2,8 +2,10 @@
 // Chromium. Azurite (in memory) gets the fleet by direct batched writes (bench/lib/fleet-loader),
 // the local host serves the API and the page on 127.0.0.1, and each run opens the page in a fresh
 // browser context (empty cache) and reads the page's own mark "posture:fleet-rendered": time from
-// navigation start to the Fleet view in the DOM, summary request included. Also the page's
-// weight. Prints a table and writes bench/results/dashboard-latest.json. Never part of `npm test`.
+// navigation start to the Fleet view in the DOM, summary request included. The fleet's servers
+// have keys too, and a few more servers enrolled and never posted: the Fleet view's figure of those
+// is read beside the view (GET /api/servers?neverPosted=true, which lists every key head), and
+// its request is timed as well. Also the page's weight. Prints a table and writes bench/results/dashboard-latest.json. Never part of `npm test`.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +18,16 @@ import { startLocalHost } from '../src/local/host';
 import { dashboardUrl } from '../src/local/main';
 import { chromiumPresent, launchChromium, MISSING_CHROMIUM, type PageGlobals } from '../test/support/chromium';
 import { buildFleet, ROOT } from './lib/fleet';
+import { enrolFleet } from './lib/fleet-keys';
 import { loadFleet } from './lib/fleet-loader';
 import { round } from './lib/measure';
 
 const SERVERS = Number(process.env.BENCH_DASHBOARD_SERVERS) || 10_000;
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS) || 20;
 const TARGET_MS = 1000;
+/** Servers enrolled that never posted, beyond the fleet; their keys and the fleet's were issued three hours ago. */
+const AWAITING = 20;
+const KEY_AGE_MS = 3 * 3_600_000;
 const BUDGET_GZIP = 150 * 1024;
 const READER = 'bench-reader-key';
 const OUT = path.join(ROOT, 'bench', 'results', 'dashboard-latest.json');
@@ -44,33 +50,43 @@ async function main(): Promise<void> {
     console.log(`loaded ${loaded.servers} servers (${loaded.entitiesWritten} entities) in ${round(loaded.loadMs / 1000, 1)} s`);
     const settings = loadSettings({ POSTURE_STORAGE_CONNECTION_STRING: azurite.connectionString, POSTURE_TABLE_PREFIX: 'Dash', POSTURE_READER_KEYS: READER });
     const app = createApp({ settings, rules: fleet.rules });
+    const enrolled = await enrolFleet(app.keyStore, SERVERS, { awaiting: AWAITING, ageMs: KEY_AGE_MS });
+    console.log(`enrolled ${SERVERS + AWAITING} servers in ${round(enrolled.loadMs / 1000, 1)} s (${AWAITING} never posted)`);
     const host = await startLocalHost({ app, port: 0, hostname: '127.0.0.1', log: () => undefined });
     const browser = await launchChromium();
     try {
       const url = dashboardUrl(`${host.baseUrl}/api`, READER);
       const firstRender: number[] = [];
       const summaryMs: number[] = [];
+      const neverPostedMs: number[] = [];
       let hostsShown = '';
+      let neverPostedShown = '';
       for (let i = 0; i < RUNS; i++) {
         const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
         const page = await context.newPage();
         await page.goto(url);
         await page.locator('[data-metric="hosts"]').waitFor();
+        await page.locator('[data-metric="never-posted"]:not([aria-busy])').waitFor();
         const m = await page.evaluate(() => {
           const g = globalThis as unknown as PageGlobals;
           return {
             rendered: g.performance.getEntriesByName('posture:fleet-rendered')[0]?.startTime ?? NaN,
             summary: g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/summary'))?.duration ?? NaN,
+            neverPosted: g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/servers?neverPosted=true'))?.duration ?? NaN,
             hosts: g.document.querySelector('[data-metric="hosts"]')?.textContent ?? '',
+            neverPostedShown: g.document.querySelector('[data-metric="never-posted"]')?.textContent ?? '',
           };
         });
         firstRender.push(m.rendered);
         summaryMs.push(m.summary);
+        neverPostedMs.push(m.neverPosted);
         hostsShown = m.hosts;
+        neverPostedShown = m.neverPostedShown;
         await context.close();
       }
       const sorted = [...firstRender].sort((a, b) => a - b);
       const sortedSummary = [...summaryMs].sort((a, b) => a - b);
+      const sortedNeverPosted = [...neverPostedMs].sort((a, b) => a - b);
       const w = weight();
       const result = {
         at: new Date().toISOString(),
@@ -82,6 +98,13 @@ async function main(): Promise<void> {
         runs: RUNS,
         firstRenderMs: { median: round(quantile(sorted, 0.5), 1), p95: round(quantile(sorted, 0.95), 1), max: round(sorted[sorted.length - 1] ?? NaN, 1), target: TARGET_MS },
         summaryRequestMs: { median: round(quantile(sortedSummary, 0.5), 1), p95: round(quantile(sortedSummary, 0.95), 1) },
+        neverPosted: {
+          enrolled: SERVERS + AWAITING,
+          awaiting: AWAITING,
+          keyAgeHours: KEY_AGE_MS / 3_600_000,
+          shown: neverPostedShown,
+          requestMs: { median: round(quantile(sortedNeverPosted, 0.5), 1), p95: round(quantile(sortedNeverPosted, 0.95), 1) },
+        },
         assets: { ...w, budgetGzipBytes: BUDGET_GZIP },
       };
       mkdirSync(path.dirname(OUT), { recursive: true });
@@ -90,6 +113,7 @@ async function main(): Promise<void> {
 dashboard, ${SERVERS} servers (page shows ${hostsShown}), ${RUNS} cold loads, ${os.cpus().length} cores, load ${result.loadAverage.join(' ')}
   first render (navigation start → Fleet view in the DOM)  median ${result.firstRenderMs.median} ms  p95 ${result.firstRenderMs.p95} ms  max ${result.firstRenderMs.max} ms  (target < ${TARGET_MS} ms)
   GET /api/summary                                         median ${result.summaryRequestMs.median} ms  p95 ${result.summaryRequestMs.p95} ms
+  GET /api/servers?neverPosted=true (beside the view)      median ${result.neverPosted.requestMs.median} ms  p95 ${result.neverPosted.requestMs.p95} ms  (${SERVERS + AWAITING} keys, page shows ${neverPostedShown} never posted)
   page files                                               ${w.files} files, ${w.bytes} bytes, ${w.gzipBytes} bytes gzipped (budget ${BUDGET_GZIP})
 written to ${path.relative(ROOT, OUT)}`);
     } finally {

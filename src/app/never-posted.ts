@@ -21,21 +21,26 @@ export const UNMARKED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface NeverPostedDeps {
   /**
-   * Servers with an active key issued at or before `to` not marked as having posted (heads without
-   * the mark only for keys issued from `unmarkedFrom` on), oldest first: at most `max`, the first in
-   * the table's order, `truncated` when more were.
+   * Servers with an active key issued at or before `to` not marked as having posted (with
+   * `unmarkedFrom`, heads without the mark too, for keys issued from then on), oldest first: at most
+   * `max`, the first in the table's order, `truncated` when more were.
    */
-  readonly awaitingFirstPost: (to: number, unmarkedFrom: number, max: number) => Promise<{ servers: IssuedKey[]; truncated: boolean }>;
+  readonly awaitingFirstPost: (to: number, unmarkedFrom: number | undefined, max: number) => Promise<{ servers: AwaitingKey[]; truncated: boolean }>;
   /** Whether any snapshot of the server has been stored (one read). */
   readonly hasPosted: (server: string) => Promise<boolean>;
   /** Marks the server as having posted, so no later check lists it (one write). */
   readonly markPosted: (server: string) => Promise<void>;
+  /** Gives a head without the mark the mark "not posted", unless it changed since read at `etag` (one write). */
+  readonly markNotPosted: (server: string, etag: string) => Promise<void>;
 }
 
 export interface IssuedKey {
   readonly server: string;
   readonly issuedAt: number;
 }
+
+/** `unmarked`: the ETag of a head written without the mark. */
+export type AwaitingKey = IssuedKey & { readonly unmarked?: string };
 
 export interface NeverPostedLimits {
   /** Most key heads one check lists (two columns each, a page per thousand). */
@@ -64,14 +69,16 @@ export class NeverPosted {
    * Servers given a key that have posted nothing since, oldest key first; truncated when more keys
    * were issued than one check lists, or more were in doubt than it reads (the next check goes on
    * with those). With `mark` (the stale-hosts timer, never a read request), a server found to have
-   * posted is marked so.
+   * posted is marked so, and the heads written before heads said so are looked at too (a query of
+   * every head of the last 30 days) and each given the mark it lacks: a listing then finds them
+   * with one query of the heads marked not posted.
    */
   async find(now: number, { mark = false }: { mark?: boolean } = {}): Promise<{ servers: IssuedKey[]; truncated: boolean }> {
     const { listed, read, parallel } = this.#limits;
-    const issued = await this.deps.awaitingFirstPost(now - NEVER_POSTED_GRACE_MS, now - UNMARKED_WINDOW_MS, listed);
+    const issued = await this.deps.awaitingFirstPost(now - NEVER_POSTED_GRACE_MS, mark ? now - UNMARKED_WINDOW_MS : undefined, listed);
     const doubt = issued.servers.filter((s) => !this.#posted.has(memoKey(s)));
     const checked = doubt.slice(0, read);
-    const silent: IssuedKey[] = [];
+    const silent: AwaitingKey[] = [];
     // Known to have posted and not marked so yet: remembered here (a listing read it) or read below.
     const posted = issued.servers.filter((s) => this.#posted.has(memoKey(s)));
     await inBatches(checked, parallel, async (batch) => {
@@ -83,9 +90,14 @@ export class NeverPosted {
         } else silent.push(s);
       }
     });
-    // The mark only spares later reads and listings: a mark that failed is made by the next run.
-    if (mark) await inBatches(posted, parallel, (batch) => Promise.all(batch.map((s) => this.deps.markPosted(s.server).catch(() => undefined))));
-    return { servers: silent, truncated: issued.truncated || doubt.length > checked.length };
+    if (mark) {
+      // A mark that failed is made by the next run: until then a posted server is only read again,
+      // and a head without one is listed only by the timer.
+      const unmarked = silent.filter((s) => s.unmarked !== undefined);
+      await inBatches(posted, parallel, (batch) => Promise.all(batch.map((s) => this.deps.markPosted(s.server).catch(() => undefined))));
+      await inBatches(unmarked, parallel, (batch) => Promise.all(batch.map((s) => this.deps.markNotPosted(s.server, s.unmarked!).catch(() => undefined))));
+    }
+    return { servers: silent.map(({ server, issuedAt }) => ({ server, issuedAt })), truncated: issued.truncated || doubt.length > checked.length };
   }
 }
 

@@ -157,6 +157,7 @@ export class Reenrolment {
       awaitingFirstPost: (to, unmarkedFrom, max) => deps.keyStore.keysAwaitingFirstPost(to, unmarkedFrom, max),
       hasPosted: deps.hasPosted,
       markPosted: (server) => deps.keyStore.markPosted(server),
+      markNotPosted: (server, etag) => deps.keyStore.markNotPosted(server, etag),
     });
   }
 

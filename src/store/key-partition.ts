@@ -1,7 +1,7 @@
 // The rows of one server's ServerKeys partition besides its keys, and the partition as read:
 //   '~head'            the current key id, whether an admin blocked enrolment, whether the server
-//                      has posted (Posted; heads of earlier versions lack it); its ETag serialises
-//                      every change of the server's keys
+//                      has posted (Posted; heads of earlier versions lack it until the stale-hosts
+//                      run gives it); its ETag serialises every change of the server's keys
 //   '~request.<id>'    a re-enrolment waiting for (or given, or refused) an admin's approval, or
 //                      one a newer request or a new key replaced (kept until the next change of
 //                      the requests, so an admin deciding on it meanwhile learns what happened)

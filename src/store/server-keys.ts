@@ -37,6 +37,13 @@ import { encodeKey, prefixRange } from './keys';
 
 export type ServerKeyStatus = 'active' | 'revoked';
 
+/** A server whose active key awaits its first post; `unmarked`: its head lacks the column, read at that ETag. */
+export interface AwaitingKey {
+  readonly server: string;
+  readonly issuedAt: number;
+  readonly unmarked?: string;
+}
+
 export interface ServerKeyRecord {
   readonly server: string;
   readonly keyId: string;
@@ -282,36 +289,51 @@ export class ServerKeyStore {
 
   /**
    * Servers with an active key issued at or before `to` that are not known to have posted, oldest
-   * key first: at most `max` (the first in the table's order), `truncated` when more were. Two
-   * queries: heads marked `Posted` false, whenever their key was issued, and heads written before
-   * that column existed, which say nothing of posting, for keys issued from `unmarkedFrom` on. A
-   * head missing the column is never compared with it (the table would count that a mismatch).
+   * key first: at most `max` (the first in the table's order), `truncated` when more were. Heads
+   * marked `Posted` false, whenever their key was issued; with `unmarkedFrom`, a second query adds
+   * the heads written before that column existed, which say nothing of posting, for keys issued
+   * from then on, each with the ETag it was read at (`unmarked`), so that the column can be given
+   * to it unless it changed since. A head missing the column is never compared with it (the table
+   * would count that a mismatch), so that query reads every head of its span.
    */
-  async keysAwaitingFirstPost(to: number, unmarkedFrom: number, max: number): Promise<{ servers: { server: string; issuedAt: number }[]; truncated: boolean }> {
+  async keysAwaitingFirstPost(to: number, unmarkedFrom: number | undefined, max: number): Promise<{ servers: AwaitingKey[]; truncated: boolean }> {
     await this.ensureTable();
     const active = odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`;
     const marked = and(active, `Posted eq false and UpdatedAt le ${odataDate(to)}`);
-    const unmarked = and(active, `UpdatedAt ge ${odataDate(unmarkedFrom)} and UpdatedAt le ${odataDate(to)}`);
+    const queries: [string, (e: Row) => boolean][] = [[marked, () => true]];
+    // A property asked for and missing may come back null rather than absent.
+    if (unmarkedFrom !== undefined) queries.push([and(active, `UpdatedAt ge ${odataDate(unmarkedFrom)} and UpdatedAt le ${odataDate(to)}`), (e) => typeof e.Posted !== 'boolean']);
     return guard('listing servers that have not posted', async () => {
-      const byServer = new Map<string, number>();
+      const byServer = new Map<string, AwaitingKey>();
       let truncated = false;
-      for (const [filter, keep] of [
-        [marked, () => true],
-        // A property asked for and missing may come back null rather than absent.
-        [unmarked, (e: Row) => typeof e.Posted !== 'boolean'],
-      ] as const) {
+      for (const [i, [filter, keep]] of queries.entries()) {
         for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt', 'Posted'] } })) {
           if (!keep(e)) continue;
           if (byServer.size >= max) {
             truncated = true;
             break;
           }
-          byServer.set(str(e, 'Server'), ms(e, 'UpdatedAt') ?? 0);
+          const server = str(e, 'Server');
+          byServer.set(server, { server, issuedAt: ms(e, 'UpdatedAt') ?? 0, ...(i === 1 ? { unmarked: String(e.etag) } : {}) });
         }
       }
-      const servers = [...byServer].map(([server, issuedAt]) => ({ server, issuedAt })).sort((a, b) => a.issuedAt - b.issuedAt);
+      const servers = [...byServer.values()].sort((a, b) => a.issuedAt - b.issuedAt);
       return { servers, truncated };
     });
+  }
+
+  /**
+   * Gives a head written before heads said whether the server posted the column, `Posted` false,
+   * if it is still as read at `etag` (a key change meanwhile wrote a head that says, and a mark
+   * made meanwhile must not be undone); a head changed or gone is left as it is.
+   */
+  async markNotPosted(server: string, etag: string): Promise<void> {
+    await this.ensureTable();
+    try {
+      await guard('marking a server not posted', () => this.#t.updateEntity({ partitionKey: encodeKey(server), rowKey: HEAD, Posted: false }, 'Merge', { etag }));
+    } catch (error) {
+      if (!(error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404))) throw error;
+    }
   }
 
   /**

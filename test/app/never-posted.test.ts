@@ -1,6 +1,8 @@
 // Which enrolled servers count as never posted, and what each check reads and writes: a server's
-// head says whether it has posted (heads written before that column, only within 30 days of their
-// key), the stale-hosts timer marks a server it finds to have posted and a listing marks nothing,
+// head says whether it has posted; heads written before that column are looked at by the
+// stale-hosts timer alone, within 30 days of their key, and given the mark they lack, "not posted"
+// with the ETag they were read at, so that a listing finds them by the mark; the timer marks a
+// server it finds to have posted and a listing marks nothing,
 // servers found to have posted are not read again under the same key, the reads go to the oldest
 // keys first, and a rollout larger than one check's reads is covered over a few checks, each
 // saying it was cut.
@@ -17,15 +19,23 @@ type Head = IssuedKey & { mark?: boolean };
 function fleet(keys: Head[], posted: Set<string>, failMarks = false) {
   const reads: string[][] = [];
   const marks: string[][] = [];
-  const listings: { to: number; unmarkedFrom: number; max: number }[] = [];
+  /** "server etag" of each "not posted" mark given, per check. */
+  const notMarks: string[][] = [];
+  const listings: { to: number; unmarkedFrom: number | undefined; max: number }[] = [];
+  const etagOf = (server: string) => `W/"${server}"`;
   const deps = {
-    awaitingFirstPost: async (to: number, unmarkedFrom: number, max: number) => {
+    awaitingFirstPost: async (to: number, unmarkedFrom: number | undefined, max: number) => {
       listings.push({ to, unmarkedFrom, max });
       const within = keys
-        .filter((k) => k.issuedAt <= to && (k.mark === false || (k.mark === undefined && k.issuedAt >= unmarkedFrom)))
+        .filter((k) => k.issuedAt <= to && (k.mark === false || (k.mark === undefined && unmarkedFrom !== undefined && k.issuedAt >= unmarkedFrom)))
         .sort((a, b) => a.issuedAt - b.issuedAt)
-        .map(({ server, issuedAt }) => ({ server, issuedAt }));
+        .map(({ server, issuedAt, mark }) => ({ server, issuedAt, ...(mark === undefined ? { unmarked: etagOf(server) } : {}) }));
       return { servers: within.slice(0, max), truncated: within.length > max };
+    },
+    markNotPosted: async (server: string, etag: string) => {
+      notMarks.at(-1)!.push(`${server} ${etag}`);
+      if (failMarks) throw new Error('storage is down');
+      for (const k of keys) if (k.server === server && etag === etagOf(server) && k.mark === undefined) k.mark = false;
     },
     hasPosted: async (server: string) => {
       reads.at(-1)!.push(server);
@@ -41,9 +51,11 @@ function fleet(keys: Head[], posted: Set<string>, failMarks = false) {
     listings,
     reads,
     marks,
+    notMarks,
     check: async (n: NeverPosted, now = NOW, mark = false) => {
       reads.push([]);
       marks.push([]);
+      notMarks.push([]);
       // A listing asks without options, as the refused-servers route does.
       return mark ? n.find(now, { mark }) : n.find(now);
     },
@@ -65,14 +77,43 @@ describe('NeverPosted', () => {
     const f = fleet(keys, new Set(['ex005']));
     const n = new NeverPosted(f.deps);
     expect(await f.check(n)).toEqual({ servers: [key(3, 24 * 400), key(4, 48), key(1, 5)].map(issued), truncated: false });
-    expect(f.listings).toEqual([{ to: NOW - NEVER_POSTED_GRACE_MS, unmarkedFrom: NOW - UNMARKED_WINDOW_MS, max: 10_000 }]);
     expect(f.reads[0]).toEqual(['ex003', 'ex004', 'ex001', 'ex005']);
+    // A listing asks for the marked heads alone; the timer for the heads without the mark too.
+    await f.check(n, NOW, true);
+    expect(f.listings).toEqual([
+      { to: NOW - NEVER_POSTED_GRACE_MS, unmarkedFrom: undefined, max: 10_000 },
+      { to: NOW - NEVER_POSTED_GRACE_MS, unmarkedFrom: NOW - UNMARKED_WINDOW_MS, max: 10_000 },
+    ]);
   });
 
-  it('lists a head written without the mark only within 30 days of its key', async () => {
+  it('leaves a head written without the mark to the timer, which lists it within 30 days of its key and marks it "not posted", so listings find it', async () => {
     const keys = [key(1, 24 * 29, 'none'), key(2, 24 * 31, 'none'), key(3, 24 * 31)];
     const f = fleet(keys, new Set());
+    expect((await f.check(new NeverPosted(f.deps))).servers).toEqual([key(3, 24 * 31)].map(issued));
+    expect((await f.check(new NeverPosted(f.deps), NOW, true)).servers).toEqual([key(3, 24 * 31), key(1, 24 * 29)].map(issued));
+    // With the ETag it was read at; a head already marked gets no write.
+    expect(f.notMarks[1]).toEqual(['ex001 W/"ex001"']);
+    expect(keys.map((k) => k.mark)).toEqual([false, undefined, false]);
     expect((await f.check(new NeverPosted(f.deps))).servers).toEqual([key(3, 24 * 31), key(1, 24 * 29)].map(issued));
+    expect(f.notMarks[2]).toEqual([]);
+  });
+
+  it('marks "not posted" only a silent head without the mark, and "posted" one without the mark whose server posted', async () => {
+    const keys = [key(1, 5, 'none'), key(2, 6, 'none'), key(3, 7)];
+    const f = fleet(keys, new Set(['ex002']));
+    expect((await f.check(new NeverPosted(f.deps), NOW, true)).servers).toEqual([key(3, 7), key(1, 5)].map(issued));
+    expect(f.notMarks[0]).toEqual(['ex001 W/"ex001"']);
+    expect(f.marks[0]).toEqual(['ex002']);
+    expect(keys.map((k) => k.mark)).toEqual([false, true, false]);
+  });
+
+  it('answers the same when a "not posted" mark cannot be written, and gives it at the next run', async () => {
+    const keys = [key(1, 5, 'none')];
+    const f = fleet(keys, new Set(), true);
+    const n = new NeverPosted(f.deps);
+    expect(await f.check(n, NOW, true)).toEqual({ servers: [key(1, 5)].map(issued), truncated: false });
+    expect(await f.check(n, NOW, true)).toEqual({ servers: [key(1, 5)].map(issued), truncated: false });
+    expect(f.notMarks).toEqual([['ex001 W/"ex001"'], ['ex001 W/"ex001"']]);
   });
 
   it('marks the servers it finds to have posted only when asked (the timer), so no later check lists them; a listing writes nothing', async () => {
@@ -150,27 +191,31 @@ describe('NeverPosted', () => {
     expect(r).toEqual({ servers: [key(4, 14), key(3, 13), key(2, 12)].map(issued), truncated: true });
   });
 
-  it('marks each server it finds to have posted once, at most `parallel` at a time', async () => {
-    const keys = Array.from({ length: 9 }, (_, i) => key(i, 10 + i));
-    let open = 0;
-    let most = 0;
-    const marked: string[] = [];
-    const n = new NeverPosted(
-      {
-        awaitingFirstPost: async () => ({ servers: keys.map(issued), truncated: false }),
-        hasPosted: async () => true,
-        markPosted: async (server) => {
-          most = Math.max(most, ++open);
-          await new Promise((r) => setTimeout(r, 5));
-          marked.push(server);
-          open--;
+  it('marks each server it finds to have posted, and each silent head without the mark, once, at most `parallel` at a time', async () => {
+    for (const posted of [true, false]) {
+      const keys = Array.from({ length: 9 }, (_, i) => ({ ...key(i, 10 + i), unmarked: `etag${i}` }));
+      let open = 0;
+      let most = 0;
+      const marked: string[] = [];
+      const write = async (server: string) => {
+        most = Math.max(most, ++open);
+        await new Promise((r) => setTimeout(r, 5));
+        marked.push(server);
+        open--;
+      };
+      const n = new NeverPosted(
+        {
+          awaitingFirstPost: async () => ({ servers: keys, truncated: false }),
+          hasPosted: async () => posted,
+          markPosted: (server) => (posted ? write(server) : Promise.reject(new Error('marked posted'))),
+          markNotPosted: (server) => (posted ? Promise.reject(new Error('marked not posted')) : write(server)),
         },
-      },
-      { parallel: 4 },
-    );
-    expect((await n.find(NOW, { mark: true })).servers).toEqual([]);
-    expect([...marked].sort()).toEqual(keys.map((k) => k.server).sort());
-    expect(most).toBe(4);
+        { parallel: 4 },
+      );
+      expect((await n.find(NOW, { mark: true })).servers).toHaveLength(posted ? 0 : 9);
+      expect([...marked].sort()).toEqual(keys.map((k) => k.server).sort());
+      expect(most).toBe(4);
+    }
   });
 
   it('reads at most `parallel` servers at a time', async () => {
@@ -187,6 +232,7 @@ describe('NeverPosted', () => {
           return false;
         },
         markPosted: async () => undefined,
+        markNotPosted: async () => undefined,
       },
       { parallel: 4 },
     );

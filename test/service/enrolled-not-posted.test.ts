@@ -9,7 +9,8 @@
 // key and has not posted: a month or a year later too. The stale-hosts run marks
 // a server's key head once it finds a snapshot stored, so later listings do not hold it; a listing
 // marks nothing, and the mark outlasts key rotation and revocation. A head written before heads
-// said so is listed within 30 days of its key, as all were then.
+// said so is looked at by the stale-hosts run within 30 days of its key, as all were then, and
+// given the mark it lacks, by which the listings then find it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fqdn } from '../support/enrolment-client';
 import { alertRecords, get, type Json } from '../support/http';
@@ -185,7 +186,7 @@ describe('a server that enrolled and has not posted', () => {
     expect(recordsOf(WAITING)).toHaveLength(4);
   });
 
-  it('lists a head written before heads said whether the server posted within 30 days of its key, and marks it once its server posted', async () => {
+  it('leaves a head written before heads said whether the server posted to the stale-hosts run, which marks it within 30 days of its key, so the listings find it', async () => {
     const older = [fqdn('OLDHEAD1'), fqdn('OLDHEAD2'), fqdn('OLDHEAD3')];
     const base = enrolledAt + 24 * HOUR;
     now = base;
@@ -216,12 +217,18 @@ describe('a server that enrolled and has not posted', () => {
       const r = await stack.request('refused-servers', { key: 'admin' });
       return ((await r.json()) as { items: Json[] }).items.map((i) => i.server).filter((s) => older.includes(String(s)));
     };
-    expect(await listed()).toEqual([older[0]]);
+    // A listing reads the heads marked not posted alone: these wait for the run.
+    expect(await listed()).toEqual([]);
+    const readers = async () => ((await get(stack, 'servers?neverPosted=true')).body.items as Json[]).map((i) => String(i.server)).filter((s) => older.includes(s));
+    expect(await readers()).toEqual([]);
     expect(await headOf(older[1]!)).toBeUndefined();
-    expect((await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' })).status).toBe(200);
-    expect(await headOf(older[1]!)).toBe(true);
-    expect(await headOf(older[0]!)).toBeUndefined();
+    const run = await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' });
+    expect(run.status).toBe(200);
+    expect(alertRecords(stack).filter((a) => a.name === 'FleetPosture.ServerNeverPosted' && older.includes(String(a.fields.server))).map((a) => a.fields.server)).toEqual([older[0]]);
+    // The run gave each head of the last 30 days the mark it lacked; the head of a 40-day-old key stays as it was.
+    expect([await headOf(older[0]!), await headOf(older[1]!), await headOf(older[2]!)]).toEqual([false, true, undefined]);
     expect(await listed()).toEqual([older[0]]);
+    expect(await readers()).toEqual([older[0]]);
   });
   it('keeps the mark through every change of the server\'s keys, and gives a server without a head none', async () => {
     const server = fqdn('MARKED01');
@@ -241,7 +248,12 @@ describe('a server that enrolled and has not posted', () => {
     expect(await head()).toMatchObject({ Posted: true, CurrentKeyId: expect.not.stringMatching(String(before.CurrentKeyId)) });
     expect((await stack.request(`servers/${server}/key`, { method: 'DELETE', key: 'admin' })).status).toBe(200);
     expect(await head()).toMatchObject({ Posted: true, CurrentKeyId: '' });
+    // The "not posted" mark is given only to the head as it was read: this one changed since.
+    const marked = await head();
+    await stack.app.keyStore.markNotPosted(server, 'W/"datetime\'2026-01-01T00%3A00%3A00.0000000Z\'"');
+    expect(await head()).toEqual(marked);
     const nowhere = fqdn('NOHEAD01');
+    await stack.app.keyStore.markNotPosted(nowhere, '*');
     await stack.app.keyStore.markPosted(nowhere);
     const rows: unknown[] = [];
     for await (const e of keys.listEntities({ queryOptions: { filter: `PartitionKey eq '${encodeKey(nowhere)}'` } })) rows.push(e);

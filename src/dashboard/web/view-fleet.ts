@@ -3,7 +3,9 @@
 // summary, one small document kept by counters, so this view costs the same for 10 or 10,000
 // servers; the servers enrolled that never reported have no results to count, so that figure is
 // the length of their list, read once when the view is drawn. That read looks at every server's
-// key, so the view does not wait for it: the figure shows when it comes, or why it did not.
+// key, so it is asked once the summary has come, not beside it (on one instance the two would
+// share the thread and storage, and the view would come later), and the view does not wait for
+// it: the figure shows when it comes, or why it did not.
 // The counters follow a post by a moment (the projector writes them): while the summary says
 // changes are still waiting, the view says so and asks again by itself. After a rule change, a
 // rule whose counts still mix its two versions (the re-evaluation is owed) says so in its panel.
@@ -63,6 +65,7 @@ export async function renderFleet(fail: Fail): Promise<Node> {
   const drawFigures = () => {
     if (latest) replace(figures, metrics(latest, neverPosted));
   };
+  const first = await ask();
   apiGet<{ items: NeverPostedServer[]; truncated: boolean }>('servers', { neverPosted: 'true' }).then(
     (answer) => {
       neverPosted = answer;
@@ -74,7 +77,7 @@ export async function renderFleet(fail: Fail): Promise<Node> {
       drawFigures();
     },
   );
-  followPending(view, await ask(), ask, fail, (s, line) => {
+  followPending(view, first, ask, fail, (s, line) => {
     latest = s;
     drawFigures();
     if (!line || line.parentNode !== slot) replace(slot, line);
