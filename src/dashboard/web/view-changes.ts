@@ -1,7 +1,8 @@
 // Changes since a chosen time (default: the last 24 hours): new warnings and errors, the servers
-// that stopped reporting or enrolled and never reported, and the events of one kind. Status changes are what "what changed on my
-// fleet" means, so they are the default; waiver and baseline audit records change no status and
-// are shown only when the filter asks for them (the filter lives in the fragment, like `since`).
+// that stopped reporting or enrolled and never reported, and the events of one kind. Status
+// changes are what "what changed on my fleet" means, so they are the default; waiver and baseline
+// audit records change no status and are shown only when the filter asks for them (the filter
+// lives in the fragment, like `since`).
 // Events and the stale list follow a post by a moment: while the service says so (countsPending),
 // a line says it, empty lists say nothing more, and the lists are read again once the wait is over.
 // The never-reported list is read from the keys and the stored snapshots, which no post waits on.
