@@ -6,11 +6,10 @@
 // why the removed server, still named as the baseline, is not the reference. A name that is no
 // server still gets the API's error, without a button to ask again.
 import { readFileSync } from 'node:fs';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_TIMEOUTS } from '../support/chromium';
 import { chromiumSuite, type ChromiumSuite } from '../support/chromium-suite';
-import { openDashboardReady, showView } from '../support/dashboard-page';
+import { openDashboardAt, showView } from '../support/dashboard-page';
 import { DEFAULT_LIST, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
 import { get, post, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -58,16 +57,7 @@ describe('a removed server on the dashboard', { timeout: BROWSER_TIMEOUTS.testMs
   if (!suite) return;
   const chromium: ChromiumSuite = suite;
 
-  async function openAt(fragment: string, locale: string): Promise<{ page: Page; errors: string[] }> {
-    const { page, errors } = await chromium.open(locale);
-    await openDashboardReady(page, stack.baseUrl);
-    if (locale.startsWith('ja')) {
-      await page.selectOption('select[data-control="lang"]', 'ja');
-      await page.locator('nav a[data-view="fleet"]', { hasText: 'フリート' }).waitFor();
-    }
-    await showView(page, fragment);
-    return { page, errors };
-  }
+  const openAt = (fragment: string, locale: string) => openDashboardAt(chromium, stack.baseUrl, fragment, locale);
 
   it('the setup: the server route refuses the removed server, its history ends with the removal', async () => {
     expect((await get(stack, `servers/${GONE}`)).status).toBe(404);
