@@ -4,11 +4,11 @@
 // long as it has an active key and has not posted (an admin who gives up on it revokes the key).
 // The key's head row says whether the server has posted: the stale-hosts timer marks it once a
 // read finds a snapshot, so the listing holds only servers still in doubt, whenever their key was
-// issued. A rollout enrols
-// hundreds or thousands of servers at once, nearly all of which post at once: a server found to
-// have posted is also remembered for its key's issue time (the listing, a read, marks nothing), so
-// each check spends its reads on the servers still in doubt, oldest key first, and a fleet larger
-// than one check's reads is covered over a few checks.
+// issued. A rollout enrols hundreds or thousands of servers at once, nearly all of which post at
+// once: a server found to have posted is also remembered for its key's issue time (the listing, a
+// read, marks nothing), so each check spends its reads on the servers still in doubt, oldest key
+// first, and a fleet larger than one check's reads is covered over a few checks.
+import type { AwaitingKey } from '../store';
 import { RecentSet } from './recent-set';
 
 /** A server given a key this long ago with nothing posted since is listed: its collector posts at once, then hourly. */
@@ -34,13 +34,8 @@ export interface NeverPostedDeps {
   readonly markNotPosted: (server: string, etag: string) => Promise<void>;
 }
 
-export interface IssuedKey {
-  readonly server: string;
-  readonly issuedAt: number;
-}
-
-/** `unmarked`: the ETag of a head written without the mark. */
-export type AwaitingKey = IssuedKey & { readonly unmarked?: string };
+/** A server's active key and when it was issued. */
+export type IssuedKey = Omit<AwaitingKey, 'unmarked'>;
 
 export interface NeverPostedLimits {
   /** Most key heads one check lists (two columns each, a page per thousand). */

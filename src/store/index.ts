@@ -20,7 +20,7 @@ export { DRIFT_SHARDS, driftCountsEntity, driftAnchorEntity, driftCountsKey, dri
 export { settleBounded } from './transactions';
 export { backOff, CONTENDED_ATTEMPTS } from './contention';
 export { WaiverStore, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState } from './waivers-store';
-export { keyRecordOf, MAX_REQUESTS_PER_SERVER, ServerKeyStore, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
+export { keyRecordOf, MAX_REQUESTS_PER_SERVER, ServerKeyStore, type AwaitingKey, type KeyAttention, type ServerKeyRecord, type ServerKeyStatus } from './server-keys';
 export type { EnrolmentRequest, KeyHead, KeyPartition, KeyRefusal, ReplacedReason, RequestDecision, RequestState } from './key-partition';
 export { isNewerSnapshot, type SnapshotOrder } from './snapshot-order';
 export { StagedRawStore, type RawHead, type RawSlotState, type StagedRawKey, type StagedRawMeta } from './staged-raw-store';

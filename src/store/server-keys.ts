@@ -300,21 +300,21 @@ export class ServerKeyStore {
     await this.ensureTable();
     const active = odata`RowKey eq ${HEAD} and CurrentKeyId ne ${''}`;
     const marked = and(active, `Posted eq false and UpdatedAt le ${odataDate(to)}`);
-    const queries: [string, (e: Row) => boolean][] = [[marked, () => true]];
-    // A property asked for and missing may come back null rather than absent.
-    if (unmarkedFrom !== undefined) queries.push([and(active, `UpdatedAt ge ${odataDate(unmarkedFrom)} and UpdatedAt le ${odataDate(to)}`), (e) => typeof e.Posted !== 'boolean']);
+    const queries = [{ filter: marked, unmarked: false }];
+    if (unmarkedFrom !== undefined) queries.push({ filter: and(active, `UpdatedAt ge ${odataDate(unmarkedFrom)} and UpdatedAt le ${odataDate(to)}`), unmarked: true });
     return guard('listing servers that have not posted', async () => {
       const byServer = new Map<string, AwaitingKey>();
       let truncated = false;
-      for (const [i, [filter, keep]] of queries.entries()) {
+      for (const { filter, unmarked } of queries) {
         for await (const e of this.#t.listEntities({ queryOptions: { filter, select: ['Server', 'UpdatedAt', 'Posted'] } })) {
-          if (!keep(e)) continue;
+          // A property asked for and missing may come back null rather than absent.
+          if (unmarked && typeof e.Posted === 'boolean') continue;
           if (byServer.size >= max) {
             truncated = true;
             break;
           }
           const server = str(e, 'Server');
-          byServer.set(server, { server, issuedAt: ms(e, 'UpdatedAt') ?? 0, ...(i === 1 ? { unmarked: String(e.etag) } : {}) });
+          byServer.set(server, { server, issuedAt: ms(e, 'UpdatedAt') ?? 0, ...(unmarked ? { unmarked: String(e.etag) } : {}) });
         }
       }
       const servers = [...byServer.values()].sort((a, b) => a.issuedAt - b.issuedAt);
