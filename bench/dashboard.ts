@@ -2,7 +2,8 @@
 // Chromium. Azurite (in memory) gets the fleet by direct batched writes (bench/lib/fleet-loader),
 // the local host serves the API and the page on 127.0.0.1, and each run opens the page in a fresh
 // browser context (empty cache) and reads the page's own mark "posture:fleet-rendered": time from
-// navigation start to the Fleet view in the DOM, summary request included. The fleet's servers
+// navigation start to the Fleet view in the DOM, summary request included, and that time in its
+// parts (the page until it asks for the summary, the request, its answer to the view). The fleet's servers
 // have keys too, and a few more servers enrolled and never posted: the Fleet view's figure of those
 // is read beside the view (GET /api/servers?neverPosted=true, which lists every key head), and
 // its request is timed as well. Also the page's weight. Prints a table and writes bench/results/dashboard-latest.json. Never part of `npm test`.
@@ -32,6 +33,7 @@ const BUDGET_GZIP = 150 * 1024;
 const READER = 'bench-reader-key';
 const OUT = path.join(ROOT, 'bench', 'results', 'dashboard-latest.json');
 
+const sortedOf = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 function weight(): { files: number; bytes: number; gzipBytes: number } {
@@ -59,6 +61,8 @@ async function main(): Promise<void> {
       const firstRender: number[] = [];
       const summaryMs: number[] = [];
       const neverPostedMs: number[] = [];
+      const askedAt: number[] = [];
+      const afterSummary: number[] = [];
       let hostsShown = '';
       let neverPostedShown = '';
       for (let i = 0; i < RUNS; i++) {
@@ -69,9 +73,12 @@ async function main(): Promise<void> {
         await page.locator('[data-metric="never-posted"]:not([aria-busy])').waitFor();
         const m = await page.evaluate(() => {
           const g = globalThis as unknown as PageGlobals;
+          const summary = g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/summary'));
           return {
             rendered: g.performance.getEntriesByName('posture:fleet-rendered')[0]?.startTime ?? NaN,
-            summary: g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/summary'))?.duration ?? NaN,
+            summary: summary?.duration ?? NaN,
+            summaryAskedAt: summary?.startTime ?? NaN,
+            summaryEnd: summary?.responseEnd ?? NaN,
             neverPosted: g.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/servers?neverPosted=true'))?.duration ?? NaN,
             hosts: g.document.querySelector('[data-metric="hosts"]')?.textContent ?? '',
             neverPostedShown: g.document.querySelector('[data-metric="never-posted"]')?.textContent ?? '',
@@ -79,6 +86,8 @@ async function main(): Promise<void> {
         });
         firstRender.push(m.rendered);
         summaryMs.push(m.summary);
+        askedAt.push(m.summaryAskedAt);
+        afterSummary.push(m.rendered - m.summaryEnd);
         neverPostedMs.push(m.neverPosted);
         hostsShown = m.hosts;
         neverPostedShown = m.neverPostedShown;
@@ -98,6 +107,10 @@ async function main(): Promise<void> {
         runs: RUNS,
         firstRenderMs: { median: round(quantile(sorted, 0.5), 1), p95: round(quantile(sorted, 0.95), 1), max: round(sorted[sorted.length - 1] ?? NaN, 1), target: TARGET_MS },
         summaryRequestMs: { median: round(quantile(sortedSummary, 0.5), 1), p95: round(quantile(sortedSummary, 0.95), 1) },
+        // The first render in its parts: the page and its modules until the summary is asked, then
+        // from the summary's last byte to the view in the DOM (parsing it and building the view).
+        summaryAskedAtMs: { median: round(quantile(sortedOf(askedAt), 0.5), 1), p95: round(quantile(sortedOf(askedAt), 0.95), 1) },
+        summaryToViewMs: { median: round(quantile(sortedOf(afterSummary), 0.5), 1), p95: round(quantile(sortedOf(afterSummary), 0.95), 1) },
         neverPosted: {
           enrolled: SERVERS + AWAITING,
           awaiting: AWAITING,
@@ -112,7 +125,9 @@ async function main(): Promise<void> {
       console.log(`
 dashboard, ${SERVERS} servers (page shows ${hostsShown}), ${RUNS} cold loads, ${os.cpus().length} cores, load ${result.loadAverage.join(' ')}
   first render (navigation start → Fleet view in the DOM)  median ${result.firstRenderMs.median} ms  p95 ${result.firstRenderMs.p95} ms  max ${result.firstRenderMs.max} ms  (target < ${TARGET_MS} ms)
-  GET /api/summary                                         median ${result.summaryRequestMs.median} ms  p95 ${result.summaryRequestMs.p95} ms
+  … the page until it asks for the summary                 median ${result.summaryAskedAtMs.median} ms  p95 ${result.summaryAskedAtMs.p95} ms
+  … GET /api/summary                                       median ${result.summaryRequestMs.median} ms  p95 ${result.summaryRequestMs.p95} ms
+  … from the summary's answer to the view in the DOM       median ${result.summaryToViewMs.median} ms  p95 ${result.summaryToViewMs.p95} ms
   GET /api/servers?neverPosted=true (beside the view)      median ${result.neverPosted.requestMs.median} ms  p95 ${result.neverPosted.requestMs.p95} ms  (${SERVERS + AWAITING} keys, page shows ${neverPostedShown} never posted)
   page files                                               ${w.files} files, ${w.bytes} bytes, ${w.gzipBytes} bytes gzipped (budget ${BUDGET_GZIP})
 written to ${path.relative(ROOT, OUT)}`);

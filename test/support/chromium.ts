@@ -60,7 +60,7 @@ export interface PageGlobals {
   };
   readonly performance: {
     getEntriesByName(name: string): { startTime: number }[];
-    getEntriesByType(type: 'resource'): { name: string; duration: number }[];
+    getEntriesByType(type: 'resource'): { name: string; duration: number; startTime: number; responseEnd: number }[];
   };
   /** Set by the hostile fixture's payload, were it ever run. */
   __pwned?: string;
