@@ -20,6 +20,14 @@ const ALLOWED: Readonly<Record<Access, readonly CredentialKind[]>> = {
   enrol: ['enrolment'],
 };
 
+/** How a refusal names a kind of key, article included. */
+const KIND_NAMES: Readonly<Record<CredentialKind, string>> = {
+  ingest: 'a shared ingest key',
+  reader: 'a reader key',
+  admin: 'an admin key',
+  enrolment: 'the enrolment secret',
+};
+
 /** Headers that may carry a key, in order of preference. */
 export const KEY_HEADERS = ['x-api-key', 'authorization', 'x-functions-key'] as const;
 
@@ -39,16 +47,16 @@ export function presentedKey(headers: HeaderSource): string | undefined {
   return fnKey || undefined;
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 export class KeyRing {
   readonly #keys: ReadonlyArray<{ kind: CredentialKind; digest: Buffer }>;
-  constructor(settings: Pick<Settings, 'ingestKeys' | 'readerKeys' | 'adminKeys'> & Partial<Pick<Settings, 'enrolmentSecrets'>>) {
+  constructor(settings: Pick<Settings, 'ingestKeys' | 'readerKeys' | 'adminKeys' | 'enrolmentSecrets'>) {
     this.#keys = [
       ...settings.ingestKeys.map((k) => ({ kind: 'ingest' as const, digest: digest(k) })),
       ...settings.readerKeys.map((k) => ({ kind: 'reader' as const, digest: digest(k) })),
       ...settings.adminKeys.map((k) => ({ kind: 'admin' as const, digest: digest(k) })),
-      ...(settings.enrolmentSecrets ?? []).map((k) => ({ kind: 'enrolment' as const, digest: digest(k) })),
+      ...settings.enrolmentSecrets.map((k) => ({ kind: 'enrolment' as const, digest: digest(k) })),
     ];
   }
 
@@ -75,7 +83,7 @@ export class KeyRing {
     const allowed = ALLOWED[access].find((k) => kinds.has(k));
     if (!allowed) {
       const what = access === 'ingest' ? 'post snapshots' : access === 'admin' ? 'use admin functions' : access === 'enrol' ? 'enrol servers' : 'read fleet data';
-      throw new ApiError('forbidden', `This key is a ${[...kinds].join('/')} key and cannot ${what}.`);
+      throw new ApiError('forbidden', `This key is ${[...kinds].map((k) => KIND_NAMES[k]).join(' and ')} and cannot ${what}.`);
     }
     return allowed;
   }

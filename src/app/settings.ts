@@ -83,10 +83,7 @@ export type ReenrolmentPolicy = (typeof REENROLMENT_POLICIES)[number];
 export const MIN_TOKEN_SECRET_CHARS = 32;
 
 function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(/[,;\s]+/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  return (value ?? '').split(/[,;\s]/).filter((s) => s !== '');
 }
 
 /** A whole number of at least `min` (1 unless 0 means something). */

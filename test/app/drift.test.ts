@@ -13,6 +13,9 @@ import { propertyRuns } from '../support/property-runs';
 
 const NOW = Date.parse('2026-12-01T00:00:00.000Z');
 const RUNS = { numRuns: propertyRuns(200), seed: 20261201 } as const;
+// Enough clusters and fields that the sort merges runs, not only inserts into one: the order
+// must hold there too, for names that differ anywhere (a shared prefix, case, a digit).
+const names = fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9]{1,4}$/), { minLength: 70, maxLength: 200 });
 
 /** A fleet member from a fixture, as ingest would store it. */
 function member(server: string, file: string): FleetMember {
@@ -90,6 +93,28 @@ describe('clusters', () => {
     expect(clusters[0]!.counts).toEqual({ Pass: 0, Warning: 0, Error: 6, NotApplicable: 0, Unknown: 0 });
   });
 
+  it('many clusters of one size come in fingerprint order (code units), whatever order they are read in', () => {
+    fc.assert(
+      fc.property(names, (fingerprints) => {
+        const parts = fingerprints.map((fingerprint) => ({ fingerprint, counts: { Pass: 1 }, facts: {}, sample: [fingerprint] }));
+        const expected = [...fingerprints].sort();
+        expect(mergeClusters(parts).map((c) => c.fingerprint)).toEqual(expected);
+        expect(mergeClusters([...parts].reverse()).map((c) => c.fingerprint)).toEqual(expected);
+      }),
+      RUNS,
+    );
+  });
+
+  it('a sample is the first servers in name order, from any number of them', () => {
+    fc.assert(
+      fc.property(names, fc.integer({ min: 1, max: 100 }), (servers, size) => {
+        const [cluster] = mergeClusters([{ fingerprint: 'f', counts: { Pass: servers.length }, facts: {}, sample: servers }], size);
+        expect(cluster!.sample).toEqual([...servers].sort().slice(0, size));
+      }),
+      RUNS,
+    );
+  });
+
   const fleetArb = fc.uniqueArray(
     fc.record({
       server: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/),
@@ -141,6 +166,17 @@ describe('clusters', () => {
 describe('fact differences', () => {
   const value = fc.oneof(fc.constantFrom(null, true, false, 'on', 'off', 25), fc.uniqueArray(fc.constantFrom('a.exe', 'b.exe', '*'), { maxLength: 3 }).map((a) => a.sort()));
   const facts = fc.dictionary(fc.constantFrom('p', 'q', 'r', 's', 't'), value, { maxKeys: 5 });
+
+  it('lists the fields in name order (code units), however many', () => {
+    fc.assert(
+      fc.property(names, (fields) => {
+        const server = Object.fromEntries(fields.map((f) => [f, 1]));
+        const reference = Object.fromEntries(fields.map((f) => [f, 2]));
+        expect(diffFacts(server, reference).map((d) => d.field)).toEqual([...fields].sort());
+      }),
+      RUNS,
+    );
+  });
 
   it('none against itself; the same fields both ways, added and missing swapped; nothing else differs', () => {
     fc.assert(

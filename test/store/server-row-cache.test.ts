@@ -33,6 +33,12 @@ const record = (server: string, message = 'm'): ResultRecord => ({
   recentCommits: [{ id: 'k', at: 3 }],
 });
 const columns = (server: string, message?: string) => ({ ...resultToEntity(record(server, message)), etag: 'W/"1"' });
+/** What the cache counts for a server's row (without the columns it does not keep). */
+const rememberedBytes = (server: string) => {
+  const probe = new ServerRowCache();
+  probe.remember(server, columns(server));
+  return probe.bytes;
+};
 
 describe('ServerRowCache', () => {
   it('serves what it remembered last for a server, as a read returns it but for evidence, remediation and facts; nothing once forgotten', () => {
@@ -165,5 +171,87 @@ describe('ServerRowCache', () => {
     // A fresh window after the pause: one refusal does not pause again.
     cache.committed(true);
     expect(cache.serve('a')).toBeDefined();
+  });
+
+  it('says a row is not current for a server it never remembered', () => {
+    const cache = new ServerRowCache();
+    expect(cache.current('nobody', entityToResult(columns('nobody')))).toBe(false);
+  });
+
+  it('remembers a row of exactly a hundredth of the budget, and fills the budget to the byte', () => {
+    const size = rememberedBytes('s00');
+    const cache = new ServerRowCache({ maxBytes: size * 100 });
+    // Names of one length, so each row takes exactly `size`: all hundred fit, to the byte.
+    for (let i = 0; i < 100; i++) cache.remember(`s${String(i).padStart(2, '0')}`, columns(`s${String(i).padStart(2, '0')}`));
+    expect(cache.bytes).toBe(size * 100);
+    expect(cache.size).toBe(100);
+    cache.remember('t00', columns('t00'));
+    expect(cache.serve('t00')).toBeUndefined();
+  });
+
+  it('evicts nothing for a row that fits exactly, and a row idle for exactly the idle time makes room', () => {
+    let now = 0;
+    const idleMs = 60_000;
+    const name = (i: number) => `s${String(i).padStart(2, '0')}`;
+    const fill = (cache: ServerRowCache, n: number) => {
+      for (let i = 0; i < n; i++) cache.remember(name(i), columns(name(i)));
+    };
+    const fits = new ServerRowCache({ maxBytes: rememberedBytes('s00') * 100, idleMs, clock: () => now });
+    fill(fits, 99);
+    now = idleMs * 2;
+    // The hundredth row fills the budget exactly: the idle rows stay.
+    fits.remember('t00', columns('t00'));
+    expect([fits.size, fits.serve('s00') !== undefined, fits.serve('t00') !== undefined]).toEqual([100, true, true]);
+
+    now = 0;
+    const full = new ServerRowCache({ maxBytes: rememberedBytes('s00') * 100, idleMs, clock: () => now });
+    fill(full, 100);
+    now = idleMs - 1;
+    full.remember('t00', columns('t00'));
+    expect(full.serve('t00')).toBeUndefined();
+    now = idleMs;
+    full.remember('t00', columns('t00'));
+    expect([full.size, full.serve('s00') !== undefined, full.serve('t00') !== undefined]).toEqual([100, false, true]);
+  });
+
+  it(`pauses at exactly ${ROW_CACHE_PAUSE_AT} refusals within the last ${ROW_CACHE_WINDOW} commits, not at one fewer or one that left the window`, () => {
+    const pausedAfter = (outcomes: boolean[]) => {
+      const cache = new ServerRowCache({ clock: () => 0 });
+      cache.remember('a', columns('a'));
+      for (const refused of outcomes) cache.committed(refused);
+      return cache.serve('a') === undefined;
+    };
+    const refusals = (n: number) => Array<boolean>(n).fill(true);
+    const landed = (n: number) => Array<boolean>(n).fill(false);
+    expect(pausedAfter(refusals(ROW_CACHE_PAUSE_AT))).toBe(true);
+    expect(pausedAfter(refusals(ROW_CACHE_PAUSE_AT - 1))).toBe(false);
+    // The first refusal is the window's oldest commit: still counted.
+    expect(pausedAfter([true, ...landed(ROW_CACHE_WINDOW - ROW_CACHE_PAUSE_AT), ...refusals(ROW_CACHE_PAUSE_AT - 1)])).toBe(true);
+    // One commit later it has left the window.
+    expect(pausedAfter([true, ...landed(ROW_CACHE_WINDOW - ROW_CACHE_PAUSE_AT + 1), ...refusals(ROW_CACHE_PAUSE_AT - 1)])).toBe(false);
+  });
+
+  it('pauses for ten minutes, as the table documentation says', () => {
+    expect(ROW_CACHE_PAUSE_MS).toBe(10 * 60_000);
+  });
+
+  it('leaves out exactly the evidence, remediation and fingerprint-facts columns, not columns that only contain those names', () => {
+    const extra = { OldEvidenceJson: 'x'.repeat(50), EvidenceJsonV2: 'y'.repeat(50), RemediationEnJsonNote: 'z'.repeat(50) };
+    const row = { ...columns('a'), ...extra };
+    const cache = new ServerRowCache();
+    cache.remember('a', row);
+    expect(cache.bytes).toBe(rememberedBytes('a') + columnBytes(extra));
+  });
+
+  it('starts counting afresh after a pause: it takes as many refusals again to pause again', () => {
+    let now = 0;
+    const cache = new ServerRowCache({ clock: () => now });
+    cache.remember('a', columns('a'));
+    for (let i = 0; i < ROW_CACHE_PAUSE_AT; i++) cache.committed(true);
+    now += ROW_CACHE_PAUSE_MS;
+    for (let i = 0; i < ROW_CACHE_PAUSE_AT - 1; i++) cache.committed(true);
+    expect(cache.serve('a')).toBeDefined();
+    cache.committed(true);
+    expect(cache.serve('a')).toBeUndefined();
   });
 });
