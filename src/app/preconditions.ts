@@ -17,6 +17,7 @@ export const revisionEtag = (r: { readonly revision: number }): string => `"${r.
 /** The request's If-Match as a precondition (compared strongly, as RFC 9110 says); undefined without one. */
 export function ifMatchOf(req: Pick<ApiRequest, 'headers'>): Precondition | undefined {
   const ifMatch = req.headers.get('if-match');
+  // Stryker disable next-line StringLiteral: etagListed compares weakly only when told 'weak', so any other word is the strong comparison.
   return ifMatch === null ? undefined : (etag) => etagListed(ifMatch, etag, 'strong');
 }
 
