@@ -93,9 +93,11 @@ async function main(): Promise<void> {
         neverPostedShown = m.neverPostedShown;
         await context.close();
       }
-      const sorted = [...firstRender].sort((a, b) => a - b);
-      const sortedSummary = [...summaryMs].sort((a, b) => a - b);
-      const sortedNeverPosted = [...neverPostedMs].sort((a, b) => a - b);
+      const sorted = sortedOf(firstRender);
+      const sortedSummary = sortedOf(summaryMs);
+      const sortedNeverPosted = sortedOf(neverPostedMs);
+      const sortedAskedAt = sortedOf(askedAt);
+      const sortedAfterSummary = sortedOf(afterSummary);
       const w = weight();
       const result = {
         at: new Date().toISOString(),
@@ -109,8 +111,8 @@ async function main(): Promise<void> {
         summaryRequestMs: { median: round(quantile(sortedSummary, 0.5), 1), p95: round(quantile(sortedSummary, 0.95), 1) },
         // The first render in its parts: the page and its modules until the summary is asked, then
         // from the summary's last byte to the view in the DOM (parsing it and building the view).
-        summaryAskedAtMs: { median: round(quantile(sortedOf(askedAt), 0.5), 1), p95: round(quantile(sortedOf(askedAt), 0.95), 1) },
-        summaryToViewMs: { median: round(quantile(sortedOf(afterSummary), 0.5), 1), p95: round(quantile(sortedOf(afterSummary), 0.95), 1) },
+        summaryAskedAtMs: { median: round(quantile(sortedAskedAt, 0.5), 1), p95: round(quantile(sortedAskedAt, 0.95), 1) },
+        summaryToViewMs: { median: round(quantile(sortedAfterSummary, 0.5), 1), p95: round(quantile(sortedAfterSummary, 0.95), 1) },
         neverPosted: {
           enrolled: SERVERS + AWAITING,
           awaiting: AWAITING,
