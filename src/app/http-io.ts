@@ -315,10 +315,13 @@ function checkBodyHeaders(req: ApiRequest, what: string): void {
   }
 }
 
+/**
+ * The decoder itself drops one leading byte order mark (its `ignoreBOM` is false): Windows tools
+ * write one. A second is not a mark but text, and JSON.parse refuses it.
+ */
 export function decodeUtf8(bytes: Uint8Array): string {
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new ApiError('invalid_json', 'The body is not valid UTF-8 text.');
   }

@@ -126,15 +126,16 @@ export function resultToEntity(r: ResultRecord): Entity {
 /** The Results column that names the rules whose rows a commit left in the partition (space-separated, sorted). */
 export const PARTITION_RULES = 'PartitionRules';
 
-/** The RecentCommits column as marks (`<at>:<id>` separated by spaces). */
+/**
+ * The RecentCommits column as marks (`<at>:<id>` separated by spaces). A damaged mark is passed
+ * over: one without its time would otherwise read as a commit at 0, one without a colon as a
+ * commit named after its own digits.
+ */
 export function commitMarks(text: string): CommitMark[] {
-  return text
-    .split(' ')
-    .map((part) => {
-      const i = part.indexOf(':');
-      return { at: Number(part.slice(0, i)), id: part.slice(i + 1) };
-    })
-    .filter((c) => c.id !== '' && Number.isFinite(c.at));
+  return text.split(' ').flatMap((part) => {
+    const m = /^(\d+):(.+)$/.exec(part);
+    return m ? [{ at: Number(m[1]), id: m[2]! }] : [];
+  });
 }
 
 function jsonList(text: string): string[] {

@@ -1,10 +1,9 @@
-// Small helpers of the service, without storage: the CSV export's fields and lines, the check of a
-// route's query parameters, the check of text people write into records, the bounded memory of
-// seen ids, what a removal marker says, and the structured log records alert rules count.
+// Small helpers of the service, without storage: the CSV export's fields and lines, the check of
+// text people write into records, the bounded memory of seen ids, what a removal marker says, and
+// the structured log records alert rules count.
 import { describe, expect, it } from 'vitest';
 import { csvField, csvLine } from '../../src/app/csv';
 import { halfCharacterMessage, requiredText } from '../../src/app/free-text';
-import { checkParams } from '../../src/app/http-io';
 import { ALERT_FLOOD_SERVERS, ALERT_MANY_SERVERS, formatLogRecord, LOG_RECORDS } from '../../src/app/log-records';
 import { RecentSet } from '../../src/app/recent-set';
 import { removalView, removedSentence } from '../../src/app/removal-text';
@@ -115,26 +114,5 @@ describe('log records', () => {
   it('name the servers of a flood together in one fixed Server dimension', () => {
     expect(ALERT_FLOOD_SERVERS).toBe(20);
     expect(ALERT_MANY_SERVERS).toBe('(more than 20 servers)');
-  });
-});
-
-describe('checkParams', () => {
-  const refusal = (query: string, allowed: readonly string[]) => {
-    try {
-      checkParams(new URLSearchParams(query), allowed);
-      return undefined;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-
-  it('takes the parameters a route accepts, and the Functions host\'s own "code"', () => {
-    expect(refusal('stale=true&top=5&code=abc', ['stale', 'top'])).toBeUndefined();
-  });
-
-  it('names the unknown parameter and, quoted alike, the ones the route accepts', () => {
-    expect(refusal('x=1', ['only'])).toBe('Unknown query parameter "x"; this route accepts "only".');
-    expect(refusal('status=Pass', ['stale', 'top', 'continuationToken'])).toBe('Unknown query parameter "status"; this route accepts "stale", "top", "continuationToken".');
-    expect(refusal('lang=ja', [])).toBe('This route takes no query parameters, but got "lang".');
   });
 });

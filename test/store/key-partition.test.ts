@@ -22,19 +22,10 @@ import {
 } from '../../src/store/key-partition';
 import { encodeKey } from '../../src/store/keys';
 import { propertyRuns } from '../support/property-runs';
+import { asRead } from '../support/sdk-rows';
 
 const RUNS = { numRuns: propertyRuns(200), seed: 20261206 } as const;
 const T = Date.parse('2026-12-06T10:00:00.000Z');
-
-/** The columns as the SDK reads them back: DateTime values as dates, the row's ETag beside them. */
-function asRead(entity: Record<string, unknown>, etag = 'W/"1"'): Row {
-  const out: Row = { etag };
-  for (const [k, v] of Object.entries(entity)) {
-    const typed = v as { value?: unknown; type?: unknown } | null;
-    out[k] = typeof typed === 'object' && typed !== null && typed.type === 'DateTime' ? new Date(String(typed.value)) : v;
-  }
-  return out;
-}
 
 const request = (over: Partial<EnrolmentRequest> = {}): EnrolmentRequest => ({
   server: 'exch01.corp.contoso.com',
