@@ -6,7 +6,7 @@ import { serverIdOfName } from '../snapshot/normalise';
 import { refusedToken, type StoredResult } from '../store';
 import type { AlertLog } from './alert-log';
 import type { Principal } from './enrolment';
-import { ApiError, errorBody } from './errors';
+import { ApiError, errorBody, messageOf } from './errors';
 import { parseIsoInstant } from './iso-time';
 import { EVENT_KINDS, eventKindOf, type EventKind } from './present';
 
@@ -62,7 +62,7 @@ export const DEFAULT_TOP = 100;
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   status,
   headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-  body: Buffer.from(JSON.stringify(body), 'utf8'),
+  body: Buffer.from(JSON.stringify(body)),
 });
 
 /**
@@ -73,7 +73,9 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
  * address. Undefined without the header (the local host has no front end).
  */
 export function clientAddress(headers: { get(name: string): string | null }): string | undefined {
-  return headers.get('x-forwarded-for')?.split(',').at(-1)?.trim().slice(0, 64) || undefined;
+  const header = headers.get('x-forwarded-for');
+  if (header === null) return undefined;
+  return header.slice(header.lastIndexOf(',') + 1).trim().slice(0, 64) || undefined;
 }
 
 /**
@@ -139,9 +141,9 @@ export function parseTop(q: URLSearchParams): number {
 export function parseSince(q: URLSearchParams): number | undefined {
   const v = single(q, 'since');
   if (v === undefined) return undefined;
-  // A time without a zone would be read in UTC, silently hours off for a reader elsewhere; a date
-  // alone is documented as UTC midnight.
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? parseIsoInstant(v) : parseIsoInstant(v, { requireZone: true });
+  // A time (everything after the T) without a zone would be read in UTC, silently hours off for a
+  // reader elsewhere; a date alone is documented as UTC midnight.
+  const t = parseIsoInstant(v, { requireZone: v.includes('T') });
   if (t === undefined) {
     throw invalidQuery(`"since" must be an existing ISO 8601 date (UTC midnight) or a time with its zone, such as 2026-11-28T09:00:00+09:00 or 2026-11-28T00:00:00Z, not ${echoed(v)}.`);
   }
@@ -229,7 +231,10 @@ export function parseRule(q: URLSearchParams, rules: readonly Rule[]): string | 
 }
 
 export function parseServer(v: string | undefined, what: string): string | undefined {
-  if (v === undefined) return undefined;
+  return v === undefined ? undefined : serverIdOrRefusal(v, what);
+}
+
+function serverIdOrRefusal(v: string, what: string): string {
   const s = serverIdOfName(v.trim());
   if (s === undefined) throw invalidQuery(`${what} must be a server id (a host name or fqdn, as the snapshot sent it), not ${echoed(v)}.`);
   return s;
@@ -245,7 +250,7 @@ export function parseResultFilter(q: URLSearchParams, rules: readonly Rule[]): {
 
 /** The {server} of a route's path, as a server id. */
 export function pathServer(params: ApiRequest['params']): string {
-  return parseServer(params.server ?? '', 'The server in the path') ?? '';
+  return serverIdOrRefusal(params.server ?? '', 'The server in the path');
 }
 
 export function parseToken(q: URLSearchParams): string | undefined {
@@ -358,7 +363,7 @@ export function parseJsonText(text: string, hint: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof SyntaxError ? error.message.replace(/\s+/g, ' ') : 'unparseable';
+    const detail = messageOf(error).replace(/\s+/g, ' ');
     throw new ApiError('invalid_json', `The body is not valid JSON (${detail}); ${hint}.`);
   }
 }

@@ -233,8 +233,8 @@ describe('parseStatuses / parseEventStatuses', () => {
 
   it('for events, take the server statuses too', () => {
     expect(parseEventStatuses(q(''))).toBeUndefined();
-    expect(parseEventStatuses(q('status=stale,REPORTING&status=removed&status=warning&status=Stale'))).toEqual(['Stale', 'Reporting', 'Removed', 'Warning']);
-    expect(queryRefusal(() => parseEventStatuses(q('status=Gone')))).toBe('"status" must be one or more of Pass, Warning, Error, NotApplicable, Unknown, Stale, Reporting, Removed, not "Gone".');
+    expect(parseEventStatuses(q('status=stale,%20REPORTING%20&status=removed&status=warning&status=Stale'))).toEqual(['Stale', 'Reporting', 'Removed', 'Warning']);
+    expect(queryRefusal(() => parseEventStatuses(q('status=Stale,%20Gone%20')))).toBe('"status" must be one or more of Pass, Warning, Error, NotApplicable, Unknown, Stale, Reporting, Removed, not "Gone".');
   });
 });
 
@@ -290,6 +290,9 @@ describe('parseRule', () => {
 
   it('refuses an unknown rule, naming the rules there are', () => {
     expect(queryRefusal(() => parseRule(q('rule=port25'), RULES))).toBe('Unknown rule "port25"; the rules are mcafee-port25-blocked.');
+    const two = [...RULES, { ...RULES[0]!, id: 'second-rule' }];
+    expect(parseRule(q('rule=Second-Rule'), two)).toBe('second-rule');
+    expect(queryRefusal(() => parseRule(q('rule=third'), two))).toBe('Unknown rule "third"; the rules are mcafee-port25-blocked, second-rule.');
   });
 });
 
@@ -314,6 +317,7 @@ describe('parseServer / pathServer / parseResultFilter', () => {
       statuses: ['Warning'],
       since: Date.UTC(2026, 10, 28),
     });
+    expect(queryRefusal(() => parseResultFilter(q('server=a%20b'), RULES))).toMatch(/^"server" must be a server id/);
   });
 });
 
@@ -392,6 +396,8 @@ describe('readBody', () => {
   it('reads on when the declared length is within the limit or not a number', async () => {
     expect(Buffer.from(await readBody(request({ 'Content-Length': '5' }, ['abcde']), 5)).toString()).toBe('abcde');
     expect(Buffer.from(await readBody(request({ 'Content-Length': '1e9' }, ['abc']), 5)).toString()).toBe('abc');
+    // A length of several digits is read whole.
+    expect((await rejected(readBody(request({ 'Content-Length': '10' }, ['abc']), 5))).code).toBe('too_large');
   });
 
   it('refuses an undeclared body as soon as it passes the limit, and stops the stream', async () => {
@@ -419,7 +425,7 @@ describe('readJsonText / readJsonBody', () => {
   it('read a JSON body as text, with or without a UTF-8 charset and without its byte order mark', async () => {
     expect(await readJsonText(request(jsonType, ['{"a":', '1}']), spec)).toBe('{"a":1}');
     expect(await readJsonText(request({ 'Content-Type': ' Application/JSON ; charset="UTF8"' }, ['[]']), spec)).toBe('[]');
-    expect(await readJsonText(request({ 'Content-Type': 'application/json;charset=utf-8', 'Content-Encoding': ' identity ' }, ['\ufeff{}']), spec)).toBe('{}');
+    expect(await readJsonText(request({ 'Content-Type': 'application/json;charset=utf-8', 'Content-Encoding': ' identity   ' }, ['\ufeff{}']), spec)).toBe('{}');
     expect(await readJsonText(request({ 'Content-Type': 'application/json; boundary=x', 'Content-Encoding': '' }, ['1']), spec)).toBe('1');
     expect(await readJsonBody(request(jsonType, ['{"a":[1,2]}']), spec)).toEqual({ a: [1, 2] });
   });
@@ -432,6 +438,9 @@ describe('readJsonText / readJsonBody', () => {
       [{ 'Content-Type': 'x-application/json' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "x-application/json".'],
       [{ 'Content-Type': 'application/json; charset=latin1' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "application/json; charset=latin1".'],
       [{ 'Content-Type': 'application/json; charset=utf-16' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "application/json; charset=utf-16".'],
+      [{ 'Content-Type': 'application/json; charset = latin1' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "application/json; charset = latin1".'],
+      [{ 'Content-Type': 'application/json; charset=notutf-8' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "application/json; charset=notutf-8".'],
+      [{ 'Content-Type': 'application/json; charset=utf-80' }, 'Send a waiver as Content-Type: application/json (UTF-8), not "application/json; charset=utf-80".'],
     ];
     for (const [headers, message] of cases) {
       const e = await rejected(readJsonText(request(headers, ['{}']), spec));
@@ -472,6 +481,8 @@ describe('readJsonText / readJsonBody', () => {
     expect(e.code).toBe('invalid_json');
     expect(e.message).toMatch(/^The body is not valid JSON \(\S[^\n]*\); send one waiver as JSON\.$/);
     expect(e.message).not.toMatch(/\s{2}/);
+    // The parser's own words, spaced as it wrote them.
+    expect(e.message).toMatch(/\(\S+( \S+)+\)/);
     expect(thrown(() => parseJsonText('{', 'send JSON')).message).toMatch(/^The body is not valid JSON \(.+\); send JSON\.$/);
   });
 });
