@@ -19,7 +19,7 @@ type AuthorizeCall = { access: string; rowsTag?: string; options?: { rateLimited
 function fakeApp(opts: { claimed?: string; principals?: Principal[]; remembered?: StoredResult[]; stored?: StoredResult[]; refuse?: ApiError } = {}) {
   const authorized: AuthorizeCall[] = [];
   const reads: string[] = [];
-  const principals = [...(opts.principals ?? [{ kind: 'read' } as Principal])];
+  const principals = [...(opts.principals ?? [{ kind: 'reader' } as Principal])];
   const app = {
     rules: RULES,
     auth: {
@@ -168,7 +168,7 @@ describe('serveRoute: a post with a server key', () => {
   });
 
   it('reads no rows for a route other than a post, even with a server claimed', async () => {
-    const { app, reads } = fakeApp({ claimed: 'ex01', principals: [{ kind: 'read' } as Principal] });
+    const { app, reads } = fakeApp({ claimed: 'ex01', principals: [{ kind: 'reader' } as Principal] });
     await serveRoute(app, route('collector', ok), request('GET'), fakeLog().log);
     expect(reads).toEqual([]);
   });
