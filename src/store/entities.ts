@@ -391,7 +391,7 @@ export function stagedRawToEntity(r: RawSnapshotRecord, commitId: string, slot: 
 }
 
 function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {
-  const gz = gzipSync(Buffer.from(r.body, 'utf8'));
+  const gz = gzipSync(Buffer.from(r.body));
   const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
   const stored = chunks <= RAW_MAX_CHUNKS;
   const out: Entity = {
@@ -402,7 +402,7 @@ function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {
     CollectedAt: dateTime(r.collectedAt),
     ReceivedAt: dateTime(r.receivedAt),
     ContentHash: r.contentHash,
-    RawBytes: int32(Buffer.byteLength(r.body, 'utf8')),
+    RawBytes: int32(Buffer.byteLength(r.body)),
     RawStored: stored,
     RawChunks: int32(stored ? chunks : 0),
   };

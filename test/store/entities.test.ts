@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_STRING_CHARS } from '../../src/store/columns';
+import { gzipSync } from 'node:zlib';
+import { cutText, MAX_STRING_CHARS } from '../../src/store/columns';
 import {
   bucketHistoryKeys,
   commitMarks,
@@ -221,6 +222,14 @@ describe('fitEvidence', () => {
     expect((JSON.parse(fitEvidence('y'.repeat(MAX_STRING_CHARS + 1)).text) as { preview: string }).preview.length).toBeGreaterThan(MAX_STRING_CHARS - 250);
   });
 
+  it('keeps a first preview of exactly the column\'s size', () => {
+    // Quotes escape to two characters each: find the count whose wrapper is exactly the limit.
+    const wrapper = (json: string) => JSON.stringify({ truncated: true, originalChars: json.length, preview: cutText(json, MAX_STRING_CHARS - 200) });
+    const json = Array.from({ length: 400 }, (_, quotes) => '"'.repeat(quotes) + 'y'.repeat(MAX_STRING_CHARS)).find((j) => wrapper(j).length === MAX_STRING_CHARS)!;
+    expect(json).toBeDefined();
+    expect(fitEvidence(json)).toStrictEqual({ text: wrapper(json), truncated: true });
+  });
+
   it('writes the truncation into the row, with the original length', () => {
     const e = resultToEntity(result({ evidenceJson: 'z'.repeat(MAX_STRING_CHARS + 10) }));
     expect(e.EvidenceTruncated).toBe(true);
@@ -240,6 +249,8 @@ describe('commitMarks', () => {
   it('passes over damaged marks: no time, no id, no colon, or an empty column', () => {
     expect(commitMarks('')).toStrictEqual([]);
     expect(commitMarks('x:a 7: :b 55 9:ok')).toStrictEqual([{ at: 9, id: 'ok' }]);
+    // A mark is its whole piece: text around a well-formed one damages it.
+    expect(commitMarks('x5:a 6:b\nc 8:d')).toStrictEqual([{ at: 8, id: 'd' }]);
   });
 });
 
@@ -262,6 +273,8 @@ describe('Events and History rows', () => {
     const written = eventToEntity(first);
     expect([written.FromStatus, written.Cause, written.WaiverId, written.RemovedBy, written.Detail, 'PreviousFirstSeen' in written]).toEqual(['', 'snapshot', '', '', '', false]);
     expect(entityToEvent(asRead(written))).toStrictEqual({ ...first, cause: 'snapshot' });
+    // A row written before the Cause column was a snapshot's.
+    expect(entityToEvent({ ToStatus: 'Pass' }).cause).toBe('snapshot');
   });
 
   it('name the event list columns, with the message in the one language shown', () => {
@@ -414,6 +427,23 @@ describe('Snapshots rows', () => {
     expect([none.RawStored, none.RawChunks, Object.keys(none).some((k) => k.startsWith('RawGzip'))]).toEqual([false, { value: 0, type: 'Int32' }, false]);
     expect(none.RawBytes).toEqual({ value: huge.length, type: 'Int32' });
     expect(entityToRawBody(asRead(none))).toBeUndefined();
+  });
+
+  it('store a body that fills exactly fifteen chunks', () => {
+    // The longest prefix of incompressible text whose gzip still fits fifteen chunks.
+    const text = randomBytes(1000 * 1024).toString('base64');
+    const chunks = (n: number) => Math.ceil(gzipSync(Buffer.from(text.slice(0, n))).length / (60 * 1024));
+    let [lo, hi] = [0, text.length];
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (chunks(mid) <= 15) lo = mid;
+      else hi = mid - 1;
+    }
+    expect(chunks(lo)).toBe(15);
+    const e = rawToEntity(raw(text.slice(0, lo)), 0);
+    expect([e.RawStored, e.RawChunks]).toEqual([true, { value: 15, type: 'Int32' }]);
+    expect(entityToRawBody(asRead(e))).toBe(text.slice(0, lo));
+    expect(rawToEntity(raw(text.slice(0, lo + 1)), 0).RawStored).toBe(false);
   });
 
   it('read no body from a row that lost a chunk or never stored one', () => {
