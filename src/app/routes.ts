@@ -68,8 +68,17 @@ export const ROUTES: readonly Route[] = [
  * (encoded) and optional ones left out when not given.
  */
 export function routeUrl(apiBase: string, name: string, params: Readonly<Record<string, string>> = {}): string {
-  const path = routeNamed(name)
-    .route.split('/')
+  return `${apiBase}/${fillRoute(routeNamed(name).route, params, name)}`;
+}
+
+/**
+ * A route's path (the Functions host's syntax) with its parameters filled in: a segment that is
+ * wholly `{param}` or `{param?}` takes the value encoded, an optional one not given is left out,
+ * and any other segment is kept as written. `name` says whose route it is in the error.
+ */
+export function fillRoute(route: string, params: Readonly<Record<string, string>>, name: string): string {
+  return route
+    .split('/')
     .flatMap((segment) => {
       const m = /^\{(\w+)(\??)\}$/.exec(segment);
       if (!m) return [segment];
@@ -77,8 +86,8 @@ export function routeUrl(apiBase: string, name: string, params: Readonly<Record<
       if (value === undefined && m[2]) return [];
       if (value === undefined) throw new Error(`The route ${name} needs {${m[1]}}.`);
       return [encodeURIComponent(value)];
-    });
-  return `${apiBase}/${path.join('/')}`;
+    })
+    .join('/');
 }
 
 /** The route of that name (a programming error when there is none). */

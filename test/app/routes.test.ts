@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PostureApp } from '../../src/app/create-app';
 import { json, type ApiRequest, type RouteCall } from '../../src/app/http-io';
-import { ROUTES, routeNamed, routeUrl } from '../../src/app/routes';
+import { fillRoute, ROUTES, routeNamed, routeUrl } from '../../src/app/routes';
 import { RULES } from '../../src/rules/registry';
 
 /** Which use case of the app each route calls ("group.method"); health, the dashboard and the CSV export call none of these. */
@@ -84,12 +84,21 @@ describe('the route table', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const r of ROUTES) {
       expect(r.name, r.route).toMatch(/^[a-z][A-Za-z]{2,}$/);
+      expect(['public', 'enrol', 'ingest', 'collector', 'read', 'admin'], r.name).toContain(r.access);
       expect(r.methods.length, r.name).toBeGreaterThan(0);
       // HEAD wherever GET: probes and curl -I send it.
       expect(r.methods.includes('HEAD'), r.name).toBe(r.methods.includes('GET'));
     }
     expect(ROUTES.filter((r) => r.access === 'public').map((r) => r.name)).toEqual(['getHealth', 'getDashboard']);
     expect(Object.keys(DELEGATES).length + 3).toBe(ROUTES.length);
+  });
+});
+
+describe('fillRoute', () => {
+  it('fills only segments that are wholly a parameter, keeping any other as written', () => {
+    expect(fillRoute('a/{x}/b{y}/{z}c/{w?}', { x: '1', y: '2', z: '3' }, 'r')).toBe('a/1/b{y}/{z}c');
+    expect(fillRoute('{x?}/{y}', { x: 'é', y: '#' }, 'r')).toBe('%C3%A9/%23');
+    expect(() => fillRoute('a/{x}', {}, 'someRoute')).toThrow('The route someRoute needs {x}.');
   });
 });
 
