@@ -1,7 +1,7 @@
 // What a process believes of the layout migration's record, without storage: a layout recorded
 // empty is believed so for good; one not yet is asked again only after the recheck interval; one
 // read is in flight at a time; a record that cannot be read counts as not there.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { dateTime } from '../../src/store/columns';
 import { OLDER_LAYOUTS_STATE_KEYS } from '../../src/store/entities';
 import { OLDER_LAYOUTS_RECHECK_MS, RecordedEmpty } from '../../src/store/recorded-empty';
@@ -26,13 +26,16 @@ function lifecycle(row: () => Record<string, unknown> | undefined | Error) {
 
 const T = Date.parse('2026-12-06T10:00:00.000Z');
 
+// Only the clock is faked: the interval is read from Date.now().
+beforeEach(() => {
+  vi.useFakeTimers({ now: T, toFake: ['Date'] });
+});
 afterEach(() => {
   vi.useRealTimers();
 });
 
 describe('RecordedEmpty', () => {
   it('reads the migration record\'s column and believes a layout recorded empty for good', async () => {
-    vi.useFakeTimers({ now: T });
     const { table, reads } = lifecycle(() => asRead({ EmptyAt: dateTime(T - 1) }));
     const empty = new RecordedEmpty(table, 'EmptyAt');
     expect(await empty.gone()).toBe(true);
@@ -49,7 +52,6 @@ describe('RecordedEmpty', () => {
   });
 
   it('asks again after the recheck interval, not before, while the layout is not recorded empty', async () => {
-    vi.useFakeTimers({ now: T });
     let row: Record<string, unknown> | undefined = undefined;
     const { table, reads } = lifecycle(() => row);
     const empty = new RecordedEmpty(table, 'EmptyAt');
@@ -65,7 +67,6 @@ describe('RecordedEmpty', () => {
   });
 
   it('counts a record without the column, or one that cannot be read, as not there', async () => {
-    vi.useFakeTimers({ now: T });
     let answer: Record<string, unknown> | Error = asRead({ Cursor: 'x' });
     const { table, reads } = lifecycle(() => answer);
     const empty = new RecordedEmpty(table, 'EmptyAt');
