@@ -14,6 +14,7 @@ import type { SiblingTable } from './sibling-table';
 export const OLDER_LAYOUTS_RECHECK_MS = 15 * 60_000;
 
 export class RecordedEmpty {
+  // Stryker disable next-line ObjectLiteral: an empty record is read the same (not gone, due for a read now).
   #known: { readonly gone: boolean; readonly until: number; readonly read?: Promise<boolean> } = { gone: false, until: 0 };
 
   /** `column`: the Lifecycle row's column that holds when the layout was found empty. */
@@ -29,7 +30,7 @@ export class RecordedEmpty {
     if (known.read) return known.read;
     if (Date.now() < known.until) return false;
     const read = readStateRow(this.lifecycle)
-      .then((e) => e !== undefined && ms(e, this.column) !== undefined)
+      .then((e) => ms(e ?? {}, this.column) !== undefined)
       .catch(() => false)
       .then((gone) => {
         this.#known = { gone, until: Date.now() + OLDER_LAYOUTS_RECHECK_MS };

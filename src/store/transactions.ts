@@ -19,14 +19,14 @@ const PROPERTY_OVERHEAD = 48;
 /** Bytes `value` takes in a JSON request body (binary travels as base64). */
 function valueBytes(value: EdmValue): number {
   if (value instanceof Uint8Array) return Math.ceil(value.length / 3) * 4;
-  if (typeof value === 'string') return Buffer.byteLength(JSON.stringify(value), 'utf8');
+  if (typeof value === 'string') return Buffer.byteLength(JSON.stringify(value));
   if (typeof value === 'boolean') return 5;
-  return Buffer.byteLength(String(value.value), 'utf8') + 2;
+  return Buffer.byteLength(String(value.value)) + 2;
 }
 
 /** An upper estimate of what one upsert of `entity` adds to a transaction's request body. */
 export function requestBytes(entity: Entity): number {
-  let n = OPERATION_OVERHEAD + 2 * Buffer.byteLength(entity.partitionKey + entity.rowKey, 'utf8');
+  let n = OPERATION_OVERHEAD + 2 * Buffer.byteLength(entity.partitionKey + entity.rowKey);
   for (const [name, value] of Object.entries(entity)) n += name.length + PROPERTY_OVERHEAD + valueBytes(value as EdmValue);
   return n;
 }

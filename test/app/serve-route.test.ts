@@ -31,8 +31,8 @@ function fakeApp(opts: { claimed?: string; principals?: Principal[]; remembered?
       },
     },
     store: {
-      rememberedServerRows: (server: string) => (reads.push(`memory ${server}`), opts.remembered),
-      readServerRows: async (server: string) => (reads.push(`storage ${server}`), opts.stored ?? []),
+      rememberedServerRows: (server: string, ruleIds: readonly string[]) => (reads.push(`memory ${server} ${ruleIds.join(',')}`), opts.remembered),
+      readServerRows: async (server: string, ruleIds: readonly string[]) => (reads.push(`storage ${server} ${ruleIds.join(',')}`), opts.stored ?? []),
     },
   } as unknown as PostureApp;
   return { app, authorized, reads };
@@ -116,7 +116,8 @@ describe('serveRoute: a post with a server key', () => {
     const { app, authorized, reads } = fakeApp({ claimed: 'ex01', principals: [server], stored });
     const r = route('ingest', ok);
     await serveRoute(app, r, request('POST'), fakeLog().log);
-    expect(reads).toEqual(['memory ex01', 'storage ex01']);
+    // The rows of every rule of the rule set.
+    expect(reads).toEqual(['memory ex01 mcafee-port25-blocked', 'storage ex01 mcafee-port25-blocked']);
     expect(authorized).toEqual([{ access: 'ingest', rowsTag: 't1', options: undefined }]);
     expect(r.calls[0]!.rows).toBe(stored);
     expect(r.calls[0]!.remembered).toBe(false);
@@ -128,7 +129,7 @@ describe('serveRoute: a post with a server key', () => {
     const { app, reads } = fakeApp({ claimed: 'ex01', principals: [server], remembered });
     const r = route('ingest', ok);
     await serveRoute(app, r, request('POST'), fakeLog().log);
-    expect(reads).toEqual(['memory ex01']);
+    expect(reads).toEqual(['memory ex01 mcafee-port25-blocked']);
     expect(r.calls[0]!.rows).toBe(remembered);
     expect(r.calls[0]!.remembered).toBe(true);
   });
