@@ -60,6 +60,7 @@ export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], 
   };
   await Promise.all(states.map((s, i) => (s === null || (typeof s === 'object' && 't' in s) ? ask(i) : undefined)));
   // A layout whose next row is known is asked only when the rows read do not fill the page before it.
+  // Stryker disable next-line EqualityOperator: of two layouts with one next key, whichever is asked first returns nothing before it, so both are asked either way.
   const known = states.flatMap((s, i) => (s !== null && typeof s === 'object' && 'n' in s ? [{ i, n: s.n }] : [])).sort((x, y) => (x.n < y.n ? -1 : 1));
   for (const { i, n } of known) {
     if (mergeRows(reads, states, top).filter((r) => r.key < n).length < top) await ask(i);
@@ -94,7 +95,11 @@ function mergeRows(reads: readonly (LayoutRead | undefined)[], states: readonly 
   const within = (key: string) => bounds.every((b) => b === undefined || key < b.key || (b.inclusive && key === b.key));
   const byKey = new Map<string, WalkRow>();
   for (const read of reads) for (const r of read?.rows ?? []) if (!byKey.has(r.key) && within(r.key)) byKey.set(r.key, r);
-  return [...byKey.values()].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).slice(0, top);
+  // Keys are distinct here, and sort() orders text by code unit, as the walk's `<` does.
+  return [...byKey.keys()]
+    .sort()
+    .slice(0, top)
+    .map((key) => byKey.get(key)!);
 }
 
 /** The position as a cursor's text. */
@@ -104,9 +109,10 @@ export const encodePosition = (p: HistoryPosition): string => JSON.stringify(p);
 export function decodePosition(text: string | undefined, layouts: number): HistoryPosition {
   let p: unknown;
   try {
+    // Stryker disable next-line StringLiteral: no text and text that is not JSON are refused alike.
     p = JSON.parse(text ?? '');
   } catch {
-    p = undefined;
+    // Not JSON: `p` stays undefined and is refused below.
   }
   const v = p as { a?: unknown; l?: unknown } | null | undefined;
   if (!v || typeof v !== 'object' || (v.a !== undefined && typeof v.a !== 'string') || !Array.isArray(v.l) || v.l.length !== layouts || !v.l.every(isState)) {

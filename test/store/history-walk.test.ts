@@ -84,9 +84,86 @@ describe('the History walk across two layouts', () => {
   });
 
   it('refuses a position that is not one', () => {
-    for (const text of [undefined, '', 'x', '{}', '{"l":[null]}', '{"l":[null,{"n":1}]}', '{"a":3,"l":[null,null]}', '{"l":[null,{"n":"a","t":"b"}]}']) {
+    const refusedTexts = [undefined, '', 'x', 'null', '5', 'true', '"s"', '[]', '{}', '{"l":[null]}', '{"l":[null,{"n":1}]}', '{"a":3,"l":[null,null]}', '{"a":null,"l":[null,null]}', '{"l":"ab"}'];
+    const refusedStates = ['{"n":"a","t":"b"}', '{"t":5}', '{}', '{"x":"a"}', '["a"]', '[]', '0', 'false', '"other"', '""'];
+    for (const text of [...refusedTexts, ...refusedStates.map((state) => `{"l":[null,${state}]}`)]) {
       expect(() => decodePosition(text, 2), String(text)).toThrow(InvalidContinuationTokenError);
     }
-    expect(decodePosition('{"a":"k","l":["done",{"t":"x"}]}', 2)).toEqual({ a: 'k', l: ['done', { t: 'x' }] });
+    expect(decodePosition('{"a":"k","l":["done",{"t":"x"}]}', 2)).toStrictEqual({ a: 'k', l: ['done', { t: 'x' }] });
+    expect(decodePosition('{"l":[null,{"n":"b"}]}', 2)).toStrictEqual({ l: [null, { n: 'b' }] });
+  });
+
+  it('starts knowing nothing of any layout', () => {
+    expect(walkStart(3)).toStrictEqual({ l: [null, null, null] });
+  });
+});
+
+/**
+ * A layout of `keys` (`pageRows` rows a page) that writes each query into `log` as
+ * `name(after,max,token)`, and answers its queries numbered in `empties` with an empty page and a
+ * continuation, as storage may.
+ */
+function tracedLayout(name: string, keys: readonly string[], pageRows: number, log: string[], empties: readonly number[] = []): HistoryLayout {
+  let calls = 0;
+  return {
+    async read(after, max, token) {
+      calls++;
+      log.push(`${name}(${after ?? '-'},${max},${token ?? '-'})`);
+      const rest = [...keys].sort().filter((k) => after === undefined || k > after);
+      const from = token === undefined ? 0 : Number(token);
+      if (empties.includes(calls) && from < rest.length) return { rows: [], token: String(from) };
+      const rows = rest.slice(from, from + Math.min(max, pageRows)).map((key) => ({ key, entity: { key, layout: name } }));
+      return from + rows.length < rest.length ? { rows, token: String(from + rows.length) } : { rows };
+    },
+  };
+}
+
+/** The walk's pages (keys and layouts, then the position after) and its queries, a page's ended by "|". */
+async function trace(layouts: readonly HistoryLayout[], top: number, log: string[]): Promise<{ pages: string[]; queries: string }> {
+  const pages: string[] = [];
+  let at: HistoryPosition | undefined = walkStart(layouts.length);
+  while (at) {
+    const page: { rows: Record<string, unknown>[]; next?: HistoryPosition } = await walkPage(layouts, at, top);
+    pages.push(`${page.rows.map((r) => `${String(r.key)}${String(r.layout)}`).join(',')} ${page.next ? encodePosition(page.next) : 'end'}`);
+    log.push('|');
+    at = page.next && decodePosition(encodePosition(page.next), layouts.length);
+  }
+  return { pages, queries: log.join(' ') };
+}
+
+// Each walk below was followed by hand: every query it makes is one the page needs, since without
+// its rows the page could not be filled or a row of it could not be known to be next.
+describe('the History walk, query by query', () => {
+  it('asks each layout for the rows after the last page when both interleave', async () => {
+    const log: string[] = [];
+    expect(await trace([tracedLayout('B', ['01', '03', '05', '07'], 100, log), tracedLayout('O', ['02', '04', '06', '08'], 100, log)], 2, log)).toEqual({
+      pages: ['01B,02O {"a":"02","l":[{"n":"03"},{"n":"04"}]}', '03B,04O {"a":"04","l":[{"n":"05"},{"n":"06"}]}', '05B,06O {"a":"06","l":[{"n":"07"},{"n":"08"}]}', '07B,08O end'],
+      queries: 'B(-,2,-) O(-,2,-) | B(02,2,-) O(02,2,-) | B(04,2,-) O(04,2,-) | B(06,2,-) O(06,2,-) |',
+    });
+  });
+
+  it('stops a page where a layout whose storage page ended early is known, and keeps the first layout\'s row of a change in both', async () => {
+    const log: string[] = [];
+    expect(await trace([tracedLayout('B', ['01', '02', '05'], 1, log), tracedLayout('O', ['02', '03', '05', '06'], 2, log)], 3, log)).toEqual({
+      pages: ['01B {"a":"01","l":[null,{"n":"02"}]}', '02B {"a":"02","l":[null,{"n":"03"}]}', '03O,05B {"a":"05","l":["done",null]}', '06O end'],
+      queries: 'B(-,3,-) O(-,3,-) | B(01,3,-) O(01,3,-) | B(02,3,-) O(02,3,-) | O(05,3,-) |',
+    });
+  });
+
+  it('resumes a query that came back empty with its continuation, and only that one', async () => {
+    const log: string[] = [];
+    expect(await trace([tracedLayout('B', ['01', '02', '03'], 100, log, [1]), tracedLayout('O', ['04'], 100, log, [1, 2])], 2, log)).toEqual({
+      pages: [' {"l":[{"t":"0"},{"t":"0"}]}', ' {"l":[{"n":"01"},{"t":"0"}]}', '01B,02B {"a":"02","l":[null,{"n":"04"}]}', '03B,04O end'],
+      queries: 'B(-,2,-) O(-,2,-) | B(-,2,0) O(-,2,0) | O(-,2,0) B(-,2,-) | B(02,2,-) O(02,2,-) |',
+    });
+  });
+
+  it('asks the layouts whose next row is known nearest first, and not one the others\' rows fill the page before', async () => {
+    const log: string[] = [];
+    const layouts = [tracedLayout('A', ['01', '02', '03', '04', '05', '06'], 100, log), tracedLayout('B', ['05', '09'], 100, log), tracedLayout('C', ['03', '07'], 100, log)];
+    expect(await trace(layouts, 2, log)).toEqual({
+      pages: ['01A,02A {"a":"02","l":[null,{"n":"05"},{"n":"03"}]}', '03A,04A {"a":"04","l":[null,{"n":"05"},{"n":"07"}]}', '05A,06A {"a":"06","l":["done",{"n":"09"},{"n":"07"}]}', '07C,09B end'],
+      queries: 'A(-,2,-) B(-,2,-) C(-,2,-) | A(02,2,-) C(02,2,-) | A(04,2,-) B(04,2,-) | C(06,2,-) B(06,2,-) |',
+    });
   });
 });
