@@ -62,8 +62,9 @@ export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], 
   // A layout whose next row is known is asked only when the rows read do not fill the page before it.
   // Stryker disable next-line EqualityOperator: of two layouts with one next key, whichever is asked first returns nothing before it, so both are asked either way.
   const known = states.flatMap((s, i) => (s !== null && typeof s === 'object' && 'n' in s ? [{ i, n: s.n }] : [])).sort((x, y) => (x.n < y.n ? -1 : 1));
-  for (const { i, n } of known) {
-    if (mergeRows(reads, states, top).filter((r) => r.key < n).length < top) await ask(i);
+  for (const { i } of known) {
+    // The rows merged stop before `n`, where this layout, not read, is known to go on.
+    if (mergeRows(reads, states, top).length < top) await ask(i);
   }
   const page = mergeRows(reads, states, top);
   const last = page.length > 0 ? page[page.length - 1]!.key : after;

@@ -152,6 +152,9 @@ describe('the History walk, query by query', () => {
 
   it('resumes a query that came back empty with its continuation, and only that one', async () => {
     const log: string[] = [];
+    // A page of nothing has no last key to stand after.
+    const first = await walkPage([tracedLayout('B', ['01'], 100, [], [1]), tracedLayout('O', [], 100, [])], walkStart(2), 2);
+    expect(first).toStrictEqual({ rows: [], next: { l: [{ t: '0' }, 'done'] } });
     expect(await trace([tracedLayout('B', ['01', '02', '03'], 100, log, [1]), tracedLayout('O', ['04'], 100, log, [1, 2])], 2, log)).toEqual({
       pages: [' {"l":[{"t":"0"},{"t":"0"}]}', ' {"l":[{"n":"01"},{"t":"0"}]}', '01B,02B {"a":"02","l":[null,{"n":"04"}]}', '03B,04O end'],
       queries: 'B(-,2,-) O(-,2,-) | B(-,2,0) O(-,2,0) | O(-,2,0) B(-,2,-) | B(02,2,-) O(02,2,-) |',
