@@ -56,6 +56,7 @@ export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], 
   const reads: (LayoutRead | undefined)[] = layouts.map(() => undefined);
   const ask = async (i: number) => {
     const state = states[i];
+    // Stryker disable next-line ConditionalExpression: a layout asked is never 'done', so the type test only narrows.
     reads[i] = await layouts[i]!.read(after, top, state !== null && typeof state === 'object' && 't' in state ? state.t : undefined);
   };
   await Promise.all(states.map((s, i) => (s === null || (typeof s === 'object' && 't' in s) ? ask(i) : undefined)));
@@ -88,9 +89,11 @@ export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], 
 function mergeRows(reads: readonly (LayoutRead | undefined)[], states: readonly LayoutState[], top: number): WalkRow[] {
   const bounds = reads.map((read, i): { key: string; inclusive: boolean } | undefined => {
     const s = states[i];
+    // Stryker disable next-line ConditionalExpression: a layout not read is never null (that one is always asked), so the null test only narrows.
     if (!read) return s !== null && typeof s === 'object' && 'n' in s ? { key: s.n, inclusive: false } : undefined;
     if (read.token === undefined) return undefined;
     // An empty read with more to come knows nothing past the position: no row is certain.
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: no key is '' or before it, so any bound at '' holds nothing.
     return read.rows.length > 0 ? { key: read.rows[read.rows.length - 1]!.key, inclusive: true } : { key: '', inclusive: false };
   });
   const within = (key: string) => bounds.every((b) => b === undefined || key < b.key || (b.inclusive && key === b.key));
@@ -116,7 +119,8 @@ export function decodePosition(text: string | undefined, layouts: number): Histo
     // Not JSON: `p` stays undefined and is refused below.
   }
   const v = p as { a?: unknown; l?: unknown } | null | undefined;
-  if (!v || typeof v !== 'object' || (v.a !== undefined && typeof v.a !== 'string') || !Array.isArray(v.l) || v.l.length !== layouts || !v.l.every(isState)) {
+  // A value that is no object has no list `l`.
+  if (!v || (v.a !== undefined && typeof v.a !== 'string') || !Array.isArray(v.l) || v.l.length !== layouts || !v.l.every(isState)) {
     throw refused();
   }
   return { ...(v.a === undefined ? {} : { a: v.a }), l: v.l as LayoutState[] };
@@ -124,8 +128,8 @@ export function decodePosition(text: string | undefined, layouts: number): Histo
 
 function isState(s: unknown): s is LayoutState {
   if (s === null || s === 'done') return true;
-  if (!s || typeof s !== 'object') return false;
+  // Parsed JSON is never undefined; any other value but an object of one text field n or t has
+  // no such field (a text's keys are its indices, a number has none).
   const o = s as Record<string, unknown>;
-  const keys = Object.keys(o);
-  return keys.length === 1 && ((keys[0] === 'n' && typeof o.n === 'string') || (keys[0] === 't' && typeof o.t === 'string'));
+  return Object.keys(o).length === 1 && (typeof o.n === 'string' || typeof o.t === 'string');
 }
