@@ -38,6 +38,7 @@ import {
 } from '../../src/app/http-io';
 import { RULES } from '../../src/rules/registry';
 import { InvalidContinuationTokenError } from '../../src/store';
+import { apiRequest, jsonOf } from '../support/api-request';
 
 const q = (query: string) => new URLSearchParams(query);
 
@@ -83,7 +84,7 @@ describe('json', () => {
     const r = errorResponse(new ApiError('unsupported_media_type', 'Send it plain.', undefined, { 'Accept-Encoding': 'identity' }));
     expect(r.status).toBe(415);
     expect(r.headers['Accept-Encoding']).toBe('identity');
-    expect(JSON.parse(Buffer.from(r.body as Uint8Array).toString('utf8'))).toEqual({ error: 'unsupported_media_type', message: 'Send it plain.' });
+    expect(jsonOf(r)).toEqual({ error: 'unsupported_media_type', message: 'Send it plain.' });
   });
 });
 
@@ -344,14 +345,13 @@ describe('parseToken', () => {
   });
 });
 
-/** A request carrying `chunks` as its body (or none), with the given headers. */
 /** A stream failure with its reason, in the place of a chunk. */
 class Fail {
   constructor(readonly reason: unknown) {}
 }
 
+/** A post carrying `chunks` as its body (or none), with the given headers. */
 function request(headers: Record<string, string>, chunks?: readonly (Uint8Array | string | Fail)[], onCancel?: () => void): ApiRequest {
-  const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   let i = 0;
   const body =
     chunks === undefined
@@ -365,7 +365,7 @@ function request(headers: Record<string, string>, chunks?: readonly (Uint8Array 
           },
           cancel: () => onCancel?.(),
         });
-  return { method: 'POST', url: 'http://localhost/api/x', headers: { get: (n) => lower.get(n.toLowerCase()) ?? null }, query: q(''), params: {}, body };
+  return apiRequest({ method: 'POST', headers, body });
 }
 
 describe('readBody', () => {

@@ -4,8 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { changedMeanwhile, createOnlyOf, ifMatchOf, inForceAlready, revisionEtag, staleIfMatch } from '../../src/app/preconditions';
+import { apiRequest } from '../support/api-request';
 
-const req = (headers: Record<string, string>) => ({ headers: { get: (name: string) => headers[name] ?? null } });
+const req = (headers: Record<string, string>) => apiRequest({ headers });
 
 describe('revisionEtag', () => {
   it('is the revision, quoted', () => {

@@ -7,6 +7,7 @@ import type { PostureApp } from '../../src/app/create-app';
 import { json, type ApiRequest, type RouteCall } from '../../src/app/http-io';
 import { fillRoute, ROUTES, routeNamed, routeUrl } from '../../src/app/routes';
 import { RULES } from '../../src/rules/registry';
+import { apiRequest, jsonOf } from '../support/api-request';
 
 /** Which use case of the app each route calls ("group.method"); health, the dashboard and the CSV export call none of these. */
 const DELEGATES: Readonly<Record<string, string>> = {
@@ -51,8 +52,7 @@ function recordingApp(): { app: PostureApp; calls: { use: string; call: RouteCal
   return { app, calls };
 }
 
-const request = (url: string, params: Record<string, string> = {}): ApiRequest => ({ method: 'GET', url, headers: { get: () => null }, query: new URLSearchParams(), params, body: null });
-const bodyOf = (bytes: unknown) => JSON.parse(Buffer.from(bytes as Uint8Array).toString('utf8')) as unknown;
+const request = (url: string, params: Record<string, string> = {}): ApiRequest => apiRequest({ url, params });
 
 describe('the route table', () => {
   it('hands each route\'s call, as it came, to the use case named for it, and answers what it answers', async () => {
@@ -60,7 +60,7 @@ describe('the route table', () => {
     for (const route of ROUTES.filter((r) => DELEGATES[r.name] !== undefined)) {
       const call: RouteCall = { req: request(`http://localhost/api/${route.route}`), log: console as never, lang: 'en' };
       const answer = await route.handler(app, call);
-      expect(bodyOf(answer.body), route.name).toEqual({ use: DELEGATES[route.name] });
+      expect(jsonOf(answer), route.name).toEqual({ use: DELEGATES[route.name] });
       expect(calls.at(-1)?.call).toBe(call);
     }
     expect(calls.map((c) => c.use).sort()).toEqual(Object.values(DELEGATES).sort());
@@ -70,11 +70,11 @@ describe('the route table', () => {
     const { app, calls } = recordingApp();
     const health = await routeNamed('getHealth').handler(app, { req: request('http://localhost/api/health'), log: console as never, lang: 'en' });
     expect(health.status).toBe(200);
-    expect(bodyOf(health.body)).toMatchObject({ service: 'fleet-posture' });
+    expect(jsonOf(health)).toMatchObject({ service: 'fleet-posture' });
     const missing = await routeNamed('getDashboard').handler(app, { req: request('http://localhost/api/dashboard/nope.js', { asset: 'nope.js' }), log: console as never, lang: 'en' });
     expect([missing.status, missing.body]).toEqual([404, 'The dashboard has no file "nope.js".']);
     // The CSV export is its own use case: its refusal of a parameter the results list does not take shows the call reached it.
-    const req = { ...request('http://localhost/api/export/results.csv'), query: new URLSearchParams('top=5') };
+    const req = apiRequest({ url: 'http://localhost/api/export/results.csv', query: 'top=5' });
     await expect(routeNamed('exportResultsCsv').handler(app, { req, log: console as never, lang: 'en' })).rejects.toThrow('Unknown query parameter "top"; this route accepts "evidence", "server", "rule", "status", "waived", "since".');
     expect(calls).toEqual([]);
   });

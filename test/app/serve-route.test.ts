@@ -12,6 +12,7 @@ import type { Route } from '../../src/app/routes';
 import { serveRoute } from '../../src/app/serve-route';
 import { RULES } from '../../src/rules/registry';
 import { ConcurrencyConflictError, InvalidContinuationTokenError, StorageUnavailableError, type StoredResult } from '../../src/store';
+import { apiRequest, jsonOf as bodyOf } from '../support/api-request';
 
 type AuthorizeCall = { access: string; rowsTag?: string; options?: { rateLimited?: boolean } };
 
@@ -44,10 +45,7 @@ function fakeLog() {
   return { log, lines };
 }
 
-const request = (method: string, headers: Record<string, string> = {}): ApiRequest => {
-  const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { method, url: 'http://localhost/api/x', headers: { get: (n) => lower.get(n.toLowerCase()) ?? null }, query: new URLSearchParams(), params: {}, body: null };
-};
+const request = (method: string, headers: Record<string, string> = {}): ApiRequest => apiRequest({ method, headers });
 
 function route(access: Route['access'], handler: (call: RouteCall) => Promise<ApiResponse>): Route & { calls: RouteCall[] } {
   const calls: RouteCall[] = [];
@@ -66,7 +64,6 @@ function route(access: Route['access'], handler: (call: RouteCall) => Promise<Ap
 
 const ok = async () => json(200, { ok: true });
 const rowWithTag = (keyTag?: string) => ({ keyTag }) as StoredResult;
-const bodyOf = (res: ApiResponse) => JSON.parse(Buffer.from(res.body as Uint8Array).toString('utf8')) as Record<string, unknown>;
 
 describe('serveRoute: the key and the call', () => {
   it('checks the key against the route\'s access first, then hands the handler who called and the language', async () => {
