@@ -12,7 +12,7 @@ import { csvLine, type CsvValue } from './csv';
 import { messageOf } from './errors';
 import { checkParams, parseFlag, parseResultFilter, type ApiResponse, type RouteCall } from './http-io';
 import { iso } from './present';
-import { waiverOfResult } from './waivers';
+import { waiverOfResult } from './waiver-cover';
 
 export const RESULT_CSV_COLUMNS = [
   'Server',

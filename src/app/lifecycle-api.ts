@@ -13,7 +13,8 @@ import { reevaluationNote } from './reevaluation-note';
 import type { StagedRawSweep } from './staged-raw-sweep';
 import type { Reenrolment } from './reenrolment';
 import type { StaleHosts } from './stale-hosts';
-import { waiverView, type Waivers } from './waivers';
+import { waiverView } from './waiver-body';
+import type { Waivers } from './waivers';
 import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';
 import type { Rule } from '../rules/types';
 

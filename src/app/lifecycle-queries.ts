@@ -16,7 +16,8 @@ import { removalView, removedSentence } from './removal-text';
 import { pendingReevaluation, readProgress } from './pending-reevaluation';
 import type { ReevalProgress } from './reevaluate';
 import { noSuchServer, type ServerNames } from './server-names';
-import { coverOf, waiverOfResult, type Waivers } from './waivers';
+import { coverOf, waiverOfResult } from './waiver-cover';
+import type { Waivers } from './waivers';
 
 export interface LifecycleQueryDeps {
   /** The plain reads these add the lifecycle to. */

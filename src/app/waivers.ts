@@ -3,20 +3,17 @@
 // When a waiver ends (expiry, deletion, or a change that narrows it) every still-failing result it
 // covered raises its alert again. Waivers are read, not copied onto results, so granting one is a
 // single write however many servers a pattern covers.
-import { globMatch } from '../rules/common/glob';
-import { findRule } from '../rules/registry';
-import { asciiLower, serverIdOfName } from '../snapshot/normalise';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type EventRecord, type EventStore, type ResultSummary, type StoredWaiver, type WaiverFollowUp, type WaiverRecord, type WaiverScope, type WaiverState, type WaiverStore } from '../store';
 import { ApiError, messageOf } from './errors';
 import type { AlertLog } from './alert-log';
-import { parseIsoInstant } from './iso-time';
 import { changedMeanwhile, inForceAlready, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
 import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
 import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
-import { requiredText } from './free-text';
+import { readWaiverBody, iso, waiverView, WAIVER_ID } from './waiver-body';
+import { coverOf, FAILING, waiverMatches } from './waiver-cover';
 
 export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
@@ -29,32 +26,8 @@ export interface WaiversDeps extends UseCaseDeps {
   readonly names: ServerNames;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-const FAILING = ['Warning', 'Error'];
-export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const PATTERN = /^[a-z0-9_.*?-]{1,253}$/;
-const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification', 'grantedBy', 'expiresAt']);
-/**
- * What GET and PUT answer besides the fields a PUT sets. A body read from GET may be sent back as it
- * is (as a resource manager ignores the read-only properties of a PUT): these are ignored, not
- * refused, since the service sets them; anything else unknown is a typo and refused.
- */
-const READ_ONLY = new Set(['grantedAt', 'changedAt', 'state', 'endedAt', 'revision', 'coveredServers', 'coveredServersAtLeast', 'warnings']);
-
 /** Servers read at most to count what a pattern covers (the Results range of its text before the first wildcard). */
 const COVERAGE_READ = 5000;
-
-const invalid = (message: string) => new ApiError('invalid_waiver', message);
-const iso = (t: number) => new Date(t).toISOString();
-
-export interface WaiverInput {
-  readonly ruleId: string;
-  readonly server?: string;
-  readonly serverPattern?: string;
-  readonly justification: string;
-  readonly grantedBy: string;
-  readonly expiresAt: number;
-}
 
 /** How many known servers a waiver covers as it is stored now, and what a person should know about that. */
 export interface WaiverCoverage {
@@ -64,51 +37,7 @@ export interface WaiverCoverage {
   readonly warnings: readonly { readonly code: 'covers_no_server'; readonly message: string }[];
 }
 
-/** Does the waiver name this server (exactly, or by its `*`/`?` pattern, case-insensitive)? */
-export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>, server: string): boolean {
-  if (w.server !== undefined) return w.server === server;
-  return w.serverPattern !== undefined && globMatch(w.serverPattern, server.toLowerCase());
-}
-
 const scopeOf = (w: WaiverRecord): WaiverScope => ({ ruleId: w.ruleId, server: w.server, serverPattern: w.serverPattern, expiresAt: w.expiresAt });
-
-/** The waiver that covers (server, rule) among `active`: an exact one first, else the longest-running pattern. */
-export function coverOf<W extends WaiverRecord>(active: readonly W[], server: string, ruleId: string): W | undefined {
-  let best: W | undefined;
-  for (const w of active) {
-    if (w.ruleId !== ruleId || !waiverMatches(w, server)) continue;
-    if (!best || (w.server !== undefined && best.server === undefined) || ((w.server === undefined) === (best.server === undefined) && w.expiresAt > best.expiresAt)) best = w;
-  }
-  return best;
-}
-
-/**
- * The waiver a result is flagged with: only a failing one (Warning or Error), the findings a waiver
- * accepts and the summary counts as waived; a passing result in a waiver's scope is not waived.
- */
-export function waiverOfResult<W extends WaiverRecord>(active: readonly W[], r: { server: string; ruleId: string; status: string }): W | undefined {
-  return FAILING.includes(r.status) ? coverOf(active, r.server, r.ruleId) : undefined;
-}
-
-const text = (body: Record<string, unknown>, name: string, max: number): string => requiredText(body, name, max, invalid);
-
-export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
-  const state: WaiverState = w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state;
-  return {
-    id: w.id,
-    rule: w.ruleId,
-    server: w.server ?? null,
-    serverPattern: w.serverPattern ?? null,
-    justification: w.justification,
-    grantedBy: w.grantedBy,
-    grantedAt: iso(w.grantedAt),
-    expiresAt: iso(w.expiresAt),
-    changedAt: iso(w.changedAt),
-    state,
-    endedAt: w.endedAt === undefined ? null : iso(w.endedAt),
-    revision: w.revision,
-  };
-}
 
 /** The waiver as its expiry ends it: what the timer stores, and what a change finding it past its time stores first. */
 function expiredOf(w: WaiverRecord, now: number): WaiverRecord {
@@ -133,46 +62,6 @@ function isExpiryOf(after: WaiverRecord, before: WaiverRecord): boolean {
 export class Waivers {
   constructor(private readonly deps: WaiversDeps) {}
 
-  /** Checks a PUT body; every problem is one sentence naming the field. */
-  validate(id: string, doc: unknown): WaiverInput {
-    const { rules, clock, maxDays } = this.deps;
-    if (!WAIVER_ID.test(id)) throw invalid('The waiver id must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.');
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('The body must be one JSON object describing the waiver.');
-    const body = doc as Record<string, unknown>;
-    const unknown = Object.keys(body).find((k) => !FIELDS.has(k) && !READ_ONLY.has(k));
-    if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a waiver has rule, server or serverPattern, justification, grantedBy and expiresAt.`);
-    if (body.id !== undefined && body.id !== id) throw invalid('The "id" in the body must match the id in the path.');
-    const ruleName = text(body, 'rule', 100);
-    const rule = findRule(ruleName.toLowerCase(), rules);
-    if (!rule) throw invalid(`Unknown rule "${ruleName}"; the rules are ${rules.map((r) => r.id).join(', ')}.`);
-    // GET shows the one of server and serverPattern a waiver does not have as null: null is "none".
-    const hasServer = body.server !== undefined && body.server !== null;
-    const hasPattern = body.serverPattern !== undefined && body.serverPattern !== null;
-    if (hasServer === hasPattern) throw invalid('Give exactly one of "server" (a server id) and "serverPattern" (with * or ? wildcards).');
-    let server: string | undefined;
-    let serverPattern: string | undefined;
-    if (hasServer) {
-      const named = text(body, 'server', 253);
-      server = serverIdOfName(named);
-      if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
-    } else {
-      serverPattern = asciiLower(text(body, 'serverPattern', 253));
-      if (!PATTERN.test(serverPattern)) throw invalid('"serverPattern" may hold only letters, digits, dots, dashes, underscores and the wildcards * and ?.');
-      if (!/[*?]/.test(serverPattern)) throw invalid('"serverPattern" has no wildcard; use "server" for one server.');
-      if (!/[a-z0-9_-]/.test(serverPattern)) throw invalid('"serverPattern" must name some servers, not the whole fleet; a waiver may not silence a rule for everyone.');
-    }
-    const justification = text(body, 'justification', 2000);
-    const grantedBy = text(body, 'grantedBy', 200);
-    const rawExpiry = body.expiresAt;
-    if (rawExpiry === undefined) throw invalid('"expiresAt" is required: every waiver needs an end date.');
-    const expiresAt = typeof rawExpiry === 'string' ? parseIsoInstant(rawExpiry.trim(), { requireTime: true, requireZone: true }) : undefined;
-    if (expiresAt === undefined) throw invalid('"expiresAt" must be an existing ISO 8601 date and time with a zone, such as 2027-03-31T00:00:00Z.');
-    const now = clock();
-    if (expiresAt <= now) throw invalid('"expiresAt" must be in the future.');
-    if (expiresAt > now + maxDays * DAY_MS) throw invalid(`"expiresAt" may be at most ${maxDays} days from now (POSTURE_WAIVER_MAX_DAYS).`);
-    return { ruleId: rule.id, server, serverPattern, justification, grantedBy, expiresAt };
-  }
-
   /**
    * Creates or changes a waiver; `created` tells 201 from 200. The coverage is counted before the
    * change is stored, so a storage failure counting it leaves the waiver as it was. `createOnly`
@@ -180,7 +69,7 @@ export class Waivers {
    * while this one was being decided (its write then conflicts and is decided again).
    */
   async put(id: string, doc: unknown, log: AlertLog, precondition?: Precondition, createOnly = false): Promise<{ created: boolean; waiver: WaiverRecord; coverage: WaiverCoverage }> {
-    const checked = this.validate(id, doc);
+    const checked = readWaiverBody(id, doc, { rules: this.deps.rules, now: this.deps.clock(), maxDays: this.deps.maxDays });
     const named = checked.server === undefined ? undefined : await this.#serverOf(checked.server);
     const input = named === undefined ? checked : { ...checked, server: named.id };
     const coverage = named === undefined ? await this.#patternCoverage(checked.serverPattern ?? '') : serverCoverage(named);
