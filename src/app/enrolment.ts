@@ -17,6 +17,7 @@ import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS, type LogRecordName } from './log-records';
 import type { RateLimiter } from './rate-limit';
 import type { SealedRequestSecret } from './reenrolment';
+import { isoInstant } from './iso-time';
 
 export const SERVER_KEY_PREFIX = 'fp1.';
 const SECRET_BYTES = 32;
@@ -186,7 +187,7 @@ export class Enrolment {
     const grant = reason === 're-enrolment' || repeated ? (options.grant ?? 'open') : null;
     // `settled`: the re-enrolment requests this key answered (an approved one among them can no longer be collected).
     audit(log, KEY_LOG_RECORDS.keyIssued, { server, keyId, reason, grant, replaced: replaced.join(',') || null, settled: settled.join(',') || null });
-    return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: new Date(now).toISOString(), replaced };
+    return { server, keyId, key: formatServerKey({ server, keyId, secret }), issuedAt: isoInstant(now), replaced };
   }
 
   /**

@@ -42,6 +42,7 @@ import { viewOfResult, viewOfStored, type ResultView } from './present';
 import { alertOf, encodeWork, hasWork, newCommitId, type AlertWork, type ProjectionWork } from './projection-work';
 import { leavesOf } from './retired-results';
 import type { Projector } from './projector';
+import { isoInstant } from './iso-time';
 
 export type IngestOutcome = 'accepted' | 'duplicate' | 'stale';
 
@@ -153,10 +154,9 @@ interface Parsed {
 
 /** 409: the server's current snapshot has this id but another collection time. */
 function snapshotIdReused(snapshotId: string, stored: number, sent: number): ApiError {
-  const at = (ms: number) => new Date(ms).toISOString();
   return new ApiError(
     'snapshot_id_reused',
-    `Snapshot ${snapshotId} was accepted collected at ${at(stored)}, and this one was collected at ${at(sent)}: a new collection needs a new snapshotId, so nothing was stored.`,
+    `Snapshot ${snapshotId} was accepted collected at ${isoInstant(stored)}, and this one was collected at ${isoInstant(sent)}: a new collection needs a new snapshotId, so nothing was stored.`,
   );
 }
 

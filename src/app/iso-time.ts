@@ -1,7 +1,8 @@
 // ISO 8601 instants from clients (query parameters, waiver bodies), read strictly: every field is
 // range-checked against the calendar, so 2026-02-30 is refused instead of being rolled over into
 // March the way Date.parse does. A date alone is midnight UTC; a time without a zone is UTC too
-// (Date.parse would use the host's zone, which differs between machines).
+// (Date.parse would use the host's zone, which differs between machines). And the one way the
+// service writes an instant back: UTC with milliseconds.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/;
 
 export interface IsoOptions {
@@ -49,3 +50,6 @@ function utc(year: number, month: number, day: number, hour: number, minute: num
   t.setUTCHours(hour, minute, second, ms);
   return t.getTime();
 }
+
+/** An instant (epoch ms) as the service answers and logs it: `2026-12-06T10:00:00.000Z`. */
+export const isoInstant = (ms: number): string => new Date(ms).toISOString();

@@ -17,6 +17,7 @@ import { waiverView } from './waiver-body';
 import type { Waivers } from './waivers';
 import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';
 import type { Rule } from '../rules/types';
+import { isoInstant } from './iso-time';
 
 export const JOBS = ['stale-hosts', 'waiver-expiry', 'reevaluate', 'projector', 'requeue-held', 'staged-raw-sweep', 'layout-migration'] as const;
 export type JobName = (typeof JOBS)[number];
@@ -169,11 +170,11 @@ export class LifecycleApi {
     const job = (req.params.job ?? '').toLowerCase();
     if (job === 'projector') {
       const [{ entries, more }, backlog] = await Promise.all([this.deps.jobs.heldEntries(), this.deps.jobs.projectorBacklog()]);
-      const held = entries.map((e) => ({ server: e.server, commitId: e.commitId, writtenAt: new Date(e.writtenAt).toISOString(), heldAt: new Date(e.heldAt).toISOString(), error: e.error }));
+      const held = entries.map((e) => ({ server: e.server, commitId: e.commitId, writtenAt: isoInstant(e.writtenAt), heldAt: isoInstant(e.heldAt), error: e.error }));
       const waiting = {
         entries: backlog.waiting,
         more: backlog.more,
-        oldestAt: backlog.oldestAt === undefined ? null : new Date(backlog.oldestAt).toISOString(),
+        oldestAt: backlog.oldestAt === undefined ? null : isoInstant(backlog.oldestAt),
         oldestSeconds: waitedSeconds(backlog, this.deps.clock()),
         oldestServer: backlog.oldestServer ?? null,
       };

@@ -6,6 +6,7 @@
 import type { OutboxStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { isoInstant } from './iso-time';
 
 /**
  * Waiting entries read to find the oldest: entries are keyed by server, not by time, so the oldest
@@ -38,7 +39,7 @@ export function logBacklog(log: AlertLog, b: OutboxBacklog, now: number): void {
     formatLogRecord(LOG_RECORDS.projectorBacklog, {
       waiting: b.waiting,
       more: b.more,
-      oldestWaitingAt: b.oldestAt === undefined ? null : new Date(b.oldestAt).toISOString(),
+      oldestWaitingAt: b.oldestAt === undefined ? null : isoInstant(b.oldestAt),
       oldestServer: b.oldestServer ?? null,
       oldestWaitingMinutes: Math.floor(waitedSeconds(b, now) / 60),
     }),

@@ -42,6 +42,7 @@ import { ProjectionWrites, type ProjectionWritesDeps } from './projection-writes
 import { logBacklog, readBacklog, type OutboxBacklog } from './projector-backlog';
 import { ProjectorLease } from './projector-lease';
 import { RecentSet } from './recent-set';
+import { isoInstant } from './iso-time';
 
 export interface ProjectorDeps extends ProjectionWritesDeps, ProjectionAlertsDeps {
   /**
@@ -249,7 +250,7 @@ export class Projector {
         formatLogRecord(LOG_RECORDS.projectionFailed, {
           error: firstLine(error),
           errorKind,
-          failingSince: new Date(this.#failingSince).toISOString(),
+          failingSince: isoInstant(this.#failingSince),
           failingMinutes: Math.floor((now - this.#failingSince) / 60_000),
         }),
       );

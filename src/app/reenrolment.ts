@@ -25,6 +25,7 @@ import { ApiError } from './errors';
 import type { AlertLog } from './alert-log';
 import { LOG_RECORDS } from './log-records';
 import { NeverPosted } from './never-posted';
+import { isoInstant as iso } from './iso-time';
 
 /** A request not claimed within this time is void; the collector files a new one. */
 export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -103,7 +104,6 @@ export interface ReenrolmentDeps {
   readonly clock: () => number;
 }
 
-const iso = (t: number) => new Date(t).toISOString();
 
 /**
  * The first collector release that keeps its request secret across runs. An older one made a new

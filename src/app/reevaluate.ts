@@ -18,6 +18,7 @@ import type { Projector } from './projector';
 import { leavesOf } from './retired-results';
 import { eventOf, indexedStatusOf, indexOf, verdictOf } from './result-records';
 import { loadedRuleSet, type UseCaseDeps } from './use-case-deps';
+import { isoInstant } from './iso-time';
 
 export interface ReevaluateDeps extends UseCaseDeps {
   readonly lifecycle: LifecycleStore;
@@ -184,7 +185,6 @@ export class Reevaluation {
     const cur = await this.deps.lifecycle.getReevalState();
     if (!cur) return { loadedRuleSetVersion: this.targetVersion, upToDate: false, pass: null };
     const s = cur.state;
-    const iso = (ms: number) => new Date(ms).toISOString();
     return {
       loadedRuleSetVersion: this.targetVersion,
       upToDate: s.done && s.targetVersion === this.targetVersion,
@@ -195,9 +195,9 @@ export class Reevaluation {
         retired: s.retired,
         newerRelease: newerPassHolds(s, this.#ruleSet, this.targetVersion, this.deps.clock()),
         state: s.done ? 'done' : s.leaseOwner && s.leaseUntil > this.deps.clock() ? 'running' : 'waiting',
-        startedAt: iso(s.startedAt),
-        finishedAt: s.done ? iso(s.finishedAt) : null,
-        lastActiveAt: iso(lastActiveOf(s)),
+        startedAt: isoInstant(s.startedAt),
+        finishedAt: s.done ? isoInstant(s.finishedAt) : null,
+        lastActiveAt: isoInstant(lastActiveOf(s)),
         evaluated: s.evaluated,
         changed: s.changed,
         unavailable: s.unavailable,
@@ -257,7 +257,7 @@ export class Reevaluation {
       if (!raw?.body || raw.contentHash !== head.contentHash) return { outcome: 'unavailable', changes: 0 };
       let doc: unknown;
       try {
-        doc = { ...(JSON.parse(raw.body) as Record<string, unknown>), snapshotId: head.snapshotId, collectedAt: new Date(head.collectedAt).toISOString() };
+        doc = { ...(JSON.parse(raw.body) as Record<string, unknown>), snapshotId: head.snapshotId, collectedAt: isoInstant(head.collectedAt) };
       } catch {
         return { outcome: 'unavailable', changes: 0 };
       }

@@ -7,6 +7,7 @@
 import { seenPartition, type EventRecord, type EventStore, type LifecycleStore } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
+import { isoInstant as iso } from './iso-time';
 
 export interface StaleHostsDeps {
   readonly events: EventStore;
@@ -19,7 +20,6 @@ export interface StaleHostsDeps {
 export const STALE_SCAN_LIMIT = 500;
 const PARALLEL = 8;
 
-const iso = (t: number) => new Date(t).toISOString();
 
 /** A server's Hosts row was refreshed at `now` (the previous refresh at `previous`) from `snapshotId`. */
 export interface HostSync {

@@ -7,7 +7,7 @@ import { asciiLower, serverIdOfName } from '../snapshot/normalise';
 import type { StoredWaiver, WaiverRecord, WaiverState } from '../store';
 import { ApiError } from './errors';
 import { requiredText } from './free-text';
-import { parseIsoInstant } from './iso-time';
+import { isoInstant as iso, parseIsoInstant } from './iso-time';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const WAIVER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -21,7 +21,6 @@ const FIELDS = new Set(['id', 'rule', 'server', 'serverPattern', 'justification'
 const READ_ONLY = new Set(['grantedAt', 'changedAt', 'state', 'endedAt', 'revision', 'coveredServers', 'coveredServersAtLeast', 'warnings']);
 
 const invalid = (message: string) => new ApiError('invalid_waiver', message);
-export const iso = (t: number) => new Date(t).toISOString();
 const text = (body: Record<string, unknown>, name: string, max: number): string => requiredText(body, name, max, invalid);
 
 export interface WaiverInput {

@@ -12,7 +12,8 @@ import type { UseCaseDeps } from './use-case-deps';
 import { alertRecordId } from './projection-work';
 import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
-import { readWaiverBody, iso, waiverView, WAIVER_ID } from './waiver-body';
+import { isoInstant } from './iso-time';
+import { readWaiverBody, waiverView, WAIVER_ID } from './waiver-body';
 import { coverOf, FAILING, waiverMatches } from './waiver-cover';
 
 export interface WaiversDeps extends UseCaseDeps {
@@ -410,7 +411,7 @@ export class Waivers {
           waived: false,
           waiverId: null,
           cause: `waiver-${reason}`,
-          endedAt: iso(endedAt),
+          endedAt: isoInstant(endedAt),
           // One per finding and waiver change (the change's follow-up runs once), for the alert rules' de-duplication.
           recordId: alertRecordId({ server: r.server, ruleId: r.ruleId, snapshotId: `${id}.r${revision}`, firstSeen: r.firstSeen, status: r.status }),
         }),

@@ -1,7 +1,8 @@
-// Strict ISO 8601 instants: what every date a client sends is read with (query parameters, waivers).
+// Strict ISO 8601 instants: what every date a client sends is read with (query parameters, waivers),
+// and the one form the service writes them in.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIsoInstant } from '../../src/app/iso-time';
+import { isoInstant, parseIsoInstant } from '../../src/app/iso-time';
 
 describe('parseIsoInstant', () => {
   it('reads every real instant as Date does (400 runs)', () => {
@@ -73,5 +74,13 @@ describe('parseIsoInstant', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('isoInstant', () => {
+  it('writes UTC with milliseconds, which parseIsoInstant reads back', () => {
+    expect(isoInstant(Date.parse('2026-12-06T10:00:00Z'))).toBe('2026-12-06T10:00:00.000Z');
+    expect(isoInstant(1)).toBe('1970-01-01T00:00:00.001Z');
+    expect(parseIsoInstant(isoInstant(1_765_000_000_123))).toBe(1_765_000_000_123);
   });
 });
