@@ -1,16 +1,14 @@
 // Baselines: an admin names one server whose configuration the rest of the fleet is measured
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
-import { serverIdOfName } from '../snapshot/normalise';
 import type { Rule } from '../rules/types';
 import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
 import { ApiError, messageOf } from './errors';
 import { marked, newMark } from './own-writes';
 import { changedMeanwhile, inForceAlready, revisionEtag, staleIfMatch, type Precondition } from './preconditions';
-import { iso } from './present';
 import type { ServerNames } from './server-names';
-import { requiredText } from './free-text';
+import { readBaselineBody } from './baseline-body';
 
 export interface BaselinesDeps {
   readonly drift: DriftStore;
@@ -21,24 +19,9 @@ export interface BaselinesDeps {
   readonly names: ServerNames;
 }
 
-export interface BaselineInput {
-  readonly server: string;
-  readonly setBy: string;
-}
-
-const FIELDS = new Set(['server', 'setBy']);
 const invalid = (message: string) => new ApiError('invalid_baseline', message);
 
 export const BASELINE_CAUSES = ['baseline-set', 'baseline-changed', 'baseline-deleted'] as const;
-
-export function baselineView(b: StoredBaseline) {
-  return { rule: b.ruleId, server: b.server === '' ? null : b.server, setBy: b.setBy, setAt: iso(b.setAt), revision: b.revision };
-}
-
-/** A rule with no baseline named (yet, or any more): drift is measured against its largest cluster. */
-export function noBaselineView(ruleId: string, revision = 0) {
-  return { rule: ruleId, server: null, setBy: null, setAt: null, revision };
-}
 
 /**
  * Whether the row holds the change `written` that request `run` stored. The previous release names no
@@ -64,19 +47,6 @@ export class Baselines {
     return rule;
   }
 
-  /** Checks a PUT body; every problem is one sentence naming the field. */
-  validate(doc: unknown): BaselineInput {
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('The body must be one JSON object: {"server": "<server id>", "setBy": "<who>"}.');
-    const body = doc as Record<string, unknown>;
-    const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
-    if (unknown !== undefined) throw invalid(`Unknown field "${unknown.slice(0, 50)}"; a baseline has server and setBy.`);
-    const text = (name: string, max: number): string => requiredText(body, name, max, invalid);
-    const named = text('server', 253);
-    const server = serverIdOfName(named);
-    if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
-    return { server, setBy: text('setBy', 200) };
-  }
-
   /** The rule's baseline row: server '' when cleared, undefined when none was ever named. */
   async get(ruleId: string): Promise<StoredBaseline | undefined> {
     return this.deps.drift.getBaseline(this.rule(ruleId).id);
@@ -88,7 +58,7 @@ export class Baselines {
    */
   async put(ruleId: string, doc: unknown, log: AlertLog, precondition?: Precondition, createOnly = false): Promise<{ created: boolean; baseline: StoredBaseline }> {
     const rule = this.rule(ruleId);
-    const checked = this.validate(doc);
+    const checked = readBaselineBody(doc);
     const input = { ...checked, server: await this.deps.names.resolve(checked.server, 'invalid_baseline') };
     const member = await this.deps.drift.getMember(rule.id, input.server);
     if (!member) throw invalid(`Server "${input.server}" has no configuration recorded for ${rule.id}; it must post a snapshot before it can be the baseline.`);

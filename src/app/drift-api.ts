@@ -3,7 +3,8 @@
 //   servers/{server}/drift?rule=             reader   one server against the baseline or the largest cluster
 //   baselines/{rule}  GET|PUT|DELETE         admin    the rule's baseline server (audited; ETag, If-Match)
 import type { Rule } from '../rules/types';
-import { baselineView, noBaselineView, type Baselines } from './baselines';
+import { baselineView, noBaselineView } from './baseline-body';
+import type { Baselines } from './baselines';
 import type { DriftQueries } from './drift-queries';
 import { ApiError } from './errors';
 import { createOnlyOf, ifMatchOf, revisionEtag } from './preconditions';

@@ -9,6 +9,7 @@
 // is refused: no UTF-8 text can hold it, so the events list would carry it as a bare \ud800 escape,
 // which strict JSON readers (.NET's System.Text.Json) refuse for the whole page and others
 // (PowerShell's ConvertFrom-Json) silently turn into U+FFFD.
+import { serverIdOfName } from '../snapshot/normalise';
 import { wholeCharacters } from '../snapshot/whole-characters';
 
 /** The sentence refusing `field` for holding half a character. */
@@ -28,3 +29,13 @@ export function requiredText(body: Record<string, unknown>, field: string, max: 
   return text;
 }
 
+/**
+ * A required server id of a JSON body (a waiver's or a baseline's "server"): a host name or fqdn
+ * as its snapshots send it, returned as the id they are stored under (lower case, no trailing dot).
+ */
+export function requiredServerId(body: Record<string, unknown>, field: string, invalid: (message: string) => Error): string {
+  const named = requiredText(body, field, 253, invalid);
+  const id = serverIdOfName(named);
+  if (id === undefined) throw invalid(`"${field}" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
+  return id;
+}

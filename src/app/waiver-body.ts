@@ -3,10 +3,10 @@
 // waivers.ts looks the server up and stores the change.
 import { findRule } from '../rules/registry';
 import type { Rule } from '../rules/types';
-import { asciiLower, serverIdOfName } from '../snapshot/normalise';
+import { asciiLower } from '../snapshot/normalise';
 import type { StoredWaiver, WaiverRecord, WaiverState } from '../store';
 import { ApiError } from './errors';
-import { requiredText } from './free-text';
+import { requiredServerId, requiredText } from './free-text';
 import { isoInstant as iso, parseIsoInstant } from './iso-time';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -57,9 +57,7 @@ export function readWaiverBody(id: string, doc: unknown, { rules, now, maxDays }
   let server: string | undefined;
   let serverPattern: string | undefined;
   if (hasServer) {
-    const named = text(body, 'server', 253);
-    server = serverIdOfName(named);
-    if (server === undefined) throw invalid(`"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "${named.slice(0, 100)}".`);
+    server = requiredServerId(body, 'server', invalid);
   } else {
     serverPattern = asciiLower(text(body, 'serverPattern', 253));
     if (!PATTERN.test(serverPattern)) throw invalid('"serverPattern" may hold only letters, digits, dots, dashes, underscores and the wildcards * and ?.');
