@@ -235,7 +235,8 @@ export class HttpApi {
    */
   async removeServer({ req, log }: RouteCall): Promise<ApiResponse> {
     checkParams(req.query, ['removedBy', 'reenrol']);
-    const removedBy = (single(req.query, 'removedBy') ?? '').trim();
+    // Trimmed, and refused when empty, by `single`.
+    const removedBy = single(req.query, 'removedBy') ?? '';
     if (removedBy === '' || removedBy.length > MAX_REMOVED_BY) throw invalidQuery(`"removedBy" must name who removes the server (1 to ${MAX_REMOVED_BY} characters).`);
     const reenrol = parseReenrol(req.query);
     // As on the key routes, a name no server answers to stands for itself: a server removed
