@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { DriftApi, type DriftApiDeps } from '../../src/app/drift-api';
 import { ApiError } from '../../src/app/errors';
-import type { ApiContext, ApiResponse, RouteCall } from '../../src/app/http-io';
+import type { ApiContext, RouteCall } from '../../src/app/http-io';
 import { RULES } from '../../src/rules/registry';
 import type { StoredBaseline } from '../../src/store';
-import { apiRequest, jsonOf, type RequestParts } from '../support/api-request';
+import { apiRequest, jsonBody, jsonOf, refusalOf, type RequestParts } from '../support/api-request';
 
 const RULE = 'mcafee-port25-blocked';
 const SET_AT = Date.parse('2026-12-06T10:00:00.000Z');
@@ -44,25 +44,6 @@ function fakeDeps(answers: { view?: unknown; stored?: StoredBaseline; created?: 
 
 const log = { log: () => undefined } as unknown as ApiContext;
 const call = (parts: RequestParts): RouteCall => ({ req: apiRequest(parts), log, lang: 'en' });
-const json = (text: string) => ({
-  headers: { 'content-type': 'application/json' },
-  body: new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(new TextEncoder().encode(text));
-      c.close();
-    },
-  }),
-});
-
-async function refusal(run: () => Promise<ApiResponse>): Promise<[string, string]> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ApiError) return [error.code, error.message];
-    throw error;
-  }
-  throw new Error('answered instead of refusing');
-}
 
 describe('fleet', () => {
   it('answers the rule clusters, a page at a time, with the entities read in a header', async () => {
@@ -74,9 +55,9 @@ describe('fleet', () => {
 
   it('needs a rule, one with configuration facts, and refuses other parameters, reading nothing', async () => {
     const { api, calls } = fakeDeps();
-    expect(await refusal(() => api.fleet(call({})))).toStrictEqual(['invalid_query', 'Drift is per rule: give "rule", e.g. ?rule=mcafee-port25-blocked.']);
-    expect((await refusal(() => api.fleet(call({ query: 'rule=nope' }))))[0]).toBe('invalid_query');
-    expect((await refusal(() => api.fleet(call({ query: `rule=${RULE}&server=x` }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.fleet(call({})))).toStrictEqual(['invalid_query', 'Drift is per rule: give "rule", e.g. ?rule=mcafee-port25-blocked.']);
+    expect((await refusalOf(() => api.fleet(call({ query: 'rule=nope' }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.fleet(call({ query: `rule=${RULE}&server=x` }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -90,10 +71,10 @@ describe('server', () => {
 
   it('is a 404 when no configuration of the server is recorded, and checks the rule before the server', async () => {
     const { api, calls } = fakeDeps();
-    expect(await refusal(() => api.server(call({ query: `rule=${RULE}`, params: { server: 'exch1' } })))).toStrictEqual(['not_found', `No configuration of server "exch1.contoso.com" is recorded for ${RULE}.`]);
+    expect(await refusalOf(() => api.server(call({ query: `rule=${RULE}`, params: { server: 'exch1' } })))).toStrictEqual(['not_found', `No configuration of server "exch1.contoso.com" is recorded for ${RULE}.`]);
     calls.length = 0;
-    expect((await refusal(() => api.server(call({ params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
-    expect((await refusal(() => api.server(call({ query: `rule=${RULE}&top=1`, params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.server(call({ params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.server(call({ query: `rule=${RULE}&top=1`, params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -118,31 +99,31 @@ describe('baselines', () => {
   it('PUT checks the rule before the body, names the baseline (201 or 200) and passes If-None-Match on', async () => {
     for (const created of [true, false]) {
       const { api, calls } = fakeDeps({ created });
-      const res = await api.baselines(route('PUT', { ...json('{"server":"exch1","setBy":"alice"}'), headers: { 'content-type': 'application/json', 'if-none-match': '*' } }));
+      const res = await api.baselines(route('PUT', { ...jsonBody('{"server":"exch1","setBy":"alice"}'), headers: { 'content-type': 'application/json', 'if-none-match': '*' } }));
       expect([res.status, res.headers.ETag, jsonOf(res).server]).toStrictEqual([created ? 201 : 200, '"1"', 'exch1']);
       expect(calls).toStrictEqual([['rule', RULE], ['put', RULE, { server: 'exch1', setBy: 'alice' }, undefined, true]]);
     }
     const { api, calls } = fakeDeps();
-    expect((await refusal(() => api.baselines(call({ method: 'PUT', params: { rule: 'nope' }, ...json('{') }))))[0]).toBe('not_found');
+    expect((await refusalOf(() => api.baselines(call({ method: 'PUT', params: { rule: 'nope' }, ...jsonBody('{') }))))[0]).toBe('not_found');
     expect(calls).toStrictEqual([['rule', 'nope']]);
   });
 
   it('PUT refuses a body over 4 KiB', async () => {
     const { api } = fakeDeps();
     const sized = (bytes: number) => `{"j":"${'x'.repeat(bytes - 8)}"}`;
-    expect((await api.baselines(route('PUT', json(sized(4 * 1024))))).status).toBe(201);
-    expect((await refusal(() => api.baselines(route('PUT', json(sized(4 * 1024 + 1))))))[0]).toBe('too_large');
+    expect((await api.baselines(route('PUT', jsonBody(sized(4 * 1024))))).status).toBe(201);
+    expect((await refusalOf(() => api.baselines(route('PUT', jsonBody(sized(4 * 1024 + 1))))))[0]).toBe('too_large');
   });
 
   it('DELETE clears the baseline and says so; none named is a 404', async () => {
     const { api } = fakeDeps({ ended: baseline('exch1', 5) });
     const res = await api.baselines(route('DELETE'));
     expect([res.status, res.headers.ETag, jsonOf(res)]).toStrictEqual([200, '"5"', { rule: RULE, server: 'exch1', setBy: 'alice', setAt: '2026-12-06T10:00:00.000Z', revision: 5, cleared: true }]);
-    expect(await refusal(() => fakeDeps().api.baselines(route('DELETE')))).toStrictEqual(['not_found', `No baseline is named for ${RULE}.`]);
+    expect(await refusalOf(() => fakeDeps().api.baselines(route('DELETE')))).toStrictEqual(['not_found', `No baseline is named for ${RULE}.`]);
   });
 
   it('refuses query parameters and other methods', async () => {
-    expect((await refusal(() => fakeDeps().api.baselines(route('GET', { query: 'x=1' }))))[0]).toBe('invalid_query');
-    expect(await refusal(() => fakeDeps().api.baselines(route('PATCH')))).toStrictEqual(['invalid_query', 'The baselines route accepts GET, PUT and DELETE, not PATCH.']);
+    expect((await refusalOf(() => fakeDeps().api.baselines(route('GET', { query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.baselines(route('PATCH')))).toStrictEqual(['invalid_query', 'The baselines route accepts GET, PUT and DELETE, not PATCH.']);
   });
 });

@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { HttpApi, type HttpApiDeps } from '../../src/app/http-api';
-import type { ApiContext, ApiResponse, RouteCall } from '../../src/app/http-io';
+import type { ApiContext, RouteCall } from '../../src/app/http-io';
 import { RULES } from '../../src/rules/registry';
 import { InvalidContinuationTokenError, StorageUnavailableError } from '../../src/store';
-import { apiRequest, jsonOf, type RequestParts } from '../support/api-request';
+import { apiRequest, jsonOf, refusalOf, streamOf, type RequestParts } from '../support/api-request';
 
 const RULE = 'mcafee-port25-blocked';
 
@@ -60,26 +60,9 @@ function fakeLog() {
   return { log: { log: (l: string) => void lines.push(l), warn: () => undefined, error: () => undefined } as unknown as ApiContext, lines };
 }
 
-const stream = (text: string) =>
-  new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(new TextEncoder().encode(text));
-      c.close();
-    },
-  });
-
 const call = (parts: RequestParts, extra: Partial<RouteCall> = {}): RouteCall => ({ req: apiRequest(parts), log: fakeLog().log, lang: 'en', ...extra });
-const post = (text: string, headers: Record<string, string> = {}): RequestParts => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: stream(text) });
+const post = (text: string, headers: Record<string, string> = {}): RequestParts => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: streamOf(text) });
 
-async function refusal(run: () => Promise<ApiResponse>): Promise<[string, string]> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ApiError) return [error.code, error.message];
-    throw error;
-  }
-  throw new Error('answered instead of refusing');
-}
 
 describe('postSnapshot', () => {
   const who = { kind: 'server', server: 'exch1', keyTag: 'tag' } as const;
@@ -106,7 +89,7 @@ describe('postSnapshot', () => {
   it('logs a refusal of what a server sent for that server, and only such a refusal', async () => {
     const tooLarge = fakeLog();
     const { api } = fakeDeps();
-    expect((await refusal(() => api.postSnapshot(call(post('x'.repeat(101)), { who: who as never, log: tooLarge.log }))))[0]).toBe('too_large');
+    expect((await refusalOf(() => api.postSnapshot(call(post('x'.repeat(101)), { who: who as never, log: tooLarge.log }))))[0]).toBe('too_large');
     expect(tooLarge.lines.map((l) => l.split(' ')[0])).toStrictEqual(['FleetPosture.SnapshotRejected']);
     expect(JSON.parse(tooLarge.lines[0]!.slice(tooLarge.lines[0]!.indexOf(' ') + 1))).toMatchObject({ server: 'exch1', status: 413, code: 'too_large' });
 
@@ -125,7 +108,7 @@ describe('postSnapshot', () => {
 
   it('takes no query parameters', async () => {
     const { api, calls } = fakeDeps();
-    expect((await refusal(() => api.postSnapshot(call({ ...post('{}'), query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.postSnapshot(call({ ...post('{}'), query: 'x=1' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -148,7 +131,7 @@ describe('getManifest', () => {
 describe('getRules', () => {
   it('answers the catalogue in the caller language', async () => {
     expect(jsonOf(await fakeDeps().api.getRules(call({}, { lang: 'ja' })))).toStrictEqual({ lang: 'ja' });
-    expect((await refusal(() => fakeDeps().api.getRules(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => fakeDeps().api.getRules(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
   });
 });
 
@@ -168,7 +151,7 @@ describe('getResults', () => {
     await api.getResults(call({}));
     expect(calls).toStrictEqual([['results', { server: undefined, ruleId: undefined, statuses: undefined, since: undefined }, 100, undefined, 'en', undefined]]);
     calls.length = 0;
-    for (const query of ['server=EXCH1&waived=maybe', 'server=EXCH1&top=0', 'server=EXCH1&cause=x']) expect((await refusal(() => api.getResults(call({ query }))))[0], query).toBe('invalid_query');
+    for (const query of ['server=EXCH1&waived=maybe', 'server=EXCH1&top=0', 'server=EXCH1&cause=x']) expect((await refusalOf(() => api.getResults(call({ query }))))[0], query).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -194,7 +177,7 @@ describe('getEvents', () => {
 
   it('reads nothing for a bad query', async () => {
     const { api, calls } = fakeDeps();
-    for (const query of ['server=EXCH1&kind=other', 'server=EXCH1&waived=true', 'server=bad name']) expect((await refusal(() => api.getEvents(call({ query }))))[0], query).toBe('invalid_query');
+    for (const query of ['server=EXCH1&kind=other', 'server=EXCH1&waived=true', 'server=bad name']) expect((await refusalOf(() => api.getEvents(call({ query }))))[0], query).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -204,8 +187,8 @@ describe('getServer', () => {
     const { api, calls } = fakeDeps({ view: { server: 'exch1.contoso.com' } });
     expect(jsonOf(await api.getServer(call({ params: { server: 'EXCH1' } }, { lang: 'ja' })))).toStrictEqual({ server: 'exch1.contoso.com' });
     expect(calls).toStrictEqual([['resolveCounting', 'exch1'], ['server', 'exch1.contoso.com', 'ja']]);
-    expect(await refusal(() => fakeDeps().api.getServer(call({ params: { server: 'exch2' } })))).toStrictEqual(['not_found', 'No snapshot from server "exch2.contoso.com" has been stored.']);
-    expect((await refusal(() => fakeDeps().api.getServer(call({ params: { server: 'exch1' }, query: 'rule=x' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.getServer(call({ params: { server: 'exch2' } })))).toStrictEqual(['not_found', 'No snapshot from server "exch2.contoso.com" has been stored.']);
+    expect((await refusalOf(() => fakeDeps().api.getServer(call({ params: { server: 'exch1' }, query: 'rule=x' }))))[0]).toBe('invalid_query');
   });
 });
 
@@ -219,8 +202,8 @@ describe('getSummary', () => {
   });
 
   it('refuses any other question', async () => {
-    expect(await refusal(() => fakeDeps().api.getSummary(call({ query: 'only=counts' })))).toStrictEqual(['invalid_query', 'The query parameter "only" must be countsPending, not "counts".']);
-    expect((await refusal(() => fakeDeps().api.getSummary(call({ query: 'top=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.getSummary(call({ query: 'only=counts' })))).toStrictEqual(['invalid_query', 'The query parameter "only" must be countsPending, not "counts".']);
+    expect((await refusalOf(() => fakeDeps().api.getSummary(call({ query: 'top=1' }))))[0]).toBe('invalid_query');
   });
 });
 
@@ -252,21 +235,21 @@ describe('enroll', () => {
 
   it('refuses a body that is not an enrolment request, with its issues, before the rate limit', async () => {
     const { api, calls } = fakeDeps();
-    const [code, message] = await refusal(() => api.enroll(call(post('{"host":{}}'))));
+    const [code, message] = await refusalOf(() => api.enroll(call(post('{"host":{}}'))));
     expect([code, message]).toStrictEqual(['invalid_enrolment', 'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.']);
-    expect((await refusal(() => api.enroll(call(post(`{"host":{"name":"exch1","x":"${'x'.repeat(16 * 1024)}"}}`)))))[0]).toBe('too_large');
+    expect((await refusalOf(() => api.enroll(call(post(`{"host":{"name":"exch1","x":"${'x'.repeat(16 * 1024)}"}}`)))))[0]).toBe('too_large');
     expect(calls).toStrictEqual([]);
   });
 
   it('refuses a host name alone where servers are known by FQDNs that begin with it', async () => {
     const { api, calls } = fakeDeps({ find: { candidates: ['exch1.contoso.com', 'exch1.fabrikam.com'] } });
-    expect(await refusal(() => api.enroll(call(post('{"host":{"name":"EXCH1"}}'))))).toStrictEqual([
+    expect(await refusalOf(() => api.enroll(call(post('{"host":{"name":"EXCH1"}}'))))).toStrictEqual([
       'invalid_enrolment',
       'Servers named EXCH1 are known by their FQDN (exch1.contoso.com, exch1.fabrikam.com): enrol with "fqdn" too, so the key is bound to the right one.',
     ]);
     expect(calls.map((c) => c[0])).toStrictEqual(['limit', 'proves', 'find']);
     const one = fakeDeps({ find: { id: 'exch1.contoso.com', candidates: [] } });
-    expect((await refusal(() => one.api.enroll(call(post('{"host":{"name":"exch1"}}')))))[1]).toContain('(exch1.contoso.com)');
+    expect((await refusalOf(() => one.api.enroll(call(post('{"host":{"name":"exch1"}}')))))[1]).toContain('(exch1.contoso.com)');
   });
 
   it('enrols a host name alone that is itself the server, or that no FQDN shadows', async () => {
@@ -297,8 +280,8 @@ describe('revokeServerKey', () => {
   });
 
   it('is a 404 for a server that never enrolled, and refuses another reenrol', async () => {
-    expect(await refusal(() => fakeDeps().api.revokeServerKey(call({ params: { server: 'exch9' } })))).toStrictEqual(['not_found', 'Server "exch9" has never enrolled.']);
-    expect(await refusal(() => fakeDeps().api.revokeServerKey(call({ query: `reenrol=${'b'.repeat(30)}`, params: { server: 'exch1' } })))).toStrictEqual(['invalid_query', `"reenrol" must be allow or deny, not "${'b'.repeat(20)}".`]);
+    expect(await refusalOf(() => fakeDeps().api.revokeServerKey(call({ params: { server: 'exch9' } })))).toStrictEqual(['not_found', 'Server "exch9" has never enrolled.']);
+    expect(await refusalOf(() => fakeDeps().api.revokeServerKey(call({ query: `reenrol=${'b'.repeat(30)}`, params: { server: 'exch1' } })))).toStrictEqual(['invalid_query', `"reenrol" must be allow or deny, not "${'b'.repeat(20)}".`]);
   });
 });
 
@@ -314,8 +297,8 @@ describe('removeServer', () => {
   it('needs who removes it, 1 to 200 characters, before anything is read', async () => {
     const { api, calls } = fakeDeps();
     const message = '"removedBy" must name who removes the server (1 to 200 characters).';
-    for (const query of ['', `removedBy=${'a'.repeat(201)}`]) expect(await refusal(() => api.removeServer(call({ query, params: { server: 'exch1' } }))), query).toStrictEqual(['invalid_query', message]);
-    expect(await refusal(() => api.removeServer(call({ query: 'removedBy=%20%20', params: { server: 'exch1' } })))).toStrictEqual(['invalid_query', 'The query parameter "removedBy" must not be empty.']);
+    for (const query of ['', `removedBy=${'a'.repeat(201)}`]) expect(await refusalOf(() => api.removeServer(call({ query, params: { server: 'exch1' } }))), query).toStrictEqual(['invalid_query', message]);
+    expect(await refusalOf(() => api.removeServer(call({ query: 'removedBy=%20%20', params: { server: 'exch1' } })))).toStrictEqual(['invalid_query', 'The query parameter "removedBy" must not be empty.']);
     expect(calls).toStrictEqual([]);
     expect((await api.removeServer(call({ query: `removedBy=${'a'.repeat(200)}`, params: { server: 'exch1' } }))).status).toBe(200);
   });
@@ -328,6 +311,6 @@ describe('rotateServerKey', () => {
     const res = await api.rotateServerKey(call({ method: 'POST', params: { server: 'EXCH1' } }, { log }));
     expect([res.status, jsonOf(res)]).toStrictEqual([201, { server: 'exch1', key: 'new' }]);
     expect(calls).toStrictEqual([['resolveOrSelf', 'exch1'], ['issue', 'exch1', {}, 'admin-rotation', log]]);
-    expect((await refusal(() => api.rotateServerKey(call({ params: { server: 'exch1' }, query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.rotateServerKey(call({ params: { server: 'exch1' }, query: 'x=1' }))))[0]).toBe('invalid_query');
   });
 });

@@ -3,10 +3,9 @@
 // before the server is looked up, the first decision standing, an expired request closed. The
 // service tests decide real requests over HTTP against Azurite.
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/app/errors';
-import type { ApiContext, ApiResponse, RouteCall } from '../../src/app/http-io';
+import type { ApiContext, RouteCall } from '../../src/app/http-io';
 import { KeysApi, type KeysApiDeps } from '../../src/app/keys-api';
-import { apiRequest, jsonOf, type RequestParts } from '../support/api-request';
+import { apiRequest, jsonOf, refusalOf, type RequestParts } from '../support/api-request';
 
 /** Deps recording their calls; `decided` is what a decision finds. */
 function fakeDeps(decided?: { state: string; decidedAt?: string }) {
@@ -25,21 +24,12 @@ function fakeDeps(decided?: { state: string; decidedAt?: string }) {
 const log = { log: () => undefined } as unknown as ApiContext;
 const call = (parts: RequestParts): RouteCall => ({ req: apiRequest(parts), log, lang: 'en' });
 
-async function refusal(run: () => Promise<ApiResponse>): Promise<[string, string]> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ApiError) return [error.code, error.message];
-    throw error;
-  }
-  throw new Error('answered instead of refusing');
-}
 
 describe('refusedServers', () => {
   it('lists the servers whose collector is refused and takes no query', async () => {
     const { api, calls } = fakeDeps();
     expect(jsonOf(await api.refusedServers(call({})))).toStrictEqual({ items: ['r'] });
-    expect((await refusal(() => api.refusedServers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.refusedServers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([['refused']]);
   });
 });
@@ -55,8 +45,8 @@ describe('enrolments', () => {
 
   it('refuses another state, cut to 20 characters, reading nothing', async () => {
     const { api, calls } = fakeDeps();
-    expect(await refusal(() => api.enrolments(call({ query: 'state=expired' })))).toStrictEqual(['invalid_query', '"state" must be one of pending, approved, denied, not "expired".']);
-    expect(await refusal(() => api.enrolments(call({ query: `state=${'y'.repeat(30)}` })))).toStrictEqual(['invalid_query', `"state" must be one of pending, approved, denied, not "${'y'.repeat(20)}".`]);
+    expect(await refusalOf(() => api.enrolments(call({ query: 'state=expired' })))).toStrictEqual(['invalid_query', '"state" must be one of pending, approved, denied, not "expired".']);
+    expect(await refusalOf(() => api.enrolments(call({ query: `state=${'y'.repeat(30)}` })))).toStrictEqual(['invalid_query', `"state" must be one of pending, approved, denied, not "${'y'.repeat(20)}".`]);
     expect(calls).toStrictEqual([]);
   });
 });
@@ -82,36 +72,36 @@ describe('decide', () => {
   it('checks the request id and the action before looking the server up', async () => {
     const { api, calls } = fakeDeps({ state: 'approved' });
     for (const request of ['', 'a b', 'x'.repeat(65), 'r/1']) {
-      expect(await refusal(() => api.decide(call({ params: params(request, 'approve') }))), request).toStrictEqual(['invalid_query', `The request in the path must be the id of a re-enrolment request, not "${request.slice(0, 64)}".`]);
+      expect(await refusalOf(() => api.decide(call({ params: params(request, 'approve') }))), request).toStrictEqual(['invalid_query', `The request in the path must be the id of a re-enrolment request, not "${request.slice(0, 64)}".`]);
     }
     expect((await api.decide(call({ params: params('x'.repeat(64), 'approve') }))).status).toBe(200);
     calls.length = 0;
     for (const decision of ['revoke', 'constructor', '__proto__', 'toString']) {
-      expect(await refusal(() => api.decide(call({ params: params('r1', decision) }))), decision).toStrictEqual(['not_found', `There is no action "${decision.toLowerCase()}"; use approve or deny.`]);
+      expect(await refusalOf(() => api.decide(call({ params: params('r1', decision) }))), decision).toStrictEqual(['not_found', `There is no action "${decision.toLowerCase()}"; use approve or deny.`]);
     }
-    expect(await refusal(() => api.decide(call({ params: { server: 'exch1', request: 'r1' } })))).toStrictEqual(['not_found', 'There is no action ""; use approve or deny.']);
-    expect(await refusal(() => api.decide(call({ params: { server: 'exch1', decision: 'approve' } })))).toStrictEqual(['invalid_query', 'The request in the path must be the id of a re-enrolment request, not "".']);
-    expect((await refusal(() => api.decide(call({ params: params('r1', 'approve'), query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.decide(call({ params: { server: 'exch1', request: 'r1' } })))).toStrictEqual(['not_found', 'There is no action ""; use approve or deny.']);
+    expect(await refusalOf(() => api.decide(call({ params: { server: 'exch1', decision: 'approve' } })))).toStrictEqual(['invalid_query', 'The request in the path must be the id of a re-enrolment request, not "".']);
+    expect((await refusalOf(() => api.decide(call({ params: params('r1', 'approve'), query: 'x=1' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 
   it('answers 404 for a request the server does not have', async () => {
-    expect(await refusal(() => fakeDeps(undefined).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual(['not_found', 'There is no re-enrolment request "r1" of exch1.contoso.com.']);
+    expect(await refusalOf(() => fakeDeps(undefined).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual(['not_found', 'There is no re-enrolment request "r1" of exch1.contoso.com.']);
   });
 
   it('keeps the first decision: the other one is refused saying what to do instead', async () => {
-    expect(await refusal(() => fakeDeps({ state: 'approved', decidedAt: '2026-12-06T09:00:00.000Z' }).api.decide(call({ params: params('r1', 'deny') })))).toStrictEqual([
+    expect(await refusalOf(() => fakeDeps({ state: 'approved', decidedAt: '2026-12-06T09:00:00.000Z' }).api.decide(call({ params: params('r1', 'deny') })))).toStrictEqual([
       'already_decided',
       'The re-enrolment request "r1" of exch1.contoso.com was already approved at 2026-12-06T09:00:00.000Z and cannot be denied now; to shut the server out, revoke its key with reenrol=deny.',
     ]);
-    expect(await refusal(() => fakeDeps({ state: 'denied' }).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual([
+    expect(await refusalOf(() => fakeDeps({ state: 'denied' }).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual([
       'already_decided',
       'The re-enrolment request "r1" of exch1.contoso.com was already denied at an earlier time and cannot be approved now; the requester can file a new request.',
     ]);
   });
 
   it('refuses to decide an expired request', async () => {
-    expect(await refusal(() => fakeDeps({ state: 'expired' }).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual([
+    expect(await refusalOf(() => fakeDeps({ state: 'expired' }).api.decide(call({ params: params('r1', 'approve') })))).toStrictEqual([
       'request_closed',
       'The re-enrolment request "r1" of exch1.contoso.com has expired and cannot be approved now; the server\'s next enrolment files a new request.',
     ]);

@@ -3,30 +3,16 @@
 // ETags and coverage, the jobs' state and what each job runs. The service tests call the same
 // routes over HTTP on both hosts, against Azurite.
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/app/errors';
-import type { ApiContext, ApiResponse, RouteCall } from '../../src/app/http-io';
+import type { ApiContext, RouteCall } from '../../src/app/http-io';
 import { JOBS, Jobs, LifecycleApi, type LifecycleApiDeps } from '../../src/app/lifecycle-api';
 import { RULES } from '../../src/rules/registry';
 import type { StoredWaiver } from '../../src/store';
-import { apiRequest, jsonOf, type RequestParts } from '../support/api-request';
+import { apiRequest, jsonOf, refusalOf, streamOf, type RequestParts } from '../support/api-request';
+import { WAIVER_NOW as NOW, waiverRecord } from '../support/waiver-records';
 
-const NOW = Date.parse('2026-12-06T10:00:00.000Z');
 const RULE = 'mcafee-port25-blocked';
 
-const waiver = (over: Partial<StoredWaiver> = {}): StoredWaiver => ({
-  id: 'w-1',
-  ruleId: RULE,
-  server: 'exch1',
-  justification: 'j',
-  grantedBy: 'g',
-  grantedAt: NOW - 1000,
-  expiresAt: NOW + 86_400_000,
-  changedAt: NOW - 1000,
-  state: 'active',
-  revision: 2,
-  etag: 'e',
-  ...over,
-});
+const waiver = (over: Partial<StoredWaiver> = {}): StoredWaiver => ({ ...waiverRecord({ server: 'exch1', revision: 2 }), etag: 'e', ...over });
 
 /** Deps that record each call as [name, ...args] and answer as given. */
 function fakeDeps(answers: { waiver?: StoredWaiver; removed?: StoredWaiver; created?: boolean; held?: unknown[]; more?: boolean; backlog?: { waiting: number; more: boolean; oldestAt?: number; oldestServer?: string }; progress?: unknown } = {}) {
@@ -63,24 +49,6 @@ function fakeDeps(answers: { waiver?: StoredWaiver; removed?: StoredWaiver; crea
 const log = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as ApiContext;
 const call = (parts: RequestParts): RouteCall => ({ req: apiRequest(parts), log, lang: 'en' });
 
-/** The ApiError `run` fails with: [code, message]. */
-async function refusal(run: () => Promise<ApiResponse>): Promise<[string, string]> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ApiError) return [error.code, error.message];
-    throw error;
-  }
-  throw new Error('answered instead of refusing');
-}
-
-const body = (text: string) =>
-  new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(new TextEncoder().encode(text));
-      c.close();
-    },
-  });
 
 describe('listServers', () => {
   it('lists every server a page at a time, or only the stale ones, or only those that never posted', async () => {
@@ -100,8 +68,8 @@ describe('listServers', () => {
       ['stale=true&top=5', 'The answer to stale=true comes whole: "top" and "continuationToken" do not apply to it.'],
       ['neverPosted=true&continuationToken=abc', 'The answer to neverPosted=true comes whole: "top" and "continuationToken" do not apply to it.'],
     ];
-    for (const [query, message] of cases) expect(await refusal(() => api.listServers(call({ query }))), query).toStrictEqual(['invalid_query', message]);
-    expect((await refusal(() => api.listServers(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
+    for (const [query, message] of cases) expect(await refusalOf(() => api.listServers(call({ query }))), query).toStrictEqual(['invalid_query', message]);
+    expect((await refusalOf(() => api.listServers(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -109,7 +77,7 @@ describe('listServers', () => {
 describe('history', () => {
   it('checks the query before it looks the server up, then reads its history in the caller language', async () => {
     const { api, calls } = fakeDeps();
-    expect((await refusal(() => api.history(call({ query: 'top=0', params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
+    expect((await refusalOf(() => api.history(call({ query: 'top=0', params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
     const res = await api.history({ ...call({ query: `rule=${RULE.toUpperCase()}&top=3`, params: { server: 'EXCH1' } }), lang: 'ja' });
     expect(jsonOf(res)).toStrictEqual({ items: ['h'] });
@@ -128,9 +96,9 @@ describe('waivers', () => {
 
   it('refuses an unknown state and other parameters of the listing', async () => {
     const { api, calls } = fakeDeps();
-    expect(await refusal(() => api.waivers(call({ query: 'state=gone' })))).toStrictEqual(['invalid_query', '"state" must be active, expired or deleted, not "gone".']);
-    expect(await refusal(() => api.waivers(call({ query: `state=${'x'.repeat(30)}` })))).toStrictEqual(['invalid_query', `"state" must be active, expired or deleted, not "${'x'.repeat(20)}".`]);
-    expect((await refusal(() => api.waivers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.waivers(call({ query: 'state=gone' })))).toStrictEqual(['invalid_query', '"state" must be active, expired or deleted, not "gone".']);
+    expect(await refusalOf(() => api.waivers(call({ query: `state=${'x'.repeat(30)}` })))).toStrictEqual(['invalid_query', `"state" must be active, expired or deleted, not "${'x'.repeat(20)}".`]);
+    expect((await refusalOf(() => api.waivers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 
@@ -138,20 +106,20 @@ describe('waivers', () => {
     const { api } = fakeDeps({ waiver: waiver({ expiresAt: NOW }) });
     const res = await api.waivers(call({ params: { id: 'w-1' } }));
     expect([res.status, res.headers.ETag, jsonOf(res).state]).toStrictEqual([200, '"2"', 'expired']);
-    expect(await refusal(() => fakeDeps().api.waivers(call({ params: { id: 'w-9' } })))).toStrictEqual(['not_found', 'There is no waiver "w-9".']);
-    expect((await refusal(() => api.waivers(call({ params: { id: 'w-1' }, query: 'state=active' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.waivers(call({ params: { id: 'w-9' } })))).toStrictEqual(['not_found', 'There is no waiver "w-9".']);
+    expect((await refusalOf(() => api.waivers(call({ params: { id: 'w-1' }, query: 'state=active' }))))[0]).toBe('invalid_query');
   });
 
   it('needs an id to change one', async () => {
     for (const method of ['PUT', 'DELETE']) {
-      expect(await refusal(() => fakeDeps().api.waivers(call({ method })))).toStrictEqual(['invalid_waiver', `${method} needs a waiver id at the end of the path.`]);
+      expect(await refusalOf(() => fakeDeps().api.waivers(call({ method })))).toStrictEqual(['invalid_waiver', `${method} needs a waiver id at the end of the path.`]);
     }
   });
 
   it('creates or changes one with PUT: 201 or 200, its ETag, and the servers it covers', async () => {
     for (const created of [true, false]) {
       const { api, calls } = fakeDeps({ created });
-      const res = await api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json', 'if-none-match': '*' }, body: body('{"rule":"x"}') }));
+      const res = await api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json', 'if-none-match': '*' }, body: streamOf('{"rule":"x"}') }));
       expect([res.status, res.headers.ETag]).toStrictEqual([created ? 201 : 200, '"2"']);
       expect(jsonOf(res)).toMatchObject({ id: 'w-1', coveredServers: 1, coveredServersAtLeast: false, warnings: [] });
       expect(calls.map((c) => c.slice(0, 3))).toStrictEqual([['put', 'w-1', { rule: 'x' }]]);
@@ -162,14 +130,14 @@ describe('waivers', () => {
 
   it('passes If-Match on to the change, and refuses a body over 64 KiB', async () => {
     const { api, calls } = fakeDeps();
-    await api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json', 'if-match': '"2"' }, body: body('{}') }));
+    await api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json', 'if-match': '"2"' }, body: streamOf('{}') }));
     const precondition = calls[0]![4] as (etag: string) => boolean;
     expect([precondition('"2"'), precondition('"3"'), calls[0]![5]]).toStrictEqual([true, false, false]);
     const sized = (bytes: number) => `{"j":"${'x'.repeat(bytes - 8)}"}`;
-    const put = (text: string) => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json' }, body: body(text) }));
+    const put = (text: string) => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json' }, body: streamOf(text) }));
     expect((await put(sized(64 * 1024))).status).toBe(201);
-    expect((await refusal(() => put(sized(64 * 1024 + 1))))[0]).toBe('too_large');
-    expect(await refusal(() => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json' }, body: body('') })))).toMatchObject(['invalid_waiver', expect.any(String)]);
+    expect((await refusalOf(() => put(sized(64 * 1024 + 1))))[0]).toBe('too_large');
+    expect(await refusalOf(() => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json' }, body: streamOf('') })))).toMatchObject(['invalid_waiver', expect.any(String)]);
   });
 
   it('ends one with DELETE, answering it as ended; one not in force is a 404', async () => {
@@ -178,11 +146,11 @@ describe('waivers', () => {
     const res = await api.waivers(call({ method: 'DELETE', params: { id: 'w-1' } }));
     expect([res.status, res.headers.ETag, jsonOf(res).state, jsonOf(res).endedAt]).toStrictEqual([200, '"3"', 'deleted', '2026-12-06T10:00:00.000Z']);
     expect(calls[0]!.slice(0, 2)).toStrictEqual(['remove', 'w-1']);
-    expect(await refusal(() => fakeDeps().api.waivers(call({ method: 'DELETE', params: { id: 'w-1' } })))).toStrictEqual(['not_found', 'There is no active waiver "w-1".']);
+    expect(await refusalOf(() => fakeDeps().api.waivers(call({ method: 'DELETE', params: { id: 'w-1' } })))).toStrictEqual(['not_found', 'There is no active waiver "w-1".']);
   });
 
   it('refuses any other method', async () => {
-    expect(await refusal(() => fakeDeps().api.waivers(call({ method: 'PATCH', params: { id: 'w-1' } })))).toStrictEqual(['invalid_query', 'Waivers accept GET, PUT and DELETE, not PATCH.']);
+    expect(await refusalOf(() => fakeDeps().api.waivers(call({ method: 'PATCH', params: { id: 'w-1' } })))).toStrictEqual(['invalid_query', 'Waivers accept GET, PUT and DELETE, not PATCH.']);
   });
 });
 
@@ -209,10 +177,10 @@ describe('getJob', () => {
 
   it('says which jobs keep no state, and which jobs there are', async () => {
     const { api, calls } = fakeDeps();
-    expect(await refusal(() => api.getJob(call({ params: { job: 'stale-hosts' } })))).toStrictEqual(['not_found', 'The job "stale-hosts" keeps no state between runs; only reevaluate and projector do.']);
-    expect(await refusal(() => api.getJob(call({ params: { job: 'x'.repeat(50) } })))).toStrictEqual(['not_found', `There is no job "${'x'.repeat(40)}"; jobs are ${JOBS.join(', ')}.`]);
-    expect(await refusal(() => api.getJob(call({ params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
-    expect((await refusal(() => api.getJob(call({ params: { job: 'projector' }, query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.getJob(call({ params: { job: 'stale-hosts' } })))).toStrictEqual(['not_found', 'The job "stale-hosts" keeps no state between runs; only reevaluate and projector do.']);
+    expect(await refusalOf(() => api.getJob(call({ params: { job: 'x'.repeat(50) } })))).toStrictEqual(['not_found', `There is no job "${'x'.repeat(40)}"; jobs are ${JOBS.join(', ')}.`]);
+    expect(await refusalOf(() => api.getJob(call({ params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
+    expect((await refusalOf(() => api.getJob(call({ params: { job: 'projector' }, query: 'x=1' }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
   });
 });
@@ -222,9 +190,9 @@ describe('runJob', () => {
     const { api, calls } = fakeDeps();
     expect(jsonOf(await api.runJob(call({ method: 'POST', params: { job: 'Waiver-Expiry' } })))).toStrictEqual({ job: 'waiver-expiry', result: { done: true } });
     expect(calls).toStrictEqual([['run', 'waiver-expiry', log]]);
-    expect(await refusal(() => api.runJob(call({ method: 'POST', params: { job: 'reboot' } })))).toStrictEqual(['not_found', `There is no job "reboot"; jobs are ${JOBS.join(', ')}.`]);
-    expect(await refusal(() => api.runJob(call({ method: 'POST', params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
-    expect((await refusal(() => api.runJob(call({ method: 'POST', params: { job: 'projector' }, query: 'budget=5' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'reboot' } })))).toStrictEqual(['not_found', `There is no job "reboot"; jobs are ${JOBS.join(', ')}.`]);
+    expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
+    expect((await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'projector' }, query: 'budget=5' }))))[0]).toBe('invalid_query');
   });
 });
 

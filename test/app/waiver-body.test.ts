@@ -5,10 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { readWaiverBody, waiverView } from '../../src/app/waiver-body';
 import { RULES } from '../../src/rules/registry';
-import type { WaiverRecord } from '../../src/store';
+import { DAY_MS as DAY, WAIVER_NOW as NOW, waiverRecord as record } from '../support/waiver-records';
 
-const NOW = Date.parse('2026-12-06T10:00:00.000Z');
-const DAY = 24 * 60 * 60 * 1000;
 const RULE = 'mcafee-port25-blocked';
 
 const validate = (id: string, doc: unknown) => readWaiverBody(id, doc, { rules: RULES, now: NOW, maxDays: 90 });
@@ -149,19 +147,6 @@ describe('validate: expiresAt', () => {
     expect(validate('w-1', at(NOW + 90 * DAY)).expiresAt).toBe(NOW + 90 * DAY);
     expect(refusal(at(NOW + 90 * DAY + 1))).toBe('"expiresAt" may be at most 90 days from now (POSTURE_WAIVER_MAX_DAYS).');
   });
-});
-
-const record = (over: Partial<WaiverRecord> = {}): WaiverRecord => ({
-  id: 'w-1',
-  ruleId: RULE,
-  justification: 'j',
-  grantedBy: 'g',
-  grantedAt: NOW - DAY,
-  expiresAt: NOW + DAY,
-  changedAt: NOW - DAY,
-  state: 'active',
-  revision: 1,
-  ...over,
 });
 
 describe('waiverView', () => {

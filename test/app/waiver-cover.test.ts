@@ -3,24 +3,9 @@
 // waived. The service tests count waived findings in the summary and the exports.
 import { describe, expect, it } from 'vitest';
 import { coverOf, waiverMatches, waiverOfResult } from '../../src/app/waiver-cover';
-import type { WaiverRecord } from '../../src/store';
+import { DAY_MS as DAY, WAIVER_NOW as NOW, waiverRecord as record } from '../support/waiver-records';
 
-const NOW = Date.parse('2026-12-06T10:00:00.000Z');
-const DAY = 24 * 60 * 60 * 1000;
 const RULE = 'mcafee-port25-blocked';
-
-const record = (over: Partial<WaiverRecord> = {}): WaiverRecord => ({
-  id: 'w-1',
-  ruleId: RULE,
-  justification: 'j',
-  grantedBy: 'g',
-  grantedAt: NOW - DAY,
-  expiresAt: NOW + DAY,
-  changedAt: NOW - DAY,
-  state: 'active',
-  revision: 1,
-  ...over,
-});
 
 describe('waiverMatches', () => {
   it('matches its one server exactly, or a pattern in any case, and nothing without either', () => {
