@@ -18,6 +18,7 @@ import type { ReevalProgress } from './reevaluate';
 import { noSuchServer, type ServerNames } from './server-names';
 import { coverOf, waiverOfResult } from './waiver-cover';
 import type { Waivers } from './waivers';
+import { FINDING_STATUSES } from './findings';
 
 export interface LifecycleQueryDeps {
   /** The plain reads these add the lifecycle to. */
@@ -46,8 +47,6 @@ export interface ResolvedServer {
   readonly server: string;
   readonly removal?: StoredResult;
 }
-
-const FAILING = ['Warning', 'Error'] as const;
 
 const staleView = (m: StaleMarker | undefined) => ({ stale: m !== undefined, staleSince: m ? iso(m.staleSince) : null });
 const waiverFlags = (w: StoredWaiver | undefined) => ({ waived: w !== undefined, waiverId: w?.id ?? null });
@@ -172,13 +171,13 @@ export class LifecycleQueries {
           // the summary's columns (one language's message, none used here).
           let token: string | undefined;
           for (let pages = 0; pages < 1000; pages++) {
-            const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: [...FAILING] }, ids, 1000, token, lang);
+            const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: FINDING_STATUSES }, ids, 1000, token, lang);
             for (const item of page.items) if (coverOf(relevant, item.server, item.ruleId)) waived[item.status] = (waived[item.status] ?? 0) + 1;
             token = page.continuationToken;
             if (!token) break;
           }
         }
-        for (const s of FAILING) waivedTotals[s] = (waivedTotals[s] ?? 0) + (waived[s] ?? 0);
+        for (const s of FINDING_STATUSES) waivedTotals[s] = (waivedTotals[s] ?? 0) + (waived[s] ?? 0);
         const rule = this.ld.rules.find((x) => x.id === r.ruleId);
         // Left out when unknown: null would say that nothing is owed.
         return { ...r, waived, ...(known && rule && { pendingReevaluation: pendingReevaluation(progress, rule, COUNTS_MIX) }) };

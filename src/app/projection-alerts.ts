@@ -6,7 +6,8 @@ import type { PostureStore } from '../store';
 import { settleBounded as inParallel } from '../store';
 import type { AlertLog } from './alert-log';
 import { formatLogRecord, LOG_RECORDS } from './log-records';
-import { alertRecordId, FINDING, UNDECIDED, type AlertWork, type ProjectionWork } from './projection-work';
+import { isFinding } from './findings';
+import { alertRecordId, UNDECIDED, type AlertWork, type ProjectionWork } from './projection-work';
 import { RecentSet } from './recent-set';
 
 export interface ProjectionAlertsDeps {
@@ -46,9 +47,8 @@ export class ProjectionAlerts {
       this.#emitted.add(alertRecordId(a));
     }
     const due = owed.map((o) => o.a).filter((a) => !superseded.has(a));
-    if (due.length === 0) return 0;
     let waiverOf: (server: string, ruleId: string, since: number) => string | undefined = () => undefined;
-    if (due.some((a) => FINDING.has(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);
+    if (due.some((a) => isFinding(a.status))) waiverOf = await this.deps.waivers().catch(() => () => undefined);
     let logged = 0;
     const record = (line: string) => {
       log.log(line);
@@ -57,13 +57,13 @@ export class ProjectionAlerts {
     for (const a of due) {
       const recordId = alertRecordId(a);
       const fields = { server: a.server, rule: a.ruleId, status: a.status, reasonCode: a.reasonCode, previousStatus: a.previousStatus ?? null, snapshotId: a.snapshotId, recordId };
-      if (FINDING.has(a.status)) {
+      if (isFinding(a.status)) {
         // Under a waiver the record still goes out, marked, and the alert rules filter it.
         const waiverId = waiverOf(a.server, a.ruleId, a.firstSeen);
         record(formatLogRecord(LOG_RECORDS.newFinding, { ...fields, waived: waiverId !== undefined, waiverId: waiverId ?? null, cause: a.cause }));
       } else {
         // Error to Unknown is both: the finding is gone, and so is the sight of the server's posture.
-        if (FINDING.has(a.previousStatus ?? '')) record(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
+        if (isFinding(a.previousStatus)) record(formatLogRecord(LOG_RECORDS.findingResolved, { ...fields, cause: a.cause }));
         if (a.status === UNDECIDED) record(formatLogRecord(LOG_RECORDS.verdictUnknown, { ...fields, cause: a.cause }));
       }
       this.#emitted.add(recordId);

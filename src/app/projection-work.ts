@@ -6,6 +6,7 @@
 // history by deterministic keys, index rows by server) and the same record ids.
 import { randomUUID } from 'node:crypto';
 import type { DriftChange, DriftLeave, DriftMove, EventRecord, HostRecord, IndexChange, IndexLeave, IndexMove, RawSnapshotRecord, ResultRecord } from '../store';
+import { isFinding } from './findings';
 
 /** A status change that owes an alert record (NewFinding, FindingResolved or VerdictUnknown). */
 export interface AlertWork {
@@ -72,7 +73,6 @@ export const hasWork = (w: Pick<ProjectionWork, 'events' | 'alerts' | 'index' | 
   w.staged !== undefined ||
   w.removal !== undefined;
 
-export const FINDING = new Set(['Warning', 'Error']);
 /** The status of a rule that could not decide: entering it alerts, as the server's posture is then unseen. */
 export const UNDECIDED = 'Unknown';
 
@@ -101,8 +101,7 @@ export function readingFirst(w: ProjectionWork): ProjectionWork {
  * leaving them, or entering Unknown. Callers ask only on a change, so staying Unknown owes nothing.
  */
 export function alertOf(r: ResultRecord): AlertWork | undefined {
-  // Stryker disable next-line StringLiteral: no status is the empty text; any other text is no finding either.
-  if (!FINDING.has(r.status) && !FINDING.has(r.previousStatus ?? '') && r.status !== UNDECIDED) return undefined;
+  if (!isFinding(r.status) && !isFinding(r.previousStatus) && r.status !== UNDECIDED) return undefined;
   return {
     server: r.server,
     ruleId: r.ruleId,

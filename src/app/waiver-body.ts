@@ -68,7 +68,7 @@ export function readWaiverBody(id: string, doc: unknown, { rules, now, maxDays }
   const grantedBy = text(body, 'grantedBy', 200);
   const rawExpiry = body.expiresAt;
   if (rawExpiry === undefined) throw invalid('"expiresAt" is required: every waiver needs an end date.');
-  const expiresAt = typeof rawExpiry === 'string' ? parseIsoInstant(rawExpiry.trim(), { requireTime: true, requireZone: true }) : undefined;
+  const expiresAt = typeof rawExpiry === 'string' ? parseIsoInstant(rawExpiry.trim(), { requireZone: true }) : undefined;
   if (expiresAt === undefined) throw invalid('"expiresAt" must be an existing ISO 8601 date and time with a zone, such as 2027-03-31T00:00:00Z.');
   if (expiresAt <= now) throw invalid('"expiresAt" must be in the future.');
   if (expiresAt > now + maxDays * DAY_MS) throw invalid(`"expiresAt" may be at most ${maxDays} days from now (POSTURE_WAIVER_MAX_DAYS).`);

@@ -2,9 +2,7 @@
 // results, so granting or ending a waiver is one write however many servers it names.
 import { globMatch } from '../rules/common/glob';
 import type { WaiverRecord } from '../store';
-
-/** The statuses a waiver accepts (findings), and the summary counts as waived. */
-export const FAILING = ['Warning', 'Error'];
+import { isFinding } from './findings';
 
 /** Does the waiver name this server (exactly, or by its `*`/`?` pattern, case-insensitive)? */
 export function waiverMatches(w: Pick<WaiverRecord, 'server' | 'serverPattern'>, server: string): boolean {
@@ -27,5 +25,5 @@ export function coverOf<W extends WaiverRecord>(active: readonly W[], server: st
  * accepts and the summary counts as waived; a passing result in a waiver's scope is not waived.
  */
 export function waiverOfResult<W extends WaiverRecord>(active: readonly W[], r: { server: string; ruleId: string; status: string }): W | undefined {
-  return FAILING.includes(r.status) ? coverOf(active, r.server, r.ruleId) : undefined;
+  return isFinding(r.status) ? coverOf(active, r.server, r.ruleId) : undefined;
 }

@@ -14,7 +14,8 @@ import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
 import { isoInstant } from './iso-time';
 import { readWaiverBody, waiverView, WAIVER_ID } from './waiver-body';
-import { coverOf, FAILING, waiverMatches } from './waiver-cover';
+import { FINDING_STATUSES } from './findings';
+import { coverOf, waiverMatches } from './waiver-cover';
 
 export interface WaiversDeps extends UseCaseDeps {
   readonly waivers: WaiverStore;
@@ -427,7 +428,7 @@ export class Waivers {
     let token: string | undefined;
     for (let pages = 0; pages < 1000; pages++) {
       // Only the summary's columns (the records this logs carry no message).
-      const page = await this.deps.store.listResults({ server: w.server, ruleId: w.ruleId, statuses: FAILING }, ids, 1000, token, 'en');
+      const page = await this.deps.store.listResults({ server: w.server, ruleId: w.ruleId, statuses: FINDING_STATUSES }, ids, 1000, token, 'en');
       out.push(...page.items);
       token = page.continuationToken;
       if (!token) break;

@@ -45,7 +45,8 @@ export class FencedOutError extends LeaseLostError {
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const NETWORK_CODES = new Set([
+// Holds no `undefined`: typed to take an error's code as it comes.
+const NETWORK_CODES: ReadonlySet<string | undefined> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -83,8 +84,8 @@ export function isAccessDenied(error: unknown): boolean {
  * write did not happen, where an outage leaves it unknown whether it landed.
  */
 export function isRefusal(error: unknown): boolean {
-  const status = statusCodeOf(error);
-  return status !== undefined && status >= 400 && status < 500 && !TRANSIENT_STATUS.has(status);
+  const status = statusCodeOf(error) ?? 0;
+  return Math.floor(status / 100) === 4 && !TRANSIENT_STATUS.has(status);
 }
 
 /** True for errors that mean "storage is down or throttling", as opposed to a logical conflict. */
@@ -92,7 +93,7 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof StorageUnavailableError) return true;
   if (error instanceof RestError) {
     if (error.statusCode === undefined) return true;
-    return TRANSIENT_STATUS.has(error.statusCode) || (error.code !== undefined && NETWORK_CODES.has(error.code));
+    return TRANSIENT_STATUS.has(error.statusCode) || NETWORK_CODES.has(error.code);
   }
   const e = error as { code?: unknown; name?: unknown } | null;
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return true;

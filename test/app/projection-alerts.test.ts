@@ -132,6 +132,16 @@ describe('waivers', () => {
     expect(d.waiverReads()).toBe(1);
   });
 
+  it('mark a finding in a batch that also resolves one', async () => {
+    const { log, records } = fakeLog();
+    const d = deps({ waivers: async () => () => 'w-1' });
+    await new ProjectionAlerts(d.deps).log([work('c1', [alert({ server: 'exch2', status: 'Pass', previousStatus: 'Warning' }), alert()])], log, NONE);
+    expect(records().map((r) => [r.name, r.fields?.waived])).toStrictEqual([
+      ['FleetPosture.FindingResolved', undefined],
+      ['FleetPosture.NewFinding', true],
+    ]);
+  });
+
   it('are read only for a batch with a finding', async () => {
     const d = deps();
     await new ProjectionAlerts(d.deps).log([work('c1', [alert({ status: 'Pass', previousStatus: 'Warning' }), alert({ server: 'exch2', status: 'Unknown' })])], fakeLog().log, NONE);

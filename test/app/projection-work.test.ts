@@ -8,7 +8,6 @@ import {
   alertRecordId,
   decodeWork,
   encodeWork,
-  FINDING,
   hasWork,
   newCommitId,
   readFirstDrift,
@@ -51,7 +50,6 @@ describe('hasWork', () => {
 
 describe('alertOf', () => {
   it('alerts on entering Warning or Error, leaving them, moving between them, and entering Unknown', () => {
-    expect(FINDING).toEqual(new Set(['Warning', 'Error']));
     expect(UNDECIDED).toBe('Unknown');
     expect(alertOf(row('Warning', 'Pass'))).toStrictEqual({ server: 's.x', ruleId: 'r', status: 'Warning', reasonCode: 'RC', previousStatus: 'Pass', snapshotId: 'snap', firstSeen: T, cause: 'snapshot' });
     expect(alertOf(row('Error'))?.status).toBe('Error');

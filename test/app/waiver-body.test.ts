@@ -71,6 +71,11 @@ describe('validate: the rule', () => {
     expect(refusal(body({ rule: 'port25' }))).toBe(`Unknown rule "port25"; the rules are ${RULES.map((r) => r.id).join(', ')}.`);
   });
 
+  it('names every loaded rule when it is none of them', () => {
+    const rules = [...RULES, { ...RULES[0]!, id: 'second-rule' }];
+    expect(() => readWaiverBody('w-1', body({ rule: 'port25' }), { rules, now: NOW, maxDays: 90 })).toThrow(`Unknown rule "port25"; the rules are ${RULES[0]!.id}, second-rule.`);
+  });
+
   it('is a required text of at most 100 characters', () => {
     expect(refusal(body({ rule: undefined }))).toBe('"rule" is required and must be a non-empty string.');
     expect(refusal(body({ rule: 'x'.repeat(101) }))).toBe('"rule" must be at most 100 characters.');

@@ -33,6 +33,7 @@ describe('coverOf', () => {
     expect(coverOf([shortPattern, longPattern], 'exch1', RULE)?.id).toBe('long');
     expect(coverOf([longPattern, shortPattern], 'exch1', RULE)?.id).toBe('long');
     expect(coverOf([exact, record({ id: 'later', server: 'exch1', expiresAt: NOW + 5 * DAY })], 'exch1', RULE)?.id).toBe('later');
+    expect(coverOf([record({ id: 'later', server: 'exch1', expiresAt: NOW + 5 * DAY }), exact], 'exch1', RULE)?.id).toBe('later');
     expect(coverOf([shortPattern, record({ id: 'same', serverPattern: 'ex*', expiresAt: shortPattern.expiresAt })], 'exch1', RULE)?.id).toBe('short');
   });
 

@@ -72,7 +72,7 @@ describe('isAccessDenied', () => {
 describe('isRefusal', () => {
   it('is any 4xx storage answered with except a timeout or throttling', () => {
     expect([400, 401, 404, 409, 412, 413, 499].map((statusCode) => isRefusal(restError({ statusCode })))).toStrictEqual(Array(7).fill(true));
-    expect([399, 408, 429, 500, 503].map((statusCode) => isRefusal(restError({ statusCode })))).toStrictEqual(Array(5).fill(false));
+    expect([300, 399, 408, 429, 500, 501, 503, 599].map((statusCode) => isRefusal(restError({ statusCode })))).toStrictEqual(Array(8).fill(false));
     expect(isRefusal(restError())).toBe(false);
     expect(isRefusal(new Error('not storage'))).toBe(false);
   });
@@ -140,6 +140,8 @@ describe('toStorageError', () => {
     expect(wait('')).toBe(5);
     expect(wait('soon')).toBe(5);
     expect(wait('Infinity')).toBe(5);
+    // Not a number of seconds, so read as a date: one long past.
+    expect(wait('-5')).toBe(1);
   });
 
   it('waits until a date storage gives, at least a second and at most five minutes', () => {
@@ -149,6 +151,10 @@ describe('toStorageError', () => {
     expect(wait('Sun, 06 Dec 2026 11:00:00 GMT')).toBe(300);
     vi.setSystemTime(Date.parse('2026-12-06T10:00:00.400Z'));
     expect(wait('Sun, 06 Dec 2026 10:00:10 GMT')).toBe(10);
+  });
+
+  it('waits five seconds after a storage error without an answer', () => {
+    expect(unavailable(new RestError('socket closed', { statusCode: 503 })).retryAfterSeconds).toBe(5);
   });
 
   it('reads the wait only from a storage error', () => {
