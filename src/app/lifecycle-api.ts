@@ -131,7 +131,6 @@ export class LifecycleApi {
     const id = req.params.id;
     const now = this.deps.clock();
     const { waivers } = this.deps;
-    const missing = () => new ApiError('not_found', `There is no waiver "${(id ?? '').slice(0, 64)}".`);
     if (method === 'GET' && !id) {
       checkParams(req.query, ['state']);
       const state = single(req.query, 'state')?.toLowerCase();
@@ -143,7 +142,7 @@ export class LifecycleApi {
     if (!id) throw new ApiError('invalid_waiver', `${method} needs a waiver id at the end of the path.`);
     if (method === 'GET') {
       const w = await waivers.get(id);
-      if (!w) throw missing();
+      if (!w) throw new ApiError('not_found', `There is no waiver "${id.slice(0, 64)}".`);
       return json(200, waiverView(w, now), { ETag: revisionEtag(w) });
     }
     // Two admins editing one waiver: the one whose If-Match is no longer the waiver's ETag is refused;

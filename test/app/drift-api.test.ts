@@ -122,8 +122,14 @@ describe('baselines', () => {
     expect(await refusalOf(() => fakeDeps().api.baselines(route('DELETE')))).toStrictEqual(['not_found', `No baseline is named for ${RULE}.`]);
   });
 
+  it('asks for the rule the path names, none when it names none', async () => {
+    const { api, calls } = fakeDeps();
+    expect(await refusalOf(() => api.baselines(call({ method: 'PUT', params: {} })))).toStrictEqual(['not_found', 'no rule ']);
+    expect(calls).toStrictEqual([['rule', '']]);
+  });
+
   it('refuses query parameters and other methods', async () => {
-    expect((await refusalOf(() => fakeDeps().api.baselines(route('GET', { query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.baselines(route('GET', { query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
     expect(await refusalOf(() => fakeDeps().api.baselines(route('PATCH')))).toStrictEqual(['invalid_query', 'The baselines route accepts GET, PUT and DELETE, not PATCH.']);
   });
 });

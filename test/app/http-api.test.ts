@@ -106,9 +106,15 @@ describe('postSnapshot', () => {
     }
   });
 
+  it('names what it reads in its refusals of the body', async () => {
+    const { api } = fakeDeps();
+    expect(await refusalOf(() => api.postSnapshot(call({ method: 'POST', body: streamOf('{}') })))).toStrictEqual(['unsupported_media_type', 'Send the snapshot as Content-Type: application/json (UTF-8), not without a Content-Type.']);
+    expect(await refusalOf(() => api.postSnapshot(call(post(' '))))).toStrictEqual(['invalid_json', 'The body is empty; send one snapshot as JSON.']);
+  });
+
   it('takes no query parameters', async () => {
     const { api, calls } = fakeDeps();
-    expect((await refusalOf(() => api.postSnapshot(call({ ...post('{}'), query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.postSnapshot(call({ ...post('{}'), query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
     expect(calls).toStrictEqual([]);
   });
 });
@@ -125,13 +131,14 @@ describe('getManifest', () => {
       expect([res.status, res.headers, res.body], inm).toStrictEqual([304, { ETag: '"m7"', 'Cache-Control': 'no-cache' }, undefined]);
     }
     for (const inm of ['"m6"', '']) expect((await fakeDeps().api.getManifest(call({ headers: { 'if-none-match': inm } }))).status, inm).toBe(200);
+    expect(await refusalOf(() => fakeDeps().api.getManifest(call({ query: 'v=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "v".']);
   });
 });
 
 describe('getRules', () => {
   it('answers the catalogue in the caller language', async () => {
     expect(jsonOf(await fakeDeps().api.getRules(call({}, { lang: 'ja' })))).toStrictEqual({ lang: 'ja' });
-    expect((await refusalOf(() => fakeDeps().api.getRules(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.getRules(call({ query: 'rule=x' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "rule".']);
   });
 });
 
@@ -159,12 +166,18 @@ describe('getResults', () => {
 describe('getEvents', () => {
   it('reads the filtered events, a removed server by its id or host name too', async () => {
     const { api, calls } = fakeDeps();
-    const q = `server=EXCH1&rule=${RULE}&status=Error&cause=snapshot&kind=status&top=3&continuationToken=t2`;
+    const q = `server=EXCH1&rule=${RULE}&status=Error&cause=snapshot&kind=status&since=2026-12-01T00:00:00Z&top=3&continuationToken=t2`;
     expect(jsonOf(await api.getEvents(call({ query: q })))).toStrictEqual({ items: ['e'] });
     expect(calls).toStrictEqual([
       ['resolveOrRemoved', 'exch1'],
-      ['events', { server: 'exch1.contoso.com', ruleId: RULE, statuses: ['Error'], since: undefined, causes: ['snapshot'] }, 3, 't2', 'en'],
+      ['events', { server: 'exch1.contoso.com', ruleId: RULE, statuses: ['Error'], since: Date.parse('2026-12-01T00:00:00Z'), causes: ['snapshot'] }, 3, 't2', 'en'],
     ]);
+  });
+
+  it('reads every event without a filter', async () => {
+    const { api, calls } = fakeDeps();
+    await api.getEvents(call({}));
+    expect(calls).toStrictEqual([['events', { server: undefined, ruleId: undefined, statuses: undefined, since: undefined, causes: undefined }, 100, undefined, 'en']]);
   });
 
   it('answers a kind and causes that exclude each other with one empty page, refusing a token sent with it', async () => {
@@ -177,7 +190,8 @@ describe('getEvents', () => {
 
   it('reads nothing for a bad query', async () => {
     const { api, calls } = fakeDeps();
-    for (const query of ['server=EXCH1&kind=other', 'server=EXCH1&waived=true', 'server=bad name']) expect((await refusalOf(() => api.getEvents(call({ query }))))[0], query).toBe('invalid_query');
+    for (const query of ['server=EXCH1&kind=other', 'server=EXCH1&waived=true']) expect((await refusalOf(() => api.getEvents(call({ query }))))[0], query).toBe('invalid_query');
+    expect(await refusalOf(() => api.getEvents(call({ query: 'server=bad name' })))).toStrictEqual(['invalid_query', '"server" must be a server id (a host name or fqdn, as the snapshot sent it), not "bad name".']);
     expect(calls).toStrictEqual([]);
   });
 });
@@ -188,7 +202,7 @@ describe('getServer', () => {
     expect(jsonOf(await api.getServer(call({ params: { server: 'EXCH1' } }, { lang: 'ja' })))).toStrictEqual({ server: 'exch1.contoso.com' });
     expect(calls).toStrictEqual([['resolveCounting', 'exch1'], ['server', 'exch1.contoso.com', 'ja']]);
     expect(await refusalOf(() => fakeDeps().api.getServer(call({ params: { server: 'exch2' } })))).toStrictEqual(['not_found', 'No snapshot from server "exch2.contoso.com" has been stored.']);
-    expect((await refusalOf(() => fakeDeps().api.getServer(call({ params: { server: 'exch1' }, query: 'rule=x' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.getServer(call({ params: { server: 'exch1' }, query: 'rule=x' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "rule".']);
   });
 });
 
@@ -203,7 +217,7 @@ describe('getSummary', () => {
 
   it('refuses any other question', async () => {
     expect(await refusalOf(() => fakeDeps().api.getSummary(call({ query: 'only=counts' })))).toStrictEqual(['invalid_query', 'The query parameter "only" must be countsPending, not "counts".']);
-    expect((await refusalOf(() => fakeDeps().api.getSummary(call({ query: 'top=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.getSummary(call({ query: 'top=1' })))).toStrictEqual(['invalid_query', 'Unknown query parameter "top"; this route accepts "only".']);
   });
 });
 
@@ -235,8 +249,16 @@ describe('enroll', () => {
 
   it('refuses a body that is not an enrolment request, with its issues, before the rate limit', async () => {
     const { api, calls } = fakeDeps();
-    const [code, message] = await refusalOf(() => api.enroll(call(post('{"host":{}}'))));
+    const refused = await api.enroll(call(post('{"host":{"name":5}}'))).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    const { code, message, issues } = refused as ApiError;
     expect([code, message]).toStrictEqual(['invalid_enrolment', 'The enrolment request must be {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}.']);
+    expect(issues).toStrictEqual([{ path: 'host.name', message: 'must be a string' }]);
+    const missing = await api.enroll(call(post('{"host":{}}'))).catch((e: unknown) => e);
+    expect((missing as ApiError).issues).toStrictEqual([{ path: 'host.name', message: 'is required (a string) but missing' }]);
+    const hint = 'send {"host": {"name": "<NetBIOS name>", "fqdn": "<optional fqdn>"}}';
+    expect(await refusalOf(() => api.enroll(call(post('  '))))).toStrictEqual(['invalid_json', `The body is empty; ${hint}.`]);
+    expect(await refusalOf(() => api.enroll(call({ method: 'POST', body: streamOf('{}') })))).toStrictEqual(['unsupported_media_type', 'Send the enrolment request as Content-Type: application/json (UTF-8), not without a Content-Type.']);
     expect((await refusalOf(() => api.enroll(call(post(`{"host":{"name":"exch1","x":"${'x'.repeat(16 * 1024)}"}}`)))))[0]).toBe('too_large');
     expect(calls).toStrictEqual([]);
   });
@@ -261,6 +283,12 @@ describe('enroll', () => {
     const { api, calls } = fakeDeps();
     await api.enroll(call(post('{"host":{"name":"exch1","fqdn":"exch1.contoso.com"}}')));
     expect(calls.some((c) => c[0] === 'find')).toBe(false);
+  });
+
+  it('takes no query parameters', async () => {
+    const { api, calls } = fakeDeps();
+    expect(await refusalOf(() => api.enroll(call({ ...post('{}'), query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
+    expect(calls).toStrictEqual([]);
   });
 });
 
@@ -294,6 +322,13 @@ describe('removeServer', () => {
     expect(calls).toStrictEqual([['resolveOrSelf', 'exch1'], ['remove', 'exch1', 'alice', true, log], ['named', 'exch1']]);
   });
 
+  it('allows the server to enrol again unless told to deny it', async () => {
+    const { api, calls } = fakeDeps();
+    const res = await api.removeServer(call({ method: 'DELETE', query: 'removedBy=alice', params: { server: 'exch1' } }));
+    expect(jsonOf(res).reenrol).toBe('allow');
+    expect(calls[1]?.slice(0, 4)).toStrictEqual(['remove', 'exch1', 'alice', false]);
+  });
+
   it('needs who removes it, 1 to 200 characters, before anything is read', async () => {
     const { api, calls } = fakeDeps();
     const message = '"removedBy" must name who removes the server (1 to 200 characters).';
@@ -311,6 +346,6 @@ describe('rotateServerKey', () => {
     const res = await api.rotateServerKey(call({ method: 'POST', params: { server: 'EXCH1' } }, { log }));
     expect([res.status, jsonOf(res)]).toStrictEqual([201, { server: 'exch1', key: 'new' }]);
     expect(calls).toStrictEqual([['resolveOrSelf', 'exch1'], ['issue', 'exch1', {}, 'admin-rotation', log]]);
-    expect((await refusalOf(() => api.rotateServerKey(call({ params: { server: 'exch1' }, query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.rotateServerKey(call({ params: { server: 'exch1' }, query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
   });
 });

@@ -29,7 +29,7 @@ describe('refusedServers', () => {
   it('lists the servers whose collector is refused and takes no query', async () => {
     const { api, calls } = fakeDeps();
     expect(jsonOf(await api.refusedServers(call({})))).toStrictEqual({ items: ['r'] });
-    expect((await refusalOf(() => api.refusedServers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.refusedServers(call({ query: 'top=5' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "top".']);
     expect(calls).toStrictEqual([['refused']]);
   });
 });
@@ -80,8 +80,9 @@ describe('decide', () => {
       expect(await refusalOf(() => api.decide(call({ params: params('r1', decision) }))), decision).toStrictEqual(['not_found', `There is no action "${decision.toLowerCase()}"; use approve or deny.`]);
     }
     expect(await refusalOf(() => api.decide(call({ params: { server: 'exch1', request: 'r1' } })))).toStrictEqual(['not_found', 'There is no action ""; use approve or deny.']);
+    expect(await refusalOf(() => api.decide(call({ params: params('r1', 'a'.repeat(30)) })))).toStrictEqual(['not_found', `There is no action "${'a'.repeat(20)}"; use approve or deny.`]);
     expect(await refusalOf(() => api.decide(call({ params: { server: 'exch1', decision: 'approve' } })))).toStrictEqual(['invalid_query', 'The request in the path must be the id of a re-enrolment request, not "".']);
-    expect((await refusalOf(() => api.decide(call({ params: params('r1', 'approve'), query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.decide(call({ params: params('r1', 'approve'), query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
     expect(calls).toStrictEqual([]);
   });
 

@@ -69,7 +69,7 @@ describe('listServers', () => {
       ['neverPosted=true&continuationToken=abc', 'The answer to neverPosted=true comes whole: "top" and "continuationToken" do not apply to it.'],
     ];
     for (const [query, message] of cases) expect(await refusalOf(() => api.listServers(call({ query }))), query).toStrictEqual(['invalid_query', message]);
-    expect((await refusalOf(() => api.listServers(call({ query: 'rule=x' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.listServers(call({ query: 'rule=x' })))).toStrictEqual(['invalid_query', 'Unknown query parameter "rule"; this route accepts "stale", "neverPosted", "top", "continuationToken".']);
     expect(calls).toStrictEqual([]);
   });
 });
@@ -79,9 +79,9 @@ describe('history', () => {
     const { api, calls } = fakeDeps();
     expect((await refusalOf(() => api.history(call({ query: 'top=0', params: { server: 'exch1' } }))))[0]).toBe('invalid_query');
     expect(calls).toStrictEqual([]);
-    const res = await api.history({ ...call({ query: `rule=${RULE.toUpperCase()}&top=3`, params: { server: 'EXCH1' } }), lang: 'ja' });
+    const res = await api.history({ ...call({ query: `rule=${RULE.toUpperCase()}&top=3&continuationToken=t3`, params: { server: 'EXCH1' } }), lang: 'ja' });
     expect(jsonOf(res)).toStrictEqual({ items: ['h'] });
-    expect(calls).toStrictEqual([['resolve', 'exch1'], ['history', 'exch1.contoso.com', RULE, 3, undefined, 'ja']]);
+    expect(calls).toStrictEqual([['resolve', 'exch1'], ['history', 'exch1.contoso.com', RULE, 3, 't3', 'ja']]);
   });
 });
 
@@ -90,15 +90,15 @@ describe('waivers', () => {
     const { api, calls } = fakeDeps();
     const all = jsonOf(await api.waivers(call({})));
     expect(all).toMatchObject({ items: [{ id: 'w-1', rule: RULE, server: 'exch1', state: 'active', revision: 2 }] });
-    await api.waivers(call({ query: 'state=Expired' }));
-    expect(calls).toStrictEqual([['list', undefined], ['list', 'expired']]);
+    for (const state of ['Expired', 'active', 'DELETED']) await api.waivers(call({ query: `state=${state}` }));
+    expect(calls).toStrictEqual([['list', undefined], ['list', 'expired'], ['list', 'active'], ['list', 'deleted']]);
   });
 
   it('refuses an unknown state and other parameters of the listing', async () => {
     const { api, calls } = fakeDeps();
     expect(await refusalOf(() => api.waivers(call({ query: 'state=gone' })))).toStrictEqual(['invalid_query', '"state" must be active, expired or deleted, not "gone".']);
     expect(await refusalOf(() => api.waivers(call({ query: `state=${'x'.repeat(30)}` })))).toStrictEqual(['invalid_query', `"state" must be active, expired or deleted, not "${'x'.repeat(20)}".`]);
-    expect((await refusalOf(() => api.waivers(call({ query: 'top=5' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.waivers(call({ query: 'top=5' })))).toStrictEqual(['invalid_query', 'Unknown query parameter "top"; this route accepts "state".']);
     expect(calls).toStrictEqual([]);
   });
 
@@ -107,7 +107,8 @@ describe('waivers', () => {
     const res = await api.waivers(call({ params: { id: 'w-1' } }));
     expect([res.status, res.headers.ETag, jsonOf(res).state]).toStrictEqual([200, '"2"', 'expired']);
     expect(await refusalOf(() => fakeDeps().api.waivers(call({ params: { id: 'w-9' } })))).toStrictEqual(['not_found', 'There is no waiver "w-9".']);
-    expect((await refusalOf(() => api.waivers(call({ params: { id: 'w-1' }, query: 'state=active' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => fakeDeps().api.waivers(call({ params: { id: 'w'.repeat(80) } })))).toStrictEqual(['not_found', `There is no waiver "${'w'.repeat(64)}".`]);
+    expect(await refusalOf(() => api.waivers(call({ params: { id: 'w-1' }, query: 'state=active' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "state".']);
   });
 
   it('needs an id to change one', async () => {
@@ -126,6 +127,12 @@ describe('waivers', () => {
       expect(calls[0]![4]).toBeUndefined();
       expect(calls[0]![5]).toBe(true);
     }
+  });
+
+  it('names a waiver in its refusals of the body', async () => {
+    const { api } = fakeDeps();
+    expect(await refusalOf(() => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, body: streamOf('{}') })))).toStrictEqual(['unsupported_media_type', 'Send a waiver as Content-Type: application/json (UTF-8), not without a Content-Type.']);
+    expect(await refusalOf(() => api.waivers(call({ method: 'PUT', params: { id: 'w-1' }, headers: { 'content-type': 'application/json' }, body: streamOf(' ') })))).toStrictEqual(['invalid_waiver', 'The body is empty; send the waiver as one JSON object.']);
   });
 
   it('passes If-Match on to the change, and refuses a body over 64 KiB', async () => {
@@ -147,6 +154,7 @@ describe('waivers', () => {
     expect([res.status, res.headers.ETag, jsonOf(res).state, jsonOf(res).endedAt]).toStrictEqual([200, '"3"', 'deleted', '2026-12-06T10:00:00.000Z']);
     expect(calls[0]!.slice(0, 2)).toStrictEqual(['remove', 'w-1']);
     expect(await refusalOf(() => fakeDeps().api.waivers(call({ method: 'DELETE', params: { id: 'w-1' } })))).toStrictEqual(['not_found', 'There is no active waiver "w-1".']);
+    expect(await refusalOf(() => fakeDeps().api.waivers(call({ method: 'DELETE', params: { id: 'd'.repeat(80) } })))).toStrictEqual(['not_found', `There is no active waiver "${'d'.repeat(64)}".`]);
   });
 
   it('refuses any other method', async () => {
@@ -180,7 +188,7 @@ describe('getJob', () => {
     expect(await refusalOf(() => api.getJob(call({ params: { job: 'stale-hosts' } })))).toStrictEqual(['not_found', 'The job "stale-hosts" keeps no state between runs; only reevaluate and projector do.']);
     expect(await refusalOf(() => api.getJob(call({ params: { job: 'x'.repeat(50) } })))).toStrictEqual(['not_found', `There is no job "${'x'.repeat(40)}"; jobs are ${JOBS.join(', ')}.`]);
     expect(await refusalOf(() => api.getJob(call({ params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
-    expect((await refusalOf(() => api.getJob(call({ params: { job: 'projector' }, query: 'x=1' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.getJob(call({ params: { job: 'projector' }, query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
     expect(calls).toStrictEqual([]);
   });
 });
@@ -191,8 +199,9 @@ describe('runJob', () => {
     expect(jsonOf(await api.runJob(call({ method: 'POST', params: { job: 'Waiver-Expiry' } })))).toStrictEqual({ job: 'waiver-expiry', result: { done: true } });
     expect(calls).toStrictEqual([['run', 'waiver-expiry', log]]);
     expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'reboot' } })))).toStrictEqual(['not_found', `There is no job "reboot"; jobs are ${JOBS.join(', ')}.`]);
+    expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'j'.repeat(50) } })))).toStrictEqual(['not_found', `There is no job "${'j'.repeat(40)}"; jobs are ${JOBS.join(', ')}.`]);
     expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: {} })))).toStrictEqual(['not_found', `There is no job ""; jobs are ${JOBS.join(', ')}.`]);
-    expect((await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'projector' }, query: 'budget=5' }))))[0]).toBe('invalid_query');
+    expect(await refusalOf(() => api.runJob(call({ method: 'POST', params: { job: 'projector' }, query: 'budget=5' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "budget".']);
   });
 });
 
