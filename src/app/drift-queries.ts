@@ -123,9 +123,11 @@ export class DriftQueries {
     // The row agrees with what is shown unless the drift has yet to count its newest snapshot.
     const agrees = row !== undefined && row.fingerprint === shown.fingerprint && row.status === shown.status;
     const counted = member !== undefined && (!row || agrees);
-    const named = baseline && baseline.server !== '' ? baseline.server : undefined;
+    // A cleared baseline keeps its row with server '': none is named.
+    const named = baseline?.server || undefined;
     const baseMember = named ? (named === server ? shown : await drift.getMember(ruleId, named)) : undefined;
     // Without a baseline (or with one whose server has no configuration recorded), the largest cluster.
+    // Stryker disable next-line ArrayDeclaration: a named baseline is the reference whatever the clusters hold, so they are not read.
     const clusters = baseMember ? [] : (await this.#clusters(ruleId)).clusters;
     const reference: DriftReference | undefined = chooseReference(
       baseMember ? { server: named!, fingerprint: baseMember.fingerprint, facts: parseFacts(baseMember.factsJson) } : undefined,
