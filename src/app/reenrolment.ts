@@ -104,7 +104,6 @@ export interface ReenrolmentDeps {
   readonly clock: () => number;
 }
 
-
 /**
  * The first collector release that keeps its request secret across runs. An older one made a new
  * secret each run, so its resend at the next run after a lost answer carries another secret.

@@ -20,7 +20,6 @@ export interface StaleHostsDeps {
 export const STALE_SCAN_LIMIT = 500;
 const PARALLEL = 8;
 
-
 /** A server's Hosts row was refreshed at `now` (the previous refresh at `previous`) from `snapshotId`. */
 export interface HostSync {
   readonly server: string;

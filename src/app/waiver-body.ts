@@ -75,9 +75,11 @@ export function readWaiverBody(id: string, doc: unknown, { rules, now, maxDays }
   return { ruleId: rule.id, server, serverPattern, justification, grantedBy, expiresAt };
 }
 
-/** The waiver as GET answers it; an active one past its end reads as expired before the timer stores it so. */
+/** A waiver's state at `now`: an active one past its end is expired before the timer stores it so. */
+export const waiverStateAt = (w: Pick<WaiverRecord, 'state' | 'expiresAt'>, now: number): WaiverState => (w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state);
+
+/** The waiver as GET answers it, in its state at `now`. */
 export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
-  const state: WaiverState = w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state;
   return {
     id: w.id,
     rule: w.ruleId,
@@ -88,7 +90,7 @@ export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {
     grantedAt: iso(w.grantedAt),
     expiresAt: iso(w.expiresAt),
     changedAt: iso(w.changedAt),
-    state,
+    state: waiverStateAt(w, now),
     endedAt: w.endedAt === undefined ? null : iso(w.endedAt),
     revision: w.revision,
   };

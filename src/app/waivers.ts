@@ -13,7 +13,7 @@ import { alertRecordId } from './projection-work';
 import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
 import { isoInstant } from './iso-time';
-import { readWaiverBody, waiverView, WAIVER_ID } from './waiver-body';
+import { readWaiverBody, waiverStateAt, waiverView, WAIVER_ID } from './waiver-body';
 import { FINDING_STATUSES } from './findings';
 import { coverOf, waiverMatches } from './waiver-cover';
 
@@ -209,8 +209,7 @@ export class Waivers {
   async list(state?: WaiverState): Promise<StoredWaiver[]> {
     const now = this.deps.clock();
     const all = await this.deps.waivers.list();
-    const effective = (w: StoredWaiver): WaiverState => (w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state);
-    return all.filter((w) => !state || effective(w) === state).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return all.filter((w) => !state || waiverStateAt(w, now) === state).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** Ends a waiver now; undefined when there is no such active waiver (whatever the precondition). */
