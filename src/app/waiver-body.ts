@@ -75,8 +75,16 @@ export function readWaiverBody(id: string, doc: unknown, { rules, now, maxDays }
   return { ruleId: rule.id, server, serverPattern, justification, grantedBy, expiresAt };
 }
 
+type Timed = Pick<WaiverRecord, 'state' | 'expiresAt'>;
+
+/** Stored as active but past its end at `now`: the expiry timer has yet to end it (and a change ends it first). */
+export const overdueAt = (w: Timed, now: number): boolean => w.state === 'active' && w.expiresAt <= now;
+
+/** In force at `now`: stored as active and not yet past its end. */
+export const inForceAt = (w: Timed, now: number): boolean => w.state === 'active' && w.expiresAt > now;
+
 /** A waiver's state at `now`: an active one past its end is expired before the timer stores it so. */
-export const waiverStateAt = (w: Pick<WaiverRecord, 'state' | 'expiresAt'>, now: number): WaiverState => (w.state === 'active' && w.expiresAt <= now ? 'expired' : w.state);
+export const waiverStateAt = (w: Timed, now: number): WaiverState => (overdueAt(w, now) ? 'expired' : w.state);
 
 /** The waiver as GET answers it, in its state at `now`. */
 export function waiverView(w: StoredWaiver | WaiverRecord, now: number) {

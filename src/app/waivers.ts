@@ -13,7 +13,7 @@ import { alertRecordId } from './projection-work';
 import { marked, newMark } from './own-writes';
 import { noSuchServer, type ServerNames } from './server-names';
 import { isoInstant } from './iso-time';
-import { readWaiverBody, waiverStateAt, waiverView, WAIVER_ID } from './waiver-body';
+import { inForceAt, overdueAt, readWaiverBody, waiverStateAt, waiverView, WAIVER_ID } from './waiver-body';
 import { FINDING_STATUSES } from './findings';
 import { coverOf, waiverMatches } from './waiver-cover';
 
@@ -78,7 +78,7 @@ export class Waivers {
     // A PUT always changes the waiver (never "unchanged"), so what it answers is the row written.
     const { existing, written: next } = await this.#change<never>(id, log, precondition, false, (existing) => {
       const now = this.deps.clock();
-      const live = existing && existing.state === 'active' && existing.expiresAt > now;
+      const live = existing !== undefined && inForceAt(existing, now);
       if (live && createOnly) throw inForceAlready(`Waiver ${id}`, revisionEtag(existing));
       return {
         id,
@@ -94,7 +94,7 @@ export class Waivers {
       };
     });
     await this.#followUpNow(next, log);
-    const wasLive = existing !== undefined && existing.state === 'active' && existing.expiresAt > next.changedAt;
+    const wasLive = existing !== undefined && inForceAt(existing, next.changedAt);
     return { created: !wasLive, waiver: next, coverage };
   }
 
@@ -234,7 +234,7 @@ export class Waivers {
   /** Waivers in force now. */
   async active(): Promise<StoredWaiver[]> {
     const now = this.deps.clock();
-    return (await this.deps.waivers.list('active')).filter((w) => w.expiresAt > now);
+    return (await this.deps.waivers.list('active')).filter((w) => inForceAt(w, now));
   }
 
   /**
@@ -287,7 +287,7 @@ export class Waivers {
     const settled = await this.#settle(listed, log);
     const w = settled.waiver;
     counts.reRaised += settled.reRaised;
-    if (!w || w.state !== 'active' || w.expiresAt > now) return;
+    if (!w || !overdueAt(w, now)) return;
     const ended = expiredOf(w, now);
     let etag: string;
     try {
@@ -333,11 +333,11 @@ export class Waivers {
   async #current(id: string, log: AlertLog, precondition?: Precondition, deleting = false): Promise<StoredWaiver | undefined> {
     const w = await this.#settled(id, log);
     const now = this.deps.clock();
-    const live = w?.state === 'active' && w.expiresAt > now;
+    const live = w !== undefined && inForceAt(w, now);
     if (precondition && (live || !deleting) && !precondition(w && revisionEtag(w))) {
       throw w ? staleIfMatch(`Waiver ${id}`, revisionEtag(w)) : new ApiError('precondition_failed', `There is no waiver "${id.slice(0, 64)}", so If-Match does not hold and nothing was changed.`);
     }
-    if (!w || w.state !== 'active' || live) return w;
+    if (!w || !overdueAt(w, now)) return w;
     const ended = expiredOf(w, now);
     try {
       const etag = await this.deps.waivers.put(ended, w.etag);

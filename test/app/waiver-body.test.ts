@@ -3,7 +3,7 @@
 // bodies over HTTP and store them in Azurite.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/app/errors';
-import { readWaiverBody, waiverView } from '../../src/app/waiver-body';
+import { inForceAt, overdueAt, readWaiverBody, waiverView } from '../../src/app/waiver-body';
 import { RULES } from '../../src/rules/registry';
 import { DAY_MS as DAY, WAIVER_NOW as NOW, waiverRecord as record } from '../support/waiver-records';
 
@@ -177,5 +177,23 @@ describe('waiverView', () => {
     expect(waiverView(record({ expiresAt: NOW }), NOW).state).toBe('expired');
     expect(waiverView(record({ expiresAt: NOW + 1 }), NOW).state).toBe('active');
     expect(waiverView(record({ expiresAt: NOW - DAY, state: 'deleted' }), NOW).state).toBe('deleted');
+  });
+});
+
+describe('inForceAt and overdueAt', () => {
+  // Every stored state, each with an end before, at and after the instant asked about.
+  const cases = (['active', 'expired', 'deleted'] as const).flatMap((state) => [NOW - 1, NOW, NOW + 1].map((expiresAt) => record({ state, expiresAt })));
+
+  it('hold a waiver in force only while stored as active and before its end, the end itself not included', () => {
+    const inForce = cases.filter((w) => inForceAt(w, NOW)).map((w) => [w.state, w.expiresAt - NOW]);
+    expect(inForce).toEqual([['active', 1]]);
+  });
+
+  it('call overdue only what is stored as active and has reached its end, the ones the expiry timer still owes', () => {
+    const overdue = cases.filter((w) => overdueAt(w, NOW)).map((w) => [w.state, w.expiresAt - NOW]);
+    expect(overdue).toEqual([
+      ['active', -1],
+      ['active', 0],
+    ]);
   });
 });
