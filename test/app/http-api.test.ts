@@ -112,11 +112,6 @@ describe('postSnapshot', () => {
     expect(await refusalOf(() => api.postSnapshot(call(post(' '))))).toStrictEqual(['invalid_json', 'The body is empty; send one snapshot as JSON.']);
   });
 
-  it('takes no query parameters', async () => {
-    const { api, calls } = fakeDeps();
-    expect(await refusalOf(() => api.postSnapshot(call({ ...post('{}'), query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
-    expect(calls).toStrictEqual([]);
-  });
 });
 
 describe('getManifest', () => {
@@ -285,11 +280,6 @@ describe('enroll', () => {
     expect(calls.some((c) => c[0] === 'find')).toBe(false);
   });
 
-  it('takes no query parameters', async () => {
-    const { api, calls } = fakeDeps();
-    expect(await refusalOf(() => api.enroll(call({ ...post('{}'), query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
-    expect(calls).toStrictEqual([]);
-  });
 });
 
 describe('revokeServerKey', () => {
@@ -347,5 +337,15 @@ describe('rotateServerKey', () => {
     expect([res.status, jsonOf(res)]).toStrictEqual([201, { server: 'exch1', key: 'new' }]);
     expect(calls).toStrictEqual([['resolveOrSelf', 'exch1'], ['issue', 'exch1', {}, 'admin-rotation', log]]);
     expect(await refusalOf(() => api.rotateServerKey(call({ params: { server: 'exch1' }, query: 'x=1' })))).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
+  });
+});
+
+describe('the collector posts', () => {
+  it('take no query parameters, and are refused before anything is read or written', async () => {
+    for (const route of ['postSnapshot', 'enroll'] as const) {
+      const { api, calls } = fakeDeps();
+      expect(await refusalOf(() => api[route](call({ ...post('{}'), query: 'x=1' }))), route).toStrictEqual(['invalid_query', 'This route takes no query parameters, but got "x".']);
+      expect(calls, route).toStrictEqual([]);
+    }
   });
 });
