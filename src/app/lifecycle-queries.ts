@@ -42,6 +42,9 @@ export interface LifecycleQueryDeps {
 /** What a reader of the counts sees while a re-evaluation that changes the rule is owed. */
 const COUNTS_MIX = 'servers it has not reached yet are still counted with the status an earlier version gave them, so the counts may move as it goes on.';
 
+/** Pages of failing results one summary reads for a waived rule: a bound on one request's reads (a million results). */
+export const WAIVED_PAGES_MAX = 1000;
+
 /** A name resolved to a server that counts, or to a removed one with a marker of its removal. */
 export interface ResolvedServer {
   readonly server: string;
@@ -161,7 +164,6 @@ export class LifecycleQueries {
   async summary(lang: Lang, log: Pick<ApiContext, 'warn'>) {
     const [base, ctx, { progress, known }] = await Promise.all([this.ld.plain.summary(lang), this.#context(), readProgress(this.ld.reevaluation, 'summary', log)]);
     const ids = this.ld.rules.map((r) => r.id);
-    const waivedTotals: Record<string, number> = { Warning: 0, Error: 0 };
     const rules = await Promise.all(
       base.rules.map(async (r) => {
         const waived: Record<string, number> = { Warning: 0, Error: 0 };
@@ -170,19 +172,19 @@ export class LifecycleQueries {
           // Only the failing rows of a waived rule are read, from the rule index, and of those only
           // the summary's columns (one language's message, none used here).
           let token: string | undefined;
-          for (let pages = 0; pages < 1000; pages++) {
+          for (let pages = 0; pages < WAIVED_PAGES_MAX; pages++) {
             const page = await this.ld.store.listResults({ ruleId: r.ruleId, statuses: FINDING_STATUSES }, ids, 1000, token, lang);
             for (const item of page.items) if (coverOf(relevant, item.server, item.ruleId)) waived[item.status] = (waived[item.status] ?? 0) + 1;
             token = page.continuationToken;
             if (!token) break;
           }
         }
-        for (const s of FINDING_STATUSES) waivedTotals[s] = (waivedTotals[s] ?? 0) + (waived[s] ?? 0);
         const rule = this.ld.rules.find((x) => x.id === r.ruleId);
         // Left out when unknown: null would say that nothing is owed.
         return { ...r, waived, ...(known && rule && { pendingReevaluation: pendingReevaluation(progress, rule, COUNTS_MIX) }) };
       }),
     );
+    const waivedTotals = Object.fromEntries(FINDING_STATUSES.map((s) => [s, rules.reduce((n, r) => n + (r.waived[s] ?? 0), 0)]));
     return { ...base, staleHosts: ctx.stale.size, activeWaivers: ctx.active.length, rules, waivedTotals };
   }
 

@@ -4,7 +4,7 @@
 // from what real posts, removals and waivers wrote to Azurite.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/app/errors';
-import { LifecycleQueries, type LifecycleQueryDeps } from '../../src/app/lifecycle-queries';
+import { LifecycleQueries, WAIVED_PAGES_MAX, type LifecycleQueryDeps } from '../../src/app/lifecycle-queries';
 import type { ReevalProgress } from '../../src/app/reevaluate';
 import { RULES } from '../../src/rules/registry';
 import { REMOVED_STATUS, type EventRecord, type HostRecord, type StaleMarker, type StoredResult, type StoredWaiver } from '../../src/store';
@@ -301,6 +301,14 @@ describe('summary', () => {
     expect(summary.rules[0]).toStrictEqual({ ruleId: RULE.id, waived: { Warning: 0, Error: 0 }, pendingReevaluation: null });
     expect(summary.waivedTotals).toStrictEqual({ Warning: 0, Error: 0 });
     expect(calls.map((c) => c[0])).not.toContain('listResults');
+  });
+
+  it('stops counting a waived rule at its page bound when the index keeps answering with a token', async () => {
+    const { q, calls } = lifecycle({ active: [waiver('w-a', { server: 'a' })], failing: { '': { items: [result('a', 'Warning')], continuationToken: 'again' }, again: { items: [result('a', 'Warning')], continuationToken: 'again' } } });
+    const summary = await q.summary('en', warnings().log);
+    expect(calls.filter((c) => c[0] === 'listResults')).toHaveLength(WAIVED_PAGES_MAX);
+    expect(summary.waivedTotals).toStrictEqual({ Warning: WAIVED_PAGES_MAX, Error: 0 });
+    expect(WAIVED_PAGES_MAX).toBe(1000);
   });
 
   it('leaves the re-evaluation out, and logs why, when its state cannot be read', async () => {

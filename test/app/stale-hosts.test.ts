@@ -3,7 +3,8 @@
 // removal clearing both. The service tests run the same passes on rows in Azurite.
 import { describe, expect, it } from 'vitest';
 import { STALE_SCAN_LIMIT, StaleHosts, type StaleHostsDeps } from '../../src/app/stale-hosts';
-import { seenPartition, type EventRecord, type ReturnedMarker, type SeenEntry, type StaleMarker } from '../../src/store';
+import { seenPartition, type EventRecord, type SeenEntry, type StaleMarker } from '../../src/store';
+import type { ReturnedMarker } from '../../src/store/lifecycle-store';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
