@@ -99,7 +99,9 @@ export class StaleHosts {
     const { lifecycle } = this.deps;
     await lifecycle.removeStale(removed.map((r) => r.server));
     await Promise.all(
-      removed.flatMap((r) => (r.hostSyncedAt === undefined ? [] : [lifecycle.deleteSeen({ server: r.server, sync: r.hostSyncedAt, partitionKey: seenPartition(r.hostSyncedAt) })])),
+      removed.map(async ({ server, hostSyncedAt: sync }) => {
+        if (sync !== undefined) await lifecycle.deleteSeen({ server, sync, partitionKey: seenPartition(sync) });
+      }),
     );
   }
 
