@@ -529,8 +529,6 @@ export function hostRecordOf(s: Snapshot, at: { server: string; snapshotId: stri
   };
 }
 
-
-
 function sortViews(views: ResultView[]): ResultView[] {
   return views.sort((a, b) => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));
 }
