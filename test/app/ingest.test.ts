@@ -1,0 +1,472 @@
+// Ingest without storage: what a post writes (the outbox entry, then the commit) and answers, in
+// the order the exactly-once design needs, over a server's rows held in memory. Conflicts, a lost
+// answer, refusals and outages are played by the fake store; the service tests run the same paths
+// over HTTP and Azurite.
+import { createHash } from 'node:crypto';
+import { RestError } from '@azure/data-tables';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/app/errors';
+import { contentHashOf, HOST_REFRESH_MS, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
+import { decodeWork, type ProjectionWork } from '../../src/app/projection-work';
+import type { Rule } from '../../src/rules/types';
+import type { Snapshot } from '../../src/snapshot/schema';
+import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type ServerCommit, type StoredResult } from '../../src/store';
+import { alphaRule, snapshot, TEST_RULES } from '../support/snapshots';
+
+const NOW = Date.parse('2026-12-06T12:00:00.000Z');
+const MINUTE = 60_000;
+const SERVER = 'exch01.corp.contoso.com';
+
+/** A snapshot id (a UUID, as the contract wants) named for a test. */
+const sid = (name: string) => {
+  const hex = createHash('sha256').update(name).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+};
+/** A snapshot of EXCH01 as posted: alpha's verdict follows `state`. */
+const doc = (name: string, collectedAt: number, state = 'Pass', over: Record<string, unknown> = {}) => ({ ...snapshot({ snapshotId: sid(name), collectedAt, testState: state }), ...over });
+const body = (d: Record<string, unknown>) => JSON.stringify(d);
+
+type Failure = Error | 'landed-then-conflict';
+
+interface Entry {
+  readonly server: string;
+  readonly commitId: string;
+  readonly writtenAt: number;
+  readonly payload: string;
+}
+
+/** One server's rows in memory, the outbox and staging rows, and every call made, in order. */
+function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; rawTooLarge?: boolean } = {}) {
+  const rows = new Map<string, StoredResult>();
+  const entries = new Map<string, Entry>();
+  const staged = new Set<string>();
+  const calls: string[] = [];
+  /** What the next commits do instead of landing, one each. */
+  const failures: Failure[] = [];
+  /** Rows another writer commits just before the next commit (a conflict). */
+  const interleaved: (() => void)[] = [];
+  let etags = 0;
+  const land = (commit: ServerCommit) => {
+    for (const { record } of commit.put) rows.set(record.ruleId, { ...record, etag: `e${++etags}` } as StoredResult);
+    for (const ruleId of commit.remove) rows.delete(ruleId);
+  };
+  const deps = {
+    rules: options.rules ?? TEST_RULES,
+    retiredRuleIds: options.retired ?? [],
+    clock: () => NOW,
+    store: {
+      readServerRows: async (server: string) => (calls.push(`read ${server}`), [...rows.values()]),
+      commitServer: async (server: string, commit: ServerCommit) => {
+        calls.push(`commit ${commit.put.map((p) => p.record.ruleId).join(',')}${commit.remove.length > 0 ? ` remove ${commit.remove.join(',')}` : ''}`);
+        interleaved.shift()?.();
+        const failure = failures.shift();
+        if (failure instanceof Error) throw failure;
+        for (const { record, etag } of commit.put) if (rows.get(record.ruleId)?.etag !== etag) throw new ConcurrencyConflictError(`${server} changed`);
+        land(commit);
+        if (failure === 'landed-then-conflict') throw new ConcurrencyConflictError('the retry met its own ETags');
+      },
+    },
+    outbox: {
+      put: async (e: Entry) => {
+        if (options.rawTooLarge && decodeWork(e.payload)?.raw) throw new OutboxEntryTooLargeError('too large');
+        calls.push(`entry ${e.commitId}`);
+        entries.set(e.commitId, e);
+      },
+      deleteOne: async (_server: string, commitId: string) => (calls.push(`drop entry ${commitId}`), entries.delete(commitId)),
+    },
+    staged: {
+      putStagedRaw: async (_raw: unknown, commitId: string, slot: number) => (calls.push(`stage ${commitId} slot ${slot}`), staged.add(commitId)),
+      deleteStagedRaw: async (keys: { commitId: string }[]) => keys.forEach((k) => (calls.push(`drop staged ${k.commitId}`), staged.delete(k.commitId))),
+    },
+    projector: { committed: (id: string) => calls.push(`committed ${id}`), kick: () => calls.push('kick') },
+  };
+  const ingest = new Ingest(deps as unknown as IngestDeps);
+  const log = { log: () => undefined };
+  return {
+    rows,
+    entries,
+    staged,
+    calls,
+    failures,
+    interleaved,
+    land,
+    post: (text: string, bound?: BoundKey, lang: 'en' | 'ja' = 'en') => ingest.run(text, lang, log, bound),
+    /** The work of the one entry written (decoded). */
+    work: (commitId?: string): ProjectionWork => decodeWork([...entries.values()].find((e) => !commitId || e.commitId === commitId)!.payload)!,
+    /** Call names without the commit ids, which are random. */
+    steps: () => calls.map((c) => c.replace(/ [0-9a-z]{8,}-[0-9a-z-]+|(?<=entry |committed |stage |staged )\S+/g, '')),
+  };
+}
+
+/** The code, message and extra headers an ingest is refused with. */
+async function refusalOf(run: () => Promise<unknown>): Promise<[string, string, Record<string, string> | undefined]> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof ApiError) return [error.code, error.message, error.headers];
+    throw error;
+  }
+  throw new Error('accepted');
+}
+
+describe('a first snapshot', () => {
+  it('writes its outbox entry, then commits one row per rule, then tells the projector, and answers accepted', async () => {
+    const w = world();
+    const r = await w.post(body(doc('s1', NOW - 5 * MINUTE, 'Warning')));
+    expect(r).toMatchObject({ snapshotId: sid('s1'), server: SERVER, outcome: 'accepted' });
+    expect(r.results.map((v) => [v.ruleId, v.status, v.firstSeen])).toStrictEqual([
+      ['test-alpha', 'Warning', new Date(NOW - 5 * MINUTE).toISOString()],
+      ['test-beta', 'Pass', new Date(NOW - 5 * MINUTE).toISOString()],
+    ]);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', 'committed', 'kick']);
+    const [entry] = [...w.entries.values()];
+    const alpha = w.rows.get('test-alpha')!;
+    // The commit remembers the entry's commit: the projector's proof that it landed.
+    expect(alpha.recentCommits).toStrictEqual([{ id: entry!.commitId, at: NOW }]);
+    expect(entry!.writtenAt).toBe(NOW);
+    expect(alpha).toMatchObject({ server: SERVER, status: 'Warning', snapshotId: sid('s1'), collectedAt: NOW - 5 * MINUTE, lastSeen: NOW, firstSeen: NOW - 5 * MINUTE, previousStatus: undefined, recentSnapshotIds: [sid('s1')], changeCause: 'snapshot', rawSlot: 0, hostSyncedAt: NOW, eventPending: false, indexPending: false, syncPending: false, acceptPending: false });
+  });
+
+  it('owes every rule an event, index and drift move, the host row and the raw body, and an alert for a failing result only', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 5 * MINUTE, 'Error'));
+    await w.post(text);
+    const work = w.work();
+    expect(work.server).toBe(SERVER);
+    expect(work.proofRule).toBe('test-alpha');
+    expect(work.events.map((e) => [e.ruleId, e.fromStatus, e.toStatus])).toStrictEqual([
+      ['test-alpha', undefined, 'Error'],
+      ['test-beta', undefined, 'Pass'],
+    ]);
+    expect(work.alerts.map((a) => [a.ruleId, a.status])).toStrictEqual([['test-alpha', 'Error']]);
+    expect(work.index.map((i) => [i.record.ruleId, i.from])).toStrictEqual([
+      ['test-alpha', undefined],
+      ['test-beta', undefined],
+    ]);
+    expect(work.host?.record).toMatchObject({ server: SERVER, hostName: 'EXCH01', fqdn: SERVER, osVersion: '5.2.3790', utcOffsetMinutes: 540, collectorName: 'Send-PostureSnapshot', lastSnapshotId: sid('s1'), lastCollectedAt: NOW - 5 * MINUTE, firstSeen: NOW });
+    expect(work.host?.previousSync).toBeUndefined();
+    expect(work.raw).toMatchObject({ slot: 0, record: { server: SERVER, snapshotId: sid('s1'), receivedAt: NOW, body: text } });
+    expect(work.raw?.record.contentHash).toBe(contentHashOf(JSON.parse(text) as Snapshot));
+  });
+
+  it('answers in the language asked', async () => {
+    const r = await world().post(body(doc('s1', NOW - MINUTE, 'Error')), undefined, 'ja');
+    expect(r.results[0]!.message).toBe('アルファは Error');
+  });
+});
+
+describe('the next snapshots', () => {
+  it('commit an unchanged server with no entry at all, and tell the projector nothing', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    w.entries.clear();
+    const r = await w.post(body(doc('s2', NOW - 5 * MINUTE)));
+    expect(r.outcome).toBe('accepted');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'commit test-alpha,test-beta']);
+    expect(w.rows.get('test-alpha')).toMatchObject({ snapshotId: sid('s2'), firstSeen: NOW - 10 * MINUTE, recentSnapshotIds: [sid('s2'), sid('s1')], rawSlot: 0 });
+    expect(w.rows.get('test-alpha')!.recentCommits).toHaveLength(2);
+  });
+
+  it('owe an event and an alert for the rule whose status changed, and keep the first-seen of the one that did not', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.entries.clear();
+    await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    const work = w.work();
+    expect(work.events.map((e) => [e.ruleId, e.fromStatus, e.toStatus])).toStrictEqual([['test-alpha', 'Pass', 'Warning']]);
+    expect(work.alerts.map((a) => a.ruleId)).toStrictEqual(['test-alpha']);
+    expect(work.index.map((i) => [i.record.ruleId, i.from])).toStrictEqual([['test-alpha', 'Pass']]);
+    // The content changed: the body goes to the other slot, so the previous one is kept.
+    expect(work.raw?.slot).toBe(1);
+    expect(work.host).toBeUndefined();
+    expect(w.rows.get('test-alpha')).toMatchObject({ status: 'Warning', previousStatus: 'Pass', firstSeen: NOW - 5 * MINUTE, previousFirstSeen: NOW - 10 * MINUTE, changeCause: 'snapshot' });
+    expect(w.rows.get('test-beta')).toMatchObject({ status: 'Pass', firstSeen: NOW - 10 * MINUTE, previousStatus: undefined });
+  });
+
+  it('refresh the host row once an hour has passed since its last refresh, and only then', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    // As if the host row were refreshed an hour ago, to the millisecond, and then a minute less.
+    for (const [ago, due] of [
+      [HOST_REFRESH_MS, true],
+      [HOST_REFRESH_MS - 1, false],
+    ] as const) {
+      for (const [id, r] of w.rows) w.rows.set(id, { ...r, hostSyncedAt: NOW - ago });
+      w.entries.clear();
+      w.calls.length = 0;
+      await w.post(body(doc(`s-${ago}`, NOW - 5 * MINUTE + ago / 1000)));
+      expect(w.entries.size, String(ago)).toBe(due ? 1 : 0);
+      if (due) expect(w.work().host?.previousSync).toBe(NOW - ago);
+      expect(w.rows.get('test-alpha')!.hostSyncedAt).toBe(due ? NOW : NOW - ago);
+    }
+  });
+
+  it('remember at most the newest snapshot ids and commits', async () => {
+    const w = world();
+    for (let i = 0; i < RECENT_SNAPSHOT_IDS + 2; i++) await w.post(body(doc(`s${i}`, NOW - 60 * MINUTE + i * 1000)));
+    const row = w.rows.get('test-alpha')!;
+    expect(row.recentSnapshotIds).toHaveLength(RECENT_SNAPSHOT_IDS);
+    expect(row.recentSnapshotIds![0]).toBe(sid(`s${RECENT_SNAPSHOT_IDS + 1}`));
+    expect(row.recentCommits).toHaveLength(RECENT_COMMITS);
+    expect([RECENT_SNAPSHOT_IDS, RECENT_COMMITS]).toStrictEqual([16, 16]);
+  });
+
+  it('leave the rows of a rule that left the rule set, and owe its index and drift leaves', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    const alone = world({ rules: [alphaRule], retired: ['test-beta'] });
+    for (const [id, r] of w.rows) alone.rows.set(id, r);
+    await alone.post(body(doc('s2', NOW - 5 * MINUTE)));
+    expect(alone.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha remove test-beta', 'committed', 'kick']);
+    expect(alone.rows.has('test-beta')).toBe(false);
+    expect(alone.work().indexLeaves?.map((l) => l.ruleId)).toStrictEqual(['test-beta']);
+  });
+});
+
+describe('snapshots that write nothing', () => {
+  it('answer the same snapshot again as a duplicate with the stored verdicts', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 5 * MINUTE, 'Warning'));
+    await w.post(text);
+    w.calls.length = 0;
+    const r = await w.post(text);
+    expect(r.outcome).toBe('duplicate');
+    expect(r.results.map((v) => v.status)).toStrictEqual(['Warning', 'Pass']);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+
+  it('refuse a snapshot id the current snapshot has with another collection time', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 5 * MINUTE)));
+    expect(await refusalOf(() => w.post(body(doc('s1', NOW - 4 * MINUTE))))).toStrictEqual([
+      'snapshot_id_reused',
+      `Snapshot ${sid('s1')} was accepted collected at ${new Date(NOW - 5 * MINUTE).toISOString()}, and this one was collected at ${new Date(NOW - 4 * MINUTE).toISOString()}: a new collection needs a new snapshotId, so nothing was stored.`,
+      {},
+    ]);
+  });
+
+  it('answer an older snapshot as a duplicate when it was accepted before, else as stale, with its own verdicts', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)));
+    w.calls.length = 0;
+    expect((await w.post(body(doc('s1', NOW - 10 * MINUTE)))).outcome).toBe('duplicate');
+    const stale = await w.post(body(doc('s0', NOW - 20 * MINUTE, 'Error')));
+    expect(stale.outcome).toBe('stale');
+    expect(stale.results[0]!.status).toBe('Error');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, `read ${SERVER}`]);
+  });
+});
+
+describe('refusals before anything is read', () => {
+  it('refuses a body that is no JSON, naming the parser error on one line', async () => {
+    const [code, message] = await refusalOf(() => world().post('{"a":\n'));
+    expect(code).toBe('invalid_json');
+    expect(message).toMatch(/^The body is not valid JSON \([^\n]+\)\.$/);
+    expect(message).not.toMatch(/\s{2}/);
+  });
+
+  it('refuses a snapshot that breaks the contract, counting its issues', async () => {
+    const w = world();
+    expect((await refusalOf(() => w.post(body(doc('s1', NOW - MINUTE, 'Pass', { schema: 'other' })))))[0]).toBe('invalid_snapshot');
+    const [, one] = await refusalOf(() => w.post(body(doc('s1', NOW - MINUTE, 'Pass', { schema: 'other' }))));
+    expect(one).toBe('The snapshot does not match the contract (1 issue; see issues).');
+    const [, two] = await refusalOf(() => w.post(body(doc('s1', NOW - MINUTE, 'Pass', { schema: 'other', services: 'none' }))));
+    expect(two).toBe('The snapshot does not match the contract (2 issues; see issues).');
+    expect(w.calls).toStrictEqual([]);
+  });
+
+  it('tells a snapshot dated ahead of the clock by how much, in its two largest units rounded up to the second', async () => {
+    const cases: [number, string][] = [
+      [6 * MINUTE, '6 minutes'],
+      [5 * MINUTE + 20_500, '5 minutes 21 seconds'],
+      [2 * 3_600_000, '2 hours'],
+      [3_600_000 + 5 * MINUTE, '1 hour 5 minutes'],
+      [3 * 86_400_000 + 2 * 3_600_000 + 5 * MINUTE, '3 days 2 hours'],
+      [86_400_000 + 59_000, '1 day'],
+    ];
+    for (const [ahead, words] of cases) {
+      expect(await refusalOf(() => world().post(body(doc('s1', NOW + ahead)))), words).toStrictEqual([
+        'collected_in_future',
+        `The snapshot's collectedAt is ${words} ahead of the service's clock: it can be sent again once it is less than 5 minutes ahead, and the host's clock should be corrected.`,
+        {},
+      ]);
+    }
+  });
+
+  it('refuses a snapshot of another server than the key belongs to', async () => {
+    const w = world();
+    expect(await refusalOf(() => w.post(body(doc('s1', NOW - MINUTE)), { server: 'exch02.corp.contoso.com' }))).toStrictEqual([
+      'forbidden',
+      `This server key belongs to exch02.corp.contoso.com and cannot post a snapshot of ${SERVER}.`,
+      {},
+    ]);
+    expect(w.calls).toStrictEqual([]);
+  });
+});
+
+describe('the rows the key check read', () => {
+  it('are used for the first attempt, and the key tag is written on rows that existed', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)), { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()] });
+    expect(w.steps()).toStrictEqual(['commit test-alpha,test-beta']);
+    expect(w.rows.get('test-alpha')!.keyTag).toBe('k1');
+  });
+
+  it('do not tag the new rows of a first post', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)), { server: SERVER, keyTag: 'k1', rows: [] });
+    expect(w.rows.get('test-alpha')!.keyTag).toBeUndefined();
+  });
+
+  it('are read again when remembered and the post would write nothing, and the key checked again on what is read', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 10 * MINUTE));
+    await w.post(text);
+    w.calls.length = 0;
+    const rechecked: number[] = [];
+    const r = await w.post(text, { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()], remembered: true, recheck: async (rows) => (rechecked.push(rows.length), 'k2') });
+    expect(r.outcome).toBe('duplicate');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+    expect(rechecked).toStrictEqual([2]);
+  });
+});
+
+describe('conflicts and failures', () => {
+  it('drop the entry of an attempt another writer beat, read again, and commit anew with a new entry', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    w.entries.clear();
+    // Another snapshot of the server lands between this post's read and its commit.
+    const theirs = () => w.land({ put: [...w.rows.values()].map((r) => ({ record: { ...r, lastSeen: NOW - 1 } })), remove: [], basedOn: [] });
+    w.interleaved.push(theirs);
+    const r = await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    expect(r.outcome).toBe('accepted');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', `read ${SERVER}`, 'drop entry', 'entry', 'commit test-alpha,test-beta', 'committed', 'kick']);
+    expect(w.entries.size).toBe(1);
+    expect(w.rows.get('test-alpha')!.recentCommits![0]!.id).toBe([...w.entries.keys()][0]);
+  });
+
+  it('keep the entry of an attempt whose answer was lost after it landed, and answer accepted', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    w.entries.clear();
+    w.failures.push('landed-then-conflict');
+    const r = await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    expect(r.outcome).toBe('accepted');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', `read ${SERVER}`, 'committed', 'kick']);
+    expect(w.entries.size).toBe(1);
+  });
+
+  it('drop the entry of a commit storage refused, and pass the refusal on', async () => {
+    const w = world();
+    const refused = new RestError('bad request', { statusCode: 400 });
+    w.failures.push(refused);
+    await expect(w.post(body(doc('s1', NOW - 5 * MINUTE)))).rejects.toBe(refused);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', 'drop entry']);
+    expect(w.entries.size).toBe(0);
+  });
+
+  it('keep the entry through an outage, for the projector to find out whether the commit landed', async () => {
+    const w = world();
+    const outage = new RestError('unavailable', { statusCode: 503 });
+    w.failures.push(outage);
+    await expect(w.post(body(doc('s1', NOW - 5 * MINUTE)))).rejects.toBe(outage);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta']);
+    expect(w.entries.size).toBe(1);
+  });
+
+  it('give up after eight attempts that all collided, leaving the last entry for the projector', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    w.entries.clear();
+    for (let i = 0; i < 8; i++) w.interleaved.push(() => w.land({ put: [...w.rows.values()].map((r) => ({ record: r })), remove: [], basedOn: [] }));
+    await expect(w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')))).rejects.toThrow(new ConcurrencyConflictError(`Snapshots of ${SERVER} kept colliding; try again.`));
+    expect(w.steps().filter((s) => s.startsWith('commit'))).toHaveLength(8);
+    expect(w.steps().filter((s) => s === 'drop entry')).toHaveLength(7);
+    expect(w.entries.size).toBe(1);
+  }, 20_000);
+});
+
+describe('an entry too large for the outbox', () => {
+  it('stages the raw body in a row of its own after the entry, and the entry says so', async () => {
+    const w = world({ rawTooLarge: true });
+    await w.post(body(doc('s1', NOW - 5 * MINUTE, 'Pass', { files: [{ path: 'C:\\logs\\test.txt', exists: true, size: 900, tail: 'x'.repeat(900) }] })));
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'stage slot 0', 'commit test-alpha,test-beta', 'committed', 'kick']);
+    const work = w.work();
+    expect(work.raw).toBeUndefined();
+    expect(work.staged).toStrictEqual({ slot: 0 });
+  });
+
+  it('drops the staging row before the entry when the commit is refused', async () => {
+    const w = world({ rawTooLarge: true });
+    w.failures.push(new RestError('bad request', { statusCode: 400 }));
+    await expect(w.post(body(doc('s1', NOW - 5 * MINUTE, 'Pass', { files: [{ path: 'C:\\logs\\test.txt', exists: true, size: 900, tail: 'x'.repeat(900) }] })))).rejects.toThrow('bad request');
+    expect(w.steps().slice(-2)).toStrictEqual(['drop staged', 'drop entry']);
+    expect([w.entries.size, w.staged.size]).toStrictEqual([0, 0]);
+  });
+});
+
+describe('a removed server', () => {
+  const markers = (w: ReturnType<typeof world>) => {
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, status: REMOVED_STATUS, etag: `m-${id}` });
+  };
+
+  it('takes a newer snapshot as a first result, replacing the markers under their ETags', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE, 'Warning')));
+    markers(w);
+    w.entries.clear();
+    const r = await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    expect(r.outcome).toBe('accepted');
+    expect(w.rows.get('test-alpha')).toMatchObject({ status: 'Warning', previousStatus: undefined, firstSeen: NOW - 5 * MINUTE });
+    expect(w.work().events.map((e) => [e.ruleId, e.fromStatus])).toStrictEqual([
+      ['test-alpha', undefined],
+      ['test-beta', undefined],
+    ]);
+  });
+
+  it('answers a snapshot no newer than the removal as stale, writing nothing', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    markers(w);
+    w.calls.length = 0;
+    expect((await w.post(body(doc('s0', NOW - 20 * MINUTE)))).outcome).toBe('stale');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+});
+
+describe('a newer release holding the rows', () => {
+  it('asks the collector to send again in 30 seconds while it wrote them within the hour', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, ruleVersion: '9.0.0' });
+    w.calls.length = 0;
+    const [code, message, headers] = await refusalOf(() => w.post(body(doc('s2', NOW - 5 * MINUTE))));
+    expect([code, headers]).toStrictEqual(['deployment_in_progress', { 'Retry-After': '30' }]);
+    expect(message).toBe("A newer release of the service holds this server's results while a deployment is under way; send the snapshot again in 30 seconds.");
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+});
+
+describe('rows an older version left owing projections', () => {
+  it('are handed to the projector by a repeat of their snapshot, which then answers accepted if they owed the 201', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 10 * MINUTE, 'Warning'));
+    await w.post(text);
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, eventPending: id === 'test-alpha', acceptPending: true });
+    w.entries.clear();
+    w.calls.length = 0;
+    const r = await w.post(text);
+    expect(r.outcome).toBe('accepted');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', 'committed', 'kick']);
+    expect(w.work().events.map((e) => e.ruleId)).toStrictEqual(['test-alpha']);
+    expect([...w.rows.values()].every((row) => !row.eventPending && !row.acceptPending)).toBe(true);
+  });
+});
