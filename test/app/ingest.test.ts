@@ -11,7 +11,7 @@ import { decodeWork, type ProjectionWork } from '../../src/app/projection-work';
 import type { Rule } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
 import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type ServerCommit, type StoredResult } from '../../src/store';
-import { alphaRule, snapshot, TEST_RULES } from '../support/snapshots';
+import { alphaRule, alphaRuleV2, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
@@ -456,17 +456,116 @@ describe('a newer release holding the rows', () => {
 });
 
 describe('rows an older version left owing projections', () => {
-  it('are handed to the projector by a repeat of their snapshot, which then answers accepted if they owed the 201', async () => {
+  /** A server whose rows were committed by an older version with these flags still set. */
+  async function owing(flags: (ruleId: string) => Partial<StoredResult>) {
     const w = world();
     const text = body(doc('s1', NOW - 10 * MINUTE, 'Warning'));
     await w.post(text);
-    for (const [id, r] of w.rows) w.rows.set(id, { ...r, eventPending: id === 'test-alpha', acceptPending: true });
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, ...flags(id) });
     w.entries.clear();
     w.calls.length = 0;
-    const r = await w.post(text);
+    return { w, text };
+  }
+
+  it('are handed to the projector by a repeat of their snapshot, which then answers accepted if they owed the 201', async () => {
+    const { w, text } = await owing((id) => ({ eventPending: id === 'test-alpha', acceptPending: true, keyTag: 'old', ...(id === 'test-alpha' && { previousStatus: 'Pass' }) }));
+    const r = await w.post(text, { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()] });
     expect(r.outcome).toBe('accepted');
-    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', 'committed', 'kick']);
-    expect(w.work().events.map((e) => e.ruleId)).toStrictEqual(['test-alpha']);
-    expect([...w.rows.values()].every((row) => !row.eventPending && !row.acceptPending)).toBe(true);
+    expect(w.steps()).toStrictEqual(['entry', 'commit test-alpha,test-beta', 'committed', 'kick']);
+    const work = w.work();
+    expect(work.events.map((e) => [e.ruleId, e.toStatus, e.recordedAt])).toStrictEqual([['test-alpha', 'Warning', NOW]]);
+    // The index still holds the status before the event's.
+    expect(work.index.map((i) => [i.record.ruleId, i.from])).toStrictEqual([['test-alpha', 'Pass']]);
+    expect(work.alerts).toStrictEqual([]);
+    expect([work.host, work.raw]).toStrictEqual([undefined, undefined]);
+    expect([...w.rows.values()].map((row) => [row.eventPending, row.acceptPending, row.keyTag, row.recentCommits![0]!.id])).toStrictEqual([
+      [false, false, 'k1', work.commitId],
+      [false, false, 'k1', work.commitId],
+    ]);
+  });
+
+  it('answer a repeat that only hands projections over as a duplicate, keeping a key tag when none is given', async () => {
+    const { w, text } = await owing((id) => ({ indexPending: id === 'test-beta', keyTag: 'old', fingerprint: `fp-${id}` }));
+    expect((await w.post(text)).outcome).toBe('duplicate');
+    const work = w.work();
+    expect(work.events).toStrictEqual([]);
+    expect(work.index.map((i) => [i.record.ruleId, i.from])).toStrictEqual([['test-beta', 'Pass']]);
+    expect(work.drift!.map((d) => [d.ruleId, 'fingerprint' in d ? d.fingerprint : undefined])).toStrictEqual([['test-beta', 'fp-test-beta']]);
+    expect(w.rows.get('test-beta')).toMatchObject({ indexPending: false, keyTag: 'old' });
+  });
+
+  it('owe the host row and the raw body of the snapshot when flagged for sync, in the slot the rows name', async () => {
+    const { w, text } = await owing(() => ({ syncPending: true, rawSlot: 3 }));
+    await w.post(text);
+    const work = w.work();
+    expect(work.host).toMatchObject({ now: NOW, snapshotId: sid('s1'), record: { server: SERVER, lastSnapshotId: sid('s1'), lastCollectedAt: NOW - 10 * MINUTE } });
+    expect(work.raw).toMatchObject({ slot: 3, record: { snapshotId: sid('s1'), collectedAt: NOW - 10 * MINUTE, receivedAt: NOW, body: text } });
+  });
+
+  it('write nothing for rows that owe nothing', async () => {
+    const { w, text } = await owing(() => ({}));
+    expect((await w.post(text)).outcome).toBe('duplicate');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+
+  it('keep the hand-over whose answer was lost after it landed', async () => {
+    const { w, text } = await owing(() => ({ eventPending: true, acceptPending: true }));
+    w.failures.push('landed-then-conflict');
+    expect((await w.post(text)).outcome).toBe('accepted');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', `read ${SERVER}`, 'committed', 'kick']);
+  });
+
+  it('drop the entry of a hand-over another writer beat, answering duplicate', async () => {
+    const { w, text } = await owing(() => ({ eventPending: true, acceptPending: true }));
+    w.interleaved.push(() => w.land({ put: [...w.rows.values()].map((r) => ({ record: { ...r, eventPending: false, acceptPending: false } })), remove: [], basedOn: [] }));
+    expect((await w.post(text)).outcome).toBe('duplicate');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', `read ${SERVER}`, 'drop entry']);
+    expect(w.entries.size).toBe(0);
+  });
+
+  it('drop the entry of a hand-over storage refused, keep it through an outage, and pass either on', async () => {
+    for (const [error, kept] of [
+      [new RestError('bad request', { statusCode: 400 }), 0],
+      [new RestError('unavailable', { statusCode: 503 }), 1],
+    ] as const) {
+      const { w, text } = await owing(() => ({ eventPending: true }));
+      w.failures.push(error);
+      await expect(w.post(text)).rejects.toBe(error);
+      expect(w.entries.size, error.message).toBe(kept);
+      expect(w.steps().includes('drop entry'), error.message).toBe(kept === 0);
+    }
+  });
+
+  it('are carried over by a newer snapshot, which then owes the host row and the raw body however little changed', async () => {
+    const { w } = await owing(() => ({ syncPending: true }));
+    await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    const work = w.work();
+    expect(work.host?.snapshotId).toBe(sid('s2'));
+    expect(work.raw?.record.snapshotId).toBe(sid('s2'));
+    expect(w.rows.get('test-alpha')!.syncPending).toBe(false);
+  });
+});
+
+describe('a new version of a rule', () => {
+  it('records a status it moves on unchanged content as the rule change, not the server', async () => {
+    const v1 = world();
+    await v1.post(body(doc('s1', NOW - 10 * MINUTE, 'Warning')));
+    const v2 = world({ rules: [alphaRuleV2, betaRule] });
+    for (const [id, r] of v1.rows) v2.rows.set(id, r);
+    await v2.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    expect(v2.rows.get('test-alpha')).toMatchObject({ status: 'Error', previousStatus: 'Warning', ruleVersion: '2.0.0', changeCause: 'rule-change' });
+    // New content under the new version: the server moved.
+    await v2.post(body(doc('s3', NOW - 4 * MINUTE, 'Pass')));
+    expect(v2.rows.get('test-alpha')).toMatchObject({ status: 'Pass', changeCause: 'snapshot' });
+  });
+
+  it('keeps the cause of a status that did not change', async () => {
+    const v1 = world();
+    await v1.post(body(doc('s1', NOW - 10 * MINUTE, 'Warning')));
+    const v2 = world({ rules: [alphaRuleV2, betaRule] });
+    for (const [id, r] of v1.rows) v2.rows.set(id, r);
+    await v2.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    await v2.post(body(doc('s3', NOW - 4 * MINUTE, 'Warning', { files: [{ path: 'C:\\logs\\test.txt', exists: true, size: 1, tail: 'y' }] })));
+    expect(v2.rows.get('test-alpha')).toMatchObject({ status: 'Error', changeCause: 'rule-change', firstSeen: NOW - 5 * MINUTE });
   });
 });
