@@ -4,7 +4,7 @@
 // over HTTP and Azurite.
 import { createHash } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { contentHashOf, HOST_REFRESH_MS, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
 import { decodeWork, type ProjectionWork } from '../../src/app/projection-work';
@@ -391,6 +391,33 @@ describe('conflicts and failures', () => {
     expect(w.steps().filter((s) => s.startsWith('commit'))).toHaveLength(8);
     expect(w.steps().filter((s) => s === 'drop entry')).toHaveLength(7);
     expect(w.entries.size).toBe(1);
+  }, 20_000);
+});
+
+describe('a post that keeps colliding for a minute', () => {
+  it('stops once more than a minute has passed since its first attempt, leaving the last entry for the projector', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (const [passed, commits] of [
+        [60_001, 1],
+        [60_000, 8],
+      ] as const) {
+        const w = world();
+        await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+        w.calls.length = 0;
+        w.entries.clear();
+        const start = Date.now();
+        // Another writer lands before each commit; time passes during the first one only.
+        const theirs = () => w.land({ put: [...w.rows.values()].map((r) => ({ record: r })), remove: [], basedOn: [] });
+        w.interleaved.push(() => (theirs(), vi.setSystemTime(start + passed)), ...Array.from({ length: 7 }, () => theirs));
+        await expect(w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning'))), String(passed)).rejects.toThrow(`Snapshots of ${SERVER} kept colliding; try again.`);
+        const steps = w.steps();
+        expect(steps.filter((s) => s.startsWith('commit')).length, String(passed)).toBe(commits);
+        expect(w.entries.size).toBe(1);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   }, 20_000);
 });
 
