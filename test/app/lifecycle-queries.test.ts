@@ -3,11 +3,11 @@
 // counts or to a removed one, and a server's history. The service tests read the same answers
 // from what real posts, removals and waivers wrote to Azurite.
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/app/errors';
 import { LifecycleQueries, WAIVED_PAGES_MAX, type LifecycleQueryDeps } from '../../src/app/lifecycle-queries';
 import type { ReevalProgress } from '../../src/app/reevaluate';
 import { RULES } from '../../src/rules/registry';
 import { REMOVED_STATUS, type EventRecord, type HostRecord, type StaleMarker, type StoredResult, type StoredWaiver } from '../../src/store';
+import { refusalOf } from '../support/api-request';
 import { WAIVER_NOW as T, waiverRecord } from '../support/waiver-records';
 
 const RULE = RULES[0]!;
@@ -79,17 +79,6 @@ function lifecycle(world: World = {}) {
     reevaluation: world.reevaluation ?? note('reevaluation', () => ({ upToDate: true, pass: null }) as unknown as ReevalProgress),
   };
   return { q: new LifecycleQueries(deps as unknown as LifecycleQueryDeps), calls };
-}
-
-/** The code and sentence `run` is refused with, or a failure when it answers. */
-async function refusalOf(run: () => Promise<unknown>): Promise<[string, string]> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof ApiError) return [error.code, error.message];
-    throw error;
-  }
-  throw new Error('answered');
 }
 
 const warnings = () => {
