@@ -6,8 +6,9 @@ import { createHash } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/app/errors';
-import { contentHashOf, HOST_REFRESH_MS, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
+import { contentHashOf, HOST_REFRESH_MS, hostHashOf, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
 import { decodeWork, type ProjectionWork } from '../../src/app/projection-work';
+import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 import type { Rule } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
 import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type ServerCommit, type StoredResult } from '../../src/store';
@@ -43,7 +44,7 @@ interface Entry {
 }
 
 /** One server's rows in memory, the outbox and staging rows, and every call made, in order. */
-function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; rawTooLarge?: boolean } = {}) {
+function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; rawTooLarge?: boolean | 'always'; entryFailure?: Error } = {}) {
   const rows = new Map<string, StoredResult>();
   const entries = new Map<string, Entry>();
   const staged = new Set<string>();
@@ -52,6 +53,8 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
   const failures: Failure[] = [];
   /** Rows another writer commits just before the next commit (a conflict). */
   const interleaved: (() => void)[] = [];
+  /** What the next reads throw, one each. */
+  const readFailures: Error[] = [];
   let etags = 0;
   const land = (commit: ServerCommit) => {
     for (const { record } of commit.put) rows.set(record.ruleId, { ...record, etag: `e${++etags}` } as StoredResult);
@@ -62,7 +65,13 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
     retiredRuleIds: options.retired ?? [],
     clock: () => NOW,
     store: {
-      readServerRows: async (server: string) => (calls.push(`read ${server}`), [...rows.values()]),
+      readServerRows: async (server: string, ruleIds: readonly string[]) => {
+        calls.push(`read ${server}`);
+        // A server's rows are read for the loaded rules (a one-rule read can be a point read).
+        if (ruleIds.join() !== deps.rules.map((r) => r.id).join()) throw new Error(`read for ${ruleIds.join()}`);
+        if (readFailures.length > 0) throw readFailures.shift();
+        return [...rows.values()];
+      },
       commitServer: async (server: string, commit: ServerCommit) => {
         calls.push(`commit ${commit.put.map((p) => p.record.ruleId).join(',')}${commit.remove.length > 0 ? ` remove ${commit.remove.join(',')}` : ''}`);
         interleaved.shift()?.();
@@ -75,7 +84,8 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
     },
     outbox: {
       put: async (e: Entry) => {
-        if (options.rawTooLarge && decodeWork(e.payload)?.raw) throw new OutboxEntryTooLargeError('too large');
+        if (options.entryFailure) throw options.entryFailure;
+        if (options.rawTooLarge === 'always' || (options.rawTooLarge && decodeWork(e.payload)?.raw)) throw new OutboxEntryTooLargeError('too large');
         calls.push(`entry ${e.commitId}`);
         entries.set(e.commitId, e);
       },
@@ -95,6 +105,7 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
     staged,
     calls,
     failures,
+    readFailures,
     interleaved,
     land,
     post: (text: string, bound?: BoundKey, lang: 'en' | 'ja' = 'en') => ingest.run(text, lang, log, bound),
@@ -202,7 +213,7 @@ describe('the next snapshots', () => {
       for (const [id, r] of w.rows) w.rows.set(id, { ...r, hostSyncedAt: NOW - ago });
       w.entries.clear();
       w.calls.length = 0;
-      await w.post(body(doc(`s-${ago}`, NOW - 5 * MINUTE + ago / 1000)));
+      expect((await w.post(body(doc(`s-${ago}`, NOW - (due ? 5 : 4) * MINUTE)))).outcome).toBe('accepted');
       expect(w.entries.size, String(ago)).toBe(due ? 1 : 0);
       if (due) expect(w.work().host?.previousSync).toBe(NOW - ago);
       expect(w.rows.get('test-alpha')!.hostSyncedAt).toBe(due ? NOW : NOW - ago);
@@ -590,5 +601,303 @@ describe('a new version of a rule', () => {
     await v2.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
     await v2.post(body(doc('s3', NOW - 4 * MINUTE, 'Warning', { files: [{ path: 'C:\\logs\\test.txt', exists: true, size: 1, tail: 'y' }] })));
     expect(v2.rows.get('test-alpha')).toMatchObject({ status: 'Error', changeCause: 'rule-change', firstSeen: NOW - 5 * MINUTE });
+  });
+});
+
+/** Alpha with configuration facts (the file tail), so its results carry a fingerprint and move in the drift. */
+const factsRule: Rule = { ...alphaRule, configurationFacts: (n: NormalisedSnapshot) => ({ tail: n.files[0]?.tail ?? '' }) };
+/** A rule whose verdict follows the collection time alone (Warning in odd minutes): status moves on unchanged content. */
+const clockRule: Rule = {
+  ...alphaRule,
+  id: 'test-clock',
+  evaluate: (n: NormalisedSnapshot) => {
+    const status = Math.floor(n.collectedAt / MINUTE) % 2 === 1 ? 'Warning' : 'Pass';
+    return { status, reasonCode: 'FromState', message: { en: status, ja: status }, remediation: [], evidence: {} };
+  },
+};
+const tail = (text: string) => ({ files: [{ path: 'C:\\logs\\test.txt', exists: true, size: text.length, tail: text }] });
+
+describe('the hashes that tell what changed', () => {
+  it('name a snapshot content without its id and collection time, and its host by the host and collector alone', () => {
+    const a = doc('s1', NOW - 10 * MINUTE) as unknown as Snapshot;
+    const b = doc('s2', NOW - 5 * MINUTE) as unknown as Snapshot;
+    expect(contentHashOf(a)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(contentHashOf(b)).toBe(contentHashOf(a));
+    expect(contentHashOf(doc('s1', NOW - 10 * MINUTE, 'Warning') as unknown as Snapshot)).not.toBe(contentHashOf(a));
+    expect(hostHashOf(a)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(hostHashOf(doc('s3', NOW, 'Error') as unknown as Snapshot)).toBe(hostHashOf(a));
+    expect(hostHashOf({ ...a, collector: { ...a.collector, version: '2.0.0' } })).not.toBe(hostHashOf(a));
+    expect(hostHashOf({ ...a, host: { ...a.host, name: 'EXCH02' } })).not.toBe(hostHashOf(a));
+  });
+
+  it('owe the host row within the hour when the host facts changed', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.entries.clear();
+    await w.post(body({ ...doc('s2', NOW - 5 * MINUTE), collector: { name: 'Send-PostureSnapshot', version: '1.1.0' } }));
+    expect(w.work().host?.record.collectorVersion).toBe('1.1.0');
+    expect(w.rows.get('test-alpha')!.hostSyncedAt).toBe(NOW);
+  });
+
+  it('owe a host row without OS facts when the snapshot has none', async () => {
+    const w = world();
+    const d = doc('s1', NOW - 10 * MINUTE);
+    const { os: _os, ...host } = d.host as Record<string, unknown>;
+    await w.post(body({ ...d, host }));
+    const record = w.work().host!.record;
+    expect([record.hostName, record.osCaption, record.osVersion, record.osArchitecture]).toStrictEqual(['EXCH01', undefined, undefined, undefined]);
+  });
+});
+
+describe('more refusals', () => {
+  it('puts a parser message spread over lines on one line', async () => {
+    expect(await refusalOf(() => world().post('nope\n\n\ttrue'))).toStrictEqual(['invalid_json', `The body is not valid JSON (Unexpected token 'o', "nope true" is not valid JSON).`, {}]);
+  });
+
+  it('names a span of exactly one unit by that unit', async () => {
+    const [, message] = await refusalOf(() => world().post(body(doc('s1', NOW + 3_600_000))));
+    expect(message).toContain('is 1 hour ahead');
+  });
+});
+
+describe('which row and which rows', () => {
+  it('takes the newest row of the server as its current snapshot, whichever rule it is', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)));
+    // The last row held an older snapshot (written before a rule joined, say).
+    const beta = w.rows.get('test-beta')!;
+    w.rows.set('test-beta', { ...beta, snapshotId: sid('s1'), collectedAt: NOW - 10 * MINUTE });
+    w.calls.length = 0;
+    expect((await w.post(body(doc('s2', NOW - 5 * MINUTE)))).outcome).toBe('duplicate');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+
+  it('keeps each remembered snapshot id once when an old id comes back with a new collection', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)));
+    await w.post(body(doc('s1', NOW - 4 * MINUTE)));
+    expect(w.rows.get('test-alpha')!.recentSnapshotIds).toStrictEqual([sid('s1'), sid('s2')]);
+  });
+
+  it('answers rows an older layout wrote without remembered ids or commits, a repeat as duplicate and an older one as stale', async () => {
+    const w = world();
+    const text = body(doc('s2', NOW - 5 * MINUTE));
+    await w.post(text);
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, recentSnapshotIds: undefined, recentCommits: undefined });
+    expect((await w.post(text)).outcome).toBe('duplicate');
+    expect((await w.post(body(doc('s1', NOW - 10 * MINUTE)))).outcome).toBe('stale');
+  });
+
+  it('keeps the raw slot of unchanged content', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    await w.post(body(doc('s2', NOW - 9 * MINUTE, 'Warning')));
+    expect(w.rows.get('test-alpha')!.rawSlot).toBe(1);
+    await w.post(body(doc('s3', NOW - 8 * MINUTE, 'Warning')));
+    expect(w.rows.get('test-alpha')!.rawSlot).toBe(1);
+  });
+
+  it('answers its verdicts sorted by rule id, whatever the order the rules are loaded in', async () => {
+    const w = world({ rules: [clockRule, betaRule, alphaRule] });
+    const r = await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    expect(r.results.map((v) => v.ruleId)).toStrictEqual(['test-alpha', 'test-beta', 'test-clock']);
+    const again = await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    expect(again.results.map((v) => v.ruleId)).toStrictEqual(['test-alpha', 'test-beta', 'test-clock']);
+  });
+});
+
+describe('the key checked again', () => {
+  it('on the rows read after a conflict, when the first were remembered, tagging them with what it answers', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.interleaved.push(() => w.land({ put: [...w.rows.values()].map((r) => ({ record: r })), remove: [], basedOn: [] }));
+    const seen: number[] = [];
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)), { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()], remembered: true, recheck: async (rows) => (seen.push(rows.length), 'k2') });
+    expect(seen).toStrictEqual([2]);
+    expect(w.rows.get('test-alpha')!.keyTag).toBe('k2');
+  });
+
+  it('not after a conflict when the first rows were read, and then nothing is tagged', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.interleaved.push(() => w.land({ put: [...w.rows.values()].map((r) => ({ record: r })), remove: [], basedOn: [] }));
+    const seen: number[] = [];
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)), { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()], recheck: async (rows) => (seen.push(rows.length), 'k2') });
+    expect(seen).toStrictEqual([]);
+    expect(w.rows.get('test-alpha')!.keyTag).toBeUndefined();
+  });
+
+  it('not on remembered rows that a newer snapshot commits over: their ETags guard the commit', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    w.calls.length = 0;
+    const seen: number[] = [];
+    await w.post(body(doc('s2', NOW - 5 * MINUTE)), { server: SERVER, keyTag: 'k1', rows: [...w.rows.values()], remembered: true, recheck: async (rows) => (seen.push(rows.length), 'k2') });
+    expect(w.steps()).toStrictEqual(['commit test-alpha,test-beta']);
+    expect(seen).toStrictEqual([]);
+    expect(w.rows.get('test-alpha')!.keyTag).toBe('k1');
+  });
+
+  it('when the rows read show the server removed, and its refusal refuses the post', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, status: REMOVED_STATUS });
+    const refused = new ApiError('forbidden', 'This server key was revoked.');
+    await expect(w.post(body(doc('s2', NOW - 5 * MINUTE)), { server: SERVER, recheck: async () => Promise.reject(refused) })).rejects.toBe(refused);
+    // A server that counts: the key check read no rows, and nothing is checked again.
+    const live = world();
+    let asked = 0;
+    await live.post(body(doc('s1', NOW - 10 * MINUTE)), { server: SERVER, recheck: async () => (asked++, 'k') });
+    expect(asked).toBe(0);
+  });
+});
+
+describe('more of a removed server', () => {
+  it('answers its last snapshot sent again as stale, with that snapshot verdicts', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 10 * MINUTE, 'Warning'));
+    await w.post(text);
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, status: REMOVED_STATUS });
+    const r = await w.post(text);
+    expect(r.outcome).toBe('stale');
+    expect(r.results.map((v) => [v.ruleId, v.status])).toStrictEqual([
+      ['test-alpha', 'Warning'],
+      ['test-beta', 'Pass'],
+    ]);
+  });
+
+  it('deletes the markers of rules no longer loaded when it comes back', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    const alone = world({ rules: [alphaRule], retired: ['test-beta'] });
+    for (const [id, r] of w.rows) alone.rows.set(id, { ...r, status: REMOVED_STATUS });
+    await alone.post(body(doc('s2', NOW - 5 * MINUTE)));
+    expect(alone.steps()).toContain('commit test-alpha remove test-beta');
+    // Markers are no results: the server leaves no index for them.
+    expect(alone.work().indexLeaves).toBeUndefined();
+  });
+});
+
+describe('what a rule that left the set owes', () => {
+  it('is its index and drift leaves, from this snapshot and under this commit', async () => {
+    const w = world({ rules: [factsRule, betaRule] });
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    const alone = world({ rules: [betaRule], retired: ['test-alpha'] });
+    for (const [id, r] of w.rows) alone.rows.set(id, r);
+    await alone.post(body(doc('s2', NOW - 5 * MINUTE)));
+    const work = alone.work();
+    const source = { sourceSnapshotId: sid('s2'), sourceCollectedAt: NOW - 5 * MINUTE };
+    expect(work.indexLeaves).toStrictEqual([{ leave: true, ruleId: 'test-alpha', server: SERVER, from: 'Pass', ...source }]);
+    expect(work.driftLeaves).toMatchObject([{ leave: true, ruleId: 'test-alpha', server: SERVER, ...source, sourceCommitId: work.commitId }]);
+  });
+});
+
+describe('the outbox failing', () => {
+  it('passes an outage writing the entry on, staging nothing and committing nothing', async () => {
+    const outage = new RestError('unavailable', { statusCode: 503 });
+    const w = world({ entryFailure: outage });
+    await expect(w.post(body(doc('s1', NOW - 10 * MINUTE)))).rejects.toBe(outage);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+
+  it('passes on an entry too large without a raw body to leave out', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE)));
+    const big = world({ rawTooLarge: 'always' });
+    for (const [id, r] of w.rows) big.rows.set(id, r);
+    // Same content, new status from a new rule version: an entry without a raw body.
+    await expect(big.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')))).rejects.toBeInstanceOf(OutboxEntryTooLargeError);
+    expect(big.steps()).toStrictEqual([`read ${SERVER}`]);
+  });
+});
+
+describe('carried over by a newer snapshot', () => {
+  it('are the events rows owed and the host row and body of one row flagged for sync', async () => {
+    const w = world();
+    await w.post(body(doc('s1', NOW - 10 * MINUTE, 'Warning')));
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, eventPending: id === 'test-alpha', syncPending: id === 'test-beta' });
+    w.entries.clear();
+    await w.post(body(doc('s2', NOW - 5 * MINUTE, 'Warning')));
+    const work = w.work();
+    // The owed event is the older snapshot's, recorded now; the new snapshot changed no status.
+    expect(work.events.map((e) => [e.ruleId, e.snapshotId, e.recordedAt])).toStrictEqual([['test-alpha', sid('s1'), NOW]]);
+    expect(work.host?.snapshotId).toBe(sid('s2'));
+    expect(work.raw?.record.snapshotId).toBe(sid('s2'));
+  });
+});
+
+describe('a rule with configuration facts', () => {
+  it('moves the server in the drift when its facts change, under this commit, and not when they stay', async () => {
+    const w = world({ rules: [factsRule, betaRule] });
+    await w.post(body(doc('s1', NOW - 10 * MINUTE, 'Pass', tail('a'))));
+    const first = w.work();
+    expect(first.drift!.map((d) => d.ruleId)).toStrictEqual(['test-alpha']);
+    expect(w.rows.get('test-alpha')!.driftCommitId).toBe(first.commitId);
+    w.entries.clear();
+    await w.post(body(doc('s2', NOW - 9 * MINUTE, 'Pass', tail('b'))));
+    const second = w.work();
+    expect(second.drift!.map((d) => [d.ruleId, 'fingerprint' in d && d.fingerprint !== first.drift![0]!.fingerprint])).toStrictEqual([['test-alpha', true]]);
+    expect(w.rows.get('test-alpha')!.driftCommitId).toBe(second.commitId);
+    w.entries.clear();
+    await w.post(body(doc('s3', NOW - 8 * MINUTE, 'Pass', tail('b'))));
+    expect(w.entries.size).toBe(0);
+    expect(w.rows.get('test-alpha')!.driftCommitId).toBe(second.commitId);
+  });
+
+  it('moves a row an older version left owing its index in the drift too', async () => {
+    const w = world({ rules: [factsRule, betaRule] });
+    await w.post(body(doc('s1', NOW - 10 * MINUTE, 'Pass', tail('a'))));
+    w.rows.set('test-alpha', { ...w.rows.get('test-alpha')!, indexPending: true });
+    w.entries.clear();
+    await w.post(body(doc('s2', NOW - 9 * MINUTE, 'Pass', tail('a'))));
+    expect(w.work().drift!.map((d) => d.ruleId)).toStrictEqual(['test-alpha']);
+  });
+});
+
+describe('the cause of a change', () => {
+  it('is the snapshot when the content changed under a new rule version, or the status moved on the same content and version', async () => {
+    const v1 = world();
+    await v1.post(body(doc('s1', NOW - 10 * MINUTE, 'Warning')));
+    const v2 = world({ rules: [alphaRuleV2, betaRule] });
+    for (const [id, r] of v1.rows) v2.rows.set(id, r);
+    await v2.post(body(doc('s2', NOW - 5 * MINUTE, 'Pass')));
+    expect(v2.rows.get('test-alpha')).toMatchObject({ status: 'Pass', changeCause: 'snapshot' });
+
+    const clock = world({ rules: [clockRule] });
+    await clock.post(body(doc('s1', Date.parse('2026-12-06T11:50:00Z'))));
+    await clock.post(body(doc('s2', Date.parse('2026-12-06T11:51:00Z'))));
+    expect(clock.rows.get('test-clock')).toMatchObject({ status: 'Warning', previousStatus: 'Pass', changeCause: 'snapshot' });
+  });
+});
+
+describe('more of a hand-over', () => {
+  it('clears every flag, answers accepted when one row owed the 201, and owes the sync of one row flagged', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 10 * MINUTE, 'Warning'));
+    await w.post(text);
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, syncPending: id === 'test-beta', acceptPending: id === 'test-beta', rawSlot: 2 });
+    w.entries.clear();
+    expect((await w.post(text)).outcome).toBe('accepted');
+    expect(w.work().raw?.slot).toBe(2);
+    expect(w.work().drift).toStrictEqual([]);
+    expect([...w.rows.values()].map((r) => [r.eventPending, r.indexPending, r.syncPending, r.acceptPending])).toStrictEqual([
+      [false, false, false, false],
+      [false, false, false, false],
+    ]);
+  });
+
+  it('keeps its entry when the rows cannot be read after a conflict, answering duplicate', async () => {
+    const w = world();
+    const text = body(doc('s1', NOW - 10 * MINUTE, 'Warning'));
+    await w.post(text);
+    for (const [id, r] of w.rows) w.rows.set(id, { ...r, eventPending: true });
+    w.entries.clear();
+    w.calls.length = 0;
+    w.interleaved.push(() => (w.land({ put: [...w.rows.values()].map((r) => ({ record: r })), remove: [], basedOn: [] }), w.readFailures.push(new RestError('unavailable', { statusCode: 503 }))));
+    expect((await w.post(text)).outcome).toBe('duplicate');
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'entry', 'commit test-alpha,test-beta', `read ${SERVER}`]);
+    expect(w.entries.size).toBe(1);
   });
 });
