@@ -84,7 +84,7 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
     },
     outbox: {
       put: async (e: Entry) => {
-        if (options.entryFailure) throw options.entryFailure;
+        if (options.entryFailure) throw (calls.push('outbox failed'), options.entryFailure);
         if (options.rawTooLarge === 'always' || (options.rawTooLarge && decodeWork(e.payload)?.raw)) throw new OutboxEntryTooLargeError('too large');
         calls.push(`entry ${e.commitId}`);
         entries.set(e.commitId, e);
@@ -514,6 +514,8 @@ describe('rows an older version left owing projections', () => {
     // The index still holds the status before the event's.
     expect(work.index.map((i) => [i.record.ruleId, i.from])).toStrictEqual([['test-alpha', 'Pass']]);
     expect(work.alerts).toStrictEqual([]);
+    // Its rule declares no configuration facts: no drift member to hand over.
+    expect(work.drift).toStrictEqual([]);
     expect([work.host, work.raw]).toStrictEqual([undefined, undefined]);
     expect([...w.rows.values()].map((row) => [row.eventPending, row.acceptPending, row.keyTag, row.recentCommits![0]!.id])).toStrictEqual([
       [false, false, 'k1', work.commitId],
@@ -708,6 +710,22 @@ describe('which row and which rows', () => {
   });
 });
 
+describe('a rule that joins the rule set', () => {
+  it('gets its row with the host refresh the other rows had, when the host row is not due', async () => {
+    const one = world({ rules: [alphaRule] });
+    await one.post(body(doc('s1', NOW - 10 * MINUTE)));
+    const synced = NOW - 30 * MINUTE;
+    const two = world();
+    for (const [id, r] of one.rows) two.rows.set(id, { ...r, hostSyncedAt: synced });
+    await two.post(body(doc('s2', NOW - 5 * MINUTE)));
+    expect([...two.rows.values()].map((r) => [r.ruleId, r.hostSyncedAt, r.previousStatus])).toStrictEqual([
+      ['test-alpha', synced, undefined],
+      ['test-beta', synced, undefined],
+    ]);
+    expect(two.work().events.map((e) => e.ruleId)).toStrictEqual(['test-beta']);
+  });
+});
+
 describe('the key checked again', () => {
   it('on the rows read after a conflict, when the first were remembered, tagging them with what it answers', async () => {
     const w = world();
@@ -799,7 +817,7 @@ describe('the outbox failing', () => {
     const outage = new RestError('unavailable', { statusCode: 503 });
     const w = world({ entryFailure: outage });
     await expect(w.post(body(doc('s1', NOW - 10 * MINUTE)))).rejects.toBe(outage);
-    expect(w.steps()).toStrictEqual([`read ${SERVER}`]);
+    expect(w.steps()).toStrictEqual([`read ${SERVER}`, 'outbox failed']);
   });
 
   it('passes on an entry too large without a raw body to leave out', async () => {
