@@ -34,7 +34,7 @@ export interface StagedRawSweepRun {
   readonly retried: number;
 }
 
-const projectedSlot = (slot: number): boolean => (PROJECTED_RAW_SLOTS as readonly number[]).includes(slot);
+const projectedSlot = (slot: number | undefined): boolean => (PROJECTED_RAW_SLOTS as readonly (number | undefined)[]).includes(slot);
 
 /**
  * The slot a staged body whose entry is gone belongs in, from the server's Results rows; undefined
@@ -49,7 +49,7 @@ export function slotForStaged(staged: StagedRawMeta, head: RawHead | undefined):
   const headSlot = rawSlotOf(head.rawSlot);
   if (staged.contentHash === head.contentHash) return !isNewerSnapshot(staged, head) && projectedSlot(headSlot) ? headSlot : undefined;
   const landed = head.recentCommits.some((c) => c.id === staged.commitId);
-  if (landed && staged.slot !== undefined && projectedSlot(staged.slot) && staged.slot !== headSlot) return staged.slot;
+  if (landed && projectedSlot(staged.slot) && staged.slot !== headSlot) return staged.slot;
   return undefined;
 }
 
@@ -75,7 +75,11 @@ export class StagedRawSweep {
       if (!(await outbox.has(k.server, k.commitId))) orphaned.push(k);
     });
     const byServer = new Map<string, StagedRawKey[]>();
-    for (const k of orphaned) byServer.set(k.server, [...(byServer.get(k.server) ?? []), k]);
+    for (const k of orphaned) {
+      const list = byServer.get(k.server);
+      if (list) list.push(k);
+      else byServer.set(k.server, [k]);
+    }
     const counts = { copied: 0, removed: 0, retried: 0 };
     await settleBounded([...byServer], parallel, async ([server, list]) => {
       const done = await this.#server(server, list, log);
