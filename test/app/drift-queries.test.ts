@@ -9,6 +9,7 @@ import { isoInstant as iso } from '../../src/app/iso-time';
 import type { ReevalProgress } from '../../src/app/reevaluate';
 import { RULES } from '../../src/rules/registry';
 import { CursorCodec, InvalidContinuationTokenError, type DriftCounts, type DriftMember, type StoredBaseline } from '../../src/store';
+import { warnLog as warnings } from '../support/api-request';
 
 const RULE = RULES[0]!;
 const T = Date.parse('2026-12-06T09:00:00.000Z');
@@ -52,11 +53,6 @@ function queries(world: World = {}) {
   };
   return { q: new DriftQueries(deps), reads };
 }
-
-const warnings = () => {
-  const lines: string[] = [];
-  return { log: { warn: (l: string) => void lines.push(l) }, lines };
-};
 
 const baselineUnrecorded = (server: string) =>
   `The baseline server ${server} has no configuration recorded for ${RULE.id} (removed from the fleet, or no longer evaluated by the rule), so ${measuredAgainstLargest(RULE.id)}.`;

@@ -3,15 +3,15 @@
 // counts or to a removed one, and a server's history. The service tests read the same answers
 // from what real posts, removals and waivers wrote to Azurite.
 import { describe, expect, it } from 'vitest';
+import { isoInstant as iso } from '../../src/app/iso-time';
 import { LifecycleQueries, WAIVED_PAGES_MAX, type LifecycleQueryDeps } from '../../src/app/lifecycle-queries';
 import type { ReevalProgress } from '../../src/app/reevaluate';
 import { RULES } from '../../src/rules/registry';
 import { REMOVED_STATUS, type EventRecord, type HostRecord, type StaleMarker, type StoredResult, type StoredWaiver } from '../../src/store';
-import { refusalOf } from '../support/api-request';
+import { refusalOf, warnLog as warnings } from '../support/api-request';
 import { WAIVER_NOW as T, waiverRecord } from '../support/waiver-records';
 
 const RULE = RULES[0]!;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const waiver = (id: string, over: Partial<StoredWaiver> = {}): StoredWaiver => ({ ...waiverRecord({ id, ...over }), etag: `e-${id}` });
 const stale = (server: string, lastSeen: number, lastSnapshotId = `s-${server}`): StaleMarker => ({ server, lastSeen, staleSince: lastSeen + 1000, lastSnapshotId });
@@ -80,11 +80,6 @@ function lifecycle(world: World = {}) {
   };
   return { q: new LifecycleQueries(deps as unknown as LifecycleQueryDeps), calls };
 }
-
-const warnings = () => {
-  const lines: string[] = [];
-  return { log: { warn: (l: string) => void lines.push(l) }, lines };
-};
 
 describe('what the lifecycle leaves as it is', () => {
   it('answers the manifest, the rule catalogue, the events and whether counts are pending from the plain reads', async () => {

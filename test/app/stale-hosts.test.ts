@@ -2,6 +2,7 @@
 // still reporting, forgotten, pruned), a server's return when its Hosts row is refreshed, and a
 // removal clearing both. The service tests run the same passes on rows in Azurite.
 import { describe, expect, it } from 'vitest';
+import { isoInstant as iso } from '../../src/app/iso-time';
 import { STALE_SCAN_LIMIT, StaleHosts, type StaleHostsDeps } from '../../src/app/stale-hosts';
 import { seenPartition, type EventRecord, type SeenEntry, type StaleMarker } from '../../src/store';
 import type { ReturnedMarker } from '../../src/store/lifecycle-store';
@@ -10,7 +11,6 @@ const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
 const STALE_AFTER_MIN = 120;
 const THRESHOLD = NOW - STALE_AFTER_MIN * MINUTE;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const entry = (server: string, sync: number): SeenEntry => ({ server, sync, partitionKey: seenPartition(sync) });
 

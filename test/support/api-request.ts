@@ -51,3 +51,9 @@ export async function refusalOf(run: () => Promise<unknown>): Promise<[string, s
   }
   throw new Error('answered instead of refusing');
 }
+
+/** A log that keeps the warnings a read answers beside (`log.warn`), for the test to read in `lines`. */
+export function warnLog() {
+  const lines: string[] = [];
+  return { log: { warn: (l: string) => void lines.push(l) }, lines };
+}
