@@ -8,11 +8,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { isoInstant as iso } from '../../src/app/iso-time';
 import { contentHashOf, HOST_REFRESH_MS, hostHashOf, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
-import { decodeWork, type ProjectionWork } from '../../src/app/projection-work';
+import { decodeWork } from '../../src/app/projection-work';
 import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 import type { Rule } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
-import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type ServerCommit, type StoredResult } from '../../src/store';
+import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type StoredResult } from '../../src/store';
+import { memoryPartition, type MemoryEntry } from '../support/memory-partition';
 import { alphaRule, alphaRuleV2, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
@@ -28,8 +29,6 @@ const sid = (name: string) => {
 const doc = (name: string, collectedAt: number, state = 'Pass', over: Record<string, unknown> = {}) => ({ ...snapshot({ snapshotId: sid(name), collectedAt, testState: state }), ...over });
 const body = (d: Record<string, unknown>) => JSON.stringify(d);
 
-type Failure = Error | 'landed-then-conflict';
-
 /** A commit storage refused (the entry goes) and one lost in an outage (the entry stays), with the entries left. */
 const failedCommits = () =>
   [
@@ -37,30 +36,11 @@ const failedCommits = () =>
     [new RestError('unavailable', { statusCode: 503 }), 1],
   ] as const;
 
-interface Entry {
-  readonly server: string;
-  readonly commitId: string;
-  readonly writtenAt: number;
-  readonly payload: string;
-}
-
 /** One server's rows in memory, the outbox and staging rows, and every call made, in order. */
 function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; rawTooLarge?: boolean | 'always'; entryFailure?: Error } = {}) {
-  const rows = new Map<string, StoredResult>();
-  const entries = new Map<string, Entry>();
+  const p = memoryPartition();
   const staged = new Set<string>();
-  const calls: string[] = [];
-  /** What the next commits do instead of landing, one each. */
-  const failures: Failure[] = [];
-  /** Rows another writer commits just before the next commit (a conflict). */
-  const interleaved: (() => void)[] = [];
-  /** What the next reads throw, one each. */
-  const readFailures: Error[] = [];
-  let etags = 0;
-  const land = (commit: ServerCommit) => {
-    for (const { record } of commit.put) rows.set(record.ruleId, { ...record, etag: `e${++etags}` } as StoredResult);
-    for (const ruleId of commit.remove) rows.delete(ruleId);
-  };
+  const { calls } = p;
   const deps = {
     rules: options.rules ?? TEST_RULES,
     retiredRuleIds: options.retired ?? [],
@@ -70,27 +50,17 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
         calls.push(`read ${server}`);
         // A server's rows are read for the loaded rules (a one-rule read can be a point read).
         if (ruleIds.join() !== deps.rules.map((r) => r.id).join()) throw new Error(`read for ${ruleIds.join()}`);
-        if (readFailures.length > 0) throw readFailures.shift();
-        return [...rows.values()];
+        return p.read();
       },
-      commitServer: async (server: string, commit: ServerCommit) => {
-        calls.push(`commit ${commit.put.map((p) => p.record.ruleId).join(',')}${commit.remove.length > 0 ? ` remove ${commit.remove.join(',')}` : ''}`);
-        interleaved.shift()?.();
-        const failure = failures.shift();
-        if (failure instanceof Error) throw failure;
-        for (const { record, etag } of commit.put) if (rows.get(record.ruleId)?.etag !== etag) throw new ConcurrencyConflictError(`${server} changed`);
-        land(commit);
-        if (failure === 'landed-then-conflict') throw new ConcurrencyConflictError('the retry met its own ETags');
-      },
+      commitServer: p.commitServer,
     },
     outbox: {
-      put: async (e: Entry) => {
+      put: async (e: MemoryEntry) => {
         if (options.entryFailure) throw (calls.push('outbox failed'), options.entryFailure);
         if (options.rawTooLarge === 'always' || (options.rawTooLarge && decodeWork(e.payload)?.raw)) throw new OutboxEntryTooLargeError('too large');
-        calls.push(`entry ${e.commitId}`);
-        entries.set(e.commitId, e);
+        await p.outbox.put(e);
       },
-      deleteOne: async (_server: string, commitId: string) => (calls.push(`drop entry ${commitId}`), entries.delete(commitId)),
+      deleteOne: p.outbox.deleteOne,
     },
     staged: {
       putStagedRaw: async (_raw: unknown, commitId: string, slot: number) => (calls.push(`stage ${commitId} slot ${slot}`), staged.add(commitId)),
@@ -101,19 +71,9 @@ function world(options: { rules?: readonly Rule[]; retired?: readonly string[]; 
   const ingest = new Ingest(deps as unknown as IngestDeps);
   const log = { log: () => undefined };
   return {
-    rows,
-    entries,
+    ...p,
     staged,
-    calls,
-    failures,
-    readFailures,
-    interleaved,
-    land,
     post: (text: string, bound?: BoundKey, lang: 'en' | 'ja' = 'en') => ingest.run(text, lang, log, bound),
-    /** The work of the one entry written (decoded). */
-    work: (commitId?: string): ProjectionWork => decodeWork([...entries.values()].find((e) => !commitId || e.commitId === commitId)!.payload)!,
-    /** Call names without the commit ids, which are random. */
-    steps: () => calls.map((c) => c.replace(/ [0-9a-z]{10}-[0-9a-f-]{36}/g, '')),
   };
 }
 
