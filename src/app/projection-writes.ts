@@ -72,6 +72,7 @@ export class ProjectionWrites {
     const last = new Map<string, ProjectionWork>();
     for (const w of works) {
       const slot = w.raw?.slot ?? w.staged?.slot;
+      // Stryker disable next-line ConditionalExpression: a work without a body would sit under a key of its own and add nothing to either write.
       if (slot !== undefined) last.set(`${w.server}|${slot}`, w);
     }
     const final = [...last.values()];
