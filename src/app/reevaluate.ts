@@ -109,9 +109,10 @@ export class Reevaluation {
     if (cur && newerPassHolds(cur.state, this.#ruleSet, this.targetVersion, now)) return { status: 'superseded', ...none };
     if (same && cur.state.leaseOwner && cur.state.leaseUntil > now) return { status: 'busy', ...none };
 
-    const base: ReevalState =
+    const lease = { leaseOwner: randomUUID(), leaseUntil: now + LEASE_MS, activeAt: now };
+    const leased: ReevalState =
       cur && same
-        ? cur.state
+        ? { ...cur.state, ...lease }
         : {
             targetVersion: this.targetVersion,
             ruleVersions: this.#ruleSet.versions,
@@ -119,27 +120,32 @@ export class Reevaluation {
             retired: this.#ruleSet.retired,
             cursor: '',
             done: false,
-            leaseOwner: '',
-            leaseUntil: 0,
+            ...lease,
             startedAt: now,
             finishedAt: 0,
-            activeAt: now,
             evaluated: 0,
             changed: 0,
             unavailable: 0,
           };
-    const leased: ReevalState = { ...base, leaseOwner: randomUUID(), leaseUntil: now + LEASE_MS, activeAt: now };
     const etag = await lifecycle.putReevalState(leased, cur?.etag);
     if (etag === undefined) return { status: 'busy', ...none };
 
     const counts = { evaluated: 0, current: 0, unavailable: 0, changes: 0 };
-    let failure: { error: unknown } | undefined;
-    let page: { servers: string[]; token?: string } = { servers: [] };
+    // The lease goes back at once on a failure, so the next run (any instance) redoes the batch
+    // rather than wait for it to lapse. Servers committed already are current then, so they are
+    // counted here; those without a usable snapshot are counted by the redo.
+    const giveBack = async (error: unknown): Promise<never> => {
+      const released: ReevalState = { ...leased, leaseOwner: '', leaseUntil: 0, activeAt: clock(), evaluated: leased.evaluated + counts.evaluated, changed: leased.changed + counts.changes };
+      await lifecycle.putReevalState(released, etag).catch(() => undefined);
+      throw error;
+    };
+    let page: { servers: string[]; token?: string };
     try {
-      page = await this.deps.hosts.listServersPage(batchSize, base.cursor || undefined);
+      page = await this.deps.hosts.listServersPage(batchSize, leased.cursor || undefined);
     } catch (error) {
-      failure = { error };
+      return giveBack(error);
     }
+    let failure: { error: unknown } | undefined;
     const work = [...page.servers];
     const worker = async () => {
       for (let s = work.shift(); s !== undefined && !failure; s = work.shift()) {
@@ -153,14 +159,7 @@ export class Reevaluation {
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
-    if (failure) {
-      // The lease goes back at once, so the next run (any instance) redoes the batch rather than
-      // wait for it to lapse. Servers committed already are current then, so they are counted here;
-      // those without a usable snapshot are counted by the redo.
-      const released: ReevalState = { ...leased, leaseOwner: '', leaseUntil: 0, activeAt: clock(), evaluated: leased.evaluated + counts.evaluated, changed: leased.changed + counts.changes };
-      await lifecycle.putReevalState(released, etag).catch(() => undefined);
-      throw failure.error;
-    }
+    if (failure) return giveBack(failure.error);
 
     const done = !page.token;
     const next: ReevalState = {
@@ -222,9 +221,10 @@ export class Reevaluation {
   }
 
   #current(rows: readonly StoredResult[]): boolean {
+    // Every loaded rule has a row, and every row is of a loaded rule at its loaded version (a row of
+    // a rule that left the rule set has no loaded version).
     const ids = new Set(rows.map((r) => r.ruleId));
-    if (ids.size !== this.deps.rules.length || this.deps.rules.some((r) => !ids.has(r.id))) return false;
-    return rows.every((r) => this.#ruleSet.versions[r.ruleId] === r.ruleVersion);
+    return this.deps.rules.every((r) => ids.has(r.id)) && rows.every((r) => this.#ruleSet.versions[r.ruleId] === r.ruleVersion);
   }
 
   /** Re-evaluates one server's newest stored snapshot with the loaded rules, unless it is current. */
@@ -255,11 +255,12 @@ export class Reevaluation {
       const raw = await this.deps.rawSnapshots.getLatestRaw(server, true);
       // The raw row holds the newest distinct content; the head may be a later post of the same content.
       if (!raw?.body || raw.contentHash !== head.contentHash) return { outcome: 'unavailable', changes: 0 };
+      // A body that is not JSON leaves no document, which is no snapshot: unavailable, just below.
       let doc: unknown;
       try {
         doc = { ...(JSON.parse(raw.body) as Record<string, unknown>), snapshotId: head.snapshotId, collectedAt: isoInstant(head.collectedAt) };
       } catch {
-        return { outcome: 'unavailable', changes: 0 };
+        // Not JSON: no document.
       }
       const now = clock();
       const evaluated = evaluateDocument(doc, { now: Math.max(now, head.collectedAt), rules });
