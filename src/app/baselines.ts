@@ -143,7 +143,7 @@ export class Baselines {
     for (const rule of this.deps.rules.filter((r) => r.configurationFacts)) {
       try {
         const b = await this.deps.drift.getBaseline(rule.id);
-        if (b?.auditOwed && (await this.#writeAudit(b))) counts.written++;
+        if (b && (await this.#writeAudit(b))) counts.written++;
       } catch (error) {
         counts.failed++;
         log.log(`The baseline of ${rule.id}: the waiver-expiry run could not write the audit event it owes (${messageOf(error)}); the next run tries again.`);
