@@ -5,16 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import type { ProjectionWork } from '../../src/app/projection-work';
 import { ProjectionWrites, type ProjectionWritesDeps } from '../../src/app/projection-writes';
-import type { DriftChange, EventRecord, HostRecord, IndexChange, RawSnapshotRecord } from '../../src/store';
+import type { DriftLeave, DriftMove, EventRecord, HostRecord, IndexLeave, IndexMove, RawSnapshotRecord } from '../../src/store';
 
 const T = Date.parse('2026-12-06T12:00:00.000Z');
 const LOG = { log: () => undefined };
 
 const event = (server: string, ruleId: string): EventRecord => ({ server, ruleId, ruleVersion: '1', fromStatus: 'Pass', toStatus: 'Warning', reasonCode: 'R', severity: 'Warning', message: { en: 'm', ja: 'm' }, firstSeen: T, snapshotId: 's', recordedAt: T }) as EventRecord;
-const move = (server: string, ruleId: string, status: string, from?: string): IndexChange => ({ record: { server, ruleId, status } as never, ...(from === undefined ? {} : { from }) });
-const leave = (server: string, ruleId: string, from?: string): IndexChange => ({ leave: true, ruleId, server, ...(from === undefined ? {} : { from }), sourceSnapshotId: 's', sourceCollectedAt: T });
-const driftMove = (server: string, ruleId: string, fingerprint: string): DriftChange => ({ ruleId, server, fingerprint, status: 'Pass', from: { fingerprint: 'sha256:old', status: 'Pass' } }) as DriftChange;
-const driftLeave = (server: string, ruleId: string): DriftChange => ({ leave: true, ruleId, server, from: { fingerprint: 'sha256:old', status: 'Pass' }, sourceSnapshotId: 's', sourceCollectedAt: T });
+const move = (server: string, ruleId: string, status: string, from?: string): IndexMove => ({ record: { server, ruleId, status } as never, ...(from === undefined ? {} : { from }) });
+const leave = (server: string, ruleId: string, from?: string): IndexLeave => ({ leave: true, ruleId, server, ...(from === undefined ? {} : { from }), sourceSnapshotId: 's', sourceCollectedAt: T });
+const driftMove = (server: string, ruleId: string, fingerprint: string): DriftMove => ({ ruleId, server, fingerprint, status: 'Pass', from: { fingerprint: 'sha256:old', status: 'Pass' } }) as DriftMove;
+const driftLeave = (server: string, ruleId: string): DriftLeave => ({ leave: true, ruleId, server, from: { fingerprint: 'sha256:old', status: 'Pass' }, sourceSnapshotId: 's', sourceCollectedAt: T });
 const rawOf = (server: string, commitId: string): RawSnapshotRecord => ({ server, snapshotId: commitId, body: `{"${commitId}":1}` }) as RawSnapshotRecord;
 const hostOf = (server: string, hostName: string, previousSync: number | undefined, now: number) => ({ record: { server, hostName } as HostRecord, ...(previousSync === undefined ? {} : { previousSync }), now, snapshotId: `snap-${hostName}` });
 
