@@ -4,7 +4,7 @@
 // is probed). The writes, alert records, held entries and outbox are fakes recording every call;
 // test/service/projector-*.test.ts run the same over Azurite.
 import { RestError } from '@azure/data-tables';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Ready } from '../../src/app/held-entries';
 import { firstLine, projectOneByOne, stopsTheRun, type OneByOneDeps } from '../../src/app/projection-one-by-one';
 import type { ProjectionWork } from '../../src/app/projection-work';
@@ -203,17 +203,32 @@ describe('a failure that is not in one entry', () => {
   it('stops probing at the first success: the rest go on, and the failed probes are set aside', async () => {
     const w = world({ c0: bug() });
     const outcome = await w.run(servers(9));
-    expect(w.tried().slice(0, 2)).toStrictEqual(['c0', 'c4']);
+    // The last probe (c8) is not tried next: the rest go side by side, the first of them first.
+    expect(w.tried().slice(0, 3)).toStrictEqual(['c0', 'c4', 'c1']);
     expect(outcome).toMatchObject({ projected: 8, held: 1 });
   });
 
-  it('a further probe that succeeds ends the probing: the failed ones are set aside, the rest projected', async () => {
-    const all = servers(7);
+  it('draws no further probes when the first probe succeeds', async () => {
+    // Were further probes drawn, this would pick the last server first.
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    const w = world();
+    await w.run(servers(9));
+    expect(w.tried().slice(0, 2)).toStrictEqual(['c0', 'c1']);
+  });
+
+  it('a further probe that succeeds ends the probing: the failed ones are set aside, the rest projected side by side', async () => {
+    // Further probes are drawn from the front: c1 first, which succeeds.
+    vi.spyOn(Math, 'random').mockReturnValue(0);
     // The first, middle and last fail alike; every other entry projects.
-    const w = world({ c0: bug(), c3: bug(), c6: bug() });
-    const outcome = await w.run(all);
+    const w = world({ c0: bug(), c3: bug(), c6: bug() }, { gate: true });
+    const outcome = await w.run(servers(7));
     expect(outcome).toMatchObject({ projected: 4, held: 3 });
     expect(w.lines).toStrictEqual([]);
+    expect(w.tried().slice(0, 4)).toStrictEqual(['c0', 'c3', 'c6', 'c1']);
+    // c2, c4 and c5 went side by side, not as further probes one after another.
+    const shards = new Set(['s2', 's4', 's5'].map((s) => bucketOf(s, COUNT_SHARDS)));
+    expect(shards.size).toBeGreaterThan(1);
+    expect(w.most.inFlight).toBe(shards.size);
   });
 
   it('probes that fail unalike are not a global cause: the rest are tried, and stop the run only if all fail', async () => {
@@ -224,6 +239,20 @@ describe('a failure that is not in one entry', () => {
     await expect(all.run(servers(5))).rejects.toThrow('bug');
     expect(all.tried()).toHaveLength(5);
     expect(all.lines[0]).toMatch(/^projector: all 5 entries tried failed/);
+  });
+
+  it('failures alike by class and code stop the run after the probes; one of another code among them lets the rest be tried', async () => {
+    const coded = (code?: string) => (code === undefined ? bug() : Object.assign(bug(), { code }));
+    for (const [first, message] of [
+      // No code and an empty code are alike.
+      ['', /^projector: the 6 entries probed across the batch failed/],
+      ['A', /^projector: all 7 entries tried failed/],
+    ] as const) {
+      const all = servers(7);
+      const w = world(Object.fromEntries(all.map((r, i) => [r.entry.commitId, coded(i === 0 ? first : undefined)])));
+      await expect(w.run(all)).rejects.toThrow('bug');
+      expect(w.lines[0], first).toMatch(message);
+    }
   });
 
   it('failures of one class with different storage codes are unalike', async () => {

@@ -33,6 +33,8 @@ describe('furtherProbes', () => {
     const probed = new Set(probePositions(10));
     expect(furtherProbes(10, probed, () => 0)).toEqual([1, 2, 3]);
     expect(furtherProbes(10, probed, () => 0.999)).toEqual([8, 7, 6]);
+    // A source answering its upper bound (1, outside its contract) still picks the last server left.
+    expect(furtherProbes(10, probed, () => 1)).toEqual([8, 7, 6]);
     expect(furtherProbes(5, new Set(probePositions(5)), () => 0.5)).toEqual([3, 1]);
     expect(furtherProbes(3, new Set(probePositions(3)), () => 0.5)).toEqual([]);
   });
