@@ -2,29 +2,22 @@
 // the order the exactly-once design needs, over a server's rows held in memory. Conflicts, a lost
 // answer, refusals and outages are played by the fake store; the service tests run the same paths
 // over HTTP and Azurite.
-import { createHash } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/app/errors';
 import { isoInstant as iso } from '../../src/app/iso-time';
 import { contentHashOf, HOST_REFRESH_MS, hostHashOf, Ingest, RECENT_COMMITS, RECENT_SNAPSHOT_IDS, type BoundKey, type IngestDeps } from '../../src/app/ingest';
 import { decodeWork } from '../../src/app/projection-work';
-import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 import type { Rule } from '../../src/rules/types';
 import type { Snapshot } from '../../src/snapshot/schema';
 import { ConcurrencyConflictError, OutboxEntryTooLargeError, REMOVED_STATUS, type StoredResult } from '../../src/store';
 import { memoryPartition, type MemoryEntry } from '../support/memory-partition';
-import { alphaRule, alphaRuleV2, betaRule, snapshot, TEST_RULES } from '../support/snapshots';
+import { alphaRule, alphaRuleV2, betaRule, clockRule, factsRule, namedSnapshotId as sid, snapshot, TEST_RULES } from '../support/snapshots';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
 const SERVER = 'exch01.corp.contoso.com';
 
-/** A snapshot id (a UUID, as the contract wants) named for a test. */
-const sid = (name: string) => {
-  const hex = createHash('sha256').update(name).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-};
 /** A snapshot of EXCH01 as posted: alpha's verdict follows `state`. */
 const doc = (name: string, collectedAt: number, state = 'Pass', over: Record<string, unknown> = {}) => ({ ...snapshot({ snapshotId: sid(name), collectedAt, testState: state }), ...over });
 const body = (d: Record<string, unknown>) => JSON.stringify(d);
@@ -567,17 +560,6 @@ describe('a new version of a rule', () => {
   });
 });
 
-/** Alpha with configuration facts (the file tail), so its results carry a fingerprint and move in the drift. */
-const factsRule: Rule = { ...alphaRule, configurationFacts: (n: NormalisedSnapshot) => ({ tail: n.files[0]?.tail ?? '' }) };
-/** A rule whose verdict follows the collection time alone (Warning in odd minutes): status moves on unchanged content. */
-const clockRule: Rule = {
-  ...alphaRule,
-  id: 'test-clock',
-  evaluate: (n: NormalisedSnapshot) => {
-    const status = Math.floor(n.collectedAt / MINUTE) % 2 === 1 ? 'Warning' : 'Pass';
-    return { status, reasonCode: 'FromState', message: { en: status, ja: status }, remediation: [], evidence: {} };
-  },
-};
 const tail = (text: string) => ({ files: [{ path: 'C:\\logs\\test.txt', exists: true, size: text.length, tail: text }] });
 
 describe('the hashes that tell what changed', () => {

@@ -2,7 +2,6 @@
 // its commit, then the projector told), the collisions of that commit, and the pass over the fleet
 // in batches under a lease held in one ETag-guarded state row. Servers' rows are written by real
 // posts (the ingest) into partitions held in memory; the service tests run the same pass on Azurite.
-import { createHash } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ingest, type IngestDeps } from '../../src/app/ingest';
@@ -12,10 +11,9 @@ import { Reevaluation, type ReevaluateDeps } from '../../src/app/reevaluate';
 import { ruleSetVersion } from '../../src/rules/registry';
 import { NEWER_RELEASE_HOLDS_MS } from '../../src/rules/rule-set-order';
 import type { Rule } from '../../src/rules/types';
-import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 import { ConcurrencyConflictError, type RawSnapshotMeta, type ReevalState, type ServerCommit, type StoredResult } from '../../src/store';
 import { memoryPartition, type MemoryEntry } from '../support/memory-partition';
-import { alphaRule, alphaRuleV2, betaRule, snapshot } from '../support/snapshots';
+import { alphaRule, alphaRuleV2, betaRule, clockRule, factsRule, namedSnapshotId as sid, snapshot } from '../support/snapshots';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
@@ -31,25 +29,9 @@ const alphaRuleV3: Rule = { ...alphaRuleV2, version: '3.0.0' };
 const V3: readonly Rule[] = [alphaRuleV3, betaRule];
 const V2_VERSIONS = { 'test-alpha': '2.0.0', 'test-beta': '1.0.0' };
 
-/** Alpha with configuration facts (the file tail), at versions 1 and 2: its rows carry a fingerprint and move in the drift. */
-const factsRule: Rule = { ...alphaRule, configurationFacts: (n: NormalisedSnapshot) => ({ tail: n.files[0]?.tail ?? '' }) };
 const factsRuleV2: Rule = { ...alphaRuleV2, configurationFacts: factsRule.configurationFacts };
-/** A rule whose verdict follows the collection time alone (Warning in odd minutes), at versions 1 and 2. */
-const clockRule: Rule = {
-  ...alphaRule,
-  id: 'test-clock',
-  evaluate: (n: NormalisedSnapshot) => {
-    const status = Math.floor(n.collectedAt / MINUTE) % 2 === 1 ? 'Warning' : 'Pass';
-    return { status, reasonCode: 'FromState', message: { en: status, ja: status }, remediation: [], evidence: {} };
-  },
-};
 const clockRuleV2: Rule = { ...clockRule, version: '2.0.0' };
 
-/** A snapshot id (a UUID, as the contract wants) named for a test. */
-const sid = (name: string) => {
-  const hex = createHash('sha256').update(name).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-};
 
 /** A stored pass: of the loaded rules (V2), just started at NOW, nothing done, no lease; `over` laid over it. */
 const passOf = (over: Partial<ReevalState> = {}): ReevalState => ({

@@ -1,5 +1,5 @@
 // Snapshot documents for service tests, and a tiny rule set whose verdicts the test controls.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Rule, Status } from '../../src/rules/types';
 import type { NormalisedSnapshot } from '../../src/snapshot/normalise';
 
@@ -101,5 +101,24 @@ export const alphaRuleV2: Rule = {
   evaluate(s) {
     const o = alphaRule.evaluate(s);
     return o.status === 'Warning' ? { ...o, status: 'Error' } : o;
+  },
+};
+
+/** A snapshot id (a UUID, as the contract wants) named for a test: the same name, the same id. */
+export const namedSnapshotId = (name: string): string => {
+  const hex = createHash('sha256').update(name).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+};
+
+/** Alpha with configuration facts (the file tail), so its results carry a fingerprint and move in the drift. */
+export const factsRule: Rule = { ...alphaRule, configurationFacts: (n: NormalisedSnapshot) => ({ tail: n.files[0]?.tail ?? '' }) };
+
+/** A rule whose verdict follows the collection time alone (Warning in odd minutes): status moves on unchanged content. */
+export const clockRule: Rule = {
+  ...alphaRule,
+  id: 'test-clock',
+  evaluate: (n: NormalisedSnapshot) => {
+    const status = Math.floor(n.collectedAt / 60_000) % 2 === 1 ? 'Warning' : 'Pass';
+    return { status, reasonCode: 'FromState', message: { en: status, ja: status }, remediation: [], evidence: {} };
   },
 };
