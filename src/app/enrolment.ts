@@ -49,18 +49,25 @@ export interface ParsedServerKey {
 }
 
 export function formatServerKey(k: ParsedServerKey): string {
-  return `${SERVER_KEY_PREFIX}${Buffer.from(k.server, 'utf8').toString('base64url')}.${k.keyId}.${k.secret}`;
+  return `${SERVER_KEY_PREFIX}${Buffer.from(k.server).toString('base64url')}.${k.keyId}.${k.secret}`;
 }
 
-/** Undefined for anything that is not a well-formed server key (never throws). */
+/**
+ * Undefined for anything that is not a well-formed server key (never throws). Strings are UTF-8
+ * here as everywhere in Node (Buffer, hashes), so no encoding is named for them.
+ */
 export function parseServerKey(key: string): ParsedServerKey | undefined {
-  if (!key.startsWith(SERVER_KEY_PREFIX) || key.length > 600) return undefined;
-  const parts = key.slice(SERVER_KEY_PREFIX.length).split('.');
+  if (!key.startsWith(SERVER_KEY_PREFIX)) return undefined;
+  // No more than four pieces are made of a key however long (a fourth is refused); the lengths
+  // of the key id and the secret are checked before anything reads them.
+  const parts = key.slice(SERVER_KEY_PREFIX.length).split('.', 4);
   if (parts.length !== 3) return undefined;
   const [serverPart, keyId, secret] = parts as [string, string, string];
-  if (!B64URL.test(serverPart) || !B64URL.test(keyId) || keyId.length !== 16 || !B64URL.test(secret) || secret.length !== 43) return undefined;
-  const server = Buffer.from(serverPart, 'base64url').toString('utf8');
-  if (!SERVER_ID.test(server) || Buffer.from(server, 'utf8').toString('base64url') !== serverPart) return undefined;
+  if (keyId.length !== 16 || secret.length !== 43 || !B64URL.test(keyId) || !B64URL.test(secret)) return undefined;
+  // The server part must be the one base64url spelling of a server id: that also refuses any
+  // character outside base64url in it (the decoder passes over them), padding and stray low bits.
+  const server = Buffer.from(serverPart, 'base64url').toString();
+  if (!SERVER_ID.test(server) || Buffer.from(server).toString('base64url') !== serverPart) return undefined;
   return { server, keyId, secret };
 }
 
@@ -69,17 +76,17 @@ export function parseServerKey(key: string): ParsedServerKey | undefined {
  * holds 256 random bits, so the tag (readable by anyone who reads Results) cannot be reversed.
  */
 export function serverKeyTag(k: ParsedServerKey): string {
-  return createHash('sha256').update(formatServerKey(k), 'utf8').digest('base64url');
+  return createHash('sha256').update(formatServerKey(k)).digest('base64url');
 }
 
 function sameTag(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function hashSecret(salt: Buffer, secret: string): Buffer {
-  return createHmac('sha256', salt).update(secret, 'utf8').digest();
+  return createHmac('sha256', salt).update(secret).digest();
 }
 
 /** Whether `secret` is the one stored as base64 `salt` and HMAC `hash` (in constant time). */
@@ -243,8 +250,9 @@ export class Enrolment {
   /** The ServerKeys record of a refused genuine key, at most every few minutes per server; never fails the answer. */
   async #recordRefusal(server: string, keyId: string, reason: string): Promise<void> {
     const now = this.deps.clock();
-    const last = this.#refusalsRecorded.get(server);
-    if (last !== undefined && now - last < REFUSAL_RECORD_INTERVAL_MS) return;
+    // A server never recorded (or forgotten) was last recorded long enough ago.
+    const last = this.#refusalsRecorded.get(server) ?? -Infinity;
+    if (now - last < REFUSAL_RECORD_INTERVAL_MS) return;
     if (this.#refusalsRecorded.size >= REFUSAL_MEMORY) this.#refusalsRecorded.clear();
     this.#refusalsRecorded.set(server, now);
     await this.deps.keyStore.recordRefusal({ server, keyId, reason, refusedAt: now }).catch(() => this.#refusalsRecorded.delete(server));
@@ -316,7 +324,8 @@ export class Authorizer {
       return { kind: 'server', server, keyTag };
     }
     const kind = this.deps.keys.authorize(headers, access);
-    if (access === 'ingest' && kind === 'ingest' && !this.deps.allowSharedIngestKeys) {
+    // The key ring lets no kind but the shared ingest keys post (auth.test.ts holds its whole matrix).
+    if (access === 'ingest' && !this.deps.allowSharedIngestKeys) {
       throw new ApiError('forbidden', 'Shared ingest keys can no longer post snapshots (unless POSTURE_ALLOW_SHARED_INGEST_KEYS=true, a switch for migrating collectors); enrol the server for its own key and post with that.');
     }
     return { kind };
@@ -335,7 +344,9 @@ export class Authorizer {
     try {
       return await this.deps.enrolment.verify(key, log && { log, access });
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) this.deps.refusals.take(bucket);
+      // Every ApiError verify throws is its refusal of the key (401: forged, revoked or unknown);
+      // a store that fails is no fault of the key and spends nothing.
+      if (error instanceof ApiError) this.deps.refusals.take(bucket);
       throw error;
     }
   }
