@@ -691,6 +691,7 @@ describe('a change meeting another', () => {
     const mine = w.calls[3]![1] as WaiverRecord;
     expect(answer).toStrictEqual({ created: false, waiver: { ...mine, followUp: undefined, etag: '' }, coverage: { servers: 1, atLeast: false, warnings: [] } });
     expect(w.steps()).toStrictEqual(['serverStanding', 'serversWithPrefix', 'get', 'put', 'get']);
+    expect(w.lines).toStrictEqual([]);
   });
 
   it('throws a lost write that another request made, not this one', async () => {
@@ -893,6 +894,12 @@ describe('the expiry timer', () => {
     expect(w.stored.get('w-1')!.followUp).toBeUndefined();
     expect(w.steps()).toStrictEqual(['list', 'put', 'list', 'listResults', 'listResults', 'putEvents', 'put']);
     expect(w.calls.filter((c) => c[0] === 'listResults').map((c) => c[4])).toStrictEqual([undefined, '2']);
+  });
+
+  it('ends a row written by hand that names neither a server nor a pattern, its audit naming none and nothing re-raised', async () => {
+    const w = world([row({ server: undefined, expiresAt: NOW - HOUR })]);
+    expect(await w.expire()).toStrictEqual({ expired: 1, reRaised: 0, failed: 0 });
+    expect(w.events.map((e) => [e.server, e.message])).toStrictEqual([['', { en: 'Waiver w-1 expired for  (granted by alice): Relay moves in January', ja: '免除 w-1 (waiver-expired) : Relay moves in January' }]]);
   });
 
   it('does first what earlier changes still owe, counting what they re-raised', async () => {
