@@ -640,6 +640,7 @@ describe('a change meeting another', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(w.steps().slice(5, 7)).toStrictEqual(['get', 'put']);
     expect((await answer).waiver.revision).toBe(3);
+    vi.useRealTimers();
   });
 
   it(`gives up after ${CONTENDED_ATTEMPTS} attempts: the conflict without If-Match, with it a refusal saying the waiver was changed meanwhile`, async () => {
@@ -660,6 +661,7 @@ describe('a change meeting another', () => {
     ]);
     expect(guarded.rowWrites()).toHaveLength(CONTENDED_ATTEMPTS);
     expect(guarded.stored.get('w-1')).toStrictEqual(row());
+    vi.useRealTimers();
   });
 
   it('throws any other failure of its write at once, once the row read back shows the write did not land', async () => {
