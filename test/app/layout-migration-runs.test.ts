@@ -3,7 +3,7 @@
 // layouts held in memory that record every call. Where a server's raw rows go is planOlderRaw's
 // (test/app/layout-migration.test.ts); test/service/layout-migration.test.ts runs the job on Azurite.
 import { describe, expect, it } from 'vitest';
-import { DRIFT_EMPTY_SETTLED_MS, LayoutMigration, REMAINING_COUNT_LIMIT, type LayoutMigrationDeps } from '../../src/app/layout-migration';
+import { DRIFT_EMPTY_SETTLED_MS, LayoutMigration, planOlderRaw, REMAINING_COUNT_LIMIT, type LayoutMigrationDeps } from '../../src/app/layout-migration';
 import { encodeKey } from '../../src/store/keys';
 import type { KeyPosition, OlderLayoutsState, OlderRow, RawSnapshotMeta, SlotContent } from '../../src/store';
 
@@ -69,7 +69,10 @@ function world(o: Options = {}) {
       // The first row of a batch is found gone already (another run took it): it counts as moved.
       return { deleted: rows.length - 1, gone: 1 };
     },
-    readPartition: async (_table: string, pk: string) => sorted(raw.values()).filter((r) => r.partitionKey === pk),
+    readPartition: async (table: string, pk: string) => {
+      if (table !== 'snapshots') throw new Error(`read a partition of ${table}`);
+      return sorted(raw.values()).filter((r) => r.partitionKey === pk);
+    },
     readSlots: async (server: string) => slots[server] ?? new Map<number, SlotContent>(),
     copyToSlot: async (row: OlderRow, server: string, slot: number, etag: string | undefined) => {
       calls.push(`copy ${server}/${row.rowKey} to slot ${slot} under ${etag ?? 'none'}`);
@@ -155,14 +158,29 @@ describe('a run with a time budget', () => {
   it('stops once its budget is spent, where a batch ends', async () => {
     let now = T;
     const w = world({ history: [1, 2, 3, 4, 5].map((i) => historyRow('a.contoso.com', i)), batches: { historyBatch: 1 }, clock: () => (now += 1000) - 1000 });
-    const run = await w.run(2500);
-    // Started at T; after batches at T+1s and T+2s the clock reads T+3s, past the budget.
-    expect(run.moved.history).toBe(3);
-    expect(run.continuation).toStrictEqual({ table: 'history', after: { partitionKey: encodeKey('a.contoso.com'), rowKey: 'h003' } });
+    const run = await w.run(2000);
+    // Started at T; after the first batch the clock reads T+1s, after the second T+2s: the budget is spent.
+    expect(run.moved.history).toBe(2);
+    expect(run.continuation).toStrictEqual({ table: 'history', after: { partitionKey: encodeKey('a.contoso.com'), rowKey: 'h002' } });
+  });
+
+  it('without a budget, one batch even when the clock steps back', async () => {
+    let now = T;
+    const w = world({ history: [1, 2, 3].map((i) => historyRow('a.contoso.com', i)), batches: { historyBatch: 1 }, clock: () => (now -= 1000) });
+    expect((await w.run()).moved.history).toBe(1);
   });
 });
 
 describe('raw snapshots', () => {
+  it('plan a row that no slot can take as removed, naming no slot', () => {
+    const slots = new Map([
+      [0, meta('a.contoso.com', 'c8', 1)],
+      [1, meta('a.contoso.com', 'c9', 2)],
+    ]);
+    const row = { rowKey: 't-old', meta: { ...meta('a.contoso.com', 'c1', 30), snapshotId: 'old' } };
+    expect(planOlderRaw([row, { ...row, rowKey: 't-older', meta: { ...row.meta, snapshotId: 'older', collectedAt: row.meta.collectedAt - MINUTE } }], slots)).toStrictEqual([{ rowKey: 't-old' }, { rowKey: 't-older' }]);
+  });
+
   it('move each server whole into its slots under their ETags, then leave the older layout', async () => {
     const w = world({ raw: [rawRow('a.contoso.com', 'slot0', 'c1', 10), rawRow('a.contoso.com', 'slot1', 'c2', 5)], slots: { 'a.contoso.com': new Map([[0, { meta: meta('a.contoso.com', 'c0', 20), etag: 'E0' }]]) } });
     const run = await w.run();
@@ -259,7 +277,7 @@ describe('what is left', () => {
   it('is counted up to a page of keys in each part, and said to be at least that', async () => {
     const w = world({ history: [historyRow('a.contoso.com', 1)], counts: { older: 5000, drift: 5000 } });
     const run = await w.run();
-    expect(run).toMatchObject({ remaining: 2 * REMAINING_COUNT_LIMIT, remainingDriftMembers: REMAINING_COUNT_LIMIT, remainingAtLeast: true });
+    expect(run).toMatchObject({ remaining: 2 * REMAINING_COUNT_LIMIT, remainingDriftMembers: REMAINING_COUNT_LIMIT, remainingAtLeast: true, emptyAt: null, driftEmptyAt: null });
     expect(w.lines[0]).toMatch(/; 2000\+ rows left in the older layouts \(1000\+ of them drift members\)\.$/);
   });
 
@@ -268,6 +286,38 @@ describe('what is left', () => {
     const run = await w.run();
     expect(run.remainingAtLeast).toBe(true);
     expect(w.lines[0]).toMatch(/; 1003\+ rows left in the older layouts \(3 of them drift members\)\.$/);
+  });
+
+  it('says at least when only the drift members reach the limit, from exactly the limit', async () => {
+    for (const drift of [REMAINING_COUNT_LIMIT, 5000]) {
+      const w = world({ history: [historyRow('a.contoso.com', 1)], counts: { older: 3, drift } });
+      expect((await w.run()).remainingAtLeast, String(drift)).toBe(true);
+    }
+    const under = world({ history: [historyRow('a.contoso.com', 1)], counts: { older: REMAINING_COUNT_LIMIT - 1, drift: REMAINING_COUNT_LIMIT - 1 } });
+    expect((await under.run()).remainingAtLeast).toBe(false);
+  });
+
+  it('a run that did nothing while rows remain logs nothing, the layouts not yet empty', async () => {
+    const w = world({ state: { cursor: { table: 'drift' } }, counts: { older: 4, drift: 2 } });
+    const run = await w.run();
+    expect(w.lines).toStrictEqual([]);
+    expect(run).toMatchObject({ emptyAt: null, driftEmptyAt: null, remaining: 6 });
+  });
+
+  it('a run that did any one thing logs it, though rows remain', async () => {
+    const server = 'a.contoso.com';
+    const cases: [string, Options][] = [
+      ['history', { history: [historyRow(server, 1)] }],
+      ['copied', { raw: [rawRow(server, 'slot0', 'c1', 5)] }],
+      ['removed', { raw: [rawRow(server, 'slot0', 'c1', 10)], slots: { [server]: new Map([[0, { meta: meta(server, 'c1', 5), etag: 'E0' }]]) } }],
+      ['left', { raw: [rawRow(server, 'slot0', 'c1', 10)], changedOn: ['slot0'] }],
+      ['drift', { members: [memberKey('r1', server)], state: { cursor: { table: 'drift' } } }],
+    ];
+    for (const [name, options] of cases) {
+      const w = world({ ...options, counts: { older: 7, drift: 7 }, state: { ...options.state, emptyAt: T - MINUTE, driftEmptyAt: T - MINUTE } });
+      await w.run();
+      expect(w.lines, name).toHaveLength(1);
+    }
   });
 
   it('is recorded empty at the first run that finds it so, and that time kept by later runs', async () => {
