@@ -12,6 +12,7 @@ import type { Precondition } from '../../src/app/preconditions';
 import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import type { Rule } from '../../src/rules/types';
 import { ConcurrencyConflictError, type DriftBaseline, type EventRecord, type StoredBaseline } from '../../src/store';
+import { memoryEvents } from '../support/memory-events';
 import { refusalOf } from '../support/api-request';
 import { alphaRule, betaRule } from '../support/snapshots';
 
@@ -37,15 +38,13 @@ function world(rows: readonly StoredBaseline[] = []) {
   const stored = new Map(rows.map((r) => [r.ruleId, r]));
   const calls: unknown[][] = [];
   const lines: string[] = [];
-  const events: EventRecord[] = [];
   /** What the next writes do (an Error: thrown before landing; a function: called once it landed, and what it answers thrown). */
   const writes: (WriteOutcome | undefined)[] = [];
   /** Run just before the next writes are tried: another admin's change landing meanwhile. */
   const meanwhile: (() => void)[] = [];
   /** What the next reads of a baseline throw (undefined: the read answers). */
   const reads: (Error | undefined)[] = [];
-  /** What the next event writes throw (undefined: written). */
-  const eventWrites: (Error | undefined)[] = [];
+  const { events, eventWrites, store: eventStore } = memoryEvents(calls);
   let etags = 0;
   const land = (b: DriftBaseline): StoredBaseline => {
     const r = { ruleId: b.ruleId, server: b.server, setBy: b.setBy, setAt: b.setAt, revision: b.revision, auditOwed: b.auditOwed, writers: b.writers, etag: `e${++etags}` };
@@ -79,14 +78,7 @@ function world(rows: readonly StoredBaseline[] = []) {
         return landed.etag;
       },
     },
-    events: {
-      putEvents: async (list: readonly EventRecord[]) => {
-        calls.push(['putEvents', [...list]]);
-        const failure = eventWrites.shift();
-        if (failure) throw failure;
-        events.push(...list);
-      },
-    },
+    events: eventStore,
   };
   const baselines = new Baselines(deps as unknown as BaselinesDeps);
   const log = { log: (l: string) => void lines.push(l) };

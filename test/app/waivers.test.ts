@@ -13,6 +13,7 @@ import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import { Waivers, type WaiversDeps } from '../../src/app/waivers';
 import type { Rule } from '../../src/rules/types';
 import { ConcurrencyConflictError, CONTENDED_ATTEMPTS, REMOVED_STATUS, type EventRecord, type StoredResult, type StoredWaiver, type WaiverRecord, type WaiverState } from '../../src/store';
+import { memoryEvents } from '../support/memory-events';
 import { refusalOf } from '../support/api-request';
 import { memoryPartition } from '../support/memory-partition';
 import { alphaRule, betaRule } from '../support/snapshots';
@@ -93,13 +94,12 @@ function world(waivers: readonly StoredWaiver[] = [row()], results: readonly Sto
   const stored = new Map(waivers.map((w) => [w.id, w]));
   const calls: unknown[][] = [];
   const lines: string[] = [];
-  const events: EventRecord[] = [];
   const writes: (WriteOutcome | undefined)[] = [];
   /** Run just before the next writes of a waiver are tried: another writer landing meanwhile. */
   const meanwhile: ((() => void) | undefined)[] = [];
   /** Run just before the next reads of a waiver answer (undefined: nothing). */
   const reads: ((() => void) | undefined)[] = [];
-  const eventWrites: (Error | undefined)[] = [];
+  const { events, eventWrites, store: eventStore } = memoryEvents(calls);
   /** Server ids known besides those with results (servers that enrolled), and what the next server-name reads run first. */
   const enrolled: string[] = [];
   const nameReads: ((() => void) | undefined)[] = [];
@@ -172,14 +172,7 @@ function world(waivers: readonly StoredWaiver[] = [row()], results: readonly Sto
         return landed.etag;
       },
     },
-    events: {
-      putEvents: async (list: readonly EventRecord[]) => {
-        calls.push(['putEvents', [...list]]);
-        const failure = eventWrites.shift();
-        if (failure) throw failure;
-        events.push(...list);
-      },
-    },
+    events: eventStore,
   };
   const waiversOf = new Waivers(deps as unknown as WaiversDeps);
   const log = { log: (l: string) => void lines.push(l) };
