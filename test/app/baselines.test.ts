@@ -13,6 +13,7 @@ import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import type { Rule } from '../../src/rules/types';
 import { ConcurrencyConflictError, type DriftBaseline, type EventRecord, type StoredBaseline } from '../../src/store';
 import { memoryEvents } from '../support/memory-events';
+import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
 import { alphaRule, betaRule } from '../support/snapshots';
 
@@ -30,27 +31,20 @@ const unavailable = () => new RestError('unavailable', { statusCode: 503 });
 /** A baseline row as the store reads it back. */
 const row = (over: Partial<StoredBaseline> = {}): StoredBaseline => ({ ruleId: RULE, server: id('exch1'), setBy: 'alice', setAt: EARLIER, revision: 2, auditOwed: undefined, writers: ['w-old'], etag: 'seed', ...over });
 
-/** What the next write of the baseline row does instead of landing plainly. */
-type WriteOutcome = Error | ((landed: StoredBaseline) => Error);
-
 /** Rows of the Drift table's baselines in memory, the events written, and every call made, in order. */
 function world(rows: readonly StoredBaseline[] = []) {
-  const stored = new Map(rows.map((r) => [r.ruleId, r]));
   const calls: unknown[][] = [];
   const lines: string[] = [];
-  /** What the next writes do (an Error: thrown before landing; a function: called once it landed, and what it answers thrown). */
-  const writes: (WriteOutcome | undefined)[] = [];
-  /** Run just before the next writes are tried: another admin's change landing meanwhile. */
-  const meanwhile: (() => void)[] = [];
   /** What the next reads of a baseline throw (undefined: the read answers). */
   const reads: (Error | undefined)[] = [];
   const { events, eventWrites, store: eventStore } = memoryEvents(calls);
-  let etags = 0;
-  const land = (b: DriftBaseline): StoredBaseline => {
-    const r = { ruleId: b.ruleId, server: b.server, setBy: b.setBy, setAt: b.setAt, revision: b.revision, auditOwed: b.auditOwed, writers: b.writers, etag: `e${++etags}` };
-    stored.set(b.ruleId, r);
-    return r;
-  };
+  const { stored, writes, meanwhile, land, put } = memoryGuardedRows<DriftBaseline, StoredBaseline>(calls, {
+    name: 'putBaseline',
+    key: (b) => b.ruleId,
+    stored: (b, etag) => ({ ruleId: b.ruleId, server: b.server, setBy: b.setBy, setAt: b.setAt, revision: b.revision, auditOwed: b.auditOwed, writers: b.writers, etag }),
+    conflict: (b) => new ConcurrencyConflictError(`The baseline of ${b.ruleId} was changed meanwhile.`),
+    seed: rows,
+  });
   const source = { hasServer: async (name: string) => SERVERS.includes(name), serversWithPrefix: async (prefix: string, max: number) => SERVERS.filter((s) => s.startsWith(prefix)).slice(0, max) } as ServerSource;
   const deps = {
     rules: RULES,
@@ -67,16 +61,7 @@ function world(rows: readonly StoredBaseline[] = []) {
         if (failure) throw failure;
         return stored.get(ruleId);
       },
-      putBaseline: async (b: DriftBaseline, etag: string | undefined) => {
-        calls.push(['putBaseline', b, etag]);
-        meanwhile.shift()?.();
-        const outcome = writes.shift();
-        if (outcome instanceof Error) throw outcome;
-        if (stored.get(b.ruleId)?.etag !== etag) throw new ConcurrencyConflictError(`The baseline of ${b.ruleId} was changed meanwhile.`);
-        const landed = land(b);
-        if (outcome) throw outcome(landed);
-        return landed.etag;
-      },
+      putBaseline: put,
     },
     events: eventStore,
   };

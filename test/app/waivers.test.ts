@@ -14,6 +14,7 @@ import { Waivers, type WaiversDeps } from '../../src/app/waivers';
 import type { Rule } from '../../src/rules/types';
 import { ConcurrencyConflictError, CONTENDED_ATTEMPTS, REMOVED_STATUS, type EventRecord, type StoredResult, type StoredWaiver, type WaiverRecord, type WaiverState } from '../../src/store';
 import { memoryEvents } from '../support/memory-events';
+import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
 import { memoryPartition } from '../support/memory-partition';
 import { alphaRule, betaRule } from '../support/snapshots';
@@ -79,7 +80,6 @@ const row = (over: Partial<StoredWaiver> = {}): StoredWaiver => ({
 const body = (over: Record<string, unknown> = {}) => ({ rule: RULE, server: 'exch2', justification: 'Patch due', grantedBy: 'bob', expiresAt: iso(NOW + 7 * DAY_MS), ...over });
 
 /** What the next write of a waiver does instead of landing plainly (an Error: thrown before landing; a function: called once it landed, and what it answers thrown). */
-type WriteOutcome = Error | ((landed: StoredWaiver) => Error);
 
 /** A record without the keys whose value is undefined, as the store reads a row back. */
 const dense = <T extends object>(r: T): T => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as T;
@@ -91,12 +91,18 @@ function world(waivers: readonly StoredWaiver[] = [row()], results: readonly Sto
     p.rows.set(r.ruleId, r);
     fleet.set(r.server, p);
   }
-  const stored = new Map(waivers.map((w) => [w.id, w]));
   const calls: unknown[][] = [];
   const lines: string[] = [];
-  const writes: (WriteOutcome | undefined)[] = [];
-  /** Run just before the next writes of a waiver are tried: another writer landing meanwhile. */
-  const meanwhile: ((() => void) | undefined)[] = [];
+  const { stored, writes, meanwhile, land, put } = memoryGuardedRows<WaiverRecord, StoredWaiver>(calls, {
+    name: 'put',
+    key: (w) => w.id,
+    stored: (w, etag) => {
+      const { etag: _old, ...record } = w as StoredWaiver;
+      return dense({ ...record, etag });
+    },
+    conflict: (w) => new ConcurrencyConflictError(`Waiver ${w.id} was changed meanwhile.`),
+    seed: waivers,
+  });
   /** Run just before the next reads of a waiver answer (undefined: nothing). */
   const reads: ((() => void) | undefined)[] = [];
   const { events, eventWrites, store: eventStore } = memoryEvents(calls);
@@ -105,14 +111,7 @@ function world(waivers: readonly StoredWaiver[] = [row()], results: readonly Sto
   const nameReads: ((() => void) | undefined)[] = [];
   /** Whether the Results listing always has another page. */
   const endless = { pages: false };
-  let etags = 0;
   let time = NOW;
-  const land = (w: WaiverRecord): StoredWaiver => {
-    const { etag: _old, ...record } = w as StoredWaiver;
-    const r = dense({ ...record, etag: `e${++etags}` });
-    stored.set(w.id, r);
-    return r;
-  };
   const counting = () => [...fleet.entries()].filter(([, p]) => p.read().some((r) => r.status !== REMOVED_STATUS)).map(([s]) => s);
   const source: ServerSource = {
     hasServer: async () => false,
@@ -160,17 +159,7 @@ function world(waivers: readonly StoredWaiver[] = [row()], results: readonly Sto
         reads.shift()?.();
         return stored.get(wid);
       },
-      put: async (w: WaiverRecord, etag: string | undefined) => {
-        calls.push(['put', w, etag]);
-        meanwhile.shift()?.();
-        const outcome = writes.shift();
-        if (outcome instanceof Error) throw outcome;
-        const now = stored.get(w.id);
-        if (etag === undefined ? now !== undefined : now?.etag !== etag) throw new ConcurrencyConflictError(`Waiver ${w.id} was changed meanwhile.`);
-        const landed = land(w);
-        if (outcome) throw outcome(landed);
-        return landed.etag;
-      },
+      put,
     },
     events: eventStore,
   };
