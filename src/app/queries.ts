@@ -5,7 +5,7 @@ import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import { loadedRule, type EventFilter, type EventStore, type HostStore, type OutboxStore, type RawSnapshotStore, type ResultFilter, type RuleIndexStore } from '../store';
+import { type EventFilter, type EventStore, type HostStore, type OutboxStore, type RawSnapshotStore, type ResultFilter, type RuleIndexStore } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -62,7 +62,7 @@ export class Queries {
     const [rows, host, raw] = await Promise.all([store.readServer(server), hosts.getHost(server), rawSnapshots.getLatestRaw(server)]);
     if (rows.length === 0 && !host) return undefined;
     const latest = rows.reduce((a, r) => (r.collectedAt > a.collectedAt ? r : a), rows[0] ?? { collectedAt: 0, snapshotId: '', lastSeen: 0 });
-    const order = new Map(rules.map((r, i) => [r.id, i]));
+    const byRule = new Map(rows.map((r) => [r.ruleId, r]));
     return {
       server,
       lastSeen: iso(latest.lastSeen),
@@ -79,11 +79,12 @@ export class Queries {
           }
         : null,
       rawSnapshot: raw ? { snapshotId: raw.snapshotId, collectedAt: iso(raw.collectedAt), bytes: raw.rawBytes, contentHash: raw.contentHash } : null,
-      // The rules this instance loads, as the summary and the results list (loadedRule).
-      results: rows
-        .filter(loadedRule(rules.map((r) => r.id)))
-        .map((r) => viewOfStored(r, lang, rules))
-        .sort((a, b) => (order.get(a.ruleId) ?? 1e9) - (order.get(b.ruleId) ?? 1e9) || (a.ruleId < b.ruleId ? -1 : 1)),
+      // The rules this instance loads, in their order, as the summary and the results list count
+      // them: a retired rule's row or a newer release's is left out.
+      results: rules.flatMap((rule) => {
+        const row = byRule.get(rule.id);
+        return row ? [viewOfStored(row, lang, rules)] : [];
+      }),
     };
   }
 
