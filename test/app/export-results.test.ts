@@ -12,13 +12,13 @@ import type { StoredResult } from '../../src/store';
 import { apiRequest, refusalOf, warnLog } from '../support/api-request';
 import { csvRecords, parseCsv } from '../support/csv';
 import { alphaRule, betaRule } from '../support/snapshots';
+import { storedResult } from '../support/stored-results';
 import { DAY_MS, waiverRecord, WAIVER_NOW as T } from '../support/waiver-records';
 
 const result = (server: string, ruleId: string, status: string, over: Partial<StoredResult> = {}): StoredResult =>
-  ({
+  storedResult({
     server,
     ruleId,
-    ruleVersion: '1.0.0',
     status,
     reasonCode: `${status}Reason`,
     severity: status === 'Pass' ? 'Info' : status,
@@ -29,12 +29,8 @@ const result = (server: string, ruleId: string, status: string, over: Partial<St
     snapshotId: `snap-${server}`,
     collectedAt: T - 60_000,
     lastSeen: T - 30_000,
-    eventPending: false,
-    indexPending: false,
-    etag: 'e',
-    evidenceTruncated: false,
     ...over,
-  }) as StoredResult;
+  });
 
 interface Read {
   readonly ruleIds: readonly string[];

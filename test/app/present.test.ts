@@ -6,6 +6,7 @@ import { EVENT_KINDS, eventKindOf, iso, viewOfEvent, viewOfHost, viewOfResult, v
 import { RULES } from '../../src/rules/registry';
 import type { Rule, RuleResult } from '../../src/rules/types';
 import type { EventRecord, HostRecord, StoredResult } from '../../src/store';
+import { storedResult } from '../support/stored-results';
 
 const T1 = Date.parse('2026-11-28T09:15:00.250Z');
 const T2 = Date.parse('2026-12-01T00:00:00Z');
@@ -25,30 +26,18 @@ const result: RuleResult = {
 };
 
 function stored(over: Partial<StoredResult> = {}): StoredResult {
-  return {
-    server: 'exch1.corp.contoso.com',
+  return storedResult({
     ruleId: rule.id,
     ruleVersion: '3',
-    status: 'Warning',
     reasonCode: 'PORT25_BLOCKED',
-    severity: 'Warning',
-    message: { en: 'Blocked.', ja: 'ブロック。' },
     remediation: { en: ['Allow it.'], ja: ['許可する。'] },
-    evidenceJson: '{"rules":1}',
     firstSeen: T1,
     snapshotId: 's1',
     collectedAt: T1,
     lastSeen: T2,
-    contentHash: 'c',
-    hostHash: 'h',
     hostSyncedAt: T2,
-    eventPending: false,
-    indexPending: false,
-    syncPending: false,
-    etag: 'e',
-    evidenceTruncated: false,
     ...over,
-  } as StoredResult;
+  });
 }
 
 describe('iso', () => {

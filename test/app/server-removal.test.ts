@@ -10,6 +10,7 @@ import { ServerRemoval, type ServerRemovalDeps } from '../../src/app/server-remo
 import { ConcurrencyConflictError, REMOVED_STATUS, type StoredResult } from '../../src/store';
 import { refusalOf } from '../support/api-request';
 import { memoryPartition } from '../support/memory-partition';
+import { storedResult } from '../support/stored-results';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const MINUTE = 60_000;
@@ -20,16 +21,9 @@ const S2 = '7c2d8e9f-1a2b-4c3d-8e4f-5a6b7c8d9e0f';
 
 /** A stored result of SERVER as a post leaves it: posted a minute ago, its commits remembered. */
 const row = (ruleId: string, over: Partial<StoredResult> = {}): StoredResult =>
-  ({
+  storedResult({
     server: SERVER,
     ruleId,
-    ruleVersion: '1.0.0',
-    status: 'Warning',
-    reasonCode: 'SmtpNotExcluded',
-    severity: 'Warning',
-    message: { en: 'Blocked.', ja: 'ブロック。' },
-    remediation: { en: ['Exclude it.'], ja: ['除外する。'] },
-    evidenceJson: '{"rules":1}',
     firstSeen: NOW - 30 * MINUTE,
     previousStatus: 'Pass',
     previousFirstSeen: NOW - 90 * MINUTE,
@@ -39,18 +33,14 @@ const row = (ruleId: string, over: Partial<StoredResult> = {}): StoredResult =>
     contentHash: 'c1',
     hostHash: 'h1',
     hostSyncedAt: NOW - 20 * MINUTE,
-    eventPending: false,
-    indexPending: false,
-    syncPending: false,
     changeCause: 'snapshot',
     rawSlot: 1,
     keyTag: 'tag1',
     recentSnapshotIds: [S1],
     recentCommits: [{ id: 'older-commit', at: NOW - MINUTE }],
-    evidenceTruncated: false,
     etag: 'unset',
     ...over,
-  }) as StoredResult;
+  });
 
 /** SERVER with the given rows stored, its keys, the projector and the audit log, and every call, in order. */
 function world(stored: readonly StoredResult[] = [row('test-alpha'), row('test-beta', { status: 'Pass', reasonCode: 'Excluded' })], revoked: { keys: { revoked: string[]; settled: string[] } | undefined } = { keys: { revoked: ['k1', 'k2'], settled: ['r1'] } }) {

@@ -17,6 +17,7 @@ import { memoryEvents } from '../support/memory-events';
 import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
 import { memoryPartition } from '../support/memory-partition';
+import { storedResult } from '../support/stored-results';
 import { alphaRule, betaRule } from '../support/snapshots';
 import { DAY_MS, WAIVER_NOW as NOW, waiverRecord } from '../support/waiver-records';
 
@@ -31,14 +32,9 @@ const conflict = () => new ConcurrencyConflictError('Waiver w-1 was changed mean
 
 /** A stored result as a post leaves it: a Warning of RULE that began two days ago. */
 const result = (server: string, over: Partial<StoredResult> = {}): StoredResult =>
-  ({
+  storedResult({
     server,
     ruleId: RULE,
-    ruleVersion: '1.0.0',
-    status: 'Warning',
-    reasonCode: 'SmtpNotExcluded',
-    severity: 'Warning',
-    message: { en: 'Blocked.', ja: 'ブロック。' },
     remediation: { en: [], ja: [] },
     evidenceJson: '{}',
     firstSeen: NOW - 2 * DAY_MS,
@@ -49,13 +45,9 @@ const result = (server: string, over: Partial<StoredResult> = {}): StoredResult 
     contentHash: 'c1',
     hostHash: 'h1',
     hostSyncedAt: NOW - HOUR,
-    eventPending: false,
-    indexPending: false,
-    syncPending: false,
-    evidenceTruncated: false,
     etag: 'unset',
     ...over,
-  }) as StoredResult;
+  });
 
 /**
  * The fleet: exch1 fails RULE (a Warning) and the other rule, exch2 fails RULE (an Error, with no
