@@ -5,7 +5,7 @@ import { buildManifest } from '../rules/manifest';
 import { ruleSetVersion } from '../rules/registry';
 import { STATUSES, type Lang } from '../rules/types';
 import type { Manifest } from '../snapshot/schema';
-import { type EventFilter, type EventStore, type HostStore, type OutboxStore, type RawSnapshotStore, type ResultFilter, type RuleIndexStore } from '../store';
+import { type EventFilter, type EventStore, type HostStore, type OutboxStore, type RawSnapshotStore, type ResultFilter, type RuleIndexStore, type StoredResult } from '../store';
 import { iso, viewOfEvent, viewOfStored, viewOfSummary } from './present';
 import type { UseCaseDeps } from './use-case-deps';
 
@@ -61,13 +61,14 @@ export class Queries {
     const { store, hosts, rawSnapshots, rules } = this.deps;
     const [rows, host, raw] = await Promise.all([store.readServer(server), hosts.getHost(server), rawSnapshots.getLatestRaw(server)]);
     if (rows.length === 0 && !host) return undefined;
-    const latest = rows.reduce((a, r) => (r.collectedAt > a.collectedAt ? r : a), rows[0] ?? { collectedAt: 0, snapshotId: '', lastSeen: 0 });
+    // The newest snapshot; of rows of one snapshot, the first read (rule order), so the answer is stable.
+    const latest = rows.reduce<StoredResult | undefined>((a, r) => (!a || r.collectedAt > a.collectedAt ? r : a), undefined);
     const byRule = new Map(rows.map((r) => [r.ruleId, r]));
     return {
       server,
-      lastSeen: iso(latest.lastSeen),
-      lastSnapshotId: latest.snapshotId || null,
-      lastCollectedAt: iso(latest.collectedAt),
+      lastSeen: iso(latest?.lastSeen),
+      lastSnapshotId: latest?.snapshotId ?? null,
+      lastCollectedAt: iso(latest?.collectedAt),
       host: host
         ? {
             name: host.hostName,

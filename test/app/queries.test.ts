@@ -168,10 +168,14 @@ describe('one server', () => {
     });
   });
 
-  it('takes the newest snapshot whichever row holds it', async () => {
-    const rows = [storedResult({ ruleId: alphaRule.id, collectedAt: 2_000, lastSeen: 3_000, snapshotId: 'newer' }), storedResult({ ruleId: betaRule.id, collectedAt: 1_000, lastSeen: 9_000, snapshotId: 'older' })];
-    const { q } = queries({ rows });
-    expect(await q.server(SERVER, 'en')).toMatchObject({ lastSnapshotId: 'newer', lastCollectedAt: iso(2_000), lastSeen: iso(3_000) });
+  it('takes the newest snapshot whichever row holds it, and of rows of one snapshot the first read', async () => {
+    const newest = (first: string, second: string) => [
+      storedResult({ ruleId: alphaRule.id, collectedAt: 1_000, lastSeen: 9_000, snapshotId: 'older' }),
+      storedResult({ ruleId: betaRule.id, collectedAt: 2_000, lastSeen: 3_000, snapshotId: first }),
+      storedResult({ ruleId: 'retired-rule', collectedAt: 2_000, lastSeen: 4_000, snapshotId: second }),
+    ];
+    expect(await queries({ rows: newest('newer', 'also-newer') }).q.server(SERVER, 'en')).toMatchObject({ lastSnapshotId: 'newer', lastCollectedAt: iso(2_000), lastSeen: iso(3_000) });
+    expect(await queries({ rows: newest('read-first', 'read-second') }).q.server(SERVER, 'en')).toMatchObject({ lastSnapshotId: 'read-first', lastSeen: iso(3_000) });
   });
 
   it('enrolled and never posted answers its Hosts row with nulls for what it never sent', async () => {

@@ -2,12 +2,16 @@
 // names are ones Azure accepts for functions, and a route's URL is built with its parameters
 // encoded. The service tests call every route over HTTP on both hosts; docs/api.md's table is held
 // equal to this one by the docs tests.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PostureApp } from '../../src/app/create-app';
 import { json, type ApiRequest, type RouteCall } from '../../src/app/http-io';
 import { fillRoute, ROUTES, routeNamed, routeUrl } from '../../src/app/routes';
-import { RULES } from '../../src/rules/registry';
+import { RULES, ruleSetVersion } from '../../src/rules/registry';
 import { apiRequest, jsonOf } from '../support/api-request';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Which use case of the app each route calls ("group.method"); health, the dashboard and the CSV export call none of these. */
 const DELEGATES: Readonly<Record<string, string>> = {
@@ -70,7 +74,8 @@ describe('the route table', () => {
     const { app, calls } = recordingApp();
     const health = await routeNamed('getHealth').handler(app, { req: request('http://localhost/api/health'), log: console as never, lang: 'en' });
     expect(health.status).toBe(200);
-    expect(jsonOf(health)).toMatchObject({ service: 'fleet-posture' });
+    // The version a tool sees is the package's: a release that bumps one bumps the other.
+    expect(jsonOf(health)).toStrictEqual({ service: 'fleet-posture', version: PACKAGE_VERSION, ruleSetVersion: ruleSetVersion(RULES) });
     const missing = await routeNamed('getDashboard').handler(app, { req: request('http://localhost/api/dashboard/nope.js', { asset: 'nope.js' }), log: console as never, lang: 'en' });
     expect([missing.status, missing.body]).toEqual([404, 'The dashboard has no file "nope.js".']);
     // The CSV export is its own use case: its refusal of a parameter the results list does not take shows the call reached it.
