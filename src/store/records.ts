@@ -109,8 +109,9 @@ export function remembersCommit(rows: readonly StoredResult[], commitId: string)
 
 /** The verified-key tag of a server's rows: only when every row carries the same one. */
 export function keyTagOf(rows: readonly StoredResult[]): string | undefined {
+  // No rows, or rows that all lack a tag, answer undefined as well.
   const tag = rows[0]?.keyTag;
-  return tag !== undefined && rows.every((r) => r.keyTag === tag) ? tag : undefined;
+  return rows.every((r) => r.keyTag === tag) ? tag : undefined;
 }
 
 /** A status change of one (server, rule): one row of the Events table. */
