@@ -448,6 +448,16 @@ describe('a re-enrolment by the current key', () => {
     expect(w.calls).toStrictEqual([['keyPartition', SERVER], issueCall('current-key')]);
   });
 
+  it('issues one for a key that keeps a request secret, sent without any, and finds its row among older ones', async () => {
+    const w = world();
+    w.change({
+      rows: [keyRow('BBBBBBBBBBBBBBBB', KEY_SECRET, { status: 'revoked', issuedAt: NOW - DAY }), keyRow(KEY_ID, KEY_SECRET, { request: sealed(REQ) })],
+      head: { currentKeyId: KEY_ID, blocked: false, updatedAt: NOW - HOUR, etag: 'h' },
+    });
+    expectIssued(w, await w.enrol({ currentKey: KEY }));
+    expect(w.calls).toStrictEqual([['keyPartition', SERVER], issueCall('current-key')]);
+  });
+
   it('issues one when the request secret sent with it repeats nothing, keeping that secret', async () => {
     const w = world();
     w.enrolled();
@@ -542,6 +552,7 @@ describe('a re-enrolment with a claim', () => {
       ['gone', { requests: [request('rq2', { state: 'approved' })] }],
       ['expired', { requests: [request('rq1', { state: 'approved', requestedAt: NOW - REQUEST_TTL_MS - 1 })] }],
       ['replaced', { replaced: [request('rq1', { state: 'replaced', replaced: { by: 'rq9', reason: 'repeat' } })] }],
+      ['replaced for no reason named', { replaced: [request('rq1', { state: 'replaced' })] }],
     ];
     for (const [what, over] of cases) {
       const w = world();
@@ -621,6 +632,25 @@ describe('a re-enrolment with the request secret alone', () => {
     late.change({ requests: [request('rq1', { state: 'approved', requestedAt: NOW - REQUEST_TTL_MS - 1, ...sealed(REQ) })] });
     expect((await late.enrol({ request: REQ })).status).toBe(202);
     expect(late.calls[1]).toStrictEqual(['addRequest', 'read 1', []]);
+  });
+
+  it('is not asked of decided requests when none came: a request is filed', async () => {
+    const w = world();
+    w.enrolled();
+    w.change({ requests: [request('rq1', { state: 'approved', ...sealed(REQ) })] });
+    expect((await w.enrol()).status).toBe(202);
+    expect(w.calls).toStrictEqual([
+      ['keyPartition', SERVER],
+      ['addRequest', 'read 1', []],
+    ]);
+  });
+
+  it('of a server without keys that posted before files a request', async () => {
+    const w = world();
+    w.posted.add(SERVER);
+    w.change({ requests: [request('rq1', sealed(REQ))] });
+    expect((await w.enrol({ request: REQ })).status).toBe(202);
+    expect(w.steps()).toStrictEqual(['keyPartition', 'hasPosted', 'addRequest']);
   });
 
   it('of a pending request files one in its place, whose claim it then holds', async () => {
@@ -722,7 +752,7 @@ describe('the same requester asking again', () => {
   it('is an older collector by the same host name, fqdn, collector name and address, whatever its version or secret', async () => {
     expect(await replaces({ collector: OLD }, {}, REQ)).toBe(true);
     expect(await replaces({ collector: OLD, ...sealed(REQ2) }, { collector: 'Send-PostureSnapshot 1.0.6' })).toBe(true);
-    for (const facts of [{ hostName: 'EXCH02' }, { fqdn: 'exch01.other.example' }, { fqdn: undefined }, { source: '10.9.9.9' }, { source: undefined }, { collector: 'Another-Collector 1.0.5' }, { collector: undefined }]) {
+    for (const facts of [{ hostName: 'EXCH02' }, { fqdn: 'exch01.other.example' }, { fqdn: undefined }, { source: '10.9.9.9' }, { source: undefined }, { collector: 'Another-Collector 1.0.5' }, { collector: 'Sender 1.0.5' }, { collector: undefined }]) {
       expect(await replaces({ collector: OLD }, facts), JSON.stringify(facts)).toBe(false);
     }
   });
@@ -738,6 +768,7 @@ describe('the same requester asking again', () => {
     for (const [collector, keeps] of [
       ['Send-PostureSnapshot 1.1.0', true],
       ['Send-PostureSnapshot 1.10', true],
+      ['Send-PostureSnapshot 10.0', true],
       ['Send-PostureSnapshot 2', true],
       ['1.1.0', true],
       ['Send-PostureSnapshot 1.0.9', false],
@@ -881,6 +912,29 @@ describe('the proofs the enrolment rate limit asks for', () => {
     w.enrolled();
     expect(await proves(w, { currentKey: KEY, claim: claimOf('rq1'), request: REQ })).toBe('collector');
     expect(w.calls).toStrictEqual([['keyPartition', SERVER]]);
+  });
+
+  it('name the collector for its current key alone, and the request of a claim alone', async () => {
+    const w = world();
+    w.enrolled();
+    w.change({ requests: [request('rq1')] });
+    expect(await proves(w, { currentKey: KEY })).toBe('collector');
+    expect(await proves(w, { claim: claimOf('rq1') })).toBe('request:rq1');
+    expect(w.steps()).toStrictEqual(['keyPartition', 'keyPartition']);
+  });
+
+  it('are none for a claim of no request and no other proof, though decided requests keep secrets', async () => {
+    const w = world();
+    w.enrolled({ request: sealed(REQ2) });
+    w.change({ requests: [request('rq1', { state: 'approved', ...sealed(REQ) })] });
+    expect(await proves(w, { claim: claimOf('rq9') })).toBeUndefined();
+    expect(w.steps()).toStrictEqual(['keyPartition']);
+  });
+
+  it('take the request secret of a server without keys as no proof', async () => {
+    const w = world();
+    w.posted.add(SERVER);
+    expect(await proves(w, { request: REQ })).toBeUndefined();
   });
 
   it('name the request a claim proves, whatever its decision, after a key that is not the current one', async () => {
@@ -1050,6 +1104,7 @@ describe('the servers refused or never heard from', () => {
         { server: 'a', head: head({ blocked: true }), requests: [request('rq1', { server: 'a', state: 'denied', requestedAt: NOW - REQUEST_TTL_MS }), request('rq2', { server: 'a', requestedAt: NOW - REQUEST_TTL_MS - 1 })] },
         { server: 'b', requests: [request('rq3', { server: 'b' })] },
         { server: 'd', head: head(), requests: [request('rq4', { server: 'd', state: 'approved' })] },
+        { server: 'h', requests: [request('rq5', { server: 'h', requestedAt: NOW - REQUEST_TTL_MS - 1 })] },
       ],
       truncated: false,
     });
