@@ -390,11 +390,9 @@ export class Reenrolment {
     const issued = new Map(silent.servers.map((s) => [s.server, s.issuedAt]));
     // Stryker disable next-line ArrayDeclaration: whatever stood in this list has no request time, so it is never live and never shown.
     for (const server of issued.keys()) if (!attention.has(server)) attention.set(server, { server, requests: [] });
-    const items = [...attention.values()]
-      .map((s) => refusedView(s, issued.get(s.server), now))
-      .filter((s) => s.reasons.length > 0)
-      // Stryker disable next-line EqualityOperator: the servers are the keys of a map, so never equal, and `<=` orders them the same.
-      .sort((a, b) => (a.server < b.server ? -1 : 1));
+    const items = [...attention.values()].map((s) => refusedView(s, issued.get(s.server), now)).filter((s) => s.reasons.length > 0);
+    // Stryker disable next-line EqualityOperator: the servers are the keys of a map, so never equal, and `<=` orders them the same.
+    items.sort((a, b) => (a.server < b.server ? -1 : 1));
     return { items, truncated: truncated || silent.truncated };
   }
 

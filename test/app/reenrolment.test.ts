@@ -645,10 +645,10 @@ describe('a re-enrolment with the request secret alone', () => {
     ]);
   });
 
-  it('of a server without keys that posted before files a request', async () => {
+  it('of a server whose head is gone, that posted before, files a request though a key row keeps the secret', async () => {
     const w = world();
     w.posted.add(SERVER);
-    w.change({ requests: [request('rq1', sealed(REQ))] });
+    w.change({ rows: [keyRow(KEY_ID, KEY_SECRET, { request: sealed(REQ) })], requests: [request('rq1', sealed(REQ))] });
     expect((await w.enrol({ request: REQ })).status).toBe(202);
     expect(w.steps()).toStrictEqual(['keyPartition', 'hasPosted', 'addRequest']);
   });
@@ -931,9 +931,10 @@ describe('the proofs the enrolment rate limit asks for', () => {
     expect(w.steps()).toStrictEqual(['keyPartition']);
   });
 
-  it('take the request secret of a server without keys as no proof', async () => {
+  it('take the request secret of a server without a head as no proof, though a key row keeps it', async () => {
     const w = world();
     w.posted.add(SERVER);
+    w.change({ rows: [keyRow(KEY_ID, KEY_SECRET, { request: sealed(REQ) })] });
     expect(await proves(w, { request: REQ })).toBeUndefined();
   });
 
