@@ -862,6 +862,8 @@ describe('the drains of one process', () => {
     w.outbox.fault('list', { before: () => first.opened }, { before: () => second.opened });
     const a = w.drain();
     const b = w.drain();
+    // The first one is under way (waiting for storage) and the second waits for it.
+    await flush();
     const c = w.drain();
     await flush();
     expect(w.named('list')).toStrictEqual([[1]]);
@@ -984,6 +986,8 @@ describe('kicks', () => {
     const release = w.projector.attach({ log: (l) => void second.push(l) }, 100, 1000);
     w.outbox.fault('list', { fail: new Error('storage down') });
     w.projector.kick();
+    // Only the host attached last waits to drain.
+    expect(w.projector.kickPending).toBe(true);
     await vi.advanceTimersByTimeAsync(100);
     expect(second).toStrictEqual([failedLine('Error: storage down', 'Error', T + 100, 0), backlogLine(0, undefined, undefined, T + 100), 'projector: storage down']);
     w.put('a', 'a1');
@@ -1017,6 +1021,17 @@ describe('kicks', () => {
     vi.useRealTimers();
   });
 
+  it('start no drain for a host once it is released', async () => {
+    vi.useFakeTimers({ now: T });
+    const w = world();
+    w.projector.attach(w.log, 300, 1000)();
+    w.projector.kick();
+    expect(w.projector.kickPending).toBe(false);
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(w.calls).toStrictEqual([]);
+    vi.useRealTimers();
+  });
+
   it('do not keep the process alive, and work where timers cannot be unreferenced', async () => {
     vi.useFakeTimers({ now: T });
     const started = vi.spyOn(globalThis, 'setTimeout');
@@ -1025,7 +1040,7 @@ describe('kicks', () => {
     w.projector.kick();
     expect((started.mock.results[0]!.value as NodeJS.Timeout).hasRef()).toBe(false);
     vi.useRealTimers();
-    started.mockImplementation(() => ({}) as NodeJS.Timeout);
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(() => ({}) as NodeJS.Timeout);
     vi.spyOn(globalThis, 'clearTimeout').mockImplementation(() => undefined);
     const other = world();
     other.projector.attach(other.log, 300, 1000);
