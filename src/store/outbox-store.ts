@@ -332,7 +332,12 @@ export class OutboxStore {
     return this.#writeLease(current, owner, until, generation);
   }
 
-  /** Writes the lease row under the ETag it was read with; false when someone wrote it meanwhile. */
+  /**
+   * Writes the lease row under the ETag it was read with; false when someone wrote it meanwhile.
+   * A write whose answer was lost after it landed (a dropped connection) is sent again by the SDK
+   * and meets its own ETag: the row then holds exactly this owner, generation and time, which
+   * nobody else writes, so it is this write and the lease is held, not lost.
+   */
   async #writeLease(current: Record<string, unknown> | undefined, owner: string, until: number, generation: number): Promise<boolean> {
     const entity = { ...LEASE, Owner: owner, Until: dateTime(until), Generation: double(generation) };
     try {
@@ -341,8 +346,9 @@ export class OutboxStore {
       return true;
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status === 409 || status === 412 || error instanceof ConcurrencyConflictError) return false;
-      throw error;
+      if (status !== 409 && status !== 412 && !(error instanceof ConcurrencyConflictError)) throw error;
+      const now = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
+      return now !== undefined && str(now, 'Owner') === owner && num(now, 'Generation') === generation && ms(now, 'Until') === until;
     }
   }
 

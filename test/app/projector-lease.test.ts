@@ -28,9 +28,11 @@ function gate() {
   return { opened, open };
 }
 
+// Spies first: one put on a fake timer function would otherwise restore that fake after the real
+// timers came back, and the next files in this worker (isolate: false) would have no timers.
 afterEach(() => {
-  vi.useRealTimers();
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 describe('taking the lease', () => {
@@ -209,15 +211,14 @@ describe('the heartbeat', () => {
     vi.useRealTimers();
   });
 
+  // On the real timers: a spy put on a fake timer function leaves that fake behind once restored.
   it('does not keep the process alive', async () => {
-    vi.useFakeTimers({ now: T });
     const started = vi.spyOn(globalThis, 'setInterval');
     const w = world();
     const lease = (await w.take(3000))!;
     expect(started).toHaveBeenCalledTimes(1);
     expect((started.mock.results[0]!.value as NodeJS.Timeout).hasRef()).toBe(false);
     await lease.stop();
-    vi.useRealTimers();
   });
 
   it('is started where timers cannot be unreferenced too', async () => {

@@ -182,9 +182,11 @@ function gate() {
 const ZERO = { entries: 0, projected: 0, waiting: 0, dropped: 0, held: 0, events: 0, alertRecords: 0 };
 const LOST = 'Another projector took the lease while this one worked: this one stops, and that one projects what is left.';
 
+// Spies first: one put on a fake timer function would otherwise restore that fake after the real
+// timers came back, and the next files in this worker (isolate: false) would have no timers.
 afterEach(() => {
-  vi.useRealTimers();
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 describe('verdictOf', () => {
@@ -1039,6 +1041,7 @@ describe('kicks', () => {
     w.projector.attach(w.log, 300, 1000);
     w.projector.kick();
     expect((started.mock.results[0]!.value as NodeJS.Timeout).hasRef()).toBe(false);
+    started.mockRestore();
     vi.useRealTimers();
     vi.spyOn(globalThis, 'setTimeout').mockImplementation(() => ({}) as NodeJS.Timeout);
     vi.spyOn(globalThis, 'clearTimeout').mockImplementation(() => undefined);

@@ -9,13 +9,21 @@ import { handlesLeftSince, leftOpenMessage, openHandles } from './open-handles';
 /** Time for what is closing to close: an exited child to be reaped, a socket's handle to go. */
 const SETTLE_MS = 10_000;
 
+/** The clock functions a file must leave as it found them: fake timers or a spy left in place would stop every timer of the next files (or freeze their clock). */
+const CLOCK = ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'] as const;
+const clockNow = () => [...CLOCK.map((name) => globalThis[name] as unknown), Date.now as unknown];
+
 let before: ReadonlyMap<string, number> = new Map();
+let clockBefore: unknown[] = [];
 beforeAll(() => {
   before = openHandles();
+  clockBefore = clockNow();
 });
 afterAll(async () => {
+  const file = path.relative(process.cwd(), expect.getState().testPath ?? 'this file');
+  const replaced = [...CLOCK, 'Date.now'].filter((_, i) => clockNow()[i] !== clockBefore[i]);
+  if (replaced.length > 0) throw new Error(`${file} left ${replaced.join(', ')} replaced (fake timers or a spy not restored); the next files in this worker would wait for ever.`);
   const left = await handlesLeftSince(before, SETTLE_MS);
   if (Object.keys(left).length === 0) return;
-  const file = path.relative(process.cwd(), expect.getState().testPath ?? 'this file');
   throw new Error(leftOpenMessage(file, left));
 }, SETTLE_MS + 5_000);
