@@ -2,6 +2,7 @@
 // test gives them, so each read is checked for what it asks the store and what it makes of the
 // answer. The service tests run the same reads over HTTP and Azurite.
 import { describe, expect, it } from 'vitest';
+import { isoInstant as iso } from '../../src/app/iso-time';
 import { Queries, type QueryDeps } from '../../src/app/queries';
 import { buildManifest } from '../../src/rules/manifest';
 import { ruleSetVersion } from '../../src/rules/registry';
@@ -244,7 +245,3 @@ describe('the summary', () => {
     expect(calls).toStrictEqual([['changesWaiting']]);
   });
 });
-
-function iso(t: number): string {
-  return new Date(t).toISOString();
-}

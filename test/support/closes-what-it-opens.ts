@@ -21,7 +21,8 @@ beforeAll(() => {
 });
 afterAll(async () => {
   const file = path.relative(process.cwd(), expect.getState().testPath ?? 'this file');
-  const replaced = [...CLOCK, 'Date.now'].filter((_, i) => clockNow()[i] !== clockBefore[i]);
+  const clock = clockNow();
+  const replaced = [...CLOCK, 'Date.now'].filter((_, i) => clock[i] !== clockBefore[i]);
   if (replaced.length > 0) throw new Error(`${file} left ${replaced.join(', ')} replaced (fake timers or a spy not restored); the next files in this worker would wait for ever.`);
   const left = await handlesLeftSince(before, SETTLE_MS);
   if (Object.keys(left).length === 0) return;
