@@ -293,7 +293,11 @@ export class LifecycleStore {
     };
   }
 
-  /** Writes the state if it is still at `etag` (or absent when undefined); the new ETag, or undefined when another instance won. */
+  /**
+   * Writes the state if it is still at `etag` (or absent when undefined); the new ETag, or undefined
+   * when another instance won. A write taking the lease whose answer was lost after it landed (a
+   * 503 retried into a 409 or 412) finds its own owner and time on the row: the lease is held.
+   */
   async putReevalState(s: ReevalState, etag: string | undefined): Promise<string | undefined> {
     const entity = {
       ...REEVAL_KEYS,
@@ -319,8 +323,11 @@ export class LifecycleStore {
       return r.etag ?? '';
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status === 409 || status === 412 || status === 404) return undefined;
-      throw error;
+      if (status !== 409 && status !== 412 && status !== 404) throw error;
+      // The owner is a new id per run, so a row naming it was written by this call.
+      if (!s.leaseOwner) return undefined;
+      const now = await this.getReevalState();
+      return now && now.state.leaseOwner === s.leaseOwner && now.state.leaseUntil === s.leaseUntil ? now.etag : undefined;
     }
   }
 
