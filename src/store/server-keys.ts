@@ -239,7 +239,13 @@ export class ServerKeyStore {
       if (reason) tx.updateEntity(replacedMark(r, request.requestId, reason), 'Merge', { etag: String(r.etag) });
     }
     for (const r of basis.replaced) tx.deleteEntity(encodeKey(r.server), REQUEST_PREFIX + r.requestId);
-    await this.#submit(tx.actions, 'recording a re-enrolment request');
+    try {
+      await this.#submit(tx.actions, 'recording a re-enrolment request');
+    } catch (error) {
+      // A transaction whose answer was lost after it landed is refused when retried: the row of this
+      // request (its id is new, so no one else writes it) says it landed.
+      if (!(error instanceof ConcurrencyConflictError) || !(await this.getRequest(request.server, request.requestId))) throw error;
+    }
   }
 
   /** One request, or undefined. */

@@ -1,7 +1,8 @@
 // Server keys when storage fails part-way: an answer lost after its write landed (the SDK's retry
 // is then refused), and a revocation whose clearing of the verified tags failed. A key that landed
 // is the caller's, a revoked key never posts again, and a decision or revocation that landed is
-// reported and audited as this call's. Also: a request past its time cannot be decided.
+// reported and audited as this call's, and a re-enrolment request that landed is the one answered
+// and audited. Also: a request past its time cannot be decided.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyTagOf, tableNames } from '../../src/store';
@@ -138,6 +139,18 @@ describe('an issue whose answer was lost, in approval mode', () => {
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_enrolment');
     expect(await stack.app.keyStore.listKeys(fqdn('LOST07'))).toEqual([]);
+  });
+
+  it('answers a re-enrolment request that landed with its claim, audited once, not replaced by a second request', async () => {
+    expect((await c.enrol('LREQ1')).status).toBe(201);
+    lose.when = keysBatch(stack);
+    const asked = await c.enrol('LREQ1');
+    expect(lose.when).toBeUndefined();
+    expect(asked.status, JSON.stringify(asked.body)).toBe(202);
+    const requested = alertRecords(stack).filter((x) => x.name === 'FleetPosture.ReenrolmentRequested' && x.fields.server === fqdn('LREQ1'));
+    expect(requested.map((x) => [x.fields.requestId, x.fields.replaces])).toEqual([[asked.body.requestId, null]]);
+    const { requests, replaced } = await stack.app.keyStore.keyPartition(fqdn('LREQ1'));
+    expect([requests.map((r) => [r.requestId, r.state]), replaced]).toEqual([[[asked.body.requestId, 'pending']], []]);
   });
 
   it('reports and audits a revocation and an approval that landed as this call\'s', async () => {
