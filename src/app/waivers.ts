@@ -295,14 +295,22 @@ export class Waivers {
     const w = settled.waiver;
     counts.reRaised += settled.reRaised;
     if (!w || !overdueAt(w, now)) return;
-    const ended = expiredOf(w, now);
+    // The expiry names this run, so one whose answer was lost after it landed (a 503 retried into a
+    // 412) is known as this run's when read back, and counted and followed up now.
+    const { run, marks } = newMark(w.writers);
+    const ended: WaiverRecord = { ...expiredOf(w, now), writers: marks };
     let etag: string;
     try {
       etag = await this.deps.waivers.put(ended, w.etag);
     } catch (error) {
       // Another run claimed it, or it was changed meanwhile; anything else is this waiver failing.
-      if (error instanceof ConcurrencyConflictError) return;
-      throw error;
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+      const stored = await this.deps.waivers.get(w.id);
+      if (!stored || !marked(stored.writers, run)) return;
+      counts.expired++;
+      // A change stored since settled this follow-up first; otherwise it is still owed.
+      counts.reRaised += (await this.#settle(stored, log)).reRaised;
+      return;
     }
     counts.expired++;
     counts.reRaised += await this.#followUp({ ...ended, etag }, log);

@@ -3,7 +3,9 @@
 // answers for the change it stored, and the expiry job (or the next change of the waiver) writes the
 // event and logs each alert once — also when two runs of the job meet. Before, a deletion or an
 // expiry whose event failed never re-raised the findings it had held back. On Azurite over real
-// HTTP, with a storage policy that refuses writes to the Events table while on.
+// HTTP, with a storage policy that refuses writes to the Events table while on. An expiry whose
+// answer was lost after it landed is known by the run's name on the waiver, so that run counts it
+// and re-raises its findings; before, it read as another run's claim and they waited a run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { lostAnswers, refusedWrites } from '../support/faults';
@@ -150,5 +152,16 @@ describe('a waiver change whose audit event storage refuses', () => {
     expect(g1.map((r) => [r.fields.waived, r.fields.cause])).toEqual([[false, 'snapshot']]);
     expect(await audit('waiver-deleted', 'g1')).toHaveLength(1);
   });
-});
 
+  it('an expiry whose write landed but whose answer was lost is counted and followed up by that run, once', async () => {
+    await waived('x1', 'X1', { expiresAt: iso(now + DAY) });
+    now += DAY + MIN;
+    // The expiry reaches storage; its answer does not, and the retry is refused (412).
+    lose.when = ({ method, body }) => method !== 'GET' && body.includes('"State":"expired"');
+    expect(await runJob()).toEqual({ expired: 1, reRaised: 1, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect(lose.when).toBeUndefined();
+    expect(reRaised('x1', 'waiver-expired')).toEqual({ expired: [server('X1')], findings: [server('X1')] });
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect((await audit('waiver-expired', 'x1')).map((e: Json) => e.snapshotId)).toEqual(['x1.r2']);
+  });
+});
