@@ -4,7 +4,8 @@
 // run marked it", and no run ever logged the record while the server showed as stale. A return
 // whose event cannot be written is finished by the projector's retry: the marker, claimed for the
 // refresh that brought the server back, stays until the event is written. Before, the marker went
-// first, and the retry found nothing to report. On Azurite over real HTTP with an injected clock.
+// first, and the retry found nothing to report. A claim whose answer was lost after it landed is
+// read back as this return's. On Azurite over real HTTP with an injected clock.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { lostAnswers, refusedWrites } from '../support/faults';
@@ -55,4 +56,21 @@ it('a return whose event storage refuses is reported by the projector\'s retry, 
   expect(back.map((r) => [r.fields.server, r.fields.returnedAt])).toEqual([['quiet1.corp.contoso.com', new Date(now).toISOString()]]);
   expect((await getAll(stack, 'events?cause=returned')).items.map((e: Json) => e.server)).toEqual(['quiet1.corp.contoso.com']);
   expect((await get(stack, 'servers?stale=true')).body.items).toEqual([]);
+});
+
+it('a return whose claim of the marker landed but whose answer was lost is reported once', async () => {
+  expect((await post(stack, snapshot({ host: 'QUIET2', testState: 'Pass', collectedAt: now - MIN }))).status).toBe(201);
+  now += 3 * 60 * MIN + 5 * MIN;
+  expect((await stack.request('jobs/stale-hosts/run', { method: 'POST', key: 'admin' })).status).toBe(200);
+  const staleNow = async () => (await get(stack, 'servers?stale=true')).body.items.map((i: Json) => i.server);
+  expect(await staleNow()).toContain('quiet2.corp.contoso.com');
+  // The claim (the refresh written on the marker) reaches storage; its answer does not, and the retry is refused (412).
+  lose.when = ({ method, body }) => method !== 'GET' && body.includes('"ReturnedAt"');
+  expect((await post(stack, snapshot({ host: 'QUIET2', testState: 'Pass', collectedAt: now - MIN }))).status).toBe(201);
+  await stack.projected();
+  expect(lose.when).toBeUndefined();
+  const back = alertRecords(stack).filter((x) => x.name === 'FleetPosture.ServerReturned' && x.fields.server === 'quiet2.corp.contoso.com');
+  expect(back.map((x) => x.fields.returnedAt)).toEqual([new Date(now).toISOString()]);
+  expect((await getAll(stack, 'events?cause=returned')).items.filter((e: Json) => e.server === 'quiet2.corp.contoso.com')).toHaveLength(1);
+  expect(await staleNow()).not.toContain('quiet2.corp.contoso.com');
 });
