@@ -895,6 +895,25 @@ describe('the expiry timer', () => {
     expect(w.lines).toStrictEqual([]);
   });
 
+  it('counts an expiry whose answer was lost after it landed as its own, re-raising at once', async () => {
+    const w = world([row({ expiresAt: NOW - HOUR })]);
+    w.writes.push(() => conflict());
+    expect(await w.expire()).toStrictEqual({ expired: 1, reRaised: 1, failed: 0 });
+    expect(w.lines).toStrictEqual(reRaised(EXCH1, 'w-1', 2, 'expired', NOW));
+    expect(w.written()).toStrictEqual([['w-1.r2', 'waiver-expired', NOW - HOUR]]);
+    expect(w.stored.get('w-1')).toMatchObject({ state: 'expired', revision: 2 });
+    expect(w.stored.get('w-1')!.followUp).toBeUndefined();
+    expect(w.steps()).toStrictEqual(['list', 'put', 'get', 'list', 'listResults', 'putEvents', 'put', 'get']);
+  });
+
+  it('counts an expiry whose answer was lost, and whose follow-up a change stored meanwhile did, once and re-raising nothing more', async () => {
+    const w = world([row({ expiresAt: NOW - HOUR })]);
+    w.writes.push((landed) => (w.land({ ...landed, revision: 3, state: 'deleted', followUp: undefined, writers: ['other', ...landed.writers!] }), conflict()));
+    expect(await w.expire()).toStrictEqual({ expired: 1, reRaised: 0, failed: 0 });
+    expect(w.lines).toStrictEqual([]);
+    expect(w.written()).toStrictEqual([]);
+  });
+
   it('counts a waiver whose work fails as failed, logs it, and goes on with the next', async () => {
     const w = world([row({ expiresAt: NOW - HOUR, revision: 3 }), row({ id: 'w-2', expiresAt: NOW - HOUR })]);
     w.writes.push(unavailable());
