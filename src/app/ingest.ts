@@ -13,6 +13,7 @@ import type { NormalisedSnapshot } from '../snapshot/normalise';
 import { onlyCollectedAhead, type CollectedAhead } from '../snapshot/parse';
 import type { Snapshot } from '../snapshot/schema';
 import {
+  backOff,
   ConcurrencyConflictError,
   isNewerSnapshot,
   isRefusal,
@@ -287,8 +288,7 @@ export class Ingest {
         if (Date.now() - started > MAX_COMMIT_MS) break;
         // Another snapshot of this server committed first: read again and decide anew, after a
         // short random pause so colliding writers spread out.
-        // Stryker disable next-line ArithmeticOperator: the pause only spreads colliding writers out; no outcome depends on its length.
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+        await backOff(attempt, 20);
       }
     }
     // The last attempt's entry stays: whether it landed is for the projector to find out.

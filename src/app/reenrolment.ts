@@ -8,6 +8,7 @@
 // current key (a collector renewing its own key). A first enrolment needs nothing more.
 import { randomBytes } from 'node:crypto';
 import {
+  backOff,
   ConcurrencyConflictError,
   keyRecordOf,
   MAX_REQUESTS_PER_SERVER,
@@ -210,7 +211,7 @@ export class Reenrolment {
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
         // Another enrolment of this server changed its keys: decide again on what is there now.
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+        await backOff(attempt, 20);
       }
     }
     throw new ConcurrencyConflictError(`Keys of ${server} stayed contended.`);

@@ -4,5 +4,9 @@
 /** Attempts before a write gives up as contended. */
 export const CONTENDED_ATTEMPTS = 10;
 
-/** A short random pause before attempt `attempt + 1`. */
-export const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
+/**
+ * A short random pause before attempt `attempt + 1`: 5 ms and up to `spreadMs` more per attempt
+ * made, so writers that keep colliding spread out further. A server's commit and its keys use a
+ * wider spread (20 ms) than the fleet-wide rows: their writers are one server's own requests.
+ */
+export const backOff = (attempt: number, spreadMs = 15) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * spreadMs * (attempt + 1)));

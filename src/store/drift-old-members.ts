@@ -9,6 +9,7 @@
 // had before the member was read: any move of that server since (by DriftStore, or by an instance
 // of an older version) changed that row or removed the old member, and the transaction fails whole.
 import { odata, TableTransaction } from '@azure/data-tables';
+import { backOff } from './contention';
 import { decodeKey } from './keys';
 import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, isNewerSource, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
 import { ConcurrencyConflictError, statusCodeOf } from './errors';
@@ -33,7 +34,6 @@ export type OldMemberOutcome = 'moved' | 'resolved' | 'gone' | 'left';
 const ATTEMPTS = 5;
 /** Keys per page of a listing (the most a page holds). */
 const PAGE = 1000;
-const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
 /** The newest of a server's member rows (as the moves order them). */
 function newest(members: readonly StoredDriftMember[]): StoredDriftMember {

@@ -22,6 +22,7 @@
 // then another commit's, so the stale move's delete misses it. A delete in a transaction cannot be
 // made conditional on a row's ETag or columns without reading the row first, so the key carries it.
 import { odata, RestError, TableTransaction } from '@azure/data-tables';
+import { backOff } from './contention';
 import { boundedText, dateTime, int32, jsonOf, MAX_STRING_CHARS, ms, num, optStr, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import type { Entity } from './entities';
@@ -195,7 +196,6 @@ export function driftCountsEntity(ruleId: string, rowKey: string, fingerprint: s
   for (const [status, n] of Object.entries(counts)) out[status] = int32(n);
   return out;
 }
-const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15 * (attempt + 1)));
 
 type Row = Record<string, unknown>;
 

@@ -7,6 +7,7 @@
 import { odata, RestError, TableTransaction, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { createTableClients, RoundTripCounter, type TableClientFactoryOptions } from './client';
 import { dateTime, ms, str } from './columns';
+import { backOff } from './contention';
 import { ConcurrencyConflictError, guard, statusCodeOf } from './errors';
 import {
   entityToHead,
@@ -210,7 +211,7 @@ export class ServerKeyStore {
         const after = (await this.#partition(record.server)).find((r) => r.rowKey === HEAD);
         if (after?.CurrentKeyId === record.keyId) return { replaced, settled, enrolledBefore };
         if (options.basis) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+        await backOff(attempt, 20);
       }
     }
     throw new ConcurrencyConflictError(`Keys of ${record.server} stayed contended.`);
