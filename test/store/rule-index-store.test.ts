@@ -11,7 +11,7 @@ import { tableNames, type TableClients } from '../../src/store/client';
 import { COUNTS_ROW, countsRowKey, indexRowKey, indexToEntity } from '../../src/store/entities';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { FENCE_COLUMN } from '../../src/store/projector-fence';
-import { injectedError, oncePerRequest, refusedWrites } from '../support/faults';
+import { injectedError, oncePerRequest, refusedReads, refusedWrites } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
 
 const PREFIX = 'RIdx';
@@ -55,6 +55,7 @@ const recording: StoragePolicy = {
   },
 };
 const refused = refusedWrites('testRuleIndexRefused');
+const refusedRead = refusedReads('testRuleIndexRefusedReads');
 
 let azurite: AzuriteHandle | undefined;
 let store: PostureStore;
@@ -63,11 +64,12 @@ let tables: TableClients;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, recording] });
+  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, refusedRead.policy, recording] });
   await store.ensureTables();
   index = new RuleIndexStore(store);
   tables = createTestTables({ connectionString: azurite.connectionString, tablePrefix: PREFIX });
   refused.table = TABLE;
+  refusedRead.table = TABLE;
 });
 beforeEach(() => {
   recorder.sent = [];
@@ -75,6 +77,7 @@ beforeEach(() => {
   recorder.everyBatch = undefined;
   recorder.loseNextBatch = false;
   refused.on = false;
+  refusedRead.on = false;
 });
 afterAll(async () => azurite?.stop());
 
@@ -179,6 +182,8 @@ describe('applyIndexMoves: moves whose rows are where they say', () => {
     const { rows, counts } = await stored(rule);
     expect(rows.find((r) => r.Server === 'srv1.contoso.com')).toMatchObject({ rowKey: indexRowKey('Pass', 'srv1.contoso.com'), Status: 'Pass', ReasonCode: 'PassReason', SourceSnapshotId: 'snap-1' });
     expect([...counts.values()].every((c) => c.RuleId === rule)).toBe(true);
+    // A counts row created holds a column for every status, 0 where it counts no one.
+    expect(STATUSES.filter((s) => [...counts.values()].every((c) => typeof c[s] === 'number'))).toEqual([...STATUSES]);
   });
 
   it('puts at most 49 servers of a shard in one transaction', async () => {
@@ -552,5 +557,43 @@ describe('getRuleCounts', () => {
     expect(Object.fromEntries(counts.get(rule)!)).toEqual(counted({ Pass: 15, Warning: 5, Error: 7, NotApplicable: 5, Unknown: 4 }));
     expect([...counts.get(rule)!.keys()]).toEqual([...STATUSES]);
     expect(Object.fromEntries(counts.get('sums-none')!)).toEqual(counted({}));
+    // Only the counts rows are read, not the members.
+    const queries = recorder.sent.filter((q) => q.method === 'GET' && q.url.includes(`PartitionKey eq '${rule}'`));
+    expect(queries).toEqual([expect.objectContaining({ url: expect.stringContaining(`RowKey ge '${COUNTS_ROW}' and RowKey lt '${COUNTS_ROW}}'`) })]);
+  });
+});
+
+describe('a failure names what was asked of storage', () => {
+  const failure = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error) => e.message);
+
+  it('reads refused: of the counts, of a chunk\'s counts row, of a server\'s rows by query and by point reads', async () => {
+    const rule = 'failures';
+    const [a, b] = serversIn(countsRowKey('b0a'), 2, 'e');
+    await index.applyIndexMoves(rule, [join(rec(rule, a!, 'Pass'))]);
+    refusedRead.on = true;
+    expect(await failure(index.getRuleCounts([rule]))).toContain('(reading rule counts)');
+    expect(await failure(index.applyIndexMoves(rule, [join(rec(rule, b!, 'Pass'))]))).toContain('(reading the rule index)');
+    expect(await failure(index.applyIndexMoves(rule, [reread(rec(rule, b!, 'Pass'))]))).toContain('(reading the rule index)');
+    refusedRead.on = false;
+    // `a` is not at Error: the transaction fails, and the reads of the fallback are refused.
+    recorder.beforeBatch = async () => {
+      refusedRead.on = true;
+    };
+    expect(await failure(index.applyIndexMoves(rule, [moveOf(rec(rule, a!, 'Warning'), 'Error')]))).toContain('(reading the rule index)');
+    expect(await statusOf(rule)).toEqual({ [a!]: 'Pass' });
+  });
+
+  it('writes refused: a chunk\'s transaction, and that of a read and compare', async () => {
+    const rule = 'failures-w';
+    const [a, b] = serversIn(countsRowKey('b0b'), 2, 'e');
+    await index.applyIndexMoves(rule, [join(rec(rule, a!, 'Pass'))]);
+    refused.on = true;
+    expect(await failure(index.applyIndexMoves(rule, [join(rec(rule, b!, 'Pass'))]))).toContain('(updating the rule index)');
+    refused.on = false;
+    recorder.beforeBatch = async () => {
+      refused.on = true;
+    };
+    expect(await failure(index.applyIndexMoves(rule, [moveOf(rec(rule, a!, 'Warning'), 'Error')]))).toContain('(updating the rule index)');
+    expect(await statusOf(rule)).toEqual({ [a!]: 'Pass' });
   });
 });
