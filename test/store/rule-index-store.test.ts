@@ -31,6 +31,8 @@ const recorder = {
   everyBatch: undefined as (() => Promise<void>) | undefined,
   /** While set, the answer of the next transaction is lost after it landed. */
   loseNextBatch: false,
+  /** Transaction attempts refused (503) before they are sent, one less each time: 2 refuses a transaction and the SDK's retry of it. */
+  refuseBatches: 0,
 };
 const first = oncePerRequest();
 const recording: StoragePolicy = {
@@ -45,6 +47,10 @@ const recording: StoragePolicy = {
       recorder.beforeBatch = undefined;
       if (hook) await hook();
       if (recorder.everyBatch) await recorder.everyBatch();
+    }
+    if (batch && recorder.refuseBatches > 0) {
+      recorder.refuseBatches--;
+      throw injectedError(request, 503);
     }
     const response = await next(request);
     if (batch && recorder.loseNextBatch) {
@@ -76,6 +82,7 @@ beforeEach(() => {
   recorder.beforeBatch = undefined;
   recorder.everyBatch = undefined;
   recorder.loseNextBatch = false;
+  recorder.refuseBatches = 0;
   refused.on = false;
   refusedRead.on = false;
 });
@@ -216,8 +223,8 @@ describe('applyIndexMoves: moves whose rows are where they say', () => {
 
   it('moves a server to another status, rewrites one that stays, and takes out one that leaves', async () => {
     const rule = 'moves';
-    const [a, b, c] = serversIn(countsRowKey('b01'), 3, 'm');
-    await index.applyIndexMoves(rule, [join(rec(rule, a!, 'Pass')), join(rec(rule, b!, 'Pass')), join(rec(rule, c!, 'Warning'))]);
+    const [a, b, c, d] = serversIn(countsRowKey('b01'), 4, 'm');
+    await index.applyIndexMoves(rule, [join(rec(rule, a!, 'Pass')), join(rec(rule, b!, 'Pass')), join(rec(rule, c!, 'Warning')), join(rec(rule, d!, 'Warning'))]);
     recorder.sent = [];
     await index.applyIndexMoves(rule, [
       moveOf(rec(rule, a!, 'Error', { sourceSnapshotId: 'snap-2' }), 'Pass'),
@@ -225,8 +232,8 @@ describe('applyIndexMoves: moves whose rows are where they say', () => {
       leaveOf(rule, c!, 'Warning'),
     ]);
     expect(batches()).toHaveLength(1);
-    expect(await statusOf(rule)).toEqual({ [a!]: 'Error', [b!]: 'Pass' });
-    expect(await expectConsistent(rule)).toEqual(counted({ Pass: 1, Error: 1 }));
+    expect(await statusOf(rule)).toEqual({ [a!]: 'Error', [b!]: 'Pass', [d!]: 'Warning' });
+    expect(await expectConsistent(rule)).toEqual(counted({ Pass: 1, Error: 1, Warning: 1 }));
     const { rows } = await stored(rule);
     expect(rows.find((r) => r.Server === b)).toMatchObject({ ReasonCode: 'Other', SourceSnapshotId: 'snap-2' });
   });
@@ -237,6 +244,14 @@ describe('applyIndexMoves: moves whose rows are where they say', () => {
     await expect(index.applyIndexMoves(rule, [join(rec(rule, 'r1.contoso.com', 'Pass'))])).rejects.toBeInstanceOf(StorageUnavailableError);
     refused.on = false;
     expect(recorder.sent.filter((s) => s.method === 'GET' && !s.url.includes(COUNTS_ROW))).toEqual([]);
+    expect(await stored(rule)).toMatchObject({ rows: [], counts: new Map() });
+  });
+
+  it('a transaction refused by an outage is not read and compared: the outage is the caller\'s, even where a write would now pass', async () => {
+    const rule = 'refused-once';
+    recorder.refuseBatches = 2;
+    await expect(index.applyIndexMoves(rule, [join(rec(rule, 'r2.contoso.com', 'Pass'))])).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(recorder.refuseBatches).toBe(0);
     expect(await stored(rule)).toMatchObject({ rows: [], counts: new Map() });
   });
 
@@ -302,6 +317,11 @@ describe('applyIndexMoves: moves that find the index elsewhere (read and compare
     expect(await expectConsistent(rule)).toEqual(counted({ Unknown: 1, Warning: 1 }));
     const { rows } = await stored(rule);
     expect(rows.find((r) => r.Server === a)).toMatchObject({ SourceSnapshotId: 'snap-3' });
+    // `b`, where its move said, is found by two point reads (its row and the counts row); `a`, moved on, by a query.
+    const gets = recorder.sent.filter((q) => q.method === 'GET');
+    expect(gets.filter((q) => q.url.includes(`RowKey='${indexRowKey('Pass', b!)}'`))).toHaveLength(1);
+    expect(gets.filter((q) => q.url.includes('$filter') && q.url.includes(encodeKey(b!)))).toEqual([]);
+    expect(gets.filter((q) => q.url.includes('$filter') && q.url.includes(encodeKey(a!)))).toHaveLength(1);
   });
 
   it('reread moves: read first, after the shard\'s other moves; a first join, a move and a rewrite', async () => {
@@ -364,6 +384,7 @@ describe('applyIndexMoves: moves that find the index elsewhere (read and compare
     ['Japanese message', { message: { en: 'Pass en', ja: 'new ja' } }, 'MessageJa', 'new ja'],
     ['first seen', { firstSeen: T - 5 }, 'FirstSeen', new Date(T - 5).toISOString()],
     ['source snapshot', { sourceSnapshotId: 'snap-2' }, 'SourceSnapshotId', 'snap-2'],
+    ['status alone', { status: 'Warning' }, 'Status', 'Warning'],
   ] as const)('a reread move of a server at the same status rewrites its row when its %s differs, counting it once', async (_what, over, column, value) => {
     const rule = `same-${column}`;
     const [a] = serversIn(countsRowKey('b0c'), 1, 's');
@@ -377,7 +398,7 @@ describe('applyIndexMoves: moves that find the index elsewhere (read and compare
     expect(rows).toHaveLength(1);
     const stored0 = rows[0]![column];
     expect(stored0 instanceof Date ? stored0.toISOString() : String(stored0)).toBe(value);
-    expect(await expectConsistent(rule)).toEqual(counted({ Pass: 1 }));
+    expect(await expectConsistent(rule)).toEqual(counted({ [String(rows[0]!.Status)]: 1 }));
   });
 
   it('a move read and compared finds a server with two rows (an index that lagged): keeps the right one, takes the other out', async () => {
@@ -535,6 +556,11 @@ describe('the fence', () => {
     await index.applyIndexMoves(rule, [reread(rec(rule, a!, 'Pass'))], 4);
     await index.applyIndexMoves(rule, [reread(rec(rule, a!, 'Pass'))]);
     expect(writes()).toEqual([]);
+    expect(await expectConsistent(rule)).toEqual(counted({ Pass: 1 }));
+    // A move from an older snapshot under a later generation only stamps: the newer row stays.
+    await index.applyIndexMoves(rule, [reread(rec(rule, a!, 'Error', { sourceSnapshotId: 'snap-0', sourceCollectedAt: T - 1 }))], 5);
+    expect(await fenceOf(rule, a!)).toBe(5);
+    expect(await statusOf(rule)).toEqual({ [a!]: 'Pass' });
     expect(await expectConsistent(rule)).toEqual(counted({ Pass: 1 }));
     // A leave of a server never held, under a later generation, creates the shard's counts row to stamp it.
     const [other] = serversIn(countsRowKey('b06'), 1, 'h2');
