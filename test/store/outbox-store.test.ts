@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { TableTransaction, type TableEntityResult } from '@azure/data-tables';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { OutboxEntryTooLargeError, OutboxStore, StorageUnavailableError, tableNames, TRUNCATION_MARKER, type OutboxEntry, type StoragePolicy } from '../../src/store';
+import { OutboxEntryTooLargeError, OutboxStore, StorageUnavailableError, type PostureStore, tableNames, TRUNCATION_MARKER, type OutboxEntry, type StoragePolicy } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
 import { SERVER_BUCKETS } from '../../src/store/entities';
 import { bucketOf, encodeKey } from '../../src/store/keys';
@@ -55,6 +55,7 @@ const lose = lostAnswers('testOutboxLoseAnswer');
 
 let azurite: AzuriteHandle | undefined;
 let tables: TableClients;
+let stores: { readonly plain: PostureStore; readonly retrying: PostureStore };
 /** No retries: a refused request fails at once, as after the SDK's retries. */
 let outbox: OutboxStore;
 /** The SDK's retries: a write whose answer was lost is sent again. */
@@ -64,12 +65,17 @@ beforeAll(async () => {
   azurite = await startAzurite({});
   const connectionString = azurite.connectionString;
   tables = createTestTables({ connectionString, tablePrefix: PREFIX });
-  outbox = new OutboxStore(createTestStore({ connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 0, policies: [onWire] }));
-  retrying = new OutboxStore(createTestStore({ connectionString, tablePrefix: PREFIX, statuses: STATUSES, policies: [onWire, lose.policy] }));
-  await outbox.changesWaiting();
+  stores = {
+    plain: createTestStore({ connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 0, policies: [onWire] }),
+    retrying: createTestStore({ connectionString, tablePrefix: PREFIX, statuses: STATUSES, policies: [onWire, lose.policy] }),
+  };
+  await stores.plain.ensureTables();
 });
 afterAll(async () => azurite?.stop());
 beforeEach(async () => {
+  // Built for each test, not once before them all: what building one runs is then part of a test.
+  outbox = new OutboxStore(stores.plain);
+  retrying = new OutboxStore(stores.retrying);
   // A hundred rows of a partition per transaction: some tests leave a thousand.
   const byPartition = new Map<string, string[]>();
   for await (const e of tables.outbox.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) byPartition.set(String(e.partitionKey), [...(byPartition.get(String(e.partitionKey)) ?? []), String(e.rowKey)]);
@@ -286,11 +292,14 @@ describe('listing entries', () => {
     await seed([entry('ex22', 'a')], { extra: { PayloadChunks: { value: 2, type: 'Int32' } } });
     await seed([entry('ex22', 'b')], { extra: { PayloadChunks: undefined } });
     await seed([entry('ex22', 'c')], { extra: { WrittenAt: undefined } });
+    // A column past the count it names (left by a merge, say) is not part of the payload.
+    await seed([entry('ex22', 'd')], { extra: { PayloadGzip01: new Uint8Array([1, 2, 3]) } });
     const listed = await outbox.list(10);
     expect(listed.map((e) => [e.commitId, e.payload, e.writtenAt])).toStrictEqual([
       ['a', '', entry('ex22', 'a').writtenAt],
       ['b', '', entry('ex22', 'b').writtenAt],
       ['c', entry('ex22', 'c').payload, 0],
+      ['d', entry('ex22', 'd').payload, entry('ex22', 'd').writtenAt],
     ]);
   });
 
@@ -390,6 +399,9 @@ describe('an entry that could not be projected, set aside and put back', () => {
     for (const c of ['c1', 'c2', 'c3']) await outbox.put(entry('ex35', c, noise(1000)));
     for (const [i, e] of (await outbox.list(10)).entries()) await outbox.hold(e, `error ${i}`, i === 1, 1000 + i);
     await tables.outbox.updateEntity({ partitionKey: '~held', rowKey: outboxKeys('ex35', 'c3').rowKey, Server: 'ex35', CommitId: 'c3', HeldError: 'error 2' }, 'Replace');
+    // Neither a waiting entry nor the lease is held.
+    await outbox.put(entry('ex35', 'c4'));
+    await outbox.takeLease('me', 1000, 2000);
     wire.sent = [];
     expect(await outbox.listHeld(10)).toStrictEqual([
       { server: 'ex35', commitId: 'c1', writtenAt: entry('', '').writtenAt, heldAt: 1000, error: 'error 0', proven: false },
@@ -407,10 +419,11 @@ describe('an entry that could not be projected, set aside and put back', () => {
     const list = ['c1', 'c2', 'c3'].map((c) => entry('ex36', c, noise(1000)));
     for (const e of list) await outbox.put(e);
     for (const [i, e] of (await outbox.list(10)).entries()) await outbox.hold(e, 'boom', i === 0, 1000);
+    await outbox.takeLease('me', 1000, 2000);
     wire.sent = [];
     expect(await outbox.requeueHeld()).toStrictEqual({ requeued: 3, more: false });
     expect(gets().map((r) => /\$top=(\d+)/.exec(r.url)?.[1])).toStrictEqual(['10']);
-    expect((await rows()).map((r) => r.partitionKey)).toStrictEqual(['entries', 'entries', 'entries']);
+    expect((await rows()).map((r) => r.partitionKey)).toStrictEqual(['entries', 'entries', 'entries', '~lease']);
     expect((await outbox.list(10)).map((e) => [e.commitId, e.payload, e.writtenAt, e.requeued, e.proven])).toStrictEqual(list.map((e, i) => [e.commitId, e.payload, e.writtenAt, true, i === 0]));
     expect(await outbox.requeueHeld()).toStrictEqual({ requeued: 0, more: false });
   });
@@ -548,14 +561,14 @@ describe('an entry looked up, cleared, and the backlog', () => {
 
 describe('removing projected entries', () => {
   it('removes entries by their keys, in both layouts, a hundred per transaction, and counts them', async () => {
-    const list = Array.from({ length: 250 }, (_, i) => entry('ex70', `c${String(i).padStart(3, '0')}`, 'p'));
+    const list = Array.from({ length: 200 }, (_, i) => entry('ex70', `c${String(i).padStart(3, '0')}`, 'p'));
     await seed(list);
     await seed([entry('ex71', 'old')], { older: true });
     await outbox.put(entry('ex72', 'keep'));
     const older = (await outbox.list(1))[0]!;
     wire.sent = [];
-    expect(await outbox.remove([...list.map((e) => ({ server: e.server, commitId: e.commitId })), older])).toBe(251);
-    expect(wire.sent.filter(isBatch).length).toBe(4);
+    expect(await outbox.remove([...list.map((e) => ({ server: e.server, commitId: e.commitId })), older])).toBe(201);
+    expect(wire.sent.map((r) => (isBatch(r) ? 'batch' : r.method))).toStrictEqual(['batch', 'batch', 'batch']);
     expect((await rows()).map((r) => r.CommitId)).toStrictEqual(['keep']);
     expect(await outbox.remove([])).toBe(0);
   });
