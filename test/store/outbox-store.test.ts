@@ -264,6 +264,7 @@ describe('listing entries', () => {
     expect(await commits(10, 200)).toStrictEqual(['ab', 1]);
     expect(await commits(10, 201)).toStrictEqual(['abc', 1]);
     expect(await commits(10, 1)).toStrictEqual(['a', 1]);
+    expect(await commits(10, 0)).toStrictEqual(['a', 1]);
     expect(await commits(5)).toStrictEqual(['abcde', 1]);
     expect(await commits(10)).toStrictEqual(['abcde', 1]);
   });
@@ -281,11 +282,11 @@ describe('listing entries', () => {
     const waiting = async (max: number) => {
       wire.sent = [];
       const r = await outbox.oldestWaiting(max);
-      return [r.entries, r.more, gets().length];
+      return [r.entries, r.more, gets().map((g) => /\$top=(\d+)/.exec(g.url)?.[1])];
     };
-    expect(await waiting(1001)).toStrictEqual([1001, true, 2]);
-    expect(await waiting(1000)).toStrictEqual([1000, true, 1]);
-    expect(await waiting(1002)).toStrictEqual([1002, false, 2]);
+    expect(await waiting(1001)).toStrictEqual([1001, true, ['1000', '1000']]);
+    expect(await waiting(1000)).toStrictEqual([1000, true, ['1000']]);
+    expect(await waiting(1002)).toStrictEqual([1002, false, ['1000', '1000']]);
   }, 60_000);
 
   it('reads an entry it cannot decode as one with no payload, and one without a time as written at 0, without failing the listing', async () => {
@@ -576,6 +577,8 @@ describe('removing projected entries', () => {
   it('uses the keys an entry came with only when it has both', async () => {
     await outbox.put(entry('ex73', 'c1'));
     expect(await outbox.remove([{ server: 'ex73', commitId: 'c1', partitionKey: 'entries' }])).toBe(1);
+    await outbox.put(entry('ex73', 'c2'));
+    expect(await outbox.remove([{ server: 'ex73', commitId: 'c2', rowKey: 'elsewhere' }])).toBe(1);
     expect(await rows()).toEqual([]);
   });
 
