@@ -20,7 +20,7 @@
 import { odata, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { bool, boundedText, bytes, dateTime, double, int32, ms, num, str } from './columns';
-import { settleAll, statusCodeOf } from './errors';
+import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import { SERVER_BUCKETS, type Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
@@ -125,7 +125,7 @@ export class OutboxStore {
       await this.#table.call(what, (t) => t.deleteEntity(pk, rk, { etag }));
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status !== 404 && status !== 412) throw error;
+      if (status !== 404 && status !== 412 && !(error instanceof ConcurrencyConflictError)) throw error;
     }
   }
 
@@ -332,7 +332,7 @@ export class OutboxStore {
    */
   async renewLease(owner: string, generation: number, until: number): Promise<boolean> {
     const current = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
-    if (!current || str(current, 'Owner') !== owner || num(current, 'Generation') !== generation) return false;
+    if (!current || str(current, 'Owner') !== owner || (num(current, 'Generation') ?? 0) !== generation) return false;
     return this.#writeLease(current, owner, until, generation);
   }
 
@@ -350,7 +350,7 @@ export class OutboxStore {
       return true;
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status !== 409 && status !== 412) throw error;
+      if (status !== 409 && status !== 412 && !(error instanceof ConcurrencyConflictError)) throw error;
       const now = await this.#table.get(LEASE.partitionKey, LEASE.rowKey, 'reading the projector lease');
       return now !== undefined && str(now, 'Owner') === owner && num(now, 'Generation') === generation && ms(now, 'Until') === until;
     }
