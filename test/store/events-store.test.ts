@@ -314,6 +314,13 @@ describe('listHistory', () => {
     const reads = () => recorder.sent.filter((s) => s.method === 'GET' && s.url.includes(`/${NAMES.history}()`));
     // Four a layout: the page holds the rows known in both up to the last read.
     expect(reads()).toHaveLength(8);
+    // Each further read of a layout asks only for the rows still wanted: one fewer each time here.
+    const asked = (partition: string) => reads().filter((r) => r.url.includes(`'${partition}'`)).map((r) => Number(/\$top=(\d+)/.exec(r.url)?.[1]));
+    for (const partition of [historyPartition(server), legacyServerPartition(server)]) {
+      const tops = asked(partition);
+      expect(tops).toHaveLength(4);
+      expect(tops.slice(1)).toEqual(tops.slice(0, -1).map((t) => t - 1));
+    }
     expect(page.continuationToken).toBeDefined();
     expect(page.items.length).toBeGreaterThan(0);
     recorder.sent = [];
