@@ -6,7 +6,7 @@ export const CONTENDED_ATTEMPTS = 10;
 
 /**
  * A short random pause before attempt `attempt + 1`: 5 ms and up to `spreadMs` more per attempt
- * made, so writers that keep colliding spread out further. A server's commit and its keys use a
- * wider spread (20 ms) than the fleet-wide rows: their writers are one server's own requests.
+ * made, so writers that keep colliding spread out further. A server's commit, its keys and its
+ * re-enrolment pass 20 ms, the spread they used before they shared this pause.
  */
 export const backOff = (attempt: number, spreadMs = 15) => new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * spreadMs * (attempt + 1)));

@@ -94,7 +94,7 @@ export class OutboxStore {
   constructor(store: PostureStore) {
     const table = store.siblingTable('outbox');
     this.#table = table;
-    // Said once: a failed transaction is never seen (its rows go again one by one), only a row's own failure.
+    // One name for both paths: a failed transaction's rows go again one by one, so only a row's failure is reported.
     const what = 'writing the outbox';
     this.#entries = new SharedTransaction({
       one: (entity) => table.call(what, (t) => t.upsertEntity(entity, 'Replace')).then(() => undefined),
