@@ -2,7 +2,7 @@
 // every entity of a table); keys are encoded so any server id is a valid key.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { LANGUAGES, type Lang } from '../rules/types';
-import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, int32, jsonOf, languageColumn, MAX_STRING_CHARS, ms, num, optStr, readColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
+import { bool, boundedText, bytes, cutText, dateTime, type EdmValue, gzipColumnCount, gzipColumns, int32, jsonOf, languageColumn, MAX_GZIP_COLUMNS, MAX_STRING_CHARS, ms, num, optStr, readColumns, readGzipColumns, readTexts, str, textColumns, writeColumns, type ColumnKinds } from './columns';
 import { bucketOf, decodeKey, encodeKey, invertedTime } from './keys';
 import { rawSlotOf } from './raw-slots';
 import { REMOVED_STATUS, type CommitMark, type EventRecord, type HostRecord, type IndexRecord, type RawSnapshotMeta, type RawSnapshotRecord, type ResultRecord, type ResultSummary, type StoredResult } from './records';
@@ -372,9 +372,6 @@ export function parseRawStageKey(rowKey: string): { readonly server: string; rea
 /** PartitionKeys of every Snapshots bucket (and of no partition of the older layouts): ge `from`, lt `to`. */
 export const SNAPSHOT_BUCKETS_RANGE = { from: 's|', to: 's}' } as const;
 
-/** Binary properties are at most 64 KiB; an entity at most 1 MiB (we keep well below). */
-const RAW_CHUNK_BYTES = 60 * 1024;
-const RAW_MAX_CHUNKS = 15;
 const rawChunkName = (i: number): string => `RawGzip${String(i).padStart(2, '0')}`;
 
 export function rawToEntity(r: RawSnapshotRecord, slot: number): Entity {
@@ -392,8 +389,8 @@ export function stagedRawToEntity(r: RawSnapshotRecord, commitId: string, slot: 
 
 function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {
   const gz = gzipSync(Buffer.from(r.body));
-  const chunks = Math.ceil(gz.length / RAW_CHUNK_BYTES);
-  const stored = chunks <= RAW_MAX_CHUNKS;
+  const chunks = gzipColumnCount(gz);
+  const stored = chunks <= MAX_GZIP_COLUMNS;
   const out: Entity = {
     partitionKey: snapshotPartition(r.server),
     rowKey,
@@ -406,10 +403,7 @@ function rawEntity(r: RawSnapshotRecord, rowKey: string): Entity {
     RawStored: stored,
     RawChunks: int32(stored ? chunks : 0),
   };
-  if (stored) {
-    for (let i = 0; i < chunks; i++) out[rawChunkName(i)] = new Uint8Array(gz.subarray(i * RAW_CHUNK_BYTES, (i + 1) * RAW_CHUNK_BYTES));
-  }
-  return out;
+  return stored ? { ...out, ...gzipColumns(gz, rawChunkName) } : out;
 }
 
 /**
@@ -454,11 +448,6 @@ export function entityToRawMeta(e: Row): RawSnapshotMeta {
 export function entityToRawBody(e: Row): string | undefined {
   const n = num(e, 'RawChunks') ?? 0;
   if (!bool(e, 'RawStored') || n === 0) return undefined;
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const b = bytes(e, rawChunkName(i));
-    if (!b) return undefined;
-    parts.push(b);
-  }
-  return gunzipSync(Buffer.concat(parts)).toString('utf8');
+  const gz = readGzipColumns(e, rawChunkName, n);
+  return gz && gunzipSync(gz).toString('utf8');
 }

@@ -19,7 +19,7 @@
 // The payload is opaque here (the projector's JSON), stored gzip in binary columns like raw bodies.
 import { odata, TableTransaction } from '@azure/data-tables';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { bool, boundedText, bytes, dateTime, double, int32, ms, num, str } from './columns';
+import { bool, boundedText, dateTime, double, gzipColumnCount, gzipColumns, int32, MAX_GZIP_COLUMNS, ms, num, readGzipColumns, str } from './columns';
 import { ConcurrencyConflictError, settleAll, statusCodeOf } from './errors';
 import { SERVER_BUCKETS, type Entity } from './entities';
 import { bucketOf, encodeKey } from './keys';
@@ -69,8 +69,6 @@ export class OutboxEntryTooLargeError extends Error {
 /** The entries' partition; older versions used OLDER_BUCKETS buckets of servers, which sort before it. */
 const ENTRIES = 'entries';
 const OLDER_BUCKETS = 16;
-const CHUNK_BYTES = 60 * 1024;
-const MAX_CHUNKS = 15;
 /**
  * An entry lives seconds, so it is compressed at the fastest level: for the benchmark's typical
  * entry (7 KB of JSON) about 40 % less CPU than the default level, for about a tenth more bytes.
@@ -381,11 +379,9 @@ export class OutboxStore {
 function entryEntity(entry: OutboxEntry, keys: { partitionKey: string; rowKey: string }): Entity {
   // Stryker disable next-line StringLiteral: an empty encoding name is Buffer's default, UTF-8.
   const gz = gzipSync(Buffer.from(entry.payload, 'utf8'), ENTRY_GZIP);
-  const chunks = Math.ceil(gz.length / CHUNK_BYTES);
-  if (chunks > MAX_CHUNKS) throw new OutboxEntryTooLargeError(`An outbox entry of ${gz.length} gzip bytes does not fit one entity.`);
-  const entity: Record<string, unknown> = { ...keys, Server: entry.server, CommitId: entry.commitId, WrittenAt: dateTime(entry.writtenAt), PayloadChunks: int32(chunks) };
-  for (let i = 0; i < chunks; i++) entity[chunkName(i)] = new Uint8Array(gz.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
-  return entity as Entity;
+  const chunks = gzipColumnCount(gz);
+  if (chunks > MAX_GZIP_COLUMNS) throw new OutboxEntryTooLargeError(`An outbox entry of ${gz.length} gzip bytes does not fit one entity.`);
+  return { ...keys, Server: entry.server, CommitId: entry.commitId, WrittenAt: dateTime(entry.writtenAt), PayloadChunks: int32(chunks), ...gzipColumns(gz, chunkName) };
 }
 
 /** When storage last wrote the entry (its Timestamp; the request's WrittenAt if storage gave none). */
@@ -396,16 +392,12 @@ function storedAtOf(e: Record<string, unknown>): number {
 
 function toEntry(e: Record<string, unknown>): StoredOutboxEntry {
   const n = num(e, 'PayloadChunks') ?? 0;
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const b = bytes(e, chunkName(i));
-    if (b) parts.push(b);
-  }
+  const gz = n > 0 ? readGzipColumns(e, chunkName, n) : undefined;
   return {
     server: str(e, 'Server'),
     commitId: str(e, 'CommitId'),
     writtenAt: ms(e, 'WrittenAt') ?? 0,
-    payload: parts.length === n && n > 0 ? gunzipSync(Buffer.concat(parts)).toString('utf8') : '',
+    payload: gz ? gunzipSync(gz).toString('utf8') : '',
     etag: String(e.etag ?? ''),
     storedAt: storedAtOf(e),
     partitionKey: str(e, 'partitionKey'),

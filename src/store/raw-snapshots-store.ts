@@ -23,7 +23,7 @@ export class RawSnapshotStore {
 
   /**
    * Stores many servers' raw snapshots in their slots: one transaction per bucket of servers,
-   * split at 100 rows and by bytes (bodies are up to ~900 KiB each). In list order, so when one
+   * split at 100 rows and by bytes (bodies are up to 720 KiB of gzip each). In list order, so when one
    * slot of a server comes twice the later write wins.
    */
   async putRawSnapshots(list: ReadonlyArray<{ readonly record: RawSnapshotRecord; readonly slot: number }>): Promise<void> {

@@ -2,11 +2,13 @@
 // its bucket's partition), written alternately (no listing, no pruning); readers take the newest
 // row, also next to rows of the older layouts in the server's own partition.
 import type { TableClient } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf, encodeKey, invertedTime } from '../../src/store/keys';
 import { rawToEntity } from '../../src/store/entities';
 import { snapshot, TEST_RULES } from '../support/snapshots';
-import { post } from '../support/http';
+import { post, type Json } from '../support/http';
 import { stackTables, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -88,4 +90,36 @@ describe('raw snapshots', () => {
     await stack.app.staged.deleteStagedRaw([{ server, commitId: 'commit-1' }]);
     expect((await stack.app.rawSnapshots.getLatestRaw(server))?.snapshotId).toBe('staged-newer');
   });
+  it('the largest body the service takes, of text gzip cannot shrink: accepted and evaluated, its raw body recorded as not kept; one whose gzip fills twelve columns kept whole', async () => {
+    // Locally, rows of more than twelve 60 KiB columns were refused by Azurite (it counts their
+    // base64) and such a post failed with a 500, where Azure would have taken it.
+    const host = 'RAW04';
+    const doc: Json = snapshot({ host, tail: '', collectedAt: at(10) });
+    doc.files[0].size = 1_000_000; // as many digits as the size it will say
+    const room = stack.settings.maxSnapshotBytes - Buffer.byteLength(JSON.stringify(doc), 'utf8');
+    doc.files[0].tail = randomBytes(room).toString('base64').slice(0, room);
+    doc.files[0].size = room;
+    const body = JSON.stringify(doc);
+    expect(Buffer.byteLength(body, 'utf8')).toBe(stack.settings.maxSnapshotBytes);
+    expect(Math.ceil(gzipSync(body).length / (60 * 1024))).toBeGreaterThan(12);
+    const posted = await post(stack, doc);
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    const notKept = await stack.app.rawSnapshots.getLatestRaw(fqdn(host), true);
+    expect([notKept?.snapshotId, notKept?.rawStored, notKept?.rawBytes, notKept?.body]).toEqual([String(doc.snapshotId).toLowerCase(), false, body.length, undefined]);
+
+    // The longest such tail whose body's gzip still fits twelve columns.
+    const full = doc.files[0].tail as string;
+    const fits = (n: number) => gzipSync(JSON.stringify({ ...doc, files: [{ ...doc.files[0], tail: full.slice(0, n), size: n }] })).length <= 12 * 60 * 1024;
+    let [lo, hi] = [0, full.length];
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fits(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    const kept = snapshot({ host, tail: full.slice(0, lo), collectedAt: at(11) });
+    expect((await post(stack, kept)).status).toBe(201);
+    const read = await stack.app.rawSnapshots.getLatestRaw(fqdn(host), true);
+    expect([read?.snapshotId, read?.rawStored]).toEqual([String(kept.snapshotId).toLowerCase(), true]);
+    expect(JSON.parse(read!.body!).files[0].tail).toBe(full.slice(0, lo));
+  }, 120_000);
 });

@@ -413,7 +413,7 @@ describe('Snapshots rows', () => {
     expect(entityToRawBody(read)).toBe(r.body);
   });
 
-  it('split a large body over 60 KiB binary columns, and keep none past fifteen', () => {
+  it('split a large body over 60 KiB binary columns, and keep none past twelve', () => {
     const large = randomBytes(100 * 1024).toString('base64');
     const e = rawToEntity(raw(large), 0);
     const chunks = (e.RawChunks as { value: number }).value;
@@ -422,26 +422,26 @@ describe('Snapshots rows', () => {
     expect(Object.keys(e).filter((k) => k.startsWith('RawGzip'))).toHaveLength(chunks);
     expect(entityToRawBody(asRead(e))).toBe(large);
 
-    const huge = randomBytes(1200 * 1024).toString('base64');
+    const huge = randomBytes(760 * 1024).toString('base64');
     const none = rawToEntity(raw(huge), 0);
     expect([none.RawStored, none.RawChunks, Object.keys(none).some((k) => k.startsWith('RawGzip'))]).toEqual([false, { value: 0, type: 'Int32' }, false]);
     expect(none.RawBytes).toEqual({ value: huge.length, type: 'Int32' });
     expect(entityToRawBody(asRead(none))).toBeUndefined();
   });
 
-  it('store a body that fills exactly fifteen chunks', () => {
-    // The longest prefix of incompressible text whose gzip still fits fifteen chunks.
-    const text = randomBytes(1000 * 1024).toString('base64');
+  it('store a body that fills exactly twelve chunks', () => {
+    // The longest prefix of incompressible text whose gzip still fits twelve chunks.
+    const text = randomBytes(800 * 1024).toString('base64');
     const chunks = (n: number) => Math.ceil(gzipSync(Buffer.from(text.slice(0, n))).length / (60 * 1024));
     let [lo, hi] = [0, text.length];
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (chunks(mid) <= 15) lo = mid;
+      if (chunks(mid) <= 12) lo = mid;
       else hi = mid - 1;
     }
-    expect(chunks(lo)).toBe(15);
+    expect(chunks(lo)).toBe(12);
     const e = rawToEntity(raw(text.slice(0, lo)), 0);
-    expect([e.RawStored, e.RawChunks]).toEqual([true, { value: 15, type: 'Int32' }]);
+    expect([e.RawStored, e.RawChunks]).toEqual([true, { value: 12, type: 'Int32' }]);
     expect(entityToRawBody(asRead(e))).toBe(text.slice(0, lo));
     expect(rawToEntity(raw(text.slice(0, lo + 1)), 0).RawStored).toBe(false);
   });
