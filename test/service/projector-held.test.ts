@@ -415,12 +415,14 @@ describe('changes that cannot be projected where the probes fall, in a full batc
     expect(bad).toHaveLength(3);
     for (const entry of bad) await breakEntry(entry);
 
-    const runs = [await stopped(stack.projected()), await stopped(stack.projected())];
+    // What a run does is counted, not how long it takes: on a loaded machine the batch and its pass
+    // one by one can outlast the minute a run has by default, and the run would end between them.
+    const runs = [await stopped(stack.projected(600_000)), await stopped(stack.projected(600_000))];
     expect(runs).toMatchObject([{ ran: { projected: hosts.length - 3, held: 3 } }, { ran: { projected: 0, held: 0 } }]);
     expect(await outbox.list(1000)).toEqual([]);
     expect((await heldRows()).map((r) => r.CommitId).sort()).toEqual(bad.map((e) => e.commitId).sort());
     const badServers = new Set(bad.map((e) => e.server));
     for (const server of hostOf.keys()) expect(records('FleetPosture.NewFinding', server), server).toHaveLength(badServers.has(server) ? 0 : 1);
     await clearHeld(...bad.map((e) => hostOf.get(e.server)!));
-  }, 120_000);
+  }, 300_000);
 });

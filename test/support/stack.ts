@@ -60,8 +60,11 @@ export interface TestStack {
   serverKey(server: string): Promise<string>;
   /** fetch with the path relative to /api and a key kind (or none); 'ingest' sends DEFAULT_SERVER's key. */
   request(pathAndQuery: string, init?: RequestInit & { key?: keyof typeof TEST_KEYS | null }): Promise<Response>;
-  /** Runs the projector until the outbox holds nothing ready (its alert records go to `logs`, from 'projector'). */
-  projected(): Promise<Awaited<ReturnType<PostureApp['projector']['drain']>>>;
+  /**
+   * Runs the projector until the outbox holds nothing ready (its alert records go to `logs`, from
+   * 'projector'), or `budgetMs` is spent (the deployed default, a minute, unless told).
+   */
+  projected(budgetMs?: number): Promise<Awaited<ReturnType<PostureApp['projector']['drain']>>>;
   /** Stops Azurite (an outage); the host keeps running. */
   stopStorage(): Promise<void>;
   /** Starts Azurite again on the same port (and folder, when persisted). */
@@ -170,7 +173,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       if (key) headers.set('x-api-key', key === 'ingest' ? await serverKey(DEFAULT_SERVER) : TEST_KEYS[key]);
       return fetch(`${baseUrl}/api/${pathAndQuery.replace(/^\//, '')}`, { ...rest, headers });
     },
-    projected: () => app.projector.drain({ log: (message) => logs.push({ level: 'information', functionName: 'projector', message }) }),
+    projected: (budgetMs) => app.projector.drain({ log: (message) => logs.push({ level: 'information', functionName: 'projector', message }) }, budgetMs),
     stopStorage: () => azurite.stop(),
     async startStorage() {
       azurite = await startAzurite({ port, location });
