@@ -137,6 +137,35 @@ const sendAgainIfUnsent: StoragePolicy['sendRequest'] = async (request, next) =>
   }
 };
 
+/** Requests an attempt of which failed without an answer (weak: a finished request is not kept). */
+const unanswered = new WeakSet<object>();
+
+/**
+ * Notes a request whose attempt got no answer (a dropped connection, a deadline, a lost answer),
+ * though it may have landed: the SDK sends the same request again, and that resend meets the
+ * request's own result. EPIPE is left out, as storage never saw that attempt.
+ */
+const noteUnanswered: StoragePolicy['sendRequest'] = async (request, next) => {
+  try {
+    return await next(request);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EPIPE') unanswered.add(request);
+    throw error;
+  }
+};
+
+/**
+ * Whether `error` (or the error it wraps) is storage's answer to a request an earlier attempt of
+ * which got none: a conflict or a 404 it carries may be the request's own landed write, met again.
+ */
+export function answeredAfterLostAnswer(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const request = (e as { request?: unknown }).request;
+    if (typeof request === 'object' && request !== null && unanswered.has(request)) return true;
+  }
+  return false;
+}
+
 export function createTableClients(options: TableClientFactoryOptions): TableClients {
   const counter = options.counter;
   const timeout = options.requestTimeoutMs ?? 10_000;
@@ -168,6 +197,8 @@ export function createTableClients(options: TableClientFactoryOptions): TableCli
       },
     },
   ];
+  // Inside the deadline, so an attempt it aborts is seen failing.
+  policies.push({ position: 'perRetry', policy: { name: 'fleetPostureUnanswered', sendRequest: noteUnanswered } });
   if (counter) {
     policies.push({
       position: 'perRetry',

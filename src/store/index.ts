@@ -1,5 +1,5 @@
 // The store's public surface: the only module that knows tables, keys and columns.
-export { createTableClients, resolveConnectionString, RoundTripCounter, tableNames, TABLES, type StoragePolicy, type TableClientFactoryOptions } from './client';
+export { answeredAfterLostAnswer, createTableClients, resolveConnectionString, RoundTripCounter, tableNames, TABLES, type StoragePolicy, type TableClientFactoryOptions } from './client';
 export { MAX_STRING_CHARS, TRUNCATION_MARKER } from './columns';
 export { fitEvidence } from './entities';
 export { ConcurrencyConflictError, DEFAULT_RETRY_AFTER_SECONDS, FencedOutError, isAccessDenied, isRefusal, isTransient, LeaseLostError, settleAll, StorageUnavailableError } from './errors';

@@ -26,6 +26,7 @@ import { bucketOf, encodeKey } from './keys';
 import type { PostureStore } from './posture-store';
 import { SharedTransaction } from './shared-transaction';
 import type { SiblingTable } from './sibling-table';
+import { answeredAfterLostAnswer } from './client';
 
 export interface OutboxEntry {
   readonly server: string;
@@ -258,7 +259,8 @@ export class OutboxStore {
   /**
    * Removes entries the projector has finished: one transaction per partition and 100 entries. An
    * entry is final once its commit is proven (its request never writes it again) or once it is
-   * past the grace an attempt has to commit, so no ETag is needed. Returns how many went.
+   * past the grace an attempt has to commit, so no ETag is needed. Returns how many this call
+   * removed, one whose answer was lost included (not those another removed meanwhile).
    */
   async remove(entries: ReadonlyArray<Pick<OutboxEntry, 'server' | 'commitId'> & Partial<Pick<StoredOutboxEntry, 'partitionKey' | 'rowKey'>>>): Promise<number> {
     const byPartition = new Map<string, string[]>();
@@ -267,12 +269,15 @@ export class OutboxStore {
       byPartition.set(k.partitionKey, [...(byPartition.get(k.partitionKey) ?? []), k.rowKey]);
     }
     let removed = 0;
-    const one = async (pk: string, rk: string) => {
+    /** 1 when this call removed the row. */
+    const one = async (pk: string, rk: string): Promise<number> => {
       try {
         await this.#table.call('clearing the outbox', (t) => t.deleteEntity(pk, rk));
-        removed++;
+        return 1;
       } catch (error) {
         if (statusCodeOf(error) !== 404) throw error;
+        // A resend after a lost answer finds its own delete done: this call removed it.
+        return answeredAfterLostAnswer(error) ? 1 : 0;
       }
     };
     await settleAll(
@@ -287,7 +292,11 @@ export class OutboxStore {
           } catch (error) {
             if (statusCodeOf(error) !== 404) throw error;
             // One of them went meanwhile (a run that stopped after removing it): the rest one by one.
-            for (const rk of chunk) await one(pk, rk);
+            let went = 0;
+            for (const rk of chunk) went += await one(pk, rk);
+            // Or the transaction landed and lost its answer, and its resend found them gone: none
+            // was left to go one by one, and every one went by this call.
+            removed += went === 0 && answeredAfterLostAnswer(error) ? chunk.length : went;
           }
         }
       }),

@@ -592,6 +592,25 @@ describe('removing projected entries', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it('a removal whose answer was lost and whose resend found the rows gone counts them: a transaction, and one by one', async () => {
+    const list = ['c1', 'c2', 'c3'].map((c) => entry('ex77', c));
+    await seed(list);
+    lose.when = isBatch;
+    expect(await retrying.remove(list)).toBe(3);
+    expect(lose.when).toBeUndefined();
+    expect(await rows()).toEqual([]);
+
+    // One gone meanwhile sends the rest one by one; the answer of one of those is lost.
+    await seed(list);
+    await outbox.deleteOne('ex77', 'c2');
+    lose.when = (r) => r.method === 'DELETE' && r.url.includes('c3');
+    wire.sent = [];
+    expect(await retrying.remove(list)).toBe(2);
+    expect(lose.when).toBeUndefined();
+    expect(wire.sent.map((r) => (isBatch(r) ? 'batch' : r.method))).toStrictEqual(['batch', 'DELETE', 'DELETE', 'DELETE', 'DELETE']);
+    expect(await rows()).toEqual([]);
+  });
+
   it('an outage fails the removal, naming it, after the other partitions are done; one by one too', async () => {
     await outbox.put(entry('ex75', 'c1'));
     await seed([entry('ex76', 'c1')], { older: true });
