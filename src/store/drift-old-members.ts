@@ -9,6 +9,7 @@
 // had before the member was read: any move of that server since (by DriftStore, or by an instance
 // of an older version) changed that row or removed the old member, and the transaction fails whole.
 import { odata, TableTransaction } from '@azure/data-tables';
+import { answeredAfterLostAnswer } from './client';
 import { backOff } from './contention';
 import { decodeKey } from './keys';
 import { DRIFT_COUNTER_KEYS, DRIFT_MEMBER_KEYS, driftAnchorEntity, driftCountsKey, driftMemberEntity, driftShardOf, DriftStore, isNewerSource, oldLayoutMemberServer, type StoredDriftMember } from './drift-store';
@@ -25,9 +26,10 @@ export interface RowKeys {
 }
 
 /**
- * What became of an old-layout member: moved into the keyed layout; resolved through DriftStore's
- * read-and-compare path (the server also had a keyed member, or its counter row was missing);
- * gone (moved by someone else first); left for a later run (contended throughout).
+ * What became of an old-layout member: moved into the keyed layout (also when the move's answer was
+ * lost and its resend refused); resolved through DriftStore's read-and-compare path (the server also
+ * had a keyed member, or its counter row was missing); gone (moved by someone else first); left for
+ * a later run (contended throughout).
  */
 export type OldMemberOutcome = 'moved' | 'resolved' | 'gone' | 'left';
 
@@ -128,10 +130,13 @@ export class OlderDriftMembers {
   async #moveOne(pk: string, server: string, counters: Map<string, string | null>): Promise<OldMemberOutcome> {
     const ruleId = decodeKey(pk);
     const shard = driftShardOf(server);
+    /** The last attempt's transaction was refused on a resend after a lost answer: it may have landed. */
+    let resent = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const members = await this.#drift.readMembers(ruleId, server);
       const old = members.find((x) => oldLayoutMemberServer(x.rowKey) !== undefined);
-      if (!old) return 'gone';
+      // Gone after this run's resent move: the move landed, and only its answer was lost.
+      if (!old) return resent ? 'moved' : 'gone';
       if (members.length > 1) {
         // Counted in both layouts (a first join that did not meet the old row, which has no
         // anchor): the read-and-compare path keeps the newest and removes the others.
@@ -167,6 +172,7 @@ export class OlderDriftMembers {
         // the counter row changed. Read again: the next attempt sees what happened.
         const status = statusCodeOf(error);
         if (status !== 404 && status !== 409 && status !== 412) throw error;
+        resent = answeredAfterLostAnswer(error);
         counters.delete(key);
         await backOff(attempt);
       }

@@ -25,7 +25,7 @@ import {
   type DriftPlace,
   type StoragePolicy,
 } from '../../src/store';
-import { injectedError } from '../support/faults';
+import { injectedError, lostAnswers } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
 import { OLDER_LAYOUTS_RECHECK_MS } from '../../src/store/recorded-empty';
 import { untilEmpty } from '../support/layout-migration';
@@ -294,6 +294,30 @@ describe("drift's old-layout members in the layout migration", () => {
     const view = await driftView(t, rule, [keyedNewer, oldNewer]);
     expect(view.members.map((x) => x && `${x.fingerprint}/${x.sourceSnapshotId}`)).toEqual(['fp-k/snap-000005', 'fp-o/snap-000009']);
     expect(await counted()).toEqual({ 'fp-k': 1, 'fp-o': 1 });
+  });
+
+  it('a move whose answer was lost after it landed (its resend refused, the old row gone) is counted moved, by the store and by the run', async () => {
+    const t = await tables('dmlost');
+    const rule = 'lost-rule';
+    const P = place('fp-p', 'Pass');
+    const [alone, inRun] = servers('lost', 2) as [string, string];
+    for (const s of [alone, inRun]) await writeOld(t.table, rule, s, P, 1);
+    const before = await driftView(t, rule, [alone, inRun]);
+    const lose = lostAnswers('testDriftMoveLoseAnswer');
+    const lossy = createTestStore({ connectionString: azurite.connectionString, statuses: STATUSES, maxRetries: 1, tablePrefix: 'dmlost', policies: [lose.policy] });
+    const moving = (r: { url: string; body: string }) => r.url.endsWith('$batch') && /^DELETE .*Drift\(/m.test(r.body);
+
+    lose.when = moving;
+    expect(await new OlderDriftMembers(lossy).move([{ partitionKey: encodeKey(rule), rowKey: oldKey(alone) }])).toEqual({ moved: 1, resolved: 0, gone: 0, left: 0 });
+    expect(lose.when).toBeUndefined();
+
+    lose.when = moving;
+    const run = await new LayoutMigration({ older: new OlderLayoutStore(lossy), drift: new OlderDriftMembers(lossy), clock: Date.now }).run(quiet);
+    expect(lose.when).toBeUndefined();
+    expect(run).toMatchObject({ moved: { driftMembers: 1 }, left: 0, remainingDriftMembers: 0 });
+    // Each moved once: keyed where it was, the counts as they were.
+    expect(await oldKeysOf(t.table, rule)).toEqual([]);
+    expect(await driftView(t, rule, [alone, inRun])).toEqual(before);
   });
 
   it('once recorded, a process that reads the record asks one request for a server\'s members instead of two; one that has not read it still asks both', async () => {
