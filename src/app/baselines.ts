@@ -2,7 +2,7 @@
 // against for a rule (as ExBPA's baseline scan did), instead of the largest cluster. Every change
 // is audited as an event (cause baseline-set, baseline-changed, baseline-deleted), like waivers.
 import type { Rule } from '../rules/types';
-import { backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
+import { answeredAfterLostAnswer, backOff, CONTENDED_ATTEMPTS, ConcurrencyConflictError, type DriftBaseline, type DriftStore, type EventRecord, type EventStore, type StoredBaseline } from '../store';
 import type { AlertLog } from './alert-log';
 import { ApiError, messageOf } from './errors';
 import { marked, newMark } from './own-writes';
@@ -186,7 +186,7 @@ export class Baselines {
     }
   }
 
-  /** Writes the owed event (its key is the rule and revision: writing it again replaces it), then clears it from the row by ETag. */
+  /** Writes the owed event (its key is the rule and revision: writing it again replaces it), then clears it from the row by ETag; true when this call cleared it. */
   async #writeAudit(b: StoredBaseline): Promise<boolean> {
     if (!b.auditOwed) return false;
     await this.deps.events.putEvents([b.auditOwed]);
@@ -194,7 +194,9 @@ export class Baselines {
       await this.deps.drift.putBaseline({ ...b, auditOwed: undefined }, b.etag);
       return true;
     } catch (error) {
-      if (error instanceof ConcurrencyConflictError) return false; // cleared by another run, or a newer change settled it first
+      // Cleared by another run, or a newer change settled it first; unless the refusal answered
+      // the resend of this clearing, which landed and lost its answer: then this run cleared it.
+      if (error instanceof ConcurrencyConflictError) return answeredAfterLostAnswer(error);
       throw error;
     }
   }

@@ -6,13 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../src/store';
 import { DEFAULT_LIST, DRIFT_RULE, fixtureAs, REMOVED, serverIdOf } from '../support/drift';
-import { refusedWrites } from '../support/faults';
+import { lostAnswers, refusedWrites } from '../support/faults';
 import { getAll, post, type Json } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readFixture } from '../rules/mcafee-port25-blocked/fixture-table';
 
 const RULE = DRIFT_RULE;
 const refused = refusedWrites('testRefuseEventWrites');
+const lose = lostAnswers('testLoseBaselineClearingAnswer');
 let stack: TestStack;
 
 const admin = async (path: string, method: string, body?: unknown) => {
@@ -29,7 +30,7 @@ const owedLines = () => stack.logs.filter((l) => l.message.startsWith(`The basel
 const runJob = async () => (await admin('jobs/waiver-expiry/run', 'POST')).body.result;
 
 beforeAll(async () => {
-  stack = await startTestStack({ storagePolicies: [refused.policy] });
+  stack = await startTestStack({ storagePolicies: [refused.policy, lose.policy] });
   refused.table = tableNames(stack.settings.tablePrefix).events;
   for (const [host, fixture] of [
     ['BASE1', DEFAULT_LIST],
@@ -71,5 +72,19 @@ describe('a baseline change whose audit event storage refuses', () => {
     expect((await audits()).at(-1)).toEqual(['baseline.r3', 'baseline-deleted']);
     expect(await audits()).toHaveLength(3);
     expect((await admin(`baselines/${RULE}`, 'GET')).body).toMatchObject({ server: null, revision: 3 });
+  });
+
+  it("counted by the job once when the clearing of its owed event landed but lost its answer (the resend refused by the row's new ETag)", async () => {
+    refused.on = true;
+    expect((await admin(`baselines/${RULE}`, 'PUT', { server: serverIdOf('BASE1'), setBy: 'carol' })).status).toBe(201);
+    refused.on = false;
+    const drift = tableNames(stack.settings.tablePrefix).drift;
+    // The job's write of the baseline row that no longer owes the event.
+    lose.when = ({ method, url, body }) => method === 'PUT' && decodeURIComponent(url).includes(`/${drift}(`) && body.includes('"RowKey":"baseline"') && !body.includes('AuditOwed');
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 1, baselineAuditsFailed: 0 });
+    expect(lose.when).toBeUndefined();
+    expect(await runJob()).toEqual({ expired: 0, reRaised: 0, failed: 0, baselineAudits: 0, baselineAuditsFailed: 0 });
+    expect((await audits()).at(-1)).toEqual(['baseline.r4', 'baseline-set']);
+    expect(await audits()).toHaveLength(4);
   });
 });
