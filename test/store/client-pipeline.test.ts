@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { RoundTripCounter, UNSENT_RETRIES, type StoragePolicy } from '../../src/store/client';
-import { StorageUnavailableError, toStorageError } from '../../src/store/errors';
-import { connectionClosedBeforeSent, connectionReset, injectedError } from '../support/faults';
+import { answeredAfterLostAnswer, RoundTripCounter, UNSENT_RETRIES, type StoragePolicy } from '../../src/store/client';
+import { ConcurrencyConflictError, StorageUnavailableError, toStorageError } from '../../src/store/errors';
+import { connectionClosedBeforeSent, connectionReset, injectedError, lostAnswers } from '../support/faults';
 import { createTestTables } from '../support/stack';
 
 /** Answers the first `times` attempts that match with a made-up 503, as a busy storage account would. */
@@ -127,6 +127,38 @@ describe('the table clients against Azurite', () => {
     expect(unsent.failed).toBe(1 + UNSENT_RETRIES);
     expect([counter.count, counter.retries]).toEqual([1, UNSENT_RETRIES]);
     await expect(clients.results.getEntity('p', 'a')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('tells a refusal answering the resend of a request an earlier attempt of which got no answer (it may have landed), also wrapped; not after EPIPE (never sent)', async () => {
+    const lose = lostAnswers('testPipeLoseAnswer');
+    const clients = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'PipeLost', policies: [lose.policy], maxRetries: 1 });
+    await clients.results.createTable();
+    await clients.results.createEntity({ partitionKey: 'p', rowKey: 'a' });
+    const refusal = (call: Promise<unknown>) => call.then(() => expect.fail('refused'), (e: unknown) => e);
+
+    // Refused at its first attempt: another writer's row.
+    const first = await refusal(clients.results.createEntity({ partitionKey: 'p', rowKey: 'a' }));
+    expect(first).toMatchObject({ statusCode: 409 });
+    expect(answeredAfterLostAnswer(first)).toBe(false);
+    expect(answeredAfterLostAnswer(new ConcurrencyConflictError('refused', { cause: first }))).toBe(false);
+
+    // Landed, its answer lost: the resend meets its own row.
+    lose.when = ({ method, body }) => method === 'POST' && body.includes('"RowKey":"b"');
+    const own = await refusal(clients.results.createEntity({ partitionKey: 'p', rowKey: 'b' }));
+    expect(lose.when).toBeUndefined();
+    expect(own).toMatchObject({ statusCode: 409 });
+    expect(answeredAfterLostAnswer(own)).toBe(true);
+    expect(answeredAfterLostAnswer(new ConcurrencyConflictError('refused', { cause: own }))).toBe(true);
+
+    // Never sent (EPIPE), then sent again by the store's own policy and refused: not its own.
+    const unsent = unsentBatches(1);
+    const once = createTestTables({ connectionString: azurite!.connectionString, tablePrefix: 'PipeLost', policies: [unsent.policy], maxRetries: 0 });
+    const again = await refusal(once.results.submitTransaction([['create', { partitionKey: 'p', rowKey: 'a' }]]));
+    expect(unsent.failed).toBe(1);
+    expect(again).toMatchObject({ statusCode: 409 });
+    expect(answeredAfterLostAnswer(again)).toBe(false);
+
+    for (const other of [undefined, 'text', new Error('plain'), { request: {} }]) expect(answeredAfterLostAnswer(other)).toBe(false);
   });
 
   it('gives up once the retries are spent, with the 503 the caller maps to "unavailable"', async () => {
