@@ -609,6 +609,19 @@ describe('removing projected entries', () => {
     expect(lose.when).toBeUndefined();
     expect(wire.sent.map((r) => (isBatch(r) ? 'batch' : r.method))).toStrictEqual(['batch', 'DELETE', 'DELETE', 'DELETE', 'DELETE']);
     expect(await rows()).toEqual([]);
+
+    // A transaction that never landed (its attempt failed before storage had it), one gone before
+    // its resend: only those removed one by one are counted.
+    await seed(list);
+    const gone = outboxKeys('ex77', 'c2');
+    let attempts = 0;
+    wire.before = async (r) => {
+      if (isBatch(r) && ++attempts === 1) await tables.outbox.deleteEntity(gone.partitionKey, gone.rowKey);
+    };
+    wire.refuse = (r) => (isBatch(r) && attempts === 1 ? 503 : undefined);
+    expect(await retrying.remove(list)).toBe(2);
+    expect(attempts).toBe(2);
+    expect(await rows()).toEqual([]);
   });
 
   it('an outage fails the removal, naming it, after the other partitions are done; one by one too', async () => {
