@@ -12,10 +12,21 @@ import type { Precondition } from '../../src/app/preconditions';
 import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import type { Rule } from '../../src/rules/types';
 import { ConcurrencyConflictError, type DriftBaseline, type EventRecord, type StoredBaseline } from '../../src/store';
+import type * as StoreModule from '../../src/store';
 import { memoryEvents } from '../support/memory-events';
 import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
 import { alphaRule, betaRule } from '../support/snapshots';
+
+/**
+ * Refusals played as answering the resend of a write whose answer was lost after it landed: the
+ * store's pipeline tells those (tested with the table clients); here the tests name them.
+ */
+const resends = vi.hoisted(() => new WeakSet<object>());
+vi.mock('../../src/store', async (importOriginal) => {
+  const store = await importOriginal<typeof StoreModule>();
+  return { ...store, answeredAfterLostAnswer: (error: unknown) => (typeof error === 'object' && error !== null && resends.has(error)) || store.answeredAfterLostAnswer(error) };
+});
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const EARLIER = NOW - 3_600_000;
@@ -503,6 +514,18 @@ describe('the timer writing the owed audit events', () => {
       ['getBaseline', RULE],
       ['getBaseline', 'drift-b'],
     ]);
+  });
+
+  it('counts an event whose clearing landed but lost its answer (its resend refused by the ETag it left) as written', async () => {
+    const owed = namedEvent(2, id('exch1'), 'alice', 'fp-1');
+    const w = world([row({ auditOwed: owed })]);
+    const refusal = new ConcurrencyConflictError('the resend met its own ETag');
+    resends.add(refusal);
+    w.writes.push(() => refusal);
+    expect(await w.baselines.writeOwedAudits(w.log)).toStrictEqual({ written: 1, failed: 0 });
+    expect(w.stored.get(RULE)).toMatchObject({ revision: 2, auditOwed: undefined });
+    expect(w.written()).toStrictEqual([['baseline.r2', 'baseline-set']]);
+    expect(w.lines).toStrictEqual([]);
   });
 
   it('counts an event a newer change settled first as neither written nor failed', async () => {
