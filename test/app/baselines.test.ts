@@ -11,22 +11,37 @@ import { EVENT_CAUSES } from '../../src/app/http-io';
 import type { Precondition } from '../../src/app/preconditions';
 import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import type { Rule } from '../../src/rules/types';
-import { ConcurrencyConflictError, type DriftBaseline, type EventRecord, type StoredBaseline } from '../../src/store';
-import type * as StoreModule from '../../src/store';
+import { ConcurrencyConflictError, createTableClients, type DriftBaseline, type EventRecord, type StoragePolicy, type StoredBaseline } from '../../src/store';
+import { statusCodeOf } from '../../src/store/errors';
+import { connectionReset } from '../support/faults';
 import { memoryEvents } from '../support/memory-events';
 import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
 import { alphaRule, betaRule } from '../support/snapshots';
 
 /**
- * Refusals played as answering the resend of a write whose answer was lost after it landed: the
- * store's pipeline tells those (tested with the table clients); here the tests name them.
+ * The store's refusal (a 412, wrapped as ConcurrencyConflictError) of the resend of a write whose
+ * first attempt lost its connection, made by the store's own table clients so that their pipeline
+ * notes it; nothing reaches any storage (a policy answers both attempts).
  */
-const resends = vi.hoisted(() => new WeakSet<object>());
-vi.mock('../../src/store', async (importOriginal) => {
-  const store = await importOriginal<typeof StoreModule>();
-  return { ...store, answeredAfterLostAnswer: (error: unknown) => (typeof error === 'object' && error !== null && resends.has(error)) || store.answeredAfterLostAnswer(error) };
-});
+async function resendRefusal(): Promise<ConcurrencyConflictError> {
+  let attempts = 0;
+  const headers = { get: () => undefined, has: () => false, set: () => undefined, delete: () => undefined, toJSON: () => ({}), [Symbol.iterator]: () => [][Symbol.iterator]() };
+  const noStorage: StoragePolicy = {
+    name: 'testNoStorage',
+    sendRequest: async (request) => {
+      if (++attempts === 1) throw connectionReset(request);
+      return { request, status: 412, headers };
+    },
+  };
+  const { drift } = createTableClients({ connectionString: 'UseDevelopmentStorage=true', maxRetries: 1, policies: [noStorage] });
+  const error = await drift.updateEntity({ partitionKey: 'p', rowKey: 'baseline' }, 'Replace', { etag: 'W/"x"' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect([attempts, statusCodeOf(error)]).toEqual([2, 412]);
+  return new ConcurrencyConflictError(`The baseline of ${RULE} was changed meanwhile.`, { cause: error });
+}
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');
 const EARLIER = NOW - 3_600_000;
@@ -519,8 +534,7 @@ describe('the timer writing the owed audit events', () => {
   it('counts an event whose clearing landed but lost its answer (its resend refused by the ETag it left) as written', async () => {
     const owed = namedEvent(2, id('exch1'), 'alice', 'fp-1');
     const w = world([row({ auditOwed: owed })]);
-    const refusal = new ConcurrencyConflictError('the resend met its own ETag');
-    resends.add(refusal);
+    const refusal = await resendRefusal();
     w.writes.push(() => refusal);
     expect(await w.baselines.writeOwedAudits(w.log)).toStrictEqual({ written: 1, failed: 0 });
     expect(w.stored.get(RULE)).toMatchObject({ revision: 2, auditOwed: undefined });
