@@ -11,9 +11,10 @@ import { EVENT_CAUSES } from '../../src/app/http-io';
 import type { Precondition } from '../../src/app/preconditions';
 import { ServerNames, type ServerSource } from '../../src/app/server-names';
 import type { Rule } from '../../src/rules/types';
-import { ConcurrencyConflictError, createTableClients, type DriftBaseline, type EventRecord, type StoragePolicy, type StoredBaseline } from '../../src/store';
+import { ConcurrencyConflictError, type DriftBaseline, type EventRecord, type StoragePolicy, type StoredBaseline } from '../../src/store';
 import { statusCodeOf } from '../../src/store/errors';
 import { connectionReset } from '../support/faults';
+import { createTestTables } from '../support/stack';
 import { memoryEvents } from '../support/memory-events';
 import { memoryGuardedRows } from '../support/memory-guarded-rows';
 import { refusalOf } from '../support/api-request';
@@ -34,7 +35,7 @@ async function resendRefusal(): Promise<ConcurrencyConflictError> {
       return { request, status: 412, headers };
     },
   };
-  const { drift } = createTableClients({ connectionString: 'UseDevelopmentStorage=true', maxRetries: 1, policies: [noStorage] });
+  const { drift } = createTestTables({ connectionString: 'UseDevelopmentStorage=true', maxRetries: 1, policies: [noStorage] });
   const error = await drift.updateEntity({ partitionKey: 'p', rowKey: 'baseline' }, 'Replace', { etag: 'W/"x"' }).then(
     () => undefined,
     (e: unknown) => e,
