@@ -170,9 +170,11 @@ export class StagedRawStore {
   }
 }
 
-/** A row's Timestamp in epoch ms (the SDK hands it over as an ISO string); NaN when missing, which no age test passes. */
+/**
+ * A row's Timestamp in epoch ms (the SDK hands it over as an ISO string, or as a Date when the
+ * answer types it); NaN when missing (Date.parse of no text), which no age test passes.
+ */
 function stampOf(e: Record<string, unknown>): number {
   const stamp = e.timestamp ?? e.Timestamp;
-  if (stamp instanceof Date) return stamp.getTime();
-  return typeof stamp === 'string' ? Date.parse(stamp) : NaN;
+  return stamp instanceof Date ? stamp.getTime() : Date.parse(String(stamp));
 }
