@@ -474,10 +474,12 @@ describe('the re-evaluation state', () => {
       await tables.lifecycle.upsertEntity({ partitionKey: 'reeval', rowKey: 'state', ...columns }, 'Replace');
       return (await lifecycle.getReevalState())!.state;
     };
-    expect(await read({ RuleVersionsJson: '{"a":"1","b":2,"c":null}', FromRuleVersionsJson: '["a"]', RetiredJson: '["x",3,null,"y"]' })).toMatchObject({ ruleVersions: { a: '1' }, fromRuleVersions: {}, retired: ['x', 'y'] });
-    expect(await read({ RuleVersionsJson: 'null', FromRuleVersionsJson: '"text"', RetiredJson: '"x"' })).toMatchObject({ ruleVersions: {}, fromRuleVersions: {}, retired: [] });
-    expect(await read({ RuleVersionsJson: '["a"]', FromRuleVersionsJson: 'null' })).toMatchObject({ ruleVersions: {}, fromRuleVersions: {} });
-    expect(await read({ FromRuleVersionsJson: '{"a":"0.1","b":false}' })).toMatchObject({ fromRuleVersions: { a: '0.1' } });
+    // Only the string entries and items count: the others are left out, not kept as they came.
+    const lists = ({ ruleVersions, fromRuleVersions, retired }: ReevalState) => ({ ruleVersions, fromRuleVersions, retired });
+    expect(lists(await read({ RuleVersionsJson: '{"a":"1","b":2,"c":null}', FromRuleVersionsJson: '["a"]', RetiredJson: '["x",3,null,"y"]' }))).toStrictEqual({ ruleVersions: { a: '1' }, fromRuleVersions: {}, retired: ['x', 'y'] });
+    expect(lists(await read({ RuleVersionsJson: 'null', FromRuleVersionsJson: '"text"', RetiredJson: '"x"' }))).toStrictEqual({ ruleVersions: {}, fromRuleVersions: {}, retired: [] });
+    expect(lists(await read({ RuleVersionsJson: '["a"]', FromRuleVersionsJson: 'null' }))).toStrictEqual({ ruleVersions: {}, fromRuleVersions: {}, retired: [] });
+    expect(lists(await read({ FromRuleVersionsJson: '{"a":"0.1","b":false}' }))).toStrictEqual({ ruleVersions: {}, fromRuleVersions: { a: '0.1' }, retired: [] });
   });
 
   it('a write another instance beat is refused: a create over a row, a replace under an old ETag or of a row gone', async () => {
