@@ -10,6 +10,7 @@
 // the other is not asked, nor one found to hold nothing more. A walk through the bucket's rows of a
 // server whose older rows are all older costs a request a page, as a walk of one layout does.
 import { refused } from './cursor';
+import { settleAll } from './errors';
 
 /** One row of a layout: its key past the server's prefix, and the row. */
 export interface WalkRow {
@@ -59,7 +60,8 @@ export async function walkPage(layouts: readonly (HistoryLayout | undefined)[], 
     // Stryker disable next-line ConditionalExpression: a layout asked is never 'done', so the type test only narrows.
     reads[i] = await layouts[i]!.read(after, top, state !== null && typeof state === 'object' && 't' in state ? state.t : undefined);
   };
-  await Promise.all(states.map((s, i) => (s === null || (typeof s === 'object' && 't' in s) ? ask(i) : undefined)));
+  // Both layouts settle before a failure is reported: one's outage leaves no read of the other running unobserved.
+  await settleAll(states.map((s, i) => (s === null || (typeof s === 'object' && 't' in s) ? ask(i) : Promise.resolve())));
   // A layout whose next row is known is asked only when the rows read do not fill the page before it.
   // Stryker disable next-line EqualityOperator: of two layouts with one next key, whichever is asked first returns nothing before it, so both are asked either way.
   const known = states.flatMap((s, i) => (s !== null && typeof s === 'object' && 'n' in s ? [{ i, n: s.n }] : [])).sort((x, y) => (x.n < y.n ? -1 : 1));

@@ -10,7 +10,7 @@ import { STATUSES } from '../../src/rules/types';
 import { EventStore, InvalidContinuationTokenError, StorageUnavailableError, type EventRecord, type PostureStore, type StoragePolicy } from '../../src/store';
 import { tableNames, type TableClients } from '../../src/store/client';
 import { eventRowKey, eventToEntity, EVENTS_PARTITION, historyPartition, historyToEntity, legacyServerPartition, OLDER_LAYOUTS_STATE_KEYS, serverRange } from '../../src/store/entities';
-import { oncePerRequest, refusedWrites } from '../support/faults';
+import { injectedError, oncePerRequest, refusedWrites } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
 
 const PREFIX = 'Evts';
@@ -37,6 +37,22 @@ const recording: StoragePolicy = {
   },
 };
 const refused = refusedWrites('testEventsRefused');
+/** History reads of one partition refused (an outage), and those of another answered only after a pause. */
+const historyReads = { refused: undefined as string | undefined, slow: undefined as string | undefined, slowAnswered: false };
+const historyFaults: StoragePolicy = {
+  name: 'testHistoryFaults',
+  async sendRequest(request, next) {
+    const url = decodeURIComponent(request.url);
+    const read = request.method === 'GET' && url.includes(`/${NAMES.history}()`);
+    if (read && historyReads.refused !== undefined && url.includes(`'${historyReads.refused}'`)) throw injectedError(request, 503);
+    if (!read || historyReads.slow === undefined || !url.includes(`'${historyReads.slow}'`)) return next(request);
+    // Longer than the refused read takes with its one retry.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const response = await next(request);
+    historyReads.slowAnswered = true;
+    return response;
+  },
+};
 
 let azurite: AzuriteHandle | undefined;
 let store: PostureStore;
@@ -45,7 +61,7 @@ let tables: TableClients;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, recording] });
+  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, historyFaults, recording] });
   await store.ensureTables();
   events = new EventStore(store);
   tables = createTestTables({ connectionString: azurite.connectionString, tablePrefix: PREFIX });
@@ -54,6 +70,7 @@ beforeEach(() => {
   recorder.sent = [];
   recorder.smallPages = false;
   refused.on = false;
+  Object.assign(historyReads, { refused: undefined, slow: undefined, slowAnswered: false });
 });
 afterAll(async () => azurite?.stop());
 
@@ -85,6 +102,16 @@ async function rowsOf(table: 'events' | 'history', partition?: string): Promise<
 }
 const key = (e: EventRecord) => `${e.server}/${e.ruleId}/${e.firstSeen}`;
 const keys = (list: readonly EventRecord[]) => list.map(key);
+
+/** `call` fails as an outage, its message naming the call storage refused. */
+async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StorageUnavailableError);
+  expect((error as Error).message).toContain(`(${what})`);
+}
 
 /** Every event of a query, page by page. */
 async function allEvents(filter: Parameters<EventStore['listEvents']>[0], top = 50): Promise<EventRecord[]> {
@@ -154,10 +181,20 @@ describe('putEvents', () => {
     refused.table = NAMES.events;
     refused.on = true;
     const e = ev('w3.contoso.com', 'rule-c', T);
-    await expect(events.putEvents([e])).rejects.toBeInstanceOf(StorageUnavailableError);
+    await outage(() => events.putEvents([e]), 'writing events');
     refused.on = false;
     expect((await rowsOf('events')).filter((r) => r.RuleId === 'rule-c')).toEqual([]);
     expect((await rowsOf('history', historyPartition(e.server))).filter((r) => r.RuleId === 'rule-c')).toHaveLength(1);
+  });
+
+  it('a refused History write is the caller\'s error too, named as such, and Events is written all the same', async () => {
+    refused.table = NAMES.history;
+    refused.on = true;
+    const e = ev('w4.contoso.com', 'rule-c2', T);
+    await outage(() => events.putEvents([e]), 'writing history');
+    refused.on = false;
+    expect((await rowsOf('history', historyPartition(e.server))).filter((r) => r.RuleId === 'rule-c2')).toEqual([]);
+    expect((await rowsOf('events')).filter((r) => r.RuleId === 'rule-c2').map((r) => r.rowKey)).toEqual([eventRowKey(e)]);
   });
 });
 
@@ -219,6 +256,25 @@ describe('listEvents', () => {
     expect(eventQueries()).toEqual([expect.not.stringContaining('Cause eq')]);
   });
 
+  it('without since, every time: the filter has no RowKey bound, so thirteen statuses beside the partition and the rule still go in it', async () => {
+    expect(keys(await allEvents({ ruleId: 'rule-f' }))).toEqual(keys([list[4]!, list[2]!, list[0]!]));
+    recorder.sent = [];
+    const thirteen = ['Warning', ...Array.from({ length: 12 }, (_, i) => `S${i}`)];
+    expect(keys(await allEvents({ statuses: thirteen, ruleId: 'rule-f' }))).toEqual(keys([list[2]!]));
+    const [query, ...more] = eventQueries();
+    expect(more).toEqual([]);
+    expect(query).toContain("ToStatus eq 'S11'");
+    expect(query).not.toContain('RowKey');
+  });
+
+  it('rows of another partition of the table are not events', async () => {
+    const stray = ev(SERVERS[0]!, 'rule-stray', base + 70);
+    await tables.events.createEntity({ ...eventToEntity(stray), partitionKey: 'not-events' });
+    expect(await allEvents({ since: base + 70 })).toEqual([]);
+    expect(await allEvents({ ruleId: 'rule-stray' })).toEqual([]);
+    await tables.events.deleteEntity('not-events', eventRowKey(stray));
+  });
+
   it('pages with a token, the filter sealed in it', async () => {
     const page = await events.listEvents({ since: base }, 2);
     expect(keys(page.items)).toEqual(keys([list[4]!, list[3]!]));
@@ -253,6 +309,9 @@ describe('listEvents', () => {
     const reads = recorder.sent.filter((s) => s.method === 'GET');
     expect(reads).toHaveLength(3);
     expect(reads.filter((s) => s.url.includes(`RowKey='${eventRowKey(old)}'`))).toHaveLength(1);
+    // A point read asks for the two columns that name who removed the server, not the whole row.
+    const pointReads = reads.filter((s) => s.url.includes("PartitionKey='"));
+    expect(pointReads.map((s) => new URL(s.url).searchParams.get('$select'))).toEqual(['Cause,Detail', 'Cause,Detail']);
     // An older removal event whose row is gone by the time it is read stays as listed.
     await tables.events.deleteEntity(EVENTS_PARTITION, eventRowKey(old));
     await tables.events.createEntity({ ...eventToEntity(old), rowKey: eventRowKey(old) + '0', RemovedBy: '' });
@@ -270,9 +329,14 @@ describe('listHistory', () => {
   };
   const mine = [0, 1, 2, 3, 4].map((i) => ev(server, i % 2 === 0 ? 'rule-x' : 'rule-y', T + i * 100));
   const older = [ev(server, 'rule-x', T + 50), ev(server, 'rule-y', T + 150), ev(server, 'rule-x', T + 250)];
+  /** A server of the same bucket whose rows sort before the server's range (`a…`) or after it (`z…`). */
+  const sameBucket = (letter: string) => Array.from({ length: 500 }, (_, i) => `${letter}${i}.contoso.com`).find((s) => historyPartition(s) === historyPartition(server))!;
+  const below = sameBucket('a');
+  const above = sameBucket('z');
 
   beforeAll(async () => {
-    await events.putEvents([...mine, ev(neighbour, 'rule-x', T + 10)]);
+    expect([serverRange(below).from < serverRange(server).from, serverRange(above).from > serverRange(server).to]).toEqual([true, true]);
+    await events.putEvents([...mine, ev(neighbour, 'rule-x', T + 10), ev(below, 'rule-x', T + 20), ev(above, 'rule-x', T + 30)]);
     for (const e of older) await tables.history.createEntity(olderRow(e));
     // A change copied to the buckets and not yet deleted from the older layout.
     await tables.history.createEntity(olderRow(mine[1]!));
@@ -291,7 +355,7 @@ describe('listHistory', () => {
   }
   const newestFirst = (list: readonly EventRecord[]) => keys([...list].sort((a, b) => b.firstSeen - a.firstSeen));
 
-  it('the server\'s changes in both layouts, newest first, each once, not its neighbour\'s', async () => {
+  it('the server\'s changes in both layouts, newest first, each once, not those of the servers beside it in its bucket', async () => {
     const all = await pages(undefined, 100);
     expect(all).toHaveLength(1);
     expect(keys(all[0]!)).toEqual(newestFirst([...mine, ...older]));
@@ -334,6 +398,13 @@ describe('listHistory', () => {
       token = p.continuationToken;
     } while (token);
     expect(keys(all)).toEqual(newestFirst([...mine, ...older]));
+  });
+
+  it('a refused read is an outage naming the History read, reported once the other layout\'s read has settled', async () => {
+    historyReads.refused = historyPartition(server);
+    historyReads.slow = legacyServerPartition(server);
+    await outage(() => events.listHistory(server, undefined, 10), 'reading history');
+    expect(historyReads.slowAnswered).toBe(true);
   });
 
   it('a token of another server or rule is refused', async () => {
