@@ -39,10 +39,13 @@ const recording: StoragePolicy = {
 const refused = refusedWrites('testEventsRefused');
 /** History reads of one partition refused (an outage), and those of another answered only after a pause. */
 const historyReads = { refused: undefined as string | undefined, slow: undefined as string | undefined, slowAnswered: false };
-const historyFaults: StoragePolicy = {
-  name: 'testHistoryFaults',
+/** While true, point reads of Events rows are refused (an outage); its queries go on. */
+const eventPointReads = { refused: false };
+const readFaults: StoragePolicy = {
+  name: 'testReadFaults',
   async sendRequest(request, next) {
     const url = decodeURIComponent(request.url);
+    if (eventPointReads.refused && request.method === 'GET' && url.includes(`/${NAMES.events}(PartitionKey=`)) throw injectedError(request, 503);
     const read = request.method === 'GET' && url.includes(`/${NAMES.history}()`);
     if (read && historyReads.refused !== undefined && url.includes(`'${historyReads.refused}'`)) throw injectedError(request, 503);
     if (!read || historyReads.slow === undefined || !url.includes(`'${historyReads.slow}'`)) return next(request);
@@ -61,7 +64,7 @@ let tables: TableClients;
 
 beforeAll(async () => {
   azurite = await startAzurite({});
-  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, historyFaults, recording] });
+  store = createTestStore({ connectionString: azurite.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [refused.policy, readFaults, recording] });
   await store.ensureTables();
   events = new EventStore(store);
   tables = createTestTables({ connectionString: azurite.connectionString, tablePrefix: PREFIX });
@@ -71,6 +74,7 @@ beforeEach(() => {
   recorder.smallPages = false;
   refused.on = false;
   Object.assign(historyReads, { refused: undefined, slow: undefined, slowAnswered: false });
+  eventPointReads.refused = false;
 });
 afterAll(async () => azurite?.stop());
 
@@ -297,15 +301,18 @@ describe('listEvents', () => {
     const old = ev(SERVERS[1]!, 'rule-r', base + 60, { cause: 'removed', detail: JSON.stringify({ removedBy: 'old-admin' }) });
     const noOne = ev(SERVERS[1]!, 'rule-r', base + 61, { cause: 'removed', detail: '{}' });
     const current = ev(SERVERS[1]!, 'rule-r', base + 62, { cause: 'removed', removedBy: 'new-admin', detail: JSON.stringify({ removedBy: 'ignored' }) });
-    await events.putEvents([old, noOne, current]);
+    // Not a removal: nothing to read for it.
+    const other = ev(SERVERS[1]!, 'rule-r', base + 63, { cause: 'snapshot' });
+    await events.putEvents([old, noOne, current, other]);
     recorder.sent = [];
     const { items } = await events.listEvents({ since: base + 60, ruleId: 'rule-r' }, 10, undefined, 'en');
     expect(items.map((e) => [e.firstSeen - base, e.removedBy])).toEqual([
+      [63, undefined],
       [62, 'new-admin'],
       [61, undefined],
       [60, 'old-admin'],
     ]);
-    // One query, and a point read for each of the two that named no one.
+    // One query, and a point read for each of the two removals that named no one (none for the event that is no removal).
     const reads = recorder.sent.filter((s) => s.method === 'GET');
     expect(reads).toHaveLength(3);
     expect(reads.filter((s) => s.url.includes(`RowKey='${eventRowKey(old)}'`))).toHaveLength(1);
@@ -316,7 +323,12 @@ describe('listEvents', () => {
     await tables.events.deleteEntity(EVENTS_PARTITION, eventRowKey(old));
     await tables.events.createEntity({ ...eventToEntity(old), rowKey: eventRowKey(old) + '0', RemovedBy: '' });
     const again = await events.listEvents({ since: base + 60, ruleId: 'rule-r' }, 10, undefined, 'en');
-    expect(again.items.map((e) => e.removedBy)).toEqual(['new-admin', undefined, undefined]);
+    expect(again.items.map((e) => e.removedBy)).toEqual([undefined, 'new-admin', undefined, undefined]);
+  });
+
+  it('a refused read of a removal\'s Detail is an outage naming that read', async () => {
+    eventPointReads.refused = true;
+    await outage(() => events.listEvents({ since: base + 60, ruleId: 'rule-r' }, 10, undefined, 'en'), 'reading an event');
   });
 });
 
