@@ -18,14 +18,14 @@ const PREFIX = 'Wvrs';
 const NAMES = tableNames(PREFIX);
 const T = Date.parse('2026-12-07T03:00:00.000Z');
 
-/** Requests to Waivers refused (an outage) while `refuse` is set: 'read' refuses GETs, 'write' the rest. */
-const wire = { refuse: undefined as 'read' | 'write' | undefined, dropETag: false };
+/** Requests to Waivers refused while `refuse` is set ('read' refuses GETs, 'write' the rest), answered `status` (503, an outage, unless set). */
+const wire = { refuse: undefined as 'read' | 'write' | undefined, status: 503, dropETag: false };
 const faults: StoragePolicy = {
   name: 'testWaiversFaults',
   async sendRequest(request, next) {
     const ours = decodeURIComponent(request.url).includes(`/${NAMES.waivers}`);
     const read = request.method === 'GET';
-    if (ours && wire.refuse !== undefined && (wire.refuse === 'read') === read) throw injectedError(request, 503);
+    if (ours && wire.refuse !== undefined && (wire.refuse === 'read') === read) throw injectedError(request, wire.status);
     const response = await next(request);
     // A write answered without its ETag header.
     if (ours && !read && wire.dropETag) response.headers.delete('etag');
@@ -49,6 +49,7 @@ beforeEach(async () => {
   // Built for each test, not once before them all: what building one runs is then part of a test.
   waivers = new WaiverStore(store);
   wire.refuse = undefined;
+  wire.status = 503;
   wire.dropETag = false;
   // A hundred rows of a partition a transaction: one test leaves a thousand.
   const byPartition = new Map<string, string[]>();
@@ -162,6 +163,8 @@ describe('writing a waiver', () => {
     const error = await waivers.put({ ...w, revision: 4 }, moved).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConcurrencyConflictError);
     expect((error as Error).message).toBe(`Waiver ${w.id} was changed meanwhile.`);
+    // What storage answered stays with it.
+    expect((error as Error).cause).toMatchObject({ statusCode: 404 });
     expect(await waivers.get(w.id)).toBeUndefined();
   });
 
@@ -219,9 +222,20 @@ describe('reading waivers', () => {
     // A row it replaced after this release wrote the lists: the single column is newer than their first.
     await tables.waivers.createEntity({ partitionKey: 'waivers', rowKey: 'm-2', WaiverId: 'm-2', State: 'active', Writers: '["req-2","req-1"]', WrittenBy: 'req-3', FollowUpClearers: '["run-1"]', FollowedUpBy: 'run-2' });
     expect(await waivers.get('m-2')).toMatchObject({ writers: ['req-3', 'req-2', 'req-1'], followedUpBy: ['run-2', 'run-1'] });
+    // A list without the single column: the list as it is.
+    await tables.waivers.createEntity({ partitionKey: 'waivers', rowKey: 'm-4', WaiverId: 'm-4', State: 'active', Writers: '["req-2","req-1"]', FollowUpClearers: '["run-1"]' });
+    expect(await waivers.get('m-4')).toMatchObject({ writers: ['req-2', 'req-1'], followedUpBy: ['run-1'] });
     // Both agree: the list as it is.
     await tables.waivers.createEntity({ partitionKey: 'waivers', rowKey: 'm-3', WaiverId: 'm-3', State: 'active', Writers: '["req-2","req-1"]', WrittenBy: 'req-2' });
     expect(await waivers.get('m-3')).toMatchObject({ writers: ['req-2', 'req-1'], followedUpBy: undefined });
+  });
+
+  it('get: a read refused for another reason than a missing row is the caller\'s error, not "no waiver"', async () => {
+    await waivers.put(waiver('f-1'), undefined);
+    wire.refuse = 'read';
+    wire.status = 403;
+    const error = await waivers.get('f-1').catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 403 });
   });
 
   it('a refused read is an outage naming the read, for get and for list', async () => {
