@@ -12,7 +12,7 @@ export default {
     'src/rules/**/*.ts',
     'src/snapshot/**/*.ts',
     'src/app/{iso-time,server-names,rate-limit,present,csv,free-text,recent-set,removal-text,projection-work,log-records,reevaluation-note,pending-reevaluation,never-posted,drift,settings,auth,preconditions,result-records,retired-results,errors,snapshot-rejections,http-io,serve-route,removal-leftovers,projection-alerts,held-entries,projection-truth,own-writes,waiver-body,waiver-cover,baseline-body,lifecycle-api,keys-api,drift-api,http-api,findings,drift-queries,lifecycle-queries,stale-hosts,ingest,staged-raw-sweep,server-removal,projection-writes,projection-one-by-one,reevaluate,baselines,export-results,layout-migration,enrolment,waivers,drift-projection,evaluate-document,health,queries,reenrolment,projector,projector-lease,projector-backlog}.ts',
-    'src/store/{keys,columns,cursor,filters,server-row-cache,raw-slots,key-partition,host-rows,snapshot-order,projector-fence,entities,transactions,recorded-empty,history-walk,errors,shared-transaction,records,contention,rule-index-store,events-store,outbox-store,staged-raw-store,lifecycle-store,waivers-store}.ts',
+    'src/store/{keys,columns,cursor,filters,server-row-cache,raw-slots,key-partition,host-rows,snapshot-order,projector-fence,entities,transactions,recorded-empty,history-walk,errors,shared-transaction,records,contention,rule-index-store,events-store,outbox-store,staged-raw-store,lifecycle-store,waivers-store,hosts-store}.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
