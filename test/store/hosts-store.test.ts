@@ -189,6 +189,35 @@ describe('putHosts', () => {
     expect(await hosts.getHost(a!)).toStrictEqual(host(a!, T + 20, { firstSeen: T }));
   });
 
+  it('servers listed in any order: still one range read of them all and one transaction', async () => {
+    const [a, b, c] = sameBucket(3);
+    await hosts.putHosts([host(a!, T), host(b!, T), host(c!, T)]);
+    wire.sent = [];
+    await hosts.putHosts([host(c!, T + 1), host(a!, T + 1), host(b!, T + 1)]);
+    expect(batches()).toHaveLength(1);
+    expect(wire.sent.filter(isPointRead)).toEqual([]);
+    for (const s of [a, b, c]) expect((await hosts.getHost(s!))?.lastCollectedAt).toBe(T + 1);
+  });
+
+  it('an outage on the one-server path is the caller\'s error, naming its read or its write', async () => {
+    const [a] = sameBucket(1);
+    await hosts.putHosts([host(a!, T)]);
+    const moveThenRefuse = (refuse: (s: Sent) => boolean) => ({
+      match: (s: Sent) => s.method !== 'GET',
+      run: async () => {
+        await tables.hosts.updateEntity({ partitionKey: bucketOf(a!, HOST_BUCKETS), rowKey: encodeKey(a!), HostHash: 'moved' }, 'Merge');
+        wire.refuse = refuse;
+      },
+    });
+    wire.before = moveThenRefuse(isPointRead);
+    await outage(() => hosts.putHosts([host(a!, T + 1)]), 'reading a host');
+    wire.refuse = undefined;
+    // The write that found the row moved goes through (to its conflict); the one-server path's is refused.
+    let pass = 1;
+    wire.before = moveThenRefuse((s) => s.method === 'PUT' && pass-- <= 0);
+    await outage(() => hosts.putHosts([host(a!, T + 1)]), 'writing a host');
+  });
+
   it('outages name the call refused', async () => {
     const [a] = sameBucket(1);
     wire.refuse = isRangeRead;
@@ -243,6 +272,8 @@ describe('removeHosts', () => {
   it('a refused delete is an outage naming it', async () => {
     const [a] = sameBucket(1);
     await hosts.putHosts([host(a!, T)]);
+    wire.refuse = isPointRead;
+    await outage(() => hosts.removeHosts([{ server: a!, upTo: T }]), 'reading a host');
     wire.refuse = (s) => s.method === 'DELETE';
     await outage(() => hosts.removeHosts([{ server: a!, upTo: T }]), 'removing a host');
     wire.refuse = undefined;
@@ -254,6 +285,8 @@ describe('listing', () => {
   it('listServersPage: the servers a page at a time, keys and the server column only', async () => {
     const servers = [...sameBucket(3), ...sameBucket(2, 'other')];
     await hosts.putHosts(servers.map((s) => host(s, T)));
+    // A row naming no server is none.
+    await tables.hosts.createEntity({ partitionKey: 'b00', rowKey: 'no-server' });
     wire.sent = [];
     const seen: string[] = [];
     let token: string | undefined;
