@@ -9,12 +9,13 @@
 import type { TableEntityResult } from '@azure/data-tables';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { LifecycleStore, seenPartition, StorageUnavailableError, tableNames, type PostureStore, type ReevalState, type StaleMarker, type StoragePolicy } from '../../src/store';
+import { LifecycleStore, seenPartition, StorageUnavailableError, tableNames, type PostureStore, type ReevalState, type StaleMarker } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
 import { REMOVED_STATUS } from '../../src/store/records';
 import { encodeKey } from '../../src/store/keys';
-import { injectedError, lostAnswers } from '../support/faults';
+import { lostAnswers } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
+import { storeWire, type Sent } from '../support/store-wire';
 
 const PREFIX = 'Lifecyc';
 const NAMES = tableNames(PREFIX);
@@ -24,37 +25,8 @@ const HOUR = 3_600_000;
 const T = Date.parse('2026-12-07T05:00:00.000Z');
 
 type Row = TableEntityResult<Record<string, unknown>>;
-interface Sent {
-  readonly method: string;
-  readonly url: string;
-  readonly body: string;
-  readonly ifMatch?: string;
-}
-
-type Response = Awaited<ReturnType<StoragePolicy['sendRequest']>>;
-
 /** The store's requests to Lifecycle and Results, as sent; what a test refuses, runs first, or answers instead. */
-const wire: {
-  sent: Sent[];
-  refuse?: (r: Sent) => number | undefined;
-  before?: (r: Sent) => Promise<void>;
-  after?: (r: Sent, response: Response) => Response;
-} = { sent: [] };
-const onWire: StoragePolicy = {
-  name: 'testLifecycleWire',
-  async sendRequest(request, next) {
-    const r: Sent = { method: request.method, url: decodeURIComponent(request.url), body: typeof request.body === 'string' ? request.body : '', ifMatch: request.headers.get('If-Match') };
-    if (![NAMES.lifecycle, NAMES.results].some((t) => `${r.url} ${r.body}`.includes(`/${t}`))) return next(request);
-    wire.sent.push(r);
-    const before = wire.before;
-    wire.before = undefined;
-    await before?.(r);
-    const status = wire.refuse?.(r);
-    if (status !== undefined) throw injectedError(request, status);
-    const response = await next(request);
-    return wire.after ? wire.after(r, response) : response;
-  },
-};
+const { wire, policy: onWire } = storeWire('testLifecycleWire', [NAMES.lifecycle, NAMES.results]);
 const lose = lostAnswers('testLifecycleLoseAnswer');
 
 let azurite: AzuriteHandle | undefined;

@@ -1,0 +1,43 @@
+// A store's requests to the tables a test watches, seen on the store's own pipeline: recorded as
+// sent, and refused, preceded by another writer's act, or answered otherwise where a test says.
+import type { StoragePolicy } from '../../src/store';
+import { injectedError } from './faults';
+
+export interface Sent {
+  readonly method: string;
+  readonly url: string;
+  readonly body: string;
+  readonly ifMatch?: string;
+}
+export type WireResponse = Awaited<ReturnType<StoragePolicy['sendRequest']>>;
+
+export interface StoreWire {
+  sent: Sent[];
+  /** The status to refuse a request with (none: sent). */
+  refuse?: (r: Sent) => number | undefined;
+  /** Runs once, before the next request goes. */
+  before?: (r: Sent) => Promise<void>;
+  /** The answer the store gets instead of storage's. */
+  after?: (r: Sent, response: WireResponse) => WireResponse;
+}
+
+/** A policy named `name` watching the tables named `tables`, and the wire a test sets. */
+export function storeWire(name: string, tables: readonly string[]): { readonly wire: StoreWire; readonly policy: StoragePolicy } {
+  const wire: StoreWire = { sent: [] };
+  const policy: StoragePolicy = {
+    name,
+    async sendRequest(request, next) {
+      const r: Sent = { method: request.method, url: decodeURIComponent(request.url), body: typeof request.body === 'string' ? request.body : '', ifMatch: request.headers.get('If-Match') };
+      if (!tables.some((t) => `${r.url} ${r.body}`.includes(`/${t}`))) return next(request);
+      wire.sent.push(r);
+      const before = wire.before;
+      wire.before = undefined;
+      await before?.(r);
+      const status = wire.refuse?.(r);
+      if (status !== undefined) throw injectedError(request, status);
+      const response = await next(request);
+      return wire.after ? wire.after(r, response) : response;
+    },
+  };
+  return { wire, policy };
+}
