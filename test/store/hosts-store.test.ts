@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { HOST_BUCKETS, HostStore, StorageUnavailableError, type PostureStore, type StoragePolicy } from '../../src/store';
+import { ConcurrencyConflictError, HOST_BUCKETS, HostStore, StorageUnavailableError, type PostureStore, type StoragePolicy } from '../../src/store';
 import { tableNames, type TableClients } from '../../src/store/client';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import type { HostRecord } from '../../src/store/records';
@@ -107,6 +107,28 @@ async function outage(call: () => Promise<unknown>, what: string): Promise<void>
   expect((error as Error).message).toContain(`(${what})`);
 }
 
+/** Another writer acting before every request `match` takes, until the test sets another hook. */
+function everyTime(match: (s: Sent) => boolean, run: () => Promise<void>): NonNullable<typeof wire.before> {
+  const hook = {
+    match,
+    run: async () => {
+      wire.before = hook;
+      await run();
+    },
+  };
+  return hook;
+}
+
+/** `call` gives up as contended, naming the server. */
+async function contended(call: () => Promise<unknown>, server: string): Promise<void> {
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConcurrencyConflictError);
+  expect((error as Error).message).toBe(`The host row of ${server} stayed contended.`);
+}
+
 describe('putHosts', () => {
   it('a row per server under its bucket and encoded name, read back whole by getHost', async () => {
     const h = host('Ex01|a.contoso.com', T);
@@ -189,6 +211,19 @@ describe('putHosts', () => {
     expect(await hosts.getHost(a!)).toStrictEqual(host(a!, T + 20, { firstSeen: T }));
   });
 
+  it('the one-server path gives up after ten writes, each met by another writer', async () => {
+    const [a] = sameBucket(1);
+    await hosts.putHosts([host(a!, T)]);
+    const moved = () => tables.hosts.updateEntity({ partitionKey: bucketOf(a!, HOST_BUCKETS), rowKey: encodeKey(a!), HostHash: 'other' }, 'Merge').then(() => undefined);
+    wire.sent = [];
+    wire.before = everyTime((s) => s.method !== 'GET', moved);
+    await contended(() => hosts.putHosts([host(a!, T + 10)]), a!);
+    wire.before = undefined;
+    // The transaction, then ten one-server writes, each after its own read.
+    expect(wire.sent.filter((s) => s.method !== 'GET')).toHaveLength(11);
+    expect(wire.sent.filter(isPointRead)).toHaveLength(10);
+  });
+
   it('servers listed in any order: still one range read of them all and one transaction', async () => {
     const [a, b, c] = sameBucket(3);
     await hosts.putHosts([host(a!, T), host(b!, T), host(c!, T)]);
@@ -250,6 +285,18 @@ describe('removeHosts', () => {
     expect(wire.sent).toEqual([]);
   });
 
+  it('a fresh process given no hosts and no removals sends nothing, not even the check that the tables exist', async () => {
+    const sent: string[] = [];
+    const counting: StoragePolicy = { name: 'testHostsFresh', sendRequest: (request, next) => (sent.push(`${request.method} ${request.url}`), next(request)) };
+    const fresh = new HostStore(createTestStore({ connectionString: azurite!.connectionString, tablePrefix: PREFIX, statuses: STATUSES, maxRetries: 1, policies: [counting] }));
+    await fresh.putHosts([]);
+    await fresh.removeHosts([]);
+    expect(sent).toEqual([]);
+    // The same store's first real write checks them first.
+    await fresh.removeHosts([{ server: 'nobody.contoso.com', upTo: T }]);
+    expect(sent.some((r) => r.startsWith('POST ') && r.includes('/Tables'))).toBe(true);
+  });
+
   it('a row changed between the read and the delete is read again; a row gone meanwhile is done', async () => {
     const [a, b] = sameBucket(2);
     await hosts.putHosts([host(a!, T), host(b!, T)]);
@@ -267,6 +314,18 @@ describe('removeHosts', () => {
     wire.before = { match: (s) => s.method === 'DELETE', run: async () => void (await tables.hosts.deleteEntity(bucketOf(b!, HOST_BUCKETS), encodeKey(b!))) };
     await hosts.removeHosts([{ server: b!, upTo: T }]);
     expect(await hosts.getHost(b!)).toBeUndefined();
+  });
+
+  it('a removal gives up after ten deletes, each met by another writer', async () => {
+    const [a] = sameBucket(1);
+    await hosts.putHosts([host(a!, T)]);
+    const moved = () => tables.hosts.updateEntity({ partitionKey: bucketOf(a!, HOST_BUCKETS), rowKey: encodeKey(a!), HostHash: 'other' }, 'Merge').then(() => undefined);
+    wire.sent = [];
+    wire.before = everyTime((s) => s.method === 'DELETE', moved);
+    await contended(() => hosts.removeHosts([{ server: a!, upTo: T }]), a!);
+    wire.before = undefined;
+    expect(wire.sent.filter((s) => s.method === 'DELETE')).toHaveLength(10);
+    expect((await hosts.getHost(a!))?.lastCollectedAt).toBe(T);
   });
 
   it('a refused delete is an outage naming it', async () => {
