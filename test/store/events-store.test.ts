@@ -7,11 +7,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { EventStore, InvalidContinuationTokenError, StorageUnavailableError, type EventRecord, type PostureStore, type StoragePolicy } from '../../src/store';
+import { EventStore, InvalidContinuationTokenError, type EventRecord, type PostureStore, type StoragePolicy } from '../../src/store';
 import { tableNames, type TableClients } from '../../src/store/client';
 import { eventRowKey, eventToEntity, EVENTS_PARTITION, historyPartition, historyToEntity, legacyServerPartition, OLDER_LAYOUTS_STATE_KEYS, serverRange } from '../../src/store/entities';
 import { injectedError, oncePerRequest, refusedWrites } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
+import { outage } from '../support/store-wire';
 
 const PREFIX = 'Evts';
 const NAMES = tableNames(PREFIX);
@@ -107,15 +108,6 @@ async function rowsOf(table: 'events' | 'history', partition?: string): Promise<
 const key = (e: EventRecord) => `${e.server}/${e.ruleId}/${e.firstSeen}`;
 const keys = (list: readonly EventRecord[]) => list.map(key);
 
-/** `call` fails as an outage, its message naming the call storage refused. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 
 /** Every event of a query, page by page. */
 async function allEvents(filter: Parameters<EventStore['listEvents']>[0], top = 50): Promise<EventRecord[]> {

@@ -6,12 +6,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { ConcurrencyConflictError, HOST_BUCKETS, HostStore, StorageUnavailableError, type PostureStore, type StoragePolicy } from '../../src/store';
+import { ConcurrencyConflictError, HOST_BUCKETS, HostStore, type PostureStore, type StoragePolicy } from '../../src/store';
 import { tableNames, type TableClients } from '../../src/store/client';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import type { HostRecord } from '../../src/store/records';
 import { injectedError } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
+import { outage } from '../support/store-wire';
 
 const PREFIX = 'Hsts';
 const NAMES = tableNames(PREFIX);
@@ -97,15 +98,6 @@ function sameBucket(n: number, prefix = 'sb'): string[] {
     .sort();
 }
 
-/** `call` fails as an outage, its message naming the call storage refused. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 
 /** Another writer acting before every request `match` takes, until the test sets another hook. */
 function everyTime(match: (s: Sent) => boolean, run: () => Promise<void>): NonNullable<typeof wire.before> {

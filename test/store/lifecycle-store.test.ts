@@ -15,7 +15,7 @@ import { REMOVED_STATUS } from '../../src/store/records';
 import { encodeKey } from '../../src/store/keys';
 import { lostAnswers } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
-import { storeWire, type Sent } from '../support/store-wire';
+import { outage, storeWire, type Sent } from '../support/store-wire';
 
 const PREFIX = 'Lifecyc';
 const NAMES = tableNames(PREFIX);
@@ -79,15 +79,6 @@ const writes = () => wire.sent.filter((r) => r.method !== 'GET');
 /** The requests since the wire was cleared, as method and kind. */
 const shapes = () => writes().map((r) => (isBatch(r) ? 'batch' : r.method));
 
-/** `call` fails as an outage, its message naming what the store was doing. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 /** `call` fails with storage's refusal as it came (not an outage). */
 async function refusal(call: () => Promise<unknown>, status: number): Promise<void> {
   const error = await call().then(

@@ -10,13 +10,14 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { TableTransaction, type TableEntityResult } from '@azure/data-tables';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
-import { OutboxEntryTooLargeError, OutboxStore, StorageUnavailableError, type PostureStore, tableNames, TRUNCATION_MARKER, type OutboxEntry, type StoragePolicy } from '../../src/store';
+import { OutboxEntryTooLargeError, OutboxStore, type PostureStore, tableNames, TRUNCATION_MARKER, type OutboxEntry, type StoragePolicy } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
 import { SERVER_BUCKETS } from '../../src/store/entities';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { outboxKeys } from '../../src/store/outbox-store';
 import { injectedError, lostAnswers } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
+import { outage } from '../support/store-wire';
 
 const PREFIX = 'OutboxStore';
 const TABLE = tableNames(PREFIX).outbox;
@@ -140,15 +141,6 @@ async function seed(list: readonly OutboxEntry[], options: { older?: boolean; ex
   }
 }
 
-/** `call` fails as an outage, its message naming what the store was doing. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 
 const gets = () => wire.sent.filter((r) => r.method === 'GET');
 const isBatch = (r: Sent) => r.url.endsWith('$batch');

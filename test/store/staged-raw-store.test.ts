@@ -15,7 +15,7 @@ import type { TableClients } from '../../src/store/client';
 import { REMOVED_STATUS } from '../../src/store/records';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { createTestStore, createTestTables } from '../support/stack';
-import { storeWire, type Sent } from '../support/store-wire';
+import { outage, storeWire, type Sent } from '../support/store-wire';
 
 const PREFIX = 'Staged';
 const NAMES = tableNames(PREFIX);
@@ -82,15 +82,6 @@ const metaOf = (r: RawSnapshotRecord) => ({ server: r.server, snapshotId: r.snap
 /** A row's columns but the ones storage sets and the keys. */
 const columnsOf = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => !['partitionKey', 'rowKey', 'etag', 'timestamp'].includes(k)));
 
-/** `call` fails as an outage, its message naming what the store was doing. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 const isSnapshots = (r: Sent) => r.url.includes(`/${NAMES.snapshots}`);
 const writes = () => wire.sent.filter((r) => r.method !== 'GET');
 

@@ -7,12 +7,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { STATUSES } from '../../src/rules/types';
-import { ConcurrencyConflictError, StorageUnavailableError, WaiverStore, type PostureStore, type StoragePolicy, type WaiverRecord } from '../../src/store';
+import { ConcurrencyConflictError, WaiverStore, type PostureStore, type StoragePolicy, type WaiverRecord } from '../../src/store';
 import { tableNames, type TableClients } from '../../src/store/client';
 import { MAX_STRING_CHARS, TRUNCATION_MARKER } from '../../src/store/columns';
 import { encodeKey } from '../../src/store/keys';
 import { injectedError } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
+import { outage } from '../support/store-wire';
 
 const PREFIX = 'Wvrs';
 const NAMES = tableNames(PREFIX);
@@ -77,15 +78,6 @@ const readBack = (w: WaiverRecord, etag: string) => ({ server: undefined, server
 const row = (id: string) => tables.waivers.getEntity<Record<string, unknown>>('waivers', encodeKey(id));
 const timeOf = (v: unknown) => new Date(v as string | Date).getTime();
 
-/** `call` fails as an outage, its message naming the call storage refused. */
-async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StorageUnavailableError);
-  expect((error as Error).message).toContain(`(${what})`);
-}
 
 describe('writing a waiver', () => {
   it('stores it in the one partition under its encoded id, each field in its column, and returns the row\'s ETag', async () => {

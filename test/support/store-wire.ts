@@ -1,6 +1,8 @@
 // A store's requests to the tables a test watches, seen on the store's own pipeline: recorded as
-// sent, and refused, preceded by another writer's act, or answered otherwise where a test says.
-import type { StoragePolicy } from '../../src/store';
+// sent, and refused, preceded by another writer's act, or answered otherwise where a test says;
+// and what an outage of one of them must look like to the store's caller.
+import { expect } from 'vitest';
+import { StorageUnavailableError, type StoragePolicy } from '../../src/store';
 import { injectedError } from './faults';
 
 export interface Sent {
@@ -40,4 +42,14 @@ export function storeWire(name: string, tables: readonly string[]): { readonly w
     },
   };
   return { wire, policy };
+}
+
+/** `call` fails as an outage, its message naming the call storage refused. */
+export async function outage(call: () => Promise<unknown>, what: string): Promise<void> {
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StorageUnavailableError);
+  expect((error as Error).message).toContain(`(${what})`);
 }
