@@ -12,7 +12,7 @@ import { bucketOf, encodeKey } from '../../src/store/keys';
 import type { HostRecord } from '../../src/store/records';
 import { injectedError } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
-import { outage } from '../support/store-wire';
+import { emptyTables, outage } from '../support/store-wire';
 
 const PREFIX = 'Hsts';
 const NAMES = tableNames(PREFIX);
@@ -60,7 +60,7 @@ afterAll(async () => azurite?.stop());
 beforeEach(async () => {
   // Built for each test, not once before them all: what building one runs is then part of a test.
   hosts = new HostStore(store);
-  for await (const e of tables.hosts.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) await tables.hosts.deleteEntity(String(e.partitionKey), String(e.rowKey));
+  await emptyTables(tables.hosts);
   wire.sent = [];
   wire.before = undefined;
   wire.refuse = undefined;

@@ -15,7 +15,7 @@ import { REMOVED_STATUS } from '../../src/store/records';
 import { encodeKey } from '../../src/store/keys';
 import { lostAnswers } from '../support/faults';
 import { createTestStore, createTestTables } from '../support/stack';
-import { outage, storeWire, type Sent } from '../support/store-wire';
+import { emptyTables, outage, storeWire, type Sent } from '../support/store-wire';
 
 const PREFIX = 'Lifecyc';
 const NAMES = tableNames(PREFIX);
@@ -53,15 +53,10 @@ beforeEach(async () => {
   // Built for each test, not once before them all: what building one runs is then part of a test.
   lifecycle = new LifecycleStore(stores.plain);
   retrying = new LifecycleStore(stores.retrying);
-  for (const table of [tables.lifecycle, tables.results]) {
-    for await (const e of table.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) await table.deleteEntity(String(e.partitionKey), String(e.rowKey));
-  }
-  wire.sent = [];
+  await emptyTables(tables.lifecycle, tables.results);
+  wire.reset();
 });
 afterEach(() => {
-  wire.refuse = undefined;
-  wire.before = undefined;
-  wire.after = undefined;
   lose.when = undefined;
 });
 

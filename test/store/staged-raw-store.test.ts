@@ -8,14 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { TableEntityResult } from '@azure/data-tables';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteHandle } from '../../src/local/azurite';
 import { StagedRawStore, StorageUnavailableError, tableNames, type PostureStore, type RawSnapshotRecord } from '../../src/store';
 import type { TableClients } from '../../src/store/client';
 import { REMOVED_STATUS } from '../../src/store/records';
 import { bucketOf, encodeKey } from '../../src/store/keys';
 import { createTestStore, createTestTables } from '../support/stack';
-import { outage, storeWire, type Sent } from '../support/store-wire';
+import { emptyTables, outage, storeWire, type Sent } from '../support/store-wire';
 
 const PREFIX = 'Staged';
 const NAMES = tableNames(PREFIX);
@@ -43,15 +43,8 @@ afterAll(async () => azurite?.stop());
 beforeEach(async () => {
   // Built for each test, not once before them all: what building one runs is then part of a test.
   staged = new StagedRawStore(store);
-  for (const table of [tables.snapshots, tables.results]) {
-    for await (const e of table.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) await table.deleteEntity(String(e.partitionKey), String(e.rowKey));
-  }
-  wire.sent = [];
-});
-afterEach(() => {
-  wire.refuse = undefined;
-  wire.before = undefined;
-  wire.after = undefined;
+  await emptyTables(tables.snapshots, tables.results);
+  wire.reset();
 });
 
 /** Text that hardly compresses, `n` characters. */

@@ -1,6 +1,7 @@
 // A store's requests to the tables a test watches, seen on the store's own pipeline: recorded as
 // sent, and refused, preceded by another writer's act, or answered otherwise where a test says;
 // and what an outage of one of them must look like to the store's caller.
+import type { TableClient } from '@azure/data-tables';
 import { expect } from 'vitest';
 import { StorageUnavailableError, type StoragePolicy } from '../../src/store';
 import { injectedError } from './faults';
@@ -14,6 +15,8 @@ export interface Sent {
 export type WireResponse = Awaited<ReturnType<StoragePolicy['sendRequest']>>;
 
 export interface StoreWire {
+  /** Forgets what was sent and every hook, for the next test. */
+  reset(): void;
   sent: Sent[];
   /** The status to refuse a request with (none: sent). */
   refuse?: (r: Sent) => number | undefined;
@@ -25,7 +28,13 @@ export interface StoreWire {
 
 /** A policy named `name` watching the tables named `tables`, and the wire a test sets. */
 export function storeWire(name: string, tables: readonly string[]): { readonly wire: StoreWire; readonly policy: StoragePolicy } {
-  const wire: StoreWire = { sent: [] };
+  const wire: StoreWire = {
+    sent: [],
+    reset() {
+      wire.sent = [];
+      wire.refuse = wire.before = wire.after = undefined;
+    },
+  };
   const policy: StoragePolicy = {
     name,
     async sendRequest(request, next) {
@@ -52,4 +61,11 @@ export async function outage(call: () => Promise<unknown>, what: string): Promis
   );
   expect(error).toBeInstanceOf(StorageUnavailableError);
   expect((error as Error).message).toContain(`(${what})`);
+}
+
+/** Deletes every row of `tables`, so each test starts from empty tables. */
+export async function emptyTables(...tables: TableClient[]): Promise<void> {
+  for (const table of tables) {
+    for await (const e of table.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) await table.deleteEntity(String(e.partitionKey), String(e.rowKey));
+  }
 }
