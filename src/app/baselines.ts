@@ -195,7 +195,8 @@ export class Baselines {
       return true;
     } catch (error) {
       // Cleared by another run, or a newer change settled it first; unless the refusal answered
-      // the resend of this clearing, which landed and lost its answer: then this run cleared it.
+      // the resend of this clearing after an attempt that got no answer, which most likely landed:
+      // then it counts as this run's (a count only; the row is settled either way).
       if (error instanceof ConcurrencyConflictError) return answeredAfterLostAnswer(error);
       throw error;
     }

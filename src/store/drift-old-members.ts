@@ -135,7 +135,7 @@ export class OlderDriftMembers {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const members = await this.#drift.readMembers(ruleId, server);
       const old = members.find((x) => oldLayoutMemberServer(x.rowKey) !== undefined);
-      // Gone after this run's resent move: the move landed, and only its answer was lost.
+      // Gone after this run's resent move: most likely the move landed and only its answer was lost (a count only).
       if (!old) return resent ? 'moved' : 'gone';
       if (members.length > 1) {
         // Counted in both layouts (a first join that did not meet the old row, which has no
